@@ -1,0 +1,177 @@
+/*
+ * Kafka RecordBatch v2 (magic 2): the one batch format that travels from
+ * the NIC to the ring, to the disk and to consumers.  Layout and validity
+ * rules are at the top of record_batch.c.
+ *
+ * Everything here is pure (no I/O, no allocation) and thread-safe.
+ */
+#ifndef SLUICE_PROTO_RECORD_BATCH_H
+#define SLUICE_PROTO_RECORD_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RB_HEADER_BYTES 61   /* through the record count */
+#define RB_LOG_OVERHEAD 12   /* base offset (8) + batch length (4) */
+#define RB_CRC_START 21      /* CRC32C covers [21, end) */
+#define RB_MAGIC 2
+
+/* Field offsets, big-endian. */
+#define RB_OFF_BASE_OFFSET 0
+#define RB_OFF_LENGTH 8
+#define RB_OFF_LEADER_EPOCH 12
+#define RB_OFF_MAGIC 16
+#define RB_OFF_CRC 17
+#define RB_OFF_ATTRIBUTES 21
+#define RB_OFF_LAST_OFFSET_DELTA 23
+#define RB_OFF_BASE_TIMESTAMP 27
+#define RB_OFF_MAX_TIMESTAMP 35
+#define RB_OFF_PRODUCER_ID 43
+#define RB_OFF_PRODUCER_EPOCH 51
+#define RB_OFF_BASE_SEQUENCE 53
+#define RB_OFF_RECORD_COUNT 57
+
+/* attributes */
+#define RB_ATTR_COMPRESSION_MASK 0x07 /* 0 none 1 gzip 2 snappy 3 lz4 4 zstd */
+#define RB_ATTR_LOG_APPEND_TIME 0x08
+#define RB_ATTR_TRANSACTIONAL 0x10
+#define RB_ATTR_CONTROL 0x20
+
+struct rb_header {
+	int64_t base_offset;
+	int32_t length; /* bytes after the length field */
+	int32_t leader_epoch;
+	int8_t magic;
+	uint32_t crc;
+	int16_t attributes;
+	int32_t last_offset_delta;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	int32_t record_count;
+};
+
+/* Big-endian loads and stores. */
+static inline uint16_t rb_be16(const uint8_t *p)
+{
+	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+static inline uint32_t rb_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t rb_be64(const uint8_t *p)
+{
+	return (uint64_t)rb_be32(p) << 32 | rb_be32(p + 4);
+}
+static inline void rb_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void rb_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline void rb_put64(uint8_t *p, uint64_t v)
+{
+	rb_put32(p, (uint32_t)(v >> 32));
+	rb_put32(p + 4, (uint32_t)v);
+}
+
+/* Kafka's CRC32C of len bytes (isa-l crc32_iscsi, inverted). */
+uint32_t rb_crc32c(const uint8_t *p, size_t len);
+
+/* Decode the 61-byte header; no checks.  p must hold RB_HEADER_BYTES. */
+void rb_header_decode(const uint8_t *p, struct rb_header *h);
+
+/*
+ * Total size of the batch starting at p from its length field, checking
+ * only that the length is sane: 49 <= length <= max_bytes - 12.
+ * avail: bytes readable at p (>= 12 needed).  Returns the total size,
+ * SL_ELENGTH, or 0 when fewer than 12 bytes are available.
+ */
+long rb_frame_size(const uint8_t *p, size_t avail, size_t max_bytes);
+
+/*
+ * Full validation of one batch occupying exactly len bytes: length field
+ * consistent with len, magic 2, CRC32C, record count and last offset delta
+ * consistent (count >= 1 and last_offset_delta >= count - 1 is not
+ * required by Kafka, so only count >= 0 and delta >= 0 are checked).
+ * Returns 0, SL_ELENGTH, SL_EMAGIC or SL_ECRC.
+ */
+int rb_validate(const uint8_t *p, size_t len);
+
+/* Stamp base offset and partition leader epoch in place (outside CRC). */
+void rb_stamp(uint8_t *p, int64_t base_offset, int32_t leader_epoch);
+
+/* Offset of the last record of a batch based at base_offset. */
+static inline int64_t rb_last_offset(const uint8_t *p)
+{
+	return (int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) +
+	       (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA);
+}
+
+/*
+ * Building batches (clients, tests, benchmarks).  Records carry no headers.
+ *   rb_builder_init(&b, buf, cap, base_timestamp_ms);
+ *   rb_builder_add(&b, key, klen, value, vlen, timestamp_ms);  repeat
+ *   len = rb_builder_finish(&b);
+ */
+struct rb_builder {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	int32_t count;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int failed; /* a record did not fit */
+};
+
+void rb_builder_init(struct rb_builder *b, uint8_t *buf, size_t cap,
+		     int64_t base_timestamp_ms);
+/* Set producer id, epoch and base sequence (idempotent producers). */
+void rb_builder_set_producer(struct rb_builder *b, int64_t producer_id,
+			     int16_t producer_epoch, int32_t base_sequence);
+/* key == NULL encodes a null key (length -1).  Returns 0 or -ENOBUFS. */
+int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
+		   const void *value, int32_t vlen, int64_t timestamp_ms);
+/* Write header and CRC; returns the batch size or -ENOBUFS / -EINVAL
+ * (no records). */
+long rb_builder_finish(struct rb_builder *b);
+
+/* One decoded record (uncompressed batches only). */
+struct rb_record {
+	int64_t offset;
+	int64_t timestamp;
+	const uint8_t *key; /* NULL when the key is null */
+	int32_t klen;
+	const uint8_t *value;
+	int32_t vlen;
+};
+
+struct rb_iter {
+	const uint8_t *batch;
+	const uint8_t *pos;
+	const uint8_t *end;
+	int64_t base_offset;
+	int64_t base_timestamp;
+	int32_t left;
+};
+
+/* Returns 0, or -ENOTSUP for compressed batches. */
+int rb_iter_init(struct rb_iter *it, const uint8_t *batch, size_t len);
+/* Returns 1 with *r filled, 0 at the end, SL_ECORRUPT on bad encoding. */
+int rb_iter_next(struct rb_iter *it, struct rb_record *r);
+
+/* Zigzag varints as Kafka encodes them.  Return bytes used, or -1. */
+int rb_varint_put(uint8_t *p, size_t cap, int64_t v);
+int rb_varint_get(const uint8_t *p, const uint8_t *end, int64_t *v);
+
+#endif

@@ -1,0 +1,1248 @@
+/*
+ * The partition log: appends, reads, durability, rolls, truncation and
+ * retention over the segments of one directory.
+ *
+ * Write path.  slog_append() validates the batch, stamps it and copies it
+ * into the log's write buffer, which is a ring indexed by file position
+ * (buf.mem[pos % size]) and mapped twice so every batch is contiguous.
+ * slog_submit(), run by the writer's duty cycle, turns the buffer into
+ * sequential O_DIRECT writes:
+ *   - whole 4 KiB blocks as soon as write_chunk_bytes of them are pending,
+ *     several writes in flight, never overlapping;
+ *   - when a sync is due (every append, or group commit by bytes / age,
+ *     or asked for), everything up to the end, the last partial block
+ *     padded with zeros.  That block is written again, with more data,
+ *     by the next write: only that block, from memory, never read back.
+ *     A write covering it is never in flight twice;
+ *   - once every write up to the sync target completed, one fdatasync;
+ *     when it completes the durable offset advances to the target and
+ *     durable_cb runs.  Appends made meanwhile wait for the next sync.
+ * Memory is bounded: an append that would overwrite buffer bytes not yet
+ * written (or the tail cache that readers are promised) gets SL_EFULL.
+ *
+ * Failure.  A failed write or fdatasync (ENOSPC, EIO) stops new
+ * submissions; when the in-flight I/O has drained, everything after the
+ * durable offset is cut from the file and the indexes, durable_cb reports
+ * the error, and appends resume at the durable offset.  A roll syncs the
+ * active segment first, so the durable offset is always in the active
+ * segment.
+ *
+ * Read path.  Offsets map to segments by binary search, to positions by
+ * the sparse index plus a short forward scan of batch headers; bytes
+ * recent enough to still be in the write buffer are returned from memory
+ * (the tail cache), older ones as (descriptor, position, length).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/record_batch.h"
+#include "storage/log_pvt.h"
+
+void slog_config_defaults(struct slog_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->segment_bytes = 1ull << 30;
+	cfg->segment_ms = 7ll * 24 * 3600 * 1000;
+	cfg->index_interval_bytes = 4096;
+	cfg->retention_ms = 7ll * 24 * 3600 * 1000;
+	cfg->retention_bytes = -1;
+	cfg->batch_max_bytes = 1048588;
+	cfg->buffer_bytes = 8u << 20;
+	cfg->durability = SLOG_SYNC_EVERY_APPEND;
+	cfg->group_commit_bytes = 1u << 20;
+	cfg->group_commit_us = 2000;
+	cfg->write_chunk_bytes = 256u << 10;
+	cfg->prepare = SLOG_PREPARE_APPEND;
+	cfg->leader_epoch = 0;
+}
+
+void slog_logf(const struct slog *log, int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "%s-%d: ", log->topic,
+			 log->cfg.partition);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (log->cfg.log_fn) {
+		log->cfg.log_fn(log->cfg.log_ctx, level, line);
+		return;
+	}
+	static const char *const names[] = { "error", "warning", "info" };
+	fprintf(stderr, "sluice storage %s: %s\n",
+		names[level < 0 ? 0 : level > 2 ? 2 : level], line);
+}
+
+static int64_t wall_ms(const struct slog *log)
+{
+	return log->clock->wall_ms(log->clock->ctx);
+}
+
+static uint64_t mono_ns(const struct slog *log)
+{
+	return log->clock->mono_ns(log->clock->ctx);
+}
+
+static struct sseg *active(struct slog *log)
+{
+	return &log->segs[log->nseg - 1];
+}
+
+static unsigned ops_inflight(const struct slog *log)
+{
+	return log->op_tail - log->op_head;
+}
+
+bool slog_idle(const struct slog *log)
+{
+	return ops_inflight(log) == 0 && !log->sync_inflight;
+}
+
+static int check_config(const struct slog_config *c)
+{
+	if (!c->topic || !c->topic[0] || strlen(c->topic) > 200 ||
+	    strchr(c->topic, '/') || !strcmp(c->topic, ".") ||
+	    !strcmp(c->topic, ".."))
+		return SL_ECONFIG;
+	if (c->partition < 0 || c->segment_bytes < SL_BLOCK ||
+	    c->segment_bytes > SLOG_SEGMENT_BYTES_MAX ||
+	    c->index_interval_bytes == 0 || c->segment_ms <= 0 ||
+	    c->batch_max_bytes < RB_HEADER_BYTES ||
+	    c->batch_max_bytes > (64u << 20))
+		return SL_ECONFIG;
+	if (c->buffer_bytes % SL_BLOCK ||
+	    (uint64_t)c->buffer_bytes <
+		    2ull * c->batch_max_bytes + 4ull * SL_BLOCK)
+		return SL_ECONFIG;
+	if (c->write_chunk_bytes < SL_BLOCK || c->write_chunk_bytes % SL_BLOCK ||
+	    c->write_chunk_bytes > c->buffer_bytes / 2)
+		return SL_ECONFIG;
+	if (c->durability != SLOG_SYNC_EVERY_APPEND &&
+	    c->durability != SLOG_SYNC_GROUP)
+		return SL_ECONFIG;
+	if (c->prepare != SLOG_PREPARE_APPEND &&
+	    c->prepare != SLOG_PREPARE_FALLOCATE &&
+	    c->prepare != SLOG_PREPARE_RECYCLE)
+		return SL_ECONFIG;
+	return 0;
+}
+
+/* ---- indexes ---- */
+
+int slog_index_batch(struct slog *log, struct sseg *s, uint64_t pos,
+		     const uint8_t *batch)
+{
+	int64_t base = (int64_t)rb_be64(batch + RB_OFF_BASE_OFFSET);
+	int64_t max_ts = (int64_t)rb_be64(batch + RB_OFF_MAX_TIMESTAMP);
+	uint32_t rel = (uint32_t)(base - s->base_offset);
+	int rc;
+	if (pos > 0 && pos - s->last_index_pos >= log->cfg.index_interval_bytes) {
+		rc = sindex_add(&s->ix, rel, (uint32_t)pos);
+		if (rc < 0)
+			return rc;
+		if (s->max_timestamp >= 0) {
+			rc = sindex_add_time(&s->ix, s->max_timestamp, rel);
+			if (rc < 0)
+				return rc;
+		}
+		s->last_index_pos = pos;
+	}
+	if (max_ts > s->max_timestamp)
+		s->max_timestamp = max_ts;
+	s->next_offset = rb_last_offset(batch) + 1;
+	if (s->first_append_ms < 0)
+		s->first_append_ms = wall_ms(log);
+	return 0;
+}
+
+/* Entries covering the whole segment: see index.c. */
+static int seal_time_index(struct sseg *s)
+{
+	if (s->max_timestamp < 0 || s->next_offset == s->base_offset)
+		return 0;
+	return sindex_add_time(&s->ix, s->max_timestamp,
+			       (uint32_t)(s->next_offset - s->base_offset));
+}
+
+static int ensure_index(struct slog *log, struct sseg *s)
+{
+	if (s->ix.loaded)
+		return 0;
+	int rc = sindex_load(&s->ix, s->size);
+	if (rc <= 0)
+		return rc;
+	/* torn: rebuild from the segment itself */
+	uint64_t dropped, fsize;
+	slog_logf(log, 1, "index of segment %lld is torn; rebuilding",
+		  (long long)s->base_offset);
+	int64_t next = s->next_offset;
+	rc = srecover_segment(log, s, &dropped, &fsize);
+	if (rc == 0 && s->next_offset != next)
+		rc = SL_ECORRUPT;
+	return rc;
+}
+
+/* ---- the active segment ---- */
+
+static int open_write_fd(struct slog *log, struct sseg *s)
+{
+	char path[PATH_MAX];
+	seg_path(path, sizeof(path), log->dir, s->base_offset, ".log");
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
+	if (fd < 0 && errno == EINVAL) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && log->direct)
+			slog_logf(log, 1, "O_DIRECT not supported here; "
+				  "writing through the page cache");
+		log->direct = false;
+	}
+	if (fd < 0)
+		return -errno;
+	if (log->cfg.prepare == SLOG_PREPARE_FALLOCATE && s->size == 0)
+		(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
+				(off_t)log->cfg.segment_bytes);
+	log->wfd = fd;
+	swriter_set_file(log->w, log, fd);
+	return 0;
+}
+
+/* Make buf hold [floor(pos), pos) again, from the file. */
+static int reload_tail_block(struct slog *log, struct sseg *s, uint64_t pos)
+{
+	uint64_t from = blk_floor(pos);
+	size_t n = (size_t)(pos - from);
+	uint8_t *dst = log->buf.mem + (from % log->buf.size);
+	if (n && pread(s->read_fd, dst, n, (off_t)from) != (ssize_t)n)
+		return errno ? -errno : -EIO;
+	log->end_pos = log->submit_pos = log->written_pos = pos;
+	log->durable_pos = pos;
+	log->cache_lo = from;
+	log->partial_inflight = false;
+	log->sync_wanted = log->sync_target_set = false;
+	log->pending_bytes = 0;
+	return 0;
+}
+
+/* ---- open ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int list_segments(struct slog *log, int64_t **bases, unsigned *n)
+{
+	DIR *d = opendir(log->dir);
+	unsigned cap = 16;
+	*n = 0;
+	if (!d)
+		return -errno;
+	*bases = malloc(cap * sizeof(**bases));
+	if (!*bases) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 4, ".log"))
+			continue;
+		int64_t base = seg_parse_name(de->d_name);
+		if (base < 0) {
+			slog_logf(log, 1, "ignoring %s: not a segment name",
+				  de->d_name);
+			continue;
+		}
+		if (*n == cap) {
+			int64_t *p = realloc(*bases, 2 * cap * sizeof(*p));
+			if (!p) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*bases = p;
+			cap *= 2;
+		}
+		(*bases)[(*n)++] = base;
+	}
+	closedir(d);
+	qsort(*bases, *n, sizeof(**bases), cmp_i64);
+	return 0;
+}
+
+static int push_segment(struct slog *log, struct sseg *s)
+{
+	if (log->nseg == log->segcap) {
+		unsigned ncap = log->segcap ? log->segcap * 2 : 16;
+		struct sseg *p = realloc(log->segs, ncap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		log->segs = p;
+		log->segcap = ncap;
+	}
+	log->segs[log->nseg++] = *s;
+	return 0;
+}
+
+static void drop_segments_from(struct slog *log, unsigned i)
+{
+	while (log->nseg > i) {
+		struct sseg *s = &log->segs[--log->nseg];
+		seg_delete(s, log->dir);
+	}
+}
+
+/* Load segments; scan those the recovery point does not vouch for. */
+static int recover(struct slog *log)
+{
+	struct srecovery_point rp;
+	int64_t *bases = NULL;
+	unsigned n = 0, scanned = 0;
+	uint64_t dropped_total = 0;
+	int64_t dropped_at = -1;
+	int rc = srp_read(log->dir, &rp);
+	if (rc < 0)
+		return rc;
+	rc = list_segments(log, &bases, &n);
+	if (rc < 0)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		struct sseg s;
+		rc = seg_open(&s, log->dir, bases[i]);
+		if (rc < 0)
+			goto out;
+		rc = push_segment(log, &s);
+		if (rc < 0) {
+			seg_close(&s);
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < log->nseg; i++) {
+		struct sseg *s = &log->segs[i];
+		bool last = i + 1 == log->nseg;
+		int64_t next_base = last ? -1 : log->segs[i + 1].base_offset;
+		bool trusted = rp.clean ? true :
+			       (!last && next_base <= rp.offset);
+		if (trusted) {
+			rc = sindex_load(&s->ix, s->size);
+			if (rc < 0)
+				goto out;
+			if (rc == 0) {
+				s->next_offset = last ? rp.offset : next_base;
+				if (s->ix.tn)
+					s->max_timestamp =
+						s->ix.t[s->ix.tn - 1].ts;
+				s->last_index_pos =
+					s->ix.n ? s->ix.e[s->ix.n - 1].pos : 0;
+				if (s->next_offset >= s->base_offset &&
+				    (s->size > 0) == (s->next_offset > s->base_offset))
+					continue;
+			}
+			/* the index or the recovery point disagrees: scan */
+		}
+		uint64_t dropped, fsize;
+		rc = srecover_segment(log, s, &dropped, &fsize);
+		if (rc < 0)
+			goto out;
+		scanned++;
+		if (fsync(s->read_fd) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (dropped) {
+			dropped_total += dropped;
+			if (dropped_at < 0)
+				dropped_at = s->next_offset;
+			log->st.recovered_truncated_bytes += dropped;
+		}
+		if (!last && (s->next_offset != next_base || s->size < fsize)) {
+			/* a hole or a cut inside the log: nothing after it
+			 * can be trusted to follow it */
+			unsigned later = log->nseg - i - 1;
+			uint64_t later_bytes = 0;
+			for (unsigned j = i + 1; j < log->nseg; j++)
+				later_bytes += log->segs[j].size;
+			dropped_total += later_bytes;
+			log->st.recovered_truncated_bytes += later_bytes;
+			if (dropped_at < 0)
+				dropped_at = s->next_offset;
+			slog_logf(log, 1, "segment %lld ends at offset %lld but "
+				  "the next starts at %lld: deleting %u later "
+				  "segment(s)", (long long)s->base_offset,
+				  (long long)s->next_offset,
+				  (long long)next_base, later);
+			drop_segments_from(log, i + 1);
+		}
+		if (!last || i + 1 < log->nseg)
+			rc = seal_time_index(s);
+		if (rc < 0)
+			goto out;
+	}
+	if (dropped_total)
+		slog_logf(log, 1, "recovered after a crash: dropped %llu bytes "
+			  "of torn or corrupt data after offset %lld; the log "
+			  "now ends at offset %lld (%u segment(s) scanned)",
+			  (unsigned long long)dropped_total,
+			  (long long)dropped_at,
+			  (long long)log->segs[log->nseg - 1].next_offset,
+			  scanned);
+	else if (!rp.clean && log->nseg)
+		slog_logf(log, 2, "recovered: %u segment(s) scanned, nothing "
+			  "dropped, log ends at offset %lld", scanned,
+			  (long long)log->segs[log->nseg - 1].next_offset);
+	rc = 0;
+out:
+	free(bases);
+	return rc;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int slog_open(struct swriter *w, const char *base_dir,
+	      const struct slog_config *cfg, struct slog **out)
+{
+	int rc = check_config(cfg);
+	if (rc < 0)
+		return rc;
+	struct slog *log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->w = w;
+	log->slot = -1;
+	log->wfd = -1;
+	log->direct = true;
+	log->cfg = *cfg;
+	snprintf(log->topic, sizeof(log->topic), "%s", cfg->topic);
+	log->cfg.topic = log->topic;
+	log->clock = cfg->clock ? cfg->clock : &sl_clock_system;
+	if ((size_t)snprintf(log->dir, sizeof(log->dir), "%s/%s-%d", base_dir,
+			     cfg->topic, cfg->partition) >= sizeof(log->dir)) {
+		rc = -ENAMETOOLONG;
+		goto fail_log;
+	}
+	rc = mkdir_p(log->dir);
+	if (rc < 0)
+		goto fail_log;
+	log->scratch = malloc(cfg->batch_max_bytes);
+	if (!log->scratch) {
+		rc = -ENOMEM;
+		goto fail_log;
+	}
+	rc = sbuf_create(&log->buf, cfg->buffer_bytes, w->cfg.use_hugepages);
+	if (rc < 0)
+		goto fail_scratch;
+	rc = swriter_attach(w, log);
+	if (rc < 0)
+		goto fail_buf;
+	swriter_set_buffer(w, log);
+	rc = recover(log);
+	if (rc < 0)
+		goto fail_segs;
+	if (log->nseg == 0) {
+		struct sseg s;
+		rc = seg_create(&s, log->dir, 0);
+		if (rc < 0)
+			goto fail_segs;
+		rc = push_segment(log, &s);
+		if (rc < 0) {
+			seg_close(&s);
+			goto fail_segs;
+		}
+	}
+	struct sseg *a = active(log);
+	rc = open_write_fd(log, a);
+	if (rc < 0)
+		goto fail_segs;
+	rc = reload_tail_block(log, a, a->size);
+	if (rc < 0)
+		goto fail_wfd;
+	log->end_offset = log->durable_offset = a->next_offset;
+	/* From now on a crash must be detected: not clean, and only the
+	 * segments before the active one are vouched for. */
+	struct srecovery_point rp = { .offset = a->base_offset, .clean = false };
+	rc = srp_write(log->dir, &rp);
+	if (rc < 0)
+		goto fail_wfd;
+	*out = log;
+	return 0;
+fail_wfd:
+	close(log->wfd);
+fail_segs:
+	for (unsigned i = 0; i < log->nseg; i++)
+		seg_close(&log->segs[i]);
+	free(log->segs);
+	swriter_detach(w, log);
+fail_buf:
+	sbuf_destroy(&log->buf);
+fail_scratch:
+	free(log->scratch);
+fail_log:
+	free(log);
+	return rc;
+}
+
+/* ---- append ---- */
+
+static int roll(struct slog *log);
+
+int slog_append(struct slog *log, uint8_t *batch, size_t len,
+		struct slog_append_result *res)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	if (len > log->cfg.batch_max_bytes) {
+		log->st.rejected_batches++;
+		return SL_ETOOBIG;
+	}
+	int rc = rb_validate(batch, len);
+	if (rc < 0) {
+		log->st.rejected_batches++;
+		return rc;
+	}
+	if (log->failed) {
+		log->st.full_errors++;
+		return SL_EFULL; /* rollback pending: retry after it */
+	}
+	struct sseg *s = active(log);
+	int64_t now = wall_ms(log);
+	if (log->end_pos > 0 &&
+	    (log->end_pos + len > log->cfg.segment_bytes ||
+	     (s->first_append_ms >= 0 &&
+	      now - s->first_append_ms >= log->cfg.segment_ms))) {
+		rc = roll(log);
+		if (rc < 0)
+			return rc;
+		s = active(log);
+	}
+	uint64_t room = blk_floor(log->written_pos) + log->buf.size - SL_BLOCK -
+			log->cfg.batch_max_bytes;
+	if (log->end_pos + len > room) {
+		log->st.full_errors++;
+		return SL_EFULL;
+	}
+	int64_t base = log->end_offset;
+	rb_stamp(batch, base, log->cfg.leader_epoch);
+	memcpy(log->buf.mem + (log->end_pos % log->buf.size), batch, len);
+	rc = slog_index_batch(log, s, log->end_pos, batch);
+	if (rc < 0)
+		return rc; /* index file write failed; batch not appended */
+	log->end_pos += len;
+	s->size = log->end_pos;
+	log->end_offset = s->next_offset;
+	if (log->end_pos > log->buf.size - SL_BLOCK &&
+	    log->cache_lo < log->end_pos - (log->buf.size - SL_BLOCK))
+		log->cache_lo = log->end_pos - (log->buf.size - SL_BLOCK);
+	if (log->pending_bytes == 0)
+		log->pending_since_ns = mono_ns(log);
+	log->pending_bytes += len;
+	if (log->cfg.durability == SLOG_SYNC_EVERY_APPEND)
+		log->sync_wanted = true;
+	log->st.appends++;
+	log->st.append_bytes += len;
+	if (res) {
+		res->base_offset = base;
+		res->last_offset = log->end_offset - 1;
+		res->log_append_ms = now;
+	}
+	return 0;
+}
+
+int slog_request_sync(struct slog *log)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	log->sync_wanted = true;
+	return 0;
+}
+
+/* ---- submission and completion (called by the writer) ---- */
+
+uint64_t slog_deadline_ns(const struct slog *log, uint64_t now_ns)
+{
+	if (log->cfg.durability != SLOG_SYNC_GROUP || !log->pending_bytes)
+		return UINT64_MAX;
+	uint64_t due = log->pending_since_ns + log->cfg.group_commit_us * 1000;
+	return due > now_ns ? due - now_ns : 0;
+}
+
+static struct sop *op_push(struct slog *log)
+{
+	if (ops_inflight(log) == SLOG_MAX_OPS)
+		return NULL;
+	struct sop *op = &log->ops[log->op_tail % SLOG_MAX_OPS];
+	memset(op, 0, sizeof(*op));
+	op->log = log;
+	op->kind = SOP_WRITE;
+	return op;
+}
+
+static int submit_write(struct slog *log, uint64_t pos, uint32_t len,
+			uint64_t logical_end, uint64_t now)
+{
+	struct sop *op = op_push(log);
+	if (!op)
+		return -EBUSY;
+	op->pos = pos;
+	op->len = len;
+	op->logical_end = logical_end;
+	op->submit_ns = now;
+	int rc = swriter_prep_write(log->w, log, op);
+	if (rc < 0)
+		return rc;
+	log->op_tail++;
+	return 0;
+}
+
+int slog_submit(struct slog *log, uint64_t now)
+{
+	int prepared = 0;
+	if (log->failed || log->broken)
+		return 0;
+	if (log->cfg.durability == SLOG_SYNC_GROUP && log->pending_bytes &&
+	    (log->pending_bytes >= log->cfg.group_commit_bytes ||
+	     now - log->pending_since_ns >= log->cfg.group_commit_us * 1000))
+		log->sync_wanted = true;
+	bool flush_all = log->sync_wanted;
+
+	/* Whole blocks.  A partial block in flight must complete before
+	 * the block is written again. */
+	if (!(log->partial_inflight && log->submit_pos % SL_BLOCK)) {
+		uint64_t from = blk_floor(log->submit_pos);
+		uint64_t full_end = blk_floor(log->end_pos);
+		while (full_end > from &&
+		       (flush_all || full_end - from >= log->cfg.write_chunk_bytes)) {
+			uint64_t len = full_end - from;
+			if (len > log->cfg.write_chunk_bytes)
+				len = log->cfg.write_chunk_bytes;
+			uint64_t to_wrap = log->buf.size - from % log->buf.size;
+			if (len > to_wrap)
+				len = to_wrap;
+			if (submit_write(log, from, (uint32_t)len, from + len, now) < 0)
+				break;
+			from += len;
+			log->submit_pos = from;
+			prepared++;
+		}
+		if (flush_all && from == full_end && log->end_pos % SL_BLOCK &&
+		    log->submit_pos < log->end_pos) {
+			/* the partial last block, zero padded */
+			uint8_t *tail = log->buf.mem + (log->end_pos % log->buf.size);
+			memset(tail, 0, blk_ceil(log->end_pos) - log->end_pos);
+			if (submit_write(log, full_end, SL_BLOCK, log->end_pos,
+					 now) == 0) {
+				log->submit_pos = log->end_pos;
+				log->partial_inflight = true;
+				prepared++;
+			}
+		}
+	}
+	if (log->sync_wanted && log->submit_pos == log->end_pos &&
+	    !log->sync_target_set) {
+		log->sync_wanted = false;
+		log->pending_bytes = 0;
+		if (log->end_offset > log->durable_offset) {
+			log->sync_target_set = true;
+			log->sync_target_off = log->end_offset;
+			log->sync_target_pos = log->end_pos;
+		}
+	}
+	if (log->sync_target_set && !log->sync_inflight &&
+	    log->written_pos >= log->sync_target_pos) {
+		struct sop *op = &log->sync_op;
+		memset(op, 0, sizeof(*op));
+		op->log = log;
+		op->kind = SOP_SYNC;
+		op->submit_ns = now;
+		if (swriter_prep_sync(log->w, log, op) == 0) {
+			log->sync_inflight = true;
+			prepared++;
+		}
+	}
+	return prepared;
+}
+
+void slog_complete(struct slog *log, struct sop *op, int res)
+{
+	if (op->kind == SOP_SYNC) {
+		log->sync_inflight = false;
+		if (res < 0) {
+			if (!log->failed)
+				log->failed = res;
+			log->st.io_errors++;
+			return;
+		}
+		uint64_t d = mono_ns(log) - op->submit_ns;
+		log->st.fsyncs++;
+		log->st.fsync_ns_total += d;
+		if (d > log->st.fsync_ns_max)
+			log->st.fsync_ns_max = d;
+		log->durable_offset = log->sync_target_off;
+		log->durable_pos = log->sync_target_pos;
+		log->sync_target_set = false;
+		log->durable_advanced = true;
+		return;
+	}
+	if (res >= 0 && (uint32_t)res < op->len - op->done_len) {
+		/* short write: resubmit the rest if it is still aligned */
+		op->done_len += (uint32_t)res;
+		if (res > 0 && op->done_len % 512 == 0 &&
+		    swriter_prep_write(log->w, log, op) == 0)
+			return;
+		res = -EIO;
+	}
+	op->done = true;
+	op->res = res;
+	if (res < 0) {
+		if (!log->failed)
+			log->failed = res;
+		log->st.io_errors++;
+	} else {
+		log->st.writes++;
+		log->st.write_bytes += op->len;
+	}
+	if (op->logical_end % SL_BLOCK)
+		log->partial_inflight = false;
+	while (ops_inflight(log)) {
+		struct sop *head = &log->ops[log->op_head % SLOG_MAX_OPS];
+		if (!head->done)
+			break;
+		if (head->res >= 0 && head->logical_end > log->written_pos)
+			log->written_pos = head->logical_end;
+		log->op_head++;
+	}
+}
+
+/* Cut everything after the durable offset (after a failed write/sync). */
+static int rollback(struct slog *log, int err)
+{
+	struct sseg *s = active(log);
+	uint64_t pos = log->durable_pos;
+	int rc = 0;
+	slog_logf(log, 0, "write failed (%s): rolling back to durable offset "
+		  "%lld; %lld unsynced offset(s) must be appended again",
+		  sl_strerror(err), (long long)log->durable_offset,
+		  (long long)(log->end_offset - log->durable_offset));
+	if (ftruncate(log->wfd, (off_t)pos) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = sindex_truncate(&s->ix, (uint32_t)pos,
+				     (uint32_t)(log->durable_offset - s->base_offset));
+	s->size = pos;
+	s->next_offset = log->durable_offset;
+	s->last_index_pos = s->ix.n ? s->ix.e[s->ix.n - 1].pos : 0;
+	log->end_offset = log->durable_offset;
+	if (rc == 0)
+		rc = reload_tail_block(log, s, pos);
+	if (rc < 0) {
+		log->broken = true;
+		slog_logf(log, 0, "rollback failed (%s): the log is closed for "
+			  "appends; reopen it to recover", sl_strerror(rc));
+	}
+	log->failed = 0;
+	log->last_err = err;
+	log->err_seq++;
+	return rc;
+}
+
+int slog_process(struct slog *log)
+{
+	int work = 0;
+	if (log->durable_advanced) {
+		log->durable_advanced = false;
+		work++;
+		if (log->cfg.durable_cb)
+			log->cfg.durable_cb(log->cfg.cb_ctx, log,
+					    log->durable_offset, 0);
+	}
+	if (log->failed && slog_idle(log)) {
+		int err = log->failed;
+		rollback(log, err);
+		work++;
+		if (log->cfg.durable_cb)
+			log->cfg.durable_cb(log->cfg.cb_ctx, log,
+					    log->durable_offset, err);
+	}
+	return work;
+}
+
+int slog_sync(struct slog *log)
+{
+	uint64_t seq = log->err_seq;
+	int64_t target = log->end_offset;
+	if (log->broken)
+		return SL_ECLOSED;
+	if (log->durable_offset < target)
+		log->sync_wanted = true;
+	while (log->durable_offset < target && log->err_seq == seq) {
+		int rc = swriter_wait(log->w, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return log->err_seq != seq ? log->last_err : 0;
+}
+
+/* ---- roll ---- */
+
+static int roll(struct slog *log)
+{
+	int rc = slog_sync(log);
+	if (rc < 0)
+		return rc;
+	struct sseg *old = active(log);
+	if (log->end_pos == 0)
+		return 0;
+	struct sseg s;
+	rc = seg_create(&s, log->dir, log->end_offset);
+	if (rc < 0) {
+		slog_logf(log, 0, "cannot create segment %lld: %s",
+			  (long long)log->end_offset, sl_strerror(rc));
+		return rc;
+	}
+	/* seal the old segment: exact size, indexes complete and synced */
+	if (ftruncate(log->wfd, (off_t)old->size) < 0 || fsync(log->wfd) < 0) {
+		rc = -errno;
+		goto fail_new;
+	}
+	rc = seal_time_index(old);
+	if (rc == 0)
+		rc = sindex_sync(&old->ix);
+	if (rc < 0)
+		goto fail_new;
+	rc = push_segment(log, &s);
+	if (rc < 0)
+		goto fail_new;
+	close(log->wfd);
+	log->wfd = -1;
+	rc = open_write_fd(log, active(log));
+	if (rc < 0)
+		return rc; /* rare (EMFILE); appends fail until reopen */
+	reload_tail_block(log, active(log), 0);
+	struct srecovery_point rp = { .offset = log->end_offset, .clean = false };
+	rc = srp_write(log->dir, &rp);
+	log->st.segments_rolled++;
+	return rc;
+fail_new:
+	seg_delete(&s, log->dir);
+	return rc;
+}
+
+int slog_roll(struct slog *log)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	return roll(log);
+}
+
+/* ---- reads ---- */
+
+int64_t slog_start_offset(const struct slog *log)
+{
+	return log->segs[0].base_offset;
+}
+
+int64_t slog_end_offset(const struct slog *log)
+{
+	return log->end_offset;
+}
+
+int64_t slog_durable_offset(const struct slog *log)
+{
+	return log->durable_offset;
+}
+
+unsigned slog_segment_count(const struct slog *log)
+{
+	return log->nseg;
+}
+
+void slog_get_stats(const struct slog *log, struct slog_stats *out)
+{
+	*out = log->st;
+}
+
+static bool in_cache(const struct slog *log, const struct sseg *s,
+		     uint64_t pos, uint64_t len)
+{
+	return s == &log->segs[log->nseg - 1] && pos >= log->cache_lo &&
+	       pos + len <= log->end_pos;
+}
+
+/* Bytes [pos, pos + len) of segment s, from the cache or the file. */
+static int read_bytes(struct slog *log, struct sseg *s, uint64_t pos,
+		      uint8_t *dst, size_t len)
+{
+	if (in_cache(log, s, pos, len)) {
+		memcpy(dst, log->buf.mem + (pos % log->buf.size), len);
+		return 0;
+	}
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(s->read_fd, dst + got, len - got,
+				  (off_t)(pos + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : SL_ECORRUPT;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static unsigned find_segment(const struct slog *log, int64_t offset)
+{
+	unsigned lo = 0, hi = log->nseg;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (log->segs[mid].base_offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? lo - 1 : 0;
+}
+
+/* Position and header of the batch of s holding offset. */
+static int locate(struct slog *log, struct sseg *s, int64_t offset,
+		  uint64_t *pos_out, uint8_t hdr[RB_HEADER_BYTES])
+{
+	int rc = ensure_index(log, s);
+	if (rc < 0)
+		return rc;
+	uint32_t entry_rel;
+	uint64_t pos = sindex_lookup(&s->ix, (uint32_t)(offset - s->base_offset),
+				     &entry_rel);
+	/* bounded: at most one index interval of batches, plus one */
+	while (pos + RB_HEADER_BYTES <= s->size) {
+		rc = read_bytes(log, s, pos, hdr, RB_HEADER_BYTES);
+		if (rc < 0)
+			return rc;
+		uint64_t size = (uint64_t)(int32_t)rb_be32(hdr + RB_OFF_LENGTH) +
+				RB_LOG_OVERHEAD;
+		if (size < RB_HEADER_BYTES)
+			return SL_ECORRUPT;
+		if (rb_last_offset(hdr) >= offset) {
+			*pos_out = pos;
+			return 0;
+		}
+		pos += size;
+	}
+	return SL_EOFFSET;
+}
+
+int slog_read(struct slog *log, int64_t offset, size_t max_bytes,
+	      int64_t limit_offset, struct slog_read_view *view)
+{
+	uint8_t hdr[RB_HEADER_BYTES];
+	memset(view, 0, sizeof(*view));
+	view->fd = -1;
+	view->first_offset = view->next_offset = offset;
+	if (offset < slog_start_offset(log) || offset > log->end_offset)
+		return SL_EOFFSET;
+	if (limit_offset > log->end_offset)
+		limit_offset = log->end_offset;
+	if (offset >= limit_offset)
+		return 0;
+	unsigned i = find_segment(log, offset);
+	while (offset >= log->segs[i].next_offset && i + 1 < log->nseg)
+		i++;
+	struct sseg *s = &log->segs[i];
+	uint64_t pos;
+	int rc = locate(log, s, offset, &pos, hdr);
+	if (rc < 0)
+		return rc;
+	bool mem = in_cache(log, s, pos, RB_HEADER_BYTES);
+	bool is_active = i + 1 == log->nseg;
+	uint64_t file_limit = is_active ? log->written_pos : s->size;
+	uint64_t len = 0;
+	int64_t next = offset;
+	/* bounded by max_bytes and the segment */
+	while (pos + len + RB_HEADER_BYTES <= s->size) {
+		if (len) {
+			rc = read_bytes(log, s, pos + len, hdr, RB_HEADER_BYTES);
+			if (rc < 0)
+				return rc;
+		}
+		if ((int64_t)rb_be64(hdr + RB_OFF_BASE_OFFSET) >= limit_offset)
+			break;
+		uint64_t size = (uint64_t)(int32_t)rb_be32(hdr + RB_OFF_LENGTH) +
+				RB_LOG_OVERHEAD;
+		if (len && (len + size > max_bytes ||
+			    (!mem && pos + len + size > file_limit)))
+			break;
+		len += size;
+		next = rb_last_offset(hdr) + 1;
+	}
+	view->first_offset = (int64_t)rb_be64(
+		mem ? log->buf.mem + pos % log->buf.size : hdr);
+	if (!mem) {
+		uint8_t first[8];
+		rc = read_bytes(log, s, pos, first, sizeof(first));
+		if (rc < 0)
+			return rc;
+		view->first_offset = (int64_t)rb_be64(first);
+	}
+	view->next_offset = next;
+	view->len = (size_t)len;
+	if (mem) {
+		view->mem = log->buf.mem + pos % log->buf.size;
+		log->st.cache_reads++;
+	} else {
+		view->fd = s->read_fd;
+		view->file_pos = pos;
+		log->st.file_reads++;
+	}
+	return 0;
+}
+
+ssize_t slog_read_copy(struct slog *log, int64_t offset, size_t max_bytes,
+		       int64_t limit_offset, uint8_t *buf, size_t cap)
+{
+	struct slog_read_view v;
+	size_t want = max_bytes < cap ? max_bytes : cap;
+	int rc = slog_read(log, offset, want, limit_offset, &v);
+	if (rc < 0)
+		return rc;
+	if (v.len > cap)
+		return -ENOBUFS;
+	if (v.mem) {
+		memcpy(buf, v.mem, v.len);
+		return (ssize_t)v.len;
+	}
+	size_t got = 0;
+	while (got < v.len) {
+		ssize_t n = pread(v.fd, buf + got, v.len - got,
+				  (off_t)(v.file_pos + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : SL_ECORRUPT;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* ---- timestamps ---- */
+
+int64_t slog_offset_for_time(struct slog *log, int64_t ts)
+{
+	uint8_t hdr[RB_HEADER_BYTES];
+	for (unsigned i = 0; i < log->nseg; i++) {
+		struct sseg *s = &log->segs[i];
+		if (s->max_timestamp < ts || s->size == 0)
+			continue;
+		int rc = ensure_index(log, s);
+		if (rc < 0)
+			return rc;
+		int64_t from = s->base_offset + sindex_lookup_time(&s->ix, ts);
+		if (from >= s->next_offset)
+			continue;
+		uint64_t pos;
+		rc = locate(log, s, from, &pos, hdr);
+		if (rc < 0)
+			return rc;
+		while (pos + RB_HEADER_BYTES <= s->size) {
+			rc = read_bytes(log, s, pos, hdr, RB_HEADER_BYTES);
+			if (rc < 0)
+				return rc;
+			uint64_t size = (uint64_t)(int32_t)rb_be32(hdr + RB_OFF_LENGTH) +
+					RB_LOG_OVERHEAD;
+			if ((int64_t)rb_be64(hdr + RB_OFF_MAX_TIMESTAMP) >= ts) {
+				int64_t base = (int64_t)rb_be64(hdr);
+				if (size > log->cfg.batch_max_bytes ||
+				    read_bytes(log, s, pos, log->scratch, size) < 0)
+					return base;
+				struct rb_iter it;
+				struct rb_record r;
+				if (rb_iter_init(&it, log->scratch, size) < 0)
+					return base; /* compressed */
+				while (rb_iter_next(&it, &r) == 1)
+					if (r.timestamp >= ts)
+						return r.offset;
+				return base;
+			}
+			pos += size;
+		}
+	}
+	return SL_ENOTFOUND;
+}
+
+/* ---- truncation and retention ---- */
+
+static int drain(struct slog *log)
+{
+	while (!slog_idle(log)) {
+		int rc = swriter_wait(log->w, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int64_t slog_truncate(struct slog *log, int64_t offset)
+{
+	uint8_t hdr[RB_HEADER_BYTES];
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	int rc = slog_sync(log);
+	if (rc < 0)
+		return rc;
+	rc = drain(log);
+	if (rc < 0)
+		return rc;
+	if (offset >= log->end_offset)
+		return log->end_offset;
+	if (offset < slog_start_offset(log))
+		offset = slog_start_offset(log);
+	unsigned i = find_segment(log, offset);
+	while (offset >= log->segs[i].next_offset && i + 1 < log->nseg)
+		i++;
+	struct sseg *s = &log->segs[i];
+	uint64_t pos;
+	rc = locate(log, s, offset, &pos, hdr);
+	if (rc < 0)
+		return rc;
+	int64_t new_end = (int64_t)rb_be64(hdr + RB_OFF_BASE_OFFSET);
+	if (pos == 0 && i > 0) {
+		/* the whole segment goes: the previous one becomes active */
+		i--;
+		s = &log->segs[i];
+		pos = s->size;
+		new_end = s->next_offset;
+	}
+	/* the recovery point must not vouch for what is cut */
+	struct srecovery_point rp = { .offset = s->base_offset, .clean = false };
+	rc = srp_write(log->dir, &rp);
+	if (rc < 0)
+		return rc;
+	if (i + 1 < log->nseg) {
+		close(log->wfd);
+		log->wfd = -1;
+		drop_segments_from(log, i + 1);
+		rc = fsync_dir(log->dir);
+		if (rc < 0)
+			return rc;
+		rc = open_write_fd(log, s);
+		if (rc < 0) {
+			log->broken = true;
+			return rc;
+		}
+	}
+	rc = ensure_index(log, s);
+	if (rc < 0)
+		return rc;
+	if (ftruncate(log->wfd, (off_t)pos) < 0 || fsync(log->wfd) < 0)
+		return -errno;
+	rc = sindex_truncate(&s->ix, (uint32_t)pos,
+			     (uint32_t)(new_end - s->base_offset));
+	if (rc < 0)
+		return rc;
+	s->size = pos;
+	s->next_offset = new_end;
+	s->last_index_pos = s->ix.n ? s->ix.e[s->ix.n - 1].pos : 0;
+	/* the largest timestamp can only be recomputed by a scan; a time
+	 * index entry at the cut is the best bound kept */
+	if (pos == 0)
+		s->max_timestamp = -1;
+	else if (s->ix.tn && s->ix.t[s->ix.tn - 1].rel ==
+				     (uint32_t)(new_end - s->base_offset))
+		s->max_timestamp = s->ix.t[s->ix.tn - 1].ts;
+	rc = reload_tail_block(log, s, pos);
+	if (rc < 0)
+		return rc;
+	log->end_offset = log->durable_offset = new_end;
+	return new_end;
+}
+
+int slog_apply_retention(struct slog *log)
+{
+	int64_t now = wall_ms(log);
+	uint64_t total = 0;
+	int deleted = 0;
+	for (unsigned i = 0; i < log->nseg; i++)
+		total += log->segs[i].size;
+	while (log->nseg > 1) {
+		struct sseg *s = &log->segs[0];
+		bool by_time = log->cfg.retention_ms >= 0 &&
+			       s->max_timestamp >= 0 &&
+			       now - s->max_timestamp > log->cfg.retention_ms;
+		bool by_size = log->cfg.retention_bytes >= 0 &&
+			       total - s->size >= (uint64_t)log->cfg.retention_bytes;
+		if (!by_time && !by_size)
+			break;
+		total -= s->size;
+		int rc = seg_delete(s, log->dir);
+		memmove(&log->segs[0], &log->segs[1],
+			(log->nseg - 1) * sizeof(*log->segs));
+		log->nseg--;
+		log->st.segments_deleted++;
+		deleted++;
+		if (rc < 0)
+			return rc;
+	}
+	return deleted;
+}
+
+/* ---- close ---- */
+
+int slog_close(struct slog *log)
+{
+	int rc = 0;
+	if (!log->broken) {
+		rc = slog_sync(log);
+		if (rc == 0)
+			rc = drain(log);
+	} else {
+		drain(log);
+	}
+	log->closing = true;
+	struct sseg *s = active(log);
+	if (rc == 0 && !log->broken) {
+		if (ftruncate(log->wfd, (off_t)s->size) < 0 || fsync(log->wfd) < 0)
+			rc = -errno;
+		if (rc == 0)
+			rc = seal_time_index(s);
+		if (rc == 0)
+			rc = sindex_sync(&s->ix);
+		if (rc == 0) {
+			struct srecovery_point rp = { .offset = log->end_offset,
+						      .clean = true };
+			rc = srp_write(log->dir, &rp);
+		}
+	}
+	if (log->wfd >= 0)
+		close(log->wfd);
+	for (unsigned i = 0; i < log->nseg; i++)
+		seg_close(&log->segs[i]);
+	free(log->segs);
+	swriter_detach(log->w, log);
+	sbuf_destroy(&log->buf);
+	free(log->scratch);
+	free(log);
+	return rc;
+}

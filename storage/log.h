@@ -1,0 +1,287 @@
+/*
+ * The partition log: an append-only sequence of Kafka RecordBatch v2
+ * batches, kept in segment files under one directory.
+ *
+ * This header is the whole contract of storage/.  The on-disk layout is
+ * specified byte by byte at the top of storage/segment.c and in
+ * docs/storage.md.
+ *
+ * Threading: a log and the writer it is attached to belong to one thread
+ * (a storage core).  No function here is safe to call concurrently on the
+ * same log or writer; different writers on different threads are
+ * independent.
+ *
+ * Happy path:
+ *   w = swriter_create(&wcfg)             one io_uring per storage core
+ *   slog_open(w, dir, &cfg, &log)         recovers the tail if needed
+ *   slog_append(log, batch, len, &res)    copies the batch into the
+ *                                         aligned write buffer, stamps its
+ *                                         base offset and leader epoch
+ *   swriter_do_work(w)                    submits writes and fdatasyncs as
+ *                                         the durability policy says, reaps
+ *                                         completions, calls durable_cb
+ *   slog_read(log, offset, max, &view)    whole batches, byte-identical
+ *   slog_close(log)                       flushes, syncs, marks clean
+ *
+ * Failure modes:
+ *   - a batch that fails validation is refused (SL_ECORRUPT family) and
+ *     nothing is written;
+ *   - the write buffer is full: SL_EFULL; run swriter_do_work() or
+ *     swriter_wait() and retry (backpressure, never an unbounded queue);
+ *   - a write or fdatasync fails (ENOSPC, EIO): everything after the
+ *     durable offset is rolled back, durable_cb reports the error once, and
+ *     the next append starts again at the durable offset;
+ *   - a crash: slog_open() scans every segment past the recovery point,
+ *     truncates at the first invalid batch and rebuilds the indexes.
+ */
+#ifndef SLUICE_STORAGE_LOG_H
+#define SLUICE_STORAGE_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "sluice/error.h"
+
+struct swriter;
+struct slog;
+
+/* Time, handed in so tests can run on a fake clock. */
+struct sl_clock {
+	uint64_t (*mono_ns)(void *ctx); /* monotonic, for group commit */
+	int64_t (*wall_ms)(void *ctx);  /* wall clock, for roll and retention */
+	void *ctx;
+};
+
+/* The real clocks (CLOCK_MONOTONIC and CLOCK_REALTIME). */
+extern const struct sl_clock sl_clock_system;
+
+enum slog_durability {
+	/* fdatasync after every append before durable_cb covers it (acks=all
+	 * on one node).  Appends arriving while a sync is in flight are
+	 * covered by the next one. */
+	SLOG_SYNC_EVERY_APPEND = 0,
+	/* fdatasync once group_commit_bytes are pending or the oldest pending
+	 * append is group_commit_us old, whichever comes first. */
+	SLOG_SYNC_GROUP = 1,
+};
+
+/* How a new segment file is prepared before data is written into it. */
+enum slog_prepare {
+	SLOG_PREPARE_APPEND = 0,    /* plain appends: the file grows */
+	SLOG_PREPARE_FALLOCATE = 1, /* fallocate(segment_bytes) up front */
+	SLOG_PREPARE_RECYCLE = 2,   /* reuse files freed by retention, which
+				       are already written; else append */
+};
+
+struct slog_config {
+	const char *topic;        /* directory name is <topic>-<partition> */
+	int32_t partition;
+	uint64_t segment_bytes;   /* roll when a segment would exceed this;
+				     default 1 GiB, max 2 GiB - 1 */
+	int64_t segment_ms;       /* roll when the active segment's first
+				     append is this old; default 7 days */
+	uint32_t index_interval_bytes; /* bytes between index entries;
+					  default 4096 */
+	int64_t retention_ms;     /* -1: keep forever; default 7 days */
+	int64_t retention_bytes;  /* -1: unlimited (default) */
+	uint32_t batch_max_bytes; /* default 1048588, Kafka's
+				     message.max.bytes */
+	uint32_t buffer_bytes;    /* aligned write buffer (and tail cache) per
+				     log; default 8 MiB, >= 2 * batch_max */
+	enum slog_durability durability;
+	uint64_t group_commit_bytes; /* default 1 MiB */
+	uint64_t group_commit_us;    /* default 2000 */
+	uint32_t write_chunk_bytes;  /* submit full blocks once this many are
+					pending; default 256 KiB */
+	enum slog_prepare prepare;   /* default: see docs/storage.md */
+	int32_t leader_epoch;        /* stamped into every appended batch */
+
+	/* Called from swriter_do_work()/swriter_wait() when the durable
+	 * offset advances (err == 0: every offset < durable_end is on disk)
+	 * or when a write/sync failed (err < 0: the log was rolled back to
+	 * durable_end; appends past it are gone and must be retried). */
+	void (*durable_cb)(void *ctx, struct slog *log, int64_t durable_end,
+			   int err);
+	void *cb_ctx;
+
+	/* One line per event a person should see (recovery results, errors).
+	 * level: 0 error, 1 warning, 2 info.  NULL: print to stderr. */
+	void (*log_fn)(void *ctx, int level, const char *line);
+	void *log_ctx;
+
+	const struct sl_clock *clock; /* NULL: sl_clock_system */
+};
+
+/* Fill cfg with the defaults above (topic NULL, partition 0). */
+void slog_config_defaults(struct slog_config *cfg);
+
+struct swriter_config {
+	unsigned queue_depth;    /* io_uring entries; default 256 */
+	unsigned max_logs;       /* logs attached at once; default 64 */
+	int use_hugepages;       /* 1: try MAP_HUGETLB for write buffers,
+				    fall back silently; default 1 */
+	int register_buffers;    /* 1: register write buffers and files with
+				    the ring (fixed ops); default 1 */
+};
+
+void swriter_config_defaults(struct swriter_config *cfg);
+
+/*
+ * Create a writer: one io_uring for one storage thread.
+ * Returns 0 and *out, or -errno (e.g. -ENOMEM, -ENOSYS without io_uring).
+ */
+int swriter_create(const struct swriter_config *cfg, struct swriter **out);
+
+/* Destroy a writer.  Every log attached to it must be closed first. */
+void swriter_destroy(struct swriter *w);
+
+/*
+ * One duty cycle: submit pending writes and syncs of every attached log as
+ * their policies ask, reap completions without blocking, call durable_cb.
+ * Returns the amount of work done (completions reaped + submissions), 0
+ * when idle, or -errno if the ring itself failed.
+ */
+int swriter_do_work(struct swriter *w);
+
+/*
+ * Like swriter_do_work(), but blocks until at least one completion arrives
+ * or timeout_us passes (0: no timeout) when I/O is in flight.  Returns as
+ * swriter_do_work(); 0 with nothing in flight.
+ */
+int swriter_wait(struct swriter *w, uint64_t timeout_us);
+
+/*
+ * Open (creating it if missing) the log of cfg->topic / cfg->partition in
+ * base_dir/<topic>-<partition>/ and attach it to w.  Recovers after a crash:
+ * see the file comment.  cfg is copied; cfg->topic must stay valid only
+ * during the call.
+ * Returns 0 and *out, or -errno, SL_ECONFIG, SL_ELAYOUT.
+ */
+int slog_open(struct swriter *w, const char *base_dir,
+	      const struct slog_config *cfg, struct slog **out);
+
+/*
+ * Flush and fdatasync everything appended, fsync the indexes, write the
+ * clean-shutdown recovery point, release the log.  durable_cb may run.
+ * Returns 0 or the first error met (the log is released either way).
+ */
+int slog_close(struct slog *log);
+
+/* What slog_append() assigned. */
+struct slog_append_result {
+	int64_t base_offset; /* offset of the batch's first record */
+	int64_t last_offset; /* base_offset + last offset delta */
+	int64_t log_append_ms; /* wall clock when appended */
+};
+
+/*
+ * Validate one RecordBatch v2 (length, magic 2, CRC32C, record count vs
+ * last offset delta), copy it into the write buffer, stamp base offset and
+ * partition leader epoch in the copy (both outside the CRC) and in batch
+ * itself, and return the assigned offsets.  The batch is not yet durable;
+ * durable_cb says when it is.  Nothing is written if an error is returned.
+ * Returns 0, SL_ELENGTH / SL_EMAGIC / SL_ECRC / SL_ETOOBIG (bad input),
+ * SL_EFULL (backpressure: reap completions and retry), SL_ECLOSED, or
+ * -errno from a segment roll (e.g. -ENOSPC creating the next segment).
+ */
+int slog_append(struct slog *log, uint8_t *batch, size_t len,
+		struct slog_append_result *res);
+
+/* Ask for an fdatasync now, whatever the policy; it is submitted by the
+ * next swriter_do_work().  Returns 0 or SL_ECLOSED. */
+int slog_request_sync(struct slog *log);
+
+/*
+ * Block until every batch appended so far is durable (or failed).
+ * Returns 0, or the write/sync error that rolled the log back.
+ */
+int slog_sync(struct slog *log);
+
+int64_t slog_start_offset(const struct slog *log);   /* first offset kept */
+int64_t slog_end_offset(const struct slog *log);     /* next offset */
+int64_t slog_durable_offset(const struct slog *log); /* all below durable */
+
+/* Where slog_read() found the bytes. */
+struct slog_read_view {
+	int64_t first_offset; /* base offset of the first batch returned */
+	int64_t next_offset;  /* offset after the last batch returned */
+	size_t len;           /* bytes, whole batches; 0 at the end */
+	const uint8_t *mem;   /* non-NULL: bytes in the tail cache, valid until
+				 the next append/truncate on this log */
+	int fd;               /* mem == NULL: read len bytes of fd (a plain,
+				 page-cache descriptor owned by the log) */
+	uint64_t file_pos;    /* at this file position */
+};
+
+/*
+ * Locate whole batches from offset onward, at most max_bytes of them, but
+ * always at least the one holding offset (as Kafka's fetch does), and none
+ * at or beyond limit_offset (pass slog_durable_offset() to read only what
+ * is durable, slog_end_offset() for everything appended).  The first batch
+ * may start before offset when offset is inside it.
+ * Returns 0 with view->len == 0 when offset == limit (nothing yet),
+ * 0 with the view filled, or SL_EOFFSET when offset < start or > end.
+ */
+int slog_read(struct slog *log, int64_t offset, size_t max_bytes,
+	      int64_t limit_offset, struct slog_read_view *view);
+
+/*
+ * slog_read() and copy the bytes into buf (capacity cap).  Returns the
+ * number of bytes copied (whole batches), 0 at the limit, SL_EOFFSET,
+ * -ENOBUFS when the first batch alone is larger than cap, or -errno.
+ */
+ssize_t slog_read_copy(struct slog *log, int64_t offset, size_t max_bytes,
+		       int64_t limit_offset, uint8_t *buf, size_t cap);
+
+/*
+ * The earliest offset whose record timestamp is >= timestamp_ms (Kafka's
+ * ListOffsets).  For compressed batches the batch's base offset is
+ * returned.  Returns the offset, or SL_ENOTFOUND when no record is that
+ * recent, or -errno.
+ */
+int64_t slog_offset_for_time(struct slog *log, int64_t timestamp_ms);
+
+/*
+ * Remove every batch at or after offset; a batch holding offset is
+ * removed whole.  Waits for in-flight I/O, then truncates files and indexes
+ * and syncs.  Returns the new end offset, or -errno.
+ */
+int64_t slog_truncate(struct slog *log, int64_t offset);
+
+/*
+ * Delete whole segments from the head while the oldest one's largest
+ * timestamp is older than retention_ms, or the log is larger than
+ * retention_bytes.  The active segment is never deleted.
+ * Returns the number of segments deleted, or -errno.
+ */
+int slog_apply_retention(struct slog *log);
+
+/* Force the active segment to roll (tests, admin).  Returns 0 or -errno. */
+int slog_roll(struct slog *log);
+
+/* Counters, single writer (the owning thread), readable by others. */
+struct slog_stats {
+	uint64_t appends;
+	uint64_t append_bytes;
+	uint64_t rejected_batches;
+	uint64_t writes;
+	uint64_t write_bytes;
+	uint64_t fsyncs;
+	uint64_t fsync_ns_total;
+	uint64_t fsync_ns_max;
+	uint64_t full_errors;      /* SL_EFULL returned */
+	uint64_t io_errors;        /* failed writes/syncs */
+	uint64_t segments_rolled;
+	uint64_t segments_deleted;
+	uint64_t cache_reads;
+	uint64_t file_reads;
+	uint64_t recovered_truncated_bytes;
+};
+
+void slog_get_stats(const struct slog *log, struct slog_stats *out);
+
+/* Number of segment files (tests, telemetry). */
+unsigned slog_segment_count(const struct slog *log);
+
+#endif

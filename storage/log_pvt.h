@@ -1,0 +1,214 @@
+/*
+ * Internals of the partition log, shared by the files of storage/.
+ * Not part of the contract: see log.h for that.
+ */
+#ifndef SLUICE_STORAGE_LOG_PVT_H
+#define SLUICE_STORAGE_LOG_PVT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+
+#include "storage/log.h"
+
+#define SL_BLOCK 4096u                /* O_DIRECT alignment on this disk */
+#define SLOG_MAX_OPS 64               /* writes + sync in flight per log */
+#define SLOG_SEGMENT_BYTES_MAX 0x7fffffffull /* positions are int32 */
+
+static inline uint64_t blk_floor(uint64_t x) { return x & ~(uint64_t)(SL_BLOCK - 1); }
+static inline uint64_t blk_ceil(uint64_t x) { return blk_floor(x + SL_BLOCK - 1); }
+
+/* ---- index.c: the sparse offset index and the time index ---- */
+
+struct idx_entry {
+	uint32_t rel;  /* offset - segment base */
+	uint32_t pos;  /* file position of the batch starting at rel */
+};
+
+struct tidx_entry {
+	int64_t ts;    /* every batch before rel has max timestamp <= ts */
+	uint32_t rel;
+};
+
+struct sindex {
+	int fd;                 /* .index file, buffered */
+	int tfd;                /* .timeindex file, buffered */
+	struct idx_entry *e;
+	uint32_t n, cap;
+	struct tidx_entry *t;
+	uint32_t tn, tcap;
+	bool loaded;            /* entries are in memory */
+};
+
+int sindex_open(struct sindex *ix, const char *log_path, bool create);
+void sindex_close(struct sindex *ix);
+/* Read both files into memory; false if torn or not monotonic. */
+int sindex_load(struct sindex *ix, uint64_t seg_size);
+int sindex_add(struct sindex *ix, uint32_t rel, uint32_t pos);
+int sindex_add_time(struct sindex *ix, int64_t ts, uint32_t rel);
+/* Position of the last entry with rel <= target (0 if none). */
+uint32_t sindex_lookup(const struct sindex *ix, uint32_t rel, uint32_t *entry_rel);
+/* rel of the last time entry with ts < target (0 if none). */
+uint32_t sindex_lookup_time(const struct sindex *ix, int64_t ts);
+/* Drop entries at or after pos / rel; truncate the files. */
+int sindex_truncate(struct sindex *ix, uint32_t pos, uint32_t rel);
+/* Empty both (memory and files) before a rebuild. */
+int sindex_reset(struct sindex *ix);
+int sindex_sync(struct sindex *ix);
+
+/* ---- segment.c: one segment's files ---- */
+
+struct sseg {
+	int64_t base_offset;
+	int64_t next_offset;     /* offset after its last batch */
+	uint64_t size;           /* logical bytes (valid batches) */
+	int64_t max_timestamp;   /* largest batch max timestamp, -1: none */
+	int64_t first_append_ms; /* for roll by age */
+	uint64_t last_index_pos; /* position of the last offset-index entry */
+	int read_fd;             /* page-cache descriptor for reads */
+	struct sindex ix;
+};
+
+void seg_path(char *out, size_t cap, const char *dir, int64_t base,
+	      const char *ext);
+/* Open an existing segment (read fd + index fds). */
+int seg_open(struct sseg *s, const char *dir, int64_t base);
+/* Create a new empty segment, its index files, fsync the directory. */
+int seg_create(struct sseg *s, const char *dir, int64_t base);
+void seg_close(struct sseg *s);
+/* Close and unlink all three files. */
+int seg_delete(struct sseg *s, const char *dir);
+/* Parse "<20 digits>.log"; returns base or -1. */
+int64_t seg_parse_name(const char *name);
+int fsync_dir(const char *dir);
+
+/* ---- buffer.c: the aligned write buffer, mapped twice ---- */
+
+struct sbuf {
+	uint8_t *mem;      /* bytes are at mem[0, size) and mirrored at
+			      mem[size, 2 * size) */
+	size_t size;
+	bool huge;
+};
+
+int sbuf_create(struct sbuf *b, size_t size, bool try_huge);
+void sbuf_destroy(struct sbuf *b);
+
+/* ---- writer.c ---- */
+
+enum sop_kind { SOP_WRITE = 1, SOP_SYNC = 2 };
+
+struct sop {
+	struct slog *log;
+	uint8_t kind;
+	bool done;
+	int res;
+	uint64_t pos;        /* file position (write) */
+	uint32_t len;        /* bytes (write) */
+	uint32_t done_len;   /* bytes written so far (short writes) */
+	uint64_t logical_end;/* valid data ends here after this write */
+	uint64_t submit_ns;
+};
+
+struct swriter {
+	struct io_uring ring;
+	struct swriter_config cfg;
+	struct slog **logs;     /* attached, slot = index */
+	unsigned inflight;      /* SQEs submitted, CQEs not yet reaped */
+	unsigned pending_sqes;  /* prepared, not yet submitted */
+	bool fixed_files;
+	bool fixed_bufs;
+};
+
+int swriter_attach(struct swriter *w, struct slog *log);
+void swriter_detach(struct swriter *w, struct slog *log);
+void swriter_set_file(struct swriter *w, struct slog *log, int fd);
+void swriter_set_buffer(struct swriter *w, struct slog *log);
+/* Prepare one write / sync SQE for op; -EBUSY when the SQ is full. */
+int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op);
+int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op);
+
+/* ---- log.c ---- */
+
+struct slog {
+	struct swriter *w;
+	int slot;                    /* index in w->logs and fixed tables */
+	struct slog_config cfg;
+	char topic[256];
+	char dir[PATH_MAX];
+	const struct sl_clock *clock;
+
+	struct sseg *segs;           /* ordered by base offset */
+	unsigned nseg, segcap;
+	int wfd;                     /* O_DIRECT fd of the active segment */
+	bool direct;                 /* O_DIRECT accepted by the filesystem */
+
+	struct sbuf buf;             /* buf.mem[pos % size] holds pos */
+	uint64_t end_pos;            /* after the last appended batch */
+	uint64_t submit_pos;         /* writes submitted up to here */
+	uint64_t written_pos;        /* writes completed up to here */
+	uint64_t durable_pos;
+	uint64_t cache_lo;           /* buf holds [cache_lo, end_pos) */
+	int64_t end_offset;
+	int64_t durable_offset;
+
+	/* sync state */
+	bool sync_wanted;            /* flush everything, then fdatasync */
+	bool sync_target_set;
+	int64_t sync_target_off;     /* fsync when written_pos >= target */
+	uint64_t sync_target_pos;
+	bool sync_inflight;
+	bool partial_inflight;       /* a write ending mid-block is in flight */
+	uint64_t pending_since_ns;   /* oldest append not yet synced */
+	uint64_t pending_bytes;
+
+	struct sop ops[SLOG_MAX_OPS];/* FIFO of writes in submission order */
+	unsigned op_head, op_tail;
+	struct sop sync_op;
+
+	int failed;                  /* first I/O error, rollback pending */
+	int last_err;                /* error of the last rollback */
+	uint64_t err_seq;            /* rollbacks so far */
+	bool closing;
+	bool broken;                 /* a rollback itself failed */
+	bool durable_advanced;       /* durable_cb owed */
+	uint8_t *scratch;            /* one batch, for timestamp lookups */
+
+	struct slog_stats st;
+};
+
+/* Called by the writer for each completion. */
+void slog_complete(struct slog *log, struct sop *op, int res);
+/* Submit what the policy asks for; returns SQEs prepared. */
+int slog_submit(struct slog *log, uint64_t now_ns);
+/* After completions: advance state, deliver callbacks; returns work. */
+int slog_process(struct slog *log);
+bool slog_idle(const struct slog *log);
+/* ns until the group commit of this log is due; UINT64_MAX if none. */
+uint64_t slog_deadline_ns(const struct slog *log, uint64_t now_ns);
+/* Account one valid batch at pos of segment s: next offset, largest
+ * timestamp, index entries every index_interval_bytes. */
+int slog_index_batch(struct slog *log, struct sseg *s, uint64_t pos,
+		     const uint8_t *batch);
+
+/* ---- recovery.c ---- */
+
+struct srecovery_point {
+	int64_t offset;     /* all segments ending at or below are verified */
+	bool clean;         /* closed cleanly: nothing past offset exists */
+};
+
+int srp_read(const char *dir, struct srecovery_point *rp);
+int srp_write(const char *dir, const struct srecovery_point *rp);
+
+/* Scan a segment from position 0, rebuild its indexes, truncate after the
+ * last valid batch.  *dropped gets the non-padding bytes removed. */
+int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
+		     uint64_t *file_size);
+
+void slog_logf(const struct slog *log, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * Crash recovery: the recovery-point file and the segment scan.
+ *
+ * recovery-point (24 bytes, big-endian), replaced atomically (written to
+ * recovery-point.tmp, fsynced, renamed, directory fsynced):
+ *      0  4  magic "SLRP"
+ *      4  4  version, 1
+ *      8  8  recovery offset R
+ *     16  4  flags: bit 0 = closed cleanly
+ *     20  4  CRC32C of bytes [0, 20)
+ *
+ * Meaning: every segment whose next segment starts at or below R was
+ * synced and sealed (its size is exact and its indexes complete).  When
+ * the clean flag is set, R is the end of the log and nothing past it was
+ * ever written: the log was closed by slog_close() and no scan is needed.
+ * The log rewrites the file with the clean flag cleared as soon as it
+ * opens, so a crash at any later moment is detected.
+ *
+ * A missing or invalid file means "R = 0, not clean": every segment is
+ * scanned.
+ *
+ * The scan (srecover_segment) reads a segment from position 0 and stops at
+ * the first batch that is not valid by the rules in segment.c; the
+ * segment is cut there, its indexes are rebuilt from the scan, and later
+ * segments are deleted by the caller.  Zero bytes after the last batch are
+ * the writer's block padding, not lost data; anything else is reported as
+ * dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/record_batch.h"
+#include "storage/log_pvt.h"
+
+#define SRP_BYTES 24
+#define SRP_VERSION 1
+#define SCAN_CHUNK (1u << 20)
+
+int srp_read(const char *dir, struct srecovery_point *rp)
+{
+	char path[PATH_MAX];
+	uint8_t raw[SRP_BYTES];
+	rp->offset = 0;
+	rp->clean = false;
+	snprintf(path, sizeof(path), "%s/recovery-point", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ssize_t n = pread(fd, raw, sizeof(raw), 0);
+	close(fd);
+	if (n != SRP_BYTES || memcmp(raw, "SLRP", 4) != 0 ||
+	    rb_be32(raw + 4) != SRP_VERSION ||
+	    rb_crc32c(raw, 20) != rb_be32(raw + 20))
+		return 0; /* invalid: scan everything */
+	rp->offset = (int64_t)rb_be64(raw + 8);
+	rp->clean = rb_be32(raw + 16) & 1;
+	return 1;
+}
+
+int srp_write(const char *dir, const struct srecovery_point *rp)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	uint8_t raw[SRP_BYTES];
+	int rc = 0;
+	memcpy(raw, "SLRP", 4);
+	rb_put32(raw + 4, SRP_VERSION);
+	rb_put64(raw + 8, (uint64_t)rp->offset);
+	rb_put32(raw + 16, rp->clean ? 1 : 0);
+	rb_put32(raw + 20, rb_crc32c(raw, 20));
+	snprintf(path, sizeof(path), "%s/recovery-point", dir);
+	snprintf(tmp, sizeof(tmp), "%s/recovery-point.tmp", dir);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) ||
+	    fdatasync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(dir);
+	return rc;
+}
+
+/* Read [pos, pos + len) of fd into buf; returns bytes read (short at EOF). */
+static ssize_t read_at(int fd, uint8_t *buf, size_t len, uint64_t pos)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(pos + got));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
+		     uint64_t *file_size)
+{
+	struct stat st;
+	size_t cap = SCAN_CHUNK > log->cfg.batch_max_bytes ?
+			     SCAN_CHUNK : log->cfg.batch_max_bytes;
+	int rc;
+	*dropped = 0;
+	if (fstat(s->read_fd, &st) < 0)
+		return -errno;
+	*file_size = (uint64_t)st.st_size;
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	rc = sindex_reset(&s->ix);
+	if (rc < 0)
+		goto out;
+	s->next_offset = s->base_offset;
+	s->max_timestamp = -1;
+	s->last_index_pos = 0;
+	s->first_append_ms = -1;
+
+	uint64_t pos = 0, chunk_pos = 0;
+	size_t chunk_len = 0;
+	for (;;) {
+		/* make [pos, pos + 61) available */
+		if (pos + RB_HEADER_BYTES > chunk_pos + chunk_len) {
+			ssize_t n = read_at(s->read_fd, buf, cap, pos);
+			if (n < 0) {
+				rc = (int)n;
+				goto out;
+			}
+			chunk_pos = pos;
+			chunk_len = (size_t)n;
+			if (chunk_len < RB_HEADER_BYTES)
+				break;
+		}
+		const uint8_t *p = buf + (pos - chunk_pos);
+		long size = rb_frame_size(p, chunk_pos + chunk_len - pos,
+					  log->cfg.batch_max_bytes);
+		if (size <= 0)
+			break;
+		if (pos + (uint64_t)size > chunk_pos + chunk_len) {
+			ssize_t n = read_at(s->read_fd, buf, cap, pos);
+			if (n < 0) {
+				rc = (int)n;
+				goto out;
+			}
+			chunk_pos = pos;
+			chunk_len = (size_t)n;
+			p = buf;
+			if ((size_t)size > chunk_len)
+				break; /* cut short */
+		}
+		if (rb_validate(p, (size_t)size) != 0)
+			break;
+		if ((int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) != s->next_offset)
+			break;
+		if (pos + (uint64_t)size > SLOG_SEGMENT_BYTES_MAX)
+			break;
+		rc = slog_index_batch(log, s, pos, p);
+		if (rc < 0)
+			goto out;
+		pos += (uint64_t)size;
+		s->size = pos;
+	}
+	s->size = pos;
+
+	if (*file_size > pos) {
+		size_t look = *file_size - pos > SCAN_CHUNK ?
+				      SCAN_CHUNK : (size_t)(*file_size - pos);
+		ssize_t n = read_at(s->read_fd, buf, look, pos);
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if (!all_zero(buf, (size_t)n))
+			*dropped = *file_size - pos;
+		char path[PATH_MAX];
+		seg_path(path, sizeof(path), log->dir, s->base_offset, ".log");
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (ftruncate(fd, (off_t)pos) < 0 || fsync(fd) < 0)
+			rc = -errno;
+		close(fd);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,158 @@
+/*
+ * Segment files.  A partition log lives in one directory,
+ * <base_dir>/<topic>-<partition>/, laid out as Kafka lays it out:
+ *
+ *   00000000000000000000.log        batches with offsets from 0
+ *   00000000000000000000.index      sparse offset index (index.c)
+ *   00000000000000000000.timeindex  time index (index.c)
+ *   00000000000000123456.log        next segment: first offset 123456
+ *   ...
+ *   recovery-point                  what is known valid (recovery.c)
+ *
+ * The name is the segment's base offset, 20 decimal digits, zero padded.
+ *
+ * A .log file is a plain concatenation of RecordBatch v2 batches
+ * (proto/record_batch.c for the 61-byte header), each exactly as the
+ * producer sent it except for the base offset (bytes 0-7) and the
+ * partition leader epoch (bytes 12-15), which the log stamps.  There is no
+ * other framing and no file header: a segment is valid up to the first
+ * position where one of these fails:
+ *   - 12 bytes are there and the batch length is >= 49 and fits the file,
+ *   - magic (byte 16) is 2,
+ *   - CRC32C of bytes [21, 12 + length) equals bytes 17-20,
+ *   - the base offset equals the previous batch's last offset + 1 (the
+ *     segment's base offset for the first batch).
+ * Everything from that position on is not part of the log.  The writer
+ * pads its last block with zeros; those zeros are such an invalid tail and
+ * are cut away when the segment is sealed or recovered, so a sealed or
+ * cleanly closed segment's size is exactly the sum of its batches.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/log_pvt.h"
+
+void seg_path(char *out, size_t cap, const char *dir, int64_t base,
+	      const char *ext)
+{
+	snprintf(out, cap, "%s/%020lld%s", dir, (long long)base, ext);
+}
+
+int64_t seg_parse_name(const char *name)
+{
+	if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0)
+		return -1;
+	int64_t v = 0;
+	for (int i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (name[i] - '0');
+	}
+	return v;
+}
+
+int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static void seg_init(struct sseg *s, int64_t base)
+{
+	memset(s, 0, sizeof(*s));
+	s->base_offset = base;
+	s->next_offset = base;
+	s->max_timestamp = -1;
+	s->first_append_ms = -1;
+	s->read_fd = -1;
+	s->ix.fd = s->ix.tfd = -1;
+}
+
+int seg_open(struct sseg *s, const char *dir, int64_t base)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	seg_init(s, base);
+	seg_path(path, sizeof(path), dir, base, ".log");
+	s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->read_fd < 0)
+		return -errno;
+	if (fstat(s->read_fd, &st) < 0)
+		goto fail_errno;
+	s->size = (uint64_t)st.st_size;
+	int rc = sindex_open(&s->ix, path, false);
+	if (rc < 0) {
+		close(s->read_fd);
+		s->read_fd = -1;
+		return rc;
+	}
+	return 0;
+fail_errno:
+	rc = -errno;
+	close(s->read_fd);
+	s->read_fd = -1;
+	return rc;
+}
+
+int seg_create(struct sseg *s, const char *dir, int64_t base)
+{
+	char path[PATH_MAX];
+	int rc;
+	seg_init(s, base);
+	seg_path(path, sizeof(path), dir, base, ".log");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->read_fd < 0)
+		return -errno;
+	rc = sindex_open(&s->ix, path, true);
+	if (rc < 0)
+		goto fail_read_fd;
+	rc = fsync_dir(dir);
+	if (rc < 0)
+		goto fail_index;
+	return 0;
+fail_index:
+	sindex_close(&s->ix);
+fail_read_fd:
+	close(s->read_fd);
+	s->read_fd = -1;
+	return rc;
+}
+
+void seg_close(struct sseg *s)
+{
+	if (s->read_fd >= 0)
+		close(s->read_fd);
+	s->read_fd = -1;
+	sindex_close(&s->ix);
+}
+
+int seg_delete(struct sseg *s, const char *dir)
+{
+	static const char *const ext[] = { ".log", ".index", ".timeindex" };
+	char path[PATH_MAX];
+	int rc = 0;
+	int64_t base = s->base_offset;
+	seg_close(s);
+	for (unsigned i = 0; i < 3; i++) {
+		seg_path(path, sizeof(path), dir, base, ext[i]);
+		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
+			rc = -errno;
+	}
+	return rc;
+}

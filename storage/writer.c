@@ -1,0 +1,277 @@
+/*
+ * The writer: one io_uring per storage thread, shared by the logs that
+ * thread owns.  It prepares writes and fdatasyncs for the logs
+ * (slog_submit), submits them in one io_uring_submit per duty cycle, reaps
+ * completions in batches and hands each to its log (slog_complete), then
+ * lets each log advance and deliver durability callbacks (slog_process).
+ *
+ * Where the kernel allows it, the active segment of each log is a
+ * registered file and its write buffer a registered buffer (slot = the
+ * log's index), which saves a file lookup and a page pinning per write;
+ * otherwise plain writes are used.  Nothing here blocks except
+ * swriter_wait().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "storage/log_pvt.h"
+
+#define REAP_BURST 64
+
+void swriter_config_defaults(struct swriter_config *cfg)
+{
+	cfg->queue_depth = 256;
+	cfg->max_logs = 64;
+	cfg->use_hugepages = 1;
+	cfg->register_buffers = 1;
+}
+
+int swriter_create(const struct swriter_config *cfg, struct swriter **out)
+{
+	struct swriter_config def;
+	int rc;
+	if (!cfg) {
+		swriter_config_defaults(&def);
+		cfg = &def;
+	}
+	if (cfg->queue_depth < 8 || cfg->max_logs == 0)
+		return SL_ECONFIG;
+	struct swriter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cfg = *cfg;
+	w->logs = calloc(cfg->max_logs, sizeof(*w->logs));
+	if (!w->logs) {
+		rc = -ENOMEM;
+		goto fail_w;
+	}
+	rc = io_uring_queue_init(cfg->queue_depth, &w->ring, 0);
+	if (rc < 0)
+		goto fail_logs;
+	if (cfg->register_buffers) {
+		w->fixed_files =
+			io_uring_register_files_sparse(&w->ring, cfg->max_logs) == 0;
+		w->fixed_bufs =
+			io_uring_register_buffers_sparse(&w->ring, cfg->max_logs) == 0;
+	}
+	*out = w;
+	return 0;
+fail_logs:
+	free(w->logs);
+fail_w:
+	free(w);
+	return rc;
+}
+
+void swriter_destroy(struct swriter *w)
+{
+	if (!w)
+		return;
+	for (unsigned i = 0; i < w->cfg.max_logs; i++)
+		if (w->logs[i])
+			abort(); /* contract: close every log first */
+	io_uring_queue_exit(&w->ring);
+	free(w->logs);
+	free(w);
+}
+
+int swriter_attach(struct swriter *w, struct slog *log)
+{
+	for (unsigned i = 0; i < w->cfg.max_logs; i++) {
+		if (!w->logs[i]) {
+			w->logs[i] = log;
+			log->slot = (int)i;
+			return 0;
+		}
+	}
+	return -EMFILE;
+}
+
+void swriter_detach(struct swriter *w, struct slog *log)
+{
+	if (log->slot < 0)
+		return;
+	if (w->fixed_files) {
+		int fd = -1;
+		io_uring_register_files_update(&w->ring, (unsigned)log->slot, &fd, 1);
+	}
+	if (w->fixed_bufs) {
+		struct iovec iov = { 0 };
+		__u64 tag = 0;
+		io_uring_register_buffers_update_tag(&w->ring, (unsigned)log->slot,
+						     &iov, &tag, 1);
+	}
+	w->logs[log->slot] = NULL;
+	log->slot = -1;
+}
+
+void swriter_set_file(struct swriter *w, struct slog *log, int fd)
+{
+	if (w->fixed_files &&
+	    io_uring_register_files_update(&w->ring, (unsigned)log->slot, &fd, 1) != 1)
+		w->fixed_files = false; /* fall back to plain descriptors */
+}
+
+void swriter_set_buffer(struct swriter *w, struct slog *log)
+{
+	if (!w->fixed_bufs)
+		return;
+	struct iovec iov = { .iov_base = log->buf.mem, .iov_len = log->buf.size };
+	__u64 tag = 0;
+	if (io_uring_register_buffers_update_tag(&w->ring, (unsigned)log->slot,
+						 &iov, &tag, 1) != 1)
+		w->fixed_bufs = false;
+}
+
+static struct io_uring_sqe *get_sqe(struct swriter *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe) {
+		/* SQ full: push what is prepared and try once more */
+		int rc = io_uring_submit(&w->ring);
+		if (rc > 0) {
+			w->inflight += (unsigned)rc;
+			w->pending_sqes -= (unsigned)rc;
+		}
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op)
+{
+	if (w->inflight + w->pending_sqes >= w->cfg.queue_depth)
+		return -EBUSY; /* keep CQ overflow impossible */
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (!sqe)
+		return -EBUSY;
+	uint64_t at = op->pos + op->done_len;
+	uint32_t len = op->len - op->done_len;
+	uint8_t *src = log->buf.mem + (at % log->buf.size);
+	int fd = w->fixed_files ? log->slot : log->wfd;
+	if (w->fixed_bufs)
+		io_uring_prep_write_fixed(sqe, fd, src, len, at, log->slot);
+	else
+		io_uring_prep_write(sqe, fd, src, len, at);
+	if (w->fixed_files)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, op);
+	w->pending_sqes++;
+	return 0;
+}
+
+int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op)
+{
+	if (w->inflight + w->pending_sqes >= w->cfg.queue_depth)
+		return -EBUSY;
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (!sqe)
+		return -EBUSY;
+	int fd = w->fixed_files ? log->slot : log->wfd;
+	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	if (w->fixed_files)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, op);
+	w->pending_sqes++;
+	return 0;
+}
+
+static uint64_t now_ns(struct swriter *w)
+{
+	for (unsigned i = 0; i < w->cfg.max_logs; i++)
+		if (w->logs[i])
+			return w->logs[i]->clock->mono_ns(w->logs[i]->clock->ctx);
+	return 0;
+}
+
+static int reap(struct swriter *w)
+{
+	struct io_uring_cqe *cqes[REAP_BURST];
+	unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes, REAP_BURST);
+	for (unsigned i = 0; i < n; i++) {
+		struct sop *op = io_uring_cqe_get_data(cqes[i]);
+		int res = cqes[i]->res;
+		slog_complete(op->log, op, res);
+	}
+	if (n)
+		io_uring_cq_advance(&w->ring, n);
+	w->inflight -= n;
+	return (int)n;
+}
+
+int swriter_do_work(struct swriter *w)
+{
+	int work = 0, rc;
+	/* Bounded: a few rounds of submit / reap / process per cycle. */
+	for (int round = 0; round < 4; round++) {
+		int did = 0;
+		uint64_t t = now_ns(w);
+		for (unsigned i = 0; i < w->cfg.max_logs; i++)
+			if (w->logs[i])
+				did += slog_submit(w->logs[i], t);
+		if (w->pending_sqes) {
+			rc = io_uring_submit(&w->ring);
+			if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
+				return rc;
+			if (rc > 0) {
+				w->inflight += (unsigned)rc;
+				w->pending_sqes -= (unsigned)rc;
+			}
+		}
+		did += reap(w);
+		for (unsigned i = 0; i < w->cfg.max_logs; i++)
+			if (w->logs[i])
+				did += slog_process(w->logs[i]);
+		work += did;
+		if (!did)
+			break;
+	}
+	return work;
+}
+
+/* Sleep until the earliest group commit is due, at most timeout_us. */
+static void sleep_until_due(struct swriter *w, uint64_t timeout_us)
+{
+	uint64_t t = now_ns(w), due = UINT64_MAX;
+	for (unsigned i = 0; i < w->cfg.max_logs; i++) {
+		if (!w->logs[i])
+			continue;
+		uint64_t d = slog_deadline_ns(w->logs[i], t);
+		if (d < due)
+			due = d;
+	}
+	if (due == UINT64_MAX || due == 0)
+		return;
+	if (timeout_us && due > timeout_us * 1000)
+		due = timeout_us * 1000;
+	struct timespec ts = { .tv_sec = (time_t)(due / 1000000000),
+			       .tv_nsec = (long)(due % 1000000000) };
+	nanosleep(&ts, NULL);
+}
+
+int swriter_wait(struct swriter *w, uint64_t timeout_us)
+{
+	int work = swriter_do_work(w);
+	if (work != 0)
+		return work;
+	if (w->inflight == 0) {
+		sleep_until_due(w, timeout_us);
+		return swriter_do_work(w);
+	}
+	struct io_uring_cqe *cqe;
+	int rc;
+	if (timeout_us) {
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(timeout_us / 1000000),
+			.tv_nsec = (long long)(timeout_us % 1000000) * 1000,
+		};
+		rc = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
+	} else {
+		rc = io_uring_wait_cqe(&w->ring, &cqe);
+	}
+	if (rc < 0 && rc != -ETIME && rc != -EINTR)
+		return rc;
+	return swriter_do_work(w);
+}
