@@ -293,8 +293,9 @@ int rb_iter_next(struct rb_iter *it, struct rb_record *r)
 	}
 	if (p != rend)
 		return SL_ECORRUPT;
-	r->offset = it->base_offset + off_delta;
-	r->timestamp = it->base_timestamp + ts_delta;
+	/* unsigned sums: every field here comes from the network or disk */
+	r->offset = (int64_t)((uint64_t)it->base_offset + (uint64_t)off_delta);
+	r->timestamp = (int64_t)((uint64_t)it->base_timestamp + (uint64_t)ts_delta);
 	it->pos = rend;
 	it->left--;
 	return 1;

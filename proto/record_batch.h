@@ -114,8 +114,9 @@ void rb_stamp(uint8_t *p, int64_t base_offset, int32_t leader_epoch);
 /* Offset of the last record of a batch based at base_offset. */
 static inline int64_t rb_last_offset(const uint8_t *p)
 {
-	return (int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) +
-	       (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA);
+	/* unsigned: the base offset is outside the CRC and may be anything */
+	return (int64_t)(rb_be64(p + RB_OFF_BASE_OFFSET) +
+			 (uint64_t)(int64_t)(int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA));
 }
 
 /*

@@ -535,6 +535,11 @@ int slog_append(struct slog *log, uint8_t *batch, size_t len,
 	    (log->end_pos + len > log->cfg.segment_bytes ||
 	     (s->first_append_ms >= 0 &&
 	      now - s->first_append_ms >= log->cfg.segment_ms))) {
+		if (log->in_cb) {
+			/* a roll waits for I/O: not from inside durable_cb */
+			log->st.full_errors++;
+			return SL_EFULL;
+		}
 		rc = roll(log);
 		if (rc < 0)
 			return rc;
@@ -776,17 +781,23 @@ int slog_process(struct slog *log)
 	if (log->durable_advanced) {
 		log->durable_advanced = false;
 		work++;
-		if (log->cfg.durable_cb)
+		if (log->cfg.durable_cb) {
+			log->in_cb = true;
 			log->cfg.durable_cb(log->cfg.cb_ctx, log,
 					    log->durable_offset, 0);
+			log->in_cb = false;
+		}
 	}
 	if (log->failed && slog_idle(log)) {
 		int err = log->failed;
 		rollback(log, err);
 		work++;
-		if (log->cfg.durable_cb)
+		if (log->cfg.durable_cb) {
+			log->in_cb = true;
 			log->cfg.durable_cb(log->cfg.cb_ctx, log,
 					    log->durable_offset, err);
+			log->in_cb = false;
+		}
 	}
 	return work;
 }

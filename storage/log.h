@@ -100,7 +100,11 @@ struct slog_config {
 	/* Called from swriter_do_work()/swriter_wait() when the durable
 	 * offset advances (err == 0: every offset < durable_end is on disk)
 	 * or when a write/sync failed (err < 0: the log was rolled back to
-	 * durable_end; appends past it are gone and must be retried). */
+	 * durable_end; appends past it are gone and must be retried).
+	 * It may call slog_append() (which returns SL_EFULL there when the
+	 * segment would have to roll), slog_read() and the getters; it
+	 * must not call slog_sync(), slog_roll(), slog_truncate() or
+	 * slog_close() (they wait for I/O and would re-enter the writer). */
 	void (*durable_cb)(void *ctx, struct slog *log, int64_t durable_end,
 			   int err);
 	void *cb_ctx;

@@ -174,6 +174,7 @@ struct slog {
 	bool closing;
 	bool broken;                 /* a rollback itself failed */
 	bool durable_advanced;       /* durable_cb owed */
+	bool in_cb;                  /* inside durable_cb: no blocking work */
 	uint8_t *scratch;            /* one batch, for timestamp lookups */
 
 	struct slog_stats st;
