@@ -258,9 +258,13 @@ static int list_segments(struct slog *log, int64_t **bases, unsigned *n)
 			continue;
 		int64_t base = seg_parse_name(de->d_name);
 		if (base < 0) {
-			slog_logf(log, 1, "ignoring %s: not a segment name",
+			/* refuse rather than guess what the file holds */
+			slog_logf(log, 0, "%s/%s is not a segment name (20 "
+				  "digits + .log); move it out of the partition "
+				  "directory and open again", log->dir,
 				  de->d_name);
-			continue;
+			closedir(d);
+			return SL_ELAYOUT;
 		}
 		if (*n == cap) {
 			int64_t *p = realloc(*bases, 2 * cap * sizeof(*p));
