@@ -97,6 +97,7 @@ struct opts {
 	bool keep;
 	int prepare; /* -1: engine default */
 	uint64_t segment_bytes; /* 0: engine default */
+	uint64_t retention_bytes; /* 0: keep everything */
 };
 
 /* One run of one case. */
@@ -307,6 +308,8 @@ static void run_case(const struct opts *o, int ci, unsigned rep,
 		cfg.prepare = (enum slog_prepare)o->prepare;
 	if (o->segment_bytes)
 		cfg.segment_bytes = o->segment_bytes;
+	if (o->retention_bytes)
+		cfg.retention_bytes = (int64_t)o->retention_bytes;
 	rc = slog_open(w, base, &cfg, &log);
 	if (rc < 0)
 		die("slog_open", rc);
@@ -355,6 +358,13 @@ static void run_case(const struct opts *o, int ci, unsigned rep,
 		st.last_offset[i] = res.last_offset;
 		assert(i == 0 || res.base_offset == st.last_offset[i - 1] + 1);
 		st.appended++;
+		if (o->retention_bytes && slog_segment_count(log) > 2) {
+			/* steady state: retention frees (recycles) the
+			 * oldest segments while the log grows */
+			rc = slog_apply_retention(log);
+			if (rc < 0)
+				die("slog_apply_retention", rc);
+		}
 		rc = swriter_do_work(w);
 		if (rc < 0)
 			die("swriter_do_work", rc);
@@ -633,7 +643,8 @@ static void usage(FILE *out)
 		"[--reps N] [--json]\n"
 		"         [--sync-cap-mib N] [--sync-cap-sec S] [--prepare "
 		"append|fallocate|recycle]\n"
-		"         [--segment-mib N] [--no-fio] [--keep]\n"
+		"         [--segment-mib N] [--retention-mib N] [--no-fio] "
+		"[--keep]\n"
 		"  --dir DIR         where the logs (and fio's files) go; "
 		"removed afterwards\n"
 		"                    (default ./data/bench)\n"
@@ -651,6 +662,10 @@ static void usage(FILE *out)
 		"  --prepare P       segment preparation (default: the "
 		"engine's)\n"
 		"  --segment-mib N   segment size (default: the engine's)\n"
+		"  --retention-mib N keep about N MiB: older segments are "
+		"deleted\n"
+		"                    (recycled with the recycle preparation) "
+		"during the run\n"
 		"  --no-fio          skip the fio peer (ratios are 0)\n"
 		"  --json            one JSON object on stdout\n");
 }
@@ -666,6 +681,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "sync-cap-sec", required_argument, NULL, 'C' },
 		{ "prepare", required_argument, NULL, 'p' },
 		{ "segment-mib", required_argument, NULL, 's' },
+		{ "retention-mib", required_argument, NULL, 'R' },
 		{ "paced-mbps", required_argument, NULL, 'P' },
 		{ "paced-sec", required_argument, NULL, 'T' },
 		{ "no-fio", no_argument, NULL, 'n' },
@@ -729,6 +745,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->segment_bytes = strtoull(optarg, NULL, 10) << 20;
+			break;
+		case 'R':
+			o->retention_bytes = strtoull(optarg, NULL, 10) << 20;
 			break;
 		case 'P':
 			o->paced_mbps = strtod(optarg, NULL);

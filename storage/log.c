@@ -59,7 +59,7 @@ void slog_config_defaults(struct slog_config *cfg)
 	cfg->group_commit_bytes = 1u << 20;
 	cfg->group_commit_us = 2000;
 	cfg->write_chunk_bytes = 256u << 10;
-	cfg->prepare = SLOG_PREPARE_APPEND;
+	cfg->prepare = SLOG_PREPARE_RECYCLE;
 	cfg->leader_epoch = 0;
 }
 
@@ -209,6 +209,9 @@ static int open_write_fd(struct slog *log, struct sseg *s)
 	if (log->cfg.prepare == SLOG_PREPARE_FALLOCATE && s->size == 0)
 		(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
 				(off_t)log->cfg.segment_bytes);
+	struct stat st;
+	log->overwrite = log->cfg.prepare == SLOG_PREPARE_FALLOCATE ||
+			 (fstat(fd, &st) == 0 && (uint64_t)st.st_size > s->size);
 	log->wfd = fd;
 	swriter_set_file(log->w, log, fd);
 	return 0;
@@ -470,7 +473,8 @@ int slog_open(struct swriter *w, const char *base_dir,
 		goto fail_segs;
 	if (log->nseg == 0) {
 		struct sseg s;
-		rc = seg_create(&s, log->dir, 0);
+		bool recycled;
+		rc = seg_create(&s, log->dir, 0, false, &recycled);
 		if (rc < 0)
 			goto fail_segs;
 		rc = push_segment(log, &s);
@@ -637,11 +641,19 @@ int slog_submit(struct slog *log, uint64_t now)
 	    (log->pending_bytes >= log->cfg.group_commit_bytes ||
 	     now - log->pending_since_ns >= log->cfg.group_commit_us * 1000))
 		log->sync_wanted = true;
-	bool flush_all = log->sync_wanted;
+	/* Flush everything only for a sync that can be issued next: while
+	 * one is in flight or waiting for its writes, appends keep
+	 * accumulating and go out in whole chunks. */
+	bool flush_all = log->sync_wanted && !log->sync_inflight &&
+			 !log->sync_target_set;
+	/* Overwriting a recycled or preallocated file: writes queued behind
+	 * an fdatasync hold it back for tens of ms (docs/storage.md), so
+	 * none are submitted while it runs. */
+	bool hold = log->sync_inflight && log->overwrite;
 
 	/* Whole blocks.  A partial block in flight must complete before
 	 * the block is written again. */
-	if (!(log->partial_inflight && log->submit_pos % SL_BLOCK)) {
+	if (!hold && !(log->partial_inflight && log->submit_pos % SL_BLOCK)) {
 		uint64_t from = blk_floor(log->submit_pos);
 		uint64_t full_end = blk_floor(log->end_pos);
 		while (full_end > from &&
@@ -833,7 +845,9 @@ static int roll(struct slog *log)
 	if (log->end_pos == 0)
 		return 0;
 	struct sseg s;
-	rc = seg_create(&s, log->dir, log->end_offset);
+	bool recycled;
+	rc = seg_create(&s, log->dir, log->end_offset,
+			log->cfg.prepare == SLOG_PREPARE_RECYCLE, &recycled);
 	if (rc < 0) {
 		slog_logf(log, 0, "cannot create segment %lld: %s",
 			  (long long)log->end_offset, sl_strerror(rc));
@@ -857,6 +871,8 @@ static int roll(struct slog *log)
 	rc = open_write_fd(log, active(log));
 	if (rc < 0)
 		return rc; /* rare (EMFILE); appends fail until reopen */
+	if (recycled)
+		log->st.segments_recycled++;
 	reload_tail_block(log, active(log), 0);
 	struct srecovery_point rp = { .offset = log->end_offset, .clean = false };
 	rc = srp_write(log->dir, &rp);
@@ -1211,7 +1227,8 @@ int slog_apply_retention(struct slog *log)
 		if (!by_time && !by_size)
 			break;
 		total -= s->size;
-		int rc = seg_delete(s, log->dir);
+		int rc = seg_retire(s, log->dir,
+				    log->cfg.prepare == SLOG_PREPARE_RECYCLE);
 		memmove(&log->segs[0], &log->segs[1],
 			(log->nseg - 1) * sizeof(*log->segs));
 		log->nseg--;

@@ -94,7 +94,7 @@ struct slog_config {
 	uint64_t group_commit_us;    /* default 2000 */
 	uint32_t write_chunk_bytes;  /* submit full blocks once this many are
 					pending; default 256 KiB */
-	enum slog_prepare prepare;   /* default: see docs/storage.md */
+	enum slog_prepare prepare;   /* default RECYCLE: docs/storage.md */
 	int32_t leader_epoch;        /* stamped into every appended batch */
 
 	/* Called from swriter_do_work()/swriter_wait() when the durable
@@ -278,6 +278,7 @@ struct slog_stats {
 	uint64_t io_errors;        /* failed writes/syncs */
 	uint64_t segments_rolled;
 	uint64_t segments_deleted;
+	uint64_t segments_recycled; /* new segments that reused a file */
 	uint64_t cache_reads;
 	uint64_t file_reads;
 	uint64_t recovered_truncated_bytes;

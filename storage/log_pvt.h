@@ -75,8 +75,15 @@ void seg_path(char *out, size_t cap, const char *dir, int64_t base,
 	      const char *ext);
 /* Open an existing segment (read fd + index fds). */
 int seg_open(struct sseg *s, const char *dir, int64_t base);
-/* Create a new empty segment, its index files, fsync the directory. */
-int seg_create(struct sseg *s, const char *dir, int64_t base);
+/* Create a new empty segment, its index files, fsync the directory.
+ * recycle: reuse a file retired by seg_retire() when there is one (its
+ * stale bytes stay past the logical end).  *recycled says which. */
+int seg_create(struct sseg *s, const char *dir, int64_t base, bool recycle,
+	       bool *recycled);
+/* Delete a segment; with recycle, keep its .log as <base>.recycle for
+ * seg_create (at most SEG_RECYCLE_MAX per directory). */
+int seg_retire(struct sseg *s, const char *dir, bool recycle);
+#define SEG_RECYCLE_MAX 2
 void seg_close(struct sseg *s);
 /* Close and unlink all three files. */
 int seg_delete(struct sseg *s, const char *dir);
@@ -144,6 +151,9 @@ struct slog {
 	unsigned nseg, segcap;
 	int wfd;                     /* O_DIRECT fd of the active segment */
 	bool direct;                 /* O_DIRECT accepted by the filesystem */
+	bool overwrite;              /* active file written before (recycled
+					or preallocated): hold writes during
+					fdatasync */
 
 	struct sbuf buf;             /* buf.mem[pos % size] holds pos */
 	uint64_t end_pos;            /* after the last appended batch */

@@ -23,8 +23,10 @@
  * the first batch that is not valid by the rules in segment.c; the
  * segment is cut there, its indexes are rebuilt from the scan, and later
  * segments are deleted by the caller.  Zero bytes after the last batch are
- * the writer's block padding, not lost data; anything else is reported as
- * dropped.
+ * the writer's block padding, and a whole batch with an offset below the
+ * segment's base is a recycled file's old contents: neither is lost data.
+ * Anything else is reported as dropped.  The file is cut either way, so
+ * nothing written before the crash can line up with later appends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -136,6 +138,7 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 	s->last_index_pos = 0;
 	s->first_append_ms = -1;
 
+	bool stale = false;
 	uint64_t pos = 0, chunk_pos = 0;
 	size_t chunk_len = 0;
 	for (;;) {
@@ -170,8 +173,13 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 		}
 		if (rb_validate(p, (size_t)size) != 0)
 			break;
-		if ((int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) != s->next_offset)
+		if ((int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) != s->next_offset) {
+			/* a whole batch of an older segment: a recycled
+			 * file's previous contents, not lost data */
+			stale = (int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) <
+				s->base_offset;
 			break;
+		}
 		if (pos + (uint64_t)size > SLOG_SEGMENT_BYTES_MAX)
 			break;
 		rc = slog_index_batch(log, s, pos, p);
@@ -190,7 +198,7 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 			rc = (int)n;
 			goto out;
 		}
-		if (!all_zero(buf, (size_t)n))
+		if (!stale && !all_zero(buf, (size_t)n))
 			*dropped = *file_size - pos;
 		char path[PATH_MAX];
 		seg_path(path, sizeof(path), log->dir, s->base_offset, ".log");

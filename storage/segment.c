@@ -10,6 +10,10 @@
  *   recovery-point                  what is known valid (recovery.c)
  *
  * The name is the segment's base offset, 20 decimal digits, zero padded.
+ * Files named <20 digits>.recycle are retired segments kept for reuse
+ * (prepare = recycle): overwriting an already written file needs no size
+ * or extent change at fdatasync, and deleting nothing avoids the discard
+ * that unlink issues.
  *
  * A .log file is a plain concatenation of RecordBatch v2 batches
  * (proto/record_batch.c for the 61-byte header), each exactly as the
@@ -106,13 +110,44 @@ fail_errno:
 	return rc;
 }
 
-int seg_create(struct sseg *s, const char *dir, int64_t base)
+/* Name of one retired file in dir, or -ENOENT; *count gets how many. */
+static int find_recycled(const char *dir, char *out, size_t cap,
+			 unsigned *count)
 {
-	char path[PATH_MAX];
+	DIR *d = opendir(dir);
+	int rc = -ENOENT;
+	*count = 0;
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n != 28 || strcmp(de->d_name + 20, ".recycle"))
+			continue;
+		if (rc < 0) {
+			snprintf(out, cap, "%s/%s", dir, de->d_name);
+			rc = 0;
+		}
+		(*count)++;
+	}
+	closedir(d);
+	return rc;
+}
+
+int seg_create(struct sseg *s, const char *dir, int64_t base, bool recycle,
+	       bool *recycled)
+{
+	char path[PATH_MAX], old[PATH_MAX];
+	unsigned count;
 	int rc;
 	seg_init(s, base);
 	seg_path(path, sizeof(path), dir, base, ".log");
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	*recycled = false;
+	if (recycle && find_recycled(dir, old, sizeof(old), &count) == 0 &&
+	    rename(old, path) == 0)
+		*recycled = true;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
+			    (*recycled ? 0 : O_TRUNC), 0644);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -140,6 +175,22 @@ void seg_close(struct sseg *s)
 		close(s->read_fd);
 	s->read_fd = -1;
 	sindex_close(&s->ix);
+}
+
+int seg_retire(struct sseg *s, const char *dir, bool recycle)
+{
+	char path[PATH_MAX], to[PATH_MAX];
+	unsigned count = 0;
+	if (recycle) {
+		(void)find_recycled(dir, to, sizeof(to), &count);
+		if (count < SEG_RECYCLE_MAX) {
+			seg_path(path, sizeof(path), dir, s->base_offset, ".log");
+			seg_path(to, sizeof(to), dir, s->base_offset, ".recycle");
+			if (rename(path, to) < 0)
+				return -errno;
+		}
+	}
+	return seg_delete(s, dir); /* what is left: indexes, or the .log */
 }
 
 int seg_delete(struct sseg *s, const char *dir)
