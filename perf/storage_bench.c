@@ -98,6 +98,10 @@ struct opts {
 	int prepare; /* -1: engine default */
 	uint64_t segment_bytes; /* 0: engine default */
 	uint64_t retention_bytes; /* 0: keep everything */
+	uint32_t buffer_bytes;    /* 0: engine default */
+	uint32_t chunk_bytes;     /* 0: engine default */
+	uint64_t group_bytes;     /* 0: engine default */
+	bool no_register;         /* plain (unregistered) buffers and files */
 };
 
 /* One run of one case. */
@@ -295,6 +299,8 @@ static void run_case(const struct opts *o, int ci, unsigned rep,
 	rm_rf(base);
 	mkdir_p(base);
 	swriter_config_defaults(&wcfg);
+	if (o->no_register)
+		wcfg.register_buffers = 0;
 	rc = swriter_create(&wcfg, &w);
 	if (rc < 0)
 		die("swriter_create", rc);
@@ -310,6 +316,12 @@ static void run_case(const struct opts *o, int ci, unsigned rep,
 		cfg.segment_bytes = o->segment_bytes;
 	if (o->retention_bytes)
 		cfg.retention_bytes = (int64_t)o->retention_bytes;
+	if (o->buffer_bytes)
+		cfg.buffer_bytes = o->buffer_bytes;
+	if (o->chunk_bytes)
+		cfg.write_chunk_bytes = o->chunk_bytes;
+	if (o->group_bytes)
+		cfg.group_commit_bytes = o->group_bytes;
 	rc = slog_open(w, base, &cfg, &log);
 	if (rc < 0)
 		die("slog_open", rc);
@@ -402,7 +414,8 @@ static void run_case(const struct opts *o, int ci, unsigned rep,
 	{
 		static uint8_t *rb;
 		ssize_t n;
-		int64_t offs[2] = { 0, st.last_offset[st.appended - 1] };
+		int64_t offs[2] = { slog_start_offset(log),
+				    st.last_offset[st.appended - 1] };
 
 		if (!rb && !(rb = malloc((2u << 20) + 4096)))
 			die("malloc", -ENOMEM);
@@ -666,6 +679,11 @@ static void usage(FILE *out)
 		"deleted\n"
 		"                    (recycled with the recycle preparation) "
 		"during the run\n"
+		"  --buffer-mib N    write buffer per log (default 32)\n"
+		"  --chunk-kib N     write size once that much is pending "
+		"(default 1024)\n"
+		"  --group-kib N     group commit after that many bytes\n"
+		"  --no-register     no registered buffers or files\n"
 		"  --no-fio          skip the fio peer (ratios are 0)\n"
 		"  --json            one JSON object on stdout\n");
 }
@@ -682,6 +700,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "prepare", required_argument, NULL, 'p' },
 		{ "segment-mib", required_argument, NULL, 's' },
 		{ "retention-mib", required_argument, NULL, 'R' },
+		{ "buffer-mib", required_argument, NULL, 'B' },
+		{ "chunk-kib", required_argument, NULL, 'K' },
+		{ "group-kib", required_argument, NULL, 'G' },
+		{ "no-register", no_argument, NULL, 'N' },
 		{ "paced-mbps", required_argument, NULL, 'P' },
 		{ "paced-sec", required_argument, NULL, 'T' },
 		{ "no-fio", no_argument, NULL, 'n' },
@@ -703,6 +725,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	o->paced_sec = 5;
 	o->fio = true;
 	o->prepare = -1;
+	/* As deep a pipeline as fio's (1 MiB writes, 32 in flight): the
+	 * settings of a high-throughput partition, not the engine's
+	 * memory-saving defaults. */
+	o->buffer_bytes = 32u << 20;
+	o->chunk_bytes = 1u << 20;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -748,6 +775,18 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'R':
 			o->retention_bytes = strtoull(optarg, NULL, 10) << 20;
+			break;
+		case 'B':
+			o->buffer_bytes = (uint32_t)(strtoul(optarg, NULL, 10) << 20);
+			break;
+		case 'K':
+			o->chunk_bytes = (uint32_t)(strtoul(optarg, NULL, 10) << 10);
+			break;
+		case 'G':
+			o->group_bytes = strtoull(optarg, NULL, 10) << 10;
+			break;
+		case 'N':
+			o->no_register = true;
 			break;
 		case 'P':
 			o->paced_mbps = strtod(optarg, NULL);
@@ -849,9 +888,10 @@ int main(int argc, char **argv)
 				 (unsigned long long)(o.segment_bytes >> 20));
 		else
 			snprintf(seg, sizeof(seg), "engine default");
-		printf("# dir %s, %llu MiB per case, reps %u, prepare %s, "
-		       "segment %s\n",
+		printf("# dir %s, %llu MiB per case, reps %u, buffer %u MiB, "
+		       "chunk %u KiB, prepare %s, segment %s\n",
 		       o.dir, (unsigned long long)(o.bytes >> 20), o.reps,
+		       o.buffer_bytes >> 20, o.chunk_bytes >> 10,
 		       o.prepare < 0 ? "engine default" :
 		       o.prepare == 0 ? "append" :
 		       o.prepare == 1 ? "fallocate" : "recycle", seg);
