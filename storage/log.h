@@ -27,7 +27,10 @@
  *   - a batch that fails validation is refused (SL_ECORRUPT family) and
  *     nothing is written;
  *   - the write buffer is full: SL_EFULL; run swriter_do_work() or
- *     swriter_wait() and retry (backpressure, never an unbounded queue);
+ *     swriter_wait() and retry (backpressure, never an unbounded queue).
+ *     A rollback (below) may happen inside that wait: the retried append
+ *     then lands at the durable offset, after durable_cb reported the
+ *     error;
  *   - a write or fdatasync fails (ENOSPC, EIO): everything after the
  *     durable offset is rolled back, durable_cb reports the error once, and
  *     the next append starts again at the durable offset;
@@ -248,15 +251,18 @@ int64_t slog_offset_for_time(struct slog *log, int64_t timestamp_ms);
 
 /*
  * Remove every batch at or after offset; a batch holding offset is
- * removed whole.  Waits for in-flight I/O, then truncates files and indexes
- * and syncs.  Returns the new end offset, or -errno.
+ * removed whole.  Syncs and waits for in-flight I/O first (durable_cb may
+ * run meanwhile and report offsets that are cut right after), then
+ * truncates files and indexes.  Returns the new end offset, or -errno.
  */
 int64_t slog_truncate(struct slog *log, int64_t offset);
 
 /*
  * Delete whole segments from the head while the oldest one's largest
- * timestamp is older than retention_ms, or the log is larger than
- * retention_bytes.  The active segment is never deleted.
+ * timestamp is older than retention_ms, or while the log without the
+ * oldest segment would still hold at least retention_bytes (Kafka's rule).
+ * The active segment is never deleted.  With SLOG_PREPARE_RECYCLE up to
+ * two deleted .log files are kept as <base>.recycle for the next rolls.
  * Returns the number of segments deleted, or -errno.
  */
 int slog_apply_retention(struct slog *log);

@@ -1,0 +1,285 @@
+/*
+ * The sluice native protocol, version 1: frame codec shared by the broker
+ * (sluiced), libsluice and the tools.  docs/protocol.md is the reference;
+ * the layout is repeated at the top of native.c.
+ *
+ * Decoders take a whole frame (header included), check every length
+ * against the bytes given and never read past them; they return 0 or
+ * SN_ERR_INVALID_REQUEST / SN_ERR_UNSUPPORTED_VERSION etc. as a negative
+ * protocol error (-code), so the caller can answer with it.  Pointers in
+ * decoded structs point into the frame.  Encoders write a whole frame into
+ * buf and return its length, or -ENOBUFS when cap is too small.
+ *
+ * Pure functions: no I/O, no allocation, thread-safe.
+ */
+#ifndef SLUICE_PROTO_NATIVE_H
+#define SLUICE_PROTO_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SN_MAGIC 0x534C
+#define SN_VERSION 1
+#define SN_HEADER_BYTES 16
+#define SN_RESPONSE 0x80
+#define SN_UDP_MAX_FRAME 65507u
+#define SN_TCP_MAX_FRAME ((16u << 20) + 64)
+#define SN_DEFAULT_PORT 9093
+#define SN_NAME_MAX 200
+#define SN_PARTITIONS_MAX 1024
+
+enum sn_opcode {
+	SN_PRODUCE = 0x01,
+	SN_FETCH = 0x02,
+	SN_LIST_OFFSETS = 0x03,
+	SN_METADATA = 0x04,
+	SN_CREATE_TOPIC = 0x05,
+	SN_DELETE_TOPIC = 0x06,
+	SN_INIT_PRODUCER_ID = 0x07,
+};
+
+/* Fixed sizes: header + fixed body. */
+#define SN_PRODUCE_REQ_BYTES 32
+#define SN_PRODUCE_RESP_BYTES 56
+#define SN_FETCH_REQ_BYTES 48
+#define SN_FETCH_RESP_BYTES 56 /* + records */
+#define SN_LIST_OFFSETS_REQ_BYTES 32
+#define SN_LIST_OFFSETS_RESP_BYTES 40
+#define SN_METADATA_REQ_BYTES 20 /* + names */
+#define SN_METADATA_RESP_BYTES 28 /* + entries */
+#define SN_TOPIC_ENTRY_BYTES 40  /* + name */
+#define SN_CREATE_REQ_BYTES 52   /* + name */
+#define SN_CREATE_RESP_BYTES 24
+#define SN_DELETE_REQ_BYTES 20   /* + name */
+#define SN_INIT_PID_REQ_BYTES 24
+#define SN_INIT_PID_RESP_BYTES 32
+
+/* Error codes: Kafka's numbers (docs/protocol.md has their meaning). */
+#define SN_ERRORS(X)                                         \
+	X(NONE, 0, "success")                                 \
+	X(UNKNOWN_SERVER_ERROR, -1, "unexpected broker failure") \
+	X(OFFSET_OUT_OF_RANGE, 1, "offset out of range")      \
+	X(CORRUPT_MESSAGE, 2, "batch failed validation")      \
+	X(UNKNOWN_TOPIC_OR_PARTITION, 3, "unknown topic or partition") \
+	X(REQUEST_TIMED_OUT, 7, "request timed out")          \
+	X(MESSAGE_TOO_LARGE, 10, "message too large")         \
+	X(INVALID_TOPIC_EXCEPTION, 17, "invalid topic name")  \
+	X(INVALID_REQUIRED_ACKS, 21, "acks must be 0, 1 or -1") \
+	X(UNSUPPORTED_VERSION, 35, "unsupported version or opcode") \
+	X(TOPIC_ALREADY_EXISTS, 36, "topic already exists")   \
+	X(INVALID_PARTITIONS, 37, "invalid partition count")  \
+	X(INVALID_REQUEST, 42, "malformed request")           \
+	X(OUT_OF_ORDER_SEQUENCE_NUMBER, 45, "out of order sequence number") \
+	X(INVALID_PRODUCER_EPOCH, 47, "producer fenced by a newer epoch") \
+	X(KAFKA_STORAGE_ERROR, 56, "storage error (disk full or failing)") \
+	X(THROTTLING_QUOTA_EXCEEDED, 89, "broker saturated: retry after the throttle time")
+
+enum sn_error {
+#define SN_ERROR_ENUM(name, value, msg) SN_ERR_##name = value,
+	SN_ERRORS(SN_ERROR_ENUM)
+#undef SN_ERROR_ENUM
+};
+
+/* "UNKNOWN_TOPIC_OR_PARTITION: unknown topic or partition" style name and
+ * meaning of a protocol error code; never NULL. */
+const char *sn_error_name(int code);
+const char *sn_error_message(int code);
+
+struct sn_header {
+	uint8_t version;
+	uint8_t opcode;      /* with SN_RESPONSE for responses */
+	uint32_t length;     /* whole frame */
+	uint32_t corr;
+	int16_t error;
+	uint16_t flags;
+};
+
+/*
+ * Parse and check a header at p (avail bytes readable).  max_frame: the
+ * transport's largest frame.  Returns the frame length (>= 16) when the
+ * header is valid, 0 when fewer than 16 bytes are available (TCP: read
+ * more), or -SN_ERR_INVALID_REQUEST (bad magic or length) /
+ * -SN_ERR_UNSUPPORTED_VERSION (bad version).  h is filled whenever 16 bytes
+ * were there.
+ */
+long sn_header_parse(const uint8_t *p, size_t avail, size_t max_frame,
+		     struct sn_header *h);
+
+/* Write a 16-byte header. */
+void sn_header_put(uint8_t *p, uint8_t opcode, uint32_t length, uint32_t corr,
+		   int16_t error);
+
+struct sn_produce {
+	uint32_t topic_id;
+	int32_t partition;
+	int16_t acks;
+	uint32_t timeout_ms;
+	const uint8_t *batch; /* into the frame */
+	uint32_t batch_len;
+};
+
+struct sn_produce_resp {
+	uint32_t topic_id;
+	int32_t partition;
+	int64_t base_offset;
+	int64_t last_offset;
+	int64_t log_start_offset;
+	uint32_t throttle_ms;
+};
+
+struct sn_fetch {
+	uint32_t topic_id;
+	int32_t partition;
+	int64_t offset;
+	uint32_t max_bytes;
+	uint32_t max_wait_ms;
+	uint32_t min_bytes;
+	uint8_t isolation; /* 0 durable, 1 everything appended */
+};
+
+struct sn_fetch_resp {
+	uint32_t topic_id;
+	int32_t partition;
+	int64_t high_watermark;
+	int64_t log_start_offset;
+	int64_t log_end_offset;
+	const uint8_t *records; /* into the frame (decode) */
+	uint32_t records_len;
+};
+
+struct sn_list_offsets {
+	uint32_t topic_id;
+	int32_t partition;
+	int64_t timestamp; /* -2 earliest, -1 latest */
+};
+
+struct sn_list_offsets_resp {
+	uint32_t topic_id;
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp;
+};
+
+struct sn_topic_info {
+	uint32_t topic_id;
+	int32_t partitions;
+	int16_t error;
+	uint8_t durability; /* 0 every append, 1 group commit */
+	int64_t retention_ms;
+	int64_t retention_bytes;
+	int64_t segment_bytes;
+	const char *name;   /* not NUL-terminated when decoded */
+	uint16_t name_len;
+};
+
+struct sn_metadata_resp {
+	uint16_t udp_port;
+	uint16_t tcp_port;
+	uint32_t udp_max_frame;
+	uint32_t topic_count;
+	const uint8_t *entries; /* decode: iterate with sn_metadata_next */
+	size_t entries_len;
+};
+
+struct sn_create_topic {
+	int32_t partitions;
+	uint8_t durability;
+	int64_t retention_ms;
+	int64_t retention_bytes;
+	int64_t segment_bytes;
+	const char *name;
+	uint16_t name_len;
+};
+
+/* Topic names: 1..200 of [A-Za-z0-9._-], not "." or "..".  Returns 1/0. */
+int sn_topic_name_valid(const char *name, size_t len);
+
+/* ---- encoders: return frame length or -ENOBUFS ---- */
+long sn_encode_produce(uint8_t *buf, size_t cap, uint32_t corr,
+		       const struct sn_produce *r);
+/* Header + fixed part only; the batch follows (gather I/O, zero copy).
+ * Returns SN_PRODUCE_REQ_BYTES. */
+long sn_encode_produce_head(uint8_t *buf, uint32_t corr,
+			    const struct sn_produce *r);
+long sn_encode_produce_resp(uint8_t *buf, size_t cap, uint32_t corr,
+			    int16_t error, const struct sn_produce_resp *r);
+long sn_encode_fetch(uint8_t *buf, size_t cap, uint32_t corr,
+		     const struct sn_fetch *r);
+/* Header + fixed part for records_len bytes of records that the caller
+ * places right after (or sends from elsewhere).  Returns 56. */
+long sn_encode_fetch_resp_head(uint8_t *buf, uint32_t corr, int16_t error,
+			       const struct sn_fetch_resp *r);
+long sn_encode_list_offsets(uint8_t *buf, size_t cap, uint32_t corr,
+			    const struct sn_list_offsets *r);
+long sn_encode_list_offsets_resp(uint8_t *buf, size_t cap, uint32_t corr,
+				 int16_t error,
+				 const struct sn_list_offsets_resp *r);
+/* names: count NUL-terminated names (count 0 = all topics). */
+long sn_encode_metadata(uint8_t *buf, size_t cap, uint32_t corr,
+			const char *const *names, unsigned count);
+/* Start a metadata response; add entries; finish writes counts/length. */
+struct sn_metadata_builder {
+	uint8_t *buf;
+	size_t cap, len;
+	uint32_t count;
+	int failed;
+};
+void sn_metadata_resp_begin(struct sn_metadata_builder *b, uint8_t *buf,
+			    size_t cap, uint16_t udp_port, uint16_t tcp_port,
+			    uint32_t udp_max_frame);
+int sn_metadata_resp_add(struct sn_metadata_builder *b,
+			 const struct sn_topic_info *t);
+long sn_metadata_resp_finish(struct sn_metadata_builder *b, uint32_t corr,
+			     int16_t error);
+long sn_encode_create_topic(uint8_t *buf, size_t cap, uint32_t corr,
+			    const struct sn_create_topic *r);
+long sn_encode_create_topic_resp(uint8_t *buf, size_t cap, uint32_t corr,
+				 int16_t error, uint32_t topic_id);
+long sn_encode_delete_topic(uint8_t *buf, size_t cap, uint32_t corr,
+			    const char *name, uint16_t name_len);
+long sn_encode_delete_topic_resp(uint8_t *buf, size_t cap, uint32_t corr,
+				 int16_t error);
+long sn_encode_init_pid(uint8_t *buf, size_t cap, uint32_t corr);
+long sn_encode_init_pid_resp(uint8_t *buf, size_t cap, uint32_t corr,
+			     int16_t error, int64_t producer_id,
+			     int16_t epoch);
+/* Any response with the header alone plus a zeroed fixed body of the
+ * opcode's response size (for errors). */
+long sn_encode_error_resp(uint8_t *buf, size_t cap, uint8_t opcode,
+			  uint32_t corr, int16_t error);
+
+/* ---- decoders: frame = whole frame (header included), len = its size;
+ * 0 or a negative protocol error ---- */
+int sn_decode_produce(const uint8_t *f, size_t len, struct sn_produce *r);
+int sn_decode_produce_resp(const uint8_t *f, size_t len,
+			   struct sn_produce_resp *r);
+int sn_decode_fetch(const uint8_t *f, size_t len, struct sn_fetch *r);
+int sn_decode_fetch_resp(const uint8_t *f, size_t len,
+			 struct sn_fetch_resp *r);
+int sn_decode_list_offsets(const uint8_t *f, size_t len,
+			   struct sn_list_offsets *r);
+int sn_decode_list_offsets_resp(const uint8_t *f, size_t len,
+				struct sn_list_offsets_resp *r);
+/* Request names: call sn_metadata_req_name(i) for i < *count. */
+int sn_decode_metadata(const uint8_t *f, size_t len, uint16_t *count);
+/* Walk the names of a metadata request: *pos starts at
+ * SN_METADATA_REQ_BYTES; returns 1 with name/len, 0 at the end, or
+ * -SN_ERR_INVALID_REQUEST. */
+int sn_metadata_req_next(const uint8_t *f, size_t len, size_t *pos,
+			 const char **name, uint16_t *name_len);
+int sn_decode_metadata_resp(const uint8_t *f, size_t len,
+			    struct sn_metadata_resp *r);
+/* Walk the entries of a decoded metadata response: *pos starts at 0;
+ * returns 1 with t filled, 0 at the end, -SN_ERR_INVALID_REQUEST. */
+int sn_metadata_next(const struct sn_metadata_resp *r, size_t *pos,
+		     struct sn_topic_info *t);
+int sn_decode_create_topic(const uint8_t *f, size_t len,
+			   struct sn_create_topic *r);
+int sn_decode_create_topic_resp(const uint8_t *f, size_t len,
+				uint32_t *topic_id);
+int sn_decode_delete_topic(const uint8_t *f, size_t len, const char **name,
+			   uint16_t *name_len);
+int sn_decode_init_pid_resp(const uint8_t *f, size_t len,
+			    int64_t *producer_id, int16_t *epoch);
+
+#endif

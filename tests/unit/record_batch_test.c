@@ -1,0 +1,446 @@
+/*
+ * proto/record_batch: build, validate, stamp, iterate, varints.
+ *
+ * Every single-byte corruption of the CRC-covered range must be refused;
+ * corruptions of the stamped fields (base offset, leader epoch) must not
+ * be, since the broker rewrites them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl.h"
+
+#define NREC 7
+
+struct rec {
+	char key[32];
+	int klen; /* -1: null */
+	uint8_t val[300];
+	int vlen;
+	int64_t ts;
+};
+
+static struct rec recs[NREC];
+
+static long build(uint8_t *buf, size_t cap, int64_t base_ts)
+{
+	struct rb_builder b;
+	rb_builder_init(&b, buf, cap, base_ts);
+	for (int i = 0; i < NREC; i++) {
+		struct rec *r = &recs[i];
+		if (i == 2) {
+			r->klen = -1;
+		} else {
+			snprintf(r->key, sizeof(r->key), "key-%d", i * 37);
+			r->klen = (int)strlen(r->key);
+		}
+		/* sizes crossing the one- and two-byte varint boundaries */
+		static const int vl[NREC] = { 0, 1, 63, 64, 65, 200, 300 };
+		r->vlen = vl[i];
+		for (int k = 0; k < r->vlen; k++)
+			r->val[k] = (uint8_t)(i * 31 + k);
+		/* timestamps not in order: max must still be the largest */
+		static const int64_t dt[NREC] = { 0, 5, 3, 1000, -20, 70000, 7 };
+		r->ts = base_ts + dt[i];
+		int rc = rb_builder_add(&b, r->klen < 0 ? NULL : r->key,
+					r->klen, r->val, r->vlen, r->ts);
+		if (rc)
+			return rc;
+	}
+	return rb_builder_finish(&b);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	int64_t base_ts = 1700000000123ll;
+	long len = build(buf, sizeof(buf), base_ts);
+	TL_TRUE(len > RB_HEADER_BYTES);
+	TL_OK(rb_validate(buf, (size_t)len));
+
+	struct rb_header h;
+	rb_header_decode(buf, &h);
+	TL_EQ(h.base_offset, 0);
+	TL_EQ(h.length, len - RB_LOG_OVERHEAD);
+	TL_EQ(h.leader_epoch, -1);
+	TL_EQ(h.magic, 2);
+	TL_EQ(h.attributes, 0);
+	TL_EQ(h.last_offset_delta, NREC - 1);
+	TL_EQ(h.base_timestamp, base_ts);
+	TL_EQ(h.max_timestamp, base_ts + 70000);
+	TL_EQ(h.producer_id, -1);
+	TL_EQ(h.producer_epoch, -1);
+	TL_EQ(h.base_sequence, -1);
+	TL_EQ(h.record_count, NREC);
+	TL_EQ(h.crc, rb_crc32c(buf + RB_CRC_START, (size_t)len - RB_CRC_START));
+	TL_EQ(rb_frame_size(buf, (size_t)len, (size_t)len), len);
+	TL_EQ(rb_last_offset(buf), NREC - 1);
+}
+
+static void test_iterator(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	int64_t base_ts = 1000;
+	long len = build(buf, sizeof(buf), base_ts);
+	TL_TRUE(len > 0);
+	for (int pass = 0; pass < 2; pass++) {
+		int64_t base = pass ? 987654321012ll : 0;
+		if (pass)
+			rb_stamp(buf, base, 9);
+		struct rb_iter it;
+		struct rb_record r;
+		TL_OK(rb_iter_init(&it, buf, (size_t)len));
+		for (int i = 0; i < NREC; i++) {
+			TL_EQ(rb_iter_next(&it, &r), 1);
+			TL_EQ(r.offset, base + i);
+			TL_EQ(r.timestamp, recs[i].ts);
+			if (recs[i].klen < 0) {
+				assert_null(r.key);
+				TL_EQ(r.klen, -1);
+			} else {
+				assert_non_null(r.key);
+				TL_EQ(r.klen, recs[i].klen);
+				assert_memory_equal(r.key, recs[i].key,
+						    (size_t)r.klen);
+			}
+			TL_EQ(r.vlen, recs[i].vlen);
+			assert_non_null(r.value);
+			if (r.vlen)
+				assert_memory_equal(r.value, recs[i].val,
+						    (size_t)r.vlen);
+		}
+		TL_EQ(rb_iter_next(&it, &r), 0);
+		TL_EQ(rb_iter_next(&it, &r), 0);
+	}
+}
+
+static void test_null_key_and_value(void **state)
+{
+	(void)state;
+	uint8_t buf[512];
+	struct rb_builder b;
+	rb_builder_init(&b, buf, sizeof(buf), 42);
+	TL_OK(rb_builder_add(&b, NULL, 0, NULL, 0, 42));
+	TL_OK(rb_builder_add(&b, "", 0, "", 0, 43)); /* empty, not null */
+	TL_OK(rb_builder_add(&b, NULL, 5, "v", 1, 44)); /* NULL wins over klen */
+	long len = rb_builder_finish(&b);
+	TL_TRUE(len > 0);
+	TL_OK(rb_validate(buf, (size_t)len));
+	struct rb_iter it;
+	struct rb_record r;
+	TL_OK(rb_iter_init(&it, buf, (size_t)len));
+	TL_EQ(rb_iter_next(&it, &r), 1);
+	assert_null(r.key);
+	TL_EQ(r.klen, -1);
+	assert_null(r.value);
+	TL_EQ(r.vlen, -1);
+	TL_EQ(r.timestamp, 42);
+	TL_EQ(rb_iter_next(&it, &r), 1);
+	assert_non_null(r.key);
+	TL_EQ(r.klen, 0);
+	assert_non_null(r.value);
+	TL_EQ(r.vlen, 0);
+	TL_EQ(rb_iter_next(&it, &r), 1);
+	assert_null(r.key);
+	TL_EQ(r.klen, -1);
+	TL_EQ(r.vlen, 1);
+	TL_EQ(r.value[0], 'v');
+	TL_EQ(r.offset, 2);
+	TL_EQ(rb_iter_next(&it, &r), 0);
+}
+
+/* Would flipping byte pos with mask make count or delta negative?  Then
+ * rb_validate reports SL_ELENGTH before it gets to the CRC. */
+static int makes_negative(const uint8_t *p, size_t pos, uint8_t mask)
+{
+	if (pos != RB_OFF_LAST_OFFSET_DELTA && pos != RB_OFF_RECORD_COUNT)
+		return 0;
+	return ((p[pos] ^ mask) & 0x80) != 0;
+}
+
+static void test_every_byte_corruption(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), 5);
+	TL_TRUE(len > 0);
+	static const uint8_t masks[] = { 0x01, 0x80, 0xff, 0x5a };
+	for (size_t pos = RB_CRC_START; pos < (size_t)len; pos++) {
+		for (size_t m = 0; m < sizeof(masks); m++) {
+			memcpy(bad, buf, (size_t)len);
+			bad[pos] ^= masks[m];
+			int rc = rb_validate(bad, (size_t)len);
+			int want = makes_negative(buf, pos, masks[m]) ?
+					   SL_ELENGTH : SL_ECRC;
+			if (rc != want)
+				fail_msg("byte %zu ^ 0x%02x: rb_validate %d (%s),"
+					 " want %s", pos, masks[m], rc,
+					 tl_errname(rc), tl_errname(want));
+		}
+	}
+	/* the CRC field itself */
+	for (size_t pos = RB_OFF_CRC; pos < RB_CRC_START; pos++) {
+		memcpy(bad, buf, (size_t)len);
+		bad[pos] ^= 0x10;
+		TL_EQ(rb_validate(bad, (size_t)len), SL_ECRC);
+	}
+	/* stamped fields are outside the CRC: still valid */
+	for (size_t pos = 0; pos < RB_OFF_LENGTH; pos++) {
+		memcpy(bad, buf, (size_t)len);
+		bad[pos] ^= 0xff;
+		TL_OK(rb_validate(bad, (size_t)len));
+	}
+	for (size_t pos = RB_OFF_LEADER_EPOCH; pos < RB_OFF_MAGIC; pos++) {
+		memcpy(bad, buf, (size_t)len);
+		bad[pos] ^= 0xff;
+		TL_OK(rb_validate(bad, (size_t)len));
+	}
+	/* every length byte changed: the size no longer matches */
+	for (size_t pos = RB_OFF_LENGTH; pos < RB_OFF_LEADER_EPOCH; pos++) {
+		memcpy(bad, buf, (size_t)len);
+		bad[pos] ^= 0x01;
+		TL_EQ(rb_validate(bad, (size_t)len), SL_ELENGTH);
+	}
+}
+
+static void test_magic_and_length(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), 5);
+	TL_TRUE(len > 0);
+
+	for (int magic = 0; magic < 256; magic++) {
+		if (magic == RB_MAGIC)
+			continue;
+		memcpy(bad, buf, (size_t)len);
+		bad[RB_OFF_MAGIC] = (uint8_t)magic;
+		TL_EQ(rb_validate(bad, (size_t)len), SL_EMAGIC);
+	}
+	/* too short for a header */
+	for (size_t n = 0; n < RB_HEADER_BYTES; n++)
+		TL_EQ(rb_validate(buf, n), SL_ELENGTH);
+	/* one byte short, one byte long */
+	TL_EQ(rb_validate(buf, (size_t)len - 1), SL_ELENGTH);
+	memcpy(bad, buf, (size_t)len);
+	bad[len] = 0;
+	TL_EQ(rb_validate(bad, (size_t)len + 1), SL_ELENGTH);
+	/* length field below 49 */
+	memcpy(bad, buf, (size_t)len);
+	rb_put32(bad + RB_OFF_LENGTH, 48);
+	TL_EQ(rb_validate(bad, 60), SL_ELENGTH);
+	TL_EQ(rb_frame_size(bad, (size_t)len, 1 << 20), SL_ELENGTH);
+	rb_put32(bad + RB_OFF_LENGTH, (uint32_t)-1);
+	TL_EQ(rb_frame_size(bad, (size_t)len, 1 << 20), SL_ELENGTH);
+	TL_EQ(rb_validate(bad, (size_t)len), SL_ELENGTH);
+
+	/* rb_frame_size: too few bytes, max, exact */
+	for (size_t n = 0; n < RB_LOG_OVERHEAD; n++)
+		TL_EQ(rb_frame_size(buf, n, 1 << 20), 0);
+	TL_EQ(rb_frame_size(buf, RB_LOG_OVERHEAD, 1 << 20), len);
+	TL_EQ(rb_frame_size(buf, RB_LOG_OVERHEAD, (size_t)len), len);
+	TL_EQ(rb_frame_size(buf, RB_LOG_OVERHEAD, (size_t)len - 1), SL_ELENGTH);
+
+	/* negative record count / last offset delta, CRC recomputed */
+	memcpy(bad, buf, (size_t)len);
+	rb_put32(bad + RB_OFF_RECORD_COUNT, (uint32_t)-1);
+	rb_put32(bad + RB_OFF_CRC,
+		 rb_crc32c(bad + RB_CRC_START, (size_t)len - RB_CRC_START));
+	TL_EQ(rb_validate(bad, (size_t)len), SL_ELENGTH);
+	memcpy(bad, buf, (size_t)len);
+	rb_put32(bad + RB_OFF_LAST_OFFSET_DELTA, (uint32_t)-5);
+	rb_put32(bad + RB_OFF_CRC,
+		 rb_crc32c(bad + RB_CRC_START, (size_t)len - RB_CRC_START));
+	TL_EQ(rb_validate(bad, (size_t)len), SL_ELENGTH);
+}
+
+static void test_stamp(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], orig[4096];
+	long len = build(buf, sizeof(buf), 5);
+	TL_TRUE(len > 0);
+	memcpy(orig, buf, (size_t)len);
+	static const int64_t bases[] = { 0, 1, 4095, 1ll << 32,
+					 INT64_MAX - NREC };
+	static const int32_t epochs[] = { -1, 0, 7, INT32_MAX, INT32_MIN };
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		rb_stamp(buf, bases[i], epochs[i]);
+		TL_OK(rb_validate(buf, (size_t)len));
+		struct rb_header h;
+		rb_header_decode(buf, &h);
+		TL_EQ(h.base_offset, bases[i]);
+		TL_EQ(h.leader_epoch, epochs[i]);
+		TL_EQ(rb_last_offset(buf), bases[i] + NREC - 1);
+		/* nothing else moved */
+		assert_memory_equal(buf + RB_OFF_LENGTH, orig + RB_OFF_LENGTH, 4);
+		assert_memory_equal(buf + RB_OFF_MAGIC, orig + RB_OFF_MAGIC,
+				    (size_t)len - RB_OFF_MAGIC);
+	}
+}
+
+static void test_varints(void **state)
+{
+	(void)state;
+	static const struct {
+		int64_t v;
+		int bytes;
+		uint8_t first;
+	} cases[] = {
+		{ 0, 1, 0x00 },  { -1, 1, 0x01 },  { 1, 1, 0x02 },
+		{ 63, 1, 0x7e }, { -64, 1, 0x7f }, { 64, 2, 0x80 },
+		{ -65, 2, 0x81 }, { 8191, 2, 0xfe }, { -8192, 2, 0xff },
+		{ 8192, 3, 0x80 }, { INT32_MAX, 5, 0xfe },
+		{ INT32_MIN, 5, 0xff }, { INT64_MAX, 10, 0xfe },
+		{ INT64_MIN, 10, 0xff },
+	};
+	uint8_t p[16];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = rb_varint_put(p, sizeof(p), cases[i].v);
+		TL_EQ(n, cases[i].bytes);
+		TL_EQ(p[0], cases[i].first);
+		int64_t back = 12345;
+		TL_EQ(rb_varint_get(p, p + n, &back), n);
+		TL_EQ(back, cases[i].v);
+		/* truncated input */
+		TL_EQ(rb_varint_get(p, p + n - 1, &back), -1);
+		/* no room */
+		TL_EQ(rb_varint_put(p, (size_t)n - 1, cases[i].v), -1);
+	}
+	/* all 1- and 2-byte values, and a sweep of larger ones */
+	for (int64_t v = -70000; v <= 70000; v++) {
+		int n = rb_varint_put(p, sizeof(p), v);
+		int64_t back;
+		TL_EQ(rb_varint_get(p, p + n, &back), n);
+		TL_EQ(back, v);
+	}
+	struct tl_rng r;
+	tl_rng_init(&r, 99);
+	for (int i = 0; i < 100000; i++) {
+		int64_t v = (int64_t)tl_rng_next(&r) >> tl_rng_below(&r, 64);
+		int n = rb_varint_put(p, sizeof(p), v);
+		TL_TRUE(n >= 1 && n <= 10);
+		int64_t back;
+		TL_EQ(rb_varint_get(p, p + n, &back), n);
+		TL_EQ(back, v);
+	}
+	/* 11 continuation bytes: over-long */
+	memset(p, 0x80, sizeof(p));
+	int64_t back;
+	TL_EQ(rb_varint_get(p, p + sizeof(p), &back), -1);
+	TL_EQ(rb_varint_get(p, p, &back), -1);
+}
+
+static void test_crc32c_known(void **state)
+{
+	(void)state;
+	/* The CRC-32C check value (RFC 3720 / iSCSI). */
+	TL_EQ(rb_crc32c((const uint8_t *)"123456789", 9), 0xE3069283u);
+	uint8_t zeros[32] = { 0 };
+	TL_EQ(rb_crc32c(zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
+}
+
+static void test_builder_limits(void **state)
+{
+	(void)state;
+	uint8_t buf[256];
+	struct rb_builder b;
+	/* no records */
+	rb_builder_init(&b, buf, sizeof(buf), 0);
+	TL_EQ(rb_builder_finish(&b), -EINVAL);
+	/* capacity below a header */
+	rb_builder_init(&b, buf, RB_HEADER_BYTES - 1, 0);
+	TL_EQ(rb_builder_add(&b, "k", 1, "v", 1, 0), -ENOBUFS);
+	TL_EQ(rb_builder_finish(&b), -ENOBUFS);
+	/* a record that does not fit, then nothing more is accepted */
+	uint8_t big[300];
+	memset(big, 'x', sizeof(big));
+	rb_builder_init(&b, buf, sizeof(buf), 0);
+	TL_OK(rb_builder_add(&b, "k", 1, "v", 1, 0));
+	TL_EQ(rb_builder_add(&b, "k", 1, big, sizeof(big), 0), -ENOBUFS);
+	TL_EQ(rb_builder_add(&b, "k", 1, "v", 1, 0), -ENOBUFS);
+	TL_EQ(rb_builder_finish(&b), -ENOBUFS);
+	/* exact fit */
+	rb_builder_init(&b, buf, sizeof(buf), 0);
+	TL_OK(rb_builder_add(&b, "k", 1, "v", 1, 0));
+	size_t exact = b.len;
+	rb_builder_init(&b, buf, exact, 0);
+	TL_OK(rb_builder_add(&b, "k", 1, "v", 1, 0));
+	TL_EQ(rb_builder_finish(&b), (long)exact);
+	TL_OK(rb_validate(buf, exact));
+	/* producer fields */
+	rb_builder_init(&b, buf, sizeof(buf), 0);
+	rb_builder_set_producer(&b, 1234567890123ll, 17, 99);
+	TL_OK(rb_builder_add(&b, "k", 1, "v", 1, 0));
+	long len = rb_builder_finish(&b);
+	TL_OK(rb_validate(buf, (size_t)len));
+	struct rb_header h;
+	rb_header_decode(buf, &h);
+	TL_EQ(h.producer_id, 1234567890123ll);
+	TL_EQ(h.producer_epoch, 17);
+	TL_EQ(h.base_sequence, 99);
+}
+
+static void test_iterator_rejects(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), 5);
+	TL_TRUE(len > 0);
+	struct rb_iter it;
+	struct rb_record r;
+	/* compressed */
+	memcpy(bad, buf, (size_t)len);
+	rb_put16(bad + RB_OFF_ATTRIBUTES, 1);
+	TL_EQ(rb_iter_init(&it, bad, (size_t)len), -ENOTSUP);
+	TL_EQ(rb_iter_init(&it, buf, RB_HEADER_BYTES - 1), SL_ELENGTH);
+	/* first record's length runs past the end */
+	memcpy(bad, buf, (size_t)len);
+	int n = rb_varint_put(bad + RB_HEADER_BYTES, 10, 1 << 20);
+	TL_TRUE(n > 0);
+	TL_OK(rb_iter_init(&it, bad, (size_t)len));
+	TL_EQ(rb_iter_next(&it, &r), SL_ECORRUPT);
+	/* record count larger than the records present */
+	memcpy(bad, buf, (size_t)len);
+	rb_put32(bad + RB_OFF_RECORD_COUNT, NREC + 1);
+	TL_OK(rb_iter_init(&it, bad, (size_t)len));
+	int rc;
+	int got = 0;
+	while ((rc = rb_iter_next(&it, &r)) == 1)
+		got++;
+	TL_EQ(got, NREC);
+	TL_EQ(rc, SL_ECORRUPT);
+	/* every truncation of the records: the iterator never reads past
+	 * len (ASan checks) and fails or stops */
+	for (long cut = RB_HEADER_BYTES; cut < len; cut++) {
+		uint8_t *copy = malloc((size_t)cut);
+		memcpy(copy, buf, (size_t)cut);
+		TL_OK(rb_iter_init(&it, copy, (size_t)cut));
+		int k = 0;
+		while ((rc = rb_iter_next(&it, &r)) == 1)
+			k++;
+		TL_EQ(rc, SL_ECORRUPT);
+		TL_TRUE(k < NREC);
+		free(copy);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_iterator),
+		cmocka_unit_test(test_null_key_and_value),
+		cmocka_unit_test(test_every_byte_corruption),
+		cmocka_unit_test(test_magic_and_length),
+		cmocka_unit_test(test_stamp),
+		cmocka_unit_test(test_varints),
+		cmocka_unit_test(test_crc32c_known),
+		cmocka_unit_test(test_builder_limits),
+		cmocka_unit_test(test_iterator_rejects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
