@@ -1,0 +1,325 @@
+/*
+ * The configuration file: one table of keys drives parsing, defaults,
+ * dumping and the JSON view, so a key is added in one place.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/config.h"
+
+enum kind { K_STR, K_U16, K_U32, K_U64, K_I32, K_I64, K_DURABILITY };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;      /* K_STR: buffer size */
+	int64_t scale;    /* value in the file × scale = stored value */
+	int64_t min, max; /* in file units */
+	const char *help;
+};
+
+#define F(field) offsetof(struct sl_config, field), \
+	sizeof(((struct sl_config *)0)->field)
+
+static const struct key keys[] = {
+	{ "data_dir", K_STR, F(data_dir), 1, 0, 0,
+	  "directory for partition logs and run files" },
+	{ "control_socket", K_STR, F(control_socket), 1, 0, 0,
+	  "Unix socket where sluiced takes control commands" },
+	{ "telemetry_socket", K_STR, F(telemetry_socket), 1, 0, 0,
+	  "Unix socket of the telemetry protocol" },
+	{ "control_dir", K_STR, F(control_dir), 1, 0, 0,
+	  "directory of the control plane's metadata" },
+	{ "listen_host", K_STR, F(listen_host), 1, 0, 0,
+	  "IPv4 address to listen on" },
+	{ "udp_port", K_U16, F(udp_port), 1, 0, 65535, "UDP port, 0 = off" },
+	{ "tcp_port", K_U16, F(tcp_port), 1, 1, 65535, "TCP port" },
+	{ "driver", K_STR, F(driver), 1, 0, 0, "socket or dpdk" },
+	{ "udp_max_frame", K_U32, F(udp_max_frame), 1, 128, 65507,
+	  "largest UDP frame accepted, bytes" },
+	{ "tcp_max_frame", K_U32, F(tcp_max_frame), 1, 4096, 64 << 20,
+	  "largest TCP frame accepted, bytes" },
+	{ "max_connections", K_U32, F(max_connections), 1, 1, 1 << 20,
+	  "TCP connections at once" },
+	{ "storage_cores", K_U32, F(storage_cores), 1, 1, 64,
+	  "storage threads" },
+	{ "ring_slots", K_U32, F(ring_slots), 1, 16, 1 << 20,
+	  "batches queued per partition (power of two)" },
+	{ "memory_budget_mb", K_U64, F(memory_budget_bytes), 1 << 20, 16,
+	  1 << 20, "packet and frame buffers, MiB" },
+	{ "default_partitions", K_I32, F(default_partitions), 1, 1, 1024,
+	  "partitions of a topic created without a count" },
+	{ "retention_hours", K_I64, F(retention_ms), 3600000, -1, 1000000,
+	  "keep data this long, -1 = forever" },
+	{ "retention_bytes", K_I64, F(retention_bytes), 1, -1, INT64_MAX,
+	  "keep at most this much per partition, -1 = unlimited" },
+	{ "segment_mb", K_I64, F(segment_bytes), 1 << 20, 1, 2047,
+	  "segment file size, MiB" },
+	{ "durability", K_DURABILITY, F(durability), 1, 0, 1,
+	  "every_append (fdatasync before each ack) or group" },
+	{ "group_commit_kb", K_U64, F(group_commit_bytes), 1024, 4,
+	  1 << 20, "group commit after this many KiB" },
+	{ "group_commit_us", K_U64, F(group_commit_us), 1, 10, 10000000,
+	  "group commit after this many microseconds" },
+	{ "log_buffer_mb", K_U32, F(log_buffer_bytes), 1 << 20, 4, 1024,
+	  "write buffer per partition, MiB" },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Derived paths that follow data_dir unless set explicitly. */
+static void derive(struct sl_config *c, const unsigned char *set)
+{
+	if (!set[1])
+		snprintf(c->control_socket, sizeof(c->control_socket),
+			 "%s/run/sluiced.ctl", c->data_dir);
+	if (!set[2]) {
+		if (access("/var/run", W_OK) == 0)
+			snprintf(c->telemetry_socket, sizeof(c->telemetry_socket),
+				 "/var/run/dpdk/sluice/dpdk_telemetry.v2");
+		else
+			snprintf(c->telemetry_socket, sizeof(c->telemetry_socket),
+				 "%s/run/telemetry.sock", c->data_dir);
+	}
+	if (!set[3])
+		snprintf(c->control_dir, sizeof(c->control_dir), "%s/control",
+			 c->data_dir);
+}
+
+void sl_config_defaults(struct sl_config *c)
+{
+	unsigned char set[NKEYS] = { 0 };
+	memset(c, 0, sizeof(*c));
+	snprintf(c->data_dir, sizeof(c->data_dir), "./data");
+	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+	snprintf(c->driver, sizeof(c->driver), "socket");
+	c->udp_port = 9093;
+	c->tcp_port = 9093;
+	c->udp_max_frame = 65507;
+	c->tcp_max_frame = (16u << 20) + 64;
+	c->max_connections = 16384;
+	c->storage_cores = 1;
+	c->ring_slots = 1024;
+	c->memory_budget_bytes = 256ull << 20;
+	c->default_partitions = 1;
+	c->retention_ms = 168ll * 3600000;
+	c->retention_bytes = -1;
+	c->segment_bytes = 1ll << 30;
+	c->durability = 0;
+	c->group_commit_bytes = 1u << 20;
+	c->group_commit_us = 2000;
+	c->log_buffer_bytes = 8u << 20;
+	derive(c, set);
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int set_key(struct sl_config *c, const char *k, const char *v,
+		   unsigned char *set, char *err, size_t errlen,
+		   const char *where)
+{
+	for (unsigned i = 0; i < NKEYS; i++) {
+		const struct key *key = &keys[i];
+		if (strcmp(key->name, k))
+			continue;
+		char *dst = (char *)c + key->off;
+		if (key->kind == K_STR) {
+			if (strlen(v) >= key->size || !*v) {
+				snprintf(err, errlen, "%s%s: value must be 1 to "
+					 "%zu characters", where, k, key->size - 1);
+				return -EINVAL;
+			}
+			memcpy(dst, v, strlen(v) + 1);
+			if (!strcmp(k, "driver") && strcmp(v, "socket") &&
+			    strcmp(v, "dpdk")) {
+				snprintf(err, errlen, "%sdriver: '%s' is not a "
+					 "driver; use socket or dpdk", where, v);
+				return -EINVAL;
+			}
+			set[i] = 1;
+			return 0;
+		}
+		if (key->kind == K_DURABILITY) {
+			if (!strcmp(v, "every_append"))
+				c->durability = 0;
+			else if (!strcmp(v, "group"))
+				c->durability = 1;
+			else {
+				snprintf(err, errlen, "%sdurability: '%s'; use "
+					 "every_append or group", where, v);
+				return -EINVAL;
+			}
+			set[i] = 1;
+			return 0;
+		}
+		char *end;
+		errno = 0;
+		long long n = strtoll(v, &end, 10);
+		if (errno || end == v || *end || n < key->min || n > key->max) {
+			snprintf(err, errlen, "%s%s: '%s' is not a number from "
+				 "%lld to %lld", where, k, v,
+				 (long long)key->min, (long long)key->max);
+			return -EINVAL;
+		}
+		int64_t val = n < 0 ? n : n * key->scale;
+		switch (key->kind) {
+		case K_U16: *(uint16_t *)dst = (uint16_t)val; break;
+		case K_U32: *(uint32_t *)dst = (uint32_t)val; break;
+		case K_U64: *(uint64_t *)dst = (uint64_t)val; break;
+		case K_I32: *(int32_t *)dst = (int32_t)val; break;
+		case K_I64: *(int64_t *)dst = val; break;
+		default: break;
+		}
+		if (!strcmp(k, "ring_slots") && (val & (val - 1))) {
+			snprintf(err, errlen, "%sring_slots: %lld is not a power "
+				 "of two", where, n);
+			return -EINVAL;
+		}
+		set[i] = 1;
+		return 0;
+	}
+	size_t n = (size_t)snprintf(err, errlen, "%sunknown key '%s'; known "
+				    "keys:", where, k);
+	for (unsigned i = 0; i < NKEYS && n < errlen; i++)
+		n += (size_t)snprintf(err + n, errlen - n, " %s", keys[i].name);
+	return -EINVAL;
+}
+
+static unsigned char g_set[NKEYS];
+
+int sl_config_load(struct sl_config *c, const char *path, char *err,
+		   size_t errlen)
+{
+	char line[4096], where[PATH_MAX + 32];
+	unsigned lineno = 0;
+	int rc = 0;
+	memset(g_set, 0, sizeof(g_set));
+	if (!path)
+		return 0;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		char *s = trim(line);
+		if (!*s)
+			continue;
+		snprintf(where, sizeof(where), "%s:%u: ", path, lineno);
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%sexpected 'key = value', got "
+				 "'%s'", where, s);
+			rc = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		rc = set_key(c, trim(s), trim(eq + 1), g_set, err, errlen, where);
+		if (rc < 0)
+			break;
+	}
+	fclose(f);
+	if (rc == 0)
+		derive(c, g_set);
+	return rc;
+}
+
+int sl_config_set(struct sl_config *c, const char *assignment, char *err,
+		  size_t errlen)
+{
+	char buf[PATH_MAX + 64];
+	if (strlen(assignment) >= sizeof(buf)) {
+		snprintf(err, errlen, "setting too long");
+		return -EINVAL;
+	}
+	strcpy(buf, assignment);
+	char *eq = strchr(buf, '=');
+	if (!eq) {
+		snprintf(err, errlen, "expected key=value, got '%s'", assignment);
+		return -EINVAL;
+	}
+	*eq = 0;
+	int rc = set_key(c, trim(buf), trim(eq + 1), g_set, err, errlen, "");
+	if (rc == 0)
+		derive(c, g_set);
+	return rc;
+}
+
+/* The value of key i in file units. */
+static void value_str(const struct sl_config *c, const struct key *k,
+		      char *out, size_t cap, int *is_str)
+{
+	const char *src = (const char *)c + k->off;
+	int64_t v = 0;
+	*is_str = 0;
+	switch (k->kind) {
+	case K_STR:
+		snprintf(out, cap, "%s", src);
+		*is_str = 1;
+		return;
+	case K_DURABILITY:
+		snprintf(out, cap, "%s", c->durability ? "group" : "every_append");
+		*is_str = 1;
+		return;
+	case K_U16: v = *(const uint16_t *)src; break;
+	case K_U32: v = *(const uint32_t *)src; break;
+	case K_U64: v = (int64_t)*(const uint64_t *)src; break;
+	case K_I32: v = *(const int32_t *)src; break;
+	case K_I64: v = *(const int64_t *)src; break;
+	}
+	snprintf(out, cap, "%lld", (long long)(v < 0 ? v : v / k->scale));
+}
+
+void sl_config_dump(const struct sl_config *c, FILE *f)
+{
+	char v[PATH_MAX];
+	int is_str;
+	for (unsigned i = 0; i < NKEYS; i++) {
+		value_str(c, &keys[i], v, sizeof(v), &is_str);
+		fprintf(f, "%s = %s\n", keys[i].name, v);
+	}
+}
+
+int sl_config_json(const struct sl_config *c, char *buf, size_t cap)
+{
+	char v[PATH_MAX];
+	int is_str;
+	size_t n = (size_t)snprintf(buf, cap, "{");
+	for (unsigned i = 0; i < NKEYS && n < cap; i++) {
+		value_str(c, &keys[i], v, sizeof(v), &is_str);
+		/* values are paths and numbers: escape quotes and backslashes */
+		n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%s", i ? "," : "",
+				      keys[i].name, is_str ? "\"" : "");
+		for (char *p = v; *p && n + 2 < cap; p++) {
+			if (*p == '"' || *p == '\\')
+				buf[n++] = '\\';
+			buf[n++] = *p;
+		}
+		if (n < cap)
+			n += (size_t)snprintf(buf + n, cap - n, "%s",
+					      is_str ? "\"" : "");
+	}
+	if (n + 2 > cap)
+		return -ENOBUFS;
+	buf[n++] = '}';
+	buf[n] = 0;
+	return (int)n;
+}

@@ -1,0 +1,81 @@
+/*
+ * sluice's configuration file, read by sluice-control and sluiced alike.
+ *
+ * Format: one "key = value" per line; '#' starts a comment; blank lines are
+ * ignored; every key is optional and the defaults run the embedded
+ * single-node broker with nothing to edit.  docs/config.md lists every key;
+ * tools/sluice.conf is a commented example.  An unknown key, a bad value or
+ * a line without '=' is an error that names the file, the line and what is
+ * allowed.
+ *
+ * Paths that are relative are taken relative to the working directory of
+ * the process.  Thread-safety: load once at start-up, then read-only.
+ */
+#ifndef SLUICE_CONTROL_CONFIG_H
+#define SLUICE_CONTROL_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct sl_config {
+	/* where everything lives */
+	char data_dir[PATH_MAX - 64];    /* data_dir, ./data */
+	char control_socket[PATH_MAX];   /* control_socket,
+					    <data_dir>/run/sluiced.ctl */
+	char telemetry_socket[PATH_MAX]; /* telemetry_socket,
+					    /var/run/dpdk/sluice/dpdk_telemetry.v2
+					    (so dpdk-telemetry.py -f sluice
+					    works), or <data_dir>/run/telemetry.sock
+					    when /var/run is not writable */
+	/* network */
+	char listen_host[64];     /* listen_host, 127.0.0.1 */
+	uint16_t udp_port;        /* udp_port, 9093 (0: no UDP) */
+	uint16_t tcp_port;        /* tcp_port, 9093 */
+	char driver[16];          /* driver: socket (default) | dpdk */
+	uint32_t udp_max_frame;   /* udp_max_frame, 65507 */
+	uint32_t tcp_max_frame;   /* tcp_max_frame, 16 MiB + 64 */
+	uint32_t max_connections; /* max_connections, 16384 */
+	/* dataplane */
+	uint32_t storage_cores;   /* storage_cores, 1 */
+	uint32_t ring_slots;      /* ring_slots: batches queued per partition,
+				     1024 (power of two) */
+	uint64_t memory_budget_bytes; /* memory_budget_mb: packet and frame
+					 buffers, 256 MiB */
+	/* topic defaults (CREATE_TOPIC may override) */
+	int32_t default_partitions;   /* default_partitions, 1 */
+	int64_t retention_ms;         /* retention_hours, 168 */
+	int64_t retention_bytes;      /* retention_bytes, -1 */
+	int64_t segment_bytes;        /* segment_mb, 1024 */
+	int durability;               /* durability: every_append (0, default)
+					 | group (1) */
+	uint64_t group_commit_bytes;  /* group_commit_kb, 1024 */
+	uint64_t group_commit_us;     /* group_commit_us, 2000 */
+	uint32_t log_buffer_bytes;    /* log_buffer_mb, 8 */
+	/* control plane */
+	char control_dir[PATH_MAX];   /* control_dir, <data_dir>/control */
+};
+
+/* Defaults (derived paths filled from data_dir). */
+void sl_config_defaults(struct sl_config *c);
+
+/*
+ * Load path over the defaults.  path NULL: defaults only.  Returns 0, or
+ * -errno / -EINVAL with a one-line message in err ("sluice.conf:12:
+ * unknown key 'udp_prot'; known keys: ...").
+ */
+int sl_config_load(struct sl_config *c, const char *path, char *err,
+		   size_t errlen);
+
+/* Set one key from "key=value" (command-line overrides).  As above. */
+int sl_config_set(struct sl_config *c, const char *assignment, char *err,
+		  size_t errlen);
+
+/* Every key with its effective value, one "key = value" per line. */
+void sl_config_dump(const struct sl_config *c, FILE *f);
+
+/* The effective values as one JSON object (telemetry /sluice/config). */
+int sl_config_json(const struct sl_config *c, char *buf, size_t cap);
+
+#endif
