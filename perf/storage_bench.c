@@ -99,6 +99,7 @@ struct opts {
 	uint64_t segment_bytes; /* 0: engine default */
 	uint64_t retention_bytes; /* 0: keep everything */
 	uint32_t buffer_bytes;    /* 0: engine default */
+	uint64_t warm_bytes;      /* appended (untimed) before each case */
 	uint32_t chunk_bytes;     /* 0: engine default */
 	uint64_t group_bytes;     /* 0: engine default */
 	bool no_register;         /* plain (unregistered) buffers and files */
@@ -326,6 +327,31 @@ static void run_case(const struct opts *o, int ci, unsigned rep,
 	if (rc < 0)
 		die("slog_open", rc);
 	assert(slog_end_offset(log) == 0);
+	if (o->warm_bytes) {
+		/* Steady state before timing: fill and retire segments so
+		 * the log writes into recycled files, as a long-running
+		 * broker with retention does. */
+		uint64_t warm = 0;
+		struct slog_append_result wres;
+		st.appended = st.durable = 0; /* durable_cb records nothing */
+		while (warm < o->warm_bytes) {
+			rc = slog_append(log, batch, batch_len, &wres);
+			if (rc == SL_EFULL) {
+				swriter_wait(w, 1000);
+				continue;
+			}
+			if (rc < 0)
+				die("slog_append (warm-up)", rc);
+			warm += batch_len;
+			if (slog_segment_count(log) > 2)
+				slog_apply_retention(log);
+			swriter_do_work(w);
+		}
+		rc = slog_sync(log);
+		if (rc < 0)
+			die("slog_sync (warm-up)", rc);
+		slog_apply_retention(log);
+	}
 
 	st.appended = st.durable = 0;
 	st.err = 0;
@@ -684,6 +710,9 @@ static void usage(FILE *out)
 		"(default 1024)\n"
 		"  --group-kib N     group commit after that many bytes\n"
 		"  --no-register     no registered buffers or files\n"
+		"  --warm-mib N      append N MiB (untimed) before each case, "
+		"applying\n"
+		"                    retention, so segments are recycled\n"
 		"  --no-fio          skip the fio peer (ratios are 0)\n"
 		"  --json            one JSON object on stdout\n");
 }
@@ -704,6 +733,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "chunk-kib", required_argument, NULL, 'K' },
 		{ "group-kib", required_argument, NULL, 'G' },
 		{ "no-register", no_argument, NULL, 'N' },
+		{ "warm-mib", required_argument, NULL, 'W' },
 		{ "paced-mbps", required_argument, NULL, 'P' },
 		{ "paced-sec", required_argument, NULL, 'T' },
 		{ "no-fio", no_argument, NULL, 'n' },
@@ -787,6 +817,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'N':
 			o->no_register = true;
+			break;
+		case 'W':
+			o->warm_bytes = strtoull(optarg, NULL, 10) << 20;
 			break;
 		case 'P':
 			o->paced_mbps = strtod(optarg, NULL);
