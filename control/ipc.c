@@ -1,0 +1,564 @@
+/*
+ * The link to sluiced: connection, sync, the op queue and ADMIN requests.
+ * The protocol is proto/ipc.h; the state machine is described in ipc.h.
+ *
+ * Failure modes and what they do:
+ *   - sluiced not up (ENOENT / ECONNREFUSED): logged once, retried with
+ *     backoff 100 ms doubling to 2 s;
+ *   - the socket closes or errs, a reply is malformed or late
+ *     (SL_LINK_TIMEOUT_MS), the queue would overflow: the link drops, the
+ *     queue is forgotten (the store is durable, so nothing is lost) and the
+ *     next connection pushes everything again;
+ *   - a TOPIC_PUT / TOPIC_DELETE answered with an error: logged; an ADMIN
+ *     reply waiting on it carries that error to the client.  The change
+ *     stays in the store and is pushed again at the next sync.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control/admin.h"
+#include "control/ipc.h"
+#include "proto/native.h"
+#include "proto/record_batch.h"
+
+int64_t sl_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_log(const char *fmt, ...)
+{
+	char line[2048], ts[32];
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s.%03ldZ sluice-control[%d]: %s\n", ts,
+		now.tv_nsec / 1000000, (int)getpid(), line);
+}
+
+/* ---- encoders ---- */
+
+long sl_ipc_hello(uint8_t *buf, size_t cap, uint32_t corr, uint32_t pid)
+{
+	if (cap < SIPC_HELLO_BYTES)
+		return -ENOBUFS;
+	sn_header_put(buf, SIPC_HELLO, SIPC_HELLO_BYTES, corr, 0);
+	rb_put32(buf + 16, SIPC_VERSION);
+	rb_put32(buf + 20, pid);
+	return SIPC_HELLO_BYTES;
+}
+
+long sl_ipc_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
+		      const struct sl_topic *t)
+{
+	struct sn_topic_info info = {
+		.topic_id = t->id,
+		.partitions = t->partitions,
+		.error = 0,
+		.durability = t->durability,
+		.retention_ms = t->retention_ms,
+		.retention_bytes = t->retention_bytes,
+		.segment_bytes = t->segment_bytes,
+		.name = t->name,
+		.name_len = t->name_len,
+	};
+	/* the entry exactly as sn_metadata_resp_add lays it out, at 16 */
+	struct sn_metadata_builder b = { .buf = buf, .cap = cap,
+					 .len = SN_HEADER_BYTES };
+	if (cap < SN_HEADER_BYTES || sn_metadata_resp_add(&b, &info))
+		return -ENOBUFS;
+	sn_header_put(buf, SIPC_TOPIC_PUT, (uint32_t)b.len, corr, 0);
+	return (long)b.len;
+}
+
+long sl_ipc_topic_delete(uint8_t *buf, size_t cap, uint32_t corr,
+			 uint32_t id, const char *name, uint16_t name_len)
+{
+	size_t len = SIPC_TOPIC_DELETE_BYTES + (size_t)name_len;
+	if (cap < len)
+		return -ENOBUFS;
+	sn_header_put(buf, SIPC_TOPIC_DELETE, (uint32_t)len, corr, 0);
+	rb_put32(buf + 16, id);
+	rb_put16(buf + 20, name_len);
+	rb_put16(buf + 22, 0);
+	memcpy(buf + 24, name, name_len);
+	return (long)len;
+}
+
+long sl_ipc_sync_done(uint8_t *buf, size_t cap, uint32_t corr)
+{
+	if (cap < SN_HEADER_BYTES)
+		return -ENOBUFS;
+	sn_header_put(buf, SIPC_SYNC_DONE, SN_HEADER_BYTES, corr, 0);
+	return SN_HEADER_BYTES;
+}
+
+long sl_ipc_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
+			const uint8_t *resp, size_t resp_len)
+{
+	size_t len = SN_HEADER_BYTES + resp_len;
+	if (cap < len)
+		return -ENOBUFS;
+	sn_header_put(buf, SIPC_ADMIN | SN_RESPONSE, (uint32_t)len, corr, 0);
+	memcpy(buf + SN_HEADER_BYTES, resp, resp_len);
+	return (long)len;
+}
+
+/* ---- the link ---- */
+
+static void copy_topics(struct sl_meta *dst, const struct sl_meta *src)
+{
+	dst->count = src->count;
+	dst->tomb_count = src->tomb_count;
+	dst->next_id = src->next_id;
+	memcpy(dst->topics, src->topics, sizeof(src->topics[0]) * src->count);
+	memcpy(dst->tombs, src->tombs, sizeof(src->tombs[0]) * src->tomb_count);
+}
+
+int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
+		   struct sl_meta *meta)
+{
+	memset(l, 0, offsetof(struct sl_link, buf));
+	l->fd = -1;
+	l->cfg = cfg;
+	l->meta = meta;
+	l->state = SL_LINK_DOWN;
+	l->next_corr = 1;
+	l->backoff_ms = SL_LINK_BACKOFF_MIN_MS;
+	snprintf(l->path, sizeof(l->path), "%s", cfg->control_socket);
+	l->ops = calloc(SL_LINK_QUEUE, sizeof(*l->ops));
+	l->pushed = malloc(sizeof(*l->pushed));
+	if (!l->ops || !l->pushed) {
+		free(l->ops);
+		free(l->pushed);
+		return -ENOMEM;
+	}
+	l->pushed->count = l->pushed->tomb_count = 0;
+	return 0;
+}
+
+void sl_link_close(struct sl_link *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	l->state = SL_LINK_DOWN;
+	l->head = l->send = l->tail = 0;
+}
+
+void sl_link_destroy(struct sl_link *l)
+{
+	sl_link_close(l);
+	free(l->ops);
+	free(l->pushed);
+	l->ops = NULL;
+	l->pushed = NULL;
+}
+
+int sl_link_fd(const struct sl_link *l)
+{
+	return l->fd;
+}
+
+static int outstanding(const struct sl_link *l)
+{
+	return l->state == SL_LINK_HELLO || l->send > l->head;
+}
+
+int sl_link_timeout_ms(const struct sl_link *l, int64_t now_ms, int max_ms)
+{
+	int64_t due = now_ms + max_ms;
+	if (l->state == SL_LINK_DOWN && l->retry_at_ms < due)
+		due = l->retry_at_ms;
+	if (outstanding(l) && l->waiting_since_ms + SL_LINK_TIMEOUT_MS < due)
+		due = l->waiting_since_ms + SL_LINK_TIMEOUT_MS;
+	return due <= now_ms ? 0 : (int)(due - now_ms);
+}
+
+static void drop(struct sl_link *l, int64_t now_ms, const char *why)
+{
+	sl_log("link to sluiced at %s dropped: %s; reconnecting in %lld ms",
+	       l->path, why, (long long)l->backoff_ms);
+	sl_link_close(l);
+	l->retry_at_ms = now_ms + l->backoff_ms;
+	l->backoff_ms *= 2;
+	if (l->backoff_ms > SL_LINK_BACKOFF_MAX_MS)
+		l->backoff_ms = SL_LINK_BACKOFF_MAX_MS;
+	l->down_logged = 1;
+}
+
+/* Send one message.  Returns 0 or -errno (the caller drops the link). */
+static int send_msg(struct sl_link *l, const uint8_t *p, size_t len)
+{
+	assert(l->fd >= 0 && len <= SIPC_MAX_MESSAGE);
+	for (int tries = 0; tries < 2; tries++) {
+		ssize_t n = send(l->fd, p, len, MSG_NOSIGNAL);
+		if (n == (ssize_t)len)
+			return 0;
+		if (n >= 0)
+			return -EMSGSIZE;
+		if (errno == EINTR) {
+			tries--;
+			continue;
+		}
+		if (errno != EAGAIN)
+			return -errno;
+		/* the window keeps this rare: wait a bounded second */
+		struct pollfd pfd = { .fd = l->fd, .events = POLLOUT };
+		if (poll(&pfd, 1, 1000) <= 0)
+			return -ETIMEDOUT;
+	}
+	return -ETIMEDOUT;
+}
+
+static struct sl_link_op *enqueue(struct sl_link *l, uint8_t opcode)
+{
+	if (l->tail - l->head >= SL_LINK_QUEUE)
+		return NULL;
+	struct sl_link_op *op = &l->ops[l->tail++ % SL_LINK_QUEUE];
+	memset(op, 0, offsetof(struct sl_link_op, topic));
+	op->opcode = opcode;
+	return op;
+}
+
+static int queue_put(struct sl_link *l, const struct sl_topic *t)
+{
+	struct sl_link_op *op = enqueue(l, SIPC_TOPIC_PUT);
+	if (!op)
+		return -ENOSPC;
+	op->topic = *t;
+	return 0;
+}
+
+static int queue_delete(struct sl_link *l, uint32_t id, const char *name,
+			uint16_t name_len)
+{
+	struct sl_link_op *op = enqueue(l, SIPC_TOPIC_DELETE);
+	if (!op)
+		return -ENOSPC;
+	op->topic.id = id;
+	op->topic.name_len = name_len;
+	memcpy(op->topic.name, name, name_len);
+	op->topic.name[name_len] = 0;
+	return 0;
+}
+
+static void start_sync(struct sl_link *l, int64_t now_ms)
+{
+	const struct sl_meta *m = l->meta;
+	unsigned deletes = 0;
+	l->head = l->send = l->tail = 0;
+	copy_topics(l->pushed, m);
+	/* tombstones whose name is not live: sluiced may still hold them */
+	for (uint32_t i = 0; i < m->tomb_count; i++) {
+		const struct sl_tombstone *t = &m->tombs[i];
+		if (sl_meta_find(m, t->name, t->name_len))
+			continue;
+		(void)queue_delete(l, t->id, t->name, t->name_len);
+		deletes++;
+	}
+	for (uint32_t i = 0; i < m->count; i++)
+		(void)queue_put(l, &m->topics[i]);
+	struct sl_link_op *op = enqueue(l, SIPC_SYNC_DONE);
+	assert(op); /* SL_LINK_QUEUE > topics + tombstones + 1 */
+	(void)op;
+	l->state = SL_LINK_SYNC;
+	l->syncs++;
+	sl_log("syncing sluiced: %u topics, %u deleted topics", m->count,
+	       deletes);
+	(void)now_ms;
+}
+
+static int same_topic(const struct sl_topic *a, const struct sl_topic *b)
+{
+	return a->id == b->id && a->partitions == b->partitions &&
+	       a->durability == b->durability &&
+	       a->retention_ms == b->retention_ms &&
+	       a->retention_bytes == b->retention_bytes &&
+	       a->segment_bytes == b->segment_bytes &&
+	       a->name_len == b->name_len && !strcmp(a->name, b->name);
+}
+
+void sl_link_changed(struct sl_link *l, int64_t now_ms)
+{
+	if (l->state == SL_LINK_DOWN || l->state == SL_LINK_HELLO)
+		return; /* the next sync sends the current store */
+	const struct sl_meta *m = l->meta, *old = l->pushed;
+	int rc = 0;
+	for (uint32_t i = 0; i < old->count && rc == 0; i++) {
+		const struct sl_topic *t = &old->topics[i];
+		if (!sl_meta_find_id(m, t->id)) {
+			sl_log("pushing delete of topic '%s' id %u", t->name,
+			       t->id);
+			rc = queue_delete(l, t->id, t->name, t->name_len);
+		}
+	}
+	for (uint32_t i = 0; i < m->count && rc == 0; i++) {
+		const struct sl_topic *t = &m->topics[i];
+		const struct sl_topic *o = sl_meta_find_id(old, t->id);
+		if (!o || !same_topic(o, t)) {
+			sl_log("pushing topic '%s' id %u", t->name, t->id);
+			rc = queue_put(l, t);
+		}
+	}
+	copy_topics(l->pushed, m);
+	if (rc)
+		drop(l, now_ms, "op queue full; resyncing");
+}
+
+/* Send queued ops while the window allows. */
+static int pump(struct sl_link *l, int64_t now_ms)
+{
+	int work = 0;
+	while (l->fd >= 0 && l->send < l->tail &&
+	       l->send - l->head < SL_LINK_WINDOW) {
+		struct sl_link_op *op = &l->ops[l->send % SL_LINK_QUEUE];
+		long len;
+		op->corr = l->next_corr++;
+		if (op->opcode == SIPC_TOPIC_PUT)
+			len = sl_ipc_topic_put(l->buf, sizeof(l->buf), op->corr,
+					       &op->topic);
+		else if (op->opcode == SIPC_TOPIC_DELETE)
+			len = sl_ipc_topic_delete(l->buf, sizeof(l->buf),
+						  op->corr, op->topic.id,
+						  op->topic.name,
+						  op->topic.name_len);
+		else
+			len = sl_ipc_sync_done(l->buf, sizeof(l->buf),
+					       op->corr);
+		assert(len > 0);
+		int rc = send_msg(l, l->buf, (size_t)len);
+		if (rc) {
+			drop(l, now_ms, strerror(-rc));
+			return work;
+		}
+		if (l->send == l->head)
+			l->waiting_since_ms = now_ms;
+		op->sent = 1;
+		l->send++;
+		work++;
+		if (op->opcode == SIPC_SYNC_DONE) {
+			op->done = 1; /* no reply */
+			l->state = SL_LINK_READY;
+			sl_log("sluiced synced (%u topics); serving admin "
+			       "requests", l->pushed->count);
+		}
+	}
+	while (l->head < l->send && l->ops[l->head % SL_LINK_QUEUE].done)
+		l->head++;
+	return work;
+}
+
+static void try_connect(struct sl_link *l, int64_t now_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(l->path) >= sizeof(sa.sun_path)) {
+		if (!l->down_logged)
+			sl_log("control_socket %s is longer than %zu bytes; "
+			       "set a shorter control_socket", l->path,
+			       sizeof(sa.sun_path) - 1);
+		l->down_logged = 1;
+		l->retry_at_ms = now_ms + SL_LINK_BACKOFF_MAX_MS;
+		return;
+	}
+	memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (!l->down_logged)
+			sl_log("sluiced not reachable at %s (%s); retrying "
+			       "every %d..%d ms", l->path, strerror(e),
+			       SL_LINK_BACKOFF_MIN_MS, SL_LINK_BACKOFF_MAX_MS);
+		l->down_logged = 1;
+		l->retry_at_ms = now_ms + l->backoff_ms;
+		l->backoff_ms *= 2;
+		if (l->backoff_ms > SL_LINK_BACKOFF_MAX_MS)
+			l->backoff_ms = SL_LINK_BACKOFF_MAX_MS;
+		return;
+	}
+	l->fd = fd;
+	l->connects++;
+	l->hello_corr = l->next_corr++;
+	long len = sl_ipc_hello(l->buf, sizeof(l->buf), l->hello_corr,
+				(uint32_t)getpid());
+	assert(len == SIPC_HELLO_BYTES);
+	int rc = send_msg(l, l->buf, (size_t)len);
+	if (rc) {
+		drop(l, now_ms, strerror(-rc));
+		return;
+	}
+	l->state = SL_LINK_HELLO;
+	l->waiting_since_ms = now_ms;
+}
+
+static struct sl_link_op *find_sent(struct sl_link *l, uint32_t corr)
+{
+	for (uint64_t i = l->head; i < l->send; i++) {
+		struct sl_link_op *op = &l->ops[i % SL_LINK_QUEUE];
+		if (op->corr == corr && !op->done)
+			return op;
+	}
+	return NULL;
+}
+
+static int send_admin_reply(struct sl_link *l, uint32_t corr,
+			    const uint8_t *resp, size_t len, int64_t now_ms)
+{
+	uint8_t out[SN_HEADER_BYTES + 64];
+	long n = sl_ipc_admin_reply(out, sizeof(out), corr, resp, len);
+	assert(n > 0);
+	int rc = send_msg(l, out, (size_t)n);
+	if (rc)
+		drop(l, now_ms, strerror(-rc));
+	return rc;
+}
+
+static void on_admin(struct sl_link *l, const struct sn_header *h,
+		     const uint8_t *msg, size_t len, int64_t now_ms)
+{
+	uint8_t resp[64];
+	char line[1024] = "";
+	uint32_t changed = 0;
+	l->admin_requests++;
+	long n = sl_admin_handle(l->meta, l->cfg, msg + SN_HEADER_BYTES,
+				 len - SN_HEADER_BYTES, resp, sizeof(resp),
+				 &changed, line, sizeof(line));
+	assert(n > 0 && n <= (long)sizeof(resp));
+	sl_log("admin request: %s", line);
+	uint64_t before = l->tail;
+	sl_link_changed(l, now_ms);
+	if (l->fd < 0)
+		return; /* dropped: the client will retry */
+	if (changed) {
+		/* the reply waits for sluiced to apply the change */
+		for (uint64_t i = before; i < l->tail; i++) {
+			struct sl_link_op *op = &l->ops[i % SL_LINK_QUEUE];
+			if (op->topic.id != changed)
+				continue;
+			op->has_admin = 1;
+			op->admin_corr = h->corr;
+			op->admin_len = (uint16_t)n;
+			memcpy(op->admin_resp, resp, (size_t)n);
+			return;
+		}
+	}
+	send_admin_reply(l, h->corr, resp, (size_t)n, now_ms);
+}
+
+static void on_reply(struct sl_link *l, const struct sn_header *h,
+		     int64_t now_ms)
+{
+	struct sl_link_op *op = find_sent(l, h->corr);
+	if (!op || (op->opcode | SN_RESPONSE) != h->opcode) {
+		l->bad_messages++;
+		sl_log("sluiced sent a reply 0x%02x corr %u that matches no "
+		       "request; ignored", h->opcode, h->corr);
+		return;
+	}
+	op->done = 1;
+	l->waiting_since_ms = now_ms;
+	if (h->error)
+		sl_log("sluiced could not %s topic '%s' id %u: %s; it is "
+		       "pushed again at the next sync",
+		       op->opcode == SIPC_TOPIC_PUT ? "apply" : "delete",
+		       op->topic.name, op->topic.id, sn_error_name(h->error));
+	if (op->has_admin) {
+		if (h->error) /* the client learns that the logs failed */
+			rb_put16(op->admin_resp + 12, (uint16_t)h->error);
+		send_admin_reply(l, op->admin_corr, op->admin_resp,
+				 op->admin_len, now_ms);
+	}
+}
+
+static void on_message(struct sl_link *l, const uint8_t *msg, size_t len,
+		       int64_t now_ms)
+{
+	struct sn_header h;
+	long flen = sn_header_parse(msg, len, SIPC_MAX_MESSAGE, &h);
+	if (flen <= 0 || (size_t)flen != len) {
+		l->bad_messages++;
+		drop(l, now_ms, "malformed message from sluiced");
+		return;
+	}
+	switch (h.opcode) {
+	case SIPC_HELLO | SN_RESPONSE:
+		if (l->state != SL_LINK_HELLO || h.corr != l->hello_corr ||
+		    len < SIPC_HELLO_REPLY_BYTES || h.error ||
+		    rb_be32(msg + 16) != SIPC_VERSION) {
+			drop(l, now_ms, h.error ? sn_error_name(h.error)
+						: "bad HELLO reply (ipc "
+						  "version?)");
+			return;
+		}
+		l->peer_pid = rb_be32(msg + 20);
+		sl_log("connected to sluiced pid %u at %s (udp %u, tcp %u)",
+		       l->peer_pid, l->path, rb_be16(msg + 24),
+		       rb_be16(msg + 26));
+		l->backoff_ms = SL_LINK_BACKOFF_MIN_MS;
+		l->down_logged = 0;
+		start_sync(l, now_ms);
+		return;
+	case SIPC_TOPIC_PUT | SN_RESPONSE:
+	case SIPC_TOPIC_DELETE | SN_RESPONSE:
+		on_reply(l, &h, now_ms);
+		return;
+	case SIPC_ADMIN:
+		on_admin(l, &h, msg, len, now_ms);
+		return;
+	default:
+		l->bad_messages++;
+		sl_log("sluiced sent opcode 0x%02x, not in ipc version %d; "
+		       "ignored", h.opcode, SIPC_VERSION);
+	}
+}
+
+int sl_link_do_work(struct sl_link *l, int64_t now_ms)
+{
+	int work = 0;
+	if (l->state == SL_LINK_DOWN) {
+		if (now_ms < l->retry_at_ms)
+			return 0;
+		try_connect(l, now_ms);
+		work++;
+	}
+	for (int i = 0; i < SL_LINK_BURST && l->fd >= 0; i++) {
+		ssize_t n = recv(l->fd, l->rbuf, sizeof(l->rbuf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			drop(l, now_ms, n == 0 ? "sluiced closed the connection"
+					       : strerror(errno));
+			break;
+		}
+		on_message(l, l->rbuf, (size_t)n, now_ms);
+		work++;
+	}
+	if (l->fd >= 0)
+		work += pump(l, now_ms);
+	if (l->fd >= 0 && outstanding(l) &&
+	    now_ms - l->waiting_since_ms > SL_LINK_TIMEOUT_MS)
+		drop(l, now_ms, "no reply within 10 s");
+	return work;
+}

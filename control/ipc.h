@@ -1,0 +1,107 @@
+/*
+ * The link from sluice-control to sluiced (proto/ipc.h is the protocol).
+ *
+ * States: DOWN (not connected; a connect is tried when the backoff, 100 ms
+ * doubling to 2 s, has passed) -> HELLO (HELLO sent, waiting for its
+ * reply) -> SYNC (TOPIC_DELETE for each tombstone whose name is not live,
+ * then TOPIC_PUT for every topic, at most SL_LINK_WINDOW unanswered, then
+ * SYNC_DONE) -> READY.  Any error, a closed socket or a reply that takes
+ * longer than SL_LINK_TIMEOUT_MS drops the link to DOWN, forgets the queue
+ * and starts over: every sync pushes everything again, so restarting either
+ * process keeps every topic.
+ *
+ * The link keeps "pushed", a copy of the topic set as sluiced has been (or
+ * is being) told; sl_link_changed() diffs the store against it and queues
+ * TOPIC_PUT / TOPIC_DELETE for the differences.  An ADMIN request's reply
+ * waits in the queue behind the op for the topic it changed.
+ *
+ * Single-threaded: the control plane's event loop owns it.
+ */
+#ifndef SLUICE_CONTROL_IPC_H
+#define SLUICE_CONTROL_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/config.h"
+#include "control/metadata.h"
+#include "proto/ipc.h"
+
+#define SL_LINK_WINDOW 32
+#define SL_LINK_QUEUE 8192 /* > topics + tombstones + admin */
+#define SL_LINK_TIMEOUT_MS 10000
+#define SL_LINK_BACKOFF_MIN_MS 100
+#define SL_LINK_BACKOFF_MAX_MS 2000
+#define SL_LINK_BURST 64   /* messages read per sl_link_do_work */
+
+/* ---- pure encoders: return the message length or -ENOBUFS ---- */
+long sl_ipc_hello(uint8_t *buf, size_t cap, uint32_t corr, uint32_t pid);
+long sl_ipc_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
+		      const struct sl_topic *t);
+long sl_ipc_topic_delete(uint8_t *buf, size_t cap, uint32_t corr,
+			 uint32_t id, const char *name, uint16_t name_len);
+long sl_ipc_sync_done(uint8_t *buf, size_t cap, uint32_t corr);
+/* ADMIN reply: header 0xC5 with corr, then the native response frame. */
+long sl_ipc_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
+			const uint8_t *resp, size_t resp_len);
+
+enum sl_link_state { SL_LINK_DOWN, SL_LINK_HELLO, SL_LINK_SYNC,
+		     SL_LINK_READY };
+
+struct sl_link_op {
+	uint8_t opcode;       /* SIPC_TOPIC_PUT / _DELETE / SYNC_DONE */
+	uint8_t sent, done;
+	uint8_t has_admin;    /* send admin_resp as an ADMIN reply when done */
+	uint32_t corr;        /* ours, when sent */
+	uint32_t admin_corr;  /* sluiced's ADMIN correlation id */
+	uint16_t admin_len;
+	uint8_t admin_resp[64];
+	struct sl_topic topic;
+};
+
+struct sl_link {
+	char path[PATH_MAX];
+	const struct sl_config *cfg;
+	struct sl_meta *meta;   /* the store (not owned) */
+	struct sl_meta *pushed; /* owned: what sluiced was told */
+	int fd;
+	enum sl_link_state state;
+	uint32_t next_corr;
+	uint32_t hello_corr;
+	int64_t retry_at_ms, backoff_ms, waiting_since_ms;
+	int down_logged;
+	uint32_t peer_pid;
+	/* FIFO of ops: [head, tail) queued, [head, send) sent */
+	struct sl_link_op *ops;
+	uint64_t head, send, tail;
+	uint8_t buf[SIPC_MAX_MESSAGE];  /* sending */
+	uint8_t rbuf[SIPC_MAX_MESSAGE]; /* receiving */
+	/* counters */
+	uint64_t connects, syncs, admin_requests, bad_messages;
+};
+
+/* Allocates the queue and the pushed copy.  Returns 0 or -ENOMEM. */
+int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
+		   struct sl_meta *meta);
+void sl_link_destroy(struct sl_link *l);
+
+/* The fd to poll for input (-1 when down) and the poll timeout in ms it
+ * needs (a reconnect or a timeout due), at most max_ms. */
+int sl_link_fd(const struct sl_link *l);
+int sl_link_timeout_ms(const struct sl_link *l, int64_t now_ms, int max_ms);
+
+/* One duty cycle: connect if due, read up to SL_LINK_BURST messages, send
+ * what the window allows, check timeouts.  Returns the work done. */
+int sl_link_do_work(struct sl_link *l, int64_t now_ms);
+
+/* The store changed (re-read or written): queue the differences. */
+void sl_link_changed(struct sl_link *l, int64_t now_ms);
+
+/* Drop the connection (shutdown). */
+void sl_link_close(struct sl_link *l);
+
+int64_t sl_now_ms(void);
+/* One log line to stderr: "2024-05-01T12:00:00.123Z sluice-control: ..." */
+void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
