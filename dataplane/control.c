@@ -1,0 +1,259 @@
+/*
+ * The control socket (proto/ipc.h), served by the main thread: one
+ * sluice-control connection at a time on a SOCK_SEQPACKET Unix socket.
+ * HELLO, TOPIC_PUT, TOPIC_DELETE, SYNC_DONE from control; ADMIN to control
+ * (client CREATE_TOPIC / DELETE_TOPIC frames taken from the net core's
+ * admin ring), whose reply frame goes back to the client.
+ *
+ * The loop also watches the signalfd (SIGTERM/SIGINT: return) and the
+ * main wake eventfd (admin requests waiting).  Bounded: poll() with a
+ * 1 s timeout, at most 64 messages per wake-up.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+#include "proto/ipc.h"
+#include "proto/record_batch.h"
+
+#define ADMIN_PENDING 64
+
+static struct dp_msg *pending[ADMIN_PENDING];
+static uint32_t admin_corr;
+
+static void admin_answer(struct dp *dp, struct dp_msg *m, const uint8_t *f,
+			 size_t len, int16_t err)
+{
+	uint8_t opcode = m->req[3];
+	if (f && len >= SN_HEADER_BYTES && !dp_msg_resp(dp, m, len)) {
+		memcpy(m->resp, f, len);
+		rb_put32(m->resp + 8, m->corr); /* the client's id */
+		m->resp_len = (uint32_t)len;
+	} else {
+		dp_msg_resp(dp, m, 64);
+		long n = sn_encode_error_resp(m->resp, 64, opcode, m->corr,
+					      err ? err : SN_ERR_UNKNOWN_SERVER_ERROR);
+		m->resp_len = n > 0 ? (uint32_t)n : 0;
+	}
+	m->kind = DPM_READY;
+	dp_complete(dp, m);
+}
+
+static void fail_pending(struct dp *dp)
+{
+	for (unsigned i = 0; i < ADMIN_PENDING; i++)
+		if (pending[i]) {
+			admin_answer(dp, pending[i], NULL, 0,
+				     SN_ERR_UNKNOWN_SERVER_ERROR);
+			pending[i] = NULL;
+		}
+}
+
+static void send_admin(struct dp *dp, int cfd)
+{
+	void *objs[DP_BURST];
+	unsigned n = dp_ring_dequeue_burst(dp->admin_ring, objs, DP_BURST);
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_msg *m = objs[i];
+		uint32_t corr = ++admin_corr;
+		unsigned slot = corr % ADMIN_PENDING;
+		if (cfd < 0 || pending[slot] ||
+		    !atomic_load(&dp->control_synced) ||
+		    m->req_len + SN_HEADER_BYTES > SIPC_MAX_MESSAGE) {
+			admin_answer(dp, m, NULL, 0,
+				     SN_ERR_UNKNOWN_SERVER_ERROR);
+			continue;
+		}
+		uint8_t buf[SIPC_MAX_MESSAGE];
+		size_t len = SN_HEADER_BYTES + m->req_len;
+		sn_header_put(buf, SIPC_ADMIN, (uint32_t)len, corr, 0);
+		memcpy(buf + SN_HEADER_BYTES, m->req, m->req_len);
+		if (send(cfd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
+			admin_answer(dp, m, NULL, 0,
+				     SN_ERR_UNKNOWN_SERVER_ERROR);
+			continue;
+		}
+		pending[slot] = m;
+	}
+}
+
+static void reply(int cfd, uint8_t opcode, uint32_t corr, int16_t err,
+		  const uint8_t *body, size_t body_len)
+{
+	uint8_t buf[64];
+	size_t len = SN_HEADER_BYTES + body_len;
+	sn_header_put(buf, opcode | SN_RESPONSE, (uint32_t)len, corr, err);
+	if (body_len)
+		memcpy(buf + SN_HEADER_BYTES, body, body_len);
+	if (send(cfd, buf, len, MSG_NOSIGNAL) < 0)
+		dp_log("control: reply failed: %s", strerror(errno));
+}
+
+/* One message from control.  Returns 0, or -1 to drop the connection. */
+static int handle_ctl(struct dp *dp, int cfd, const uint8_t *f, size_t len)
+{
+	struct sn_header h;
+	long n = sn_header_parse(f, len, SIPC_MAX_MESSAGE, &h);
+	if (n <= 0 || (size_t)n != len) {
+		dp_log("control: malformed message (%zu bytes); dropping the "
+		       "connection", len);
+		return -1;
+	}
+	switch (h.opcode) {
+	case SIPC_HELLO: {
+		if (len < SIPC_HELLO_BYTES || rb_be32(f + 16) != SIPC_VERSION) {
+			reply(cfd, SIPC_HELLO, h.corr, SN_ERR_UNSUPPORTED_VERSION,
+			      NULL, 0);
+			return -1;
+		}
+		uint8_t body[12];
+		rb_put32(body, SIPC_VERSION);
+		rb_put32(body + 4, (uint32_t)getpid());
+		rb_put16(body + 8, dp->udp_port);
+		rb_put16(body + 10, dp->tcp_port);
+		reply(cfd, SIPC_HELLO, h.corr, 0, body, sizeof(body));
+		dp_log("control: hello from pid %u", rb_be32(f + 20));
+		atomic_store(&dp->control_synced, 0);
+		return 0;
+	}
+	case SIPC_TOPIC_PUT: {
+		struct sn_metadata_resp r = { .entries = f + 16,
+					      .entries_len = len - 16 };
+		struct sn_topic_info ti;
+		size_t pos = 0;
+		int rc = sn_metadata_next(&r, &pos, &ti);
+		int16_t err = 0;
+		if (rc != 1)
+			err = SN_ERR_INVALID_REQUEST;
+		else {
+			rc = dp_topic_put(dp, &ti);
+			err = rc < 0 ? (int16_t)-rc : 0;
+		}
+		reply(cfd, SIPC_TOPIC_PUT, h.corr, err, NULL, 0);
+		return 0;
+	}
+	case SIPC_TOPIC_DELETE: {
+		int16_t err = SN_ERR_INVALID_REQUEST;
+		if (len >= SIPC_TOPIC_DELETE_BYTES) {
+			int rc = dp_topic_delete(dp, rb_be32(f + 16));
+			err = rc < 0 ? (int16_t)-rc : 0;
+		}
+		reply(cfd, SIPC_TOPIC_DELETE, h.corr, err, NULL, 0);
+		return 0;
+	}
+	case SIPC_SYNC_DONE:
+		/* release: pairs with the net core's acquire in
+		 * handle_admin */
+		atomic_store_explicit(&dp->control_synced, 1,
+				      memory_order_release);
+		dp_log("control: synchronised");
+		return 0;
+	case SIPC_ADMIN | SN_RESPONSE: {
+		unsigned slot = h.corr % ADMIN_PENDING;
+		struct dp_msg *m = pending[slot];
+		if (!m)
+			return 0;
+		pending[slot] = NULL;
+		admin_answer(dp, m, f + 16, len - 16, h.error);
+		return 0;
+	}
+	default:
+		dp_log("control: unknown opcode 0x%02x", h.opcode);
+		reply(cfd, h.opcode, h.corr, SN_ERR_UNSUPPORTED_VERSION, NULL, 0);
+		return 0;
+	}
+}
+
+int dp_control_run(struct dp *dp, int signal_fd)
+{
+	const char *path = dp->cfg.control_socket;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		dp_log("control_socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	unlink(path); /* a stale socket from an earlier run */
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lfd, 4) < 0) {
+		int e = -errno;
+		dp_log("control socket %s: %s", path, strerror(-e));
+		if (lfd >= 0)
+			close(lfd);
+		return e;
+	}
+	dp_log("control socket %s", path);
+	int cfd = -1;
+	static uint8_t buf[SIPC_MAX_MESSAGE];
+	for (;;) {
+		struct pollfd pfd[4] = {
+			{ signal_fd, POLLIN, 0 },
+			{ lfd, POLLIN, 0 },
+			{ dp->main_wake_fd, POLLIN, 0 },
+			{ cfd, POLLIN, 0 },
+		};
+		int r = poll(pfd, cfd >= 0 ? 4 : 3, 1000);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(signal_fd, &si, sizeof(si)) > 0)
+				dp_log("signal %u: shutting down", si.ssi_signo);
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			int nfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (nfd >= 0) {
+				if (cfd >= 0) {
+					/* the newest control wins */
+					close(cfd);
+					fail_pending(dp);
+				}
+				cfd = nfd;
+				atomic_store(&dp->control_synced, 0);
+				dp_log("control: connected");
+			}
+		}
+		if (pfd[2].revents & POLLIN) {
+			uint64_t v;
+			if (read(dp->main_wake_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: nothing */
+			}
+		}
+		send_admin(dp, cfd);
+		if (cfd >= 0 && pfd[3].revents) {
+			int drop = 0;
+			for (unsigned k = 0; k < 64; k++) {
+				ssize_t n = recv(cfd, buf, sizeof(buf),
+						 MSG_DONTWAIT);
+				if (n < 0 && (errno == EAGAIN || errno == EINTR))
+					break;
+				if (n <= 0 || handle_ctl(dp, cfd, buf, (size_t)n)) {
+					drop = 1;
+					break;
+				}
+			}
+			if (drop) {
+				close(cfd);
+				cfd = -1;
+				atomic_store(&dp->control_synced, 0);
+				fail_pending(dp);
+				dp_log("control: disconnected");
+			}
+		}
+	}
+	if (cfd >= 0)
+		close(cfd);
+	fail_pending(dp);
+	close(lfd);
+	unlink(path);
+	return 0;
+}

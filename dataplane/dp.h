@@ -1,0 +1,246 @@
+/*
+ * sluiced's internal shared state: topics, partitions, cores, messages and
+ * counters.  Private to dataplane/ (docs/dataplane.md draws the picture).
+ *
+ * Threads:
+ *   main        config, control socket (control.c), signals, topic table
+ *               changes, topics.cache, telemetry server start/stop;
+ *   net core    one driver instance (drivers/driver.h): parses frames,
+ *               validates batches, pushes messages into partition rings,
+ *               sends completions back (net.c);
+ *   storage     each owns the partitions hashed to it: drains their rings,
+ *   cores       dedups, appends, releases acks, serves fetches and list
+ *               offsets, applies retention (storage_core.c).
+ *
+ * A struct dp_msg carries one request from the net core to a storage core
+ * and its response back (through the net core's completion ring).  Memory
+ * for messages is accounted against memory_budget_bytes (dp_msg_alloc);
+ * when the budget is spent producers are throttled.
+ */
+#ifndef SLUICE_DATAPLANE_DP_H
+#define SLUICE_DATAPLANE_DP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "control/config.h"
+#include "dataplane/idem.h"
+#include "dataplane/ring.h"
+#include "drivers/driver.h"
+#include "proto/native.h"
+#include "storage/log.h"
+
+#define DP_MAX_TOPICS 1024
+#define DP_MAX_STORAGE_CORES 64
+#define DP_CORE_MAX_PARTITIONS 4096
+#define DP_BURST 32
+#define DP_CONN_WINDOW 32      /* requests in flight per TCP connection */
+#define DP_MAX_PARKED 4096     /* long-poll fetches waiting per core */
+#define DP_FETCH_MAX_BYTES (8u << 20)
+#define DP_THROTTLE_MS 10
+#define DP_RETENTION_INTERVAL_MS 10000
+#define DP_IDEM_PRODUCERS 256  /* producers remembered per partition */
+
+enum dp_msg_kind { DPM_PRODUCE = 1, DPM_FETCH, DPM_LIST, DPM_ADMIN,
+		   DPM_READY };
+enum dp_transport { DPT_TCP = 0, DPT_UDP = 1 };
+
+/* Malformed-input reasons, one counter each. */
+#define DP_BAD_REASONS(X)                                                    \
+	X(BAD_MAGIC_OR_LENGTH, "bad_magic_or_length")                        \
+	X(BAD_VERSION, "bad_version")                                        \
+	X(UDP_LENGTH_MISMATCH, "udp_length_mismatch")                        \
+	X(TRUNCATED_BODY, "truncated_body")                                  \
+	X(UNKNOWN_OPCODE, "unknown_opcode")                                  \
+	X(BAD_ACKS, "bad_acks")                                              \
+	X(BAD_BATCH, "bad_batch")                                            \
+	X(BATCH_TOO_LARGE, "batch_too_large")                                \
+	X(UNKNOWN_TOPIC, "unknown_topic")                                    \
+	X(OUT_OF_ORDER, "out_of_order_sequence")                             \
+	X(FENCED_EPOCH, "fenced_epoch")                                      \
+	X(RESPONSE_FRAME, "response_frame")
+
+enum dp_bad {
+#define DP_BAD_ENUM(n, s) DP_BAD_##n,
+	DP_BAD_REASONS(DP_BAD_ENUM)
+#undef DP_BAD_ENUM
+	DP_BAD_COUNT
+};
+extern const char *const dp_bad_names[DP_BAD_COUNT];
+
+/* Net core counters (single writer: the net core). */
+struct dp_net_stats {
+	uint64_t frames, frame_bytes;
+	uint64_t produce, fetch, list_offsets, metadata, admin, init_pid;
+	uint64_t bad[DP_BAD_COUNT];
+	uint64_t ring_full;        /* produce throttled: partition ring full */
+	uint64_t budget_exhausted; /* throttled: memory budget spent */
+	uint64_t completions;
+	uint64_t conn_paused;
+	uint64_t loops, idle_waits;
+} __attribute__((aligned(64)));
+
+/* Storage core counters (single writer: that core). */
+struct dp_store_stats {
+	uint64_t batches, batch_bytes, duplicates, appends;
+	uint64_t log_full;        /* SL_EFULL answered with throttling */
+	uint64_t storage_errors;  /* acks answered KAFKA_STORAGE_ERROR */
+	uint64_t timeouts;        /* acks answered REQUEST_TIMED_OUT */
+	uint64_t fetches, fetch_bytes, parked, list_offsets;
+	uint64_t retention_runs, segments_deleted;
+	uint64_t loops, idle_waits;
+} __attribute__((aligned(64)));
+
+struct dp_topic;
+struct dp_msg;
+
+struct dp_partition {
+	struct dp_topic *topic;
+	int32_t index;
+	uint32_t core;          /* owning storage core */
+	struct dp_ring *ring;   /* net cores -> owner */
+	/* owner-only from here */
+	struct slog *log;       /* NULL: closed (topic deleted) */
+	struct idem_table idem;
+	struct dp_msg *acks_head, *acks_tail; /* acks=-1 waiting, offset order */
+	uint32_t acks_pending;
+	struct dp_msg *parked;  /* long-poll fetches */
+	/* counters: written by the owner, read by telemetry */
+	uint64_t batches, bytes, duplicates, ring_drops, fetch_bytes;
+	int64_t start_offset, end_offset, durable_offset;
+	struct slog_stats log_stats;
+	uint64_t ring_occupancy;
+};
+
+struct dp_topic {
+	uint32_t id;
+	char name[SN_NAME_MAX + 1];
+	int32_t partitions;
+	uint8_t durability;
+	int64_t retention_ms, retention_bytes, segment_bytes;
+	_Atomic int live;       /* 1: served; 0: deleted */
+	struct dp_partition *parts;
+};
+
+struct dp_msg {
+	struct drv_buf out;     /* the response as a driver buffer (TCP) */
+	struct dp_msg *next;    /* ack / park lists */
+	uint8_t kind, transport;
+	uint8_t isolation;
+	int16_t acks;
+	uint32_t conn, seq, corr;
+	struct drv_peer peer;
+	struct dp_partition *part;
+	uint64_t deadline_ns;   /* acks=-1 timeout, long-poll deadline */
+	int64_t last_offset;    /* acks=-1: released when durable beyond */
+	struct sn_fetch fetch;
+	int64_t timestamp;      /* list offsets */
+	uint8_t *req;           /* produce: batch; admin: request frame */
+	uint32_t req_len;
+	uint8_t *resp;          /* response frame */
+	uint32_t resp_len;
+	uint8_t *resp_heap;     /* separately allocated response (fetch) */
+	size_t accounted;       /* bytes charged to the budget */
+	uint8_t inline_resp[64];
+	uint8_t data[];         /* request bytes */
+};
+
+struct dp_cmd {
+	int op; /* DPC_OPEN, DPC_CLOSE */
+	struct dp_partition *part;
+	int rc;
+	_Atomic int done;
+};
+enum { DPC_OPEN = 1, DPC_CLOSE = 2 };
+
+struct dp_store_core {
+	uint32_t id;
+	pthread_t thread;
+	struct swriter *w;
+	int wake_fd;                 /* eventfd: rings and commands */
+	_Atomic int sleeping;        /* 1 while blocked on wake_fd */
+	_Atomic(struct dp_cmd *) cmd;
+	struct dp_partition *parts[DP_CORE_MAX_PARTITIONS];
+	uint32_t nparts;
+	uint32_t parked;
+	struct dp_store_stats st;
+	uint64_t durable_cb_calls;
+};
+
+struct dp {
+	struct sl_config cfg;
+	_Atomic int stop;
+	/* topic table: read-mostly; written by main only */
+	_Atomic(struct dp_topic *) topics[DP_MAX_TOPICS];
+	/* cores */
+	uint32_t nstore;
+	struct dp_store_core *store[DP_MAX_STORAGE_CORES];
+	/* net core */
+	pthread_t net_thread;
+	const struct drv_ops *drv_ops;
+	struct drv *drv;
+	struct dp_ring *completions; /* storage cores / main -> net core */
+	int net_wake_fd;
+	_Atomic int net_sleeping;
+	struct dp_net_stats net;
+	uint16_t udp_port, tcp_port;
+	/* admin forwarding: net -> main */
+	struct dp_ring *admin_ring;
+	int main_wake_fd;
+	_Atomic int control_synced;
+	/* memory */
+	_Atomic uint64_t mem_used;
+	uint64_t mem_limit;
+	/* producer ids */
+	_Atomic int64_t pid_next;
+	int64_t pid_reserved_end;
+	pthread_mutex_t pid_lock; /* block reservation only (rare, not per
+				     message) */
+	uint64_t start_ms;
+};
+
+extern struct dp *dp_g;
+
+/* log one line to stderr with a timestamp */
+void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t dp_now_ns(void);
+
+/* Messages: charged to the memory budget; NULL when it is spent. */
+struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes);
+void dp_msg_free(struct dp_msg *m);
+/* Attach a response of resp_bytes (inline when small).  0 or -ENOBUFS. */
+int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t resp_bytes);
+/* Send a finished message back to the net core (any thread). */
+void dp_complete(struct dp *dp, struct dp_msg *m);
+void dp_wake_fd(int fd);
+
+/* topics */
+struct dp_topic *dp_topic_by_id(struct dp *dp, uint32_t id);
+struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
+				      int32_t partition);
+int dp_topic_put(struct dp *dp, const struct sn_topic_info *t);
+int dp_topic_delete(struct dp *dp, uint32_t topic_id);
+int dp_topics_load_cache(struct dp *dp);
+
+/* storage cores */
+int dp_store_start(struct dp *dp, uint32_t id);
+void dp_store_join(struct dp *dp, uint32_t id);
+/* Run a command on the owning core and wait for it (main thread). */
+int dp_store_cmd(struct dp *dp, uint32_t core, int op,
+		 struct dp_partition *p);
+void dp_store_wake(struct dp_store_core *c);
+
+/* net core */
+int dp_net_start(struct dp *dp);
+void dp_net_join(struct dp *dp);
+int64_t dp_producer_id(struct dp *dp);
+int dp_producer_ids_init(struct dp *dp);
+
+/* control socket (main thread) */
+int dp_control_run(struct dp *dp, int signal_fd);
+
+/* telemetry commands */
+void dp_stats_register(struct dp *dp);
+
+#endif

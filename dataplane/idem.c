@@ -1,0 +1,140 @@
+/*
+ * Idempotence table (contract in idem.h): open addressing over a fixed
+ * array, IDEM_PROBE slots probed from the producer id's hash.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/idem.h"
+#include "proto/native.h"
+
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+int idem_init(struct idem_table *t, uint32_t cap)
+{
+	uint32_t n = IDEM_PROBE;
+	while (n < cap && n < (1u << 20))
+		n <<= 1;
+	memset(t, 0, sizeof(*t));
+	t->slots = calloc(n, sizeof(*t->slots));
+	if (!t->slots)
+		return -ENOMEM;
+	t->cap = n;
+	idem_reset(t);
+	return 0;
+}
+
+void idem_fini(struct idem_table *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = 0;
+}
+
+void idem_reset(struct idem_table *t)
+{
+	for (uint32_t i = 0; i < t->cap; i++) {
+		t->slots[i].producer_id = -1;
+		t->slots[i].count = 0;
+	}
+}
+
+int32_t idem_last_seq(int32_t base_seq, int32_t last_offset_delta)
+{
+	/* Kafka: sequences wrap from INT32_MAX to 0 */
+	int64_t s = (int64_t)base_seq + last_offset_delta;
+	if (s > INT32_MAX)
+		s -= (int64_t)INT32_MAX + 1;
+	return (int32_t)s;
+}
+
+static struct idem_producer *find(struct idem_table *t, int64_t pid)
+{
+	uint32_t h = (uint32_t)mix((uint64_t)pid);
+	for (uint32_t i = 0; i < IDEM_PROBE; i++) {
+		struct idem_producer *p = &t->slots[(h + i) & (t->cap - 1)];
+		if (p->producer_id == pid)
+			return p;
+	}
+	return NULL;
+}
+
+int idem_check(struct idem_table *t, int64_t producer_id, int16_t epoch,
+	       int32_t base_seq, int32_t last_seq, struct idem_batch *dup)
+{
+	assert(t->slots);
+	if (producer_id < 0)
+		return IDEM_APPEND;
+	struct idem_producer *p = find(t, producer_id);
+	if (!p || p->count == 0)
+		return IDEM_APPEND;
+	if (epoch < p->epoch)
+		return -SN_ERR_INVALID_PRODUCER_EPOCH;
+	if (epoch > p->epoch)
+		return IDEM_APPEND;
+	for (unsigned i = 0; i < p->count; i++) {
+		const struct idem_batch *b = &p->b[i];
+		if (b->base_seq == base_seq && b->last_seq == last_seq) {
+			*dup = *b;
+			return IDEM_DUPLICATE;
+		}
+	}
+	int32_t last = p->b[p->newest].last_seq;
+	int32_t expect = last == INT32_MAX ? 0 : last + 1;
+	if (base_seq == expect)
+		return IDEM_APPEND;
+	return -SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+}
+
+void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
+		 int32_t base_seq, int32_t last_seq, int64_t base_offset,
+		 int64_t last_offset)
+{
+	if (producer_id < 0)
+		return;
+	struct idem_producer *p = find(t, producer_id);
+	if (!p) {
+		/* a free slot in the probe window, else the least recently
+		 * used producer there */
+		uint32_t h = (uint32_t)mix((uint64_t)producer_id);
+		struct idem_producer *victim = NULL;
+		for (uint32_t i = 0; i < IDEM_PROBE; i++) {
+			struct idem_producer *q =
+				&t->slots[(h + i) & (t->cap - 1)];
+			if (q->producer_id < 0) {
+				victim = q;
+				break;
+			}
+			if (!victim || q->last_use < victim->last_use)
+				victim = q;
+		}
+		assert(victim);
+		if (victim->producer_id >= 0)
+			t->evictions++;
+		p = victim;
+		p->producer_id = producer_id;
+		p->epoch = epoch;
+		p->count = 0;
+		p->newest = 0;
+	}
+	if (epoch != p->epoch) {
+		p->epoch = epoch;
+		p->count = 0;
+		p->newest = 0;
+	}
+	unsigned slot = p->count == 0 ? 0 : (p->newest + 1u) % IDEM_WINDOW;
+	p->b[slot] = (struct idem_batch){ base_seq, last_seq, base_offset,
+					  last_offset };
+	p->newest = (uint8_t)slot;
+	if (p->count < IDEM_WINDOW)
+		p->count++;
+	p->last_use = ++t->tick;
+}

@@ -1,0 +1,82 @@
+/*
+ * Idempotent producers: Kafka's rules for one partition (docs/protocol.md,
+ * "Idempotence").  For each producer id the table keeps the epoch and the
+ * last IDEM_WINDOW batches (base and last sequence, offsets assigned).
+ *
+ *   - producer id < 0: not idempotent, always appended;
+ *   - unknown producer id, or a newer epoch: appended, whatever the
+ *     sequence;
+ *   - older epoch: SN_ERR_INVALID_PRODUCER_EPOCH;
+ *   - same (base, last) sequence as one of the last five: a duplicate,
+ *     answered with its original offsets;
+ *   - base sequence = last sequence + 1 (wrapping at 2^31): appended;
+ *   - anything else: SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER.
+ *
+ * Memory: a fixed table of producers per partition, allocated when the
+ * partition opens; a producer that does not fit evicts the least recently
+ * used one among its probe window (its state is then lost, as Kafka loses
+ * it when the producer state expires).
+ *
+ * Pure: no I/O, no clock.  Single thread (the partition's storage core).
+ */
+#ifndef SLUICE_DATAPLANE_IDEM_H
+#define SLUICE_DATAPLANE_IDEM_H
+
+#include <stdint.h>
+
+#define IDEM_WINDOW 5
+#define IDEM_PROBE 8
+
+struct idem_batch {
+	int32_t base_seq;
+	int32_t last_seq;
+	int64_t base_offset;
+	int64_t last_offset;
+};
+
+struct idem_producer {
+	int64_t producer_id; /* -1: free slot */
+	int16_t epoch;
+	uint8_t count;       /* batches kept, <= IDEM_WINDOW */
+	uint8_t newest;      /* index of the newest batch in b[] */
+	uint64_t last_use;   /* table tick, for eviction */
+	struct idem_batch b[IDEM_WINDOW];
+};
+
+struct idem_table {
+	struct idem_producer *slots;
+	uint32_t cap; /* a power of two */
+	uint64_t tick;
+	uint64_t evictions;
+};
+
+enum idem_verdict {
+	IDEM_APPEND = 0,
+	IDEM_DUPLICATE = 1,
+};
+
+/* Allocate a table for cap producers (rounded up to a power of two,
+ * >= IDEM_PROBE).  Returns 0 or -ENOMEM.  Partition open only. */
+int idem_init(struct idem_table *t, uint32_t cap);
+void idem_fini(struct idem_table *t);
+
+/* Last sequence of a batch of `count_delta` = last offset delta. */
+int32_t idem_last_seq(int32_t base_seq, int32_t last_offset_delta);
+
+/*
+ * Decide what to do with a batch.  Returns IDEM_APPEND, IDEM_DUPLICATE
+ * (with *dup filled: the original batch), -SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER
+ * or -SN_ERR_INVALID_PRODUCER_EPOCH.  Changes nothing.
+ */
+int idem_check(struct idem_table *t, int64_t producer_id, int16_t epoch,
+	       int32_t base_seq, int32_t last_seq, struct idem_batch *dup);
+
+/* Record a batch that was appended (or found in the log at open). */
+void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
+		 int32_t base_seq, int32_t last_seq, int64_t base_offset,
+		 int64_t last_offset);
+
+/* Forget everything (the log was truncated or rolled back). */
+void idem_reset(struct idem_table *t);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * sluiced: the dataplane process.
+ *
+ *   sluiced [-c FILE] [-o key=value ...] [--foreground]
+ *
+ * Start-up: config (control/config.h), run directory, producer id block,
+ * storage cores, topics from <data_dir>/run/topics.cache, the net core
+ * (driver), telemetry commands, then the main thread serves the control
+ * socket until SIGTERM/SIGINT.  Shutdown: stop the net core (no new
+ * requests), then the storage cores (each closes its logs with slog_close
+ * so the next open is clean).
+ *
+ * Producer ids (INIT_PRODUCER_ID): unique across restarts through a
+ * persisted counter, <data_dir>/run/producer_id, holding the first id of
+ * the next unreserved block.  A block of PID_BLOCK ids is reserved (file
+ * replaced atomically and fsynced) before any id of it is handed out, so a
+ * crash skips at most the rest of a block and never repeats an id.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+
+#define PID_BLOCK 4096
+
+struct dp *dp_g;
+
+const char *const dp_bad_names[DP_BAD_COUNT] = {
+#define DP_BAD_NAME(n, s) s,
+	DP_BAD_REASONS(DP_BAD_NAME)
+#undef DP_BAD_NAME
+};
+_Static_assert(sizeof(dp_bad_names) / sizeof(dp_bad_names[0]) ==
+		       DP_BAD_COUNT, "one name per reason");
+
+void dp_log(const char *fmt, ...)
+{
+	char line[1024];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ sluiced: ",
+		      ts.tv_nsec / 1000000);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t l = strlen(line);
+	line[l] = '\n';
+	if (write(2, line, l + 1) < 0) {
+		/* nowhere else to say it */
+	}
+}
+
+uint64_t dp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void dp_wake_fd(int fd)
+{
+	uint64_t one = 1;
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, a wake-up is pending */
+	}
+}
+
+struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes)
+{
+	size_t bytes = sizeof(struct dp_msg) + data_bytes;
+	/* relaxed: the budget is a bound, not a synchronisation point */
+	uint64_t used = atomic_fetch_add_explicit(&dp->mem_used, bytes,
+						  memory_order_relaxed);
+	/* requests may use 15/16 of the budget; the rest is kept for
+	 * small answers (errors, throttling) */
+	uint64_t limit = data_bytes ? dp->mem_limit - dp->mem_limit / 16 :
+				      dp->mem_limit;
+	if (used + bytes > limit) {
+		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
+					  memory_order_relaxed);
+		return NULL;
+	}
+	struct dp_msg *m = malloc(bytes);
+	if (!m) {
+		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
+					  memory_order_relaxed);
+		return NULL;
+	}
+	memset(m, 0, sizeof(*m));
+	m->accounted = bytes;
+	return m;
+}
+
+void dp_msg_free(struct dp_msg *m)
+{
+	if (!m)
+		return;
+	struct dp *dp = dp_g;
+	free(m->resp_heap);
+	/* relaxed: see dp_msg_alloc */
+	atomic_fetch_sub_explicit(&dp->mem_used, m->accounted,
+				  memory_order_relaxed);
+	free(m);
+}
+
+int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t bytes)
+{
+	if (bytes <= sizeof(m->inline_resp)) {
+		m->resp = m->inline_resp;
+		return 0;
+	}
+	if (m->resp_heap) {
+		free(m->resp_heap);
+		m->resp_heap = NULL;
+		atomic_fetch_sub_explicit(&dp->mem_used, m->accounted -
+					  (sizeof(*m) + m->req_len),
+					  memory_order_relaxed);
+		m->accounted = sizeof(*m) + m->req_len;
+	}
+	uint64_t used = atomic_fetch_add_explicit(&dp->mem_used, bytes,
+						  memory_order_relaxed);
+	if (used + bytes > dp->mem_limit ||
+	    !(m->resp_heap = malloc(bytes))) {
+		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
+					  memory_order_relaxed);
+		m->resp = m->inline_resp;
+		return -ENOBUFS;
+	}
+	m->accounted += bytes;
+	m->resp = m->resp_heap;
+	return 0;
+}
+
+void dp_complete(struct dp *dp, struct dp_msg *m)
+{
+	void *obj = m;
+	/* bounded: the completion ring is larger than every partition ring
+	 * can hold in flight; spin only if it is momentarily full */
+	for (unsigned i = 0; dp_ring_enqueue_burst(dp->completions, &obj, 1) != 1;
+	     i++) {
+		if (i > 100000) {
+			dp_msg_free(m); /* the net core is gone (shutdown) */
+			return;
+		}
+		usleep(10);
+	}
+	/* seq_cst: pairs with the net core's seq_cst store of net_sleeping
+	 * before it re-checks the ring */
+	if (atomic_load(&dp->net_sleeping))
+		dp_wake_fd(dp->net_wake_fd);
+}
+
+/* ---- producer ids ---- */
+
+static int pid_reserve(struct dp *dp, int64_t from)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], text[32];
+	snprintf(path, sizeof(path), "%s/run/producer_id", dp->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int n = snprintf(text, sizeof(text), "%lld\n",
+			 (long long)(from + PID_BLOCK));
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0)
+		return -errno;
+	dp->pid_reserved_end = from + PID_BLOCK;
+	return 0;
+}
+
+int dp_producer_ids_init(struct dp *dp)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/run/producer_id", dp->cfg.data_dir);
+	long long next = 1000;
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%lld", &next) != 1 || next < 0)
+			next = 1000;
+		fclose(f);
+	}
+	atomic_init(&dp->pid_next, next);
+	pthread_mutex_init(&dp->pid_lock, NULL);
+	return pid_reserve(dp, next);
+}
+
+int64_t dp_producer_id(struct dp *dp)
+{
+	int64_t id = atomic_fetch_add(&dp->pid_next, 1);
+	if (id < dp->pid_reserved_end)
+		return id;
+	/* once per PID_BLOCK ids: reserve the next block (a file write) */
+	pthread_mutex_lock(&dp->pid_lock);
+	int rc = 0;
+	if (id >= dp->pid_reserved_end)
+		rc = pid_reserve(dp, id);
+	pthread_mutex_unlock(&dp->pid_lock);
+	return rc ? rc : id;
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluiced [-c FILE] [-o key=value ...] [--foreground]\n"
+		   "  -c FILE        configuration file (control/config.h keys)\n"
+		   "  -o key=value   override one key (repeatable)\n"
+		   "  --foreground   stay attached (the default; kept for "
+		   "scripts)\n");
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(tmp, 0755);
+			*p = '/';
+		}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct dp dp_storage;
+	struct dp *dp = &dp_storage;
+	dp_g = dp;
+	const char *conf = NULL;
+	const char *over[64];
+	int nover = 0;
+	static const struct option lopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:o:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'o':
+			if (nover < 64)
+				over[nover++] = optarg;
+			break;
+		case 'f':
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	char err[512];
+	sl_config_defaults(&dp->cfg);
+	if (sl_config_load(&dp->cfg, conf, err, sizeof(err))) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		return 2;
+	}
+	for (int i = 0; i < nover; i++)
+		if (sl_config_set(&dp->cfg, over[i], err, sizeof(err))) {
+			fprintf(stderr, "sluiced: -o %s: %s\n", over[i], err);
+			return 2;
+		}
+	if (dp->cfg.ring_slots & (dp->cfg.ring_slots - 1)) {
+		fprintf(stderr, "sluiced: ring_slots must be a power of two\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t ss;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	/* blocked before any thread starts: only the signalfd sees them */
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	int sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+
+	char run[PATH_MAX];
+	snprintf(run, sizeof(run), "%s/run", dp->cfg.data_dir);
+	if (mkdir_p(run)) {
+		dp_log("cannot create %s: %s", run, strerror(errno));
+		return 1;
+	}
+	dp->mem_limit = dp->cfg.memory_budget_bytes -
+			dp->cfg.memory_budget_bytes / 4;
+	dp->start_ms = (uint64_t)time(NULL) * 1000;
+	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int rc = dp_ring_create(256, &dp->admin_ring);
+	if (rc || dp->main_wake_fd < 0 || sfd < 0) {
+		dp_log("start-up failed: %s", sl_strerror(rc ? rc : -errno));
+		return 1;
+	}
+	rc = dp_producer_ids_init(dp);
+	if (rc) {
+		dp_log("cannot reserve producer ids in %s: %s", run,
+		       sl_strerror(rc));
+		return 1;
+	}
+	dp->nstore = dp->cfg.storage_cores;
+	if (dp->nstore > DP_MAX_STORAGE_CORES)
+		dp->nstore = DP_MAX_STORAGE_CORES;
+	/* the net core's completion ring exists before any core runs */
+	rc = dp_ring_create(1u << 16, &dp->completions);
+	if (rc)
+		return 1;
+	for (uint32_t i = 0; i < dp->nstore; i++) {
+		rc = dp_store_start(dp, i);
+		if (rc) {
+			dp_log("storage core %u: %s", i, sl_strerror(rc));
+			return 1;
+		}
+	}
+	dp_topics_load_cache(dp);
+	rc = dp_net_start(dp);
+	if (rc) {
+		dp_log("net core: %s", sl_strerror(rc));
+		atomic_store(&dp->stop, 1);
+		for (uint32_t i = 0; i < dp->nstore; i++)
+			dp_store_join(dp, i);
+		return 1;
+	}
+	dp_stats_register(dp);
+	dp_log("ready: driver %s, udp %s:%u, tcp %s:%u, %u storage core(s), "
+	       "data %s", dp->drv_ops->name, dp->cfg.listen_host, dp->udp_port,
+	       dp->cfg.listen_host, dp->tcp_port, dp->nstore, dp->cfg.data_dir);
+	rc = dp_control_run(dp, sfd);
+	atomic_store(&dp->stop, 1);
+	dp_net_join(dp);
+	for (uint32_t i = 0; i < dp->nstore; i++)
+		dp_store_join(dp, i);
+	dp_log("stopped");
+	return rc ? 1 : 0;
+}

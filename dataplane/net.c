@@ -1,0 +1,733 @@
+/*
+ * The net core: one driver instance (drivers/driver.h), frames in, frames
+ * out.  Parses with proto/native.h, validates batches (rb_validate: CRC32C)
+ * and pushes messages into the ring of the partition they name; answers
+ * METADATA and INIT_PRODUCER_ID itself; forwards CREATE/DELETE_TOPIC to the
+ * main thread (control); sends completions back in request order per TCP
+ * connection.
+ *
+ * TCP ordering: every request of a connection takes the next sequence
+ * number; its response lands in a window of DP_CONN_WINDOW slots and is
+ * sent when every earlier one was.  With the window full the connection
+ * stops being parsed (conn_data returns 0) until responses drain: a slow
+ * consumer of responses holds only its own window.
+ *
+ * Bad input: counted per reason (dp_bad_names); answered with an error
+ * frame; on TCP a frame that breaks the stream (bad magic, version, length)
+ * poisons the connection: its error response is sent after the earlier
+ * responses, then the connection is closed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+#include "proto/record_batch.h"
+
+struct dp_conn {
+	uint32_t id;        /* driver id; 0 = free */
+	uint32_t next_seq;  /* next request */
+	uint32_t send_seq;  /* next response to send */
+	uint8_t poisoned;   /* close after the responses before this */
+	uint8_t paused;
+	struct dp_msg *window[DP_CONN_WINDOW];
+};
+
+static struct dp_conn *conns;
+static uint32_t nconns;
+static uint8_t core_touched[DP_MAX_STORAGE_CORES];
+
+static struct dp_conn *conn_of(uint32_t id)
+{
+	struct dp_conn *c = &conns[id & ((1u << 20) - 1)];
+	return c->id == id ? c : NULL;
+}
+
+static void msg_release(struct drv_buf *b)
+{
+	dp_msg_free((struct dp_msg *)b);
+}
+
+/* Send what is ready, in order; close a poisoned connection at its end. */
+static void conn_flush(struct dp *dp, struct dp_conn *c)
+{
+	for (unsigned i = 0; i < DP_CONN_WINDOW; i++) {
+		struct dp_msg **slot = &c->window[c->send_seq % DP_CONN_WINDOW];
+		struct dp_msg *m = *slot;
+		if (!m || m->seq != c->send_seq)
+			break;
+		*slot = NULL;
+		c->send_seq++;
+		m->out.data = m->resp;
+		m->out.len = m->resp_len;
+		m->out.release = msg_release;
+		if (m->resp_len)
+			dp->drv_ops->conn_send(dp->drv, c->id, &m->out);
+		else
+			dp_msg_free(m);
+	}
+	if (c->poisoned && c->send_seq == c->next_seq) {
+		dp->drv_ops->conn_close(dp->drv, c->id, 0);
+		return;
+	}
+	if (c->paused && c->next_seq - c->send_seq < DP_CONN_WINDOW) {
+		c->paused = 0;
+		dp->drv_ops->conn_resume(dp->drv, c->id);
+	}
+}
+
+/* A response computed here or coming back from a core. */
+static void deliver(struct dp *dp, struct dp_msg *m)
+{
+	if (m->transport == DPT_UDP) {
+		if (m->resp_len)
+			dp->drv_ops->udp_send(dp->drv, &m->peer, m->resp,
+					      m->resp_len);
+		dp_msg_free(m);
+		return;
+	}
+	struct dp_conn *c = conn_of(m->conn);
+	if (!c) {
+		dp_msg_free(m); /* the connection went away */
+		return;
+	}
+	c->window[m->seq % DP_CONN_WINDOW] = m;
+	conn_flush(dp, c);
+}
+
+static struct dp_msg *new_msg(struct dp *dp, int transport, uint32_t conn,
+			      const struct drv_peer *peer, uint32_t corr,
+			      size_t data)
+{
+	struct dp_msg *m = dp_msg_alloc(dp, data);
+	if (!m) {
+		dp->net.budget_exhausted++;
+		return NULL;
+	}
+	m->transport = (uint8_t)transport;
+	m->conn = conn;
+	m->corr = corr;
+	if (peer)
+		m->peer = *peer;
+	if (transport == DPT_TCP) {
+		struct dp_conn *c = conn_of(conn);
+		m->seq = c->next_seq++;
+	}
+	return m;
+}
+
+/* Answer now with an error frame of opcode's response shape. */
+static void answer_error(struct dp *dp, int transport, uint32_t conn,
+			 const struct drv_peer *peer, uint8_t opcode,
+			 uint32_t corr, int16_t err)
+{
+	uint8_t buf[64];
+	long n = sn_encode_error_resp(buf, sizeof(buf), opcode, corr, err);
+	if (n <= 0)
+		return;
+	if (transport == DPT_UDP) {
+		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
+		return;
+	}
+	struct dp_msg *m = new_msg(dp, transport, conn, peer, corr, 0);
+	if (!m) {
+		/* nothing to answer with: close instead of going silent */
+		dp->drv_ops->conn_close(dp->drv, conn, 1);
+		return;
+	}
+	m->kind = DPM_READY;
+	dp_msg_resp(dp, m, (size_t)n);
+	memcpy(m->resp, buf, (size_t)n);
+	m->resp_len = (uint32_t)n;
+	deliver(dp, m);
+}
+
+static void answer_throttle(struct dp *dp, int transport, uint32_t conn,
+			    const struct drv_peer *peer, uint32_t corr,
+			    const struct sn_produce *r)
+{
+	uint8_t buf[SN_PRODUCE_RESP_BYTES];
+	struct sn_produce_resp pr = { r->topic_id, r->partition, -1, -1, -1,
+				      DP_THROTTLE_MS };
+	long n = sn_encode_produce_resp(buf, sizeof(buf), corr,
+					SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
+	if (r->acks == 0 || n <= 0)
+		return;
+	if (transport == DPT_UDP) {
+		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
+		return;
+	}
+	/* the response itself needs memory: a tiny allocation that the
+	 * budget's reserve covers (dp_msg_alloc keeps 1/16 for it) */
+	answer_error(dp, transport, conn, peer, SN_PRODUCE, corr,
+		     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+}
+
+static void bad(struct dp *dp, enum dp_bad why)
+{
+	dp->net.bad[why]++;
+}
+
+static int to_core(struct dp *dp, struct dp_partition *p, struct dp_msg *m)
+{
+	void *obj = m;
+	m->part = p;
+	if (dp_ring_enqueue_burst(p->ring, &obj, 1) != 1)
+		return -ENOBUFS;
+	core_touched[p->core] = 1;
+	return 0;
+}
+
+static void handle_produce(struct dp *dp, int tr, uint32_t conn,
+			   const struct drv_peer *peer, const uint8_t *f,
+			   size_t len, uint32_t corr)
+{
+	struct sn_produce r;
+	int rc = sn_decode_produce(f, len, &r);
+	dp->net.produce++;
+	if (rc) {
+		bad(dp, DP_BAD_TRUNCATED_BODY);
+		answer_error(dp, tr, conn, peer, SN_PRODUCE, corr, (int16_t)-rc);
+		return;
+	}
+	int quiet = r.acks == 0;
+	if (r.acks != 0 && r.acks != 1 && r.acks != -1) {
+		bad(dp, DP_BAD_BAD_ACKS);
+		answer_error(dp, tr, conn, peer, SN_PRODUCE, corr,
+			     SN_ERR_INVALID_REQUIRED_ACKS);
+		return;
+	}
+	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
+	int16_t err = 0;
+	if (!p) {
+		bad(dp, DP_BAD_UNKNOWN_TOPIC);
+		err = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	} else if (r.batch_len > 1048588u) {
+		bad(dp, DP_BAD_BATCH_TOO_LARGE);
+		err = SN_ERR_MESSAGE_TOO_LARGE;
+	} else if (rb_validate(r.batch, r.batch_len)) {
+		bad(dp, DP_BAD_BAD_BATCH);
+		err = SN_ERR_CORRUPT_MESSAGE;
+	}
+	if (err) {
+		if (!quiet)
+			answer_error(dp, tr, conn, peer, SN_PRODUCE, corr, err);
+		return;
+	}
+	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, r.batch_len);
+	if (!m) {
+		answer_throttle(dp, tr, conn, peer, corr, &r);
+		return;
+	}
+	if (quiet && tr == DPT_TCP) {
+		/* acks=0: no response, so no place in the response order */
+		conn_of(conn)->next_seq--;
+		m->transport = DPT_UDP; /* answered never, freed on return */
+		m->peer = (struct drv_peer){ 0, 0 };
+	}
+	m->kind = DPM_PRODUCE;
+	m->acks = r.acks;
+	m->deadline_ns = r.timeout_ms ? r.timeout_ms : 30000; /* ms; see
+								 ack_queue */
+	m->req = m->data;
+	m->req_len = r.batch_len;
+	memcpy(m->req, r.batch, r.batch_len);
+	if (to_core(dp, p, m)) {
+		dp->net.ring_full++;
+		/* the sequence number is taken: answer through the window */
+		m->kind = DPM_READY;
+		if (quiet) {
+			m->resp_len = 0;
+		} else {
+			struct sn_produce_resp pr = { r.topic_id, r.partition,
+						      -1, -1, -1,
+						      DP_THROTTLE_MS };
+			dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
+			m->resp_len = (uint32_t)sn_encode_produce_resp(
+				m->resp, SN_PRODUCE_RESP_BYTES, corr,
+				SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
+		}
+		deliver(dp, m);
+	}
+}
+
+static void handle_fetch(struct dp *dp, int tr, uint32_t conn,
+			 const struct drv_peer *peer, const uint8_t *f,
+			 size_t len, uint32_t corr)
+{
+	struct sn_fetch r;
+	dp->net.fetch++;
+	int rc = sn_decode_fetch(f, len, &r);
+	if (rc) {
+		bad(dp, DP_BAD_TRUNCATED_BODY);
+		answer_error(dp, tr, conn, peer, SN_FETCH, corr, (int16_t)-rc);
+		return;
+	}
+	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
+	if (!p) {
+		bad(dp, DP_BAD_UNKNOWN_TOPIC);
+		answer_error(dp, tr, conn, peer, SN_FETCH, corr,
+			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		return;
+	}
+	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	if (!m) {
+		answer_error(dp, tr, conn, peer, SN_FETCH, corr,
+			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		return;
+	}
+	m->kind = DPM_FETCH;
+	m->fetch = r;
+	if (to_core(dp, p, m)) {
+		dp->net.ring_full++;
+		m->kind = DPM_READY;
+		dp_msg_resp(dp, m, 64);
+		m->resp_len = (uint32_t)sn_encode_error_resp(
+			m->resp, 64, SN_FETCH, corr,
+			SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		deliver(dp, m);
+	}
+}
+
+static void handle_list(struct dp *dp, int tr, uint32_t conn,
+			const struct drv_peer *peer, const uint8_t *f,
+			size_t len, uint32_t corr)
+{
+	struct sn_list_offsets r;
+	dp->net.list_offsets++;
+	int rc = sn_decode_list_offsets(f, len, &r);
+	if (rc) {
+		bad(dp, DP_BAD_TRUNCATED_BODY);
+		answer_error(dp, tr, conn, peer, SN_LIST_OFFSETS, corr,
+			     (int16_t)-rc);
+		return;
+	}
+	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
+	if (!p) {
+		bad(dp, DP_BAD_UNKNOWN_TOPIC);
+		answer_error(dp, tr, conn, peer, SN_LIST_OFFSETS, corr,
+			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		return;
+	}
+	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	if (!m) {
+		answer_error(dp, tr, conn, peer, SN_LIST_OFFSETS, corr,
+			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		return;
+	}
+	m->kind = DPM_LIST;
+	m->timestamp = r.timestamp;
+	if (to_core(dp, p, m)) {
+		dp->net.ring_full++;
+		m->kind = DPM_READY;
+		dp_msg_resp(dp, m, 64);
+		m->resp_len = (uint32_t)sn_encode_error_resp(
+			m->resp, 64, SN_LIST_OFFSETS, corr,
+			SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		deliver(dp, m);
+	}
+}
+
+static void topic_info(const struct dp_topic *t, struct sn_topic_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->topic_id = t->id;
+	i->partitions = t->partitions;
+	i->durability = t->durability;
+	i->retention_ms = t->retention_ms;
+	i->retention_bytes = t->retention_bytes;
+	i->segment_bytes = t->segment_bytes;
+	i->name = t->name;
+	i->name_len = (uint16_t)strlen(t->name);
+}
+
+static void handle_metadata(struct dp *dp, int tr, uint32_t conn,
+			    const struct drv_peer *peer, const uint8_t *f,
+			    size_t len, uint32_t corr)
+{
+	uint16_t count;
+	dp->net.metadata++;
+	int rc = sn_decode_metadata(f, len, &count);
+	if (rc) {
+		bad(dp, DP_BAD_TRUNCATED_BODY);
+		answer_error(dp, tr, conn, peer, SN_METADATA, corr, (int16_t)-rc);
+		return;
+	}
+	size_t cap = tr == DPT_UDP ? dp->cfg.udp_max_frame : 1u << 20;
+	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	if (!m || dp_msg_resp(dp, m, cap)) {
+		if (m)
+			dp_msg_free(m);
+		answer_error(dp, tr, conn, peer, SN_METADATA, corr,
+			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		return;
+	}
+	m->kind = DPM_READY;
+	struct sn_metadata_builder b;
+	sn_metadata_resp_begin(&b, m->resp, cap, dp->udp_port, dp->tcp_port,
+			       dp->cfg.udp_max_frame);
+	struct sn_topic_info ti;
+	if (count == 0) {
+		for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+			/* acquire: pairs with dp_topic_put's release store */
+			struct dp_topic *t = atomic_load_explicit(
+				&dp->topics[i], memory_order_acquire);
+			if (!t || !atomic_load_explicit(&t->live,
+							memory_order_acquire))
+				continue;
+			topic_info(t, &ti);
+			sn_metadata_resp_add(&b, &ti);
+		}
+	} else {
+		size_t pos = SN_METADATA_REQ_BYTES;
+		const char *name;
+		uint16_t nl;
+		for (unsigned k = 0; k < count &&
+		     sn_metadata_req_next(f, len, &pos, &name, &nl) == 1;
+		     k++) {
+			struct dp_topic *found = NULL;
+			for (unsigned i = 0; i < DP_MAX_TOPICS && !found; i++) {
+				struct dp_topic *t = atomic_load_explicit(
+					&dp->topics[i], memory_order_acquire);
+				if (t && atomic_load_explicit(&t->live, memory_order_acquire) &&
+				    strlen(t->name) == nl &&
+				    !memcmp(t->name, name, nl))
+					found = t;
+			}
+			if (found) {
+				topic_info(found, &ti);
+			} else {
+				memset(&ti, 0, sizeof(ti));
+				ti.error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				ti.name = name;
+				ti.name_len = nl;
+			}
+			sn_metadata_resp_add(&b, &ti);
+		}
+	}
+	long n = sn_metadata_resp_finish(&b, corr, 0);
+	m->resp_len = n > 0 ? (uint32_t)n : 0;
+	deliver(dp, m);
+}
+
+static void handle_admin(struct dp *dp, int tr, uint32_t conn,
+			 const struct drv_peer *peer, const uint8_t *f,
+			 size_t len, uint32_t corr, uint8_t opcode)
+{
+	dp->net.admin++;
+	/* acquire: pairs with the main thread's release store after
+	 * SYNC_DONE */
+	if (!atomic_load_explicit(&dp->control_synced, memory_order_acquire)) {
+		answer_error(dp, tr, conn, peer, opcode, corr,
+			     SN_ERR_UNKNOWN_SERVER_ERROR);
+		return;
+	}
+	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, len);
+	if (!m) {
+		answer_error(dp, tr, conn, peer, opcode, corr,
+			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		return;
+	}
+	m->kind = DPM_ADMIN;
+	m->req = m->data;
+	m->req_len = (uint32_t)len;
+	memcpy(m->req, f, len);
+	void *obj = m;
+	if (dp_ring_enqueue_burst(dp->admin_ring, &obj, 1) != 1) {
+		m->kind = DPM_READY;
+		dp_msg_resp(dp, m, 64);
+		m->resp_len = (uint32_t)sn_encode_error_resp(
+			m->resp, 64, opcode, corr,
+			SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		deliver(dp, m);
+		return;
+	}
+	dp_wake_fd(dp->main_wake_fd);
+}
+
+static void handle_init_pid(struct dp *dp, int tr, uint32_t conn,
+			    const struct drv_peer *peer, size_t len,
+			    uint32_t corr)
+{
+	dp->net.init_pid++;
+	uint8_t buf[SN_INIT_PID_RESP_BYTES];
+	long n;
+	if (len != SN_INIT_PID_REQ_BYTES) {
+		bad(dp, DP_BAD_TRUNCATED_BODY);
+		answer_error(dp, tr, conn, peer, SN_INIT_PRODUCER_ID, corr,
+			     SN_ERR_INVALID_REQUEST);
+		return;
+	}
+	int64_t pid = dp_producer_id(dp);
+	if (pid < 0) {
+		answer_error(dp, tr, conn, peer, SN_INIT_PRODUCER_ID, corr,
+			     SN_ERR_KAFKA_STORAGE_ERROR);
+		return;
+	}
+	n = sn_encode_init_pid_resp(buf, sizeof(buf), corr, 0, pid, 0);
+	if (tr == DPT_UDP) {
+		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
+		return;
+	}
+	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	if (!m) {
+		dp->drv_ops->conn_close(dp->drv, conn, 1);
+		return;
+	}
+	m->kind = DPM_READY;
+	dp_msg_resp(dp, m, (size_t)n);
+	memcpy(m->resp, buf, (size_t)n);
+	m->resp_len = (uint32_t)n;
+	deliver(dp, m);
+}
+
+/* One whole frame (header valid, len bytes). */
+static void handle_frame(struct dp *dp, int tr, uint32_t conn,
+			 const struct drv_peer *peer, const uint8_t *f,
+			 size_t len, const struct sn_header *h)
+{
+	dp->net.frames++;
+	dp->net.frame_bytes += len;
+	if (h->opcode & SN_RESPONSE) {
+		bad(dp, DP_BAD_RESPONSE_FRAME);
+		answer_error(dp, tr, conn, peer, h->opcode & 0x7f, h->corr,
+			     SN_ERR_INVALID_REQUEST);
+		return;
+	}
+	switch (h->opcode) {
+	case SN_PRODUCE:
+		handle_produce(dp, tr, conn, peer, f, len, h->corr);
+		break;
+	case SN_FETCH:
+		handle_fetch(dp, tr, conn, peer, f, len, h->corr);
+		break;
+	case SN_LIST_OFFSETS:
+		handle_list(dp, tr, conn, peer, f, len, h->corr);
+		break;
+	case SN_METADATA:
+		handle_metadata(dp, tr, conn, peer, f, len, h->corr);
+		break;
+	case SN_CREATE_TOPIC:
+	case SN_DELETE_TOPIC:
+		handle_admin(dp, tr, conn, peer, f, len, h->corr, h->opcode);
+		break;
+	case SN_INIT_PRODUCER_ID:
+		handle_init_pid(dp, tr, conn, peer, len, h->corr);
+		break;
+	default:
+		bad(dp, DP_BAD_UNKNOWN_OPCODE);
+		answer_error(dp, tr, conn, peer, h->opcode, h->corr,
+			     SN_ERR_UNSUPPORTED_VERSION);
+	}
+}
+
+/* ---- driver callbacks ---- */
+
+static void on_datagram(void *ctx, const uint8_t *p, size_t len,
+			const struct drv_peer *from)
+{
+	struct dp *dp = ctx;
+	struct sn_header h;
+	long n = sn_header_parse(p, len, dp->cfg.udp_max_frame, &h);
+	if (n <= 0) {
+		bad(dp, n == -SN_ERR_UNSUPPORTED_VERSION ? DP_BAD_BAD_VERSION :
+							   DP_BAD_BAD_MAGIC_OR_LENGTH);
+		if (len >= SN_HEADER_BYTES && rb_be16(p) == SN_MAGIC)
+			answer_error(dp, DPT_UDP, 0, from, h.opcode & 0x7f,
+				     h.corr, n == 0 ? SN_ERR_INVALID_REQUEST :
+						      (int16_t)-n);
+		return;
+	}
+	if ((size_t)n != len) {
+		bad(dp, DP_BAD_UDP_LENGTH_MISMATCH);
+		answer_error(dp, DPT_UDP, 0, from, h.opcode & 0x7f, h.corr,
+			     SN_ERR_INVALID_REQUEST);
+		return;
+	}
+	handle_frame(dp, DPT_UDP, 0, from, p, len, &h);
+}
+
+static int on_conn_open(void *ctx, uint32_t id)
+{
+	struct dp_conn *c = &conns[id & ((1u << 20) - 1)];
+	(void)ctx;
+	if (c->id)
+		return -EBUSY;
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	return 0;
+}
+
+static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
+			 size_t len)
+{
+	struct dp *dp = ctx;
+	struct dp_conn *c = conn_of(id);
+	if (!c)
+		return -1;
+	size_t used = 0;
+	/* bounded: each frame consumes >= 16 bytes; the window stops us */
+	while (!c->poisoned) {
+		if (c->next_seq - c->send_seq >= DP_CONN_WINDOW) {
+			if (!c->paused)
+				dp->net.conn_paused++;
+			c->paused = 1;
+			break;
+		}
+		struct sn_header h;
+		long n = sn_header_parse(p + used, len - used,
+					 dp->cfg.tcp_max_frame, &h);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			bad(dp, n == -SN_ERR_UNSUPPORTED_VERSION ?
+					DP_BAD_BAD_VERSION :
+					DP_BAD_BAD_MAGIC_OR_LENGTH);
+			answer_error(dp, DPT_TCP, id, NULL, h.opcode & 0x7f,
+				     h.corr, (int16_t)-n);
+			c = conn_of(id);
+			if (!c)
+				return -1;
+			c->poisoned = 1;
+			conn_flush(dp, c);
+			return (long)(len); /* the rest is garbage */
+		}
+		if ((size_t)n > len - used)
+			break; /* the driver keeps the partial frame */
+		handle_frame(dp, DPT_TCP, id, NULL, p + used, (size_t)n, &h);
+		used += (size_t)n;
+		c = conn_of(id);
+		if (!c)
+			return -1;
+	}
+	return (long)used;
+}
+
+static void on_conn_closed(void *ctx, uint32_t id)
+{
+	struct dp_conn *c = conn_of(id);
+	(void)ctx;
+	if (!c)
+		return;
+	for (unsigned i = 0; i < DP_CONN_WINDOW; i++)
+		if (c->window[i]) {
+			dp_msg_free(c->window[i]);
+			c->window[i] = NULL;
+		}
+	c->id = 0;
+}
+
+static void drain_completions(struct dp *dp)
+{
+	void *objs[DP_BURST];
+	for (unsigned round = 0; round < 64; round++) {
+		unsigned n = dp_ring_dequeue_burst(dp->completions, objs,
+						   DP_BURST);
+		for (unsigned i = 0; i < n; i++)
+			deliver(dp, objs[i]);
+		dp->net.completions += n;
+		if (n < DP_BURST)
+			break;
+	}
+}
+
+static void on_wakeup(void *ctx)
+{
+	drain_completions(ctx);
+}
+
+static void wake_cores(struct dp *dp)
+{
+	for (uint32_t i = 0; i < dp->nstore; i++)
+		if (core_touched[i]) {
+			core_touched[i] = 0;
+			dp_store_wake(dp->store[i]);
+		}
+}
+
+static void *net_main(void *arg)
+{
+	struct dp *dp = arg;
+	unsigned idle = 0;
+	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
+		dp->net.loops++;
+		uint64_t wait_us = 0;
+		if (idle > 200) {
+			/* seq_cst: pairs with dp_complete's load of
+			 * net_sleeping (Dekker) */
+			atomic_store(&dp->net_sleeping, 1);
+			if (dp_ring_count(dp->completions) == 0)
+				wait_us = 100000;
+		}
+		int w = dp->drv_ops->do_work(dp->drv, wait_us);
+		if (wait_us) {
+			dp->net.idle_waits++;
+			atomic_store(&dp->net_sleeping, 0);
+			idle = 0;
+		}
+		drain_completions(dp);
+		wake_cores(dp);
+		if (w > 0)
+			idle = 0;
+		else
+			idle++;
+	}
+	return NULL;
+}
+
+int dp_net_start(struct dp *dp)
+{
+	int rc;
+	nconns = dp->cfg.max_connections;
+	conns = calloc(nconns, sizeof(*conns));
+	if (!conns)
+		return -ENOMEM;
+	dp->net_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dp->net_wake_fd < 0)
+		return -errno;
+	dp->drv_ops = drv_find(dp->cfg.driver);
+	if (!dp->drv_ops) {
+		dp_log("driver '%s' is not available (only 'socket' is built)",
+		       dp->cfg.driver);
+		return -ENOTSUP;
+	}
+	struct drv_config dc = {
+		.listen_host = dp->cfg.listen_host,
+		.udp_port = dp->cfg.udp_port,
+		.tcp_port = dp->cfg.tcp_port,
+		.udp_max_frame = dp->cfg.udp_max_frame,
+		.tcp_max_frame = dp->cfg.tcp_max_frame,
+		.max_connections = dp->cfg.max_connections,
+		.rx_buffer_bytes = dp->cfg.memory_budget_bytes / 4,
+		.wake_fd = dp->net_wake_fd,
+	};
+	struct drv_callbacks cb = {
+		.ctx = dp,
+		.datagram = on_datagram,
+		.conn_open = on_conn_open,
+		.conn_data = on_conn_data,
+		.conn_closed = on_conn_closed,
+		.wakeup = on_wakeup,
+	};
+	rc = dp->drv_ops->create(&dc, &cb, &dp->drv);
+	if (rc) {
+		dp_log("driver %s: %s", dp->drv_ops->name, sl_strerror(rc));
+		return rc;
+	}
+	dp->drv_ops->ports(dp->drv, &dp->udp_port, &dp->tcp_port);
+	rc = pthread_create(&dp->net_thread, NULL, net_main, dp);
+	if (rc)
+		return -rc;
+	pthread_setname_np(dp->net_thread, "sl-net0");
+	return 0;
+}
+
+void dp_net_join(struct dp *dp)
+{
+	dp_wake_fd(dp->net_wake_fd);
+	pthread_join(dp->net_thread, NULL);
+	dp->drv_ops->destroy(dp->drv);
+	dp->drv = NULL;
+}

@@ -1,0 +1,212 @@
+/*
+ * Telemetry commands of sluiced (dataplane/telemetry/telemetry.h):
+ *   /sluice/info        version, pid, uptime, driver, ports, cores
+ *   /sluice/config      the effective configuration
+ *   /sluice/cores       net and storage core counters
+ *   /sluice/partitions  one line per partition: offsets, batches
+ *   /sluice/partition,<topic>-<n>   every counter of one partition
+ * Callbacks read single-writer counters with plain loads (see the
+ * telemetry header's threading rules); the topic table with acquire loads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+
+#ifdef SLUICE_HAVE_TELEMETRY
+#include "dataplane/telemetry/telemetry.h"
+
+static struct dp *g;
+
+static int cb_info(const char *cmd, const char *params, struct tel_data *d)
+{
+	tel_data_start_dict(d);
+	tel_data_add_dict_string(d, "version", "sluice 0.1.0");
+	tel_data_add_dict_int(d, "pid", getpid());
+	tel_data_add_dict_u64(d, "uptime_s",
+			      (uint64_t)time(NULL) - g->start_ms / 1000);
+	tel_data_add_dict_string(d, "driver", g->drv_ops->name);
+	tel_data_add_dict_u64(d, "udp_port", g->udp_port);
+	tel_data_add_dict_u64(d, "tcp_port", g->tcp_port);
+	tel_data_add_dict_u64(d, "storage_cores", g->nstore);
+	tel_data_add_dict_u64(d, "net_cores", 1);
+	tel_data_add_dict_u64(d, "memory_used_bytes", atomic_load(&g->mem_used));
+	tel_data_add_dict_u64(d, "memory_limit_bytes", g->mem_limit);
+	tel_data_add_dict_u64(d, "control_synced",
+			      (uint64_t)atomic_load(&g->control_synced));
+	return 0;
+}
+
+static int cb_config(const char *cmd, const char *params, struct tel_data *d)
+{
+	static char buf[8192];
+	if (sl_config_json(&g->cfg, buf, sizeof(buf)) < 0)
+		return -1;
+	return tel_data_string(d, buf);
+}
+
+static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
+{
+	tel_data_start_dict(d);
+	struct tel_data *n = tel_data_alloc();
+	if (!n)
+		return -1;
+	tel_data_start_dict(n);
+	const struct dp_net_stats *s = &g->net;
+	const struct drv_stats *ds = g->drv_ops->stats(g->drv);
+	tel_data_add_dict_u64(n, "frames", s->frames);
+	tel_data_add_dict_u64(n, "frame_bytes", s->frame_bytes);
+	tel_data_add_dict_u64(n, "produce", s->produce);
+	tel_data_add_dict_u64(n, "fetch", s->fetch);
+	tel_data_add_dict_u64(n, "list_offsets", s->list_offsets);
+	tel_data_add_dict_u64(n, "metadata", s->metadata);
+	tel_data_add_dict_u64(n, "admin", s->admin);
+	tel_data_add_dict_u64(n, "ring_full", s->ring_full);
+	tel_data_add_dict_u64(n, "budget_exhausted", s->budget_exhausted);
+	for (int i = 0; i < DP_BAD_COUNT; i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "bad_%s", dp_bad_names[i]);
+		tel_data_add_dict_u64(n, k, s->bad[i]);
+	}
+	tel_data_add_dict_u64(n, "rx_packets", ds->rx_packets);
+	tel_data_add_dict_u64(n, "rx_bytes", ds->rx_bytes);
+	tel_data_add_dict_u64(n, "tx_packets", ds->tx_packets);
+	tel_data_add_dict_u64(n, "tcp_rx_bytes", ds->tcp_rx_bytes);
+	tel_data_add_dict_u64(n, "tcp_tx_bytes", ds->tcp_tx_bytes);
+	tel_data_add_dict_u64(n, "conns_open", ds->conns_open);
+	tel_data_add_dict_u64(n, "conns_accepted", ds->conns_accepted);
+	tel_data_add_dict_u64(n, "conns_refused", ds->conns_refused);
+	tel_data_add_dict_u64(n, "rx_no_buffers", ds->rx_no_buffers);
+	tel_data_add_dict_u64(n, "assembly_overflow", ds->assembly_overflow);
+	tel_data_add_dict_u64(n, "idle_waits", s->idle_waits);
+	tel_data_add_dict_container(d, "net0", n, 0);
+	for (uint32_t i = 0; i < g->nstore; i++) {
+		const struct dp_store_stats *t = &g->store[i]->st;
+		struct tel_data *c = tel_data_alloc();
+		if (!c)
+			break;
+		tel_data_start_dict(c);
+		tel_data_add_dict_u64(c, "partitions", g->store[i]->nparts);
+		tel_data_add_dict_u64(c, "batches", t->batches);
+		tel_data_add_dict_u64(c, "batch_bytes", t->batch_bytes);
+		tel_data_add_dict_u64(c, "duplicates", t->duplicates);
+		tel_data_add_dict_u64(c, "log_full", t->log_full);
+		tel_data_add_dict_u64(c, "storage_errors", t->storage_errors);
+		tel_data_add_dict_u64(c, "timeouts", t->timeouts);
+		tel_data_add_dict_u64(c, "fetches", t->fetches);
+		tel_data_add_dict_u64(c, "fetch_bytes", t->fetch_bytes);
+		tel_data_add_dict_u64(c, "parked", t->parked);
+		tel_data_add_dict_u64(c, "list_offsets", t->list_offsets);
+		tel_data_add_dict_u64(c, "retention_runs", t->retention_runs);
+		tel_data_add_dict_u64(c, "segments_deleted", t->segments_deleted);
+		tel_data_add_dict_u64(c, "idle_waits", t->idle_waits);
+		char k[32];
+		snprintf(k, sizeof(k), "storage%u", i);
+		tel_data_add_dict_container(d, k, c, 0);
+	}
+	return 0;
+}
+
+static int cb_partitions(const char *cmd, const char *params,
+			 struct tel_data *d)
+{
+	tel_data_start_dict(d);
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		struct dp_topic *t = atomic_load_explicit(&g->topics[i],
+							  memory_order_acquire);
+		if (!t || !atomic_load(&t->live))
+			continue;
+		for (int32_t k = 0; k < t->partitions; k++) {
+			const struct dp_partition *p = &t->parts[k];
+			char key[TEL_MAX_STRING_LEN];
+			snprintf(key, sizeof(key), "%s-%d", t->name, k);
+			for (char *c = key; *c; c++)
+				if (*c == '.' || *c == '-')
+					*c = '_';
+			char val[TEL_MAX_STRING_LEN];
+			snprintf(val, sizeof(val),
+				 "start=%lld end=%lld durable=%lld batches=%llu "
+				 "core=%u",
+				 (long long)p->start_offset,
+				 (long long)p->end_offset,
+				 (long long)p->durable_offset,
+				 (unsigned long long)p->batches, p->core);
+			tel_data_add_dict_string(d, key, val);
+		}
+	}
+	return 0;
+}
+
+static int cb_partition(const char *cmd, const char *params,
+			struct tel_data *d)
+{
+	if (!params)
+		return -1;
+	const char *dash = strrchr(params, '-');
+	if (!dash)
+		return -1;
+	int32_t idx = atoi(dash + 1);
+	size_t nl = (size_t)(dash - params);
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		struct dp_topic *t = atomic_load_explicit(&g->topics[i],
+							  memory_order_acquire);
+		if (!t || !atomic_load(&t->live) || strlen(t->name) != nl ||
+		    memcmp(t->name, params, nl) || idx < 0 ||
+		    idx >= t->partitions)
+			continue;
+		const struct dp_partition *p = &t->parts[idx];
+		const struct slog_stats *s = &p->log_stats;
+		tel_data_start_dict(d);
+		tel_data_add_dict_u64(d, "topic_id", t->id);
+		tel_data_add_dict_u64(d, "core", p->core);
+		tel_data_add_dict_int(d, "log_start_offset", p->start_offset);
+		tel_data_add_dict_int(d, "log_end_offset", p->end_offset);
+		tel_data_add_dict_int(d, "durable_offset", p->durable_offset);
+		tel_data_add_dict_u64(d, "batches", p->batches);
+		tel_data_add_dict_u64(d, "bytes", p->bytes);
+		tel_data_add_dict_u64(d, "duplicates", p->duplicates);
+		tel_data_add_dict_u64(d, "fetch_bytes", p->fetch_bytes);
+		tel_data_add_dict_u64(d, "ring_occupancy", p->ring_occupancy);
+		tel_data_add_dict_u64(d, "ring_drops", p->ring_drops);
+		tel_data_add_dict_u64(d, "appends", s->appends);
+		tel_data_add_dict_u64(d, "writes", s->writes);
+		tel_data_add_dict_u64(d, "fsyncs", s->fsyncs);
+		tel_data_add_dict_u64(d, "fsync_ns_total", s->fsync_ns_total);
+		tel_data_add_dict_u64(d, "fsync_ns_max", s->fsync_ns_max);
+		tel_data_add_dict_u64(d, "full_errors", s->full_errors);
+		tel_data_add_dict_u64(d, "io_errors", s->io_errors);
+		tel_data_add_dict_u64(d, "segments_rolled", s->segments_rolled);
+		tel_data_add_dict_u64(d, "cache_reads", s->cache_reads);
+		tel_data_add_dict_u64(d, "file_reads", s->file_reads);
+		return 0;
+	}
+	return -1;
+}
+
+void dp_stats_register(struct dp *dp)
+{
+	g = dp;
+	tel_register_cmd("/sluice/info", cb_info, "sluiced process information");
+	tel_register_cmd("/sluice/config", cb_config, "effective configuration");
+	tel_register_cmd("/sluice/cores", cb_cores, "per-core counters");
+	tel_register_cmd("/sluice/partitions", cb_partitions,
+			 "offsets of every partition");
+	tel_register_cmd("/sluice/partition", cb_partition,
+			 "counters of one partition: ,<topic>-<n>");
+	int rc = tel_server_start(dp->cfg.telemetry_socket, "sluice 0.1.0");
+	if (rc)
+		dp_log("telemetry socket %s: %s (telemetry off)",
+		       dp->cfg.telemetry_socket, sl_strerror(rc));
+	else
+		dp_log("telemetry socket %s", dp->cfg.telemetry_socket);
+}
+#else
+void dp_stats_register(struct dp *dp)
+{
+	(void)dp;
+	dp_log("telemetry not built (dataplane/telemetry has no library yet)");
+}
+#endif

@@ -1,0 +1,727 @@
+/*
+ * A storage core: owns the partitions hashed to it (their slog, idempotence
+ * table, pending acks and parked fetches), drains their rings, appends and
+ * releases acks.  One swriter (io_uring) per core.
+ *
+ * Duty cycle (bounded): a command from main (open/close a partition), then
+ * up to DP_BURST messages per owned partition, swriter_do_work() (which
+ * calls durable_cb), then deadlines (acks=-1 timeouts, long-poll fetches)
+ * and retention every DP_RETENTION_INTERVAL_MS.  Idle strategy: spin a
+ * little, then block: in swriter_wait() while I/O is in flight, else in
+ * poll() on the core's eventfd, never longer than the nearest deadline.
+ *
+ * Acks: acks=1 answered right after slog_append(); acks=-1 queued in
+ * offset order on the partition and released by durable_cb once
+ * durable_end > last offset; durable_cb(err<0) answers every queued ack
+ * KAFKA_STORAGE_ERROR (the log rolled back); acks=0 answered never.
+ *
+ * Fetch: the core copies whole batches into the response buffer (one
+ * copy): from the tail cache (slog_read's pointer is only valid on this
+ * thread until the next append, so it cannot be handed to the net core),
+ * or with pread() from the segment's page-cache descriptor.  Handing
+ * fd/pos/len to the net core for splice/sendfile would save that copy for
+ * cold reads but needs segment lifetime pinning against retention; later.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+#include "proto/record_batch.h"
+
+void dp_store_wake(struct dp_store_core *c)
+{
+	/* seq_cst: pairs with the core's seq_cst store of sleeping=1 before
+	 * it re-checks its rings (Dekker): either it sees our enqueue or we
+	 * see it sleeping. */
+	if (atomic_load(&c->sleeping))
+		dp_wake_fd(c->wake_fd);
+}
+
+static void respond_produce(struct dp *dp, struct dp_msg *m, int16_t err,
+			    int64_t base, int64_t last, uint32_t throttle_ms)
+{
+	if (m->acks == 0) {
+		dp_msg_free(m);
+		return;
+	}
+	struct dp_partition *p = m->part;
+	struct sn_produce_resp r = {
+		.topic_id = p->topic->id,
+		.partition = p->index,
+		.base_offset = err ? -1 : base,
+		.last_offset = err ? -1 : last,
+		.log_start_offset = p->log ? slog_start_offset(p->log) : -1,
+		.throttle_ms = throttle_ms,
+	};
+	dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
+	long n = sn_encode_produce_resp(m->resp, SN_PRODUCE_RESP_BYTES, m->corr,
+					err, &r);
+	m->resp_len = n > 0 ? (uint32_t)n : 0;
+	dp_complete(dp, m);
+}
+
+static void respond_error(struct dp *dp, struct dp_msg *m, uint8_t opcode,
+			  int16_t err)
+{
+	if (m->kind == DPM_PRODUCE) {
+		respond_produce(dp, m, err, -1, -1,
+				err == SN_ERR_THROTTLING_QUOTA_EXCEEDED ?
+					DP_THROTTLE_MS : 0);
+		return;
+	}
+	dp_msg_resp(dp, m, 64);
+	long n = sn_encode_error_resp(m->resp, 64, opcode, m->corr, err);
+	m->resp_len = n > 0 ? (uint32_t)n : 0;
+	dp_complete(dp, m);
+}
+
+/* ---- durability ---- */
+
+static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
+		       int err)
+{
+	struct dp_partition *p = ctx;
+	struct dp_store_core *c = dp_g->store[p->core];
+	c->durable_cb_calls++;
+	if (err < 0) {
+		/* rolled back to durable_end: everything queued is gone */
+		while (p->acks_head) {
+			struct dp_msg *m = p->acks_head;
+			p->acks_head = m->next;
+			if (m->last_offset < durable_end) {
+				respond_produce(dp_g, m, 0, -1, m->last_offset, 0);
+				continue;
+			}
+			c->st.storage_errors++;
+			respond_produce(dp_g, m, SN_ERR_KAFKA_STORAGE_ERROR, -1,
+					-1, 0);
+		}
+		p->acks_tail = NULL;
+		p->acks_pending = 0;
+		idem_reset(&p->idem);
+		return;
+	}
+	while (p->acks_head && p->acks_head->last_offset < durable_end) {
+		struct dp_msg *m = p->acks_head;
+		p->acks_head = m->next;
+		p->acks_pending--;
+		/* base offset was stored in the response already */
+		int64_t base = (int64_t)m->fetch.offset;
+		respond_produce(dp_g, m, 0, base, m->last_offset, 0);
+	}
+	if (!p->acks_head)
+		p->acks_tail = NULL;
+	(void)log;
+}
+
+static void ack_queue(struct dp_partition *p, struct dp_msg *m, int64_t base,
+		      int64_t last)
+{
+	m->fetch.offset = base; /* reused: base offset to answer with */
+	m->last_offset = last;
+	m->next = NULL;
+	m->deadline_ns = dp_now_ns() + (uint64_t)(m->deadline_ns ? m->deadline_ns : 30000) * 1000000ull;
+	if (p->acks_tail)
+		p->acks_tail->next = m;
+	else
+		p->acks_head = m;
+	p->acks_tail = m;
+	p->acks_pending++;
+}
+
+/* ---- produce ---- */
+
+static void do_produce(struct dp *dp, struct dp_store_core *c,
+		       struct dp_partition *p, struct dp_msg *m)
+{
+	struct rb_header h;
+	rb_header_decode(m->req, &h);
+	int32_t last_seq = idem_last_seq(h.base_sequence, h.last_offset_delta);
+	struct idem_batch dup;
+	int v = idem_check(&p->idem, h.producer_id, h.producer_epoch,
+			   h.base_sequence, last_seq, &dup);
+	if (v == IDEM_DUPLICATE) {
+		c->st.duplicates++;
+		p->duplicates++;
+		if (m->acks == -1 &&
+		    dup.last_offset >= slog_durable_offset(p->log)) {
+			ack_queue(p, m, dup.base_offset, dup.last_offset);
+			return;
+		}
+		respond_produce(dp, m, 0, dup.base_offset, dup.last_offset, 0);
+		return;
+	}
+	if (v < 0) {
+		respond_produce(dp, m, (int16_t)-v, -1, -1, 0);
+		return;
+	}
+	struct slog_append_result res;
+	int rc = slog_append(p->log, m->req, m->req_len, &res);
+	if (rc == SL_EFULL) {
+		/* reap completions once and retry; then push back */
+		swriter_do_work(c->w);
+		rc = slog_append(p->log, m->req, m->req_len, &res);
+	}
+	if (rc == SL_EFULL) {
+		c->st.log_full++;
+		respond_produce(dp, m, SN_ERR_THROTTLING_QUOTA_EXCEEDED, -1, -1,
+				DP_THROTTLE_MS);
+		return;
+	}
+	if (rc == SL_ETOOBIG) {
+		respond_produce(dp, m, SN_ERR_MESSAGE_TOO_LARGE, -1, -1, 0);
+		return;
+	}
+	if (rc <= SL_ECORRUPT && rc >= SL_ELENGTH) {
+		respond_produce(dp, m, SN_ERR_CORRUPT_MESSAGE, -1, -1, 0);
+		return;
+	}
+	if (rc < 0) {
+		c->st.storage_errors++;
+		respond_produce(dp, m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1, 0);
+		return;
+	}
+	idem_record(&p->idem, h.producer_id, h.producer_epoch, h.base_sequence,
+		    last_seq, res.base_offset, res.last_offset);
+	c->st.batches++;
+	c->st.appends++;
+	c->st.batch_bytes += m->req_len;
+	p->batches++;
+	p->bytes += m->req_len;
+	if (m->acks == -1) {
+		ack_queue(p, m, res.base_offset, res.last_offset);
+		return;
+	}
+	respond_produce(dp, m, 0, res.base_offset, res.last_offset, 0);
+}
+
+/* ---- fetch ---- */
+
+/* Answer the fetch if it is ready (or forced); returns 1 if answered. */
+static int try_fetch(struct dp *dp, struct dp_store_core *c,
+		     struct dp_msg *m, int force)
+{
+	struct dp_partition *p = m->part;
+	struct sn_fetch *f = &m->fetch;
+	int64_t start = slog_start_offset(p->log), end = slog_end_offset(p->log);
+	int64_t durable = slog_durable_offset(p->log);
+	int64_t limit = f->isolation ? end : durable;
+	if (f->offset < start || f->offset > end) {
+		respond_error(dp, m, SN_FETCH, SN_ERR_OFFSET_OUT_OF_RANGE);
+		return 1;
+	}
+	size_t cap = m->transport == DPT_UDP ?
+			     dp->cfg.udp_max_frame - SN_FETCH_RESP_BYTES :
+			     DP_FETCH_MAX_BYTES;
+	size_t max = f->max_bytes < cap ? f->max_bytes : cap;
+	if (max == 0)
+		max = 1;
+	struct slog_read_view v = { 0 };
+	int rc = f->offset >= limit ? 0 :
+				      slog_read(p->log, f->offset, max, limit, &v);
+	if (rc < 0) {
+		respond_error(dp, m, SN_FETCH,
+			      rc == SL_EOFFSET ? SN_ERR_OFFSET_OUT_OF_RANGE :
+						 SN_ERR_KAFKA_STORAGE_ERROR);
+		return 1;
+	}
+	if (!force && v.len < (f->min_bytes ? f->min_bytes : 1) &&
+	    f->max_wait_ms > 0)
+		return 0;
+	if (v.len > cap) {
+		respond_error(dp, m, SN_FETCH, SN_ERR_MESSAGE_TOO_LARGE);
+		return 1;
+	}
+	if (dp_msg_resp(dp, m, SN_FETCH_RESP_BYTES + v.len)) {
+		/* budget spent: an empty answer the client retries */
+		v.len = 0;
+		if (dp_msg_resp(dp, m, SN_FETCH_RESP_BYTES)) {
+			dp_msg_free(m);
+			return 1;
+		}
+	}
+	if (v.len) {
+		if (v.mem) {
+			memcpy(m->resp + SN_FETCH_RESP_BYTES, v.mem, v.len);
+		} else {
+			ssize_t r = pread(v.fd, m->resp + SN_FETCH_RESP_BYTES,
+					  v.len, (off_t)v.file_pos);
+			if (r != (ssize_t)v.len) {
+				respond_error(dp, m, SN_FETCH,
+					      SN_ERR_KAFKA_STORAGE_ERROR);
+				return 1;
+			}
+		}
+	}
+	struct sn_fetch_resp r = {
+		.topic_id = p->topic->id, .partition = p->index,
+		.high_watermark = durable, .log_start_offset = start,
+		.log_end_offset = end, .records_len = (uint32_t)v.len,
+	};
+	sn_encode_fetch_resp_head(m->resp, m->corr, 0, &r);
+	m->resp_len = SN_FETCH_RESP_BYTES + (uint32_t)v.len;
+	c->st.fetches++;
+	c->st.fetch_bytes += v.len;
+	p->fetch_bytes += v.len;
+	dp_complete(dp, m);
+	return 1;
+}
+
+static void do_fetch(struct dp *dp, struct dp_store_core *c,
+		     struct dp_partition *p, struct dp_msg *m)
+{
+	if (try_fetch(dp, c, m, c->parked >= DP_MAX_PARKED))
+		return;
+	m->deadline_ns = dp_now_ns() + (uint64_t)m->fetch.max_wait_ms * 1000000ull;
+	m->next = p->parked;
+	p->parked = m;
+	c->parked++;
+	c->st.parked++;
+}
+
+static void recheck_parked(struct dp *dp, struct dp_store_core *c,
+			   struct dp_partition *p, uint64_t now)
+{
+	struct dp_msg **pp = &p->parked;
+	while (*pp) {
+		struct dp_msg *m = *pp;
+		int force = now >= m->deadline_ns || !p->log;
+		if (!p->log) {
+			*pp = m->next;
+			c->parked--;
+			respond_error(dp, m, SN_FETCH,
+				      SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+			continue;
+		}
+		/* try_fetch may answer (and hand m away) */
+		struct dp_msg *next = m->next;
+		if (try_fetch(dp, c, m, force)) {
+			*pp = next;
+			c->parked--;
+		} else {
+			pp = &m->next;
+		}
+	}
+}
+
+static void do_list(struct dp *dp, struct dp_store_core *c,
+		    struct dp_partition *p, struct dp_msg *m)
+{
+	int64_t off;
+	if (m->timestamp == -2)
+		off = slog_start_offset(p->log);
+	else if (m->timestamp == -1)
+		off = slog_durable_offset(p->log);
+	else {
+		off = slog_offset_for_time(p->log, m->timestamp);
+		if (off == SL_ENOTFOUND)
+			off = -1;
+		else if (off < 0) {
+			respond_error(dp, m, SN_LIST_OFFSETS,
+				      SN_ERR_KAFKA_STORAGE_ERROR);
+			return;
+		}
+	}
+	c->st.list_offsets++;
+	struct sn_list_offsets_resp r = { p->topic->id, p->index, off,
+					  m->timestamp };
+	dp_msg_resp(dp, m, SN_LIST_OFFSETS_RESP_BYTES);
+	long n = sn_encode_list_offsets_resp(m->resp, SN_LIST_OFFSETS_RESP_BYTES,
+					     m->corr, 0, &r);
+	m->resp_len = n > 0 ? (uint32_t)n : 0;
+	dp_complete(dp, m);
+}
+
+static void handle_msg(struct dp *dp, struct dp_store_core *c,
+		       struct dp_partition *p, struct dp_msg *m)
+{
+	if (!p->log) {
+		respond_error(dp, m,
+			      m->kind == DPM_PRODUCE ? SN_PRODUCE :
+			      m->kind == DPM_FETCH   ? SN_FETCH :
+						       SN_LIST_OFFSETS,
+			      SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		return;
+	}
+	switch (m->kind) {
+	case DPM_PRODUCE:
+		do_produce(dp, c, p, m);
+		break;
+	case DPM_FETCH:
+		do_fetch(dp, c, p, m);
+		break;
+	case DPM_LIST:
+		do_list(dp, c, p, m);
+		break;
+	default:
+		dp_msg_free(m);
+	}
+}
+
+/* ---- open / close ---- */
+
+/* Rebuild idempotence state from the last segment(s): every batch header
+ * from the base offset of the second-to-last segment on. */
+static void idem_rebuild(struct dp *dp, struct dp_partition *p)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/%s-%d", dp->cfg.data_dir, p->topic->name,
+		 p->index);
+	int64_t bases[2] = { -1, -1 };
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			size_t l = strlen(e->d_name);
+			if (l != 24 || strcmp(e->d_name + 20, ".log"))
+				continue;
+			int64_t b = strtoll(e->d_name, NULL, 10);
+			if (b > bases[1]) {
+				bases[0] = bases[1];
+				bases[1] = b;
+			} else if (b > bases[0]) {
+				bases[0] = b;
+			}
+		}
+		closedir(d);
+	}
+	int64_t off = bases[0] >= 0 ? bases[0] : bases[1];
+	int64_t start = slog_start_offset(p->log);
+	int64_t end = slog_end_offset(p->log);
+	if (off < start)
+		off = start;
+	/* bounded: each step moves past at least one batch */
+	for (unsigned steps = 0; off < end && steps < (1u << 24); steps++) {
+		struct slog_read_view v;
+		if (slog_read(p->log, off, 1 << 20, end, &v) || v.len == 0)
+			break;
+		uint8_t hdr[RB_HEADER_BYTES];
+		size_t pos = 0;
+		while (pos + RB_HEADER_BYTES <= v.len) {
+			const uint8_t *h8;
+			if (v.mem) {
+				h8 = v.mem + pos;
+			} else {
+				if (pread(v.fd, hdr, sizeof(hdr),
+					  (off_t)(v.file_pos + pos)) !=
+				    (ssize_t)sizeof(hdr))
+					break;
+				h8 = hdr;
+			}
+			struct rb_header h;
+			rb_header_decode(h8, &h);
+			if (h.length < 49)
+				break;
+			idem_record(&p->idem, h.producer_id, h.producer_epoch,
+				    h.base_sequence,
+				    idem_last_seq(h.base_sequence,
+						  h.last_offset_delta),
+				    h.base_offset,
+				    h.base_offset + h.last_offset_delta);
+			pos += RB_LOG_OVERHEAD + (size_t)h.length;
+		}
+		if (v.next_offset <= off)
+			break;
+		off = v.next_offset;
+	}
+}
+
+static void log_line(void *ctx, int level, const char *line)
+{
+	struct dp_partition *p = ctx;
+	dp_log("%s-%d: %s%s", p->topic->name, p->index,
+	       level == 0 ? "error: " : level == 1 ? "warning: " : "", line);
+}
+
+static int part_open(struct dp *dp, struct dp_store_core *c,
+		     struct dp_partition *p)
+{
+	if (c->nparts >= DP_CORE_MAX_PARTITIONS)
+		return -ENOSPC;
+	struct slog_config lc;
+	slog_config_defaults(&lc);
+	struct dp_topic *t = p->topic;
+	lc.topic = t->name;
+	lc.partition = p->index;
+	if (t->segment_bytes > 0)
+		lc.segment_bytes = (uint64_t)t->segment_bytes;
+	lc.retention_ms = t->retention_ms;
+	lc.retention_bytes = t->retention_bytes;
+	lc.durability = t->durability ? SLOG_SYNC_GROUP : SLOG_SYNC_EVERY_APPEND;
+	lc.group_commit_bytes = dp->cfg.group_commit_bytes;
+	lc.group_commit_us = dp->cfg.group_commit_us;
+	lc.buffer_bytes = dp->cfg.log_buffer_bytes;
+	lc.durable_cb = durable_cb;
+	lc.cb_ctx = p;
+	lc.log_fn = log_line;
+	lc.log_ctx = p;
+	int rc = idem_init(&p->idem, DP_IDEM_PRODUCERS);
+	if (rc)
+		return rc;
+	rc = slog_open(c->w, dp->cfg.data_dir, &lc, &p->log);
+	if (rc) {
+		idem_fini(&p->idem);
+		p->log = NULL;
+		return rc;
+	}
+	idem_rebuild(dp, p);
+	c->parts[c->nparts++] = p;
+	dp_log("opened %s-%d on storage core %u: offsets %lld..%lld",
+	       t->name, p->index, c->id, (long long)slog_start_offset(p->log),
+	       (long long)slog_end_offset(p->log));
+	return 0;
+}
+
+static void part_close(struct dp *dp, struct dp_store_core *c,
+		       struct dp_partition *p)
+{
+	if (!p->log)
+		return;
+	int rc = slog_close(p->log);
+	if (rc)
+		dp_log("closing %s-%d: %s", p->topic->name, p->index,
+		       sl_strerror(rc));
+	p->log = NULL;
+	/* answers whatever still waits, including acks the close made
+	 * durable (durable_cb ran inside slog_close) */
+	while (p->acks_head) {
+		struct dp_msg *m = p->acks_head;
+		p->acks_head = m->next;
+		respond_produce(dp, m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, -1,
+				-1, 0);
+	}
+	p->acks_tail = NULL;
+	p->acks_pending = 0;
+	recheck_parked(dp, c, p, 0);
+	idem_fini(&p->idem);
+	/* the partition stays in parts[] so its ring keeps being drained
+	 * (answered UNKNOWN_TOPIC_OR_PARTITION) */
+}
+
+static void run_cmd(struct dp *dp, struct dp_store_core *c)
+{
+	/* acquire: pairs with dp_store_cmd's release store of the command */
+	struct dp_cmd *cmd = atomic_load_explicit(&c->cmd, memory_order_acquire);
+	if (!cmd)
+		return;
+	atomic_store_explicit(&c->cmd, NULL, memory_order_relaxed);
+	if (cmd->op == DPC_OPEN)
+		cmd->rc = part_open(dp, c, cmd->part);
+	else
+		part_close(dp, c, cmd->part), cmd->rc = 0;
+	/* release: the result and the partition state are visible to main
+	 * when it sees done; pairs with its acquire load */
+	atomic_store_explicit(&cmd->done, 1, memory_order_release);
+}
+
+int dp_store_cmd(struct dp *dp, uint32_t core, int op, struct dp_partition *p)
+{
+	struct dp_store_core *c = dp->store[core];
+	struct dp_cmd cmd = { .op = op, .part = p };
+	atomic_init(&cmd.done, 0);
+	/* release: cmd's fields before the pointer; pairs with run_cmd */
+	atomic_store_explicit(&c->cmd, &cmd, memory_order_release);
+	dp_wake_fd(c->wake_fd);
+	/* bounded: opening a log recovers at most a few segments */
+	for (unsigned i = 0; i < 600000; i++) {
+		if (atomic_load_explicit(&cmd.done, memory_order_acquire))
+			return cmd.rc;
+		usleep(100);
+	}
+	dp_log("storage core %u did not answer a command in 60 s", core);
+	abort();
+}
+
+/* ---- the loop ---- */
+
+static void refresh_counters(struct dp_partition *p)
+{
+	if (!p->log)
+		return;
+	p->start_offset = slog_start_offset(p->log);
+	p->end_offset = slog_end_offset(p->log);
+	p->durable_offset = slog_durable_offset(p->log);
+	slog_get_stats(p->log, &p->log_stats);
+	p->ring_occupancy = dp_ring_count(p->ring);
+	/* relaxed: a statistic */
+	p->ring_drops = atomic_load_explicit(&p->ring->full_drops,
+					     memory_order_relaxed);
+}
+
+static void check_ack_timeouts(struct dp *dp, struct dp_store_core *c,
+			       struct dp_partition *p, uint64_t now)
+{
+	/* timeouts are not ordered by offset; answer expired heads only so
+	 * the list stays in offset order (later ones wait their turn) */
+	while (p->acks_head && now >= p->acks_head->deadline_ns) {
+		struct dp_msg *m = p->acks_head;
+		p->acks_head = m->next;
+		p->acks_pending--;
+		c->st.timeouts++;
+		respond_produce(dp, m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
+	}
+	if (!p->acks_head)
+		p->acks_tail = NULL;
+}
+
+static void *store_main(void *arg)
+{
+	struct dp_store_core *c = arg;
+	struct dp *dp = dp_g;
+	uint64_t next_retention = dp_now_ns() +
+				  DP_RETENTION_INTERVAL_MS * 1000000ull;
+	uint64_t next_tick = 0;
+	unsigned idle = 0;
+	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
+		int work = 0;
+		c->st.loops++;
+		run_cmd(dp, c);
+		for (uint32_t i = 0; i < c->nparts; i++) {
+			struct dp_partition *p = c->parts[i];
+			void *objs[DP_BURST];
+			unsigned n = dp_ring_dequeue_burst(p->ring, objs,
+							   DP_BURST);
+			for (unsigned k = 0; k < n; k++)
+				handle_msg(dp, c, p, objs[k]);
+			work += (int)n;
+		}
+		int w = swriter_do_work(c->w);
+		if (w > 0)
+			work += w;
+		uint64_t now = dp_now_ns();
+		if (work || now >= next_tick) {
+			for (uint32_t i = 0; i < c->nparts; i++) {
+				struct dp_partition *p = c->parts[i];
+				if (p->parked)
+					recheck_parked(dp, c, p, now);
+				if (p->acks_head)
+					check_ack_timeouts(dp, c, p, now);
+				refresh_counters(p);
+			}
+			next_tick = now + 1000000ull; /* 1 ms */
+		}
+		if (now >= next_retention) {
+			for (uint32_t i = 0; i < c->nparts; i++) {
+				struct dp_partition *p = c->parts[i];
+				if (!p->log)
+					continue;
+				int r = slog_apply_retention(p->log);
+				if (r > 0) {
+					c->st.segments_deleted += (uint64_t)r;
+					dp_log("%s-%d: retention deleted %d "
+					       "segment(s)", p->topic->name,
+					       p->index, r);
+				}
+			}
+			c->st.retention_runs++;
+			next_retention = now + DP_RETENTION_INTERVAL_MS * 1000000ull;
+		}
+		if (work) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < 200)
+			continue;
+		c->st.idle_waits++;
+		/* I/O in flight (acks waiting for durability): wait on the
+		 * ring briefly; else sleep on the eventfd */
+		int inflight = 0;
+		for (uint32_t i = 0; i < c->nparts && !inflight; i++) {
+			struct dp_partition *p = c->parts[i];
+			inflight = p->log && (p->acks_head ||
+					      slog_durable_offset(p->log) <
+						      slog_end_offset(p->log));
+		}
+		if (inflight) {
+			swriter_wait(c->w, 200);
+			continue;
+		}
+		/* seq_cst: pairs with dp_store_wake's load (see there) */
+		atomic_store(&c->sleeping, 1);
+		int pending = atomic_load_explicit(&c->cmd,
+						   memory_order_relaxed) != NULL;
+		for (uint32_t i = 0; i < c->nparts && !pending; i++)
+			pending = dp_ring_count(c->parts[i]->ring) > 0;
+		if (!pending) {
+			int timeout_ms = c->parked ? 1 : 100;
+			struct pollfd pfd = { c->wake_fd, POLLIN, 0 };
+			if (poll(&pfd, 1, timeout_ms) > 0) {
+				uint64_t v;
+				if (read(c->wake_fd, &v, sizeof(v)) < 0) {
+					/* EAGAIN: someone else drained it */
+				}
+			}
+		}
+		atomic_store(&c->sleeping, 0);
+		idle = 0;
+	}
+	/* clean shutdown: close every log so the next open is clean */
+	for (uint32_t i = 0; i < c->nparts; i++)
+		part_close(dp, c, c->parts[i]);
+	for (uint32_t i = 0; i < c->nparts; i++) {
+		/* answer (or free) whatever is still in the rings */
+		void *objs[DP_BURST];
+		unsigned n;
+		for (unsigned k = 0; k < 1024 &&
+		     (n = dp_ring_dequeue_burst(c->parts[i]->ring, objs, DP_BURST));
+		     k++)
+			for (unsigned j = 0; j < n; j++)
+				dp_msg_free(objs[j]);
+	}
+	swriter_destroy(c->w);
+	c->w = NULL;
+	return NULL;
+}
+
+int dp_store_start(struct dp *dp, uint32_t id)
+{
+	struct dp_store_core *c;
+	if (posix_memalign((void **)&c, 64, sizeof(*c)))
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	atomic_init(&c->sleeping, 0);
+	atomic_init(&c->cmd, NULL);
+	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->wake_fd < 0) {
+		free(c);
+		return -errno;
+	}
+	struct swriter_config wc;
+	swriter_config_defaults(&wc);
+	wc.max_logs = 1024;
+	int rc = swriter_create(&wc, &c->w);
+	if (rc) {
+		close(c->wake_fd);
+		free(c);
+		return rc;
+	}
+	dp->store[id] = c;
+	rc = pthread_create(&c->thread, NULL, store_main, c);
+	if (rc) {
+		swriter_destroy(c->w);
+		close(c->wake_fd);
+		dp->store[id] = NULL;
+		free(c);
+		return -rc;
+	}
+	char name[16];
+	snprintf(name, sizeof(name), "sl-store%u", id);
+	pthread_setname_np(c->thread, name);
+	return 0;
+}
+
+void dp_store_join(struct dp *dp, uint32_t id)
+{
+	struct dp_store_core *c = dp->store[id];
+	if (!c)
+		return;
+	dp_wake_fd(c->wake_fd);
+	pthread_join(c->thread, NULL);
+}

@@ -1,0 +1,251 @@
+/*
+ * The topic table: read-mostly, written by the main thread only (control
+ * pushes, topics.cache at start).  Readers (net core, telemetry) load slot
+ * pointers with acquire; a topic is published with release after its
+ * partition logs are open on their storage cores.  Topics are never freed
+ * while sluiced runs (a deleted one is marked dead and its partitions are
+ * closed), so a reader never holds a dangling pointer.
+ *
+ * <data_dir>/run/topics.cache: the topic entries exactly as in a METADATA
+ * response (proto/native.h), back to back, after a "SLTC" u32 count header;
+ * replaced atomically (write tmp, fsync, rename, fsync dir).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <ftw.h>
+
+#include "dataplane/dp.h"
+#include "proto/record_batch.h"
+
+struct dp_topic *dp_topic_by_id(struct dp *dp, uint32_t id)
+{
+	if (id == 0)
+		return NULL;
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		/* acquire: pairs with the release store in dp_topic_put */
+		struct dp_topic *t =
+			atomic_load_explicit(&dp->topics[i], memory_order_acquire);
+		if (t && t->id == id &&
+		    atomic_load_explicit(&t->live, memory_order_acquire))
+			return t;
+	}
+	return NULL;
+}
+
+struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
+				      int32_t partition)
+{
+	struct dp_topic *t = dp_topic_by_id(dp, topic_id);
+	if (!t || partition < 0 || partition >= t->partitions)
+		return NULL;
+	return &t->parts[partition];
+}
+
+static uint32_t core_of(struct dp *dp, uint32_t topic_id, int32_t partition)
+{
+	uint64_t x = (uint64_t)topic_id << 32 | (uint32_t)partition;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (uint32_t)(x % dp->nstore);
+}
+
+static int cache_write(struct dp *dp)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/run/topics.cache", dp->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	size_t cap = 8 + (size_t)DP_MAX_TOPICS * (SN_TOPIC_ENTRY_BYTES + SN_NAME_MAX);
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	/* reuse the METADATA encoder for the entries */
+	struct sn_metadata_builder b;
+	sn_metadata_resp_begin(&b, buf, cap, 0, 0, 0);
+	uint32_t n = 0;
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		struct dp_topic *t = atomic_load(&dp->topics[i]);
+		if (!t || !atomic_load(&t->live))
+			continue;
+		struct sn_topic_info ti = {
+			.topic_id = t->id, .partitions = t->partitions,
+			.durability = t->durability,
+			.retention_ms = t->retention_ms,
+			.retention_bytes = t->retention_bytes,
+			.segment_bytes = t->segment_bytes, .name = t->name,
+			.name_len = (uint16_t)strlen(t->name),
+		};
+		sn_metadata_resp_add(&b, &ti);
+		n++;
+	}
+	long len = sn_metadata_resp_finish(&b, 0, 0);
+	int rc = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || len < 0) {
+		rc = fd < 0 ? -errno : -EINVAL;
+		goto out;
+	}
+	if (write(fd, buf, (size_t)len) != len || fsync(fd) < 0)
+		rc = -EIO;
+	close(fd);
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (!rc) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/run", dp->cfg.data_dir);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+out:
+	free(buf);
+	if (rc)
+		dp_log("cannot write %s: %s", path, sl_strerror(rc));
+	(void)n;
+	return rc;
+}
+
+int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
+{
+	if (!sn_topic_name_valid(ti->name, ti->name_len) || ti->topic_id == 0 ||
+	    ti->partitions < 1 || ti->partitions > SN_PARTITIONS_MAX)
+		return -SN_ERR_INVALID_REQUEST;
+	int free_slot = -1;
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		struct dp_topic *t = atomic_load(&dp->topics[i]);
+		if (!t) {
+			if (free_slot < 0)
+				free_slot = (int)i;
+			continue;
+		}
+		if (!atomic_load(&t->live))
+			continue;
+		if (t->id == ti->topic_id ||
+		    (strlen(t->name) == ti->name_len &&
+		     !memcmp(t->name, ti->name, ti->name_len))) {
+			if (t->id != ti->topic_id)
+				return -SN_ERR_TOPIC_ALREADY_EXISTS;
+			/* update: partitions cannot change here; retention
+			 * and durability take effect at the next open */
+			t->retention_ms = ti->retention_ms;
+			t->retention_bytes = ti->retention_bytes;
+			t->durability = ti->durability;
+			return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+		}
+	}
+	if (free_slot < 0)
+		return -SN_ERR_INVALID_PARTITIONS;
+	struct dp_topic *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -SN_ERR_UNKNOWN_SERVER_ERROR;
+	t->id = ti->topic_id;
+	memcpy(t->name, ti->name, ti->name_len);
+	t->partitions = ti->partitions;
+	t->durability = ti->durability;
+	t->retention_ms = ti->retention_ms ? ti->retention_ms : dp->cfg.retention_ms;
+	t->retention_bytes = ti->retention_bytes ? ti->retention_bytes :
+						   dp->cfg.retention_bytes;
+	t->segment_bytes = ti->segment_bytes ? ti->segment_bytes :
+					       dp->cfg.segment_bytes;
+	t->parts = calloc((size_t)t->partitions, sizeof(*t->parts));
+	if (!t->parts) {
+		free(t);
+		return -SN_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	int rc = 0;
+	int32_t opened = 0;
+	for (int32_t i = 0; i < t->partitions; i++) {
+		struct dp_partition *p = &t->parts[i];
+		p->topic = t;
+		p->index = i;
+		p->core = core_of(dp, t->id, i);
+		rc = dp_ring_create(dp->cfg.ring_slots, &p->ring);
+		if (rc)
+			break;
+		rc = dp_store_cmd(dp, p->core, DPC_OPEN, p);
+		if (rc) {
+			dp_log("cannot open %s-%d: %s", t->name, i,
+			       sl_strerror(rc));
+			break;
+		}
+		opened++;
+	}
+	if (rc) {
+		for (int32_t i = 0; i < opened; i++)
+			dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE,
+				     &t->parts[i]);
+		/* the partitions stay referenced by their cores (drained,
+		 * answered unknown): the topic is leaked, not freed */
+		return -SN_ERR_KAFKA_STORAGE_ERROR;
+	}
+	atomic_init(&t->live, 1);
+	/* release: the topic and its open partitions before the pointer;
+	 * pairs with the readers' acquire loads */
+	atomic_store_explicit(&dp->topics[free_slot], t, memory_order_release);
+	dp_log("topic %s (id %u): %d partition(s)", t->name, t->id,
+	       t->partitions);
+	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int dp_topic_delete(struct dp *dp, uint32_t topic_id)
+{
+	struct dp_topic *t = dp_topic_by_id(dp, topic_id);
+	if (!t)
+		return -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	/* release: readers that see live == 0 stop routing to it */
+	atomic_store_explicit(&t->live, 0, memory_order_release);
+	for (int32_t i = 0; i < t->partitions; i++) {
+		dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE, &t->parts[i]);
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/%s-%d", dp->cfg.data_dir,
+			 t->name, i);
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	dp_log("topic %s (id %u) deleted", t->name, t->id);
+	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+}
+
+int dp_topics_load_cache(struct dp *dp)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/run/topics.cache", dp->cfg.data_dir);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	size_t cap = 8 + (size_t)DP_MAX_TOPICS * (SN_TOPIC_ENTRY_BYTES + SN_NAME_MAX);
+	uint8_t *buf = malloc(cap);
+	size_t len = buf ? fread(buf, 1, cap, f) : 0;
+	fclose(f);
+	struct sn_metadata_resp r;
+	int n = 0;
+	if (buf && sn_decode_metadata_resp(buf, len, &r) == 0) {
+		size_t pos = 0;
+		struct sn_topic_info ti;
+		while (sn_metadata_next(&r, &pos, &ti) == 1) {
+			if (dp_topic_put(dp, &ti) == 0)
+				n++;
+		}
+	} else {
+		dp_log("%s is unreadable; waiting for control", path);
+	}
+	free(buf);
+	if (n)
+		dp_log("%d topic(s) from %s", n, path);
+	return n;
+}

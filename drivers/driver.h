@@ -1,0 +1,121 @@
+/*
+ * The packet-I/O interface of sluiced: one interface, one implementation
+ * per backend, chosen by the config key `driver` (socket.c now, dpdk.c
+ * later).  The dataplane (dataplane/net.c) sees only this header: frames in,
+ * frames out, connections by number.  Nothing socket-specific leaks into
+ * dataplane/.
+ *
+ * Model (one driver instance per net core, owned by that thread):
+ *   - datagrams (UDP): drv->cb.datagram() is called for each datagram with
+ *     its bytes and source; the bytes are valid only during the call.
+ *     Replies go out with drv_udp_send() (copied by the driver).
+ *   - streams (TCP): connections are numbered by a 32-bit id (slot in the
+ *     low 20 bits, a generation above it, so a stale id never reaches a new
+ *     connection).  cb.conn_data() gets every byte not consumed yet (the
+ *     driver keeps an unconsumed tail in a per-connection assembly buffer,
+ *     bounded by max_frame + one receive buffer) and returns how many it
+ *     consumed, or < 0 to have the connection closed.  Sends take ownership
+ *     of a struct drv_buf, sent in order, released by its release().
+ *   - a wake-up file descriptor (eventfd) can be watched: cb.wakeup() runs
+ *     when it becomes readable (storage cores signal completions with it).
+ *
+ * Errors: functions return 0 / a count, or -errno.  Bad input is the
+ * dataplane's business; the driver counts its own failures in
+ * struct drv_stats.
+ */
+#ifndef SLUICE_DRIVERS_DRIVER_H
+#define SLUICE_DRIVERS_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct drv;
+
+/* A datagram peer (IPv4). */
+struct drv_peer {
+	uint32_t ip;   /* network byte order */
+	uint16_t port; /* network byte order */
+};
+
+/* A buffer handed to the driver for sending; the driver calls
+ * release(b) once the bytes are gone (or the connection closed). */
+struct drv_buf {
+	struct drv_buf *next; /* driver's queue link */
+	void (*release)(struct drv_buf *b);
+	uint32_t len;         /* bytes in data */
+	uint32_t off;         /* driver: bytes already sent */
+	uint8_t *data;
+};
+
+struct drv_callbacks {
+	void *ctx;
+	void (*datagram)(void *ctx, const uint8_t *p, size_t len,
+			 const struct drv_peer *from);
+	/* A new connection; return < 0 to refuse it (closed at once). */
+	int (*conn_open)(void *ctx, uint32_t conn);
+	/* Bytes at p (all not yet consumed).  Return bytes consumed (0: wait
+	 * for more), or < 0: close the connection after sending what is
+	 * queued. */
+	long (*conn_data)(void *ctx, uint32_t conn, const uint8_t *p,
+			  size_t len);
+	/* The connection is gone; its id is dead from now on. */
+	void (*conn_closed)(void *ctx, uint32_t conn);
+	/* The wake-up fd fired (it has been drained). */
+	void (*wakeup)(void *ctx);
+};
+
+struct drv_config {
+	const char *listen_host; /* IPv4 literal */
+	uint16_t udp_port;       /* 0: no UDP */
+	uint16_t tcp_port;       /* 0: no TCP */
+	uint32_t udp_max_frame;
+	uint32_t tcp_max_frame;
+	uint32_t max_connections;
+	uint64_t rx_buffer_bytes; /* memory for receive buffers */
+	int wake_fd;              /* eventfd to watch, -1 none */
+};
+
+/* Counters, single writer (the net core), readable by others. */
+struct drv_stats {
+	uint64_t rx_packets, rx_bytes;  /* datagrams */
+	uint64_t tcp_rx_bytes, tcp_tx_bytes;
+	uint64_t tx_packets, tx_bytes, tx_errors;
+	uint64_t conns_accepted, conns_refused, conns_closed;
+	uint64_t conns_open;
+	uint64_t rx_no_buffers;   /* buffer ring ran dry: receive re-armed */
+	uint64_t assembly_overflow; /* connection closed: too much pending */
+	uint64_t ring_errors;
+	uint64_t waits;           /* times the core blocked */
+};
+
+struct drv_ops {
+	const char *name;
+	int (*create)(const struct drv_config *cfg,
+		      const struct drv_callbacks *cb, struct drv **out);
+	void (*destroy)(struct drv *d);
+	/* One duty cycle: reap completions, call callbacks, submit.  When
+	 * wait_us > 0 and there is nothing to do, block up to wait_us.
+	 * Returns work done (>= 0) or -errno. */
+	int (*do_work)(struct drv *d, uint64_t wait_us);
+	int (*udp_send)(struct drv *d, const struct drv_peer *to,
+			const uint8_t *p, size_t len);
+	/* Queue b on conn; ownership passes to the driver even on error
+	 * (-ENOTCONN: released at once). */
+	int (*conn_send)(struct drv *d, uint32_t conn, struct drv_buf *b);
+	/* Close after the queued sends (or at once if hard). */
+	void (*conn_close)(struct drv *d, uint32_t conn, int hard);
+	/* Call conn_data again with the pending bytes (after the dataplane
+	 * had returned 0 because it was at its in-flight limit). */
+	void (*conn_resume)(struct drv *d, uint32_t conn);
+	const struct drv_stats *(*stats)(const struct drv *d);
+	/* Ports actually bound (after port 0). */
+	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp);
+};
+
+/* The socket driver (kernel UDP/TCP through io_uring). */
+extern const struct drv_ops drv_socket_ops;
+
+/* Look up a driver by name ("socket"); NULL if none. */
+const struct drv_ops *drv_find(const char *name);
+
+#endif

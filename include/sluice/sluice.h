@@ -1,0 +1,285 @@
+/*
+ * libsluice: the C client library of sluice's native protocol
+ * (docs/protocol.md), used by the `sluice` CLI, perf and the tests.
+ * docs/client.md is the reference with examples.
+ *
+ * Three objects, each with its own connection(s) to the broker:
+ *   sl_client    admin: create, delete, list and describe topics (METADATA)
+ *   sl_producer  batching, partitioning, pipelining, idempotent retries,
+ *                backpressure, delivery reports; over TCP or UDP
+ *   sl_consumer  one (topic, partition): long-poll fetch loop, seek,
+ *                records one at a time
+ *
+ * Threads: an object is used by one thread at a time (no internal locks, no
+ * background thread).  Different objects may be used from different
+ * threads at once.  The pure helpers (sl_murmur2, sl_partition_for_key,
+ * sl_error_message, sl_broker_error_message) are thread-safe.
+ *
+ * Errors: every function that can fail returns an int (or long) >= 0 on
+ * success, and a negative code on failure:
+ *   -errno               an operating-system error (-ECONNREFUSED, -ETIMEDOUT,
+ *                        -EAGAIN ...)
+ *   SL_E* (-10001...)    a project code from sluice/error.h
+ *   sl_err_broker(code)  an error code the broker answered with (Kafka's
+ *                        numbers, docs/protocol.md); range
+ *                        SL_EBROKER_BASE - 89 ... SL_EBROKER_BASE + 1;
+ *                        sl_broker_code(rc) gives the code back.
+ * sl_error_message(rc) turns any of them into a sentence.
+ *
+ * Addresses: "host:port", "host" (port 9093) or NULL (127.0.0.1:9093).
+ */
+#ifndef SLUICE_SLUICE_H
+#define SLUICE_SLUICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SL_DEFAULT_HOST "127.0.0.1"
+#define SL_DEFAULT_PORT 9093
+
+/* ---- errors ---- */
+
+#define SL_EBROKER_BASE (-20000)
+/* The library's return code for a broker error code (0 stays 0). */
+static inline int sl_err_broker(int code)
+{
+	return code ? SL_EBROKER_BASE - code : 0;
+}
+/* 1 when rc came from sl_err_broker(). */
+static inline int sl_is_broker_err(int rc)
+{
+	return rc <= SL_EBROKER_BASE + 1 && rc >= SL_EBROKER_BASE - 1000 &&
+	       rc != SL_EBROKER_BASE;
+}
+/* The broker's error code inside rc (0 when rc is not a broker error). */
+static inline int sl_broker_code(int rc)
+{
+	return sl_is_broker_err(rc) ? SL_EBROKER_BASE - rc : 0;
+}
+/*
+ * A sentence for any return code of this library: broker errors with what
+ * to do ("the topic or partition does not exist: refresh metadata or create
+ * the topic"), project codes, -errno.  Static string, never NULL.
+ */
+const char *sl_error_message(int rc);
+/* The same for a raw native protocol error code (0, 1, 3, ..., 89, -1). */
+const char *sl_broker_error_message(int code);
+
+/* ---- partitioner (pure) ---- */
+
+/* Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2): seed
+ * 0x9747b28c, the same 32-bit result as Java's int. */
+int32_t sl_murmur2(const void *key, size_t len);
+/* Kafka's DefaultPartitioner for a non-null key:
+ * (murmur2(key) & 0x7fffffff) % partitions.  partitions >= 1. */
+int32_t sl_partition_for_key(const void *key, size_t len, int32_t partitions);
+
+/* ---- admin ---- */
+
+struct sl_client;
+
+/* Connect to the broker over TCP.  timeout_ms bounds the connect (0: 5000).
+ * Returns 0 with *out set, or -errno (-ECONNREFUSED when no broker listens,
+ * -EINVAL for a bad address). */
+int sl_client_create(const char *addr, int timeout_ms, struct sl_client **out);
+/* Close and free; NULL is fine. */
+void sl_client_destroy(struct sl_client *c);
+/* "127.0.0.1:9093": what the client connects to.  Owned by c. */
+const char *sl_client_addr(const struct sl_client *c);
+
+enum sl_durability {
+	SL_DURABILITY_EVERY_APPEND = 0, /* fdatasync every append */
+	SL_DURABILITY_GROUP = 1,        /* group commit */
+};
+
+struct sl_topic_config {
+	int32_t partitions;      /* 1..1024; 0 = 1 */
+	int durability;          /* enum sl_durability */
+	int64_t retention_ms;    /* -1 forever, 0 broker default */
+	int64_t retention_bytes; /* -1 unlimited, 0 broker default */
+	int64_t segment_bytes;   /* 0 broker default */
+};
+
+struct sl_topic_info {
+	char name[201];
+	uint32_t topic_id;
+	int32_t partitions;
+	int durability; /* enum sl_durability */
+	int64_t retention_ms;
+	int64_t retention_bytes;
+	int64_t segment_bytes;
+	int error; /* sl_err_broker(code) for a name asked that failed, or 0 */
+};
+
+/* Create a topic.  cfg NULL: defaults.  Returns the topic id (>= 0) or
+ * sl_err_broker(TOPIC_ALREADY_EXISTS / INVALID_TOPIC_EXCEPTION /
+ * INVALID_PARTITIONS), -EINVAL (name not valid, checked locally), -errno. */
+long sl_topic_create(struct sl_client *c, const char *name,
+		     const struct sl_topic_config *cfg);
+/* Delete a topic and its data.  0 or sl_err_broker(UNKNOWN_TOPIC...). */
+int sl_topic_delete(struct sl_client *c, const char *name);
+/* All topics: fills up to cap entries, returns how many exist (may be >
+ * cap) or a negative code. */
+int sl_topic_list(struct sl_client *c, struct sl_topic_info *out, int cap);
+/* One topic.  0, sl_err_broker(UNKNOWN_TOPIC_OR_PARTITION), -errno. */
+int sl_topic_describe(struct sl_client *c, const char *name,
+		      struct sl_topic_info *out);
+/* Broker ports from the last METADATA answer (0 before any). */
+void sl_client_ports(const struct sl_client *c, uint16_t *udp_port,
+		     uint16_t *tcp_port, uint32_t *udp_max_frame);
+/*
+ * LIST_OFFSETS: timestamp SL_OFFSET_BEGINNING (-2), SL_OFFSET_END (-1) or a
+ * time in ms.  Returns 0 with *offset (-1 when no record is that recent).
+ */
+#define SL_OFFSET_BEGINNING (-2)
+#define SL_OFFSET_END (-1)
+int sl_list_offset(struct sl_client *c, const char *topic, int32_t partition,
+		   int64_t timestamp, int64_t *offset);
+
+/* ---- producer ---- */
+
+enum sl_transport { SL_TCP = 0, SL_UDP = 1 };
+
+/*
+ * Delivery report, called from sl_producer_poll/flush/produce on the
+ * calling thread, once per message: offset >= 0 on success (-1 with acks=0,
+ * where nothing is answered), err 0 or a negative code.  opaque is what
+ * sl_produce was given.
+ */
+typedef void (*sl_delivery_cb)(void *opaque, int32_t partition, int64_t offset,
+			       int err, void *cb_arg);
+
+struct sl_producer_opts {
+	int transport;           /* enum sl_transport, SL_TCP */
+	int acks;                /* 0, 1 or -1 (all); default -1 */
+	uint32_t batch_bytes;    /* close a batch at this size; 16384 (UDP:
+				    at most the broker's largest frame - 32) */
+	uint32_t linger_ms;      /* close a batch this old; 5 */
+	uint32_t max_in_flight;  /* batches awaiting an answer per partition;
+				    5 (idempotence keeps Kafka's limit) */
+	uint64_t buffer_bytes;   /* queued + in-flight bytes before
+				    backpressure; 32 MiB */
+	int nonblocking;         /* 1: sl_produce returns -EAGAIN when full;
+				    0: it blocks (up to block_ms) */
+	uint32_t block_ms;       /* 0 = 60000 */
+	uint32_t request_timeout_ms; /* resend (UDP) / reconnect and resend
+					(TCP) after this; 1000 UDP, 30000 TCP */
+	uint32_t delivery_timeout_ms; /* give up on a message; 120000 */
+	int idempotence;         /* 1 (default) unless acks=0; -1 = off */
+	int sticky;              /* null keys: 0 round robin per message (default),
+				    1 sticky partition per batch */
+	sl_delivery_cb cb;
+	void *cb_arg;
+};
+
+/* Defaults as documented above. */
+void sl_producer_opts_default(struct sl_producer_opts *o);
+
+struct sl_producer;
+
+/* Connects (TCP always: metadata and INIT_PRODUCER_ID; plus a UDP socket
+ * with SL_UDP), asks a producer id when idempotent.  Returns 0 or
+ * a negative code. */
+int sl_producer_create(const char *addr, const struct sl_producer_opts *o,
+		       struct sl_producer **out);
+/* Flush (bounded by delivery_timeout_ms), close, free.  Messages still
+ * undelivered get a report with -ECANCELED.  NULL is fine. */
+void sl_producer_destroy(struct sl_producer *p);
+
+/*
+ * Queue one message.  partition -1: by key (murmur2) or, for a NULL key,
+ * round robin / sticky.  key NULL = null key.  Bytes are copied.  May send
+ * batches and run delivery callbacks.  Returns the partition chosen, or
+ * sl_err_broker(UNKNOWN_TOPIC_OR_PARTITION), -EAGAIN (nonblocking and
+ * buffer_bytes reached, or the broker asked to throttle), -ETIMEDOUT
+ * (blocked longer than block_ms), -EMSGSIZE (one message larger than
+ * batch_bytes allows), -errno.
+ */
+int sl_produce(struct sl_producer *p, const char *topic, int32_t partition,
+	       const void *key, size_t klen, const void *value, size_t vlen,
+	       void *opaque);
+/* Send due batches (linger), read answers, resend what timed out, run
+ * callbacks; waits up to timeout_ms for an answer when something is in
+ * flight.  Returns the number of delivery reports made, or a negative
+ * code for a broken connection that could not be re-established. */
+int sl_producer_poll(struct sl_producer *p, int timeout_ms);
+/* Send everything queued and wait for every answer, up to timeout_ms
+ * (< 0: delivery_timeout_ms).  0, or -ETIMEDOUT with messages left. */
+int sl_producer_flush(struct sl_producer *p, int timeout_ms);
+/* Messages queued or in flight (not yet reported). */
+uint64_t sl_producer_outstanding(const struct sl_producer *p);
+
+struct sl_producer_stats {
+	uint64_t messages;     /* reported delivered */
+	uint64_t errors;       /* reported failed */
+	uint64_t batches_sent; /* first sends */
+	uint64_t resends;      /* retransmissions (timeouts, retriable errors) */
+	uint64_t throttles;    /* answers with a throttle time */
+	int64_t producer_id;
+	int16_t epoch;
+};
+void sl_producer_stats(const struct sl_producer *p,
+		       struct sl_producer_stats *s);
+
+/* ---- consumer ---- */
+
+struct sl_consumer_opts {
+	uint32_t max_bytes;   /* per fetch; 1 MiB */
+	uint32_t max_wait_ms; /* long poll; 500 */
+	uint32_t min_bytes;   /* 1 */
+	int isolation;        /* 0 durable only (default), 1 everything */
+};
+void sl_consumer_opts_default(struct sl_consumer_opts *o);
+
+struct sl_consumer;
+
+/* A consumer of one (topic, partition), positioned at the beginning.
+ * o NULL: defaults.  Returns 0, sl_err_broker(UNKNOWN_TOPIC_OR_PARTITION)
+ * when the topic or partition does not exist, -errno. */
+int sl_consumer_create(const char *addr, const char *topic, int32_t partition,
+		       const struct sl_consumer_opts *o,
+		       struct sl_consumer **out);
+void sl_consumer_destroy(struct sl_consumer *c);
+
+/* Seek to an offset (>= 0), SL_OFFSET_BEGINNING or SL_OFFSET_END
+ * (resolved with LIST_OFFSETS).  0 or a negative code. */
+int sl_consumer_seek(struct sl_consumer *c, int64_t offset);
+/* Seek to the first record with timestamp >= ts_ms; past the end when none
+ * is that recent. */
+int sl_consumer_seek_timestamp(struct sl_consumer *c, int64_t ts_ms);
+/* The offset of the next record to deliver. */
+int64_t sl_consumer_position(const struct sl_consumer *c);
+/* The log end offset and high watermark of the last fetch (-1 before). */
+int64_t sl_consumer_end_offset(const struct sl_consumer *c);
+int64_t sl_consumer_high_watermark(const struct sl_consumer *c);
+
+struct sl_message {
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp_ms;
+	const void *key; /* NULL for a null key */
+	size_t klen;
+	const void *value; /* NULL for a null value */
+	size_t vlen;
+};
+
+/*
+ * The next record at or after the position.  Fetches (long poll up to
+ * min(timeout_ms, max_wait_ms) per request) when nothing is buffered.
+ * Returns 1 with *m filled (pointers valid until the next call on c),
+ * 0 when nothing arrived within timeout_ms (timeout 0: one fetch without
+ * waiting), sl_err_broker(OFFSET_OUT_OF_RANGE) etc., -errno.
+ */
+int sl_consume(struct sl_consumer *c, struct sl_message *m, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
