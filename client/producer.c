@@ -60,6 +60,8 @@ struct pbatch {
 	uint64_t created_us, sent_us;
 	int in_flight;        /* sent, unanswered */
 	int sends;
+	int appended;         /* answered and reported; stays queued until
+				 every batch before it is too */
 };
 
 struct ppart {
@@ -176,6 +178,25 @@ static void batch_done(struct sl_producer *p, struct pbatch *b)
 	if (pp->tail == b)
 		pp->tail = prev;
 	batch_free(p, b);
+}
+
+/*
+ * A batch was appended: report it now, but keep it in the queue while an
+ * earlier batch is still unanswered.  The send window counts positions
+ * from the oldest unanswered batch, so at most max_in_flight batches from
+ * there are ever out: a batch whose answer was lost is still among the
+ * broker's last five when it is resent (over UDP answers come out of
+ * order).
+ */
+static void batch_appended(struct sl_producer *p, struct pbatch *b,
+			   int64_t base_offset)
+{
+	struct ppart *pp = &b->topic->parts[b->partition];
+	report(p, b, base_offset, 0);
+	unsend(p, b);
+	b->appended = 1;
+	while (pp->head && pp->head->appended)
+		batch_done(p, pp->head);
 }
 
 /* Put producer id, epoch and sequence into a closed batch and redo its
@@ -297,9 +318,10 @@ static int send_ready(struct sl_producer *p, uint64_t now)
 				continue;
 			struct pbatch *b = pp->head, *next;
 			int limit = pp->acked ? (int)p->o.max_in_flight : 1;
-			for (; b && pp->in_flight < limit; b = next) {
+			/* the first `limit` batches of the queue, by position */
+			for (int pos = 0; b && pos < limit; b = next, pos++) {
 				next = b->next;
-				if (b->in_flight)
+				if (b->in_flight || b->appended)
 					continue;
 				int rc = send_batch(p, b, now);
 				if (rc)
@@ -361,6 +383,8 @@ static struct pbatch *find_sent(struct sl_producer *p, uint32_t corr)
 static void renumber(struct sl_producer *p, struct ppart *pp, int32_t seq)
 {
 	for (struct pbatch *b = pp->head; b; b = b->next) {
+		if (b->appended)
+			continue; /* already in the log with its sequence */
 		unsend(p, b);
 		restamp(p, b, seq);
 		seq = slc_seq_add(seq, b->count);
@@ -387,8 +411,7 @@ static void handle_answer(void *arg, const uint8_t *f, size_t len)
 	}
 	if (code == 0 && drc == 0) {
 		pp->acked = 1;
-		report(p, b, r.base_offset, 0);
-		batch_done(p, b);
+		batch_appended(p, b, r.base_offset);
 		return;
 	}
 	if (code == 0)
@@ -409,9 +432,11 @@ static void handle_answer(void *arg, const uint8_t *f, size_t len)
 	report(p, b, -1, sl_err_broker(code));
 	batch_done(p, b);
 	if (p->pid >= 0)
-		renumber(p, pp, pp->head ? seq : seq);
+		renumber(p, pp, seq);
 	if (!pp->head && p->pid >= 0)
 		pp->next_seq = seq;
+	while (pp->head && pp->head->appended)
+		batch_done(p, pp->head);
 }
 
 static int read_answers(struct sl_producer *p, int timeout_ms)
@@ -621,6 +646,9 @@ int sl_producer_create(const char *addr, const struct sl_producer_opts *o,
 		}
 		p->udp_sin = p->sin;
 		p->udp_sin.sin_port = htons(ports[0]);
+		if (p->o.udp_addr &&
+		    (rc = slc_parse_addr(p->o.udp_addr, &p->udp_sin, NULL, 0)))
+			goto close_conn;
 		p->max_frame = umax && umax < SN_UDP_MAX_FRAME ? umax :
 								  SN_UDP_MAX_FRAME;
 		if (p->batch_bytes > p->max_frame - SN_PRODUCE_REQ_BYTES)

@@ -69,6 +69,8 @@ static const struct key keys[] = {
 	  "group commit after this many microseconds" },
 	{ "log_buffer_mb", K_U32, F(log_buffer_bytes), 1 << 20, 4, 1024,
 	  "write buffer per partition, MiB" },
+	{ "retention_check_ms", K_U64, F(retention_check_ms), 1, 100,
+	  3600000, "how often retention runs, ms" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -114,6 +116,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->group_commit_bytes = 1u << 20;
 	c->group_commit_us = 2000;
 	c->log_buffer_bytes = 8u << 20;
+	c->retention_check_ms = 10000;
 	derive(c, set);
 }
 

@@ -53,6 +53,8 @@ struct sl_config {
 	uint64_t group_commit_bytes;  /* group_commit_kb, 1024 */
 	uint64_t group_commit_us;     /* group_commit_us, 2000 */
 	uint32_t log_buffer_bytes;    /* log_buffer_mb, 8 */
+	uint64_t retention_check_ms;  /* retention_check_ms: how often the
+					 storage cores apply retention, 10000 */
 	/* control plane */
 	char control_dir[PATH_MAX];   /* control_dir, <data_dir>/control */
 };

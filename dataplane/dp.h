@@ -39,7 +39,6 @@
 #define DP_MAX_PARKED 4096     /* long-poll fetches waiting per core */
 #define DP_FETCH_MAX_BYTES (8u << 20)
 #define DP_THROTTLE_MS 10
-#define DP_RETENTION_INTERVAL_MS 10000
 #define DP_IDEM_PRODUCERS 256  /* producers remembered per partition */
 
 enum dp_msg_kind { DPM_PRODUCE = 1, DPM_FETCH, DPM_LIST, DPM_ADMIN,

@@ -6,7 +6,7 @@
  * Duty cycle (bounded): a command from main (open/close a partition), then
  * up to DP_BURST messages per owned partition, swriter_do_work() (which
  * calls durable_cb), then deadlines (acks=-1 timeouts, long-poll fetches)
- * and retention every DP_RETENTION_INTERVAL_MS.  Idle strategy: spin a
+ * and retention every retention_check_ms (config).  Idle strategy: spin a
  * little, then block: in swriter_wait() while I/O is in flight, else in
  * poll() on the core's eventfd, never longer than the nearest deadline.
  *
@@ -575,7 +575,7 @@ static void *store_main(void *arg)
 	struct dp_store_core *c = arg;
 	struct dp *dp = dp_g;
 	uint64_t next_retention = dp_now_ns() +
-				  DP_RETENTION_INTERVAL_MS * 1000000ull;
+				  dp->cfg.retention_check_ms * 1000000ull;
 	uint64_t next_tick = 0;
 	unsigned idle = 0;
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
@@ -620,7 +620,7 @@ static void *store_main(void *arg)
 				}
 			}
 			c->st.retention_runs++;
-			next_retention = now + DP_RETENTION_INTERVAL_MS * 1000000ull;
+			next_retention = now + dp->cfg.retention_check_ms * 1000000ull;
 		}
 		if (work) {
 			idle = 0;

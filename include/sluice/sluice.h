@@ -176,6 +176,10 @@ struct sl_producer_opts {
 				    1 sticky partition per batch */
 	sl_delivery_cb cb;
 	void *cb_arg;
+	/* SL_UDP: send datagrams to this "host:port" instead of the broker's
+	 * address and the UDP port it advertises (a NAT, a relay, a test
+	 * proxy).  NULL (default): the broker's own. */
+	const char *udp_addr;
 };
 
 /* Defaults as documented above. */
