@@ -39,6 +39,10 @@
 
 #define VALUE_BYTES 100
 
+/* The broker of the running test; the teardown stops it even after a
+ * failed assertion. */
+static struct tb b;
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -166,7 +170,6 @@ static void test_roundtrip_1m(void **state)
 	(void)state;
 	const uint64_t total = 1000000;
 	const int32_t parts = 8;
-	struct tb b;
 	assert_int_equal(tb_init(&b, "rt1m"), 0);
 	assert_int_equal(tb_start(&b), 0);
 	create_topic(b.addr, "rt", parts, 0, 0);
@@ -201,7 +204,6 @@ static void test_roundtrip_1m(void **state)
 		assert_int_equal(read_partition(b.addr, "rt", part,
 						total / (uint64_t)parts, 1, 60000),
 				 total / (uint64_t)parts);
-	tb_destroy(&b, 0);
 }
 
 /* ---- sigkill_acks_all ---- */
@@ -210,7 +212,6 @@ static void test_sigkill_acks_all(void **state)
 {
 	(void)state;
 	const uint64_t max_msgs = 400000;
-	struct tb b;
 	assert_int_equal(tb_init(&b, "kill"), 0);
 	assert_int_equal(tb_start(&b), 0);
 	create_topic(b.addr, "ka", 2, 0, 0);
@@ -286,7 +287,6 @@ static void test_sigkill_acks_all(void **state)
 		       (unsigned long long)checked);
 	}
 	free(a.offset);
-	tb_destroy(&b, 0);
 }
 
 /* ---- restarts_midstream ---- */
@@ -295,7 +295,6 @@ static void test_restarts_midstream(void **state)
 {
 	(void)state;
 	const uint64_t total = 60000;
-	struct tb b;
 	assert_int_equal(tb_init(&b, "restart"), 0);
 	assert_int_equal(tb_start(&b), 0);
 	create_topic(b.addr, "rs", 2, 0, 0);
@@ -343,12 +342,12 @@ static void test_restarts_midstream(void **state)
 		assert_int_equal(read_partition(b.addr, "rs", part, total / 2, 1,
 						30000),
 				 total / 2);
-	tb_destroy(&b, 0);
 }
 
 /* ---- udp_loss_netns ---- */
 
 static char g_nsb[32], g_nsc[32];
+static pid_t g_proxy_pid;
 
 static void netns_cleanup(void)
 {
@@ -499,7 +498,6 @@ static void test_udp_loss_netns(void **state)
 			       "DROP && ip netns exec %s iptables -A OUTPUT -p udp "
 			       "-m statistic --mode random --probability 0.05 -j "
 			       "DROP", g_nsb, g_nsc), 0);
-	struct tb b;
 	assert_int_equal(tb_init(&b, "udp"), 0);
 	snprintf(b.host, sizeof(b.host), "10.199.%d.1", id);
 	snprintf(b.netns, sizeof(b.netns), "%s", g_nsb);
@@ -510,6 +508,7 @@ static void test_udp_loss_netns(void **state)
 	int pport = b.port + 1;
 	snprintf(g_proxy, sizeof(g_proxy), "127.0.0.1:%d", pport);
 	pid_t proxy = fork();
+	g_proxy_pid = proxy;
 	if (proxy == 0) {
 		if (tb_enter_netns(g_nsc) < 0)
 			_exit(10);
@@ -531,11 +530,11 @@ static void test_udp_loss_netns(void **state)
 	int rc = run_child(udp_child_main, &child);
 	kill(proxy, SIGTERM);
 	waitpid(proxy, NULL, 0);
+	g_proxy_pid = 0;
 	if (rc != 0)
 		fail_msg("udp producer child failed with %d (logs in %s)", rc,
 			 b.dir);
 	assert_int_equal(run_child(read_child_main, &child), 0);
-	tb_destroy(&b, 0);
 	netns_cleanup();
 	g_nsb[0] = g_nsc[0] = 0;
 }
@@ -545,7 +544,6 @@ static void test_udp_loss_netns(void **state)
 static void test_retention_reading(void **state)
 {
 	(void)state;
-	struct tb b;
 	assert_int_equal(tb_init(&b, "retention"), 0);
 	b.extra[b.nextra++] = "retention_check_ms=200";
 	assert_int_equal(tb_start(&b), 0);
@@ -632,7 +630,22 @@ static void test_retention_reading(void **state)
 	}
 	assert_int_equal(expect, (int64_t)total);
 	sl_consumer_destroy(c);
-	tb_destroy(&b, 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (g_proxy_pid > 0) {
+		kill(g_proxy_pid, SIGTERM);
+		waitpid(g_proxy_pid, NULL, 0);
+		g_proxy_pid = 0;
+	}
+	if (b.dir[0])
+		tb_destroy(&b, 0);
+	memset(&b, 0, sizeof(b));
+	netns_cleanup();
+	g_nsb[0] = g_nsc[0] = 0;
+	return 0;
 }
 
 int main(void)
@@ -641,11 +654,11 @@ int main(void)
 		return 77;
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_1m),
-		cmocka_unit_test(test_sigkill_acks_all),
-		cmocka_unit_test(test_restarts_midstream),
-		cmocka_unit_test(test_udp_loss_netns),
-		cmocka_unit_test(test_retention_reading),
+		cmocka_unit_test_teardown(test_roundtrip_1m, teardown),
+		cmocka_unit_test_teardown(test_sigkill_acks_all, teardown),
+		cmocka_unit_test_teardown(test_restarts_midstream, teardown),
+		cmocka_unit_test_teardown(test_udp_loss_netns, teardown),
+		cmocka_unit_test_teardown(test_retention_reading, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

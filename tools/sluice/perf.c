@@ -77,6 +77,8 @@ struct perf_opts {
 	int partitions;
 	int producers;
 	int json;
+	double rate;      /* msgs/s in all (0: as fast as possible) */
+	int linger_ms;    /* -1: the library's default */
 };
 
 struct worker {
@@ -90,6 +92,8 @@ struct worker {
 	int err;
 	struct hist h;
 	int32_t partition; /* consume */
+	uint64_t end_us;   /* when the worker finished (its last report) */
+	uint64_t last_msg_us; /* consume: when the last message came */
 	_Atomic int finished;
 };
 
@@ -117,21 +121,41 @@ static void *produce_main(void *arg)
 	sl_producer_opts_default(&po);
 	po.acks = w->o->acks;
 	po.transport = w->o->transport;
+	if (w->o->linger_ms >= 0)
+		po.linger_ms = (uint32_t)w->o->linger_ms;
 	po.cb = perf_cb;
 	po.cb_arg = w;
 	struct sl_producer *p;
 	int rc = sl_producer_create(cli_broker, &po, &p);
 	if (rc) {
 		w->err = rc;
-		atomic_store(&w->finished, 1);
+		w->end_us = now_us();
+	atomic_store(&w->finished, 1);
 		return NULL;
 	}
 	uint8_t *val = malloc(w->o->size ? w->o->size : 1);
 	for (uint32_t i = 0; i < w->o->size; i++)
 		val[i] = (uint8_t)('a' + i % 26);
+	/* --rate: open loop; each message has a due time and its latency
+	 * counts from it, so a stalled broker cannot hide its stall
+	 * (coordinated omission). */
+	double interval_us = w->o->rate > 0 ?
+		1e6 * (double)w->o->producers / w->o->rate : 0;
+	uint64_t start = now_us();
 	for (uint64_t i = 0; i < w->quota && !atomic_load(&stop_flag); i++) {
+		uint64_t stamp = now_us();
+		if (interval_us > 0) {
+			uint64_t due = start + (uint64_t)((double)i * interval_us);
+			while ((stamp = now_us()) < due &&
+			       !atomic_load(&stop_flag)) {
+				uint64_t wait_ms = (due - stamp) / 1000;
+				if (sl_producer_poll(p, (int)wait_ms) < 0)
+					break;
+			}
+			stamp = due;
+		}
 		rc = sl_produce(p, w->o->topic, -1, NULL, 0, val, w->o->size,
-				(void *)(uintptr_t)now_us());
+				(void *)(uintptr_t)stamp);
 		if (rc < 0) {
 			w->err = rc;
 			break;
@@ -140,6 +164,7 @@ static void *produce_main(void *arg)
 	sl_producer_flush(p, -1);
 	sl_producer_destroy(p);
 	free(val);
+	w->end_us = now_us();
 	atomic_store(&w->finished, 1);
 	return NULL;
 }
@@ -152,7 +177,8 @@ static void *consume_main(void *arg)
 				    &c);
 	if (rc) {
 		w->err = rc;
-		atomic_store(&w->finished, 1);
+		w->end_us = now_us();
+	atomic_store(&w->finished, 1);
 		return NULL;
 	}
 	struct sl_message m;
@@ -171,12 +197,15 @@ static void *consume_main(void *arg)
 			continue;
 		}
 		idle = 0;
+		w->last_msg_us = now_us();
 		int64_t lat_ms = wall_ms() - m.timestamp_ms;
 		hist_add(&w->h, lat_ms > 0 ? (uint64_t)lat_ms * 1000u : 0);
 		atomic_fetch_add_explicit(&w->done, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&w->bytes, m.vlen, memory_order_relaxed);
 	}
 	sl_consumer_destroy(c);
+	/* the last message, not the idle polls that found the end */
+	w->end_us = w->last_msg_us ? w->last_msg_us : now_us();
 	atomic_store(&w->finished, 1);
 	return NULL;
 }
@@ -216,7 +245,7 @@ int cmd_perf(int argc, char **argv)
 	int produce = !strcmp(argv[1], "produce");
 	struct perf_opts o = { .topic = "perf", .count = 1000000, .size = 100,
 			       .acks = 1, .transport = SL_TCP, .partitions = 1,
-			       .producers = 1 };
+			       .producers = 1, .linger_ms = -1 };
 	int count_given = 0;
 	static const struct option lo[] = {
 		{ "topic", required_argument, 0, 't' },
@@ -228,6 +257,8 @@ int cmd_perf(int argc, char **argv)
 		{ "partitions", required_argument, 0, 'p' },
 		{ "producers", required_argument, 0, 'P' },
 		{ "json", no_argument, 0, 'j' },
+		{ "rate", required_argument, 0, 'r' },
+		{ "linger-ms", required_argument, 0, 'l' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	optind = 2;
@@ -252,6 +283,8 @@ int cmd_perf(int argc, char **argv)
 		case 'p': o.partitions = atoi(optarg); break;
 		case 'P': o.producers = atoi(optarg); break;
 		case 'j': o.json = 1; break;
+		case 'r': o.rate = atof(optarg); break;
+		case 'l': o.linger_ms = atoi(optarg); break;
 		default:
 			goto usage;
 		}
@@ -306,9 +339,12 @@ int cmd_perf(int argc, char **argv)
 		if (all_done || atomic_load(&stop_flag))
 			break;
 	}
-	for (int i = 0; i < nw; i++)
+	uint64_t t1 = t0;
+	for (int i = 0; i < nw; i++) {
 		pthread_join(w[i].th, NULL);
-	uint64_t t1 = now_us();
+		if (w[i].end_us > t1)
+			t1 = w[i].end_us; /* not the 100 ms progress tick */
+	}
 	fprintf(stderr, "\n");
 	struct hist all = { .b = calloc(H_BUCKETS, sizeof(uint32_t)) };
 	uint64_t n = 0, bytes = 0, errors = 0;
@@ -360,6 +396,7 @@ usage:
 	fprintf(stderr,
 		"usage: sluice perf produce|consume [--topic T] [--count N] [--size BYTES]\n"
 		"       [--acks 0|1|all] [--transport tcp|udp] [--duration S]\n"
-		"       [--partitions N] [--producers N] [--json]\n");
+		"       [--partitions N] [--producers N] [--rate MSGS_PER_S]\n"
+		"       [--linger-ms MS] [--json]\n");
 	return 2;
 }
