@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -244,6 +245,22 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* Every TCP connection is a descriptor: lift the soft limit to what
+ * max_connections needs (bounded by the hard limit, with a warning). */
+static void raise_fd_limit(uint32_t max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		dp_log("warning: open files limited to %llu; max_connections = "
+		       "%u needs %llu (raise it with ulimit -n or LimitNOFILE=)",
+		       (unsigned long long)rl.rlim_cur, max_connections,
+		       (unsigned long long)want);
+}
+
 int main(int argc, char **argv)
 {
 	static struct dp dp_storage;
@@ -293,6 +310,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(dp->cfg.max_connections);
 	sigset_t ss;
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGTERM);

@@ -27,6 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -632,6 +636,75 @@ static void test_retention_reading(void **state)
 	sl_consumer_destroy(c);
 }
 
+/* ---- idle_connections ---- */
+
+/* 10,000 idle TCP connections, a client sending garbage and one stalled
+ * in the middle of a frame: producers and consumers are still served. */
+static void test_idle_connections(void **state)
+{
+	(void)state;
+	const int nconn = 10000;
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < (rlim_t)nconn + 200) {
+		printf("idle_connections: skipped: the hard open-files limit is "
+		       "%llu, below %d\n", (unsigned long long)rl.rlim_max,
+		       nconn + 200);
+		skip();
+	}
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(tb_init(&b, "idle"), 0);
+	assert_int_equal(tb_start(&b), 0);
+	create_topic(b.addr, "idle", 1, 0, 0);
+	int *fds = malloc(sizeof(int) * (size_t)nconn);
+	assert_non_null(fds);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)b.port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int opened = 0;
+	for (int i = 0; i < nconn; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(fds[i] >= 0);
+		if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0)
+			fail_msg("connection %d: %s", i, strerror(errno));
+		opened++;
+	}
+	/* garbage on one, half a frame on another */
+	assert_int_equal(write(fds[0], "GET / HTTP/1.1\r\n\r\n", 18), 18);
+	uint8_t half[8] = { 0x53, 0x4c, 1, 2, 0, 0, 1, 0 };
+	assert_int_equal(write(fds[1], half, sizeof(half)), (ssize_t)sizeof(half));
+	/* everyone else is still served */
+	struct acks ak = { 0 };
+	struct sl_producer_opts o;
+	sl_producer_opts_default(&o);
+	o.cb = on_delivery;
+	o.cb_arg = &ak;
+	struct sl_producer *p;
+	assert_int_equal(sl_producer_create(b.addr, &o, &p), 0);
+	uint8_t v[VALUE_BYTES];
+	for (uint64_t i = 0; i < 1000; i++) {
+		make_value(v, 0, i);
+		assert_true(sl_produce(p, "idle", 0, NULL, 0, v, VALUE_BYTES,
+				       NULL) >= 0);
+	}
+	assert_int_equal(sl_producer_flush(p, 30000), 0);
+	sl_producer_destroy(p);
+	assert_int_equal(ak.ok, 1000);
+	assert_int_equal(read_partition(b.addr, "idle", 0, 1000, 1, 30000), 1000);
+	/* the garbage sender got an answer or a close, not silence forever */
+	char buf[256];
+	struct timeval tv = { 5, 0 };
+	setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = read(fds[0], buf, sizeof(buf));
+	assert_true(n >= 0);
+	printf("idle_connections: %d connections open; garbage sender got %zd "
+	       "bytes then close\n", opened, n);
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	free(fds);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -659,6 +732,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_restarts_midstream, teardown),
 		cmocka_unit_test_teardown(test_udp_loss_netns, teardown),
 		cmocka_unit_test_teardown(test_retention_reading, teardown),
+		cmocka_unit_test_teardown(test_idle_connections, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
