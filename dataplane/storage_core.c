@@ -162,11 +162,11 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 		return;
 	}
 	struct slog_append_result res;
-	int rc = slog_append(p->log, m->req, m->req_len, &res);
+	int rc = slog_append_validated(p->log, m->req, m->req_len, &res);
 	if (rc == SL_EFULL) {
 		/* reap completions once and retry; then push back */
 		swriter_do_work(c->w);
-		rc = slog_append(p->log, m->req, m->req_len, &res);
+		rc = slog_append_validated(p->log, m->req, m->req_len, &res);
 	}
 	if (rc == SL_EFULL) {
 		c->st.log_full++;

@@ -102,6 +102,26 @@ for transport in tcp udp; do
 		done
 	done
 done
+# the target case: 1 KiB, acks=all, the producer pipelining 1 MiB batches
+for parts in 1 8; do
+	create "big-$parts" "$parts"
+	j=$("$SLUICE" "${B[@]}" perf produce --topic "big-$parts" --count $((3000000 / SCALE)) \
+		--size 1024 --acks all --batch-kib 1024 --partitions "$parts" --json 2>/dev/null | tail -1)
+	emit "produce_tcp_1024_acksall_p${parts}_batch1m" "$j"
+	echo "produce tcp 1024B acks=all partitions=$parts batch 1 MiB: $j" >&2
+done
+# a consumer keeping up with a producer reads from the tail cache
+create live 1
+"$SLUICE" "${B[@]}" perf consume --topic live --duration $((30 / SCALE + 3)) --json \
+	>"$OUT.live.json" 2>/dev/null &
+cpid=$!
+sleep 0.5
+"$SLUICE" "${B[@]}" perf produce --topic live --duration $((30 / SCALE + 2)) --size 1024 \
+	--acks 1 --batch-kib 1024 --json >/dev/null 2>&1
+wait $cpid || true
+j=$(tail -1 "$OUT.live.json"); rm -f "$OUT.live.json"
+emit consume_live_tail_1024 "$j"
+echo "consume 1 KiB while producing (tail cache): $j" >&2
 j=$("$SLUICE" "${B[@]}" perf consume --topic t-tcp-1024-1-8 --count $((500000 / SCALE)) --json 2>/dev/null | tail -1)
 emit consume_1024_p8 "$j"
 echo "consume 1 KiB, 8 partitions: $j" >&2

@@ -195,6 +195,15 @@ struct slog_append_result {
 int slog_append(struct slog *log, uint8_t *batch, size_t len,
 		struct slog_append_result *res);
 
+/*
+ * slog_append() for a batch the caller has already checked with
+ * rb_validate() (the dataplane validates on its rx core): length, magic and
+ * record count are checked again here, the CRC32C is not recomputed.
+ * Returns as slog_append().
+ */
+int slog_append_validated(struct slog *log, uint8_t *batch, size_t len,
+			  struct slog_append_result *res);
+
 /* Ask for an fdatasync now, whatever the policy; it is submitted by the
  * next swriter_do_work().  Returns 0 or SL_ECLOSED. */
 int slog_request_sync(struct slog *log);

@@ -79,6 +79,7 @@ struct perf_opts {
 	int json;
 	double rate;      /* msgs/s in all (0: as fast as possible) */
 	int linger_ms;    /* -1: the library's default */
+	uint32_t batch_bytes; /* 0: the library's default */
 };
 
 struct worker {
@@ -123,6 +124,8 @@ static void *produce_main(void *arg)
 	po.transport = w->o->transport;
 	if (w->o->linger_ms >= 0)
 		po.linger_ms = (uint32_t)w->o->linger_ms;
+	if (w->o->batch_bytes)
+		po.batch_bytes = w->o->batch_bytes;
 	po.cb = perf_cb;
 	po.cb_arg = w;
 	struct sl_producer *p;
@@ -259,6 +262,7 @@ int cmd_perf(int argc, char **argv)
 		{ "json", no_argument, 0, 'j' },
 		{ "rate", required_argument, 0, 'r' },
 		{ "linger-ms", required_argument, 0, 'l' },
+		{ "batch-kib", required_argument, 0, 'b' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	optind = 2;
@@ -285,6 +289,7 @@ int cmd_perf(int argc, char **argv)
 		case 'j': o.json = 1; break;
 		case 'r': o.rate = atof(optarg); break;
 		case 'l': o.linger_ms = atoi(optarg); break;
+		case 'b': o.batch_bytes = (uint32_t)strtoul(optarg, NULL, 10) << 10; break;
 		default:
 			goto usage;
 		}
@@ -397,6 +402,6 @@ usage:
 		"usage: sluice perf produce|consume [--topic T] [--count N] [--size BYTES]\n"
 		"       [--acks 0|1|all] [--transport tcp|udp] [--duration S]\n"
 		"       [--partitions N] [--producers N] [--rate MSGS_PER_S]\n"
-		"       [--linger-ms MS] [--json]\n");
+		"       [--linger-ms MS] [--batch-kib KIB] [--json]\n");
 	return 2;
 }
