@@ -146,7 +146,7 @@ emit tcp_loopback "$("$BUILD/perf/sluice-tcp-loopback" --mib $((4096 / SCALE)) -
 echo "}" >>"$JSON"
 rm -f "$OUT.fio-seq.json" "$OUT.fio-sync.json"
 
-/usr/bin/python3 - "$JSON" "$*" <<'PY'
+/usr/bin/python3 - "$JSON" "$*" >"$OUT.md" <<'PY'
 import json, platform, subprocess, sys
 j = json.load(open(sys.argv[1]))
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -167,4 +167,6 @@ r = j.get("rate1000_acksall_1024") or {}
 if r:
     print(f"\nacks=all at 1,000 msgs/s: ack p50 {r.get('p50_us',0):.0f} us = {r.get('p50_us',0)/sync50:.2f}x fio's fdatasync p50 ({sync50:.0f} us)")
 PY
-echo "figures: $JSON" >&2
+cat "$OUT.md"
+rm -f "$OUT.sluiced.log" "$OUT.control.log"
+echo "figures: $JSON, report: $OUT.md" >&2
