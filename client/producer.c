@@ -111,10 +111,12 @@ void sl_producer_opts_default(struct sl_producer_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->transport = SL_TCP;
 	o->acks = -1;
-	o->batch_bytes = 16384;
+	o->batch_bytes = 256u << 10; /* acks=all waits for an fdatasync
+					per batch in flight: small batches
+					cap a partition's rate */
 	o->linger_ms = 5;
 	o->max_in_flight = 5;
-	o->buffer_bytes = 32u << 20;
+	o->buffer_bytes = 64u << 20;
 	o->block_ms = 60000;
 	o->delivery_timeout_ms = 120000;
 	o->idempotence = 1;

@@ -122,6 +122,27 @@ wait $cpid || true
 j=$(tail -1 "$OUT.live.json"); rm -f "$OUT.live.json"
 emit consume_live_tail_1024 "$j"
 echo "consume 1 KiB while producing (tail cache): $j" >&2
+# reads served from the tail cache alone: a second broker whose write
+# buffer (512 MiB per partition) holds everything produced
+DIR2=$DIR/tail
+mkdir -p "$DIR2"
+PORT2=$((PORT + 1))
+OPTS2=(-o "data_dir=$DIR2" -o "tcp_port=$PORT2" -o "udp_port=$PORT2"
+       -o "telemetry_socket=$DIR2/run/telemetry.sock" -o log_buffer_mb=512)
+"$BUILD/dataplane/sluiced" "${OPTS2[@]}" 2>>"$OUT.sluiced.log" &
+pids+=($!)
+"$BUILD/control/sluice-control" "${OPTS2[@]}" 2>>"$OUT.control.log" &
+pids+=($!)
+B2=(-b "127.0.0.1:$PORT2")
+for _ in $(seq 100); do
+	"$SLUICE" "${B2[@]}" topic create tail --partitions 1 >/dev/null 2>&1 && break
+	sleep 0.1
+done
+"$SLUICE" "${B2[@]}" perf produce --topic tail --count $((400000 / SCALE)) --size 1024 \
+	--acks 1 --batch-kib 1024 --json >/dev/null 2>&1
+j=$("$SLUICE" "${B2[@]}" perf consume --topic tail --count $((400000 / SCALE)) --json 2>/dev/null | tail -1)
+emit consume_tail_cache_1024 "$j"
+echo "consume 1 KiB from the tail cache: $j" >&2
 j=$("$SLUICE" "${B[@]}" perf consume --topic t-tcp-1024-1-8 --count $((500000 / SCALE)) --json 2>/dev/null | tail -1)
 emit consume_1024_p8 "$j"
 echo "consume 1 KiB, 8 partitions: $j" >&2

@@ -158,13 +158,15 @@ typedef void (*sl_delivery_cb)(void *opaque, int32_t partition, int64_t offset,
 struct sl_producer_opts {
 	int transport;           /* enum sl_transport, SL_TCP */
 	int acks;                /* 0, 1 or -1 (all); default -1 */
-	uint32_t batch_bytes;    /* close a batch at this size; 16384 (UDP:
-				    at most the broker's largest frame - 32) */
+	uint32_t batch_bytes;    /* close a batch at this size; 256 KiB
+				    (UDP: at most the broker's largest
+				    frame - 32).  Each open batch reserves
+				    this much of buffer_bytes. */
 	uint32_t linger_ms;      /* close a batch this old; 5 */
 	uint32_t max_in_flight;  /* batches awaiting an answer per partition;
 				    5 (idempotence keeps Kafka's limit) */
 	uint64_t buffer_bytes;   /* queued + in-flight bytes before
-				    backpressure; 32 MiB */
+				    backpressure; 64 MiB */
 	int nonblocking;         /* 1: sl_produce returns -EAGAIN when full;
 				    0: it blocks (up to block_ms) */
 	uint32_t block_ms;       /* 0 = 60000 */
