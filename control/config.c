@@ -71,6 +71,16 @@ static const struct key keys[] = {
 	  "write buffer per partition, MiB" },
 	{ "retention_check_ms", K_U64, F(retention_check_ms), 1, 100,
 	  3600000, "how often retention runs, ms" },
+	{ "dpdk_args", K_STR, F(dpdk_args), 1, 0, 0,
+	  "EAL arguments of the dpdk driver" },
+	{ "dpdk_ip", K_STR, F(dpdk_ip), 1, 0, 0,
+	  "IPv4 address the dpdk driver answers for" },
+	{ "dpdk_mbufs", K_U32, F(dpdk_mbufs), 1, 1023, 1 << 22,
+	  "mbufs in the dpdk driver's pool" },
+	{ "dpdk_queues", K_U32, F(dpdk_queues), 1, 1, 64,
+	  "rx/tx queue pairs of the dpdk port" },
+	{ "busy_poll", K_I32, F(busy_poll), 1, 0, 1,
+	  "1: polling cores never sleep; 0: adaptive" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -117,6 +127,12 @@ void sl_config_defaults(struct sl_config *c)
 	c->group_commit_us = 2000;
 	c->log_buffer_bytes = 8u << 20;
 	c->retention_check_ms = 10000;
+	snprintf(c->dpdk_args, sizeof(c->dpdk_args),
+		 "-l 1 --no-pci --in-memory");
+	snprintf(c->dpdk_ip, sizeof(c->dpdk_ip), "10.0.0.2");
+	c->dpdk_mbufs = 16383;
+	c->dpdk_queues = 1;
+	c->busy_poll = 0;
 	derive(c, set);
 }
 

@@ -55,6 +55,16 @@ struct sl_config {
 	uint32_t log_buffer_bytes;    /* log_buffer_mb, 8 */
 	uint64_t retention_check_ms;  /* retention_check_ms: how often the
 					 storage cores apply retention, 10000 */
+	/* the DPDK driver (driver = dpdk; docs/dpdk.md) */
+	char dpdk_args[1024];         /* dpdk_args: EAL arguments, e.g.
+					 "-l 1 --no-pci --in-memory
+					 --vdev=net_af_packet0,iface=veth0" */
+	char dpdk_ip[64];             /* dpdk_ip: the IPv4 address the
+					 dataplane answers ARP/ICMP/UDP for */
+	uint32_t dpdk_mbufs;          /* dpdk_mbufs: mbuf pool size, 16383 */
+	uint32_t dpdk_queues;         /* dpdk_queues: rx/tx queue pairs, 1 */
+	int busy_poll;                /* busy_poll: 1 = never sleep (only on
+					 dedicated cores), 0 = adaptive */
 	/* control plane */
 	char control_dir[PATH_MAX];   /* control_dir, <data_dir>/control */
 };
