@@ -43,6 +43,8 @@ void dp_store_wake(struct dp_store_core *c)
 		dp_wake_fd(c->wake_fd);
 }
 
+static void idem_rebuild(struct dp *dp, struct dp_partition *p);
+
 static void respond_produce(struct dp *dp, struct dp_msg *m, int16_t err,
 			    int64_t base, int64_t last, uint32_t throttle_ms)
 {
@@ -104,7 +106,10 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 		}
 		p->acks_tail = NULL;
 		p->acks_pending = 0;
+		/* the producers' state as the log now has it: a batch that
+		 * is still durable must keep being recognised as a duplicate */
 		idem_reset(&p->idem);
+		idem_rebuild(dp_g, p);
 		return;
 	}
 	while (p->acks_head && p->acks_head->last_offset < durable_end) {
