@@ -60,6 +60,8 @@ struct pbatch {
 	uint64_t created_us, sent_us;
 	int in_flight;        /* sent, unanswered */
 	int sends;
+	int last_err;         /* the last retriable broker error, reported
+				 if the delivery timeout runs out */
 	int appended;         /* answered and reported; stays queued until
 				 every batch before it is too */
 };
@@ -419,6 +421,7 @@ static void handle_answer(void *arg, const uint8_t *f, size_t len)
 	if (code == 0)
 		code = SN_ERR_INVALID_REQUEST;
 	if (slc_retriable(code)) {
+		b->last_err = sl_err_broker(code);
 		if (code == SN_ERR_THROTTLING_QUOTA_EXCEEDED && !r.throttle_ms)
 			pp->resume_us = now + 100000;
 		if (code == SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER) {
@@ -499,7 +502,10 @@ static int check_timeouts(struct sl_producer *p, uint64_t now)
 		for (int32_t i = 0; i < tp->partitions; i++) {
 			struct ppart *pp = &tp->parts[i];
 			while (pp->head && now - pp->head->created_us >= dto) {
-				report(p, pp->head, -1, -ETIMEDOUT);
+				/* "disk full" says more than "timed out" */
+				report(p, pp->head, -1,
+				       pp->head->last_err ? pp->head->last_err
+							  : -ETIMEDOUT);
 				batch_done(p, pp->head);
 				expired = 1;
 			}

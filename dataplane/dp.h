@@ -39,6 +39,8 @@
 #define DP_MAX_PARKED 4096     /* long-poll fetches waiting per core */
 #define DP_FETCH_MAX_BYTES (8u << 20)
 #define DP_THROTTLE_MS 10
+/* after a disk error, producers wait this long before resending */
+#define DP_STORAGE_THROTTLE_MS 500
 #define DP_IDEM_PRODUCERS 256  /* producers remembered per partition */
 
 enum dp_msg_kind { DPM_PRODUCE = 1, DPM_FETCH, DPM_LIST, DPM_ADMIN,

@@ -102,7 +102,7 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 			}
 			c->st.storage_errors++;
 			respond_produce(dp_g, m, SN_ERR_KAFKA_STORAGE_ERROR, -1,
-					-1, 0);
+					-1, DP_STORAGE_THROTTLE_MS);
 		}
 		p->acks_tail = NULL;
 		p->acks_pending = 0;
@@ -189,7 +189,8 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 	}
 	if (rc < 0) {
 		c->st.storage_errors++;
-		respond_produce(dp, m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1, 0);
+		respond_produce(dp, m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1,
+				DP_STORAGE_THROTTLE_MS);
 		return;
 	}
 	idem_record(&p->idem, h.producer_id, h.producer_epoch, h.base_sequence,

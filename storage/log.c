@@ -793,10 +793,21 @@ static int rollback(struct slog *log, int err)
 	struct sseg *s = active(log);
 	uint64_t pos = log->durable_pos;
 	int rc = 0;
-	slog_logf(log, 0, "write failed (%s): rolling back to durable offset "
-		  "%lld; %lld unsynced offset(s) must be appended again",
-		  sl_strerror(err), (long long)log->durable_offset,
-		  (long long)(log->end_offset - log->durable_offset));
+	/* one line per error kind per second: a full disk fails every
+	 * retry, and the log must not fill up with the same sentence */
+	int64_t now_ms = wall_ms(log);
+	if (err != log->last_err || now_ms - log->rollback_log_ms >= 1000) {
+		slog_logf(log, 0, "write failed (%s): rolling back to durable "
+			  "offset %lld; %lld unsynced offset(s) must be appended "
+			  "again (%llu similar rollbacks not logged)",
+			  sl_strerror(err), (long long)log->durable_offset,
+			  (long long)(log->end_offset - log->durable_offset),
+			  (unsigned long long)log->rollbacks_unlogged);
+		log->rollback_log_ms = now_ms;
+		log->rollbacks_unlogged = 0;
+	} else {
+		log->rollbacks_unlogged++;
+	}
 	if (ftruncate(log->wfd, (off_t)pos) < 0)
 		rc = -errno;
 	if (rc == 0)

@@ -181,6 +181,8 @@ struct slog {
 	int failed;                  /* first I/O error, rollback pending */
 	int last_err;                /* error of the last rollback */
 	uint64_t err_seq;            /* rollbacks so far */
+	int64_t rollback_log_ms;     /* last rollback logged */
+	uint64_t rollbacks_unlogged; /* since then */
 	bool closing;
 	bool broken;                 /* a rollback itself failed */
 	bool durable_advanced;       /* durable_cb owed */

@@ -172,7 +172,10 @@ struct sl_producer_opts {
 	uint32_t block_ms;       /* 0 = 60000 */
 	uint32_t request_timeout_ms; /* resend (UDP) / reconnect and resend
 					(TCP) after this; 1000 UDP, 30000 TCP */
-	uint32_t delivery_timeout_ms; /* give up on a message; 120000 */
+	uint32_t delivery_timeout_ms; /* give up on a message; 120000.  Its
+					 report carries the last retriable
+					 broker error (e.g. KAFKA_STORAGE_ERROR)
+					 or -ETIMEDOUT */
 	int idempotence;         /* 1 (default) unless acks=0; -1 = off */
 	int sticky;              /* null keys: 0 round robin per message (default),
 				    1 sticky partition per batch */

@@ -705,6 +705,106 @@ static void test_idle_connections(void **state)
 	free(fds);
 }
 
+/* ---- disk_full ---- */
+
+static char g_mnt[PATH_MAX];
+
+/* The data directory on a small filesystem that fills up: producers get
+ * KAFKA_STORAGE_ERROR, every acknowledged message stays readable, and
+ * producing works again once space is freed. */
+static void test_disk_full(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		printf("disk_full: skipped: needs root to mount a filesystem\n");
+		skip();
+	}
+	assert_int_equal(tb_init(&b, "full"), 0);
+	char img[PATH_MAX + 16];
+	snprintf(img, sizeof(img), "%s.img", b.dir);
+	if (tb_sh("truncate -s 64M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1 "
+		  "&& mount -o loop '%s' '%s'", img, img, img, b.dir) != 0) {
+		unlink(img);
+		printf("disk_full: skipped: cannot mount a loop filesystem\n");
+		skip();
+	}
+	snprintf(g_mnt, sizeof(g_mnt), "%s", b.dir);
+	unlink(img); /* the mount keeps it */
+	/* room to free later */
+	assert_int_equal(tb_sh("dd if=/dev/zero of='%s/filler' bs=1M count=12 "
+			       "status=none", b.dir), 0);
+	assert_int_equal(tb_start(&b), 0);
+	create_topic(b.addr, "full", 1, 0, 4 << 20);
+	struct acks a = { 0 };
+	const uint64_t max_msgs = 600000; /* ~60 MB: more than fits */
+	a.offset = malloc(max_msgs * sizeof(*a.offset));
+	for (uint64_t i = 0; i < max_msgs; i++)
+		a.offset[i] = -1;
+	struct sl_producer_opts o;
+	sl_producer_opts_default(&o);
+	o.acks = -1;
+	o.delivery_timeout_ms = 5000;
+	o.cb = on_delivery;
+	o.cb_arg = &a;
+	struct sl_producer *p;
+	assert_int_equal(sl_producer_create(b.addr, &o, &p), 0);
+	uint8_t v[VALUE_BYTES];
+	uint64_t sent = 0;
+	for (; sent < max_msgs && a.failed == 0; sent++) {
+		make_value(v, 0, sent);
+		if (sl_produce(p, "full", 0, NULL, 0, v, VALUE_BYTES,
+			       (void *)(uintptr_t)sent) < 0)
+			break;
+	}
+	sl_producer_flush(p, 10000);
+	printf("disk_full: sent %llu, acked %llu, failed %llu (first error: %s)\n",
+	       (unsigned long long)sent, (unsigned long long)a.ok,
+	       (unsigned long long)a.failed,
+	       a.failed ? sl_error_message(a.first_err) : "none");
+	assert_true(a.failed > 0);
+	assert_int_equal(a.first_err, sl_err_broker(56)); /* KAFKA_STORAGE_ERROR */
+	sl_producer_destroy(p);
+	/* every acknowledged message is there */
+	struct sl_consumer *c;
+	assert_int_equal(sl_consumer_create(b.addr, "full", 0, NULL, &c), 0);
+	uint64_t checked = 0;
+	for (uint64_t i = 0; i < sent; i++) {
+		if (a.offset[i] < 0)
+			continue;
+		if (sl_consumer_position(c) != a.offset[i])
+			assert_int_equal(sl_consumer_seek(c, a.offset[i]), 0);
+		struct sl_message m;
+		if (sl_consume(c, &m, 5000) != 1)
+			fail_msg("acked offset %lld missing", (long long)a.offset[i]);
+		uint8_t expect[VALUE_BYTES];
+		make_value(expect, 0, i);
+		assert_memory_equal(m.value, expect, VALUE_BYTES);
+		checked++;
+	}
+	sl_consumer_destroy(c);
+	/* free space: producing works again */
+	char filler[PATH_MAX + 16];
+	snprintf(filler, sizeof(filler), "%s/filler", b.dir);
+	assert_int_equal(unlink(filler), 0);
+	sync();
+	struct acks a2 = { 0 };
+	o.cb_arg = &a2;
+	o.delivery_timeout_ms = 30000;
+	assert_int_equal(sl_producer_create(b.addr, &o, &p), 0);
+	for (uint64_t i = 0; i < 1000; i++) {
+		make_value(v, 0, 1000000 + i);
+		assert_true(sl_produce(p, "full", 0, NULL, 0, v, VALUE_BYTES,
+				       NULL) >= 0);
+	}
+	assert_int_equal(sl_producer_flush(p, 30000), 0);
+	sl_producer_destroy(p);
+	printf("disk_full: %llu acked messages verified; after freeing 12 MiB: "
+	       "%llu acked, %llu failed\n", (unsigned long long)checked,
+	       (unsigned long long)a2.ok, (unsigned long long)a2.failed);
+	assert_int_equal(a2.ok, 1000);
+	free(a.offset);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -712,6 +812,13 @@ static int teardown(void **state)
 		kill(g_proxy_pid, SIGTERM);
 		waitpid(g_proxy_pid, NULL, 0);
 		g_proxy_pid = 0;
+	}
+	if (g_mnt[0]) {
+		/* stop the broker first: it holds files on the mount */
+		tb_stop_pid(&b.control, SIGTERM);
+		tb_stop_pid(&b.sluiced, SIGTERM);
+		tb_sh("umount '%s'", g_mnt);
+		g_mnt[0] = 0;
 	}
 	if (b.dir[0])
 		tb_destroy(&b, 0);
@@ -733,6 +840,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_udp_loss_netns, teardown),
 		cmocka_unit_test_teardown(test_retention_reading, teardown),
 		cmocka_unit_test_teardown(test_idle_connections, teardown),
+		cmocka_unit_test_teardown(test_disk_full, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
