@@ -170,8 +170,8 @@ void dp_complete(struct dp *dp, struct dp_msg *m)
 
 static int pid_reserve(struct dp *dp, int64_t from)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], text[32];
-	snprintf(path, sizeof(path), "%s/run/producer_id", dp->cfg.data_dir);
+	char path[PATH_MAX], tmp[PATH_MAX + 8], text[32];
+	snprintf(path, sizeof(path), "%.4000s/run/producer_id", dp->cfg.data_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int n = snprintf(text, sizeof(text), "%lld\n",
 			 (long long)(from + PID_BLOCK));
@@ -320,7 +320,7 @@ int main(int argc, char **argv)
 	int sfd = signalfd(-1, &ss, SFD_CLOEXEC);
 
 	char run[PATH_MAX];
-	snprintf(run, sizeof(run), "%s/run", dp->cfg.data_dir);
+	snprintf(run, sizeof(run), "%.4000s/run", dp->cfg.data_dir);
 	if (mkdir_p(run)) {
 		dp_log("cannot create %s: %s", run, strerror(errno));
 		return 1;

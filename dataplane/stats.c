@@ -122,7 +122,7 @@ static int cb_partitions(const char *cmd, const char *params,
 		for (int32_t k = 0; k < t->partitions; k++) {
 			const struct dp_partition *p = &t->parts[k];
 			char key[TEL_MAX_STRING_LEN];
-			snprintf(key, sizeof(key), "%s-%d", t->name, k);
+			snprintf(key, sizeof(key), "%.100s-%d", t->name, k);
 			for (char *c = key; *c; c++)
 				if (*c == '.' || *c == '-')
 					*c = '_';

@@ -377,7 +377,7 @@ static void handle_msg(struct dp *dp, struct dp_store_core *c,
 static void idem_rebuild(struct dp *dp, struct dp_partition *p)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/%s-%d", dp->cfg.data_dir, p->topic->name,
+	snprintf(dir, sizeof(dir), "%.3800s/%s-%d", dp->cfg.data_dir, p->topic->name,
 		 p->index);
 	int64_t bases[2] = { -1, -1 };
 	DIR *d = opendir(dir);

@@ -57,8 +57,8 @@ static uint32_t core_of(struct dp *dp, uint32_t topic_id, int32_t partition)
 
 static int cache_write(struct dp *dp)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/run/topics.cache", dp->cfg.data_dir);
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%.4000s/run/topics.cache", dp->cfg.data_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	size_t cap = 8 + (size_t)DP_MAX_TOPICS * (SN_TOPIC_ENTRY_BYTES + SN_NAME_MAX);
 	uint8_t *buf = malloc(cap);
@@ -213,7 +213,7 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 	for (int32_t i = 0; i < t->partitions; i++) {
 		dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE, &t->parts[i]);
 		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s/%s-%d", dp->cfg.data_dir,
+		snprintf(dir, sizeof(dir), "%.3800s/%s-%d", dp->cfg.data_dir,
 			 t->name, i);
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}

@@ -131,7 +131,7 @@ static void ctl_connect(void)
 	char path[600];
 	snprintf(path, sizeof(path), "%s/data/run/sluiced.ctl", dir);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%.100s", path);
 	for (int i = 0; i < 100; i++) {
 		ctl = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 		if (connect(ctl, (struct sockaddr *)&a, sizeof(a)) == 0)
