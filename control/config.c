@@ -307,6 +307,27 @@ static void value_str(const struct sl_config *c, const struct key *k,
 	snprintf(out, cap, "%lld", (long long)(v < 0 ? v : v / k->scale));
 }
 
+int sl_config_setup(struct sl_config *c, const char *path,
+		    const char *const *overrides, unsigned n_overrides,
+		    char *err, size_t errlen)
+{
+	sl_config_defaults(c);
+	if (!path && access("sluice.conf", F_OK) == 0)
+		path = "sluice.conf";
+	int rc = sl_config_load(c, path, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < n_overrides; i++) {
+		char why[512];
+		rc = sl_config_set(c, overrides[i], why, sizeof(why));
+		if (rc < 0) {
+			snprintf(err, errlen, "-o %s: %s", overrides[i], why);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 void sl_config_dump(const struct sl_config *c, FILE *f)
 {
 	char v[PATH_MAX];

@@ -84,6 +84,16 @@ int sl_config_load(struct sl_config *c, const char *path, char *err,
 int sl_config_set(struct sl_config *c, const char *assignment, char *err,
 		  size_t errlen);
 
+/*
+ * What both processes do at start: defaults, then the file (path, or
+ * ./sluice.conf when path is NULL and that file exists), then each
+ * "key=value" override in order.  Returns 0 or -EINVAL / -errno with one
+ * line in err naming the file and line or the override.
+ */
+int sl_config_setup(struct sl_config *c, const char *path,
+		    const char *const *overrides, unsigned n_overrides,
+		    char *err, size_t errlen);
+
 /* Every key with its effective value, one "key = value" per line. */
 void sl_config_dump(const struct sl_config *c, FILE *f);
 

@@ -409,17 +409,11 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!file && access("sluice.conf", F_OK) == 0)
-		file = "sluice.conf";
-	if (sl_config_load(&cfg, file, err, sizeof(err))) {
+	if (sl_config_setup(&cfg, file, (const char *const *)overrides,
+			    (unsigned)n_over, err, sizeof(err))) {
 		fprintf(stderr, "sluice-control: %s\n", err);
 		return EXIT_USAGE;
 	}
-	for (int i = 0; i < n_over; i++)
-		if (sl_config_set(&cfg, overrides[i], err, sizeof(err))) {
-			fprintf(stderr, "sluice-control: -o %s\n", err);
-			return EXIT_USAGE;
-		}
 	if (optind == argc)
 		return run_daemon(&cfg);
 	if (!strcmp(argv[optind], "topic"))

@@ -295,16 +295,11 @@ int main(int argc, char **argv)
 		}
 	}
 	char err[512];
-	sl_config_defaults(&dp->cfg);
-	if (sl_config_load(&dp->cfg, conf, err, sizeof(err))) {
+	if (sl_config_setup(&dp->cfg, conf, (const char *const *)over,
+			    (unsigned)nover, err, sizeof(err))) {
 		fprintf(stderr, "sluiced: %s\n", err);
 		return 2;
 	}
-	for (int i = 0; i < nover; i++)
-		if (sl_config_set(&dp->cfg, over[i], err, sizeof(err))) {
-			fprintf(stderr, "sluiced: -o %s: %s\n", over[i], err);
-			return 2;
-		}
 	if (dp->cfg.ring_slots & (dp->cfg.ring_slots - 1)) {
 		fprintf(stderr, "sluiced: ring_slots must be a power of two\n");
 		return 2;
