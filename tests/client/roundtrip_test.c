@@ -1,7 +1,7 @@
 /*
  * libsluice against the real broker: starts sluiced and sluice-control
- * (paths in SLUICED and SLUICE_CONTROL) on free loopback ports with a temp
- * data dir, creates a topic, produces over TCP and UDP through libsluice,
+ * (tests/lib/broker.h: paths in SLUICED and SLUICE_CONTROL) on a free
+ * loopback port with a temp data dir, creates a topic, produces over TCP and UDP through libsluice,
  * consumes every partition and checks content, count and order.  Bounded:
  * 20,000 messages, every wait has a deadline.  Exit 77 (skipped) when the
  * binaries are missing.
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "sluice/sluice.h"
 
 #define CHECK(c)                                                           \
@@ -29,44 +30,6 @@
 			goto out;                                          \
 		}                                                          \
 	} while (0)
-
-static pid_t spawn(const char *exe, const char *dir, int port, const char *log)
-{
-	char o1[4200], o2[64], o3[64], o4[4200];
-	snprintf(o1, sizeof(o1), "data_dir=%s", dir);
-	snprintf(o2, sizeof(o2), "tcp_port=%d", port);
-	snprintf(o3, sizeof(o3), "udp_port=%d", port);
-	snprintf(o4, sizeof(o4), "telemetry_socket=%s/telemetry.sock", dir);
-	pid_t pid = fork();
-	if (pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-		(void)f;
-		execl(exe, exe, "-o", o1, "-o", o2, "-o", o3, "-o", o4, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* A port free for both TCP and UDP on loopback. */
-static int free_port(void)
-{
-	for (int i = 0; i < 50; i++) {
-		int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in a = { .sin_family = AF_INET,
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t al = sizeof(a);
-		int port = -1;
-		if (bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		    getsockname(t, (struct sockaddr *)&a, &al) == 0 &&
-		    bind(u, (struct sockaddr *)&a, sizeof(a)) == 0)
-			port = ntohs(a.sin_port);
-		close(t);
-		close(u);
-		if (port > 0)
-			return port;
-	}
-	return -1;
-}
 
 struct rep {
 	int ok, failed, first_err;
@@ -86,39 +49,21 @@ static void cb(void *opaque, int32_t partition, int64_t offset, int err,
 
 int main(void)
 {
-	const char *sluiced = getenv("SLUICED"), *control = getenv("SLUICE_CONTROL");
-	struct stat st;
-	if (!sluiced || !control || stat(sluiced, &st) || stat(control, &st)) {
-		printf("skipped: SLUICED and SLUICE_CONTROL must name the binaries\n");
+	if (tb_available())
 		return 77;
-	}
-	const char *base = getenv("SLUICE_TEST_TMPDIR");
-	char dir[4096], log1[4200], log2[4200], addr[64];
-	snprintf(dir, sizeof(dir), "%s/tl-roundtrip-XXXXXX", base ? base : "/var/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
-	snprintf(log1, sizeof(log1), "%s/sluiced.log", dir);
-	snprintf(log2, sizeof(log2), "%s/control.log", dir);
-	int port = free_port();
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	pid_t d = spawn(sluiced, dir, port, log1), c = -1;
+	struct tb b;
 	int ret = 0;
 	struct sl_client *cl = NULL;
-	/* wait for the broker (10 s), then the control process */
-	for (int i = 0; i < 100 && sl_client_create(addr, 500, &cl); i++)
-		usleep(100000);
-	CHECK(cl);
-	c = spawn(control, dir, port, log2);
-	struct sl_topic_config cfg = { .partitions = 3 };
-	long id = -1;
-	for (int i = 0; i < 100; i++) {
-		id = sl_topic_create(cl, "rt", &cfg);
-		if (id >= 0)
-			break;
-		usleep(100000);
+	char addr[96];
+	if (tb_init(&b, "roundtrip") || tb_start(&b)) {
+		fprintf(stderr, "cannot start the broker (logs in %s)\n", b.dir);
+		tb_destroy(&b, 1);
+		return 1;
 	}
+	snprintf(addr, sizeof(addr), "%s", b.addr);
+	CHECK(sl_client_create(addr, 5000, &cl) == 0);
+	struct sl_topic_config cfg = { .partitions = 3 };
+	long id = sl_topic_create(cl, "rt", &cfg);
 	CHECK(id >= 0);
 	struct sl_topic_info ti;
 	CHECK(sl_topic_describe(cl, "rt", &ti) == 0 && ti.partitions == 3);
@@ -178,19 +123,8 @@ int main(void)
 	       per, per);
 out:
 	sl_client_destroy(cl);
-	if (c > 0) {
-		kill(c, SIGTERM);
-		waitpid(c, NULL, 0);
-	}
-	kill(d, SIGTERM);
-	waitpid(d, NULL, 0);
-	if (ret == 0) {
-		char cmd[4200];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			ret = 1;
-	} else {
-		fprintf(stderr, "logs kept in %s\n", dir);
-	}
+	if (ret)
+		fprintf(stderr, "logs kept in %s\n", b.dir);
+	tb_destroy(&b, ret != 0);
 	return ret;
 }
