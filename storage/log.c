@@ -746,6 +746,11 @@ void slog_complete(struct slog *log, struct sop *op, int res)
 			log->st.io_errors++;
 			return;
 		}
+		if (log->failed || log->written_pos < log->sync_target_pos) {
+			/* a write failed while this fdatasync ran: the
+			 * rollback decides what is durable */
+			return;
+		}
 		uint64_t d = mono_ns(log) - op->submit_ns;
 		log->st.fsyncs++;
 		log->st.fsync_ns_total += d;
@@ -781,7 +786,10 @@ void slog_complete(struct slog *log, struct sop *op, int res)
 		struct sop *head = &log->ops[log->op_head % SLOG_MAX_OPS];
 		if (!head->done)
 			break;
-		if (head->res >= 0 && head->logical_end > log->written_pos)
+		/* never past a failed write: what follows it is not
+		 * contiguous on disk */
+		if (head->res >= 0 && !log->failed &&
+		    head->logical_end > log->written_pos)
 			log->written_pos = head->logical_end;
 		log->op_head++;
 	}
