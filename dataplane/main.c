@@ -359,6 +359,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dp_stats_register(dp);
+	if (!strcmp(dp->cfg.driver, "dpdk")) {
+		/* DPDK's own telemetry socket serves /sluice/... too */
+		int n = drv_dpdk_register_telemetry();
+		if (n < 0)
+			dp_log("telemetry: /sluice commands not on DPDK's "
+			       "telemetry socket: %s", strerror(-n));
+		else
+			dp_log("telemetry: %d /sluice command(s) also on DPDK's "
+			       "telemetry socket", n);
+	}
 	dp_log("ready: driver %s, udp %s:%u, tcp %s:%u, %u storage core(s), "
 	       "data %s", dp->drv_ops->name, dp->cfg.listen_host, dp->udp_port,
 	       dp->cfg.listen_host, dp->tcp_port, dp->nstore, dp->cfg.data_dir);

@@ -702,6 +702,11 @@ int dp_net_start(struct dp *dp)
 		.max_connections = dp->cfg.max_connections,
 		.rx_buffer_bytes = dp->cfg.memory_budget_bytes / 4,
 		.wake_fd = dp->net_wake_fd,
+		.dpdk_args = dp->cfg.dpdk_args,
+		.dpdk_ip = dp->cfg.dpdk_ip,
+		.dpdk_mbufs = dp->cfg.dpdk_mbufs,
+		.dpdk_queues = dp->cfg.dpdk_queues,
+		.busy_poll = dp->cfg.busy_poll,
 	};
 	struct drv_callbacks cb = {
 		.ctx = dp,

@@ -73,6 +73,12 @@ struct drv_config {
 	uint32_t max_connections;
 	uint64_t rx_buffer_bytes; /* memory for receive buffers */
 	int wake_fd;              /* eventfd to watch, -1 none */
+	/* the dpdk driver only (docs/dpdk.md) */
+	const char *dpdk_args;    /* EAL arguments */
+	const char *dpdk_ip;      /* IPv4 the port answers ARP/ICMP/UDP for */
+	uint32_t dpdk_mbufs;      /* mbuf pool size */
+	uint32_t dpdk_queues;     /* rx/tx queue pairs */
+	int busy_poll;            /* 1: never sleep when idle */
 };
 
 /* Counters, single writer (the net core), readable by others. */
@@ -114,6 +120,18 @@ struct drv_ops {
 
 /* The socket driver (kernel UDP/TCP through io_uring). */
 extern const struct drv_ops drv_socket_ops;
+/* The DPDK driver (built when DPDK is found): UDP through a poll-mode
+ * driver with its own Ethernet/ARP/IPv4/UDP, TCP through an inner socket
+ * driver in the same thread. */
+extern const struct drv_ops drv_dpdk_ops;
+/* Its drop counters by reason, name and value through fn.  0 or -EINVAL
+ * when d is not a dpdk driver. */
+int drv_dpdk_counters(const struct drv *d,
+		      void (*fn)(void *arg, const char *name, uint64_t value),
+		      void *arg);
+/* Register every /sluice/... telemetry command with DPDK's telemetry
+ * library too (after the dataplane registered them).  0 or -errno. */
+int drv_dpdk_register_telemetry(void);
 
 /* Look up a driver by name ("socket"); NULL if none. */
 const struct drv_ops *drv_find(const char *name);

@@ -824,9 +824,31 @@ const struct drv_ops drv_socket_ops = {
 	.ports = sock_ports,
 };
 
+#ifndef SLUICE_HAVE_DPDK
+/* Built without DPDK: nothing to bridge, no counters. */
+int drv_dpdk_register_telemetry(void)
+{
+	return -ENOTSUP;
+}
+
+int drv_dpdk_counters(const struct drv *d,
+		      void (*fn)(void *arg, const char *name, uint64_t value),
+		      void *arg)
+{
+	(void)d;
+	(void)fn;
+	(void)arg;
+	return -EINVAL;
+}
+#endif
+
 const struct drv_ops *drv_find(const char *name)
 {
 	if (!name[0] || !strcmp(name, "socket"))
 		return &drv_socket_ops;
+#ifdef SLUICE_HAVE_DPDK
+	if (!strcmp(name, "dpdk"))
+		return &drv_dpdk_ops;
+#endif
 	return NULL;
 }

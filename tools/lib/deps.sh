@@ -13,7 +13,7 @@ SLUICE_DEPS=(
 	libcmocka-dev                     # unit tests
 	libdpdk-dev libnuma-dev           # the kernel-bypass driver
 	dpdk dpdk-dev python3             # dpdk-telemetry.py, devbind, hugepages
-	iproute2 iptables                 # network namespaces, loss in tests
+	iproute2 iptables ethtool         # network namespaces, loss in tests
 	fio                               # the disk peer in perf/
 	clang-14 libfuzzer-14-dev libclang-rt-14-dev  # fuzzers, sanitizers
 )
