@@ -374,11 +374,20 @@ int main(void)
 					   system("grep -q hugetlbfs /proc/mounts && "
 						  "[ $(cat /proc/sys/vm/nr_hugepages) -ge 256 ]") == 0
 				   ? "" : "--no-huge -m 512 ";
-	snprintf(o_args, sizeof(o_args),
-		 "dpdk_args=-l 1 --no-pci %s--file-prefix=%s "
-		 "--vdev=net_af_packet0,iface=%s,blocksz=4096,framesz=2048,"
-		 "framecnt=8192,qdisc_bypass=1",
-		 huge, prefix, dpif);
+	/* SLUICE_DPDK_VDEV=af_xdp: the same test on net_af_xdp */
+	const char *vdev = getenv("SLUICE_DPDK_VDEV");
+	if (vdev && !strcmp(vdev, "af_xdp"))
+		snprintf(o_args, sizeof(o_args),
+			 "dpdk_args=-l 1 --no-pci %s--file-prefix=%s "
+			 "--vdev=net_af_xdp0,iface=%s,start_queue=0,queue_count=1",
+			 huge, prefix, dpif);
+	else
+		snprintf(o_args, sizeof(o_args),
+			 "dpdk_args=-l 1 --no-pci %s--file-prefix=%s "
+			 "--vdev=net_af_packet0,iface=%s,blocksz=4096,framesz=2048,"
+			 "framecnt=8192,qdisc_bypass=1",
+			 huge, prefix, dpif);
+	printf("dpdk_netns: %s\n", o_args);
 	snprintf(o_ip, sizeof(o_ip), "dpdk_ip=%s", dp_ip);
 	B.extra[B.nextra++] = "driver=dpdk";
 	B.extra[B.nextra++] = o_args;
