@@ -80,6 +80,7 @@ struct perf_opts {
 	double rate;      /* msgs/s in all (0: as fast as possible) */
 	int linger_ms;    /* -1: the library's default */
 	uint32_t batch_bytes; /* 0: the library's default */
+	const char *udp_addr; /* UDP datagrams there (a DPDK port's address) */
 };
 
 struct worker {
@@ -126,6 +127,7 @@ static void *produce_main(void *arg)
 		po.linger_ms = (uint32_t)w->o->linger_ms;
 	if (w->o->batch_bytes)
 		po.batch_bytes = w->o->batch_bytes;
+	po.udp_addr = w->o->udp_addr;
 	po.cb = perf_cb;
 	po.cb_arg = w;
 	struct sl_producer *p;
@@ -263,6 +265,7 @@ int cmd_perf(int argc, char **argv)
 		{ "rate", required_argument, 0, 'r' },
 		{ "linger-ms", required_argument, 0, 'l' },
 		{ "batch-kib", required_argument, 0, 'b' },
+		{ "udp-addr", required_argument, 0, 'U' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	optind = 2;
@@ -290,6 +293,7 @@ int cmd_perf(int argc, char **argv)
 		case 'r': o.rate = atof(optarg); break;
 		case 'l': o.linger_ms = atoi(optarg); break;
 		case 'b': o.batch_bytes = (uint32_t)strtoul(optarg, NULL, 10) << 10; break;
+		case 'U': o.udp_addr = optarg; o.transport = SL_UDP; break;
 		default:
 			goto usage;
 		}
@@ -402,6 +406,7 @@ usage:
 		"usage: sluice perf produce|consume [--topic T] [--count N] [--size BYTES]\n"
 		"       [--acks 0|1|all] [--transport tcp|udp] [--duration S]\n"
 		"       [--partitions N] [--producers N] [--rate MSGS_PER_S]\n"
-		"       [--linger-ms MS] [--batch-kib KIB] [--json]\n");
+		"       [--linger-ms MS] [--batch-kib KIB] [--udp-addr HOST:PORT]\n"
+		"       [--json]\n");
 	return 2;
 }
