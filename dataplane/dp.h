@@ -139,6 +139,8 @@ struct dp_msg {
 	int64_t timestamp;      /* list offsets */
 	uint8_t *req;           /* produce: batch; admin: request frame */
 	uint32_t req_len;
+	void *req_token;        /* req lives in a driver buffer (an mbuf):
+				   dp_msg_release_req() gives it back */
 	uint8_t *resp;          /* response frame */
 	uint32_t resp_len;
 	uint8_t *resp_heap;     /* separately allocated response (fetch) */
@@ -210,6 +212,9 @@ uint64_t dp_now_ns(void);
 /* Messages: charged to the memory budget; NULL when it is spent. */
 struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes);
 void dp_msg_free(struct dp_msg *m);
+/* Give a kept driver buffer back once the batch was appended (or on
+ * free); any thread. */
+void dp_msg_release_req(struct dp_msg *m);
 /* Attach a response of resp_bytes (inline when small).  0 or -ENOBUFS. */
 int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t resp_bytes);
 /* Send a finished message back to the net core (any thread). */

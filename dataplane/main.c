@@ -107,11 +107,21 @@ struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes)
 	return m;
 }
 
+void dp_msg_release_req(struct dp_msg *m)
+{
+	if (!m->req_token)
+		return;
+	dp_g->drv_ops->release(m->req_token);
+	m->req_token = NULL;
+	m->req = NULL;
+}
+
 void dp_msg_free(struct dp_msg *m)
 {
 	if (!m)
 		return;
 	struct dp *dp = dp_g;
+	dp_msg_release_req(m);
 	free(m->resp_heap);
 	/* relaxed: see dp_msg_alloc */
 	atomic_fetch_sub_explicit(&dp->mem_used, m->accounted,

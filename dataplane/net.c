@@ -180,6 +180,56 @@ static int to_core(struct dp *dp, struct dp_partition *p, struct dp_msg *m)
 	return 0;
 }
 
+/*
+ * A valid produce frame kept in its driver buffer (token): the batch goes
+ * to the partition ring without a copy; the storage core's copy into the
+ * write buffer is the only one.  Returns 1 when the message took the
+ * buffer, 0 to let the copying path handle the frame (anything invalid,
+ * acks=0 over TCP, a full budget: that path answers and counts).
+ */
+static int produce_kept(struct dp *dp, const struct drv_peer *peer,
+			uint8_t *f, size_t len, uint32_t corr, void *token)
+{
+	struct sn_produce r;
+	if (sn_decode_produce(f, len, &r) ||
+	    (r.acks != 0 && r.acks != 1 && r.acks != -1) ||
+	    r.batch_len > 1048588u)
+		return 0;
+	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
+	if (!p || rb_validate(r.batch, r.batch_len))
+		return 0;
+	struct dp_msg *m = new_msg(dp, DPT_UDP, 0, peer, corr, 0);
+	if (!m)
+		return 0;
+	dp->net.frames++;
+	dp->net.frame_bytes += len;
+	dp->net.produce++;
+	m->kind = DPM_PRODUCE;
+	m->acks = r.acks;
+	m->deadline_ns = r.timeout_ms ? r.timeout_ms : 30000;
+	m->req = f + SN_PRODUCE_REQ_BYTES; /* the batch, in the mbuf */
+	m->req_len = r.batch_len;
+	m->req_token = token;
+	if (to_core(dp, p, m)) {
+		dp->net.ring_full++;
+		m->kind = DPM_READY;
+		dp_msg_release_req(m); /* not going anywhere: give it back */
+		if (r.acks == 0) {
+			m->resp_len = 0;
+		} else {
+			struct sn_produce_resp pr = { r.topic_id, r.partition,
+						      -1, -1, -1,
+						      DP_THROTTLE_MS };
+			dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
+			m->resp_len = (uint32_t)sn_encode_produce_resp(
+				m->resp, SN_PRODUCE_RESP_BYTES, corr,
+				SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
+		}
+		deliver(dp, m);
+	}
+	return 1;
+}
+
 static void handle_produce(struct dp *dp, int tr, uint32_t conn,
 			   const struct drv_peer *peer, const uint8_t *f,
 			   size_t len, uint32_t corr)
@@ -549,6 +599,18 @@ static void on_datagram(void *ctx, const uint8_t *p, size_t len,
 	handle_frame(dp, DPT_UDP, 0, from, p, len, &h);
 }
 
+static int on_datagram_keep(void *ctx, uint8_t *p, size_t len,
+			    const struct drv_peer *from, void *token)
+{
+	struct dp *dp = ctx;
+	struct sn_header h;
+	long n = sn_header_parse(p, len, dp->cfg.udp_max_frame, &h);
+	/* only well-formed produce frames take the kept path */
+	if (n <= 0 || (size_t)n != len || h.opcode != SN_PRODUCE)
+		return 0;
+	return produce_kept(dp, from, p, len, h.corr, token);
+}
+
 static int on_conn_open(void *ctx, uint32_t id)
 {
 	struct dp_conn *c = &conns[id & ((1u << 20) - 1)];
@@ -711,6 +773,7 @@ int dp_net_start(struct dp *dp)
 	struct drv_callbacks cb = {
 		.ctx = dp,
 		.datagram = on_datagram,
+		.datagram_keep = on_datagram_keep,
 		.conn_open = on_conn_open,
 		.conn_data = on_conn_data,
 		.conn_closed = on_conn_closed,

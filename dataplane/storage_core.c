@@ -173,6 +173,9 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 		swriter_do_work(c->w);
 		rc = slog_append_validated(p->log, m->req, m->req_len, &res);
 	}
+	/* the bytes are in the write buffer (or refused): a kept mbuf goes
+	 * back to the pool now, not when the ack leaves */
+	dp_msg_release_req(m);
 	if (rc == SL_EFULL) {
 		c->st.log_full++;
 		respond_produce(dp, m, SN_ERR_THROTTLING_QUOTA_EXCEEDED, -1, -1,

@@ -462,6 +462,12 @@ static void rx_one(struct drv *d, struct rte_mbuf *m)
 		neigh_learn(d, rx.src_ip, rx.src_mac);
 		d->st.rx_packets++;
 		d->st.rx_bytes += rx.payload_len;
+		/* one copy from NIC to disk: a produce batch stays in its
+		 * mbuf up to the storage core's write buffer */
+		if (d->cb.datagram_keep &&
+		    d->cb.datagram_keep(d->cb.ctx, (uint8_t *)rx.payload,
+					rx.payload_len, &peer, m) == 1)
+			return;
 		d->cb.datagram(d->cb.ctx, rx.payload, rx.payload_len, &peer);
 		rte_pktmbuf_free(m);
 		return;
@@ -883,8 +889,15 @@ fail:
 	return rc;
 }
 
+/* A kept mbuf comes back (any thread: mempools are multi-consumer). */
+static void dpdk_release(void *token)
+{
+	rte_pktmbuf_free((struct rte_mbuf *)token);
+}
+
 const struct drv_ops drv_dpdk_ops = {
 	.name = "dpdk",
+	.release = dpdk_release,
 	.create = dpdk_create,
 	.destroy = dpdk_destroy,
 	.do_work = dpdk_do_work,

@@ -62,6 +62,13 @@ struct drv_callbacks {
 	void (*conn_closed)(void *ctx, uint32_t conn);
 	/* The wake-up fd fired (it has been drained). */
 	void (*wakeup)(void *ctx);
+	/* Optional, for drivers whose receive buffers can be kept (dpdk: an
+	 * mbuf): the dataplane may keep the bytes instead of copying them.
+	 * Return 1 when it kept them — it then calls ops->release(token)
+	 * exactly once, from any thread — or 0 to have the datagram handled
+	 * by datagram() as usual. */
+	int (*datagram_keep)(void *ctx, uint8_t *p, size_t len,
+			     const struct drv_peer *from, void *token);
 };
 
 struct drv_config {
@@ -116,6 +123,9 @@ struct drv_ops {
 	const struct drv_stats *(*stats)(const struct drv *d);
 	/* Ports actually bound (after port 0). */
 	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp);
+	/* Give back a buffer kept through datagram_keep().  Thread-safe.
+	 * NULL for drivers that never offer datagram_keep. */
+	void (*release)(void *token);
 };
 
 /* The socket driver (kernel UDP/TCP through io_uring). */
