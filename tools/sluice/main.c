@@ -493,7 +493,8 @@ static void usage(FILE *f)
 		"  consume TOPIC [--from-beginning] [--offset N] [--partition N] [--follow] [--count N]\n"
 		"  status [--telemetry PATH] [--json]\n"
 		"  perf produce|consume [--topic T] [--count N] [--size BYTES] [--acks 0|1|all]\n"
-		"       [--transport tcp|udp] [--duration S] [--partitions N] [--producers N] [--json]\n"
+		"       [--transport tcp|udp] [--duration S] [--partitions N] [--producers N]\n"
+		"       [--rate N] [--linger-ms MS] [--batch-kib KIB] [--udp-addr HOST:PORT] [--json]\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
