@@ -71,16 +71,22 @@ static const struct case_def {
 	bool qd1; /* wait for each batch to be durable before the next */
 	bool paced; /* open loop at --paced-mbps */
 } cases[CASE_COUNT] = {
-	[CASE_16K_QD1] = { "16k_every_append_qd1", 16u << 10,
-			   SLOG_SYNC_EVERY_APPEND, true },
-	[CASE_16K_EVERY] = { "16k_every_append", 16u << 10,
-			     SLOG_SYNC_EVERY_APPEND },
-	[CASE_16K_GROUP] = { "16k_group", 16u << 10, SLOG_SYNC_GROUP },
-	[CASE_16K_GROUP_PACED] = { "16k_group_paced", 16u << 10,
-				   SLOG_SYNC_GROUP, false, true },
-	[CASE_1M_EVERY] = { "1m_every_append", 1u << 20,
-			    SLOG_SYNC_EVERY_APPEND },
-	[CASE_1M_GROUP] = { "1m_group", 1u << 20, SLOG_SYNC_GROUP },
+	[CASE_16K_QD1] = { .name = "16k_every_append_qd1",
+			   .batch_bytes = 16u << 10,
+			   .durability = SLOG_SYNC_EVERY_APPEND, .qd1 = true },
+	[CASE_16K_EVERY] = { .name = "16k_every_append",
+			     .batch_bytes = 16u << 10,
+			     .durability = SLOG_SYNC_EVERY_APPEND },
+	[CASE_16K_GROUP] = { .name = "16k_group", .batch_bytes = 16u << 10,
+			     .durability = SLOG_SYNC_GROUP },
+	[CASE_16K_GROUP_PACED] = { .name = "16k_group_paced",
+				   .batch_bytes = 16u << 10,
+				   .durability = SLOG_SYNC_GROUP,
+				   .paced = true },
+	[CASE_1M_EVERY] = { .name = "1m_every_append", .batch_bytes = 1u << 20,
+			    .durability = SLOG_SYNC_EVERY_APPEND },
+	[CASE_1M_GROUP] = { .name = "1m_group", .batch_bytes = 1u << 20,
+			    .durability = SLOG_SYNC_GROUP },
 };
 #define HEADLINE CASE_1M_GROUP
 

@@ -1,0 +1,578 @@
+/*
+ * The generic Kafka codec: walks a schema (kcodec.h, tables in schemas.c).
+ *
+ * Wire types, big-endian (Kafka's "protocol primitive types"):
+ *   int8/16/32/64   two's complement, 1/2/4/8 bytes; bool: 1 byte, != 0 true
+ *   string          int16 length N then N bytes; nullable: N = -1 is null
+ *   bytes           int32 length N then N bytes; nullable: N = -1 is null
+ *   array           int32 count N then N elements; nullable: N = -1 is null
+ * In flexible versions:
+ *   compact string/bytes/array   uvarint N+1 then N bytes/elements; 0 is null
+ *   every struct (message body, each array element) ends with tagged fields:
+ *     uvarint count, then count x (uvarint tag, uvarint size, size bytes),
+ *     tags strictly increasing
+ *   uvarint: 7 bits per byte, low group first, high bit = more; <= 5 bytes
+ *     (a 32-bit value), the fifth carrying at most 4 bits.
+ *
+ * Request header v1: int16 api_key, int16 api_version, int32 correlation_id,
+ *   string client_id (nullable, int16 length even in flexible versions);
+ *   v2 (flexible request versions) adds a tagged-field section.
+ * Response header v0: int32 correlation_id; v1 (flexible) adds tagged fields,
+ *   except for ApiVersions, whose response header is always v0 (KIP-511).
+ *
+ * A message is valid if and only if every length and count fits in the bytes
+ * left (a count also in the minimum wire size of its elements), negative or
+ * zero-compact lengths appear only in versions where the field is nullable,
+ * every varint is at most 5 bytes, tags increase, and (whole messages) the
+ * body ends exactly at the end of the buffer.  Anything else is answered with
+ * INVALID_REQUEST; nothing here asserts on input.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "proto/kafka/kcodec.h"
+#include "proto/record_batch.h"
+
+#define ERR_INVALID (-SN_ERR_INVALID_REQUEST)
+#define ERR_VERSION (-SN_ERR_UNSUPPORTED_VERSION)
+#define KC_STRING_MAX INT16_MAX
+
+struct rd {
+	const uint8_t *p;
+	size_t left;
+	int16_t version;
+	bool flexible;
+	struct kc_arena *arena;
+};
+
+struct wr {
+	uint8_t *p;
+	size_t left;
+	int16_t version;
+	bool flexible;
+};
+
+static bool present(const struct kc_field *f, int16_t v)
+{
+	return v >= f->min_version && v <= f->max_version;
+}
+
+static bool nullable(const struct kc_field *f, int16_t v)
+{
+	return f->nullable_min != KC_VERSION_ANY && v >= f->nullable_min;
+}
+
+/* ---- reading ---- */
+
+static int rd_uvarint(struct rd *r, uint32_t *out)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 5; i++) {
+		if (r->left == 0)
+			return ERR_INVALID;
+		uint8_t b = *r->p++;
+		r->left--;
+		if (i == 4 && (b & 0xf0))
+			return ERR_INVALID; /* more than 32 bits */
+		v |= (uint32_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return ERR_INVALID;
+}
+
+static int rd_need(const struct rd *r, size_t n)
+{
+	return r->left >= n ? 0 : ERR_INVALID;
+}
+
+static void rd_skip(struct rd *r, size_t n)
+{
+	assert(n <= r->left);
+	r->p += n;
+	r->left -= n;
+}
+
+/* Tagged fields: none is understood yet, so all are skipped (they are
+ * optional by definition). */
+static int rd_tags(struct rd *r)
+{
+	uint32_t count, tag, size;
+	int64_t prev = -1;
+	int rc = rd_uvarint(r, &count);
+	if (rc < 0)
+		return rc;
+	if (count > r->left / 2) /* a tag is at least 2 bytes */
+		return ERR_INVALID;
+	for (uint32_t i = 0; i < count; i++) {
+		if ((rc = rd_uvarint(r, &tag)) < 0 ||
+		    (rc = rd_uvarint(r, &size)) < 0)
+			return rc;
+		if ((int64_t)tag <= prev || size > r->left)
+			return ERR_INVALID;
+		prev = tag;
+		rd_skip(r, size);
+	}
+	return 0;
+}
+
+/* A length (string, bytes) or count (array) prefix: -1 for null. */
+static int rd_length(struct rd *r, const struct kc_field *f, int width,
+		     int64_t *out)
+{
+	int64_t n;
+	if (r->flexible) {
+		uint32_t u;
+		int rc = rd_uvarint(r, &u);
+		if (rc < 0)
+			return rc;
+		n = (int64_t)u - 1;
+	} else if (width == 2) {
+		if (rd_need(r, 2) < 0)
+			return ERR_INVALID;
+		n = (int16_t)rb_be16(r->p);
+		rd_skip(r, 2);
+	} else {
+		if (rd_need(r, 4) < 0)
+			return ERR_INVALID;
+		n = (int32_t)rb_be32(r->p);
+		rd_skip(r, 4);
+	}
+	if (n < -1 || (n == -1 && !nullable(f, r->version)))
+		return ERR_INVALID;
+	*out = n;
+	return 0;
+}
+
+/* The fewest bytes one struct of s can take at this version: bounds array
+ * counts so that a 5-byte prefix cannot claim 2^31 elements. */
+static size_t min_wire_bytes(const struct kc_schema *s, int16_t v, bool flex)
+{
+	size_t n = flex ? 1 : 0;
+	for (uint16_t i = 0; i < s->nfields; i++) {
+		const struct kc_field *f = &s->fields[i];
+		if (!present(f, v))
+			continue;
+		switch (f->type) {
+		case KC_INT8:
+		case KC_BOOL: n += 1; break;
+		case KC_INT16: n += 2; break;
+		case KC_INT32: n += 4; break;
+		case KC_INT64: n += 8; break;
+		case KC_STRING: n += flex ? 1 : 2; break;
+		case KC_BYTES:
+		case KC_ARRAY: n += flex ? 1 : 4; break;
+		}
+	}
+	return n ? n : 1;
+}
+
+static void *arena_take(struct kc_arena *a, size_t bytes)
+{
+	size_t at = (a->used + 7) & ~(size_t)7;
+	if (at < a->used || at > a->cap || bytes > a->cap - at)
+		return NULL;
+	a->used = at + bytes;
+	return a->base + at;
+}
+
+static int rd_struct(struct rd *r, const struct kc_schema *s, uint8_t *out);
+
+static int rd_field(struct rd *r, const struct kc_field *f, uint8_t *dst)
+{
+	int64_t n;
+	int rc;
+	switch (f->type) {
+	case KC_INT8:
+		if (rd_need(r, 1) < 0)
+			return ERR_INVALID;
+		*(int8_t *)dst = (int8_t)r->p[0];
+		rd_skip(r, 1);
+		return 0;
+	case KC_BOOL:
+		if (rd_need(r, 1) < 0)
+			return ERR_INVALID;
+		*(bool *)dst = r->p[0] != 0;
+		rd_skip(r, 1);
+		return 0;
+	case KC_INT16:
+		if (rd_need(r, 2) < 0)
+			return ERR_INVALID;
+		*(int16_t *)dst = (int16_t)rb_be16(r->p);
+		rd_skip(r, 2);
+		return 0;
+	case KC_INT32:
+		if (rd_need(r, 4) < 0)
+			return ERR_INVALID;
+		*(int32_t *)dst = (int32_t)rb_be32(r->p);
+		rd_skip(r, 4);
+		return 0;
+	case KC_INT64:
+		if (rd_need(r, 8) < 0)
+			return ERR_INVALID;
+		*(int64_t *)dst = (int64_t)rb_be64(r->p);
+		rd_skip(r, 8);
+		return 0;
+	case KC_STRING: {
+		struct kc_str *v = (struct kc_str *)dst;
+		if ((rc = rd_length(r, f, 2, &n)) < 0)
+			return rc;
+		if (n > KC_STRING_MAX || (n > 0 && (size_t)n > r->left))
+			return ERR_INVALID;
+		v->ptr = n >= 0 ? (const char *)r->p : NULL;
+		v->len = (int32_t)n;
+		if (n > 0)
+			rd_skip(r, (size_t)n);
+		return 0;
+	}
+	case KC_BYTES: {
+		struct kc_bytes *v = (struct kc_bytes *)dst;
+		if ((rc = rd_length(r, f, 4, &n)) < 0)
+			return rc;
+		if (n > 0 && (size_t)n > r->left)
+			return ERR_INVALID;
+		v->ptr = n >= 0 ? r->p : NULL;
+		v->len = (int32_t)n;
+		if (n > 0)
+			rd_skip(r, (size_t)n);
+		return 0;
+	}
+	case KC_ARRAY: {
+		struct kc_array *v = (struct kc_array *)dst;
+		const struct kc_schema *e = f->nested;
+		if ((rc = rd_length(r, f, 4, &n)) < 0)
+			return rc;
+		v->items = NULL;
+		v->count = (int32_t)n;
+		if (n <= 0)
+			return 0;
+		if ((size_t)n > r->left / min_wire_bytes(e, r->version, r->flexible))
+			return ERR_INVALID;
+		/* n <= left, so n * size cannot overflow */
+		uint8_t *items = arena_take(r->arena, (size_t)n * e->size);
+		if (!items)
+			return -ENOBUFS;
+		v->items = items;
+		for (int64_t i = 0; i < n; i++)
+			if ((rc = rd_struct(r, e, items + (size_t)i * e->size)) < 0)
+				return rc;
+		return 0;
+	}
+	}
+	return ERR_INVALID; /* a schema bug, not reachable from input */
+}
+
+static void set_absent(const struct kc_field *f, uint8_t *dst)
+{
+	switch (f->type) {
+	case KC_INT8: *(int8_t *)dst = (int8_t)f->dflt; break;
+	case KC_BOOL: *(bool *)dst = f->dflt != 0; break;
+	case KC_INT16: *(int16_t *)dst = (int16_t)f->dflt; break;
+	case KC_INT32: *(int32_t *)dst = (int32_t)f->dflt; break;
+	case KC_INT64: *(int64_t *)dst = f->dflt; break;
+	case KC_STRING:
+		((struct kc_str *)dst)->ptr = NULL;
+		((struct kc_str *)dst)->len = f->dflt == -1 ? -1 : 0;
+		break;
+	case KC_BYTES:
+		((struct kc_bytes *)dst)->ptr = NULL;
+		((struct kc_bytes *)dst)->len = f->dflt == -1 ? -1 : 0;
+		break;
+	case KC_ARRAY:
+		((struct kc_array *)dst)->items = NULL;
+		((struct kc_array *)dst)->count = 0;
+		break;
+	}
+}
+
+static int rd_struct(struct rd *r, const struct kc_schema *s, uint8_t *out)
+{
+	int rc;
+	for (uint16_t i = 0; i < s->nfields; i++) {
+		const struct kc_field *f = &s->fields[i];
+		assert(f->offset < s->size);
+		if (!present(f, r->version))
+			set_absent(f, out + f->offset);
+		else if ((rc = rd_field(r, f, out + f->offset)) < 0)
+			return rc;
+	}
+	return r->flexible ? rd_tags(r) : 0;
+}
+
+long kc_decode(const struct kc_schema *s, int16_t version, bool flexible,
+	       const uint8_t *buf, size_t len, void *out, struct kc_arena *a)
+{
+	assert(s && out && a && (buf || len == 0));
+	struct rd r = {buf, len, version, flexible, a};
+	int rc = rd_struct(&r, s, out);
+	if (rc < 0)
+		return rc;
+	assert(r.left <= len);
+	return (long)(len - r.left);
+}
+
+/* ---- writing ---- */
+
+static int wr_need(const struct wr *w, size_t n)
+{
+	return w->left >= n ? 0 : -ENOBUFS;
+}
+
+static void wr_bytes(struct wr *w, const void *p, size_t n)
+{
+	assert(n <= w->left);
+	if (n)
+		memcpy(w->p, p, n);
+	w->p += n;
+	w->left -= n;
+}
+
+static int wr_uvarint(struct wr *w, uint32_t v)
+{
+	uint8_t b[5];
+	size_t n = 0;
+	do {
+		b[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			b[n] |= 0x80;
+		n++;
+	} while (v);
+	if (wr_need(w, n) < 0)
+		return -ENOBUFS;
+	wr_bytes(w, b, n);
+	return 0;
+}
+
+static int wr_int(struct wr *w, uint64_t v, size_t width)
+{
+	uint8_t b[8];
+	if (wr_need(w, width) < 0)
+		return -ENOBUFS;
+	for (size_t i = 0; i < width; i++)
+		b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+	wr_bytes(w, b, width);
+	return 0;
+}
+
+static int wr_length(struct wr *w, const struct kc_field *f, int width,
+		     int64_t n)
+{
+	if (n < -1 || (n == -1 && !nullable(f, w->version)))
+		return -EINVAL;
+	if (w->flexible)
+		return wr_uvarint(w, (uint32_t)(n + 1));
+	return wr_int(w, (uint64_t)n, (size_t)width);
+}
+
+static int wr_struct(struct wr *w, const struct kc_schema *s, const uint8_t *in);
+
+static int wr_field(struct wr *w, const struct kc_field *f, const uint8_t *src)
+{
+	int rc;
+	switch (f->type) {
+	case KC_INT8: return wr_int(w, (uint8_t) * (const int8_t *)src, 1);
+	case KC_BOOL: return wr_int(w, *(const bool *)src ? 1 : 0, 1);
+	case KC_INT16: return wr_int(w, (uint16_t) * (const int16_t *)src, 2);
+	case KC_INT32: return wr_int(w, (uint32_t) * (const int32_t *)src, 4);
+	case KC_INT64: return wr_int(w, (uint64_t) * (const int64_t *)src, 8);
+	case KC_STRING: {
+		const struct kc_str *v = (const struct kc_str *)src;
+		if (v->len > KC_STRING_MAX)
+			return -EINVAL;
+		if ((rc = wr_length(w, f, 2, v->len)) < 0)
+			return rc;
+		if (v->len <= 0)
+			return 0;
+		if (wr_need(w, (size_t)v->len) < 0)
+			return -ENOBUFS;
+		wr_bytes(w, v->ptr, (size_t)v->len);
+		return 0;
+	}
+	case KC_BYTES: {
+		const struct kc_bytes *v = (const struct kc_bytes *)src;
+		if ((rc = wr_length(w, f, 4, v->len)) < 0)
+			return rc;
+		if (v->len <= 0)
+			return 0;
+		if (wr_need(w, (size_t)v->len) < 0)
+			return -ENOBUFS;
+		wr_bytes(w, v->ptr, (size_t)v->len);
+		return 0;
+	}
+	case KC_ARRAY: {
+		const struct kc_array *v = (const struct kc_array *)src;
+		const struct kc_schema *e = f->nested;
+		if ((rc = wr_length(w, f, 4, v->count)) < 0)
+			return rc;
+		if (v->count > 0 && !v->items)
+			return -EINVAL;
+		for (int32_t i = 0; i < v->count; i++) {
+			const uint8_t *it = (const uint8_t *)v->items +
+					    (size_t)i * e->size;
+			if ((rc = wr_struct(w, e, it)) < 0)
+				return rc;
+		}
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+static int wr_struct(struct wr *w, const struct kc_schema *s, const uint8_t *in)
+{
+	int rc;
+	for (uint16_t i = 0; i < s->nfields; i++) {
+		const struct kc_field *f = &s->fields[i];
+		if (present(f, w->version) &&
+		    (rc = wr_field(w, f, in + f->offset)) < 0)
+			return rc;
+	}
+	return w->flexible ? wr_uvarint(w, 0) : 0; /* no tagged fields */
+}
+
+long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,
+	       const void *in, uint8_t *buf, size_t cap)
+{
+	assert(s && in && (buf || cap == 0));
+	struct wr w = {buf, cap, version, flexible};
+	int rc = wr_struct(&w, s, in);
+	if (rc < 0)
+		return rc;
+	assert(w.left <= cap);
+	return (long)(cap - w.left);
+}
+
+/* ---- headers and whole messages ---- */
+
+static bool is_flexible(const struct kc_api *api, int16_t version)
+{
+	return version >= api->flexible_min;
+}
+
+int kc_request_header_version(int16_t api_key, int16_t api_version)
+{
+	const struct kc_api *api = kc_api_find(api_key);
+	return api && is_flexible(api, api_version) ? 2 : 1;
+}
+
+int kc_response_header_version(int16_t api_key, int16_t api_version)
+{
+	const struct kc_api *api = kc_api_find(api_key);
+	if (!api || api_key == KC_API_API_VERSIONS)
+		return 0;
+	return is_flexible(api, api_version) ? 1 : 0;
+}
+
+static const struct kc_api *api_check(int16_t key, int16_t version)
+{
+	const struct kc_api *api = kc_api_find(key);
+	if (!api || version < api->min_version || version > api->max_version)
+		return NULL;
+	return api;
+}
+
+long kc_decode_request(const uint8_t *buf, size_t len,
+		       struct kc_request_header *h, union kc_request *body,
+		       struct kc_arena *a)
+{
+	assert(buf || len == 0);
+	memset(h, 0, sizeof(*h));
+	h->client_id.len = -1;
+	if (len < 8)
+		return ERR_INVALID;
+	h->api_key = (int16_t)rb_be16(buf);
+	h->api_version = (int16_t)rb_be16(buf + 2);
+	h->correlation_id = (int32_t)rb_be32(buf + 4);
+	const struct kc_api *api = api_check(h->api_key, h->api_version);
+	if (!api)
+		return ERR_VERSION;
+	long n = kc_decode(&kc_request_header_schema, 1, false, buf, len, h, a);
+	if (n < 0)
+		return n;
+	struct rd r = {buf + n, len - (size_t)n, h->api_version, true, a};
+	bool flex = is_flexible(api, h->api_version);
+	if (flex) {
+		int rc = rd_tags(&r);
+		if (rc < 0)
+			return rc;
+	}
+	n = kc_decode(api->request, h->api_version, flex, r.p, r.left, body, a);
+	if (n < 0)
+		return n;
+	if ((size_t)n != r.left)
+		return ERR_INVALID; /* trailing bytes */
+	return (long)len;
+}
+
+long kc_encode_request(const struct kc_request_header *h,
+		       const union kc_request *body, uint8_t *buf, size_t cap)
+{
+	const struct kc_api *api = api_check(h->api_key, h->api_version);
+	if (!api)
+		return -EINVAL;
+	long n = kc_encode(&kc_request_header_schema, 1, false, h, buf, cap);
+	if (n < 0)
+		return n;
+	struct wr w = {buf + n, cap - (size_t)n, h->api_version, true};
+	bool flex = is_flexible(api, h->api_version);
+	int rc;
+	if (flex && (rc = wr_uvarint(&w, 0)) < 0)
+		return rc;
+	long b = kc_encode(api->request, h->api_version, flex, body, w.p, w.left);
+	if (b < 0)
+		return b;
+	return (long)(cap - w.left) + b;
+}
+
+long kc_decode_response(int16_t api_key, int16_t api_version,
+			const uint8_t *buf, size_t len,
+			struct kc_response_header *h, union kc_response *body,
+			struct kc_arena *a)
+{
+	assert(buf || len == 0);
+	const struct kc_api *api = api_check(api_key, api_version);
+	if (!api)
+		return ERR_VERSION;
+	long n = kc_decode(&kc_response_header_schema, 0, false, buf, len, h, a);
+	if (n < 0)
+		return n;
+	struct rd r = {buf + n, len - (size_t)n, api_version, true, a};
+	if (kc_response_header_version(api_key, api_version) == 1) {
+		int rc = rd_tags(&r);
+		if (rc < 0)
+			return rc;
+	}
+	n = kc_decode(api->response, api_version, is_flexible(api, api_version),
+		      r.p, r.left, body, a);
+	if (n < 0)
+		return n;
+	if ((size_t)n != r.left)
+		return ERR_INVALID;
+	return (long)len;
+}
+
+long kc_encode_response(int16_t api_key, int16_t api_version,
+			const struct kc_response_header *h,
+			const union kc_response *body, uint8_t *buf, size_t cap)
+{
+	const struct kc_api *api = api_check(api_key, api_version);
+	if (!api)
+		return -EINVAL;
+	long n = kc_encode(&kc_response_header_schema, 0, false, h, buf, cap);
+	if (n < 0)
+		return n;
+	struct wr w = {buf + n, cap - (size_t)n, api_version, true};
+	int rc;
+	if (kc_response_header_version(api_key, api_version) == 1 &&
+	    (rc = wr_uvarint(&w, 0)) < 0)
+		return rc;
+	long b = kc_encode(api->response, api_version,
+			   is_flexible(api, api_version), body, w.p, w.left);
+	if (b < 0)
+		return b;
+	return (long)(cap - w.left) + b;
+}

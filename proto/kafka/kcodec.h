@@ -1,0 +1,298 @@
+/*
+ * The Kafka wire protocol: one table-driven codec for request/response
+ * headers and message bodies (docs/kafka.md lists what is covered).
+ *
+ * A message is described by a static schema (struct kc_schema): an array of
+ * field descriptors, each with a type, the versions it exists in, the
+ * versions in which it may be null, its offset in a C struct and, for
+ * arrays, the schema of one element.  kc_decode() and kc_encode() walk any
+ * schema; there is no hand-written parser per API.  The tables live in
+ * schemas.c and mirror Kafka's clients/src/main/resources/common/message
+ * JSON definitions field by field.
+ *
+ * Memory (the design choice): decoding fills caller-provided C structs.
+ * Strings and byte fields are zero-copy (pointer + length into the input
+ * buffer, never NUL-terminated, never re-encoded: a records field is an
+ * opaque byte range).  Array elements are laid out in a caller-provided
+ * arena (struct kc_arena: a fixed buffer and a bump index), so nothing is
+ * allocated and a request costs at most the arena the caller sized.  Fixed
+ * maximum array sizes were rejected: Metadata nests three levels of arrays,
+ * and any fixed bound is either too small for real clusters or huge.
+ * The input buffer must outlive the decoded struct.
+ *
+ * Flexible versions (KIP-482) switch every string, bytes and array length to
+ * a compact unsigned varint (length + 1, 0 = null) and end every struct with
+ * a tagged-field section.  Decoding skips tagged fields (all of them are
+ * optional by definition); encoding always writes an empty section.
+ *
+ * Errors: decoders return bytes consumed (>= 0) or a negative Kafka error
+ * code from proto/native.h: -SN_ERR_INVALID_REQUEST (42) for any malformed
+ * input (truncation, a negative length where the field is not nullable, a
+ * count larger than the bytes left could hold, an overlong varint, trailing
+ * bytes after a whole request), -SN_ERR_UNSUPPORTED_VERSION (35) for an API
+ * key or version this codec does not support, and -ENOBUFS when the arena is
+ * too small.  Encoders return bytes written, -ENOBUFS when cap is too small,
+ * -EINVAL when the struct holds a value the version cannot carry (null in a
+ * non-nullable field, a string longer than 32767 bytes).
+ *
+ * Pure functions: no I/O, no allocation, thread-safe (the arena is the
+ * caller's, one per concurrent decode).
+ */
+#ifndef SLUICE_PROTO_KAFKA_KCODEC_H
+#define SLUICE_PROTO_KAFKA_KCODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/native.h"
+
+#define KC_VERSION_ANY INT16_MAX /* max_version "+"; nullable_min "never" */
+
+/* ---- values as they appear in decoded structs ---- */
+
+struct kc_str {
+	const char *ptr; /* into the input buffer; not NUL-terminated */
+	int32_t len;     /* -1: null */
+};
+
+struct kc_bytes {
+	const uint8_t *ptr; /* into the input buffer (records stay opaque) */
+	int32_t len;        /* -1: null */
+};
+
+struct kc_array {
+	void *items;   /* count elements of the nested schema's size, in the arena */
+	int32_t count; /* -1: null */
+};
+
+struct kc_arena {
+	uint8_t *base; /* caller's memory, 8-byte aligned */
+	size_t cap;    /* bytes */
+	size_t used;   /* bytes; reset to 0 to reuse */
+};
+
+/* ---- schemas ---- */
+
+enum kc_type {
+	KC_INT8 = 1,
+	KC_INT16,
+	KC_INT32,
+	KC_INT64,
+	KC_BOOL,   /* stored as bool */
+	KC_STRING, /* stored as struct kc_str */
+	KC_BYTES,  /* stored as struct kc_bytes */
+	KC_ARRAY,  /* stored as struct kc_array; elements follow ->nested */
+};
+
+struct kc_field {
+	const char *name;   /* Kafka's field name, for diagnostics */
+	uint8_t type;       /* enum kc_type */
+	int16_t min_version;
+	int16_t max_version;  /* KC_VERSION_ANY: no upper bound */
+	int16_t nullable_min; /* first version in which null is allowed,
+				 KC_VERSION_ANY: never */
+	uint16_t offset;      /* in the C struct */
+	int64_t dflt;         /* value when absent from the version; strings
+				 and bytes: -1 null, else empty */
+	const struct kc_schema *nested; /* KC_ARRAY */
+};
+
+struct kc_schema {
+	const char *name;
+	uint16_t size; /* of the C struct (array element size) */
+	uint16_t nfields;
+	const struct kc_field *fields;
+};
+
+/* ---- the generic codec ---- */
+
+/* Decode one struct of schema s at version into out (s->size bytes).
+ * flexible selects compact lengths and tagged-field sections.  Fields absent
+ * from the version get their default (kc_field.dflt; arrays: empty).  Returns bytes consumed or a negative
+ * error (see the top of this file).  Trailing bytes are left to the caller. */
+long kc_decode(const struct kc_schema *s, int16_t version, bool flexible,
+	       const uint8_t *buf, size_t len, void *out, struct kc_arena *a);
+
+/* Encode in (a struct of schema s) at version.  Fields absent from the
+ * version are skipped.  Returns bytes written, -ENOBUFS or -EINVAL. */
+long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,
+	       const void *in, uint8_t *buf, size_t cap);
+
+/* The header schemas (schemas.c): request header v1, response header v0.
+ * kc_decode_request()/kc_encode_request() add the v2/v1 tagged fields. */
+extern const struct kc_schema kc_request_header_schema;
+extern const struct kc_schema kc_response_header_schema;
+
+/* ---- the API table ---- */
+
+enum kc_api_key {
+	KC_API_LIST_OFFSETS = 2,
+	KC_API_METADATA = 3,
+	KC_API_API_VERSIONS = 18,
+};
+
+struct kc_api {
+	int16_t key;
+	const char *name;
+	int16_t min_version, max_version; /* supported here (not by Kafka) */
+	int16_t flexible_min;             /* Kafka's first flexible version */
+	const struct kc_schema *request, *response;
+};
+
+/* The supported API with this key, or NULL. */
+const struct kc_api *kc_api_find(int16_t key);
+/* All supported APIs (for the ApiVersions response); *n set to the count. */
+const struct kc_api *kc_api_all(size_t *n);
+
+/* ---- headers ---- */
+
+/* Request header v1 (v2 for flexible versions: + tagged fields; client_id
+ * keeps its int16 length in both). */
+struct kc_request_header {
+	int16_t api_key;
+	int16_t api_version;
+	int32_t correlation_id;
+	struct kc_str client_id; /* nullable */
+};
+
+/* Response header v0 (v1 for flexible versions except ApiVersions, which
+ * stays v0 per KIP-511 so that any client can read it). */
+struct kc_response_header {
+	int32_t correlation_id;
+};
+
+int kc_request_header_version(int16_t api_key, int16_t api_version);
+int kc_response_header_version(int16_t api_key, int16_t api_version);
+
+/* ---- message bodies (field order and names follow Kafka's JSON) ---- */
+
+struct kc_api_versions_req {          /* ApiVersionsRequest v0-3 */
+	struct kc_str client_software_name;    /* v3+ */
+	struct kc_str client_software_version; /* v3+ */
+};
+struct kc_api_version_key {
+	int16_t api_key;
+	int16_t min_version;
+	int16_t max_version;
+};
+struct kc_api_versions_resp {          /* ApiVersionsResponse v0-3 */
+	int16_t error_code;
+	struct kc_array api_keys;      /* of struct kc_api_version_key */
+	int32_t throttle_time_ms;      /* v1+ */
+	/* v3 tagged fields (SupportedFeatures, FinalizedFeatures...) are
+	 * skipped on decode and not encoded. */
+};
+
+struct kc_metadata_req_topic {
+	struct kc_str name;
+};
+struct kc_metadata_req {               /* MetadataRequest v1-8 */
+	struct kc_array topics;        /* of kc_metadata_req_topic; null (v1+): all */
+	bool allow_auto_topic_creation;              /* v4+, default true */
+	bool include_cluster_authorized_operations; /* v8-10 */
+	bool include_topic_authorized_operations;   /* v8+ */
+};
+
+struct kc_metadata_broker {
+	int32_t node_id;
+	struct kc_str host;
+	int32_t port;
+	struct kc_str rack;            /* v1+, nullable */
+};
+struct kc_metadata_partition {
+	int16_t error_code;
+	int32_t partition_index;
+	int32_t leader_id;
+	int32_t leader_epoch;          /* v7+, default -1 */
+	struct kc_array replica_nodes; /* of int32_t */
+	struct kc_array isr_nodes;     /* of int32_t */
+	struct kc_array offline_replicas; /* of int32_t, v5+ */
+};
+struct kc_metadata_topic {
+	int16_t error_code;
+	struct kc_str name;
+	bool is_internal;              /* v1+ */
+	struct kc_array partitions;    /* of kc_metadata_partition */
+	int32_t topic_authorized_operations; /* v8+, default INT32_MIN */
+};
+struct kc_metadata_resp {              /* MetadataResponse v1-8 */
+	int32_t throttle_time_ms;      /* v3+ */
+	struct kc_array brokers;       /* of kc_metadata_broker */
+	struct kc_str cluster_id;      /* v2+, nullable */
+	int32_t controller_id;         /* v1+, default -1 */
+	struct kc_array topics;        /* of kc_metadata_topic */
+	int32_t cluster_authorized_operations; /* v8+, default INT32_MIN */
+};
+
+struct kc_list_offsets_req_partition {
+	int32_t partition_index;
+	int32_t current_leader_epoch;  /* v4+, default -1 */
+	int64_t timestamp;             /* -1 latest, -2 earliest */
+	int32_t max_num_offsets;       /* v0 only, default 1 */
+};
+struct kc_list_offsets_req_topic {
+	struct kc_str name;
+	struct kc_array partitions;    /* of kc_list_offsets_req_partition */
+};
+struct kc_list_offsets_req {           /* ListOffsetsRequest v1-5 */
+	int32_t replica_id;
+	int8_t isolation_level;        /* v2+ */
+	struct kc_array topics;        /* of kc_list_offsets_req_topic */
+};
+
+struct kc_list_offsets_resp_partition {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kc_array old_style_offsets; /* of int64_t, v0 only */
+	int64_t timestamp;             /* v1+, default -1 */
+	int64_t offset;                /* v1+, default -1 */
+	int32_t leader_epoch;          /* v4+, default -1 */
+};
+struct kc_list_offsets_resp_topic {
+	struct kc_str name;
+	struct kc_array partitions;    /* of kc_list_offsets_resp_partition */
+};
+struct kc_list_offsets_resp {          /* ListOffsetsResponse v1-5 */
+	int32_t throttle_time_ms;      /* v2+ */
+	struct kc_array topics;        /* of kc_list_offsets_resp_topic */
+};
+
+union kc_request {
+	struct kc_api_versions_req api_versions;
+	struct kc_metadata_req metadata;
+	struct kc_list_offsets_req list_offsets;
+};
+union kc_response {
+	struct kc_api_versions_resp api_versions;
+	struct kc_metadata_resp metadata;
+	struct kc_list_offsets_resp list_offsets;
+};
+
+/* ---- whole messages (without the 4-byte size prefix, which framing owns) ---- */
+
+/* Decode a request: header, then the body of the API and version the header
+ * names, which must end exactly at len.  h is filled whenever the fixed part
+ * of the header (8 bytes) was there, so an error can be answered with the
+ * right correlation id.  Returns len, or -SN_ERR_UNSUPPORTED_VERSION (unknown
+ * API key or version), -SN_ERR_INVALID_REQUEST, -ENOBUFS (arena). */
+long kc_decode_request(const uint8_t *buf, size_t len,
+		       struct kc_request_header *h, union kc_request *body,
+		       struct kc_arena *a);
+
+/* Encode header h and body (of the API and version h names). */
+long kc_encode_request(const struct kc_request_header *h,
+		       const union kc_request *body, uint8_t *buf, size_t cap);
+
+/* Decode a response to (api_key, api_version): header then body, which must
+ * end exactly at len. */
+long kc_decode_response(int16_t api_key, int16_t api_version,
+			const uint8_t *buf, size_t len,
+			struct kc_response_header *h, union kc_response *body,
+			struct kc_arena *a);
+
+long kc_encode_response(int16_t api_key, int16_t api_version,
+			const struct kc_response_header *h,
+			const union kc_response *body, uint8_t *buf, size_t cap);
+
+#endif
