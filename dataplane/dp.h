@@ -39,6 +39,9 @@
 #define DP_MAX_PARKED 4096     /* long-poll fetches waiting per core */
 #define DP_FETCH_MAX_BYTES (8u << 20)
 #define DP_THROTTLE_MS 10
+/* largest batch accepted: Kafka's message.max.bytes, the log's default
+ * batch_max_bytes */
+#define DP_BATCH_MAX_BYTES 1048588u
 /* after a disk error, producers wait this long before resending */
 #define DP_STORAGE_THROTTLE_MS 500
 #define DP_IDEM_PRODUCERS 256  /* producers remembered per partition */

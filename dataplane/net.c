@@ -181,6 +181,38 @@ static int to_core(struct dp *dp, struct dp_partition *p, struct dp_msg *m)
 }
 
 /*
+ * Hand a produce message (req already set) to its partition's ring.  When
+ * the ring is full the sequence number is taken, so the answer goes
+ * through the window: a throttle error (nothing for acks=0), and a kept
+ * driver buffer goes back at once.
+ */
+static void produce_enqueue(struct dp *dp, struct dp_partition *p,
+			    struct dp_msg *m, const struct sn_produce *r,
+			    uint32_t corr)
+{
+	m->kind = DPM_PRODUCE;
+	m->acks = r->acks;
+	m->deadline_ns = r->timeout_ms ? r->timeout_ms : 30000; /* ms; see
+								   ack_queue */
+	if (!to_core(dp, p, m))
+		return;
+	dp->net.ring_full++;
+	m->kind = DPM_READY;
+	dp_msg_release_req(m);
+	if (r->acks == 0) {
+		m->resp_len = 0;
+	} else {
+		struct sn_produce_resp pr = { r->topic_id, r->partition, -1, -1,
+					      -1, DP_THROTTLE_MS };
+		dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
+		m->resp_len = (uint32_t)sn_encode_produce_resp(
+			m->resp, SN_PRODUCE_RESP_BYTES, corr,
+			SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
+	}
+	deliver(dp, m);
+}
+
+/*
  * A valid produce frame kept in its driver buffer (token): the batch goes
  * to the partition ring without a copy; the storage core's copy into the
  * write buffer is the only one.  Returns 1 when the message took the
@@ -193,7 +225,7 @@ static int produce_kept(struct dp *dp, const struct drv_peer *peer,
 	struct sn_produce r;
 	if (sn_decode_produce(f, len, &r) ||
 	    (r.acks != 0 && r.acks != 1 && r.acks != -1) ||
-	    r.batch_len > 1048588u)
+	    r.batch_len > DP_BATCH_MAX_BYTES)
 		return 0;
 	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
 	if (!p || rb_validate(r.batch, r.batch_len))
@@ -204,29 +236,10 @@ static int produce_kept(struct dp *dp, const struct drv_peer *peer,
 	dp->net.frames++;
 	dp->net.frame_bytes += len;
 	dp->net.produce++;
-	m->kind = DPM_PRODUCE;
-	m->acks = r.acks;
-	m->deadline_ns = r.timeout_ms ? r.timeout_ms : 30000;
 	m->req = f + SN_PRODUCE_REQ_BYTES; /* the batch, in the mbuf */
 	m->req_len = r.batch_len;
 	m->req_token = token;
-	if (to_core(dp, p, m)) {
-		dp->net.ring_full++;
-		m->kind = DPM_READY;
-		dp_msg_release_req(m); /* not going anywhere: give it back */
-		if (r.acks == 0) {
-			m->resp_len = 0;
-		} else {
-			struct sn_produce_resp pr = { r.topic_id, r.partition,
-						      -1, -1, -1,
-						      DP_THROTTLE_MS };
-			dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
-			m->resp_len = (uint32_t)sn_encode_produce_resp(
-				m->resp, SN_PRODUCE_RESP_BYTES, corr,
-				SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
-		}
-		deliver(dp, m);
-	}
+	produce_enqueue(dp, p, m, &r, corr);
 	return 1;
 }
 
@@ -254,7 +267,7 @@ static void handle_produce(struct dp *dp, int tr, uint32_t conn,
 	if (!p) {
 		bad(dp, DP_BAD_UNKNOWN_TOPIC);
 		err = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	} else if (r.batch_len > 1048588u) {
+	} else if (r.batch_len > DP_BATCH_MAX_BYTES) {
 		bad(dp, DP_BAD_BATCH_TOO_LARGE);
 		err = SN_ERR_MESSAGE_TOO_LARGE;
 	} else if (rb_validate(r.batch, r.batch_len)) {
@@ -277,30 +290,10 @@ static void handle_produce(struct dp *dp, int tr, uint32_t conn,
 		m->transport = DPT_UDP; /* answered never, freed on return */
 		m->peer = (struct drv_peer){ 0, 0 };
 	}
-	m->kind = DPM_PRODUCE;
-	m->acks = r.acks;
-	m->deadline_ns = r.timeout_ms ? r.timeout_ms : 30000; /* ms; see
-								 ack_queue */
 	m->req = m->data;
 	m->req_len = r.batch_len;
 	memcpy(m->req, r.batch, r.batch_len);
-	if (to_core(dp, p, m)) {
-		dp->net.ring_full++;
-		/* the sequence number is taken: answer through the window */
-		m->kind = DPM_READY;
-		if (quiet) {
-			m->resp_len = 0;
-		} else {
-			struct sn_produce_resp pr = { r.topic_id, r.partition,
-						      -1, -1, -1,
-						      DP_THROTTLE_MS };
-			dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
-			m->resp_len = (uint32_t)sn_encode_produce_resp(
-				m->resp, SN_PRODUCE_RESP_BYTES, corr,
-				SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
-		}
-		deliver(dp, m);
-	}
+	produce_enqueue(dp, p, m, &r, corr);
 }
 
 static void handle_fetch(struct dp *dp, int tr, uint32_t conn,
