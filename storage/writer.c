@@ -204,10 +204,10 @@ static int reap(struct swriter *w)
 int swriter_do_work(struct swriter *w)
 {
 	int work = 0, rc;
+	uint64_t t = now_ns(w); /* once per duty cycle */
 	/* Bounded: a few rounds of submit / reap / process per cycle. */
 	for (int round = 0; round < 4; round++) {
 		int did = 0;
-		uint64_t t = now_ns(w);
 		for (unsigned i = 0; i < w->cfg.max_logs; i++)
 			if (w->logs[i])
 				did += slog_submit(w->logs[i], t);
