@@ -142,8 +142,18 @@ struct kc_api {
 
 /* The supported API with this key, or NULL. */
 const struct kc_api *kc_api_find(int16_t key);
-/* All supported APIs (for the ApiVersions response); *n set to the count. */
-const struct kc_api *kc_api_all(size_t *n);
+/* The i-th supported API (for the ApiVersions response), NULL past the end. */
+const struct kc_api *kc_api_at(size_t i);
+
+/* The API tables, one per schema file (schemas.c: the core APIs;
+ * schemas_data.c: produce, fetch, producer ids, topics and configs;
+ * schemas_group.c: consumer groups and committed offsets). */
+struct kc_api_table {
+	const struct kc_api *apis;
+	size_t n;
+};
+extern const struct kc_api_table kc_core_table, kc_data_table,
+	kc_group_table;
 
 /* ---- headers ---- */
 
@@ -258,15 +268,24 @@ struct kc_list_offsets_resp {          /* ListOffsetsResponse v1-5 */
 	struct kc_array topics;        /* of kc_list_offsets_resp_topic */
 };
 
+#include "proto/kafka/kdata.h"
+#include "proto/kafka/kgroup.h"
+
+/* Storage for any decoded top-level body: the members name the common
+ * ones; every top-level body struct (kdata.h, kgroup.h) fits in raw
+ * (checked by a _Static_assert next to its schema). */
+#define KC_BODY_MAX 512
 union kc_request {
 	struct kc_api_versions_req api_versions;
 	struct kc_metadata_req metadata;
 	struct kc_list_offsets_req list_offsets;
+	uint64_t raw[KC_BODY_MAX / 8];
 };
 union kc_response {
 	struct kc_api_versions_resp api_versions;
 	struct kc_metadata_resp metadata;
 	struct kc_list_offsets_resp list_offsets;
+	uint64_t raw[KC_BODY_MAX / 8];
 };
 
 /* ---- whole messages (without the 4-byte size prefix, which framing owns) ---- */

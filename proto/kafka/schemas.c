@@ -189,16 +189,27 @@ static const struct kc_api apis[] = {
 _Static_assert(sizeof(union kc_request) >= sizeof(struct kc_metadata_req),
 	       "request union holds every body");
 
-const struct kc_api *kc_api_find(int16_t key)
+const struct kc_api_table kc_core_table = {apis, sizeof(apis) / sizeof(apis[0])};
+
+static const struct kc_api_table *const tables[] = {
+	&kc_core_table, &kc_data_table, &kc_group_table,
+};
+
+const struct kc_api *kc_api_at(size_t i)
 {
-	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++)
-		if (apis[i].key == key)
-			return &apis[i];
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		if (i < tables[t]->n)
+			return &tables[t]->apis[i];
+		i -= tables[t]->n;
+	}
 	return NULL;
 }
 
-const struct kc_api *kc_api_all(size_t *n)
+const struct kc_api *kc_api_find(int16_t key)
 {
-	*n = sizeof(apis) / sizeof(apis[0]);
-	return apis;
+	const struct kc_api *api;
+	for (size_t i = 0; (api = kc_api_at(i)); i++)
+		if (api->key == key)
+			return api;
+	return NULL;
 }

@@ -86,13 +86,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	fuzz_request(data, len);
-	size_t napis;
-	const struct kc_api *apis = kc_api_all(&napis);
-	for (size_t i = 0; i < napis; i++)
-		for (int16_t v = apis[i].min_version; v <= apis[i].max_version; v++) {
-			bool flex = v >= apis[i].flexible_min;
-			fuzz_body(apis[i].request, v, flex, data, len);
-			fuzz_body(apis[i].response, v, flex, data, len);
+	const struct kc_api *api;
+	for (size_t i = 0; (api = kc_api_at(i)); i++)
+		for (int16_t v = api->min_version; v <= api->max_version; v++) {
+			bool flex = v >= api->flexible_min;
+			fuzz_body(api->request, v, flex, data, len);
+			fuzz_body(api->response, v, flex, data, len);
 		}
 	return 0;
 }
