@@ -41,6 +41,14 @@ static const struct key keys[] = {
 	{ "udp_port", K_U16, F(udp_port), 1, 0, 65535, "UDP port, 0 = off" },
 	{ "tcp_port", K_U16, F(tcp_port), 1, 1, 65535, "TCP port" },
 	{ "driver", K_STR, F(driver), 1, 0, 0, "socket or dpdk" },
+	{ "kafka_port", K_U16, F(kafka_port), 1, 0, 65535,
+	  "Kafka protocol TCP port, 0 = off" },
+	{ "kafka_advertised_host", K_STR, F(kafka_advertised_host), 1, 0, 0,
+	  "host Kafka clients are told to connect to" },
+	{ "kafka_advertised_port", K_U16, F(kafka_advertised_port), 1, 0,
+	  65535, "port Kafka clients are told to connect to, 0 = kafka_port" },
+	{ "node_id", K_I32, F(node_id), 1, 0, INT32_MAX,
+	  "this broker's Kafka node id" },
 	{ "udp_max_frame", K_U32, F(udp_max_frame), 1, 128, 65507,
 	  "largest UDP frame accepted, bytes" },
 	{ "tcp_max_frame", K_U32, F(tcp_max_frame), 1, 4096, 64 << 20,
@@ -101,6 +109,13 @@ static void derive(struct sl_config *c, const unsigned char *set)
 	if (!set[3])
 		snprintf(c->control_dir, sizeof(c->control_dir), "%s/control",
 			 c->data_dir);
+	if (!c->kafka_advertised_host[0])
+		snprintf(c->kafka_advertised_host,
+			 sizeof(c->kafka_advertised_host), "%s",
+			 strcmp(c->listen_host, "0.0.0.0") ? c->listen_host :
+							     "127.0.0.1");
+	if (!c->kafka_advertised_port)
+		c->kafka_advertised_port = c->kafka_port;
 }
 
 void sl_config_defaults(struct sl_config *c)
@@ -112,6 +127,8 @@ void sl_config_defaults(struct sl_config *c)
 	snprintf(c->driver, sizeof(c->driver), "socket");
 	c->udp_port = 9093;
 	c->tcp_port = 9093;
+	c->kafka_port = 9092;
+	c->node_id = 1;
 	c->udp_max_frame = 65507;
 	c->tcp_max_frame = (16u << 20) + 64;
 	c->max_connections = 16384;

@@ -37,6 +37,14 @@ struct sl_config {
 	uint32_t udp_max_frame;   /* udp_max_frame, 65507 */
 	uint32_t tcp_max_frame;   /* tcp_max_frame, 16 MiB + 64 */
 	uint32_t max_connections; /* max_connections, 16384 */
+	/* the Kafka listener (docs/kafka.md) */
+	uint16_t kafka_port;      /* kafka_port, 9092 (0: no Kafka listener) */
+	char kafka_advertised_host[256]; /* kafka_advertised_host: the host
+					    Kafka clients are told to connect
+					    to; listen_host (127.0.0.1 when
+					    listening on 0.0.0.0) */
+	uint16_t kafka_advertised_port; /* kafka_advertised_port, kafka_port */
+	int32_t node_id;          /* node_id: this broker's Kafka node id, 1 */
 	/* dataplane */
 	uint32_t storage_cores;   /* storage_cores, 1 */
 	uint32_t ring_slots;      /* ring_slots: batches queued per partition,
