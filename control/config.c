@@ -2,6 +2,7 @@
  * The configuration file: one table of keys drives parsing, defaults,
  * dumping and the JSON view, so a key is added in one place.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -92,7 +93,17 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-/* Derived paths that follow data_dir unless set explicitly. */
+static size_t key_index(const char *name)
+{
+	size_t i = 0;
+	while (i < NKEYS && strcmp(keys[i].name, name))
+		i++;
+	assert(i < NKEYS);
+	return i;
+}
+
+/* Derived values that follow others unless set explicitly: paths follow
+ * data_dir, the advertised Kafka address follows the listener. */
 static void derive(struct sl_config *c, const unsigned char *set)
 {
 	if (!set[1])
@@ -109,12 +120,12 @@ static void derive(struct sl_config *c, const unsigned char *set)
 	if (!set[3])
 		snprintf(c->control_dir, sizeof(c->control_dir), "%s/control",
 			 c->data_dir);
-	if (!c->kafka_advertised_host[0])
+	if (!set[key_index("kafka_advertised_host")])
 		snprintf(c->kafka_advertised_host,
 			 sizeof(c->kafka_advertised_host), "%s",
 			 strcmp(c->listen_host, "0.0.0.0") ? c->listen_host :
 							     "127.0.0.1");
-	if (!c->kafka_advertised_port)
+	if (!set[key_index("kafka_advertised_port")])
 		c->kafka_advertised_port = c->kafka_port;
 }
 

@@ -26,7 +26,10 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "control/groups.h"
 #include "control/ipc.h"
+#include "control/kadmin.h"
+#include "proto/kafka/kcodec.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
 
@@ -136,6 +139,9 @@ int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
 		   struct sl_meta *meta)
 {
 	memset(l, 0, offsetof(struct sl_link, buf));
+	memset(l->deferred, 0, sizeof(l->deferred));
+	l->groups = NULL;
+	l->kafka_requests = 0;
 	l->fd = -1;
 	l->cfg = cfg;
 	l->meta = meta;
@@ -154,6 +160,16 @@ int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
 	return 0;
 }
 
+/* Forget Kafka responses waiting for ops (the ops are gone; clients
+ * time out and retry, and a retried CreateTopics sees the topic). */
+static void deferred_clear(struct sl_link *l)
+{
+	for (unsigned i = 0; i < SL_KAFKA_DEFERRED; i++) {
+		free(l->deferred[i].resp);
+		l->deferred[i].resp = NULL;
+	}
+}
+
 void sl_link_close(struct sl_link *l)
 {
 	if (l->fd >= 0)
@@ -161,6 +177,10 @@ void sl_link_close(struct sl_link *l)
 	l->fd = -1;
 	l->state = SL_LINK_DOWN;
 	l->head = l->send = l->tail = 0;
+	deferred_clear(l);
+	if (l->groups) /* replies for the old connection must not reach a
+			  new sluiced */
+		sl_groups_drop_conn(l->groups, (uint32_t)l->connects);
 }
 
 void sl_link_destroy(struct sl_link *l)
@@ -265,6 +285,7 @@ static void start_sync(struct sl_link *l, int64_t now_ms)
 	const struct sl_meta *m = l->meta;
 	unsigned deletes = 0;
 	l->head = l->send = l->tail = 0;
+	deferred_clear(l);
 	copy_topics(l->pushed, m);
 	/* tombstones whose name is not live: sluiced may still hold them */
 	for (uint32_t i = 0; i < m->tomb_count; i++) {
@@ -411,14 +432,104 @@ static void try_connect(struct sl_link *l, int64_t now_ms)
 	l->waiting_since_ms = now_ms;
 }
 
-static struct sl_link_op *find_sent(struct sl_link *l, uint32_t corr)
+static struct sl_link_op *find_sent(struct sl_link *l, uint32_t corr,
+				    uint64_t *seq)
 {
 	for (uint64_t i = l->head; i < l->send; i++) {
 		struct sl_link_op *op = &l->ops[i % SL_LINK_QUEUE];
-		if (op->corr == corr && !op->done)
+		if (op->corr == corr && !op->done) {
+			*seq = i;
 			return op;
+		}
 	}
 	return NULL;
+}
+
+/* Send a KAFKA reply: the response bytes, or (err) a close of the
+ * client's connection. */
+static int send_kafka_reply(struct sl_link *l, uint32_t corr,
+			    const uint8_t *resp, size_t len, int16_t err,
+			    int64_t now_ms)
+{
+	if (l->fd < 0)
+		return -ENOTCONN;
+	if (err || SN_HEADER_BYTES + len > SIPC_MAX_MESSAGE)
+		len = 0;
+	sn_header_put(l->buf, SIPC_KAFKA | SN_RESPONSE,
+		      (uint32_t)(SN_HEADER_BYTES + len), corr,
+		      len ? 0 : (err ? err : SN_ERR_UNKNOWN_SERVER_ERROR));
+	if (len)
+		memcpy(l->buf + SN_HEADER_BYTES, resp, len);
+	int rc = send_msg(l, l->buf, SN_HEADER_BYTES + len);
+	if (rc && !l->broken)
+		l->broken = rc; /* dropped by the next duty cycle: the group
+				   coordinator may be the caller */
+	(void)now_ms;
+	return rc;
+}
+
+void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
+			 size_t len)
+{
+	struct sl_link *l = ctx;
+	if ((uint32_t)(token >> 32) != (uint32_t)l->connects ||
+	    l->state == SL_LINK_DOWN)
+		return; /* for a connection that is gone */
+	send_kafka_reply(l, (uint32_t)token, resp, len, 0, sl_now_ms());
+}
+
+static void on_kafka(struct sl_link *l, const struct sn_header *h,
+		     const uint8_t *msg, size_t len, int64_t now_ms)
+{
+	const uint8_t *req = msg + SN_HEADER_BYTES;
+	size_t rlen = len - SN_HEADER_BYTES;
+	l->kafka_requests++;
+	int16_t key = rlen >= 8 ? (int16_t)rb_be16(req) : -1;
+	if (key == KC_API_CREATE_TOPICS || key == KC_API_DELETE_TOPICS ||
+	    key == KC_API_DESCRIBE_CONFIGS) {
+		int changed = 0;
+		long n = sl_kadmin_handle(l->meta, l->cfg, req, rlen, l->kbuf,
+					  sizeof(l->kbuf) - SN_HEADER_BYTES,
+					  &changed);
+		if (n < 0) {
+			send_kafka_reply(l, h->corr, NULL, 0,
+					 SN_ERR_INVALID_REQUEST, now_ms);
+			return;
+		}
+		uint64_t before = l->tail;
+		if (changed)
+			sl_link_changed(l, now_ms);
+		if (l->fd < 0)
+			return; /* dropped: the client will retry */
+		if (changed && l->tail > before) {
+			/* the answer waits for sluiced to apply the last
+			 * change this request made */
+			for (unsigned i = 0; i < SL_KAFKA_DEFERRED; i++) {
+				struct sl_kafka_deferred *d = &l->deferred[i];
+				if (d->resp)
+					continue;
+				d->resp = malloc((size_t)n);
+				if (!d->resp)
+					break;
+				memcpy(d->resp, l->kbuf, (size_t)n);
+				d->len = (uint32_t)n;
+				d->corr = h->corr;
+				d->op_seq = l->tail - 1;
+				return;
+			}
+		}
+		send_kafka_reply(l, h->corr, l->kbuf, (size_t)n, 0, now_ms);
+		return;
+	}
+	if (!l->groups || key < 0) {
+		send_kafka_reply(l, h->corr, NULL, 0,
+				 SN_ERR_UNKNOWN_SERVER_ERROR, now_ms);
+		return;
+	}
+	uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+	if (sl_groups_request(l->groups, token, req, rlen, now_ms) < 0)
+		send_kafka_reply(l, h->corr, NULL, 0, SN_ERR_INVALID_REQUEST,
+				 now_ms);
 }
 
 static int send_admin_reply(struct sl_link *l, uint32_t corr,
@@ -468,7 +579,8 @@ static void on_admin(struct sl_link *l, const struct sn_header *h,
 static void on_reply(struct sl_link *l, const struct sn_header *h,
 		     int64_t now_ms)
 {
-	struct sl_link_op *op = find_sent(l, h->corr);
+	uint64_t seq = 0;
+	struct sl_link_op *op = find_sent(l, h->corr, &seq);
 	if (!op || (op->opcode | SN_RESPONSE) != h->opcode) {
 		l->bad_messages++;
 		sl_log("sluiced sent a reply 0x%02x corr %u that matches no "
@@ -487,6 +599,14 @@ static void on_reply(struct sl_link *l, const struct sn_header *h,
 			rb_put16(op->admin_resp + 12, (uint16_t)h->error);
 		send_admin_reply(l, op->admin_corr, op->admin_resp,
 				 op->admin_len, now_ms);
+	}
+	for (unsigned i = 0; i < SL_KAFKA_DEFERRED && l->fd >= 0; i++) {
+		struct sl_kafka_deferred *d = &l->deferred[i];
+		if (!d->resp || d->op_seq != seq)
+			continue;
+		send_kafka_reply(l, d->corr, d->resp, d->len, 0, now_ms);
+		free(d->resp);
+		d->resp = NULL;
 	}
 }
 
@@ -525,6 +645,9 @@ static void on_message(struct sl_link *l, const uint8_t *msg, size_t len,
 	case SIPC_ADMIN:
 		on_admin(l, &h, msg, len, now_ms);
 		return;
+	case SIPC_KAFKA:
+		on_kafka(l, &h, msg, len, now_ms);
+		return;
 	default:
 		l->bad_messages++;
 		sl_log("sluiced sent opcode 0x%02x, not in ipc version %d; "
@@ -535,6 +658,12 @@ static void on_message(struct sl_link *l, const uint8_t *msg, size_t len,
 int sl_link_do_work(struct sl_link *l, int64_t now_ms)
 {
 	int work = 0;
+	if (l->broken) {
+		int rc = l->broken;
+		l->broken = 0;
+		if (l->fd >= 0)
+			drop(l, now_ms, strerror(-rc));
+	}
 	if (l->state == SL_LINK_DOWN) {
 		if (now_ms < l->retry_at_ms)
 			return 0;

@@ -59,6 +59,17 @@ struct sl_link_op {
 	struct sl_topic topic;
 };
 
+/* A Kafka admin response held until sluiced has applied the change. */
+struct sl_kafka_deferred {
+	uint64_t op_seq;      /* the last op the change queued */
+	uint32_t corr;        /* sluiced's KAFKA correlation id */
+	uint32_t len;
+	uint8_t *resp;        /* NULL: slot free */
+};
+#define SL_KAFKA_DEFERRED 64
+
+struct sl_groups;
+
 struct sl_link {
 	char path[PATH_MAX];
 	const struct sl_config *cfg;
@@ -76,8 +87,14 @@ struct sl_link {
 	uint64_t head, send, tail;
 	uint8_t buf[SIPC_MAX_MESSAGE];  /* sending */
 	uint8_t rbuf[SIPC_MAX_MESSAGE]; /* receiving */
+	/* Kafka requests (group coordinator: not owned, may be NULL) */
+	struct sl_groups *groups;
+	int broken;             /* -errno of a failed send, dropped later */
+	struct sl_kafka_deferred deferred[SL_KAFKA_DEFERRED];
+	uint8_t kbuf[SIPC_MAX_MESSAGE]; /* a Kafka response being built */
 	/* counters */
 	uint64_t connects, syncs, admin_requests, bad_messages;
+	uint64_t kafka_requests;
 };
 
 /* Allocates the queue and the pushed copy.  Returns 0 or -ENOMEM. */
@@ -99,6 +116,12 @@ void sl_link_changed(struct sl_link *l, int64_t now_ms);
 
 /* Drop the connection (shutdown). */
 void sl_link_close(struct sl_link *l);
+
+/* The group coordinator's reply function (control/groups.h): ctx is the
+ * link, token the link generation (high 32 bits) and sluiced's
+ * correlation id. */
+void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
+			 size_t len);
 
 int64_t sl_now_ms(void);
 /* One log line to stderr: "2024-05-01T12:00:00.123Z sluice-control: ..." */

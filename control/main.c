@@ -35,6 +35,7 @@
 
 #include "control/admin.h"
 #include "control/config.h"
+#include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
 
@@ -319,6 +320,16 @@ static int run_daemon(const struct sl_config *c)
 		sl_log("out of memory");
 		goto out_lock;
 	}
+	char gdir[PATH_MAX];
+	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
+	struct sl_groups *groups = NULL;
+	int grc = sl_groups_open(gdir, sl_link_kafka_reply, &link, sl_now_ms(),
+				 &groups);
+	if (grc) {
+		sl_log("consumer groups in %s: %s", gdir, strerror(-grc));
+		goto out_link;
+	}
+	link.groups = groups;
 	sl_log("started: control_dir %s (%u topics, next id %u), "
 	       "control_socket %s", c->control_dir, m->count, m->next_id,
 	       c->control_socket);
@@ -331,6 +342,9 @@ static int run_daemon(const struct sl_config *c)
 			{ .fd = sl_link_fd(&link), .events = POLLIN },
 		};
 		int timeout = sl_link_timeout_ms(&link, now, SL_META_POLL_MS);
+		int gt = sl_groups_tick(groups, now);
+		if (gt >= 0 && gt < timeout)
+			timeout = gt;
 		int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, timeout);
 		if (n < 0 && errno != EINTR) {
 			sl_log("poll: %s", strerror(errno));
@@ -367,6 +381,9 @@ static int run_daemon(const struct sl_config *c)
 		}
 		sl_link_do_work(&link, now);
 	}
+	link.groups = NULL;
+	sl_groups_close(groups);
+out_link:
 	sl_link_destroy(&link);
 out_lock:
 	close(lfd);

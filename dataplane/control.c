@@ -3,7 +3,13 @@
  * sluice-control connection at a time on a SOCK_SEQPACKET Unix socket.
  * HELLO, TOPIC_PUT, TOPIC_DELETE, SYNC_DONE from control; ADMIN to control
  * (client CREATE_TOPIC / DELETE_TOPIC frames taken from the net core's
- * admin ring), whose reply frame goes back to the client.
+ * admin ring), whose reply frame goes back to the client; KAFKA to control
+ * (Kafka group, offset and admin requests, dataplane/kafka.c), answered
+ * whenever control is done (a JoinGroup waits for its rebalance).
+ *
+ * Requests waiting for control sit in a table of ADMIN_PENDING slots; the
+ * correlation id sent to control is the slot plus a generation above it,
+ * so a late reply never reaches a newer request.
  *
  * The loop also watches the signalfd (SIGTERM/SIGINT: return) and the
  * main wake eventfd (admin requests waiting).  Bounded: poll() with a
@@ -23,14 +29,62 @@
 #include "proto/ipc.h"
 #include "proto/record_batch.h"
 
-#define ADMIN_PENDING 64
+#define ADMIN_PENDING 4096 /* a power of two */
 
 static struct dp_msg *pending[ADMIN_PENDING];
-static uint32_t admin_corr;
+static uint32_t pending_gen[ADMIN_PENDING];
+static uint32_t slot_cursor;
+
+/* A free slot's correlation id, or 0 when every slot is taken. */
+static uint32_t slot_take(void)
+{
+	for (unsigned i = 0; i < ADMIN_PENDING; i++) {
+		unsigned slot = (slot_cursor + i) % ADMIN_PENDING;
+		if (pending[slot])
+			continue;
+		slot_cursor = slot + 1;
+		uint32_t gen = ++pending_gen[slot] & 0xfffff;
+		if (gen == 0)
+			gen = pending_gen[slot] = 1;
+		return gen << 12 | slot;
+	}
+	return 0;
+}
+
+static struct dp_msg *slot_claim(uint32_t corr)
+{
+	unsigned slot = corr % ADMIN_PENDING;
+	struct dp_msg *m = pending[slot];
+	if (!m || (pending_gen[slot] & 0xfffff) != corr >> 12)
+		return NULL;
+	pending[slot] = NULL;
+	return m;
+}
+
+/* A Kafka request's answer from control: the response bytes with the
+ * Kafka size prefix, or (len 0) a close of the client's connection. */
+static void kafka_answer(struct dp *dp, struct dp_msg *m, const uint8_t *f,
+			 size_t len)
+{
+	m->kind = DPM_READY;
+	if (len && !dp_msg_resp(dp, m, len + 4)) {
+		rb_put32(m->resp, (uint32_t)len);
+		memcpy(m->resp + 4, f, len);
+		m->resp_len = (uint32_t)len + 4;
+	} else {
+		m->resp_len = 0;
+		m->close_after = 1;
+	}
+	dp_complete(dp, m);
+}
 
 static void admin_answer(struct dp *dp, struct dp_msg *m, const uint8_t *f,
 			 size_t len, int16_t err)
 {
+	if (m->kafka) {
+		kafka_answer(dp, m, err ? NULL : f, err ? 0 : len);
+		return;
+	}
 	uint8_t opcode = m->req[3];
 	if (f && len >= SN_HEADER_BYTES && !dp_msg_resp(dp, m, len)) {
 		memcpy(m->resp, f, len);
@@ -62,18 +116,23 @@ static void send_admin(struct dp *dp, int cfd)
 	unsigned n = dp_ring_dequeue_burst(dp->admin_ring, objs, DP_BURST);
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_msg *m = objs[i];
-		uint32_t corr = ++admin_corr;
-		unsigned slot = corr % ADMIN_PENDING;
-		if (cfd < 0 || pending[slot] ||
+		uint32_t corr = slot_take();
+		if (cfd < 0 || !corr ||
 		    !atomic_load(&dp->control_synced) ||
 		    m->req_len + SN_HEADER_BYTES > SIPC_MAX_MESSAGE) {
+			if (m->req_len + SN_HEADER_BYTES > SIPC_MAX_MESSAGE)
+				dp_log("control: a %u-byte request is too big "
+				       "to forward (limit %u)", m->req_len,
+				       SIPC_MAX_MESSAGE - SN_HEADER_BYTES);
 			admin_answer(dp, m, NULL, 0,
 				     SN_ERR_UNKNOWN_SERVER_ERROR);
 			continue;
 		}
+		unsigned slot = corr % ADMIN_PENDING;
 		uint8_t buf[SIPC_MAX_MESSAGE];
 		size_t len = SN_HEADER_BYTES + m->req_len;
-		sn_header_put(buf, SIPC_ADMIN, (uint32_t)len, corr, 0);
+		sn_header_put(buf, m->kafka ? SIPC_KAFKA : SIPC_ADMIN,
+			      (uint32_t)len, corr, 0);
 		memcpy(buf + SN_HEADER_BYTES, m->req, m->req_len);
 		if (send(cfd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
 			admin_answer(dp, m, NULL, 0,
@@ -155,12 +214,11 @@ static int handle_ctl(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 				      memory_order_release);
 		dp_log("control: synchronised");
 		return 0;
-	case SIPC_ADMIN | SN_RESPONSE: {
-		unsigned slot = h.corr % ADMIN_PENDING;
-		struct dp_msg *m = pending[slot];
+	case SIPC_ADMIN | SN_RESPONSE:
+	case SIPC_KAFKA | SN_RESPONSE: {
+		struct dp_msg *m = slot_claim(h.corr);
 		if (!m)
-			return 0;
-		pending[slot] = NULL;
+			return 0; /* late: failed over already */
 		admin_answer(dp, m, f + 16, len - 16, h.error);
 		return 0;
 	}

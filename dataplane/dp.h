@@ -47,7 +47,7 @@
 #define DP_IDEM_PRODUCERS 256  /* producers remembered per partition */
 
 enum dp_msg_kind { DPM_PRODUCE = 1, DPM_FETCH, DPM_LIST, DPM_ADMIN,
-		   DPM_READY };
+		   DPM_READY, DPM_KAFKA };
 enum dp_transport { DPT_TCP = 0, DPT_UDP = 1 };
 
 /* Malformed-input reasons, one counter each. */
@@ -63,7 +63,11 @@ enum dp_transport { DPT_TCP = 0, DPT_UDP = 1 };
 	X(UNKNOWN_TOPIC, "unknown_topic")                                    \
 	X(OUT_OF_ORDER, "out_of_order_sequence")                             \
 	X(FENCED_EPOCH, "fenced_epoch")                                      \
-	X(RESPONSE_FRAME, "response_frame")
+	X(RESPONSE_FRAME, "response_frame")                                  \
+	X(KAFKA_FRAME, "kafka_bad_frame_size")                               \
+	X(KAFKA_REQUEST, "kafka_malformed_request")                          \
+	X(KAFKA_VERSION, "kafka_unsupported_version")                        \
+	X(KAFKA_FORWARD, "kafka_control_unavailable")
 
 enum dp_bad {
 #define DP_BAD_ENUM(n, s) DP_BAD_##n,
@@ -77,6 +81,7 @@ extern const char *const dp_bad_names[DP_BAD_COUNT];
 struct dp_net_stats {
 	uint64_t frames, frame_bytes;
 	uint64_t produce, fetch, list_offsets, metadata, admin, init_pid;
+	uint64_t kafka_requests, kafka_forwarded, kafka_waits;
 	uint64_t bad[DP_BAD_COUNT];
 	uint64_t ring_full;        /* produce throttled: partition ring full */
 	uint64_t budget_exhausted; /* throttled: memory budget spent */
@@ -132,10 +137,15 @@ struct dp_msg {
 	struct dp_msg *next;    /* ack / park lists */
 	uint8_t kind, transport;
 	uint8_t isolation;
+	uint8_t kafka;          /* admin: a Kafka request for control */
+	uint8_t close_after;    /* ready: close the connection after it */
 	int16_t acks;
 	uint32_t conn, seq, corr;
 	struct drv_peer peer;
 	struct dp_partition *part;
+	struct dp_msg *parent;  /* a partition's share of a Kafka request
+				   (dataplane/kafka.c); NULL otherwise */
+	uint32_t kidx;          /* its index in the parent */
 	uint64_t deadline_ns;   /* acks=-1 timeout, long-poll deadline */
 	int64_t last_offset;    /* acks=-1: released when durable beyond */
 	struct sn_fetch fetch;
@@ -190,7 +200,7 @@ struct dp {
 	int net_wake_fd;
 	_Atomic int net_sleeping;
 	struct dp_net_stats net;
-	uint16_t udp_port, tcp_port;
+	uint16_t udp_port, tcp_port, kafka_port;
 	/* admin forwarding: net -> main */
 	struct dp_ring *admin_ring;
 	int main_wake_fd;
@@ -226,6 +236,9 @@ void dp_wake_fd(int fd);
 
 /* topics */
 struct dp_topic *dp_topic_by_id(struct dp *dp, uint32_t id);
+/* The live topic named name[0..len), or NULL. */
+struct dp_topic *dp_topic_by_name(struct dp *dp, const char *name,
+				  size_t len);
 struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
 				      int32_t partition);
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *t);

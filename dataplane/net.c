@@ -24,22 +24,14 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/net.h"
 #include "proto/record_batch.h"
-
-struct dp_conn {
-	uint32_t id;        /* driver id; 0 = free */
-	uint32_t next_seq;  /* next request */
-	uint32_t send_seq;  /* next response to send */
-	uint8_t poisoned;   /* close after the responses before this */
-	uint8_t paused;
-	struct dp_msg *window[DP_CONN_WINDOW];
-};
 
 static struct dp_conn *conns;
 static uint32_t nconns;
 static uint8_t core_touched[DP_MAX_STORAGE_CORES];
 
-static struct dp_conn *conn_of(uint32_t id)
+struct dp_conn *dp_conn_of(uint32_t id)
 {
 	struct dp_conn *c = &conns[id & ((1u << 20) - 1)];
 	return c->id == id ? c : NULL;
@@ -51,7 +43,7 @@ static void msg_release(struct drv_buf *b)
 }
 
 /* Send what is ready, in order; close a poisoned connection at its end. */
-static void conn_flush(struct dp *dp, struct dp_conn *c)
+void dp_conn_flush(struct dp *dp, struct dp_conn *c)
 {
 	for (unsigned i = 0; i < DP_CONN_WINDOW; i++) {
 		struct dp_msg **slot = &c->window[c->send_seq % DP_CONN_WINDOW];
@@ -60,6 +52,8 @@ static void conn_flush(struct dp *dp, struct dp_conn *c)
 			break;
 		*slot = NULL;
 		c->send_seq++;
+		if (m->close_after)
+			c->poisoned = 1; /* closed once this one is out */
 		m->out.data = m->resp;
 		m->out.len = m->resp_len;
 		m->out.release = msg_release;
@@ -79,8 +73,12 @@ static void conn_flush(struct dp *dp, struct dp_conn *c)
 }
 
 /* A response computed here or coming back from a core. */
-static void deliver(struct dp *dp, struct dp_msg *m)
+void dp_net_deliver(struct dp *dp, struct dp_msg *m)
 {
+	if (m->parent) {
+		dp_kafka_sub_done(dp, m); /* one partition of a Kafka request */
+		return;
+	}
 	if (m->transport == DPT_UDP) {
 		if (m->resp_len)
 			dp->drv_ops->udp_send(dp->drv, &m->peer, m->resp,
@@ -88,16 +86,16 @@ static void deliver(struct dp *dp, struct dp_msg *m)
 		dp_msg_free(m);
 		return;
 	}
-	struct dp_conn *c = conn_of(m->conn);
+	struct dp_conn *c = dp_conn_of(m->conn);
 	if (!c) {
 		dp_msg_free(m); /* the connection went away */
 		return;
 	}
 	c->window[m->seq % DP_CONN_WINDOW] = m;
-	conn_flush(dp, c);
+	dp_conn_flush(dp, c);
 }
 
-static struct dp_msg *new_msg(struct dp *dp, int transport, uint32_t conn,
+struct dp_msg *dp_net_msg(struct dp *dp, int transport, uint32_t conn,
 			      const struct drv_peer *peer, uint32_t corr,
 			      size_t data)
 {
@@ -112,7 +110,7 @@ static struct dp_msg *new_msg(struct dp *dp, int transport, uint32_t conn,
 	if (peer)
 		m->peer = *peer;
 	if (transport == DPT_TCP) {
-		struct dp_conn *c = conn_of(conn);
+		struct dp_conn *c = dp_conn_of(conn);
 		m->seq = c->next_seq++;
 	}
 	return m;
@@ -131,7 +129,7 @@ static void answer_error(struct dp *dp, int transport, uint32_t conn,
 		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
 		return;
 	}
-	struct dp_msg *m = new_msg(dp, transport, conn, peer, corr, 0);
+	struct dp_msg *m = dp_net_msg(dp, transport, conn, peer, corr, 0);
 	if (!m) {
 		/* nothing to answer with: close instead of going silent */
 		dp->drv_ops->conn_close(dp->drv, conn, 1);
@@ -141,7 +139,7 @@ static void answer_error(struct dp *dp, int transport, uint32_t conn,
 	dp_msg_resp(dp, m, (size_t)n);
 	memcpy(m->resp, buf, (size_t)n);
 	m->resp_len = (uint32_t)n;
-	deliver(dp, m);
+	dp_net_deliver(dp, m);
 }
 
 static void answer_throttle(struct dp *dp, int transport, uint32_t conn,
@@ -170,7 +168,7 @@ static void bad(struct dp *dp, enum dp_bad why)
 	dp->net.bad[why]++;
 }
 
-static int to_core(struct dp *dp, struct dp_partition *p, struct dp_msg *m)
+int dp_net_to_core(struct dp *dp, struct dp_partition *p, struct dp_msg *m)
 {
 	void *obj = m;
 	m->part = p;
@@ -194,7 +192,7 @@ static void produce_enqueue(struct dp *dp, struct dp_partition *p,
 	m->acks = r->acks;
 	m->deadline_ns = r->timeout_ms ? r->timeout_ms : 30000; /* ms; see
 								   ack_queue */
-	if (!to_core(dp, p, m))
+	if (!dp_net_to_core(dp, p, m))
 		return;
 	dp->net.ring_full++;
 	m->kind = DPM_READY;
@@ -209,7 +207,7 @@ static void produce_enqueue(struct dp *dp, struct dp_partition *p,
 			m->resp, SN_PRODUCE_RESP_BYTES, corr,
 			SN_ERR_THROTTLING_QUOTA_EXCEEDED, &pr);
 	}
-	deliver(dp, m);
+	dp_net_deliver(dp, m);
 }
 
 /*
@@ -230,7 +228,7 @@ static int produce_kept(struct dp *dp, const struct drv_peer *peer,
 	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
 	if (!p || rb_validate(r.batch, r.batch_len))
 		return 0;
-	struct dp_msg *m = new_msg(dp, DPT_UDP, 0, peer, corr, 0);
+	struct dp_msg *m = dp_net_msg(dp, DPT_UDP, 0, peer, corr, 0);
 	if (!m)
 		return 0;
 	dp->net.frames++;
@@ -279,14 +277,14 @@ static void handle_produce(struct dp *dp, int tr, uint32_t conn,
 			answer_error(dp, tr, conn, peer, SN_PRODUCE, corr, err);
 		return;
 	}
-	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, r.batch_len);
+	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, r.batch_len);
 	if (!m) {
 		answer_throttle(dp, tr, conn, peer, corr, &r);
 		return;
 	}
 	if (quiet && tr == DPT_TCP) {
 		/* acks=0: no response, so no place in the response order */
-		conn_of(conn)->next_seq--;
+		dp_conn_of(conn)->next_seq--;
 		m->transport = DPT_UDP; /* answered never, freed on return */
 		m->peer = (struct drv_peer){ 0, 0 };
 	}
@@ -315,7 +313,7 @@ static void handle_fetch(struct dp *dp, int tr, uint32_t conn,
 			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 		return;
 	}
-	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, 0);
 	if (!m) {
 		answer_error(dp, tr, conn, peer, SN_FETCH, corr,
 			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
@@ -323,14 +321,14 @@ static void handle_fetch(struct dp *dp, int tr, uint32_t conn,
 	}
 	m->kind = DPM_FETCH;
 	m->fetch = r;
-	if (to_core(dp, p, m)) {
+	if (dp_net_to_core(dp, p, m)) {
 		dp->net.ring_full++;
 		m->kind = DPM_READY;
 		dp_msg_resp(dp, m, 64);
 		m->resp_len = (uint32_t)sn_encode_error_resp(
 			m->resp, 64, SN_FETCH, corr,
 			SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-		deliver(dp, m);
+		dp_net_deliver(dp, m);
 	}
 }
 
@@ -354,7 +352,7 @@ static void handle_list(struct dp *dp, int tr, uint32_t conn,
 			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 		return;
 	}
-	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, 0);
 	if (!m) {
 		answer_error(dp, tr, conn, peer, SN_LIST_OFFSETS, corr,
 			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
@@ -362,14 +360,14 @@ static void handle_list(struct dp *dp, int tr, uint32_t conn,
 	}
 	m->kind = DPM_LIST;
 	m->timestamp = r.timestamp;
-	if (to_core(dp, p, m)) {
+	if (dp_net_to_core(dp, p, m)) {
 		dp->net.ring_full++;
 		m->kind = DPM_READY;
 		dp_msg_resp(dp, m, 64);
 		m->resp_len = (uint32_t)sn_encode_error_resp(
 			m->resp, 64, SN_LIST_OFFSETS, corr,
 			SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-		deliver(dp, m);
+		dp_net_deliver(dp, m);
 	}
 }
 
@@ -399,7 +397,7 @@ static void handle_metadata(struct dp *dp, int tr, uint32_t conn,
 		return;
 	}
 	size_t cap = tr == DPT_UDP ? dp->cfg.udp_max_frame : 1u << 20;
-	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, 0);
 	if (!m || dp_msg_resp(dp, m, cap)) {
 		if (m)
 			dp_msg_free(m);
@@ -452,7 +450,7 @@ static void handle_metadata(struct dp *dp, int tr, uint32_t conn,
 	}
 	long n = sn_metadata_resp_finish(&b, corr, 0);
 	m->resp_len = n > 0 ? (uint32_t)n : 0;
-	deliver(dp, m);
+	dp_net_deliver(dp, m);
 }
 
 static void handle_admin(struct dp *dp, int tr, uint32_t conn,
@@ -467,7 +465,7 @@ static void handle_admin(struct dp *dp, int tr, uint32_t conn,
 			     SN_ERR_UNKNOWN_SERVER_ERROR);
 		return;
 	}
-	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, len);
+	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, len);
 	if (!m) {
 		answer_error(dp, tr, conn, peer, opcode, corr,
 			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
@@ -484,7 +482,7 @@ static void handle_admin(struct dp *dp, int tr, uint32_t conn,
 		m->resp_len = (uint32_t)sn_encode_error_resp(
 			m->resp, 64, opcode, corr,
 			SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-		deliver(dp, m);
+		dp_net_deliver(dp, m);
 		return;
 	}
 	dp_wake_fd(dp->main_wake_fd);
@@ -514,7 +512,7 @@ static void handle_init_pid(struct dp *dp, int tr, uint32_t conn,
 		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
 		return;
 	}
-	struct dp_msg *m = new_msg(dp, tr, conn, peer, corr, 0);
+	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, 0);
 	if (!m) {
 		dp->drv_ops->conn_close(dp->drv, conn, 1);
 		return;
@@ -523,7 +521,7 @@ static void handle_init_pid(struct dp *dp, int tr, uint32_t conn,
 	dp_msg_resp(dp, m, (size_t)n);
 	memcpy(m->resp, buf, (size_t)n);
 	m->resp_len = (uint32_t)n;
-	deliver(dp, m);
+	dp_net_deliver(dp, m);
 }
 
 /* One whole frame (header valid, len bytes). */
@@ -604,7 +602,7 @@ static int on_datagram_keep(void *ctx, uint8_t *p, size_t len,
 	return produce_kept(dp, from, p, len, h.corr, token);
 }
 
-static int on_conn_open(void *ctx, uint32_t id)
+static int on_conn_open(void *ctx, uint32_t id, int listener)
 {
 	struct dp_conn *c = &conns[id & ((1u << 20) - 1)];
 	(void)ctx;
@@ -612,6 +610,7 @@ static int on_conn_open(void *ctx, uint32_t id)
 		return -EBUSY;
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	c->kafka = listener == DRV_LISTENER_ALT;
 	return 0;
 }
 
@@ -619,9 +618,11 @@ static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
 			 size_t len)
 {
 	struct dp *dp = ctx;
-	struct dp_conn *c = conn_of(id);
+	struct dp_conn *c = dp_conn_of(id);
 	if (!c)
 		return -1;
+	if (c->kafka)
+		return dp_kafka_conn_data(dp, c, p, len);
 	size_t used = 0;
 	/* bounded: each frame consumes >= 16 bytes; the window stops us */
 	while (!c->poisoned) {
@@ -642,18 +643,18 @@ static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
 					DP_BAD_BAD_MAGIC_OR_LENGTH);
 			answer_error(dp, DPT_TCP, id, NULL, h.opcode & 0x7f,
 				     h.corr, (int16_t)-n);
-			c = conn_of(id);
+			c = dp_conn_of(id);
 			if (!c)
 				return -1;
 			c->poisoned = 1;
-			conn_flush(dp, c);
+			dp_conn_flush(dp, c);
 			return (long)(len); /* the rest is garbage */
 		}
 		if ((size_t)n > len - used)
 			break; /* the driver keeps the partial frame */
 		handle_frame(dp, DPT_TCP, id, NULL, p + used, (size_t)n, &h);
 		used += (size_t)n;
-		c = conn_of(id);
+		c = dp_conn_of(id);
 		if (!c)
 			return -1;
 	}
@@ -662,7 +663,7 @@ static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
 
 static void on_conn_closed(void *ctx, uint32_t id)
 {
-	struct dp_conn *c = conn_of(id);
+	struct dp_conn *c = dp_conn_of(id);
 	(void)ctx;
 	if (!c)
 		return;
@@ -681,7 +682,7 @@ static void drain_completions(struct dp *dp)
 		unsigned n = dp_ring_dequeue_burst(dp->completions, objs,
 						   DP_BURST);
 		for (unsigned i = 0; i < n; i++)
-			deliver(dp, objs[i]);
+			dp_net_deliver(dp, objs[i]);
 		dp->net.completions += n;
 		if (n < DP_BURST)
 			break;
@@ -714,7 +715,7 @@ static void *net_main(void *arg)
 			 * net_sleeping (Dekker) */
 			atomic_store(&dp->net_sleeping, 1);
 			if (dp_ring_count(dp->completions) == 0)
-				wait_us = 100000;
+				wait_us = dp_kafka_waiting() ? 1000 : 100000;
 		}
 		int w = dp->drv_ops->do_work(dp->drv, wait_us);
 		if (wait_us) {
@@ -723,6 +724,7 @@ static void *net_main(void *arg)
 			idle = 0;
 		}
 		drain_completions(dp);
+		w += dp_kafka_do_work(dp);
 		wake_cores(dp);
 		if (w > 0)
 			idle = 0;
@@ -752,6 +754,7 @@ int dp_net_start(struct dp *dp)
 		.listen_host = dp->cfg.listen_host,
 		.udp_port = dp->cfg.udp_port,
 		.tcp_port = dp->cfg.tcp_port,
+		.tcp_alt_port = dp->cfg.kafka_port,
 		.udp_max_frame = dp->cfg.udp_max_frame,
 		.tcp_max_frame = dp->cfg.tcp_max_frame,
 		.max_connections = dp->cfg.max_connections,
@@ -774,10 +777,14 @@ int dp_net_start(struct dp *dp)
 	};
 	rc = dp->drv_ops->create(&dc, &cb, &dp->drv);
 	if (rc) {
-		dp_log("driver %s: %s", dp->drv_ops->name, sl_strerror(rc));
+		dp_log("driver %s on %s (tcp_port %u, udp_port %u, kafka_port "
+		       "%u): %s", dp->drv_ops->name, dp->cfg.listen_host,
+		       dp->cfg.tcp_port, dp->cfg.udp_port, dp->cfg.kafka_port,
+		       sl_strerror(rc));
 		return rc;
 	}
-	dp->drv_ops->ports(dp->drv, &dp->udp_port, &dp->tcp_port);
+	dp->drv_ops->ports(dp->drv, &dp->udp_port, &dp->tcp_port,
+			   &dp->kafka_port);
 	rc = pthread_create(&dp->net_thread, NULL, net_main, dp);
 	if (rc)
 		return -rc;

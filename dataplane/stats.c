@@ -31,6 +31,7 @@ static int cb_info(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_string(d, "driver", g->drv_ops->name);
 	tel_data_add_dict_u64(d, "udp_port", g->udp_port);
 	tel_data_add_dict_u64(d, "tcp_port", g->tcp_port);
+	tel_data_add_dict_u64(d, "kafka_port", g->kafka_port);
 	tel_data_add_dict_u64(d, "storage_cores", g->nstore);
 	tel_data_add_dict_u64(d, "net_cores", 1);
 	tel_data_add_dict_u64(d, "memory_used_bytes", atomic_load(&g->mem_used));
@@ -64,6 +65,9 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_u64(n, "list_offsets", s->list_offsets);
 	tel_data_add_dict_u64(n, "metadata", s->metadata);
 	tel_data_add_dict_u64(n, "admin", s->admin);
+	tel_data_add_dict_u64(n, "kafka_requests", s->kafka_requests);
+	tel_data_add_dict_u64(n, "kafka_forwarded", s->kafka_forwarded);
+	tel_data_add_dict_u64(n, "kafka_fetch_waits", s->kafka_waits);
 	tel_data_add_dict_u64(n, "ring_full", s->ring_full);
 	tel_data_add_dict_u64(n, "budget_exhausted", s->budget_exhausted);
 	for (int i = 0; i < DP_BAD_COUNT; i++) {

@@ -37,6 +37,22 @@ struct dp_topic *dp_topic_by_id(struct dp *dp, uint32_t id)
 	return NULL;
 }
 
+struct dp_topic *dp_topic_by_name(struct dp *dp, const char *name,
+				  size_t len)
+{
+	if (len == 0 || len > SN_NAME_MAX)
+		return NULL;
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		/* acquire: pairs with the release store in dp_topic_put */
+		struct dp_topic *t =
+			atomic_load_explicit(&dp->topics[i], memory_order_acquire);
+		if (t && atomic_load_explicit(&t->live, memory_order_acquire) &&
+		    !strncmp(t->name, name, len) && t->name[len] == '\0')
+			return t;
+	}
+	return NULL;
+}
+
 struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
 				      int32_t partition)
 {

@@ -617,10 +617,11 @@ static const struct drv_stats *dpdk_stats(const struct drv *d_)
 	return &d->st;
 }
 
-static void dpdk_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp)
+static void dpdk_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp,
+		       uint16_t *tcp_alt)
 {
 	uint16_t u;
-	drv_socket_ops.ports(d->tcp, &u, tcp);
+	drv_socket_ops.ports(d->tcp, &u, tcp, tcp_alt);
 	*udp = d->cfg.udp_port;
 }
 

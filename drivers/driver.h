@@ -51,8 +51,10 @@ struct drv_callbacks {
 	void *ctx;
 	void (*datagram)(void *ctx, const uint8_t *p, size_t len,
 			 const struct drv_peer *from);
-	/* A new connection; return < 0 to refuse it (closed at once). */
-	int (*conn_open)(void *ctx, uint32_t conn);
+	/* A new connection on listener (DRV_LISTENER_MAIN: tcp_port,
+	 * DRV_LISTENER_ALT: tcp_alt_port); return < 0 to refuse it (closed
+	 * at once). */
+	int (*conn_open)(void *ctx, uint32_t conn, int listener);
 	/* Bytes at p (all not yet consumed).  Return bytes consumed (0: wait
 	 * for more), or < 0: close the connection after sending what is
 	 * queued. */
@@ -71,10 +73,14 @@ struct drv_callbacks {
 			     const struct drv_peer *from, void *token);
 };
 
+enum { DRV_LISTENER_MAIN = 0, DRV_LISTENER_ALT = 1 };
+
 struct drv_config {
 	const char *listen_host; /* IPv4 literal */
 	uint16_t udp_port;       /* 0: no UDP */
 	uint16_t tcp_port;       /* 0: no TCP */
+	uint16_t tcp_alt_port;   /* a second TCP listener (the Kafka
+				    protocol), 0: none */
 	uint32_t udp_max_frame;
 	uint32_t tcp_max_frame;
 	uint32_t max_connections;
@@ -122,7 +128,8 @@ struct drv_ops {
 	void (*conn_resume)(struct drv *d, uint32_t conn);
 	const struct drv_stats *(*stats)(const struct drv *d);
 	/* Ports actually bound (after port 0). */
-	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp);
+	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp,
+		      uint16_t *tcp_alt);
 	/* Give back a buffer kept through datagram_keep().  Thread-safe.
 	 * NULL for drivers that never offer datagram_keep. */
 	void (*release)(void *token);

@@ -76,9 +76,9 @@ struct drv {
 	struct drv_config cfg;
 	struct drv_callbacks cb;
 	struct drv_stats st;
-	int udp_fd, tcp_fd;
-	uint16_t udp_port, tcp_port;
-	int accept_armed, udp_armed, wake_armed;
+	int udp_fd, tcp_fd[2];    /* tcp_fd[DRV_LISTENER_*] */
+	uint16_t udp_port, tcp_port[2];
+	int accept_armed[2], udp_armed, wake_armed;
 	uint64_t wake_val;
 	/* UDP buffer ring */
 	struct io_uring_buf_ring *udp_br;
@@ -212,17 +212,18 @@ static int bind_socket(struct drv *d, int type, uint16_t port, int *fd_out,
 	return 0;
 }
 
-static void arm_accept(struct drv *d)
+static void arm_accept(struct drv *d, int l)
 {
-	if (d->tcp_fd < 0 || d->accept_armed)
+	if (d->tcp_fd[l] < 0 || d->accept_armed[l])
 		return;
 	struct io_uring_sqe *sqe = get_sqe(d);
 	if (!sqe)
 		return;
-	io_uring_prep_multishot_accept(sqe, d->tcp_fd, NULL, NULL,
+	io_uring_prep_multishot_accept(sqe, d->tcp_fd[l], NULL, NULL,
 				       SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0, 0));
-	d->accept_armed = 1;
+	/* the slot field carries the listener */
+	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, (uint32_t)l, 0));
+	d->accept_armed[l] = 1;
 }
 
 static void arm_udp(struct drv *d)
@@ -495,10 +496,10 @@ static void on_send(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 	conn_maybe_free(d, slot);
 }
 
-static void on_accept(struct drv *d, struct io_uring_cqe *cqe)
+static void on_accept(struct drv *d, struct io_uring_cqe *cqe, int l)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		d->accept_armed = 0;
+		d->accept_armed[l] = 0;
 	if (cqe->res < 0)
 		return;
 	int fd = cqe->res;
@@ -519,7 +520,7 @@ static void on_accept(struct drv *d, struct io_uring_cqe *cqe)
 	c->asm_len = 0;
 	d->st.conns_accepted++;
 	d->st.conns_open++;
-	if (d->cb.conn_open(d->cb.ctx, conn_id(d, slot)) < 0) {
+	if (d->cb.conn_open(d->cb.ctx, conn_id(d, slot), l) < 0) {
 		d->st.conns_refused++;
 		c->state = C_DEAD;
 		conn_kill(d, slot);
@@ -567,7 +568,8 @@ static int process_cqes(struct drv *d)
 		uint32_t slot = UD_SLOT(u);
 		switch (UD_TYPE(u)) {
 		case UD_ACCEPT:
-			on_accept(d, cqe);
+			on_accept(d, cqe, slot ? DRV_LISTENER_ALT :
+						 DRV_LISTENER_MAIN);
 			break;
 		case UD_UDP:
 			on_udp(d, cqe);
@@ -614,7 +616,8 @@ static void run_todo(struct drv *d)
 
 static int sock_do_work(struct drv *d, uint64_t wait_us)
 {
-	arm_accept(d);
+	arm_accept(d, DRV_LISTENER_MAIN);
+	arm_accept(d, DRV_LISTENER_ALT);
 	arm_udp(d);
 	arm_wake(d);
 	run_todo(d);
@@ -706,10 +709,12 @@ static const struct drv_stats *sock_stats(const struct drv *d)
 	return &d->st;
 }
 
-static void sock_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp)
+static void sock_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp,
+		       uint16_t *tcp_alt)
 {
 	*udp = d->udp_port;
-	*tcp = d->tcp_port;
+	*tcp = d->tcp_port[DRV_LISTENER_MAIN];
+	*tcp_alt = d->tcp_port[DRV_LISTENER_ALT];
 }
 
 static void sock_destroy(struct drv *d)
@@ -727,8 +732,9 @@ static void sock_destroy(struct drv *d)
 	io_uring_queue_exit(&d->ring);
 	if (d->udp_fd >= 0)
 		close(d->udp_fd);
-	if (d->tcp_fd >= 0)
-		close(d->tcp_fd);
+	for (int l = 0; l < 2; l++)
+		if (d->tcp_fd[l] >= 0)
+			close(d->tcp_fd[l]);
 	free(d->udp_br);
 	free(d->udp_bufs);
 	free(d->tcp_br);
@@ -748,7 +754,7 @@ static int sock_create(const struct drv_config *cfg,
 		return -ENOMEM;
 	d->cfg = *cfg;
 	d->cb = *cb;
-	d->udp_fd = d->tcp_fd = -1;
+	d->udp_fd = d->tcp_fd[0] = d->tcp_fd[1] = -1;
 	if (cfg->max_connections == 0 || cfg->max_connections >= (1u << SLOT_BITS)) {
 		free(d);
 		return -EINVAL;
@@ -793,14 +799,19 @@ static int sock_create(const struct drv_config *cfg,
 			goto fail;
 		d->udp_msgh.msg_namelen = sizeof(struct sockaddr_in);
 	}
-	if (cfg->tcp_port) {
+	if (cfg->tcp_port || cfg->tcp_alt_port) {
 		d->tcp_nbufs = pow2_clamp(half / TCP_BUF_BYTES, 64, 32768);
 		rc = buf_ring_setup(d, BGID_TCP, d->tcp_nbufs, TCP_BUF_BYTES,
 				    &d->tcp_br, &d->tcp_bufs);
 		if (rc)
 			goto fail;
-		rc = bind_socket(d, SOCK_STREAM, cfg->tcp_port,
-				 &d->tcp_fd, &d->tcp_port);
+	}
+	const uint16_t want[2] = { cfg->tcp_port, cfg->tcp_alt_port };
+	for (int l = 0; l < 2; l++) {
+		if (!want[l])
+			continue;
+		rc = bind_socket(d, SOCK_STREAM, want[l], &d->tcp_fd[l],
+				 &d->tcp_port[l]);
 		if (rc)
 			goto fail;
 	}

@@ -46,7 +46,7 @@ mkdir -p perf/results
 rm -rf "$DIR"
 mkdir -p "$DIR"
 OPTS=(-o "data_dir=$DIR" -o "tcp_port=$PORT" -o "udp_port=$PORT"
-      -o "telemetry_socket=$DIR/run/telemetry.sock")
+      -o "telemetry_socket=$DIR/run/telemetry.sock" -o kafka_port=0)
 pids=()
 cleanup() {
 	local p
@@ -128,7 +128,8 @@ DIR2=$DIR/tail
 mkdir -p "$DIR2"
 PORT2=$((PORT + 1))
 OPTS2=(-o "data_dir=$DIR2" -o "tcp_port=$PORT2" -o "udp_port=$PORT2"
-       -o "telemetry_socket=$DIR2/run/telemetry.sock" -o log_buffer_mb=512)
+       -o "telemetry_socket=$DIR2/run/telemetry.sock" -o log_buffer_mb=512
+       -o kafka_port=0)
 "$BUILD/dataplane/sluiced" "${OPTS2[@]}" 2>>"$OUT.sluiced.log" &
 pids+=($!)
 "$BUILD/control/sluice-control" "${OPTS2[@]}" 2>>"$OUT.control.log" &

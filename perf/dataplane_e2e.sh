@@ -104,7 +104,7 @@ start_broker() { # driver -> sets ADDR (TCP), UDPADDR
 	local drv=$1 opts
 	rm -rf "$DIR"; mkdir -p "$DIR"
 	opts=(-o "data_dir=$DIR" -o "tcp_port=$PORT" -o "udp_port=$PORT"
-	      -o "telemetry_socket=$DIR/run/telemetry.sock")
+	      -o "telemetry_socket=$DIR/run/telemetry.sock" -o kafka_port=0)
 	if [[ $drv == dpdk ]]; then
 		ip addr flush dev "$DP"
 		opts+=(-o "listen_host=$AP_IP" -o driver=dpdk -o "dpdk_args=$EAL" -o "dpdk_ip=$DP_IP")

@@ -34,6 +34,20 @@
  *                               back to the client.  Control persists the
  *                               change and pushes TOPIC_PUT / TOPIC_DELETE
  *                               before it replies.
+ *   0x46    sluiced -> control  KAFKA: 16 a whole Kafka request (header and
+ *                               body, without the 4-byte size prefix) of a
+ *                               group, offset or admin API (JoinGroup,
+ *                               SyncGroup, Heartbeat, LeaveGroup,
+ *                               OffsetCommit, OffsetFetch, DescribeGroups,
+ *                               ListGroups, CreateTopics, DeleteTopics,
+ *                               DescribeConfigs).
+ *           reply 0xC6          16 the whole Kafka response (without the
+ *                               size prefix), sent when it is ready: a
+ *                               JoinGroup is answered when its rebalance
+ *                               completes, so replies come in any order
+ *                               (matched by correlation id).  error != 0
+ *                               and no body: close the client's
+ *                               connection.
  *
  * While no control connection is up, sluiced keeps serving the topics it
  * has (it caches the last topic set in <data_dir>/run/topics.cache) and
@@ -51,6 +65,7 @@ enum sipc_opcode {
 	SIPC_TOPIC_DELETE = 0x43,
 	SIPC_SYNC_DONE = 0x44,
 	SIPC_ADMIN = 0x45,
+	SIPC_KAFKA = 0x46,
 };
 
 #define SIPC_HELLO_BYTES 24

@@ -63,15 +63,21 @@ enum sn_opcode {
 	X(UNKNOWN_TOPIC_OR_PARTITION, 3, "unknown topic or partition") \
 	X(REQUEST_TIMED_OUT, 7, "request timed out")          \
 	X(MESSAGE_TOO_LARGE, 10, "message too large")         \
+	X(COORDINATOR_NOT_AVAILABLE, 15, "coordinator not available") \
 	X(INVALID_TOPIC_EXCEPTION, 17, "invalid topic name")  \
+	X(NOT_ENOUGH_REPLICAS, 19, "not written: broker saturated, retry") \
 	X(INVALID_REQUIRED_ACKS, 21, "acks must be 0, 1 or -1") \
 	X(UNSUPPORTED_VERSION, 35, "unsupported version or opcode") \
 	X(TOPIC_ALREADY_EXISTS, 36, "topic already exists")   \
 	X(INVALID_PARTITIONS, 37, "invalid partition count")  \
 	X(INVALID_REQUEST, 42, "malformed request")           \
+	X(UNSUPPORTED_FOR_MESSAGE_FORMAT, 43, "record batch magic must be 2") \
 	X(OUT_OF_ORDER_SEQUENCE_NUMBER, 45, "out of order sequence number") \
 	X(INVALID_PRODUCER_EPOCH, 47, "producer fenced by a newer epoch") \
+	X(TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53, "transactions are not supported") \
 	X(KAFKA_STORAGE_ERROR, 56, "storage error (disk full or failing)") \
+	X(FETCH_SESSION_ID_NOT_FOUND, 70, "fetch session not found (sessions are declined)") \
+	X(INVALID_RECORD, 87, "one record batch per partition expected") \
 	X(THROTTLING_QUOTA_EXCEEDED, 89, "broker saturated: retry after the throttle time")
 
 enum sn_error {

@@ -71,6 +71,7 @@ static void start(void)
 	child = fork();
 	if (child == 0) {
 		execl(bin, bin, "-o", o1, "-o", o2, "-o", o3, "-o", o4,
+		      "-o", "kafka_port=0",
 		      "-o", "memory_budget_mb=64", "-o", "log_buffer_mb=4",
 		      "--foreground", (char *)NULL);
 		_exit(127);

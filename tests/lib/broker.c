@@ -62,7 +62,8 @@ int tb_init(struct tb *b, const char *name)
 		return -errno;
 	snprintf(b->host, sizeof(b->host), "127.0.0.1");
 	b->port = free_port();
-	if (b->port < 0)
+	b->kport = free_port();
+	if (b->port < 0 || b->kport < 0 || b->kport == b->port)
 		return -EADDRINUSE;
 	b->sluiced = b->control = -1;
 	return 0;
@@ -75,7 +76,7 @@ static void set_addr(struct tb *b)
 
 static pid_t spawn(struct tb *b, const char *exe, const char *what)
 {
-	char o[6][PATH_MAX + 32], log[PATH_MAX + 64];
+	char o[7][PATH_MAX + 32], log[PATH_MAX + 64];
 	const char *argv[40];
 	unsigned n = 0;
 	set_addr(b);
@@ -86,6 +87,7 @@ static pid_t spawn(struct tb *b, const char *exe, const char *what)
 	snprintf(o[3], sizeof(o[3]), "telemetry_socket=%s/run/telemetry.sock",
 		 b->dir);
 	snprintf(o[4], sizeof(o[4]), "listen_host=%s", b->host);
+	snprintf(o[5], sizeof(o[5]), "kafka_port=%d", b->kport);
 	if (b->netns[0] && !strcmp(what, "sluiced")) {
 		argv[n++] = "ip";
 		argv[n++] = "netns";
@@ -93,7 +95,7 @@ static pid_t spawn(struct tb *b, const char *exe, const char *what)
 		argv[n++] = b->netns;
 	}
 	argv[n++] = exe;
-	for (unsigned i = 0; i < 5; i++) {
+	for (unsigned i = 0; i < 6; i++) {
 		argv[n++] = "-o";
 		argv[n++] = o[i];
 	}

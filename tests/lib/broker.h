@@ -16,6 +16,7 @@ struct tb {
 	char host[64];            /* listen host, 127.0.0.1 by default */
 	char netns[64];           /* "" or the namespace sluiced runs in */
 	int port;                 /* TCP and UDP */
+	int kport;                /* the Kafka listener */
 	char addr[96];            /* host:port */
 	pid_t sluiced, control;
 	unsigned restarts;        /* log files are numbered by start */

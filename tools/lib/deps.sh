@@ -16,7 +16,11 @@ SLUICE_DEPS=(
 	iproute2 iptables ethtool         # network namespaces, loss in tests
 	fio                               # the disk peer in perf/
 	clang-14 libfuzzer-14-dev libclang-rt-14-dev  # fuzzers, sanitizers
+	kcat librdkafka-dev python3-confluent-kafka   # Kafka clients in tests/kafka/clients
 )
+
+# kafkajs for tests/kafka/clients, from the npm registry (deps_kafkajs).
+SLUICE_KAFKAJS=kafkajs@2.2.4
 
 # Print the packages of SLUICE_DEPS that are not installed, one a line.
 deps_missing() {
@@ -49,6 +53,11 @@ deps_install() {
 	fi
 	local missing
 	mapfile -t missing < <(deps_missing)
+	# node and npm may come from elsewhere than Debian (NodeSource): ask
+	# for Debian's only when the commands are missing.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		missing+=(nodejs npm)
+	fi
 	if [[ ${#missing[@]} -eq 0 ]]; then
 		echo "==> packages: all ${#SLUICE_DEPS[@]} present"
 		return 0
@@ -114,4 +123,37 @@ meson_setup() {
 		return 1
 	fi
 	echo "$want" >"$stamp"
+}
+
+# deps_kafkajs DIR: make DIR/node_modules hold $SLUICE_KAFKAJS, installing
+# it from the npm registry only when it is missing or another version.
+# DIR is in a build tree (the kafkajs test passes its build directory); no
+# package.json or lock file is written there or in the source tree.
+deps_kafkajs() {
+	local dir=$1 want=${SLUICE_KAFKAJS#*@} have=""
+	local pkg=$dir/node_modules/kafkajs/package.json
+	if [[ -f $pkg ]]; then
+		have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$pkg" | head -n1)
+	fi
+	[[ $have == "$want" ]] && return 0
+	if ! command -v npm >/dev/null; then
+		echo "error: npm not found: apt-get install nodejs npm (tools/lib/deps.sh" \
+			"deps_install does it), then run again" >&2
+		return 1
+	fi
+	mkdir -p "$dir"
+	echo "==> npm: installing $SLUICE_KAFKAJS into $dir/node_modules"
+	local log=$dir/npm-install.log
+	if ! timeout 60 npm install --prefix "$dir" --no-save --no-package-lock \
+		--no-audit --no-fund --silent --fetch-timeout=20000 --fetch-retries=1 \
+		"$SLUICE_KAFKAJS" >"$log" 2>&1; then
+		echo "error: npm install $SLUICE_KAFKAJS failed; is the npm registry" \
+			"($(npm config get registry 2>/dev/null)) reachable? npm said:" >&2
+		tail -n 20 "$log" >&2
+		return 1
+	fi
+	if [[ ! -f $pkg ]]; then
+		echo "error: npm install $SLUICE_KAFKAJS left no $pkg (log: $log)" >&2
+		return 1
+	fi
 }

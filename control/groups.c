@@ -1,0 +1,2291 @@
+/*
+ * The consumer group coordinator (groups.h has the contract).
+ *
+ * Happy path of a group: the first JoinGroup (v4+: after MEMBER_ID_REQUIRED
+ * handed it a member id) creates the group in Empty and moves it to
+ * PreparingRebalance with the initial delay; members that join during the
+ * delay extend it (SL_GROUPS_INITIAL_DELAY_MS at a time, up to the rebalance
+ * timeout).  When the delay ends, or later when every member has (re)joined
+ * and no MEMBER_ID_REQUIRED answer is outstanding, the join completes: the
+ * generation goes up, the protocol is chosen by vote among those every
+ * member supports, every waiting JoinGroup is answered (the leader's with
+ * the member list and metadata) and the group is CompletingRebalance.  The
+ * leader's SyncGroup carries the assignments: every waiting SyncGroup is
+ * answered with its own and the group is Stable.  Heartbeats keep members;
+ * any join of a new member, a leader's rejoin, changed protocols, a leave
+ * or an expired session starts the next rebalance (PreparingRebalance,
+ * waiting at most the largest rebalance timeout of the members).
+ *
+ * Failure modes: a member whose session expires (no heartbeat, no join or
+ * sync pending) is removed and the group rebalances; a member that does not
+ * rejoin before the rebalance timeout is removed when the join completes; a
+ * SyncGroup waiting when a new rebalance starts is answered
+ * REBALANCE_IN_PROGRESS; a JoinGroup or SyncGroup superseded by another from
+ * the same member is answered REBALANCE_IN_PROGRESS; the reply of a
+ * requester that went away (sl_groups_drop_conn) is dropped and its member
+ * stays until it rejoins or expires.  Bad input is answered with a Kafka
+ * error code, never asserted on.
+ *
+ * Committed offsets: <dir>/offsets.log, appended to by every OffsetCommit
+ * (one record per partition, one write and one fdatasync per request, then
+ * the reply), read back whole at open, rewritten compactly when it has grown
+ * to SL_GROUPS_COMPACT_RATIO times its live size.  All integers big-endian.
+ *
+ *   file header, 16 bytes:
+ *     0   4  magic "SLGO"
+ *     4   2  version (1)
+ *     6   2  header bytes (16)
+ *     8   4  reserved, 0
+ *     12  4  CRC32C of bytes [0, 12)
+ *   then records, each N bytes:
+ *     0   4  N, the record's length, this field and the CRC included
+ *     4   1  type: 1 = offset commit
+ *     5   1  reserved, 0
+ *     6   2  G, group id length, 1..255
+ *     8   2  T, topic name length, 1..249
+ *     10  2  M, metadata length, 0..4096, or 0xffff: null metadata
+ *     12  4  partition, >= 0
+ *     16  8  committed offset (any value the client sent)
+ *     24  4  committed leader epoch (-1: none)
+ *     28  8  commit time, ms of the clock the coordinator was given
+ *     36  G  group id
+ *     ..  T  topic name
+ *     ..  M  metadata (absent when null)
+ *     N-4 4  CRC32C of bytes [0, N-4)
+ *   so N = 40 + G + T + (M or 0), 42 <= N <= 4640.
+ *
+ * The header is valid if and only if the file is at least 16 bytes long and
+ * magic, version, header bytes, reserved and CRC are as above; otherwise the
+ * file is not ours and is left alone (-EBADMSG).  A record is valid if and
+ * only if its N is within the bounds above and within the file, its CRC
+ * matches, type is 1, the reserved byte is 0, G, T and M are within their
+ * bounds and add up to N, and the partition is >= 0.  Records are applied
+ * in file order (a later record for the same group, topic and partition
+ * replaces the earlier); the first record that is not valid ends the log
+ * and the file is truncated there (a torn append or a damaged tail: the
+ * commit it held was never acknowledged, or the damage took it).
+ *
+ * The file is created as offsets.log.tmp (header, fdatasync) renamed into
+ * place, the directory fsync'ed; a compaction writes every live offset to
+ * offsets.log.tmp the same way, then renames it over offsets.log and fsyncs
+ * the directory, so a crash leaves the old file or the new one, never a mix
+ * (a stale .tmp is deleted at open).  A failed append is truncated away and
+ * the commit answered KAFKA_STORAGE_ERROR; after a failed fdatasync, or a
+ * failed truncation or directory fsync, what is on disk is unknown, so every
+ * later commit is refused with KAFKA_STORAGE_ERROR until the coordinator is
+ * reopened (which reads back what survived).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control/groups.h"
+#include "proto/kafka/kcodec.h"
+#include "proto/record_batch.h"
+
+/* ---- the offsets file ---- */
+
+#define FILE_MAGIC 0x534C474Fu /* "SLGO" */
+#define FILE_VERSION 1
+#define FILE_HEADER_BYTES 16
+#define REC_FIXED_BYTES 40 /* N without group id, topic and metadata */
+#define REC_TYPE_COMMIT 1
+#define REC_META_NULL 0xffff
+#define REC_MIN_BYTES (REC_FIXED_BYTES + 2)
+#define REC_MAX_BYTES (REC_FIXED_BYTES + SL_GROUPS_NAME_MAX + \
+		       SL_GROUPS_TOPIC_MAX + SL_GROUPS_OFFSET_METADATA_MAX)
+#define IO_BUF_BYTES (64 * 1024)
+
+_Static_assert(SL_GROUPS_OFFSET_METADATA_MAX < REC_META_NULL,
+	       "metadata length leaves 0xffff for null");
+_Static_assert(REC_MAX_BYTES <= IO_BUF_BYTES, "a record fits the I/O buffer");
+
+/* ---- limits of what is kept ---- */
+
+#define CLIENT_ID_IN_MEMBER_ID_MAX 64
+#define MEMBER_ID_MAX 128 /* "<client id>-<open ms>-<sequence>" */
+#define ARENA_BYTES (1u << 20)
+/* Group operations a DescribeGroups v3+ reports when asked: READ (3),
+ * DELETE (6), DESCRIBE (8); there are no ACLs, so all of them. */
+#define GROUP_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
+/* The leader's JoinGroup response without its member list, at most. */
+#define JOIN_RESP_FIXED_MAX (4 + 4 + 2 + 4 + (2 + SL_GROUPS_NAME_MAX) + \
+			     2 * (2 + MEMBER_ID_MAX) + 4)
+
+#define ERR_NONE 0
+
+enum gstate { ST_EMPTY, ST_PREPARING, ST_COMPLETING, ST_STABLE };
+static const char *const state_names[] = {
+	"Empty", "PreparingRebalance", "CompletingRebalance", "Stable",
+};
+_Static_assert(sizeof(state_names) / sizeof(state_names[0]) == ST_STABLE + 1,
+	       "a name per state");
+#define DEAD_NAME "Dead" /* DescribeGroups of a group that does not exist */
+
+/* A request: where and how to answer it. */
+struct req {
+	uint64_t token;
+	int16_t key;
+	int16_t version;
+	int32_t corr;
+	struct kc_str client_id;
+};
+
+/* A JoinGroup or SyncGroup waiting for its answer. */
+struct wait {
+	bool active;    /* false: none, or its requester went away */
+	int16_t version;
+	int32_t corr;
+	uint64_t token;
+};
+
+struct protocol {
+	uint32_t name_off;  /* in member.blob */
+	uint16_t name_len;
+	uint32_t meta_off;  /* in member.blob */
+	uint32_t meta_len;
+};
+
+struct member {
+	char id[MEMBER_ID_MAX];
+	uint16_t id_len;
+	int16_t instance_len;          /* -1: no group instance id */
+	char instance[SL_GROUPS_NAME_MAX];
+	uint16_t client_id_len;
+	char client_id[SL_GROUPS_NAME_MAX]; /* truncated */
+	int32_t session_timeout_ms;
+	int32_t rebalance_timeout_ms;
+	int64_t expires_ms;            /* last heartbeat + session timeout */
+	bool awaiting_join;            /* joined the current rebalance */
+	struct wait join, sync;
+	uint32_t nprotocols;
+	struct protocol protocols[SL_GROUPS_PROTOCOLS_MAX];
+	uint8_t *blob;                 /* protocol names and metadata */
+	size_t join_bytes;             /* its largest entry in the leader's
+					  JoinGroup response */
+	uint8_t *assignment;           /* NULL when empty */
+	uint32_t assignment_len;
+};
+
+struct pending {                       /* told MEMBER_ID_REQUIRED */
+	char id[MEMBER_ID_MAX];
+	uint16_t id_len;
+	int64_t expires_ms;
+};
+
+struct offset {
+	uint8_t *blob;                 /* topic, then metadata */
+	uint16_t topic_len;
+	int32_t meta_len;              /* -1: null */
+	int32_t partition;
+	int32_t leader_epoch;
+	int64_t offset;
+	int64_t commit_ms;
+};
+
+struct group {
+	bool used;
+	uint16_t id_len;
+	char id[SL_GROUPS_NAME_MAX];
+	enum gstate state;
+	int32_t generation;
+	int16_t type_len;              /* protocol type; -1: none yet */
+	char type[SL_GROUPS_NAME_MAX];
+	int16_t protocol_len;          /* chosen protocol; -1: none */
+	char protocol[SL_GROUPS_NAME_MAX];
+	struct member **members;       /* join order */
+	uint32_t nmembers, members_cap;
+	struct member *leader;         /* NULL when no members */
+	size_t join_bytes;             /* sum of members' join_bytes */
+	struct pending *pending;
+	uint32_t npending, pending_cap;
+	/* PreparingRebalance */
+	int64_t join_deadline_ms;
+	bool initial;                  /* in the initial delay */
+	bool new_member_added;         /* during this stretch of it */
+	int64_t initial_left_ms;       /* rebalance time left after it */
+	/* committed offsets, by topic then partition */
+	struct offset *offsets;
+	uint32_t noffsets, offsets_cap;
+};
+
+struct sl_groups {
+	sl_groups_reply_fn reply;
+	void *ctx;
+	int dir_fd;
+	int fd;                        /* offsets.log */
+	char path[PATH_MAX];
+	char tmp_path[PATH_MAX];
+	uint64_t file_bytes;           /* where the next record goes */
+	uint64_t live_bytes;           /* header + one record per offset */
+	uint64_t compact_retry_bytes;  /* after a failed compaction */
+	bool broken;                   /* disk state unknown: refuse commits */
+	int64_t open_ms;
+	uint64_t member_seq;
+	uint32_t ngroups;
+	uint32_t noffsets;             /* all groups */
+	struct group *groups;          /* SL_GROUPS_MAX slots */
+	struct kc_arena in;            /* decoded requests */
+	struct kc_arena build;         /* arrays of responses being built */
+	uint8_t *io;                   /* IO_BUF_BYTES */
+	uint8_t out[SL_GROUPS_MAX_RESPONSE];
+};
+
+/* ---- small helpers ---- */
+
+static struct kc_str str_of(const char *p, size_t len)
+{
+	assert(len <= INT16_MAX);
+	return (struct kc_str){p, (int32_t)len};
+}
+
+static const struct kc_str empty_str = {"", 0};
+static const struct kc_str null_str = {NULL, -1};
+
+static bool str_eq(struct kc_str s, const char *p, size_t len)
+{
+	return s.len >= 0 && (size_t)s.len == len &&
+	       (len == 0 || memcmp(s.ptr, p, len) == 0);
+}
+
+static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b,
+		     size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static size_t str_len(struct kc_str s)
+{
+	return s.len > 0 ? (size_t)s.len : 0;
+}
+
+static void *take(struct kc_arena *a, size_t n, size_t size)
+{
+	size_t at = (a->used + 7) & ~(size_t)7;
+	if (n == 0)
+		return NULL;
+	if (at > a->cap || n > (a->cap - at) / size)
+		return NULL;
+	a->used = at + n * size;
+	return a->base + at;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* ---- answering ---- */
+
+/* Encode body as the response to rq into g->out: its length, or -EMSGSIZE
+ * when longer than SL_GROUPS_MAX_RESPONSE. */
+static long encode(struct sl_groups *g, const struct req *rq, const void *body)
+{
+	struct kc_response_header h = {rq->corr};
+	long n = kc_encode_response(rq->key, rq->version, &h,
+				    (const union kc_response *)body, g->out,
+				    sizeof(g->out));
+	if (n == -ENOBUFS)
+		return -EMSGSIZE;
+	/* -EINVAL would be a response this module built wrong */
+	assert(n > 0 && n <= (long)sizeof(g->out));
+	return n;
+}
+
+static void deliver(struct sl_groups *g, const struct req *rq, long n)
+{
+	assert(n > 0 && (size_t)n <= sizeof(g->out));
+	g->reply(g->ctx, rq->token, g->out, (size_t)n);
+}
+
+static int send_body(struct sl_groups *g, const struct req *rq,
+		     const void *body)
+{
+	long n = encode(g, rq, body);
+	if (n < 0)
+		return (int)n;
+	deliver(g, rq, n);
+	return 0;
+}
+
+static struct req req_of_wait(const struct wait *w, int16_t key)
+{
+	return (struct req){w->token, key, w->version, w->corr, {NULL, -1}};
+}
+
+/*
+ * The API's response carrying error code alone: every array empty, except
+ * that OffsetCommit, OffsetFetch v1 and LeaveGroup v3 list the partitions or
+ * members of the request (q, when it could be decoded) with the code.
+ * Returns 0, or -EMSGSIZE when even that does not fit (OffsetCommit and
+ * OffsetFetch v1 only: the others are small).
+ */
+static int send_error(struct sl_groups *g, const struct req *rq,
+		      const void *q, int16_t code)
+{
+	union kc_response u;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	switch (rq->key) {
+	case KC_API_OFFSET_COMMIT: {
+		const struct kc_offset_commit_req *c = q;
+		struct kc_offset_commit_resp *r = (void *)u.raw;
+		int32_t nt = c && c->topics.count > 0 ? c->topics.count : 0;
+		const struct kc_offset_commit_req_topic *qt = c ? c->topics.items : NULL;
+		struct kc_offset_commit_resp_topic *rt =
+			take(&g->build, (size_t)nt, sizeof(*rt));
+		if (nt && !rt)
+			return -EMSGSIZE;
+		for (int32_t i = 0; i < nt; i++) {
+			int32_t np = qt[i].partitions.count > 0 ?
+				     qt[i].partitions.count : 0;
+			const struct kc_offset_commit_req_partition *qp =
+				qt[i].partitions.items;
+			struct kc_offset_commit_resp_partition *rp =
+				take(&g->build, (size_t)np, sizeof(*rp));
+			if (np && !rp)
+				return -EMSGSIZE;
+			for (int32_t j = 0; j < np; j++)
+				rp[j] = (struct kc_offset_commit_resp_partition){
+					qp[j].partition_index, code};
+			rt[i].name = qt[i].name;
+			rt[i].partitions = (struct kc_array){rp, np};
+		}
+		r->topics = (struct kc_array){rt, nt};
+		break;
+	}
+	case KC_API_OFFSET_FETCH: {
+		const struct kc_offset_fetch_req *f = q;
+		struct kc_offset_fetch_resp *r = (void *)u.raw;
+		r->error_code = code;
+		if (rq->version >= 2 || !f || f->topics.count <= 0)
+			break;
+		int32_t nt = f->topics.count;
+		const struct kc_offset_fetch_req_topic *qt = f->topics.items;
+		struct kc_offset_fetch_resp_topic *rt =
+			take(&g->build, (size_t)nt, sizeof(*rt));
+		if (!rt)
+			return -EMSGSIZE;
+		for (int32_t i = 0; i < nt; i++) {
+			int32_t np = qt[i].partition_indexes.count > 0 ?
+				     qt[i].partition_indexes.count : 0;
+			const int32_t *qp = qt[i].partition_indexes.items;
+			struct kc_offset_fetch_resp_partition *rp =
+				take(&g->build, (size_t)np, sizeof(*rp));
+			if (np && !rp)
+				return -EMSGSIZE;
+			for (int32_t j = 0; j < np; j++)
+				rp[j] = (struct kc_offset_fetch_resp_partition){
+					qp[j], -1, -1, empty_str, code};
+			rt[i].name = qt[i].name;
+			rt[i].partitions = (struct kc_array){rp, np};
+		}
+		r->topics = (struct kc_array){rt, nt};
+		break;
+	}
+	case KC_API_JOIN_GROUP: {
+		struct kc_join_group_resp *r = (void *)u.raw;
+		r->error_code = code;
+		r->generation_id = -1;
+		r->protocol_name = empty_str;
+		r->leader = empty_str;
+		r->member_id = empty_str;
+		break;
+	}
+	case KC_API_HEARTBEAT:
+		((struct kc_heartbeat_resp *)(void *)u.raw)->error_code = code;
+		break;
+	case KC_API_LEAVE_GROUP:
+		((struct kc_leave_group_resp *)(void *)u.raw)->error_code = code;
+		break;
+	case KC_API_SYNC_GROUP: {
+		struct kc_sync_group_resp *r = (void *)u.raw;
+		r->error_code = code;
+		r->assignment = (struct kc_bytes){NULL, 0};
+		break;
+	}
+	case KC_API_DESCRIBE_GROUPS: {
+		const struct kc_describe_groups_req *d = q;
+		struct kc_describe_groups_resp *r = (void *)u.raw;
+		int32_t n = d && d->groups.count > 0 ? d->groups.count : 0;
+		const struct kc_str *ids = d ? d->groups.items : NULL;
+		struct kc_described_group *rg =
+			take(&g->build, (size_t)n, sizeof(*rg));
+		if (n && !rg)
+			n = 0;
+		for (int32_t i = 0; i < n; i++)
+			rg[i] = (struct kc_described_group){
+				.error_code = code, .group_id = ids[i],
+				.group_state = empty_str,
+				.protocol_type = empty_str,
+				.protocol_data = empty_str,
+				.authorized_operations = INT32_MIN};
+		r->groups = (struct kc_array){rg, n};
+		break;
+	}
+	case KC_API_LIST_GROUPS:
+		((struct kc_list_groups_resp *)(void *)u.raw)->error_code = code;
+		break;
+	default:
+		assert(!"not a group API");
+	}
+	int rc = send_body(g, rq, u.raw);
+	if (rc == -EMSGSIZE && rq->key == KC_API_DESCRIBE_GROUPS) {
+		/* too many names to echo: say it once, at the top */
+		((struct kc_describe_groups_resp *)(void *)u.raw)->groups =
+			(struct kc_array){NULL, 0};
+		rc = send_body(g, rq, u.raw);
+	}
+	assert(rc == 0 || rq->key == KC_API_OFFSET_COMMIT ||
+	       rq->key == KC_API_OFFSET_FETCH);
+	return rc;
+}
+
+static void wait_error(struct sl_groups *g, struct wait *w, int16_t key,
+		       int16_t code)
+{
+	if (!w->active)
+		return;
+	struct req rq = req_of_wait(w, key);
+	w->active = false;
+	int rc = send_error(g, &rq, NULL, code);
+	assert(rc == 0);
+	(void)rc;
+}
+
+/* ---- groups, members, offsets in memory ---- */
+
+static struct group *group_find(struct sl_groups *g, const char *id,
+				size_t len)
+{
+	if (len == 0 || len > SL_GROUPS_NAME_MAX)
+		return NULL;
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (gr->used && gr->id_len == len && !memcmp(gr->id, id, len))
+			return gr;
+	}
+	return NULL;
+}
+
+static struct group *group_create(struct sl_groups *g, const char *id,
+				  size_t len)
+{
+	assert(len > 0 && len <= SL_GROUPS_NAME_MAX);
+	if (g->ngroups >= SL_GROUPS_MAX)
+		return NULL;
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (gr->used)
+			continue;
+		memset(gr, 0, sizeof(*gr));
+		gr->used = true;
+		gr->id_len = (uint16_t)len;
+		memcpy(gr->id, id, len);
+		gr->state = ST_EMPTY;
+		gr->type_len = -1;
+		gr->protocol_len = -1;
+		g->ngroups++;
+		return gr;
+	}
+	assert(!"ngroups out of step with the slots");
+	return NULL;
+}
+
+static void member_free(struct member *m)
+{
+	if (!m)
+		return;
+	free(m->blob);
+	free(m->assignment);
+	free(m);
+}
+
+static void group_free(struct sl_groups *g, struct group *gr)
+{
+	assert(gr->used);
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		member_free(gr->members[i]);
+	free(gr->members);
+	free(gr->pending);
+	for (uint32_t i = 0; i < gr->noffsets; i++)
+		free(gr->offsets[i].blob);
+	free(gr->offsets);
+	assert(g->noffsets >= gr->noffsets && g->ngroups > 0);
+	g->noffsets -= gr->noffsets;
+	g->ngroups--;
+	memset(gr, 0, sizeof(*gr));
+}
+
+/* Forget groups nothing refers to any more. */
+static void groups_sweep(struct sl_groups *g)
+{
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (gr->used && gr->state == ST_EMPTY && gr->nmembers == 0 &&
+		    gr->npending == 0 && gr->noffsets == 0)
+			group_free(g, gr);
+	}
+}
+
+static struct member *member_find(struct group *gr, struct kc_str id)
+{
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		if (str_eq(id, gr->members[i]->id, gr->members[i]->id_len))
+			return gr->members[i];
+	return NULL;
+}
+
+static struct member *member_find_instance(struct group *gr,
+					   struct kc_str instance)
+{
+	if (instance.len < 0)
+		return NULL;
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		struct member *m = gr->members[i];
+		if (m->instance_len >= 0 &&
+		    str_eq(instance, m->instance, (size_t)m->instance_len))
+			return m;
+	}
+	return NULL;
+}
+
+static int32_t pending_find(struct group *gr, struct kc_str id)
+{
+	for (uint32_t i = 0; i < gr->npending; i++)
+		if (str_eq(id, gr->pending[i].id, gr->pending[i].id_len))
+			return (int32_t)i;
+	return -1;
+}
+
+static void pending_remove(struct group *gr, uint32_t i)
+{
+	assert(i < gr->npending);
+	memmove(&gr->pending[i], &gr->pending[i + 1],
+		(gr->npending - i - 1) * sizeof(gr->pending[0]));
+	gr->npending--;
+}
+
+static const struct protocol *member_protocol(const struct member *m,
+					      const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < m->nprotocols; i++) {
+		const struct protocol *p = &m->protocols[i];
+		if (p->name_len == len &&
+		    !memcmp(m->blob + p->name_off, name, len))
+			return p;
+	}
+	return NULL;
+}
+
+static bool all_support(const struct group *gr, const struct member *self,
+			const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		if (gr->members[i] != self &&
+		    !member_protocol(gr->members[i], name, len))
+			return false;
+	return true;
+}
+
+/* Kafka's supportsProtocols: a protocol type and at least one protocol,
+ * and when there are other members, the same type and one protocol that
+ * all of them support. */
+static bool protocols_ok(const struct group *gr, const struct member *self,
+			 const struct kc_join_group_req *q)
+{
+	if (q->protocol_type.len <= 0 || q->protocols.count <= 0)
+		return false;
+	bool others = gr->nmembers > (self ? 1u : 0u);
+	if (!others)
+		return true;
+	if (gr->type_len < 0 ||
+	    !str_eq(q->protocol_type, gr->type, (size_t)gr->type_len))
+		return false;
+	const struct kc_join_group_req_protocol *p = q->protocols.items;
+	for (int32_t i = 0; i < q->protocols.count; i++)
+		if (all_support(gr, self, p[i].name.ptr, str_len(p[i].name)))
+			return true;
+	return false;
+}
+
+static bool same_protocols(const struct member *m,
+			   const struct kc_join_group_req *q)
+{
+	const struct kc_join_group_req_protocol *p = q->protocols.items;
+	if ((int64_t)m->nprotocols != q->protocols.count)
+		return false;
+	for (uint32_t i = 0; i < m->nprotocols; i++) {
+		const struct protocol *mp = &m->protocols[i];
+		if (!str_eq(p[i].name, (const char *)m->blob + mp->name_off,
+			    mp->name_len) ||
+		    !bytes_eq(p[i].metadata.ptr, (size_t)p[i].metadata.len,
+			      m->blob + mp->meta_off, mp->meta_len))
+			return false;
+	}
+	return true;
+}
+
+/* The bytes a member takes in the leader's JoinGroup response, at most. */
+static size_t join_bytes_of(size_t id_len, struct kc_str instance,
+			    const struct kc_join_group_req *q)
+{
+	size_t meta_max = 0;
+	const struct kc_join_group_req_protocol *p = q->protocols.items;
+	for (int32_t i = 0; i < q->protocols.count; i++)
+		if ((size_t)p[i].metadata.len > meta_max)
+			meta_max = (size_t)p[i].metadata.len;
+	return 2 + id_len + 2 + str_len(instance) + 4 + meta_max;
+}
+
+/* Copy what q says about the member into m (protocols, timeouts, client id,
+ * instance id).  Returns 0 or -ENOMEM (m unchanged). */
+static int member_update(struct member *m, const struct req *rq,
+			 const struct kc_join_group_req *q,
+			 int32_t rebalance_timeout_ms)
+{
+	const struct kc_join_group_req_protocol *p = q->protocols.items;
+	size_t bytes = 0;
+	assert(q->protocols.count > 0 &&
+	       q->protocols.count <= SL_GROUPS_PROTOCOLS_MAX);
+	for (int32_t i = 0; i < q->protocols.count; i++)
+		bytes += str_len(p[i].name) + (size_t)p[i].metadata.len;
+	uint8_t *blob = malloc(bytes ? bytes : 1);
+	if (!blob)
+		return -ENOMEM;
+	size_t off = 0;
+	for (int32_t i = 0; i < q->protocols.count; i++) {
+		struct protocol *mp = &m->protocols[i];
+		mp->name_off = (uint32_t)off;
+		mp->name_len = (uint16_t)str_len(p[i].name);
+		memcpy(blob + off, p[i].name.ptr, mp->name_len);
+		off += mp->name_len;
+		mp->meta_off = (uint32_t)off;
+		mp->meta_len = (uint32_t)p[i].metadata.len;
+		if (mp->meta_len)
+			memcpy(blob + off, p[i].metadata.ptr, mp->meta_len);
+		off += mp->meta_len;
+	}
+	assert(off == bytes);
+	free(m->blob);
+	m->blob = blob;
+	m->nprotocols = (uint32_t)q->protocols.count;
+	m->session_timeout_ms = q->session_timeout_ms;
+	m->rebalance_timeout_ms = rebalance_timeout_ms;
+	m->instance_len = (int16_t)q->group_instance_id.len;
+	if (q->group_instance_id.len > 0)
+		memcpy(m->instance, q->group_instance_id.ptr,
+		       (size_t)q->group_instance_id.len);
+	size_t cl = str_len(rq->client_id);
+	m->client_id_len = (uint16_t)(cl < SL_GROUPS_NAME_MAX ? cl :
+				      SL_GROUPS_NAME_MAX);
+	if (m->client_id_len)
+		memcpy(m->client_id, rq->client_id.ptr, m->client_id_len);
+	m->join_bytes = join_bytes_of(m->id_len, q->group_instance_id, q);
+	return 0;
+}
+
+static void member_remove(struct sl_groups *g, struct group *gr,
+			  struct member *m)
+{
+	uint32_t i = 0;
+	while (i < gr->nmembers && gr->members[i] != m)
+		i++;
+	assert(i < gr->nmembers);
+	wait_error(g, &m->join, KC_API_JOIN_GROUP, KC_ERR_UNKNOWN_MEMBER_ID);
+	wait_error(g, &m->sync, KC_API_SYNC_GROUP, KC_ERR_UNKNOWN_MEMBER_ID);
+	memmove(&gr->members[i], &gr->members[i + 1],
+		(gr->nmembers - i - 1) * sizeof(gr->members[0]));
+	gr->nmembers--;
+	assert(gr->join_bytes >= m->join_bytes);
+	gr->join_bytes -= m->join_bytes;
+	if (gr->leader == m)
+		gr->leader = gr->nmembers ? gr->members[0] : NULL;
+	member_free(m);
+}
+
+static int offset_cmp(const struct offset *o, const char *topic,
+		      size_t topic_len, int32_t partition)
+{
+	size_t n = o->topic_len < topic_len ? o->topic_len : topic_len;
+	int c = memcmp(o->blob, topic, n);
+	if (c)
+		return c;
+	if (o->topic_len != topic_len)
+		return o->topic_len < topic_len ? -1 : 1;
+	return o->partition < partition ? -1 : o->partition > partition;
+}
+
+/* The index of (topic, partition) in gr's offsets, or -(insertion point)-1. */
+static int64_t offset_search(const struct group *gr, const char *topic,
+			     size_t topic_len, int32_t partition)
+{
+	int64_t lo = 0, hi = (int64_t)gr->noffsets - 1;
+	while (lo <= hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		int c = offset_cmp(&gr->offsets[mid], topic, topic_len,
+				   partition);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -lo - 1;
+}
+
+static uint64_t record_bytes(size_t group_len, size_t topic_len,
+			     int32_t meta_len)
+{
+	return REC_FIXED_BYTES + group_len + topic_len +
+	       (meta_len > 0 ? (size_t)meta_len : 0);
+}
+
+/* Insert or replace.  Returns 0, -ENOMEM or -EOVERFLOW (offsets limit). */
+static int offset_put(struct sl_groups *g, struct group *gr, const char *topic,
+		      size_t topic_len, int32_t partition, int64_t offset,
+		      int32_t leader_epoch, const char *meta, int32_t meta_len,
+		      int64_t commit_ms)
+{
+	assert(topic_len > 0 && topic_len <= SL_GROUPS_TOPIC_MAX);
+	assert(meta_len >= -1 && meta_len <= SL_GROUPS_OFFSET_METADATA_MAX);
+	int64_t at = offset_search(gr, topic, topic_len, partition);
+	if (at < 0 && g->noffsets >= SL_GROUPS_OFFSETS_MAX)
+		return -EOVERFLOW;
+	size_t mlen = meta_len > 0 ? (size_t)meta_len : 0;
+	uint8_t *blob = malloc(topic_len + mlen);
+	if (!blob)
+		return -ENOMEM;
+	memcpy(blob, topic, topic_len);
+	if (mlen)
+		memcpy(blob + topic_len, meta, mlen);
+	struct offset *o;
+	if (at >= 0) {
+		o = &gr->offsets[at];
+		g->live_bytes -= record_bytes(gr->id_len, o->topic_len,
+					      o->meta_len);
+		free(o->blob);
+	} else {
+		if (gr->noffsets == gr->offsets_cap) {
+			uint32_t cap = gr->offsets_cap ? gr->offsets_cap * 2 : 8;
+			struct offset *n = realloc(gr->offsets,
+						   cap * sizeof(*n));
+			if (!n) {
+				free(blob);
+				return -ENOMEM;
+			}
+			gr->offsets = n;
+			gr->offsets_cap = cap;
+		}
+		at = -at - 1;
+		memmove(&gr->offsets[at + 1], &gr->offsets[at],
+			(gr->noffsets - (uint32_t)at) * sizeof(gr->offsets[0]));
+		gr->noffsets++;
+		g->noffsets++;
+		o = &gr->offsets[at];
+	}
+	*o = (struct offset){blob, (uint16_t)topic_len, meta_len, partition,
+			     leader_epoch, offset, commit_ms};
+	g->live_bytes += record_bytes(gr->id_len, topic_len, meta_len);
+	return 0;
+}
+
+/* ---- the offsets file ---- */
+
+static void header_put(uint8_t *p)
+{
+	rb_put32(p, FILE_MAGIC);
+	rb_put16(p + 4, FILE_VERSION);
+	rb_put16(p + 6, FILE_HEADER_BYTES);
+	rb_put32(p + 8, 0);
+	rb_put32(p + 12, rb_crc32c(p, 12));
+}
+
+static bool header_ok(const uint8_t *p)
+{
+	return rb_be32(p) == FILE_MAGIC && rb_be16(p + 4) == FILE_VERSION &&
+	       rb_be16(p + 6) == FILE_HEADER_BYTES && rb_be32(p + 8) == 0 &&
+	       rb_be32(p + 12) == rb_crc32c(p, 12);
+}
+
+/* One record at p (cap bytes); returns its length. */
+static size_t record_put(uint8_t *p, size_t cap, const struct group *gr,
+			 const char *topic, size_t topic_len,
+			 int32_t partition, int64_t offset, int32_t epoch,
+			 const char *meta, int32_t meta_len, int64_t commit_ms)
+{
+	size_t n = (size_t)record_bytes(gr->id_len, topic_len, meta_len);
+	size_t mlen = meta_len > 0 ? (size_t)meta_len : 0;
+	assert(n <= cap && n >= REC_MIN_BYTES && n <= REC_MAX_BYTES);
+	rb_put32(p, (uint32_t)n);
+	p[4] = REC_TYPE_COMMIT;
+	p[5] = 0;
+	rb_put16(p + 6, gr->id_len);
+	rb_put16(p + 8, (uint16_t)topic_len);
+	rb_put16(p + 10, meta_len < 0 ? REC_META_NULL : (uint16_t)meta_len);
+	rb_put32(p + 12, (uint32_t)partition);
+	rb_put64(p + 16, (uint64_t)offset);
+	rb_put32(p + 24, (uint32_t)epoch);
+	rb_put64(p + 28, (uint64_t)commit_ms);
+	memcpy(p + 36, gr->id, gr->id_len);
+	memcpy(p + 36 + gr->id_len, topic, topic_len);
+	if (mlen)
+		memcpy(p + 36 + gr->id_len + topic_len, meta, mlen);
+	rb_put32(p + n - 4, rb_crc32c(p, n - 4));
+	return n;
+}
+
+/* The length of the valid record at p (avail bytes there), or 0. */
+static size_t record_check(const uint8_t *p, size_t avail)
+{
+	if (avail < 4)
+		return 0;
+	uint32_t n = rb_be32(p);
+	if (n < REC_MIN_BYTES || n > REC_MAX_BYTES || n > avail)
+		return 0;
+	if (rb_be32(p + n - 4) != rb_crc32c(p, n - 4))
+		return 0;
+	uint16_t gl = rb_be16(p + 6), tl = rb_be16(p + 8), ml = rb_be16(p + 10);
+	size_t m = ml == REC_META_NULL ? 0 : ml;
+	if (p[4] != REC_TYPE_COMMIT || p[5] != 0 || gl == 0 ||
+	    gl > SL_GROUPS_NAME_MAX || tl == 0 || tl > SL_GROUPS_TOPIC_MAX ||
+	    (ml != REC_META_NULL && ml > SL_GROUPS_OFFSET_METADATA_MAX) ||
+	    REC_FIXED_BYTES + gl + tl + m != n || (int32_t)rb_be32(p + 12) < 0)
+		return 0;
+	return n;
+}
+
+static int apply_record(struct sl_groups *g, const uint8_t *p)
+{
+	uint16_t gl = rb_be16(p + 6), tl = rb_be16(p + 8), ml = rb_be16(p + 10);
+	const char *gid = (const char *)p + 36;
+	struct group *gr = group_find(g, gid, gl);
+	if (!gr && !(gr = group_create(g, gid, gl)))
+		return -EOVERFLOW;
+	int32_t meta_len = ml == REC_META_NULL ? -1 : ml;
+	return offset_put(g, gr, gid + gl, tl, (int32_t)rb_be32(p + 12),
+			  (int64_t)rb_be64(p + 16), (int32_t)rb_be32(p + 24),
+			  gid + gl + tl, meta_len, (int64_t)rb_be64(p + 28));
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t at)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+		at += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Read [at, at + n) into p; returns the bytes read (short at the end). */
+static ssize_t read_full(int fd, uint8_t *p, size_t n, uint64_t at)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, p + got, n - got, (off_t)(at + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Write every live offset to the temporary file and rename it over the
+ * offsets file.  Returns the new file's length or -errno; on error the old
+ * file is still in place (unless -EIO from the directory fsync, which the
+ * caller treats as "state unknown"). */
+static int64_t file_rewrite(struct sl_groups *g, int *fd_out, bool *after_rename)
+{
+	*after_rename = false;
+	int fd = open(g->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	uint64_t at = 0;
+	size_t fill = FILE_HEADER_BYTES;
+	int rc;
+	header_put(g->io);
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		const struct group *gr = &g->groups[i];
+		if (!gr->used)
+			continue;
+		for (uint32_t j = 0; j < gr->noffsets; j++) {
+			const struct offset *o = &gr->offsets[j];
+			if (IO_BUF_BYTES - fill < REC_MAX_BYTES) {
+				if ((rc = write_all(fd, g->io, fill, at)) < 0)
+					goto out_unlink;
+				at += fill;
+				fill = 0;
+			}
+			fill += record_put(g->io + fill, IO_BUF_BYTES - fill, gr,
+					   (const char *)o->blob, o->topic_len,
+					   o->partition, o->offset,
+					   o->leader_epoch,
+					   (const char *)o->blob + o->topic_len,
+					   o->meta_len, o->commit_ms);
+		}
+	}
+	if ((rc = write_all(fd, g->io, fill, at)) < 0)
+		goto out_unlink;
+	at += fill;
+	if (fdatasync(fd) < 0) {
+		rc = -errno;
+		goto out_unlink;
+	}
+	if (rename(g->tmp_path, g->path) < 0) {
+		rc = -errno;
+		goto out_unlink;
+	}
+	*after_rename = true;
+	*fd_out = fd;
+	if (fsync(g->dir_fd) < 0)
+		return -errno;
+	return (int64_t)at;
+out_unlink:
+	unlink(g->tmp_path);
+	close(fd);
+	return rc;
+}
+
+static void maybe_compact(struct sl_groups *g)
+{
+	if (g->broken || g->file_bytes < SL_GROUPS_COMPACT_MIN_BYTES ||
+	    g->file_bytes < SL_GROUPS_COMPACT_RATIO * g->live_bytes ||
+	    g->file_bytes < g->compact_retry_bytes)
+		return;
+	int fd = -1;
+	bool renamed;
+	int64_t n = file_rewrite(g, &fd, &renamed);
+	if (renamed) {
+		/* the new file holds everything; appends go there now */
+		close(g->fd);
+		g->fd = fd;
+		g->file_bytes = n >= 0 ? (uint64_t)n : g->live_bytes;
+		g->compact_retry_bytes = 0;
+		if (n < 0)
+			g->broken = true; /* the rename may not survive a crash */
+		assert(n < 0 || g->file_bytes == g->live_bytes);
+		return;
+	}
+	/* the old file stays; try again when it has doubled */
+	g->compact_retry_bytes = g->file_bytes * 2;
+}
+
+/* Append n bytes of records and make them durable.  Returns 0 or -errno;
+ * on error nothing is appended (or the coordinator is marked broken). */
+static int file_append(struct sl_groups *g, const uint8_t *p, size_t n)
+{
+	if (g->broken)
+		return -EIO;
+	int rc = write_all(g->fd, p, n, g->file_bytes);
+	if (rc == 0 && fdatasync(g->fd) < 0) {
+		rc = -errno;
+		g->broken = true; /* the page cache may have dropped the pages */
+	}
+	if (rc == 0) {
+		g->file_bytes += n;
+		return 0;
+	}
+	if (ftruncate(g->fd, (off_t)g->file_bytes) < 0)
+		g->broken = true;
+	return rc;
+}
+
+static int file_load(struct sl_groups *g)
+{
+	struct stat st;
+	if (fstat(g->fd, &st) < 0)
+		return -errno;
+	uint64_t size = (uint64_t)st.st_size;
+	ssize_t r = read_full(g->fd, g->io, FILE_HEADER_BYTES, 0);
+	if (r < 0)
+		return (int)r;
+	if (r < FILE_HEADER_BYTES || !header_ok(g->io))
+		return -EBADMSG;
+	uint64_t pos = FILE_HEADER_BYTES, buf_at = 0, buf_len = 0;
+	for (;;) {
+		/* the record at pos, whole, in the buffer */
+		if (pos + REC_MAX_BYTES > buf_at + buf_len &&
+		    buf_at + buf_len < size) {
+			r = read_full(g->fd, g->io, IO_BUF_BYTES, pos);
+			if (r < 0)
+				return (int)r;
+			buf_at = pos;
+			buf_len = (uint64_t)r;
+		}
+		if (pos >= buf_at + buf_len)
+			break;
+		const uint8_t *p = g->io + (pos - buf_at);
+		size_t n = record_check(p, (size_t)(buf_at + buf_len - pos));
+		if (n == 0)
+			break;
+		int rc = apply_record(g, p);
+		if (rc < 0)
+			return rc;
+		pos += n;
+	}
+	if (pos < size) {
+		/* a torn or damaged tail: nothing after it can be trusted */
+		if (ftruncate(g->fd, (off_t)pos) < 0 || fdatasync(g->fd) < 0)
+			return -errno;
+	}
+	g->file_bytes = pos;
+	return 0;
+}
+
+static int file_create(struct sl_groups *g)
+{
+	int fd = open(g->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	uint8_t h[FILE_HEADER_BYTES];
+	header_put(h);
+	int rc = write_all(fd, h, sizeof(h), 0);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	if (rc == 0 && rename(g->tmp_path, g->path) < 0)
+		rc = -errno;
+	if (rc == 0 && fsync(g->dir_fd) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(g->tmp_path);
+		close(fd);
+		return rc;
+	}
+	g->fd = fd;
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* ---- rebalancing ---- */
+
+static int32_t group_rebalance_timeout(const struct group *gr)
+{
+	int32_t t = 0;
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		if (gr->members[i]->rebalance_timeout_ms > t)
+			t = gr->members[i]->rebalance_timeout_ms;
+	return t;
+}
+
+static void prepare_rebalance(struct sl_groups *g, struct group *gr,
+			      int64_t now_ms)
+{
+	assert(gr->state != ST_PREPARING);
+	if (gr->state == ST_COMPLETING)
+		for (uint32_t i = 0; i < gr->nmembers; i++)
+			wait_error(g, &gr->members[i]->sync, KC_API_SYNC_GROUP,
+				   KC_ERR_REBALANCE_IN_PROGRESS);
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		struct member *m = gr->members[i];
+		free(m->assignment);
+		m->assignment = NULL;
+		m->assignment_len = 0;
+	}
+	int64_t timeout_ms = group_rebalance_timeout(gr);
+	if (gr->state == ST_EMPTY) {
+		gr->initial = true;
+		gr->new_member_added = false;
+		gr->initial_left_ms = max64(timeout_ms -
+					    SL_GROUPS_INITIAL_DELAY_MS, 0);
+		gr->join_deadline_ms = now_ms + SL_GROUPS_INITIAL_DELAY_MS;
+	} else {
+		gr->initial = false;
+		gr->join_deadline_ms = now_ms + timeout_ms;
+	}
+	gr->state = ST_PREPARING;
+}
+
+/* Kafka's vote: among the protocols every member supports, each member
+ * votes for the first in its own order; most votes wins, ties going to the
+ * leader's order. */
+static void select_protocol(struct group *gr)
+{
+	const struct member *l = gr->leader;
+	uint32_t best = UINT32_MAX, best_votes = 0;
+	assert(l && gr->nmembers > 0);
+	for (uint32_t c = 0; c < l->nprotocols; c++) {
+		const struct protocol *cp = &l->protocols[c];
+		const char *cname = (const char *)l->blob + cp->name_off;
+		if (!all_support(gr, NULL, cname, cp->name_len))
+			continue;
+		uint32_t votes = 0;
+		for (uint32_t i = 0; i < gr->nmembers; i++) {
+			const struct member *m = gr->members[i];
+			for (uint32_t k = 0; k < m->nprotocols; k++) {
+				const struct protocol *mp = &m->protocols[k];
+				const char *mname = (const char *)m->blob +
+						    mp->name_off;
+				if (!all_support(gr, NULL, mname, mp->name_len))
+					continue;
+				if (mp->name_len == cp->name_len &&
+				    !memcmp(mname, cname, cp->name_len))
+					votes++;
+				break;
+			}
+		}
+		if (best == UINT32_MAX || votes > best_votes) {
+			best = c;
+			best_votes = votes;
+		}
+	}
+	/* every join checked that a common protocol exists */
+	assert(best != UINT32_MAX);
+	const struct protocol *bp = &l->protocols[best];
+	gr->protocol_len = (int16_t)bp->name_len;
+	memcpy(gr->protocol, l->blob + bp->name_off, bp->name_len);
+}
+
+/* Answer m's JoinGroup (w) with the current generation; the leader's
+ * answer lists every member with its metadata for the chosen protocol. */
+static void send_join(struct sl_groups *g, struct group *gr, struct member *m,
+		      struct wait *w)
+{
+	union kc_response u;
+	struct kc_join_group_resp *r = (void *)u.raw;
+	struct req rq = req_of_wait(w, KC_API_JOIN_GROUP);
+	assert(w->active && gr->leader && gr->protocol_len >= 0);
+	w->active = false;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	r->generation_id = gr->generation;
+	r->protocol_name = str_of(gr->protocol, (size_t)gr->protocol_len);
+	r->leader = str_of(gr->leader->id, gr->leader->id_len);
+	r->member_id = str_of(m->id, m->id_len);
+	if (m == gr->leader) {
+		struct kc_join_group_resp_member *rm =
+			take(&g->build, gr->nmembers, sizeof(*rm));
+		assert(rm); /* the arena holds far more than a response */
+		for (uint32_t i = 0; i < gr->nmembers; i++) {
+			const struct member *o = gr->members[i];
+			const struct protocol *p = member_protocol(
+				o, gr->protocol, (size_t)gr->protocol_len);
+			assert(p);
+			rm[i].member_id = str_of(o->id, o->id_len);
+			rm[i].group_instance_id = o->instance_len < 0 ? null_str :
+				str_of(o->instance, (size_t)o->instance_len);
+			rm[i].metadata = (struct kc_bytes){o->blob + p->meta_off,
+							   (int32_t)p->meta_len};
+		}
+		r->members = (struct kc_array){rm, (int32_t)gr->nmembers};
+	}
+	if (send_body(g, &rq, r) == -EMSGSIZE) /* joins kept it within */
+		send_error(g, &rq, NULL, KC_ERR_GROUP_MAX_SIZE_REACHED);
+}
+
+static void complete_join(struct sl_groups *g, struct group *gr,
+			  int64_t now_ms)
+{
+	assert(gr->state == ST_PREPARING);
+	for (uint32_t i = gr->nmembers; i-- > 0;)
+		if (!gr->members[i]->awaiting_join)
+			member_remove(g, gr, gr->members[i]);
+	gr->initial = false;
+	gr->generation++;
+	if (gr->nmembers == 0) {
+		gr->state = ST_EMPTY;
+		gr->protocol_len = -1;
+		return;
+	}
+	gr->state = ST_COMPLETING;
+	select_protocol(gr);
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		struct member *m = gr->members[i];
+		m->awaiting_join = false;
+		m->expires_ms = now_ms + m->session_timeout_ms;
+		if (m->join.active)
+			send_join(g, gr, m, &m->join);
+	}
+}
+
+static void try_complete_join(struct sl_groups *g, struct group *gr,
+			      int64_t now_ms)
+{
+	if (gr->state != ST_PREPARING || gr->initial || gr->npending)
+		return;
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		if (!gr->members[i]->awaiting_join)
+			return;
+	complete_join(g, gr, now_ms);
+}
+
+/* After members left (leave, expiry): the group rebalances. */
+static void members_left(struct sl_groups *g, struct group *gr, int64_t now_ms)
+{
+	if (gr->state == ST_STABLE || gr->state == ST_COMPLETING)
+		prepare_rebalance(g, gr, now_ms);
+	try_complete_join(g, gr, now_ms);
+}
+
+static void join_deadline(struct sl_groups *g, struct group *gr,
+			  int64_t now_ms)
+{
+	if (gr->initial && gr->new_member_added && gr->initial_left_ms > 0) {
+		int64_t delay = min64(SL_GROUPS_INITIAL_DELAY_MS,
+				      gr->initial_left_ms);
+		gr->initial_left_ms -= delay;
+		gr->new_member_added = false;
+		gr->join_deadline_ms = now_ms + delay;
+		return;
+	}
+	complete_join(g, gr, now_ms);
+}
+
+static void run_timers(struct sl_groups *g, int64_t now_ms)
+{
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (!gr->used)
+			continue;
+		bool gone = false;
+		for (uint32_t k = gr->npending; k-- > 0;)
+			if (now_ms >= gr->pending[k].expires_ms) {
+				pending_remove(gr, k);
+				gone = true;
+			}
+		for (uint32_t k = gr->nmembers; k-- > 0;) {
+			struct member *m = gr->members[k];
+			if (!m->awaiting_join && !m->sync.active &&
+			    now_ms >= m->expires_ms) {
+				member_remove(g, gr, m);
+				gone = true;
+			}
+		}
+		if (gone)
+			members_left(g, gr, now_ms);
+		if (gr->state == ST_PREPARING && now_ms >= gr->join_deadline_ms)
+			join_deadline(g, gr, now_ms);
+	}
+	groups_sweep(g);
+}
+
+static int64_t next_deadline(const struct sl_groups *g)
+{
+	int64_t next = INT64_MAX;
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		const struct group *gr = &g->groups[i];
+		if (!gr->used)
+			continue;
+		if (gr->state == ST_PREPARING)
+			next = min64(next, gr->join_deadline_ms);
+		for (uint32_t k = 0; k < gr->npending; k++)
+			next = min64(next, gr->pending[k].expires_ms);
+		for (uint32_t k = 0; k < gr->nmembers; k++) {
+			const struct member *m = gr->members[k];
+			if (!m->awaiting_join && !m->sync.active)
+				next = min64(next, m->expires_ms);
+		}
+	}
+	return next;
+}
+
+/* ---- JoinGroup ---- */
+
+static bool valid_group_id(struct kc_str id)
+{
+	return id.len > 0 && id.len <= SL_GROUPS_NAME_MAX;
+}
+
+/* Answer a member that is already in the current generation. */
+static void send_current_join(struct sl_groups *g, struct group *gr,
+			      struct member *m, const struct req *rq)
+{
+	struct wait w = {true, rq->version, rq->corr, rq->token};
+	send_join(g, gr, m, &w);
+}
+
+static void add_member(struct sl_groups *g, struct group *gr,
+		       const struct req *rq, const struct kc_join_group_req *q,
+		       int32_t rebalance_ms, const char *id, size_t id_len,
+		       int64_t now_ms)
+{
+	struct member *m = calloc(1, sizeof(*m));
+	if (!m)
+		goto out_error;
+	memcpy(m->id, id, id_len);
+	m->id_len = (uint16_t)id_len;
+	if (member_update(m, rq, q, rebalance_ms) < 0)
+		goto out_free;
+	if (gr->nmembers == gr->members_cap) {
+		uint32_t cap = gr->members_cap ? gr->members_cap * 2 : 4;
+		struct member **n = realloc(gr->members, cap * sizeof(*n));
+		if (!n)
+			goto out_free;
+		gr->members = n;
+		gr->members_cap = cap;
+	}
+	if (gr->nmembers == 0) {
+		gr->type_len = (int16_t)q->protocol_type.len;
+		memcpy(gr->type, q->protocol_type.ptr,
+		       (size_t)q->protocol_type.len);
+	}
+	gr->members[gr->nmembers++] = m;
+	gr->join_bytes += m->join_bytes;
+	if (!gr->leader)
+		gr->leader = m;
+	m->awaiting_join = true;
+	m->join = (struct wait){true, rq->version, rq->corr, rq->token};
+	m->expires_ms = now_ms + m->session_timeout_ms;
+	if (gr->state == ST_PREPARING && gr->initial)
+		gr->new_member_added = true;
+	if (gr->state != ST_PREPARING)
+		prepare_rebalance(g, gr, now_ms);
+	try_complete_join(g, gr, now_ms);
+	return;
+out_free:
+	member_free(m);
+out_error:
+	send_error(g, rq, NULL, SN_ERR_UNKNOWN_SERVER_ERROR);
+}
+
+/* A known member joins again: new protocols, a new rebalance. */
+static void rejoin(struct sl_groups *g, struct group *gr, struct member *m,
+		   const struct req *rq, const struct kc_join_group_req *q,
+		   int32_t rebalance_ms, int64_t now_ms)
+{
+	size_t before = m->join_bytes;
+	if (member_update(m, rq, q, rebalance_ms) < 0) {
+		send_error(g, rq, NULL, SN_ERR_UNKNOWN_SERVER_ERROR);
+		return;
+	}
+	gr->join_bytes = gr->join_bytes - before + m->join_bytes;
+	wait_error(g, &m->join, KC_API_JOIN_GROUP, KC_ERR_REBALANCE_IN_PROGRESS);
+	m->join = (struct wait){true, rq->version, rq->corr, rq->token};
+	m->awaiting_join = true;
+	if (gr->state != ST_PREPARING)
+		prepare_rebalance(g, gr, now_ms);
+	try_complete_join(g, gr, now_ms);
+}
+
+static void on_join_group(struct sl_groups *g, const struct req *rq,
+			  const struct kc_join_group_req *q, int64_t now_ms)
+{
+	const struct kc_join_group_req_protocol *p = q->protocols.items;
+	int16_t code = ERR_NONE;
+	if (!valid_group_id(q->group_id))
+		code = KC_ERR_INVALID_GROUP_ID;
+	else if (q->session_timeout_ms < SL_GROUPS_SESSION_TIMEOUT_MIN_MS ||
+		 q->session_timeout_ms > SL_GROUPS_SESSION_TIMEOUT_MAX_MS)
+		code = KC_ERR_INVALID_SESSION_TIMEOUT;
+	else if (q->protocol_type.len > SL_GROUPS_NAME_MAX ||
+		 q->group_instance_id.len > SL_GROUPS_NAME_MAX ||
+		 q->protocols.count > SL_GROUPS_PROTOCOLS_MAX)
+		code = SN_ERR_INVALID_REQUEST;
+	for (int32_t i = 0; code == ERR_NONE && i < q->protocols.count; i++)
+		if (p[i].name.len > SL_GROUPS_NAME_MAX)
+			code = SN_ERR_INVALID_REQUEST;
+	if (code) {
+		send_error(g, rq, NULL, code);
+		return;
+	}
+	/* v0 has no rebalance timeout: the session timeout stands for it */
+	int32_t rebalance_ms = q->rebalance_timeout_ms >= 0 ?
+			       q->rebalance_timeout_ms : q->session_timeout_ms;
+	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+
+	if (q->member_id.len == 0) { /* a new member */
+		if (!gr && !(gr = group_create(g, q->group_id.ptr,
+					       (size_t)q->group_id.len))) {
+			send_error(g, rq, NULL, KC_ERR_POLICY_VIOLATION);
+			return;
+		}
+		if (!protocols_ok(gr, NULL, q)) {
+			send_error(g, rq, NULL, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+			return;
+		}
+		char id[MEMBER_ID_MAX];
+		size_t cl = str_len(rq->client_id);
+		if (cl > CLIENT_ID_IN_MEMBER_ID_MAX)
+			cl = CLIENT_ID_IN_MEMBER_ID_MAX;
+		if (cl)
+			memcpy(id, rq->client_id.ptr, cl);
+		int n = snprintf(id + cl, sizeof(id) - cl, "-%lld-%llu",
+				 (long long)g->open_ms,
+				 (unsigned long long)++g->member_seq);
+		assert(n > 0 && (size_t)n < sizeof(id) - cl);
+		size_t id_len = cl + (size_t)n;
+		if (gr->nmembers + gr->npending >= SL_GROUPS_MEMBERS_MAX ||
+		    JOIN_RESP_FIXED_MAX + gr->join_bytes +
+		    join_bytes_of(id_len, q->group_instance_id, q) >
+		    SL_GROUPS_MAX_RESPONSE) {
+			send_error(g, rq, NULL, KC_ERR_GROUP_MAX_SIZE_REACHED);
+			return;
+		}
+		if (rq->version >= 4) { /* KIP-394: come back with this id */
+			if (gr->npending == gr->pending_cap) {
+				uint32_t cap = gr->pending_cap ?
+					       gr->pending_cap * 2 : 4;
+				struct pending *np = realloc(gr->pending,
+							     cap * sizeof(*np));
+				if (!np) {
+					send_error(g, rq, NULL,
+						   SN_ERR_UNKNOWN_SERVER_ERROR);
+					return;
+				}
+				gr->pending = np;
+				gr->pending_cap = cap;
+			}
+			struct pending *pm = &gr->pending[gr->npending++];
+			memcpy(pm->id, id, id_len);
+			pm->id_len = (uint16_t)id_len;
+			pm->expires_ms = now_ms + q->session_timeout_ms;
+			union kc_response u;
+			struct kc_join_group_resp *r = (void *)u.raw;
+			memset(&u, 0, sizeof(u));
+			r->error_code = KC_ERR_MEMBER_ID_REQUIRED;
+			r->generation_id = -1;
+			r->protocol_name = empty_str;
+			r->leader = empty_str;
+			r->member_id = str_of(id, id_len);
+			int rc = send_body(g, rq, r);
+			assert(rc == 0);
+			(void)rc;
+			return;
+		}
+		add_member(g, gr, rq, q, rebalance_ms, id, id_len, now_ms);
+		return;
+	}
+
+	if (!gr) {
+		send_error(g, rq, NULL, KC_ERR_UNKNOWN_MEMBER_ID);
+		return;
+	}
+	int32_t pi = pending_find(gr, q->member_id);
+	if (pi >= 0) { /* back with the id MEMBER_ID_REQUIRED gave */
+		size_t id_len = gr->pending[pi].id_len;
+		if (!protocols_ok(gr, NULL, q)) {
+			send_error(g, rq, NULL, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+			return;
+		}
+		if (JOIN_RESP_FIXED_MAX + gr->join_bytes +
+		    join_bytes_of(id_len, q->group_instance_id, q) >
+		    SL_GROUPS_MAX_RESPONSE) {
+			send_error(g, rq, NULL, KC_ERR_GROUP_MAX_SIZE_REACHED);
+			return;
+		}
+		char id[MEMBER_ID_MAX];
+		memcpy(id, gr->pending[pi].id, id_len);
+		pending_remove(gr, (uint32_t)pi);
+		add_member(g, gr, rq, q, rebalance_ms, id, id_len, now_ms);
+		return;
+	}
+	struct member *m = member_find(gr, q->member_id);
+	if (!m) {
+		send_error(g, rq, NULL, KC_ERR_UNKNOWN_MEMBER_ID);
+		return;
+	}
+	if (!protocols_ok(gr, m, q)) {
+		send_error(g, rq, NULL, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+		return;
+	}
+	if (JOIN_RESP_FIXED_MAX + gr->join_bytes - m->join_bytes +
+	    join_bytes_of(m->id_len, q->group_instance_id, q) >
+	    SL_GROUPS_MAX_RESPONSE) {
+		send_error(g, rq, NULL, KC_ERR_GROUP_MAX_SIZE_REACHED);
+		return;
+	}
+	switch (gr->state) {
+	case ST_PREPARING:
+		rejoin(g, gr, m, rq, q, rebalance_ms, now_ms);
+		return;
+	case ST_COMPLETING:
+		if (same_protocols(m, q)) { /* a retry: same answer */
+			send_current_join(g, gr, m, rq);
+			return;
+		}
+		rejoin(g, gr, m, rq, q, rebalance_ms, now_ms);
+		return;
+	case ST_STABLE:
+		if (m == gr->leader || !same_protocols(m, q)) {
+			rejoin(g, gr, m, rq, q, rebalance_ms, now_ms);
+			return;
+		}
+		m->expires_ms = now_ms + m->session_timeout_ms;
+		send_current_join(g, gr, m, rq);
+		return;
+	case ST_EMPTY:
+		break;
+	}
+	/* a member in an Empty group cannot be */
+	assert(!"member in an Empty group");
+	send_error(g, rq, NULL, KC_ERR_UNKNOWN_MEMBER_ID);
+}
+
+/* ---- SyncGroup, Heartbeat, LeaveGroup ---- */
+
+/* The checks SyncGroup and Heartbeat share; *out is the member. */
+static int16_t check_member(struct sl_groups *g, struct kc_str group_id,
+			    int32_t generation, struct kc_str member_id,
+			    struct group **gr_out, struct member **out)
+{
+	if (!valid_group_id(group_id))
+		return KC_ERR_INVALID_GROUP_ID;
+	struct group *gr = group_find(g, group_id.ptr, (size_t)group_id.len);
+	if (!gr || gr->state == ST_EMPTY)
+		return KC_ERR_UNKNOWN_MEMBER_ID;
+	struct member *m = member_find(gr, member_id);
+	if (!m)
+		return KC_ERR_UNKNOWN_MEMBER_ID;
+	if (generation != gr->generation)
+		return KC_ERR_ILLEGAL_GENERATION;
+	*gr_out = gr;
+	*out = m;
+	return ERR_NONE;
+}
+
+static void send_sync(struct sl_groups *g, struct member *m, struct wait *w)
+{
+	union kc_response u;
+	struct kc_sync_group_resp *r = (void *)u.raw;
+	struct req rq = req_of_wait(w, KC_API_SYNC_GROUP);
+	assert(w->active);
+	w->active = false;
+	memset(&u, 0, sizeof(u));
+	r->assignment = (struct kc_bytes){m->assignment,
+					  (int32_t)m->assignment_len};
+	if (send_body(g, &rq, r) == -EMSGSIZE) /* the leader's sync kept it */
+		send_error(g, &rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* The leader's assignments: every member gets its own (empty when the
+ * leader gave none), and every waiting SyncGroup is answered. */
+static void assign(struct sl_groups *g, struct group *gr,
+		   const struct kc_sync_group_req *q)
+{
+	int16_t code;
+	const struct kc_sync_group_req_assignment *a = q->assignments.items;
+	int32_t na = q->assignments.count > 0 ? q->assignments.count : 0;
+	uint8_t *copies[SL_GROUPS_MEMBERS_MAX] = {NULL};
+	uint32_t lens[SL_GROUPS_MEMBERS_MAX];
+	/* the fixed part of a SyncGroup response: header, throttle, error,
+	 * length */
+	const size_t max_bytes = SL_GROUPS_MAX_RESPONSE - (4 + 4 + 2 + 4);
+	assert(gr->nmembers <= SL_GROUPS_MEMBERS_MAX);
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		struct member *m = gr->members[i];
+		lens[i] = 0;
+		for (int32_t k = na; k-- > 0;) { /* the last one counts */
+			if (!str_eq(a[k].member_id, m->id, m->id_len))
+				continue;
+			lens[i] = a[k].assignment.len > 0 ?
+				  (uint32_t)a[k].assignment.len : 0;
+			if (lens[i] > max_bytes) {
+				code = SN_ERR_MESSAGE_TOO_LARGE;
+				goto out_free;
+			}
+			if (lens[i] && !(copies[i] = malloc(lens[i]))) {
+				code = SN_ERR_UNKNOWN_SERVER_ERROR;
+				goto out_free;
+			}
+			if (lens[i])
+				memcpy(copies[i], a[k].assignment.ptr, lens[i]);
+			break;
+		}
+	}
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		struct member *m = gr->members[i];
+		free(m->assignment);
+		m->assignment = copies[i];
+		m->assignment_len = lens[i];
+	}
+	gr->state = ST_STABLE;
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		if (gr->members[i]->sync.active)
+			send_sync(g, gr->members[i], &gr->members[i]->sync);
+	return;
+out_free:
+	/* the group stays CompletingRebalance: the leader may try again */
+	for (uint32_t i = 0; i < gr->nmembers; i++)
+		free(copies[i]);
+	wait_error(g, &gr->leader->sync, KC_API_SYNC_GROUP, code);
+}
+
+static void on_sync_group(struct sl_groups *g, const struct req *rq,
+			  const struct kc_sync_group_req *q, int64_t now_ms)
+{
+	struct group *gr = NULL;
+	struct member *m = NULL;
+	int16_t code = check_member(g, q->group_id, q->generation_id,
+				    q->member_id, &gr, &m);
+	if (code == ERR_NONE && gr->state == ST_PREPARING)
+		code = KC_ERR_REBALANCE_IN_PROGRESS;
+	if (code) {
+		send_error(g, rq, NULL, code);
+		return;
+	}
+	m->expires_ms = now_ms + m->session_timeout_ms;
+	if (gr->state == ST_STABLE) {
+		struct wait w = {true, rq->version, rq->corr, rq->token};
+		send_sync(g, m, &w);
+		return;
+	}
+	assert(gr->state == ST_COMPLETING);
+	wait_error(g, &m->sync, KC_API_SYNC_GROUP, KC_ERR_REBALANCE_IN_PROGRESS);
+	m->sync = (struct wait){true, rq->version, rq->corr, rq->token};
+	if (m == gr->leader)
+		assign(g, gr, q);
+}
+
+static void on_heartbeat(struct sl_groups *g, const struct req *rq,
+			 const struct kc_heartbeat_req *q, int64_t now_ms)
+{
+	struct group *gr = NULL;
+	struct member *m = NULL;
+	int16_t code = check_member(g, q->group_id, q->generation_id,
+				    q->member_id, &gr, &m);
+	if (code == ERR_NONE) {
+		m->expires_ms = now_ms + m->session_timeout_ms;
+		if (gr->state == ST_PREPARING)
+			code = KC_ERR_REBALANCE_IN_PROGRESS;
+	}
+	send_error(g, rq, NULL, code);
+}
+
+/* Remove one member (by member id, or by instance id when the member id is
+ * empty); the group's rebalance is the caller's. */
+static int16_t leave_one(struct sl_groups *g, struct group *gr,
+			 struct kc_str member_id, struct kc_str instance)
+{
+	if (!gr)
+		return KC_ERR_UNKNOWN_MEMBER_ID;
+	int32_t pi = pending_find(gr, member_id);
+	if (pi >= 0) {
+		pending_remove(gr, (uint32_t)pi);
+		return ERR_NONE;
+	}
+	struct member *m = member_id.len > 0 ? member_find(gr, member_id) :
+			   member_find_instance(gr, instance);
+	if (!m)
+		return KC_ERR_UNKNOWN_MEMBER_ID;
+	member_remove(g, gr, m);
+	return ERR_NONE;
+}
+
+static void on_leave_group(struct sl_groups *g, const struct req *rq,
+			   const struct kc_leave_group_req *q, int64_t now_ms)
+{
+	union kc_response u;
+	struct kc_leave_group_resp *r = (void *)u.raw;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	if (!valid_group_id(q->group_id)) {
+		send_error(g, rq, NULL, KC_ERR_INVALID_GROUP_ID);
+		return;
+	}
+	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+	if (rq->version <= 2) {
+		r->error_code = leave_one(g, gr, q->member_id, null_str);
+	} else {
+		int32_t n = q->members.count > 0 ? q->members.count : 0;
+		const struct kc_leave_group_req_member *qm = q->members.items;
+		struct kc_leave_group_resp_member *rm =
+			take(&g->build, (size_t)n, sizeof(*rm));
+		if (n && !rm) { /* far more than an answer can list */
+			send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+			return;
+		}
+		for (int32_t i = 0; i < n; i++) {
+			rm[i].member_id = qm[i].member_id;
+			rm[i].group_instance_id = qm[i].group_instance_id;
+			rm[i].error_code = leave_one(g, gr, qm[i].member_id,
+						     qm[i].group_instance_id);
+		}
+		r->members = (struct kc_array){rm, n};
+	}
+	if (gr)
+		members_left(g, gr, now_ms);
+	if (send_body(g, rq, r) == -EMSGSIZE)
+		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* ---- OffsetCommit, OffsetFetch ---- */
+
+static bool valid_topic(struct kc_str t)
+{
+	return t.len > 0 && t.len <= SL_GROUPS_TOPIC_MAX;
+}
+
+/* Whether this commit may go in (Kafka's validateOffsetCommit): a member of
+ * the current generation, or anyone (generation -1, no member id) while
+ * the group has no members.  May create the group. */
+static int16_t commit_check(struct sl_groups *g,
+			    const struct kc_offset_commit_req *q,
+			    struct group **out, int64_t now_ms)
+{
+	if (!valid_group_id(q->group_id))
+		return KC_ERR_INVALID_GROUP_ID;
+	bool outsider = q->generation_id < 0 && q->member_id.len <= 0 &&
+			q->group_instance_id.len < 0;
+	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+	if (!gr) {
+		if (!outsider)
+			return KC_ERR_ILLEGAL_GENERATION;
+		gr = group_create(g, q->group_id.ptr, (size_t)q->group_id.len);
+		if (!gr)
+			return KC_ERR_POLICY_VIOLATION;
+	} else if (!outsider) {
+		struct member *m = member_find(gr, q->member_id);
+		if (!m)
+			return KC_ERR_UNKNOWN_MEMBER_ID;
+		if (q->generation_id != gr->generation)
+			return KC_ERR_ILLEGAL_GENERATION;
+		if (gr->state == ST_COMPLETING)
+			return KC_ERR_REBALANCE_IN_PROGRESS;
+		m->expires_ms = now_ms + m->session_timeout_ms;
+	} else if (gr->state != ST_EMPTY) {
+		return KC_ERR_UNKNOWN_MEMBER_ID;
+	}
+	*out = gr;
+	return ERR_NONE;
+}
+
+static int on_offset_commit(struct sl_groups *g, const struct req *rq,
+			    const struct kc_offset_commit_req *q,
+			    int64_t now_ms)
+{
+	union kc_response u;
+	struct kc_offset_commit_resp *r = (void *)u.raw;
+	struct group *gr = NULL;
+	int16_t code = commit_check(g, q, &gr, now_ms);
+	if (code)
+		return send_error(g, rq, q, code);
+
+	/* the answer first, so that one that cannot be sent is not committed */
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
+	const struct kc_offset_commit_req_topic *qt = q->topics.items;
+	struct kc_offset_commit_resp_topic *rt =
+		take(&g->build, (size_t)nt, sizeof(*rt));
+	if (nt && !rt)
+		return -EMSGSIZE;
+	size_t bytes = 0;
+	uint32_t fresh = 0;
+	for (int32_t i = 0; i < nt; i++) {
+		int32_t np = qt[i].partitions.count > 0 ?
+			     qt[i].partitions.count : 0;
+		const struct kc_offset_commit_req_partition *qp =
+			qt[i].partitions.items;
+		struct kc_offset_commit_resp_partition *rp =
+			take(&g->build, (size_t)np, sizeof(*rp));
+		if (np && !rp)
+			return -EMSGSIZE;
+		rt[i].name = qt[i].name;
+		rt[i].partitions = (struct kc_array){rp, np};
+		for (int32_t j = 0; j < np; j++) {
+			rp[j].partition_index = qp[j].partition_index;
+			rp[j].error_code = ERR_NONE;
+			if (!valid_topic(qt[i].name) || qp[j].partition_index < 0)
+				rp[j].error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			else if (qp[j].committed_metadata.len >
+				 SL_GROUPS_OFFSET_METADATA_MAX)
+				rp[j].error_code = KC_ERR_OFFSET_METADATA_TOO_LARGE;
+			else if (offset_search(gr, qt[i].name.ptr,
+					       (size_t)qt[i].name.len,
+					       qp[j].partition_index) < 0 &&
+				 g->noffsets + ++fresh > SL_GROUPS_OFFSETS_MAX)
+				rp[j].error_code = KC_ERR_POLICY_VIOLATION;
+			else if (g->broken)
+				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+			if (rp[j].error_code == ERR_NONE)
+				bytes += record_bytes(
+					gr->id_len, (size_t)qt[i].name.len,
+					qp[j].committed_metadata.len);
+		}
+	}
+	r->topics = (struct kc_array){rt, nt};
+	long n = encode(g, rq, r);
+	if (n < 0)
+		return (int)n;
+	if (bytes == 0) {
+		deliver(g, rq, n);
+		return 0;
+	}
+
+	/* the records, durable, then the offsets in memory, then the answer */
+	uint8_t *buf = malloc(bytes);
+	if (!buf)
+		return -ENOMEM;
+	size_t off = 0;
+	for (int32_t i = 0; i < nt; i++) {
+		const struct kc_offset_commit_req_partition *qp =
+			qt[i].partitions.items;
+		const struct kc_offset_commit_resp_partition *rp =
+			rt[i].partitions.items;
+		for (int32_t j = 0; j < rt[i].partitions.count; j++)
+			if (rp[j].error_code == ERR_NONE)
+				off += record_put(buf + off, bytes - off, gr,
+						  qt[i].name.ptr,
+						  (size_t)qt[i].name.len,
+						  qp[j].partition_index,
+						  qp[j].committed_offset,
+						  qp[j].committed_leader_epoch,
+						  qp[j].committed_metadata.ptr,
+						  qp[j].committed_metadata.len,
+						  now_ms);
+	}
+	assert(off == bytes);
+	int rc = file_append(g, buf, bytes);
+	free(buf);
+	for (int32_t i = 0; i < nt; i++) {
+		const struct kc_offset_commit_req_partition *qp =
+			qt[i].partitions.items;
+		struct kc_offset_commit_resp_partition *rp =
+			(void *)rt[i].partitions.items;
+		for (int32_t j = 0; j < rt[i].partitions.count; j++) {
+			if (rp[j].error_code != ERR_NONE)
+				continue;
+			if (rc < 0) {
+				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+				continue;
+			}
+			int prc = offset_put(g, gr, qt[i].name.ptr,
+					     (size_t)qt[i].name.len,
+					     qp[j].partition_index,
+					     qp[j].committed_offset,
+					     qp[j].committed_leader_epoch,
+					     qp[j].committed_metadata.ptr,
+					     qp[j].committed_metadata.len,
+					     now_ms);
+			/* durable, but not in memory: a reopen reads it */
+			if (prc == -ENOMEM)
+				rp[j].error_code = SN_ERR_UNKNOWN_SERVER_ERROR;
+			assert(prc != -EOVERFLOW);
+		}
+	}
+	n = encode(g, rq, r);
+	assert(n > 0); /* same size as before */
+	deliver(g, rq, n);
+	maybe_compact(g);
+	return 0;
+}
+
+static bool same_topic(const struct offset *a, const struct offset *b)
+{
+	return a->topic_len == b->topic_len &&
+	       !memcmp(a->blob, b->blob, a->topic_len);
+}
+
+static struct kc_str offset_meta(const struct offset *o)
+{
+	if (o->meta_len < 0)
+		return null_str;
+	return str_of((const char *)o->blob + o->topic_len, (size_t)o->meta_len);
+}
+
+static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
+			   const struct kc_offset_fetch_req *q)
+{
+	union kc_response u;
+	struct kc_offset_fetch_resp *r = (void *)u.raw;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	struct group *gr = valid_group_id(q->group_id) ?
+		group_find(g, q->group_id.ptr, (size_t)q->group_id.len) : NULL;
+	if (q->topics.count < 0) { /* v2+: everything the group committed */
+		uint32_t nt = 0;
+		for (uint32_t i = 0; gr && i < gr->noffsets; i++)
+			if (i == 0 || !same_topic(&gr->offsets[i - 1],
+						  &gr->offsets[i]))
+				nt++;
+		struct kc_offset_fetch_resp_topic *rt =
+			take(&g->build, nt, sizeof(*rt));
+		struct kc_offset_fetch_resp_partition *rp =
+			gr ? take(&g->build, gr->noffsets, sizeof(*rp)) : NULL;
+		if ((nt && !rt) || (gr && gr->noffsets && !rp))
+			return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+		int32_t t = -1;
+		for (uint32_t i = 0; gr && i < gr->noffsets; i++) {
+			const struct offset *o = &gr->offsets[i];
+			if (t < 0 || !same_topic(&gr->offsets[i - 1], o)) {
+				t++;
+				rt[t].name = str_of((const char *)o->blob,
+						    o->topic_len);
+				rt[t].partitions = (struct kc_array){&rp[i], 0};
+			}
+			rt[t].partitions.count++;
+			rp[i] = (struct kc_offset_fetch_resp_partition){
+				o->partition, o->offset, o->leader_epoch,
+				offset_meta(o), ERR_NONE};
+		}
+		assert((uint32_t)(t + 1) == nt);
+		r->topics = (struct kc_array){rt, (int32_t)nt};
+	} else {
+		int32_t nt = q->topics.count;
+		const struct kc_offset_fetch_req_topic *qt = q->topics.items;
+		struct kc_offset_fetch_resp_topic *rt =
+			take(&g->build, (size_t)nt, sizeof(*rt));
+		if (nt && !rt)
+			goto too_large;
+		for (int32_t i = 0; i < nt; i++) {
+			int32_t np = qt[i].partition_indexes.count > 0 ?
+				     qt[i].partition_indexes.count : 0;
+			const int32_t *qp = qt[i].partition_indexes.items;
+			struct kc_offset_fetch_resp_partition *rp =
+				take(&g->build, (size_t)np, sizeof(*rp));
+			if (np && !rp)
+				goto too_large;
+			for (int32_t j = 0; j < np; j++) {
+				int64_t at = gr && valid_topic(qt[i].name) ?
+					offset_search(gr, qt[i].name.ptr,
+						      (size_t)qt[i].name.len,
+						      qp[j]) : -1;
+				if (at < 0) {
+					rp[j] = (struct kc_offset_fetch_resp_partition){
+						qp[j], -1, -1, empty_str, ERR_NONE};
+					continue;
+				}
+				const struct offset *o = &gr->offsets[at];
+				rp[j] = (struct kc_offset_fetch_resp_partition){
+					qp[j], o->offset, o->leader_epoch,
+					offset_meta(o), ERR_NONE};
+			}
+			rt[i].name = qt[i].name;
+			rt[i].partitions = (struct kc_array){rp, np};
+		}
+		r->topics = (struct kc_array){rt, nt};
+	}
+	int rc = send_body(g, rq, r);
+	if (rc != -EMSGSIZE)
+		return rc;
+too_large:
+	if (rq->version < 2)
+		return -EMSGSIZE; /* no top-level error to say it with */
+	return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* ---- DescribeGroups, ListGroups ---- */
+
+static size_t described_bytes(const struct kc_described_group *d,
+			      int16_t version)
+{
+	size_t n = 2 + 2 + str_len(d->group_id) + 2 + str_len(d->group_state) +
+		   2 + str_len(d->protocol_type) + 2 +
+		   str_len(d->protocol_data) + 4 + (version >= 3 ? 4 : 0);
+	const struct kc_described_group_member *m = d->members.items;
+	for (int32_t i = 0; i < d->members.count; i++)
+		n += 2 + str_len(m[i].member_id) +
+		     (version >= 4 ? 2 + str_len(m[i].group_instance_id) : 0) +
+		     2 + str_len(m[i].client_id) + 2 + str_len(m[i].client_host) +
+		     4 + (size_t)m[i].member_metadata.len +
+		     4 + (size_t)m[i].member_assignment.len;
+	return n;
+}
+
+static void on_describe_groups(struct sl_groups *g, const struct req *rq,
+			       const struct kc_describe_groups_req *q)
+{
+	union kc_response u;
+	struct kc_describe_groups_resp *r = (void *)u.raw;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	int32_t n = q->groups.count > 0 ? q->groups.count : 0;
+	const struct kc_str *ids = q->groups.items;
+	struct kc_described_group *rg = take(&g->build, (size_t)n, sizeof(*rg));
+	if (n && !rg) {
+		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+		return;
+	}
+	size_t used = 4 + (rq->version >= 1 ? 4 : 0) + 4;
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_described_group *d = &rg[i];
+		struct group *gr = group_find(g, ids[i].ptr, str_len(ids[i]));
+		*d = (struct kc_described_group){
+			.error_code = ERR_NONE, .group_id = ids[i],
+			.group_state = str_of(DEAD_NAME, strlen(DEAD_NAME)),
+			.protocol_type = empty_str, .protocol_data = empty_str,
+			.authorized_operations = q->include_authorized_operations ?
+				GROUP_OPERATIONS : INT32_MIN};
+		if (gr) {
+			const char *s = state_names[gr->state];
+			bool stable = gr->state == ST_STABLE;
+			d->group_state = str_of(s, strlen(s));
+			if (gr->type_len >= 0)
+				d->protocol_type = str_of(gr->type,
+							  (size_t)gr->type_len);
+			if (stable)
+				d->protocol_data = str_of(
+					gr->protocol, (size_t)gr->protocol_len);
+			struct kc_described_group_member *dm =
+				take(&g->build, gr->nmembers, sizeof(*dm));
+			uint32_t nm = dm ? gr->nmembers : 0;
+			if (gr->nmembers && !dm)
+				d->error_code = SN_ERR_MESSAGE_TOO_LARGE;
+			for (uint32_t k = 0; k < nm; k++) {
+				const struct member *m = gr->members[k];
+				const struct protocol *p = stable ? member_protocol(
+					m, gr->protocol, (size_t)gr->protocol_len) : NULL;
+				dm[k] = (struct kc_described_group_member){
+					.member_id = str_of(m->id, m->id_len),
+					.group_instance_id = m->instance_len < 0 ?
+						null_str : str_of(m->instance,
+							(size_t)m->instance_len),
+					.client_id = str_of(m->client_id,
+							    m->client_id_len),
+					.client_host = empty_str,
+					.member_metadata = {p ? m->blob + p->meta_off : NULL,
+							    p ? (int32_t)p->meta_len : 0},
+					.member_assignment = {
+						stable ? m->assignment : NULL,
+						stable ? (int32_t)m->assignment_len : 0},
+				};
+			}
+			d->members = (struct kc_array){dm, (int32_t)nm};
+		}
+		if (used + described_bytes(d, rq->version) > SL_GROUPS_MAX_RESPONSE) {
+			d->members = (struct kc_array){NULL, 0};
+			d->protocol_data = empty_str;
+			d->error_code = SN_ERR_MESSAGE_TOO_LARGE;
+		}
+		used += described_bytes(d, rq->version);
+	}
+	r->groups = (struct kc_array){rg, n};
+	if (send_body(g, rq, r) == -EMSGSIZE)
+		send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+static void on_list_groups(struct sl_groups *g, const struct req *rq)
+{
+	union kc_response u;
+	struct kc_list_groups_resp *r = (void *)u.raw;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	struct kc_listed_group *lg = take(&g->build, g->ngroups, sizeof(*lg));
+	uint32_t n = 0;
+	for (uint32_t i = 0; lg && i < SL_GROUPS_MAX; i++) {
+		const struct group *gr = &g->groups[i];
+		if (!gr->used)
+			continue;
+		lg[n].group_id = str_of(gr->id, gr->id_len);
+		lg[n].protocol_type = gr->type_len < 0 ? empty_str :
+			str_of(gr->type, (size_t)gr->type_len);
+		n++;
+	}
+	assert(!lg || n == g->ngroups);
+	r->groups = (struct kc_array){lg, (int32_t)n};
+	if (send_body(g, rq, r) == -EMSGSIZE)
+		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* ---- the contract ---- */
+
+int sl_groups_open(const char *dir, sl_groups_reply_fn reply, void *ctx,
+		   int64_t now_ms, struct sl_groups **out)
+{
+	assert(dir && reply && out);
+	int rc = mkdir_p(dir);
+	if (rc < 0)
+		return rc;
+	struct sl_groups *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->reply = reply;
+	g->ctx = ctx;
+	g->open_ms = now_ms;
+	g->fd = -1;
+	if (snprintf(g->path, sizeof(g->path), "%s/%s", dir,
+		     SL_GROUPS_OFFSETS_FILE) >= (int)sizeof(g->path) ||
+	    snprintf(g->tmp_path, sizeof(g->tmp_path), "%s/%s", dir,
+		     SL_GROUPS_OFFSETS_TMP) >= (int)sizeof(g->tmp_path)) {
+		rc = -ENAMETOOLONG;
+		goto out_free;
+	}
+	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
+	g->io = malloc(IO_BUF_BYTES);
+	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
+	g->in = (struct kc_arena){in, ARENA_BYTES, 0};
+	g->build = (struct kc_arena){build, ARENA_BYTES, 0};
+	if (!g->groups || !g->io || !in || !build) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	g->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g->dir_fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	if (unlink(g->tmp_path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		goto out_dir;
+	}
+	g->fd = open(g->path, O_RDWR | O_CLOEXEC);
+	if (g->fd < 0 && errno != ENOENT) {
+		rc = -errno;
+		goto out_dir;
+	}
+	if (g->fd < 0) {
+		if ((rc = file_create(g)) < 0)
+			goto out_dir;
+		g->file_bytes = FILE_HEADER_BYTES;
+	} else if ((rc = file_load(g)) < 0) {
+		goto out_groups;
+	}
+	g->live_bytes += FILE_HEADER_BYTES;
+	*out = g;
+	return 0;
+out_groups:
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++)
+		if (g->groups[i].used)
+			group_free(g, &g->groups[i]);
+	close(g->fd);
+out_dir:
+	close(g->dir_fd);
+out_free:
+	free(g->in.base);
+	free(g->build.base);
+	free(g->io);
+	free(g->groups);
+	free(g);
+	return rc;
+}
+
+void sl_groups_close(struct sl_groups *g)
+{
+	if (!g)
+		return;
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++)
+		if (g->groups[i].used)
+			group_free(g, &g->groups[i]);
+	assert(g->ngroups == 0 && g->noffsets == 0);
+	close(g->fd);
+	close(g->dir_fd);
+	free(g->in.base);
+	free(g->build.base);
+	free(g->io);
+	free(g->groups);
+	free(g);
+}
+
+static bool group_api(int16_t key)
+{
+	switch (key) {
+	case KC_API_OFFSET_COMMIT:
+	case KC_API_OFFSET_FETCH:
+	case KC_API_JOIN_GROUP:
+	case KC_API_HEARTBEAT:
+	case KC_API_LEAVE_GROUP:
+	case KC_API_SYNC_GROUP:
+	case KC_API_DESCRIBE_GROUPS:
+	case KC_API_LIST_GROUPS:
+		return true;
+	}
+	return false;
+}
+
+int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
+		      size_t len, int64_t now_ms)
+{
+	assert(g && (req || len == 0));
+	struct kc_request_header h;
+	union kc_request body;
+	run_timers(g, now_ms);
+	g->in.used = 0;
+	long n = kc_decode_request(req, len, &h, &body, &g->in);
+	if (len < 8 || !group_api(h.api_key) ||
+	    n == -SN_ERR_UNSUPPORTED_VERSION)
+		return -EINVAL;
+	struct req rq = {token, h.api_key, h.api_version, h.correlation_id,
+			 h.client_id};
+	int rc = 0;
+	if (n < 0) {
+		/* a request too big for the arena is far bigger than any answer */
+		int16_t code = n == -ENOBUFS ? SN_ERR_MESSAGE_TOO_LARGE :
+					       SN_ERR_INVALID_REQUEST;
+		rc = send_error(g, &rq, NULL, code);
+		goto out;
+	}
+	assert(n == (long)len);
+	const void *b = body.raw;
+	switch (h.api_key) {
+	case KC_API_OFFSET_COMMIT:
+		rc = on_offset_commit(g, &rq, b, now_ms);
+		break;
+	case KC_API_OFFSET_FETCH:
+		rc = on_offset_fetch(g, &rq, b);
+		break;
+	case KC_API_JOIN_GROUP:
+		on_join_group(g, &rq, b, now_ms);
+		break;
+	case KC_API_HEARTBEAT:
+		on_heartbeat(g, &rq, b, now_ms);
+		break;
+	case KC_API_LEAVE_GROUP:
+		on_leave_group(g, &rq, b, now_ms);
+		break;
+	case KC_API_SYNC_GROUP:
+		on_sync_group(g, &rq, b, now_ms);
+		break;
+	case KC_API_DESCRIBE_GROUPS:
+		on_describe_groups(g, &rq, b);
+		break;
+	case KC_API_LIST_GROUPS:
+		on_list_groups(g, &rq);
+		break;
+	}
+out:
+	groups_sweep(g);
+	return rc;
+}
+
+int sl_groups_tick(struct sl_groups *g, int64_t now_ms)
+{
+	assert(g);
+	run_timers(g, now_ms);
+	int64_t next = next_deadline(g);
+	if (next == INT64_MAX)
+		return -1;
+	if (next <= now_ms)
+		return 0;
+	return (int)min64(next - now_ms, INT_MAX);
+}
+
+void sl_groups_drop_conn(struct sl_groups *g, uint32_t conn)
+{
+	assert(g);
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (!gr->used)
+			continue;
+		for (uint32_t k = 0; k < gr->nmembers; k++) {
+			struct member *m = gr->members[k];
+			if (m->join.active && (uint32_t)(m->join.token >> 32) == conn)
+				m->join.active = false;
+			if (m->sync.active && (uint32_t)(m->sync.token >> 32) == conn)
+				m->sync.active = false;
+		}
+	}
+}

@@ -1,0 +1,815 @@
+/*
+ * Kafka admin requests in the control plane (see kadmin.h).
+ *
+ * Happy path: decode the request into an arena sized from its length (the
+ * codec bounds every array by the bytes left, and no element struct is more
+ * than 8 times its fewest wire bytes, so 16 x len always fits); lay the
+ * response out in a second arena sized from the decoded counts; apply each
+ * topic with sl_admin_create / sl_admin_delete (one metadata transaction
+ * each); encode the response with the request's correlation id.
+ *
+ * Failure modes:
+ *   - a request the codec rejects is returned as the codec's error, and the
+ *     caller closes the connection (as Kafka does for a malformed request);
+ *   - a topic that cannot be created or deleted gets its Kafka error code
+ *     and a message in the response; the others in the same request are
+ *     still applied (Kafka's per-topic semantics);
+ *   - the response buffer: for CreateTopics and DeleteTopics the response
+ *     without error messages is bounded before anything changes (-ENOBUFS
+ *     then, nothing done); messages are added only while they fit, so the
+ *     final encode cannot fail after topics were created or deleted;
+ *   - a metadata file another process changed is re-read before a
+ *     validate_only check or a DescribeConfigs; if it cannot be read the
+ *     affected topics answer KAFKA_STORAGE_ERROR with the reason.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/admin.h"
+#include "control/kadmin.h"
+#include "proto/kafka/kcodec.h"
+
+/* Kafka error codes used here that the native protocol has no name for. */
+#define KA_ERR_INVALID_REPLICATION_FACTOR 38
+#define KA_ERR_INVALID_REPLICA_ASSIGNMENT 39
+#define KA_ERR_INVALID_CONFIG 40
+
+/* Kafka's ConfigType numbers (DescribeConfigs v3+). */
+#define KA_TYPE_STRING 2
+#define KA_TYPE_INT 3
+#define KA_TYPE_LONG 5
+#define KA_TYPE_LIST 7
+
+#define KA_MSG_MAX 200       /* bytes of one error message */
+#define KA_VALUE_MAX 24      /* bytes of a formatted int64, NUL included */
+#define KA_PER_TOPIC_BYTES 20 /* kadmin.h: the response bound per topic */
+#define KA_FIXED_BYTES 16     /* and for the rest */
+#define SEGMENT_BYTES_MIN (1ll << 20)   /* as control/admin.c */
+#define SEGMENT_BYTES_MAX (2047ll << 20)
+
+/* One request being answered. */
+struct ka {
+	struct sl_meta *m;
+	const struct sl_config *c;
+	struct kc_arena out;  /* the response's arrays and strings */
+	size_t msg_budget;    /* message bytes the response can still take */
+	int fresh_rc;         /* 0, or -1 when the metadata could not be
+				 re-read (fresh_err says why) */
+	char fresh_err[256];
+};
+
+static void *ka_take(struct ka *k, size_t bytes)
+{
+	size_t at = (k->out.used + 7) & ~(size_t)7;
+	/* the arena is sized from the decoded counts before any take */
+	assert(at <= k->out.cap && bytes <= k->out.cap - at);
+	k->out.used = at + bytes;
+	return k->out.base + at;
+}
+
+/* An error message for the response, or null when it would not fit the
+ * budget (the error code is still there). */
+static struct kc_str ka_msg(struct ka *k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static struct kc_str ka_msg(struct ka *k, const char *fmt, ...)
+{
+	char buf[KA_MSG_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return (struct kc_str){NULL, -1};
+	if (n > KA_MSG_MAX)
+		n = KA_MSG_MAX;
+	if ((size_t)n > k->msg_budget)
+		return (struct kc_str){NULL, -1};
+	k->msg_budget -= (size_t)n;
+	char *p = ka_take(k, (size_t)n + 1);
+	memcpy(p, buf, (size_t)n + 1);
+	return (struct kc_str){p, n};
+}
+
+/* A number as a string in the response arena. */
+static struct kc_str ka_num(struct ka *k, int64_t v)
+{
+	char *p = ka_take(k, KA_VALUE_MAX);
+	int n = snprintf(p, KA_VALUE_MAX, "%" PRId64, v);
+	assert(n > 0 && n < KA_VALUE_MAX);
+	return (struct kc_str){p, n};
+}
+
+static struct kc_str cstr(const char *s)
+{
+	return (struct kc_str){s, (int32_t)strlen(s)};
+}
+
+static bool str_is(struct kc_str s, const char *want)
+{
+	size_t n = strlen(want);
+	return s.len >= 0 && (size_t)s.len == n &&
+	       (n == 0 || memcmp(s.ptr, want, n) == 0);
+}
+
+static bool str_eq(struct kc_str a, struct kc_str b)
+{
+	return a.len == b.len && (a.len <= 0 || memcmp(a.ptr, b.ptr,
+						       (size_t)a.len) == 0);
+}
+
+/* Up to 64 bytes of s for a message, anything unprintable as '?'. */
+static const char *shown(struct kc_str s, char buf[static 68])
+{
+	size_t n = s.len > 0 ? (size_t)s.len : 0, i;
+	for (i = 0; i < n && i < 64; i++)
+		buf[i] = s.ptr[i] >= 0x20 && s.ptr[i] < 0x7f ? s.ptr[i] : '?';
+	if (n > 64) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = 0;
+	return buf;
+}
+
+/* Re-read the metadata if another process saved it since. */
+static void ka_refresh(struct ka *k)
+{
+	int rc = sl_meta_changed(k->m);
+	if (rc > 0)
+		rc = sl_meta_reload(k->m, k->fresh_err, sizeof(k->fresh_err));
+	else if (rc < 0)
+		snprintf(k->fresh_err, sizeof(k->fresh_err),
+			 "cannot check the topic metadata: %s", strerror(-rc));
+	k->fresh_rc = rc < 0 ? -1 : 0;
+}
+
+/* Names that occur more than once in a list: dup[i] is 0 for a name that
+ * occurs once, 1 for the first of several, 2 for the others.  Sorting keeps
+ * it O(n log n) however many topics a request names. */
+struct ka_name {
+	struct kc_str name;
+	int32_t index;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	const struct kc_str *x = &((const struct ka_name *)a)->name;
+	const struct kc_str *y = &((const struct ka_name *)b)->name;
+	int32_t n = x->len < y->len ? x->len : y->len;
+	int c = n > 0 ? memcmp(x->ptr, y->ptr, (size_t)n) : 0;
+	if (c)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+_Static_assert(offsetof(struct kc_create_topics_req_topic, name) == 0,
+	       "mark_duplicates reads a name at the start of each item");
+
+static void mark_duplicates(struct ka *k, const uint8_t *items, size_t stride,
+			    int32_t n, uint8_t *dup)
+{
+	struct ka_name *v = ka_take(k, (size_t)n * sizeof(*v));
+	for (int32_t i = 0; i < n; i++) {
+		v[i].name = *(const struct kc_str *)(items + (size_t)i * stride);
+		v[i].index = i;
+		dup[i] = 0;
+	}
+	qsort(v, (size_t)n, sizeof(*v), name_cmp);
+	for (int32_t i = 0, end; i < n; i = end) {
+		int32_t first = v[i].index;
+		for (end = i + 1; end < n && str_eq(v[end].name, v[i].name); end++)
+			if (v[end].index < first)
+				first = v[end].index;
+		for (int32_t j = i; end - i > 1 && j < end; j++)
+			dup[v[j].index] = v[j].index == first ? 1 : 2;
+	}
+}
+
+/* ---- CreateTopics ---- */
+
+/* A config value as an int64: decimal, nothing else.  Returns 0 or -1. */
+static int parse_i64(struct kc_str s, int64_t *out)
+{
+	char buf[32];
+	if (s.len <= 0 || (size_t)s.len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s.ptr, (size_t)s.len);
+	buf[s.len] = 0;
+	if (!(buf[0] == '-' || (buf[0] >= '0' && buf[0] <= '9')))
+		return -1;
+	char *end;
+	errno = 0;
+	long long v = strtoll(buf, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The topic configs of one CreatableTopic onto r.  Returns 0 or an error
+ * code with *msg set. */
+static int topic_configs(struct ka *k, const struct kc_create_topics_req_topic *t,
+			 struct sn_create_topic *r, struct kc_str *msg)
+{
+	const struct kc_create_topics_req_config *cf = t->configs.items;
+	char kb[68], vb[68];
+	for (int32_t i = 0; i < t->configs.count; i++) {
+		struct kc_str key = cf[i].name, val = cf[i].value;
+		int64_t v = 0;
+		for (int32_t j = 0; j < i; j++) {
+			if (str_eq(cf[j].name, key)) {
+				*msg = ka_msg(k, "config '%s' is given twice",
+					      shown(key, kb));
+				return KA_ERR_INVALID_CONFIG;
+			}
+		}
+		if (val.len < 0) {
+			*msg = ka_msg(k, "config '%s' has a null value",
+				      shown(key, kb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		if (str_is(key, "cleanup.policy")) {
+			if (str_is(val, "delete"))
+				continue;
+			*msg = ka_msg(k, "cleanup.policy '%s' is not supported:"
+				      " only 'delete' (segments are removed by "
+				      "retention, never compacted)",
+				      shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		bool is_ms = str_is(key, "retention.ms");
+		bool is_bytes = str_is(key, "retention.bytes");
+		bool is_seg = str_is(key, "segment.bytes");
+		if (!is_ms && !is_bytes && !is_seg) {
+			*msg = ka_msg(k, "config '%s' is not supported: only "
+				      "retention.ms, retention.bytes, "
+				      "segment.bytes and cleanup.policy=delete",
+				      shown(key, kb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		int rc = parse_i64(val, &v);
+		if (is_seg && (rc || v < SEGMENT_BYTES_MIN || v > SEGMENT_BYTES_MAX)) {
+			*msg = ka_msg(k, "segment.bytes '%s' is not between "
+				      "%lld (1 MiB) and %lld (2047 MiB)",
+				      shown(val, vb), SEGMENT_BYTES_MIN,
+				      SEGMENT_BYTES_MAX);
+			return KA_ERR_INVALID_CONFIG;
+		}
+		if (!is_seg && (rc || v == 0 || v < -1)) {
+			*msg = ka_msg(k, "%s '%s' is neither -1 (unlimited) nor a "
+				      "positive number of %s", shown(key, kb),
+				      shown(val, vb),
+				      is_ms ? "milliseconds" : "bytes");
+			return KA_ERR_INVALID_CONFIG;
+		}
+		if (is_ms)
+			r->retention_ms = v;
+		else if (is_bytes)
+			r->retention_bytes = v;
+		else
+			r->segment_bytes = v;
+	}
+	return 0;
+}
+
+/* Partitions from a manual assignment: accepted when it lists every
+ * partition 0..n-1 once, each with this broker as its only replica. */
+static int topic_assignment(struct ka *k,
+			    const struct kc_create_topics_req_topic *t,
+			    int32_t *partitions, struct kc_str *msg)
+{
+	int32_t n = t->assignments.count;
+	const struct kc_create_topics_assignment *a = t->assignments.items;
+	if (t->num_partitions != -1 || t->replication_factor != -1) {
+		*msg = ka_msg(k, "give either num_partitions and "
+			      "replication_factor or a manual assignment "
+			      "(with both -1), not both");
+		return SN_ERR_INVALID_REQUEST;
+	}
+	if (n > SN_PARTITIONS_MAX) {
+		*msg = ka_msg(k, "%d partitions assigned: at most %d",
+			      (int)n, SN_PARTITIONS_MAX);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	uint8_t *seen = ka_take(k, (size_t)n);
+	memset(seen, 0, (size_t)n);
+	for (int32_t i = 0; i < n; i++) {
+		int32_t p = a[i].partition_index;
+		const int32_t *b = a[i].broker_ids.items;
+		if (p < 0 || p >= n || seen[p]) {
+			*msg = ka_msg(k, "the assignment must list partitions "
+				      "0 to %d once each (partition %d)",
+				      (int)n - 1, (int)p);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		seen[p] = 1;
+		if (a[i].broker_ids.count != 1 || b[0] != k->c->node_id) {
+			*msg = ka_msg(k, "partition %d: this broker is a single "
+				      "node (id %d), so each partition has "
+				      "exactly one replica, on it", (int)p,
+				      (int)k->c->node_id);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+	}
+	*partitions = n;
+	return 0;
+}
+
+/* Check one CreatableTopic and turn it into a topic as the native path
+ * would.  Returns 0 or an error code with *msg set. */
+static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
+		      struct sl_topic *out, struct kc_str *msg)
+{
+	const struct sl_config *c = k->c;
+	struct sn_create_topic r = {
+		.durability = (uint8_t)c->durability,
+		.name = t->name.ptr,
+		.name_len = (uint16_t)(t->name.len > 0 ? t->name.len : 0),
+	};
+	int rc;
+	if (t->name.len <= 0 || t->name.len > SN_NAME_MAX ||
+	    !sn_topic_name_valid(t->name.ptr, (size_t)t->name.len)) {
+		*msg = ka_msg(k, "a topic name is 1 to %d characters of "
+			      "[A-Za-z0-9._-], and not '.' or '..'",
+			      SN_NAME_MAX);
+		return SN_ERR_INVALID_TOPIC_EXCEPTION;
+	}
+	if (t->assignments.count > 0) {
+		if ((rc = topic_assignment(k, t, &r.partitions, msg)))
+			return rc;
+	} else {
+		r.partitions = t->num_partitions == -1 ? c->default_partitions
+						       : t->num_partitions;
+		if (r.partitions < 1 || r.partitions > SN_PARTITIONS_MAX) {
+			*msg = ka_msg(k, "num_partitions %d: give 1 to %d, or -1"
+				      " for the default (%d)",
+				      (int)t->num_partitions, SN_PARTITIONS_MAX,
+				      (int)c->default_partitions);
+			return SN_ERR_INVALID_PARTITIONS;
+		}
+		if (t->replication_factor > 1) {
+			*msg = ka_msg(k, "replication factor %d: this broker is "
+				      "a single node, so the replication "
+				      "factor is 1 (or -1 for the default)",
+				      (int)t->replication_factor);
+			return KA_ERR_INVALID_REPLICATION_FACTOR;
+		}
+		if (t->replication_factor != 1 && t->replication_factor != -1) {
+			*msg = ka_msg(k, "replication factor %d: give 1, or -1 "
+				      "for the default",
+				      (int)t->replication_factor);
+			return KA_ERR_INVALID_REPLICATION_FACTOR;
+		}
+	}
+	if ((rc = topic_configs(k, t, &r, msg)))
+		return rc;
+	rc = sl_admin_topic_from(c, &r, out);
+	if (rc < 0) {
+		/* every field was checked above; this is a configured default
+		 * the native rules refuse */
+		*msg = ka_msg(k, "the broker's topic defaults are refused: %s",
+			      sn_error_message(-rc));
+		return -rc;
+	}
+	return 0;
+}
+
+static long create_topics(struct ka *k, const struct kc_request_header *h,
+			  const struct kc_create_topics_req *q, uint8_t *resp,
+			  size_t cap, int *changed)
+{
+	union kc_response body;
+	struct kc_create_topics_resp *r = (void *)body.raw;
+	const struct kc_create_topics_req_topic *t = q->topics.items;
+	int32_t n = q->topics.count > 0 ? q->topics.count : 0;
+	size_t bound = KA_FIXED_BYTES;
+	for (int32_t i = 0; i < n; i++)
+		bound += (size_t)t[i].name.len + KA_PER_TOPIC_BYTES;
+	if (bound > cap)
+		return -ENOBUFS;
+	k->msg_budget = cap - bound;
+
+	memset(&body, 0, sizeof(body));
+	struct kc_create_topics_resp_topic *out = ka_take(k, (size_t)n * sizeof(*out));
+	uint8_t *dup = ka_take(k, (size_t)n);
+	mark_duplicates(k, (const uint8_t *)t, sizeof(*t), n, dup);
+	if (q->validate_only)
+		ka_refresh(k);
+	int32_t m = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (dup[i] == 2)
+			continue; /* one result per name, as Kafka */
+		struct kc_create_topics_resp_topic *o = &out[m++];
+		*o = (struct kc_create_topics_resp_topic){
+			.name = t[i].name,
+			.error_message = {NULL, -1},
+			.num_partitions = -1,
+			.replication_factor = -1,
+			.configs = {NULL, -1},
+		};
+		struct sl_topic topic, done;
+		int code = 0;
+		if (dup[i]) {
+			o->error_message = ka_msg(k, "the topic is named more "
+						  "than once in the request");
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			continue;
+		}
+		code = topic_from(k, &t[i], &topic, &o->error_message);
+		if (!code && q->validate_only) {
+			if (k->fresh_rc) {
+				o->error_message = ka_msg(k, "%s", k->fresh_err);
+				code = SN_ERR_KAFKA_STORAGE_ERROR;
+			} else if (sl_meta_find(k->m, topic.name, topic.name_len)) {
+				o->error_message = ka_msg(k, "topic '%s' already "
+							  "exists", topic.name);
+				code = SN_ERR_TOPIC_ALREADY_EXISTS;
+			}
+		} else if (!code) {
+			char err[512] = "";
+			long id = sl_admin_create(k->m, &topic, &done, err,
+						  sizeof(err));
+			if (id > 0) {
+				*changed = 1;
+				topic = done;
+			} else {
+				o->error_message = ka_msg(k, "%s", err);
+				code = (int)-id;
+			}
+		}
+		o->error_code = (int16_t)code;
+		if (!code) {
+			o->num_partitions = topic.partitions;
+			o->replication_factor = 1;
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->topics = (struct kc_array){out, m};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0); /* the bound above holds it */
+	return len;
+}
+
+/* ---- DeleteTopics ---- */
+
+static long delete_topics(struct ka *k, const struct kc_request_header *h,
+			  const struct kc_delete_topics_req *q, uint8_t *resp,
+			  size_t cap, int *changed)
+{
+	union kc_response body;
+	struct kc_delete_topics_resp *r = (void *)body.raw;
+	const struct kc_str *names = q->topic_names.items;
+	int32_t n = q->topic_names.count > 0 ? q->topic_names.count : 0;
+	size_t bound = KA_FIXED_BYTES;
+	for (int32_t i = 0; i < n; i++)
+		bound += (size_t)names[i].len + KA_PER_TOPIC_BYTES;
+	if (bound > cap)
+		return -ENOBUFS;
+	k->msg_budget = cap - bound;
+
+	memset(&body, 0, sizeof(body));
+	struct kc_delete_topics_resp_topic *out = ka_take(k, (size_t)n * sizeof(*out));
+	uint8_t *dup = ka_take(k, (size_t)n);
+	mark_duplicates(k, (const uint8_t *)names, sizeof(*names), n, dup);
+	int32_t m = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (dup[i] == 2)
+			continue; /* one result per name, as Kafka */
+		struct kc_delete_topics_resp_topic *o = &out[m++];
+		*o = (struct kc_delete_topics_resp_topic){names[i], 0, {NULL, -1}};
+		if (dup[i]) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "the topic is named more "
+						  "than once in the request");
+			continue;
+		}
+		char err[512] = "";
+		long rc = sl_admin_delete(k->m, names[i].ptr, (size_t)names[i].len,
+					  NULL, err, sizeof(err));
+		if (rc == 0) {
+			*changed = 1;
+		} else {
+			o->error_code = (int16_t)-rc;
+			o->error_message = ka_msg(k, "%s", err);
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->responses = (struct kc_array){out, m};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0); /* the bound above holds it */
+	return len;
+}
+
+/* ---- DescribeConfigs ---- */
+
+/* One describable config: where its value comes from and how Kafka types
+ * it.  Topic entries without a field are fixed by what sluice does. */
+enum ka_src {
+	TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_SEGMENT_BYTES,
+	FIXED,
+	BROKER_ID, BROKER_PARTITIONS, BROKER_LOG_DIRS, BROKER_RETENTION_MS,
+	BROKER_RETENTION_BYTES, BROKER_SEGMENT_BYTES,
+};
+
+struct ka_config {
+	const char *name;
+	enum ka_src src;
+	const char *fixed;  /* the value of a FIXED entry */
+	int8_t type;        /* KA_TYPE_* */
+	bool read_only;     /* false: settable when the topic is created */
+	const char *doc;
+};
+
+static const struct ka_config topic_configs_all[] = {
+	{"retention.ms", TOPIC_RETENTION_MS, NULL, KA_TYPE_LONG, false,
+	 "How long records are kept, in milliseconds: a segment is deleted once "
+	 "its newest record is older; -1: forever."},
+	{"retention.bytes", TOPIC_RETENTION_BYTES, NULL, KA_TYPE_LONG, false,
+	 "The bytes a partition keeps: its oldest segments are deleted while "
+	 "the rest still holds this much; -1: unlimited."},
+	{"segment.bytes", TOPIC_SEGMENT_BYTES, NULL, KA_TYPE_INT, false,
+	 "The size at which a partition's log rolls to a new segment."},
+	{"cleanup.policy", FIXED, "delete", KA_TYPE_LIST, false,
+	 "Old segments are deleted by retention; compaction is not supported."},
+	{"compression.type", FIXED, "producer", KA_TYPE_STRING, true,
+	 "Record batches are stored as the producer compressed them."},
+	{"message.timestamp.type", FIXED, "CreateTime", KA_TYPE_STRING, true,
+	 "Timestamps are the producer's."},
+	{"min.insync.replicas", FIXED, "1", KA_TYPE_INT, true,
+	 "A single-node broker: every partition has one replica."},
+};
+
+static const struct ka_config broker_configs_all[] = {
+	{"broker.id", BROKER_ID, NULL, KA_TYPE_INT, true,
+	 "This broker's node id (node_id in sluice.conf)."},
+	{"num.partitions", BROKER_PARTITIONS, NULL, KA_TYPE_INT, true,
+	 "Partitions of a topic created without a count "
+	 "(default_partitions)."},
+	{"default.replication.factor", FIXED, "1", KA_TYPE_INT, true,
+	 "A single-node broker keeps one replica."},
+	{"log.dirs", BROKER_LOG_DIRS, NULL, KA_TYPE_STRING, true,
+	 "Where the logs live (data_dir)."},
+	{"log.retention.ms", BROKER_RETENTION_MS, NULL, KA_TYPE_LONG, true,
+	 "Default retention.ms of new topics (retention_hours)."},
+	{"log.retention.bytes", BROKER_RETENTION_BYTES, NULL, KA_TYPE_LONG, true,
+	 "Default retention.bytes of new topics (retention_bytes)."},
+	{"log.segment.bytes", BROKER_SEGMENT_BYTES, NULL, KA_TYPE_INT, true,
+	 "Default segment.bytes of new topics (segment_mb)."},
+};
+
+#define KA_CONFIGS_MAX 7
+_Static_assert(sizeof(topic_configs_all) / sizeof(topic_configs_all[0]) <=
+		       KA_CONFIGS_MAX &&
+	       sizeof(broker_configs_all) / sizeof(broker_configs_all[0]) <=
+		       KA_CONFIGS_MAX,
+	       "the response arena is sized for KA_CONFIGS_MAX per resource");
+
+static bool wanted(const struct kc_describe_configs_resource *res,
+		   const char *name)
+{
+	if (res->configuration_keys.count < 0)
+		return true; /* null: all */
+	const struct kc_str *keys = res->configuration_keys.items;
+	for (int32_t i = 0; i < res->configuration_keys.count; i++)
+		if (str_is(keys[i], name))
+			return true;
+	return false;
+}
+
+static void describe_entries(struct ka *k, const struct kc_describe_configs_req *q,
+			     const struct kc_describe_configs_resource *res,
+			     const struct ka_config *all, size_t nall,
+			     const struct sl_topic *t,
+			     struct kc_describe_configs_result *o)
+{
+	const struct sl_config *c = k->c;
+	struct kc_describe_configs_entry *e = ka_take(k, KA_CONFIGS_MAX * sizeof(*e));
+	int32_t n = 0;
+	for (size_t i = 0; i < nall; i++) {
+		const struct ka_config *d = &all[i];
+		if (!wanted(res, d->name))
+			continue;
+		int64_t v = 0, dflt = 0;
+		bool is_number = true;
+		switch (d->src) {
+		case TOPIC_RETENTION_MS:
+			v = t->retention_ms, dflt = c->retention_ms; break;
+		case TOPIC_RETENTION_BYTES:
+			v = t->retention_bytes, dflt = c->retention_bytes; break;
+		case TOPIC_SEGMENT_BYTES:
+			v = t->segment_bytes, dflt = c->segment_bytes; break;
+		case BROKER_ID: v = dflt = c->node_id; break;
+		case BROKER_PARTITIONS: v = dflt = c->default_partitions; break;
+		case BROKER_RETENTION_MS: v = dflt = c->retention_ms; break;
+		case BROKER_RETENTION_BYTES: v = dflt = c->retention_bytes; break;
+		case BROKER_SEGMENT_BYTES: v = dflt = c->segment_bytes; break;
+		case FIXED:
+		case BROKER_LOG_DIRS: is_number = false; break;
+		}
+		struct kc_describe_configs_entry *x = &e[n++];
+		*x = (struct kc_describe_configs_entry){
+			.name = cstr(d->name),
+			.read_only = d->read_only,
+			.is_default = v == dflt,
+			.is_sensitive = false,
+			.synonyms = {NULL, 0},
+			.config_type = d->type,
+			.documentation = q->include_documentation
+						 ? cstr(d->doc)
+						 : (struct kc_str){NULL, -1},
+		};
+		if (is_number)
+			x->value = ka_num(k, v);
+		else
+			x->value = cstr(d->src == FIXED ? d->fixed : c->data_dir);
+		if (t)
+			x->config_source = v == dflt ? KC_CONFIG_SOURCE_DEFAULT
+						     : KC_CONFIG_SOURCE_TOPIC;
+		else
+			x->config_source = KC_CONFIG_SOURCE_STATIC_BROKER;
+	}
+	o->configs = (struct kc_array){e, n};
+}
+
+static long describe_configs(struct ka *k, const struct kc_request_header *h,
+			     const struct kc_describe_configs_req *q,
+			     uint8_t *resp, size_t cap)
+{
+	union kc_response body;
+	struct kc_describe_configs_resp *r = (void *)body.raw;
+	const struct kc_describe_configs_resource *res = q->resources.items;
+	int32_t n = q->resources.count > 0 ? q->resources.count : 0;
+	char nb[68];
+	memset(&body, 0, sizeof(body));
+	k->msg_budget = SIZE_MAX; /* nothing changes: -ENOBUFS is harmless */
+	ka_refresh(k);
+	struct kc_describe_configs_result *out = ka_take(k, (size_t)n * sizeof(*out));
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_describe_configs_result *o = &out[i];
+		*o = (struct kc_describe_configs_result){
+			.error_message = {NULL, -1},
+			.resource_type = res[i].resource_type,
+			.resource_name = res[i].resource_name,
+			.configs = {NULL, 0},
+		};
+		struct kc_str name = res[i].resource_name;
+		if (res[i].resource_type == KC_RESOURCE_TOPIC) {
+			const struct sl_topic *t = NULL;
+			if (name.len <= 0 || name.len > SN_NAME_MAX ||
+			    !sn_topic_name_valid(name.ptr, (size_t)name.len)) {
+				o->error_code = SN_ERR_INVALID_TOPIC_EXCEPTION;
+				o->error_message = ka_msg(k, "'%s' is not a valid "
+							  "topic name",
+							  shown(name, nb));
+			} else if (k->fresh_rc) {
+				o->error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+				o->error_message = ka_msg(k, "%s", k->fresh_err);
+			} else if (!(t = sl_meta_find(k->m, name.ptr,
+						      (size_t)name.len))) {
+				o->error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				o->error_message = ka_msg(k, "topic '%s' does not "
+							  "exist",
+							  shown(name, nb));
+			} else {
+				describe_entries(k, q, &res[i], topic_configs_all,
+						 sizeof(topic_configs_all) /
+							 sizeof(topic_configs_all[0]),
+						 t, o);
+			}
+		} else if (res[i].resource_type == KC_RESOURCE_BROKER) {
+			char id[16];
+			snprintf(id, sizeof(id), "%d", (int)k->c->node_id);
+			if (name.len > 0 && !str_is(name, id)) {
+				o->error_code = SN_ERR_INVALID_REQUEST;
+				o->error_message = ka_msg(k, "broker '%s' is not "
+							  "this broker: ask for "
+							  "'%s' (or '' for the "
+							  "defaults)",
+							  shown(name, nb), id);
+			} else {
+				describe_entries(k, q, &res[i], broker_configs_all,
+						 sizeof(broker_configs_all) /
+							 sizeof(broker_configs_all[0]),
+						 NULL, o);
+			}
+		} else {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "resource type %d is not "
+						  "supported: 2 (topic) and 4 "
+						  "(broker) are",
+						  (int)res[i].resource_type);
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->results = (struct kc_array){out, n};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0 || len == -ENOBUFS);
+	return len;
+}
+
+/* ---- the entry point ---- */
+
+/* Bytes of the response arena for a decoded request of key. */
+static size_t out_bytes(int16_t key, const union kc_request *body)
+{
+	size_t n, per, extra = 64;
+	switch (key) {
+	case KC_API_CREATE_TOPICS: {
+		const struct kc_create_topics_req *q = (const void *)body->raw;
+		const struct kc_create_topics_req_topic *t = q->topics.items;
+		n = q->topics.count > 0 ? (size_t)q->topics.count : 0;
+		/* result, duplicate flag and sort entry, message; and each
+		 * topic's assignment check */
+		per = sizeof(struct kc_create_topics_resp_topic) + 1 +
+		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
+		for (size_t i = 0; i < n; i++)
+			extra += (t[i].assignments.count > 0
+					  ? (size_t)t[i].assignments.count : 0) + 8;
+		break;
+	}
+	case KC_API_DELETE_TOPICS: {
+		const struct kc_delete_topics_req *q = (const void *)body->raw;
+		n = q->topic_names.count > 0 ? (size_t)q->topic_names.count : 0;
+		per = sizeof(struct kc_delete_topics_resp_topic) + 1 +
+		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
+		break;
+	}
+	default: {
+		const struct kc_describe_configs_req *q = (const void *)body->raw;
+		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
+		per = sizeof(struct kc_describe_configs_result) + KA_MSG_MAX + 1 +
+		      KA_CONFIGS_MAX * (sizeof(struct kc_describe_configs_entry) +
+					KA_VALUE_MAX + 8) + 16;
+		break;
+	}
+	}
+	return 3 * 8 + n * per + extra;
+}
+
+long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
+		      const uint8_t *req, size_t len, uint8_t *resp,
+		      size_t cap, int *changed)
+{
+	assert(m && c && changed && (req || len == 0) && (resp || cap == 0));
+	*changed = 0;
+	if (len >= 2) {
+		int16_t key = (int16_t)((req[0] << 8) | req[1]);
+		if (key != KC_API_CREATE_TOPICS && key != KC_API_DELETE_TOPICS &&
+		    key != KC_API_DESCRIBE_CONFIGS)
+			return -EINVAL;
+	}
+	if (len > SIZE_MAX / 32)
+		return -ENOMEM;
+	struct kc_request_header h;
+	union kc_request body;
+	size_t in_cap = 16 * len + 64;
+	struct kc_arena in = {malloc(in_cap), in_cap, 0};
+	if (!in.base)
+		return -ENOMEM;
+	long rc = kc_decode_request(req, len, &h, &body, &in);
+	if (rc < 0) {
+		/* 16 x len holds any request of these schemas; should one
+		 * grow, this is still not the caller's -ENOBUFS */
+		if (rc == -ENOBUFS)
+			rc = -EMSGSIZE;
+		goto out_in;
+	}
+	struct ka k = {.m = m, .c = c};
+	k.out.cap = out_bytes(h.api_key, &body);
+	k.out.base = malloc(k.out.cap);
+	if (!k.out.base) {
+		rc = -ENOMEM;
+		goto out_in;
+	}
+	switch (h.api_key) {
+	case KC_API_CREATE_TOPICS:
+		rc = create_topics(&k, &h, (const void *)body.raw, resp, cap,
+				   changed);
+		break;
+	case KC_API_DELETE_TOPICS:
+		rc = delete_topics(&k, &h, (const void *)body.raw, resp, cap,
+				   changed);
+		break;
+	default:
+		assert(h.api_key == KC_API_DESCRIBE_CONFIGS);
+		rc = describe_configs(&k, &h, (const void *)body.raw, resp, cap);
+		break;
+	}
+	assert(k.out.used <= k.out.cap);
+	free(k.out.base);
+out_in:
+	free(in.base);
+	return rc;
+}

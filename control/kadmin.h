@@ -1,0 +1,69 @@
+/*
+ * Kafka admin requests answered by the control plane: CreateTopics (v0-4),
+ * DeleteTopics (v0-3) and DescribeConfigs (v0-3), decoded and encoded with
+ * the Kafka codec (proto/kafka/kcodec.h) and applied with the same rules
+ * and transactions as the native CREATE_TOPIC / DELETE_TOPIC requests
+ * (control/admin.h), so that a topic created by a Kafka client is exactly
+ * like one created by sluice-control.
+ *
+ * What a Kafka client sees of this single-node broker:
+ *   - CreateTopics: num_partitions -1 is the configured default_partitions;
+ *     replication factor -1 or 1 (anything larger is
+ *     INVALID_REPLICATION_FACTOR: there is one broker); a manual assignment
+ *     is accepted only when every partition 0..n-1 is listed once with this
+ *     broker (node_id) as its one replica; configs retention.ms,
+ *     retention.bytes, segment.bytes and cleanup.policy=delete (anything
+ *     else is INVALID_CONFIG naming the key); validate_only checks without
+ *     creating.  A name given twice in one request is INVALID_REQUEST.
+ *   - DeleteTopics: UNKNOWN_TOPIC_OR_PARTITION for a name that does not
+ *     exist; INVALID_REQUEST for a name given twice.
+ *   - DescribeConfigs: a topic's retention.ms, retention.bytes,
+ *     segment.bytes, cleanup.policy and read-only compression.type,
+ *     message.timestamp.type, min.insync.replicas; this broker's (resource
+ *     name "" or its node_id) broker.id, num.partitions,
+ *     default.replication.factor, log.dirs, log.retention.ms,
+ *     log.retention.bytes, log.segment.bytes; only the keys asked for when
+ *     the request lists some.  Other resource types: INVALID_REQUEST.
+ *
+ * Control-plane thread only (it uses m, which is not thread-safe).
+ */
+#ifndef SLUICE_CONTROL_KADMIN_H
+#define SLUICE_CONTROL_KADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/config.h"
+#include "control/metadata.h"
+
+/*
+ * Handle one whole Kafka request (without the 4-byte size prefix) whose API
+ * is CreateTopics, DeleteTopics or DescribeConfigs, against the control
+ * plane's metadata m; write the whole Kafka response (response header
+ * included, no size prefix) to resp.
+ *
+ * Returns the response length (> 0), or:
+ *   -ENOBUFS  cap is too small.  For CreateTopics and DeleteTopics this is
+ *             decided before anything changes (cap must hold 16 bytes plus,
+ *             per topic, its name and 20 bytes; error messages are dropped
+ *             rather than overflow), so a caller that retries with a larger
+ *             buffer never creates or deletes twice;
+ *   -EINVAL   the API is none of the three;
+ *   -SN_ERR_INVALID_REQUEST, -SN_ERR_UNSUPPORTED_VERSION  the request
+ *             cannot be decoded (the caller closes the client's connection,
+ *             as a Kafka broker does);
+ *   -ENOMEM   no memory for the decoded request.
+ * Every per-topic or per-resource failure is an error code inside a normal
+ * response, with an error message a person can act on (v1+ of
+ * CreateTopics; DescribeConfigs).
+ *
+ * *changed is set to 1 when topics were created or deleted (the caller
+ * pushes them to sluiced before the response is sent), else 0.  Each
+ * creation and deletion is its own metadata transaction, durable before
+ * this returns.  resp need not be aligned; req must not overlap it.
+ */
+long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
+		      const uint8_t *req, size_t len, uint8_t *resp,
+		      size_t cap, int *changed);
+
+#endif

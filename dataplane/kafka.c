@@ -1,0 +1,1090 @@
+/*
+ * The Kafka protocol on the net core (docs/kafka.md): connections accepted
+ * on kafka_port carry Kafka frames (int32 size, then a request), decoded by
+ * the table-driven codec (proto/kafka/) and answered in request order
+ * through the same per-connection window as the native protocol (net.c).
+ *
+ *   ApiVersions, Metadata, FindCoordinator, InitProducerId: answered here
+ *     from the topic table and the configuration.
+ *   Produce, Fetch, ListOffsets: a request becomes one share per partition,
+ *     sent to the partition's storage core as the very messages the native
+ *     protocol uses (DPM_PRODUCE, DPM_FETCH, DPM_LIST) with m->parent set;
+ *     their native answers come back here (dp_kafka_sub_done) and, when
+ *     the last share is in, one Kafka response is encoded.  Record batches
+ *     are never re-encoded: a produced batch is stored byte for byte and a
+ *     fetch returns the stored bytes.
+ *   Consumer groups, committed offsets, CreateTopics, DeleteTopics,
+ *     DescribeConfigs: the request bytes go to sluice-control over the
+ *     control socket (proto/ipc.h SIPC_KAFKA) and its response bytes come
+ *     back as they are; without a control connection the client's
+ *     connection is closed (clients reconnect and retry).
+ *
+ * Fetch long-poll: the shares are read without waiting; when they hold
+ * fewer than min_bytes and max_wait_ms has not passed, the request waits
+ * on this core's list and is read again (all partitions) as soon as one of
+ * its partitions' durable offsets passes the fetch offset, or at the
+ * deadline.  While requests wait the core sleeps at most 1 ms.
+ *
+ * Consumers see what is durable: the high watermark is the durable offset
+ * (what acks=all has acknowledged), so a consumer never reads a batch
+ * that a crash could take back.
+ *
+ * Bad input (counted under dp_bad_names): a frame size below 8 or above
+ * DP_KAFKA_MAX_REQUEST closes the connection at once; a request the codec
+ * rejects (malformed, unknown key or version) closes it after the earlier
+ * responses, as Kafka brokers do, except ApiVersions, which is answered
+ * UNSUPPORTED_VERSION in the v0 format with the supported ranges so that
+ * the client can downgrade.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/net.h"
+#include "proto/kafka/kcodec.h"
+#include "proto/record_batch.h"
+
+#define KX_ARENA_BYTES (4u << 20) /* decoded arrays of one request */
+#define KX_MAX_PARTS 16384        /* topics + partitions named by one request */
+
+/* A partition named by a Produce, Fetch or ListOffsets request. */
+struct kx_part {
+	struct dp_partition *p; /* NULL: unknown topic or partition */
+	int32_t index;
+	int16_t error;
+	int64_t offset;         /* produce: base offset; fetch: fetch offset;
+				   list: the offset found */
+	int64_t timestamp;      /* list: asked for */
+	int64_t hw, log_start;
+	uint32_t max_bytes;     /* fetch: partition_max_bytes */
+	struct dp_msg *sub;     /* fetch: the answered share (records) */
+};
+
+struct kx_topic {
+	const char *name;       /* a copy, in the request's memory */
+	int32_t name_len;
+	uint32_t first, count;  /* its partitions in parts[] */
+};
+
+/* One Produce, Fetch or ListOffsets request in flight: the data area of a
+ * DPM_KAFKA message, followed by its topics, partitions and names. */
+struct kx_req {
+	int16_t api, version;
+	int32_t corr;
+	uint32_t conn;
+	uint32_t ntopics, nparts;
+	uint32_t pending;       /* shares out at the cores */
+	int16_t acks;
+	int32_t timeout_ms;
+	int32_t max_wait_ms, min_bytes, max_bytes;
+	uint64_t deadline_ns;   /* fetch: when waiting ends */
+	struct dp_msg *wait_next;
+	struct kx_topic *topics;
+	struct kx_part *parts;
+};
+
+static uint64_t arena_mem[KX_ARENA_BYTES / 8]; /* net core only */
+static struct dp_msg *waiting;                  /* long-poll fetches */
+static uint32_t nwaiting;
+static uint64_t next_recheck_ns;
+static const uint8_t empty_bytes[1];
+
+static struct kx_req *kx_of(struct dp_msg *m)
+{
+	return (struct kx_req *)(void *)m->data;
+}
+
+static void bad(struct dp *dp, enum dp_bad why)
+{
+	dp->net.bad[why]++;
+}
+
+/* Encode the response body for request (api, version, corr) into a
+ * message's response, size prefix included, and deliver it.  bound:
+ * an upper bound on the encoded size. */
+static void respond(struct dp *dp, struct dp_msg *m, int16_t api,
+		    int16_t version, int32_t corr, const void *body,
+		    size_t bound)
+{
+	struct kc_response_header rh = { corr };
+	m->kind = DPM_READY;
+	if (dp_msg_resp(dp, m, bound + 4)) {
+		/* no memory for the answer: close rather than go silent */
+		m->resp_len = 0;
+		m->close_after = 1;
+		dp_net_deliver(dp, m);
+		return;
+	}
+	long n = kc_encode_response(api, version, &rh, body, m->resp + 4,
+				    bound);
+	if (n < 0) {
+		dp_log("kafka: encoding api %d v%d failed: %ld", api, version,
+		       n);
+		m->resp_len = 0;
+		m->close_after = 1;
+	} else {
+		rb_put32(m->resp, (uint32_t)n);
+		m->resp_len = (uint32_t)n + 4;
+	}
+	dp_net_deliver(dp, m);
+}
+
+/* A small response computed at once: a message of its own in the window. */
+static void respond_now(struct dp *dp, struct dp_conn *c, int16_t api,
+			int16_t version, int32_t corr, const void *body,
+			size_t bound)
+{
+	struct dp_msg *m = dp_net_msg(dp, DPT_TCP, c->id, NULL,
+				      (uint32_t)corr, 0);
+	if (!m) {
+		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		return;
+	}
+	respond(dp, m, api, version, corr, body, bound);
+}
+
+/* Close the connection after the responses already owed. */
+static void poison(struct dp *dp, struct dp_conn *c)
+{
+	c->poisoned = 1;
+	dp_conn_flush(dp, c);
+}
+
+/* ---- answered here ---- */
+
+static void api_versions(struct dp *dp, struct dp_conn *c,
+			 const struct kc_request_header *h, int16_t err)
+{
+	struct kc_api_version_key keys[64];
+	size_t n = 0;
+	const struct kc_api *api;
+	for (size_t i = 0; (api = kc_api_at(i)) && n < 64; i++)
+		keys[n++] = (struct kc_api_version_key){
+			api->key, api->min_version, api->max_version };
+	struct kc_api_versions_resp r = {
+		.error_code = err,
+		.api_keys = { keys, (int32_t)n },
+	};
+	/* an unsupported version is answered in v0, which every client
+	 * reads */
+	int16_t v = err ? 0 : h->api_version;
+	respond_now(dp, c, KC_API_API_VERSIONS, v, h->correlation_id, &r,
+		    64 + n * 8);
+}
+
+static void metadata(struct dp *dp, struct dp_conn *c,
+		     const struct kc_request_header *h,
+		     const struct kc_metadata_req *r, struct kc_arena *a)
+{
+	static struct kc_metadata_topic tops[DP_MAX_TOPICS];
+	struct kc_metadata_broker self = {
+		.node_id = dp->cfg.node_id,
+		.host = { dp->cfg.kafka_advertised_host,
+			  (int32_t)strlen(dp->cfg.kafka_advertised_host) },
+		.port = dp->cfg.kafka_advertised_port ?
+				dp->cfg.kafka_advertised_port : dp->kafka_port,
+		.rack = { NULL, -1 },
+	};
+	int32_t node = dp->cfg.node_id;
+	uint32_t nt = 0, nparts = 0;
+	size_t bound = 256 + strlen(dp->cfg.kafka_advertised_host);
+	const struct kc_metadata_req_topic *want = r->topics.items;
+	uint32_t nwant = r->topics.count < 0 ? DP_MAX_TOPICS :
+					       (uint32_t)r->topics.count;
+	for (uint32_t i = 0; i < nwant && nt < DP_MAX_TOPICS; i++) {
+		struct dp_topic *t;
+		if (r->topics.count < 0) {
+			/* acquire: pairs with dp_topic_put's release store */
+			t = atomic_load_explicit(&dp->topics[i],
+						 memory_order_acquire);
+			if (!t || !atomic_load_explicit(&t->live,
+							memory_order_acquire))
+				continue;
+		} else {
+			t = dp_topic_by_name(dp, want[i].name.ptr,
+					     (size_t)(want[i].name.len > 0 ?
+						      want[i].name.len : 0));
+		}
+		struct kc_metadata_topic *o = &tops[nt++];
+		memset(o, 0, sizeof(*o));
+		o->topic_authorized_operations = INT32_MIN;
+		if (!t) {
+			o->error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			o->name = want[i].name;
+			bound += 64 + (size_t)(o->name.len > 0 ? o->name.len : 0);
+			continue;
+		}
+		o->name = (struct kc_str){ t->name, (int32_t)strlen(t->name) };
+		o->partitions.count = t->partitions;
+		nparts += (uint32_t)t->partitions;
+		bound += 64 + (size_t)o->name.len + (size_t)t->partitions * 48;
+	}
+	/* partitions: one array for all topics, in the arena after the
+	 * decoded request */
+	size_t at = (a->used + 7) & ~(size_t)7;
+	struct kc_metadata_partition *ps = (void *)(a->base + at);
+	if ((size_t)nparts * sizeof(*ps) > a->cap - at) {
+		poison(dp, c);
+		return;
+	}
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < nt; i++) {
+		struct kc_metadata_topic *o = &tops[i];
+		if (o->error_code)
+			continue;
+		o->partitions.items = &ps[k];
+		for (int32_t j = 0; j < o->partitions.count; j++, k++) {
+			ps[k] = (struct kc_metadata_partition){
+				.partition_index = j,
+				.leader_id = node,
+				.leader_epoch = 0,
+				.replica_nodes = { &dp->cfg.node_id, 1 },
+				.isr_nodes = { &dp->cfg.node_id, 1 },
+				.offline_replicas = { NULL, 0 },
+			};
+		}
+	}
+	struct kc_metadata_resp resp = {
+		.brokers = { &self, 1 },
+		.cluster_id = { "sluice", 6 },
+		.controller_id = node,
+		.topics = { tops, (int32_t)nt },
+		.cluster_authorized_operations = INT32_MIN,
+	};
+	dp->net.metadata++;
+	respond_now(dp, c, KC_API_METADATA, h->api_version, h->correlation_id,
+		    &resp, bound);
+}
+
+static void find_coordinator(struct dp *dp, struct dp_conn *c,
+			     const struct kc_request_header *h,
+			     const struct kc_find_coordinator_req *r)
+{
+	struct kc_find_coordinator_resp resp = {
+		.error_message = { NULL, -1 },
+		.node_id = dp->cfg.node_id,
+		.host = { dp->cfg.kafka_advertised_host,
+			  (int32_t)strlen(dp->cfg.kafka_advertised_host) },
+		.port = dp->cfg.kafka_advertised_port ?
+				dp->cfg.kafka_advertised_port : dp->kafka_port,
+	};
+	if (r->key_type != 0) {
+		/* transaction coordinators: transactions are not offered */
+		resp.error_code = SN_ERR_COORDINATOR_NOT_AVAILABLE;
+		resp.error_message = (struct kc_str){
+			"transactions are not supported", 30 };
+		resp.node_id = -1;
+		resp.host = (struct kc_str){ "", 0 };
+		resp.port = -1;
+	}
+	respond_now(dp, c, KC_API_FIND_COORDINATOR, h->api_version,
+		    h->correlation_id, &resp, 128 + (size_t)resp.host.len);
+}
+
+static void init_producer_id(struct dp *dp, struct dp_conn *c,
+			     const struct kc_request_header *h,
+			     const struct kc_init_producer_id_req *r)
+{
+	struct kc_init_producer_id_resp resp = { .producer_id = -1,
+						 .producer_epoch = -1 };
+	dp->net.init_pid++;
+	if (r->transactional_id.len >= 0) {
+		resp.error_code = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	} else {
+		int64_t pid = dp_producer_id(dp);
+		if (pid < 0) {
+			resp.error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+		} else {
+			resp.producer_id = pid;
+			resp.producer_epoch = 0;
+		}
+	}
+	respond_now(dp, c, KC_API_INIT_PRODUCER_ID, h->api_version,
+		    h->correlation_id, &resp, 64);
+}
+
+/* ---- forwarded to sluice-control ---- */
+
+static void forward(struct dp *dp, struct dp_conn *c,
+		    const struct kc_request_header *h, const uint8_t *f,
+		    size_t len)
+{
+	/* acquire: pairs with the main thread's release store after
+	 * SYNC_DONE */
+	if (!atomic_load_explicit(&dp->control_synced, memory_order_acquire)) {
+		bad(dp, DP_BAD_KAFKA_FORWARD);
+		poison(dp, c);
+		return;
+	}
+	struct dp_msg *m = dp_net_msg(dp, DPT_TCP, c->id, NULL,
+				      (uint32_t)h->correlation_id, len);
+	if (!m) {
+		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		return;
+	}
+	m->kind = DPM_ADMIN;
+	m->kafka = 1;
+	m->req = m->data;
+	m->req_len = (uint32_t)len;
+	memcpy(m->req, f, len);
+	void *obj = m;
+	dp->net.kafka_forwarded++;
+	if (dp_ring_enqueue_burst(dp->admin_ring, &obj, 1) != 1) {
+		m->kind = DPM_READY;
+		m->resp_len = 0;
+		m->close_after = 1;
+		dp_net_deliver(dp, m);
+		return;
+	}
+	dp_wake_fd(dp->main_wake_fd);
+}
+
+/* ---- fanned out to the storage cores ---- */
+
+/* A DPM_KAFKA message with room for ntopics, nparts and names bytes. */
+static struct dp_msg *kx_new(struct dp *dp, struct dp_conn *c,
+			     const struct kc_request_header *h,
+			     uint32_t ntopics, uint32_t nparts, size_t names)
+{
+	size_t bytes = sizeof(struct kx_req) +
+		       ntopics * sizeof(struct kx_topic) +
+		       nparts * sizeof(struct kx_part) + names;
+	struct dp_msg *m = dp_net_msg(dp, DPT_TCP, c ? c->id : 0, NULL,
+				      (uint32_t)h->correlation_id, bytes);
+	if (!m)
+		return NULL;
+	m->kind = DPM_KAFKA;
+	struct kx_req *x = kx_of(m);
+	memset(x, 0, sizeof(*x));
+	x->api = h->api_key;
+	x->version = h->api_version;
+	x->corr = h->correlation_id;
+	x->conn = c ? c->id : 0;
+	x->ntopics = ntopics;
+	x->nparts = nparts;
+	x->topics = (struct kx_topic *)(x + 1);
+	x->parts = (struct kx_part *)(x->topics + ntopics);
+	memset(x->topics, 0, ntopics * sizeof(struct kx_topic));
+	memset(x->parts, 0, nparts * sizeof(struct kx_part));
+	return m;
+}
+
+/* Copy topic t's name into the request's memory at *names. */
+static void kx_name(struct kx_topic *t, struct kc_str name, char **names)
+{
+	int32_t n = name.len > 0 ? name.len : 0;
+	memcpy(*names, name.ptr, (size_t)n);
+	t->name = *names;
+	t->name_len = n;
+	*names += n;
+}
+
+/* A share for partition i of x (kind, data bytes), or NULL (budget). */
+static struct dp_msg *kx_share(struct dp *dp, struct dp_msg *parent,
+			       uint32_t i, int kind, size_t data)
+{
+	struct kx_req *x = kx_of(parent);
+	struct dp_msg *s = dp_msg_alloc(dp, data);
+	if (!s)
+		return NULL;
+	s->kind = (uint8_t)kind;
+	s->transport = DPT_TCP;
+	s->conn = x->conn;
+	s->corr = (uint32_t)x->corr;
+	s->parent = parent;
+	s->kidx = i;
+	return s;
+}
+
+static void kx_finish(struct dp *dp, struct dp_msg *m);
+
+static void kx_send(struct dp *dp, struct dp_msg *m, struct kx_part *pp,
+		    struct dp_msg *s)
+{
+	struct kx_req *x = kx_of(m);
+	if (dp_net_to_core(dp, pp->p, s)) {
+		dp->net.ring_full++;
+		s->parent = NULL;
+		dp_msg_free(s);
+		pp->error = x->api == KC_API_PRODUCE ?
+				    SN_ERR_NOT_ENOUGH_REPLICAS :
+				    SN_ERR_REQUEST_TIMED_OUT;
+		return;
+	}
+	x->pending++;
+}
+
+static int parts_count(const struct kc_array *topics, size_t topic_size,
+		       size_t parts_off, uint32_t *nparts, size_t *names)
+{
+	*nparts = 0;
+	*names = 0;
+	for (int32_t i = 0; i < topics->count; i++) {
+		const uint8_t *t = (const uint8_t *)topics->items +
+				   (size_t)i * topic_size;
+		const struct kc_str *name = (const void *)t;
+		const struct kc_array *ps = (const void *)(t + parts_off);
+		*names += (size_t)(name->len > 0 ? name->len : 0);
+		*nparts += (uint32_t)(ps->count > 0 ? ps->count : 0);
+		if (*nparts + (uint32_t)i > KX_MAX_PARTS)
+			return -1;
+	}
+	return 0;
+}
+
+static void produce(struct dp *dp, struct dp_conn *c,
+		    const struct kc_request_header *h,
+		    const struct kc_produce_req *r)
+{
+	uint32_t nparts;
+	size_t names;
+	const struct kc_array *tops = &r->topic_data;
+	dp->net.produce++;
+	if (tops->count < 0 ||
+	    parts_count(tops, sizeof(struct kc_produce_req_topic),
+			offsetof(struct kc_produce_req_topic, partition_data),
+			&nparts, &names)) {
+		bad(dp, DP_BAD_KAFKA_REQUEST);
+		poison(dp, c);
+		return;
+	}
+	int quiet = r->acks == 0;
+	int16_t all_err = 0;
+	if (r->acks != 0 && r->acks != 1 && r->acks != -1) {
+		bad(dp, DP_BAD_BAD_ACKS);
+		all_err = SN_ERR_INVALID_REQUIRED_ACKS;
+		quiet = 0;
+	} else if (r->transactional_id.len >= 0) {
+		all_err = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	}
+	struct dp_msg *m = NULL;
+	struct kx_req *x = NULL;
+	char *namep = NULL;
+	if (!quiet) {
+		m = kx_new(dp, c, h, (uint32_t)tops->count, nparts, names);
+		if (!m) {
+			/* nothing to answer with: the client reconnects */
+			dp->net.budget_exhausted++;
+			dp->drv_ops->conn_close(dp->drv, c->id, 1);
+			return;
+		}
+		x = kx_of(m);
+		x->acks = r->acks;
+		namep = (char *)(x->parts + nparts);
+	}
+	uint32_t k = 0;
+	const struct kc_produce_req_topic *ts = tops->items;
+	for (int32_t i = 0; i < tops->count; i++) {
+		const struct kc_produce_req_topic *t = &ts[i];
+		struct dp_topic *dt = dp_topic_by_name(
+			dp, t->name.ptr, (size_t)(t->name.len > 0 ? t->name.len : 0));
+		if (x) {
+			x->topics[i].first = k;
+			x->topics[i].count = (uint32_t)(t->partition_data.count > 0 ?
+						       t->partition_data.count : 0);
+			kx_name(&x->topics[i], t->name, &namep);
+		}
+		const struct kc_produce_req_partition *ps = t->partition_data.items;
+		for (int32_t j = 0; j < t->partition_data.count; j++, k++) {
+			const struct kc_produce_req_partition *pr = &ps[j];
+			struct dp_partition *p = dt && pr->index >= 0 &&
+							 pr->index < dt->partitions ?
+							 &dt->parts[pr->index] : NULL;
+			int16_t err = all_err;
+			const uint8_t *b = pr->records.ptr;
+			size_t blen = pr->records.len > 0 ? (size_t)pr->records.len : 0;
+			if (!err && !p) {
+				bad(dp, DP_BAD_UNKNOWN_TOPIC);
+				err = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			} else if (!err && blen > DP_BATCH_MAX_BYTES) {
+				bad(dp, DP_BAD_BATCH_TOO_LARGE);
+				err = SN_ERR_MESSAGE_TOO_LARGE;
+			} else if (!err && blen < RB_HEADER_BYTES) {
+				bad(dp, DP_BAD_BAD_BATCH);
+				err = SN_ERR_CORRUPT_MESSAGE;
+			} else if (!err && b[16] != 2) {
+				bad(dp, DP_BAD_BAD_BATCH);
+				err = SN_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+			} else if (!err && rb_frame_size(b, blen, blen) != (long)blen) {
+				bad(dp, DP_BAD_BAD_BATCH);
+				err = SN_ERR_INVALID_RECORD; /* not one batch */
+			} else if (!err && rb_validate(b, blen)) {
+				bad(dp, DP_BAD_BAD_BATCH);
+				err = SN_ERR_CORRUPT_MESSAGE;
+			}
+			if (x) {
+				struct kx_part *pp = &x->parts[k];
+				pp->index = pr->index;
+				pp->p = p;
+				pp->error = err;
+				pp->offset = -1;
+			}
+			if (err)
+				continue;
+			struct dp_msg *s = quiet ? dp_msg_alloc(dp, blen) :
+						   kx_share(dp, m, k, DPM_PRODUCE, blen);
+			if (!s) {
+				dp->net.budget_exhausted++;
+				if (x)
+					x->parts[k].error = SN_ERR_NOT_ENOUGH_REPLICAS;
+				continue;
+			}
+			s->kind = DPM_PRODUCE;
+			s->acks = r->acks;
+			/* ms here; the core turns it into a deadline */
+			s->deadline_ns = r->timeout_ms > 0 ? (uint64_t)r->timeout_ms :
+							     30000;
+			s->req = s->data;
+			s->req_len = (uint32_t)blen;
+			memcpy(s->req, b, blen);
+			if (quiet) {
+				/* acks=0: no answer; freed by the core */
+				s->transport = DPT_UDP;
+				if (dp_net_to_core(dp, p, s)) {
+					dp->net.ring_full++;
+					dp_msg_free(s);
+				}
+				continue;
+			}
+			kx_send(dp, m, &x->parts[k], s);
+		}
+	}
+	if (x && x->pending == 0)
+		kx_finish(dp, m);
+}
+
+/* Issue the fetch shares of x (again, after a wait). */
+static void fetch_issue(struct dp *dp, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		if (pp->sub) {
+			pp->sub->parent = NULL;
+			dp_msg_free(pp->sub);
+			pp->sub = NULL;
+		}
+		if (!pp->p || (pp->error &&
+			       pp->error != SN_ERR_REQUEST_TIMED_OUT))
+			continue;
+		pp->error = 0;
+		struct dp_msg *s = kx_share(dp, m, k, DPM_FETCH, 0);
+		if (!s) {
+			dp->net.budget_exhausted++;
+			continue; /* answered empty; the client fetches again */
+		}
+		s->fetch = (struct sn_fetch){
+			.topic_id = pp->p->topic->id,
+			.partition = pp->index,
+			.offset = pp->offset,
+			.max_bytes = pp->max_bytes,
+			.max_wait_ms = 0,
+			.min_bytes = 0,
+			.isolation = 0, /* durable only */
+		};
+		kx_send(dp, m, pp, s);
+	}
+	if (x->pending == 0)
+		kx_finish(dp, m);
+}
+
+static void fetch(struct dp *dp, struct dp_conn *c,
+		  const struct kc_request_header *h,
+		  const struct kc_fetch_req *r)
+{
+	uint32_t nparts;
+	size_t names;
+	const struct kc_array *tops = &r->topics;
+	dp->net.fetch++;
+	if (tops->count < 0 ||
+	    parts_count(tops, sizeof(struct kc_fetch_req_topic),
+			offsetof(struct kc_fetch_req_topic, partitions),
+			&nparts, &names)) {
+		bad(dp, DP_BAD_KAFKA_REQUEST);
+		poison(dp, c);
+		return;
+	}
+	struct dp_msg *m = kx_new(dp, c, h, (uint32_t)tops->count, nparts,
+				  names);
+	if (!m) {
+		dp->net.budget_exhausted++;
+		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		return;
+	}
+	struct kx_req *x = kx_of(m);
+	x->max_wait_ms = r->max_wait_ms > 0 ? r->max_wait_ms : 0;
+	x->min_bytes = r->min_bytes > 0 ? r->min_bytes : 0;
+	x->max_bytes = r->max_bytes > 0 ? r->max_bytes : INT32_MAX;
+	x->deadline_ns = dp_now_ns() + (uint64_t)x->max_wait_ms * 1000000ull;
+	/* sessions are declined (session_id 0 in every answer); a client
+	 * that names one it was never given must start over */
+	int16_t all_err = r->session_id != 0 || r->session_epoch > 0 ?
+				  SN_ERR_FETCH_SESSION_ID_NOT_FOUND : 0;
+	char *namep = (char *)(x->parts + nparts);
+	uint32_t k = 0;
+	const struct kc_fetch_req_topic *ts = tops->items;
+	for (int32_t i = 0; i < tops->count; i++) {
+		const struct kc_fetch_req_topic *t = &ts[i];
+		struct dp_topic *dt = dp_topic_by_name(
+			dp, t->topic.ptr, (size_t)(t->topic.len > 0 ? t->topic.len : 0));
+		x->topics[i].first = k;
+		x->topics[i].count = (uint32_t)(t->partitions.count > 0 ?
+					       t->partitions.count : 0);
+		kx_name(&x->topics[i], t->topic, &namep);
+		const struct kc_fetch_req_partition *ps = t->partitions.items;
+		for (int32_t j = 0; j < t->partitions.count; j++, k++) {
+			struct kx_part *pp = &x->parts[k];
+			pp->index = ps[j].partition;
+			pp->p = dt && pp->index >= 0 && pp->index < dt->partitions ?
+					&dt->parts[pp->index] : NULL;
+			pp->offset = ps[j].fetch_offset;
+			uint32_t mb = ps[j].partition_max_bytes > 0 ?
+					      (uint32_t)ps[j].partition_max_bytes : 1;
+			pp->max_bytes = mb < DP_FETCH_MAX_BYTES ? mb :
+								  DP_FETCH_MAX_BYTES;
+			pp->hw = pp->log_start = -1;
+			pp->error = all_err;
+			if (!pp->p && !all_err) {
+				bad(dp, DP_BAD_UNKNOWN_TOPIC);
+				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			}
+		}
+	}
+	if (all_err) {
+		x->max_wait_ms = 0;
+		kx_finish(dp, m);
+		return;
+	}
+	fetch_issue(dp, m);
+}
+
+static void list_offsets(struct dp *dp, struct dp_conn *c,
+			 const struct kc_request_header *h,
+			 const struct kc_list_offsets_req *r)
+{
+	uint32_t nparts;
+	size_t names;
+	const struct kc_array *tops = &r->topics;
+	dp->net.list_offsets++;
+	if (tops->count < 0 ||
+	    parts_count(tops, sizeof(struct kc_list_offsets_req_topic),
+			offsetof(struct kc_list_offsets_req_topic, partitions),
+			&nparts, &names)) {
+		bad(dp, DP_BAD_KAFKA_REQUEST);
+		poison(dp, c);
+		return;
+	}
+	struct dp_msg *m = kx_new(dp, c, h, (uint32_t)tops->count, nparts,
+				  names);
+	if (!m) {
+		dp->net.budget_exhausted++;
+		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		return;
+	}
+	struct kx_req *x = kx_of(m);
+	char *namep = (char *)(x->parts + nparts);
+	uint32_t k = 0;
+	const struct kc_list_offsets_req_topic *ts = tops->items;
+	for (int32_t i = 0; i < tops->count; i++) {
+		const struct kc_list_offsets_req_topic *t = &ts[i];
+		struct dp_topic *dt = dp_topic_by_name(
+			dp, t->name.ptr, (size_t)(t->name.len > 0 ? t->name.len : 0));
+		x->topics[i].first = k;
+		x->topics[i].count = (uint32_t)(t->partitions.count > 0 ?
+					       t->partitions.count : 0);
+		kx_name(&x->topics[i], t->name, &namep);
+		const struct kc_list_offsets_req_partition *ps = t->partitions.items;
+		for (int32_t j = 0; j < t->partitions.count; j++, k++) {
+			struct kx_part *pp = &x->parts[k];
+			pp->index = ps[j].partition_index;
+			pp->p = dt && pp->index >= 0 && pp->index < dt->partitions ?
+					&dt->parts[pp->index] : NULL;
+			pp->timestamp = ps[j].timestamp;
+			pp->offset = -1;
+			if (!pp->p) {
+				bad(dp, DP_BAD_UNKNOWN_TOPIC);
+				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			struct dp_msg *s = kx_share(dp, m, k, DPM_LIST, 0);
+			if (!s) {
+				dp->net.budget_exhausted++;
+				pp->error = SN_ERR_REQUEST_TIMED_OUT;
+				continue;
+			}
+			s->timestamp = pp->timestamp;
+			kx_send(dp, m, pp, s);
+		}
+	}
+	if (x->pending == 0)
+		kx_finish(dp, m);
+}
+
+/* A share's native answer, folded into its partition of the request. */
+void dp_kafka_sub_done(struct dp *dp, struct dp_msg *s)
+{
+	struct dp_msg *m = s->parent;
+	struct kx_req *x = kx_of(m);
+	struct kx_part *pp = &x->parts[s->kidx];
+	struct sn_header h;
+	int keep = 0;
+	long n = s->resp_len ? sn_header_parse(s->resp, s->resp_len,
+					       s->resp_len, &h) : -1;
+	if (n <= 0) {
+		pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
+	} else if (h.error) {
+		pp->error = h.error;
+		if (h.error == SN_ERR_THROTTLING_QUOTA_EXCEEDED)
+			pp->error = x->api == KC_API_PRODUCE ?
+					    SN_ERR_NOT_ENOUGH_REPLICAS :
+					    SN_ERR_REQUEST_TIMED_OUT;
+		if (x->api == KC_API_PRODUCE) {
+			struct sn_produce_resp pr;
+			if (!sn_decode_produce_resp(s->resp, s->resp_len, &pr))
+				pp->log_start = pr.log_start_offset;
+		}
+	} else if (x->api == KC_API_PRODUCE) {
+		struct sn_produce_resp pr;
+		if (sn_decode_produce_resp(s->resp, s->resp_len, &pr)) {
+			pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
+		} else {
+			pp->offset = pr.base_offset;
+			pp->log_start = pr.log_start_offset;
+		}
+	} else if (x->api == KC_API_FETCH) {
+		struct sn_fetch_resp fr;
+		if (sn_decode_fetch_resp(s->resp, s->resp_len, &fr)) {
+			pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
+		} else {
+			pp->hw = fr.high_watermark;
+			pp->log_start = fr.log_start_offset;
+			pp->sub = s; /* its records go out with the answer */
+			keep = 1;
+		}
+	} else {
+		struct sn_list_offsets_resp lr;
+		if (sn_decode_list_offsets_resp(s->resp, s->resp_len, &lr))
+			pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
+		else
+			pp->offset = lr.offset;
+	}
+	if (!keep) {
+		s->parent = NULL;
+		dp_msg_free(s);
+	}
+	if (--x->pending == 0)
+		kx_finish(dp, m);
+}
+
+static size_t fetch_records(const struct kx_part *pp, const uint8_t **rec)
+{
+	if (!pp->sub || pp->sub->resp_len <= SN_FETCH_RESP_BYTES) {
+		*rec = empty_bytes;
+		return 0;
+	}
+	*rec = pp->sub->resp + SN_FETCH_RESP_BYTES;
+	return pp->sub->resp_len - SN_FETCH_RESP_BYTES;
+}
+
+static void free_shares(struct kx_req *x)
+{
+	for (uint32_t k = 0; k < x->nparts; k++)
+		if (x->parts[k].sub) {
+			x->parts[k].sub->parent = NULL;
+			dp_msg_free(x->parts[k].sub);
+			x->parts[k].sub = NULL;
+		}
+}
+
+static void finish_produce(struct dp *dp, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_produce_resp_topic *ts = (void *)arena_mem;
+	struct kc_produce_resp_partition *ps = (void *)(ts + x->ntopics);
+	size_t bound = 64;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		memset(&ts[i], 0, sizeof(ts[i]));
+		ts[i].name = (struct kc_str){ t->name, t->name_len };
+		ts[i].partition_responses = (struct kc_array){
+			&ps[t->first], (int32_t)t->count };
+		bound += 16 + (size_t)t->name_len + t->count * 48;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			struct kx_part *pp = &x->parts[k];
+			memset(&ps[k], 0, sizeof(ps[k]));
+			ps[k].index = pp->index;
+			ps[k].error_code = pp->error;
+			ps[k].base_offset = pp->error ? -1 : pp->offset;
+			ps[k].log_append_time_ms = -1;
+			ps[k].log_start_offset = pp->p ? pp->log_start : -1;
+			ps[k].error_message = (struct kc_str){ NULL, -1 };
+		}
+	}
+	struct kc_produce_resp r = {
+		.responses = { ts, (int32_t)x->ntopics },
+		.throttle_time_ms = 0,
+	};
+	respond(dp, m, x->api, x->version, x->corr, &r, bound);
+}
+
+static void finish_fetch(struct dp *dp, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_fetch_resp_topic *ts = (void *)arena_mem;
+	struct kc_fetch_resp_partition *ps = (void *)(ts + x->ntopics);
+	size_t bound = 64, total = 0;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		memset(&ts[i], 0, sizeof(ts[i]));
+		ts[i].topic = (struct kc_str){ t->name, t->name_len };
+		ts[i].partitions = (struct kc_array){ &ps[t->first],
+						      (int32_t)t->count };
+		bound += 16 + (size_t)t->name_len + t->count * 64;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			struct kx_part *pp = &x->parts[k];
+			const uint8_t *rec;
+			size_t n = fetch_records(pp, &rec);
+			/* max_bytes bounds the answer, but the first batch
+			 * goes out whole so that a consumer always moves */
+			if (total && total + n > (size_t)x->max_bytes)
+				n = 0;
+			total += n;
+			bound += n;
+			memset(&ps[k], 0, sizeof(ps[k]));
+			ps[k].partition_index = pp->index;
+			ps[k].error_code = pp->error;
+			ps[k].high_watermark = pp->hw;
+			ps[k].last_stable_offset = pp->hw;
+			ps[k].log_start_offset = pp->log_start;
+			ps[k].aborted_transactions = (struct kc_array){ NULL, 0 };
+			ps[k].preferred_read_replica = -1;
+			ps[k].records = (struct kc_bytes){ rec, (int32_t)n };
+		}
+	}
+	struct kc_fetch_resp r = {
+		.throttle_time_ms = 0,
+		.error_code = x->nparts && x->parts[0].error ==
+						   SN_ERR_FETCH_SESSION_ID_NOT_FOUND ?
+				      SN_ERR_FETCH_SESSION_ID_NOT_FOUND : 0,
+		.session_id = 0,
+		.responses = { ts, (int32_t)x->ntopics },
+	};
+	respond(dp, m, x->api, x->version, x->corr, &r, bound);
+	/* respond() copied the records; the shares can go */
+	free_shares(x);
+}
+
+static void finish_list(struct dp *dp, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_list_offsets_resp_topic *ts = (void *)arena_mem;
+	struct kc_list_offsets_resp_partition *ps = (void *)(ts + x->ntopics);
+	size_t bound = 64;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		memset(&ts[i], 0, sizeof(ts[i]));
+		ts[i].name = (struct kc_str){ t->name, t->name_len };
+		ts[i].partitions = (struct kc_array){ &ps[t->first],
+						      (int32_t)t->count };
+		bound += 16 + (size_t)t->name_len + t->count * 48;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			struct kx_part *pp = &x->parts[k];
+			memset(&ps[k], 0, sizeof(ps[k]));
+			ps[k].partition_index = pp->index;
+			ps[k].error_code = pp->error;
+			ps[k].old_style_offsets = (struct kc_array){ NULL, 0 };
+			/* the found record's time is not kept: -1 */
+			ps[k].timestamp = -1;
+			ps[k].offset = pp->error ? -1 : pp->offset;
+			ps[k].leader_epoch = pp->error ? -1 : 0;
+		}
+	}
+	struct kc_list_offsets_resp r = {
+		.topics = { ts, (int32_t)x->ntopics },
+	};
+	respond(dp, m, x->api, x->version, x->corr, &r, bound);
+}
+
+/* Bytes the fetch shares hold. */
+static size_t fetch_bytes(const struct kx_req *x)
+{
+	size_t total = 0;
+	const uint8_t *rec;
+	for (uint32_t k = 0; k < x->nparts; k++)
+		total += fetch_records(&x->parts[k], &rec);
+	return total;
+}
+
+/* Every share of m is in: answer, or (fetch) wait for more data. */
+static void kx_finish(struct dp *dp, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	switch (x->api) {
+	case KC_API_PRODUCE:
+		finish_produce(dp, m);
+		return;
+	case KC_API_FETCH:
+		if (x->max_wait_ms > 0 && fetch_bytes(x) < (size_t)(x->min_bytes ? x->min_bytes : 1) &&
+		    dp_now_ns() < x->deadline_ns && dp_conn_of(x->conn)) {
+			free_shares(x);
+			x->wait_next = waiting;
+			waiting = m;
+			nwaiting++;
+			dp->net.kafka_waits++;
+			return;
+		}
+		finish_fetch(dp, m);
+		return;
+	default:
+		finish_list(dp, m);
+		return;
+	}
+}
+
+/* ---- long-poll fetches ---- */
+
+int dp_kafka_waiting(void)
+{
+	return waiting != NULL;
+}
+
+/* Has data arrived for any partition of x? */
+static int fetch_ready(const struct kx_req *x)
+{
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		const struct kx_part *pp = &x->parts[k];
+		/* plain read of a counter the owner refreshes each
+		 * millisecond (as telemetry does) */
+		if (pp->p && !pp->error && pp->p->durable_offset != pp->offset)
+			return 1;
+	}
+	return 0;
+}
+
+int dp_kafka_do_work(struct dp *dp)
+{
+	if (!waiting)
+		return 0;
+	uint64_t now = dp_now_ns();
+	if (now < next_recheck_ns)
+		return 0;
+	next_recheck_ns = now + 500000; /* every 0.5 ms at most */
+	int work = 0;
+	struct dp_msg **pm = &waiting;
+	/* bounded: each pass visits every waiting request once */
+	for (uint32_t seen = 0; *pm && seen < nwaiting + 1; seen++) {
+		struct dp_msg *m = *pm;
+		struct kx_req *x = kx_of(m);
+		int gone = !dp_conn_of(x->conn);
+		int due = now >= x->deadline_ns;
+		if (!gone && !due && !fetch_ready(x)) {
+			pm = &x->wait_next;
+			continue;
+		}
+		*pm = x->wait_next;
+		nwaiting--;
+		work++;
+		if (gone) {
+			dp_msg_free(m);
+			continue;
+		}
+		if (due)
+			x->max_wait_ms = 0; /* this read is the answer */
+		fetch_issue(dp, m);
+	}
+	return work;
+}
+
+/* ---- frames ---- */
+
+static void request(struct dp *dp, struct dp_conn *c, const uint8_t *f,
+		    size_t len)
+{
+	struct kc_request_header h;
+	union kc_request body;
+	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
+	dp->net.kafka_requests++;
+	dp->net.frames++;
+	dp->net.frame_bytes += len + 4;
+	long rc = kc_decode_request(f, len, &h, &body, &a);
+	if (rc == -SN_ERR_UNSUPPORTED_VERSION && len >= 8 &&
+	    h.api_key == KC_API_API_VERSIONS) {
+		bad(dp, DP_BAD_KAFKA_VERSION);
+		api_versions(dp, c, &h, SN_ERR_UNSUPPORTED_VERSION);
+		return;
+	}
+	if (rc < 0) {
+		if (rc == -SN_ERR_UNSUPPORTED_VERSION) {
+			bad(dp, DP_BAD_KAFKA_VERSION);
+			dp_log("kafka: unsupported request: api key %d "
+			       "version %d (client %.*s); closing the "
+			       "connection", h.api_key, h.api_version,
+			       h.client_id.len > 0 ? (int)h.client_id.len : 0,
+			       h.client_id.ptr ? h.client_id.ptr : "");
+		} else {
+			bad(dp, DP_BAD_KAFKA_REQUEST);
+		}
+		poison(dp, c);
+		return;
+	}
+	switch (h.api_key) {
+	case KC_API_API_VERSIONS:
+		api_versions(dp, c, &h, 0);
+		break;
+	case KC_API_METADATA:
+		metadata(dp, c, &h, &body.metadata, &a);
+		break;
+	case KC_API_FIND_COORDINATOR:
+		find_coordinator(dp, c, &h, (const void *)&body);
+		break;
+	case KC_API_INIT_PRODUCER_ID:
+		init_producer_id(dp, c, &h, (const void *)&body);
+		break;
+	case KC_API_PRODUCE:
+		produce(dp, c, &h, (const void *)&body);
+		break;
+	case KC_API_FETCH:
+		fetch(dp, c, &h, (const void *)&body);
+		break;
+	case KC_API_LIST_OFFSETS:
+		list_offsets(dp, c, &h, &body.list_offsets);
+		break;
+	default:
+		/* groups, offsets, topic admin, configs */
+		forward(dp, c, &h, f, len);
+		break;
+	}
+}
+
+long dp_kafka_conn_data(struct dp *dp, struct dp_conn *c, const uint8_t *p,
+			size_t len)
+{
+	uint32_t id = c->id;
+	size_t used = 0;
+	/* bounded: each frame consumes >= 12 bytes; the window stops us */
+	while (!c->poisoned) {
+		if (c->next_seq - c->send_seq >= DP_CONN_WINDOW) {
+			if (!c->paused)
+				dp->net.conn_paused++;
+			c->paused = 1;
+			break;
+		}
+		if (len - used < 4)
+			break;
+		uint32_t size = rb_be32(p + used);
+		if (size < 8 || size > DP_KAFKA_MAX_REQUEST ||
+		    size > dp->cfg.tcp_max_frame) {
+			bad(dp, DP_BAD_KAFKA_FRAME);
+			return -1; /* not Kafka, or too big to ever take */
+		}
+		if (len - used - 4 < size)
+			break; /* the driver keeps the partial frame */
+		request(dp, c, p + used + 4, size);
+		used += 4 + (size_t)size;
+		c = dp_conn_of(id);
+		if (!c)
+			return -1;
+	}
+	return (long)used;
+}

@@ -1,0 +1,748 @@
+/*
+ * Unit tests of the Kafka admin requests in the control plane
+ * (control/kadmin.c) against a real metadata directory in a temp dir:
+ * CreateTopics (defaults, configs, validate_only, replication factor,
+ * assignments, duplicates, an existing topic), DeleteTopics (known and
+ * unknown), DescribeConfigs (a topic, the broker, filters, errors), and
+ * requests that cannot be decoded or answered (truncations at every byte,
+ * other APIs and versions, a response buffer too small, before anything
+ * changes).
+ *
+ * Requests are built with the codec from structs and responses decoded with
+ * it; the codec's own wire tests are in tests/kafka/.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl.h"
+#include "control/admin.h"
+#include "control/config.h"
+#include "control/kadmin.h"
+#include "control/metadata.h"
+#include "proto/kafka/kcodec.h"
+
+static char g_dir[PATH_MAX];
+static struct sl_meta *g_m;
+static struct sl_config g_cfg;
+
+static uint8_t g_req[1 << 16];
+static size_t g_req_len;
+static uint8_t g_resp[1 << 16];
+static _Alignas(8) uint8_t g_arena_mem[1 << 18];
+
+static int setup(void **state)
+{
+	(void)state;
+	char err[1024];
+	if (tl_tmpdir(g_dir, "kadmin"))
+		return -1;
+	sl_config_defaults(&g_cfg);
+	g_cfg.default_partitions = 2;
+	g_cfg.durability = 1;
+	g_m = malloc(sizeof(*g_m));
+	if (!g_m || sl_meta_open(g_m, g_dir, err, sizeof(err))) {
+		print_error("sl_meta_open: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sl_meta_close(g_m);
+	free(g_m);
+	tl_rmrf(g_dir);
+	return 0;
+}
+
+static struct kc_str S(const char *s)
+{
+	return s ? (struct kc_str){s, (int32_t)strlen(s)}
+		 : (struct kc_str){NULL, -1};
+}
+
+static void encode(int16_t key, int16_t ver, const void *body, size_t size)
+{
+	union kc_request q;
+	memset(&q, 0, sizeof(q));
+	memcpy(q.raw, body, size);
+	struct kc_request_header h = {key, ver, 77, S("kadmin-test")};
+	long n = kc_encode_request(&h, &q, g_req, sizeof(g_req));
+	TL_TRUE(n > 0);
+	g_req_len = (size_t)n;
+}
+
+/* Answer g_req into a buffer of cap bytes; decode the response into out. */
+static long answer(int16_t key, int16_t ver, size_t cap, union kc_response *out,
+		   int *changed)
+{
+	long n = sl_kadmin_handle(g_m, &g_cfg, g_req, g_req_len, g_resp, cap,
+				  changed);
+	if (n < 0)
+		return n;
+	TL_TRUE((size_t)n <= cap);
+	struct kc_response_header h;
+	struct kc_arena a = {g_arena_mem, sizeof(g_arena_mem), 0};
+	TL_EQ(kc_decode_response(key, ver, g_resp, (size_t)n, &h, out, &a), n);
+	TL_EQ(h.correlation_id, (int32_t)((uint32_t)g_req[4] << 24 |
+					 (uint32_t)g_req[5] << 16 |
+					 (uint32_t)g_req[6] << 8 | g_req[7]));
+	return n;
+}
+
+static long call(int16_t key, int16_t ver, const void *body, size_t size,
+		 union kc_response *out, int *changed)
+{
+	encode(key, ver, body, size);
+	return answer(key, ver, sizeof(g_resp), out, changed);
+}
+
+static void assert_str_is(struct kc_str s, const char *want)
+{
+	if (!want) {
+		TL_EQ(s.len, -1);
+		return;
+	}
+	if (s.len != (int32_t)strlen(want) ||
+	    (s.len > 0 && memcmp(s.ptr, want, strlen(want))))
+		fail_msg("'%.*s', expected '%s'", s.len > 0 ? (int)s.len : 0,
+			 s.len > 0 ? s.ptr : "", want);
+}
+
+static void assert_msg_has(struct kc_str s, const char *needle)
+{
+	if (s.len <= 0 || !s.ptr)
+		fail_msg("no error message, expected one saying '%s'", needle);
+	if (!memmem(s.ptr, (size_t)s.len, needle, strlen(needle)))
+		fail_msg("error message '%.*s' does not say '%s'", (int)s.len,
+			 s.ptr, needle);
+}
+
+/* Topics to create, each with up to 8 configs. */
+static struct kc_create_topics_req_config g_cfgs[8][8];
+static struct kc_create_topics_req_topic g_topics[8];
+
+static struct kc_create_topics_req_topic *topic(int i, const char *name,
+						int32_t partitions, int16_t rf)
+{
+	g_topics[i] = (struct kc_create_topics_req_topic){
+		S(name), partitions, rf, {NULL, 0}, {g_cfgs[i], 0}};
+	return &g_topics[i];
+}
+
+static void with_config(int i, const char *k, const char *v)
+{
+	struct kc_array *a = &g_topics[i].configs;
+	TL_TRUE(a->count < 8);
+	g_cfgs[i][a->count++] = (struct kc_create_topics_req_config){S(k), S(v)};
+}
+
+/* CreateTopics of g_topics[0..n) at version ver; the results. */
+static const struct kc_create_topics_resp_topic *
+create(int16_t ver, int n, bool validate_only, int *changed, int32_t *count)
+{
+	static union kc_response r;
+	struct kc_create_topics_req q = {{g_topics, n}, 30000, validate_only};
+	TL_TRUE(call(KC_API_CREATE_TOPICS, ver, &q, sizeof(q), &r, changed) > 0);
+	const struct kc_create_topics_resp *cr = (const void *)r.raw;
+	*count = cr->topics.count;
+	return cr->topics.items;
+}
+
+/* The one result of a CreateTopics of g_topics[0]. */
+static const struct kc_create_topics_resp_topic *create1(int16_t ver,
+							 bool validate_only,
+							 int *changed)
+{
+	int32_t n;
+	const struct kc_create_topics_resp_topic *t =
+		create(ver, 1, validate_only, changed, &n);
+	TL_EQ(n, 1);
+	return t;
+}
+
+static const struct sl_topic *find(const char *name)
+{
+	return sl_meta_find(g_m, name, strlen(name));
+}
+
+/* ---- CreateTopics ---- */
+
+static void test_create(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "orders", 3, 1);
+	with_config(0, "retention.ms", "60000");
+	with_config(0, "cleanup.policy", "delete");
+	topic(1, "events", -1, -1); /* the defaults */
+	int32_t n;
+	const struct kc_create_topics_resp_topic *r = create(4, 2, false,
+							     &changed, &n);
+	TL_EQ(n, 2);
+	TL_EQ(changed, 1);
+	assert_str_is(r[0].name, "orders");
+	TL_EQ(r[0].error_code, 0);
+	assert_str_is(r[0].error_message, NULL);
+	assert_str_is(r[1].name, "events");
+	TL_EQ(r[1].error_code, 0);
+
+	const struct sl_topic *t = find("orders");
+	TL_TRUE(t != NULL);
+	TL_EQ(t->partitions, 3);
+	TL_EQ(t->retention_ms, 60000);
+	TL_EQ(t->retention_bytes, g_cfg.retention_bytes);
+	TL_EQ(t->segment_bytes, g_cfg.segment_bytes);
+	TL_EQ(t->durability, g_cfg.durability);
+	t = find("events");
+	TL_TRUE(t != NULL);
+	TL_EQ(t->partitions, g_cfg.default_partitions);
+	TL_EQ(t->retention_ms, g_cfg.retention_ms);
+
+	/* exactly what the native path makes of the same request */
+	struct sn_create_topic nr = {.partitions = 2, .durability = 1,
+				     .name = "events", .name_len = 6};
+	struct sl_topic native;
+	TL_OK(sl_admin_topic_from(&g_cfg, &nr, &native));
+	TL_EQ(native.partitions, t->partitions);
+	TL_EQ(native.durability, t->durability);
+	TL_EQ(native.retention_ms, t->retention_ms);
+	TL_EQ(native.retention_bytes, t->retention_bytes);
+	TL_EQ(native.segment_bytes, t->segment_bytes);
+	TL_EQ(native.name_len, t->name_len);
+	TL_EQ(strcmp(native.name, t->name), 0);
+
+	/* durable: another handle on the directory sees both */
+	char err[1024];
+	struct sl_meta *m2 = malloc(sizeof(*m2));
+	TL_OK(sl_meta_open(m2, g_dir, err, sizeof(err)));
+	TL_TRUE(sl_meta_find(m2, "orders", 6) != NULL);
+	TL_TRUE(sl_meta_find(m2, "events", 6) != NULL);
+	sl_meta_close(m2);
+	free(m2);
+}
+
+static void test_create_again(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "again", 1, 1);
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	uint32_t id = find("again")->id;
+	const struct kc_create_topics_resp_topic *r = create1(4, false, &changed);
+	TL_EQ(changed, 0);
+	TL_EQ(r->error_code, SN_ERR_TOPIC_ALREADY_EXISTS);
+	assert_msg_has(r->error_message, "already exists");
+	TL_EQ(find("again")->id, id);
+	/* v0 carries no message, only the code */
+	r = create1(0, false, &changed);
+	TL_EQ(r->error_code, SN_ERR_TOPIC_ALREADY_EXISTS);
+	TL_EQ(r->error_message.len, 0);
+}
+
+static void test_validate_only(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "checked", 4, -1);
+	const struct kc_create_topics_resp_topic *r = create1(1, true, &changed);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(changed, 0);
+	TL_TRUE(find("checked") == NULL);
+	/* still checked: a bad config is reported without creating */
+	with_config(0, "retention.ms", "soon");
+	r = create1(1, true, &changed);
+	TL_EQ(r->error_code, 40);
+	/* an existing topic, created by another handle since */
+	char err[1024];
+	struct sl_meta *m2 = malloc(sizeof(*m2));
+	TL_OK(sl_meta_open(m2, g_dir, err, sizeof(err)));
+	struct sl_topic t;
+	struct sn_create_topic nr = {.partitions = 1, .name = "checked",
+				     .name_len = 7};
+	TL_OK(sl_admin_topic_from(&g_cfg, &nr, &t));
+	TL_TRUE(sl_admin_create(m2, &t, NULL, err, sizeof(err)) > 0);
+	sl_meta_close(m2);
+	free(m2);
+	topic(0, "checked", 4, -1);
+	r = create1(3, true, &changed);
+	TL_EQ(r->error_code, SN_ERR_TOPIC_ALREADY_EXISTS);
+	TL_EQ(changed, 0);
+}
+
+static void test_replication_factor(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "replicated", 1, 3);
+	const struct kc_create_topics_resp_topic *r = create1(2, false, &changed);
+	TL_EQ(r->error_code, 38); /* INVALID_REPLICATION_FACTOR */
+	assert_msg_has(r->error_message, "single node");
+	TL_EQ(changed, 0);
+	TL_TRUE(find("replicated") == NULL);
+	topic(0, "replicated", 1, 0);
+	TL_EQ(create1(2, false, &changed)->error_code, 38);
+	topic(0, "replicated", 1, -2);
+	TL_EQ(create1(2, false, &changed)->error_code, 38);
+	topic(0, "replicated", 1, 1);
+	TL_EQ(create1(2, false, &changed)->error_code, 0);
+	TL_EQ(changed, 1);
+}
+
+static void test_bad_config(void **state)
+{
+	(void)state;
+	int changed;
+	static const struct {
+		const char *key, *value, *says;
+	} bad[] = {
+		{"compression.type", "lz4", "compression.type"},
+		{"cleanup.policy", "compact", "cleanup.policy"},
+		{"retention.ms", "abc", "retention.ms"},
+		{"retention.ms", "0", "retention.ms"},
+		{"retention.ms", "-2", "retention.ms"},
+		{"retention.bytes", "12x", "retention.bytes"},
+		{"retention.bytes", "99999999999999999999", "retention.bytes"},
+		{"segment.bytes", "100", "segment.bytes"},
+		{"segment.bytes", "4294967296", "segment.bytes"},
+		{"retention.ms", NULL, "retention.ms"},
+		{"", "1", "''"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		topic(0, "configured", 1, 1);
+		with_config(0, bad[i].key, bad[i].value);
+		const struct kc_create_topics_resp_topic *r =
+			create1(4, false, &changed);
+		if (r->error_code != 40)
+			fail_msg("%s=%s: error %d", bad[i].key, bad[i].value,
+				 r->error_code);
+		assert_msg_has(r->error_message, bad[i].says);
+		TL_EQ(changed, 0);
+	}
+	/* a key given twice */
+	topic(0, "configured", 1, 1);
+	with_config(0, "retention.ms", "1000");
+	with_config(0, "retention.ms", "2000");
+	TL_EQ(create1(4, false, &changed)->error_code, 40);
+	TL_TRUE(find("configured") == NULL);
+	/* every accepted key at once, at its limits */
+	topic(0, "configured", 1, 1);
+	with_config(0, "retention.ms", "-1");
+	with_config(0, "retention.bytes", "1048576");
+	with_config(0, "segment.bytes", "1048576");
+	with_config(0, "cleanup.policy", "delete");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	const struct sl_topic *t = find("configured");
+	TL_EQ(t->retention_ms, -1);
+	TL_EQ(t->retention_bytes, 1048576);
+	TL_EQ(t->segment_bytes, 1048576);
+}
+
+static void test_bad_topics(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "zero", 0, 1);
+	TL_EQ(create1(4, false, &changed)->error_code, SN_ERR_INVALID_PARTITIONS);
+	topic(0, "many", 1025, 1);
+	TL_EQ(create1(4, false, &changed)->error_code, SN_ERR_INVALID_PARTITIONS);
+	topic(0, "bad/name", 1, 1);
+	const struct kc_create_topics_resp_topic *r = create1(4, false, &changed);
+	TL_EQ(r->error_code, SN_ERR_INVALID_TOPIC_EXCEPTION);
+	assert_str_is(r->name, "bad/name");
+	topic(0, "..", 1, 1);
+	TL_EQ(create1(4, false, &changed)->error_code,
+	      SN_ERR_INVALID_TOPIC_EXCEPTION);
+	topic(0, "", 1, 1);
+	TL_EQ(create1(4, false, &changed)->error_code,
+	      SN_ERR_INVALID_TOPIC_EXCEPTION);
+	TL_EQ(changed, 0);
+	TL_EQ(g_m->count, 0);
+
+	/* a name given twice: one result, INVALID_REQUEST; the rest is done */
+	topic(0, "twice", 1, 1);
+	topic(1, "once", 1, 1);
+	topic(2, "twice", 2, 1);
+	int32_t n;
+	r = create(4, 3, false, &changed, &n);
+	TL_EQ(n, 2);
+	assert_str_is(r[0].name, "twice");
+	TL_EQ(r[0].error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(r[0].error_message, "more than once");
+	assert_str_is(r[1].name, "once");
+	TL_EQ(r[1].error_code, 0);
+	TL_EQ(changed, 1);
+	TL_TRUE(find("twice") == NULL);
+}
+
+static void test_assignments(void **state)
+{
+	(void)state;
+	int changed;
+	int32_t node = g_cfg.node_id, other = node + 1;
+	struct kc_create_topics_assignment a[3] = {
+		{1, {&node, 1}}, {0, {&node, 1}}, {2, {&node, 1}}};
+	topic(0, "assigned", -1, -1)->assignments =
+		(struct kc_array){a, 3};
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	TL_EQ(find("assigned")->partitions, 3);
+
+	static const int16_t want[] = {39, 39, 39, 42};
+	for (int i = 0; i < 4; i++) {
+		struct kc_create_topics_assignment b[2] = {
+			{0, {&node, 1}}, {1, {&node, 1}}};
+		int32_t two[2] = {node, node};
+		int32_t np = -1;
+		if (i == 0)
+			b[1].broker_ids = (struct kc_array){&other, 1};
+		if (i == 1)
+			b[1].broker_ids = (struct kc_array){two, 2};
+		if (i == 2)
+			b[1].partition_index = 0; /* partition 0 twice */
+		if (i == 3)
+			np = 2; /* a count and an assignment */
+		topic(0, "misassigned", np, -1)->assignments =
+			(struct kc_array){b, 2};
+		const struct kc_create_topics_resp_topic *r =
+			create1(4, false, &changed);
+		TL_EQ(r->error_code, want[i]);
+		TL_TRUE(r->error_message.len > 0);
+	}
+	TL_TRUE(find("misassigned") == NULL);
+}
+
+/* ---- DeleteTopics ---- */
+
+static const struct kc_delete_topics_resp_topic *
+delete(int16_t ver, const char *a, const char *b, int *changed, int32_t *n)
+{
+	static union kc_response r;
+	struct kc_str names[2] = {S(a), S(b)};
+	struct kc_delete_topics_req q = {{NULL, 0}, {names, b ? 2 : 1}, 1000};
+	TL_TRUE(call(KC_API_DELETE_TOPICS, ver, &q, sizeof(q), &r, changed) > 0);
+	const struct kc_delete_topics_resp *dr = (const void *)r.raw;
+	*n = dr->responses.count;
+	return dr->responses.items;
+}
+
+static void test_delete(void **state)
+{
+	(void)state;
+	int changed;
+	int32_t n;
+	topic(0, "doomed", 2, 1);
+	topic(1, "kept", 1, 1);
+	create(4, 2, false, &changed, &n);
+	uint32_t id = find("doomed")->id;
+	const struct kc_delete_topics_resp_topic *r =
+		delete(0, "doomed", NULL, &changed, &n);
+	TL_EQ(n, 1);
+	assert_str_is(r[0].name, "doomed");
+	TL_EQ(r[0].error_code, 0);
+	TL_EQ(changed, 1);
+	TL_TRUE(find("doomed") == NULL);
+	TL_TRUE(find("kept") != NULL);
+	/* remembered as a tombstone, as the native delete does */
+	TL_EQ(g_m->tomb_count, 1);
+	TL_EQ(g_m->tombs[0].id, id);
+
+	r = delete(3, "doomed", "never", &changed, &n);
+	TL_EQ(n, 2);
+	TL_EQ(r[0].error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	TL_EQ(r[1].error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_str_is(r[1].name, "never");
+	TL_EQ(changed, 0);
+
+	r = delete(1, "kept", "kept", &changed, &n);
+	TL_EQ(n, 1);
+	TL_EQ(r[0].error_code, SN_ERR_INVALID_REQUEST);
+	TL_TRUE(find("kept") != NULL);
+	r = delete(2, "kept", NULL, &changed, &n);
+	TL_EQ(r[0].error_code, 0);
+	TL_EQ(g_m->count, 0);
+}
+
+/* ---- DescribeConfigs ---- */
+
+static const struct kc_describe_configs_result *
+describe(int16_t ver, int8_t type, const char *name, const char **keys,
+	 int nkeys, bool docs)
+{
+	static union kc_response r;
+	struct kc_str k[8];
+	for (int i = 0; i < nkeys; i++)
+		k[i] = S(keys[i]);
+	struct kc_describe_configs_resource res = {
+		type, S(name), {nkeys >= 0 ? k : NULL, nkeys}};
+	struct kc_describe_configs_req q = {{&res, 1}, true, docs};
+	int changed = 7;
+	TL_TRUE(call(KC_API_DESCRIBE_CONFIGS, ver, &q, sizeof(q), &r,
+		     &changed) > 0);
+	TL_EQ(changed, 0);
+	const struct kc_describe_configs_resp *dr = (const void *)r.raw;
+	TL_EQ(dr->results.count, 1);
+	const struct kc_describe_configs_result *o = dr->results.items;
+	TL_EQ(o->resource_type, type);
+	assert_str_is(o->resource_name, name);
+	return o;
+}
+
+static const struct kc_describe_configs_entry *
+entry(const struct kc_describe_configs_result *o, const char *name)
+{
+	const struct kc_describe_configs_entry *e = o->configs.items;
+	for (int32_t i = 0; i < o->configs.count; i++)
+		if (e[i].name.len == (int32_t)strlen(name) &&
+		    !memcmp(e[i].name.ptr, name, strlen(name)))
+			return &e[i];
+	fail_msg("no config '%s' in the answer", name);
+	return NULL;
+}
+
+static void test_describe_topic(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "described", 1, 1);
+	with_config(0, "retention.ms", "1234");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+
+	/* v0, every key */
+	const struct kc_describe_configs_result *o =
+		describe(0, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
+	TL_EQ(o->error_code, 0);
+	assert_str_is(o->error_message, NULL);
+	TL_EQ(o->configs.count, 7);
+	const struct kc_describe_configs_entry *e = entry(o, "retention.ms");
+	assert_str_is(e->value, "1234");
+	TL_EQ(e->is_default, false);
+	TL_EQ(e->read_only, false);
+	TL_EQ(e->is_sensitive, false);
+	e = entry(o, "segment.bytes");
+	assert_str_is(e->value, "1073741824");
+	TL_EQ(e->is_default, true);
+	assert_str_is(entry(o, "retention.bytes")->value, "-1");
+	assert_str_is(entry(o, "cleanup.policy")->value, "delete");
+	TL_EQ(entry(o, "compression.type")->read_only, true);
+	assert_str_is(entry(o, "min.insync.replicas")->value, "1");
+
+	/* v3, two keys asked (one unknown: left out), documentation */
+	const char *keys[] = {"retention.ms", "no.such.key", "segment.bytes"};
+	o = describe(3, KC_RESOURCE_TOPIC, "described", keys, 3, true);
+	TL_EQ(o->configs.count, 2);
+	e = o->configs.items;
+	assert_str_is(e[0].name, "retention.ms");
+	TL_EQ(e[0].config_source, KC_CONFIG_SOURCE_TOPIC);
+	TL_EQ(e[0].config_type, 5); /* LONG */
+	TL_TRUE(e[0].documentation.len > 0);
+	assert_str_is(e[1].name, "segment.bytes");
+	TL_EQ(e[1].config_source, KC_CONFIG_SOURCE_DEFAULT);
+	TL_EQ(e[1].config_type, 3); /* INT */
+	TL_EQ(e[1].synonyms.count, 0);
+	o = describe(3, KC_RESOURCE_TOPIC, "described", keys, 0, false);
+	TL_EQ(o->configs.count, 0); /* an empty list asks for nothing */
+	o = describe(2, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
+	TL_EQ(entry(o, "retention.ms")->documentation.len, 0); /* not in v2 */
+
+	o = describe(1, KC_RESOURCE_TOPIC, "missing", NULL, -1, false);
+	TL_EQ(o->error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_msg_has(o->error_message, "missing");
+	TL_EQ(o->configs.count, 0);
+	o = describe(1, KC_RESOURCE_TOPIC, "a b", NULL, -1, false);
+	TL_EQ(o->error_code, SN_ERR_INVALID_TOPIC_EXCEPTION);
+}
+
+static void test_describe_broker(void **state)
+{
+	(void)state;
+	const struct kc_describe_configs_result *o =
+		describe(3, KC_RESOURCE_BROKER, "1", NULL, -1, false);
+	TL_EQ(o->error_code, 0);
+	const struct kc_describe_configs_entry *e = entry(o, "broker.id");
+	assert_str_is(e->value, "1");
+	TL_EQ(e->read_only, true);
+	TL_EQ(e->config_source, KC_CONFIG_SOURCE_STATIC_BROKER);
+	assert_str_is(entry(o, "num.partitions")->value, "2");
+	assert_str_is(entry(o, "log.retention.ms")->value, "604800000");
+	assert_str_is(entry(o, "log.dirs")->value, g_cfg.data_dir);
+	assert_str_is(entry(o, "default.replication.factor")->value, "1");
+
+	const char *keys[] = {"log.segment.bytes"};
+	o = describe(0, KC_RESOURCE_BROKER, "", keys, 1, false);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(o->configs.count, 1);
+	assert_str_is(entry(o, "log.segment.bytes")->value, "1073741824");
+
+	o = describe(1, KC_RESOURCE_BROKER, "7", NULL, -1, false);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "'1'");
+	o = describe(1, 3 /* group */, "g", NULL, -1, false);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "resource type 3");
+}
+
+/* ---- what cannot be answered ---- */
+
+static void test_truncated(void **state)
+{
+	(void)state;
+	int changed;
+	union kc_response r;
+	topic(0, "truncated", 2, 1);
+	with_config(0, "retention.bytes", "1000000");
+	struct kc_create_topics_req q = {{g_topics, 1}, 30000, false};
+	encode(KC_API_CREATE_TOPICS, 4, &q, sizeof(q));
+	size_t full = g_req_len;
+	for (size_t cut = 0; cut < full; cut++) {
+		g_req_len = cut;
+		changed = 7;
+		long n = answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r,
+				&changed);
+		if (n >= 0)
+			fail_msg("cut at %zu of %zu: answered %ld", cut, full, n);
+		TL_EQ(changed, 0);
+	}
+	TL_EQ(g_m->count, 0);
+	/* one byte more is no request either */
+	g_req[full] = 0;
+	g_req_len = full + 1;
+	TL_EQ(answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r, &changed),
+	      -SN_ERR_INVALID_REQUEST);
+	g_req_len = full;
+	TL_TRUE(answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r,
+		       &changed) > 0);
+	TL_EQ(changed, 1);
+
+	/* other versions and APIs */
+	encode(KC_API_CREATE_TOPICS, 4, &q, sizeof(q));
+	g_req[3] = 5; /* CreateTopics v5 (flexible) */
+	TL_EQ(answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r, &changed),
+	      -SN_ERR_UNSUPPORTED_VERSION);
+	g_req[1] = KC_API_METADATA;
+	TL_EQ(answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r, &changed),
+	      -EINVAL);
+}
+
+static void test_enobufs(void **state)
+{
+	(void)state;
+	int changed;
+	union kc_response r;
+	topic(0, "small", 1, 1);
+	topic(1, "tiny", 1, 5);
+	struct kc_create_topics_req q = {{g_topics, 2}, 30000, false};
+	encode(KC_API_CREATE_TOPICS, 4, &q, sizeof(q));
+	/* the bound in kadmin.h: 16 + per topic its name and 20 bytes */
+	size_t bound = 16 + (5 + 20) + (4 + 20);
+	for (size_t cap = 0; cap < bound; cap++) {
+		TL_EQ(answer(KC_API_CREATE_TOPICS, 4, cap, &r, &changed),
+		      -ENOBUFS);
+		TL_EQ(changed, 0);
+	}
+	TL_EQ(g_m->count, 0);
+	/* at the bound: done, and the error message that does not fit is
+	 * dropped, not the response */
+	TL_TRUE(answer(KC_API_CREATE_TOPICS, 4, bound, &r, &changed) > 0);
+	TL_EQ(changed, 1);
+	const struct kc_create_topics_resp *cr = (const void *)r.raw;
+	const struct kc_create_topics_resp_topic *t = cr->topics.items;
+	TL_EQ(t[0].error_code, 0);
+	TL_EQ(t[1].error_code, 38);
+	TL_EQ(t[1].error_message.len, -1);
+	TL_TRUE(find("small") != NULL);
+
+	/* DeleteTopics is bounded the same way */
+	struct kc_str names[1] = {S("small")};
+	struct kc_delete_topics_req d = {{NULL, 0}, {names, 1}, 0};
+	encode(KC_API_DELETE_TOPICS, 3, &d, sizeof(d));
+	TL_EQ(answer(KC_API_DELETE_TOPICS, 3, 16 + 5 + 20 - 1, &r, &changed),
+	      -ENOBUFS);
+	TL_TRUE(find("small") != NULL);
+	TL_TRUE(answer(KC_API_DELETE_TOPICS, 3, 16 + 5 + 20, &r, &changed) > 0);
+	TL_TRUE(find("small") == NULL);
+
+	/* DescribeConfigs changes nothing: too small is just too small */
+	struct kc_describe_configs_resource res = {4, S(""), {NULL, -1}};
+	struct kc_describe_configs_req dq = {{&res, 1}, false, false};
+	encode(KC_API_DESCRIBE_CONFIGS, 0, &dq, sizeof(dq));
+	TL_EQ(answer(KC_API_DESCRIBE_CONFIGS, 0, 64, &r, &changed), -ENOBUFS);
+}
+
+/* Valid requests of the three APIs with random bytes changed: every answer
+ * is a whole response of the request's API and version, or a decode error;
+ * nothing crashes (run under ASan in the sanitizer build). */
+static void test_random_bytes(void **state)
+{
+	(void)state;
+	struct tl_rng rng;
+	tl_rng_init(&rng, tl_seed("kadmin_random_bytes"));
+	static uint8_t base[3][1024];
+	size_t base_len[3];
+	topic(0, "r1", 2, 1);
+	with_config(0, "retention.ms", "5000");
+	topic(1, "r2", -1, -1);
+	struct kc_create_topics_req cq = {{g_topics, 2}, 30000, false};
+	encode(KC_API_CREATE_TOPICS, 4, &cq, sizeof(cq));
+	memcpy(base[0], g_req, g_req_len), base_len[0] = g_req_len;
+	struct kc_str names[2] = {S("r1"), S("r2")};
+	struct kc_delete_topics_req dq = {{NULL, 0}, {names, 2}, 0};
+	encode(KC_API_DELETE_TOPICS, 3, &dq, sizeof(dq));
+	memcpy(base[1], g_req, g_req_len), base_len[1] = g_req_len;
+	struct kc_describe_configs_resource res[2] = {
+		{2, S("r1"), {names, 2}}, {4, S(""), {NULL, -1}}};
+	struct kc_describe_configs_req sq = {{res, 2}, true, true};
+	encode(KC_API_DESCRIBE_CONFIGS, 3, &sq, sizeof(sq));
+	memcpy(base[2], g_req, g_req_len), base_len[2] = g_req_len;
+
+	int rounds = tl_long() ? 100000 : 3000;
+	for (int i = 0; i < rounds; i++) {
+		int which = (int)tl_rng_below(&rng, 3);
+		g_req_len = base_len[which];
+		memcpy(g_req, base[which], g_req_len);
+		int flips = 1 + (int)tl_rng_below(&rng, 4);
+		for (int f = 0; f < flips; f++) {
+			/* keep the API key: other keys are -EINVAL */
+			size_t at = 2 + tl_rng_below(&rng, g_req_len - 2);
+			g_req[at] = (uint8_t)tl_rng_next(&rng);
+		}
+		int16_t ver = (int16_t)((g_req[2] << 8) | g_req[3]);
+		int16_t key = (int16_t)((g_req[0] << 8) | g_req[1]);
+		int changed = 7;
+		size_t cap = tl_rng_below(&rng, 8) ? sizeof(g_resp)
+						   : tl_rng_below(&rng, 256);
+		union kc_response r;
+		long n = answer(key, ver, cap, &r, &changed);
+		if (n < 0 && n != -SN_ERR_INVALID_REQUEST &&
+		    n != -SN_ERR_UNSUPPORTED_VERSION && n != -ENOBUFS)
+			fail_msg("round %d: %ld", i, n);
+		TL_TRUE(changed == 0 || changed == 1);
+		if (n < 0)
+			TL_EQ(changed, 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validate_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replication_factor, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_topics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_assignments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_describe_topic, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_describe_broker, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_bytes, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,494 @@
+/*
+ * The Kafka listener of the real broker, byte by byte (suite
+ * 'integration'): sluiced and sluice-control started by tests/lib/broker.h
+ * on free loopback ports; requests built and responses read with the
+ * codec (proto/kafka/).  Covers what the client tests cannot provoke:
+ *   - ApiVersions v0-3, and an unsupported version answered with error 35
+ *     in the v0 format, the connection kept;
+ *   - an unknown API key, a malformed request, a frame size below 8 or
+ *     above the limit: the connection closed, after the responses owed;
+ *   - a client that stalls mid-frame and 100 connections sending garbage
+ *     do not stop other clients;
+ *   - Produce errors per partition: unknown topic, a CRC flipped, two
+ *     batches in one partition, acks 2; acks 0 answered never; a good batch
+ *     at v3 and v7, fetched back at v4 and v11 byte for byte (from the
+ *     magic byte on: the broker stamps base offset and leader epoch);
+ *   - ListOffsets earliest/latest, Fetch long-poll waking on new data and
+ *     honouring max_wait_ms.
+ * Bounded: every wait has a deadline.  Exit 77 when binaries are missing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "proto/kafka/kcodec.h"
+#include "proto/record_batch.h"
+#include "sluice/sluice.h"
+
+static int failures;
+
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: check failed: %s\n",       \
+				__FILE__, __LINE__, #c);                   \
+			failures++;                                        \
+			return -1;                                         \
+		}                                                          \
+	} while (0)
+
+static struct tb b;
+static uint64_t arena_mem[1 << 17];
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int kconnect(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)b.kport) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("connect");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int send_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	while (n) {
+		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return -1;
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Send request (h, body) with its size prefix. */
+static int kreq(int fd, int16_t key, int16_t version, int32_t corr,
+		const void *body)
+{
+	static uint8_t buf[1 << 20];
+	struct kc_request_header h = { key, version, corr, { "listener-test", 13 } };
+	long n = kc_encode_request(&h, body, buf + 4, sizeof(buf) - 4);
+	if (n < 0) {
+		fprintf(stderr, "encode api %d v%d: %ld\n", key, version, n);
+		return -1;
+	}
+	rb_put32(buf, (uint32_t)n);
+	return send_all(fd, buf, (size_t)n + 4);
+}
+
+/* Read one response frame into buf; returns its size, 0 on EOF, -1 on
+ * error or timeout. */
+static long kread(int fd, uint8_t *buf, size_t cap)
+{
+	uint8_t sz[4];
+	size_t got = 0;
+	while (got < 4) {
+		ssize_t r = recv(fd, sz + got, 4 - got, 0);
+		if (r == 0 && got == 0)
+			return 0;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	uint32_t n = rb_be32(sz);
+	if (n > cap)
+		return -1;
+	got = 0;
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return (long)n;
+}
+
+/* A round trip: request, then the decoded response. */
+static int kcall(int fd, int16_t key, int16_t version, const void *body,
+		 union kc_response *out)
+{
+	static uint8_t buf[1 << 22];
+	static int32_t corr = 100;
+	corr++;
+	if (kreq(fd, key, version, corr, body))
+		return -1;
+	long n = kread(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return -1;
+	struct kc_response_header rh;
+	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
+	long rc = kc_decode_response(key, version, buf, (size_t)n, &rh, out, &a);
+	if (rc < 0 || rh.correlation_id != corr) {
+		fprintf(stderr, "api %d v%d: decode %ld corr %d/%d\n", key,
+			version, rc, rh.correlation_id, corr);
+		return -1;
+	}
+	return 0;
+}
+
+/* EOF within 5 s (after draining up to 4 responses). */
+static int closed_by_peer(int fd)
+{
+	uint8_t buf[65536];
+	for (int i = 0; i < 5; i++) {
+		long n = kread(fd, buf, sizeof(buf));
+		if (n == 0)
+			return 1;
+		if (n < 0)
+			return errno == ECONNRESET;
+	}
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static int t_api_versions(void)
+{
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	union kc_response r;
+	for (int16_t v = 0; v <= 3; v++) {
+		struct kc_api_versions_req q = { { "t", 1 }, { "1", 1 } };
+		CHECK(kcall(fd, KC_API_API_VERSIONS, v, &q, &r) == 0);
+		CHECK(r.api_versions.error_code == 0);
+		const struct kc_api_version_key *k = r.api_versions.api_keys.items;
+		int produce = 0, fetch = 0, join = 0;
+		for (int32_t i = 0; i < r.api_versions.api_keys.count; i++) {
+			if (k[i].api_key == 0)
+				produce = k[i].min_version == 3 && k[i].max_version == 7;
+			if (k[i].api_key == 1)
+				fetch = k[i].min_version == 4 && k[i].max_version == 11;
+			if (k[i].api_key == 11)
+				join = k[i].max_version == 5;
+		}
+		CHECK(produce && fetch && join);
+	}
+	/* a version from the future: error 35 in v0, connection kept */
+	uint8_t req[] = { 0, 0, 0, 10, 0, 18, 0, 42, 0, 0, 0, 7, 0, 0 };
+	CHECK(send_all(fd, req, sizeof(req)) == 0);
+	uint8_t buf[4096];
+	long n = kread(fd, buf, sizeof(buf));
+	CHECK(n > 10);
+	CHECK(rb_be32(buf) == 7);                 /* correlation id */
+	CHECK(rb_be16(buf + 4) == 35);            /* UNSUPPORTED_VERSION */
+	CHECK(rb_be32(buf + 6) > 10);             /* the key list follows */
+	struct kc_api_versions_req q0 = { 0 };
+	CHECK(kcall(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
+	close(fd);
+	return 0;
+}
+
+static int t_bad_frames(void)
+{
+	union kc_response r;
+	struct kc_api_versions_req q0 = { 0 };
+	/* unknown API key after a good request: its answer, then EOF */
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	CHECK(kreq(fd, KC_API_API_VERSIONS, 0, 1, &q0) == 0);
+	uint8_t unk[] = { 0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 2, 0, 0 };
+	CHECK(send_all(fd, unk, sizeof(unk)) == 0);
+	uint8_t buf[65536];
+	CHECK(kread(fd, buf, sizeof(buf)) > 0);
+	CHECK(closed_by_peer(fd));
+	close(fd);
+	/* a truncated Metadata v1 (topic count says 5, nothing follows) */
+	fd = kconnect();
+	CHECK(fd >= 0);
+	uint8_t meta[] = { 0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 3, 0, 0,
+			   0, 0, 0, 5 };
+	CHECK(send_all(fd, meta, sizeof(meta)) == 0);
+	CHECK(closed_by_peer(fd));
+	close(fd);
+	/* frame sizes: 3, negative, 2 GiB */
+	const uint8_t sizes[3][4] = { { 0, 0, 0, 3 }, { 0xff, 0xff, 0xff, 0xf0 },
+				      { 0x7f, 0xff, 0xff, 0xff } };
+	for (int i = 0; i < 3; i++) {
+		fd = kconnect();
+		CHECK(fd >= 0);
+		uint8_t f[16] = { 0 };
+		memcpy(f, sizes[i], 4);
+		CHECK(send_all(fd, f, sizeof(f)) == 0);
+		CHECK(closed_by_peer(fd));
+		close(fd);
+	}
+	/* a client stalled mid-frame, and 100 sending garbage, while
+	 * another one is served */
+	int stall = kconnect();
+	CHECK(stall >= 0);
+	uint8_t half[] = { 0, 0, 1, 0, 0, 3, 0, 1 };
+	CHECK(send_all(stall, half, sizeof(half)) == 0);
+	int g[100];
+	for (int i = 0; i < 100; i++) {
+		g[i] = kconnect();
+		CHECK(g[i] >= 0);
+		uint8_t junk[64];
+		for (int j = 0; j < 64; j++)
+			junk[j] = (uint8_t)(i * 31 + j * 7);
+		junk[0] = 0; /* sizes that look plausible half of the time */
+		send_all(g[i], junk, sizeof(junk));
+	}
+	fd = kconnect();
+	CHECK(fd >= 0);
+	struct kc_metadata_req mq = { .topics = { NULL, -1 } };
+	CHECK(kcall(fd, KC_API_METADATA, 8, &mq, &r) == 0);
+	CHECK(r.metadata.brokers.count == 1);
+	const struct kc_metadata_broker *br = r.metadata.brokers.items;
+	CHECK(br->port == b.kport && br->node_id == 1);
+	close(fd);
+	for (int i = 0; i < 100; i++)
+		close(g[i]);
+	close(stall);
+	return 0;
+}
+
+/* A batch of n records "v<i>" with the given producer fields. */
+static long make_batch(uint8_t *buf, size_t cap, int n, int first)
+{
+	struct rb_builder bb;
+	rb_builder_init(&bb, buf, cap, 1700000000000);
+	for (int i = 0; i < n; i++) {
+		char v[32];
+		int vl = snprintf(v, sizeof(v), "v%d", first + i);
+		rb_builder_add(&bb, NULL, -1, v, vl, 1700000000000 + i);
+	}
+	return rb_builder_finish(&bb);
+}
+
+static int produce_one(int fd, int16_t v, const char *topic, int32_t part,
+		       const uint8_t *rec, long len, int16_t acks,
+		       int16_t *err, int64_t *base)
+{
+	struct kc_produce_req_partition pp = { part, { rec, (int32_t)len } };
+	struct kc_produce_req_topic pt = { { topic, (int32_t)strlen(topic) },
+					   { &pp, 1 } };
+	struct kc_produce_req q = { { NULL, -1 }, acks, 5000, { &pt, 1 } };
+	union kc_response r;
+	if (kcall(fd, KC_API_PRODUCE, v, &q, &r))
+		return -1;
+	const struct kc_produce_resp *pr = (const void *)&r;
+	if (pr->responses.count != 1)
+		return -1;
+	const struct kc_produce_resp_topic *t = pr->responses.items;
+	if (t->partition_responses.count != 1)
+		return -1;
+	const struct kc_produce_resp_partition *p = t->partition_responses.items;
+	*err = p->error_code;
+	*base = p->base_offset;
+	return 0;
+}
+
+static int fetch_one(int fd, int16_t v, const char *topic, int32_t part,
+		     int64_t offset, int32_t max_wait, int32_t min_bytes,
+		     struct kc_fetch_resp_partition *out)
+{
+	struct kc_fetch_req_partition fp = { .partition = part,
+					     .current_leader_epoch = -1,
+					     .fetch_offset = offset,
+					     .last_fetched_epoch = -1,
+					     .log_start_offset = -1,
+					     .partition_max_bytes = 1 << 20 };
+	struct kc_fetch_req_topic ft = { { topic, (int32_t)strlen(topic) },
+					 { &fp, 1 } };
+	struct kc_fetch_req q = { .replica_id = -1, .max_wait_ms = max_wait,
+				  .min_bytes = min_bytes,
+				  .max_bytes = 50 << 20, .session_epoch = -1,
+				  .topics = { &ft, 1 },
+				  .forgotten_topics_data = { NULL, 0 },
+				  .rack_id = { "", 0 } };
+	union kc_response r;
+	if (kcall(fd, KC_API_FETCH, v, &q, &r))
+		return -1;
+	const struct kc_fetch_resp *fr = (const void *)&r;
+	if (fr->error_code || fr->responses.count != 1)
+		return -1;
+	const struct kc_fetch_resp_topic *t = fr->responses.items;
+	if (t->partitions.count != 1)
+		return -1;
+	*out = *(const struct kc_fetch_resp_partition *)t->partitions.items;
+	return 0;
+}
+
+static int t_produce_fetch(void)
+{
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	static uint8_t b1[4096], b2[8192], keep[2][4096];
+	int16_t err;
+	int64_t base;
+	long n1 = make_batch(b1, sizeof(b1), 10, 0);
+	CHECK(n1 > 0);
+	/* unknown topic, acks 2, bad CRC, two batches, transactional id */
+	CHECK(produce_one(fd, 7, "nope", 0, b1, n1, -1, &err, &base) == 0);
+	CHECK(err == 3 && base == -1);
+	CHECK(produce_one(fd, 7, "kt", 0, b1, n1, 2, &err, &base) == 0);
+	CHECK(err == 21);
+	memcpy(b2, b1, (size_t)n1);
+	b2[n1 - 1] ^= 0x5a;
+	CHECK(produce_one(fd, 3, "kt", 0, b2, n1, 1, &err, &base) == 0);
+	CHECK(err == 2);
+	memcpy(b2, b1, (size_t)n1);
+	memcpy(b2 + n1, b1, (size_t)n1);
+	CHECK(produce_one(fd, 5, "kt", 0, b2, 2 * n1, 1, &err, &base) == 0);
+	CHECK(err == 87);
+	/* good batches at v3 and v7 */
+	memcpy(keep[0], b1, (size_t)n1);
+	CHECK(produce_one(fd, 3, "kt", 1, b1, n1, 1, &err, &base) == 0);
+	CHECK(err == 0 && base == 0);
+	long n2 = make_batch(keep[1], sizeof(keep[1]), 5, 10);
+	CHECK(produce_one(fd, 7, "kt", 1, keep[1], n2, -1, &err, &base) == 0);
+	CHECK(err == 0 && base == 10);
+	/* fetched back at v4 and v11: the stored bytes, magic byte on */
+	for (int16_t v = 4; v <= 11; v += 7) {
+		struct kc_fetch_resp_partition p;
+		CHECK(fetch_one(fd, v, "kt", 1, 0, 0, 1, &p) == 0);
+		CHECK(p.error_code == 0 && p.high_watermark == 15);
+		CHECK(p.records.len == n1 + n2);
+		CHECK(!memcmp(p.records.ptr + 16, keep[0] + 16, (size_t)n1 - 16));
+		CHECK(rb_be64(p.records.ptr) == 0);
+		CHECK(!memcmp(p.records.ptr + n1 + 16, keep[1] + 16,
+			      (size_t)n2 - 16));
+		CHECK(rb_be64(p.records.ptr + n1) == 10);
+		/* from the middle of the second batch: that whole batch */
+		CHECK(fetch_one(fd, v, "kt", 1, 12, 0, 1, &p) == 0);
+		CHECK(p.records.len == n2);
+	}
+	/* out of range */
+	struct kc_fetch_resp_partition p;
+	CHECK(fetch_one(fd, 11, "kt", 1, 99, 0, 1, &p) == 0);
+	CHECK(p.error_code == 1);
+	/* ListOffsets earliest / latest */
+	struct kc_list_offsets_req_partition lp[2] = {
+		{ 1, -1, -2, 1 }, { 0, -1, -1, 1 } };
+	struct kc_list_offsets_req_topic lt = { { "kt", 2 }, { lp, 2 } };
+	struct kc_list_offsets_req lq = { -1, 0, { &lt, 1 } };
+	union kc_response r;
+	CHECK(kcall(fd, KC_API_LIST_OFFSETS, 5, &lq, &r) == 0);
+	const struct kc_list_offsets_resp_topic *rt = r.list_offsets.topics.items;
+	const struct kc_list_offsets_resp_partition *rp = rt->partitions.items;
+	CHECK(rt->partitions.count == 2);
+	CHECK(rp[0].error_code == 0 && rp[0].offset == 0);
+	CHECK(rp[1].error_code == 0 && rp[1].offset == 0);
+	/* acks=0: no answer at all; the next request's answer comes
+	 * first, and the batch is there */
+	struct kc_produce_req_partition zp = { 2, { b1, (int32_t)n1 } };
+	struct kc_produce_req_topic zt = { { "kt", 2 }, { &zp, 1 } };
+	struct kc_produce_req zq = { { NULL, -1 }, 0, 5000, { &zt, 1 } };
+	CHECK(kreq(fd, KC_API_PRODUCE, 7, 7000, &zq) == 0);
+	struct kc_api_versions_req q0 = { 0 };
+	CHECK(kcall(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
+	int64_t until = now_ms() + 5000;
+	do {
+		CHECK(fetch_one(fd, 11, "kt", 2, 0, 100, 1, &p) == 0);
+	} while (p.records.len == 0 && now_ms() < until);
+	CHECK(p.records.len == n1);
+	close(fd);
+	return 0;
+}
+
+static int t_long_poll(void)
+{
+	int fd = kconnect(), pfd = kconnect();
+	CHECK(fd >= 0 && pfd >= 0);
+	struct kc_fetch_resp_partition p;
+	/* nothing new: answered at max_wait_ms, not before */
+	int64_t t0 = now_ms();
+	CHECK(fetch_one(fd, 11, "kt", 0, 0, 300, 1, &p) == 0);
+	int64_t dt = now_ms() - t0;
+	CHECK(p.error_code == 0 && p.records.len == 0);
+	CHECK(dt >= 250 && dt < 3000);
+	/* a waiting fetch wakes when a batch lands */
+	struct kc_fetch_req_partition fp = { .partition = 0,
+					     .current_leader_epoch = -1,
+					     .fetch_offset = 0,
+					     .last_fetched_epoch = -1,
+					     .log_start_offset = -1,
+					     .partition_max_bytes = 1 << 20 };
+	struct kc_fetch_req_topic ft = { { "kt", 2 }, { &fp, 1 } };
+	struct kc_fetch_req q = { .replica_id = -1, .max_wait_ms = 5000,
+				  .min_bytes = 1, .max_bytes = 50 << 20,
+				  .session_epoch = -1, .topics = { &ft, 1 },
+				  .rack_id = { "", 0 } };
+	t0 = now_ms();
+	CHECK(kreq(fd, KC_API_FETCH, 11, 9001, &q) == 0);
+	usleep(200000);
+	static uint8_t bb[4096];
+	long n = make_batch(bb, sizeof(bb), 3, 100);
+	int16_t err;
+	int64_t base;
+	CHECK(produce_one(pfd, 7, "kt", 0, bb, n, -1, &err, &base) == 0);
+	CHECK(err == 0);
+	static uint8_t buf[1 << 20];
+	long m = kread(fd, buf, sizeof(buf));
+	dt = now_ms() - t0;
+	CHECK(m > 0 && rb_be32(buf) == 9001);
+	CHECK(dt < 2000);
+	CHECK(m > n); /* the batch is in it */
+	close(fd);
+	close(pfd);
+	return 0;
+}
+
+int main(void)
+{
+	if (tb_available())
+		return 77;
+	if (tb_init(&b, "klisten") || tb_start(&b)) {
+		fprintf(stderr, "cannot start the broker (logs in %s)\n", b.dir);
+		tb_destroy(&b, 1);
+		return 1;
+	}
+	struct sl_client *cl;
+	struct sl_topic_config tc = { 0 };
+	tc.partitions = 3;
+	if (sl_client_create(b.addr, 5000, &cl) ||
+	    sl_topic_create(cl, "kt", &tc) < 0) {
+		fprintf(stderr, "cannot create the topic\n");
+		tb_destroy(&b, 1);
+		return 1;
+	}
+	sl_client_destroy(cl);
+	struct {
+		const char *name;
+		int (*fn)(void);
+	} tests[] = {
+		{ "api_versions", t_api_versions },
+		{ "bad_frames", t_bad_frames },
+		{ "produce_fetch", t_produce_fetch },
+		{ "long_poll", t_long_poll },
+	};
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		int before = failures;
+		tests[i].fn();
+		printf("%s %s\n", failures == before ? "ok  " : "FAIL",
+		       tests[i].name);
+	}
+	/* the broker is still up and counted the bad input */
+	int alive = tb_wait_sluiced(&b, 5000) == 0;
+	printf("%s broker alive\n", alive ? "ok  " : "FAIL");
+	tb_destroy(&b, failures || !alive);
+	return failures || !alive;
+}
