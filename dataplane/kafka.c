@@ -58,6 +58,8 @@ struct kx_part {
 	int64_t timestamp;      /* list: asked for */
 	int64_t hw, log_start;
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
+	int64_t seen;           /* fetch: the partition's durable offset
+				   when it was last read */
 	struct dp_msg *sub;     /* fetch: the answered share (records) */
 };
 
@@ -569,6 +571,7 @@ static void fetch_issue(struct dp *dp, struct dp_msg *m)
 			       pp->error != SN_ERR_REQUEST_TIMED_OUT))
 			continue;
 		pp->error = 0;
+		pp->seen = pp->p->durable_offset;
 		struct dp_msg *s = kx_share(dp, m, k, DPM_FETCH, 0);
 		if (!s) {
 			dp->net.budget_exhausted++;
@@ -949,14 +952,16 @@ int dp_kafka_waiting(void)
 	return waiting != NULL;
 }
 
-/* Has data arrived for any partition of x? */
+/* Has any partition of x moved since it was read?  (Not "is there data
+ * at the fetch offset": with min_bytes above what is there, that would
+ * re-read the same bytes until the deadline.) */
 static int fetch_ready(const struct kx_req *x)
 {
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		const struct kx_part *pp = &x->parts[k];
 		/* plain read of a counter the owner refreshes each
 		 * millisecond (as telemetry does) */
-		if (pp->p && !pp->error && pp->p->durable_offset != pp->offset)
+		if (pp->p && !pp->error && pp->p->durable_offset != pp->seen)
 			return 1;
 	}
 	return 0;
