@@ -320,10 +320,10 @@ static struct req req_of_wait(const struct wait *w, int16_t key)
 
 /*
  * The API's response carrying error code alone: every array empty, except
- * that OffsetCommit, OffsetFetch v1 and LeaveGroup v3 list the partitions or
- * members of the request (q, when it could be decoded) with the code.
- * Returns 0, or -EMSGSIZE when even that does not fit (OffsetCommit and
- * OffsetFetch v1 only: the others are small).
+ * that OffsetCommit and OffsetFetch v1 list the partitions of the request q
+ * (which they need) and DescribeGroups the group ids of q (when given) with
+ * the code.  Returns 0, or -EMSGSIZE when even that does not fit
+ * (OffsetCommit and OffsetFetch v1 only: the others are small).
  */
 static int send_error(struct sl_groups *g, const struct req *rq,
 		      const void *q, int16_t code)
@@ -334,9 +334,10 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 	switch (rq->key) {
 	case KC_API_OFFSET_COMMIT: {
 		const struct kc_offset_commit_req *c = q;
+		assert(c);
 		struct kc_offset_commit_resp *r = (void *)u.raw;
-		int32_t nt = c && c->topics.count > 0 ? c->topics.count : 0;
-		const struct kc_offset_commit_req_topic *qt = c ? c->topics.items : NULL;
+		int32_t nt = c->topics.count > 0 ? c->topics.count : 0;
+		const struct kc_offset_commit_req_topic *qt = c->topics.items;
 		struct kc_offset_commit_resp_topic *rt =
 			take(&g->build, (size_t)nt, sizeof(*rt));
 		if (nt && !rt)
@@ -436,7 +437,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 	}
 	int rc = send_body(g, rq, u.raw);
 	if (rc == -EMSGSIZE && rq->key == KC_API_DESCRIBE_GROUPS) {
-		/* too many names to echo: say it once, at the top */
+		/* too many group ids to echo (there is no top-level error) */
 		((struct kc_describe_groups_resp *)(void *)u.raw)->groups =
 			(struct kc_array){NULL, 0};
 		rc = send_body(g, rq, u.raw);
@@ -1132,37 +1133,41 @@ static void prepare_rebalance(struct sl_groups *g, struct group *gr,
 
 /* Kafka's vote: among the protocols every member supports, each member
  * votes for the first in its own order; most votes wins, ties going to the
- * leader's order. */
+ * leader's order.  O(members x protocols^2). */
 static void select_protocol(struct group *gr)
 {
 	const struct member *l = gr->leader;
-	uint32_t best = UINT32_MAX, best_votes = 0;
-	assert(l && gr->nmembers > 0);
+	bool common[SL_GROUPS_PROTOCOLS_MAX];
+	uint32_t votes[SL_GROUPS_PROTOCOLS_MAX] = {0};
+	assert(l && gr->nmembers > 0 && l->nprotocols <= SL_GROUPS_PROTOCOLS_MAX);
 	for (uint32_t c = 0; c < l->nprotocols; c++) {
 		const struct protocol *cp = &l->protocols[c];
-		const char *cname = (const char *)l->blob + cp->name_off;
-		if (!all_support(gr, NULL, cname, cp->name_len))
-			continue;
-		uint32_t votes = 0;
-		for (uint32_t i = 0; i < gr->nmembers; i++) {
-			const struct member *m = gr->members[i];
-			for (uint32_t k = 0; k < m->nprotocols; k++) {
-				const struct protocol *mp = &m->protocols[k];
-				const char *mname = (const char *)m->blob +
-						    mp->name_off;
-				if (!all_support(gr, NULL, mname, mp->name_len))
-					continue;
-				if (mp->name_len == cp->name_len &&
-				    !memcmp(mname, cname, cp->name_len))
-					votes++;
-				break;
+		common[c] = all_support(gr, NULL, (const char *)l->blob +
+					cp->name_off, cp->name_len);
+	}
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		const struct member *m = gr->members[i];
+		bool voted = false;
+		for (uint32_t k = 0; k < m->nprotocols && !voted; k++) {
+			const struct protocol *mp = &m->protocols[k];
+			for (uint32_t c = 0; c < l->nprotocols; c++) {
+				const struct protocol *cp = &l->protocols[c];
+				if (common[c] && mp->name_len == cp->name_len &&
+				    !memcmp(m->blob + mp->name_off,
+					    l->blob + cp->name_off,
+					    cp->name_len)) {
+					votes[c]++;
+					voted = true;
+					break;
+				}
 			}
 		}
-		if (best == UINT32_MAX || votes > best_votes) {
-			best = c;
-			best_votes = votes;
-		}
+		assert(voted); /* a common protocol is one of m's */
 	}
+	uint32_t best = UINT32_MAX;
+	for (uint32_t c = 0; c < l->nprotocols; c++)
+		if (common[c] && (best == UINT32_MAX || votes[c] > votes[best]))
+			best = c;
 	/* every join checked that a common protocol exists */
 	assert(best != UINT32_MAX);
 	const struct protocol *bp = &l->protocols[best];
@@ -1391,99 +1396,77 @@ static void rejoin(struct sl_groups *g, struct group *gr, struct member *m,
 	try_complete_join(g, gr, now_ms);
 }
 
-static void on_join_group(struct sl_groups *g, const struct req *rq,
-			  const struct kc_join_group_req *q, int64_t now_ms)
+/* A JoinGroup without a member id: a member id for it, which v4+ must
+ * come back with (KIP-394) and older versions join with at once. */
+static void join_new(struct sl_groups *g, const struct req *rq,
+		     const struct kc_join_group_req *q, struct group *gr,
+		     int32_t rebalance_ms, int64_t now_ms)
 {
-	const struct kc_join_group_req_protocol *p = q->protocols.items;
-	int16_t code = ERR_NONE;
-	if (!valid_group_id(q->group_id))
-		code = KC_ERR_INVALID_GROUP_ID;
-	else if (q->session_timeout_ms < SL_GROUPS_SESSION_TIMEOUT_MIN_MS ||
-		 q->session_timeout_ms > SL_GROUPS_SESSION_TIMEOUT_MAX_MS)
-		code = KC_ERR_INVALID_SESSION_TIMEOUT;
-	else if (q->protocol_type.len > SL_GROUPS_NAME_MAX ||
-		 q->group_instance_id.len > SL_GROUPS_NAME_MAX ||
-		 q->protocols.count > SL_GROUPS_PROTOCOLS_MAX)
-		code = SN_ERR_INVALID_REQUEST;
-	for (int32_t i = 0; code == ERR_NONE && i < q->protocols.count; i++)
-		if (p[i].name.len > SL_GROUPS_NAME_MAX)
-			code = SN_ERR_INVALID_REQUEST;
-	if (code) {
-		send_error(g, rq, NULL, code);
+	if (!gr && !(gr = group_create(g, q->group_id.ptr,
+				       (size_t)q->group_id.len))) {
+		send_error(g, rq, NULL, KC_ERR_POLICY_VIOLATION);
 		return;
 	}
-	/* v0 has no rebalance timeout: the session timeout stands for it */
-	int32_t rebalance_ms = q->rebalance_timeout_ms >= 0 ?
-			       q->rebalance_timeout_ms : q->session_timeout_ms;
-	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
-
-	if (q->member_id.len == 0) { /* a new member */
-		if (!gr && !(gr = group_create(g, q->group_id.ptr,
-					       (size_t)q->group_id.len))) {
-			send_error(g, rq, NULL, KC_ERR_POLICY_VIOLATION);
-			return;
-		}
-		if (!protocols_ok(gr, NULL, q)) {
-			send_error(g, rq, NULL, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
-			return;
-		}
-		char id[MEMBER_ID_MAX];
-		size_t cl = str_len(rq->client_id);
-		if (cl > CLIENT_ID_IN_MEMBER_ID_MAX)
-			cl = CLIENT_ID_IN_MEMBER_ID_MAX;
-		if (cl)
-			memcpy(id, rq->client_id.ptr, cl);
-		int n = snprintf(id + cl, sizeof(id) - cl, "-%lld-%llu",
-				 (long long)g->open_ms,
-				 (unsigned long long)++g->member_seq);
-		assert(n > 0 && (size_t)n < sizeof(id) - cl);
-		size_t id_len = cl + (size_t)n;
-		if (gr->nmembers + gr->npending >= SL_GROUPS_MEMBERS_MAX ||
-		    JOIN_RESP_FIXED_MAX + gr->join_bytes +
-		    join_bytes_of(id_len, q->group_instance_id, q) >
-		    SL_GROUPS_MAX_RESPONSE) {
-			send_error(g, rq, NULL, KC_ERR_GROUP_MAX_SIZE_REACHED);
-			return;
-		}
-		if (rq->version >= 4) { /* KIP-394: come back with this id */
-			if (gr->npending == gr->pending_cap) {
-				uint32_t cap = gr->pending_cap ?
-					       gr->pending_cap * 2 : 4;
-				struct pending *np = realloc(gr->pending,
-							     cap * sizeof(*np));
-				if (!np) {
-					send_error(g, rq, NULL,
-						   SN_ERR_UNKNOWN_SERVER_ERROR);
-					return;
-				}
-				gr->pending = np;
-				gr->pending_cap = cap;
-			}
-			struct pending *pm = &gr->pending[gr->npending++];
-			memcpy(pm->id, id, id_len);
-			pm->id_len = (uint16_t)id_len;
-			pm->expires_ms = now_ms + q->session_timeout_ms;
-			union kc_response u;
-			struct kc_join_group_resp *r = (void *)u.raw;
-			memset(&u, 0, sizeof(u));
-			r->error_code = KC_ERR_MEMBER_ID_REQUIRED;
-			r->generation_id = -1;
-			r->protocol_name = empty_str;
-			r->leader = empty_str;
-			r->member_id = str_of(id, id_len);
-			int rc = send_body(g, rq, r);
-			assert(rc == 0);
-			(void)rc;
-			return;
-		}
+	if (!protocols_ok(gr, NULL, q)) {
+		send_error(g, rq, NULL, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+		return;
+	}
+	char id[MEMBER_ID_MAX];
+	size_t cl = str_len(rq->client_id);
+	if (cl > CLIENT_ID_IN_MEMBER_ID_MAX)
+		cl = CLIENT_ID_IN_MEMBER_ID_MAX;
+	if (cl)
+		memcpy(id, rq->client_id.ptr, cl);
+	int n = snprintf(id + cl, sizeof(id) - cl, "-%lld-%llu",
+			 (long long)g->open_ms,
+			 (unsigned long long)++g->member_seq);
+	assert(n > 0 && (size_t)n < sizeof(id) - cl);
+	size_t id_len = cl + (size_t)n;
+	if (gr->nmembers + gr->npending >= SL_GROUPS_MEMBERS_MAX ||
+	    JOIN_RESP_FIXED_MAX + gr->join_bytes +
+	    join_bytes_of(id_len, q->group_instance_id, q) >
+	    SL_GROUPS_MAX_RESPONSE) {
+		send_error(g, rq, NULL, KC_ERR_GROUP_MAX_SIZE_REACHED);
+		return;
+	}
+	if (rq->version < 4) {
 		add_member(g, gr, rq, q, rebalance_ms, id, id_len, now_ms);
 		return;
 	}
-
-	if (!gr) {
-		send_error(g, rq, NULL, KC_ERR_UNKNOWN_MEMBER_ID);
-		return;
+	if (gr->npending == gr->pending_cap) {
+		uint32_t cap = gr->pending_cap ? gr->pending_cap * 2 : 4;
+		struct pending *np = realloc(gr->pending, cap * sizeof(*np));
+		if (!np) {
+			send_error(g, rq, NULL, SN_ERR_UNKNOWN_SERVER_ERROR);
+			return;
+		}
+		gr->pending = np;
+		gr->pending_cap = cap;
 	}
+	struct pending *pm = &gr->pending[gr->npending++];
+	memcpy(pm->id, id, id_len);
+	pm->id_len = (uint16_t)id_len;
+	pm->expires_ms = now_ms + q->session_timeout_ms;
+	union kc_response u;
+	struct kc_join_group_resp *r = (void *)u.raw;
+	memset(&u, 0, sizeof(u));
+	r->error_code = KC_ERR_MEMBER_ID_REQUIRED;
+	r->generation_id = -1;
+	r->protocol_name = empty_str;
+	r->leader = empty_str;
+	r->member_id = str_of(id, id_len);
+	int rc = send_body(g, rq, r);
+	assert(rc == 0);
+	(void)rc;
+}
+
+/* A JoinGroup with a member id: one MEMBER_ID_REQUIRED gave, or a member's
+ * rejoin (which starts a rebalance unless it is a retry of the current
+ * generation's). */
+static void join_known(struct sl_groups *g, const struct req *rq,
+		       const struct kc_join_group_req *q, struct group *gr,
+		       int32_t rebalance_ms, int64_t now_ms)
+{
 	int32_t pi = pending_find(gr, q->member_id);
 	if (pi >= 0) { /* back with the id MEMBER_ID_REQUIRED gave */
 		size_t id_len = gr->pending[pi].id_len;
@@ -1543,6 +1526,39 @@ static void on_join_group(struct sl_groups *g, const struct req *rq,
 	/* a member in an Empty group cannot be */
 	assert(!"member in an Empty group");
 	send_error(g, rq, NULL, KC_ERR_UNKNOWN_MEMBER_ID);
+}
+
+static void on_join_group(struct sl_groups *g, const struct req *rq,
+			  const struct kc_join_group_req *q, int64_t now_ms)
+{
+	const struct kc_join_group_req_protocol *p = q->protocols.items;
+	int16_t code = ERR_NONE;
+	if (!valid_group_id(q->group_id))
+		code = KC_ERR_INVALID_GROUP_ID;
+	else if (q->session_timeout_ms < SL_GROUPS_SESSION_TIMEOUT_MIN_MS ||
+		 q->session_timeout_ms > SL_GROUPS_SESSION_TIMEOUT_MAX_MS)
+		code = KC_ERR_INVALID_SESSION_TIMEOUT;
+	else if (q->protocol_type.len > SL_GROUPS_NAME_MAX ||
+		 q->group_instance_id.len > SL_GROUPS_NAME_MAX ||
+		 q->protocols.count > SL_GROUPS_PROTOCOLS_MAX)
+		code = SN_ERR_INVALID_REQUEST;
+	for (int32_t i = 0; code == ERR_NONE && i < q->protocols.count; i++)
+		if (p[i].name.len > SL_GROUPS_NAME_MAX)
+			code = SN_ERR_INVALID_REQUEST;
+	if (code) {
+		send_error(g, rq, NULL, code);
+		return;
+	}
+	/* v0 has no rebalance timeout: the session timeout stands for it */
+	int32_t rebalance_ms = q->rebalance_timeout_ms >= 0 ?
+			       q->rebalance_timeout_ms : q->session_timeout_ms;
+	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+	if (q->member_id.len == 0)
+		join_new(g, rq, q, gr, rebalance_ms, now_ms);
+	else if (!gr)
+		send_error(g, rq, NULL, KC_ERR_UNKNOWN_MEMBER_ID);
+	else
+		join_known(g, rq, q, gr, rebalance_ms, now_ms);
 }
 
 /* ---- SyncGroup, Heartbeat, LeaveGroup ---- */
@@ -1676,14 +1692,15 @@ static void on_heartbeat(struct sl_groups *g, const struct req *rq,
 }
 
 /* Remove one member (by member id, or by instance id when the member id is
- * empty); the group's rebalance is the caller's. */
+ * empty) and count it in *left; the group's rebalance is the caller's. */
 static int16_t leave_one(struct sl_groups *g, struct group *gr,
-			 struct kc_str member_id, struct kc_str instance)
+			 struct kc_str member_id, struct kc_str instance,
+			 uint32_t *left)
 {
 	if (!gr)
 		return KC_ERR_UNKNOWN_MEMBER_ID;
 	int32_t pi = pending_find(gr, member_id);
-	if (pi >= 0) {
+	if (pi >= 0) { /* only a pending join can have waited for it */
 		pending_remove(gr, (uint32_t)pi);
 		return ERR_NONE;
 	}
@@ -1692,6 +1709,7 @@ static int16_t leave_one(struct sl_groups *g, struct group *gr,
 	if (!m)
 		return KC_ERR_UNKNOWN_MEMBER_ID;
 	member_remove(g, gr, m);
+	(*left)++;
 	return ERR_NONE;
 }
 
@@ -1707,14 +1725,20 @@ static void on_leave_group(struct sl_groups *g, const struct req *rq,
 		return;
 	}
 	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+	uint32_t left = 0;
 	if (rq->version <= 2) {
-		r->error_code = leave_one(g, gr, q->member_id, null_str);
+		r->error_code = leave_one(g, gr, q->member_id, null_str, &left);
 	} else {
 		int32_t n = q->members.count > 0 ? q->members.count : 0;
 		const struct kc_leave_group_req_member *qm = q->members.items;
+		/* nobody leaves unless the answer can list them all */
+		size_t bytes = 4 + 4 + 2 + 4;
+		for (int32_t i = 0; i < n; i++)
+			bytes += 2 + str_len(qm[i].member_id) + 2 +
+				 str_len(qm[i].group_instance_id) + 2;
 		struct kc_leave_group_resp_member *rm =
 			take(&g->build, (size_t)n, sizeof(*rm));
-		if (n && !rm) { /* far more than an answer can list */
+		if (bytes > SL_GROUPS_MAX_RESPONSE || (n && !rm)) {
 			send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
 			return;
 		}
@@ -1722,14 +1746,18 @@ static void on_leave_group(struct sl_groups *g, const struct req *rq,
 			rm[i].member_id = qm[i].member_id;
 			rm[i].group_instance_id = qm[i].group_instance_id;
 			rm[i].error_code = leave_one(g, gr, qm[i].member_id,
-						     qm[i].group_instance_id);
+						     qm[i].group_instance_id,
+						     &left);
 		}
 		r->members = (struct kc_array){rm, n};
 	}
-	if (gr)
+	if (left)
 		members_left(g, gr, now_ms);
-	if (send_body(g, rq, r) == -EMSGSIZE)
-		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+	else if (gr)
+		try_complete_join(g, gr, now_ms); /* a pending one may have left */
+	int rc = send_body(g, rq, r);
+	assert(rc == 0); /* measured above */
+	(void)rc;
 }
 
 /* ---- OffsetCommit, OffsetFetch ---- */
@@ -2222,6 +2250,11 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 			 h.client_id};
 	int rc = 0;
 	if (n < 0) {
+		/* OffsetCommit and OffsetFetch v1 answer partition by partition:
+		 * without the partitions, any answer would read as success */
+		if (h.api_key == KC_API_OFFSET_COMMIT ||
+		    (h.api_key == KC_API_OFFSET_FETCH && h.api_version < 2))
+			return n == -ENOBUFS ? -EMSGSIZE : -EINVAL;
 		/* a request too big for the arena is far bigger than any answer */
 		int16_t code = n == -ENOBUFS ? SN_ERR_MESSAGE_TOO_LARGE :
 					       SN_ERR_INVALID_REQUEST;

@@ -116,11 +116,13 @@ void sl_groups_close(struct sl_groups *g);
  *   -EINVAL    shorter than a request header, not one of these APIs, or a
  *              version outside the supported windows (the API table of
  *              proto/kafka/schemas_group.c): Kafka closes the connection
- *              there, so should the caller;
+ *              there, so should the caller; also a malformed OffsetCommit
+ *              or OffsetFetch v1, whose responses answer partition by
+ *              partition and have no field for a request that cannot be
+ *              read (an empty answer would read as success);
  *   -EMSGSIZE  an OffsetCommit, or an OffsetFetch v1, whose answer would be
- *              longer than SL_GROUPS_MAX_RESPONSE: those responses have no
- *              field to refuse with, and a partial answer would read as
- *              success (nothing was committed);
+ *              longer than SL_GROUPS_MAX_RESPONSE, for the same reason
+ *              (nothing was committed);
  *   -ENOMEM.
  */
 int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,

@@ -1,0 +1,1232 @@
+/*
+ * Unit tests of the consumer group coordinator (control/groups.c): whole
+ * Kafka requests built with the codec go in, the responses that come out
+ * through the reply callback are decoded and checked, and time moves only
+ * when a test says so.
+ *
+ * Every reply is checked to come once per request (a token answered twice
+ * fails the test), to fit SL_GROUPS_MAX_RESPONSE and to carry its request's
+ * correlation id.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tl.h"
+#include "control/groups.h"
+#include "proto/kafka/kcodec.h"
+
+#define T0 1000000 /* the injected clock at the start of each test */
+#define SESSION_MS 10000
+#define REBALANCE_MS 60000
+
+static char g_dir[PATH_MAX];
+static struct sl_groups *G;
+static int64_t now;
+static uint64_t seq;
+
+/* ---- replies ---- */
+
+#define CAPTURED_MAX 4096
+struct captured {
+	uint64_t token;
+	uint8_t *bytes;
+	size_t len;
+	bool taken;
+};
+static struct captured cap[CAPTURED_MAX];
+static int ncap;
+
+static _Alignas(8) uint8_t pool_mem[8 << 20]; /* decoded replies */
+static struct kc_arena pool;
+
+static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
+		     size_t len)
+{
+	assert_ptr_equal(ctx, &G);
+	assert_true(len >= 4 && len <= SL_GROUPS_MAX_RESPONSE);
+	for (int i = 0; i < ncap; i++)
+		if (cap[i].token == token)
+			fail_msg("token %llx answered twice",
+				 (unsigned long long)token);
+	assert_true(ncap < CAPTURED_MAX);
+	uint8_t *copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, resp, len);
+	cap[ncap++] = (struct captured){token, copy, len, false};
+}
+
+static bool has_reply(uint64_t t)
+{
+	for (int i = 0; i < ncap; i++)
+		if (cap[i].token == t)
+			return true;
+	return false;
+}
+
+static int untaken(void)
+{
+	int n = 0;
+	for (int i = 0; i < ncap; i++)
+		n += !cap[i].taken;
+	return n;
+}
+
+/* The decoded reply to request t (which must have come); valid until the
+ * test ends. */
+static void *reply(uint64_t t, int16_t key, int16_t ver)
+{
+	for (int i = 0; i < ncap; i++) {
+		if (cap[i].token != t)
+			continue;
+		assert_false(cap[i].taken);
+		cap[i].taken = true;
+		union kc_response *u = (void *)(pool.base + pool.used);
+		pool.used += (sizeof(*u) + 7) & ~(size_t)7;
+		assert_true(pool.used < pool.cap);
+		struct kc_response_header h;
+		long n = kc_decode_response(key, ver, cap[i].bytes, cap[i].len,
+					    &h, u, &pool);
+		TL_EQ(n, (long)cap[i].len);
+		TL_EQ(h.correlation_id, (int32_t)(t & 0x7fffffff));
+		return u->raw;
+	}
+	fail_msg("no reply to request %llx", (unsigned long long)t);
+	return NULL;
+}
+
+/* ---- requests ---- */
+
+static struct kc_str S(const char *s)
+{
+	return (struct kc_str){s, s ? (int32_t)strlen(s) : -1};
+}
+
+static struct kc_bytes B(const char *s)
+{
+	return (struct kc_bytes){(const uint8_t *)s, (int32_t)strlen(s)};
+}
+
+static bool streq(struct kc_str s, const char *want)
+{
+	return s.len == (int32_t)strlen(want) &&
+	       !memcmp(s.ptr, want, strlen(want));
+}
+
+static bool byteseq(struct kc_bytes b, const char *want)
+{
+	return b.len == (int32_t)strlen(want) &&
+	       (b.len == 0 || !memcmp(b.ptr, want, strlen(want)));
+}
+
+static uint8_t req_buf[1 << 18];
+
+/* Encode a request into req_buf; its length. */
+static size_t encode_req(uint64_t t, int16_t key, int16_t ver, const void *body)
+{
+	struct kc_request_header h = {key, ver, (int32_t)(t & 0x7fffffff),
+				      S("client")};
+	long n = kc_encode_request(&h, body, req_buf, sizeof(req_buf));
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static uint64_t send_req(uint32_t conn, int16_t key, int16_t ver,
+			 const void *body)
+{
+	uint64_t t = (uint64_t)conn << 32 | ++seq;
+	size_t n = encode_req(t, key, ver, body);
+	TL_EQ(sl_groups_request(G, t, req_buf, n, now), 0);
+	return t;
+}
+
+static void advance(int64_t ms)
+{
+	now += ms;
+	sl_groups_tick(G, now);
+}
+
+static uint64_t join(uint32_t conn, int16_t ver, const char *group,
+		     const char *member, const char *meta)
+{
+	struct kc_join_group_req_protocol p = {S("range"), B(meta)};
+	struct kc_join_group_req q = {S(group), SESSION_MS, REBALANCE_MS,
+				      S(member), {NULL, -1}, S("consumer"),
+				      {&p, 1}};
+	return send_req(conn, KC_API_JOIN_GROUP, ver, &q);
+}
+
+static const struct kc_join_group_resp *join_reply(uint64_t t, int16_t ver)
+{
+	return reply(t, KC_API_JOIN_GROUP, ver);
+}
+
+/* A v5 join: MEMBER_ID_REQUIRED, then the join with the id it gave, which
+ * waits for the rebalance.  The id goes to id_out. */
+static uint64_t join_v5(uint32_t conn, const char *group, const char *meta,
+			char *id_out)
+{
+	uint64_t t = join(conn, 5, group, "", meta);
+	const struct kc_join_group_resp *r = join_reply(t, 5);
+	TL_EQ(r->error_code, KC_ERR_MEMBER_ID_REQUIRED);
+	TL_EQ(r->generation_id, -1);
+	assert_true(r->member_id.len > 0 && r->member_id.len < 128);
+	memcpy(id_out, r->member_id.ptr, (size_t)r->member_id.len);
+	id_out[r->member_id.len] = 0;
+	t = join(conn, 5, group, id_out, meta);
+	assert_false(has_reply(t));
+	return t;
+}
+
+static uint64_t sync_req(uint32_t conn, const char *group, int32_t gen,
+			 const char *member,
+			 const struct kc_sync_group_req_assignment *a, int n)
+{
+	struct kc_sync_group_req q = {S(group), gen, S(member), {NULL, -1},
+				      {(void *)a, n}};
+	return send_req(conn, KC_API_SYNC_GROUP, 3, &q);
+}
+
+static const struct kc_sync_group_resp *sync_reply(uint64_t t)
+{
+	return reply(t, KC_API_SYNC_GROUP, 3);
+}
+
+static int16_t heartbeat(uint32_t conn, const char *group, int32_t gen,
+			 const char *member)
+{
+	struct kc_heartbeat_req q = {S(group), gen, S(member), {NULL, -1}};
+	uint64_t t = send_req(conn, KC_API_HEARTBEAT, 3, &q);
+	return ((const struct kc_heartbeat_resp *)reply(t, KC_API_HEARTBEAT, 3))
+		->error_code;
+}
+
+struct part {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const char *meta; /* NULL: null metadata */
+};
+
+/* One OffsetCommit v7 (partitions in topic runs); returns the token. */
+static uint64_t commit_req(uint32_t conn, const char *group, int32_t gen,
+			   const char *member, const struct part *p, int n)
+{
+	struct kc_offset_commit_req_topic topics[16];
+	struct kc_offset_commit_req_partition parts[64];
+	int nt = 0;
+	assert_true(n <= 64);
+	for (int i = 0; i < n; i++) {
+		if (i == 0 || strcmp(p[i].topic, p[i - 1].topic)) {
+			assert_true(nt < 16);
+			topics[nt++] = (struct kc_offset_commit_req_topic){
+				S(p[i].topic), {&parts[i], 0}};
+		}
+		topics[nt - 1].partitions.count++;
+		parts[i] = (struct kc_offset_commit_req_partition){
+			p[i].partition, p[i].offset, 3, -1, S(p[i].meta)};
+	}
+	struct kc_offset_commit_req q = {S(group), gen, S(member), {NULL, -1},
+					 -1, {topics, nt}};
+	return send_req(conn, KC_API_OFFSET_COMMIT, 7, &q);
+}
+
+/* Commit and check every partition's error code is want. */
+static void commit(const char *group, int32_t gen, const char *member,
+		   const struct part *p, int n, int16_t want)
+{
+	uint64_t t = commit_req(9, group, gen, member, p, n);
+	const struct kc_offset_commit_resp *r = reply(t, KC_API_OFFSET_COMMIT, 7);
+	const struct kc_offset_commit_resp_topic *rt = r->topics.items;
+	int k = 0;
+	for (int i = 0; i < r->topics.count; i++) {
+		const struct kc_offset_commit_resp_partition *rp =
+			rt[i].partitions.items;
+		for (int j = 0; j < rt[i].partitions.count; j++, k++) {
+			assert_true(streq(rt[i].name, p[k].topic));
+			TL_EQ(rp[j].partition_index, p[k].partition);
+			TL_EQ(rp[j].error_code, want);
+		}
+	}
+	TL_EQ(k, n);
+}
+
+/* The committed offset of one partition (OffsetFetch v5), -1 for none;
+ * metadata (when asked for) is copied to meta. */
+static int64_t fetch_one(const char *group, const char *topic, int32_t partition,
+			 char *meta)
+{
+	struct kc_offset_fetch_req_topic t = {S(topic), {&partition, 1}};
+	struct kc_offset_fetch_req q = {S(group), {&t, 1}};
+	uint64_t tok = send_req(9, KC_API_OFFSET_FETCH, 5, &q);
+	const struct kc_offset_fetch_resp *r = reply(tok, KC_API_OFFSET_FETCH, 5);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->topics.count, 1);
+	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
+	assert_true(streq(rt[0].name, topic));
+	TL_EQ(rt[0].partitions.count, 1);
+	const struct kc_offset_fetch_resp_partition *rp = rt[0].partitions.items;
+	TL_EQ(rp[0].partition_index, partition);
+	TL_EQ(rp[0].error_code, 0);
+	if (meta) {
+		int32_t ml = rp[0].metadata.len;
+		if (ml < 0) {
+			strcpy(meta, "(null)");
+		} else {
+			memcpy(meta, rp[0].metadata.ptr, (size_t)ml);
+			meta[ml] = 0;
+		}
+	}
+	if (rp[0].committed_offset < 0)
+		TL_EQ(rp[0].committed_leader_epoch, -1);
+	return rp[0].committed_offset;
+}
+
+static const struct kc_described_group *describe(const char *group)
+{
+	struct kc_str id = S(group);
+	struct kc_describe_groups_req q = {{&id, 1}, false};
+	uint64_t t = send_req(9, KC_API_DESCRIBE_GROUPS, 4, &q);
+	const struct kc_describe_groups_resp *r =
+		reply(t, KC_API_DESCRIBE_GROUPS, 4);
+	TL_EQ(r->groups.count, 1);
+	const struct kc_described_group *d = r->groups.items;
+	TL_EQ(d->error_code, 0);
+	assert_true(streq(d->group_id, group));
+	return d;
+}
+
+static void open_groups(void)
+{
+	TL_OK(sl_groups_open(g_dir, on_reply, &G, now, &G));
+}
+
+static void reopen(void)
+{
+	sl_groups_close(G);
+	open_groups();
+}
+
+static void path_of(char *out, const char *file)
+{
+	tl_pathf(out, "%s/%s", g_dir, file);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (tl_tmpdir(g_dir, "control-groups"))
+		return -1;
+	now = T0;
+	seq = 0;
+	ncap = 0;
+	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
+	open_groups();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sl_groups_close(G);
+	G = NULL;
+	for (int i = 0; i < ncap; i++)
+		free(cap[i].bytes);
+	ncap = 0;
+	tl_rmrf(g_dir);
+	return 0;
+}
+
+/* ---- membership ---- */
+
+static void test_single_member(void **state)
+{
+	(void)state;
+	/* v3: no MEMBER_ID_REQUIRED; the new group waits the initial delay */
+	uint64_t t = join(1, 3, "g1", "", "meta-a");
+	assert_false(has_reply(t));
+	TL_EQ(sl_groups_tick(G, now), SL_GROUPS_INITIAL_DELAY_MS);
+	advance(SL_GROUPS_INITIAL_DELAY_MS - 1);
+	assert_false(has_reply(t));
+	advance(1);
+	const struct kc_join_group_resp *j = join_reply(t, 3);
+	TL_EQ(j->error_code, 0);
+	TL_EQ(j->generation_id, 1);
+	assert_true(streq(j->protocol_name, "range"));
+	assert_true(j->member_id.len > 0);
+	assert_true(j->leader.len == j->member_id.len &&
+		    !memcmp(j->leader.ptr, j->member_id.ptr,
+			    (size_t)j->member_id.len));
+	TL_EQ(j->members.count, 1);
+	const struct kc_join_group_resp_member *jm = j->members.items;
+	assert_true(byteseq(jm[0].metadata, "meta-a"));
+	char id[128];
+	memcpy(id, j->member_id.ptr, (size_t)j->member_id.len);
+	id[j->member_id.len] = 0;
+	assert_true(strncmp(id, "client-", 7) == 0);
+
+	struct kc_sync_group_req_assignment a = {S(id), B("assign-a")};
+	t = sync_req(1, "g1", 1, id, &a, 1);
+	const struct kc_sync_group_resp *s = sync_reply(t);
+	TL_EQ(s->error_code, 0);
+	assert_true(byteseq(s->assignment, "assign-a"));
+	TL_EQ(heartbeat(1, "g1", 1, id), 0);
+	/* a SyncGroup in Stable answers the assignment again */
+	t = sync_req(1, "g1", 1, id, NULL, 0);
+	assert_true(byteseq(sync_reply(t)->assignment, "assign-a"));
+	const struct kc_described_group *d = describe("g1");
+	assert_true(streq(d->group_state, "Stable"));
+	TL_EQ(untaken(), 0);
+}
+
+struct trio {
+	char id[3][128];
+	int32_t gen;
+};
+
+/* Three members joining within the initial delay land in generation 1;
+ * only the leader sees the member list; the leader's SyncGroup answers
+ * everyone. */
+static void three_members(struct trio *t3)
+{
+	uint64_t t[3];
+	t[0] = join_v5(1, "g3", "meta-0", t3->id[0]);
+	advance(100);
+	t[1] = join_v5(2, "g3", "meta-1", t3->id[1]);
+	advance(150);
+	t[2] = join_v5(3, "g3", "meta-2", t3->id[2]);
+	/* the delay was extended by the members that came during it */
+	advance(50);
+	for (int i = 0; i < 3; i++)
+		assert_false(has_reply(t[i]));
+	assert_true(streq(describe("g3")->group_state, "PreparingRebalance"));
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	const struct kc_join_group_resp *j[3];
+	for (int i = 0; i < 3; i++) {
+		j[i] = join_reply(t[i], 5);
+		TL_EQ(j[i]->error_code, 0);
+		TL_EQ(j[i]->generation_id, 1);
+		assert_true(streq(j[i]->leader, t3->id[0]));
+		assert_true(streq(j[i]->member_id, t3->id[i]));
+		assert_true(streq(j[i]->protocol_name, "range"));
+	}
+	TL_EQ(j[0]->members.count, 3);
+	TL_EQ(j[1]->members.count, 0);
+	TL_EQ(j[2]->members.count, 0);
+	const struct kc_join_group_resp_member *m = j[0]->members.items;
+	for (int i = 0; i < 3; i++) {
+		char meta[16];
+		snprintf(meta, sizeof(meta), "meta-%d", i);
+		assert_true(streq(m[i].member_id, t3->id[i]));
+		assert_true(byteseq(m[i].metadata, meta));
+		TL_EQ(m[i].group_instance_id.len, -1);
+	}
+	t3->gen = 1;
+	assert_true(streq(describe("g3")->group_state, "CompletingRebalance"));
+
+	/* followers wait for the leader */
+	uint64_t s1 = sync_req(2, "g3", 1, t3->id[1], NULL, 0);
+	uint64_t s2 = sync_req(3, "g3", 1, t3->id[2], NULL, 0);
+	assert_false(has_reply(s1) || has_reply(s2));
+	struct kc_sync_group_req_assignment a[3] = {
+		{S(t3->id[0]), B("p0")}, {S(t3->id[1]), B("p1")},
+		{S(t3->id[2]), B("p2,p3")},
+	};
+	uint64_t s0 = sync_req(1, "g3", 1, t3->id[0], a, 3);
+	assert_true(byteseq(sync_reply(s0)->assignment, "p0"));
+	assert_true(byteseq(sync_reply(s1)->assignment, "p1"));
+	assert_true(byteseq(sync_reply(s2)->assignment, "p2,p3"));
+	assert_true(streq(describe("g3")->group_state, "Stable"));
+}
+
+static void test_three_members_one_generation(void **state)
+{
+	(void)state;
+	struct trio t3;
+	three_members(&t3);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_fourth_member_rebalances(void **state)
+{
+	(void)state;
+	struct trio t3;
+	three_members(&t3);
+	char id3[128];
+	uint64_t j3 = join_v5(4, "g3", "meta-3", id3);
+	for (int i = 0; i < 3; i++)
+		TL_EQ(heartbeat(1 + (uint32_t)i, "g3", 1, t3.id[i]),
+		      KC_ERR_REBALANCE_IN_PROGRESS);
+	/* a SyncGroup of the old generation is told too */
+	uint64_t s = sync_req(2, "g3", 1, t3.id[1], NULL, 0);
+	TL_EQ(sync_reply(s)->error_code, KC_ERR_REBALANCE_IN_PROGRESS);
+	uint64_t r[3];
+	for (int i = 0; i < 3; i++) {
+		char meta[16];
+		snprintf(meta, sizeof(meta), "meta-%d", i);
+		r[i] = join(1 + (uint32_t)i, 5, "g3", t3.id[i], meta);
+	}
+	/* the last rejoin completes the rebalance at once */
+	const struct kc_join_group_resp *l = join_reply(r[0], 5);
+	TL_EQ(l->generation_id, 2);
+	TL_EQ(l->members.count, 4);
+	assert_true(streq(l->leader, t3.id[0]));
+	for (int i = 1; i < 3; i++) {
+		const struct kc_join_group_resp *f = join_reply(r[i], 5);
+		TL_EQ(f->generation_id, 2);
+		TL_EQ(f->members.count, 0);
+	}
+	const struct kc_join_group_resp *n = join_reply(j3, 5);
+	TL_EQ(n->error_code, 0);
+	TL_EQ(n->generation_id, 2);
+	assert_true(streq(n->member_id, id3));
+	/* the old generation is gone */
+	TL_EQ(heartbeat(1, "g3", 1, t3.id[0]), KC_ERR_ILLEGAL_GENERATION);
+	TL_EQ(heartbeat(1, "g3", 2, t3.id[0]), 0); /* CompletingRebalance */
+	TL_EQ(untaken(), 0);
+}
+
+/* Two members of generation 1 of group g, both synced. */
+static void two_members(const char *g, char a[128], char b[128])
+{
+	uint64_t ta = join(1, 3, g, "", "ma");
+	uint64_t tb = join(2, 3, g, "", "mb");
+	/* b came during the delay: one more delay */
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	assert_false(has_reply(ta) || has_reply(tb));
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	const struct kc_join_group_resp *ja = join_reply(ta, 3);
+	const struct kc_join_group_resp *jb = join_reply(tb, 3);
+	TL_EQ(ja->generation_id, 1);
+	TL_EQ(jb->generation_id, 1);
+	memcpy(a, ja->member_id.ptr, (size_t)ja->member_id.len);
+	a[ja->member_id.len] = 0;
+	memcpy(b, jb->member_id.ptr, (size_t)jb->member_id.len);
+	b[jb->member_id.len] = 0;
+	uint64_t sb = sync_req(2, g, 1, b, NULL, 0);
+	struct kc_sync_group_req_assignment as[2] = {{S(a), B("x")},
+						     {S(b), B("y")}};
+	uint64_t sa = sync_req(1, g, 1, a, as, 2);
+	TL_EQ(sync_reply(sa)->error_code, 0);
+	TL_EQ(sync_reply(sb)->error_code, 0);
+}
+
+static void test_session_timeout(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	two_members("gs", a, b);
+	/* a heartbeats, b goes silent */
+	for (int i = 0; i < 2; i++) {
+		advance(4000);
+		TL_EQ(heartbeat(1, "gs", 1, a), 0);
+	}
+	TL_EQ(describe("gs")->members.count, 2);
+	/* b's session (10 s from its sync) ended before 12 s: it was removed
+	 * and the group is rebalancing without it */
+	advance(4000);
+	TL_EQ(describe("gs")->members.count, 1);
+	TL_EQ(heartbeat(1, "gs", 1, a), KC_ERR_REBALANCE_IN_PROGRESS);
+	TL_EQ(heartbeat(2, "gs", 1, b), KC_ERR_UNKNOWN_MEMBER_ID);
+	uint64_t t = join(1, 3, "gs", a, "ma");
+	const struct kc_join_group_resp *j = join_reply(t, 3);
+	TL_EQ(j->generation_id, 2);
+	TL_EQ(j->members.count, 1);
+	/* and when a stops too, the group empties */
+	uint64_t s = sync_req(1, "gs", 2, a, NULL, 0);
+	TL_EQ(sync_reply(s)->error_code, 0);
+	TL_EQ(sl_groups_tick(G, now), SESSION_MS);
+	advance(SESSION_MS - 1);
+	TL_EQ(describe("gs")->members.count, 1);
+	advance(1);
+	/* nothing is left of a group without members or offsets */
+	assert_true(streq(describe("gs")->group_state, "Dead"));
+	TL_EQ(sl_groups_tick(G, now), -1);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_rebalance_timeout(void **state)
+{
+	(void)state;
+	char a[128], b[128], c[128];
+	two_members("gr", a, b);
+	uint64_t tc = join(3, 3, "gr", "", "mc");
+	uint64_t ta = join(1, 3, "gr", a, "ma");
+	/* b keeps its session with heartbeats but never rejoins */
+	for (int64_t t = 0; t + 5000 < REBALANCE_MS; t += 5000) {
+		advance(5000);
+		TL_EQ(heartbeat(2, "gr", 1, b), KC_ERR_REBALANCE_IN_PROGRESS);
+	}
+	assert_false(has_reply(ta) || has_reply(tc));
+	advance(REBALANCE_MS - (REBALANCE_MS / 5000 - 1) * 5000);
+	const struct kc_join_group_resp *ja = join_reply(ta, 3);
+	const struct kc_join_group_resp *jc = join_reply(tc, 3);
+	TL_EQ(ja->generation_id, 2);
+	TL_EQ(ja->members.count, 2);
+	TL_EQ(jc->generation_id, 2);
+	memcpy(c, jc->member_id.ptr, (size_t)jc->member_id.len);
+	c[jc->member_id.len] = 0;
+	TL_EQ(heartbeat(2, "gr", 1, b), KC_ERR_UNKNOWN_MEMBER_ID);
+	TL_EQ(heartbeat(3, "gr", 2, c), 0);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_leave_group_v0(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	two_members("gl", a, b);
+	/* a stranger leaving changes nothing */
+	struct kc_leave_group_req q = {S("gl"), S("stranger"), {NULL, 0}};
+	uint64_t t = send_req(2, KC_API_LEAVE_GROUP, 0, &q);
+	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 0))
+		      ->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	TL_EQ(heartbeat(1, "gl", 1, a), 0);
+	q.member_id = S(b);
+	t = send_req(2, KC_API_LEAVE_GROUP, 0, &q);
+	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 0))
+		      ->error_code, 0);
+	t = send_req(2, KC_API_LEAVE_GROUP, 0, &q); /* already gone */
+	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 0))
+		      ->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	struct kc_leave_group_req nog = {S("nosuch"), S(b), {NULL, 0}};
+	t = send_req(2, KC_API_LEAVE_GROUP, 1, &nog);
+	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 1))
+		      ->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	TL_EQ(heartbeat(1, "gl", 1, a), KC_ERR_REBALANCE_IN_PROGRESS);
+	t = join(1, 3, "gl", a, "ma");
+	const struct kc_join_group_resp *j = join_reply(t, 3);
+	TL_EQ(j->generation_id, 2);
+	TL_EQ(j->members.count, 1);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_leave_group_v3(void **state)
+{
+	(void)state;
+	struct trio t3;
+	three_members(&t3);
+	struct kc_leave_group_req_member m[3] = {
+		{S(t3.id[1]), {NULL, -1}}, {S(t3.id[2]), S("inst")},
+		{S("nobody"), {NULL, -1}},
+	};
+	struct kc_leave_group_req q = {S("g3"), {NULL, 0}, {m, 3}};
+	uint64_t t = send_req(2, KC_API_LEAVE_GROUP, 3, &q);
+	const struct kc_leave_group_resp *r = reply(t, KC_API_LEAVE_GROUP, 3);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->members.count, 3);
+	const struct kc_leave_group_resp_member *rm = r->members.items;
+	assert_true(streq(rm[0].member_id, t3.id[1]));
+	TL_EQ(rm[0].error_code, 0);
+	TL_EQ(rm[0].group_instance_id.len, -1);
+	assert_true(streq(rm[1].group_instance_id, "inst"));
+	TL_EQ(rm[1].error_code, 0);
+	TL_EQ(rm[2].error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	const struct kc_described_group *d = describe("g3");
+	assert_true(streq(d->group_state, "PreparingRebalance"));
+	TL_EQ(d->members.count, 1);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_illegal_generation_unknown_member(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	two_members("gi", a, b);
+	TL_EQ(heartbeat(1, "gi", 7, a), KC_ERR_ILLEGAL_GENERATION);
+	TL_EQ(heartbeat(1, "gi", 1, "stranger"), KC_ERR_UNKNOWN_MEMBER_ID);
+	TL_EQ(heartbeat(1, "nosuch", 1, a), KC_ERR_UNKNOWN_MEMBER_ID);
+	TL_EQ(heartbeat(1, "", 1, a), KC_ERR_INVALID_GROUP_ID);
+	uint64_t t = sync_req(1, "gi", 0, a, NULL, 0);
+	TL_EQ(sync_reply(t)->error_code, KC_ERR_ILLEGAL_GENERATION);
+	t = sync_req(1, "gi", 1, "stranger", NULL, 0);
+	TL_EQ(sync_reply(t)->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	t = join(1, 3, "gi", "stranger", "m");
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	t = join(1, 3, "nosuch", "stranger", "m");
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	struct part p = {"t", 0, 5, NULL};
+	commit("gi", 2, a, &p, 1, KC_ERR_ILLEGAL_GENERATION);
+	commit("gi", 1, "stranger", &p, 1, KC_ERR_UNKNOWN_MEMBER_ID);
+	/* an outsider may not commit while the group has members */
+	commit("gi", -1, "", &p, 1, KC_ERR_UNKNOWN_MEMBER_ID);
+	commit("nosuch", 3, "x", &p, 1, KC_ERR_ILLEGAL_GENERATION);
+	/* the member of the generation may */
+	commit("gi", 1, a, &p, 1, 0);
+	TL_EQ(fetch_one("gi", "t", 0, NULL), 5);
+	/* nothing of that disturbed the group */
+	TL_EQ(heartbeat(1, "gi", 1, a), 0);
+	TL_EQ(heartbeat(2, "gi", 1, b), 0);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_member_id_required(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	uint64_t ta = join_v5(1, "gm", "ma", a);
+	assert_true(strncmp(a, "client-", 7) == 0);
+	/* a second new member gets another id */
+	uint64_t tb = join(2, 4, "gm", "", "mb");
+	const struct kc_join_group_resp *r = join_reply(tb, 4);
+	TL_EQ(r->error_code, KC_ERR_MEMBER_ID_REQUIRED);
+	assert_false(streq(r->member_id, a));
+	memcpy(b, r->member_id.ptr, (size_t)r->member_id.len);
+	b[r->member_id.len] = 0;
+	/* the initial delay does not wait for it (Kafka's neither) */
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	const struct kc_join_group_resp *j = join_reply(ta, 5);
+	TL_EQ(j->generation_id, 1);
+	TL_EQ(j->members.count, 1);
+	/* it comes back with its id: a rebalance, a rejoins, generation 2 */
+	tb = join(2, 4, "gm", b, "mb");
+	assert_false(has_reply(tb));
+	TL_EQ(heartbeat(1, "gm", 1, a), KC_ERR_REBALANCE_IN_PROGRESS);
+	ta = join(1, 5, "gm", a, "ma");
+	j = join_reply(ta, 5);
+	TL_EQ(j->generation_id, 2);
+	TL_EQ(j->members.count, 2);
+	TL_EQ(join_reply(tb, 4)->generation_id, 2);
+
+	/* a third is told MEMBER_ID_REQUIRED and never comes back: the next
+	 * rebalance waits for it until its session would have ended */
+	uint64_t tc = join(3, 5, "gm", "", "mc");
+	TL_EQ(join_reply(tc, 5)->error_code, KC_ERR_MEMBER_ID_REQUIRED);
+	ta = join(1, 5, "gm", a, "ma2"); /* new metadata: a rebalance */
+	tb = join(2, 4, "gm", b, "mb");
+	advance(SESSION_MS - 1);
+	assert_false(has_reply(ta) || has_reply(tb));
+	advance(1);
+	j = join_reply(ta, 5);
+	TL_EQ(j->generation_id, 3);
+	TL_EQ(j->members.count, 2);
+	TL_EQ(join_reply(tb, 4)->generation_id, 3);
+
+	/* v3 and below join at once */
+	uint64_t t3 = join(4, 3, "gm3", "", "m");
+	assert_false(has_reply(t3));
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	TL_EQ(join_reply(t3, 3)->generation_id, 1);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_join_errors(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	two_members("ge", a, b);
+	/* another protocol type, or no protocol in common */
+	struct kc_join_group_req_protocol p = {S("range"), B("m")};
+	struct kc_join_group_req q = {S("ge"), SESSION_MS, REBALANCE_MS, S(""),
+				      {NULL, -1}, S("connect"), {&p, 1}};
+	uint64_t t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	q.protocol_type = S("consumer");
+	p.name = S("sticky");
+	t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	q.protocols.count = 0;
+	t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	p.name = S("range");
+	q.protocols.count = 1;
+	q.session_timeout_ms = SL_GROUPS_SESSION_TIMEOUT_MIN_MS - 1;
+	t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INVALID_SESSION_TIMEOUT);
+	q.session_timeout_ms = SESSION_MS;
+	q.group_id = S("");
+	t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INVALID_GROUP_ID);
+	TL_EQ(heartbeat(1, "ge", 1, a), 0);
+	TL_EQ(untaken(), 0);
+}
+
+/* The protocol is Kafka's vote among those every member supports. */
+static void test_protocol_vote(void **state)
+{
+	(void)state;
+	struct kc_join_group_req_protocol p0[2] = {{S("range"), B("r0")},
+						   {S("sticky"), B("s0")}};
+	struct kc_join_group_req_protocol p1[3] = {{S("rr"), B("x")},
+						   {S("sticky"), B("s1")},
+						   {S("range"), B("r1")}};
+	struct kc_join_group_req_protocol p2[2] = {{S("sticky"), B("s2")},
+						   {S("range"), B("r2")}};
+	struct kc_join_group_req q = {S("gv"), SESSION_MS, REBALANCE_MS, S(""),
+				      {NULL, -1}, S("consumer"), {p0, 2}};
+	uint64_t t0 = send_req(1, KC_API_JOIN_GROUP, 3, &q);
+	q.protocols = (struct kc_array){p1, 3};
+	uint64_t t1 = send_req(2, KC_API_JOIN_GROUP, 3, &q);
+	q.protocols = (struct kc_array){p2, 2};
+	uint64_t t2 = send_req(3, KC_API_JOIN_GROUP, 3, &q);
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	const struct kc_join_group_resp *l = join_reply(t0, 3);
+	/* range: 1 vote, sticky: 2 (rr is not common) */
+	assert_true(streq(l->protocol_name, "sticky"));
+	const struct kc_join_group_resp_member *m = l->members.items;
+	TL_EQ(l->members.count, 3);
+	assert_true(byteseq(m[0].metadata, "s0"));
+	assert_true(byteseq(m[1].metadata, "s1"));
+	assert_true(byteseq(m[2].metadata, "s2"));
+	assert_true(streq(join_reply(t1, 3)->protocol_name, "sticky"));
+	assert_true(streq(join_reply(t2, 3)->protocol_name, "sticky"));
+}
+
+static void test_drop_conn(void **state)
+{
+	(void)state;
+	uint64_t t1 = join(1, 3, "gd", "", "m1");
+	uint64_t t2 = join(2, 3, "gd", "", "m2");
+	sl_groups_drop_conn(G, 2);
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	const struct kc_join_group_resp *j = join_reply(t1, 3);
+	assert_false(has_reply(t2));
+	/* the member whose reply was dropped is still in the generation */
+	TL_EQ(j->members.count, 2);
+	TL_EQ(untaken(), 0);
+}
+
+/* ---- requests that are not right ---- */
+
+static void test_bad_requests(void **state)
+{
+	(void)state;
+	uint8_t buf[256] = {0};
+	/* shorter than a header, another API, an unsupported version */
+	TL_EQ(sl_groups_request(G, 1, buf, 0, now), -EINVAL);
+	static const uint8_t hdr7[] = {0, 12, 0, 0, 0, 0, 0};
+	TL_EQ(sl_groups_request(G, 1, hdr7, sizeof(hdr7), now), -EINVAL);
+	struct kc_request_header h = {KC_API_METADATA, 1, 5, S("c")};
+	struct kc_metadata_req mq = {{NULL, -1}, true, false, false};
+	long n = kc_encode_request(&h, (const union kc_request *)&mq, buf,
+				   sizeof(buf));
+	assert_true(n > 0);
+	TL_EQ(sl_groups_request(G, 1, buf, (size_t)n, now), -EINVAL);
+	static const uint8_t v9[] = {0, 11, 0, 9, 0, 0, 0, 5, 0xff, 0xff};
+	TL_EQ(sl_groups_request(G, 1, v9, sizeof(v9), now), -EINVAL);
+	TL_EQ(ncap, 0);
+	/* a body cut short: INVALID_REQUEST in the API's own response */
+	struct kc_heartbeat_req hq = {S("g"), 1, S("m"), {NULL, -1}};
+	h = (struct kc_request_header){KC_API_HEARTBEAT, 2, 77, S("c")};
+	n = kc_encode_request(&h, (const union kc_request *)&hq, buf, sizeof(buf));
+	assert_true(n > 2);
+	TL_EQ(sl_groups_request(G, (uint64_t)5 << 32 | 77, buf, (size_t)n - 2,
+				now), 0);
+	const struct kc_heartbeat_resp *r =
+		reply((uint64_t)5 << 32 | 77, KC_API_HEARTBEAT, 2);
+	TL_EQ(r->error_code, SN_ERR_INVALID_REQUEST);
+	struct kc_join_group_req jq = {S("g"), SESSION_MS, -1, S(""), {NULL, -1},
+				       S("consumer"), {NULL, 0}};
+	h = (struct kc_request_header){KC_API_JOIN_GROUP, 0, 78, S("c")};
+	n = kc_encode_request(&h, (const union kc_request *)&jq, buf, sizeof(buf));
+	buf[n++] = 0; /* a trailing byte */
+	TL_EQ(sl_groups_request(G, (uint64_t)5 << 32 | 78, buf, (size_t)n, now),
+	      0);
+	const struct kc_join_group_resp *jr =
+		reply((uint64_t)5 << 32 | 78, KC_API_JOIN_GROUP, 0);
+	TL_EQ(jr->error_code, SN_ERR_INVALID_REQUEST);
+	TL_EQ(jr->generation_id, -1);
+	TL_EQ(untaken(), 0);
+}
+
+/* ---- limits ---- */
+
+static void test_limits(void **state)
+{
+	(void)state;
+	static char big[SL_GROUPS_MAX_RESPONSE];
+	memset(big, 'a', sizeof(big) - 1);
+	/* an assignment no SyncGroup response could carry: the leader is
+	 * told, the group keeps waiting for a better one */
+	uint64_t t = join(1, 3, "gb", "", "m");
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	const struct kc_join_group_resp *j = join_reply(t, 3);
+	char id[128];
+	memcpy(id, j->member_id.ptr, (size_t)j->member_id.len);
+	id[j->member_id.len] = 0;
+	struct kc_sync_group_req_assignment a = {S(id), B(big)};
+	t = sync_req(1, "gb", 1, id, &a, 1);
+	TL_EQ(sync_reply(t)->error_code, SN_ERR_MESSAGE_TOO_LARGE);
+	assert_true(streq(describe("gb")->group_state, "CompletingRebalance"));
+	a.assignment = B("ok");
+	t = sync_req(1, "gb", 1, id, &a, 1);
+	assert_true(byteseq(sync_reply(t)->assignment, "ok"));
+
+	/* member metadata the leader's JoinGroup response could not list */
+	big[40000] = 0;
+	t = join(1, 3, "gm", "", big);
+	big[40000] = 'a';
+	big[30000] = 0;
+	uint64_t t2 = join(2, 3, "gm", "", big);
+	TL_EQ(join_reply(t2, 3)->error_code, KC_ERR_GROUP_MAX_SIZE_REACHED);
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	TL_EQ(join_reply(t, 3)->members.count, 1);
+
+	/* metadata at the limit is taken, one byte more is not */
+	big[SL_GROUPS_OFFSET_METADATA_MAX] = 0;
+	struct part p = {"t", 0, 1, big};
+	commit("ob", -1, "", &p, 1, 0);
+	big[SL_GROUPS_OFFSET_METADATA_MAX] = 'a';
+	big[SL_GROUPS_OFFSET_METADATA_MAX + 1] = 0;
+	commit("ob", -1, "", &p, 1, KC_ERR_OFFSET_METADATA_TOO_LARGE);
+
+	/* an OffsetCommit whose answer would not fit: no reply, no commit */
+	enum { NP = 10500 };
+	static struct kc_offset_commit_req_partition parts[NP];
+	for (int i = 0; i < NP; i++)
+		parts[i] = (struct kc_offset_commit_req_partition){
+			i, 5, -1, -1, {NULL, -1}};
+	struct kc_offset_commit_req_topic topic = {S("t"), {parts, NP}};
+	struct kc_offset_commit_req q = {S("ob"), -1, S(""), {NULL, -1}, -1,
+					 {&topic, 1}};
+	uint64_t tok = (uint64_t)7 << 32 | ++seq;
+	size_t n = encode_req(tok, KC_API_OFFSET_COMMIT, 7, &q);
+	TL_EQ(sl_groups_request(G, tok, req_buf, n, now), -EMSGSIZE);
+	assert_false(has_reply(tok));
+	TL_EQ(fetch_one("ob", "t", 1, NULL), -1);
+	/* and a malformed one closes the connection too */
+	topic.partitions.count = 1;
+	n = encode_req(tok, KC_API_OFFSET_COMMIT, 7, &q);
+	TL_EQ(sl_groups_request(G, tok, req_buf, n - 1, now), -EINVAL);
+	assert_false(has_reply(tok));
+
+	/* the number of groups */
+	int have = 3; /* gb, gm, ob */
+	for (int i = 0; have < SL_GROUPS_MAX; i++, have++) {
+		char name[16];
+		snprintf(name, sizeof(name), "many-%d", i);
+		struct part one = {"t", 0, i, NULL};
+		commit(name, -1, "", &one, 1, 0);
+	}
+	struct part one = {"t", 0, 1, NULL};
+	commit("one-too-many", -1, "", &one, 1, KC_ERR_POLICY_VIOLATION);
+	t = join(3, 3, "one-too-many", "", "m");
+	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_POLICY_VIOLATION);
+	struct kc_describe_groups_req dq = {{NULL, 0}, false};
+	t = send_req(9, KC_API_LIST_GROUPS, 2, &dq);
+	TL_EQ(((const struct kc_list_groups_resp *)reply(t, KC_API_LIST_GROUPS, 2))
+		      ->groups.count, SL_GROUPS_MAX);
+	/* and they all come back */
+	reopen();
+	TL_EQ(fetch_one("many-100", "t", 0, NULL), 100);
+	TL_EQ(untaken(), 0);
+}
+
+/* ---- committed offsets ---- */
+
+static void test_offsets_survive_reopen(void **state)
+{
+	(void)state;
+	const struct part p[] = {
+		{"alpha", 0, 100, "m0"}, {"alpha", 1, 200, NULL},
+		{"beta", 7, 300, ""},
+	};
+	commit("og", -1, "", p, 3, 0);
+	const struct part again = {"alpha", 0, 150, "m1"};
+	commit("og", -1, "", &again, 1, 0);
+	char meta[64];
+	TL_EQ(fetch_one("og", "alpha", 0, meta), 150);
+	assert_string_equal(meta, "m1");
+	reopen();
+	TL_EQ(fetch_one("og", "alpha", 0, meta), 150);
+	assert_string_equal(meta, "m1");
+	TL_EQ(fetch_one("og", "alpha", 1, meta), 200);
+	assert_string_equal(meta, "(null)");
+	TL_EQ(fetch_one("og", "beta", 7, meta), 300);
+	assert_string_equal(meta, "");
+	TL_EQ(fetch_one("og", "beta", 8, meta), -1);
+	assert_string_equal(meta, "");
+	TL_EQ(fetch_one("nosuch", "alpha", 0, NULL), -1);
+
+	/* null topics (v2+): everything the group committed, by topic */
+	struct kc_offset_fetch_req q = {S("og"), {NULL, -1}};
+	uint64_t t = send_req(9, KC_API_OFFSET_FETCH, 2, &q);
+	const struct kc_offset_fetch_resp *r = reply(t, KC_API_OFFSET_FETCH, 2);
+	TL_EQ(r->topics.count, 2);
+	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
+	assert_true(streq(rt[0].name, "alpha"));
+	assert_true(streq(rt[1].name, "beta"));
+	TL_EQ(rt[0].partitions.count, 2);
+	TL_EQ(rt[1].partitions.count, 1);
+	const struct kc_offset_fetch_resp_partition *rp = rt[1].partitions.items;
+	TL_EQ(rp[0].partition_index, 7);
+	TL_EQ(rp[0].committed_offset, 300);
+	/* v1: no leader epoch, no top-level error */
+	int32_t idx = 1;
+	struct kc_offset_fetch_req_topic ft = {S("alpha"), {&idx, 1}};
+	q = (struct kc_offset_fetch_req){S("og"), {&ft, 1}};
+	t = send_req(9, KC_API_OFFSET_FETCH, 1, &q);
+	r = reply(t, KC_API_OFFSET_FETCH, 1);
+	rt = r->topics.items;
+	rp = rt[0].partitions.items;
+	TL_EQ(rp[0].committed_offset, 200);
+	/* the leader epoch committed (3) comes back from v5 */
+	q.topics = (struct kc_array){&ft, 1};
+	t = send_req(9, KC_API_OFFSET_FETCH, 5, &q);
+	r = reply(t, KC_API_OFFSET_FETCH, 5);
+	rt = r->topics.items;
+	rp = rt[0].partitions.items;
+	TL_EQ(rp[0].committed_leader_epoch, 3);
+
+	/* bad partitions are refused one by one */
+	char big[SL_GROUPS_OFFSET_METADATA_MAX + 2];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	const struct part bad[] = {{"alpha", -1, 1, NULL}, {"alpha", 2, 1, big}};
+	uint64_t ct = commit_req(9, "og", -1, "", bad, 2);
+	const struct kc_offset_commit_resp *cr = reply(ct, KC_API_OFFSET_COMMIT, 7);
+	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
+	const struct kc_offset_commit_resp_partition *crp = crt[0].partitions.items;
+	TL_EQ(crp[0].error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	TL_EQ(crp[1].error_code, KC_ERR_OFFSET_METADATA_TOO_LARGE);
+	TL_EQ(fetch_one("og", "alpha", 2, NULL), -1);
+	TL_EQ(untaken(), 0);
+}
+
+/* Three commits of one partition: 16 + 3 records of 43 bytes. */
+#define REC_BYTES (40 + 2 + 1)
+static void three_commits(void)
+{
+	for (int i = 1; i <= 3; i++) {
+		struct part p = {"t", 0, 10 * i, NULL};
+		commit("og", -1, "", &p, 1, 0);
+	}
+	sl_groups_close(G);
+	G = NULL;
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES);
+}
+
+static void test_corrupt_tail_cut(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	three_commits();
+	/* a flipped byte in the last record's offset */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t b;
+	off_t at = 16 + 2 * REC_BYTES + 23;
+	TL_EQ(pread(fd, &b, 1, at), 1);
+	b ^= 0x40;
+	TL_EQ(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+	open_groups();
+	TL_EQ(fetch_one("og", "t", 0, NULL), 20);
+	TL_EQ(tl_file_size(path), 16 + 2 * REC_BYTES);
+	/* new commits go after the good records */
+	struct part p = {"t", 0, 40, NULL};
+	commit("og", -1, "", &p, 1, 0);
+	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES);
+
+	/* a torn append: the first 30 bytes of a record, then garbage */
+	sl_groups_close(G);
+	G = NULL;
+	uint8_t *file;
+	long long n = tl_read_file(path, &file);
+	TL_EQ(n, 16 + 3 * REC_BYTES);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	TL_EQ(write(fd, file + 16, 30), 30);
+	close(fd);
+	free(file);
+	open_groups();
+	TL_EQ(fetch_one("og", "t", 0, NULL), 40);
+	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES);
+	sl_groups_close(G);
+	G = NULL;
+	fd = open(path, O_WRONLY | O_APPEND);
+	TL_EQ(write(fd, "\0\0\0\0\0\0\0", 7), 7);
+	close(fd);
+	open_groups();
+	TL_EQ(fetch_one("og", "t", 0, NULL), 40);
+	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_bad_header_refused(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	three_commits();
+	int fd = open(path, O_RDWR);
+	TL_EQ(pwrite(fd, "X", 1, 0), 1);
+	close(fd);
+	struct sl_groups *g2 = NULL;
+	TL_EQ(sl_groups_open(g_dir, on_reply, &G, now, &g2), -EBADMSG);
+	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES); /* left alone */
+	fd = open(path, O_RDWR);
+	TL_EQ(pwrite(fd, "S", 1, 0), 1);
+	close(fd);
+	/* a stale temporary file is ignored */
+	char tmp[PATH_MAX];
+	path_of(tmp, SL_GROUPS_OFFSETS_TMP);
+	fd = open(tmp, O_WRONLY | O_CREAT, 0644);
+	TL_EQ(write(fd, "junk", 4), 4);
+	close(fd);
+	open_groups();
+	TL_EQ(fetch_one("og", "t", 0, NULL), 30);
+	TL_EQ(tl_file_size(tmp), -ENOENT);
+}
+
+static void test_compaction_keeps_latest(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	/* four partitions of group "cg", topic "t", committed over and over:
+	 * 4 records of 43 bytes per request */
+	long long appended = 16, largest = 0, smallest_after = -1;
+	for (int64_t round = 1; round <= 300; round++) {
+		struct part p[4];
+		for (int i = 0; i < 4; i++)
+			p[i] = (struct part){"t", i, round * 10 + i, NULL};
+		commit("cg", -1, "", p, 4, 0);
+		appended += 4 * REC_BYTES;
+		long long size = tl_file_size(path);
+		if (size > largest)
+			largest = size;
+		if (size < appended && smallest_after < 0)
+			smallest_after = size;
+	}
+	/* the file never grew far past the threshold, and a compaction left
+	 * just the live records */
+	assert_true(largest < SL_GROUPS_COMPACT_MIN_BYTES + 4 * REC_BYTES);
+	TL_EQ(smallest_after, 16 + 4 * REC_BYTES);
+	assert_true(tl_file_size(path) < appended);
+	for (int i = 0; i < 4; i++)
+		TL_EQ(fetch_one("cg", "t", i, NULL), 3000 + i);
+	reopen();
+	for (int i = 0; i < 4; i++)
+		TL_EQ(fetch_one("cg", "t", i, NULL), 3000 + i);
+	/* other groups' offsets live through it too */
+	struct part o = {"u", 1, 77, "kept"};
+	commit("other", -1, "", &o, 1, 0);
+	for (int64_t round = 301; round <= 500; round++) {
+		struct part p = {"t", 0, round, NULL};
+		commit("cg", -1, "", &p, 1, 0);
+	}
+	reopen();
+	char meta[16];
+	TL_EQ(fetch_one("other", "u", 1, meta), 77);
+	assert_string_equal(meta, "kept");
+	TL_EQ(fetch_one("cg", "t", 0, NULL), 500);
+	TL_EQ(fetch_one("cg", "t", 3, NULL), 3003);
+	TL_EQ(untaken(), 0);
+}
+
+/* ---- DescribeGroups, ListGroups ---- */
+
+static void test_describe_and_list(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	two_members("gx", a, b);
+	struct part p = {"t", 0, 1, NULL};
+	commit("offsets-only", -1, "", &p, 1, 0);
+
+	struct kc_str ids[3] = {S("gx"), S("offsets-only"), S("nosuch")};
+	struct kc_describe_groups_req q = {{ids, 3}, true};
+	uint64_t t = send_req(9, KC_API_DESCRIBE_GROUPS, 4, &q);
+	const struct kc_describe_groups_resp *r =
+		reply(t, KC_API_DESCRIBE_GROUPS, 4);
+	TL_EQ(r->groups.count, 3);
+	const struct kc_described_group *d = r->groups.items;
+	TL_EQ(d[0].error_code, 0);
+	assert_true(streq(d[0].group_state, "Stable"));
+	assert_true(streq(d[0].protocol_type, "consumer"));
+	assert_true(streq(d[0].protocol_data, "range"));
+	TL_EQ(d[0].authorized_operations, (1 << 3) | (1 << 6) | (1 << 8));
+	TL_EQ(d[0].members.count, 2);
+	const struct kc_described_group_member *m = d[0].members.items;
+	assert_true(streq(m[0].member_id, a));
+	assert_true(streq(m[0].client_id, "client"));
+	TL_EQ(m[0].group_instance_id.len, -1);
+	assert_true(byteseq(m[0].member_metadata, "ma"));
+	assert_true(byteseq(m[0].member_assignment, "x"));
+	assert_true(streq(m[1].member_id, b));
+	assert_true(byteseq(m[1].member_assignment, "y"));
+	assert_true(streq(d[1].group_state, "Empty"));
+	assert_true(streq(d[1].protocol_type, ""));
+	TL_EQ(d[1].members.count, 0);
+	assert_true(streq(d[2].group_state, "Dead"));
+	TL_EQ(d[2].error_code, 0);
+
+	/* no metadata or assignments outside Stable */
+	TL_EQ(heartbeat(1, "gx", 1, a), 0);
+	struct kc_leave_group_req lq = {S("gx"), S(b), {NULL, 0}};
+	t = send_req(2, KC_API_LEAVE_GROUP, 1, &lq);
+	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 1))
+		      ->error_code, 0);
+	const struct kc_described_group *d2 = describe("gx");
+	assert_true(streq(d2->group_state, "PreparingRebalance"));
+	assert_true(streq(d2->protocol_data, ""));
+	TL_EQ(d2->authorized_operations, INT32_MIN);
+	m = d2->members.items;
+	TL_EQ(d2->members.count, 1);
+	TL_EQ(m[0].member_metadata.len, 0);
+	TL_EQ(m[0].member_assignment.len, 0);
+
+	t = send_req(9, KC_API_LIST_GROUPS, 2, &q /* unused: no fields */);
+	const struct kc_list_groups_resp *l = reply(t, KC_API_LIST_GROUPS, 2);
+	TL_EQ(l->error_code, 0);
+	TL_EQ(l->groups.count, 2);
+	const struct kc_listed_group *lg = l->groups.items;
+	bool seen_gx = false, seen_oo = false;
+	for (int i = 0; i < 2; i++) {
+		if (streq(lg[i].group_id, "gx")) {
+			seen_gx = true;
+			assert_true(streq(lg[i].protocol_type, "consumer"));
+		} else if (streq(lg[i].group_id, "offsets-only")) {
+			seen_oo = true;
+			assert_true(streq(lg[i].protocol_type, ""));
+		}
+	}
+	assert_true(seen_gx && seen_oo);
+	TL_EQ(untaken(), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_single_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_three_members_one_generation,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fourth_member_rebalances,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_timeout, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance_timeout, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_leave_group_v0, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_group_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_illegal_generation_unknown_member,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_id_required, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_join_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_vote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_conn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offsets_survive_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_tail_cut, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_header_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_compaction_keeps_latest, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_describe_and_list, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
