@@ -45,6 +45,9 @@
 /* after a disk error, producers wait this long before resending */
 #define DP_STORAGE_THROTTLE_MS 500
 #define DP_IDEM_PRODUCERS 256  /* producers remembered per partition */
+/* a Kafka produce waits this long for room in the write buffer before it
+ * is refused (NOT_ENOUGH_REPLICAS, retriable) */
+#define DP_STALL_MAX_MS 5000
 
 enum dp_msg_kind { DPM_PRODUCE = 1, DPM_FETCH, DPM_LIST, DPM_ADMIN,
 		   DPM_READY, DPM_KAFKA };
@@ -115,6 +118,11 @@ struct dp_partition {
 	struct dp_msg *acks_head, *acks_tail; /* acks=-1 waiting, offset order */
 	uint32_t acks_pending;
 	struct dp_msg *parked;  /* long-poll fetches */
+	/* a Kafka produce waiting for room in the write buffer, first, then
+	 * the rest of its burst; the ring waits behind them */
+	struct dp_msg *stalled[DP_BURST];
+	uint32_t nstalled;
+	uint64_t stalled_since_ns;
 	/* counters: written by the owner, read by telemetry */
 	uint64_t batches, bytes, duplicates, ring_drops, fetch_bytes;
 	int64_t start_offset, end_offset, durable_offset;

@@ -1070,8 +1070,10 @@ long dp_kafka_conn_data(struct dp *dp, struct dp_conn *c, const uint8_t *p,
 	/* bounded: each frame consumes >= 12 bytes; the window stops us */
 	while (!c->poisoned) {
 		if (c->next_seq - c->send_seq >= DP_CONN_WINDOW) {
-			if (!c->paused)
+			if (!c->paused) {
 				dp->net.conn_paused++;
+				dp->drv_ops->conn_pause(dp->drv, c->id);
+			}
 			c->paused = 1;
 			break;
 		}

@@ -627,8 +627,10 @@ static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
 	/* bounded: each frame consumes >= 16 bytes; the window stops us */
 	while (!c->poisoned) {
 		if (c->next_seq - c->send_seq >= DP_CONN_WINDOW) {
-			if (!c->paused)
+			if (!c->paused) {
 				dp->net.conn_paused++;
+				dp->drv_ops->conn_pause(dp->drv, c->id);
+			}
 			c->paused = 1;
 			break;
 		}

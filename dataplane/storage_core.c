@@ -142,8 +142,10 @@ static void ack_queue(struct dp_partition *p, struct dp_msg *m, int64_t base,
 
 /* ---- produce ---- */
 
-static void do_produce(struct dp *dp, struct dp_store_core *c,
-		       struct dp_partition *p, struct dp_msg *m)
+/* Returns 1 when m was not consumed (a Kafka produce waiting for room in
+ * the write buffer), else 0. */
+static int do_produce(struct dp *dp, struct dp_store_core *c,
+		      struct dp_partition *p, struct dp_msg *m)
 {
 	struct rb_header h;
 	rb_header_decode(m->req, &h);
@@ -157,14 +159,14 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 		if (m->acks == -1 &&
 		    dup.last_offset >= slog_durable_offset(p->log)) {
 			ack_queue(p, m, dup.base_offset, dup.last_offset);
-			return;
+			return 0;
 		}
 		respond_produce(dp, m, 0, dup.base_offset, dup.last_offset, 0);
-		return;
+		return 0;
 	}
 	if (v < 0) {
 		respond_produce(dp, m, (int16_t)-v, -1, -1, 0);
-		return;
+		return 0;
 	}
 	struct slog_append_result res;
 	int rc = slog_append_validated(p->log, m->req, m->req_len, &res);
@@ -173,6 +175,18 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 		swriter_do_work(c->w);
 		rc = slog_append_validated(p->log, m->req, m->req_len, &res);
 	}
+	if (rc == SL_EFULL && m->parent && !m->req_token) {
+		/* a Kafka producer: hold the partition until the writer has
+		 * room (Kafka clients wait for a slow broker, and answer a
+		 * refusal with a 100 ms back-off); bounded by
+		 * DP_STALL_MAX_MS, then refused like the native protocol */
+		uint64_t now = dp_now_ns();
+		if (!p->stalled_since_ns)
+			p->stalled_since_ns = now;
+		if (now - p->stalled_since_ns < DP_STALL_MAX_MS * 1000000ull)
+			return 1; /* not consumed: the caller keeps it first */
+	}
+	p->stalled_since_ns = 0;
 	/* the bytes are in the write buffer (or refused): a kept mbuf goes
 	 * back to the pool now, not when the ack leaves */
 	dp_msg_release_req(m);
@@ -180,21 +194,21 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 		c->st.log_full++;
 		respond_produce(dp, m, SN_ERR_THROTTLING_QUOTA_EXCEEDED, -1, -1,
 				DP_THROTTLE_MS);
-		return;
+		return 0;
 	}
 	if (rc == SL_ETOOBIG) {
 		respond_produce(dp, m, SN_ERR_MESSAGE_TOO_LARGE, -1, -1, 0);
-		return;
+		return 0;
 	}
 	if (rc <= SL_ECORRUPT && rc >= SL_ELENGTH) {
 		respond_produce(dp, m, SN_ERR_CORRUPT_MESSAGE, -1, -1, 0);
-		return;
+		return 0;
 	}
 	if (rc < 0) {
 		c->st.storage_errors++;
 		respond_produce(dp, m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1,
 				DP_STORAGE_THROTTLE_MS);
-		return;
+		return 0;
 	}
 	idem_record(&p->idem, h.producer_id, h.producer_epoch, h.base_sequence,
 		    last_seq, res.base_offset, res.last_offset);
@@ -205,9 +219,10 @@ static void do_produce(struct dp *dp, struct dp_store_core *c,
 	p->bytes += m->req_len;
 	if (m->acks == -1) {
 		ack_queue(p, m, res.base_offset, res.last_offset);
-		return;
+		return 0;
 	}
 	respond_produce(dp, m, 0, res.base_offset, res.last_offset, 0);
+	return 0;
 }
 
 /* ---- fetch ---- */
@@ -347,8 +362,9 @@ static void do_list(struct dp *dp, struct dp_store_core *c,
 	dp_complete(dp, m);
 }
 
-static void handle_msg(struct dp *dp, struct dp_store_core *c,
-		       struct dp_partition *p, struct dp_msg *m)
+/* Returns 1 when m must wait (first in line, see do_produce). */
+static int handle_msg(struct dp *dp, struct dp_store_core *c,
+		      struct dp_partition *p, struct dp_msg *m)
 {
 	if (!p->log) {
 		respond_error(dp, m,
@@ -356,12 +372,11 @@ static void handle_msg(struct dp *dp, struct dp_store_core *c,
 			      m->kind == DPM_FETCH   ? SN_FETCH :
 						       SN_LIST_OFFSETS,
 			      SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
-		return;
+		return 0;
 	}
 	switch (m->kind) {
 	case DPM_PRODUCE:
-		do_produce(dp, c, p, m);
-		break;
+		return do_produce(dp, c, p, m);
 	case DPM_FETCH:
 		do_fetch(dp, c, p, m);
 		break;
@@ -371,6 +386,7 @@ static void handle_msg(struct dp *dp, struct dp_store_core *c,
 	default:
 		dp_msg_free(m);
 	}
+	return 0;
 }
 
 /* ---- open / close ---- */
@@ -593,11 +609,30 @@ static void *store_main(void *arg)
 		run_cmd(dp, c);
 		for (uint32_t i = 0; i < c->nparts; i++) {
 			struct dp_partition *p = c->parts[i];
+			/* messages held behind a stalled produce go first,
+			 * in order; the ring waits until they are gone */
+			while (p->nstalled) {
+				if (handle_msg(dp, c, p, p->stalled[0]))
+					break;
+				p->nstalled--;
+				memmove(p->stalled, p->stalled + 1,
+					p->nstalled * sizeof(p->stalled[0]));
+				work++;
+			}
+			if (p->nstalled)
+				continue;
 			void *objs[DP_BURST];
 			unsigned n = dp_ring_dequeue_burst(p->ring, objs,
 							   DP_BURST);
-			for (unsigned k = 0; k < n; k++)
-				handle_msg(dp, c, p, objs[k]);
+			for (unsigned k = 0; k < n; k++) {
+				if (!handle_msg(dp, c, p, objs[k]))
+					continue;
+				/* stalled: it and the rest of the burst wait */
+				p->nstalled = n - k;
+				memcpy(p->stalled, objs + k,
+				       p->nstalled * sizeof(objs[0]));
+				break;
+			}
 			work += (int)n;
 		}
 		int w = swriter_do_work(c->w);
@@ -643,7 +678,7 @@ static void *store_main(void *arg)
 		int inflight = 0;
 		for (uint32_t i = 0; i < c->nparts && !inflight; i++) {
 			struct dp_partition *p = c->parts[i];
-			inflight = p->log && (p->acks_head ||
+			inflight = p->log && (p->acks_head || p->nstalled ||
 					      slog_durable_offset(p->log) <
 						      slog_end_offset(p->log));
 		}
@@ -673,6 +708,12 @@ static void *store_main(void *arg)
 	/* clean shutdown: close every log so the next open is clean */
 	for (uint32_t i = 0; i < c->nparts; i++)
 		part_close(dp, c, c->parts[i]);
+	for (uint32_t i = 0; i < c->nparts; i++) {
+		struct dp_partition *p = c->parts[i];
+		for (uint32_t k = 0; k < p->nstalled; k++)
+			dp_msg_free(p->stalled[k]);
+		p->nstalled = 0;
+	}
 	for (uint32_t i = 0; i < c->nparts; i++) {
 		/* answer (or free) whatever is still in the rings */
 		void *objs[DP_BURST];

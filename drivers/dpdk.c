@@ -595,6 +595,11 @@ static void dpdk_conn_close(struct drv *d, uint32_t conn, int hard)
 	drv_socket_ops.conn_close(d->tcp, conn, hard);
 }
 
+static void dpdk_conn_pause(struct drv *d, uint32_t conn)
+{
+	drv_socket_ops.conn_pause(d->tcp, conn);
+}
+
 static void dpdk_conn_resume(struct drv *d, uint32_t conn)
 {
 	drv_socket_ops.conn_resume(d->tcp, conn);
@@ -906,6 +911,7 @@ const struct drv_ops drv_dpdk_ops = {
 	.conn_send = dpdk_conn_send,
 	.conn_close = dpdk_conn_close,
 	.conn_resume = dpdk_conn_resume,
+	.conn_pause = dpdk_conn_pause,
 	.stats = dpdk_stats,
 	.ports = dpdk_ports,
 };

@@ -126,6 +126,9 @@ struct drv_ops {
 	/* Call conn_data again with the pending bytes (after the dataplane
 	 * had returned 0 because it was at its in-flight limit). */
 	void (*conn_resume)(struct drv *d, uint32_t conn);
+	/* Stop reading conn (the dataplane is at its in-flight limit) so
+	 * that TCP flow control holds the peer back; conn_resume undoes it. */
+	void (*conn_pause)(struct drv *d, uint32_t conn);
 	const struct drv_stats *(*stats)(const struct drv *d);
 	/* Ports actually bound (after port 0). */
 	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp,

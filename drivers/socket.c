@@ -65,6 +65,7 @@ struct conn {
 	uint8_t send_inflight;
 	uint8_t need_rearm;
 	uint8_t need_resume;
+	uint8_t rx_paused;    /* the dataplane asked: no receive armed */
 	uint8_t shut;
 	uint8_t *asm_buf;
 	uint32_t asm_len, asm_cap;
@@ -256,7 +257,7 @@ static void arm_wake(struct drv *d)
 static void arm_recv(struct drv *d, uint32_t slot)
 {
 	struct conn *c = &d->conns[slot];
-	if (c->recv_armed || c->state != C_OPEN)
+	if (c->recv_armed || c->state != C_OPEN || c->rx_paused)
 		return;
 	struct io_uring_sqe *sqe = get_sqe(d);
 	if (!sqe) {
@@ -455,6 +456,10 @@ static void on_recv(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 			todo_add(d, slot);
 		}
 		return;
+	} else if (cqe->res == -ECANCELED && c->rx_paused) {
+		/* the receive we cancelled for a pause: not an error */
+		c->recv_armed = 0;
+		return;
 	} else if (cqe->res <= 0 && !more) {
 		/* peer closed (0) or error: done with this connection */
 		if (c->state == C_OPEN || c->state == C_CLOSING)
@@ -608,6 +613,7 @@ static void run_todo(struct drv *d)
 		if (resume) {
 			deliver(d, slot);
 			shrink_asm(d, c);
+			arm_recv(d, slot); /* unless deliver paused it again */
 		}
 		if (rearm)
 			arm_recv(d, slot);
@@ -695,9 +701,31 @@ static void sock_conn_close(struct drv *d, uint32_t id, int hard)
 	conn_maybe_free(d, slot);
 }
 
+/* Stop receiving on a connection the dataplane cannot take more from,
+ * so that TCP flow control holds the sender back instead of bytes piling
+ * up in the assembly buffer; conn_resume starts receiving again. */
+static void sock_conn_pause(struct drv *d, uint32_t id)
+{
+	struct conn *c = conn_get(d, id);
+	if (!c || c->state != C_OPEN || c->rx_paused)
+		return;
+	c->rx_paused = 1;
+	if (!c->recv_armed)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(d);
+	if (!sqe)
+		return; /* the receive stays armed: bounded by the assembly
+			   limit as before */
+	io_uring_prep_cancel64(sqe, UD(UD_RECV, id & ((1u << SLOT_BITS) - 1),
+				       c->gen), 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_NONE, 0, 0));
+}
+
 static void sock_conn_resume(struct drv *d, uint32_t id)
 {
 	struct conn *c = conn_get(d, id);
+	if (c && c->state == C_OPEN)
+		c->rx_paused = 0;
 	if (!c || c->state != C_OPEN || c->need_resume)
 		return;
 	c->need_resume = 1;
@@ -831,6 +859,7 @@ const struct drv_ops drv_socket_ops = {
 	.conn_send = sock_conn_send,
 	.conn_close = sock_conn_close,
 	.conn_resume = sock_conn_resume,
+	.conn_pause = sock_conn_pause,
 	.stats = sock_stats,
 	.ports = sock_ports,
 };
