@@ -66,6 +66,7 @@ struct conn {
 	uint8_t need_rearm;
 	uint8_t need_resume;
 	uint8_t rx_paused;    /* the dataplane asked: no receive armed */
+	uint8_t rx_cancelling; /* a cancel of the receive is in flight */
 	uint8_t shut;
 	uint8_t *asm_buf;
 	uint32_t asm_len, asm_cap;
@@ -412,6 +413,9 @@ static void on_recv(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 	int more = cqe->flags & IORING_CQE_F_MORE;
 	if (!more)
 		c->recv_armed = 0;
+	if (!more && cqe->res != -ECANCELED)
+		c->rx_cancelling = 0; /* ended by itself: the cancel finds
+					 nothing */
 	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		const uint8_t *p = d->tcp_bufs + (size_t)bid * TCP_BUF_BYTES;
@@ -456,9 +460,14 @@ static void on_recv(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 			todo_add(d, slot);
 		}
 		return;
-	} else if (cqe->res == -ECANCELED && c->rx_paused) {
-		/* the receive we cancelled for a pause: not an error */
+	} else if (cqe->res == -ECANCELED && c->rx_cancelling && !more) {
+		/* the receive we cancelled for a pause: not an error (the
+		 * pause may be over already: then receive again) */
+		c->rx_cancelling = 0;
 		c->recv_armed = 0;
+		if (c->state == C_OPEN)
+			arm_recv(d, slot);
+		conn_maybe_free(d, slot);
 		return;
 	} else if (cqe->res <= 0 && !more) {
 		/* peer closed (0) or error: done with this connection */
@@ -521,6 +530,7 @@ static void on_accept(struct drv *d, struct io_uring_cqe *cqe, int l)
 	c->fd = fd;
 	c->state = C_OPEN;
 	c->recv_armed = c->send_inflight = c->shut = 0;
+	c->rx_paused = c->rx_cancelling = 0;
 	c->need_rearm = c->need_resume = 0;
 	c->asm_len = 0;
 	d->st.conns_accepted++;
@@ -718,6 +728,7 @@ static void sock_conn_pause(struct drv *d, uint32_t id)
 			   limit as before */
 	io_uring_prep_cancel64(sqe, UD(UD_RECV, id & ((1u << SLOT_BITS) - 1),
 				       c->gen), 0);
+	c->rx_cancelling = 1;
 	io_uring_sqe_set_data64(sqe, UD(UD_NONE, 0, 0));
 }
 

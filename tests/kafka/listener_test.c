@@ -452,6 +452,61 @@ static int t_long_poll(void)
 	return 0;
 }
 
+/* 48 produce requests of ~1 MiB pipelined without reading an answer:
+ * more than the in-flight window (32) and the assembly limit (16 MiB), so
+ * the broker must stop reading and let TCP hold the sender back rather
+ * than close the connection.  Every answer then arrives, in order. */
+static int t_pipelined(void)
+{
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	static uint8_t big[1 << 20];
+	struct rb_builder bb;
+	rb_builder_init(&bb, big, sizeof(big), 1700000000000);
+	static char val[1000];
+	memset(val, 'x', sizeof(val));
+	while (bb.len + 1100 < 1000000 &&
+	       rb_builder_add(&bb, NULL, -1, val, sizeof(val), 1700000000000) == 0)
+		;
+	long n = rb_builder_finish(&bb);
+	CHECK(n > 900000);
+	struct kc_produce_req_partition pp = { 2, { big, (int32_t)n } };
+	struct kc_produce_req_topic pt = { { "kt", 2 }, { &pp, 1 } };
+	struct kc_produce_req q = { { NULL, -1 }, 1, 30000, { &pt, 1 } };
+	/* a sender thread would be tidier; a non-blocking socket and a
+	 * reader in the same loop keep it one thread */
+	int sent = 0, got = 0;
+	static uint8_t rbuf[1 << 16];
+	int64_t until = now_ms() + 60000;
+	while (got < 48 && now_ms() < until) {
+		if (sent < 48) {
+			CHECK(kreq(fd, KC_API_PRODUCE, 7, 5000 + sent, &q) == 0);
+			sent++;
+			continue;
+		}
+		long m = kread(fd, rbuf, sizeof(rbuf));
+		if (m <= 0)
+			fprintf(stderr, "pipelined: answer %d of 48: %s\n", got,
+				m == 0 ? "connection closed" : strerror(errno));
+		CHECK(m > 0);
+		CHECK((int)rb_be32(rbuf) == 5000 + got);
+		struct kc_response_header rh;
+		union kc_response r;
+		struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
+		CHECK(kc_decode_response(KC_API_PRODUCE, 7, rbuf, (size_t)m, &rh,
+					 &r, &a) == m);
+		const struct kc_produce_resp *pr = (const void *)&r;
+		const struct kc_produce_resp_topic *t = pr->responses.items;
+		const struct kc_produce_resp_partition *p =
+			t->partition_responses.items;
+		CHECK(p->error_code == 0);
+		got++;
+	}
+	CHECK(got == 48);
+	close(fd);
+	return 0;
+}
+
 int main(void)
 {
 	if (tb_available())
@@ -479,6 +534,7 @@ int main(void)
 		{ "bad_frames", t_bad_frames },
 		{ "produce_fetch", t_produce_fetch },
 		{ "long_poll", t_long_poll },
+		{ "pipelined", t_pipelined },
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = failures;
