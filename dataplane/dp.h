@@ -164,6 +164,9 @@ struct dp_msg {
 				   dp_msg_release_req() gives it back */
 	uint8_t *resp;          /* response frame */
 	uint32_t resp_len;
+	struct dp_chain *chain; /* the response is resp plus pieces kept
+				   elsewhere (dataplane/kafka.c); freed
+				   with the message */
 	uint8_t *resp_heap;     /* separately allocated response (fetch) */
 	size_t accounted;       /* bytes charged to the budget */
 	uint8_t inline_resp[64];
@@ -229,6 +232,10 @@ extern struct dp *dp_g;
 /* log one line to stderr with a timestamp */
 void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t dp_now_ns(void);
+
+struct dp_chain;
+/* Free a response chain that was never sent (kafka.c). */
+void dp_chain_free(struct dp_chain *ch);
 
 /* Messages: charged to the memory budget; NULL when it is spent. */
 struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes);

@@ -86,6 +86,30 @@ struct kx_req {
 	struct kx_part *parts;
 };
 
+/*
+ * A zero-copy Fetch answer: the message's resp holds everything but the
+ * records (encoded with holes, kc_encode_response_ext), and the records
+ * stay in the shares that read them.  Sent as pieces, in order: resp up to
+ * the first hole, share 0's records, resp up to the next hole, ...  Each
+ * records piece is its share's own driver buffer (released: the share is
+ * freed); each piece of resp holds a reference on the chain, and the last
+ * reference frees the chain and the message.
+ */
+struct dp_chain_piece {
+	struct drv_buf b;
+	struct dp_chain *ch;
+};
+struct dp_chain {
+	struct dp_msg *m;
+	uint32_t refs;          /* pieces of resp out, + 1 while sending */
+	uint32_t nseq;
+	int sent;               /* handed to the driver */
+	struct drv_buf **seq;   /* all pieces in order */
+	struct dp_msg **shares; /* the records pieces' owners */
+	uint32_t nshares;
+	struct dp_chain_piece *hdr;
+};
+
 static uint64_t arena_mem[KX_ARENA_BYTES / 8]; /* net core only */
 static struct dp_msg *waiting;                  /* long-poll fetches */
 static uint32_t nwaiting;
@@ -831,11 +855,101 @@ static void finish_produce(struct dp *dp, struct dp_msg *m)
 	respond(dp, m, x->api, x->version, x->corr, &r, bound);
 }
 
+static void share_release(struct drv_buf *b)
+{
+	dp_msg_free((struct dp_msg *)b); /* out is a dp_msg's first member */
+}
+
+static void chain_unref(struct dp_chain *ch)
+{
+	if (--ch->refs)
+		return;
+	struct dp_msg *m = ch->m;
+	m->chain = NULL;
+	free(ch);
+	dp_msg_free(m);
+}
+
+static void piece_release(struct drv_buf *b)
+{
+	chain_unref(((struct dp_chain_piece *)b)->ch);
+}
+
+void dp_chain_free(struct dp_chain *ch)
+{
+	/* never sent: the shares were not handed to the driver */
+	for (uint32_t i = 0; !ch->sent && i < ch->nshares; i++)
+		dp_msg_free(ch->shares[i]);
+	free(ch);
+}
+
+void dp_kafka_chain_send(struct dp *dp, uint32_t conn, struct dp_msg *m)
+{
+	struct dp_chain *ch = m->chain;
+	ch->sent = 1;
+	ch->refs++; /* ours: a piece released at once (connection gone)
+		       must not free the chain under this loop */
+	for (uint32_t i = 0; i < ch->nseq; i++)
+		dp->drv_ops->conn_send(dp->drv, conn, ch->seq[i]);
+	chain_unref(ch);
+}
+
+/* Turn m (resp encoded with holes at at[0..n)) and the shares holding the
+ * records into a chain.  0, or -ENOMEM (then nothing changed). */
+static int chain_build(struct dp_msg *m, size_t head, const size_t *at,
+		       const size_t *len, struct dp_msg *const *owners,
+		       const uint8_t *const *recs, uint32_t n)
+{
+	size_t bytes = sizeof(struct dp_chain) +
+		       (2 * (size_t)n + 1) * sizeof(struct drv_buf *) +
+		       n * sizeof(struct dp_msg *) +
+		       ((size_t)n + 1) * sizeof(struct dp_chain_piece);
+	struct dp_chain *ch = calloc(1, bytes);
+	if (!ch)
+		return -ENOMEM;
+	ch->m = m;
+	ch->seq = (struct drv_buf **)(ch + 1);
+	ch->shares = (struct dp_msg **)(ch->seq + 2 * (size_t)n + 1);
+	ch->hdr = (struct dp_chain_piece *)(ch->shares + n);
+	size_t from = 0;
+	for (uint32_t i = 0; i <= n; i++) {
+		size_t to = i < n ? head + at[i] : m->resp_len;
+		if (to > from) {
+			struct dp_chain_piece *pc = &ch->hdr[i];
+			pc->b.data = m->resp + from;
+			pc->b.len = (uint32_t)(to - from);
+			pc->b.release = piece_release;
+			pc->ch = ch;
+			ch->seq[ch->nseq++] = &pc->b;
+			ch->refs++;
+		}
+		from = to;
+		if (i == n)
+			break;
+		struct dp_msg *s = owners[i];
+		s->parent = NULL;
+		s->out.data = (uint8_t *)recs[i];
+		s->out.len = (uint32_t)len[i];
+		s->out.release = share_release;
+		s->out.off = 0;
+		ch->seq[ch->nseq++] = &s->out;
+		ch->shares[ch->nshares++] = s;
+	}
+	m->chain = ch;
+	return 0;
+}
+
 static void finish_fetch(struct dp *dp, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
 	struct kc_fetch_resp_topic *ts = (void *)arena_mem;
 	struct kc_fetch_resp_partition *ps = (void *)(ts + x->ntopics);
+	/* the holes: where each partition's records go, and whose they are */
+	size_t *at = (size_t *)(ps + x->nparts);
+	size_t *len = at + x->nparts;
+	struct dp_msg **owners = (struct dp_msg **)(len + x->nparts);
+	const uint8_t **recs = (const uint8_t **)(owners + x->nparts);
+	uint32_t nholes = 0;
 	size_t bound = 64, total = 0;
 	for (uint32_t i = 0; i < x->ntopics; i++) {
 		struct kx_topic *t = &x->topics[i];
@@ -853,7 +967,6 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 			if (total && total + n > (size_t)x->max_bytes)
 				n = 0;
 			total += n;
-			bound += n;
 			memset(&ps[k], 0, sizeof(ps[k]));
 			ps[k].partition_index = pp->index;
 			ps[k].error_code = pp->error;
@@ -862,7 +975,16 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 			ps[k].log_start_offset = pp->log_start;
 			ps[k].aborted_transactions = (struct kc_array){ NULL, 0 };
 			ps[k].preferred_read_replica = -1;
-			ps[k].records = (struct kc_bytes){ rec, (int32_t)n };
+			ps[k].records = (struct kc_bytes){ empty_bytes, 0 };
+			if (n) {
+				/* sent from the share that read it */
+				ps[k].records = (struct kc_bytes){
+					KC_BYTES_EXTERNAL, (int32_t)n };
+				owners[nholes] = pp->sub;
+				recs[nholes] = rec;
+				nholes++;
+				pp->sub = NULL; /* the chain's from now on */
+			}
 		}
 	}
 	struct kc_fetch_resp r = {
@@ -873,9 +995,31 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 		.session_id = 0,
 		.responses = { ts, (int32_t)x->ntopics },
 	};
-	respond(dp, m, x->api, x->version, x->corr, &r, bound);
-	/* respond() copied the records; the shares can go */
-	free_shares(x);
+	struct kc_response_header rh = { x->corr };
+	struct kc_holes holes = { at, len, 0, nholes };
+	m->kind = DPM_READY;
+	long n = -ENOMEM;
+	if (!dp_msg_resp(dp, m, bound + 4))
+		n = kc_encode_response_ext(x->api, x->version, &rh,
+					   (const void *)&r, m->resp + 4,
+					   bound, &holes);
+	if (n >= 0) {
+		rb_put32(m->resp, (uint32_t)((size_t)n + total));
+		m->resp_len = (uint32_t)n + 4;
+		if (nholes && chain_build(m, 4, at, len, owners, recs, nholes))
+			n = -ENOMEM;
+	}
+	if (n < 0) {
+		for (uint32_t h = 0; h < nholes; h++) {
+			owners[h]->parent = NULL;
+			dp_msg_free(owners[h]);
+		}
+		dp_log("kafka: fetch answer not built: %ld", n);
+		m->resp_len = 0;
+		m->close_after = 1;
+	}
+	free_shares(x); /* those whose records did not fit */
+	dp_net_deliver(dp, m);
 }
 
 static void finish_list(struct dp *dp, struct dp_msg *m)

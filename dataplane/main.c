@@ -122,6 +122,10 @@ void dp_msg_free(struct dp_msg *m)
 		return;
 	struct dp *dp = dp_g;
 	dp_msg_release_req(m);
+	if (m->chain) {
+		dp_chain_free(m->chain);
+		m->chain = NULL;
+	}
 	free(m->resp_heap);
 	/* relaxed: see dp_msg_alloc */
 	atomic_fetch_sub_explicit(&dp->mem_used, m->accounted,

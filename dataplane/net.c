@@ -54,6 +54,10 @@ void dp_conn_flush(struct dp *dp, struct dp_conn *c)
 		c->send_seq++;
 		if (m->close_after)
 			c->poisoned = 1; /* closed once this one is out */
+		if (m->chain) {
+			dp_kafka_chain_send(dp, c->id, m); /* in pieces */
+			continue;
+		}
 		m->out.data = m->resp;
 		m->out.len = m->resp_len;
 		m->out.release = msg_release;

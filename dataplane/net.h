@@ -47,6 +47,8 @@ void dp_kafka_sub_done(struct dp *dp, struct dp_msg *sub);
 int dp_kafka_do_work(struct dp *dp);
 /* Fetches are waiting (the net core then sleeps at most 1 ms). */
 int dp_kafka_waiting(void);
+/* Send a response made of pieces (m->chain: a zero-copy Fetch answer). */
+void dp_kafka_chain_send(struct dp *dp, uint32_t conn, struct dp_msg *m);
 /* Kafka request frames larger than this are refused (connection closed). */
 #define DP_KAFKA_MAX_REQUEST (100u << 20)
 

@@ -51,7 +51,11 @@ struct wr {
 	size_t left;
 	int16_t version;
 	bool flexible;
+	const uint8_t *base;   /* start of the output (holes are offsets) */
+	struct kc_holes *holes; /* NULL: external bytes are refused */
 };
+
+const uint8_t kc_bytes_external[1];
 
 static bool present(const struct kc_field *f, int16_t v)
 {
@@ -398,6 +402,16 @@ static int wr_field(struct wr *w, const struct kc_field *f, const uint8_t *src)
 			return rc;
 		if (v->len <= 0)
 			return 0;
+		if (v->ptr == KC_BYTES_EXTERNAL) {
+			/* the caller sends the content itself, here */
+			struct kc_holes *h = w->holes;
+			if (!h || h->n == h->cap)
+				return -EINVAL;
+			h->at[h->n] = (size_t)(w->p - w->base);
+			h->len[h->n] = (size_t)v->len;
+			h->n++;
+			return 0;
+		}
 		if (wr_need(w, (size_t)v->len) < 0)
 			return -ENOBUFS;
 		wr_bytes(w, v->ptr, (size_t)v->len);
@@ -438,7 +452,7 @@ long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,
 	       const void *in, uint8_t *buf, size_t cap)
 {
 	assert(s && in && (buf || cap == 0));
-	struct wr w = {buf, cap, version, flexible};
+	struct wr w = {buf, cap, version, flexible, buf, NULL};
 	int rc = wr_struct(&w, s, in);
 	if (rc < 0)
 		return rc;
@@ -517,7 +531,7 @@ long kc_encode_request(const struct kc_request_header *h,
 	long n = kc_encode(&kc_request_header_schema, 1, false, h, buf, cap);
 	if (n < 0)
 		return n;
-	struct wr w = {buf + n, cap - (size_t)n, h->api_version, true};
+	struct wr w = {buf + n, cap - (size_t)n, h->api_version, true, buf, NULL};
 	bool flex = is_flexible(api, h->api_version);
 	int rc;
 	if (flex && (rc = wr_uvarint(&w, 0)) < 0)
@@ -559,20 +573,30 @@ long kc_encode_response(int16_t api_key, int16_t api_version,
 			const struct kc_response_header *h,
 			const union kc_response *body, uint8_t *buf, size_t cap)
 {
+	return kc_encode_response_ext(api_key, api_version, h, body, buf, cap,
+				      NULL);
+}
+
+long kc_encode_response_ext(int16_t api_key, int16_t api_version,
+			    const struct kc_response_header *h,
+			    const union kc_response *body, uint8_t *buf,
+			    size_t cap, struct kc_holes *holes)
+{
 	const struct kc_api *api = api_check(api_key, api_version);
 	if (!api)
 		return -EINVAL;
 	long n = kc_encode(&kc_response_header_schema, 0, false, h, buf, cap);
 	if (n < 0)
 		return n;
-	struct wr w = {buf + n, cap - (size_t)n, api_version, true};
+	struct wr w = {buf + n, cap - (size_t)n, api_version, true, buf, holes};
 	int rc;
 	if (kc_response_header_version(api_key, api_version) == 1 &&
 	    (rc = wr_uvarint(&w, 0)) < 0)
 		return rc;
-	long b = kc_encode(api->response, api_version,
-			   is_flexible(api, api_version), body, w.p, w.left);
-	if (b < 0)
-		return b;
-	return (long)(cap - w.left) + b;
+	w.flexible = is_flexible(api, api_version);
+	rc = wr_struct(&w, api->response, (const uint8_t *)body);
+	if (rc < 0)
+		return rc;
+
+	return (long)(cap - w.left);
 }

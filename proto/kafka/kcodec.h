@@ -314,4 +314,25 @@ long kc_encode_response(int16_t api_key, int16_t api_version,
 			const struct kc_response_header *h,
 			const union kc_response *body, uint8_t *buf, size_t cap);
 
+/*
+ * Zero-copy bytes: a bytes field whose ptr is KC_BYTES_EXTERNAL is encoded
+ * as its length only; its content is not copied, and where it belongs is
+ * recorded in holes (offset in buf, in encoding order, and length).  The
+ * whole message is then buf[0, at[0]) + content 0 + buf[at[0], at[1]) +
+ * content 1 ... + buf[at[n-1], returned length).  The caller sends the
+ * pieces (e.g. Fetch records straight from where they were read).  Without
+ * holes (NULL) or when holes is full, such a field is -EINVAL.
+ */
+extern const uint8_t kc_bytes_external[1];
+#define KC_BYTES_EXTERNAL (&kc_bytes_external[0])
+struct kc_holes {
+	size_t *at;  /* caller's arrays of cap entries */
+	size_t *len;
+	size_t n, cap;
+};
+long kc_encode_response_ext(int16_t api_key, int16_t api_version,
+			    const struct kc_response_header *h,
+			    const union kc_response *body, uint8_t *buf,
+			    size_t cap, struct kc_holes *holes);
+
 #endif

@@ -1036,6 +1036,73 @@ static void test_encode_rejects(void **state)
 	assert_int_equal(kc_encode_request(&h, &q, out, sizeof(out)), -EINVAL);
 }
 
+/* Zero-copy records: a Fetch response encoded with its records left out
+ * (KC_BYTES_EXTERNAL) and the records put back at the recorded holes is
+ * byte for byte the response encoded with the records in it. */
+static void test_external_bytes(void **state)
+{
+	(void)state;
+	static const uint8_t rec_a[] = "first partition's batches";
+	static const uint8_t rec_b[] = "second";
+	struct kc_fetch_resp_partition ps[3] = {
+		{ .partition_index = 0, .high_watermark = 10,
+		  .last_stable_offset = 10, .log_start_offset = 0,
+		  .aborted_transactions = { NULL, 0 },
+		  .preferred_read_replica = -1,
+		  .records = { rec_a, sizeof(rec_a) } },
+		{ .partition_index = 1, .error_code = 1, .high_watermark = -1,
+		  .last_stable_offset = -1, .log_start_offset = -1,
+		  .aborted_transactions = { NULL, 0 },
+		  .preferred_read_replica = -1,
+		  .records = { rec_a, 0 } },
+		{ .partition_index = 2, .high_watermark = 7,
+		  .last_stable_offset = 7, .log_start_offset = 0,
+		  .aborted_transactions = { NULL, 0 },
+		  .preferred_read_replica = -1,
+		  .records = { rec_b, sizeof(rec_b) } },
+	};
+	struct kc_fetch_resp_topic t = { { "orders", 6 }, { ps, 3 } };
+	struct kc_fetch_resp body = { .responses = { &t, 1 } };
+	struct kc_response_header h = { 77 };
+	for (int16_t v = 4; v <= 11; v++) {
+		uint8_t whole[512], part[512], joined[512];
+		long n = kc_encode_response(KC_API_FETCH, v, &h,
+					    (const void *)&body, whole,
+					    sizeof(whole));
+		assert_true(n > 0);
+		/* without holes an external field is refused */
+		ps[0].records.ptr = KC_BYTES_EXTERNAL;
+		ps[2].records.ptr = KC_BYTES_EXTERNAL;
+		assert_int_equal(kc_encode_response(KC_API_FETCH, v, &h,
+						    (const void *)&body, part,
+						    sizeof(part)), -EINVAL);
+		size_t at[2], len[2];
+		struct kc_holes holes = { at, len, 0, 2 };
+		long m = kc_encode_response_ext(KC_API_FETCH, v, &h,
+						(const void *)&body, part,
+						sizeof(part), &holes);
+		ps[0].records.ptr = rec_a;
+		ps[2].records.ptr = rec_b;
+		assert_int_equal(holes.n, 2);
+		assert_int_equal(len[0], sizeof(rec_a));
+		assert_int_equal(len[1], sizeof(rec_b));
+		assert_int_equal(m, n - (long)(sizeof(rec_a) + sizeof(rec_b)));
+		size_t j = 0, from = 0;
+		const uint8_t *content[2] = { rec_a, rec_b };
+		for (size_t i = 0; i < holes.n; i++) {
+			memcpy(joined + j, part + from, at[i] - from);
+			j += at[i] - from;
+			memcpy(joined + j, content[i], len[i]);
+			j += len[i];
+			from = at[i];
+		}
+		memcpy(joined + j, part + from, (size_t)m - from);
+		j += (size_t)m - from;
+		assert_int_equal(j, (size_t)n);
+		assert_memory_equal(joined, whole, (size_t)n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1053,6 +1120,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_lengths),
 		cmocka_unit_test(test_unsupported_version),
 		cmocka_unit_test(test_encode_rejects),
+		cmocka_unit_test(test_external_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
