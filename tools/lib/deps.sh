@@ -145,7 +145,7 @@ deps_kafkajs() {
 	echo "==> npm: installing $SLUICE_KAFKAJS into $dir/node_modules"
 	local log=$dir/npm-install.log
 	if ! timeout 60 npm install --prefix "$dir" --no-save --no-package-lock \
-		--no-audit --no-fund --silent --fetch-timeout=20000 --fetch-retries=1 \
+		--no-audit --no-fund --loglevel=error --fetch-timeout=20000 --fetch-retries=1 \
 		"$SLUICE_KAFKAJS" >"$log" 2>&1; then
 		echo "error: npm install $SLUICE_KAFKAJS failed; is the npm registry" \
 			"($(npm config get registry 2>/dev/null)) reachable? npm said:" >&2
