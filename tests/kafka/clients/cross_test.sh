@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+#
+# The native protocol and the Kafka protocol on the same log, on a fresh
+# broker of its own (kafka_broker_run):
+#   1. `sluice produce --udp --acks all` writes 400 keyed messages over the
+#      native protocol; kcat -C (Kafka Fetch) reads exactly those messages:
+#      each once, the right key, offsets from 0 without gaps, produce order
+#      per partition;
+#   2. kcat -P (Kafka Produce, murmur2 partitioner) writes 400 keyed
+#      messages to another topic; `sluice consume --partition P` (native
+#      FETCH) reads exactly those, partition by partition;
+#   3. both partitioners (libsluice's and librdkafka's murmur2_random, both
+#      Java's murmur2) put every key in the same partition.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/kafka/clients/lib.sh
+source "$HERE/lib.sh"
+kc_need_kcat
+kc_under_broker cross 35 "$0" "$@"
+
+CLI=${SLUICE_CLI:?SLUICE_CLI must name the sluice CLI}
+K=$KAFKA_BOOTSTRAP
+S=(-b "$SLUICE_BROKER")
+T=$(mktemp -d "${SLUICE_TEST_TMPDIR:-/tmp}/cross-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+N=400
+
+echo "== native UDP produce, Kafka fetch"
+"$CLI" "${S[@]}" topic create x-native --partitions 3
+"$CLI" "${S[@]}" topic create x-kafka --partitions 3
+kc_lines "$N" 0 >"$T/in"
+timeout 20 "$CLI" "${S[@]}" produce x-native --udp --acks all --key-separator : \
+	<"$T/in" 2>"$T/np.err" || { cat "$T/np.err" >&2; kc_fail "sluice produce --udp failed"; }
+grep -qx "$N message(s) delivered" "$T/np.err" ||
+	{ cat "$T/np.err" >&2; kc_fail "sluice produce --udp: expected '$N message(s) delivered'"; }
+timeout 20 kcat -C -b "$K" -t x-native -o beginning -e -q -f "$KC_FMT" >"$T/kc" 2>"$T/kc.err" ||
+	{ cat "$T/kc.err" >&2; kc_fail "kcat -C x-native failed"; }
+kc_check "$T/kc" "$N" 0 "0=0,1=0,2=0" ||
+	kc_fail "kcat read something else than sluice produce --udp wrote"
+
+echo "== Kafka produce, native fetch"
+timeout 20 kcat -P -b "$K" -t x-kafka -K : -X partitioner=murmur2_random -X acks=all \
+	-l "$T/in" 2>"$T/kp.err" || { cat "$T/kp.err" >&2; kc_fail "kcat -P x-kafka failed"; }
+: >"$T/sc"
+for p in 0 1 2; do
+	timeout 20 "$CLI" "${S[@]}" consume x-kafka --partition "$p" --print-offset --print-key \
+		>"$T/sc.$p" 2>"$T/sc.err" || { cat "$T/sc.err" >&2; kc_fail "sluice consume x-kafka --partition $p failed"; }
+	# "p:offset<TAB>key<TAB>value" -> "p<TAB>offset<TAB>key<TAB>value"
+	sed 's/^\([0-9]*\):\([0-9]*\)\t/\1\t\2\t/' "$T/sc.$p" >>"$T/sc"
+	awk -F'[:\t]' -v p="$p" '$1 != p { exit 1 }' "$T/sc.$p" ||
+		kc_fail "sluice consume --partition $p printed messages of another partition"
+done
+kc_check "$T/sc" "$N" 0 "0=0,1=0,2=0" ||
+	kc_fail "sluice consume read something else than kcat -P wrote"
+
+echo "== both partitioners agree"
+awk -F'\t' '{ print $3 "\t" $1 }' "$T/kc" | sort -u >"$T/keys.native"
+awk -F'\t' '{ print $3 "\t" $1 }' "$T/sc" | sort -u >"$T/keys.kafka"
+if ! cmp -s "$T/keys.native" "$T/keys.kafka"; then
+	diff "$T/keys.native" "$T/keys.kafka" >&2 || true
+	kc_fail "libsluice and librdkafka (murmur2_random) put keys in different partitions"
+fi
+echo "ok: $(wc -l <"$T/keys.native") keys, each in the same partition through either protocol"
+echo "PASS: native UDP -> Kafka fetch, Kafka produce -> native fetch"

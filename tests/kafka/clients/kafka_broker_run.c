@@ -1,0 +1,132 @@
+/*
+ * kafka_broker_run [--timeout SECONDS] [--name NAME] -- COMMAND [ARGS...]
+ *
+ * Runs COMMAND against a fresh broker of its own (kbroker.h: sluiced and
+ * sluice-control on free loopback ports, Kafka listener included, temp
+ * data dir), then stops the broker by pid and removes its data.  COMMAND
+ * gets in its environment:
+ *   KAFKA_BOOTSTRAP   127.0.0.1:<kafka_port>, the Kafka bootstrap server
+ *   SLUICE_BROKER     127.0.0.1:<port>, the native protocol (TCP and UDP)
+ *   SLUICE_DATA_DIR   the broker's data dir
+ * COMMAND runs in its own process group; after --timeout seconds (default
+ * 120) the group gets SIGTERM, then SIGKILL 5 s later.  Exit status:
+ * COMMAND's (128 + signal when killed), 1 when the broker did not get
+ * ready (the reason and the end of the broker's logs on stderr).  On a
+ * failure the end of the broker's logs is printed too; SLUICE_KEEP=1 keeps
+ * the data dir.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kbroker.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: kafka_broker_run [--timeout SECONDS] [--name NAME] "
+		"-- COMMAND [ARGS...]\n");
+}
+
+/* Wait for pid up to timeout_ms; 0 and *status when it exited. */
+static int wait_for(pid_t pid, int timeout_ms, int *status)
+{
+	for (int t = 0; t < timeout_ms; t += 20) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+int main(int argc, char **argv)
+{
+	int timeout_s = 120, i = 1;
+	const char *name = "run";
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			timeout_s = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+			name = argv[++i];
+		} else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else {
+			usage();
+			return 2;
+		}
+	}
+	if (i >= argc || timeout_s <= 0 || timeout_s > 3600) {
+		usage();
+		return 2;
+	}
+	if (tb_available())
+		return 1; /* the reason is printed; a client test never skips */
+
+	struct kb k;
+	int rc = kb_init(&k, name);
+	if (rc) {
+		fprintf(stderr, "kafka_broker_run: cannot prepare a broker: %s\n",
+			strerror(-rc));
+		return 1;
+	}
+	rc = kb_start(&k, 20000);
+	if (rc) {
+		fprintf(stderr, "kafka_broker_run: the broker did not get ready; "
+			"'%s' was not run\n", argv[i]);
+		kb_destroy(&k, 0);
+		return 1;
+	}
+	char dir[sizeof(k.tb.dir)];
+	snprintf(dir, sizeof(dir), "%s", k.tb.dir);
+	setenv("KAFKA_BOOTSTRAP", k.kafka_addr, 1);
+	setenv("SLUICE_BROKER", k.tb.addr, 1);
+	setenv("SLUICE_DATA_DIR", dir, 1);
+	printf("kafka_broker_run: broker up: kafka %s, native %s, data %s\n",
+	       k.kafka_addr, k.tb.addr, dir);
+	fflush(stdout);
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		kb_destroy(&k, 0);
+		return 1;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		execvp(argv[i], argv + i);
+		fprintf(stderr, "kafka_broker_run: cannot run '%s': %s\n", argv[i],
+			strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	int status = 0, ret;
+	if (wait_for(pid, timeout_s * 1000, &status) == 0) {
+		ret = WIFEXITED(status) ? WEXITSTATUS(status) :
+					  128 + WTERMSIG(status);
+	} else {
+		fprintf(stderr, "kafka_broker_run: '%s' still running after %d s: "
+			"stopping it\n", argv[i], timeout_s);
+		kill(-pid, SIGTERM);
+		if (wait_for(pid, 5000, &status)) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		ret = 124;
+	}
+	/* Whatever the command left in its group (a client's child) goes
+	 * too; the group is the command's own, never ours. */
+	kill(-pid, SIGKILL);
+	if (ret != 0)
+		kb_print_logs(&k, 30);
+	kb_destroy(&k, 0);
+	return ret;
+}

@@ -1,0 +1,206 @@
+// kafkajs against the broker's Kafka listener (run by kafkajs_test.sh,
+// which sets NODE_PATH to the kafkajs it installed and KAFKA_BOOTSTRAP to
+// a fresh broker):
+//   1. admin: createTopics (3 partitions; again: false, it exists),
+//      listTopics, fetchTopicMetadata (3 partitions led by node 1);
+//   2. producer: two sends of a batch of 300 keyed messages each, acks=-1;
+//      every partition's second batch starts where its first ended;
+//   3. consumer group: eachMessage gets every message once, in produce
+//      order per partition, offsets without gaps; the group's offsets
+//      (admin.fetchOffsets) are the partitions' ends; listGroups and
+//      describeGroups show the group, Empty once its member left;
+//   4. admin: deleteTopics; listTopics no longer shows the topic.
+// Exits 0 when all holds, 1 with what did not; gives up after 35 s.
+'use strict';
+
+let kafkajs;
+try {
+  kafkajs = require('kafkajs');
+} catch (e) {
+  console.error('FAIL: kafkajs cannot be loaded (NODE_PATH=' + process.env.NODE_PATH +
+    '): tools/lib/deps.sh deps_kafkajs DIR installs it; ' + e.message);
+  process.exit(1);
+}
+const { Kafka, Partitioners, logLevel } = kafkajs;
+
+const BOOT = process.env.KAFKA_BOOTSTRAP;
+const TOPIC = 'js-orders';
+const OTHER = 'js-other';
+const GROUP = 'js-group';
+const PARTITIONS = 3;
+const BATCH = 300;
+const COUNT = 2 * BATCH;
+
+function fail(msg) {
+  console.error('FAIL: ' + msg);
+  process.exit(1);
+}
+if (!BOOT) fail('KAFKA_BOOTSTRAP is not set (run kafkajs_test.sh)');
+setTimeout(() => fail('the test did not finish within 35 s'), 35000).unref();
+
+const key = (seq) => 'k-' + (seq % 13);
+const value = (seq) => 'v-' + String(seq).padStart(5, '0') + '-kafkajs';
+
+async function main() {
+  console.log('kafkajs ' + require('kafkajs/package.json').version + ', bootstrap ' + BOOT);
+  const kafka = new Kafka({
+    clientId: 'kafkajs-test',
+    brokers: [BOOT],
+    logLevel: logLevel.WARN,
+    connectionTimeout: 3000,
+    requestTimeout: 10000,
+    retry: { retries: 3, initialRetryTime: 200 },
+  });
+
+  // 1. admin
+  const admin = kafka.admin();
+  await admin.connect();
+  console.log('== createTopics ' + TOPIC + ' (' + PARTITIONS + ' partitions), ' + OTHER);
+  let created = await admin.createTopics({
+    topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1 },
+             { topic: OTHER, numPartitions: 1, replicationFactor: 1 }],
+    waitForLeaders: true,
+    timeout: 10000,
+  });
+  if (created !== true) fail('createTopics returned ' + created + ', expected true');
+  // kafkajs logs the TOPIC_ALREADY_EXISTS answer at ERROR: a quiet client
+  const quiet = new Kafka({ clientId: 'kafkajs-test-quiet', brokers: [BOOT],
+                            logLevel: logLevel.NOTHING });
+  const admin2 = quiet.admin();
+  await admin2.connect();
+  created = await admin2.createTopics({
+    topics: [{ topic: TOPIC, numPartitions: PARTITIONS }], timeout: 10000 });
+  await admin2.disconnect();
+  if (created !== false) fail('createTopics of an existing topic returned ' + created + ', expected false');
+  let topics = await admin.listTopics();
+  if (!topics.includes(TOPIC) || !topics.includes(OTHER))
+    fail('listTopics: ' + JSON.stringify(topics) + ' lacks ' + TOPIC + ' or ' + OTHER);
+  const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+  if (md.topics.length !== 1 || md.topics[0].name !== TOPIC)
+    fail('fetchTopicMetadata: ' + JSON.stringify(md));
+  const parts = md.topics[0].partitions.slice().sort((a, b) => a.partitionId - b.partitionId);
+  if (parts.length !== PARTITIONS) fail('fetchTopicMetadata: ' + parts.length + ' partitions');
+  parts.forEach((p, i) => {
+    if (p.partitionId !== i || p.leader !== 1 || p.partitionErrorCode !== 0 ||
+        JSON.stringify(p.replicas) !== '[1]' || JSON.stringify(p.isr) !== '[1]')
+      fail('fetchTopicMetadata: partition ' + JSON.stringify(p));
+  });
+  console.log('ok: created; again: false; listTopics ' + JSON.stringify(topics.sort()) +
+    '; metadata: partitions 0..' + (PARTITIONS - 1) + ' led by node 1');
+
+  // 2. producer
+  console.log('== producer: 2 batches of ' + BATCH);
+  const producer = kafka.producer({ allowAutoTopicCreation: false,
+                                   createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const ends = new Array(PARTITIONS).fill(0);
+  for (let b = 0; b < 2; b++) {
+    const messages = [];
+    for (let i = 0; i < BATCH; i++) {
+      const seq = b * BATCH + i;
+      messages.push({ key: key(seq), value: value(seq) });
+    }
+    const meta = await producer.send({ topic: TOPIC, acks: -1, messages });
+    const seen = new Set();
+    for (const r of meta) {
+      if (r.topicName !== TOPIC || r.errorCode !== 0) fail('send: ' + JSON.stringify(r));
+      if (Number(r.baseOffset) !== ends[r.partition])
+        fail('send ' + (b + 1) + ': partition ' + r.partition + ' baseOffset ' + r.baseOffset +
+          ', expected ' + ends[r.partition]);
+      seen.add(r.partition);
+    }
+    // how many went to each partition: the keys decide, through the
+    // producer's own partitioner (Java's murmur2)
+    const counts = new Array(PARTITIONS).fill(0);
+    const partitioner = Partitioners.DefaultPartitioner();
+    const pmeta = parts.map((p) => ({ partitionId: p.partitionId, leader: p.leader }));
+    for (const m of messages)
+      counts[partitioner({ topic: TOPIC, partitionMetadata: pmeta, message: m })]++;
+    counts.forEach((c, p) => {
+      if (c > 0 && !seen.has(p)) fail('send ' + (b + 1) + ': no result for partition ' + p);
+      ends[p] += c;
+    });
+  }
+  await producer.disconnect();
+  console.log('ok: both batches acknowledged, partition ends ' + JSON.stringify(ends));
+
+  // 3. consumer group
+  console.log('== consumer group ' + GROUP);
+  const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: 6000,
+                                    heartbeatInterval: 500, rebalanceTimeout: 6000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  const next = new Array(PARTITIONS).fill(0);
+  const lastSeq = new Array(PARTITIONS).fill(-1);
+  const keyPart = new Map();
+  const seen = new Set();
+  let got = 0;
+  let problem = null;
+  let resolveDone;
+  const done = new Promise((r) => { resolveDone = r; });
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      const k = message.key ? message.key.toString() : null;
+      const v = message.value ? message.value.toString() : null;
+      const o = Number(message.offset);
+      const seq = v ? parseInt(v.slice(2, 7), 10) : -1;
+      if (topic !== TOPIC || o !== next[partition] || v !== value(seq) || k !== key(seq) ||
+          seq <= lastSeq[partition] || seen.has(seq) ||
+          (keyPart.has(k) && keyPart.get(k) !== partition)) {
+        problem = problem || ('partition ' + partition + ' offset ' + o + ' (expected ' +
+          next[partition] + '): ' + k + ':' + v + ' after message ' + lastSeq[partition] +
+          (seen.has(seq) ? ' (seen before)' : ''));
+        resolveDone();
+        return;
+      }
+      keyPart.set(k, partition);
+      seen.add(seq);
+      next[partition] = o + 1;
+      lastSeq[partition] = seq;
+      if (++got === COUNT) resolveDone();
+    },
+  });
+  const timer = setTimeout(resolveDone, 25000);
+  await done;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  if (problem) fail('eachMessage: ' + problem);
+  if (got !== COUNT || JSON.stringify(next) !== JSON.stringify(ends))
+    fail('eachMessage: ' + got + ' of ' + COUNT + ' messages in 25 s; per partition ' +
+      JSON.stringify(next) + ' of ' + JSON.stringify(ends));
+  console.log('ok: ' + got + ' messages, each once, in order per partition');
+  const offs = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+  const committed = new Array(PARTITIONS).fill(null);
+  for (const t of offs)
+    for (const p of t.partitions) committed[p.partition] = Number(p.offset);
+  if (JSON.stringify(committed) !== JSON.stringify(ends))
+    fail('fetchOffsets: committed ' + JSON.stringify(committed) + ', expected ' + JSON.stringify(ends));
+  const groups = await admin.listGroups();
+  if (!groups.groups.some((g) => g.groupId === GROUP && g.protocolType === 'consumer'))
+    fail('listGroups: ' + JSON.stringify(groups) + ' lacks ' + GROUP + ' (consumer)');
+  const desc = await admin.describeGroups([GROUP]);
+  if (desc.groups.length !== 1 || desc.groups[0].groupId !== GROUP ||
+      desc.groups[0].errorCode !== 0 || desc.groups[0].state !== 'Empty' ||
+      desc.groups[0].members.length !== 0)
+    fail('describeGroups: ' + JSON.stringify(desc) + ', expected ' + GROUP + ' Empty, no members');
+  console.log('ok: committed ' + JSON.stringify(committed) +
+    '; listGroups and describeGroups show ' + GROUP + ' Empty');
+
+  // 4. delete
+  console.log('== deleteTopics ' + TOPIC);
+  await admin.deleteTopics({ topics: [TOPIC], timeout: 10000 });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    topics = await admin.listTopics();
+    if (!topics.includes(TOPIC)) break;
+    if (Date.now() > deadline) fail('listTopics still shows ' + TOPIC + ' 10 s after deleteTopics');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (!topics.includes(OTHER)) fail('listTopics lost ' + OTHER + ' too: ' + JSON.stringify(topics));
+  await admin.disconnect();
+  console.log('ok: deleted; listTopics ' + JSON.stringify(topics.sort()));
+  console.log('PASS: kafkajs admin, producer, consumer group');
+  process.exit(0);
+}
+
+main().catch((e) => fail((e && e.stack) || String(e)));
