@@ -17,6 +17,7 @@ SLUICE_DEPS=(
 	fio                               # the disk peer in perf/
 	clang-14 libfuzzer-14-dev libclang-rt-14-dev  # fuzzers, sanitizers
 	kcat librdkafka-dev python3-confluent-kafka   # Kafka clients in tests/kafka/clients
+	libhiredis-dev libnats-dev librabbitmq-dev libmosquitto-dev  # the peers' clients in perf/suite
 )
 
 # kafkajs for tests/kafka/clients, from the npm registry (deps_kafkajs).

@@ -1,0 +1,213 @@
+/*
+ * Backend: sluice's native protocol through libsluice.
+ *
+ * Topic: `partitions` partitions, durability every_append (fdatasync
+ * before the ack; appends arriving while a sync runs share the next one).
+ * Producer: libsluice's defaults (TCP, 256 KiB batches, linger 5 ms, 5
+ * batches in flight per partition, 64 MiB buffer, idempotent) with
+ * acks=all, nonblocking so a full buffer returns -EAGAIN to the driver.
+ * Consumer: one sl_consumer per partition, seeked to the end; partitions
+ * are read round robin, each fetch without waiting, and when a whole
+ * round brought nothing the next partition's fetch long-polls 1 ms.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "omb.h"
+#include "sluice/sluice.h"
+
+struct prod {
+	struct sl_producer *p;
+	struct omb_side *s;
+	const struct omb_conf *c;
+};
+
+struct cons {
+	struct sl_consumer *c[OMB_PARTITIONS_MAX];
+	int n, next;
+	struct omb_side *s;
+};
+
+static int sl_setup(const struct omb_conf *c)
+{
+	struct sl_client *cl;
+	struct sl_topic_config tc = { .partitions = c->partitions,
+				      .durability = SL_DURABILITY_EVERY_APPEND };
+	long rc = sl_client_create(c->addr, 5000, &cl);
+
+	if (rc)
+		return (int)rc;
+	/* sluice-control may still be connecting after a start: retry */
+	for (int i = 0; i < 50; i++) {
+		rc = sl_topic_create(cl, c->topic, &tc);
+		if (rc >= 0 || rc == sl_err_broker(36 /* TOPIC_ALREADY_EXISTS */))
+			break;
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+	sl_client_destroy(cl);
+	return rc < 0 && rc != sl_err_broker(36) ? (int)rc : 0;
+}
+
+static void sl_teardown(const struct omb_conf *c)
+{
+	struct sl_client *cl;
+
+	if (sl_client_create(c->addr, 5000, &cl) == 0) {
+		sl_topic_delete(cl, c->topic);
+		sl_client_destroy(cl);
+	}
+}
+
+static void on_delivery(void *opaque, int32_t partition, int64_t offset,
+			int err, void *arg)
+{
+	struct prod *p = arg;
+
+	(void)partition;
+	(void)offset;
+	omb_acked(p->s, (uint64_t)(uintptr_t)opaque, err);
+}
+
+static int sl_producer_new(const struct omb_conf *c, struct omb_side *s,
+			   void **out)
+{
+	struct prod *p = calloc(1, sizeof(*p));
+	struct sl_producer_opts o;
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t),
+		       "the stamp travels in the opaque pointer");
+	sl_producer_opts_default(&o);
+	o.acks = -1;
+	o.nonblocking = 1;
+	o.cb = on_delivery;
+	o.cb_arg = p;
+	p->s = s;
+	p->c = c;
+	rc = sl_producer_create(c->addr, &o, &p->p);
+	if (rc) {
+		omb_error(s, "sl_producer_create: %s", sl_error_message(rc));
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+static int sl_produce_one(void *pp, int partition, const void *buf, size_t len,
+			  uint64_t stamp)
+{
+	struct prod *p = pp;
+	int rc = sl_produce(p->p, p->c->topic, partition, NULL, 0, buf, len,
+			    (void *)(uintptr_t)stamp);
+
+	if (rc < 0 && rc != -EAGAIN)
+		omb_error(p->s, "sl_produce: %s", sl_error_message(rc));
+	return rc < 0 ? rc : 0;
+}
+
+static int sl_poll(void *pp, int timeout_ms)
+{
+	struct prod *p = pp;
+
+	return sl_producer_poll(p->p, timeout_ms);
+}
+
+static int sl_flush(void *pp, int timeout_ms)
+{
+	struct prod *p = pp;
+
+	return sl_producer_flush(p->p, timeout_ms);
+}
+
+static void sl_producer_free(void *pp)
+{
+	struct prod *p = pp;
+
+	sl_producer_destroy(p->p);
+	free(p);
+}
+
+static int sl_consumer_new(const struct omb_conf *c, struct omb_side *s,
+			   const int *parts, int n, void **out)
+{
+	struct cons *cn = calloc(1, sizeof(*cn));
+	int rc = 0;
+
+	if (!cn)
+		return -ENOMEM;
+	cn->s = s;
+	for (int i = 0; i < n && rc == 0; i++) {
+		rc = sl_consumer_create(c->addr, c->topic, parts[i], NULL,
+					&cn->c[i]);
+		if (rc == 0) {
+			cn->n++;
+			rc = sl_consumer_seek(cn->c[i], SL_OFFSET_END);
+		}
+	}
+	if (rc) {
+		omb_error(s, "sl_consumer: %s", sl_error_message(rc));
+		for (int i = 0; i < cn->n; i++)
+			sl_consumer_destroy(cn->c[i]);
+		free(cn);
+		return rc;
+	}
+	*out = cn;
+	return 0;
+}
+
+static int sl_cpoll(void *pp, int timeout_ms)
+{
+	struct cons *cn = pp;
+	struct sl_message m;
+	uint64_t end = omb_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	int idle = 0, got = 0;
+
+	while (omb_now_ns() < end) {
+		struct sl_consumer *c = cn->c[cn->next];
+		/* drain what one fetch brought, then the next partition */
+		int rc = sl_consume(c, &m, idle >= cn->n ? 1 : 0);
+		while (rc == 1) {
+			omb_consumed(cn->s, m.value, m.vlen);
+			if (++got % 4096 == 0)
+				break;
+			rc = sl_consume(c, &m, 0);
+		}
+		cn->next = (cn->next + 1) % cn->n;
+		if (rc < 0)
+			return rc;
+		if (got)
+			return got;
+		idle++;
+	}
+	return got;
+}
+
+static void sl_consumer_free(void *pp)
+{
+	struct cons *cn = pp;
+
+	for (int i = 0; i < cn->n; i++)
+		sl_consumer_destroy(cn->c[i]);
+	free(cn);
+}
+
+const struct omb_backend omb_backend_sluice = {
+	.name = "sluice",
+	.client = "libsluice",
+	.setup = sl_setup,
+	.teardown = sl_teardown,
+	.producer_create = sl_producer_new,
+	.produce = sl_produce_one,
+	.producer_poll = sl_poll,
+	.producer_flush = sl_flush,
+	.producer_destroy = sl_producer_free,
+	.consumer_create = sl_consumer_new,
+	.consumer_poll = sl_cpoll,
+	.consumer_destroy = sl_consumer_free,
+};
