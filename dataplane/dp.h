@@ -38,6 +38,7 @@
 #define DP_CONN_WINDOW 32      /* requests in flight per TCP connection */
 #define DP_MAX_PARKED 4096     /* long-poll fetches waiting per core */
 #define DP_FETCH_MAX_BYTES (8u << 20)
+#define DP_FETCH_READAHEAD (4u << 20) /* after a small fetch from the file */
 #define DP_THROTTLE_MS 10
 /* largest batch accepted: Kafka's message.max.bytes, the log's default
  * batch_max_bytes */

@@ -24,6 +24,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,18 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 					      SN_ERR_KAFKA_STORAGE_ERROR);
 				return 1;
 			}
+			/* a reader behind the tail cache reads on: have the
+			 * kernel fetch what follows while this answer
+			 * travels, so that the next read finds it in the page
+			 * cache instead of waiting on the disk (1 MiB Kafka
+			 * fetches read cold at a fifth of the disk's speed
+			 * without it).  Reads as large as the window get
+			 * the kernel's own read-ahead: advising on top of
+			 * them measured slower. */
+			if (v.len < DP_FETCH_READAHEAD)
+				posix_fadvise(v.fd, (off_t)(v.file_pos + v.len),
+					      DP_FETCH_READAHEAD,
+					      POSIX_FADV_WILLNEED);
 		}
 	}
 	struct sn_fetch_resp r = {
