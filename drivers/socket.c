@@ -376,7 +376,12 @@ static int asm_append(struct drv *d, struct conn *c, const uint8_t *p,
 		      uint32_t len)
 {
 	uint64_t need = (uint64_t)c->asm_len + len;
-	if (need > (uint64_t)d->cfg.tcp_max_frame + TCP_BUF_BYTES)
+	/* a paused connection still gets what the kernel had received
+	 * before the pause took hold (the socket buffer and the receive
+	 * buffers already filled): only the global budget bounds it */
+	uint64_t limit = c->rx_paused ? d->asm_budget :
+			 (uint64_t)d->cfg.tcp_max_frame + TCP_BUF_BYTES;
+	if (need > limit)
 		return -ENOBUFS;
 	if (need > c->asm_cap) {
 		uint32_t cap = c->asm_cap ? c->asm_cap : 4096;
