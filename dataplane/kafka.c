@@ -441,142 +441,184 @@ static void kx_send(struct dp *dp, struct dp_msg *m, struct kx_part *pp,
 	x->pending++;
 }
 
-static int parts_count(const struct kc_array *topics, size_t topic_size,
-		       size_t parts_off, uint32_t *nparts, size_t *names)
+/* The partition entries of a request of that shape, in order. */
+struct kx_iter {
+	const struct kc_array *tops;
+	size_t topic_size, parts_off, part_size;
+	int32_t i, j; /* topic, partition within it */
+};
+
+static const void *kx_next(struct kx_iter *it)
 {
-	*nparts = 0;
-	*names = 0;
-	for (int32_t i = 0; i < topics->count; i++) {
-		const uint8_t *t = (const uint8_t *)topics->items +
+	while (it->i < it->tops->count) {
+		const uint8_t *t = (const uint8_t *)it->tops->items +
+				   (size_t)it->i * it->topic_size;
+		const struct kc_array *ps = (const void *)(t + it->parts_off);
+		if (it->j < ps->count)
+			return (const uint8_t *)ps->items +
+			       (size_t)it->j++ * it->part_size;
+		it->i++;
+		it->j = 0;
+	}
+	return NULL;
+}
+
+#define KX_ITER(arr, topic_t, member, part_t) \
+	{ (arr), sizeof(topic_t), offsetof(topic_t, member), sizeof(part_t), 0, 0 }
+
+/*
+ * Produce, Fetch and ListOffsets requests share a shape: an array of
+ * topics, each a name (the first member) and an array of partitions at
+ * parts_off, each partition starting with its int32 index.  kx_begin()
+ * reads that shape once: it checks the counts, allocates the request's
+ * message and fills its topics (names copied) and partitions (looked up;
+ * UNKNOWN_TOPIC_OR_PARTITION where there is none).  NULL when the request
+ * was answered already (malformed: the connection is closed after the
+ * earlier answers; no memory: closed at once).
+ */
+static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
+			       const struct kc_request_header *h,
+			       const struct kx_iter *shape)
+{
+	const struct kc_array *tops = shape->tops;
+	size_t topic_size = shape->topic_size, parts_off = shape->parts_off;
+	size_t part_size = shape->part_size;
+	uint32_t nparts = 0;
+	size_t names = 0;
+	for (int32_t i = 0; i < tops->count; i++) {
+		const uint8_t *t = (const uint8_t *)tops->items +
 				   (size_t)i * topic_size;
 		const struct kc_str *name = (const void *)t;
 		const struct kc_array *ps = (const void *)(t + parts_off);
-		*names += (size_t)(name->len > 0 ? name->len : 0);
-		*nparts += (uint32_t)(ps->count > 0 ? ps->count : 0);
-		if (*nparts + (uint32_t)i > KX_MAX_PARTS)
-			return -1;
+		names += (size_t)(name->len > 0 ? name->len : 0);
+		nparts += (uint32_t)(ps->count > 0 ? ps->count : 0);
+		if (nparts + (uint32_t)i > KX_MAX_PARTS)
+			break;
 	}
-	return 0;
+	if (tops->count < 0 || nparts + (uint32_t)tops->count > KX_MAX_PARTS) {
+		bad(dp, DP_BAD_KAFKA_REQUEST);
+		poison(dp, c);
+		return NULL;
+	}
+	struct dp_msg *m = kx_new(dp, c, h, (uint32_t)tops->count, nparts,
+				  names);
+	if (!m) {
+		/* nothing to answer with: the client reconnects */
+		dp->net.budget_exhausted++;
+		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		return NULL;
+	}
+	struct kx_req *x = kx_of(m);
+	char *namep = (char *)(x->parts + nparts);
+	uint32_t k = 0;
+	for (int32_t i = 0; i < tops->count; i++) {
+		const uint8_t *t = (const uint8_t *)tops->items +
+				   (size_t)i * topic_size;
+		const struct kc_str *name = (const void *)t;
+		const struct kc_array *ps = (const void *)(t + parts_off);
+		struct dp_topic *dt = dp_topic_by_name(
+			dp, name->ptr, (size_t)(name->len > 0 ? name->len : 0));
+		x->topics[i].first = k;
+		x->topics[i].count = (uint32_t)(ps->count > 0 ? ps->count : 0);
+		kx_name(&x->topics[i], *name, &namep);
+		for (int32_t j = 0; j < ps->count; j++, k++) {
+			struct kx_part *pp = &x->parts[k];
+			pp->index = *(const int32_t *)(const void *)(
+				(const uint8_t *)ps->items + (size_t)j * part_size);
+			pp->p = dt && pp->index >= 0 && pp->index < dt->partitions ?
+					&dt->parts[pp->index] : NULL;
+			pp->offset = pp->hw = pp->log_start = -1;
+			if (!pp->p) {
+				bad(dp, DP_BAD_UNKNOWN_TOPIC);
+				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			}
+		}
+	}
+	return m;
 }
 
 static void produce(struct dp *dp, struct dp_conn *c,
 		    const struct kc_request_header *h,
 		    const struct kc_produce_req *r)
 {
-	uint32_t nparts;
-	size_t names;
-	const struct kc_array *tops = &r->topic_data;
 	dp->net.produce++;
-	if (tops->count < 0 ||
-	    parts_count(tops, sizeof(struct kc_produce_req_topic),
-			offsetof(struct kc_produce_req_topic, partition_data),
-			&nparts, &names)) {
-		bad(dp, DP_BAD_KAFKA_REQUEST);
-		poison(dp, c);
-		return;
-	}
 	int quiet = r->acks == 0;
+	struct kx_iter it = KX_ITER(&r->topic_data, struct kc_produce_req_topic,
+				    partition_data,
+				    struct kc_produce_req_partition);
+	struct dp_msg *m = kx_begin(dp, c, h, &it);
+	if (!m)
+		return;
+	struct kx_req *x = kx_of(m);
+	if (quiet) {
+		/* acks=0: no answer, so no place in the answer order */
+		dp_conn_of(c->id)->next_seq--;
+	}
+	x->acks = r->acks;
 	int16_t all_err = 0;
 	if (r->acks != 0 && r->acks != 1 && r->acks != -1) {
 		bad(dp, DP_BAD_BAD_ACKS);
 		all_err = SN_ERR_INVALID_REQUIRED_ACKS;
-		quiet = 0;
 	} else if (r->transactional_id.len >= 0) {
 		all_err = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	}
-	struct dp_msg *m = NULL;
-	struct kx_req *x = NULL;
-	char *namep = NULL;
-	if (!quiet) {
-		m = kx_new(dp, c, h, (uint32_t)tops->count, nparts, names);
-		if (!m) {
-			/* nothing to answer with: the client reconnects */
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		const struct kc_produce_req_partition *e = kx_next(&it);
+		const uint8_t *b = e->records.ptr;
+		size_t blen = e->records.len > 0 ?
+				      (size_t)e->records.len : 0;
+		int16_t err = pp->error ? pp->error : all_err;
+		if (!err && blen > DP_BATCH_MAX_BYTES) {
+			bad(dp, DP_BAD_BATCH_TOO_LARGE);
+			err = SN_ERR_MESSAGE_TOO_LARGE;
+		} else if (!err && blen < RB_HEADER_BYTES) {
+			bad(dp, DP_BAD_BAD_BATCH);
+			err = SN_ERR_CORRUPT_MESSAGE;
+		} else if (!err && b[16] != 2) {
+			bad(dp, DP_BAD_BAD_BATCH);
+			err = SN_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+		} else if (!err &&
+			   rb_frame_size(b, blen, blen) != (long)blen) {
+			bad(dp, DP_BAD_BAD_BATCH);
+			err = SN_ERR_INVALID_RECORD; /* not one batch */
+		} else if (!err && rb_validate(b, blen)) {
+			bad(dp, DP_BAD_BAD_BATCH);
+			err = SN_ERR_CORRUPT_MESSAGE;
+		}
+		pp->error = err;
+		if (err)
+			continue;
+		struct dp_msg *s = quiet ? dp_msg_alloc(dp, blen) :
+					   kx_share(dp, m, k, DPM_PRODUCE,
+						    blen);
+		if (!s) {
 			dp->net.budget_exhausted++;
-			dp->drv_ops->conn_close(dp->drv, c->id, 1);
-			return;
+			pp->error = SN_ERR_NOT_ENOUGH_REPLICAS;
+			continue;
 		}
-		x = kx_of(m);
-		x->acks = r->acks;
-		namep = (char *)(x->parts + nparts);
+		s->kind = DPM_PRODUCE;
+		s->acks = r->acks;
+		/* ms here; the core turns it into a deadline */
+		s->deadline_ns = r->timeout_ms > 0 ?
+					 (uint64_t)r->timeout_ms : 30000;
+		s->req = s->data;
+		s->req_len = (uint32_t)blen;
+		memcpy(s->req, b, blen);
+		if (quiet) {
+			/* acks=0: freed by the core, never answered */
+			s->transport = DPT_UDP;
+			if (dp_net_to_core(dp, pp->p, s)) {
+				dp->net.ring_full++;
+				dp_msg_free(s);
+			}
+			continue;
+		}
+		kx_send(dp, m, pp, s);
 	}
-	uint32_t k = 0;
-	const struct kc_produce_req_topic *ts = tops->items;
-	for (int32_t i = 0; i < tops->count; i++) {
-		const struct kc_produce_req_topic *t = &ts[i];
-		struct dp_topic *dt = dp_topic_by_name(
-			dp, t->name.ptr, (size_t)(t->name.len > 0 ? t->name.len : 0));
-		if (x) {
-			x->topics[i].first = k;
-			x->topics[i].count = (uint32_t)(t->partition_data.count > 0 ?
-						       t->partition_data.count : 0);
-			kx_name(&x->topics[i], t->name, &namep);
-		}
-		const struct kc_produce_req_partition *ps = t->partition_data.items;
-		for (int32_t j = 0; j < t->partition_data.count; j++, k++) {
-			const struct kc_produce_req_partition *pr = &ps[j];
-			struct dp_partition *p = dt && pr->index >= 0 &&
-							 pr->index < dt->partitions ?
-							 &dt->parts[pr->index] : NULL;
-			int16_t err = all_err;
-			const uint8_t *b = pr->records.ptr;
-			size_t blen = pr->records.len > 0 ? (size_t)pr->records.len : 0;
-			if (!err && !p) {
-				bad(dp, DP_BAD_UNKNOWN_TOPIC);
-				err = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			} else if (!err && blen > DP_BATCH_MAX_BYTES) {
-				bad(dp, DP_BAD_BATCH_TOO_LARGE);
-				err = SN_ERR_MESSAGE_TOO_LARGE;
-			} else if (!err && blen < RB_HEADER_BYTES) {
-				bad(dp, DP_BAD_BAD_BATCH);
-				err = SN_ERR_CORRUPT_MESSAGE;
-			} else if (!err && b[16] != 2) {
-				bad(dp, DP_BAD_BAD_BATCH);
-				err = SN_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-			} else if (!err && rb_frame_size(b, blen, blen) != (long)blen) {
-				bad(dp, DP_BAD_BAD_BATCH);
-				err = SN_ERR_INVALID_RECORD; /* not one batch */
-			} else if (!err && rb_validate(b, blen)) {
-				bad(dp, DP_BAD_BAD_BATCH);
-				err = SN_ERR_CORRUPT_MESSAGE;
-			}
-			if (x) {
-				struct kx_part *pp = &x->parts[k];
-				pp->index = pr->index;
-				pp->p = p;
-				pp->error = err;
-				pp->offset = -1;
-			}
-			if (err)
-				continue;
-			struct dp_msg *s = quiet ? dp_msg_alloc(dp, blen) :
-						   kx_share(dp, m, k, DPM_PRODUCE, blen);
-			if (!s) {
-				dp->net.budget_exhausted++;
-				if (x)
-					x->parts[k].error = SN_ERR_NOT_ENOUGH_REPLICAS;
-				continue;
-			}
-			s->kind = DPM_PRODUCE;
-			s->acks = r->acks;
-			/* ms here; the core turns it into a deadline */
-			s->deadline_ns = r->timeout_ms > 0 ? (uint64_t)r->timeout_ms :
-							     30000;
-			s->req = s->data;
-			s->req_len = (uint32_t)blen;
-			memcpy(s->req, b, blen);
-			if (quiet) {
-				/* acks=0: no answer; freed by the core */
-				s->transport = DPT_UDP;
-				if (dp_net_to_core(dp, p, s)) {
-					dp->net.ring_full++;
-					dp_msg_free(s);
-				}
-				continue;
-			}
-			kx_send(dp, m, &x->parts[k], s);
-		}
-	}
-	if (x && x->pending == 0)
+	if (quiet)
+		dp_msg_free(m);
+	else if (x->pending == 0)
 		kx_finish(dp, m);
 }
 
@@ -620,25 +662,12 @@ static void fetch(struct dp *dp, struct dp_conn *c,
 		  const struct kc_request_header *h,
 		  const struct kc_fetch_req *r)
 {
-	uint32_t nparts;
-	size_t names;
-	const struct kc_array *tops = &r->topics;
 	dp->net.fetch++;
-	if (tops->count < 0 ||
-	    parts_count(tops, sizeof(struct kc_fetch_req_topic),
-			offsetof(struct kc_fetch_req_topic, partitions),
-			&nparts, &names)) {
-		bad(dp, DP_BAD_KAFKA_REQUEST);
-		poison(dp, c);
+	struct kx_iter it = KX_ITER(&r->topics, struct kc_fetch_req_topic,
+				    partitions, struct kc_fetch_req_partition);
+	struct dp_msg *m = kx_begin(dp, c, h, &it);
+	if (!m)
 		return;
-	}
-	struct dp_msg *m = kx_new(dp, c, h, (uint32_t)tops->count, nparts,
-				  names);
-	if (!m) {
-		dp->net.budget_exhausted++;
-		dp->drv_ops->conn_close(dp->drv, c->id, 1);
-		return;
-	}
 	struct kx_req *x = kx_of(m);
 	x->max_wait_ms = r->max_wait_ms > 0 ? r->max_wait_ms : 0;
 	x->min_bytes = r->min_bytes > 0 ? r->min_bytes : 0;
@@ -648,35 +677,15 @@ static void fetch(struct dp *dp, struct dp_conn *c,
 	 * that names one it was never given must start over */
 	int16_t all_err = r->session_id != 0 || r->session_epoch > 0 ?
 				  SN_ERR_FETCH_SESSION_ID_NOT_FOUND : 0;
-	char *namep = (char *)(x->parts + nparts);
-	uint32_t k = 0;
-	const struct kc_fetch_req_topic *ts = tops->items;
-	for (int32_t i = 0; i < tops->count; i++) {
-		const struct kc_fetch_req_topic *t = &ts[i];
-		struct dp_topic *dt = dp_topic_by_name(
-			dp, t->topic.ptr, (size_t)(t->topic.len > 0 ? t->topic.len : 0));
-		x->topics[i].first = k;
-		x->topics[i].count = (uint32_t)(t->partitions.count > 0 ?
-					       t->partitions.count : 0);
-		kx_name(&x->topics[i], t->topic, &namep);
-		const struct kc_fetch_req_partition *ps = t->partitions.items;
-		for (int32_t j = 0; j < t->partitions.count; j++, k++) {
-			struct kx_part *pp = &x->parts[k];
-			pp->index = ps[j].partition;
-			pp->p = dt && pp->index >= 0 && pp->index < dt->partitions ?
-					&dt->parts[pp->index] : NULL;
-			pp->offset = ps[j].fetch_offset;
-			uint32_t mb = ps[j].partition_max_bytes > 0 ?
-					      (uint32_t)ps[j].partition_max_bytes : 1;
-			pp->max_bytes = mb < DP_FETCH_MAX_BYTES ? mb :
-								  DP_FETCH_MAX_BYTES;
-			pp->hw = pp->log_start = -1;
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		const struct kc_fetch_req_partition *e = kx_next(&it);
+		pp->offset = e->fetch_offset;
+		uint32_t mb = e->partition_max_bytes > 0 ?
+				      (uint32_t)e->partition_max_bytes : 1;
+		pp->max_bytes = mb < DP_FETCH_MAX_BYTES ? mb : DP_FETCH_MAX_BYTES;
+		if (all_err)
 			pp->error = all_err;
-			if (!pp->p && !all_err) {
-				bad(dp, DP_BAD_UNKNOWN_TOPIC);
-				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			}
-		}
 	}
 	if (all_err) {
 		x->max_wait_ms = 0;
@@ -690,59 +699,28 @@ static void list_offsets(struct dp *dp, struct dp_conn *c,
 			 const struct kc_request_header *h,
 			 const struct kc_list_offsets_req *r)
 {
-	uint32_t nparts;
-	size_t names;
-	const struct kc_array *tops = &r->topics;
 	dp->net.list_offsets++;
-	if (tops->count < 0 ||
-	    parts_count(tops, sizeof(struct kc_list_offsets_req_topic),
-			offsetof(struct kc_list_offsets_req_topic, partitions),
-			&nparts, &names)) {
-		bad(dp, DP_BAD_KAFKA_REQUEST);
-		poison(dp, c);
+	struct kx_iter it = KX_ITER(&r->topics, struct kc_list_offsets_req_topic,
+				    partitions,
+				    struct kc_list_offsets_req_partition);
+	struct dp_msg *m = kx_begin(dp, c, h, &it);
+	if (!m)
 		return;
-	}
-	struct dp_msg *m = kx_new(dp, c, h, (uint32_t)tops->count, nparts,
-				  names);
-	if (!m) {
-		dp->net.budget_exhausted++;
-		dp->drv_ops->conn_close(dp->drv, c->id, 1);
-		return;
-	}
 	struct kx_req *x = kx_of(m);
-	char *namep = (char *)(x->parts + nparts);
-	uint32_t k = 0;
-	const struct kc_list_offsets_req_topic *ts = tops->items;
-	for (int32_t i = 0; i < tops->count; i++) {
-		const struct kc_list_offsets_req_topic *t = &ts[i];
-		struct dp_topic *dt = dp_topic_by_name(
-			dp, t->name.ptr, (size_t)(t->name.len > 0 ? t->name.len : 0));
-		x->topics[i].first = k;
-		x->topics[i].count = (uint32_t)(t->partitions.count > 0 ?
-					       t->partitions.count : 0);
-		kx_name(&x->topics[i], t->name, &namep);
-		const struct kc_list_offsets_req_partition *ps = t->partitions.items;
-		for (int32_t j = 0; j < t->partitions.count; j++, k++) {
-			struct kx_part *pp = &x->parts[k];
-			pp->index = ps[j].partition_index;
-			pp->p = dt && pp->index >= 0 && pp->index < dt->partitions ?
-					&dt->parts[pp->index] : NULL;
-			pp->timestamp = ps[j].timestamp;
-			pp->offset = -1;
-			if (!pp->p) {
-				bad(dp, DP_BAD_UNKNOWN_TOPIC);
-				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-				continue;
-			}
-			struct dp_msg *s = kx_share(dp, m, k, DPM_LIST, 0);
-			if (!s) {
-				dp->net.budget_exhausted++;
-				pp->error = SN_ERR_REQUEST_TIMED_OUT;
-				continue;
-			}
-			s->timestamp = pp->timestamp;
-			kx_send(dp, m, pp, s);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		const struct kc_list_offsets_req_partition *e = kx_next(&it);
+		pp->timestamp = e->timestamp;
+		if (pp->error)
+			continue;
+		struct dp_msg *s = kx_share(dp, m, k, DPM_LIST, 0);
+		if (!s) {
+			dp->net.budget_exhausted++;
+			pp->error = SN_ERR_REQUEST_TIMED_OUT;
+			continue;
 		}
+		s->timestamp = pp->timestamp;
+		kx_send(dp, m, pp, s);
 	}
 	if (x->pending == 0)
 		kx_finish(dp, m);
