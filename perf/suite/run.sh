@@ -134,6 +134,10 @@ wait_port() { # port seconds
 	return 1
 }
 
+# the commit the figures come from, taken before anything is written (the
+# output directory may be tracked: its own files do not count as changes)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo none)
+DIRTY=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 mkdir -p "$OUT" "$RUN"
 OUT=$(cd "$OUT" && pwd)
 mkdir -p "$OUT/raw"
@@ -330,8 +334,6 @@ for sys in $SYSTEMS; do
 done
 
 # ---- report and plots ----
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo none)
-DIRTY=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 python3 perf/suite/report.py --runs "$LINES" --limits "$OUT/limits.json" --out "$OUT" \
 	--command "perf/suite/run.sh $ARGS" --commit "$COMMIT$DIRTY" --mode "$MODE" \
 	--elapsed "$(($(date +%s) - T0))" || die "report failed"
