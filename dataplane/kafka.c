@@ -80,6 +80,7 @@ struct kx_req {
 	int16_t acks;
 	int32_t timeout_ms;
 	int32_t max_wait_ms, min_bytes, max_bytes;
+	int16_t error;          /* fetch: the top-level error */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
 	struct dp_msg *wait_next;
 	struct kx_topic *topics;
@@ -688,6 +689,7 @@ static void fetch(struct dp *dp, struct dp_conn *c,
 			pp->error = all_err;
 	}
 	if (all_err) {
+		x->error = all_err;
 		x->max_wait_ms = 0;
 		kx_finish(dp, m);
 		return;
@@ -967,9 +969,7 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 	}
 	struct kc_fetch_resp r = {
 		.throttle_time_ms = 0,
-		.error_code = x->nparts && x->parts[0].error ==
-						   SN_ERR_FETCH_SESSION_ID_NOT_FOUND ?
-				      SN_ERR_FETCH_SESSION_ID_NOT_FOUND : 0,
+		.error_code = x->error,
 		.session_id = 0,
 		.responses = { ts, (int32_t)x->ntopics },
 	};

@@ -376,6 +376,19 @@ static int t_produce_fetch(void)
 		CHECK(fetch_one(fd, v, "kt", 1, 12, 0, 1, &p) == 0);
 		CHECK(p.records.len == n2);
 	}
+	/* an incremental fetch in a session never given out (sessions are
+	 * declined): FETCH_SESSION_ID_NOT_FOUND, even with no partitions */
+	{
+		struct kc_fetch_req q = { .replica_id = -1, .max_wait_ms = 100,
+					  .min_bytes = 1, .max_bytes = 1 << 20,
+					  .session_id = 5, .session_epoch = 3,
+					  .topics = { NULL, 0 },
+					  .rack_id = { "", 0 } };
+		union kc_response fr;
+		CHECK(kcall(fd, KC_API_FETCH, 11, &q, &fr) == 0);
+		const struct kc_fetch_resp *f = (const void *)&fr;
+		CHECK(f->error_code == 70 && f->session_id == 0);
+	}
 	/* out of range */
 	struct kc_fetch_resp_partition p;
 	CHECK(fetch_one(fd, 11, "kt", 1, 99, 0, 1, &p) == 0);
