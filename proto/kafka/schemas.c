@@ -9,20 +9,7 @@
  *
  * Tagged fields ("taggedVersions") are not listed: the codec skips them.
  */
-#include <stddef.h>
-
-#include "proto/kafka/kcodec.h"
-
-#define ANY KC_VERSION_ANY
-#define NEVER KC_VERSION_ANY
-
-/* F(struct, member, type, min, max, nullable_min, default, nested);
- * a string's default is -1 for Kafka's "default": "null", else empty. */
-#define F(st, m, t, lo, hi, nul, d, nest) \
-	{#m, t, lo, hi, nul, offsetof(struct st, m), d, nest}
-#define SCHEMA(sym, st, arr) \
-	const struct kc_schema sym = {#st, sizeof(struct st), \
-				      sizeof(arr) / sizeof(arr[0]), arr}
+#include "proto/kafka/schemas_pvt.h"
 
 /* ---- headers ---- */
 
@@ -39,21 +26,18 @@ static const struct kc_field response_header_f[] = {
 };
 SCHEMA(kc_response_header_schema, kc_response_header, response_header_f);
 
-/* Arrays of int32 / int64 ("[]int32"): one anonymous field at offset 0. */
-struct kc_i32 {
-	int32_t v;
-};
-struct kc_i64 {
-	int64_t v;
-};
 static const struct kc_field i32_f[] = {
 	F(kc_i32, v, KC_INT32, 0, ANY, NEVER, 0, NULL),
 };
-static SCHEMA(i32_schema, kc_i32, i32_f);
+SCHEMA(kc_i32_schema, kc_i32, i32_f);
 static const struct kc_field i64_f[] = {
 	F(kc_i64, v, KC_INT64, 0, ANY, NEVER, 0, NULL),
 };
-static SCHEMA(i64_schema, kc_i64, i64_f);
+SCHEMA(kc_i64_schema, kc_i64, i64_f);
+static const struct kc_field str_f[] = {
+	F(kc_strv, v, KC_STRING, 0, ANY, NEVER, 0, NULL),
+};
+SCHEMA(kc_str_schema, kc_strv, str_f);
 
 /* ---- ApiVersions (key 18): ApiVersionsRequest.json, ApiVersionsResponse.json ---- */
 
@@ -106,9 +90,9 @@ static const struct kc_field metadata_partition_f[] = {
 	F(kc_metadata_partition, partition_index, KC_INT32, 0, ANY, NEVER, 0, NULL),
 	F(kc_metadata_partition, leader_id, KC_INT32, 0, ANY, NEVER, 0, NULL),
 	F(kc_metadata_partition, leader_epoch, KC_INT32, 7, ANY, NEVER, -1, NULL),
-	F(kc_metadata_partition, replica_nodes, KC_ARRAY, 0, ANY, NEVER, 0, &i32_schema),
-	F(kc_metadata_partition, isr_nodes, KC_ARRAY, 0, ANY, NEVER, 0, &i32_schema),
-	F(kc_metadata_partition, offline_replicas, KC_ARRAY, 5, ANY, NEVER, 0, &i32_schema),
+	F(kc_metadata_partition, replica_nodes, KC_ARRAY, 0, ANY, NEVER, 0, &kc_i32_schema),
+	F(kc_metadata_partition, isr_nodes, KC_ARRAY, 0, ANY, NEVER, 0, &kc_i32_schema),
+	F(kc_metadata_partition, offline_replicas, KC_ARRAY, 5, ANY, NEVER, 0, &kc_i32_schema),
 };
 static SCHEMA(metadata_partition, kc_metadata_partition, metadata_partition_f);
 
@@ -158,7 +142,7 @@ static SCHEMA(lo_req, kc_list_offsets_req, lo_req_f);
 static const struct kc_field lo_resp_partition_f[] = {
 	F(kc_list_offsets_resp_partition, partition_index, KC_INT32, 0, ANY, NEVER, 0, NULL),
 	F(kc_list_offsets_resp_partition, error_code, KC_INT16, 0, ANY, NEVER, 0, NULL),
-	F(kc_list_offsets_resp_partition, old_style_offsets, KC_ARRAY, 0, 0, NEVER, 0, &i64_schema),
+	F(kc_list_offsets_resp_partition, old_style_offsets, KC_ARRAY, 0, 0, NEVER, 0, &kc_i64_schema),
 	F(kc_list_offsets_resp_partition, timestamp, KC_INT64, 1, ANY, NEVER, -1, NULL),
 	F(kc_list_offsets_resp_partition, offset, KC_INT64, 1, ANY, NEVER, -1, NULL),
 	F(kc_list_offsets_resp_partition, leader_epoch, KC_INT32, 4, ANY, NEVER, -1, NULL),

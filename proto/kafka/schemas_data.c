@@ -13,40 +13,7 @@
  * "records" (Produce and Fetch) is a nullable bytes field: the record
  * batches stay one opaque byte range.
  */
-#include <stddef.h>
-
-#include "proto/kafka/kcodec.h"
-
-#define ANY KC_VERSION_ANY
-#define NEVER KC_VERSION_ANY
-
-/* F(struct, member, type, min, max, nullable_min, default, nested);
- * a string's default is -1 for Kafka's "default": "null", else empty. */
-#define F(st, m, t, lo, hi, nul, d, nest) \
-	{#m, t, lo, hi, nul, offsetof(struct st, m), d, nest}
-#define SCHEMA(sym, st, arr) \
-	static const struct kc_schema sym = {#st, sizeof(struct st), \
-					     sizeof(arr) / sizeof(arr[0]), arr}
-
-/* Arrays of int32 and of strings ("[]int32", "[]string"): one anonymous
- * field at offset 0, so the items read as int32_t / struct kc_str. */
-struct kc_data_i32 {
-	int32_t v;
-};
-struct kc_data_str {
-	struct kc_str v;
-};
-_Static_assert(sizeof(struct kc_data_i32) == sizeof(int32_t), "[]int32 items");
-_Static_assert(sizeof(struct kc_data_str) == sizeof(struct kc_str),
-	       "[]string items");
-static const struct kc_field i32_f[] = {
-	F(kc_data_i32, v, KC_INT32, 0, ANY, NEVER, 0, NULL),
-};
-SCHEMA(i32_schema, kc_data_i32, i32_f);
-static const struct kc_field str_f[] = {
-	F(kc_data_str, v, KC_STRING, 0, ANY, NEVER, 0, NULL),
-};
-SCHEMA(str_schema, kc_data_str, str_f);
+#include "proto/kafka/schemas_pvt.h"
 
 /* ---- Produce (key 0) ---- */
 
@@ -54,13 +21,13 @@ static const struct kc_field produce_req_partition_f[] = {
 	F(kc_produce_req_partition, index, KC_INT32, 0, ANY, NEVER, 0, NULL),
 	F(kc_produce_req_partition, records, KC_BYTES, 0, ANY, 0, 0, NULL),
 };
-SCHEMA(produce_req_partition, kc_produce_req_partition, produce_req_partition_f);
+static SCHEMA(produce_req_partition, kc_produce_req_partition, produce_req_partition_f);
 
 static const struct kc_field produce_req_topic_f[] = {
 	F(kc_produce_req_topic, name, KC_STRING, 0, ANY, NEVER, 0, NULL),
 	F(kc_produce_req_topic, partition_data, KC_ARRAY, 0, ANY, NEVER, 0, &produce_req_partition),
 };
-SCHEMA(produce_req_topic, kc_produce_req_topic, produce_req_topic_f);
+static SCHEMA(produce_req_topic, kc_produce_req_topic, produce_req_topic_f);
 
 static const struct kc_field produce_req_f[] = {
 	F(kc_produce_req, transactional_id, KC_STRING, 3, ANY, 3, -1, NULL),
@@ -68,13 +35,13 @@ static const struct kc_field produce_req_f[] = {
 	F(kc_produce_req, timeout_ms, KC_INT32, 0, ANY, NEVER, 0, NULL),
 	F(kc_produce_req, topic_data, KC_ARRAY, 0, ANY, NEVER, 0, &produce_req_topic),
 };
-SCHEMA(produce_req, kc_produce_req, produce_req_f);
+static SCHEMA(produce_req, kc_produce_req, produce_req_f);
 
 static const struct kc_field produce_record_error_f[] = {
 	F(kc_produce_record_error, batch_index, KC_INT32, 8, ANY, NEVER, 0, NULL),
 	F(kc_produce_record_error, batch_index_error_message, KC_STRING, 8, ANY, 8, -1, NULL),
 };
-SCHEMA(produce_record_error, kc_produce_record_error, produce_record_error_f);
+static SCHEMA(produce_record_error, kc_produce_record_error, produce_record_error_f);
 
 static const struct kc_field produce_resp_partition_f[] = {
 	F(kc_produce_resp_partition, index, KC_INT32, 0, ANY, NEVER, 0, NULL),
@@ -86,20 +53,20 @@ static const struct kc_field produce_resp_partition_f[] = {
 	F(kc_produce_resp_partition, error_message, KC_STRING, 8, ANY, 8, -1, NULL),
 	/* CurrentLeader is tagged (v10+) */
 };
-SCHEMA(produce_resp_partition, kc_produce_resp_partition, produce_resp_partition_f);
+static SCHEMA(produce_resp_partition, kc_produce_resp_partition, produce_resp_partition_f);
 
 static const struct kc_field produce_resp_topic_f[] = {
 	F(kc_produce_resp_topic, name, KC_STRING, 0, ANY, NEVER, 0, NULL),
 	F(kc_produce_resp_topic, partition_responses, KC_ARRAY, 0, ANY, NEVER, 0, &produce_resp_partition),
 };
-SCHEMA(produce_resp_topic, kc_produce_resp_topic, produce_resp_topic_f);
+static SCHEMA(produce_resp_topic, kc_produce_resp_topic, produce_resp_topic_f);
 
 static const struct kc_field produce_resp_f[] = {
 	F(kc_produce_resp, responses, KC_ARRAY, 0, ANY, NEVER, 0, &produce_resp_topic),
 	F(kc_produce_resp, throttle_time_ms, KC_INT32, 1, ANY, NEVER, 0, NULL),
 	/* NodeEndpoints is tagged (v10+) */
 };
-SCHEMA(produce_resp, kc_produce_resp, produce_resp_f);
+static SCHEMA(produce_resp, kc_produce_resp, produce_resp_f);
 
 /* ---- Fetch (key 1) ---- */
 
@@ -111,21 +78,21 @@ static const struct kc_field fetch_req_partition_f[] = {
 	F(kc_fetch_req_partition, log_start_offset, KC_INT64, 5, ANY, NEVER, -1, NULL),
 	F(kc_fetch_req_partition, partition_max_bytes, KC_INT32, 0, ANY, NEVER, 0, NULL),
 };
-SCHEMA(fetch_req_partition, kc_fetch_req_partition, fetch_req_partition_f);
+static SCHEMA(fetch_req_partition, kc_fetch_req_partition, fetch_req_partition_f);
 
 static const struct kc_field fetch_req_topic_f[] = {
 	F(kc_fetch_req_topic, topic, KC_STRING, 0, 12, NEVER, 0, NULL),
 	/* TopicId (uuid) is v13+ */
 	F(kc_fetch_req_topic, partitions, KC_ARRAY, 0, ANY, NEVER, 0, &fetch_req_partition),
 };
-SCHEMA(fetch_req_topic, kc_fetch_req_topic, fetch_req_topic_f);
+static SCHEMA(fetch_req_topic, kc_fetch_req_topic, fetch_req_topic_f);
 
 static const struct kc_field fetch_forgotten_topic_f[] = {
 	F(kc_fetch_forgotten_topic, topic, KC_STRING, 7, 12, NEVER, 0, NULL),
 	/* TopicId (uuid) is v13+ */
-	F(kc_fetch_forgotten_topic, partitions, KC_ARRAY, 7, ANY, NEVER, 0, &i32_schema),
+	F(kc_fetch_forgotten_topic, partitions, KC_ARRAY, 7, ANY, NEVER, 0, &kc_i32_schema),
 };
-SCHEMA(fetch_forgotten_topic, kc_fetch_forgotten_topic, fetch_forgotten_topic_f);
+static SCHEMA(fetch_forgotten_topic, kc_fetch_forgotten_topic, fetch_forgotten_topic_f);
 
 static const struct kc_field fetch_req_f[] = {
 	/* ClusterId is tagged (v12+) */
@@ -141,13 +108,13 @@ static const struct kc_field fetch_req_f[] = {
 	F(kc_fetch_req, forgotten_topics_data, KC_ARRAY, 7, ANY, NEVER, 0, &fetch_forgotten_topic),
 	F(kc_fetch_req, rack_id, KC_STRING, 11, ANY, NEVER, 0, NULL),
 };
-SCHEMA(fetch_req, kc_fetch_req, fetch_req_f);
+static SCHEMA(fetch_req, kc_fetch_req, fetch_req_f);
 
 static const struct kc_field fetch_aborted_txn_f[] = {
 	F(kc_fetch_aborted_txn, producer_id, KC_INT64, 4, ANY, NEVER, 0, NULL),
 	F(kc_fetch_aborted_txn, first_offset, KC_INT64, 4, ANY, NEVER, 0, NULL),
 };
-SCHEMA(fetch_aborted_txn, kc_fetch_aborted_txn, fetch_aborted_txn_f);
+static SCHEMA(fetch_aborted_txn, kc_fetch_aborted_txn, fetch_aborted_txn_f);
 
 static const struct kc_field fetch_resp_partition_f[] = {
 	F(kc_fetch_resp_partition, partition_index, KC_INT32, 0, ANY, NEVER, 0, NULL),
@@ -160,14 +127,14 @@ static const struct kc_field fetch_resp_partition_f[] = {
 	F(kc_fetch_resp_partition, preferred_read_replica, KC_INT32, 11, ANY, NEVER, -1, NULL),
 	F(kc_fetch_resp_partition, records, KC_BYTES, 0, ANY, 0, 0, NULL),
 };
-SCHEMA(fetch_resp_partition, kc_fetch_resp_partition, fetch_resp_partition_f);
+static SCHEMA(fetch_resp_partition, kc_fetch_resp_partition, fetch_resp_partition_f);
 
 static const struct kc_field fetch_resp_topic_f[] = {
 	F(kc_fetch_resp_topic, topic, KC_STRING, 0, 12, NEVER, 0, NULL),
 	/* TopicId (uuid) is v13+ */
 	F(kc_fetch_resp_topic, partitions, KC_ARRAY, 0, ANY, NEVER, 0, &fetch_resp_partition),
 };
-SCHEMA(fetch_resp_topic, kc_fetch_resp_topic, fetch_resp_topic_f);
+static SCHEMA(fetch_resp_topic, kc_fetch_resp_topic, fetch_resp_topic_f);
 
 static const struct kc_field fetch_resp_f[] = {
 	F(kc_fetch_resp, throttle_time_ms, KC_INT32, 1, ANY, NEVER, 0, NULL),
@@ -176,16 +143,16 @@ static const struct kc_field fetch_resp_f[] = {
 	F(kc_fetch_resp, responses, KC_ARRAY, 0, ANY, NEVER, 0, &fetch_resp_topic),
 	/* NodeEndpoints is tagged (v16+) */
 };
-SCHEMA(fetch_resp, kc_fetch_resp, fetch_resp_f);
+static SCHEMA(fetch_resp, kc_fetch_resp, fetch_resp_f);
 
 /* ---- FindCoordinator (key 10) ---- */
 
 static const struct kc_field find_coordinator_req_f[] = {
 	F(kc_find_coordinator_req, key, KC_STRING, 0, 3, NEVER, 0, NULL),
 	F(kc_find_coordinator_req, key_type, KC_INT8, 1, ANY, NEVER, 0, NULL),
-	F(kc_find_coordinator_req, coordinator_keys, KC_ARRAY, 4, ANY, NEVER, 0, &str_schema),
+	F(kc_find_coordinator_req, coordinator_keys, KC_ARRAY, 4, ANY, NEVER, 0, &kc_str_schema),
 };
-SCHEMA(find_coordinator_req, kc_find_coordinator_req, find_coordinator_req_f);
+static SCHEMA(find_coordinator_req, kc_find_coordinator_req, find_coordinator_req_f);
 
 static const struct kc_field find_coordinator_coordinator_f[] = {
 	F(kc_find_coordinator_coordinator, key, KC_STRING, 4, ANY, NEVER, 0, NULL),
@@ -195,7 +162,7 @@ static const struct kc_field find_coordinator_coordinator_f[] = {
 	F(kc_find_coordinator_coordinator, error_code, KC_INT16, 4, ANY, NEVER, 0, NULL),
 	F(kc_find_coordinator_coordinator, error_message, KC_STRING, 4, ANY, 4, 0, NULL),
 };
-SCHEMA(find_coordinator_coordinator, kc_find_coordinator_coordinator,
+static SCHEMA(find_coordinator_coordinator, kc_find_coordinator_coordinator,
        find_coordinator_coordinator_f);
 
 static const struct kc_field find_coordinator_resp_f[] = {
@@ -208,7 +175,7 @@ static const struct kc_field find_coordinator_resp_f[] = {
 	F(kc_find_coordinator_resp, port, KC_INT32, 0, 3, NEVER, 0, NULL),
 	F(kc_find_coordinator_resp, coordinators, KC_ARRAY, 4, ANY, NEVER, 0, &find_coordinator_coordinator),
 };
-SCHEMA(find_coordinator_resp, kc_find_coordinator_resp, find_coordinator_resp_f);
+static SCHEMA(find_coordinator_resp, kc_find_coordinator_resp, find_coordinator_resp_f);
 
 /* ---- InitProducerId (key 22) ---- */
 
@@ -218,7 +185,7 @@ static const struct kc_field init_producer_id_req_f[] = {
 	F(kc_init_producer_id_req, producer_id, KC_INT64, 3, ANY, NEVER, -1, NULL),
 	F(kc_init_producer_id_req, producer_epoch, KC_INT16, 3, ANY, NEVER, -1, NULL),
 };
-SCHEMA(init_producer_id_req, kc_init_producer_id_req, init_producer_id_req_f);
+static SCHEMA(init_producer_id_req, kc_init_producer_id_req, init_producer_id_req_f);
 
 static const struct kc_field init_producer_id_resp_f[] = {
 	F(kc_init_producer_id_resp, throttle_time_ms, KC_INT32, 0, ANY, NEVER, 0, NULL),
@@ -226,21 +193,21 @@ static const struct kc_field init_producer_id_resp_f[] = {
 	F(kc_init_producer_id_resp, producer_id, KC_INT64, 0, ANY, NEVER, -1, NULL),
 	F(kc_init_producer_id_resp, producer_epoch, KC_INT16, 0, ANY, NEVER, 0, NULL),
 };
-SCHEMA(init_producer_id_resp, kc_init_producer_id_resp, init_producer_id_resp_f);
+static SCHEMA(init_producer_id_resp, kc_init_producer_id_resp, init_producer_id_resp_f);
 
 /* ---- CreateTopics (key 19) ---- */
 
 static const struct kc_field create_topics_assignment_f[] = {
 	F(kc_create_topics_assignment, partition_index, KC_INT32, 0, ANY, NEVER, 0, NULL),
-	F(kc_create_topics_assignment, broker_ids, KC_ARRAY, 0, ANY, NEVER, 0, &i32_schema),
+	F(kc_create_topics_assignment, broker_ids, KC_ARRAY, 0, ANY, NEVER, 0, &kc_i32_schema),
 };
-SCHEMA(create_topics_assignment, kc_create_topics_assignment, create_topics_assignment_f);
+static SCHEMA(create_topics_assignment, kc_create_topics_assignment, create_topics_assignment_f);
 
 static const struct kc_field create_topics_req_config_f[] = {
 	F(kc_create_topics_req_config, name, KC_STRING, 0, ANY, NEVER, 0, NULL),
 	F(kc_create_topics_req_config, value, KC_STRING, 0, ANY, 0, 0, NULL),
 };
-SCHEMA(create_topics_req_config, kc_create_topics_req_config, create_topics_req_config_f);
+static SCHEMA(create_topics_req_config, kc_create_topics_req_config, create_topics_req_config_f);
 
 static const struct kc_field create_topics_req_topic_f[] = {
 	F(kc_create_topics_req_topic, name, KC_STRING, 0, ANY, NEVER, 0, NULL),
@@ -249,14 +216,14 @@ static const struct kc_field create_topics_req_topic_f[] = {
 	F(kc_create_topics_req_topic, assignments, KC_ARRAY, 0, ANY, NEVER, 0, &create_topics_assignment),
 	F(kc_create_topics_req_topic, configs, KC_ARRAY, 0, ANY, NEVER, 0, &create_topics_req_config),
 };
-SCHEMA(create_topics_req_topic, kc_create_topics_req_topic, create_topics_req_topic_f);
+static SCHEMA(create_topics_req_topic, kc_create_topics_req_topic, create_topics_req_topic_f);
 
 static const struct kc_field create_topics_req_f[] = {
 	F(kc_create_topics_req, topics, KC_ARRAY, 0, ANY, NEVER, 0, &create_topics_req_topic),
 	F(kc_create_topics_req, timeout_ms, KC_INT32, 0, ANY, NEVER, 60000, NULL),
 	F(kc_create_topics_req, validate_only, KC_BOOL, 1, ANY, NEVER, 0, NULL),
 };
-SCHEMA(create_topics_req, kc_create_topics_req, create_topics_req_f);
+static SCHEMA(create_topics_req, kc_create_topics_req, create_topics_req_f);
 
 static const struct kc_field create_topics_resp_config_f[] = {
 	F(kc_create_topics_resp_config, name, KC_STRING, 5, ANY, NEVER, 0, NULL),
@@ -265,7 +232,7 @@ static const struct kc_field create_topics_resp_config_f[] = {
 	F(kc_create_topics_resp_config, config_source, KC_INT8, 5, ANY, NEVER, -1, NULL),
 	F(kc_create_topics_resp_config, is_sensitive, KC_BOOL, 5, ANY, NEVER, 0, NULL),
 };
-SCHEMA(create_topics_resp_config, kc_create_topics_resp_config, create_topics_resp_config_f);
+static SCHEMA(create_topics_resp_config, kc_create_topics_resp_config, create_topics_resp_config_f);
 
 static const struct kc_field create_topics_resp_topic_f[] = {
 	F(kc_create_topics_resp_topic, name, KC_STRING, 0, ANY, NEVER, 0, NULL),
@@ -277,13 +244,13 @@ static const struct kc_field create_topics_resp_topic_f[] = {
 	F(kc_create_topics_resp_topic, replication_factor, KC_INT16, 5, ANY, NEVER, -1, NULL),
 	F(kc_create_topics_resp_topic, configs, KC_ARRAY, 5, ANY, 5, 0, &create_topics_resp_config),
 };
-SCHEMA(create_topics_resp_topic, kc_create_topics_resp_topic, create_topics_resp_topic_f);
+static SCHEMA(create_topics_resp_topic, kc_create_topics_resp_topic, create_topics_resp_topic_f);
 
 static const struct kc_field create_topics_resp_f[] = {
 	F(kc_create_topics_resp, throttle_time_ms, KC_INT32, 2, ANY, NEVER, 0, NULL),
 	F(kc_create_topics_resp, topics, KC_ARRAY, 0, ANY, NEVER, 0, &create_topics_resp_topic),
 };
-SCHEMA(create_topics_resp, kc_create_topics_resp, create_topics_resp_f);
+static SCHEMA(create_topics_resp, kc_create_topics_resp, create_topics_resp_f);
 
 /* ---- DeleteTopics (key 20) ---- */
 
@@ -291,14 +258,14 @@ static const struct kc_field delete_topics_req_topic_f[] = {
 	F(kc_delete_topics_req_topic, name, KC_STRING, 6, ANY, 6, -1, NULL),
 	/* TopicId (uuid) is v6+ */
 };
-SCHEMA(delete_topics_req_topic, kc_delete_topics_req_topic, delete_topics_req_topic_f);
+static SCHEMA(delete_topics_req_topic, kc_delete_topics_req_topic, delete_topics_req_topic_f);
 
 static const struct kc_field delete_topics_req_f[] = {
 	F(kc_delete_topics_req, topics, KC_ARRAY, 6, ANY, NEVER, 0, &delete_topics_req_topic),
-	F(kc_delete_topics_req, topic_names, KC_ARRAY, 0, 5, NEVER, 0, &str_schema),
+	F(kc_delete_topics_req, topic_names, KC_ARRAY, 0, 5, NEVER, 0, &kc_str_schema),
 	F(kc_delete_topics_req, timeout_ms, KC_INT32, 0, ANY, NEVER, 0, NULL),
 };
-SCHEMA(delete_topics_req, kc_delete_topics_req, delete_topics_req_f);
+static SCHEMA(delete_topics_req, kc_delete_topics_req, delete_topics_req_f);
 
 static const struct kc_field delete_topics_resp_topic_f[] = {
 	F(kc_delete_topics_resp_topic, name, KC_STRING, 0, ANY, 6, 0, NULL),
@@ -306,36 +273,36 @@ static const struct kc_field delete_topics_resp_topic_f[] = {
 	F(kc_delete_topics_resp_topic, error_code, KC_INT16, 0, ANY, NEVER, 0, NULL),
 	F(kc_delete_topics_resp_topic, error_message, KC_STRING, 5, ANY, 5, -1, NULL),
 };
-SCHEMA(delete_topics_resp_topic, kc_delete_topics_resp_topic, delete_topics_resp_topic_f);
+static SCHEMA(delete_topics_resp_topic, kc_delete_topics_resp_topic, delete_topics_resp_topic_f);
 
 static const struct kc_field delete_topics_resp_f[] = {
 	F(kc_delete_topics_resp, throttle_time_ms, KC_INT32, 1, ANY, NEVER, 0, NULL),
 	F(kc_delete_topics_resp, responses, KC_ARRAY, 0, ANY, NEVER, 0, &delete_topics_resp_topic),
 };
-SCHEMA(delete_topics_resp, kc_delete_topics_resp, delete_topics_resp_f);
+static SCHEMA(delete_topics_resp, kc_delete_topics_resp, delete_topics_resp_f);
 
 /* ---- DescribeConfigs (key 32) ---- */
 
 static const struct kc_field describe_configs_resource_f[] = {
 	F(kc_describe_configs_resource, resource_type, KC_INT8, 0, ANY, NEVER, 0, NULL),
 	F(kc_describe_configs_resource, resource_name, KC_STRING, 0, ANY, NEVER, 0, NULL),
-	F(kc_describe_configs_resource, configuration_keys, KC_ARRAY, 0, ANY, 0, 0, &str_schema),
+	F(kc_describe_configs_resource, configuration_keys, KC_ARRAY, 0, ANY, 0, 0, &kc_str_schema),
 };
-SCHEMA(describe_configs_resource, kc_describe_configs_resource, describe_configs_resource_f);
+static SCHEMA(describe_configs_resource, kc_describe_configs_resource, describe_configs_resource_f);
 
 static const struct kc_field describe_configs_req_f[] = {
 	F(kc_describe_configs_req, resources, KC_ARRAY, 0, ANY, NEVER, 0, &describe_configs_resource),
 	F(kc_describe_configs_req, include_synonyms, KC_BOOL, 1, ANY, NEVER, 0, NULL),
 	F(kc_describe_configs_req, include_documentation, KC_BOOL, 3, ANY, NEVER, 0, NULL),
 };
-SCHEMA(describe_configs_req, kc_describe_configs_req, describe_configs_req_f);
+static SCHEMA(describe_configs_req, kc_describe_configs_req, describe_configs_req_f);
 
 static const struct kc_field describe_configs_synonym_f[] = {
 	F(kc_describe_configs_synonym, name, KC_STRING, 1, ANY, NEVER, 0, NULL),
 	F(kc_describe_configs_synonym, value, KC_STRING, 1, ANY, 0, 0, NULL),
 	F(kc_describe_configs_synonym, source, KC_INT8, 1, ANY, NEVER, 0, NULL),
 };
-SCHEMA(describe_configs_synonym, kc_describe_configs_synonym, describe_configs_synonym_f);
+static SCHEMA(describe_configs_synonym, kc_describe_configs_synonym, describe_configs_synonym_f);
 
 static const struct kc_field describe_configs_entry_f[] = {
 	F(kc_describe_configs_entry, name, KC_STRING, 0, ANY, NEVER, 0, NULL),
@@ -348,7 +315,7 @@ static const struct kc_field describe_configs_entry_f[] = {
 	F(kc_describe_configs_entry, config_type, KC_INT8, 3, ANY, NEVER, 0, NULL),
 	F(kc_describe_configs_entry, documentation, KC_STRING, 3, ANY, 0, 0, NULL),
 };
-SCHEMA(describe_configs_entry, kc_describe_configs_entry, describe_configs_entry_f);
+static SCHEMA(describe_configs_entry, kc_describe_configs_entry, describe_configs_entry_f);
 
 static const struct kc_field describe_configs_result_f[] = {
 	F(kc_describe_configs_result, error_code, KC_INT16, 0, ANY, NEVER, 0, NULL),
@@ -357,13 +324,13 @@ static const struct kc_field describe_configs_result_f[] = {
 	F(kc_describe_configs_result, resource_name, KC_STRING, 0, ANY, NEVER, 0, NULL),
 	F(kc_describe_configs_result, configs, KC_ARRAY, 0, ANY, NEVER, 0, &describe_configs_entry),
 };
-SCHEMA(describe_configs_result, kc_describe_configs_result, describe_configs_result_f);
+static SCHEMA(describe_configs_result, kc_describe_configs_result, describe_configs_result_f);
 
 static const struct kc_field describe_configs_resp_f[] = {
 	F(kc_describe_configs_resp, throttle_time_ms, KC_INT32, 0, ANY, NEVER, 0, NULL),
 	F(kc_describe_configs_resp, results, KC_ARRAY, 0, ANY, NEVER, 0, &describe_configs_result),
 };
-SCHEMA(describe_configs_resp, kc_describe_configs_resp, describe_configs_resp_f);
+static SCHEMA(describe_configs_resp, kc_describe_configs_resp, describe_configs_resp_f);
 
 /* ---- the API table: what this codec supports of these APIs ---- */
 

@@ -12,40 +12,7 @@
  * Every window here ends below the API's first flexible version
  * (flexible_min below is Kafka's "flexibleVersions").
  */
-#include <stddef.h>
-
-#include "proto/kafka/kcodec.h"
-
-#define ANY KC_VERSION_ANY
-#define NEVER KC_VERSION_ANY
-
-/* F(struct, member, type, min, max, nullable_min, default, nested);
- * a string's default is -1 for Kafka's "default": "null", else empty.
- * Same shape as schemas.c's. */
-#define F(st, m, t, lo, hi, nul, d, nest) \
-	{#m, t, lo, hi, nul, offsetof(struct st, m), d, nest}
-#define SCHEMA(sym, st, arr) \
-	const struct kc_schema sym = {#st, sizeof(struct st), \
-				      sizeof(arr) / sizeof(arr[0]), arr}
-
-/* Arrays of int32 ("[]int32") and of strings ("[]string"): one anonymous
- * field at offset 0, so items are plain int32_t / struct kc_str. */
-struct kc_group_i32 {
-	int32_t v;
-};
-struct kc_group_str {
-	struct kc_str v;
-};
-_Static_assert(sizeof(struct kc_group_str) == sizeof(struct kc_str),
-	       "[]string items are struct kc_str");
-static const struct kc_field i32_f[] = {
-	F(kc_group_i32, v, KC_INT32, 0, ANY, NEVER, 0, NULL),
-};
-static SCHEMA(i32_schema, kc_group_i32, i32_f);
-static const struct kc_field str_f[] = {
-	F(kc_group_str, v, KC_STRING, 0, ANY, NEVER, 0, NULL),
-};
-static SCHEMA(str_schema, kc_group_str, str_f);
+#include "proto/kafka/schemas_pvt.h"
 
 /* ---- OffsetCommit (key 8): OffsetCommitRequest.json, OffsetCommitResponse.json ---- */
 
@@ -98,7 +65,7 @@ static SCHEMA(oc_resp, kc_offset_commit_resp, oc_resp_f);
 
 static const struct kc_field of_req_topic_f[] = {
 	F(kc_offset_fetch_req_topic, name, KC_STRING, 0, 7, NEVER, 0, NULL),
-	F(kc_offset_fetch_req_topic, partition_indexes, KC_ARRAY, 0, 7, NEVER, 0, &i32_schema),
+	F(kc_offset_fetch_req_topic, partition_indexes, KC_ARRAY, 0, 7, NEVER, 0, &kc_i32_schema),
 };
 static SCHEMA(of_req_topic, kc_offset_fetch_req_topic, of_req_topic_f);
 
@@ -247,7 +214,7 @@ static SCHEMA(sg_resp, kc_sync_group_resp, sg_resp_f);
 /* ---- DescribeGroups (key 15): DescribeGroupsRequest.json, DescribeGroupsResponse.json ---- */
 
 static const struct kc_field dg_req_f[] = {
-	F(kc_describe_groups_req, groups, KC_ARRAY, 0, ANY, NEVER, 0, &str_schema),
+	F(kc_describe_groups_req, groups, KC_ARRAY, 0, ANY, NEVER, 0, &kc_str_schema),
 	F(kc_describe_groups_req, include_authorized_operations, KC_BOOL, 3, ANY, NEVER, 0, NULL),
 };
 static SCHEMA(dg_req, kc_describe_groups_req, dg_req_f);
