@@ -120,17 +120,14 @@ struct dp_msg *dp_net_msg(struct dp *dp, int transport, uint32_t conn,
 	return m;
 }
 
-/* Answer now with an error frame of opcode's response shape. */
-static void answer_error(struct dp *dp, int transport, uint32_t conn,
-			 const struct drv_peer *peer, uint8_t opcode,
-			 uint32_t corr, int16_t err)
+/* Answer now with the n bytes of a small response frame at buf: straight
+ * out on UDP, through the connection's window on TCP. */
+static void answer_now(struct dp *dp, int transport, uint32_t conn,
+		       const struct drv_peer *peer, uint32_t corr,
+		       const uint8_t *buf, size_t n)
 {
-	uint8_t buf[64];
-	long n = sn_encode_error_resp(buf, sizeof(buf), opcode, corr, err);
-	if (n <= 0)
-		return;
 	if (transport == DPT_UDP) {
-		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
+		dp->drv_ops->udp_send(dp->drv, peer, buf, n);
 		return;
 	}
 	struct dp_msg *m = dp_net_msg(dp, transport, conn, peer, corr, 0);
@@ -140,10 +137,21 @@ static void answer_error(struct dp *dp, int transport, uint32_t conn,
 		return;
 	}
 	m->kind = DPM_READY;
-	dp_msg_resp(dp, m, (size_t)n);
-	memcpy(m->resp, buf, (size_t)n);
+	dp_msg_resp(dp, m, n);
+	memcpy(m->resp, buf, n);
 	m->resp_len = (uint32_t)n;
 	dp_net_deliver(dp, m);
+}
+
+/* Answer now with an error frame of opcode's response shape. */
+static void answer_error(struct dp *dp, int transport, uint32_t conn,
+			 const struct drv_peer *peer, uint8_t opcode,
+			 uint32_t corr, int16_t err)
+{
+	uint8_t buf[64];
+	long n = sn_encode_error_resp(buf, sizeof(buf), opcode, corr, err);
+	if (n > 0)
+		answer_now(dp, transport, conn, peer, corr, buf, (size_t)n);
 }
 
 static void answer_throttle(struct dp *dp, int transport, uint32_t conn,
@@ -512,20 +520,7 @@ static void handle_init_pid(struct dp *dp, int tr, uint32_t conn,
 		return;
 	}
 	n = sn_encode_init_pid_resp(buf, sizeof(buf), corr, 0, pid, 0);
-	if (tr == DPT_UDP) {
-		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
-		return;
-	}
-	struct dp_msg *m = dp_net_msg(dp, tr, conn, peer, corr, 0);
-	if (!m) {
-		dp->drv_ops->conn_close(dp->drv, conn, 1);
-		return;
-	}
-	m->kind = DPM_READY;
-	dp_msg_resp(dp, m, (size_t)n);
-	memcpy(m->resp, buf, (size_t)n);
-	m->resp_len = (uint32_t)n;
-	dp_net_deliver(dp, m);
+	answer_now(dp, tr, conn, peer, corr, buf, (size_t)n);
 }
 
 /* One whole frame (header valid, len bytes). */

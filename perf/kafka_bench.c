@@ -41,41 +41,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bench_util.h"
-
-/* Latency histogram: 1 us buckets below 100 ms, 1 ms buckets to 100 s
- * (as tools/sluice/perf.c, so the two percentiles compare). */
-#define H_FINE 100000u
-#define H_BUCKETS (H_FINE + 100000u)
-
-struct hist {
-	uint32_t *b;
-	uint64_t n;
-};
-
-static void hist_add(struct hist *h, uint64_t us)
-{
-	uint64_t i = us < H_FINE ? us : H_FINE + (us - H_FINE) / 1000u;
-	if (i >= H_BUCKETS)
-		i = H_BUCKETS - 1;
-	h->b[i]++;
-	h->n++;
-}
-
-static uint64_t hist_pct(const struct hist *h, double q)
-{
-	if (!h->n)
-		return 0;
-	uint64_t want = (uint64_t)((double)h->n * q);
-	if (want >= h->n)
-		want = h->n - 1;
-	uint64_t seen = 0;
-	for (uint64_t i = 0; i < H_BUCKETS; i++) {
-		seen += h->b[i];
-		if (seen > want)
-			return i < H_FINE ? i : H_FINE + (i - H_FINE) * 1000u;
-	}
-	return 0;
-}
+#include "tools/sluice/lat_hist.h"
 
 struct opts {
 	int produce;
@@ -86,7 +52,7 @@ struct opts {
 };
 
 struct run {
-	struct hist lat;
+	struct lat_hist lat;
 	uint64_t delivered, failed, bytes;
 	rd_kafka_resp_err_t first_err;
 	uint64_t last_dr_ns;
@@ -130,7 +96,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *arg)
 		r->delivered++;
 		r->bytes += m->len;
 	}
-	hist_add(&r->lat, (now - (uint64_t)(uintptr_t)m->_private) / 1000u);
+	lat_hist_add(&r->lat, (now - (uint64_t)(uintptr_t)m->_private) / 1000u);
 	r->last_dr_ns = now;
 }
 
@@ -139,8 +105,8 @@ static void print_summary(const struct opts *o, const struct run *r,
 {
 	double mps = secs > 0 ? (double)n / secs : 0;
 	double mbps = secs > 0 ? (double)r->bytes / secs / 1e6 : 0;
-	uint64_t p50 = hist_pct(&r->lat, 0.50), p99 = hist_pct(&r->lat, 0.99),
-		 p999 = hist_pct(&r->lat, 0.999);
+	uint64_t p50 = lat_hist_pct(&r->lat, 0.50), p99 = lat_hist_pct(&r->lat, 0.99),
+		 p999 = lat_hist_pct(&r->lat, 0.999);
 	printf("%s %s: %" PRIu64 " messages in %.2f s: %.0f msgs/s, %.2f MB/s\n",
 	       o->produce ? "produced" : "consumed", o->topic, n, secs, mps, mbps);
 	if (o->produce)
@@ -163,11 +129,45 @@ static void print_summary(const struct opts *o, const struct run *r,
 		       o->batch_kib, o->compression, o->idempotent, o->max_in_flight);
 }
 
+
+/* Create the client (it takes c) and learn o->topic from the broker.
+ * Returns the topic's partition count, or -1 with the error printed. */
+static int client_open(rd_kafka_type_t type, rd_kafka_conf_t *c,
+		       const struct opts *o, rd_kafka_t **rkp,
+		       rd_kafka_topic_t **tp)
+{
+	char err[512];
+	rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof(err));
+	if (!rk) {
+		fprintf(stderr, "sluice-kafka-bench: %s\n", err);
+		return -1;
+	}
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, o->topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+	if (e || md->topic_cnt != 1 || md->topics[0].err) {
+		fprintf(stderr, "sluice-kafka-bench: metadata of '%s' from %s: %s\n",
+			o->topic, o->brokers,
+			rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err :
+				RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(t);
+		rd_kafka_destroy(rk);
+		return -1;
+	}
+	int partitions = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	*rkp = rk;
+	*tp = t;
+	return partitions;
+}
+
 static int run_produce(const struct opts *o)
 {
 	struct run r;
 	memset(&r, 0, sizeof(r));
-	r.lat.b = calloc(H_BUCKETS, sizeof(*r.lat.b));
+	r.lat.b = calloc(LAT_HIST_BUCKETS, sizeof(*r.lat.b));
 	char *payload = malloc(o->size ? o->size : 1);
 	if (!r.lat.b || !payload) {
 		fprintf(stderr, "sluice-kafka-bench: out of memory\n");
@@ -192,29 +192,12 @@ static int run_produce(const struct opts *o)
 		 1000000 ? (long long)o->batch_kib * 1024 + 65536 : 1000000);
 	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
 	rd_kafka_conf_set_opaque(c, &r);
-	char err[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "sluice-kafka-bench: %s\n", err);
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *t;
+	/* connect and learn the topic before the clock starts */
+	int partitions = client_open(RD_KAFKA_PRODUCER, c, o, &rk, &t);
+	if (partitions < 0)
 		return 1;
-	}
-	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, o->topic, NULL);
-	/* Connect and learn the topic before the clock starts. */
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
-	if (e || md->topic_cnt != 1 || md->topics[0].err) {
-		fprintf(stderr, "sluice-kafka-bench: metadata of '%s' from %s: %s\n",
-			o->topic, o->brokers,
-			rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err :
-				RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
-		if (md)
-			rd_kafka_metadata_destroy(md);
-		rd_kafka_topic_destroy(t);
-		rd_kafka_destroy(rk);
-		return 1;
-	}
-	int partitions = md->topics[0].partition_cnt;
-	rd_kafka_metadata_destroy(md);
 	fprintf(stderr, "producing %" PRIu64 " x %u B to %s (%d partitions), acks=%s, "
 		"linger.ms=%d, batch.size=%d KiB, %d in flight, compression %s%s\n",
 		o->count, o->size, o->topic, partitions, o->acks, o->linger_ms,
@@ -277,28 +260,11 @@ static int run_consume(const struct opts *o)
 	set(c, "group.id", "sluice-kafka-bench");
 	set(c, "enable.auto.commit", "false");
 	set(c, "enable.auto.offset.store", "false");
-	char err[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "sluice-kafka-bench: %s\n", err);
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *t;
+	int partitions = client_open(RD_KAFKA_CONSUMER, c, o, &rk, &t);
+	if (partitions < 0)
 		return 1;
-	}
-	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, o->topic, NULL);
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
-	if (e || md->topic_cnt != 1 || md->topics[0].err) {
-		fprintf(stderr, "sluice-kafka-bench: metadata of '%s' from %s: %s\n",
-			o->topic, o->brokers,
-			rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err :
-				RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
-		if (md)
-			rd_kafka_metadata_destroy(md);
-		rd_kafka_topic_destroy(t);
-		rd_kafka_destroy(rk);
-		return 1;
-	}
-	int partitions = md->topics[0].partition_cnt;
-	rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(t);
 	rd_kafka_topic_partition_list_t *l =
 		rd_kafka_topic_partition_list_new(partitions);

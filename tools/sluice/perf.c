@@ -18,40 +18,7 @@
 
 #include "proto/native.h"
 #include "tools/sluice/cli.h"
-
-/* Latency histogram: 1 us buckets below 100 ms, 1 ms buckets to 100 s. */
-#define H_FINE 100000u
-#define H_BUCKETS (H_FINE + 100000u)
-
-struct hist {
-	uint32_t *b;
-	uint64_t n;
-};
-
-static void hist_add(struct hist *h, uint64_t us)
-{
-	uint64_t i = us < H_FINE ? us : H_FINE + (us - H_FINE) / 1000u;
-	if (i >= H_BUCKETS)
-		i = H_BUCKETS - 1;
-	h->b[i]++;
-	h->n++;
-}
-
-static uint64_t hist_pct(const struct hist *h, double q)
-{
-	if (!h->n)
-		return 0;
-	uint64_t want = (uint64_t)((double)h->n * q);
-	if (want >= h->n)
-		want = h->n - 1;
-	uint64_t seen = 0;
-	for (uint64_t i = 0; i < H_BUCKETS; i++) {
-		seen += h->b[i];
-		if (seen > want)
-			return i < H_FINE ? i : H_FINE + (i - H_FINE) * 1000u;
-	}
-	return 0;
-}
+#include "tools/sluice/lat_hist.h"
 
 static uint64_t now_us(void)
 {
@@ -92,7 +59,7 @@ struct worker {
 	_Atomic uint64_t bytes;
 	uint64_t errors;
 	int err;
-	struct hist h;
+	struct lat_hist h;
 	int32_t partition; /* consume */
 	uint64_t end_us;   /* when the worker finished (its last report) */
 	uint64_t last_msg_us; /* consume: when the last message came */
@@ -110,7 +77,7 @@ static void perf_cb(void *opaque, int32_t partition, int64_t offset, int err,
 		if (!w->err)
 			w->err = err;
 	} else {
-		hist_add(&w->h, now_us() - (uint64_t)(uintptr_t)opaque);
+		lat_hist_add(&w->h, now_us() - (uint64_t)(uintptr_t)opaque);
 	}
 	atomic_fetch_add_explicit(&w->done, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->bytes, w->o->size, memory_order_relaxed);
@@ -204,7 +171,7 @@ static void *consume_main(void *arg)
 		idle = 0;
 		w->last_msg_us = now_us();
 		int64_t lat_ms = wall_ms() - m.timestamp_ms;
-		hist_add(&w->h, lat_ms > 0 ? (uint64_t)lat_ms * 1000u : 0);
+		lat_hist_add(&w->h, lat_ms > 0 ? (uint64_t)lat_ms * 1000u : 0);
 		atomic_fetch_add_explicit(&w->done, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&w->bytes, m.vlen, memory_order_relaxed);
 	}
@@ -314,7 +281,7 @@ int cmd_perf(int argc, char **argv)
 		w[i].partition = i;
 		w[i].quota = o.count == UINT64_MAX ? UINT64_MAX :
 			     o.count / (uint64_t)nw + ((uint64_t)i < o.count % (uint64_t)nw);
-		w[i].h.b = calloc(H_BUCKETS, sizeof(uint32_t));
+		w[i].h.b = calloc(LAT_HIST_BUCKETS, sizeof(uint32_t));
 		if (!produce && o.count != UINT64_MAX)
 			w[i].quota = o.count; /* a total, checked below */
 	}
@@ -355,7 +322,7 @@ int cmd_perf(int argc, char **argv)
 			t1 = w[i].end_us; /* not the 100 ms progress tick */
 	}
 	fprintf(stderr, "\n");
-	struct hist all = { .b = calloc(H_BUCKETS, sizeof(uint32_t)) };
+	struct lat_hist all = { .b = calloc(LAT_HIST_BUCKETS, sizeof(uint32_t)) };
 	uint64_t n = 0, bytes = 0, errors = 0;
 	int err = 0;
 	for (int i = 0; i < nw; i++) {
@@ -364,7 +331,7 @@ int cmd_perf(int argc, char **argv)
 		errors += w[i].errors;
 		if (w[i].err && !err)
 			err = w[i].err;
-		for (uint32_t k = 0; k < H_BUCKETS; k++)
+		for (uint32_t k = 0; k < LAT_HIST_BUCKETS; k++)
 			all.b[k] += w[i].h.b[k];
 		all.n += w[i].h.n;
 		free(w[i].h.b);
@@ -372,8 +339,8 @@ int cmd_perf(int argc, char **argv)
 	double secs = (double)(t1 - t0) / 1e6;
 	double mps = secs > 0 ? (double)n / secs : 0;
 	double mbps = secs > 0 ? (double)bytes / secs / 1e6 : 0;
-	uint64_t p50 = hist_pct(&all, 0.50), p99 = hist_pct(&all, 0.99),
-		 p999 = hist_pct(&all, 0.999);
+	uint64_t p50 = lat_hist_pct(&all, 0.50), p99 = lat_hist_pct(&all, 0.99),
+		 p999 = lat_hist_pct(&all, 0.999);
 	if (o.json) {
 		printf("{\"mode\":\"%s\",\"topic\":\"%s\",\"messages\":%llu,"
 		       "\"errors\":%llu,\"seconds\":%.3f,\"msgs_per_s\":%.0f,"
