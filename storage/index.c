@@ -39,25 +39,27 @@
 #define IDX_ENTRY 8
 #define TIDX_ENTRY 12
 
-int sindex_open(struct sindex *ix, const char *log_path, bool create)
+int sindex_open(struct sindex *ix, const struct sdisk *d,
+		const char *log_path, bool create)
 {
 	char path[PATH_MAX];
 	size_t n = strlen(log_path);
-	int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : O_CREAT);
+	int flags = O_RDWR | (create ? O_CREAT | O_TRUNC : O_CREAT);
 	memset(ix, 0, sizeof(*ix));
+	ix->disk = d;
 	ix->fd = ix->tfd = -1;
 	if (n < 4 || n + 6 >= sizeof(path))
 		return -ENAMETOOLONG;
 	memcpy(path, log_path, n - 4);
 	strcpy(path + n - 4, ".index");
-	ix->fd = open(path, flags, 0644);
+	ix->fd = sd_open(d, path, flags, 0640);
 	if (ix->fd < 0)
-		return -errno;
+		return ix->fd;
 	strcpy(path + n - 4, ".timeindex");
-	ix->tfd = open(path, flags, 0644);
+	ix->tfd = sd_open(d, path, flags, 0640);
 	if (ix->tfd < 0) {
-		int err = -errno;
-		close(ix->fd);
+		int err = ix->tfd;
+		sd_close(d, ix->fd);
 		ix->fd = -1;
 		return err;
 	}
@@ -67,13 +69,15 @@ int sindex_open(struct sindex *ix, const char *log_path, bool create)
 
 void sindex_close(struct sindex *ix)
 {
+	const struct sdisk *d = ix->disk;
 	if (ix->fd >= 0)
-		close(ix->fd);
+		sd_close(d, ix->fd);
 	if (ix->tfd >= 0)
-		close(ix->tfd);
+		sd_close(d, ix->tfd);
 	free(ix->e);
 	free(ix->t);
 	memset(ix, 0, sizeof(*ix));
+	ix->disk = d;
 	ix->fd = ix->tfd = -1;
 }
 
@@ -88,21 +92,24 @@ static int grow(void **arr, uint32_t *cap, size_t elem)
 	return 0;
 }
 
-static ssize_t read_all(int fd, uint8_t **out)
+static ssize_t read_all(const struct sdisk *d, int fd, uint8_t **out)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	uint64_t size;
+	int rc = sd_fsize(d, fd, &size);
 	*out = NULL;
-	if (st.st_size == 0)
+	if (rc < 0)
+		return rc;
+	if (size == 0)
 		return 0;
-	uint8_t *p = malloc((size_t)st.st_size);
+	if (size > (uint64_t)UINT32_MAX * IDX_ENTRY)
+		return -EFBIG;
+	uint8_t *p = malloc((size_t)size);
 	if (!p)
 		return -ENOMEM;
-	ssize_t got = pread(fd, p, (size_t)st.st_size, 0);
-	if (got != st.st_size) {
+	ssize_t got = sd_pread(d, fd, p, (size_t)size, 0);
+	if (got < 0 || (uint64_t)got != size) {
 		free(p);
-		return got < 0 ? -errno : -EIO;
+		return got < 0 ? got : -EIO;
 	}
 	*out = p;
 	return got;
@@ -112,7 +119,7 @@ int sindex_load(struct sindex *ix, uint64_t seg_size)
 {
 	uint8_t *raw = NULL;
 	int rc = 0;
-	ssize_t n = read_all(ix->fd, &raw);
+	ssize_t n = read_all(ix->disk, ix->fd, &raw);
 	if (n < 0)
 		return (int)n;
 	free(ix->e);
@@ -137,7 +144,7 @@ int sindex_load(struct sindex *ix, uint64_t seg_size)
 	}
 	free(raw);
 	raw = NULL;
-	n = read_all(ix->tfd, &raw);
+	n = read_all(ix->disk, ix->tfd, &raw);
 	if (n < 0)
 		return (int)n;
 	free(ix->t);
@@ -178,9 +185,10 @@ int sindex_add(struct sindex *ix, uint32_t rel, uint32_t pos)
 	}
 	rb_put32(raw, rel);
 	rb_put32(raw + 4, pos);
-	if (pwrite(ix->fd, raw, sizeof(raw), (off_t)ix->n * IDX_ENTRY) !=
-	    (ssize_t)sizeof(raw))
-		return -errno ? -errno : -EIO;
+	ssize_t w = sd_pwrite(ix->disk, ix->fd, raw, sizeof(raw),
+			      (uint64_t)ix->n * IDX_ENTRY);
+	if (w != (ssize_t)sizeof(raw))
+		return w < 0 ? (int)w : -EIO;
 	ix->e[ix->n++] = (struct idx_entry){ rel, pos };
 	return 0;
 }
@@ -197,9 +205,10 @@ int sindex_add_time(struct sindex *ix, int64_t ts, uint32_t rel)
 	}
 	rb_put64(raw, (uint64_t)ts);
 	rb_put32(raw + 8, rel);
-	if (pwrite(ix->tfd, raw, sizeof(raw), (off_t)ix->tn * TIDX_ENTRY) !=
-	    (ssize_t)sizeof(raw))
-		return -errno ? -errno : -EIO;
+	ssize_t w = sd_pwrite(ix->disk, ix->tfd, raw, sizeof(raw),
+			      (uint64_t)ix->tn * TIDX_ENTRY);
+	if (w != (ssize_t)sizeof(raw))
+		return w < 0 ? (int)w : -EIO;
 	ix->t[ix->tn++] = (struct tidx_entry){ ts, rel };
 	return 0;
 }
@@ -243,24 +252,27 @@ int sindex_truncate(struct sindex *ix, uint32_t pos, uint32_t rel)
 		ix->n--;
 	while (ix->tn && ix->t[ix->tn - 1].rel > rel)
 		ix->tn--;
-	if (ftruncate(ix->fd, (off_t)ix->n * IDX_ENTRY) < 0 ||
-	    ftruncate(ix->tfd, (off_t)ix->tn * TIDX_ENTRY) < 0)
-		return -errno;
-	return 0;
+	int rc = sd_ftruncate(ix->disk, ix->fd, (uint64_t)ix->n * IDX_ENTRY);
+	if (rc == 0)
+		rc = sd_ftruncate(ix->disk, ix->tfd,
+				  (uint64_t)ix->tn * TIDX_ENTRY);
+	return rc;
 }
 
 int sindex_reset(struct sindex *ix)
 {
 	ix->n = ix->tn = 0;
 	ix->loaded = true;
-	if (ftruncate(ix->fd, 0) < 0 || ftruncate(ix->tfd, 0) < 0)
-		return -errno;
-	return 0;
+	int rc = sd_ftruncate(ix->disk, ix->fd, 0);
+	if (rc == 0)
+		rc = sd_ftruncate(ix->disk, ix->tfd, 0);
+	return rc;
 }
 
 int sindex_sync(struct sindex *ix)
 {
-	if (fdatasync(ix->fd) < 0 || fdatasync(ix->tfd) < 0)
-		return -errno;
-	return 0;
+	int rc = sd_fdatasync(ix->disk, ix->fd);
+	if (rc == 0)
+		rc = sd_fdatasync(ix->disk, ix->tfd);
+	return rc;
 }

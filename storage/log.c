@@ -196,22 +196,22 @@ static int open_write_fd(struct slog *log, struct sseg *s)
 {
 	char path[PATH_MAX];
 	seg_path(path, sizeof(path), log->dir, s->base_offset, ".log");
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
-	if (fd < 0 && errno == EINVAL) {
-		fd = open(path, O_WRONLY | O_CLOEXEC);
+	const struct sdisk *d = log->disk;
+	int fd = sd_open(d, path, O_WRONLY | O_DIRECT, 0);
+	if (fd == -EINVAL) {
+		fd = sd_open(d, path, O_WRONLY, 0);
 		if (fd >= 0 && log->direct)
 			slog_logf(log, 1, "O_DIRECT not supported here; "
 				  "writing through the page cache");
 		log->direct = false;
 	}
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (log->cfg.prepare == SLOG_PREPARE_FALLOCATE && s->size == 0)
-		(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
-				(off_t)log->cfg.segment_bytes);
-	struct stat st;
+		(void)sd_fallocate(d, fd, log->cfg.segment_bytes);
+	uint64_t fsize;
 	log->overwrite = log->cfg.prepare == SLOG_PREPARE_FALLOCATE ||
-			 (fstat(fd, &st) == 0 && (uint64_t)st.st_size > s->size);
+			 (sd_fsize(d, fd, &fsize) == 0 && fsize > s->size);
 	log->wfd = fd;
 	swriter_set_file(log->w, log, fd);
 	return 0;
@@ -223,8 +223,11 @@ static int reload_tail_block(struct slog *log, struct sseg *s, uint64_t pos)
 	uint64_t from = blk_floor(pos);
 	size_t n = (size_t)(pos - from);
 	uint8_t *dst = log->buf.mem + (from % log->buf.size);
-	if (n && pread(s->read_fd, dst, n, (off_t)from) != (ssize_t)n)
-		return errno ? -errno : -EIO;
+	if (n) {
+		ssize_t got = sd_pread(log->disk, s->read_fd, dst, n, from);
+		if (got != (ssize_t)n)
+			return got < 0 ? (int)got : -EIO;
+	}
 	log->end_pos = log->submit_pos = log->written_pos = pos;
 	log->durable_pos = pos;
 	log->cache_lo = from;
@@ -242,46 +245,48 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct seg_list {
+	struct slog *log;
+	int64_t *bases;
+	unsigned n, cap;
+};
+
+static int see_segment(void *arg, const char *name)
+{
+	struct seg_list *l = arg;
+	size_t len = strlen(name);
+	if (len < 4 || strcmp(name + len - 4, ".log"))
+		return 0;
+	int64_t base = seg_parse_name(name);
+	if (base < 0) {
+		/* refuse rather than guess what the file holds */
+		slog_logf(l->log, 0, "%s/%s is not a segment name (20 "
+			  "digits + .log); move it out of the partition "
+			  "directory and open again", l->log->dir, name);
+		return SL_ELAYOUT;
+	}
+	if (l->n == l->cap) {
+		unsigned ncap = l->cap ? 2 * l->cap : 16;
+		int64_t *p = realloc(l->bases, ncap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		l->bases = p;
+		l->cap = ncap;
+	}
+	l->bases[l->n++] = base;
+	return 0;
+}
+
 static int list_segments(struct slog *log, int64_t **bases, unsigned *n)
 {
-	DIR *d = opendir(log->dir);
-	unsigned cap = 16;
-	*n = 0;
-	if (!d)
-		return -errno;
-	*bases = malloc(cap * sizeof(**bases));
-	if (!*bases) {
-		closedir(d);
-		return -ENOMEM;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len < 4 || strcmp(de->d_name + len - 4, ".log"))
-			continue;
-		int64_t base = seg_parse_name(de->d_name);
-		if (base < 0) {
-			/* refuse rather than guess what the file holds */
-			slog_logf(log, 0, "%s/%s is not a segment name (20 "
-				  "digits + .log); move it out of the partition "
-				  "directory and open again", log->dir,
-				  de->d_name);
-			closedir(d);
-			return SL_ELAYOUT;
-		}
-		if (*n == cap) {
-			int64_t *p = realloc(*bases, 2 * cap * sizeof(*p));
-			if (!p) {
-				closedir(d);
-				return -ENOMEM;
-			}
-			*bases = p;
-			cap *= 2;
-		}
-		(*bases)[(*n)++] = base;
-	}
-	closedir(d);
-	qsort(*bases, *n, sizeof(**bases), cmp_i64);
+	struct seg_list l = { .log = log };
+	int rc = sd_list(log->disk, log->dir, see_segment, &l);
+	*bases = l.bases;
+	*n = l.n;
+	if (rc < 0)
+		return rc;
+	if (l.n)
+		qsort(l.bases, l.n, sizeof(*l.bases), cmp_i64);
 	return 0;
 }
 
@@ -315,7 +320,7 @@ static int recover(struct slog *log)
 	unsigned n = 0, scanned = 0;
 	uint64_t dropped_total = 0;
 	int64_t dropped_at = -1;
-	int rc = srp_read(log->dir, &rp);
+	int rc = srp_read(log->disk, log->dir, &rp);
 	if (rc < 0)
 		return rc;
 	rc = list_segments(log, &bases, &n);
@@ -323,7 +328,7 @@ static int recover(struct slog *log)
 		goto out;
 	for (unsigned i = 0; i < n; i++) {
 		struct sseg s;
-		rc = seg_open(&s, log->dir, bases[i]);
+		rc = seg_open(&s, log->disk, log->dir, bases[i]);
 		if (rc < 0)
 			goto out;
 		rc = push_segment(log, &s);
@@ -360,10 +365,9 @@ static int recover(struct slog *log)
 		if (rc < 0)
 			goto out;
 		scanned++;
-		if (fsync(s->read_fd) < 0) {
-			rc = -errno;
+		rc = sd_fsync(log->disk, s->read_fd);
+		if (rc < 0)
 			goto out;
-		}
 		if (dropped) {
 			dropped_total += dropped;
 			if (dropped_at < 0)
@@ -411,26 +415,6 @@ out:
 	return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t n = strlen(path);
-	if (n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int slog_open(struct swriter *w, const char *base_dir,
 	      const struct slog_config *cfg, struct slog **out)
 {
@@ -441,6 +425,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 	if (!log)
 		return -ENOMEM;
 	log->w = w;
+	log->disk = w->disk;
 	log->slot = -1;
 	log->wfd = -1;
 	log->direct = true;
@@ -453,7 +438,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 		rc = -ENAMETOOLONG;
 		goto fail_log;
 	}
-	rc = mkdir_p(log->dir);
+	rc = sd_mkdir_p(log->disk, log->dir);
 	if (rc < 0)
 		goto fail_log;
 	log->scratch = malloc(cfg->batch_max_bytes);
@@ -474,7 +459,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 	if (log->nseg == 0) {
 		struct sseg s;
 		bool recycled;
-		rc = seg_create(&s, log->dir, 0, false, &recycled);
+		rc = seg_create(&s, log->disk, log->dir, 0, false, &recycled);
 		if (rc < 0)
 			goto fail_segs;
 		rc = push_segment(log, &s);
@@ -494,13 +479,13 @@ int slog_open(struct swriter *w, const char *base_dir,
 	/* From now on a crash must be detected: not clean, and only the
 	 * segments before the active one are vouched for. */
 	struct srecovery_point rp = { .offset = a->base_offset, .clean = false };
-	rc = srp_write(log->dir, &rp);
+	rc = srp_write(log->disk, log->dir, &rp);
 	if (rc < 0)
 		goto fail_wfd;
 	*out = log;
 	return 0;
 fail_wfd:
-	close(log->wfd);
+	sd_close(log->disk, log->wfd);
 fail_segs:
 	for (unsigned i = 0; i < log->nseg; i++)
 		seg_close(&log->segs[i]);
@@ -816,8 +801,7 @@ static int rollback(struct slog *log, int err)
 	} else {
 		log->rollbacks_unlogged++;
 	}
-	if (ftruncate(log->wfd, (off_t)pos) < 0)
-		rc = -errno;
+	rc = sd_ftruncate(log->disk, log->wfd, pos);
 	if (rc == 0)
 		rc = sindex_truncate(&s->ix, (uint32_t)pos,
 				     (uint32_t)(log->durable_offset - s->base_offset));
@@ -893,7 +877,7 @@ static int roll(struct slog *log)
 		return 0;
 	struct sseg s;
 	bool recycled;
-	rc = seg_create(&s, log->dir, log->end_offset,
+	rc = seg_create(&s, log->disk, log->dir, log->end_offset,
 			log->cfg.prepare == SLOG_PREPARE_RECYCLE, &recycled);
 	if (rc < 0) {
 		slog_logf(log, 0, "cannot create segment %lld: %s",
@@ -901,10 +885,11 @@ static int roll(struct slog *log)
 		return rc;
 	}
 	/* seal the old segment: exact size, indexes complete and synced */
-	if (ftruncate(log->wfd, (off_t)old->size) < 0 || fsync(log->wfd) < 0) {
-		rc = -errno;
+	rc = sd_ftruncate(log->disk, log->wfd, old->size);
+	if (rc == 0)
+		rc = sd_fsync(log->disk, log->wfd);
+	if (rc < 0)
 		goto fail_new;
-	}
 	rc = seal_time_index(old);
 	if (rc == 0)
 		rc = sindex_sync(&old->ix);
@@ -913,7 +898,7 @@ static int roll(struct slog *log)
 	rc = push_segment(log, &s);
 	if (rc < 0)
 		goto fail_new;
-	close(log->wfd);
+	sd_close(log->disk, log->wfd);
 	log->wfd = -1;
 	rc = open_write_fd(log, active(log));
 	if (rc < 0)
@@ -922,7 +907,7 @@ static int roll(struct slog *log)
 		log->st.segments_recycled++;
 	reload_tail_block(log, active(log), 0);
 	struct srecovery_point rp = { .offset = log->end_offset, .clean = false };
-	rc = srp_write(log->dir, &rp);
+	rc = srp_write(log->disk, log->dir, &rp);
 	log->st.segments_rolled++;
 	return rc;
 fail_new:
@@ -979,17 +964,10 @@ static int read_bytes(struct slog *log, struct sseg *s, uint64_t pos,
 		memcpy(dst, log->buf.mem + (pos % log->buf.size), len);
 		return 0;
 	}
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(s->read_fd, dst + got, len - got,
-				  (off_t)(pos + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : SL_ECORRUPT;
-		got += (size_t)n;
-	}
-	return 0;
+	ssize_t n = sd_pread(log->disk, s->read_fd, dst, len, pos);
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : SL_ECORRUPT;
 }
 
 static unsigned find_segment(const struct slog *log, int64_t offset)
@@ -1112,17 +1090,10 @@ ssize_t slog_read_copy(struct slog *log, int64_t offset, size_t max_bytes,
 		memcpy(buf, v.mem, v.len);
 		return (ssize_t)v.len;
 	}
-	size_t got = 0;
-	while (got < v.len) {
-		ssize_t n = pread(v.fd, buf + got, v.len - got,
-				  (off_t)(v.file_pos + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : SL_ECORRUPT;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
+	ssize_t n = sd_pread(log->disk, v.fd, buf, v.len, v.file_pos);
+	if (n < 0)
+		return n;
+	return (size_t)n == v.len ? n : SL_ECORRUPT;
 }
 
 /* ---- timestamps ---- */
@@ -1215,14 +1186,14 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 	}
 	/* the recovery point must not vouch for what is cut */
 	struct srecovery_point rp = { .offset = s->base_offset, .clean = false };
-	rc = srp_write(log->dir, &rp);
+	rc = srp_write(log->disk, log->dir, &rp);
 	if (rc < 0)
 		return rc;
 	if (i + 1 < log->nseg) {
-		close(log->wfd);
+		sd_close(log->disk, log->wfd);
 		log->wfd = -1;
 		drop_segments_from(log, i + 1);
-		rc = fsync_dir(log->dir);
+		rc = sd_fsync_dir(log->disk, log->dir);
 		if (rc < 0)
 			return rc;
 		rc = open_write_fd(log, s);
@@ -1234,8 +1205,11 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 	rc = ensure_index(log, s);
 	if (rc < 0)
 		return rc;
-	if (ftruncate(log->wfd, (off_t)pos) < 0 || fsync(log->wfd) < 0)
-		return -errno;
+	rc = sd_ftruncate(log->disk, log->wfd, pos);
+	if (rc == 0)
+		rc = sd_fsync(log->disk, log->wfd);
+	if (rc < 0)
+		return rc;
 	rc = sindex_truncate(&s->ix, (uint32_t)pos,
 			     (uint32_t)(new_end - s->base_offset));
 	if (rc < 0)
@@ -1284,6 +1258,13 @@ int slog_apply_retention(struct slog *log)
 		if (rc < 0)
 			return rc;
 	}
+	/* the start offset moves for readers only once the deletions are
+	 * durable: deleted data must not come back after a power cut */
+	if (deleted) {
+		int rc = sd_fsync_dir(log->disk, log->dir);
+		if (rc < 0)
+			return rc;
+	}
 	return deleted;
 }
 
@@ -1302,8 +1283,9 @@ int slog_close(struct slog *log)
 	log->closing = true;
 	struct sseg *s = active(log);
 	if (rc == 0 && !log->broken) {
-		if (ftruncate(log->wfd, (off_t)s->size) < 0 || fsync(log->wfd) < 0)
-			rc = -errno;
+		rc = sd_ftruncate(log->disk, log->wfd, s->size);
+		if (rc == 0)
+			rc = sd_fsync(log->disk, log->wfd);
 		if (rc == 0)
 			rc = seal_time_index(s);
 		if (rc == 0)
@@ -1311,11 +1293,11 @@ int slog_close(struct slog *log)
 		if (rc == 0) {
 			struct srecovery_point rp = { .offset = log->end_offset,
 						      .clean = true };
-			rc = srp_write(log->dir, &rp);
+			rc = srp_write(log->disk, log->dir, &rp);
 		}
 	}
 	if (log->wfd >= 0)
-		close(log->wfd);
+		sd_close(log->disk, log->wfd);
 	for (unsigned i = 0; i < log->nseg; i++)
 		seg_close(&log->segs[i]);
 	free(log->segs);

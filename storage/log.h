@@ -46,6 +46,7 @@
 
 #include "sluice/error.h"
 
+struct sdisk;
 struct swriter;
 struct slog;
 
@@ -130,6 +131,12 @@ struct swriter_config {
 				    fall back silently; default 1 */
 	int register_buffers;    /* 1: register write buffers and files with
 				    the ring (fixed ops); default 1 */
+	/* Where the logs' files live (storage/disk.h); NULL: the kernel's
+	 * file system.  A disk whose handles are not kernel descriptors
+	 * (the simulated disk in tests) is written synchronously at
+	 * submission instead of through io_uring; everything else is the
+	 * same code. */
+	const struct sdisk *disk;
 };
 
 void swriter_config_defaults(struct swriter_config *cfg);

@@ -11,6 +11,7 @@
 
 #include <liburing.h>
 
+#include "storage/disk.h"
 #include "storage/log.h"
 
 #define SL_BLOCK 4096u                /* O_DIRECT alignment on this disk */
@@ -33,6 +34,7 @@ struct tidx_entry {
 };
 
 struct sindex {
+	const struct sdisk *disk;
 	int fd;                 /* .index file, buffered */
 	int tfd;                /* .timeindex file, buffered */
 	struct idx_entry *e;
@@ -42,7 +44,8 @@ struct sindex {
 	bool loaded;            /* entries are in memory */
 };
 
-int sindex_open(struct sindex *ix, const char *log_path, bool create);
+int sindex_open(struct sindex *ix, const struct sdisk *d,
+		const char *log_path, bool create);
 void sindex_close(struct sindex *ix);
 /* Read both files into memory; false if torn or not monotonic. */
 int sindex_load(struct sindex *ix, uint64_t seg_size);
@@ -61,6 +64,7 @@ int sindex_sync(struct sindex *ix);
 /* ---- segment.c: one segment's files ---- */
 
 struct sseg {
+	const struct sdisk *disk;
 	int64_t base_offset;
 	int64_t next_offset;     /* offset after its last batch */
 	uint64_t size;           /* logical bytes (valid batches) */
@@ -74,12 +78,13 @@ struct sseg {
 void seg_path(char *out, size_t cap, const char *dir, int64_t base,
 	      const char *ext);
 /* Open an existing segment (read fd + index fds). */
-int seg_open(struct sseg *s, const char *dir, int64_t base);
+int seg_open(struct sseg *s, const struct sdisk *d, const char *dir,
+	     int64_t base);
 /* Create a new empty segment, its index files, fsync the directory.
  * recycle: reuse a file retired by seg_retire() when there is one (its
  * stale bytes stay past the logical end).  *recycled says which. */
-int seg_create(struct sseg *s, const char *dir, int64_t base, bool recycle,
-	       bool *recycled);
+int seg_create(struct sseg *s, const struct sdisk *d, const char *dir,
+	       int64_t base, bool recycle, bool *recycled);
 /* Delete a segment; with recycle, keep its .log as <base>.recycle for
  * seg_create (at most SEG_RECYCLE_MAX per directory). */
 int seg_retire(struct sseg *s, const char *dir, bool recycle);
@@ -89,7 +94,6 @@ void seg_close(struct sseg *s);
 int seg_delete(struct sseg *s, const char *dir);
 /* Parse "<20 digits>.log"; returns base or -1. */
 int64_t seg_parse_name(const char *name);
-int fsync_dir(const char *dir);
 
 /* ---- buffer.c: the aligned write buffer, mapped twice ---- */
 
@@ -120,6 +124,12 @@ struct sop {
 };
 
 struct swriter {
+	const struct sdisk *disk;   /* the logs' files */
+	bool uring;                 /* disk->kernel_fds: writes go through
+				       the ring; else done at prep time */
+	struct sop **done;          /* !uring: completed ops, not reaped */
+	int *done_res;
+	unsigned ndone;
 	struct io_uring ring;
 	struct swriter_config cfg;
 	struct slog **logs;     /* attached, slot = index */
@@ -141,6 +151,7 @@ int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op);
 
 struct slog {
 	struct swriter *w;
+	const struct sdisk *disk;    /* = w->disk */
 	int slot;                    /* index in w->logs and fixed tables */
 	struct slog_config cfg;
 	char topic[256];
@@ -213,8 +224,10 @@ struct srecovery_point {
 	bool clean;         /* closed cleanly: nothing past offset exists */
 };
 
-int srp_read(const char *dir, struct srecovery_point *rp);
-int srp_write(const char *dir, const struct srecovery_point *rp);
+int srp_read(const struct sdisk *d, const char *dir,
+	     struct srecovery_point *rp);
+int srp_write(const struct sdisk *d, const char *dir,
+	      const struct srecovery_point *rp);
 
 /* Scan a segment from position 0, rebuild its indexes, truncate after the
  * last valid batch.  *dropped gets the non-padding bytes removed. */

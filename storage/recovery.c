@@ -43,18 +43,21 @@
 #define SRP_VERSION 1
 #define SCAN_CHUNK (1u << 20)
 
-int srp_read(const char *dir, struct srecovery_point *rp)
+int srp_read(const struct sdisk *d, const char *dir,
+	     struct srecovery_point *rp)
 {
 	char path[PATH_MAX];
 	uint8_t raw[SRP_BYTES];
 	rp->offset = 0;
 	rp->clean = false;
 	snprintf(path, sizeof(path), "%s/recovery-point", dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = sd_open(d, path, O_RDONLY, 0);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ssize_t n = pread(fd, raw, sizeof(raw), 0);
-	close(fd);
+		return fd == -ENOENT ? 0 : fd;
+	ssize_t n = sd_pread(d, fd, raw, sizeof(raw), 0);
+	sd_close(d, fd);
+	if (n < 0)
+		return (int)n;
 	if (n != SRP_BYTES || memcmp(raw, "SLRP", 4) != 0 ||
 	    rb_be32(raw + 4) != SRP_VERSION ||
 	    rb_crc32c(raw, 20) != rb_be32(raw + 20))
@@ -64,48 +67,18 @@ int srp_read(const char *dir, struct srecovery_point *rp)
 	return 1;
 }
 
-int srp_write(const char *dir, const struct srecovery_point *rp)
+int srp_write(const struct sdisk *d, const char *dir,
+	      const struct srecovery_point *rp)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX];
 	uint8_t raw[SRP_BYTES];
-	int rc = 0;
 	memcpy(raw, "SLRP", 4);
 	rb_put32(raw + 4, SRP_VERSION);
 	rb_put64(raw + 8, (uint64_t)rp->offset);
 	rb_put32(raw + 16, rp->clean ? 1 : 0);
 	rb_put32(raw + 20, rb_crc32c(raw, 20));
 	snprintf(path, sizeof(path), "%s/recovery-point", dir);
-	snprintf(tmp, sizeof(tmp), "%s/recovery-point.tmp", dir);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) ||
-	    fdatasync(fd) < 0)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = fsync_dir(dir);
-	return rc;
-}
-
-/* Read [pos, pos + len) of fd into buf; returns bytes read (short at EOF). */
-static ssize_t read_at(int fd, uint8_t *buf, size_t len, uint64_t pos)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)(pos + got));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
+	return sd_replace(d, path, raw, sizeof(raw));
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -119,14 +92,14 @@ static bool all_zero(const uint8_t *p, size_t n)
 int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 		     uint64_t *file_size)
 {
-	struct stat st;
+	const struct sdisk *d = s->disk;
 	size_t cap = SCAN_CHUNK > log->cfg.batch_max_bytes ?
 			     SCAN_CHUNK : log->cfg.batch_max_bytes;
 	int rc;
 	*dropped = 0;
-	if (fstat(s->read_fd, &st) < 0)
-		return -errno;
-	*file_size = (uint64_t)st.st_size;
+	rc = sd_fsize(d, s->read_fd, file_size);
+	if (rc < 0)
+		return rc;
 	uint8_t *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -144,7 +117,7 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 	for (;;) {
 		/* make [pos, pos + 61) available */
 		if (pos + RB_HEADER_BYTES > chunk_pos + chunk_len) {
-			ssize_t n = read_at(s->read_fd, buf, cap, pos);
+			ssize_t n = sd_pread(d, s->read_fd, buf, cap, pos);
 			if (n < 0) {
 				rc = (int)n;
 				goto out;
@@ -160,7 +133,7 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 		if (size <= 0)
 			break;
 		if (pos + (uint64_t)size > chunk_pos + chunk_len) {
-			ssize_t n = read_at(s->read_fd, buf, cap, pos);
+			ssize_t n = sd_pread(d, s->read_fd, buf, cap, pos);
 			if (n < 0) {
 				rc = (int)n;
 				goto out;
@@ -193,7 +166,7 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 	if (*file_size > pos) {
 		size_t look = *file_size - pos > SCAN_CHUNK ?
 				      SCAN_CHUNK : (size_t)(*file_size - pos);
-		ssize_t n = read_at(s->read_fd, buf, look, pos);
+		ssize_t n = sd_pread(d, s->read_fd, buf, look, pos);
 		if (n < 0) {
 			rc = (int)n;
 			goto out;
@@ -202,14 +175,15 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 			*dropped = *file_size - pos;
 		char path[PATH_MAX];
 		seg_path(path, sizeof(path), log->dir, s->base_offset, ".log");
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		int fd = sd_open(d, path, O_WRONLY, 0);
 		if (fd < 0) {
-			rc = -errno;
+			rc = fd;
 			goto out;
 		}
-		if (ftruncate(fd, (off_t)pos) < 0 || fsync(fd) < 0)
-			rc = -errno;
-		close(fd);
+		rc = sd_ftruncate(d, fd, pos);
+		if (rc == 0)
+			rc = sd_fsync(d, fd);
+		sd_close(d, fd);
 		if (rc < 0)
 			goto out;
 	}

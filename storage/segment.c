@@ -63,19 +63,11 @@ int64_t seg_parse_name(const char *name)
 	return v;
 }
 
-int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-static void seg_init(struct sseg *s, int64_t base)
+static void seg_init(struct sseg *s, const struct sdisk *d, int64_t base)
 {
 	memset(s, 0, sizeof(*s));
+	s->disk = d;
+	s->ix.disk = d;
 	s->base_offset = base;
 	s->next_offset = base;
 	s->max_timestamp = -1;
@@ -84,87 +76,93 @@ static void seg_init(struct sseg *s, int64_t base)
 	s->ix.fd = s->ix.tfd = -1;
 }
 
-int seg_open(struct sseg *s, const char *dir, int64_t base)
+int seg_open(struct sseg *s, const struct sdisk *d, const char *dir,
+	     int64_t base)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	seg_init(s, base);
+	seg_init(s, d, base);
 	seg_path(path, sizeof(path), dir, base, ".log");
-	s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->read_fd < 0)
-		return -errno;
-	if (fstat(s->read_fd, &st) < 0)
-		goto fail_errno;
-	s->size = (uint64_t)st.st_size;
-	int rc = sindex_open(&s->ix, path, false);
+	s->read_fd = sd_open(d, path, O_RDONLY, 0);
+	if (s->read_fd < 0) {
+		int rc = s->read_fd;
+		s->read_fd = -1;
+		return rc;
+	}
+	int rc = sd_fsize(d, s->read_fd, &s->size);
+	if (rc == 0)
+		rc = sindex_open(&s->ix, d, path, false);
 	if (rc < 0) {
-		close(s->read_fd);
+		sd_close(d, s->read_fd);
 		s->read_fd = -1;
 		return rc;
 	}
 	return 0;
-fail_errno:
-	rc = -errno;
-	close(s->read_fd);
-	s->read_fd = -1;
-	return rc;
+}
+
+struct recycled {
+	const char *dir;
+	char *out;
+	size_t cap;
+	unsigned count;
+};
+
+static int see_recycled(void *arg, const char *name)
+{
+	struct recycled *r = arg;
+	size_t n = strlen(name);
+	if (n != 28 || strcmp(name + 20, ".recycle"))
+		return 0;
+	if (r->count++ == 0)
+		snprintf(r->out, r->cap, "%s/%s", r->dir, name);
+	return 0;
 }
 
 /* Name of one retired file in dir, or -ENOENT; *count gets how many. */
-static int find_recycled(const char *dir, char *out, size_t cap,
-			 unsigned *count)
+static int find_recycled(const struct sdisk *d, const char *dir, char *out,
+			 size_t cap, unsigned *count)
 {
-	DIR *d = opendir(dir);
-	int rc = -ENOENT;
-	*count = 0;
-	if (!d)
-		return -errno;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (n != 28 || strcmp(de->d_name + 20, ".recycle"))
-			continue;
-		if (rc < 0) {
-			snprintf(out, cap, "%s/%s", dir, de->d_name);
-			rc = 0;
-		}
-		(*count)++;
-	}
-	closedir(d);
-	return rc;
+	struct recycled r = { dir, out, cap, 0 };
+	int rc = sd_list(d, dir, see_recycled, &r);
+	*count = r.count;
+	if (rc < 0)
+		return rc;
+	return r.count ? 0 : -ENOENT;
 }
 
-int seg_create(struct sseg *s, const char *dir, int64_t base, bool recycle,
-	       bool *recycled)
+int seg_create(struct sseg *s, const struct sdisk *d, const char *dir,
+	       int64_t base, bool recycle, bool *recycled)
 {
 	char path[PATH_MAX], old[PATH_MAX];
 	unsigned count;
 	int rc;
-	seg_init(s, base);
+	seg_init(s, d, base);
 	seg_path(path, sizeof(path), dir, base, ".log");
 	*recycled = false;
-	if (recycle && find_recycled(dir, old, sizeof(old), &count) == 0 &&
-	    rename(old, path) == 0)
+	if (recycle && find_recycled(d, dir, old, sizeof(old), &count) == 0 &&
+	    sd_rename(d, old, path) == 0)
 		*recycled = true;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
-			    (*recycled ? 0 : O_TRUNC), 0644);
+	int fd = sd_open(d, path, O_RDWR | O_CREAT | (*recycled ? 0 : O_TRUNC),
+			 0640);
 	if (fd < 0)
-		return -errno;
-	close(fd);
-	s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->read_fd < 0)
-		return -errno;
-	rc = sindex_open(&s->ix, path, true);
+		return fd;
+	sd_close(d, fd);
+	s->read_fd = sd_open(d, path, O_RDONLY, 0);
+	if (s->read_fd < 0) {
+		rc = s->read_fd;
+		s->read_fd = -1;
+		return rc;
+	}
+	rc = sindex_open(&s->ix, d, path, true);
 	if (rc < 0)
 		goto fail_read_fd;
-	rc = fsync_dir(dir);
+	rc = sd_fsync_dir(d, dir);
 	if (rc < 0)
 		goto fail_index;
 	return 0;
 fail_index:
 	sindex_close(&s->ix);
 fail_read_fd:
-	close(s->read_fd);
+	sd_close(d, s->read_fd);
 	s->read_fd = -1;
 	return rc;
 }
@@ -172,7 +170,7 @@ fail_read_fd:
 void seg_close(struct sseg *s)
 {
 	if (s->read_fd >= 0)
-		close(s->read_fd);
+		sd_close(s->disk, s->read_fd);
 	s->read_fd = -1;
 	sindex_close(&s->ix);
 }
@@ -182,12 +180,13 @@ int seg_retire(struct sseg *s, const char *dir, bool recycle)
 	char path[PATH_MAX], to[PATH_MAX];
 	unsigned count = 0;
 	if (recycle) {
-		(void)find_recycled(dir, to, sizeof(to), &count);
+		(void)find_recycled(s->disk, dir, to, sizeof(to), &count);
 		if (count < SEG_RECYCLE_MAX) {
 			seg_path(path, sizeof(path), dir, s->base_offset, ".log");
 			seg_path(to, sizeof(to), dir, s->base_offset, ".recycle");
-			if (rename(path, to) < 0)
-				return -errno;
+			int rc = sd_rename(s->disk, path, to);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	return seg_delete(s, dir); /* what is left: indexes, or the .log */
@@ -199,11 +198,13 @@ int seg_delete(struct sseg *s, const char *dir)
 	char path[PATH_MAX];
 	int rc = 0;
 	int64_t base = s->base_offset;
+	const struct sdisk *d = s->disk;
 	seg_close(s);
 	for (unsigned i = 0; i < 3; i++) {
 		seg_path(path, sizeof(path), dir, base, ext[i]);
-		if (unlink(path) < 0 && errno != ENOENT && rc == 0)
-			rc = -errno;
+		int err = sd_unlink(d, path);
+		if (err < 0 && err != -ENOENT && rc == 0)
+			rc = err;
 	}
 	return rc;
 }

@@ -26,6 +26,7 @@ void swriter_config_defaults(struct swriter_config *cfg)
 	cfg->max_logs = 64;
 	cfg->use_hugepages = 1;
 	cfg->register_buffers = 1;
+	cfg->disk = NULL;
 }
 
 int swriter_create(const struct swriter_config *cfg, struct swriter **out)
@@ -42,10 +43,22 @@ int swriter_create(const struct swriter_config *cfg, struct swriter **out)
 	if (!w)
 		return -ENOMEM;
 	w->cfg = *cfg;
+	w->disk = cfg->disk ? cfg->disk : &sdisk_posix;
+	w->uring = w->disk->kernel_fds;
 	w->logs = calloc(cfg->max_logs, sizeof(*w->logs));
 	if (!w->logs) {
 		rc = -ENOMEM;
 		goto fail_w;
+	}
+	if (!w->uring) {
+		w->done = calloc(cfg->queue_depth, sizeof(*w->done));
+		w->done_res = calloc(cfg->queue_depth, sizeof(*w->done_res));
+		if (!w->done || !w->done_res) {
+			rc = -ENOMEM;
+			goto fail_done;
+		}
+		*out = w;
+		return 0;
 	}
 	rc = io_uring_queue_init(cfg->queue_depth, &w->ring, 0);
 	if (rc < 0)
@@ -58,6 +71,9 @@ int swriter_create(const struct swriter_config *cfg, struct swriter **out)
 	}
 	*out = w;
 	return 0;
+fail_done:
+	free(w->done);
+	free(w->done_res);
 fail_logs:
 	free(w->logs);
 fail_w:
@@ -72,7 +88,10 @@ void swriter_destroy(struct swriter *w)
 	for (unsigned i = 0; i < w->cfg.max_logs; i++)
 		if (w->logs[i])
 			abort(); /* contract: close every log first */
-	io_uring_queue_exit(&w->ring);
+	if (w->uring)
+		io_uring_queue_exit(&w->ring);
+	free(w->done);
+	free(w->done_res);
 	free(w->logs);
 	free(w);
 }
@@ -93,6 +112,17 @@ void swriter_detach(struct swriter *w, struct slog *log)
 {
 	if (log->slot < 0)
 		return;
+	if (!w->uring) {
+		/* completions not yet reaped must not reach a freed log */
+		unsigned k = 0;
+		for (unsigned i = 0; i < w->ndone; i++) {
+			if (w->done[i]->log == log)
+				continue;
+			w->done[k] = w->done[i];
+			w->done_res[k++] = w->done_res[i];
+		}
+		w->ndone = k;
+	}
 	if (w->fixed_files) {
 		int fd = -1;
 		io_uring_register_files_update(&w->ring, (unsigned)log->slot, &fd, 1);
@@ -140,8 +170,31 @@ static struct io_uring_sqe *get_sqe(struct swriter *w)
 	return sqe;
 }
 
+/* A disk without kernel descriptors: do the operation now and queue its
+ * completion for the next reap, as the ring would. */
+static int sync_op(struct swriter *w, struct slog *log, struct sop *op)
+{
+	if (w->ndone >= w->cfg.queue_depth)
+		return -EBUSY;
+	int res;
+	if (op->kind == SOP_SYNC) {
+		res = sd_fdatasync(w->disk, log->wfd);
+	} else {
+		uint64_t at = op->pos + op->done_len;
+		uint32_t len = op->len - op->done_len;
+		const uint8_t *src = log->buf.mem + (at % log->buf.size);
+		ssize_t n = sd_pwrite(w->disk, log->wfd, src, len, at);
+		res = (int)n;
+	}
+	w->done[w->ndone] = op;
+	w->done_res[w->ndone++] = res;
+	return 0;
+}
+
 int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op)
 {
+	if (!w->uring)
+		return sync_op(w, log, op);
 	if (w->inflight + w->pending_sqes >= w->cfg.queue_depth)
 		return -EBUSY; /* keep CQ overflow impossible */
 	struct io_uring_sqe *sqe = get_sqe(w);
@@ -164,6 +217,8 @@ int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op)
 
 int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op)
 {
+	if (!w->uring)
+		return sync_op(w, log, op);
 	if (w->inflight + w->pending_sqes >= w->cfg.queue_depth)
 		return -EBUSY;
 	struct io_uring_sqe *sqe = get_sqe(w);
@@ -188,6 +243,24 @@ static uint64_t now_ns(struct swriter *w)
 
 static int reap(struct swriter *w)
 {
+	if (!w->uring) {
+		/* Completions may queue more (a short write is resubmitted):
+		 * take the batch present now, bounded by the queue depth. */
+		unsigned n = w->ndone;
+		struct sop *ops[REAP_BURST];
+		int res[REAP_BURST];
+		if (n > REAP_BURST)
+			n = REAP_BURST;
+		memcpy(ops, w->done, n * sizeof(*ops));
+		memcpy(res, w->done_res, n * sizeof(*res));
+		memmove(w->done, w->done + n, (w->ndone - n) * sizeof(*w->done));
+		memmove(w->done_res, w->done_res + n,
+			(w->ndone - n) * sizeof(*w->done_res));
+		w->ndone -= n;
+		for (unsigned i = 0; i < n; i++)
+			slog_complete(ops[i]->log, ops[i], res[i]);
+		return (int)n;
+	}
 	struct io_uring_cqe *cqes[REAP_BURST];
 	unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes, REAP_BURST);
 	for (unsigned i = 0; i < n; i++) {
@@ -211,7 +284,7 @@ int swriter_do_work(struct swriter *w)
 		for (unsigned i = 0; i < w->cfg.max_logs; i++)
 			if (w->logs[i])
 				did += slog_submit(w->logs[i], t);
-		if (w->pending_sqes) {
+		if (w->uring && w->pending_sqes) {
 			rc = io_uring_submit(&w->ring);
 			if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
 				return rc;
@@ -256,7 +329,7 @@ int swriter_wait(struct swriter *w, uint64_t timeout_us)
 	int work = swriter_do_work(w);
 	if (work != 0)
 		return work;
-	if (w->inflight == 0) {
+	if (!w->uring || w->inflight == 0) {
 		sleep_until_due(w, timeout_us);
 		return swriter_do_work(w);
 	}
