@@ -287,10 +287,13 @@ static void start_sync(struct sl_link *l, int64_t now_ms)
 	l->head = l->send = l->tail = 0;
 	deferred_clear(l);
 	copy_topics(l->pushed, m);
-	/* tombstones whose name is not live: sluiced may still hold them */
+	/* Every tombstone whose id is not live: sluiced may still hold the
+	 * deleted topic, also when a topic of the same name was created
+	 * again while it was down (the delete must come before the put of
+	 * the new id, which would otherwise find the name taken). */
 	for (uint32_t i = 0; i < m->tomb_count; i++) {
 		const struct sl_tombstone *t = &m->tombs[i];
-		if (sl_meta_find(m, t->name, t->name_len))
+		if (sl_meta_find_id(m, t->id))
 			continue;
 		(void)queue_delete(l, t->id, t->name, t->name_len);
 		deletes++;

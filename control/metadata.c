@@ -45,6 +45,7 @@
 #include <assert.h>
 
 #include "control/metadata.h"
+#include "storage/disk.h"
 #include "proto/record_batch.h"
 
 #define META_MAGIC 0x534C4D44u
@@ -82,24 +83,6 @@ static uint64_t get64(const uint8_t *p)
 static void path_of(const struct sl_meta *m, const char *file, char *out)
 {
 	snprintf(out, PATH_MAX, "%s/%s", m->dir, file);
-}
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 size_t sl_meta_file_bytes(const struct sl_meta *m)
@@ -254,13 +237,22 @@ static int decode(const uint8_t *buf, size_t len, struct sl_meta *out,
 	return 0;
 }
 
-static void remember_stat(struct sl_meta *m, const struct stat *st)
+/* Remember the identity of the file just read or written, so that
+ * sl_meta_changed() sees another process's save (kernel files only). */
+static void remember_file(struct sl_meta *m, const char *path)
 {
-	m->st_dev = st->st_dev;
-	m->st_ino = st->st_ino;
-	m->st_size = st->st_size;
-	m->st_mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-			 st->st_mtim.tv_nsec;
+	struct stat st;
+	if (!m->disk->kernel_fds || stat(path, &st) < 0) {
+		m->st_ino = 0;
+		m->st_size = -1;
+		m->st_mtime_ns = 0;
+		return;
+	}
+	m->st_dev = st.st_dev;
+	m->st_ino = st.st_ino;
+	m->st_size = st.st_size;
+	m->st_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			 st.st_mtim.tv_nsec;
 }
 
 /* Read the file into m (lock held by the caller).  Decodes into a scratch
@@ -269,59 +261,37 @@ static int read_file(struct sl_meta *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	path_of(m, SL_META_FILE, path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			/* first start: an empty store */
-			m->count = m->tomb_count = 0;
-			m->next_id = 1;
-			m->generation = 0;
-			m->st_ino = 0;
-			m->st_size = -1;
-			m->st_mtime_ns = 0;
-			return 0;
-		}
-		int rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return rc;
-	}
-	struct stat st;
 	uint8_t *buf = NULL;
 	struct sl_meta *tmp = NULL;
+	ssize_t n = sd_read_file(m->disk, path, META_FILE_MAX, &buf);
 	int rc;
-	if (fstat(fd, &st)) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out_close;
+	if (n == -ENOENT) {
+		/* first start: an empty store */
+		m->count = m->tomb_count = 0;
+		m->next_id = 1;
+		m->generation = 0;
+		m->st_ino = 0;
+		m->st_size = -1;
+		m->st_mtime_ns = 0;
+		return 0;
 	}
-	if (st.st_size > META_FILE_MAX) {
+	if (n == -EFBIG) {
 		snprintf(err, errlen, "%s is damaged: larger than any valid "
 			 "metadata file; restore it from a backup, or move it "
 			 "away to start with no topics (their data stays in "
 			 "data_dir)", path);
-		rc = -SL_META_EDAMAGED;
-		goto out_close;
+		return -SL_META_EDAMAGED;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: read: %s", path, strerror((int)-n));
+		return (int)n;
+	}
+	size_t got = (size_t)n;
 	tmp = malloc(sizeof(*tmp));
-	if (!buf || !tmp) {
+	if (!tmp) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out_free;
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got,
-				  (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "%s: read: %s", path,
-				 n < 0 ? strerror(errno) : "short read");
-			goto out_free;
-		}
-		got += (size_t)n;
 	}
 	const char *why = "";
 	rc = decode(buf, got, tmp, &why);
@@ -338,35 +308,42 @@ static int read_file(struct sl_meta *m, char *err, size_t errlen)
 	m->generation = tmp->generation;
 	memcpy(m->topics, tmp->topics, sizeof(m->topics[0]) * tmp->count);
 	memcpy(m->tombs, tmp->tombs, sizeof(m->tombs[0]) * tmp->tomb_count);
-	remember_stat(m, &st);
+	remember_file(m, path);
 	rc = 0;
 out_free:
 	free(tmp);
 	free(buf);
-out_close:
-	close(fd);
 	return rc;
 }
 
 int sl_meta_open(struct sl_meta *m, const char *dir, char *err, size_t errlen)
 {
-	assert(m && dir);
+	return sl_meta_open_on(m, &sdisk_posix, dir, err, errlen);
+}
+
+int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
+		    const char *dir, char *err, size_t errlen)
+{
+	assert(m && dir && d);
 	memset(m, 0, offsetof(struct sl_meta, topics));
+	m->disk = d;
 	m->lock_fd = -1;
 	m->next_id = 1;
 	if (snprintf(m->dir, sizeof(m->dir), "%s", dir) >= (int)sizeof(m->dir)) {
 		snprintf(err, errlen, "control_dir '%s': path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	int rc = mkdir_p(dir);
+	int rc = sd_mkdir_p(d, dir);
 	if (rc) {
 		snprintf(err, errlen, "control_dir %s: cannot create: %s", dir,
 			 strerror(-rc));
 		return rc;
 	}
+	if (!d->kernel_fds)
+		return sl_meta_reload(m, err, errlen);
 	char path[PATH_MAX];
 	path_of(m, SL_META_LOCK_FILE, path);
-	m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (m->lock_fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -390,6 +367,8 @@ void sl_meta_close(struct sl_meta *m)
 
 static int lock(struct sl_meta *m, int op, char *err, size_t errlen)
 {
+	if (m->lock_fd < 0)
+		return 0; /* one process on a simulated disk */
 	while (flock(m->lock_fd, op)) {
 		if (errno == EINTR)
 			continue;
@@ -403,14 +382,14 @@ static int lock(struct sl_meta *m, int op, char *err, size_t errlen)
 
 int sl_meta_reload(struct sl_meta *m, char *err, size_t errlen)
 {
-	assert(m->lock_fd >= 0);
+	assert(m->lock_fd >= 0 || !m->disk->kernel_fds);
 	if (m->locked)
 		return read_file(m, err, errlen);
 	int rc = lock(m, LOCK_SH, err, errlen);
 	if (rc)
 		return rc;
 	rc = read_file(m, err, errlen);
-	flock(m->lock_fd, LOCK_UN);
+	lock(m, LOCK_UN, err, errlen);
 	return rc;
 }
 
@@ -418,6 +397,8 @@ int sl_meta_changed(const struct sl_meta *m)
 {
 	char path[PATH_MAX];
 	struct stat st;
+	if (!m->disk->kernel_fds)
+		return 0; /* one process: nobody else saves */
 	path_of(m, SL_META_FILE, path);
 	if (stat(path, &st)) {
 		if (errno == ENOENT)
@@ -439,7 +420,7 @@ int sl_meta_begin(struct sl_meta *m, char *err, size_t errlen)
 	m->locked = 1;
 	rc = read_file(m, err, errlen);
 	if (rc) {
-		flock(m->lock_fd, LOCK_UN);
+		lock(m, LOCK_UN, err, errlen);
 		m->locked = 0;
 	}
 	return rc;
@@ -450,44 +431,26 @@ void sl_meta_abort(struct sl_meta *m)
 	char err[512];
 	assert(m->locked);
 	(void)read_file(m, err, sizeof(err));
-	flock(m->lock_fd, LOCK_UN);
+	lock(m, LOCK_UN, err, sizeof(err));
 	m->locked = 0;
 }
 
 int sl_meta_commit(struct sl_meta *m, char *err, size_t errlen)
 {
+	char err2[512];
 	assert(m->locked);
 	int rc = sl_meta_save(m, err, errlen);
-	if (rc) {
-		char err2[512];
+	if (rc)
 		(void)read_file(m, err2, sizeof(err2));
-	}
-	flock(m->lock_fd, LOCK_UN);
+	lock(m, LOCK_UN, err2, sizeof(err2));
 	m->locked = 0;
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int sl_meta_save(struct sl_meta *m, char *err, size_t errlen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	const char *step = "open";
-	int rc = 0, fd, dfd = -1;
+	char path[PATH_MAX];
 	path_of(m, SL_META_FILE, path);
-	path_of(m, SL_META_FILE ".tmp", tmp);
 	uint8_t *buf = malloc(META_FILE_MAX);
 	if (!buf) {
 		snprintf(err, errlen, "%s: out of memory", path);
@@ -495,49 +458,18 @@ int sl_meta_save(struct sl_meta *m, char *err, size_t errlen)
 	}
 	m->generation++;
 	size_t len = encode(m, buf);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto out_err;
-	}
-	step = "write";
-	rc = write_all(fd, buf, len);
-	if (rc)
-		goto out_close;
-	step = "fdatasync";
-	if (fdatasync(fd)) {
-		rc = -errno;
-		goto out_close;
-	}
-	step = "rename";
-	if (rename(tmp, path)) {
-		rc = -errno;
-		goto out_close;
-	}
-	step = "fsync of the directory";
-	dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd)) {
-		rc = -errno;
-		goto out_close;
-	}
-	struct stat st;
-	if (fstat(fd, &st) == 0)
-		remember_stat(m, &st);
-out_close:
-	if (dfd >= 0)
-		close(dfd);
-	close(fd);
-	if (rc && strcmp(step, "fsync of the directory"))
-		unlink(tmp);
-out_err:
+	int rc = sd_replace(m->disk, path, buf, len);
 	free(buf);
 	if (rc) {
 		m->generation--;
-		snprintf(err, errlen, "%s: saving topic metadata failed at %s: "
-			 "%s (the previous version is still in place)", path,
-			 step, strerror(-rc));
+		snprintf(err, errlen, "%s: saving topic metadata failed: %s "
+			 "(the previous version is still in place, or this "
+			 "one if only the directory sync failed)", path,
+			 strerror(-rc));
+		return rc;
 	}
-	return rc;
+	remember_file(m, path);
+	return 0;
 }
 
 const struct sl_topic *sl_meta_find(const struct sl_meta *m, const char *name,

@@ -52,9 +52,12 @@ struct sl_tombstone {
 	char name[SN_NAME_MAX + 1];
 };
 
+struct sdisk;
+
 struct sl_meta {
 	char dir[PATH_MAX - 32];
-	int lock_fd;
+	const struct sdisk *disk; /* where the file lives (storage/disk.h) */
+	int lock_fd;             /* -1 on a disk without kernel files */
 	int locked;              /* 0, or 1 while sl_meta_begin holds it */
 	uint64_t generation;     /* bumped by every save */
 	uint32_t next_id;
@@ -76,6 +79,10 @@ struct sl_meta {
  * act on.
  */
 int sl_meta_open(struct sl_meta *m, const char *dir, char *err, size_t errlen);
+/* sl_meta_open() on disk d (the simulated disk in tests).  On a disk whose
+ * handles are not kernel files there is no lock file: one process only. */
+int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
+		    const char *dir, char *err, size_t errlen);
 void sl_meta_close(struct sl_meta *m);
 
 /* Re-read the file (under a shared lock unless begin holds the lock).

@@ -26,6 +26,7 @@
 
 #include "control/config.h"
 #include "dataplane/idem.h"
+#include "dataplane/producer_ids.h"
 #include "dataplane/ring.h"
 #include "drivers/driver.h"
 #include "proto/native.h"
@@ -222,7 +223,8 @@ struct dp {
 	uint64_t mem_limit;
 	/* producer ids */
 	_Atomic int64_t pid_next;
-	int64_t pid_reserved_end;
+	_Atomic int64_t pid_reserved_end; /* = pids.reserved_end */
+	struct pid_store pids;    /* under pid_lock */
 	pthread_mutex_t pid_lock; /* block reservation only (rare, not per
 				     message) */
 	uint64_t start_ms;

@@ -10,11 +10,7 @@
  * requests), then the storage cores (each closes its logs with slog_close
  * so the next open is clean).
  *
- * Producer ids (INIT_PRODUCER_ID): unique across restarts through a
- * persisted counter, <data_dir>/run/producer_id, holding the first id of
- * the next unreserved block.  A block of PID_BLOCK ids is reserved (file
- * replaced atomically and fsynced) before any id of it is handed out, so a
- * crash skips at most the rest of a block and never repeats an id.
+ * Producer ids (INIT_PRODUCER_ID): dataplane/producer_ids.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +28,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
-
-#define PID_BLOCK 4096
+#include "storage/disk.h"
 
 struct dp *dp_g;
 
@@ -182,53 +177,38 @@ void dp_complete(struct dp *dp, struct dp_msg *m)
 
 /* ---- producer ids ---- */
 
-static int pid_reserve(struct dp *dp, int64_t from)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8], text[32];
-	snprintf(path, sizeof(path), "%.4000s/run/producer_id", dp->cfg.data_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int n = snprintf(text, sizeof(text), "%lld\n",
-			 (long long)(from + PID_BLOCK));
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
-		close(fd);
-		return -EIO;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0)
-		return -errno;
-	dp->pid_reserved_end = from + PID_BLOCK;
-	return 0;
-}
-
 int dp_producer_ids_init(struct dp *dp)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/run/producer_id", dp->cfg.data_dir);
-	long long next = 1000;
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lld", &next) != 1 || next < 0)
-			next = 1000;
-		fclose(f);
+	char run[PATH_MAX], err[PATH_MAX + 512];
+	snprintf(run, sizeof(run), "%.4000s/run", dp->cfg.data_dir);
+	int rc = pid_store_open(&dp->pids, &sdisk_posix, run, err, sizeof(err));
+	if (rc < 0) {
+		dp_log("%s", err);
+		return rc;
 	}
-	atomic_init(&dp->pid_next, next);
+	atomic_init(&dp->pid_next, dp->pids.next);
+	atomic_init(&dp->pid_reserved_end, dp->pids.reserved_end);
 	pthread_mutex_init(&dp->pid_lock, NULL);
-	return pid_reserve(dp, next);
+	return 0;
 }
 
 int64_t dp_producer_id(struct dp *dp)
 {
 	int64_t id = atomic_fetch_add(&dp->pid_next, 1);
-	if (id < dp->pid_reserved_end)
+	/* acquire: pairs with the release store below, after the block
+	 * was reserved on disk */
+	if (id < atomic_load_explicit(&dp->pid_reserved_end,
+				      memory_order_acquire))
 		return id;
-	/* once per PID_BLOCK ids: reserve the next block (a file write) */
+	/* once per PID_BLOCK_IDS ids: reserve the next block (a file write) */
 	pthread_mutex_lock(&dp->pid_lock);
 	int rc = 0;
-	if (id >= dp->pid_reserved_end)
-		rc = pid_reserve(dp, id);
+	if (id >= dp->pids.reserved_end)
+		rc = pid_store_reserve(&dp->pids, id);
+	if (rc == 0)
+		atomic_store_explicit(&dp->pid_reserved_end,
+				      dp->pids.reserved_end,
+				      memory_order_release);
 	pthread_mutex_unlock(&dp->pid_lock);
 	return rc ? rc : id;
 }
@@ -242,21 +222,6 @@ static void usage(FILE *f)
 		   "  -o key=value   override one key (repeatable)\n"
 		   "  --foreground   stay attached (the default; kept for "
 		   "scripts)\n");
-}
-
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(tmp, 0755);
-			*p = '/';
-		}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* Every TCP connection is a descriptor: lift the soft limit to what
@@ -330,25 +295,23 @@ int main(int argc, char **argv)
 
 	char run[PATH_MAX];
 	snprintf(run, sizeof(run), "%.4000s/run", dp->cfg.data_dir);
-	if (mkdir_p(run)) {
-		dp_log("cannot create %s: %s", run, strerror(errno));
+	int rc = sd_mkdir_p(&sdisk_posix, run);
+	if (rc < 0) {
+		dp_log("cannot create %s: %s", run, strerror(-rc));
 		return 1;
 	}
 	dp->mem_limit = dp->cfg.memory_budget_bytes -
 			dp->cfg.memory_budget_bytes / 4;
 	dp->start_ms = (uint64_t)time(NULL) * 1000;
 	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	int rc = dp_ring_create(256, &dp->admin_ring);
+	rc = dp_ring_create(256, &dp->admin_ring);
 	if (rc || dp->main_wake_fd < 0 || sfd < 0) {
 		dp_log("start-up failed: %s", sl_strerror(rc ? rc : -errno));
 		return 1;
 	}
 	rc = dp_producer_ids_init(dp);
-	if (rc) {
-		dp_log("cannot reserve producer ids in %s: %s", run,
-		       sl_strerror(rc));
-		return 1;
-	}
+	if (rc)
+		return 1; /* the reason is logged */
 	dp->nstore = dp->cfg.storage_cores;
 	if (dp->nstore > DP_MAX_STORAGE_CORES)
 		dp->nstore = DP_MAX_STORAGE_CORES;

@@ -8,7 +8,15 @@
  *
  * <data_dir>/run/topics.cache: the topic entries exactly as in a METADATA
  * response (proto/native.h), back to back, after a "SLTC" u32 count header;
- * replaced atomically (write tmp, fsync, rename, fsync dir).
+ * replaced atomically (storage/disk.h sd_replace).
+ *
+ * <data_dir>/<topic>-<partition>/topic_id: which incarnation of the topic
+ * name the directory's data belongs to, as the decimal topic id and a
+ * newline.  A topic deleted and created again while sluiced was down
+ * comes back with a new id: a directory whose topic_id names another id
+ * holds the deleted topic's data and is removed before the partition
+ * opens, so the new topic never serves it.  A directory without the file
+ * (made before it existed) is taken as the topic's own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +25,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <ftw.h>
 
 #include "dataplane/dp.h"
 #include "proto/record_batch.h"
+#include "storage/disk.h"
 
 struct dp_topic *dp_topic_by_id(struct dp *dp, uint32_t id)
 {
@@ -73,9 +81,8 @@ static uint32_t core_of(struct dp *dp, uint32_t topic_id, int32_t partition)
 
 static int cache_write(struct dp *dp)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%.4000s/run/topics.cache", dp->cfg.data_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	size_t cap = 8 + (size_t)DP_MAX_TOPICS * (SN_TOPIC_ENTRY_BYTES + SN_NAME_MAX);
 	uint8_t *buf = malloc(cap);
 	if (!buf)
@@ -100,32 +107,52 @@ static int cache_write(struct dp *dp)
 		n++;
 	}
 	long len = sn_metadata_resp_finish(&b, 0, 0);
-	int rc = 0;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || len < 0) {
-		rc = fd < 0 ? -errno : -EINVAL;
-		goto out;
-	}
-	if (write(fd, buf, (size_t)len) != len || fsync(fd) < 0)
-		rc = -EIO;
-	close(fd);
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (!rc) {
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s/run", dp->cfg.data_dir);
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-out:
+	int rc = len < 0 ? -EINVAL :
+		 sd_replace(&sdisk_posix, path, buf, (size_t)len);
 	free(buf);
 	if (rc)
 		dp_log("cannot write %s: %s", path, sl_strerror(rc));
 	(void)n;
 	return rc;
+}
+
+/* Make <data_dir>/<topic>-<partition> the directory of this topic id
+ * (the file comment): remove a deleted incarnation's data, then record
+ * the id durably before the partition opens. */
+static int claim_dir(struct dp *dp, const struct dp_topic *t, int32_t part)
+{
+	const struct sdisk *d = &sdisk_posix;
+	char dir[PATH_MAX], path[PATH_MAX + 16], text[16];
+	snprintf(dir, sizeof(dir), "%.3800s/%s-%d", dp->cfg.data_dir, t->name,
+		 part);
+	snprintf(path, sizeof(path), "%s/topic_id", dir);
+	uint8_t *buf = NULL;
+	ssize_t len = sd_read_file(d, path, sizeof(text), &buf);
+	int n = snprintf(text, sizeof(text), "%u\n", t->id);
+	bool same = len == n && !memcmp(buf, text, (size_t)n);
+	free(buf);
+	if (same)
+		return 0;
+	int rc;
+	if (len >= 0 || len == -EFBIG) {
+		dp_log("%s holds data of an earlier topic '%s' (deleted; its "
+		       "id is not %u): removing it", dir, t->name, t->id);
+		rc = sd_remove_tree(d, dir);
+		if (rc < 0)
+			goto fail;
+	} else if (len != -ENOENT) {
+		rc = (int)len;
+		goto fail;
+	}
+	rc = sd_mkdir_p(d, dir);
+	if (rc == 0)
+		rc = sd_replace(d, path, text, (size_t)n);
+	if (rc == 0)
+		return 0;
+fail:
+	dp_log("cannot prepare %s for topic id %u: %s", dir, t->id,
+	       strerror(-rc));
+	return -SN_ERR_KAFKA_STORAGE_ERROR;
 }
 
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
@@ -182,6 +209,9 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 		p->topic = t;
 		p->index = i;
 		p->core = core_of(dp, t->id, i);
+		rc = claim_dir(dp, t, i);
+		if (rc)
+			break;
 		rc = dp_ring_create(dp->cfg.ring_slots, &p->ring);
 		if (rc)
 			break;
@@ -210,14 +240,6 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 {
@@ -231,7 +253,10 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 		char dir[PATH_MAX];
 		snprintf(dir, sizeof(dir), "%.3800s/%s-%d", dp->cfg.data_dir,
 			 t->name, i);
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		int rc = sd_remove_tree(&sdisk_posix, dir);
+		if (rc < 0)
+			dp_log("cannot remove %s: %s (its data is not served: "
+			       "remove it by hand)", dir, strerror(-rc));
 	}
 	dp_log("topic %s (id %u) deleted", t->name, t->id);
 	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
@@ -241,16 +266,14 @@ int dp_topics_load_cache(struct dp *dp)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/run/topics.cache", dp->cfg.data_dir);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
 	size_t cap = 8 + (size_t)DP_MAX_TOPICS * (SN_TOPIC_ENTRY_BYTES + SN_NAME_MAX);
-	uint8_t *buf = malloc(cap);
-	size_t len = buf ? fread(buf, 1, cap, f) : 0;
-	fclose(f);
+	uint8_t *buf = NULL;
+	ssize_t len = sd_read_file(&sdisk_posix, path, cap, &buf);
+	if (len == -ENOENT)
+		return 0;
 	struct sn_metadata_resp r;
 	int n = 0;
-	if (buf && sn_decode_metadata_resp(buf, len, &r) == 0) {
+	if (len > 0 && sn_decode_metadata_resp(buf, (size_t)len, &r) == 0) {
 		size_t pos = 0;
 		struct sn_topic_info ti;
 		while (sn_metadata_next(&r, &pos, &ti) == 1) {
