@@ -27,6 +27,7 @@ struct sl_consumer {
 	/* the current fetch answer (points into conn.rbuf) */
 	const uint8_t *rec, *rec_end; /* batches not yet walked */
 	struct rb_iter it;
+	int64_t batch_last;     /* last offset of the batch being walked */
 	int in_batch;
 };
 
@@ -158,7 +159,11 @@ static int next_buffered(struct sl_consumer *c, struct sl_message *m)
 			if (rc < 0)
 				return rc;
 			if (rc == 0) {
+				/* past the batch, also one without records
+				 * (offsets the log skipped, docs/storage.md) */
 				c->in_batch = 0;
+				if (c->position <= c->batch_last)
+					c->position = c->batch_last + 1;
 				continue;
 			}
 			if (r.offset < c->position)
@@ -191,6 +196,7 @@ static int next_buffered(struct sl_consumer *c, struct sl_message *m)
 			return rc;
 		if (rc < 0)
 			return SL_ECORRUPT;
+		c->batch_last = rb_last_offset(b);
 		c->in_batch = 1;
 	}
 }

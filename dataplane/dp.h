@@ -119,6 +119,8 @@ struct dp_partition {
 	struct idem_table idem;
 	struct dp_msg *acks_head, *acks_tail; /* acks=-1 waiting, offset order */
 	uint32_t acks_pending;
+	struct dp_msg *w1_head, *w1_tail;     /* acks=1 waiting for the write,
+						 offset order */
 	struct dp_msg *parked;  /* long-poll fetches */
 	/* a Kafka produce waiting for room in the write buffer, first, then
 	 * the rest of its burst; the ring waits behind them */

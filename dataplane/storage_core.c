@@ -10,10 +10,12 @@
  * little, then block: in swriter_wait() while I/O is in flight, else in
  * poll() on the core's eventfd, never longer than the nearest deadline.
  *
- * Acks: acks=1 answered right after slog_append(); acks=-1 queued in
- * offset order on the partition and released by durable_cb once
- * durable_end > last offset; durable_cb(err<0) answers every queued ack
- * KAFKA_STORAGE_ERROR (the log rolled back); acks=0 answered never.
+ * Acks: acks=1 queued in offset order on the partition and released by
+ * written_cb once the batch is in the segment file (a crash of sluiced
+ * does not lose it; docs/storage.md); acks=-1 queued likewise and
+ * released by durable_cb once durable_end > last offset (fdatasynced);
+ * durable_cb(err<0) answers every queued ack the rollback cut
+ * KAFKA_STORAGE_ERROR; acks=0 answered never.  Both queues time out.
  *
  * Fetch: the core copies whole batches into the response buffer (one
  * copy): from the tail cache (slog_read's pointer is only valid on this
@@ -107,6 +109,15 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 		}
 		p->acks_tail = NULL;
 		p->acks_pending = 0;
+		/* acks=1 still waiting were not written: cut with the rest */
+		while (p->w1_head) {
+			struct dp_msg *m = p->w1_head;
+			p->w1_head = m->next;
+			c->st.storage_errors++;
+			respond_produce(dp_g, m, SN_ERR_KAFKA_STORAGE_ERROR, -1,
+					-1, DP_STORAGE_THROTTLE_MS);
+		}
+		p->w1_tail = NULL;
 		/* the producers' state as the log now has it: a batch that
 		 * is still durable must keep being recognised as a duplicate */
 		idem_reset(&p->idem);
@@ -124,6 +135,36 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 	if (!p->acks_head)
 		p->acks_tail = NULL;
 	(void)log;
+}
+
+static void written_cb(void *ctx, struct slog *log, int64_t written_end)
+{
+	struct dp_partition *p = ctx;
+	while (p->w1_head && p->w1_head->last_offset < written_end) {
+		struct dp_msg *m = p->w1_head;
+		p->w1_head = m->next;
+		respond_produce(dp_g, m, 0, (int64_t)m->fetch.offset,
+				m->last_offset, 0);
+	}
+	if (!p->w1_head)
+		p->w1_tail = NULL;
+	(void)log;
+}
+
+/* Hold an acks=1 answer until written_cb: the batch is in the file. */
+static void written_queue(struct dp_partition *p, struct dp_msg *m,
+			  int64_t base, int64_t last)
+{
+	m->fetch.offset = base; /* reused: base offset to answer with */
+	m->last_offset = last;
+	m->next = NULL;
+	m->deadline_ns = dp_now_ns() + (uint64_t)(m->deadline_ns ? m->deadline_ns : 30000) * 1000000ull;
+	if (p->w1_tail)
+		p->w1_tail->next = m;
+	else
+		p->w1_head = m;
+	p->w1_tail = m;
+	slog_request_flush(p->log);
 }
 
 static void ack_queue(struct dp_partition *p, struct dp_msg *m, int64_t base,
@@ -160,6 +201,11 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 		if (m->acks == -1 &&
 		    dup.last_offset >= slog_durable_offset(p->log)) {
 			ack_queue(p, m, dup.base_offset, dup.last_offset);
+			return 0;
+		}
+		if (m->acks == 1 &&
+		    dup.last_offset >= slog_written_offset(p->log)) {
+			written_queue(p, m, dup.base_offset, dup.last_offset);
 			return 0;
 		}
 		respond_produce(dp, m, 0, dup.base_offset, dup.last_offset, 0);
@@ -220,6 +266,10 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	p->bytes += m->req_len;
 	if (m->acks == -1) {
 		ack_queue(p, m, res.base_offset, res.last_offset);
+		return 0;
+	}
+	if (m->acks == 1) {
+		written_queue(p, m, res.base_offset, res.last_offset);
 		return 0;
 	}
 	respond_produce(dp, m, 0, res.base_offset, res.last_offset, 0);
@@ -496,6 +546,7 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	lc.group_commit_us = dp->cfg.group_commit_us;
 	lc.buffer_bytes = dp->cfg.log_buffer_bytes;
 	lc.durable_cb = durable_cb;
+	lc.written_cb = written_cb;
 	lc.cb_ctx = p;
 	lc.log_fn = log_line;
 	lc.log_ctx = p;
@@ -536,6 +587,13 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 	}
 	p->acks_tail = NULL;
 	p->acks_pending = 0;
+	while (p->w1_head) {
+		struct dp_msg *m = p->w1_head;
+		p->w1_head = m->next;
+		respond_produce(dp, m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, -1,
+				-1, 0);
+	}
+	p->w1_tail = NULL;
 	recheck_parked(dp, c, p, 0);
 	idem_fini(&p->idem);
 	/* the partition stays in parts[] so its ring keeps being drained
@@ -606,6 +664,14 @@ static void check_ack_timeouts(struct dp *dp, struct dp_store_core *c,
 	}
 	if (!p->acks_head)
 		p->acks_tail = NULL;
+	while (p->w1_head && now >= p->w1_head->deadline_ns) {
+		struct dp_msg *m = p->w1_head;
+		p->w1_head = m->next;
+		c->st.timeouts++;
+		respond_produce(dp, m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
+	}
+	if (!p->w1_head)
+		p->w1_tail = NULL;
 }
 
 static void *store_main(void *arg)
@@ -657,7 +723,7 @@ static void *store_main(void *arg)
 				struct dp_partition *p = c->parts[i];
 				if (p->parked)
 					recheck_parked(dp, c, p, now);
-				if (p->acks_head)
+				if (p->acks_head || p->w1_head)
 					check_ack_timeouts(dp, c, p, now);
 				refresh_counters(p);
 			}
@@ -691,7 +757,8 @@ static void *store_main(void *arg)
 		int inflight = 0;
 		for (uint32_t i = 0; i < c->nparts && !inflight; i++) {
 			struct dp_partition *p = c->parts[i];
-			inflight = p->log && (p->acks_head || p->nstalled ||
+			inflight = p->log && (p->acks_head || p->w1_head ||
+					      p->nstalled ||
 					      slog_durable_offset(p->log) <
 						      slog_end_offset(p->log));
 		}

@@ -71,6 +71,10 @@ struct sdisk_ops {
 	/* 0: a directory; -ENOTDIR: something else; -ENOENT: nothing. */
 	int (*is_dir)(void *ctx, const char *path);
 	int (*fsync_dir)(void *ctx, const char *dir);
+	/* 16 bytes that differ after every restart of the machine (after a
+	 * power cut the page cache is gone; after a process crash it is not):
+	 * Linux's boot_id.  Returns 0 or -errno. */
+	int (*boot_id)(void *ctx, uint8_t id[16]);
 };
 
 struct sdisk {
@@ -166,6 +170,11 @@ static inline int sd_is_dir(const struct sdisk *d, const char *path)
 static inline int sd_fsync_dir(const struct sdisk *d, const char *dir)
 {
 	return d->ops->fsync_dir(d->ctx, dir);
+}
+
+static inline int sd_boot_id(const struct sdisk *d, uint8_t id[16])
+{
+	return d->ops->boot_id(d->ctx, id);
 }
 
 /* ---- durable namespace changes, built on the operations above ---- */

@@ -162,6 +162,43 @@ static int px_fsync_dir(void *ctx, const char *dir)
 	return rc;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* /proc/sys/kernel/random/boot_id: a UUID in text, new at every boot. */
+static int px_boot_id(void *ctx, uint8_t id[16])
+{
+	char text[64];
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	text[n] = 0;
+	unsigned got = 0;
+	for (ssize_t i = 0; i + 1 < n && got < 16; i++) {
+		int hi = hexval(text[i]), lo = hexval(text[i + 1]);
+		if (hi < 0)
+			continue;
+		if (lo < 0)
+			return -EINVAL;
+		id[got++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	return got == 16 ? 0 : -EINVAL;
+}
+
 static const struct sdisk_ops posix_ops = {
 	.open = px_open,
 	.close = px_close,
@@ -179,6 +216,7 @@ static const struct sdisk_ops posix_ops = {
 	.list = px_list,
 	.is_dir = px_is_dir,
 	.fsync_dir = px_fsync_dir,
+	.boot_id = px_boot_id,
 };
 
 const struct sdisk sdisk_posix = {

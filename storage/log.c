@@ -33,6 +33,7 @@
  * (the tail cache), older ones as (descriptor, position, length).
  */
 #include <dirent.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -323,6 +324,13 @@ static int recover(struct slog *log)
 	int rc = srp_read(log->disk, log->dir, &rp);
 	if (rc < 0)
 		return rc;
+	log->reserved_offset = rp.reserved;
+	/* written (perhaps acknowledged) offsets can be missing only when
+	 * the page cache went away: another boot (recovery.c) */
+	static const uint8_t unknown[16];
+	bool same_boot = !memcmp(rp.boot_id, log->boot_id, sizeof(rp.boot_id)) &&
+			 memcmp(log->boot_id, unknown, sizeof(unknown));
+	log->skip_to = rp.clean || same_boot ? 0 : rp.reserved;
 	rc = list_segments(log, &bases, &n);
 	if (rc < 0)
 		goto out;
@@ -415,6 +423,50 @@ out:
 	return rc;
 }
 
+/* Write the recovery point, with the current offset reservation. */
+static int write_rp(struct slog *log, int64_t offset, bool clean)
+{
+	struct srecovery_point rp = { .offset = offset, .clean = clean,
+				      .reserved = log->reserved_offset };
+	memcpy(rp.boot_id, log->boot_id, sizeof(rp.boot_id));
+	int rc = srp_write(log->disk, log->dir, &rp);
+	if (rc == 0)
+		log->rp_offset = offset;
+	return rc;
+}
+
+static int place(struct slog *log, uint8_t *batch, size_t len,
+		 struct slog_append_result *res);
+
+/* Cover [end_offset, skip_to) with empty batches (recovery.c says why). */
+static int skip_gap(struct slog *log)
+{
+	uint8_t b[RB_HEADER_BYTES];
+	while (log->skip_to > log->end_offset) {
+		int64_t gap = log->skip_to - log->end_offset;
+		if (gap > INT32_MAX)
+			gap = INT32_MAX;
+		int64_t now = wall_ms(log);
+		memset(b, 0, sizeof(b));
+		rb_put32(b + RB_OFF_LENGTH, RB_HEADER_BYTES - RB_LOG_OVERHEAD);
+		b[RB_OFF_MAGIC] = RB_MAGIC;
+		rb_put32(b + RB_OFF_LAST_OFFSET_DELTA, (uint32_t)(gap - 1));
+		rb_put64(b + RB_OFF_BASE_TIMESTAMP, (uint64_t)now);
+		rb_put64(b + RB_OFF_MAX_TIMESTAMP, (uint64_t)now);
+		rb_put64(b + RB_OFF_PRODUCER_ID, (uint64_t)-1);
+		rb_put16(b + RB_OFF_PRODUCER_EPOCH, (uint16_t)-1);
+		rb_put32(b + RB_OFF_BASE_SEQUENCE, (uint32_t)-1);
+		rb_put32(b + RB_OFF_RECORD_COUNT, 0);
+		rb_put32(b + RB_OFF_CRC, rb_crc32c(b + RB_CRC_START,
+						   sizeof(b) - RB_CRC_START));
+		int rc = place(log, b, sizeof(b), NULL);
+		if (rc < 0)
+			return rc;
+		log->st.skipped_offsets += (uint64_t)gap;
+	}
+	return 0;
+}
+
 int slog_open(struct swriter *w, const char *base_dir,
 	      const struct slog_config *cfg, struct slog **out)
 {
@@ -427,6 +479,10 @@ int slog_open(struct swriter *w, const char *base_dir,
 	log->w = w;
 	log->disk = w->disk;
 	log->slot = -1;
+	/* unknown: every unclean stop is taken as a power cut (all zeros
+	 * never matches a stored id, which is never all zeros) */
+	if (sd_boot_id(log->disk, log->boot_id) < 0)
+		memset(log->boot_id, 0, sizeof(log->boot_id));
 	log->wfd = -1;
 	log->direct = true;
 	log->cfg = *cfg;
@@ -476,12 +532,25 @@ int slog_open(struct swriter *w, const char *base_dir,
 	if (rc < 0)
 		goto fail_wfd;
 	log->end_offset = log->durable_offset = a->next_offset;
+	log->written_offset = log->end_offset;
+	if (log->reserved_offset < log->end_offset)
+		log->reserved_offset = log->end_offset;
 	/* From now on a crash must be detected: not clean, and only the
 	 * segments before the active one are vouched for. */
-	struct srecovery_point rp = { .offset = a->base_offset, .clean = false };
-	rc = srp_write(log->disk, log->dir, &rp);
+	rc = write_rp(log, a->base_offset, false);
 	if (rc < 0)
 		goto fail_wfd;
+	if (log->skip_to > log->end_offset) {
+		/* offsets handed out before an unclean stop and lost with
+		 * unsynced data: never give them to other batches */
+		slog_logf(log, 1, "offsets %lld to %lld were handed out before "
+			  "the last unclean stop and are not in the log; "
+			  "continuing at %lld", (long long)log->end_offset,
+			  (long long)log->skip_to - 1, (long long)log->skip_to);
+		rc = skip_gap(log);
+		if (rc < 0)
+			goto fail_wfd;
+	}
 	*out = log;
 	return 0;
 fail_wfd:
@@ -550,10 +619,42 @@ static int append(struct slog *log, uint8_t *batch, size_t len,
 		log->st.full_errors++;
 		return SL_EFULL; /* rollback pending: retry after it */
 	}
+	if (log->skip_to > log->end_offset) {
+		rc = skip_gap(log);
+		if (rc < 0)
+			return rc;
+	}
+	return place(log, batch, len, res);
+}
+
+/* Newest append not yet written: (end position, end offset). */
+static void wq_push(struct slog *log, uint64_t pos, int64_t off)
+{
+	if (log->wq_tail - log->wq_head == SLOG_WQ) {
+		/* full: move the newest entry forward (written_cb later) */
+		log->wq[(log->wq_tail - 1) % SLOG_WQ].pos = pos;
+		log->wq[(log->wq_tail - 1) % SLOG_WQ].off = off;
+		return;
+	}
+	log->wq[log->wq_tail % SLOG_WQ].pos = pos;
+	log->wq[log->wq_tail % SLOG_WQ].off = off;
+	log->wq_tail++;
+}
+
+/* Append a batch that passed its checks: roll if due, reserve offsets,
+ * stamp, copy into the write buffer, index. */
+static int place(struct slog *log, uint8_t *batch, size_t len,
+		 struct slog_append_result *res)
+{
+	int rc;
 	struct sseg *s = active(log);
 	int64_t now = wall_ms(log);
+	int64_t next = log->end_offset + 1 +
+		       (int32_t)rb_be32(batch + RB_OFF_LAST_OFFSET_DELTA);
 	if (log->end_pos > 0 &&
 	    (log->end_pos + len > log->cfg.segment_bytes ||
+	     /* relative offsets in the index are 32 bits */
+	     next - s->base_offset > INT32_MAX ||
 	     (s->first_append_ms >= 0 &&
 	      now - s->first_append_ms >= log->cfg.segment_ms))) {
 		if (log->in_cb) {
@@ -572,6 +673,17 @@ static int append(struct slog *log, uint8_t *batch, size_t len,
 		log->st.full_errors++;
 		return SL_EFULL;
 	}
+	if (next > log->reserved_offset) {
+		/* once per SLOG_RESERVE_OFFSETS offsets: a recovery point
+		 * write (recovery.c) before any of them is handed out */
+		int64_t old = log->reserved_offset;
+		log->reserved_offset = next + SLOG_RESERVE_OFFSETS;
+		rc = write_rp(log, log->rp_offset, false);
+		if (rc < 0) {
+			log->reserved_offset = old;
+			return rc;
+		}
+	}
 	int64_t base = log->end_offset;
 	rb_stamp(batch, base, log->cfg.leader_epoch);
 	memcpy(log->buf.mem + (log->end_pos % log->buf.size), batch, len);
@@ -581,6 +693,8 @@ static int append(struct slog *log, uint8_t *batch, size_t len,
 	log->end_pos += len;
 	s->size = log->end_pos;
 	log->end_offset = s->next_offset;
+	assert(log->end_offset == next); /* offsets strictly increasing */
+	wq_push(log, log->end_pos, log->end_offset);
 	if (log->end_pos > log->buf.size - SL_BLOCK &&
 	    log->cache_lo < log->end_pos - (log->buf.size - SL_BLOCK))
 		log->cache_lo = log->end_pos - (log->buf.size - SL_BLOCK);
@@ -604,6 +718,15 @@ int slog_request_sync(struct slog *log)
 	if (log->closing || log->broken)
 		return SL_ECLOSED;
 	log->sync_wanted = true;
+	return 0;
+}
+
+int slog_request_flush(struct slog *log)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	if (log->written_offset < log->end_offset)
+		log->flush_wanted = true;
 	return 0;
 }
 
@@ -657,8 +780,8 @@ int slog_submit(struct slog *log, uint64_t now)
 	/* Flush everything only for a sync that can be issued next: while
 	 * one is in flight or waiting for its writes, appends keep
 	 * accumulating and go out in whole chunks. */
-	bool flush_all = log->sync_wanted && !log->sync_inflight &&
-			 !log->sync_target_set;
+	bool flush_all = (log->sync_wanted && !log->sync_inflight &&
+			  !log->sync_target_set) || log->flush_wanted;
 	/* Overwriting a recycled or preallocated file: writes queued behind
 	 * an fdatasync hold it back for tens of ms (docs/storage.md), so
 	 * none are submitted while it runs. */
@@ -696,6 +819,8 @@ int slog_submit(struct slog *log, uint64_t now)
 			}
 		}
 	}
+	if (log->flush_wanted && log->submit_pos == log->end_pos)
+		log->flush_wanted = false;
 	if (log->sync_wanted && log->submit_pos == log->end_pos &&
 	    !log->sync_target_set) {
 		log->sync_wanted = false;
@@ -808,7 +933,15 @@ static int rollback(struct slog *log, int err)
 	s->size = pos;
 	s->next_offset = log->durable_offset;
 	s->last_index_pos = s->ix.n ? s->ix.e[s->ix.n - 1].pos : 0;
+	/* offsets written before the cut may have been answered (acks=1):
+	 * the next append skips past them; what was never written was
+	 * never answered and is given again */
+	if (log->written_offset > log->skip_to)
+		log->skip_to = log->written_offset;
 	log->end_offset = log->durable_offset;
+	log->written_offset = log->durable_offset;
+	log->wq_head = log->wq_tail = 0;
+	log->flush_wanted = false;
 	if (rc == 0)
 		rc = reload_tail_block(log, s, pos);
 	if (rc < 0) {
@@ -825,6 +958,22 @@ static int rollback(struct slog *log, int err)
 int slog_process(struct slog *log)
 {
 	int work = 0;
+	while (log->wq_head != log->wq_tail &&
+	       log->wq[log->wq_head % SLOG_WQ].pos <= log->written_pos) {
+		log->written_offset = log->wq[log->wq_head % SLOG_WQ].off;
+		log->wq_head++;
+		log->written_advanced = true;
+	}
+	if (log->written_advanced) {
+		log->written_advanced = false;
+		work++;
+		if (log->cfg.written_cb) {
+			log->in_cb = true;
+			log->cfg.written_cb(log->cfg.cb_ctx, log,
+					    log->written_offset);
+			log->in_cb = false;
+		}
+	}
 	if (log->durable_advanced) {
 		log->durable_advanced = false;
 		work++;
@@ -906,8 +1055,7 @@ static int roll(struct slog *log)
 	if (recycled)
 		log->st.segments_recycled++;
 	reload_tail_block(log, active(log), 0);
-	struct srecovery_point rp = { .offset = log->end_offset, .clean = false };
-	rc = srp_write(log->disk, log->dir, &rp);
+	rc = write_rp(log, log->end_offset, false);
 	log->st.segments_rolled++;
 	return rc;
 fail_new:
@@ -937,6 +1085,11 @@ int64_t slog_end_offset(const struct slog *log)
 int64_t slog_durable_offset(const struct slog *log)
 {
 	return log->durable_offset;
+}
+
+int64_t slog_written_offset(const struct slog *log)
+{
+	return log->written_offset;
 }
 
 unsigned slog_segment_count(const struct slog *log)
@@ -1185,8 +1338,11 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 		new_end = s->next_offset;
 	}
 	/* the recovery point must not vouch for what is cut */
-	struct srecovery_point rp = { .offset = s->base_offset, .clean = false };
-	rc = srp_write(log->disk, log->dir, &rp);
+	/* a cut is deliberate (a replica following its leader): the cut
+	 * offsets are given again, so the reservation follows the cut */
+	log->reserved_offset = new_end;
+	log->skip_to = 0;
+	rc = write_rp(log, s->base_offset, false);
 	if (rc < 0)
 		return rc;
 	if (i + 1 < log->nseg) {
@@ -1228,6 +1384,8 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 	if (rc < 0)
 		return rc;
 	log->end_offset = log->durable_offset = new_end;
+	log->written_offset = new_end;
+	log->wq_head = log->wq_tail = 0;
 	return new_end;
 }
 
@@ -1291,9 +1449,9 @@ int slog_close(struct slog *log)
 		if (rc == 0)
 			rc = sindex_sync(&s->ix);
 		if (rc == 0) {
-			struct srecovery_point rp = { .offset = log->end_offset,
-						      .clean = true };
-			rc = srp_write(log->disk, log->dir, &rp);
+			/* nothing past the end was handed out */
+			log->reserved_offset = log->end_offset;
+			rc = write_rp(log, log->end_offset, true);
 		}
 	}
 	if (log->wfd >= 0)

@@ -111,6 +111,11 @@ struct slog_config {
 	 * slog_close() (they wait for I/O and would re-enter the writer). */
 	void (*durable_cb)(void *ctx, struct slog *log, int64_t durable_end,
 			   int err);
+	/* Optional.  Called the same way when the written offset advances:
+	 * every offset < written_end is in the segment file (it survives a
+	 * crash of the process, not a power cut: acks=1).  Same rules as
+	 * durable_cb; a rollback is reported through durable_cb only. */
+	void (*written_cb)(void *ctx, struct slog *log, int64_t written_end);
 	void *cb_ctx;
 
 	/* One line per event a person should see (recovery results, errors).
@@ -215,6 +220,11 @@ int slog_append_validated(struct slog *log, uint8_t *batch, size_t len,
  * next swriter_do_work().  Returns 0 or SL_ECLOSED. */
 int slog_request_sync(struct slog *log);
 
+/* Ask for everything appended so far to be written to the segment file
+ * (the partial last block included) without an fdatasync: what acks=1
+ * waits for.  written_cb reports it.  Returns 0 or SL_ECLOSED. */
+int slog_request_flush(struct slog *log);
+
 /*
  * Block until every batch appended so far is durable (or failed).
  * Returns 0, or the write/sync error that rolled the log back.
@@ -224,6 +234,7 @@ int slog_sync(struct slog *log);
 int64_t slog_start_offset(const struct slog *log);   /* first offset kept */
 int64_t slog_end_offset(const struct slog *log);     /* next offset */
 int64_t slog_durable_offset(const struct slog *log); /* all below durable */
+int64_t slog_written_offset(const struct slog *log); /* all below written */
 
 /* Where slog_read() found the bytes. */
 struct slog_read_view {
@@ -304,6 +315,8 @@ struct slog_stats {
 	uint64_t cache_reads;
 	uint64_t file_reads;
 	uint64_t recovered_truncated_bytes;
+	uint64_t skipped_offsets;  /* covered by empty batches after a
+				      rollback or an unclean stop */
 };
 
 void slog_get_stats(const struct slog *log, struct slog_stats *out);

@@ -16,6 +16,11 @@
 
 #define SL_BLOCK 4096u                /* O_DIRECT alignment on this disk */
 #define SLOG_MAX_OPS 64               /* writes + sync in flight per log */
+#define SLOG_WQ 256                   /* appends tracked until written */
+/* Offsets reserved in the recovery point ahead of the end of the log:
+ * after a power cut the log resumes above every offset it may have
+ * handed out (recovery.c). */
+#define SLOG_RESERVE_OFFSETS (1ll << 20)
 #define SLOG_SEGMENT_BYTES_MAX 0x7fffffffull /* positions are int32 */
 
 static inline uint64_t blk_floor(uint64_t x) { return x & ~(uint64_t)(SL_BLOCK - 1); }
@@ -174,6 +179,22 @@ struct slog {
 	uint64_t cache_lo;           /* buf holds [cache_lo, end_pos) */
 	int64_t end_offset;
 	int64_t durable_offset;
+	int64_t written_offset;      /* every offset below is in the file */
+	/* appends not yet known written, oldest first: (end position, end
+	 * offset); when full the newest entry is moved forward, which only
+	 * delays written_cb */
+	struct { uint64_t pos; int64_t off; } wq[SLOG_WQ];
+	unsigned wq_head, wq_tail;
+	bool written_advanced;       /* written_cb owed */
+	bool flush_wanted;           /* write everything, no fdatasync */
+	/* offsets: no offset at or above reserved_offset was ever handed
+	 * out (it is in the recovery point); offsets in [end_offset,
+	 * skip_to) were handed out and lost (a rollback, a power cut) and
+	 * are skipped with an empty batch before the next append */
+	int64_t reserved_offset;
+	int64_t skip_to;
+	int64_t rp_offset;           /* recovery offset last written */
+	uint8_t boot_id[16];         /* this boot's (disk.h sd_boot_id) */
 
 	/* sync state */
 	bool sync_wanted;            /* flush everything, then fdatasync */
@@ -222,6 +243,9 @@ int slog_index_batch(struct slog *log, struct sseg *s, uint64_t pos,
 struct srecovery_point {
 	int64_t offset;     /* all segments ending at or below are verified */
 	bool clean;         /* closed cleanly: nothing past offset exists */
+	int64_t reserved;   /* no offset >= reserved was handed out; 0:
+			       unknown (a version 1 file) */
+	uint8_t boot_id[16];/* the machine's boot when written (disk.h) */
 };
 
 int srp_read(const struct sdisk *d, const char *dir,

@@ -1,13 +1,16 @@
 /*
  * Crash recovery: the recovery-point file and the segment scan.
  *
- * recovery-point (24 bytes, big-endian), replaced atomically (written to
- * recovery-point.tmp, fsynced, renamed, directory fsynced):
+ * recovery-point (48 bytes, big-endian), replaced atomically (written to
+ * recovery-point.tmp, fdatasynced, renamed, directory fsynced):
  *      0  4  magic "SLRP"
- *      4  4  version, 1
+ *      4  4  version, 2
  *      8  8  recovery offset R
  *     16  4  flags: bit 0 = closed cleanly
- *     20  4  CRC32C of bytes [0, 20)
+ *     20  8  reserved offset H
+ *     28 16  boot id B of the machine when written (storage/disk.h)
+ *     44  4  CRC32C of bytes [0, 44)
+ * Version 1 (24 bytes: no H or B, CRC at 20) is still read, as H unknown.
  *
  * Meaning: every segment whose next segment starts at or below R was
  * synced and sealed (its size is exact and its indexes complete).  When
@@ -16,8 +19,22 @@
  * The log rewrites the file with the clean flag cleared as soon as it
  * opens, so a crash at any later moment is detected.
  *
- * A missing or invalid file means "R = 0, not clean": every segment is
- * scanned.
+ * H: no offset at or above H was ever handed out (appended, and so
+ * perhaps acknowledged with acks=1 and read by a consumer).  The log
+ * moves H forward by SLOG_RESERVE_OFFSETS, durably, before it appends
+ * at or past it.  After an unclean stop in another boot than B (a power
+ * cut or an OS crash: the page cache is gone) the recovered log may end
+ * below offsets that were written and answered with acks=1; it then
+ * continues at H, so no offset is ever given to two different batches.
+ * After a crash of the process alone (same boot) every written batch is
+ * still there, and what was not written was never acknowledged: the log
+ * continues at its recovered end.  The skipped offsets
+ * are covered by one empty batch (record count 0, last offset delta
+ * spanning the gap, producer id -1), as Kafka's compaction leaves them,
+ * which keeps the segment contiguous and is skipped by consumers.
+ *
+ * A missing or invalid file means "R = 0, not clean, H unknown": every
+ * segment is scanned.
  *
  * The scan (srecover_segment) reads a segment from position 0 and stops at
  * the first batch that is not valid by the rules in segment.c; the
@@ -39,8 +56,9 @@
 #include "proto/record_batch.h"
 #include "storage/log_pvt.h"
 
-#define SRP_BYTES 24
-#define SRP_VERSION 1
+#define SRP_BYTES 48
+#define SRP_V1_BYTES 24
+#define SRP_VERSION 2
 #define SCAN_CHUNK (1u << 20)
 
 int srp_read(const struct sdisk *d, const char *dir,
@@ -48,8 +66,7 @@ int srp_read(const struct sdisk *d, const char *dir,
 {
 	char path[PATH_MAX];
 	uint8_t raw[SRP_BYTES];
-	rp->offset = 0;
-	rp->clean = false;
+	memset(rp, 0, sizeof(*rp));
 	snprintf(path, sizeof(path), "%s/recovery-point", dir);
 	int fd = sd_open(d, path, O_RDONLY, 0);
 	if (fd < 0)
@@ -58,12 +75,25 @@ int srp_read(const struct sdisk *d, const char *dir,
 	sd_close(d, fd);
 	if (n < 0)
 		return (int)n;
-	if (n != SRP_BYTES || memcmp(raw, "SLRP", 4) != 0 ||
-	    rb_be32(raw + 4) != SRP_VERSION ||
-	    rb_crc32c(raw, 20) != rb_be32(raw + 20))
+	if (n < 8 || memcmp(raw, "SLRP", 4) != 0)
 		return 0; /* invalid: scan everything */
+	uint32_t version = rb_be32(raw + 4);
+	size_t crc_at = version == 1 ? SRP_V1_BYTES - 4 : SRP_BYTES - 4;
+	if ((version != 1 && version != SRP_VERSION) ||
+	    (size_t)n != crc_at + 4 ||
+	    rb_crc32c(raw, crc_at) != rb_be32(raw + crc_at))
+		return 0;
 	rp->offset = (int64_t)rb_be64(raw + 8);
 	rp->clean = rb_be32(raw + 16) & 1;
+	if (version >= 2) {
+		rp->reserved = (int64_t)rb_be64(raw + 20);
+		memcpy(rp->boot_id, raw + 28, sizeof(rp->boot_id));
+	}
+	if (rp->offset < 0 || rp->reserved < 0) {
+		rp->offset = rp->reserved = 0;
+		rp->clean = false;
+		return 0;
+	}
 	return 1;
 }
 
@@ -76,9 +106,26 @@ int srp_write(const struct sdisk *d, const char *dir,
 	rb_put32(raw + 4, SRP_VERSION);
 	rb_put64(raw + 8, (uint64_t)rp->offset);
 	rb_put32(raw + 16, rp->clean ? 1 : 0);
-	rb_put32(raw + 20, rb_crc32c(raw, 20));
+	rb_put64(raw + 20, (uint64_t)rp->reserved);
+	memcpy(raw + 28, rp->boot_id, sizeof(rp->boot_id));
+	rb_put32(raw + 44, rb_crc32c(raw, 44));
 	snprintf(path, sizeof(path), "%s/recovery-point", dir);
 	return sd_replace(d, path, raw, sizeof(raw));
+}
+
+/* The batch rules of segment.c (length, magic, CRC32C); not the stricter
+ * rules a producer's batch meets (proto/record_batch.c rb_validate): the
+ * log also holds batches it wrote itself, such as the empty batch over
+ * skipped offsets. */
+static bool stored_batch_valid(const uint8_t *p, size_t len)
+{
+	if (len < RB_HEADER_BYTES || rb_frame_size(p, len, len) != (long)len ||
+	    p[RB_OFF_MAGIC] != RB_MAGIC ||
+	    (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA) < 0 ||
+	    (int32_t)rb_be32(p + RB_OFF_RECORD_COUNT) < 0)
+		return false;
+	return rb_crc32c(p + RB_CRC_START, len - RB_CRC_START) ==
+	       rb_be32(p + RB_OFF_CRC);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -144,7 +191,7 @@ int srecover_segment(struct slog *log, struct sseg *s, uint64_t *dropped,
 			if ((size_t)size > chunk_len)
 				break; /* cut short */
 		}
-		if (rb_validate(p, (size_t)size) != 0)
+		if (!stored_batch_valid(p, (size_t)size))
 			break;
 		if ((int64_t)rb_be64(p + RB_OFF_BASE_OFFSET) != s->next_offset) {
 			/* a whole batch of an older segment: a recycled

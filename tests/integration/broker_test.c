@@ -616,16 +616,28 @@ static void test_retention_reading(void **state)
 	       (long long)start);
 	assert_true(start > 0);
 	assert_true(consumed > 0);
-	/* the reader continues from the new start to the end, in order */
+	/* the reader continues from the new start to the end, in order
+	 * (retention may move the start again meanwhile: the first message
+	 * is at or after the start seen, then every offset follows) */
 	assert_int_equal(sl_consumer_seek(c, SL_OFFSET_BEGINNING), 0);
 	uint64_t rest = 0;
-	int64_t expect = start;
+	int64_t expect = -1;
 	for (;;) {
 		struct sl_message m;
 		int rc = sl_consume(c, &m, 500);
 		if (rc == 0)
 			break;
+		if (rc == sl_err_broker(1) && expect < 0) {
+			/* retention passed the start between the two calls */
+			assert_int_equal(sl_consumer_seek(c, SL_OFFSET_BEGINNING),
+					 0);
+			continue;
+		}
 		assert_int_equal(rc, 1);
+		if (expect < 0) {
+			assert_true(m.offset >= start);
+			expect = m.offset;
+		}
 		int32_t mp;
 		assert_int_equal(value_seq(m.value, m.vlen, &mp), expect);
 		assert_int_equal(m.offset, expect);

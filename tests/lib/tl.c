@@ -579,15 +579,45 @@ int tl_append(struct swriter *w, struct slog *log, uint8_t *batch,
 	return SL_EFULL;
 }
 
+int tl_model_skip(struct slog *log, struct tl_batches *m, int64_t to,
+		  int32_t epoch)
+{
+	uint8_t b[RB_HEADER_BYTES + 1];
+	ssize_t n = slog_read_copy(log, m->end, sizeof(b), slog_end_offset(log),
+				   b, sizeof(b));
+	if (n != RB_HEADER_BYTES ||
+	    rb_crc32c(b + RB_CRC_START, RB_HEADER_BYTES - RB_CRC_START) !=
+		    rb_be32(b + RB_OFF_CRC) ||
+	    (int64_t)rb_be64(b + RB_OFF_BASE_OFFSET) != m->end ||
+	    rb_last_offset(b) != to - 1 ||
+	    rb_be32(b + RB_OFF_RECORD_COUNT) != 0 ||
+	    (int64_t)rb_be64(b + RB_OFF_PRODUCER_ID) != -1) {
+		fprintf(stderr, "offsets [%lld, %lld) skipped, but not by one "
+			"empty batch (read %zd bytes)\n", (long long)m->end,
+			(long long)to, n);
+		return -1;
+	}
+	tl_batches_add(m, b, (size_t)n, epoch);
+	return 0;
+}
+
 int tl_append_model(struct swriter *w, struct slog *log,
 		    struct tl_batches *m, uint8_t *batch, size_t len,
 		    int32_t epoch)
 {
 	struct slog_append_result res;
 	int64_t count = (int32_t)rb_be32(batch + RB_OFF_LAST_OFFSET_DELTA) + 1;
+	int64_t end_before = slog_end_offset(log);
 	int rc = tl_append(w, log, batch, len, &res);
 	if (rc < 0)
 		return rc;
+	if (res.base_offset > m->end && end_before == m->end) {
+		/* offsets written before a failure are skipped, never given
+		 * again: one empty batch must cover exactly the gap */
+		rc = tl_model_skip(log, m, res.base_offset, epoch);
+		if (rc < 0)
+			return rc;
+	}
 	if (res.base_offset != m->end || res.last_offset != m->end + count - 1) {
 		fprintf(stderr, "append assigned [%lld, %lld], model expects "
 			"[%lld, %lld]\n", (long long)res.base_offset,

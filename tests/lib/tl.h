@@ -201,6 +201,13 @@ int tl_append(struct swriter *w, struct slog *log, uint8_t *batch,
 	      size_t len, struct slog_append_result *res);
 /* tl_append and, on success, tl_batches_add; checks the assigned offsets
  * against the model.  Returns 0 or the error (model unchanged). */
+/* The log skipped [m->end, to) (offsets written before a failure are never
+ * given again): check that one empty batch covers them and add it to m.
+ * Returns 0 or -1 (printed).  tl_append_model calls it when it sees a
+ * gap. */
+int tl_model_skip(struct slog *log, struct tl_batches *m, int64_t to,
+		  int32_t epoch);
+
 int tl_append_model(struct swriter *w, struct slog *log,
 		    struct tl_batches *m, uint8_t *batch, size_t len,
 		    int32_t epoch);
