@@ -23,10 +23,14 @@
 #define SESSION_MS 10000
 #define REBALANCE_MS 60000
 
+#define RETENTION_MS (24 * 3600 * 1000) /* offsets.retention: one day */
+
 static char g_dir[PATH_MAX];
 static struct sl_groups *G;
 static int64_t now;
 static uint64_t seq;
+static struct tl_clock clk; /* its wall_ms moves with now */
+static struct sl_groups_config gcfg;
 
 /* ---- replies ---- */
 
@@ -146,6 +150,7 @@ static uint64_t send_req(uint32_t conn, int16_t key, int16_t ver,
 static void advance(int64_t ms)
 {
 	now += ms;
+	clk.wall_ms += ms;
 	sl_groups_tick(G, now);
 }
 
@@ -301,7 +306,7 @@ static const struct kc_described_group *describe(const char *group)
 
 static void open_groups(void)
 {
-	TL_OK(sl_groups_open(g_dir, on_reply, &G, now, &G));
+	TL_OK(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &G));
 }
 
 static void reopen(void)
@@ -321,6 +326,8 @@ static int setup(void **state)
 	if (tl_tmpdir(g_dir, "control-groups"))
 		return -1;
 	now = T0;
+	tl_clock_init(&clk);
+	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl};
 	seq = 0;
 	ncap = 0;
 	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
@@ -1061,7 +1068,7 @@ static void test_bad_header_refused(void **state)
 	TL_EQ(pwrite(fd, "X", 1, 0), 1);
 	close(fd);
 	struct sl_groups *g2 = NULL;
-	TL_EQ(sl_groups_open(g_dir, on_reply, &G, now, &g2), -EBADMSG);
+	TL_EQ(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &g2), -EBADMSG);
 	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES); /* left alone */
 	fd = open(path, O_RDWR);
 	TL_EQ(pwrite(fd, "S", 1, 0), 1);
