@@ -250,7 +250,8 @@ static SCHEMA(dg_resp, kc_describe_groups_resp, dg_resp_f);
 /* ---- ListGroups (key 16): ListGroupsRequest.json, ListGroupsResponse.json ---- */
 
 /* No fields before v4 (whose States is tagged): nothing to read or write. */
-static const struct kc_schema lgs_req = {"kc_list_groups_req", 0, 0, NULL};
+static const struct kc_schema lgs_req = {"kc_list_groups_req", 0, 0, NULL,
+					  false};
 
 static const struct kc_field lgs_group_f[] = {
 	F(kc_listed_group, group_id, KC_STRING, 0, ANY, NEVER, 0, NULL),
