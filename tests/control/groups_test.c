@@ -18,6 +18,7 @@
 #include "tl.h"
 #include "control/groups.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/record_batch.h"
 
 #define T0 1000000 /* the injected clock at the start of each test */
 #define SESSION_MS 10000
@@ -1436,6 +1437,42 @@ static void test_delete_groups(void **state)
 	TL_EQ(untaken(), 0);
 }
 
+/* A version 1 file (commit times of a monotonic clock) is read as
+ * committed at the open, and rewritten as version 2. */
+static void test_version1_file(void **state)
+{
+	(void)state;
+	set_retention(60000);
+	struct part p = {"t", 0, 9, NULL};
+	commit("old", -1, "", &p, 1, 0);
+	sl_groups_close(G);
+	G = NULL;
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t h[16];
+	TL_EQ(pread(fd, h, 16, 0), 16);
+	TL_EQ(rb_be16(h + 4), 2);
+	rb_put16(h + 4, 1);
+	rb_put32(h + 12, rb_crc32c(h, 12));
+	TL_EQ(pwrite(fd, h, 16, 0), 16);
+	close(fd);
+	now += 50000; /* long after the commit */
+	clk.wall_ms += 50000;
+	open_groups();
+	fd = open(path, O_RDONLY);
+	TL_EQ(pread(fd, h, 16, 0), 16);
+	close(fd);
+	TL_EQ(rb_be16(h + 4), 2);
+	advance(59999);
+	TL_EQ(fetch_one("old", "t", 0, NULL), 9);
+	reopen(); /* the time it was given is on disk now */
+	advance(1);
+	TL_EQ(fetch_one("old", "t", 0, NULL), -1);
+	TL_EQ(untaken(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1476,6 +1513,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_per_commit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_groups, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_version1_file, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
