@@ -90,6 +90,9 @@ static const struct key keys[] = {
 	  "rx/tx queue pairs of the dpdk port" },
 	{ "busy_poll", K_I32, F(busy_poll), 1, 0, 1,
 	  "1: polling cores never sleep; 0: adaptive" },
+	{ "offsets_retention_minutes", K_I64, F(offsets_retention_ms), 60000,
+	  1, 10000000, "committed offsets of an empty group expire after "
+	  "this many minutes" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -161,6 +164,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->dpdk_mbufs = 16383;
 	c->dpdk_queues = 1;
 	c->busy_poll = 0;
+	c->offsets_retention_ms = 10080ll * 60000;
 	derive(c, set);
 }
 

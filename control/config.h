@@ -75,6 +75,11 @@ struct sl_config {
 					 dedicated cores), 0 = adaptive */
 	/* control plane */
 	char control_dir[PATH_MAX];   /* control_dir, <data_dir>/control */
+	int64_t offsets_retention_ms; /* offsets_retention_minutes: how long
+					 committed offsets of a group outlive
+					 its last member (or their commit,
+					 groups without members), 10080 (7
+					 days, Kafka's default) */
 };
 
 /* Defaults (derived paths filled from data_dir). */

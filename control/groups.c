@@ -28,52 +28,79 @@
  *
  * Committed offsets: <dir>/offsets.log, appended to by every OffsetCommit
  * (one record per partition, one write and one fdatasync per request, then
- * the reply), read back whole at open, rewritten compactly when it has grown
- * to SL_GROUPS_COMPACT_RATIO times its live size.  All integers big-endian.
+ * the reply), by DeleteGroups and offset expiry (tombstones, made durable
+ * before anything is forgotten) and by a group's becoming Empty (a state
+ * record: when it did), read back whole at open, rewritten compactly when it
+ * has grown to SL_GROUPS_COMPACT_RATIO times its live size.  All integers
+ * big-endian; times are ms of the wall clock (struct sl_clock.wall_ms).
  *
  *   file header, 16 bytes:
  *     0   4  magic "SLGO"
- *     4   2  version (1)
+ *     4   2  version (2; 1 is read, see below)
  *     6   2  header bytes (16)
  *     8   4  reserved, 0
  *     12  4  CRC32C of bytes [0, 12)
- *   then records, each N bytes:
+ *   then records of N bytes, each starting
  *     0   4  N, the record's length, this field and the CRC included
- *     4   1  type: 1 = offset commit
+ *     4   1  type
  *     5   1  reserved, 0
  *     6   2  G, group id length, 1..255
+ *   and ending with the CRC32C of bytes [0, N-4) in its last 4 bytes:
+ *   type 1, an offset commit, N = 40 + G + T + (M or 0), 42 <= N <= 4640:
  *     8   2  T, topic name length, 1..249
  *     10  2  M, metadata length, 0..4096, or 0xffff: null metadata
  *     12  4  partition, >= 0
  *     16  8  committed offset (any value the client sent)
  *     24  4  committed leader epoch (-1: none)
- *     28  8  commit time, ms of the clock the coordinator was given
+ *     28  8  commit time
  *     36  G  group id
  *     ..  T  topic name
  *     ..  M  metadata (absent when null)
- *     N-4 4  CRC32C of bytes [0, N-4)
- *   so N = 40 + G + T + (M or 0), 42 <= N <= 4640.
+ *   type 2, a group's state, N = 20 + G: the group has had members (it is
+ *   managed by the group protocol, and its offsets expire together):
+ *     8   8  when it last became Empty, or -1: it had members
+ *     16  G  group id
+ *   type 3, an offset expired, N = 20 + G + T:
+ *     8   2  T, topic name length, 1..249
+ *     10  2  reserved, 0
+ *     12  4  partition, >= 0
+ *     16  G  group id
+ *     ..  T  topic name
+ *   type 4, a group deleted (DeleteGroups, or all its offsets expired), with
+ *   its offsets and its state, N = 12 + G:
+ *     8   G  group id
  *
  * The header is valid if and only if the file is at least 16 bytes long and
- * magic, version, header bytes, reserved and CRC are as above; otherwise the
- * file is not ours and is left alone (-EBADMSG).  A record is valid if and
- * only if its N is within the bounds above and within the file, its CRC
- * matches, type is 1, the reserved byte is 0, G, T and M are within their
- * bounds and add up to N, and the partition is >= 0.  Records are applied
- * in file order (a later record for the same group, topic and partition
- * replaces the earlier); the first record that is not valid ends the log
- * and the file is truncated there (a torn append or a damaged tail: the
- * commit it held was never acknowledged, or the damage took it).
+ * magic, version (1 or 2), header bytes, reserved and CRC are as above;
+ * otherwise the file is not ours and is left alone (-EBADMSG).  A record is
+ * valid if and only if its N is within 13..4640 and within the file, its
+ * CRC matches, its type is 1 (version 1: only 1) to 4, the reserved bytes
+ * are 0, G, T and M are within their bounds and add up to N as the type
+ * says, the partition is >= 0 and a state's time is >= -1.  Records are
+ * applied in file order (a later commit for the same group, topic and
+ * partition replaces the earlier; a tombstone removes what it names, if
+ * present; a later state replaces the earlier); the first record that is
+ * not valid ends the log and the file is truncated there (a torn append or
+ * a damaged tail: what it held was never acknowledged, or the damage took
+ * it).  After the load, a group whose state says -1 (it had members when
+ * the coordinator stopped) became Empty now.  Version 1 files hold commit
+ * times of a monotonic clock, meaningless after a reboot: they are read as
+ * committed now, and the file is rewritten as version 2 before the open
+ * returns.
  *
  * The file is created as offsets.log.tmp (header, fdatasync) renamed into
- * place, the directory fsync'ed; a compaction writes every live offset to
- * offsets.log.tmp the same way, then renames it over offsets.log and fsyncs
- * the directory, so a crash leaves the old file or the new one, never a mix
- * (a stale .tmp is deleted at open).  A failed append is truncated away and
- * the commit answered KAFKA_STORAGE_ERROR; after a failed fdatasync, or a
- * failed truncation or directory fsync, what is on disk is unknown, so every
- * later commit is refused with KAFKA_STORAGE_ERROR until the coordinator is
- * reopened (which reads back what survived).
+ * place, the directory fsync'ed; a compaction writes every live offset (and
+ * the state of each group that has one) to offsets.log.tmp the same way,
+ * then renames it over offsets.log and fsyncs the directory, so a crash
+ * leaves the old file or the new one, never a mix (a stale .tmp is deleted
+ * at open); tombstones and replaced commits are not copied, so what was
+ * deleted or expired is then gone from the disk too.  A failed append is
+ * truncated away and the commit answered KAFKA_STORAGE_ERROR (a
+ * DeleteGroups: the same; an expiry: tried again a second later); after a
+ * failed fdatasync, or a failed truncation or directory fsync, what is on
+ * disk is unknown, so every later commit or delete is refused with
+ * KAFKA_STORAGE_ERROR and nothing expires until the coordinator is reopened
+ * (which reads back what survived).
  */
 #include <assert.h>
 #include <errno.h>
@@ -89,16 +116,25 @@
 #include "control/groups.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
+#include "storage/log.h" /* struct sl_clock */
 
 /* ---- the offsets file ---- */
 
 #define FILE_MAGIC 0x534C474Fu /* "SLGO" */
-#define FILE_VERSION 1
+#define FILE_VERSION 2
+#define FILE_VERSION_MONO 1 /* commit times of a monotonic clock */
 #define FILE_HEADER_BYTES 16
-#define REC_FIXED_BYTES 40 /* N without group id, topic and metadata */
+#define REC_FIXED_BYTES 40 /* N of a commit without group id, topic and
+			      metadata */
+#define REC_STATE_FIXED 20 /* N of a state without the group id */
+#define REC_EXPIRE_FIXED 20 /* ... of an expired offset without G and T */
+#define REC_DELETE_FIXED 12 /* ... of a deleted group without G */
 #define REC_TYPE_COMMIT 1
+#define REC_TYPE_STATE 2
+#define REC_TYPE_EXPIRE 3
+#define REC_TYPE_DELETE 4
 #define REC_META_NULL 0xffff
-#define REC_MIN_BYTES (REC_FIXED_BYTES + 2)
+#define REC_MIN_BYTES (REC_DELETE_FIXED + 1)
 #define REC_MAX_BYTES (REC_FIXED_BYTES + SL_GROUPS_NAME_MAX + \
 		       SL_GROUPS_TOPIC_MAX + SL_GROUPS_OFFSET_METADATA_MAX)
 #define IO_BUF_BYTES (64 * 1024)
@@ -120,6 +156,8 @@ _Static_assert(REC_MAX_BYTES <= IO_BUF_BYTES, "a record fits the I/O buffer");
 			     2 * (2 + MEMBER_ID_MAX) + 4)
 
 #define ERR_NONE 0
+#define LOGGED_NONE INT64_MIN /* struct group.logged_ms: no state record */
+#define EXPIRY_RETRY_MS 1000  /* after a failed tombstone append */
 
 enum gstate { ST_EMPTY, ST_PREPARING, ST_COMPLETING, ST_STABLE };
 static const char *const state_names[] = {
@@ -214,6 +252,12 @@ struct group {
 	/* committed offsets, by topic then partition */
 	struct offset *offsets;
 	uint32_t noffsets, offsets_cap;
+	/* expiry; a group with type_len >= 0 has had members */
+	int64_t empty_ms;              /* wall ms it last became Empty */
+	int64_t logged_ms;             /* what its last state record in the
+					  file says: empty_ms, -1 (members),
+					  or LOGGED_NONE (no record) */
+	bool deleting;                 /* named in this DeleteGroups */
 };
 
 struct sl_groups {
@@ -227,6 +271,12 @@ struct sl_groups {
 	uint64_t live_bytes;           /* header + one record per offset */
 	uint64_t compact_retry_bytes;  /* after a failed compaction */
 	bool broken;                   /* disk state unknown: refuse commits */
+	const struct sl_clock *clock;  /* wall_ms: commit times, expiry */
+	int64_t retention_ms;          /* offsets.retention.minutes */
+	int64_t expiry_ms;             /* wall ms of the next expiry scan;
+					  INT64_MAX: nothing can expire */
+	uint16_t load_version;         /* of the file being loaded */
+	int64_t load_wall_ms;          /* commit time of version 1 records */
 	int64_t open_ms;
 	uint64_t member_seq;
 	uint32_t ngroups;
@@ -279,6 +329,25 @@ static void *take(struct kc_arena *a, size_t n, size_t size)
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static int64_t wall_now(const struct sl_groups *g)
+{
+	return g->clock->wall_ms(g->clock->ctx);
+}
+
+/* When something stamped at ms expires (never past INT64_MAX). */
+static int64_t expires_at(const struct sl_groups *g, int64_t ms)
+{
+	assert(g->retention_ms > 0);
+	return ms > INT64_MAX - g->retention_ms ? INT64_MAX :
+						  ms + g->retention_ms;
+}
+
+/* Something may expire at wall ms at: scan no later than that. */
+static void note_expiry(struct sl_groups *g, int64_t at)
+{
+	g->expiry_ms = min64(g->expiry_ms, at);
+}
 
 /* ---- answering ---- */
 
@@ -491,11 +560,47 @@ static struct group *group_create(struct sl_groups *g, const char *id,
 		gr->state = ST_EMPTY;
 		gr->type_len = -1;
 		gr->protocol_len = -1;
+		gr->empty_ms = -1;
+		gr->logged_ms = LOGGED_NONE;
 		g->ngroups++;
 		return gr;
 	}
 	assert(!"ngroups out of step with the slots");
 	return NULL;
+}
+
+/* Lengths of the records of the offsets file (its format at the top). */
+static uint64_t record_bytes(size_t group_len, size_t topic_len,
+			     int32_t meta_len)
+{
+	return REC_FIXED_BYTES + group_len + topic_len +
+	       (meta_len > 0 ? (size_t)meta_len : 0);
+}
+
+static uint64_t state_bytes(const struct group *gr)
+{
+	return REC_STATE_FIXED + gr->id_len;
+}
+
+/* Forget gr's offsets and its state record (the tombstone that says so on
+ * disk is the caller's). */
+static void group_drop_offsets(struct sl_groups *g, struct group *gr)
+{
+	assert(gr->used && g->noffsets >= gr->noffsets);
+	for (uint32_t i = 0; i < gr->noffsets; i++) {
+		const struct offset *o = &gr->offsets[i];
+		g->live_bytes -= record_bytes(gr->id_len, o->topic_len,
+					      o->meta_len);
+		free(o->blob);
+	}
+	free(gr->offsets);
+	gr->offsets = NULL;
+	gr->offsets_cap = 0;
+	g->noffsets -= gr->noffsets;
+	gr->noffsets = 0;
+	if (gr->logged_ms != LOGGED_NONE)
+		g->live_bytes -= state_bytes(gr);
+	gr->logged_ms = LOGGED_NONE;
 }
 
 static void member_free(struct member *m)
@@ -514,11 +619,8 @@ static void group_free(struct sl_groups *g, struct group *gr)
 		member_free(gr->members[i]);
 	free(gr->members);
 	free(gr->pending);
-	for (uint32_t i = 0; i < gr->noffsets; i++)
-		free(gr->offsets[i].blob);
-	free(gr->offsets);
-	assert(g->noffsets >= gr->noffsets && g->ngroups > 0);
-	g->noffsets -= gr->noffsets;
+	group_drop_offsets(g, gr);
+	assert(g->ngroups > 0);
 	g->ngroups--;
 	memset(gr, 0, sizeof(*gr));
 }
@@ -741,13 +843,6 @@ static int64_t offset_search(const struct group *gr, const char *topic,
 	return -lo - 1;
 }
 
-static uint64_t record_bytes(size_t group_len, size_t topic_len,
-			     int32_t meta_len)
-{
-	return REC_FIXED_BYTES + group_len + topic_len +
-	       (meta_len > 0 ? (size_t)meta_len : 0);
-}
-
 /* Insert or replace.  Returns 0, -ENOMEM or -EOVERFLOW (offsets limit). */
 static int offset_put(struct sl_groups *g, struct group *gr, const char *topic,
 		      size_t topic_len, int32_t partition, int64_t offset,
@@ -797,6 +892,19 @@ static int offset_put(struct sl_groups *g, struct group *gr, const char *topic,
 	return 0;
 }
 
+/* Forget the offset at index i of gr. */
+static void offset_remove(struct sl_groups *g, struct group *gr, uint32_t i)
+{
+	assert(i < gr->noffsets && g->noffsets > 0);
+	const struct offset *o = &gr->offsets[i];
+	g->live_bytes -= record_bytes(gr->id_len, o->topic_len, o->meta_len);
+	free(o->blob);
+	memmove(&gr->offsets[i], &gr->offsets[i + 1],
+		(gr->noffsets - i - 1) * sizeof(gr->offsets[0]));
+	gr->noffsets--;
+	g->noffsets--;
+}
+
 /* ---- the offsets file ---- */
 
 static void header_put(uint8_t *p)
@@ -808,11 +916,70 @@ static void header_put(uint8_t *p)
 	rb_put32(p + 12, rb_crc32c(p, 12));
 }
 
-static bool header_ok(const uint8_t *p)
+/* The file's version, or 0 when p is not a valid header. */
+static uint16_t header_version(const uint8_t *p)
 {
-	return rb_be32(p) == FILE_MAGIC && rb_be16(p + 4) == FILE_VERSION &&
-	       rb_be16(p + 6) == FILE_HEADER_BYTES && rb_be32(p + 8) == 0 &&
-	       rb_be32(p + 12) == rb_crc32c(p, 12);
+	uint16_t v = rb_be16(p + 4);
+	if (rb_be32(p) != FILE_MAGIC ||
+	    (v != FILE_VERSION && v != FILE_VERSION_MONO) ||
+	    rb_be16(p + 6) != FILE_HEADER_BYTES || rb_be32(p + 8) != 0 ||
+	    rb_be32(p + 12) != rb_crc32c(p, 12))
+		return 0;
+	return v;
+}
+
+/* The fields every record starts with, and its CRC. */
+static void record_frame(uint8_t *p, size_t n, uint8_t type,
+			 const struct group *gr)
+{
+	assert(n >= REC_MIN_BYTES && n <= REC_MAX_BYTES);
+	rb_put32(p, (uint32_t)n);
+	p[4] = type;
+	p[5] = 0;
+	rb_put16(p + 6, gr->id_len);
+}
+
+static size_t record_seal(uint8_t *p, size_t n)
+{
+	rb_put32(p + n - 4, rb_crc32c(p, n - 4));
+	return n;
+}
+
+/* gr's state record (empty_ms: when it became Empty, or -1) at p. */
+static size_t state_put(uint8_t *p, size_t cap, const struct group *gr,
+			int64_t empty_ms)
+{
+	size_t n = (size_t)state_bytes(gr);
+	assert(n <= cap && empty_ms >= -1);
+	record_frame(p, n, REC_TYPE_STATE, gr);
+	rb_put64(p + 8, (uint64_t)empty_ms);
+	memcpy(p + 16, gr->id, gr->id_len);
+	return record_seal(p, n);
+}
+
+/* The tombstone of gr's offset o at p. */
+static size_t expire_put(uint8_t *p, size_t cap, const struct group *gr,
+			 const struct offset *o)
+{
+	size_t n = REC_EXPIRE_FIXED + gr->id_len + o->topic_len;
+	assert(n <= cap && o->partition >= 0);
+	record_frame(p, n, REC_TYPE_EXPIRE, gr);
+	rb_put16(p + 8, o->topic_len);
+	rb_put16(p + 10, 0);
+	rb_put32(p + 12, (uint32_t)o->partition);
+	memcpy(p + 16, gr->id, gr->id_len);
+	memcpy(p + 16 + gr->id_len, o->blob, o->topic_len);
+	return record_seal(p, n);
+}
+
+/* The tombstone of gr (its offsets and state) at p. */
+static size_t delete_put(uint8_t *p, size_t cap, const struct group *gr)
+{
+	size_t n = REC_DELETE_FIXED + gr->id_len;
+	assert(n <= cap);
+	record_frame(p, n, REC_TYPE_DELETE, gr);
+	memcpy(p + 8, gr->id, gr->id_len);
+	return record_seal(p, n);
 }
 
 /* One record at p (cap bytes); returns its length. */
@@ -823,11 +990,8 @@ static size_t record_put(uint8_t *p, size_t cap, const struct group *gr,
 {
 	size_t n = (size_t)record_bytes(gr->id_len, topic_len, meta_len);
 	size_t mlen = meta_len > 0 ? (size_t)meta_len : 0;
-	assert(n <= cap && n >= REC_MIN_BYTES && n <= REC_MAX_BYTES);
-	rb_put32(p, (uint32_t)n);
-	p[4] = REC_TYPE_COMMIT;
-	p[5] = 0;
-	rb_put16(p + 6, gr->id_len);
+	assert(n <= cap);
+	record_frame(p, n, REC_TYPE_COMMIT, gr);
 	rb_put16(p + 8, (uint16_t)topic_len);
 	rb_put16(p + 10, meta_len < 0 ? REC_META_NULL : (uint16_t)meta_len);
 	rb_put32(p + 12, (uint32_t)partition);
@@ -838,12 +1002,12 @@ static size_t record_put(uint8_t *p, size_t cap, const struct group *gr,
 	memcpy(p + 36 + gr->id_len, topic, topic_len);
 	if (mlen)
 		memcpy(p + 36 + gr->id_len + topic_len, meta, mlen);
-	rb_put32(p + n - 4, rb_crc32c(p, n - 4));
-	return n;
+	return record_seal(p, n);
 }
 
-/* The length of the valid record at p (avail bytes there), or 0. */
-static size_t record_check(const uint8_t *p, size_t avail)
+/* The length of the valid record at p (avail bytes there) in a file of
+ * version, or 0. */
+static size_t record_check(const uint8_t *p, size_t avail, uint16_t version)
 {
 	if (avail < 4)
 		return 0;
@@ -854,25 +1018,78 @@ static size_t record_check(const uint8_t *p, size_t avail)
 		return 0;
 	uint16_t gl = rb_be16(p + 6), tl = rb_be16(p + 8), ml = rb_be16(p + 10);
 	size_t m = ml == REC_META_NULL ? 0 : ml;
-	if (p[4] != REC_TYPE_COMMIT || p[5] != 0 || gl == 0 ||
-	    gl > SL_GROUPS_NAME_MAX || tl == 0 || tl > SL_GROUPS_TOPIC_MAX ||
-	    (ml != REC_META_NULL && ml > SL_GROUPS_OFFSET_METADATA_MAX) ||
-	    REC_FIXED_BYTES + gl + tl + m != n || (int32_t)rb_be32(p + 12) < 0)
+	if (p[5] != 0 || gl == 0 || gl > SL_GROUPS_NAME_MAX)
 		return 0;
-	return n;
+	if (p[4] != REC_TYPE_COMMIT && version == FILE_VERSION_MONO)
+		return 0;
+	switch (p[4]) {
+	case REC_TYPE_COMMIT:
+		if (tl == 0 || tl > SL_GROUPS_TOPIC_MAX ||
+		    (ml != REC_META_NULL && ml > SL_GROUPS_OFFSET_METADATA_MAX) ||
+		    REC_FIXED_BYTES + gl + tl + m != n ||
+		    (int32_t)rb_be32(p + 12) < 0)
+			return 0;
+		return n;
+	case REC_TYPE_STATE:
+		if ((size_t)REC_STATE_FIXED + gl != n || (int64_t)rb_be64(p + 8) < -1)
+			return 0;
+		return n;
+	case REC_TYPE_EXPIRE:
+		if (tl == 0 || tl > SL_GROUPS_TOPIC_MAX || ml != 0 ||
+		    (size_t)REC_EXPIRE_FIXED + gl + tl != n ||
+		    (int32_t)rb_be32(p + 12) < 0)
+			return 0;
+		return n;
+	case REC_TYPE_DELETE:
+		if ((size_t)REC_DELETE_FIXED + gl != n)
+			return 0;
+		return n;
+	}
+	return 0;
 }
 
+/* Apply the valid record at p to memory. */
 static int apply_record(struct sl_groups *g, const uint8_t *p)
 {
 	uint16_t gl = rb_be16(p + 6), tl = rb_be16(p + 8), ml = rb_be16(p + 10);
-	const char *gid = (const char *)p + 36;
+	uint8_t type = p[4];
+	const char *gid = (const char *)p + (type == REC_TYPE_COMMIT ? 36 :
+					     type == REC_TYPE_DELETE ? 8 : 16);
 	struct group *gr = group_find(g, gid, gl);
+	if (!gr && (type == REC_TYPE_EXPIRE || type == REC_TYPE_DELETE))
+		return 0; /* nothing to remove */
 	if (!gr && !(gr = group_create(g, gid, gl)))
 		return -EOVERFLOW;
-	int32_t meta_len = ml == REC_META_NULL ? -1 : ml;
-	return offset_put(g, gr, gid + gl, tl, (int32_t)rb_be32(p + 12),
-			  (int64_t)rb_be64(p + 16), (int32_t)rb_be32(p + 24),
-			  gid + gl + tl, meta_len, (int64_t)rb_be64(p + 28));
+	switch (type) {
+	case REC_TYPE_COMMIT: {
+		int32_t meta_len = ml == REC_META_NULL ? -1 : ml;
+		int64_t commit_ms = g->load_version == FILE_VERSION_MONO ?
+				    g->load_wall_ms : (int64_t)rb_be64(p + 28);
+		return offset_put(g, gr, gid + gl, tl, (int32_t)rb_be32(p + 12),
+				  (int64_t)rb_be64(p + 16),
+				  (int32_t)rb_be32(p + 24), gid + gl + tl,
+				  meta_len, commit_ms);
+	}
+	case REC_TYPE_STATE:
+		if (gr->logged_ms == LOGGED_NONE)
+			g->live_bytes += state_bytes(gr);
+		gr->logged_ms = (int64_t)rb_be64(p + 8);
+		if (gr->type_len < 0)
+			gr->type_len = 0; /* had members; the type is not kept */
+		return 0;
+	case REC_TYPE_EXPIRE: {
+		int64_t at = offset_search(gr, gid + gl, tl,
+					   (int32_t)rb_be32(p + 12));
+		if (at >= 0)
+			offset_remove(g, gr, (uint32_t)at);
+		return 0;
+	}
+	case REC_TYPE_DELETE:
+		group_free(g, gr);
+		return 0;
+	}
+	assert(!"record_check let an unknown type through");
+	return -EINVAL;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, uint64_t at)
@@ -927,6 +1144,16 @@ static int64_t file_rewrite(struct sl_groups *g, int *fd_out, bool *after_rename
 		const struct group *gr = &g->groups[i];
 		if (!gr->used)
 			continue;
+		if (gr->logged_ms != LOGGED_NONE) {
+			if (IO_BUF_BYTES - fill < REC_MAX_BYTES) {
+				if ((rc = write_all(fd, g->io, fill, at)) < 0)
+					goto out_unlink;
+				at += fill;
+				fill = 0;
+			}
+			fill += state_put(g->io + fill, IO_BUF_BYTES - fill, gr,
+					  gr->logged_ms);
+		}
 		for (uint32_t j = 0; j < gr->noffsets; j++) {
 			const struct offset *o = &gr->offsets[j];
 			if (IO_BUF_BYTES - fill < REC_MAX_BYTES) {
@@ -965,12 +1192,11 @@ out_unlink:
 	return rc;
 }
 
-static void maybe_compact(struct sl_groups *g)
+/* Rewrite the file with only what is live (see file_rewrite).  Returns 0,
+ * or -errno with the old file still in place (or the coordinator marked
+ * broken when the rename may not survive a crash). */
+static int compact(struct sl_groups *g)
 {
-	if (g->broken || g->file_bytes < SL_GROUPS_COMPACT_MIN_BYTES ||
-	    g->file_bytes < SL_GROUPS_COMPACT_RATIO * g->live_bytes ||
-	    g->file_bytes < g->compact_retry_bytes)
-		return;
 	int fd = -1;
 	bool renamed;
 	int64_t n = file_rewrite(g, &fd, &renamed);
@@ -983,10 +1209,21 @@ static void maybe_compact(struct sl_groups *g)
 		if (n < 0)
 			g->broken = true; /* the rename may not survive a crash */
 		assert(n < 0 || g->file_bytes == g->live_bytes);
-		return;
+		return n < 0 ? (int)n : 0;
 	}
-	/* the old file stays; try again when it has doubled */
-	g->compact_retry_bytes = g->file_bytes * 2;
+	assert(n < 0);
+	return (int)n;
+}
+
+static void maybe_compact(struct sl_groups *g)
+{
+	if (g->broken || g->file_bytes < SL_GROUPS_COMPACT_MIN_BYTES ||
+	    g->file_bytes < SL_GROUPS_COMPACT_RATIO * g->live_bytes ||
+	    g->file_bytes < g->compact_retry_bytes)
+		return;
+	if (compact(g) < 0 && !g->broken)
+		/* the old file stays; try again when it has doubled */
+		g->compact_retry_bytes = g->file_bytes * 2;
 }
 
 /* Append n bytes of records and make them durable.  Returns 0 or -errno;
@@ -1009,6 +1246,58 @@ static int file_append(struct sl_groups *g, const uint8_t *p, size_t n)
 	return rc;
 }
 
+/*
+ * Appending records of any total size through the I/O buffer, durable
+ * together: app_begin, then for each record app_room (room for the largest
+ * record) and app_put, then app_end (write, fdatasync; on error nothing is
+ * appended, as file_append).
+ */
+struct appender {
+	uint64_t at;    /* where the buffer's bytes go */
+	size_t fill;    /* bytes in g->io */
+	int rc;
+};
+
+static void app_begin(const struct sl_groups *g, struct appender *a)
+{
+	*a = (struct appender){g->file_bytes, 0, g->broken ? -EIO : 0};
+}
+
+static uint8_t *app_room(struct sl_groups *g, struct appender *a)
+{
+	if (IO_BUF_BYTES - a->fill < REC_MAX_BYTES) {
+		if (a->rc == 0)
+			a->rc = write_all(g->fd, g->io, a->fill, a->at);
+		a->at += a->fill;
+		a->fill = 0;
+	}
+	return g->io + a->fill;
+}
+
+static void app_put(struct appender *a, size_t n)
+{
+	assert(n >= REC_MIN_BYTES && a->fill + n <= IO_BUF_BYTES);
+	a->fill += n;
+}
+
+static int app_end(struct sl_groups *g, struct appender *a)
+{
+	uint64_t end = a->at + a->fill;
+	if (a->rc == 0)
+		a->rc = write_all(g->fd, g->io, a->fill, a->at);
+	if (a->rc == 0 && fdatasync(g->fd) < 0) {
+		a->rc = -errno;
+		g->broken = true;
+	}
+	if (a->rc == 0) {
+		g->file_bytes = end;
+		return 0;
+	}
+	if (!g->broken && ftruncate(g->fd, (off_t)g->file_bytes) < 0)
+		g->broken = true;
+	return a->rc;
+}
+
 static int file_load(struct sl_groups *g)
 {
 	struct stat st;
@@ -1018,7 +1307,7 @@ static int file_load(struct sl_groups *g)
 	ssize_t r = read_full(g->fd, g->io, FILE_HEADER_BYTES, 0);
 	if (r < 0)
 		return (int)r;
-	if (r < FILE_HEADER_BYTES || !header_ok(g->io))
+	if (r < FILE_HEADER_BYTES || !(g->load_version = header_version(g->io)))
 		return -EBADMSG;
 	uint64_t pos = FILE_HEADER_BYTES, buf_at = 0, buf_len = 0;
 	for (;;) {
@@ -1034,7 +1323,8 @@ static int file_load(struct sl_groups *g)
 		if (pos >= buf_at + buf_len)
 			break;
 		const uint8_t *p = g->io + (pos - buf_at);
-		size_t n = record_check(p, (size_t)(buf_at + buf_len - pos));
+		size_t n = record_check(p, (size_t)(buf_at + buf_len - pos),
+					g->load_version);
 		if (n == 0)
 			break;
 		int rc = apply_record(g, p);
@@ -1224,6 +1514,9 @@ static void complete_join(struct sl_groups *g, struct group *gr,
 	if (gr->nmembers == 0) {
 		gr->state = ST_EMPTY;
 		gr->protocol_len = -1;
+		gr->empty_ms = wall_now(g);
+		if (gr->noffsets)
+			note_expiry(g, expires_at(g, gr->empty_ms));
 		return;
 	}
 	gr->state = ST_COMPLETING;
@@ -1270,6 +1563,134 @@ static void join_deadline(struct sl_groups *g, struct group *gr,
 	complete_join(g, gr, now_ms);
 }
 
+/* ---- expiry and the groups' state on disk ---- */
+
+/* What the file should say about gr (a state record's value, see the
+ * format): nothing for a group that never had members or holds no offsets
+ * (whatever it says now stays), else when it became Empty, or -1 while it
+ * has members. */
+static int64_t state_wanted(const struct group *gr)
+{
+	if (gr->type_len < 0 || gr->noffsets == 0)
+		return gr->logged_ms;
+	return gr->state == ST_EMPTY ? gr->empty_ms : -1;
+}
+
+/* Write the state records that state_wanted() asks for, durable together;
+ * on failure memory keeps what the file says, and the next call tries
+ * again. */
+static void log_states(struct sl_groups *g)
+{
+	struct appender a;
+	uint32_t n = 0;
+	if (g->broken)
+		return;
+	app_begin(g, &a);
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		const struct group *gr = &g->groups[i];
+		if (!gr->used || state_wanted(gr) == gr->logged_ms)
+			continue;
+		uint8_t *p = app_room(g, &a);
+		app_put(&a, state_put(p, REC_MAX_BYTES, gr, state_wanted(gr)));
+		n++;
+	}
+	if (n == 0 || app_end(g, &a) < 0)
+		return;
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (!gr->used || state_wanted(gr) == gr->logged_ms)
+			continue;
+		if (gr->logged_ms == LOGGED_NONE)
+			g->live_bytes += state_bytes(gr);
+		gr->logged_ms = state_wanted(gr);
+		n--;
+	}
+	assert(n == 0);
+	maybe_compact(g);
+}
+
+/* Whether o, of gr, is expired at wall ms; *next is lowered to when it will
+ * be when it is not.  Only Empty groups expire: those that have had members
+ * all at once, retention after they became Empty (KIP-211), the others
+ * offset by offset, retention after each commit. */
+static bool expired(const struct sl_groups *g, const struct group *gr,
+		    const struct offset *o, int64_t wall, int64_t *next)
+{
+	if (gr->state != ST_EMPTY)
+		return false;
+	/* set when it became Empty, or at the load */
+	assert(gr->type_len < 0 || gr->empty_ms >= 0);
+	int64_t at = expires_at(g, gr->type_len >= 0 ? gr->empty_ms :
+					     o->commit_ms);
+	if (wall >= at)
+		return true;
+	*next = min64(*next, at);
+	return false;
+}
+
+/*
+ * Remove the offsets expired at wall ms, when a scan is due: their
+ * tombstones (a group's when all its offsets go, since they go together)
+ * are made durable first, then memory forgets them.  Sets when the next
+ * scan is due.  Nothing expires while the disk state is unknown.
+ */
+static void expire_offsets(struct sl_groups *g, int64_t wall)
+{
+	struct appender a;
+	int64_t next = INT64_MAX;
+	uint32_t n = 0;
+	if (wall < g->expiry_ms || g->broken)
+		return;
+	app_begin(g, &a);
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		const struct group *gr = &g->groups[i];
+		if (!gr->used || gr->noffsets == 0)
+			continue;
+		if (gr->type_len >= 0) {
+			if (expired(g, gr, &gr->offsets[0], wall, &next)) {
+				app_put(&a, delete_put(app_room(g, &a),
+						       REC_MAX_BYTES, gr));
+				n++;
+			}
+			continue;
+		}
+		for (uint32_t k = 0; k < gr->noffsets; k++) {
+			const struct offset *o = &gr->offsets[k];
+			if (expired(g, gr, o, wall, &next)) {
+				app_put(&a, expire_put(app_room(g, &a),
+						       REC_MAX_BYTES, gr, o));
+				n++;
+			}
+		}
+	}
+	if (n && app_end(g, &a) < 0) {
+		g->expiry_ms = wall + EXPIRY_RETRY_MS;
+		return;
+	}
+	/* the same decisions again, now that the tombstones are durable */
+	for (uint32_t i = 0; n && i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		int64_t ignored = INT64_MAX;
+		if (!gr->used || gr->noffsets == 0)
+			continue;
+		if (gr->type_len >= 0) {
+			if (expired(g, gr, &gr->offsets[0], wall, &ignored)) {
+				group_drop_offsets(g, gr);
+				n--;
+			}
+			continue;
+		}
+		for (uint32_t k = gr->noffsets; k-- > 0;)
+			if (expired(g, gr, &gr->offsets[k], wall, &ignored)) {
+				offset_remove(g, gr, k);
+				n--;
+			}
+	}
+	assert(n == 0);
+	g->expiry_ms = next;
+	maybe_compact(g);
+}
+
 static void run_timers(struct sl_groups *g, int64_t now_ms)
 {
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
@@ -1295,6 +1716,8 @@ static void run_timers(struct sl_groups *g, int64_t now_ms)
 		if (gr->state == ST_PREPARING && now_ms >= gr->join_deadline_ms)
 			join_deadline(g, gr, now_ms);
 	}
+	expire_offsets(g, wall_now(g));
+	log_states(g);
 	groups_sweep(g);
 }
 
@@ -1864,11 +2287,20 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		return 0;
 	}
 
-	/* the records, durable, then the offsets in memory, then the answer */
+	/* the records, durable, then the offsets in memory, then the answer;
+	 * a group that has had members says first what its state is (so that
+	 * its offsets never sit in the file without it) */
+	int64_t wall = wall_now(g);
+	int64_t state = gr->state == ST_EMPTY ? gr->empty_ms : -1;
+	bool put_state = gr->type_len >= 0 && state != gr->logged_ms;
+	size_t off = 0;
+	if (put_state)
+		bytes += state_bytes(gr);
 	uint8_t *buf = malloc(bytes);
 	if (!buf)
 		return -ENOMEM;
-	size_t off = 0;
+	if (put_state)
+		off += state_put(buf, bytes, gr, state);
 	for (int32_t i = 0; i < nt; i++) {
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
@@ -1884,11 +2316,19 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 						  qp[j].committed_leader_epoch,
 						  qp[j].committed_metadata.ptr,
 						  qp[j].committed_metadata.len,
-						  now_ms);
+						  wall);
 	}
 	assert(off == bytes);
 	int rc = file_append(g, buf, bytes);
 	free(buf);
+	if (rc == 0 && put_state) {
+		if (gr->logged_ms == LOGGED_NONE)
+			g->live_bytes += state_bytes(gr);
+		gr->logged_ms = state;
+	}
+	if (rc == 0 && gr->state == ST_EMPTY)
+		note_expiry(g, expires_at(g, gr->type_len >= 0 ? gr->empty_ms :
+							      wall));
 	for (int32_t i = 0; i < nt; i++) {
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
@@ -1908,7 +2348,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 					     qp[j].committed_leader_epoch,
 					     qp[j].committed_metadata.ptr,
 					     qp[j].committed_metadata.len,
-					     now_ms);
+					     wall);
 			/* durable, but not in memory: a reopen reads it */
 			if (prc == -ENOMEM)
 				rp[j].error_code = SN_ERR_UNKNOWN_SERVER_ERROR;
@@ -2129,12 +2569,92 @@ static void on_list_groups(struct sl_groups *g, const struct req *rq)
 		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
 }
 
+/* ---- DeleteGroups ---- */
+
+/* Each group named: its answer, as Kafka gives it (groups.h); those
+ * deleted get their tombstones durable before memory forgets them, and
+ * none is deleted unless the answer can be sent. */
+static int on_delete_groups(struct sl_groups *g, const struct req *rq,
+			    const struct kc_delete_groups_req *q)
+{
+	union kc_response u;
+	struct kc_delete_groups_resp *r = (void *)u.raw;
+	memset(&u, 0, sizeof(u));
+	g->build.used = 0;
+	int32_t n = q->groups_names.count > 0 ? q->groups_names.count : 0;
+	const struct kc_str *ids = q->groups_names.items;
+	/* each result takes at least 5 bytes (2 + 1 + 2) */
+	if ((size_t)n > SL_GROUPS_MAX_RESPONSE / 5)
+		return -EMSGSIZE;
+	struct kc_deletable_group_result *res =
+		take(&g->build, (size_t)n, sizeof(*res));
+	struct group **doomed = take(&g->build, (size_t)n, sizeof(*doomed));
+	if (n && (!res || !doomed))
+		return -EMSGSIZE;
+	struct appender a;
+	uint32_t ndoomed = 0, nlogged = 0;
+	for (int32_t i = 0; i < n; i++) {
+		struct group *gr = valid_group_id(ids[i]) ?
+			group_find(g, ids[i].ptr, (size_t)ids[i].len) : NULL;
+		res[i] = (struct kc_deletable_group_result){ids[i], ERR_NONE};
+		doomed[i] = NULL;
+		if (ids[i].len <= 0)
+			res[i].error_code = KC_ERR_INVALID_GROUP_ID;
+		else if (!gr || gr->deleting) /* or named twice */
+			res[i].error_code = KC_ERR_GROUP_ID_NOT_FOUND;
+		else if (gr->state != ST_EMPTY)
+			res[i].error_code = KC_ERR_NON_EMPTY_GROUP;
+		else if (g->broken)
+			res[i].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+		if (res[i].error_code != ERR_NONE)
+			continue;
+		gr->deleting = true;
+		doomed[i] = gr;
+		ndoomed++;
+	}
+	r->results = (struct kc_array){res, n};
+	long len = encode(g, rq, r);
+	int rc = len < 0 ? (int)len : 0;
+	app_begin(g, &a);
+	for (int32_t i = 0; rc == 0 && i < n; i++) {
+		const struct group *gr = doomed[i];
+		if (gr && (gr->noffsets || gr->logged_ms != LOGGED_NONE)) {
+			app_put(&a, delete_put(app_room(g, &a), REC_MAX_BYTES,
+					       gr));
+			nlogged++;
+		}
+	}
+	if (rc == 0 && nlogged)
+		rc = app_end(g, &a); /* nothing appended when it fails */
+	for (int32_t i = 0; i < n; i++) {
+		if (!doomed[i])
+			continue;
+		doomed[i]->deleting = false;
+		if (rc < 0)
+			res[i].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+		else
+			group_free(g, doomed[i]);
+		ndoomed--;
+	}
+	assert(ndoomed == 0);
+	if (len < 0)
+		return (int)len; /* nothing deleted */
+	len = encode(g, rq, r);
+	assert(len > 0); /* same size as before */
+	deliver(g, rq, len);
+	maybe_compact(g);
+	return 0;
+}
+
 /* ---- the contract ---- */
 
-int sl_groups_open(const char *dir, sl_groups_reply_fn reply, void *ctx,
-		   int64_t now_ms, struct sl_groups **out)
+int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
+		   sl_groups_reply_fn reply, void *ctx, int64_t now_ms,
+		   struct sl_groups **out)
 {
 	assert(dir && reply && out);
+	if (cfg && cfg->retention_ms <= 0)
+		return -EINVAL;
 	int rc = mkdir_p(dir);
 	if (rc < 0)
 		return rc;
@@ -2145,6 +2665,10 @@ int sl_groups_open(const char *dir, sl_groups_reply_fn reply, void *ctx,
 	g->ctx = ctx;
 	g->open_ms = now_ms;
 	g->fd = -1;
+	g->clock = cfg && cfg->clock ? cfg->clock : &sl_clock_system;
+	g->retention_ms = cfg ? cfg->retention_ms :
+				SL_GROUPS_RETENTION_MS_DEFAULT;
+	g->load_wall_ms = wall_now(g);
 	if (snprintf(g->path, sizeof(g->path), "%s/%s", dir,
 		     SL_GROUPS_OFFSETS_FILE) >= (int)sizeof(g->path) ||
 	    snprintf(g->tmp_path, sizeof(g->tmp_path), "%s/%s", dir,
@@ -2183,6 +2707,19 @@ int sl_groups_open(const char *dir, sl_groups_reply_fn reply, void *ctx,
 		goto out_groups;
 	}
 	g->live_bytes += FILE_HEADER_BYTES;
+	/* nobody is a member after a restart: a group that had members
+	 * became Empty now */
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (gr->used && gr->type_len >= 0)
+			gr->empty_ms = gr->logged_ms >= 0 ? gr->logged_ms :
+							    g->load_wall_ms;
+	}
+	groups_sweep(g);
+	if (g->load_version == FILE_VERSION_MONO && (rc = compact(g)) < 0)
+		goto out_groups;
+	g->expiry_ms = g->load_wall_ms; /* a scan at the first request */
+	log_states(g);
 	*out = g;
 	return 0;
 out_groups:
@@ -2229,6 +2766,7 @@ static bool group_api(int16_t key)
 	case KC_API_SYNC_GROUP:
 	case KC_API_DESCRIBE_GROUPS:
 	case KC_API_LIST_GROUPS:
+	case KC_API_DELETE_GROUPS:
 		return true;
 	}
 	return false;
@@ -2250,9 +2788,11 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 			 h.client_id};
 	int rc = 0;
 	if (n < 0) {
-		/* OffsetCommit and OffsetFetch v1 answer partition by partition:
-		 * without the partitions, any answer would read as success */
+		/* OffsetCommit and OffsetFetch v1 answer partition by partition,
+		 * DeleteGroups group by group: without them, any answer would
+		 * read as success */
 		if (h.api_key == KC_API_OFFSET_COMMIT ||
+		    h.api_key == KC_API_DELETE_GROUPS ||
 		    (h.api_key == KC_API_OFFSET_FETCH && h.api_version < 2))
 			return n == -ENOBUFS ? -EMSGSIZE : -EINVAL;
 		/* a request too big for the arena is far bigger than any answer */
@@ -2288,8 +2828,12 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 	case KC_API_LIST_GROUPS:
 		on_list_groups(g, &rq);
 		break;
+	case KC_API_DELETE_GROUPS:
+		rc = on_delete_groups(g, &rq, b);
+		break;
 	}
 out:
+	log_states(g);
 	groups_sweep(g);
 	return rc;
 }
@@ -2299,11 +2843,14 @@ int sl_groups_tick(struct sl_groups *g, int64_t now_ms)
 	assert(g);
 	run_timers(g, now_ms);
 	int64_t next = next_deadline(g);
-	if (next == INT64_MAX)
+	int64_t wait_ms = next == INT64_MAX ? INT64_MAX : next - now_ms;
+	if (g->expiry_ms != INT64_MAX && !g->broken)
+		wait_ms = min64(wait_ms, g->expiry_ms - wall_now(g));
+	if (wait_ms == INT64_MAX)
 		return -1;
-	if (next <= now_ms)
+	if (wait_ms <= 0)
 		return 0;
-	return (int)min64(next - now_ms, INT_MAX);
+	return (int)min64(wait_ms, INT_MAX);
 }
 
 void sl_groups_drop_conn(struct sl_groups *g, uint32_t conn)

@@ -1,13 +1,17 @@
 /*
  * The consumer group coordinator of sluice-control: Kafka's classic group
  * protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and committed
- * offsets (OffsetCommit, OffsetFetch), plus DescribeGroups and ListGroups.
+ * offsets (OffsetCommit, OffsetFetch), plus DescribeGroups, ListGroups and
+ * DeleteGroups.
  * sluiced forwards each such request's bytes unchanged and sends back the
  * response bytes it is given; this module is the whole of the logic.
  *
- * A pure core: no sockets and no clock of its own.  Time is the now_ms the
- * caller passes (any monotonic millisecond clock, the same one throughout);
- * the only I/O is the offsets file in the directory given to
+ * A pure core: no sockets and no clock of its own.  Timers (sessions,
+ * rebalances) run on the now_ms the caller passes (any monotonic
+ * millisecond clock, the same one throughout); commit times and offset
+ * expiry use the wall clock of the struct sl_clock in the configuration,
+ * because they are written to disk and must mean the same after a restart.
+ * The only I/O is the offsets file in the directory given to
  * sl_groups_open() (format and recovery rules at the top of groups.c).
  *
  * Membership lives in memory only: after a restart every member gets
@@ -21,10 +25,34 @@
  * DescribeGroups answers for a group that does not exist.  A group with no
  * members, no pending join and no offsets is forgotten.
  *
+ * Offset expiry (Kafka's offsets.retention.minutes, KIP-211): the offsets
+ * of a group that has had members (it has a protocol type) all expire
+ * together, retention_ms after the group last became Empty, and never while
+ * it has members or MEMBER_ID_REQUIRED joins outstanding; the offsets of a
+ * group that never had members (a "simple" consumer committing with
+ * generation -1) expire one by one, retention_ms after each was last
+ * committed.  An expired offset, or a group deleted with DeleteGroups, is
+ * removed from the offsets file by a tombstone record (fdatasync'ed before
+ * anything is forgotten in memory), so it does not come back after a
+ * restart.  When a group became Empty is kept in the file too; a group that
+ * had members when the coordinator stopped became Empty at the restart.
+ *
+ * DeleteGroups, per group id as Kafka answers: NONE (the group and its
+ * offsets are gone); INVALID_GROUP_ID (24) for an empty id;
+ * GROUP_ID_NOT_FOUND (69) for a group that does not exist (or an id longer
+ * than SL_GROUPS_NAME_MAX, which cannot); NON_EMPTY_GROUP (68) while it has
+ * members (PreparingRebalance, CompletingRebalance, Stable);
+ * KAFKA_STORAGE_ERROR (56) when the tombstone could not be made durable
+ * (nothing is deleted).  An id given twice is deleted once and answered
+ * GROUP_ID_NOT_FOUND the second time.
+ *
  * Deviations from Kafka, on purpose: static membership (group_instance_id)
  * is accepted and reported but handled as dynamic membership; ClientHost is
  * empty in DescribeGroups (sluiced does not forward the peer address);
- * offsets never expire; the limits below.
+ * the per-request retention of OffsetCommit v2-4 (retention_time_ms) is
+ * ignored and the offsets of a Stable group's unsubscribed topics do not
+ * expire (KIP-496): retention is the coordinator's alone; the limits
+ * below.
  *
  * Single-threaded: one event loop calls every function.  reply() must not
  * call back into this module.
@@ -48,7 +76,17 @@
 /* Bounds.  Beyond them the request is refused with a Kafka error:
  *   SL_GROUPS_MAX (groups known: with members, a pending join or offsets)
  *     and SL_GROUPS_OFFSETS_MAX (committed partitions, all groups):
- *     POLICY_VIOLATION (44) for the JoinGroup or the partition committed;
+ *     POLICY_VIOLATION (44) for the JoinGroup or the partition committed.
+ *     Kafka has no such table, so no error means "full"; this one is
+ *     chosen because clients give up on it and say so instead of retrying
+ *     in silence: librdkafka treats it as permanent and hands the
+ *     application a consumer error ("JoinGroup failed: Broker: Policy
+ *     violation") or a failed commit, the Java consumer throws it from
+ *     poll() or commitSync().  COORDINATOR_LOAD_IN_PROGRESS and
+ *     COORDINATOR_NOT_AVAILABLE would be retried without end and nothing
+ *     would be seen; GROUP_MAX_SIZE_REACHED is about members of one group
+ *     and makes the Java consumer fatal.  A slot comes back when a group
+ *     is deleted (DeleteGroups) or its offsets expire;
  *   SL_GROUPS_MEMBERS_MAX (members, counting those told MEMBER_ID_REQUIRED),
  *     or member metadata that would make the leader's JoinGroup response
  *     longer than SL_GROUPS_MAX_RESPONSE: GROUP_MAX_SIZE_REACHED (81);
@@ -83,6 +121,17 @@
 #define SL_GROUPS_COMPACT_MIN_BYTES 16384
 
 struct sl_groups;
+struct sl_clock;
+
+/* Kafka's default offsets.retention.minutes: 7 days. */
+#define SL_GROUPS_RETENTION_MS_DEFAULT (7ll * 24 * 3600 * 1000)
+
+struct sl_groups_config {
+	int64_t retention_ms;   /* offsets.retention.minutes in ms; > 0 */
+	/* wall_ms() stamps commits and decides expiry (mono_ns is unused);
+	 * NULL: the system clock */
+	const struct sl_clock *clock;
+};
 
 /* A response for the request given token: the whole Kafka response
  * (response header included, no 4-byte size prefix), at most
@@ -93,13 +142,18 @@ typedef void (*sl_groups_reply_fn)(void *ctx, uint64_t token,
 /*
  * Open (creating dir and its parents if needed) and load the committed
  * offsets from dir/offsets.log.  A torn or corrupt tail is cut off (the
- * file is truncated after its last valid record).  Returns 0 and *out, or
- * -errno: -ENOMEM, an I/O error, -EBADMSG when the file's header is not an
- * offsets file header (the file is left alone), -EOVERFLOW when the file
- * holds more groups or offsets than the limits above.
+ * file is truncated after its last valid record).  A file of version 1
+ * (commit times of a monotonic clock) is read with every commit time set
+ * to now and rewritten in the current version.  cfg NULL: Kafka's
+ * defaults (7 days, the system clock).  Returns 0 and *out, or -errno:
+ * -ENOMEM, an I/O error, -EBADMSG when the file's header is not an offsets
+ * file header (the file is left alone), -EOVERFLOW when the file holds
+ * more groups or offsets than the limits above, -EINVAL for a retention
+ * that is not > 0.
  */
-int sl_groups_open(const char *dir, sl_groups_reply_fn reply, void *ctx,
-		   int64_t now_ms, struct sl_groups **out);
+int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
+		   sl_groups_reply_fn reply, void *ctx, int64_t now_ms,
+		   struct sl_groups **out);
 
 /* Close the file and free everything; pending requests are dropped without
  * reply.  NULL is allowed. */
@@ -107,8 +161,9 @@ void sl_groups_close(struct sl_groups *g);
 
 /*
  * One whole Kafka request (no size prefix) for OffsetCommit, OffsetFetch,
- * JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups or
- * ListGroups.  Timers due at now_ms run first.  Replies exactly once through
+ * JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups
+ * or DeleteGroups.  Timers due at now_ms (and offsets expired by the wall
+ * clock) run first.  Replies exactly once through
  * reply(), now or later (JoinGroup and SyncGroup wait for the rebalance),
  * unless the requester is dropped first (sl_groups_drop_conn, close).
  * A malformed body is answered with INVALID_REQUEST (42) in the API's error
@@ -120,17 +175,18 @@ void sl_groups_close(struct sl_groups *g);
  *              or OffsetFetch v1, whose responses answer partition by
  *              partition and have no field for a request that cannot be
  *              read (an empty answer would read as success);
- *   -EMSGSIZE  an OffsetCommit, or an OffsetFetch v1, whose answer would be
- *              longer than SL_GROUPS_MAX_RESPONSE, for the same reason
- *              (nothing was committed);
+ *   -EMSGSIZE  an OffsetCommit, an OffsetFetch v1 or a DeleteGroups whose
+ *              answer would be longer than SL_GROUPS_MAX_RESPONSE, for the
+ *              same reason (nothing was committed or deleted);
  *   -ENOMEM.
  */
 int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 		      size_t len, int64_t now_ms);
 
 /* Timers (session timeouts, rebalance timeouts, the initial rebalance
- * delay): run what is due at now_ms; returns the ms until the next
- * deadline, or -1 when there is none.  Call it again after each request. */
+ * delay) and offset expiry: run what is due at now_ms (expiry: at the wall
+ * clock's now); returns the ms until the next deadline of either, or -1
+ * when there is none.  Call it again after each request. */
 int sl_groups_tick(struct sl_groups *g, int64_t now_ms);
 
 /* Forget a requester (its connection went away): pending replies for

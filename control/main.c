@@ -323,8 +323,9 @@ static int run_daemon(const struct sl_config *c)
 	char gdir[PATH_MAX];
 	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
 	struct sl_groups *groups = NULL;
-	int grc = sl_groups_open(gdir, sl_link_kafka_reply, &link, sl_now_ms(),
-				 &groups);
+	struct sl_groups_config gcfg = {c->offsets_retention_ms, NULL};
+	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
+				 sl_now_ms(), &groups);
 	if (grc) {
 		sl_log("consumer groups in %s: %s", gdir, strerror(-grc));
 		goto out_link;

@@ -155,7 +155,7 @@ static int rd_length(struct rd *r, const struct kc_field *f, int width,
  * counts so that a 5-byte prefix cannot claim 2^31 elements. */
 static size_t min_wire_bytes(const struct kc_schema *s, int16_t v, bool flex)
 {
-	size_t n = flex ? 1 : 0;
+	size_t n = flex && !s->plain ? 1 : 0;
 	for (uint16_t i = 0; i < s->nfields; i++) {
 		const struct kc_field *f = &s->fields[i];
 		if (!present(f, v))
@@ -303,7 +303,7 @@ static int rd_struct(struct rd *r, const struct kc_schema *s, uint8_t *out)
 		else if ((rc = rd_field(r, f, out + f->offset)) < 0)
 			return rc;
 	}
-	return r->flexible ? rd_tags(r) : 0;
+	return r->flexible && !s->plain ? rd_tags(r) : 0;
 }
 
 long kc_decode(const struct kc_schema *s, int16_t version, bool flexible,
@@ -445,7 +445,8 @@ static int wr_struct(struct wr *w, const struct kc_schema *s, const uint8_t *in)
 		    (rc = wr_field(w, f, in + f->offset)) < 0)
 			return rc;
 	}
-	return w->flexible ? wr_uvarint(w, 0) : 0; /* no tagged fields */
+	/* no tagged fields */
+	return w->flexible && !s->plain ? wr_uvarint(w, 0) : 0;
 }
 
 long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,

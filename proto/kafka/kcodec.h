@@ -103,6 +103,9 @@ struct kc_schema {
 	uint16_t size; /* of the C struct (array element size) */
 	uint16_t nfields;
 	const struct kc_field *fields;
+	bool plain;    /* the element of "[]int32", "[]string"...: a value,
+			  not a struct, so no tagged-field section follows
+			  it in flexible versions */
 };
 
 /* ---- the generic codec ---- */

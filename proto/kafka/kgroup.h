@@ -1,13 +1,15 @@
 /*
  * Kafka message bodies for consumer groups and committed offsets
  * (OffsetCommit, OffsetFetch, JoinGroup, Heartbeat, LeaveGroup, SyncGroup,
- * DescribeGroups, ListGroups): the API keys, the error codes these APIs
+ * DescribeGroups, ListGroups, DeleteGroups): the API keys, the error codes these APIs
  * answer with, and the decoded C structs (field order and names follow
  * Kafka's JSON); their schemas are in schemas_group.c.  Included by
  * kcodec.h.
  *
- * Every supported window is below Kafka's first flexible version of the
- * API, so all of these travel with int16/int32 lengths and no tagged fields.
+ * Every supported window but DeleteGroups' is below Kafka's first flexible
+ * version of the API, so those travel with int16/int32 lengths and no
+ * tagged fields; DeleteGroups v2 is flexible (compact lengths, empty
+ * tagged-field sections, request header v2, response header v1).
  * Fields that exist only in newer versions (uuids, tagged fields, KIP-848
  * additions) are not listed; the comment on each struct says which.
  */
@@ -25,6 +27,7 @@ enum kc_group_api_key {
 	KC_API_SYNC_GROUP = 14,
 	KC_API_DESCRIBE_GROUPS = 15,
 	KC_API_LIST_GROUPS = 16,
+	KC_API_DELETE_GROUPS = 42,
 };
 
 /* Kafka error codes of the group APIs that proto/native.h's SN_ERRORS does
@@ -39,6 +42,8 @@ enum kc_group_error {
 	KC_ERR_INVALID_SESSION_TIMEOUT = 26,
 	KC_ERR_REBALANCE_IN_PROGRESS = 27,
 	KC_ERR_POLICY_VIOLATION = 44,
+	KC_ERR_NON_EMPTY_GROUP = 68,
+	KC_ERR_GROUP_ID_NOT_FOUND = 69,
 	KC_ERR_MEMBER_ID_REQUIRED = 79,
 	KC_ERR_GROUP_MAX_SIZE_REACHED = 81,
 };
@@ -246,6 +251,22 @@ struct kc_list_groups_resp {           /* ListGroupsResponse v0-2 */
 	int32_t throttle_time_ms;        /* v1+ */
 	int16_t error_code;
 	struct kc_array groups;          /* of kc_listed_group */
+};
+
+/* ---- DeleteGroups (key 42) ---- */
+
+struct kc_delete_groups_req {          /* DeleteGroupsRequest v0-2 */
+	struct kc_array groups_names;    /* of struct kc_str */
+};
+
+struct kc_deletable_group_result {
+	struct kc_str group_id;
+	int16_t error_code;
+	/* ErrorMessage (v3+) is not listed. */
+};
+struct kc_delete_groups_resp {         /* DeleteGroupsResponse v0-2 */
+	int32_t throttle_time_ms;
+	struct kc_array results;         /* of kc_deletable_group_result */
 };
 
 #endif

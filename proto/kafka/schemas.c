@@ -29,15 +29,15 @@ SCHEMA(kc_response_header_schema, kc_response_header, response_header_f);
 static const struct kc_field i32_f[] = {
 	F(kc_i32, v, KC_INT32, 0, ANY, NEVER, 0, NULL),
 };
-SCHEMA(kc_i32_schema, kc_i32, i32_f);
+PLAIN_SCHEMA(kc_i32_schema, kc_i32, i32_f);
 static const struct kc_field i64_f[] = {
 	F(kc_i64, v, KC_INT64, 0, ANY, NEVER, 0, NULL),
 };
-SCHEMA(kc_i64_schema, kc_i64, i64_f);
+PLAIN_SCHEMA(kc_i64_schema, kc_i64, i64_f);
 static const struct kc_field str_f[] = {
 	F(kc_strv, v, KC_STRING, 0, ANY, NEVER, 0, NULL),
 };
-SCHEMA(kc_str_schema, kc_strv, str_f);
+PLAIN_SCHEMA(kc_str_schema, kc_strv, str_f);
 
 /* ---- ApiVersions (key 18): ApiVersionsRequest.json, ApiVersionsResponse.json ---- */
 

@@ -1,7 +1,7 @@
 /*
  * Kafka schemas for consumer groups and committed offsets (OffsetCommit,
  * OffsetFetch, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups,
- * ListGroups), transcribed field by field from Kafka's message JSON like
+ * ListGroups, DeleteGroups), transcribed field by field from Kafka's message JSON like
  * schemas.c: names, order, "versions", "nullableVersions" and "default",
  * with each field's whole Kafka version range even where it reaches past
  * the supported window (OffsetFetch's v0-7 fields), so that widening a
@@ -9,8 +9,8 @@
  * newer versions add.  Fields that exist only above every supported window
  * are left out (kgroup.h names them).
  *
- * Every window here ends below the API's first flexible version
- * (flexible_min below is Kafka's "flexibleVersions").
+ * Every window here but DeleteGroups' ends below the API's first flexible
+ * version (flexible_min below is Kafka's "flexibleVersions").
  */
 #include "proto/kafka/schemas_pvt.h"
 
@@ -250,7 +250,8 @@ static SCHEMA(dg_resp, kc_describe_groups_resp, dg_resp_f);
 /* ---- ListGroups (key 16): ListGroupsRequest.json, ListGroupsResponse.json ---- */
 
 /* No fields before v4 (whose States is tagged): nothing to read or write. */
-static const struct kc_schema lgs_req = {"kc_list_groups_req", 0, 0, NULL};
+static const struct kc_schema lgs_req = {"kc_list_groups_req", 0, 0, NULL,
+					  false};
 
 static const struct kc_field lgs_group_f[] = {
 	F(kc_listed_group, group_id, KC_STRING, 0, ANY, NEVER, 0, NULL),
@@ -266,6 +267,26 @@ static const struct kc_field lgs_resp_f[] = {
 };
 static SCHEMA(lgs_resp, kc_list_groups_resp, lgs_resp_f);
 
+/* ---- DeleteGroups (key 42): DeleteGroupsRequest.json, DeleteGroupsResponse.json ---- */
+
+static const struct kc_field dlg_req_f[] = {
+	F(kc_delete_groups_req, groups_names, KC_ARRAY, 0, ANY, NEVER, 0, &kc_str_schema),
+};
+static SCHEMA(dlg_req, kc_delete_groups_req, dlg_req_f);
+
+static const struct kc_field dlg_result_f[] = {
+	F(kc_deletable_group_result, group_id, KC_STRING, 0, ANY, NEVER, 0, NULL),
+	F(kc_deletable_group_result, error_code, KC_INT16, 0, ANY, NEVER, 0, NULL),
+	/* ErrorMessage (3+) */
+};
+static SCHEMA(dlg_result, kc_deletable_group_result, dlg_result_f);
+
+static const struct kc_field dlg_resp_f[] = {
+	F(kc_delete_groups_resp, throttle_time_ms, KC_INT32, 0, ANY, NEVER, 0, NULL),
+	F(kc_delete_groups_resp, results, KC_ARRAY, 0, ANY, NEVER, 0, &dlg_result),
+};
+static SCHEMA(dlg_resp, kc_delete_groups_resp, dlg_resp_f);
+
 /* ---- the API table ---- */
 
 static const struct kc_api apis[] = {
@@ -277,6 +298,7 @@ static const struct kc_api apis[] = {
 	{KC_API_SYNC_GROUP, "SyncGroup", 0, 3, 4, &sg_req, &sg_resp},
 	{KC_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5, &dg_req, &dg_resp},
 	{KC_API_LIST_GROUPS, "ListGroups", 0, 2, 3, &lgs_req, &lgs_resp},
+	{KC_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 2, &dlg_req, &dlg_resp},
 };
 
 #define FITS(st) _Static_assert(sizeof(struct st) <= KC_BODY_MAX, \
@@ -296,5 +318,7 @@ FITS(kc_sync_group_resp);
 FITS(kc_describe_groups_req);
 FITS(kc_describe_groups_resp);
 FITS(kc_list_groups_resp);
+FITS(kc_delete_groups_req);
+FITS(kc_delete_groups_resp);
 
 const struct kc_api_table kc_group_table = {apis, sizeof(apis) / sizeof(apis[0])};

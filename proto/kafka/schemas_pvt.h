@@ -21,10 +21,15 @@
  * file-local one). */
 #define SCHEMA(sym, st, arr) \
 	const struct kc_schema sym = {#st, sizeof(struct st), \
-				      sizeof(arr) / sizeof(arr[0]), arr}
+				      sizeof(arr) / sizeof(arr[0]), arr, false}
 
 /* Arrays of plain values ("[]int32", "[]int64", "[]string"): one anonymous
- * field at offset 0, so the items read as int32_t, int64_t, struct kc_str. */
+ * field at offset 0, so the items read as int32_t, int64_t, struct kc_str,
+ * and no tagged fields after each in flexible versions (Kafka tags structs,
+ * not values). */
+#define PLAIN_SCHEMA(sym, st, arr) \
+	const struct kc_schema sym = {#st, sizeof(struct st), \
+				      sizeof(arr) / sizeof(arr[0]), arr, true}
 struct kc_i32 {
 	int32_t v;
 };

@@ -18,15 +18,20 @@
 #include "tl.h"
 #include "control/groups.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/record_batch.h"
 
 #define T0 1000000 /* the injected clock at the start of each test */
 #define SESSION_MS 10000
 #define REBALANCE_MS 60000
 
+#define RETENTION_MS (24 * 3600 * 1000) /* offsets.retention: one day */
+
 static char g_dir[PATH_MAX];
 static struct sl_groups *G;
 static int64_t now;
 static uint64_t seq;
+static struct tl_clock clk; /* its wall_ms moves with now */
+static struct sl_groups_config gcfg;
 
 /* ---- replies ---- */
 
@@ -146,6 +151,7 @@ static uint64_t send_req(uint32_t conn, int16_t key, int16_t ver,
 static void advance(int64_t ms)
 {
 	now += ms;
+	clk.wall_ms += ms;
 	sl_groups_tick(G, now);
 }
 
@@ -299,9 +305,50 @@ static const struct kc_described_group *describe(const char *group)
 	return d;
 }
 
+/* DeleteGroups at ver of ids; each group's error code to codes (in the
+ * order asked, which is the order answered). */
+static void delete_groups(int16_t ver, const char *const *ids, int n,
+			  int16_t *codes)
+{
+	struct kc_str names[16];
+	assert_true(n <= 16);
+	for (int i = 0; i < n; i++)
+		names[i] = S(ids[i]);
+	struct kc_delete_groups_req q = {{names, n}};
+	uint64_t t = send_req(9, KC_API_DELETE_GROUPS, ver, &q);
+	const struct kc_delete_groups_resp *r =
+		reply(t, KC_API_DELETE_GROUPS, ver);
+	TL_EQ(r->throttle_time_ms, 0);
+	TL_EQ(r->results.count, n);
+	const struct kc_deletable_group_result *res = r->results.items;
+	for (int i = 0; i < n; i++) {
+		assert_true(streq(res[i].group_id, ids[i]));
+		codes[i] = res[i].error_code;
+	}
+}
+
+/* How many groups ListGroups lists. */
+static int32_t list_count(void)
+{
+	union kc_request none;
+	memset(&none, 0, sizeof(none)); /* ListGroups v2 has no fields */
+	uint64_t t = send_req(9, KC_API_LIST_GROUPS, 2, &none);
+	const struct kc_list_groups_resp *l = reply(t, KC_API_LIST_GROUPS, 2);
+	TL_EQ(l->error_code, 0);
+	return l->groups.count;
+}
+
+static int16_t leave(uint32_t conn, const char *group, const char *member)
+{
+	struct kc_leave_group_req q = {S(group), S(member), {NULL, 0}};
+	uint64_t t = send_req(conn, KC_API_LEAVE_GROUP, 1, &q);
+	return ((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP,
+							  1))->error_code;
+}
+
 static void open_groups(void)
 {
-	TL_OK(sl_groups_open(g_dir, on_reply, &G, now, &G));
+	TL_OK(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &G));
 }
 
 static void reopen(void)
@@ -321,6 +368,8 @@ static int setup(void **state)
 	if (tl_tmpdir(g_dir, "control-groups"))
 		return -1;
 	now = T0;
+	tl_clock_init(&clk);
+	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl};
 	seq = 0;
 	ncap = 0;
 	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
@@ -914,6 +963,30 @@ static void test_limits(void **state)
 	/* and they all come back */
 	reopen();
 	TL_EQ(fetch_one("many-100", "t", 0, NULL), 100);
+	/* (gb and gm, which had no offsets, did not) */
+	for (int i = list_count(); i < SL_GROUPS_MAX; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "refill-%d", i);
+		commit(name, -1, "", &one, 1, 0);
+	}
+	commit("one-too-many", -1, "", &one, 1, KC_ERR_POLICY_VIOLATION);
+	/* a deleted group gives its slot back */
+	int16_t code;
+	delete_groups(1, (const char *[]){"many-5"}, 1, &code);
+	TL_EQ(code, 0);
+	commit("one-too-many", -1, "", &one, 1, 0);
+	commit("two-too-many", -1, "", &one, 1, KC_ERR_POLICY_VIOLATION);
+	/* and so do expired ones: everything goes (gb and gm lose their
+	 * members first, then they hold nothing), and the file is compacted
+	 * to its header: the offsets are gone from the disk too */
+	advance(RETENTION_MS);
+	TL_EQ(list_count(), 0);
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	TL_EQ(tl_file_size(path), 16);
+	commit("two-too-many", -1, "", &one, 1, 0);
+	reopen();
+	TL_EQ(list_count(), 1);
 	TL_EQ(untaken(), 0);
 }
 
@@ -1061,7 +1134,7 @@ static void test_bad_header_refused(void **state)
 	TL_EQ(pwrite(fd, "X", 1, 0), 1);
 	close(fd);
 	struct sl_groups *g2 = NULL;
-	TL_EQ(sl_groups_open(g_dir, on_reply, &G, now, &g2), -EBADMSG);
+	TL_EQ(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &g2), -EBADMSG);
 	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES); /* left alone */
 	fd = open(path, O_RDWR);
 	TL_EQ(pwrite(fd, "S", 1, 0), 1);
@@ -1194,6 +1267,212 @@ static void test_describe_and_list(void **state)
 	TL_EQ(untaken(), 0);
 }
 
+/* ---- offset expiry and DeleteGroups ---- */
+
+static void set_retention(int64_t ms)
+{
+	gcfg.retention_ms = ms;
+	reopen();
+}
+
+/* KIP-211: the offsets of a group with members do not expire however old
+ * their commit; once the group is Empty they expire together, retention
+ * after it became Empty, and a restart in between changes nothing. */
+static void test_expiry_after_group_empties(void **state)
+{
+	(void)state;
+	set_retention(60000);
+	char a[128], b[128];
+	two_members("ge", a, b);
+	const struct part p[] = {{"t", 0, 11, NULL}, {"t", 1, 12, NULL}};
+	commit("ge", 1, a, p, 2, 0);
+	/* (a group without members, whose expiry makes a scan run while ge
+	 * has members) */
+	commit("solo", -1, "", p, 1, 0);
+	/* 150 s of heartbeats and no commit: still there */
+	for (int i = 0; i < 30; i++) {
+		advance(5000);
+		TL_EQ(heartbeat(1, "ge", 1, a), 0);
+		TL_EQ(heartbeat(2, "ge", 1, b), 0);
+	}
+	TL_EQ(fetch_one("ge", "t", 0, NULL), 11);
+	TL_EQ(fetch_one("solo", "t", 0, NULL), -1);
+	TL_EQ(leave(1, "ge", a), 0);
+	TL_EQ(leave(2, "ge", b), 0);
+	assert_true(streq(describe("ge")->group_state, "Empty"));
+	/* the next thing to happen is the expiry */
+	TL_EQ(sl_groups_tick(G, now), 60000);
+	advance(40000);
+	reopen(); /* when it became Empty is on disk */
+	advance(19999);
+	TL_EQ(fetch_one("ge", "t", 1, NULL), 12);
+	TL_EQ(sl_groups_tick(G, now), 1);
+	advance(1);
+	TL_EQ(fetch_one("ge", "t", 0, NULL), -1);
+	TL_EQ(fetch_one("ge", "t", 1, NULL), -1);
+	assert_true(streq(describe("ge")->group_state, "Dead"));
+	TL_EQ(sl_groups_tick(G, now), -1);
+	/* and they do not come back, not even under a longer retention */
+	set_retention(RETENTION_MS);
+	TL_EQ(fetch_one("ge", "t", 0, NULL), -1);
+	TL_EQ(list_count(), 0);
+	TL_EQ(untaken(), 0);
+}
+
+/* A group that had members when the coordinator stopped became Empty at
+ * the restart, however long ago its offsets were committed. */
+static void test_expiry_restart_with_members(void **state)
+{
+	(void)state;
+	set_retention(60000);
+	char a[128], b[128];
+	two_members("gr", a, b);
+	struct part p = {"t", 0, 7, NULL};
+	commit("gr", 1, a, &p, 1, 0);
+	for (int i = 0; i < 30; i++) {
+		advance(5000);
+		TL_EQ(heartbeat(1, "gr", 1, a), 0);
+		TL_EQ(heartbeat(2, "gr", 1, b), 0);
+	}
+	reopen();
+	assert_true(streq(describe("gr")->group_state, "Empty"));
+	advance(59999);
+	TL_EQ(fetch_one("gr", "t", 0, NULL), 7);
+	/* and that restart time is on disk too */
+	reopen();
+	TL_EQ(fetch_one("gr", "t", 0, NULL), 7);
+	advance(1);
+	TL_EQ(fetch_one("gr", "t", 0, NULL), -1);
+	set_retention(RETENTION_MS);
+	TL_EQ(fetch_one("gr", "t", 0, NULL), -1);
+	TL_EQ(untaken(), 0);
+}
+
+/* A group that never had members: each offset expires retention after its
+ * own last commit. */
+static void test_expiry_per_commit(void **state)
+{
+	(void)state;
+	set_retention(60000);
+	struct part p0 = {"t", 0, 100, NULL}, p1 = {"t", 1, 200, NULL};
+	commit("solo", -1, "", &p0, 1, 0);
+	commit("solo", -1, "", &p1, 1, 0);
+	TL_EQ(sl_groups_tick(G, now), 60000);
+	advance(30000);
+	p1.offset = 201;
+	commit("solo", -1, "", &p1, 1, 0); /* a new commit starts again */
+	advance(29999);
+	TL_EQ(fetch_one("solo", "t", 0, NULL), 100);
+	advance(1);
+	TL_EQ(fetch_one("solo", "t", 0, NULL), -1);
+	TL_EQ(fetch_one("solo", "t", 1, NULL), 201);
+	reopen();
+	TL_EQ(fetch_one("solo", "t", 0, NULL), -1);
+	TL_EQ(fetch_one("solo", "t", 1, NULL), 201);
+	TL_EQ(sl_groups_tick(G, now), 30000);
+	advance(30000);
+	TL_EQ(fetch_one("solo", "t", 1, NULL), -1);
+	assert_true(streq(describe("solo")->group_state, "Dead"));
+	set_retention(RETENTION_MS);
+	TL_EQ(list_count(), 0);
+	TL_EQ(untaken(), 0);
+}
+
+static void test_delete_groups(void **state)
+{
+	(void)state;
+	char a[128], b[128];
+	struct part p = {"t", 0, 5, NULL};
+	two_members("busy", a, b);
+	commit("busy", 1, a, &p, 1, 0);
+	commit("idle", -1, "", &p, 1, 0);
+	int16_t c[5];
+	/* v2 is flexible */
+	delete_groups(2, (const char *[]){"idle", "busy", "nosuch", "", "idle"},
+		      5, c);
+	TL_EQ(c[0], 0);
+	TL_EQ(c[1], KC_ERR_NON_EMPTY_GROUP);
+	TL_EQ(c[2], KC_ERR_GROUP_ID_NOT_FOUND);
+	TL_EQ(c[3], KC_ERR_INVALID_GROUP_ID);
+	TL_EQ(c[4], KC_ERR_GROUP_ID_NOT_FOUND); /* deleted once */
+	TL_EQ(fetch_one("idle", "t", 0, NULL), -1);
+	assert_true(streq(describe("idle")->group_state, "Dead"));
+	assert_true(streq(describe("busy")->group_state, "Stable"));
+	reopen();
+	TL_EQ(fetch_one("idle", "t", 0, NULL), -1);
+	TL_EQ(fetch_one("busy", "t", 0, NULL), 5);
+
+	/* once its members are gone (here: the restart), it can go; at
+	 * v0 and v1 alike */
+	delete_groups(0, (const char *[]){"busy"}, 1, c);
+	TL_EQ(c[0], 0);
+	commit("v1", -1, "", &p, 1, 0);
+	delete_groups(1, (const char *[]){"v1", "busy"}, 2, c);
+	TL_EQ(c[0], 0);
+	TL_EQ(c[1], KC_ERR_GROUP_ID_NOT_FOUND);
+	/* an Empty group with a join told MEMBER_ID_REQUIRED */
+	uint64_t t = join(3, 5, "pending", "", "m");
+	const struct kc_join_group_resp *j = join_reply(t, 5);
+	TL_EQ(j->error_code, KC_ERR_MEMBER_ID_REQUIRED);
+	char id[128];
+	memcpy(id, j->member_id.ptr, (size_t)j->member_id.len);
+	id[j->member_id.len] = 0;
+	delete_groups(2, (const char *[]){"pending"}, 1, c);
+	TL_EQ(c[0], 0);
+	t = join(3, 5, "pending", id, "m");
+	TL_EQ(join_reply(t, 5)->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	reopen();
+	TL_EQ(list_count(), 0);
+	TL_EQ(fetch_one("busy", "t", 0, NULL), -1);
+
+	/* a request that cannot be read is no answer at all */
+	commit("kept", -1, "", &p, 1, 0);
+	struct kc_str name = S("kept");
+	struct kc_delete_groups_req q = {{&name, 1}};
+	uint64_t tok = (uint64_t)7 << 32 | ++seq;
+	size_t n = encode_req(tok, KC_API_DELETE_GROUPS, 2, &q);
+	TL_EQ(sl_groups_request(G, tok, req_buf, n - 1, now), -EINVAL);
+	assert_false(has_reply(tok));
+	TL_EQ(fetch_one("kept", "t", 0, NULL), 5);
+	TL_EQ(untaken(), 0);
+}
+
+/* A version 1 file (commit times of a monotonic clock) is read as
+ * committed at the open, and rewritten as version 2. */
+static void test_version1_file(void **state)
+{
+	(void)state;
+	set_retention(60000);
+	struct part p = {"t", 0, 9, NULL};
+	commit("old", -1, "", &p, 1, 0);
+	sl_groups_close(G);
+	G = NULL;
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t h[16];
+	TL_EQ(pread(fd, h, 16, 0), 16);
+	TL_EQ(rb_be16(h + 4), 2);
+	rb_put16(h + 4, 1);
+	rb_put32(h + 12, rb_crc32c(h, 12));
+	TL_EQ(pwrite(fd, h, 16, 0), 16);
+	close(fd);
+	now += 50000; /* long after the commit */
+	clk.wall_ms += 50000;
+	open_groups();
+	fd = open(path, O_RDONLY);
+	TL_EQ(pread(fd, h, 16, 0), 16);
+	close(fd);
+	TL_EQ(rb_be16(h + 4), 2);
+	advance(59999);
+	TL_EQ(fetch_one("old", "t", 0, NULL), 9);
+	reopen(); /* the time it was given is on disk now */
+	advance(1);
+	TL_EQ(fetch_one("old", "t", 0, NULL), -1);
+	TL_EQ(untaken(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1226,6 +1505,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compaction_keeps_latest, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_and_list, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_after_group_empties,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_restart_with_members,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_per_commit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_delete_groups, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_version1_file, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

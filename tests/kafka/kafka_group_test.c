@@ -588,6 +588,64 @@ static void test_list_groups(void **state)
 	assert_int_equal(BODY(rb, struct kc_list_groups_resp)->throttle_time_ms, 3);
 }
 
+/* ---- DeleteGroups ---- */
+
+static void test_delete_groups(void **state)
+{
+	(void)state;
+	static const uint8_t v0[] = {I16(42), I16(0), I32(5), CID,
+				     I32(2), GRP, 0x00, 0x01, 'x'};
+	struct kc_request_header h;
+	union kc_request b;
+	request_vector(v0, sizeof(v0), &h, &b);
+	const struct kc_delete_groups_req *q =
+		BODY(b, struct kc_delete_groups_req);
+	assert_int_equal(q->groups_names.count, 2);
+	const struct kc_str *ids = q->groups_names.items;
+	assert_str(ids[0], "grp");
+	assert_str(ids[1], "x");
+	assert_int_equal(kc_request_header_version(KC_API_DELETE_GROUPS, 1), 1);
+
+	/* v2 is flexible: request header v2 (the client id keeps its int16
+	 * length, then tagged fields), compact lengths, tagged fields */
+	static const uint8_t v2[] = {I16(42), I16(2), I32(5), CID, 0x00,
+				     0x03, 0x04, 'g', 'r', 'p', 0x02, 'x', 0x00};
+	request_vector(v2, sizeof(v2), &h, &b);
+	q = BODY(b, struct kc_delete_groups_req);
+	assert_int_equal(q->groups_names.count, 2);
+	ids = q->groups_names.items;
+	assert_str(ids[0], "grp");
+	assert_str(ids[1], "x");
+	assert_int_equal(kc_request_header_version(KC_API_DELETE_GROUPS, 2), 2);
+
+	static const uint8_t r0[] = {I32(5), I32(0), I32(2), GRP, I16(0),
+				     0x00, 0x01, 'x', I16(69)};
+	struct kc_response_header rh;
+	union kc_response rb;
+	response_vector(KC_API_DELETE_GROUPS, 0, r0, sizeof(r0), &rh, &rb);
+	const struct kc_delete_groups_resp *r =
+		BODY(rb, struct kc_delete_groups_resp);
+	assert_int_equal(rh.correlation_id, 5);
+	assert_int_equal(r->results.count, 2);
+	const struct kc_deletable_group_result *res = r->results.items;
+	assert_str(res[0].group_id, "grp");
+	assert_int_equal(res[0].error_code, 0);
+	assert_str(res[1].group_id, "x");
+	assert_int_equal(res[1].error_code, KC_ERR_GROUP_ID_NOT_FOUND);
+
+	/* response header v1: the correlation id, then tagged fields */
+	static const uint8_t r2[] = {I32(5), 0x00, I32(7), 0x03,
+				     0x04, 'g', 'r', 'p', I16(68), 0x00,
+				     0x02, 'x', I16(24), 0x00, 0x00};
+	response_vector(KC_API_DELETE_GROUPS, 2, r2, sizeof(r2), &rh, &rb);
+	r = BODY(rb, struct kc_delete_groups_resp);
+	assert_int_equal(r->throttle_time_ms, 7);
+	res = r->results.items;
+	assert_int_equal(res[0].error_code, KC_ERR_NON_EMPTY_GROUP);
+	assert_int_equal(res[1].error_code, KC_ERR_INVALID_GROUP_ID);
+	assert_int_equal(kc_response_header_version(KC_API_DELETE_GROUPS, 2), 1);
+}
+
 /* ---- every API at every supported version ---- */
 
 /* One request and one response body per API with every field set (to
@@ -648,6 +706,10 @@ static const struct kc_described_group dg_groups[] = {
 static const struct kc_listed_group lgs_groups[] = {
 	{{"g1", 2}, {"consumer", 8}}, {{"g2", 2}, {"", 0}},
 };
+static const struct kc_str dlg_ids[] = {{"g1", 2}, {"", 0}};
+static const struct kc_deletable_group_result dlg_results[] = {
+	{{"g1", 2}, 0}, {{"", 0}, KC_ERR_INVALID_GROUP_ID},
+};
 
 static void fill_request(int16_t key, union kc_request *u)
 {
@@ -684,6 +746,10 @@ static void fill_request(int16_t key, union kc_request *u)
 			(struct kc_describe_groups_req){{(void *)dg_ids, 2}, true};
 		break;
 	case KC_API_LIST_GROUPS:
+		break;
+	case KC_API_DELETE_GROUPS:
+		*BODY(*u, struct kc_delete_groups_req) =
+			(struct kc_delete_groups_req){{(void *)dlg_ids, 2}};
 		break;
 	default:
 		fail_msg("no request body for key %d", key);
@@ -727,6 +793,10 @@ static void fill_response(int16_t key, union kc_response *u)
 		*BODY(*u, struct kc_list_groups_resp) = (struct kc_list_groups_resp){
 			11, 0, {(void *)lgs_groups, 2}};
 		break;
+	case KC_API_DELETE_GROUPS:
+		*BODY(*u, struct kc_delete_groups_resp) =
+			(struct kc_delete_groups_resp){11, {(void *)dlg_results, 2}};
+		break;
 	default:
 		fail_msg("no response body for key %d", key);
 	}
@@ -735,10 +805,10 @@ static void fill_response(int16_t key, union kc_response *u)
 static const int16_t group_keys[] = {
 	KC_API_OFFSET_COMMIT, KC_API_OFFSET_FETCH, KC_API_JOIN_GROUP,
 	KC_API_HEARTBEAT, KC_API_LEAVE_GROUP, KC_API_SYNC_GROUP,
-	KC_API_DESCRIBE_GROUPS, KC_API_LIST_GROUPS,
+	KC_API_DESCRIBE_GROUPS, KC_API_LIST_GROUPS, KC_API_DELETE_GROUPS,
 };
 
-/* The windows the brief fixes, none of them flexible. */
+/* The windows the brief fixes, none of them flexible but DeleteGroups'. */
 static void test_api_table(void **state)
 {
 	(void)state;
@@ -761,6 +831,14 @@ static void test_api_table(void **state)
 		assert_int_equal(kc_response_header_version(want[i].key,
 							    want[i].hi), 0);
 	}
+	/* DeleteGroups: all of Kafka's versions but v3 (an ErrorMessage),
+	 * the last one flexible */
+	const struct kc_api *api = kc_api_find(KC_API_DELETE_GROUPS);
+	assert_non_null(api);
+	assert_string_equal(api->name, "DeleteGroups");
+	assert_int_equal(api->min_version, 0);
+	assert_int_equal(api->max_version, 2);
+	assert_int_equal(api->flexible_min, 2);
 }
 
 static void test_round_trip_every_version(void **state)
@@ -876,7 +954,7 @@ static void test_unsupported_versions(void **state)
 	(void)state;
 	static const int16_t bad[][2] = {
 		{8, 1}, {8, 8}, {9, 0}, {9, 6}, {11, 6}, {11, -1}, {12, 4},
-		{13, 4}, {14, 4}, {15, 5}, {16, 3},
+		{13, 4}, {14, 4}, {15, 5}, {16, 3}, {42, 3}, {42, -1},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t req[] = {I16(bad[i][0]), I16(bad[i][1]), I32(77), NUL16,
@@ -921,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_offset_fetch),
 		cmocka_unit_test(test_describe_groups),
 		cmocka_unit_test(test_list_groups),
+		cmocka_unit_test(test_delete_groups),
 		cmocka_unit_test(test_api_table),
 		cmocka_unit_test(test_round_trip_every_version),
 		cmocka_unit_test(test_version_dependent_fields),

@@ -1,7 +1,7 @@
 /*
  * librdkafka against the broker's Kafka listener, on a fresh broker of its
  * own (kbroker.h: sluiced and sluice-control on free loopback ports, temp
- * data dir).  Three parts, each checking content, count and order:
+ * data dir).  Four parts, each checking content, count and order:
  *
  *  1. idempotent: topics created through Kafka CreateTopics; a producer
  *     with enable.idempotence=true and acks=all sends 3,000 keyed
@@ -19,6 +19,12 @@
  *     the broker (both processes) is stopped and started again on the same
  *     data; the committed offsets read back are the same, and a new member
  *     of the group starts exactly there and gets the other 400, once each.
+ *
+ *  4. delete: rd_kafka_DeleteGroups of the group (now without members),
+ *     of a group that has a member and of one that never existed: the
+ *     first is deleted, the others answered NON_EMPTY_GROUP and
+ *     GROUP_ID_NOT_FOUND; the deleted group's committed offsets are gone,
+ *     and still gone after a broker restart.
  *
  * RDK_DEBUG=protocol,cgrp (any librdkafka debug contexts) turns on the
  * client's debug log.  Every wait has a deadline; exit 0 when all holds,
@@ -796,6 +802,156 @@ static void part_resume(void)
 		       RESUME_COUNT - RESUME_FIRST);
 }
 
+/* ---- part 4: DeleteGroups ------------------------------------------- */
+
+#define BUSY_GROUP "rdk-busy"
+#define NOSUCH_GROUP "rdk-nosuch"
+
+/* A consumer of BUSY_GROUP that has its assignment, or NULL. */
+static rd_kafka_t *busy_member(void)
+{
+	rd_kafka_conf_t *c = conf_new("rdk-busy");
+	conf_set(c, "group.id", BUSY_GROUP);
+	char err[256];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+	if (!rk) {
+		FAILF("consumer: %s", err);
+		return NULL;
+	}
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, GROUP_TOPIC, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	for (int64_t end = now_ms() + 15000; !e && now_ms() < end;) {
+		rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+		if (msg)
+			rd_kafka_message_destroy(msg);
+		rd_kafka_topic_partition_list_t *a = NULL;
+		int n = 0;
+		if (!rd_kafka_assignment(rk, &a) && a)
+			n = a->cnt;
+		if (a)
+			rd_kafka_topic_partition_list_destroy(a);
+		if (n > 0)
+			return rk;
+	}
+	FAILF("delete: the member of %s got no assignment within 15 s (%s)",
+	      BUSY_GROUP, rd_kafka_err2name(e));
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return NULL;
+}
+
+/* DeleteGroups of names[0..n); each group's error code to codes. */
+static int delete_groups(const char *const *names, int n,
+			 rd_kafka_resp_err_t *codes)
+{
+	rd_kafka_conf_t *c = conf_new("rdk-delete");
+	char err[256];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+	if (!rk) {
+		FAILF("admin client: %s", err);
+		return -1;
+	}
+	rd_kafka_DeleteGroup_t *del[4];
+	for (int i = 0; i < n; i++)
+		del[i] = rd_kafka_DeleteGroup_new(names[i]);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *o =
+		rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+	rd_kafka_AdminOptions_set_request_timeout(o, 10000, err, sizeof(err));
+	rd_kafka_DeleteGroups(rk, del, (size_t)n, o, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+	int rc = -1;
+	if (!ev) {
+		FAILF("DeleteGroups: no answer within 15 s");
+	} else if (rd_kafka_event_error(ev)) {
+		FAILF("DeleteGroups: %s", rd_kafka_event_error_string(ev));
+	} else {
+		size_t cnt = 0;
+		const rd_kafka_group_result_t **r = rd_kafka_DeleteGroups_result_groups(
+			rd_kafka_event_DeleteGroups_result(ev), &cnt);
+		rc = cnt == (size_t)n ? 0 : -1;
+		if (rc)
+			FAILF("DeleteGroups: %zu results for %d groups", cnt, n);
+		for (int i = 0; !rc && i < n; i++) {
+			codes[i] = RD_KAFKA_RESP_ERR__FAIL;
+			for (size_t k = 0; k < cnt; k++) {
+				const rd_kafka_error_t *e = rd_kafka_group_result_error(r[k]);
+				if (!strcmp(rd_kafka_group_result_name(r[k]), names[i]))
+					codes[i] = e ? rd_kafka_error_code(e) :
+						       RD_KAFKA_RESP_ERR_NO_ERROR;
+			}
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	for (int i = 0; i < n; i++)
+		rd_kafka_DeleteGroup_destroy(del[i]);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static int none_committed(const char *when)
+{
+	int64_t off[PARTITIONS_MAX];
+	if (committed_offsets(off, GROUP_PARTITIONS))
+		return -1;
+	for (int p = 0; p < GROUP_PARTITIONS; p++)
+		if (off[p] != RD_KAFKA_OFFSET_INVALID) {
+			FAILF("delete: partition %d still committed at %" PRId64
+			      " %s", p, off[p], when);
+			return -1;
+		}
+	return 0;
+}
+
+static void part_delete(void)
+{
+	printf("== part 4: DeleteGroups of %s (no members), %s (a member), "
+	       "%s (never existed)\n", GROUP_ID, BUSY_GROUP, NOSUCH_GROUP);
+	int64_t off[PARTITIONS_MAX];
+	if (committed_offsets(off, GROUP_PARTITIONS))
+		return;
+	if (off[0] < 0) {
+		FAILF("delete: %s has no committed offset to delete", GROUP_ID);
+		return;
+	}
+	rd_kafka_t *busy = busy_member();
+	if (!busy)
+		return;
+	const char *names[3] = {GROUP_ID, BUSY_GROUP, NOSUCH_GROUP};
+	const rd_kafka_resp_err_t want[3] = {
+		RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP,
+		RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND,
+	};
+	rd_kafka_resp_err_t got[3];
+	int rc = delete_groups(names, 3, got);
+	rd_kafka_consumer_close(busy);
+	rd_kafka_destroy(busy);
+	for (int i = 0; !rc && i < 3; i++)
+		if (got[i] != want[i])
+			FAILF("delete: %s answered %s, expected %s", names[i],
+			      rd_kafka_err2name(got[i]), rd_kafka_err2name(want[i]));
+	if (rc || failures || none_committed("after DeleteGroups"))
+		return;
+	printf("  restarting the broker (sluiced and sluice-control)\n");
+	fflush(stdout);
+	kb_stop(&broker);
+	if (kb_start(&broker, 20000)) {
+		FAILF("delete: the broker did not come back on %s",
+		      broker.kafka_addr);
+		return;
+	}
+	if (none_committed("after DeleteGroups and a restart"))
+		return;
+	printf("ok: DeleteGroups deleted %s (its offsets gone, also after a "
+	       "restart), answered NON_EMPTY_GROUP and GROUP_ID_NOT_FOUND\n",
+	       GROUP_ID);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -834,6 +990,10 @@ int main(void)
 			part_resume();
 		else
 			printf("== part 3 not run: part 2 failed\n");
+		if (failures == before)
+			part_delete();
+		else
+			printf("== part 4 not run: an earlier part failed\n");
 	}
 	if (failures)
 		kb_print_logs(&broker, 30);
@@ -843,6 +1003,6 @@ int main(void)
 		return 1;
 	}
 	printf("PASS: librdkafka idempotent producer, consumer group with "
-	       "rebalances, committed offsets across a restart\n");
+	       "rebalances, committed offsets across a restart, DeleteGroups\n");
 	return 0;
 }
