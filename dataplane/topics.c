@@ -10,13 +10,9 @@
  * response (proto/native.h), back to back, after a "SLTC" u32 count header;
  * replaced atomically (storage/disk.h sd_replace).
  *
- * <data_dir>/<topic>-<partition>/topic_id: which incarnation of the topic
- * name the directory's data belongs to, as the decimal topic id and a
- * newline.  A topic deleted and created again while sluiced was down
- * comes back with a new id: a directory whose topic_id names another id
- * holds the deleted topic's data and is removed before the partition
- * opens, so the new topic never serves it.  A directory without the file
- * (made before it existed) is taken as the topic's own.
+ * Partition directories record their topic's id (partition_dir.h), so a
+ * topic deleted and created again while sluiced was down never serves
+ * the deleted one's data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +23,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/partition_dir.h"
 #include "proto/record_batch.h"
 #include "storage/disk.h"
 
@@ -116,43 +113,21 @@ static int cache_write(struct dp *dp)
 	return rc;
 }
 
-/* Make <data_dir>/<topic>-<partition> the directory of this topic id
- * (the file comment): remove a deleted incarnation's data, then record
- * the id durably before the partition opens. */
+/* Make <data_dir>/<topic>-<partition> this topic id's (partition_dir.h). */
 static int claim_dir(struct dp *dp, const struct dp_topic *t, int32_t part)
 {
-	const struct sdisk *d = &sdisk_posix;
-	char dir[PATH_MAX], path[PATH_MAX + 16], text[16];
-	snprintf(dir, sizeof(dir), "%.3800s/%s-%d", dp->cfg.data_dir, t->name,
-		 part);
-	snprintf(path, sizeof(path), "%s/topic_id", dir);
-	uint8_t *buf = NULL;
-	ssize_t len = sd_read_file(d, path, sizeof(text), &buf);
-	int n = snprintf(text, sizeof(text), "%u\n", t->id);
-	bool same = len == n && !memcmp(buf, text, (size_t)n);
-	free(buf);
-	if (same)
-		return 0;
-	int rc;
-	if (len >= 0 || len == -EFBIG) {
-		dp_log("%s holds data of an earlier topic '%s' (deleted; its "
-		       "id is not %u): removing it", dir, t->name, t->id);
-		rc = sd_remove_tree(d, dir);
-		if (rc < 0)
-			goto fail;
-	} else if (len != -ENOENT) {
-		rc = (int)len;
-		goto fail;
+	char err[PATH_MAX + 128];
+	int rc = pdir_claim(&sdisk_posix, dp->cfg.data_dir, t->name, part,
+			    t->id, err, sizeof(err));
+	if (rc == 1)
+		dp_log("%s/%s-%d held data of an earlier topic '%s' (deleted; "
+		       "its id was not %u): removed", dp->cfg.data_dir,
+		       t->name, part, t->name, t->id);
+	if (rc < 0) {
+		dp_log("%s", err);
+		return -SN_ERR_KAFKA_STORAGE_ERROR;
 	}
-	rc = sd_mkdir_p(d, dir);
-	if (rc == 0)
-		rc = sd_replace(d, path, text, (size_t)n);
-	if (rc == 0)
-		return 0;
-fail:
-	dp_log("cannot prepare %s for topic id %u: %s", dir, t->id,
-	       strerror(-rc));
-	return -SN_ERR_KAFKA_STORAGE_ERROR;
+	return 0;
 }
 
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
@@ -250,13 +225,10 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 	atomic_store_explicit(&t->live, 0, memory_order_release);
 	for (int32_t i = 0; i < t->partitions; i++) {
 		dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE, &t->parts[i]);
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%.3800s/%s-%d", dp->cfg.data_dir,
-			 t->name, i);
-		int rc = sd_remove_tree(&sdisk_posix, dir);
-		if (rc < 0)
-			dp_log("cannot remove %s: %s (its data is not served: "
-			       "remove it by hand)", dir, strerror(-rc));
+		char err[PATH_MAX + 128];
+		if (pdir_remove(&sdisk_posix, dp->cfg.data_dir, t->name, i,
+				t->id, err, sizeof(err)) < 0)
+			dp_log("%s", err);
 	}
 	dp_log("topic %s (id %u) deleted", t->name, t->id);
 	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
