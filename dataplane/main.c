@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/partition_dir.h"
 #include "storage/disk.h"
 
 struct dp *dp_g;
@@ -299,6 +300,15 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		dp_log("cannot create %s: %s", run, strerror(-rc));
 		return 1;
+	}
+	{
+		char why[PATH_MAX + 128];
+		rc = pdir_sweep(&sdisk_posix, dp->cfg.data_dir, why, sizeof(why));
+		if (rc < 0)
+			dp_log("%s", why); /* not fatal: nothing serves them */
+		else if (rc > 0)
+			dp_log("finished removing %d deleted partition "
+			       "director%s", rc, rc == 1 ? "y" : "ies");
 	}
 	dp->mem_limit = dp->cfg.memory_budget_bytes -
 			dp->cfg.memory_budget_bytes / 4;

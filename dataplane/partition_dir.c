@@ -41,6 +41,65 @@ static int dir_of(char *out, const char *data_dir, const char *topic,
 	return 0;
 }
 
+/* Move dir out of its name (durably), then remove it. */
+static int trash(const struct sdisk *d, const char *data_dir, const char *dir,
+		 const char *topic, int32_t part, uint32_t id)
+{
+	char to[PATH_MAX];
+	if ((size_t)snprintf(to, sizeof(to), "%s/trash+%s-%d+%u", data_dir,
+			     topic, part, id) >= sizeof(to))
+		return -ENAMETOOLONG;
+	int rc = sd_remove_tree(d, to); /* an earlier one, cut short */
+	if (rc == 0)
+		rc = sd_rename(d, dir, to);
+	if (rc == 0)
+		rc = sd_fsync_dir(d, data_dir);
+	if (rc == 0)
+		rc = sd_remove_tree(d, to);
+	return rc;
+}
+
+struct sweep {
+	const struct sdisk *d;
+	const char *data_dir;
+	int removed;
+	int rc;
+};
+
+static int sweep_one(void *arg, const char *name)
+{
+	struct sweep *sw = arg;
+	char path[PATH_MAX];
+	if (strncmp(name, "trash+", 6))
+		return 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sw->data_dir,
+			     name) >= sizeof(path))
+		return 0;
+	int rc = sd_remove_tree(sw->d, path);
+	if (rc < 0 && sw->rc == 0)
+		sw->rc = rc;
+	if (rc == 0)
+		sw->removed++;
+	return 0;
+}
+
+int pdir_sweep(const struct sdisk *d, const char *data_dir, char *err,
+	       size_t errlen)
+{
+	struct sweep sw = { d, data_dir, 0, 0 };
+	int rc = sd_list(d, data_dir, sweep_one, &sw);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = sw.rc;
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot clear removed partitions in %s: "
+			 "%s", data_dir, strerror(-rc));
+		return rc;
+	}
+	return sw.removed;
+}
+
 int pdir_claim(const struct sdisk *d, const char *data_dir, const char *topic,
 	       int32_t part, uint32_t id, char *err, size_t errlen)
 {
@@ -53,7 +112,7 @@ int pdir_claim(const struct sdisk *d, const char *data_dir, const char *topic,
 	if (rc == 1)
 		return 0;
 	if (rc == 0) {
-		rc = sd_remove_tree(d, dir);
+		rc = trash(d, data_dir, dir, topic, part, id);
 		if (rc < 0)
 			goto fail;
 		removed = 1;
@@ -87,7 +146,7 @@ int pdir_remove(const struct sdisk *d, const char *data_dir,
 			return 0; /* a newer topic's: not ours to remove */
 		if (rc == -ENOENT && sd_is_dir(d, dir) == -ENOENT)
 			return 0;
-		rc = sd_remove_tree(d, dir);
+		rc = trash(d, data_dir, dir, topic, part, id);
 		if (rc == 0)
 			return 1;
 	}

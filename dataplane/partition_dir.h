@@ -9,6 +9,12 @@
  * removed before the new topic's partition opens, so the new topic never
  * serves it.  A directory without the file (made before it existed) is
  * taken as the topic's own.
+ *
+ * A directory is removed by renaming it first to
+ * <data_dir>/trash+<topic>-<partition>+<id> ('+' is in no topic name),
+ * durably, then removing that tree: a power cut in the middle never leaves
+ * a partition directory that lost its topic_id but kept data.
+ * pdir_sweep() finishes such removals at start.
  */
 #ifndef SLUICE_DATAPLANE_PARTITION_DIR_H
 #define SLUICE_DATAPLANE_PARTITION_DIR_H
@@ -35,5 +41,12 @@ int pdir_claim(const struct sdisk *d, const char *data_dir, const char *topic,
 int pdir_remove(const struct sdisk *d, const char *data_dir,
 		const char *topic, int32_t part, uint32_t id, char *err,
 		size_t errlen);
+
+/*
+ * Remove what earlier removals left under data_dir (trash+ directories).
+ * Returns how many were removed, or -errno with err filled.
+ */
+int pdir_sweep(const struct sdisk *d, const char *data_dir, char *err,
+	       size_t errlen);
 
 #endif

@@ -428,7 +428,8 @@ static int write_rp(struct slog *log, int64_t offset, bool clean)
 {
 	struct srecovery_point rp = { .offset = offset, .clean = clean,
 				      .reserved = log->reserved_offset };
-	memcpy(rp.boot_id, log->boot_id, sizeof(rp.boot_id));
+	if (!log->rp_force_skip || clean)
+		memcpy(rp.boot_id, log->boot_id, sizeof(rp.boot_id));
 	int rc = srp_write(log->disk, log->dir, &rp);
 	if (rc == 0)
 		log->rp_offset = offset;
@@ -535,6 +536,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 	log->written_offset = log->end_offset;
 	if (log->reserved_offset < log->end_offset)
 		log->reserved_offset = log->end_offset;
+	log->rp_force_skip = log->skip_to > log->end_offset;
 	/* From now on a crash must be detected: not clean, and only the
 	 * segments before the active one are vouched for. */
 	rc = write_rp(log, a->base_offset, false);
@@ -938,6 +940,13 @@ static int rollback(struct slog *log, int err)
 	 * never answered and is given again */
 	if (log->written_offset > log->skip_to)
 		log->skip_to = log->written_offset;
+	if (log->skip_to > log->durable_offset && !log->rp_force_skip) {
+		/* the file no longer holds them: a crash before the empty
+		 * batch is durable must still skip (write_rp) */
+		log->rp_force_skip = true;
+		if (rc == 0)
+			rc = write_rp(log, log->rp_offset, false);
+	}
 	log->end_offset = log->durable_offset;
 	log->written_offset = log->durable_offset;
 	log->wq_head = log->wq_tail = 0;

@@ -195,6 +195,10 @@ struct slog {
 	int64_t skip_to;
 	int64_t rp_offset;           /* recovery offset last written */
 	uint8_t boot_id[16];         /* this boot's (disk.h sd_boot_id) */
+	/* offsets must be skipped and the empty batch over them may not be
+	 * durable yet: the recovery point carries no boot id, so even a
+	 * crash of the process alone skips them at the next open */
+	bool rp_force_skip;
 
 	/* sync state */
 	bool sync_wanted;            /* flush everything, then fdatasync */

@@ -69,6 +69,7 @@ struct simdisk {
 	uint32_t nh, hcap;
 	uint64_t rng;
 	bool dead;
+	bool cut;        /* dead by a power cut: a new boot at power on */
 	uint64_t boot;
 	uint64_t cut_countdown; /* 0: off; else cut when it reaches 1 */
 	uint64_t fail_countdown;
@@ -815,13 +816,23 @@ void simdisk_power_cut(struct simdisk *s)
 	for (uint32_t i = 0; i < s->nh; i++)
 		s->h[i].used = false;
 	s->dead = true;
+	s->cut = true;
 	s->st.cuts++;
+}
+
+void simdisk_crash(struct simdisk *s)
+{
+	for (uint32_t i = 0; i < s->nh; i++)
+		s->h[i].used = false;
+	s->dead = true;
 }
 
 void simdisk_power_on(struct simdisk *s)
 {
 	s->dead = false;
-	s->boot++;
+	if (s->cut)
+		s->boot++;
+	s->cut = false;
 }
 
 void simdisk_cut_after(struct simdisk *s, uint64_t countdown)

@@ -46,6 +46,11 @@ const struct sdisk *simdisk_disk(struct simdisk *s);
 /* Cut the power: drop and tear what was not synced (see above); every
  * later call fails with -EIO until simdisk_power_on(). */
 void simdisk_power_cut(struct simdisk *s);
+/* The process dies (SIGKILL): its handles are gone and every later call
+ * fails with -EIO until simdisk_power_on(), but everything written stays,
+ * synced or not (the page cache survives), and the boot id is kept. */
+void simdisk_crash(struct simdisk *s);
+/* Power (or the process) back: a new boot id after a cut. */
 void simdisk_power_on(struct simdisk *s);
 
 /* Cut the power just before the (countdown + 1)-th write, sync or

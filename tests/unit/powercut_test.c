@@ -12,6 +12,8 @@
  *   - no offset is ever given to two batches when the first was
  *     acknowledged with acks=1 (written_cb covered it) or acks=all: after
  *     a cut the log continues above them (an empty batch over lost ones);
+ *   - after a crash of the process alone (the page cache survives) every
+ *     batch acknowledged with acks=1 is there too;
  *   - after a clean restart every appended batch is there;
  *   - deleted data does not come back: the log start never goes below
  *     what retention reported, a deleted topic stays deleted, and a topic
@@ -79,7 +81,7 @@ struct mtopic {
 };
 
 struct counts {
-	uint64_t schedules, steps, cuts, cuts_inside, clean_restarts;
+	uint64_t schedules, steps, cuts, cuts_inside, clean_restarts, crashes;
 	uint64_t appends, verified_ackall, verified_any, lost_ack1;
 	uint64_t lost_unacked, skip_batches, retention_deleted;
 	uint64_t topics_created, topics_deleted, pids;
@@ -204,8 +206,8 @@ static void part_free(struct mpart *mp)
 static void log_quiet(void *ctx, int level, const char *line)
 {
 	(void)ctx;
-	(void)level;
-	(void)line;
+	if (getenv("POWERCUT_TRACE"))
+		fprintf(stderr, "log[%d]: %s\n", level, line);
 }
 
 static int open_part(struct world *wd, struct mtopic *t, int32_t p)
@@ -253,12 +255,18 @@ static void close_all(struct world *wd)
 }
 
 /* Read the whole log and compare it with the model (file comment). */
+enum { R_CLEAN = 0, R_CRASH = 1, R_CUT = 2 };
+
 static void check_part(struct world *wd, struct mtopic *t, int32_t p,
-		       bool clean)
+		       int how)
 {
 	struct mpart *mp = &t->p[p];
 	struct slog *log = mp->log;
 	int64_t start = slog_start_offset(log), end = slog_end_offset(log);
+	if (getenv("POWERCUT_TRACE"))
+		fprintf(stderr, "check %s-%d id %u how %d: [%lld, %lld), %zu in model\n",
+			names[t->name], p, t->id, how, (long long)start,
+			(long long)end, mp->n);
 	CHECK(wd, start >= mp->floor, "%s-%d (id %u) starts at %lld below "
 	      "%lld, where retention had deleted up to: deleted data came "
 	      "back", names[t->name], p, t->id, (long long)start,
@@ -326,6 +334,13 @@ static void check_part(struct world *wd, struct mtopic *t, int32_t p,
 	}
 	for (size_t i = 0; i < mp->n;) {
 		struct mbatch *b = &mp->v[i];
+		if (b->lost)
+			CHECK(wd, b->last < end, "%s-%d (id %u): offsets [%lld, "
+			      "%lld] of a batch acknowledged with acks=1 and lost "
+			      "in a power cut would be given again (log ends at "
+			      "%lld)", names[t->name], p, t->id,
+			      (long long)b->base, (long long)b->last,
+			      (long long)end);
 		if (b->seen || b->lost || b->last < start) {
 			i++;
 			continue;
@@ -334,9 +349,13 @@ static void check_part(struct world *wd, struct mtopic *t, int32_t p,
 		      "%lld] acknowledged with acks=all is lost (log is [%lld, "
 		      "%lld))", names[t->name], p, t->id, (long long)b->base,
 		      (long long)b->last, (long long)start, (long long)end);
-		CHECK(wd, !clean, "%s-%d: batch [%lld, %lld] missing after a "
-		      "clean restart", names[t->name], p, (long long)b->base,
-		      (long long)b->last);
+		CHECK(wd, how != R_CLEAN, "%s-%d: batch [%lld, %lld] missing "
+		      "after a clean restart", names[t->name], p,
+		      (long long)b->base, (long long)b->last);
+		CHECK(wd, how != R_CRASH || b->status != B_ACK1, "%s-%d (id "
+		      "%u): batch [%lld, %lld] acknowledged with acks=1 is lost "
+		      "after a crash of the process", names[t->name], p, t->id,
+		      (long long)b->base, (long long)b->last);
 		if (b->status == B_ACK1) {
 			/* lost with the page cache; its offsets stay taken */
 			CHECK(wd, b->last < end, "%s-%d: batch [%lld, %lld] "
@@ -360,15 +379,18 @@ static void check_part(struct world *wd, struct mtopic *t, int32_t p,
 /* Start the process again on what the disk kept, and check it.  Returns
  * false when the power went out again during the start (a cut armed
  * inside an operation can fall there): the caller starts again. */
-static bool start_once(struct world *wd, bool clean)
+static bool start_once(struct world *wd, int how)
 {
 	char err[512];
 	close_all(wd);
-	if (!clean) {
-		simdisk_power_on(wd->sd);
-		wd->c->cuts++;
-	} else {
+	if (how == R_CLEAN) {
 		wd->c->clean_restarts++;
+	} else {
+		simdisk_power_on(wd->sd);
+		if (how == R_CUT)
+			wd->c->cuts++;
+		else
+			wd->c->crashes++;
 	}
 	CHECK(wd, simdisk_open_handles(wd->sd) == 0,
 	      "%u handles left open after closing everything",
@@ -417,8 +439,15 @@ static bool start_once(struct world *wd, bool clean)
 		CHECK(wd, known, "the metadata holds topic id %u, never created",
 		      wd->meta->topics[i].id);
 	}
-	/* tombstones: what sluiced does when control sends them */
-	for (unsigned i = 0; i < wd->nt; i++) {
+	rc = pdir_sweep(wd->d, DATA, err, sizeof(err));
+	if (rc < 0 && DIED(wd))
+		return false;
+	CHECK(wd, rc >= 0, "%s", err);
+	/* tombstones: what sluiced does when control sends them and it
+	 * still knows the topic (not always: then the partition directory
+	 * claim of a topic created again under the name must clean up) */
+	bool tombstones = tl_rng_below(&wd->rng, 2);
+	for (unsigned i = 0; i < wd->nt && tombstones; i++) {
 		struct mtopic *t = &wd->t[i];
 		if (t->state != T_DELETED)
 			continue;
@@ -441,9 +470,10 @@ static bool start_once(struct world *wd, bool clean)
 				return false;
 			CHECK(wd, rc == 0, "%s-%d (id %u) does not open after "
 			      "the %s: %s", names[t->name], p, t->id,
-			      clean ? "clean restart" : "power cut",
+			      how == R_CLEAN ? "clean restart" :
+			      how == R_CRASH ? "crash" : "power cut",
 			      tl_errname(rc));
-			check_part(wd, t, p, clean);
+			check_part(wd, t, p, how);
 			if (DIED(wd))
 				return false;
 		}
@@ -451,11 +481,11 @@ static bool start_once(struct world *wd, bool clean)
 	return true;
 }
 
-static void restart(struct world *wd, bool clean)
+static void restart(struct world *wd, int how)
 {
-	for (int tries = 0; !start_once(wd, clean); tries++) {
+	for (int tries = 0; !start_once(wd, how); tries++) {
 		CHECK(wd, tries < 100, "the start keeps being cut");
-		clean = false;
+		how = R_CUT;
 		simdisk_cut_after(wd->sd, 0);
 	}
 }
@@ -506,6 +536,10 @@ static void op_append(struct world *wd)
 		return;
 	}
 	wd->c->appends++;
+	if (getenv("POWERCUT_TRACE"))
+		fprintf(stderr, "append %s-%d id %u at %lld\n", names[t->name],
+			(int)(mp - t->p), t->id,
+			(long long)rb_be64(wd->buf + RB_OFF_BASE_OFFSET));
 	model_append(wd, mp, wd->buf, (uint32_t)n);
 }
 
@@ -660,8 +694,11 @@ static void step(struct world *wd)
 		op_delete(wd);
 	} else if (r < 86) {
 		op_pid(wd);
-	} else if (r < 89) {
-		restart(wd, true);
+	} else if (r < 88) {
+		restart(wd, R_CLEAN);
+	} else if (r < 90) {
+		simdisk_crash(wd->sd);
+		restart(wd, R_CRASH);
 	} else if (r < 93) {
 		simdisk_power_cut(wd->sd);
 	} else if (r < 96) {
@@ -675,7 +712,7 @@ static void step(struct world *wd)
 					(void)slog_sync(wd->t[i].p[p].log);
 	}
 	if (simdisk_dead(wd->sd))
-		restart(wd, false);
+		restart(wd, R_CUT);
 }
 
 static void run_schedule(uint64_t seed, struct counts *c, uint8_t *buf,
@@ -695,13 +732,13 @@ static void run_schedule(uint64_t seed, struct counts *c, uint8_t *buf,
 	wd->pid_handed_max = -1;
 	CHECK(wd, sd_mkdir_p(wd->d, RUN) == 0, "mkdir %s", RUN);
 	wd->meta->lock_fd = -1; /* nothing open yet */
-	restart(wd, true);
+	restart(wd, R_CLEAN);
 	int steps = (int)tl_rng_range(&wd->rng, 40, 250);
 	for (wd->step = 0; wd->step < steps; wd->step++)
 		step(wd);
 	/* the end: one more cut, everything acknowledged must be there */
 	simdisk_power_cut(wd->sd);
-	restart(wd, false);
+	restart(wd, R_CUT);
 	close_all(wd);
 	for (unsigned i = 0; i < wd->nt; i++)
 		for (int32_t p = 0; p < wd->t[i].parts; p++)
@@ -733,7 +770,8 @@ static void test_powercut(void **state)
 				     meta);
 	}
 	printf("powercut: %llu schedules, %llu steps, %llu power cuts (%llu "
-	       "armed inside an operation), %llu clean restarts\n"
+	       "armed inside an operation), %llu crashes of the process, "
+	       "%llu clean restarts\n"
 	       "powercut: %llu appends; verified %llu batches after restarts "
 	       "(%llu acknowledged with acks=all); lost with the page cache: "
 	       "%llu acks=1 batches (offsets kept) and %llu unacknowledged; "
@@ -742,6 +780,7 @@ static void test_powercut(void **state)
 	       "created, %llu deleted, %llu producer ids\n",
 	       (unsigned long long)c.schedules, (unsigned long long)c.steps,
 	       (unsigned long long)c.cuts, (unsigned long long)c.cuts_inside,
+	       (unsigned long long)c.crashes,
 	       (unsigned long long)c.clean_restarts,
 	       (unsigned long long)c.appends,
 	       (unsigned long long)c.verified_any,
