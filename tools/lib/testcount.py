@@ -189,9 +189,13 @@ def main(argv):
                          (build_dir, name, plan - len(cases), plan, verdict))
         if verdict not in GOOD | {'SKIP'} and not own_fails:
             own_fails += 1
-            fails.append('%s: %s: %s after its cases passed (exit status '
-                         '%s; a report at exit?)' %
-                         (build_dir, name, verdict, entry.get('returncode')))
+            if plan is None:
+                why = 'stopped after %d case(s), before its plan' % len(cases)
+            else:
+                why = 'after all its cases passed: a report at exit?'
+            fails.append('%s: %s: %s, exit status %s (%s)' %
+                         (build_dir, name, verdict, entry.get('returncode'),
+                          why))
         failed += own_fails
 
     if meson_rc != 0 and failed == 0:
