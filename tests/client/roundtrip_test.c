@@ -125,6 +125,7 @@ out:
 	sl_client_destroy(cl);
 	if (ret)
 		fprintf(stderr, "logs kept in %s\n", b.dir);
-	tb_destroy(&b, ret != 0);
+	if (tb_destroy(&b, ret != 0))
+		ret = 1; /* a broker process failed at exit: printed */
 	return ret;
 }

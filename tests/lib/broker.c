@@ -2,6 +2,7 @@
  * The test broker harness (broker.h).
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,41 +33,106 @@ int tb_available(void)
 	return 0;
 }
 
-static int free_port(void)
+/* The ports tb_init may take: [*lo, *hi), below the ephemeral range. */
+static void port_range(int *lo, int *hi)
 {
-	for (int i = 0; i < 50; i++) {
-		int t = socket(AF_INET, SOCK_STREAM, 0);
-		int u = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in a = { .sin_family = AF_INET,
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t al = sizeof(a);
-		int port = -1;
-		if (bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		    getsockname(t, (struct sockaddr *)&a, &al) == 0 &&
-		    bind(u, (struct sockaddr *)&a, sizeof(a)) == 0)
-			port = ntohs(a.sin_port);
-		close(t);
-		close(u);
-		if (port > 0)
-			return port;
+	int low = 32768, high = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%d %d", &low, &high) != 2)
+			low = 32768;
+		fclose(f);
 	}
-	return -1;
+	*hi = low;
+	*lo = low - 8192 < 1024 ? 1024 : low - 8192;
+	if (*hi - *lo < 512) { /* an odd ephemeral range: a fixed one */
+		*lo = 20000;
+		*hi = 28000;
+	}
+}
+
+/* Can a socket of this type bind 127.0.0.1:port now?  TCP with
+ * SO_REUSEADDR as sluiced binds (a TIME_WAIT left by an earlier broker
+ * is no obstacle, a listener is). */
+static int bindable(int type, int port)
+{
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return 0;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+#define TB_PORT_DIR "/tmp/sluice-test-ports"
+
+/*
+ * Reserve a port (broker.h, "Ports"): the flock'ed fd of its lock file in
+ * *lock_fd, the port returned; -EADDRINUSE when none is free after trying
+ * every port of the range once.
+ */
+static int reserve_port(int *lock_fd)
+{
+	int lo, hi;
+	port_range(&lo, &hi);
+	if (mkdir(TB_PORT_DIR, 01777) == 0)
+		chmod(TB_PORT_DIR, 01777); /* whoever runs tests next */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int n = hi - lo;
+	int start = (int)(((unsigned)getpid() * 7919u + (unsigned)ts.tv_nsec) %
+			  (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		int port = lo + (start + i) % n;
+		if (port == 9092 || port == 9093)
+			continue; /* a real Kafka's */
+		char path[64];
+		snprintf(path, sizeof(path), TB_PORT_DIR "/%d", port);
+		int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    bindable(SOCK_STREAM, port) && bindable(SOCK_DGRAM, port)) {
+			*lock_fd = fd;
+			return port;
+		}
+		close(fd); /* drops our lock, if we got it */
+	}
+	return -EADDRINUSE;
+}
+
+static void release_ports(struct tb *b)
+{
+	for (int i = 0; i < 2; i++) {
+		if (b->port_lock[i] >= 0)
+			close(b->port_lock[i]);
+		b->port_lock[i] = -1;
+	}
 }
 
 int tb_init(struct tb *b, const char *name)
 {
 	const char *base = getenv("SLUICE_TEST_TMPDIR");
 	memset(b, 0, sizeof(*b));
+	b->sluiced = b->control = -1;
+	b->port_lock[0] = b->port_lock[1] = -1;
 	snprintf(b->dir, sizeof(b->dir), "%s/tb-%s-XXXXXX",
 		 base ? base : "/var/tmp", name);
 	if (!mkdtemp(b->dir))
 		return -errno;
 	snprintf(b->host, sizeof(b->host), "127.0.0.1");
-	b->port = free_port();
-	b->kport = free_port();
-	if (b->port < 0 || b->kport < 0 || b->kport == b->port)
-		return -EADDRINUSE;
-	b->sluiced = b->control = -1;
+	b->port = reserve_port(&b->port_lock[0]);
+	b->kport = reserve_port(&b->port_lock[1]);
+	if (b->port < 0 || b->kport < 0) {
+		int rc = b->port < 0 ? b->port : b->kport;
+		release_ports(b);
+		return rc;
+	}
 	return 0;
 }
 
@@ -76,11 +143,17 @@ static void set_addr(struct tb *b)
 
 static pid_t spawn(struct tb *b, const char *exe, const char *what)
 {
-	char o[7][PATH_MAX + 32], log[PATH_MAX + 64];
+	char o[7][PATH_MAX + 32];
+	/* the log of the latest start of each, for tb_stop's report */
+	char *log = !strcmp(what, "sluiced") ? b->sluiced_log : b->control_log;
 	const char *argv[40];
 	unsigned n = 0;
 	set_addr(b);
-	snprintf(log, sizeof(log), "%s/%s.%u.log", b->dir, what, b->restarts++);
+	if (snprintf(log, PATH_MAX, "%s/%s.%u.log", b->dir, what,
+		     b->restarts++) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	snprintf(o[0], sizeof(o[0]), "data_dir=%s", b->dir);
 	snprintf(o[1], sizeof(o[1]), "tcp_port=%d", b->port);
 	snprintf(o[2], sizeof(o[2]), "udp_port=%d", b->port);
@@ -182,9 +255,11 @@ int tb_start(struct tb *b)
 	return rc;
 }
 
-int tb_stop_pid(pid_t *pid, int sig)
+/* tb_stop_pid, and *killed set when SIGKILL had to follow sig. */
+static int stop_pid(pid_t *pid, int sig, int *killed)
 {
 	int status = -1;
+	*killed = 0;
 	if (*pid <= 0)
 		return -1;
 	kill(*pid, sig);
@@ -199,17 +274,73 @@ int tb_stop_pid(pid_t *pid, int sig)
 	kill(*pid, SIGKILL);
 	waitpid(*pid, &status, 0);
 	*pid = -1;
+	*killed = 1;
 	return status;
 }
 
-void tb_destroy(struct tb *b, int keep)
+int tb_stop_pid(pid_t *pid, int sig)
 {
-	tb_stop_pid(&b->control, SIGTERM);
-	tb_stop_pid(&b->sluiced, SIGTERM);
+	int killed;
+	return stop_pid(pid, sig, &killed);
+}
+
+/* Stop one process with SIGTERM and check that it exited with status 0;
+ * else say how it ended and show its log.  0, 1 when it failed. */
+static int stop_checked(struct tb *b, pid_t *pid, const char *what,
+			const char *log)
+{
+	if (*pid <= 0)
+		return 0;
+	pid_t was = *pid;
+	int killed, st = stop_pid(pid, SIGTERM, &killed);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	char how[128];
+	if (killed)
+		snprintf(how, sizeof(how), "did not exit within 10 s of SIGTERM "
+			 "(killed)");
+	else if (WIFEXITED(st))
+		snprintf(how, sizeof(how), "exited with status %d%s",
+			 WEXITSTATUS(st), WEXITSTATUS(st) == 23 ?
+			 " (LeakSanitizer's)" : "");
+	else if (WIFSIGNALED(st))
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)",
+			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(how, sizeof(how), "ended with wait status %#x", st);
+	fflush(stdout);
+	fprintf(stderr, "tb: %s (pid %d) %s; its log: %s\n"
+		"---- last 40 lines of %s\n", what, (int)was, how, log, log);
+	fflush(stderr);
+	tb_sh("tail -n 40 '%s' >&2", log);
+	fprintf(stderr, "----\n");
+	b->bad_exits++;
+	return 1;
+}
+
+int tb_stop(struct tb *b)
+{
+	int bad = stop_checked(b, &b->control, "sluice-control", b->control_log);
+	bad += stop_checked(b, &b->sluiced, "sluiced", b->sluiced_log);
+	return bad ? -1 : 0;
+}
+
+int tb_destroy(struct tb *b, int keep)
+{
+	if (!b->dir[0])
+		return 0; /* never initialised (or zeroed after a destroy) */
+	tb_stop(b);
+	release_ports(b);
+	if (b->bad_exits && b->dir[0]) {
+		fprintf(stderr, "tb: kept %s (the broker's logs): %u process(es) "
+			"failed\n", b->dir, b->bad_exits);
+		keep = 1;
+	} else if (keep && b->dir[0]) {
+		printf("kept %s\n", b->dir);
+	}
 	if (!keep && b->dir[0])
 		tb_sh("rm -rf '%s'", b->dir);
-	else if (b->dir[0])
-		printf("kept %s\n", b->dir);
+	return b->bad_exits ? -1 : 0;
 }
 
 int tb_sh(const char *fmt, ...)

@@ -13,7 +13,9 @@
  * COMMAND's (128 + signal when killed), 1 when the broker did not get
  * ready (the reason and the end of the broker's logs on stderr).  On a
  * failure the end of the broker's logs is printed too; SLUICE_KEEP=1 keeps
- * the data dir.
+ * the data dir.  A broker process that does not exit with status 0 when
+ * stopped (a sanitizer report, a crash) makes the exit status 1 when
+ * COMMAND passed, and keeps the data dir with the logs.
  */
 #include <errno.h>
 #include <signal.h>
@@ -127,6 +129,10 @@ int main(int argc, char **argv)
 	kill(-pid, SIGKILL);
 	if (ret != 0)
 		kb_print_logs(&k, 30);
-	kb_destroy(&k, 0);
+	if (kb_destroy(&k, 0) && ret == 0) {
+		fprintf(stderr, "kafka_broker_run: '%s' passed but a broker "
+			"process failed at exit (above)\n", argv[i]);
+		ret = 1;
+	}
 	return ret;
 }

@@ -149,10 +149,9 @@ int kb_start(struct kb *k, int timeout_ms)
 	return 0;
 }
 
-void kb_stop(struct kb *k)
+int kb_stop(struct kb *k)
 {
-	tb_stop_pid(&k->tb.control, SIGTERM);
-	tb_stop_pid(&k->tb.sluiced, SIGTERM);
+	return tb_stop(&k->tb);
 }
 
 void kb_print_logs(const struct kb *k, int lines)
@@ -175,8 +174,8 @@ void kb_print_logs(const struct kb *k, int lines)
 	closedir(d);
 }
 
-void kb_destroy(struct kb *k, int keep)
+int kb_destroy(struct kb *k, int keep)
 {
 	const char *env = getenv("SLUICE_KEEP");
-	tb_destroy(&k->tb, keep || (env && *env == '1'));
+	return tb_destroy(&k->tb, keep || (env && *env == '1'));
 }

@@ -34,13 +34,16 @@ int kb_start(struct kb *k, int timeout_ms);
 int kb_wait_kafka(struct kb *k, int timeout_ms, const char **why);
 
 /* Stop both processes (SIGTERM, reaped, SIGKILL after 10 s); the data
- * dir stays, kb_start starts them again on the same ports and data. */
-void kb_stop(struct kb *k);
+ * dir stays, kb_start starts them again on the same ports and data.
+ * 0, or -1 when one did not exit with status 0 (tb_stop: printed with
+ * the end of its log). */
+int kb_stop(struct kb *k);
 
 /* Print the last lines of every log of this broker on stderr. */
 void kb_print_logs(const struct kb *k, int lines);
 
-/* kb_stop, then remove the data dir unless keep. */
-void kb_destroy(struct kb *k, int keep);
+/* kb_stop, then remove the data dir unless keep (tb_destroy: kept when a
+ * process failed).  0, or -1 when a process failed at any kb_stop. */
+int kb_destroy(struct kb *k, int keep);
 
 #endif

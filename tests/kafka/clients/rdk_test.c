@@ -770,7 +770,9 @@ static void part_resume(void)
 		printf(" p%d=%" PRId64 " (from %" PRId64 ")", p, before[p], start[p]);
 	printf("\n  restarting the broker (sluiced and sluice-control)\n");
 	fflush(stdout);
-	kb_stop(&broker);
+	if (kb_stop(&broker))
+		FAILF("resume: a broker process failed when stopped for the "
+		      "restart (above)");
 	if (kb_start(&broker, 20000)) {
 		FAILF("resume: the broker did not come back on %s", broker.kafka_addr);
 		return;
@@ -997,7 +999,8 @@ int main(void)
 	}
 	if (failures)
 		kb_print_logs(&broker, 30);
-	kb_destroy(&broker, 0);
+	if (kb_destroy(&broker, 0))
+		FAILF("a broker process failed at exit (above)");
 	if (failures) {
 		printf("FAIL: %d check(s) failed\n", failures);
 		return 1;
