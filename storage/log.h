@@ -29,13 +29,20 @@
  *   - the write buffer is full: SL_EFULL; run swriter_do_work() or
  *     swriter_wait() and retry (backpressure, never an unbounded queue).
  *     A rollback (below) may happen inside that wait: the retried append
- *     then lands at the durable offset, after durable_cb reported the
- *     error;
+ *     then lands where the rollback left the log, after durable_cb
+ *     reported the error;
  *   - a write or fdatasync fails (ENOSPC, EIO): everything after the
  *     durable offset is rolled back, durable_cb reports the error once, and
- *     the next append starts again at the durable offset;
+ *     the next append starts again at the durable offset, or above the
+ *     offsets that had been written (written_cb may have reported them:
+ *     they are covered by one batch without records, never given again);
  *   - a crash: slog_open() scans every segment past the recovery point,
- *     truncates at the first invalid batch and rebuilds the indexes.
+ *     truncates at the first invalid batch and rebuilds the indexes; after
+ *     a power cut (another boot) it continues above every offset it may
+ *     have handed out (recovery.c).
+ *
+ * Every file and directory operation goes through the swriter's disk
+ * (storage/disk.h): the kernel's file system, or a simulated one in tests.
  */
 #ifndef SLUICE_STORAGE_LOG_H
 #define SLUICE_STORAGE_LOG_H
