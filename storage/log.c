@@ -687,6 +687,9 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 		}
 	}
 	int64_t base = log->end_offset;
+	/* the copy stays inside the buffer's room, and the ring never
+	 * overwrites bytes not yet written */
+	assert(log->end_pos + len <= room && log->end_pos >= log->written_pos);
 	rb_stamp(batch, base, log->cfg.leader_epoch);
 	memcpy(log->buf.mem + (log->end_pos % log->buf.size), batch, len);
 	rc = slog_index_batch(log, s, log->end_pos, batch);
@@ -868,6 +871,11 @@ void slog_complete(struct slog *log, struct sop *op, int res)
 		log->st.fsync_ns_total += d;
 		if (d > log->st.fsync_ns_max)
 			log->st.fsync_ns_max = d;
+		/* the durable end never moves back, nor past what was
+		 * appended or written */
+		assert(log->sync_target_off >= log->durable_offset &&
+		       log->sync_target_off <= log->end_offset);
+		assert(log->sync_target_pos <= log->written_pos);
 		log->durable_offset = log->sync_target_off;
 		log->durable_pos = log->sync_target_pos;
 		log->sync_target_set = false;
@@ -901,8 +909,10 @@ void slog_complete(struct slog *log, struct sop *op, int res)
 		/* never past a failed write: what follows it is not
 		 * contiguous on disk */
 		if (head->res >= 0 && !log->failed &&
-		    head->logical_end > log->written_pos)
+		    head->logical_end > log->written_pos) {
+			assert(head->logical_end <= log->end_pos);
 			log->written_pos = head->logical_end;
+		}
 		log->op_head++;
 	}
 }
@@ -969,6 +979,9 @@ int slog_process(struct slog *log)
 	int work = 0;
 	while (log->wq_head != log->wq_tail &&
 	       log->wq[log->wq_head % SLOG_WQ].pos <= log->written_pos) {
+		/* the written end never moves back, nor past the end */
+		assert(log->wq[log->wq_head % SLOG_WQ].off >= log->written_offset &&
+		       log->wq[log->wq_head % SLOG_WQ].off <= log->end_offset);
 		log->written_offset = log->wq[log->wq_head % SLOG_WQ].off;
 		log->wq_head++;
 		log->written_advanced = true;
