@@ -282,6 +282,14 @@ static int queue_delete(struct sl_link *l, uint32_t id, const char *name,
 
 static void start_sync(struct sl_link *l, int64_t now_ms)
 {
+	/* the store as it is on disk now: a topic deleted (and perhaps
+	 * created again) by another process while sluiced was away must
+	 * not be pushed as it was */
+	char err[512];
+	if (sl_meta_changed(l->meta) > 0 &&
+	    sl_meta_reload(l->meta, err, sizeof(err)))
+		sl_log("re-reading metadata before syncing sluiced failed, "
+		       "pushing the previous topics: %s", err);
 	const struct sl_meta *m = l->meta;
 	unsigned deletes = 0;
 	l->head = l->send = l->tail = 0;
