@@ -2,6 +2,7 @@
  * The configuration file: one table of keys drives parsing, defaults,
  * dumping and the JSON view, so a key is added in one place.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "control/config.h"
+
+#define UNIX_PATH_MAX_BYTES 107
 
 enum kind { K_STR, K_U16, K_U32, K_U64, K_I32, K_I64, K_DURABILITY };
 
@@ -198,6 +201,22 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 			    strcmp(v, "dpdk")) {
 				snprintf(err, errlen, "%sdriver: '%s' is not a "
 					 "driver; use socket or dpdk", where, v);
+				return -EINVAL;
+			}
+			struct in_addr ip;
+			if ((!strcmp(k, "listen_host") || !strcmp(k, "dpdk_ip")) &&
+			    inet_pton(AF_INET, v, &ip) != 1) {
+				snprintf(err, errlen, "%s%s: '%s' is not an IPv4 "
+					 "address (a.b.c.d)", where, k, v);
+				return -EINVAL;
+			}
+			/* sockaddr_un's sun_path holds 107 bytes and a NUL */
+			if ((!strcmp(k, "control_socket") ||
+			     !strcmp(k, "telemetry_socket")) &&
+			    strlen(v) > UNIX_PATH_MAX_BYTES) {
+				snprintf(err, errlen, "%s%s: the path is %zu bytes, "
+					 "a Unix socket's is at most %d", where, k,
+					 strlen(v), UNIX_PATH_MAX_BYTES);
 				return -EINVAL;
 			}
 			set[i] = 1;

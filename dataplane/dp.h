@@ -103,6 +103,9 @@ struct dp_store_stats {
 	uint64_t timeouts;        /* acks answered REQUEST_TIMED_OUT */
 	uint64_t fetches, fetch_bytes, parked, list_offsets;
 	uint64_t retention_runs, segments_deleted;
+	/* idempotence refusals, found here rather than on the net core;
+	 * telemetry adds them to net0's bad_ counters of the same names */
+	uint64_t out_of_order, fenced_epoch;
 	uint64_t loops, idle_waits;
 } __attribute__((aligned(64)));
 

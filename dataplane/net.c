@@ -261,7 +261,10 @@ static void handle_produce(struct dp *dp, int tr, uint32_t conn,
 	int rc = sn_decode_produce(f, len, &r);
 	dp->net.produce++;
 	if (rc) {
-		bad(dp, DP_BAD_TRUNCATED_BODY);
+		/* the decoder checks acks and the batch's minimum size too */
+		bad(dp, rc == -SN_ERR_INVALID_REQUIRED_ACKS ? DP_BAD_BAD_ACKS :
+			rc == -SN_ERR_CORRUPT_MESSAGE ? DP_BAD_BAD_BATCH :
+							DP_BAD_TRUNCATED_BODY);
 		answer_error(dp, tr, conn, peer, SN_PRODUCE, corr, (int16_t)-rc);
 		return;
 	}

@@ -72,8 +72,14 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_u64(n, "budget_exhausted", s->budget_exhausted);
 	for (int i = 0; i < DP_BAD_COUNT; i++) {
 		char k[64];
+		uint64_t v = s->bad[i];
+		/* the storage cores find these two (idempotence state) */
+		for (uint32_t c = 0; c < g->nstore; c++)
+			v += i == DP_BAD_OUT_OF_ORDER ? g->store[c]->st.out_of_order :
+			     i == DP_BAD_FENCED_EPOCH ? g->store[c]->st.fenced_epoch :
+							0;
 		snprintf(k, sizeof(k), "bad_%s", dp_bad_names[i]);
-		tel_data_add_dict_u64(n, k, s->bad[i]);
+		tel_data_add_dict_u64(n, k, v);
 	}
 	tel_data_add_dict_u64(n, "rx_packets", ds->rx_packets);
 	tel_data_add_dict_u64(n, "rx_bytes", ds->rx_bytes);

@@ -212,6 +212,10 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 		return 0;
 	}
 	if (v < 0) {
+		if (v == -SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER)
+			c->st.out_of_order++;
+		else
+			c->st.fenced_epoch++;
 		respond_produce(dp, m, (int16_t)-v, -1, -1, 0);
 		return 0;
 	}

@@ -28,18 +28,23 @@ static inline void lat_hist_add(struct lat_hist *h, uint64_t us)
 	h->n++;
 }
 
-/* The q-quantile in microseconds (the bucket's lower edge), 0 if empty. */
+/* The q-quantile in microseconds, 0 if empty: the nearest rank, the
+ * bucket (its lower edge) of the ceil(q * n)-th smallest value, as
+ * perf/suite/hist.c counts it (tests/perf/hist_test.c). */
 static inline uint64_t lat_hist_pct(const struct lat_hist *h, double q)
 {
 	if (!h->n)
 		return 0;
-	uint64_t want = (uint64_t)((double)h->n * q);
-	if (want >= h->n)
-		want = h->n - 1;
+	/* ceil, tolerant of q * n landing a rounding error above an integer */
+	uint64_t rank = (uint64_t)((double)h->n * q + 0.999999);
+	if (rank == 0)
+		rank = 1;
+	if (rank > h->n)
+		rank = h->n;
 	uint64_t seen = 0;
 	for (uint64_t i = 0; i < LAT_HIST_BUCKETS; i++) {
 		seen += h->b[i];
-		if (seen > want)
+		if (seen >= rank)
 			return i < LAT_HIST_FINE ? i :
 			       LAT_HIST_FINE + (i - LAT_HIST_FINE) * 1000u;
 	}
