@@ -349,7 +349,7 @@ int main(int argc, char **argv)
 		double t0 = now_s();
 		CHECK(write(fd2, req, (size_t)n) == n);
 		long long now_parked = parked;
-		while (now_parked == parked && now_s() - t0 < 30) {
+		while (now_parked <= parked && now_s() - t0 < 30) {
 			usleep(2000);
 			now_parked = parked_total();
 		}

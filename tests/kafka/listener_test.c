@@ -575,8 +575,7 @@ static int wait_parked(long long since)
 {
 	int64_t until = now_ms() + 30000;
 	long long w;
-	while ((w = counter("kafka_fetch_waits")) >= 0 && w <= since &&
-	       now_ms() < until)
+	while ((w = counter("kafka_fetch_waits")) <= since && now_ms() < until)
 		usleep(2000);
 	return w > since ? 0 : -1;
 }
