@@ -2,7 +2,11 @@
  * sluiced as a real process on loopback: plays the control side over the
  * control socket (HELLO, TOPIC_PUT, SYNC_DONE per proto/ipc.h) and talks
  * raw native frames over TCP and UDP.  argv[1]: the sluiced binary.
- * Every wait is bounded (5 s per answer).
+ * Every wait is bounded (5 s per answer, 30 s for the long poll).  No
+ * check depends on how fast the machine is: the long poll is shown to
+ * wake on new data by a max_wait_ms far beyond the read's deadline, and
+ * the produce that wakes it is sent once the broker counts the fetch as
+ * parked (its telemetry socket: docs/telemetry.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dataplane/telemetry/telemetry.h"
 #include "proto/ipc.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
@@ -93,12 +98,12 @@ static int tcp_connect(void)
 	return -1;
 }
 
-static int read_full(int fd, uint8_t *p, size_t n)
+static int read_full_ms(int fd, uint8_t *p, size_t n, int timeout_ms)
 {
 	size_t got = 0;
 	while (got < n) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
-		if (poll(&pfd, 1, 5000) <= 0)
+		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return -ETIMEDOUT;
 		ssize_t r = read(fd, p + got, n - got);
 		if (r <= 0)
@@ -108,15 +113,44 @@ static int read_full(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Read one frame; returns its length or < 0. */
-static long read_frame(int fd, uint8_t *buf, size_t cap)
+/* Read one frame, waiting at most timeout_ms for each part; returns its
+ * length or < 0. */
+static long read_frame_ms(int fd, uint8_t *buf, size_t cap, int timeout_ms)
 {
-	if (read_full(fd, buf, 16))
+	if (read_full_ms(fd, buf, 16, timeout_ms))
 		return -1;
 	uint32_t len = rb_be32(buf + 4);
-	if (len < 16 || len > cap || read_full(fd, buf + 16, len - 16))
+	if (len < 16 || len > cap ||
+	    read_full_ms(fd, buf + 16, len - 16, timeout_ms))
 		return -1;
 	return len;
+}
+
+static long read_frame(int fd, uint8_t *buf, size_t cap)
+{
+	return read_frame_ms(fd, buf, cap, 5000);
+}
+
+/* Fetches parked by every storage core so far (the "parked" counters of
+ * /sluice/cores), or -1. */
+static long long parked_total(void)
+{
+	static char out[TEL_MAX_OUTPUT_LEN + 1];
+	char path[600];
+	snprintf(path, sizeof(path), "%s/tel.sock", dir);
+	int n = tel_query(path, "/sluice/cores", out, sizeof(out));
+	if (n < 0) {
+		fprintf(stderr, "telemetry %s: %s\n", path, strerror(-n));
+		return -1;
+	}
+	long long sum = 0;
+	int cores = 0;
+	for (const char *p = out; (p = strstr(p, "\"parked\":")) != NULL;
+	     cores++) {
+		p += strlen("\"parked\":");
+		sum += strtoll(p, NULL, 10);
+	}
+	return cores ? sum : -1;
 }
 
 static long rpc(int fd, const uint8_t *req, size_t len, uint8_t *resp,
@@ -300,24 +334,40 @@ int main(int argc, char **argv)
 		CHECK(pos == fr.records_len);
 		printf("ok fetch byte-identical (%u bytes)\n", fr.records_len);
 	}
-	/* long poll wakes on produce */
+	/* long poll wakes on produce: the fetch may wait 10 minutes, so
+	 * only the new batch can answer it within the read's 30 s; the
+	 * produce goes once the fetch is parked, so that it is the wake-up
+	 * that answers, not the first read */
 	{
 		int fd2 = tcp_connect();
+		CHECK(fd2 >= 0);
 		uint8_t req[64];
-		struct sn_fetch f = { TID, 1, 0, 1 << 20, 3000, 1, 1 };
+		struct sn_fetch f = { TID, 1, 0, 1 << 20, 600000, 1, 1 };
 		long n = sn_encode_fetch(req, sizeof(req), 300, &f);
+		long long parked = parked_total();
+		CHECK(parked >= 0);
 		double t0 = now_s();
 		CHECK(write(fd2, req, (size_t)n) == n);
-		usleep(200000);
+		long long now_parked = parked;
+		while (now_parked <= parked && now_s() - t0 < 30) {
+			usleep(2000);
+			now_parked = parked_total();
+		}
+		CHECK(now_parked == parked + 1);
+		/* still waiting: nothing to read yet */
+		struct pollfd pfd = { fd2, POLLIN, 0 };
+		CHECK(poll(&pfd, 1, 0) == 0);
 		blen[6] = make_batch(batch, sizeof(batch), 6, -1, 0, 1);
 		CHECK(produce(fd, 301, 1, 1, batch, blen[6], &pr, &err) == 0 && err == 0);
-		long m = read_frame(fd2, resp, sizeof(resp));
+		long m = read_frame_ms(fd2, resp, sizeof(resp), 30000);
 		double dt = now_s() - t0;
 		struct sn_fetch_resp fr;
-		CHECK(m > 0 && sn_decode_fetch_resp(resp, (size_t)m, &fr) == 0);
+		CHECK(m > 0 && rb_be32(resp + 8) == 300);
+		CHECK(sn_decode_fetch_resp(resp, (size_t)m, &fr) == 0);
 		CHECK(fr.records_len == (uint32_t)blen[6]);
-		CHECK(dt < 2.0);
-		printf("ok long poll woke after %.3f s\n", dt);
+		CHECK(memcmp(fr.records + 16, batch + 16, (size_t)blen[6] - 16) == 0);
+		printf("ok long poll parked, then woken by the batch (after "
+		       "%.3f s)\n", dt);
 		close(fd2);
 	}
 	/* list offsets */

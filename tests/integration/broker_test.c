@@ -11,7 +11,9 @@
  *                       exactly once, in order
  *   udp_loss_netns      UDP producer in a network namespace, 5% random
  *                       loss each way (iptables statistic) plus a proxy
- *                       that reorders and duplicates: exactly once
+ *                       that drops, reorders and duplicates: exactly once;
+ *                       and each fault did happen (the iptables rules'
+ *                       and the proxy's counters) and the producer resent
  *   retention_reading   retention deletes segments while a consumer reads
  *
  * Every message's value is derived from (partition, sequence), so a
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -386,6 +389,12 @@ static void test_restarts_midstream(void **state)
 static char g_nsb[32], g_nsc[32];
 static pid_t g_proxy_pid;
 
+/* What the producing child saw, shared with the parent (MAP_SHARED). */
+struct udp_result {
+	uint64_t acked, failed, batches, resends;
+};
+static struct udp_result *g_udp;
+
 static void netns_cleanup(void)
 {
 	if (g_nsb[0])
@@ -437,6 +446,9 @@ static int udp_child(const char *broker, const char *proxy, uint64_t total,
 	       (unsigned long long)ps.batches_sent,
 	       (unsigned long long)ps.resends);
 	fflush(stdout);
+	*g_udp = (struct udp_result){ .acked = a.ok, .failed = a.failed,
+				      .batches = ps.batches_sent,
+				      .resends = ps.resends };
 	sl_producer_destroy(p);
 	return rc == 0 && a.failed == 0 && a.ok == total ? 0 : 13;
 }
@@ -497,6 +509,46 @@ static int admin_child_main(void)
 	return 15;
 }
 
+/* Packets dropped by the DROP rule of OUTPUT in namespace ns, or -1. */
+static long long iptables_dropped(const char *ns)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s iptables -nvxL OUTPUT",
+		 ns);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	char line[512];
+	long long n = -1;
+	while (fgets(line, sizeof(line), f)) {
+		long long pkts, bytes;
+		char target[32];
+		if (sscanf(line, "%lld %lld %31s", &pkts, &bytes, target) == 3 &&
+		    !strcmp(target, "DROP"))
+			n = pkts;
+	}
+	pclose(f);
+	return n;
+}
+
+/* The proxy's counters from its --stats file. */
+struct proxy_stats {
+	unsigned long long in, out, dup, reorder, drop;
+	int clients;
+};
+
+static int read_proxy_stats(const char *path, struct proxy_stats *ps)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int n = fscanf(f, "in %llu out %llu duplicated %llu reordered %llu "
+			  "dropped %llu clients %d", &ps->in, &ps->out,
+		       &ps->dup, &ps->reorder, &ps->drop, &ps->clients);
+	fclose(f);
+	return n == 6 ? 0 : -1;
+}
+
 static void test_udp_loss_netns(void **state)
 {
 	(void)state;
@@ -529,7 +581,8 @@ static void test_udp_loss_netns(void **state)
 	}
 	/* 5% random loss of UDP in each direction (SLUICE_UDP_LOSS=0: none,
 	 * for diagnosis) */
-	if (!getenv("SLUICE_UDP_LOSS") || atoi(getenv("SLUICE_UDP_LOSS")))
+	int loss = !getenv("SLUICE_UDP_LOSS") || atoi(getenv("SLUICE_UDP_LOSS"));
+	if (loss)
 	assert_int_equal(tb_sh("ip netns exec %s iptables -A OUTPUT -p udp -m "
 			       "statistic --mode random --probability 0.05 -j "
 			       "DROP && ip netns exec %s iptables -A OUTPUT -p udp "
@@ -541,8 +594,20 @@ static void test_udp_loss_netns(void **state)
 	assert_int_equal(tb_start_sluiced(&b), 0);
 	assert_int_equal(tb_start_control(&b), 0);
 	snprintf(g_broker, sizeof(g_broker), "10.199.%d.1:%d", id, b.port);
-	/* the proxy in the client namespace: reorders 5%, duplicates 5% */
+	/* the proxy in the client namespace: reorders 5%, duplicates 5%,
+	 * drops 2% (SLUICE_UDP_PROXY_PCT=N: N% reordered and duplicated,
+	 * for diagnosis) */
 	int pport = b.port + 1;
+	const char *pct = getenv("SLUICE_UDP_PROXY_PCT");
+	if (!pct)
+		pct = "5";
+	const char *drop = atoi(pct) ? "2" : "0";
+	char stats[sizeof(b.dir) + 32];
+	snprintf(stats, sizeof(stats), "%s/proxy.stats", b.dir);
+	g_udp = mmap(NULL, sizeof(*g_udp), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(g_udp != MAP_FAILED);
+	memset(g_udp, 0, sizeof(*g_udp));
 	snprintf(g_proxy, sizeof(g_proxy), "127.0.0.1:%d", pport);
 	pid_t proxy = fork();
 	g_proxy_pid = proxy;
@@ -552,12 +617,9 @@ static void test_udp_loss_netns(void **state)
 		char lp[16], to[64];
 		snprintf(lp, sizeof(lp), "%d", pport);
 		snprintf(to, sizeof(to), "%s", g_broker);
-		const char *pct = getenv("SLUICE_UDP_PROXY_PCT");
-		if (!pct)
-			pct = "5";
 		execl(proxy_bin, proxy_bin, "--listen", lp, "--to", to, "--seed",
-		      "12345", "--dup", pct, "--reorder", pct, "--duration",
-		      "120", (char *)NULL);
+		      "12345", "--dup", pct, "--reorder", pct, "--drop", drop,
+		      "--duration", "120", "--stats", stats, (char *)NULL);
 		_exit(127);
 	}
 	g_total = 40000;
@@ -566,12 +628,41 @@ static void test_udp_loss_netns(void **state)
 	assert_int_equal(run_child(admin_child_main, &child), 0);
 	int rc = run_child(udp_child_main, &child);
 	kill(proxy, SIGTERM);
-	waitpid(proxy, NULL, 0);
+	int pst;
+	waitpid(proxy, &pst, 0);
 	g_proxy_pid = 0;
 	if (rc != 0)
 		fail_msg("udp producer child failed with %d (logs in %s)", rc,
 			 b.dir);
 	assert_int_equal(run_child(read_child_main, &child), 0);
+	/* the data is exact; now that the faults it survived happened */
+	if (!WIFEXITED(pst) || WEXITSTATUS(pst) != 0)
+		fail_msg("udp_fault_proxy ended with status 0x%x", pst);
+	struct proxy_stats ps;
+	if (read_proxy_stats(stats, &ps) < 0)
+		fail_msg("no counters from udp_fault_proxy in %s", stats);
+	long long drop_b = loss ? iptables_dropped(g_nsb) : 0,
+		  drop_c = loss ? iptables_dropped(g_nsc) : 0;
+	printf("udp_loss_netns: proxy: %llu in, %llu out, %llu duplicated, "
+	       "%llu reordered, %llu dropped; iptables dropped %lld from the "
+	       "broker, %lld from the client; producer: %llu batches, %llu "
+	       "resends\n", ps.in, ps.out, ps.dup, ps.reorder, ps.drop,
+	       drop_b, drop_c, (unsigned long long)g_udp->batches,
+	       (unsigned long long)g_udp->resends);
+	assert_int_equal(g_udp->acked, g_total);
+	assert_int_equal(g_udp->failed, 0);
+	assert_true(g_udp->resends > 0);
+	if (atoi(pct)) {
+		assert_true(ps.dup > 0);
+		assert_true(ps.reorder > 0);
+		assert_true(ps.drop > 0);
+	}
+	if (loss) {
+		assert_true(drop_b > 0);
+		assert_true(drop_c > 0);
+	}
+	munmap(g_udp, sizeof(*g_udp));
+	g_udp = NULL;
 	netns_cleanup();
 	g_nsb[0] = g_nsc[0] = 0;
 }

@@ -4,14 +4,19 @@
  *
  *   udp_fault_proxy --listen PORT --to HOST:PORT [--seed N] [--dup PCT]
  *                   [--reorder PCT] [--drop PCT] [--duration S]
+ *                   [--stats FILE]
  *
  * Each client address gets its own upstream socket, so the broker sees one
  * peer per client and its answers find their way back.  A datagram picked
  * for reordering is held back and sent after the next datagram in the same
  * direction, or after 5 ms, whichever comes first.  Prints its counters on
  * exit (SIGTERM, SIGINT, or --duration seconds, default 120: it always
- * stops by itself).  Listens on 127.0.0.1 only unless --listen-host says
- * otherwise (a namespace address in the tests).
+ * stops by itself), and with --stats writes them to FILE as one line
+ *   in N out N duplicated N reordered N dropped N clients N
+ * (written to FILE.tmp and renamed: a reader sees all of it or nothing),
+ * so that a test can check the faults it asked for really happened.
+ * Listens on 127.0.0.1 only unless --listen-host says otherwise (a
+ * namespace address in the tests).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -121,6 +126,27 @@ static void forward(struct held *h, int fd, const struct sockaddr_in *to,
 	flush_held(h); /* the held one now arrives after this one */
 }
 
+/* The counters as one line, into path (via path.tmp); 0 or -1. */
+static int write_stats(const char *path, int nclients)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "in %llu out %llu duplicated %llu reordered %llu dropped "
+		   "%llu clients %d\n", (unsigned long long)c_in,
+		(unsigned long long)c_out, (unsigned long long)c_dup,
+		(unsigned long long)c_reorder, (unsigned long long)c_drop,
+		nclients);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_hostport(const char *s, struct sockaddr_in *a)
 {
 	char host[64];
@@ -144,7 +170,7 @@ int main(int argc, char **argv)
 	int listen_port = -1, nclients = 0;
 	double duration = 120;
 	g_rng = 88172645463325252ull;
-	const char *to = NULL;
+	const char *to = NULL, *stats = NULL;
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-host", required_argument, NULL, 'H' },
@@ -154,6 +180,7 @@ int main(int argc, char **argv)
 		{ "reorder", required_argument, NULL, 'r' },
 		{ "drop", required_argument, NULL, 'x' },
 		{ "duration", required_argument, NULL, 'D' },
+		{ "stats", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	int c;
@@ -167,11 +194,12 @@ int main(int argc, char **argv)
 		case 'r': g_reorder = (unsigned)atoi(optarg); break;
 		case 'x': g_drop = (unsigned)atoi(optarg); break;
 		case 'D': duration = atof(optarg); break;
+		case 'S': stats = optarg; break;
 		default:
 			fprintf(stderr, "usage: udp_fault_proxy --listen PORT --to "
 					"HOST:PORT [--seed N] [--dup PCT] "
 					"[--reorder PCT] [--drop PCT] "
-					"[--duration S]\n");
+					"[--duration S] [--stats FILE]\n");
 			return 2;
 		}
 	}
@@ -255,5 +283,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)c_out, (unsigned long long)c_dup,
 	       (unsigned long long)c_reorder, (unsigned long long)c_drop,
 	       nclients);
+	if (stats && write_stats(stats, nclients) < 0) {
+		fprintf(stderr, "udp_fault_proxy: cannot write %s: %s\n", stats,
+			strerror(errno));
+		return 1;
+	}
 	return 0;
 }

@@ -5,11 +5,20 @@
  * the batches with their offsets and bytes -- and checked against it after
  * every step: end offset, start offset, durable offset bounds, and reads.
  *
+ * Retention is checked against the model too: the segments are read from
+ * the directory (their base offsets), their sizes and largest timestamps
+ * from the model's batches, and Kafka's rule applied to them says which
+ * head segments must go and which must stay.  The one freedom the log
+ * has is a segment cut by a truncation: it may keep the largest timestamp
+ * of the batches that were cut (only a scan could recompute it), so such
+ * a segment may be kept until that older bound expires too.
+ *
  * The seed is printed; SLUICE_SEED=N replays a run exactly (the clock is
  * fake, so the log sees the same inputs).  SLUICE_LONG=1 runs many more
  * operations and several seeds.  On a failure the last operations are
  * printed.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +27,20 @@
 #define EPOCH 3
 #define BATCH_CAP (300u << 10)
 #define HISTORY 32
+#define SEGS_CAP 8192
+
+/* A segment cut by a truncation, and the largest timestamp of the batches
+ * cut from it: the log may still use that as the segment's largest. */
+struct stale_ts {
+	int64_t base;
+	int64_t ts;
+};
 
 struct run {
 	uint64_t seed;
 	struct tl_rng rng;
 	char dir[PATH_MAX];
+	char pdir[PATH_MAX]; /* the partition's directory, under dir */
 	struct swriter *w;
 	struct slog *log;
 	struct slog_config cfg;
@@ -34,6 +52,10 @@ struct run {
 	uint64_t op;
 	int64_t durable_seen;
 	uint64_t n_deleted, n_truncates, n_reopens, n_appends;
+	uint64_t n_retention_runs, n_kept_by_stale_ts;
+	int64_t *segs, *segs_after; /* base offsets from the directory */
+	struct stale_ts *stale;
+	size_t n_stale;
 	char hist[HISTORY][128];
 };
 
@@ -175,6 +197,40 @@ static void op_append(struct run *r)
 	MCHECK(r, rc == 0, "append: %d %s", rc, tl_errname(rc));
 }
 
+/* The base offsets of the log's segments as its directory lists them;
+ * bases must hold SEGS_CAP.  Returns the count. */
+static int list_segs(struct run *r, int64_t *bases)
+{
+	int n = tl_list_segments(r->pdir, bases, SEGS_CAP);
+	MCHECK(r, n >= 1 && n < SEGS_CAP, "listing the segments of %s: %d %s",
+	       r->pdir, n, tl_errname(n));
+	return n;
+}
+
+static int64_t batch_max_ts(const struct tl_batch *b)
+{
+	return (int64_t)rb_be64(b->bytes + RB_OFF_MAX_TIMESTAMP);
+}
+
+static struct stale_ts *stale_find(struct run *r, int64_t base)
+{
+	for (size_t i = 0; i < r->n_stale; i++)
+		if (r->stale[i].base == base)
+			return &r->stale[i];
+	return NULL;
+}
+
+/* Forget the segments outside [lo, hi]: deleted by retention or by a
+ * truncation, their base offsets may come back as new segments. */
+static void stale_keep(struct run *r, int64_t lo, int64_t hi)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->n_stale; i++)
+		if (r->stale[i].base >= lo && r->stale[i].base <= hi)
+			r->stale[k++] = r->stale[i];
+	r->n_stale = k;
+}
+
 static void op_truncate(struct run *r, int shrink)
 {
 	if (r->m.end == r->m.start)
@@ -191,12 +247,39 @@ static void op_truncate(struct run *r, int shrink)
 		off = tl_rng_range(&r->rng, r->m.start, r->m.end);
 	history(r, "truncate %lld (end %lld)", (long long)off,
 		(long long)r->m.end);
-	int64_t want = tl_batches_truncate(&r->m, off);
-	r->n_truncates++;
+	int n0 = list_segs(r, r->segs);
 	int64_t got = slog_truncate(r->log, off);
+	r->n_truncates++;
+	int n1 = list_segs(r, r->segs_after);
+	MCHECK(r, n1 <= n0 && memcmp(r->segs_after, r->segs,
+				     (size_t)n1 * sizeof(*r->segs)) == 0,
+	       "truncate(%lld): %d segments before, %d after, not a prefix",
+	       (long long)off, n0, n1);
+	/* the batches cut from what is now the last segment: the log may
+	 * keep their largest timestamp as the segment's */
+	int64_t last = r->segs_after[n1 - 1], next = INT64_MAX, cut_ts = -1;
+	if (n1 < n0)
+		next = r->segs[n1];
+	for (size_t i = 0; i < r->m.n; i++) {
+		const struct tl_batch *b = &r->m.v[i];
+		if (b->last >= off && b->base >= last && b->base < next &&
+		    batch_max_ts(b) > cut_ts)
+			cut_ts = batch_max_ts(b);
+	}
+	int64_t want = tl_batches_truncate(&r->m, off);
 	MCHECK(r, got == want, "truncate(%lld) = %lld (%s), model %lld",
 	       (long long)off, (long long)got, tl_errname(got),
 	       (long long)want);
+	stale_keep(r, INT64_MIN, want == last ? last - 1 : last);
+	if (want != last && cut_ts >= 0) {
+		struct stale_ts *st = stale_find(r, last);
+		if (!st) {
+			st = &r->stale[r->n_stale++];
+			*st = (struct stale_ts){ .base = last, .ts = -1 };
+		}
+		if (cut_ts > st->ts)
+			st->ts = cut_ts;
+	}
 	/* the durable offset may drop to the new end, and durable_cb
 	 * starts again from there */
 	r->durable_seen = slog_durable_offset(r->log);
@@ -205,42 +288,87 @@ static void op_truncate(struct run *r, int shrink)
 	       (long long)r->durable_seen, (long long)want);
 }
 
+/* One segment as the model sees it. */
+struct seg_model {
+	uint64_t bytes;
+	int64_t ts_max;   /* largest batch timestamp in it, -1 when empty */
+	int64_t ts_bound; /* the most the log may believe it is */
+};
+
 static void op_retention(struct run *r)
 {
-	int64_t now = r->clk.wall_ms, s0 = r->m.start;
+	int64_t now = r->clk.wall_ms, rms = r->cfg.retention_ms,
+		rbytes = r->cfg.retention_bytes;
 	history(r, "apply_retention at %lld (ms %lld, bytes %lld)",
-		(long long)now, (long long)r->cfg.retention_ms,
-		(long long)r->cfg.retention_bytes);
-	int rc = slog_apply_retention(r->log);
-	MCHECK(r, rc >= 0, "retention: %d %s", rc, tl_errname(rc));
-	int64_t s1 = slog_start_offset(r->log);
-	MCHECK(r, slog_segment_count(r->log) >= 1, "no segment left");
-	if (rc == 0 || (r->cfg.retention_ms < 0 && r->cfg.retention_bytes < 0)) {
-		MCHECK(r, rc == 0 && s1 == s0, "retention deleted %d segments, "
-		       "start %lld -> %lld", rc, (long long)s0, (long long)s1);
-		return;
-	}
-	MCHECK(r, s1 > s0 && s1 <= r->m.end, "retention deleted %d segments, "
-	       "start %lld -> %lld, end %lld", rc, (long long)s0,
-	       (long long)s1, (long long)r->m.end);
-	long i = tl_batches_find(&r->m, s1);
-	MCHECK(r, s1 == r->m.end || (i >= 0 && r->m.v[i].base == s1),
-	       "start %lld after retention is not a batch boundary",
-	       (long long)s1);
-	if (r->cfg.retention_bytes < 0) {
-		/* by time only: every batch that went was old enough */
-		for (size_t k = 0; k < r->m.n && r->m.v[k].base < s1; k++) {
-			int64_t ts = (int64_t)rb_be64(r->m.v[k].bytes +
-						      RB_OFF_MAX_TIMESTAMP);
-			MCHECK(r, now - ts >= r->cfg.retention_ms,
-			       "retention deleted batch %lld with max timestamp "
-			       "%lld, only %lld ms old (retention %lld)",
-			       (long long)r->m.v[k].base, (long long)ts,
-			       (long long)(now - ts),
-			       (long long)r->cfg.retention_ms);
+		(long long)now, (long long)rms, (long long)rbytes);
+	int n = list_segs(r, r->segs);
+	MCHECK(r, (unsigned)n == slog_segment_count(r->log),
+	       "%d segment files, the log has %u", n,
+	       slog_segment_count(r->log));
+	MCHECK(r, r->segs[0] == r->m.start, "first segment %lld, start %lld",
+	       (long long)r->segs[0], (long long)r->m.start);
+	struct seg_model *sm = calloc((size_t)n, sizeof(*sm));
+	MCHECK(r, sm != NULL, "out of memory");
+	uint64_t total = 0;
+	size_t k = 0;
+	for (int i = 0; i < n; i++) {
+		int64_t next = i + 1 < n ? r->segs[i + 1] : INT64_MAX;
+		MCHECK(r, r->segs[i] == r->m.end ||
+				  (k < r->m.n && r->m.v[k].base == r->segs[i]),
+		       "segment %lld does not start at a batch",
+		       (long long)r->segs[i]);
+		sm[i].ts_max = -1;
+		for (; k < r->m.n && r->m.v[k].base < next; k++) {
+			sm[i].bytes += r->m.v[k].len;
+			if (batch_max_ts(&r->m.v[k]) > sm[i].ts_max)
+				sm[i].ts_max = batch_max_ts(&r->m.v[k]);
 		}
+		sm[i].ts_bound = sm[i].ts_max;
+		struct stale_ts *st = stale_find(r, r->segs[i]);
+		if (sm[i].bytes && st && st->ts > sm[i].ts_bound)
+			sm[i].ts_bound = st->ts;
+		total += sm[i].bytes;
 	}
+	int rc = slog_apply_retention(r->log);
+	r->n_retention_runs++;
+	MCHECK(r, rc >= 0 && rc < n, "retention: %d %s (of %d segments)", rc,
+	       tl_errname(rc), n);
+	/* Kafka's rule from the head: the oldest segment goes while it is
+	 * older than retention_ms or the rest still holds retention_bytes;
+	 * the active one always stays.  Segments 0..rc-1 went, rc stayed. */
+	for (int i = 0; i <= rc && i < n - 1; i++) {
+		bool by_size = rbytes >= 0 && total - sm[i].bytes >= (uint64_t)rbytes;
+		bool timed = rms >= 0 && sm[i].bytes > 0;
+		bool must = by_size || (timed && now - sm[i].ts_bound > rms);
+		bool may = by_size || (timed && now - sm[i].ts_max > rms);
+		MCHECK(r, i < rc ? may : !must,
+		       "retention %s segment %lld (%d of %d, %d deleted): %llu "
+		       "bytes of %llu, largest timestamp %lld (bound %lld), "
+		       "now %lld; retention %lld ms / %lld B",
+		       i < rc ? "deleted" : "kept", (long long)r->segs[i], i, n,
+		       rc, (unsigned long long)sm[i].bytes,
+		       (unsigned long long)total, (long long)sm[i].ts_max,
+		       (long long)sm[i].ts_bound, (long long)now,
+		       (long long)rms, (long long)rbytes);
+		if (i == rc && may)
+			r->n_kept_by_stale_ts++;
+		total -= sm[i].bytes;
+	}
+	free(sm);
+	/* exactly those files went, and the log starts at the next one */
+	int n2 = list_segs(r, r->segs_after);
+	MCHECK(r, n2 == n - rc && memcmp(r->segs_after, r->segs + rc,
+					 (size_t)n2 * sizeof(*r->segs)) == 0,
+	       "retention deleted %d of %d segments, %d files left", rc, n,
+	       n2);
+	int64_t s1 = slog_start_offset(r->log);
+	MCHECK(r, s1 == r->segs[rc], "start %lld after retention, first "
+	       "segment left %lld", (long long)s1, (long long)r->segs[rc]);
+	MCHECK(r, (unsigned)n2 == slog_segment_count(r->log),
+	       "%d segment files after retention, the log has %u", n2,
+	       slog_segment_count(r->log));
 	tl_batches_drop_below(&r->m, s1);
+	stale_keep(r, s1, INT64_MAX);
 	r->n_deleted += (uint64_t)rc;
 }
 
@@ -321,6 +449,7 @@ static void run_one(uint64_t seed, uint64_t ops)
 	tl_durable_init(&r->dur);
 	tl_config(&r->cfg, &r->dur, &r->clk);
 	r->cfg.leader_epoch = EPOCH;
+	tl_partition_dir(r->pdir, r->dir, r->cfg.topic, r->cfg.partition);
 	r->cfg.segment_bytes = (uint64_t)tl_rng_range(&r->rng, 16 << 10, 256 << 10);
 	r->cfg.durability = tl_rng_below(&r->rng, 2) ? SLOG_SYNC_GROUP :
 							 SLOG_SYNC_EVERY_APPEND;
@@ -349,6 +478,11 @@ static void run_one(uint64_t seed, uint64_t ops)
 	tl_batches_init(&r->m);
 	r->batch = malloc(BATCH_CAP);
 	r->rbuf = malloc(TL_READ_CAP);
+	r->segs = malloc(SEGS_CAP * sizeof(*r->segs));
+	r->segs_after = malloc(SEGS_CAP * sizeof(*r->segs_after));
+	r->stale = malloc(SEGS_CAP * sizeof(*r->stale));
+	assert_true(r->batch && r->rbuf && r->segs && r->segs_after &&
+		    r->stale);
 	history(r, "open");
 	open_log(r);
 
@@ -367,11 +501,15 @@ static void run_one(uint64_t seed, uint64_t ops)
 	op_reopen(r);
 	MCHECK(r, tl_check_log(r->log, &r->m, 1) == 0, "final check after reopen");
 	printf("model_test: %llu appends, %llu truncations, %llu reopens, %llu "
-	       "segments deleted by retention; end [%lld, %lld)\n",
+	       "retention runs deleted %llu segments (%llu kept on a cut "
+	       "segment's older timestamp); end [%lld, %lld)\n",
 	       (unsigned long long)r->n_appends,
 	       (unsigned long long)r->n_truncates,
 	       (unsigned long long)r->n_reopens,
-	       (unsigned long long)r->n_deleted, (long long)r->m.start,
+	       (unsigned long long)r->n_retention_runs,
+	       (unsigned long long)r->n_deleted,
+	       (unsigned long long)r->n_kept_by_stale_ts,
+	       (long long)r->m.start,
 	       (long long)r->m.end);
 	TL_OK(slog_close(r->log));
 	swriter_destroy(r->w);
@@ -379,6 +517,9 @@ static void run_one(uint64_t seed, uint64_t ops)
 	tl_batches_free(&r->m);
 	free(r->batch);
 	free(r->rbuf);
+	free(r->segs);
+	free(r->segs_after);
+	free(r->stale);
 	free(r);
 }
 
