@@ -348,7 +348,12 @@ static int16_t leave(uint32_t conn, const char *group, const char *member)
 
 static void open_groups(void)
 {
-	TL_OK(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &G));
+	char err[1024];
+	int rc = sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &G, err,
+				sizeof(err));
+	if (rc)
+		fprintf(stderr, "sl_groups_open: %s\n", err);
+	TL_OK(rc);
 }
 
 static void reopen(void)
@@ -369,7 +374,7 @@ static int setup(void **state)
 		return -1;
 	now = T0;
 	tl_clock_init(&clk);
-	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl};
+	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl, NULL};
 	seq = 0;
 	ncap = 0;
 	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
@@ -1134,7 +1139,12 @@ static void test_bad_header_refused(void **state)
 	TL_EQ(pwrite(fd, "X", 1, 0), 1);
 	close(fd);
 	struct sl_groups *g2 = NULL;
-	TL_EQ(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &g2), -EBADMSG);
+	char err[1024];
+	TL_EQ(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &g2, err,
+			     sizeof(err)), -EBADMSG);
+	/* the file named, and what to do */
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "move it away"));
 	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES); /* left alone */
 	fd = open(path, O_RDWR);
 	TL_EQ(pwrite(fd, "S", 1, 0), 1);
