@@ -371,8 +371,8 @@ static int load(struct sl_offsets *s, int64_t now_wall_ms,
 			   header_version(s->io) : 0;
 	if (version == 0) {
 		snprintf(err, errlen, "%s is damaged or not an offsets file "
-			 "(its %d-byte header is not valid); it was left as "
-			 "it is. Restore it from a backup, or move it away to "
+			 "(its %d-byte header is not valid) and was left as "
+			 "it is: restore it from a backup, or move it away to "
 			 "start with no committed offsets (consumers then "
 			 "start where their auto.offset.reset says)", s->path,
 			 SL_OFFSETS_HEADER_BYTES);
