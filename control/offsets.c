@@ -114,8 +114,7 @@ _Static_assert(REC_MAX_BYTES <= IO_BUF_BYTES, "a record fits the I/O buffer");
 struct sl_offsets {
 	const struct sdisk *disk;
 	int fd;                        /* offsets.log, read-write */
-	char dir[PATH_MAX];
-	char path[PATH_MAX];
+	char path[PATH_MAX];           /* <dir>/offsets.log */
 	uint64_t file_bytes;           /* where the next record goes */
 	uint64_t compact_retry_bytes;  /* after a failed rewrite */
 	bool broken;                   /* disk state unknown */
@@ -457,9 +456,7 @@ int sl_offsets_open(const struct sdisk *d, const char *dir,
 	}
 	s->disk = d;
 	s->fd = -1;
-	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s", dir) >=
-		    sizeof(s->dir) ||
-	    (size_t)snprintf(s->path, sizeof(s->path), "%s/%s", dir,
+	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", dir,
 			     SL_OFFSETS_FILE) >= sizeof(s->path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/%s", dir,
 			     SL_OFFSETS_TMP) >= sizeof(tmp)) {
