@@ -26,122 +26,45 @@
  * stays until it rejoins or expires.  Bad input is answered with a Kafka
  * error code, never asserted on.
  *
- * Committed offsets: <dir>/offsets.log, appended to by every OffsetCommit
- * (one record per partition, one write and one fdatasync per request, then
- * the reply), by DeleteGroups and offset expiry (tombstones, made durable
- * before anything is forgotten) and by a group's becoming Empty (a state
- * record: when it did), read back whole at open, rewritten compactly when it
- * has grown to SL_GROUPS_COMPACT_RATIO times its live size.  All integers
- * big-endian; times are ms of the wall clock (struct sl_clock.wall_ms).
- *
- *   file header, 16 bytes:
- *     0   4  magic "SLGO"
- *     4   2  version (2; 1 is read, see below)
- *     6   2  header bytes (16)
- *     8   4  reserved, 0
- *     12  4  CRC32C of bytes [0, 12)
- *   then records of N bytes, each starting
- *     0   4  N, the record's length, this field and the CRC included
- *     4   1  type
- *     5   1  reserved, 0
- *     6   2  G, group id length, 1..255
- *   and ending with the CRC32C of bytes [0, N-4) in its last 4 bytes:
- *   type 1, an offset commit, N = 40 + G + T + (M or 0), 42 <= N <= 4640:
- *     8   2  T, topic name length, 1..249
- *     10  2  M, metadata length, 0..4096, or 0xffff: null metadata
- *     12  4  partition, >= 0
- *     16  8  committed offset (any value the client sent)
- *     24  4  committed leader epoch (-1: none)
- *     28  8  commit time
- *     36  G  group id
- *     ..  T  topic name
- *     ..  M  metadata (absent when null)
- *   type 2, a group's state, N = 20 + G: the group has had members (it is
- *   managed by the group protocol, and its offsets expire together):
- *     8   8  when it last became Empty, or -1: it had members
- *     16  G  group id
- *   type 3, an offset expired, N = 20 + G + T:
- *     8   2  T, topic name length, 1..249
- *     10  2  reserved, 0
- *     12  4  partition, >= 0
- *     16  G  group id
- *     ..  T  topic name
- *   type 4, a group deleted (DeleteGroups, or all its offsets expired), with
- *   its offsets and its state, N = 12 + G:
- *     8   G  group id
- *
- * The header is valid if and only if the file is at least 16 bytes long and
- * magic, version (1 or 2), header bytes, reserved and CRC are as above;
- * otherwise the file is not ours and is left alone (-EBADMSG).  A record is
- * valid if and only if its N is within 13..4640 and within the file, its
- * CRC matches, its type is 1 (version 1: only 1) to 4, the reserved bytes
- * are 0, G, T and M are within their bounds and add up to N as the type
- * says, the partition is >= 0 and a state's time is >= -1.  Records are
- * applied in file order (a later commit for the same group, topic and
- * partition replaces the earlier; a tombstone removes what it names, if
- * present; a later state replaces the earlier); the first record that is
- * not valid ends the log and the file is truncated there (a torn append or
- * a damaged tail: what it held was never acknowledged, or the damage took
- * it).  After the load, a group whose state says -1 (it had members when
- * the coordinator stopped) became Empty now.  Version 1 files hold commit
- * times of a monotonic clock, meaningless after a reboot: they are read as
- * committed now, and the file is rewritten as version 2 before the open
- * returns.
- *
- * The file is created as offsets.log.tmp (header, fdatasync) renamed into
- * place, the directory fsync'ed; a compaction writes every live offset (and
- * the state of each group that has one) to offsets.log.tmp the same way,
- * then renames it over offsets.log and fsyncs the directory, so a crash
- * leaves the old file or the new one, never a mix (a stale .tmp is deleted
- * at open); tombstones and replaced commits are not copied, so what was
- * deleted or expired is then gone from the disk too.  A failed append is
- * truncated away and the commit answered KAFKA_STORAGE_ERROR (a
- * DeleteGroups: the same; an expiry: tried again a second later); after a
- * failed fdatasync, or a failed truncation or directory fsync, what is on
- * disk is unknown, so every later commit or delete is refused with
- * KAFKA_STORAGE_ERROR and nothing expires until the coordinator is reopened
- * (which reads back what survived).
+ * Committed offsets are kept by the offsets store (offsets.h; the file
+ * format is in offsets.c): every OffsetCommit appends its records as one
+ * durable batch (one write and one fdatasync per request) before the
+ * reply; DeleteGroups and offset expiry append tombstones, durable before
+ * anything is forgotten; a group's becoming Empty appends a state record
+ * (when it did); the store is rewritten with only what is live once it has
+ * grown to SL_OFFSETS_COMPACT_RATIO times that (the live size is counted
+ * here, record by record).  At the open the records are applied in file
+ * order: a later commit for the same group, topic and partition replaces
+ * the earlier; a tombstone removes what it names, if present; a later
+ * state replaces the earlier.  After the load, a group whose state says -1
+ * (it had members when the coordinator stopped) became Empty now; a
+ * version 1 file (commit times read as now) is rewritten before the open
+ * returns.  A failed append is answered KAFKA_STORAGE_ERROR (a
+ * DeleteGroups: the same; an expiry: tried again a second later); while
+ * the store is broken (what is on disk is unknown) every later commit or
+ * delete is refused with KAFKA_STORAGE_ERROR and nothing expires until the
+ * coordinator is reopened (which reads back what survived).
  */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "control/groups.h"
+#include "control/offsets.h"
 #include "proto/kafka/kcodec.h"
-#include "proto/record_batch.h"
+#include "storage/disk.h"
 #include "storage/log.h" /* struct sl_clock */
 
-/* ---- the offsets file ---- */
-
-#define FILE_MAGIC 0x534C474Fu /* "SLGO" */
-#define FILE_VERSION 2
-#define FILE_VERSION_MONO 1 /* commit times of a monotonic clock */
-#define FILE_HEADER_BYTES 16
-#define REC_FIXED_BYTES 40 /* N of a commit without group id, topic and
-			      metadata */
-#define REC_STATE_FIXED 20 /* N of a state without the group id */
-#define REC_EXPIRE_FIXED 20 /* ... of an expired offset without G and T */
-#define REC_DELETE_FIXED 12 /* ... of a deleted group without G */
-#define REC_TYPE_COMMIT 1
-#define REC_TYPE_STATE 2
-#define REC_TYPE_EXPIRE 3
-#define REC_TYPE_DELETE 4
-#define REC_META_NULL 0xffff
-#define REC_MIN_BYTES (REC_DELETE_FIXED + 1)
-#define REC_MAX_BYTES (REC_FIXED_BYTES + SL_GROUPS_NAME_MAX + \
-		       SL_GROUPS_TOPIC_MAX + SL_GROUPS_OFFSET_METADATA_MAX)
-#define IO_BUF_BYTES (64 * 1024)
-
-_Static_assert(SL_GROUPS_OFFSET_METADATA_MAX < REC_META_NULL,
-	       "metadata length leaves 0xffff for null");
-_Static_assert(REC_MAX_BYTES <= IO_BUF_BYTES, "a record fits the I/O buffer");
+/* The store's format bounds are the coordinator's limits: nothing accepted
+ * here is too long to be kept there. */
+_Static_assert(SL_GROUPS_NAME_MAX == SL_OFFSETS_GROUP_MAX, "group ids fit");
+_Static_assert(SL_GROUPS_TOPIC_MAX == SL_OFFSETS_TOPIC_MAX, "topics fit");
+_Static_assert(SL_GROUPS_OFFSET_METADATA_MAX == SL_OFFSETS_META_MAX,
+	       "metadata fits");
 
 /* ---- limits of what is kept ---- */
 
@@ -263,20 +186,15 @@ struct group {
 struct sl_groups {
 	sl_groups_reply_fn reply;
 	void *ctx;
-	int dir_fd;
-	int fd;                        /* offsets.log */
-	char path[PATH_MAX];
-	char tmp_path[PATH_MAX];
-	uint64_t file_bytes;           /* where the next record goes */
-	uint64_t live_bytes;           /* header + one record per offset */
-	uint64_t compact_retry_bytes;  /* after a failed compaction */
-	bool broken;                   /* disk state unknown: refuse commits */
+	struct sl_offsets *store;      /* the offsets file */
+	uint64_t live_bytes;           /* what a rewrite of the store would
+					  hold: a record per offset and per
+					  state, header not counted */
 	const struct sl_clock *clock;  /* wall_ms: commit times, expiry */
 	int64_t retention_ms;          /* offsets.retention.minutes */
 	int64_t expiry_ms;             /* wall ms of the next expiry scan;
 					  INT64_MAX: nothing can expire */
-	uint16_t load_version;         /* of the file being loaded */
-	int64_t load_wall_ms;          /* commit time of version 1 records */
+	int64_t load_wall_ms;          /* wall ms at the open */
 	int64_t open_ms;
 	uint64_t member_seq;
 	uint32_t ngroups;
@@ -284,7 +202,6 @@ struct sl_groups {
 	struct group *groups;          /* SL_GROUPS_MAX slots */
 	struct kc_arena in;            /* decoded requests */
 	struct kc_arena build;         /* arrays of responses being built */
-	uint8_t *io;                   /* IO_BUF_BYTES */
 	uint8_t out[SL_GROUPS_MAX_RESPONSE];
 };
 
@@ -569,17 +486,60 @@ static struct group *group_create(struct sl_groups *g, const char *id,
 	return NULL;
 }
 
-/* Lengths of the records of the offsets file (its format at the top). */
-static uint64_t record_bytes(size_t group_len, size_t topic_len,
-			     int32_t meta_len)
+/* The store's records of gr (offsets.h): o committed, gr's state
+ * (empty_ms: when it became Empty, or -1), o expired, gr deleted. */
+static struct sl_offsets_rec commit_rec(const struct group *gr,
+					const struct offset *o)
 {
-	return REC_FIXED_BYTES + group_len + topic_len +
-	       (meta_len > 0 ? (size_t)meta_len : 0);
+	return (struct sl_offsets_rec){
+		.type = SL_OFFSETS_COMMIT, .group_len = gr->id_len,
+		.group = gr->id, .topic_len = o->topic_len,
+		.topic = (const char *)o->blob, .partition = o->partition,
+		.offset = o->offset, .leader_epoch = o->leader_epoch,
+		.meta_len = o->meta_len,
+		.meta = (const char *)o->blob + o->topic_len,
+		.time_ms = o->commit_ms,
+	};
+}
+
+static struct sl_offsets_rec state_rec(const struct group *gr,
+				       int64_t empty_ms)
+{
+	return (struct sl_offsets_rec){
+		.type = SL_OFFSETS_STATE, .group_len = gr->id_len,
+		.group = gr->id, .time_ms = empty_ms,
+	};
+}
+
+static struct sl_offsets_rec expire_rec(const struct group *gr,
+					const struct offset *o)
+{
+	return (struct sl_offsets_rec){
+		.type = SL_OFFSETS_EXPIRE, .group_len = gr->id_len,
+		.group = gr->id, .topic_len = o->topic_len,
+		.topic = (const char *)o->blob, .partition = o->partition,
+	};
+}
+
+static struct sl_offsets_rec delete_rec(const struct group *gr)
+{
+	return (struct sl_offsets_rec){
+		.type = SL_OFFSETS_DELETE, .group_len = gr->id_len,
+		.group = gr->id,
+	};
+}
+
+/* What o and gr's state record take in the store (its live size). */
+static uint64_t record_bytes(const struct group *gr, const struct offset *o)
+{
+	struct sl_offsets_rec r = commit_rec(gr, o);
+	return sl_offsets_rec_bytes(&r);
 }
 
 static uint64_t state_bytes(const struct group *gr)
 {
-	return REC_STATE_FIXED + gr->id_len;
+	struct sl_offsets_rec r = state_rec(gr, -1);
+	return sl_offsets_rec_bytes(&r);
 }
 
 /* Forget gr's offsets and its state record (the tombstone that says so on
@@ -589,8 +549,7 @@ static void group_drop_offsets(struct sl_groups *g, struct group *gr)
 	assert(gr->used && g->noffsets >= gr->noffsets);
 	for (uint32_t i = 0; i < gr->noffsets; i++) {
 		const struct offset *o = &gr->offsets[i];
-		g->live_bytes -= record_bytes(gr->id_len, o->topic_len,
-					      o->meta_len);
+		g->live_bytes -= record_bytes(gr, o);
 		free(o->blob);
 	}
 	free(gr->offsets);
@@ -864,8 +823,7 @@ static int offset_put(struct sl_groups *g, struct group *gr, const char *topic,
 	struct offset *o;
 	if (at >= 0) {
 		o = &gr->offsets[at];
-		g->live_bytes -= record_bytes(gr->id_len, o->topic_len,
-					      o->meta_len);
+		g->live_bytes -= record_bytes(gr, o);
 		free(o->blob);
 	} else {
 		if (gr->noffsets == gr->offsets_cap) {
@@ -888,7 +846,7 @@ static int offset_put(struct sl_groups *g, struct group *gr, const char *topic,
 	}
 	*o = (struct offset){blob, (uint16_t)topic_len, meta_len, partition,
 			     leader_epoch, offset, commit_ms};
-	g->live_bytes += record_bytes(gr->id_len, topic_len, meta_len);
+	g->live_bytes += record_bytes(gr, o);
 	return 0;
 }
 
@@ -897,7 +855,7 @@ static void offset_remove(struct sl_groups *g, struct group *gr, uint32_t i)
 {
 	assert(i < gr->noffsets && g->noffsets > 0);
 	const struct offset *o = &gr->offsets[i];
-	g->live_bytes -= record_bytes(gr->id_len, o->topic_len, o->meta_len);
+	g->live_bytes -= record_bytes(gr, o);
 	free(o->blob);
 	memmove(&gr->offsets[i], &gr->offsets[i + 1],
 		(gr->noffsets - i - 1) * sizeof(gr->offsets[0]));
@@ -905,481 +863,76 @@ static void offset_remove(struct sl_groups *g, struct group *gr, uint32_t i)
 	g->noffsets--;
 }
 
-/* ---- the offsets file ---- */
+/* ---- the offsets store ---- */
 
-static void header_put(uint8_t *p)
+/* The store's open: apply one record of the file to memory (the rules at
+ * the top).  Returns 0, -ENOMEM or -EOVERFLOW (the limits). */
+static int apply_record(void *arg, const struct sl_offsets_rec *r)
 {
-	rb_put32(p, FILE_MAGIC);
-	rb_put16(p + 4, FILE_VERSION);
-	rb_put16(p + 6, FILE_HEADER_BYTES);
-	rb_put32(p + 8, 0);
-	rb_put32(p + 12, rb_crc32c(p, 12));
-}
-
-/* The file's version, or 0 when p is not a valid header. */
-static uint16_t header_version(const uint8_t *p)
-{
-	uint16_t v = rb_be16(p + 4);
-	if (rb_be32(p) != FILE_MAGIC ||
-	    (v != FILE_VERSION && v != FILE_VERSION_MONO) ||
-	    rb_be16(p + 6) != FILE_HEADER_BYTES || rb_be32(p + 8) != 0 ||
-	    rb_be32(p + 12) != rb_crc32c(p, 12))
-		return 0;
-	return v;
-}
-
-/* The fields every record starts with, and its CRC. */
-static void record_frame(uint8_t *p, size_t n, uint8_t type,
-			 const struct group *gr)
-{
-	assert(n >= REC_MIN_BYTES && n <= REC_MAX_BYTES);
-	rb_put32(p, (uint32_t)n);
-	p[4] = type;
-	p[5] = 0;
-	rb_put16(p + 6, gr->id_len);
-}
-
-static size_t record_seal(uint8_t *p, size_t n)
-{
-	rb_put32(p + n - 4, rb_crc32c(p, n - 4));
-	return n;
-}
-
-/* gr's state record (empty_ms: when it became Empty, or -1) at p. */
-static size_t state_put(uint8_t *p, size_t cap, const struct group *gr,
-			int64_t empty_ms)
-{
-	size_t n = (size_t)state_bytes(gr);
-	assert(n <= cap && empty_ms >= -1);
-	record_frame(p, n, REC_TYPE_STATE, gr);
-	rb_put64(p + 8, (uint64_t)empty_ms);
-	memcpy(p + 16, gr->id, gr->id_len);
-	return record_seal(p, n);
-}
-
-/* The tombstone of gr's offset o at p. */
-static size_t expire_put(uint8_t *p, size_t cap, const struct group *gr,
-			 const struct offset *o)
-{
-	size_t n = REC_EXPIRE_FIXED + gr->id_len + o->topic_len;
-	assert(n <= cap && o->partition >= 0);
-	record_frame(p, n, REC_TYPE_EXPIRE, gr);
-	rb_put16(p + 8, o->topic_len);
-	rb_put16(p + 10, 0);
-	rb_put32(p + 12, (uint32_t)o->partition);
-	memcpy(p + 16, gr->id, gr->id_len);
-	memcpy(p + 16 + gr->id_len, o->blob, o->topic_len);
-	return record_seal(p, n);
-}
-
-/* The tombstone of gr (its offsets and state) at p. */
-static size_t delete_put(uint8_t *p, size_t cap, const struct group *gr)
-{
-	size_t n = REC_DELETE_FIXED + gr->id_len;
-	assert(n <= cap);
-	record_frame(p, n, REC_TYPE_DELETE, gr);
-	memcpy(p + 8, gr->id, gr->id_len);
-	return record_seal(p, n);
-}
-
-/* One record at p (cap bytes); returns its length. */
-static size_t record_put(uint8_t *p, size_t cap, const struct group *gr,
-			 const char *topic, size_t topic_len,
-			 int32_t partition, int64_t offset, int32_t epoch,
-			 const char *meta, int32_t meta_len, int64_t commit_ms)
-{
-	size_t n = (size_t)record_bytes(gr->id_len, topic_len, meta_len);
-	size_t mlen = meta_len > 0 ? (size_t)meta_len : 0;
-	assert(n <= cap);
-	record_frame(p, n, REC_TYPE_COMMIT, gr);
-	rb_put16(p + 8, (uint16_t)topic_len);
-	rb_put16(p + 10, meta_len < 0 ? REC_META_NULL : (uint16_t)meta_len);
-	rb_put32(p + 12, (uint32_t)partition);
-	rb_put64(p + 16, (uint64_t)offset);
-	rb_put32(p + 24, (uint32_t)epoch);
-	rb_put64(p + 28, (uint64_t)commit_ms);
-	memcpy(p + 36, gr->id, gr->id_len);
-	memcpy(p + 36 + gr->id_len, topic, topic_len);
-	if (mlen)
-		memcpy(p + 36 + gr->id_len + topic_len, meta, mlen);
-	return record_seal(p, n);
-}
-
-/* The length of the valid record at p (avail bytes there) in a file of
- * version, or 0. */
-static size_t record_check(const uint8_t *p, size_t avail, uint16_t version)
-{
-	if (avail < 4)
-		return 0;
-	uint32_t n = rb_be32(p);
-	if (n < REC_MIN_BYTES || n > REC_MAX_BYTES || n > avail)
-		return 0;
-	if (rb_be32(p + n - 4) != rb_crc32c(p, n - 4))
-		return 0;
-	uint16_t gl = rb_be16(p + 6), tl = rb_be16(p + 8), ml = rb_be16(p + 10);
-	size_t m = ml == REC_META_NULL ? 0 : ml;
-	if (p[5] != 0 || gl == 0 || gl > SL_GROUPS_NAME_MAX)
-		return 0;
-	if (p[4] != REC_TYPE_COMMIT && version == FILE_VERSION_MONO)
-		return 0;
-	switch (p[4]) {
-	case REC_TYPE_COMMIT:
-		if (tl == 0 || tl > SL_GROUPS_TOPIC_MAX ||
-		    (ml != REC_META_NULL && ml > SL_GROUPS_OFFSET_METADATA_MAX) ||
-		    REC_FIXED_BYTES + gl + tl + m != n ||
-		    (int32_t)rb_be32(p + 12) < 0)
-			return 0;
-		return n;
-	case REC_TYPE_STATE:
-		if ((size_t)REC_STATE_FIXED + gl != n || (int64_t)rb_be64(p + 8) < -1)
-			return 0;
-		return n;
-	case REC_TYPE_EXPIRE:
-		if (tl == 0 || tl > SL_GROUPS_TOPIC_MAX || ml != 0 ||
-		    (size_t)REC_EXPIRE_FIXED + gl + tl != n ||
-		    (int32_t)rb_be32(p + 12) < 0)
-			return 0;
-		return n;
-	case REC_TYPE_DELETE:
-		if ((size_t)REC_DELETE_FIXED + gl != n)
-			return 0;
-		return n;
-	}
-	return 0;
-}
-
-/* Apply the valid record at p to memory. */
-static int apply_record(struct sl_groups *g, const uint8_t *p)
-{
-	uint16_t gl = rb_be16(p + 6), tl = rb_be16(p + 8), ml = rb_be16(p + 10);
-	uint8_t type = p[4];
-	const char *gid = (const char *)p + (type == REC_TYPE_COMMIT ? 36 :
-					     type == REC_TYPE_DELETE ? 8 : 16);
-	struct group *gr = group_find(g, gid, gl);
-	if (!gr && (type == REC_TYPE_EXPIRE || type == REC_TYPE_DELETE))
+	struct sl_groups *g = arg;
+	struct group *gr = group_find(g, r->group, r->group_len);
+	if (!gr && (r->type == SL_OFFSETS_EXPIRE ||
+		    r->type == SL_OFFSETS_DELETE))
 		return 0; /* nothing to remove */
-	if (!gr && !(gr = group_create(g, gid, gl)))
+	if (!gr && !(gr = group_create(g, r->group, r->group_len)))
 		return -EOVERFLOW;
-	switch (type) {
-	case REC_TYPE_COMMIT: {
-		int32_t meta_len = ml == REC_META_NULL ? -1 : ml;
-		int64_t commit_ms = g->load_version == FILE_VERSION_MONO ?
-				    g->load_wall_ms : (int64_t)rb_be64(p + 28);
-		return offset_put(g, gr, gid + gl, tl, (int32_t)rb_be32(p + 12),
-				  (int64_t)rb_be64(p + 16),
-				  (int32_t)rb_be32(p + 24), gid + gl + tl,
-				  meta_len, commit_ms);
-	}
-	case REC_TYPE_STATE:
+	switch (r->type) {
+	case SL_OFFSETS_COMMIT:
+		return offset_put(g, gr, r->topic, r->topic_len, r->partition,
+				  r->offset, r->leader_epoch, r->meta,
+				  r->meta_len, r->time_ms);
+	case SL_OFFSETS_STATE:
 		if (gr->logged_ms == LOGGED_NONE)
 			g->live_bytes += state_bytes(gr);
-		gr->logged_ms = (int64_t)rb_be64(p + 8);
+		gr->logged_ms = r->time_ms;
 		if (gr->type_len < 0)
 			gr->type_len = 0; /* had members; the type is not kept */
 		return 0;
-	case REC_TYPE_EXPIRE: {
-		int64_t at = offset_search(gr, gid + gl, tl,
-					   (int32_t)rb_be32(p + 12));
+	case SL_OFFSETS_EXPIRE: {
+		int64_t at = offset_search(gr, r->topic, r->topic_len,
+					   r->partition);
 		if (at >= 0)
 			offset_remove(g, gr, (uint32_t)at);
 		return 0;
 	}
-	case REC_TYPE_DELETE:
+	case SL_OFFSETS_DELETE:
 		group_free(g, gr);
 		return 0;
 	}
-	assert(!"record_check let an unknown type through");
+	assert(!"the store let an unknown type through");
 	return -EINVAL;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t at)
+/* Rewrite the store with what is live: each group's state record, if it
+ * has one, then its offsets.  Returns 0 or -errno (offsets.h: the old file
+ * stays, or the store is broken). */
+static int compact(struct sl_groups *g)
 {
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)at);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-		at += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* Read [at, at + n) into p; returns the bytes read (short at the end). */
-static ssize_t read_full(int fd, uint8_t *p, size_t n, uint64_t at)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, p + got, n - got, (off_t)(at + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-/* Write every live offset to the temporary file and rename it over the
- * offsets file.  Returns the new file's length or -errno; on error the old
- * file is still in place (unless -EIO from the directory fsync, which the
- * caller treats as "state unknown"). */
-static int64_t file_rewrite(struct sl_groups *g, int *fd_out, bool *after_rename)
-{
-	*after_rename = false;
-	int fd = open(g->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	uint64_t at = 0;
-	size_t fill = FILE_HEADER_BYTES;
-	int rc;
-	header_put(g->io);
+	sl_offsets_rewrite_begin(g->store);
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
 		if (!gr->used)
 			continue;
 		if (gr->logged_ms != LOGGED_NONE) {
-			if (IO_BUF_BYTES - fill < REC_MAX_BYTES) {
-				if ((rc = write_all(fd, g->io, fill, at)) < 0)
-					goto out_unlink;
-				at += fill;
-				fill = 0;
-			}
-			fill += state_put(g->io + fill, IO_BUF_BYTES - fill, gr,
-					  gr->logged_ms);
+			struct sl_offsets_rec r = state_rec(gr, gr->logged_ms);
+			sl_offsets_rewrite_add(g->store, &r);
 		}
 		for (uint32_t j = 0; j < gr->noffsets; j++) {
-			const struct offset *o = &gr->offsets[j];
-			if (IO_BUF_BYTES - fill < REC_MAX_BYTES) {
-				if ((rc = write_all(fd, g->io, fill, at)) < 0)
-					goto out_unlink;
-				at += fill;
-				fill = 0;
-			}
-			fill += record_put(g->io + fill, IO_BUF_BYTES - fill, gr,
-					   (const char *)o->blob, o->topic_len,
-					   o->partition, o->offset,
-					   o->leader_epoch,
-					   (const char *)o->blob + o->topic_len,
-					   o->meta_len, o->commit_ms);
+			struct sl_offsets_rec r = commit_rec(gr,
+							     &gr->offsets[j]);
+			sl_offsets_rewrite_add(g->store, &r);
 		}
 	}
-	if ((rc = write_all(fd, g->io, fill, at)) < 0)
-		goto out_unlink;
-	at += fill;
-	if (fdatasync(fd) < 0) {
-		rc = -errno;
-		goto out_unlink;
-	}
-	if (rename(g->tmp_path, g->path) < 0) {
-		rc = -errno;
-		goto out_unlink;
-	}
-	*after_rename = true;
-	*fd_out = fd;
-	if (fsync(g->dir_fd) < 0)
-		return -errno;
-	return (int64_t)at;
-out_unlink:
-	unlink(g->tmp_path);
-	close(fd);
+	int rc = sl_offsets_rewrite_end(g->store);
+	assert(rc < 0 || sl_offsets_size(g->store) ==
+			 SL_OFFSETS_HEADER_BYTES + g->live_bytes);
 	return rc;
-}
-
-/* Rewrite the file with only what is live (see file_rewrite).  Returns 0,
- * or -errno with the old file still in place (or the coordinator marked
- * broken when the rename may not survive a crash). */
-static int compact(struct sl_groups *g)
-{
-	int fd = -1;
-	bool renamed;
-	int64_t n = file_rewrite(g, &fd, &renamed);
-	if (renamed) {
-		/* the new file holds everything; appends go there now */
-		close(g->fd);
-		g->fd = fd;
-		g->file_bytes = n >= 0 ? (uint64_t)n : g->live_bytes;
-		g->compact_retry_bytes = 0;
-		if (n < 0)
-			g->broken = true; /* the rename may not survive a crash */
-		assert(n < 0 || g->file_bytes == g->live_bytes);
-		return n < 0 ? (int)n : 0;
-	}
-	assert(n < 0);
-	return (int)n;
 }
 
 static void maybe_compact(struct sl_groups *g)
 {
-	if (g->broken || g->file_bytes < SL_GROUPS_COMPACT_MIN_BYTES ||
-	    g->file_bytes < SL_GROUPS_COMPACT_RATIO * g->live_bytes ||
-	    g->file_bytes < g->compact_retry_bytes)
-		return;
-	if (compact(g) < 0 && !g->broken)
-		/* the old file stays; try again when it has doubled */
-		g->compact_retry_bytes = g->file_bytes * 2;
-}
-
-/* Append n bytes of records and make them durable.  Returns 0 or -errno;
- * on error nothing is appended (or the coordinator is marked broken). */
-static int file_append(struct sl_groups *g, const uint8_t *p, size_t n)
-{
-	if (g->broken)
-		return -EIO;
-	int rc = write_all(g->fd, p, n, g->file_bytes);
-	if (rc == 0 && fdatasync(g->fd) < 0) {
-		rc = -errno;
-		g->broken = true; /* the page cache may have dropped the pages */
-	}
-	if (rc == 0) {
-		g->file_bytes += n;
-		return 0;
-	}
-	if (ftruncate(g->fd, (off_t)g->file_bytes) < 0)
-		g->broken = true;
-	return rc;
-}
-
-/*
- * Appending records of any total size through the I/O buffer, durable
- * together: app_begin, then for each record app_room (room for the largest
- * record) and app_put, then app_end (write, fdatasync; on error nothing is
- * appended, as file_append).
- */
-struct appender {
-	uint64_t at;    /* where the buffer's bytes go */
-	size_t fill;    /* bytes in g->io */
-	int rc;
-};
-
-static void app_begin(const struct sl_groups *g, struct appender *a)
-{
-	*a = (struct appender){g->file_bytes, 0, g->broken ? -EIO : 0};
-}
-
-static uint8_t *app_room(struct sl_groups *g, struct appender *a)
-{
-	if (IO_BUF_BYTES - a->fill < REC_MAX_BYTES) {
-		if (a->rc == 0)
-			a->rc = write_all(g->fd, g->io, a->fill, a->at);
-		a->at += a->fill;
-		a->fill = 0;
-	}
-	return g->io + a->fill;
-}
-
-static void app_put(struct appender *a, size_t n)
-{
-	assert(n >= REC_MIN_BYTES && a->fill + n <= IO_BUF_BYTES);
-	a->fill += n;
-}
-
-static int app_end(struct sl_groups *g, struct appender *a)
-{
-	uint64_t end = a->at + a->fill;
-	if (a->rc == 0)
-		a->rc = write_all(g->fd, g->io, a->fill, a->at);
-	if (a->rc == 0 && fdatasync(g->fd) < 0) {
-		a->rc = -errno;
-		g->broken = true;
-	}
-	if (a->rc == 0) {
-		g->file_bytes = end;
-		return 0;
-	}
-	if (!g->broken && ftruncate(g->fd, (off_t)g->file_bytes) < 0)
-		g->broken = true;
-	return a->rc;
-}
-
-static int file_load(struct sl_groups *g)
-{
-	struct stat st;
-	if (fstat(g->fd, &st) < 0)
-		return -errno;
-	uint64_t size = (uint64_t)st.st_size;
-	ssize_t r = read_full(g->fd, g->io, FILE_HEADER_BYTES, 0);
-	if (r < 0)
-		return (int)r;
-	if (r < FILE_HEADER_BYTES || !(g->load_version = header_version(g->io)))
-		return -EBADMSG;
-	uint64_t pos = FILE_HEADER_BYTES, buf_at = 0, buf_len = 0;
-	for (;;) {
-		/* the record at pos, whole, in the buffer */
-		if (pos + REC_MAX_BYTES > buf_at + buf_len &&
-		    buf_at + buf_len < size) {
-			r = read_full(g->fd, g->io, IO_BUF_BYTES, pos);
-			if (r < 0)
-				return (int)r;
-			buf_at = pos;
-			buf_len = (uint64_t)r;
-		}
-		if (pos >= buf_at + buf_len)
-			break;
-		const uint8_t *p = g->io + (pos - buf_at);
-		size_t n = record_check(p, (size_t)(buf_at + buf_len - pos),
-					g->load_version);
-		if (n == 0)
-			break;
-		int rc = apply_record(g, p);
-		if (rc < 0)
-			return rc;
-		pos += n;
-	}
-	if (pos < size) {
-		/* a torn or damaged tail: nothing after it can be trusted */
-		if (ftruncate(g->fd, (off_t)pos) < 0 || fdatasync(g->fd) < 0)
-			return -errno;
-	}
-	g->file_bytes = pos;
-	return 0;
-}
-
-static int file_create(struct sl_groups *g)
-{
-	int fd = open(g->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	uint8_t h[FILE_HEADER_BYTES];
-	header_put(h);
-	int rc = write_all(fd, h, sizeof(h), 0);
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = -errno;
-	if (rc == 0 && rename(g->tmp_path, g->path) < 0)
-		rc = -errno;
-	if (rc == 0 && fsync(g->dir_fd) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(g->tmp_path);
-		close(fd);
-		return rc;
-	}
-	g->fd = fd;
-	return 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (sl_offsets_compact_due(g->store, g->live_bytes))
+		(void)compact(g); /* on failure the store says when again */
 }
 
 /* ---- rebalancing ---- */
@@ -1581,20 +1134,19 @@ static int64_t state_wanted(const struct group *gr)
  * again. */
 static void log_states(struct sl_groups *g)
 {
-	struct appender a;
 	uint32_t n = 0;
-	if (g->broken)
+	if (sl_offsets_broken(g->store))
 		return;
-	app_begin(g, &a);
+	sl_offsets_batch_begin(g->store);
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
 		if (!gr->used || state_wanted(gr) == gr->logged_ms)
 			continue;
-		uint8_t *p = app_room(g, &a);
-		app_put(&a, state_put(p, REC_MAX_BYTES, gr, state_wanted(gr)));
+		struct sl_offsets_rec r = state_rec(gr, state_wanted(gr));
+		sl_offsets_batch_add(g->store, &r);
 		n++;
 	}
-	if (n == 0 || app_end(g, &a) < 0)
+	if (sl_offsets_batch_end(g->store) < 0 || n == 0)
 		return;
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		struct group *gr = &g->groups[i];
@@ -1636,20 +1188,19 @@ static bool expired(const struct sl_groups *g, const struct group *gr,
  */
 static void expire_offsets(struct sl_groups *g, int64_t wall)
 {
-	struct appender a;
 	int64_t next = INT64_MAX;
 	uint32_t n = 0;
-	if (wall < g->expiry_ms || g->broken)
+	if (wall < g->expiry_ms || sl_offsets_broken(g->store))
 		return;
-	app_begin(g, &a);
+	sl_offsets_batch_begin(g->store);
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
 		if (!gr->used || gr->noffsets == 0)
 			continue;
 		if (gr->type_len >= 0) {
 			if (expired(g, gr, &gr->offsets[0], wall, &next)) {
-				app_put(&a, delete_put(app_room(g, &a),
-						       REC_MAX_BYTES, gr));
+				struct sl_offsets_rec r = delete_rec(gr);
+				sl_offsets_batch_add(g->store, &r);
 				n++;
 			}
 			continue;
@@ -1657,13 +1208,13 @@ static void expire_offsets(struct sl_groups *g, int64_t wall)
 		for (uint32_t k = 0; k < gr->noffsets; k++) {
 			const struct offset *o = &gr->offsets[k];
 			if (expired(g, gr, o, wall, &next)) {
-				app_put(&a, expire_put(app_room(g, &a),
-						       REC_MAX_BYTES, gr, o));
+				struct sl_offsets_rec r = expire_rec(gr, o);
+				sl_offsets_batch_add(g->store, &r);
 				n++;
 			}
 		}
 	}
-	if (n && app_end(g, &a) < 0) {
+	if (sl_offsets_batch_end(g->store) < 0) {
 		g->expiry_ms = wall + EXPIRY_RETRY_MS;
 		return;
 	}
@@ -2244,7 +1795,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		take(&g->build, (size_t)nt, sizeof(*rt));
 	if (nt && !rt)
 		return -EMSGSIZE;
-	size_t bytes = 0;
+	uint32_t records = 0; /* to append */
 	uint32_t fresh = 0;
 	for (int32_t i = 0; i < nt; i++) {
 		int32_t np = qt[i].partitions.count > 0 ?
@@ -2270,19 +1821,17 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 					       qp[j].partition_index) < 0 &&
 				 g->noffsets + ++fresh > SL_GROUPS_OFFSETS_MAX)
 				rp[j].error_code = KC_ERR_POLICY_VIOLATION;
-			else if (g->broken)
+			else if (sl_offsets_broken(g->store))
 				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
 			if (rp[j].error_code == ERR_NONE)
-				bytes += record_bytes(
-					gr->id_len, (size_t)qt[i].name.len,
-					qp[j].committed_metadata.len);
+				records++;
 		}
 	}
 	r->topics = (struct kc_array){rt, nt};
 	long n = encode(g, rq, r);
 	if (n < 0)
 		return (int)n;
-	if (bytes == 0) {
+	if (records == 0) {
 		deliver(g, rq, n);
 		return 0;
 	}
@@ -2293,34 +1842,37 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	int64_t wall = wall_now(g);
 	int64_t state = gr->state == ST_EMPTY ? gr->empty_ms : -1;
 	bool put_state = gr->type_len >= 0 && state != gr->logged_ms;
-	size_t off = 0;
-	if (put_state)
-		bytes += state_bytes(gr);
-	uint8_t *buf = malloc(bytes);
-	if (!buf)
-		return -ENOMEM;
-	if (put_state)
-		off += state_put(buf, bytes, gr, state);
+	sl_offsets_batch_begin(g->store);
+	if (put_state) {
+		struct sl_offsets_rec sr = state_rec(gr, state);
+		sl_offsets_batch_add(g->store, &sr);
+	}
 	for (int32_t i = 0; i < nt; i++) {
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
 		const struct kc_offset_commit_resp_partition *rp =
 			rt[i].partitions.items;
-		for (int32_t j = 0; j < rt[i].partitions.count; j++)
-			if (rp[j].error_code == ERR_NONE)
-				off += record_put(buf + off, bytes - off, gr,
-						  qt[i].name.ptr,
-						  (size_t)qt[i].name.len,
-						  qp[j].partition_index,
-						  qp[j].committed_offset,
-						  qp[j].committed_leader_epoch,
-						  qp[j].committed_metadata.ptr,
-						  qp[j].committed_metadata.len,
-						  wall);
+		for (int32_t j = 0; j < rt[i].partitions.count; j++) {
+			if (rp[j].error_code != ERR_NONE)
+				continue;
+			struct sl_offsets_rec cr = {
+				.type = SL_OFFSETS_COMMIT,
+				.group_len = gr->id_len, .group = gr->id,
+				.topic_len = (uint16_t)qt[i].name.len,
+				.topic = qt[i].name.ptr,
+				.partition = qp[j].partition_index,
+				.offset = qp[j].committed_offset,
+				.leader_epoch = qp[j].committed_leader_epoch,
+				.meta_len = qp[j].committed_metadata.len,
+				.meta = qp[j].committed_metadata.ptr,
+				.time_ms = wall,
+			};
+			sl_offsets_batch_add(g->store, &cr);
+			records--;
+		}
 	}
-	assert(off == bytes);
-	int rc = file_append(g, buf, bytes);
-	free(buf);
+	assert(records == 0);
+	int rc = sl_offsets_batch_end(g->store);
 	if (rc == 0 && put_state) {
 		if (gr->logged_ms == LOGGED_NONE)
 			g->live_bytes += state_bytes(gr);
@@ -2591,8 +2143,7 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 	struct group **doomed = take(&g->build, (size_t)n, sizeof(*doomed));
 	if (n && (!res || !doomed))
 		return -EMSGSIZE;
-	struct appender a;
-	uint32_t ndoomed = 0, nlogged = 0;
+	uint32_t ndoomed = 0;
 	for (int32_t i = 0; i < n; i++) {
 		struct group *gr = valid_group_id(ids[i]) ?
 			group_find(g, ids[i].ptr, (size_t)ids[i].len) : NULL;
@@ -2604,7 +2155,7 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 			res[i].error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 		else if (gr->state != ST_EMPTY)
 			res[i].error_code = KC_ERR_NON_EMPTY_GROUP;
-		else if (g->broken)
+		else if (sl_offsets_broken(g->store))
 			res[i].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
 		if (res[i].error_code != ERR_NONE)
 			continue;
@@ -2615,17 +2166,19 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 	r->results = (struct kc_array){res, n};
 	long len = encode(g, rq, r);
 	int rc = len < 0 ? (int)len : 0;
-	app_begin(g, &a);
-	for (int32_t i = 0; rc == 0 && i < n; i++) {
-		const struct group *gr = doomed[i];
-		if (gr && (gr->noffsets || gr->logged_ms != LOGGED_NONE)) {
-			app_put(&a, delete_put(app_room(g, &a), REC_MAX_BYTES,
-					       gr));
-			nlogged++;
+	if (rc == 0) {
+		sl_offsets_batch_begin(g->store);
+		for (int32_t i = 0; i < n; i++) {
+			const struct group *gr = doomed[i];
+			if (gr && (gr->noffsets ||
+				   gr->logged_ms != LOGGED_NONE)) {
+				struct sl_offsets_rec dr = delete_rec(gr);
+				sl_offsets_batch_add(g->store, &dr);
+			}
 		}
+		/* nothing appended when it fails */
+		rc = sl_offsets_batch_end(g->store);
 	}
-	if (rc == 0 && nlogged)
-		rc = app_end(g, &a); /* nothing appended when it fails */
 	for (int32_t i = 0; i < n; i++) {
 		if (!doomed[i])
 			continue;
@@ -2650,63 +2203,43 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 
 int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 		   sl_groups_reply_fn reply, void *ctx, int64_t now_ms,
-		   struct sl_groups **out)
+		   struct sl_groups **out, char *err, size_t errlen)
 {
-	assert(dir && reply && out);
-	if (cfg && cfg->retention_ms <= 0)
+	assert(dir && reply && out && err && errlen > 0);
+	err[0] = 0;
+	if (cfg && cfg->retention_ms <= 0) {
+		snprintf(err, errlen, "offsets retention %lld ms: must be > 0",
+			 (long long)cfg->retention_ms);
 		return -EINVAL;
-	int rc = mkdir_p(dir);
-	if (rc < 0)
-		return rc;
+	}
+	int rc = -ENOMEM;
 	struct sl_groups *g = calloc(1, sizeof(*g));
 	if (!g)
-		return -ENOMEM;
+		goto out_nomem;
 	g->reply = reply;
 	g->ctx = ctx;
 	g->open_ms = now_ms;
-	g->fd = -1;
 	g->clock = cfg && cfg->clock ? cfg->clock : &sl_clock_system;
 	g->retention_ms = cfg ? cfg->retention_ms :
 				SL_GROUPS_RETENTION_MS_DEFAULT;
 	g->load_wall_ms = wall_now(g);
-	if (snprintf(g->path, sizeof(g->path), "%s/%s", dir,
-		     SL_GROUPS_OFFSETS_FILE) >= (int)sizeof(g->path) ||
-	    snprintf(g->tmp_path, sizeof(g->tmp_path), "%s/%s", dir,
-		     SL_GROUPS_OFFSETS_TMP) >= (int)sizeof(g->tmp_path)) {
-		rc = -ENAMETOOLONG;
-		goto out_free;
-	}
 	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
-	g->io = malloc(IO_BUF_BYTES);
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
 	g->in = (struct kc_arena){in, ARENA_BYTES, 0};
 	g->build = (struct kc_arena){build, ARENA_BYTES, 0};
-	if (!g->groups || !g->io || !in || !build) {
-		rc = -ENOMEM;
+	if (!g->groups || !in || !build)
 		goto out_free;
-	}
-	g->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (g->dir_fd < 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	if (unlink(g->tmp_path) < 0 && errno != ENOENT) {
-		rc = -errno;
-		goto out_dir;
-	}
-	g->fd = open(g->path, O_RDWR | O_CLOEXEC);
-	if (g->fd < 0 && errno != ENOENT) {
-		rc = -errno;
-		goto out_dir;
-	}
-	if (g->fd < 0) {
-		if ((rc = file_create(g)) < 0)
-			goto out_dir;
-		g->file_bytes = FILE_HEADER_BYTES;
-	} else if ((rc = file_load(g)) < 0) {
+	const struct sdisk *disk = cfg && cfg->disk ? cfg->disk : &sdisk_posix;
+	rc = sl_offsets_open(disk, dir, g->load_wall_ms, apply_record, g,
+			     &g->store, err, errlen);
+	if (rc == -EOVERFLOW)
+		snprintf(err, errlen, "%s/%s holds more than the %d groups or "
+			 "%d committed offsets this sluice-control keeps: run "
+			 "the build that wrote it, or move the file away to "
+			 "start with no committed offsets", dir,
+			 SL_OFFSETS_FILE, SL_GROUPS_MAX, SL_GROUPS_OFFSETS_MAX);
+	if (rc < 0)
 		goto out_groups;
-	}
-	g->live_bytes += FILE_HEADER_BYTES;
 	/* nobody is a member after a restart: a group that had members
 	 * became Empty now */
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
@@ -2716,25 +2249,30 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 							    g->load_wall_ms;
 	}
 	groups_sweep(g);
-	if (g->load_version == FILE_VERSION_MONO && (rc = compact(g)) < 0)
-		goto out_groups;
+	if (sl_offsets_must_rewrite(g->store) && (rc = compact(g)) < 0) {
+		snprintf(err, errlen, "%s/%s: rewriting it in the current "
+			 "version: %s", dir, SL_OFFSETS_FILE, strerror(-rc));
+		goto out_store;
+	}
 	g->expiry_ms = g->load_wall_ms; /* a scan at the first request */
 	log_states(g);
 	*out = g;
 	return 0;
+out_store:
+	sl_offsets_close(g->store);
 out_groups:
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++)
 		if (g->groups[i].used)
 			group_free(g, &g->groups[i]);
-	close(g->fd);
-out_dir:
-	close(g->dir_fd);
 out_free:
 	free(g->in.base);
 	free(g->build.base);
-	free(g->io);
 	free(g->groups);
 	free(g);
+out_nomem:
+	if (rc == -ENOMEM && !err[0])
+		snprintf(err, errlen, "consumer groups in %s: out of memory",
+			 dir);
 	return rc;
 }
 
@@ -2745,12 +2283,10 @@ void sl_groups_close(struct sl_groups *g)
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++)
 		if (g->groups[i].used)
 			group_free(g, &g->groups[i]);
-	assert(g->ngroups == 0 && g->noffsets == 0);
-	close(g->fd);
-	close(g->dir_fd);
+	assert(g->ngroups == 0 && g->noffsets == 0 && g->live_bytes == 0);
+	sl_offsets_close(g->store);
 	free(g->in.base);
 	free(g->build.base);
-	free(g->io);
 	free(g->groups);
 	free(g);
 }
@@ -2844,7 +2380,7 @@ int sl_groups_tick(struct sl_groups *g, int64_t now_ms)
 	run_timers(g, now_ms);
 	int64_t next = next_deadline(g);
 	int64_t wait_ms = next == INT64_MAX ? INT64_MAX : next - now_ms;
-	if (g->expiry_ms != INT64_MAX && !g->broken)
+	if (g->expiry_ms != INT64_MAX && !sl_offsets_broken(g->store))
 		wait_ms = min64(wait_ms, g->expiry_ms - wall_now(g));
 	if (wait_ms == INT64_MAX)
 		return -1;

@@ -12,7 +12,9 @@
  * expiry use the wall clock of the struct sl_clock in the configuration,
  * because they are written to disk and must mean the same after a restart.
  * The only I/O is the offsets file in the directory given to
- * sl_groups_open() (format and recovery rules at the top of groups.c).
+ * sl_groups_open(), through the offsets store (control/offsets.h; format
+ * and recovery rules at the top of offsets.c) on the disk of the
+ * configuration.
  *
  * Membership lives in memory only: after a restart every member gets
  * UNKNOWN_MEMBER_ID and joins again, as after a coordinator move in Kafka.
@@ -63,6 +65,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/offsets.h"
+
 /* A new group waits this long for more members before its first
  * generation (Kafka's group.initial.rebalance.delay.ms), again each time
  * one joins during the wait, up to the rebalance timeout. */
@@ -112,16 +116,17 @@
 #define SL_GROUPS_OFFSET_METADATA_MAX 4096
 #define SL_GROUPS_MAX_RESPONSE 60000 /* bytes: fits one control message */
 
-/* The offsets file in dir, and its rewrite: compacted once it is both
- * SL_GROUPS_COMPACT_RATIO times its live size and SL_GROUPS_COMPACT_MIN_BYTES
- * long. */
-#define SL_GROUPS_OFFSETS_FILE "offsets.log"
-#define SL_GROUPS_OFFSETS_TMP "offsets.log.tmp"
-#define SL_GROUPS_COMPACT_RATIO 4
-#define SL_GROUPS_COMPACT_MIN_BYTES 16384
+/* The offsets file in dir (control/offsets.h), and its rewrite: compacted
+ * once it is both SL_GROUPS_COMPACT_RATIO times its live size and
+ * SL_GROUPS_COMPACT_MIN_BYTES long. */
+#define SL_GROUPS_OFFSETS_FILE SL_OFFSETS_FILE
+#define SL_GROUPS_OFFSETS_TMP SL_OFFSETS_TMP
+#define SL_GROUPS_COMPACT_RATIO SL_OFFSETS_COMPACT_RATIO
+#define SL_GROUPS_COMPACT_MIN_BYTES SL_OFFSETS_COMPACT_MIN_BYTES
 
 struct sl_groups;
 struct sl_clock;
+struct sdisk;
 
 /* Kafka's default offsets.retention.minutes: 7 days. */
 #define SL_GROUPS_RETENTION_MS_DEFAULT (7ll * 24 * 3600 * 1000)
@@ -131,6 +136,8 @@ struct sl_groups_config {
 	/* wall_ms() stamps commits and decides expiry (mono_ns is unused);
 	 * NULL: the system clock */
 	const struct sl_clock *clock;
+	/* where the offsets file lives (storage/disk.h); NULL: sdisk_posix */
+	const struct sdisk *disk;
 };
 
 /* A response for the request given token: the whole Kafka response
@@ -140,20 +147,21 @@ typedef void (*sl_groups_reply_fn)(void *ctx, uint64_t token,
 				   const uint8_t *resp, size_t len);
 
 /*
- * Open (creating dir and its parents if needed) and load the committed
- * offsets from dir/offsets.log.  A torn or corrupt tail is cut off (the
- * file is truncated after its last valid record).  A file of version 1
- * (commit times of a monotonic clock) is read with every commit time set
- * to now and rewritten in the current version.  cfg NULL: Kafka's
- * defaults (7 days, the system clock).  Returns 0 and *out, or -errno:
- * -ENOMEM, an I/O error, -EBADMSG when the file's header is not an offsets
- * file header (the file is left alone), -EOVERFLOW when the file holds
- * more groups or offsets than the limits above, -EINVAL for a retention
- * that is not > 0.
+ * Open (creating dir and its parents if needed, durably) and load the
+ * committed offsets from dir/offsets.log (control/offsets.h).  A torn or
+ * corrupt tail is cut off (the file is truncated after its last valid
+ * record).  A file of version 1 (commit times of a monotonic clock) is read
+ * with every commit time set to now and rewritten in the current version.
+ * cfg NULL: Kafka's defaults (7 days, the system clock, the kernel's file
+ * system).  Returns 0 and *out, or -errno with err (errlen bytes) holding
+ * one line a person can act on, naming the file: -ENOMEM, an I/O error,
+ * -EBADMSG when the file's header is not an offsets file header (the file
+ * is left alone), -EOVERFLOW when the file holds more groups or offsets
+ * than the limits above, -EINVAL for a retention that is not > 0.
  */
 int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 		   sl_groups_reply_fn reply, void *ctx, int64_t now_ms,
-		   struct sl_groups **out);
+		   struct sl_groups **out, char *err, size_t errlen);
 
 /* Close the file and free everything; pending requests are dropped without
  * reply.  NULL is allowed. */

@@ -38,6 +38,7 @@
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
+#include "storage/disk.h"
 
 #define SL_META_POLL_MS 200
 #define EXIT_USAGE 2
@@ -323,11 +324,12 @@ static int run_daemon(const struct sl_config *c)
 	char gdir[PATH_MAX];
 	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
 	struct sl_groups *groups = NULL;
-	struct sl_groups_config gcfg = {c->offsets_retention_ms, NULL};
+	struct sl_groups_config gcfg = {c->offsets_retention_ms, NULL,
+					&sdisk_posix};
 	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
-				 sl_now_ms(), &groups);
+				 sl_now_ms(), &groups, err, sizeof(err));
 	if (grc) {
-		sl_log("consumer groups in %s: %s", gdir, strerror(-grc));
+		sl_log("consumer groups: %s", err);
 		goto out_link;
 	}
 	link.groups = groups;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tl.h"
+#include "simdisk.h"
 #include "control/groups.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
@@ -348,7 +349,12 @@ static int16_t leave(uint32_t conn, const char *group, const char *member)
 
 static void open_groups(void)
 {
-	TL_OK(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &G));
+	char err[1024];
+	int rc = sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &G, err,
+				sizeof(err));
+	if (rc)
+		fprintf(stderr, "sl_groups_open: %s\n", err);
+	TL_OK(rc);
 }
 
 static void reopen(void)
@@ -369,7 +375,7 @@ static int setup(void **state)
 		return -1;
 	now = T0;
 	tl_clock_init(&clk);
-	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl};
+	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl, NULL};
 	seq = 0;
 	ncap = 0;
 	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
@@ -1124,6 +1130,50 @@ static void test_corrupt_tail_cut(void **state)
 	TL_EQ(untaken(), 0);
 }
 
+/* The coordinator on the simulated disk: a commit answered survives a
+ * power cut; one whose fdatasync fails is answered KAFKA_STORAGE_ERROR, as
+ * is every later one until a reopen. */
+static void test_offsets_power_cut(void **state)
+{
+	(void)state;
+	struct simdisk *sd = simdisk_create(7);
+	sl_groups_close(G);
+	G = NULL;
+	gcfg.disk = simdisk_disk(sd);
+	open_groups();
+	const struct part p = {"t", 0, 41, "m"};
+	commit("pc", -1, "", &p, 1, 0);
+	simdisk_power_cut(sd);
+	simdisk_power_on(sd);
+	reopen();
+	char meta[16];
+	TL_EQ(fetch_one("pc", "t", 0, meta), 41);
+	assert_string_equal(meta, "m");
+
+	simdisk_fail_after(sd, 1, EIO, 0); /* the write passes, the sync not */
+	const struct part q = {"t", 0, 42, NULL};
+	commit("pc", -1, "", &q, 1, SN_ERR_KAFKA_STORAGE_ERROR);
+	commit("pc", -1, "", &q, 1, SN_ERR_KAFKA_STORAGE_ERROR);
+	TL_EQ(fetch_one("pc", "t", 0, NULL), 41);
+	simdisk_power_cut(sd);
+	simdisk_power_on(sd);
+	reopen();
+	/* never acknowledged, but it may have reached the disk */
+	int64_t o = fetch_one("pc", "t", 0, NULL);
+	assert_true(o == 41 || o == 42);
+	const struct part r = {"t", 0, 43, NULL};
+	commit("pc", -1, "", &r, 1, 0);
+	simdisk_power_cut(sd);
+	simdisk_power_on(sd);
+	reopen();
+	TL_EQ(fetch_one("pc", "t", 0, NULL), 43);
+	sl_groups_close(G);
+	G = NULL;
+	TL_EQ(simdisk_open_handles(sd), 0);
+	simdisk_destroy(sd);
+	TL_EQ(untaken(), 0);
+}
+
 static void test_bad_header_refused(void **state)
 {
 	(void)state;
@@ -1134,7 +1184,12 @@ static void test_bad_header_refused(void **state)
 	TL_EQ(pwrite(fd, "X", 1, 0), 1);
 	close(fd);
 	struct sl_groups *g2 = NULL;
-	TL_EQ(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &g2), -EBADMSG);
+	char err[1024];
+	TL_EQ(sl_groups_open(g_dir, &gcfg, on_reply, &G, now, &g2, err,
+			     sizeof(err)), -EBADMSG);
+	/* the file named, and what to do */
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "move it away"));
 	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES); /* left alone */
 	fd = open(path, O_RDWR);
 	TL_EQ(pwrite(fd, "S", 1, 0), 1);
@@ -1513,6 +1568,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_per_commit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_groups, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_offsets_power_cut, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_version1_file, setup,
 						teardown),
