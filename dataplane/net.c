@@ -22,9 +22,9 @@
  * UDP carries data, not administration: CREATE_TOPIC, DELETE_TOPIC and
  * INIT_PRODUCER_ID over UDP are refused with UNSUPPORTED_VERSION
  * (udp_admin_refused), and no reply is longer than the datagram that
- * caused it: a longer one is replaced by its 16-byte header with
- * MESSAGE_TOO_LARGE (udp_reply_limited), so a spoofed source address
- * cannot turn the broker into an amplifier.
+ * caused it: a longer one is replaced by its 16-byte header (error code
+ * kept, MESSAGE_TOO_LARGE for a success; udp_reply_limited), so a spoofed
+ * source address cannot turn the broker into an amplifier.
  *
  * Bad input: counted per reason (dp_bad_names); answered with an error
  * frame; on TCP a frame that breaks the stream (bad magic, version, length)
@@ -146,8 +146,11 @@ static void udp_reply(struct dp *dp, const struct drv_peer *peer,
 		dp->net.udp_reply_limited++;
 		if (n < SN_HEADER_BYTES || req_bytes < SN_HEADER_BYTES)
 			return;
+		/* an error answer keeps its code; a success becomes
+		 * MESSAGE_TOO_LARGE (use TCP, or pad the request) */
+		int16_t err = (int16_t)rb_be16(buf + 12);
 		sn_header_put(hdr, buf[3], SN_HEADER_BYTES, rb_be32(buf + 8),
-			      SN_ERR_MESSAGE_TOO_LARGE);
+			      err ? err : SN_ERR_MESSAGE_TOO_LARGE);
 		buf = hdr;
 		n = SN_HEADER_BYTES;
 	}
@@ -414,6 +417,15 @@ static void handle_fetch(struct dp *dp, int tr, uint32_t conn,
 	}
 	m->kind = DPM_FETCH;
 	m->fetch = r;
+	if (tr == DPT_UDP) {
+		/* the answer may not be longer than the request: a client
+		 * pads its FETCH to make room for records */
+		uint32_t room = (uint32_t)len - SN_FETCH_RESP_BYTES;
+		if (len < SN_FETCH_RESP_BYTES)
+			room = 0;
+		if (m->fetch.max_bytes > room)
+			m->fetch.max_bytes = room;
+	}
 	if (tr == DPT_TCP) {
 		uint64_t most = r.max_bytes < DP_FETCH_MAX_BYTES ?
 					r.max_bytes : DP_FETCH_MAX_BYTES;
