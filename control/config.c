@@ -59,6 +59,19 @@ static const struct key keys[] = {
 	  "largest TCP frame accepted, bytes" },
 	{ "max_connections", K_U32, F(max_connections), 1, 1, 1 << 20,
 	  "TCP connections at once" },
+	{ "max_connections_per_ip", K_U32, F(max_connections_per_ip), 1, 0,
+	  1 << 20, "TCP connections from one source address, 0 = no cap" },
+	{ "conn_idle_timeout_ms", K_U64, F(conn_idle_timeout_ms), 1, 0,
+	  86400000, "close a connection idle this long, ms, 0 = never" },
+	{ "conn_frame_timeout_ms", K_U64, F(conn_frame_timeout_ms), 1, 0,
+	  3600000, "close a connection whose frame stays incomplete this "
+	  "long, ms, 0 = never" },
+	{ "conn_send_timeout_ms", K_U64, F(conn_send_timeout_ms), 1, 0,
+	  3600000, "close a connection whose responses make no progress "
+	  "this long, ms, 0 = never" },
+	{ "conn_max_unsent_kb", K_U64, F(conn_max_unsent_bytes), 1024, 64,
+	  1 << 20, "response bytes owed to one connection before its "
+	  "requests are no longer read, KiB" },
 	{ "storage_cores", K_U32, F(storage_cores), 1, 1, 64,
 	  "storage threads" },
 	{ "ring_slots", K_U32, F(ring_slots), 1, 16, 1 << 20,
@@ -149,6 +162,11 @@ void sl_config_defaults(struct sl_config *c)
 	c->udp_max_frame = 65507;
 	c->tcp_max_frame = (16u << 20) + 64;
 	c->max_connections = 16384;
+	c->max_connections_per_ip = 1024;
+	c->conn_idle_timeout_ms = 600000;
+	c->conn_frame_timeout_ms = 30000;
+	c->conn_send_timeout_ms = 30000;
+	c->conn_max_unsent_bytes = 16ull << 20;
 	c->storage_cores = 1;
 	c->ring_slots = 1024;
 	c->memory_budget_bytes = 256ull << 20;

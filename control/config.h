@@ -37,6 +37,22 @@ struct sl_config {
 	uint32_t udp_max_frame;   /* udp_max_frame, 65507 */
 	uint32_t tcp_max_frame;   /* tcp_max_frame, 16 MiB + 64 */
 	uint32_t max_connections; /* max_connections, 16384 */
+	/* limits that keep one client from hurting the others
+	 * (drivers/driver.h); 0 turns a limit off */
+	uint32_t max_connections_per_ip; /* max_connections_per_ip: from one
+					    source address, 1024 */
+	uint64_t conn_idle_timeout_ms;  /* conn_idle_timeout_ms: nothing
+					   received or sent, 600000 (Kafka's
+					   connections.max.idle.ms) */
+	uint64_t conn_frame_timeout_ms; /* conn_frame_timeout_ms: a frame
+					   still incomplete this long after
+					   its first byte, 30000 */
+	uint64_t conn_send_timeout_ms;  /* conn_send_timeout_ms: queued
+					   response bytes and none sent for
+					   this long, 30000 */
+	uint64_t conn_max_unsent_bytes; /* conn_max_unsent_kb: response bytes
+					   owed to one connection before it
+					   is no longer read, 16384 KiB */
 	/* the Kafka listener (docs/kafka.md) */
 	uint16_t kafka_port;      /* kafka_port, 9092 (0: no Kafka listener) */
 	char kafka_advertised_host[256]; /* kafka_advertised_host: the host

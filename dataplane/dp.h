@@ -92,6 +92,11 @@ struct dp_net_stats {
 	uint64_t budget_exhausted; /* throttled: memory budget spent */
 	uint64_t completions;
 	uint64_t conn_paused;
+	uint64_t conn_paused_unsent; /* not read: responses owed over
+					conn_max_unsent_bytes */
+	uint64_t udp_admin_refused;  /* admin opcode over UDP */
+	uint64_t udp_reply_limited;  /* a UDP reply larger than its request
+					replaced by a header-only error */
 	uint64_t loops, idle_waits;
 } __attribute__((aligned(64)));
 
@@ -176,6 +181,10 @@ struct dp_msg {
 				   with the message */
 	uint8_t *resp_heap;     /* separately allocated response (fetch) */
 	size_t accounted;       /* bytes charged to the budget */
+	uint32_t reserved;      /* TCP: response bytes counted against the
+				   connection's unsent cap until sent */
+	uint32_t udp_req_bytes; /* UDP: the request datagram's length; the
+				   reply may not be longer */
 	uint8_t inline_resp[64];
 	uint8_t data[];         /* request bytes */
 };

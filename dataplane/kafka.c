@@ -678,6 +678,7 @@ static void fetch(struct dp *dp, struct dp_conn *c,
 	 * that names one it was never given must start over */
 	int16_t all_err = r->session_id != 0 || r->session_epoch > 0 ?
 				  SN_ERR_FETCH_SESSION_ID_NOT_FOUND : 0;
+	uint64_t records_max = 0;
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
 		const struct kc_fetch_req_partition *e = kx_next(&it);
@@ -685,9 +686,15 @@ static void fetch(struct dp *dp, struct dp_conn *c,
 		uint32_t mb = e->partition_max_bytes > 0 ?
 				      (uint32_t)e->partition_max_bytes : 1;
 		pp->max_bytes = mb < DP_FETCH_MAX_BYTES ? mb : DP_FETCH_MAX_BYTES;
+		records_max += pp->max_bytes;
 		if (all_err)
 			pp->error = all_err;
 	}
+	/* the answer's records count against the connection's unsent cap
+	 * until it is sent (dp_conn_room) */
+	if (records_max > (uint64_t)x->max_bytes)
+		records_max = (uint64_t)x->max_bytes;
+	dp_conn_reserve(c, m, records_max + 64 + 64ull * x->nparts);
 	if (all_err) {
 		x->error = all_err;
 		x->max_wait_ms = 0;
@@ -1191,14 +1198,8 @@ long dp_kafka_conn_data(struct dp *dp, struct dp_conn *c, const uint8_t *p,
 	size_t used = 0;
 	/* bounded: each frame consumes >= 12 bytes; the window stops us */
 	while (!c->poisoned) {
-		if (c->next_seq - c->send_seq >= DP_CONN_WINDOW) {
-			if (!c->paused) {
-				dp->net.conn_paused++;
-				dp->drv_ops->conn_pause(dp->drv, c->id);
-			}
-			c->paused = 1;
+		if (!dp_conn_room(dp, c))
 			break;
-		}
 		if (len - used < 4)
 			break;
 		uint32_t size = rb_be32(p + used);

@@ -12,11 +12,26 @@
  * stops being parsed (conn_data returns 0) until responses drain: a slow
  * consumer of responses holds only its own window.
  *
+ * A connection is also not read while what it is owed reaches
+ * conn_max_unsent_bytes: response bytes the driver has not sent yet plus
+ * the bytes reserved for fetches in flight (dp_conn_room).  A client that
+ * pipelines fetches and never reads therefore holds at most about that
+ * much memory; the driver closes it when its sends make no progress for
+ * conn_send_timeout_ms.
+ *
+ * UDP carries data, not administration: CREATE_TOPIC, DELETE_TOPIC and
+ * INIT_PRODUCER_ID over UDP are refused with UNSUPPORTED_VERSION
+ * (udp_admin_refused), and no reply is longer than the datagram that
+ * caused it: a longer one is replaced by its 16-byte header (error code
+ * kept, MESSAGE_TOO_LARGE for a success; udp_reply_limited), so a spoofed
+ * source address cannot turn the broker into an amplifier.
+ *
  * Bad input: counted per reason (dp_bad_names); answered with an error
  * frame; on TCP a frame that breaks the stream (bad magic, version, length)
  * poisons the connection: its error response is sent after the earlier
  * responses, then the connection is closed.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +45,9 @@
 static struct dp_conn *conns;
 static uint32_t nconns;
 static uint8_t core_touched[DP_MAX_STORAGE_CORES];
+/* The length of the datagram being handled: replies made while handling
+ * it (and messages created for it) may not be longer. */
+static uint32_t udp_req_bytes;
 
 struct dp_conn *dp_conn_of(uint32_t id)
 {
@@ -42,6 +60,48 @@ static void msg_release(struct drv_buf *b)
 	dp_msg_free((struct dp_msg *)b);
 }
 
+/* What c is owed: queued in the driver plus reserved for fetches. */
+static uint64_t conn_owed(struct dp *dp, const struct dp_conn *c)
+{
+	return dp->drv_ops->conn_unsent(dp->drv, c->id) + c->reserved;
+}
+
+int dp_conn_room(struct dp *dp, struct dp_conn *c)
+{
+	int window = c->next_seq - c->send_seq < DP_CONN_WINDOW;
+	int owed = conn_owed(dp, c) < dp->cfg.conn_max_unsent_bytes;
+	if (window && owed)
+		return 1;
+	if (!c->paused) {
+		if (!owed)
+			dp->net.conn_paused_unsent++;
+		else
+			dp->net.conn_paused++;
+		dp->drv_ops->conn_pause(dp->drv, c->id);
+	}
+	c->paused = 1;
+	return 0;
+}
+
+void dp_conn_reserve(struct dp_conn *c, struct dp_msg *m, uint64_t bytes)
+{
+	if (bytes > UINT32_MAX)
+		bytes = UINT32_MAX;
+	m->reserved = (uint32_t)bytes;
+	c->reserved += bytes;
+}
+
+/* Read a paused connection again once its window has room and what it is
+ * owed fell to half the cap (hysteresis: no pause per send completion). */
+static void conn_maybe_resume(struct dp *dp, struct dp_conn *c)
+{
+	if (!c->paused || c->next_seq - c->send_seq >= DP_CONN_WINDOW ||
+	    conn_owed(dp, c) > dp->cfg.conn_max_unsent_bytes / 2)
+		return;
+	c->paused = 0;
+	dp->drv_ops->conn_resume(dp->drv, c->id);
+}
+
 /* Send what is ready, in order; close a poisoned connection at its end. */
 void dp_conn_flush(struct dp *dp, struct dp_conn *c)
 {
@@ -52,6 +112,10 @@ void dp_conn_flush(struct dp *dp, struct dp_conn *c)
 			break;
 		*slot = NULL;
 		c->send_seq++;
+		/* from now on the driver counts these bytes as unsent */
+		assert(m->reserved <= c->reserved);
+		c->reserved -= m->reserved;
+		m->reserved = 0;
 		if (m->close_after)
 			c->poisoned = 1; /* closed once this one is out */
 		if (m->chain) {
@@ -70,10 +134,28 @@ void dp_conn_flush(struct dp *dp, struct dp_conn *c)
 		dp->drv_ops->conn_close(dp->drv, c->id, 0);
 		return;
 	}
-	if (c->paused && c->next_seq - c->send_seq < DP_CONN_WINDOW) {
-		c->paused = 0;
-		dp->drv_ops->conn_resume(dp->drv, c->id);
+	conn_maybe_resume(dp, c);
+}
+
+/* Send a UDP reply of n bytes at buf to a request of req_bytes. */
+static void udp_reply(struct dp *dp, const struct drv_peer *peer,
+		      uint32_t req_bytes, const uint8_t *buf, size_t n)
+{
+	uint8_t hdr[SN_HEADER_BYTES];
+	if (n > req_bytes) {
+		dp->net.udp_reply_limited++;
+		if (n < SN_HEADER_BYTES || req_bytes < SN_HEADER_BYTES)
+			return;
+		/* an error answer keeps its code; a success becomes
+		 * MESSAGE_TOO_LARGE (use TCP, or pad the request) */
+		int16_t err = (int16_t)rb_be16(buf + 12);
+		sn_header_put(hdr, buf[3], SN_HEADER_BYTES, rb_be32(buf + 8),
+			      err ? err : SN_ERR_MESSAGE_TOO_LARGE);
+		buf = hdr;
+		n = SN_HEADER_BYTES;
 	}
+	assert(n <= req_bytes);
+	dp->drv_ops->udp_send(dp->drv, peer, buf, n);
 }
 
 /* A response computed here or coming back from a core. */
@@ -85,8 +167,8 @@ void dp_net_deliver(struct dp *dp, struct dp_msg *m)
 	}
 	if (m->transport == DPT_UDP) {
 		if (m->resp_len)
-			dp->drv_ops->udp_send(dp->drv, &m->peer, m->resp,
-					      m->resp_len);
+			udp_reply(dp, &m->peer, m->udp_req_bytes, m->resp,
+				  m->resp_len);
 		dp_msg_free(m);
 		return;
 	}
@@ -113,6 +195,8 @@ struct dp_msg *dp_net_msg(struct dp *dp, int transport, uint32_t conn,
 	m->corr = corr;
 	if (peer)
 		m->peer = *peer;
+	if (transport == DPT_UDP)
+		m->udp_req_bytes = udp_req_bytes;
 	if (transport == DPT_TCP) {
 		struct dp_conn *c = dp_conn_of(conn);
 		m->seq = c->next_seq++;
@@ -127,7 +211,7 @@ static void answer_now(struct dp *dp, int transport, uint32_t conn,
 		       const uint8_t *buf, size_t n)
 {
 	if (transport == DPT_UDP) {
-		dp->drv_ops->udp_send(dp->drv, peer, buf, n);
+		udp_reply(dp, peer, udp_req_bytes, buf, n);
 		return;
 	}
 	struct dp_msg *m = dp_net_msg(dp, transport, conn, peer, corr, 0);
@@ -166,7 +250,7 @@ static void answer_throttle(struct dp *dp, int transport, uint32_t conn,
 	if (r->acks == 0 || n <= 0)
 		return;
 	if (transport == DPT_UDP) {
-		dp->drv_ops->udp_send(dp->drv, peer, buf, (size_t)n);
+		udp_reply(dp, peer, udp_req_bytes, buf, (size_t)n);
 		return;
 	}
 	/* the response itself needs memory: a tiny allocation that the
@@ -336,6 +420,21 @@ static void handle_fetch(struct dp *dp, int tr, uint32_t conn,
 	}
 	m->kind = DPM_FETCH;
 	m->fetch = r;
+	if (tr == DPT_UDP) {
+		/* the answer may not be longer than the request: a client
+		 * pads its FETCH to make room for records */
+		uint32_t room = (uint32_t)len - SN_FETCH_RESP_BYTES;
+		if (len < SN_FETCH_RESP_BYTES)
+			room = 0;
+		if (m->fetch.max_bytes > room)
+			m->fetch.max_bytes = room;
+	}
+	if (tr == DPT_TCP) {
+		uint64_t most = r.max_bytes < DP_FETCH_MAX_BYTES ?
+					r.max_bytes : DP_FETCH_MAX_BYTES;
+		dp_conn_reserve(dp_conn_of(conn), m,
+				most + SN_FETCH_RESP_BYTES);
+	}
 	if (dp_net_to_core(dp, p, m)) {
 		dp->net.ring_full++;
 		m->kind = DPM_READY;
@@ -539,6 +638,16 @@ static void handle_frame(struct dp *dp, int tr, uint32_t conn,
 			     SN_ERR_INVALID_REQUEST);
 		return;
 	}
+	if (tr == DPT_UDP && (h->opcode == SN_CREATE_TOPIC ||
+			      h->opcode == SN_DELETE_TOPIC ||
+			      h->opcode == SN_INIT_PRODUCER_ID)) {
+		/* state changes need a connection: a datagram's source can
+		 * be forged */
+		dp->net.udp_admin_refused++;
+		answer_error(dp, tr, conn, peer, h->opcode, h->corr,
+			     SN_ERR_UNSUPPORTED_VERSION);
+		return;
+	}
 	switch (h->opcode) {
 	case SN_PRODUCE:
 		handle_produce(dp, tr, conn, peer, f, len, h->corr);
@@ -573,6 +682,7 @@ static void on_datagram(void *ctx, const uint8_t *p, size_t len,
 {
 	struct dp *dp = ctx;
 	struct sn_header h;
+	udp_req_bytes = (uint32_t)len;
 	long n = sn_header_parse(p, len, dp->cfg.udp_max_frame, &h);
 	if (n <= 0) {
 		bad(dp, n == -SN_ERR_UNSUPPORTED_VERSION ? DP_BAD_BAD_VERSION :
@@ -601,6 +711,7 @@ static int on_datagram_keep(void *ctx, uint8_t *p, size_t len,
 	/* only well-formed produce frames take the kept path */
 	if (n <= 0 || (size_t)n != len || h.opcode != SN_PRODUCE)
 		return 0;
+	udp_req_bytes = (uint32_t)len;
 	return produce_kept(dp, from, p, len, h.corr, token);
 }
 
@@ -628,14 +739,8 @@ static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
 	size_t used = 0;
 	/* bounded: each frame consumes >= 16 bytes; the window stops us */
 	while (!c->poisoned) {
-		if (c->next_seq - c->send_seq >= DP_CONN_WINDOW) {
-			if (!c->paused) {
-				dp->net.conn_paused++;
-				dp->drv_ops->conn_pause(dp->drv, c->id);
-			}
-			c->paused = 1;
+		if (!dp_conn_room(dp, c))
 			break;
-		}
 		struct sn_header h;
 		long n = sn_header_parse(p + used, len - used,
 					 dp->cfg.tcp_max_frame, &h);
@@ -663,6 +768,14 @@ static long on_conn_data(void *ctx, uint32_t id, const uint8_t *p,
 			return -1;
 	}
 	return (long)used;
+}
+
+static void on_conn_sent(void *ctx, uint32_t id, uint64_t unsent)
+{
+	struct dp_conn *c = dp_conn_of(id);
+	(void)unsent;
+	if (c)
+		conn_maybe_resume(ctx, c);
 }
 
 static void on_conn_closed(void *ctx, uint32_t id)
@@ -769,6 +882,11 @@ int dp_net_start(struct dp *dp)
 		.dpdk_mbufs = dp->cfg.dpdk_mbufs,
 		.dpdk_queues = dp->cfg.dpdk_queues,
 		.busy_poll = dp->cfg.busy_poll,
+		.max_per_ip = dp->cfg.max_connections_per_ip,
+		.idle_timeout_ns = dp->cfg.conn_idle_timeout_ms * 1000000ull,
+		.frame_timeout_ns = dp->cfg.conn_frame_timeout_ms * 1000000ull,
+		.send_timeout_ns = dp->cfg.conn_send_timeout_ms * 1000000ull,
+		.now_ns = dp_now_ns,
 	};
 	struct drv_callbacks cb = {
 		.ctx = dp,
@@ -777,6 +895,7 @@ int dp_net_start(struct dp *dp)
 		.conn_open = on_conn_open,
 		.conn_data = on_conn_data,
 		.conn_closed = on_conn_closed,
+		.conn_sent = on_conn_sent,
 		.wakeup = on_wakeup,
 	};
 	rc = dp->drv_ops->create(&dc, &cb, &dp->drv);

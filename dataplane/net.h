@@ -17,6 +17,8 @@ struct dp_conn {
 	uint8_t poisoned;   /* close after the responses before this */
 	uint8_t paused;
 	uint8_t kafka;      /* accepted on kafka_port: Kafka framing */
+	uint64_t reserved;  /* response bytes promised to requests in flight
+			       (fetches), not yet handed to the driver */
 	struct dp_msg *window[DP_CONN_WINDOW];
 };
 
@@ -24,6 +26,14 @@ struct dp_conn {
 struct dp_conn *dp_conn_of(uint32_t id);
 /* Send what is ready in order; close a poisoned connection at its end. */
 void dp_conn_flush(struct dp *dp, struct dp_conn *c);
+/* May another request of c be read?  1, or 0 after pausing c: its window
+ * is full, or what it is owed (response bytes queued in the driver plus
+ * c->reserved) reached conn_max_unsent_bytes.  Read again once responses
+ * drain (dp_conn_flush, the driver's conn_sent). */
+int dp_conn_room(struct dp *dp, struct dp_conn *c);
+/* Count bytes of the response to m against c's unsent cap from now on
+ * (a fetch, before its answer exists). */
+void dp_conn_reserve(struct dp_conn *c, struct dp_msg *m, uint64_t bytes);
 /* A message for a request on (transport, conn): charged to the budget,
  * and on TCP it takes the connection's next sequence number.  NULL when
  * the budget is spent. */

@@ -91,6 +91,18 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_u64(n, "conns_refused", ds->conns_refused);
 	tel_data_add_dict_u64(n, "rx_no_buffers", ds->rx_no_buffers);
 	tel_data_add_dict_u64(n, "assembly_overflow", ds->assembly_overflow);
+	/* limits that keep one client from hurting the others */
+	tel_data_add_dict_u64(n, "conns_refused_per_ip",
+			      ds->conns_refused_per_ip);
+	tel_data_add_dict_u64(n, "conns_idle_closed", ds->conns_idle_closed);
+	tel_data_add_dict_u64(n, "conns_frame_timeout",
+			      ds->conns_frame_timeout);
+	tel_data_add_dict_u64(n, "conns_send_timeout", ds->conns_send_timeout);
+	tel_data_add_dict_u64(n, "assembly_waits", ds->assembly_waits);
+	tel_data_add_dict_u64(n, "conn_paused", s->conn_paused);
+	tel_data_add_dict_u64(n, "conn_paused_unsent", s->conn_paused_unsent);
+	tel_data_add_dict_u64(n, "udp_admin_refused", s->udp_admin_refused);
+	tel_data_add_dict_u64(n, "udp_reply_limited", s->udp_reply_limited);
 	tel_data_add_dict_u64(n, "idle_waits", s->idle_waits);
 	tel_data_add_dict_container(d, "net0", n, 0);
 	for (uint32_t i = 0; i < g->nstore; i++) {

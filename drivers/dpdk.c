@@ -605,6 +605,11 @@ static void dpdk_conn_resume(struct drv *d, uint32_t conn)
 	drv_socket_ops.conn_resume(d->tcp, conn);
 }
 
+static uint64_t dpdk_conn_unsent(const struct drv *d, uint32_t conn)
+{
+	return drv_socket_ops.conn_unsent(d->tcp, conn);
+}
+
 /* UDP figures are ours, TCP figures the inner driver's. */
 static const struct drv_stats *dpdk_stats(const struct drv *d_)
 {
@@ -617,6 +622,11 @@ static const struct drv_stats *dpdk_stats(const struct drv *d_)
 	d->st.conns_closed = t->conns_closed;
 	d->st.conns_open = t->conns_open;
 	d->st.assembly_overflow = t->assembly_overflow;
+	d->st.assembly_waits = t->assembly_waits;
+	d->st.conns_refused_per_ip = t->conns_refused_per_ip;
+	d->st.conns_idle_closed = t->conns_idle_closed;
+	d->st.conns_frame_timeout = t->conns_frame_timeout;
+	d->st.conns_send_timeout = t->conns_send_timeout;
 	d->st.ring_errors = t->ring_errors;
 	d->st.rx_no_buffers = t->rx_no_buffers + d->c[DC_tx_no_mbuf];
 	return &d->st;
@@ -912,6 +922,7 @@ const struct drv_ops drv_dpdk_ops = {
 	.conn_close = dpdk_conn_close,
 	.conn_resume = dpdk_conn_resume,
 	.conn_pause = dpdk_conn_pause,
+	.conn_unsent = dpdk_conn_unsent,
 	.stats = dpdk_stats,
 	.ports = dpdk_ports,
 };

@@ -19,6 +19,25 @@
  *   - a wake-up file descriptor (eventfd) can be watched: cb.wakeup() runs
  *     when it becomes readable (storage cores signal completions with it).
  *
+ * Connection limits (the driver enforces them, so that one client cannot
+ * hurt the others; each closes or refuses with a counter in drv_stats):
+ *   - max_per_ip: connections from one source address at once; more are
+ *     closed at accept (conns_refused_per_ip);
+ *   - idle_timeout_ns: nothing received and nothing sent for this long,
+ *     with no bytes owed either way: closed (conns_idle_closed);
+ *   - frame_timeout_ns: an incomplete frame (bytes the dataplane left
+ *     unconsumed while not paused) still incomplete this long after its
+ *     first byte: closed (conns_frame_timeout) — slowloris;
+ *   - send_timeout_ns: bytes queued for sending and none of them sent for
+ *     this long (the peer does not read): closed (conns_send_timeout);
+ *   - the assembly budget (rx_buffer_bytes) keeps a quarter for small
+ *     frames: a connection whose assembly buffer is large (over 64 KiB)
+ *     stops being read while the free budget is below that reserve
+ *     (assembly_waits), and is read again once memory is freed; the frame
+ *     deadline still runs.
+ * Deadlines use cfg.now_ns (the dataplane's clock) read once per
+ * do_work(); they are checked every DRV_SWEEP_NS.  0 disables a limit.
+ *
  * Errors: functions return 0 / a count, or -errno.  Bad input is the
  * dataplane's business; the driver counts its own failures in
  * struct drv_stats.
@@ -64,6 +83,9 @@ struct drv_callbacks {
 	void (*conn_closed)(void *ctx, uint32_t conn);
 	/* The wake-up fd fired (it has been drained). */
 	void (*wakeup)(void *ctx);
+	/* Optional: bytes of conn were sent; unsent_bytes are still queued
+	 * (the dataplane resumes a connection it paused at its unsent cap). */
+	void (*conn_sent)(void *ctx, uint32_t conn, uint64_t unsent_bytes);
 	/* Optional, for drivers whose receive buffers can be kept (dpdk: an
 	 * mbuf): the dataplane may keep the bytes instead of copying them.
 	 * Return 1 when it kept them — it then calls ops->release(token)
@@ -92,7 +114,16 @@ struct drv_config {
 	uint32_t dpdk_mbufs;      /* mbuf pool size */
 	uint32_t dpdk_queues;     /* rx/tx queue pairs */
 	int busy_poll;            /* 1: never sleep when idle */
+	/* connection limits (see the top of this file); 0: none */
+	uint32_t max_per_ip;      /* connections per source address */
+	uint64_t idle_timeout_ns;
+	uint64_t frame_timeout_ns;
+	uint64_t send_timeout_ns;
+	uint64_t (*now_ns)(void); /* the clock of deadlines; NULL: monotonic */
 };
+
+/* How often the connection deadlines are checked. */
+#define DRV_SWEEP_NS 100000000ull
 
 /* Counters, single writer (the net core), readable by others. */
 struct drv_stats {
@@ -103,6 +134,12 @@ struct drv_stats {
 	uint64_t conns_open;
 	uint64_t rx_no_buffers;   /* buffer ring ran dry: receive re-armed */
 	uint64_t assembly_overflow; /* connection closed: too much pending */
+	uint64_t assembly_waits;  /* a large frame paused: budget low */
+	uint64_t conns_refused_per_ip; /* max_per_ip reached (also counted
+					  in conns_refused) */
+	uint64_t conns_idle_closed;    /* idle_timeout */
+	uint64_t conns_frame_timeout;  /* frame_timeout (slowloris) */
+	uint64_t conns_send_timeout;   /* send_timeout: peer not reading */
 	uint64_t ring_errors;
 	uint64_t waits;           /* times the core blocked */
 };
@@ -129,6 +166,8 @@ struct drv_ops {
 	/* Stop reading conn (the dataplane is at its in-flight limit) so
 	 * that TCP flow control holds the peer back; conn_resume undoes it. */
 	void (*conn_pause)(struct drv *d, uint32_t conn);
+	/* Bytes queued on conn and not sent yet (0 for an unknown conn). */
+	uint64_t (*conn_unsent)(const struct drv *d, uint32_t conn);
 	const struct drv_stats *(*stats)(const struct drv *d);
 	/* Ports actually bound (after port 0). */
 	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp,

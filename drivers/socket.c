@@ -24,6 +24,14 @@
  * closed once no request of it is in flight; an assembly buffer that would
  * exceed max_frame + one receive buffer (or the global budget) closes the
  * connection (assembly_overflow).
+ *
+ * Limits (driver.h): the source address of each accepted connection is
+ * counted in an open-addressing table (linear probing, backward-shift
+ * deletion, at most half full); sweep() walks the connections every
+ * DRV_SWEEP_NS and closes the idle, the slow (frame deadline) and the
+ * stuck (send deadline) ones, and reads again connections that waited for
+ * assembly memory.  A connection closed for a deadline is shut down both
+ * ways, which ends its receive and any send stuck in the kernel.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -34,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drivers/driver.h"
@@ -54,6 +63,8 @@
 #define TCP_BUF_BYTES 16384u
 #define CQE_BATCH 256
 #define SLOT_BITS 20
+/* assembly buffers up to this size use the reserve of the budget */
+#define ASM_SMALL_BYTES (64u << 10)
 
 enum conn_state { C_FREE = 0, C_OPEN, C_CLOSING, C_DEAD };
 
@@ -68,9 +79,23 @@ struct conn {
 	uint8_t rx_paused;    /* the dataplane asked: no receive armed */
 	uint8_t rx_cancelling; /* a cancel of the receive is in flight */
 	uint8_t shut;
+	uint8_t asm_wait;     /* not read: waits for assembly memory */
 	uint8_t *asm_buf;
 	uint32_t asm_len, asm_cap;
 	struct drv_buf *txq_head, *txq_tail;
+	uint32_t ip;          /* peer address (network order), counted in
+				 the per-address table; 0: not counted */
+	uint64_t unsent;      /* bytes in txq not sent yet */
+	uint64_t active_ns;   /* last byte received or sent */
+	uint64_t tx_progress_ns; /* last send progress (or first queued) */
+	uint64_t partial_since_ns; /* first byte of an incomplete frame;
+				      0: none */
+};
+
+/* Connections from one address (n == 0: an empty entry). */
+struct ip_count {
+	uint32_t ip;
+	uint32_t n;
 };
 
 struct drv {
@@ -97,6 +122,13 @@ struct drv {
 	uint32_t *free_slots, nfree;
 	uint32_t *todo, ntodo; /* slots needing re-arm / resume / close */
 	uint64_t asm_bytes, asm_budget;
+	uint64_t asm_reserve;  /* kept for small frames (budget / 4) */
+	uint32_t asm_waiting;  /* connections with asm_wait */
+	/* limits */
+	struct ip_count *ips;  /* per-address counts, ips_cap a power of 2 */
+	uint32_t ips_cap;
+	uint64_t now_ns;       /* read once per do_work */
+	uint64_t next_sweep_ns;
 };
 
 static uint32_t conn_id(const struct drv *d, uint32_t slot)
@@ -115,6 +147,67 @@ static struct conn *conn_get(struct drv *d, uint32_t id)
 	if (c->state == C_FREE || conn_id(d, slot) != id)
 		return NULL;
 	return c;
+}
+
+static uint64_t clock_now_ns(const struct drv *d)
+{
+	if (d->cfg.now_ns)
+		return d->cfg.now_ns();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t ip_home(const struct drv *d, uint32_t ip)
+{
+	return (ip * 2654435761u) & (d->ips_cap - 1);
+}
+
+/* The entry of ip; with insert, a new one (n == 0) when it has none.
+ * The table never fills: it has twice as many entries as connections. */
+static struct ip_count *ip_find(struct drv *d, uint32_t ip, int insert)
+{
+	uint32_t mask = d->ips_cap - 1;
+	uint32_t i = ip_home(d, ip);
+	for (uint32_t n = 0; n < d->ips_cap; n++, i = (i + 1) & mask) {
+		struct ip_count *e = &d->ips[i];
+		if (e->n && e->ip == ip)
+			return e;
+		if (!e->n) {
+			if (!insert)
+				return NULL;
+			e->ip = ip;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* One connection of ip fewer; an entry that reaches 0 is deleted by
+ * shifting later entries of its probe run back (no tombstones). */
+static void ip_release(struct drv *d, uint32_t ip)
+{
+	struct ip_count *e = ip_find(d, ip, 0);
+	assert(e && e->n > 0);
+	if (--e->n)
+		return;
+	uint32_t mask = d->ips_cap - 1;
+	uint32_t hole = (uint32_t)(e - d->ips), j = hole;
+	for (uint32_t n = 0; n < d->ips_cap; n++) {
+		j = (j + 1) & mask;
+		if (!d->ips[j].n)
+			break;
+		uint32_t home = ip_home(d, d->ips[j].ip);
+		/* j stays when its home lies cyclically in (hole, j] */
+		int stays = hole <= j ? (hole < home && home <= j) :
+					(hole < home || home <= j);
+		if (stays)
+			continue;
+		d->ips[hole] = d->ips[j];
+		d->ips[j].n = 0;
+		hole = j;
+	}
+	d->ips[hole].n = 0;
 }
 
 static struct io_uring_sqe *get_sqe(struct drv *d)
@@ -258,7 +351,8 @@ static void arm_wake(struct drv *d)
 static void arm_recv(struct drv *d, uint32_t slot)
 {
 	struct conn *c = &d->conns[slot];
-	if (c->recv_armed || c->state != C_OPEN || c->rx_paused)
+	if (c->recv_armed || c->state != C_OPEN || c->rx_paused ||
+	    c->asm_wait)
 		return;
 	struct io_uring_sqe *sqe = get_sqe(d);
 	if (!sqe) {
@@ -306,6 +400,33 @@ static void txq_release(struct conn *c)
 		b = n;
 	}
 	c->txq_head = c->txq_tail = NULL;
+	c->unsent = 0;
+}
+
+/* Stop the multishot receive of slot (a pause): cancelled, and its last
+ * completion (-ECANCELED) re-arms it if the pause is over by then. */
+static void rx_stop(struct drv *d, uint32_t slot)
+{
+	struct conn *c = &d->conns[slot];
+	if (!c->recv_armed || c->rx_cancelling)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(d);
+	if (!sqe)
+		return; /* the receive stays armed: bounded by the assembly
+			   limit as before */
+	io_uring_prep_cancel64(sqe, UD(UD_RECV, slot, c->gen), 0);
+	c->rx_cancelling = 1;
+	io_uring_sqe_set_data64(sqe, UD(UD_NONE, 0, 0));
+}
+
+/* The incomplete-frame clock: runs while the connection holds bytes the
+ * dataplane could not use yet and is not paused by it. */
+static void partial_note(struct drv *d, struct conn *c)
+{
+	if (c->asm_len == 0 || c->rx_paused)
+		c->partial_since_ns = 0;
+	else if (!c->partial_since_ns)
+		c->partial_since_ns = d->now_ns;
 }
 
 /* Free the slot once nothing of it is in flight. */
@@ -329,6 +450,14 @@ static void conn_maybe_free(struct drv *d, uint32_t slot)
 	d->asm_bytes -= c->asm_cap;
 	c->asm_buf = NULL;
 	c->asm_len = c->asm_cap = 0;
+	if (c->asm_wait) {
+		c->asm_wait = 0;
+		d->asm_waiting--;
+	}
+	if (c->ip) {
+		ip_release(d, c->ip);
+		c->ip = 0;
+	}
 	c->state = C_FREE;
 	c->gen++;
 	c->need_rearm = c->need_resume = 0;
@@ -376,29 +505,63 @@ static int asm_append(struct drv *d, struct conn *c, const uint8_t *p,
 		      uint32_t len)
 {
 	uint64_t need = (uint64_t)c->asm_len + len;
+	uint64_t frame_max = (uint64_t)d->cfg.tcp_max_frame + TCP_BUF_BYTES;
 	/* a paused connection still gets what the kernel had received
 	 * before the pause took hold (the socket buffer and the receive
 	 * buffers already filled): only the global budget bounds it */
-	uint64_t limit = c->rx_paused ? d->asm_budget :
-			 (uint64_t)d->cfg.tcp_max_frame + TCP_BUF_BYTES;
+	uint64_t limit = c->rx_paused || c->asm_wait ? d->asm_budget :
+			 frame_max;
 	if (need > limit)
 		return -ENOBUFS;
 	if (need > c->asm_cap) {
-		uint32_t cap = c->asm_cap ? c->asm_cap : 4096;
+		uint64_t cap = c->asm_cap ? c->asm_cap : 4096;
 		while (cap < need)
 			cap *= 2;
+		/* doubling past the largest frame would hold up to twice
+		 * what a frame needs */
+		if (cap > frame_max)
+			cap = need > frame_max ? need : frame_max;
+		/* a large buffer grows only up to the reserve kept for small
+		 * frames (then at least to what it needs: the connection is
+		 * paused right after, asm_budget_check) */
+		uint64_t others = d->asm_bytes - c->asm_cap;
+		if (cap > ASM_SMALL_BYTES &&
+		    others + cap + d->asm_reserve > d->asm_budget) {
+			uint64_t exact = (need + TCP_BUF_BYTES - 1) &
+					 ~(uint64_t)(TCP_BUF_BYTES - 1);
+			uint64_t room = d->asm_budget > others + d->asm_reserve ?
+				(d->asm_budget - others - d->asm_reserve) &
+					~(uint64_t)(TCP_BUF_BYTES - 1) : 0;
+			cap = room > exact ? room : exact;
+		}
 		if (d->asm_bytes + cap - c->asm_cap > d->asm_budget)
+			return -ENOBUFS;
+		if (cap > UINT32_MAX)
 			return -ENOBUFS;
 		uint8_t *nb = realloc(c->asm_buf, cap);
 		if (!nb)
 			return -ENOMEM;
 		d->asm_bytes += cap - c->asm_cap;
 		c->asm_buf = nb;
-		c->asm_cap = cap;
+		c->asm_cap = (uint32_t)cap;
 	}
 	memcpy(c->asm_buf + c->asm_len, p, len);
 	c->asm_len += len;
 	return 0;
+}
+
+/* A large assembly buffer while the free budget is below the reserve:
+ * stop reading this connection until memory is freed (sweep). */
+static void asm_budget_check(struct drv *d, uint32_t slot)
+{
+	struct conn *c = &d->conns[slot];
+	if (c->asm_wait || c->state != C_OPEN || c->asm_cap <= ASM_SMALL_BYTES ||
+	    d->asm_bytes + d->asm_reserve <= d->asm_budget)
+		return;
+	c->asm_wait = 1;
+	d->asm_waiting++;
+	d->st.assembly_waits++;
+	rx_stop(d, slot);
 }
 
 static void shrink_asm(struct drv *d, struct conn *c)
@@ -426,6 +589,7 @@ static void on_recv(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 		const uint8_t *p = d->tcp_bufs + (size_t)bid * TCP_BUF_BYTES;
 		uint32_t len = (uint32_t)cqe->res;
 		d->st.tcp_rx_bytes += len;
+		c->active_ns = d->now_ns;
 		if (c->state == C_OPEN) {
 			uint32_t id = conn_id(d, slot);
 			long r = 0;
@@ -455,6 +619,8 @@ static void on_recv(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 				}
 			}
 			shrink_asm(d, c);
+			partial_note(d, c);
+			asm_budget_check(d, slot);
 		}
 		buf_recycle(d->tcp_br, d->tcp_bufs, d->tcp_nbufs, TCP_BUF_BYTES,
 			    bid);
@@ -499,8 +665,12 @@ static void on_send(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 	}
 	struct drv_buf *b = c->txq_head;
 	assert(b);
+	assert((uint64_t)cqe->res <= c->unsent);
 	b->off += (uint32_t)cqe->res;
 	d->st.tcp_tx_bytes += (uint64_t)cqe->res;
+	c->unsent -= (uint64_t)cqe->res;
+	if (cqe->res > 0)
+		c->active_ns = c->tx_progress_ns = d->now_ns;
 	if (b->off >= b->len) {
 		c->txq_head = b->next;
 		if (!c->txq_head)
@@ -512,6 +682,8 @@ static void on_send(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 		return;
 	}
 	arm_send(d, slot);
+	if (cqe->res > 0 && d->cb.conn_sent && c->state == C_OPEN)
+		d->cb.conn_sent(d->cb.ctx, conn_id(d, slot), c->unsent);
 	conn_maybe_free(d, slot);
 }
 
@@ -527,6 +699,20 @@ static void on_accept(struct drv *d, struct io_uring_cqe *cqe, int l)
 		close(fd);
 		return;
 	}
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+	struct ip_count *ipc = NULL;
+	if (d->cfg.max_per_ip &&
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
+	    peer.sin_family == AF_INET && peer.sin_addr.s_addr) {
+		ipc = ip_find(d, peer.sin_addr.s_addr, 1);
+		if (ipc && ipc->n >= d->cfg.max_per_ip) {
+			d->st.conns_refused++;
+			d->st.conns_refused_per_ip++;
+			close(fd);
+			return;
+		}
+	}
 	uint32_t slot = d->free_slots[--d->nfree];
 	struct conn *c = &d->conns[slot];
 	assert(c->state == C_FREE);
@@ -538,6 +724,15 @@ static void on_accept(struct drv *d, struct io_uring_cqe *cqe, int l)
 	c->rx_paused = c->rx_cancelling = 0;
 	c->need_rearm = c->need_resume = 0;
 	c->asm_len = 0;
+	c->asm_wait = 0;
+	c->unsent = 0;
+	c->active_ns = c->tx_progress_ns = d->now_ns;
+	c->partial_since_ns = 0;
+	c->ip = 0;
+	if (ipc) {
+		ipc->n++;
+		c->ip = peer.sin_addr.s_addr;
+	}
 	d->st.conns_accepted++;
 	d->st.conns_open++;
 	if (d->cb.conn_open(d->cb.ctx, conn_id(d, slot), l) < 0) {
@@ -628,6 +823,7 @@ static void run_todo(struct drv *d)
 		if (resume) {
 			deliver(d, slot);
 			shrink_asm(d, c);
+			partial_note(d, c);
 			arm_recv(d, slot); /* unless deliver paused it again */
 		}
 		if (rearm)
@@ -635,8 +831,64 @@ static void run_todo(struct drv *d)
 	}
 }
 
+/* Close a connection that broke a limit: at once, both ways. */
+static void conn_expire(struct drv *d, uint32_t slot, uint64_t *counter)
+{
+	(*counter)++;
+	conn_kill(d, slot);
+}
+
+/* Every DRV_SWEEP_NS: deadlines, and connections waiting for assembly
+ * memory read again while the budget has room.  Bounded by nconns. */
+static int sweep(struct drv *d)
+{
+	const struct drv_config *k = &d->cfg;
+	uint64_t now = d->now_ns;
+	int work = 0;
+	for (uint32_t slot = 0; slot < d->nconns; slot++) {
+		struct conn *c = &d->conns[slot];
+		if (c->state != C_OPEN && c->state != C_CLOSING)
+			continue;
+		if (k->send_timeout_ns && c->unsent &&
+		    now - c->tx_progress_ns > k->send_timeout_ns) {
+			conn_expire(d, slot, &d->st.conns_send_timeout);
+			work++;
+			continue;
+		}
+		if (c->state != C_OPEN)
+			continue;
+		if (k->frame_timeout_ns && c->partial_since_ns &&
+		    now - c->partial_since_ns > k->frame_timeout_ns) {
+			conn_expire(d, slot, &d->st.conns_frame_timeout);
+			work++;
+			continue;
+		}
+		if (k->idle_timeout_ns && !c->unsent && !c->asm_len &&
+		    now - c->active_ns > k->idle_timeout_ns) {
+			d->st.conns_idle_closed++;
+			c->state = C_CLOSING; /* nothing owed: close gently */
+			conn_maybe_free(d, slot);
+			work++;
+			continue;
+		}
+		if (c->asm_wait &&
+		    d->asm_bytes + d->asm_reserve <= d->asm_budget) {
+			c->asm_wait = 0;
+			d->asm_waiting--;
+			arm_recv(d, slot);
+			work++;
+		}
+	}
+	return work;
+}
+
 static int sock_do_work(struct drv *d, uint64_t wait_us)
 {
+	d->now_ns = clock_now_ns(d);
+	if ((int64_t)(d->now_ns - d->next_sweep_ns) >= 0) {
+		d->next_sweep_ns = d->now_ns + DRV_SWEEP_NS;
+		sweep(d);
+	}
 	arm_accept(d, DRV_LISTENER_MAIN);
 	arm_accept(d, DRV_LISTENER_ALT);
 	arm_udp(d);
@@ -692,6 +944,9 @@ static int sock_conn_send(struct drv *d, uint32_t id, struct drv_buf *b)
 	}
 	b->next = NULL;
 	b->off = 0;
+	if (!c->unsent)
+		c->tx_progress_ns = d->now_ns; /* the send clock starts */
+	c->unsent += b->len;
 	if (c->txq_tail)
 		c->txq_tail->next = b;
 	else
@@ -725,16 +980,13 @@ static void sock_conn_pause(struct drv *d, uint32_t id)
 	if (!c || c->state != C_OPEN || c->rx_paused)
 		return;
 	c->rx_paused = 1;
-	if (!c->recv_armed)
-		return;
-	struct io_uring_sqe *sqe = get_sqe(d);
-	if (!sqe)
-		return; /* the receive stays armed: bounded by the assembly
-			   limit as before */
-	io_uring_prep_cancel64(sqe, UD(UD_RECV, id & ((1u << SLOT_BITS) - 1),
-				       c->gen), 0);
-	c->rx_cancelling = 1;
-	io_uring_sqe_set_data64(sqe, UD(UD_NONE, 0, 0));
+	rx_stop(d, id & ((1u << SLOT_BITS) - 1));
+}
+
+static uint64_t sock_conn_unsent(const struct drv *d, uint32_t id)
+{
+	const struct conn *c = conn_get((struct drv *)d, id);
+	return c ? c->unsent : 0;
 }
 
 static void sock_conn_resume(struct drv *d, uint32_t id)
@@ -786,6 +1038,7 @@ static void sock_destroy(struct drv *d)
 	free(d->conns);
 	free(d->free_slots);
 	free(d->todo);
+	free(d->ips);
 	free(d);
 }
 
@@ -824,10 +1077,20 @@ static int sock_create(const struct drv_config *cfg,
 		d->free_slots[i] = d->nconns - 1 - i;
 	}
 	d->nfree = d->nconns;
+	d->ips_cap = pow2_clamp(2ull * d->nconns, 16, 1u << 22);
+	if (d->ips_cap < 2 * d->nconns)
+		d->ips_cap *= 2;
+	d->ips = calloc(d->ips_cap, sizeof(*d->ips));
+	if (!d->ips) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	/* half of the receive memory for UDP buffers, half for TCP; the
 	 * assembly budget equals the receive memory */
 	uint64_t half = cfg->rx_buffer_bytes / 2;
 	d->asm_budget = cfg->rx_buffer_bytes;
+	d->asm_reserve = d->asm_budget / 4;
+	d->now_ns = clock_now_ns(d);
 	if (cfg->udp_port) {
 		d->udp_buf_bytes = (uint32_t)((cfg->udp_max_frame +
 					       sizeof(struct io_uring_recvmsg_out) +
@@ -876,6 +1139,7 @@ const struct drv_ops drv_socket_ops = {
 	.conn_close = sock_conn_close,
 	.conn_resume = sock_conn_resume,
 	.conn_pause = sock_conn_pause,
+	.conn_unsent = sock_conn_unsent,
 	.stats = sock_stats,
 	.ports = sock_ports,
 };
