@@ -23,7 +23,9 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    kafka_advertised_port, node_id, udp_max_frame, tcp_max_frame,
    max_connections, ring_slots, memory_budget_mb, group_commit_kb,
    group_commit_us, log_buffer_mb, retention_check_ms, dpdk_args, dpdk_ip,
-   dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes; driver
+   dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
+   max_connections_per_ip and the conn_* timeouts and limits
+   (tests/integration/limits_test.c checks their effect); driver
    stays socket (the other value needs a DPDK port; tests/dpdk covers it).
 Every wait is bounded; both processes are stopped by pid.
 """
@@ -110,6 +112,11 @@ try:
         "dpdk_queues": ("2", "65"),
         "busy_poll": ("1", "2"),
         "offsets_retention_minutes": ("60", "0"),
+        "max_connections_per_ip": ("64", "-1"),
+        "conn_idle_timeout_ms": ("900000", "86400001"),
+        "conn_frame_timeout_ms": ("20000", "3600001"),
+        "conn_send_timeout_ms": ("20000", "3600001"),
+        "conn_max_unsent_kb": ("8192", "63"),
     }
     conf = os.path.join(base, "sluice.conf")
     with open(conf, "w") as f:
