@@ -78,7 +78,11 @@ static int fails;
 
 static void cleanup(void)
 {
-	tb_destroy(&B, fails != 0);
+	/* a broker that fails at exit (a sanitizer report, a crash) fails */
+	if (tb_destroy(&B, fails != 0) != 0) {
+		fprintf(stderr, "FAIL: a broker process failed at exit\n");
+		fails++;
+	}
 	tb_sh("ip netns del %s 2>/dev/null", ns);
 	tb_sh("ip link del %s 2>/dev/null", dpif);
 	tb_sh("ip link del %s 2>/dev/null", apif);

@@ -730,14 +730,16 @@ int main(int argc, char **argv)
 			skipped++;
 			continue;
 		}
+		/* a broker that fails at exit (a sanitizer report, a
+		 * crash) fails the case */
+		if (tb_destroy(&b, r || failed) != 0)
+			failed = 1;
 		if (r || failed) {
 			nfail++;
 			printf("FAIL %s (logs kept)\n", cases[i].name);
-			tb_destroy(&b, 1);
 		} else {
 			passed++;
 			printf("ok %s\n", cases[i].name);
-			tb_destroy(&b, 0);
 		}
 	}
 	printf("limits: %d passed, %d failed, %d skipped\n", passed, nfail,

@@ -262,7 +262,8 @@ int main(void)
 out:
 	sl_consumer_destroy(cons);
 	sl_client_destroy(c);
-	tb_destroy(&b, failed);
+	if (tb_destroy(&b, failed) != 0)
+		failed = 1; /* a broker process failed at exit */
 	if (!failed)
 		printf("ok\n");
 	return failed;

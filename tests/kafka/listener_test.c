@@ -743,6 +743,9 @@ int main(void)
 	/* the broker is still up */
 	int alive = tb_wait_sluiced(&b, 5000) == 0;
 	printf("%s broker alive\n", alive ? "ok  " : "FAIL");
-	tb_destroy(&b, failures || !alive);
-	return failures || !alive;
+	/* a broker that fails at exit (a sanitizer report, a crash) fails */
+	int bad_exit = tb_destroy(&b, failures || !alive) != 0;
+	if (bad_exit)
+		printf("FAIL broker exit\n");
+	return failures || !alive || bad_exit;
 }

@@ -736,6 +736,7 @@ out:
 	if (udp >= 0)
 		close(udp);
 	sl_client_destroy(c);
-	tb_destroy(&b, failed);
+	if (tb_destroy(&b, failed) != 0)
+		failed = 1; /* a broker process failed at exit */
 	return failed;
 }
