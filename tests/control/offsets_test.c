@@ -441,7 +441,12 @@ static void test_append_reload(void **state)
 		struct trec *r = calloc((size_t)n, sizeof(*r));
 		assert_non_null(r);
 		for (int i = 0; i < n; i++) {
-			gen_rec(&rng, &r[i], b == 7 || b % 5 == 0);
+			/* batch 7: commits with metadata over 2 KiB only, so
+			 * it alone is larger than the buffer whatever the seed */
+			do
+				gen_rec(&rng, &r[i], b == 7 || b % 5 == 0);
+			while (b == 7 && (r[i].type != SL_OFFSETS_COMMIT ||
+					  r[i].ml <= 2048));
 			tlist_push(&want, &r[i]);
 		}
 		TL_OK(append(s, r, (size_t)n));
