@@ -300,9 +300,10 @@ int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
 	*p++ = 0; /* no headers */
 	k = (int)(p - (b->buf + b->len));
 	b->len += (size_t)k;
-	b->count++;
-	if (timestamp_ms > b->max_timestamp)
+	/* the largest record timestamp, not the base: rule 6 */
+	if (b->count == 0 || timestamp_ms > b->max_timestamp)
 		b->max_timestamp = timestamp_ms;
+	b->count++;
 	return 0;
 }
 

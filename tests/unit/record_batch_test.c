@@ -429,6 +429,14 @@ static void test_timestamp_rule(void **state)
 	l = build_times(bad, sizeof(bad), 1000, ts3, 2);
 	TL_TRUE(l > 0);
 	TL_EQ(rb_validate(bad, (size_t)l), SL_ETIMESTAMP);
+	/* records all before the builder's base timestamp (a producer that
+	 * opened the batch at "now" and was given older timestamps): the max
+	 * is theirs, not the base */
+	int64_t ts5[] = { 900, 950, 920 };
+	l = build_times(bad, sizeof(bad), 1000, ts5, 3);
+	TL_TRUE(l > 0);
+	TL_EQ((int64_t)rb_be64(bad + RB_OFF_MAX_TIMESTAMP), 950);
+	TL_OK(rb_validate(bad, (size_t)l));
 	/* no timestamps at all (-1) is valid */
 	int64_t ts4[] = { -1, -1 };
 	l = build_times(bad, sizeof(bad), -1, ts4, 2);
