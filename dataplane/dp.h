@@ -301,6 +301,9 @@ int dp_producer_ids_init(struct dp *dp);
 
 /* control socket (main thread) */
 int dp_control_run(struct dp *dp, int signal_fd);
+/* Connections to the control socket refused by the peer check
+ * (proto/local_socket.h); any thread. */
+uint64_t dp_control_peers_refused(void);
 
 /* telemetry commands */
 void dp_stats_register(struct dp *dp);
