@@ -30,6 +30,7 @@
 #include "control/ipc.h"
 #include "control/kadmin.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/local_socket.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
 
@@ -426,6 +427,22 @@ static void try_connect(struct sl_link *l, int64_t now_ms)
 		l->backoff_ms *= 2;
 		if (l->backoff_ms > SL_LINK_BACKOFF_MAX_MS)
 			l->backoff_ms = SL_LINK_BACKOFF_MAX_MS;
+		return;
+	}
+	/* the other end must be sluiced running as our user (or root), not
+	 * whoever managed to bind the path (proto/local_socket.h) */
+	uid_t uid = 0;
+	int ok = lsock_peer_allowed(fd, &uid);
+	if (ok != 1) {
+		close(fd);
+		l->peers_refused++;
+		if (!l->down_logged)
+			sl_log("control_socket %s is served by uid %d, not by "
+			       "our uid %d or root; not connecting (retrying "
+			       "every %d ms)", l->path, ok < 0 ? -1 : (int)uid,
+			       (int)geteuid(), SL_LINK_BACKOFF_MAX_MS);
+		l->down_logged = 1;
+		l->retry_at_ms = now_ms + SL_LINK_BACKOFF_MAX_MS;
 		return;
 	}
 	l->fd = fd;

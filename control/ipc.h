@@ -95,6 +95,7 @@ struct sl_link {
 	/* counters */
 	uint64_t connects, syncs, admin_requests, bad_messages;
 	uint64_t kafka_requests;
+	uint64_t peers_refused; /* control_socket served by another uid */
 };
 
 /* Allocates the queue and the pushed copy.  Returns 0 or -ENOMEM. */

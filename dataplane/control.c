@@ -14,6 +14,10 @@
  * The loop also watches the signalfd (SIGTERM/SIGINT: return) and the
  * main wake eventfd (admin requests waiting).  Bounded: poll() with a
  * 1 s timeout, at most 64 messages per wake-up.
+ *
+ * Access (proto/local_socket.h): the socket is 0600 in a 0700 directory,
+ * and a connection whose peer is neither our uid nor root is closed before
+ * anything is read from it, counted in peers_refused.
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,9 +31,38 @@
 
 #include "dataplane/dp.h"
 #include "proto/ipc.h"
+#include "proto/local_socket.h"
 #include "proto/record_batch.h"
 
 #define ADMIN_PENDING 4096 /* a power of two */
+
+/* connections refused by the peer check; written by the main thread,
+ * read by telemetry (relaxed: a counter) */
+static _Atomic uint64_t peers_refused;
+
+uint64_t dp_control_peers_refused(void)
+{
+	return atomic_load_explicit(&peers_refused, memory_order_relaxed);
+}
+
+/* A new connection on the control socket: 1 to serve it, 0 when it was
+ * refused (closed, counted). */
+static int control_peer_ok(int fd)
+{
+	uid_t uid = 0;
+	int ok = lsock_peer_allowed(fd, &uid);
+	if (ok == 1)
+		return 1;
+	uint64_t n = atomic_fetch_add_explicit(&peers_refused, 1,
+					       memory_order_relaxed) + 1;
+	if ((n & (n - 1)) == 0) /* the 1st, 2nd, 4th ...: no log flood */
+		dp_log("control socket: refused a connection from uid %d "
+		       "(%s; %llu refused so far)", ok < 0 ? -1 : (int)uid,
+		       ok < 0 ? strerror(-ok) : "not our uid nor root",
+		       (unsigned long long)n);
+	close(fd);
+	return 0;
+}
 
 static struct dp_msg *pending[ADMIN_PENDING];
 static uint32_t pending_gen[ADMIN_PENDING];
@@ -238,11 +271,15 @@ int dp_control_run(struct dp *dp, int signal_fd)
 		return -ENAMETOOLONG;
 	}
 	strcpy(a.sun_path, path);
+	int e = lsock_prepare_dir(path);
+	if (e < 0) {
+		dp_log("control socket %s: its directory: %s", path, strerror(-e));
+		return e;
+	}
 	unlink(path); /* a stale socket from an earlier run */
 	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(lfd, 4) < 0) {
-		int e = -errno;
+	e = lfd < 0 ? -errno : lsock_bind_listen(lfd, &a, 4);
+	if (e < 0) {
 		dp_log("control socket %s: %s", path, strerror(-e));
 		if (lfd >= 0)
 			close(lfd);
@@ -269,7 +306,7 @@ int dp_control_run(struct dp *dp, int signal_fd)
 		}
 		if (pfd[1].revents & POLLIN) {
 			int nfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (nfd >= 0) {
+			if (nfd >= 0 && control_peer_ok(nfd)) {
 				if (cfd >= 0) {
 					/* the newest control wins */
 					close(cfd);

@@ -72,7 +72,12 @@ enum dp_transport { DPT_TCP = 0, DPT_UDP = 1 };
 	X(KAFKA_FRAME, "kafka_bad_frame_size")                               \
 	X(KAFKA_REQUEST, "kafka_malformed_request")                          \
 	X(KAFKA_VERSION, "kafka_unsupported_version")                        \
-	X(KAFKA_FORWARD, "kafka_control_unavailable")
+	X(KAFKA_FORWARD, "kafka_control_unavailable")                        \
+	X(BATCH_ATTRIBUTES, "batch_attributes")                              \
+	X(BATCH_OFFSETS, "batch_offsets")                                    \
+	X(BATCH_SEQUENCE, "batch_sequence")                                  \
+	X(BATCH_TIMESTAMP, "batch_timestamp")                                \
+	X(BATCH_RECORDS, "batch_records")
 
 enum dp_bad {
 #define DP_BAD_ENUM(n, s) DP_BAD_##n,
@@ -81,6 +86,18 @@ enum dp_bad {
 	DP_BAD_COUNT
 };
 extern const char *const dp_bad_names[DP_BAD_COUNT];
+
+/* The counter of a batch refused by rb_validate() with rc < 0: bad_batch
+ * for length, magic and CRC32C, one of its own for each other rule. */
+static inline enum dp_bad dp_bad_of_batch(int rc)
+{
+	return rc == SL_EATTRIBUTES ? DP_BAD_BATCH_ATTRIBUTES :
+	       rc == SL_EOFFSETS    ? DP_BAD_BATCH_OFFSETS :
+	       rc == SL_ESEQUENCE   ? DP_BAD_BATCH_SEQUENCE :
+	       rc == SL_ETIMESTAMP  ? DP_BAD_BATCH_TIMESTAMP :
+	       rc == SL_ERECORDS    ? DP_BAD_BATCH_RECORDS :
+				      DP_BAD_BAD_BATCH;
+}
 
 /* Net core counters (single writer: the net core). */
 struct dp_net_stats {
@@ -293,6 +310,9 @@ int dp_producer_ids_init(struct dp *dp);
 
 /* control socket (main thread) */
 int dp_control_run(struct dp *dp, int signal_fd);
+/* Connections to the control socket refused by the peer check
+ * (proto/local_socket.h); any thread. */
+uint64_t dp_control_peers_refused(void);
 
 /* telemetry commands */
 void dp_stats_register(struct dp *dp);

@@ -570,6 +570,7 @@ static void produce(struct dp *dp, struct dp_conn *c,
 		size_t blen = e->records.len > 0 ?
 				      (size_t)e->records.len : 0;
 		int16_t err = pp->error ? pp->error : all_err;
+		int vrc;
 		if (!err && blen > DP_BATCH_MAX_BYTES) {
 			bad(dp, DP_BAD_BATCH_TOO_LARGE);
 			err = SN_ERR_MESSAGE_TOO_LARGE;
@@ -583,9 +584,9 @@ static void produce(struct dp *dp, struct dp_conn *c,
 			   rb_frame_size(b, blen, blen) != (long)blen) {
 			bad(dp, DP_BAD_BAD_BATCH);
 			err = SN_ERR_INVALID_RECORD; /* not one batch */
-		} else if (!err && rb_validate(b, blen)) {
-			bad(dp, DP_BAD_BAD_BATCH);
-			err = SN_ERR_CORRUPT_MESSAGE;
+		} else if (!err && (vrc = rb_validate(b, blen)) < 0) {
+			bad(dp, dp_bad_of_batch(vrc));
+			err = rb_error_code(vrc);
 		}
 		pp->error = err;
 		if (err)

@@ -361,15 +361,16 @@ static void handle_produce(struct dp *dp, int tr, uint32_t conn,
 	}
 	struct dp_partition *p = dp_partition_get(dp, r.topic_id, r.partition);
 	int16_t err = 0;
+	int vrc;
 	if (!p) {
 		bad(dp, DP_BAD_UNKNOWN_TOPIC);
 		err = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	} else if (r.batch_len > DP_BATCH_MAX_BYTES) {
 		bad(dp, DP_BAD_BATCH_TOO_LARGE);
 		err = SN_ERR_MESSAGE_TOO_LARGE;
-	} else if (rb_validate(r.batch, r.batch_len)) {
-		bad(dp, DP_BAD_BAD_BATCH);
-		err = SN_ERR_CORRUPT_MESSAGE;
+	} else if ((vrc = rb_validate(r.batch, r.batch_len)) < 0) {
+		bad(dp, dp_bad_of_batch(vrc));
+		err = rb_error_code(vrc);
 	}
 	if (err) {
 		if (!quiet)

@@ -38,6 +38,11 @@ static int cb_info(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_u64(d, "memory_limit_bytes", g->mem_limit);
 	tel_data_add_dict_u64(d, "control_synced",
 			      (uint64_t)atomic_load(&g->control_synced));
+	/* local sockets: connections from another uid, refused */
+	tel_data_add_dict_u64(d, "control_peers_refused",
+			      dp_control_peers_refused());
+	tel_data_add_dict_u64(d, "telemetry_peers_refused",
+			      tel_server_peers_refused());
 	return 0;
 }
 

@@ -65,6 +65,7 @@ enum sn_opcode {
 	X(MESSAGE_TOO_LARGE, 10, "message too large")         \
 	X(COORDINATOR_NOT_AVAILABLE, 15, "coordinator not available") \
 	X(INVALID_TOPIC_EXCEPTION, 17, "invalid topic name")  \
+	X(INVALID_TIMESTAMP, 32, "record timestamp out of range or max timestamp wrong") \
 	X(NOT_ENOUGH_REPLICAS, 19, "not written: broker saturated, retry") \
 	X(INVALID_REQUIRED_ACKS, 21, "acks must be 0, 1 or -1") \
 	X(UNSUPPORTED_VERSION, 35, "unsupported version or opcode") \
@@ -77,7 +78,7 @@ enum sn_opcode {
 	X(TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53, "transactions are not supported") \
 	X(KAFKA_STORAGE_ERROR, 56, "storage error (disk full or failing)") \
 	X(FETCH_SESSION_ID_NOT_FOUND, 70, "fetch session not found (sessions are declined)") \
-	X(INVALID_RECORD, 87, "one record batch per partition expected") \
+	X(INVALID_RECORD, 87, "record batch refused: not one batch, or its record count, offset deltas, sequence or attributes are wrong") \
 	X(THROTTLING_QUOTA_EXCEEDED, 89, "broker saturated: retry after the throttle time")
 
 enum sn_error {

@@ -24,13 +24,40 @@
  * varint (-1 = null), value, header count varint, headers (key length
  * varint, key, value length varint, value).
  *
- * A batch is valid if and only if: its batch length is at least 49 (a
- * header with no records) and matches the bytes given, magic is 2, and the
- * CRC32C of [21, end) equals the CRC field.  The broker never re-encodes a
- * batch: it checks it, stamps base offset and leader epoch, and keeps the
- * bytes.
+ * A producer's batch is valid (rb_validate) if and only if, checked in
+ * this order, each rule with its own error:
+ *   1. its batch length is at least 49 (a header with no records) and
+ *      matches the bytes given (SL_ELENGTH), magic is 2 (SL_EMAGIC), and
+ *      the CRC32C of [21, end) equals the CRC field (SL_ECRC);
+ *   2. it is not a control batch and its compression codec is 0 to 4
+ *      (SL_EATTRIBUTES): only a broker writes control batches;
+ *   3. 1 <= record count <= RB_RECORDS_MAX and last offset delta =
+ *      record count - 1 (SL_EOFFSETS): the broker hands out exactly
+ *      count offsets, so a batch cannot make offsets jump, and no batch
+ *      spans more than 2^20 of them, so the 32-bit relative offsets of
+ *      the index cannot wrap inside a segment;
+ *   4. producer id -1 with base sequence -1 (not idempotent), or producer
+ *      id >= 0 with base sequence >= 0 (SL_ESEQUENCE);
+ *   5. base and max timestamp are -1 (none) or 0 to RB_TIMESTAMP_MAX
+ *      (SL_ETIMESTAMP), so "now - timestamp" in retention and the time
+ *      index never wraps;
+ *   6. uncompressed batches only (the broker does not decompress): the
+ *      records decode, there are exactly record count of them filling
+ *      the batch to its end, record i has offset delta i (SL_ERECORDS),
+ *      every record's timestamp obeys rule 5 and, unless the batch says
+ *      log-append time, the max timestamp is the largest of them
+ *      (SL_ETIMESTAMP).
+ * These are Kafka's own rules for a client's batch (its LogValidator),
+ * except that Kafka rewrites a wrong max timestamp or offset deltas where
+ * sluice, which never re-encodes, refuses the batch.  The broker checks
+ * a batch, stamps base offset and leader epoch, and keeps the bytes.
+ *
+ * Batches the log writes itself (the empty batch over skipped offsets,
+ * storage/log.c) are not producer batches: recovery checks only rule 1.
  */
+#include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <isa-l/crc.h>
@@ -78,6 +105,41 @@ long rb_frame_size(const uint8_t *p, size_t avail, size_t max_bytes)
 	return (long)length + RB_LOG_OVERHEAD;
 }
 
+/* Rule 5: a timestamp is -1 (none) or 0 to RB_TIMESTAMP_MAX. */
+static bool timestamp_ok(int64_t ts)
+{
+	return ts == -1 || (ts >= 0 && ts <= RB_TIMESTAMP_MAX);
+}
+
+/* Rule 6: walk the records of an uncompressed batch whose header passed
+ * rules 1-5. */
+static int validate_records(const uint8_t *p, size_t len, int32_t count)
+{
+	struct rb_iter it;
+	struct rb_record r;
+	int64_t max_ts = INT64_MIN;
+	int rc = rb_iter_init(&it, p, len);
+	assert(rc == 0); /* length checked, compression 0 */
+	for (int32_t i = 0; i < count; i++) {
+		/* bounded: count <= RB_RECORDS_MAX, each record >= 1 byte */
+		if (rb_iter_next(&it, &r) != 1)
+			return SL_ERECORDS;
+		if ((uint64_t)r.offset - (uint64_t)it.base_offset != (uint64_t)i)
+			return SL_ERECORDS;
+		if (!timestamp_ok(r.timestamp))
+			return SL_ETIMESTAMP;
+		if (r.timestamp > max_ts)
+			max_ts = r.timestamp;
+	}
+	if (it.pos != it.end)
+		return SL_ERECORDS; /* bytes after the last record */
+	assert(it.left == 0);
+	if (!(rb_be16(p + RB_OFF_ATTRIBUTES) & RB_ATTR_LOG_APPEND_TIME) &&
+	    (int64_t)rb_be64(p + RB_OFF_MAX_TIMESTAMP) != max_ts)
+		return SL_ETIMESTAMP;
+	return 0;
+}
+
 int rb_validate(const uint8_t *p, size_t len)
 {
 	if (len < RB_HEADER_BYTES)
@@ -87,14 +149,47 @@ int rb_validate(const uint8_t *p, size_t len)
 		return SL_ELENGTH;
 	if (p[RB_OFF_MAGIC] != RB_MAGIC)
 		return SL_EMAGIC;
-	int32_t count = (int32_t)rb_be32(p + RB_OFF_RECORD_COUNT);
-	int32_t delta = (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA);
-	if (count < 0 || delta < 0)
-		return SL_ELENGTH;
 	uint32_t want = rb_be32(p + RB_OFF_CRC);
 	if (rb_crc32c(p + RB_CRC_START, len - RB_CRC_START) != want)
 		return SL_ECRC;
-	return 0;
+
+	struct rb_header h;
+	rb_header_decode(p, &h);
+	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;
+	if ((h.attributes & RB_ATTR_CONTROL) || codec > RB_CODEC_MAX)
+		return SL_EATTRIBUTES;
+	if (h.record_count < 1 || h.record_count > RB_RECORDS_MAX ||
+	    h.last_offset_delta != h.record_count - 1)
+		return SL_EOFFSETS;
+	if (h.producer_id == -1 ? h.base_sequence != -1 :
+				  h.producer_id < 0 || h.base_sequence < 0)
+		return SL_ESEQUENCE;
+	if (!timestamp_ok(h.base_timestamp) || !timestamp_ok(h.max_timestamp))
+		return SL_ETIMESTAMP;
+	if (codec != 0)
+		return 0;
+	return validate_records(p, len, h.record_count);
+}
+
+int16_t rb_error_code(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case SL_ELENGTH:
+	case SL_EMAGIC:
+	case SL_ECRC:
+		return 2; /* CORRUPT_MESSAGE */
+	case SL_ETIMESTAMP:
+		return 32; /* INVALID_TIMESTAMP */
+	case SL_EOFFSETS:
+	case SL_ESEQUENCE:
+	case SL_ERECORDS:
+	case SL_EATTRIBUTES:
+		return 87; /* INVALID_RECORD */
+	default:
+		return 2;
+	}
 }
 
 void rb_stamp(uint8_t *p, int64_t base_offset, int32_t leader_epoch)
@@ -205,9 +300,10 @@ int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
 	*p++ = 0; /* no headers */
 	k = (int)(p - (b->buf + b->len));
 	b->len += (size_t)k;
-	b->count++;
-	if (timestamp_ms > b->max_timestamp)
+	/* the largest record timestamp, not the base: rule 6 */
+	if (b->count == 0 || timestamp_ms > b->max_timestamp)
 		b->max_timestamp = timestamp_ms;
+	b->count++;
 	return 0;
 }
 

@@ -99,14 +99,36 @@ void rb_header_decode(const uint8_t *p, struct rb_header *h);
  */
 long rb_frame_size(const uint8_t *p, size_t avail, size_t max_bytes);
 
+/* Largest record count of one batch: above what a 1 MiB uncompressed
+ * batch can hold (7 bytes per record at least) and librdkafka's
+ * batch.num.messages maximum (10^6). */
+#define RB_RECORDS_MAX (1 << 20)
+/* Largest timestamp accepted (ms since the epoch, about the year 10889):
+ * far enough from INT64_MAX that "now - timestamp" and the timestamp
+ * arithmetic of the index and retention never wrap. */
+#define RB_TIMESTAMP_MAX ((INT64_C(1) << 48) - 1)
+#define RB_CODEC_MAX 4 /* zstd */
+
 /*
- * Full validation of one batch occupying exactly len bytes: length field
- * consistent with len, magic 2, CRC32C, record count and last offset delta
- * consistent (count >= 1 and last_offset_delta >= count - 1 is not
- * required by Kafka, so only count >= 0 and delta >= 0 are checked).
- * Returns 0, SL_ELENGTH, SL_EMAGIC or SL_ECRC.
+ * Full validation of one producer's batch occupying exactly len bytes,
+ * by the rules at the top of record_batch.c: length, magic, CRC32C,
+ * attributes, record count against last offset delta, producer id
+ * against base sequence, timestamps, and (uncompressed batches) the
+ * records themselves.  Returns 0 or the first rule broken: SL_ELENGTH,
+ * SL_EMAGIC, SL_ECRC, SL_EATTRIBUTES, SL_EOFFSETS, SL_ESEQUENCE,
+ * SL_ETIMESTAMP or SL_ERECORDS.  Reads only [p, p + len).
  */
 int rb_validate(const uint8_t *p, size_t len);
+
+/*
+ * The Kafka error code (also the native protocol's, proto/native.h) that
+ * answers a batch refused by rb_validate with rc: CORRUPT_MESSAGE (2) for
+ * length, magic and CRC32C (damaged in transit: a client may resend),
+ * INVALID_TIMESTAMP (32), INVALID_RECORD (87) for the other rules (the
+ * client built the batch wrong: resending cannot help).  0 for rc 0;
+ * CORRUPT_MESSAGE for any other rc.
+ */
+int16_t rb_error_code(int rc);
 
 /* Stamp base offset and partition leader epoch in place (outside CRC). */
 void rb_stamp(uint8_t *p, int64_t base_offset, int32_t leader_epoch);

@@ -17,13 +17,19 @@
  * that does not read its replies (send would block) is closed; a reply
  * larger than TEL_MAX_OUTPUT_LEN loses whole entries (data.c).
  *
+ * Access (proto/local_socket.h): the socket is 0600 in a 0700 directory,
+ * and a connection whose peer is neither our uid nor root is closed before
+ * the hello, counted in peers_refused (tel_server_peers_refused).
+ *
  * The registry is a sorted array under a mutex; callbacks run without the
  * mutex held (commands are never removed, so a looked-up entry stays valid).
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,7 @@
 
 #include "dataplane/telemetry/telemetry.h"
 #include "dataplane/telemetry/telemetry_pvt.h"
+#include "proto/local_socket.h"
 
 /* ---- the registry ---- */
 
@@ -293,6 +300,15 @@ static struct {
 	char reply[TEL_MAX_OUTPUT_LEN];
 } srv = { .listen_fd = -1, .wake_fd = -1 };
 
+/* connections refused by the peer check: written by the telemetry thread,
+ * read by any (relaxed: a counter) */
+static _Atomic uint64_t peers_refused;
+
+uint64_t tel_server_peers_refused(void)
+{
+	return atomic_load_explicit(&peers_refused, memory_order_relaxed);
+}
+
 static void client_close(int slot)
 {
 	close(srv.clients[slot]);
@@ -309,6 +325,12 @@ static void accept_clients(void)
 
 		if (fd < 0)
 			return; /* EAGAIN, or a client that went away */
+		if (lsock_peer_allowed(fd, NULL) != 1) {
+			atomic_fetch_add_explicit(&peers_refused, 1,
+						  memory_order_relaxed);
+			close(fd);
+			continue;
+		}
 		for (int i = 0; i < TEL_MAX_CLIENTS; i++)
 			if (srv.clients[i] < 0) {
 				slot = i;
@@ -340,9 +362,10 @@ static void serve_client(int slot)
 	srv.request[n] = '\0';
 	len = handle_request(srv.request, srv.reply, sizeof(srv.reply),
 			     &srv.scratch);
-	assert(len > 0 && (size_t)len < sizeof(srv.reply));
-	if (len <= 0 || send(fd, srv.reply, (size_t)len,
-			     MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	/* a reply that could not be built closes the connection: the
+	 * request came from a client, so no assertion here */
+	if (len <= 0 || (size_t)len >= sizeof(srv.reply) ||
+	    send(fd, srv.reply, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		client_close(slot);
 }
 
@@ -377,32 +400,6 @@ static void *server_main(void *unused)
 			accept_clients();
 	}
 	return NULL;
-}
-
-/* mkdir -p of the directory part of path. */
-static int make_parents(const char *path)
-{
-	char dir[sizeof(srv.path)];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		bool end = *p == '\0';
-
-		if (*p != '/' && !end)
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		if (end)
-			break;
-		*p = '/';
-	}
-	return 0;
 }
 
 /* 0 if path is free (absent, or a socket nobody listens on, now removed),
@@ -465,7 +462,7 @@ int tel_server_start(const char *socket_path, const char *version)
 			return -ENAMETOOLONG; /* version with many escapes */
 	}
 
-	rc = make_parents(socket_path);
+	rc = lsock_prepare_dir(socket_path);
 	if (rc < 0)
 		return rc;
 	rc = clear_stale(&addr);
@@ -476,20 +473,15 @@ int tel_server_start(const char *socket_path, const char *version)
 			       SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv.listen_fd < 0)
 		return -errno;
-	if (bind(srv.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		rc = -errno;
+	rc = lsock_bind_listen(srv.listen_fd, &addr, TEL_MAX_CLIENTS);
+	if (rc < 0)
 		goto close_listen;
-	}
 	if (stat(socket_path, &st) < 0) {
 		rc = -errno;
 		goto unlink_socket;
 	}
 	srv.dev = st.st_dev;
 	srv.ino = st.st_ino;
-	if (listen(srv.listen_fd, TEL_MAX_CLIENTS) < 0) {
-		rc = -errno;
-		goto unlink_socket;
-	}
 	srv.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (srv.wake_fd < 0) {
 		rc = -errno;

@@ -223,9 +223,11 @@ int tel_for_each_cmd(int (*fn)(const char *path, const char *help,
 /* ---- the server (one per process) ---- */
 
 /*
- * Starts serving socket_path (creating missing parent directories with mode
- * 0755 and replacing a stale socket file: one nobody listens on) from one
- * background thread.  version is the "version" string of the hello and of
+ * Starts serving socket_path (mode 0600, in a directory made or narrowed to
+ * 0700 and missing parents created 0755: proto/local_socket.h; a stale
+ * socket file, one nobody listens on, is replaced) from one background
+ * thread.  Connections from a uid other than ours or root are closed
+ * unanswered and counted (tel_server_peers_refused).  version is the "version" string of the hello and of
  * /info (copied; e.g. "sluice 0.1.0").  Call from the thread that will call
  * tel_server_stop.  Returns 0, or:
  *   -EALREADY      a server already runs in this process;
@@ -240,6 +242,10 @@ int tel_server_start(const char *socket_path, const char *version);
 /* Stops the thread, closes every connection and removes the socket file
  * (not the directories).  No-op when no server runs. */
 void tel_server_stop(void);
+
+/* Connections refused by the peer check since the process started; any
+ * thread. */
+uint64_t tel_server_peers_refused(void);
 
 /* ---- the client ---- */
 

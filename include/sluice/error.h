@@ -27,7 +27,22 @@
 	X(SL_ENOTFOUND, -10009, "no such entry")                              \
 	X(SL_ECONFIG, -10010, "invalid configuration value")                  \
 	X(SL_ELAYOUT, -10011,                                                 \
-	  "unexpected file in a partition directory or bad file name")
+	  "unexpected file in a partition directory or bad file name")        \
+	X(SL_EOFFSETS, -10012,                                                \
+	  "record batch offsets: record count must be 1 to 2^20 and the "     \
+	  "last offset delta record count - 1")                               \
+	X(SL_ESEQUENCE, -10013,                                               \
+	  "record batch producer id and base sequence disagree (-1 and -1, "  \
+	  "or an id and a sequence >= 0)")                                    \
+	X(SL_ETIMESTAMP, -10014,                                              \
+	  "record batch timestamp out of range (-1 or 0 to 2^48 - 1 ms), or " \
+	  "max timestamp is not the largest record timestamp")                \
+	X(SL_ERECORDS, -10015,                                                \
+	  "record batch records do not match the record count, offset "      \
+	  "deltas or batch length")                                           \
+	X(SL_EATTRIBUTES, -10016,                                             \
+	  "record batch attributes refused: control batch or unknown "        \
+	  "compression codec")
 
 enum sl_error {
 #define SL_ERROR_ENUM(name, value, msg) name = value,

@@ -172,6 +172,7 @@ static void test_restamp_keeps_crc_valid(void **state)
 	rb_builder_init(&b, buf, sizeof(buf), 1);
 	assert_int_equal(rb_builder_add(&b, NULL, 0, "x", 1, 1), 0);
 	long bl = rb_builder_finish(&b);
+	rb_put64(buf + RB_OFF_PRODUCER_ID, 42);
 	rb_put32(buf + RB_OFF_BASE_SEQUENCE, 5);
 	assert_int_equal(rb_validate(buf, (size_t)bl), SL_ECRC);
 	rb_put32(buf + RB_OFF_CRC,

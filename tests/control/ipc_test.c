@@ -11,7 +11,9 @@
  * at the next sync); ADMIN create/delete round trips with their error
  * codes, including a sluiced-side failure; the metadata survives SIGKILL +
  * restart and ids keep growing; a second daemon on the same control_dir is
- * refused; a bad override exits 2; SIGTERM exits 0.
+ * refused; a bad override exits 2; SIGTERM exits 0; a control_socket
+ * served by another uid (not root) is refused before anything is sent
+ * (proto/local_socket.h), and the same path served by our uid is used.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -360,6 +363,66 @@ static void stop_daemon(void)
 	g.pid = -1;
 }
 
+/* The peer listens as uid (SO_PEERCRED reports the listener's effective
+ * uid at listen()). */
+static void peer_listen_as(uid_t uid)
+{
+	TL_OK(chmod(g.dir, 0777)); /* so uid may bind there */
+	TL_OK(seteuid(uid));
+	peer_listen();
+	TL_OK(seteuid(0));
+	TL_OK(chmod(g.dir, 0700));
+}
+
+/* Does the log contain s?  Waits up to WAIT_MS. */
+static int log_shows(const char *s)
+{
+	for (int i = 0; i < WAIT_MS / 50; i++) {
+		uint8_t *text;
+		long long n = tl_read_file(g.log, &text);
+		int found = n > 0 && memmem(text, (size_t)n, s, strlen(s));
+		if (n > 0)
+			free(text);
+		if (found)
+			return 1;
+		usleep(50 * 1000);
+	}
+	return 0;
+}
+
+static void test_refuses_foreign_peer(void **state)
+{
+	(void)state;
+	static uint8_t buf[SIPC_MAX_MESSAGE];
+	struct seen s;
+	if (geteuid() != 0)
+		skip(); /* needs root to listen as another uid */
+	/* a socket served by nobody (65534): sluice-control connects, sees
+	 * the uid, closes without sending anything */
+	peer_listen_as(65534);
+	start_daemon();
+	TL_TRUE(log_shows("is served by uid 65534"));
+	int refused = 0;
+	for (int i = 0; i < 4; i++) { /* bounded: each retry is 2 s apart */
+		struct pollfd p = { .fd = g.lfd, .events = POLLIN };
+		if (poll(&p, 1, 100) != 1)
+			break;
+		int fd = accept4(g.lfd, NULL, NULL, SOCK_CLOEXEC);
+		TL_TRUE(fd >= 0);
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		TL_EQ(poll(&p, 1, WAIT_MS), 1);
+		TL_EQ(recv(fd, buf, sizeof(buf), 0), 0); /* no HELLO: EOF */
+		close(fd);
+		refused++;
+	}
+	TL_TRUE(refused >= 1);
+	/* the same path served by our uid: the usual sync */
+	peer_close();
+	peer_listen();
+	peer_sync(&s);
+	stop_daemon();
+}
+
 static void test_sync_and_repush(void **state)
 {
 	(void)state;
@@ -495,6 +558,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_and_repush, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_admin_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_foreign_peer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_restart, setup,
 						teardown),

@@ -12,6 +12,8 @@
 #include "tl.h"
 
 #define NREC 7
+/* a base timestamp for build(): its records are up to 20 ms before it */
+#define TS0 1700000000000ll
 
 struct rec {
 	char key[32];
@@ -152,33 +154,23 @@ static void test_null_key_and_value(void **state)
 	TL_EQ(rb_iter_next(&it, &r), 0);
 }
 
-/* Would flipping byte pos with mask make count or delta negative?  Then
- * rb_validate reports SL_ELENGTH before it gets to the CRC. */
-static int makes_negative(const uint8_t *p, size_t pos, uint8_t mask)
-{
-	if (pos != RB_OFF_LAST_OFFSET_DELTA && pos != RB_OFF_RECORD_COUNT)
-		return 0;
-	return ((p[pos] ^ mask) & 0x80) != 0;
-}
-
 static void test_every_byte_corruption(void **state)
 {
 	(void)state;
 	uint8_t buf[4096], bad[4096];
-	long len = build(buf, sizeof(buf), 5);
+	long len = build(buf, sizeof(buf), TS0);
 	TL_TRUE(len > 0);
 	static const uint8_t masks[] = { 0x01, 0x80, 0xff, 0x5a };
 	for (size_t pos = RB_CRC_START; pos < (size_t)len; pos++) {
 		for (size_t m = 0; m < sizeof(masks); m++) {
 			memcpy(bad, buf, (size_t)len);
 			bad[pos] ^= masks[m];
+			/* the CRC is checked before any field it covers */
 			int rc = rb_validate(bad, (size_t)len);
-			int want = makes_negative(buf, pos, masks[m]) ?
-					   SL_ELENGTH : SL_ECRC;
-			if (rc != want)
+			if (rc != SL_ECRC)
 				fail_msg("byte %zu ^ 0x%02x: rb_validate %d (%s),"
-					 " want %s", pos, masks[m], rc,
-					 tl_errname(rc), tl_errname(want));
+					 " want SL_ECRC", pos, masks[m], rc,
+					 tl_errname(rc));
 		}
 	}
 	/* the CRC field itself */
@@ -210,7 +202,7 @@ static void test_magic_and_length(void **state)
 {
 	(void)state;
 	uint8_t buf[4096], bad[4096];
-	long len = build(buf, sizeof(buf), 5);
+	long len = build(buf, sizeof(buf), TS0);
 	TL_TRUE(len > 0);
 
 	for (int magic = 0; magic < 256; magic++) {
@@ -244,24 +236,306 @@ static void test_magic_and_length(void **state)
 	TL_EQ(rb_frame_size(buf, RB_LOG_OVERHEAD, (size_t)len), len);
 	TL_EQ(rb_frame_size(buf, RB_LOG_OVERHEAD, (size_t)len - 1), SL_ELENGTH);
 
-	/* negative record count / last offset delta, CRC recomputed */
-	memcpy(bad, buf, (size_t)len);
-	rb_put32(bad + RB_OFF_RECORD_COUNT, (uint32_t)-1);
-	rb_put32(bad + RB_OFF_CRC,
-		 rb_crc32c(bad + RB_CRC_START, (size_t)len - RB_CRC_START));
-	TL_EQ(rb_validate(bad, (size_t)len), SL_ELENGTH);
-	memcpy(bad, buf, (size_t)len);
-	rb_put32(bad + RB_OFF_LAST_OFFSET_DELTA, (uint32_t)-5);
-	rb_put32(bad + RB_OFF_CRC,
-		 rb_crc32c(bad + RB_CRC_START, (size_t)len - RB_CRC_START));
-	TL_EQ(rb_validate(bad, (size_t)len), SL_ELENGTH);
+}
+
+/* ---- the field rules (record_batch.c rules 2-6) ----
+ * Each case changes fields of a good batch, recomputes the CRC (so that
+ * only the rule under test can refuse it) and expects one error. */
+
+static void recrc(uint8_t *p, size_t len)
+{
+	rb_put32(p + RB_OFF_CRC,
+		 rb_crc32c(p + RB_CRC_START, len - RB_CRC_START));
+}
+
+static void set_counts(uint8_t *p, size_t len, int32_t count, int32_t delta)
+{
+	rb_put32(p + RB_OFF_RECORD_COUNT, (uint32_t)count);
+	rb_put32(p + RB_OFF_LAST_OFFSET_DELTA, (uint32_t)delta);
+	recrc(p, len);
+}
+
+static void set_producer(uint8_t *p, size_t len, int64_t id, int32_t seq)
+{
+	rb_put64(p + RB_OFF_PRODUCER_ID, (uint64_t)id);
+	rb_put32(p + RB_OFF_BASE_SEQUENCE, (uint32_t)seq);
+	recrc(p, len);
+}
+
+static void set_times(uint8_t *p, size_t len, int64_t base, int64_t max)
+{
+	rb_put64(p + RB_OFF_BASE_TIMESTAMP, (uint64_t)base);
+	rb_put64(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)max);
+	recrc(p, len);
+}
+
+static void set_attributes(uint8_t *p, size_t len, uint16_t a)
+{
+	rb_put16(p + RB_OFF_ATTRIBUTES, a);
+	recrc(p, len);
+}
+
+static void test_offsets_rule(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), TS0);
+	TL_TRUE(len > 0);
+	size_t n = (size_t)len;
+	static const struct {
+		int32_t count, delta;
+	} refused[] = {
+		{ 0, -1 },          /* no records */
+		{ 0, 0 },
+		{ -1, NREC - 1 },   /* negative count */
+		{ NREC, -1 },       /* negative delta */
+		{ NREC, NREC },     /* one offset more than records: a jump */
+		{ NREC, NREC - 2 }, /* one fewer: offsets reused */
+		{ NREC, INT32_MAX },
+		{ INT32_MAX, NREC - 1 },
+		{ INT32_MIN, INT32_MIN },
+		{ RB_RECORDS_MAX + 1, RB_RECORDS_MAX },
+		{ INT32_MAX, INT32_MAX - 1 },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		memcpy(bad, buf, n);
+		set_counts(bad, n, refused[i].count, refused[i].delta);
+		if (rb_validate(bad, n) != SL_EOFFSETS)
+			fail_msg("count %d delta %d: %s", refused[i].count,
+				 refused[i].delta,
+				 tl_errname(rb_validate(bad, n)));
+		/* compressed: the header alone refuses it */
+		set_attributes(bad, n, 4);
+		TL_EQ(rb_validate(bad, n), SL_EOFFSETS);
+	}
+	/* a compressed batch may claim up to RB_RECORDS_MAX records (the
+	 * records are not read); one more is refused above */
+	memcpy(bad, buf, n);
+	set_attributes(bad, n, 4);
+	set_counts(bad, n, RB_RECORDS_MAX, RB_RECORDS_MAX - 1);
+	TL_OK(rb_validate(bad, n));
+	set_counts(bad, n, 1, 0);
+	TL_OK(rb_validate(bad, n));
+	/* uncompressed, the records must agree with the count: rule 6 */
+	memcpy(bad, buf, n);
+	set_counts(bad, n, NREC + 1, NREC);
+	TL_EQ(rb_validate(bad, n), SL_ERECORDS);
+	memcpy(bad, buf, n);
+	set_counts(bad, n, NREC - 1, NREC - 2);
+	TL_EQ(rb_validate(bad, n), SL_ERECORDS);
+}
+
+static void test_sequence_rule(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), TS0);
+	TL_TRUE(len > 0);
+	size_t n = (size_t)len;
+	static const struct {
+		int64_t id;
+		int32_t seq;
+		int want;
+	} cases[] = {
+		{ -1, -1, 0 },
+		{ 0, 0, 0 },
+		{ 7, 0, 0 },
+		{ 7, INT32_MAX, 0 }, /* the last sequence wraps: allowed */
+		{ INT64_MAX, 5, 0 },
+		{ -1, 0, SL_ESEQUENCE },   /* sequence without a producer */
+		{ -1, 99, SL_ESEQUENCE },
+		{ -1, -2, SL_ESEQUENCE },
+		{ 7, -1, SL_ESEQUENCE },   /* producer without a sequence */
+		{ 7, INT32_MIN, SL_ESEQUENCE },
+		{ -2, -1, SL_ESEQUENCE },  /* ids are -1 or >= 0 */
+		{ INT64_MIN, 0, SL_ESEQUENCE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, buf, n);
+		set_producer(bad, n, cases[i].id, cases[i].seq);
+		int rc = rb_validate(bad, n);
+		if (rc != cases[i].want)
+			fail_msg("producer %lld sequence %d: %s, want %s",
+				 (long long)cases[i].id, cases[i].seq,
+				 tl_errname(rc), tl_errname(cases[i].want));
+	}
+}
+
+/* A batch of one record per timestamp, built with the builder. */
+static long build_times(uint8_t *buf, size_t cap, int64_t base,
+			const int64_t *ts, int n)
+{
+	struct rb_builder b;
+	rb_builder_init(&b, buf, cap, base);
+	for (int i = 0; i < n; i++)
+		if (rb_builder_add(&b, "k", 1, "v", 1, ts[i]))
+			return -1;
+	return rb_builder_finish(&b);
+}
+
+static void test_timestamp_rule(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), TS0);
+	TL_TRUE(len > 0);
+	size_t n = (size_t)len;
+	int64_t max = TS0 + 70000; /* build()'s largest */
+	static const int64_t out[] = { -2, INT64_MIN, RB_TIMESTAMP_MAX + 1,
+				       INT64_MAX };
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		/* base, then max, out of range */
+		memcpy(bad, buf, n);
+		set_times(bad, n, out[i], max);
+		TL_EQ(rb_validate(bad, n), SL_ETIMESTAMP);
+		memcpy(bad, buf, n);
+		set_times(bad, n, TS0, out[i]);
+		TL_EQ(rb_validate(bad, n), SL_ETIMESTAMP);
+		/* compressed batches too */
+		set_attributes(bad, n, 1);
+		TL_EQ(rb_validate(bad, n), SL_ETIMESTAMP);
+	}
+	/* max timestamp must be the records' largest */
+	int64_t wrong[] = { max - 1, max + 1, -1, 0, RB_TIMESTAMP_MAX };
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		memcpy(bad, buf, n);
+		set_times(bad, n, TS0, wrong[i]);
+		TL_EQ(rb_validate(bad, n), SL_ETIMESTAMP);
+		/* not checked when the batch says log-append time, nor
+		 * for a compressed batch (its records are not read) */
+		set_attributes(bad, n, RB_ATTR_LOG_APPEND_TIME);
+		TL_OK(rb_validate(bad, n));
+		set_attributes(bad, n, 3);
+		TL_OK(rb_validate(bad, n));
+	}
+	/* a record's own timestamp out of range (base + delta) */
+	int64_t ts1[] = { 10, -2, 20 };
+	long l = build_times(bad, sizeof(bad), 10, ts1, 3);
+	TL_TRUE(l > 0);
+	TL_EQ(rb_validate(bad, (size_t)l), SL_ETIMESTAMP);
+	set_attributes(bad, (size_t)l, RB_ATTR_LOG_APPEND_TIME);
+	TL_EQ(rb_validate(bad, (size_t)l), SL_ETIMESTAMP);
+	int64_t ts2[] = { RB_TIMESTAMP_MAX, 0 };
+	l = build_times(bad, sizeof(bad), RB_TIMESTAMP_MAX, ts2, 2);
+	TL_TRUE(l > 0);
+	TL_OK(rb_validate(bad, (size_t)l)); /* the bounds themselves */
+	set_times(bad, (size_t)l, RB_TIMESTAMP_MAX - 1, RB_TIMESTAMP_MAX);
+	/* base one lower: record 1 is now -1 (allowed), record 0 MAX - 1,
+	 * so the max timestamp is no longer the records' largest */
+	TL_EQ(rb_validate(bad, (size_t)l), SL_ETIMESTAMP);
+	set_attributes(bad, (size_t)l, RB_ATTR_LOG_APPEND_TIME);
+	TL_OK(rb_validate(bad, (size_t)l));
+	int64_t ts3[] = { 1000, RB_TIMESTAMP_MAX + 1 };
+	l = build_times(bad, sizeof(bad), 1000, ts3, 2);
+	TL_TRUE(l > 0);
+	TL_EQ(rb_validate(bad, (size_t)l), SL_ETIMESTAMP);
+	/* records all before the builder's base timestamp (a producer that
+	 * opened the batch at "now" and was given older timestamps): the max
+	 * is theirs, not the base */
+	int64_t ts5[] = { 900, 950, 920 };
+	l = build_times(bad, sizeof(bad), 1000, ts5, 3);
+	TL_TRUE(l > 0);
+	TL_EQ((int64_t)rb_be64(bad + RB_OFF_MAX_TIMESTAMP), 950);
+	TL_OK(rb_validate(bad, (size_t)l));
+	/* no timestamps at all (-1) is valid */
+	int64_t ts4[] = { -1, -1 };
+	l = build_times(bad, sizeof(bad), -1, ts4, 2);
+	TL_TRUE(l > 0);
+	TL_OK(rb_validate(bad, (size_t)l));
+}
+
+static void test_records_rule(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), TS0);
+	TL_TRUE(len > 0);
+	size_t n = (size_t)len;
+	/* record 0: length (1 byte), attributes, timestamp delta 0, offset
+	 * delta 0 at byte 64 */
+	TL_EQ(buf[RB_HEADER_BYTES + 2], 0);
+	TL_EQ(buf[RB_HEADER_BYTES + 3], 0);
+	static const uint8_t deltas[] = { 0x02, 0x01, 0x0c, 0x7e };
+	for (size_t i = 0; i < sizeof(deltas); i++) {
+		memcpy(bad, buf, n);
+		bad[RB_HEADER_BYTES + 3] = deltas[i]; /* 1, -1, 6, 63 */
+		recrc(bad, n);
+		TL_EQ(rb_validate(bad, n), SL_ERECORDS);
+	}
+	/* a key length past the record */
+	memcpy(bad, buf, n);
+	bad[RB_HEADER_BYTES + 4] = 0x7e;
+	recrc(bad, n);
+	TL_EQ(rb_validate(bad, n), SL_ERECORDS);
+	/* a first record length that runs past the batch */
+	memcpy(bad, buf, n);
+	bad[RB_HEADER_BYTES] = 0x7e;
+	recrc(bad, n);
+	TL_EQ(rb_validate(bad, n), SL_ERECORDS);
+	/* a byte after the last record, length field and CRC kept right */
+	memcpy(bad, buf, n);
+	bad[n] = 0;
+	rb_put32(bad + RB_OFF_LENGTH, (uint32_t)(n + 1 - RB_LOG_OVERHEAD));
+	recrc(bad, n + 1);
+	TL_EQ(rb_validate(bad, n + 1), SL_ERECORDS);
+	/* a header with no records claiming one */
+	memcpy(bad, buf, RB_HEADER_BYTES);
+	rb_put32(bad + RB_OFF_LENGTH, RB_HEADER_BYTES - RB_LOG_OVERHEAD);
+	set_counts(bad, RB_HEADER_BYTES, 1, 0);
+	TL_EQ(rb_validate(bad, RB_HEADER_BYTES), SL_ERECORDS);
+	/* the same bytes compressed: records not read, accepted */
+	set_attributes(bad, RB_HEADER_BYTES, 2);
+	TL_OK(rb_validate(bad, RB_HEADER_BYTES));
+}
+
+static void test_attributes_rule(void **state)
+{
+	(void)state;
+	uint8_t buf[4096], bad[4096];
+	long len = build(buf, sizeof(buf), TS0);
+	TL_TRUE(len > 0);
+	size_t n = (size_t)len;
+	for (uint16_t codec = 0; codec < 8; codec++) {
+		memcpy(bad, buf, n);
+		set_attributes(bad, n, codec);
+		int rc = rb_validate(bad, n);
+		TL_EQ(rc, codec <= RB_CODEC_MAX ? 0 : SL_EATTRIBUTES);
+		set_attributes(bad, n, (uint16_t)(codec | RB_ATTR_CONTROL));
+		TL_EQ(rb_validate(bad, n), SL_EATTRIBUTES);
+	}
+	/* transactional and log-append-time bits alone are not refused */
+	memcpy(bad, buf, n);
+	set_attributes(bad, n, RB_ATTR_TRANSACTIONAL | RB_ATTR_LOG_APPEND_TIME);
+	TL_OK(rb_validate(bad, n));
+}
+
+static void test_error_codes(void **state)
+{
+	(void)state;
+	TL_EQ(rb_error_code(0), 0);
+	TL_EQ(rb_error_code(SL_ELENGTH), 2);
+	TL_EQ(rb_error_code(SL_EMAGIC), 2);
+	TL_EQ(rb_error_code(SL_ECRC), 2);
+	TL_EQ(rb_error_code(SL_ETIMESTAMP), 32);
+	TL_EQ(rb_error_code(SL_EOFFSETS), 87);
+	TL_EQ(rb_error_code(SL_ESEQUENCE), 87);
+	TL_EQ(rb_error_code(SL_ERECORDS), 87);
+	TL_EQ(rb_error_code(SL_EATTRIBUTES), 87);
+	/* each rule has its own message */
+	const int codes[] = { SL_ELENGTH, SL_EMAGIC, SL_ECRC, SL_EOFFSETS,
+			      SL_ESEQUENCE, SL_ETIMESTAMP, SL_ERECORDS,
+			      SL_EATTRIBUTES };
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		for (size_t j = 0; j < i; j++)
+			TL_TRUE(strcmp(sl_strerror(codes[i]),
+				       sl_strerror(codes[j])) != 0);
 }
 
 static void test_stamp(void **state)
 {
 	(void)state;
 	uint8_t buf[4096], orig[4096];
-	long len = build(buf, sizeof(buf), 5);
+	long len = build(buf, sizeof(buf), TS0);
 	TL_TRUE(len > 0);
 	memcpy(orig, buf, (size_t)len);
 	static const int64_t bases[] = { 0, 1, 4095, 1ll << 32,
@@ -388,7 +662,7 @@ static void test_iterator_rejects(void **state)
 {
 	(void)state;
 	uint8_t buf[4096], bad[4096];
-	long len = build(buf, sizeof(buf), 5);
+	long len = build(buf, sizeof(buf), TS0);
 	TL_TRUE(len > 0);
 	struct rb_iter it;
 	struct rb_record r;
@@ -441,6 +715,12 @@ int main(void)
 		cmocka_unit_test(test_crc32c_known),
 		cmocka_unit_test(test_builder_limits),
 		cmocka_unit_test(test_iterator_rejects),
+		cmocka_unit_test(test_offsets_rule),
+		cmocka_unit_test(test_sequence_rule),
+		cmocka_unit_test(test_timestamp_rule),
+		cmocka_unit_test(test_records_rule),
+		cmocka_unit_test(test_attributes_rule),
+		cmocka_unit_test(test_error_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
