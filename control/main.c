@@ -261,7 +261,7 @@ static int instance_lock(const struct sl_config *c)
 {
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/daemon.pid", c->control_dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		sl_log("%s: %s", path, strerror(errno));
 		return -1;
