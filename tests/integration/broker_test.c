@@ -50,13 +50,6 @@
  * failed assertion. */
 static struct tb b;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The value of message seq of partition p: readable prefix, then bytes
  * that depend on both. */
 static size_t make_value(uint8_t *v, int32_t p, uint64_t seq)
@@ -135,9 +128,9 @@ static uint64_t read_partition(const char *addr, const char *topic,
 	struct sl_consumer_opts o;
 	sl_consumer_opts_default(&o);
 	assert_int_equal(sl_consumer_create(addr, topic, p, &o, &c), 0);
-	uint64_t got = 0, deadline = now_ms() + (uint64_t)timeout_ms;
+	uint64_t got = 0, deadline = tb_now_ms() + (uint64_t)timeout_ms;
 	uint8_t expect[VALUE_BYTES];
-	while (got < want && now_ms() < deadline) {
+	while (got < want && tb_now_ms() < deadline) {
 		struct sl_message m;
 		int rc = sl_consume(c, &m, 200);
 		if (rc == 0)
@@ -190,7 +183,7 @@ static void test_roundtrip_1m(void **state)
 	struct sl_producer *p;
 	assert_int_equal(sl_producer_create(b.addr, &o, &p), 0);
 	uint8_t v[VALUE_BYTES];
-	uint64_t t0 = now_ms();
+	uint64_t t0 = tb_now_ms();
 	for (uint64_t i = 0; i < total; i++) {
 		int32_t part = (int32_t)(i % (uint64_t)parts);
 		make_value(v, part, i / (uint64_t)parts);
@@ -203,7 +196,7 @@ static void test_roundtrip_1m(void **state)
 	assert_int_equal(sl_producer_flush(p, 60000), 0);
 	sl_producer_destroy(p);
 	printf("roundtrip_1m: produced %llu in %llu ms, %llu acked, %llu failed\n",
-	       (unsigned long long)total, (unsigned long long)(now_ms() - t0),
+	       (unsigned long long)total, (unsigned long long)(tb_now_ms() - t0),
 	       (unsigned long long)a.ok, (unsigned long long)a.failed);
 	assert_int_equal(a.failed, 0);
 	assert_int_equal(a.ok, total);
@@ -260,10 +253,10 @@ static void sigkill_case(int16_t acks, const char *name)
 	struct sl_producer *p;
 	assert_int_equal(sl_producer_create(b.addr, &o, &p), 0);
 	uint8_t v[VALUE_BYTES];
-	uint64_t sent = 0, kill_at = now_ms() + 1500;
+	uint64_t sent = 0, kill_at = tb_now_ms() + 1500;
 	int killed = 0;
 	/* produce; kill sluiced 1.5 s in, keep producing a little longer */
-	while (sent < max_msgs && now_ms() < kill_at + 500) {
+	while (sent < max_msgs && tb_now_ms() < kill_at + 500) {
 		int32_t part = (int32_t)(sent % 2);
 		make_value(v, part, sent / 2);
 		int rc = sl_produce(p, "ka", part, NULL, 0, v, VALUE_BYTES,
@@ -271,7 +264,7 @@ static void sigkill_case(int16_t acks, const char *name)
 		if (rc < 0)
 			break;
 		sent++;
-		if (!killed && now_ms() >= kill_at) {
+		if (!killed && tb_now_ms() >= kill_at) {
 			tb_stop_pid(&b.sluiced, SIGKILL);
 			killed = 1;
 		}
@@ -691,7 +684,7 @@ static void test_retention_reading(void **state)
 	const uint64_t total = 200000; /* ~25 MiB on disk */
 	uint64_t consumed = 0, out_of_range = 0;
 	int64_t last_seq = -1;
-	uint64_t deadline = now_ms() + 60000;
+	uint64_t deadline = tb_now_ms() + 60000;
 	for (uint64_t i = 0; i < total || consumed == 0; i++) {
 		if (i < total) {
 			make_value(v, 0, i);
@@ -719,7 +712,7 @@ static void test_retention_reading(void **state)
 			last_seq = seq;
 			consumed++;
 		}
-		if (now_ms() > deadline)
+		if (tb_now_ms() > deadline)
 			break;
 	}
 	assert_int_equal(sl_producer_flush(p, 30000), 0);

@@ -58,13 +58,6 @@ static int failed;
 		}                                                            \
 	} while (0)
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -167,7 +160,7 @@ static void value_of(uint8_t *v, uint64_t seq)
 /* Produce ROUND_MSGS (acks=all), read them back: within ROUND_MS. */
 static int honest_round(struct honest *h)
 {
-	uint64_t t0 = now_ms();
+	uint64_t t0 = tb_now_ms();
 	uint8_t v[VALUE_BYTES];
 	uint64_t first = h->seq, before = h->delivered;
 	for (int i = 0; i < ROUND_MSGS; i++) {
@@ -184,7 +177,7 @@ static int honest_round(struct honest *h)
 	      (unsigned long long)h->failed);
 	for (uint64_t s = first; s < h->seq; s++) {
 		struct sl_message m;
-		int64_t left = (int64_t)(t0 + ROUND_MS) - (int64_t)now_ms();
+		int64_t left = (int64_t)(t0 + ROUND_MS) - (int64_t)tb_now_ms();
 		rc = sl_consume(h->c, &m, left > 0 ? (int)left : 0);
 		CHECK(rc == 1, "honest round %llu: fetch of message %llu: %s",
 		      (unsigned long long)h->rounds, (unsigned long long)s,
@@ -194,7 +187,7 @@ static int honest_round(struct honest *h)
 		      "honest round %llu: message %llu differs",
 		      (unsigned long long)h->rounds, (unsigned long long)s);
 	}
-	uint64_t dt = now_ms() - t0;
+	uint64_t dt = tb_now_ms() - t0;
 	if (dt > h->slowest_ms)
 		h->slowest_ms = dt;
 	CHECK(dt <= ROUND_MS, "honest round took %llu ms",
@@ -208,8 +201,8 @@ static int honest_round(struct honest *h)
 static int honest_for(struct honest *h, uint64_t ms,
 		      int (*tick)(void *arg), void *arg)
 {
-	uint64_t end = now_ms() + ms;
-	for (int i = 0; i < 10000 && now_ms() < end; i++) {
+	uint64_t end = tb_now_ms() + ms;
+	for (int i = 0; i < 10000 && tb_now_ms() < end; i++) {
 		if (honest_round(h))
 			return 1;
 		if (tick) {
@@ -257,14 +250,14 @@ static int raw_connect(int port, const char *src, int rcvbuf)
 static int closed_by_broker(int fd, int wait_ms)
 {
 	uint8_t buf[65536];
-	uint64_t end = now_ms() + (uint64_t)wait_ms;
+	uint64_t end = tb_now_ms() + (uint64_t)wait_ms;
 	for (int i = 0; i < 100000; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return 1;
 		if (n > 0)
 			continue;
-		int64_t left = (int64_t)end - (int64_t)now_ms();
+		int64_t left = (int64_t)end - (int64_t)tb_now_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = { fd, POLLIN, 0 };
@@ -399,8 +392,8 @@ struct slow {
 static int drip(void *arg)
 {
 	struct slow *s = arg;
-	if (now_ms() >= s->next_drip) {
-		s->next_drip = now_ms() + 200;
+	if (tb_now_ms() >= s->next_drip) {
+		s->next_drip = tb_now_ms() + 200;
 		(void)send(s->fd[2], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	return 0;
@@ -423,8 +416,8 @@ static long stalled_frame(int fd, uint32_t frame_len, long body)
 		return -1;
 	static uint8_t chunk[65536];
 	long sent = 0;
-	uint64_t end = now_ms() + 1000;
-	for (int i = 0; i < 100000 && sent < body && now_ms() < end; i++) {
+	uint64_t end = tb_now_ms() + 1000;
+	for (int i = 0; i < 100000 && sent < body && tb_now_ms() < end; i++) {
 		size_t n = (size_t)(body - sent) < sizeof(chunk) ?
 				   (size_t)(body - sent) : sizeof(chunk);
 		ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -461,7 +454,7 @@ static int test_slow_frames(void)
 		int big = 8 << 20;
 		setsockopt(s.fd[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	}
-	uint64_t t_attack = now_ms();
+	uint64_t t_attack = tb_now_ms();
 	/* two frames of 16 MiB, 7 MiB of each sent, then nothing */
 	long a0 = stalled_frame(s.fd[0], 16u << 20, 7l << 20);
 	long a1 = stalled_frame(s.fd[1], 16u << 20, 7l << 20);
@@ -474,12 +467,12 @@ static int test_slow_frames(void)
 
 	/* until the frame deadline, the honest client's frames must still
 	 * be assembled: the reserve is kept */
-	uint64_t spent = now_ms() - t_attack;
+	uint64_t spent = tb_now_ms() - t_attack;
 	CHECK(spent < 3000, "the attack took %llu ms to set up",
 	      (unsigned long long)spent);
 	CHECK(honest_for(&h, 3000 - spent, drip, &s) == 0,
 	      "honest client while frames are stalled");
-	uint64_t elapsed = now_ms() - t_attack;
+	uint64_t elapsed = tb_now_ms() - t_attack;
 	long long waits = net_counter("assembly_waits");
 	long long overflow = net_counter("assembly_overflow");
 	long long timeouts = net_counter("conns_frame_timeout");
@@ -541,7 +534,7 @@ static int test_idle_per_ip(void)
 
 	enum { N = 20, CAP = 8 };
 	int fd[N];
-	uint64_t t0 = now_ms(); /* before the first accept: idle from here */
+	uint64_t t0 = tb_now_ms(); /* before the first accept: idle from here */
 	for (int i = 0; i < N; i++) {
 		fd[i] = raw_connect(b.port, "127.0.0.2", 0);
 		CHECK(fd[i] >= 0, "hostile connect %d", i);
@@ -552,7 +545,7 @@ static int test_idle_per_ip(void)
 	int refused = 0;
 	for (int i = 0; i < N; i++)
 		refused += closed_by_broker(fd[i], 0);
-	CHECK(now_ms() - t0 < 900, "too slow to tell refused from idle");
+	CHECK(tb_now_ms() - t0 < 900, "too slow to tell refused from idle");
 	long long per_ip = net_counter("conns_refused_per_ip");
 	printf("idle_per_ip: %d of %d connections from 127.0.0.2 refused "
 	       "(counter %lld)\n", refused, N, per_ip);
@@ -565,7 +558,7 @@ static int test_idle_per_ip(void)
 	long long want = idle_before + CAP;
 	CHECK(honest_for(&h, 8000, until_idle_closed, &want) == 0,
 	      "honest client while connections sit idle");
-	uint64_t dt = now_ms() - t0;
+	uint64_t dt = tb_now_ms() - t0;
 	long long idle = net_counter("conns_idle_closed") - idle_before;
 	printf("idle_per_ip: %lld idle connections closed after about %llu "
 	       "ms; honest rounds %llu (slowest %llu ms)\n", idle,

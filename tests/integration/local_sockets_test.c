@@ -55,13 +55,6 @@ static char run_dir[PATH_MAX], ctl_path[PATH_MAX], tel_path[PATH_MAX];
 		}                                                          \
 	} while (0)
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Connect a SOCK_SEQPACKET socket to path: the fd, or -errno. */
 static int unix_connect(const char *path)
 {
@@ -116,7 +109,7 @@ static int64_t info(const char *key)
 static int64_t info_wait(const char *key, int64_t want)
 {
 	int64_t v = -1;
-	for (uint64_t end = now_ms() + 5000; now_ms() < end; usleep(50000))
+	for (uint64_t end = tb_now_ms() + 5000; tb_now_ms() < end; usleep(50000))
 		if ((v = info(key)) == want)
 			break;
 	return v;
@@ -178,7 +171,7 @@ static int run_child(int keep_dac, int want, const char *what)
 		_exit(rc);
 	}
 	int st;
-	for (uint64_t end = now_ms() + 20000; now_ms() < end; usleep(10000)) {
+	for (uint64_t end = tb_now_ms() + 20000; tb_now_ms() < end; usleep(10000)) {
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 				return 0;

@@ -30,13 +30,6 @@
 
 static struct tb b;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int teardown(void **state)
 {
 	(void)state;
@@ -138,9 +131,9 @@ static void test_recreated_while_down(void **state)
 	assert_int_equal(tb_wait_ready(&b, 20000), 0);
 	/* the deleted id is never served again, from the first moment
 	 * sluiced serves the name */
-	uint64_t deadline = now_ms() + 10000;
+	uint64_t deadline = tb_now_ms() + 10000;
 	uint32_t id;
-	while ((id = served_id("recreated")) == 0 && now_ms() < deadline)
+	while ((id = served_id("recreated")) == 0 && tb_now_ms() < deadline)
 		usleep(50000);
 	if (id == (uint32_t)old_id)
 		fail_msg("sluiced serves the deleted topic id %u again", id);
@@ -187,9 +180,9 @@ static void test_damaged_producer_id(void **state)
 
 	assert_int_equal(tb_start_sluiced(&b), 0);
 	int status = -1;
-	uint64_t deadline = now_ms() + 10000;
+	uint64_t deadline = tb_now_ms() + 10000;
 	pid_t r = 0;
-	while (now_ms() < deadline &&
+	while (tb_now_ms() < deadline &&
 	       (r = waitpid(b.sluiced, &status, WNOHANG)) == 0)
 		usleep(50000);
 	if (r != b.sluiced)

@@ -50,13 +50,6 @@ static int failed;
 		}                                                          \
 	} while (0)
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Message seq's value: "s<seq>-" then bytes that depend on seq. */
 static void make_value(uint8_t *v, uint64_t seq)
 {
@@ -175,10 +168,10 @@ int main(void)
 	      (long long)ti.retention_ms);
 
 	/* 1. old data, younger than retention: nothing deleted */
-	uint64_t t_old = now_ms();
+	uint64_t t_old = tb_now_ms();
 	CHECK(produce(0, OLD) == 0, "producing the old messages: %s",
 	      sl_error_message(acks.first_err));
-	uint64_t t_old_acked = now_ms();
+	uint64_t t_old_acked = tb_now_ms();
 	CHECK(acks.offset[0] == 0 && acks.offset[OLD - 1] == OLD - 1,
 	      "old messages at offsets %lld..%lld",
 	      (long long)acks.offset[0], (long long)acks.offset[OLD - 1]);
@@ -186,17 +179,17 @@ int main(void)
 	CHECK(nb >= 4, "%d segment files for %d messages of %d bytes in 1 MiB "
 	      "segments", nb, OLD, VALUE_BYTES);
 	/* retention runs every 100 ms: several passes while young */
-	while (now_ms() < t_old + RETENTION_MS - 400) {
+	while (tb_now_ms() < t_old + RETENTION_MS - 400) {
 		int64_t s = earliest(c);
 		CHECK(s == 0, "log start %lld %llu ms after producing, retention "
 		      "is %d ms", (long long)s,
-		      (unsigned long long)(now_ms() - t_old), RETENTION_MS);
+		      (unsigned long long)(tb_now_ms() - t_old), RETENTION_MS);
 		usleep(50000);
 	}
 
 	/* 2. age past retention (the last old record was stamped before its
 	 * ack), then new data */
-	while (now_ms() < t_old_acked + RETENTION_MS + 300)
+	while (tb_now_ms() < t_old_acked + RETENTION_MS + 300)
 		usleep(20000);
 	CHECK(produce(OLD, NEW) == 0, "producing the new messages: %s",
 	      sl_error_message(acks.first_err));
@@ -207,8 +200,8 @@ int main(void)
 	/* 3. the start moves to the segment of the first new message */
 	int64_t start = -1;
 	int settled = 0;
-	uint64_t deadline = now_ms() + 10000;
-	while (!settled && now_ms() < deadline) {
+	uint64_t deadline = tb_now_ms() + 10000;
+	while (!settled && tb_now_ms() < deadline) {
 		start = earliest(c);
 		nb = segment_bases(bases, 256);
 		/* settled: the first file is the start, and it holds the

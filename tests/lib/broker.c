@@ -365,3 +365,10 @@ int tb_enter_netns(const char *name)
 	close(fd);
 	return rc;
 }
+
+uint64_t tb_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

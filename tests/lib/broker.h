@@ -25,6 +25,7 @@
 #define SLUICE_TESTS_BROKER_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tb {
@@ -70,6 +71,9 @@ int tb_stop(struct tb *b);
  * process failed (then its path is printed).  0, or -1 when a process of
  * this broker failed at this or an earlier tb_stop. */
 int tb_destroy(struct tb *b, int keep);
+
+/* CLOCK_MONOTONIC in milliseconds: the tests' deadlines. */
+uint64_t tb_now_ms(void);
 
 /* Run a shell command, return its exit status (tests' ip/iptables). */
 int tb_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -89,13 +89,6 @@ static uint32_t corr = 1;
 		}                                                          \
 	} while (0)
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- the telemetry socket ---- */
 
 /* One command's reply into out (NUL-terminated); 0 or -errno. */
@@ -586,7 +579,7 @@ static int settle(const char *when)
 	struct counters now;
 	const char *bad = "telemetry unreadable";
 	uint64_t got = 0, exp = 0;
-	for (uint64_t end = now_ms() + 5000; now_ms() < end;) {
+	for (uint64_t end = tb_now_ms() + 5000; tb_now_ms() < end;) {
 		if (read_counters(&now) == 0 &&
 		    !(bad = mismatch(&now, &got, &exp)))
 			break;
@@ -718,7 +711,7 @@ int main(void)
 	/* sluice-control gone: forwarded Kafka requests are refused */
 	tb_stop_pid(&b.control, SIGTERM);
 	int synced = 1;
-	for (uint64_t end = now_ms() + 5000; synced && now_ms() < end;) {
+	for (uint64_t end = tb_now_ms() + 5000; synced && tb_now_ms() < end;) {
 		if (tel_ask("/sluice/info", buf, sizeof(buf)) == 0 &&
 		    strstr(buf, "\"control_synced\":0"))
 			synced = 0;
