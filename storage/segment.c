@@ -185,8 +185,12 @@ int seg_retire(struct sseg *s, const char *dir, bool recycle)
 			seg_path(path, sizeof(path), dir, s->base_offset, ".log");
 			seg_path(to, sizeof(to), dir, s->base_offset, ".recycle");
 			int rc = sd_rename(s->disk, path, to);
-			if (rc < 0)
+			if (rc < 0) {
+				/* the caller forgets the segment either way:
+				 * its files stay for the next open to see */
+				seg_close(s);
 				return rc;
+			}
 		}
 	}
 	return seg_delete(s, dir); /* what is left: indexes, or the .log */

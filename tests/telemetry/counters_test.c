@@ -322,7 +322,8 @@ static size_t kafka_req(uint8_t *f, int16_t api, int16_t ver, int32_t c,
 	f[n++] = 0;
 	f[n++] = 1;
 	f[n++] = 't';
-	memcpy(f + n, body, blen);
+	if (blen)
+		memcpy(f + n, body, blen);
 	n += blen;
 	uint32_t size = (uint32_t)(n - 4);
 	for (int i = 0; i < 4; i++)
