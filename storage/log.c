@@ -465,6 +465,7 @@ static int skip_gap(struct slog *log)
 			return rc;
 		log->st.skipped_offsets += (uint64_t)gap;
 	}
+	log->skip_durable_at = log->end_offset;
 	return 0;
 }
 
@@ -998,6 +999,11 @@ int slog_process(struct slog *log)
 	}
 	if (log->durable_advanced) {
 		log->durable_advanced = false;
+		/* the empty batch over skipped offsets is durable: the
+		 * recovery point may trust the page cache again */
+		if (log->rp_force_skip && log->skip_to <= log->end_offset &&
+		    log->durable_offset >= log->skip_durable_at)
+			log->rp_force_skip = false;
 		work++;
 		if (log->cfg.durable_cb) {
 			log->in_cb = true;

@@ -199,6 +199,7 @@ struct slog {
 	 * durable yet: the recovery point carries no boot id, so even a
 	 * crash of the process alone skips them at the next open */
 	bool rp_force_skip;
+	int64_t skip_durable_at;     /* rp_force_skip ends when durable here */
 
 	/* sync state */
 	bool sync_wanted;            /* flush everything, then fdatasync */
