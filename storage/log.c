@@ -802,12 +802,12 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 	if (log->end_pos > log->buf->size - SL_BLOCK &&
 	    log->cache_lo < log->end_pos - (log->buf->size - SL_BLOCK))
 		log->cache_lo = log->end_pos - (log->buf->size - SL_BLOCK);
-	if (log->pending_bytes == 0) {
-		log->pending_since_ns = mono_ns(log);
-		/* for the pool's idle release: the first append of each
-		 * group is recent enough (one clock read per group) */
-		log->w->pool[log->pbi].used_ns = log->pending_since_ns;
-	}
+	/* for the pool's idle release and its choice of a log to take a
+	 * buffer back from */
+	uint64_t now_ns = mono_ns(log);
+	log->w->pool[log->pbi].used_ns = now_ns;
+	if (log->pending_bytes == 0)
+		log->pending_since_ns = now_ns;
 	log->pending_bytes += len;
 	if (log->cfg.durability == SLOG_SYNC_EVERY_APPEND)
 		log->sync_wanted = true;

@@ -174,8 +174,11 @@ static void test_exhaustion(void **state)
 	TL_EQ(lstats(f, 2).full_errors, 1);
 	TL_EQ(wstats(f).empty, 1);
 	TL_EQ(slog_end_offset(f->log[2]), 0); /* nothing appended */
-	/* the first becomes durable: its buffer can go to the third */
+	/* the first becomes durable (freshly used, so not given back as
+	 * idle): its buffer can go to the third at once */
+	TL_OK(append(f, 0, 700));
 	TL_OK(slog_sync(f->log[0]));
+	TL_EQ(wstats(f).in_use, 2);
 	TL_OK(append(f, 2, 5000));
 	TL_EQ(wstats(f).steals, 1);
 	TL_EQ(wstats(f).buffers, 2);
