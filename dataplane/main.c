@@ -312,6 +312,7 @@ int main(int argc, char **argv)
 	}
 	dp->mem_limit = dp->cfg.memory_budget_bytes -
 			dp->cfg.memory_budget_bytes / 4;
+	pthread_mutex_init(&dp->topics_lock, NULL);
 	dp->start_ms = (uint64_t)time(NULL) * 1000;
 	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	rc = dp_ring_create(256, &dp->admin_ring);
