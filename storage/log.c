@@ -492,6 +492,13 @@ static int recover(struct slog *log)
 		if (rc < 0)
 			goto out;
 	}
+	/* trusted as it is on disk: nothing scanned after a clean close, or
+	 * an empty log (fresh, or after an unclean stop with nothing in it) */
+	log->rp_clean = dropped_total == 0 &&
+			((rp.clean && scanned == 0) ||
+			 (log->nseg <= 1 &&
+			  (log->nseg == 0 || (log->segs[0].size == 0 &&
+					      log->segs[0].base_offset == 0))));
 	if (dropped_total)
 		slog_logf(log, 1, "recovered after a crash: dropped %llu bytes "
 			  "of torn or corrupt data after offset %lld; the log "
@@ -518,8 +525,12 @@ static int write_rp(struct slog *log, int64_t offset, bool clean)
 	if (!log->rp_force_skip || clean)
 		memcpy(rp.boot_id, log->boot_id, sizeof(rp.boot_id));
 	int rc = srp_write(log->disk, log->dir, &rp);
-	if (rc == 0)
+	if (rc == 0) {
 		log->rp_offset = offset;
+		log->rp_clean = clean;
+	} else {
+		log->rp_clean = false; /* what the file holds is unknown */
+	}
 	return rc;
 }
 
@@ -619,9 +630,13 @@ int slog_open(struct swriter *w, const char *base_dir,
 	if (log->reserved_offset < log->end_offset)
 		log->reserved_offset = log->end_offset;
 	log->rp_force_skip = log->skip_to > log->end_offset;
-	/* From now on a crash must be detected: not clean, and only the
-	 * segments before the active one are vouched for. */
-	rc = write_rp(log, a->base_offset, false);
+	/* From the first change on a crash must be detected: not clean, and
+	 * only the segments before the active one are vouched for.  Until
+	 * then what is on disk is true as it is (rp_clean). */
+	if (log->rp_clean && log->skip_to <= log->end_offset)
+		log->rp_offset = a->base_offset;
+	else
+		rc = write_rp(log, a->base_offset, false);
 	if (rc < 0)
 		goto fail_wfd;
 	if (log->skip_to > log->end_offset) {
@@ -777,7 +792,7 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 		log->st.full_errors++;
 		return SL_EFULL;
 	}
-	if (next > log->reserved_offset) {
+	if (next > log->reserved_offset || log->rp_clean) {
 		/* once per SLOG_RESERVE_OFFSETS offsets: a recovery point
 		 * write (recovery.c) before any of them is handed out */
 		int64_t old = log->reserved_offset;
@@ -1566,9 +1581,11 @@ int slog_close(struct slog *log)
 	}
 	log->closing = true;
 	struct sseg *s = active(log);
-	if (rc == 0 && !log->broken)
+	if (log->rp_clean && !log->broken) {
+		/* untouched since the open: the files are as they were */
+	} else if (rc == 0 && !log->broken)
 		rc = ensure_wfd(log);
-	if (rc == 0 && !log->broken) {
+	if (rc == 0 && !log->broken && !log->rp_clean) {
 		rc = sd_ftruncate(log->disk, log->wfd, s->size);
 		if (rc == 0)
 			rc = sd_fsync(log->disk, log->wfd);

@@ -244,6 +244,12 @@ struct slog {
 	int64_t reserved_offset;
 	int64_t skip_to;
 	int64_t rp_offset;           /* recovery offset last written */
+	/* the files are as a clean close left them (or an empty log) and
+	 * nothing changed since the open: the recovery point on disk is
+	 * still true, the first change writes it (place, roll, truncate),
+	 * and a close has nothing to do.  An untouched partition costs no
+	 * write at open or close. */
+	bool rp_clean;
 	uint8_t boot_id[16];         /* this boot's (disk.h sd_boot_id) */
 	/* offsets must be skipped and the empty batch over them may not be
 	 * durable yet: the recovery point carries no boot id, so even a
