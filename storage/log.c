@@ -381,7 +381,7 @@ static int list_segments(struct slog *log, int64_t **bases, unsigned *n)
 static int push_segment(struct slog *log, struct sseg *s)
 {
 	if (log->nseg == log->segcap) {
-		unsigned ncap = log->segcap ? log->segcap * 2 : 16;
+		unsigned ncap = log->segcap ? log->segcap * 2 : 4;
 		struct sseg *p = realloc(log->segs, ncap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
