@@ -93,7 +93,10 @@ static const struct key keys[] = {
 	{ "group_commit_us", K_U64, F(group_commit_us), 1, 10, 10000000,
 	  "group commit after this many microseconds" },
 	{ "log_buffer_mb", K_U32, F(log_buffer_bytes), 1 << 20, 4, 1024,
-	  "write buffer per partition, MiB" },
+	  "write buffer of a partition with data on its way to the disk, "
+	  "MiB" },
+	{ "log_buffer_pool_mb", K_U64, F(log_buffer_pool_bytes), 1 << 20, 4,
+	  1 << 20, "write buffers of all partitions together, MiB" },
 	{ "retention_check_ms", K_U64, F(retention_check_ms), 1, 100,
 	  3600000, "how often retention runs, ms" },
 	{ "dpdk_args", K_STR, F(dpdk_args), 1, 0, 0,
@@ -178,6 +181,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->group_commit_bytes = 1u << 20;
 	c->group_commit_us = 2000;
 	c->log_buffer_bytes = 8u << 20;
+	c->log_buffer_pool_bytes = 256ull << 20;
 	c->retention_check_ms = 10000;
 	snprintf(c->dpdk_args, sizeof(c->dpdk_args),
 		 "-l 1 --no-pci --in-memory");

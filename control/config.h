@@ -77,6 +77,8 @@ struct sl_config {
 	uint64_t group_commit_bytes;  /* group_commit_kb, 1024 */
 	uint64_t group_commit_us;     /* group_commit_us, 2000 */
 	uint32_t log_buffer_bytes;    /* log_buffer_mb, 8 */
+	uint64_t log_buffer_pool_bytes; /* log_buffer_pool_mb, 256: every
+					   storage core's pool together */
 	uint64_t retention_check_ms;  /* retention_check_ms: how often the
 					 storage cores apply retention, 10000 */
 	/* the DPDK driver (driver = dpdk; docs/dpdk.md) */

@@ -34,7 +34,7 @@
 
 #define DP_MAX_TOPICS 1024
 #define DP_MAX_STORAGE_CORES 64
-#define DP_CORE_MAX_PARTITIONS 4096
+#define DP_CORE_MAX_PARTITIONS 65536 /* per storage core */
 #define DP_BURST 32
 #define DP_CONN_WINDOW 32      /* requests in flight per TCP connection */
 #define DP_MAX_PARKED 4096     /* long-poll fetches waiting per core */
@@ -121,6 +121,9 @@ struct dp_net_stats {
 struct dp_store_stats {
 	uint64_t batches, batch_bytes, duplicates, appends;
 	uint64_t log_full;        /* SL_EFULL answered with throttling */
+	struct swriter_stats pool; /* the write buffer pool (storage/log.h):
+				      pool.empty = appends refused because
+				      no buffer was free */
 	uint64_t storage_errors;  /* acks answered KAFKA_STORAGE_ERROR */
 	uint64_t timeouts;        /* acks answered REQUEST_TIMED_OUT */
 	uint64_t fetches, fetch_bytes, parked, list_offsets;
@@ -138,7 +141,9 @@ struct dp_partition {
 	struct dp_topic *topic;
 	int32_t index;
 	uint32_t core;          /* owning storage core */
-	struct dp_ring *ring;   /* net cores -> owner */
+	/* net cores -> owner; NULL until the first message (dp_part_ring),
+	 * then kept until the topic is freed */
+	_Atomic(struct dp_ring *) ring;
 	/* owner-only from here */
 	struct slog *log;       /* NULL: closed (topic deleted) */
 	struct idem_table idem;
@@ -212,7 +217,10 @@ struct dp_cmd {
 	int rc;
 	_Atomic int done;
 };
-enum { DPC_OPEN = 1, DPC_CLOSE = 2 };
+/* DPC_FORGET: the partition of a deleted topic (closed already) leaves
+ * the core: its ring is drained one last time and the core keeps no
+ * pointer to it (topics.c frees it next). */
+enum { DPC_OPEN = 1, DPC_CLOSE = 2, DPC_FORGET = 3 };
 
 struct dp_store_core {
 	uint32_t id;
@@ -221,8 +229,10 @@ struct dp_store_core {
 	int wake_fd;                 /* eventfd: rings and commands */
 	_Atomic int sleeping;        /* 1 while blocked on wake_fd */
 	_Atomic(struct dp_cmd *) cmd;
-	struct dp_partition *parts[DP_CORE_MAX_PARTITIONS];
+	struct dp_partition **parts; /* DP_CORE_MAX_PARTITIONS */
 	uint32_t nparts;
+	uint32_t refresh_next;       /* next partition whose counters are
+					refreshed (a few per tick) */
 	uint32_t parked;
 	struct dp_store_stats st;
 	uint64_t durable_cb_calls;
@@ -231,8 +241,13 @@ struct dp_store_core {
 struct dp {
 	struct sl_config cfg;
 	_Atomic int stop;
-	/* topic table: read-mostly; written by main only */
+	/* topic table: read-mostly; written by main only (topics.c says
+	 * when a deleted topic's memory is freed) */
 	_Atomic(struct dp_topic *) topics[DP_MAX_TOPICS];
+	_Atomic uint64_t topic_gen;  /* deletes so far */
+	_Atomic uint64_t net_epoch;  /* the net core's duty cycles */
+	pthread_mutex_t topics_lock; /* telemetry's walks vs. main's frees */
+	uint64_t topics_freed, topics_leaked;
 	/* cores */
 	uint32_t nstore;
 	struct dp_store_core *store[DP_MAX_STORAGE_CORES];
@@ -290,6 +305,9 @@ struct dp_topic *dp_topic_by_name(struct dp *dp, const char *name,
 				  size_t len);
 struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
 				      int32_t partition);
+/* p's ring, created on first use (charged to the memory budget); NULL
+ * when the budget is spent.  Any net core. */
+struct dp_ring *dp_part_ring(struct dp *dp, struct dp_partition *p);
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *t);
 int dp_topic_delete(struct dp *dp, uint32_t topic_id);
 int dp_topics_load_cache(struct dp *dp);

@@ -4,6 +4,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,11 +25,7 @@ int idem_init(struct idem_table *t, uint32_t cap)
 	while (n < cap && n < (1u << 20))
 		n <<= 1;
 	memset(t, 0, sizeof(*t));
-	t->slots = calloc(n, sizeof(*t->slots));
-	if (!t->slots)
-		return -ENOMEM;
-	t->cap = n;
-	idem_reset(t);
+	t->cap_max = n;
 	return 0;
 }
 
@@ -37,6 +34,36 @@ void idem_fini(struct idem_table *t)
 	free(t->slots);
 	t->slots = NULL;
 	t->cap = 0;
+}
+
+static struct idem_producer *place(struct idem_table *t, int64_t pid,
+				   bool evict);
+
+/* Double the table (the first call makes IDEM_PROBE slots).  false when
+ * at the cap or out of memory. */
+static bool grow(struct idem_table *t)
+{
+	uint32_t n = t->cap ? t->cap * 2 : IDEM_PROBE;
+	if (n > t->cap_max)
+		return false;
+	struct idem_producer *old = t->slots, *s = calloc(n, sizeof(*s));
+	if (!s)
+		return false;
+	uint32_t old_cap = t->cap;
+	t->slots = s;
+	t->cap = n;
+	idem_reset(t);
+	/* bounded: old_cap producers, each placed in its probe window of
+	 * the larger table (the least recently used is evicted in the rare
+	 * case that window is full) */
+	for (uint32_t i = 0; i < old_cap; i++) {
+		if (old[i].producer_id < 0)
+			continue;
+		struct idem_producer *p = place(t, old[i].producer_id, true);
+		*p = old[i];
+	}
+	free(old);
+	return true;
 }
 
 void idem_reset(struct idem_table *t)
@@ -56,6 +83,27 @@ int32_t idem_last_seq(int32_t base_seq, int32_t last_offset_delta)
 	return (int32_t)s;
 }
 
+/* A free slot of pid's probe window; with evict, else the least recently
+ * used producer there (counted).  NULL only without evict. */
+static struct idem_producer *place(struct idem_table *t, int64_t pid,
+				   bool evict)
+{
+	uint32_t h = (uint32_t)mix((uint64_t)pid);
+	struct idem_producer *victim = NULL;
+	for (uint32_t i = 0; i < IDEM_PROBE; i++) {
+		struct idem_producer *q = &t->slots[(h + i) & (t->cap - 1)];
+		if (q->producer_id < 0)
+			return q;
+		if (!victim || q->last_use < victim->last_use)
+			victim = q;
+	}
+	if (!evict)
+		return NULL;
+	assert(victim);
+	t->evictions++;
+	return victim;
+}
+
 static struct idem_producer *find(struct idem_table *t, int64_t pid)
 {
 	uint32_t h = (uint32_t)mix((uint64_t)pid);
@@ -70,8 +118,7 @@ static struct idem_producer *find(struct idem_table *t, int64_t pid)
 int idem_check(struct idem_table *t, int64_t producer_id, int16_t epoch,
 	       int32_t base_seq, int32_t last_seq, struct idem_batch *dup)
 {
-	assert(t->slots);
-	if (producer_id < 0)
+	if (producer_id < 0 || !t->slots)
 		return IDEM_APPEND;
 	struct idem_producer *p = find(t, producer_id);
 	if (!p || p->count == 0)
@@ -100,26 +147,20 @@ void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
 {
 	if (producer_id < 0)
 		return;
+	if (!t->slots && !grow(t)) {
+		t->evictions++; /* out of memory: not remembered */
+		return;
+	}
 	struct idem_producer *p = find(t, producer_id);
 	if (!p) {
-		/* a free slot in the probe window, else the least recently
-		 * used producer there */
-		uint32_t h = (uint32_t)mix((uint64_t)producer_id);
-		struct idem_producer *victim = NULL;
-		for (uint32_t i = 0; i < IDEM_PROBE; i++) {
-			struct idem_producer *q =
-				&t->slots[(h + i) & (t->cap - 1)];
-			if (q->producer_id < 0) {
-				victim = q;
-				break;
-			}
-			if (!victim || q->last_use < victim->last_use)
-				victim = q;
-		}
-		assert(victim);
-		if (victim->producer_id >= 0)
-			t->evictions++;
-		p = victim;
+		/* a free slot in the probe window; else a larger table
+		 * (bounded: up to cap_max); else the least recently used
+		 * producer there */
+		p = place(t, producer_id, false);
+		while (!p && grow(t))
+			p = place(t, producer_id, false);
+		if (!p)
+			p = place(t, producer_id, true);
 		p->producer_id = producer_id;
 		p->epoch = epoch;
 		p->count = 0;

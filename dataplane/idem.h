@@ -12,10 +12,14 @@
  *   - base sequence = last sequence + 1 (wrapping at 2^31): appended;
  *   - anything else: SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER.
  *
- * Memory: a fixed table of producers per partition, allocated when the
- * partition opens; a producer that does not fit evicts the least recently
- * used one among its probe window (its state is then lost, as Kafka loses
- * it when the producer state expires).
+ * Memory: nothing until the first idempotent batch (a partition only
+ * written by plain producers, or not written at all, costs the struct
+ * alone), then IDEM_PROBE producers (about 1.1 KiB), doubled when a new
+ * producer finds its probe window full, up to the cap given at init; at
+ * the cap a producer that does not fit evicts the least recently used one
+ * among its probe window (its state is then lost, as Kafka loses it when
+ * the producer state expires).  An allocation that fails is counted as an
+ * eviction: the producer is not remembered.
  *
  * Pure: no I/O, no clock.  Single thread (the partition's storage core).
  */
@@ -44,8 +48,9 @@ struct idem_producer {
 };
 
 struct idem_table {
-	struct idem_producer *slots;
-	uint32_t cap; /* a power of two */
+	struct idem_producer *slots; /* NULL until the first producer */
+	uint32_t cap;     /* slots, a power of two; 0 before the first */
+	uint32_t cap_max; /* slots at most */
 	uint64_t tick;
 	uint64_t evictions;
 };
@@ -55,8 +60,8 @@ enum idem_verdict {
 	IDEM_DUPLICATE = 1,
 };
 
-/* Allocate a table for cap producers (rounded up to a power of two,
- * >= IDEM_PROBE).  Returns 0 or -ENOMEM.  Partition open only. */
+/* An empty table for at most cap producers (rounded up to a power of
+ * two, >= IDEM_PROBE); nothing is allocated yet.  Returns 0. */
 int idem_init(struct idem_table *t, uint32_t cap);
 void idem_fini(struct idem_table *t);
 
@@ -71,7 +76,8 @@ int32_t idem_last_seq(int32_t base_seq, int32_t last_offset_delta);
 int idem_check(struct idem_table *t, int64_t producer_id, int16_t epoch,
 	       int32_t base_seq, int32_t last_seq, struct idem_batch *dup);
 
-/* Record a batch that was appended (or found in the log at open). */
+/* Record a batch that was appended (or found in the log at open); may
+ * allocate (see Memory above). */
 void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
 		 int32_t base_seq, int32_t last_seq, int64_t base_offset,
 		 int64_t last_offset);

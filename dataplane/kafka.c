@@ -82,6 +82,9 @@ struct kx_req {
 	int32_t max_wait_ms, min_bytes, max_bytes;
 	int16_t error;          /* fetch: the top-level error */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
+	uint64_t topic_gen;     /* dp->topic_gen when parts[].p were looked
+				   up: a delete since may have freed them
+				   (topics.c), kx_revalidate */
 	struct dp_msg *wait_next;
 	struct kx_topic *topics;
 	struct kx_part *parts;
@@ -512,6 +515,10 @@ static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
 	struct kx_req *x = kx_of(m);
 	char *namep = (char *)(x->parts + nparts);
 	uint32_t k = 0;
+	/* acquire, before the look-ups: pairs with dp_topic_delete's bump,
+	 * so a topic deleted during them moves the generation */
+	x->topic_gen = atomic_load_explicit(&dp->topic_gen,
+					    memory_order_acquire);
 	for (int32_t i = 0; i < tops->count; i++) {
 		const uint8_t *t = (const uint8_t *)tops->items +
 				   (size_t)i * topic_size;
@@ -624,10 +631,39 @@ static void produce(struct dp *dp, struct dp_conn *c,
 		kx_finish(dp, m);
 }
 
+/* A request kept past the cycle it was parsed in (a long-poll fetch):
+ * when a topic was deleted since its partitions were looked up, the
+ * pointers may be freed (topics.c): look them up again by name, and a
+ * partition that is gone or not the same any more is unknown. */
+static void kx_revalidate(struct dp *dp, struct kx_req *x)
+{
+	uint64_t gen = atomic_load_explicit(&dp->topic_gen,
+					    memory_order_acquire);
+	if (gen == x->topic_gen)
+		return;
+	x->topic_gen = gen;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		const struct kx_topic *t = &x->topics[i];
+		struct dp_topic *dt = dp_topic_by_name(dp, t->name,
+						       (size_t)t->name_len);
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			struct kx_part *pp = &x->parts[k];
+			struct dp_partition *now =
+				dt && pp->index >= 0 && pp->index < dt->partitions ?
+					&dt->parts[pp->index] : NULL;
+			if (pp->p && pp->p != now) {
+				pp->p = NULL;
+				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			}
+		}
+	}
+}
+
 /* Issue the fetch shares of x (again, after a wait). */
 static void fetch_issue(struct dp *dp, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
+	kx_revalidate(dp, x);
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
 		if (pp->sub) {
@@ -1113,6 +1149,7 @@ int dp_kafka_do_work(struct dp *dp)
 		struct kx_req *x = kx_of(m);
 		int gone = !dp_conn_of(x->conn);
 		int due = now >= x->deadline_ns;
+		kx_revalidate(dp, x); /* before fetch_ready reads parts[].p */
 		if (!gone && !due && !fetch_ready(x)) {
 			pm = &x->wait_next;
 			continue;
@@ -1126,7 +1163,7 @@ int dp_kafka_do_work(struct dp *dp)
 		}
 		if (due)
 			x->max_wait_ms = 0; /* this read is the answer */
-		fetch_issue(dp, m);
+		fetch_issue(dp, m);	/* revalidates first */
 	}
 	return work;
 }

@@ -225,15 +225,16 @@ static void usage(FILE *f)
 		   "scripts)\n");
 }
 
-/* Every TCP connection is a descriptor: lift the soft limit to what
- * max_connections needs (bounded by the hard limit, with a warning). */
+/* Every TCP connection is a descriptor, and every segment of a partition
+ * (docs/storage.md): lift the soft limit to the hard one, and warn when
+ * that is short of what max_connections alone needs. */
 static void raise_fd_limit(uint32_t max_connections)
 {
 	struct rlimit rl;
 	rlim_t want = (rlim_t)max_connections + 1024;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
 		dp_log("warning: open files limited to %llu; max_connections = "
 		       "%u needs %llu (raise it with ulimit -n or LimitNOFILE=)",
@@ -312,6 +313,7 @@ int main(int argc, char **argv)
 	}
 	dp->mem_limit = dp->cfg.memory_budget_bytes -
 			dp->cfg.memory_budget_bytes / 4;
+	pthread_mutex_init(&dp->topics_lock, NULL);
 	dp->start_ms = (uint64_t)time(NULL) * 1000;
 	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	rc = dp_ring_create(256, &dp->admin_ring);

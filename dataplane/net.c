@@ -268,7 +268,12 @@ int dp_net_to_core(struct dp *dp, struct dp_partition *p, struct dp_msg *m)
 {
 	void *obj = m;
 	m->part = p;
-	if (dp_ring_enqueue_burst(p->ring, &obj, 1) != 1)
+	struct dp_ring *r = dp_part_ring(dp, p);
+	if (!r) {
+		dp->net.budget_exhausted++;
+		return -ENOBUFS;
+	}
+	if (dp_ring_enqueue_burst(r, &obj, 1) != 1)
 		return -ENOBUFS;
 	core_touched[p->core] = 1;
 	return 0;
@@ -827,6 +832,12 @@ static void *net_main(void *arg)
 	unsigned idle = 0;
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		dp->net.loops++;
+		/* release: every read of the topic table in earlier cycles
+		 * is done; pairs with topics.c net_grace's acquire load.  No
+		 * partition pointer is kept across cycles (kafka.c's long
+		 * polls check topic_gen). */
+		atomic_store_explicit(&dp->net_epoch, dp->net.loops,
+				      memory_order_release);
 		uint64_t wait_us = 0;
 		if (idle > 200) {
 			/* seq_cst: pairs with dp_complete's load of

@@ -36,6 +36,8 @@ static int cb_info(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_u64(d, "net_cores", 1);
 	tel_data_add_dict_u64(d, "memory_used_bytes", atomic_load(&g->mem_used));
 	tel_data_add_dict_u64(d, "memory_limit_bytes", g->mem_limit);
+	tel_data_add_dict_u64(d, "topics_freed", g->topics_freed);
+	tel_data_add_dict_u64(d, "topics_leaked", g->topics_leaked);
 	tel_data_add_dict_u64(d, "control_synced",
 			      (uint64_t)atomic_load(&g->control_synced));
 	/* local sockets: connections from another uid, refused */
@@ -130,6 +132,15 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 		tel_data_add_dict_u64(c, "retention_runs", t->retention_runs);
 		tel_data_add_dict_u64(c, "segments_deleted", t->segments_deleted);
 		tel_data_add_dict_u64(c, "idle_waits", t->idle_waits);
+		/* the write buffer pool (storage/pool.c) */
+		tel_data_add_dict_u64(c, "buffers", t->pool.buffers);
+		tel_data_add_dict_u64(c, "buffer_bytes", t->pool.buffer_bytes);
+		tel_data_add_dict_u64(c, "buffers_in_use", t->pool.in_use);
+		tel_data_add_dict_u64(c, "buffer_takes", t->pool.takes);
+		tel_data_add_dict_u64(c, "buffer_idle_releases",
+				      t->pool.idle_releases);
+		tel_data_add_dict_u64(c, "buffer_steals", t->pool.steals);
+		tel_data_add_dict_u64(c, "buffer_pool_empty", t->pool.empty);
 		char k[32];
 		snprintf(k, sizeof(k), "storage%u", i);
 		tel_data_add_dict_container(d, k, c, 0);
@@ -141,6 +152,8 @@ static int cb_partitions(const char *cmd, const char *params,
 			 struct tel_data *d)
 {
 	tel_data_start_dict(d);
+	/* a deleted topic is not freed while we look (topics.c) */
+	pthread_mutex_lock(&g->topics_lock);
 	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
 		struct dp_topic *t = atomic_load_explicit(&g->topics[i],
 							  memory_order_acquire);
@@ -164,6 +177,7 @@ static int cb_partitions(const char *cmd, const char *params,
 			tel_data_add_dict_string(d, key, val);
 		}
 	}
+	pthread_mutex_unlock(&g->topics_lock);
 	return 0;
 }
 
@@ -177,7 +191,10 @@ static int cb_partition(const char *cmd, const char *params,
 		return -1;
 	int32_t idx = atoi(dash + 1);
 	size_t nl = (size_t)(dash - params);
-	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+	int rc = -1;
+	/* a deleted topic is not freed while we look (topics.c) */
+	pthread_mutex_lock(&g->topics_lock);
+	for (unsigned i = 0; i < DP_MAX_TOPICS && rc < 0; i++) {
 		struct dp_topic *t = atomic_load_explicit(&g->topics[i],
 							  memory_order_acquire);
 		if (!t || !atomic_load(&t->live) || strlen(t->name) != nl ||
@@ -208,9 +225,12 @@ static int cb_partition(const char *cmd, const char *params,
 		tel_data_add_dict_u64(d, "segments_rolled", s->segments_rolled);
 		tel_data_add_dict_u64(d, "cache_reads", s->cache_reads);
 		tel_data_add_dict_u64(d, "file_reads", s->file_reads);
-		return 0;
+		tel_data_add_dict_u64(d, "pool_empty", s->pool_empty);
+		tel_data_add_dict_u64(d, "buffer_takes", s->buffer_takes);
+		rc = 0;
 	}
-	return -1;
+	pthread_mutex_unlock(&g->topics_lock);
+	return rc;
 }
 
 void dp_stats_register(struct dp *dp)

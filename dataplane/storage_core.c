@@ -3,6 +3,12 @@
  * table, pending acks and parked fetches), drains their rings, appends and
  * releases acks.  One swriter (io_uring) per core.
  *
+ * Memory per partition: the write buffer comes from the core's pool
+ * (storage/pool.c; log_buffer_pool_mb / storage_cores, at least one
+ * buffer) only while the partition has data on its way to the disk; the
+ * ring and the idempotence table are made on first use.  docs/storage.md
+ * ("Memory and descriptors per partition") has the figures.
+ *
  * Duty cycle (bounded): a command from main (open/close a partition), then
  * up to DP_BURST messages per owned partition, swriter_do_work() (which
  * calls durable_cb), then deadlines (acks=-1 timeouts, long-poll fetches)
@@ -558,6 +564,10 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	if (rc)
 		return rc;
 	rc = slog_open(c->w, dp->cfg.data_dir, &lc, &p->log);
+	if (rc == -EMFILE || rc == -ENFILE)
+		dp_log("cannot open %s-%d: out of file descriptors (an idle "
+		       "partition holds one per segment; raise LimitNOFILE "
+		       "or ulimit -n)", t->name, p->index);
 	if (rc) {
 		idem_fini(&p->idem);
 		p->log = NULL;
@@ -565,9 +575,11 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	}
 	idem_rebuild(dp, p);
 	c->parts[c->nparts++] = p;
-	dp_log("opened %s-%d on storage core %u: offsets %lld..%lld",
-	       t->name, p->index, c->id, (long long)slog_start_offset(p->log),
-	       (long long)slog_end_offset(p->log));
+	if (c->nparts <= 64 || c->nparts % 1000 == 0)
+		dp_log("opened %s-%d on storage core %u: offsets %lld..%lld "
+		       "(%u partitions here)", t->name, p->index, c->id,
+		       (long long)slog_start_offset(p->log),
+		       (long long)slog_end_offset(p->log), c->nparts);
 	return 0;
 }
 
@@ -601,7 +613,35 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 	recheck_parked(dp, c, p, 0);
 	idem_fini(&p->idem);
 	/* the partition stays in parts[] so its ring keeps being drained
-	 * (answered UNKNOWN_TOPIC_OR_PARTITION) */
+	 * (answered UNKNOWN_TOPIC_OR_PARTITION) until DPC_FORGET */
+}
+
+/* A closed partition leaves the core: whatever reached its ring is
+ * answered, and no pointer to it is kept (the net core no longer routes
+ * to it: topics.c waits for that before sending this). */
+static void part_forget(struct dp *dp, struct dp_store_core *c,
+			struct dp_partition *p)
+{
+	part_close(dp, c, p);
+	for (uint32_t k = 0; k < p->nstalled; k++)
+		handle_msg(dp, c, p, p->stalled[k]); /* answered: no log */
+	p->nstalled = 0;
+	struct dp_ring *r = atomic_load_explicit(&p->ring,
+						 memory_order_acquire);
+	void *objs[DP_BURST];
+	unsigned n;
+	/* bounded: the ring holds at most ring_slots messages and nobody
+	 * adds to it any more */
+	for (unsigned k = 0; r && k < (1u << 20) / DP_BURST &&
+	     (n = dp_ring_dequeue_burst(r, objs, DP_BURST)); k++)
+		for (unsigned j = 0; j < n; j++)
+			handle_msg(dp, c, p, objs[j]);
+	for (uint32_t i = 0; i < c->nparts; i++) {
+		if (c->parts[i] != p)
+			continue;
+		c->parts[i] = c->parts[--c->nparts];
+		break;
+	}
 }
 
 static void run_cmd(struct dp *dp, struct dp_store_core *c)
@@ -613,6 +653,8 @@ static void run_cmd(struct dp *dp, struct dp_store_core *c)
 	atomic_store_explicit(&c->cmd, NULL, memory_order_relaxed);
 	if (cmd->op == DPC_OPEN)
 		cmd->rc = part_open(dp, c, cmd->part);
+	else if (cmd->op == DPC_FORGET)
+		part_forget(dp, c, cmd->part), cmd->rc = 0;
 	else
 		part_close(dp, c, cmd->part), cmd->rc = 0;
 	/* release: the result and the partition state are visible to main
@@ -648,9 +690,13 @@ static void refresh_counters(struct dp_partition *p)
 	p->end_offset = slog_end_offset(p->log);
 	p->durable_offset = slog_durable_offset(p->log);
 	slog_get_stats(p->log, &p->log_stats);
-	p->ring_occupancy = dp_ring_count(p->ring);
+	struct dp_ring *r = atomic_load_explicit(&p->ring,
+						 memory_order_acquire);
+	if (!r)
+		return;
+	p->ring_occupancy = dp_ring_count(r);
 	/* relaxed: a statistic */
-	p->ring_drops = atomic_load_explicit(&p->ring->full_drops,
+	p->ring_drops = atomic_load_explicit(&r->full_drops,
 					     memory_order_relaxed);
 }
 
@@ -705,8 +751,12 @@ static void *store_main(void *arg)
 			if (p->nstalled)
 				continue;
 			void *objs[DP_BURST];
-			unsigned n = dp_ring_dequeue_burst(p->ring, objs,
-							   DP_BURST);
+			/* acquire: pairs with dp_part_ring's CAS */
+			struct dp_ring *r = atomic_load_explicit(
+				&p->ring, memory_order_acquire);
+			if (!r)
+				continue;
+			unsigned n = dp_ring_dequeue_burst(r, objs, DP_BURST);
 			for (unsigned k = 0; k < n; k++) {
 				if (!handle_msg(dp, c, p, objs[k]))
 					continue;
@@ -729,8 +779,16 @@ static void *store_main(void *arg)
 					recheck_parked(dp, c, p, now);
 				if (p->acks_head || p->w1_head)
 					check_ack_timeouts(dp, c, p, now);
-				refresh_counters(p);
 			}
+			/* counters for telemetry: up to 256 partitions per
+			 * tick, round robin (every one each tick when there
+			 * are fewer; within 40 ms with 10,000) */
+			for (uint32_t k = 0; k < 256 && k < c->nparts; k++) {
+				if (c->refresh_next >= c->nparts)
+					c->refresh_next = 0;
+				refresh_counters(c->parts[c->refresh_next++]);
+			}
+			swriter_get_stats(c->w, &c->st.pool);
 			next_tick = now + 1000000ull; /* 1 ms */
 		}
 		if (now >= next_retention) {
@@ -774,8 +832,11 @@ static void *store_main(void *arg)
 		atomic_store(&c->sleeping, 1);
 		int pending = atomic_load_explicit(&c->cmd,
 						   memory_order_relaxed) != NULL;
-		for (uint32_t i = 0; i < c->nparts && !pending; i++)
-			pending = dp_ring_count(c->parts[i]->ring) > 0;
+		for (uint32_t i = 0; i < c->nparts && !pending; i++) {
+			struct dp_ring *r = atomic_load_explicit(
+				&c->parts[i]->ring, memory_order_acquire);
+			pending = r && dp_ring_count(r) > 0;
+		}
 		if (!pending) {
 			int timeout_ms = c->parked ? 1 : 100;
 			struct pollfd pfd = { c->wake_fd, POLLIN, 0 };
@@ -802,8 +863,10 @@ static void *store_main(void *arg)
 		/* answer (or free) whatever is still in the rings */
 		void *objs[DP_BURST];
 		unsigned n;
-		for (unsigned k = 0; k < 1024 &&
-		     (n = dp_ring_dequeue_burst(c->parts[i]->ring, objs, DP_BURST));
+		struct dp_ring *r = atomic_load_explicit(&c->parts[i]->ring,
+							 memory_order_acquire);
+		for (unsigned k = 0; r && k < 1024 &&
+		     (n = dp_ring_dequeue_burst(r, objs, DP_BURST));
 		     k++)
 			for (unsigned j = 0; j < n; j++)
 				dp_msg_free(objs[j]);
@@ -820,19 +883,34 @@ int dp_store_start(struct dp *dp, uint32_t id)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	c->parts = calloc(DP_CORE_MAX_PARTITIONS, sizeof(*c->parts));
+	if (!c->parts) {
+		free(c);
+		return -ENOMEM;
+	}
 	atomic_init(&c->sleeping, 0);
 	atomic_init(&c->cmd, NULL);
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->wake_fd < 0) {
+		int err = -errno;
+		free(c->parts);
 		free(c);
-		return -errno;
+		return err;
 	}
 	struct swriter_config wc;
 	swriter_config_defaults(&wc);
-	wc.max_logs = 1024;
+	wc.max_logs = DP_CORE_MAX_PARTITIONS;
+	/* this core's share of the pool, at least one buffer */
+	uint64_t share = dp->cfg.log_buffer_pool_bytes / dp->nstore;
+	if (share < dp->cfg.log_buffer_bytes)
+		share = dp->cfg.log_buffer_bytes;
+	uint64_t nbuf = share / dp->cfg.log_buffer_bytes;
+	wc.buffers = nbuf > 4096 ? 4096 : (unsigned)nbuf;
+	wc.buffer_pool_bytes = share;
 	int rc = swriter_create(&wc, &c->w);
 	if (rc) {
 		close(c->wake_fd);
+		free(c->parts);
 		free(c);
 		return rc;
 	}
@@ -842,6 +920,7 @@ int dp_store_start(struct dp *dp, uint32_t id)
 		swriter_destroy(c->w);
 		close(c->wake_fd);
 		dp->store[id] = NULL;
+		free(c->parts);
 		free(c);
 		return -rc;
 	}

@@ -2,9 +2,28 @@
  * The topic table: read-mostly, written by the main thread only (control
  * pushes, topics.cache at start).  Readers (net core, telemetry) load slot
  * pointers with acquire; a topic is published with release after its
- * partition logs are open on their storage cores.  Topics are never freed
- * while sluiced runs (a deleted one is marked dead and its partitions are
- * closed), so a reader never holds a dangling pointer.
+ * partition logs are open on their storage cores.
+ *
+ * Deleting a topic frees its slot at once and its memory after a grace
+ * period, when no thread can still hold a pointer to it:
+ *   1. main marks it dead, empties its slot (the slot can take a new
+ *      topic right away) and bumps topic_gen;
+ *   2. each partition is closed on its storage core (DPC_CLOSE: the log
+ *      is closed, waiting acks and parked fetches are answered); messages
+ *      that still reach its ring are answered UNKNOWN_TOPIC_OR_PARTITION;
+ *   3. main waits for the net core to start a new duty cycle (net_epoch
+ *      moves at the top of each one, and the net core keeps no partition
+ *      pointer from one cycle to the next, except in Kafka long-poll
+ *      fetches, which check topic_gen before using theirs and look their
+ *      partitions up again when it moved: kafka.c kx_revalidate).  From
+ *      then on nothing is added to the partitions' rings;
+ *   4. each partition leaves its storage core (DPC_FORGET: its ring is
+ *      drained and answered, the core drops its pointer);
+ *   5. under topics_lock (which telemetry holds while it walks the table)
+ *      the rings, partitions and topic are freed and the rings' bytes go
+ *      back to the memory budget.
+ * If the net core does not move within 10 s (it always does: it wakes at
+ * least every 100 ms), the topic is leaked rather than freed, and logged.
  *
  * <data_dir>/run/topics.cache: the topic entries exactly as in a METADATA
  * response (proto/native.h), back to back, after a "SLTC" u32 count header;
@@ -56,6 +75,44 @@ struct dp_topic *dp_topic_by_name(struct dp *dp, const char *name,
 			return t;
 	}
 	return NULL;
+}
+
+/* What a ring costs the memory budget. */
+static size_t ring_bytes(const struct dp *dp)
+{
+	return sizeof(struct dp_ring) + (size_t)dp->cfg.ring_slots * sizeof(void *);
+}
+
+struct dp_ring *dp_part_ring(struct dp *dp, struct dp_partition *p)
+{
+	/* acquire: pairs with the release half of the CAS below */
+	struct dp_ring *r = atomic_load_explicit(&p->ring, memory_order_acquire);
+	if (r)
+		return r;
+	size_t bytes = ring_bytes(dp);
+	/* relaxed: the budget is a bound, not a synchronisation point
+	 * (main.c dp_msg_alloc) */
+	uint64_t used = atomic_fetch_add_explicit(&dp->mem_used, bytes,
+						  memory_order_relaxed);
+	if (used + bytes > dp->mem_limit - dp->mem_limit / 16 ||
+	    dp_ring_create(dp->cfg.ring_slots, &r) < 0) {
+		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
+					  memory_order_relaxed);
+		return NULL;
+	}
+	struct dp_ring *none = NULL;
+	/* acq_rel: publishes the ring (pairs with the acquire loads of
+	 * net cores and the owner) or sees the one another net core
+	 * published */
+	if (!atomic_compare_exchange_strong_explicit(&p->ring, &none, r,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		dp_ring_destroy(r);
+		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
+					  memory_order_relaxed);
+		return none;
+	}
+	return r;
 }
 
 struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
@@ -130,6 +187,47 @@ static int claim_dir(struct dp *dp, const struct dp_topic *t, int32_t part)
 	return 0;
 }
 
+static void topic_free(struct dp *dp, struct dp_topic *t)
+{
+	pthread_mutex_lock(&dp->topics_lock);
+	for (int32_t i = 0; i < t->partitions; i++) {
+		struct dp_ring *r = atomic_load(&t->parts[i].ring);
+		if (!r)
+			continue;
+		dp_ring_destroy(r);
+		/* relaxed: see dp_part_ring */
+		atomic_fetch_sub_explicit(&dp->mem_used, ring_bytes(dp),
+					  memory_order_relaxed);
+	}
+	free(t->parts);
+	free(t);
+	dp->topics_freed++;
+	pthread_mutex_unlock(&dp->topics_lock);
+}
+
+/* Step 3 of the file comment: the net core starts a new duty cycle.
+ * Returns 0, or -ETIMEDOUT after 10 s. */
+static int net_grace(struct dp *dp)
+{
+	/* acquire: pairs with the net core's release store of its epoch
+	 * after a cycle's reads of the table */
+	uint64_t e = atomic_load_explicit(&dp->net_epoch, memory_order_acquire);
+	if (!dp->drv)
+		return 0; /* the net core is not running (start-up) */
+	/* bounded: 10 s in 100 µs steps */
+	for (unsigned i = 0; i < 100000; i++) {
+		if (atomic_load_explicit(&dp->net_epoch,
+					 memory_order_acquire) > e)
+			return 0;
+		if (atomic_load_explicit(&dp->stop, memory_order_relaxed))
+			break; /* the net core is stopping: keep it */
+		if (i % 100 == 0)
+			dp_wake_fd(dp->net_wake_fd);
+		usleep(100);
+	}
+	return -ETIMEDOUT;
+}
+
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 {
 	if (!sn_topic_name_valid(ti->name, ti->name_len) || ti->topic_id == 0 ||
@@ -184,10 +282,8 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 		p->topic = t;
 		p->index = i;
 		p->core = core_of(dp, t->id, i);
+		atomic_init(&p->ring, NULL);
 		rc = claim_dir(dp, t, i);
-		if (rc)
-			break;
-		rc = dp_ring_create(dp->cfg.ring_slots, &p->ring);
 		if (rc)
 			break;
 		rc = dp_store_cmd(dp, p->core, DPC_OPEN, p);
@@ -199,11 +295,11 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 		opened++;
 	}
 	if (rc) {
+		/* never published: no net core has seen it */
 		for (int32_t i = 0; i < opened; i++)
-			dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE,
+			dp_store_cmd(dp, t->parts[i].core, DPC_FORGET,
 				     &t->parts[i]);
-		/* the partitions stay referenced by their cores (drained,
-		 * answered unknown): the topic is leaked, not freed */
+		topic_free(dp, t);
 		return -SN_ERR_KAFKA_STORAGE_ERROR;
 	}
 	atomic_init(&t->live, 1);
@@ -223,6 +319,14 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 		return -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	/* release: readers that see live == 0 stop routing to it */
 	atomic_store_explicit(&t->live, 0, memory_order_release);
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++)
+		if (atomic_load(&dp->topics[i]) == t)
+			atomic_store_explicit(&dp->topics[i], NULL,
+					      memory_order_release);
+	/* seq_cst: before the grace period's first look at net_epoch, so a
+	 * long-poll fetch that reads the old generation is one the grace
+	 * period waits for */
+	atomic_fetch_add(&dp->topic_gen, 1);
 	for (int32_t i = 0; i < t->partitions; i++) {
 		dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE, &t->parts[i]);
 		char err[PATH_MAX + 128];
@@ -231,7 +335,17 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 			dp_log("%s", err);
 	}
 	dp_log("topic %s (id %u) deleted", t->name, t->id);
-	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+	int rc = cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+	if (net_grace(dp) < 0) {
+		dp_log("topic %s (id %u): the net core did not move in 10 s; "
+		       "its memory is kept", t->name, t->id);
+		dp->topics_leaked++;
+		return rc;
+	}
+	for (int32_t i = 0; i < t->partitions; i++)
+		dp_store_cmd(dp, t->parts[i].core, DPC_FORGET, &t->parts[i]);
+	topic_free(dp, t);
+	return rc;
 }
 
 int dp_topics_load_cache(struct dp *dp)

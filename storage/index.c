@@ -24,6 +24,11 @@
  * written through the page cache and synced when the segment is sealed
  * and when the log closes; after a crash they are rebuilt for every
  * segment past the recovery point.
+ *
+ * Descriptors: both files are opened when first needed (a load, an entry,
+ * a truncation) and closed by sindex_close_files() when the log goes idle,
+ * so an idle partition holds no index descriptor (docs/storage.md,
+ * "Memory and descriptors per partition").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,43 +44,83 @@
 #define IDX_ENTRY 8
 #define TIDX_ENTRY 12
 
+/* Open both files if they are not open (they are closed while the log is
+ * idle: see sindex_close_files). */
+static int ix_files(struct sindex *ix)
+{
+	char path[PATH_MAX];
+	if (ix->fd >= 0)
+		return 0;
+	if (!ix->log_path)
+		return -EBADF;
+	size_t n = strlen(ix->log_path);
+	memcpy(path, ix->log_path, n - 4);
+	strcpy(path + n - 4, ".index");
+	ix->fd = sd_open(ix->disk, path, O_RDWR | O_CREAT, 0640);
+	if (ix->fd < 0) {
+		int err = ix->fd;
+		ix->fd = -1;
+		return err;
+	}
+	strcpy(path + n - 4, ".timeindex");
+	ix->tfd = sd_open(ix->disk, path, O_RDWR | O_CREAT, 0640);
+	if (ix->tfd < 0) {
+		int err = ix->tfd;
+		sd_close(ix->disk, ix->fd);
+		ix->fd = ix->tfd = -1;
+		return err;
+	}
+	return 0;
+}
+
 int sindex_open(struct sindex *ix, const struct sdisk *d,
 		const char *log_path, bool create)
 {
 	char path[PATH_MAX];
 	size_t n = strlen(log_path);
-	int flags = O_RDWR | (create ? O_CREAT | O_TRUNC : O_CREAT);
 	memset(ix, 0, sizeof(*ix));
 	ix->disk = d;
 	ix->fd = ix->tfd = -1;
 	if (n < 4 || n + 6 >= sizeof(path))
 		return -ENAMETOOLONG;
-	memcpy(path, log_path, n - 4);
-	strcpy(path + n - 4, ".index");
-	ix->fd = sd_open(d, path, flags, 0640);
-	if (ix->fd < 0)
-		return ix->fd;
-	strcpy(path + n - 4, ".timeindex");
-	ix->tfd = sd_open(d, path, flags, 0640);
-	if (ix->tfd < 0) {
-		int err = ix->tfd;
-		sd_close(d, ix->fd);
-		ix->fd = -1;
-		return err;
-	}
+	ix->log_path = strdup(log_path);
+	if (!ix->log_path)
+		return -ENOMEM;
 	ix->loaded = create;
+	if (!create)
+		return 0; /* opened when first needed */
+	/* a new segment: empty both files now (the caller syncs the
+	 * directory that holds them) */
+	static const char *const ext[] = { ".index", ".timeindex" };
+	for (unsigned i = 0; i < 2; i++) {
+		memcpy(path, log_path, n - 4);
+		strcpy(path + n - 4, ext[i]);
+		int fd = sd_open(d, path, O_RDWR | O_CREAT | O_TRUNC, 0640);
+		if (fd < 0) {
+			sindex_close(ix);
+			return fd;
+		}
+		sd_close(d, fd);
+	}
 	return 0;
+}
+
+void sindex_close_files(struct sindex *ix)
+{
+	if (ix->fd >= 0)
+		sd_close(ix->disk, ix->fd);
+	if (ix->tfd >= 0)
+		sd_close(ix->disk, ix->tfd);
+	ix->fd = ix->tfd = -1;
 }
 
 void sindex_close(struct sindex *ix)
 {
 	const struct sdisk *d = ix->disk;
-	if (ix->fd >= 0)
-		sd_close(d, ix->fd);
-	if (ix->tfd >= 0)
-		sd_close(d, ix->tfd);
+	sindex_close_files(ix);
 	free(ix->e);
 	free(ix->t);
+	free(ix->log_path);
 	memset(ix, 0, sizeof(*ix));
 	ix->disk = d;
 	ix->fd = ix->tfd = -1;
@@ -118,7 +163,9 @@ static ssize_t read_all(const struct sdisk *d, int fd, uint8_t **out)
 int sindex_load(struct sindex *ix, uint64_t seg_size)
 {
 	uint8_t *raw = NULL;
-	int rc = 0;
+	int rc = ix_files(ix);
+	if (rc < 0)
+		return rc;
 	ssize_t n = read_all(ix->disk, ix->fd, &raw);
 	if (n < 0)
 		return (int)n;
@@ -178,8 +225,11 @@ int sindex_add(struct sindex *ix, uint32_t rel, uint32_t pos)
 	uint8_t raw[IDX_ENTRY];
 	if (ix->n && (rel <= ix->e[ix->n - 1].rel || pos <= ix->e[ix->n - 1].pos))
 		return 0; /* never out of order */
+	int rc = ix_files(ix);
+	if (rc < 0)
+		return rc;
 	if (ix->n == ix->cap) {
-		int rc = grow((void **)&ix->e, &ix->cap, sizeof(*ix->e));
+		rc = grow((void **)&ix->e, &ix->cap, sizeof(*ix->e));
 		if (rc < 0)
 			return rc;
 	}
@@ -198,8 +248,11 @@ int sindex_add_time(struct sindex *ix, int64_t ts, uint32_t rel)
 	uint8_t raw[TIDX_ENTRY];
 	if (ix->tn && (ts <= ix->t[ix->tn - 1].ts || rel < ix->t[ix->tn - 1].rel))
 		return 0;
+	int rc = ix_files(ix);
+	if (rc < 0)
+		return rc;
 	if (ix->tn == ix->tcap) {
-		int rc = grow((void **)&ix->t, &ix->tcap, sizeof(*ix->t));
+		rc = grow((void **)&ix->t, &ix->tcap, sizeof(*ix->t));
 		if (rc < 0)
 			return rc;
 	}
@@ -252,7 +305,9 @@ int sindex_truncate(struct sindex *ix, uint32_t pos, uint32_t rel)
 		ix->n--;
 	while (ix->tn && ix->t[ix->tn - 1].rel > rel)
 		ix->tn--;
-	int rc = sd_ftruncate(ix->disk, ix->fd, (uint64_t)ix->n * IDX_ENTRY);
+	int rc = ix_files(ix);
+	if (rc == 0)
+		rc = sd_ftruncate(ix->disk, ix->fd, (uint64_t)ix->n * IDX_ENTRY);
 	if (rc == 0)
 		rc = sd_ftruncate(ix->disk, ix->tfd,
 				  (uint64_t)ix->tn * TIDX_ENTRY);
@@ -263,7 +318,9 @@ int sindex_reset(struct sindex *ix)
 {
 	ix->n = ix->tn = 0;
 	ix->loaded = true;
-	int rc = sd_ftruncate(ix->disk, ix->fd, 0);
+	int rc = ix_files(ix);
+	if (rc == 0)
+		rc = sd_ftruncate(ix->disk, ix->fd, 0);
 	if (rc == 0)
 		rc = sd_ftruncate(ix->disk, ix->tfd, 0);
 	return rc;
@@ -271,7 +328,11 @@ int sindex_reset(struct sindex *ix)
 
 int sindex_sync(struct sindex *ix)
 {
-	int rc = sd_fdatasync(ix->disk, ix->fd);
+	/* reopened if the log went idle meanwhile: closing a descriptor
+	 * syncs nothing, the file's pages are synced through the new one */
+	int rc = ix_files(ix);
+	if (rc == 0)
+		rc = sd_fdatasync(ix->disk, ix->fd);
 	if (rc == 0)
 		rc = sd_fdatasync(ix->disk, ix->tfd);
 	return rc;

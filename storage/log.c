@@ -20,6 +20,15 @@
  * Memory is bounded: an append that would overwrite buffer bytes not yet
  * written (or the tail cache that readers are promised) gets SL_EFULL.
  *
+ * The buffer comes from the writer's pool (pool.c) and is held only while
+ * the log has something on its way to the disk: the first append after
+ * an idle spell takes one (opening the active segment for writing and
+ * reading its partial last block back into the buffer), and once every
+ * append is durable and nothing is in flight the writer may take it back
+ * (closing the write descriptor and the index descriptors).  An idle log
+ * holds one descriptor per segment (for reads) and a few hundred bytes;
+ * docs/storage.md has the figures.  An empty pool is SL_EFULL too.
+ *
  * Failure.  A failed write or fdatasync (ENOSPC, EIO) stops new
  * submissions; when the in-flight I/O has drained, everything after the
  * durable offset is cut from the file and the indexes, durable_cb reports
@@ -107,6 +116,20 @@ bool slog_idle(const struct slog *log)
 	return ops_inflight(log) == 0 && !log->sync_inflight;
 }
 
+bool slog_can_release(const struct slog *log)
+{
+	return log->pbi >= 0 && slog_idle(log) && !log->in_cb &&
+	       !log->failed && !log->broken && !log->closing &&
+	       !log->sync_wanted && !log->sync_target_set &&
+	       !log->flush_wanted && !log->partial_inflight &&
+	       !log->durable_advanced && !log->written_advanced &&
+	       log->wq_head == log->wq_tail &&
+	       log->submit_pos == log->end_pos &&
+	       log->written_pos == log->end_pos &&
+	       log->durable_pos == log->end_pos &&
+	       log->durable_offset == log->end_offset;
+}
+
 static int check_config(const struct slog_config *c)
 {
 	if (!c->topic || !c->topic[0] || strlen(c->topic) > 200 ||
@@ -178,6 +201,8 @@ static int ensure_index(struct slog *log, struct sseg *s)
 	if (s->ix.loaded)
 		return 0;
 	int rc = sindex_load(&s->ix, s->size);
+	if (log->pbi < 0 && log->wfd < 0)
+		sindex_close_files(&s->ix); /* an idle log: entries only */
 	if (rc <= 0)
 		return rc;
 	/* torn: rebuild from the segment itself */
@@ -211,20 +236,57 @@ static int open_write_fd(struct slog *log, struct sseg *s)
 	if (log->cfg.prepare == SLOG_PREPARE_FALLOCATE && s->size == 0)
 		(void)sd_fallocate(d, fd, log->cfg.segment_bytes);
 	uint64_t fsize;
+	/* past the padded last block: a recycled or preallocated file */
 	log->overwrite = log->cfg.prepare == SLOG_PREPARE_FALLOCATE ||
-			 (sd_fsize(d, fd, &fsize) == 0 && fsize > s->size);
+			 (sd_fsize(d, fd, &fsize) == 0 &&
+			  fsize > blk_ceil(s->size));
 	log->wfd = fd;
-	swriter_set_file(log->w, log, fd);
+	swriter_set_file(log->w, log);
 	return 0;
 }
 
-/* Make buf hold [floor(pos), pos) again, from the file. */
+static int ensure_wfd(struct slog *log)
+{
+	return log->wfd >= 0 ? 0 : open_write_fd(log, active(log));
+}
+
+/* Close what only writes need: the write descriptor (and its registered
+ * file slot) and the index descriptors (reopened when needed). */
+static void close_write_fds(struct slog *log)
+{
+	if (log->wfd >= 0) {
+		int fd = log->wfd;
+		log->wfd = -1;
+		swriter_set_file(log->w, log); /* the slot forgets fd */
+		sd_close(log->disk, fd);
+	}
+	for (unsigned i = 0; i < log->nseg; i++)
+		sindex_close_files(&log->segs[i].ix);
+}
+
+/* Without a buffer the log keeps no write or index descriptor open. */
+static void idle_fds(struct slog *log)
+{
+	if (log->pbi < 0)
+		close_write_fds(log);
+}
+
+void slog_release_buffer(struct slog *log)
+{
+	assert(slog_can_release(log));
+	close_write_fds(log);
+	spool_give(log->w, log);
+}
+
+/* Make buf hold [floor(pos), pos) again, from the file (nothing to hold
+ * without a buffer: take_buffer reloads it). */
 static int reload_tail_block(struct slog *log, struct sseg *s, uint64_t pos)
 {
 	uint64_t from = blk_floor(pos);
 	size_t n = (size_t)(pos - from);
-	uint8_t *dst = log->buf.mem + (from % log->buf.size);
-	if (n) {
+	assert(pos <= s->size); /* buffer positions in bounds */
+	if (n && log->buf) {
+		uint8_t *dst = log->buf->mem + (from % log->buf->size);
 		ssize_t got = sd_pread(log->disk, s->read_fd, dst, n, from);
 		if (got != (ssize_t)n)
 			return got < 0 ? (int)got : -EIO;
@@ -236,6 +298,31 @@ static int reload_tail_block(struct slog *log, struct sseg *s, uint64_t pos)
 	log->sync_wanted = log->sync_target_set = false;
 	log->pending_bytes = 0;
 	return 0;
+}
+
+/* Take a write buffer from the pool and make it hold the tail again. */
+static int take_buffer(struct slog *log)
+{
+	int rc = spool_take(log->w, log);
+	if (rc < 0) {
+		if (rc == SL_EFULL)
+			log->st.pool_empty++;
+		return rc;
+	}
+	log->st.buffer_takes++;
+	log->wq_head = log->wq_tail = 0;
+	struct sseg *a = active(log);
+	assert(log->end_pos == a->size && slog_idle(log));
+	rc = ensure_wfd(log);
+	if (rc == 0) {
+		swriter_set_file(log->w, log);
+		rc = reload_tail_block(log, a, log->end_pos);
+	}
+	if (rc < 0) {
+		close_write_fds(log);
+		spool_give(log->w, log);
+	}
+	return rc;
 }
 
 /* ---- open ---- */
@@ -294,7 +381,7 @@ static int list_segments(struct slog *log, int64_t **bases, unsigned *n)
 static int push_segment(struct slog *log, struct sseg *s)
 {
 	if (log->nseg == log->segcap) {
-		unsigned ncap = log->segcap ? log->segcap * 2 : 16;
+		unsigned ncap = log->segcap ? log->segcap * 2 : 4;
 		struct sseg *p = realloc(log->segs, ncap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
@@ -405,6 +492,13 @@ static int recover(struct slog *log)
 		if (rc < 0)
 			goto out;
 	}
+	/* trusted as it is on disk: nothing scanned after a clean close, or
+	 * an empty log (fresh, or after an unclean stop with nothing in it) */
+	log->rp_clean = dropped_total == 0 &&
+			((rp.clean && scanned == 0) ||
+			 (log->nseg <= 1 &&
+			  (log->nseg == 0 || (log->segs[0].size == 0 &&
+					      log->segs[0].base_offset == 0))));
 	if (dropped_total)
 		slog_logf(log, 1, "recovered after a crash: dropped %llu bytes "
 			  "of torn or corrupt data after offset %lld; the log "
@@ -431,13 +525,18 @@ static int write_rp(struct slog *log, int64_t offset, bool clean)
 	if (!log->rp_force_skip || clean)
 		memcpy(rp.boot_id, log->boot_id, sizeof(rp.boot_id));
 	int rc = srp_write(log->disk, log->dir, &rp);
-	if (rc == 0)
+	if (rc == 0) {
 		log->rp_offset = offset;
+		log->rp_clean = clean;
+	} else {
+		log->rp_clean = false; /* what the file holds is unknown */
+	}
 	return rc;
 }
 
 static int place(struct slog *log, uint8_t *batch, size_t len,
 		 struct slog_append_result *res);
+static int drain(struct slog *log);
 
 /* Cover [end_offset, skip_to) with empty batches (recovery.c says why). */
 static int skip_gap(struct slog *log)
@@ -480,7 +579,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 		return -ENOMEM;
 	log->w = w;
 	log->disk = w->disk;
-	log->slot = -1;
+	log->pbi = -1;
 	/* unknown: every unclean stop is taken as a power cut (all zeros
 	 * never matches a stored id, which is never all zeros) */
 	if (sd_boot_id(log->disk, log->boot_id) < 0)
@@ -488,29 +587,26 @@ int slog_open(struct swriter *w, const char *base_dir,
 	log->wfd = -1;
 	log->direct = true;
 	log->cfg = *cfg;
-	snprintf(log->topic, sizeof(log->topic), "%s", cfg->topic);
-	log->cfg.topic = log->topic;
 	log->clock = cfg->clock ? cfg->clock : &sl_clock_system;
-	if ((size_t)snprintf(log->dir, sizeof(log->dir), "%s/%s-%d", base_dir,
-			     cfg->topic, cfg->partition) >= sizeof(log->dir)) {
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s-%d", base_dir,
+			     cfg->topic, cfg->partition) >= sizeof(dir)) {
 		rc = -ENAMETOOLONG;
 		goto fail_log;
 	}
-	rc = sd_mkdir_p(log->disk, log->dir);
-	if (rc < 0)
-		goto fail_log;
-	log->scratch = malloc(cfg->batch_max_bytes);
-	if (!log->scratch) {
+	log->topic = strdup(cfg->topic);
+	log->dir = strdup(dir);
+	if (!log->topic || !log->dir) {
 		rc = -ENOMEM;
 		goto fail_log;
 	}
-	rc = sbuf_create(&log->buf, cfg->buffer_bytes, w->cfg.use_hugepages);
+	log->cfg.topic = log->topic;
+	rc = sd_mkdir_p(log->disk, log->dir);
 	if (rc < 0)
-		goto fail_scratch;
+		goto fail_log;
 	rc = swriter_attach(w, log);
 	if (rc < 0)
-		goto fail_buf;
-	swriter_set_buffer(w, log);
+		goto fail_log;
 	rc = recover(log);
 	if (rc < 0)
 		goto fail_segs;
@@ -527,20 +623,21 @@ int slog_open(struct swriter *w, const char *base_dir,
 		}
 	}
 	struct sseg *a = active(log);
-	rc = open_write_fd(log, a);
+	rc = reload_tail_block(log, a, a->size); /* positions only */
 	if (rc < 0)
 		goto fail_segs;
-	rc = reload_tail_block(log, a, a->size);
-	if (rc < 0)
-		goto fail_wfd;
 	log->end_offset = log->durable_offset = a->next_offset;
 	log->written_offset = log->end_offset;
 	if (log->reserved_offset < log->end_offset)
 		log->reserved_offset = log->end_offset;
 	log->rp_force_skip = log->skip_to > log->end_offset;
-	/* From now on a crash must be detected: not clean, and only the
-	 * segments before the active one are vouched for. */
-	rc = write_rp(log, a->base_offset, false);
+	/* From the first change on a crash must be detected: not clean, and
+	 * only the segments before the active one are vouched for.  Until
+	 * then what is on disk is true as it is (rp_clean). */
+	if (log->rp_clean && log->skip_to <= log->end_offset)
+		log->rp_offset = a->base_offset;
+	else
+		rc = write_rp(log, a->base_offset, false);
 	if (rc < 0)
 		goto fail_wfd;
 	if (log->skip_to > log->end_offset) {
@@ -551,23 +648,35 @@ int slog_open(struct swriter *w, const char *base_dir,
 			  "continuing at %lld", (long long)log->end_offset,
 			  (long long)log->skip_to - 1, (long long)log->skip_to);
 		rc = skip_gap(log);
+		/* the pool is spent by logs whose data is not durable yet:
+		 * let the writer make some (bounded) */
+		for (unsigned i = 0; rc == SL_EFULL && i < 10000; i++) {
+			int wr = swriter_wait(w, 1000);
+			if (wr < 0) {
+				rc = wr;
+				break;
+			}
+			rc = skip_gap(log);
+		}
 		if (rc < 0)
 			goto fail_wfd;
 	}
+	idle_fds(log);
 	*out = log;
 	return 0;
 fail_wfd:
-	sd_close(log->disk, log->wfd);
+	drain(log);
+	close_write_fds(log);
+	if (log->pbi >= 0)
+		spool_give(w, log);
 fail_segs:
 	for (unsigned i = 0; i < log->nseg; i++)
 		seg_close(&log->segs[i]);
 	free(log->segs);
 	swriter_detach(w, log);
-fail_buf:
-	sbuf_destroy(&log->buf);
-fail_scratch:
-	free(log->scratch);
 fail_log:
+	free(log->topic);
+	free(log->dir);
 	free(log);
 	return rc;
 }
@@ -670,13 +779,21 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 			return rc;
 		s = active(log);
 	}
-	uint64_t room = blk_floor(log->written_pos) + log->buf.size - SL_BLOCK -
+	if (log->pbi < 0) {
+		rc = take_buffer(log);
+		if (rc < 0) {
+			if (rc == SL_EFULL)
+				log->st.full_errors++;
+			return rc;
+		}
+	}
+	uint64_t room = blk_floor(log->written_pos) + log->buf->size - SL_BLOCK -
 			log->cfg.batch_max_bytes;
 	if (log->end_pos + len > room) {
 		log->st.full_errors++;
 		return SL_EFULL;
 	}
-	if (next > log->reserved_offset) {
+	if (next > log->reserved_offset || log->rp_clean) {
 		/* once per SLOG_RESERVE_OFFSETS offsets: a recovery point
 		 * write (recovery.c) before any of them is handed out */
 		int64_t old = log->reserved_offset;
@@ -692,7 +809,7 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 	 * overwrites bytes not yet written */
 	assert(log->end_pos + len <= room && log->end_pos >= log->written_pos);
 	rb_stamp(batch, base, log->cfg.leader_epoch);
-	memcpy(log->buf.mem + (log->end_pos % log->buf.size), batch, len);
+	memcpy(log->buf->mem + (log->end_pos % log->buf->size), batch, len);
 	rc = slog_index_batch(log, s, log->end_pos, batch);
 	if (rc < 0)
 		return rc; /* index file write failed; batch not appended */
@@ -701,11 +818,15 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 	log->end_offset = s->next_offset;
 	assert(log->end_offset == next); /* offsets strictly increasing */
 	wq_push(log, log->end_pos, log->end_offset);
-	if (log->end_pos > log->buf.size - SL_BLOCK &&
-	    log->cache_lo < log->end_pos - (log->buf.size - SL_BLOCK))
-		log->cache_lo = log->end_pos - (log->buf.size - SL_BLOCK);
+	if (log->end_pos > log->buf->size - SL_BLOCK &&
+	    log->cache_lo < log->end_pos - (log->buf->size - SL_BLOCK))
+		log->cache_lo = log->end_pos - (log->buf->size - SL_BLOCK);
+	/* for the pool's idle release and its choice of a log to take a
+	 * buffer back from */
+	uint64_t now_ns = mono_ns(log);
+	log->w->pool[log->pbi].used_ns = now_ns;
 	if (log->pending_bytes == 0)
-		log->pending_since_ns = mono_ns(log);
+		log->pending_since_ns = now_ns;
 	log->pending_bytes += len;
 	if (log->cfg.durability == SLOG_SYNC_EVERY_APPEND)
 		log->sync_wanted = true;
@@ -723,7 +844,8 @@ int slog_request_sync(struct slog *log)
 {
 	if (log->closing || log->broken)
 		return SL_ECLOSED;
-	log->sync_wanted = true;
+	if (log->pbi >= 0) /* else everything is durable already */
+		log->sync_wanted = true;
 	return 0;
 }
 
@@ -803,7 +925,7 @@ int slog_submit(struct slog *log, uint64_t now)
 			uint64_t len = full_end - from;
 			if (len > log->cfg.write_chunk_bytes)
 				len = log->cfg.write_chunk_bytes;
-			uint64_t to_wrap = log->buf.size - from % log->buf.size;
+			uint64_t to_wrap = log->buf->size - from % log->buf->size;
 			if (len > to_wrap)
 				len = to_wrap;
 			if (submit_write(log, from, (uint32_t)len, from + len, now) < 0)
@@ -815,7 +937,7 @@ int slog_submit(struct slog *log, uint64_t now)
 		if (flush_all && from == full_end && log->end_pos % SL_BLOCK &&
 		    log->submit_pos < log->end_pos) {
 			/* the partial last block, zero padded */
-			uint8_t *tail = log->buf.mem + (log->end_pos % log->buf.size);
+			uint8_t *tail = log->buf->mem + (log->end_pos % log->buf->size);
 			memset(tail, 0, blk_ceil(log->end_pos) - log->end_pos);
 			if (submit_write(log, full_end, SL_BLOCK, log->end_pos,
 					 now) == 0) {
@@ -1052,6 +1174,9 @@ static int roll(struct slog *log)
 	struct sseg *old = active(log);
 	if (log->end_pos == 0)
 		return 0;
+	rc = ensure_wfd(log);
+	if (rc < 0)
+		return rc;
 	struct sseg s;
 	bool recycled;
 	rc = seg_create(&s, log->disk, log->dir, log->end_offset,
@@ -1072,6 +1197,7 @@ static int roll(struct slog *log)
 		rc = sindex_sync(&old->ix);
 	if (rc < 0)
 		goto fail_new;
+	sindex_close_files(&old->ix); /* sealed: reopened only if needed */
 	rc = push_segment(log, &s);
 	if (rc < 0)
 		goto fail_new;
@@ -1085,6 +1211,7 @@ static int roll(struct slog *log)
 	reload_tail_block(log, active(log), 0);
 	rc = write_rp(log, log->end_offset, false);
 	log->st.segments_rolled++;
+	idle_fds(log);
 	return rc;
 fail_new:
 	seg_delete(&s, log->dir);
@@ -1133,8 +1260,8 @@ void slog_get_stats(const struct slog *log, struct slog_stats *out)
 static bool in_cache(const struct slog *log, const struct sseg *s,
 		     uint64_t pos, uint64_t len)
 {
-	return s == &log->segs[log->nseg - 1] && pos >= log->cache_lo &&
-	       pos + len <= log->end_pos;
+	return log->buf && s == &log->segs[log->nseg - 1] &&
+	       pos >= log->cache_lo && pos + len <= log->end_pos;
 }
 
 /* Bytes [pos, pos + len) of segment s, from the cache or the file. */
@@ -1142,7 +1269,7 @@ static int read_bytes(struct slog *log, struct sseg *s, uint64_t pos,
 		      uint8_t *dst, size_t len)
 {
 	if (in_cache(log, s, pos, len)) {
-		memcpy(dst, log->buf.mem + (pos % log->buf.size), len);
+		memcpy(dst, log->buf->mem + (pos % log->buf->size), len);
 		return 0;
 	}
 	ssize_t n = sd_pread(log->disk, s->read_fd, dst, len, pos);
@@ -1236,7 +1363,7 @@ int slog_read(struct slog *log, int64_t offset, size_t max_bytes,
 		next = rb_last_offset(hdr) + 1;
 	}
 	view->first_offset = (int64_t)rb_be64(
-		mem ? log->buf.mem + pos % log->buf.size : hdr);
+		mem ? log->buf->mem + pos % log->buf->size : hdr);
 	if (!mem) {
 		uint8_t first[8];
 		rc = read_bytes(log, s, pos, first, sizeof(first));
@@ -1247,7 +1374,7 @@ int slog_read(struct slog *log, int64_t offset, size_t max_bytes,
 	view->next_offset = next;
 	view->len = (size_t)len;
 	if (mem) {
-		view->mem = log->buf.mem + pos % log->buf.size;
+		view->mem = log->buf->mem + pos % log->buf->size;
 		log->st.cache_reads++;
 	} else {
 		view->fd = s->read_fd;
@@ -1304,12 +1431,13 @@ int64_t slog_offset_for_time(struct slog *log, int64_t ts)
 					RB_LOG_OVERHEAD;
 			if ((int64_t)rb_be64(hdr + RB_OFF_MAX_TIMESTAMP) >= ts) {
 				int64_t base = (int64_t)rb_be64(hdr);
+				uint8_t *scratch = log->w->scratch;
 				if (size > log->cfg.batch_max_bytes ||
-				    read_bytes(log, s, pos, log->scratch, size) < 0)
+				    read_bytes(log, s, pos, scratch, size) < 0)
 					return base;
 				struct rb_iter it;
 				struct rb_record r;
-				if (rb_iter_init(&it, log->scratch, size) < 0)
+				if (rb_iter_init(&it, scratch, size) < 0)
 					return base; /* compressed */
 				while (rb_iter_next(&it, &r) == 1)
 					if (r.timestamp >= ts)
@@ -1347,6 +1475,9 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 		return rc;
 	if (offset >= log->end_offset)
 		return log->end_offset;
+	rc = ensure_wfd(log);
+	if (rc < 0)
+		return rc;
 	if (offset < slog_start_offset(log))
 		offset = slog_start_offset(log);
 	unsigned i = find_segment(log, offset);
@@ -1414,6 +1545,7 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 	log->end_offset = log->durable_offset = new_end;
 	log->written_offset = new_end;
 	log->wq_head = log->wq_tail = 0;
+	idle_fds(log);
 	return new_end;
 }
 
@@ -1468,7 +1600,11 @@ int slog_close(struct slog *log)
 	}
 	log->closing = true;
 	struct sseg *s = active(log);
-	if (rc == 0 && !log->broken) {
+	if (log->rp_clean && !log->broken) {
+		/* untouched since the open: the files are as they were */
+	} else if (rc == 0 && !log->broken)
+		rc = ensure_wfd(log);
+	if (rc == 0 && !log->broken && !log->rp_clean) {
 		rc = sd_ftruncate(log->disk, log->wfd, s->size);
 		if (rc == 0)
 			rc = sd_fsync(log->disk, log->wfd);
@@ -1482,14 +1618,15 @@ int slog_close(struct slog *log)
 			rc = write_rp(log, log->end_offset, true);
 		}
 	}
-	if (log->wfd >= 0)
-		sd_close(log->disk, log->wfd);
+	close_write_fds(log);
+	if (log->pbi >= 0)
+		spool_give(log->w, log);
 	for (unsigned i = 0; i < log->nseg; i++)
 		seg_close(&log->segs[i]);
 	free(log->segs);
 	swriter_detach(log->w, log);
-	sbuf_destroy(&log->buf);
-	free(log->scratch);
+	free(log->topic);
+	free(log->dir);
 	free(log);
 	return rc;
 }

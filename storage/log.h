@@ -26,6 +26,8 @@
  * Failure modes:
  *   - a batch that fails validation is refused (SL_ECORRUPT family) and
  *     nothing is written;
+ *   - the writer's pool has no write buffer to give (every one holds
+ *     data not yet durable): SL_EFULL, counted in pool_empty;
  *   - the write buffer is full: SL_EFULL; run swriter_do_work() or
  *     swriter_wait() and retry (backpressure, never an unbounded queue).
  *     A rollback (below) may happen inside that wait: the retried append
@@ -98,8 +100,10 @@ struct slog_config {
 	int64_t retention_bytes;  /* -1: unlimited (default) */
 	uint32_t batch_max_bytes; /* default 1048588, Kafka's
 				     message.max.bytes */
-	uint32_t buffer_bytes;    /* aligned write buffer (and tail cache) per
-				     log; default 8 MiB, >= 2 * batch_max */
+	uint32_t buffer_bytes;    /* size of the write buffer (and tail cache)
+				     the log takes from its writer's pool
+				     while it has data on its way to the
+				     disk; default 8 MiB, >= 2 * batch_max */
 	enum slog_durability durability;
 	uint64_t group_commit_bytes; /* default 1 MiB */
 	uint64_t group_commit_us;    /* default 2000 */
@@ -143,6 +147,15 @@ struct swriter_config {
 				    fall back silently; default 1 */
 	int register_buffers;    /* 1: register write buffers and files with
 				    the ring (fixed ops); default 1 */
+	/* The write buffer pool.  A log takes a buffer when it appends and
+	 * gives it back once everything it appended is durable and it has
+	 * not appended for buffer_idle_ms, or at once when another log
+	 * needs one and the pool is spent; an idle log holds no buffer and
+	 * no write descriptor.  Buffers are created on first use, up to
+	 * buffers of them and buffer_pool_bytes in all, and kept. */
+	unsigned buffers;           /* default 64 */
+	uint64_t buffer_pool_bytes; /* default 512 MiB */
+	uint32_t buffer_idle_ms;    /* default 1000 */
 	/* Where the logs' files live (storage/disk.h); NULL: the kernel's
 	 * file system.  A disk whose handles are not kernel descriptors
 	 * (the simulated disk in tests) is written synchronously at
@@ -152,6 +165,20 @@ struct swriter_config {
 };
 
 void swriter_config_defaults(struct swriter_config *cfg);
+
+/* The writer's pool (single writer: the owning thread). */
+struct swriter_stats {
+	uint64_t buffers;       /* created */
+	uint64_t buffer_bytes;  /* their bytes */
+	uint64_t in_use;        /* held by logs now */
+	uint64_t takes;         /* buffers given to logs */
+	uint64_t idle_releases; /* given back after buffer_idle_ms */
+	uint64_t steals;        /* taken back from a durable log for another */
+	uint64_t empty;         /* SL_EFULL: nothing to give */
+	uint64_t logs;          /* attached */
+};
+
+void swriter_get_stats(const struct swriter *w, struct swriter_stats *out);
 
 /*
  * Create a writer: one io_uring for one storage thread.
@@ -249,7 +276,10 @@ struct slog_read_view {
 	int64_t next_offset;  /* offset after the last batch returned */
 	size_t len;           /* bytes, whole batches; 0 at the end */
 	const uint8_t *mem;   /* non-NULL: bytes in the tail cache, valid until
-				 the next append/truncate on this log */
+				 the next append/truncate on this log, or
+				 the next append to another log of the
+				 writer, or swriter_do_work/wait (the
+				 buffer may go back to the pool) */
 	int fd;               /* mem == NULL: read len bytes of fd (a plain,
 				 page-cache descriptor owned by the log) */
 	uint64_t file_pos;    /* at this file position */
@@ -315,6 +345,8 @@ struct slog_stats {
 	uint64_t fsync_ns_total;
 	uint64_t fsync_ns_max;
 	uint64_t full_errors;      /* SL_EFULL returned */
+	uint64_t pool_empty;       /* of those: no buffer in the pool */
+	uint64_t buffer_takes;     /* write buffers taken from the pool */
 	uint64_t io_errors;        /* failed writes/syncs */
 	uint64_t segments_rolled;
 	uint64_t segments_deleted;

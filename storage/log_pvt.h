@@ -40,8 +40,9 @@ struct tidx_entry {
 
 struct sindex {
 	const struct sdisk *disk;
-	int fd;                 /* .index file, buffered */
-	int tfd;                /* .timeindex file, buffered */
+	char *log_path;         /* the segment's .log path (index paths) */
+	int fd;                 /* .index file, buffered; -1: closed */
+	int tfd;                /* .timeindex file, buffered; -1: closed */
 	struct idx_entry *e;
 	uint32_t n, cap;
 	struct tidx_entry *t;
@@ -49,9 +50,13 @@ struct sindex {
 	bool loaded;            /* entries are in memory */
 };
 
+/* Remember the files of the segment at log_path; create: make both empty
+ * now.  The descriptors are opened when first needed. */
 int sindex_open(struct sindex *ix, const struct sdisk *d,
 		const char *log_path, bool create);
 void sindex_close(struct sindex *ix);
+/* Close the descriptors, keep the entries (an idle log). */
+void sindex_close_files(struct sindex *ix);
 /* Read both files into memory; false if torn or not monotonic. */
 int sindex_load(struct sindex *ix, uint64_t seg_size);
 int sindex_add(struct sindex *ix, uint32_t rel, uint32_t pos);
@@ -112,7 +117,7 @@ struct sbuf {
 int sbuf_create(struct sbuf *b, size_t size, bool try_huge);
 void sbuf_destroy(struct sbuf *b);
 
-/* ---- writer.c ---- */
+/* ---- writer.c and pool.c ---- */
 
 enum sop_kind { SOP_WRITE = 1, SOP_SYNC = 2 };
 
@@ -128,6 +133,26 @@ struct sop {
 	uint64_t submit_ns;
 };
 
+/* An append not yet known written: (end position, end offset). */
+struct swq_entry {
+	uint64_t pos;
+	int64_t off;
+};
+
+/*
+ * One write buffer of the writer's pool (pool.c) and the I/O state that
+ * exists only while a log has data on its way to the disk: the writes in
+ * flight and the appends not yet known written.  A log holds one while it
+ * has something to append or write; an idle log holds none.
+ */
+struct swbuf {
+	struct sbuf buf;        /* mem NULL: not created yet */
+	struct slog *owner;     /* NULL: free */
+	uint64_t used_ns;       /* owner's last append (idle release, LRU) */
+	struct sop ops[SLOG_MAX_OPS];
+	struct swq_entry wq[SLOG_WQ];
+};
+
 struct swriter {
 	const struct sdisk *disk;   /* the logs' files */
 	bool uring;                 /* disk->kernel_fds: writes go through
@@ -137,7 +162,17 @@ struct swriter {
 	unsigned ndone;
 	struct io_uring ring;
 	struct swriter_config cfg;
-	struct slog **logs;     /* attached, slot = index */
+	unsigned nlogs;         /* attached */
+	/* the pool: cfg.buffers entries, created on first use up to
+	 * cfg.buffer_pool_bytes, kept once created; the index is also the
+	 * registered buffer and registered file slot */
+	struct swbuf *pool;
+	unsigned pool_created;  /* entries with a buffer */
+	uint64_t pool_bytes;    /* bytes of the created buffers */
+	uint8_t *scratch;       /* one batch, for the logs' timestamp
+				   lookups (slog_offset_for_time) */
+	uint32_t scratch_bytes;
+	struct swriter_stats st;
 	unsigned inflight;      /* SQEs submitted, CQEs not yet reaped */
 	unsigned pending_sqes;  /* prepared, not yet submitted */
 	bool fixed_files;
@@ -146,8 +181,20 @@ struct swriter {
 
 int swriter_attach(struct swriter *w, struct slog *log);
 void swriter_detach(struct swriter *w, struct slog *log);
-void swriter_set_file(struct swriter *w, struct slog *log, int fd);
-void swriter_set_buffer(struct swriter *w, struct slog *log);
+/* Register log->wfd in the log's pool slot (no-op without a buffer). */
+void swriter_set_file(struct swriter *w, struct slog *log);
+
+/* pool.c.  Give log a buffer: a free one, a new one within the budget, or
+ * one taken from the least recently used log that can give it back
+ * (slog_can_release).  Returns the pool index, or SL_EFULL (counted), or
+ * -errno. */
+int spool_take(struct swriter *w, struct slog *log);
+/* Put log's buffer back (slog_release_buffer's last step). */
+void spool_give(struct swriter *w, struct slog *log);
+/* Give back the buffers of logs idle for cfg.buffer_idle_ms.  Returns
+ * the number given back. */
+int spool_release_idle(struct swriter *w, uint64_t now_ns);
+void spool_destroy(struct swriter *w);
 /* Prepare one write / sync SQE for op; -EBUSY when the SQ is full. */
 int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op);
 int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op);
@@ -157,21 +204,24 @@ int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op);
 struct slog {
 	struct swriter *w;
 	const struct sdisk *disk;    /* = w->disk */
-	int slot;                    /* index in w->logs and fixed tables */
+	bool attached;               /* counted in w->nlogs */
 	struct slog_config cfg;
-	char topic[256];
-	char dir[PATH_MAX];
+	char *topic;                 /* cfg.topic points here */
+	char *dir;
 	const struct sl_clock *clock;
 
 	struct sseg *segs;           /* ordered by base offset */
 	unsigned nseg, segcap;
-	int wfd;                     /* O_DIRECT fd of the active segment */
+	int wfd;                     /* O_DIRECT fd of the active segment;
+					-1 while the log is idle */
 	bool direct;                 /* O_DIRECT accepted by the filesystem */
 	bool overwrite;              /* active file written before (recycled
 					or preallocated): hold writes during
 					fdatasync */
 
-	struct sbuf buf;             /* buf.mem[pos % size] holds pos */
+	/* the write buffer, from the writer's pool: NULL while idle */
+	int pbi;                     /* index in w->pool; -1: none */
+	struct sbuf *buf;            /* buf->mem[pos % size] holds pos */
 	uint64_t end_pos;            /* after the last appended batch */
 	uint64_t submit_pos;         /* writes submitted up to here */
 	uint64_t written_pos;        /* writes completed up to here */
@@ -183,7 +233,7 @@ struct slog {
 	/* appends not yet known written, oldest first: (end position, end
 	 * offset); when full the newest entry is moved forward, which only
 	 * delays written_cb */
-	struct { uint64_t pos; int64_t off; } wq[SLOG_WQ];
+	struct swq_entry *wq;        /* SLOG_WQ entries, in the pool slot */
 	unsigned wq_head, wq_tail;
 	bool written_advanced;       /* written_cb owed */
 	bool flush_wanted;           /* write everything, no fdatasync */
@@ -194,6 +244,12 @@ struct slog {
 	int64_t reserved_offset;
 	int64_t skip_to;
 	int64_t rp_offset;           /* recovery offset last written */
+	/* the files are as a clean close left them (or an empty log) and
+	 * nothing changed since the open: the recovery point on disk is
+	 * still true, the first change writes it (place, roll, truncate),
+	 * and a close has nothing to do.  An untouched partition costs no
+	 * write at open or close. */
+	bool rp_clean;
 	uint8_t boot_id[16];         /* this boot's (disk.h sd_boot_id) */
 	/* offsets must be skipped and the empty batch over them may not be
 	 * durable yet: the recovery point carries no boot id, so even a
@@ -211,7 +267,8 @@ struct slog {
 	uint64_t pending_since_ns;   /* oldest append not yet synced */
 	uint64_t pending_bytes;
 
-	struct sop ops[SLOG_MAX_OPS];/* FIFO of writes in submission order */
+	struct sop *ops;             /* SLOG_MAX_OPS: FIFO of writes in
+					submission order, in the pool slot */
 	unsigned op_head, op_tail;
 	struct sop sync_op;
 
@@ -224,7 +281,6 @@ struct slog {
 	bool broken;                 /* a rollback itself failed */
 	bool durable_advanced;       /* durable_cb owed */
 	bool in_cb;                  /* inside durable_cb: no blocking work */
-	uint8_t *scratch;            /* one batch, for timestamp lookups */
 
 	struct slog_stats st;
 };
@@ -236,6 +292,12 @@ int slog_submit(struct slog *log, uint64_t now_ns);
 /* After completions: advance state, deliver callbacks; returns work. */
 int slog_process(struct slog *log);
 bool slog_idle(const struct slog *log);
+/* Everything appended is written and durable, nothing is in flight or
+ * owed: the buffer can go back to the pool. */
+bool slog_can_release(const struct slog *log);
+/* Give the buffer back and close the descriptors only writes need
+ * (requires slog_can_release). */
+void slog_release_buffer(struct slog *log);
 /* ns until the group commit of this log is due; UINT64_MAX if none. */
 uint64_t slog_deadline_ns(const struct slog *log, uint64_t now_ns);
 /* Account one valid batch at pos of segment s: next offset, largest

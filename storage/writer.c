@@ -5,12 +5,17 @@
  * completions in batches and hands each to its log (slog_complete), then
  * lets each log advance and deliver durability callbacks (slog_process).
  *
- * Where the kernel allows it, the active segment of each log is a
- * registered file and its write buffer a registered buffer (slot = the
- * log's index), which saves a file lookup and a page pinning per write;
+ * Only the logs that hold a write buffer from the pool (pool.c) have I/O
+ * to submit or complete, so the duty cycle visits the pool's entries, not
+ * every attached log: its cost does not grow with idle partitions.
+ *
+ * Where the kernel allows it, each pool buffer is a registered buffer and
+ * the active segment of the log holding it a registered file (slot = the
+ * pool index), which saves a file lookup and a page pinning per write;
  * otherwise plain writes are used.  Nothing here blocks except
  * swriter_wait().
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,9 @@ void swriter_config_defaults(struct swriter_config *cfg)
 	cfg->max_logs = 64;
 	cfg->use_hugepages = 1;
 	cfg->register_buffers = 1;
+	cfg->buffers = 64;
+	cfg->buffer_pool_bytes = 512ull << 20;
+	cfg->buffer_idle_ms = 1000;
 	cfg->disk = NULL;
 }
 
@@ -37,7 +45,8 @@ int swriter_create(const struct swriter_config *cfg, struct swriter **out)
 		swriter_config_defaults(&def);
 		cfg = &def;
 	}
-	if (cfg->queue_depth < 8 || cfg->max_logs == 0)
+	if (cfg->queue_depth < 8 || cfg->max_logs == 0 || cfg->buffers == 0 ||
+	    cfg->buffers > 65536 || cfg->buffer_pool_bytes < SL_BLOCK)
 		return SL_ECONFIG;
 	struct swriter *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -45,8 +54,8 @@ int swriter_create(const struct swriter_config *cfg, struct swriter **out)
 	w->cfg = *cfg;
 	w->disk = cfg->disk ? cfg->disk : &sdisk_posix;
 	w->uring = w->disk->kernel_fds;
-	w->logs = calloc(cfg->max_logs, sizeof(*w->logs));
-	if (!w->logs) {
+	w->pool = calloc(cfg->buffers, sizeof(*w->pool));
+	if (!w->pool) {
 		rc = -ENOMEM;
 		goto fail_w;
 	}
@@ -62,20 +71,21 @@ int swriter_create(const struct swriter_config *cfg, struct swriter **out)
 	}
 	rc = io_uring_queue_init(cfg->queue_depth, &w->ring, 0);
 	if (rc < 0)
-		goto fail_logs;
+		goto fail_pool;
 	if (cfg->register_buffers) {
+		/* one slot per pool entry, not per log */
 		w->fixed_files =
-			io_uring_register_files_sparse(&w->ring, cfg->max_logs) == 0;
+			io_uring_register_files_sparse(&w->ring, cfg->buffers) == 0;
 		w->fixed_bufs =
-			io_uring_register_buffers_sparse(&w->ring, cfg->max_logs) == 0;
+			io_uring_register_buffers_sparse(&w->ring, cfg->buffers) == 0;
 	}
 	*out = w;
 	return 0;
 fail_done:
 	free(w->done);
 	free(w->done_res);
-fail_logs:
-	free(w->logs);
+fail_pool:
+	free(w->pool);
 fail_w:
 	free(w);
 	return rc;
@@ -85,32 +95,46 @@ void swriter_destroy(struct swriter *w)
 {
 	if (!w)
 		return;
-	for (unsigned i = 0; i < w->cfg.max_logs; i++)
-		if (w->logs[i])
-			abort(); /* contract: close every log first */
+	if (w->nlogs)
+		abort(); /* contract: close every log first */
+	spool_destroy(w);
 	if (w->uring)
 		io_uring_queue_exit(&w->ring);
 	free(w->done);
 	free(w->done_res);
-	free(w->logs);
+	free(w->scratch);
 	free(w);
+}
+
+void swriter_get_stats(const struct swriter *w, struct swriter_stats *out)
+{
+	*out = w->st;
+	out->buffers = w->pool_created;
+	out->buffer_bytes = w->pool_bytes;
+	out->logs = w->nlogs;
 }
 
 int swriter_attach(struct swriter *w, struct slog *log)
 {
-	for (unsigned i = 0; i < w->cfg.max_logs; i++) {
-		if (!w->logs[i]) {
-			w->logs[i] = log;
-			log->slot = (int)i;
-			return 0;
-		}
+	if (w->nlogs >= w->cfg.max_logs)
+		return -EMFILE;
+	if (log->cfg.batch_max_bytes > w->scratch_bytes) {
+		/* one scratch batch per writer, as large as the largest
+		 * batch of its logs */
+		uint8_t *p = realloc(w->scratch, log->cfg.batch_max_bytes);
+		if (!p)
+			return -ENOMEM;
+		w->scratch = p;
+		w->scratch_bytes = log->cfg.batch_max_bytes;
 	}
-	return -EMFILE;
+	w->nlogs++;
+	log->attached = true;
+	return 0;
 }
 
 void swriter_detach(struct swriter *w, struct slog *log)
 {
-	if (log->slot < 0)
+	if (!log->attached)
 		return;
 	if (!w->uring) {
 		/* completions not yet reaped must not reach a freed log */
@@ -123,36 +147,17 @@ void swriter_detach(struct swriter *w, struct slog *log)
 		}
 		w->ndone = k;
 	}
-	if (w->fixed_files) {
-		int fd = -1;
-		io_uring_register_files_update(&w->ring, (unsigned)log->slot, &fd, 1);
-	}
-	if (w->fixed_bufs) {
-		struct iovec iov = { 0 };
-		__u64 tag = 0;
-		io_uring_register_buffers_update_tag(&w->ring, (unsigned)log->slot,
-						     &iov, &tag, 1);
-	}
-	w->logs[log->slot] = NULL;
-	log->slot = -1;
+	w->nlogs--;
+	log->attached = false;
 }
 
-void swriter_set_file(struct swriter *w, struct slog *log, int fd)
+void swriter_set_file(struct swriter *w, struct slog *log)
 {
-	if (w->fixed_files &&
-	    io_uring_register_files_update(&w->ring, (unsigned)log->slot, &fd, 1) != 1)
-		w->fixed_files = false; /* fall back to plain descriptors */
-}
-
-void swriter_set_buffer(struct swriter *w, struct slog *log)
-{
-	if (!w->fixed_bufs)
+	if (!w->fixed_files || log->pbi < 0)
 		return;
-	struct iovec iov = { .iov_base = log->buf.mem, .iov_len = log->buf.size };
-	__u64 tag = 0;
-	if (io_uring_register_buffers_update_tag(&w->ring, (unsigned)log->slot,
-						 &iov, &tag, 1) != 1)
-		w->fixed_bufs = false;
+	int fd = log->wfd;
+	if (io_uring_register_files_update(&w->ring, (unsigned)log->pbi, &fd, 1) != 1)
+		w->fixed_files = false; /* fall back to plain descriptors */
 }
 
 static struct io_uring_sqe *get_sqe(struct swriter *w)
@@ -182,7 +187,7 @@ static int sync_op(struct swriter *w, struct slog *log, struct sop *op)
 	} else {
 		uint64_t at = op->pos + op->done_len;
 		uint32_t len = op->len - op->done_len;
-		const uint8_t *src = log->buf.mem + (at % log->buf.size);
+		const uint8_t *src = log->buf->mem + (at % log->buf->size);
 		ssize_t n = sd_pwrite(w->disk, log->wfd, src, len, at);
 		res = (int)n;
 	}
@@ -202,10 +207,11 @@ int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op)
 		return -EBUSY;
 	uint64_t at = op->pos + op->done_len;
 	uint32_t len = op->len - op->done_len;
-	uint8_t *src = log->buf.mem + (at % log->buf.size);
-	int fd = w->fixed_files ? log->slot : log->wfd;
+	assert(log->pbi >= 0 && log->wfd >= 0); /* writes need a buffer */
+	uint8_t *src = log->buf->mem + (at % log->buf->size);
+	int fd = w->fixed_files ? log->pbi : log->wfd;
 	if (w->fixed_bufs)
-		io_uring_prep_write_fixed(sqe, fd, src, len, at, log->slot);
+		io_uring_prep_write_fixed(sqe, fd, src, len, at, log->pbi);
 	else
 		io_uring_prep_write(sqe, fd, src, len, at);
 	if (w->fixed_files)
@@ -224,7 +230,8 @@ int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op)
 	struct io_uring_sqe *sqe = get_sqe(w);
 	if (!sqe)
 		return -EBUSY;
-	int fd = w->fixed_files ? log->slot : log->wfd;
+	assert(log->pbi >= 0 && log->wfd >= 0);
+	int fd = w->fixed_files ? log->pbi : log->wfd;
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 	if (w->fixed_files)
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -233,11 +240,15 @@ int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op)
 	return 0;
 }
 
+/* The clock of the logs (they share one in practice); 0 when no log
+ * holds a buffer, when there is nothing to time. */
 static uint64_t now_ns(struct swriter *w)
 {
-	for (unsigned i = 0; i < w->cfg.max_logs; i++)
-		if (w->logs[i])
-			return w->logs[i]->clock->mono_ns(w->logs[i]->clock->ctx);
+	for (unsigned i = 0; i < w->cfg.buffers; i++) {
+		struct slog *log = w->pool[i].owner;
+		if (log)
+			return log->clock->mono_ns(log->clock->ctx);
+	}
 	return 0;
 }
 
@@ -281,9 +292,9 @@ int swriter_do_work(struct swriter *w)
 	/* Bounded: a few rounds of submit / reap / process per cycle. */
 	for (int round = 0; round < 4; round++) {
 		int did = 0;
-		for (unsigned i = 0; i < w->cfg.max_logs; i++)
-			if (w->logs[i])
-				did += slog_submit(w->logs[i], t);
+		for (unsigned i = 0; i < w->cfg.buffers; i++)
+			if (w->pool[i].owner)
+				did += slog_submit(w->pool[i].owner, t);
 		if (w->uring && w->pending_sqes) {
 			rc = io_uring_submit(&w->ring);
 			if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
@@ -294,13 +305,18 @@ int swriter_do_work(struct swriter *w)
 			}
 		}
 		did += reap(w);
-		for (unsigned i = 0; i < w->cfg.max_logs; i++)
-			if (w->logs[i])
-				did += slog_process(w->logs[i]);
+		/* an owner's callback may append to another log, which
+		 * may take a buffer: re-read the owner every time */
+		for (unsigned i = 0; i < w->cfg.buffers; i++)
+			if (w->pool[i].owner)
+				did += slog_process(w->pool[i].owner);
 		work += did;
 		if (!did)
 			break;
 	}
+	/* given back without counting as work: an idle core may sleep */
+	if (t)
+		spool_release_idle(w, t);
 	return work;
 }
 
@@ -308,10 +324,10 @@ int swriter_do_work(struct swriter *w)
 static void sleep_until_due(struct swriter *w, uint64_t timeout_us)
 {
 	uint64_t t = now_ns(w), due = UINT64_MAX;
-	for (unsigned i = 0; i < w->cfg.max_logs; i++) {
-		if (!w->logs[i])
+	for (unsigned i = 0; i < w->cfg.buffers; i++) {
+		if (!w->pool[i].owner)
 			continue;
-		uint64_t d = slog_deadline_ns(w->logs[i], t);
+		uint64_t d = slog_deadline_ns(w->pool[i].owner, t);
 		if (d < due)
 			due = d;
 	}
