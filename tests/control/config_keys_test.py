@@ -24,6 +24,7 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    max_connections, ring_slots, memory_budget_mb, group_commit_kb,
    group_commit_us, log_buffer_mb, retention_check_ms, dpdk_args, dpdk_ip,
    dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
+   log_buffer_pool_mb (tests/integration/partitions_test.c), and
    max_connections_per_ip and the conn_* timeouts and limits
    (tests/integration/limits_test.c checks their effect); driver
    stays socket (the other value needs a DPDK port; tests/dpdk covers it).
@@ -117,6 +118,7 @@ try:
         "conn_frame_timeout_ms": ("20000", "3600001"),
         "conn_send_timeout_ms": ("20000", "3600001"),
         "conn_max_unsent_kb": ("8192", "63"),
+        "log_buffer_pool_mb": ("128", "3"),
     }
     conf = os.path.join(base, "sluice.conf")
     with open(conf, "w") as f:
