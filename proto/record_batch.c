@@ -36,21 +36,23 @@
  *      count offsets, so a batch cannot make offsets jump, and no batch
  *      spans more than 2^20 of them, so the 32-bit relative offsets of
  *      the index cannot wrap inside a segment;
- *   4. producer id -1 with base sequence -1 (not idempotent), or producer
- *      id >= 0 with base sequence >= 0 (SL_ESEQUENCE);
+ *   4. producer id -1 (not idempotent: the base sequence is not read;
+ *      kafkajs, for one, sends 0 there), or producer id >= 0 with base
+ *      sequence >= 0 (SL_ESEQUENCE);
  *   5. base and max timestamp are -1 (none) or 0 to RB_TIMESTAMP_MAX
  *      (SL_ETIMESTAMP), so "now - timestamp" in retention and the time
  *      index never wraps;
  *   6. uncompressed batches only (the broker does not decompress): the
  *      records decode, there are exactly record count of them filling
  *      the batch to its end, record i has offset delta i (SL_ERECORDS),
- *      every record's timestamp obeys rule 5 and, unless the batch says
- *      log-append time, the max timestamp is the largest of them
- *      (SL_ETIMESTAMP).
+ *      every record's timestamp obeys rule 5 (SL_ETIMESTAMP).
  * These are Kafka's own rules for a client's batch (its LogValidator),
- * except that Kafka rewrites a wrong max timestamp or offset deltas where
- * sluice, which never re-encodes, refuses the batch.  The broker checks
- * a batch, stamps base offset and leader epoch, and keeps the bytes.
+ * except that Kafka rewrites wrong offset deltas where sluice, which
+ * never re-encodes, refuses the batch.  A max timestamp that is not the
+ * records' largest is kept as the producer wrote it (Kafka corrects it;
+ * clients such as kafkajs send one): it only has to be in range, so the
+ * time index cannot wrap.  The broker checks a batch, stamps base offset
+ * and leader epoch, and keeps the bytes.
  *
  * Batches the log writes itself (the empty batch over skipped offsets,
  * storage/log.c) are not producer batches: recovery checks only rule 1.
@@ -117,7 +119,6 @@ static int validate_records(const uint8_t *p, size_t len, int32_t count)
 {
 	struct rb_iter it;
 	struct rb_record r;
-	int64_t max_ts = INT64_MIN;
 	int rc = rb_iter_init(&it, p, len);
 	assert(rc == 0); /* length checked, compression 0 */
 	for (int32_t i = 0; i < count; i++) {
@@ -128,15 +129,10 @@ static int validate_records(const uint8_t *p, size_t len, int32_t count)
 			return SL_ERECORDS;
 		if (!timestamp_ok(r.timestamp))
 			return SL_ETIMESTAMP;
-		if (r.timestamp > max_ts)
-			max_ts = r.timestamp;
 	}
 	if (it.pos != it.end)
 		return SL_ERECORDS; /* bytes after the last record */
 	assert(it.left == 0);
-	if (!(rb_be16(p + RB_OFF_ATTRIBUTES) & RB_ATTR_LOG_APPEND_TIME) &&
-	    (int64_t)rb_be64(p + RB_OFF_MAX_TIMESTAMP) != max_ts)
-		return SL_ETIMESTAMP;
 	return 0;
 }
 
@@ -161,8 +157,7 @@ int rb_validate(const uint8_t *p, size_t len)
 	if (h.record_count < 1 || h.record_count > RB_RECORDS_MAX ||
 	    h.last_offset_delta != h.record_count - 1)
 		return SL_EOFFSETS;
-	if (h.producer_id == -1 ? h.base_sequence != -1 :
-				  h.producer_id < 0 || h.base_sequence < 0)
+	if (h.producer_id != -1 && (h.producer_id < 0 || h.base_sequence < 0))
 		return SL_ESEQUENCE;
 	if (!timestamp_ok(h.base_timestamp) || !timestamp_ok(h.max_timestamp))
 		return SL_ETIMESTAMP;

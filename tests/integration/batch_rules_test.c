@@ -111,7 +111,9 @@ static size_t break_offsets_compressed(uint8_t *p, size_t len)
 }
 static size_t break_sequence(uint8_t *p, size_t len)
 {
-	rb_put32(p + RB_OFF_BASE_SEQUENCE, 5); /* producer id stays -1 */
+	/* an idempotent producer's batch without a sequence */
+	rb_put64(p + RB_OFF_PRODUCER_ID, 4242);
+	rb_put32(p + RB_OFF_BASE_SEQUENCE, (uint32_t)-1);
 	recrc(p, len);
 	return len;
 }
@@ -119,13 +121,6 @@ static size_t break_timestamp(uint8_t *p, size_t len)
 {
 	/* a max timestamp that would keep the segment from ever aging */
 	rb_put64(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)INT64_MAX);
-	recrc(p, len);
-	return len;
-}
-static size_t break_max_timestamp(uint8_t *p, size_t len)
-{
-	rb_put64(p + RB_OFF_MAX_TIMESTAMP,
-		 rb_be64(p + RB_OFF_MAX_TIMESTAMP) + 1000);
 	recrc(p, len);
 	return len;
 }
@@ -160,8 +155,6 @@ static const struct rule {
 	  "bad_batch_offsets" },
 	{ "sequence", break_sequence, SL_ESEQUENCE, "bad_batch_sequence" },
 	{ "timestamp", break_timestamp, SL_ETIMESTAMP, "bad_batch_timestamp" },
-	{ "max timestamp", break_max_timestamp, SL_ETIMESTAMP,
-	  "bad_batch_timestamp" },
 	{ "records", break_records, SL_ERECORDS, "bad_batch_records" },
 	{ "trailing", break_trailing, SL_ERECORDS, "bad_batch_records" },
 };

@@ -36,6 +36,15 @@
 #include "broker.h"
 #include "sluice/sluice.h"
 
+/* Under AddressSanitizer (the sanitized build of tools/test) sluiced's
+ * RSS holds shadow memory and freed-memory quarantine: the memory bounds
+ * are checked in the release build only, everything else in both. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED 0
+#else
+#define RSS_CHECKED 1
+#endif
+
 #define TOPICS 100
 #define PARTS 100
 #define MSGS 20          /* per written partition */
@@ -206,7 +215,12 @@ static void test_ten_thousand_partitions(void **state)
 	       (unsigned long long)(rss0 >> 10), (unsigned long long)(rss1 >> 10),
 	       (unsigned long long)((rss1 > rss0 ? rss1 - rss0 : 0) /
 				    (TOPICS * PARTS)));
-	assert_true(rss1 < rss0 + (uint64_t)TOPICS * PARTS * IDLE_PARTITION_MAX);
+	if (RSS_CHECKED)
+		assert_true(rss1 < rss0 +
+			    (uint64_t)TOPICS * PARTS * IDLE_PARTITION_MAX);
+	else
+		printf("ten_thousand_partitions: RSS not checked under "
+		       "AddressSanitizer\n");
 	/* one partition of each topic: more partitions with data on its way
 	 * to the disk than the pool has buffers (32 of 8 MiB: buffers are
 	 * taken back from partitions whose data is durable) */
@@ -222,7 +236,8 @@ static void test_ten_thousand_partitions(void **state)
 	       TOPICS, (unsigned long long)(now_ms() - t0),
 	       (unsigned long long)(rss2 >> 10), (unsigned long long)(hwm >> 10),
 	       (unsigned long long)(RSS_BOUND >> 10));
-	assert_true(rss2 < RSS_BOUND);
+	if (RSS_CHECKED)
+		assert_true(rss2 < RSS_BOUND);
 	assert_true(hwm < RSS_BOUND);
 	sl_client_destroy(c);
 }

@@ -486,7 +486,8 @@ void tl_batches_drop_below(struct tl_batches *m, int64_t start)
 	size_t k = 0;
 	while (k < m->n && m->v[k].base < start)
 		free(m->v[k++].bytes);
-	memmove(m->v, m->v + k, (m->n - k) * sizeof(*m->v));
+	if (k)
+		memmove(m->v, m->v + k, (m->n - k) * sizeof(*m->v));
 	m->n -= k;
 	m->start = start;
 }
