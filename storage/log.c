@@ -262,8 +262,9 @@ static int see_segment(void *arg, const char *name)
 	if (base < 0) {
 		/* refuse rather than guess what the file holds */
 		slog_logf(l->log, 0, "%s/%s is not a segment name (20 "
-			  "digits + .log); move it out of the partition "
-			  "directory and open again", l->log->dir, name);
+			  "digits below 2^62 + .log); move it out of the "
+			  "partition directory and open again", l->log->dir,
+			  name);
 		return SL_ELAYOUT;
 	}
 	if (l->n == l->cap) {

@@ -107,3 +107,21 @@ void fz_quiet_control_log(void)
 	setvbuf(f, NULL, _IOLBF, 0);
 	stderr = f;
 }
+
+void fz_hexdump(const char *what, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	fprintf(stderr, "%s: %zu bytes\n", what, len);
+	for (size_t i = 0; i < len; i += 16) {
+		fprintf(stderr, "  %06zx ", i);
+		for (size_t j = i; j < i + 16; j++)
+			if (j < len)
+				fprintf(stderr, " %02x", b[j]);
+			else
+				fprintf(stderr, "   ");
+		fprintf(stderr, "  ");
+		for (size_t j = i; j < i + 16 && j < len; j++)
+			fputc(b[j] >= 32 && b[j] < 127 ? b[j] : '.', stderr);
+		fputc('\n', stderr);
+	}
+}

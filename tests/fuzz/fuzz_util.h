@@ -94,6 +94,9 @@ void fz_clear_dir(const char *dir);
 /* Write path with exactly len bytes of p (created or truncated). */
 void fz_write_file(const char *path, const void *p, size_t len);
 
+/* Print len bytes of p in hex and printable characters (debugging). */
+void fz_hexdump(const char *what, const void *p, size_t len);
+
 /* Drop the lines sluice-control's sl_log() writes to stderr (one per
  * message of a hostile peer would fill the log) and pass everything else,
  * assertion messages included, to the real stderr.  Set

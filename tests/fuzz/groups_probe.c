@@ -103,7 +103,10 @@ static void capture(int16_t key, const void *resp)
 		head[gl + 1] = 'E';
 		head[gl + 2] = (uint8_t)(r->error_code >> 8);
 		head[gl + 3] = (uint8_t)r->error_code;
-		ent_add(head, gl + 4, NULL, 0);
+		/* a group without offsets is no durable state (membership
+		 * is in memory only): only its offsets and errors count */
+		if (r->error_code)
+			ent_add(head, gl + 4, NULL, 0);
 		const struct kc_offset_fetch_resp_topic *t = r->topics.items;
 		for (int32_t i = 0; i < r->topics.count; i++) {
 			const struct kc_offset_fetch_resp_partition *p =
@@ -337,10 +340,8 @@ size_t gp_snapshot(uint8_t *buf, size_t cap)
 	cap_ngroups = -1;
 	int rc = gp_send(conn, KC_API_LIST_GROUPS, 2, &none, &t);
 	FUZZ_CHECK(rc == 0 && gp_answered(t) && cap_ngroups >= 0);
-	uint8_t head[3] = { 'L', (uint8_t)(cap_error >> 8), (uint8_t)cap_error };
-	ent_add(head, sizeof(head), NULL, 0);
 	capture_mode = 2;
-	for (int32_t i = 0; i < cap_ngroups; i++) {
+	for (int32_t i = 0; i < cap_ngroups && cap_error == 0; i++) {
 		cap_group = cap_groups[i];
 		struct kc_offset_fetch_req q = {
 			{ cap_group, (int32_t)strlen(cap_group) }, { NULL, -1 } };

@@ -56,7 +56,9 @@ bool gp_answered(uint64_t token);
 /*
  * Every committed offset the coordinator answers (ListGroups, then an
  * OffsetFetch of every topic for each group), as one canonical byte string
- * (groups, topics and partitions sorted) in buf; its length.  Aborts if
+ * (groups, topics and partitions sorted) in buf; its length.  Groups
+ * without offsets (membership only) are left out, and so is everything
+ * when ListGroups answers an error (too many groups to list).  Aborts if
  * the coordinator refuses a query.
  */
 size_t gp_snapshot(uint8_t *buf, size_t cap);
