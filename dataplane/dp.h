@@ -281,6 +281,10 @@ int dp_producer_ids_init(struct dp *dp);
 
 /* control socket (main thread) */
 int dp_control_run(struct dp *dp, int signal_fd);
+/* One message of len bytes from control, replies sent on cfd; what
+ * dp_control_run does with each (public for tests/fuzz/ipc_fuzz.c).
+ * Returns 0, or -1 to drop the connection (a malformed message). */
+int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len);
 
 /* telemetry commands */
 void dp_stats_register(struct dp *dp);
