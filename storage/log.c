@@ -314,6 +314,37 @@ static void drop_segments_from(struct slog *log, unsigned i)
 	}
 }
 
+/*
+ * A segment the recovery point vouches for still ends where its index says:
+ * the batches from the last indexed one chain offset to offset up to
+ * next_offset and end exactly at the file's end.  Reads the headers of at
+ * most index_interval_bytes plus one batch.  A file cut or grown after a
+ * clean stop (damage outside sluice) fails it and is scanned instead, so
+ * reads and appends never meet a partial batch.
+ */
+static bool trusted_tail_ok(const struct slog *log, const struct sseg *s)
+{
+	uint8_t h[RB_HEADER_BYTES];
+	uint64_t pos = s->last_index_pos;
+	int64_t next = s->base_offset +
+		       (s->ix.n ? (int64_t)s->ix.e[s->ix.n - 1].rel : 0);
+	while (pos < s->size) {
+		ssize_t n = sd_pread(log->disk, s->read_fd, h, sizeof(h), pos);
+		if (n != (ssize_t)sizeof(h) || h[RB_OFF_MAGIC] != RB_MAGIC)
+			return false;
+		long size = rb_frame_size(h, s->size - pos,
+					  log->cfg.batch_max_bytes);
+		int32_t delta = (int32_t)rb_be32(h + RB_OFF_LAST_OFFSET_DELTA);
+		if (size < RB_HEADER_BYTES || (uint64_t)size > s->size - pos ||
+		    (int64_t)rb_be64(h + RB_OFF_BASE_OFFSET) != next ||
+		    delta < 0)
+			return false;
+		next += (int64_t)delta + 1;
+		pos += (uint64_t)size;
+	}
+	return pos == s->size && next == s->next_offset;
+}
+
 /* Load segments; scan those the recovery point does not vouch for. */
 static int recover(struct slog *log)
 {
@@ -364,7 +395,8 @@ static int recover(struct slog *log)
 				s->last_index_pos =
 					s->ix.n ? s->ix.e[s->ix.n - 1].pos : 0;
 				if (s->next_offset >= s->base_offset &&
-				    (s->size > 0) == (s->next_offset > s->base_offset))
+				    (s->size > 0) == (s->next_offset > s->base_offset) &&
+				    trusted_tail_ok(log, s))
 					continue;
 			}
 			/* the index or the recovery point disagrees: scan */
