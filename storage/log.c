@@ -569,6 +569,17 @@ int slog_open(struct swriter *w, const char *base_dir,
 	log->written_offset = log->end_offset;
 	if (log->reserved_offset < log->end_offset)
 		log->reserved_offset = log->end_offset;
+	if (log->reserved_offset - log->end_offset > SLOG_SKIP_MAX) {
+		slog_logf(log, 0, "the recovery point reserves offsets up to "
+			  "%lld, more than any crash can lose above the "
+			  "recovered end %lld: taken as damaged and ignored; "
+			  "continuing at %lld",
+			  (long long)log->reserved_offset,
+			  (long long)log->end_offset,
+			  (long long)log->end_offset);
+		log->reserved_offset = log->end_offset;
+		log->skip_to = 0;
+	}
 	log->rp_force_skip = log->skip_to > log->end_offset;
 	/* From now on a crash must be detected: not clean, and only the
 	 * segments before the active one are vouched for. */
