@@ -255,8 +255,8 @@ static void step_sync(struct fz_reader *r, uint32_t conn)
 		if (members[i].group == g)
 			a[na++] = (struct kc_sync_group_req_assignment){
 				{ members[i].id, members[i].len },
-				{ (const uint8_t *)"assignment",
-				  (int32_t)(b >> 4) } };
+				{ (const uint8_t *)"assignment-bytes",
+				  (int32_t)(b >> 4) } }; /* 0..15 */
 	struct kc_sync_group_req q = { S(group_names[g]), gen, member,
 				       { NULL, -1 }, { a, na } };
 	send(conn, KC_API_SYNC_GROUP, (int16_t)((b >> 1) % 4), &q, g);
