@@ -295,7 +295,10 @@ static unsigned char g_set[NKEYS];
 int sl_config_load(struct sl_config *c, const char *path, char *err,
 		   size_t errlen)
 {
-	char line[4096], where[PATH_MAX + 32];
+	char where[PATH_MAX + 32];
+	char *line = NULL;
+	size_t line_cap = 0;
+	ssize_t line_len;
 	unsigned lineno = 0;
 	int rc = 0;
 	memset(g_set, 0, sizeof(g_set));
@@ -307,8 +310,17 @@ int sl_config_load(struct sl_config *c, const char *path, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	/* whole lines: a fixed buffer would cut a long one in two and read
+	 * its tail as a line of its own */
+	while ((line_len = getline(&line, &line_cap, f)) >= 0) {
 		lineno++;
+		if (line_len > SL_CONFIG_LINE_MAX) {
+			snprintf(err, errlen, "%s:%u: line longer than %d "
+				 "characters", path, lineno,
+				 SL_CONFIG_LINE_MAX);
+			rc = -EINVAL;
+			break;
+		}
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = 0;
@@ -328,6 +340,7 @@ int sl_config_load(struct sl_config *c, const char *path, char *err,
 		if (rc < 0)
 			break;
 	}
+	free(line);
 	fclose(f);
 	if (rc == 0)
 		derive(c, g_set);

@@ -4,9 +4,9 @@
  * Format: one "key = value" per line; '#' starts a comment; blank lines are
  * ignored; every key is optional and the defaults run the embedded
  * single-node broker with nothing to edit.  docs/config.md lists every key;
- * tools/sluice.conf is a commented example.  An unknown key, a bad value or
- * a line without '=' is an error that names the file, the line and what is
- * allowed.
+ * tools/sluice.conf is a commented example.  An unknown key, a bad value,
+ * a line without '=' or a line longer than SL_CONFIG_LINE_MAX is an error
+ * that names the file, the line and what is allowed.
  *
  * Paths that are relative are taken relative to the working directory of
  * the process.  Thread-safety: load once at start-up, then read-only.
@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Longest line of a configuration file, newline included: room for the
+ * longest value (a path of PATH_MAX - 1) with its key and a comment. */
+#define SL_CONFIG_LINE_MAX 16384
 
 struct sl_config {
 	/* where everything lives */

@@ -1725,13 +1725,15 @@ static void on_leave_group(struct sl_groups *g, const struct req *rq,
 		}
 		r->members = (struct kc_array){rm, n};
 	}
+	/* answered before the rebalance it starts: completing a join sends
+	 * JoinGroup responses built in g->build, where rm lives */
+	int rc = send_body(g, rq, r);
+	assert(rc == 0); /* measured above */
+	(void)rc;
 	if (left)
 		members_left(g, gr, now_ms);
 	else if (gr)
 		try_complete_join(g, gr, now_ms); /* a pending one may have left */
-	int rc = send_body(g, rq, r);
-	assert(rc == 0); /* measured above */
-	(void)rc;
 }
 
 /* ---- OffsetCommit, OffsetFetch ---- */

@@ -188,8 +188,7 @@ static void reply(int cfd, uint8_t opcode, uint32_t corr, int16_t err,
 		dp_log("control: reply failed: %s", strerror(errno));
 }
 
-/* One message from control.  Returns 0, or -1 to drop the connection. */
-static int handle_ctl(struct dp *dp, int cfd, const uint8_t *f, size_t len)
+int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 {
 	struct sn_header h;
 	long n = sn_header_parse(f, len, SIPC_MAX_MESSAGE, &h);
@@ -331,7 +330,7 @@ int dp_control_run(struct dp *dp, int signal_fd)
 						 MSG_DONTWAIT);
 				if (n < 0 && (errno == EAGAIN || errno == EINTR))
 					break;
-				if (n <= 0 || handle_ctl(dp, cfd, buf, (size_t)n)) {
+				if (n <= 0 || dp_control_handle(dp, cfd, buf, (size_t)n)) {
 					drop = 1;
 					break;
 				}

@@ -331,6 +331,10 @@ int dp_control_run(struct dp *dp, int signal_fd);
 /* Connections to the control socket refused by the peer check
  * (proto/local_socket.h); any thread. */
 uint64_t dp_control_peers_refused(void);
+/* One message of len bytes from control, replies sent on cfd; what
+ * dp_control_run does with each (public for tests/fuzz/ipc_fuzz.c).
+ * Returns 0, or -1 to drop the connection (a malformed message). */
+int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len);
 
 /* telemetry commands */
 void dp_stats_register(struct dp *dp);

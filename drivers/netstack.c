@@ -280,6 +280,12 @@ size_t ns_icmp_echo_reply_in_place(uint8_t *f, size_t len,
 	memcpy(&negn, nb, 2);
 	s += negn;
 	uint16_t nc = (uint16_t)~fold(s);
+	/* RFC 1624's equation gives 0x0000 where the message sums to +0
+	 * (an all-zero reply: id 0, seq 0, no data), which the asker's check
+	 * rejects; 0xffff is the same zero and right in every case where
+	 * 0x0000 is. */
+	if (nc == 0)
+		nc = 0xffff;
 	memcpy(icmp + 2, &nc, 2);
 	size_t out = (size_t)rx->l3_off + rx->ip_len;
 	(void)len;

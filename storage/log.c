@@ -349,8 +349,9 @@ static int see_segment(void *arg, const char *name)
 	if (base < 0) {
 		/* refuse rather than guess what the file holds */
 		slog_logf(l->log, 0, "%s/%s is not a segment name (20 "
-			  "digits + .log); move it out of the partition "
-			  "directory and open again", l->log->dir, name);
+			  "digits below 2^62 + .log); move it out of the "
+			  "partition directory and open again", l->log->dir,
+			  name);
 		return SL_ELAYOUT;
 	}
 	if (l->n == l->cap) {
@@ -398,6 +399,37 @@ static void drop_segments_from(struct slog *log, unsigned i)
 		struct sseg *s = &log->segs[--log->nseg];
 		seg_delete(s, log->dir);
 	}
+}
+
+/*
+ * A segment the recovery point vouches for still ends where its index says:
+ * the batches from the last indexed one chain offset to offset up to
+ * next_offset and end exactly at the file's end.  Reads the headers of at
+ * most index_interval_bytes plus one batch.  A file cut or grown after a
+ * clean stop (damage outside sluice) fails it and is scanned instead, so
+ * reads and appends never meet a partial batch.
+ */
+static bool trusted_tail_ok(const struct slog *log, const struct sseg *s)
+{
+	uint8_t h[RB_HEADER_BYTES];
+	uint64_t pos = s->last_index_pos;
+	int64_t next = s->base_offset +
+		       (s->ix.n ? (int64_t)s->ix.e[s->ix.n - 1].rel : 0);
+	while (pos < s->size) {
+		ssize_t n = sd_pread(log->disk, s->read_fd, h, sizeof(h), pos);
+		if (n != (ssize_t)sizeof(h) || h[RB_OFF_MAGIC] != RB_MAGIC)
+			return false;
+		long size = rb_frame_size(h, s->size - pos,
+					  log->cfg.batch_max_bytes);
+		int32_t delta = (int32_t)rb_be32(h + RB_OFF_LAST_OFFSET_DELTA);
+		if (size < RB_HEADER_BYTES || (uint64_t)size > s->size - pos ||
+		    (int64_t)rb_be64(h + RB_OFF_BASE_OFFSET) != next ||
+		    delta < 0)
+			return false;
+		next += (int64_t)delta + 1;
+		pos += (uint64_t)size;
+	}
+	return pos == s->size && next == s->next_offset;
 }
 
 /* Load segments; scan those the recovery point does not vouch for. */
@@ -450,7 +482,8 @@ static int recover(struct slog *log)
 				s->last_index_pos =
 					s->ix.n ? s->ix.e[s->ix.n - 1].pos : 0;
 				if (s->next_offset >= s->base_offset &&
-				    (s->size > 0) == (s->next_offset > s->base_offset))
+				    (s->size > 0) == (s->next_offset > s->base_offset) &&
+				    trusted_tail_ok(log, s))
 					continue;
 			}
 			/* the index or the recovery point disagrees: scan */
@@ -630,6 +663,17 @@ int slog_open(struct swriter *w, const char *base_dir,
 	log->written_offset = log->end_offset;
 	if (log->reserved_offset < log->end_offset)
 		log->reserved_offset = log->end_offset;
+	if (log->reserved_offset - log->end_offset > SLOG_SKIP_MAX) {
+		slog_logf(log, 0, "the recovery point reserves offsets up to "
+			  "%lld, more than any crash can lose above the "
+			  "recovered end %lld: taken as damaged and ignored; "
+			  "continuing at %lld",
+			  (long long)log->reserved_offset,
+			  (long long)log->end_offset,
+			  (long long)log->end_offset);
+		log->reserved_offset = log->end_offset;
+		log->skip_to = 0;
+	}
 	log->rp_force_skip = log->skip_to > log->end_offset;
 	/* From the first change on a crash must be detected: not clean, and
 	 * only the segments before the active one are vouched for.  Until

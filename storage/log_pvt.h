@@ -22,6 +22,16 @@
  * handed out (recovery.c). */
 #define SLOG_RESERVE_OFFSETS (1ll << 20)
 #define SLOG_SEGMENT_BYTES_MAX 0x7fffffffull /* positions are int32 */
+/* No offset on disk is at or above this: a segment name or a recovery
+ * point beyond it is damage, not data (offset arithmetic, the reserve
+ * included, then never overflows an int64: a segment spans at most
+ * 2^25 batches of at most 2^31 offsets each). */
+#define SLOG_OFFSET_MAX (1ll << 62)
+/* A recovery point that reserves more than this above the recovered end is
+ * damaged: a crash loses at most the batches not yet synced, each of at
+ * most batch_max_bytes records, nowhere near 2^48 offsets; covering such a
+ * gap would take up to 2^31 empty batches (recovery.c), so it is ignored. */
+#define SLOG_SKIP_MAX (1ll << 48)
 
 static inline uint64_t blk_floor(uint64_t x) { return x & ~(uint64_t)(SL_BLOCK - 1); }
 static inline uint64_t blk_ceil(uint64_t x) { return blk_floor(x + SL_BLOCK - 1); }
@@ -102,7 +112,7 @@ int seg_retire(struct sseg *s, const char *dir, bool recycle);
 void seg_close(struct sseg *s);
 /* Close and unlink all three files. */
 int seg_delete(struct sseg *s, const char *dir);
-/* Parse "<20 digits>.log"; returns base or -1. */
+/* Parse "<20 digits>.log"; returns base (< SLOG_OFFSET_MAX) or -1. */
 int64_t seg_parse_name(const char *name);
 
 /* ---- buffer.c: the aligned write buffer, mapped twice ---- */

@@ -33,7 +33,8 @@
  * spanning the gap, producer id -1), as Kafka's compaction leaves them,
  * which keeps the segment contiguous and is skipped by consumers.
  *
- * A missing or invalid file means "R = 0, not clean, H unknown": every
+ * A missing or invalid file (R or H at or above SLOG_OFFSET_MAX, 2^62,
+ * is invalid) means "R = 0, not clean, H unknown": every
  * segment is scanned.
  *
  * The scan (srecover_segment) reads a segment from position 0 and stops at
@@ -89,7 +90,8 @@ int srp_read(const struct sdisk *d, const char *dir,
 		rp->reserved = (int64_t)rb_be64(raw + 20);
 		memcpy(rp->boot_id, raw + 28, sizeof(rp->boot_id));
 	}
-	if (rp->offset < 0 || rp->reserved < 0) {
+	if (rp->offset < 0 || rp->reserved < 0 ||
+	    rp->offset >= SLOG_OFFSET_MAX || rp->reserved >= SLOG_OFFSET_MAX) {
 		rp->offset = rp->reserved = 0;
 		rp->clean = false;
 		return 0;

@@ -60,7 +60,7 @@ int64_t seg_parse_name(const char *name)
 			return -1;
 		v = v * 10 + (name[i] - '0');
 	}
-	return v;
+	return v < SLOG_OFFSET_MAX ? v : -1;
 }
 
 static void seg_init(struct sseg *s, const struct sdisk *d, int64_t base)

@@ -1,0 +1,612 @@
+/*
+ * Writes the committed seed corpora of the fuzz targets:
+ *     build-fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
+ * makes tests/fuzz/corpus/<target>/seed-* for each target (regress-* files,
+ * inputs that once found a bug, are kept by hand and never overwritten).
+ *
+ * Valid inputs are made by the code under test itself (a partition log
+ * written by slog_append and closed, an offsets file written by the group
+ * coordinator, topics.meta by sl_meta_save, frames by the netstack's and
+ * the protocols' encoders), then damaged the ways a crash or a hostile peer
+ * would damage them: a torn tail, a missing or unclean recovery point, a
+ * truncated frame, a wrong version.  Deterministic: the same seeds every
+ * run.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control/config.h"
+#include "control/groups.h"
+#include "control/ipc.h"
+#include "control/metadata.h"
+#include "drivers/netstack.h"
+#include "proto/ipc.h"
+#include "proto/kafka/kcodec.h"
+#include "proto/native.h"
+#include "proto/record_batch.h"
+#include "storage/disk.h"
+#include "storage/log.h"
+#include "groups_probe.h"
+#include "fuzz_util.h"
+
+static const char *out_root;
+static unsigned written;
+
+/* LLVMFuzzer* are declared by fuzz_util.h for the targets; unused here. */
+
+static void seed(const char *target, const char *name, const void *p,
+		 size_t len)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/%s", out_root, target);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		perror(dir);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/seed-%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, p, len) != (ssize_t)len) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+	written++;
+}
+
+/* flags byte + bytes */
+static void seed_f(const char *target, const char *name, uint8_t flags,
+		   const void *p, size_t len)
+{
+	uint8_t *b = malloc(len + 1);
+	b[0] = flags;
+	memcpy(b + 1, p, len);
+	seed(target, name, b, len + 1);
+	free(b);
+}
+
+static size_t read_all(const char *path, uint8_t *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	ssize_t n = read(fd, buf, cap);
+	close(fd);
+	if (n < 0 || (size_t)n == cap) {
+		fprintf(stderr, "%s: unreadable or too large\n", path);
+		exit(1);
+	}
+	return (size_t)n;
+}
+
+/* ---- netstack ---- */
+
+static const struct ns_self us = {
+	.mac = { 0x02, 0, 0, 0, 0, 0x02 }, .ip = 0x0200580au,
+	.udp_port = 0x8523u };
+static const struct ns_self peer = {
+	.mac = { 0x02, 0, 0, 0, 0, 0x01 }, .ip = 0x0100580au,
+	.udp_port = 0x409cu };
+
+static void seeds_netstack(void)
+{
+	static uint8_t f[2048];
+	const char *t = "netstack_fuzz";
+	memcpy(f + NS_UDP_HDRS, "hello sluice", 12);
+	size_t n = ns_build_udp(&peer, us.mac, us.ip, us.udp_port, f, 12, 7,
+				NS_TX_IP_CKSUM | NS_TX_UDP_CKSUM);
+	seed_f(t, "udp", 0, f, n);
+	seed_f(t, "udp-truncated", 0, f, n - 5);
+	seed_f(t, "udp-offloaded", NS_RX_IP_CKSUM_GOOD | NS_RX_L4_CKSUM_GOOD,
+	       f, n);
+	f[NS_ETH_LEN + 6] = 0x20; /* MF: a fragment */
+	seed_f(t, "udp-fragment", 8, f, n);
+	n = ns_build_udp(&peer, us.mac, us.ip, us.udp_port, f, 0, 8,
+			 NS_TX_IP_CKSUM);
+	seed_f(t, "udp-empty-no-cksum", 0, f, n);
+	n = ns_build_arp_request(&peer, us.ip, f, sizeof(f));
+	seed_f(t, "arp-request", 0, f, n);
+	f[NS_ETH_LEN + 7] = 2; /* a reply */
+	seed_f(t, "arp-reply", 0, f, n);
+	/* an ICMP echo request with IP options; bit 3 makes its checksums */
+	memset(f, 0, 128);
+	memcpy(f, us.mac, 6);
+	memcpy(f + 6, peer.mac, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + NS_ETH_LEN;
+	ip[0] = 0x46;
+	ip[3] = 24 + 8 + 16;
+	ip[8] = 64;
+	ip[9] = 1;
+	memcpy(ip + 12, &peer.ip, 4);
+	memcpy(ip + 16, &us.ip, 4);
+	ip[20] = 1; /* NOP options */
+	ip[24] = 8; /* echo request */
+	ip[28] = 0x12;
+	ip[30] = 0x01;
+	memcpy(ip + 32, "ping-data-16byte", 16);
+	seed_f(t, "icmp-echo-options", 8, f, NS_ETH_LEN + 48);
+	seed_f(t, "icmp-echo-padded", 8 | 4, f, 64 + NS_ETH_LEN);
+	f[12] = 0x81; /* a VLAN tag */
+	seed_f(t, "vlan", 0, f, 64);
+}
+
+/* ---- config ---- */
+
+static void seeds_config(void)
+{
+	const char *t = "config_fuzz";
+	struct sl_config c;
+	static char buf[64 * 1024];
+	sl_config_defaults(&c);
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	sl_config_dump(&c, f);
+	long n = ftell(f);
+	fclose(f);
+	seed(t, "defaults", buf, (size_t)n);
+	static const char every[] =
+		"# every key at a value that is not its default\n"
+		"data_dir = /var/lib/sluice\n"
+		"control_socket = /run/sluice/ctl   # a comment\n"
+		"telemetry_socket = /run/sluice/telemetry\n"
+		"control_dir = /var/lib/sluice/control\n"
+		"listen_host = 0.0.0.0\n"
+		"udp_port = 0\n"
+		"tcp_port = 19093\n"
+		"driver = dpdk\n"
+		"kafka_port = 19092\n"
+		"kafka_advertised_host = broker.example\n"
+		"kafka_advertised_port = 29092\n"
+		"node_id = 7\n"
+		"udp_max_frame = 9000\n"
+		"tcp_max_frame = 1048576\n"
+		"max_connections = 100\n"
+		"storage_cores = 4\n"
+		"ring_slots = 4096\n"
+		"memory_budget_mb = 1024\n"
+		"default_partitions = 8\n"
+		"retention_hours = -1\n"
+		"retention_bytes = 1073741824\n"
+		"segment_mb = 64\n"
+		"durability = group\n"
+		"group_commit_kb = 64\n"
+		"group_commit_us = 500\n"
+		"log_buffer_mb = 16\n"
+		"retention_check_ms = 1000\n"
+		"dpdk_args = -l 2 --vdev=net_af_packet0,iface=veth0\n"
+		"dpdk_ip = 10.88.0.2\n"
+		"dpdk_mbufs = 8191\n"
+		"dpdk_queues = 2\n"
+		"busy_poll = 1\n"
+		"offsets_retention_minutes = 1440\n";
+	seed(t, "every-key", every, sizeof(every) - 1);
+	static const char errors[] =
+		"\t  # blank and comment lines\n\n"
+		"udp_port=65536\n"
+		"ring_slots = 1000\n"
+		"no equals sign\n"
+		"unknown_key = 1\n"
+		"driver = xdp\n"
+		"retention_hours = 99999999999999999999\n"
+		"data_dir =\n";
+	seed(t, "errors", errors, sizeof(errors) - 1);
+	static const char crlf[] = "tcp_port = 1\r\nudp_port = 2\r\n";
+	seed(t, "crlf", crlf, sizeof(crlf) - 1);
+}
+
+/* ---- topics.meta ---- */
+
+static void seeds_topics_meta(const char *tmp)
+{
+	const char *t = "topics_meta_fuzz";
+	char dir[PATH_MAX], path[PATH_MAX], err[512];
+	static uint8_t buf[1 << 20];
+	snprintf(dir, sizeof(dir), "%s/meta", tmp);
+	snprintf(path, sizeof(path), "%s/%s", dir, SL_META_FILE);
+	struct sl_meta *m = malloc(sizeof(*m));
+	if (sl_meta_open(m, dir, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	FUZZ_CHECK(sl_meta_save(m, err, sizeof(err)) == 0);
+	seed_f(t, "empty", 0, buf, read_all(path, buf, sizeof(buf)));
+	static const char *const names[] = { "orders", "payments.v2",
+					     "a", "logs-eu_1", "x" };
+	for (unsigned i = 0; i < 5; i++) {
+		struct sl_topic tp = { .partitions = (int32_t)(1 + i * 3),
+				       .durability = (uint8_t)(i & 1),
+				       .retention_ms = i ? 3600000 : -1,
+				       .retention_bytes = i == 2 ? 1 << 30 : -1,
+				       .segment_bytes = 1 << 26 };
+		tp.name_len = (uint16_t)strlen(names[i]);
+		memcpy(tp.name, names[i], tp.name_len + 1);
+		FUZZ_CHECK(sl_meta_create(m, &tp) > 0);
+	}
+	FUZZ_CHECK(sl_meta_save(m, err, sizeof(err)) == 0);
+	size_t n = read_all(path, buf, sizeof(buf));
+	seed_f(t, "five-topics", 0, buf, n);
+	buf[n - 1] ^= 1;
+	seed_f(t, "five-topics-bad-crc", 0, buf, n);
+	seed_f(t, "five-topics-repaired", 1, buf, n);
+	FUZZ_CHECK(sl_meta_delete(m, "a", 1, NULL) == 0);
+	FUZZ_CHECK(sl_meta_delete(m, "x", 1, NULL) == 0);
+	FUZZ_CHECK(sl_meta_save(m, err, sizeof(err)) == 0);
+	n = read_all(path, buf, sizeof(buf));
+	seed_f(t, "tombstones", 0, buf, n);
+	seed_f(t, "torn", 1, buf, n / 2);
+	sl_meta_close(m);
+	free(m);
+}
+
+/* ---- offsets.log ---- */
+
+static struct kc_str S(const char *s)
+{
+	return (struct kc_str){ s, (int32_t)strlen(s) };
+}
+
+static void commit(const char *group, const char *topic, int32_t part,
+		   int64_t offset, const char *meta)
+{
+	struct kc_offset_commit_req_partition p = {
+		part, offset, 5, -1, meta ? S(meta) : (struct kc_str){ NULL, -1 } };
+	struct kc_offset_commit_req_topic tp = { S(topic), { &p, 1 } };
+	struct kc_offset_commit_req q = { S(group), -1, S(""), { NULL, -1 },
+					  -1, { &tp, 1 } };
+	uint64_t tok;
+	FUZZ_CHECK(gp_send(0, KC_API_OFFSET_COMMIT, 7, &q, &tok) == 0);
+}
+
+static void seeds_offsets_log(const char *tmp)
+{
+	const char *t = "offsets_log_fuzz";
+	char dir[PATH_MAX], path[PATH_MAX];
+	static uint8_t buf[1 << 20];
+	snprintf(dir, sizeof(dir), "%s/groups", tmp);
+	snprintf(path, sizeof(path), "%s/%s", dir, SL_GROUPS_OFFSETS_FILE);
+	gp_reset(GP_WALL_START_MS);
+	FUZZ_CHECK(gp_open(dir, SL_GROUPS_RETENTION_MS_DEFAULT, NULL) == 0);
+	size_t n = read_all(path, buf, sizeof(buf));
+	seed_f(t, "header-only", 0, buf, n);
+	commit("payments", "orders", 0, 100, "m");
+	commit("payments", "orders", 1, 200, NULL);
+	commit("payments", "orders", 0, 150, "later");
+	commit("audit", "logs", 3, 0, "");
+	gp_advance(1000);
+	/* a member joins and leaves: state records of a managed group */
+	struct kc_join_group_req_protocol p = { S("range"),
+						{ (const uint8_t *)"m", 1 } };
+	struct kc_join_group_req jq = { S("payments"), 10000, 10000, S(""),
+					{ NULL, -1 }, S("consumer"), { &p, 1 } };
+	uint64_t tok;
+	FUZZ_CHECK(gp_send(1, KC_API_JOIN_GROUP, 3, &jq, &tok) == 0);
+	gp_advance(400);
+	gp_advance(30000); /* the session expires: Empty again */
+	commit("doomed", "t", 0, 1, NULL);
+	struct kc_str ids[1] = { S("doomed") };
+	struct kc_delete_groups_req dq = { { ids, 1 } };
+	FUZZ_CHECK(gp_send(0, KC_API_DELETE_GROUPS, 2, &dq, &tok) == 0);
+	gp_close();
+	n = read_all(path, buf, sizeof(buf));
+	seed_f(t, "commits-states-delete", 0, buf, n);
+	seed_f(t, "commits-expired-at-open", 2, buf, n);
+	seed_f(t, "torn-tail", 1, buf, n - 7);
+	/* a version 1 file: commits only, times of a monotonic clock */
+	fz_clear_dir(dir);
+	gp_reset(GP_WALL_START_MS);
+	FUZZ_CHECK(gp_open(dir, SL_GROUPS_RETENTION_MS_DEFAULT, NULL) == 0);
+	commit("g", "t", 0, 42, "v1");
+	commit("g", "t", 1, 43, NULL);
+	gp_close();
+	n = read_all(path, buf, sizeof(buf));
+	buf[5] = 1;
+	rb_put32(buf + 12, rb_crc32c(buf, 12));
+	seed_f(t, "version-1", 0, buf, n);
+	fz_clear_dir(dir);
+}
+
+/* ---- groups: request programs (groups_fuzz.c step()) ---- */
+
+static void seeds_groups(void)
+{
+	const char *t = "groups_fuzz";
+	/* one consumer: join v3, wait the initial delay, sync as leader,
+	 * heartbeat, commit, fetch, describe, list, leave, restart */
+	static const uint8_t one[] = {
+		0x00, 0, 3, 0, 0x00, 5, 0x01,     /* join g0 v3 new member */
+		0x0a, 50,                         /* 500 ms */
+		0x01, 0, 0x40, 0x00, 0x57,        /* sync: leader assigns */
+		0x02, 0, 0x40, 0x00, 3,           /* heartbeat */
+		0x04, 0, 0x40, 0x00, 0x01, 2, 0x81, 3, 0, 100, 0x00, 4, 0,
+		      200, 1, 0x00, 7, 1, 5,      /* commit 2 topics */
+		0x05, 0, 0x80, 0,                 /* fetch all */
+		0x06, 0x3f,                       /* describe */
+		0x07, 2,                          /* list */
+		0x03, 0, 0x40, 1,                 /* leave */
+		0x0d,                             /* restart */
+		0x05, 0, 0x80, 0,
+	};
+	seed(t, "one-consumer", one, sizeof(one));
+	/* two members v5 (MEMBER_ID_REQUIRED first), a rebalance, a drop,
+	 * sessions expiring */
+	static const uint8_t two[] = {
+		0x00, 1, 5, 0x00, 0x00, 8, 0x01,  /* conn 0: member id required */
+		0x10, 1, 5, 0x40, 0x00, 8, 0x01,  /* conn 1: joins with it */
+		0x20, 1, 5, 0x00, 0x03, 4, 0x09,  /* conn 2: another */
+		0x20, 1, 5, 0x41, 0x03, 4, 0x09,
+		0x0a, 100,
+		0x11, 1, 0x40, 0x00, 0x31,
+		0x21, 1, 0x41, 0x00, 0x30,
+		0x0c,                             /* drop conn 0 */
+		0x0b, 0x01, 0x00,                 /* 25.6 s */
+		0x02, 1, 0x41, 0x00, 3,
+		0x08, 0x1f,                       /* delete groups */
+		0x0e, 8,                          /* two days */
+		0x07, 2,
+	};
+	seed(t, "two-members", two, sizeof(two));
+	/* simple consumers committing, expiry, delete, restart */
+	static const uint8_t simple[] = {
+		0x04, 2, 0x00, 0x02, 0x00, 1, 0xc0, 1, 0, 9,
+		0x04, 0, 0x01, 0x02, 0x00, 1, 0x85, 2, 0, 1, 5,
+		0x0d, 0x0e, 15, 0x05, 2, 0x80, 0, 0x08, 0x05, 0x0d,
+	};
+	seed(t, "simple-commits", simple, sizeof(simple));
+	/* raw bytes as each API */
+	static const uint8_t raw[] = {
+		0x09, 0, 3, 6, 0, 2, 'g', '0', 0, 0,
+		0x09, 2, 5, 8, 0, 2, 'g', '0', 0, 0, 0x75, 0x30,
+		0x09, 8, 2, 3, 1, 0, 0xff,
+	};
+	seed(t, "raw", raw, sizeof(raw));
+}
+
+/* ---- recovery: a real log's files in recovery_fuzz.c's container ---- */
+
+struct container {
+	uint8_t buf[1 << 20];
+	size_t len;
+};
+
+static void put_file(struct container *c, uint8_t kind, int64_t base,
+		     const uint8_t *p, size_t n)
+{
+	FUZZ_CHECK(n <= 0xffff && c->len + 13 + n <= sizeof(c->buf));
+	c->buf[c->len++] = kind;
+	c->buf[c->len++] = 255; /* a u64 base follows */
+	rb_put64(c->buf + c->len, (uint64_t)base);
+	c->len += 8;
+	rb_put16(c->buf + c->len, (uint16_t)n);
+	c->len += 2;
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+}
+
+static void log_quiet(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	(void)level;
+	(void)line;
+}
+
+static void seeds_recovery(const char *tmp)
+{
+	const char *t = "recovery_fuzz";
+	char base_dir[PATH_MAX], part[PATH_MAX], path[PATH_MAX];
+	snprintf(base_dir, sizeof(base_dir), "%s/data", tmp);
+	snprintf(part, sizeof(part), "%s/fz-0", base_dir);
+	struct swriter_config wc;
+	swriter_config_defaults(&wc);
+	wc.use_hugepages = 0;
+	wc.register_buffers = 0;
+	struct swriter *w;
+	FUZZ_CHECK(swriter_create(&wc, &w) == 0);
+	struct slog_config cfg;
+	slog_config_defaults(&cfg);
+	cfg.topic = "fz";
+	cfg.segment_bytes = 4096; /* several segments from a few batches */
+	cfg.batch_max_bytes = 64 << 10;
+	cfg.buffer_bytes = 2 * (64 << 10) + 4 * 4096;
+	cfg.write_chunk_bytes = 4096;
+	cfg.index_interval_bytes = 512;
+	cfg.log_fn = log_quiet;
+	struct slog *log;
+	FUZZ_CHECK(slog_open(w, base_dir, &cfg, &log) == 0);
+	static uint8_t batch[4096];
+	for (int i = 0; i < 24; i++) {
+		struct rb_builder b;
+		rb_builder_init(&b, batch, sizeof(batch), 1700000000000ll + i);
+		for (int r = 0; r <= i % 3; r++) {
+			char v[64];
+			int vl = snprintf(v, sizeof(v), "value %d.%d", i, r);
+			FUZZ_CHECK(rb_builder_add(&b, "key", 3, v, vl,
+						  1700000000000ll + i) == 0);
+		}
+		long n = rb_builder_finish(&b);
+		struct slog_append_result res;
+		FUZZ_CHECK(n > 0 && slog_append(log, batch, (size_t)n, &res) == 0);
+		if (i % 8 == 7)
+			FUZZ_CHECK(slog_roll(log) == 0);
+	}
+	FUZZ_CHECK(slog_sync(log) == 0);
+	FUZZ_CHECK(slog_close(log) == 0);
+	swriter_destroy(w);
+
+	/* the directory as it is: clean, and variants */
+	static struct container clean, noclean, norp, torn;
+	static uint8_t f[1 << 16];
+	clean.len = noclean.len = norp.len = torn.len = 0;
+	static const char *const exts[] = { ".log", ".index", ".timeindex" };
+	for (int64_t base = 0; base < 1000; base++) {
+		for (uint8_t k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "%s/%020lld%s", part,
+				 (long long)base, exts[k]);
+			if (access(path, F_OK))
+				continue;
+			size_t n = read_all(path, f, sizeof(f));
+			put_file(&clean, k, base, f, n);
+			put_file(&noclean, k, base, f, n);
+			put_file(&norp, k, base, f, n);
+			put_file(&torn, k, base, f, k == 0 && n > 30 ? n - 30 : n);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/recovery-point", part);
+	size_t n = read_all(path, f, sizeof(f));
+	put_file(&clean, 3, 0, f, n);
+	put_file(&torn, 3, 0, f, n);
+	f[19] &= ~1u; /* not closed cleanly */
+	put_file(&noclean, 3, 0, f, n);
+	seed_f(t, "clean", 0, clean.buf, clean.len);
+	seed_f(t, "unclean-other-boot", 1, noclean.buf, noclean.len);
+	seed_f(t, "unclean-same-boot", 1 | 4, noclean.buf, noclean.len);
+	seed_f(t, "no-recovery-point", 0, norp.buf, norp.len);
+	seed_f(t, "torn-tail", 1, torn.buf, torn.len);
+	fz_clear_dir(tmp);
+}
+
+/* ---- ipc: messages both ends get ---- */
+
+static size_t put_msg(uint8_t *out, uint8_t ctl, const uint8_t *m, size_t n)
+{
+	out[0] = ctl;
+	rb_put16(out + 1, (uint16_t)n);
+	memcpy(out + 3, m, n);
+	return 3 + n;
+}
+
+static void seeds_ipc(void)
+{
+	const char *t = "ipc_fuzz";
+	static uint8_t s[1 << 16], m[8192];
+	size_t n = 0;
+	long l;
+	/* sluiced's HELLO reply (the link waits for it), then: control sends
+	 * SYNC_DONE for an empty store and is READY */
+	sn_header_put(m, SIPC_HELLO | SN_RESPONSE, SIPC_HELLO_REPLY_BYTES, 0, 0);
+	rb_put32(m + 16, SIPC_VERSION);
+	rb_put32(m + 20, 4242);
+	rb_put16(m + 24, 9093);
+	rb_put16(m + 26, 9093);
+	n += put_msg(s + n, 3, m, SIPC_HELLO_REPLY_BYTES);
+	/* a client's CREATE_TOPIC through sluiced: control creates the topic
+	 * and pushes a TOPIC_PUT, whose reply releases the ADMIN reply */
+	struct sn_create_topic ct = { 3, 0, -1, -1, 0, "orders", 6 };
+	l = sn_encode_create_topic(m + SN_HEADER_BYTES, sizeof(m) - 16, 77, &ct);
+	sn_header_put(m, SIPC_ADMIN, (uint32_t)(SN_HEADER_BYTES + l), 900, 0);
+	n += put_msg(s + n, 1, m, SN_HEADER_BYTES + (size_t)l);
+	sn_header_put(m, SIPC_TOPIC_PUT | SN_RESPONSE, SN_HEADER_BYTES, 0, 0);
+	n += put_msg(s + n, 3, m, SN_HEADER_BYTES);
+	/* a Kafka JoinGroup and a CreateTopics through sluiced */
+	struct kc_join_group_req_protocol p = { S("range"),
+						{ (const uint8_t *)"m", 1 } };
+	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),
+					{ NULL, -1 }, S("consumer"), { &p, 1 } };
+	struct kc_request_header h = { KC_API_JOIN_GROUP, 3, 5, S("c") };
+	l = kc_encode_request(&h, (const void *)&jq, m + 16, sizeof(m) - 16);
+	FUZZ_CHECK(l > 0);
+	sn_header_put(m, SIPC_KAFKA, (uint32_t)(16 + l), 901, 0);
+	n += put_msg(s + n, 1 | 4, m, 16 + (size_t)l);
+	struct kc_create_topics_req_topic ctt = { S("kt"), 2, -1, { NULL, 0 },
+						  { NULL, 0 } };
+	struct kc_create_topics_req cq = { { &ctt, 1 }, 1000, false };
+	struct kc_request_header h2 = { KC_API_CREATE_TOPICS, 2, 6, S("c") };
+	l = kc_encode_request(&h2, (const void *)&cq, m + 16, sizeof(m) - 16);
+	FUZZ_CHECK(l > 0);
+	sn_header_put(m, SIPC_KAFKA, (uint32_t)(16 + l), 902, 0);
+	n += put_msg(s + n, 1, m, 16 + (size_t)l);
+	sn_header_put(m, SIPC_TOPIC_PUT | SN_RESPONSE, SN_HEADER_BYTES, 0, 0);
+	n += put_msg(s + n, 3, m, SN_HEADER_BYTES);
+	seed(t, "control-session", s, n);
+
+	/* what control sends sluiced */
+	n = 0;
+	l = sl_ipc_hello(m, sizeof(m), 1, 4242);
+	n += put_msg(s + n, 0, m, (size_t)l);
+	struct sl_topic tp = { .id = 1, .partitions = 2, .retention_ms = -1,
+			       .retention_bytes = -1, .segment_bytes = 1 << 20,
+			       .name_len = 6 };
+	memcpy(tp.name, "orders", 7);
+	l = sl_ipc_topic_put(m, sizeof(m), 2, &tp);
+	n += put_msg(s + n, 0, m, (size_t)l);
+	l = sl_ipc_topic_delete(m, sizeof(m), 3, 1, "orders", 6);
+	n += put_msg(s + n, 0, m, (size_t)l);
+	l = sl_ipc_sync_done(m, sizeof(m), 4);
+	n += put_msg(s + n, 0, m, (size_t)l);
+	uint8_t resp[32];
+	long rl = sn_encode_create_topic_resp(resp, sizeof(resp), 77, 0, 1);
+	l = sl_ipc_admin_reply(m, sizeof(m), 5, resp, (size_t)rl);
+	n += put_msg(s + n, 0, m, (size_t)l);
+	seed(t, "sluiced-session", s, n);
+	/* damage: wrong magic, a length field that lies, an old version */
+	n = 0;
+	l = sl_ipc_hello(m, sizeof(m), 1, 1);
+	m[0] ^= 0xff;
+	n += put_msg(s + n, 0, m, (size_t)l);
+	l = sl_ipc_hello(m, sizeof(m), 1, 1);
+	rb_put32(m + 16, 2);
+	n += put_msg(s + n, 0, m, (size_t)l);
+	l = sl_ipc_topic_put(m, sizeof(m), 2, &tp);
+	n += put_msg(s + n, 0, m, (size_t)l - 3);
+	seed(t, "damaged", s, n);
+}
+
+/* ---- the three older targets ---- */
+
+static void seeds_proto(void)
+{
+	static uint8_t batch[1024], frame[2048];
+	struct rb_builder b;
+	rb_builder_init(&b, batch, sizeof(batch), 1700000000000ll);
+	FUZZ_CHECK(rb_builder_add(&b, "k", 1, "v1", 2, 1700000000000ll) == 0);
+	FUZZ_CHECK(rb_builder_add(&b, NULL, -1, "v2", 2, 1700000000001ll) == 0);
+	long bl = rb_builder_finish(&b);
+	FUZZ_CHECK(bl > 0);
+	seed("record_batch_fuzz", "two-records", batch, (size_t)bl);
+	struct sn_produce pr = { 1, 0, -1, 1000, batch, (uint32_t)bl };
+	long fl = sn_encode_produce(frame, sizeof(frame), 9, &pr);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "produce", frame, (size_t)fl);
+	struct sn_create_topic ct = { 3, 1, 3600000, -1, 1 << 20, "orders", 6 };
+	fl = sn_encode_create_topic(frame, sizeof(frame), 10, &ct);
+	seed("native_fuzz", "create-topic", frame, (size_t)fl);
+	struct kc_join_group_req_protocol p = { S("range"),
+						{ (const uint8_t *)"m", 1 } };
+	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),
+					{ NULL, -1 }, S("consumer"), { &p, 1 } };
+	struct kc_request_header h = { KC_API_JOIN_GROUP, 5, 5, S("c") };
+	fl = kc_encode_request(&h, (const void *)&jq, frame, sizeof(frame));
+	FUZZ_CHECK(fl > 0);
+	seed("kafka_fuzz", "join-group-v5", frame, (size_t)fl);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CORPUS_DIR (tests/fuzz/corpus)\n",
+			argv[0]);
+		return 2;
+	}
+	out_root = argv[1];
+	if (mkdir(out_root, 0755) < 0 && errno != EEXIST) {
+		perror(out_root);
+		return 1;
+	}
+	const char *tmp = fz_tmpdir();
+	seeds_netstack();
+	seeds_config();
+	seeds_topics_meta(tmp);
+	seeds_offsets_log(tmp);
+	seeds_groups();
+	seeds_recovery(tmp);
+	seeds_ipc();
+	seeds_proto();
+	printf("%u seeds written under %s\n", written, out_root);
+	return 0;
+}
