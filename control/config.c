@@ -151,6 +151,32 @@ static void derive(struct sl_config *c, const unsigned char *set)
 		c->kafka_advertised_port = c->kafka_port;
 }
 
+/* The socket paths, derived from data_dir or set, fit a sockaddr_un. */
+static int check_sockets(const struct sl_config *c, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} socks[] = {
+		{ "control_socket", offsetof(struct sl_config, control_socket) },
+		{ "telemetry_socket",
+		  offsetof(struct sl_config, telemetry_socket) },
+	};
+	for (unsigned i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+		const char *p = (const char *)c + socks[i].off;
+		size_t n = strlen(p);
+		if (n > UNIX_PATH_MAX_BYTES) {
+			snprintf(err, errlen, "%s %s is %zu bytes, a Unix "
+				 "socket's is at most %d: set %s to a shorter "
+				 "path (it follows data_dir unless set)",
+				 socks[i].key, p, n, UNIX_PATH_MAX_BYTES,
+				 socks[i].key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 void sl_config_defaults(struct sl_config *c)
 {
 	unsigned char set[NKEYS] = { 0 };
@@ -292,8 +318,25 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 
 static unsigned char g_set[NKEYS];
 
+static int load_file(struct sl_config *c, const char *path, char *err,
+		     size_t errlen);
+
 int sl_config_load(struct sl_config *c, const char *path, char *err,
 		   size_t errlen)
+{
+	char why[PATH_MAX + 256];
+	int rc = load_file(c, path, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = check_sockets(c, why, sizeof(why));
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path ? path : "defaults", why);
+	return rc;
+}
+
+/* sl_config_load without the final check (overrides may follow). */
+static int load_file(struct sl_config *c, const char *path, char *err,
+		     size_t errlen)
 {
 	char where[PATH_MAX + 32];
 	char *line = NULL;
@@ -400,7 +443,7 @@ int sl_config_setup(struct sl_config *c, const char *path,
 	sl_config_defaults(c);
 	if (!path && access("sluice.conf", F_OK) == 0)
 		path = "sluice.conf";
-	int rc = sl_config_load(c, path, err, errlen);
+	int rc = load_file(c, path, err, errlen);
 	if (rc < 0)
 		return rc;
 	for (unsigned i = 0; i < n_overrides; i++) {
@@ -411,7 +454,7 @@ int sl_config_setup(struct sl_config *c, const char *path,
 			return rc;
 		}
 	}
-	return 0;
+	return check_sockets(c, err, errlen);
 }
 
 void sl_config_dump(const struct sl_config *c, FILE *f)

@@ -193,8 +193,12 @@ void gp_reset(int64_t wall)
 
 int gp_open(const char *dir, int64_t retention_ms, struct sl_groups **out)
 {
-	struct sl_groups_config cfg = { retention_ms, &fake_clock };
-	int rc = sl_groups_open(dir, &cfg, on_reply, &G, mono_ms, &G);
+	struct sl_groups_config cfg = {
+		.retention_ms = retention_ms, .clock = &fake_clock,
+		.disk = NULL };
+	char err[512];
+	int rc = sl_groups_open(dir, &cfg, on_reply, &G, mono_ms, &G, err,
+				sizeof(err));
 	if (rc < 0)
 		G = NULL;
 	memset(dropped, 0, sizeof(dropped)); /* a new coordinator */

@@ -277,7 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(sl_meta_open(meta, meta_dir, err, sizeof(err)) == 0);
 	FUZZ_CHECK(sl_link_create(lk, &cfg, meta) == 0);
 	FUZZ_CHECK(sl_groups_open(groups_dir, NULL, sl_link_kafka_reply, lk,
-				  now_ms, &groups) == 0);
+				  now_ms, &groups, err, sizeof(err)) == 0);
 	lk->groups = groups;
 	link_connect();
 	pair(dsv);
