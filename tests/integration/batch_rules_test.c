@@ -162,46 +162,12 @@ static const struct rule {
 
 /* ---- telemetry ---- */
 
+/* One command's reply into out (NUL-terminated); 0 or -errno. */
 static int tel_ask(const char *cmd, char *out, size_t cap)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(tel_path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, tel_path, strlen(tel_path) + 1);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct timeval tv = { 2, 0 };
-	int rc = -EIO;
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    recv(fd, out, cap - 1, 0) > 0 &&
-	    send(fd, cmd, strlen(cmd), 0) == (ssize_t)strlen(cmd)) {
-		ssize_t n = recv(fd, out, cap - 1, 0);
-		if (n > 0) {
-			out[n] = 0;
-			rc = 0;
-		}
-	}
-	close(fd);
-	return rc;
+	return tb_tel_ask(tel_path, cmd, out, cap);
 }
 
-/* The number after "key": in the object "section":{...}; -1 if missing. */
-static int64_t json_i64(const char *json, const char *section, const char *key)
-{
-	char pat[160];
-	snprintf(pat, sizeof(pat), "\"%s\":{", section);
-	const char *s = strstr(json, pat);
-	if (!s)
-		return -1;
-	const char *end = strchr(s + strlen(pat), '}');
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *k = strstr(s, pat);
-	if (!k || !end || k > end)
-		return -1;
-	return strtoll(k + strlen(pat), NULL, 10);
-}
 
 /* net0's counter key, or -1. */
 static int64_t net0(const char *key)
@@ -209,7 +175,7 @@ static int64_t net0(const char *key)
 	static char buf[REPLY_MAX];
 	if (tel_ask("/sluice/cores", buf, sizeof(buf)))
 		return -1;
-	return json_i64(buf, "net0", key);
+	return tb_json_i64(buf, "net0", key);
 }
 
 /* ---- native produce over UDP ---- */
@@ -427,9 +393,9 @@ int main(void)
 	/* the partition ends where the good batches did */
 	CHECK(tel_ask("/sluice/partition," TOPIC "-0", buf, sizeof(buf)) == 0,
 	      "/sluice/partition");
-	CHECK(json_i64(buf, "/sluice/partition", "log_end_offset") == next_offset,
+	CHECK(tb_json_i64(buf, "/sluice/partition", "log_end_offset") == next_offset,
 	      "end offset %" PRId64 ", want %" PRId64 " in %s",
-	      json_i64(buf, "/sluice/partition", "log_end_offset"), next_offset, buf);
+	      tb_json_i64(buf, "/sluice/partition", "log_end_offset"), next_offset, buf);
 	printf("batch_rules: %zu rules refused over native and Kafka, "
 	       "%" PRId64 " offsets for the good batches\n", NRULES, next_offset);
 out:

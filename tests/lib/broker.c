@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -371,4 +373,46 @@ uint64_t tb_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int tb_tel_ask(const char *path, const char *cmd, char *out, size_t cap)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct timeval tv = { 2, 0 };
+	int rc = -EIO;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    recv(fd, out, cap - 1, 0) > 0 && /* the greeting */
+	    send(fd, cmd, strlen(cmd), 0) == (ssize_t)strlen(cmd)) {
+		ssize_t n = recv(fd, out, cap - 1, 0);
+		if (n > 0) {
+			out[n] = 0;
+			rc = 0;
+		}
+	} else if (errno) {
+		rc = -errno;
+	}
+	close(fd);
+	return rc;
+}
+
+int64_t tb_json_i64(const char *json, const char *section, const char *key)
+{
+	char pat[160];
+	snprintf(pat, sizeof(pat), "\"%s\":{", section);
+	const char *s = strstr(json, pat);
+	if (!s)
+		return -1;
+	const char *end = strchr(s + strlen(pat), '}');
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *k = strstr(s, pat);
+	if (!k || !end || k > end)
+		return -1;
+	return strtoll(k + strlen(pat), NULL, 10);
 }

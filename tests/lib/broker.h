@@ -25,6 +25,7 @@
 #define SLUICE_TESTS_BROKER_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -71,6 +72,15 @@ int tb_stop(struct tb *b);
  * process failed (then its path is printed).  0, or -1 when a process of
  * this broker failed at this or an earlier tb_stop. */
 int tb_destroy(struct tb *b, int keep);
+
+/* Ask the telemetry socket at path one command (DPDK's protocol: read the
+ * greeting, send the command, read one reply); the reply goes into out,
+ * NUL-terminated.  Waits at most 2 s for each read.  0 or -errno. */
+int tb_tel_ask(const char *path, const char *cmd, char *out, size_t cap);
+
+/* The integer after "key": inside the object "section":{...} of a
+ * telemetry reply; -1 when it is missing. */
+int64_t tb_json_i64(const char *json, const char *section, const char *key);
 
 /* CLOCK_MONOTONIC in milliseconds: the tests' deadlines. */
 uint64_t tb_now_ms(void);

@@ -94,46 +94,9 @@ static uint32_t corr = 1;
 /* One command's reply into out (NUL-terminated); 0 or -errno. */
 static int tel_ask(const char *cmd, char *out, size_t cap)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(tel_path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, tel_path, strlen(tel_path) + 1);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct timeval tv = { 2, 0 };
-	int rc = -EIO;
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    recv(fd, out, cap - 1, 0) > 0 && /* the greeting */
-	    send(fd, cmd, strlen(cmd), 0) == (ssize_t)strlen(cmd)) {
-		ssize_t n = recv(fd, out, cap - 1, 0);
-		if (n > 0) {
-			out[n] = 0;
-			rc = 0;
-		}
-	}
-	close(fd);
-	return rc;
+	return tb_tel_ask(tel_path, cmd, out, cap);
 }
 
-/* The number after "key": inside the object "section":{...} of json;
- * -1 when missing. */
-static int64_t json_u64(const char *json, const char *section,
-			const char *key)
-{
-	char pat[160];
-	snprintf(pat, sizeof(pat), "\"%s\":{", section);
-	const char *s = strstr(json, pat);
-	if (!s)
-		return -1;
-	const char *end = strchr(s + strlen(pat), '}');
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *k = strstr(s, pat);
-	if (!k || !end || k > end)
-		return -1;
-	return strtoll(k + strlen(pat), NULL, 10);
-}
 
 static int read_counters(struct counters *c)
 {
@@ -141,17 +104,17 @@ static int read_counters(struct counters *c)
 	if (tel_ask("/sluice/cores", buf, sizeof(buf)))
 		return -1;
 	for (int i = 0; i < N_COUNT; i++)
-		if ((int64_t)(c->net[i] = (uint64_t)json_u64(buf, "net0",
+		if ((int64_t)(c->net[i] = (uint64_t)tb_json_i64(buf, "net0",
 							     net_key[i])) < 0)
 			return -1;
 	for (int i = 0; i < R_COUNT; i++) {
 		char k[64];
 		snprintf(k, sizeof(k), "bad_%s", reason[i]);
-		if ((int64_t)(c->bad[i] = (uint64_t)json_u64(buf, "net0", k)) < 0)
+		if ((int64_t)(c->bad[i] = (uint64_t)tb_json_i64(buf, "net0", k)) < 0)
 			return -1;
 	}
 	for (int i = 0; i < S_COUNT; i++)
-		if ((int64_t)(c->store[i] = (uint64_t)json_u64(buf, "storage0",
+		if ((int64_t)(c->store[i] = (uint64_t)tb_json_i64(buf, "storage0",
 							       store_key[i])) < 0)
 			return -1;
 	return 0;
@@ -696,13 +659,13 @@ int main(void)
 	/* the partition's own counters */
 	CHECK(tel_ask("/sluice/partition,tc-0", buf, sizeof(buf)) == 0,
 	      "/sluice/partition");
-	CHECK(json_u64(buf, "/sluice/partition", "batches") ==
+	CHECK(tb_json_i64(buf, "/sluice/partition", "batches") ==
 	      (int64_t)want.store[S_BATCHES] &&
-	      json_u64(buf, "/sluice/partition", "bytes") ==
+	      tb_json_i64(buf, "/sluice/partition", "bytes") ==
 	      (int64_t)want.store[S_BATCH_BYTES] &&
-	      json_u64(buf, "/sluice/partition", "appends") ==
+	      tb_json_i64(buf, "/sluice/partition", "appends") ==
 	      (int64_t)want.store[S_BATCHES] &&
-	      json_u64(buf, "/sluice/partition", "log_end_offset") ==
+	      tb_json_i64(buf, "/sluice/partition", "log_end_offset") ==
 	      produced_records, "partition counters %s, expected %" PRIu64
 	      " batches, %" PRIu64 " bytes, end %" PRId64, buf,
 	      want.store[S_BATCHES], want.store[S_BATCH_BYTES],
