@@ -844,8 +844,12 @@ static void net_cleanup(void)
 		tb_sh("ip netns del %s 2>/dev/null", P.ns);
 	if (P.dpif[0])
 		tb_sh("ip link del %s 2>/dev/null", P.dpif);
+	/* EAL's runtime directory and hugepage files of our --file-prefix
+	 * (a stopped sluiced may leave its hugepage files behind) */
 	if (P.prefix[0])
-		tb_sh("rm -rf /var/run/dpdk/%s", P.prefix);
+		tb_sh("rm -rf /var/run/dpdk/%s; for d in $(awk '$3 == "
+		      "\"hugetlbfs\" { print $2 }' /proc/mounts); do "
+		      "rm -f \"$d\"/%smap_*; done", P.prefix, P.prefix);
 }
 
 static void at_exit_cleanup(void)
