@@ -146,7 +146,11 @@ static void repair_log(uint8_t *f, size_t len, int64_t base, bool renumber)
 			p[RB_OFF_RECORD_COUNT] &= 0x7f;
 		if (renumber) {
 			rb_put64(p + RB_OFF_BASE_OFFSET, (uint64_t)next);
-			next += (int64_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA) + 1;
+			/* wraps like the bytes would (a base near INT64_MAX
+			 * is damage the log must refuse, not the harness's
+			 * overflow) */
+			next = (int64_t)((uint64_t)next +
+					 rb_be32(p + RB_OFF_LAST_OFFSET_DELTA) + 1);
 		}
 		rb_put32(p + RB_OFF_CRC, rb_crc32c(p + RB_CRC_START,
 						   n - RB_CRC_START));
