@@ -28,10 +28,11 @@
  * 2^25 batches of at most 2^31 offsets each). */
 #define SLOG_OFFSET_MAX (1ll << 62)
 /* A recovery point that reserves more than this above the recovered end is
- * damaged: a crash loses at most the batches not yet synced, each of at
- * most batch_max_bytes records, nowhere near 2^48 offsets; covering such a
- * gap would take up to 2^31 empty batches (recovery.c), so it is ignored. */
-#define SLOG_SKIP_MAX (1ll << 48)
+ * damaged and ignored (recovery.c).  A larger gap than one empty batch can cover (2^31 offsets) is damage:
+ * unsynced data never spans that many offsets (a record is at least a few
+ * bytes, a write buffer a few MiB), and covering it would roll a segment
+ * every 2^31 offsets. */
+#define SLOG_SKIP_MAX ((int64_t)INT32_MAX)
 
 static inline uint64_t blk_floor(uint64_t x) { return x & ~(uint64_t)(SL_BLOCK - 1); }
 static inline uint64_t blk_ceil(uint64_t x) { return blk_floor(x + SL_BLOCK - 1); }
