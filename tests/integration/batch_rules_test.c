@@ -180,23 +180,6 @@ static int64_t net0(const char *key)
 
 /* ---- native produce over UDP ---- */
 
-static int udp_open(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)b.port) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { 3, 0 };
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Produce batch (acks=1); *err and *base from the answer.  0, or -1 when
  * nothing came back. */
 static int native_produce(const uint8_t *batch, size_t blen, int16_t *err,
@@ -369,7 +352,7 @@ int main(void)
 		before[i] = net0(rules[i].counter);
 		CHECK(before[i] >= 0, "no %s in /sluice/cores", rules[i].counter);
 	}
-	udp = udp_open();
+	udp = tb_udp_open(&b);
 	CHECK(udp >= 0, "udp socket");
 	kfd = kafka_open();
 	CHECK(kfd >= 0, "kafka connection");

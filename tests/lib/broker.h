@@ -82,6 +82,10 @@ int tb_tel_ask(const char *path, const char *cmd, char *out, size_t cap);
  * telemetry reply; -1 when it is missing. */
 int64_t tb_json_i64(const char *json, const char *section, const char *key);
 
+/* A UDP socket connected to the broker's native port on 127.0.0.1, reads
+ * timing out after 3 s.  The descriptor, or -1. */
+int tb_udp_open(const struct tb *b);
+
 /* CLOCK_MONOTONIC in milliseconds: the tests' deadlines. */
 uint64_t tb_now_ms(void);
 

@@ -148,23 +148,6 @@ static const char *mismatch(const struct counters *now, uint64_t *got,
 
 /* ---- native frames ---- */
 
-static int udp_open(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)b.port) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { 3, 0 };
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Send a datagram; with answered, wait for the reply to corr c and
  * return its error code (>= -1), else 0.  -1000 on no reply. */
 static int udp_send(const uint8_t *f, size_t len, int answered, uint32_t c)
@@ -647,7 +630,7 @@ int main(void)
 	/* the client's own requests are counted before the snapshot */
 	usleep(200000);
 	CHECK(read_counters(&base) == 0, "reading %s", tel_path);
-	udp = udp_open();
+	udp = tb_udp_open(&b);
 	CHECK(udp >= 0, "udp socket");
 
 	CHECK(workload_valid() == 0, "the valid batches");
