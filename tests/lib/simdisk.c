@@ -601,23 +601,35 @@ static int sim_rename(void *ctx, const char *from, const char *to)
 	return 0;
 }
 
+/* The entry path names, for a removal: its directory, leaf (in buf) and
+ * node; root_err when path is "/".  0 or -errno. */
+static int entry_of(struct simdisk *s, const char *path, char *buf,
+		    uint32_t *dir, const char **leaf, uint32_t *node,
+		    int root_err)
+{
+	if (s->dead)
+		return -EIO;
+	int rc = walk(s, path, buf, dir, leaf);
+	if (rc < 0)
+		return rc;
+	if (!**leaf)
+		return root_err;
+	long i = ents_find(&s->nodes[*dir].cur_e, *leaf);
+	if (i < 0)
+		return -ENOENT;
+	*node = s->nodes[*dir].cur_e.v[i].node;
+	return 0;
+}
+
 static int sim_unlink(void *ctx, const char *path)
 {
 	struct simdisk *s = ctx;
 	char buf[SIM_PATH_MAX];
-	uint32_t dir;
+	uint32_t dir, node;
 	const char *leaf;
-	if (s->dead)
-		return -EIO;
-	int rc = walk(s, path, buf, &dir, &leaf);
+	int rc = entry_of(s, path, buf, &dir, &leaf, &node, -EISDIR);
 	if (rc < 0)
 		return rc;
-	if (!*leaf)
-		return -EISDIR;
-	long i = ents_find(&s->nodes[dir].cur_e, leaf);
-	if (i < 0)
-		return -ENOENT;
-	uint32_t node = s->nodes[dir].cur_e.v[i].node;
 	if (s->nodes[node].kind == N_DIR)
 		return -EISDIR;
 	rc = fault(s);
@@ -653,19 +665,11 @@ static int sim_rmdir(void *ctx, const char *path)
 {
 	struct simdisk *s = ctx;
 	char buf[SIM_PATH_MAX];
-	uint32_t dir;
+	uint32_t dir, node;
 	const char *leaf;
-	if (s->dead)
-		return -EIO;
-	int rc = walk(s, path, buf, &dir, &leaf);
+	int rc = entry_of(s, path, buf, &dir, &leaf, &node, -EBUSY);
 	if (rc < 0)
 		return rc;
-	if (!*leaf)
-		return -EBUSY;
-	long i = ents_find(&s->nodes[dir].cur_e, leaf);
-	if (i < 0)
-		return -ENOENT;
-	uint32_t node = s->nodes[dir].cur_e.v[i].node;
 	if (s->nodes[node].kind != N_DIR)
 		return -ENOTDIR;
 	if (s->nodes[node].cur_e.n)
