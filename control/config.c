@@ -72,6 +72,8 @@ static const struct key keys[] = {
 	{ "conn_max_unsent_kb", K_U64, F(conn_max_unsent_bytes), 1024, 64,
 	  1 << 20, "response bytes owed to one connection before its "
 	  "requests are no longer read, KiB" },
+	{ "net_cores", K_U32, F(net_cores), 1, 1, 16,
+	  "net threads (socket driver: each binds the ports)" },
 	{ "storage_cores", K_U32, F(storage_cores), 1, 1, 64,
 	  "storage threads" },
 	{ "ring_slots", K_U32, F(ring_slots), 1, 16, 1 << 20,
@@ -197,6 +199,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->conn_send_timeout_ms = 30000;
 	c->conn_max_unsent_bytes = 16ull << 20;
 	c->storage_cores = 1;
+	c->net_cores = 1;
 	c->ring_slots = 1024;
 	c->memory_budget_bytes = 256ull << 20;
 	c->default_partitions = 1;

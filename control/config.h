@@ -67,6 +67,7 @@ struct sl_config {
 	int32_t node_id;          /* node_id: this broker's Kafka node id, 1 */
 	/* dataplane */
 	uint32_t storage_cores;   /* storage_cores, 1 */
+	uint32_t net_cores;       /* net_cores, 1 */
 	uint32_t ring_slots;      /* ring_slots: batches queued per partition,
 				     1024 (power of two) */
 	uint64_t memory_budget_bytes; /* memory_budget_mb: packet and frame

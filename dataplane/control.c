@@ -94,43 +94,25 @@ static struct dp_msg *slot_claim(uint32_t corr)
 	return m;
 }
 
-/* A Kafka request's answer from control: the response bytes with the
- * Kafka size prefix, or (len 0) a close of the client's connection. */
-static void kafka_answer(struct dp *dp, struct dp_msg *m, const uint8_t *f,
-			 size_t len)
-{
-	m->kind = DPM_READY;
-	if (len && !dp_msg_resp(dp, m, len + 4)) {
-		rb_put32(m->resp, (uint32_t)len);
-		memcpy(m->resp + 4, f, len);
-		m->resp_len = (uint32_t)len + 4;
-	} else {
-		m->resp_len = 0;
-		m->close_after = 1;
-	}
-	dp_complete(dp, m);
-}
-
+/* Control's answer to an admin request: its bytes (the client protocol's
+ * answer, which control encoded) into m's answer buffer after the
+ * front-end's headroom, or an error (err, or no bytes); back to the net
+ * core that made the request. */
 static void admin_answer(struct dp *dp, struct dp_msg *m, const uint8_t *f,
 			 size_t len, int16_t err)
 {
-	if (m->kafka) {
-		kafka_answer(dp, m, err ? NULL : f, err ? 0 : len);
-		return;
+	uint32_t head = m->rq.admin.headroom;
+	m->res.bytes = NULL;
+	m->res.bytes_len = 0;
+	m->res.error = err;
+	if (!err && f && len && !dp_msg_resp(dp, m, head + len)) {
+		memcpy(m->resp + head, f, len);
+		m->res.bytes = m->resp + head;
+		m->res.bytes_len = (uint32_t)len;
+	} else if (!err) {
+		m->res.error = SN_ERR_UNKNOWN_SERVER_ERROR;
 	}
-	uint8_t opcode = m->req[3];
-	if (f && len >= SN_HEADER_BYTES && !dp_msg_resp(dp, m, len)) {
-		memcpy(m->resp, f, len);
-		rb_put32(m->resp + 8, m->corr); /* the client's id */
-		m->resp_len = (uint32_t)len;
-	} else {
-		dp_msg_resp(dp, m, 64);
-		long n = sn_encode_error_resp(m->resp, 64, opcode, m->corr,
-					      err ? err : SN_ERR_UNKNOWN_SERVER_ERROR);
-		m->resp_len = n > 0 ? (uint32_t)n : 0;
-	}
-	m->kind = DPM_READY;
-	dp_complete(dp, m);
+	dp_complete(m);
 }
 
 static void fail_pending(struct dp *dp)
@@ -164,7 +146,8 @@ static void send_admin(struct dp *dp, int cfd)
 		unsigned slot = corr % ADMIN_PENDING;
 		uint8_t buf[SIPC_MAX_MESSAGE];
 		size_t len = SN_HEADER_BYTES + m->req_len;
-		sn_header_put(buf, m->kafka ? SIPC_KAFKA : SIPC_ADMIN,
+		sn_header_put(buf, m->rq.admin.protocol == DP_ADMIN_KAFKA ?
+					   SIPC_KAFKA : SIPC_ADMIN,
 			      (uint32_t)len, corr, 0);
 		memcpy(buf + SN_HEADER_BYTES, m->req, m->req_len);
 		if (send(cfd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {

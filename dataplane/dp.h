@@ -12,10 +12,14 @@
  *   cores       dedups, appends, releases acks, serves fetches and list
  *               offsets, applies retention (storage_core.c).
  *
- * A struct dp_msg carries one request from the net core to a storage core
- * and its response back (through the net core's completion ring).  Memory
- * for messages is accounted against memory_budget_bytes (dp_msg_alloc);
- * when the budget is spent producers are throttled.
+ * A struct dp_msg carries one typed request (dataplane/request.h) from a
+ * front-end on a net core to a storage core (or to control, through the
+ * main thread) and its typed result back, through the completion ring of
+ * the net core that made it.  No storage core or control path reads or
+ * writes a client protocol's bytes: the front-end that made the request
+ * decodes it and encodes the answer (its done callback, on its net core).
+ * Memory for messages is accounted against memory_budget_bytes
+ * (dp_msg_alloc); when the budget is spent producers are throttled.
  */
 #ifndef SLUICE_DATAPLANE_DP_H
 #define SLUICE_DATAPLANE_DP_H
@@ -27,6 +31,7 @@
 #include "control/config.h"
 #include "dataplane/idem.h"
 #include "dataplane/producer_ids.h"
+#include "dataplane/request.h"
 #include "dataplane/ring.h"
 #include "drivers/driver.h"
 #include "proto/native.h"
@@ -34,6 +39,7 @@
 
 #define DP_MAX_TOPICS 1024
 #define DP_MAX_STORAGE_CORES 64
+#define DP_MAX_NET_CORES 16
 #define DP_CORE_MAX_PARTITIONS 65536 /* per storage core */
 #define DP_BURST 32
 #define DP_CONN_WINDOW 32      /* requests in flight per TCP connection */
@@ -51,9 +57,6 @@
  * is refused (NOT_ENOUGH_REPLICAS, retriable) */
 #define DP_STALL_MAX_MS 5000
 
-enum dp_msg_kind { DPM_PRODUCE = 1, DPM_FETCH, DPM_LIST, DPM_ADMIN,
-		   DPM_READY, DPM_KAFKA };
-enum dp_transport { DPT_TCP = 0, DPT_UDP = 1 };
 
 /* Malformed-input reasons, one counter each. */
 #define DP_BAD_REASONS(X)                                                    \
@@ -99,24 +102,6 @@ static inline enum dp_bad dp_bad_of_batch(int rc)
 				      DP_BAD_BAD_BATCH;
 }
 
-/* Net core counters (single writer: the net core). */
-struct dp_net_stats {
-	uint64_t frames, frame_bytes;
-	uint64_t produce, fetch, list_offsets, metadata, admin, init_pid;
-	uint64_t kafka_requests, kafka_forwarded, kafka_waits;
-	uint64_t bad[DP_BAD_COUNT];
-	uint64_t ring_full;        /* produce throttled: partition ring full */
-	uint64_t budget_exhausted; /* throttled: memory budget spent */
-	uint64_t completions;
-	uint64_t conn_paused;
-	uint64_t conn_paused_unsent; /* not read: responses owed over
-					conn_max_unsent_bytes */
-	uint64_t udp_admin_refused;  /* admin opcode over UDP */
-	uint64_t udp_reply_limited;  /* a UDP reply larger than its request
-					replaced by a header-only error */
-	uint64_t loops, idle_waits;
-} __attribute__((aligned(64)));
-
 /* Storage core counters (single writer: that core). */
 struct dp_store_stats {
 	uint64_t batches, batch_bytes, duplicates, appends;
@@ -141,6 +126,7 @@ struct dp_partition {
 	struct dp_topic *topic;
 	int32_t index;
 	uint32_t core;          /* owning storage core */
+	struct dp_store_core *sc; /* that core, once opened there */
 	/* net cores -> owner; NULL until the first message (dp_part_ring),
 	 * then kept until the topic is freed */
 	_Atomic(struct dp_ring *) ring;
@@ -174,39 +160,60 @@ struct dp_topic {
 	struct dp_partition *parts;
 };
 
+struct dp_net;
+struct dp_chain;
+
 struct dp_msg {
 	struct drv_buf out;     /* the response as a driver buffer (TCP) */
-	struct dp_msg *next;    /* ack / park lists */
-	uint8_t kind, transport;
-	uint8_t isolation;
-	uint8_t kafka;          /* admin: a Kafka request for control */
-	uint8_t close_after;    /* ready: close the connection after it */
-	int16_t acks;
-	uint32_t conn, seq, corr;
-	struct drv_peer peer;
+	struct dp_msg *next;    /* storage core: ack and park lists */
+	uint8_t op;             /* enum dp_op (request.h); 0: an answer
+				   made on the net core */
+	uint8_t close_after;    /* close the connection after this answer */
+	uint8_t no_seq;         /* TCP: takes no place in the answer order */
+	uint8_t udp;            /* a datagram's: answered to peer */
+	struct dp_net *net;     /* the net core that made it; the result
+				   comes back to it */
+	/* Called on that net core with the result filled in (the storage
+	 * core or control is done with m); the front-end encodes its
+	 * protocol's answer and hands m on (conn.h) or frees it.  NULL for
+	 * requests nobody waits for (acks=0 produce): freed where done. */
+	void (*done)(struct dp_net *n, struct dp_msg *m);
+	/* the front-end's */
+	uint32_t conn, seq;     /* TCP: connection (any value, 0 too), place
+				   in the answer order */
+	uint32_t corr;          /* the client's correlation id */
+	struct drv_peer peer;   /* UDP: where the answer goes */
+	uint32_t udp_req_bytes; /* UDP: the request datagram's length; the
+				   reply may not be longer */
+	void *owner;            /* the request this is a share of (Kafka) */
+	uint32_t owner_idx;     /* its index there */
+	/* the storage core's */
 	struct dp_partition *part;
-	struct dp_msg *parent;  /* a partition's share of a Kafka request
-				   (dataplane/kafka.c); NULL otherwise */
-	uint32_t kidx;          /* its index in the parent */
-	uint64_t deadline_ns;   /* acks=-1 timeout, long-poll deadline */
-	int64_t last_offset;    /* acks=-1: released when durable beyond */
-	struct sn_fetch fetch;
-	int64_t timestamp;      /* list offsets */
-	uint8_t *req;           /* produce: batch; admin: request frame */
+	uint64_t deadline_ns;   /* acks timeout, long-poll end (monotonic) */
+	/* the request and its result */
+	union {
+		struct dp_produce produce;
+		struct dp_fetch fetch;
+		struct dp_list_offsets list;
+		struct dp_admin admin;
+	} rq;
+	struct dp_result res;
+	uint8_t *req;           /* produce: the batch; admin: the request */
 	uint32_t req_len;
 	void *req_token;        /* req lives in a driver buffer (an mbuf):
-				   dp_msg_release_req() gives it back */
-	uint8_t *resp;          /* response frame */
+				   req_release(req_token) gives it back
+				   (dp_msg_release_req) */
+	void (*req_release)(void *token);
+	/* the answer, as the front-end encoded it */
+	uint8_t *resp;
 	uint32_t resp_len;
-	struct dp_chain *chain; /* the response is resp plus pieces kept
-				   elsewhere (dataplane/kafka.c); freed
-				   with the message */
-	uint8_t *resp_heap;     /* separately allocated response (fetch) */
+	struct dp_chain *chain; /* the answer is resp plus pieces kept
+				   elsewhere (conn.h); sent and freed by the
+				   connection layer */
+	uint8_t *resp_heap;     /* separately allocated response */
 	size_t accounted;       /* bytes charged to the budget */
 	uint32_t reserved;      /* TCP: response bytes counted against the
 				   connection's unsent cap until sent */
-	uint32_t udp_req_bytes; /* UDP: the request datagram's length; the
-				   reply may not be longer */
 	uint8_t inline_resp[64];
 	uint8_t data[];         /* request bytes */
 };
@@ -224,6 +231,7 @@ enum { DPC_OPEN = 1, DPC_CLOSE = 2, DPC_FORGET = 3 };
 
 struct dp_store_core {
 	uint32_t id;
+	struct dp *dp;
 	pthread_t thread;
 	struct swriter *w;
 	int wake_fd;                 /* eventfd: rings and commands */
@@ -234,6 +242,7 @@ struct dp_store_core {
 	uint32_t refresh_next;       /* next partition whose counters are
 					refreshed (a few per tick) */
 	uint32_t parked;
+	uint64_t next_tick_ns, next_retention_ns; /* monotonic */
 	struct dp_store_stats st;
 	uint64_t durable_cb_calls;
 };
@@ -245,21 +254,18 @@ struct dp {
 	 * when a deleted topic's memory is freed) */
 	_Atomic(struct dp_topic *) topics[DP_MAX_TOPICS];
 	_Atomic uint64_t topic_gen;  /* deletes so far */
-	_Atomic uint64_t net_epoch;  /* the net core's duty cycles */
 	pthread_mutex_t topics_lock; /* telemetry's walks vs. main's frees */
 	uint64_t topics_freed, topics_leaked;
 	/* cores */
 	uint32_t nstore;
 	struct dp_store_core *store[DP_MAX_STORAGE_CORES];
-	/* net core */
-	pthread_t net_thread;
-	const struct drv_ops *drv_ops;
-	struct drv *drv;
-	struct dp_ring *completions; /* storage cores / main -> net core */
-	int net_wake_fd;
-	_Atomic int net_sleeping;
-	struct dp_net_stats net;
-	uint16_t udp_port, tcp_port, kafka_port;
+	/* net cores (net.h): each a driver instance and its connections */
+	uint32_t nnet;
+	struct dp_net *net[DP_MAX_NET_CORES];
+	uint16_t udp_port, tcp_port, kafka_port; /* as bound */
+	/* time: monotonic for deadlines, wall for timestamps (tests hand
+	 * in a fake one) */
+	const struct sl_clock *clock;
 	/* admin forwarding: net -> main */
 	struct dp_ring *admin_ring;
 	int main_wake_fd;
@@ -276,15 +282,14 @@ struct dp {
 	uint64_t start_ms;
 };
 
-extern struct dp *dp_g;
-
 /* log one line to stderr with a timestamp */
 void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t dp_now_ns(void);
 
-struct dp_chain;
-/* Free a response chain that was never sent (kafka.c). */
-void dp_chain_free(struct dp_chain *ch);
+/* The monotonic clock of deadlines, in nanoseconds. */
+static inline uint64_t dp_now_ns(const struct dp *dp)
+{
+	return dp->clock->mono_ns(dp->clock->ctx);
+}
 
 /* Messages: charged to the memory budget; NULL when it is spent. */
 struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes);
@@ -294,8 +299,10 @@ void dp_msg_free(struct dp_msg *m);
 void dp_msg_release_req(struct dp_msg *m);
 /* Attach a response of resp_bytes (inline when small).  0 or -ENOBUFS. */
 int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t resp_bytes);
-/* Send a finished message back to the net core (any thread). */
-void dp_complete(struct dp *dp, struct dp_msg *m);
+/* The storage core or control is done with m (its result is filled in):
+ * back to the net core that made it (any thread); a message nobody waits
+ * for (m->done NULL) is freed. */
+void dp_complete(struct dp_msg *m);
 void dp_wake_fd(int fd);
 
 /* topics */
@@ -308,6 +315,8 @@ struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
 /* p's ring, created on first use (charged to the memory budget); NULL
  * when the budget is spent.  Any net core. */
 struct dp_ring *dp_part_ring(struct dp *dp, struct dp_partition *p);
+/* What one partition ring costs the memory budget. */
+size_t dp_ring_bytes(const struct dp *dp);
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *t);
 int dp_topic_delete(struct dp *dp, uint32_t topic_id);
 int dp_topics_load_cache(struct dp *dp);
@@ -319,10 +328,20 @@ void dp_store_join(struct dp *dp, uint32_t id);
 int dp_store_cmd(struct dp *dp, uint32_t core, int op,
 		 struct dp_partition *p);
 void dp_store_wake(struct dp_store_core *c);
+/* One duty cycle of core c on the calling thread (store_main's loop, and
+ * tests that drive a core under a fake clock).  Returns the work done. */
+int dp_store_step(struct dp_store_core *c);
 
-/* net core */
-int dp_net_start(struct dp *dp);
-void dp_net_join(struct dp *dp);
+/* Submit m (a typed request, m->op set) to partition p's storage core
+ * from net core n.  0, or -ENOBUFS when the ring is full or the budget
+ * for rings is spent (m untouched: the caller answers). */
+int dp_store_submit(struct dp_net *n, struct dp_partition *p,
+		    struct dp_msg *m);
+/* Submit an admin request (m->op DP_ADMIN, req set) to control through
+ * the main thread.  0, or -EAGAIN when control is not synchronised,
+ * -ENOBUFS when the queue is full (m untouched). */
+int dp_admin_submit(struct dp *dp, struct dp_msg *m);
+
 int64_t dp_producer_id(struct dp *dp);
 int dp_producer_ids_init(struct dp *dp);
 

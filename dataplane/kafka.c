@@ -1,51 +1,55 @@
 /*
- * The Kafka protocol on the net core (docs/kafka.md): connections accepted
- * on kafka_port carry Kafka frames (int32 size, then a request), decoded by
- * the table-driven codec (proto/kafka/) and answered in request order
- * through the same per-connection window as the native protocol (net.c).
+ * The Kafka protocol's front-end (docs/kafka.md): connections accepted on
+ * kafka_port carry Kafka frames (int32 size, then a request), decoded by
+ * the table-driven codec (proto/kafka/) into typed requests (request.h)
+ * and answered in request order through the connection layer (conn.h).
  *
  *   ApiVersions, Metadata, FindCoordinator, InitProducerId: answered here
  *     from the topic table and the configuration.
  *   Produce, Fetch, ListOffsets: a request becomes one share per partition,
- *     sent to the partition's storage core as the very messages the native
- *     protocol uses (DPM_PRODUCE, DPM_FETCH, DPM_LIST) with m->parent set;
- *     their native answers come back here (dp_kafka_sub_done) and, when
- *     the last share is in, one Kafka response is encoded.  Record batches
- *     are never re-encoded: a produced batch is stored byte for byte and a
- *     fetch returns the stored bytes.
+ *     a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
+ *     m->owner set, sent to the partition's storage core; their typed
+ *     results come back here (share_done) and, when the last share is in,
+ *     one Kafka response is encoded.  Record batches are never re-encoded:
+ *     a produced batch is stored byte for byte and a fetch returns the
+ *     stored bytes, sent from the share that read them.
  *   Consumer groups, committed offsets, CreateTopics, DeleteTopics,
- *     DescribeConfigs: the request bytes go to sluice-control over the
- *     control socket (proto/ipc.h SIPC_KAFKA) and its response bytes come
- *     back as they are; without a control connection the client's
- *     connection is closed (clients reconnect and retry).
+ *     DescribeConfigs: the request bytes go to sluice-control (a DP_ADMIN
+ *     request, dp_admin_submit; proto/ipc.h SIPC_KAFKA) and its response
+ *     bytes come back as they are; without a control connection the
+ *     client's connection is closed (clients reconnect and retry).
  *
  * Fetch long-poll: the shares are read without waiting; when they hold
  * fewer than min_bytes and max_wait_ms has not passed, the request waits
  * on this core's list and is read again (all partitions) as soon as one of
  * its partitions' durable offsets passes the fetch offset, or at the
- * deadline.  While requests wait the core sleeps at most 1 ms.
+ * deadline.  While requests wait the core sleeps at most 1 ms.  The
+ * waiting list and the decoding arena are per net core (struct kx_core).
  *
  * Consumers see what is durable: the high watermark is the durable offset
  * (what acks=all has acknowledged), so a consumer never reads a batch
  * that a crash could take back.
  *
  * Bad input (counted under dp_bad_names): a frame size below 8 or above
- * DP_KAFKA_MAX_REQUEST closes the connection at once; a request the codec
+ * KX_MAX_REQUEST closes the connection at once; a request the codec
  * rejects (malformed, unknown key or version) closes it after the earlier
  * responses, as Kafka brokers do, except ApiVersions, which is answered
  * UNSUPPORTED_VERSION in the v0 format with the supported ranges so that
  * the client can downgrade.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataplane/dp.h"
+#include "dataplane/conn.h"
 #include "dataplane/net.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
 
 #define KX_ARENA_BYTES (4u << 20) /* decoded arrays of one request */
+/* Kafka request frames larger than this are refused (connection closed). */
+#define KX_MAX_REQUEST (100u << 20)
 #define KX_MAX_PARTS 16384        /* topics + partitions named by one request */
 
 /* A partition named by a Produce, Fetch or ListOffsets request. */
@@ -60,7 +64,7 @@ struct kx_part {
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
 	int64_t seen;           /* fetch: the partition's durable offset
 				   when it was last read */
-	struct dp_msg *sub;     /* fetch: the answered share (records) */
+	struct dp_msg *sub;     /* fetch: the answered share (its records) */
 };
 
 struct kx_topic {
@@ -70,7 +74,8 @@ struct kx_topic {
 };
 
 /* One Produce, Fetch or ListOffsets request in flight: the data area of a
- * DPM_KAFKA message, followed by its topics, partitions and names. */
+ * message of the connection, followed by its topics, partitions and
+ * names; its shares point back to that message (m->owner). */
 struct kx_req {
 	int16_t api, version;
 	int32_t corr;
@@ -90,135 +95,119 @@ struct kx_req {
 	struct kx_part *parts;
 };
 
-/*
- * A zero-copy Fetch answer: the message's resp holds everything but the
- * records (encoded with holes, kc_encode_response_ext), and the records
- * stay in the shares that read them.  Sent as pieces, in order: resp up to
- * the first hole, share 0's records, resp up to the next hole, ...  Each
- * records piece is its share's own driver buffer (released: the share is
- * freed); each piece of resp holds a reference on the chain, and the last
- * reference frees the chain and the message.
- */
-struct dp_chain_piece {
-	struct drv_buf b;
-	struct dp_chain *ch;
-};
-struct dp_chain {
-	struct dp_msg *m;
-	uint32_t refs;          /* pieces of resp out, + 1 while sending */
-	uint32_t nseq;
-	int sent;               /* handed to the driver */
-	struct drv_buf **seq;   /* all pieces in order */
-	struct dp_msg **shares; /* the records pieces' owners */
-	uint32_t nshares;
-	struct dp_chain_piece *hdr;
+/* This front-end's state on one net core. */
+struct kx_core {
+	uint64_t arena_mem[KX_ARENA_BYTES / 8]; /* a request's decoded arrays,
+						   then its answer's */
+	struct kc_metadata_topic tops[DP_MAX_TOPICS]; /* a Metadata answer */
+	struct dp_msg *waiting;                 /* long-poll fetches */
+	uint32_t nwaiting;
+	uint64_t next_recheck_ns;
 };
 
-static uint64_t arena_mem[KX_ARENA_BYTES / 8]; /* net core only */
-static struct dp_msg *waiting;                  /* long-poll fetches */
-static uint32_t nwaiting;
-static uint64_t next_recheck_ns;
 static const uint8_t empty_bytes[1];
+
+static struct kx_core *kx_core_of(struct dp_net *n)
+{
+	return dp_net_priv(n, &dp_fe_kafka);
+}
 
 static struct kx_req *kx_of(struct dp_msg *m)
 {
 	return (struct kx_req *)(void *)m->data;
 }
 
-static void bad(struct dp *dp, enum dp_bad why)
+static void bad(struct dp_net *n, enum dp_bad why)
 {
-	dp->net.bad[why]++;
+	n->st.bad[why]++;
 }
 
 /* Encode the response body for request (api, version, corr) into a
  * message's response, size prefix included, and deliver it.  bound:
  * an upper bound on the encoded size. */
-static void respond(struct dp *dp, struct dp_msg *m, int16_t api,
+static void respond(struct dp_net *n, struct dp_msg *m, int16_t api,
 		    int16_t version, int32_t corr, const void *body,
 		    size_t bound)
 {
 	struct kc_response_header rh = { corr };
-	m->kind = DPM_READY;
-	if (dp_msg_resp(dp, m, bound + 4)) {
+	if (dp_msg_resp(n->dp, m, bound + 4)) {
 		/* no memory for the answer: close rather than go silent */
 		m->resp_len = 0;
 		m->close_after = 1;
-		dp_net_deliver(dp, m);
+		dp_conn_deliver(n, m);
 		return;
 	}
-	long n = kc_encode_response(api, version, &rh, body, m->resp + 4,
-				    bound);
-	if (n < 0) {
+	long len = kc_encode_response(api, version, &rh, body, m->resp + 4,
+				      bound);
+	if (len < 0) {
 		dp_log("kafka: encoding api %d v%d failed: %ld", api, version,
-		       n);
+		       len);
 		m->resp_len = 0;
 		m->close_after = 1;
 	} else {
-		rb_put32(m->resp, (uint32_t)n);
-		m->resp_len = (uint32_t)n + 4;
+		rb_put32(m->resp, (uint32_t)len);
+		m->resp_len = (uint32_t)len + 4;
 	}
-	dp_net_deliver(dp, m);
+	dp_conn_deliver(n, m);
 }
 
 /* A small response computed at once: a message of its own in the window. */
-static void respond_now(struct dp *dp, struct dp_conn *c, int16_t api,
+static void respond_now(struct dp_net *n, struct dp_conn *c, int16_t api,
 			int16_t version, int32_t corr, const void *body,
 			size_t bound)
 {
-	struct dp_msg *m = dp_net_msg(dp, DPT_TCP, c->id, NULL,
-				      (uint32_t)corr, 0);
+	struct dp_msg *m = dp_conn_msg(n, c->id, NULL, 0, (uint32_t)corr, 0);
 	if (!m) {
-		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		dp_conn_abort(n, c->id);
 		return;
 	}
-	respond(dp, m, api, version, corr, body, bound);
+	respond(n, m, api, version, corr, body, bound);
 }
 
 /* Close the connection after the responses already owed. */
-static void poison(struct dp *dp, struct dp_conn *c)
+static void poison(struct dp_net *n, struct dp_conn *c)
 {
-	c->poisoned = 1;
-	dp_conn_flush(dp, c);
+	dp_conn_poison(n, c);
 }
 
 /* ---- answered here ---- */
 
-static void api_versions(struct dp *dp, struct dp_conn *c,
+static void api_versions(struct dp_net *n, struct dp_conn *c,
 			 const struct kc_request_header *h, int16_t err)
 {
 	struct kc_api_version_key keys[64];
-	size_t n = 0;
+	size_t nk = 0;
 	const struct kc_api *api;
-	for (size_t i = 0; (api = kc_api_at(i)) && n < 64; i++)
-		keys[n++] = (struct kc_api_version_key){
+	for (size_t i = 0; (api = kc_api_at(i)) && nk < 64; i++)
+		keys[nk++] = (struct kc_api_version_key){
 			api->key, api->min_version, api->max_version };
 	struct kc_api_versions_resp r = {
 		.error_code = err,
-		.api_keys = { keys, (int32_t)n },
+		.api_keys = { keys, (int32_t)nk },
 	};
 	/* an unsupported version is answered in v0, which every client
 	 * reads */
 	int16_t v = err ? 0 : h->api_version;
-	respond_now(dp, c, KC_API_API_VERSIONS, v, h->correlation_id, &r,
-		    64 + n * 8);
+	respond_now(n, c, KC_API_API_VERSIONS, v, h->correlation_id, &r,
+		    64 + nk * 8);
 }
 
-static void metadata(struct dp *dp, struct dp_conn *c,
+static void metadata(struct dp_net *n, struct dp_conn *c,
 		     const struct kc_request_header *h,
 		     const struct kc_metadata_req *r, struct kc_arena *a)
 {
-	static struct kc_metadata_topic tops[DP_MAX_TOPICS];
+	struct kc_metadata_topic *tops = kx_core_of(n)->tops;
 	struct kc_metadata_broker self = {
-		.node_id = dp->cfg.node_id,
-		.host = { dp->cfg.kafka_advertised_host,
-			  (int32_t)strlen(dp->cfg.kafka_advertised_host) },
-		.port = dp->cfg.kafka_advertised_port ?
-				dp->cfg.kafka_advertised_port : dp->kafka_port,
+		.node_id = n->dp->cfg.node_id,
+		.host = { n->dp->cfg.kafka_advertised_host,
+			  (int32_t)strlen(n->dp->cfg.kafka_advertised_host) },
+		.port = n->dp->cfg.kafka_advertised_port ?
+				n->dp->cfg.kafka_advertised_port : n->dp->kafka_port,
 		.rack = { NULL, -1 },
 	};
-	int32_t node = dp->cfg.node_id;
+	int32_t node = n->dp->cfg.node_id;
 	uint32_t nt = 0, nparts = 0;
-	size_t bound = 256 + strlen(dp->cfg.kafka_advertised_host);
+	size_t bound = 256 + strlen(n->dp->cfg.kafka_advertised_host);
 	const struct kc_metadata_req_topic *want = r->topics.items;
 	uint32_t nwant = r->topics.count < 0 ? DP_MAX_TOPICS :
 					       (uint32_t)r->topics.count;
@@ -226,13 +215,13 @@ static void metadata(struct dp *dp, struct dp_conn *c,
 		struct dp_topic *t;
 		if (r->topics.count < 0) {
 			/* acquire: pairs with dp_topic_put's release store */
-			t = atomic_load_explicit(&dp->topics[i],
+			t = atomic_load_explicit(&n->dp->topics[i],
 						 memory_order_acquire);
 			if (!t || !atomic_load_explicit(&t->live,
 							memory_order_acquire))
 				continue;
 		} else {
-			t = dp_topic_by_name(dp, want[i].name.ptr,
+			t = dp_topic_by_name(n->dp, want[i].name.ptr,
 					     (size_t)(want[i].name.len > 0 ?
 						      want[i].name.len : 0));
 		}
@@ -255,7 +244,7 @@ static void metadata(struct dp *dp, struct dp_conn *c,
 	size_t at = (a->used + 7) & ~(size_t)7;
 	struct kc_metadata_partition *ps = (void *)(a->base + at);
 	if ((size_t)nparts * sizeof(*ps) > a->cap - at) {
-		poison(dp, c);
+		poison(n, c);
 		return;
 	}
 	uint32_t k = 0;
@@ -269,8 +258,8 @@ static void metadata(struct dp *dp, struct dp_conn *c,
 				.partition_index = j,
 				.leader_id = node,
 				.leader_epoch = 0,
-				.replica_nodes = { &dp->cfg.node_id, 1 },
-				.isr_nodes = { &dp->cfg.node_id, 1 },
+				.replica_nodes = { &n->dp->cfg.node_id, 1 },
+				.isr_nodes = { &n->dp->cfg.node_id, 1 },
 				.offline_replicas = { NULL, 0 },
 			};
 		}
@@ -282,22 +271,22 @@ static void metadata(struct dp *dp, struct dp_conn *c,
 		.topics = { tops, (int32_t)nt },
 		.cluster_authorized_operations = INT32_MIN,
 	};
-	dp->net.metadata++;
-	respond_now(dp, c, KC_API_METADATA, h->api_version, h->correlation_id,
+	n->st.metadata++;
+	respond_now(n, c, KC_API_METADATA, h->api_version, h->correlation_id,
 		    &resp, bound);
 }
 
-static void find_coordinator(struct dp *dp, struct dp_conn *c,
+static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
 			     const struct kc_find_coordinator_req *r)
 {
 	struct kc_find_coordinator_resp resp = {
 		.error_message = { NULL, -1 },
-		.node_id = dp->cfg.node_id,
-		.host = { dp->cfg.kafka_advertised_host,
-			  (int32_t)strlen(dp->cfg.kafka_advertised_host) },
-		.port = dp->cfg.kafka_advertised_port ?
-				dp->cfg.kafka_advertised_port : dp->kafka_port,
+		.node_id = n->dp->cfg.node_id,
+		.host = { n->dp->cfg.kafka_advertised_host,
+			  (int32_t)strlen(n->dp->cfg.kafka_advertised_host) },
+		.port = n->dp->cfg.kafka_advertised_port ?
+				n->dp->cfg.kafka_advertised_port : n->dp->kafka_port,
 	};
 	if (r->key_type != 0) {
 		/* transaction coordinators: transactions are not offered */
@@ -308,21 +297,21 @@ static void find_coordinator(struct dp *dp, struct dp_conn *c,
 		resp.host = (struct kc_str){ "", 0 };
 		resp.port = -1;
 	}
-	respond_now(dp, c, KC_API_FIND_COORDINATOR, h->api_version,
+	respond_now(n, c, KC_API_FIND_COORDINATOR, h->api_version,
 		    h->correlation_id, &resp, 128 + (size_t)resp.host.len);
 }
 
-static void init_producer_id(struct dp *dp, struct dp_conn *c,
+static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
 			     const struct kc_init_producer_id_req *r)
 {
 	struct kc_init_producer_id_resp resp = { .producer_id = -1,
 						 .producer_epoch = -1 };
-	dp->net.init_pid++;
+	n->st.init_pid++;
 	if (r->transactional_id.len >= 0) {
 		resp.error_code = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	} else {
-		int64_t pid = dp_producer_id(dp);
+		int64_t pid = dp_producer_id(n->dp);
 		if (pid < 0) {
 			resp.error_code = SN_ERR_KAFKA_STORAGE_ERROR;
 		} else {
@@ -330,67 +319,80 @@ static void init_producer_id(struct dp *dp, struct dp_conn *c,
 			resp.producer_epoch = 0;
 		}
 	}
-	respond_now(dp, c, KC_API_INIT_PRODUCER_ID, h->api_version,
+	respond_now(n, c, KC_API_INIT_PRODUCER_ID, h->api_version,
 		    h->correlation_id, &resp, 64);
 }
 
 /* ---- forwarded to sluice-control ---- */
 
-static void forward(struct dp *dp, struct dp_conn *c,
+/* Control's answer: the response bytes (after our 4 bytes of headroom for
+ * the size prefix), or none: close the client's connection. */
+static void forward_done(struct dp_net *n, struct dp_msg *m)
+{
+	if (m->res.error || !m->res.bytes_len) {
+		m->resp_len = 0;
+		m->close_after = 1;
+	} else {
+		assert(m->res.bytes == m->resp + 4);
+		rb_put32(m->resp, m->res.bytes_len);
+		m->resp_len = m->res.bytes_len + 4;
+	}
+	dp_conn_deliver(n, m);
+}
+
+static void forward(struct dp_net *n, struct dp_conn *c,
 		    const struct kc_request_header *h, const uint8_t *f,
 		    size_t len)
 {
-	/* acquire: pairs with the main thread's release store after
-	 * SYNC_DONE */
-	if (!atomic_load_explicit(&dp->control_synced, memory_order_acquire)) {
-		bad(dp, DP_BAD_KAFKA_FORWARD);
-		poison(dp, c);
-		return;
-	}
-	struct dp_msg *m = dp_net_msg(dp, DPT_TCP, c->id, NULL,
-				      (uint32_t)h->correlation_id, len);
+	struct dp_msg *m = dp_conn_msg(n, c->id, NULL, 0,
+				       (uint32_t)h->correlation_id, len);
 	if (!m) {
-		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		dp_conn_abort(n, c->id);
 		return;
 	}
-	m->kind = DPM_ADMIN;
-	m->kafka = 1;
+	m->op = DP_ADMIN;
+	m->done = forward_done;
+	m->rq.admin.protocol = DP_ADMIN_KAFKA;
+	m->rq.admin.headroom = 4;
 	m->req = m->data;
 	m->req_len = (uint32_t)len;
 	memcpy(m->req, f, len);
-	void *obj = m;
-	dp->net.kafka_forwarded++;
-	if (dp_ring_enqueue_burst(dp->admin_ring, &obj, 1) != 1) {
-		m->kind = DPM_READY;
-		m->resp_len = 0;
+	int rc = dp_admin_submit(n->dp, m);
+	if (rc == -EAGAIN) {
+		/* no control: the client reconnects and retries */
+		bad(n, DP_BAD_KAFKA_FORWARD);
 		m->close_after = 1;
-		dp_net_deliver(dp, m);
+		dp_conn_deliver(n, m);
 		return;
 	}
-	dp_wake_fd(dp->main_wake_fd);
+	if (rc) {
+		m->res.error = SN_ERR_THROTTLING_QUOTA_EXCEEDED;
+		forward_done(n, m);
+		return;
+	}
+	n->st.kafka_forwarded++;
 }
 
 /* ---- fanned out to the storage cores ---- */
 
-/* A DPM_KAFKA message with room for ntopics, nparts and names bytes. */
-static struct dp_msg *kx_new(struct dp *dp, struct dp_conn *c,
+/* A request's message with room for ntopics, nparts and names bytes. */
+static struct dp_msg *kx_new(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
 			     uint32_t ntopics, uint32_t nparts, size_t names)
 {
 	size_t bytes = sizeof(struct kx_req) +
 		       ntopics * sizeof(struct kx_topic) +
 		       nparts * sizeof(struct kx_part) + names;
-	struct dp_msg *m = dp_net_msg(dp, DPT_TCP, c ? c->id : 0, NULL,
-				      (uint32_t)h->correlation_id, bytes);
+	struct dp_msg *m = dp_conn_msg(n, c->id, NULL, 0,
+				       (uint32_t)h->correlation_id, bytes);
 	if (!m)
 		return NULL;
-	m->kind = DPM_KAFKA;
 	struct kx_req *x = kx_of(m);
 	memset(x, 0, sizeof(*x));
 	x->api = h->api_key;
 	x->version = h->api_version;
 	x->corr = h->correlation_id;
-	x->conn = c ? c->id : 0;
+	x->conn = c->id;
 	x->ntopics = ntopics;
 	x->nparts = nparts;
 	x->topics = (struct kx_topic *)(x + 1);
@@ -403,39 +405,42 @@ static struct dp_msg *kx_new(struct dp *dp, struct dp_conn *c,
 /* Copy topic t's name into the request's memory at *names. */
 static void kx_name(struct kx_topic *t, struct kc_str name, char **names)
 {
-	int32_t n = name.len > 0 ? name.len : 0;
-	memcpy(*names, name.ptr, (size_t)n);
+	int32_t len = name.len > 0 ? name.len : 0;
+	memcpy(*names, name.ptr, (size_t)len);
 	t->name = *names;
-	t->name_len = n;
-	*names += n;
+	t->name_len = len;
+	*names += len;
 }
 
-/* A share for partition i of x (kind, data bytes), or NULL (budget). */
-static struct dp_msg *kx_share(struct dp *dp, struct dp_msg *parent,
-			       uint32_t i, int kind, size_t data)
+static void share_done(struct dp_net *n, struct dp_msg *s);
+
+/* A share for partition i of x (op, data bytes), or NULL (budget). */
+static struct dp_msg *kx_share(struct dp_net *n, struct dp_msg *parent,
+			       uint32_t i, int op, size_t data)
 {
 	struct kx_req *x = kx_of(parent);
-	struct dp_msg *s = dp_msg_alloc(dp, data);
+	struct dp_msg *s = dp_msg_alloc(n->dp, data);
 	if (!s)
 		return NULL;
-	s->kind = (uint8_t)kind;
-	s->transport = DPT_TCP;
+	s->op = (uint8_t)op;
+	s->net = n;
+	s->done = share_done;
 	s->conn = x->conn;
 	s->corr = (uint32_t)x->corr;
-	s->parent = parent;
-	s->kidx = i;
+	s->owner = parent;
+	s->owner_idx = i;
 	return s;
 }
 
-static void kx_finish(struct dp *dp, struct dp_msg *m);
+static void kx_finish(struct dp_net *n, struct dp_msg *m);
 
-static void kx_send(struct dp *dp, struct dp_msg *m, struct kx_part *pp,
+static void kx_send(struct dp_net *n, struct dp_msg *m, struct kx_part *pp,
 		    struct dp_msg *s)
 {
 	struct kx_req *x = kx_of(m);
-	if (dp_net_to_core(dp, pp->p, s)) {
-		dp->net.ring_full++;
-		s->parent = NULL;
+	if (dp_store_submit(n, pp->p, s)) {
+		n->st.ring_full++;
+		s->owner = NULL;
 		dp_msg_free(s);
 		pp->error = x->api == KC_API_PRODUCE ?
 				    SN_ERR_NOT_ENOUGH_REPLICAS :
@@ -480,7 +485,7 @@ static const void *kx_next(struct kx_iter *it)
  * was answered already (malformed: the connection is closed after the
  * earlier answers; no memory: closed at once).
  */
-static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
+static struct dp_msg *kx_begin(struct dp_net *n, struct dp_conn *c,
 			       const struct kc_request_header *h,
 			       const struct kx_iter *shape)
 {
@@ -500,16 +505,16 @@ static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
 			break;
 	}
 	if (tops->count < 0 || nparts + (uint32_t)tops->count > KX_MAX_PARTS) {
-		bad(dp, DP_BAD_KAFKA_REQUEST);
-		poison(dp, c);
+		bad(n, DP_BAD_KAFKA_REQUEST);
+		poison(n, c);
 		return NULL;
 	}
-	struct dp_msg *m = kx_new(dp, c, h, (uint32_t)tops->count, nparts,
+	struct dp_msg *m = kx_new(n, c, h, (uint32_t)tops->count, nparts,
 				  names);
 	if (!m) {
 		/* nothing to answer with: the client reconnects */
-		dp->net.budget_exhausted++;
-		dp->drv_ops->conn_close(dp->drv, c->id, 1);
+		n->st.budget_exhausted++;
+		dp_conn_abort(n, c->id);
 		return NULL;
 	}
 	struct kx_req *x = kx_of(m);
@@ -517,7 +522,7 @@ static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
 	uint32_t k = 0;
 	/* acquire, before the look-ups: pairs with dp_topic_delete's bump,
 	 * so a topic deleted during them moves the generation */
-	x->topic_gen = atomic_load_explicit(&dp->topic_gen,
+	x->topic_gen = atomic_load_explicit(&n->dp->topic_gen,
 					    memory_order_acquire);
 	for (int32_t i = 0; i < tops->count; i++) {
 		const uint8_t *t = (const uint8_t *)tops->items +
@@ -525,7 +530,7 @@ static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
 		const struct kc_str *name = (const void *)t;
 		const struct kc_array *ps = (const void *)(t + parts_off);
 		struct dp_topic *dt = dp_topic_by_name(
-			dp, name->ptr, (size_t)(name->len > 0 ? name->len : 0));
+			n->dp, name->ptr, (size_t)(name->len > 0 ? name->len : 0));
 		x->topics[i].first = k;
 		x->topics[i].count = (uint32_t)(ps->count > 0 ? ps->count : 0);
 		kx_name(&x->topics[i], *name, &namep);
@@ -537,7 +542,7 @@ static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
 					&dt->parts[pp->index] : NULL;
 			pp->offset = pp->hw = pp->log_start = -1;
 			if (!pp->p) {
-				bad(dp, DP_BAD_UNKNOWN_TOPIC);
+				bad(n, DP_BAD_UNKNOWN_TOPIC);
 				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			}
 		}
@@ -545,27 +550,25 @@ static struct dp_msg *kx_begin(struct dp *dp, struct dp_conn *c,
 	return m;
 }
 
-static void produce(struct dp *dp, struct dp_conn *c,
+static void produce(struct dp_net *n, struct dp_conn *c,
 		    const struct kc_request_header *h,
 		    const struct kc_produce_req *r)
 {
-	dp->net.produce++;
+	n->st.produce++;
 	int quiet = r->acks == 0;
 	struct kx_iter it = KX_ITER(&r->topic_data, struct kc_produce_req_topic,
 				    partition_data,
 				    struct kc_produce_req_partition);
-	struct dp_msg *m = kx_begin(dp, c, h, &it);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
 	if (!m)
 		return;
 	struct kx_req *x = kx_of(m);
-	if (quiet) {
-		/* acks=0: no answer, so no place in the answer order */
-		dp_conn_of(c->id)->next_seq--;
-	}
+	if (quiet)
+		dp_conn_unseq(n, m); /* acks=0: no answer, no place in order */
 	x->acks = r->acks;
 	int16_t all_err = 0;
 	if (r->acks != 0 && r->acks != 1 && r->acks != -1) {
-		bad(dp, DP_BAD_BAD_ACKS);
+		bad(n, DP_BAD_BAD_ACKS);
 		all_err = SN_ERR_INVALID_REQUIRED_ACKS;
 	} else if (r->transactional_id.len >= 0) {
 		all_err = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
@@ -579,72 +582,72 @@ static void produce(struct dp *dp, struct dp_conn *c,
 		int16_t err = pp->error ? pp->error : all_err;
 		int vrc;
 		if (!err && blen > DP_BATCH_MAX_BYTES) {
-			bad(dp, DP_BAD_BATCH_TOO_LARGE);
+			bad(n, DP_BAD_BATCH_TOO_LARGE);
 			err = SN_ERR_MESSAGE_TOO_LARGE;
 		} else if (!err && blen < RB_HEADER_BYTES) {
-			bad(dp, DP_BAD_BAD_BATCH);
+			bad(n, DP_BAD_BAD_BATCH);
 			err = SN_ERR_CORRUPT_MESSAGE;
 		} else if (!err && b[16] != 2) {
-			bad(dp, DP_BAD_BAD_BATCH);
+			bad(n, DP_BAD_BAD_BATCH);
 			err = SN_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
 		} else if (!err &&
 			   rb_frame_size(b, blen, blen) != (long)blen) {
-			bad(dp, DP_BAD_BAD_BATCH);
+			bad(n, DP_BAD_BAD_BATCH);
 			err = SN_ERR_INVALID_RECORD; /* not one batch */
 		} else if (!err && (vrc = rb_validate(b, blen)) < 0) {
-			bad(dp, dp_bad_of_batch(vrc));
+			bad(n, dp_bad_of_batch(vrc));
 			err = rb_error_code(vrc);
 		}
 		pp->error = err;
 		if (err)
 			continue;
-		struct dp_msg *s = quiet ? dp_msg_alloc(dp, blen) :
-					   kx_share(dp, m, k, DPM_PRODUCE,
-						    blen);
+		struct dp_msg *s = kx_share(n, m, k, DP_PRODUCE, blen);
 		if (!s) {
-			dp->net.budget_exhausted++;
+			n->st.budget_exhausted++;
 			pp->error = SN_ERR_NOT_ENOUGH_REPLICAS;
 			continue;
 		}
-		s->kind = DPM_PRODUCE;
-		s->acks = r->acks;
-		/* ms here; the core turns it into a deadline */
-		s->deadline_ns = r->timeout_ms > 0 ?
-					 (uint64_t)r->timeout_ms : 30000;
+		s->rq.produce.acks = r->acks;
+		s->rq.produce.timeout_ms = r->timeout_ms > 0 ?
+						   (uint32_t)r->timeout_ms :
+						   30000;
+		/* Kafka clients wait for a slow broker rather than back off */
+		s->rq.produce.may_stall = 1;
 		s->req = s->data;
 		s->req_len = (uint32_t)blen;
 		memcpy(s->req, b, blen);
 		if (quiet) {
 			/* acks=0: freed by the core, never answered */
-			s->transport = DPT_UDP;
-			if (dp_net_to_core(dp, pp->p, s)) {
-				dp->net.ring_full++;
+			s->done = NULL;
+			s->owner = NULL;
+			if (dp_store_submit(n, pp->p, s)) {
+				n->st.ring_full++;
 				dp_msg_free(s);
 			}
 			continue;
 		}
-		kx_send(dp, m, pp, s);
+		kx_send(n, m, pp, s);
 	}
 	if (quiet)
 		dp_msg_free(m);
 	else if (x->pending == 0)
-		kx_finish(dp, m);
+		kx_finish(n, m);
 }
 
 /* A request kept past the cycle it was parsed in (a long-poll fetch):
  * when a topic was deleted since its partitions were looked up, the
  * pointers may be freed (topics.c): look them up again by name, and a
  * partition that is gone or not the same any more is unknown. */
-static void kx_revalidate(struct dp *dp, struct kx_req *x)
+static void kx_revalidate(struct dp_net *n, struct kx_req *x)
 {
-	uint64_t gen = atomic_load_explicit(&dp->topic_gen,
+	uint64_t gen = atomic_load_explicit(&n->dp->topic_gen,
 					    memory_order_acquire);
 	if (gen == x->topic_gen)
 		return;
 	x->topic_gen = gen;
 	for (uint32_t i = 0; i < x->ntopics; i++) {
 		const struct kx_topic *t = &x->topics[i];
-		struct dp_topic *dt = dp_topic_by_name(dp, t->name,
+		struct dp_topic *dt = dp_topic_by_name(n->dp, t->name,
 						       (size_t)t->name_len);
 		for (uint32_t k = t->first; k < t->first + t->count; k++) {
 			struct kx_part *pp = &x->parts[k];
@@ -660,14 +663,14 @@ static void kx_revalidate(struct dp *dp, struct kx_req *x)
 }
 
 /* Issue the fetch shares of x (again, after a wait). */
-static void fetch_issue(struct dp *dp, struct dp_msg *m)
+static void fetch_issue(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
-	kx_revalidate(dp, x);
+	kx_revalidate(n, x);
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
 		if (pp->sub) {
-			pp->sub->parent = NULL;
+			pp->sub->owner = NULL;
 			dp_msg_free(pp->sub);
 			pp->sub = NULL;
 		}
@@ -676,41 +679,40 @@ static void fetch_issue(struct dp *dp, struct dp_msg *m)
 			continue;
 		pp->error = 0;
 		pp->seen = pp->p->durable_offset;
-		struct dp_msg *s = kx_share(dp, m, k, DPM_FETCH, 0);
+		struct dp_msg *s = kx_share(n, m, k, DP_FETCH, 0);
 		if (!s) {
-			dp->net.budget_exhausted++;
+			n->st.budget_exhausted++;
 			continue; /* answered empty; the client fetches again */
 		}
-		s->fetch = (struct sn_fetch){
-			.topic_id = pp->p->topic->id,
-			.partition = pp->index,
+		/* read at once (the wait is ours, across partitions); the
+		 * records go out from the share's own buffer */
+		s->rq.fetch = (struct dp_fetch){
 			.offset = pp->offset,
 			.max_bytes = pp->max_bytes,
-			.max_wait_ms = 0,
-			.min_bytes = 0,
+			.hard_max = DP_FETCH_MAX_BYTES,
 			.isolation = 0, /* durable only */
 		};
-		kx_send(dp, m, pp, s);
+		kx_send(n, m, pp, s);
 	}
 	if (x->pending == 0)
-		kx_finish(dp, m);
+		kx_finish(n, m);
 }
 
-static void fetch(struct dp *dp, struct dp_conn *c,
+static void fetch(struct dp_net *n, struct dp_conn *c,
 		  const struct kc_request_header *h,
 		  const struct kc_fetch_req *r)
 {
-	dp->net.fetch++;
+	n->st.fetch++;
 	struct kx_iter it = KX_ITER(&r->topics, struct kc_fetch_req_topic,
 				    partitions, struct kc_fetch_req_partition);
-	struct dp_msg *m = kx_begin(dp, c, h, &it);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
 	if (!m)
 		return;
 	struct kx_req *x = kx_of(m);
 	x->max_wait_ms = r->max_wait_ms > 0 ? r->max_wait_ms : 0;
 	x->min_bytes = r->min_bytes > 0 ? r->min_bytes : 0;
 	x->max_bytes = r->max_bytes > 0 ? r->max_bytes : INT32_MAX;
-	x->deadline_ns = dp_now_ns() + (uint64_t)x->max_wait_ms * 1000000ull;
+	x->deadline_ns = dp_now_ns(n->dp) + (uint64_t)x->max_wait_ms * 1000000ull;
 	/* sessions are declined (session_id 0 in every answer); a client
 	 * that names one it was never given must start over */
 	int16_t all_err = r->session_id != 0 || r->session_epoch > 0 ?
@@ -735,21 +737,21 @@ static void fetch(struct dp *dp, struct dp_conn *c,
 	if (all_err) {
 		x->error = all_err;
 		x->max_wait_ms = 0;
-		kx_finish(dp, m);
+		kx_finish(n, m);
 		return;
 	}
-	fetch_issue(dp, m);
+	fetch_issue(n, m);
 }
 
-static void list_offsets(struct dp *dp, struct dp_conn *c,
+static void list_offsets(struct dp_net *n, struct dp_conn *c,
 			 const struct kc_request_header *h,
 			 const struct kc_list_offsets_req *r)
 {
-	dp->net.list_offsets++;
+	n->st.list_offsets++;
 	struct kx_iter it = KX_ITER(&r->topics, struct kc_list_offsets_req_topic,
 				    partitions,
 				    struct kc_list_offsets_req_partition);
-	struct dp_msg *m = kx_begin(dp, c, h, &it);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
 	if (!m)
 		return;
 	struct kx_req *x = kx_of(m);
@@ -759,99 +761,76 @@ static void list_offsets(struct dp *dp, struct dp_conn *c,
 		pp->timestamp = e->timestamp;
 		if (pp->error)
 			continue;
-		struct dp_msg *s = kx_share(dp, m, k, DPM_LIST, 0);
+		struct dp_msg *s = kx_share(n, m, k, DP_LIST_OFFSETS, 0);
 		if (!s) {
-			dp->net.budget_exhausted++;
+			n->st.budget_exhausted++;
 			pp->error = SN_ERR_REQUEST_TIMED_OUT;
 			continue;
 		}
-		s->timestamp = pp->timestamp;
-		kx_send(dp, m, pp, s);
+		s->rq.list.timestamp = pp->timestamp;
+		kx_send(n, m, pp, s);
 	}
 	if (x->pending == 0)
-		kx_finish(dp, m);
+		kx_finish(n, m);
 }
 
-/* A share's native answer, folded into its partition of the request. */
-void dp_kafka_sub_done(struct dp *dp, struct dp_msg *s)
+/* A share's result, folded into its partition of the request. */
+static void share_done(struct dp_net *n, struct dp_msg *s)
 {
-	struct dp_msg *m = s->parent;
+	struct dp_msg *m = s->owner;
 	struct kx_req *x = kx_of(m);
-	struct kx_part *pp = &x->parts[s->kidx];
-	struct sn_header h;
+	assert(s->owner_idx < x->nparts && x->pending > 0);
+	struct kx_part *pp = &x->parts[s->owner_idx];
+	const struct dp_result *r = &s->res;
 	int keep = 0;
-	long n = s->resp_len ? sn_header_parse(s->resp, s->resp_len,
-					       s->resp_len, &h) : -1;
-	if (n <= 0) {
-		pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
-	} else if (h.error) {
-		pp->error = h.error;
-		if (h.error == SN_ERR_THROTTLING_QUOTA_EXCEEDED)
+	pp->log_start = r->log_start_offset;
+	if (r->error) {
+		pp->error = r->error;
+		if (r->error == SN_ERR_THROTTLING_QUOTA_EXCEEDED)
 			pp->error = x->api == KC_API_PRODUCE ?
 					    SN_ERR_NOT_ENOUGH_REPLICAS :
 					    SN_ERR_REQUEST_TIMED_OUT;
-		if (x->api == KC_API_PRODUCE) {
-			struct sn_produce_resp pr;
-			if (!sn_decode_produce_resp(s->resp, s->resp_len, &pr))
-				pp->log_start = pr.log_start_offset;
-		}
 	} else if (x->api == KC_API_PRODUCE) {
-		struct sn_produce_resp pr;
-		if (sn_decode_produce_resp(s->resp, s->resp_len, &pr)) {
-			pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
-		} else {
-			pp->offset = pr.base_offset;
-			pp->log_start = pr.log_start_offset;
-		}
+		pp->offset = r->base_offset;
 	} else if (x->api == KC_API_FETCH) {
-		struct sn_fetch_resp fr;
-		if (sn_decode_fetch_resp(s->resp, s->resp_len, &fr)) {
-			pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
-		} else {
-			pp->hw = fr.high_watermark;
-			pp->log_start = fr.log_start_offset;
-			pp->sub = s; /* its records go out with the answer */
-			keep = 1;
-		}
+		pp->hw = r->high_watermark;
+		pp->sub = s; /* its records go out with the answer */
+		keep = 1;
 	} else {
-		struct sn_list_offsets_resp lr;
-		if (sn_decode_list_offsets_resp(s->resp, s->resp_len, &lr))
-			pp->error = SN_ERR_UNKNOWN_SERVER_ERROR;
-		else
-			pp->offset = lr.offset;
+		pp->offset = r->offset;
 	}
 	if (!keep) {
-		s->parent = NULL;
+		s->owner = NULL;
 		dp_msg_free(s);
 	}
 	if (--x->pending == 0)
-		kx_finish(dp, m);
+		kx_finish(n, m);
 }
 
 static size_t fetch_records(const struct kx_part *pp, const uint8_t **rec)
 {
-	if (!pp->sub || pp->sub->resp_len <= SN_FETCH_RESP_BYTES) {
+	if (!pp->sub || !pp->sub->res.bytes_len) {
 		*rec = empty_bytes;
 		return 0;
 	}
-	*rec = pp->sub->resp + SN_FETCH_RESP_BYTES;
-	return pp->sub->resp_len - SN_FETCH_RESP_BYTES;
+	*rec = pp->sub->res.bytes;
+	return pp->sub->res.bytes_len;
 }
 
 static void free_shares(struct kx_req *x)
 {
 	for (uint32_t k = 0; k < x->nparts; k++)
 		if (x->parts[k].sub) {
-			x->parts[k].sub->parent = NULL;
+			x->parts[k].sub->owner = NULL;
 			dp_msg_free(x->parts[k].sub);
 			x->parts[k].sub = NULL;
 		}
 }
 
-static void finish_produce(struct dp *dp, struct dp_msg *m)
+static void finish_produce(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
-	struct kc_produce_resp_topic *ts = (void *)arena_mem;
+	struct kc_produce_resp_topic *ts = (void *)kx_core_of(n)->arena_mem;
 	struct kc_produce_resp_partition *ps = (void *)(ts + x->ntopics);
 	size_t bound = 64;
 	for (uint32_t i = 0; i < x->ntopics; i++) {
@@ -876,97 +855,13 @@ static void finish_produce(struct dp *dp, struct dp_msg *m)
 		.responses = { ts, (int32_t)x->ntopics },
 		.throttle_time_ms = 0,
 	};
-	respond(dp, m, x->api, x->version, x->corr, &r, bound);
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
 
-static void share_release(struct drv_buf *b)
-{
-	dp_msg_free((struct dp_msg *)b); /* out is a dp_msg's first member */
-}
-
-static void chain_unref(struct dp_chain *ch)
-{
-	if (--ch->refs)
-		return;
-	struct dp_msg *m = ch->m;
-	m->chain = NULL;
-	free(ch);
-	dp_msg_free(m);
-}
-
-static void piece_release(struct drv_buf *b)
-{
-	chain_unref(((struct dp_chain_piece *)b)->ch);
-}
-
-void dp_chain_free(struct dp_chain *ch)
-{
-	/* never sent: the shares were not handed to the driver */
-	for (uint32_t i = 0; !ch->sent && i < ch->nshares; i++)
-		dp_msg_free(ch->shares[i]);
-	free(ch);
-}
-
-void dp_kafka_chain_send(struct dp *dp, uint32_t conn, struct dp_msg *m)
-{
-	struct dp_chain *ch = m->chain;
-	ch->sent = 1;
-	ch->refs++; /* ours: a piece released at once (connection gone)
-		       must not free the chain under this loop */
-	for (uint32_t i = 0; i < ch->nseq; i++)
-		dp->drv_ops->conn_send(dp->drv, conn, ch->seq[i]);
-	chain_unref(ch);
-}
-
-/* Turn m (resp encoded with holes at at[0..n)) and the shares holding the
- * records into a chain.  0, or -ENOMEM (then nothing changed). */
-static int chain_build(struct dp_msg *m, size_t head, const size_t *at,
-		       const size_t *len, struct dp_msg *const *owners,
-		       const uint8_t *const *recs, uint32_t n)
-{
-	size_t bytes = sizeof(struct dp_chain) +
-		       (2 * (size_t)n + 1) * sizeof(struct drv_buf *) +
-		       n * sizeof(struct dp_msg *) +
-		       ((size_t)n + 1) * sizeof(struct dp_chain_piece);
-	struct dp_chain *ch = calloc(1, bytes);
-	if (!ch)
-		return -ENOMEM;
-	ch->m = m;
-	ch->seq = (struct drv_buf **)(ch + 1);
-	ch->shares = (struct dp_msg **)(ch->seq + 2 * (size_t)n + 1);
-	ch->hdr = (struct dp_chain_piece *)(ch->shares + n);
-	size_t from = 0;
-	for (uint32_t i = 0; i <= n; i++) {
-		size_t to = i < n ? head + at[i] : m->resp_len;
-		if (to > from) {
-			struct dp_chain_piece *pc = &ch->hdr[i];
-			pc->b.data = m->resp + from;
-			pc->b.len = (uint32_t)(to - from);
-			pc->b.release = piece_release;
-			pc->ch = ch;
-			ch->seq[ch->nseq++] = &pc->b;
-			ch->refs++;
-		}
-		from = to;
-		if (i == n)
-			break;
-		struct dp_msg *s = owners[i];
-		s->parent = NULL;
-		s->out.data = (uint8_t *)recs[i];
-		s->out.len = (uint32_t)len[i];
-		s->out.release = share_release;
-		s->out.off = 0;
-		ch->seq[ch->nseq++] = &s->out;
-		ch->shares[ch->nshares++] = s;
-	}
-	m->chain = ch;
-	return 0;
-}
-
-static void finish_fetch(struct dp *dp, struct dp_msg *m)
+static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
-	struct kc_fetch_resp_topic *ts = (void *)arena_mem;
+	struct kc_fetch_resp_topic *ts = (void *)kx_core_of(n)->arena_mem;
 	struct kc_fetch_resp_partition *ps = (void *)(ts + x->ntopics);
 	/* the holes: where each partition's records go, and whose they are */
 	size_t *at = (size_t *)(ps + x->nparts);
@@ -985,12 +880,12 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 		for (uint32_t k = t->first; k < t->first + t->count; k++) {
 			struct kx_part *pp = &x->parts[k];
 			const uint8_t *rec;
-			size_t n = fetch_records(pp, &rec);
+			size_t rn = fetch_records(pp, &rec);
 			/* max_bytes bounds the answer, but the first batch
 			 * goes out whole so that a consumer always moves */
-			if (total && total + n > (size_t)x->max_bytes)
-				n = 0;
-			total += n;
+			if (total && total + rn > (size_t)x->max_bytes)
+				rn = 0;
+			total += rn;
 			memset(&ps[k], 0, sizeof(ps[k]));
 			ps[k].partition_index = pp->index;
 			ps[k].error_code = pp->error;
@@ -1000,10 +895,10 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 			ps[k].aborted_transactions = (struct kc_array){ NULL, 0 };
 			ps[k].preferred_read_replica = -1;
 			ps[k].records = (struct kc_bytes){ empty_bytes, 0 };
-			if (n) {
+			if (rn) {
 				/* sent from the share that read it */
 				ps[k].records = (struct kc_bytes){
-					KC_BYTES_EXTERNAL, (int32_t)n };
+					KC_BYTES_EXTERNAL, (int32_t)rn };
 				owners[nholes] = pp->sub;
 				recs[nholes] = rec;
 				nholes++;
@@ -1019,35 +914,34 @@ static void finish_fetch(struct dp *dp, struct dp_msg *m)
 	};
 	struct kc_response_header rh = { x->corr };
 	struct kc_holes holes = { at, len, 0, nholes };
-	m->kind = DPM_READY;
-	long n = -ENOMEM;
-	if (!dp_msg_resp(dp, m, bound + 4))
-		n = kc_encode_response_ext(x->api, x->version, &rh,
-					   (const void *)&r, m->resp + 4,
-					   bound, &holes);
-	if (n >= 0) {
-		rb_put32(m->resp, (uint32_t)((size_t)n + total));
-		m->resp_len = (uint32_t)n + 4;
-		if (nholes && chain_build(m, 4, at, len, owners, recs, nholes))
-			n = -ENOMEM;
+	long enc = -ENOMEM;
+	if (!dp_msg_resp(n->dp, m, bound + 4))
+		enc = kc_encode_response_ext(x->api, x->version, &rh,
+					     (const void *)&r, m->resp + 4,
+					     bound, &holes);
+	if (enc >= 0) {
+		rb_put32(m->resp, (uint32_t)((size_t)enc + total));
+		m->resp_len = (uint32_t)enc + 4;
+		if (nholes && dp_chain_build(m, 4, at, len, owners, recs, nholes))
+			enc = -ENOMEM;
 	}
-	if (n < 0) {
+	if (enc < 0) {
 		for (uint32_t h = 0; h < nholes; h++) {
-			owners[h]->parent = NULL;
+			owners[h]->owner = NULL;
 			dp_msg_free(owners[h]);
 		}
-		dp_log("kafka: fetch answer not built: %ld", n);
+		dp_log("kafka: fetch answer not built: %ld", enc);
 		m->resp_len = 0;
 		m->close_after = 1;
 	}
 	free_shares(x); /* those whose records did not fit */
-	dp_net_deliver(dp, m);
+	dp_conn_deliver(n, m);
 }
 
-static void finish_list(struct dp *dp, struct dp_msg *m)
+static void finish_list(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
-	struct kc_list_offsets_resp_topic *ts = (void *)arena_mem;
+	struct kc_list_offsets_resp_topic *ts = (void *)kx_core_of(n)->arena_mem;
 	struct kc_list_offsets_resp_partition *ps = (void *)(ts + x->ntopics);
 	size_t bound = 64;
 	for (uint32_t i = 0; i < x->ntopics; i++) {
@@ -1072,7 +966,7 @@ static void finish_list(struct dp *dp, struct dp_msg *m)
 	struct kc_list_offsets_resp r = {
 		.topics = { ts, (int32_t)x->ntopics },
 	};
-	respond(dp, m, x->api, x->version, x->corr, &r, bound);
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
 
 /* Bytes the fetch shares hold. */
@@ -1086,36 +980,40 @@ static size_t fetch_bytes(const struct kx_req *x)
 }
 
 /* Every share of m is in: answer, or (fetch) wait for more data. */
-static void kx_finish(struct dp *dp, struct dp_msg *m)
+static void kx_finish(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
 	switch (x->api) {
 	case KC_API_PRODUCE:
-		finish_produce(dp, m);
+		finish_produce(n, m);
 		return;
 	case KC_API_FETCH:
-		if (x->max_wait_ms > 0 && fetch_bytes(x) < (size_t)(x->min_bytes ? x->min_bytes : 1) &&
-		    dp_now_ns() < x->deadline_ns && dp_conn_of(x->conn)) {
+		if (x->max_wait_ms > 0 &&
+		    fetch_bytes(x) < (size_t)(x->min_bytes ? x->min_bytes : 1) &&
+		    dp_now_ns(n->dp) < x->deadline_ns &&
+		    dp_conn_of(n, x->conn)) {
+			struct kx_core *k = kx_core_of(n);
 			free_shares(x);
-			x->wait_next = waiting;
-			waiting = m;
-			nwaiting++;
-			dp->net.kafka_waits++;
+			x->wait_next = k->waiting;
+			k->waiting = m;
+			k->nwaiting++;
+			n->st.kafka_waits++;
 			return;
 		}
-		finish_fetch(dp, m);
+		finish_fetch(n, m);
 		return;
 	default:
-		finish_list(dp, m);
+		finish_list(n, m);
 		return;
 	}
 }
 
 /* ---- long-poll fetches ---- */
 
-int dp_kafka_waiting(void)
+/* While fetches wait, the core sleeps at most 1 ms. */
+static uint64_t max_sleep_us(struct dp_net *n)
 {
-	return waiting != NULL;
+	return kx_core_of(n)->waiting ? 1000 : 0;
 }
 
 /* Has any partition of x moved since it was read?  (Not "is there data
@@ -1133,29 +1031,32 @@ static int fetch_ready(const struct kx_req *x)
 	return 0;
 }
 
-int dp_kafka_do_work(struct dp *dp)
+/* Long-poll fetches: recheck the waiting ones; returns work done. */
+static int do_work(struct dp_net *n)
 {
-	if (!waiting)
+	struct kx_core *k = kx_core_of(n);
+	if (!k->waiting)
 		return 0;
-	uint64_t now = dp_now_ns();
-	if (now < next_recheck_ns)
+	uint64_t now = dp_now_ns(n->dp);
+	if (now < k->next_recheck_ns)
 		return 0;
-	next_recheck_ns = now + 500000; /* every 0.5 ms at most */
+	k->next_recheck_ns = now + 500000; /* every 0.5 ms at most */
 	int work = 0;
-	struct dp_msg **pm = &waiting;
+	struct dp_msg **pm = &k->waiting;
 	/* bounded: each pass visits every waiting request once */
-	for (uint32_t seen = 0; *pm && seen < nwaiting + 1; seen++) {
+	for (uint32_t seen = 0; *pm && seen < k->nwaiting + 1; seen++) {
 		struct dp_msg *m = *pm;
 		struct kx_req *x = kx_of(m);
-		int gone = !dp_conn_of(x->conn);
+		int gone = !dp_conn_of(n, x->conn);
 		int due = now >= x->deadline_ns;
-		kx_revalidate(dp, x); /* before fetch_ready reads parts[].p */
+		kx_revalidate(n, x); /* before fetch_ready reads parts[].p */
 		if (!gone && !due && !fetch_ready(x)) {
 			pm = &x->wait_next;
 			continue;
 		}
 		*pm = x->wait_next;
-		nwaiting--;
+		assert(k->nwaiting > 0);
+		k->nwaiting--;
 		work++;
 		if (gone) {
 			dp_msg_free(m);
@@ -1163,96 +1064,131 @@ int dp_kafka_do_work(struct dp *dp)
 		}
 		if (due)
 			x->max_wait_ms = 0; /* this read is the answer */
-		fetch_issue(dp, m);	/* revalidates first */
+		fetch_issue(n, m);	/* revalidates first */
 	}
 	return work;
 }
 
 /* ---- frames ---- */
 
-static void request(struct dp *dp, struct dp_conn *c, const uint8_t *f,
+static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		    size_t len)
 {
 	struct kc_request_header h;
 	union kc_request body;
-	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
-	dp->net.kafka_requests++;
-	dp->net.frames++;
-	dp->net.frame_bytes += len + 4;
+	struct kx_core *k = kx_core_of(n);
+	struct kc_arena a = { (uint8_t *)k->arena_mem, sizeof(k->arena_mem), 0 };
+	n->st.kafka_requests++;
+	n->st.frames++;
+	n->st.frame_bytes += len + 4;
 	long rc = kc_decode_request(f, len, &h, &body, &a);
 	if (rc == -SN_ERR_UNSUPPORTED_VERSION && len >= 8 &&
 	    h.api_key == KC_API_API_VERSIONS) {
-		bad(dp, DP_BAD_KAFKA_VERSION);
-		api_versions(dp, c, &h, SN_ERR_UNSUPPORTED_VERSION);
+		bad(n, DP_BAD_KAFKA_VERSION);
+		api_versions(n, c, &h, SN_ERR_UNSUPPORTED_VERSION);
 		return;
 	}
 	if (rc < 0) {
 		if (rc == -SN_ERR_UNSUPPORTED_VERSION) {
-			bad(dp, DP_BAD_KAFKA_VERSION);
+			bad(n, DP_BAD_KAFKA_VERSION);
 			dp_log("kafka: unsupported request: api key %d "
 			       "version %d (client %.*s); closing the "
 			       "connection", h.api_key, h.api_version,
 			       h.client_id.len > 0 ? (int)h.client_id.len : 0,
 			       h.client_id.ptr ? h.client_id.ptr : "");
 		} else {
-			bad(dp, DP_BAD_KAFKA_REQUEST);
+			bad(n, DP_BAD_KAFKA_REQUEST);
 		}
-		poison(dp, c);
+		poison(n, c);
 		return;
 	}
 	switch (h.api_key) {
 	case KC_API_API_VERSIONS:
-		api_versions(dp, c, &h, 0);
+		api_versions(n, c, &h, 0);
 		break;
 	case KC_API_METADATA:
-		metadata(dp, c, &h, &body.metadata, &a);
+		metadata(n, c, &h, &body.metadata, &a);
 		break;
 	case KC_API_FIND_COORDINATOR:
-		find_coordinator(dp, c, &h, (const void *)&body);
+		find_coordinator(n, c, &h, (const void *)&body);
 		break;
 	case KC_API_INIT_PRODUCER_ID:
-		init_producer_id(dp, c, &h, (const void *)&body);
+		init_producer_id(n, c, &h, (const void *)&body);
 		break;
 	case KC_API_PRODUCE:
-		produce(dp, c, &h, (const void *)&body);
+		produce(n, c, &h, (const void *)&body);
 		break;
 	case KC_API_FETCH:
-		fetch(dp, c, &h, (const void *)&body);
+		fetch(n, c, &h, (const void *)&body);
 		break;
 	case KC_API_LIST_OFFSETS:
-		list_offsets(dp, c, &h, &body.list_offsets);
+		list_offsets(n, c, &h, &body.list_offsets);
 		break;
 	default:
 		/* groups, offsets, topic admin, configs */
-		forward(dp, c, &h, f, len);
+		forward(n, c, &h, f, len);
 		break;
 	}
 }
 
-long dp_kafka_conn_data(struct dp *dp, struct dp_conn *c, const uint8_t *p,
-			size_t len)
+/* Bytes at p from a Kafka connection: frames handled, bytes consumed
+ * returned (0: wait for more), < 0 to close the connection. */
+static long conn_data(struct dp_net *n, struct dp_conn *c, const uint8_t *p,
+		      size_t len)
 {
 	uint32_t id = c->id;
 	size_t used = 0;
 	/* bounded: each frame consumes >= 12 bytes; the window stops us */
 	while (!c->poisoned) {
-		if (!dp_conn_room(dp, c))
+		if (!dp_conn_room(n, c))
 			break;
 		if (len - used < 4)
 			break;
 		uint32_t size = rb_be32(p + used);
-		if (size < 8 || size > DP_KAFKA_MAX_REQUEST ||
-		    size > dp->cfg.tcp_max_frame) {
-			bad(dp, DP_BAD_KAFKA_FRAME);
+		if (size < 8 || size > KX_MAX_REQUEST ||
+		    size > n->dp->cfg.tcp_max_frame) {
+			bad(n, DP_BAD_KAFKA_FRAME);
 			return -1; /* not Kafka, or too big to ever take */
 		}
 		if (len - used - 4 < size)
 			break; /* the driver keeps the partial frame */
-		request(dp, c, p + used + 4, size);
+		request(n, c, p + used + 4, size);
 		used += 4 + (size_t)size;
-		c = dp_conn_of(id);
+		c = dp_conn_of(n, id);
 		if (!c)
 			return -1;
 	}
 	return (long)used;
 }
+
+static int init(struct dp_net *n, void **priv)
+{
+	(void)n;
+	struct kx_core *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	*priv = k;
+	return 0;
+}
+
+static void fini(struct dp_net *n, void *priv)
+{
+	struct kx_core *k = priv;
+	(void)n;
+	/* bounded: the list holds nwaiting requests */
+	while (k && k->waiting) {
+		struct dp_msg *m = k->waiting;
+		k->waiting = kx_of(m)->wait_next;
+		dp_msg_free(m);
+	}
+	free(k);
+}
+
+const struct dp_frontend dp_fe_kafka = {
+	.name = "kafka",
+	.init = init,
+	.fini = fini,
+	.conn_data = conn_data,
+	.do_work = do_work,
+	.max_sleep_us = max_sleep_us,
+};

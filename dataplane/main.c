@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/net.h"
 #include "dataplane/partition_dir.h"
 #include "storage/disk.h"
 
@@ -62,21 +63,6 @@ void dp_log(const char *fmt, ...)
 	}
 }
 
-uint64_t dp_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void dp_wake_fd(int fd)
-{
-	uint64_t one = 1;
-	if (write(fd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated, a wake-up is pending */
-	}
-}
-
 struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes)
 {
 	size_t bytes = sizeof(struct dp_msg) + data_bytes;
@@ -107,7 +93,7 @@ void dp_msg_release_req(struct dp_msg *m)
 {
 	if (!m->req_token)
 		return;
-	dp_g->drv_ops->release(m->req_token);
+	m->req_release(m->req_token);
 	m->req_token = NULL;
 	m->req = NULL;
 }
@@ -118,10 +104,6 @@ void dp_msg_free(struct dp_msg *m)
 		return;
 	struct dp *dp = dp_g;
 	dp_msg_release_req(m);
-	if (m->chain) {
-		dp_chain_free(m->chain);
-		m->chain = NULL;
-	}
 	free(m->resp_heap);
 	/* relaxed: see dp_msg_alloc */
 	atomic_fetch_sub_explicit(&dp->mem_used, m->accounted,
@@ -155,25 +137,6 @@ int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t bytes)
 	m->accounted += bytes;
 	m->resp = m->resp_heap;
 	return 0;
-}
-
-void dp_complete(struct dp *dp, struct dp_msg *m)
-{
-	void *obj = m;
-	/* bounded: the completion ring is larger than every partition ring
-	 * can hold in flight; spin only if it is momentarily full */
-	for (unsigned i = 0; dp_ring_enqueue_burst(dp->completions, &obj, 1) != 1;
-	     i++) {
-		if (i > 100000) {
-			dp_msg_free(m); /* the net core is gone (shutdown) */
-			return;
-		}
-		usleep(10);
-	}
-	/* seq_cst: pairs with the net core's seq_cst store of net_sleeping
-	 * before it re-checks the ring */
-	if (atomic_load(&dp->net_sleeping))
-		dp_wake_fd(dp->net_wake_fd);
 }
 
 /* ---- producer ids ---- */
@@ -242,11 +205,51 @@ static void raise_fd_limit(uint32_t max_connections)
 		       (unsigned long long)want);
 }
 
+/*
+ * The net cores: the native protocol on udp_port and tcp_port, Kafka on
+ * kafka_port.  The first core binds the ports (0: any); the others bind
+ * the same ones (SO_REUSEPORT), so the kernel spreads the load.
+ */
+static int start_net_cores(struct dp *dp)
+{
+	uint32_t want = dp->cfg.net_cores ? dp->cfg.net_cores : 1;
+	if (want > DP_MAX_NET_CORES)
+		want = DP_MAX_NET_CORES;
+	if (want > 1 && strcmp(dp->cfg.driver, "socket")) {
+		dp_log("net_cores = %u: only the socket driver runs more than "
+		       "one net core; starting one", want);
+		want = 1;
+	}
+	struct dp_listen l = {
+		.udp_port = dp->cfg.udp_port,
+		.udp_fe = &dp_fe_native,
+		.ntcp = 2,
+		.tcp_port = { dp->cfg.tcp_port, dp->cfg.kafka_port },
+		.tcp_fe = { &dp_fe_native, &dp_fe_kafka },
+	};
+	for (uint32_t i = 0; i < want; i++) {
+		uint16_t tcp[DP_MAX_LISTENERS];
+		int rc = dp_net_start(dp, i, &l, want > 1, &l.udp_port, tcp);
+		if (rc) {
+			dp_log("net core %u: %s", i, sl_strerror(rc));
+			return rc;
+		}
+		for (uint32_t k = 0; k < l.ntcp; k++)
+			l.tcp_port[k] = tcp[k];
+		dp->nnet = i + 1;
+	}
+	dp->udp_port = l.udp_port;
+	dp->tcp_port = l.tcp_port[0];
+	dp->kafka_port = l.tcp_port[1];
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct dp dp_storage;
 	struct dp *dp = &dp_storage;
 	dp_g = dp;
+	dp->clock = &sl_clock_system;
 	const char *conf = NULL;
 	const char *over[64];
 	int nover = 0;
@@ -327,10 +330,6 @@ int main(int argc, char **argv)
 	dp->nstore = dp->cfg.storage_cores;
 	if (dp->nstore > DP_MAX_STORAGE_CORES)
 		dp->nstore = DP_MAX_STORAGE_CORES;
-	/* the net core's completion ring exists before any core runs */
-	rc = dp_ring_create(1u << 16, &dp->completions);
-	if (rc)
-		return 1;
 	for (uint32_t i = 0; i < dp->nstore; i++) {
 		rc = dp_store_start(dp, i);
 		if (rc) {
@@ -339,10 +338,11 @@ int main(int argc, char **argv)
 		}
 	}
 	dp_topics_load_cache(dp);
-	rc = dp_net_start(dp);
+	rc = start_net_cores(dp);
 	if (rc) {
-		dp_log("net core: %s", sl_strerror(rc));
 		atomic_store(&dp->stop, 1);
+		for (uint32_t i = 0; i < dp->nnet; i++)
+			dp_net_join(dp, i);
 		for (uint32_t i = 0; i < dp->nstore; i++)
 			dp_store_join(dp, i);
 		return 1;
@@ -358,12 +358,15 @@ int main(int argc, char **argv)
 			dp_log("telemetry: %d /sluice command(s) also on DPDK's "
 			       "telemetry socket", n);
 	}
-	dp_log("ready: driver %s, udp %s:%u, tcp %s:%u, %u storage core(s), "
-	       "data %s", dp->drv_ops->name, dp->cfg.listen_host, dp->udp_port,
-	       dp->cfg.listen_host, dp->tcp_port, dp->nstore, dp->cfg.data_dir);
+	dp_log("ready: driver %s, udp %s:%u, tcp %s:%u, kafka %s:%u, %u net "
+	       "core(s), %u storage core(s), data %s", dp->net[0]->drv_ops->name,
+	       dp->cfg.listen_host, dp->udp_port, dp->cfg.listen_host,
+	       dp->tcp_port, dp->cfg.listen_host, dp->kafka_port, dp->nnet,
+	       dp->nstore, dp->cfg.data_dir);
 	rc = dp_control_run(dp, sfd);
 	atomic_store(&dp->stop, 1);
-	dp_net_join(dp);
+	for (uint32_t i = 0; i < dp->nnet; i++)
+		dp_net_join(dp, i);
 	for (uint32_t i = 0; i < dp->nstore; i++)
 		dp_store_join(dp, i);
 	dp_log("stopped");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/net.h"
 
 #ifdef SLUICE_HAVE_TELEMETRY
 #include "dataplane/telemetry/telemetry.h"
@@ -28,12 +29,12 @@ static int cb_info(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_int(d, "pid", getpid());
 	tel_data_add_dict_u64(d, "uptime_s",
 			      (uint64_t)time(NULL) - g->start_ms / 1000);
-	tel_data_add_dict_string(d, "driver", g->drv_ops->name);
+	tel_data_add_dict_string(d, "driver", g->net[0]->drv_ops->name);
 	tel_data_add_dict_u64(d, "udp_port", g->udp_port);
 	tel_data_add_dict_u64(d, "tcp_port", g->tcp_port);
 	tel_data_add_dict_u64(d, "kafka_port", g->kafka_port);
 	tel_data_add_dict_u64(d, "storage_cores", g->nstore);
-	tel_data_add_dict_u64(d, "net_cores", 1);
+	tel_data_add_dict_u64(d, "net_cores", g->nnet);
 	tel_data_add_dict_u64(d, "memory_used_bytes", atomic_load(&g->mem_used));
 	tel_data_add_dict_u64(d, "memory_limit_bytes", g->mem_limit);
 	tel_data_add_dict_u64(d, "topics_freed", g->topics_freed);
@@ -56,15 +57,16 @@ static int cb_config(const char *cmd, const char *params, struct tel_data *d)
 	return tel_data_string(d, buf);
 }
 
-static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
+/* Net core ni's counters (and its driver's) as the dict net<ni>. */
+static int net_counters(struct tel_data *d, uint32_t ni)
 {
-	tel_data_start_dict(d);
 	struct tel_data *n = tel_data_alloc();
 	if (!n)
 		return -1;
 	tel_data_start_dict(n);
-	const struct dp_net_stats *s = &g->net;
-	const struct drv_stats *ds = g->drv_ops->stats(g->drv);
+	const struct dp_net *nc = g->net[ni];
+	const struct dp_net_stats *s = &nc->st;
+	const struct drv_stats *ds = nc->drv_ops->stats(nc->drv);
 	tel_data_add_dict_u64(n, "frames", s->frames);
 	tel_data_add_dict_u64(n, "frame_bytes", s->frame_bytes);
 	tel_data_add_dict_u64(n, "produce", s->produce);
@@ -80,8 +82,9 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 	for (int i = 0; i < DP_BAD_COUNT; i++) {
 		char k[64];
 		uint64_t v = s->bad[i];
-		/* the storage cores find these two (idempotence state) */
-		for (uint32_t c = 0; c < g->nstore; c++)
+		/* the storage cores find these two (idempotence state):
+		 * counted on net0 */
+		for (uint32_t c = 0; ni == 0 && c < g->nstore; c++)
 			v += i == DP_BAD_OUT_OF_ORDER ? g->store[c]->st.out_of_order :
 			     i == DP_BAD_FENCED_EPOCH ? g->store[c]->st.fenced_epoch :
 							0;
@@ -111,7 +114,18 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 	tel_data_add_dict_u64(n, "udp_admin_refused", s->udp_admin_refused);
 	tel_data_add_dict_u64(n, "udp_reply_limited", s->udp_reply_limited);
 	tel_data_add_dict_u64(n, "idle_waits", s->idle_waits);
-	tel_data_add_dict_container(d, "net0", n, 0);
+	char nk[32];
+	snprintf(nk, sizeof(nk), "net%u", ni);
+	tel_data_add_dict_container(d, nk, n, 0);
+	return 0;
+}
+
+static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
+{
+	tel_data_start_dict(d);
+	for (uint32_t ni = 0; ni < g->nnet; ni++)
+		if (net_counters(d, ni))
+			return -1;
 	for (uint32_t i = 0; i < g->nstore; i++) {
 		const struct dp_store_stats *t = &g->store[i]->st;
 		struct tel_data *c = tel_data_alloc();

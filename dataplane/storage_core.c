@@ -30,6 +30,7 @@
  * fd/pos/len to the net core for splice/sendfile would save that copy for
  * cold reads but needs segment lifetime pinning against retention; later.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,53 +44,40 @@
 #include "dataplane/dp.h"
 #include "proto/record_batch.h"
 
-void dp_store_wake(struct dp_store_core *c)
-{
-	/* seq_cst: pairs with the core's seq_cst store of sleeping=1 before
-	 * it re-checks its rings (Dekker): either it sees our enqueue or we
-	 * see it sleeping. */
-	if (atomic_load(&c->sleeping))
-		dp_wake_fd(c->wake_fd);
-}
-
 static void idem_rebuild(struct dp *dp, struct dp_partition *p);
 
-static void respond_produce(struct dp *dp, struct dp_msg *m, int16_t err,
-			    int64_t base, int64_t last, uint32_t throttle_ms)
+/* A produce's answer: its result, back to its net core (nobody waits
+ * for acks=0: freed). */
+static void produce_answer(struct dp_msg *m, int16_t err, int64_t base,
+			   int64_t last, uint32_t throttle_ms)
 {
-	if (m->acks == 0) {
+	assert(m->op == DP_PRODUCE);
+	if (m->rq.produce.acks == 0) {
 		dp_msg_free(m);
 		return;
 	}
 	struct dp_partition *p = m->part;
-	struct sn_produce_resp r = {
-		.topic_id = p->topic->id,
-		.partition = p->index,
-		.base_offset = err ? -1 : base,
-		.last_offset = err ? -1 : last,
-		.log_start_offset = p->log ? slog_start_offset(p->log) : -1,
-		.throttle_ms = throttle_ms,
-	};
-	dp_msg_resp(dp, m, SN_PRODUCE_RESP_BYTES);
-	long n = sn_encode_produce_resp(m->resp, SN_PRODUCE_RESP_BYTES, m->corr,
-					err, &r);
-	m->resp_len = n > 0 ? (uint32_t)n : 0;
-	dp_complete(dp, m);
+	m->res.error = err;
+	m->res.base_offset = err ? -1 : base;
+	m->res.last_offset = err ? -1 : last;
+	m->res.log_start_offset = p->log ? slog_start_offset(p->log) : -1;
+	m->res.throttle_ms = throttle_ms;
+	dp_complete(m);
 }
 
-static void respond_error(struct dp *dp, struct dp_msg *m, uint8_t opcode,
-			  int16_t err)
+static void answer_error(struct dp_msg *m, int16_t err)
 {
-	if (m->kind == DPM_PRODUCE) {
-		respond_produce(dp, m, err, -1, -1,
-				err == SN_ERR_THROTTLING_QUOTA_EXCEEDED ?
-					DP_THROTTLE_MS : 0);
+	assert(err != 0);
+	if (m->op == DP_PRODUCE) {
+		produce_answer(m, err, -1, -1,
+			       err == SN_ERR_THROTTLING_QUOTA_EXCEEDED ?
+				       DP_THROTTLE_MS : 0);
 		return;
 	}
-	dp_msg_resp(dp, m, 64);
-	long n = sn_encode_error_resp(m->resp, 64, opcode, m->corr, err);
-	m->resp_len = n > 0 ? (uint32_t)n : 0;
-	dp_complete(dp, m);
+	m->res.error = err;
+	m->res.bytes = NULL;
+	m->res.bytes_len = 0;
+	dp_complete(m);
 }
 
 /* ---- durability ---- */
@@ -98,20 +86,21 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 		       int err)
 {
 	struct dp_partition *p = ctx;
-	struct dp_store_core *c = dp_g->store[p->core];
+	struct dp_store_core *c = p->sc;
 	c->durable_cb_calls++;
 	if (err < 0) {
 		/* rolled back to durable_end: everything queued is gone */
 		while (p->acks_head) {
 			struct dp_msg *m = p->acks_head;
 			p->acks_head = m->next;
-			if (m->last_offset < durable_end) {
-				respond_produce(dp_g, m, 0, -1, m->last_offset, 0);
+			if (m->res.last_offset < durable_end) {
+				produce_answer(m, 0, m->res.base_offset,
+					       m->res.last_offset, 0);
 				continue;
 			}
 			c->st.storage_errors++;
-			respond_produce(dp_g, m, SN_ERR_KAFKA_STORAGE_ERROR, -1,
-					-1, DP_STORAGE_THROTTLE_MS);
+			produce_answer(m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1,
+				       DP_STORAGE_THROTTLE_MS);
 		}
 		p->acks_tail = NULL;
 		p->acks_pending = 0;
@@ -120,23 +109,22 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 			struct dp_msg *m = p->w1_head;
 			p->w1_head = m->next;
 			c->st.storage_errors++;
-			respond_produce(dp_g, m, SN_ERR_KAFKA_STORAGE_ERROR, -1,
-					-1, DP_STORAGE_THROTTLE_MS);
+			produce_answer(m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1,
+				       DP_STORAGE_THROTTLE_MS);
 		}
 		p->w1_tail = NULL;
 		/* the producers' state as the log now has it: a batch that
 		 * is still durable must keep being recognised as a duplicate */
 		idem_reset(&p->idem);
-		idem_rebuild(dp_g, p);
+		idem_rebuild(c->dp, p);
 		return;
 	}
-	while (p->acks_head && p->acks_head->last_offset < durable_end) {
+	while (p->acks_head && p->acks_head->res.last_offset < durable_end) {
 		struct dp_msg *m = p->acks_head;
 		p->acks_head = m->next;
+		assert(p->acks_pending > 0);
 		p->acks_pending--;
-		/* base offset was stored in the response already */
-		int64_t base = (int64_t)m->fetch.offset;
-		respond_produce(dp_g, m, 0, base, m->last_offset, 0);
+		produce_answer(m, 0, m->res.base_offset, m->res.last_offset, 0);
 	}
 	if (!p->acks_head)
 		p->acks_tail = NULL;
@@ -146,11 +134,10 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 static void written_cb(void *ctx, struct slog *log, int64_t written_end)
 {
 	struct dp_partition *p = ctx;
-	while (p->w1_head && p->w1_head->last_offset < written_end) {
+	while (p->w1_head && p->w1_head->res.last_offset < written_end) {
 		struct dp_msg *m = p->w1_head;
 		p->w1_head = m->next;
-		respond_produce(dp_g, m, 0, (int64_t)m->fetch.offset,
-				m->last_offset, 0);
+		produce_answer(m, 0, m->res.base_offset, m->res.last_offset, 0);
 	}
 	if (!p->w1_head)
 		p->w1_tail = NULL;
@@ -158,13 +145,14 @@ static void written_cb(void *ctx, struct slog *log, int64_t written_end)
 }
 
 /* Hold an acks=1 answer until written_cb: the batch is in the file. */
-static void written_queue(struct dp_partition *p, struct dp_msg *m,
-			  int64_t base, int64_t last)
+static void written_queue(struct dp_store_core *c, struct dp_partition *p,
+			  struct dp_msg *m, int64_t base, int64_t last)
 {
-	m->fetch.offset = base; /* reused: base offset to answer with */
-	m->last_offset = last;
+	m->res.base_offset = base;
+	m->res.last_offset = last;
 	m->next = NULL;
-	m->deadline_ns = dp_now_ns() + (uint64_t)(m->deadline_ns ? m->deadline_ns : 30000) * 1000000ull;
+	m->deadline_ns = dp_now_ns(c->dp) +
+			 (uint64_t)m->rq.produce.timeout_ms * 1000000ull;
 	if (p->w1_tail)
 		p->w1_tail->next = m;
 	else
@@ -173,13 +161,14 @@ static void written_queue(struct dp_partition *p, struct dp_msg *m,
 	slog_request_flush(p->log);
 }
 
-static void ack_queue(struct dp_partition *p, struct dp_msg *m, int64_t base,
-		      int64_t last)
+static void ack_queue(struct dp_store_core *c, struct dp_partition *p,
+		      struct dp_msg *m, int64_t base, int64_t last)
 {
-	m->fetch.offset = base; /* reused: base offset to answer with */
-	m->last_offset = last;
+	m->res.base_offset = base;
+	m->res.last_offset = last;
 	m->next = NULL;
-	m->deadline_ns = dp_now_ns() + (uint64_t)(m->deadline_ns ? m->deadline_ns : 30000) * 1000000ull;
+	m->deadline_ns = dp_now_ns(c->dp) +
+			 (uint64_t)m->rq.produce.timeout_ms * 1000000ull;
 	if (p->acks_tail)
 		p->acks_tail->next = m;
 	else
@@ -204,17 +193,17 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	if (v == IDEM_DUPLICATE) {
 		c->st.duplicates++;
 		p->duplicates++;
-		if (m->acks == -1 &&
+		if (m->rq.produce.acks == -1 &&
 		    dup.last_offset >= slog_durable_offset(p->log)) {
-			ack_queue(p, m, dup.base_offset, dup.last_offset);
+			ack_queue(c, p, m, dup.base_offset, dup.last_offset);
 			return 0;
 		}
-		if (m->acks == 1 &&
+		if (m->rq.produce.acks == 1 &&
 		    dup.last_offset >= slog_written_offset(p->log)) {
-			written_queue(p, m, dup.base_offset, dup.last_offset);
+			written_queue(c, p, m, dup.base_offset, dup.last_offset);
 			return 0;
 		}
-		respond_produce(dp, m, 0, dup.base_offset, dup.last_offset, 0);
+		produce_answer(m, 0, dup.base_offset, dup.last_offset, 0);
 		return 0;
 	}
 	if (v < 0) {
@@ -222,7 +211,7 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 			c->st.out_of_order++;
 		else
 			c->st.fenced_epoch++;
-		respond_produce(dp, m, (int16_t)-v, -1, -1, 0);
+		produce_answer(m, (int16_t)-v, -1, -1, 0);
 		return 0;
 	}
 	struct slog_append_result res;
@@ -232,12 +221,12 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 		swriter_do_work(c->w);
 		rc = slog_append_validated(p->log, m->req, m->req_len, &res);
 	}
-	if (rc == SL_EFULL && m->parent && !m->req_token) {
+	if (rc == SL_EFULL && m->rq.produce.may_stall && !m->req_token) {
 		/* a Kafka producer: hold the partition until the writer has
 		 * room (Kafka clients wait for a slow broker, and answer a
 		 * refusal with a 100 ms back-off); bounded by
 		 * DP_STALL_MAX_MS, then refused like the native protocol */
-		uint64_t now = dp_now_ns();
+		uint64_t now = dp_now_ns(dp);
 		if (!p->stalled_since_ns)
 			p->stalled_since_ns = now;
 		if (now - p->stalled_since_ns < DP_STALL_MAX_MS * 1000000ull)
@@ -249,21 +238,21 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	dp_msg_release_req(m);
 	if (rc == SL_EFULL) {
 		c->st.log_full++;
-		respond_produce(dp, m, SN_ERR_THROTTLING_QUOTA_EXCEEDED, -1, -1,
+		produce_answer(m, SN_ERR_THROTTLING_QUOTA_EXCEEDED, -1, -1,
 				DP_THROTTLE_MS);
 		return 0;
 	}
 	if (rc == SL_ETOOBIG) {
-		respond_produce(dp, m, SN_ERR_MESSAGE_TOO_LARGE, -1, -1, 0);
+		produce_answer(m, SN_ERR_MESSAGE_TOO_LARGE, -1, -1, 0);
 		return 0;
 	}
 	if (rc <= SL_ECORRUPT && rc >= SL_ELENGTH) {
-		respond_produce(dp, m, SN_ERR_CORRUPT_MESSAGE, -1, -1, 0);
+		produce_answer(m, SN_ERR_CORRUPT_MESSAGE, -1, -1, 0);
 		return 0;
 	}
 	if (rc < 0) {
 		c->st.storage_errors++;
-		respond_produce(dp, m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1,
+		produce_answer(m, SN_ERR_KAFKA_STORAGE_ERROR, -1, -1,
 				DP_STORAGE_THROTTLE_MS);
 		return 0;
 	}
@@ -274,36 +263,37 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	c->st.batch_bytes += m->req_len;
 	p->batches++;
 	p->bytes += m->req_len;
-	if (m->acks == -1) {
-		ack_queue(p, m, res.base_offset, res.last_offset);
+	if (m->rq.produce.acks == -1) {
+		ack_queue(c, p, m, res.base_offset, res.last_offset);
 		return 0;
 	}
-	if (m->acks == 1) {
-		written_queue(p, m, res.base_offset, res.last_offset);
+	if (m->rq.produce.acks == 1) {
+		written_queue(c, p, m, res.base_offset, res.last_offset);
 		return 0;
 	}
-	respond_produce(dp, m, 0, res.base_offset, res.last_offset, 0);
+	produce_answer(m, 0, res.base_offset, res.last_offset, 0);
 	return 0;
 }
 
 /* ---- fetch ---- */
 
-/* Answer the fetch if it is ready (or forced); returns 1 if answered. */
+/* Answer the fetch if it is ready (or forced); returns 1 if answered.
+ * The records go into m's answer buffer after the front-end's headroom
+ * (one copy: from the tail cache or the segment file). */
 static int try_fetch(struct dp *dp, struct dp_store_core *c,
 		     struct dp_msg *m, int force)
 {
 	struct dp_partition *p = m->part;
-	struct sn_fetch *f = &m->fetch;
+	const struct dp_fetch *f = &m->rq.fetch;
 	int64_t start = slog_start_offset(p->log), end = slog_end_offset(p->log);
 	int64_t durable = slog_durable_offset(p->log);
 	int64_t limit = f->isolation ? end : durable;
 	if (f->offset < start || f->offset > end) {
-		respond_error(dp, m, SN_FETCH, SN_ERR_OFFSET_OUT_OF_RANGE);
+		answer_error(m, SN_ERR_OFFSET_OUT_OF_RANGE);
 		return 1;
 	}
-	size_t cap = m->transport == DPT_UDP ?
-			     dp->cfg.udp_max_frame - SN_FETCH_RESP_BYTES :
-			     DP_FETCH_MAX_BYTES;
+	size_t cap = f->hard_max < DP_FETCH_MAX_BYTES ? f->hard_max :
+							 DP_FETCH_MAX_BYTES;
 	size_t max = f->max_bytes < cap ? f->max_bytes : cap;
 	if (max == 0)
 		max = 1;
@@ -311,35 +301,33 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	int rc = f->offset >= limit ? 0 :
 				      slog_read(p->log, f->offset, max, limit, &v);
 	if (rc < 0) {
-		respond_error(dp, m, SN_FETCH,
-			      rc == SL_EOFFSET ? SN_ERR_OFFSET_OUT_OF_RANGE :
-						 SN_ERR_KAFKA_STORAGE_ERROR);
+		answer_error(m, rc == SL_EOFFSET ? SN_ERR_OFFSET_OUT_OF_RANGE :
+						   SN_ERR_KAFKA_STORAGE_ERROR);
 		return 1;
 	}
 	if (!force && v.len < (f->min_bytes ? f->min_bytes : 1) &&
 	    f->max_wait_ms > 0)
 		return 0;
 	if (v.len > cap) {
-		respond_error(dp, m, SN_FETCH, SN_ERR_MESSAGE_TOO_LARGE);
+		answer_error(m, SN_ERR_MESSAGE_TOO_LARGE);
 		return 1;
 	}
-	if (dp_msg_resp(dp, m, SN_FETCH_RESP_BYTES + v.len)) {
-		/* budget spent: an empty answer the client retries */
+	if (dp_msg_resp(dp, m, f->headroom + v.len)) {
+		/* budget spent: an empty answer the client retries (the
+		 * headroom alone fits the message's inline buffer) */
 		v.len = 0;
-		if (dp_msg_resp(dp, m, SN_FETCH_RESP_BYTES)) {
-			dp_msg_free(m);
-			return 1;
-		}
+		int r = dp_msg_resp(dp, m, f->headroom);
+		assert(r == 0);
+		(void)r;
 	}
+	uint8_t *rec = m->resp + f->headroom;
 	if (v.len) {
 		if (v.mem) {
-			memcpy(m->resp + SN_FETCH_RESP_BYTES, v.mem, v.len);
+			memcpy(rec, v.mem, v.len);
 		} else {
-			ssize_t r = pread(v.fd, m->resp + SN_FETCH_RESP_BYTES,
-					  v.len, (off_t)v.file_pos);
+			ssize_t r = pread(v.fd, rec, v.len, (off_t)v.file_pos);
 			if (r != (ssize_t)v.len) {
-				respond_error(dp, m, SN_FETCH,
-					      SN_ERR_KAFKA_STORAGE_ERROR);
+				answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
 				return 1;
 			}
 			/* a reader behind the tail cache reads on: have the
@@ -356,17 +344,16 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 					      POSIX_FADV_WILLNEED);
 		}
 	}
-	struct sn_fetch_resp r = {
-		.topic_id = p->topic->id, .partition = p->index,
-		.high_watermark = durable, .log_start_offset = start,
-		.log_end_offset = end, .records_len = (uint32_t)v.len,
-	};
-	sn_encode_fetch_resp_head(m->resp, m->corr, 0, &r);
-	m->resp_len = SN_FETCH_RESP_BYTES + (uint32_t)v.len;
+	m->res.error = 0;
+	m->res.high_watermark = durable;
+	m->res.log_start_offset = start;
+	m->res.log_end_offset = end;
+	m->res.bytes = rec;
+	m->res.bytes_len = (uint32_t)v.len;
 	c->st.fetches++;
 	c->st.fetch_bytes += v.len;
 	p->fetch_bytes += v.len;
-	dp_complete(dp, m);
+	dp_complete(m);
 	return 1;
 }
 
@@ -375,7 +362,8 @@ static void do_fetch(struct dp *dp, struct dp_store_core *c,
 {
 	if (try_fetch(dp, c, m, c->parked >= DP_MAX_PARKED))
 		return;
-	m->deadline_ns = dp_now_ns() + (uint64_t)m->fetch.max_wait_ms * 1000000ull;
+	m->deadline_ns = dp_now_ns(dp) +
+			 (uint64_t)m->rq.fetch.max_wait_ms * 1000000ull;
 	m->next = p->parked;
 	p->parked = m;
 	c->parked++;
@@ -389,11 +377,11 @@ static void recheck_parked(struct dp *dp, struct dp_store_core *c,
 	while (*pp) {
 		struct dp_msg *m = *pp;
 		int force = now >= m->deadline_ns || !p->log;
+		assert(c->parked > 0);
 		if (!p->log) {
 			*pp = m->next;
 			c->parked--;
-			respond_error(dp, m, SN_FETCH,
-				      SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+			answer_error(m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 			continue;
 		}
 		/* try_fetch may answer (and hand m away) */
@@ -407,57 +395,54 @@ static void recheck_parked(struct dp *dp, struct dp_store_core *c,
 	}
 }
 
-static void do_list(struct dp *dp, struct dp_store_core *c,
-		    struct dp_partition *p, struct dp_msg *m)
+static void do_list(struct dp_store_core *c, struct dp_partition *p,
+		    struct dp_msg *m)
 {
 	int64_t off;
-	if (m->timestamp == -2)
+	int64_t ts = m->rq.list.timestamp;
+	if (ts == -2)
 		off = slog_start_offset(p->log);
-	else if (m->timestamp == -1)
+	else if (ts == -1)
 		off = slog_durable_offset(p->log);
 	else {
-		off = slog_offset_for_time(p->log, m->timestamp);
+		off = slog_offset_for_time(p->log, ts);
 		if (off == SL_ENOTFOUND)
 			off = -1;
 		else if (off < 0) {
-			respond_error(dp, m, SN_LIST_OFFSETS,
-				      SN_ERR_KAFKA_STORAGE_ERROR);
+			answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
 			return;
 		}
 	}
 	c->st.list_offsets++;
-	struct sn_list_offsets_resp r = { p->topic->id, p->index, off,
-					  m->timestamp };
-	dp_msg_resp(dp, m, SN_LIST_OFFSETS_RESP_BYTES);
-	long n = sn_encode_list_offsets_resp(m->resp, SN_LIST_OFFSETS_RESP_BYTES,
-					     m->corr, 0, &r);
-	m->resp_len = n > 0 ? (uint32_t)n : 0;
-	dp_complete(dp, m);
+	m->res.error = 0;
+	m->res.offset = off;
+	m->res.log_start_offset = slog_start_offset(p->log);
+	m->res.high_watermark = slog_durable_offset(p->log);
+	dp_complete(m);
 }
 
 /* Returns 1 when m must wait (first in line, see do_produce). */
 static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		      struct dp_partition *p, struct dp_msg *m)
 {
+	assert(m->part == p);
 	if (!p->log) {
-		respond_error(dp, m,
-			      m->kind == DPM_PRODUCE ? SN_PRODUCE :
-			      m->kind == DPM_FETCH   ? SN_FETCH :
-						       SN_LIST_OFFSETS,
-			      SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		answer_error(m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 		return 0;
 	}
-	switch (m->kind) {
-	case DPM_PRODUCE:
+	switch (m->op) {
+	case DP_PRODUCE:
 		return do_produce(dp, c, p, m);
-	case DPM_FETCH:
+	case DP_FETCH:
 		do_fetch(dp, c, p, m);
 		break;
-	case DPM_LIST:
-		do_list(dp, c, p, m);
+	case DP_LIST_OFFSETS:
+		do_list(c, p, m);
 		break;
 	default:
-		dp_msg_free(m);
+		/* front-ends submit nothing else to a storage core */
+		assert(!"storage core: unknown request");
+		answer_error(m, SN_ERR_INVALID_REQUEST);
 	}
 	return 0;
 }
@@ -574,6 +559,7 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 		return rc;
 	}
 	idem_rebuild(dp, p);
+	p->sc = c;
 	c->parts[c->nparts++] = p;
 	if (c->nparts <= 64 || c->nparts % 1000 == 0)
 		dp_log("opened %s-%d on storage core %u: offsets %lld..%lld "
@@ -598,7 +584,7 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 	while (p->acks_head) {
 		struct dp_msg *m = p->acks_head;
 		p->acks_head = m->next;
-		respond_produce(dp, m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, -1,
+		produce_answer(m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, -1,
 				-1, 0);
 	}
 	p->acks_tail = NULL;
@@ -606,7 +592,7 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 	while (p->w1_head) {
 		struct dp_msg *m = p->w1_head;
 		p->w1_head = m->next;
-		respond_produce(dp, m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, -1,
+		produce_answer(m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, -1,
 				-1, 0);
 	}
 	p->w1_tail = NULL;
@@ -710,7 +696,7 @@ static void check_ack_timeouts(struct dp *dp, struct dp_store_core *c,
 		p->acks_head = m->next;
 		p->acks_pending--;
 		c->st.timeouts++;
-		respond_produce(dp, m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
+		produce_answer(m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
 	}
 	if (!p->acks_head)
 		p->acks_tail = NULL;
@@ -718,96 +704,104 @@ static void check_ack_timeouts(struct dp *dp, struct dp_store_core *c,
 		struct dp_msg *m = p->w1_head;
 		p->w1_head = m->next;
 		c->st.timeouts++;
-		respond_produce(dp, m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
+		produce_answer(m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
 	}
 	if (!p->w1_head)
 		p->w1_tail = NULL;
 }
 
+/* One duty cycle (bounded): a command, the rings, the writer, deadlines,
+ * retention.  Returns the work done; 0 when idle. */
+int dp_store_step(struct dp_store_core *c)
+{
+	struct dp *dp = c->dp;
+	int work = 0;
+	c->st.loops++;
+	run_cmd(dp, c);
+	for (uint32_t i = 0; i < c->nparts; i++) {
+		struct dp_partition *p = c->parts[i];
+		/* messages held behind a stalled produce go first,
+		 * in order; the ring waits until they are gone */
+		while (p->nstalled) {
+			if (handle_msg(dp, c, p, p->stalled[0]))
+				break;
+			p->nstalled--;
+			memmove(p->stalled, p->stalled + 1,
+				p->nstalled * sizeof(p->stalled[0]));
+			work++;
+		}
+		if (p->nstalled)
+			continue;
+		void *objs[DP_BURST];
+		/* acquire: pairs with dp_part_ring's CAS */
+		struct dp_ring *r = atomic_load_explicit(
+			&p->ring, memory_order_acquire);
+		if (!r)
+			continue;
+		unsigned n = dp_ring_dequeue_burst(r, objs, DP_BURST);
+		for (unsigned k = 0; k < n; k++) {
+			if (!handle_msg(dp, c, p, objs[k]))
+				continue;
+			/* stalled: it and the rest of the burst wait */
+			p->nstalled = n - k;
+			memcpy(p->stalled, objs + k,
+			       p->nstalled * sizeof(objs[0]));
+			break;
+		}
+		work += (int)n;
+	}
+	int w = swriter_do_work(c->w);
+	if (w > 0)
+		work += w;
+	uint64_t now = dp_now_ns(dp);
+	if (work || now >= c->next_tick_ns) {
+		for (uint32_t i = 0; i < c->nparts; i++) {
+			struct dp_partition *p = c->parts[i];
+			if (p->parked)
+				recheck_parked(dp, c, p, now);
+			if (p->acks_head || p->w1_head)
+				check_ack_timeouts(dp, c, p, now);
+		}
+		/* counters for telemetry: up to 256 partitions per
+		 * tick, round robin (every one each tick when there
+		 * are fewer; within 40 ms with 10,000) */
+		for (uint32_t k = 0; k < 256 && k < c->nparts; k++) {
+			if (c->refresh_next >= c->nparts)
+				c->refresh_next = 0;
+			refresh_counters(c->parts[c->refresh_next++]);
+		}
+		swriter_get_stats(c->w, &c->st.pool);
+		c->next_tick_ns = now + 1000000ull; /* 1 ms */
+	}
+	if (now >= c->next_retention_ns) {
+		for (uint32_t i = 0; i < c->nparts; i++) {
+			struct dp_partition *p = c->parts[i];
+			if (!p->log)
+				continue;
+			int r = slog_apply_retention(p->log);
+			if (r > 0) {
+				c->st.segments_deleted += (uint64_t)r;
+				dp_log("%s-%d: retention deleted %d "
+				       "segment(s)", p->topic->name,
+				       p->index, r);
+			}
+		}
+		c->st.retention_runs++;
+		c->next_retention_ns = now +
+			dp->cfg.retention_check_ms * 1000000ull;
+	}
+	return work;
+}
+
 static void *store_main(void *arg)
 {
 	struct dp_store_core *c = arg;
-	struct dp *dp = dp_g;
-	uint64_t next_retention = dp_now_ns() +
-				  dp->cfg.retention_check_ms * 1000000ull;
-	uint64_t next_tick = 0;
+	struct dp *dp = c->dp;
+	c->next_retention_ns = dp_now_ns(dp) +
+			       dp->cfg.retention_check_ms * 1000000ull;
 	unsigned idle = 0;
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
-		int work = 0;
-		c->st.loops++;
-		run_cmd(dp, c);
-		for (uint32_t i = 0; i < c->nparts; i++) {
-			struct dp_partition *p = c->parts[i];
-			/* messages held behind a stalled produce go first,
-			 * in order; the ring waits until they are gone */
-			while (p->nstalled) {
-				if (handle_msg(dp, c, p, p->stalled[0]))
-					break;
-				p->nstalled--;
-				memmove(p->stalled, p->stalled + 1,
-					p->nstalled * sizeof(p->stalled[0]));
-				work++;
-			}
-			if (p->nstalled)
-				continue;
-			void *objs[DP_BURST];
-			/* acquire: pairs with dp_part_ring's CAS */
-			struct dp_ring *r = atomic_load_explicit(
-				&p->ring, memory_order_acquire);
-			if (!r)
-				continue;
-			unsigned n = dp_ring_dequeue_burst(r, objs, DP_BURST);
-			for (unsigned k = 0; k < n; k++) {
-				if (!handle_msg(dp, c, p, objs[k]))
-					continue;
-				/* stalled: it and the rest of the burst wait */
-				p->nstalled = n - k;
-				memcpy(p->stalled, objs + k,
-				       p->nstalled * sizeof(objs[0]));
-				break;
-			}
-			work += (int)n;
-		}
-		int w = swriter_do_work(c->w);
-		if (w > 0)
-			work += w;
-		uint64_t now = dp_now_ns();
-		if (work || now >= next_tick) {
-			for (uint32_t i = 0; i < c->nparts; i++) {
-				struct dp_partition *p = c->parts[i];
-				if (p->parked)
-					recheck_parked(dp, c, p, now);
-				if (p->acks_head || p->w1_head)
-					check_ack_timeouts(dp, c, p, now);
-			}
-			/* counters for telemetry: up to 256 partitions per
-			 * tick, round robin (every one each tick when there
-			 * are fewer; within 40 ms with 10,000) */
-			for (uint32_t k = 0; k < 256 && k < c->nparts; k++) {
-				if (c->refresh_next >= c->nparts)
-					c->refresh_next = 0;
-				refresh_counters(c->parts[c->refresh_next++]);
-			}
-			swriter_get_stats(c->w, &c->st.pool);
-			next_tick = now + 1000000ull; /* 1 ms */
-		}
-		if (now >= next_retention) {
-			for (uint32_t i = 0; i < c->nparts; i++) {
-				struct dp_partition *p = c->parts[i];
-				if (!p->log)
-					continue;
-				int r = slog_apply_retention(p->log);
-				if (r > 0) {
-					c->st.segments_deleted += (uint64_t)r;
-					dp_log("%s-%d: retention deleted %d "
-					       "segment(s)", p->topic->name,
-					       p->index, r);
-				}
-			}
-			c->st.retention_runs++;
-			next_retention = now + dp->cfg.retention_check_ms * 1000000ull;
-		}
-		if (work) {
+		if (dp_store_step(c)) {
 			idle = 0;
 			continue;
 		}
@@ -883,6 +877,7 @@ int dp_store_start(struct dp *dp, uint32_t id)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	c->dp = dp;
 	c->parts = calloc(DP_CORE_MAX_PARTITIONS, sizeof(*c->parts));
 	if (!c->parts) {
 		free(c);

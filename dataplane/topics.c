@@ -11,7 +11,7 @@
  *   2. each partition is closed on its storage core (DPC_CLOSE: the log
  *      is closed, waiting acks and parked fetches are answered); messages
  *      that still reach its ring are answered UNKNOWN_TOPIC_OR_PARTITION;
- *   3. main waits for the net core to start a new duty cycle (net_epoch
+ *   3. main waits for every net core to start a new duty cycle (epoch
  *      moves at the top of each one, and the net core keeps no partition
  *      pointer from one cycle to the next, except in Kafka long-poll
  *      fetches, which check topic_gen before using theirs and look their
@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/net.h"
 #include "dataplane/partition_dir.h"
 #include "proto/record_batch.h"
 #include "storage/disk.h"
@@ -75,44 +76,6 @@ struct dp_topic *dp_topic_by_name(struct dp *dp, const char *name,
 			return t;
 	}
 	return NULL;
-}
-
-/* What a ring costs the memory budget. */
-static size_t ring_bytes(const struct dp *dp)
-{
-	return sizeof(struct dp_ring) + (size_t)dp->cfg.ring_slots * sizeof(void *);
-}
-
-struct dp_ring *dp_part_ring(struct dp *dp, struct dp_partition *p)
-{
-	/* acquire: pairs with the release half of the CAS below */
-	struct dp_ring *r = atomic_load_explicit(&p->ring, memory_order_acquire);
-	if (r)
-		return r;
-	size_t bytes = ring_bytes(dp);
-	/* relaxed: the budget is a bound, not a synchronisation point
-	 * (main.c dp_msg_alloc) */
-	uint64_t used = atomic_fetch_add_explicit(&dp->mem_used, bytes,
-						  memory_order_relaxed);
-	if (used + bytes > dp->mem_limit - dp->mem_limit / 16 ||
-	    dp_ring_create(dp->cfg.ring_slots, &r) < 0) {
-		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
-					  memory_order_relaxed);
-		return NULL;
-	}
-	struct dp_ring *none = NULL;
-	/* acq_rel: publishes the ring (pairs with the acquire loads of
-	 * net cores and the owner) or sees the one another net core
-	 * published */
-	if (!atomic_compare_exchange_strong_explicit(&p->ring, &none, r,
-						     memory_order_acq_rel,
-						     memory_order_acquire)) {
-		dp_ring_destroy(r);
-		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
-					  memory_order_relaxed);
-		return none;
-	}
-	return r;
 }
 
 struct dp_partition *dp_partition_get(struct dp *dp, uint32_t topic_id,
@@ -196,7 +159,7 @@ static void topic_free(struct dp *dp, struct dp_topic *t)
 			continue;
 		dp_ring_destroy(r);
 		/* relaxed: see dp_part_ring */
-		atomic_fetch_sub_explicit(&dp->mem_used, ring_bytes(dp),
+		atomic_fetch_sub_explicit(&dp->mem_used, dp_ring_bytes(dp),
 					  memory_order_relaxed);
 	}
 	free(t->parts);
@@ -209,20 +172,29 @@ static void topic_free(struct dp *dp, struct dp_topic *t)
  * Returns 0, or -ETIMEDOUT after 10 s. */
 static int net_grace(struct dp *dp)
 {
-	/* acquire: pairs with the net core's release store of its epoch
+	uint64_t e[DP_MAX_NET_CORES];
+	uint32_t nnet = dp->nnet;
+	if (nnet == 0)
+		return 0; /* no net core runs yet (start-up) */
+	/* acquire: pairs with each net core's release store of its epoch
 	 * after a cycle's reads of the table */
-	uint64_t e = atomic_load_explicit(&dp->net_epoch, memory_order_acquire);
-	if (!dp->drv)
-		return 0; /* the net core is not running (start-up) */
+	for (uint32_t k = 0; k < nnet; k++)
+		e[k] = atomic_load_explicit(&dp->net[k]->epoch,
+					    memory_order_acquire);
 	/* bounded: 10 s in 100 µs steps */
 	for (unsigned i = 0; i < 100000; i++) {
-		if (atomic_load_explicit(&dp->net_epoch,
-					 memory_order_acquire) > e)
+		uint32_t moved = 0;
+		for (uint32_t k = 0; k < nnet; k++)
+			moved += atomic_load_explicit(&dp->net[k]->epoch,
+						      memory_order_acquire) >
+				 e[k];
+		if (moved == nnet)
 			return 0;
 		if (atomic_load_explicit(&dp->stop, memory_order_relaxed))
-			break; /* the net core is stopping: keep it */
+			break; /* the net cores are stopping: keep it */
 		if (i % 100 == 0)
-			dp_wake_fd(dp->net_wake_fd);
+			for (uint32_t k = 0; k < nnet; k++)
+				dp_wake_fd(dp->net[k]->wake_fd);
 		usleep(100);
 	}
 	return -ETIMEDOUT;

@@ -15,6 +15,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
      data_dir, control_dir, control_socket, telemetry_socket  the files
                      appear where configured (the telemetry socket answers)
      storage_cores   /sluice/info storage_cores and /sluice/cores storage1
+     net_cores       /sluice/cores net1 (and the ports answer: every net
+                     core binds them)
      default_partitions, retention_hours, retention_bytes, segment_mb,
      durability      a topic created without options has them (described
                      by the running daemon)
@@ -96,6 +98,7 @@ try:
         "tcp_max_frame": ("1052672", "4095"),
         "max_connections": ("100", "0"),
         "storage_cores": ("2", "65"),
+        "net_cores": ("2", "17"),
         "ring_slots": ("256", "100"),
         "memory_budget_mb": ("64", "15"),
         "default_partitions": ("3", "1025"),
@@ -198,6 +201,8 @@ try:
             fail("/sluice/info: %s = %r, expected %r" % (k, info.get(k), v))
     if "storage1" not in ask("/sluice/cores"):
         fail("/sluice/cores has no storage1 with storage_cores = 2")
+    if "net1" not in ask("/sluice/cores"):
+        fail("/sluice/cores has no net1 with net_cores = 2")
     for path in (keys["control_socket"][0], os.path.join(keys["control_dir"][0], "topics.meta")):
         if not os.path.exists(path) and not path.endswith("topics.meta"):
             fail("%s does not exist" % path)

@@ -1,0 +1,78 @@
+/*
+ * Typed requests and results between the front-ends (native.c, kafka.c,
+ * and every protocol after them) and the places that serve them: the
+ * storage cores (produce, fetch, list offsets) and control (admin).
+ *
+ * A front-end decodes its protocol's bytes into one of these, per
+ * partition, and encodes its protocol's answer from the result.  Nothing
+ * behind the front-ends reads or writes a client protocol: a storage core
+ * fills in a struct dp_result and hands the message back (dp_complete).
+ * The only bytes that travel through are record batches (validated once,
+ * by the front-end, with rb_validate: stored as they came, fetched as they
+ * are stored) and an admin request's bytes, which control reads.
+ *
+ * Errors are the shared error numbers of include/sluice/error.h (Kafka's);
+ * a front-end maps them to what its clients expect.
+ */
+#ifndef SLUICE_DATAPLANE_REQUEST_H
+#define SLUICE_DATAPLANE_REQUEST_H
+
+#include <stdint.h>
+
+enum dp_op {
+	DP_PRODUCE = 1,  /* storage core: append one batch */
+	DP_FETCH,        /* storage core: read from an offset */
+	DP_LIST_OFFSETS, /* storage core: an offset for a time */
+	DP_ADMIN,        /* control: a topic or group request */
+};
+
+/* Append the batch in m->req (m->req_len bytes, rb_validate()d). */
+struct dp_produce {
+	int16_t acks;           /* 0: nobody waits; 1: written; -1: durable */
+	uint32_t timeout_ms;    /* the answer's deadline once appended */
+	uint8_t may_stall;      /* 1: wait up to DP_STALL_MAX_MS for room
+				   in the write buffer rather than refuse
+				   (clients that do not back off) */
+};
+
+/* Whole batches from offset on, up to max_bytes (at least one batch). */
+struct dp_fetch {
+	int64_t offset;
+	uint32_t max_bytes;     /* of records */
+	uint32_t hard_max;      /* a first batch larger than this is
+				   answered MESSAGE_TOO_LARGE */
+	uint32_t min_bytes;     /* wait for this much ... */
+	uint32_t max_wait_ms;   /* ... at most this long */
+	uint32_t headroom;      /* bytes left free before the records in the
+				   answer buffer (the front-end's header) */
+	uint8_t isolation;      /* 0: up to the durable offset; 1: the end */
+};
+
+/* The offset of the first batch at or after timestamp; -1: the durable
+ * end, -2: the log start. */
+struct dp_list_offsets {
+	int64_t timestamp;
+};
+
+/* A request for control: the client's bytes in m->req, of protocol. */
+enum dp_admin_protocol { DP_ADMIN_NATIVE = 1, DP_ADMIN_KAFKA = 2 };
+struct dp_admin {
+	uint8_t protocol;
+	uint32_t headroom;      /* bytes left free before the answer */
+};
+
+/* What came back.  Offsets are -1 when they do not apply. */
+struct dp_result {
+	int16_t error;          /* 0 or an error number (sluice/error.h) */
+	uint32_t throttle_ms;   /* ask the client to wait this long */
+	int64_t base_offset, last_offset;     /* produce: where it went */
+	int64_t offset;                       /* list offsets: found */
+	int64_t high_watermark;               /* durable end */
+	int64_t log_start_offset, log_end_offset;
+	/* fetch: the records; admin: control's answer.  Inside m->resp,
+	 * after the request's headroom. */
+	uint8_t *bytes;
+	uint32_t bytes_len;
+};
+
+#endif
