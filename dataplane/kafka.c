@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/batch.h"
 #include "dataplane/conn.h"
 #include "dataplane/net.h"
 #include "proto/kafka/kcodec.h"
@@ -580,24 +581,9 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 		size_t blen = e->records.len > 0 ?
 				      (size_t)e->records.len : 0;
 		int16_t err = pp->error ? pp->error : all_err;
-		int vrc;
-		if (!err && blen > DP_BATCH_MAX_BYTES) {
-			bad(n, DP_BAD_BATCH_TOO_LARGE);
-			err = SN_ERR_MESSAGE_TOO_LARGE;
-		} else if (!err && blen < RB_HEADER_BYTES) {
-			bad(n, DP_BAD_BAD_BATCH);
-			err = SN_ERR_CORRUPT_MESSAGE;
-		} else if (!err && b[16] != 2) {
-			bad(n, DP_BAD_BAD_BATCH);
-			err = SN_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-		} else if (!err &&
-			   rb_frame_size(b, blen, blen) != (long)blen) {
-			bad(n, DP_BAD_BAD_BATCH);
-			err = SN_ERR_INVALID_RECORD; /* not one batch */
-		} else if (!err && (vrc = rb_validate(b, blen)) < 0) {
-			bad(n, dp_bad_of_batch(vrc));
-			err = rb_error_code(vrc);
-		}
+		enum dp_bad why;
+		if (!err && (err = dp_batch_check(b, blen, &why)))
+			bad(n, why);
 		pp->error = err;
 		if (err)
 			continue;

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dataplane/batch.h"
 #include "dataplane/conn.h"
 #include "dataplane/net.h"
 #include "proto/record_batch.h"
@@ -260,13 +261,13 @@ static int produce_kept(struct dp_net *n, const struct src *s, uint8_t *f,
 			size_t len, uint32_t corr, void *token)
 {
 	struct sn_produce r;
+	enum dp_bad why;
 	if (sn_decode_produce(f, len, &r) ||
-	    (r.acks != 0 && r.acks != 1 && r.acks != -1) ||
-	    r.batch_len > DP_BATCH_MAX_BYTES)
+	    (r.acks != 0 && r.acks != 1 && r.acks != -1))
 		return 0;
 	struct dp_partition *p = dp_partition_get(n->dp, r.topic_id,
 						  r.partition);
-	if (!p || rb_validate(r.batch, r.batch_len))
+	if (!p || dp_batch_check(r.batch, r.batch_len, &why))
 		return 0;
 	struct dp_msg *m = request(n, s, corr, DP_PRODUCE, 0);
 	if (!m)
@@ -306,16 +307,12 @@ static void handle_produce(struct dp_net *n, const struct src *s,
 	struct dp_partition *p = dp_partition_get(n->dp, r.topic_id,
 						  r.partition);
 	int16_t err = 0;
-	int vrc;
+	enum dp_bad why;
 	if (!p) {
 		bad(n, DP_BAD_UNKNOWN_TOPIC);
 		err = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	} else if (r.batch_len > DP_BATCH_MAX_BYTES) {
-		bad(n, DP_BAD_BATCH_TOO_LARGE);
-		err = SN_ERR_MESSAGE_TOO_LARGE;
-	} else if ((vrc = rb_validate(r.batch, r.batch_len)) < 0) {
-		bad(n, dp_bad_of_batch(vrc));
-		err = rb_error_code(vrc);
+	} else if ((err = dp_batch_check(r.batch, r.batch_len, &why))) {
+		bad(n, why);
 	}
 	if (err) {
 		if (r.acks != 0)
