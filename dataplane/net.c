@@ -875,8 +875,8 @@ int dp_net_start(struct dp *dp)
 		return -errno;
 	dp->drv_ops = drv_find(dp->cfg.driver);
 	if (!dp->drv_ops) {
-		dp_log("driver '%s' is not available (only 'socket' is built)",
-		       dp->cfg.driver);
+		dp_log("driver '%s' is not available (built: %s)",
+		       dp->cfg.driver, drv_names());
 		return -ENOTSUP;
 	}
 	struct drv_config dc = {

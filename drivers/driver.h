@@ -1,7 +1,7 @@
 /*
  * The packet-I/O interface of sluiced: one interface, one implementation
- * per backend, chosen by the config key `driver` (socket.c now, dpdk.c
- * later).  The dataplane (dataplane/net.c) sees only this header: frames in,
+ * per backend (socket.c, dpdk.c), chosen by the config key `driver`
+ * through drv_find() (registry.c).  The dataplane (dataplane/net.c) sees only this header: frames in,
  * frames out, connections by number.  Nothing socket-specific leaks into
  * dataplane/.
  *
@@ -192,7 +192,12 @@ int drv_dpdk_counters(const struct drv *d,
  * library too (after the dataplane registered them).  0 or -errno. */
 int drv_dpdk_register_telemetry(void);
 
-/* Look up a driver by name ("socket"); NULL if none. */
+/* The registry (registry.c): the drivers this build holds. */
+/* The driver named name ("socket", "dpdk"; "" is "socket"), or NULL when
+ * this build has none of that name.  Any thread. */
 const struct drv_ops *drv_find(const char *name);
+/* The names drv_find() knows, for messages: "socket, dpdk".  A static
+ * string; any thread. */
+const char *drv_names(void);
 
 #endif

@@ -1161,14 +1161,3 @@ int drv_dpdk_counters(const struct drv *d,
 	return -EINVAL;
 }
 #endif
-
-const struct drv_ops *drv_find(const char *name)
-{
-	if (!name[0] || !strcmp(name, "socket"))
-		return &drv_socket_ops;
-#ifdef SLUICE_HAVE_DPDK
-	if (!strcmp(name, "dpdk"))
-		return &drv_dpdk_ops;
-#endif
-	return NULL;
-}
