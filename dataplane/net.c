@@ -729,7 +729,7 @@ static int on_conn_open(void *ctx, uint32_t id, int listener)
 		return -EBUSY;
 	memset(c, 0, sizeof(*c));
 	c->id = id;
-	c->kafka = listener == DRV_LISTENER_ALT;
+	c->kafka = listener == 1; /* tcp_ports[1]: kafka_port */
 	return 0;
 }
 
@@ -882,8 +882,8 @@ int dp_net_start(struct dp *dp)
 	struct drv_config dc = {
 		.listen_host = dp->cfg.listen_host,
 		.udp_port = dp->cfg.udp_port,
-		.tcp_port = dp->cfg.tcp_port,
-		.tcp_alt_port = dp->cfg.kafka_port,
+		.tcp_ports = { dp->cfg.tcp_port, dp->cfg.kafka_port },
+		.ntcp = dp->cfg.kafka_port ? 2 : 1, /* kafka_port 0: none */
 		.udp_max_frame = dp->cfg.udp_max_frame,
 		.tcp_max_frame = dp->cfg.tcp_max_frame,
 		.max_connections = dp->cfg.max_connections,
@@ -918,8 +918,10 @@ int dp_net_start(struct dp *dp)
 		       sl_strerror(rc));
 		return rc;
 	}
-	dp->drv_ops->ports(dp->drv, &dp->udp_port, &dp->tcp_port,
-			   &dp->kafka_port);
+	uint16_t tcp[2];
+	dp->drv_ops->ports(dp->drv, &dp->udp_port, tcp, 2);
+	dp->tcp_port = tcp[0];
+	dp->kafka_port = tcp[1];
 	rc = pthread_create(&dp->net_thread, NULL, net_main, dp);
 	if (rc)
 		return -rc;
