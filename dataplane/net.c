@@ -222,8 +222,8 @@ int dp_net_start(struct dp *dp, uint32_t id, const struct dp_listen *l,
 		rc = add_frontend(n, l->udp_fe);
 	n->drv_ops = drv_find(dp->cfg.driver);
 	if (!rc && !n->drv_ops) {
-		dp_log("driver '%s' is not available in this build",
-		       dp->cfg.driver);
+		dp_log("driver '%s' is not available (built: %s)",
+		       dp->cfg.driver, drv_names());
 		rc = -ENOTSUP;
 	}
 	if (rc) {
@@ -233,8 +233,8 @@ int dp_net_start(struct dp *dp, uint32_t id, const struct dp_listen *l,
 	struct drv_config dc = {
 		.listen_host = dp->cfg.listen_host,
 		.udp_port = l->udp_port,
-		.tcp_port = l->ntcp > 0 ? l->tcp_port[0] : 0,
-		.tcp_alt_port = l->ntcp > 1 ? l->tcp_port[1] : 0,
+		.ntcp = l->ntcp,
+		.reuse_port = reuse_port,
 		.udp_max_frame = dp->cfg.udp_max_frame,
 		.tcp_max_frame = dp->cfg.tcp_max_frame,
 		.max_connections = dp->cfg.max_connections,
@@ -251,7 +251,8 @@ int dp_net_start(struct dp *dp, uint32_t id, const struct dp_listen *l,
 		.send_timeout_ns = dp->cfg.conn_send_timeout_ms * 1000000ull,
 		.now_ns = NULL, /* monotonic, as dp->clock's */
 	};
-	(void)reuse_port;
+	for (uint32_t i = 0; i < l->ntcp; i++)
+		dc.tcp_ports[i] = l->tcp_port[i];
 	struct drv_callbacks cb = {
 		.ctx = n,
 		.datagram = on_datagram,
@@ -271,7 +272,7 @@ int dp_net_start(struct dp *dp, uint32_t id, const struct dp_listen *l,
 		net_free(n);
 		return rc;
 	}
-	n->drv_ops->ports(n->drv, udp_bound, &tcp_bound[0], &tcp_bound[1]);
+	n->drv_ops->ports(n->drv, udp_bound, tcp_bound, l->ntcp);
 	dp->net[id] = n;
 	rc = pthread_create(&n->thread, NULL, net_main, n);
 	if (rc) {

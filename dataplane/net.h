@@ -19,7 +19,7 @@
 #include "dataplane/dp.h"
 
 #define DP_MAX_FRONTENDS 4
-#define DP_MAX_LISTENERS 2
+#define DP_MAX_LISTENERS DRV_MAX_LISTENERS
 
 struct dp_conn;
 

@@ -632,11 +632,11 @@ static const struct drv_stats *dpdk_stats(const struct drv *d_)
 	return &d->st;
 }
 
-static void dpdk_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp,
-		       uint16_t *tcp_alt)
+static void dpdk_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp_out,
+		       uint32_t ntcp)
 {
 	uint16_t u;
-	drv_socket_ops.ports(d->tcp, &u, tcp, tcp_alt);
+	drv_socket_ops.ports(d->tcp, &u, tcp_out, ntcp);
 	*udp = d->cfg.udp_port;
 }
 

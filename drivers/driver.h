@@ -1,7 +1,7 @@
 /*
  * The packet-I/O interface of sluiced: one interface, one implementation
- * per backend, chosen by the config key `driver` (socket.c now, dpdk.c
- * later).  The dataplane (dataplane/net.c) sees only this header: frames in,
+ * per backend (socket.c, dpdk.c), chosen by the config key `driver`
+ * through drv_find() (registry.c).  The dataplane (dataplane/net.c) sees only this header: frames in,
  * frames out, connections by number.  Nothing socket-specific leaks into
  * dataplane/.
  *
@@ -70,9 +70,8 @@ struct drv_callbacks {
 	void *ctx;
 	void (*datagram)(void *ctx, const uint8_t *p, size_t len,
 			 const struct drv_peer *from);
-	/* A new connection on listener (DRV_LISTENER_MAIN: tcp_port,
-	 * DRV_LISTENER_ALT: tcp_alt_port); return < 0 to refuse it (closed
-	 * at once). */
+	/* A new connection on listener (its index in cfg.tcp_ports);
+	 * return < 0 to refuse it (closed at once). */
 	int (*conn_open)(void *ctx, uint32_t conn, int listener);
 	/* Bytes at p (all not yet consumed).  Return bytes consumed (0: wait
 	 * for more), or < 0: close the connection after sending what is
@@ -95,14 +94,23 @@ struct drv_callbacks {
 			     const struct drv_peer *from, void *token);
 };
 
-enum { DRV_LISTENER_MAIN = 0, DRV_LISTENER_ALT = 1 };
+/* TCP listeners one driver instance can have. */
+#define DRV_MAX_LISTENERS 8
 
 struct drv_config {
 	const char *listen_host; /* IPv4 literal */
 	uint16_t udp_port;       /* 0: no UDP */
-	uint16_t tcp_port;       /* 0: no TCP */
-	uint16_t tcp_alt_port;   /* a second TCP listener (the Kafka
-				    protocol), 0: none */
+	/* TCP listeners: tcp_ports[0 .. ntcp-1], each 0 for an ephemeral
+	 * port (ops->ports() says which); conn_open() gets the index */
+	uint16_t tcp_ports[DRV_MAX_LISTENERS];
+	uint32_t ntcp;           /* <= DRV_MAX_LISTENERS; 0: no TCP */
+	/* 1: SO_REUSEPORT on the UDP socket and every listener, so that
+	 * several instances (one per net core) in one process bind the same
+	 * ports and the kernel spreads connections and datagrams over them
+	 * (by a hash of the 4-tuple).  Every instance sharing a port must
+	 * set it; give the ports the first instance bound (ports()) to the
+	 * others when asking for ephemeral ones. */
+	int reuse_port;
 	uint32_t udp_max_frame;
 	uint32_t tcp_max_frame;
 	uint32_t max_connections;
@@ -146,6 +154,11 @@ struct drv_stats {
 
 struct drv_ops {
 	const char *name;
+	/* An instance with cfg's ports bound (start-up only; cfg and cb are
+	 * copied).  0, or -EINVAL (ntcp > DRV_MAX_LISTENERS, max_connections
+	 * 0 or >= 2^20, listen_host not an IPv4 literal; dpdk: see dpdk.c),
+	 * -EADDRINUSE (a port is held by another socket without
+	 * SO_REUSEPORT, or reuse_port is 0), -ENOMEM, other -errno. */
 	int (*create)(const struct drv_config *cfg,
 		      const struct drv_callbacks *cb, struct drv **out);
 	void (*destroy)(struct drv *d);
@@ -169,9 +182,11 @@ struct drv_ops {
 	/* Bytes queued on conn and not sent yet (0 for an unknown conn). */
 	uint64_t (*conn_unsent)(const struct drv *d, uint32_t conn);
 	const struct drv_stats *(*stats)(const struct drv *d);
-	/* Ports actually bound (after port 0). */
-	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp,
-		      uint16_t *tcp_alt);
+	/* Ports actually bound: *udp (0: no UDP), tcp_out[i] for listener i
+	 * (the ephemeral port the kernel chose where cfg.tcp_ports[i] was
+	 * 0); entries from cfg.ntcp up to ntcp are set to 0. */
+	void (*ports)(const struct drv *d, uint16_t *udp, uint16_t *tcp_out,
+		      uint32_t ntcp);
 	/* Give back a buffer kept through datagram_keep().  Thread-safe.
 	 * NULL for drivers that never offer datagram_keep. */
 	void (*release)(void *token);
@@ -192,7 +207,12 @@ int drv_dpdk_counters(const struct drv *d,
  * library too (after the dataplane registered them).  0 or -errno. */
 int drv_dpdk_register_telemetry(void);
 
-/* Look up a driver by name ("socket"); NULL if none. */
+/* The registry (registry.c): the drivers this build holds. */
+/* The driver named name ("socket", "dpdk"; "" is "socket"), or NULL when
+ * this build has none of that name.  Any thread. */
 const struct drv_ops *drv_find(const char *name);
+/* The names drv_find() knows, for messages: "socket, dpdk".  A static
+ * string; any thread. */
+const char *drv_names(void);
 
 #endif

@@ -32,6 +32,12 @@
  * stuck (send deadline) ones, and reads again connections that waited for
  * assembly memory.  A connection closed for a deadline is shut down both
  * ways, which ends its receive and any send stuck in the kernel.
+ *
+ * Listeners: cfg.ntcp of them, one multishot accept each; the accept's
+ * user data carries the listener's index, which conn_open() gets.  With
+ * cfg.reuse_port every socket is bound with SO_REUSEPORT: instances on
+ * several net cores share the ports, each with its own accept queue and
+ * its own share of the datagrams (the kernel picks by 4-tuple hash).
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -103,9 +109,12 @@ struct drv {
 	struct drv_config cfg;
 	struct drv_callbacks cb;
 	struct drv_stats st;
-	int udp_fd, tcp_fd[2];    /* tcp_fd[DRV_LISTENER_*] */
-	uint16_t udp_port, tcp_port[2];
-	int accept_armed[2], udp_armed, wake_armed;
+	int udp_fd;
+	uint32_t ntcp;            /* listeners: cfg.ntcp */
+	int tcp_fd[DRV_MAX_LISTENERS];
+	uint16_t udp_port, tcp_port[DRV_MAX_LISTENERS]; /* bound */
+	uint8_t accept_armed[DRV_MAX_LISTENERS];
+	int udp_armed, wake_armed;
 	uint64_t wake_val;
 	/* UDP buffer ring */
 	struct io_uring_buf_ring *udp_br;
@@ -275,6 +284,12 @@ static int bind_socket(struct drv *d, int type, uint16_t port, int *fd_out,
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (d->cfg.reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons(port) };
 	if (inet_pton(AF_INET, d->cfg.listen_host, &a.sin_addr) != 1) {
@@ -307,8 +322,9 @@ static int bind_socket(struct drv *d, int type, uint16_t port, int *fd_out,
 	return 0;
 }
 
-static void arm_accept(struct drv *d, int l)
+static void arm_accept(struct drv *d, uint32_t l)
 {
+	assert(l < d->ntcp);
 	if (d->tcp_fd[l] < 0 || d->accept_armed[l])
 		return;
 	struct io_uring_sqe *sqe = get_sqe(d);
@@ -317,7 +333,7 @@ static void arm_accept(struct drv *d, int l)
 	io_uring_prep_multishot_accept(sqe, d->tcp_fd[l], NULL, NULL,
 				       SOCK_CLOEXEC);
 	/* the slot field carries the listener */
-	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, (uint32_t)l, 0));
+	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, l, 0));
 	d->accept_armed[l] = 1;
 }
 
@@ -687,8 +703,9 @@ static void on_send(struct drv *d, struct io_uring_cqe *cqe, uint32_t slot)
 	conn_maybe_free(d, slot);
 }
 
-static void on_accept(struct drv *d, struct io_uring_cqe *cqe, int l)
+static void on_accept(struct drv *d, struct io_uring_cqe *cqe, uint32_t l)
 {
+	assert(l < d->ntcp);
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		d->accept_armed[l] = 0;
 	if (cqe->res < 0)
@@ -735,7 +752,7 @@ static void on_accept(struct drv *d, struct io_uring_cqe *cqe, int l)
 	}
 	d->st.conns_accepted++;
 	d->st.conns_open++;
-	if (d->cb.conn_open(d->cb.ctx, conn_id(d, slot), l) < 0) {
+	if (d->cb.conn_open(d->cb.ctx, conn_id(d, slot), (int)l) < 0) {
 		d->st.conns_refused++;
 		c->state = C_DEAD;
 		conn_kill(d, slot);
@@ -783,8 +800,8 @@ static int process_cqes(struct drv *d)
 		uint32_t slot = UD_SLOT(u);
 		switch (UD_TYPE(u)) {
 		case UD_ACCEPT:
-			on_accept(d, cqe, slot ? DRV_LISTENER_ALT :
-						 DRV_LISTENER_MAIN);
+			if (slot < d->ntcp)
+				on_accept(d, cqe, slot);
 			break;
 		case UD_UDP:
 			on_udp(d, cqe);
@@ -889,8 +906,8 @@ static int sock_do_work(struct drv *d, uint64_t wait_us)
 		d->next_sweep_ns = d->now_ns + DRV_SWEEP_NS;
 		sweep(d);
 	}
-	arm_accept(d, DRV_LISTENER_MAIN);
-	arm_accept(d, DRV_LISTENER_ALT);
+	for (uint32_t l = 0; l < d->ntcp; l++)
+		arm_accept(d, l);
 	arm_udp(d);
 	arm_wake(d);
 	run_todo(d);
@@ -1005,12 +1022,12 @@ static const struct drv_stats *sock_stats(const struct drv *d)
 	return &d->st;
 }
 
-static void sock_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp,
-		       uint16_t *tcp_alt)
+static void sock_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp_out,
+		       uint32_t ntcp)
 {
 	*udp = d->udp_port;
-	*tcp = d->tcp_port[DRV_LISTENER_MAIN];
-	*tcp_alt = d->tcp_port[DRV_LISTENER_ALT];
+	for (uint32_t l = 0; l < ntcp; l++)
+		tcp_out[l] = l < d->ntcp ? d->tcp_port[l] : 0;
 }
 
 static void sock_destroy(struct drv *d)
@@ -1028,7 +1045,7 @@ static void sock_destroy(struct drv *d)
 	io_uring_queue_exit(&d->ring);
 	if (d->udp_fd >= 0)
 		close(d->udp_fd);
-	for (int l = 0; l < 2; l++)
+	for (uint32_t l = 0; l < DRV_MAX_LISTENERS; l++)
 		if (d->tcp_fd[l] >= 0)
 			close(d->tcp_fd[l]);
 	free(d->udp_br);
@@ -1046,16 +1063,18 @@ static int sock_create(const struct drv_config *cfg,
 		       const struct drv_callbacks *cb, struct drv **out)
 {
 	int rc;
+	if (cfg->max_connections == 0 ||
+	    cfg->max_connections >= (1u << SLOT_BITS) ||
+	    cfg->ntcp > DRV_MAX_LISTENERS)
+		return -EINVAL;
 	struct drv *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->cfg = *cfg;
 	d->cb = *cb;
-	d->udp_fd = d->tcp_fd[0] = d->tcp_fd[1] = -1;
-	if (cfg->max_connections == 0 || cfg->max_connections >= (1u << SLOT_BITS)) {
-		free(d);
-		return -EINVAL;
-	}
+	d->udp_fd = -1;
+	for (uint32_t l = 0; l < DRV_MAX_LISTENERS; l++)
+		d->tcp_fd[l] = -1;
 	struct io_uring_params p = { 0 };
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 	p.cq_entries = 32768;
@@ -1106,21 +1125,19 @@ static int sock_create(const struct drv_config *cfg,
 			goto fail;
 		d->udp_msgh.msg_namelen = sizeof(struct sockaddr_in);
 	}
-	if (cfg->tcp_port || cfg->tcp_alt_port) {
+	if (cfg->ntcp) {
 		d->tcp_nbufs = pow2_clamp(half / TCP_BUF_BYTES, 64, 32768);
 		rc = buf_ring_setup(d, BGID_TCP, d->tcp_nbufs, TCP_BUF_BYTES,
 				    &d->tcp_br, &d->tcp_bufs);
 		if (rc)
 			goto fail;
 	}
-	const uint16_t want[2] = { cfg->tcp_port, cfg->tcp_alt_port };
-	for (int l = 0; l < 2; l++) {
-		if (!want[l])
-			continue;
-		rc = bind_socket(d, SOCK_STREAM, want[l], &d->tcp_fd[l],
-				 &d->tcp_port[l]);
+	for (uint32_t l = 0; l < cfg->ntcp; l++) {
+		rc = bind_socket(d, SOCK_STREAM, cfg->tcp_ports[l],
+				 &d->tcp_fd[l], &d->tcp_port[l]);
 		if (rc)
 			goto fail;
+		d->ntcp = l + 1;
 	}
 	*out = d;
 	return 0;
@@ -1161,14 +1178,3 @@ int drv_dpdk_counters(const struct drv *d,
 	return -EINVAL;
 }
 #endif
-
-const struct drv_ops *drv_find(const char *name)
-{
-	if (!name[0] || !strcmp(name, "socket"))
-		return &drv_socket_ops;
-#ifdef SLUICE_HAVE_DPDK
-	if (!strcmp(name, "dpdk"))
-		return &drv_dpdk_ops;
-#endif
-	return NULL;
-}
