@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control/config.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 #include "proto/ipc.h"
 
 #define SL_LINK_WINDOW 32

@@ -24,11 +24,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "control/config.h"
 #include "dataplane/idem.h"
 #include "dataplane/producer_ids.h"
 #include "dataplane/ring.h"
 #include "drivers/driver.h"
+#include "proto/config.h"
 #include "proto/native.h"
 #include "storage/log.h"
 

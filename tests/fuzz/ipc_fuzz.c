@@ -40,11 +40,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/config.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
 #include "dataplane/dp.h"
+#include "proto/config.h"
 #include "proto/ipc.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"

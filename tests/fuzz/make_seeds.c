@@ -21,11 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/config.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
 #include "drivers/netstack.h"
+#include "proto/config.h"
 #include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/native.h"
