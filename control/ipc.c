@@ -17,47 +17,23 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "control/admin.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/kadmin.h"
+#include "control/log.h"
 #include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/local_socket.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
-
-int64_t sl_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sl_log(const char *fmt, ...)
-{
-	char line[2048], ts[32];
-	struct timespec now;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s.%03ldZ sluice-control[%d]: %s\n", ts,
-		now.tv_nsec / 1000000, (int)getpid(), line);
-}
 
 /* A topic of the store as the control protocol carries it. */
 static struct sn_topic_info topic_info(const struct sl_topic *t)

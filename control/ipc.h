@@ -113,8 +113,4 @@ void sl_link_close(struct sl_link *l);
 void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
 			 size_t len);
 
-int64_t sl_now_ms(void);
-/* One log line to stderr: "2024-05-01T12:00:00.123Z sluice-control: ..." */
-void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

@@ -36,6 +36,7 @@
 #include "control/admin.h"
 #include "control/groups.h"
 #include "control/ipc.h"
+#include "control/log.h"
 #include "control/metadata.h"
 #include "proto/config.h"
 #include "storage/disk.h"
