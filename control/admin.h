@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control/config.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 #include "proto/native.h"
 
 /*

@@ -5,10 +5,11 @@
  * Failure modes and what they do:
  *   - sluiced not up (ENOENT / ECONNREFUSED): logged once, retried with
  *     backoff 100 ms doubling to 2 s;
- *   - the socket closes or errs, a reply is malformed or late
- *     (SL_LINK_TIMEOUT_MS), the queue would overflow: the link drops, the
- *     queue is forgotten (the store is durable, so nothing is lost) and the
- *     next connection pushes everything again;
+ *   - the socket closes or errs, a message is malformed (proto/ipc.h
+ *     says what is valid) or a reply late (SL_LINK_TIMEOUT_MS), the queue
+ *     would overflow: the link drops, the queue is forgotten (the store is
+ *     durable, so nothing is lost) and the next connection pushes
+ *     everything again;
  *   - a TOPIC_PUT / TOPIC_DELETE answered with an error: logged; an ADMIN
  *     reply waiting on it carries that error to the client.  The change
  *     stays in the store and is pushed again at the next sync.
@@ -16,63 +17,28 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "control/admin.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/kadmin.h"
+#include "control/log.h"
+#include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/local_socket.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
 
-int64_t sl_now_ms(void)
+/* A topic of the store as the control protocol carries it. */
+static struct sn_topic_info topic_info(const struct sl_topic *t)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sl_log(const char *fmt, ...)
-{
-	char line[2048], ts[32];
-	struct timespec now;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s.%03ldZ sluice-control[%d]: %s\n", ts,
-		now.tv_nsec / 1000000, (int)getpid(), line);
-}
-
-/* ---- encoders ---- */
-
-long sl_ipc_hello(uint8_t *buf, size_t cap, uint32_t corr, uint32_t pid)
-{
-	if (cap < SIPC_HELLO_BYTES)
-		return -ENOBUFS;
-	sn_header_put(buf, SIPC_HELLO, SIPC_HELLO_BYTES, corr, 0);
-	rb_put32(buf + 16, SIPC_VERSION);
-	rb_put32(buf + 20, pid);
-	return SIPC_HELLO_BYTES;
-}
-
-long sl_ipc_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
-		      const struct sl_topic *t)
-{
-	struct sn_topic_info info = {
+	return (struct sn_topic_info){
 		.topic_id = t->id,
 		.partitions = t->partitions,
 		.error = 0,
@@ -83,46 +49,6 @@ long sl_ipc_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
 		.name = t->name,
 		.name_len = t->name_len,
 	};
-	/* the entry exactly as sn_metadata_resp_add lays it out, at 16 */
-	struct sn_metadata_builder b = { .buf = buf, .cap = cap,
-					 .len = SN_HEADER_BYTES };
-	if (cap < SN_HEADER_BYTES || sn_metadata_resp_add(&b, &info))
-		return -ENOBUFS;
-	sn_header_put(buf, SIPC_TOPIC_PUT, (uint32_t)b.len, corr, 0);
-	return (long)b.len;
-}
-
-long sl_ipc_topic_delete(uint8_t *buf, size_t cap, uint32_t corr,
-			 uint32_t id, const char *name, uint16_t name_len)
-{
-	size_t len = SIPC_TOPIC_DELETE_BYTES + (size_t)name_len;
-	if (cap < len)
-		return -ENOBUFS;
-	sn_header_put(buf, SIPC_TOPIC_DELETE, (uint32_t)len, corr, 0);
-	rb_put32(buf + 16, id);
-	rb_put16(buf + 20, name_len);
-	rb_put16(buf + 22, 0);
-	memcpy(buf + 24, name, name_len);
-	return (long)len;
-}
-
-long sl_ipc_sync_done(uint8_t *buf, size_t cap, uint32_t corr)
-{
-	if (cap < SN_HEADER_BYTES)
-		return -ENOBUFS;
-	sn_header_put(buf, SIPC_SYNC_DONE, SN_HEADER_BYTES, corr, 0);
-	return SN_HEADER_BYTES;
-}
-
-long sl_ipc_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
-			const uint8_t *resp, size_t resp_len)
-{
-	size_t len = SN_HEADER_BYTES + resp_len;
-	if (cap < len)
-		return -ENOBUFS;
-	sn_header_put(buf, SIPC_ADMIN | SN_RESPONSE, (uint32_t)len, corr, 0);
-	memcpy(buf + SN_HEADER_BYTES, resp, resp_len);
-	return (long)len;
 }
 
 /* ---- the link ---- */
@@ -365,17 +291,19 @@ static int pump(struct sl_link *l, int64_t now_ms)
 		struct sl_link_op *op = &l->ops[l->send % SL_LINK_QUEUE];
 		long len;
 		op->corr = l->next_corr++;
-		if (op->opcode == SIPC_TOPIC_PUT)
-			len = sl_ipc_topic_put(l->buf, sizeof(l->buf), op->corr,
-					       &op->topic);
-		else if (op->opcode == SIPC_TOPIC_DELETE)
-			len = sl_ipc_topic_delete(l->buf, sizeof(l->buf),
-						  op->corr, op->topic.id,
-						  op->topic.name,
-						  op->topic.name_len);
-		else
-			len = sl_ipc_sync_done(l->buf, sizeof(l->buf),
-					       op->corr);
+		if (op->opcode == SIPC_TOPIC_PUT) {
+			struct sn_topic_info info = topic_info(&op->topic);
+			len = sipc_encode_topic_put(l->buf, sizeof(l->buf),
+						    op->corr, &info);
+		} else if (op->opcode == SIPC_TOPIC_DELETE) {
+			len = sipc_encode_topic_delete(l->buf, sizeof(l->buf),
+						       op->corr, op->topic.id,
+						       op->topic.name,
+						       op->topic.name_len);
+		} else {
+			len = sipc_encode_sync_done(l->buf, sizeof(l->buf),
+						    op->corr);
+		}
 		assert(len > 0);
 		int rc = send_msg(l, l->buf, (size_t)len);
 		if (rc) {
@@ -448,8 +376,8 @@ static void try_connect(struct sl_link *l, int64_t now_ms)
 	l->fd = fd;
 	l->connects++;
 	l->hello_corr = l->next_corr++;
-	long len = sl_ipc_hello(l->buf, sizeof(l->buf), l->hello_corr,
-				(uint32_t)getpid());
+	long len = sipc_encode_hello(l->buf, sizeof(l->buf), l->hello_corr,
+				     (uint32_t)getpid());
 	assert(len == SIPC_HELLO_BYTES);
 	int rc = send_msg(l, l->buf, (size_t)len);
 	if (rc) {
@@ -481,14 +409,15 @@ static int send_kafka_reply(struct sl_link *l, uint32_t corr,
 {
 	if (l->fd < 0)
 		return -ENOTCONN;
-	if (err || SN_HEADER_BYTES + len > SIPC_MAX_MESSAGE)
-		len = 0;
-	sn_header_put(l->buf, SIPC_KAFKA | SN_RESPONSE,
-		      (uint32_t)(SN_HEADER_BYTES + len), corr,
-		      len ? 0 : (err ? err : SN_ERR_UNKNOWN_SERVER_ERROR));
-	if (len)
-		memcpy(l->buf + SN_HEADER_BYTES, resp, len);
-	int rc = send_msg(l, l->buf, SN_HEADER_BYTES + len);
+	long n = -ENOBUFS;
+	if (!err && len)
+		n = sipc_encode_kafka_reply(l->buf, sizeof(l->buf), corr, resp,
+					    len);
+	if (n < 0) /* an error, nothing, or too big for a message: close */
+		n = sipc_encode_reply(l->buf, sizeof(l->buf), SIPC_KAFKA, corr,
+				      err ? err : SN_ERR_UNKNOWN_SERVER_ERROR);
+	assert(n >= SN_HEADER_BYTES);
+	int rc = send_msg(l, l->buf, (size_t)n);
 	if (rc && !l->broken)
 		l->broken = rc; /* dropped by the next duty cycle: the group
 				   coordinator may be the caller */
@@ -506,11 +435,10 @@ void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
 	send_kafka_reply(l, (uint32_t)token, resp, len, 0, sl_now_ms());
 }
 
+/* A KAFKA request: req is the client's Kafka request (rlen bytes). */
 static void on_kafka(struct sl_link *l, const struct sn_header *h,
-		     const uint8_t *msg, size_t len, int64_t now_ms)
+		     const uint8_t *req, size_t rlen, int64_t now_ms)
 {
-	const uint8_t *req = msg + SN_HEADER_BYTES;
-	size_t rlen = len - SN_HEADER_BYTES;
 	l->kafka_requests++;
 	int16_t key = rlen >= 8 ? (int16_t)rb_be16(req) : -1;
 	if (key == KC_API_CREATE_TOPICS || key == KC_API_DELETE_TOPICS ||
@@ -564,7 +492,7 @@ static int send_admin_reply(struct sl_link *l, uint32_t corr,
 			    const uint8_t *resp, size_t len, int64_t now_ms)
 {
 	uint8_t out[SN_HEADER_BYTES + 64];
-	long n = sl_ipc_admin_reply(out, sizeof(out), corr, resp, len);
+	long n = sipc_encode_admin_reply(out, sizeof(out), corr, resp, len);
 	assert(n > 0);
 	int rc = send_msg(l, out, (size_t)n);
 	if (rc)
@@ -572,15 +500,15 @@ static int send_admin_reply(struct sl_link *l, uint32_t corr,
 	return rc;
 }
 
+/* An ADMIN request: req is the client's native frame (rlen bytes). */
 static void on_admin(struct sl_link *l, const struct sn_header *h,
-		     const uint8_t *msg, size_t len, int64_t now_ms)
+		     const uint8_t *req, size_t rlen, int64_t now_ms)
 {
 	uint8_t resp[64];
 	char line[1024] = "";
 	uint32_t changed = 0;
 	l->admin_requests++;
-	long n = sl_admin_handle(l->meta, l->cfg, msg + SN_HEADER_BYTES,
-				 len - SN_HEADER_BYTES, resp, sizeof(resp),
+	long n = sl_admin_handle(l->meta, l->cfg, req, rlen, resp, sizeof(resp),
 				 &changed, line, sizeof(line));
 	assert(n > 0 && n <= (long)sizeof(resp));
 	sl_log("admin request: %s", line);
@@ -648,39 +576,53 @@ static void on_message(struct sl_link *l, const uint8_t *msg, size_t len,
 		drop(l, now_ms, "malformed message from sluiced");
 		return;
 	}
+	const uint8_t *body = NULL;
+	size_t body_len = 0;
+	struct sipc_hello_reply hr;
 	switch (h.opcode) {
 	case SIPC_HELLO | SN_RESPONSE:
 		if (l->state != SL_LINK_HELLO || h.corr != l->hello_corr ||
-		    len < SIPC_HELLO_REPLY_BYTES || h.error ||
-		    rb_be32(msg + 16) != SIPC_VERSION) {
+		    h.error || sipc_decode_hello_reply(msg, len, &hr)) {
 			drop(l, now_ms, h.error ? sn_error_name(h.error)
 						: "bad HELLO reply (ipc "
 						  "version?)");
 			return;
 		}
-		l->peer_pid = rb_be32(msg + 20);
+		l->peer_pid = hr.pid;
 		sl_log("connected to sluiced pid %u at %s (udp %u, tcp %u)",
-		       l->peer_pid, l->path, rb_be16(msg + 24),
-		       rb_be16(msg + 26));
+		       l->peer_pid, l->path, hr.udp_port, hr.tcp_port);
 		l->backoff_ms = SL_LINK_BACKOFF_MIN_MS;
 		l->down_logged = 0;
 		start_sync(l, now_ms);
 		return;
 	case SIPC_TOPIC_PUT | SN_RESPONSE:
 	case SIPC_TOPIC_DELETE | SN_RESPONSE:
+		if (sipc_decode_reply(msg, len, h.opcode & ~SN_RESPONSE))
+			break;
 		on_reply(l, &h, now_ms);
 		return;
 	case SIPC_ADMIN:
-		on_admin(l, &h, msg, len, now_ms);
+		if (sipc_decode_admin(msg, len, &body, &body_len))
+			break;
+		on_admin(l, &h, body, body_len, now_ms);
 		return;
 	case SIPC_KAFKA:
-		on_kafka(l, &h, msg, len, now_ms);
+		if (sipc_decode_kafka(msg, len, &body, &body_len))
+			break;
+		on_kafka(l, &h, body, body_len, now_ms);
 		return;
 	default:
 		l->bad_messages++;
 		sl_log("sluiced sent opcode 0x%02x, not in ipc version %d; "
 		       "ignored", h.opcode, SIPC_VERSION);
+		return;
 	}
+	/* a known opcode whose body breaks proto/ipc.h's rules */
+	char why[96];
+	snprintf(why, sizeof(why), "malformed message from sluiced (opcode "
+		 "0x%02x, %zu bytes)", h.opcode, len);
+	l->bad_messages++;
+	drop(l, now_ms, why);
 }
 
 int sl_link_do_work(struct sl_link *l, int64_t now_ms)

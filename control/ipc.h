@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control/config.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 #include "proto/ipc.h"
 
 #define SL_LINK_WINDOW 32
@@ -33,17 +33,6 @@
 #define SL_LINK_BACKOFF_MIN_MS 100
 #define SL_LINK_BACKOFF_MAX_MS 2000
 #define SL_LINK_BURST 64   /* messages read per sl_link_do_work */
-
-/* ---- pure encoders: return the message length or -ENOBUFS ---- */
-long sl_ipc_hello(uint8_t *buf, size_t cap, uint32_t corr, uint32_t pid);
-long sl_ipc_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
-		      const struct sl_topic *t);
-long sl_ipc_topic_delete(uint8_t *buf, size_t cap, uint32_t corr,
-			 uint32_t id, const char *name, uint16_t name_len);
-long sl_ipc_sync_done(uint8_t *buf, size_t cap, uint32_t corr);
-/* ADMIN reply: header 0xC5 with corr, then the native response frame. */
-long sl_ipc_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
-			const uint8_t *resp, size_t resp_len);
 
 enum sl_link_state { SL_LINK_DOWN, SL_LINK_HELLO, SL_LINK_SYNC,
 		     SL_LINK_READY };
@@ -123,9 +112,5 @@ void sl_link_close(struct sl_link *l);
  * correlation id. */
 void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
 			 size_t len);
-
-int64_t sl_now_ms(void);
-/* One log line to stderr: "2024-05-01T12:00:00.123Z sluice-control: ..." */
-void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

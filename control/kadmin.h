@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control/config.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 
 /*
  * Handle one whole Kafka request (without the 4-byte size prefix) whose API

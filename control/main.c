@@ -34,10 +34,11 @@
 #include <unistd.h>
 
 #include "control/admin.h"
-#include "control/config.h"
 #include "control/groups.h"
 #include "control/ipc.h"
+#include "control/log.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 #include "storage/disk.h"
 
 #define SL_META_POLL_MS 200

@@ -7,6 +7,12 @@
  * (Kafka group, offset and admin requests, dataplane/kafka.c), answered
  * whenever control is done (a JoinGroup waits for its rebalance).
  *
+ * Messages are read and built with proto/ipc.c's decoders and encoders.
+ * One that breaks proto/ipc.h's rule is refused: a TOPIC_PUT/DELETE is
+ * answered INVALID_REQUEST, a HELLO UNSUPPORTED_VERSION (then the
+ * connection drops), a SYNC_DONE drops the connection, an ADMIN/KAFKA
+ * reply answers the client with an error (Kafka: closes it).
+ *
  * Requests waiting for control sit in a table of ADMIN_PENDING slots; the
  * correlation id sent to control is the slot plus a generation above it,
  * so a late reply never reaches a newer request.
@@ -19,6 +25,7 @@
  * and a connection whose peer is neither our uid nor root is closed before
  * anything is read from it, counted in peers_refused.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -145,12 +152,13 @@ static void send_admin(struct dp *dp, int cfd)
 		}
 		unsigned slot = corr % ADMIN_PENDING;
 		uint8_t buf[SIPC_MAX_MESSAGE];
-		size_t len = SN_HEADER_BYTES + m->req_len;
-		sn_header_put(buf, m->rq.admin.protocol == DP_ADMIN_KAFKA ?
-					   SIPC_KAFKA : SIPC_ADMIN,
-			      (uint32_t)len, corr, 0);
-		memcpy(buf + SN_HEADER_BYTES, m->req, m->req_len);
-		if (send(cfd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		long len = m->rq.admin.protocol == DP_ADMIN_KAFKA
+			? sipc_encode_kafka(buf, sizeof(buf), corr, m->req,
+					    m->req_len)
+			: sipc_encode_admin(buf, sizeof(buf), corr, m->req,
+					    m->req_len);
+		if (len < 0 ||
+		    send(cfd, buf, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len) {
 			admin_answer(dp, m, NULL, 0,
 				     SN_ERR_UNKNOWN_SERVER_ERROR);
 			continue;
@@ -159,16 +167,20 @@ static void send_admin(struct dp *dp, int cfd)
 	}
 }
 
-static void reply(int cfd, uint8_t opcode, uint32_t corr, int16_t err,
-		  const uint8_t *body, size_t body_len)
+/* Send a reply of len bytes (an encoder's result) to control. */
+static void send_reply(int cfd, const uint8_t *buf, long len)
 {
-	uint8_t buf[64];
-	size_t len = SN_HEADER_BYTES + body_len;
-	sn_header_put(buf, opcode | SN_RESPONSE, (uint32_t)len, corr, err);
-	if (body_len)
-		memcpy(buf + SN_HEADER_BYTES, body, body_len);
-	if (send(cfd, buf, len, MSG_NOSIGNAL) < 0)
+	assert(len >= SN_HEADER_BYTES);
+	if (send(cfd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
 		dp_log("control: reply failed: %s", strerror(errno));
+}
+
+/* The header-only reply to a request: its outcome. */
+static void reply(int cfd, uint8_t opcode, uint32_t corr, int16_t err)
+{
+	uint8_t buf[SN_HEADER_BYTES];
+	send_reply(cfd, buf,
+		   sipc_encode_reply(buf, sizeof(buf), opcode, corr, err));
 }
 
 int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
@@ -182,47 +194,46 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 	}
 	switch (h.opcode) {
 	case SIPC_HELLO: {
-		if (len < SIPC_HELLO_BYTES || rb_be32(f + 16) != SIPC_VERSION) {
-			reply(cfd, SIPC_HELLO, h.corr, SN_ERR_UNSUPPORTED_VERSION,
-			      NULL, 0);
+		uint32_t pid = 0;
+		if (sipc_decode_hello(f, len, &pid)) {
+			/* short, long or another ipc version alike */
+			reply(cfd, SIPC_HELLO, h.corr,
+			      SN_ERR_UNSUPPORTED_VERSION);
 			return -1;
 		}
-		uint8_t body[12];
-		rb_put32(body, SIPC_VERSION);
-		rb_put32(body + 4, (uint32_t)getpid());
-		rb_put16(body + 8, dp->udp_port);
-		rb_put16(body + 10, dp->tcp_port);
-		reply(cfd, SIPC_HELLO, h.corr, 0, body, sizeof(body));
-		dp_log("control: hello from pid %u", rb_be32(f + 20));
+		struct sipc_hello_reply r = { .pid = (uint32_t)getpid(),
+					      .udp_port = dp->udp_port,
+					      .tcp_port = dp->tcp_port };
+		uint8_t buf[SIPC_HELLO_REPLY_BYTES];
+		send_reply(cfd, buf,
+			   sipc_encode_hello_reply(buf, sizeof(buf), h.corr, &r));
+		dp_log("control: hello from pid %u", pid);
 		atomic_store(&dp->control_synced, 0);
 		return 0;
 	}
 	case SIPC_TOPIC_PUT: {
-		struct sn_metadata_resp r = { .entries = f + 16,
-					      .entries_len = len - 16 };
 		struct sn_topic_info ti;
-		size_t pos = 0;
-		int rc = sn_metadata_next(&r, &pos, &ti);
-		int16_t err = 0;
-		if (rc != 1)
-			err = SN_ERR_INVALID_REQUEST;
-		else {
+		int rc = sipc_decode_topic_put(f, len, &ti);
+		if (rc == 0)
 			rc = dp_topic_put(dp, &ti);
-			err = rc < 0 ? (int16_t)-rc : 0;
-		}
-		reply(cfd, SIPC_TOPIC_PUT, h.corr, err, NULL, 0);
+		reply(cfd, SIPC_TOPIC_PUT, h.corr, rc < 0 ? (int16_t)-rc : 0);
 		return 0;
 	}
 	case SIPC_TOPIC_DELETE: {
-		int16_t err = SN_ERR_INVALID_REQUEST;
-		if (len >= SIPC_TOPIC_DELETE_BYTES) {
-			int rc = dp_topic_delete(dp, rb_be32(f + 16));
-			err = rc < 0 ? (int16_t)-rc : 0;
-		}
-		reply(cfd, SIPC_TOPIC_DELETE, h.corr, err, NULL, 0);
+		struct sipc_topic_delete td;
+		int rc = sipc_decode_topic_delete(f, len, &td);
+		if (rc == 0)
+			rc = dp_topic_delete(dp, td.topic_id);
+		reply(cfd, SIPC_TOPIC_DELETE, h.corr,
+		      rc < 0 ? (int16_t)-rc : 0);
 		return 0;
 	}
 	case SIPC_SYNC_DONE:
+		if (sipc_decode_sync_done(f, len)) {
+			dp_log("control: malformed SYNC_DONE (%zu bytes); "
+			       "dropping the connection", len);
+			return -1;
+		}
 		/* release: pairs with the net core's acquire in
 		 * handle_admin */
 		atomic_store_explicit(&dp->control_synced, 1,
@@ -234,12 +245,24 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 		struct dp_msg *m = slot_claim(h.corr);
 		if (!m)
 			return 0; /* late: failed over already */
-		admin_answer(dp, m, f + 16, len - 16, h.error);
+		const uint8_t *body = NULL;
+		size_t body_len = 0;
+		int rc = h.opcode == (SIPC_ADMIN | SN_RESPONSE)
+			? sipc_decode_admin_reply(f, len, &body, &body_len)
+			: sipc_decode_kafka_reply(f, len, &body, &body_len);
+		if (rc) {
+			/* the client hears an error (or, Kafka, is closed) */
+			dp_log("control: malformed reply 0x%02x (%zu bytes)",
+			       h.opcode, len);
+			body = NULL;
+			body_len = 0;
+		}
+		admin_answer(dp, m, body, body_len, h.error);
 		return 0;
 	}
 	default:
 		dp_log("control: unknown opcode 0x%02x", h.opcode);
-		reply(cfd, h.opcode, h.corr, SN_ERR_UNSUPPORTED_VERSION, NULL, 0);
+		reply(cfd, h.opcode, h.corr, SN_ERR_UNSUPPORTED_VERSION);
 		return 0;
 	}
 }

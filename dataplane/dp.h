@@ -28,12 +28,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "control/config.h"
 #include "dataplane/idem.h"
 #include "dataplane/producer_ids.h"
 #include "dataplane/request.h"
 #include "dataplane/ring.h"
 #include "drivers/driver.h"
+#include "proto/config.h"
 #include "proto/native.h"
 #include "storage/log.h"
 

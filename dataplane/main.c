@@ -3,7 +3,7 @@
  *
  *   sluiced [-c FILE] [-o key=value ...] [--foreground]
  *
- * Start-up: config (control/config.h), run directory, producer id block,
+ * Start-up: config (proto/config.h), run directory, producer id block,
  * storage cores, topics from <data_dir>/run/topics.cache, the net core
  * (driver), telemetry commands, then the main thread serves the control
  * socket until SIGTERM/SIGINT.  Shutdown: stop the net core (no new
@@ -182,7 +182,7 @@ int64_t dp_producer_id(struct dp *dp)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sluiced [-c FILE] [-o key=value ...] [--foreground]\n"
-		   "  -c FILE        configuration file (control/config.h keys)\n"
+		   "  -c FILE        configuration file (proto/config.h keys)\n"
 		   "  -o key=value   override one key (repeatable)\n"
 		   "  --foreground   stay attached (the default; kept for "
 		   "scripts)\n");

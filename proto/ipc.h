@@ -52,9 +52,48 @@
  * While no control connection is up, sluiced keeps serving the topics it
  * has (it caches the last topic set in <data_dir>/run/topics.cache) and
  * answers admin requests with UNKNOWN_SERVER_ERROR.
+ *
+ * A refused request (HELLO of another ipc version, an opcode the peer does
+ * not know) is answered with the header alone: the request's opcode with
+ * bit 7, its correlation id and the error.
+ *
+ * A message is valid if and only if its native header is (magic "SL",
+ * version 1, length field = the packet's length, at most SIPC_MAX_MESSAGE),
+ * its opcode is the one the decoder expects, and its body is:
+ *   HELLO              exactly 8 bytes with ipc version 1 (another version
+ *                      is -SN_ERR_UNSUPPORTED_VERSION);
+ *   HELLO reply        error 0 and exactly 12 bytes with ipc version 1; a
+ *                      refused HELLO is a header-only reply;
+ *   TOPIC_PUT          exactly one topic entry: 40 bytes + its name length;
+ *   TOPIC_DELETE       exactly 8 bytes + its name length;
+ *   SYNC_DONE, TOPIC_PUT reply, TOPIC_DELETE reply: empty;
+ *   ADMIN, KAFKA       anything (control's admin module and group
+ *                      coordinator judge the client's request and answer
+ *                      malformed ones themselves);
+ *   ADMIN reply        error 0 and a whole native response frame (valid
+ *                      header, bit 7 set, its length the body's), or
+ *                      error != 0 and empty;
+ *   KAFKA reply        error 0 and a non-empty body, or error != 0 and
+ *                      empty.
+ * Decoders check exactly this; they do not judge the values (a topic name,
+ * a partition count: the receiver does).
+ *
+ * proto/ipc.c holds the encoders and decoders.  Pure functions: no I/O, no
+ * allocation, thread-safe.  Decoders take the whole message (header
+ * included, as read from the socket) and its length, never read past it,
+ * and return 0 or a negative native error (-SN_ERR_INVALID_REQUEST,
+ * -SN_ERR_UNSUPPORTED_VERSION); pointers they fill point into the message.
+ * Encoders write a whole message into buf and return its length, or
+ * -ENOBUFS when cap is too small, -EMSGSIZE when the message would exceed
+ * SIPC_MAX_MESSAGE.
  */
 #ifndef SLUICE_PROTO_IPC_H
 #define SLUICE_PROTO_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/native.h"
 
 #define SIPC_VERSION 1
 #define SIPC_MAX_MESSAGE 65536
@@ -70,6 +109,83 @@ enum sipc_opcode {
 
 #define SIPC_HELLO_BYTES 24
 #define SIPC_HELLO_REPLY_BYTES 28
+#define SIPC_TOPIC_PUT_BYTES (SN_HEADER_BYTES + SN_TOPIC_ENTRY_BYTES) /* + name */
 #define SIPC_TOPIC_DELETE_BYTES 24 /* + name */
+
+/* HELLO reply: who answered. */
+struct sipc_hello_reply {
+	uint32_t pid;      /* sluiced's process id */
+	uint16_t udp_port; /* its native listeners */
+	uint16_t tcp_port;
+};
+
+struct sipc_topic_delete {
+	uint32_t topic_id;
+	const char *name;  /* into the message (decode), not NUL-terminated */
+	uint16_t name_len;
+};
+
+/* ---- encoders ---- */
+
+/* control -> sluiced */
+long sipc_encode_hello(uint8_t *buf, size_t cap, uint32_t corr, uint32_t pid);
+/* t->error is sent as given (0); t->name need not be NUL-terminated. */
+long sipc_encode_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
+			   const struct sn_topic_info *t);
+long sipc_encode_topic_delete(uint8_t *buf, size_t cap, uint32_t corr,
+			      uint32_t topic_id, const char *name,
+			      uint16_t name_len);
+long sipc_encode_sync_done(uint8_t *buf, size_t cap, uint32_t corr);
+/* resp: a whole native response frame, resp_len > 0. */
+long sipc_encode_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
+			     const uint8_t *resp, size_t resp_len);
+/* resp: the Kafka response without its size prefix, resp_len > 0.  To
+ * have sluiced close the client's connection instead, send
+ * sipc_encode_reply(SIPC_KAFKA, corr, error). */
+long sipc_encode_kafka_reply(uint8_t *buf, size_t cap, uint32_t corr,
+			     const uint8_t *resp, size_t resp_len);
+
+/* sluiced -> control */
+long sipc_encode_hello_reply(uint8_t *buf, size_t cap, uint32_t corr,
+			     const struct sipc_hello_reply *r);
+/* req: the client's native frame / Kafka request (without size prefix). */
+long sipc_encode_admin(uint8_t *buf, size_t cap, uint32_t corr,
+		       const uint8_t *req, size_t req_len);
+long sipc_encode_kafka(uint8_t *buf, size_t cap, uint32_t corr,
+		       const uint8_t *req, size_t req_len);
+
+/* Either way: a reply with the header alone to a request of opcode (bit 7
+ * is set here): TOPIC_PUT / TOPIC_DELETE replies, refusals. */
+long sipc_encode_reply(uint8_t *buf, size_t cap, uint8_t opcode,
+		       uint32_t corr, int16_t error);
+
+/* ---- decoders (f: the whole message, len: its length) ---- */
+
+/* sluiced decodes */
+int sipc_decode_hello(const uint8_t *f, size_t len, uint32_t *pid);
+/* t->name points into f; t->error is whatever was sent. */
+int sipc_decode_topic_put(const uint8_t *f, size_t len,
+			  struct sn_topic_info *t);
+int sipc_decode_topic_delete(const uint8_t *f, size_t len,
+			     struct sipc_topic_delete *r);
+int sipc_decode_sync_done(const uint8_t *f, size_t len);
+/* *resp_len is 0 when the reply carries an error instead. */
+int sipc_decode_admin_reply(const uint8_t *f, size_t len,
+			    const uint8_t **resp, size_t *resp_len);
+int sipc_decode_kafka_reply(const uint8_t *f, size_t len,
+			    const uint8_t **resp, size_t *resp_len);
+
+/* sluice-control decodes */
+int sipc_decode_hello_reply(const uint8_t *f, size_t len,
+			    struct sipc_hello_reply *r);
+int sipc_decode_admin(const uint8_t *f, size_t len, const uint8_t **req,
+		      size_t *req_len);
+int sipc_decode_kafka(const uint8_t *f, size_t len, const uint8_t **req,
+		      size_t *req_len);
+
+/* A header-only reply to a request of opcode (without bit 7): the
+ * TOPIC_PUT / TOPIC_DELETE replies and refusals.  The error is the
+ * header's. */
+int sipc_decode_reply(const uint8_t *f, size_t len, uint8_t opcode);
 
 #endif

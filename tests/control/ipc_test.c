@@ -2,7 +2,9 @@
  * Integration tests of sluice-control as a real process.  The test plays
  * sluiced's side of the control socket (proto/ipc.h): it listens on a
  * SOCK_SEQPACKET path, accepts, answers HELLO / TOPIC_PUT / TOPIC_DELETE,
- * reads SYNC_DONE, and sends ADMIN requests built with proto/native.h.
+ * reads SYNC_DONE, and sends ADMIN requests built with proto/native.h,
+ * reading and writing every message with proto/ipc.c as sluiced does
+ * (tests/unit/proto_ipc_test.c pins those bytes to the layout).
  *
  * Checked: topics are pushed after connect (sluice-control started before
  * the peer listens, so the retry path runs); pushed again after the peer
@@ -11,7 +13,9 @@
  * at the next sync); ADMIN create/delete round trips with their error
  * codes, including a sluiced-side failure; the metadata survives SIGKILL +
  * restart and ids keep growing; a second daemon on the same control_dir is
- * refused; a bad override exits 2; SIGTERM exits 0; a control_socket
+ * refused; a bad override exits 2; SIGTERM exits 0; a reply from sluiced
+ * that breaks proto/ipc.h's rule drops the link, and the next connection
+ * pushes everything again; a control_socket
  * served by another uid (not root) is refused before anything is sent
  * (proto/local_socket.h), and the same path served by our uid is used.
  */
@@ -31,7 +35,6 @@
 #include "tl.h"
 #include "proto/ipc.h"
 #include "proto/native.h"
-#include "proto/record_batch.h"
 
 #define WAIT_MS 8000 /* reconnect backoff tops at 2 s: plenty */
 
@@ -218,7 +221,8 @@ static void peer_send(const uint8_t *buf, size_t len)
 static void peer_reply(uint8_t opcode, uint32_t corr, int16_t error)
 {
 	uint8_t r[SN_HEADER_BYTES];
-	sn_header_put(r, opcode | SN_RESPONSE, SN_HEADER_BYTES, corr, error);
+	TL_EQ(sipc_encode_reply(r, sizeof(r), opcode, corr, error),
+	      SN_HEADER_BYTES);
 	peer_send(r, sizeof(r));
 }
 
@@ -236,23 +240,19 @@ static void record(struct seen *s, const uint8_t *buf, long n,
 {
 	if (h->opcode == SIPC_TOPIC_PUT) {
 		TL_TRUE(s->puts < 16);
-		struct sn_metadata_resp r = { .entries = buf + 16,
-					      .entries_len = (size_t)n - 16 };
-		size_t pos = 0;
 		struct sn_topic_info *t = &s->put[s->puts];
-		TL_EQ(sn_metadata_next(&r, &pos, t), 1);
-		TL_EQ(pos, (size_t)n - 16); /* exactly one entry */
+		TL_OK(sipc_decode_topic_put(buf, (size_t)n, t));
 		memcpy(s->put_name[s->puts], t->name, t->name_len);
 		s->put_name[s->puts][t->name_len] = 0;
 		s->puts++;
 	} else {
 		TL_EQ(h->opcode, SIPC_TOPIC_DELETE);
-		TL_TRUE(s->dels < 16 && n >= SIPC_TOPIC_DELETE_BYTES);
-		uint16_t len = rb_be16(buf + 20);
-		TL_EQ(n, SIPC_TOPIC_DELETE_BYTES + len);
-		s->del_id[s->dels] = rb_be32(buf + 16);
-		memcpy(s->del_name[s->dels], buf + 24, len);
-		s->del_name[s->dels][len] = 0;
+		TL_TRUE(s->dels < 16);
+		struct sipc_topic_delete d;
+		TL_OK(sipc_decode_topic_delete(buf, (size_t)n, &d));
+		s->del_id[s->dels] = d.topic_id;
+		memcpy(s->del_name[s->dels], d.name, d.name_len);
+		s->del_name[s->dels][d.name_len] = 0;
 		s->dels++;
 	}
 }
@@ -265,22 +265,18 @@ static void peer_sync(struct seen *s)
 	memset(s, 0, sizeof(*s));
 	peer_accept();
 	long n = peer_recv(buf, &h);
-	TL_EQ(h.opcode, SIPC_HELLO);
-	TL_EQ(n, SIPC_HELLO_BYTES);
-	TL_EQ(rb_be32(buf + 16), SIPC_VERSION);
-	TL_EQ(rb_be32(buf + 20), g.pid);
+	uint32_t pid = 0;
+	TL_OK(sipc_decode_hello(buf, (size_t)n, &pid));
+	TL_EQ(pid, g.pid);
 	uint8_t r[SIPC_HELLO_REPLY_BYTES];
-	sn_header_put(r, SIPC_HELLO | SN_RESPONSE, sizeof(r), h.corr, 0);
-	rb_put32(r + 16, SIPC_VERSION);
-	rb_put32(r + 20, (uint32_t)getpid());
-	rb_put16(r + 24, 9093);
-	rb_put16(r + 26, 9093);
+	struct sipc_hello_reply hr = { (uint32_t)getpid(), 9093, 9093 };
+	TL_EQ(sipc_encode_hello_reply(r, sizeof(r), h.corr, &hr), sizeof(r));
 	peer_send(r, sizeof(r));
 	for (int i = 0; i < 64; i++) {
 		n = peer_recv(buf, &h);
 		TL_TRUE(n > 0);
 		if (h.opcode == SIPC_SYNC_DONE) {
-			TL_EQ(n, SN_HEADER_BYTES);
+			TL_OK(sipc_decode_sync_done(buf, (size_t)n));
 			return;
 		}
 		record(s, buf, n, &h);
@@ -319,19 +315,21 @@ static int16_t admin(const uint8_t *req, size_t len, uint8_t expect,
 	uint8_t msg[SN_HEADER_BYTES + 512];
 	struct sn_header h, inner;
 	uint32_t corr = ++g.corr;
-	sn_header_put(msg, SIPC_ADMIN, (uint32_t)(SN_HEADER_BYTES + len), corr,
-		      0);
-	memcpy(msg + SN_HEADER_BYTES, req, len);
-	peer_send(msg, SN_HEADER_BYTES + len);
+	long mlen = sipc_encode_admin(msg, sizeof(msg), corr, req, len);
+	TL_EQ(mlen, SN_HEADER_BYTES + len);
+	peer_send(msg, (size_t)mlen);
 	if (expect)
 		expect_op(s, expect, answer);
 	long n = peer_recv(buf, &h);
 	TL_EQ(h.opcode, SIPC_ADMIN | SN_RESPONSE);
 	TL_EQ(h.corr, corr);
-	TL_EQ(sn_header_parse(buf + 16, (size_t)n - 16, 4096, &inner), n - 16);
+	const uint8_t *resp;
+	size_t rlen;
+	TL_OK(sipc_decode_admin_reply(buf, (size_t)n, &resp, &rlen));
+	TL_EQ(sn_header_parse(resp, rlen, 4096, &inner), rlen);
 	TL_EQ(inner.corr, 4242);
 	if (inner.opcode == (SN_CREATE_TOPIC | SN_RESPONSE) && id)
-		TL_OK(sn_decode_create_topic_resp(buf + 16, (size_t)n - 16, id));
+		TL_OK(sn_decode_create_topic_resp(resp, rlen, id));
 	return inner.error;
 }
 
@@ -514,6 +512,36 @@ static void test_admin_round_trip(void **state)
 	TL_EQ(cli("topic", "describe", "orders", NULL, NULL), 0);
 }
 
+static void test_malformed_reply(void **state)
+{
+	(void)state;
+	static uint8_t buf[SIPC_MAX_MESSAGE];
+	struct seen s;
+	struct sn_header h;
+	TL_EQ(cli("topic", "create", "first", NULL, NULL), 0);
+	start_daemon();
+	peer_listen();
+	peer_sync(&s);
+	TL_EQ(s.puts, 1);
+	TL_EQ(cli("topic", "create", "second", NULL, NULL), 0);
+	long n = peer_recv(buf, &h);
+	TL_EQ(h.opcode, SIPC_TOPIC_PUT);
+	TL_TRUE(n > 0);
+	/* the reply with a byte after its header */
+	uint8_t r[SN_HEADER_BYTES + 1] = { 0 };
+	sn_header_put(r, SIPC_TOPIC_PUT | SN_RESPONSE, sizeof(r), h.corr, 0);
+	peer_send(r, sizeof(r));
+	TL_EQ(peer_recv(buf, &h), 0); /* dropped */
+	TL_TRUE(log_shows("malformed message from sluiced (opcode 0xc2, "
+			  "17 bytes)"));
+	close(g.fd);
+	g.fd = -1;
+	peer_sync(&s);
+	TL_EQ(s.puts, 2);
+	TL_TRUE(put_index(&s, "first") >= 0 && put_index(&s, "second") >= 0);
+	stop_daemon();
+}
+
 static void test_sigkill_restart(void **state)
 {
 	(void)state;
@@ -562,6 +590,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_foreign_peer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_restart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_reply, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,9 +17,9 @@
 
 #include "tl.h"
 #include "control/admin.h"
-#include "control/config.h"
 #include "control/kadmin.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 #include "proto/kafka/kcodec.h"
 
 static char g_dir[PATH_MAX];

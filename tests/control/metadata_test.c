@@ -15,8 +15,8 @@
 
 #include "tl.h"
 #include "control/admin.h"
-#include "control/config.h"
 #include "control/metadata.h"
+#include "proto/config.h"
 
 static char g_dir[PATH_MAX];
 

@@ -198,8 +198,15 @@ static void ctl_sync(void)
 	sn_metadata_resp_add(&b, &ti);
 	long n = sn_metadata_resp_finish(&b, 0, 0);
 	size_t elen = (size_t)n - SN_METADATA_RESP_BYTES;
-	sn_header_put(m, SIPC_TOPIC_PUT, (uint32_t)(16 + elen), 2, 0);
+	/* a byte after the entry: refused (proto/ipc.h), nothing created */
+	sn_header_put(m, SIPC_TOPIC_PUT, (uint32_t)(16 + elen + 1), 2, 0);
 	memcpy(m + 16, tmp + SN_METADATA_RESP_BYTES, elen);
+	m[16 + elen] = 0;
+	CHECK(send(ctl, m, 16 + elen + 1, 0) == (ssize_t)(16 + elen + 1));
+	CHECK(recv(ctl, r, sizeof(r), 0) == 16);
+	CHECK(r[3] == (SIPC_TOPIC_PUT | 0x80) &&
+	      rb_be16(r + 12) == SN_ERR_INVALID_REQUEST);
+	sn_header_put(m, SIPC_TOPIC_PUT, (uint32_t)(16 + elen), 2, 0);
 	CHECK(send(ctl, m, 16 + elen, 0) == (ssize_t)(16 + elen));
 	CHECK(recv(ctl, r, sizeof(r), 0) == 16);
 	CHECK(r[3] == (SIPC_TOPIC_PUT | 0x80) && rb_be16(r + 12) == 0);
@@ -521,6 +528,29 @@ int main(int argc, char **argv)
 		}
 		CHECK(m > 0 && fr.log_end_offset == 21 && fr.high_watermark == 21);
 		printf("ok SIGTERM + restart clean\n");
+	}
+	/* a SYNC_DONE with a body closes the control connection (within
+	 * 5 s), and the next one is served */
+	{
+		close(ctl);
+		ctl_connect();
+		uint8_t m[17] = { 0 }, r[64];
+		sn_header_put(m, SIPC_SYNC_DONE, sizeof(m), 4, 0);
+		CHECK(send(ctl, m, sizeof(m), 0) == (ssize_t)sizeof(m));
+		struct pollfd p = { .fd = ctl, .events = POLLIN };
+		CHECK(poll(&p, 1, 5000) == 1);
+		CHECK(recv(ctl, r, sizeof(r), MSG_DONTWAIT) == 0);
+		close(ctl);
+		ctl_connect();
+		uint8_t h[SIPC_HELLO_BYTES];
+		sn_header_put(h, SIPC_HELLO, sizeof(h), 5, 0);
+		rb_put32(h + 16, SIPC_VERSION);
+		rb_put32(h + 20, (uint32_t)getpid());
+		CHECK(send(ctl, h, sizeof(h), 0) == (ssize_t)sizeof(h));
+		p = (struct pollfd){ .fd = ctl, .events = POLLIN };
+		CHECK(poll(&p, 1, 5000) == 1);
+		CHECK(recv(ctl, r, sizeof(r), 0) == SIPC_HELLO_REPLY_BYTES);
+		printf("ok a malformed SYNC_DONE drops the control connection\n");
 	}
 	close(fd);
 	kill(child, SIGTERM);

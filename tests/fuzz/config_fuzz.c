@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the configuration parser (control/config.c): the
+ * libFuzzer target for the configuration parser (proto/config.c): the
  * file both processes read at start, and the "-o key=value" overrides.
  *
  * Each input is written to a file and loaded over the defaults, and each
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/config.h"
+#include "proto/config.h"
 #include "fuzz_util.h"
 
 #define INPUT_MAX (64 * 1024)

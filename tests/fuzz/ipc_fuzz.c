@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the control protocol's decoders (proto/ipc.h) on
- * both ends of the control socket:
+ * libFuzzer target for the control protocol's decoders (proto/ipc.c) by
+ * themselves and on both ends of the control socket:
  *   - sluice-control's link (control/ipc.c): what it does with every
  *     message from sluiced (HELLO and TOPIC_PUT/DELETE replies, ADMIN and
  *     KAFKA requests, which reach the topic store and the group
@@ -25,11 +25,18 @@
  *      SIPC_MAX_MESSAGE; sluiced's replies carry the request's opcode
  *      with bit 7 and its correlation id;
  *   3. sluiced drops the connection (-1) exactly when the header does not
- *      parse or its length is not the packet's, or after answering a
- *      HELLO of another ipc version; a TOPIC_PUT it accepts hands the
- *      topic table a name inside the message;
+ *      parse or its length is not the packet's, after answering a HELLO
+ *      that is not exactly one of ipc version 1, or on a SYNC_DONE with a
+ *      body; a TOPIC_PUT it accepts hands the topic table a name inside
+ *      the message;
  *   4. the link drops (and is reconnected by this target) only as ipc.h
- *      says: it never sends after closing.
+ *      says: it never sends after closing;
+ *   5. every sipc_decode_* returns 0, -SN_ERR_INVALID_REQUEST or
+ *      -SN_ERR_UNSUPPORTED_VERSION; the header-only and HELLO decoders
+ *      accept exactly what proto/ipc.h's rule allows (checked here from
+ *      the bytes, independently); what any decoder accepts points only
+ *      into the message and, encoded again with its sipc_encode_*, gives a
+ *      message the decoder accepts with the same contents.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -40,11 +47,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/config.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
 #include "dataplane/dp.h"
+#include "proto/config.h"
 #include "proto/ipc.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
@@ -118,6 +125,166 @@ unsigned dp_ring_dequeue_burst(struct dp_ring *r, void **objs, unsigned n)
 	(void)objs;
 	(void)n;
 	return 0;
+}
+
+/* ---- the decoders by themselves (property 5) ---- */
+
+static void check_rc(int rc)
+{
+	FUZZ_CHECK(rc == 0 || rc == -SN_ERR_INVALID_REQUEST ||
+		   rc == -SN_ERR_UNSUPPORTED_VERSION);
+}
+
+/* p[0..n) lies inside m[0..len) */
+static bool inside(const void *p, size_t n, const uint8_t *m, size_t len)
+{
+	const uint8_t *b = p;
+	return b >= m && n <= len && b - m <= (ptrdiff_t)(len - n);
+}
+
+/* A body decoder's result encoded again: the same header and body. */
+static void same_body(const uint8_t *m, size_t len, const uint8_t *out,
+		      long olen)
+{
+	FUZZ_CHECK(olen == (long)len);
+	FUZZ_CHECK(memcmp(out, m, 12) == 0); /* magic .. correlation id */
+	FUZZ_CHECK(memcmp(out + 16, m + 16, len - 16) == 0);
+}
+
+static void decoders(const uint8_t *m, size_t len)
+{
+	static uint8_t out[SIPC_MAX_MESSAGE];
+	struct sn_header h = { 0 };
+	long flen = sn_header_parse(m, len, SIPC_MAX_MESSAGE, &h);
+	bool framed = flen > 0 && (size_t)flen == len;
+	const uint8_t *body;
+	size_t body_len;
+	int rc;
+
+	/* header-only messages: accepted exactly when framed and empty */
+	rc = sipc_decode_sync_done(m, len);
+	check_rc(rc);
+	FUZZ_CHECK((rc == 0) == (framed && h.opcode == SIPC_SYNC_DONE &&
+				 len == SN_HEADER_BYTES));
+	for (uint8_t op = SIPC_HELLO; op <= SIPC_KAFKA; op++) {
+		rc = sipc_decode_reply(m, len, op);
+		check_rc(rc);
+		FUZZ_CHECK((rc == 0) == (framed &&
+					 h.opcode == (op | SN_RESPONSE) &&
+					 len == SN_HEADER_BYTES));
+	}
+
+	uint32_t pid = 0;
+	rc = sipc_decode_hello(m, len, &pid);
+	check_rc(rc);
+	FUZZ_CHECK((rc == 0) == (framed && h.opcode == SIPC_HELLO &&
+				 len == SIPC_HELLO_BYTES &&
+				 rb_be32(m + 16) == SIPC_VERSION));
+	if (rc == 0) {
+		FUZZ_CHECK(pid == rb_be32(m + 20));
+		same_body(m, len, out,
+			  sipc_encode_hello(out, sizeof(out), h.corr, pid));
+	}
+
+	struct sipc_hello_reply hr;
+	rc = sipc_decode_hello_reply(m, len, &hr);
+	check_rc(rc);
+	FUZZ_CHECK((rc == 0) == (framed &&
+				 h.opcode == (SIPC_HELLO | SN_RESPONSE) &&
+				 h.error == 0 &&
+				 len == SIPC_HELLO_REPLY_BYTES &&
+				 rb_be32(m + 16) == SIPC_VERSION));
+	if (rc == 0)
+		same_body(m, len, out,
+			  sipc_encode_hello_reply(out, sizeof(out), h.corr,
+						  &hr));
+
+	struct sn_topic_info t, t2;
+	rc = sipc_decode_topic_put(m, len, &t);
+	check_rc(rc);
+	if (rc == 0) {
+		FUZZ_CHECK(framed && h.opcode == SIPC_TOPIC_PUT);
+		FUZZ_CHECK(len == SIPC_TOPIC_PUT_BYTES + (size_t)t.name_len);
+		FUZZ_CHECK(inside(t.name, t.name_len, m, len));
+		long n = sipc_encode_topic_put(out, sizeof(out), h.corr, &t);
+		FUZZ_CHECK(n == (long)len);
+		FUZZ_CHECK(sipc_decode_topic_put(out, (size_t)n, &t2) == 0);
+		FUZZ_CHECK(t2.topic_id == t.topic_id &&
+			   t2.partitions == t.partitions &&
+			   t2.error == t.error &&
+			   t2.durability == t.durability &&
+			   t2.retention_ms == t.retention_ms &&
+			   t2.retention_bytes == t.retention_bytes &&
+			   t2.segment_bytes == t.segment_bytes &&
+			   t2.name_len == t.name_len &&
+			   !memcmp(t2.name, t.name, t.name_len));
+	}
+
+	struct sipc_topic_delete d, d2;
+	rc = sipc_decode_topic_delete(m, len, &d);
+	check_rc(rc);
+	if (rc == 0) {
+		FUZZ_CHECK(framed && h.opcode == SIPC_TOPIC_DELETE);
+		FUZZ_CHECK(len == SIPC_TOPIC_DELETE_BYTES + (size_t)d.name_len);
+		FUZZ_CHECK(inside(d.name, d.name_len, m, len));
+		long n = sipc_encode_topic_delete(out, sizeof(out), h.corr,
+						  d.topic_id, d.name,
+						  d.name_len);
+		FUZZ_CHECK(n == (long)len);
+		FUZZ_CHECK(sipc_decode_topic_delete(out, (size_t)n, &d2) == 0);
+		FUZZ_CHECK(d2.topic_id == d.topic_id &&
+			   d2.name_len == d.name_len &&
+			   !memcmp(d2.name, d.name, d.name_len));
+	}
+
+	/* opaque bodies: the body is all of the message after the header */
+	rc = sipc_decode_admin(m, len, &body, &body_len);
+	check_rc(rc);
+	FUZZ_CHECK((rc == 0) == (framed && h.opcode == SIPC_ADMIN));
+	if (rc == 0) {
+		FUZZ_CHECK(body == m + 16 && body_len == len - 16);
+		same_body(m, len, out,
+			  sipc_encode_admin(out, sizeof(out), h.corr, body,
+					    body_len));
+	}
+	rc = sipc_decode_kafka(m, len, &body, &body_len);
+	check_rc(rc);
+	FUZZ_CHECK((rc == 0) == (framed && h.opcode == SIPC_KAFKA));
+	if (rc == 0) {
+		FUZZ_CHECK(body == m + 16 && body_len == len - 16);
+		same_body(m, len, out,
+			  sipc_encode_kafka(out, sizeof(out), h.corr, body,
+					    body_len));
+	}
+	rc = sipc_decode_admin_reply(m, len, &body, &body_len);
+	check_rc(rc);
+	if (rc == 0) {
+		FUZZ_CHECK(framed && h.opcode == (SIPC_ADMIN | SN_RESPONSE));
+		FUZZ_CHECK(body == m + 16 && body_len == len - 16);
+		FUZZ_CHECK((h.error != 0) == (body_len == 0));
+		if (body_len) {
+			struct sn_header inner;
+			FUZZ_CHECK(sn_header_parse(body, body_len,
+						   SIPC_MAX_MESSAGE,
+						   &inner) == (long)body_len);
+			FUZZ_CHECK(inner.opcode & SN_RESPONSE);
+			same_body(m, len, out,
+				  sipc_encode_admin_reply(out, sizeof(out),
+							  h.corr, body,
+							  body_len));
+		}
+	}
+	rc = sipc_decode_kafka_reply(m, len, &body, &body_len);
+	check_rc(rc);
+	FUZZ_CHECK((rc == 0) == (framed &&
+				 h.opcode == (SIPC_KAFKA | SN_RESPONSE) &&
+				 (h.error != 0) == (len == SN_HEADER_BYTES)));
+	if (rc == 0 && body_len) {
+		FUZZ_CHECK(body == m + 16 && body_len == len - 16);
+		same_body(m, len, out,
+			  sipc_encode_kafka_reply(out, sizeof(out), h.corr,
+						  body, body_len));
+	}
 }
 
 /* ---- set-up ---- */
@@ -239,11 +406,14 @@ static void to_dp(const uint8_t *m, size_t len)
 	cur_len = len;
 	int rc = dp_control_handle(dp, dsv[0], m, len);
 	cur_msg = NULL;
-	/* a HELLO of another ipc version is answered, then dropped */
+	/* a HELLO of another ipc version (or size) is answered, then
+	 * dropped; a SYNC_DONE with a body is dropped */
 	bool bad_hello = well_formed && h.opcode == SIPC_HELLO &&
-			 (len < SIPC_HELLO_BYTES ||
+			 (len != SIPC_HELLO_BYTES ||
 			  rb_be32(m + 16) != SIPC_VERSION);
-	FUZZ_CHECK(rc == (well_formed && !bad_hello ? 0 : -1));
+	bool bad_sync = well_formed && h.opcode == SIPC_SYNC_DONE &&
+			len != SN_HEADER_BYTES;
+	FUZZ_CHECK(rc == (well_formed && !bad_hello && !bad_sync ? 0 : -1));
 	if (!well_formed) {
 		drain_dp(0, 0, true);
 		return;
@@ -299,6 +469,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static const int64_t steps[] = { 0, 100,
 						 SL_LINK_TIMEOUT_MS + 1, 0 };
 		now_ms += steps[(ctl >> 2) & 3];
+		decoders(msg, len);
 		to_link(msg, len);
 		to_dp(msg, len);
 	}

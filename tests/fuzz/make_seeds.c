@@ -21,11 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/config.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
 #include "drivers/netstack.h"
+#include "proto/config.h"
 #include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/native.h"
@@ -489,12 +489,9 @@ static void seeds_ipc(void)
 	long l;
 	/* sluiced's HELLO reply (the link waits for it), then: control sends
 	 * SYNC_DONE for an empty store and is READY */
-	sn_header_put(m, SIPC_HELLO | SN_RESPONSE, SIPC_HELLO_REPLY_BYTES, 0, 0);
-	rb_put32(m + 16, SIPC_VERSION);
-	rb_put32(m + 20, 4242);
-	rb_put16(m + 24, 9093);
-	rb_put16(m + 26, 9093);
-	n += put_msg(s + n, 3, m, SIPC_HELLO_REPLY_BYTES);
+	struct sipc_hello_reply hr = { 4242, 9093, 9093 };
+	l = sipc_encode_hello_reply(m, sizeof(m), 0, &hr);
+	n += put_msg(s + n, 3, m, (size_t)l);
 	/* a client's CREATE_TOPIC through sluiced: control creates the topic
 	 * and pushes a TOPIC_PUT, whose reply releases the ADMIN reply */
 	struct sn_create_topic ct = { 3, 0, -1, -1, 0, "orders", 6 };
@@ -527,32 +524,32 @@ static void seeds_ipc(void)
 
 	/* what control sends sluiced */
 	n = 0;
-	l = sl_ipc_hello(m, sizeof(m), 1, 4242);
+	l = sipc_encode_hello(m, sizeof(m), 1, 4242);
 	n += put_msg(s + n, 0, m, (size_t)l);
-	struct sl_topic tp = { .id = 1, .partitions = 2, .retention_ms = -1,
-			       .retention_bytes = -1, .segment_bytes = 1 << 20,
-			       .name_len = 6 };
-	memcpy(tp.name, "orders", 7);
-	l = sl_ipc_topic_put(m, sizeof(m), 2, &tp);
+	struct sn_topic_info tp = { .topic_id = 1, .partitions = 2,
+				    .retention_ms = -1, .retention_bytes = -1,
+				    .segment_bytes = 1 << 20, .name = "orders",
+				    .name_len = 6 };
+	l = sipc_encode_topic_put(m, sizeof(m), 2, &tp);
 	n += put_msg(s + n, 0, m, (size_t)l);
-	l = sl_ipc_topic_delete(m, sizeof(m), 3, 1, "orders", 6);
+	l = sipc_encode_topic_delete(m, sizeof(m), 3, 1, "orders", 6);
 	n += put_msg(s + n, 0, m, (size_t)l);
-	l = sl_ipc_sync_done(m, sizeof(m), 4);
+	l = sipc_encode_sync_done(m, sizeof(m), 4);
 	n += put_msg(s + n, 0, m, (size_t)l);
 	uint8_t resp[32];
 	long rl = sn_encode_create_topic_resp(resp, sizeof(resp), 77, 0, 1);
-	l = sl_ipc_admin_reply(m, sizeof(m), 5, resp, (size_t)rl);
+	l = sipc_encode_admin_reply(m, sizeof(m), 5, resp, (size_t)rl);
 	n += put_msg(s + n, 0, m, (size_t)l);
 	seed(t, "sluiced-session", s, n);
 	/* damage: wrong magic, a length field that lies, an old version */
 	n = 0;
-	l = sl_ipc_hello(m, sizeof(m), 1, 1);
+	l = sipc_encode_hello(m, sizeof(m), 1, 1);
 	m[0] ^= 0xff;
 	n += put_msg(s + n, 0, m, (size_t)l);
-	l = sl_ipc_hello(m, sizeof(m), 1, 1);
+	l = sipc_encode_hello(m, sizeof(m), 1, 1);
 	rb_put32(m + 16, 2);
 	n += put_msg(s + n, 0, m, (size_t)l);
-	l = sl_ipc_topic_put(m, sizeof(m), 2, &tp);
+	l = sipc_encode_topic_put(m, sizeof(m), 2, &tp);
 	n += put_msg(s + n, 0, m, (size_t)l - 3);
 	seed(t, "damaged", s, n);
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control/config.h"
+#include "proto/config.h"
 
 #define UNIX_PATH_MAX_BYTES 107
 

@@ -11,8 +11,8 @@
  * Paths that are relative are taken relative to the working directory of
  * the process.  Thread-safety: load once at start-up, then read-only.
  */
-#ifndef SLUICE_CONTROL_CONFIG_H
-#define SLUICE_CONTROL_CONFIG_H
+#ifndef SLUICE_PROTO_CONFIG_H
+#define SLUICE_PROTO_CONFIG_H
 
 #include <limits.h>
 #include <stddef.h>
