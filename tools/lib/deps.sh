@@ -9,6 +9,7 @@
 
 SLUICE_DEPS=(
 	meson ninja-build pkg-config gcc  # the build
+	binutils                          # nm for tools/check_layers.py
 	liburing-dev libisal-dev          # storage: io_uring, CRC32C
 	libcmocka-dev                     # unit tests
 	libdpdk-dev libnuma-dev           # the kernel-bypass driver
