@@ -34,13 +34,6 @@
 
 struct dp *dp_g;
 
-const char *const dp_bad_names[DP_BAD_COUNT] = {
-#define DP_BAD_NAME(n, s) s,
-	DP_BAD_REASONS(DP_BAD_NAME)
-#undef DP_BAD_NAME
-};
-_Static_assert(sizeof(dp_bad_names) / sizeof(dp_bad_names[0]) ==
-		       DP_BAD_COUNT, "one name per reason");
 
 void dp_log(const char *fmt, ...)
 {

@@ -17,6 +17,14 @@
 #include "dataplane/dp.h"
 #include "dataplane/net.h"
 
+const char *const dp_bad_names[DP_BAD_COUNT] = {
+#define DP_BAD_NAME(n, s) s,
+	DP_BAD_REASONS(DP_BAD_NAME)
+#undef DP_BAD_NAME
+};
+_Static_assert(sizeof(dp_bad_names) / sizeof(dp_bad_names[0]) ==
+		       DP_BAD_COUNT, "one name per reason");
+
 #ifdef SLUICE_HAVE_TELEMETRY
 #include "dataplane/telemetry/telemetry.h"
 
