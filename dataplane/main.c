@@ -30,6 +30,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/net.h"
 #include "dataplane/partition_dir.h"
+#include "dataplane/telemetry/rte_bridge.h"
 #include "storage/disk.h"
 
 struct dp *dp_g;
@@ -343,7 +344,7 @@ int main(int argc, char **argv)
 	dp_stats_register(dp);
 	if (!strcmp(dp->cfg.driver, "dpdk")) {
 		/* DPDK's own telemetry socket serves /sluice/... too */
-		int n = drv_dpdk_register_telemetry();
+		int n = tel_rte_bridge_register();
 		if (n < 0)
 			dp_log("telemetry: /sluice commands not on DPDK's "
 			       "telemetry socket: %s", strerror(-n));

@@ -5,6 +5,8 @@
  *   /sluice/cores       net and storage core counters
  *   /sluice/partitions  one line per partition: offsets, batches
  *   /sluice/partition,<topic>-<n>   every counter of one partition
+ *   /sluice/<driver>    the driver's own counters (ops->counters), for
+ *                       drivers that have them: /sluice/dpdk
  * Callbacks read single-writer counters with plain loads (see the
  * telemetry header's threading rules); the topic table with acquire loads.
  */
@@ -255,9 +257,28 @@ static int cb_partition(const char *cmd, const char *params,
 	return rc;
 }
 
+static void add_counter(void *arg, const char *name, uint64_t v)
+{
+	tel_data_add_dict_u64(arg, name, v);
+}
+
+static int cb_driver(const char *cmd, const char *params, struct tel_data *d)
+{
+	struct drv *drv = g->drv;
+	tel_data_start_dict(d);
+	return drv ? g->drv_ops->counters(drv, add_counter, d) : -1;
+}
+
 void dp_stats_register(struct dp *dp)
 {
 	g = dp;
+	if (dp->drv_ops->counters) {
+		char path[TEL_MAX_CMD_LEN];
+		snprintf(path, sizeof(path), "/sluice/%s", dp->drv_ops->name);
+		tel_register_cmd(path, cb_driver,
+				 "driver counters (dpdk: ARP, ICMP, drops by "
+				 "reason, tx)");
+	}
 	tel_register_cmd("/sluice/info", cb_info, "sluiced process information");
 	tel_register_cmd("/sluice/config", cb_config, "effective configuration");
 	tel_register_cmd("/sluice/cores", cb_cores, "per-core counters");

@@ -17,8 +17,8 @@
  *   -> one rte_eth_tx_burst at the end of the cycle (or when TX_BURST
  *      replies are queued), on the queue of the core that received.
  *
- * Failure modes, each counted (struct dpdk_counters, read with
- * drv_dpdk_counters(), served as /sluice/dpdk on DPDK's telemetry):
+ * Failure modes, each counted (DPDK_COUNTERS, read through ops->counters,
+ * which the dataplane serves as /sluice/dpdk on its telemetry):
  * frames dropped per netstack reason (ns_drop), multi-segment frames,
  * mbuf pool empty (tx_no_mbuf), replies larger than the MTU (tx_too_big:
  * the driver does not fragment), replies to a peer whose MAC is unknown
@@ -60,9 +60,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
-#include <rte_telemetry.h>
 
-#include "dataplane/telemetry/telemetry.h"
 #include "drivers/driver.h"
 #include "drivers/netstack.h"
 
@@ -147,7 +145,6 @@ struct drv {
 };
 
 static int eal_ready; /* rte_eal_init done (once per process) */
-static struct drv *tel_drv; /* the instance served by /sluice/dpdk */
 
 /* ---- configuration ---- */
 
@@ -640,20 +637,19 @@ static void dpdk_ports(const struct drv *d, uint16_t *udp, uint16_t *tcp_out,
 	*udp = d->cfg.udp_port;
 }
 
-/* ---- counters for telemetry ---- */
+/* ---- counters ---- */
 
-/* Calls fn(name, value) for every DPDK driver counter: ours, then
+/* ops->counters: the port and its MTU, every DPDK_COUNTERS counter, then
  * "drop_<reason>" per netstack reason.  Any thread (single-writer
  * counters, read without tearing on x86-64). */
-int drv_dpdk_counters(const struct drv *d,
-		      void (*fn)(void *arg, const char *name, uint64_t v),
-		      void *arg);
-int drv_dpdk_counters(const struct drv *d,
-		      void (*fn)(void *arg, const char *name, uint64_t v),
-		      void *arg)
+static int dpdk_counters(const struct drv *d,
+			 void (*fn)(void *arg, const char *name, uint64_t v),
+			 void *arg)
 {
 	if (!d || !fn)
 		return -EINVAL;
+	fn(arg, "port", d->port_id);
+	fn(arg, "mtu", d->mtu);
 	for (int i = 0; i < DC_MAX; i++)
 		fn(arg, counter_names[i],
 		   __atomic_load_n(&d->c[i], __ATOMIC_RELAXED));
@@ -665,163 +661,12 @@ int drv_dpdk_counters(const struct drv *d,
 	return 0;
 }
 
-static void tel_add(void *arg, const char *name, uint64_t v)
-{
-	rte_tel_data_add_dict_u64(arg, name, v);
-}
-
-static int tel_dpdk_cb(const char *cmd, const char *params,
-		       struct rte_tel_data *out)
-{
-	struct drv *d = tel_drv;
-	rte_tel_data_start_dict(out);
-	if (!d)
-		return 0;
-	rte_tel_data_add_dict_u64(out, "port", d->port_id);
-	rte_tel_data_add_dict_u64(out, "mtu", d->mtu);
-	drv_dpdk_counters(d, tel_add, out);
-	return 0;
-}
-
-/* ---- the bridge: sluice's /sluice/... commands on DPDK's telemetry ----
- *
- * DPDK's telemetry callback gets the command name, so one trampoline
- * serves them all: run sluice's callback into a struct tel_data
- * (tel_run_cb) and copy it field by field into the rte_tel_data.  The
- * telemetry library of dataplane/ is linked weakly: programs without it
- * (tests, benchmarks) link this file and the bridge answers -ENOTSUP. */
-int tel_run_cb(const char *cmd, const char *params, struct tel_data *d)
-	__attribute__((weak));
-int tel_for_each_cmd(int (*fn)(const char *path, const char *help, void *arg),
-		     void *arg) __attribute__((weak));
-struct tel_data *tel_data_alloc(void) __attribute__((weak));
-void tel_data_free(struct tel_data *d) __attribute__((weak));
-
-static void copy_value(struct rte_tel_data *out, const char *name,
-		       const struct tel_dict_entry *e);
-
-static int copy_data(struct rte_tel_data *out, const struct tel_data *in,
-		     int depth)
-{
-	switch (in->type) {
-	case TEL_NULL:
-		return -1;
-	case TEL_STRING:
-		return rte_tel_data_string(out, in->data.str);
-	case TEL_DICT:
-		rte_tel_data_start_dict(out);
-		for (unsigned i = 0; i < in->data_len; i++)
-			copy_value(out, in->data.dict[i].name,
-				   &in->data.dict[i]);
-		return 0;
-	case TEL_ARRAY_STRING:
-		rte_tel_data_start_array(out, RTE_TEL_STRING_VAL);
-		for (unsigned i = 0; i < in->data_len; i++)
-			rte_tel_data_add_array_string(out, in->data.array[i].sval);
-		return 0;
-	case TEL_ARRAY_INT:
-		rte_tel_data_start_array(out, RTE_TEL_INT_VAL);
-		for (unsigned i = 0; i < in->data_len; i++)
-			rte_tel_data_add_array_int(out,
-						   (int)in->data.array[i].ival);
-		return 0;
-	case TEL_ARRAY_U64:
-		rte_tel_data_start_array(out, RTE_TEL_U64_VAL);
-		for (unsigned i = 0; i < in->data_len; i++)
-			rte_tel_data_add_array_u64(out, in->data.array[i].u64val);
-		return 0;
-	case TEL_ARRAY_CONTAINER:
-		if (depth > 0)
-			return -1;
-		rte_tel_data_start_array(out, RTE_TEL_CONTAINER);
-		for (unsigned i = 0; i < in->data_len; i++) {
-			struct rte_tel_data *c = rte_tel_data_alloc();
-			if (!c)
-				return -1;
-			if (copy_data(c, in->data.array[i].container.data, 1) < 0 ||
-			    rte_tel_data_add_array_container(out, c, 0) < 0)
-				rte_tel_data_free(c);
-		}
-		return 0;
-	}
-	return -1;
-}
-
-static void copy_value(struct rte_tel_data *out, const char *name,
-		       const struct tel_dict_entry *e)
-{
-	switch (e->type) {
-	case TEL_STRING_VAL:
-		rte_tel_data_add_dict_string(out, name, e->value.sval);
-		break;
-	case TEL_INT_VAL:
-		rte_tel_data_add_dict_int(out, name, (int)e->value.ival);
-		break;
-	case TEL_U64_VAL:
-		rte_tel_data_add_dict_u64(out, name, e->value.u64val);
-		break;
-	case TEL_CONTAINER: {
-		struct rte_tel_data *c = rte_tel_data_alloc();
-		if (!c)
-			break;
-		if (copy_data(c, e->value.container.data, 1) < 0 ||
-		    rte_tel_data_add_dict_container(out, name, c, 0) < 0)
-			rte_tel_data_free(c);
-		break;
-	}
-	}
-}
-
-static int bridge_cb(const char *cmd, const char *params,
-		     struct rte_tel_data *out)
-{
-	struct tel_data *t = tel_data_alloc();
-	if (!t)
-		return -1;
-	int rc = tel_run_cb(cmd, params, t);
-	if (rc >= 0)
-		rc = copy_data(out, t, 0);
-	tel_data_free(t);
-	return rc < 0 ? -1 : 0;
-}
-
-static int bridge_one(const char *path, const char *help, void *arg)
-{
-	int *n = arg;
-	/* DPDK's own commands (/, /help, /info) stay DPDK's */
-	if (strncmp(path, "/sluice/", 8))
-		return 0;
-	if (rte_telemetry_register_cmd(path, bridge_cb, help ? help : "") == 0)
-		(*n)++;
-	return 0;
-}
-
-/*
- * Registers every /sluice/... command of dataplane/telemetry with DPDK's
- * telemetry library, so that DPDK's socket (/var/run/dpdk/<prefix>/
- * dpdk_telemetry.v2, where /ethdev/... lives) answers them too.  Call after
- * the driver was created (EAL up) and the commands were registered.
- * Returns the number of commands bridged, -ENOTSUP (EAL not initialised
- * or dataplane/telemetry not linked).
- */
-int drv_dpdk_register_telemetry(void);
-int drv_dpdk_register_telemetry(void)
-{
-	if (!eal_ready || !tel_for_each_cmd || !tel_run_cb || !tel_data_alloc)
-		return -ENOTSUP;
-	int n = 0;
-	tel_for_each_cmd(bridge_one, &n);
-	return n;
-}
-
 /* ---- create / destroy ---- */
 
 static void dpdk_destroy(struct drv *d)
 {
 	if (!d)
 		return;
-	if (tel_drv == d)
-		tel_drv = NULL;
 	if (d->pool) {
 		if (d->ntx)
 			tx_flush(d);
@@ -879,13 +724,6 @@ static int dpdk_create(const struct drv_config *cfg,
 			cfg->dpdk_queues ? cfg->dpdk_queues : 1);
 	if (rc)
 		goto fail;
-	tel_drv = d;
-	static int tel_done;
-	if (!tel_done) {
-		tel_done = 1;
-		rte_telemetry_register_cmd("/sluice/dpdk", tel_dpdk_cb,
-			"DPDK driver counters: ARP, ICMP, drops by reason, tx");
-	}
 	char dev[RTE_ETH_NAME_MAX_LEN] = "?";
 	rte_eth_dev_get_name_by_port(d->port_id, dev);
 	char macs[32];
@@ -925,4 +763,5 @@ const struct drv_ops drv_dpdk_ops = {
 	.conn_unsent = dpdk_conn_unsent,
 	.stats = dpdk_stats,
 	.ports = dpdk_ports,
+	.counters = dpdk_counters,
 };

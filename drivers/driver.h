@@ -1,9 +1,11 @@
 /*
  * The packet-I/O interface of sluiced: one interface, one implementation
  * per backend (socket.c, dpdk.c), chosen by the config key `driver`
- * through drv_find() (registry.c).  The dataplane (dataplane/net.c) sees only this header: frames in,
- * frames out, connections by number.  Nothing socket-specific leaks into
- * dataplane/.
+ * through drv_find() (registry.c).  The dataplane (dataplane/net.c) sees
+ * only this header: frames in, frames out, connections by number, and a
+ * driver's own counters by name.  Nothing socket-specific leaks into
+ * dataplane/, and drivers/ uses nothing of dataplane/ (the dataplane's
+ * telemetry serves the counters, dataplane/stats.c).
  *
  * Model (one driver instance per net core, owned by that thread):
  *   - datagrams (UDP): drv->cb.datagram() is called for each datagram with
@@ -190,6 +192,14 @@ struct drv_ops {
 	/* Give back a buffer kept through datagram_keep().  Thread-safe.
 	 * NULL for drivers that never offer datagram_keep. */
 	void (*release)(void *token);
+	/* The driver's own figures beyond struct drv_stats (dpdk: its port
+	 * and MTU, then ARP, ICMP, tx and drop-by-reason counters), each
+	 * through fn(arg, name, value); names are [a-z0-9_] and stable.  Any
+	 * thread (single-writer counters read without tearing).  0, or
+	 * -EINVAL (NULL d or fn).  NULL for drivers that have none (socket). */
+	int (*counters)(const struct drv *d,
+			void (*fn)(void *arg, const char *name, uint64_t v),
+			void *arg);
 };
 
 /* The socket driver (kernel UDP/TCP through io_uring). */
@@ -198,14 +208,6 @@ extern const struct drv_ops drv_socket_ops;
  * driver with its own Ethernet/ARP/IPv4/UDP, TCP through an inner socket
  * driver in the same thread. */
 extern const struct drv_ops drv_dpdk_ops;
-/* Its drop counters by reason, name and value through fn.  0 or -EINVAL
- * when d is not a dpdk driver. */
-int drv_dpdk_counters(const struct drv *d,
-		      void (*fn)(void *arg, const char *name, uint64_t value),
-		      void *arg);
-/* Register every /sluice/... telemetry command with DPDK's telemetry
- * library too (after the dataplane registered them).  0 or -errno. */
-int drv_dpdk_register_telemetry(void);
 
 /* The registry (registry.c): the drivers this build holds. */
 /* The driver named name ("socket", "dpdk"; "" is "socket"), or NULL when

@@ -1160,21 +1160,3 @@ const struct drv_ops drv_socket_ops = {
 	.stats = sock_stats,
 	.ports = sock_ports,
 };
-
-#ifndef SLUICE_HAVE_DPDK
-/* Built without DPDK: nothing to bridge, no counters. */
-int drv_dpdk_register_telemetry(void)
-{
-	return -ENOTSUP;
-}
-
-int drv_dpdk_counters(const struct drv *d,
-		      void (*fn)(void *arg, const char *name, uint64_t value),
-		      void *arg)
-{
-	(void)d;
-	(void)fn;
-	(void)arg;
-	return -EINVAL;
-}
-#endif
