@@ -26,24 +26,22 @@
  * stays until it rejoins or expires.  Bad input is answered with a Kafka
  * error code, never asserted on.
  *
- * Committed offsets are kept by the offsets store (offsets.h; the file
- * format is in offsets.c): every OffsetCommit appends its records as one
- * durable batch (one write and one fdatasync per request) before the
- * reply; DeleteGroups and offset expiry append tombstones, durable before
- * anything is forgotten; a group's becoming Empty appends a state record
- * (when it did); the store is rewritten with only what is live once it has
- * grown to SL_OFFSETS_COMPACT_RATIO times that (the live size is counted
- * here, record by record).  At the open the records are applied in file
- * order: a later commit for the same group, topic and partition replaces
- * the earlier; a tombstone removes what it names, if present; a later
- * state replaces the earlier.  After the load, a group whose state says -1
- * (it had members when the coordinator stopped) became Empty now; a
- * version 1 file (commit times read as now) is rewritten before the open
- * returns.  A failed append is answered KAFKA_STORAGE_ERROR (a
- * DeleteGroups: the same; an expiry: tried again a second later); while
- * the store is broken (what is on disk is unknown) every later commit or
- * delete is refused with KAFKA_STORAGE_ERROR and nothing expires until the
- * coordinator is reopened (which reads back what survived).
+ * Committed offsets are the table of commits.c (commits.h; the file format
+ * is in offsets.c), one set per group: this file decides what goes in and
+ * when a group's offsets expire, and makes a batch of records durable
+ * before memory changes: an OffsetCommit's records before its reply
+ * (one write and one fdatasync per request), DeleteGroups' tombstones
+ * before the groups are forgotten, expiry's tombstones before the offsets
+ * are; a group's becoming Empty appends a state record (when it did); the
+ * table is compacted after each change once it is due.  After the load, a
+ * group whose state says -1 (it had members when the coordinator stopped)
+ * became Empty now; a version 1 file (commit times read as now) is
+ * rewritten before the open returns.  A failed append is answered
+ * KAFKA_STORAGE_ERROR (a DeleteGroups: the same; an expiry: tried again a
+ * second later); while the store is broken (what is on disk is unknown)
+ * every later commit or delete is refused with KAFKA_STORAGE_ERROR and
+ * nothing expires until the coordinator is reopened (which reads back
+ * what survived).
  */
 #include <assert.h>
 #include <errno.h>
@@ -53,18 +51,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/commits.h"
 #include "control/groups.h"
 #include "control/offsets.h"
 #include "proto/kafka/kcodec.h"
 #include "storage/disk.h"
 #include "storage/log.h" /* struct sl_clock */
-
-/* The store's format bounds are the coordinator's limits: nothing accepted
- * here is too long to be kept there. */
-_Static_assert(SL_GROUPS_NAME_MAX == SL_OFFSETS_GROUP_MAX, "group ids fit");
-_Static_assert(SL_GROUPS_TOPIC_MAX == SL_OFFSETS_TOPIC_MAX, "topics fit");
-_Static_assert(SL_GROUPS_OFFSET_METADATA_MAX == SL_OFFSETS_META_MAX,
-	       "metadata fits");
 
 /* ---- limits of what is kept ---- */
 
@@ -79,7 +71,6 @@ _Static_assert(SL_GROUPS_OFFSET_METADATA_MAX == SL_OFFSETS_META_MAX,
 			     2 * (2 + MEMBER_ID_MAX) + 4)
 
 #define ERR_NONE 0
-#define LOGGED_NONE INT64_MIN /* struct group.logged_ms: no state record */
 #define EXPIRY_RETRY_MS 1000  /* after a failed tombstone append */
 
 enum gstate { ST_EMPTY, ST_PREPARING, ST_COMPLETING, ST_STABLE };
@@ -141,16 +132,6 @@ struct pending {                       /* told MEMBER_ID_REQUIRED */
 	int64_t expires_ms;
 };
 
-struct offset {
-	uint8_t *blob;                 /* topic, then metadata */
-	uint16_t topic_len;
-	int32_t meta_len;              /* -1: null */
-	int32_t partition;
-	int32_t leader_epoch;
-	int64_t offset;
-	int64_t commit_ms;
-};
-
 struct group {
 	bool used;
 	uint16_t id_len;
@@ -172,33 +153,23 @@ struct group {
 	bool initial;                  /* in the initial delay */
 	bool new_member_added;         /* during this stretch of it */
 	int64_t initial_left_ms;       /* rebalance time left after it */
-	/* committed offsets, by topic then partition */
-	struct offset *offsets;
-	uint32_t noffsets, offsets_cap;
+	struct sl_commit_set commits;  /* its committed offsets */
 	/* expiry; a group with type_len >= 0 has had members */
 	int64_t empty_ms;              /* wall ms it last became Empty */
-	int64_t logged_ms;             /* what its last state record in the
-					  file says: empty_ms, -1 (members),
-					  or LOGGED_NONE (no record) */
 	bool deleting;                 /* named in this DeleteGroups */
 };
 
 struct sl_groups {
 	sl_groups_reply_fn reply;
 	void *ctx;
-	struct sl_offsets *store;      /* the offsets file */
-	uint64_t live_bytes;           /* what a rewrite of the store would
-					  hold: a record per offset and per
-					  state, header not counted */
+	struct sl_commits commits;     /* every group's committed offsets */
 	const struct sl_clock *clock;  /* wall_ms: commit times, expiry */
-	int64_t retention_ms;          /* offsets.retention.minutes */
 	int64_t expiry_ms;             /* wall ms of the next expiry scan;
 					  INT64_MAX: nothing can expire */
 	int64_t load_wall_ms;          /* wall ms at the open */
 	int64_t open_ms;
 	uint64_t member_seq;
 	uint32_t ngroups;
-	uint32_t noffsets;             /* all groups */
 	struct group *groups;          /* SL_GROUPS_MAX slots */
 	struct kc_arena in;            /* decoded requests */
 	struct kc_arena build;         /* arrays of responses being built */
@@ -250,14 +221,6 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t wall_now(const struct sl_groups *g)
 {
 	return g->clock->wall_ms(g->clock->ctx);
-}
-
-/* When something stamped at ms expires (never past INT64_MAX). */
-static int64_t expires_at(const struct sl_groups *g, int64_t ms)
-{
-	assert(g->retention_ms > 0);
-	return ms > INT64_MAX - g->retention_ms ? INT64_MAX :
-						  ms + g->retention_ms;
 }
 
 /* Something may expire at wall ms at: scan no later than that. */
@@ -478,88 +441,12 @@ static struct group *group_create(struct sl_groups *g, const char *id,
 		gr->type_len = -1;
 		gr->protocol_len = -1;
 		gr->empty_ms = -1;
-		gr->logged_ms = LOGGED_NONE;
+		sl_commit_set_init(&gr->commits, gr->id, len);
 		g->ngroups++;
 		return gr;
 	}
 	assert(!"ngroups out of step with the slots");
 	return NULL;
-}
-
-/* The store's records of gr (offsets.h): o committed, gr's state
- * (empty_ms: when it became Empty, or -1), o expired, gr deleted. */
-static struct sl_offsets_rec commit_rec(const struct group *gr,
-					const struct offset *o)
-{
-	return (struct sl_offsets_rec){
-		.type = SL_OFFSETS_COMMIT, .group_len = gr->id_len,
-		.group = gr->id, .topic_len = o->topic_len,
-		.topic = (const char *)o->blob, .partition = o->partition,
-		.offset = o->offset, .leader_epoch = o->leader_epoch,
-		.meta_len = o->meta_len,
-		.meta = (const char *)o->blob + o->topic_len,
-		.time_ms = o->commit_ms,
-	};
-}
-
-static struct sl_offsets_rec state_rec(const struct group *gr,
-				       int64_t empty_ms)
-{
-	return (struct sl_offsets_rec){
-		.type = SL_OFFSETS_STATE, .group_len = gr->id_len,
-		.group = gr->id, .time_ms = empty_ms,
-	};
-}
-
-static struct sl_offsets_rec expire_rec(const struct group *gr,
-					const struct offset *o)
-{
-	return (struct sl_offsets_rec){
-		.type = SL_OFFSETS_EXPIRE, .group_len = gr->id_len,
-		.group = gr->id, .topic_len = o->topic_len,
-		.topic = (const char *)o->blob, .partition = o->partition,
-	};
-}
-
-static struct sl_offsets_rec delete_rec(const struct group *gr)
-{
-	return (struct sl_offsets_rec){
-		.type = SL_OFFSETS_DELETE, .group_len = gr->id_len,
-		.group = gr->id,
-	};
-}
-
-/* What o and gr's state record take in the store (its live size). */
-static uint64_t record_bytes(const struct group *gr, const struct offset *o)
-{
-	struct sl_offsets_rec r = commit_rec(gr, o);
-	return sl_offsets_rec_bytes(&r);
-}
-
-static uint64_t state_bytes(const struct group *gr)
-{
-	struct sl_offsets_rec r = state_rec(gr, -1);
-	return sl_offsets_rec_bytes(&r);
-}
-
-/* Forget gr's offsets and its state record (the tombstone that says so on
- * disk is the caller's). */
-static void group_drop_offsets(struct sl_groups *g, struct group *gr)
-{
-	assert(gr->used && g->noffsets >= gr->noffsets);
-	for (uint32_t i = 0; i < gr->noffsets; i++) {
-		const struct offset *o = &gr->offsets[i];
-		g->live_bytes -= record_bytes(gr, o);
-		free(o->blob);
-	}
-	free(gr->offsets);
-	gr->offsets = NULL;
-	gr->offsets_cap = 0;
-	g->noffsets -= gr->noffsets;
-	gr->noffsets = 0;
-	if (gr->logged_ms != LOGGED_NONE)
-		g->live_bytes -= state_bytes(gr);
-	gr->logged_ms = LOGGED_NONE;
 }
 
 static void member_free(struct member *m)
@@ -578,7 +465,7 @@ static void group_free(struct sl_groups *g, struct group *gr)
 		member_free(gr->members[i]);
 	free(gr->members);
 	free(gr->pending);
-	group_drop_offsets(g, gr);
+	sl_commits_drop(&g->commits, &gr->commits);
 	assert(g->ngroups > 0);
 	g->ngroups--;
 	memset(gr, 0, sizeof(*gr));
@@ -590,7 +477,7 @@ static void groups_sweep(struct sl_groups *g)
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		struct group *gr = &g->groups[i];
 		if (gr->used && gr->state == ST_EMPTY && gr->nmembers == 0 &&
-		    gr->npending == 0 && gr->noffsets == 0)
+		    gr->npending == 0 && gr->commits.n == 0)
 			group_free(g, gr);
 	}
 }
@@ -771,102 +658,11 @@ static void member_remove(struct sl_groups *g, struct group *gr,
 	member_free(m);
 }
 
-static int offset_cmp(const struct offset *o, const char *topic,
-		      size_t topic_len, int32_t partition)
-{
-	size_t n = o->topic_len < topic_len ? o->topic_len : topic_len;
-	int c = memcmp(o->blob, topic, n);
-	if (c)
-		return c;
-	if (o->topic_len != topic_len)
-		return o->topic_len < topic_len ? -1 : 1;
-	return o->partition < partition ? -1 : o->partition > partition;
-}
+/* ---- the offsets table ---- */
 
-/* The index of (topic, partition) in gr's offsets, or -(insertion point)-1. */
-static int64_t offset_search(const struct group *gr, const char *topic,
-			     size_t topic_len, int32_t partition)
-{
-	int64_t lo = 0, hi = (int64_t)gr->noffsets - 1;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		int c = offset_cmp(&gr->offsets[mid], topic, topic_len,
-				   partition);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -lo - 1;
-}
-
-/* Insert or replace.  Returns 0, -ENOMEM or -EOVERFLOW (offsets limit). */
-static int offset_put(struct sl_groups *g, struct group *gr, const char *topic,
-		      size_t topic_len, int32_t partition, int64_t offset,
-		      int32_t leader_epoch, const char *meta, int32_t meta_len,
-		      int64_t commit_ms)
-{
-	assert(topic_len > 0 && topic_len <= SL_GROUPS_TOPIC_MAX);
-	assert(meta_len >= -1 && meta_len <= SL_GROUPS_OFFSET_METADATA_MAX);
-	int64_t at = offset_search(gr, topic, topic_len, partition);
-	if (at < 0 && g->noffsets >= SL_GROUPS_OFFSETS_MAX)
-		return -EOVERFLOW;
-	size_t mlen = meta_len > 0 ? (size_t)meta_len : 0;
-	uint8_t *blob = malloc(topic_len + mlen);
-	if (!blob)
-		return -ENOMEM;
-	memcpy(blob, topic, topic_len);
-	if (mlen)
-		memcpy(blob + topic_len, meta, mlen);
-	struct offset *o;
-	if (at >= 0) {
-		o = &gr->offsets[at];
-		g->live_bytes -= record_bytes(gr, o);
-		free(o->blob);
-	} else {
-		if (gr->noffsets == gr->offsets_cap) {
-			uint32_t cap = gr->offsets_cap ? gr->offsets_cap * 2 : 8;
-			struct offset *n = realloc(gr->offsets,
-						   cap * sizeof(*n));
-			if (!n) {
-				free(blob);
-				return -ENOMEM;
-			}
-			gr->offsets = n;
-			gr->offsets_cap = cap;
-		}
-		at = -at - 1;
-		memmove(&gr->offsets[at + 1], &gr->offsets[at],
-			(gr->noffsets - (uint32_t)at) * sizeof(gr->offsets[0]));
-		gr->noffsets++;
-		g->noffsets++;
-		o = &gr->offsets[at];
-	}
-	*o = (struct offset){blob, (uint16_t)topic_len, meta_len, partition,
-			     leader_epoch, offset, commit_ms};
-	g->live_bytes += record_bytes(gr, o);
-	return 0;
-}
-
-/* Forget the offset at index i of gr. */
-static void offset_remove(struct sl_groups *g, struct group *gr, uint32_t i)
-{
-	assert(i < gr->noffsets && g->noffsets > 0);
-	const struct offset *o = &gr->offsets[i];
-	g->live_bytes -= record_bytes(gr, o);
-	free(o->blob);
-	memmove(&gr->offsets[i], &gr->offsets[i + 1],
-		(gr->noffsets - i - 1) * sizeof(gr->offsets[0]));
-	gr->noffsets--;
-	g->noffsets--;
-}
-
-/* ---- the offsets store ---- */
-
-/* The store's open: apply one record of the file to memory (the rules at
- * the top).  Returns 0, -ENOMEM or -EOVERFLOW (the limits). */
+/* The table's open: a record of the file for the group it names (the
+ * rules at the top of commits.c); a group that has had members says so by
+ * its state records.  Returns 0, -ENOMEM or -EOVERFLOW (the limits). */
 static int apply_record(void *arg, const struct sl_offsets_rec *r)
 {
 	struct sl_groups *g = arg;
@@ -878,23 +674,12 @@ static int apply_record(void *arg, const struct sl_offsets_rec *r)
 		return -EOVERFLOW;
 	switch (r->type) {
 	case SL_OFFSETS_COMMIT:
-		return offset_put(g, gr, r->topic, r->topic_len, r->partition,
-				  r->offset, r->leader_epoch, r->meta,
-				  r->meta_len, r->time_ms);
+	case SL_OFFSETS_EXPIRE:
+		return sl_commits_replay(&g->commits, &gr->commits, r);
 	case SL_OFFSETS_STATE:
-		if (gr->logged_ms == LOGGED_NONE)
-			g->live_bytes += state_bytes(gr);
-		gr->logged_ms = r->time_ms;
 		if (gr->type_len < 0)
 			gr->type_len = 0; /* had members; the type is not kept */
-		return 0;
-	case SL_OFFSETS_EXPIRE: {
-		int64_t at = offset_search(gr, r->topic, r->topic_len,
-					   r->partition);
-		if (at >= 0)
-			offset_remove(g, gr, (uint32_t)at);
-		return 0;
-	}
+		return sl_commits_replay(&g->commits, &gr->commits, r);
 	case SL_OFFSETS_DELETE:
 		group_free(g, gr);
 		return 0;
@@ -903,35 +688,22 @@ static int apply_record(void *arg, const struct sl_offsets_rec *r)
 	return -EINVAL;
 }
 
-/* Rewrite the store with what is live: each group's state record, if it
- * has one, then its offsets.  Returns 0 or -errno (offsets.h: the old file
- * stays, or the store is broken). */
+/* Rewrite the table's file with what is live, group by group.  Returns 0
+ * or -errno (offsets.h: the old file stays, or the store is broken). */
 static int compact(struct sl_groups *g)
 {
-	sl_offsets_rewrite_begin(g->store);
+	sl_commits_rewrite_begin(&g->commits);
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
-		if (!gr->used)
-			continue;
-		if (gr->logged_ms != LOGGED_NONE) {
-			struct sl_offsets_rec r = state_rec(gr, gr->logged_ms);
-			sl_offsets_rewrite_add(g->store, &r);
-		}
-		for (uint32_t j = 0; j < gr->noffsets; j++) {
-			struct sl_offsets_rec r = commit_rec(gr,
-							     &gr->offsets[j]);
-			sl_offsets_rewrite_add(g->store, &r);
-		}
+		if (gr->used)
+			sl_commits_rewrite_add(&g->commits, &gr->commits);
 	}
-	int rc = sl_offsets_rewrite_end(g->store);
-	assert(rc < 0 || sl_offsets_size(g->store) ==
-			 SL_OFFSETS_HEADER_BYTES + g->live_bytes);
-	return rc;
+	return sl_commits_rewrite_end(&g->commits);
 }
 
 static void maybe_compact(struct sl_groups *g)
 {
-	if (sl_offsets_compact_due(g->store, g->live_bytes))
+	if (sl_commits_compact_due(&g->commits))
 		(void)compact(g); /* on failure the store says when again */
 }
 
@@ -1068,8 +840,9 @@ static void complete_join(struct sl_groups *g, struct group *gr,
 		gr->state = ST_EMPTY;
 		gr->protocol_len = -1;
 		gr->empty_ms = wall_now(g);
-		if (gr->noffsets)
-			note_expiry(g, expires_at(g, gr->empty_ms));
+		if (gr->commits.n)
+			note_expiry(g, sl_commits_expires_at(&g->commits,
+							     gr->empty_ms));
 		return;
 	}
 	gr->state = ST_COMPLETING;
@@ -1124,8 +897,8 @@ static void join_deadline(struct sl_groups *g, struct group *gr,
  * has members. */
 static int64_t state_wanted(const struct group *gr)
 {
-	if (gr->type_len < 0 || gr->noffsets == 0)
-		return gr->logged_ms;
+	if (gr->type_len < 0 || gr->commits.n == 0)
+		return gr->commits.logged_ms;
 	return gr->state == ST_EMPTY ? gr->empty_ms : -1;
 }
 
@@ -1135,49 +908,42 @@ static int64_t state_wanted(const struct group *gr)
 static void log_states(struct sl_groups *g)
 {
 	uint32_t n = 0;
-	if (sl_offsets_broken(g->store))
+	if (sl_commits_broken(&g->commits))
 		return;
-	sl_offsets_batch_begin(g->store);
+	sl_commits_batch_begin(&g->commits);
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
-		if (!gr->used || state_wanted(gr) == gr->logged_ms)
+		if (!gr->used || state_wanted(gr) == gr->commits.logged_ms)
 			continue;
-		struct sl_offsets_rec r = state_rec(gr, state_wanted(gr));
-		sl_offsets_batch_add(g->store, &r);
+		sl_commits_add_state(&g->commits, &gr->commits,
+				     state_wanted(gr));
 		n++;
 	}
-	if (sl_offsets_batch_end(g->store) < 0 || n == 0)
+	if (sl_commits_batch_end(&g->commits) < 0 || n == 0)
 		return;
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		struct group *gr = &g->groups[i];
-		if (!gr->used || state_wanted(gr) == gr->logged_ms)
+		if (!gr->used || state_wanted(gr) == gr->commits.logged_ms)
 			continue;
-		if (gr->logged_ms == LOGGED_NONE)
-			g->live_bytes += state_bytes(gr);
-		gr->logged_ms = state_wanted(gr);
+		sl_commits_logged(&g->commits, &gr->commits, state_wanted(gr));
 		n--;
 	}
 	assert(n == 0);
 	maybe_compact(g);
 }
 
-/* Whether o, of gr, is expired at wall ms; *next is lowered to when it will
- * be when it is not.  Only Empty groups expire: those that have had members
- * all at once, retention after they became Empty (KIP-211), the others
- * offset by offset, retention after each commit. */
-static bool expired(const struct sl_groups *g, const struct group *gr,
-		    const struct offset *o, int64_t wall, int64_t *next)
+/* How gr's offsets expire (commits.h): not at all unless it is Empty;
+ * those of a group that has had members all at once, retention after it
+ * became Empty (KIP-211), the others offset by offset, retention after
+ * each commit. */
+static bool expiry_since(const struct group *gr, int64_t *since_ms)
 {
 	if (gr->state != ST_EMPTY)
 		return false;
 	/* set when it became Empty, or at the load */
 	assert(gr->type_len < 0 || gr->empty_ms >= 0);
-	int64_t at = expires_at(g, gr->type_len >= 0 ? gr->empty_ms :
-					     o->commit_ms);
-	if (wall >= at)
-		return true;
-	*next = min64(*next, at);
-	return false;
+	*since_ms = gr->type_len >= 0 ? gr->empty_ms : SL_COMMITS_EACH;
+	return true;
 }
 
 /*
@@ -1188,54 +954,27 @@ static bool expired(const struct sl_groups *g, const struct group *gr,
  */
 static void expire_offsets(struct sl_groups *g, int64_t wall)
 {
-	int64_t next = INT64_MAX;
+	int64_t next = INT64_MAX, since;
 	uint32_t n = 0;
-	if (wall < g->expiry_ms || sl_offsets_broken(g->store))
+	if (wall < g->expiry_ms || sl_commits_broken(&g->commits))
 		return;
-	sl_offsets_batch_begin(g->store);
+	sl_commits_batch_begin(&g->commits);
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
-		if (!gr->used || gr->noffsets == 0)
-			continue;
-		if (gr->type_len >= 0) {
-			if (expired(g, gr, &gr->offsets[0], wall, &next)) {
-				struct sl_offsets_rec r = delete_rec(gr);
-				sl_offsets_batch_add(g->store, &r);
-				n++;
-			}
-			continue;
-		}
-		for (uint32_t k = 0; k < gr->noffsets; k++) {
-			const struct offset *o = &gr->offsets[k];
-			if (expired(g, gr, o, wall, &next)) {
-				struct sl_offsets_rec r = expire_rec(gr, o);
-				sl_offsets_batch_add(g->store, &r);
-				n++;
-			}
-		}
+		if (gr->used && gr->commits.n && expiry_since(gr, &since))
+			n += sl_commits_expire_add(&g->commits, &gr->commits,
+						   since, wall, &next);
 	}
-	if (sl_offsets_batch_end(g->store) < 0) {
+	if (sl_commits_batch_end(&g->commits) < 0) {
 		g->expiry_ms = wall + EXPIRY_RETRY_MS;
 		return;
 	}
 	/* the same decisions again, now that the tombstones are durable */
 	for (uint32_t i = 0; n && i < SL_GROUPS_MAX; i++) {
 		struct group *gr = &g->groups[i];
-		int64_t ignored = INT64_MAX;
-		if (!gr->used || gr->noffsets == 0)
-			continue;
-		if (gr->type_len >= 0) {
-			if (expired(g, gr, &gr->offsets[0], wall, &ignored)) {
-				group_drop_offsets(g, gr);
-				n--;
-			}
-			continue;
-		}
-		for (uint32_t k = gr->noffsets; k-- > 0;)
-			if (expired(g, gr, &gr->offsets[k], wall, &ignored)) {
-				offset_remove(g, gr, k);
-				n--;
-			}
+		if (gr->used && gr->commits.n && expiry_since(gr, &since))
+			n -= sl_commits_expire_apply(&g->commits, &gr->commits,
+						     since, wall);
 	}
 	assert(n == 0);
 	g->expiry_ms = next;
@@ -1818,12 +1557,12 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 			else if (qp[j].committed_metadata.len >
 				 SL_GROUPS_OFFSET_METADATA_MAX)
 				rp[j].error_code = KC_ERR_OFFSET_METADATA_TOO_LARGE;
-			else if (offset_search(gr, qt[i].name.ptr,
-					       (size_t)qt[i].name.len,
-					       qp[j].partition_index) < 0 &&
-				 g->noffsets + ++fresh > SL_GROUPS_OFFSETS_MAX)
+			else if (sl_commits_find(&gr->commits, qt[i].name.ptr,
+						 (size_t)qt[i].name.len,
+						 qp[j].partition_index) < 0 &&
+				 g->commits.n + ++fresh > SL_GROUPS_OFFSETS_MAX)
 				rp[j].error_code = KC_ERR_POLICY_VIOLATION;
-			else if (sl_offsets_broken(g->store))
+			else if (sl_commits_broken(&g->commits))
 				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
 			if (rp[j].error_code == ERR_NONE)
 				records++;
@@ -1843,12 +1582,10 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	 * its offsets never sit in the file without it) */
 	int64_t wall = wall_now(g);
 	int64_t state = gr->state == ST_EMPTY ? gr->empty_ms : -1;
-	bool put_state = gr->type_len >= 0 && state != gr->logged_ms;
-	sl_offsets_batch_begin(g->store);
-	if (put_state) {
-		struct sl_offsets_rec sr = state_rec(gr, state);
-		sl_offsets_batch_add(g->store, &sr);
-	}
+	bool put_state = gr->type_len >= 0 && state != gr->commits.logged_ms;
+	sl_commits_batch_begin(&g->commits);
+	if (put_state)
+		sl_commits_add_state(&g->commits, &gr->commits, state);
 	for (int32_t i = 0; i < nt; i++) {
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
@@ -1857,32 +1594,25 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		for (int32_t j = 0; j < rt[i].partitions.count; j++) {
 			if (rp[j].error_code != ERR_NONE)
 				continue;
-			struct sl_offsets_rec cr = {
-				.type = SL_OFFSETS_COMMIT,
-				.group_len = gr->id_len, .group = gr->id,
-				.topic_len = (uint16_t)qt[i].name.len,
-				.topic = qt[i].name.ptr,
-				.partition = qp[j].partition_index,
-				.offset = qp[j].committed_offset,
-				.leader_epoch = qp[j].committed_leader_epoch,
-				.meta_len = qp[j].committed_metadata.len,
-				.meta = qp[j].committed_metadata.ptr,
-				.time_ms = wall,
-			};
-			sl_offsets_batch_add(g->store, &cr);
+			sl_commits_add_commit(&g->commits, &gr->commits,
+					      qt[i].name.ptr,
+					      (size_t)qt[i].name.len,
+					      qp[j].partition_index,
+					      qp[j].committed_offset,
+					      qp[j].committed_leader_epoch,
+					      qp[j].committed_metadata.ptr,
+					      qp[j].committed_metadata.len,
+					      wall);
 			records--;
 		}
 	}
 	assert(records == 0);
-	int rc = sl_offsets_batch_end(g->store);
-	if (rc == 0 && put_state) {
-		if (gr->logged_ms == LOGGED_NONE)
-			g->live_bytes += state_bytes(gr);
-		gr->logged_ms = state;
-	}
+	int rc = sl_commits_batch_end(&g->commits);
+	if (rc == 0 && put_state)
+		sl_commits_logged(&g->commits, &gr->commits, state);
 	if (rc == 0 && gr->state == ST_EMPTY)
-		note_expiry(g, expires_at(g, gr->type_len >= 0 ? gr->empty_ms :
-							      wall));
+		note_expiry(g, sl_commits_expires_at(&g->commits,
+			gr->type_len >= 0 ? gr->empty_ms : wall));
 	for (int32_t i = 0; i < nt; i++) {
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
@@ -1895,14 +1625,15 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
 				continue;
 			}
-			int prc = offset_put(g, gr, qt[i].name.ptr,
-					     (size_t)qt[i].name.len,
-					     qp[j].partition_index,
-					     qp[j].committed_offset,
-					     qp[j].committed_leader_epoch,
-					     qp[j].committed_metadata.ptr,
-					     qp[j].committed_metadata.len,
-					     wall);
+			int prc = sl_commits_put(&g->commits, &gr->commits,
+						 qt[i].name.ptr,
+						 (size_t)qt[i].name.len,
+						 qp[j].partition_index,
+						 qp[j].committed_offset,
+						 qp[j].committed_leader_epoch,
+						 qp[j].committed_metadata.ptr,
+						 qp[j].committed_metadata.len,
+						 wall);
 			/* durable, but not in memory: a reopen reads it */
 			if (prc == -ENOMEM)
 				rp[j].error_code = SN_ERR_UNKNOWN_SERVER_ERROR;
@@ -1916,13 +1647,13 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	return 0;
 }
 
-static bool same_topic(const struct offset *a, const struct offset *b)
+static bool same_topic(const struct sl_commit *a, const struct sl_commit *b)
 {
 	return a->topic_len == b->topic_len &&
 	       !memcmp(a->blob, b->blob, a->topic_len);
 }
 
-static struct kc_str offset_meta(const struct offset *o)
+static struct kc_str offset_meta(const struct sl_commit *o)
 {
 	if (o->meta_len < 0)
 		return null_str;
@@ -1940,29 +1671,29 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 		group_find(g, q->group_id.ptr, (size_t)q->group_id.len) : NULL;
 	if (q->topics.count < 0) { /* v2+: everything the group committed */
 		uint32_t nt = 0;
-		for (uint32_t i = 0; gr && i < gr->noffsets; i++)
-			if (i == 0 || !same_topic(&gr->offsets[i - 1],
-						  &gr->offsets[i]))
+		const struct sl_commit *o = gr ? gr->commits.items : NULL;
+		uint32_t no = gr ? gr->commits.n : 0;
+		for (uint32_t i = 0; i < no; i++)
+			if (i == 0 || !same_topic(&o[i - 1], &o[i]))
 				nt++;
 		struct kc_offset_fetch_resp_topic *rt =
 			take(&g->build, nt, sizeof(*rt));
 		struct kc_offset_fetch_resp_partition *rp =
-			gr ? take(&g->build, gr->noffsets, sizeof(*rp)) : NULL;
-		if ((nt && !rt) || (gr && gr->noffsets && !rp))
+			gr ? take(&g->build, no, sizeof(*rp)) : NULL;
+		if ((nt && !rt) || (no && !rp))
 			return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
 		int32_t t = -1;
-		for (uint32_t i = 0; gr && i < gr->noffsets; i++) {
-			const struct offset *o = &gr->offsets[i];
-			if (t < 0 || !same_topic(&gr->offsets[i - 1], o)) {
+		for (uint32_t i = 0; i < no; i++) {
+			if (t < 0 || !same_topic(&o[i - 1], &o[i])) {
 				t++;
-				rt[t].name = str_of((const char *)o->blob,
-						    o->topic_len);
+				rt[t].name = str_of((const char *)o[i].blob,
+						    o[i].topic_len);
 				rt[t].partitions = (struct kc_array){&rp[i], 0};
 			}
 			rt[t].partitions.count++;
 			rp[i] = (struct kc_offset_fetch_resp_partition){
-				o->partition, o->offset, o->leader_epoch,
-				offset_meta(o), ERR_NONE};
+				o[i].partition, o[i].offset, o[i].leader_epoch,
+				offset_meta(&o[i]), ERR_NONE};
 		}
 		assert((uint32_t)(t + 1) == nt);
 		r->topics = (struct kc_array){rt, (int32_t)nt};
@@ -1983,15 +1714,17 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 				goto too_large;
 			for (int32_t j = 0; j < np; j++) {
 				int64_t at = gr && valid_topic(qt[i].name) ?
-					offset_search(gr, qt[i].name.ptr,
-						      (size_t)qt[i].name.len,
-						      qp[j]) : -1;
+					sl_commits_find(&gr->commits,
+							qt[i].name.ptr,
+							(size_t)qt[i].name.len,
+							qp[j]) : -1;
 				if (at < 0) {
 					rp[j] = (struct kc_offset_fetch_resp_partition){
 						qp[j], -1, -1, empty_str, ERR_NONE};
 					continue;
 				}
-				const struct offset *o = &gr->offsets[at];
+				const struct sl_commit *o =
+					&gr->commits.items[at];
 				rp[j] = (struct kc_offset_fetch_resp_partition){
 					qp[j], o->offset, o->leader_epoch,
 					offset_meta(o), ERR_NONE};
@@ -2157,7 +1890,7 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 			res[i].error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 		else if (gr->state != ST_EMPTY)
 			res[i].error_code = KC_ERR_NON_EMPTY_GROUP;
-		else if (sl_offsets_broken(g->store))
+		else if (sl_commits_broken(&g->commits))
 			res[i].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
 		if (res[i].error_code != ERR_NONE)
 			continue;
@@ -2169,17 +1902,16 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 	long len = encode(g, rq, r);
 	int rc = len < 0 ? (int)len : 0;
 	if (rc == 0) {
-		sl_offsets_batch_begin(g->store);
+		sl_commits_batch_begin(&g->commits);
 		for (int32_t i = 0; i < n; i++) {
 			const struct group *gr = doomed[i];
-			if (gr && (gr->noffsets ||
-				   gr->logged_ms != LOGGED_NONE)) {
-				struct sl_offsets_rec dr = delete_rec(gr);
-				sl_offsets_batch_add(g->store, &dr);
-			}
+			if (gr && (gr->commits.n || gr->commits.logged_ms !=
+						     SL_COMMITS_LOGGED_NONE))
+				sl_commits_add_delete(&g->commits,
+						      &gr->commits);
 		}
 		/* nothing appended when it fails */
-		rc = sl_offsets_batch_end(g->store);
+		rc = sl_commits_batch_end(&g->commits);
 	}
 	for (int32_t i = 0; i < n; i++) {
 		if (!doomed[i])
@@ -2222,8 +1954,6 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 	g->ctx = ctx;
 	g->open_ms = now_ms;
 	g->clock = cfg && cfg->clock ? cfg->clock : &sl_clock_system;
-	g->retention_ms = cfg ? cfg->retention_ms :
-				SL_GROUPS_RETENTION_MS_DEFAULT;
 	g->load_wall_ms = wall_now(g);
 	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
@@ -2232,8 +1962,10 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 	if (!g->groups || !in || !build)
 		goto out_free;
 	const struct sdisk *disk = cfg && cfg->disk ? cfg->disk : &sdisk_posix;
-	rc = sl_offsets_open(disk, dir, g->load_wall_ms, apply_record, g,
-			     &g->store, err, errlen);
+	int64_t retention_ms = cfg ? cfg->retention_ms :
+				     SL_GROUPS_RETENTION_MS_DEFAULT;
+	rc = sl_commits_open(&g->commits, disk, dir, retention_ms,
+			     g->load_wall_ms, apply_record, g, err, errlen);
 	if (rc == -EOVERFLOW)
 		snprintf(err, errlen, "%s/%s holds more than the %d groups or "
 			 "%d committed offsets this sluice-control keeps: run "
@@ -2247,25 +1979,25 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		struct group *gr = &g->groups[i];
 		if (gr->used && gr->type_len >= 0)
-			gr->empty_ms = gr->logged_ms >= 0 ? gr->logged_ms :
-							    g->load_wall_ms;
+			gr->empty_ms = gr->commits.logged_ms >= 0 ?
+				       gr->commits.logged_ms : g->load_wall_ms;
 	}
 	groups_sweep(g);
-	if (sl_offsets_must_rewrite(g->store) && (rc = compact(g)) < 0) {
+	if (sl_commits_must_rewrite(&g->commits) && (rc = compact(g)) < 0) {
 		snprintf(err, errlen, "%s/%s: rewriting it in the current "
 			 "version: %s", dir, SL_OFFSETS_FILE, strerror(-rc));
-		goto out_store;
+		goto out_groups;
 	}
 	g->expiry_ms = g->load_wall_ms; /* a scan at the first request */
 	log_states(g);
 	*out = g;
 	return 0;
-out_store:
-	sl_offsets_close(g->store);
 out_groups:
+	/* those the open made, then the file (when it opened) */
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++)
 		if (g->groups[i].used)
 			group_free(g, &g->groups[i]);
+	sl_commits_close(&g->commits);
 out_free:
 	free(g->in.base);
 	free(g->build.base);
@@ -2285,8 +2017,8 @@ void sl_groups_close(struct sl_groups *g)
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++)
 		if (g->groups[i].used)
 			group_free(g, &g->groups[i]);
-	assert(g->ngroups == 0 && g->noffsets == 0 && g->live_bytes == 0);
-	sl_offsets_close(g->store);
+	assert(g->ngroups == 0);
+	sl_commits_close(&g->commits);
 	free(g->in.base);
 	free(g->build.base);
 	free(g->groups);
@@ -2382,7 +2114,7 @@ int sl_groups_tick(struct sl_groups *g, int64_t now_ms)
 	run_timers(g, now_ms);
 	int64_t next = next_deadline(g);
 	int64_t wait_ms = next == INT64_MAX ? INT64_MAX : next - now_ms;
-	if (g->expiry_ms != INT64_MAX && !sl_offsets_broken(g->store))
+	if (g->expiry_ms != INT64_MAX && !sl_commits_broken(&g->commits))
 		wait_ms = min64(wait_ms, g->expiry_ms - wall_now(g));
 	if (wait_ms == INT64_MAX)
 		return -1;

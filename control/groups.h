@@ -12,9 +12,9 @@
  * expiry use the wall clock of the struct sl_clock in the configuration,
  * because they are written to disk and must mean the same after a restart.
  * The only I/O is the offsets file in the directory given to
- * sl_groups_open(), through the offsets store (control/offsets.h; format
- * and recovery rules at the top of offsets.c) on the disk of the
- * configuration.
+ * sl_groups_open(), through the committed-offsets table (control/commits.h)
+ * and its offsets store (control/offsets.h; format and recovery rules at
+ * the top of offsets.c) on the disk of the configuration.
  *
  * Membership lives in memory only: after a restart every member gets
  * UNKNOWN_MEMBER_ID and joins again, as after a coordinator move in Kafka.

@@ -1,14 +1,14 @@
 /*
  * The consumer-group offsets store (offsets.h has the contract).
  *
- * <dir>/offsets.log is appended to by the group coordinator: by every
- * OffsetCommit (one record per partition, one write and one fdatasync per
- * request, then the reply), by DeleteGroups and offset expiry (tombstones,
- * made durable before anything is forgotten) and by a group's becoming
- * Empty (a state record: when it did); it is read back whole at the open
- * and rewritten compactly when it has grown to SL_OFFSETS_COMPACT_RATIO
- * times its live size.  All integers big-endian; times are ms of the wall
- * clock.
+ * <dir>/offsets.log is appended to by the group coordinator (through its
+ * committed-offsets table, commits.c): by every OffsetCommit (one record
+ * per partition, one write and one fdatasync per request, then the
+ * reply), by DeleteGroups and offset expiry (tombstones, made durable
+ * before anything is forgotten) and by a group's becoming Empty (a state
+ * record: when it did); it is read back whole at the open and rewritten
+ * compactly when it has grown to SL_OFFSETS_COMPACT_RATIO times its live
+ * size.  All integers big-endian; times are ms of the wall clock.
  *
  *   file header, 16 bytes:
  *     0   4  magic "SLGO"

@@ -1,7 +1,8 @@
 /*
  * The consumer-group offsets store: <dir>/offsets.log, an append-only log
  * of records (committed offsets, groups' states, tombstones) that the
- * group coordinator (groups.c) writes and reads back whole at its open.
+ * committed-offsets table of the group coordinator (commits.c, for
+ * groups.c) writes and reads back whole at its open.
  * Its format and recovery rules are at the top of offsets.c.
  *
  * What the store promises:
