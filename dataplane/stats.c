@@ -264,17 +264,19 @@ static void add_counter(void *arg, const char *name, uint64_t v)
 
 static int cb_driver(const char *cmd, const char *params, struct tel_data *d)
 {
-	struct drv *drv = g->drv;
+	/* the driver of net core 0 (a DPDK port runs one net core) */
+	const struct dp_net *n = g->nnet ? g->net[0] : NULL;
 	tel_data_start_dict(d);
-	return drv ? g->drv_ops->counters(drv, add_counter, d) : -1;
+	return n && n->drv ? n->drv_ops->counters(n->drv, add_counter, d) : -1;
 }
 
 void dp_stats_register(struct dp *dp)
 {
 	g = dp;
-	if (dp->drv_ops->counters) {
+	const struct drv_ops *ops = dp->nnet ? dp->net[0]->drv_ops : NULL;
+	if (ops && ops->counters) {
 		char path[TEL_MAX_CMD_LEN];
-		snprintf(path, sizeof(path), "/sluice/%s", dp->drv_ops->name);
+		snprintf(path, sizeof(path), "/sluice/%s", ops->name);
 		tel_register_cmd(path, cb_driver,
 				 "driver counters (dpdk: ARP, ICMP, drops by "
 				 "reason, tx)");
