@@ -357,5 +357,7 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len);
 
 /* telemetry commands */
 void dp_stats_register(struct dp *dp);
+/* Stop serving telemetry (before the drivers and cores it reads go). */
+void dp_stats_stop(void);
 
 #endif

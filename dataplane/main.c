@@ -217,7 +217,7 @@ static int start_net_cores(struct dp *dp)
 	struct dp_listen l = {
 		.udp_port = dp->cfg.udp_port,
 		.udp_fe = &dp_fe_native,
-		.ntcp = 2,
+		.ntcp = dp->cfg.kafka_port ? 2 : 1, /* kafka_port 0: off */
 		.tcp_port = { dp->cfg.tcp_port, dp->cfg.kafka_port },
 		.tcp_fe = { &dp_fe_native, &dp_fe_kafka },
 	};
@@ -234,7 +234,7 @@ static int start_net_cores(struct dp *dp)
 	}
 	dp->udp_port = l.udp_port;
 	dp->tcp_port = l.tcp_port[0];
-	dp->kafka_port = l.tcp_port[1];
+	dp->kafka_port = l.ntcp > 1 ? l.tcp_port[1] : 0;
 	return 0;
 }
 
@@ -363,6 +363,10 @@ int main(int argc, char **argv)
 		dp_net_join(dp, i);
 	for (uint32_t i = 0; i < dp->nstore; i++)
 		dp_store_join(dp, i);
+	/* telemetry reads the drivers' counters: stopped before they go */
+	dp_stats_stop();
+	for (uint32_t i = 0; i < dp->nnet; i++)
+		dp_net_destroy(dp, i);
 	dp_log("stopped");
 	return rc ? 1 : 0;
 }

@@ -294,8 +294,24 @@ void dp_net_join(struct dp *dp, uint32_t id)
 		return;
 	dp_wake_fd(n->wake_fd);
 	pthread_join(n->thread, NULL);
+}
+
+void dp_net_destroy(struct dp *dp, uint32_t id)
+{
+	struct dp_net *n = dp->net[id];
+	if (!n)
+		return;
+	dp->net[id] = NULL;
 	n->drv_ops->destroy(n->drv);
 	n->drv = NULL;
-	/* the net core stays allocated: storage cores may still complete
-	 * to its ring until they stop (their dp_complete gives up then) */
+	/* what is still in the completion ring: answers nobody reads now */
+	void *objs[DP_BURST];
+	unsigned k;
+	/* bounded: the ring holds at most 65536 messages */
+	for (unsigned round = 0; round < 4096 &&
+	     (k = dp_ring_dequeue_burst(n->completions, objs, DP_BURST));
+	     round++)
+		for (unsigned i = 0; i < k; i++)
+			dp_msg_free(objs[i]);
+	net_free(n);
 }

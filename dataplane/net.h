@@ -108,7 +108,11 @@ struct dp_listen {
 };
 int dp_net_start(struct dp *dp, uint32_t id, const struct dp_listen *l,
 		 int reuse_port, uint16_t *udp_bound, uint16_t *tcp_bound);
+/* Stop net core id's thread (dp->stop set first); its driver and state
+ * stay until dp_net_destroy, once no other thread reads them (storage
+ * cores stopped, telemetry stopped). */
 void dp_net_join(struct dp *dp, uint32_t id);
+void dp_net_destroy(struct dp *dp, uint32_t id);
 
 /* The front-ends. */
 extern const struct dp_frontend dp_fe_native;

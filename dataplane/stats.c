@@ -295,7 +295,16 @@ void dp_stats_register(struct dp *dp)
 	else
 		dp_log("telemetry socket %s", dp->cfg.telemetry_socket);
 }
+
+void dp_stats_stop(void)
+{
+	tel_server_stop();
+}
 #else
+void dp_stats_stop(void)
+{
+}
+
 void dp_stats_register(struct dp *dp)
 {
 	(void)dp;
