@@ -14,8 +14,9 @@
  *
  * A struct dp_msg carries one request from the net core to a storage core
  * and its response back (through the net core's completion ring).  Memory
- * for messages is accounted against memory_budget_bytes (dp_msg_alloc);
- * when the budget is spent producers are throttled.
+ * for messages comes from a preallocated pool and is accounted against
+ * memory_budget_bytes (dataplane/msg.h); when the budget is spent
+ * producers are throttled.
  */
 #ifndef SLUICE_DATAPLANE_DP_H
 #define SLUICE_DATAPLANE_DP_H
@@ -26,6 +27,8 @@
 
 #include "control/config.h"
 #include "dataplane/idem.h"
+#include "dataplane/log.h"
+#include "dataplane/msg.h"
 #include "dataplane/producer_ids.h"
 #include "dataplane/ring.h"
 #include "drivers/driver.h"
@@ -264,36 +267,23 @@ struct dp {
 	struct dp_ring *admin_ring;
 	int main_wake_fd;
 	_Atomic int control_synced;
-	/* memory */
+	/* memory (msg.h): charged by messages and partition rings */
 	_Atomic uint64_t mem_used;
 	uint64_t mem_limit;
-	/* producer ids */
-	_Atomic int64_t pid_next;
-	_Atomic int64_t pid_reserved_end; /* = pids.reserved_end */
-	struct pid_store pids;    /* under pid_lock */
-	pthread_mutex_t pid_lock; /* block reservation only (rare, not per
-				     message) */
+	struct dp_msgpool msgpool; /* where messages' bytes come from */
+	struct pid_blocks pids;    /* producer ids (producer_ids.h) */
 	uint64_t start_ms;
 };
 
 extern struct dp *dp_g;
 
-/* log one line to stderr with a timestamp */
-void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t dp_now_ns(void);
 
 struct dp_chain;
 /* Free a response chain that was never sent (kafka.c). */
 void dp_chain_free(struct dp_chain *ch);
 
-/* Messages: charged to the memory budget; NULL when it is spent. */
-struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes);
-void dp_msg_free(struct dp_msg *m);
-/* Give a kept driver buffer back once the batch was appended (or on
- * free); any thread. */
-void dp_msg_release_req(struct dp_msg *m);
-/* Attach a response of resp_bytes (inline when small).  0 or -ENOBUFS. */
-int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t resp_bytes);
+/* Messages: dataplane/msg.h. */
 /* Send a finished message back to the net core (any thread). */
 void dp_complete(struct dp *dp, struct dp_msg *m);
 void dp_wake_fd(int fd);
@@ -323,8 +313,6 @@ void dp_store_wake(struct dp_store_core *c);
 /* net core */
 int dp_net_start(struct dp *dp);
 void dp_net_join(struct dp *dp);
-int64_t dp_producer_id(struct dp *dp);
-int dp_producer_ids_init(struct dp *dp);
 
 /* control socket (main thread) */
 int dp_control_run(struct dp *dp, int signal_fd);
