@@ -18,8 +18,9 @@
  * the net core that made it.  No storage core or control path reads or
  * writes a client protocol's bytes: the front-end that made the request
  * decodes it and encodes the answer (its done callback, on its net core).
- * Memory for messages is accounted against memory_budget_bytes
- * (dp_msg_alloc); when the budget is spent producers are throttled.
+ * Memory for messages comes from a preallocated pool and is accounted
+ * against memory_budget_bytes (dataplane/msg.h); when the budget is spent
+ * producers are throttled.
  */
 #ifndef SLUICE_DATAPLANE_DP_H
 #define SLUICE_DATAPLANE_DP_H
@@ -29,6 +30,8 @@
 #include <stdint.h>
 
 #include "dataplane/idem.h"
+#include "dataplane/log.h"
+#include "dataplane/msg.h"
 #include "dataplane/producer_ids.h"
 #include "dataplane/request.h"
 #include "dataplane/ring.h"
@@ -211,7 +214,9 @@ struct dp_msg {
 				   elsewhere (conn.h); sent and freed by the
 				   connection layer */
 	uint8_t *resp_heap;     /* separately allocated response */
-	size_t accounted;       /* bytes charged to the budget */
+	struct dp *dp;          /* whose pool and budget it came from */
+	size_t base;            /* bytes charged for the message itself */
+	size_t accounted;       /* bytes charged to the budget, in all */
 	uint32_t reserved;      /* TCP: response bytes counted against the
 				   connection's unsent cap until sent */
 	uint8_t inline_resp[64];
@@ -270,20 +275,14 @@ struct dp {
 	struct dp_ring *admin_ring;
 	int main_wake_fd;
 	_Atomic int control_synced;
-	/* memory */
+	/* memory (msg.h): charged by messages and partition rings */
 	_Atomic uint64_t mem_used;
 	uint64_t mem_limit;
-	/* producer ids */
-	_Atomic int64_t pid_next;
-	_Atomic int64_t pid_reserved_end; /* = pids.reserved_end */
-	struct pid_store pids;    /* under pid_lock */
-	pthread_mutex_t pid_lock; /* block reservation only (rare, not per
-				     message) */
+	struct dp_msgpool msgpool; /* where messages' bytes come from */
+	struct pid_blocks pids;    /* producer ids (producer_ids.h) */
 	uint64_t start_ms;
 };
 
-/* log one line to stderr with a timestamp */
-void dp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The monotonic clock of deadlines, in nanoseconds. */
 static inline uint64_t dp_now_ns(const struct dp *dp)
@@ -291,14 +290,7 @@ static inline uint64_t dp_now_ns(const struct dp *dp)
 	return dp->clock->mono_ns(dp->clock->ctx);
 }
 
-/* Messages: charged to the memory budget; NULL when it is spent. */
-struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes);
-void dp_msg_free(struct dp_msg *m);
-/* Give a kept driver buffer back once the batch was appended (or on
- * free); any thread. */
-void dp_msg_release_req(struct dp_msg *m);
-/* Attach a response of resp_bytes (inline when small).  0 or -ENOBUFS. */
-int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t resp_bytes);
+/* Messages: dataplane/msg.h. */
 /* The storage core or control is done with m (its result is filled in):
  * back to the net core that made it (any thread); a message nobody waits
  * for (m->done NULL) is freed. */
@@ -342,8 +334,6 @@ int dp_store_submit(struct dp_net *n, struct dp_partition *p,
  * -ENOBUFS when the queue is full (m untouched). */
 int dp_admin_submit(struct dp *dp, struct dp_msg *m);
 
-int64_t dp_producer_id(struct dp *dp);
-int dp_producer_ids_init(struct dp *dp);
 
 /* control socket (main thread) */
 int dp_control_run(struct dp *dp, int signal_fd);

@@ -10,14 +10,16 @@
  * requests), then the storage cores (each closes its logs with slog_close
  * so the next open is clean).
  *
- * Producer ids (INIT_PRODUCER_ID): dataplane/producer_ids.h.
+ * Besides main: the malformed-input reason names, the clock (dp_now_ns)
+ * and the completion hand-off (dp_complete).  The log: dataplane/log.h;
+ * messages and their pool: dataplane/msg.h; producer ids (INIT_PRODUCER_ID):
+ * dataplane/producer_ids.h.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/resource.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,144 +34,6 @@
 #include "dataplane/partition_dir.h"
 #include "dataplane/telemetry/rte_bridge.h"
 #include "storage/disk.h"
-
-struct dp *dp_g;
-
-
-void dp_log(const char *fmt, ...)
-{
-	char line[1024];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ sluiced: ",
-		      ts.tv_nsec / 1000000);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	size_t l = strlen(line);
-	line[l] = '\n';
-	if (write(2, line, l + 1) < 0) {
-		/* nowhere else to say it */
-	}
-}
-
-struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes)
-{
-	size_t bytes = sizeof(struct dp_msg) + data_bytes;
-	/* relaxed: the budget is a bound, not a synchronisation point */
-	uint64_t used = atomic_fetch_add_explicit(&dp->mem_used, bytes,
-						  memory_order_relaxed);
-	/* requests may use 15/16 of the budget; the rest is kept for
-	 * small answers (errors, throttling) */
-	uint64_t limit = data_bytes ? dp->mem_limit - dp->mem_limit / 16 :
-				      dp->mem_limit;
-	if (used + bytes > limit) {
-		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
-					  memory_order_relaxed);
-		return NULL;
-	}
-	struct dp_msg *m = malloc(bytes);
-	if (!m) {
-		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
-					  memory_order_relaxed);
-		return NULL;
-	}
-	memset(m, 0, sizeof(*m));
-	m->accounted = bytes;
-	return m;
-}
-
-void dp_msg_release_req(struct dp_msg *m)
-{
-	if (!m->req_token)
-		return;
-	m->req_release(m->req_token);
-	m->req_token = NULL;
-	m->req = NULL;
-}
-
-void dp_msg_free(struct dp_msg *m)
-{
-	if (!m)
-		return;
-	struct dp *dp = dp_g;
-	dp_msg_release_req(m);
-	free(m->resp_heap);
-	/* relaxed: see dp_msg_alloc */
-	atomic_fetch_sub_explicit(&dp->mem_used, m->accounted,
-				  memory_order_relaxed);
-	free(m);
-}
-
-int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t bytes)
-{
-	if (bytes <= sizeof(m->inline_resp)) {
-		m->resp = m->inline_resp;
-		return 0;
-	}
-	if (m->resp_heap) {
-		free(m->resp_heap);
-		m->resp_heap = NULL;
-		atomic_fetch_sub_explicit(&dp->mem_used, m->accounted -
-					  (sizeof(*m) + m->req_len),
-					  memory_order_relaxed);
-		m->accounted = sizeof(*m) + m->req_len;
-	}
-	uint64_t used = atomic_fetch_add_explicit(&dp->mem_used, bytes,
-						  memory_order_relaxed);
-	if (used + bytes > dp->mem_limit ||
-	    !(m->resp_heap = malloc(bytes))) {
-		atomic_fetch_sub_explicit(&dp->mem_used, bytes,
-					  memory_order_relaxed);
-		m->resp = m->inline_resp;
-		return -ENOBUFS;
-	}
-	m->accounted += bytes;
-	m->resp = m->resp_heap;
-	return 0;
-}
-
-/* ---- producer ids ---- */
-
-int dp_producer_ids_init(struct dp *dp)
-{
-	char run[PATH_MAX], err[PATH_MAX + 512];
-	snprintf(run, sizeof(run), "%.4000s/run", dp->cfg.data_dir);
-	int rc = pid_store_open(&dp->pids, &sdisk_posix, run, err, sizeof(err));
-	if (rc < 0) {
-		dp_log("%s", err);
-		return rc;
-	}
-	atomic_init(&dp->pid_next, dp->pids.next);
-	atomic_init(&dp->pid_reserved_end, dp->pids.reserved_end);
-	pthread_mutex_init(&dp->pid_lock, NULL);
-	return 0;
-}
-
-int64_t dp_producer_id(struct dp *dp)
-{
-	int64_t id = atomic_fetch_add(&dp->pid_next, 1);
-	/* acquire: pairs with the release store below, after the block
-	 * was reserved on disk */
-	if (id < atomic_load_explicit(&dp->pid_reserved_end,
-				      memory_order_acquire))
-		return id;
-	/* once per PID_BLOCK_IDS ids: reserve the next block (a file write) */
-	pthread_mutex_lock(&dp->pid_lock);
-	int rc = 0;
-	if (id >= dp->pids.reserved_end)
-		rc = pid_store_reserve(&dp->pids, id);
-	if (rc == 0)
-		atomic_store_explicit(&dp->pid_reserved_end,
-				      dp->pids.reserved_end,
-				      memory_order_release);
-	pthread_mutex_unlock(&dp->pid_lock);
-	return rc ? rc : id;
-}
 
 /* ---- main ---- */
 
@@ -242,7 +106,6 @@ int main(int argc, char **argv)
 {
 	static struct dp dp_storage;
 	struct dp *dp = &dp_storage;
-	dp_g = dp;
 	dp->clock = &sl_clock_system;
 	const char *conf = NULL;
 	const char *over[64];
@@ -310,6 +173,15 @@ int main(int argc, char **argv)
 	}
 	dp->mem_limit = dp->cfg.memory_budget_bytes -
 			dp->cfg.memory_budget_bytes / 4;
+	/* the pool can hold what the budget allows: it falls back to the
+	 * heap (counted) only when a size class runs out first */
+	rc = dp_msgpool_create(&dp->msgpool, sizeof(struct dp_msg),
+			       dp->mem_limit);
+	if (rc) {
+		dp_log("message pool of %llu bytes: %s",
+		       (unsigned long long)dp->mem_limit, sl_strerror(rc));
+		return 1;
+	}
 	pthread_mutex_init(&dp->topics_lock, NULL);
 	dp->start_ms = (uint64_t)time(NULL) * 1000;
 	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -1,7 +1,8 @@
 /*
- * The producer-id file (producer_ids.h).
+ * Producer ids (producer_ids.h): the file that reserves them and the
+ * blocks handed out from it.
  *
- * <run_dir>/producer_id, ASCII: the decimal first id of the next
+ * The file, <run_dir>/producer_id, ASCII: the decimal first id of the next
  * unreserved block, 1 to 19 digits, no sign, no leading zero, then one
  * '\n', and nothing else.  The value is >= PID_FIRST and leaves room for
  * one more block below INT64_MAX.  The file is valid if and only if it is
@@ -9,11 +10,14 @@
  * fdatasync, rename, fsync run_dir), so after a power cut it is the old
  * or the new version, never a mix, and anything else is outside damage.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/dp.h"
+#include "dataplane/log.h"
 #include "dataplane/producer_ids.h"
 #include "storage/disk.h"
 
@@ -93,4 +97,65 @@ int pid_store_open(struct pid_store *ps, const struct sdisk *d,
 		snprintf(err, errlen, "cannot reserve producer ids in %s: %s",
 			 ps->path, strerror(-rc));
 	return rc;
+}
+
+/* ---- ids for any thread ---- */
+
+int pid_blocks_init(struct pid_blocks *pb, const struct sdisk *d,
+		    const char *run_dir, char *err, size_t errlen)
+{
+	int rc = pid_store_open(&pb->store, d, run_dir, err, errlen);
+	if (rc < 0)
+		return rc;
+	assert(pb->store.next >= PID_FIRST);
+	assert(pb->store.reserved_end > pb->store.next);
+	atomic_init(&pb->next, pb->store.next);
+	atomic_init(&pb->reserved_end, pb->store.reserved_end);
+	pthread_mutex_init(&pb->lock, NULL);
+	return 0;
+}
+
+int64_t pid_blocks_take(struct pid_blocks *pb)
+{
+	/* relaxed: the counter only has to hand each id out once; the
+	 * reservation below is ordered by reserved_end */
+	int64_t id = atomic_fetch_add_explicit(&pb->next, 1,
+					       memory_order_relaxed);
+	assert(id >= PID_FIRST);
+	/* acquire: pairs with the release store below, after the block
+	 * was reserved on disk */
+	if (id < atomic_load_explicit(&pb->reserved_end, memory_order_acquire))
+		return id;
+	/* once per PID_BLOCK_IDS ids: reserve the next block (a file write) */
+	pthread_mutex_lock(&pb->lock);
+	int rc = 0;
+	if (id >= pb->store.reserved_end)
+		rc = pid_store_reserve(&pb->store, id);
+	if (rc == 0) {
+		assert(id < pb->store.reserved_end);
+		/* release: the block is on disk before any thread hands out
+		 * an id of it; pairs with the acquire load above */
+		atomic_store_explicit(&pb->reserved_end, pb->store.reserved_end,
+				      memory_order_release);
+	}
+	pthread_mutex_unlock(&pb->lock);
+	return rc ? rc : id;
+}
+
+/* ---- sluiced's ---- */
+
+int dp_producer_ids_init(struct dp *dp)
+{
+	char run[PATH_MAX], err[PATH_MAX + 512];
+	snprintf(run, sizeof(run), "%.4000s/run", dp->cfg.data_dir);
+	int rc = pid_blocks_init(&dp->pids, &sdisk_posix, run, err,
+				 sizeof(err));
+	if (rc < 0)
+		dp_log("%s", err);
+	return rc;
+}
+
+int64_t dp_producer_id(struct dp *dp)
+{
+	return pid_blocks_take(&dp->pids);
 }

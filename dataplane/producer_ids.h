@@ -12,12 +12,17 @@
  * (pid_store_open fails with a message naming the file and what to do):
  * guessing would hand out ids that producers already hold.
  *
- * Threading: not thread-safe; the dataplane serialises reservations.
+ * Threading: struct pid_store is not thread-safe.  struct pid_blocks wraps
+ * it for the dataplane: any thread takes ids (an atomic counter), and the
+ * thread that runs past the reserved block reserves the next one under a
+ * mutex - a file write once per PID_BLOCK_IDS ids, never per request.
  */
 #ifndef SLUICE_DATAPLANE_PRODUCER_IDS_H
 #define SLUICE_DATAPLANE_PRODUCER_IDS_H
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,5 +55,35 @@ int pid_store_reserve(struct pid_store *ps, int64_t from);
 
 /* Parse the file's bytes: the next id, or -EBADMSG. */
 int64_t pid_store_parse(const uint8_t *buf, size_t len);
+
+/* The ids of one data directory, handed out to any thread. */
+struct pid_blocks {
+	_Atomic int64_t next;         /* the next id to hand out */
+	_Atomic int64_t reserved_end; /* = store.reserved_end, published
+					 after the block is on disk */
+	struct pid_store store;       /* under lock */
+	pthread_mutex_t lock;         /* block reservation only */
+};
+
+/*
+ * pid_store_open on run_dir, then ready to hand out ids.  Returns 0, or
+ * what pid_store_open returns, with err holding its message.  Start-up,
+ * one thread.
+ */
+int pid_blocks_init(struct pid_blocks *pb, const struct sdisk *d,
+		    const char *run_dir, char *err, size_t errlen);
+
+/*
+ * The next producer id (>= PID_FIRST, never handed out before in this
+ * data directory), or -errno when the next block could not be reserved
+ * (the id is then skipped, not handed out).  Any thread.
+ */
+int64_t pid_blocks_take(struct pid_blocks *pb);
+
+/* sluiced's ids: pid_blocks_init on <data_dir>/run, logging the reason of
+ * a failure; then pid_blocks_take (dataplane/dp.h's struct dp). */
+struct dp;
+int dp_producer_ids_init(struct dp *dp);
+int64_t dp_producer_id(struct dp *dp);
 
 #endif

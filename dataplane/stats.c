@@ -7,6 +7,8 @@
  *   /sluice/partition,<topic>-<n>   every counter of one partition
  *   /sluice/<driver>    the driver's own counters (ops->counters), for
  *                       drivers that have them: /sluice/dpdk
+ *   /sluice/msgpool     the message pool (msg.h): totals, heap fallbacks,
+ *                       and per size class blocks carved, out and taken
  * Callbacks read single-writer counters with plain loads (see the
  * telemetry header's threading rules); the topic table with acquire loads.
  */
@@ -270,6 +272,44 @@ static int cb_driver(const char *cmd, const char *params, struct tel_data *d)
 	return n && n->drv ? n->drv_ops->counters(n->drv, add_counter, d) : -1;
 }
 
+static int cb_msgpool(const char *cmd, const char *params,
+		      struct tel_data *d)
+{
+	struct dp_msgpool_stats st;
+	dp_msgpool_stats(&g->msgpool, &st);
+	uint64_t in_use = st.heap_in_use;
+	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++)
+		in_use += st.cls[c].in_use;
+	tel_data_start_dict(d);
+	tel_data_add_dict_u64(d, "in_use", in_use);
+	tel_data_add_dict_u64(d, "bytes_max", st.bytes_max);
+	tel_data_add_dict_u64(d, "carved_bytes", st.carved_bytes);
+	tel_data_add_dict_u64(d, "reserved_bytes", st.reserved_bytes);
+	tel_data_add_dict_u64(d, "hugepages", (uint64_t)st.hugepages);
+	tel_data_add_dict_u64(d, "heap_exhausted", st.heap_exhausted);
+	tel_data_add_dict_u64(d, "heap_oversize", st.heap_oversize);
+	tel_data_add_dict_u64(d, "heap_failed", st.heap_failed);
+	tel_data_add_dict_u64(d, "heap_in_use", st.heap_in_use);
+	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++) {
+		struct tel_data *k = tel_data_alloc();
+		if (!k)
+			return -1;
+		char name[32];
+		snprintf(name, sizeof(name), "class%d", c);
+		tel_data_start_dict(k);
+		tel_data_add_dict_u64(k, "block_bytes", st.cls[c].block_bytes);
+		tel_data_add_dict_u64(k, "blocks", st.cls[c].blocks);
+		tel_data_add_dict_u64(k, "carved", st.cls[c].carved);
+		tel_data_add_dict_u64(k, "in_use", st.cls[c].in_use);
+		tel_data_add_dict_u64(k, "gets", st.cls[c].gets);
+		if (tel_data_add_dict_container(d, name, k, 0)) {
+			tel_data_free(k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void dp_stats_register(struct dp *dp)
 {
 	g = dp;
@@ -288,6 +328,8 @@ void dp_stats_register(struct dp *dp)
 			 "offsets of every partition");
 	tel_register_cmd("/sluice/partition", cb_partition,
 			 "counters of one partition: ,<topic>-<n>");
+	tel_register_cmd("/sluice/msgpool", cb_msgpool,
+			 "message pool: size classes and heap fallbacks");
 	int rc = tel_server_start(dp->cfg.telemetry_socket, "sluice 0.1.0");
 	if (rc)
 		dp_log("telemetry socket %s: %s (telemetry off)",
