@@ -314,6 +314,9 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id);
 int dp_topics_load_cache(struct dp *dp);
 
 /* storage cores */
+/* Core id, ready to run on the calling thread (dp_store_step: tests). */
+int dp_store_create(struct dp *dp, uint32_t id);
+/* Core id on a thread of its own (sl-store<id>). */
 int dp_store_start(struct dp *dp, uint32_t id);
 void dp_store_join(struct dp *dp, uint32_t id);
 /* Run a command on the owning core and wait for it (main thread). */

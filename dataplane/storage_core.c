@@ -545,6 +545,7 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	lc.cb_ctx = p;
 	lc.log_fn = log_line;
 	lc.log_ctx = p;
+	lc.clock = dp->clock;
 	int rc = idem_init(&p->idem, DP_IDEM_PRODUCERS);
 	if (rc)
 		return rc;
@@ -797,8 +798,6 @@ static void *store_main(void *arg)
 {
 	struct dp_store_core *c = arg;
 	struct dp *dp = c->dp;
-	c->next_retention_ns = dp_now_ns(dp) +
-			       dp->cfg.retention_check_ms * 1000000ull;
 	unsigned idle = 0;
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
 		if (dp_store_step(c)) {
@@ -870,7 +869,7 @@ static void *store_main(void *arg)
 	return NULL;
 }
 
-int dp_store_start(struct dp *dp, uint32_t id)
+int dp_store_create(struct dp *dp, uint32_t id)
 {
 	struct dp_store_core *c;
 	if (posix_memalign((void **)&c, 64, sizeof(*c)))
@@ -909,7 +908,18 @@ int dp_store_start(struct dp *dp, uint32_t id)
 		free(c);
 		return rc;
 	}
+	c->next_retention_ns = dp_now_ns(dp) +
+			       dp->cfg.retention_check_ms * 1000000ull;
 	dp->store[id] = c;
+	return 0;
+}
+
+int dp_store_start(struct dp *dp, uint32_t id)
+{
+	int rc = dp_store_create(dp, id);
+	if (rc)
+		return rc;
+	struct dp_store_core *c = dp->store[id];
 	rc = pthread_create(&c->thread, NULL, store_main, c);
 	if (rc) {
 		swriter_destroy(c->w);
