@@ -8,8 +8,10 @@
  *   | links of class 0 .. 7 | blocks of class 0 | ... | blocks of class 7 |
  *
  * each part page aligned.  Class c's range holds nblocks(c) =
- * max(1, bytes_max / block_bytes(c)) blocks; link[i] is block i's entry
- * on the free list.
+ * bytes_max / block_bytes(c) blocks (none when one block is larger than
+ * the pool: that class always falls back to the heap); link[i] is block
+ * i's entry on the free list.  Since carving stops at bytes_max in all,
+ * no class carves past its range.
  *
  * A block's life: carved (the first time it is handed out: `carved` moves
  * past it, carved_bytes grows by its size) -> out (link = BUSY) -> pushed
@@ -32,6 +34,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,14 @@
 #include "dataplane/msg.h"
 
 #define DP_MSGPOOL_BUSY UINT32_MAX
+
+/* Between a pop's read of the link and its CAS: nothing in sluiced;
+ * tests/dataplane/meson.build builds a copy of this file with a yield
+ * there, so that other threads' pops and pushes land in the window the
+ * tag guards. */
+#ifndef DP_MSGPOOL_POP_WINDOW
+#define DP_MSGPOOL_POP_WINDOW() ((void)0)
+#endif
 #define DP_MSGPOOL_HUGE_BYTES (1u << 20) /* classes that ask for THP */
 
 /* What each class holds beyond the header: a small request or answer,
@@ -83,16 +94,18 @@ int dp_msgpool_create(struct dp_msgpool *p, size_t header_bytes,
 		struct dp_msgpool_class *k = &p->cls[c];
 		k->block_bytes = round_up(header_bytes + class_payload[c],
 					  DP_CACHE_LINE);
-		uint64_t n = bytes_max / k->block_bytes;
-		if (n < 1)
-			n = 1;
+		uint64_t n = bytes_max / k->block_bytes; /* may be 0 */
 		if (n > UINT32_MAX - 1)
 			n = UINT32_MAX - 1; /* BUSY stays out of range */
 		k->nblocks = (uint32_t)n;
 		links_bytes += round_up((size_t)n * sizeof(uint32_t), page);
 		blocks_bytes += round_up((size_t)n * k->block_bytes, page);
 	}
+	/* a page at least: every class may be empty (bytes_max below the
+	 * smallest block) */
 	p->map_bytes = links_bytes + blocks_bytes;
+	size_t tail = p->map_bytes ? 0 : page;
+	p->map_bytes += tail;
 	p->map = mmap(NULL, p->map_bytes, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->map == MAP_FAILED) {
@@ -129,7 +142,7 @@ int dp_msgpool_create(struct dp_msgpool *p, size_t header_bytes,
 	atomic_init(&p->heap_oversize, 0);
 	atomic_init(&p->heap_failed, 0);
 	atomic_init(&p->heap_in_use, 0);
-	if (at != p->map + p->map_bytes)
+	if (at + tail != p->map + p->map_bytes)
 		abort(); /* the layout above and its size disagree */
 	return 0;
 }
@@ -158,6 +171,7 @@ static void *class_pop(struct dp_msgpool_class *k)
 		uint32_t n1 = atomic_load_explicit(&k->link[i1 - 1],
 						   memory_order_relaxed);
 		uint64_t nh = ((h >> 32) + 1) << 32 | n1;
+		DP_MSGPOOL_POP_WINDOW();
 		/* acquire on success: as the load above; on failure h is
 		 * reloaded with the same pairing */
 		if (atomic_compare_exchange_weak_explicit(
@@ -188,18 +202,13 @@ static void *class_carve(struct dp_msgpool *p, struct dp_msgpool_class *k)
 					  memory_order_relaxed);
 		return NULL;
 	}
-	/* relaxed: the CAS only has to give each index to one thread */
-	uint32_t i = atomic_load_explicit(&k->carved, memory_order_relaxed);
-	do {
-		if (i >= k->nblocks) {
-			atomic_fetch_sub_explicit(&p->carved_bytes,
-						  k->block_bytes,
-						  memory_order_relaxed);
-			return NULL;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(
-			&k->carved, &i, i + 1, memory_order_relaxed,
-			memory_order_relaxed));
+	/* relaxed: the add only has to give each index to one thread */
+	uint32_t i = atomic_fetch_add_explicit(&k->carved, 1,
+					       memory_order_relaxed);
+	/* every carve that passed the check above is in carved_bytes, so
+	 * a class never carves more than bytes_max / block_bytes */
+	if (i >= k->nblocks)
+		abort();
 	atomic_store_explicit(&k->link[i], DP_MSGPOOL_BUSY,
 			      memory_order_relaxed);
 	return k->base + (size_t)i * k->block_bytes;

@@ -95,8 +95,8 @@ struct dp_msgpool_stats {
 /*
  * Reserve the pool: classes of header_bytes + 512 B, 2, 8, 32, 128 and
  * 512 KiB, then 1, 2, 4 and 8 MiB + 4 KiB (each rounded up to a cache
- * line), at most bytes_max bytes carved in all (each class can hold
- * bytes_max, at least one block).  Touches only p.
+ * line), at most bytes_max bytes carved in all (each class's range holds
+ * bytes_max; a class whose block is larger has none).  Touches only p.
  * Returns 0, -EINVAL (bytes_max 0 or header_bytes over 64 KiB) or
  * -ENOMEM (no address space).  Start-up, one thread.
  */

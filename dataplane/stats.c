@@ -277,11 +277,16 @@ static int cb_msgpool(const char *cmd, const char *params,
 {
 	struct dp_msgpool_stats st;
 	dp_msgpool_stats(&g->msgpool, &st);
-	uint64_t in_use = st.heap_in_use;
-	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++)
+	/* totals first: blocks out now (pool and heap), blocks handed out
+	 * from the pool ever */
+	uint64_t in_use = st.heap_in_use, gets = 0;
+	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++) {
 		in_use += st.cls[c].in_use;
+		gets += st.cls[c].gets;
+	}
 	tel_data_start_dict(d);
 	tel_data_add_dict_u64(d, "in_use", in_use);
+	tel_data_add_dict_u64(d, "gets", gets);
 	tel_data_add_dict_u64(d, "bytes_max", st.bytes_max);
 	tel_data_add_dict_u64(d, "carved_bytes", st.carved_bytes);
 	tel_data_add_dict_u64(d, "reserved_bytes", st.reserved_bytes);

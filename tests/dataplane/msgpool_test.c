@@ -69,15 +69,16 @@ static void test_classes(void **state)
 {
 	(void)state;
 	struct dp_msgpool p;
-	TL_OK(dp_msgpool_create(&p, 256, 64u << 20));
+	/* a header that is not a multiple of 64: blocks are rounded up */
+	TL_OK(dp_msgpool_create(&p, 200, 64u << 20));
 	struct dp_msgpool_stats st;
 	dp_msgpool_stats(&p, &st);
 	TL_EQ(st.carved_bytes, 0);
 	for (int c = 0; c + 1 < DP_MSGPOOL_CLASSES; c++)
 		TL_TRUE(st.cls[c].block_bytes < st.cls[c + 1].block_bytes);
-	TL_TRUE(st.cls[0].block_bytes >= 256 + 512);
+	TL_TRUE(st.cls[0].block_bytes >= 200 + 512);
 	TL_TRUE(st.cls[DP_MSGPOOL_CLASSES - 1].block_bytes >=
-		256 + DP_FETCH_MAX_BYTES);
+		200 + DP_FETCH_MAX_BYTES);
 	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++) {
 		size_t bb = st.cls[c].block_bytes;
 		size_t lo = c ? st.cls[c - 1].block_bytes + 1 : 1;
@@ -124,13 +125,15 @@ static void test_heap_fallback(void **state)
 	(void)state;
 	struct dp_msgpool p;
 	TL_EQ(dp_msgpool_create(&p, 256, 0), -EINVAL);
-	/* room for 4 blocks of class 0 in all */
+	/* a pool smaller than any block: every class is empty */
 	struct dp_msgpool_stats st;
 	TL_OK(dp_msgpool_create(&p, 256, 1));
 	dp_msgpool_stats(&p, &st);
 	size_t bb0 = st.cls[0].block_bytes;
+	TL_EQ(st.cls[0].blocks, 0);
 	dp_msgpool_destroy(&p);
-	TL_OK(dp_msgpool_create(&p, 256, 4 * bb0));
+	/* room for 4.5 blocks of class 0 in all */
+	TL_OK(dp_msgpool_create(&p, 256, 4 * bb0 + bb0 / 2));
 	dp_msgpool_stats(&p, &st);
 	TL_EQ(st.cls[0].blocks, 4);
 	void *b[8];
@@ -166,29 +169,37 @@ static void test_heap_fallback(void **state)
 	dp_msgpool_stats(&p, &st);
 	TL_EQ(st.heap_in_use, 0);
 	TL_EQ(pool_in_use(&p), 0);
-	/* a class that runs out of its own range before the pool's bytes */
-	void *top[2];
-	top[0] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
-	top[1] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
+	/* a largest fetch answer: the pool is smaller than one block */
 	dp_msgpool_stats(&p, &st);
-	TL_EQ(st.cls[DP_MSGPOOL_CLASSES - 1].blocks, 1);
-	TL_EQ(st.heap_exhausted, 7); /* the pool's bytes are carved already */
-	dp_msgpool_put(&p, top[0]);
-	dp_msgpool_put(&p, top[1]);
+	TL_EQ(st.cls[DP_MSGPOOL_CLASSES - 1].blocks, 0);
+	void *top = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
+	TL_TRUE(top != NULL);
+	dp_msgpool_stats(&p, &st);
+	TL_EQ(st.heap_exhausted, 6);
+	dp_msgpool_put(&p, top);
 	TL_EQ(pool_in_use(&p), 0);
 	dp_msgpool_destroy(&p);
 
-	/* bytes to spare, but the largest class has one block */
+	/* bytes for one largest block: the second comes from the heap */
 	TL_OK(dp_msgpool_create(&p, 256, 12u << 20));
 	dp_msgpool_stats(&p, &st);
 	TL_EQ(st.cls[DP_MSGPOOL_CLASSES - 1].blocks, 1);
-	top[0] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
-	top[1] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
+	void *two[2];
+	two[0] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
+	two[1] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
+	TL_TRUE(two[0] && two[1]);
 	dp_msgpool_stats(&p, &st);
 	TL_EQ(st.cls[DP_MSGPOOL_CLASSES - 1].in_use, 1);
 	TL_EQ(st.heap_exhausted, 1);
-	dp_msgpool_put(&p, top[1]);
-	dp_msgpool_put(&p, top[0]);
+	TL_EQ(st.heap_in_use, 1);
+	dp_msgpool_put(&p, two[1]);
+	dp_msgpool_put(&p, two[0]);
+	/* given back: the next one is the pool's again */
+	two[0] = dp_msgpool_get(&p, DP_FETCH_MAX_BYTES);
+	dp_msgpool_stats(&p, &st);
+	TL_EQ(st.cls[DP_MSGPOOL_CLASSES - 1].in_use, 1);
+	TL_EQ(st.heap_exhausted, 1);
+	dp_msgpool_put(&p, two[0]);
 	TL_EQ(pool_in_use(&p), 0);
 	dp_msgpool_destroy(&p);
 }
