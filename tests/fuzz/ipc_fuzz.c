@@ -112,9 +112,8 @@ int dp_msg_resp(struct dp *d, struct dp_msg *m, size_t bytes)
 	return -1;
 }
 
-void dp_complete(struct dp *d, struct dp_msg *m)
+void dp_complete(struct dp_msg *m)
 {
-	(void)d;
 	(void)m;
 	FUZZ_CHECK(!"dp_complete without a pending request");
 }
