@@ -769,7 +769,10 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 	struct kx_part *pp = &x->parts[s->owner_idx];
 	const struct dp_result *r = &s->res;
 	int keep = 0;
-	pp->log_start = r->log_start_offset;
+	/* a failed fetch answers -1 for its offsets, as Kafka does; a
+	 * produce gives the log start either way */
+	if (x->api == KC_API_PRODUCE || !r->error)
+		pp->log_start = r->log_start_offset;
 	if (r->error) {
 		pp->error = r->error;
 		if (r->error == SN_ERR_THROTTLING_QUOTA_EXCEEDED)
