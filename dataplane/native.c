@@ -333,31 +333,44 @@ static void handle_produce(struct dp_net *n, const struct src *s,
 	submit(n, p, m);
 }
 
+/* A fetch or list offsets: the partition it names and a message for it,
+ * or NULL when it was answered already (rc from its decoder, an unknown
+ * partition, no memory). */
+static struct dp_msg *part_request(struct dp_net *n, const struct src *s,
+				   uint8_t opcode, int op, uint32_t corr,
+				   int rc, uint32_t topic_id,
+				   int32_t partition, struct dp_partition **p)
+{
+	if (rc) {
+		bad(n, DP_BAD_TRUNCATED_BODY);
+		answer_error(n, s, opcode, corr, (int16_t)-rc);
+		return NULL;
+	}
+	*p = dp_partition_get(n->dp, topic_id, partition);
+	if (!*p) {
+		bad(n, DP_BAD_UNKNOWN_TOPIC);
+		answer_error(n, s, opcode, corr,
+			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		return NULL;
+	}
+	struct dp_msg *m = request(n, s, corr, op, 0);
+	if (!m)
+		answer_error(n, s, opcode, corr,
+			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+	return m;
+}
+
 static void handle_fetch(struct dp_net *n, const struct src *s,
 			 const uint8_t *f, size_t len, uint32_t corr)
 {
-	struct sn_fetch r;
+	struct sn_fetch r = { 0 };
+	struct dp_partition *p;
 	n->st.fetch++;
 	int rc = sn_decode_fetch(f, len, &r);
-	if (rc) {
-		bad(n, DP_BAD_TRUNCATED_BODY);
-		answer_error(n, s, SN_FETCH, corr, (int16_t)-rc);
+	struct dp_msg *m = part_request(n, s, SN_FETCH, DP_FETCH, corr, rc,
+					r.topic_id, r.partition, &p);
+	if (!m)
 		return;
-	}
-	struct dp_partition *p = dp_partition_get(n->dp, r.topic_id,
-						  r.partition);
-	if (!p) {
-		bad(n, DP_BAD_UNKNOWN_TOPIC);
-		answer_error(n, s, SN_FETCH, corr,
-			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
-		return;
-	}
-	struct dp_msg *m = request(n, s, corr, DP_FETCH, 0);
-	if (!m) {
-		answer_error(n, s, SN_FETCH, corr,
-			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-		return;
-	}
 	struct dp_fetch *q = &m->rq.fetch;
 	q->offset = r.offset;
 	q->max_bytes = r.max_bytes;
@@ -386,28 +399,14 @@ static void handle_fetch(struct dp_net *n, const struct src *s,
 static void handle_list(struct dp_net *n, const struct src *s,
 			const uint8_t *f, size_t len, uint32_t corr)
 {
-	struct sn_list_offsets r;
+	struct sn_list_offsets r = { 0 };
+	struct dp_partition *p;
 	n->st.list_offsets++;
 	int rc = sn_decode_list_offsets(f, len, &r);
-	if (rc) {
-		bad(n, DP_BAD_TRUNCATED_BODY);
-		answer_error(n, s, SN_LIST_OFFSETS, corr, (int16_t)-rc);
+	struct dp_msg *m = part_request(n, s, SN_LIST_OFFSETS, DP_LIST_OFFSETS,
+					corr, rc, r.topic_id, r.partition, &p);
+	if (!m)
 		return;
-	}
-	struct dp_partition *p = dp_partition_get(n->dp, r.topic_id,
-						  r.partition);
-	if (!p) {
-		bad(n, DP_BAD_UNKNOWN_TOPIC);
-		answer_error(n, s, SN_LIST_OFFSETS, corr,
-			     SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
-		return;
-	}
-	struct dp_msg *m = request(n, s, corr, DP_LIST_OFFSETS, 0);
-	if (!m) {
-		answer_error(n, s, SN_LIST_OFFSETS, corr,
-			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-		return;
-	}
 	m->rq.list.timestamp = r.timestamp;
 	submit(n, p, m);
 }
