@@ -332,10 +332,14 @@ int dp_store_step(struct dp_store_core *c);
  * for rings is spent (m untouched: the caller answers). */
 int dp_store_submit(struct dp_net *n, struct dp_partition *p,
 		    struct dp_msg *m);
-/* Submit an admin request (m->op DP_ADMIN, req set) to control through
- * the main thread.  0, or -EAGAIN when control is not synchronised,
- * -ENOBUFS when the queue is full (m untouched). */
-int dp_admin_submit(struct dp *dp, struct dp_msg *m);
+/* Submit an admin request (m->op DP_ADMIN, made with at least len data
+ * bytes) to control through the main thread: the client's len bytes at
+ * req, of protocol (enum dp_admin_protocol); control's answer comes back
+ * after headroom bytes of m's answer buffer.  0, or -EAGAIN when control
+ * is not synchronised, -ENOBUFS when the queue is full (m is not sent:
+ * the caller answers). */
+int dp_admin_submit(struct dp *dp, struct dp_msg *m, uint8_t protocol,
+		    uint32_t headroom, const uint8_t *req, size_t len);
 
 
 /* control socket (main thread) */

@@ -12,6 +12,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "dataplane/dp.h"
@@ -90,10 +91,16 @@ int dp_store_submit(struct dp_net *n, struct dp_partition *p,
 	return 0;
 }
 
-int dp_admin_submit(struct dp *dp, struct dp_msg *m)
+int dp_admin_submit(struct dp *dp, struct dp_msg *m, uint8_t protocol,
+		    uint32_t headroom, const uint8_t *req, size_t len)
 {
 	void *obj = m;
 	assert(m->op == DP_ADMIN);
+	m->rq.admin.protocol = protocol;
+	m->rq.admin.headroom = headroom;
+	m->req = m->data;
+	m->req_len = (uint32_t)len;
+	memcpy(m->req, req, len);
 	/* acquire: pairs with the main thread's release store after
 	 * SYNC_DONE */
 	if (!atomic_load_explicit(&dp->control_synced, memory_order_acquire))

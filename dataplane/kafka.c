@@ -353,12 +353,8 @@ static void forward(struct dp_net *n, struct dp_conn *c,
 	}
 	m->op = DP_ADMIN;
 	m->done = forward_done;
-	m->rq.admin.protocol = DP_ADMIN_KAFKA;
-	m->rq.admin.headroom = 4;
-	m->req = m->data;
-	m->req_len = (uint32_t)len;
-	memcpy(m->req, f, len);
-	int rc = dp_admin_submit(n->dp, m);
+	/* 4 bytes of headroom: the answer's size prefix */
+	int rc = dp_admin_submit(n->dp, m, DP_ADMIN_KAFKA, 4, f, len);
 	if (rc == -EAGAIN) {
 		/* no control: the client reconnects and retries */
 		bad(n, DP_BAD_KAFKA_FORWARD);

@@ -504,12 +504,7 @@ static void handle_admin(struct dp_net *n, const struct src *s,
 			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
 		return;
 	}
-	m->rq.admin.protocol = DP_ADMIN_NATIVE;
-	m->rq.admin.headroom = 0;
-	m->req = m->data;
-	m->req_len = (uint32_t)len;
-	memcpy(m->req, f, len);
-	int rc = dp_admin_submit(n->dp, m);
+	int rc = dp_admin_submit(n->dp, m, DP_ADMIN_NATIVE, 0, f, len);
 	if (rc) {
 		m->res.error = rc == -EAGAIN ? SN_ERR_UNKNOWN_SERVER_ERROR :
 					       SN_ERR_THROTTLING_QUOTA_EXCEEDED;
