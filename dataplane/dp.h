@@ -220,7 +220,9 @@ struct dp_msg {
 	uint32_t reserved;      /* TCP: response bytes counted against the
 				   connection's unsent cap until sent */
 	uint8_t inline_resp[64];
-	uint8_t data[];         /* request bytes */
+	/* request bytes (or a front-end's request state: aligned for any
+	 * struct) */
+	_Alignas(16) uint8_t data[];
 };
 
 struct dp_cmd {
