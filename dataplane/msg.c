@@ -52,6 +52,26 @@
 #ifndef DP_MSGPOOL_POP_WINDOW
 #define DP_MSGPOOL_POP_WINDOW() ((void)0)
 #endif
+
+/* Under AddressSanitizer a block given back is poisoned, and so is the
+ * part of a block beyond the bytes asked for: a message used after it was
+ * freed, or written past its size, is reported as it was with malloc. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DP_MSGPOOL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define DP_MSGPOOL_ASAN 1
+#endif
+#ifdef DP_MSGPOOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 #define DP_MSGPOOL_HUGE_BYTES (1u << 20) /* classes that ask for THP */
 
 /* What each class holds beyond the header: a small request or answer,
@@ -150,6 +170,13 @@ void dp_msgpool_destroy(struct dp_msgpool *p)
 {
 	if (!p->map)
 		return;
+	/* the shadow outlives the mapping: a later mapping at the same
+	 * address would start poisoned */
+	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++) {
+		struct dp_msgpool_class *k = &p->cls[c];
+		UNPOISON(k->base, (size_t)atomic_load(&k->carved) *
+					  k->block_bytes);
+	}
 	munmap(p->map, p->map_bytes);
 	p->map = NULL;
 }
@@ -225,6 +252,8 @@ void *dp_msgpool_get(struct dp_msgpool *p, size_t bytes)
 		if (!b)
 			b = class_carve(p, k);
 		if (b) {
+			UNPOISON(b, bytes);
+			POISON((uint8_t *)b + bytes, k->block_bytes - bytes);
 			/* relaxed: counters */
 			atomic_fetch_add_explicit(&k->in_use, 1,
 						  memory_order_relaxed);
@@ -275,6 +304,7 @@ void dp_msgpool_put(struct dp_msgpool *p, void *block)
 	if (was != DP_MSGPOOL_BUSY)
 		abort(); /* given back twice */
 	atomic_fetch_sub_explicit(&k->in_use, 1, memory_order_relaxed);
+	POISON(b, k->block_bytes);
 	/* relaxed: the CAS below re-validates it */
 	uint64_t h = atomic_load_explicit(&k->head, memory_order_relaxed);
 	for (;;) {

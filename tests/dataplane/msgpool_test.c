@@ -14,12 +14,15 @@
  *   threads          one thread allocates, three free (and take and give
  *                    back blocks of their own): no block is handed to two
  *                    owners at once, nothing is lost
- *   double_put       giving a block back twice aborts
+ *   double_put       giving a block back twice aborts; under
+ *                    AddressSanitizer a block used after it was given
+ *                    back, or written past its size, is reported
  *
  * Every case ends with the counters back at zero (nothing out, nothing
  * charged).  Bounded: fixed counts, waits with deadlines.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -99,9 +102,10 @@ static void test_classes(void **state)
 		TL_EQ((uintptr_t)a % 64, 0);
 		TL_EQ((uintptr_t)b % 64, 0);
 		TL_TRUE(a + bb <= b || b + bb <= a); /* no overlap */
-		memset(a, 0xa5, bb);
+		memset(a, 0xa5, lo);
 		memset(b, 0x5a, bb);
-		TL_EQ(a[bb - 1], 0xa5);
+		TL_EQ(a[lo - 1], 0xa5);
+		TL_EQ(b[0], 0x5a);
 		dp_msgpool_put(&p, a);
 		/* the block given back comes back, no new one is carved */
 		uint64_t carved = 0;
@@ -452,6 +456,32 @@ static void test_double_put(void **state)
 	TL_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 	dp_msgpool_put(&p, b);
 	TL_EQ(pool_in_use(&p), 0);
+#if defined(__SANITIZE_ADDRESS__)
+	/* under AddressSanitizer: a block written after it was given back,
+	 * or past the bytes asked for, is reported (the child dies) */
+	for (int past = 0; past < 2; past++) {
+		/* the overrun in a block never handed out before */
+		size_t n = past ? 5000 : 100;
+		uint8_t *x = dp_msgpool_get(&p, n);
+		TL_TRUE(x != NULL);
+		pid = fork();
+		TL_TRUE(pid >= 0);
+		if (pid == 0) {
+			/* the report is expected: keep it out of the log */
+			int null_fd = open("/dev/null", O_WRONLY);
+			if (null_fd >= 0)
+				dup2(null_fd, 2);
+			if (!past)
+				dp_msgpool_put(&p, x);
+			*(volatile uint8_t *)(x + (past ? n : 0)) = 1;
+			_exit(0);
+		}
+		TL_EQ(waitpid(pid, &status, 0), pid);
+		TL_TRUE(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+		dp_msgpool_put(&p, x);
+	}
+	printf("double_put: use after put and overrun reported\n");
+#endif
 	dp_msgpool_destroy(&p);
 }
 
