@@ -149,8 +149,8 @@ int dp_msgpool_create(struct dp_msgpool *p, size_t header_bytes,
 		    madvise(at, bytes, MADV_HUGEPAGE) == 0)
 			p->hugepages = 1;
 		atomic_init(&k->head, 0);
-		atomic_init(&k->in_use, 0);
 		atomic_init(&k->gets, 0);
+		atomic_init(&k->puts, 0);
 		atomic_init(&k->carved, 0);
 		at += bytes;
 	}
@@ -254,9 +254,7 @@ void *dp_msgpool_get(struct dp_msgpool *p, size_t bytes)
 		if (b) {
 			UNPOISON(b, bytes);
 			POISON((uint8_t *)b + bytes, k->block_bytes - bytes);
-			/* relaxed: counters */
-			atomic_fetch_add_explicit(&k->in_use, 1,
-						  memory_order_relaxed);
+			/* relaxed: a counter */
 			atomic_fetch_add_explicit(&k->gets, 1,
 						  memory_order_relaxed);
 			return b;
@@ -298,12 +296,14 @@ void dp_msgpool_put(struct dp_msgpool *p, void *block)
 	uint32_t i = (uint32_t)(off / k->block_bytes);
 	if (off % k->block_bytes || i >= k->nblocks)
 		abort(); /* not a block's start */
-	/* relaxed: the link is ours until the push below publishes it */
-	uint32_t was = atomic_exchange_explicit(&k->link[i], 0,
-						memory_order_relaxed);
-	if (was != DP_MSGPOOL_BUSY)
+	/* relaxed: the link is ours until the push below publishes it.  A
+	 * load, not an exchange: two puts of one block at the same instant
+	 * may both pass, any later one is caught */
+	if (atomic_load_explicit(&k->link[i], memory_order_relaxed) !=
+	    DP_MSGPOOL_BUSY)
 		abort(); /* given back twice */
-	atomic_fetch_sub_explicit(&k->in_use, 1, memory_order_relaxed);
+	/* relaxed: a counter */
+	atomic_fetch_add_explicit(&k->puts, 1, memory_order_relaxed);
 	POISON(b, k->block_bytes);
 	/* relaxed: the CAS below re-validates it */
 	uint64_t h = atomic_load_explicit(&k->head, memory_order_relaxed);
@@ -330,10 +330,13 @@ void dp_msgpool_stats(struct dp_msgpool *p, struct dp_msgpool_stats *st)
 		st->cls[c].blocks = k->nblocks;
 		st->cls[c].carved = atomic_load_explicit(&k->carved,
 							 memory_order_relaxed);
-		st->cls[c].in_use = atomic_load_explicit(&k->in_use,
-							 memory_order_relaxed);
+		/* puts first: a put is counted after its get, so the
+		 * difference is never negative */
+		uint64_t puts = atomic_load_explicit(&k->puts,
+						     memory_order_relaxed);
 		st->cls[c].gets = atomic_load_explicit(&k->gets,
 						       memory_order_relaxed);
+		st->cls[c].in_use = st->cls[c].gets - puts;
 	}
 	st->bytes_max = p->bytes_max;
 	st->carved_bytes = atomic_load_explicit(&p->carved_bytes,
