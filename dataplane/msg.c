@@ -5,7 +5,7 @@
  * The mapping, reserved once (PROT_READ|WRITE, MAP_NORESERVE: address
  * space, no memory until touched):
  *
- *   | links of class 0 .. 7 | blocks of class 0 | ... | blocks of class 7 |
+ *   | links of class 0 .. 9 | blocks of class 0 | ... | blocks of class 9 |
  *
  * each part page aligned.  Class c's range holds nblocks(c) =
  * bytes_max / block_bytes(c) blocks (none when one block is larger than
@@ -44,6 +44,7 @@
 #include "dataplane/msg.h"
 
 #define DP_MSGPOOL_BUSY UINT32_MAX
+#define DP_MSGPOOL_HUGE_BYTES (1u << 20) /* classes that ask for THP */
 
 /* Between a pop's read of the link and its CAS: nothing in sluiced;
  * tests/dataplane/meson.build builds a copy of this file with a yield
@@ -72,7 +73,6 @@
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
-#define DP_MSGPOOL_HUGE_BYTES (1u << 20) /* classes that ask for THP */
 
 /* What each class holds beyond the header: a small request or answer,
  * then steps of 4 up to half a MiB; a largest batch (DP_BATCH_MAX_BYTES)
@@ -355,6 +355,15 @@ void dp_msgpool_stats(struct dp_msgpool *p, struct dp_msgpool_stats *st)
 
 /* ---- messages ---- */
 
+/* A response buffer starts with the bytes it charged to the budget (a
+ * u64), so that a buffer replaced by a larger one gives back exactly
+ * that; the response itself follows, cache-line aligned.  What is
+ * charged is the response's size, as before the pool. */
+#define RESP_PREFIX_BYTES DP_CACHE_LINE
+_Static_assert(DP_FETCH_MAX_BYTES + 64 + RESP_PREFIX_BYTES <=
+		       (8u << 20) + (4u << 10),
+	       "a largest fetch answer and its prefix fit the largest class");
+
 /* Charge bytes to the budget, up to limit.  1, or 0 when it is spent. */
 static int budget_take(struct dp *dp, uint64_t bytes, uint64_t limit)
 {
@@ -427,22 +436,28 @@ int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t bytes)
 		m->resp = m->inline_resp;
 		return 0;
 	}
-	size_t bare = sizeof(*m) + m->req_len;
 	if (m->resp_heap) {
+		/* the charge of the buffer replaced: its prefix says */
+		uint64_t was;
+		memcpy(&was, m->resp_heap, sizeof(was));
+		if (was > m->accounted)
+			abort(); /* the prefix or the charge is damaged */
 		dp_msgpool_put(&dp->msgpool, m->resp_heap);
 		m->resp_heap = NULL;
-		budget_give(dp, m->accounted - bare);
-		m->accounted = bare;
+		budget_give(dp, was);
+		m->accounted -= was;
 	}
 	m->resp = m->inline_resp;
 	if (!budget_take(dp, bytes, dp->mem_limit))
 		return -ENOBUFS;
-	m->resp_heap = dp_msgpool_get(&dp->msgpool, bytes);
+	m->resp_heap = dp_msgpool_get(&dp->msgpool, RESP_PREFIX_BYTES + bytes);
 	if (!m->resp_heap) {
 		budget_give(dp, bytes);
 		return -ENOBUFS;
 	}
+	uint64_t charge = bytes;
+	memcpy(m->resp_heap, &charge, sizeof(charge));
 	m->accounted += bytes;
-	m->resp = m->resp_heap;
+	m->resp = m->resp_heap + RESP_PREFIX_BYTES;
 	return 0;
 }

@@ -270,7 +270,8 @@ static void test_budget_reserve(void **state)
 	dp_msg_free(m[2]);
 	m[1] = m[2] = NULL;
 	TL_OK(dp_msg_resp(&d, m[0], 2000));
-	TL_TRUE(m[0]->resp == m[0]->resp_heap && m[0]->resp_heap);
+	TL_TRUE(m[0]->resp_heap && m[0]->resp != m[0]->inline_resp);
+	TL_EQ((uintptr_t)m[0]->resp % 64, 0);
 	memset(m[0]->resp, 1, 2000);
 	TL_EQ(m[0]->accounted, one + 2000);
 	TL_OK(dp_msg_resp(&d, m[0], 1500));
@@ -287,6 +288,19 @@ static void test_budget_reserve(void **state)
 	for (unsigned i = 0; i < n; i++)
 		dp_msg_free(m[i]);
 	dp_msg_free(NULL);
+	TL_EQ(atomic_load(&d.mem_used), 0);
+	/* a request kept in a driver buffer (req_len beyond the message's
+	 * data) whose response buffer is replaced: exactly the replaced
+	 * buffer's charge comes back */
+	struct dp_msg *z = dp_msg_alloc(&d, 0);
+	TL_TRUE(z != NULL);
+	z->req_len = 5000;
+	TL_OK(dp_msg_resp(&d, z, 2000));
+	TL_OK(dp_msg_resp(&d, z, 3000));
+	memset(z->resp, 2, 3000);
+	TL_EQ(atomic_load(&d.mem_used), bare + 3000);
+	TL_EQ(z->accounted, bare + 3000);
+	dp_msg_free(z);
 	TL_EQ(atomic_load(&d.mem_used), 0);
 	TL_EQ(pool_in_use(&d.msgpool), 0);
 	struct dp_msgpool_stats st;
