@@ -215,7 +215,6 @@ struct dp_msg {
 				   connection layer */
 	uint8_t *resp_heap;     /* separately allocated response */
 	struct dp *dp;          /* whose pool and budget it came from */
-	size_t base;            /* bytes charged for the message itself */
 	size_t accounted;       /* bytes charged to the budget, in all */
 	uint32_t reserved;      /* TCP: response bytes counted against the
 				   connection's unsent cap until sent */

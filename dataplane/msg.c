@@ -5,7 +5,7 @@
  * The mapping, reserved once (PROT_READ|WRITE, MAP_NORESERVE: address
  * space, no memory until touched):
  *
- *   | links of class 0 .. 7 | blocks of class 0 | ... | blocks of class 7 |
+ *   | links of class 0 .. 9 | blocks of class 0 | ... | blocks of class 9 |
  *
  * each part page aligned.  Class c's range holds nblocks(c) =
  * bytes_max / block_bytes(c) blocks (none when one block is larger than
@@ -45,6 +45,7 @@
 #include "dataplane/msg.h"
 
 #define DP_MSGPOOL_BUSY UINT32_MAX
+#define DP_MSGPOOL_HUGE_BYTES (1u << 20) /* classes that ask for THP */
 
 /* Between a pop's read of the link and its CAS: nothing in sluiced;
  * tests/dataplane/meson.build builds a copy of this file with a yield
@@ -53,7 +54,26 @@
 #ifndef DP_MSGPOOL_POP_WINDOW
 #define DP_MSGPOOL_POP_WINDOW() ((void)0)
 #endif
-#define DP_MSGPOOL_HUGE_BYTES (1u << 20) /* classes that ask for THP */
+
+/* Under AddressSanitizer a block given back is poisoned, and so is the
+ * part of a block beyond the bytes asked for: a message used after it was
+ * freed, or written past its size, is reported as it was with malloc. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DP_MSGPOOL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define DP_MSGPOOL_ASAN 1
+#endif
+#ifdef DP_MSGPOOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 /* What each class holds beyond the header: a small request or answer,
  * then steps of 4 up to half a MiB; a largest batch (DP_BATCH_MAX_BYTES)
@@ -130,8 +150,8 @@ int dp_msgpool_create(struct dp_msgpool *p, size_t header_bytes,
 		    madvise(at, bytes, MADV_HUGEPAGE) == 0)
 			p->hugepages = 1;
 		atomic_init(&k->head, 0);
-		atomic_init(&k->in_use, 0);
 		atomic_init(&k->gets, 0);
+		atomic_init(&k->puts, 0);
 		atomic_init(&k->carved, 0);
 		at += bytes;
 	}
@@ -151,6 +171,13 @@ void dp_msgpool_destroy(struct dp_msgpool *p)
 {
 	if (!p->map)
 		return;
+	/* the shadow outlives the mapping: a later mapping at the same
+	 * address would start poisoned */
+	for (int c = 0; c < DP_MSGPOOL_CLASSES; c++) {
+		struct dp_msgpool_class *k = &p->cls[c];
+		UNPOISON(k->base, (size_t)atomic_load(&k->carved) *
+					  k->block_bytes);
+	}
 	munmap(p->map, p->map_bytes);
 	p->map = NULL;
 }
@@ -226,9 +253,9 @@ void *dp_msgpool_get(struct dp_msgpool *p, size_t bytes)
 		if (!b)
 			b = class_carve(p, k);
 		if (b) {
-			/* relaxed: counters */
-			atomic_fetch_add_explicit(&k->in_use, 1,
-						  memory_order_relaxed);
+			UNPOISON(b, bytes);
+			POISON((uint8_t *)b + bytes, k->block_bytes - bytes);
+			/* relaxed: a counter */
 			atomic_fetch_add_explicit(&k->gets, 1,
 						  memory_order_relaxed);
 			return b;
@@ -270,12 +297,15 @@ void dp_msgpool_put(struct dp_msgpool *p, void *block)
 	uint32_t i = (uint32_t)(off / k->block_bytes);
 	if (off % k->block_bytes || i >= k->nblocks)
 		abort(); /* not a block's start */
-	/* relaxed: the link is ours until the push below publishes it */
-	uint32_t was = atomic_exchange_explicit(&k->link[i], 0,
-						memory_order_relaxed);
-	if (was != DP_MSGPOOL_BUSY)
+	/* relaxed: the link is ours until the push below publishes it.  A
+	 * load, not an exchange: two puts of one block at the same instant
+	 * may both pass, any later one is caught */
+	if (atomic_load_explicit(&k->link[i], memory_order_relaxed) !=
+	    DP_MSGPOOL_BUSY)
 		abort(); /* given back twice */
-	atomic_fetch_sub_explicit(&k->in_use, 1, memory_order_relaxed);
+	/* relaxed: a counter */
+	atomic_fetch_add_explicit(&k->puts, 1, memory_order_relaxed);
+	POISON(b, k->block_bytes);
 	/* relaxed: the CAS below re-validates it */
 	uint64_t h = atomic_load_explicit(&k->head, memory_order_relaxed);
 	for (;;) {
@@ -301,10 +331,13 @@ void dp_msgpool_stats(struct dp_msgpool *p, struct dp_msgpool_stats *st)
 		st->cls[c].blocks = k->nblocks;
 		st->cls[c].carved = atomic_load_explicit(&k->carved,
 							 memory_order_relaxed);
-		st->cls[c].in_use = atomic_load_explicit(&k->in_use,
-							 memory_order_relaxed);
+		/* puts first: a put is counted after its get, so the
+		 * difference is never negative */
+		uint64_t puts = atomic_load_explicit(&k->puts,
+						     memory_order_relaxed);
 		st->cls[c].gets = atomic_load_explicit(&k->gets,
 						       memory_order_relaxed);
+		st->cls[c].in_use = st->cls[c].gets - puts;
 	}
 	st->bytes_max = p->bytes_max;
 	st->carved_bytes = atomic_load_explicit(&p->carved_bytes,
@@ -322,6 +355,15 @@ void dp_msgpool_stats(struct dp_msgpool *p, struct dp_msgpool_stats *st)
 }
 
 /* ---- messages ---- */
+
+/* A response buffer starts with the bytes it charged to the budget (a
+ * u64), so that a buffer replaced by a larger one gives back exactly
+ * that; the response itself follows, cache-line aligned.  What is
+ * charged is the response's size, as before the pool. */
+#define RESP_PREFIX_BYTES DP_CACHE_LINE
+_Static_assert(DP_FETCH_MAX_BYTES + 64 + RESP_PREFIX_BYTES <=
+		       (8u << 20) + (4u << 10),
+	       "a largest fetch answer and its prefix fit the largest class");
 
 /* Charge bytes to the budget, up to limit.  1, or 0 when it is spent. */
 static int budget_take(struct dp *dp, uint64_t bytes, uint64_t limit)
@@ -362,7 +404,7 @@ struct dp_msg *dp_msg_alloc(struct dp *dp, size_t data_bytes)
 	}
 	memset(m, 0, sizeof(*m));
 	m->dp = dp;
-	m->accounted = m->base = bytes;
+	m->accounted = bytes;
 	return m;
 }
 
@@ -394,22 +436,28 @@ int dp_msg_resp(struct dp *dp, struct dp_msg *m, size_t bytes)
 		m->resp = m->inline_resp;
 		return 0;
 	}
-	size_t bare = m->base;
 	if (m->resp_heap) {
+		/* the charge of the buffer replaced: its prefix says */
+		uint64_t was;
+		memcpy(&was, m->resp_heap, sizeof(was));
+		if (was > m->accounted)
+			abort(); /* the prefix or the charge is damaged */
 		dp_msgpool_put(&dp->msgpool, m->resp_heap);
 		m->resp_heap = NULL;
-		budget_give(dp, m->accounted - bare);
-		m->accounted = bare;
+		budget_give(dp, was);
+		m->accounted -= was;
 	}
 	m->resp = m->inline_resp;
 	if (!budget_take(dp, bytes, dp->mem_limit))
 		return -ENOBUFS;
-	m->resp_heap = dp_msgpool_get(&dp->msgpool, bytes);
+	m->resp_heap = dp_msgpool_get(&dp->msgpool, RESP_PREFIX_BYTES + bytes);
 	if (!m->resp_heap) {
 		budget_give(dp, bytes);
 		return -ENOBUFS;
 	}
+	uint64_t charge = bytes;
+	memcpy(m->resp_heap, &charge, sizeof(charge));
 	m->accounted += bytes;
-	m->resp = m->resp_heap;
+	m->resp = m->resp_heap + RESP_PREFIX_BYTES;
 	return 0;
 }

@@ -52,8 +52,8 @@ struct dp_msgpool_class {
 	/* the free list: (tag << 32) | (index + 1); index + 1 = 0: empty.
 	 * The tag moves on every push and pop (ABA). */
 	_Atomic uint64_t head __attribute__((aligned(DP_CACHE_LINE)));
-	_Atomic uint64_t in_use;  /* blocks out now */
 	_Atomic uint64_t gets;    /* blocks handed out, ever */
+	_Atomic uint64_t puts;    /* blocks given back, ever */
 	_Atomic uint32_t carved;  /* blocks handed out at least once: the
 				     class's resident high-water mark */
 	/* read-only after create */
