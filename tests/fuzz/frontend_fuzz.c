@@ -390,12 +390,29 @@ static void hconn_gone(struct hconn *hc)
 	hconn_reset(hc);
 }
 
+/* The length of the frame at f (avail bytes there) as the front-end of
+ * hc frames it: > 0, 0 when more bytes are needed, < 0 when the stream
+ * is broken there (the rest is garbage, or the connection closes). */
+static long frame_len(const struct hconn *hc, const uint8_t *f, size_t avail)
+{
+	size_t max_frame = fx.dp.cfg.tcp_max_frame;
+	if (hc->proto == P_NATIVE) {
+		struct sn_header h;
+		return sn_header_parse(f, avail, max_frame, &h);
+	}
+	if (avail < 4)
+		return 0;
+	uint32_t size = rb_be32(f);
+	if (size < 8 || size > max_frame)
+		return -1;
+	return 4 + (long)size;
+}
+
 /* Number the requests in the tail that have their first 12 bytes: the
  * correlation id (bytes 8..11 of a native frame, and of a Kafka frame
  * after its size) becomes the connection's next number. */
 static void stamp(struct hconn *hc)
 {
-	size_t max_frame = fx.dp.cfg.tcp_max_frame;
 	/* bounded: each pass moves to the next frame */
 	while (!hc->walk_dead) {
 		uint8_t *f = hc->tail + hc->walk_off;
@@ -407,32 +424,24 @@ static void stamp(struct hconn *hc)
 				hc->req_op[s] = f[3] & 0x7f;
 			hc->stamped = true;
 		}
-		size_t fl;
-		if (hc->proto == P_NATIVE) {
-			struct sn_header h;
-			long r = sn_header_parse(f, avail, max_frame, &h);
-			if (r == 0)
-				return;
-			if (r < 0) {
-				hc->walk_dead = true; /* the rest is garbage */
-				return;
-			}
-			fl = (size_t)r;
-		} else {
-			if (avail < 4)
-				return;
-			uint32_t size = rb_be32(f);
-			if (size < 8 || size > max_frame) {
-				hc->walk_dead = true; /* closed */
-				return;
-			}
-			fl = 4 + (size_t)size;
-		}
-		if (fl > avail)
+		long fl = frame_len(hc, f, avail);
+		if (fl < 0)
+			hc->walk_dead = true;
+		if (fl <= 0 || (size_t)fl > avail)
 			return;
-		hc->walk_off += fl;
+		hc->walk_off += (size_t)fl;
 		hc->stamped = false;
 	}
+}
+
+/* Does a frame of the tail end r bytes in? */
+static bool frame_end(const struct hconn *hc, size_t r)
+{
+	size_t at = 0;
+	/* bounded: every frame is at least 12 bytes */
+	while (at < r && at < hc->walk_off)
+		at += (size_t)frame_len(hc, hc->tail + at, hc->tail_len - at);
+	return at == r;
 }
 
 /* Hand the tail to the front-end until it stops consuming, as the socket
@@ -457,7 +466,8 @@ static void deliver(struct hconn *hc)
 			return;
 		/* property 2 */
 		FUZZ_CHECK((size_t)r <= len);
-		FUZZ_CHECK((size_t)r <= hc->walk_off || (size_t)r == len);
+		FUZZ_CHECK(frame_end(hc, (size_t)r) ||
+			   ((size_t)r == len && hc->walk_dead));
 		memmove(hc->tail, hc->tail + r, len - (size_t)r);
 		hc->tail_len -= (size_t)r;
 		if ((size_t)r <= hc->walk_off) {
