@@ -713,6 +713,28 @@ static void seeds_frontend(void)
 	n += fe_chunk(s + n, FE_TO_KAFKA | FE_CLOCK_1MS, m, (size_t)l);
 	n += fe_chunk(s + n, FE_TO_KAFKA | FE_CLOCK_600MS, NULL, 0);
 	seed(t, "kafka-long-poll", s, n);
+
+	/* pipelined, nothing stepped: 48 native fetches fill both
+	 * partitions' rings (16 slots) and the connection's window (32):
+	 * refused, paused, resumed; 40 Kafka ListOffsets the same way */
+	n = 0;
+	k = 0;
+	s[n++] = FE_CONTROL_ANSWER;
+	for (int i = 0; i < 48; i++) {
+		struct sn_fetch pf = { FE_TOPIC_ID, i % FE_PARTITIONS, 0,
+				       4096, 0, 0, 1 };
+		k += (size_t)sn_encode_fetch(m + k, sizeof(m) - k, 0, &pf);
+	}
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_NO_STEP, m, k);
+	k = 0;
+	for (int i = 0; i < 40; i++) {
+		lp2.partition_index = i % FE_PARTITIONS;
+		k += fe_kafka(m + k, sizeof(m) - k, KC_API_LIST_OFFSETS, 5,
+			      &lq);
+	}
+	n += fe_chunk(s + n, FE_TO_KAFKA | FE_NO_STEP, m, k);
+	n += fe_chunk(s + n, FE_TO_NATIVE, NULL, 0);
+	seed(t, "pipelined", s, n);
 }
 
 /* ---- the three older targets ---- */
