@@ -58,7 +58,9 @@
  *      its size;
  *   5. a datagram buffer kept through datagram_keep is released exactly
  *      once;
- *   6. at the end of each input, with the connections closed, control's
+ *   6. the connection layer calls the driver only for connections the
+ *      driver has not reported gone (dp_conn_closed);
+ *   7. at the end of each input, with the connections closed, control's
  *      pending requests answered, the partitions that were written or hold
  *      waiting requests forgotten (DPC_FORGET: everything answered), wiped
  *      and opened again, and the rings drained: the pool has no message out
@@ -292,8 +294,9 @@ static int fd_conn_send(struct drv *d, uint32_t id, struct drv_buf *b)
 {
 	struct hconn *hc = hconn_of(id);
 	d->sends++;
+	FUZZ_CHECK(hc); /* property 6 */
 	FUZZ_CHECK(b->len > 0 && b->data);
-	if (!hc || hc->closing) {
+	if (hc->closing) {
 		b->release(b); /* as the socket driver: -ENOTCONN */
 		return -ENOTCONN;
 	}
@@ -308,32 +311,31 @@ static void fd_conn_close(struct drv *d, uint32_t id, int hard)
 	(void)hard;
 	d->closes++;
 	struct hconn *hc = hconn_of(id);
-	if (hc)
-		hc->closing = true;
+	FUZZ_CHECK(hc);
+	hc->closing = true;
 }
 
 static void fd_conn_pause(struct drv *d, uint32_t id)
 {
 	d->pauses++;
 	struct hconn *hc = hconn_of(id);
-	if (hc)
-		hc->paused = true;
+	FUZZ_CHECK(hc);
+	hc->paused = true;
 }
 
 static void fd_conn_resume(struct drv *d, uint32_t id)
 {
 	d->resumes++;
 	struct hconn *hc = hconn_of(id);
-	if (hc) {
-		hc->paused = false;
-		hc->resumed = true;
-	}
+	FUZZ_CHECK(hc);
+	hc->paused = false;
+	hc->resumed = true;
 }
 
 static uint64_t fd_conn_unsent(const struct drv *d, uint32_t id)
 {
 	(void)d;
-	(void)id;
+	FUZZ_CHECK(hconn_of(id));
 	return 0; /* every send completes at once */
 }
 
@@ -742,7 +744,7 @@ static void end_of_input(void)
 	/* property 5 */
 	for (unsigned i = 0; i < fx.nkept; i++)
 		FUZZ_CHECK(!fx.kept[i].out);
-	/* property 6 */
+	/* property 7 */
 	struct dp_msgpool_stats st;
 	dp_msgpool_stats(&fx.dp.msgpool, &st);
 	uint64_t out = st.heap_in_use;
