@@ -60,7 +60,10 @@
  *      once;
  *   6. the connection layer calls the driver only for connections the
  *      driver has not reported gone (dp_conn_closed);
- *   7. at the end of each input, with the connections closed, control's
+ *   7. whenever everything settled, a connection that is owed no answer
+ *      is not paused and has nothing reserved (conn.h: it is read again),
+ *      and the driver's pause state is the connection layer's;
+ *   8. at the end of each input, with the connections closed, control's
  *      pending requests answered, the partitions that were written or hold
  *      waiting requests forgotten (DPC_FORGET: everything answered), wiped
  *      and opened again, and the rings drained: the pool has no message out
@@ -659,6 +662,25 @@ static bool io_pending(void)
 	return false;
 }
 
+/* Flow control settled (property 7): a connection that is owed nothing
+ * is read (not paused) and holds no reservation; the driver's view of
+ * pausing is the connection layer's. */
+static void check_flow(void)
+{
+	for (int i = 0; i < 2; i++) {
+		struct hconn *hc = &fx.conns[i];
+		if (!hc->open || hc->closing)
+			continue;
+		struct dp_conn *c = dp_conn_of(fx.net, hc->id);
+		FUZZ_CHECK(c);
+		FUZZ_CHECK(hc->paused == (c->paused != 0));
+		if (c->next_seq == c->send_seq && !c->poisoned) {
+			FUZZ_CHECK(!c->paused);
+			FUZZ_CHECK(c->reserved == 0);
+		}
+	}
+}
+
 /* Step everything until nothing moves and no write is in flight. */
 static void settle(void)
 {
@@ -671,7 +693,11 @@ static void settle(void)
 		work += driver_work();
 		if (work > 0)
 			continue;
-		if (!io_pending() || io_waits++ >= IO_WAITS_MAX)
+		if (!io_pending()) {
+			check_flow();
+			break;
+		}
+		if (io_waits++ >= IO_WAITS_MAX)
 			break;
 		swriter_wait(fx.core->w, 1000);
 	}
@@ -744,7 +770,7 @@ static void end_of_input(void)
 	/* property 5 */
 	for (unsigned i = 0; i < fx.nkept; i++)
 		FUZZ_CHECK(!fx.kept[i].out);
-	/* property 7 */
+	/* property 8 */
 	struct dp_msgpool_stats st;
 	dp_msgpool_stats(&fx.dp.msgpool, &st);
 	uint64_t out = st.heap_in_use;
