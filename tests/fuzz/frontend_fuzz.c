@@ -24,6 +24,9 @@
  *
  * Input (frontend_fuzz.h): a setup byte, then up to CHUNKS_MAX chunks, each
  *     u8 ctl | u16 len | len bytes
+ * The setup byte says how control answers admin requests (not
+ * synchronised, with a frame, with an error, or not until the input ends)
+ * and the memory budget (64 MiB down to 2 KiB: the throttled paths).
  * ctl bits 0-1: the native TCP stream, the Kafka TCP stream, a datagram
  * through datagram(), or a datagram offered to datagram_keep() first (as a
  * DPDK mbuf is); bits 2-3: the fake clock moves 0, 1 ms, 600 ms or 6 s
