@@ -33,6 +33,7 @@
 #include "storage/disk.h"
 #include "storage/log.h"
 #include "groups_probe.h"
+#include "frontend_fuzz.h"
 #include "fuzz_util.h"
 
 static const char *out_root;
@@ -554,6 +555,188 @@ static void seeds_ipc(void)
 	seed(t, "damaged", s, n);
 }
 
+/* ---- frontend: sessions on both protocols ---- */
+
+/* One chunk of a frontend_fuzz input: ctl, u16 length, the bytes. */
+static size_t fe_chunk(uint8_t *out, uint8_t ctl, const void *p, size_t n)
+{
+	FUZZ_CHECK(n <= 0xffff);
+	out[0] = ctl;
+	rb_put16(out + 1, (uint16_t)n);
+	if (n)
+		memcpy(out + 3, p, n);
+	return 3 + n;
+}
+
+/* A Kafka request frame (size prefix included) at out; its length. */
+static size_t fe_kafka(uint8_t *out, size_t cap, int16_t api, int16_t version,
+		       const void *body)
+{
+	struct kc_request_header h = { api, version, 0, S("fuzz") };
+	long l = kc_encode_request(&h, body, out + 4, cap - 4);
+	FUZZ_CHECK(l > 0);
+	rb_put32(out, (uint32_t)l);
+	return 4 + (size_t)l;
+}
+
+static void seeds_frontend(void)
+{
+	const char *t = "frontend_fuzz";
+	static uint8_t s[1 << 16], m[1 << 15], batch[512];
+	size_t n = 0, k = 0;
+	long l;
+	/* a valid batch of two records (correlation ids are numbered by
+	 * the target) */
+	struct rb_builder b;
+	rb_builder_init(&b, batch, sizeof(batch), 1700000000000ll);
+	FUZZ_CHECK(rb_builder_add(&b, "k", 1, "v1", 2, 1700000000000ll) == 0);
+	FUZZ_CHECK(rb_builder_add(&b, NULL, -1, "v2", 2, 1700000000001ll) == 0);
+	long bl = rb_builder_finish(&b);
+	FUZZ_CHECK(bl > 0);
+
+	/* native TCP: metadata, produce with each acks, fetch, list offsets,
+	 * create topic (control answers), init producer id; then a long
+	 * poll that the clock ends */
+	s[n++] = FE_CONTROL_ANSWER;
+	l = sn_encode_metadata(m + k, sizeof(m) - k, 0, NULL, 0);
+	k += (size_t)l;
+	int16_t acks[3] = { 1, -1, 0 };
+	for (int i = 0; i < 3; i++) {
+		struct sn_produce pr = { FE_TOPIC_ID, i % FE_PARTITIONS,
+					 acks[i], 1000, batch, (uint32_t)bl };
+		l = sn_encode_produce(m + k, sizeof(m) - k, 0, &pr);
+		FUZZ_CHECK(l > 0);
+		k += (size_t)l;
+	}
+	struct sn_fetch fe = { FE_TOPIC_ID, 0, 0, 1 << 20, 0, 0, 1 };
+	k += (size_t)sn_encode_fetch(m + k, sizeof(m) - k, 0, &fe);
+	struct sn_list_offsets lo = { FE_TOPIC_ID, 0, -1 };
+	k += (size_t)sn_encode_list_offsets(m + k, sizeof(m) - k, 0, &lo);
+	struct sn_create_topic ct = { 3, 1, 3600000, -1, 1 << 20, "orders", 6 };
+	k += (size_t)sn_encode_create_topic(m + k, sizeof(m) - k, 0, &ct);
+	k += (size_t)sn_encode_init_pid(m + k, sizeof(m) - k, 0);
+	n += fe_chunk(s + n, FE_TO_NATIVE, m, k);
+	static uint8_t whole[1 << 14];
+	size_t wk = k;
+	FUZZ_CHECK(wk <= sizeof(whole));
+	memcpy(whole, m, wk);
+	struct sn_fetch lp = { FE_TOPIC_ID, 1, 0, 1 << 20, 500, 1 << 20, 0 };
+	l = sn_encode_fetch(m, sizeof(m), 0, &lp);
+	n += fe_chunk(s + n, FE_TO_NATIVE, m, (size_t)l);
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_CLOCK_600MS, NULL, 0);
+	seed(t, "native-tcp", s, n);
+
+	/* the same frames split at odd places, nothing stepped between */
+	size_t half = wk / 2;
+	n = 0;
+	s[n++] = FE_CONTROL_SILENT | (FE_BUDGET_8K << 2);
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_NO_STEP, whole, 7);
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_NO_STEP, whole + 7, half);
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_HANGUP, whole + 7 + half,
+		      wk - 7 - half);
+	seed(t, "native-split-hangup", s, n);
+
+	/* native datagrams: produce (copied and kept), a padded fetch,
+	 * metadata, a refused create topic */
+	n = 0;
+	s[n++] = FE_CONTROL_ABSENT;
+	struct sn_produce pr = { FE_TOPIC_ID, 0, 1, 1000, batch, (uint32_t)bl };
+	l = sn_encode_produce(m, sizeof(m), 11, &pr);
+	n += fe_chunk(s + n, FE_TO_DATAGRAM, m, (size_t)l);
+	n += fe_chunk(s + n, FE_TO_DATAGRAM_KEEP, m, (size_t)l);
+	memset(m, 0, 1024);
+	l = sn_encode_fetch(m, sizeof(m), 12, &fe);
+	rb_put32(m + 4, 1024); /* padded: room for the records */
+	n += fe_chunk(s + n, FE_TO_DATAGRAM, m, 1024);
+	l = sn_encode_metadata(m, sizeof(m), 13, NULL, 0);
+	n += fe_chunk(s + n, FE_TO_DATAGRAM, m, (size_t)l);
+	l = sn_encode_create_topic(m, sizeof(m), 14, &ct);
+	n += fe_chunk(s + n, FE_TO_DATAGRAM, m, (size_t)l);
+	seed(t, "native-datagrams", s, n);
+
+	/* Kafka: ApiVersions, Metadata (all, named), Produce to both
+	 * partitions, Fetch, ListOffsets, InitProducerId, FindCoordinator,
+	 * JoinGroup (forwarded to control) */
+	n = 0;
+	k = 0;
+	s[n++] = FE_CONTROL_ANSWER;
+	struct kc_api_versions_req av = { S("fuzz"), S("1") };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_API_VERSIONS, 3, &av);
+	struct kc_metadata_req md = { { NULL, -1 }, false, false, false };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_METADATA, 8, &md);
+	struct kc_metadata_req_topic mt[2] = { { S(FE_TOPIC_NAME) },
+					       { S("nope") } };
+	struct kc_metadata_req mdn = { { mt, 2 }, false, false, false };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_METADATA, 8, &mdn);
+	struct kc_produce_req_partition pp[2] = {
+		{ 0, { batch, (int32_t)bl } }, { 1, { batch, (int32_t)bl } } };
+	struct kc_produce_req_topic pt = { S(FE_TOPIC_NAME), { pp, 2 } };
+	struct kc_produce_req pq = { { NULL, -1 }, -1, 1000, { &pt, 1 } };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_PRODUCE, 7, &pq);
+	struct kc_fetch_req_partition fp = { 0, -1, 0, -1, -1, 1 << 20 };
+	struct kc_fetch_req_topic ft = { S(FE_TOPIC_NAME), { &fp, 1 } };
+	struct kc_fetch_req fq = { -1, 0, 1, 1 << 20, 0, 0, -1, { &ft, 1 },
+				   { NULL, 0 }, S("") };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FETCH, 11, &fq);
+	struct kc_list_offsets_req_partition lp2 = { 0, -1, -1, 1 };
+	struct kc_list_offsets_req_topic lt = { S(FE_TOPIC_NAME), { &lp2, 1 } };
+	struct kc_list_offsets_req lq = { -1, 0, { &lt, 1 } };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_LIST_OFFSETS, 5, &lq);
+	struct kc_init_producer_id_req ip = { { NULL, -1 }, 60000, -1, -1 };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_INIT_PRODUCER_ID, 1, &ip);
+	struct kc_find_coordinator_req fc = { S("g"), 0, { NULL, 0 } };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FIND_COORDINATOR, 2, &fc);
+	struct kc_join_group_req_protocol jp = { S("range"),
+						 { (const uint8_t *)"m", 1 } };
+	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),
+					{ NULL, -1 }, S("consumer"),
+					{ &jp, 1 } };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_JOIN_GROUP, 5, &jq);
+	n += fe_chunk(s + n, FE_TO_KAFKA, m, k);
+	seed(t, "kafka-tcp", s, n);
+
+	/* Kafka long poll: a fetch waiting on an empty partition, woken by
+	 * a produce on the other connection's protocol, then one that the
+	 * clock ends */
+	n = 0;
+	s[n++] = FE_CONTROL_ERROR;
+	fp.partition = 1;
+	fq.max_wait_ms = 500;
+	l = (long)fe_kafka(m, sizeof(m), KC_API_FETCH, 11, &fq);
+	n += fe_chunk(s + n, FE_TO_KAFKA, m, (size_t)l);
+	struct sn_produce p1 = { FE_TOPIC_ID, 1, -1, 1000, batch,
+				 (uint32_t)bl };
+	l = sn_encode_produce(m, sizeof(m), 0, &p1);
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_CLOCK_1MS, m, (size_t)l);
+	fp.fetch_offset = 2;
+	l = (long)fe_kafka(m, sizeof(m), KC_API_FETCH, 11, &fq);
+	n += fe_chunk(s + n, FE_TO_KAFKA | FE_CLOCK_1MS, m, (size_t)l);
+	n += fe_chunk(s + n, FE_TO_KAFKA | FE_CLOCK_600MS, NULL, 0);
+	seed(t, "kafka-long-poll", s, n);
+
+	/* pipelined, nothing stepped: 48 native fetches fill both
+	 * partitions' rings (16 slots) and the connection's window (32):
+	 * refused, paused, resumed; 40 Kafka ListOffsets the same way */
+	n = 0;
+	k = 0;
+	s[n++] = FE_CONTROL_ANSWER;
+	for (int i = 0; i < 48; i++) {
+		struct sn_fetch pf = { FE_TOPIC_ID, i % FE_PARTITIONS, 0,
+				       4096, 0, 0, 1 };
+		k += (size_t)sn_encode_fetch(m + k, sizeof(m) - k, 0, &pf);
+	}
+	n += fe_chunk(s + n, FE_TO_NATIVE | FE_NO_STEP, m, k);
+	k = 0;
+	for (int i = 0; i < 40; i++) {
+		lp2.partition_index = i % FE_PARTITIONS;
+		k += fe_kafka(m + k, sizeof(m) - k, KC_API_LIST_OFFSETS, 5,
+			      &lq);
+	}
+	n += fe_chunk(s + n, FE_TO_KAFKA | FE_NO_STEP, m, k);
+	n += fe_chunk(s + n, FE_TO_NATIVE, NULL, 0);
+	seed(t, "pipelined", s, n);
+}
+
 /* ---- the three older targets ---- */
 
 static void seeds_proto(void)
@@ -604,6 +787,7 @@ int main(int argc, char **argv)
 	seeds_recovery(tmp);
 	seeds_ipc();
 	seeds_proto();
+	seeds_frontend();
 	printf("%u seeds written under %s\n", written, out_root);
 	return 0;
 }
