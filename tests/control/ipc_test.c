@@ -379,8 +379,8 @@ static int log_shows(const char *s)
 		uint8_t *text;
 		long long n = tl_read_file(g.log, &text);
 		int found = n > 0 && memmem(text, (size_t)n, s, strlen(s));
-		if (n > 0)
-			free(text);
+		if (n >= 0)
+			free(text); /* an empty file is a 1-byte buffer too */
 		if (found)
 			return 1;
 		usleep(50 * 1000);
