@@ -295,9 +295,9 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 		if (atomic_load(&dp->topics[i]) == t)
 			atomic_store_explicit(&dp->topics[i], NULL,
 					      memory_order_release);
-	/* seq_cst: before the grace period's first look at net_epoch, so a
-	 * long-poll fetch that reads the old generation is one the grace
-	 * period waits for */
+	/* seq_cst: before the grace period's first look at the net cores'
+	 * epochs, so a long-poll fetch that reads the old generation is one
+	 * the grace period waits for */
 	atomic_fetch_add(&dp->topic_gen, 1);
 	for (int32_t i = 0; i < t->partitions; i++) {
 		dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE, &t->parts[i]);
