@@ -527,6 +527,8 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 {
 	if (c->nparts >= DP_CORE_MAX_PARTITIONS)
 		return -ENOSPC;
+	/* a partition is opened once, on the core it hashes to */
+	assert(!p->log && p->core == c->id);
 	struct slog_config lc;
 	slog_config_defaults(&lc);
 	struct dp_topic *t = p->topic;
@@ -695,6 +697,7 @@ static void check_ack_timeouts(struct dp *dp, struct dp_store_core *c,
 	while (p->acks_head && now >= p->acks_head->deadline_ns) {
 		struct dp_msg *m = p->acks_head;
 		p->acks_head = m->next;
+		assert(p->acks_pending > 0);
 		p->acks_pending--;
 		c->st.timeouts++;
 		produce_answer(m, SN_ERR_REQUEST_TIMED_OUT, -1, -1, 0);
@@ -744,6 +747,7 @@ int dp_store_step(struct dp_store_core *c)
 			if (!handle_msg(dp, c, p, objs[k]))
 				continue;
 			/* stalled: it and the rest of the burst wait */
+			assert(n - k <= DP_BURST);
 			p->nstalled = n - k;
 			memcpy(p->stalled, objs + k,
 			       p->nstalled * sizeof(objs[0]));
