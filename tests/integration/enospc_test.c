@@ -143,7 +143,9 @@ static int write_filler(const char *path, size_t bytes)
  * One append while filling up.  The write error can arrive inside
  * tl_append (its SL_EFULL retries run the writer): then the log was rolled
  * back to the durable offset before this batch went in, and so is the
- * model.  Returns 1 to stop filling.
+ * model; offsets written but not durable then are skipped by one empty
+ * batch (storage.md), which the model takes too.  Returns 1 to stop
+ * filling.
  */
 static int fill_step(struct swriter *w, struct slog *log, struct tl_batches *m,
 		     struct tl_durable *dur, uint8_t *b, size_t n,
@@ -157,6 +159,11 @@ static int fill_step(struct swriter *w, struct slog *log, struct tl_batches *m,
 	if (rc < 0) {
 		*append_err = rc;
 		return 1;
+	}
+	if (dur->errors != errors && res.base_offset > m->end) {
+		/* offsets written (not durable) before the error are never
+		 * given again: one empty batch covers them */
+		TL_OK(tl_model_skip(log, m, res.base_offset, EPOCH));
 	}
 	TL_EQ(res.base_offset, m->end);
 	tl_batches_add(m, b, n, EPOCH);
