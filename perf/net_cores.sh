@@ -49,6 +49,21 @@ CASES=("tcp100:--transport tcp --size 100 --acks 1"
 	"tcp1k:--transport tcp --size 1024 --acks all")
 
 declare -A R # R[cores,case,round] = msgs/s
+declare -A S # S[cores,case,round] = frames per net core, "a/b"
+
+# Frames each net core has handled so far (telemetry /sluice/cores), "a/b".
+net_frames() { # SOCKET
+	python3 - "$1" <<'PY' 2>/dev/null || echo "?"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.recv(4096)
+s.send(b"/sluice/cores")
+c = json.loads(s.recv(1 << 20).decode())["/sluice/cores"]
+print("/".join(str(c[k]["frames"]) for k in sorted(c) if k.startswith("net")))
+PY
+}
 run_round() { # CORES ROUND
 	local cores=$1 r=$2 log=$RAW/n$1-r$2.log dir=$DATA/n$1-r$2 c name args i
 	mkdir -p "$dir"
@@ -67,14 +82,21 @@ run_round() { # CORES ROUND
 			sleep 0.1
 		done
 	done
+	local before after
 	for c in "${CASES[@]}"; do
 		name=${c%%:*}
 		args=${c#*:}
+		before=$(net_frames "$dir/tel.sock")
 		# shellcheck disable=SC2086
 		j=$(timeout -k 5 300 "$SLUICE" -b "127.0.0.1:$PORT" perf produce \
 			--topic "$name" --count "$N" --partitions 4 --producers 4 \
 			$args --json 2>>"$log" | grep '^{' | tail -n1 || true)
-		echo "$name: $j" >>"$log"
+		after=$(net_frames "$dir/tel.sock")
+		S[$cores,$name,$r]=$(python3 -c 'import sys
+a=sys.argv[1].split("/"); b=sys.argv[2].split("/")
+try: print("/".join(str(int(y)-int(x)) for x, y in zip(a, b)))
+except ValueError: print("?")' "$before" "$after")
+		echo "$name: $j (frames per net core ${S[$cores,$name,$r]})" >>"$log"
 		R[$cores,$name,$r]=$(python3 -c 'import json,sys
 try:
     d=json.loads(sys.argv[1]); print(int(d.get("msgs_per_s") or d.get("messages_per_s") or 0))
@@ -103,7 +125,7 @@ done
 	echo ' median 1 | median 2 | 2 ÷ 1 |'
 	printf '|---|'
 	for r in $(seq "$ROUNDS"); do printf -- '---:|---:|'; done
-	echo -- '---:|---:|---:|'
+	echo '---:|---:|---:|'
 	for c in "${CASES[@]}"; do
 		name=${c%%:*}
 		a=() b=()
@@ -117,5 +139,15 @@ done
 a=[int(x) for x in sys.argv[1].split()]; b=[int(x) for x in sys.argv[2].split()]
 ma=statistics.median(a); mb=statistics.median(b)
 print(" %d | %d | %s |" % (ma, mb, ("%.2f" % (mb/ma)) if ma else "-"))' "${a[*]}" "${b[*]}"
+	done
+	echo
+	echo "Frames each net core handled in each case (net0/net1; the kernel"
+	echo "places each connection and datagram flow by a hash of its addresses):"
+	echo
+	for c in "${CASES[@]}"; do
+		name=${c%%:*}
+		printf '%s:' "$name"
+		for r in $(seq "$ROUNDS"); do printf ' r%s %s;' "$r" "${S[2,$name,$r]}"; done
+		echo
 	done
 } | tee "$OUT/report.md"
