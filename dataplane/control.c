@@ -101,32 +101,11 @@ static struct dp_msg *slot_claim(uint32_t corr)
 	return m;
 }
 
-/* Control's answer to an admin request: its bytes (the client protocol's
- * answer, which control encoded) into m's answer buffer after the
- * front-end's headroom, or an error (err, or no bytes); back to the net
- * core that made the request. */
-static void admin_answer(struct dp *dp, struct dp_msg *m, const uint8_t *f,
-			 size_t len, int16_t err)
-{
-	uint32_t head = m->rq.admin.headroom;
-	m->res.bytes = NULL;
-	m->res.bytes_len = 0;
-	m->res.error = err;
-	if (!err && f && len && !dp_msg_resp(dp, m, head + len)) {
-		memcpy(m->resp + head, f, len);
-		m->res.bytes = m->resp + head;
-		m->res.bytes_len = (uint32_t)len;
-	} else if (!err) {
-		m->res.error = SN_ERR_UNKNOWN_SERVER_ERROR;
-	}
-	dp_complete(m);
-}
-
 static void fail_pending(struct dp *dp)
 {
 	for (unsigned i = 0; i < ADMIN_PENDING; i++)
 		if (pending[i]) {
-			admin_answer(dp, pending[i], NULL, 0,
+			dp_admin_complete(dp, pending[i], NULL, 0,
 				     SN_ERR_UNKNOWN_SERVER_ERROR);
 			pending[i] = NULL;
 		}
@@ -146,7 +125,7 @@ static void send_admin(struct dp *dp, int cfd)
 				dp_log("control: a %u-byte request is too big "
 				       "to forward (limit %u)", m->req_len,
 				       SIPC_MAX_MESSAGE - SN_HEADER_BYTES);
-			admin_answer(dp, m, NULL, 0,
+			dp_admin_complete(dp, m, NULL, 0,
 				     SN_ERR_UNKNOWN_SERVER_ERROR);
 			continue;
 		}
@@ -159,7 +138,7 @@ static void send_admin(struct dp *dp, int cfd)
 					    m->req_len);
 		if (len < 0 ||
 		    send(cfd, buf, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len) {
-			admin_answer(dp, m, NULL, 0,
+			dp_admin_complete(dp, m, NULL, 0,
 				     SN_ERR_UNKNOWN_SERVER_ERROR);
 			continue;
 		}
@@ -257,7 +236,7 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 			body = NULL;
 			body_len = 0;
 		}
-		admin_answer(dp, m, body, body_len, h.error);
+		dp_admin_complete(dp, m, body, body_len, h.error);
 		return 0;
 	}
 	default:

@@ -296,6 +296,12 @@ static inline uint64_t dp_now_ns(const struct dp *dp)
  * back to the net core that made it (any thread); a message nobody waits
  * for (m->done NULL) is freed. */
 void dp_complete(struct dp_msg *m);
+/* Control's answer to an admin request (main thread): its len bytes at
+ * answer (the client protocol's answer, which control encoded) into m's
+ * answer buffer after the front-end's headroom, or an error (err, or no
+ * bytes: UNKNOWN_SERVER_ERROR); then dp_complete. */
+void dp_admin_complete(struct dp *dp, struct dp_msg *m,
+		       const uint8_t *answer, size_t len, int16_t err);
 void dp_wake_fd(int fd);
 
 /* topics */

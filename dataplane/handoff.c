@@ -111,6 +111,24 @@ int dp_admin_submit(struct dp *dp, struct dp_msg *m, uint8_t protocol,
 	return 0;
 }
 
+void dp_admin_complete(struct dp *dp, struct dp_msg *m,
+		       const uint8_t *answer, size_t len, int16_t err)
+{
+	uint32_t head = m->rq.admin.headroom;
+	assert(m->op == DP_ADMIN);
+	m->res.bytes = NULL;
+	m->res.bytes_len = 0;
+	m->res.error = err;
+	if (!err && answer && len && !dp_msg_resp(dp, m, head + len)) {
+		memcpy(m->resp + head, answer, len);
+		m->res.bytes = m->resp + head;
+		m->res.bytes_len = (uint32_t)len;
+	} else if (!err) {
+		m->res.error = SN_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	dp_complete(m);
+}
+
 void dp_complete(struct dp_msg *m)
 {
 	struct dp_net *n = m->net;

@@ -560,24 +560,6 @@ static void datagram_chunk(const uint8_t *p, size_t len, bool keep)
 
 /* ---- control: admin requests from the admin ring ---- */
 
-/* What dataplane/control.c does with control's answer (admin_answer). */
-static void admin_answer(struct dp_msg *m, const uint8_t *f, size_t len,
-			 int16_t err)
-{
-	uint32_t head = m->rq.admin.headroom;
-	m->res.bytes = NULL;
-	m->res.bytes_len = 0;
-	m->res.error = err;
-	if (!err && len && !dp_msg_resp(&fx.dp, m, head + len)) {
-		memcpy(m->resp + head, f, len);
-		m->res.bytes = m->resp + head;
-		m->res.bytes_len = (uint32_t)len;
-	} else if (!err) {
-		m->res.error = SN_ERR_UNKNOWN_SERVER_ERROR;
-	}
-	dp_complete(m);
-}
-
 /* control's answer to m: a native answer frame of the request's opcode,
  * or a Kafka response header with its correlation id and 4 bytes. */
 static void control_answer(struct dp_msg *m)
@@ -600,7 +582,7 @@ static void control_answer(struct dp_msg *m)
 		len = 8;
 	}
 	FUZZ_CHECK(len > 0);
-	admin_answer(m, buf, (size_t)len, 0);
+	dp_admin_complete(&fx.dp, m, buf, (size_t)len, 0);
 }
 
 /* Answer what waits in the admin ring as this input's control does (all:
@@ -620,7 +602,7 @@ static int control_work(bool all)
 			if (!all && fx.control == FE_CONTROL_ANSWER)
 				control_answer(m);
 			else
-				admin_answer(m, NULL, 0,
+				dp_admin_complete(&fx.dp, m, NULL, 0,
 					     SN_ERR_UNKNOWN_SERVER_ERROR);
 		}
 		work += (int)k;

@@ -103,19 +103,15 @@ int dp_topic_delete(struct dp *d, uint32_t topic_id)
 
 /* Only reachable with requests waiting for control, which need the
  * net core's admin ring: not here. */
-int dp_msg_resp(struct dp *d, struct dp_msg *m, size_t bytes)
+void dp_admin_complete(struct dp *d, struct dp_msg *m, const uint8_t *answer,
+		       size_t len, int16_t err)
 {
 	(void)d;
 	(void)m;
-	(void)bytes;
-	FUZZ_CHECK(!"dp_msg_resp without a pending request");
-	return -1;
-}
-
-void dp_complete(struct dp_msg *m)
-{
-	(void)m;
-	FUZZ_CHECK(!"dp_complete without a pending request");
+	(void)answer;
+	(void)len;
+	(void)err;
+	FUZZ_CHECK(!"dp_admin_complete without a pending request");
 }
 
 unsigned dp_ring_dequeue_burst(struct dp_ring *r, void **objs, unsigned n)
