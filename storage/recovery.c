@@ -34,8 +34,8 @@
  * which keeps the segment contiguous and is skipped by consumers.
  *
  * A missing or invalid file (R or H at or above SLOG_OFFSET_MAX, 2^62,
- * is invalid) means "R = 0, not clean, H unknown": every
- * segment is scanned.
+ * or a length other than its version's, is invalid) means "R = 0, not
+ * clean, H unknown": every segment is scanned.
  *
  * The scan (srecover_segment) reads a segment from position 0 and stops at
  * the first batch that is not valid by the rules in segment.c; the
@@ -66,7 +66,9 @@ int srp_read(const struct sdisk *d, const char *dir,
 	     struct srecovery_point *rp)
 {
 	char path[PATH_MAX];
-	uint8_t raw[SRP_BYTES];
+	/* one byte more than the largest version: a longer file is not a
+	 * recovery point (its first bytes must not pass for one) */
+	uint8_t raw[SRP_BYTES + 1];
 	memset(rp, 0, sizeof(*rp));
 	snprintf(path, sizeof(path), "%s/recovery-point", dir);
 	int fd = sd_open(d, path, O_RDONLY, 0);
