@@ -111,7 +111,8 @@ struct drv_config {
 	 * ports and the kernel spreads connections and datagrams over them
 	 * (by a hash of the 4-tuple).  Every instance sharing a port must
 	 * set it; give the ports the first instance bound (ports()) to the
-	 * others when asking for ephemeral ones. */
+	 * others when asking for ephemeral ones.  dpdk: its TCP listeners
+	 * only (its UDP is the port's). */
 	int reuse_port;
 	uint32_t udp_max_frame;
 	uint32_t tcp_max_frame;

@@ -1433,6 +1433,48 @@ static void test_expiry_per_commit(void **state)
 	TL_EQ(untaken(), 0);
 }
 
+/* A compaction keeps what the file says of a group's state: the offsets
+ * of a group that had members still expire together, retention after it
+ * became Empty, across a compaction and a restart (were the state lost,
+ * they would expire one by one, retention after their later commits). */
+static void test_compaction_keeps_group_state(void **state)
+{
+	(void)state;
+	set_retention(60000);
+	char path[PATH_MAX];
+	path_of(path, SL_GROUPS_OFFSETS_FILE);
+	char a[128], b[128];
+	two_members("gs", a, b);
+	struct part p = {"t", 0, 1, NULL};
+	commit("gs", 1, a, &p, 1, 0);
+	TL_EQ(leave(1, "gs", a), 0);
+	TL_EQ(leave(2, "gs", b), 0);
+	assert_true(streq(describe("gs")->group_state, "Empty"));
+	int64_t empty_at = now;
+	advance(30000);
+	/* committed over and over by an outsider until compacted */
+	long long appended = tl_file_size(path);
+	for (int64_t round = 1; round <= 300; round++) {
+		struct part q[4];
+		for (int i = 0; i < 4; i++)
+			q[i] = (struct part){"t", i, round * 10 + i, NULL};
+		commit("gs", -1, "", q, 4, 0);
+		appended += 4 * REC_BYTES;
+	}
+	assert_true(tl_file_size(path) < appended);
+	reopen();
+	TL_EQ(sl_groups_tick(G, now), empty_at + 60000 - now);
+	advance(empty_at + 60000 - now - 1);
+	TL_EQ(fetch_one("gs", "t", 3, NULL), 3003);
+	advance(1);
+	for (int i = 0; i < 4; i++)
+		TL_EQ(fetch_one("gs", "t", i, NULL), -1);
+	assert_true(streq(describe("gs")->group_state, "Dead"));
+	set_retention(RETENTION_MS);
+	TL_EQ(list_count(), 0);
+	TL_EQ(untaken(), 0);
+}
+
 static void test_delete_groups(void **state)
 {
 	(void)state;
@@ -1559,6 +1601,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_keeps_latest, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_compaction_keeps_group_state,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_describe_and_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_after_group_empties,
