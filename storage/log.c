@@ -570,6 +570,8 @@ static int write_rp(struct slog *log, int64_t offset, bool clean)
 static int place(struct slog *log, uint8_t *batch, size_t len,
 		 struct slog_append_result *res);
 static int drain(struct slog *log);
+static int64_t offset_for_time(struct slog *log, int64_t ts);
+static int retain(struct slog *log, bool start_only);
 
 /* Cover [end_offset, skip_to) with empty batches (recovery.c says why). */
 static int skip_gap(struct slog *log)
@@ -661,6 +663,9 @@ int slog_open(struct swriter *w, const char *base_dir,
 		goto fail_segs;
 	log->end_offset = log->durable_offset = a->next_offset;
 	log->written_offset = log->end_offset;
+	rc = srls_read(log, &log->log_start);
+	if (rc < 0)
+		goto fail_segs;
 	if (log->reserved_offset < log->end_offset)
 		log->reserved_offset = log->end_offset;
 	if (log->reserved_offset - log->end_offset > SLOG_SKIP_MAX) {
@@ -673,6 +678,20 @@ int slog_open(struct swriter *w, const char *base_dir,
 			  (long long)log->end_offset);
 		log->reserved_offset = log->end_offset;
 		log->skip_to = 0;
+	}
+	if (log->log_start > log->end_offset) {
+		/* records up to the start were deleted, and readers were told
+		 * so; what recovery lost below it is not served again, and
+		 * its offsets are not reused */
+		slog_logf(log, 1, "the log start offset %lld is above the "
+			  "recovered end %lld: continuing at %lld",
+			  (long long)log->log_start,
+			  (long long)log->end_offset,
+			  (long long)log->log_start);
+		if (log->skip_to < log->log_start)
+			log->skip_to = log->log_start;
+		if (log->reserved_offset < log->log_start)
+			log->reserved_offset = log->log_start;
 	}
 	log->rp_force_skip = log->skip_to > log->end_offset;
 	/* From the first change on a crash must be detected: not clean, and
@@ -1273,7 +1292,8 @@ int slog_roll(struct slog *log)
 
 int64_t slog_start_offset(const struct slog *log)
 {
-	return log->segs[0].base_offset;
+	int64_t first = log->segs[0].base_offset;
+	return log->log_start > first ? log->log_start : first;
 }
 
 int64_t slog_end_offset(const struct slog *log)
@@ -1452,6 +1472,15 @@ ssize_t slog_read_copy(struct slog *log, int64_t offset, size_t max_bytes,
 
 int64_t slog_offset_for_time(struct slog *log, int64_t ts)
 {
+	int64_t off = offset_for_time(log, ts);
+	int64_t start = slog_start_offset(log);
+	/* a record found below the start was deleted: Kafka answers the
+	 * start then */
+	return off >= 0 && off < start ? start : off;
+}
+
+static int64_t offset_for_time(struct slog *log, int64_t ts)
+{
 	uint8_t hdr[RB_HEADER_BYTES];
 	for (unsigned i = 0; i < log->nseg; i++) {
 		struct sseg *s = &log->segs[i];
@@ -1595,6 +1624,13 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 
 int slog_apply_retention(struct slog *log)
 {
+	return retain(log, false);
+}
+
+/* Delete head segments by the retention rules, or (start_only) only those
+ * wholly below the log start. */
+static int retain(struct slog *log, bool start_only)
+{
 	int64_t now = wall_ms(log);
 	uint64_t total = 0;
 	int deleted = 0;
@@ -1602,12 +1638,14 @@ int slog_apply_retention(struct slog *log)
 		total += log->segs[i].size;
 	while (log->nseg > 1) {
 		struct sseg *s = &log->segs[0];
-		bool by_time = log->cfg.retention_ms >= 0 &&
+		bool by_time = !start_only && log->cfg.retention_ms >= 0 &&
 			       s->max_timestamp >= 0 &&
 			       now - s->max_timestamp > log->cfg.retention_ms;
-		bool by_size = log->cfg.retention_bytes >= 0 &&
+		bool by_size = !start_only && log->cfg.retention_bytes >= 0 &&
 			       total - s->size >= (uint64_t)log->cfg.retention_bytes;
-		if (!by_time && !by_size)
+		/* wholly below the start slog_delete_records set */
+		bool by_start = log->segs[1].base_offset <= log->log_start;
+		if (!by_time && !by_size && !by_start)
 			break;
 		total -= s->size;
 		int rc = seg_retire(s, log->dir,
@@ -1628,6 +1666,26 @@ int slog_apply_retention(struct slog *log)
 			return rc;
 	}
 	return deleted;
+}
+
+int64_t slog_delete_records(struct slog *log, int64_t offset)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	if (offset < 0 || offset > log->end_offset)
+		return SL_EOFFSET;
+	if (offset <= slog_start_offset(log))
+		return slog_start_offset(log);
+	/* durable before anyone is told: deleted records never come back */
+	int rc = srls_write(log, offset);
+	if (rc < 0)
+		return rc;
+	log->log_start = offset;
+	log->st.delete_records++;
+	rc = retain(log, true);
+	if (rc < 0)
+		return rc;
+	return slog_start_offset(log);
 }
 
 /* ---- close ---- */

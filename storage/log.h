@@ -331,6 +331,19 @@ int64_t slog_truncate(struct slog *log, int64_t offset);
  */
 int slog_apply_retention(struct slog *log);
 
+/*
+ * Kafka's DeleteRecords: readers no longer see offsets below offset
+ * (slog_start_offset() becomes offset; slog_read answers SL_EOFFSET below
+ * it; slog_offset_for_time never answers below it).  The start is written
+ * to log-start-offset durably before this returns, so it never moves back,
+ * not even after a power cut; segments wholly below it are deleted now
+ * and by slog_apply_retention.  offset must be in [0, end]; the caller
+ * resolves Kafka's -1 (the high watermark).  An offset at or below the
+ * current start changes nothing.  Returns the new start (Kafka's low
+ * watermark), SL_EOFFSET, or -errno.
+ */
+int64_t slog_delete_records(struct slog *log, int64_t offset);
+
 /* Force the active segment to roll (tests, admin).  Returns 0 or -errno. */
 int slog_roll(struct slog *log);
 
@@ -350,6 +363,7 @@ struct slog_stats {
 	uint64_t io_errors;        /* failed writes/syncs */
 	uint64_t segments_rolled;
 	uint64_t segments_deleted;
+	uint64_t delete_records;  /* starts moved by slog_delete_records */
 	uint64_t segments_recycled; /* new segments that reused a file */
 	uint64_t cache_reads;
 	uint64_t file_reads;

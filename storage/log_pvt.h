@@ -254,6 +254,10 @@ struct slog {
 	 * are skipped with an empty batch before the next append */
 	int64_t reserved_offset;
 	int64_t skip_to;
+	/* the first offset readers see, set by slog_delete_records and kept
+	 * in log-start-offset; the log starts at the larger of this and the
+	 * first segment's base */
+	int64_t log_start;
 	int64_t rp_offset;           /* recovery offset last written */
 	/* the files are as a clean close left them (or an empty log) and
 	 * nothing changed since the open: the recovery point on disk is
@@ -330,6 +334,12 @@ int srp_read(const struct sdisk *d, const char *dir,
 	     struct srecovery_point *rp);
 int srp_write(const struct sdisk *d, const char *dir,
 	      const struct srecovery_point *rp);
+
+/* The log start offset set by slog_delete_records (file log-start-offset):
+ * srls_read gives 0 when there is none or it is invalid (a log line says
+ * which), 1 with *offset, or -errno; srls_write replaces it durably. */
+int srls_read(const struct slog *log, int64_t *offset);
+int srls_write(const struct slog *log, int64_t offset);
 
 /* Scan a segment from position 0, rebuild its indexes, truncate after the
  * last valid batch.  *dropped gets the non-padding bytes removed. */

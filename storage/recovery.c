@@ -101,6 +101,58 @@ int srp_read(const struct sdisk *d, const char *dir,
 	return 1;
 }
 
+#define SRLS_BYTES 20
+#define SRLS_VERSION 1
+
+/*
+ * log-start-offset (20 bytes, big-endian), replaced atomically like the
+ * recovery point:
+ *      0  4  magic "SLLS"
+ *      4  4  version, 1
+ *      8  8  log start offset S
+ *     16  4  CRC32C of bytes [0, 16)
+ * No offset below S is served again (Kafka's DeleteRecords).  A damaged
+ * file is reported and ignored: the log then starts at its first segment,
+ * as it did before the deletion (records come back; none is lost).
+ */
+int srls_read(const struct slog *log, int64_t *offset)
+{
+	char path[PATH_MAX];
+	uint8_t raw[SRLS_BYTES + 1];
+	*offset = 0;
+	snprintf(path, sizeof(path), "%s/log-start-offset", log->dir);
+	int fd = sd_open(log->disk, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	ssize_t n = sd_pread(log->disk, fd, raw, sizeof(raw), 0);
+	sd_close(log->disk, fd);
+	if (n < 0)
+		return (int)n;
+	int64_t s = n == SRLS_BYTES ? (int64_t)rb_be64(raw + 8) : -1;
+	if (n != SRLS_BYTES || memcmp(raw, "SLLS", 4) ||
+	    rb_be32(raw + 4) != SRLS_VERSION ||
+	    rb_crc32c(raw, 16) != rb_be32(raw + 16) || s < 0 ||
+	    s >= SLOG_OFFSET_MAX) {
+		slog_logf(log, 0, "%s is damaged (%zd bytes): ignored, the log "
+			  "starts at its first segment", path, n);
+		return 0;
+	}
+	*offset = s;
+	return 1;
+}
+
+int srls_write(const struct slog *log, int64_t offset)
+{
+	char path[PATH_MAX];
+	uint8_t raw[SRLS_BYTES];
+	memcpy(raw, "SLLS", 4);
+	rb_put32(raw + 4, SRLS_VERSION);
+	rb_put64(raw + 8, (uint64_t)offset);
+	rb_put32(raw + 16, rb_crc32c(raw, 16));
+	snprintf(path, sizeof(path), "%s/log-start-offset", log->dir);
+	return sd_replace(log->disk, path, raw, sizeof(raw));
+}
+
 int srp_write(const struct sdisk *d, const char *dir,
 	      const struct srecovery_point *rp)
 {

@@ -8,6 +8,7 @@
  *   00000000000000123456.log        next segment: first offset 123456
  *   ...
  *   recovery-point                  what is known valid (recovery.c)
+ *   log-start-offset                the start set by slog_delete_records
  *
  * The name is the segment's base offset, 20 decimal digits, zero padded.
  * Files named <20 digits>.recycle are retired segments kept for reuse

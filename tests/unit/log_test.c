@@ -8,6 +8,7 @@
  * (struct tl_batches).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -985,6 +986,110 @@ static void test_two_logs_one_writer(void **state)
 	tl_batches_free(&m2);
 }
 
+/* ---- DeleteRecords ---- */
+
+static int64_t first_batch_base(struct fx *f, int64_t offset)
+{
+	ssize_t n = slog_read_copy(f->log, offset, 1, slog_end_offset(f->log),
+				   f->rbuf, TL_READ_CAP);
+	TL_TRUE(n >= RB_HEADER_BYTES);
+	return (int64_t)rb_be64(f->rbuf + RB_OFF_BASE_OFFSET);
+}
+
+static void test_delete_records(void **state)
+{
+	struct fx *f = *state;
+	struct slog_read_view v;
+	fx_open(f);
+	/* 4 segments of 2 batches of 3 records: offsets 0-23 */
+	for (int i = 0; i < 8; i++) {
+		fx_append_sized(f, 400, 3, 1000 + i);
+		if (i % 2)
+			TL_OK(slog_roll(f->log));
+	}
+	int64_t end = slog_end_offset(f->log);
+	TL_EQ(end, 24);
+	unsigned segs = slog_segment_count(f->log);
+	TL_EQ(slog_delete_records(f->log, end + 1), SL_EOFFSET);
+	TL_EQ(slog_delete_records(f->log, -1), SL_EOFFSET);
+	TL_EQ(slog_start_offset(f->log), 0);
+
+	/* inside the second batch of the first segment: nothing deleted
+	 * yet, the batch holding 4 is still read whole */
+	TL_EQ(slog_delete_records(f->log, 4), 4);
+	TL_EQ(slog_start_offset(f->log), 4);
+	TL_EQ(slog_segment_count(f->log), segs);
+	TL_EQ(slog_read(f->log, 3, 100, end, &v), SL_EOFFSET);
+	TL_EQ(first_batch_base(f, 4), 3);
+	/* a timestamp older than every record answers the start */
+	TL_EQ(slog_offset_for_time(f->log, 0), 4);
+	/* moving back is a no-op */
+	TL_EQ(slog_delete_records(f->log, 2), 4);
+
+	/* past the first two segments: both files go */
+	TL_EQ(slog_delete_records(f->log, 13), 13);
+	TL_EQ(slog_segment_count(f->log), segs - 2);
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%020d.log", f->pdir, 0);
+	TL_EQ(access(path, F_OK), -1);
+	TL_EQ(first_batch_base(f, 13), 12);
+	TL_EQ(slog_read(f->log, 12, 100, end, &v), SL_EOFFSET);
+
+	/* kept across a clean close and a crash-like reopen */
+	TL_OK(slog_sync(f->log));
+	fx_reopen(f);
+	TL_EQ(slog_start_offset(f->log), 13);
+	TL_EQ(slog_read(f->log, 12, 100, end, &v), SL_EOFFSET);
+	TL_EQ(first_batch_base(f, 13), 12);
+
+	/* everything: the log is empty and appends continue at its end */
+	TL_EQ(slog_delete_records(f->log, end), end);
+	TL_EQ(slog_start_offset(f->log), end);
+	TL_OK(slog_read(f->log, end, 100, end, &v));
+	TL_EQ(v.len, 0);
+	fx_append_sized(f, 400, 3, 2000);
+	TL_EQ(slog_end_offset(f->log), end + 3);
+	TL_EQ(first_batch_base(f, end), end);
+}
+
+/* A start above what recovery finds (the segments were lost): the log
+ * continues at the start and never serves or reuses offsets below it. */
+static void test_delete_records_start_above_end(void **state)
+{
+	struct fx *f = *state;
+	fx_open(f);
+	for (int i = 0; i < 2; i++)
+		fx_append_sized(f, 400, 3, 1000 + i);
+	TL_EQ(slog_delete_records(f->log, 6), 6);
+	fx_close(f);
+	/* the segments are gone, the start file stays */
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%020d.log", f->pdir, 0);
+	TL_OK(truncate(path, 0));
+	snprintf(path, sizeof(path), "%s/recovery-point", f->pdir);
+	TL_OK(unlink(path));
+	fx_open(f);
+	TL_EQ(slog_start_offset(f->log), 6);
+	TL_EQ(slog_end_offset(f->log), 6);
+	fx_append_sized(f, 400, 3, 2000);
+	TL_EQ(first_batch_base(f, 6), 6);
+	TL_EQ(slog_end_offset(f->log), 9);
+	fx_reopen(f);
+	TL_EQ(slog_start_offset(f->log), 6);
+	TL_EQ(slog_end_offset(f->log), 9);
+
+	/* a damaged start file is ignored with a log line */
+	fx_close(f);
+	snprintf(path, sizeof(path), "%s/log-start-offset", f->pdir);
+	FILE *fp = fopen(path, "r+");
+	TL_TRUE(fp != NULL);
+	fputc('X', fp);
+	fclose(fp);
+	fx_open(f);
+	TL_EQ(slog_end_offset(f->log), 9);
+	TL_TRUE(slog_start_offset(f->log) < 6);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1006,6 +1111,8 @@ int main(void)
 		T(test_durable_cb_group),
 		T(test_backpressure),
 		T(test_offset_out_of_range),
+		T(test_delete_records),
+		T(test_delete_records_start_above_end),
 		T(test_invalid_batch_rejected),
 		T(test_read_copy_enobufs),
 		T(test_config_errors),

@@ -84,6 +84,7 @@ struct counts {
 	uint64_t schedules, steps, cuts, cuts_inside, clean_restarts, crashes;
 	uint64_t appends, verified_ackall, verified_any, lost_ack1;
 	uint64_t lost_unacked, skip_batches, retention_deleted;
+	uint64_t records_deleted;
 	uint64_t topics_created, topics_deleted, pids;
 };
 
@@ -268,7 +269,7 @@ static void check_part(struct world *wd, struct mtopic *t, int32_t p,
 			names[t->name], p, t->id, how, (long long)start,
 			(long long)end, mp->n);
 	CHECK(wd, start >= mp->floor, "%s-%d (id %u) starts at %lld below "
-	      "%lld, where retention had deleted up to: deleted data came "
+	      "%lld, where retention or DeleteRecords had moved it: deleted data came "
 	      "back", names[t->name], p, t->id, (long long)start,
 	      (long long)mp->floor);
 	for (size_t i = 0; i < mp->n; i++)
@@ -562,6 +563,32 @@ static void op_retention(struct world *wd)
 		drop_entry(mp, 0);
 }
 
+/* DeleteRecords to a random offset up to the end: once answered, the
+ * start never moves back (mp->floor) */
+static void op_delete_records(struct world *wd)
+{
+	struct mpart *mp = pick_open(wd, NULL);
+	if (!mp)
+		return;
+	int64_t start = slog_start_offset(mp->log);
+	int64_t end = slog_end_offset(mp->log);
+	int64_t to = start + (int64_t)tl_rng_below(&wd->rng,
+						   (uint64_t)(end - start) + 1);
+	int64_t rc = slog_delete_records(mp->log, to);
+	if (rc < 0) {
+		CHECK(wd, simdisk_dead(wd->sd), "delete records to %lld: %s",
+		      (long long)to, tl_errname((int)rc));
+		return;
+	}
+	CHECK(wd, rc == to || (to <= start && rc == start), "delete records "
+	      "to %lld answered %lld", (long long)to, (long long)rc);
+	wd->c->records_deleted++;
+	if (rc > mp->floor)
+		mp->floor = rc;
+	while (mp->n && mp->v[0].last < rc)
+		drop_entry(mp, 0);
+}
+
 static void op_create(struct world *wd)
 {
 	char err[512];
@@ -683,8 +710,10 @@ static void step(struct world *wd)
 	} else if (r < 66) {
 		if ((mp = pick_open(wd, NULL)))
 			(void)slog_sync(mp->log);
-	} else if (r < 71) {
+	} else if (r < 69) {
 		op_retention(wd);
+	} else if (r < 71) {
+		op_delete_records(wd);
 	} else if (r < 74) {
 		if ((mp = pick_open(wd, NULL)))
 			(void)slog_roll(mp->log);
@@ -776,8 +805,9 @@ static void test_powercut(void **state)
 	       "(%llu acknowledged with acks=all); lost with the page cache: "
 	       "%llu acks=1 batches (offsets kept) and %llu unacknowledged; "
 	       "%llu empty batches over skipped offsets\n"
-	       "powercut: %llu segments deleted by retention, %llu topics "
-	       "created, %llu deleted, %llu producer ids\n",
+	       "powercut: %llu segments deleted by retention, %llu log "
+	       "starts moved by DeleteRecords, %llu topics created, %llu "
+	       "deleted, %llu producer ids\n",
 	       (unsigned long long)c.schedules, (unsigned long long)c.steps,
 	       (unsigned long long)c.cuts, (unsigned long long)c.cuts_inside,
 	       (unsigned long long)c.crashes,
@@ -789,6 +819,7 @@ static void test_powercut(void **state)
 	       (unsigned long long)c.lost_unacked,
 	       (unsigned long long)c.skip_batches,
 	       (unsigned long long)c.retention_deleted,
+	       (unsigned long long)c.records_deleted,
 	       (unsigned long long)c.topics_created,
 	       (unsigned long long)c.topics_deleted,
 	       (unsigned long long)c.pids);
@@ -799,6 +830,7 @@ static void test_powercut(void **state)
 		assert_true(c.lost_ack1 > 0);
 		assert_true(c.lost_unacked > 0);
 		assert_true(c.skip_batches > 0);
+		assert_true(c.records_deleted > 0);
 		assert_true(c.retention_deleted > 0);
 		assert_true(c.topics_deleted > 0);
 	}
