@@ -114,7 +114,7 @@ struct dp_store_stats {
 				      no buffer was free */
 	uint64_t storage_errors;  /* acks answered KAFKA_STORAGE_ERROR */
 	uint64_t timeouts;        /* acks answered REQUEST_TIMED_OUT */
-	uint64_t fetches, fetch_bytes, parked, list_offsets;
+	uint64_t fetches, fetch_bytes, parked, list_offsets, delete_records;
 	uint64_t retention_runs, segments_deleted;
 	/* idempotence refusals, found here rather than on the net core;
 	 * telemetry adds them to net0's bad_ counters of the same names */
@@ -199,6 +199,7 @@ struct dp_msg {
 		struct dp_fetch fetch;
 		struct dp_list_offsets list;
 		struct dp_admin admin;
+		struct dp_delete_records del;
 	} rq;
 	struct dp_result res;
 	uint8_t *req;           /* produce: the batch; admin: the request */

@@ -1,7 +1,8 @@
 /*
  * Typed requests and results between the front-ends (native.c, kafka.c,
  * and every protocol after them) and the places that serve them: the
- * storage cores (produce, fetch, list offsets) and control (admin).
+ * storage cores (produce, fetch, list offsets, delete records) and control
+ * (admin).
  *
  * A front-end decodes its protocol's bytes into one of these, per
  * partition, and encodes its protocol's answer from the result.  Nothing
@@ -24,6 +25,7 @@ enum dp_op {
 	DP_FETCH,        /* storage core: read from an offset */
 	DP_LIST_OFFSETS, /* storage core: an offset for a time */
 	DP_ADMIN,        /* control: a topic or group request */
+	DP_DELETE_RECORDS, /* storage core: move the log start */
 };
 
 /* Append the batch in m->req (m->req_len bytes, rb_validate()d). */
@@ -52,6 +54,13 @@ struct dp_fetch {
  * end, -2: the log start. */
 struct dp_list_offsets {
 	int64_t timestamp;
+};
+
+/* Kafka's DeleteRecords for one partition: no offset below offset is
+ * served again; -1: the high watermark.  The result's offset is the new
+ * log start (Kafka's low watermark). */
+struct dp_delete_records {
+	int64_t offset;
 };
 
 /* A request for control: the client's bytes in m->req, of protocol. */

@@ -155,6 +155,7 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 		tel_data_add_dict_u64(c, "fetch_bytes", t->fetch_bytes);
 		tel_data_add_dict_u64(c, "parked", t->parked);
 		tel_data_add_dict_u64(c, "list_offsets", t->list_offsets);
+		tel_data_add_dict_u64(c, "delete_records", t->delete_records);
 		tel_data_add_dict_u64(c, "retention_runs", t->retention_runs);
 		tel_data_add_dict_u64(c, "segments_deleted", t->segments_deleted);
 		tel_data_add_dict_u64(c, "idle_waits", t->idle_waits);

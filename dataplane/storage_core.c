@@ -421,6 +421,30 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 	dp_complete(m);
 }
 
+/* Kafka's DeleteRecords: up to the high watermark (-1: to it), never
+ * above; the new start is durable before the answer (storage/log.h). */
+static void do_delete_records(struct dp_store_core *c, struct dp_partition *p,
+			      struct dp_msg *m)
+{
+	int64_t hw = slog_durable_offset(p->log);
+	int64_t to = m->rq.del.offset == -1 ? hw : m->rq.del.offset;
+	if (to < 0 || to > hw) {
+		answer_error(m, SN_ERR_OFFSET_OUT_OF_RANGE);
+		return;
+	}
+	int64_t start = slog_delete_records(p->log, to);
+	if (start < 0) {
+		answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
+		return;
+	}
+	c->st.delete_records++;
+	m->res.error = 0;
+	m->res.offset = start;
+	m->res.log_start_offset = start;
+	m->res.high_watermark = hw;
+	dp_complete(m);
+}
+
 /* Returns 1 when m must wait (first in line, see do_produce). */
 static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		      struct dp_partition *p, struct dp_msg *m)
@@ -438,6 +462,9 @@ static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		break;
 	case DP_LIST_OFFSETS:
 		do_list(c, p, m);
+		break;
+	case DP_DELETE_RECORDS:
+		do_delete_records(c, p, m);
 		break;
 	default:
 		/* front-ends submit nothing else to a storage core */
