@@ -14,7 +14,12 @@
 
 #include "client/client_pvt.h"
 #include "proto/native.h"
+#include "proto/compression.h"
 #include "proto/record_batch.h"
+
+/* A compressed batch's records decompress to at most this (Kafka's
+ * message.max.bytes is 1 MiB compressed; ratios above 64 are rare). */
+#define SLC_RECORDS_MAX (64u << 20)
 
 struct sl_consumer {
 	struct slc_conn conn;
@@ -27,6 +32,7 @@ struct sl_consumer {
 	/* the current fetch answer (points into conn.rbuf) */
 	const uint8_t *rec, *rec_end; /* batches not yet walked */
 	struct rb_iter it;
+	uint8_t *records;       /* the batch being walked, decompressed */
 	int64_t batch_last;     /* last offset of the batch being walked */
 	int in_batch;
 };
@@ -90,6 +96,7 @@ void sl_consumer_destroy(struct sl_consumer *c)
 	if (!c)
 		return;
 	slc_conn_close(&c->conn);
+	free(c->records);
 	free(c);
 }
 
@@ -97,6 +104,26 @@ static void drop_buffered(struct sl_consumer *c)
 {
 	c->rec = c->rec_end = NULL;
 	c->in_batch = 0;
+}
+
+/* Walk a compressed batch: its records decompressed into c->records (the
+ * last message's key and value pointed into the previous batch, which the
+ * caller has moved past).  SL_ECORRUPT for a stream its codec refuses. */
+static int open_compressed(struct sl_consumer *c, const uint8_t *b, size_t bl)
+{
+	int codec = rb_be16(b + RB_OFF_ATTRIBUTES) & RB_ATTR_COMPRESSION_MASK;
+	uint8_t *out;
+	size_t n;
+	int rc = sl_decompress(codec, b + RB_HEADER_BYTES, bl - RB_HEADER_BYTES,
+			       SLC_RECORDS_MAX, &out, &n);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return SL_ECORRUPT;
+	free(c->records);
+	c->records = out;
+	rb_iter_init_records(&c->it, b, out, n);
+	return 0;
 }
 
 int sl_consumer_seek(struct sl_consumer *c, int64_t offset)
@@ -192,10 +219,12 @@ static int next_buffered(struct sl_consumer *c, struct sl_message *m)
 		if (rb_last_offset(b) < c->position)
 			continue;
 		int rc = rb_iter_init(&c->it, b, (size_t)bl);
-		if (rc == -ENOTSUP) /* compressed: not supported yet */
-			return rc;
+		if (rc == -ENOTSUP)
+			rc = open_compressed(c, b, (size_t)bl);
+		else if (rc < 0)
+			rc = SL_ECORRUPT;
 		if (rc < 0)
-			return SL_ECORRUPT;
+			return rc;
 		c->batch_last = rb_last_offset(b);
 		c->in_batch = 1;
 	}

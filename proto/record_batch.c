@@ -338,6 +338,17 @@ int rb_iter_init(struct rb_iter *it, const uint8_t *batch, size_t len)
 	return 0;
 }
 
+void rb_iter_init_records(struct rb_iter *it, const uint8_t *batch,
+			  const uint8_t *records, size_t len)
+{
+	it->batch = batch;
+	it->pos = records;
+	it->end = records + len;
+	it->base_offset = (int64_t)rb_be64(batch + RB_OFF_BASE_OFFSET);
+	it->base_timestamp = (int64_t)rb_be64(batch + RB_OFF_BASE_TIMESTAMP);
+	it->left = (int32_t)rb_be32(batch + RB_OFF_RECORD_COUNT);
+}
+
 /* Read a varint into *v, advancing *p; -1 on truncation. */
 static int take_varint(const uint8_t **p, const uint8_t *end, int64_t *v)
 {

@@ -190,6 +190,11 @@ struct rb_iter {
 
 /* Returns 0, or -ENOTSUP for compressed batches. */
 int rb_iter_init(struct rb_iter *it, const uint8_t *batch, size_t len);
+/* The records of a compressed batch, decompressed by the caller into
+ * records[0, len) (proto/compression.h); offsets, timestamps and the
+ * record count still come from the batch's header, which must be whole. */
+void rb_iter_init_records(struct rb_iter *it, const uint8_t *batch,
+			  const uint8_t *records, size_t len);
 /* Returns 1 with *r filled, 0 at the end, SL_ECORRUPT on bad encoding. */
 int rb_iter_next(struct rb_iter *it, struct rb_record *r);
 

@@ -18,6 +18,7 @@ SLUICE_DEPS=(
 	fio                               # the disk peer in perf/
 	clang-14 libfuzzer-14-dev libclang-rt-14-dev  # fuzzers, sanitizers
 	kcat librdkafka-dev python3-confluent-kafka   # Kafka clients in tests/kafka/clients
+	zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev  # batch compression codecs
 	libhiredis-dev libnats-dev librabbitmq-dev libmosquitto-dev  # the peers' clients in perf/suite
 )
 
