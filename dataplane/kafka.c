@@ -5,7 +5,10 @@
  * and answered in request order through the connection layer (conn.h).
  *
  *   ApiVersions, Metadata, FindCoordinator, InitProducerId: answered here
- *     from the topic table and the configuration.
+ *     from the topic table and the configuration.  A Metadata request
+ *     naming topics that do not exist may first have sluice-control
+ *     create them (auto_create_topics: a CreateTopics request of ours,
+ *     metadata_create), and is answered when control has.
  *   Produce, Fetch, ListOffsets: a request becomes one share per partition,
  *     a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
  *     m->owner set, sent to the partition's storage core; their typed
