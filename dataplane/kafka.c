@@ -5,7 +5,10 @@
  * and answered in request order through the connection layer (conn.h).
  *
  *   ApiVersions, Metadata, FindCoordinator, InitProducerId: answered here
- *     from the topic table and the configuration.
+ *     from the topic table and the configuration.  A Metadata request
+ *     naming topics that do not exist may first have sluice-control
+ *     create them (auto_create_topics: a CreateTopics request of ours,
+ *     metadata_create), and is answered when control has.
  *   Produce, Fetch, ListOffsets: a request becomes one share per partition,
  *     a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
  *     m->owner set, sent to the partition's storage core; their typed
@@ -193,9 +196,80 @@ static void api_versions(struct dp_net *n, struct dp_conn *c,
 		    64 + nk * 8);
 }
 
-static void metadata(struct dp_net *n, struct dp_conn *c,
-		     const struct kc_request_header *h,
-		     const struct kc_metadata_req *r, struct kc_arena *a)
+/* ---- Metadata, and automatic topic creation ---- */
+
+/* A Kafka error code the native table has no name for. */
+#define KX_ERR_LEADER_NOT_AVAILABLE 5
+/* Topics one Metadata request creates at most; the others it names are
+ * UNKNOWN_TOPIC_OR_PARTITION this time and created when the client asks
+ * again (clients retry both answers). */
+#define KX_CREATE_MAX 64
+/* Their CreateTopics request: well inside one control message
+ * (SIPC_MAX_MESSAGE) */
+#define KX_CREATE_BYTES (KX_CREATE_MAX * (SN_NAME_MAX + 32) + 256)
+
+/* A Metadata request waiting for control to create its topics: in its
+ * message's data, after the CreateTopics request (m->req, placed there by
+ * dp_admin_submit), followed by a copy of the Metadata request's bytes,
+ * which are decoded again for the answer. */
+struct kx_meta_wait {
+	uint32_t frame_len;
+};
+
+static size_t kx_align(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+static bool kx_str_eq(struct kc_str a, struct kc_str b)
+{
+	return a.len == b.len &&
+	       (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
+}
+
+/* Kafka's own topics (its Topic.isInternal): the group and transaction
+ * coordinators' logs.  sluice keeps that state elsewhere, so it never
+ * creates them automatically: an empty topic of that name would only
+ * mislead a tool that reads it. */
+static bool kx_internal(struct kc_str name)
+{
+	static const char *const names[] = {
+		"__consumer_offsets", "__transaction_state",
+		"__share_group_state",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (kx_str_eq(name, (struct kc_str){ names[i],
+						     (int32_t)strlen(names[i]) }))
+			return true;
+	return false;
+}
+
+/* A name a topic of this broker may have: Kafka's rule (1 to 249 of
+ * [A-Za-z0-9._-], not "." or "..") with sluice's shorter limit. */
+static bool kx_name_valid(struct kc_str name)
+{
+	return name.len > 0 && name.len <= SN_NAME_MAX &&
+	       sn_topic_name_valid(name.ptr, (size_t)name.len);
+}
+
+/* The error for a requested topic that does not exist (and is not being
+ * created): INVALID_TOPIC_EXCEPTION for a name no topic can have, as
+ * Kafka answers, else UNKNOWN_TOPIC_OR_PARTITION. */
+static int16_t kx_missing_error(struct kc_str name)
+{
+	return kx_name_valid(name) ? SN_ERR_UNKNOWN_TOPIC_OR_PARTITION
+				   : SN_ERR_INVALID_TOPIC_EXCEPTION;
+}
+
+/* The answer to Metadata request r, into m.  The nasked topics asked[]
+ * that this request had created get asked_err[] instead of what the
+ * topic table says: Kafka answers LEADER_NOT_AVAILABLE for a topic it has
+ * just created, and shows it from the next Metadata request on. */
+static void metadata_answer(struct dp_net *n, struct dp_msg *m,
+			    const struct kc_request_header *h,
+			    const struct kc_metadata_req *r,
+			    struct kc_arena *a, const struct kc_str *asked,
+			    const int16_t *asked_err, uint32_t nasked)
 {
 	struct kc_metadata_topic *tops = kx_core_of(n)->tops;
 	struct kc_metadata_broker self = {
@@ -212,8 +286,10 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 	const struct kc_metadata_req_topic *want = r->topics.items;
 	uint32_t nwant = r->topics.count < 0 ? DP_MAX_TOPICS :
 					       (uint32_t)r->topics.count;
+	assert(nasked <= KX_CREATE_MAX && (asked || !nasked));
 	for (uint32_t i = 0; i < nwant && nt < DP_MAX_TOPICS; i++) {
-		struct dp_topic *t;
+		struct dp_topic *t = NULL;
+		int16_t err = 0;
 		if (r->topics.count < 0) {
 			/* acquire: pairs with dp_topic_put's release store */
 			t = atomic_load_explicit(&n->dp->topics[i],
@@ -222,20 +298,30 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 							memory_order_acquire))
 				continue;
 		} else {
-			t = dp_topic_by_name(n->dp, want[i].name.ptr,
-					     (size_t)(want[i].name.len > 0 ?
-						      want[i].name.len : 0));
+			uint32_t j = 0;
+			while (j < nasked && !kx_str_eq(asked[j], want[i].name))
+				j++;
+			if (j < nasked)
+				err = asked_err[j];
+			else if (!(t = dp_topic_by_name(
+					   n->dp, want[i].name.ptr,
+					   (size_t)(want[i].name.len > 0 ?
+							    want[i].name.len : 0))))
+				err = kx_missing_error(want[i].name);
 		}
 		struct kc_metadata_topic *o = &tops[nt++];
 		memset(o, 0, sizeof(*o));
 		o->topic_authorized_operations = INT32_MIN;
 		if (!t) {
-			o->error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			assert(err != 0);
+			o->error_code = err;
 			o->name = want[i].name;
+			o->is_internal = kx_internal(o->name);
 			bound += 64 + (size_t)(o->name.len > 0 ? o->name.len : 0);
 			continue;
 		}
 		o->name = (struct kc_str){ t->name, (int32_t)strlen(t->name) };
+		o->is_internal = kx_internal(o->name);
 		o->partitions.count = t->partitions;
 		nparts += (uint32_t)t->partitions;
 		bound += 64 + (size_t)o->name.len + (size_t)t->partitions * 48;
@@ -245,7 +331,9 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 	size_t at = (a->used + 7) & ~(size_t)7;
 	struct kc_metadata_partition *ps = (void *)(a->base + at);
 	if ((size_t)nparts * sizeof(*ps) > a->cap - at) {
-		poison(n, c);
+		m->resp_len = 0;
+		m->close_after = 1;
+		dp_conn_deliver(n, m);
 		return;
 	}
 	uint32_t k = 0;
@@ -272,9 +360,197 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 		.topics = { tops, (int32_t)nt },
 		.cluster_authorized_operations = INT32_MIN,
 	};
+	respond(n, m, KC_API_METADATA, h->api_version, h->correlation_id,
+		&resp, bound);
+}
+
+/* Control's answer to the CreateTopics request of a waiting Metadata
+ * request (or none: m->res.error): each topic it created is counted and
+ * logged, and the Metadata request is answered. */
+static void metadata_created(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_core *k = kx_core_of(n);
+	struct kc_arena a = { (uint8_t *)k->arena_mem, sizeof(k->arena_mem), 0 };
+	const struct kx_meta_wait *w =
+		(const void *)(m->data + kx_align(m->req_len));
+	const uint8_t *frame = (const uint8_t *)(w + 1);
+	struct kc_request_header h, ch;
+	union kc_request body, cbody;
+	/* both were decoded (or encoded) here before: they decode again */
+	long rc = kc_decode_request(frame, w->frame_len, &h, &body, &a);
+	long crc = rc < 0 ? rc : kc_decode_request(m->req, m->req_len, &ch,
+						   &cbody, &a);
+	if (rc < 0 || crc < 0) {
+		m->resp_len = 0;
+		m->close_after = 1;
+		dp_conn_deliver(n, m);
+		return;
+	}
+	const struct kc_create_topics_req *cq = (const void *)cbody.raw;
+	const struct kc_create_topics_req_topic *ct = cq->topics.items;
+	uint32_t nasked = (uint32_t)cq->topics.count;
+	struct kc_str asked[KX_CREATE_MAX];
+	int16_t errs[KX_CREATE_MAX];
+	assert(cq->topics.count > 0 && nasked <= KX_CREATE_MAX);
+	for (uint32_t i = 0; i < nasked; i++) {
+		asked[i] = ct[i].name;
+		/* no answer from control: as Kafka when its creation did
+		 * not happen; the client asks again */
+		errs[i] = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	struct kc_response_header rh;
+	union kc_response rbody;
+	if (!m->res.error && m->res.bytes_len &&
+	    kc_decode_response(KC_API_CREATE_TOPICS, ch.api_version,
+			       m->res.bytes, m->res.bytes_len, &rh, &rbody,
+			       &a) >= 0) {
+		const struct kc_create_topics_resp *cr = (const void *)rbody.raw;
+		const struct kc_create_topics_resp_topic *rt = cr->topics.items;
+		for (int32_t i = 0; i < cr->topics.count; i++) {
+			uint32_t j = 0;
+			while (j < nasked && !kx_str_eq(asked[j], rt[i].name))
+				j++;
+			if (j == nasked)
+				continue;
+			int16_t e = rt[i].error_code;
+			int32_t nl = rt[i].name.len;
+			if (e == 0) {
+				struct dp_topic *t = dp_topic_by_name(
+					n->dp, rt[i].name.ptr, (size_t)nl);
+				n->st.kafka_topics_auto_created++;
+				dp_log("kafka: created topic '%.*s' (%d "
+				       "partitions) for a Metadata request "
+				       "from client '%.*s' (auto_create_topics)",
+				       (int)nl, rt[i].name.ptr,
+				       t ? (int)t->partitions : -1,
+				       h.client_id.len > 0 ? (int)h.client_id.len : 0,
+				       h.client_id.ptr ? h.client_id.ptr : "");
+			} else if (e != SN_ERR_TOPIC_ALREADY_EXISTS) {
+				/* the 1st, 2nd, 4th ...: a client retrying
+				 * a creation that cannot succeed floods
+				 * nothing */
+				uint64_t f = ++n->st.kafka_auto_create_failed;
+				if ((f & (f - 1)) == 0)
+					dp_log("kafka: automatic creation of "
+					       "topic '%.*s' failed: error %d "
+					       "%.*s (%llu failures so far)",
+					       (int)nl, rt[i].name.ptr, (int)e,
+					       rt[i].error_message.len > 0 ?
+						       (int)rt[i].error_message.len : 0,
+					       rt[i].error_message.ptr ?
+						       rt[i].error_message.ptr : "",
+					       (unsigned long long)f);
+			}
+			/* created now or by a request just before: the
+			 * next Metadata request shows it */
+			errs[j] = e == 0 || e == SN_ERR_TOPIC_ALREADY_EXISTS ?
+					  KX_ERR_LEADER_NOT_AVAILABLE : e;
+		}
+	}
+	/* asked[] points into m->req and the request into m->data: both stay
+	 * while the answer is encoded (control's answer may not) */
+	metadata_answer(n, m, &h, &body.metadata, &a, asked, errs, nasked);
+}
+
+/* Automatic topic creation (auto_create_topics, as Kafka's
+ * auto.create.topics.enable): the topics r names that do not exist and
+ * could are created by sluice-control (a CreateTopics request with the
+ * broker's defaults, as any client's), and r is answered once control
+ * has; 1 when r was taken so (answered or waiting), 0 when there is
+ * nothing to create (r is answered at once). */
+static int metadata_create(struct dp_net *n, struct dp_conn *c,
+			   const struct kc_request_header *h,
+			   const struct kc_metadata_req *r,
+			   const struct kc_arena *a, const uint8_t *f,
+			   size_t len)
+{
+	const struct kc_metadata_req_topic *want = r->topics.items;
+	size_t at = (a->used + 7) & ~(size_t)7;
+	struct kc_create_topics_req_topic *ct = (void *)(a->base + at);
+	uint8_t *buf = (uint8_t *)(ct + KX_CREATE_MAX);
+	uint32_t nc = 0;
+	assert(r->topics.count > 0);
+	if (at > a->cap || a->cap - at < KX_CREATE_MAX * sizeof(*ct) +
+						 KX_CREATE_BYTES)
+		return 0; /* a huge request: answered without creating */
+	for (int32_t i = 0; i < r->topics.count && nc < KX_CREATE_MAX; i++) {
+		struct kc_str name = want[i].name;
+		if (!kx_name_valid(name) || kx_internal(name) ||
+		    dp_topic_by_name(n->dp, name.ptr, (size_t)name.len))
+			continue;
+		uint32_t j = 0;
+		while (j < nc && !kx_str_eq(ct[j].name, name))
+			j++;
+		if (j < nc)
+			continue; /* named twice: created once */
+		ct[nc++] = (struct kc_create_topics_req_topic){
+			.name = name,
+			.num_partitions = -1,     /* default_partitions */
+			.replication_factor = -1,
+			.assignments = { NULL, 0 },
+			.configs = { NULL, 0 },   /* the topic defaults */
+		};
+	}
+	if (!nc)
+		return 0;
+	union kc_request body;
+	memset(&body, 0, sizeof(body));
+	struct kc_create_topics_req *q = (void *)body.raw;
+	q->topics = (struct kc_array){ ct, (int32_t)nc };
+	q->timeout_ms = 30000;
+	q->validate_only = false;
+	const struct kc_api *api = kc_api_find(KC_API_CREATE_TOPICS);
+	assert(api);
+	/* the client's id and correlation id, as Kafka's broker does, so
+	 * that control's log can tie the creation to the request */
+	struct kc_request_header ch = { KC_API_CREATE_TOPICS, api->max_version,
+					h->correlation_id, h->client_id };
+	long clen = kc_encode_request(&ch, &body, buf, KX_CREATE_BYTES);
+	assert(clen > 0); /* KX_CREATE_BYTES holds KX_CREATE_MAX names */
+	size_t off = kx_align((size_t)clen);
+	struct dp_msg *m = dp_conn_msg(n, c->id, NULL, 0,
+				       (uint32_t)h->correlation_id,
+				       off + sizeof(struct kx_meta_wait) + len);
+	if (!m) {
+		dp_conn_abort(n, c->id);
+		return 1;
+	}
+	m->op = DP_ADMIN;
+	m->done = metadata_created;
+	struct kx_meta_wait *w = (void *)(m->data + off);
+	w->frame_len = (uint32_t)len;
+	memcpy(w + 1, f, len);
+	int rc = dp_admin_submit(n->dp, m, DP_ADMIN_KAFKA, 0, buf,
+				 (size_t)clen);
+	if (rc) {
+		/* no control (or its queue is full): answered at once,
+		 * UNKNOWN_TOPIC_OR_PARTITION; the client asks again */
+		m->res.error = SN_ERR_UNKNOWN_SERVER_ERROR;
+		m->res.bytes_len = 0;
+		metadata_created(n, m);
+		return 1;
+	}
+	n->st.kafka_auto_create_requests++;
+	return 1;
+}
+
+static void metadata(struct dp_net *n, struct dp_conn *c,
+		     const struct kc_request_header *h,
+		     const struct kc_metadata_req *r, struct kc_arena *a,
+		     const uint8_t *f, size_t len)
+{
 	n->st.metadata++;
-	respond_now(n, c, KC_API_METADATA, h->api_version, h->correlation_id,
-		    &resp, bound);
+	/* a request for all topics (null) creates none, as Kafka */
+	if (n->dp->cfg.auto_create_topics && r->allow_auto_topic_creation &&
+	    r->topics.count > 0 && metadata_create(n, c, h, r, a, f, len))
+		return;
+	struct dp_msg *m = dp_conn_msg(n, c->id, NULL, 0,
+				       (uint32_t)h->correlation_id, 0);
+	if (!m) {
+		dp_conn_abort(n, c->id);
+		return;
+	}
+	metadata_answer(n, m, h, r, a, NULL, NULL, 0);
 }
 
 static void find_coordinator(struct dp_net *n, struct dp_conn *c,
@@ -1092,7 +1368,7 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		api_versions(n, c, &h, 0);
 		break;
 	case KC_API_METADATA:
-		metadata(n, c, &h, &body.metadata, &a);
+		metadata(n, c, &h, &body.metadata, &a, f, len);
 		break;
 	case KC_API_FIND_COORDINATOR:
 		find_coordinator(n, c, &h, (const void *)&body);

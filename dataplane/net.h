@@ -51,6 +51,11 @@ struct dp_net_stats {
 	uint64_t frames, frame_bytes;
 	uint64_t produce, fetch, list_offsets, metadata, admin, init_pid;
 	uint64_t kafka_requests, kafka_forwarded, kafka_waits;
+	uint64_t kafka_auto_create_requests; /* Metadata requests that asked
+						control to create topics */
+	uint64_t kafka_topics_auto_created;  /* topics those created */
+	uint64_t kafka_auto_create_failed;   /* topics control refused
+						(not: already there) */
 	uint64_t bad[DP_BAD_COUNT];
 	uint64_t ring_full;        /* produce throttled: partition ring full */
 	uint64_t budget_exhausted; /* throttled: memory budget spent */

@@ -89,6 +89,12 @@ static int net_counters(struct tel_data *d, uint32_t ni)
 	tel_data_add_dict_u64(n, "kafka_requests", s->kafka_requests);
 	tel_data_add_dict_u64(n, "kafka_forwarded", s->kafka_forwarded);
 	tel_data_add_dict_u64(n, "kafka_fetch_waits", s->kafka_waits);
+	tel_data_add_dict_u64(n, "kafka_auto_create_requests",
+			      s->kafka_auto_create_requests);
+	tel_data_add_dict_u64(n, "kafka_topics_auto_created",
+			      s->kafka_topics_auto_created);
+	tel_data_add_dict_u64(n, "kafka_auto_create_failed",
+			      s->kafka_auto_create_failed);
 	tel_data_add_dict_u64(n, "ring_full", s->ring_full);
 	tel_data_add_dict_u64(n, "budget_exhausted", s->budget_exhausted);
 	for (int i = 0; i < DP_BAD_COUNT; i++) {

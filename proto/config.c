@@ -16,7 +16,7 @@
 
 #define UNIX_PATH_MAX_BYTES 107
 
-enum kind { K_STR, K_U16, K_U32, K_U64, K_I32, K_I64, K_DURABILITY };
+enum kind { K_STR, K_U16, K_U32, K_U64, K_I32, K_I64, K_DURABILITY, K_BOOL };
 
 struct key {
 	const char *name;
@@ -53,6 +53,8 @@ static const struct key keys[] = {
 	  65535, "port Kafka clients are told to connect to, 0 = kafka_port" },
 	{ "node_id", K_I32, F(node_id), 1, 0, INT32_MAX,
 	  "this broker's Kafka node id" },
+	{ "auto_create_topics", K_BOOL, F(auto_create_topics), 1, 0, 1,
+	  "true: Kafka clients create a topic by asking for its metadata" },
 	{ "udp_max_frame", K_U32, F(udp_max_frame), 1, 128, 65507,
 	  "largest UDP frame accepted, bytes" },
 	{ "tcp_max_frame", K_U32, F(tcp_max_frame), 1, 4096, 64 << 20,
@@ -190,6 +192,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->tcp_port = 9093;
 	c->kafka_port = 9092;
 	c->node_id = 1;
+	c->auto_create_topics = 1;
 	c->udp_max_frame = 65507;
 	c->tcp_max_frame = (16u << 20) + 64;
 	c->max_connections = 16384;
@@ -281,6 +284,19 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 			else {
 				snprintf(err, errlen, "%sdurability: '%s'; use "
 					 "every_append or group", where, v);
+				return -EINVAL;
+			}
+			set[i] = 1;
+			return 0;
+		}
+		if (key->kind == K_BOOL) {
+			if (!strcmp(v, "true"))
+				*(int *)dst = 1;
+			else if (!strcmp(v, "false"))
+				*(int *)dst = 0;
+			else {
+				snprintf(err, errlen, "%s%s: '%s'; use true or "
+					 "false", where, k, v);
 				return -EINVAL;
 			}
 			set[i] = 1;
@@ -429,6 +445,10 @@ static void value_str(const struct sl_config *c, const struct key *k,
 	case K_DURABILITY:
 		snprintf(out, cap, "%s", c->durability ? "group" : "every_append");
 		*is_str = 1;
+		return;
+	case K_BOOL:
+		/* a JSON true or false, unquoted */
+		snprintf(out, cap, "%s", *(const int *)src ? "true" : "false");
 		return;
 	case K_U16: v = *(const uint16_t *)src; break;
 	case K_U32: v = *(const uint32_t *)src; break;

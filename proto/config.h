@@ -65,6 +65,10 @@ struct sl_config {
 					    listening on 0.0.0.0) */
 	uint16_t kafka_advertised_port; /* kafka_advertised_port, kafka_port */
 	int32_t node_id;          /* node_id: this broker's Kafka node id, 1 */
+	int auto_create_topics;   /* auto_create_topics: 1 (true, default) =
+				     a Metadata request naming a topic that
+				     does not exist creates it, as Kafka's
+				     auto.create.topics.enable */
 	/* dataplane */
 	uint32_t storage_cores;   /* storage_cores, 1 */
 	uint32_t net_cores;       /* net_cores, 1 */

@@ -22,7 +22,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
                      by the running daemon)
    The others are checked through /sluice/config only (their effect is not
    visible from outside without load or a DPDK port): kafka_advertised_host,
-   kafka_advertised_port, node_id, udp_max_frame, tcp_max_frame,
+   kafka_advertised_port, node_id, auto_create_topics
+   (tests/kafka/clients/autocreate_test.sh checks its effect), udp_max_frame, tcp_max_frame,
    max_connections, ring_slots, memory_budget_mb, group_commit_kb,
    group_commit_us, log_buffer_mb, retention_check_ms, dpdk_args, dpdk_ip,
    dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
@@ -93,6 +94,7 @@ try:
         "kafka_advertised_host": ("broker.example", ""),
         "kafka_advertised_port": ("19092", "99999"),
         "node_id": ("7", "-3"),
+        "auto_create_topics": ("false", "yes"),
         "driver": ("socket", "xdp"),
         "udp_max_frame": ("4000", "127"),
         "tcp_max_frame": ("1052672", "4095"),
@@ -192,6 +194,8 @@ try:
     seen = json.loads(ask("/sluice/config"))
     for k, (v, _) in keys.items():
         got = seen.get(k)
+        if isinstance(got, bool):
+            got = json.dumps(got)  # true / false, as in the file
         if str(got) != v:
             fail("/sluice/config: %s = %r, the file sets %r" % (k, got, v))
     want_info = {"udp_port": udp_port, "tcp_port": tcp_port, "kafka_port": kafka_port,

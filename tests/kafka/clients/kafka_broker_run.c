@@ -1,9 +1,11 @@
 /*
- * kafka_broker_run [--timeout SECONDS] [--name NAME] -- COMMAND [ARGS...]
+ * kafka_broker_run [--timeout SECONDS] [--name NAME] [--set KEY=VALUE]...
+ *                  -- COMMAND [ARGS...]
  *
  * Runs COMMAND against a fresh broker of its own (kbroker.h: sluiced and
  * sluice-control on free loopback ports, Kafka listener included, temp
- * data dir), then stops the broker by pid and removes its data.  COMMAND
+ * data dir; each --set, at most 4, is a configuration setting given to
+ * both), then stops the broker by pid and removes its data.  COMMAND
  * gets in its environment:
  *   KAFKA_BOOTSTRAP   127.0.0.1:<kafka_port>, the Kafka bootstrap server
  *   SLUICE_BROKER     127.0.0.1:<port>, the native protocol (TCP and UDP)
@@ -31,7 +33,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: kafka_broker_run [--timeout SECONDS] [--name NAME] "
-		"-- COMMAND [ARGS...]\n");
+		"[--set KEY=VALUE]... -- COMMAND [ARGS...]\n");
 }
 
 /* Wait for pid up to timeout_ms; 0 and *status when it exited. */
@@ -53,11 +55,17 @@ int main(int argc, char **argv)
 {
 	int timeout_s = 120, i = 1;
 	const char *name = "run";
+	const char *sets[4];
+	unsigned nsets = 0;
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout_s = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
 			name = argv[++i];
+		} else if (!strcmp(argv[i], "--set") && i + 1 < argc &&
+			   nsets < sizeof(sets) / sizeof(sets[0]) &&
+			   strchr(argv[i + 1], '=')) {
+			sets[nsets++] = argv[++i];
 		} else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
@@ -80,6 +88,10 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		return 1;
 	}
+	for (unsigned j = 0; j < nsets &&
+			     k.tb.nextra < sizeof(k.tb.extra) / sizeof(k.tb.extra[0]);
+	     j++)
+		k.tb.extra[k.tb.nextra++] = sets[j];
 	rc = kb_start(&k, 20000);
 	if (rc) {
 		fprintf(stderr, "kafka_broker_run: the broker did not get ready; "
