@@ -29,6 +29,16 @@ kafka_broker_run ($KAFKA_BROKER_RUN), on a fresh broker of its own.
      attributes (the client compressed it, the broker kept it as sent);
   6. KafkaAdminClient.delete_topics: the topics are gone from list_topics.
 Every wait has a deadline.  Exit 0 when all holds, 1 with what did not.
+
+The requests kafka-python 2.0.2 sends: the probe of each new client (and
+of the controller, by KafkaAdminClient) is ApiVersions v0 then Metadata
+v0, and when that fails ListGroups v0, FindCoordinator v0, OffsetFetch v0
+and Metadata v0, each followed by Metadata v0.  Then, for a broker whose
+ApiVersions puts it at 2.1 or later: Metadata v1 (v5 from the admin
+client), CreateTopics v3, DeleteTopics v3, DescribeConfigs v2, Produce v7,
+ListOffsets v1, Fetch v4, FindCoordinator v0, JoinGroup v2, SyncGroup v1,
+Heartbeat v1, LeaveGroup v1, OffsetCommit v2, OffsetFetch v1 (v3 from the
+admin client).
 """
 import os
 import struct

@@ -39,6 +39,20 @@
 //	          is gone from DescribeTopics.
 //
 // Every wait has a deadline.  SARAMA_DEBUG=1 prints Sarama's own log.
+//
+// The requests Sarama 1.22 sends (it never sends ApiVersions: it trusts
+// config.Version), as key name and version:
+//
+//	2.1.0    Metadata v5, CreateTopics v2, DescribeConfigs v0, DeleteTopics
+//	         v1, Produce v3 (RecordBatch v2), ListOffsets v1, Fetch v4,
+//	         FindCoordinator v0, OffsetFetch v1, OffsetCommit v1 (v2 only
+//	         when Consumer.Offsets.Retention is set), JoinGroup v1,
+//	         SyncGroup v0, Heartbeat v0, LeaveGroup v0
+//	default  Metadata v0, Produce v0 (MessageSet v0), ListOffsets v0, Fetch
+//	         v0 (Sarama reads a RecordBatch v2 in any Fetch version: it
+//	         looks at each batch's magic), FindCoordinator v0, OffsetFetch
+//	         v1, OffsetCommit v1; its admin at V0_10_1_0: Metadata v1,
+//	         CreateTopics v0, DeleteTopics v0
 package main
 
 import (
