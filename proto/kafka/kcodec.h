@@ -22,8 +22,10 @@
  *
  * Flexible versions (KIP-482) switch every string, bytes and array length to
  * a compact unsigned varint (length + 1, 0 = null) and end every struct with
- * a tagged-field section.  Decoding skips tagged fields (all of them are
- * optional by definition); encoding always writes an empty section.
+ * a tagged-field section.  Decoding fills the tagged fields the schema knows
+ * (a tagged field not sent keeps its default) and skips the others (all are
+ * optional by definition); encoding writes a tagged field only when its
+ * value differs from its default.
  *
  * Errors: decoders return bytes consumed (>= 0) or a negative Kafka error
  * code from proto/native.h: -SN_ERR_INVALID_REQUEST (42) for any malformed
@@ -66,6 +68,10 @@ struct kc_array {
 	int32_t count; /* -1: null */
 };
 
+struct kc_uuid {
+	uint8_t b[16]; /* as on the wire */
+};
+
 struct kc_arena {
 	uint8_t *base; /* caller's memory, 8-byte aligned */
 	size_t cap;    /* bytes */
@@ -79,10 +85,17 @@ enum kc_type {
 	KC_INT16,
 	KC_INT32,
 	KC_INT64,
-	KC_BOOL,   /* stored as bool */
-	KC_STRING, /* stored as struct kc_str */
-	KC_BYTES,  /* stored as struct kc_bytes */
-	KC_ARRAY,  /* stored as struct kc_array; elements follow ->nested */
+	KC_BOOL,    /* stored as bool */
+	KC_STRING,  /* stored as struct kc_str */
+	KC_BYTES,   /* stored as struct kc_bytes; also Kafka's "records" */
+	KC_ARRAY,   /* stored as struct kc_array; elements follow ->nested */
+	KC_UINT16,
+	KC_UINT32,
+	KC_FLOAT64, /* stored as double */
+	KC_UUID,    /* stored as struct kc_uuid */
+	KC_STRUCT,  /* an embedded struct of schema ->nested; when nullable in
+		       some version, a bool at present_offset says it is not
+		       null */
 };
 
 struct kc_field {
@@ -92,10 +105,18 @@ struct kc_field {
 	int16_t max_version;  /* KC_VERSION_ANY: no upper bound */
 	int16_t nullable_min; /* first version in which null is allowed,
 				 KC_VERSION_ANY: never */
+	int16_t tagged_min;   /* first version from which the field travels
+				 as tagged field `tag` (flexible versions),
+				 KC_VERSION_ANY: never */
+	uint32_t tag;
 	uint16_t offset;      /* in the C struct */
-	int64_t dflt;         /* value when absent from the version; strings
-				 and bytes: -1 null, else empty */
-	const struct kc_schema *nested; /* KC_ARRAY */
+	uint16_t present_offset; /* KC_STRUCT nullable: of its bool */
+	int64_t dflt;         /* value when absent from the version (a tagged
+				 field: also when not sent); float64: the
+				 double's bits; strings, bytes, arrays,
+				 structs: -1 null, else empty */
+	const char *dflt_str; /* a string's non-empty default, else NULL */
+	const struct kc_schema *nested; /* KC_ARRAY, KC_STRUCT */
 };
 
 struct kc_schema {
@@ -118,9 +139,16 @@ long kc_decode(const struct kc_schema *s, int16_t version, bool flexible,
 	       const uint8_t *buf, size_t len, void *out, struct kc_arena *a);
 
 /* Encode in (a struct of schema s) at version.  Fields absent from the
- * version are skipped.  Returns bytes written, -ENOBUFS or -EINVAL. */
+ * version are skipped; a tagged field is written only when its value differs
+ * from its default.  Returns bytes written, -ENOBUFS or -EINVAL. */
 long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,
 	       const void *in, uint8_t *buf, size_t cap);
+
+/* Set every field of out (a struct of schema s, nested structs included) to
+ * its default, as decoding does for fields a version lacks.  A response
+ * built from zeroed memory would send the tagged fields whose default is not
+ * zero (e.g. an epoch of -1): start from kc_defaults() instead. */
+void kc_defaults(const struct kc_schema *s, void *out);
 
 /* The header schemas (schemas.c): request header v1, response header v0.
  * kc_decode_request()/kc_encode_request() add the v2/v1 tagged fields. */

@@ -16,7 +16,8 @@
 /* F(struct, member, type, min, max, nullable_min, default, nested);
  * a string's default is -1 for Kafka's "default": "null", else empty. */
 #define F(st, m, t, lo, hi, nul, d, nest) \
-	{#m, t, lo, hi, nul, offsetof(struct st, m), d, nest}
+	{#m, t, lo, hi, nul, KC_VERSION_ANY, 0, offsetof(struct st, m), 0, d, \
+	 NULL, nest}
 /* Defines schema sym for struct st with fields arr (prefix static for a
  * file-local one). */
 #define SCHEMA(sym, st, arr) \
