@@ -1,5 +1,6 @@
 /*
- * The generic Kafka codec: walks a schema (kcodec.h, tables in schemas.c).
+ * The generic Kafka codec: walks a schema (kcodec.h; the tables are
+ * generated into gen/kmsg.c by tools/kafka_codegen.py).
  *
  * Wire types, big-endian (Kafka's "protocol primitive types"):
  *   int8/16/32/64   two's complement, 1/2/4/8 bytes; bool: 1 byte, != 0 true
@@ -38,6 +39,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "proto/kafka/kcodec.h"
@@ -699,6 +701,63 @@ long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,
 }
 
 /* ---- headers and whole messages ---- */
+
+/* The headers are framing, not messages of an API: their schemas are here.
+ * client_id keeps its int16 length even in flexible versions (Kafka's
+ * RequestHeader.json: "flexibleVersions": "none" for ClientId), which is
+ * why the header is always read as non-flexible v1 and its tagged-field
+ * section (v2) handled apart. */
+#define HDR_F(st, m, name, t, lo, nul) \
+	{name, t, lo, KC_VERSION_ANY, nul, KC_VERSION_ANY, 0, \
+	 offsetof(struct st, m), 0, 0, NULL, NULL}
+static const struct kc_field request_header_f[] = {
+	HDR_F(kc_request_header, api_key, "RequestApiKey", KC_INT16, 0,
+	      KC_VERSION_ANY),
+	HDR_F(kc_request_header, api_version, "RequestApiVersion", KC_INT16, 0,
+	      KC_VERSION_ANY),
+	HDR_F(kc_request_header, correlation_id, "CorrelationId", KC_INT32, 0,
+	      KC_VERSION_ANY),
+	HDR_F(kc_request_header, client_id, "ClientId", KC_STRING, 1, 1),
+};
+const struct kc_schema kc_request_header_schema = {
+	"kc_request_header", sizeof(struct kc_request_header),
+	sizeof(request_header_f) / sizeof(request_header_f[0]),
+	request_header_f, false};
+static const struct kc_field response_header_f[] = {
+	HDR_F(kc_response_header, correlation_id, "CorrelationId", KC_INT32, 0,
+	      KC_VERSION_ANY),
+};
+const struct kc_schema kc_response_header_schema = {
+	"kc_response_header", sizeof(struct kc_response_header),
+	sizeof(response_header_f) / sizeof(response_header_f[0]),
+	response_header_f, false};
+
+static bool served(const struct kc_api *api)
+{
+	return api->min_version <= api->max_version;
+}
+
+const struct kc_api *kc_api_spec(int16_t key)
+{
+	for (size_t i = 0; i < kc_apis_n; i++)
+		if (kc_apis[i].key == key)
+			return &kc_apis[i];
+	return NULL;
+}
+
+const struct kc_api *kc_api_find(int16_t key)
+{
+	const struct kc_api *api = kc_api_spec(key);
+	return api && served(api) ? api : NULL;
+}
+
+const struct kc_api *kc_api_at(size_t i)
+{
+	for (size_t k = 0; k < kc_apis_n; k++)
+		if (served(&kc_apis[k]) && i-- == 0)
+			return &kc_apis[k];
+	return NULL;
+}
 
 static bool is_flexible(const struct kc_api *api, int16_t version)
 {

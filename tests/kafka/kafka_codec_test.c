@@ -411,7 +411,7 @@ static void test_encode_rejects_null(void **state)
 	struct kc_request_header h = {3, 1, 1, {NULL, -1}};
 	union kc_request b;
 	memset(&b, 0, sizeof(b));
-	struct kc_metadata_req_topic t = {{NULL, -1}};
+	struct kc_metadata_req_topic t = {.name = {NULL, -1}};
 	b.metadata.topics = (struct kc_array){&t, 1};
 	uint8_t out[64];
 	assert_int_equal(kc_encode_request(&h, &b, out, sizeof(out)), -EINVAL);
