@@ -18,15 +18,20 @@ fields, nullable structs) lives in proto/kafka/kcodec.c, which walks the
 tables.  It refuses JSON it does not understand rather than guess.
 
 Usage: tools/kafka_codegen.py [--out DIR]   (default: proto/kafka/gen)
+       tools/kafka_codegen.py --check       generate into a temporary
+           directory and compare with proto/kafka/gen: exit 1 with a unified
+           diff when the committed files are not what the input makes
 Standard library only.
 """
 
 import argparse
+import difflib
 import json
 import os
 import re
 import struct
 import sys
+import tempfile
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 MSG_DIR = os.path.join(ROOT, "proto", "kafka", "messages")
@@ -604,20 +609,62 @@ def gen_source(apis, plains):
     return "\n".join(o) + "\n"
 
 
+GEN_DIR = os.path.join(ROOT, "proto", "kafka", "gen")
+OUTPUTS = ("kmsg.h", "kmsg.c")
+
+
+def check(texts):
+    """Write the outputs into a temporary directory, compare them with the
+    committed ones; 0 when equal, else 1 after printing the diff."""
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="kafka_codegen.") as tmp:
+        for name in OUTPUTS:
+            fresh = os.path.join(tmp, name)
+            with open(fresh, "w", encoding="utf-8", newline="\n") as f:
+                f.write(texts[name])
+            committed = os.path.join(GEN_DIR, name)
+            try:
+                with open(committed, encoding="utf-8") as f:
+                    old = f.read()
+            except OSError as e:
+                print("kafka_codegen: %s" % e, file=sys.stderr)
+                bad = 1
+                continue
+            with open(fresh, encoding="utf-8") as f:
+                new = f.read()
+            if old != new:
+                bad = 1
+                sys.stdout.writelines(difflib.unified_diff(
+                    old.splitlines(True), new.splitlines(True),
+                    "proto/kafka/gen/" + name + " (committed)",
+                    "proto/kafka/gen/" + name + " (generated)"))
+    if bad:
+        print("kafka_codegen: proto/kafka/gen is not what the generator "
+              "makes of proto/kafka/messages and apis.txt; run "
+              "python3 tools/kafka_codegen.py and commit the result",
+              file=sys.stderr)
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "proto", "kafka", "gen"),
+    ap.add_argument("--out", default=GEN_DIR,
                     help="output directory (default: proto/kafka/gen)")
+    ap.add_argument("--check", action="store_true",
+                    help="compare a fresh generation with proto/kafka/gen")
     args = ap.parse_args()
     try:
         apis, plains = load_apis()
     except (SpecError, OSError, ValueError, KeyError) as e:
         print("kafka_codegen: %s" % e, file=sys.stderr)
         return 1
+    texts = {"kmsg.h": gen_header(apis), "kmsg.c": gen_source(apis, plains)}
+    if args.check:
+        return check(texts)
     os.makedirs(args.out, exist_ok=True)
-    for name, text in (("kmsg.h", gen_header(apis)), ("kmsg.c", gen_source(apis, plains))):
+    for name in OUTPUTS:
         with open(os.path.join(args.out, name), "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+            f.write(texts[name])
     return 0
 
 
