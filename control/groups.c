@@ -1491,7 +1491,7 @@ static int16_t commit_check(struct sl_groups *g,
 {
 	if (!valid_group_id(q->group_id))
 		return KC_ERR_INVALID_GROUP_ID;
-	bool outsider = q->generation_id < 0 && q->member_id.len <= 0 &&
+	bool outsider = q->generation_id_or_member_epoch < 0 && q->member_id.len <= 0 &&
 			q->group_instance_id.len < 0;
 	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
 	if (!gr) {
@@ -1504,7 +1504,7 @@ static int16_t commit_check(struct sl_groups *g,
 		struct member *m = member_find(gr, q->member_id);
 		if (!m)
 			return KC_ERR_UNKNOWN_MEMBER_ID;
-		if (q->generation_id != gr->generation)
+		if (q->generation_id_or_member_epoch != gr->generation)
 			return KC_ERR_ILLEGAL_GENERATION;
 		if (gr->state == ST_COMPLETING)
 			return KC_ERR_REBALANCE_IN_PROGRESS;

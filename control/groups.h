@@ -177,8 +177,8 @@ void sl_groups_close(struct sl_groups *g);
  * A malformed body is answered with INVALID_REQUEST (42) in the API's error
  * response.  Returns 0, or without any reply:
  *   -EINVAL    shorter than a request header, not one of these APIs, or a
- *              version outside the supported windows (the API table of
- *              proto/kafka/schemas_group.c): Kafka closes the connection
+ *              version outside the served windows (proto/kafka/apis.txt):
+ *              Kafka closes the connection
  *              there, so should the caller; also a malformed OffsetCommit
  *              or OffsetFetch v1, whose responses answer partition by
  *              partition and have no field for a request that cannot be

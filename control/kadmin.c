@@ -484,7 +484,8 @@ static long delete_topics(struct ka *k, const struct kc_request_header *h,
 		if (dup[i] == 2)
 			continue; /* one result per name, as Kafka */
 		struct kc_delete_topics_resp_topic *o = &out[m++];
-		*o = (struct kc_delete_topics_resp_topic){names[i], 0, {NULL, -1}};
+		*o = (struct kc_delete_topics_resp_topic){
+			.name = names[i], .error_message = {NULL, -1}};
 		if (dup[i]) {
 			o->error_code = SN_ERR_INVALID_REQUEST;
 			o->error_message = ka_msg(k, "the topic is named more "

@@ -188,6 +188,7 @@ static void api_versions(struct dp_net *n, struct dp_conn *c,
 	struct kc_api_versions_resp r = {
 		.error_code = err,
 		.api_keys = { keys, (int32_t)nk },
+		.finalized_features_epoch = -1, /* v3+ tag 1: none */
 	};
 	/* an unsupported version is answered in v0, which every client
 	 * reads */

@@ -5,10 +5,12 @@
  * A message is described by a static schema (struct kc_schema): an array of
  * field descriptors, each with a type, the versions it exists in, the
  * versions in which it may be null, its offset in a C struct and, for
- * arrays, the schema of one element.  kc_decode() and kc_encode() walk any
- * schema; there is no hand-written parser per API.  The tables live in
- * schemas.c and mirror Kafka's clients/src/main/resources/common/message
- * JSON definitions field by field.
+ * arrays and structs, the nested schema.  kc_decode() and kc_encode() walk
+ * any schema; there is no hand-written parser per API.  The tables and the C
+ * structs are generated (tools/kafka_codegen.py, output in gen/) from
+ * Kafka's own message definitions (messages/<Name>.json, from Kafka's
+ * clients/src/main/resources/common/message), for every version Kafka
+ * defines; apis.txt says which versions are served.
  *
  * Memory (the design choice): decoding fills caller-provided C structs.
  * Strings and byte fields are zero-copy (pointer + length into the input
@@ -22,8 +24,10 @@
  *
  * Flexible versions (KIP-482) switch every string, bytes and array length to
  * a compact unsigned varint (length + 1, 0 = null) and end every struct with
- * a tagged-field section.  Decoding skips tagged fields (all of them are
- * optional by definition); encoding always writes an empty section.
+ * a tagged-field section.  Decoding fills the tagged fields the schema knows
+ * (a tagged field not sent keeps its default) and skips the others (all are
+ * optional by definition); encoding writes a tagged field only when its
+ * value differs from its default.
  *
  * Errors: decoders return bytes consumed (>= 0) or a negative Kafka error
  * code from proto/native.h: -SN_ERR_INVALID_REQUEST (42) for any malformed
@@ -66,6 +70,10 @@ struct kc_array {
 	int32_t count; /* -1: null */
 };
 
+struct kc_uuid {
+	uint8_t b[16]; /* as on the wire */
+};
+
 struct kc_arena {
 	uint8_t *base; /* caller's memory, 8-byte aligned */
 	size_t cap;    /* bytes */
@@ -79,10 +87,17 @@ enum kc_type {
 	KC_INT16,
 	KC_INT32,
 	KC_INT64,
-	KC_BOOL,   /* stored as bool */
-	KC_STRING, /* stored as struct kc_str */
-	KC_BYTES,  /* stored as struct kc_bytes */
-	KC_ARRAY,  /* stored as struct kc_array; elements follow ->nested */
+	KC_BOOL,    /* stored as bool */
+	KC_STRING,  /* stored as struct kc_str */
+	KC_BYTES,   /* stored as struct kc_bytes; also Kafka's "records" */
+	KC_ARRAY,   /* stored as struct kc_array; elements follow ->nested */
+	KC_UINT16,
+	KC_UINT32,
+	KC_FLOAT64, /* stored as double */
+	KC_UUID,    /* stored as struct kc_uuid */
+	KC_STRUCT,  /* an embedded struct of schema ->nested; when nullable in
+		       some version, a bool at present_offset says it is not
+		       null */
 };
 
 struct kc_field {
@@ -92,10 +107,18 @@ struct kc_field {
 	int16_t max_version;  /* KC_VERSION_ANY: no upper bound */
 	int16_t nullable_min; /* first version in which null is allowed,
 				 KC_VERSION_ANY: never */
+	int16_t tagged_min;   /* first version from which the field travels
+				 as tagged field `tag` (flexible versions),
+				 KC_VERSION_ANY: never */
+	uint32_t tag;
 	uint16_t offset;      /* in the C struct */
-	int64_t dflt;         /* value when absent from the version; strings
-				 and bytes: -1 null, else empty */
-	const struct kc_schema *nested; /* KC_ARRAY */
+	uint16_t present_offset; /* KC_STRUCT nullable: of its bool */
+	int64_t dflt;         /* value when absent from the version (a tagged
+				 field: also when not sent); float64: the
+				 double's bits; strings, bytes, arrays,
+				 structs: -1 null, else empty */
+	const char *dflt_str; /* a string's non-empty default, else NULL */
+	const struct kc_schema *nested; /* KC_ARRAY, KC_STRUCT */
 };
 
 struct kc_schema {
@@ -118,45 +141,46 @@ long kc_decode(const struct kc_schema *s, int16_t version, bool flexible,
 	       const uint8_t *buf, size_t len, void *out, struct kc_arena *a);
 
 /* Encode in (a struct of schema s) at version.  Fields absent from the
- * version are skipped.  Returns bytes written, -ENOBUFS or -EINVAL. */
+ * version are skipped; a tagged field is written only when its value differs
+ * from its default.  Returns bytes written, -ENOBUFS or -EINVAL. */
 long kc_encode(const struct kc_schema *s, int16_t version, bool flexible,
 	       const void *in, uint8_t *buf, size_t cap);
 
-/* The header schemas (schemas.c): request header v1, response header v0.
+/* Set every field of out (a struct of schema s, nested structs included) to
+ * its default, as decoding does for fields a version lacks.  A response
+ * built from zeroed memory would send the tagged fields whose default is not
+ * zero (e.g. an epoch of -1): start from kc_defaults() instead. */
+void kc_defaults(const struct kc_schema *s, void *out);
+
+/* The header schemas (kcodec.c): request header v1, response header v0.
  * kc_decode_request()/kc_encode_request() add the v2/v1 tagged fields. */
 extern const struct kc_schema kc_request_header_schema;
 extern const struct kc_schema kc_response_header_schema;
 
 /* ---- the API table ---- */
 
-enum kc_api_key {
-	KC_API_LIST_OFFSETS = 2,
-	KC_API_METADATA = 3,
-	KC_API_API_VERSIONS = 18,
-};
-
 struct kc_api {
-	int16_t key;
-	const char *name;
-	int16_t min_version, max_version; /* supported here (not by Kafka) */
-	int16_t flexible_min;             /* Kafka's first flexible version */
-	const struct kc_schema *request, *response;
+	int16_t key;                      /* enum kc_api_key */
+	const char *name;                 /* Kafka's: "Produce" */
+	int16_t min_version, max_version; /* served by sluice; min > max: not
+					     served (schemas only) */
+	int16_t kafka_min, kafka_max;     /* Kafka's "validVersions" */
+	int16_t flexible_min;             /* Kafka's first flexible version,
+					     KC_VERSION_ANY: none */
+	const struct kc_schema *request, *response; /* every Kafka version */
 };
 
-/* The supported API with this key, or NULL. */
+/* Every API of proto/kafka/apis.txt, by key (gen/kmsg.c). */
+extern const struct kc_api kc_apis[];
+extern const size_t kc_apis_n;
+
+/* The served API with this key, or NULL. */
 const struct kc_api *kc_api_find(int16_t key);
-/* The i-th supported API (for the ApiVersions response), NULL past the end. */
+/* The i-th served API (for the ApiVersions response), NULL past the end. */
 const struct kc_api *kc_api_at(size_t i);
-
-/* The API tables, one per schema file (schemas.c: the core APIs;
- * schemas_data.c: produce, fetch, producer ids, topics and configs;
- * schemas_group.c: consumer groups and committed offsets). */
-struct kc_api_table {
-	const struct kc_api *apis;
-	size_t n;
-};
-extern const struct kc_api_table kc_core_table, kc_data_table,
-	kc_group_table;
+/* The API with this key whether served or not (its schemas cover every
+ * version Kafka defines), or NULL. */
+const struct kc_api *kc_api_spec(int16_t key);
 
 /* ---- headers ---- */
 
@@ -178,105 +202,41 @@ struct kc_response_header {
 int kc_request_header_version(int16_t api_key, int16_t api_version);
 int kc_response_header_version(int16_t api_key, int16_t api_version);
 
-/* ---- message bodies (field order and names follow Kafka's JSON) ---- */
+/* ---- message bodies ---- */
 
-struct kc_api_versions_req {          /* ApiVersionsRequest v0-3 */
-	struct kc_str client_software_name;    /* v3+ */
-	struct kc_str client_software_version; /* v3+ */
-};
-struct kc_api_version_key {
-	int16_t api_key;
-	int16_t min_version;
-	int16_t max_version;
-};
-struct kc_api_versions_resp {          /* ApiVersionsResponse v0-3 */
-	int16_t error_code;
-	struct kc_array api_keys;      /* of struct kc_api_version_key */
-	int32_t throttle_time_ms;      /* v1+ */
-	/* v3 tagged fields (SupportedFeatures, FinalizedFeatures...) are
-	 * skipped on decode and not encoded. */
-};
+/* The C structs of every message, generated from Kafka's definitions:
+ * struct kc_<api>_req / kc_<api>_resp and their nested structs, and
+ * enum kc_api_key (KC_API_PRODUCE...). */
+#include "proto/kafka/gen/kmsg.h"
 
-struct kc_metadata_req_topic {
-	struct kc_str name;
-};
-struct kc_metadata_req {               /* MetadataRequest v1-8 */
-	struct kc_array topics;        /* of kc_metadata_req_topic; null (v1+): all */
-	bool allow_auto_topic_creation;              /* v4+, default true */
-	bool include_cluster_authorized_operations; /* v8-10 */
-	bool include_topic_authorized_operations;   /* v8+ */
-};
+/* Resource types (Kafka's ConfigResource.Type) and config sources. */
+#define KC_RESOURCE_TOPIC 2
+#define KC_RESOURCE_BROKER 4
+#define KC_CONFIG_SOURCE_TOPIC 1         /* DYNAMIC_TOPIC_CONFIG */
+#define KC_CONFIG_SOURCE_STATIC_BROKER 4 /* STATIC_BROKER_CONFIG */
+#define KC_CONFIG_SOURCE_DEFAULT 5       /* DEFAULT_CONFIG */
 
-struct kc_metadata_broker {
-	int32_t node_id;
-	struct kc_str host;
-	int32_t port;
-	struct kc_str rack;            /* v1+, nullable */
+/* Kafka error codes of the group APIs that proto/native.h's SN_ERRORS does
+ * not name (it has the shared ones: INVALID_REQUEST, MESSAGE_TOO_LARGE,
+ * UNKNOWN_TOPIC_OR_PARTITION, KAFKA_STORAGE_ERROR...). */
+enum kc_group_error {
+	KC_ERR_OFFSET_METADATA_TOO_LARGE = 12,
+	KC_ERR_ILLEGAL_GENERATION = 22,
+	KC_ERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+	KC_ERR_INVALID_GROUP_ID = 24,
+	KC_ERR_UNKNOWN_MEMBER_ID = 25,
+	KC_ERR_INVALID_SESSION_TIMEOUT = 26,
+	KC_ERR_REBALANCE_IN_PROGRESS = 27,
+	KC_ERR_POLICY_VIOLATION = 44,
+	KC_ERR_NON_EMPTY_GROUP = 68,
+	KC_ERR_GROUP_ID_NOT_FOUND = 69,
+	KC_ERR_MEMBER_ID_REQUIRED = 79,
+	KC_ERR_GROUP_MAX_SIZE_REACHED = 81,
 };
-struct kc_metadata_partition {
-	int16_t error_code;
-	int32_t partition_index;
-	int32_t leader_id;
-	int32_t leader_epoch;          /* v7+, default -1 */
-	struct kc_array replica_nodes; /* of int32_t */
-	struct kc_array isr_nodes;     /* of int32_t */
-	struct kc_array offline_replicas; /* of int32_t, v5+ */
-};
-struct kc_metadata_topic {
-	int16_t error_code;
-	struct kc_str name;
-	bool is_internal;              /* v1+ */
-	struct kc_array partitions;    /* of kc_metadata_partition */
-	int32_t topic_authorized_operations; /* v8+, default INT32_MIN */
-};
-struct kc_metadata_resp {              /* MetadataResponse v1-8 */
-	int32_t throttle_time_ms;      /* v3+ */
-	struct kc_array brokers;       /* of kc_metadata_broker */
-	struct kc_str cluster_id;      /* v2+, nullable */
-	int32_t controller_id;         /* v1+, default -1 */
-	struct kc_array topics;        /* of kc_metadata_topic */
-	int32_t cluster_authorized_operations; /* v8+, default INT32_MIN */
-};
-
-struct kc_list_offsets_req_partition {
-	int32_t partition_index;
-	int32_t current_leader_epoch;  /* v4+, default -1 */
-	int64_t timestamp;             /* -1 latest, -2 earliest */
-	int32_t max_num_offsets;       /* v0 only, default 1 */
-};
-struct kc_list_offsets_req_topic {
-	struct kc_str name;
-	struct kc_array partitions;    /* of kc_list_offsets_req_partition */
-};
-struct kc_list_offsets_req {           /* ListOffsetsRequest v1-5 */
-	int32_t replica_id;
-	int8_t isolation_level;        /* v2+ */
-	struct kc_array topics;        /* of kc_list_offsets_req_topic */
-};
-
-struct kc_list_offsets_resp_partition {
-	int32_t partition_index;
-	int16_t error_code;
-	struct kc_array old_style_offsets; /* of int64_t, v0 only */
-	int64_t timestamp;             /* v1+, default -1 */
-	int64_t offset;                /* v1+, default -1 */
-	int32_t leader_epoch;          /* v4+, default -1 */
-};
-struct kc_list_offsets_resp_topic {
-	struct kc_str name;
-	struct kc_array partitions;    /* of kc_list_offsets_resp_partition */
-};
-struct kc_list_offsets_resp {          /* ListOffsetsResponse v1-5 */
-	int32_t throttle_time_ms;      /* v2+ */
-	struct kc_array topics;        /* of kc_list_offsets_resp_topic */
-};
-
-#include "proto/kafka/kdata.h"
-#include "proto/kafka/kgroup.h"
 
 /* Storage for any decoded top-level body: the members name the common
- * ones; every top-level body struct (kdata.h, kgroup.h) fits in raw
- * (checked by a _Static_assert next to its schema). */
+ * ones; every top-level body struct fits in raw (checked by a
+ * _Static_assert in gen/kmsg.c). */
 #define KC_BODY_MAX 512
 union kc_request {
 	struct kc_api_versions_req api_versions;

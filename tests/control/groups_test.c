@@ -160,9 +160,11 @@ static uint64_t join(uint32_t conn, int16_t ver, const char *group,
 		     const char *member, const char *meta)
 {
 	struct kc_join_group_req_protocol p = {S("range"), B(meta)};
-	struct kc_join_group_req q = {S(group), SESSION_MS, REBALANCE_MS,
-				      S(member), {NULL, -1}, S("consumer"),
-				      {&p, 1}};
+	struct kc_join_group_req q = {
+		.group_id = S(group), .session_timeout_ms = SESSION_MS,
+		.rebalance_timeout_ms = REBALANCE_MS, .member_id = S(member),
+		.group_instance_id = {NULL, -1}, .protocol_type = S("consumer"),
+		.protocols = {&p, 1}, .reason = {NULL, -1}};
 	return send_req(conn, KC_API_JOIN_GROUP, ver, &q);
 }
 
@@ -192,8 +194,11 @@ static uint64_t sync_req(uint32_t conn, const char *group, int32_t gen,
 			 const char *member,
 			 const struct kc_sync_group_req_assignment *a, int n)
 {
-	struct kc_sync_group_req q = {S(group), gen, S(member), {NULL, -1},
-				      {(void *)a, n}};
+	struct kc_sync_group_req q = {
+		.group_id = S(group), .generation_id = gen,
+		.member_id = S(member), .group_instance_id = {NULL, -1},
+		.protocol_type = {NULL, -1}, .protocol_name = {NULL, -1},
+		.assignments = {(void *)a, n}};
 	return send_req(conn, KC_API_SYNC_GROUP, 3, &q);
 }
 
@@ -267,7 +272,8 @@ static int64_t fetch_one(const char *group, const char *topic, int32_t partition
 			 char *meta)
 {
 	struct kc_offset_fetch_req_topic t = {S(topic), {&partition, 1}};
-	struct kc_offset_fetch_req q = {S(group), {&t, 1}};
+	struct kc_offset_fetch_req q = {.group_id = S(group),
+					.topics = {&t, 1}};
 	uint64_t tok = send_req(9, KC_API_OFFSET_FETCH, 5, &q);
 	const struct kc_offset_fetch_resp *r = reply(tok, KC_API_OFFSET_FETCH, 5);
 	TL_EQ(r->error_code, 0);
@@ -665,8 +671,9 @@ static void test_leave_group_v3(void **state)
 	struct trio t3;
 	three_members(&t3);
 	struct kc_leave_group_req_member m[3] = {
-		{S(t3.id[1]), {NULL, -1}}, {S(t3.id[2]), S("inst")},
-		{S("nobody"), {NULL, -1}},
+		{.member_id = S(t3.id[1]), .group_instance_id = {NULL, -1}},
+		{.member_id = S(t3.id[2]), .group_instance_id = S("inst")},
+		{.member_id = S("nobody"), .group_instance_id = {NULL, -1}},
 	};
 	struct kc_leave_group_req q = {S("g3"), {NULL, 0}, {m, 3}};
 	uint64_t t = send_req(2, KC_API_LEAVE_GROUP, 3, &q);
@@ -775,8 +782,11 @@ static void test_join_errors(void **state)
 	two_members("ge", a, b);
 	/* another protocol type, or no protocol in common */
 	struct kc_join_group_req_protocol p = {S("range"), B("m")};
-	struct kc_join_group_req q = {S("ge"), SESSION_MS, REBALANCE_MS, S(""),
-				      {NULL, -1}, S("connect"), {&p, 1}};
+	struct kc_join_group_req q = {
+		.group_id = S("ge"), .session_timeout_ms = SESSION_MS,
+		.rebalance_timeout_ms = REBALANCE_MS, .member_id = S(""),
+		.group_instance_id = {NULL, -1}, .protocol_type = S("connect"),
+		.protocols = {&p, 1}, .reason = {NULL, -1}};
 	uint64_t t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
 	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
 	q.protocol_type = S("consumer");
@@ -810,8 +820,11 @@ static void test_protocol_vote(void **state)
 						   {S("range"), B("r1")}};
 	struct kc_join_group_req_protocol p2[2] = {{S("sticky"), B("s2")},
 						   {S("range"), B("r2")}};
-	struct kc_join_group_req q = {S("gv"), SESSION_MS, REBALANCE_MS, S(""),
-				      {NULL, -1}, S("consumer"), {p0, 2}};
+	struct kc_join_group_req q = {
+		.group_id = S("gv"), .session_timeout_ms = SESSION_MS,
+		.rebalance_timeout_ms = REBALANCE_MS, .member_id = S(""),
+		.group_instance_id = {NULL, -1}, .protocol_type = S("consumer"),
+		.protocols = {p0, 2}, .reason = {NULL, -1}};
 	uint64_t t0 = send_req(1, KC_API_JOIN_GROUP, 3, &q);
 	q.protocols = (struct kc_array){p1, 3};
 	uint64_t t1 = send_req(2, KC_API_JOIN_GROUP, 3, &q);
@@ -875,8 +888,11 @@ static void test_bad_requests(void **state)
 	const struct kc_heartbeat_resp *r =
 		reply((uint64_t)5 << 32 | 77, KC_API_HEARTBEAT, 2);
 	TL_EQ(r->error_code, SN_ERR_INVALID_REQUEST);
-	struct kc_join_group_req jq = {S("g"), SESSION_MS, -1, S(""), {NULL, -1},
-				       S("consumer"), {NULL, 0}};
+	struct kc_join_group_req jq = {
+		.group_id = S("g"), .session_timeout_ms = SESSION_MS,
+		.rebalance_timeout_ms = -1, .member_id = S(""),
+		.group_instance_id = {NULL, -1}, .protocol_type = S("consumer"),
+		.protocols = {NULL, 0}, .reason = {NULL, -1}};
 	h = (struct kc_request_header){KC_API_JOIN_GROUP, 0, 78, S("c")};
 	n = kc_encode_request(&h, (const union kc_request *)&jq, buf, sizeof(buf));
 	buf[n++] = 0; /* a trailing byte */
@@ -1023,7 +1039,8 @@ static void test_offsets_survive_reopen(void **state)
 	TL_EQ(fetch_one("nosuch", "alpha", 0, NULL), -1);
 
 	/* null topics (v2+): everything the group committed, by topic */
-	struct kc_offset_fetch_req q = {S("og"), {NULL, -1}};
+	struct kc_offset_fetch_req q = {.group_id = S("og"),
+					.topics = {NULL, -1}};
 	uint64_t t = send_req(9, KC_API_OFFSET_FETCH, 2, &q);
 	const struct kc_offset_fetch_resp *r = reply(t, KC_API_OFFSET_FETCH, 2);
 	TL_EQ(r->topics.count, 2);
@@ -1038,7 +1055,8 @@ static void test_offsets_survive_reopen(void **state)
 	/* v1: no leader epoch, no top-level error */
 	int32_t idx = 1;
 	struct kc_offset_fetch_req_topic ft = {S("alpha"), {&idx, 1}};
-	q = (struct kc_offset_fetch_req){S("og"), {&ft, 1}};
+	q = (struct kc_offset_fetch_req){.group_id = S("og"),
+					 .topics = {&ft, 1}};
 	t = send_req(9, KC_API_OFFSET_FETCH, 1, &q);
 	r = reply(t, KC_API_OFFSET_FETCH, 1);
 	rt = r->topics.items;

@@ -236,9 +236,12 @@ static void step_join(struct fz_reader *r, uint32_t conn)
 		inst = S(instance);
 	}
 	struct kc_join_group_req q = {
-		S(group_names[g]), session_ms[t % 5], rebalance_ms[(t >> 3) % 4],
-		member, inst, S(t & 0x40 ? "connect" : "consumer"),
-		{ p, np } };
+		.group_id = S(group_names[g]),
+		.session_timeout_ms = session_ms[t % 5],
+		.rebalance_timeout_ms = rebalance_ms[(t >> 3) % 4],
+		.member_id = member, .group_instance_id = inst,
+		.protocol_type = S(t & 0x40 ? "connect" : "consumer"),
+		.protocols = { p, np }, .reason = { NULL, -1 } };
 	send(conn, KC_API_JOIN_GROUP, ver, &q, g);
 }
 
@@ -257,8 +260,11 @@ static void step_sync(struct fz_reader *r, uint32_t conn)
 				{ members[i].id, members[i].len },
 				{ (const uint8_t *)"assignment-bytes",
 				  (int32_t)(b >> 4) } }; /* 0..15 */
-	struct kc_sync_group_req q = { S(group_names[g]), gen, member,
-				       { NULL, -1 }, { a, na } };
+	struct kc_sync_group_req q = {
+		.group_id = S(group_names[g]), .generation_id = gen,
+		.member_id = member, .group_instance_id = { NULL, -1 },
+		.protocol_type = { NULL, -1 }, .protocol_name = { NULL, -1 },
+		.assignments = { a, na } };
 	send(conn, KC_API_SYNC_GROUP, (int16_t)((b >> 1) % 4), &q, g);
 }
 
@@ -278,8 +284,10 @@ static void step_leave(struct fz_reader *r, uint32_t conn)
 	struct kc_str member = pick_member(r, &mg);
 	int16_t ver = (int16_t)(fz_u8(r) % 4);
 	struct kc_leave_group_req_member m[2] = {
-		{ member, { NULL, -1 } },
-		{ S("not-a-member"), { NULL, -1 } } };
+		{ .member_id = member, .group_instance_id = { NULL, -1 },
+		  .reason = { NULL, -1 } },
+		{ .member_id = S("not-a-member"),
+		  .group_instance_id = { NULL, -1 }, .reason = { NULL, -1 } } };
 	struct kc_leave_group_req q = { S(group_names[g]), member,
 					{ m, ver >= 3 ? 1 + (fz_u8(r) & 1) : 0 } };
 	send(conn, KC_API_LEAVE_GROUP, ver, &q, g);
@@ -325,9 +333,9 @@ static void step_fetch(struct fz_reader *r, uint32_t conn)
 	struct kc_offset_fetch_req_topic t = { S(topic_names[b % 4]),
 					       { parts, 1 + (b >> 2) % 3 } };
 	int16_t ver = (int16_t)(1 + (b >> 4) % 5);
-	struct kc_offset_fetch_req q = { S(group_names[g]),
-		(b & 0x80) && ver >= 2 ? (struct kc_array){ NULL, -1 } :
-					 (struct kc_array){ &t, 1 } };
+	struct kc_offset_fetch_req q = { .group_id = S(group_names[g]),
+		.topics = (b & 0x80) && ver >= 2 ? (struct kc_array){ NULL, -1 } :
+						   (struct kc_array){ &t, 1 } };
 	send(conn, KC_API_OFFSET_FETCH, ver, &q, g);
 }
 

@@ -348,7 +348,8 @@ size_t gp_snapshot(uint8_t *buf, size_t cap)
 	for (int32_t i = 0; i < cap_ngroups && cap_error == 0; i++) {
 		cap_group = cap_groups[i];
 		struct kc_offset_fetch_req q = {
-			{ cap_group, (int32_t)strlen(cap_group) }, { NULL, -1 } };
+			.group_id = { cap_group, (int32_t)strlen(cap_group) },
+			.topics = { NULL, -1 } };
 		rc = gp_send(conn, KC_API_OFFSET_FETCH, 5, &q, &t);
 		FUZZ_CHECK(rc == 0 && gp_answered(t));
 	}

@@ -285,7 +285,8 @@ static void seeds_offsets_log(const char *tmp)
 	struct kc_join_group_req_protocol p = { S("range"),
 						{ (const uint8_t *)"m", 1 } };
 	struct kc_join_group_req jq = { S("payments"), 10000, 10000, S(""),
-					{ NULL, -1 }, S("consumer"), { &p, 1 } };
+					{ NULL, -1 }, S("consumer"), { &p, 1 },
+					{ NULL, -1 } };
 	uint64_t tok;
 	FUZZ_CHECK(gp_send(1, KC_API_JOIN_GROUP, 3, &jq, &tok) == 0);
 	gp_advance(400);
@@ -505,7 +506,8 @@ static void seeds_ipc(void)
 	struct kc_join_group_req_protocol p = { S("range"),
 						{ (const uint8_t *)"m", 1 } };
 	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),
-					{ NULL, -1 }, S("consumer"), { &p, 1 } };
+					{ NULL, -1 }, S("consumer"), { &p, 1 },
+					{ NULL, -1 } };
 	struct kc_request_header h = { KC_API_JOIN_GROUP, 3, 5, S("c") };
 	l = kc_encode_request(&h, (const void *)&jq, m + 16, sizeof(m) - 16);
 	FUZZ_CHECK(l > 0);
@@ -664,8 +666,8 @@ static void seeds_frontend(void)
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_API_VERSIONS, 3, &av);
 	struct kc_metadata_req md = { { NULL, -1 }, false, false, false };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_METADATA, 8, &md);
-	struct kc_metadata_req_topic mt[2] = { { S(FE_TOPIC_NAME) },
-					       { S("nope") } };
+	struct kc_metadata_req_topic mt[2] = { { .name = S(FE_TOPIC_NAME) },
+					       { .name = S("nope") } };
 	struct kc_metadata_req mdn = { { mt, 2 }, false, false, false };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_METADATA, 8, &mdn);
 	struct kc_produce_req_partition pp[2] = {
@@ -673,14 +675,23 @@ static void seeds_frontend(void)
 	struct kc_produce_req_topic pt = { S(FE_TOPIC_NAME), { pp, 2 } };
 	struct kc_produce_req pq = { { NULL, -1 }, -1, 1000, { &pt, 1 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_PRODUCE, 7, &pq);
-	struct kc_fetch_req_partition fp = { 0, -1, 0, -1, -1, 1 << 20 };
-	struct kc_fetch_req_topic ft = { S(FE_TOPIC_NAME), { &fp, 1 } };
-	struct kc_fetch_req fq = { -1, 0, 1, 1 << 20, 0, 0, -1, { &ft, 1 },
-				   { NULL, 0 }, S("") };
+	struct kc_fetch_req_partition fp = {
+		.partition = 0, .current_leader_epoch = -1, .fetch_offset = 0,
+		.last_fetched_epoch = -1, .log_start_offset = -1,
+		.partition_max_bytes = 1 << 20 };
+	struct kc_fetch_req_topic ft = { .topic = S(FE_TOPIC_NAME),
+					 .partitions = { &fp, 1 } };
+	struct kc_fetch_req fq = { .replica_id = -1, .max_wait_ms = 0,
+				   .min_bytes = 1, .max_bytes = 1 << 20,
+				   .isolation_level = 0, .session_id = 0,
+				   .session_epoch = -1, .topics = { &ft, 1 },
+				   .forgotten_topics_data = { NULL, 0 },
+				   .rack_id = S("") };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FETCH, 11, &fq);
 	struct kc_list_offsets_req_partition lp2 = { 0, -1, -1, 1 };
 	struct kc_list_offsets_req_topic lt = { S(FE_TOPIC_NAME), { &lp2, 1 } };
-	struct kc_list_offsets_req lq = { -1, 0, { &lt, 1 } };
+	struct kc_list_offsets_req lq = { .replica_id = -1, .isolation_level = 0,
+					  .topics = { &lt, 1 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_LIST_OFFSETS, 5, &lq);
 	struct kc_init_producer_id_req ip = { { NULL, -1 }, 60000, -1, -1 };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_INIT_PRODUCER_ID, 1, &ip);
@@ -690,7 +701,7 @@ static void seeds_frontend(void)
 						 { (const uint8_t *)"m", 1 } };
 	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),
 					{ NULL, -1 }, S("consumer"),
-					{ &jp, 1 } };
+					{ &jp, 1 }, { NULL, -1 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_JOIN_GROUP, 5, &jq);
 	n += fe_chunk(s + n, FE_TO_KAFKA, m, k);
 	seed(t, "kafka-tcp", s, n);
@@ -759,7 +770,8 @@ static void seeds_proto(void)
 	struct kc_join_group_req_protocol p = { S("range"),
 						{ (const uint8_t *)"m", 1 } };
 	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),
-					{ NULL, -1 }, S("consumer"), { &p, 1 } };
+					{ NULL, -1 }, S("consumer"), { &p, 1 },
+					{ NULL, -1 } };
 	struct kc_request_header h = { KC_API_JOIN_GROUP, 5, 5, S("c") };
 	fl = kc_encode_request(&h, (const void *)&jq, frame, sizeof(frame));
 	FUZZ_CHECK(fl > 0);

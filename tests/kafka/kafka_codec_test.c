@@ -166,7 +166,9 @@ static void test_api_versions_v3(void **state)
 	struct kc_api_version_key *k = rb.api_versions.api_keys.items;
 	assert_int_equal(k[0].max_version, 3);
 
-	/* tagged field 1 (FinalizedFeaturesEpoch, int64) is skipped */
+	/* not sent, tagged field 1 (FinalizedFeaturesEpoch) has its default */
+	assert_int_equal(rb.api_versions.finalized_features_epoch, -1);
+	/* sent, it is decoded (test_tagged_fields has more) */
 	static const uint8_t tagged[] = {I32(1), I16(0), 0x02,
 					 I16(18), I16(0), I16(3), 0x00,
 					 I32(0), 0x01, 0x01, 0x08, I64(5)};
@@ -174,6 +176,7 @@ static void test_api_versions_v3(void **state)
 					    &rb, fresh_arena()),
 			 (long)sizeof(tagged));
 	assert_int_equal(rb.api_versions.api_keys.count, 1);
+	assert_int_equal(rb.api_versions.finalized_features_epoch, 5);
 	/* tags out of order, or a tag longer than the message */
 	static const uint8_t bad_order[] = {I32(1), I16(0), 0x01, I32(0), 0x02,
 					    0x01, 0x00, 0x01, 0x00};
@@ -411,12 +414,327 @@ static void test_encode_rejects_null(void **state)
 	struct kc_request_header h = {3, 1, 1, {NULL, -1}};
 	union kc_request b;
 	memset(&b, 0, sizeof(b));
-	struct kc_metadata_req_topic t = {{NULL, -1}};
+	struct kc_metadata_req_topic t = {.name = {NULL, -1}};
 	b.metadata.topics = (struct kc_array){&t, 1};
 	uint8_t out[64];
 	assert_int_equal(kc_encode_request(&h, &b, out, sizeof(out)), -EINVAL);
 	h.api_version = 0; /* unsupported */
 	assert_int_equal(kc_encode_request(&h, &b, out, sizeof(out)), -EINVAL);
+}
+
+/* ---- the types and tagged fields the generated schemas brought ---- */
+
+/* Decode v (a body of schema s), compare with re-encoding, and every strict
+ * prefix is INVALID_REQUEST. */
+static void body_round_trip(const struct kc_schema *s, int16_t ver, bool flex,
+			    const uint8_t *v, size_t n, void *out)
+{
+	uint8_t enc[512];
+	_Alignas(8) uint8_t tmp[KC_BODY_MAX];
+	assert_int_equal(kc_decode(s, ver, flex, v, n, out, fresh_arena()),
+			 (long)n);
+	assert_int_equal(kc_encode(s, ver, flex, out, enc, sizeof(enc)),
+			 (long)n);
+	assert_memory_equal(enc, v, n);
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_equal(kc_decode(s, ver, flex, v, cut, tmp,
+					   scratch_arena()),
+				 -SN_ERR_INVALID_REQUEST);
+	assert_int_equal(kc_decode(s, ver, flex, v, n, out, fresh_arena()),
+			 (long)n);
+}
+
+#define UUID16 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, \
+	       0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10
+
+/* ApiVersionsResponse v3 (ApiVersionsResponse.json): SupportedFeatures tag
+ * 0 ([]SupportedFeatureKey), FinalizedFeaturesEpoch tag 1 (int64, default
+ * -1), FinalizedFeatures tag 2, ZkMigrationReady tag 3 (bool, default
+ * false).  Tags known to the schema are decoded; sent back only when not
+ * at their default, by increasing tag; an unknown tag is skipped. */
+static void test_tagged_fields(void **state)
+{
+	(void)state;
+	static const uint8_t resp[] = {
+		I32(9), I16(0), 0x02, I16(18), I16(0), I16(3), 0x00, I32(0),
+		0x03,                                  /* three tags */
+		0x00, 0x09,                            /* tag 0, 9 bytes */
+		0x02, 0x03, 'm', 'v', I16(1), I16(4), 0x00,
+		0x01, 0x08, I64(5),                    /* tag 1, int64 */
+		0x03, 0x01, 0x01,                      /* tag 3, bool */
+	};
+	struct kc_response_header rh;
+	union kc_response rb;
+	response_round_trip(18, 3, resp, sizeof(resp), &rh, &rb);
+	const struct kc_api_versions_resp *r = &rb.api_versions;
+	assert_int_equal(r->supported_features.count, 1);
+	const struct kc_api_versions_resp_supported_feature_key *f =
+		r->supported_features.items;
+	assert_str(f[0].name, "mv");
+	assert_int_equal(f[0].min_version, 1);
+	assert_int_equal(f[0].max_version, 4);
+	assert_int_equal(r->finalized_features_epoch, 5);
+	assert_int_equal(r->finalized_features.count, 0);
+	assert_true(r->zk_migration_ready);
+
+	/* encoding from the defaults sends no tag; one field off its
+	 * default sends that one */
+	uint8_t out[128];
+	const struct kc_api *api = kc_api_find(KC_API_API_VERSIONS);
+	struct kc_api_versions_resp d;
+	kc_defaults(api->response, &d);
+	assert_int_equal(d.finalized_features_epoch, -1);
+	static const uint8_t plain[] = {I16(0), 0x01, I32(0), 0x00};
+	assert_int_equal(kc_encode(api->response, 3, true, &d, out, sizeof(out)),
+			 (long)sizeof(plain));
+	assert_memory_equal(out, plain, sizeof(plain));
+	d.zk_migration_ready = true;
+	static const uint8_t one[] = {I16(0), 0x01, I32(0), 0x01, 0x03, 0x01,
+				      0x01};
+	assert_int_equal(kc_encode(api->response, 3, true, &d, out, sizeof(out)),
+			 (long)sizeof(one));
+	assert_memory_equal(out, one, sizeof(one));
+	/* no room for the tag: refused, not cut */
+	assert_int_equal(kc_encode(api->response, 3, true, &d, out,
+				   sizeof(one) - 1),
+			 -ENOBUFS);
+	/* the same field in a non-flexible version does not exist */
+	assert_int_equal(kc_encode(api->response, 2, false, &d, out, sizeof(out)),
+			 (long)(2 + 4 + 4));
+
+	/* a tag at its default is read, and not sent back; unknown tag 7 is
+	 * skipped and dropped */
+	static const uint8_t dflt[] = {I16(0), 0x01, I32(0), 0x02,
+				       0x01, 0x08, I64(-1),
+				       0x07, 0x02, 0xaa, 0xbb};
+	assert_int_equal(kc_decode(api->response, 3, true, dflt, sizeof(dflt),
+				   &d, fresh_arena()),
+			 (long)sizeof(dflt));
+	assert_int_equal(d.finalized_features_epoch, -1);
+	assert_false(d.zk_migration_ready);
+	assert_int_equal(kc_encode(api->response, 3, true, &d, out, sizeof(out)),
+			 (long)sizeof(plain));
+	assert_memory_equal(out, plain, sizeof(plain));
+
+	/* a tag whose value does not fill its size, or overruns it */
+	static const uint8_t short_val[] = {I16(0), 0x01, I32(0), 0x01,
+					    0x01, 0x09, I64(5), 0x00};
+	static const uint8_t long_val[] = {I16(0), 0x01, I32(0), 0x01,
+					   0x03, 0x00, 0x01};
+	assert_int_equal(kc_decode(api->response, 3, true, short_val,
+				   sizeof(short_val), &d, fresh_arena()),
+			 -SN_ERR_INVALID_REQUEST);
+	assert_int_equal(kc_decode(api->response, 3, true, long_val,
+				   sizeof(long_val), &d, fresh_arena()),
+			 -SN_ERR_INVALID_REQUEST);
+}
+
+/* DeleteTopicsRequest v6 (flexible): Topics [{Name nullable, TopicId uuid}],
+ * TimeoutMs: a uuid is its 16 bytes as they are. */
+static void test_uuid(void **state)
+{
+	(void)state;
+	static const uint8_t req[] = {
+		0x03,                       /* two topics */
+		0x00, UUID16, 0x00,         /* null name, by id */
+		0x04, 'f', 'o', 'o', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0x00,              /* by name, zero id */
+		I32(30000), 0x00,
+	};
+	static const uint8_t id[16] = {UUID16};
+	const struct kc_api *api = kc_api_spec(KC_API_DELETE_TOPICS);
+	assert_non_null(api);
+	assert_int_equal(api->kafka_max, 6);
+	struct kc_delete_topics_req q;
+	body_round_trip(api->request, 6, true, req, sizeof(req), &q);
+	assert_int_equal(q.topics.count, 2);
+	const struct kc_delete_topics_req_topic *t = q.topics.items;
+	assert_str(t[0].name, NULL);
+	assert_memory_equal(t[0].topic_id.b, id, 16);
+	assert_str(t[1].name, "foo");
+	assert_int_equal(t[1].topic_id.b[0] | t[1].topic_id.b[15], 0);
+	assert_int_equal(q.timeout_ms, 30000);
+	/* a uuid cut short */
+	assert_int_equal(kc_decode(api->request, 6, true, req, 10, &q,
+				   fresh_arena()),
+			 -SN_ERR_INVALID_REQUEST);
+}
+
+/* ConsumerGroupHeartbeatResponse v0: Assignment is a nullable struct field
+ * (an int8 before it: -1 null, 1 present) holding an array, and ending with
+ * its own tagged-field section. */
+static void test_struct_field(void **state)
+{
+	(void)state;
+	static const uint8_t present[] = {
+		I32(0), I16(0), 0x00, 0x02, 'm', I32(3), I32(5000),
+		0x01,                              /* Assignment present */
+		0x02, UUID16, 0x03, I32(0), I32(1), 0x00, /* 1 topic, 2 parts */
+		0x00,                              /* Assignment's tags */
+		0x00,                              /* body's tags */
+	};
+	static const uint8_t absent[] = {
+		I32(0), I16(0), 0x00, 0x02, 'm', I32(3), I32(5000),
+		0xff,                              /* Assignment null */
+		0x00,
+	};
+	const struct kc_api *api = kc_api_spec(KC_API_CONSUMER_GROUP_HEARTBEAT);
+	assert_non_null(api);
+	assert_true(api->min_version > api->max_version); /* not served */
+	struct kc_consumer_group_heartbeat_resp r;
+	body_round_trip(api->response, 0, true, present, sizeof(present), &r);
+	assert_str(r.error_message, NULL);
+	assert_str(r.member_id, "m");
+	assert_int_equal(r.member_epoch, 3);
+	assert_true(r.has_assignment);
+	assert_int_equal(r.assignment.topic_partitions.count, 1);
+	const struct kc_consumer_group_heartbeat_resp_topic_partitions *tp =
+		r.assignment.topic_partitions.items;
+	assert_int_equal(tp[0].topic_id.b[0], 0x01);
+	assert_int_equal(tp[0].partitions.count, 2);
+	assert_int_equal(((const int32_t *)tp[0].partitions.items)[1], 1);
+	body_round_trip(api->response, 0, true, absent, sizeof(absent), &r);
+	assert_false(r.has_assignment);
+	/* the default is null: defaults encode as absent */
+	uint8_t out[64];
+	kc_defaults(api->response, &r);
+	assert_false(r.has_assignment);
+	r.member_id = (struct kc_str){"m", 1};
+	r.member_epoch = 3;
+	r.heartbeat_interval_ms = 5000;
+	assert_int_equal(kc_encode(api->response, 0, true, &r, out, sizeof(out)),
+			 (long)sizeof(absent));
+	assert_memory_equal(out, absent, sizeof(absent));
+}
+
+/* FetchRequest v15: ReplicaState is a tagged struct (tag 1, fields default
+ * -1), sent only when a field differs; ClusterId (tag 0) is a nullable
+ * string whose default is null. */
+static void test_tagged_struct(void **state)
+{
+	(void)state;
+	static const uint8_t req[] = {
+		I32(500), I32(1), I32(1 << 20), 0x00, I32(0), I32(-1),
+		0x01, 0x01, 0x01,                 /* no topics, no forgotten, "" */
+		0x02,                             /* two tags */
+		0x00, 0x02, 0x02, 'c',            /* ClusterId "c" */
+		0x01, 0x0d, I32(7), I64(9), 0x00, /* ReplicaState {7, 9} */
+	};
+	const struct kc_api *api = kc_api_spec(KC_API_FETCH);
+	struct kc_fetch_req q;
+	body_round_trip(api->request, 15, true, req, sizeof(req), &q);
+	assert_str(q.cluster_id, "c");
+	assert_int_equal(q.replica_state.replica_id, 7);
+	assert_int_equal(q.replica_state.replica_epoch, 9);
+	assert_int_equal(q.replica_id, -1); /* v0-14 */
+	/* not sent, both take their defaults, the struct's fields too */
+	static const uint8_t none[] = {
+		I32(500), I32(1), I32(1 << 20), 0x00, I32(0), I32(-1),
+		0x01, 0x01, 0x01, 0x00,
+	};
+	body_round_trip(api->request, 15, true, none, sizeof(none), &q);
+	assert_str(q.cluster_id, NULL);
+	assert_int_equal(q.replica_state.replica_id, -1);
+	assert_int_equal(q.replica_state.replica_epoch, -1);
+	body_round_trip(api->request, 15, true, req, sizeof(req), &q);
+	/* back at the defaults, neither tag is sent */
+	q.cluster_id = (struct kc_str){NULL, -1};
+	q.replica_state.replica_id = -1;
+	q.replica_state.replica_epoch = -1;
+	uint8_t out[64];
+	assert_int_equal(kc_encode(api->request, 15, true, &q, out, sizeof(out)),
+			 (long)(4 + 4 + 4 + 1 + 4 + 4 + 3 + 1));
+	assert_int_equal(out[24], 0x00); /* no tags */
+	/* one field of the struct off its default sends the whole struct */
+	q.replica_state.replica_epoch = 2;
+	static const uint8_t tail[] = {0x01, 0x01, 0x0d, I32(-1), I64(2), 0x00};
+	long n = kc_encode(api->request, 15, true, &q, out, sizeof(out));
+	assert_int_equal(n, 24 + (long)sizeof(tail));
+	assert_memory_equal(out + 24, tail, sizeof(tail));
+}
+
+/* float64, uint16 and uint32 (no message sluice generates uses them yet;
+ * DescribeClientQuotas and BrokerRegistration do): big-endian, the double
+ * as its IEEE 754 bits; a tagged float64 is sent only off its default. */
+struct num_test {
+	double d;
+	uint16_t u16;
+	uint32_t u32;
+	double t;
+};
+static const struct kc_field num_f[] = {
+	{"D", KC_FLOAT64, 0, KC_VERSION_ANY, KC_VERSION_ANY, KC_VERSION_ANY, 0,
+	 offsetof(struct num_test, d), 0, 0, NULL, NULL},
+	{"U16", KC_UINT16, 0, KC_VERSION_ANY, KC_VERSION_ANY, KC_VERSION_ANY,
+	 0, offsetof(struct num_test, u16), 0, 0, NULL, NULL},
+	{"U32", KC_UINT32, 0, KC_VERSION_ANY, KC_VERSION_ANY, KC_VERSION_ANY,
+	 0, offsetof(struct num_test, u32), 0, 0, NULL, NULL},
+	/* default 1.0: 0x3ff0000000000000 */
+	{"T", KC_FLOAT64, 0, KC_VERSION_ANY, KC_VERSION_ANY, 0, 4,
+	 offsetof(struct num_test, t), 0, 0x3ff0000000000000, NULL, NULL},
+};
+static const struct kc_schema num_schema = {
+	"num_test", sizeof(struct num_test), 4, num_f, false};
+
+static void test_numbers(void **state)
+{
+	(void)state;
+	static const uint8_t v[] = {
+		0x3f, 0xf8, 0, 0, 0, 0, 0, 0,       /* 1.5 */
+		0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef, /* 0xbeef, 0xdeadbeef */
+		0x01, 0x04, 0x08, 0xc0, 0x04, 0, 0, 0, 0, 0, 0, /* T = -2.5 */
+	};
+	struct num_test n;
+	body_round_trip(&num_schema, 0, true, v, sizeof(v), &n);
+	assert_true(n.d == 1.5);
+	assert_int_equal(n.u16, 0xbeef);
+	assert_int_equal(n.u32, 0xdeadbeef);
+	assert_true(n.t == -2.5);
+	n.t = 1.0; /* the default: not sent */
+	uint8_t out[32];
+	assert_int_equal(kc_encode(&num_schema, 0, true, &n, out, sizeof(out)),
+			 8 + 2 + 4 + 1);
+	assert_memory_equal(out, v, 14);
+	assert_int_equal(out[14], 0x00);
+	kc_defaults(&num_schema, &n);
+	assert_true(n.t == 1.0 && n.d == 0.0);
+	/* non-flexible: no tagged section, T keeps its default */
+	assert_int_equal(kc_decode(&num_schema, 0, false, v, 14, &n,
+				   fresh_arena()),
+			 14);
+	assert_true(n.t == 1.0);
+}
+
+/* The API table: every served range lies within Kafka's, the schemas
+ * cover every Kafka version, and the unserved APIs are not found by the
+ * request path. */
+static void test_api_table(void **state)
+{
+	(void)state;
+	size_t served = 0;
+	for (size_t i = 0; i < kc_apis_n; i++) {
+		const struct kc_api *a = &kc_apis[i];
+		assert_true(i == 0 || kc_apis[i - 1].key < a->key);
+		assert_non_null(a->request);
+		assert_non_null(a->response);
+		assert_ptr_equal(kc_api_spec(a->key), a);
+		if (a->min_version > a->max_version) {
+			assert_null(kc_api_find(a->key));
+			continue;
+		}
+		served++;
+		assert_ptr_equal(kc_api_find(a->key), a);
+		assert_true(a->kafka_min <= a->min_version);
+		assert_true(a->max_version <= a->kafka_max);
+	}
+	assert_int_equal(served, 19);
+	assert_int_equal(kc_apis_n, 38);
+	size_t n = 0;
+	while (kc_api_at(n))
+		n++;
+	assert_int_equal(n, served);
+	assert_null(kc_api_find(KC_API_END_TXN));
+	assert_non_null(kc_api_spec(KC_API_END_TXN));
 }
 
 int main(void)
@@ -431,6 +749,12 @@ int main(void)
 		cmocka_unit_test(test_unsupported_version),
 		cmocka_unit_test(test_hostile_lengths),
 		cmocka_unit_test(test_encode_rejects_null),
+		cmocka_unit_test(test_tagged_fields),
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_struct_field),
+		cmocka_unit_test(test_tagged_struct),
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_api_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the group and offset schemas of the Kafka codec
- * (proto/kafka/schemas_group.c, kgroup.h).
+ * (the generated tables of proto/kafka/gen/kmsg.c).
  *
  * Hand-written byte vectors, one or more per API, assembled from Kafka's
  * message definitions (clients/src/main/resources/common/message/<Name>.json)
@@ -404,7 +404,7 @@ static void test_offset_commit(void **state)
 	request_vector(v2, sizeof(v2), &h, &b);
 	const struct kc_offset_commit_req *q = BODY(b, struct kc_offset_commit_req);
 	assert_str(q->group_id, "grp");
-	assert_int_equal(q->generation_id, -1);
+	assert_int_equal(q->generation_id_or_member_epoch, -1);
 	assert_str(q->member_id, "");
 	assert_str(q->group_instance_id, NULL);           /* v7+ */
 	assert_int_equal(q->retention_time_ms, -1);
@@ -426,7 +426,7 @@ static void test_offset_commit(void **state)
 	};
 	request_vector(v7, sizeof(v7), &h, &b);
 	q = BODY(b, struct kc_offset_commit_req);
-	assert_int_equal(q->generation_id, 3);
+	assert_int_equal(q->generation_id_or_member_epoch, 3);
 	assert_str(q->group_instance_id, "i1");
 	assert_int_equal(q->retention_time_ms, -1);        /* v2-4 */
 	t = q->topics.items;
@@ -684,7 +684,8 @@ static const struct kc_offset_fetch_resp_topic of_resp_topics[] = {
 	{{"t1", 2}, {(void *)of_resp_partitions, 3}},
 };
 static const struct kc_leave_group_req_member lg_members[] = {
-	{{"m1", 2}, {NULL, -1}}, {{"m2", 2}, {"i2", 2}},
+	{.member_id = {"m1", 2}, .group_instance_id = {NULL, -1}},
+	{.member_id = {"m2", 2}, .group_instance_id = {"i2", 2}},
 };
 static const struct kc_leave_group_resp_member lg_resp_members[] = {
 	{{"m1", 2}, {NULL, -1}, 0}, {{"m2", 2}, {"i2", 2}, 25},
@@ -704,7 +705,8 @@ static const struct kc_described_group dg_groups[] = {
 	{0, {"g2", 2}, {"Dead", 4}, {"", 0}, {"", 0}, {NULL, 0}, INT32_MIN},
 };
 static const struct kc_listed_group lgs_groups[] = {
-	{{"g1", 2}, {"consumer", 8}}, {{"g2", 2}, {"", 0}},
+	{.group_id = {"g1", 2}, .protocol_type = {"consumer", 8}},
+	{.group_id = {"g2", 2}, .protocol_type = {"", 0}},
 };
 static const struct kc_str dlg_ids[] = {{"g1", 2}, {"", 0}};
 static const struct kc_deletable_group_result dlg_results[] = {
@@ -722,12 +724,15 @@ static void fill_request(int16_t key, union kc_request *u)
 		break;
 	case KC_API_OFFSET_FETCH:
 		*BODY(*u, struct kc_offset_fetch_req) = (struct kc_offset_fetch_req){
-			S("grp"), {(void *)of_topics, 1}};
+			.group_id = S("grp"), .topics = {(void *)of_topics, 1}};
 		break;
 	case KC_API_JOIN_GROUP:
 		*BODY(*u, struct kc_join_group_req) = (struct kc_join_group_req){
-			S("grp"), 10000, 60000, S("m1"), S("i1"), S("consumer"),
-			{(void *)jg_protocols, 2}};
+			.group_id = S("grp"), .session_timeout_ms = 10000,
+			.rebalance_timeout_ms = 60000, .member_id = S("m1"),
+			.group_instance_id = S("i1"),
+			.protocol_type = S("consumer"),
+			.protocols = {(void *)jg_protocols, 2}};
 		break;
 	case KC_API_HEARTBEAT:
 		*BODY(*u, struct kc_heartbeat_req) = (struct kc_heartbeat_req){
@@ -739,7 +744,9 @@ static void fill_request(int16_t key, union kc_request *u)
 		break;
 	case KC_API_SYNC_GROUP:
 		*BODY(*u, struct kc_sync_group_req) = (struct kc_sync_group_req){
-			S("grp"), 2, S("m1"), S("i1"), {(void *)sg_assignments, 2}};
+			.group_id = S("grp"), .generation_id = 2,
+			.member_id = S("m1"), .group_instance_id = S("i1"),
+			.assignments = {(void *)sg_assignments, 2}};
 		break;
 	case KC_API_DESCRIBE_GROUPS:
 		*BODY(*u, struct kc_describe_groups_req) =
@@ -766,12 +773,16 @@ static void fill_response(int16_t key, union kc_response *u)
 		break;
 	case KC_API_OFFSET_FETCH:
 		*BODY(*u, struct kc_offset_fetch_resp) = (struct kc_offset_fetch_resp){
-			11, {(void *)of_resp_topics, 1}, KC_ERR_UNKNOWN_MEMBER_ID};
+			.throttle_time_ms = 11,
+			.topics = {(void *)of_resp_topics, 1},
+			.error_code = KC_ERR_UNKNOWN_MEMBER_ID};
 		break;
 	case KC_API_JOIN_GROUP:
 		*BODY(*u, struct kc_join_group_resp) = (struct kc_join_group_resp){
-			11, 0, 4, S("range"), S("m1"), S("m1"),
-			{(void *)jg_members, 2}};
+			.throttle_time_ms = 11, .error_code = 0,
+			.generation_id = 4, .protocol_name = S("range"),
+			.leader = S("m1"), .member_id = S("m1"),
+			.members = {(void *)jg_members, 2}};
 		break;
 	case KC_API_HEARTBEAT:
 		*BODY(*u, struct kc_heartbeat_resp) = (struct kc_heartbeat_resp){
@@ -783,7 +794,8 @@ static void fill_response(int16_t key, union kc_response *u)
 		break;
 	case KC_API_SYNC_GROUP:
 		*BODY(*u, struct kc_sync_group_resp) = (struct kc_sync_group_resp){
-			11, 0, B("assigned")};
+			.throttle_time_ms = 11, .error_code = 0,
+			.assignment = B("assigned")};
 		break;
 	case KC_API_DESCRIBE_GROUPS:
 		*BODY(*u, struct kc_describe_groups_resp) =

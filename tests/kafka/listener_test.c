@@ -441,8 +441,9 @@ static int fetch_one(int fd, int16_t v, const char *topic, int32_t part,
 					     .last_fetched_epoch = -1,
 					     .log_start_offset = -1,
 					     .partition_max_bytes = 1 << 20 };
-	struct kc_fetch_req_topic ft = { { topic, (int32_t)strlen(topic) },
-					 { &fp, 1 } };
+	struct kc_fetch_req_topic ft = {
+		.topic = { topic, (int32_t)strlen(topic) },
+		.partitions = { &fp, 1 } };
 	struct kc_fetch_req q = { .replica_id = -1, .max_wait_ms = max_wait,
 				  .min_bytes = min_bytes,
 				  .max_bytes = 50 << 20, .session_epoch = -1,
@@ -531,7 +532,9 @@ static int t_produce_fetch(void)
 	struct kc_list_offsets_req_partition lp[2] = {
 		{ 1, -1, -2, 1 }, { 0, -1, -1, 1 } };
 	struct kc_list_offsets_req_topic lt = { { "kt", 2 }, { lp, 2 } };
-	struct kc_list_offsets_req lq = { -1, 0, { &lt, 1 } };
+	struct kc_list_offsets_req lq = { .replica_id = -1,
+					  .isolation_level = 0,
+					  .topics = { &lt, 1 } };
 	union kc_response r;
 	CHECK(kcall(fd, KC_API_LIST_OFFSETS, 5, &lq, &r) == 0);
 	const struct kc_list_offsets_resp_topic *rt = r.list_offsets.topics.items;
@@ -604,7 +607,8 @@ static int t_long_poll(void)
 					     .last_fetched_epoch = -1,
 					     .log_start_offset = -1,
 					     .partition_max_bytes = 1 << 20 };
-	struct kc_fetch_req_topic ft = { { "kt", 2 }, { &fp, 1 } };
+	struct kc_fetch_req_topic ft = { .topic = { "kt", 2 },
+					 .partitions = { &fp, 1 } };
 	struct kc_fetch_req q = { .replica_id = -1, .max_wait_ms = 600000,
 				  .min_bytes = 1, .max_bytes = 50 << 20,
 				  .session_epoch = -1, .topics = { &ft, 1 },
