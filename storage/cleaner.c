@@ -192,8 +192,12 @@ void scleaner_get_stats(const struct scleaner *c, struct scleaner_stats *out)
 	*out = c->st;
 }
 
-int64_t slog_clean_offset(const struct slog *log)
+static int64_t clean_offset_read(const struct slog *log);
+
+int64_t slog_clean_offset(struct slog *log)
 {
+	if (log->clean.offset < 0)
+		log->clean.offset = clean_offset_read(log);
 	return log->clean.offset;
 }
 

@@ -135,8 +135,8 @@ struct scleaner_stats {
 
 void scleaner_get_stats(const struct scleaner *c, struct scleaner_stats *out);
 
-/* The offset where the next pass's dirty part starts (tests, telemetry);
- * -1 before the first slog_clean on this log since it was opened. */
-int64_t slog_clean_offset(const struct slog *log);
+/* The offset where the next pass's dirty part starts (tests, telemetry):
+ * what cleaner-offset holds, 0 when there is none. */
+int64_t slog_clean_offset(struct slog *log);
 
 #endif
