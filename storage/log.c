@@ -444,6 +444,11 @@ static int recover(struct slog *log)
 	if (rc < 0)
 		return rc;
 	log->reserved_offset = rp.reserved;
+	/* a compaction swap cut short: finished or undone before the
+	 * segments are listed (cleaner.c) */
+	rc = sclean_recover(log);
+	if (rc < 0)
+		return rc;
 	/* written (perhaps acknowledged) offsets can be missing only when
 	 * the page cache went away: another boot (recovery.c) */
 	static const uint8_t unknown[16];
@@ -621,6 +626,8 @@ int slog_open(struct swriter *w, const char *base_dir,
 		memset(log->boot_id, 0, sizeof(log->boot_id));
 	log->wfd = -1;
 	log->direct = true;
+	log->clean.offset = -1;
+	log->clean.horizon_min = -1;
 	log->cfg = *cfg;
 	log->clock = cfg->clock ? cfg->clock : &sl_clock_system;
 	char dir[PATH_MAX];
@@ -1548,6 +1555,10 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 		return rc;
 	if (offset >= log->end_offset)
 		return log->end_offset;
+	/* a compaction pass under way mapped records that may be cut */
+	log->clean.truncations++;
+	if (log->clean.offset > offset)
+		log->clean.offset = offset;
 	rc = ensure_wfd(log);
 	if (rc < 0)
 		return rc;
@@ -1701,6 +1712,8 @@ int slog_close(struct slog *log)
 		drain(log);
 	}
 	log->closing = true;
+	if (log->clean.cleaner)
+		sclean_abandon(log);
 	struct sseg *s = active(log);
 	if (log->rp_clean && !log->broken) {
 		/* untouched since the open: the files are as they were */

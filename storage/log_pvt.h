@@ -210,6 +210,28 @@ void spool_destroy(struct swriter *w);
 int swriter_prep_write(struct swriter *w, struct slog *log, struct sop *op);
 int swriter_prep_sync(struct swriter *w, struct slog *log, struct sop *op);
 
+/* ---- cleaner.c: what a log keeps for compaction ---- */
+
+struct scleaner;
+
+struct slog_clean_state {
+	struct scleaner *cleaner;  /* a pass on this log is under way */
+	int64_t offset;            /* the next pass's dirty part starts here
+				      (cleaner-offset); -1: not read yet */
+	int64_t horizon_min;       /* earliest delete horizon of a tombstone
+				      the last pass kept; -1: none known */
+	uint64_t truncations;      /* slog_truncate calls: a pass that saw
+				      another count is abandoned */
+};
+
+/* Finish a segment swap a crash interrupted, or undo one that had not
+ * committed (cleaner.c says which is which); called by recovery before
+ * the segments are listed.  Returns 0 or -errno. */
+int sclean_recover(struct slog *log);
+/* Abandon the pass under way on log (closing), removing its temporary
+ * files. */
+void sclean_abandon(struct slog *log);
+
 /* ---- log.c ---- */
 
 struct slog {
@@ -296,6 +318,8 @@ struct slog {
 	bool broken;                 /* a rollback itself failed */
 	bool durable_advanced;       /* durable_cb owed */
 	bool in_cb;                  /* inside durable_cb: no blocking work */
+
+	struct slog_clean_state clean;
 
 	struct slog_stats st;
 };

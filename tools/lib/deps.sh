@@ -11,6 +11,7 @@ SLUICE_DEPS=(
 	meson ninja-build pkg-config gcc  # the build
 	binutils                          # nm for tools/check_layers.py
 	liburing-dev libisal-dev          # storage: io_uring, CRC32C
+	zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev  # storage: batch codecs (compaction)
 	libcmocka-dev                     # unit tests
 	libdpdk-dev libnuma-dev           # the kernel-bypass driver
 	dpdk dpdk-dev python3             # dpdk-telemetry.py, devbind, hugepages
