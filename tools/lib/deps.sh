@@ -19,7 +19,6 @@ SLUICE_DEPS=(
 	fio                               # the disk peer in perf/
 	clang-14 libfuzzer-14-dev libclang-rt-14-dev  # fuzzers, sanitizers
 	kcat librdkafka-dev python3-confluent-kafka   # Kafka clients in tests/kafka/clients
-	zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev  # batch compression codecs
 	python3-kafka python3-snappy python3-lz4 python3-zstandard  # kafka-python and its codecs
 	golang-go golang-github-shopify-sarama-dev    # Sarama, built in GOPATH mode
 	libhiredis-dev libnats-dev librabbitmq-dev libmosquitto-dev  # the peers' clients in perf/suite
