@@ -1,20 +1,12 @@
 /*
- * The compression codecs of Kafka's record batches, through the libraries
- * that implement them: zlib (gzip), libsnappy, liblz4 (frame format) and
- * libzstd.  Nothing here reimplements a codec; this file only knows how
- * Kafka frames each one:
- *
- *   1 gzip    a gzip stream (RFC 1952), zlib's inflate/deflate;
- *   2 snappy  raw snappy, or the Java client's framing (xerial: the 8-byte
- *             magic 82 'S' 'N' 'A' 'P' 'P' 'Y' 00, two int32 versions, then
- *             blocks of int32 length + raw snappy); both are read, raw is
- *             written (as librdkafka writes; Java clients read both);
- *   3 lz4     the LZ4 frame format (Kafka's message format v1 and later);
- *   4 zstd    one or more zstd frames.
+ * Whole-buffer compression with Kafka's batch codecs, for callers that do
+ * not know how large the output is: the buffer is allocated here.  The
+ * codecs themselves, and how Kafka frames each (gzip, snappy raw or in the
+ * Java client's framing, the LZ4 frame format, zstd), are proto/codec.h's,
+ * over zlib, libsnappy, liblz4 and libzstd.
  *
  * The codec numbers are the low three bits of a batch's attributes
- * (proto/record_batch.h).  Pure functions apart from allocation;
- * thread-safe.
+ * (proto/record_batch.h).  Thread-safe.
  */
 #ifndef SLUICE_PROTO_COMPRESSION_H
 #define SLUICE_PROTO_COMPRESSION_H
@@ -44,8 +36,8 @@ int sl_decompress(int codec, const uint8_t *in, size_t len, size_t max_out,
 		  uint8_t **out, size_t *out_len);
 
 /*
- * Compress in[0, len) with codec into a malloc'd buffer (*out, *out_len),
- * framed as above.  Returns 0, -EINVAL for an unknown codec or a library
+ * Compress in[0, len) with codec into a malloc'd buffer (*out, *out_len);
+ * snappy is written raw (as librdkafka writes it; Java clients read it).  Returns 0, -EINVAL for an unknown codec or a library
  * failure, -ENOMEM.
  */
 int sl_compress(int codec, const uint8_t *in, size_t len, uint8_t **out,

@@ -75,7 +75,7 @@
 
 #include "proto/record_batch.h"
 #include "storage/cleaner.h"
-#include "storage/codec.h"
+#include "proto/codec.h"
 #include "storage/log_pvt.h"
 
 #define RB_ATTR_DELETE_HORIZON 0x40 /* KIP-534 */

@@ -1,7 +1,7 @@
 /*
- * proto/compression.c: each codec round-trips, reads the framings Kafka's
- * clients write (the Java client's snappy framing, several gzip members,
- * several lz4 and zstd frames), and refuses damaged or oversized streams.
+ * proto/compression.c over proto/codec.c: each codec round-trips, reads
+ * the framings Kafka's clients write (raw snappy and the Java client's
+ * framing), and refuses damaged, oversized or trailing bytes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -120,14 +120,16 @@ static void test_snappy_java_framing(void **state)
 	free(in);
 }
 
-/* Two gzip members, two lz4 frames, two zstd frames: all read. */
-static void test_concatenated(void **state)
+/* One stream per batch, as every client writes it: bytes after the end of
+ * the stream (a second gzip member, lz4 frame or zstd frame) are refused
+ * as damage, not silently dropped. */
+static void test_trailing_refused(void **state)
 {
 	(void)state;
 	uint8_t *a = sample(5000, 11), *b = sample(7000, 12);
 	for (size_t i = 0; i < NCODECS; i++) {
 		if (codecs[i] == SL_CODEC_SNAPPY)
-			continue; /* raw snappy is one block */
+			continue; /* raw snappy has no end marker */
 		uint8_t *ca, *cb, *d;
 		size_t la, lb, dlen;
 		TL_OK(sl_compress(codecs[i], a, 5000, &ca, &la));
@@ -136,10 +138,11 @@ static void test_concatenated(void **state)
 		assert_non_null(both);
 		memcpy(both, ca, la);
 		memcpy(both + la, cb, lb);
-		TL_OK(sl_decompress(codecs[i], both, la + lb, 1 << 20, &d,
-				    &dlen));
-		TL_EQ(dlen, 12000);
-		TL_TRUE(!memcmp(d, a, 5000) && !memcmp(d + 5000, b, 7000));
+		TL_EQ(sl_decompress(codecs[i], both, la + lb, 1 << 20, &d,
+				    &dlen), -EINVAL);
+		TL_OK(sl_decompress(codecs[i], both, la, 1 << 20, &d, &dlen));
+		TL_EQ(dlen, 5000);
+		TL_TRUE(!memcmp(d, a, 5000));
 		free(d);
 		free(both);
 		free(ca);
@@ -212,7 +215,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_compresses),
 		cmocka_unit_test(test_snappy_java_framing),
-		cmocka_unit_test(test_concatenated),
+		cmocka_unit_test(test_trailing_refused),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_gzip_from_zlib),
 	};

@@ -18,7 +18,7 @@
 
 #include "proto/record_batch.h"
 #include "sluice/error.h"
-#include "storage/codec.h"
+#include "proto/codec.h"
 
 #define XERIAL_HEADER_BYTES 16
 #define XERIAL_BLOCK_BYTES (32u << 10) /* snappy-java's default */

@@ -23,8 +23,8 @@
  * allocation per batch beyond what zlib and zstd keep in their contexts.
  * Single thread per struct scodec.
  */
-#ifndef SLUICE_STORAGE_CODEC_H
-#define SLUICE_STORAGE_CODEC_H
+#ifndef SLUICE_PROTO_CODEC_H
+#define SLUICE_PROTO_CODEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
