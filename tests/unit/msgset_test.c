@@ -36,11 +36,13 @@ static void add(struct set *s, int magic, int attributes, int64_t offset,
 	}
 	rb_put32(w, key ? (uint32_t)klen : (uint32_t)-1);
 	w += 4;
-	memcpy(w, key, klen);
+	if (klen)
+		memcpy(w, key, klen);
 	w += klen;
 	rb_put32(w, value ? (uint32_t)vlen : (uint32_t)-1);
 	w += 4;
-	memcpy(w, value, vlen);
+	if (vlen)
+		memcpy(w, value, vlen);
 	w += vlen;
 	size_t size = (size_t)(w - q);
 	rb_put64(e, (uint64_t)offset);
