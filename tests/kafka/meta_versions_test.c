@@ -195,7 +195,7 @@ static int t_metadata(void)
 	      sl_topic_uuid_id(ta->topic_id.b) != id);
 	/* v12 by id: the topic with its name; an unknown id: 100, null name */
 	struct kc_metadata_req_topic byid[2] = {
-		{ .name = { NULL, -1 } }, { .name = { NULL, -1 } } };
+		{ .name = { NULL, -1 } }, { .name = { "mt", 2 } } };
 	sl_topic_uuid(id, byid[0].topic_id.b);
 	sl_topic_uuid(999999, byid[1].topic_id.b);
 	q.topics = (struct kc_array){ byid, 2 };
