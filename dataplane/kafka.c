@@ -264,7 +264,15 @@ static int16_t kx_missing_error(struct kc_str name)
 }
 
 /* Kafka's error codes that proto/native.h does not name. */
+#define KX_ERR_FENCED_LEADER_EPOCH 74
+#define KX_ERR_UNKNOWN_LEADER_EPOCH 75
 #define KX_ERR_UNKNOWN_TOPIC_ID 100
+
+/* The leader epoch of every partition: one node leads them all, always,
+ * and storage stamps this epoch into every batch (storage/log.c, the
+ * log's leader_epoch).  Metadata, ListOffsets and OffsetForLeaderEpoch
+ * answer it. */
+#define KX_LEADER_EPOCH 0
 
 /* Every topic: a null list, or in v0 an empty one (v0 had no null). */
 static bool kx_meta_all(const struct kc_request_header *h,
@@ -409,7 +417,7 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 			ps[k] = (struct kc_metadata_partition){
 				.partition_index = j,
 				.leader_id = node,
-				.leader_epoch = 0,
+				.leader_epoch = KX_LEADER_EPOCH,
 				.replica_nodes = { &n->dp->cfg.node_id, 1 },
 				.isr_nodes = { &n->dp->cfg.node_id, 1 },
 				.offline_replicas = { NULL, 0 },
@@ -1202,6 +1210,57 @@ static void delete_records(struct dp_net *n, struct dp_conn *c,
 		kx_finish(n, m);
 }
 
+/* OffsetForLeaderEpoch, as Kafka's leader answers it with an epoch cache
+ * of one entry (KX_LEADER_EPOCH, since the log start): the current epoch
+ * ends at the log end offset; -1, or an epoch above it, is "undefined"
+ * (epoch and end offset -1, no error); an epoch below it ends where the
+ * first known epoch starts, the log start.  v2+ current_leader_epoch
+ * fences: below ours FENCED_LEADER_EPOCH, above UNKNOWN_LEADER_EPOCH
+ * (-1: not checked).  replica_id (v3+) changes nothing: this node is the
+ * leader that consumers and followers both ask.  The log end and start
+ * come from the partition's storage core (a DP_LIST_OFFSETS share). */
+static void offset_for_leader_epoch(struct dp_net *n, struct dp_conn *c,
+				    const struct kc_request_header *h,
+				    const struct kc_offset_for_leader_epoch_req *r)
+{
+	struct kx_iter it = KX_ITER(
+		&r->topics,
+		struct kc_offset_for_leader_epoch_req_offset_for_leader_topic,
+		partitions,
+		struct kc_offset_for_leader_epoch_req_offset_for_leader_partition);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
+	if (!m)
+		return;
+	struct kx_req *x = kx_of(m);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		const struct kc_offset_for_leader_epoch_req_offset_for_leader_partition
+			*e = kx_next(&it);
+		pp->timestamp = e->leader_epoch; /* the epoch asked about */
+		if (pp->error)
+			continue;
+		int32_t cur = e->current_leader_epoch;
+		if (cur != -1 && cur < KX_LEADER_EPOCH) {
+			pp->error = KX_ERR_FENCED_LEADER_EPOCH;
+			continue;
+		}
+		if (cur > KX_LEADER_EPOCH) {
+			pp->error = KX_ERR_UNKNOWN_LEADER_EPOCH;
+			continue;
+		}
+		struct dp_msg *s = kx_share(n, m, k, DP_LIST_OFFSETS, 0);
+		if (!s) {
+			n->st.budget_exhausted++;
+			pp->error = SN_ERR_REQUEST_TIMED_OUT;
+			continue;
+		}
+		s->rq.list.timestamp = -1;
+		kx_send(n, m, pp, s);
+	}
+	if (x->pending == 0)
+		kx_finish(n, m);
+}
+
 /* A share's result, folded into its partition of the request. */
 static void share_done(struct dp_net *n, struct dp_msg *s)
 {
@@ -1227,6 +1286,8 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 		pp->hw = r->high_watermark;
 		pp->sub = s; /* its records go out with the answer */
 		keep = 1;
+	} else if (x->api == KC_API_OFFSET_FOR_LEADER_EPOCH) {
+		pp->offset = r->log_end_offset;
 	} else {
 		pp->offset = r->offset;
 	}
@@ -1430,6 +1491,49 @@ static void finish_delete_records(struct dp_net *n, struct dp_msg *m)
 	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
 
+static void finish_offset_for_leader_epoch(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result *ts =
+		(void *)kx_core_of(n)->arena_mem;
+	struct kc_offset_for_leader_epoch_resp_epoch_end_offset *ps =
+		(void *)(ts + x->ntopics);
+	size_t bound = 64;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		ts[i] = (struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result){
+			.topic = { t->name, t->name_len },
+			.partitions = { &ps[t->first], (int32_t)t->count },
+		};
+		bound += 16 + (size_t)t->name_len + t->count * 24;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			const struct kx_part *pp = &x->parts[k];
+			int64_t asked = pp->timestamp;
+			int32_t epoch = -1;
+			int64_t end = -1;
+			if (pp->error || asked == -1 || asked > KX_LEADER_EPOCH) {
+				/* undefined */
+			} else if (asked == KX_LEADER_EPOCH) {
+				epoch = KX_LEADER_EPOCH;
+				end = pp->offset;
+			} else {
+				epoch = (int32_t)asked;
+				end = pp->log_start;
+			}
+			ps[k] = (struct kc_offset_for_leader_epoch_resp_epoch_end_offset){
+				.error_code = pp->error,
+				.partition = pp->index,
+				.leader_epoch = epoch,
+				.end_offset = end,
+			};
+		}
+	}
+	struct kc_offset_for_leader_epoch_resp r = {
+		.topics = { ts, (int32_t)x->ntopics },
+	};
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
+}
+
 /* Bytes the fetch shares hold. */
 static size_t fetch_bytes(const struct kx_req *x)
 {
@@ -1465,6 +1569,9 @@ static void kx_finish(struct dp_net *n, struct dp_msg *m)
 		return;
 	case KC_API_DELETE_RECORDS:
 		finish_delete_records(n, m);
+		return;
+	case KC_API_OFFSET_FOR_LEADER_EPOCH:
+		finish_offset_for_leader_epoch(n, m);
 		return;
 	default:
 		finish_list(n, m);
@@ -1590,6 +1697,9 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		break;
 	case KC_API_DELETE_RECORDS:
 		delete_records(n, c, &h, (const void *)&body);
+		break;
+	case KC_API_OFFSET_FOR_LEADER_EPOCH:
+		offset_for_leader_epoch(n, c, &h, (const void *)&body);
 		break;
 	case KC_API_DESCRIBE_CLUSTER:
 		describe_cluster(n, c, &h, (const void *)&body);

@@ -9,6 +9,8 @@
  *   - DeleteRecords v0 and v2: the low watermark moves, ListOffsets
  *     earliest and Fetch follow it; above the high watermark is
  *     OFFSET_OUT_OF_RANGE, an unknown partition UNKNOWN_TOPIC_OR_PARTITION;
+ *   - OffsetForLeaderEpoch v0 and v4: the current epoch's end is the log
+ *     end, larger and undefined epochs -1, current_leader_epoch fencing;
  *   - DescribeCluster v0 and v1 (endpoint types);
  *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids).
  * Exit 77 when binaries are missing.
@@ -367,6 +369,57 @@ static int t_delete_records(void)
 	return 0;
 }
 
+/* OffsetForLeaderEpoch of partition 1 of "mt" (3 records, 0-2) */
+static int t_offset_for_leader_epoch(void)
+{
+	if (produce("mt", 1, 3))
+		return -1;
+	/* (current epoch, epoch) -> (error, epoch, end offset) */
+	static const struct {
+		int32_t part, cur, epoch;
+		int16_t err;
+		int32_t out_epoch;
+		int64_t end;
+	} c[] = {
+		{ 1, -1, 0, 0, 0, 3 },     /* the current epoch: the log end */
+		{ 1, 0, 0, 0, 0, 3 },
+		{ 1, 0, 1, 0, -1, -1 },    /* a larger epoch: undefined */
+		{ 1, -1, -1, 0, -1, -1 },  /* undefined */
+		{ 1, 0, -3, 0, -3, 0 },    /* a smaller one: the log start */
+		{ 1, 1, 0, 75, -1, -1 },   /* UNKNOWN_LEADER_EPOCH */
+		{ 1, -5, 0, 74, -1, -1 },  /* FENCED_LEADER_EPOCH */
+		{ 7, -1, 0, 3, -1, -1 },   /* UNKNOWN_TOPIC_OR_PARTITION */
+	};
+	enum { N = sizeof(c) / sizeof(c[0]) };
+	struct kc_offset_for_leader_epoch_req_offset_for_leader_partition ps[N];
+	for (int16_t v = 0; v <= 4; v += 4) {
+		for (int i = 0; i < N; i++)
+			ps[i] = (struct kc_offset_for_leader_epoch_req_offset_for_leader_partition){
+				c[i].part, v >= 2 ? c[i].cur : -1, c[i].epoch };
+		struct kc_offset_for_leader_epoch_req_offset_for_leader_topic t = {
+			{ "mt", 2 }, { ps, v >= 2 ? N : 4 } };
+		struct kc_offset_for_leader_epoch_req q = { v >= 3 ? 3 : -2,
+							    { &t, 1 } };
+		union kc_response u;
+		CHECK(!kcall(KC_API_OFFSET_FOR_LEADER_EPOCH, v, &q, &u));
+		const struct kc_offset_for_leader_epoch_resp *r = (const void *)&u;
+		CHECK(r->topics.count == 1);
+		const struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result
+			*rt = r->topics.items;
+		CHECK(str_is(rt->topic, "mt") && rt->partitions.count == t.partitions.count);
+		const struct kc_offset_for_leader_epoch_resp_epoch_end_offset *e =
+			rt->partitions.items;
+		for (int i = 0; i < t.partitions.count; i++) {
+			CHECK(e[i].partition == c[i].part);
+			CHECK(e[i].error_code == c[i].err);
+			CHECK(e[i].end_offset == c[i].end);
+			/* v0 has no epoch in its answer (-1 when decoded) */
+			CHECK(e[i].leader_epoch == (v >= 1 ? c[i].out_epoch : -1));
+		}
+	}
+	return 0;
+}
+
 static int t_describe_cluster(void)
 {
 	union kc_response u;
@@ -463,6 +516,7 @@ int main(void)
 	} tests[] = {
 		{ "metadata", t_metadata },
 		{ "delete_records", t_delete_records },
+		{ "offset_for_leader_epoch", t_offset_for_leader_epoch },
 		{ "describe_cluster", t_describe_cluster },
 		{ "init_producer_id", t_init_producer_id },
 	};

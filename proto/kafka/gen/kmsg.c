@@ -1504,7 +1504,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_DELETE_TOPICS, "DeleteTopics", 0, 3, 0, 6, 4, &s_delete_topics_req, &s_delete_topics_resp},
 	{KC_API_DELETE_RECORDS, "DeleteRecords", 0, 2, 0, 2, 2, &s_delete_records_req, &s_delete_records_resp},
 	{KC_API_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 0, 5, 2, &s_init_producer_id_req, &s_init_producer_id_resp},
-	{KC_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, -1, 0, 4, 4, &s_offset_for_leader_epoch_req, &s_offset_for_leader_epoch_resp},
+	{KC_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 4, 0, 4, 4, &s_offset_for_leader_epoch_req, &s_offset_for_leader_epoch_resp},
 	{KC_API_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, -1, 0, 5, 3, &s_add_partitions_to_txn_req, &s_add_partitions_to_txn_resp},
 	{KC_API_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, -1, 0, 4, 3, &s_add_offsets_to_txn_req, &s_add_offsets_to_txn_resp},
 	{KC_API_END_TXN, "EndTxn", 0, -1, 0, 5, 3, &s_end_txn_req, &s_end_txn_resp},

@@ -798,7 +798,7 @@ struct kc_init_producer_id_resp {
 	int16_t producer_epoch;
 };
 
-/* ---- OffsetForLeaderEpoch (key 23): Kafka v0-4, flexible v4+; not served ---- */
+/* ---- OffsetForLeaderEpoch (key 23): Kafka v0-4, flexible v4+; served v0-4 ---- */
 
 /* OffsetForLeaderEpochRequest.Topics[].Partitions[] */
 struct kc_offset_for_leader_epoch_req_offset_for_leader_partition {
