@@ -50,6 +50,7 @@
 #include "dataplane/net.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
+#include "proto/topic_uuid.h"
 
 #define KX_ARENA_BYTES (4u << 20) /* decoded arrays of one request */
 /* Kafka request frames larger than this are refused (connection closed). */
@@ -262,6 +263,52 @@ static int16_t kx_missing_error(struct kc_str name)
 				   : SN_ERR_INVALID_TOPIC_EXCEPTION;
 }
 
+/* Kafka's error codes that proto/native.h does not name. */
+#define KX_ERR_FENCED_LEADER_EPOCH 74
+#define KX_ERR_UNKNOWN_LEADER_EPOCH 75
+#define KX_ERR_UNKNOWN_TOPIC_ID 100
+
+/* The leader epoch of every partition: one node leads them all, always,
+ * and storage stamps this epoch into every batch (storage/log.c, the
+ * log's leader_epoch).  Metadata, ListOffsets and OffsetForLeaderEpoch
+ * answer it. */
+#define KX_LEADER_EPOCH 0
+
+/* Every topic: a null list, or in v0 an empty one (v0 had no null). */
+static bool kx_meta_all(const struct kc_request_header *h,
+			const struct kc_metadata_req *r)
+{
+	return r->topics.count < 0 ||
+	       (r->topics.count == 0 && h->api_version == 0);
+}
+
+static bool kx_uuid_zero(const struct kc_uuid *u)
+{
+	static const struct kc_uuid zero;
+	return !memcmp(u->b, zero.b, sizeof(zero.b));
+}
+
+/* How a Metadata request names its topics: by name; by id (v12+, when
+ * any id is not zero: then only the ids count, as Kafka); or in a way
+ * its version does not allow (a null name or an id before v12), which
+ * Kafka answers INVALID_REQUEST for every topic. */
+enum { KX_META_BY_NAME, KX_META_BY_ID, KX_META_INVALID };
+
+static int kx_meta_by(const struct kc_request_header *h,
+		      const struct kc_metadata_req *r)
+{
+	const struct kc_metadata_req_topic *want = r->topics.items;
+	int by = KX_META_BY_NAME;
+	for (int32_t i = 0; i < r->topics.count; i++) {
+		bool id = !kx_uuid_zero(&want[i].topic_id);
+		if (h->api_version < 12 && (id || want[i].name.len < 0))
+			return KX_META_INVALID;
+		if (id)
+			by = KX_META_BY_ID;
+	}
+	return by;
+}
+
 /* The answer to Metadata request r, into m.  The nasked topics asked[]
  * that this request had created get asked_err[] instead of what the
  * topic table says: Kafka answers LEADER_NOT_AVAILABLE for a topic it has
@@ -285,19 +332,32 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 	uint32_t nt = 0, nparts = 0;
 	size_t bound = 256 + strlen(n->dp->cfg.kafka_advertised_host);
 	const struct kc_metadata_req_topic *want = r->topics.items;
-	uint32_t nwant = r->topics.count < 0 ? DP_MAX_TOPICS :
-					       (uint32_t)r->topics.count;
+	bool all = kx_meta_all(h, r);
+	int by = kx_meta_by(h, r);
+	uint32_t nwant = all ? DP_MAX_TOPICS : (uint32_t)r->topics.count;
 	assert(nasked <= KX_CREATE_MAX && (asked || !nasked));
+	assert(!all || !nasked);
 	for (uint32_t i = 0; i < nwant && nt < DP_MAX_TOPICS; i++) {
 		struct dp_topic *t = NULL;
 		int16_t err = 0;
-		if (r->topics.count < 0) {
+		if (all) {
 			/* acquire: pairs with dp_topic_put's release store */
 			t = atomic_load_explicit(&n->dp->topics[i],
 						 memory_order_acquire);
 			if (!t || !atomic_load_explicit(&t->live,
 							memory_order_acquire))
 				continue;
+		} else if (by == KX_META_INVALID) {
+			err = SN_ERR_INVALID_REQUEST;
+		} else if (by == KX_META_BY_ID) {
+			/* v12: the ids alone count, names are ignored (and a
+			 * zero id names nothing), as Kafka */
+			if (kx_uuid_zero(&want[i].topic_id))
+				continue;
+			t = dp_topic_by_id(n->dp,
+					   sl_topic_uuid_id(want[i].topic_id.b));
+			if (!t)
+				err = KX_ERR_UNKNOWN_TOPIC_ID;
 		} else {
 			uint32_t j = 0;
 			while (j < nasked && !kx_str_eq(asked[j], want[i].name))
@@ -317,11 +377,21 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 			assert(err != 0);
 			o->error_code = err;
 			o->name = want[i].name;
-			o->is_internal = kx_internal(o->name);
+			if (err == KX_ERR_UNKNOWN_TOPIC_ID) {
+				o->name = (struct kc_str){ NULL, -1 };
+				o->topic_id = want[i].topic_id;
+			} else if (o->name.len < 0 && h->api_version < 12) {
+				/* a null name before v12 (INVALID_REQUEST):
+				 * Kafka answers it as "" */
+				o->name = (struct kc_str){ "", 0 };
+			}
+			o->is_internal = err != SN_ERR_INVALID_REQUEST &&
+					 kx_internal(o->name);
 			bound += 64 + (size_t)(o->name.len > 0 ? o->name.len : 0);
 			continue;
 		}
 		o->name = (struct kc_str){ t->name, (int32_t)strlen(t->name) };
+		sl_topic_uuid(t->id, o->topic_id.b);
 		o->is_internal = kx_internal(o->name);
 		o->partitions.count = t->partitions;
 		nparts += (uint32_t)t->partitions;
@@ -347,7 +417,7 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 			ps[k] = (struct kc_metadata_partition){
 				.partition_index = j,
 				.leader_id = node,
-				.leader_epoch = 0,
+				.leader_epoch = KX_LEADER_EPOCH,
 				.replica_nodes = { &n->dp->cfg.node_id, 1 },
 				.isr_nodes = { &n->dp->cfg.node_id, 1 },
 				.offline_replicas = { NULL, 0 },
@@ -541,9 +611,11 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 		     const uint8_t *f, size_t len)
 {
 	n->st.metadata++;
-	/* a request for all topics (null) creates none, as Kafka */
+	/* a request for all topics (null, or empty in v0) creates none,
+	 * and one naming topics by id (v12) creates none either, as Kafka */
 	if (n->dp->cfg.auto_create_topics && r->allow_auto_topic_creation &&
-	    r->topics.count > 0 && metadata_create(n, c, h, r, a, f, len))
+	    r->topics.count > 0 && kx_meta_by(h, r) == KX_META_BY_NAME &&
+	    metadata_create(n, c, h, r, a, f, len))
 		return;
 	struct dp_msg *m = dp_conn_msg(n, c->id, NULL, 0,
 				       (uint32_t)h->correlation_id, 0);
@@ -579,6 +651,18 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 		    h->correlation_id, &resp, 128 + (size_t)resp.host.len);
 }
 
+/* InitProducerId, as Kafka's broker answers it:
+ *   - no transactional id (idempotent producers), at every version: a new
+ *     producer id with epoch 0.  From v3 a producer may give its current
+ *     id and epoch (KIP-360, after an UNKNOWN_PRODUCER_ID or a sequence
+ *     error): Kafka's coordinator ignores them without a transactional id
+ *     and hands out a new id, epoch 0, and so does this; an id without an
+ *     epoch or an epoch without an id is INVALID_REQUEST.
+ *   - a transactional id: transactions are not offered, so
+ *     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which every client treats as
+ *     fatal at once (a retriable error such as COORDINATOR_NOT_AVAILABLE
+ *     would keep a client retrying until its own timeout with no word of
+ *     why); an empty one is INVALID_REQUEST, as Kafka. */
 static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
 			     const struct kc_init_producer_id_req *r)
@@ -586,8 +670,11 @@ static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 	struct kc_init_producer_id_resp resp = { .producer_id = -1,
 						 .producer_epoch = -1 };
 	n->st.init_pid++;
-	if (r->transactional_id.len >= 0) {
+	bool no_id = r->producer_id == -1, no_epoch = r->producer_epoch == -1;
+	if (r->transactional_id.len > 0) {
 		resp.error_code = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	} else if (r->transactional_id.len == 0 || no_id != no_epoch) {
+		resp.error_code = SN_ERR_INVALID_REQUEST;
 	} else {
 		int64_t pid = dp_producer_id(n->dp);
 		if (pid < 0) {
@@ -599,6 +686,58 @@ static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 	}
 	respond_now(n, c, KC_API_INIT_PRODUCER_ID, h->api_version,
 		    h->correlation_id, &resp, 64);
+}
+
+/* Kafka's EndpointType (DescribeCluster v1+). */
+#define KX_ENDPOINT_BROKER 1
+#define KX_ENDPOINT_CONTROLLER 2
+#define KX_ERR_MISMATCHED_ENDPOINT_TYPE 114
+#define KX_ERR_UNSUPPORTED_ENDPOINT_TYPE 115
+
+/* DescribeCluster: this node is the cluster, its broker and (as Kafka's
+ * KRaft brokers answer, a live broker's id) its controller.  The listener
+ * is a broker's: a request for controllers is MISMATCHED_ENDPOINT_TYPE, an
+ * unknown type UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST in v0, as
+ * Kafka).  Authorized operations are not computed (INT32_MIN), as in
+ * Metadata. */
+static void describe_cluster(struct dp_net *n, struct dp_conn *c,
+			     const struct kc_request_header *h,
+			     const struct kc_describe_cluster_req *r)
+{
+	const struct sl_config *cfg = &n->dp->cfg;
+	struct kc_describe_cluster_resp_broker self = {
+		.broker_id = cfg->node_id,
+		.host = { cfg->kafka_advertised_host,
+			  (int32_t)strlen(cfg->kafka_advertised_host) },
+		.port = cfg->kafka_advertised_port ? cfg->kafka_advertised_port :
+						     n->dp->kafka_port,
+		.rack = { NULL, -1 },
+	};
+	struct kc_describe_cluster_resp resp = {
+		.error_message = { NULL, -1 },
+		.endpoint_type = KX_ENDPOINT_BROKER,
+		.cluster_id = { "", 0 },
+		.controller_id = -1,
+		.brokers = { NULL, 0 },
+		.cluster_authorized_operations = INT32_MIN,
+	};
+	if (r->endpoint_type != KX_ENDPOINT_BROKER) {
+		bool known = r->endpoint_type == KX_ENDPOINT_CONTROLLER;
+		resp.error_code = h->api_version == 0 ? SN_ERR_INVALID_REQUEST :
+				  known ? KX_ERR_MISMATCHED_ENDPOINT_TYPE :
+					  KX_ERR_UNSUPPORTED_ENDPOINT_TYPE;
+		resp.error_message = known ?
+			(struct kc_str){ "The request was sent to an endpoint "
+					 "of type BROKER, but we wanted an "
+					 "endpoint of type CONTROLLER", 96 } :
+			(struct kc_str){ "Unsupported endpoint type", 25 };
+	} else {
+		resp.cluster_id = (struct kc_str){ "sluice", 6 };
+		resp.controller_id = cfg->node_id;
+		resp.brokers = (struct kc_array){ &self, 1 };
+	}
+	respond_now(n, c, KC_API_DESCRIBE_CLUSTER, h->api_version,
+		    h->correlation_id, &resp, 256 + (size_t)self.host.len);
 }
 
 /* ---- forwarded to sluice-control ---- */
@@ -1033,6 +1172,95 @@ static void list_offsets(struct dp_net *n, struct dp_conn *c,
 		kx_finish(n, m);
 }
 
+/* Kafka's DeleteRecords: a DP_DELETE_RECORDS share per partition, which
+ * the storage core answers with the new log start (the low watermark);
+ * errors as Kafka: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE for an
+ * offset above the high watermark (or below -1), low watermark -1 with
+ * any error.  timeout_ms is not needed: one replica answers at once. */
+static void delete_records(struct dp_net *n, struct dp_conn *c,
+			   const struct kc_request_header *h,
+			   const struct kc_delete_records_req *r)
+{
+	struct kx_iter it = KX_ITER(&r->topics, struct kc_delete_records_req_topic,
+				    partitions,
+				    struct kc_delete_records_req_partition);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
+	if (!m)
+		return;
+	struct kx_req *x = kx_of(m);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		const struct kc_delete_records_req_partition *e = kx_next(&it);
+		if (pp->error)
+			continue;
+		if (e->offset < -1) {
+			pp->error = SN_ERR_OFFSET_OUT_OF_RANGE;
+			continue;
+		}
+		struct dp_msg *s = kx_share(n, m, k, DP_DELETE_RECORDS, 0);
+		if (!s) {
+			n->st.budget_exhausted++;
+			pp->error = SN_ERR_REQUEST_TIMED_OUT;
+			continue;
+		}
+		s->rq.del.offset = e->offset;
+		kx_send(n, m, pp, s);
+	}
+	if (x->pending == 0)
+		kx_finish(n, m);
+}
+
+/* OffsetForLeaderEpoch, as Kafka's leader answers it with an epoch cache
+ * of one entry (KX_LEADER_EPOCH, since the log start): the current epoch
+ * ends at the log end offset; -1, or an epoch above it, is "undefined"
+ * (epoch and end offset -1, no error); an epoch below it ends where the
+ * first known epoch starts, the log start.  v2+ current_leader_epoch
+ * fences: below ours FENCED_LEADER_EPOCH, above UNKNOWN_LEADER_EPOCH
+ * (-1: not checked).  replica_id (v3+) changes nothing: this node is the
+ * leader that consumers and followers both ask.  The log end and start
+ * come from the partition's storage core (a DP_LIST_OFFSETS share). */
+static void offset_for_leader_epoch(struct dp_net *n, struct dp_conn *c,
+				    const struct kc_request_header *h,
+				    const struct kc_offset_for_leader_epoch_req *r)
+{
+	struct kx_iter it = KX_ITER(
+		&r->topics,
+		struct kc_offset_for_leader_epoch_req_offset_for_leader_topic,
+		partitions,
+		struct kc_offset_for_leader_epoch_req_offset_for_leader_partition);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
+	if (!m)
+		return;
+	struct kx_req *x = kx_of(m);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		const struct kc_offset_for_leader_epoch_req_offset_for_leader_partition
+			*e = kx_next(&it);
+		pp->timestamp = e->leader_epoch; /* the epoch asked about */
+		if (pp->error)
+			continue;
+		int32_t cur = e->current_leader_epoch;
+		if (cur != -1 && cur < KX_LEADER_EPOCH) {
+			pp->error = KX_ERR_FENCED_LEADER_EPOCH;
+			continue;
+		}
+		if (cur > KX_LEADER_EPOCH) {
+			pp->error = KX_ERR_UNKNOWN_LEADER_EPOCH;
+			continue;
+		}
+		struct dp_msg *s = kx_share(n, m, k, DP_LIST_OFFSETS, 0);
+		if (!s) {
+			n->st.budget_exhausted++;
+			pp->error = SN_ERR_REQUEST_TIMED_OUT;
+			continue;
+		}
+		s->rq.list.timestamp = -1;
+		kx_send(n, m, pp, s);
+	}
+	if (x->pending == 0)
+		kx_finish(n, m);
+}
+
 /* A share's result, folded into its partition of the request. */
 static void share_done(struct dp_net *n, struct dp_msg *s)
 {
@@ -1058,6 +1286,8 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 		pp->hw = r->high_watermark;
 		pp->sub = s; /* its records go out with the answer */
 		keep = 1;
+	} else if (x->api == KC_API_OFFSET_FOR_LEADER_EPOCH) {
+		pp->offset = r->log_end_offset;
 	} else {
 		pp->offset = r->offset;
 	}
@@ -1231,6 +1461,79 @@ static void finish_list(struct dp_net *n, struct dp_msg *m)
 	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
 
+static void finish_delete_records(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_delete_records_resp_topic_result *ts =
+		(void *)kx_core_of(n)->arena_mem;
+	struct kc_delete_records_resp_partition_result *ps =
+		(void *)(ts + x->ntopics);
+	size_t bound = 64;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		ts[i] = (struct kc_delete_records_resp_topic_result){
+			.name = { t->name, t->name_len },
+			.partitions = { &ps[t->first], (int32_t)t->count },
+		};
+		bound += 16 + (size_t)t->name_len + t->count * 24;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			const struct kx_part *pp = &x->parts[k];
+			ps[k] = (struct kc_delete_records_resp_partition_result){
+				.partition_index = pp->index,
+				.low_watermark = pp->error ? -1 : pp->offset,
+				.error_code = pp->error,
+			};
+		}
+	}
+	struct kc_delete_records_resp r = {
+		.topics = { ts, (int32_t)x->ntopics },
+	};
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
+}
+
+static void finish_offset_for_leader_epoch(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result *ts =
+		(void *)kx_core_of(n)->arena_mem;
+	struct kc_offset_for_leader_epoch_resp_epoch_end_offset *ps =
+		(void *)(ts + x->ntopics);
+	size_t bound = 64;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		ts[i] = (struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result){
+			.topic = { t->name, t->name_len },
+			.partitions = { &ps[t->first], (int32_t)t->count },
+		};
+		bound += 16 + (size_t)t->name_len + t->count * 24;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			const struct kx_part *pp = &x->parts[k];
+			int64_t asked = pp->timestamp;
+			int32_t epoch = -1;
+			int64_t end = -1;
+			if (pp->error || asked == -1 || asked > KX_LEADER_EPOCH) {
+				/* undefined */
+			} else if (asked == KX_LEADER_EPOCH) {
+				epoch = KX_LEADER_EPOCH;
+				end = pp->offset;
+			} else {
+				epoch = (int32_t)asked;
+				end = pp->log_start;
+			}
+			ps[k] = (struct kc_offset_for_leader_epoch_resp_epoch_end_offset){
+				.error_code = pp->error,
+				.partition = pp->index,
+				.leader_epoch = epoch,
+				.end_offset = end,
+			};
+		}
+	}
+	struct kc_offset_for_leader_epoch_resp r = {
+		.topics = { ts, (int32_t)x->ntopics },
+	};
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
+}
+
 /* Bytes the fetch shares hold. */
 static size_t fetch_bytes(const struct kx_req *x)
 {
@@ -1263,6 +1566,12 @@ static void kx_finish(struct dp_net *n, struct dp_msg *m)
 			return;
 		}
 		finish_fetch(n, m);
+		return;
+	case KC_API_DELETE_RECORDS:
+		finish_delete_records(n, m);
+		return;
+	case KC_API_OFFSET_FOR_LEADER_EPOCH:
+		finish_offset_for_leader_epoch(n, m);
 		return;
 	default:
 		finish_list(n, m);
@@ -1385,6 +1694,15 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		break;
 	case KC_API_LIST_OFFSETS:
 		list_offsets(n, c, &h, &body.list_offsets);
+		break;
+	case KC_API_DELETE_RECORDS:
+		delete_records(n, c, &h, (const void *)&body);
+		break;
+	case KC_API_OFFSET_FOR_LEADER_EPOCH:
+		offset_for_leader_epoch(n, c, &h, (const void *)&body);
+		break;
+	case KC_API_DESCRIBE_CLUSTER:
+		describe_cluster(n, c, &h, (const void *)&body);
 		break;
 	default:
 		/* groups, offsets, topic admin, configs */

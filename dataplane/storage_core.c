@@ -418,6 +418,7 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 	m->res.offset = off;
 	m->res.log_start_offset = slog_start_offset(p->log);
 	m->res.high_watermark = slog_durable_offset(p->log);
+	m->res.log_end_offset = slog_end_offset(p->log);
 	dp_complete(m);
 }
 

@@ -264,7 +264,7 @@ struct kc_list_offsets_resp {
 	struct kc_array topics; /* of struct kc_list_offsets_resp_topic */
 };
 
-/* ---- Metadata (key 3): Kafka v0-12, flexible v9+; served v1-8 ---- */
+/* ---- Metadata (key 3): Kafka v0-12, flexible v9+; served v0-12 ---- */
 
 /* MetadataRequest.Topics[] */
 struct kc_metadata_req_topic {
@@ -745,7 +745,7 @@ struct kc_delete_topics_resp {
 	struct kc_array responses; /* of struct kc_delete_topics_resp_topic */
 };
 
-/* ---- DeleteRecords (key 21): Kafka v0-2, flexible v2+; not served ---- */
+/* ---- DeleteRecords (key 21): Kafka v0-2, flexible v2+; served v0-2 ---- */
 
 /* DeleteRecordsRequest.Topics[].Partitions[] */
 struct kc_delete_records_req_partition {
@@ -780,7 +780,7 @@ struct kc_delete_records_resp {
 	struct kc_array topics; /* of struct kc_delete_records_resp_topic_result */
 };
 
-/* ---- InitProducerId (key 22): Kafka v0-5, flexible v2+; served v0-1 ---- */
+/* ---- InitProducerId (key 22): Kafka v0-5, flexible v2+; served v0-5 ---- */
 
 /* InitProducerIdRequest */
 struct kc_init_producer_id_req {
@@ -798,7 +798,7 @@ struct kc_init_producer_id_resp {
 	int16_t producer_epoch;
 };
 
-/* ---- OffsetForLeaderEpoch (key 23): Kafka v0-4, flexible v4+; not served ---- */
+/* ---- OffsetForLeaderEpoch (key 23): Kafka v0-4, flexible v4+; served v0-4 ---- */
 
 /* OffsetForLeaderEpochRequest.Topics[].Partitions[] */
 struct kc_offset_for_leader_epoch_req_offset_for_leader_partition {
@@ -1207,7 +1207,7 @@ struct kc_offset_delete_resp {
 	struct kc_array topics; /* of struct kc_offset_delete_resp_topic */
 };
 
-/* ---- DescribeCluster (key 60): Kafka v0-1, flexible v0+; not served ---- */
+/* ---- DescribeCluster (key 60): Kafka v0-1, flexible v0+; served v0-1 ---- */
 
 /* DescribeClusterRequest */
 struct kc_describe_cluster_req {

@@ -9,7 +9,10 @@
 //      order per partition, offsets without gaps; the group's offsets
 //      (admin.fetchOffsets) are the partitions' ends; listGroups and
 //      describeGroups show the group, Empty once its member left;
-//   4. admin: deleteTopics; listTopics no longer shows the topic.
+//   4. admin: deleteTopicRecords (DeleteRecords) cuts partition 0 at its
+//      middle: fetchTopicOffsets shows the new low watermark, and a new
+//      group reading from the beginning starts partition 0 there;
+//   5. admin: deleteTopics; listTopics no longer shows the topic.
 // Exits 0 when all holds, 1 with what did not; gives up after 35 s.
 'use strict';
 
@@ -36,7 +39,7 @@ function fail(msg) {
   process.exit(1);
 }
 if (!BOOT) fail('KAFKA_BOOTSTRAP is not set (run kafkajs_test.sh)');
-setTimeout(() => fail('the test did not finish within 35 s'), 35000).unref();
+setTimeout(() => fail('the test did not finish within 55 s'), 55000).unref();
 
 const key = (seq) => 'k-' + (seq % 13);
 const value = (seq) => 'v-' + String(seq).padStart(5, '0') + '-kafkajs';
@@ -186,7 +189,50 @@ async function main() {
   console.log('ok: committed ' + JSON.stringify(committed) +
     '; listGroups and describeGroups show ' + GROUP + ' Empty');
 
-  // 4. delete
+  // 4. deleteTopicRecords: partition 0 starts at its middle; a new group
+  // reading from the beginning starts there
+  const cut = Math.floor(ends[0] / 2);
+  console.log('== deleteTopicRecords ' + TOPIC + ' partition 0 before offset ' + cut);
+  if (cut < 1) fail('partition 0 has ' + ends[0] + ' messages: nothing to delete');
+  await admin.deleteTopicRecords({ topic: TOPIC, partitions: [{ partition: 0, offset: String(cut) }] });
+  const lows = await admin.fetchTopicOffsets(TOPIC);
+  for (const p of lows) {
+    const want = p.partition === 0 ? cut : 0;
+    if (Number(p.low) !== want || Number(p.high) !== ends[p.partition])
+      fail('fetchTopicOffsets after deleteTopicRecords: ' + JSON.stringify(lows) +
+        ', expected partition ' + p.partition + ' low ' + want + ' high ' + ends[p.partition]);
+  }
+  const again = kafka.consumer({ groupId: GROUP + '-after-delete', sessionTimeout: 6000,
+                                 heartbeatInterval: 500, rebalanceTimeout: 6000 });
+  await again.connect();
+  await again.subscribe({ topic: TOPIC, fromBeginning: true });
+  const first = new Array(PARTITIONS).fill(-1);
+  const upto = new Array(PARTITIONS).fill(0);
+  let got2 = 0;
+  let resolve2;
+  const done2 = new Promise((r) => { resolve2 = r; });
+  await again.run({
+    eachMessage: async ({ partition, message }) => {
+      const o = Number(message.offset);
+      if (first[partition] < 0) first[partition] = o;
+      upto[partition] = o + 1;
+      if (++got2 === COUNT - cut) resolve2();
+    },
+  });
+  const timer2 = setTimeout(resolve2, 20000);
+  await done2;
+  clearTimeout(timer2);
+  await again.disconnect();
+  const wantFirst = ends.map((e, p) => (e === 0 ? -1 : p === 0 ? cut : 0));
+  if (got2 !== COUNT - cut || JSON.stringify(first) !== JSON.stringify(wantFirst) ||
+      JSON.stringify(upto) !== JSON.stringify(ends))
+    fail('after deleteTopicRecords: ' + got2 + ' of ' + (COUNT - cut) + ' messages, first offsets ' +
+      JSON.stringify(first) + ' (expected ' + JSON.stringify(wantFirst) + '), ends ' +
+      JSON.stringify(upto));
+  console.log('ok: low watermark ' + cut + '; a new group from the beginning read ' + got2 +
+    ' messages, partition 0 from offset ' + cut);
+
+  // 5. delete
   console.log('== deleteTopics ' + TOPIC);
   await admin.deleteTopics({ topics: [TOPIC], timeout: 10000 });
   const deadline = Date.now() + 10000;
@@ -199,7 +245,7 @@ async function main() {
   if (!topics.includes(OTHER)) fail('listTopics lost ' + OTHER + ' too: ' + JSON.stringify(topics));
   await admin.disconnect();
   console.log('ok: deleted; listTopics ' + JSON.stringify(topics.sort()));
-  console.log('PASS: kafkajs admin, producer, consumer group');
+  console.log('PASS: kafkajs admin, producer, consumer group, deleteTopicRecords');
   process.exit(0);
 }
 

@@ -22,4 +22,4 @@ if [[ -n ${KAFKA_BOOTSTRAP:-} ]]; then
 fi
 [[ -x ${KAFKA_BROKER_RUN:-} ]] ||
 	fail "KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run (meson test sets it)"
-exec "$KAFKA_BROKER_RUN" --timeout 40 --name kafkajs -- node "$HERE/kafkajs_test.js"
+exec "$KAFKA_BROKER_RUN" --timeout 60 --name kafkajs -- node "$HERE/kafkajs_test.js"
