@@ -895,12 +895,14 @@ static void test_round_trips(void **state)
 		 {75, 104, 104, 113}},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		/* the versions measured here are served (proto/kafka/apis.txt
+		 * may serve more) and not flexible */
 		const struct kc_api *api = kc_api_find(want[i].key);
 		assert_non_null(api);
-		assert_int_equal(api->min_version, want[i].min);
-		assert_int_equal(api->max_version, want[i].max);
-		assert_true(api->flexible_min > api->max_version);
-		for (int16_t v = api->min_version; v <= api->max_version; v++) {
+		assert_true(api->min_version <= want[i].min);
+		assert_true(api->max_version >= want[i].max);
+		assert_true(api->flexible_min > want[i].max);
+		for (int16_t v = want[i].min; v <= want[i].max; v++) {
 			assert_int_equal(kc_request_header_version(api->key, v), 1);
 			assert_int_equal(kc_response_header_version(api->key, v), 0);
 			long n = round_trip_request(api->key, v);
@@ -1024,9 +1026,11 @@ static void test_hostile_lengths(void **state)
 static void test_unsupported_version(void **state)
 {
 	(void)state;
+	/* above every version Kafka defines (the codec has no table for
+	 * them), and negative */
 	static const int16_t bad[][2] = {
-		{0, 2}, {0, 8}, {0, 9}, {1, 3}, {1, 12}, {10, 3}, {10, -1},
-		{19, 5}, {20, 4}, {22, 2}, {32, 4}};
+		{0, 12}, {0, -1}, {1, 18}, {10, 7}, {10, -1},
+		{19, 8}, {20, 7}, {22, 6}, {32, 5}, {2, 11}, {3, 13}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t req[] = {I16(bad[i][0]), I16(bad[i][1]), I32(99), NUL16,
 				 I32(0), I32(0), I32(0)};
