@@ -48,6 +48,11 @@ static struct sn_topic_info topic_info(const struct sl_topic *t)
 		.segment_bytes = t->segment_bytes,
 		.name = t->name,
 		.name_len = t->name_len,
+		.cleanup_policy = t->cleanup_policy,
+		.min_cleanable_dirty_ratio = t->min_cleanable_dirty_ratio,
+		.min_compaction_lag_ms = t->min_compaction_lag_ms,
+		.max_compaction_lag_ms = t->max_compaction_lag_ms,
+		.delete_retention_ms = t->delete_retention_ms,
 	};
 }
 

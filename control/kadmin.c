@@ -44,6 +44,7 @@
 #define KA_TYPE_STRING 2
 #define KA_TYPE_INT 3
 #define KA_TYPE_LONG 5
+#define KA_TYPE_DOUBLE 6
 #define KA_TYPE_LIST 7
 
 #define KA_MSG_MAX 200       /* bytes of one error message */
@@ -102,6 +103,25 @@ static struct kc_str ka_num(struct ka *k, int64_t v)
 	char *p = ka_take(k, KA_VALUE_MAX);
 	int n = snprintf(p, KA_VALUE_MAX, "%" PRId64, v);
 	assert(n > 0 && n < KA_VALUE_MAX);
+	return (struct kc_str){p, n};
+}
+
+/* A double as Java's Double.toString writes the ones sluice keeps (0..1):
+ * the shortest digits that read back the same, with ".0" on an integer. */
+static struct kc_str ka_double(struct ka *k, double v)
+{
+	char *p = ka_take(k, KA_VALUE_MAX + 8);
+	int n = 0;
+	for (int prec = 1; prec <= 17; prec++) {
+		n = snprintf(p, KA_VALUE_MAX + 8, "%.*g", prec, v);
+		if (strtod(p, NULL) == v)
+			break;
+	}
+	assert(n > 0 && n < KA_VALUE_MAX);
+	if (!strpbrk(p, ".e")) {
+		memcpy(p + n, ".0", 3);
+		n += 2;
+	}
 	return (struct kc_str){p, n};
 }
 
@@ -212,16 +232,159 @@ static int parse_i64(struct kc_str s, int64_t *out)
 	return 0;
 }
 
-/* The topic configs of one CreatableTopic onto r.  Returns 0 or an error
+/* A config value as a double: decimal, finite.  Returns 0 or -1. */
+static int parse_double(struct kc_str s, double *out)
+{
+	char buf[64];
+	if (s.len <= 0 || (size_t)s.len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s.ptr, (size_t)s.len);
+	buf[s.len] = 0;
+	char *end;
+	errno = 0;
+	double v = strtod(buf, &end);
+	if (errno || *end || !(v == v) || v > 1e308 || v < -1e308)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* cleanup.policy as Kafka lists it: "delete", "compact", or both with a
+ * comma (either order, blanks around the items ignored).  Returns the
+ * SN_CLEANUP_* bits, or 0 when it is not such a list. */
+static uint8_t parse_policy(struct kc_str s)
+{
+	uint8_t bits = 0;
+	int32_t i = 0;
+	if (s.len <= 0)
+		return 0;
+	/* bounded: each round consumes one item of s */
+	while (i <= s.len) {
+		int32_t j = i;
+		while (j < s.len && s.ptr[j] != ',')
+			j++;
+		int32_t a = i, b = j;
+		while (a < b && (s.ptr[a] == ' ' || s.ptr[a] == '\t'))
+			a++;
+		while (b > a && (s.ptr[b - 1] == ' ' || s.ptr[b - 1] == '\t'))
+			b--;
+		struct kc_str item = {s.ptr + a, b - a};
+		if (str_is(item, "delete"))
+			bits |= SN_CLEANUP_DELETE;
+		else if (str_is(item, "compact"))
+			bits |= SN_CLEANUP_COMPACT;
+		else
+			return 0;
+		i = j + 1;
+	}
+	return bits;
+}
+
+/*
+ * One topic config (a key and its value) onto t, as CreateTopics and the
+ * Alter*Configs requests set it.  Returns 0, or INVALID_CONFIG with *msg
+ * set: an unknown or read-only key, a null or malformed value, or one out
+ * of Kafka's range for the key.
+ */
+static int apply_config(struct ka *k, struct kc_str key, struct kc_str val,
+			struct sl_topic *t, struct kc_str *msg)
+{
+	char kb[68], vb[68];
+	int64_t v = 0;
+	double d = 0;
+	if (val.len < 0) {
+		*msg = ka_msg(k, "config '%s' has a null value", shown(key, kb));
+		return KA_ERR_INVALID_CONFIG;
+	}
+	if (str_is(key, "cleanup.policy")) {
+		uint8_t bits = parse_policy(val);
+		if (!bits) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "cleanup.policy: give delete, compact or "
+				      "compact,delete", shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		t->cleanup_policy = bits;
+		return 0;
+	}
+	if (str_is(key, "min.cleanable.dirty.ratio")) {
+		if (parse_double(val, &d) || d < 0 || d > 1) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "min.cleanable.dirty.ratio: a number "
+				      "between 0 and 1", shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		t->min_cleanable_dirty_ratio = d;
+		return 0;
+	}
+	static const struct {
+		const char *name;
+		int64_t min, max;
+		const char *unit;
+	} nums[] = {
+		{"retention.ms", -1, INT64_MAX, "milliseconds, or -1 (forever)"},
+		{"retention.bytes", -1, INT64_MAX, "bytes, or -1 (unlimited)"},
+		{"segment.bytes", SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX,
+		 "bytes, 1 MiB to 2047 MiB"},
+		{"min.compaction.lag.ms", 0, INT64_MAX, "milliseconds, >= 0"},
+		{"max.compaction.lag.ms", 1, INT64_MAX, "milliseconds, >= 1"},
+		{"delete.retention.ms", 0, INT64_MAX, "milliseconds, >= 0"},
+	};
+	int64_t *dst[] = {&t->retention_ms, &t->retention_bytes,
+			  &t->segment_bytes, &t->min_compaction_lag_ms,
+			  &t->max_compaction_lag_ms, &t->delete_retention_ms};
+	_Static_assert(sizeof(nums) / sizeof(nums[0]) ==
+			       sizeof(dst) / sizeof(dst[0]),
+		       "one destination per numeric config");
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (!str_is(key, nums[i].name))
+			continue;
+		/* 0 would mean "the default" to the native path */
+		bool zero_bad = i < 2;
+		if (parse_i64(val, &v) || v < nums[i].min || v > nums[i].max ||
+		    (zero_bad && v == 0)) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "%s: %s%s", shown(val, vb), nums[i].name,
+				      nums[i].unit,
+				      zero_bad ? ", not 0" : "");
+			return KA_ERR_INVALID_CONFIG;
+		}
+		*dst[i] = v;
+		return 0;
+	}
+	*msg = ka_msg(k, "config '%s' is not supported: sluice's topic configs "
+		      "are retention.ms, retention.bytes, segment.bytes, "
+		      "cleanup.policy, min.cleanable.dirty.ratio, "
+		      "min.compaction.lag.ms, max.compaction.lag.ms and "
+		      "delete.retention.ms", shown(key, kb));
+	return KA_ERR_INVALID_CONFIG;
+}
+
+/* The rule Kafka checks across configs.  Returns 0 or INVALID_CONFIG. */
+static int check_topic_configs(struct ka *k, const struct sl_topic *t,
+			       struct kc_str *msg)
+{
+	if (t->min_compaction_lag_ms > t->max_compaction_lag_ms) {
+		*msg = ka_msg(k, "conflict topic config setting "
+			      "min.compaction.lag.ms (%lld) > "
+			      "max.compaction.lag.ms (%lld)",
+			      (long long)t->min_compaction_lag_ms,
+			      (long long)t->max_compaction_lag_ms);
+		return KA_ERR_INVALID_CONFIG;
+	}
+	assert(sl_topic_compaction_valid(t));
+	return 0;
+}
+
+/* The topic configs of one CreatableTopic onto out.  Returns 0 or an error
  * code with *msg set. */
 static int topic_configs(struct ka *k, const struct kc_create_topics_req_topic *t,
-			 struct sn_create_topic *r, struct kc_str *msg)
+			 struct sl_topic *out, struct kc_str *msg)
 {
 	const struct kc_create_topics_req_config *cf = t->configs.items;
-	char kb[68], vb[68];
+	char kb[68];
 	for (int32_t i = 0; i < t->configs.count; i++) {
-		struct kc_str key = cf[i].name, val = cf[i].value;
-		int64_t v = 0;
+		struct kc_str key = cf[i].name;
 		for (int32_t j = 0; j < i; j++) {
 			if (str_eq(cf[j].name, key)) {
 				*msg = ka_msg(k, "config '%s' is given twice",
@@ -229,53 +392,11 @@ static int topic_configs(struct ka *k, const struct kc_create_topics_req_topic *
 				return KA_ERR_INVALID_CONFIG;
 			}
 		}
-		if (val.len < 0) {
-			*msg = ka_msg(k, "config '%s' has a null value",
-				      shown(key, kb));
-			return KA_ERR_INVALID_CONFIG;
-		}
-		if (str_is(key, "cleanup.policy")) {
-			if (str_is(val, "delete"))
-				continue;
-			*msg = ka_msg(k, "cleanup.policy '%s' is not supported:"
-				      " only 'delete' (segments are removed by "
-				      "retention, never compacted)",
-				      shown(val, vb));
-			return KA_ERR_INVALID_CONFIG;
-		}
-		bool is_ms = str_is(key, "retention.ms");
-		bool is_bytes = str_is(key, "retention.bytes");
-		bool is_seg = str_is(key, "segment.bytes");
-		if (!is_ms && !is_bytes && !is_seg) {
-			*msg = ka_msg(k, "config '%s' is not supported: only "
-				      "retention.ms, retention.bytes, "
-				      "segment.bytes and cleanup.policy=delete",
-				      shown(key, kb));
-			return KA_ERR_INVALID_CONFIG;
-		}
-		int rc = parse_i64(val, &v);
-		if (is_seg && (rc || v < SEGMENT_BYTES_MIN || v > SEGMENT_BYTES_MAX)) {
-			*msg = ka_msg(k, "segment.bytes '%s' is not between "
-				      "%lld (1 MiB) and %lld (2047 MiB)",
-				      shown(val, vb), SEGMENT_BYTES_MIN,
-				      SEGMENT_BYTES_MAX);
-			return KA_ERR_INVALID_CONFIG;
-		}
-		if (!is_seg && (rc || v == 0 || v < -1)) {
-			*msg = ka_msg(k, "%s '%s' is neither -1 (unlimited) nor a "
-				      "positive number of %s", shown(key, kb),
-				      shown(val, vb),
-				      is_ms ? "milliseconds" : "bytes");
-			return KA_ERR_INVALID_CONFIG;
-		}
-		if (is_ms)
-			r->retention_ms = v;
-		else if (is_bytes)
-			r->retention_bytes = v;
-		else
-			r->segment_bytes = v;
+		int rc = apply_config(k, key, cf[i].value, out, msg);
+		if (rc)
+			return rc;
 	}
-	return 0;
+	return check_topic_configs(k, out, msg);
 }
 
 /* Partitions from a manual assignment: accepted when it lists every
@@ -367,8 +488,6 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 			return KA_ERR_INVALID_REPLICATION_FACTOR;
 		}
 	}
-	if ((rc = topic_configs(k, t, &r, msg)))
-		return rc;
 	rc = sl_admin_topic_from(c, &r, out);
 	if (rc < 0) {
 		/* every field was checked above; this is a configured default
@@ -377,7 +496,8 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 			      sn_error_message(-rc));
 		return -rc;
 	}
-	return 0;
+	sl_topic_compaction_defaults(out);
+	return topic_configs(k, t, out, msg);
 }
 
 static long create_topics(struct ka *k, const struct kc_request_header *h,
@@ -517,6 +637,8 @@ static long delete_topics(struct ka *k, const struct kc_request_header *h,
  * it.  Topic entries without a field are fixed by what sluice does. */
 enum ka_src {
 	TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_SEGMENT_BYTES,
+	TOPIC_CLEANUP_POLICY, TOPIC_DIRTY_RATIO, TOPIC_MIN_LAG_MS,
+	TOPIC_MAX_LAG_MS, TOPIC_DELETE_RETENTION_MS,
 	FIXED,
 	BROKER_ID, BROKER_PARTITIONS, BROKER_LOG_DIRS, BROKER_RETENTION_MS,
 	BROKER_RETENTION_BYTES, BROKER_SEGMENT_BYTES,
@@ -540,8 +662,19 @@ static const struct ka_config topic_configs_all[] = {
 	 "the rest still holds this much; -1: unlimited."},
 	{"segment.bytes", TOPIC_SEGMENT_BYTES, NULL, KA_TYPE_INT, false,
 	 "The size at which a partition's log rolls to a new segment."},
-	{"cleanup.policy", FIXED, "delete", KA_TYPE_LIST, false,
-	 "Old segments are deleted by retention; compaction is not supported."},
+	{"cleanup.policy", TOPIC_CLEANUP_POLICY, NULL, KA_TYPE_LIST, false,
+	 "delete: old segments are removed by retention; compact: the "
+	 "cleaner keeps the last record of each key; compact,delete: both."},
+	{"min.cleanable.dirty.ratio", TOPIC_DIRTY_RATIO, NULL, KA_TYPE_DOUBLE,
+	 false, "A compaction pass starts when the part of the log not yet "
+	 "cleaned is more than this share of it."},
+	{"min.compaction.lag.ms", TOPIC_MIN_LAG_MS, NULL, KA_TYPE_LONG, false,
+	 "A record stays uncompacted for at least this long."},
+	{"max.compaction.lag.ms", TOPIC_MAX_LAG_MS, NULL, KA_TYPE_LONG, false,
+	 "A record older than this is compacted whatever the dirty ratio."},
+	{"delete.retention.ms", TOPIC_DELETE_RETENTION_MS, NULL, KA_TYPE_LONG,
+	 false, "How long a delete marker (null value) is kept after the "
+	 "pass that first cleaned it."},
 	{"compression.type", FIXED, "producer", KA_TYPE_STRING, true,
 	 "Record batches are stored as the producer compressed them."},
 	{"message.timestamp.type", FIXED, "CreateTime", KA_TYPE_STRING, true,
@@ -568,7 +701,7 @@ static const struct ka_config broker_configs_all[] = {
 	 "Default segment.bytes of new topics (segment_mb)."},
 };
 
-#define KA_CONFIGS_MAX 7
+#define KA_CONFIGS_MAX 12
 _Static_assert(sizeof(topic_configs_all) / sizeof(topic_configs_all[0]) <=
 		       KA_CONFIGS_MAX &&
 	       sizeof(broker_configs_all) / sizeof(broker_configs_all[0]) <=
@@ -602,6 +735,7 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 			continue;
 		int64_t v = 0, dflt = 0;
 		bool is_number = true;
+		struct kc_str text = {NULL, -1};
 		switch (d->src) {
 		case TOPIC_RETENTION_MS:
 			v = t->retention_ms, dflt = c->retention_ms; break;
@@ -609,13 +743,44 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 			v = t->retention_bytes, dflt = c->retention_bytes; break;
 		case TOPIC_SEGMENT_BYTES:
 			v = t->segment_bytes, dflt = c->segment_bytes; break;
+		case TOPIC_CLEANUP_POLICY:
+			is_number = false;
+			text = cstr(t->cleanup_policy == SN_CLEANUP_DELETE
+					    ? "delete"
+				    : t->cleanup_policy == SN_CLEANUP_COMPACT
+					    ? "compact" : "compact,delete");
+			v = t->cleanup_policy, dflt = SN_CLEANUP_DELETE;
+			break;
+		case TOPIC_DIRTY_RATIO:
+			is_number = false;
+			text = ka_double(k, t->min_cleanable_dirty_ratio);
+			v = t->min_cleanable_dirty_ratio != SL_DIRTY_RATIO_DEFAULT;
+			break;
+		case TOPIC_MIN_LAG_MS:
+			v = t->min_compaction_lag_ms;
+			dflt = SL_MIN_LAG_MS_DEFAULT;
+			break;
+		case TOPIC_MAX_LAG_MS:
+			v = t->max_compaction_lag_ms;
+			dflt = SL_MAX_LAG_MS_DEFAULT;
+			break;
+		case TOPIC_DELETE_RETENTION_MS:
+			v = t->delete_retention_ms;
+			dflt = SL_DELETE_RETENTION_MS_DEFAULT;
+			break;
 		case BROKER_ID: v = dflt = c->node_id; break;
 		case BROKER_PARTITIONS: v = dflt = c->default_partitions; break;
 		case BROKER_RETENTION_MS: v = dflt = c->retention_ms; break;
 		case BROKER_RETENTION_BYTES: v = dflt = c->retention_bytes; break;
 		case BROKER_SEGMENT_BYTES: v = dflt = c->segment_bytes; break;
 		case FIXED:
-		case BROKER_LOG_DIRS: is_number = false; break;
+			is_number = false;
+			text = cstr(d->fixed);
+			break;
+		case BROKER_LOG_DIRS:
+			is_number = false;
+			text = cstr(c->data_dir);
+			break;
 		}
 		struct kc_describe_configs_entry *x = &e[n++];
 		*x = (struct kc_describe_configs_entry){
@@ -629,10 +794,7 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 						 ? cstr(d->doc)
 						 : (struct kc_str){NULL, -1},
 		};
-		if (is_number)
-			x->value = ka_num(k, v);
-		else
-			x->value = cstr(d->src == FIXED ? d->fixed : c->data_dir);
+		x->value = is_number ? ka_num(k, v) : text;
 		if (t)
 			x->config_source = v == dflt ? KC_CONFIG_SOURCE_DEFAULT
 						     : KC_CONFIG_SOURCE_TOPIC;
@@ -752,7 +914,7 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
 		per = sizeof(struct kc_describe_configs_result) + KA_MSG_MAX + 1 +
 		      KA_CONFIGS_MAX * (sizeof(struct kc_describe_configs_entry) +
-					KA_VALUE_MAX + 8) + 16;
+					2 * KA_VALUE_MAX + 24) + 16;
 		break;
 	}
 	}

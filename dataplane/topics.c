@@ -200,6 +200,33 @@ static int net_grace(struct dp *dp)
 	return -ETIMEDOUT;
 }
 
+/* The compaction settings of a TOPIC_PUT onto t (none given: delete). */
+static void set_compaction(struct dp_topic *t, const struct sn_topic_info *ti)
+{
+	struct slog_clean_config cc;
+	slog_clean_config_defaults(&cc);
+	uint8_t policy = SN_CLEANUP_DELETE;
+	if (ti->cleanup_policy) {
+		policy = ti->cleanup_policy;
+		cc.min_cleanable_dirty_ratio = ti->min_cleanable_dirty_ratio;
+		cc.min_compaction_lag_ms = ti->min_compaction_lag_ms;
+		cc.max_compaction_lag_ms = ti->max_compaction_lag_ms;
+		cc.delete_retention_ms = ti->delete_retention_ms;
+	}
+	uint64_t bits;
+	memcpy(&bits, &cc.min_cleanable_dirty_ratio, sizeof(bits));
+	/* relaxed: see dp_topic */
+	atomic_store_explicit(&t->clean_dirty_ratio_bits, bits,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->clean_min_lag_ms, cc.min_compaction_lag_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->clean_max_lag_ms, cc.max_compaction_lag_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->clean_delete_retention_ms,
+			      cc.delete_retention_ms, memory_order_relaxed);
+	atomic_store_explicit(&t->cleanup_policy, policy, memory_order_relaxed);
+}
+
 int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 {
 	if (!sn_topic_name_valid(ti->name, ti->name_len) || ti->topic_id == 0 ||
@@ -225,6 +252,7 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 			t->retention_ms = ti->retention_ms;
 			t->retention_bytes = ti->retention_bytes;
 			t->durability = ti->durability;
+			set_compaction(t, ti);
 			return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
 		}
 	}
@@ -242,6 +270,7 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 						   dp->cfg.retention_bytes;
 	t->segment_bytes = ti->segment_bytes ? ti->segment_bytes :
 					       dp->cfg.segment_bytes;
+	set_compaction(t, ti);
 	t->parts = calloc((size_t)t->partitions, sizeof(*t->parts));
 	if (!t->parts) {
 		free(t);

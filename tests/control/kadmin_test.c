@@ -299,7 +299,15 @@ static void test_bad_config(void **state)
 		const char *key, *value, *says;
 	} bad[] = {
 		{"compression.type", "lz4", "compression.type"},
-		{"cleanup.policy", "compact", "cleanup.policy"},
+		{"cleanup.policy", "compactt", "cleanup.policy"},
+		{"cleanup.policy", "compact,", "cleanup.policy"},
+		{"cleanup.policy", "", "cleanup.policy"},
+		{"min.cleanable.dirty.ratio", "1.5", "min.cleanable.dirty.ratio"},
+		{"min.cleanable.dirty.ratio", "-0.1", "min.cleanable.dirty.ratio"},
+		{"min.cleanable.dirty.ratio", "nan", "min.cleanable.dirty.ratio"},
+		{"min.compaction.lag.ms", "-1", "min.compaction.lag.ms"},
+		{"max.compaction.lag.ms", "0", "max.compaction.lag.ms"},
+		{"delete.retention.ms", "-1", "delete.retention.ms"},
 		{"retention.ms", "abc", "retention.ms"},
 		{"retention.ms", "0", "retention.ms"},
 		{"retention.ms", "-2", "retention.ms"},
@@ -338,6 +346,41 @@ static void test_bad_config(void **state)
 	TL_EQ(t->retention_ms, -1);
 	TL_EQ(t->retention_bytes, 1048576);
 	TL_EQ(t->segment_bytes, 1048576);
+	TL_EQ(t->cleanup_policy, SN_CLEANUP_DELETE);
+	TL_TRUE(t->min_cleanable_dirty_ratio == 0.5);
+	TL_EQ(t->max_compaction_lag_ms, INT64_MAX);
+	TL_EQ(t->delete_retention_ms, 86400000);
+
+	/* the compaction configs, at their limits */
+	static const char *const policies[] = {"compact", " delete , compact",
+					       "compact,delete"};
+	static const uint8_t bits[] = {SN_CLEANUP_COMPACT, 3, 3};
+	for (unsigned i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "compacted%u", i);
+		topic(0, name, 1, 1);
+		with_config(0, "cleanup.policy", policies[i]);
+		with_config(0, "min.cleanable.dirty.ratio", i ? "1" : "0");
+		with_config(0, "min.compaction.lag.ms", "0");
+		with_config(0, "max.compaction.lag.ms", "1");
+		with_config(0, "delete.retention.ms", "0");
+		TL_EQ(create1(4, false, &changed)->error_code, 0);
+		t = find(name);
+		TL_EQ(t->cleanup_policy, bits[i]);
+		TL_TRUE(t->min_cleanable_dirty_ratio == (i ? 1.0 : 0.0));
+		TL_EQ(t->min_compaction_lag_ms, 0);
+		TL_EQ(t->max_compaction_lag_ms, 1);
+		TL_EQ(t->delete_retention_ms, 0);
+	}
+	/* Kafka's rule across two configs */
+	topic(0, "lagged", 1, 1);
+	with_config(0, "min.compaction.lag.ms", "5000");
+	with_config(0, "max.compaction.lag.ms", "4999");
+	const struct kc_create_topics_resp_topic *r = create1(4, false, &changed);
+	TL_EQ(r->error_code, 40);
+	TL_TRUE(strstr(r->error_message.ptr, "min.compaction.lag.ms") != NULL);
+	TL_EQ(changed, 0);
+	TL_TRUE(find("lagged") == NULL);
 }
 
 static void test_bad_topics(void **state)
@@ -514,7 +557,7 @@ static void test_describe_topic(void **state)
 		describe(0, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
 	TL_EQ(o->error_code, 0);
 	assert_str_is(o->error_message, NULL);
-	TL_EQ(o->configs.count, 7);
+	TL_EQ(o->configs.count, 11);
 	const struct kc_describe_configs_entry *e = entry(o, "retention.ms");
 	assert_str_is(e->value, "1234");
 	TL_EQ(e->is_default, false);
@@ -525,6 +568,13 @@ static void test_describe_topic(void **state)
 	TL_EQ(e->is_default, true);
 	assert_str_is(entry(o, "retention.bytes")->value, "-1");
 	assert_str_is(entry(o, "cleanup.policy")->value, "delete");
+	TL_EQ(entry(o, "cleanup.policy")->is_default, true);
+	assert_str_is(entry(o, "min.cleanable.dirty.ratio")->value, "0.5");
+	assert_str_is(entry(o, "min.compaction.lag.ms")->value, "0");
+	assert_str_is(entry(o, "max.compaction.lag.ms")->value,
+		      "9223372036854775807");
+	assert_str_is(entry(o, "delete.retention.ms")->value, "86400000");
+	TL_EQ(entry(o, "delete.retention.ms")->is_default, true);
 	TL_EQ(entry(o, "compression.type")->read_only, true);
 	assert_str_is(entry(o, "min.insync.replicas")->value, "1");
 
@@ -552,6 +602,31 @@ static void test_describe_topic(void **state)
 	TL_EQ(o->configs.count, 0);
 	o = describe(1, KC_RESOURCE_TOPIC, "a b", NULL, -1, false);
 	TL_EQ(o->error_code, SN_ERR_INVALID_TOPIC_EXCEPTION);
+
+	/* a compacted topic: its settings, typed as Kafka types them */
+	topic(0, "kv", 1, 1);
+	with_config(0, "cleanup.policy", "delete,compact");
+	with_config(0, "min.cleanable.dirty.ratio", "0.01");
+	with_config(0, "min.compaction.lag.ms", "100");
+	with_config(0, "max.compaction.lag.ms", "7200000");
+	with_config(0, "delete.retention.ms", "1000");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	o = describe(3, KC_RESOURCE_TOPIC, "kv", NULL, -1, false);
+	TL_EQ(o->error_code, 0);
+	e = entry(o, "cleanup.policy");
+	assert_str_is(e->value, "compact,delete");
+	TL_EQ(e->is_default, false);
+	TL_EQ(e->config_source, KC_CONFIG_SOURCE_TOPIC);
+	TL_EQ(e->config_type, 7); /* LIST */
+	e = entry(o, "min.cleanable.dirty.ratio");
+	assert_str_is(e->value, "0.01");
+	TL_EQ(e->config_type, 6); /* DOUBLE */
+	TL_EQ(e->config_source, KC_CONFIG_SOURCE_TOPIC);
+	assert_str_is(entry(o, "min.compaction.lag.ms")->value, "100");
+	assert_str_is(entry(o, "max.compaction.lag.ms")->value, "7200000");
+	e = entry(o, "delete.retention.ms");
+	assert_str_is(e->value, "1000");
+	TL_EQ(e->is_default, false);
 }
 
 static void test_describe_broker(void **state)
