@@ -631,6 +631,124 @@ static long delete_topics(struct ka *k, const struct kc_request_header *h,
 	return len;
 }
 
+/* ---- CreatePartitions ---- */
+
+struct grow {
+	int32_t count;
+	int32_t assignments;  /* -1: none given */
+	int32_t node_id;
+	const struct kc_create_partitions_req_topic *t;
+};
+
+/* sl_admin_modify's step for CreatePartitions: Kafka's checks, in its
+ * order, against the topic as the store has it now. */
+static int grow_topic(struct sl_topic *t, void *ctx, char *err, size_t errlen)
+{
+	const struct grow *g = ctx;
+	if (g->count == t->partitions) {
+		snprintf(err, errlen, "Topic already has %d partition(s).",
+			 (int)t->partitions);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	if (g->count < t->partitions) {
+		snprintf(err, errlen, "The topic %s currently has %d "
+			 "partition(s); %d would not be an increase.", t->name,
+			 (int)t->partitions, (int)g->count);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	if (g->count > SN_PARTITIONS_MAX) {
+		snprintf(err, errlen, "%d partitions: a topic has at most %d",
+			 (int)g->count, SN_PARTITIONS_MAX);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	int32_t added = g->count - t->partitions;
+	if (g->assignments >= 0 && g->assignments != added) {
+		snprintf(err, errlen, "Attempted to add %d additional "
+			 "partition(s), but only %d assignment(s) were "
+			 "specified.", (int)added, (int)g->assignments);
+		return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	const struct kc_create_partitions_req_assignment *a =
+		g->t->assignments.items;
+	for (int32_t i = 0; i < g->assignments; i++) {
+		const int32_t *b = a[i].broker_ids.items;
+		if (a[i].broker_ids.count != 1 || b[0] != g->node_id) {
+			snprintf(err, errlen, "new partition %d: this broker is "
+				 "a single node (id %d), so each partition has "
+				 "exactly one replica, on it",
+				 (int)(t->partitions + i), (int)g->node_id);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+	}
+	t->partitions = g->count;
+	return 0;
+}
+
+static long create_partitions(struct ka *k, const struct kc_request_header *h,
+			      const struct kc_create_partitions_req *q,
+			      uint8_t *resp, size_t cap, int *changed)
+{
+	union kc_response body;
+	struct kc_create_partitions_resp *r = (void *)body.raw;
+	const struct kc_create_partitions_req_topic *t = q->topics.items;
+	int32_t n = q->topics.count > 0 ? q->topics.count : 0;
+	size_t bound = KA_FIXED_BYTES;
+	for (int32_t i = 0; i < n; i++)
+		bound += (size_t)t[i].name.len + KA_PER_TOPIC_BYTES;
+	if (bound > cap)
+		return -ENOBUFS;
+	k->msg_budget = cap - bound;
+
+	memset(&body, 0, sizeof(body));
+	struct kc_create_partitions_resp_topic_result *out =
+		ka_take(k, (size_t)n * sizeof(*out));
+	uint8_t *dup = ka_take(k, (size_t)n);
+	_Static_assert(offsetof(struct kc_create_partitions_req_topic, name) == 0,
+		       "mark_duplicates reads a name at the start of each item");
+	mark_duplicates(k, (const uint8_t *)t, sizeof(*t), n, dup);
+	int32_t m = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (dup[i] == 2)
+			continue; /* one result per name, as Kafka */
+		struct kc_create_partitions_resp_topic_result *o = &out[m++];
+		*o = (struct kc_create_partitions_resp_topic_result){
+			.name = t[i].name, .error_message = {NULL, -1}};
+		if (dup[i]) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "Duplicate topic name.");
+			continue;
+		}
+		struct grow g = {
+			.count = t[i].count,
+			.assignments = t[i].assignments.count,
+			.node_id = k->c->node_id,
+			.t = &t[i],
+		};
+		char err[512] = "";
+		long rc = t[i].name.len > 0
+				  ? sl_admin_modify(k->m, t[i].name.ptr,
+						    (size_t)t[i].name.len,
+						    grow_topic, &g,
+						    q->validate_only, NULL, err,
+						    sizeof(err))
+				  : -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		if (rc == 0) {
+			*changed |= !q->validate_only;
+		} else {
+			o->error_code = (int16_t)-rc;
+			o->error_message = ka_msg(k, "%s", err[0] ? err :
+						  "topic '' does not exist");
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->results = (struct kc_array){out, m};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0); /* the bound above holds it */
+	return len;
+}
+
 /* ---- DescribeConfigs ---- */
 
 /* One describable config: where its value comes from and how Kafka types
@@ -909,6 +1027,13 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
 		break;
 	}
+	case KC_API_CREATE_PARTITIONS: {
+		const struct kc_create_partitions_req *q = (const void *)body->raw;
+		n = q->topics.count > 0 ? (size_t)q->topics.count : 0;
+		per = sizeof(struct kc_create_partitions_resp_topic_result) + 1 +
+		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
+		break;
+	}
 	default: {
 		const struct kc_describe_configs_req *q = (const void *)body->raw;
 		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
@@ -921,18 +1046,22 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 	return 3 * 8 + n * per + extra;
 }
 
+bool sl_kadmin_serves(int16_t api_key)
+{
+	return api_key == KC_API_CREATE_TOPICS ||
+	       api_key == KC_API_DELETE_TOPICS ||
+	       api_key == KC_API_DESCRIBE_CONFIGS ||
+	       api_key == KC_API_CREATE_PARTITIONS;
+}
+
 long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 		      const uint8_t *req, size_t len, uint8_t *resp,
 		      size_t cap, int *changed)
 {
 	assert(m && c && changed && (req || len == 0) && (resp || cap == 0));
 	*changed = 0;
-	if (len >= 2) {
-		int16_t key = (int16_t)((req[0] << 8) | req[1]);
-		if (key != KC_API_CREATE_TOPICS && key != KC_API_DELETE_TOPICS &&
-		    key != KC_API_DESCRIBE_CONFIGS)
-			return -EINVAL;
-	}
+	if (len >= 2 && !sl_kadmin_serves((int16_t)((req[0] << 8) | req[1])))
+		return -EINVAL;
 	if (len > SIZE_MAX / 32)
 		return -ENOMEM;
 	struct kc_request_header h;
@@ -964,6 +1093,10 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 	case KC_API_DELETE_TOPICS:
 		rc = delete_topics(&k, &h, (const void *)body.raw, resp, cap,
 				   changed);
+		break;
+	case KC_API_CREATE_PARTITIONS:
+		rc = create_partitions(&k, &h, (const void *)body.raw, resp, cap,
+				       changed);
 		break;
 	default:
 		assert(h.api_key == KC_API_DESCRIBE_CONFIGS);

@@ -30,11 +30,15 @@
 #ifndef SLUICE_CONTROL_KADMIN_H
 #define SLUICE_CONTROL_KADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "control/metadata.h"
 #include "proto/config.h"
+
+/* True for the APIs sl_kadmin_handle answers. */
+bool sl_kadmin_serves(int16_t api_key);
 
 /*
  * Handle one whole Kafka request (without the 4-byte size prefix) whose API

@@ -544,6 +544,111 @@ entry(const struct kc_describe_configs_result *o, const char *name)
 	return NULL;
 }
 
+/* CreatePartitions at v0 (classic) and v3 (flexible): more partitions are
+ * durable; the same or fewer, an unknown topic, a wrong assignment and a
+ * duplicate name get Kafka's codes and messages; validate_only changes
+ * nothing. */
+static void test_create_partitions(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "grow", 2, 1);
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+
+	int32_t broker_one[] = {1}, broker_seven[] = {7};
+	struct kc_create_partitions_req_assignment as[2] = {
+		{{broker_one, 1}}, {{broker_seven, 1}}};
+	struct kc_create_partitions_req_topic tp[6] = {
+		{S("grow"), 4, {NULL, -1}},     /* 2 -> 4 */
+		{S("missing"), 3, {NULL, -1}},
+		{S("dup"), 3, {NULL, -1}},
+		{S("dup"), 3, {NULL, -1}},
+	};
+	struct kc_create_partitions_req q = {{tp, 4}, 5000, false};
+	union kc_response out;
+	for (int16_t ver = 0; ver <= 3; ver += 3) {
+		TL_TRUE(call(KC_API_CREATE_PARTITIONS, ver, &q, sizeof(q), &out,
+			     &changed) > 0);
+		struct kc_create_partitions_resp *r = (void *)out.raw;
+		const struct kc_create_partitions_resp_topic_result *x =
+			r->results.items;
+		TL_EQ(r->results.count, 3);
+		assert_str_is(x[0].name, "grow");
+		if (ver == 0) {
+			TL_EQ(x[0].error_code, 0);
+			assert_str_is(x[0].error_message, NULL);
+			TL_EQ(changed, 1);
+		} else {
+			/* the second time: no increase */
+			TL_EQ(x[0].error_code, SN_ERR_INVALID_PARTITIONS);
+			assert_str_is(x[0].error_message,
+				      "Topic already has 4 partition(s).");
+			TL_EQ(changed, 0);
+		}
+		TL_EQ(find("grow")->partitions, 4);
+		assert_str_is(x[1].name, "missing");
+		TL_EQ(x[1].error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_str_is(x[2].name, "dup");
+		TL_EQ(x[2].error_code, SN_ERR_INVALID_REQUEST);
+		assert_str_is(x[2].error_message, "Duplicate topic name.");
+	}
+
+	/* v3 bytes of a one-topic answer: header tagged fields, throttle,
+	 * compact array, name, code, message, tags */
+	tp[0] = (struct kc_create_partitions_req_topic){S("grow"), 3,
+							{NULL, -1}};
+	q.topics.count = 1;
+	encode(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q));
+	long n = sl_kadmin_handle(g_m, &g_cfg, g_req, g_req_len, g_resp,
+				  sizeof(g_resp), &changed);
+	static const char msg[] =
+		"The topic grow currently has 4 partition(s); 3 would not be "
+		"an increase.";
+	uint8_t want[128] = {0, 0, 0, 77, 0, 0, 0, 0, 0, 2, 5, 'g', 'r', 'o',
+			     'w', 0, SN_ERR_INVALID_PARTITIONS,
+			     sizeof(msg)};
+	memcpy(want + 18, msg, sizeof(msg) - 1);
+	want[18 + sizeof(msg) - 1] = 0; /* the result's tags */
+	want[19 + sizeof(msg) - 1] = 0; /* the response's tags */
+	TL_EQ(n, 20 + (long)sizeof(msg) - 1);
+	TL_EQ(memcmp(g_resp, want, (size_t)n), 0);
+
+	/* assignments: as many as partitions added, each this broker */
+	tp[0] = (struct kc_create_partitions_req_topic){S("grow"), 6,
+							{as, 1}};
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	const struct kc_create_partitions_resp_topic_result *x =
+		((struct kc_create_partitions_resp *)(void *)out.raw)->results.items;
+	TL_EQ(x[0].error_code, 39);
+	assert_str_is(x[0].error_message, "Attempted to add 2 additional "
+		      "partition(s), but only 1 assignment(s) were specified.");
+	tp[0].assignments.count = 2;
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	x = ((struct kc_create_partitions_resp *)(void *)out.raw)->results.items;
+	TL_EQ(x[0].error_code, 39); /* broker 7 is not this one */
+	assert_msg_has(x[0].error_message, "single node");
+	as[1].broker_ids.items = broker_one;
+	q.validate_only = true;
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	x = ((struct kc_create_partitions_resp *)(void *)out.raw)->results.items;
+	TL_EQ(x[0].error_code, 0);
+	TL_EQ(changed, 0);
+	TL_EQ(find("grow")->partitions, 4);
+	q.validate_only = false;
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	TL_EQ(x[0].error_code, 0);
+	TL_EQ(changed, 1);
+	TL_EQ(find("grow")->partitions, 6);
+	/* durable: read back from the file */
+	char err[512];
+	TL_OK(sl_meta_reload(g_m, err, sizeof(err)));
+	TL_EQ(find("grow")->partitions, 6);
+}
+
 static void test_describe_topic(void **state)
 {
 	(void)state;
@@ -810,6 +915,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_topics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_assignments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_partitions, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup,
