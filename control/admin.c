@@ -88,6 +88,40 @@ long sl_admin_delete(struct sl_meta *m, const char *name, size_t name_len,
 	return 0;
 }
 
+long sl_admin_modify(struct sl_meta *m, const char *name, size_t name_len,
+		     int (*fn)(struct sl_topic *t, void *ctx, char *err,
+			       size_t errlen),
+		     void *ctx, int validate_only, struct sl_topic *out,
+		     char *err, size_t errlen)
+{
+	if (sl_meta_begin(m, err, errlen))
+		return -SN_ERR_KAFKA_STORAGE_ERROR;
+	const struct sl_topic *t = sl_meta_find(m, name, name_len);
+	if (!t) {
+		sl_meta_abort(m);
+		snprintf(err, errlen, "topic '%.*s' does not exist",
+			 (int)name_len, name);
+		return -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	struct sl_topic copy = *t;
+	int rc = fn(&copy, ctx, err, errlen);
+	assert(rc >= 0);
+	assert(copy.id == t->id && !strcmp(copy.name, t->name));
+	if (rc || validate_only) {
+		sl_meta_abort(m);
+		if (out && !rc)
+			*out = copy;
+		return -rc;
+	}
+	rc = sl_meta_update(m, &copy);
+	assert(rc == 0); /* found above, under the lock */
+	if (out)
+		*out = copy;
+	if (sl_meta_commit(m, err, errlen))
+		return -SN_ERR_KAFKA_STORAGE_ERROR;
+	return 0;
+}
+
 long sl_admin_handle(struct sl_meta *m, const struct sl_config *c,
 		     const uint8_t *req, size_t len, uint8_t *resp, size_t cap,
 		     uint32_t *changed_id, char *err, size_t errlen)

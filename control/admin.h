@@ -41,6 +41,21 @@ long sl_admin_delete(struct sl_meta *m, const char *name, size_t name_len,
 		     struct sl_topic *out, char *err, size_t errlen);
 
 /*
+ * Change one topic as a transaction: lock and re-read the store, copy the
+ * topic called name, let fn change the copy (partitions, retention,
+ * segment and compaction fields; fn returns 0 or a positive protocol error
+ * and may write err), then save it unless validate_only.  Returns 0 or a
+ * negative protocol error: fn's, -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+ * -SN_ERR_KAFKA_STORAGE_ERROR (err says why).  *out (may be NULL) gets
+ * the topic as changed.
+ */
+long sl_admin_modify(struct sl_meta *m, const char *name, size_t name_len,
+		     int (*fn)(struct sl_topic *t, void *ctx, char *err,
+			       size_t errlen),
+		     void *ctx, int validate_only, struct sl_topic *out,
+		     char *err, size_t errlen);
+
+/*
  * Handle one client request frame (CREATE_TOPIC or DELETE_TOPIC) and write
  * the native response frame (same correlation id) into resp.  Returns its
  * length (> 0), or -ENOBUFS when cap < 64.  *changed_id is the id of the

@@ -48,6 +48,11 @@ static struct sn_topic_info topic_info(const struct sl_topic *t)
 		.segment_bytes = t->segment_bytes,
 		.name = t->name,
 		.name_len = t->name_len,
+		.cleanup_policy = t->cleanup_policy,
+		.min_cleanable_dirty_ratio = t->min_cleanable_dirty_ratio,
+		.min_compaction_lag_ms = t->min_compaction_lag_ms,
+		.max_compaction_lag_ms = t->max_compaction_lag_ms,
+		.delete_retention_ms = t->delete_retention_ms,
 	};
 }
 
@@ -252,6 +257,11 @@ static int same_topic(const struct sl_topic *a, const struct sl_topic *b)
 	       a->retention_ms == b->retention_ms &&
 	       a->retention_bytes == b->retention_bytes &&
 	       a->segment_bytes == b->segment_bytes &&
+	       a->cleanup_policy == b->cleanup_policy &&
+	       a->min_cleanable_dirty_ratio == b->min_cleanable_dirty_ratio &&
+	       a->min_compaction_lag_ms == b->min_compaction_lag_ms &&
+	       a->max_compaction_lag_ms == b->max_compaction_lag_ms &&
+	       a->delete_retention_ms == b->delete_retention_ms &&
 	       a->name_len == b->name_len && !strcmp(a->name, b->name);
 }
 
@@ -441,8 +451,7 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 {
 	l->kafka_requests++;
 	int16_t key = rlen >= 8 ? (int16_t)rb_be16(req) : -1;
-	if (key == KC_API_CREATE_TOPICS || key == KC_API_DELETE_TOPICS ||
-	    key == KC_API_DESCRIBE_CONFIGS) {
+	if (sl_kadmin_serves(key)) {
 		int changed = 0;
 		long n = sl_kadmin_handle(l->meta, l->cfg, req, rlen, l->kbuf,
 					  sizeof(l->kbuf) - SN_HEADER_BYTES,

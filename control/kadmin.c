@@ -44,6 +44,7 @@
 #define KA_TYPE_STRING 2
 #define KA_TYPE_INT 3
 #define KA_TYPE_LONG 5
+#define KA_TYPE_DOUBLE 6
 #define KA_TYPE_LIST 7
 
 #define KA_MSG_MAX 200       /* bytes of one error message */
@@ -102,6 +103,25 @@ static struct kc_str ka_num(struct ka *k, int64_t v)
 	char *p = ka_take(k, KA_VALUE_MAX);
 	int n = snprintf(p, KA_VALUE_MAX, "%" PRId64, v);
 	assert(n > 0 && n < KA_VALUE_MAX);
+	return (struct kc_str){p, n};
+}
+
+/* A double as Java's Double.toString writes the ones sluice keeps (0..1):
+ * the shortest digits that read back the same, with ".0" on an integer. */
+static struct kc_str ka_double(struct ka *k, double v)
+{
+	char *p = ka_take(k, KA_VALUE_MAX + 8);
+	int n = 0;
+	for (int prec = 1; prec <= 17; prec++) {
+		n = snprintf(p, KA_VALUE_MAX + 8, "%.*g", prec, v);
+		if (strtod(p, NULL) == v)
+			break;
+	}
+	assert(n > 0 && n < KA_VALUE_MAX);
+	if (!strpbrk(p, ".e")) {
+		memcpy(p + n, ".0", 3);
+		n += 2;
+	}
 	return (struct kc_str){p, n};
 }
 
@@ -212,16 +232,159 @@ static int parse_i64(struct kc_str s, int64_t *out)
 	return 0;
 }
 
-/* The topic configs of one CreatableTopic onto r.  Returns 0 or an error
+/* A config value as a double: decimal, finite.  Returns 0 or -1. */
+static int parse_double(struct kc_str s, double *out)
+{
+	char buf[64];
+	if (s.len <= 0 || (size_t)s.len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s.ptr, (size_t)s.len);
+	buf[s.len] = 0;
+	char *end;
+	errno = 0;
+	double v = strtod(buf, &end);
+	if (errno || *end || !(v == v) || v > 1e308 || v < -1e308)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* cleanup.policy as Kafka lists it: "delete", "compact", or both with a
+ * comma (either order, blanks around the items ignored).  Returns the
+ * SN_CLEANUP_* bits, or 0 when it is not such a list. */
+static uint8_t parse_policy(struct kc_str s)
+{
+	uint8_t bits = 0;
+	int32_t i = 0;
+	if (s.len <= 0)
+		return 0;
+	/* bounded: each round consumes one item of s */
+	while (i <= s.len) {
+		int32_t j = i;
+		while (j < s.len && s.ptr[j] != ',')
+			j++;
+		int32_t a = i, b = j;
+		while (a < b && (s.ptr[a] == ' ' || s.ptr[a] == '\t'))
+			a++;
+		while (b > a && (s.ptr[b - 1] == ' ' || s.ptr[b - 1] == '\t'))
+			b--;
+		struct kc_str item = {s.ptr + a, b - a};
+		if (str_is(item, "delete"))
+			bits |= SN_CLEANUP_DELETE;
+		else if (str_is(item, "compact"))
+			bits |= SN_CLEANUP_COMPACT;
+		else
+			return 0;
+		i = j + 1;
+	}
+	return bits;
+}
+
+/*
+ * One topic config (a key and its value) onto t, as CreateTopics and the
+ * Alter*Configs requests set it.  Returns 0, or INVALID_CONFIG with *msg
+ * set: an unknown or read-only key, a null or malformed value, or one out
+ * of Kafka's range for the key.
+ */
+static int apply_config(struct ka *k, struct kc_str key, struct kc_str val,
+			struct sl_topic *t, struct kc_str *msg)
+{
+	char kb[68], vb[68];
+	int64_t v = 0;
+	double d = 0;
+	if (val.len < 0) {
+		*msg = ka_msg(k, "config '%s' has a null value", shown(key, kb));
+		return KA_ERR_INVALID_CONFIG;
+	}
+	if (str_is(key, "cleanup.policy")) {
+		uint8_t bits = parse_policy(val);
+		if (!bits) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "cleanup.policy: give delete, compact or "
+				      "compact,delete", shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		t->cleanup_policy = bits;
+		return 0;
+	}
+	if (str_is(key, "min.cleanable.dirty.ratio")) {
+		if (parse_double(val, &d) || d < 0 || d > 1) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "min.cleanable.dirty.ratio: a number "
+				      "between 0 and 1", shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		t->min_cleanable_dirty_ratio = d;
+		return 0;
+	}
+	static const struct {
+		const char *name;
+		int64_t min, max;
+		const char *unit;
+	} nums[] = {
+		{"retention.ms", -1, INT64_MAX, "milliseconds, or -1 (forever)"},
+		{"retention.bytes", -1, INT64_MAX, "bytes, or -1 (unlimited)"},
+		{"segment.bytes", SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX,
+		 "bytes, 1 MiB to 2047 MiB"},
+		{"min.compaction.lag.ms", 0, INT64_MAX, "milliseconds, >= 0"},
+		{"max.compaction.lag.ms", 1, INT64_MAX, "milliseconds, >= 1"},
+		{"delete.retention.ms", 0, INT64_MAX, "milliseconds, >= 0"},
+	};
+	int64_t *dst[] = {&t->retention_ms, &t->retention_bytes,
+			  &t->segment_bytes, &t->min_compaction_lag_ms,
+			  &t->max_compaction_lag_ms, &t->delete_retention_ms};
+	_Static_assert(sizeof(nums) / sizeof(nums[0]) ==
+			       sizeof(dst) / sizeof(dst[0]),
+		       "one destination per numeric config");
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (!str_is(key, nums[i].name))
+			continue;
+		/* 0 would mean "the default" to the native path */
+		bool zero_bad = i < 2;
+		if (parse_i64(val, &v) || v < nums[i].min || v > nums[i].max ||
+		    (zero_bad && v == 0)) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "%s: %s%s", shown(val, vb), nums[i].name,
+				      nums[i].unit,
+				      zero_bad ? ", not 0" : "");
+			return KA_ERR_INVALID_CONFIG;
+		}
+		*dst[i] = v;
+		return 0;
+	}
+	*msg = ka_msg(k, "config '%s' is not supported: sluice's topic configs "
+		      "are retention.ms, retention.bytes, segment.bytes, "
+		      "cleanup.policy, min.cleanable.dirty.ratio, "
+		      "min.compaction.lag.ms, max.compaction.lag.ms and "
+		      "delete.retention.ms", shown(key, kb));
+	return KA_ERR_INVALID_CONFIG;
+}
+
+/* The rule Kafka checks across configs.  Returns 0 or INVALID_CONFIG. */
+static int check_topic_configs(struct ka *k, const struct sl_topic *t,
+			       struct kc_str *msg)
+{
+	if (t->min_compaction_lag_ms > t->max_compaction_lag_ms) {
+		*msg = ka_msg(k, "conflict topic config setting "
+			      "min.compaction.lag.ms (%lld) > "
+			      "max.compaction.lag.ms (%lld)",
+			      (long long)t->min_compaction_lag_ms,
+			      (long long)t->max_compaction_lag_ms);
+		return KA_ERR_INVALID_CONFIG;
+	}
+	assert(sl_topic_compaction_valid(t));
+	return 0;
+}
+
+/* The topic configs of one CreatableTopic onto out.  Returns 0 or an error
  * code with *msg set. */
 static int topic_configs(struct ka *k, const struct kc_create_topics_req_topic *t,
-			 struct sn_create_topic *r, struct kc_str *msg)
+			 struct sl_topic *out, struct kc_str *msg)
 {
 	const struct kc_create_topics_req_config *cf = t->configs.items;
-	char kb[68], vb[68];
+	char kb[68];
 	for (int32_t i = 0; i < t->configs.count; i++) {
-		struct kc_str key = cf[i].name, val = cf[i].value;
-		int64_t v = 0;
+		struct kc_str key = cf[i].name;
 		for (int32_t j = 0; j < i; j++) {
 			if (str_eq(cf[j].name, key)) {
 				*msg = ka_msg(k, "config '%s' is given twice",
@@ -229,53 +392,11 @@ static int topic_configs(struct ka *k, const struct kc_create_topics_req_topic *
 				return KA_ERR_INVALID_CONFIG;
 			}
 		}
-		if (val.len < 0) {
-			*msg = ka_msg(k, "config '%s' has a null value",
-				      shown(key, kb));
-			return KA_ERR_INVALID_CONFIG;
-		}
-		if (str_is(key, "cleanup.policy")) {
-			if (str_is(val, "delete"))
-				continue;
-			*msg = ka_msg(k, "cleanup.policy '%s' is not supported:"
-				      " only 'delete' (segments are removed by "
-				      "retention, never compacted)",
-				      shown(val, vb));
-			return KA_ERR_INVALID_CONFIG;
-		}
-		bool is_ms = str_is(key, "retention.ms");
-		bool is_bytes = str_is(key, "retention.bytes");
-		bool is_seg = str_is(key, "segment.bytes");
-		if (!is_ms && !is_bytes && !is_seg) {
-			*msg = ka_msg(k, "config '%s' is not supported: only "
-				      "retention.ms, retention.bytes, "
-				      "segment.bytes and cleanup.policy=delete",
-				      shown(key, kb));
-			return KA_ERR_INVALID_CONFIG;
-		}
-		int rc = parse_i64(val, &v);
-		if (is_seg && (rc || v < SEGMENT_BYTES_MIN || v > SEGMENT_BYTES_MAX)) {
-			*msg = ka_msg(k, "segment.bytes '%s' is not between "
-				      "%lld (1 MiB) and %lld (2047 MiB)",
-				      shown(val, vb), SEGMENT_BYTES_MIN,
-				      SEGMENT_BYTES_MAX);
-			return KA_ERR_INVALID_CONFIG;
-		}
-		if (!is_seg && (rc || v == 0 || v < -1)) {
-			*msg = ka_msg(k, "%s '%s' is neither -1 (unlimited) nor a "
-				      "positive number of %s", shown(key, kb),
-				      shown(val, vb),
-				      is_ms ? "milliseconds" : "bytes");
-			return KA_ERR_INVALID_CONFIG;
-		}
-		if (is_ms)
-			r->retention_ms = v;
-		else if (is_bytes)
-			r->retention_bytes = v;
-		else
-			r->segment_bytes = v;
+		int rc = apply_config(k, key, cf[i].value, out, msg);
+		if (rc)
+			return rc;
 	}
-	return 0;
+	return check_topic_configs(k, out, msg);
 }
 
 /* Partitions from a manual assignment: accepted when it lists every
@@ -367,8 +488,6 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 			return KA_ERR_INVALID_REPLICATION_FACTOR;
 		}
 	}
-	if ((rc = topic_configs(k, t, &r, msg)))
-		return rc;
 	rc = sl_admin_topic_from(c, &r, out);
 	if (rc < 0) {
 		/* every field was checked above; this is a configured default
@@ -377,7 +496,8 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 			      sn_error_message(-rc));
 		return -rc;
 	}
-	return 0;
+	sl_topic_compaction_defaults(out);
+	return topic_configs(k, t, out, msg);
 }
 
 static long create_topics(struct ka *k, const struct kc_request_header *h,
@@ -511,12 +631,132 @@ static long delete_topics(struct ka *k, const struct kc_request_header *h,
 	return len;
 }
 
+/* ---- CreatePartitions ---- */
+
+struct grow {
+	int32_t count;
+	int32_t assignments;  /* -1: none given */
+	int32_t node_id;
+	const struct kc_create_partitions_req_topic *t;
+};
+
+/* sl_admin_modify's step for CreatePartitions: Kafka's checks, in its
+ * order, against the topic as the store has it now. */
+static int grow_topic(struct sl_topic *t, void *ctx, char *err, size_t errlen)
+{
+	const struct grow *g = ctx;
+	if (g->count == t->partitions) {
+		snprintf(err, errlen, "Topic already has %d partition(s).",
+			 (int)t->partitions);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	if (g->count < t->partitions) {
+		snprintf(err, errlen, "The topic %s currently has %d "
+			 "partition(s); %d would not be an increase.", t->name,
+			 (int)t->partitions, (int)g->count);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	if (g->count > SN_PARTITIONS_MAX) {
+		snprintf(err, errlen, "%d partitions: a topic has at most %d",
+			 (int)g->count, SN_PARTITIONS_MAX);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	int32_t added = g->count - t->partitions;
+	if (g->assignments >= 0 && g->assignments != added) {
+		snprintf(err, errlen, "Attempted to add %d additional "
+			 "partition(s), but only %d assignment(s) were "
+			 "specified.", (int)added, (int)g->assignments);
+		return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	const struct kc_create_partitions_req_assignment *a =
+		g->t->assignments.items;
+	for (int32_t i = 0; i < g->assignments; i++) {
+		const int32_t *b = a[i].broker_ids.items;
+		if (a[i].broker_ids.count != 1 || b[0] != g->node_id) {
+			snprintf(err, errlen, "new partition %d: this broker is "
+				 "a single node (id %d), so each partition has "
+				 "exactly one replica, on it",
+				 (int)(t->partitions + i), (int)g->node_id);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+	}
+	t->partitions = g->count;
+	return 0;
+}
+
+static long create_partitions(struct ka *k, const struct kc_request_header *h,
+			      const struct kc_create_partitions_req *q,
+			      uint8_t *resp, size_t cap, int *changed)
+{
+	union kc_response body;
+	struct kc_create_partitions_resp *r = (void *)body.raw;
+	const struct kc_create_partitions_req_topic *t = q->topics.items;
+	int32_t n = q->topics.count > 0 ? q->topics.count : 0;
+	size_t bound = KA_FIXED_BYTES;
+	for (int32_t i = 0; i < n; i++)
+		bound += (size_t)t[i].name.len + KA_PER_TOPIC_BYTES;
+	if (bound > cap)
+		return -ENOBUFS;
+	k->msg_budget = cap - bound;
+
+	memset(&body, 0, sizeof(body));
+	struct kc_create_partitions_resp_topic_result *out =
+		ka_take(k, (size_t)n * sizeof(*out));
+	uint8_t *dup = ka_take(k, (size_t)n);
+	_Static_assert(offsetof(struct kc_create_partitions_req_topic, name) == 0,
+		       "mark_duplicates reads a name at the start of each item");
+	mark_duplicates(k, (const uint8_t *)t, sizeof(*t), n, dup);
+	int32_t m = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (dup[i] == 2)
+			continue; /* one result per name, as Kafka */
+		struct kc_create_partitions_resp_topic_result *o = &out[m++];
+		*o = (struct kc_create_partitions_resp_topic_result){
+			.name = t[i].name, .error_message = {NULL, -1}};
+		if (dup[i]) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "Duplicate topic name.");
+			continue;
+		}
+		struct grow g = {
+			.count = t[i].count,
+			.assignments = t[i].assignments.count,
+			.node_id = k->c->node_id,
+			.t = &t[i],
+		};
+		char err[512] = "";
+		long rc = t[i].name.len > 0
+				  ? sl_admin_modify(k->m, t[i].name.ptr,
+						    (size_t)t[i].name.len,
+						    grow_topic, &g,
+						    q->validate_only, NULL, err,
+						    sizeof(err))
+				  : -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		if (rc == 0) {
+			*changed |= !q->validate_only;
+		} else {
+			o->error_code = (int16_t)-rc;
+			o->error_message = ka_msg(k, "%s", err[0] ? err :
+						  "topic '' does not exist");
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->results = (struct kc_array){out, m};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0); /* the bound above holds it */
+	return len;
+}
+
 /* ---- DescribeConfigs ---- */
 
 /* One describable config: where its value comes from and how Kafka types
  * it.  Topic entries without a field are fixed by what sluice does. */
 enum ka_src {
 	TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_SEGMENT_BYTES,
+	TOPIC_CLEANUP_POLICY, TOPIC_DIRTY_RATIO, TOPIC_MIN_LAG_MS,
+	TOPIC_MAX_LAG_MS, TOPIC_DELETE_RETENTION_MS,
 	FIXED,
 	BROKER_ID, BROKER_PARTITIONS, BROKER_LOG_DIRS, BROKER_RETENTION_MS,
 	BROKER_RETENTION_BYTES, BROKER_SEGMENT_BYTES,
@@ -540,8 +780,19 @@ static const struct ka_config topic_configs_all[] = {
 	 "the rest still holds this much; -1: unlimited."},
 	{"segment.bytes", TOPIC_SEGMENT_BYTES, NULL, KA_TYPE_INT, false,
 	 "The size at which a partition's log rolls to a new segment."},
-	{"cleanup.policy", FIXED, "delete", KA_TYPE_LIST, false,
-	 "Old segments are deleted by retention; compaction is not supported."},
+	{"cleanup.policy", TOPIC_CLEANUP_POLICY, NULL, KA_TYPE_LIST, false,
+	 "delete: old segments are removed by retention; compact: the "
+	 "cleaner keeps the last record of each key; compact,delete: both."},
+	{"min.cleanable.dirty.ratio", TOPIC_DIRTY_RATIO, NULL, KA_TYPE_DOUBLE,
+	 false, "A compaction pass starts when the part of the log not yet "
+	 "cleaned is more than this share of it."},
+	{"min.compaction.lag.ms", TOPIC_MIN_LAG_MS, NULL, KA_TYPE_LONG, false,
+	 "A record stays uncompacted for at least this long."},
+	{"max.compaction.lag.ms", TOPIC_MAX_LAG_MS, NULL, KA_TYPE_LONG, false,
+	 "A record older than this is compacted whatever the dirty ratio."},
+	{"delete.retention.ms", TOPIC_DELETE_RETENTION_MS, NULL, KA_TYPE_LONG,
+	 false, "How long a delete marker (null value) is kept after the "
+	 "pass that first cleaned it."},
 	{"compression.type", FIXED, "producer", KA_TYPE_STRING, true,
 	 "Record batches are stored as the producer compressed them."},
 	{"message.timestamp.type", FIXED, "CreateTime", KA_TYPE_STRING, true,
@@ -568,7 +819,7 @@ static const struct ka_config broker_configs_all[] = {
 	 "Default segment.bytes of new topics (segment_mb)."},
 };
 
-#define KA_CONFIGS_MAX 7
+#define KA_CONFIGS_MAX 12
 _Static_assert(sizeof(topic_configs_all) / sizeof(topic_configs_all[0]) <=
 		       KA_CONFIGS_MAX &&
 	       sizeof(broker_configs_all) / sizeof(broker_configs_all[0]) <=
@@ -602,6 +853,7 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 			continue;
 		int64_t v = 0, dflt = 0;
 		bool is_number = true;
+		struct kc_str text = {NULL, -1};
 		switch (d->src) {
 		case TOPIC_RETENTION_MS:
 			v = t->retention_ms, dflt = c->retention_ms; break;
@@ -609,13 +861,44 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 			v = t->retention_bytes, dflt = c->retention_bytes; break;
 		case TOPIC_SEGMENT_BYTES:
 			v = t->segment_bytes, dflt = c->segment_bytes; break;
+		case TOPIC_CLEANUP_POLICY:
+			is_number = false;
+			text = cstr(t->cleanup_policy == SN_CLEANUP_DELETE
+					    ? "delete"
+				    : t->cleanup_policy == SN_CLEANUP_COMPACT
+					    ? "compact" : "compact,delete");
+			v = t->cleanup_policy, dflt = SN_CLEANUP_DELETE;
+			break;
+		case TOPIC_DIRTY_RATIO:
+			is_number = false;
+			text = ka_double(k, t->min_cleanable_dirty_ratio);
+			v = t->min_cleanable_dirty_ratio != SL_DIRTY_RATIO_DEFAULT;
+			break;
+		case TOPIC_MIN_LAG_MS:
+			v = t->min_compaction_lag_ms;
+			dflt = SL_MIN_LAG_MS_DEFAULT;
+			break;
+		case TOPIC_MAX_LAG_MS:
+			v = t->max_compaction_lag_ms;
+			dflt = SL_MAX_LAG_MS_DEFAULT;
+			break;
+		case TOPIC_DELETE_RETENTION_MS:
+			v = t->delete_retention_ms;
+			dflt = SL_DELETE_RETENTION_MS_DEFAULT;
+			break;
 		case BROKER_ID: v = dflt = c->node_id; break;
 		case BROKER_PARTITIONS: v = dflt = c->default_partitions; break;
 		case BROKER_RETENTION_MS: v = dflt = c->retention_ms; break;
 		case BROKER_RETENTION_BYTES: v = dflt = c->retention_bytes; break;
 		case BROKER_SEGMENT_BYTES: v = dflt = c->segment_bytes; break;
 		case FIXED:
-		case BROKER_LOG_DIRS: is_number = false; break;
+			is_number = false;
+			text = cstr(d->fixed);
+			break;
+		case BROKER_LOG_DIRS:
+			is_number = false;
+			text = cstr(c->data_dir);
+			break;
 		}
 		struct kc_describe_configs_entry *x = &e[n++];
 		*x = (struct kc_describe_configs_entry){
@@ -629,10 +912,7 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 						 ? cstr(d->doc)
 						 : (struct kc_str){NULL, -1},
 		};
-		if (is_number)
-			x->value = ka_num(k, v);
-		else
-			x->value = cstr(d->src == FIXED ? d->fixed : c->data_dir);
+		x->value = is_number ? ka_num(k, v) : text;
 		if (t)
 			x->config_source = v == dflt ? KC_CONFIG_SOURCE_DEFAULT
 						     : KC_CONFIG_SOURCE_TOPIC;
@@ -747,16 +1027,31 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
 		break;
 	}
+	case KC_API_CREATE_PARTITIONS: {
+		const struct kc_create_partitions_req *q = (const void *)body->raw;
+		n = q->topics.count > 0 ? (size_t)q->topics.count : 0;
+		per = sizeof(struct kc_create_partitions_resp_topic_result) + 1 +
+		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
+		break;
+	}
 	default: {
 		const struct kc_describe_configs_req *q = (const void *)body->raw;
 		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
 		per = sizeof(struct kc_describe_configs_result) + KA_MSG_MAX + 1 +
 		      KA_CONFIGS_MAX * (sizeof(struct kc_describe_configs_entry) +
-					KA_VALUE_MAX + 8) + 16;
+					2 * KA_VALUE_MAX + 24) + 16;
 		break;
 	}
 	}
 	return 3 * 8 + n * per + extra;
+}
+
+bool sl_kadmin_serves(int16_t api_key)
+{
+	return api_key == KC_API_CREATE_TOPICS ||
+	       api_key == KC_API_DELETE_TOPICS ||
+	       api_key == KC_API_DESCRIBE_CONFIGS ||
+	       api_key == KC_API_CREATE_PARTITIONS;
 }
 
 long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
@@ -765,12 +1060,8 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 {
 	assert(m && c && changed && (req || len == 0) && (resp || cap == 0));
 	*changed = 0;
-	if (len >= 2) {
-		int16_t key = (int16_t)((req[0] << 8) | req[1]);
-		if (key != KC_API_CREATE_TOPICS && key != KC_API_DELETE_TOPICS &&
-		    key != KC_API_DESCRIBE_CONFIGS)
-			return -EINVAL;
-	}
+	if (len >= 2 && !sl_kadmin_serves((int16_t)((req[0] << 8) | req[1])))
+		return -EINVAL;
 	if (len > SIZE_MAX / 32)
 		return -ENOMEM;
 	struct kc_request_header h;
@@ -802,6 +1093,10 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 	case KC_API_DELETE_TOPICS:
 		rc = delete_topics(&k, &h, (const void *)body.raw, resp, cap,
 				   changed);
+		break;
+	case KC_API_CREATE_PARTITIONS:
+		rc = create_partitions(&k, &h, (const void *)body.raw, resp, cap,
+				       changed);
 		break;
 	default:
 		assert(h.api_key == KC_API_DESCRIBE_CONFIGS);

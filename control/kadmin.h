@@ -1,6 +1,6 @@
 /*
  * Kafka admin requests answered by the control plane: CreateTopics (v0-4),
- * DeleteTopics (v0-3) and DescribeConfigs (v0-3), decoded and encoded with
+ * DeleteTopics (v0-3), DescribeConfigs (v0-3) and CreatePartitions (v0-3), decoded and encoded with
  * the Kafka codec (proto/kafka/kcodec.h) and applied with the same rules
  * and transactions as the native CREATE_TOPIC / DELETE_TOPIC requests
  * (control/admin.h), so that a topic created by a Kafka client is exactly
@@ -12,13 +12,19 @@
  *     INVALID_REPLICATION_FACTOR: there is one broker); a manual assignment
  *     is accepted only when every partition 0..n-1 is listed once with this
  *     broker (node_id) as its one replica; configs retention.ms,
- *     retention.bytes, segment.bytes and cleanup.policy=delete (anything
- *     else is INVALID_CONFIG naming the key); validate_only checks without
- *     creating.  A name given twice in one request is INVALID_REQUEST.
+ *     retention.bytes, segment.bytes, cleanup.policy,
+ *     min.cleanable.dirty.ratio, min.compaction.lag.ms,
+ *     max.compaction.lag.ms and delete.retention.ms in Kafka's ranges
+ *     (anything else is INVALID_CONFIG naming the key); validate_only
+ *     checks without creating.
+ *   - CreatePartitions: a higher count is saved (the caller pushes the
+ *     topic to sluiced); the same or a lower count INVALID_PARTITIONS, an
+ *     assignment not naming this broker alone INVALID_REPLICA_ASSIGNMENT,
+ *     with Kafka's messages.  A name given twice in one request is INVALID_REQUEST.
  *   - DeleteTopics: UNKNOWN_TOPIC_OR_PARTITION for a name that does not
  *     exist; INVALID_REQUEST for a name given twice.
  *   - DescribeConfigs: a topic's retention.ms, retention.bytes,
- *     segment.bytes, cleanup.policy and read-only compression.type,
+ *     segment.bytes, cleanup.policy, the compaction settings and read-only compression.type,
  *     message.timestamp.type, min.insync.replicas; this broker's (resource
  *     name "" or its node_id) broker.id, num.partitions,
  *     default.replication.factor, log.dirs, log.retention.ms,
@@ -30,11 +36,15 @@
 #ifndef SLUICE_CONTROL_KADMIN_H
 #define SLUICE_CONTROL_KADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "control/metadata.h"
 #include "proto/config.h"
+
+/* True for the APIs sl_kadmin_handle answers. */
+bool sl_kadmin_serves(int16_t api_key);
 
 /*
  * Handle one whole Kafka request (without the 4-byte size prefix) whose API

@@ -1,11 +1,11 @@
 /*
  * Topic metadata store: one file, replaced atomically.
  *
- * <control_dir>/topics.meta, version 1, all integers big-endian:
+ * <control_dir>/topics.meta, version 2, all integers big-endian:
  *
  *   offset  size  field
  *   0       4     magic "SLMD"
- *   4       2     version (1)
+ *   4       2     version (2; 1 is read too, see below)
  *   6       2     header bytes (40)
  *   8       4     file length, trailer included
  *   12      4     topic count (<= 4096)
@@ -13,20 +13,30 @@
  *   20      4     next topic id (>= 1; ids below it are used forever)
  *   24      8     generation (bumped by each save)
  *   32      8     reserved, 0
- *   40      ...   topic entries, ids ascending, each 40 bytes + name:
+ *   40      ...   topic entries, ids ascending, each 72 bytes + name:
  *                 +0 u32 id, +4 i32 partitions, +8 u16 0, +10 u8
- *                 durability, +11 u8 0, +12 i64 retention ms, +20 i64
+ *                 durability, +11 u8 cleanup policy (1 delete, 2
+ *                 compact, 3 both), +12 i64 retention ms, +20 i64
  *                 retention bytes, +28 i64 segment bytes, +36 u16 name
- *                 length, +38 u16 0, +40 name
+ *                 length, +38 u16 0, +40 f64 (IEEE 754 bits)
+ *                 min.cleanable.dirty.ratio, +48 i64
+ *                 min.compaction.lag.ms, +56 i64 max.compaction.lag.ms,
+ *                 +64 i64 delete.retention.ms, +72 name
  *           ...   tombstones, oldest first: u32 id, u16 name length,
  *                 u16 0, name
  *   len-4   4     CRC32C of bytes [0, len-4)
  *
+ * Version 1 (before compaction) has 40-byte topic entries (the name at
+ * +40, +11 zero); its topics read as cleanup policy delete with Kafka's
+ * compaction defaults, and the next save writes version 2.
+ *
  * The file is valid if and only if: its size equals the length field, the
  * CRC matches, magic and version are known, the entries end exactly at the
  * trailer, every name is a valid topic name and unique, every id is
- * non-zero, below next id and ascending, partitions are 1..1024 and
- * durability 0 or 1.  Anything else is damage: it is reported (with what
+ * non-zero, below next id and ascending, partitions are 1..1024,
+ * durability 0 or 1, and (version 2) the cleanup policy 1..3, the dirty
+ * ratio 0..1, the compaction lags and delete retention >= 0 and the
+ * maximum lag >= 1.  Anything else is damage: it is reported (with what
  * to do) and the file is left alone; nothing is ever dropped silently.
  *
  * Happy path of a save: encode into a buffer, write topics.meta.tmp,
@@ -49,9 +59,10 @@
 #include "proto/record_batch.h"
 
 #define META_MAGIC 0x534C4D44u
-#define META_VERSION 1
+#define META_VERSION 2
 #define META_HEADER_BYTES 40
-#define META_ENTRY_BYTES 40
+#define META_ENTRY_BYTES 72
+#define META_ENTRY_V1_BYTES 40
 #define META_TOMB_BYTES 8
 #define META_TRAILER_BYTES 4
 #define META_FILE_MAX (META_HEADER_BYTES + \
@@ -78,6 +89,25 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t get64(const uint8_t *p)
 {
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+void sl_topic_compaction_defaults(struct sl_topic *t)
+{
+	t->cleanup_policy = SN_CLEANUP_DELETE;
+	t->min_cleanable_dirty_ratio = SL_DIRTY_RATIO_DEFAULT;
+	t->min_compaction_lag_ms = SL_MIN_LAG_MS_DEFAULT;
+	t->max_compaction_lag_ms = SL_MAX_LAG_MS_DEFAULT;
+	t->delete_retention_ms = SL_DELETE_RETENTION_MS_DEFAULT;
+}
+
+int sl_topic_compaction_valid(const struct sl_topic *t)
+{
+	/* written so that a NaN ratio is refused */
+	return t->cleanup_policy >= 1 && t->cleanup_policy <= 3 &&
+	       t->min_cleanable_dirty_ratio >= 0 &&
+	       t->min_cleanable_dirty_ratio <= 1 &&
+	       t->min_compaction_lag_ms >= 0 && t->max_compaction_lag_ms >= 1 &&
+	       t->delete_retention_ms >= 0;
 }
 
 static void path_of(const struct sl_meta *m, const char *file, char *out)
@@ -115,10 +145,17 @@ static size_t encode(const struct sl_meta *m, uint8_t *buf)
 		put32(p, t->id);
 		put32(p + 4, (uint32_t)t->partitions);
 		p[10] = t->durability;
+		p[11] = t->cleanup_policy;
 		put64(p + 12, (uint64_t)t->retention_ms);
 		put64(p + 20, (uint64_t)t->retention_bytes);
 		put64(p + 28, (uint64_t)t->segment_bytes);
 		put16(p + 36, t->name_len);
+		uint64_t ratio;
+		memcpy(&ratio, &t->min_cleanable_dirty_ratio, sizeof(ratio));
+		put64(p + 40, ratio);
+		put64(p + 48, (uint64_t)t->min_compaction_lag_ms);
+		put64(p + 56, (uint64_t)t->max_compaction_lag_ms);
+		put64(p + 64, (uint64_t)t->delete_retention_ms);
 		memcpy(p + META_ENTRY_BYTES, t->name, t->name_len);
 		off += META_ENTRY_BYTES + t->name_len;
 	}
@@ -148,7 +185,8 @@ static int decode(const uint8_t *buf, size_t len, struct sl_meta *out,
 		*why = "bad magic (not a sluice metadata file)";
 		return -SL_META_EDAMAGED;
 	}
-	if (get16(buf + 4) != META_VERSION ||
+	uint16_t version = get16(buf + 4);
+	if ((version != 1 && version != META_VERSION) ||
 	    get16(buf + 6) != META_HEADER_BYTES) {
 		*why = "unknown version (written by a newer sluice-control?)";
 		return -SL_META_EDAMAGED;
@@ -169,8 +207,9 @@ static int decode(const uint8_t *buf, size_t len, struct sl_meta *out,
 		return -SL_META_EDAMAGED;
 	}
 	size_t off = META_HEADER_BYTES, end = len - META_TRAILER_BYTES;
+	size_t entry = version == 1 ? META_ENTRY_V1_BYTES : META_ENTRY_BYTES;
 	for (uint32_t i = 0; i < count; i++) {
-		if (off + META_ENTRY_BYTES > end) {
+		if (off + entry > end) {
 			*why = "topic entries run past the end";
 			return -SL_META_EDAMAGED;
 		}
@@ -184,13 +223,29 @@ static int decode(const uint8_t *buf, size_t len, struct sl_meta *out,
 		t->retention_bytes = (int64_t)get64(p + 20);
 		t->segment_bytes = (int64_t)get64(p + 28);
 		t->name_len = get16(p + 36);
-		if (off + META_ENTRY_BYTES + t->name_len > end ||
-		    !sn_topic_name_valid((const char *)p + META_ENTRY_BYTES,
+		if (off + entry + t->name_len > end ||
+		    !sn_topic_name_valid((const char *)p + entry,
 					 t->name_len)) {
 			*why = "a topic entry has a bad name";
 			return -SL_META_EDAMAGED;
 		}
-		memcpy(t->name, p + META_ENTRY_BYTES, t->name_len);
+		memcpy(t->name, p + entry, t->name_len);
+		if (version == 1) {
+			sl_topic_compaction_defaults(t);
+		} else {
+			uint64_t ratio = get64(p + 40);
+			t->cleanup_policy = p[11];
+			memcpy(&t->min_cleanable_dirty_ratio, &ratio,
+			       sizeof(ratio));
+			t->min_compaction_lag_ms = (int64_t)get64(p + 48);
+			t->max_compaction_lag_ms = (int64_t)get64(p + 56);
+			t->delete_retention_ms = (int64_t)get64(p + 64);
+			if (!sl_topic_compaction_valid(t)) {
+				*why = "a topic entry has a bad cleanup policy "
+				       "or compaction setting";
+				return -SL_META_EDAMAGED;
+			}
+		}
 		t->name[t->name_len] = 0;
 		if (t->id == 0 || t->id >= next_id ||
 		    (i > 0 && t->id <= out->topics[i - 1].id) ||
@@ -205,7 +260,7 @@ static int decode(const uint8_t *buf, size_t len, struct sl_meta *out,
 				*why = "a topic name appears twice";
 				return -SL_META_EDAMAGED;
 			}
-		off += META_ENTRY_BYTES + t->name_len;
+		off += entry + t->name_len;
 	}
 	for (uint32_t i = 0; i < tombs; i++) {
 		if (off + META_TOMB_BYTES > end) {
@@ -503,8 +558,30 @@ long sl_meta_create(struct sl_meta *m, const struct sl_topic *t)
 	struct sl_topic *n = &m->topics[m->count++];
 	*n = *t;
 	n->name[n->name_len] = 0;
+	if (n->cleanup_policy == 0)
+		sl_topic_compaction_defaults(n);
+	assert(sl_topic_compaction_valid(n));
 	n->id = m->next_id++;
 	return n->id;
+}
+
+int sl_meta_update(struct sl_meta *m, const struct sl_topic *t)
+{
+	struct sl_topic *o = (struct sl_topic *)sl_meta_find_id(m, t->id);
+	if (!o)
+		return -ENOENT;
+	assert(t->partitions >= 1 && t->partitions <= SN_PARTITIONS_MAX);
+	assert(sl_topic_compaction_valid(t));
+	o->partitions = t->partitions;
+	o->retention_ms = t->retention_ms;
+	o->retention_bytes = t->retention_bytes;
+	o->segment_bytes = t->segment_bytes;
+	o->cleanup_policy = t->cleanup_policy;
+	o->min_cleanable_dirty_ratio = t->min_cleanable_dirty_ratio;
+	o->min_compaction_lag_ms = t->min_compaction_lag_ms;
+	o->max_compaction_lag_ms = t->max_compaction_lag_ms;
+	o->delete_retention_ms = t->delete_retention_ms;
+	return 0;
 }
 
 int sl_meta_delete(struct sl_meta *m, const char *name, size_t name_len,

@@ -42,9 +42,27 @@ struct sl_topic {
 	int64_t retention_ms;    /* -1 forever */
 	int64_t retention_bytes; /* per partition, -1 unlimited */
 	int64_t segment_bytes;
+	/* compaction (Kafka's topic configs of the same names); a topic
+	 * given to sl_meta_create with cleanup_policy 0 gets the defaults */
+	uint8_t cleanup_policy;  /* SN_CLEANUP_DELETE | SN_CLEANUP_COMPACT */
+	double min_cleanable_dirty_ratio; /* 0 .. 1 */
+	int64_t min_compaction_lag_ms;    /* >= 0 */
+	int64_t max_compaction_lag_ms;    /* >= 1 */
+	int64_t delete_retention_ms;      /* >= 0 */
 	uint16_t name_len;
 	char name[SN_NAME_MAX + 1]; /* NUL-terminated */
 };
+
+/* Kafka's defaults for the compaction configs. */
+#define SL_DIRTY_RATIO_DEFAULT 0.5
+#define SL_MIN_LAG_MS_DEFAULT 0
+#define SL_MAX_LAG_MS_DEFAULT INT64_MAX
+#define SL_DELETE_RETENTION_MS_DEFAULT 86400000
+
+/* t's compaction fields set to the defaults, cleanup policy delete. */
+void sl_topic_compaction_defaults(struct sl_topic *t);
+/* 1 when t's compaction fields are within the ranges above. */
+int sl_topic_compaction_valid(const struct sl_topic *t);
 
 struct sl_tombstone {
 	uint32_t id;
@@ -117,6 +135,11 @@ const struct sl_topic *sl_meta_find_id(const struct sl_meta *m, uint32_t id);
  * out.  In memory only: sl_meta_commit / sl_meta_save persist it.
  */
 long sl_meta_create(struct sl_meta *m, const struct sl_topic *t);
+
+/* Set the partition count, retention, segment and compaction fields of the
+ * topic with t->id to t's (its name and id stay).  The caller validated
+ * them.  Returns 0 or -ENOENT.  In memory only. */
+int sl_meta_update(struct sl_meta *m, const struct sl_topic *t);
 
 /* Remove a topic, remembering it as a tombstone; *out gets a copy.
  * Returns 0 or -ENOENT.  In memory only. */

@@ -21,4 +21,15 @@
  */
 int16_t dp_batch_check(const uint8_t *b, size_t len, enum dp_bad *why);
 
+/*
+ * A batch (checked by dp_batch_check) for a compacted topic: every record
+ * must have a key, as Kafka requires.  Returns 0, INVALID_RECORD when a
+ * record's key is null (control batches are not looked at), or
+ * CORRUPT_MESSAGE when the records cannot be decoded (a compressed batch
+ * is decompressed into a temporary buffer of at most
+ * DP_KEYS_RECORDS_MAX bytes).  Storage core (any thread).
+ */
+#define DP_KEYS_RECORDS_MAX (32u << 20)
+int16_t dp_batch_check_keys(const uint8_t *b, size_t len);
+
 #endif

@@ -38,6 +38,7 @@
 #include "drivers/driver.h"
 #include "proto/config.h"
 #include "proto/native.h"
+#include "storage/cleaner.h"
 #include "storage/log.h"
 
 #define DP_MAX_TOPICS 1024
@@ -116,6 +117,10 @@ struct dp_store_stats {
 	uint64_t timeouts;        /* acks answered REQUEST_TIMED_OUT */
 	uint64_t fetches, fetch_bytes, parked, list_offsets, delete_records;
 	uint64_t retention_runs, segments_deleted;
+	/* compaction: the core's cleaner's counters (scleaner_get_stats),
+	 * refreshed each tick, and refusals of keyless records */
+	struct scleaner_stats cleaner;
+	uint64_t cleaner_calls, cleaner_errors, keyless_refused;
 	/* idempotence refusals, found here rather than on the net core;
 	 * telemetry adds them to net0's bad_ counters of the same names */
 	uint64_t out_of_order, fenced_epoch;
@@ -149,6 +154,8 @@ struct dp_partition {
 	/* counters: written by the owner, read by telemetry */
 	uint64_t batches, bytes, duplicates, ring_drops, fetch_bytes;
 	int64_t start_offset, end_offset, durable_offset;
+	uint64_t clean_check_ns; /* owner: when the cleaner next asks whether
+				    a pass is due (compacted topics) */
 	struct slog_stats log_stats;
 	uint64_t ring_occupancy;
 };
@@ -161,6 +168,13 @@ struct dp_topic {
 	int64_t retention_ms, retention_bytes, segment_bytes;
 	_Atomic int live;       /* 1: served; 0: deleted */
 	struct dp_partition *parts;
+	/* compaction: written by main (dp_topic_put), read by the storage
+	 * cores (relaxed: each is a setting on its own; a core may clean one
+	 * step with a mix of the old and new settings) */
+	_Atomic uint8_t cleanup_policy;   /* SN_CLEANUP_* bits */
+	_Atomic uint64_t clean_dirty_ratio_bits; /* a double's bits */
+	_Atomic int64_t clean_min_lag_ms, clean_max_lag_ms,
+		clean_delete_retention_ms;
 };
 
 struct dp_net;
@@ -250,6 +264,13 @@ struct dp_store_core {
 					refreshed (a few per tick) */
 	uint32_t parked;
 	uint64_t next_tick_ns, next_retention_ns; /* monotonic */
+	/* compaction (storage/cleaner.h): one cleaner per core, one log at a
+	 * time; cleaning is the log a pass is under way on (NULL: none),
+	 * clean_next the round robin over parts[] */
+	struct scleaner *cleaner;
+	struct dp_partition *cleaning;
+	uint32_t clean_next;
+	uint64_t next_clean_ns;      /* monotonic: next step while busy */
 	struct dp_store_stats st;
 	uint64_t durable_cb_calls;
 };

@@ -164,6 +164,25 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 		tel_data_add_dict_u64(c, "delete_records", t->delete_records);
 		tel_data_add_dict_u64(c, "retention_runs", t->retention_runs);
 		tel_data_add_dict_u64(c, "segments_deleted", t->segments_deleted);
+		/* compaction (storage/cleaner.h) */
+		tel_data_add_dict_u64(c, "cleaner_calls", t->cleaner_calls);
+		tel_data_add_dict_u64(c, "cleaner_errors", t->cleaner_errors);
+		tel_data_add_dict_u64(c, "cleaner_passes", t->cleaner.passes);
+		tel_data_add_dict_u64(c, "cleaner_passes_abandoned",
+				      t->cleaner.passes_abandoned);
+		tel_data_add_dict_u64(c, "cleaner_bytes_read",
+				      t->cleaner.bytes_read);
+		tel_data_add_dict_u64(c, "cleaner_bytes_written",
+				      t->cleaner.bytes_written);
+		tel_data_add_dict_u64(c, "cleaner_segments_cleaned",
+				      t->cleaner.segments_cleaned);
+		tel_data_add_dict_u64(c, "cleaner_records_removed",
+				      t->cleaner.records_removed);
+		tel_data_add_dict_u64(c, "cleaner_tombstones_removed",
+				      t->cleaner.tombstones_removed);
+		tel_data_add_dict_u64(c, "cleaner_throttled",
+				      t->cleaner.throttled);
+		tel_data_add_dict_u64(c, "keyless_refused", t->keyless_refused);
 		tel_data_add_dict_u64(c, "idle_waits", t->idle_waits);
 		/* the write buffer pool (storage/pool.c) */
 		tel_data_add_dict_u64(c, "buffers", t->pool.buffers);

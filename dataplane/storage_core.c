@@ -41,8 +41,21 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "dataplane/batch.h"
 #include "dataplane/dp.h"
 #include "proto/record_batch.h"
+
+/* Compaction (storage/cleaner.h): bytes of cleaning I/O per step, and how
+ * often a compacted partition with no pass under way is asked whether one
+ * is due.  A step runs when the core is idle, and between bursts at most
+ * every DP_CLEAN_BUSY_EVERY_MS with the smaller budget, so appends wait
+ * for at most one small step. */
+#define DP_CLEAN_IDLE_BYTES (1u << 20)
+#define DP_CLEAN_BUSY_BYTES (256u << 10)
+#define DP_CLEAN_BUSY_EVERY_MS 10
+#define DP_CLEAN_CHECK_MS 1000
+#define DP_CLEAN_ERROR_BACKOFF_MS 60000
+#define DP_CLEAN_SCAN_MAX 64 /* partitions looked at per step */
 
 static void idem_rebuild(struct dp *dp, struct dp_partition *p);
 
@@ -186,6 +199,18 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 {
 	struct rb_header h;
 	rb_header_decode(m->req, &h);
+	/* relaxed: see dp_topic */
+	if ((atomic_load_explicit(&p->topic->cleanup_policy,
+				  memory_order_relaxed) & SN_CLEANUP_COMPACT)) {
+		int16_t err = dp_batch_check_keys(m->req, m->req_len);
+		if (err) {
+			/* Kafka: a compacted topic's records need keys */
+			c->st.keyless_refused++;
+			dp_msg_release_req(m);
+			produce_answer(m, err, -1, -1, 0);
+			return 0;
+		}
+	}
 	int32_t last_seq = idem_last_seq(h.base_sequence, h.last_offset_delta);
 	struct idem_batch dup;
 	int v = idem_check(&p->idem, h.producer_id, h.producer_epoch,
@@ -605,6 +630,8 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 {
 	if (!p->log)
 		return;
+	if (c->cleaning == p)
+		c->cleaning = NULL; /* slog_close abandons the pass */
 	int rc = slog_close(p->log);
 	if (rc)
 		dp_log("closing %s-%d: %s", p->topic->name, p->index,
@@ -742,8 +769,64 @@ static void check_ack_timeouts(struct dp *dp, struct dp_store_core *c,
 		p->w1_tail = NULL;
 }
 
+/* ---- compaction ---- */
+
+static uint8_t cleanup_policy(const struct dp_partition *p)
+{
+	/* relaxed: see dp_topic */
+	return atomic_load_explicit(&p->topic->cleanup_policy,
+				    memory_order_relaxed);
+}
+
+/* One bounded step of log compaction: on the partition a pass is under way
+ * on, else on the next compacted partition whose check is due.  Returns 1
+ * when it did cleaning I/O. */
+static int clean_step(struct dp_store_core *c, uint64_t now, uint64_t budget)
+{
+	struct dp_partition *p = c->cleaning;
+	for (uint32_t k = 0; !p && k < DP_CLEAN_SCAN_MAX && k < c->nparts;
+	     k++) {
+		if (c->clean_next >= c->nparts)
+			c->clean_next = 0;
+		struct dp_partition *q = c->parts[c->clean_next++];
+		if (q->log && (cleanup_policy(q) & SN_CLEANUP_COMPACT) &&
+		    now >= q->clean_check_ns)
+			p = q;
+	}
+	if (!p)
+		return 0;
+	assert(p->log && p->sc == c);
+	struct dp_topic *t = p->topic;
+	struct slog_clean_config cc;
+	uint64_t bits = atomic_load_explicit(&t->clean_dirty_ratio_bits,
+					     memory_order_relaxed);
+	memcpy(&cc.min_cleanable_dirty_ratio, &bits, sizeof(bits));
+	cc.min_compaction_lag_ms = atomic_load_explicit(&t->clean_min_lag_ms,
+							memory_order_relaxed);
+	cc.max_compaction_lag_ms = atomic_load_explicit(&t->clean_max_lag_ms,
+							memory_order_relaxed);
+	cc.delete_retention_ms = atomic_load_explicit(
+		&t->clean_delete_retention_ms, memory_order_relaxed);
+	struct slog_clean_progress prog = {0};
+	int rc = slog_clean(c->cleaner, p->log, &cc, budget, &prog);
+	c->st.cleaner_calls++;
+	if (rc < 0) {
+		c->st.cleaner_errors++;
+		c->cleaning = NULL;
+		p->clean_check_ns = now + DP_CLEAN_ERROR_BACKOFF_MS * 1000000ull;
+		dp_log("%s-%d: compaction stopped for %d s: %s", t->name,
+		       p->index, DP_CLEAN_ERROR_BACKOFF_MS / 1000,
+		       sl_strerror(rc));
+		return 0;
+	}
+	c->cleaning = prog.in_pass ? p : NULL;
+	if (!prog.in_pass)
+		p->clean_check_ns = now + DP_CLEAN_CHECK_MS * 1000000ull;
+	return rc > 0;
+}
+
 /* One duty cycle (bounded): a command, the rings, the writer, deadlines,
- * retention.  Returns the work done; 0 when idle. */
+ * retention, a step of compaction.  Returns the work done; 0 when idle. */
 int dp_store_step(struct dp_store_core *c)
 {
 	struct dp *dp = c->dp;
@@ -804,12 +887,14 @@ int dp_store_step(struct dp_store_core *c)
 			refresh_counters(c->parts[c->refresh_next++]);
 		}
 		swriter_get_stats(c->w, &c->st.pool);
+		scleaner_get_stats(c->cleaner, &c->st.cleaner);
 		c->next_tick_ns = now + 1000000ull; /* 1 ms */
 	}
 	if (now >= c->next_retention_ns) {
 		for (uint32_t i = 0; i < c->nparts; i++) {
 			struct dp_partition *p = c->parts[i];
-			if (!p->log)
+			/* cleanup.policy=compact alone: no retention */
+			if (!p->log || !(cleanup_policy(p) & SN_CLEANUP_DELETE))
 				continue;
 			int r = slog_apply_retention(p->log);
 			if (r > 0) {
@@ -822,6 +907,11 @@ int dp_store_step(struct dp_store_core *c)
 		c->st.retention_runs++;
 		c->next_retention_ns = now +
 			dp->cfg.retention_check_ms * 1000000ull;
+	}
+	if (!work || now >= c->next_clean_ns) {
+		work += clean_step(c, now, work ? DP_CLEAN_BUSY_BYTES
+						: DP_CLEAN_IDLE_BYTES);
+		c->next_clean_ns = now + DP_CLEAN_BUSY_EVERY_MS * 1000000ull;
 	}
 	return work;
 }
@@ -875,7 +965,11 @@ static void *store_main(void *arg)
 		atomic_store(&c->sleeping, 0);
 		idle = 0;
 	}
-	/* clean shutdown: close every log so the next open is clean */
+	/* clean shutdown: the cleaner first (it abandons its pass on a log
+	 * that is still open), then every log so the next open is clean */
+	scleaner_destroy(c->cleaner);
+	c->cleaner = NULL;
+	c->cleaning = NULL;
 	for (uint32_t i = 0; i < c->nparts; i++)
 		part_close(dp, c, c->parts[i]);
 	for (uint32_t i = 0; i < c->nparts; i++) {
@@ -940,6 +1034,18 @@ int dp_store_create(struct dp *dp, uint32_t id)
 		free(c);
 		return rc;
 	}
+	struct scleaner_config cc;
+	scleaner_config_defaults(&cc);
+	cc.io_bytes_per_sec = dp->cfg.cleaner_io_bytes_per_sec;
+	cc.clock = dp->clock;
+	rc = scleaner_create(&cc, &c->cleaner);
+	if (rc) {
+		swriter_destroy(c->w);
+		close(c->wake_fd);
+		free(c->parts);
+		free(c);
+		return rc;
+	}
 	c->next_retention_ns = dp_now_ns(dp) +
 			       dp->cfg.retention_check_ms * 1000000ull;
 	dp->store[id] = c;
@@ -954,6 +1060,7 @@ int dp_store_start(struct dp *dp, uint32_t id)
 	struct dp_store_core *c = dp->store[id];
 	rc = pthread_create(&c->thread, NULL, store_main, c);
 	if (rc) {
+		scleaner_destroy(c->cleaner);
 		swriter_destroy(c->w);
 		close(c->wake_fd);
 		dp->store[id] = NULL;

@@ -33,6 +33,7 @@
  * topic deleted and created again while sluiced was down never serves
  * the deleted one's data.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -200,36 +201,40 @@ static int net_grace(struct dp *dp)
 	return -ETIMEDOUT;
 }
 
-int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
+/* The compaction settings of a TOPIC_PUT onto t (none given: delete). */
+static void set_compaction(struct dp_topic *t, const struct sn_topic_info *ti)
 {
-	if (!sn_topic_name_valid(ti->name, ti->name_len) || ti->topic_id == 0 ||
-	    ti->partitions < 1 || ti->partitions > SN_PARTITIONS_MAX)
-		return -SN_ERR_INVALID_REQUEST;
-	int free_slot = -1;
-	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
-		struct dp_topic *t = atomic_load(&dp->topics[i]);
-		if (!t) {
-			if (free_slot < 0)
-				free_slot = (int)i;
-			continue;
-		}
-		if (!atomic_load(&t->live))
-			continue;
-		if (t->id == ti->topic_id ||
-		    (strlen(t->name) == ti->name_len &&
-		     !memcmp(t->name, ti->name, ti->name_len))) {
-			if (t->id != ti->topic_id)
-				return -SN_ERR_TOPIC_ALREADY_EXISTS;
-			/* update: partitions cannot change here; retention
-			 * and durability take effect at the next open */
-			t->retention_ms = ti->retention_ms;
-			t->retention_bytes = ti->retention_bytes;
-			t->durability = ti->durability;
-			return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
-		}
+	struct slog_clean_config cc;
+	slog_clean_config_defaults(&cc);
+	uint8_t policy = SN_CLEANUP_DELETE;
+	if (ti->cleanup_policy) {
+		policy = ti->cleanup_policy;
+		cc.min_cleanable_dirty_ratio = ti->min_cleanable_dirty_ratio;
+		cc.min_compaction_lag_ms = ti->min_compaction_lag_ms;
+		cc.max_compaction_lag_ms = ti->max_compaction_lag_ms;
+		cc.delete_retention_ms = ti->delete_retention_ms;
 	}
-	if (free_slot < 0)
-		return -SN_ERR_INVALID_PARTITIONS;
+	uint64_t bits;
+	memcpy(&bits, &cc.min_cleanable_dirty_ratio, sizeof(bits));
+	/* relaxed: see dp_topic */
+	atomic_store_explicit(&t->clean_dirty_ratio_bits, bits,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->clean_min_lag_ms, cc.min_compaction_lag_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->clean_max_lag_ms, cc.max_compaction_lag_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->clean_delete_retention_ms,
+			      cc.delete_retention_ms, memory_order_relaxed);
+	atomic_store_explicit(&t->cleanup_policy, policy, memory_order_relaxed);
+}
+
+/* A topic's object with its partitions open on their storage cores,
+ * published in slot.  Returns 0 or a negative protocol error (nothing
+ * published). */
+static int topic_open(struct dp *dp, const struct sn_topic_info *ti,
+		      int slot)
+{
+	assert(slot >= 0 && slot < DP_MAX_TOPICS);
 	struct dp_topic *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -SN_ERR_UNKNOWN_SERVER_ERROR;
@@ -242,6 +247,7 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 						   dp->cfg.retention_bytes;
 	t->segment_bytes = ti->segment_bytes ? ti->segment_bytes :
 					       dp->cfg.segment_bytes;
+	set_compaction(t, ti);
 	t->parts = calloc((size_t)t->partitions, sizeof(*t->parts));
 	if (!t->parts) {
 		free(t);
@@ -277,18 +283,16 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 	atomic_init(&t->live, 1);
 	/* release: the topic and its open partitions before the pointer;
 	 * pairs with the readers' acquire loads */
-	atomic_store_explicit(&dp->topics[free_slot], t, memory_order_release);
+	atomic_store_explicit(&dp->topics[slot], t, memory_order_release);
 	dp_log("topic %s (id %u): %d partition(s)", t->name, t->id,
 	       t->partitions);
 	return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
 }
 
-
-int dp_topic_delete(struct dp *dp, uint32_t topic_id)
+/* Steps 1 and 2 of a delete (the file comment): t is no longer served and
+ * its partitions are closed; their data is removed if remove_data. */
+static void topic_retire(struct dp *dp, struct dp_topic *t, int remove_data)
 {
-	struct dp_topic *t = dp_topic_by_id(dp, topic_id);
-	if (!t)
-		return -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	/* release: readers that see live == 0 stop routing to it */
 	atomic_store_explicit(&t->live, 0, memory_order_release);
 	for (unsigned i = 0; i < DP_MAX_TOPICS; i++)
@@ -302,21 +306,100 @@ int dp_topic_delete(struct dp *dp, uint32_t topic_id)
 	for (int32_t i = 0; i < t->partitions; i++) {
 		dp_store_cmd(dp, t->parts[i].core, DPC_CLOSE, &t->parts[i]);
 		char err[PATH_MAX + 128];
-		if (pdir_remove(&sdisk_posix, dp->cfg.data_dir, t->name, i,
+		if (remove_data &&
+		    pdir_remove(&sdisk_posix, dp->cfg.data_dir, t->name, i,
 				t->id, err, sizeof(err)) < 0)
 			dp_log("%s", err);
 	}
-	dp_log("topic %s (id %u) deleted", t->name, t->id);
-	int rc = cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+}
+
+/* Steps 3 to 5: t's memory, once no net core can hold it. */
+static void topic_release(struct dp *dp, struct dp_topic *t)
+{
 	if (net_grace(dp) < 0) {
 		dp_log("topic %s (id %u): the net core did not move in 10 s; "
 		       "its memory is kept", t->name, t->id);
 		dp->topics_leaked++;
-		return rc;
+		return;
 	}
 	for (int32_t i = 0; i < t->partitions; i++)
 		dp_store_cmd(dp, t->parts[i].core, DPC_FORGET, &t->parts[i]);
 	topic_free(dp, t);
+}
+
+/* More partitions for a served topic (CreatePartitions): the partition
+ * array cannot grow under the readers, so the topic object is replaced:
+ * the old one retired (its logs closed, data kept), a new one opened with
+ * every partition (the old logs reopened, the new ones created), and the
+ * old one freed after the grace period.  In between, requests for the
+ * topic are answered UNKNOWN_TOPIC_OR_PARTITION, which Kafka clients
+ * retry. */
+static int topic_grow(struct dp *dp, struct dp_topic *old,
+		      const struct sn_topic_info *ti)
+{
+	assert(ti->partitions > old->partitions && ti->topic_id == old->id);
+	int32_t was = old->partitions;
+	topic_retire(dp, old, 0);
+	int slot = -1;
+	for (unsigned i = 0; i < DP_MAX_TOPICS && slot < 0; i++)
+		if (!atomic_load(&dp->topics[i]))
+			slot = (int)i;
+	assert(slot >= 0); /* old's slot was just emptied */
+	int rc = topic_open(dp, ti, slot);
+	dp_log("topic %s (id %u): %d -> %d partition(s)%s", old->name,
+	       old->id, was, ti->partitions,
+	       rc ? ": cannot open them; the topic is not served" : "");
+	topic_release(dp, old);
+	return rc;
+}
+
+int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
+{
+	if (!sn_topic_name_valid(ti->name, ti->name_len) || ti->topic_id == 0 ||
+	    ti->partitions < 1 || ti->partitions > SN_PARTITIONS_MAX)
+		return -SN_ERR_INVALID_REQUEST;
+	int free_slot = -1;
+	for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {
+		struct dp_topic *t = atomic_load(&dp->topics[i]);
+		if (!t) {
+			if (free_slot < 0)
+				free_slot = (int)i;
+			continue;
+		}
+		if (!atomic_load(&t->live))
+			continue;
+		if (t->id == ti->topic_id ||
+		    (strlen(t->name) == ti->name_len &&
+		     !memcmp(t->name, ti->name, ti->name_len))) {
+			if (t->id != ti->topic_id)
+				return -SN_ERR_TOPIC_ALREADY_EXISTS;
+			if (ti->partitions < t->partitions)
+				return -SN_ERR_INVALID_PARTITIONS;
+			if (ti->partitions > t->partitions)
+				return topic_grow(dp, t, ti);
+			/* update: retention and durability take effect at
+			 * the next open, compaction at once */
+			t->retention_ms = ti->retention_ms;
+			t->retention_bytes = ti->retention_bytes;
+			t->durability = ti->durability;
+			set_compaction(t, ti);
+			return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+		}
+	}
+	if (free_slot < 0)
+		return -SN_ERR_INVALID_PARTITIONS;
+	return topic_open(dp, ti, free_slot);
+}
+
+int dp_topic_delete(struct dp *dp, uint32_t topic_id)
+{
+	struct dp_topic *t = dp_topic_by_id(dp, topic_id);
+	if (!t)
+		return -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	topic_retire(dp, t, 1);
+	dp_log("topic %s (id %u) deleted", t->name, t->id);
+	int rc = cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
+	topic_release(dp, t);
 	return rc;
 }
 

@@ -103,6 +103,9 @@ static const struct key keys[] = {
 	  1 << 20, "write buffers of all partitions together, MiB" },
 	{ "retention_check_ms", K_U64, F(retention_check_ms), 1, 100,
 	  3600000, "how often retention runs, ms" },
+	{ "cleaner_io_kb_per_sec", K_U64, F(cleaner_io_bytes_per_sec), 1024,
+	  0, 1 << 30, "compaction I/O (read + written) per storage core, "
+	  "KiB per second; 0 = unbounded" },
 	{ "dpdk_args", K_STR, F(dpdk_args), 1, 0, 0,
 	  "EAL arguments of the dpdk driver" },
 	{ "dpdk_ip", K_STR, F(dpdk_ip), 1, 0, 0,
@@ -215,6 +218,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->log_buffer_bytes = 8u << 20;
 	c->log_buffer_pool_bytes = 256ull << 20;
 	c->retention_check_ms = 10000;
+	c->cleaner_io_bytes_per_sec = 0;
 	snprintf(c->dpdk_args, sizeof(c->dpdk_args),
 		 "-l 1 --no-pci --in-memory");
 	snprintf(c->dpdk_ip, sizeof(c->dpdk_ip), "10.0.0.2");

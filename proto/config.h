@@ -90,6 +90,9 @@ struct sl_config {
 					   storage core's pool together */
 	uint64_t retention_check_ms;  /* retention_check_ms: how often the
 					 storage cores apply retention, 10000 */
+	uint64_t cleaner_io_bytes_per_sec; /* cleaner_io_kb_per_sec: log
+					 compaction's I/O per storage core,
+					 0 = unbounded (default) */
 	/* the DPDK driver (driver = dpdk; docs/dpdk.md) */
 	char dpdk_args[1024];         /* dpdk_args: EAL arguments, e.g.
 					 "-l 1 --no-pci --in-memory

@@ -79,7 +79,8 @@ long sipc_encode_hello_reply(uint8_t *buf, size_t cap, uint32_t corr,
 long sipc_encode_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
 			   const struct sn_topic_info *t)
 {
-	size_t len = SIPC_TOPIC_PUT_BYTES + (size_t)t->name_len;
+	size_t name_end = SIPC_TOPIC_PUT_BYTES + (size_t)t->name_len;
+	size_t len = name_end + (t->cleanup_policy ? SIPC_COMPACTION_BYTES : 0);
 	int rc = room(cap, len);
 	if (rc)
 		return rc;
@@ -87,8 +88,19 @@ long sipc_encode_topic_put(uint8_t *buf, size_t cap, uint32_t corr,
 	struct sn_metadata_builder b = { .buf = buf, .cap = cap,
 					 .len = SN_HEADER_BYTES };
 	rc = sn_metadata_resp_add(&b, t);
-	assert(rc == 0 && b.len == len); /* room() saw to it */
+	assert(rc == 0 && b.len == name_end); /* room() saw to it */
 	(void)rc;
+	if (t->cleanup_policy) {
+		uint8_t *p = buf + name_end;
+		uint64_t ratio;
+		memcpy(&ratio, &t->min_cleanable_dirty_ratio, sizeof(ratio));
+		memset(p, 0, 8);
+		p[0] = t->cleanup_policy;
+		rb_put64(p + 8, ratio);
+		rb_put64(p + 16, (uint64_t)t->min_compaction_lag_ms);
+		rb_put64(p + 24, (uint64_t)t->max_compaction_lag_ms);
+		rb_put64(p + 32, (uint64_t)t->delete_retention_ms);
+	}
 	sn_header_put(buf, SIPC_TOPIC_PUT, (uint32_t)len, corr, 0);
 	return (long)len;
 }
@@ -209,8 +221,24 @@ int sipc_decode_topic_put(const uint8_t *f, size_t len,
 	struct sn_metadata_resp r = { .entries = f + SN_HEADER_BYTES,
 				      .entries_len = len - SN_HEADER_BYTES };
 	size_t pos = 0;
-	if (sn_metadata_next(&r, &pos, t) != 1 || pos != r.entries_len)
-		return ERR(INVALID_REQUEST); /* none, cut short, or two */
+	if (sn_metadata_next(&r, &pos, t) != 1)
+		return ERR(INVALID_REQUEST); /* none or cut short */
+	t->cleanup_policy = 0;
+	t->min_cleanable_dirty_ratio = 0;
+	t->min_compaction_lag_ms = t->max_compaction_lag_ms = 0;
+	t->delete_retention_ms = 0;
+	if (pos == r.entries_len)
+		return 0;
+	const uint8_t *p = r.entries + pos;
+	if (r.entries_len - pos != SIPC_COMPACTION_BYTES || p[0] < 1 ||
+	    p[0] > 3 || p[1] || p[2] || p[3] || p[4] || p[5] || p[6] || p[7])
+		return ERR(INVALID_REQUEST); /* a second entry, or a bad block */
+	uint64_t ratio = rb_be64(p + 8);
+	t->cleanup_policy = p[0];
+	memcpy(&t->min_cleanable_dirty_ratio, &ratio, sizeof(ratio));
+	t->min_compaction_lag_ms = (int64_t)rb_be64(p + 16);
+	t->max_compaction_lag_ms = (int64_t)rb_be64(p + 24);
+	t->delete_retention_ms = (int64_t)rb_be64(p + 32);
 	return 0;
 }
 

@@ -15,9 +15,19 @@
  *                               24 u16 udp port, 26 u16 tcp port
  *   0x42    control -> sluiced  TOPIC_PUT: 16 one topic entry exactly as in
  *                               a METADATA response (40 bytes + name,
- *                               sn_metadata_resp_add layout).  Creates the
- *                               topic's partition logs if missing, or updates
- *                               retention/durability.  Idempotent.
+ *                               sn_metadata_resp_add layout), then
+ *                               optionally the compaction block (32
+ *                               bytes): +0 u8 cleanup policy (1 delete,
+ *                               2 compact, 3 both), +1 u8[7] 0, +8 f64
+ *                               (IEEE bits) min.cleanable.dirty.ratio,
+ *                               +16 i64 min.compaction.lag.ms, +24 i64
+ *                               max.compaction.lag.ms; and +32 i64
+ *                               delete.retention.ms (40 bytes in all).
+ *                               Without it: cleanup policy delete.
+ *                               Creates the topic's partition logs if
+ *                               missing (and those of partitions added
+ *                               since), or updates retention, durability
+ *                               and compaction.  Idempotent.
  *           reply 0xC2          header only; error != 0 if the logs could
  *                               not be opened (e.g. KAFKA_STORAGE_ERROR)
  *   0x43    control -> sluiced  TOPIC_DELETE: 16 u32 topic id, 20 u16 name
@@ -64,7 +74,9 @@
  *                      is -SN_ERR_UNSUPPORTED_VERSION);
  *   HELLO reply        error 0 and exactly 12 bytes with ipc version 1; a
  *                      refused HELLO is a header-only reply;
- *   TOPIC_PUT          exactly one topic entry: 40 bytes + its name length;
+ *   TOPIC_PUT          exactly one topic entry: 40 bytes + its name length,
+ *                      then nothing or the 40-byte compaction block with
+ *                      a policy of 1..3 and zero padding;
  *   TOPIC_DELETE       exactly 8 bytes + its name length;
  *   SYNC_DONE, TOPIC_PUT reply, TOPIC_DELETE reply: empty;
  *   ADMIN, KAFKA       anything (control's admin module and group
@@ -111,6 +123,7 @@ enum sipc_opcode {
 #define SIPC_HELLO_REPLY_BYTES 28
 #define SIPC_TOPIC_PUT_BYTES (SN_HEADER_BYTES + SN_TOPIC_ENTRY_BYTES) /* + name */
 #define SIPC_TOPIC_DELETE_BYTES 24 /* + name */
+#define SIPC_COMPACTION_BYTES 40  /* TOPIC_PUT's optional block */
 
 /* HELLO reply: who answered. */
 struct sipc_hello_reply {

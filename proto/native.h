@@ -177,7 +177,19 @@ struct sn_topic_info {
 	int64_t segment_bytes;
 	const char *name;   /* not NUL-terminated when decoded */
 	uint16_t name_len;
+	/* Compaction: carried by the control protocol's TOPIC_PUT only
+	 * (proto/ipc.h), not by METADATA entries.  cleanup_policy 0: not
+	 * given (delete, and the other fields unused). */
+	uint8_t cleanup_policy; /* SN_CLEANUP_* bits */
+	double min_cleanable_dirty_ratio;
+	int64_t min_compaction_lag_ms;
+	int64_t max_compaction_lag_ms;
+	int64_t delete_retention_ms;
 };
+
+/* cleanup.policy as bits: "delete" 1, "compact" 2, "compact,delete" 3. */
+#define SN_CLEANUP_DELETE 1
+#define SN_CLEANUP_COMPACT 2
 
 struct sn_metadata_resp {
 	uint16_t udp_port;

@@ -25,7 +25,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    kafka_advertised_port, node_id, auto_create_topics
    (tests/kafka/clients/autocreate_test.sh checks its effect), udp_max_frame, tcp_max_frame,
    max_connections, ring_slots, memory_budget_mb, group_commit_kb,
-   group_commit_us, log_buffer_mb, retention_check_ms, dpdk_args, dpdk_ip,
+   group_commit_us, log_buffer_mb, retention_check_ms, cleaner_io_kb_per_sec,
+   dpdk_args, dpdk_ip,
    dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
    log_buffer_pool_mb (tests/integration/partitions_test.c), and
    max_connections_per_ip and the conn_* timeouts and limits
@@ -112,6 +113,7 @@ try:
         "group_commit_us": ("500", "9"),
         "log_buffer_mb": ("5", "3"),
         "retention_check_ms": ("250", "99"),
+        "cleaner_io_kb_per_sec": ("2048", "-1"),
         "dpdk_args": ("-l 0 --no-pci", ""),
         "dpdk_ip": ("10.9.9.9", "10.9.9"),
         "dpdk_mbufs": ("2047", "1022"),

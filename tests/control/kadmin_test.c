@@ -299,7 +299,15 @@ static void test_bad_config(void **state)
 		const char *key, *value, *says;
 	} bad[] = {
 		{"compression.type", "lz4", "compression.type"},
-		{"cleanup.policy", "compact", "cleanup.policy"},
+		{"cleanup.policy", "compactt", "cleanup.policy"},
+		{"cleanup.policy", "compact,", "cleanup.policy"},
+		{"cleanup.policy", "", "cleanup.policy"},
+		{"min.cleanable.dirty.ratio", "1.5", "min.cleanable.dirty.ratio"},
+		{"min.cleanable.dirty.ratio", "-0.1", "min.cleanable.dirty.ratio"},
+		{"min.cleanable.dirty.ratio", "nan", "min.cleanable.dirty.ratio"},
+		{"min.compaction.lag.ms", "-1", "min.compaction.lag.ms"},
+		{"max.compaction.lag.ms", "0", "max.compaction.lag.ms"},
+		{"delete.retention.ms", "-1", "delete.retention.ms"},
 		{"retention.ms", "abc", "retention.ms"},
 		{"retention.ms", "0", "retention.ms"},
 		{"retention.ms", "-2", "retention.ms"},
@@ -338,6 +346,41 @@ static void test_bad_config(void **state)
 	TL_EQ(t->retention_ms, -1);
 	TL_EQ(t->retention_bytes, 1048576);
 	TL_EQ(t->segment_bytes, 1048576);
+	TL_EQ(t->cleanup_policy, SN_CLEANUP_DELETE);
+	TL_TRUE(t->min_cleanable_dirty_ratio == 0.5);
+	TL_EQ(t->max_compaction_lag_ms, INT64_MAX);
+	TL_EQ(t->delete_retention_ms, 86400000);
+
+	/* the compaction configs, at their limits */
+	static const char *const policies[] = {"compact", " delete , compact",
+					       "compact,delete"};
+	static const uint8_t bits[] = {SN_CLEANUP_COMPACT, 3, 3};
+	for (unsigned i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "compacted%u", i);
+		topic(0, name, 1, 1);
+		with_config(0, "cleanup.policy", policies[i]);
+		with_config(0, "min.cleanable.dirty.ratio", i ? "1" : "0");
+		with_config(0, "min.compaction.lag.ms", "0");
+		with_config(0, "max.compaction.lag.ms", "1");
+		with_config(0, "delete.retention.ms", "0");
+		TL_EQ(create1(4, false, &changed)->error_code, 0);
+		t = find(name);
+		TL_EQ(t->cleanup_policy, bits[i]);
+		TL_TRUE(t->min_cleanable_dirty_ratio == (i ? 1.0 : 0.0));
+		TL_EQ(t->min_compaction_lag_ms, 0);
+		TL_EQ(t->max_compaction_lag_ms, 1);
+		TL_EQ(t->delete_retention_ms, 0);
+	}
+	/* Kafka's rule across two configs */
+	topic(0, "lagged", 1, 1);
+	with_config(0, "min.compaction.lag.ms", "5000");
+	with_config(0, "max.compaction.lag.ms", "4999");
+	const struct kc_create_topics_resp_topic *r = create1(4, false, &changed);
+	TL_EQ(r->error_code, 40);
+	TL_TRUE(strstr(r->error_message.ptr, "min.compaction.lag.ms") != NULL);
+	TL_EQ(changed, 0);
+	TL_TRUE(find("lagged") == NULL);
 }
 
 static void test_bad_topics(void **state)
@@ -501,6 +544,111 @@ entry(const struct kc_describe_configs_result *o, const char *name)
 	return NULL;
 }
 
+/* CreatePartitions at v0 (classic) and v3 (flexible): more partitions are
+ * durable; the same or fewer, an unknown topic, a wrong assignment and a
+ * duplicate name get Kafka's codes and messages; validate_only changes
+ * nothing. */
+static void test_create_partitions(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "grow", 2, 1);
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+
+	int32_t broker_one[] = {1}, broker_seven[] = {7};
+	struct kc_create_partitions_req_assignment as[2] = {
+		{{broker_one, 1}}, {{broker_seven, 1}}};
+	struct kc_create_partitions_req_topic tp[6] = {
+		{S("grow"), 4, {NULL, -1}},     /* 2 -> 4 */
+		{S("missing"), 3, {NULL, -1}},
+		{S("dup"), 3, {NULL, -1}},
+		{S("dup"), 3, {NULL, -1}},
+	};
+	struct kc_create_partitions_req q = {{tp, 4}, 5000, false};
+	union kc_response out;
+	for (int16_t ver = 0; ver <= 3; ver += 3) {
+		TL_TRUE(call(KC_API_CREATE_PARTITIONS, ver, &q, sizeof(q), &out,
+			     &changed) > 0);
+		struct kc_create_partitions_resp *r = (void *)out.raw;
+		const struct kc_create_partitions_resp_topic_result *x =
+			r->results.items;
+		TL_EQ(r->results.count, 3);
+		assert_str_is(x[0].name, "grow");
+		if (ver == 0) {
+			TL_EQ(x[0].error_code, 0);
+			assert_str_is(x[0].error_message, NULL);
+			TL_EQ(changed, 1);
+		} else {
+			/* the second time: no increase */
+			TL_EQ(x[0].error_code, SN_ERR_INVALID_PARTITIONS);
+			assert_str_is(x[0].error_message,
+				      "Topic already has 4 partition(s).");
+			TL_EQ(changed, 0);
+		}
+		TL_EQ(find("grow")->partitions, 4);
+		assert_str_is(x[1].name, "missing");
+		TL_EQ(x[1].error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_str_is(x[2].name, "dup");
+		TL_EQ(x[2].error_code, SN_ERR_INVALID_REQUEST);
+		assert_str_is(x[2].error_message, "Duplicate topic name.");
+	}
+
+	/* v3 bytes of a one-topic answer: header tagged fields, throttle,
+	 * compact array, name, code, message, tags */
+	tp[0] = (struct kc_create_partitions_req_topic){S("grow"), 3,
+							{NULL, -1}};
+	q.topics.count = 1;
+	encode(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q));
+	long n = sl_kadmin_handle(g_m, &g_cfg, g_req, g_req_len, g_resp,
+				  sizeof(g_resp), &changed);
+	static const char msg[] =
+		"The topic grow currently has 4 partition(s); 3 would not be "
+		"an increase.";
+	uint8_t want[128] = {0, 0, 0, 77, 0, 0, 0, 0, 0, 2, 5, 'g', 'r', 'o',
+			     'w', 0, SN_ERR_INVALID_PARTITIONS,
+			     sizeof(msg)};
+	memcpy(want + 18, msg, sizeof(msg) - 1);
+	want[18 + sizeof(msg) - 1] = 0; /* the result's tags */
+	want[19 + sizeof(msg) - 1] = 0; /* the response's tags */
+	TL_EQ(n, 20 + (long)sizeof(msg) - 1);
+	TL_EQ(memcmp(g_resp, want, (size_t)n), 0);
+
+	/* assignments: as many as partitions added, each this broker */
+	tp[0] = (struct kc_create_partitions_req_topic){S("grow"), 6,
+							{as, 1}};
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	const struct kc_create_partitions_resp_topic_result *x =
+		((struct kc_create_partitions_resp *)(void *)out.raw)->results.items;
+	TL_EQ(x[0].error_code, 39);
+	assert_str_is(x[0].error_message, "Attempted to add 2 additional "
+		      "partition(s), but only 1 assignment(s) were specified.");
+	tp[0].assignments.count = 2;
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	x = ((struct kc_create_partitions_resp *)(void *)out.raw)->results.items;
+	TL_EQ(x[0].error_code, 39); /* broker 7 is not this one */
+	assert_msg_has(x[0].error_message, "single node");
+	as[1].broker_ids.items = broker_one;
+	q.validate_only = true;
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	x = ((struct kc_create_partitions_resp *)(void *)out.raw)->results.items;
+	TL_EQ(x[0].error_code, 0);
+	TL_EQ(changed, 0);
+	TL_EQ(find("grow")->partitions, 4);
+	q.validate_only = false;
+	TL_TRUE(call(KC_API_CREATE_PARTITIONS, 3, &q, sizeof(q), &out,
+		     &changed) > 0);
+	TL_EQ(x[0].error_code, 0);
+	TL_EQ(changed, 1);
+	TL_EQ(find("grow")->partitions, 6);
+	/* durable: read back from the file */
+	char err[512];
+	TL_OK(sl_meta_reload(g_m, err, sizeof(err)));
+	TL_EQ(find("grow")->partitions, 6);
+}
+
 static void test_describe_topic(void **state)
 {
 	(void)state;
@@ -514,7 +662,7 @@ static void test_describe_topic(void **state)
 		describe(0, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
 	TL_EQ(o->error_code, 0);
 	assert_str_is(o->error_message, NULL);
-	TL_EQ(o->configs.count, 7);
+	TL_EQ(o->configs.count, 11);
 	const struct kc_describe_configs_entry *e = entry(o, "retention.ms");
 	assert_str_is(e->value, "1234");
 	TL_EQ(e->is_default, false);
@@ -525,6 +673,13 @@ static void test_describe_topic(void **state)
 	TL_EQ(e->is_default, true);
 	assert_str_is(entry(o, "retention.bytes")->value, "-1");
 	assert_str_is(entry(o, "cleanup.policy")->value, "delete");
+	TL_EQ(entry(o, "cleanup.policy")->is_default, true);
+	assert_str_is(entry(o, "min.cleanable.dirty.ratio")->value, "0.5");
+	assert_str_is(entry(o, "min.compaction.lag.ms")->value, "0");
+	assert_str_is(entry(o, "max.compaction.lag.ms")->value,
+		      "9223372036854775807");
+	assert_str_is(entry(o, "delete.retention.ms")->value, "86400000");
+	TL_EQ(entry(o, "delete.retention.ms")->is_default, true);
 	TL_EQ(entry(o, "compression.type")->read_only, true);
 	assert_str_is(entry(o, "min.insync.replicas")->value, "1");
 
@@ -552,6 +707,31 @@ static void test_describe_topic(void **state)
 	TL_EQ(o->configs.count, 0);
 	o = describe(1, KC_RESOURCE_TOPIC, "a b", NULL, -1, false);
 	TL_EQ(o->error_code, SN_ERR_INVALID_TOPIC_EXCEPTION);
+
+	/* a compacted topic: its settings, typed as Kafka types them */
+	topic(0, "kv", 1, 1);
+	with_config(0, "cleanup.policy", "delete,compact");
+	with_config(0, "min.cleanable.dirty.ratio", "0.01");
+	with_config(0, "min.compaction.lag.ms", "100");
+	with_config(0, "max.compaction.lag.ms", "7200000");
+	with_config(0, "delete.retention.ms", "1000");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	o = describe(3, KC_RESOURCE_TOPIC, "kv", NULL, -1, false);
+	TL_EQ(o->error_code, 0);
+	e = entry(o, "cleanup.policy");
+	assert_str_is(e->value, "compact,delete");
+	TL_EQ(e->is_default, false);
+	TL_EQ(e->config_source, KC_CONFIG_SOURCE_TOPIC);
+	TL_EQ(e->config_type, 7); /* LIST */
+	e = entry(o, "min.cleanable.dirty.ratio");
+	assert_str_is(e->value, "0.01");
+	TL_EQ(e->config_type, 6); /* DOUBLE */
+	TL_EQ(e->config_source, KC_CONFIG_SOURCE_TOPIC);
+	assert_str_is(entry(o, "min.compaction.lag.ms")->value, "100");
+	assert_str_is(entry(o, "max.compaction.lag.ms")->value, "7200000");
+	e = entry(o, "delete.retention.ms");
+	assert_str_is(e->value, "1000");
+	TL_EQ(e->is_default, false);
 }
 
 static void test_describe_broker(void **state)
@@ -735,6 +915,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_topics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_assignments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_partitions, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup,

@@ -17,6 +17,7 @@
 #include "control/admin.h"
 #include "control/metadata.h"
 #include "proto/config.h"
+#include "proto/record_batch.h"
 
 static char g_dir[PATH_MAX];
 
@@ -118,6 +119,100 @@ static void test_persist_reopen(void **state)
 	TL_EQ(r->segment_bytes, 2047ll << 20);
 	TL_EQ(m->next_id, id + 1);
 	meta_free(m);
+}
+
+/* Version 2 keeps the compaction settings; a version 1 file (40-byte
+ * entries, written before compaction) reads as cleanup.policy=delete with
+ * Kafka's defaults; a bad setting in a version 2 file is damage. */
+static void test_compaction_settings(void **state)
+{
+	(void)state;
+	struct sl_meta *m = meta_open();
+	struct sl_topic t = topic("kv", 2);
+	t.cleanup_policy = SN_CLEANUP_COMPACT | SN_CLEANUP_DELETE;
+	t.min_cleanable_dirty_ratio = 0.125;
+	t.min_compaction_lag_ms = 7;
+	t.max_compaction_lag_ms = 3600000;
+	t.delete_retention_ms = 0;
+	char err[1024];
+	long id = sl_admin_create(m, &t, NULL, err, sizeof(err));
+	TL_TRUE(id > 0);
+	TL_TRUE(create(m, "plain", 1) > 0);
+	/* an update keeps name and id */
+	t.id = (uint32_t)id;
+	t.partitions = 5;
+	t.min_compaction_lag_ms = 8;
+	TL_OK(sl_meta_update(m, &t));
+	TL_OK(sl_meta_save(m, err, sizeof(err)));
+	meta_free(m);
+	m = meta_open();
+	const struct sl_topic *r = sl_meta_find(m, "kv", 2);
+	TL_TRUE(r != NULL);
+	TL_EQ(r->id, id);
+	TL_EQ(r->partitions, 5);
+	TL_EQ(r->cleanup_policy, 3);
+	TL_TRUE(r->min_cleanable_dirty_ratio == 0.125);
+	TL_EQ(r->min_compaction_lag_ms, 8);
+	TL_EQ(r->max_compaction_lag_ms, 3600000);
+	TL_EQ(r->delete_retention_ms, 0);
+	r = sl_meta_find(m, "plain", 5);
+	TL_EQ(r->cleanup_policy, SN_CLEANUP_DELETE);
+	TL_TRUE(r->min_cleanable_dirty_ratio == 0.5);
+	TL_EQ(r->max_compaction_lag_ms, INT64_MAX);
+	TL_EQ(r->delete_retention_ms, 86400000);
+	meta_free(m);
+
+	/* version 1, by hand: one topic "old" (id 3, 4 partitions) */
+	uint8_t f[40 + 40 + 3 + 4] = {0};
+	size_t len = sizeof(f);
+	memcpy(f, "SLMD", 4);
+	f[5] = 1;              /* version 1 */
+	f[7] = 40;             /* header bytes */
+	f[11] = (uint8_t)len;  /* file length */
+	f[15] = 1;             /* one topic */
+	f[23] = 4;             /* next id */
+	uint8_t *e = f + 40;
+	e[3] = 3;              /* id */
+	e[7] = 4;              /* partitions */
+	memset(e + 12, 0xff, 16); /* retention -1 / -1 */
+	e[32] = 0x40;          /* segment bytes 1 GiB */
+	e[37] = 3;             /* name length */
+	memcpy(e + 40, "old", 3);
+	rb_put32(f + len - 4, rb_crc32c(f, len - 4));
+	char path[PATH_MAX];
+	tl_pathf(path, "%s/%s", g_dir, SL_META_FILE);
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	TL_TRUE(fd >= 0);
+	TL_EQ(write(fd, f, len), (ssize_t)len);
+	close(fd);
+	m = meta_open();
+	TL_EQ(m->count, 1);
+	r = sl_meta_find(m, "old", 3);
+	TL_TRUE(r != NULL);
+	TL_EQ(r->id, 3);
+	TL_EQ(r->partitions, 4);
+	TL_EQ(r->segment_bytes, 1ll << 30);
+	TL_EQ(r->cleanup_policy, SN_CLEANUP_DELETE);
+	TL_TRUE(r->min_cleanable_dirty_ratio == 0.5);
+	TL_EQ(r->delete_retention_ms, 86400000);
+	/* saved again: version 2, still the same */
+	TL_OK(sl_meta_save(m, err, sizeof(err)));
+	meta_free(m);
+	uint8_t *v2;
+	long long v2_len = tl_read_file(path, &v2);
+	TL_EQ(v2[5], 2);
+	TL_EQ(v2_len, 40 + 72 + 3 + 4);
+	/* a policy of 4 in version 2 (CRC repaired): damage */
+	v2[40 + 11] = 4;
+	rb_put32(v2 + v2_len - 4, rb_crc32c(v2, (size_t)v2_len - 4));
+	fd = open(path, O_WRONLY | O_TRUNC);
+	TL_EQ(write(fd, v2, (size_t)v2_len), v2_len);
+	close(fd);
+	m = malloc(sizeof(*m));
+	TL_EQ(sl_meta_open(m, g_dir, err, sizeof(err)), -SL_META_EDAMAGED);
+	TL_TRUE(strstr(err, "cleanup policy") != NULL);
+	free(m);
+	free(v2);
 }
 
 /* Random creates/deletes/reopens against an array model; ids must be
@@ -400,6 +495,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_delete_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_persist_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_compaction_settings, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup,
 						teardown),

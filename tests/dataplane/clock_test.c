@@ -138,6 +138,7 @@ static int teardown(void **state)
 		dp_ring_destroy(r);
 	dp_ring_destroy(fx.net.completions);
 	close(fx.net.wake_fd);
+	scleaner_destroy(fx.core->cleaner);
 	swriter_destroy(fx.core->w);
 	close(fx.core->wake_fd);
 	free(fx.core->parts);

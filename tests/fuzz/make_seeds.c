@@ -228,6 +228,13 @@ static void seeds_topics_meta(const char *tmp)
 				       .segment_bytes = 1 << 26 };
 		tp.name_len = (uint16_t)strlen(names[i]);
 		memcpy(tp.name, names[i], tp.name_len + 1);
+		if (i == 3) {
+			sl_topic_compaction_defaults(&tp);
+			tp.cleanup_policy = SN_CLEANUP_COMPACT;
+			tp.min_cleanable_dirty_ratio = 0.01;
+			tp.min_compaction_lag_ms = 1000;
+			tp.delete_retention_ms = 0;
+		}
 		FUZZ_CHECK(sl_meta_create(m, &tp) > 0);
 	}
 	FUZZ_CHECK(sl_meta_save(m, err, sizeof(err)) == 0);

@@ -12,7 +12,8 @@
  *      the file, and leaves nothing to free but what close frees;
  *   2. a store that loaded keeps the file's promises: ids non-zero,
  *      ascending and below next_id, names valid and unique, partitions
- *      1..SN_PARTITIONS_MAX, durability 0 or 1, tombstones below next_id;
+ *      1..SN_PARTITIONS_MAX, durability 0 or 1, compaction settings in
+ *      range (sl_topic_compaction_valid), tombstones below next_id;
  *   3. saved and read again, it is the same store;
  *   4. creating a topic gives it next_id (or the documented error), and
  *      deleting it leaves a tombstone; saved and read again, the store
@@ -58,6 +59,7 @@ static void check_store(const struct sl_meta *m)
 		FUZZ_CHECK(t->partitions >= 1 &&
 			   t->partitions <= SN_PARTITIONS_MAX);
 		FUZZ_CHECK(t->durability <= 1);
+		FUZZ_CHECK(sl_topic_compaction_valid(t));
 		FUZZ_CHECK(sl_meta_find(m, t->name, t->name_len) == t);
 		FUZZ_CHECK(sl_meta_find_id(m, t->id) == t);
 	}
@@ -80,6 +82,13 @@ static void check_same(const struct sl_meta *a, const struct sl_meta *b)
 			   x->retention_ms == y->retention_ms &&
 			   x->retention_bytes == y->retention_bytes &&
 			   x->segment_bytes == y->segment_bytes &&
+			   x->cleanup_policy == y->cleanup_policy &&
+			   !memcmp(&x->min_cleanable_dirty_ratio,
+				   &y->min_cleanable_dirty_ratio,
+				   sizeof(double)) &&
+			   x->min_compaction_lag_ms == y->min_compaction_lag_ms &&
+			   x->max_compaction_lag_ms == y->max_compaction_lag_ms &&
+			   x->delete_retention_ms == y->delete_retention_ms &&
 			   x->name_len == y->name_len &&
 			   !memcmp(x->name, y->name, x->name_len));
 	}

@@ -1513,7 +1513,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_ALTER_CONFIGS, "AlterConfigs", 0, -1, 0, 2, 2, &s_alter_configs_req, &s_alter_configs_resp},
 	{KC_API_DESCRIBE_LOG_DIRS, "DescribeLogDirs", 0, -1, 0, 4, 2, &s_describe_log_dirs_req, &s_describe_log_dirs_resp},
 	{KC_API_SASL_AUTHENTICATE, "SaslAuthenticate", 0, -1, 0, 2, 2, &s_sasl_authenticate_req, &s_sasl_authenticate_resp},
-	{KC_API_CREATE_PARTITIONS, "CreatePartitions", 0, -1, 0, 3, 2, &s_create_partitions_req, &s_create_partitions_resp},
+	{KC_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 0, 3, 2, &s_create_partitions_req, &s_create_partitions_resp},
 	{KC_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 0, 2, 2, &s_delete_groups_req, &s_delete_groups_resp},
 	{KC_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, -1, 0, 1, 1, &s_incremental_alter_configs_req, &s_incremental_alter_configs_resp},
 	{KC_API_OFFSET_DELETE, "OffsetDelete", 0, -1, 0, 0, NEVER, &s_offset_delete_req, &s_offset_delete_resp},

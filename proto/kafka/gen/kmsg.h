@@ -1091,7 +1091,7 @@ struct kc_sasl_authenticate_resp {
 	int64_t session_lifetime_ms; /* v1+ */
 };
 
-/* ---- CreatePartitions (key 37): Kafka v0-3, flexible v2+; not served ---- */
+/* ---- CreatePartitions (key 37): Kafka v0-3, flexible v2+; served v0-3 ---- */
 
 /* CreatePartitionsRequest.Topics[].Assignments[] */
 struct kc_create_partitions_req_assignment {

@@ -10,6 +10,11 @@
  *   KAFKA_BOOTSTRAP   127.0.0.1:<kafka_port>, the Kafka bootstrap server
  *   SLUICE_BROKER     127.0.0.1:<port>, the native protocol (TCP and UDP)
  *   SLUICE_DATA_DIR   the broker's data dir
+ *   KAFKA_BROKER_PID  this program's pid: COMMAND sends it SIGUSR1 to have
+ *                     the broker restarted (both processes stopped and
+ *                     started again on the same ports and data); SIGUSR2
+ *                     comes back to COMMAND when the broker is ready again
+ *                     (or failed to start: the next request then fails)
  * COMMAND runs in its own process group; after --timeout seconds (default
  * 120) the group gets SIGTERM, then SIGKILL 5 s later.  Exit status:
  * COMMAND's (128 + signal when killed), 1 when the broker did not get
@@ -36,10 +41,34 @@ static void usage(void)
 		"[--set KEY=VALUE]... -- COMMAND [ARGS...]\n");
 }
 
+static volatile sig_atomic_t restart_asked;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	restart_asked = 1;
+}
+
+/* The broker restarted when COMMAND asks (SIGUSR1), COMMAND told
+ * (SIGUSR2). */
+static void restart_if_asked(struct kb *k, pid_t pid)
+{
+	if (!restart_asked)
+		return;
+	restart_asked = 0;
+	printf("kafka_broker_run: restarting the broker\n");
+	fflush(stdout);
+	if (kb_stop(k) || kb_start(k, 20000))
+		fprintf(stderr, "kafka_broker_run: the restart failed\n");
+	kill(pid, SIGUSR2);
+}
+
 /* Wait for pid up to timeout_ms; 0 and *status when it exited. */
-static int wait_for(pid_t pid, int timeout_ms, int *status)
+static int wait_for(pid_t pid, int timeout_ms, int *status, struct kb *k)
 {
 	for (int t = 0; t < timeout_ms; t += 20) {
+		if (k)
+			restart_if_asked(k, pid);
 		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
 			return 0;
@@ -104,6 +133,12 @@ int main(int argc, char **argv)
 	setenv("KAFKA_BOOTSTRAP", k.kafka_addr, 1);
 	setenv("SLUICE_BROKER", k.tb.addr, 1);
 	setenv("SLUICE_DATA_DIR", dir, 1);
+	char self[24];
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	setenv("KAFKA_BROKER_PID", self, 1);
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("kafka_broker_run: broker up: kafka %s, native %s, data %s\n",
 	       k.kafka_addr, k.tb.addr, dir);
 	fflush(stdout);
@@ -123,14 +158,14 @@ int main(int argc, char **argv)
 	}
 	setpgid(pid, pid);
 	int status = 0, ret;
-	if (wait_for(pid, timeout_s * 1000, &status) == 0) {
+	if (wait_for(pid, timeout_s * 1000, &status, &k) == 0) {
 		ret = WIFEXITED(status) ? WEXITSTATUS(status) :
 					  128 + WTERMSIG(status);
 	} else {
 		fprintf(stderr, "kafka_broker_run: '%s' still running after %d s: "
 			"stopping it\n", argv[i], timeout_s);
 		kill(-pid, SIGTERM);
-		if (wait_for(pid, 5000, &status)) {
+		if (wait_for(pid, 5000, &status, NULL)) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
 		}

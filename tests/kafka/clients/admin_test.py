@@ -1,0 +1,190 @@
+"""Topic administration through confluent-kafka-python's AdminClient.
+
+Run with Debian's /usr/bin/python3 (python3-confluent-kafka).  Without
+KAFKA_BOOTSTRAP it runs itself again under kafka_broker_run
+($KAFKA_BROKER_RUN), on a fresh broker of its own.
+
+  1. create_topics "grown" with 2 partitions; a record produced to each;
+  2. create_partitions to 5: accepted; Metadata shows 5 partitions; a
+     record produced to each new partition (2, 3, 4) is read back from it,
+     and the old partitions still hold their records;
+  3. create_partitions to 3 (fewer) and to 5 (the same): INVALID_PARTITIONS;
+     to 6 with validate_only: accepted, still 5; an unknown topic:
+     UNKNOWN_TOPIC_OR_PARTITION;
+  4. describe_configs of the topic and of the broker: retention.ms,
+     cleanup.policy, segment.bytes; broker.id and num.partitions;
+  5. the broker is restarted (kafka_broker_run, SIGUSR1): still 5
+     partitions, every record still there.
+Every wait has a deadline.  Exit 0 when all holds, 1 with what did not.
+"""
+import os
+import signal
+import sys
+import time
+
+TOPIC = "grown"
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+try:
+    from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+    from confluent_kafka.admin import (AdminClient, ConfigResource, NewTopic,
+                                       NewPartitions)
+except ImportError as e:
+    fail("confluent_kafka cannot be imported under %s (%s): apt-get install "
+         "python3-confluent-kafka (tools/lib/deps.sh installs it) and run "
+         "with /usr/bin/python3" % (sys.executable, e))
+
+if not os.environ.get("KAFKA_BOOTSTRAP"):
+    run = os.environ.get("KAFKA_BROKER_RUN")
+    if not run or not os.access(run, os.X_OK):
+        fail("KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run "
+             "(meson test sets it), or set KAFKA_BOOTSTRAP")
+    os.execv(run, [run, "--timeout", "80", "--name", "admin", "--",
+                   sys.executable, os.path.abspath(__file__)])
+
+BOOT = os.environ["KAFKA_BOOTSTRAP"]
+
+
+def admin():
+    return AdminClient({"bootstrap.servers": BOOT})
+
+
+def error_code(f):
+    try:
+        f.result(timeout=15)
+        return 0
+    except Exception as e:
+        err = e.args[0] if e.args else None
+        if hasattr(err, "code"):
+            return err.code()
+        fail("unexpected exception %r" % (e,))
+
+
+def partitions(a, want=None, deadline_s=15):
+    """The topic's partition count in Metadata (waiting for want)."""
+    deadline = time.time() + deadline_s
+    while True:
+        md = a.list_topics(TOPIC, timeout=10)
+        t = md.topics.get(TOPIC)
+        n = len(t.partitions) if t and not t.error else -1
+        if want is None or n == want or time.time() > deadline:
+            return n
+        time.sleep(0.2)
+
+
+def produce(part, value):
+    p = Producer({"bootstrap.servers": BOOT, "acks": "all",
+                  "message.timeout.ms": 20000})
+    errs = []
+    p.produce(TOPIC, value=value, partition=part,
+              on_delivery=lambda e, m: errs.append(e))
+    if p.flush(25) or not errs or errs[0] is not None:
+        fail("produce to partition %d: %r" % (part, errs))
+
+
+def read(part):
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": "admin-reader",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        c.assign([TopicPartition(TOPIC, part, 0)])
+        out = []
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    return out
+                fail("consume partition %d: %s" % (part, m.error()))
+            out.append(m.value())
+        fail("consume partition %d: no end in 20 s" % part)
+    finally:
+        c.close()
+
+
+def check_records(n):
+    for part in range(n):
+        got = read(part)
+        if got != [b"p%d" % part]:
+            fail("partition %d holds %r, want [b'p%d']" % (part, got, part))
+
+
+def restart_broker():
+    pid = int(os.environ["KAFKA_BROKER_PID"])
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+    os.kill(pid, signal.SIGUSR1)
+    if signal.sigtimedwait([signal.SIGUSR2], 40) is None:
+        fail("the broker did not restart within 40 s")
+
+
+def main():
+    a = admin()
+    fs = a.create_topics([NewTopic(TOPIC, 2, 1,
+                                   config={"retention.ms": "3600000"})],
+                         request_timeout=15)
+    if error_code(fs[TOPIC]):
+        fail("create_topics failed")
+    if partitions(a, 2) != 2:
+        fail("the new topic does not show 2 partitions")
+    for part in range(2):
+        produce(part, b"p%d" % part)
+
+    fs = a.create_partitions([NewPartitions(TOPIC, 5)], request_timeout=15)
+    if error_code(fs[TOPIC]):
+        fail("create_partitions to 5 failed")
+    if partitions(a, 5) != 5:
+        fail("Metadata does not show 5 partitions after create_partitions")
+    for part in range(2, 5):
+        produce(part, b"p%d" % part)
+    check_records(5)
+
+    for count, why in ((3, "fewer"), (5, "the same")):
+        fs = a.create_partitions([NewPartitions(TOPIC, count)],
+                                 request_timeout=15)
+        code = error_code(fs[TOPIC])
+        if code != KafkaError.INVALID_PARTITIONS:
+            fail("create_partitions to %d (%s): want INVALID_PARTITIONS, "
+                 "got %s" % (count, why, code))
+    fs = a.create_partitions([NewPartitions(TOPIC, 6)], validate_only=True,
+                             request_timeout=15)
+    if error_code(fs[TOPIC]):
+        fail("create_partitions validate_only refused")
+    if partitions(a) != 5:
+        fail("validate_only changed the partition count")
+    fs = a.create_partitions([NewPartitions("no-such-topic", 3)],
+                             request_timeout=15)
+    code = error_code(fs["no-such-topic"])
+    if code != KafkaError.UNKNOWN_TOPIC_OR_PART:
+        fail("create_partitions of an unknown topic: got %s" % code)
+
+    res = ConfigResource(ConfigResource.Type.TOPIC, TOPIC)
+    got = a.describe_configs([res], request_timeout=15)[res].result(timeout=15)
+    want = {"retention.ms": "3600000", "cleanup.policy": "delete",
+            "segment.bytes": "1073741824", "delete.retention.ms": "86400000"}
+    for k, v in want.items():
+        if k not in got or got[k].value != v:
+            fail("describe_configs topic: %s = %r, want %r"
+                 % (k, got[k].value if k in got else None, v))
+    bres = ConfigResource(ConfigResource.Type.BROKER, "1")
+    got = a.describe_configs([bres], request_timeout=15)[bres].result(
+        timeout=15)
+    if got.get("broker.id") is None or got["broker.id"].value != "1":
+        fail("describe_configs broker: broker.id %r" % got.get("broker.id"))
+    if "num.partitions" not in got:
+        fail("describe_configs broker: no num.partitions")
+
+    restart_broker()
+    a = admin()
+    if partitions(a, 5) != 5:
+        fail("after a restart the topic does not show 5 partitions")
+    check_records(5)
+    print("PASS")
+
+
+main()
