@@ -1297,6 +1297,10 @@ static void finish_produce(struct dp_net *n, struct dp_msg *m)
 			ps[k].log_append_time_ms = -1;
 			ps[k].log_start_offset = pp->p ? pp->log_start : -1;
 			ps[k].error_message = (struct kc_str){ NULL, -1 };
+			/* v10+ tagged, sent by Kafka for NOT_LEADER_OR_FOLLOWER
+			 * only (never here): left at its default */
+			ps[k].current_leader =
+				(struct kc_produce_resp_leader_id_and_epoch){ -1, -1 };
 		}
 	}
 	struct kc_produce_resp r = {
