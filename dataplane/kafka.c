@@ -15,7 +15,10 @@
  *     results come back here (share_done) and, when the last share is in,
  *     one Kafka response is encoded.  Record batches are never re-encoded:
  *     a produced batch is stored byte for byte and a fetch returns the
- *     stored bytes, sent from the share that read them.
+ *     stored bytes, sent from the share that read them.  The old message
+ *     formats are converted: a Produce v0-2 message set becomes one batch
+ *     (produce_records), and Fetch v0-3 gets the batches as a message set
+ *     (fetch_downconvert), copied into the answer.
  *   Consumer groups, committed offsets, CreateTopics, DeleteTopics,
  *     DescribeConfigs: the request bytes go to sluice-control (a DP_ADMIN
  *     request, dp_admin_submit; proto/ipc.h SIPC_KAFKA) and its response
@@ -37,8 +40,8 @@
  * KX_MAX_REQUEST closes the connection at once; a request the codec
  * rejects (malformed, unknown key or version) closes it after the earlier
  * responses, as Kafka brokers do, except ApiVersions, which is answered
- * UNSUPPORTED_VERSION in the v0 format with the supported ranges so that
- * the client can downgrade.
+ * UNSUPPORTED_VERSION in the v0 format with its own supported range so
+ * that the client can downgrade.
  */
 #include <assert.h>
 #include <errno.h>
