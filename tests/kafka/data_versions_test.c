@@ -10,7 +10,9 @@
  *     in Produce v3 INVALID_RECORD; v0 and v11 answers checked to the
  *     byte count (no field a version lacks, no tagged field);
  *   - Fetch v0 and v3 read batches as message sets of magic 0 and 1 (CRC,
- *     offsets, keys, values, timestamps); Fetch v17 of an unknown topic id
+ *     offsets, keys, values, timestamps), among them a gzip batch that
+ *     kcat produced (skipped, and said, without kcat); Fetch v17 of an
+ *     unknown topic id
  *     is UNKNOWN_TOPIC_ID per partition, the id echoed;
  *   - ListOffsets v0 (old_style_offsets, max_num_offsets) and v10 (-1..-5
  *     and a timestamp unknown to the version).
@@ -249,6 +251,8 @@ static int produce(int fd, int16_t v, const uint8_t *rec, size_t len,
 	return 0;
 }
 
+static const char *fetch_topic = "kv";
+
 static int fetch(int fd, int16_t v, const uint8_t *uuid, int64_t offset,
 		 struct kc_fetch_resp_topic *tout,
 		 struct kc_fetch_resp_partition *out)
@@ -259,7 +263,8 @@ static int fetch(int fd, int16_t v, const uint8_t *uuid, int64_t offset,
 					     .last_fetched_epoch = -1,
 					     .log_start_offset = -1,
 					     .partition_max_bytes = 1 << 20 };
-	struct kc_fetch_req_topic ft = { .topic = { "kv", 2 },
+	struct kc_fetch_req_topic ft = { .topic = { fetch_topic,
+						    (int32_t)strlen(fetch_topic) },
 					 .partitions = { &fp, 1 } };
 	if (uuid)
 		memcpy(ft.topic_id.b, uuid, 16);
@@ -499,6 +504,49 @@ static int t_list_offsets(void)
 	return 0;
 }
 
+/* Fetch v0 and v3 of what kcat (librdkafka) produced: a gzip batch of
+ * keyed messages, read as message sets.  Skipped (said) without kcat. */
+static int t_fetch_kcat(void)
+{
+	char in[PATH_MAX];
+	snprintf(in, sizeof(in), "%s/kcat.in", b.dir);
+	FILE *f = fopen(in, "w");
+	CHECK(f);
+	for (int i = 0; i < 20; i++)
+		fprintf(f, "k%d:value %d\n", i, i);
+	fclose(f);
+	if (tb_sh("command -v kcat >/dev/null")) {
+		printf("skip fetch_kcat: no kcat\n");
+		return 0;
+	}
+	CHECK(tb_sh("timeout 20 kcat -P -b 127.0.0.1:%d -t kk -K : -z gzip "
+		    "-X linger.ms=50 -X acks=all -l %s", b.kport, in) == 0);
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	struct kc_fetch_resp_topic t;
+	struct kc_fetch_resp_partition p;
+	struct msg m[32];
+	fetch_topic = "kk";
+	for (int16_t v = 0; v <= 3; v += 3) {
+		int ok = fetch(fd, v, NULL, 5, &t, &p) == 0;
+		fetch_topic = v == 3 ? "kv" : "kk";
+		CHECK(ok && p.error_code == 0 && p.high_watermark == 20);
+		int n = parse_set(p.records.ptr, (size_t)p.records.len, m, 32);
+		CHECK(n == 15);
+		for (int i = 0; i < n; i++) {
+			char k[16], val[16];
+			snprintf(k, sizeof(k), "k%d", 5 + i);
+			snprintf(val, sizeof(val), "value %d", 5 + i);
+			CHECK(m[i].offset == 5 + i &&
+			      m[i].magic == (v == 0 ? 0 : 1));
+			CHECK(!strcmp(m[i].key, k) && !strcmp(m[i].val, val));
+			CHECK(v == 0 || m[i].ts > 1700000000000LL);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
 /* Produce v11 (flexible): a v2 batch; the answer carries no tagged field
  * (current_leader, node_endpoints: only for NOT_LEADER errors). */
 static int t_produce_new(void)
@@ -539,7 +587,8 @@ int main(void)
 	tc.partitions = 1;
 	long id = -1;
 	if (sl_client_create(b.addr, 5000, &cl) ||
-	    (id = sl_topic_create(cl, "kv", &tc)) <= 0) {
+	    (id = sl_topic_create(cl, "kv", &tc)) <= 0 ||
+	    sl_topic_create(cl, "kk", &tc) <= 0) {
 		fprintf(stderr, "cannot create the topic\n");
 		tb_destroy(&b, 1);
 		return 1;
@@ -555,6 +604,7 @@ int main(void)
 		{ "fetch_old", t_fetch_old },
 		{ "list_offsets", t_list_offsets },
 		{ "produce_new", t_produce_new },
+		{ "fetch_kcat", t_fetch_kcat },
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = failures;
