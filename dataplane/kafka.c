@@ -15,7 +15,10 @@
  *     results come back here (share_done) and, when the last share is in,
  *     one Kafka response is encoded.  Record batches are never re-encoded:
  *     a produced batch is stored byte for byte and a fetch returns the
- *     stored bytes, sent from the share that read them.
+ *     stored bytes, sent from the share that read them.  The old message
+ *     formats are converted: a Produce v0-2 message set becomes one batch
+ *     (produce_records), and Fetch v0-3 gets the batches as a message set
+ *     (fetch_downconvert), copied into the answer.
  *   Consumer groups, committed offsets, CreateTopics, DeleteTopics,
  *     DescribeConfigs: the request bytes go to sluice-control (a DP_ADMIN
  *     request, dp_admin_submit; proto/ipc.h SIPC_KAFKA) and its response
@@ -37,18 +40,20 @@
  * KX_MAX_REQUEST closes the connection at once; a request the codec
  * rejects (malformed, unknown key or version) closes it after the earlier
  * responses, as Kafka brokers do, except ApiVersions, which is answered
- * UNSUPPORTED_VERSION in the v0 format with the supported ranges so that
- * the client can downgrade.
+ * UNSUPPORTED_VERSION in the v0 format with its own supported range so
+ * that the client can downgrade.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dataplane/batch.h"
 #include "dataplane/conn.h"
 #include "dataplane/net.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/msgset.h"
 #include "proto/record_batch.h"
 #include "proto/topic_uuid.h"
 
@@ -56,6 +61,11 @@
 /* Kafka request frames larger than this are refused (connection closed). */
 #define KX_MAX_REQUEST (100u << 20)
 #define KX_MAX_PARTS 16384        /* topics + partitions named by one request */
+
+/* Kafka error codes the native table (proto/native.h) has no name for. */
+#define KX_ERR_UNSUPPORTED_COMPRESSION_TYPE 76
+#define KX_ERR_UNKNOWN_TOPIC_ID 100
+#define KX_CODEC_ZSTD 4 /* a batch's attributes & RB_ATTR_COMPRESSION_MASK */
 
 /* A partition named by a Produce, Fetch or ListOffsets request. */
 struct kx_part {
@@ -67,15 +77,20 @@ struct kx_part {
 	int64_t timestamp;      /* list: asked for */
 	int64_t hw, log_start;
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
+	int32_t max_offsets;    /* list v0: max_num_offsets */
 	int64_t seen;           /* fetch: the partition's durable offset
 				   when it was last read */
 	struct dp_msg *sub;     /* fetch: the answered share (its records) */
 };
 
 struct kx_topic {
-	const char *name;       /* a copy, in the request's memory */
+	const char *name;       /* a copy, in the request's memory; empty
+				   when named by id */
 	int32_t name_len;
 	uint32_t first, count;  /* its partitions in parts[] */
+	uint32_t id;            /* named by id (Fetch v13+): the topic's,
+				   0 for an id that is none of ours */
+	struct kc_uuid uuid;    /* named by id: the id asked for */
 };
 
 /* One Produce, Fetch or ListOffsets request in flight: the data area of a
@@ -91,6 +106,8 @@ struct kx_req {
 	int32_t timeout_ms;
 	int32_t max_wait_ms, min_bytes, max_bytes;
 	int16_t error;          /* fetch: the top-level error */
+	int8_t isolation;       /* fetch: the client's isolation_level */
+	uint8_t by_id;          /* topics named by id (Fetch v13+) */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
 	uint64_t topic_gen;     /* dp->topic_gen when parts[].p were looked
 				   up: a delete since may have freed them
@@ -177,15 +194,52 @@ static void poison(struct dp_net *n, struct dp_conn *c)
 
 /* ---- answered here ---- */
 
+/* Kafka's rule for v3+'s client software name and version (its
+ * ApiVersionsRequest.isValid): [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? */
+static bool kx_software_valid(struct kc_str s)
+{
+	if (s.len <= 0)
+		return false;
+	for (int32_t i = 0; i < s.len; i++) {
+		char ch = s.ptr[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9');
+		bool inner = i > 0 && i < s.len - 1 && (ch == '-' || ch == '.');
+		if (!alnum && !inner)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * ApiVersions, as Kafka answers it: the served ranges; a v3+ request whose
+ * client software name or version breaks Kafka's pattern gets
+ * INVALID_REQUEST and no ranges; an unsupported version (err) is answered
+ * in v0 with UNSUPPORTED_VERSION and the range of ApiVersions alone
+ * (KIP-511), so that the client can retry at a version we serve.
+ */
 static void api_versions(struct dp_net *n, struct dp_conn *c,
-			 const struct kc_request_header *h, int16_t err)
+			 const struct kc_request_header *h,
+			 const struct kc_api_versions_req *q, int16_t err)
 {
 	struct kc_api_version_key keys[64];
 	size_t nk = 0;
 	const struct kc_api *api;
-	for (size_t i = 0; (api = kc_api_at(i)) && nk < 64; i++)
+	if (!err && h->api_version >= 3 &&
+	    (!kx_software_valid(q->client_software_name) ||
+	     !kx_software_valid(q->client_software_version))) {
+		bad(n, DP_BAD_KAFKA_REQUEST);
+		err = SN_ERR_INVALID_REQUEST;
+	} else if (err) {
+		api = kc_api_find(KC_API_API_VERSIONS);
+		assert(api);
 		keys[nk++] = (struct kc_api_version_key){
 			api->key, api->min_version, api->max_version };
+	} else {
+		for (size_t i = 0; (api = kc_api_at(i)) && nk < 64; i++)
+			keys[nk++] = (struct kc_api_version_key){
+				api->key, api->min_version, api->max_version };
+	}
 	struct kc_api_versions_resp r = {
 		.error_code = err,
 		.api_keys = { keys, (int32_t)nk },
@@ -193,7 +247,7 @@ static void api_versions(struct dp_net *n, struct dp_conn *c,
 	};
 	/* an unsupported version is answered in v0, which every client
 	 * reads */
-	int16_t v = err ? 0 : h->api_version;
+	int16_t v = err == SN_ERR_UNSUPPORTED_VERSION ? 0 : h->api_version;
 	respond_now(n, c, KC_API_API_VERSIONS, v, h->correlation_id, &r,
 		    64 + nk * 8);
 }
@@ -868,6 +922,7 @@ struct kx_iter {
 	const struct kc_array *tops;
 	size_t topic_size, parts_off, part_size;
 	int32_t i, j; /* topic, partition within it */
+	long id_off;  /* the topic's struct kc_uuid (named by id), or -1 */
 };
 
 static const void *kx_next(struct kx_iter *it)
@@ -886,15 +941,18 @@ static const void *kx_next(struct kx_iter *it)
 }
 
 #define KX_ITER(arr, topic_t, member, part_t) \
-	{ (arr), sizeof(topic_t), offsetof(topic_t, member), sizeof(part_t), 0, 0 }
+	{ (arr), sizeof(topic_t), offsetof(topic_t, member), sizeof(part_t), \
+	  0, 0, -1 }
 
 /*
  * Produce, Fetch and ListOffsets requests share a shape: an array of
  * topics, each a name (the first member) and an array of partitions at
- * parts_off, each partition starting with its int32 index.  kx_begin()
- * reads that shape once: it checks the counts, allocates the request's
- * message and fills its topics (names copied) and partitions (looked up;
- * UNKNOWN_TOPIC_OR_PARTITION where there is none).  NULL when the request
+ * parts_off, each partition starting with its int32 index; or, when
+ * shape->id_off >= 0 (Fetch v13+), each topic named by its id there.
+ * kx_begin() reads that shape once: it checks the counts, allocates the
+ * request's message and fills its topics (names copied, ids kept) and
+ * partitions (looked up; UNKNOWN_TOPIC_OR_PARTITION where there is none,
+ * UNKNOWN_TOPIC_ID for every partition of an id no topic has).  NULL when the request
  * was answered already (malformed: the connection is closed after the
  * earlier answers; no memory: closed at once).
  */
@@ -912,7 +970,8 @@ static struct dp_msg *kx_begin(struct dp_net *n, struct dp_conn *c,
 				   (size_t)i * topic_size;
 		const struct kc_str *name = (const void *)t;
 		const struct kc_array *ps = (const void *)(t + parts_off);
-		names += (size_t)(name->len > 0 ? name->len : 0);
+		if (shape->id_off < 0)
+			names += (size_t)(name->len > 0 ? name->len : 0);
 		nparts += (uint32_t)(ps->count > 0 ? ps->count : 0);
 		if (nparts + (uint32_t)i > KX_MAX_PARTS)
 			break;
@@ -933,6 +992,7 @@ static struct dp_msg *kx_begin(struct dp_net *n, struct dp_conn *c,
 	struct kx_req *x = kx_of(m);
 	char *namep = (char *)(x->parts + nparts);
 	uint32_t k = 0;
+	x->by_id = shape->id_off >= 0;
 	/* acquire, before the look-ups: pairs with dp_topic_delete's bump,
 	 * so a topic deleted during them moves the generation */
 	x->topic_gen = atomic_load_explicit(&n->dp->topic_gen,
@@ -942,11 +1002,26 @@ static struct dp_msg *kx_begin(struct dp_net *n, struct dp_conn *c,
 				   (size_t)i * topic_size;
 		const struct kc_str *name = (const void *)t;
 		const struct kc_array *ps = (const void *)(t + parts_off);
-		struct dp_topic *dt = dp_topic_by_name(
-			n->dp, name->ptr, (size_t)(name->len > 0 ? name->len : 0));
+		struct dp_topic *dt;
+		int16_t missing = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		x->topics[i].first = k;
 		x->topics[i].count = (uint32_t)(ps->count > 0 ? ps->count : 0);
-		kx_name(&x->topics[i], *name, &namep);
+		if (x->by_id) {
+			struct kx_topic *kt = &x->topics[i];
+			memcpy(&kt->uuid, t + shape->id_off, sizeof(kt->uuid));
+			kt->id = sl_topic_uuid_id(kt->uuid.b);
+			dt = kt->id ? dp_topic_by_id(n->dp, kt->id) : NULL;
+			if (!dt) {
+				kt->id = 0;
+				missing = KX_ERR_UNKNOWN_TOPIC_ID;
+			}
+			kt->name = "";
+		} else {
+			dt = dp_topic_by_name(n->dp, name->ptr,
+					      (size_t)(name->len > 0 ?
+							       name->len : 0));
+			kx_name(&x->topics[i], *name, &namep);
+		}
 		for (int32_t j = 0; j < ps->count; j++, k++) {
 			struct kx_part *pp = &x->parts[k];
 			pp->index = *(const int32_t *)(const void *)(
@@ -956,11 +1031,67 @@ static struct dp_msg *kx_begin(struct dp_net *n, struct dp_conn *c,
 			pp->offset = pp->hw = pp->log_start = -1;
 			if (!pp->p) {
 				bad(n, DP_BAD_UNKNOWN_TOPIC);
-				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				pp->error = dt ? SN_ERR_UNKNOWN_TOPIC_OR_PARTITION
+					       : missing;
 			}
 		}
 	}
 	return m;
+}
+
+/*
+ * The records of one partition of a Produce request of version v, made
+ * the one batch sluice stores, checked (dp_batch_check).  Kafka's rules
+ * by version (its ProduceRequest.validateRecords and log validation):
+ *   v3+: a RecordBatch v2; anything else (no batch at all, another magic)
+ *     is INVALID_RECORD; zstd before v7 is UNSUPPORTED_COMPRESSION_TYPE.
+ *   v0-2: a message set of magic 0 or 1, up-converted (proto/msgset.h) to
+ *     one batch (*conv, malloc'd, the caller frees it); a bad CRC or a
+ *     length beyond the bytes is CORRUPT_MESSAGE, a compressed message
+ *     inside a wrapper INVALID_RECORD.  A v2 batch is taken as it is (old
+ *     versions do not forbid it), and no records at all append nothing:
+ *     *b set to NULL, answered without error and offset -1, as Kafka.
+ * Returns 0 with *b, *len the batch to store, or the partition's error.
+ */
+static int16_t produce_records(struct dp_net *n, int16_t v,
+			       const uint8_t **b, size_t *len, uint8_t **conv)
+{
+	enum dp_bad why;
+	int magic = ms_magic(*b, *len);
+	if (v >= 3) {
+		if (magic != RB_MAGIC) {
+			bad(n, DP_BAD_BAD_BATCH);
+			return SN_ERR_INVALID_RECORD;
+		}
+		if (v < 7 && *len >= RB_HEADER_BYTES &&
+		    (rb_be16(*b + RB_OFF_ATTRIBUTES) &
+		     RB_ATTR_COMPRESSION_MASK) == KX_CODEC_ZSTD) {
+			bad(n, DP_BAD_BAD_BATCH);
+			return KX_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+		}
+	} else if (*len == 0) {
+		*b = NULL;
+		return 0;
+	} else if (magic != RB_MAGIC) {
+		size_t out_len = 0;
+		int rc = ms_upconvert(*b, *len, conv, &out_len);
+		if (rc == -ENOMEM) {
+			n->st.budget_exhausted++;
+			return SN_ERR_NOT_ENOUGH_REPLICAS; /* retriable */
+		}
+		if (rc < 0) {
+			bad(n, DP_BAD_BAD_BATCH);
+			return rc == SL_EATTRIBUTES ? SN_ERR_INVALID_RECORD :
+						      SN_ERR_CORRUPT_MESSAGE;
+		}
+		*b = *conv;
+		*len = out_len;
+		n->st.kafka_upconverted++;
+	}
+	int16_t err = dp_batch_check(*b, *len, &why);
+	if (err)
+		bad(n, why);
+	return err;
 }
 
 static void produce(struct dp_net *n, struct dp_conn *c,
@@ -993,14 +1124,18 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 		size_t blen = e->records.len > 0 ?
 				      (size_t)e->records.len : 0;
 		int16_t err = pp->error ? pp->error : all_err;
-		enum dp_bad why;
-		if (!err && (err = dp_batch_check(b, blen, &why)))
-			bad(n, why);
+		uint8_t *conv = NULL; /* an up-converted message set */
+		if (!err)
+			err = produce_records(n, h->api_version, &b, &blen,
+					      &conv);
 		pp->error = err;
-		if (err)
-			continue;
+		if (err || !b) {
+			free(conv);
+			continue; /* !b: an empty message set, nothing stored */
+		}
 		struct dp_msg *s = kx_share(n, m, k, DP_PRODUCE, blen);
 		if (!s) {
+			free(conv);
 			n->st.budget_exhausted++;
 			pp->error = SN_ERR_NOT_ENOUGH_REPLICAS;
 			continue;
@@ -1014,6 +1149,8 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 		s->req = s->data;
 		s->req_len = (uint32_t)blen;
 		memcpy(s->req, b, blen);
+		free(conv);
+		conv = NULL;
 		if (quiet) {
 			/* acks=0: freed by the core, never answered */
 			s->done = NULL;
@@ -1045,8 +1182,10 @@ static void kx_revalidate(struct dp_net *n, struct kx_req *x)
 	x->topic_gen = gen;
 	for (uint32_t i = 0; i < x->ntopics; i++) {
 		const struct kx_topic *t = &x->topics[i];
-		struct dp_topic *dt = dp_topic_by_name(n->dp, t->name,
-						       (size_t)t->name_len);
+		struct dp_topic *dt =
+			x->by_id ? (t->id ? dp_topic_by_id(n->dp, t->id) : NULL)
+				 : dp_topic_by_name(n->dp, t->name,
+						    (size_t)t->name_len);
 		for (uint32_t k = t->first; k < t->first + t->count; k++) {
 			struct kx_part *pp = &x->parts[k];
 			struct dp_partition *now =
@@ -1054,7 +1193,9 @@ static void kx_revalidate(struct dp_net *n, struct kx_req *x)
 					&dt->parts[pp->index] : NULL;
 			if (pp->p && pp->p != now) {
 				pp->p = NULL;
-				pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				pp->error = x->by_id && !dt ?
+						    KX_ERR_UNKNOWN_TOPIC_ID :
+						    SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			}
 		}
 	}
@@ -1103,10 +1244,13 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 	n->st.fetch++;
 	struct kx_iter it = KX_ITER(&r->topics, struct kc_fetch_req_topic,
 				    partitions, struct kc_fetch_req_partition);
+	if (h->api_version >= 13)
+		it.id_off = (long)offsetof(struct kc_fetch_req_topic, topic_id);
 	struct dp_msg *m = kx_begin(n, c, h, &it);
 	if (!m)
 		return;
 	struct kx_req *x = kx_of(m);
+	x->isolation = r->isolation_level;
 	x->max_wait_ms = r->max_wait_ms > 0 ? r->max_wait_ms : 0;
 	x->min_bytes = r->min_bytes > 0 ? r->min_bytes : 0;
 	x->max_bytes = r->max_bytes > 0 ? r->max_bytes : INT32_MAX;
@@ -1141,6 +1285,40 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 	fetch_issue(n, m);
 }
 
+/* Kafka's special ListOffsets timestamps (ListOffsetsRequest). */
+#define KX_TS_LATEST -1
+#define KX_TS_EARLIEST -2
+#define KX_TS_MAX_TIMESTAMP -3    /* v7+, KIP-734 */
+#define KX_TS_EARLIEST_LOCAL -4   /* v8+, KIP-405 */
+#define KX_TS_LATEST_TIERED -5    /* v9+, KIP-1005 */
+#define KX_LIST_UNSUPPORTED INT64_MIN
+#define KX_LIST_NONE (INT64_MIN + 1)
+
+/*
+ * The storage core's question (struct dp_list_offsets) for ListOffsets
+ * timestamp ts at version v, as Kafka answers them (KafkaApis, Partition
+ * and UnifiedLog.fetchOffsetByTimestamp): KX_LIST_UNSUPPORTED for a
+ * negative timestamp the version does not know (UNSUPPORTED_VERSION);
+ * KX_LIST_NONE for "no offset, no error" (the latest tiered offset: no
+ * tiered storage here, -1 as Kafka without it).  The earliest local
+ * offset is the earliest (all of a log is local).  The largest
+ * timestamp's offset is not kept by the log yet: answered "none" too.
+ */
+static int64_t list_timestamp(int16_t v, int64_t ts)
+{
+	if (ts >= 0 || ts == KX_TS_LATEST || ts == KX_TS_EARLIEST)
+		return ts;
+	if (v == 0)
+		return KX_LIST_UNSUPPORTED;
+	if (ts == KX_TS_MAX_TIMESTAMP && v >= 7)
+		return KX_LIST_NONE;
+	if (ts == KX_TS_EARLIEST_LOCAL && v >= 8)
+		return KX_TS_EARLIEST;
+	if (ts == KX_TS_LATEST_TIERED && v >= 9)
+		return KX_LIST_NONE;
+	return KX_LIST_UNSUPPORTED;
+}
+
 static void list_offsets(struct dp_net *n, struct dp_conn *c,
 			 const struct kc_request_header *h,
 			 const struct kc_list_offsets_req *r)
@@ -1153,19 +1331,28 @@ static void list_offsets(struct dp_net *n, struct dp_conn *c,
 	if (!m)
 		return;
 	struct kx_req *x = kx_of(m);
+	x->isolation = r->isolation_level;
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
 		const struct kc_list_offsets_req_partition *e = kx_next(&it);
 		pp->timestamp = e->timestamp;
+		pp->max_offsets = e->max_num_offsets;
 		if (pp->error)
 			continue;
+		int64_t ts = list_timestamp(x->version, pp->timestamp);
+		if (ts == KX_LIST_UNSUPPORTED) {
+			pp->error = SN_ERR_UNSUPPORTED_VERSION;
+			continue;
+		}
+		if (ts == KX_LIST_NONE)
+			continue; /* answered "none" without error */
 		struct dp_msg *s = kx_share(n, m, k, DP_LIST_OFFSETS, 0);
 		if (!s) {
 			n->st.budget_exhausted++;
 			pp->error = SN_ERR_REQUEST_TIMED_OUT;
 			continue;
 		}
-		s->rq.list.timestamp = pp->timestamp;
+		s->rq.list.timestamp = ts;
 		kx_send(n, m, pp, s);
 	}
 	if (x->pending == 0)
@@ -1290,6 +1477,7 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 		pp->offset = r->log_end_offset;
 	} else {
 		pp->offset = r->offset;
+		pp->hw = r->high_watermark;
 	}
 	if (!keep) {
 		s->owner = NULL;
@@ -1341,6 +1529,10 @@ static void finish_produce(struct dp_net *n, struct dp_msg *m)
 			ps[k].log_append_time_ms = -1;
 			ps[k].log_start_offset = pp->p ? pp->log_start : -1;
 			ps[k].error_message = (struct kc_str){ NULL, -1 };
+			/* v10+ tagged, sent by Kafka for NOT_LEADER_OR_FOLLOWER
+			 * only (never here): left at its default */
+			ps[k].current_leader =
+				(struct kc_produce_resp_leader_id_and_epoch){ -1, -1 };
 		}
 	}
 	struct kc_produce_resp r = {
@@ -1348,6 +1540,37 @@ static void finish_produce(struct dp_net *n, struct dp_msg *m)
 		.throttle_time_ms = 0,
 	};
 	respond(n, m, x->api, x->version, x->corr, &r, bound);
+}
+
+/*
+ * The records of partition pp for a Fetch v0-3: its stored batches
+ * down-converted (proto/msgset.h) to magic 0 (v0-1) or 1 (v2-3), as Kafka
+ * converts for those versions, from the fetch offset and within the
+ * partition's max bytes (the first message always).  Returns the bytes
+ * (*conv, malloc'd, the caller frees it after encoding) or 0 with *conv
+ * NULL: nothing, or the partition's error set (a batch that cannot be
+ * read), or no memory (answered empty; the client fetches again).
+ */
+static size_t fetch_downconvert(struct dp_net *n, const struct kx_req *x,
+				struct kx_part *pp, uint8_t **conv)
+{
+	const uint8_t *rec;
+	size_t rn = fetch_records(pp, &rec), out_len = 0;
+	*conv = NULL;
+	if (!rn)
+		return 0;
+	int rc = ms_downconvert(rec, rn, x->version <= 1 ? 0 : 1, pp->offset,
+				pp->max_bytes, conv, &out_len);
+	if (rc == -ENOMEM) {
+		n->st.budget_exhausted++;
+		return 0;
+	}
+	if (rc < 0) {
+		pp->error = SN_ERR_CORRUPT_MESSAGE;
+		return 0;
+	}
+	n->st.kafka_downconverted++;
+	return out_len;
 }
 
 static void finish_fetch(struct dp_net *n, struct dp_msg *m)
@@ -1360,19 +1583,32 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 	size_t *len = at + x->nparts;
 	struct dp_msg **owners = (struct dp_msg **)(len + x->nparts);
 	const uint8_t **recs = (const uint8_t **)(owners + x->nparts);
-	uint32_t nholes = 0;
-	size_t bound = 64, total = 0;
+	/* v0-3: the down-converted records, copied into the answer */
+	uint8_t **convs = (uint8_t **)(recs + x->nparts);
+	int down = x->version <= 3;
+	uint32_t nholes = 0, nconvs = 0;
+	size_t bound = 64, total = 0, ext = 0; /* records; of them in holes */
 	for (uint32_t i = 0; i < x->ntopics; i++) {
 		struct kx_topic *t = &x->topics[i];
 		memset(&ts[i], 0, sizeof(ts[i]));
 		ts[i].topic = (struct kc_str){ t->name, t->name_len };
+		ts[i].topic_id = t->uuid;
 		ts[i].partitions = (struct kc_array){ &ps[t->first],
 						      (int32_t)t->count };
-		bound += 16 + (size_t)t->name_len + t->count * 64;
+		bound += 32 + (size_t)t->name_len + t->count * 96;
 		for (uint32_t k = t->first; k < t->first + t->count; k++) {
 			struct kx_part *pp = &x->parts[k];
 			const uint8_t *rec;
-			size_t rn = fetch_records(pp, &rec);
+			size_t rn;
+			if (down) {
+				uint8_t *cv;
+				rn = fetch_downconvert(n, x, pp, &cv);
+				rec = cv;
+				if (cv)
+					convs[nconvs++] = cv;
+			} else {
+				rn = fetch_records(pp, &rec);
+			}
 			/* max_bytes bounds the answer, but the first batch
 			 * goes out whole so that a consumer always moves */
 			if (total && total + rn > (size_t)x->max_bytes)
@@ -1384,10 +1620,28 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 			ps[k].high_watermark = pp->hw;
 			ps[k].last_stable_offset = pp->hw;
 			ps[k].log_start_offset = pp->log_start;
-			ps[k].aborted_transactions = (struct kc_array){ NULL, 0 };
+			/* v12+ tagged: none of these is sent (their
+			 * defaults) */
+			ps[k].diverging_epoch =
+				(struct kc_fetch_resp_epoch_end_offset){ -1, -1 };
+			ps[k].current_leader =
+				(struct kc_fetch_resp_leader_id_and_epoch){ -1, -1 };
+			ps[k].snapshot_id =
+				(struct kc_fetch_resp_snapshot_id){ -1, -1 };
+			/* as Kafka: null when read uncommitted (no list is
+			 * looked for), else the (empty) list of aborted
+			 * transactions; an errored partition: empty */
+			ps[k].aborted_transactions = (struct kc_array){
+				NULL, !pp->error && x->isolation == 0 ? -1 : 0 };
 			ps[k].preferred_read_replica = -1;
 			ps[k].records = (struct kc_bytes){ empty_bytes, 0 };
-			if (rn) {
+			if (rn && down) {
+				/* copied: the encoder's bound grows by it */
+				ps[k].records = (struct kc_bytes){
+					rec, (int32_t)rn };
+				bound += rn;
+			} else if (rn) {
+				ext += rn;
 				/* sent from the share that read it */
 				ps[k].records = (struct kc_bytes){
 					KC_BYTES_EXTERNAL, (int32_t)rn };
@@ -1403,6 +1657,7 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 		.error_code = x->error,
 		.session_id = 0,
 		.responses = { ts, (int32_t)x->ntopics },
+		.node_endpoints = { NULL, 0 }, /* v16+: only for NOT_LEADER */
 	};
 	struct kc_response_header rh = { x->corr };
 	struct kc_holes holes = { at, len, 0, nholes };
@@ -1412,7 +1667,7 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 					     (const void *)&r, m->resp + 4,
 					     bound, &holes);
 	if (enc >= 0) {
-		rb_put32(m->resp, (uint32_t)((size_t)enc + total));
+		rb_put32(m->resp, (uint32_t)((size_t)enc + ext));
 		m->resp_len = (uint32_t)enc + 4;
 		if (nholes && dp_chain_build(m, 4, at, len, owners, recs, nholes))
 			enc = -ENOMEM;
@@ -1426,8 +1681,49 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 		m->resp_len = 0;
 		m->close_after = 1;
 	}
+	for (uint32_t j = 0; j < nconvs; j++)
+		free(convs[j]);
 	free_shares(x); /* those whose records did not fit */
 	dp_conn_deliver(n, m);
+}
+
+/* Wall-clock milliseconds (Kafka's timestamps). */
+static int64_t kx_wall_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * ListOffsets v0's answer (Kafka's legacyFetchOffsetsBefore): offsets,
+ * largest first, at most max_offsets of them.  Kafka lists each
+ * segment's base offset with the segment's last-modified time, then the
+ * log end (the high watermark for a consumer) with the current time, and
+ * answers those whose time is at or before the timestamp; sluice's logs
+ * answer as one segment from the log start: latest, or a time not in the
+ * past, [high watermark, log start] ([log start] when empty); earliest
+ * [log start]; an earlier time [log start] when no record is as new
+ * (the segment was last written before it), else none.
+ */
+static uint32_t list_v0(const struct kx_part *pp, int64_t *out)
+{
+	int64_t all[2];
+	uint32_t n = 0;
+	if (pp->timestamp == KX_TS_EARLIEST) {
+		all[n++] = pp->log_start;
+	} else if (pp->timestamp == KX_TS_LATEST ||
+		   pp->timestamp >= kx_wall_ms()) {
+		if (pp->hw > pp->log_start)
+			all[n++] = pp->hw;
+		all[n++] = pp->log_start;
+	} else if (pp->offset < 0) {
+		all[n++] = pp->log_start;
+	}
+	if (pp->max_offsets < (int32_t)n)
+		n = pp->max_offsets > 0 ? (uint32_t)pp->max_offsets : 0;
+	memcpy(out, all, n * sizeof(*out));
+	return n;
 }
 
 static void finish_list(struct dp_net *n, struct dp_msg *m)
@@ -1435,6 +1731,7 @@ static void finish_list(struct dp_net *n, struct dp_msg *m)
 	struct kx_req *x = kx_of(m);
 	struct kc_list_offsets_resp_topic *ts = (void *)kx_core_of(n)->arena_mem;
 	struct kc_list_offsets_resp_partition *ps = (void *)(ts + x->ntopics);
+	int64_t *olds = (int64_t *)(void *)(ps + x->nparts); /* v0: 2 each */
 	size_t bound = 64;
 	for (uint32_t i = 0; i < x->ntopics; i++) {
 		struct kx_topic *t = &x->topics[i];
@@ -1442,17 +1739,25 @@ static void finish_list(struct dp_net *n, struct dp_msg *m)
 		ts[i].name = (struct kc_str){ t->name, t->name_len };
 		ts[i].partitions = (struct kc_array){ &ps[t->first],
 						      (int32_t)t->count };
-		bound += 16 + (size_t)t->name_len + t->count * 48;
+		bound += 16 + (size_t)t->name_len + t->count * 64;
 		for (uint32_t k = t->first; k < t->first + t->count; k++) {
 			struct kx_part *pp = &x->parts[k];
 			memset(&ps[k], 0, sizeof(ps[k]));
 			ps[k].partition_index = pp->index;
 			ps[k].error_code = pp->error;
 			ps[k].old_style_offsets = (struct kc_array){ NULL, 0 };
-			/* the found record's time is not kept: -1 */
+			if (x->version == 0 && !pp->error)
+				ps[k].old_style_offsets = (struct kc_array){
+					&olds[2 * k],
+					(int32_t)list_v0(pp, &olds[2 * k]) };
+			/* the found record's time is not kept: -1 (Kafka's
+			 * for latest and earliest too) */
 			ps[k].timestamp = -1;
 			ps[k].offset = pp->error ? -1 : pp->offset;
-			ps[k].leader_epoch = pp->error ? -1 : 0;
+			/* latest: read_committed reads up to the last stable
+			 * offset, which is the high watermark while sluice
+			 * has no transactions: the same offset */
+			ps[k].leader_epoch = pp->error || pp->offset < 0 ? -1 : 0;
 		}
 	}
 	struct kc_list_offsets_resp r = {
@@ -1656,7 +1961,7 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 	if (rc == -SN_ERR_UNSUPPORTED_VERSION && len >= 8 &&
 	    h.api_key == KC_API_API_VERSIONS) {
 		bad(n, DP_BAD_KAFKA_VERSION);
-		api_versions(n, c, &h, SN_ERR_UNSUPPORTED_VERSION);
+		api_versions(n, c, &h, NULL, SN_ERR_UNSUPPORTED_VERSION);
 		return;
 	}
 	if (rc < 0) {
@@ -1675,7 +1980,7 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 	}
 	switch (h.api_key) {
 	case KC_API_API_VERSIONS:
-		api_versions(n, c, &h, 0);
+		api_versions(n, c, &h, &body.api_versions, 0);
 		break;
 	case KC_API_METADATA:
 		metadata(n, c, &h, &body.metadata, &a, f, len);

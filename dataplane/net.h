@@ -56,6 +56,10 @@ struct dp_net_stats {
 	uint64_t kafka_topics_auto_created;  /* topics those created */
 	uint64_t kafka_auto_create_failed;   /* topics control refused
 						(not: already there) */
+	uint64_t kafka_upconverted;   /* message sets (Produce v0-2) stored
+					 as batches */
+	uint64_t kafka_downconverted; /* partitions answered as message
+					 sets (Fetch v0-3) */
 	uint64_t bad[DP_BAD_COUNT];
 	uint64_t ring_full;        /* produce throttled: partition ring full */
 	uint64_t budget_exhausted; /* throttled: memory budget spent */

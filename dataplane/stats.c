@@ -89,6 +89,9 @@ static int net_counters(struct tel_data *d, uint32_t ni)
 	tel_data_add_dict_u64(n, "kafka_requests", s->kafka_requests);
 	tel_data_add_dict_u64(n, "kafka_forwarded", s->kafka_forwarded);
 	tel_data_add_dict_u64(n, "kafka_fetch_waits", s->kafka_waits);
+	tel_data_add_dict_u64(n, "kafka_upconverted", s->kafka_upconverted);
+	tel_data_add_dict_u64(n, "kafka_downconverted",
+			      s->kafka_downconverted);
 	tel_data_add_dict_u64(n, "kafka_auto_create_requests",
 			      s->kafka_auto_create_requests);
 	tel_data_add_dict_u64(n, "kafka_topics_auto_created",

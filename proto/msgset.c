@@ -93,7 +93,7 @@ static int parse_one(const uint8_t *p, size_t len, struct ms_msg *m)
 struct up {
 	size_t records;   /* count */
 	size_t bytes;     /* a bound on the records' encoded size */
-	int codec;        /* the first wrapper's */
+	int codec;        /* the last wrapper's */
 	int64_t first_ts; /* the first record's timestamp */
 	struct rb_builder *b; /* second walk: add to it */
 };
@@ -135,8 +135,7 @@ static int up_walk(struct up *u, const uint8_t *p, size_t len, bool inner)
 				return rc;
 			if (rc < 0)
 				return SL_ERECORDS;
-			if (u->records == 0 && u->codec == 0)
-				u->codec = codec;
+			u->codec = codec; /* the last wrapper's, as Kafka */
 			rc = up_walk(u, set, n, true);
 			free(set);
 		}

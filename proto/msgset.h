@@ -18,8 +18,9 @@
  * Up-conversion (a producer's message set to one batch): every message
  * becomes a record in order (a wrapper's inner messages in its place),
  * with its key, value and timestamp (magic 0 has none: -1, which Kafka
- * stores too); the batch is compressed with the codec of the first
- * wrapper (none when there is none), has no producer id, and base offset
+ * stores too); the batch is compressed with the codec of the last
+ * wrapper (none when there is none: Kafka's "source compression"), has
+ * no producer id, and base offset
  * 0 (the log assigns offsets).  As Kafka does when it converts.
  *
  * Down-conversion (stored batches to what an old consumer reads): every

@@ -253,7 +253,8 @@ static int kafka_produce(const uint8_t *batch, size_t blen, int16_t *err,
 	struct kc_produce_req_topic pt = { { TOPIC, (int32_t)strlen(TOPIC) },
 					   { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, 1, 5000, { &pt, 1 } };
-	struct kc_request_header h = { KC_API_PRODUCE, 3, c,
+	/* v7: the first that may carry zstd (the compressed rule's codec) */
+	struct kc_request_header h = { KC_API_PRODUCE, 7, c,
 				       { "batch-rules", 11 } };
 	long n = kc_encode_request(&h, (const void *)&q, buf + 4,
 				   sizeof(buf) - 4);
@@ -270,7 +271,7 @@ static int kafka_produce(const uint8_t *batch, size_t blen, int16_t *err,
 	struct kc_response_header rh;
 	union kc_response r;
 	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
-	if (kc_decode_response(KC_API_PRODUCE, 3, buf, size, &rh, &r, &a) < 0 ||
+	if (kc_decode_response(KC_API_PRODUCE, 7, buf, size, &rh, &r, &a) < 0 ||
 	    rh.correlation_id != c)
 		return -1;
 	const struct kc_produce_resp *pr = (const void *)&r;

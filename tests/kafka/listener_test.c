@@ -289,34 +289,55 @@ static int t_api_versions(void)
 	int fd = kconnect();
 	CHECK(fd >= 0);
 	union kc_response r;
-	for (int16_t v = 0; v <= 3; v++) {
-		struct kc_api_versions_req q = { { "t", 1 }, { "1", 1 } };
+	for (int16_t v = 0; v <= 4; v++) {
+		struct kc_api_versions_req q = { { "t", 1 }, { "1.0-rc1", 7 } };
 		CHECK(kcall(fd, KC_API_API_VERSIONS, v, &q, &r) == 0);
 		CHECK(r.api_versions.error_code == 0);
 		const struct kc_api_version_key *k = r.api_versions.api_keys.items;
-		int produce = 0, fetch = 0, join = 0;
+		int produce = 0, fetch = 0, list = 0, versions = 0, join = 0;
 		for (int32_t i = 0; i < r.api_versions.api_keys.count; i++) {
 			if (k[i].api_key == 0)
-				produce = k[i].min_version == 3 && k[i].max_version == 7;
+				produce = k[i].min_version == 0 && k[i].max_version == 11;
 			if (k[i].api_key == 1)
-				fetch = k[i].min_version == 4 && k[i].max_version == 11;
+				fetch = k[i].min_version == 0 && k[i].max_version == 17;
+			if (k[i].api_key == 2)
+				list = k[i].min_version == 0 && k[i].max_version == 10;
+			if (k[i].api_key == 18)
+				versions = k[i].min_version == 0 && k[i].max_version == 4;
 			if (k[i].api_key == 11)
 				join = k[i].max_version == 5;
 		}
-		CHECK(produce && fetch && join);
+		CHECK(produce && fetch && list && versions && join);
 	}
-	/* a version from the future: error 35 in v0, connection kept */
+	/* v3+: a client software name or version off Kafka's pattern is
+	 * INVALID_REQUEST with no ranges, in the version asked */
+	static const struct kc_str badsw[] = {
+		{ "", 0 }, { "-lead", 5 }, { "trail.", 6 }, { "sp ace", 6 } };
+	for (size_t i = 0; i < sizeof(badsw) / sizeof(badsw[0]); i++) {
+		struct kc_api_versions_req q = { badsw[i], { "1", 1 } };
+		if (i & 1)
+			q = (struct kc_api_versions_req){ { "t", 1 }, badsw[i] };
+		CHECK(kcall(fd, KC_API_API_VERSIONS, (int16_t)(3 + (i & 1)), &q,
+			    &r) == 0);
+		CHECK(r.api_versions.error_code == 42);
+		CHECK(r.api_versions.api_keys.count == 0);
+	}
+	/* a version from the future: error 35 in v0 with ApiVersions' own
+	 * range alone (Kafka's KIP-511 answer), connection kept */
 	uint8_t req[] = { 0, 0, 0, 10, 0, 18, 0, 42, 0, 0, 0, 7, 0, 0 };
 	CHECK(send_all(fd, req, sizeof(req)) == 0);
 	uint8_t buf[4096];
 	long n = kread(fd, buf, sizeof(buf));
-	CHECK(n > 10);
+	CHECK(n == 4 + 2 + 4 + 6);
 	CHECK(rb_be32(buf) == 7);                 /* correlation id */
 	CHECK(rb_be16(buf + 4) == 35);            /* UNSUPPORTED_VERSION */
-	CHECK(rb_be32(buf + 6) > 10);             /* the key list follows */
+	CHECK(rb_be32(buf + 6) == 1);             /* one key: */
+	CHECK(rb_be16(buf + 10) == 18 && rb_be16(buf + 12) == 0 &&
+	      rb_be16(buf + 14) == 4);            /* ApiVersions 0-4 */
 	struct kc_api_versions_req q0 = { 0 };
 	CHECK(kcall(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
-	CHECK(bad_moved("bad_kafka_unsupported_version", 1, NULL) == 0);
+	CHECK(bad_moved("bad_kafka_unsupported_version", 1,
+			"bad_kafka_malformed_request", 4, NULL) == 0);
 	close(fd);
 	return 0;
 }

@@ -1485,9 +1485,9 @@ _Static_assert(sizeof(struct kc_consumer_group_describe_resp) <= KC_BODY_MAX, "k
 /* key, name, served min and max (min > max: not served), Kafka's
  * validVersions, Kafka's first flexible version, schemas */
 const struct kc_api kc_apis[] = {
-	{KC_API_PRODUCE, "Produce", 3, 7, 0, 11, 9, &s_produce_req, &s_produce_resp},
-	{KC_API_FETCH, "Fetch", 4, 11, 0, 17, 12, &s_fetch_req, &s_fetch_resp},
-	{KC_API_LIST_OFFSETS, "ListOffsets", 1, 5, 0, 10, 6, &s_list_offsets_req, &s_list_offsets_resp},
+	{KC_API_PRODUCE, "Produce", 0, 11, 0, 11, 9, &s_produce_req, &s_produce_resp},
+	{KC_API_FETCH, "Fetch", 0, 17, 0, 17, 12, &s_fetch_req, &s_fetch_resp},
+	{KC_API_LIST_OFFSETS, "ListOffsets", 0, 10, 0, 10, 6, &s_list_offsets_req, &s_list_offsets_resp},
 	{KC_API_METADATA, "Metadata", 0, 12, 0, 12, 9, &s_metadata_req, &s_metadata_resp},
 	{KC_API_OFFSET_COMMIT, "OffsetCommit", 2, 7, 0, 9, 8, &s_offset_commit_req, &s_offset_commit_resp},
 	{KC_API_OFFSET_FETCH, "OffsetFetch", 1, 5, 0, 9, 6, &s_offset_fetch_req, &s_offset_fetch_resp},
@@ -1499,7 +1499,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 0, 5, 5, &s_describe_groups_req, &s_describe_groups_resp},
 	{KC_API_LIST_GROUPS, "ListGroups", 0, 2, 0, 5, 3, &s_list_groups_req, &s_list_groups_resp},
 	{KC_API_SASL_HANDSHAKE, "SaslHandshake", 0, -1, 0, 1, NEVER, &s_sasl_handshake_req, &s_sasl_handshake_resp},
-	{KC_API_API_VERSIONS, "ApiVersions", 0, 3, 0, 4, 3, &s_api_versions_req, &s_api_versions_resp},
+	{KC_API_API_VERSIONS, "ApiVersions", 0, 4, 0, 4, 3, &s_api_versions_req, &s_api_versions_resp},
 	{KC_API_CREATE_TOPICS, "CreateTopics", 0, 4, 0, 7, 5, &s_create_topics_req, &s_create_topics_resp},
 	{KC_API_DELETE_TOPICS, "DeleteTopics", 0, 3, 0, 6, 4, &s_delete_topics_req, &s_delete_topics_resp},
 	{KC_API_DELETE_RECORDS, "DeleteRecords", 0, 2, 0, 2, 2, &s_delete_records_req, &s_delete_records_resp},

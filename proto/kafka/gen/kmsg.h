@@ -61,7 +61,7 @@ enum kc_api_key {
 	KC_API_CONSUMER_GROUP_DESCRIBE = 69,
 };
 
-/* ---- Produce (key 0): Kafka v0-11, flexible v9+; served v3-7 ---- */
+/* ---- Produce (key 0): Kafka v0-11, flexible v9+; served v0-11 ---- */
 
 /* ProduceRequest.TopicData[].PartitionData[] */
 struct kc_produce_req_partition {
@@ -121,7 +121,7 @@ struct kc_produce_resp {
 	struct kc_array node_endpoints; /* of struct kc_produce_resp_node_endpoint, v10+, tag 0 */
 };
 
-/* ---- Fetch (key 1): Kafka v0-17, flexible v12+; served v4-11 ---- */
+/* ---- Fetch (key 1): Kafka v0-17, flexible v12+; served v0-17 ---- */
 
 /* FetchRequest.ReplicaState */
 struct kc_fetch_req_replica_state {
@@ -222,7 +222,7 @@ struct kc_fetch_resp {
 	struct kc_array node_endpoints; /* of struct kc_fetch_resp_node_endpoint, v16+, tag 0 */
 };
 
-/* ---- ListOffsets (key 2): Kafka v0-10, flexible v6+; served v1-5 ---- */
+/* ---- ListOffsets (key 2): Kafka v0-10, flexible v6+; served v0-10 ---- */
 
 /* ListOffsetsRequest.Topics[].Partitions[] */
 struct kc_list_offsets_req_partition {
@@ -629,7 +629,7 @@ struct kc_sasl_handshake_resp {
 	struct kc_array mechanisms; /* of struct kc_str */
 };
 
-/* ---- ApiVersions (key 18): Kafka v0-4, flexible v3+; served v0-3 ---- */
+/* ---- ApiVersions (key 18): Kafka v0-4, flexible v3+; served v0-4 ---- */
 
 /* ApiVersionsRequest */
 struct kc_api_versions_req {

@@ -10,7 +10,7 @@ partition:
      (compressible text, incompressible random bytes, empty values, null
      keys and values, one of 300 KB), every delivery a success at offsets
      0..COUNT-1;
-  2. Produce v3 requests written here, each carrying a RecordBatch v2
+  2. Produce v7 requests written here, each carrying a RecordBatch v2
      compressed with the codec (zlib, liblz4 and libzstd through ctypes; a
      literal-only snappy block): RAW more messages, answered without error
      at the offsets that follow;
@@ -21,10 +21,10 @@ partition:
      describes) holds every batch as it was sent: the codec in its
      attributes (the broker neither decompresses nor re-encodes), a valid
      CRC32C, record counts adding up.
-librdkafka before 2.10 does not compress gzip, snappy or lz4 for a broker
-whose Produce versions start at 3, as sluice's do (librdkafka issue 4956):
-with such a librdkafka step 1's batches of those codecs may be stored
-uncompressed, and step 2 is what covers them.
+sluice advertises Produce v0-11 and Fetch v0-17, so every librdkafka
+compresses with each codec (before 2.10 it did not for gzip, snappy and
+lz4 with a broker whose Produce versions start at 3, librdkafka issue
+4956): step 1's batches carry the codec.
 Every wait has a deadline.  Exit 0 when all holds, 1 with what did not.
 """
 import ctypes
@@ -236,14 +236,15 @@ def record_batch(msgs, code, ts):
 CODEC_NAME = {v: k for k, v in CODECS.items()}
 
 
-def kafka_produce_v3(topic, batch, corr):
-    """Send one Produce v3 (acks=all) with batch for partition 0; return
+def kafka_produce_v7(topic, batch, corr):
+    """Send one Produce v7 (acks=all; zstd needs v7+, as in Kafka) with
+    batch for partition 0; return
     (error code, base offset) from the answer."""
     t = topic.encode()
     body = struct.pack(">hhi", -1, -1, 10000)  # transactional id null, acks, timeout
     body += struct.pack(">ih", 1, len(t)) + t
     body += struct.pack(">iii", 1, 0, len(batch)) + batch
-    head = struct.pack(">hhih", 0, 3, corr, 4) + b"ztst"
+    head = struct.pack(">hhih", 0, 7, corr, 4) + b"ztst"
     req = head + body
     host, port = BOOT.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
@@ -255,12 +256,12 @@ def kafka_produce_v3(topic, batch, corr):
         s.close()
     rcorr, ntop = struct.unpack_from(">ii", resp, 0)
     if rcorr != corr or ntop != 1:
-        fail("Produce v3 answer: correlation %d, %d topics" % (rcorr, ntop))
+        fail("Produce v7 answer: correlation %d, %d topics" % (rcorr, ntop))
     nl = struct.unpack_from(">h", resp, 8)[0]
     pos = 10 + nl
     nparts, part, err, base = struct.unpack_from(">iihq", resp, pos)
     if nparts != 1 or part != 0:
-        fail("Produce v3 answer: %d partitions, partition %d" % (nparts, part))
+        fail("Produce v7 answer: %d partitions, partition %d" % (nparts, part))
     return err, base
 
 
@@ -328,7 +329,7 @@ for codec, code in CODECS.items():
     # 2. hand-built compressed batches
     for j in range(0, RAW, 50):
         batch = record_batch(raw[j:j + 50], code, 1700000000000 + j)
-        err, base = kafka_produce_v3(topic, batch, corr)
+        err, base = kafka_produce_v7(topic, batch, corr)
         corr += 1
         if err != 0 or base != COUNT + j:
             fail("%s: a hand-built batch answered error %d at offset %d (expected "
@@ -384,15 +385,11 @@ for codec, code in CODECS.items():
     if records != len(want):
         fail("%s: stored batches hold %d records, %d were produced" % (codec, records, len(want)))
     # librdkafka sends a batch uncompressed when compressing does not make
-    # it smaller; and see the note at the top about librdkafka < 2.10
-    old_rdk = RDK[1] < 0x020A0000
-    if not rdk_codecs <= {0, code} or \
-            (code not in rdk_codecs and not (old_rdk and codec != "zstd")):
+    # it smaller, but some of its batches carry the codec
+    if not rdk_codecs <= {0, code} or code not in rdk_codecs:
         fail("%s: librdkafka's batches are stored with codecs %r, it was asked "
              "for %d" % (codec, sorted(rdk_codecs), code))
-    print("ok: %d batches stored as sent, CRCs valid; librdkafka's with codec %s%s"
-          % (len(batches), sorted(rdk_codecs),
-             " (this librdkafka does not compress %s for this broker)" % codec
-             if code not in rdk_codecs else ""))
+    print("ok: %d batches stored as sent, CRCs valid; librdkafka's with codec %s"
+          % (len(batches), sorted(rdk_codecs)))
 
 print("PASS: gzip, snappy, lz4 and zstd batches stored as sent and read back intact")

@@ -96,12 +96,12 @@ for z in gzip snappy lz4 zstd; do
 	kc_check "$T/zc" "$M" 1000 "0=0" ||
 		kc_fail "sluice consume read something else than kcat -P -z $z wrote"
 	# the batches on disk carry the codec: the consumer really
-	# decompressed (librdkafka compresses with gzip, snappy and lz4 only
-	# when the broker advertises Produce v2 and Fetch v2, which sluice
-	# does not yet: zstd alone is checked until it does)
+	# decompressed (librdkafka compresses when the broker advertises
+	# Produce v2 and Fetch v2, which sluice does: every codec)
 	codecs=$(stored_codecs "$SLUICE_DATA_DIR/x-$z-0")
-	if [[ $z == zstd && $codecs != *4* ]]; then
-		kc_fail "x-$z: batches stored with codecs '$codecs', not zstd (4)"
+	case $z in gzip) want=1 ;; snappy) want=2 ;; lz4) want=3 ;; zstd) want=4 ;; esac
+	if [[ $codecs != *$want* ]]; then
+		kc_fail "x-$z: batches stored with codecs '$codecs', not $z ($want)"
 	fi
 	echo "ok: $z: $M messages (stored codecs: $codecs)"
 done
