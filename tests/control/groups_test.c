@@ -875,8 +875,8 @@ static void test_bad_requests(void **state)
 				   sizeof(buf));
 	assert_true(n > 0);
 	TL_EQ(sl_groups_request(G, 1, buf, (size_t)n, now), -EINVAL);
-	static const uint8_t v9[] = {0, 11, 0, 9, 0, 0, 0, 5, 0xff, 0xff};
-	TL_EQ(sl_groups_request(G, 1, v9, sizeof(v9), now), -EINVAL);
+	static const uint8_t v10[] = {0, 11, 0, 10, 0, 0, 0, 5, 0xff, 0xff};
+	TL_EQ(sl_groups_request(G, 1, v10, sizeof(v10), now), -EINVAL);
 	TL_EQ(ncap, 0);
 	/* a body cut short: INVALID_REQUEST in the API's own response */
 	struct kc_heartbeat_req hq = {S("g"), 1, S("m"), {NULL, -1}};

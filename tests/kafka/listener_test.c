@@ -301,7 +301,7 @@ static int t_api_versions(void)
 			if (k[i].api_key == 1)
 				fetch = k[i].min_version == 4 && k[i].max_version == 11;
 			if (k[i].api_key == 11)
-				join = k[i].max_version == 5;
+				join = k[i].max_version == 9;
 		}
 		CHECK(produce && fetch && join);
 	}
