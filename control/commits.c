@@ -328,6 +328,20 @@ void sl_commits_add_delete(struct sl_commits *c,
 	sl_offsets_batch_add(c->store, &r);
 }
 
+void sl_commits_add_remove(struct sl_commits *c,
+			   const struct sl_commit_set *s, uint32_t i)
+{
+	assert(i < s->n);
+	struct sl_offsets_rec r = expire_rec(s, &s->items[i]);
+	sl_offsets_batch_add(c->store, &r);
+}
+
+void sl_commits_remove(struct sl_commits *c, struct sl_commit_set *s,
+		       uint32_t i)
+{
+	commit_remove(c, s, i);
+}
+
 int sl_commits_batch_end(struct sl_commits *c)
 {
 	return sl_offsets_batch_end(c->store);

@@ -140,7 +140,10 @@ void sl_commits_logged(struct sl_commits *c, struct sl_commit_set *s,
  * durable (sl_commits_put, _logged, _drop, _expire_apply).
  *   _add_state   s's group became Empty at ms (wall), or has members (-1);
  *   _add_commit  an offset committed at time_ms (wall), as sl_commits_put;
- *   _add_delete  s's group is gone, its offsets and state with it.
+ *   _add_delete  s's group is gone, its offsets and state with it;
+ *   _add_remove  the offset at index i of s is gone (OffsetDelete): the
+ *                same tombstone as an expiry's, so a restart does not
+ *                bring it back; once durable, sl_commits_remove forgets it.
  */
 void sl_commits_batch_begin(struct sl_commits *c);
 void sl_commits_add_state(struct sl_commits *c, const struct sl_commit_set *s,
@@ -152,7 +155,13 @@ void sl_commits_add_commit(struct sl_commits *c, const struct sl_commit_set *s,
 			   int32_t meta_len, int64_t time_ms);
 void sl_commits_add_delete(struct sl_commits *c,
 			   const struct sl_commit_set *s);
+void sl_commits_add_remove(struct sl_commits *c,
+			   const struct sl_commit_set *s, uint32_t i);
 int sl_commits_batch_end(struct sl_commits *c);
+
+/* Forget the offset at index i of s (its removal record durable). */
+void sl_commits_remove(struct sl_commits *c, struct sl_commit_set *s,
+		       uint32_t i);
 
 /*
  * Expiry (Kafka's offsets.retention.minutes, KIP-211), for a group that is

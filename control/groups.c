@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,18 @@ static void note_expiry(struct sl_groups *g, int64_t at)
 
 /* ---- answering ---- */
 
+/* A response body of API key with every field at its default, as Kafka's
+ * generated classes start: a flexible version then sends only the tagged
+ * fields that are set, and a nullable field absent from the answer is
+ * null. */
+static void resp_init(union kc_response *u, int16_t key)
+{
+	const struct kc_api *api = kc_api_spec(key);
+	assert(api && api->response->size <= sizeof(*u));
+	memset(u, 0, sizeof(*u));
+	kc_defaults(api->response, u->raw);
+}
+
 /* Encode body as the response to rq into g->out: its length, or -EMSGSIZE
  * when longer than SL_GROUPS_MAX_RESPONSE. */
 static long encode(struct sl_groups *g, const struct req *rq, const void *body)
@@ -278,7 +291,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		      const void *q, int16_t code)
 {
 	union kc_response u;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, rq->key);
 	g->build.used = 0;
 	switch (rq->key) {
 	case KC_API_OFFSET_COMMIT: {
@@ -313,6 +326,21 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		const struct kc_offset_fetch_req *f = q;
 		struct kc_offset_fetch_resp *r = (void *)u.raw;
 		r->error_code = code;
+		if (rq->version >= 8) { /* the code per group asked about */
+			int32_t n = f && f->groups.count > 0 ?
+				    f->groups.count : 0;
+			const struct kc_offset_fetch_req_group *qg =
+				f ? f->groups.items : NULL;
+			struct kc_offset_fetch_resp_group *rg =
+				take(&g->build, (size_t)n, sizeof(*rg));
+			if (n && !rg)
+				return -EMSGSIZE;
+			for (int32_t i = 0; i < n; i++)
+				rg[i] = (struct kc_offset_fetch_resp_group){
+					qg[i].group_id, {NULL, 0}, code};
+			r->groups = (struct kc_array){rg, n};
+			break;
+		}
 		if (rq->version >= 2 || !f || f->topics.count <= 0)
 			break;
 		int32_t nt = f->topics.count;
@@ -342,7 +370,8 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		struct kc_join_group_resp *r = (void *)u.raw;
 		r->error_code = code;
 		r->generation_id = -1;
-		r->protocol_name = empty_str;
+		/* null from v7 (Kafka's JoinGroupResult of an error) */
+		r->protocol_name = rq->version >= 7 ? null_str : empty_str;
 		r->leader = empty_str;
 		r->member_id = empty_str;
 		break;
@@ -381,6 +410,9 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 	case KC_API_LIST_GROUPS:
 		((struct kc_list_groups_resp *)(void *)u.raw)->error_code = code;
 		break;
+	case KC_API_OFFSET_DELETE:
+		((struct kc_offset_delete_resp *)(void *)u.raw)->error_code = code;
+		break;
 	default:
 		assert(!"not a group API");
 	}
@@ -392,7 +424,8 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		rc = send_body(g, rq, u.raw);
 	}
 	assert(rc == 0 || rq->key == KC_API_OFFSET_COMMIT ||
-	       rq->key == KC_API_OFFSET_FETCH);
+	       rq->key == KC_API_OFFSET_FETCH ||
+	       rq->key == KC_API_OFFSET_DELETE);
 	return rc;
 }
 
@@ -800,9 +833,12 @@ static void send_join(struct sl_groups *g, struct group *gr, struct member *m,
 	struct req rq = req_of_wait(w, KC_API_JOIN_GROUP);
 	assert(w->active && gr->leader && gr->protocol_len >= 0);
 	w->active = false;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_JOIN_GROUP);
 	g->build.used = 0;
 	r->generation_id = gr->generation;
+	if (gr->type_len >= 0) /* v7+; skip_assignment stays false (v9+):
+				  static members are handled as dynamic */
+		r->protocol_type = str_of(gr->type, (size_t)gr->type_len);
 	r->protocol_name = str_of(gr->protocol, (size_t)gr->protocol_len);
 	r->leader = str_of(gr->leader->id, gr->leader->id_len);
 	r->member_id = str_of(m->id, m->id_len);
@@ -1162,10 +1198,10 @@ static void join_new(struct sl_groups *g, const struct req *rq,
 	pm->expires_ms = now_ms + q->session_timeout_ms;
 	union kc_response u;
 	struct kc_join_group_resp *r = (void *)u.raw;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_JOIN_GROUP);
 	r->error_code = KC_ERR_MEMBER_ID_REQUIRED;
 	r->generation_id = -1;
-	r->protocol_name = empty_str;
+	r->protocol_name = rq->version >= 7 ? null_str : empty_str;
 	r->leader = empty_str;
 	r->member_id = str_of(id, id_len);
 	int rc = send_body(g, rq, r);
@@ -1296,16 +1332,21 @@ static int16_t check_member(struct sl_groups *g, struct kc_str group_id,
 	return ERR_NONE;
 }
 
-static void send_sync(struct sl_groups *g, struct member *m, struct wait *w)
+static void send_sync(struct sl_groups *g, const struct group *gr,
+		      struct member *m, struct wait *w)
 {
 	union kc_response u;
 	struct kc_sync_group_resp *r = (void *)u.raw;
 	struct req rq = req_of_wait(w, KC_API_SYNC_GROUP);
 	assert(w->active);
 	w->active = false;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_SYNC_GROUP);
 	r->assignment = (struct kc_bytes){m->assignment,
 					  (int32_t)m->assignment_len};
+	/* v5+: what the group runs (the caller has checked them, if given) */
+	assert(gr->type_len >= 0 && gr->protocol_len >= 0);
+	r->protocol_type = str_of(gr->type, (size_t)gr->type_len);
+	r->protocol_name = str_of(gr->protocol, (size_t)gr->protocol_len);
 	if (send_body(g, &rq, r) == -EMSGSIZE) /* the leader's sync kept it */
 		send_error(g, &rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
 }
@@ -1354,7 +1395,8 @@ static void assign(struct sl_groups *g, struct group *gr,
 	gr->state = ST_STABLE;
 	for (uint32_t i = 0; i < gr->nmembers; i++)
 		if (gr->members[i]->sync.active)
-			send_sync(g, gr->members[i], &gr->members[i]->sync);
+			send_sync(g, gr, gr->members[i],
+				  &gr->members[i]->sync);
 	return;
 out_free:
 	/* the group stays CompletingRebalance: the leader may try again */
@@ -1370,6 +1412,17 @@ static void on_sync_group(struct sl_groups *g, const struct req *rq,
 	struct member *m = NULL;
 	int16_t code = check_member(g, q->group_id, q->generation_id,
 				    q->member_id, &gr, &m);
+	/* v5+: the protocol type and name, when given, must be the group's
+	 * (checked before the state, as Kafka's validateSyncGroup) */
+	if (code == ERR_NONE &&
+	    ((q->protocol_type.len >= 0 &&
+	      (gr->type_len < 0 ||
+	       !str_eq(q->protocol_type, gr->type, (size_t)gr->type_len))) ||
+	     (q->protocol_name.len >= 0 &&
+	      (gr->protocol_len < 0 ||
+	       !str_eq(q->protocol_name, gr->protocol,
+		       (size_t)gr->protocol_len)))))
+		code = KC_ERR_INCONSISTENT_GROUP_PROTOCOL;
 	if (code == ERR_NONE && gr->state == ST_PREPARING)
 		code = KC_ERR_REBALANCE_IN_PROGRESS;
 	if (code) {
@@ -1379,7 +1432,7 @@ static void on_sync_group(struct sl_groups *g, const struct req *rq,
 	m->expires_ms = now_ms + m->session_timeout_ms;
 	if (gr->state == ST_STABLE) {
 		struct wait w = {true, rq->version, rq->corr, rq->token};
-		send_sync(g, m, &w);
+		send_sync(g, gr, m, &w);
 		return;
 	}
 	assert(gr->state == ST_COMPLETING);
@@ -1431,7 +1484,7 @@ static void on_leave_group(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_leave_group_resp *r = (void *)u.raw;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_LEAVE_GROUP);
 	g->build.used = 0;
 	if (!valid_group_id(q->group_id)) {
 		send_error(g, rq, NULL, KC_ERR_INVALID_GROUP_ID);
@@ -1483,14 +1536,26 @@ static bool valid_topic(struct kc_str t)
 }
 
 /* Whether this commit may go in (Kafka's validateOffsetCommit): a member of
- * the current generation, or anyone (generation -1, no member id) while
- * the group has no members.  May create the group. */
-static int16_t commit_check(struct sl_groups *g,
+ * the current generation (v9's member epoch is a classic group's
+ * generation), or anyone (generation -1, no member id) while the group has
+ * no members; v0, which has neither field, is not checked against the
+ * group at all (Kafka's v0 commits bypass the coordinator).  May create
+ * the group. */
+static int16_t commit_check(struct sl_groups *g, const struct req *rq,
 			    const struct kc_offset_commit_req *q,
 			    struct group **out, int64_t now_ms)
 {
 	if (!valid_group_id(q->group_id))
 		return KC_ERR_INVALID_GROUP_ID;
+	if (rq->version == 0) {
+		struct group *gr = group_find(g, q->group_id.ptr,
+					      (size_t)q->group_id.len);
+		if (!gr && !(gr = group_create(g, q->group_id.ptr,
+					       (size_t)q->group_id.len)))
+			return KC_ERR_POLICY_VIOLATION;
+		*out = gr;
+		return ERR_NONE;
+	}
 	bool outsider = q->generation_id_or_member_epoch < 0 && q->member_id.len <= 0 &&
 			q->group_instance_id.len < 0;
 	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
@@ -1516,6 +1581,15 @@ static int16_t commit_check(struct sl_groups *g,
 	return ERR_NONE;
 }
 
+/* When a partition is committed: v1's commit timestamp when the client
+ * gave one (not -1), as Kafka keeps it (a simple consumer's offset expires
+ * retention after it), else now. */
+static int64_t commit_time(const struct kc_offset_commit_req_partition *p,
+			   int64_t wall)
+{
+	return p->commit_timestamp != -1 ? p->commit_timestamp : wall;
+}
+
 static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 			    const struct kc_offset_commit_req *q,
 			    int64_t now_ms)
@@ -1523,12 +1597,12 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	union kc_response u;
 	struct kc_offset_commit_resp *r = (void *)u.raw;
 	struct group *gr = NULL;
-	int16_t code = commit_check(g, q, &gr, now_ms);
+	int16_t code = commit_check(g, rq, q, &gr, now_ms);
 	if (code)
 		return send_error(g, rq, q, code);
 
 	/* the answer first, so that one that cannot be sent is not committed */
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_OFFSET_COMMIT);
 	g->build.used = 0;
 	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
 	const struct kc_offset_commit_req_topic *qt = q->topics.items;
@@ -1580,7 +1654,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	/* the records, durable, then the offsets in memory, then the answer;
 	 * a group that has had members says first what its state is (so that
 	 * its offsets never sit in the file without it) */
-	int64_t wall = wall_now(g);
+	int64_t wall = wall_now(g), oldest = wall;
 	int64_t state = gr->state == ST_EMPTY ? gr->empty_ms : -1;
 	bool put_state = gr->type_len >= 0 && state != gr->commits.logged_ms;
 	sl_commits_batch_begin(&g->commits);
@@ -1594,6 +1668,8 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		for (int32_t j = 0; j < rt[i].partitions.count; j++) {
 			if (rp[j].error_code != ERR_NONE)
 				continue;
+			int64_t t = commit_time(&qp[j], wall);
+			oldest = min64(oldest, t);
 			sl_commits_add_commit(&g->commits, &gr->commits,
 					      qt[i].name.ptr,
 					      (size_t)qt[i].name.len,
@@ -1602,7 +1678,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 					      qp[j].committed_leader_epoch,
 					      qp[j].committed_metadata.ptr,
 					      qp[j].committed_metadata.len,
-					      wall);
+					      t);
 			records--;
 		}
 	}
@@ -1612,7 +1688,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		sl_commits_logged(&g->commits, &gr->commits, state);
 	if (rc == 0 && gr->state == ST_EMPTY)
 		note_expiry(g, sl_commits_expires_at(&g->commits,
-			gr->type_len >= 0 ? gr->empty_ms : wall));
+			gr->type_len >= 0 ? gr->empty_ms : oldest));
 	for (int32_t i = 0; i < nt; i++) {
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
@@ -1633,7 +1709,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 						 qp[j].committed_leader_epoch,
 						 qp[j].committed_metadata.ptr,
 						 qp[j].committed_metadata.len,
-						 wall);
+						 commit_time(&qp[j], wall));
 			/* durable, but not in memory: a reopen reads it */
 			if (prc == -ENOMEM)
 				rp[j].error_code = SN_ERR_UNKNOWN_SERVER_ERROR;
@@ -1660,16 +1736,40 @@ static struct kc_str offset_meta(const struct sl_commit *o)
 	return str_of((const char *)o->blob + o->topic_len, (size_t)o->meta_len);
 }
 
-static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
-			   const struct kc_offset_fetch_req *q)
+/* v8+ carries the v0-7 topics and partitions in structs of their own with
+ * the same fields: one filler serves both. */
+_Static_assert(sizeof(struct kc_offset_fetch_req_topics) ==
+	       sizeof(struct kc_offset_fetch_req_topic) &&
+	       offsetof(struct kc_offset_fetch_req_topics, partition_indexes) ==
+	       offsetof(struct kc_offset_fetch_req_topic, partition_indexes),
+	       "v8 request topics as v0-7");
+_Static_assert(sizeof(struct kc_offset_fetch_resp_topics) ==
+	       sizeof(struct kc_offset_fetch_resp_topic) &&
+	       offsetof(struct kc_offset_fetch_resp_topics, partitions) ==
+	       offsetof(struct kc_offset_fetch_resp_topic, partitions),
+	       "v8 response topics as v0-7");
+_Static_assert(sizeof(struct kc_offset_fetch_resp_partitions) ==
+	       sizeof(struct kc_offset_fetch_resp_partition) &&
+	       offsetof(struct kc_offset_fetch_resp_partitions, metadata) ==
+	       offsetof(struct kc_offset_fetch_resp_partition, metadata) &&
+	       offsetof(struct kc_offset_fetch_resp_partitions, error_code) ==
+	       offsetof(struct kc_offset_fetch_resp_partition, error_code),
+	       "v8 response partitions as v0-7");
+
+/* The committed offsets of group id asked for by topics (an array of
+ * struct kc_offset_fetch_req_topic; null: all the group has) into *out
+ * (of struct kc_offset_fetch_resp_topic), built in g->build.  A partition
+ * without an offset answers -1 and empty metadata.  The member id and
+ * epoch of v9 and require_stable of v7+ change nothing for a classic group
+ * without transactions (Kafka's GroupCoordinator ignores the first, and
+ * the second only waits for pending transactional commits).  Returns 0,
+ * or -EMSGSIZE when the arena is full. */
+static int fetch_group(struct sl_groups *g, struct kc_str id,
+		       struct kc_array topics, struct kc_array *out)
 {
-	union kc_response u;
-	struct kc_offset_fetch_resp *r = (void *)u.raw;
-	memset(&u, 0, sizeof(u));
-	g->build.used = 0;
-	struct group *gr = valid_group_id(q->group_id) ?
-		group_find(g, q->group_id.ptr, (size_t)q->group_id.len) : NULL;
-	if (q->topics.count < 0) { /* v2+: everything the group committed */
+	struct group *gr = valid_group_id(id) ?
+		group_find(g, id.ptr, (size_t)id.len) : NULL;
+	if (topics.count < 0) { /* everything the group committed */
 		uint32_t nt = 0;
 		const struct sl_commit *o = gr ? gr->commits.items : NULL;
 		uint32_t no = gr ? gr->commits.n : 0;
@@ -1679,9 +1779,9 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 		struct kc_offset_fetch_resp_topic *rt =
 			take(&g->build, nt, sizeof(*rt));
 		struct kc_offset_fetch_resp_partition *rp =
-			gr ? take(&g->build, no, sizeof(*rp)) : NULL;
+			take(&g->build, no, sizeof(*rp));
 		if ((nt && !rt) || (no && !rp))
-			return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+			return -EMSGSIZE;
 		int32_t t = -1;
 		for (uint32_t i = 0; i < no; i++) {
 			if (t < 0 || !same_topic(&o[i - 1], &o[i])) {
@@ -1696,43 +1796,72 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 				offset_meta(&o[i]), ERR_NONE};
 		}
 		assert((uint32_t)(t + 1) == nt);
-		r->topics = (struct kc_array){rt, (int32_t)nt};
-	} else {
-		int32_t nt = q->topics.count;
-		const struct kc_offset_fetch_req_topic *qt = q->topics.items;
-		struct kc_offset_fetch_resp_topic *rt =
-			take(&g->build, (size_t)nt, sizeof(*rt));
-		if (nt && !rt)
-			goto too_large;
-		for (int32_t i = 0; i < nt; i++) {
-			int32_t np = qt[i].partition_indexes.count > 0 ?
-				     qt[i].partition_indexes.count : 0;
-			const int32_t *qp = qt[i].partition_indexes.items;
-			struct kc_offset_fetch_resp_partition *rp =
-				take(&g->build, (size_t)np, sizeof(*rp));
-			if (np && !rp)
-				goto too_large;
-			for (int32_t j = 0; j < np; j++) {
-				int64_t at = gr && valid_topic(qt[i].name) ?
-					sl_commits_find(&gr->commits,
-							qt[i].name.ptr,
-							(size_t)qt[i].name.len,
-							qp[j]) : -1;
-				if (at < 0) {
-					rp[j] = (struct kc_offset_fetch_resp_partition){
-						qp[j], -1, -1, empty_str, ERR_NONE};
-					continue;
-				}
-				const struct sl_commit *o =
-					&gr->commits.items[at];
+		*out = (struct kc_array){rt, (int32_t)nt};
+		return 0;
+	}
+	int32_t nt = topics.count;
+	const struct kc_offset_fetch_req_topic *qt = topics.items;
+	struct kc_offset_fetch_resp_topic *rt =
+		take(&g->build, (size_t)nt, sizeof(*rt));
+	if (nt && !rt)
+		return -EMSGSIZE;
+	for (int32_t i = 0; i < nt; i++) {
+		int32_t np = qt[i].partition_indexes.count > 0 ?
+			     qt[i].partition_indexes.count : 0;
+		const int32_t *qp = qt[i].partition_indexes.items;
+		struct kc_offset_fetch_resp_partition *rp =
+			take(&g->build, (size_t)np, sizeof(*rp));
+		if (np && !rp)
+			return -EMSGSIZE;
+		for (int32_t j = 0; j < np; j++) {
+			int64_t at = gr && valid_topic(qt[i].name) ?
+				sl_commits_find(&gr->commits, qt[i].name.ptr,
+						(size_t)qt[i].name.len,
+						qp[j]) : -1;
+			if (at < 0) {
 				rp[j] = (struct kc_offset_fetch_resp_partition){
-					qp[j], o->offset, o->leader_epoch,
-					offset_meta(o), ERR_NONE};
+					qp[j], -1, -1, empty_str, ERR_NONE};
+				continue;
 			}
-			rt[i].name = qt[i].name;
-			rt[i].partitions = (struct kc_array){rp, np};
+			const struct sl_commit *o = &gr->commits.items[at];
+			rp[j] = (struct kc_offset_fetch_resp_partition){
+				qp[j], o->offset, o->leader_epoch,
+				offset_meta(o), ERR_NONE};
 		}
-		r->topics = (struct kc_array){rt, nt};
+		rt[i].name = qt[i].name;
+		rt[i].partitions = (struct kc_array){rp, np};
+	}
+	*out = (struct kc_array){rt, nt};
+	return 0;
+}
+
+/* v0-7 ask about one group; v8+ about several, each answered on its own
+ * (an unknown group: no offsets, no error, as Kafka). */
+static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
+			   const struct kc_offset_fetch_req *q)
+{
+	union kc_response u;
+	struct kc_offset_fetch_resp *r = (void *)u.raw;
+	resp_init(&u, KC_API_OFFSET_FETCH);
+	g->build.used = 0;
+	if (rq->version < 8) {
+		if (fetch_group(g, q->group_id, q->topics, &r->topics) < 0)
+			goto too_large;
+	} else {
+		int32_t n = q->groups.count > 0 ? q->groups.count : 0;
+		const struct kc_offset_fetch_req_group *qg = q->groups.items;
+		struct kc_offset_fetch_resp_group *rg =
+			take(&g->build, (size_t)n, sizeof(*rg));
+		if (n && !rg)
+			goto too_large;
+		for (int32_t i = 0; i < n; i++) {
+			rg[i] = (struct kc_offset_fetch_resp_group){
+				qg[i].group_id, {NULL, 0}, ERR_NONE};
+			if (fetch_group(g, qg[i].group_id, qg[i].topics,
+					&rg[i].topics) < 0)
+				goto too_large;
+		}
+		r->groups = (struct kc_array){rg, n};
 	}
 	int rc = send_body(g, rq, r);
 	if (rc != -EMSGSIZE)
@@ -1766,7 +1895,7 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_describe_groups_resp *r = (void *)u.raw;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_DESCRIBE_GROUPS);
 	g->build.used = 0;
 	int32_t n = q->groups.count > 0 ? q->groups.count : 0;
 	const struct kc_str *ids = q->groups.items;
@@ -1833,27 +1962,273 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 		send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
 }
 
-static void on_list_groups(struct sl_groups *g, const struct req *rq)
+/* ASCII case-insensitive equality of s and the NUL-terminated name. */
+static bool str_eq_nocase(struct kc_str s, const char *name)
+{
+	size_t n = strlen(name);
+	if (s.len < 0 || (size_t)s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s.ptr[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		char d = name[i];
+		if (d >= 'A' && d <= 'Z')
+			d = (char)(d - 'A' + 'a');
+		if (c != d)
+			return false;
+	}
+	return true;
+}
+
+/* Whether filter (an array of struct kc_str; empty or null: no filter)
+ * names name, case aside. */
+static bool filter_has(struct kc_array filter, const char *name)
+{
+	const struct kc_str *f = filter.items;
+	if (filter.count <= 0)
+		return true;
+	for (int32_t i = 0; i < filter.count; i++)
+		if (str_eq_nocase(f[i], name))
+			return true;
+	return false;
+}
+
+/* Every group (those holding only offsets too), as Kafka's classic
+ * coordinator lists them: v4's states_filter keeps the groups in one of
+ * the states named, v5's types_filter all of them when it names
+ * "classic" (every group here is one) and none otherwise; the names
+ * compare without regard to case, an empty filter keeps everything. */
+static void on_list_groups(struct sl_groups *g, const struct req *rq,
+			   const struct kc_list_groups_req *q)
 {
 	union kc_response u;
 	struct kc_list_groups_resp *r = (void *)u.raw;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_LIST_GROUPS);
 	g->build.used = 0;
 	struct kc_listed_group *lg = take(&g->build, g->ngroups, sizeof(*lg));
-	uint32_t n = 0;
-	for (uint32_t i = 0; lg && i < SL_GROUPS_MAX; i++) {
+	uint32_t n = 0, seen = 0;
+	bool classic = filter_has(q->types_filter, "classic");
+	for (uint32_t i = 0; lg && classic && i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
 		if (!gr->used)
 			continue;
-		lg[n].group_id = str_of(gr->id, gr->id_len);
-		lg[n].protocol_type = gr->type_len < 0 ? empty_str :
-			str_of(gr->type, (size_t)gr->type_len);
+		seen++;
+		const char *state = state_names[gr->state];
+		if (!filter_has(q->states_filter, state))
+			continue;
+		lg[n] = (struct kc_listed_group){
+			.group_id = str_of(gr->id, gr->id_len),
+			.protocol_type = gr->type_len < 0 ? empty_str :
+				str_of(gr->type, (size_t)gr->type_len),
+			.group_state = str_of(state, strlen(state)),
+			.group_type = str_of("classic", 7),
+		};
 		n++;
 	}
-	assert(!lg || n == g->ngroups);
+	assert(!lg || !classic || seen == g->ngroups);
 	r->groups = (struct kc_array){lg, (int32_t)n};
 	if (send_body(g, rq, r) == -EMSGSIZE)
 		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* ---- OffsetDelete ---- */
+
+#define ERR_GROUP_SUBSCRIBED_TO_TOPIC 86
+#define CONSUMER_PROTOCOL_TYPE "consumer"
+
+/* Read a big-endian int16/int32 at *at of p (len bytes), moving *at;
+ * false when they are not there. */
+static bool rd16(const uint8_t *p, size_t len, size_t *at, int16_t *v)
+{
+	if (len - *at < 2)
+		return false;
+	*v = (int16_t)((p[*at] << 8) | p[*at + 1]);
+	*at += 2;
+	return true;
+}
+
+static bool rd32(const uint8_t *p, size_t len, size_t *at, int32_t *v)
+{
+	if (len - *at < 4)
+		return false;
+	*v = (int32_t)((uint32_t)p[*at] << 24 | (uint32_t)p[*at + 1] << 16 |
+		       (uint32_t)p[*at + 2] << 8 | p[*at + 3]);
+	*at += 4;
+	return true;
+}
+
+/* Whether the subscription p (len bytes; the consumer protocol's
+ * metadata, read as its version 0 prefix: version, topics, user data)
+ * names topic, in *hit; false when it cannot be read. */
+static bool subscription_has(const uint8_t *p, size_t len,
+			     struct kc_str topic, bool *hit)
+{
+	size_t at = 0;
+	int16_t version, tl;
+	int32_t n, ul;
+	if (!rd16(p, len, &at, &version) || version < 0 ||
+	    !rd32(p, len, &at, &n) || n < 0 || (size_t)n > len)
+		return false;
+	for (int32_t i = 0; i < n; i++) {
+		if (!rd16(p, len, &at, &tl) || tl < 0 ||
+		    len - at < (size_t)tl)
+			return false;
+		if (str_eq(topic, (const char *)p + at, (size_t)tl))
+			*hit = true;
+		at += (size_t)tl;
+	}
+	if (!rd32(p, len, &at, &ul) || ul < -1 ||
+	    (ul > 0 && len - at < (size_t)ul))
+		return false;
+	return true;
+}
+
+/* Kafka's isSubscribedToTopic for a group with members: the union of the
+ * members' subscriptions for the chosen protocol names topic; when it
+ * cannot be known (not a consumer group's protocol, no protocol chosen
+ * yet, a subscription that does not read) every topic counts as
+ * subscribed. */
+static bool subscribed(const struct group *gr, struct kc_str topic)
+{
+	bool hit = false;
+	if (gr->protocol_len < 0 || gr->nmembers == 0)
+		return true;
+	for (uint32_t i = 0; i < gr->nmembers; i++) {
+		const struct member *m = gr->members[i];
+		const struct protocol *p = member_protocol(
+			m, gr->protocol, (size_t)gr->protocol_len);
+		if (!p || !subscription_has(m->blob + p->meta_off, p->meta_len,
+					    topic, &hit))
+			return true;
+	}
+	return hit;
+}
+
+/*
+ * KIP-496, as Kafka's classic coordinator: for an Empty group every
+ * partition named loses its committed offset; for a consumer group
+ * ("consumer" protocol type) with members, those of topics no member
+ * subscribes to, the others answered GROUP_SUBSCRIBED_TO_TOPIC (86); any
+ * other group with members: NON_EMPTY_GROUP (68) at the top; a group that
+ * does not exist: GROUP_ID_NOT_FOUND (69); an empty id: INVALID_GROUP_ID.
+ * A partition answered NONE has no offset afterwards, whether it had one
+ * or not.  The removals are made durable (one tombstone each, as an
+ * expiry's) before memory forgets them; when they cannot be, those
+ * partitions are answered KAFKA_STORAGE_ERROR and keep their offsets.
+ */
+static int on_offset_delete(struct sl_groups *g, const struct req *rq,
+			    const struct kc_offset_delete_req *q)
+{
+	union kc_response u;
+	struct kc_offset_delete_resp *r = (void *)u.raw;
+	resp_init(&u, KC_API_OFFSET_DELETE);
+	g->build.used = 0;
+	if (q->group_id.len <= 0)
+		return send_error(g, rq, q, KC_ERR_INVALID_GROUP_ID);
+	struct group *gr = group_find(g, q->group_id.ptr,
+				      (size_t)q->group_id.len);
+	if (!gr)
+		return send_error(g, rq, q, KC_ERR_GROUP_ID_NOT_FOUND);
+	bool consumer = gr->type_len == (int16_t)strlen(CONSUMER_PROTOCOL_TYPE) &&
+		!memcmp(gr->type, CONSUMER_PROTOCOL_TYPE, (size_t)gr->type_len);
+	if (gr->state != ST_EMPTY && !consumer)
+		return send_error(g, rq, q, KC_ERR_NON_EMPTY_GROUP);
+	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
+	const struct kc_offset_delete_req_topic *qt = q->topics.items;
+	struct kc_offset_delete_resp_topic *rt =
+		take(&g->build, (size_t)nt, sizeof(*rt));
+	if (nt && !rt)
+		return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+	uint32_t records = 0;
+	bool broken = sl_commits_broken(&g->commits);
+	for (int32_t i = 0; i < nt; i++) {
+		int32_t np = qt[i].partitions.count > 0 ?
+			     qt[i].partitions.count : 0;
+		const struct kc_offset_delete_req_partition *qp =
+			qt[i].partitions.items;
+		struct kc_offset_delete_resp_partition *rp =
+			take(&g->build, (size_t)np, sizeof(*rp));
+		if (np && !rp)
+			return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+		rt[i] = (struct kc_offset_delete_resp_topic){
+			qt[i].name, {rp, np}};
+		bool topic_ok = valid_topic(qt[i].name);
+		bool busy = topic_ok && gr->state != ST_EMPTY &&
+			    subscribed(gr, qt[i].name);
+		for (int32_t j = 0; j < np; j++) {
+			int32_t part = qp[j].partition_index;
+			rp[j] = (struct kc_offset_delete_resp_partition){
+				part, ERR_NONE};
+			if (!topic_ok || part < 0) {
+				rp[j].error_code =
+					SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			if (busy) {
+				rp[j].error_code = ERR_GROUP_SUBSCRIBED_TO_TOPIC;
+				continue;
+			}
+			int64_t at = sl_commits_find(&gr->commits,
+						     qt[i].name.ptr,
+						     (size_t)qt[i].name.len,
+						     part);
+			if (at < 0)
+				continue;
+			if (broken)
+				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+			else
+				records++;
+		}
+	}
+	r->topics = (struct kc_array){rt, nt};
+	long n = encode(g, rq, r);
+	if (n < 0) /* too long to answer: nothing is removed */
+		return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+	int rc = 0;
+	if (records) {
+		sl_commits_batch_begin(&g->commits);
+		for (int32_t i = 0; i < nt; i++) {
+			const struct kc_offset_delete_resp_partition *rp =
+				rt[i].partitions.items;
+			for (int32_t j = 0; j < rt[i].partitions.count; j++) {
+				int64_t at = rp[j].error_code != ERR_NONE ? -1 :
+					sl_commits_find(&gr->commits,
+							qt[i].name.ptr,
+							(size_t)qt[i].name.len,
+							rp[j].partition_index);
+				if (at >= 0) /* twice when named twice: harmless */
+					sl_commits_add_remove(&g->commits,
+							      &gr->commits,
+							      (uint32_t)at);
+			}
+		}
+		rc = sl_commits_batch_end(&g->commits);
+	}
+	for (int32_t i = 0; i < nt; i++) {
+		struct kc_offset_delete_resp_partition *rp =
+			(void *)rt[i].partitions.items;
+		for (int32_t j = 0; j < rt[i].partitions.count; j++) {
+			if (rp[j].error_code != ERR_NONE)
+				continue;
+			int64_t at = sl_commits_find(&gr->commits,
+						     qt[i].name.ptr,
+						     (size_t)qt[i].name.len,
+						     rp[j].partition_index);
+			if (at < 0)
+				continue; /* had none, or named twice */
+			if (rc < 0)
+				rp[j].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
+			else
+				sl_commits_remove(&g->commits, &gr->commits,
+						  (uint32_t)at);
+		}
+	}
+	n = encode(g, rq, r);
+	assert(n > 0); /* same size as before */
+	deliver(g, rq, n);
+	maybe_compact(g);
+	return 0;
 }
 
 /* ---- DeleteGroups ---- */
@@ -1866,7 +2241,7 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_delete_groups_resp *r = (void *)u.raw;
-	memset(&u, 0, sizeof(u));
+	resp_init(&u, KC_API_DELETE_GROUPS);
 	g->build.used = 0;
 	int32_t n = q->groups_names.count > 0 ? q->groups_names.count : 0;
 	const struct kc_str *ids = q->groups_names.items;
@@ -2037,6 +2412,7 @@ static bool group_api(int16_t key)
 	case KC_API_DESCRIBE_GROUPS:
 	case KC_API_LIST_GROUPS:
 	case KC_API_DELETE_GROUPS:
+	case KC_API_OFFSET_DELETE:
 		return true;
 	}
 	return false;
@@ -2096,7 +2472,10 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 		on_describe_groups(g, &rq, b);
 		break;
 	case KC_API_LIST_GROUPS:
-		on_list_groups(g, &rq);
+		on_list_groups(g, &rq, b);
+		break;
+	case KC_API_OFFSET_DELETE:
+		rc = on_offset_delete(g, &rq, b);
 		break;
 	case KC_API_DELETE_GROUPS:
 		rc = on_delete_groups(g, &rq, b);

@@ -1,8 +1,9 @@
 /*
  * The consumer group coordinator of sluice-control: Kafka's classic group
  * protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and committed
- * offsets (OffsetCommit, OffsetFetch), plus DescribeGroups, ListGroups and
- * DeleteGroups.
+ * offsets (OffsetCommit, OffsetFetch), plus DescribeGroups, ListGroups,
+ * DeleteGroups and OffsetDelete, at every version Kafka 3.9 defines
+ * (docs/kafka.md says what each version changes).
  * sluiced forwards each such request's bytes unchanged and sends back the
  * response bytes it is given; this module is the whole of the logic.
  *
@@ -53,8 +54,10 @@
  * empty in DescribeGroups (sluiced does not forward the peer address);
  * the per-request retention of OffsetCommit v2-4 (retention_time_ms) is
  * ignored and the offsets of a Stable group's unsubscribed topics do not
- * expire (KIP-496): retention is the coordinator's alone; the limits
- * below.
+ * expire (KIP-496): retention is the coordinator's alone (OffsetDelete
+ * removes them on request); OffsetCommit v0 goes into the same table as
+ * the others (Kafka kept v0 commits in ZooKeeper), unchecked against the
+ * members as in Kafka; the limits below.
  *
  * Single-threaded: one event loop calls every function.  reply() must not
  * call back into this module.
@@ -169,8 +172,8 @@ void sl_groups_close(struct sl_groups *g);
 
 /*
  * One whole Kafka request (no size prefix) for OffsetCommit, OffsetFetch,
- * JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups
- * or DeleteGroups.  Timers due at now_ms (and offsets expired by the wall
+ * JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups,
+ * DeleteGroups or OffsetDelete.  Timers due at now_ms (and offsets expired by the wall
  * clock) run first.  Replies exactly once through
  * reply(), now or later (JoinGroup and SyncGroup wait for the rebalance),
  * unless the requester is dropped first (sl_groups_drop_conn, close).

@@ -680,29 +680,95 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 	metadata_answer(n, m, h, r, a, NULL, NULL, 0);
 }
 
+/* Kafka's messages for the errors FindCoordinator answers (Errors.java):
+ * v1-3 send one with every error, "NONE" when there is none. */
+#define FC_MSG_NONE "NONE"
+#define FC_MSG_NOT_AVAILABLE "The coordinator is not available."
+#define FC_MSG_INVALID "This most likely occurs because of a request being " \
+	"malformed by the client library or the message was sent to an " \
+	"incompatible broker. See the broker logs for more details."
+
+/* What Kafka answers for a key of type key_type at version: this broker for
+ * a group (0); COORDINATOR_NOT_AVAILABLE for a transactional id (1), as
+ * Kafka while its transaction state topic is not there (sluice has no
+ * transaction coordinator) and for a share group (2) from v6, before that
+ * INVALID_REQUEST; INVALID_REQUEST for any other type. */
+static int16_t coordinator_error(int8_t key_type, int16_t version)
+{
+	switch (key_type) {
+	case 0:
+		return 0;
+	case 1:
+		return SN_ERR_COORDINATOR_NOT_AVAILABLE;
+	case 2:
+		return version >= 6 ? SN_ERR_COORDINATOR_NOT_AVAILABLE :
+				      SN_ERR_INVALID_REQUEST;
+	}
+	return SN_ERR_INVALID_REQUEST;
+}
+
+static struct kc_str str_lit(const char *s)
+{
+	return (struct kc_str){ s, (int32_t)strlen(s) };
+}
+
+/* v0-3: one key, one answer; v4+: a batch of keys (coordinator_keys), each
+ * answered in its own entry (no error message there, as Kafka's). */
 static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
-			     const struct kc_find_coordinator_req *r)
+			     const struct kc_find_coordinator_req *r,
+			     struct kc_arena *a)
 {
-	struct kc_find_coordinator_resp resp = {
-		.error_message = { NULL, -1 },
-		.node_id = n->dp->cfg.node_id,
-		.host = { n->dp->cfg.kafka_advertised_host,
-			  (int32_t)strlen(n->dp->cfg.kafka_advertised_host) },
-		.port = n->dp->cfg.kafka_advertised_port ?
-				n->dp->cfg.kafka_advertised_port : n->dp->kafka_port,
-	};
-	if (r->key_type != 0) {
-		/* transaction coordinators: transactions are not offered */
-		resp.error_code = SN_ERR_COORDINATOR_NOT_AVAILABLE;
-		resp.error_message = (struct kc_str){
-			"transactions are not supported", 30 };
-		resp.node_id = -1;
-		resp.host = (struct kc_str){ "", 0 };
-		resp.port = -1;
+	const char *host = n->dp->cfg.kafka_advertised_host;
+	int32_t port = n->dp->cfg.kafka_advertised_port ?
+		       n->dp->cfg.kafka_advertised_port : n->dp->kafka_port;
+	int16_t err = coordinator_error(r->key_type, h->api_version);
+	union kc_response u;
+	struct kc_find_coordinator_resp *resp = (void *)u.raw;
+	_Static_assert(sizeof(*resp) <= sizeof(u), "fits");
+	memset(&u, 0, sizeof(u));
+	kc_defaults(kc_api_spec(KC_API_FIND_COORDINATOR)->response, resp);
+	size_t bound = 128 + strlen(host);
+	if (h->api_version < 4) {
+		resp->error_code = err;
+		resp->node_id = err ? -1 : n->dp->cfg.node_id;
+		resp->host = err ? str_lit("") : str_lit(host);
+		resp->port = err ? -1 : port;
+		resp->error_message = str_lit(
+			err == 0 ? FC_MSG_NONE :
+			err == SN_ERR_INVALID_REQUEST ? FC_MSG_INVALID :
+							FC_MSG_NOT_AVAILABLE);
+		bound += (size_t)resp->error_message.len;
+	} else {
+		int32_t nk = r->coordinator_keys.count > 0 ?
+			     r->coordinator_keys.count : 0;
+		const struct kc_str *keys = r->coordinator_keys.items;
+		size_t at = (a->used + 7) & ~(size_t)7;
+		struct kc_find_coordinator_coordinator *co =
+			(void *)(a->base + at);
+		if (at > a->cap ||
+		    (size_t)nk > (a->cap - at) / sizeof(*co)) {
+			bad(n, DP_BAD_KAFKA_REQUEST);
+			poison(n, c);
+			return;
+		}
+		a->used = at + (size_t)nk * sizeof(*co);
+		for (int32_t i = 0; i < nk; i++) {
+			co[i] = (struct kc_find_coordinator_coordinator){
+				.key = keys[i],
+				.node_id = err ? -1 : n->dp->cfg.node_id,
+				.host = err ? str_lit("") : str_lit(host),
+				.port = err ? -1 : port,
+				.error_code = err,
+				.error_message = str_lit(""),
+			};
+			bound += 32 + strlen(host) +
+				 (size_t)(keys[i].len > 0 ? keys[i].len : 0);
+		}
+		resp->coordinators = (struct kc_array){ co, nk };
 	}
 	respond_now(n, c, KC_API_FIND_COORDINATOR, h->api_version,
-		    h->correlation_id, &resp, 128 + (size_t)resp.host.len);
+		    h->correlation_id, resp, bound);
 }
 
 /* InitProducerId, as Kafka's broker answers it:
@@ -1986,7 +2052,7 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		metadata(n, c, &h, &body.metadata, &a, f, len);
 		break;
 	case KC_API_FIND_COORDINATOR:
-		find_coordinator(n, c, &h, (const void *)&body);
+		find_coordinator(n, c, &h, (const void *)&body, &a);
 		break;
 	case KC_API_INIT_PRODUCER_ID:
 		init_producer_id(n, c, &h, (const void *)&body);

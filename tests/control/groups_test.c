@@ -875,8 +875,8 @@ static void test_bad_requests(void **state)
 				   sizeof(buf));
 	assert_true(n > 0);
 	TL_EQ(sl_groups_request(G, 1, buf, (size_t)n, now), -EINVAL);
-	static const uint8_t v9[] = {0, 11, 0, 9, 0, 0, 0, 5, 0xff, 0xff};
-	TL_EQ(sl_groups_request(G, 1, v9, sizeof(v9), now), -EINVAL);
+	static const uint8_t v10[] = {0, 11, 0, 10, 0, 0, 0, 5, 0xff, 0xff};
+	TL_EQ(sl_groups_request(G, 1, v10, sizeof(v10), now), -EINVAL);
 	TL_EQ(ncap, 0);
 	/* a body cut short: INVALID_REQUEST in the API's own response */
 	struct kc_heartbeat_req hq = {S("g"), 1, S("m"), {NULL, -1}};
@@ -1588,6 +1588,397 @@ static void test_version1_file(void **state)
 	TL_EQ(untaken(), 0);
 }
 
+/* ---- every version: the lowest and the highest of each API ---- */
+
+/* A consumer protocol subscription (version 0: topics, null user data)
+ * naming topic, in out; its length. */
+static size_t subscription(uint8_t *out, const char *topic)
+{
+	size_t tl = strlen(topic), n = 0;
+	out[n++] = 0, out[n++] = 0;                       /* version 0 */
+	out[n++] = 0, out[n++] = 0, out[n++] = 0, out[n++] = 1; /* 1 topic */
+	out[n++] = 0, out[n++] = (uint8_t)tl;
+	memcpy(out + n, topic, tl);
+	n += tl;
+	out[n++] = 0xff, out[n++] = 0xff, out[n++] = 0xff, out[n++] = 0xff;
+	return n;
+}
+
+static uint64_t join_bytes(uint32_t conn, int16_t ver, const char *group,
+			   const char *member, const char *type,
+			   struct kc_bytes meta)
+{
+	struct kc_join_group_req_protocol p = {S("range"), meta};
+	struct kc_join_group_req q = {
+		.group_id = S(group), .session_timeout_ms = SESSION_MS,
+		.rebalance_timeout_ms = REBALANCE_MS, .member_id = S(member),
+		.group_instance_id = {NULL, -1}, .protocol_type = S(type),
+		.protocols = {&p, 1}, .reason = S("because")};
+	return send_req(conn, KC_API_JOIN_GROUP, ver, &q);
+}
+
+/* A member of a new group at JoinGroup v9 and SyncGroup v5, Stable at
+ * generation 1; its id to id. */
+static void member_v9(const char *group, const char *type, const char *topic,
+		      char *id)
+{
+	uint8_t sub[64];
+	struct kc_bytes meta = {sub, (int32_t)subscription(sub, topic)};
+	uint64_t t = join_bytes(1, 9, group, "", type, meta);
+	const struct kc_join_group_resp *r = join_reply(t, 9);
+	TL_EQ(r->error_code, KC_ERR_MEMBER_ID_REQUIRED);
+	TL_EQ(r->protocol_type.len, -1);  /* null from v7 */
+	TL_EQ(r->protocol_name.len, -1);
+	memcpy(id, r->member_id.ptr, (size_t)r->member_id.len);
+	id[r->member_id.len] = 0;
+	t = join_bytes(1, 9, group, id, type, meta);
+	advance(SL_GROUPS_INITIAL_DELAY_MS);
+	r = join_reply(t, 9);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->generation_id, 1);
+	assert_true(streq(r->protocol_type, type));
+	assert_true(streq(r->protocol_name, "range"));
+	assert_true(streq(r->leader, id));
+	assert_true(streq(r->member_id, id));
+	assert_false(r->skip_assignment);
+	TL_EQ(r->members.count, 1);
+	const struct kc_join_group_resp_member *m = r->members.items;
+	assert_true(streq(m[0].member_id, id));
+	TL_EQ(m[0].group_instance_id.len, -1);
+	TL_EQ(m[0].metadata.len, meta.len);
+	assert_memory_equal(m[0].metadata.ptr, sub, (size_t)meta.len);
+	/* v5: a protocol name that is not the group's */
+	struct kc_sync_group_req_assignment a = {S(id), B("assigned")};
+	struct kc_sync_group_req sq = {
+		.group_id = S(group), .generation_id = 1, .member_id = S(id),
+		.group_instance_id = {NULL, -1}, .protocol_type = S(type),
+		.protocol_name = S("roundrobin"), .assignments = {&a, 1}};
+	t = send_req(1, KC_API_SYNC_GROUP, 5, &sq);
+	const struct kc_sync_group_resp *s = reply(t, KC_API_SYNC_GROUP, 5);
+	TL_EQ(s->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	TL_EQ(s->protocol_type.len, -1);
+	TL_EQ(s->protocol_name.len, -1);
+	sq.protocol_type = S("not-the-type");
+	sq.protocol_name = S("range");
+	t = send_req(1, KC_API_SYNC_GROUP, 5, &sq);
+	s = reply(t, KC_API_SYNC_GROUP, 5);
+	TL_EQ(s->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	sq.protocol_type = S(type);
+	t = send_req(1, KC_API_SYNC_GROUP, 5, &sq);
+	s = reply(t, KC_API_SYNC_GROUP, 5);
+	TL_EQ(s->error_code, 0);
+	assert_true(streq(s->protocol_type, type));
+	assert_true(streq(s->protocol_name, "range"));
+	assert_true(byteseq(s->assignment, "assigned"));
+}
+
+static void test_join_sync_heartbeat_versions(void **state)
+{
+	(void)state;
+	char id[128];
+	member_v9("gv", "consumer", "t1", id);
+	/* v0 of each: the same member, the same generation */
+	struct kc_sync_group_req sq = {
+		.group_id = S("gv"), .generation_id = 1, .member_id = S(id),
+		.group_instance_id = {NULL, -1}, .protocol_type = {NULL, -1},
+		.protocol_name = {NULL, -1}, .assignments = {NULL, 0}};
+	uint64_t t = send_req(1, KC_API_SYNC_GROUP, 0, &sq);
+	const struct kc_sync_group_resp *s = reply(t, KC_API_SYNC_GROUP, 0);
+	TL_EQ(s->error_code, 0);
+	assert_true(byteseq(s->assignment, "assigned"));
+	for (int16_t v = 0; v <= 4; v += 4) {
+		struct kc_heartbeat_req hq = {S("gv"), 1, S(id), {NULL, -1}};
+		t = send_req(1, KC_API_HEARTBEAT, v, &hq);
+		const struct kc_heartbeat_resp *h = reply(t, KC_API_HEARTBEAT, v);
+		TL_EQ(h->error_code, 0);
+		TL_EQ(h->throttle_time_ms, 0);
+		hq.generation_id = 2;
+		t = send_req(1, KC_API_HEARTBEAT, v, &hq);
+		h = reply(t, KC_API_HEARTBEAT, v);
+		TL_EQ(h->error_code, KC_ERR_ILLEGAL_GENERATION);
+	}
+	/* the v4 heartbeat's bytes: header v1 (correlation id, no tags),
+	 * throttle time, error code, no tags */
+	struct kc_heartbeat_req hq = {S("gv"), 1, S(id), {NULL, -1}};
+	t = send_req(1, KC_API_HEARTBEAT, 4, &hq);
+	for (int i = 0; i < ncap; i++) {
+		if (cap[i].token != t)
+			continue;
+		const uint8_t want[] = {0, 0, 0, (uint8_t)(t & 0xff), 0,
+					0, 0, 0, 0, 0, 0, 0};
+		TL_EQ(cap[i].len, sizeof(want));
+		assert_memory_equal(cap[i].bytes + 4, want + 4,
+				    sizeof(want) - 4);
+		cap[i].taken = true;
+	}
+	/* JoinGroup v0 of a new member: no MEMBER_ID_REQUIRED, and the
+	 * leader's rejoin completes the join with both */
+	uint8_t sub[64];
+	struct kc_bytes meta = {sub, (int32_t)subscription(sub, "t1")};
+	uint64_t t0 = join_bytes(2, 0, "gv", "", "consumer", meta);
+	assert_false(has_reply(t0));
+	uint64_t t9 = join_bytes(1, 9, "gv", id, "consumer", meta);
+	const struct kc_join_group_resp *r0 = join_reply(t0, 0);
+	TL_EQ(r0->error_code, 0);
+	TL_EQ(r0->generation_id, 2);
+	assert_true(streq(r0->protocol_name, "range"));
+	TL_EQ(r0->members.count, 0);
+	const struct kc_join_group_resp *r9 = join_reply(t9, 9);
+	TL_EQ(r9->generation_id, 2);
+	TL_EQ(r9->members.count, 2);
+	/* LeaveGroup v0 (one member) and v5 (a batch, with a reason) */
+	struct kc_leave_group_req lq = {S("gv"), r0->member_id, {NULL, 0}};
+	t = send_req(2, KC_API_LEAVE_GROUP, 0, &lq);
+	TL_EQ(((const struct kc_leave_group_resp *)reply(
+		t, KC_API_LEAVE_GROUP, 0))->error_code, 0);
+	struct kc_leave_group_req_member lm[2] = {
+		{S(id), {NULL, -1}, S("done")}, {S("nobody"), S("i9"), {NULL, -1}}};
+	lq = (struct kc_leave_group_req){S("gv"), {NULL, -1}, {lm, 2}};
+	t = send_req(1, KC_API_LEAVE_GROUP, 5, &lq);
+	const struct kc_leave_group_resp *l = reply(t, KC_API_LEAVE_GROUP, 5);
+	TL_EQ(l->error_code, 0);
+	TL_EQ(l->members.count, 2);
+	const struct kc_leave_group_resp_member *rm = l->members.items;
+	assert_true(streq(rm[0].member_id, id));
+	TL_EQ(rm[0].error_code, 0);
+	assert_true(streq(rm[1].group_instance_id, "i9"));
+	TL_EQ(rm[1].error_code, KC_ERR_UNKNOWN_MEMBER_ID);
+	/* nobody left and no offsets: the group is gone */
+	const struct kc_described_group *d = describe("gv");
+	TL_EQ(d->members.count, 0);
+	assert_true(streq(d->group_state, "Dead"));
+}
+
+static void test_offset_versions(void **state)
+{
+	(void)state;
+	char id[128];
+	member_v9("gc", "consumer", "t1", id);
+	/* v9: the generation is the member epoch */
+	struct kc_offset_commit_req_partition p1 = {0, 5, 2, -1, S("m5")};
+	struct kc_offset_commit_req_partition p2 = {1, 7, -1, -1, {NULL, -1}};
+	struct kc_offset_commit_req_topic ct[2] = {{S("t1"), {&p1, 1}},
+						   {S("t2"), {&p2, 1}}};
+	struct kc_offset_commit_req cq = {S("gc"), 1, S(id), {NULL, -1}, -1,
+					  {ct, 2}};
+	uint64_t t = send_req(1, KC_API_OFFSET_COMMIT, 9, &cq);
+	const struct kc_offset_commit_resp *cr = reply(t, KC_API_OFFSET_COMMIT, 9);
+	TL_EQ(cr->topics.count, 2);
+	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[1].partitions.items)[0].error_code, 0);
+	cq.generation_id_or_member_epoch = 2;
+	t = send_req(1, KC_API_OFFSET_COMMIT, 9, &cq);
+	cr = reply(t, KC_API_OFFSET_COMMIT, 9);
+	crt = cr->topics.items;
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)[0].error_code, KC_ERR_ILLEGAL_GENERATION);
+	/* v0: no generation, and no check against the members */
+	struct kc_offset_commit_req_partition p3 = {0, 9, -1, -1, S("z")};
+	struct kc_offset_commit_req_topic ct3 = {S("t3"), {&p3, 1}};
+	cq = (struct kc_offset_commit_req){S("gc"), -1, S(""), {NULL, -1}, -1,
+					   {&ct3, 1}};
+	t = send_req(2, KC_API_OFFSET_COMMIT, 0, &cq);
+	cr = reply(t, KC_API_OFFSET_COMMIT, 0);
+	crt = cr->topics.items;
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)[0].error_code, 0);
+	/* v1 by a simple consumer: its commit timestamp is the commit's
+	 * time, so the offset expires retention after it */
+	struct kc_offset_commit_req_partition p4 = {
+		0, 11, -1, clk.wall_ms - RETENTION_MS + 5000, S("")};
+	struct kc_offset_commit_req_topic ct4 = {S("t4"), {&p4, 1}};
+	cq = (struct kc_offset_commit_req){S("simple"), -1, S(""), {NULL, -1},
+					   -1, {&ct4, 1}};
+	t = send_req(2, KC_API_OFFSET_COMMIT, 1, &cq);
+	cr = reply(t, KC_API_OFFSET_COMMIT, 1);
+	crt = cr->topics.items;
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)[0].error_code, 0);
+	TL_EQ(fetch_one("simple", "t4", 0, NULL), 11);
+
+	/* OffsetFetch v0: one group, the partitions asked */
+	int32_t part0 = 0;
+	struct kc_offset_fetch_req_topic ft = {S("t1"), {&part0, 1}};
+	struct kc_offset_fetch_req fq = {.group_id = S("gc"), .topics = {&ft, 1}};
+	t = send_req(1, KC_API_OFFSET_FETCH, 0, &fq);
+	const struct kc_offset_fetch_resp *fr = reply(t, KC_API_OFFSET_FETCH, 0);
+	const struct kc_offset_fetch_resp_topic *frt = fr->topics.items;
+	TL_EQ(fr->topics.count, 1);
+	const struct kc_offset_fetch_resp_partition *frp =
+		frt[0].partitions.items;
+	TL_EQ(frp[0].committed_offset, 5);
+	assert_true(streq(frp[0].metadata, "m5"));
+	TL_EQ(frp[0].error_code, 0);
+	/* v9: several groups, all of one (null topics), some of another */
+	struct kc_offset_fetch_req_topics ft9 = {S("t1"), {&part0, 1}};
+	struct kc_offset_fetch_req_group fg[2] = {
+		{S("gc"), S(id), 1, {NULL, -1}},
+		{S("nosuch"), {NULL, -1}, -1, {&ft9, 1}}};
+	fq = (struct kc_offset_fetch_req){.groups = {fg, 2},
+					  .require_stable = true};
+	t = send_req(1, KC_API_OFFSET_FETCH, 9, &fq);
+	fr = reply(t, KC_API_OFFSET_FETCH, 9);
+	TL_EQ(fr->groups.count, 2);
+	const struct kc_offset_fetch_resp_group *rg = fr->groups.items;
+	assert_true(streq(rg[0].group_id, "gc"));
+	TL_EQ(rg[0].error_code, 0);
+	TL_EQ(rg[0].topics.count, 3);
+	const struct kc_offset_fetch_resp_topics *rt = rg[0].topics.items;
+	assert_true(streq(rt[0].name, "t1"));
+	assert_true(streq(rt[1].name, "t2"));
+	assert_true(streq(rt[2].name, "t3"));
+	const struct kc_offset_fetch_resp_partitions *rp = rt[0].partitions.items;
+	TL_EQ(rp[0].committed_offset, 5);
+	TL_EQ(rp[0].committed_leader_epoch, 2);
+	rp = rt[1].partitions.items;
+	TL_EQ(rp[0].partition_index, 1);
+	TL_EQ(rp[0].committed_offset, 7);
+	TL_EQ(rp[0].metadata.len, -1);
+	rp = rt[2].partitions.items;
+	TL_EQ(rp[0].committed_offset, 9);
+	assert_true(streq(rg[1].group_id, "nosuch"));
+	TL_EQ(rg[1].error_code, 0);
+	TL_EQ(rg[1].topics.count, 1);
+	rt = rg[1].topics.items;
+	rp = rt[0].partitions.items;
+	TL_EQ(rp[0].committed_offset, -1);
+	TL_EQ(rp[0].committed_leader_epoch, -1);
+
+	/* the v1 commit expires retention after its timestamp */
+	advance(6000);
+	TL_EQ(fetch_one("simple", "t4", 0, NULL), -1);
+}
+
+static void test_describe_list_versions(void **state)
+{
+	(void)state;
+	char id[128];
+	member_v9("gd", "consumer", "t1", id);
+	const struct part p = {"t9", 0, 1, NULL};
+	commit("idle", -1, "", &p, 1, 0);
+	/* DescribeGroups v0 and v5 */
+	struct kc_str ids[2] = {S("gd"), S("nosuch")};
+	struct kc_describe_groups_req dq = {{ids, 2}, true};
+	for (int16_t v = 0; v <= 5; v += 5) {
+		uint64_t t = send_req(9, KC_API_DESCRIBE_GROUPS, v, &dq);
+		const struct kc_describe_groups_resp *r =
+			reply(t, KC_API_DESCRIBE_GROUPS, v);
+		TL_EQ(r->groups.count, 2);
+		const struct kc_described_group *d = r->groups.items;
+		TL_EQ(d[0].error_code, 0);
+		assert_true(streq(d[0].group_state, "Stable"));
+		assert_true(streq(d[0].protocol_type, "consumer"));
+		assert_true(streq(d[0].protocol_data, "range"));
+		TL_EQ(d[0].members.count, 1);
+		const struct kc_described_group_member *m = d[0].members.items;
+		assert_true(streq(m[0].member_id, id));
+		assert_true(streq(m[0].client_id, "client"));
+		assert_true(byteseq(m[0].member_assignment, "assigned"));
+		TL_EQ(d[0].authorized_operations, v >= 3 ? 328 : INT32_MIN);
+		assert_true(streq(d[1].group_state, "Dead"));
+		TL_EQ(d[1].error_code, 0);
+	}
+	/* ListGroups v0: every group; v5: filtered by state and type */
+	struct kc_list_groups_req lq = {{NULL, 0}, {NULL, 0}};
+	uint64_t t = send_req(9, KC_API_LIST_GROUPS, 0, &lq);
+	const struct kc_list_groups_resp *l = reply(t, KC_API_LIST_GROUPS, 0);
+	TL_EQ(l->error_code, 0);
+	TL_EQ(l->groups.count, 2);
+	struct kc_str states[2] = {S("STABLE"), S("dead")};
+	struct kc_str types[1] = {S("Classic")};
+	lq = (struct kc_list_groups_req){{states, 2}, {types, 1}};
+	t = send_req(9, KC_API_LIST_GROUPS, 5, &lq);
+	l = reply(t, KC_API_LIST_GROUPS, 5);
+	TL_EQ(l->groups.count, 1);
+	const struct kc_listed_group *lg = l->groups.items;
+	assert_true(streq(lg[0].group_id, "gd"));
+	assert_true(streq(lg[0].protocol_type, "consumer"));
+	assert_true(streq(lg[0].group_state, "Stable"));
+	assert_true(streq(lg[0].group_type, "classic"));
+	states[0] = S("Empty");
+	lq = (struct kc_list_groups_req){{states, 1}, {NULL, 0}};
+	t = send_req(9, KC_API_LIST_GROUPS, 5, &lq);
+	l = reply(t, KC_API_LIST_GROUPS, 5);
+	TL_EQ(l->groups.count, 1);
+	lg = l->groups.items;
+	assert_true(streq(lg[0].group_id, "idle"));
+	assert_true(streq(lg[0].protocol_type, ""));
+	assert_true(streq(lg[0].group_state, "Empty"));
+	types[0] = S("consumer"); /* KIP-848 groups: there are none */
+	lq = (struct kc_list_groups_req){{NULL, 0}, {types, 1}};
+	t = send_req(9, KC_API_LIST_GROUPS, 5, &lq);
+	l = reply(t, KC_API_LIST_GROUPS, 5);
+	TL_EQ(l->error_code, 0);
+	TL_EQ(l->groups.count, 0);
+}
+
+/* OffsetDelete of one partition of topic in group: its error code (the
+ * group's when it has one, in *group_err). */
+static int16_t offset_delete(const char *group, const char *topic,
+			     int32_t partition, int16_t *group_err)
+{
+	struct kc_offset_delete_req_partition p = {partition};
+	struct kc_offset_delete_req_topic dt = {S(topic), {&p, 1}};
+	struct kc_offset_delete_req q = {S(group), {&dt, 1}};
+	uint64_t t = send_req(9, KC_API_OFFSET_DELETE, 0, &q);
+	const struct kc_offset_delete_resp *r = reply(t, KC_API_OFFSET_DELETE, 0);
+	TL_EQ(r->throttle_time_ms, 0);
+	*group_err = r->error_code;
+	if (r->error_code) {
+		TL_EQ(r->topics.count, 0);
+		return -1;
+	}
+	TL_EQ(r->topics.count, 1);
+	const struct kc_offset_delete_resp_topic *rt = r->topics.items;
+	assert_true(streq(rt[0].name, topic));
+	TL_EQ(rt[0].partitions.count, 1);
+	const struct kc_offset_delete_resp_partition *rp = rt[0].partitions.items;
+	TL_EQ(rp[0].partition_index, partition);
+	return rp[0].error_code;
+}
+
+static void test_offset_delete(void **state)
+{
+	(void)state;
+	char id[128];
+	int16_t ge;
+	member_v9("gx", "consumer", "t1", id);
+	const struct part p[] = {{"t1", 0, 10, NULL}, {"t2", 0, 20, NULL}};
+	commit("gx", 1, id, p, 2, 0);
+	/* subscribed by a member: kept; not subscribed: deleted */
+	TL_EQ(offset_delete("gx", "t1", 0, &ge), 86);
+	TL_EQ(ge, 0);
+	TL_EQ(offset_delete("gx", "t2", 0, &ge), 0);
+	TL_EQ(fetch_one("gx", "t1", 0, NULL), 10);
+	TL_EQ(fetch_one("gx", "t2", 0, NULL), -1);
+	/* a partition without an offset: NONE too */
+	TL_EQ(offset_delete("gx", "t2", 5, &ge), 0);
+	/* group errors */
+	offset_delete("nosuch", "t1", 0, &ge);
+	TL_EQ(ge, KC_ERR_GROUP_ID_NOT_FOUND);
+	offset_delete("", "t1", 0, &ge);
+	TL_EQ(ge, KC_ERR_INVALID_GROUP_ID);
+	char cid[128];
+	member_v9("gk", "connect", "t1", cid);
+	offset_delete("gk", "t1", 0, &ge);
+	TL_EQ(ge, KC_ERR_NON_EMPTY_GROUP);
+	/* once the group is Empty, every partition may go, and stays gone
+	 * after a restart */
+	struct kc_leave_group_req lq = {S("gx"), S(id), {NULL, 0}};
+	uint64_t t = send_req(1, KC_API_LEAVE_GROUP, 0, &lq);
+	TL_EQ(((const struct kc_leave_group_resp *)reply(
+		t, KC_API_LEAVE_GROUP, 0))->error_code, 0);
+	const struct part keep = {"t3", 0, 30, NULL};
+	commit("gx", -1, "", &keep, 1, 0);
+	TL_EQ(offset_delete("gx", "t1", 0, &ge), 0);
+	TL_EQ(fetch_one("gx", "t1", 0, NULL), -1);
+	reopen();
+	TL_EQ(fetch_one("gx", "t1", 0, NULL), -1);
+	TL_EQ(fetch_one("gx", "t2", 0, NULL), -1);
+	TL_EQ(fetch_one("gx", "t3", 0, NULL), 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1632,6 +2023,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_groups, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_offsets_power_cut, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_join_sync_heartbeat_versions,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offset_versions, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_describe_list_versions,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offset_delete, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_version1_file, setup,
 						teardown),

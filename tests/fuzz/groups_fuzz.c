@@ -215,7 +215,7 @@ static void send(uint32_t conn, int16_t key, int16_t ver, const void *body,
 static void step_join(struct fz_reader *r, uint32_t conn)
 {
 	int g = pick_group(r), mg;
-	int16_t ver = fz_u8(r) % 6;
+	int16_t ver = fz_u8(r) % 10;
 	struct kc_str member = pick_member(r, &mg);
 	uint8_t b = fz_u8(r);
 	struct kc_join_group_req_protocol p[3];
@@ -265,7 +265,11 @@ static void step_sync(struct fz_reader *r, uint32_t conn)
 		.member_id = member, .group_instance_id = { NULL, -1 },
 		.protocol_type = { NULL, -1 }, .protocol_name = { NULL, -1 },
 		.assignments = { a, na } };
-	send(conn, KC_API_SYNC_GROUP, (int16_t)((b >> 1) % 4), &q, g);
+	if (b & 0x40) /* v5: checked against the group's */
+		q.protocol_type = S(b & 0x20 ? "connect" : "consumer");
+	if (b & 0x80)
+		q.protocol_name = S(proto_names[b % 3]);
+	send(conn, KC_API_SYNC_GROUP, (int16_t)((b >> 1) % 6), &q, g);
 }
 
 static void step_heartbeat(struct fz_reader *r, uint32_t conn)
@@ -275,14 +279,14 @@ static void step_heartbeat(struct fz_reader *r, uint32_t conn)
 	int32_t gen = pick_generation(r, g, mg);
 	struct kc_heartbeat_req q = { S(group_names[g]), gen, member,
 				      { NULL, -1 } };
-	send(conn, KC_API_HEARTBEAT, (int16_t)(fz_u8(r) % 4), &q, g);
+	send(conn, KC_API_HEARTBEAT, (int16_t)(fz_u8(r) % 5), &q, g);
 }
 
 static void step_leave(struct fz_reader *r, uint32_t conn)
 {
 	int g = pick_group(r), mg;
 	struct kc_str member = pick_member(r, &mg);
-	int16_t ver = (int16_t)(fz_u8(r) % 4);
+	int16_t ver = (int16_t)(fz_u8(r) % 6);
 	struct kc_leave_group_req_member m[2] = {
 		{ .member_id = member, .group_instance_id = { NULL, -1 },
 		  .reason = { NULL, -1 } },
@@ -311,15 +315,17 @@ static void step_commit(struct fz_reader *r, uint32_t conn)
 			int32_t ml = c & 0x80 ? (c & 0x40 ?
 				SL_GROUPS_OFFSET_METADATA_MAX + (c & 1) :
 				c & 0x3f) : -1;
+			uint8_t ts = fz_u8(r); /* v1: a commit time */
 			p[i][j] = (struct kc_offset_commit_req_partition){
 				(int32_t)(int8_t)fz_u8(r) % 8,
-				(int64_t)fz_u16(r) - 2, -1, -1,
+				(int64_t)fz_u16(r) - 2, -1,
+				ts & 1 ? GP_WALL_START_MS - (int64_t)ts * 3600000 : -1,
 				{ ml < 0 ? NULL : meta, ml } };
 		}
 		t[i] = (struct kc_offset_commit_req_topic){
 			S(topic_names[(b >> (1 + 2 * i)) % 4]), { p[i], np } };
 	}
-	int16_t ver = (int16_t)(2 + fz_u8(r) % 6);
+	int16_t ver = (int16_t)(fz_u8(r) % 10);
 	struct kc_offset_commit_req q = { S(group_names[g]), gen, member,
 					  { NULL, -1 }, -1, { t, nt } };
 	send(conn, KC_API_OFFSET_COMMIT, ver, &q, g);
@@ -332,10 +338,17 @@ static void step_fetch(struct fz_reader *r, uint32_t conn)
 	int32_t parts[3] = { 0, 1, (int32_t)(int8_t)fz_u8(r) };
 	struct kc_offset_fetch_req_topic t = { S(topic_names[b % 4]),
 					       { parts, 1 + (b >> 2) % 3 } };
-	int16_t ver = (int16_t)(1 + (b >> 4) % 5);
+	int16_t ver = (int16_t)((b >> 4) % 10);
 	struct kc_offset_fetch_req q = { .group_id = S(group_names[g]),
 		.topics = (b & 0x80) && ver >= 2 ? (struct kc_array){ NULL, -1 } :
 						   (struct kc_array){ &t, 1 } };
+	/* v8+: the same question for this group and, maybe, another */
+	struct kc_offset_fetch_req_group qg[2] = {
+		{ S(group_names[g]), { NULL, -1 }, -1, q.topics },
+		{ S(group_names[(g + 1) % NGROUPS]), { NULL, -1 }, -1,
+		  { NULL, -1 } } };
+	if (ver >= 8)
+		q.groups = (struct kc_array){ qg, 1 + (b & 1) };
 	send(conn, KC_API_OFFSET_FETCH, ver, &q, g);
 }
 
@@ -350,14 +363,35 @@ static void step_describe(struct fz_reader *r, uint32_t conn)
 	if (b & 0x10)
 		ids[n++] = S("unknown-group");
 	struct kc_describe_groups_req q = { { ids, n }, (b & 0x20) != 0 };
-	send(conn, KC_API_DESCRIBE_GROUPS, (int16_t)((b >> 5) % 5), &q, -1);
+	send(conn, KC_API_DESCRIBE_GROUPS, (int16_t)((b >> 5) % 6), &q, -1);
 }
 
 static void step_list(struct fz_reader *r, uint32_t conn)
 {
-	union kc_request none;
-	memset(&none, 0, sizeof(none));
-	send(conn, KC_API_LIST_GROUPS, (int16_t)(fz_u8(r) % 3), &none, -1);
+	static const char *const states[] = {
+		"Empty", "stable", "PREPARINGREBALANCE", "CompletingRebalance",
+		"Dead", "nonsense" };
+	uint8_t b = fz_u8(r);
+	struct kc_str st = S(states[(b >> 3) % 6]);
+	struct kc_str ty = S(b & 0x80 ? "classic" : "consumer");
+	struct kc_list_groups_req q = {
+		{ &st, (b & 0x20) ? 1 : 0 }, { &ty, (b & 0x40) ? 1 : 0 } };
+	send(conn, KC_API_LIST_GROUPS, (int16_t)(b % 6), &q, -1);
+}
+
+/* OffsetDelete: partitions of one or two topics of a group. */
+static void step_offset_delete(struct fz_reader *r, uint32_t conn)
+{
+	int g = pick_group(r);
+	uint8_t b = fz_u8(r);
+	struct kc_offset_delete_req_partition p[3] = {
+		{ 0 }, { 1 }, { (int32_t)(int8_t)fz_u8(r) % 8 } };
+	struct kc_offset_delete_req_topic t[2] = {
+		{ S(topic_names[b % 4]), { p, 1 + (b >> 2) % 3 } },
+		{ S(topic_names[(b >> 4) % 4]), { &p[2], 1 } } };
+	struct kc_offset_delete_req q = {
+		b & 0x80 ? S("") : S(group_names[g]), { t, 1 + ((b >> 6) & 1) } };
+	send(conn, KC_API_OFFSET_DELETE, 0, &q, g);
 }
 
 static void step_delete(struct fz_reader *r, uint32_t conn)
@@ -382,9 +416,9 @@ static void step_raw(struct fz_reader *r, uint32_t conn)
 		KC_API_OFFSET_COMMIT, KC_API_OFFSET_FETCH, KC_API_JOIN_GROUP,
 		KC_API_HEARTBEAT, KC_API_LEAVE_GROUP, KC_API_SYNC_GROUP,
 		KC_API_DESCRIBE_GROUPS, KC_API_LIST_GROUPS,
-		KC_API_DELETE_GROUPS };
+		KC_API_DELETE_GROUPS, KC_API_OFFSET_DELETE };
 	uint8_t b = fz_u8(r);
-	int16_t key = keys[b % 9];
+	int16_t key = keys[b % 10];
 	int16_t ver = (int16_t)(fz_u8(r) % 10);
 	size_t n;
 	const uint8_t *body = fz_bytes(r, fz_u8(r), &n);
@@ -453,8 +487,11 @@ static void step(struct fz_reader *r)
 	case 14: /* days: offsets expire */
 		gp_advance((int64_t)(fz_u8(r) % 16) * 6 * 3600 * 1000);
 		break;
-	default:
-		step_join(r, conn); /* the most useful step, more often */
+	case 15:
+		if (op & 0x80)
+			step_offset_delete(r, conn);
+		else
+			step_join(r, conn); /* the most useful step */
 		break;
 	}
 }

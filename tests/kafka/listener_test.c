@@ -305,7 +305,7 @@ static int t_api_versions(void)
 			if (k[i].api_key == 18)
 				versions = k[i].min_version == 0 && k[i].max_version == 4;
 			if (k[i].api_key == 11)
-				join = k[i].max_version == 5;
+				join = k[i].max_version == 9;
 		}
 		CHECK(produce && fetch && list && versions && join);
 	}
@@ -730,6 +730,105 @@ static int t_pipelined(void)
 	return 0;
 }
 
+/* FindCoordinator at v0, v3 and the batched v4+: this broker for a group,
+ * COORDINATOR_NOT_AVAILABLE for a transactional id (no transaction
+ * coordinator), INVALID_REQUEST for a type Kafka does not know. */
+static int t_find_coordinator(void)
+{
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	union kc_response r;
+	struct kc_find_coordinator_req q = { { "grp", 3 }, 0, { NULL, 0 } };
+	CHECK(kcall(fd, KC_API_FIND_COORDINATOR, 0, &q, &r) == 0);
+	const struct kc_find_coordinator_resp *fr = (const void *)r.raw;
+	CHECK(fr->error_code == 0 && fr->node_id == 1 && fr->port == b.kport);
+	CHECK(fr->host.len == 9 && !memcmp(fr->host.ptr, "127.0.0.1", 9));
+	q.key_type = 1;
+	CHECK(kcall(fd, KC_API_FIND_COORDINATOR, 3, &q, &r) == 0);
+	CHECK(fr->error_code == 15 && fr->node_id == -1 && fr->port == -1);
+	CHECK(fr->host.len == 0);
+	CHECK(fr->error_message.len == 33 &&
+	      !memcmp(fr->error_message.ptr, "The coordinator is not available.", 33));
+	q.key_type = 0;
+	CHECK(kcall(fd, KC_API_FIND_COORDINATOR, 3, &q, &r) == 0);
+	CHECK(fr->error_code == 0 && fr->error_message.len == 4);
+	struct kc_str keys[2] = { { "g1", 2 }, { "g22", 3 } };
+	for (int16_t v = 4; v <= 6; v += 2) {
+		for (int8_t type = 0; type <= 3; type++) {
+			q = (struct kc_find_coordinator_req){ { NULL, 0 }, type,
+							      { keys, 2 } };
+			CHECK(kcall(fd, KC_API_FIND_COORDINATOR, v, &q, &r) == 0);
+			CHECK(fr->coordinators.count == 2);
+			const struct kc_find_coordinator_coordinator *c =
+				fr->coordinators.items;
+			int16_t want = type == 0 ? 0 : type == 1 ? 15 :
+				       type == 2 && v >= 6 ? 15 : 42;
+			for (int i = 0; i < 2; i++) {
+				CHECK(c[i].key.len == keys[i].len &&
+				      !memcmp(c[i].key.ptr, keys[i].ptr,
+					      (size_t)keys[i].len));
+				CHECK(c[i].error_code == want);
+				CHECK(c[i].node_id == (want ? -1 : 1));
+				CHECK(c[i].port == (want ? -1 : b.kport));
+				CHECK(c[i].error_message.len == 0);
+			}
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* The group APIs' new versions reach sluice-control through the broker:
+ * OffsetCommit v0, OffsetFetch v9 (a batch of groups), ListGroups v5,
+ * OffsetDelete v0. */
+static int t_group_versions(void)
+{
+	int fd = kconnect();
+	CHECK(fd >= 0);
+	union kc_response r;
+	struct kc_offset_commit_req_partition p = { 3, 42, -1, -1, { "md", 2 } };
+	struct kc_offset_commit_req_topic ct = { { "kt", 2 }, { &p, 1 } };
+	struct kc_offset_commit_req cq = { { "lg", 2 }, -1, { "", 0 },
+					   { NULL, -1 }, -1, { &ct, 1 } };
+	CHECK(kcall(fd, KC_API_OFFSET_COMMIT, 0, &cq, &r) == 0);
+	const struct kc_offset_commit_resp *cr = (const void *)r.raw;
+	CHECK(cr->topics.count == 1);
+	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
+	CHECK(crt[0].partitions.count == 1);
+	CHECK(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)[0].error_code == 0);
+	struct kc_offset_fetch_req_group fg = { { "lg", 2 }, { NULL, -1 }, -1,
+						{ NULL, -1 } };
+	struct kc_offset_fetch_req fq = { .groups = { &fg, 1 } };
+	CHECK(kcall(fd, KC_API_OFFSET_FETCH, 9, &fq, &r) == 0);
+	const struct kc_offset_fetch_resp *fr = (const void *)r.raw;
+	CHECK(fr->groups.count == 1);
+	const struct kc_offset_fetch_resp_group *g = fr->groups.items;
+	CHECK(g->error_code == 0 && g->topics.count == 1);
+	const struct kc_offset_fetch_resp_topics *t = g->topics.items;
+	const struct kc_offset_fetch_resp_partitions *fp = t->partitions.items;
+	CHECK(t->partitions.count == 1 && fp->partition_index == 3 &&
+	      fp->committed_offset == 42 && fp->metadata.len == 2);
+	struct kc_str st = { "empty", 5 };
+	struct kc_list_groups_req lq = { { &st, 1 }, { NULL, 0 } };
+	CHECK(kcall(fd, KC_API_LIST_GROUPS, 5, &lq, &r) == 0);
+	const struct kc_list_groups_resp *lr = (const void *)r.raw;
+	CHECK(lr->error_code == 0 && lr->groups.count == 1);
+	const struct kc_listed_group *lg = lr->groups.items;
+	CHECK(lg->group_state.len == 5 && lg->group_type.len == 7);
+	struct kc_offset_delete_req_partition dp = { 3 };
+	struct kc_offset_delete_req_topic dt = { { "kt", 2 }, { &dp, 1 } };
+	struct kc_offset_delete_req dq = { { "lg", 2 }, { &dt, 1 } };
+	CHECK(kcall(fd, KC_API_OFFSET_DELETE, 0, &dq, &r) == 0);
+	const struct kc_offset_delete_resp *dr = (const void *)r.raw;
+	CHECK(dr->error_code == 0 && dr->topics.count == 1);
+	CHECK(kcall(fd, KC_API_OFFSET_FETCH, 9, &fq, &r) == 0);
+	g = fr->groups.items;
+	CHECK(g->error_code == 0 && g->topics.count == 0);
+	close(fd);
+	return 0;
+}
+
 int main(void)
 {
 	if (tb_available())
@@ -754,6 +853,8 @@ int main(void)
 		int (*fn)(void);
 	} tests[] = {
 		{ "api_versions", t_api_versions },
+		{ "find_coordinator", t_find_coordinator },
+		{ "group_versions", t_group_versions },
 		{ "bad_frames", t_bad_frames },
 		{ "produce_fetch", t_produce_fetch },
 		{ "long_poll", t_long_poll },

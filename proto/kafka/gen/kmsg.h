@@ -315,7 +315,7 @@ struct kc_metadata_resp {
 	int32_t cluster_authorized_operations; /* v8-10, default INT32_MIN */
 };
 
-/* ---- OffsetCommit (key 8): Kafka v0-9, flexible v8+; served v2-7 ---- */
+/* ---- OffsetCommit (key 8): Kafka v0-9, flexible v8+; served v0-9 ---- */
 
 /* OffsetCommitRequest.Topics[].Partitions[] */
 struct kc_offset_commit_req_partition {
@@ -356,7 +356,7 @@ struct kc_offset_commit_resp {
 	struct kc_array topics; /* of struct kc_offset_commit_resp_topic */
 };
 
-/* ---- OffsetFetch (key 9): Kafka v0-9, flexible v6+; served v1-5 ---- */
+/* ---- OffsetFetch (key 9): Kafka v0-9, flexible v6+; served v0-9 ---- */
 
 /* OffsetFetchRequest.Topics[] */
 struct kc_offset_fetch_req_topic {
@@ -423,7 +423,7 @@ struct kc_offset_fetch_resp {
 	struct kc_array groups; /* of struct kc_offset_fetch_resp_group, v8+ */
 };
 
-/* ---- FindCoordinator (key 10): Kafka v0-6, flexible v3+; served v0-2 ---- */
+/* ---- FindCoordinator (key 10): Kafka v0-6, flexible v3+; served v0-6 ---- */
 
 /* FindCoordinatorRequest */
 struct kc_find_coordinator_req {
@@ -452,7 +452,7 @@ struct kc_find_coordinator_resp {
 	struct kc_array coordinators; /* of struct kc_find_coordinator_coordinator, v4+ */
 };
 
-/* ---- JoinGroup (key 11): Kafka v0-9, flexible v6+; served v0-5 ---- */
+/* ---- JoinGroup (key 11): Kafka v0-9, flexible v6+; served v0-9 ---- */
 
 /* JoinGroupRequest.Protocols[] */
 struct kc_join_group_req_protocol {
@@ -490,7 +490,7 @@ struct kc_join_group_resp {
 	struct kc_array members; /* of struct kc_join_group_resp_member */
 };
 
-/* ---- Heartbeat (key 12): Kafka v0-4, flexible v4+; served v0-3 ---- */
+/* ---- Heartbeat (key 12): Kafka v0-4, flexible v4+; served v0-4 ---- */
 
 /* HeartbeatRequest */
 struct kc_heartbeat_req {
@@ -506,7 +506,7 @@ struct kc_heartbeat_resp {
 	int16_t error_code;
 };
 
-/* ---- LeaveGroup (key 13): Kafka v0-5, flexible v4+; served v0-3 ---- */
+/* ---- LeaveGroup (key 13): Kafka v0-5, flexible v4+; served v0-5 ---- */
 
 /* LeaveGroupRequest.Members[] */
 struct kc_leave_group_req_member {
@@ -534,7 +534,7 @@ struct kc_leave_group_resp {
 	struct kc_array members; /* of struct kc_leave_group_resp_member, v3+ */
 };
 
-/* ---- SyncGroup (key 14): Kafka v0-5, flexible v4+; served v0-3 ---- */
+/* ---- SyncGroup (key 14): Kafka v0-5, flexible v4+; served v0-5 ---- */
 
 /* SyncGroupRequest.Assignments[] */
 struct kc_sync_group_req_assignment {
@@ -561,7 +561,7 @@ struct kc_sync_group_resp {
 	struct kc_bytes assignment;
 };
 
-/* ---- DescribeGroups (key 15): Kafka v0-5, flexible v5+; served v0-4 ---- */
+/* ---- DescribeGroups (key 15): Kafka v0-5, flexible v5+; served v0-5 ---- */
 
 /* DescribeGroupsRequest */
 struct kc_describe_groups_req {
@@ -594,7 +594,7 @@ struct kc_describe_groups_resp {
 	struct kc_array groups; /* of struct kc_described_group */
 };
 
-/* ---- ListGroups (key 16): Kafka v0-5, flexible v3+; served v0-2 ---- */
+/* ---- ListGroups (key 16): Kafka v0-5, flexible v3+; served v0-5 ---- */
 
 /* ListGroupsRequest */
 struct kc_list_groups_req {
@@ -1173,7 +1173,7 @@ struct kc_incremental_alter_configs_resp {
 	struct kc_array responses; /* of struct kc_incremental_alter_configs_resp_alter_configs_resource_response */
 };
 
-/* ---- OffsetDelete (key 47): Kafka v0, never flexible; not served ---- */
+/* ---- OffsetDelete (key 47): Kafka v0, never flexible; served v0 ---- */
 
 /* OffsetDeleteRequest.Topics[].Partitions[] */
 struct kc_offset_delete_req_partition {
