@@ -22,12 +22,10 @@ import signal
 import sys
 import time
 
+from kclib import fail, missing, under_broker
+
 TOPIC = "grown"
 
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
 
 
 try:
@@ -35,19 +33,9 @@ try:
     from confluent_kafka.admin import (AdminClient, ConfigResource, NewTopic,
                                        NewPartitions)
 except ImportError as e:
-    fail("confluent_kafka cannot be imported under %s (%s): apt-get install "
-         "python3-confluent-kafka (tools/lib/deps.sh installs it) and run "
-         "with /usr/bin/python3" % (sys.executable, e))
+    missing("confluent_kafka", "python3-confluent-kafka", e)
 
-if not os.environ.get("KAFKA_BOOTSTRAP"):
-    run = os.environ.get("KAFKA_BROKER_RUN")
-    if not run or not os.access(run, os.X_OK):
-        fail("KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run "
-             "(meson test sets it), or set KAFKA_BOOTSTRAP")
-    os.execv(run, [run, "--timeout", "80", "--name", "admin", "--",
-                   sys.executable, os.path.abspath(__file__)])
-
-BOOT = os.environ["KAFKA_BOOTSTRAP"]
+BOOT = under_broker(__file__, "admin", 80)
 
 
 def admin():

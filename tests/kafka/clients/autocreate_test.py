@@ -43,12 +43,10 @@ import struct
 import sys
 import time
 
+from kclib import fail, missing, under_broker
+
 MODE = sys.argv[1] if len(sys.argv) > 1 else "on"
 
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
 
 
 if MODE not in ("on", "off"):
@@ -59,21 +57,10 @@ try:
     from confluent_kafka import Consumer, KafkaError, Producer
     from confluent_kafka.admin import AdminClient
 except ImportError as e:
-    fail("confluent_kafka cannot be imported under %s (%s): apt-get install "
-         "python3-confluent-kafka (tools/lib/deps.sh installs it) and run "
-         "with /usr/bin/python3" % (sys.executable, e))
+    missing("confluent_kafka", "python3-confluent-kafka", e)
 
-if not os.environ.get("KAFKA_BOOTSTRAP"):
-    run = os.environ.get("KAFKA_BROKER_RUN")
-    if not run or not os.access(run, os.X_OK):
-        fail("KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run "
-             "(meson test sets it), or set KAFKA_BOOTSTRAP")
-    args = [run, "--timeout", "40", "--name", "autocreate-" + MODE]
-    if MODE == "off":
-        args += ["--set", "auto_create_topics=false"]
-    os.execv(run, args + ["--", sys.executable, os.path.abspath(__file__), MODE])
-
-BOOT = os.environ["KAFKA_BOOTSTRAP"]
+BOOT = under_broker(__file__, "autocreate-" + MODE, 40, args=[MODE],
+                    settings=["auto_create_topics=false"] if MODE == "off" else [])
 DATA = os.environ.get("SLUICE_DATA_DIR", "")
 HOST, PORT = BOOT.rsplit(":", 1)
 print("mode %s: confluent-kafka %s, librdkafka %s, bootstrap %s"

@@ -37,14 +37,12 @@ import sys
 import time
 import zlib
 
+from kclib import data_dir, fail, missing, under_broker
+
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 COUNT = 400
 RAW = 150  # messages in the hand-built batches, 50 per batch
 
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
 
 
 try:
@@ -52,22 +50,10 @@ try:
     from confluent_kafka import TopicPartition, OFFSET_BEGINNING
     from confluent_kafka.admin import AdminClient, NewTopic
 except ImportError as e:
-    fail("confluent_kafka cannot be imported under %s (%s): apt-get install "
-         "python3-confluent-kafka (tools/lib/deps.sh installs it) and run "
-         "with /usr/bin/python3" % (sys.executable, e))
+    missing("confluent_kafka", "python3-confluent-kafka", e)
 
-if not os.environ.get("KAFKA_BOOTSTRAP"):
-    run = os.environ.get("KAFKA_BROKER_RUN")
-    if not run or not os.access(run, os.X_OK):
-        fail("KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run "
-             "(meson test sets it), or set KAFKA_BOOTSTRAP")
-    os.execv(run, [run, "--timeout", "50", "--name", "compression", "--",
-                   sys.executable, os.path.abspath(__file__)])
-
-BOOT = os.environ["KAFKA_BOOTSTRAP"]
-DATA = os.environ.get("SLUICE_DATA_DIR")
-if not DATA:
-    fail("SLUICE_DATA_DIR is not set (kafka_broker_run sets it)")
+BOOT = under_broker(__file__, "compression", 50)
+DATA = data_dir()
 
 
 def messages(codec):

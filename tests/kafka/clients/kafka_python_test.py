@@ -45,6 +45,8 @@ import struct
 import sys
 import time
 
+import kclib
+
 TOPIC = "kp-orders"
 PARTITIONS = 3
 COUNT = 300
@@ -82,22 +84,10 @@ try:
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 except ImportError as e:
-    fail("kafka-python cannot be imported under %s (%s): apt-get install "
-         "python3-kafka (tools/lib/deps.sh installs it) and run with "
-         "/usr/bin/python3" % (sys.executable, e))
+    kclib.missing("kafka-python", "python3-kafka", e)
 
-if not os.environ.get("KAFKA_BOOTSTRAP"):
-    run = os.environ.get("KAFKA_BROKER_RUN")
-    if not run or not os.access(run, os.X_OK):
-        fail("KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run "
-             "(meson test sets it), or set KAFKA_BOOTSTRAP")
-    os.execv(run, [run, "--timeout", "60", "--name", "kafka-python", "--",
-                   sys.executable, os.path.abspath(__file__)])
-
-BOOT = os.environ["KAFKA_BOOTSTRAP"]
-DATA = os.environ.get("SLUICE_DATA_DIR")
-if not DATA:
-    fail("SLUICE_DATA_DIR is not set (kafka_broker_run sets it)")
+BOOT = kclib.under_broker(__file__, "kafka-python", 60)
+DATA = kclib.data_dir()
 
 have = {"gzip": kafka.codec.has_gzip(), "snappy": kafka.codec.has_snappy(),
         "lz4": kafka.codec.has_lz4(), "zstd": kafka.codec.has_zstd()}

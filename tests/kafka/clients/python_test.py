@@ -21,15 +21,13 @@ import os
 import sys
 import time
 
+from kclib import fail, missing, under_broker
+
 TOPIC = "py-orders"
 PARTITIONS = 4
 COUNT = 800
 GROUP = "py-group"
 
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
 
 
 try:
@@ -37,19 +35,9 @@ try:
     from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
     from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 except ImportError as e:
-    fail("confluent_kafka cannot be imported under %s (%s): apt-get install "
-         "python3-confluent-kafka (tools/lib/deps.sh installs it) and run "
-         "with /usr/bin/python3" % (sys.executable, e))
+    missing("confluent_kafka", "python3-confluent-kafka", e)
 
-if not os.environ.get("KAFKA_BOOTSTRAP"):
-    run = os.environ.get("KAFKA_BROKER_RUN")
-    if not run or not os.access(run, os.X_OK):
-        fail("KAFKA_BROKER_RUN must name tests/kafka/clients/kafka_broker_run "
-             "(meson test sets it), or set KAFKA_BOOTSTRAP")
-    os.execv(run, [run, "--timeout", "35", "--name", "python", "--",
-                   sys.executable, os.path.abspath(__file__)])
-
-BOOT = os.environ["KAFKA_BOOTSTRAP"]
+BOOT = under_broker(__file__, "python", 35)
 print("confluent-kafka %s, librdkafka %s, bootstrap %s"
       % (confluent_kafka.version()[0], confluent_kafka.libversion()[0], BOOT))
 DEBUG = {"debug": os.environ["RDK_DEBUG"]} if os.environ.get("RDK_DEBUG") else {}
