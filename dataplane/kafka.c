@@ -75,6 +75,7 @@ struct kx_part {
 	int64_t offset;         /* produce: base offset; fetch: fetch offset;
 				   list: the offset found */
 	int64_t timestamp;      /* list: asked for */
+	int64_t found_ts;       /* list: the found record's, -1: none */
 	int64_t hw, log_start;
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
 	int32_t max_offsets;    /* list v0: max_num_offsets */
@@ -1368,7 +1369,7 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
  * KX_LIST_NONE for "no offset, no error" (the latest tiered offset: no
  * tiered storage here, -1 as Kafka without it).  The earliest local
  * offset is the earliest (all of a log is local).  The largest
- * timestamp's offset is not kept by the log yet: answered "none" too.
+ * timestamp (v7+) is the storage core's (slog_max_timestamp).
  */
 static int64_t list_timestamp(int16_t v, int64_t ts)
 {
@@ -1377,7 +1378,7 @@ static int64_t list_timestamp(int16_t v, int64_t ts)
 	if (v == 0)
 		return KX_LIST_UNSUPPORTED;
 	if (ts == KX_TS_MAX_TIMESTAMP && v >= 7)
-		return KX_LIST_NONE;
+		return ts;
 	if (ts == KX_TS_EARLIEST_LOCAL && v >= 8)
 		return KX_TS_EARLIEST;
 	if (ts == KX_TS_LATEST_TIERED && v >= 9)
@@ -1403,6 +1404,7 @@ static void list_offsets(struct dp_net *n, struct dp_conn *c,
 		const struct kc_list_offsets_req_partition *e = kx_next(&it);
 		pp->timestamp = e->timestamp;
 		pp->max_offsets = e->max_num_offsets;
+		pp->found_ts = -1;
 		if (pp->error)
 			continue;
 		int64_t ts = list_timestamp(x->version, pp->timestamp);
@@ -1543,6 +1545,7 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 		pp->offset = r->log_end_offset;
 	} else {
 		pp->offset = r->offset;
+		pp->found_ts = r->timestamp;
 		pp->hw = r->high_watermark;
 	}
 	if (!keep) {
@@ -1816,9 +1819,9 @@ static void finish_list(struct dp_net *n, struct dp_msg *m)
 				ps[k].old_style_offsets = (struct kc_array){
 					&olds[2 * k],
 					(int32_t)list_v0(pp, &olds[2 * k]) };
-			/* the found record's time is not kept: -1 (Kafka's
-			 * for latest and earliest too) */
-			ps[k].timestamp = -1;
+			/* the found record's time; -1 for latest and
+			 * earliest, as Kafka */
+			ps[k].timestamp = pp->error ? -1 : pp->found_ts;
 			ps[k].offset = pp->error ? -1 : pp->offset;
 			/* latest: read_committed reads up to the last stable
 			 * offset, which is the high watermark while sluice

@@ -50,8 +50,9 @@ struct dp_fetch {
 	uint8_t isolation;      /* 0: up to the durable offset; 1: the end */
 };
 
-/* The offset of the first batch at or after timestamp; -1: the durable
- * end, -2: the log start. */
+/* The offset of the first record at or after timestamp (and its
+ * timestamp); -1: the durable end, -2: the log start, -3: the first
+ * record with the largest timestamp (Kafka's MAX_TIMESTAMP). */
 struct dp_list_offsets {
 	int64_t timestamp;
 };
@@ -76,6 +77,8 @@ struct dp_result {
 	uint32_t throttle_ms;   /* ask the client to wait this long */
 	int64_t base_offset, last_offset;     /* produce: where it went */
 	int64_t offset;                       /* list offsets: found */
+	int64_t timestamp;                    /* list offsets: the found
+						 record's, -1: not known */
 	int64_t high_watermark;               /* durable end */
 	int64_t log_start_offset, log_end_offset;
 	/* fetch: the records; admin: control's answer.  Inside m->resp,

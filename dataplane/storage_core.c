@@ -423,17 +423,24 @@ static void recheck_parked(struct dp *dp, struct dp_store_core *c,
 static void do_list(struct dp_store_core *c, struct dp_partition *p,
 		    struct dp_msg *m)
 {
-	int64_t off;
+	int64_t off, found = -1;
 	int64_t ts = m->rq.list.timestamp;
-	if (ts == -2)
+	if (ts == -2) {
 		off = slog_start_offset(p->log);
-	else if (ts == -1)
+	} else if (ts == -1) {
 		off = slog_durable_offset(p->log);
-	else {
-		off = slog_offset_for_time(p->log, ts);
-		if (off == SL_ENOTFOUND)
+	} else {
+		if (ts == -3) {
+			found = slog_max_timestamp(p->log, &off);
+			if (found < 0)
+				off = found;
+		} else {
+			off = slog_lookup_time(p->log, ts, &found);
+		}
+		if (off == SL_ENOTFOUND) {
 			off = -1;
-		else if (off < 0) {
+			found = -1;
+		} else if (off < 0) {
 			answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
 			return;
 		}
@@ -441,6 +448,7 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 	c->st.list_offsets++;
 	m->res.error = 0;
 	m->res.offset = off;
+	m->res.timestamp = found;
 	m->res.log_start_offset = slog_start_offset(p->log);
 	m->res.high_watermark = slog_durable_offset(p->log);
 	m->res.log_end_offset = slog_end_offset(p->log);

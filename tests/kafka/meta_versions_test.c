@@ -12,7 +12,9 @@
  *   - OffsetForLeaderEpoch v0 and v4: the current epoch's end is the log
  *     end, larger and undefined epochs -1, current_leader_epoch fencing;
  *   - DescribeCluster v0 and v1 (endpoint types);
- *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids).
+ *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids);
+ *   - ListOffsets v7 and v10 MAX_TIMESTAMP (the first record with the
+ *     largest timestamp), the found record's timestamp of a lookup.
  * Exit 77 when binaries are missing.
  */
 #include <arpa/inet.h>
@@ -486,6 +488,90 @@ static int t_init_producer_id(void)
 	return 0;
 }
 
+/* Produce records with these timestamps to topic part (one batch). */
+static int produce_ts(const char *topic, int32_t part, const int64_t *ts,
+		      int n)
+{
+	static uint8_t buf[8192];
+	struct rb_builder bb;
+	rb_builder_init(&bb, buf, sizeof(buf), ts[0]);
+	for (int i = 0; i < n; i++)
+		rb_builder_add(&bb, NULL, -1, "x", 1, ts[i]);
+	long len = rb_builder_finish(&bb);
+	CHECK(len > 0);
+	struct kc_produce_req_partition pp = { part, { buf, (int32_t)len } };
+	struct kc_produce_req_topic pt = { { topic, (int32_t)strlen(topic) },
+					   { &pp, 1 } };
+	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
+	union kc_response u;
+	CHECK(!kcall(KC_API_PRODUCE, 3, &q, &u));
+	const struct kc_produce_resp *r = (const void *)&u;
+	const struct kc_produce_resp_topic *t = r->responses.items;
+	const struct kc_produce_resp_partition *p = t->partition_responses.items;
+	CHECK(p->error_code == 0);
+	return 0;
+}
+
+/* ListOffsets at version v of topic part for timestamp ts: its answer. */
+static int list_at(int16_t v, const char *topic, int32_t part, int64_t ts,
+		   struct kc_list_offsets_resp_partition *out)
+{
+	struct kc_list_offsets_req_partition lp = { .partition_index = part,
+						    .current_leader_epoch = -1,
+						    .timestamp = ts,
+						    .max_num_offsets = 1 };
+	struct kc_list_offsets_req_topic lt = {
+		{ topic, (int32_t)strlen(topic) }, { &lp, 1 } };
+	struct kc_list_offsets_req q = { .replica_id = -1,
+					 .topics = { &lt, 1 } };
+	union kc_response u;
+	CHECK(!kcall(KC_API_LIST_OFFSETS, v, &q, &u));
+	const struct kc_list_offsets_resp *r = &u.list_offsets;
+	CHECK(r->topics.count == 1);
+	const struct kc_list_offsets_resp_topic *t = r->topics.items;
+	CHECK(str_is(t->name, topic) && t->partitions.count == 1);
+	*out = *(const struct kc_list_offsets_resp_partition *)t->partitions.items;
+	CHECK(out->partition_index == part);
+	return 0;
+}
+
+/* ListOffsets MAX_TIMESTAMP (-3, v7+): the first record with the largest
+ * timestamp and that timestamp; a time lookup gives the found record's
+ * timestamp; before v7 -3 is UNSUPPORTED_VERSION. */
+static int t_list_max_timestamp(void)
+{
+	const int64_t T = 1700000000000;
+	struct kc_list_offsets_resp_partition r;
+	/* an empty partition: none */
+	CHECK(!list_at(7, "mx", 0, -3, &r));
+	CHECK(r.error_code == 0 && r.offset == -1 && r.timestamp == -1);
+	/* offsets 0-3, then 4-6: the largest (T+90) at 2 and 5 */
+	const int64_t a[4] = { T + 10, T + 50, T + 90, T + 20 };
+	const int64_t c[3] = { T + 30, T + 90, T + 60 };
+	if (produce_ts("mx", 0, a, 4) || produce_ts("mx", 0, c, 3))
+		return -1;
+	for (int16_t v = 7; v <= 10; v += 3) {
+		CHECK(!list_at(v, "mx", 0, -3, &r));
+		CHECK(r.error_code == 0 && r.offset == 2 && r.timestamp == T + 90);
+		CHECK(r.leader_epoch == 0);
+		/* a time: the first record as new, its own timestamp */
+		CHECK(!list_at(v, "mx", 0, T + 55, &r));
+		CHECK(r.error_code == 0 && r.offset == 2 && r.timestamp == T + 90);
+		CHECK(!list_at(v, "mx", 0, T + 25, &r));
+		CHECK(r.error_code == 0 && r.offset == 1 && r.timestamp == T + 50);
+		CHECK(!list_at(v, "mx", 0, T + 91, &r));
+		CHECK(r.error_code == 0 && r.offset == -1 && r.timestamp == -1);
+		/* latest and earliest: no timestamp, as Kafka */
+		CHECK(!list_at(v, "mx", 0, -1, &r));
+		CHECK(r.error_code == 0 && r.offset == 7 && r.timestamp == -1);
+	}
+	CHECK(!list_at(1, "mx", 0, T + 12, &r));
+	CHECK(r.error_code == 0 && r.offset == 1 && r.timestamp == T + 50);
+	CHECK(!list_at(6, "mx", 0, -3, &r));
+	CHECK(r.error_code == SN_ERR_UNSUPPORTED_VERSION && r.offset == -1);
+	return 0;
+}
+
 int main(void)
 {
 	if (tb_available())
@@ -499,7 +585,8 @@ int main(void)
 	struct sl_topic_config tc = { 0 };
 	tc.partitions = 2;
 	if (sl_client_create(b.addr, 5000, &cl) ||
-	    sl_topic_create(cl, "mt", &tc) < 0) {
+	    sl_topic_create(cl, "mt", &tc) < 0 ||
+	    (tc.partitions = 1, sl_topic_create(cl, "mx", &tc) < 0)) {
 		fprintf(stderr, "cannot create the topic\n");
 		tb_destroy(&b, 1);
 		return 1;
@@ -519,6 +606,7 @@ int main(void)
 		{ "offset_for_leader_epoch", t_offset_for_leader_epoch },
 		{ "describe_cluster", t_describe_cluster },
 		{ "init_producer_id", t_init_producer_id },
+		{ "list_max_timestamp", t_list_max_timestamp },
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = failures;
