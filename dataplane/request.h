@@ -26,6 +26,20 @@ enum dp_op {
 	DP_LIST_OFFSETS, /* storage core: an offset for a time */
 	DP_ADMIN,        /* control: a topic or group request */
 	DP_DELETE_RECORDS, /* storage core: move the log start */
+	DP_LOG_SIZE,       /* storage core: the log's bytes */
+	DP_PRODUCERS,      /* storage core: its idempotent producers */
+};
+
+/* DP_PRODUCERS: the share's data area (m->data) holds up to
+ * dp_producers.max of these, filled by the storage core; the result's
+ * offset is how many. */
+struct dp_producer_state {
+	int64_t producer_id;
+	int32_t last_sequence;
+	int16_t epoch;
+};
+struct dp_producers {
+	uint32_t max;
 };
 
 /* Append the batch in m->req (m->req_len bytes, rb_validate()d). */
@@ -80,6 +94,7 @@ struct dp_result {
 	int64_t timestamp;                    /* list offsets: the found
 						 record's, -1: not known */
 	int64_t high_watermark;               /* durable end */
+	int64_t size_bytes;                   /* log size: the log's bytes */
 	int64_t log_start_offset, log_end_offset;
 	/* fetch: the records; admin: control's answer.  Inside m->resp,
 	 * after the request's headroom. */

@@ -1319,6 +1319,14 @@ int64_t slog_written_offset(const struct slog *log)
 	return log->written_offset;
 }
 
+uint64_t slog_size_bytes(const struct slog *log)
+{
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < log->nseg; i++)
+		bytes += log->segs[i].size;
+	return bytes;
+}
+
 unsigned slog_segment_count(const struct slog *log)
 {
 	return log->nseg;

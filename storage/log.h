@@ -396,5 +396,8 @@ void slog_get_stats(const struct slog *log, struct slog_stats *out);
 
 /* Number of segment files (tests, telemetry). */
 unsigned slog_segment_count(const struct slog *log);
+/* Bytes of the log's segments (valid batches, Kafka's partition size in
+ * DescribeLogDirs), including what is not yet durable. */
+uint64_t slog_size_bytes(const struct slog *log);
 
 #endif
