@@ -212,6 +212,7 @@ struct dp_msg {
 		struct dp_produce produce;
 		struct dp_fetch fetch;
 		struct dp_list_offsets list;
+		struct dp_producers prod;
 		struct dp_admin admin;
 		struct dp_delete_records del;
 	} rq;

@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "dataplane/batch.h"
@@ -75,6 +76,7 @@ struct kx_part {
 	int64_t offset;         /* produce: base offset; fetch: fetch offset;
 				   list: the offset found */
 	int64_t timestamp;      /* list: asked for */
+	int64_t found_ts;       /* list: the found record's, -1: none */
 	int64_t hw, log_start;
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
 	int32_t max_offsets;    /* list v0: max_num_offsets */
@@ -1368,7 +1370,7 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
  * KX_LIST_NONE for "no offset, no error" (the latest tiered offset: no
  * tiered storage here, -1 as Kafka without it).  The earliest local
  * offset is the earliest (all of a log is local).  The largest
- * timestamp's offset is not kept by the log yet: answered "none" too.
+ * timestamp (v7+) is the storage core's (slog_max_timestamp).
  */
 static int64_t list_timestamp(int16_t v, int64_t ts)
 {
@@ -1377,7 +1379,7 @@ static int64_t list_timestamp(int16_t v, int64_t ts)
 	if (v == 0)
 		return KX_LIST_UNSUPPORTED;
 	if (ts == KX_TS_MAX_TIMESTAMP && v >= 7)
-		return KX_LIST_NONE;
+		return ts;
 	if (ts == KX_TS_EARLIEST_LOCAL && v >= 8)
 		return KX_TS_EARLIEST;
 	if (ts == KX_TS_LATEST_TIERED && v >= 9)
@@ -1403,6 +1405,7 @@ static void list_offsets(struct dp_net *n, struct dp_conn *c,
 		const struct kc_list_offsets_req_partition *e = kx_next(&it);
 		pp->timestamp = e->timestamp;
 		pp->max_offsets = e->max_num_offsets;
+		pp->found_ts = -1;
 		if (pp->error)
 			continue;
 		int64_t ts = list_timestamp(x->version, pp->timestamp);
@@ -1514,6 +1517,122 @@ static void offset_for_leader_epoch(struct dp_net *n, struct dp_conn *c,
 		kx_finish(n, m);
 }
 
+/* Every live topic with all its partitions, as a DescribeLogDirs request
+ * names them, built in the decoding arena a (after the request).  Returns
+ * 0, or -ENOBUFS when the arena is full. */
+static int all_log_dir_topics(struct dp_net *n, struct kc_arena *a,
+			      struct kc_array *out)
+{
+	typedef struct kc_describe_log_dirs_req_describable_log_dir_topic topic_t;
+	uint32_t nt = 0;
+	size_t used = (a->used + 7) & ~(size_t)7;
+	topic_t *ts = (topic_t *)(void *)(a->base + used);
+	size_t cap = a->cap > used ? (a->cap - used) / sizeof(topic_t) : 0;
+	/* the topics first, their partitions after them */
+	for (uint32_t i = 0; i < DP_MAX_TOPICS; i++) {
+		/* acquire: pairs with dp_topic_put's release store */
+		struct dp_topic *t = atomic_load_explicit(&n->dp->topics[i],
+							  memory_order_acquire);
+		if (!t || !atomic_load_explicit(&t->live, memory_order_acquire))
+			continue;
+		if (nt >= cap)
+			return -ENOBUFS;
+		ts[nt].topic = (struct kc_str){ t->name, (int32_t)strlen(t->name) };
+		ts[nt].partitions = (struct kc_array){ NULL, t->partitions };
+		nt++;
+	}
+	size_t at = used + nt * sizeof(topic_t);
+	for (uint32_t i = 0; i < nt; i++) {
+		size_t bytes = (size_t)ts[i].partitions.count * sizeof(int32_t);
+		if (at + bytes > a->cap)
+			return -ENOBUFS;
+		int32_t *ps = (int32_t *)(void *)(a->base + at);
+		for (int32_t j = 0; j < ts[i].partitions.count; j++)
+			ps[j] = j;
+		ts[i].partitions.items = ps;
+		at += bytes;
+	}
+	a->used = at;
+	*out = (struct kc_array){ ts, (int32_t)nt };
+	return 0;
+}
+
+/* Kafka's DescribeLogDirs: one log dir, the data dir, with each partition
+ * asked for (null: every one) that this broker has: its size (the bytes
+ * of its segments, a DP_LOG_SIZE share), offset lag 0 (no future
+ * replica), is_future false.  Partitions it does not have are left out,
+ * as Kafka leaves them out. */
+static void describe_log_dirs(struct dp_net *n, struct dp_conn *c,
+			      const struct kc_request_header *h,
+			      const struct kc_describe_log_dirs_req *r,
+			      struct kc_arena *a)
+{
+	struct kc_array all;
+	const struct kc_array *tops = &r->topics;
+	if (r->topics.count < 0) {
+		if (all_log_dir_topics(n, a, &all)) {
+			n->st.budget_exhausted++;
+			dp_conn_abort(n, c->id);
+			return;
+		}
+		tops = &all;
+	}
+	struct kx_iter it = KX_ITER(
+		tops, struct kc_describe_log_dirs_req_describable_log_dir_topic,
+		partitions, int32_t);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
+	if (!m)
+		return;
+	struct kx_req *x = kx_of(m);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		if (pp->error)
+			continue;
+		struct dp_msg *s = kx_share(n, m, k, DP_LOG_SIZE, 0);
+		if (!s) {
+			n->st.budget_exhausted++;
+			pp->error = SN_ERR_REQUEST_TIMED_OUT;
+			continue;
+		}
+		kx_send(n, m, pp, s);
+	}
+	if (x->pending == 0)
+		kx_finish(n, m);
+}
+
+/* Kafka's DescribeProducers: per partition, the idempotent producers its
+ * storage core remembers (a DP_PRODUCERS share whose data area they come
+ * back in); UNKNOWN_TOPIC_OR_PARTITION for a partition there is none. */
+static void describe_producers(struct dp_net *n, struct dp_conn *c,
+			       const struct kc_request_header *h,
+			       const struct kc_describe_producers_req *r)
+{
+	struct kx_iter it = KX_ITER(&r->topics,
+				    struct kc_describe_producers_req_topic_request,
+				    partition_indexes, int32_t);
+	struct dp_msg *m = kx_begin(n, c, h, &it);
+	if (!m)
+		return;
+	struct kx_req *x = kx_of(m);
+	for (uint32_t k = 0; k < x->nparts; k++) {
+		struct kx_part *pp = &x->parts[k];
+		if (pp->error)
+			continue;
+		struct dp_msg *s = kx_share(n, m, k, DP_PRODUCERS,
+					    DP_IDEM_PRODUCERS *
+						    sizeof(struct dp_producer_state));
+		if (!s) {
+			n->st.budget_exhausted++;
+			pp->error = SN_ERR_REQUEST_TIMED_OUT;
+			continue;
+		}
+		s->rq.prod.max = DP_IDEM_PRODUCERS;
+		kx_send(n, m, pp, s);
+	}
+	if (x->pending == 0)
+		kx_finish(n, m);
+}
+
 /* A share's result, folded into its partition of the request. */
 static void share_done(struct dp_net *n, struct dp_msg *s)
 {
@@ -1541,8 +1660,14 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 		keep = 1;
 	} else if (x->api == KC_API_OFFSET_FOR_LEADER_EPOCH) {
 		pp->offset = r->log_end_offset;
+	} else if (x->api == KC_API_DESCRIBE_LOG_DIRS) {
+		pp->offset = r->size_bytes;
+	} else if (x->api == KC_API_DESCRIBE_PRODUCERS) {
+		pp->sub = s; /* its producers go out with the answer */
+		keep = 1;
 	} else {
 		pp->offset = r->offset;
+		pp->found_ts = r->timestamp;
 		pp->hw = r->high_watermark;
 	}
 	if (!keep) {
@@ -1816,9 +1941,9 @@ static void finish_list(struct dp_net *n, struct dp_msg *m)
 				ps[k].old_style_offsets = (struct kc_array){
 					&olds[2 * k],
 					(int32_t)list_v0(pp, &olds[2 * k]) };
-			/* the found record's time is not kept: -1 (Kafka's
-			 * for latest and earliest too) */
-			ps[k].timestamp = -1;
+			/* the found record's time; -1 for latest and
+			 * earliest, as Kafka */
+			ps[k].timestamp = pp->error ? -1 : pp->found_ts;
 			ps[k].offset = pp->error ? -1 : pp->offset;
 			/* latest: read_committed reads up to the last stable
 			 * offset, which is the high watermark while sluice
@@ -1905,6 +2030,112 @@ static void finish_offset_for_leader_epoch(struct dp_net *n, struct dp_msg *m)
 	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
 
+static void finish_describe_log_dirs(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_describe_log_dirs_resp_topic *ts =
+		(void *)kx_core_of(n)->arena_mem;
+	struct kc_describe_log_dirs_resp_partition *ps =
+		(void *)(ts + x->ntopics);
+	const char *dir = n->dp->cfg.data_dir;
+	size_t bound = 128 + strlen(dir);
+	uint32_t nt = 0, np = 0;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		uint32_t first = np;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			const struct kx_part *pp = &x->parts[k];
+			if (pp->error)
+				continue; /* not ours: left out */
+			ps[np++] = (struct kc_describe_log_dirs_resp_partition){
+				.partition_index = pp->index,
+				.partition_size = pp->offset,
+				.offset_lag = 0,
+				.is_future_key = false,
+			};
+		}
+		if (np == first)
+			continue;
+		ts[nt++] = (struct kc_describe_log_dirs_resp_topic){
+			.name = { t->name, t->name_len },
+			.partitions = { &ps[first], (int32_t)(np - first) },
+		};
+		bound += 16 + (size_t)t->name_len + (np - first) * 24;
+	}
+	assert(nt <= x->ntopics && np <= x->nparts);
+	struct kc_describe_log_dirs_resp_result res = {
+		.error_code = 0,
+		.log_dir = { dir, (int32_t)strlen(dir) },
+		.topics = { ts, (int32_t)nt },
+		.total_bytes = -1,
+		.usable_bytes = -1,
+	};
+	struct statvfs sv;
+	if (statvfs(dir, &sv) == 0) {
+		res.total_bytes = (int64_t)sv.f_blocks * (int64_t)sv.f_frsize;
+		res.usable_bytes = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+	}
+	struct kc_describe_log_dirs_resp r = {
+		.results = { &res, 1 },
+	};
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
+}
+
+static void finish_describe_producers(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	struct kc_describe_producers_resp_topic_response *ts =
+		(void *)kx_core_of(n)->arena_mem;
+	struct kc_describe_producers_resp_partition_response *ps =
+		(void *)(ts + x->ntopics);
+	struct kc_describe_producers_resp_producer_state *st =
+		(void *)(ps + x->nparts);
+	size_t room = (sizeof(kx_core_of(n)->arena_mem) -
+		       (size_t)((uint8_t *)st -
+				(uint8_t *)kx_core_of(n)->arena_mem)) /
+		      sizeof(*st);
+	size_t bound = 64, ns = 0;
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		ts[i] = (struct kc_describe_producers_resp_topic_response){
+			.name = { t->name, t->name_len },
+			.partitions = { &ps[t->first], (int32_t)t->count },
+		};
+		bound += 16 + (size_t)t->name_len + t->count * 24;
+		for (uint32_t k = t->first; k < t->first + t->count; k++) {
+			const struct kx_part *pp = &x->parts[k];
+			size_t first = ns;
+			if (!pp->error && pp->sub) {
+				const struct dp_producer_state *q =
+					(const void *)pp->sub->data;
+				int64_t cnt = pp->sub->res.offset;
+				assert(cnt >= 0 && cnt <= DP_IDEM_PRODUCERS);
+				for (int64_t j = 0; j < cnt && ns < room; j++)
+					st[ns++] = (struct kc_describe_producers_resp_producer_state){
+						.producer_id = q[j].producer_id,
+						.producer_epoch = q[j].epoch,
+						.last_sequence = q[j].last_sequence,
+						.last_timestamp = -1,
+						.coordinator_epoch = -1,
+						.current_txn_start_offset = -1,
+					};
+			}
+			ps[k] = (struct kc_describe_producers_resp_partition_response){
+				.partition_index = pp->index,
+				.error_code = pp->error,
+				.error_message = { NULL, -1 },
+				.active_producers = { &st[first], (int32_t)(ns - first) },
+			};
+			bound += (ns - first) * 48;
+		}
+	}
+	struct kc_describe_producers_resp r = {
+		.topics = { ts, (int32_t)x->ntopics },
+	};
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
+	free_shares(x);
+}
+
 /* Bytes the fetch shares hold. */
 static size_t fetch_bytes(const struct kx_req *x)
 {
@@ -1943,6 +2174,12 @@ static void kx_finish(struct dp_net *n, struct dp_msg *m)
 		return;
 	case KC_API_OFFSET_FOR_LEADER_EPOCH:
 		finish_offset_for_leader_epoch(n, m);
+		return;
+	case KC_API_DESCRIBE_LOG_DIRS:
+		finish_describe_log_dirs(n, m);
+		return;
+	case KC_API_DESCRIBE_PRODUCERS:
+		finish_describe_producers(n, m);
 		return;
 	default:
 		finish_list(n, m);
@@ -2074,6 +2311,12 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		break;
 	case KC_API_DESCRIBE_CLUSTER:
 		describe_cluster(n, c, &h, (const void *)&body);
+		break;
+	case KC_API_DESCRIBE_LOG_DIRS:
+		describe_log_dirs(n, c, &h, (const void *)&body, &a);
+		break;
+	case KC_API_DESCRIBE_PRODUCERS:
+		describe_producers(n, c, &h, (const void *)&body);
 		break;
 	default:
 		/* groups, offsets, topic admin, configs */

@@ -26,6 +26,20 @@ enum dp_op {
 	DP_LIST_OFFSETS, /* storage core: an offset for a time */
 	DP_ADMIN,        /* control: a topic or group request */
 	DP_DELETE_RECORDS, /* storage core: move the log start */
+	DP_LOG_SIZE,       /* storage core: the log's bytes */
+	DP_PRODUCERS,      /* storage core: its idempotent producers */
+};
+
+/* DP_PRODUCERS: the share's data area (m->data) holds up to
+ * dp_producers.max of these, filled by the storage core; the result's
+ * offset is how many. */
+struct dp_producer_state {
+	int64_t producer_id;
+	int32_t last_sequence;
+	int16_t epoch;
+};
+struct dp_producers {
+	uint32_t max;
 };
 
 /* Append the batch in m->req (m->req_len bytes, rb_validate()d). */
@@ -50,8 +64,9 @@ struct dp_fetch {
 	uint8_t isolation;      /* 0: up to the durable offset; 1: the end */
 };
 
-/* The offset of the first batch at or after timestamp; -1: the durable
- * end, -2: the log start. */
+/* The offset of the first record at or after timestamp (and its
+ * timestamp); -1: the durable end, -2: the log start, -3: the first
+ * record with the largest timestamp (Kafka's MAX_TIMESTAMP). */
 struct dp_list_offsets {
 	int64_t timestamp;
 };
@@ -76,7 +91,10 @@ struct dp_result {
 	uint32_t throttle_ms;   /* ask the client to wait this long */
 	int64_t base_offset, last_offset;     /* produce: where it went */
 	int64_t offset;                       /* list offsets: found */
+	int64_t timestamp;                    /* list offsets: the found
+						 record's, -1: not known */
 	int64_t high_watermark;               /* durable end */
+	int64_t size_bytes;                   /* log size: the log's bytes */
 	int64_t log_start_offset, log_end_offset;
 	/* fetch: the records; admin: control's answer.  Inside m->resp,
 	 * after the request's headroom. */

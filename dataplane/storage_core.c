@@ -423,17 +423,24 @@ static void recheck_parked(struct dp *dp, struct dp_store_core *c,
 static void do_list(struct dp_store_core *c, struct dp_partition *p,
 		    struct dp_msg *m)
 {
-	int64_t off;
+	int64_t off, found = -1;
 	int64_t ts = m->rq.list.timestamp;
-	if (ts == -2)
+	if (ts == -2) {
 		off = slog_start_offset(p->log);
-	else if (ts == -1)
+	} else if (ts == -1) {
 		off = slog_durable_offset(p->log);
-	else {
-		off = slog_offset_for_time(p->log, ts);
-		if (off == SL_ENOTFOUND)
+	} else {
+		if (ts == -3) {
+			found = slog_max_timestamp(p->log, &off);
+			if (found < 0)
+				off = found;
+		} else {
+			off = slog_lookup_time(p->log, ts, &found);
+		}
+		if (off == SL_ENOTFOUND) {
 			off = -1;
-		else if (off < 0) {
+			found = -1;
+		} else if (off < 0) {
 			answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
 			return;
 		}
@@ -441,6 +448,7 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 	c->st.list_offsets++;
 	m->res.error = 0;
 	m->res.offset = off;
+	m->res.timestamp = found;
 	m->res.log_start_offset = slog_start_offset(p->log);
 	m->res.high_watermark = slog_durable_offset(p->log);
 	m->res.log_end_offset = slog_end_offset(p->log);
@@ -471,6 +479,46 @@ static void do_delete_records(struct dp_store_core *c, struct dp_partition *p,
 	dp_complete(m);
 }
 
+/* Kafka's DescribeLogDirs: the partition's bytes on disk. */
+static void do_log_size(struct dp_store_core *c, struct dp_partition *p,
+			struct dp_msg *m)
+{
+	(void)c;
+	m->res.error = 0;
+	m->res.size_bytes = (int64_t)slog_size_bytes(p->log);
+	m->res.log_start_offset = slog_start_offset(p->log);
+	m->res.log_end_offset = slog_end_offset(p->log);
+	assert(m->res.size_bytes >= 0);
+	dp_complete(m);
+}
+
+/* Kafka's DescribeProducers: the idempotence table's producers, at most
+ * m->rq.prod.max of them, into m->data (struct dp_producer_state);
+ * res.offset = how many. */
+static void do_producers(struct dp_store_core *c, struct dp_partition *p,
+			 struct dp_msg *m)
+{
+	(void)c;
+	struct dp_producer_state *out = (void *)m->data;
+	uint32_t n = 0;
+	const struct idem_table *t = &p->idem;
+	/* bounded: the table's slots */
+	for (uint32_t i = 0; t->slots && i < t->cap && n < m->rq.prod.max; i++) {
+		const struct idem_producer *q = &t->slots[i];
+		if (q->producer_id < 0)
+			continue;
+		out[n++] = (struct dp_producer_state){
+			.producer_id = q->producer_id,
+			.epoch = q->epoch,
+			.last_sequence = q->count ? q->b[q->newest].last_seq : -1,
+		};
+	}
+	assert(n <= m->rq.prod.max);
+	m->res.error = 0;
+	m->res.offset = n;
+	dp_complete(m);
+}
+
 /* Returns 1 when m must wait (first in line, see do_produce). */
 static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		      struct dp_partition *p, struct dp_msg *m)
@@ -491,6 +539,12 @@ static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		break;
 	case DP_DELETE_RECORDS:
 		do_delete_records(c, p, m);
+		break;
+	case DP_LOG_SIZE:
+		do_log_size(c, p, m);
+		break;
+	case DP_PRODUCERS:
+		do_producers(c, p, m);
 		break;
 	default:
 		/* front-ends submit nothing else to a storage core */

@@ -575,7 +575,8 @@ static int write_rp(struct slog *log, int64_t offset, bool clean)
 static int place(struct slog *log, uint8_t *batch, size_t len,
 		 struct slog_append_result *res);
 static int drain(struct slog *log);
-static int64_t offset_for_time(struct slog *log, int64_t ts);
+static int64_t offset_for_time(struct slog *log, int64_t ts, int64_t start,
+			       int64_t *got);
 static int retain(struct slog *log, bool start_only);
 
 /* Cover [end_offset, skip_to) with empty batches (recovery.c says why). */
@@ -1318,6 +1319,14 @@ int64_t slog_written_offset(const struct slog *log)
 	return log->written_offset;
 }
 
+uint64_t slog_size_bytes(const struct slog *log)
+{
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < log->nseg; i++)
+		bytes += log->segs[i].size;
+	return bytes;
+}
+
 unsigned slog_segment_count(const struct slog *log)
 {
 	return log->nseg;
@@ -1479,19 +1488,54 @@ ssize_t slog_read_copy(struct slog *log, int64_t offset, size_t max_bytes,
 
 int64_t slog_offset_for_time(struct slog *log, int64_t ts)
 {
-	int64_t off = offset_for_time(log, ts);
-	int64_t start = slog_start_offset(log);
-	/* a record found below the start was deleted: Kafka answers the
-	 * start then */
-	return off >= 0 && off < start ? start : off;
+	return slog_lookup_time(log, ts, NULL);
 }
 
-static int64_t offset_for_time(struct slog *log, int64_t ts)
+int64_t slog_lookup_time(struct slog *log, int64_t ts, int64_t *found_ts)
+{
+	int64_t start = slog_start_offset(log);
+	int64_t got = -1;
+	int64_t off = offset_for_time(log, ts, start, &got);
+	assert(off < 0 || off >= start);
+	if (found_ts)
+		*found_ts = off >= 0 ? got : -1;
+	return off;
+}
+
+/* The largest timestamp a segment holding records knows: its batches'
+ * largest max timestamp, kept in memory (loaded from the last time index
+ * entry of a sealed segment, see index.c). */
+int64_t slog_max_timestamp(struct slog *log, int64_t *offset)
+{
+	int64_t max = -1;
+	for (unsigned i = 0; i < log->nseg; i++)
+		if (log->segs[i].size > 0 && log->segs[i].max_timestamp > max)
+			max = log->segs[i].max_timestamp;
+	if (max < 0)
+		return SL_ENOTFOUND;
+	int64_t got = -1;
+	int64_t off = offset_for_time(log, max, slog_start_offset(log), &got);
+	if (off < 0)
+		return off;
+	/* nothing is later than max: the record found carries it (a
+	 * compressed batch's records are not read: its max timestamp) */
+	assert(got < 0 || got == max);
+	*offset = off;
+	return max;
+}
+
+/* The first record at or after start whose timestamp is >= ts, its
+ * timestamp in *got.  A compressed batch's records are not read: its base
+ * offset (or start) is answered, with its max timestamp when that is ts
+ * itself (then a record of it has ts), else -1. */
+static int64_t offset_for_time(struct slog *log, int64_t ts, int64_t start,
+			       int64_t *got)
 {
 	uint8_t hdr[RB_HEADER_BYTES];
 	for (unsigned i = 0; i < log->nseg; i++) {
 		struct sseg *s = &log->segs[i];
-		if (s->max_timestamp < ts || s->size == 0)
+		if (s->max_timestamp < ts || s->size == 0 ||
+		    s->next_offset <= start)
 			continue;
 		int rc = ensure_index(log, s);
 		if (rc < 0)
@@ -1499,30 +1543,39 @@ static int64_t offset_for_time(struct slog *log, int64_t ts)
 		int64_t from = s->base_offset + sindex_lookup_time(&s->ix, ts);
 		if (from >= s->next_offset)
 			continue;
+		if (from < start)
+			from = start;
 		uint64_t pos;
 		rc = locate(log, s, from, &pos, hdr);
 		if (rc < 0)
 			return rc;
+		/* bounded: each step moves past one batch of the segment */
 		while (pos + RB_HEADER_BYTES <= s->size) {
 			rc = read_bytes(log, s, pos, hdr, RB_HEADER_BYTES);
 			if (rc < 0)
 				return rc;
 			uint64_t size = (uint64_t)(int32_t)rb_be32(hdr + RB_OFF_LENGTH) +
 					RB_LOG_OVERHEAD;
-			if ((int64_t)rb_be64(hdr + RB_OFF_MAX_TIMESTAMP) >= ts) {
-				int64_t base = (int64_t)rb_be64(hdr);
+			int64_t bmax = (int64_t)rb_be64(hdr + RB_OFF_MAX_TIMESTAMP);
+			int64_t base = (int64_t)rb_be64(hdr);
+			if (bmax >= ts && rb_last_offset(hdr) >= start) {
+				int64_t first = base > start ? base : start;
 				uint8_t *scratch = log->w->scratch;
+				*got = bmax == ts ? bmax : -1;
 				if (size > log->cfg.batch_max_bytes ||
 				    read_bytes(log, s, pos, scratch, size) < 0)
-					return base;
+					return first;
 				struct rb_iter it;
 				struct rb_record r;
 				if (rb_iter_init(&it, scratch, size) < 0)
-					return base; /* compressed */
+					return first; /* compressed */
+				/* bounded by the batch's record count */
 				while (rb_iter_next(&it, &r) == 1)
-					if (r.timestamp >= ts)
+					if (r.timestamp >= ts && r.offset >= start) {
+						*got = r.timestamp;
 						return r.offset;
-				return base;
+					}
+				/* those as new lie below the start: on */
 			}
 			pos += size;
 		}

@@ -314,6 +314,26 @@ ssize_t slog_read_copy(struct slog *log, int64_t offset, size_t max_bytes,
 int64_t slog_offset_for_time(struct slog *log, int64_t timestamp_ms);
 
 /*
+ * slog_offset_for_time(), and the found record's timestamp in *found_ts
+ * (-1 when the offset is not found, or is a compressed batch's whose
+ * records are not read).  Offsets below slog_start_offset() are never
+ * answered: the search starts there.  found_ts may be NULL.
+ */
+int64_t slog_lookup_time(struct slog *log, int64_t timestamp_ms,
+			 int64_t *found_ts);
+
+/*
+ * Kafka's ListOffsets MAX_TIMESTAMP (KIP-734): the largest record
+ * timestamp in the log, returned, and in *offset the offset of the first
+ * record that has it (a compressed batch: the batch's base offset).  The
+ * largest timestamp is each segment's, kept in memory; the record is
+ * found as slog_lookup_time() finds it.  Returns the timestamp,
+ * SL_ENOTFOUND for a log with no records (or whose largest timestamp lies
+ * below the start), or -errno.
+ */
+int64_t slog_max_timestamp(struct slog *log, int64_t *offset);
+
+/*
  * Remove every batch at or after offset; a batch holding offset is
  * removed whole.  Syncs and waits for in-flight I/O first (durable_cb may
  * run meanwhile and report offsets that are cut right after), then
@@ -376,5 +396,8 @@ void slog_get_stats(const struct slog *log, struct slog_stats *out);
 
 /* Number of segment files (tests, telemetry). */
 unsigned slog_segment_count(const struct slog *log);
+/* Bytes of the log's segments (valid batches, Kafka's partition size in
+ * DescribeLogDirs), including what is not yet durable. */
+uint64_t slog_size_bytes(const struct slog *log);
 
 #endif

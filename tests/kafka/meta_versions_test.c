@@ -12,7 +12,12 @@
  *   - OffsetForLeaderEpoch v0 and v4: the current epoch's end is the log
  *     end, larger and undefined epochs -1, current_leader_epoch fencing;
  *   - DescribeCluster v0 and v1 (endpoint types);
- *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids).
+ *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids);
+ *   - ListOffsets v7 and v10 MAX_TIMESTAMP (the first record with the
+ *     largest timestamp), the found record's timestamp of a lookup;
+ *   - DescribeLogDirs v0 and v4 (sizes grow with a produce, partitions
+ *     not here left out, v4 disk bytes), DescribeProducers v0 (an
+ *     idempotent producer appears with its epoch and last sequence).
  * Exit 77 when binaries are missing.
  */
 #include <arpa/inet.h>
@@ -486,6 +491,215 @@ static int t_init_producer_id(void)
 	return 0;
 }
 
+/* Produce records with these timestamps to topic part (one batch). */
+static int produce_pid(const char *topic, int32_t part, const int64_t *ts,
+		       int n, int64_t pid, int16_t epoch, int32_t seq)
+{
+	static uint8_t buf[8192];
+	struct rb_builder bb;
+	rb_builder_init(&bb, buf, sizeof(buf), ts[0]);
+	if (pid >= 0)
+		rb_builder_set_producer(&bb, pid, epoch, seq);
+	for (int i = 0; i < n; i++)
+		rb_builder_add(&bb, NULL, -1, "x", 1, ts[i]);
+	long len = rb_builder_finish(&bb);
+	CHECK(len > 0);
+	struct kc_produce_req_partition pp = { part, { buf, (int32_t)len } };
+	struct kc_produce_req_topic pt = { { topic, (int32_t)strlen(topic) },
+					   { &pp, 1 } };
+	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
+	union kc_response u;
+	CHECK(!kcall(KC_API_PRODUCE, 3, &q, &u));
+	const struct kc_produce_resp *r = (const void *)&u;
+	const struct kc_produce_resp_topic *t = r->responses.items;
+	const struct kc_produce_resp_partition *p = t->partition_responses.items;
+	CHECK(p->error_code == 0);
+	return 0;
+}
+
+static int produce_ts(const char *topic, int32_t part, const int64_t *ts,
+		      int n)
+{
+	return produce_pid(topic, part, ts, n, -1, -1, -1);
+}
+
+/* ListOffsets at version v of topic part for timestamp ts: its answer. */
+static int list_at(int16_t v, const char *topic, int32_t part, int64_t ts,
+		   struct kc_list_offsets_resp_partition *out)
+{
+	struct kc_list_offsets_req_partition lp = { .partition_index = part,
+						    .current_leader_epoch = -1,
+						    .timestamp = ts,
+						    .max_num_offsets = 1 };
+	struct kc_list_offsets_req_topic lt = {
+		{ topic, (int32_t)strlen(topic) }, { &lp, 1 } };
+	struct kc_list_offsets_req q = { .replica_id = -1,
+					 .topics = { &lt, 1 } };
+	union kc_response u;
+	CHECK(!kcall(KC_API_LIST_OFFSETS, v, &q, &u));
+	const struct kc_list_offsets_resp *r = &u.list_offsets;
+	CHECK(r->topics.count == 1);
+	const struct kc_list_offsets_resp_topic *t = r->topics.items;
+	CHECK(str_is(t->name, topic) && t->partitions.count == 1);
+	*out = *(const struct kc_list_offsets_resp_partition *)t->partitions.items;
+	CHECK(out->partition_index == part);
+	return 0;
+}
+
+/* ListOffsets MAX_TIMESTAMP (-3, v7+): the first record with the largest
+ * timestamp and that timestamp; a time lookup gives the found record's
+ * timestamp; before v7 -3 is UNSUPPORTED_VERSION. */
+static int t_list_max_timestamp(void)
+{
+	const int64_t T = 1700000000000;
+	struct kc_list_offsets_resp_partition r;
+	/* an empty partition: none */
+	CHECK(!list_at(7, "mx", 0, -3, &r));
+	CHECK(r.error_code == 0 && r.offset == -1 && r.timestamp == -1);
+	/* offsets 0-3, then 4-6: the largest (T+90) at 2 and 5 */
+	const int64_t a[4] = { T + 10, T + 50, T + 90, T + 20 };
+	const int64_t c[3] = { T + 30, T + 90, T + 60 };
+	if (produce_ts("mx", 0, a, 4) || produce_ts("mx", 0, c, 3))
+		return -1;
+	for (int16_t v = 7; v <= 10; v += 3) {
+		CHECK(!list_at(v, "mx", 0, -3, &r));
+		CHECK(r.error_code == 0 && r.offset == 2 && r.timestamp == T + 90);
+		CHECK(r.leader_epoch == 0);
+		/* a time: the first record as new, its own timestamp */
+		CHECK(!list_at(v, "mx", 0, T + 55, &r));
+		CHECK(r.error_code == 0 && r.offset == 2 && r.timestamp == T + 90);
+		CHECK(!list_at(v, "mx", 0, T + 25, &r));
+		CHECK(r.error_code == 0 && r.offset == 1 && r.timestamp == T + 50);
+		CHECK(!list_at(v, "mx", 0, T + 91, &r));
+		CHECK(r.error_code == 0 && r.offset == -1 && r.timestamp == -1);
+		/* latest and earliest: no timestamp, as Kafka */
+		CHECK(!list_at(v, "mx", 0, -1, &r));
+		CHECK(r.error_code == 0 && r.offset == 7 && r.timestamp == -1);
+	}
+	CHECK(!list_at(1, "mx", 0, T + 12, &r));
+	CHECK(r.error_code == 0 && r.offset == 1 && r.timestamp == T + 50);
+	CHECK(!list_at(6, "mx", 0, -3, &r));
+	CHECK(r.error_code == SN_ERR_UNSUPPORTED_VERSION && r.offset == -1);
+	return 0;
+}
+
+/* DescribeLogDirs at version v (topics null: every one, else topic "mt"
+ * partitions 0, 7 and 1): the partition sizes of "mt" in sizes[2] (-1: not
+ * listed). */
+static int log_dirs(int16_t v, bool all, int64_t sizes[2])
+{
+	int32_t parts[3] = { 0, 7, 1 };
+	struct kc_describe_log_dirs_req_describable_log_dir_topic dt = {
+		{ "mt", 2 }, { parts, 3 } };
+	struct kc_describe_log_dirs_req q = {
+		.topics = all ? (struct kc_array){ NULL, -1 }
+			      : (struct kc_array){ &dt, 1 } };
+	union kc_response u;
+	CHECK(!kcall(KC_API_DESCRIBE_LOG_DIRS, v, &q, &u));
+	const struct kc_describe_log_dirs_resp *r = (const void *)&u;
+	CHECK(r->error_code == 0 && r->results.count == 1);
+	const struct kc_describe_log_dirs_resp_result *d = r->results.items;
+	CHECK(d->error_code == 0 && d->log_dir.len > 0);
+	CHECK(!memcmp(d->log_dir.ptr, b.dir, strlen(b.dir)));
+	if (v >= 4)
+		CHECK(d->total_bytes > 0 && d->usable_bytes > 0 &&
+		      d->usable_bytes <= d->total_bytes);
+	sizes[0] = sizes[1] = -1;
+	bool saw_mx = false;
+	const struct kc_describe_log_dirs_resp_topic *t = d->topics.items;
+	for (int32_t i = 0; i < d->topics.count; i++) {
+		if (str_is(t[i].name, "mx"))
+			saw_mx = true;
+		if (!str_is(t[i].name, "mt"))
+			continue;
+		const struct kc_describe_log_dirs_resp_partition *p =
+			t[i].partitions.items;
+		for (int32_t j = 0; j < t[i].partitions.count; j++) {
+			CHECK(p[j].partition_index == 0 ||
+			      p[j].partition_index == 1);
+			CHECK(p[j].offset_lag == 0 && !p[j].is_future_key);
+			CHECK(p[j].partition_size >= 0);
+			sizes[p[j].partition_index] = p[j].partition_size;
+		}
+	}
+	CHECK(saw_mx == all);
+	return 0;
+}
+
+/* DescribeLogDirs v0 and v4: one dir (the data dir), "mt"'s partitions
+ * with their sizes, which grow by a produced batch; a partition that
+ * does not exist is left out; v4's total and usable bytes. */
+static int t_describe_log_dirs(void)
+{
+	int64_t s0[2], s1[2];
+	for (int16_t v = 0; v <= 4; v += 4) {
+		if (log_dirs(v, true, s0))
+			return -1;
+		CHECK(s0[0] >= 0 && s0[1] >= 0);
+		if (produce("mt", 1, 5))
+			return -1;
+		if (log_dirs(v, false, s1))
+			return -1;
+		CHECK(s1[0] == s0[0] && s1[1] > s0[1]);
+	}
+	return 0;
+}
+
+/* DescribeProducers of topic part (and partition 9, which is not): the
+ * producers listed. */
+static int producers(const char *topic, int32_t part,
+		     struct kc_describe_producers_resp_producer_state *out,
+		     int32_t *n)
+{
+	int32_t parts[2] = { part, 9 };
+	struct kc_describe_producers_req_topic_request dt = {
+		{ topic, (int32_t)strlen(topic) }, { parts, 2 } };
+	struct kc_describe_producers_req q = { { &dt, 1 } };
+	union kc_response u;
+	CHECK(!kcall(KC_API_DESCRIBE_PRODUCERS, 0, &q, &u));
+	const struct kc_describe_producers_resp *r = (const void *)&u;
+	CHECK(r->topics.count == 1);
+	const struct kc_describe_producers_resp_topic_response *t = r->topics.items;
+	CHECK(str_is(t->name, topic) && t->partitions.count == 2);
+	const struct kc_describe_producers_resp_partition_response *p =
+		t->partitions.items;
+	CHECK(p[1].partition_index == 9 &&
+	      p[1].error_code == SN_ERR_UNKNOWN_TOPIC_OR_PARTITION &&
+	      p[1].active_producers.count == 0);
+	CHECK(p[0].partition_index == part && p[0].error_code == 0);
+	*n = p[0].active_producers.count;
+	CHECK(*n <= 4);
+	memcpy(out, p[0].active_producers.items, (size_t)*n * sizeof(*out));
+	return 0;
+}
+
+/* DescribeProducers v0: none before, then the idempotent producer with
+ * its epoch and last sequence after two batches of it. */
+static int t_describe_producers(void)
+{
+	struct kc_describe_producers_resp_producer_state ps[4];
+	int32_t n = -1;
+	if (producers("mx", 0, ps, &n))
+		return -1;
+	CHECK(n == 0);
+	struct kc_init_producer_id_resp ip;
+	CHECK(!init_pid(0, (struct kc_str){ NULL, -1 }, -1, -1, &ip));
+	CHECK(ip.error_code == 0 && ip.producer_id >= 0);
+	const int64_t ts[3] = { 1700000000000, 1700000000001, 1700000000002 };
+	if (produce_pid("mx", 0, ts, 3, ip.producer_id, ip.producer_epoch, 0) ||
+	    produce_pid("mx", 0, ts, 2, ip.producer_id, ip.producer_epoch, 3))
+		return -1;
+	if (producers("mx", 0, ps, &n))
+		return -1;
+	CHECK(n == 1);
+	CHECK(ps[0].producer_id == ip.producer_id &&
+	      ps[0].producer_epoch == ip.producer_epoch);
+	CHECK(ps[0].last_sequence == 4 && ps[0].last_timestamp == -1);
+	CHECK(ps[0].coordinator_epoch == -1 &&
+	      ps[0].current_txn_start_offset == -1);
+	return 0;
+}
+
 int main(void)
 {
 	if (tb_available())
@@ -499,7 +713,8 @@ int main(void)
 	struct sl_topic_config tc = { 0 };
 	tc.partitions = 2;
 	if (sl_client_create(b.addr, 5000, &cl) ||
-	    sl_topic_create(cl, "mt", &tc) < 0) {
+	    sl_topic_create(cl, "mt", &tc) < 0 ||
+	    (tc.partitions = 1, sl_topic_create(cl, "mx", &tc) < 0)) {
 		fprintf(stderr, "cannot create the topic\n");
 		tb_destroy(&b, 1);
 		return 1;
@@ -519,6 +734,9 @@ int main(void)
 		{ "offset_for_leader_epoch", t_offset_for_leader_epoch },
 		{ "describe_cluster", t_describe_cluster },
 		{ "init_producer_id", t_init_producer_id },
+		{ "list_max_timestamp", t_list_max_timestamp },
+		{ "describe_log_dirs", t_describe_log_dirs },
+		{ "describe_producers", t_describe_producers },
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = failures;

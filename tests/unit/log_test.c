@@ -559,6 +559,71 @@ static void test_offset_for_time(void **state)
 	}
 }
 
+/* The largest timestamp's first record (Kafka's MAX_TIMESTAMP), and the
+ * found record's timestamp of a lookup, against an array of the records'
+ * timestamps: out of order, the largest twice, across segments, before
+ * and after a reopen and once the start has moved. */
+static void test_max_timestamp(void **state)
+{
+	struct fx *f = *state;
+	enum { NB = 12, NR = 3 };
+	const int64_t T = 200000, M = T + 5000;
+	int64_t model[NB * NR];
+	int64_t off = 0;
+	fx_open(f);
+	TL_EQ(slog_max_timestamp(f->log, &off), SL_ENOTFOUND);
+	for (int i = 0; i < NB; i++) {
+		int64_t ts[NR];
+		for (int j = 0; j < NR; j++)
+			ts[j] = T + ((i * 7 + j * 3) % 11) * 10;
+		if (i == 5)
+			ts[1] = M; /* offset 16: the first with the largest */
+		if (i == 9)
+			ts[2] = M; /* offset 29: the same, later */
+		memcpy(&model[i * NR], ts, sizeof(ts));
+		long n = tl_make_ts(f->batch, BATCH_CAP, NR, ts, 300,
+				    (uint64_t)i);
+		TL_TRUE(n > 0);
+		TL_OK(tl_append_model(f->w, f->log, &f->m, f->batch, (size_t)n,
+				      EPOCH));
+		if (i % 4 == 3)
+			TL_OK(slog_roll(f->log));
+	}
+	TL_OK(slog_sync(f->log));
+	TL_TRUE(slog_segment_count(f->log) >= 3);
+	for (int pass = 0; pass < 3; pass++) {
+		int64_t start = slog_start_offset(f->log);
+		off = -1;
+		TL_EQ(slog_max_timestamp(f->log, &off), M);
+		TL_EQ(off, start <= 16 ? 16 : 29);
+		/* every query: the first record at or after the start with a
+		 * timestamp at least it, and that record's timestamp */
+		for (int64_t q = T - 5; q <= M + 1; q += 5) {
+			int64_t want = -1;
+			for (int64_t o = start; o < NB * NR && want < 0; o++)
+				if (model[o] >= q)
+					want = o;
+			int64_t got_ts = 0;
+			int64_t got = slog_lookup_time(f->log, q, &got_ts);
+			if (want < 0) {
+				TL_EQ(got, SL_ENOTFOUND);
+				TL_EQ(got_ts, -1);
+				continue;
+			}
+			if (got != want || got_ts != model[want])
+				fail_msg("pass %d: lookup_time(%lld) = %lld at "
+					 "%lld, want %lld at %lld", pass,
+					 (long long)q, (long long)got,
+					 (long long)got_ts, (long long)want,
+					 (long long)model[want]);
+		}
+		if (pass == 0)
+			fx_reopen(f);
+		else if (pass == 1)
+			TL_EQ(slog_delete_records(f->log, 17), 17);
+	}
+}
+
 /* ---- reopen ---- */
 
 static void test_reopen_clean(void **state)
@@ -1105,6 +1170,7 @@ int main(void)
 		T(test_retention_by_size),
 		T(test_truncate),
 		T(test_offset_for_time),
+		T(test_max_timestamp),
 		T(test_reopen_clean),
 		T(test_read_limit_durable),
 		T(test_durable_cb_every_append),

@@ -1037,7 +1037,7 @@ struct kc_alter_configs_resp {
 	struct kc_array responses; /* of struct kc_alter_configs_resp_resource_response */
 };
 
-/* ---- DescribeLogDirs (key 35): Kafka v0-4, flexible v2+; not served ---- */
+/* ---- DescribeLogDirs (key 35): Kafka v0-4, flexible v2+; served v0-4 ---- */
 
 /* DescribeLogDirsRequest.Topics[] */
 struct kc_describe_log_dirs_req_describable_log_dir_topic {
@@ -1234,7 +1234,7 @@ struct kc_describe_cluster_resp {
 	int32_t cluster_authorized_operations; /* default INT32_MIN */
 };
 
-/* ---- DescribeProducers (key 61): Kafka v0, flexible v0+; not served ---- */
+/* ---- DescribeProducers (key 61): Kafka v0, flexible v0+; served v0 ---- */
 
 /* DescribeProducersRequest.Topics[] */
 struct kc_describe_producers_req_topic_request {
