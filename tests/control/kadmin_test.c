@@ -21,6 +21,7 @@
 #include "control/metadata.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/topic_uuid.h"
 
 static char g_dir[PATH_MAX];
 static struct sl_meta *g_m;
@@ -222,6 +223,64 @@ static void test_create(void **state)
 	TL_TRUE(sl_meta_find(m2, "events", 6) != NULL);
 	sl_meta_close(m2);
 	free(m2);
+}
+
+/* CreateTopics v5+ (flexible) answers with the created topic's partitions,
+ * replication factor and configs, v7 with its topic id too. */
+static void test_create_v7(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "shown", 3, -1);
+	with_config(0, "retention.ms", "60000");
+	with_config(0, "cleanup.policy", "compact");
+	for (int16_t ver = 5; ver <= 7; ver += 2) {
+		const struct kc_create_topics_resp_topic *r =
+			create1(ver, ver == 5, &changed);
+		TL_EQ(r->error_code, 0);
+		TL_EQ(changed, ver == 7);
+		TL_EQ(r->num_partitions, 3);
+		TL_EQ(r->replication_factor, 1);
+		TL_EQ(r->configs.count, 11);
+		const struct kc_create_topics_resp_config *c = r->configs.items;
+		int seen = 0;
+		for (int32_t i = 0; i < r->configs.count; i++) {
+			if (c[i].name.len == 12 &&
+			    !memcmp(c[i].name.ptr, "retention.ms", 12)) {
+				assert_str_is(c[i].value, "60000");
+				TL_EQ(c[i].config_source, KC_CONFIG_SOURCE_TOPIC);
+				TL_EQ(c[i].read_only, false);
+				seen++;
+			} else if (c[i].name.len == 14 &&
+				   !memcmp(c[i].name.ptr, "cleanup.policy", 14)) {
+				assert_str_is(c[i].value, "compact");
+				TL_EQ(c[i].config_source, KC_CONFIG_SOURCE_TOPIC);
+				seen++;
+			} else if (c[i].name.len == 13 &&
+				   !memcmp(c[i].name.ptr, "segment.bytes", 13)) {
+				assert_str_is(c[i].value, "1073741824");
+				TL_EQ(c[i].config_source, KC_CONFIG_SOURCE_DEFAULT);
+				seen++;
+			}
+		}
+		TL_EQ(seen, 3);
+		uint8_t want[16] = {0};
+		if (ver == 7)
+			sl_topic_uuid(find("shown")->id, want);
+		else
+			TL_TRUE(find("shown") == NULL); /* validate_only */
+		TL_EQ(memcmp(r->topic_id.b, want, 16), 0);
+	}
+	/* an error: no configs, counts -1 */
+	const struct kc_create_topics_resp_topic *r = create1(7, false, &changed);
+	TL_EQ(r->error_code, SN_ERR_TOPIC_ALREADY_EXISTS);
+	TL_EQ(r->num_partitions, -1);
+	TL_EQ(r->configs.count, -1);
+	/* v0 still answers name and code only */
+	topic(0, "plain", 1, 1);
+	r = create1(0, false, &changed);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->configs.count, 0);
 }
 
 static void test_create_again(void **state)
@@ -507,6 +566,64 @@ static void test_delete(void **state)
 	TL_EQ(g_m->count, 0);
 }
 
+/* DeleteTopics v6 names topics by id or by name: the id of a live topic
+ * deletes it (the response gives its name and id), an id no topic has is
+ * UNKNOWN_TOPIC_ID, a topic named both ways is a duplicate. */
+static void test_delete_v6(void **state)
+{
+	(void)state;
+	int changed;
+	int32_t n;
+	topic(0, "by-id", 1, 1);
+	topic(1, "by-name", 1, 1);
+	topic(2, "twice", 1, 1);
+	create(7, 3, false, &changed, &n);
+	uint32_t id = find("by-id")->id, twice = find("twice")->id;
+	uint32_t id_name = find("by-name")->id;
+	struct kc_delete_topics_req_topic tv[5] = {
+		{S(NULL), {{0}}}, {S("by-name"), {{0}}}, {S(NULL), {{0}}},
+		{S("twice"), {{0}}}, {S(NULL), {{0}}}};
+	sl_topic_uuid(id, tv[0].topic_id.b);
+	sl_topic_uuid(9999, tv[2].topic_id.b);
+	sl_topic_uuid(twice, tv[4].topic_id.b);
+	struct kc_delete_topics_req q = {{tv, 5}, {NULL, 0}, 1000};
+	static union kc_response r;
+	TL_TRUE(call(KC_API_DELETE_TOPICS, 6, &q, sizeof(q), &r, &changed) > 0);
+	TL_EQ(changed, 1);
+	const struct kc_delete_topics_resp *dr = (const void *)r.raw;
+	const struct kc_delete_topics_resp_topic *o = dr->responses.items;
+	TL_EQ(dr->responses.count, 4);
+	assert_str_is(o[0].name, "by-id");
+	TL_EQ(memcmp(o[0].topic_id.b, tv[0].topic_id.b, 16), 0);
+	TL_EQ(o[0].error_code, 0);
+	assert_str_is(o[1].name, "by-name");
+	TL_EQ(o[1].error_code, 0);
+	uint8_t want[16];
+	sl_topic_uuid(id_name, want);
+	TL_EQ(memcmp(o[1].topic_id.b, want, 16), 0);
+	assert_str_is(o[2].name, NULL);
+	TL_EQ(o[2].error_code, 100); /* UNKNOWN_TOPIC_ID */
+	TL_EQ(memcmp(o[2].topic_id.b, tv[2].topic_id.b, 16), 0);
+	assert_msg_has(o[2].error_message, "id");
+	assert_str_is(o[3].name, "twice");
+	TL_EQ(o[3].error_code, SN_ERR_INVALID_REQUEST);
+	TL_TRUE(find("by-id") == NULL && find("by-name") == NULL);
+	TL_TRUE(find("twice") != NULL);
+
+	/* a deleted topic's id is unknown from then on; v0 answers by name */
+	tv[0].name = S(NULL);
+	q.topics = (struct kc_array){tv, 1};
+	TL_TRUE(call(KC_API_DELETE_TOPICS, 6, &q, sizeof(q), &r, &changed) > 0);
+	TL_EQ(changed, 0);
+	TL_EQ(((const struct kc_delete_topics_resp_topic *)
+		       dr->responses.items)[0].error_code, 100);
+	const struct kc_delete_topics_resp_topic *v0 =
+		delete(0, "twice", NULL, &changed, &n);
+	TL_EQ(n, 1);
+	assert_str_is(v0[0].name, "twice");
+	TL_EQ(v0[0].error_code, 0);
+}
+
 /* ---- DescribeConfigs ---- */
 
 static const struct kc_describe_configs_result *
@@ -695,7 +812,31 @@ static void test_describe_topic(void **state)
 	assert_str_is(e[1].name, "segment.bytes");
 	TL_EQ(e[1].config_source, KC_CONFIG_SOURCE_DEFAULT);
 	TL_EQ(e[1].config_type, 3); /* INT */
-	TL_EQ(e[1].synonyms.count, 0);
+	/* synonyms (asked for): the override, then the broker's config */
+	const struct kc_describe_configs_synonym *y = e[0].synonyms.items;
+	TL_EQ(e[0].synonyms.count, 2);
+	assert_str_is(y[0].name, "retention.ms");
+	assert_str_is(y[0].value, "1234");
+	TL_EQ(y[0].source, KC_CONFIG_SOURCE_TOPIC);
+	assert_str_is(y[1].name, "log.retention.ms");
+	assert_str_is(y[1].value, "604800000");
+	TL_EQ(y[1].source, KC_CONFIG_SOURCE_STATIC_BROKER);
+	y = e[1].synonyms.items;
+	TL_EQ(e[1].synonyms.count, 1);
+	assert_str_is(y[0].name, "log.segment.bytes");
+	assert_str_is(y[0].value, "1073741824");
+	/* v4 (flexible), the highest: the same fields */
+	o = describe(4, KC_RESOURCE_TOPIC, "described", keys, 3, true);
+	TL_EQ(o->configs.count, 2);
+	e = o->configs.items;
+	assert_str_is(e[0].value, "1234");
+	TL_EQ(e[0].config_source, KC_CONFIG_SOURCE_TOPIC);
+	TL_EQ(e[0].config_type, 5);
+	TL_TRUE(e[0].documentation.len > 0);
+	TL_EQ(e[0].synonyms.count, 2);
+	assert_str_is(e[1].value, "1073741824");
+	TL_EQ(e[1].is_default, false); /* not in v1+ */
+	TL_EQ(e[1].config_source, KC_CONFIG_SOURCE_DEFAULT);
 	o = describe(3, KC_RESOURCE_TOPIC, "described", keys, 0, false);
 	TL_EQ(o->configs.count, 0); /* an empty list asks for nothing */
 	o = describe(2, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
@@ -797,7 +938,7 @@ static void test_truncated(void **state)
 
 	/* other versions and APIs */
 	encode(KC_API_CREATE_TOPICS, 4, &q, sizeof(q));
-	g_req[3] = 5; /* CreateTopics v5 (flexible) */
+	g_req[3] = 8; /* CreateTopics v8: no such version */
 	TL_EQ(answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r, &changed),
 	      -SN_ERR_UNSUPPORTED_VERSION);
 	g_req[1] = KC_API_METADATA;
@@ -907,7 +1048,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_v7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_factor, setup,
 						teardown),

@@ -666,7 +666,7 @@ struct kc_api_versions_resp {
 	bool zk_migration_ready; /* v3+, tag 3 */
 };
 
-/* ---- CreateTopics (key 19): Kafka v0-7, flexible v5+; served v0-4 ---- */
+/* ---- CreateTopics (key 19): Kafka v0-7, flexible v5+; served v0-7 ---- */
 
 /* CreateTopicsRequest.Topics[].Assignments[] */
 struct kc_create_topics_assignment {
@@ -718,7 +718,7 @@ struct kc_create_topics_resp {
 	struct kc_array topics; /* of struct kc_create_topics_resp_topic */
 };
 
-/* ---- DeleteTopics (key 20): Kafka v0-6, flexible v4+; served v0-3 ---- */
+/* ---- DeleteTopics (key 20): Kafka v0-6, flexible v4+; served v0-6 ---- */
 
 /* DeleteTopicsRequest.Topics[] */
 struct kc_delete_topics_req_topic {
@@ -958,7 +958,7 @@ struct kc_txn_offset_commit_resp {
 	struct kc_array topics; /* of struct kc_txn_offset_commit_resp_topic */
 };
 
-/* ---- DescribeConfigs (key 32): Kafka v0-4, flexible v4+; served v0-3 ---- */
+/* ---- DescribeConfigs (key 32): Kafka v0-4, flexible v4+; served v0-4 ---- */
 
 /* DescribeConfigsRequest.Resources[] */
 struct kc_describe_configs_resource {
