@@ -1148,6 +1148,353 @@ static long describe_configs(struct ka *k, const struct kc_request_header *h,
 	return len;
 }
 
+/* ---- AlterConfigs and IncrementalAlterConfigs ---- */
+
+/* Kafka's AlterConfigOp.OpType ids (IncrementalAlterConfigs). */
+#define KA_OP_SET 0
+#define KA_OP_DELETE 1
+#define KA_OP_APPEND 2
+#define KA_OP_SUBTRACT 3
+
+/* One resource's config changes, for sl_admin_modify's step. */
+struct alter {
+	struct ka *k;
+	const void *items;  /* kc_alter_configs_req_alterable_config, or the
+			       incremental one */
+	int32_t n;
+	bool incremental;
+	struct kc_str msg;  /* why, when the step refuses */
+};
+
+static void alter_op(const struct alter *a, int32_t i, struct kc_str *name,
+		     int8_t *op, struct kc_str *value)
+{
+	if (a->incremental) {
+		const struct kc_incremental_alter_configs_req_alterable_config
+			*c = a->items;
+		*name = c[i].name, *op = c[i].config_operation,
+		*value = c[i].value;
+	} else {
+		const struct kc_alter_configs_req_alterable_config *c = a->items;
+		*name = c[i].name, *op = KA_OP_SET, *value = c[i].value;
+	}
+}
+
+/* Set key of t back to what a topic created without it has. */
+static int reset_config(struct ka *k, struct kc_str key, struct sl_topic *t)
+{
+	struct sl_topic d = *t;
+	d.retention_ms = k->c->retention_ms;
+	d.retention_bytes = k->c->retention_bytes;
+	d.segment_bytes = k->c->segment_bytes;
+	sl_topic_compaction_defaults(&d);
+	for (size_t i = 0; i < NCONFIGS(topic_configs_all); i++) {
+		const struct ka_config *c = &topic_configs_all[i];
+		if (c->read_only || !str_is(key, c->name))
+			continue;
+		switch (c->src) {
+		case TOPIC_RETENTION_MS: t->retention_ms = d.retention_ms; break;
+		case TOPIC_RETENTION_BYTES:
+			t->retention_bytes = d.retention_bytes; break;
+		case TOPIC_SEGMENT_BYTES: t->segment_bytes = d.segment_bytes; break;
+		case TOPIC_CLEANUP_POLICY:
+			t->cleanup_policy = d.cleanup_policy; break;
+		case TOPIC_DIRTY_RATIO:
+			t->min_cleanable_dirty_ratio = d.min_cleanable_dirty_ratio;
+			break;
+		case TOPIC_MIN_LAG_MS:
+			t->min_compaction_lag_ms = d.min_compaction_lag_ms; break;
+		case TOPIC_MAX_LAG_MS:
+			t->max_compaction_lag_ms = d.max_compaction_lag_ms; break;
+		case TOPIC_DELETE_RETENTION_MS:
+			t->delete_retention_ms = d.delete_retention_ms; break;
+		default:
+			assert(!"a writable config has a topic source");
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* sl_admin_modify's step: the changes onto the topic as stored now.
+ * AlterConfigs replaces the whole set (a config not given goes back to its
+ * default); IncrementalAlterConfigs changes the configs it names. */
+static int alter_topic(struct sl_topic *t, void *ctx, char *err, size_t errlen)
+{
+	struct alter *a = ctx;
+	struct ka *k = a->k;
+	char kb[68];
+	(void)err, (void)errlen;
+	if (!a->incremental) {
+		t->retention_ms = k->c->retention_ms;
+		t->retention_bytes = k->c->retention_bytes;
+		t->segment_bytes = k->c->segment_bytes;
+		sl_topic_compaction_defaults(t);
+	}
+	for (int32_t i = 0; i < a->n; i++) {
+		struct kc_str key, value;
+		int8_t op;
+		alter_op(a, i, &key, &op, &value);
+		int rc = 0;
+		if (op == KA_OP_SET) {
+			rc = apply_config(k, key, value, t, &a->msg);
+		} else if (op == KA_OP_DELETE) {
+			if (reset_config(k, key, t)) {
+				/* as SET names an unknown key */
+				rc = apply_config(k, key, cstr(""), t, &a->msg);
+				assert(rc);
+			}
+		} else if (!str_is(key, "cleanup.policy")) {
+			a->msg = ka_msg(k, "Config value %s is not allowed for "
+					"config key: %s",
+					op == KA_OP_APPEND ? "append" : "subtract",
+					shown(key, kb));
+			rc = KA_ERR_INVALID_CONFIG;
+		} else {
+			/* the one list config: items added or taken away */
+			struct sl_topic one = *t;
+			rc = apply_config(k, key, value, &one, &a->msg);
+			uint8_t bits = op == KA_OP_APPEND
+					       ? t->cleanup_policy | one.cleanup_policy
+					       : t->cleanup_policy & ~one.cleanup_policy;
+			if (!rc && !bits) {
+				a->msg = ka_msg(k, "cleanup.policy would be "
+						"empty: it is delete, compact "
+						"or both");
+				rc = KA_ERR_INVALID_CONFIG;
+			}
+			if (!rc)
+				t->cleanup_policy = bits;
+		}
+		if (rc)
+			return rc;
+	}
+	return check_topic_configs(k, t, &a->msg);
+}
+
+/* The checks Kafka makes of a resource before applying it (the same for
+ * both APIs): each key once, a value for every SET/APPEND/SUBTRACT, a known
+ * operation.  Returns 0 or INVALID_REQUEST with *msg set. */
+static int alter_precheck(struct ka *k, const struct alter *a,
+			  struct kc_str *msg)
+{
+	/* duplicates by sorting, as mark_duplicates does for topics */
+	struct kc_str *names = ka_take(k, (size_t)a->n * sizeof(*names));
+	uint8_t *dup = ka_take(k, (size_t)a->n);
+	char kb[68];
+	bool nulls = false;
+	for (int32_t i = 0; i < a->n; i++) {
+		int8_t op;
+		struct kc_str value;
+		alter_op(a, i, &names[i], &op, &value);
+		if (op < KA_OP_SET || op > KA_OP_SUBTRACT) {
+			*msg = ka_msg(k, "Unknown operations type %d", (int)op);
+			return SN_ERR_INVALID_REQUEST;
+		}
+		nulls |= op != KA_OP_DELETE && value.len < 0;
+	}
+	mark_duplicates(k, (const uint8_t *)names, sizeof(*names), a->n, dup);
+	for (int32_t i = 0; i < a->n; i++) {
+		if (dup[i]) {
+			*msg = ka_msg(k, "Error due to duplicate config keys");
+			return SN_ERR_INVALID_REQUEST;
+		}
+	}
+	if (nulls) {
+		char list[KA_MSG_MAX] = "";
+		size_t used = 0;
+		for (int32_t i = 0; i < a->n; i++) {
+			int8_t op;
+			struct kc_str key, value;
+			alter_op(a, i, &key, &op, &value);
+			if (op == KA_OP_DELETE || value.len >= 0)
+				continue;
+			int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+					 used ? ", " : "", shown(key, kb));
+			if (w < 0 || (size_t)w >= sizeof(list) - used)
+				break;
+			used += (size_t)w;
+		}
+		*msg = ka_msg(k, "Null value not supported for : %s", list);
+		return SN_ERR_INVALID_REQUEST;
+	}
+	return 0;
+}
+
+/* A broker resource: sluice's broker configs come from sluice.conf and
+ * none can be changed while it runs, which Kafka answers for a config it
+ * cannot update dynamically with INVALID_REQUEST. */
+static int alter_broker(struct ka *k, struct kc_str name, const struct alter *a,
+			struct kc_str *msg)
+{
+	char nb[68], id[16], list[KA_MSG_MAX] = "";
+	size_t used = 0;
+	snprintf(id, sizeof(id), "%d", (int)k->c->node_id);
+	if (name.len > 0 && !str_is(name, id)) {
+		bool digits = name.len <= 10;
+		for (int32_t i = 0; digits && i < name.len; i++)
+			digits = name.ptr[i] >= '0' && name.ptr[i] <= '9';
+		if (!digits)
+			*msg = ka_msg(k, "Node id must be an integer, but it "
+				      "is: %s", shown(name, nb));
+		else
+			*msg = ka_msg(k, "Unexpected broker id, expected %s, "
+				      "but received %s", id, shown(name, nb));
+		return SN_ERR_INVALID_REQUEST;
+	}
+	for (int32_t i = 0; i < a->n; i++) {
+		int8_t op;
+		struct kc_str key, value;
+		alter_op(a, i, &key, &op, &value);
+		const struct ka_config *d = NULL;
+		for (size_t j = 0; j < NCONFIGS(broker_configs_all); j++)
+			if (str_is(key, broker_configs_all[j].name))
+				d = &broker_configs_all[j];
+		if (!d) {
+			*msg = ka_msg(k, "Unknown config name: %s",
+				      shown(key, nb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		if (op == KA_OP_DELETE)
+			continue; /* nothing set dynamically to delete */
+		if ((op == KA_OP_APPEND || op == KA_OP_SUBTRACT) &&
+		    d->type != KA_TYPE_LIST) {
+			*msg = ka_msg(k, "Config value %s is not allowed for "
+				      "config key: %s",
+				      op == KA_OP_APPEND ? "append" : "subtract",
+				      d->name);
+			return KA_ERR_INVALID_CONFIG;
+		}
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+				 used ? ", " : "", d->name);
+		if (w > 0 && (size_t)w < sizeof(list) - used)
+			used += (size_t)w;
+	}
+	if (!used)
+		return 0;
+	*msg = ka_msg(k, "Cannot update these configs dynamically: Set(%s)",
+		      list);
+	return SN_ERR_INVALID_REQUEST;
+}
+
+/* Both APIs: their requests and responses have the same shape (the
+ * incremental config has an operation more); the responses' resource
+ * struct is the same. */
+_Static_assert(sizeof(struct kc_alter_configs_resp_resource_response) ==
+		       sizeof(struct kc_incremental_alter_configs_resp_alter_configs_resource_response),
+	       "one result layout for both APIs");
+_Static_assert(sizeof(struct kc_alter_configs_req_resource) ==
+		       sizeof(struct kc_incremental_alter_configs_req_alter_configs_resource) &&
+	       offsetof(struct kc_alter_configs_req_resource, configs) ==
+		       offsetof(struct kc_incremental_alter_configs_req_alter_configs_resource, configs),
+	       "one resource layout for both APIs");
+_Static_assert(sizeof(struct kc_alter_configs_req) ==
+		       sizeof(struct kc_incremental_alter_configs_req) &&
+	       offsetof(struct kc_alter_configs_req, validate_only) ==
+		       offsetof(struct kc_incremental_alter_configs_req, validate_only),
+	       "one request layout for both APIs");
+
+static long alter_configs(struct ka *k, const struct kc_request_header *h,
+			  const struct kc_alter_configs_req *q, uint8_t *resp,
+			  size_t cap, int *changed)
+{
+	bool incremental = h->api_key == KC_API_INCREMENTAL_ALTER_CONFIGS;
+	union kc_response body;
+	struct kc_alter_configs_resp *r = (void *)body.raw;
+	const struct kc_alter_configs_req_resource *res = q->resources.items;
+	int32_t n = q->resources.count > 0 ? q->resources.count : 0;
+	size_t bound = KA_FIXED_BYTES;
+	for (int32_t i = 0; i < n; i++)
+		bound += (size_t)(res[i].resource_name.len > 0
+					  ? res[i].resource_name.len : 0) +
+			 KA_PER_TOPIC_BYTES;
+	if (bound > cap)
+		return -ENOBUFS;
+	k->msg_budget = cap - bound;
+
+	kc_defaults(kc_api_spec(h->api_key)->response, body.raw);
+	struct kc_alter_configs_resp_resource_response *out =
+		ka_take(k, (size_t)n * sizeof(*out));
+	/* a resource named twice: both answered INVALID_REQUEST, as Kafka */
+	struct kc_str *ids = ka_take(k, (size_t)n * sizeof(*ids));
+	uint8_t *dup = ka_take(k, (size_t)n);
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_str nm = res[i].resource_name;
+		size_t len = nm.len > 0 ? (size_t)nm.len : 0;
+		char *p = ka_take(k, len + 1);
+		p[0] = (char)res[i].resource_type;
+		if (len)
+			memcpy(p + 1, nm.ptr, len);
+		ids[i] = (struct kc_str){p, (int32_t)len + 1};
+	}
+	mark_duplicates(k, (const uint8_t *)ids, sizeof(*ids), n, dup);
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_alter_configs_resp_resource_response *o = &out[i];
+		struct kc_str name = res[i].resource_name;
+		*o = (struct kc_alter_configs_resp_resource_response){
+			.error_message = {NULL, -1},
+			.resource_type = res[i].resource_type,
+			.resource_name = name,
+		};
+		struct alter a = {
+			.k = k,
+			.items = res[i].configs.items,
+			.n = res[i].configs.count > 0 ? res[i].configs.count : 0,
+			.incremental = incremental,
+			.msg = {NULL, -1},
+		};
+		int code;
+		char nb[68];
+		if (dup[i]) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "Each resource must appear "
+						  "at most once.");
+			continue;
+		}
+		if ((code = alter_precheck(k, &a, &o->error_message))) {
+			o->error_code = (int16_t)code;
+			continue;
+		}
+		if (res[i].resource_type == KC_RESOURCE_BROKER) {
+			o->error_code = (int16_t)alter_broker(k, name, &a,
+							      &o->error_message);
+			continue;
+		}
+		if (res[i].resource_type != KC_RESOURCE_TOPIC) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "resource type %d is not "
+						  "supported: 2 (topic) and 4 "
+						  "(broker) are",
+						  (int)res[i].resource_type);
+			continue;
+		}
+		if (name.len <= 0 || name.len > SN_NAME_MAX ||
+		    !sn_topic_name_valid(name.ptr, (size_t)name.len)) {
+			o->error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			o->error_message = ka_msg(k, "topic '%s' does not exist",
+						  shown(name, nb));
+			continue;
+		}
+		char err[512] = "";
+		long rc = sl_admin_modify(k->m, name.ptr, (size_t)name.len,
+					  alter_topic, &a, q->validate_only,
+					  NULL, err, sizeof(err));
+		if (rc == 0) {
+			*changed |= !q->validate_only;
+		} else {
+			o->error_code = (int16_t)-rc;
+			o->error_message = err[0] ? ka_msg(k, "%s", err) : a.msg;
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->responses = (struct kc_array){out, n};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0); /* the bound above holds it */
+	return len;
+}
+
 /* ---- the entry point ---- */
 
 /* Bytes of the response arena for a decoded request of key. */
@@ -1187,6 +1534,26 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
 		break;
 	}
+	case KC_API_ALTER_CONFIGS:
+	case KC_API_INCREMENTAL_ALTER_CONFIGS: {
+		const struct kc_alter_configs_req *q = (const void *)body->raw;
+		const struct kc_alter_configs_req_resource *r = q->resources.items;
+		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
+		/* result, duplicate flag, sort entry, id string, messages
+		 * (the resource's and apply_config's); each config's name,
+		 * flag and sort entry for the key check */
+		per = sizeof(struct kc_alter_configs_resp_resource_response) +
+		      1 + sizeof(struct ka_name) + sizeof(struct kc_str) + 8 +
+		      SN_NAME_MAX + 2 * (KA_MSG_MAX + 1 + 8) + 64;
+		for (size_t i = 0; i < n; i++)
+			extra += (r[i].configs.count > 0
+					  ? (size_t)r[i].configs.count : 0) *
+					 (sizeof(struct kc_str) + 1 +
+					  sizeof(struct ka_name)) + 24 +
+				 (r[i].resource_name.len > 0
+					  ? (size_t)r[i].resource_name.len : 0);
+		break;
+	}
 	default: {
 		const struct kc_describe_configs_req *q = (const void *)body->raw;
 		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
@@ -1205,7 +1572,9 @@ bool sl_kadmin_serves(int16_t api_key)
 	return api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_DESCRIBE_CONFIGS ||
-	       api_key == KC_API_CREATE_PARTITIONS;
+	       api_key == KC_API_CREATE_PARTITIONS ||
+	       api_key == KC_API_ALTER_CONFIGS ||
+	       api_key == KC_API_INCREMENTAL_ALTER_CONFIGS;
 }
 
 long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
@@ -1251,6 +1620,11 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 	case KC_API_CREATE_PARTITIONS:
 		rc = create_partitions(&k, &h, (const void *)body.raw, resp, cap,
 				       changed);
+		break;
+	case KC_API_ALTER_CONFIGS:
+	case KC_API_INCREMENTAL_ALTER_CONFIGS:
+		rc = alter_configs(&k, &h, (const void *)body.raw, resp, cap,
+				   changed);
 		break;
 	default:
 		assert(h.api_key == KC_API_DESCRIBE_CONFIGS);

@@ -1,6 +1,7 @@
 /*
  * Kafka admin requests answered by the control plane: CreateTopics (v0-7),
- * DeleteTopics (v0-6), DescribeConfigs (v0-4) and CreatePartitions (v0-3),
+ * DeleteTopics (v0-6), DescribeConfigs (v0-4), CreatePartitions (v0-3),
+ * AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1),
  * decoded and encoded with
  * the Kafka codec (proto/kafka/kcodec.h) and applied with the same rules
  * and transactions as the native CREATE_TOPIC / DELETE_TOPIC requests
@@ -36,6 +37,13 @@
  *     the request lists some; v1+ synonyms when asked (the override,
  *     then the broker config it falls back to).  Other resource types:
  *     INVALID_REQUEST.
+ *   - AlterConfigs replaces a topic's whole set of writable configs (the
+ *     ones not given back to their defaults); IncrementalAlterConfigs SET,
+ *     DELETE, and APPEND/SUBTRACT for cleanup.policy; each resource one
+ *     sl_admin_modify transaction (*changed: the caller pushes the topic).
+ *     Broker configs are sluice.conf's: setting one is INVALID_REQUEST
+ *     ("Cannot update these configs dynamically", as Kafka says of a
+ *     static config).
  *
  * Control-plane thread only (it uses m, which is not thread-safe).
  */

@@ -23,6 +23,11 @@
 #include "proto/kafka/kcodec.h"
 #include "proto/topic_uuid.h"
 
+#define KA_SET 0
+#define KA_DEL 1
+#define KA_APPEND 2
+#define KA_SUBTRACT 3
+
 static char g_dir[PATH_MAX];
 static struct sl_meta *g_m;
 static struct sl_config g_cfg;
@@ -904,6 +909,200 @@ static void test_describe_broker(void **state)
 	assert_msg_has(o->error_message, "resource type 3");
 }
 
+/* ---- AlterConfigs and IncrementalAlterConfigs ---- */
+
+static const struct kc_alter_configs_resp_resource_response *
+alter(int16_t key, int16_t ver, int8_t type, const char *name,
+      const void *configs, int32_t n, bool validate_only, int *changed)
+{
+	static union kc_response r;
+	struct kc_alter_configs_req_resource res = {type, S(name),
+						    {(void *)configs, n}};
+	struct kc_alter_configs_req q = {{&res, 1}, validate_only};
+	TL_TRUE(call(key, ver, &q, sizeof(q), &r, changed) > 0);
+	const struct kc_alter_configs_resp *ar = (const void *)r.raw;
+	TL_EQ(ar->responses.count, 1);
+	const struct kc_alter_configs_resp_resource_response *o =
+		ar->responses.items;
+	TL_EQ(o->resource_type, type);
+	assert_str_is(o->resource_name, name);
+	return o;
+}
+
+/* AlterConfigs v0 and v2: the whole set replaced (unlisted configs back to
+ * their defaults), durable; validate_only and every refusal change
+ * nothing; a broker's configs are not dynamic. */
+static void test_alter_configs(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "altered", 1, 1);
+	with_config(0, "retention.ms", "1234");
+	with_config(0, "cleanup.policy", "compact");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	struct kc_alter_configs_req_alterable_config c[3] = {
+		{S("retention.bytes"), S("5000000")},
+		{S("min.compaction.lag.ms"), S("10")},
+		{S("max.compaction.lag.ms"), S("20")}};
+	for (int16_t ver = 0; ver <= 2; ver += 2) {
+		const struct kc_alter_configs_resp_resource_response *o =
+			alter(KC_API_ALTER_CONFIGS, ver, KC_RESOURCE_TOPIC,
+			      "altered", c, 3, ver == 0, &changed);
+		TL_EQ(o->error_code, 0);
+		assert_str_is(o->error_message, NULL);
+		TL_EQ(changed, ver == 2);
+		const struct sl_topic *t = find("altered");
+		TL_EQ(t->retention_bytes, ver == 2 ? 5000000 : g_cfg.retention_bytes);
+		TL_EQ(t->retention_ms, ver == 2 ? g_cfg.retention_ms : 1234);
+		TL_EQ(t->cleanup_policy, ver == 2 ? SN_CLEANUP_DELETE
+						  : SN_CLEANUP_COMPACT);
+		TL_EQ(t->min_compaction_lag_ms, ver == 2 ? 10 : 0);
+	}
+	/* durable */
+	char err[1024];
+	struct sl_meta *m2 = malloc(sizeof(*m2));
+	TL_OK(sl_meta_open(m2, g_dir, err, sizeof(err)));
+	TL_EQ(sl_meta_find(m2, "altered", 7)->retention_bytes, 5000000);
+	sl_meta_close(m2);
+	free(m2);
+	/* DescribeConfigs shows it */
+	const struct kc_describe_configs_result *d =
+		describe(2, KC_RESOURCE_TOPIC, "altered", NULL, -1, false);
+	assert_str_is(entry(d, "retention.bytes")->value, "5000000");
+	TL_EQ(entry(d, "retention.ms")->config_source, KC_CONFIG_SOURCE_DEFAULT);
+
+	/* refusals: nothing changes */
+	struct kc_alter_configs_req_alterable_config bad[2] = {
+		{S("retention.ms"), S("soon")}, {S("no.such"), S("1")}};
+	const struct kc_alter_configs_resp_resource_response *o =
+		alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_TOPIC, "altered",
+		      &bad[0], 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_msg_has(o->error_message, "retention.ms");
+	TL_EQ(changed, 0);
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered",
+		  &bad[1], 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_msg_has(o->error_message, "no.such");
+	struct kc_alter_configs_req_alterable_config lag[2] = {
+		{S("min.compaction.lag.ms"), S("30")},
+		{S("max.compaction.lag.ms"), S("20")}};
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered", lag, 2,
+		  false, &changed);
+	TL_EQ(o->error_code, 40);
+	struct kc_alter_configs_req_alterable_config twice[2] = {
+		{S("retention.ms"), S("1")}, {S("retention.ms"), S("2")}};
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered", twice,
+		  2, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "duplicate config keys");
+	struct kc_alter_configs_req_alterable_config null1 = {
+		S("retention.ms"), S(NULL)};
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered", &null1,
+		  1, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "Null value not supported for : "
+			"retention.ms");
+	TL_EQ(find("altered")->retention_bytes, 5000000);
+	TL_EQ(find("altered")->min_compaction_lag_ms, 10);
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC, "gone", c, 1,
+		  false, &changed);
+	TL_EQ(o->error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+
+	/* the broker: its configs are sluice.conf's, not dynamic */
+	struct kc_alter_configs_req_alterable_config bc[2] = {
+		{S("log.retention.ms"), S("1000")}, {S("num.partitions"), S("3")}};
+	o = alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_BROKER, "1", bc, 2,
+		  false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_str_is(o->error_message, "Cannot update these configs "
+		      "dynamically: Set(log.retention.ms, num.partitions)");
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_BROKER, "", bad + 1, 1,
+		  false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_msg_has(o->error_message, "Unknown config name: no.such");
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_BROKER, "2", bc, 1,
+		  false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "Unexpected broker id, expected 1");
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_BROKER, "1", bc, 0,
+		  false, &changed);
+	TL_EQ(o->error_code, 0);
+}
+
+/* IncrementalAlterConfigs v0 and v1: SET and DELETE per key, APPEND and
+ * SUBTRACT only for the list config cleanup.policy. */
+static void test_incremental_alter(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "incr", 1, 1);
+	with_config(0, "retention.ms", "1234");
+	with_config(0, "segment.bytes", "2097152");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	struct kc_incremental_alter_configs_req_alterable_config c[3] = {
+		{S("retention.bytes"), KA_SET, S("7000000")},
+		{S("retention.ms"), KA_DEL, S(NULL)},
+		{S("cleanup.policy"), KA_APPEND, S("compact")}};
+	const struct kc_alter_configs_resp_resource_response *o =
+		alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC,
+		      "incr", c, 3, false, &changed);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(changed, 1);
+	const struct sl_topic *t = find("incr");
+	TL_EQ(t->retention_bytes, 7000000);
+	TL_EQ(t->retention_ms, g_cfg.retention_ms);
+	TL_EQ(t->segment_bytes, 2097152); /* not named: kept */
+	TL_EQ(t->cleanup_policy, SN_CLEANUP_DELETE | SN_CLEANUP_COMPACT);
+
+	struct kc_incremental_alter_configs_req_alterable_config s[1] = {
+		{S("cleanup.policy"), KA_SUBTRACT, S("delete")}};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", s, 1, true, &changed);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(changed, 0); /* validate_only */
+	TL_EQ(find("incr")->cleanup_policy, SN_CLEANUP_DELETE | SN_CLEANUP_COMPACT);
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", s, 1, false, &changed);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(find("incr")->cleanup_policy, SN_CLEANUP_COMPACT);
+	s[0].value = S("compact");
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", s, 1, false, &changed);
+	TL_EQ(o->error_code, 40); /* nothing left */
+	struct kc_incremental_alter_configs_req_alterable_config a[1] = {
+		{S("retention.ms"), KA_APPEND, S("5")}};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", a, 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_str_is(o->error_message, "Config value append is not allowed "
+		      "for config key: retention.ms");
+	a[0].config_operation = 9;
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", a, 1, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "Unknown operations type 9");
+	a[0] = (struct kc_incremental_alter_configs_req_alterable_config){
+		S("nope"), KA_DEL, S(NULL)};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC,
+		  "incr", a, 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	TL_EQ(find("incr")->retention_bytes, 7000000);
+
+	/* the broker: SET refused as not dynamic, DELETE has nothing to do */
+	struct kc_incremental_alter_configs_req_alterable_config b[1] = {
+		{S("log.segment.bytes"), KA_SET, S("1048576")}};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_BROKER, "1",
+		  b, 1, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_str_is(o->error_message, "Cannot update these configs "
+		      "dynamically: Set(log.segment.bytes)");
+	b[0].config_operation = KA_DEL;
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_BROKER, "1",
+		  b, 1, false, &changed);
+	TL_EQ(o->error_code, 0);
+}
+
 /* ---- what cannot be answered ---- */
 
 static void test_truncated(void **state)
@@ -1063,6 +1262,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_alter_configs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_incremental_alter, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),

@@ -7,7 +7,11 @@
  *   - DeleteTopics v0 (by name) and v6 (by id; an unknown id is
  *     UNKNOWN_TOPIC_ID);
  *   - DescribeConfigs v0 (is_default) and v4 (sources, synonyms, types,
- *     documentation) of a topic and of the broker.
+ *     documentation) of a topic and of the broker;
+ *   - AlterConfigs v0 and v2 (the whole set replaced), IncrementalAlterConfigs
+ *     v0 and v1 (SET, DELETE, APPEND, SUBTRACT), each seen by
+ *     DescribeConfigs; broker configs refused as Kafka refuses configs it
+ *     cannot change dynamically.
  * Exit 77 when binaries are missing.
  */
 #include <arpa/inet.h>
@@ -304,6 +308,107 @@ static int t_describe_configs(void)
 	return 0;
 }
 
+static const struct kc_alter_configs_resp_resource_response *
+alter(int16_t key, int16_t v, int8_t type, const char *name,
+      const void *configs, int32_t n, union kc_response *u)
+{
+	struct kc_alter_configs_req_resource res = { type, S(name),
+						     { (void *)configs, n } };
+	struct kc_alter_configs_req q = { { &res, 1 }, false };
+	if (kcall(key, v, &q, u))
+		return NULL;
+	const struct kc_alter_configs_resp *r = (const void *)u->raw;
+	if (r->responses.count != 1)
+		return NULL;
+	const struct kc_alter_configs_resp_resource_response *o =
+		r->responses.items;
+	if (o->resource_type != type || !str_is(o->resource_name, name))
+		return NULL;
+	return o;
+}
+
+static int t_alter_configs(void)
+{
+	union kc_response u, d;
+	CHECK(create(7, "ac", 1, "retention.ms", "100000", &u) != NULL);
+	struct kc_alter_configs_req_alterable_config c[1] = {
+		{ S("retention.bytes"), S("3000000") } };
+	const struct kc_alter_configs_resp_resource_response *o =
+		alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC, "ac", c, 1, &u);
+	CHECK(o && o->error_code == 0 && o->error_message.len == -1);
+	const struct kc_describe_configs_result *r =
+		describe(4, KC_RESOURCE_TOPIC, "ac", false, &d);
+	CHECK(r && str_is(entry_of(r, "retention.bytes")->value, "3000000"));
+	/* not listed: back to the default */
+	CHECK(str_is(entry_of(r, "retention.ms")->value, "604800000"));
+	CHECK(entry_of(r, "retention.ms")->config_source ==
+	      KC_CONFIG_SOURCE_DEFAULT);
+	c[0] = (struct kc_alter_configs_req_alterable_config){
+		S("cleanup.policy"), S("compact,delete") };
+	o = alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_TOPIC, "ac", c, 1, &u);
+	CHECK(o && o->error_code == 0);
+	r = describe(0, KC_RESOURCE_TOPIC, "ac", false, &d);
+	CHECK(r && str_is(entry_of(r, "cleanup.policy")->value,
+			  "compact,delete"));
+	CHECK(str_is(entry_of(r, "retention.bytes")->value, "-1"));
+	c[0] = (struct kc_alter_configs_req_alterable_config){
+		S("retention.ms"), S("x") };
+	o = alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_TOPIC, "ac", c, 1, &u);
+	CHECK(o && o->error_code == 40 && o->error_message.len > 0);
+	o = alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_TOPIC, "nosuch", c, 0, &u);
+	CHECK(o && o->error_code == SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	c[0] = (struct kc_alter_configs_req_alterable_config){
+		S("log.retention.ms"), S("1000") };
+	o = alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_BROKER, "1", c, 1, &u);
+	CHECK(o && o->error_code == SN_ERR_INVALID_REQUEST);
+	CHECK(str_is(o->error_message, "Cannot update these configs "
+		     "dynamically: Set(log.retention.ms)"));
+	return 0;
+}
+
+static int t_incremental_alter_configs(void)
+{
+	union kc_response u, d;
+	CHECK(create(7, "iac", 1, "retention.ms", "100000", &u) != NULL);
+	struct kc_incremental_alter_configs_req_alterable_config c[2] = {
+		{ S("retention.bytes"), 0 /* SET */, S("4000000") },
+		{ S("cleanup.policy"), 2 /* APPEND */, S("compact") } };
+	const struct kc_alter_configs_resp_resource_response *o =
+		alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC,
+		      "iac", c, 2, &u);
+	CHECK(o && o->error_code == 0 && o->error_message.len == -1);
+	const struct kc_describe_configs_result *r =
+		describe(4, KC_RESOURCE_TOPIC, "iac", false, &d);
+	CHECK(r && str_is(entry_of(r, "retention.bytes")->value, "4000000"));
+	CHECK(str_is(entry_of(r, "retention.ms")->value, "100000")); /* kept */
+	CHECK(str_is(entry_of(r, "cleanup.policy")->value, "compact,delete"));
+	c[0] = (struct kc_incremental_alter_configs_req_alterable_config){
+		S("retention.ms"), 1 /* DELETE */, S(NULL) };
+	c[1] = (struct kc_incremental_alter_configs_req_alterable_config){
+		S("cleanup.policy"), 3 /* SUBTRACT */, S("delete") };
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "iac",
+		  c, 2, &u);
+	CHECK(o && o->error_code == 0);
+	r = describe(4, KC_RESOURCE_TOPIC, "iac", false, &d);
+	CHECK(r && str_is(entry_of(r, "retention.ms")->value, "604800000"));
+	CHECK(str_is(entry_of(r, "cleanup.policy")->value, "compact"));
+	c[0] = (struct kc_incremental_alter_configs_req_alterable_config){
+		S("segment.bytes"), 2 /* APPEND */, S("5") };
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "iac",
+		  c, 1, &u);
+	CHECK(o && o->error_code == 40);
+	CHECK(str_is(o->error_message, "Config value append is not allowed "
+		     "for config key: segment.bytes"));
+	c[0] = (struct kc_incremental_alter_configs_req_alterable_config){
+		S("num.partitions"), 0, S("4") };
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_BROKER, "",
+		  c, 1, &u);
+	CHECK(o && o->error_code == SN_ERR_INVALID_REQUEST);
+	CHECK(str_is(o->error_message, "Cannot update these configs "
+		     "dynamically: Set(num.partitions)"));
+	return 0;
+}
+
 int main(void)
 {
 	if (tb_available())
@@ -325,6 +430,8 @@ int main(void)
 		{ "create_topics", t_create_topics },
 		{ "delete_topics", t_delete_topics },
 		{ "describe_configs", t_describe_configs },
+		{ "alter_configs", t_alter_configs },
+		{ "incremental_alter_configs", t_incremental_alter_configs },
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = failures;

@@ -1005,7 +1005,7 @@ struct kc_describe_configs_resp {
 	struct kc_array results; /* of struct kc_describe_configs_result */
 };
 
-/* ---- AlterConfigs (key 33): Kafka v0-2, flexible v2+; not served ---- */
+/* ---- AlterConfigs (key 33): Kafka v0-2, flexible v2+; served v0-2 ---- */
 
 /* AlterConfigsRequest.Resources[].Configs[] */
 struct kc_alter_configs_req_alterable_config {
@@ -1140,7 +1140,7 @@ struct kc_delete_groups_resp {
 	struct kc_array results; /* of struct kc_deletable_group_result */
 };
 
-/* ---- IncrementalAlterConfigs (key 44): Kafka v0-1, flexible v1+; not served ---- */
+/* ---- IncrementalAlterConfigs (key 44): Kafka v0-1, flexible v1+; served v0-1 ---- */
 
 /* IncrementalAlterConfigsRequest.Resources[].Configs[] */
 struct kc_incremental_alter_configs_req_alterable_config {
