@@ -34,11 +34,13 @@
 #include "control/admin.h"
 #include "control/kadmin.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/topic_uuid.h"
 
 /* Kafka error codes used here that the native protocol has no name for. */
 #define KA_ERR_INVALID_REPLICATION_FACTOR 38
 #define KA_ERR_INVALID_REPLICA_ASSIGNMENT 39
 #define KA_ERR_INVALID_CONFIG 40
+#define KA_ERR_UNKNOWN_TOPIC_ID 100
 
 /* Kafka's ConfigType numbers (DescribeConfigs v3+). */
 #define KA_TYPE_STRING 2
@@ -210,6 +212,160 @@ static void mark_duplicates(struct ka *k, const uint8_t *items, size_t stride,
 			dup[v[j].index] = v[j].index == first ? 1 : 2;
 	}
 }
+
+/* ---- the configs sluice describes ---- */
+
+/* One describable config: where its value comes from and how Kafka types
+ * it.  Topic entries without a field are fixed by what sluice does. */
+enum ka_src {
+	TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_SEGMENT_BYTES,
+	TOPIC_CLEANUP_POLICY, TOPIC_DIRTY_RATIO, TOPIC_MIN_LAG_MS,
+	TOPIC_MAX_LAG_MS, TOPIC_DELETE_RETENTION_MS,
+	FIXED,
+	BROKER_ID, BROKER_PARTITIONS, BROKER_LOG_DIRS, BROKER_RETENTION_MS,
+	BROKER_RETENTION_BYTES, BROKER_SEGMENT_BYTES,
+};
+
+struct ka_config {
+	const char *name;
+	enum ka_src src;
+	const char *fixed;  /* the value of a FIXED entry */
+	int8_t type;        /* KA_TYPE_* */
+	bool read_only;     /* false: settable when the topic is created */
+	const char *doc;
+	const char *synonym; /* the broker config a topic one defaults to */
+	int8_t synonym_source; /* its KC_CONFIG_SOURCE_* */
+};
+
+#define STATIC KC_CONFIG_SOURCE_STATIC_BROKER
+#define DEFAULT KC_CONFIG_SOURCE_DEFAULT
+
+static const struct ka_config topic_configs_all[] = {
+	{"retention.ms", TOPIC_RETENTION_MS, NULL, KA_TYPE_LONG, false,
+	 "How long records are kept, in milliseconds: a segment is deleted once "
+	 "its newest record is older; -1: forever.",
+	 "log.retention.ms", STATIC},
+	{"retention.bytes", TOPIC_RETENTION_BYTES, NULL, KA_TYPE_LONG, false,
+	 "The bytes a partition keeps: its oldest segments are deleted while "
+	 "the rest still holds this much; -1: unlimited.",
+	 "log.retention.bytes", STATIC},
+	{"segment.bytes", TOPIC_SEGMENT_BYTES, NULL, KA_TYPE_INT, false,
+	 "The size at which a partition's log rolls to a new segment.",
+	 "log.segment.bytes", STATIC},
+	{"cleanup.policy", TOPIC_CLEANUP_POLICY, NULL, KA_TYPE_LIST, false,
+	 "delete: old segments are removed by retention; compact: the "
+	 "cleaner keeps the last record of each key; compact,delete: both.",
+	 "log.cleanup.policy", DEFAULT},
+	{"min.cleanable.dirty.ratio", TOPIC_DIRTY_RATIO, NULL, KA_TYPE_DOUBLE,
+	 false, "A compaction pass starts when the part of the log not yet "
+	 "cleaned is more than this share of it.",
+	 "log.cleaner.min.cleanable.ratio", DEFAULT},
+	{"min.compaction.lag.ms", TOPIC_MIN_LAG_MS, NULL, KA_TYPE_LONG, false,
+	 "A record stays uncompacted for at least this long.",
+	 "log.cleaner.min.compaction.lag.ms", DEFAULT},
+	{"max.compaction.lag.ms", TOPIC_MAX_LAG_MS, NULL, KA_TYPE_LONG, false,
+	 "A record older than this is compacted whatever the dirty ratio.",
+	 "log.cleaner.max.compaction.lag.ms", DEFAULT},
+	{"delete.retention.ms", TOPIC_DELETE_RETENTION_MS, NULL, KA_TYPE_LONG,
+	 false, "How long a delete marker (null value) is kept after the "
+	 "pass that first cleaned it.",
+	 "log.cleaner.delete.retention.ms", DEFAULT},
+	{"compression.type", FIXED, "producer", KA_TYPE_STRING, true,
+	 "Record batches are stored as the producer compressed them.",
+	 "compression.type", DEFAULT},
+	{"message.timestamp.type", FIXED, "CreateTime", KA_TYPE_STRING, true,
+	 "Timestamps are the producer's.",
+	 "log.message.timestamp.type", DEFAULT},
+	{"min.insync.replicas", FIXED, "1", KA_TYPE_INT, true,
+	 "A single-node broker: every partition has one replica.",
+	 "min.insync.replicas", DEFAULT},
+};
+
+static const struct ka_config broker_configs_all[] = {
+	{"broker.id", BROKER_ID, NULL, KA_TYPE_INT, true,
+	 "This broker's node id (node_id in sluice.conf).",
+	 NULL, STATIC},
+	{"num.partitions", BROKER_PARTITIONS, NULL, KA_TYPE_INT, true,
+	 "Partitions of a topic created without a count "
+	 "(default_partitions).",
+	 NULL, STATIC},
+	{"default.replication.factor", FIXED, "1", KA_TYPE_INT, true,
+	 "A single-node broker keeps one replica.",
+	 NULL, STATIC},
+	{"log.dirs", BROKER_LOG_DIRS, NULL, KA_TYPE_STRING, true,
+	 "Where the logs live (data_dir).",
+	 NULL, STATIC},
+	{"log.retention.ms", BROKER_RETENTION_MS, NULL, KA_TYPE_LONG, true,
+	 "Default retention.ms of new topics (retention_hours).",
+	 NULL, STATIC},
+	{"log.retention.bytes", BROKER_RETENTION_BYTES, NULL, KA_TYPE_LONG, true,
+	 "Default retention.bytes of new topics (retention_bytes).",
+	 NULL, STATIC},
+	{"log.segment.bytes", BROKER_SEGMENT_BYTES, NULL, KA_TYPE_INT, true,
+	 "Default segment.bytes of new topics (segment_mb).",
+	 NULL, STATIC},
+};
+
+#undef STATIC
+#undef DEFAULT
+
+#define NCONFIGS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The value of config d (of topic t, or of this broker when t is null) and
+ * the one it has when nothing overrides it, both as Kafka writes them. */
+static void config_value(struct ka *k, const struct ka_config *d,
+			 const struct sl_topic *t, struct kc_str *value,
+			 struct kc_str *dflt_value)
+{
+	const struct sl_config *c = k->c;
+	int64_t v = 0, dflt = 0;
+	switch (d->src) {
+	case TOPIC_RETENTION_MS:
+		v = t->retention_ms, dflt = c->retention_ms; break;
+	case TOPIC_RETENTION_BYTES:
+		v = t->retention_bytes, dflt = c->retention_bytes; break;
+	case TOPIC_SEGMENT_BYTES:
+		v = t->segment_bytes, dflt = c->segment_bytes; break;
+	case TOPIC_MIN_LAG_MS:
+		v = t->min_compaction_lag_ms, dflt = SL_MIN_LAG_MS_DEFAULT; break;
+	case TOPIC_MAX_LAG_MS:
+		v = t->max_compaction_lag_ms, dflt = SL_MAX_LAG_MS_DEFAULT; break;
+	case TOPIC_DELETE_RETENTION_MS:
+		v = t->delete_retention_ms;
+		dflt = SL_DELETE_RETENTION_MS_DEFAULT;
+		break;
+	case BROKER_ID: v = dflt = c->node_id; break;
+	case BROKER_PARTITIONS: v = dflt = c->default_partitions; break;
+	case BROKER_RETENTION_MS: v = dflt = c->retention_ms; break;
+	case BROKER_RETENTION_BYTES: v = dflt = c->retention_bytes; break;
+	case BROKER_SEGMENT_BYTES: v = dflt = c->segment_bytes; break;
+	case TOPIC_CLEANUP_POLICY:
+		*value = cstr(t->cleanup_policy == SN_CLEANUP_DELETE ? "delete"
+			      : t->cleanup_policy == SN_CLEANUP_COMPACT
+				      ? "compact" : "compact,delete");
+		*dflt_value = cstr("delete");
+		return;
+	case TOPIC_DIRTY_RATIO:
+		*value = ka_double(k, t->min_cleanable_dirty_ratio);
+		*dflt_value = ka_double(k, SL_DIRTY_RATIO_DEFAULT);
+		return;
+	case FIXED:
+		*value = *dflt_value = cstr(d->fixed);
+		return;
+	case BROKER_LOG_DIRS:
+		*value = *dflt_value = cstr(c->data_dir);
+		return;
+	}
+	*value = ka_num(k, v);
+	*dflt_value = v == dflt ? *value : ka_num(k, dflt);
+}
+
+#define KA_CONFIGS_MAX 12
+_Static_assert(sizeof(topic_configs_all) / sizeof(topic_configs_all[0]) <=
+		       KA_CONFIGS_MAX &&
+	       sizeof(broker_configs_all) / sizeof(broker_configs_all[0]) <=
+		       KA_CONFIGS_MAX,
+	       "the response arena is sized for KA_CONFIGS_MAX per resource");
 
 /* ---- CreateTopics ---- */
 
@@ -500,6 +656,40 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 	return topic_configs(k, t, out, msg);
 }
 
+/* The bytes a created topic adds to a v5+ result at most: its id, counts
+ * and configs (compact strings, tagged-field counts). */
+static size_t created_bytes(void)
+{
+	size_t n = 16 + 4 + 2 + 5 + 1;
+	for (size_t i = 0; i < NCONFIGS(topic_configs_all); i++)
+		n += strlen(topic_configs_all[i].name) + KA_VALUE_MAX + 8 + 16;
+	return n;
+}
+
+/* The configs of a created topic for its v5+ result, as DescribeConfigs
+ * lists them. */
+static void created_configs(struct ka *k, const struct sl_topic *t,
+			    struct kc_create_topics_resp_topic *o)
+{
+	size_t n = NCONFIGS(topic_configs_all);
+	struct kc_create_topics_resp_config *e = ka_take(k, n * sizeof(*e));
+	for (size_t i = 0; i < n; i++) {
+		const struct ka_config *d = &topic_configs_all[i];
+		struct kc_str value, dflt;
+		config_value(k, d, t, &value, &dflt);
+		e[i] = (struct kc_create_topics_resp_config){
+			.name = cstr(d->name),
+			.value = value,
+			.read_only = d->read_only,
+			.config_source = str_eq(value, dflt)
+						 ? KC_CONFIG_SOURCE_DEFAULT
+						 : KC_CONFIG_SOURCE_TOPIC,
+			.is_sensitive = false,
+		};
+	}
+	o->configs = (struct kc_array){e, (int32_t)n};
+}
+
 static long create_topics(struct ka *k, const struct kc_request_header *h,
 			  const struct kc_create_topics_req *q, uint8_t *resp,
 			  size_t cap, int *changed)
@@ -509,13 +699,15 @@ static long create_topics(struct ka *k, const struct kc_request_header *h,
 	const struct kc_create_topics_req_topic *t = q->topics.items;
 	int32_t n = q->topics.count > 0 ? q->topics.count : 0;
 	size_t bound = KA_FIXED_BYTES;
+	size_t per_topic = KA_PER_TOPIC_BYTES +
+			   (h->api_version >= 5 ? created_bytes() : 0);
 	for (int32_t i = 0; i < n; i++)
-		bound += (size_t)t[i].name.len + KA_PER_TOPIC_BYTES;
+		bound += (size_t)t[i].name.len + per_topic;
 	if (bound > cap)
 		return -ENOBUFS;
 	k->msg_budget = cap - bound;
 
-	memset(&body, 0, sizeof(body));
+	kc_defaults(kc_api_spec(KC_API_CREATE_TOPICS)->response, body.raw);
 	struct kc_create_topics_resp_topic *out = ka_take(k, (size_t)n * sizeof(*out));
 	uint8_t *dup = ka_take(k, (size_t)n);
 	mark_duplicates(k, (const uint8_t *)t, sizeof(*t), n, dup);
@@ -567,6 +759,9 @@ static long create_topics(struct ka *k, const struct kc_request_header *h,
 		if (!code) {
 			o->num_partitions = topic.partitions;
 			o->replication_factor = 1;
+			if (topic.id)
+				sl_topic_uuid(topic.id, o->topic_id.b);
+			created_configs(k, &topic, o);
 		}
 	}
 	r->throttle_time_ms = 0;
@@ -580,32 +775,88 @@ static long create_topics(struct ka *k, const struct kc_request_header *h,
 
 /* ---- DeleteTopics ---- */
 
+static bool uuid_is_zero(const struct kc_uuid *u)
+{
+	static const struct kc_uuid zero;
+	return !memcmp(u->b, zero.b, sizeof(zero.b));
+}
+
+/*
+ * v0-5 name the topics in topic_names; v6 in topics, each by name or (a
+ * non-zero topic_id) by id.  Ids are resolved to names first, so a topic
+ * named twice either way is one duplicate; an id that is not a live
+ * topic's is UNKNOWN_TOPIC_ID.
+ */
 static long delete_topics(struct ka *k, const struct kc_request_header *h,
 			  const struct kc_delete_topics_req *q, uint8_t *resp,
 			  size_t cap, int *changed)
 {
 	union kc_response body;
 	struct kc_delete_topics_resp *r = (void *)body.raw;
+	bool by_topics = h->api_version >= 6;
+	const struct kc_delete_topics_req_topic *tv = q->topics.items;
 	const struct kc_str *names = q->topic_names.items;
-	int32_t n = q->topic_names.count > 0 ? q->topic_names.count : 0;
+	int32_t n = by_topics ? q->topics.count : q->topic_names.count;
+	if (n < 0)
+		n = 0;
 	size_t bound = KA_FIXED_BYTES;
-	for (int32_t i = 0; i < n; i++)
-		bound += (size_t)names[i].len + KA_PER_TOPIC_BYTES;
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_str nm = by_topics ? tv[i].name : names[i];
+		/* v6: the id, and a name an id resolves to (at most
+		 * SN_NAME_MAX) */
+		bound += (size_t)(nm.len >= 0 ? nm.len : 0) + KA_PER_TOPIC_BYTES +
+			 (by_topics ? 16 + SN_NAME_MAX : 0);
+	}
 	if (bound > cap)
 		return -ENOBUFS;
 	k->msg_budget = cap - bound;
 
-	memset(&body, 0, sizeof(body));
+	kc_defaults(kc_api_spec(KC_API_DELETE_TOPICS)->response, body.raw);
 	struct kc_delete_topics_resp_topic *out = ka_take(k, (size_t)n * sizeof(*out));
+	struct kc_str *want = ka_take(k, (size_t)n * sizeof(*want));
+	int16_t *err_of = ka_take(k, (size_t)n * sizeof(*err_of));
 	uint8_t *dup = ka_take(k, (size_t)n);
-	mark_duplicates(k, (const uint8_t *)names, sizeof(*names), n, dup);
+	if (by_topics)
+		ka_refresh(k);
+	for (int32_t i = 0; i < n; i++) {
+		err_of[i] = 0;
+		want[i] = by_topics ? tv[i].name : names[i];
+		if (!by_topics || uuid_is_zero(&tv[i].topic_id))
+			continue;
+		uint32_t id = sl_topic_uuid_id(tv[i].topic_id.b);
+		const struct sl_topic *t = id && !k->fresh_rc
+						   ? sl_meta_find_id(k->m, id)
+						   : NULL;
+		if (k->fresh_rc) {
+			err_of[i] = SN_ERR_KAFKA_STORAGE_ERROR;
+		} else if (!t) {
+			err_of[i] = KA_ERR_UNKNOWN_TOPIC_ID;
+		} else {
+			char *p = ka_take(k, t->name_len + 1u);
+			memcpy(p, t->name, t->name_len + 1u);
+			want[i] = (struct kc_str){p, t->name_len};
+		}
+	}
+	mark_duplicates(k, (const uint8_t *)want, sizeof(*want), n, dup);
 	int32_t m = 0;
 	for (int32_t i = 0; i < n; i++) {
-		if (dup[i] == 2)
+		if (!err_of[i] && dup[i] == 2)
 			continue; /* one result per name, as Kafka */
 		struct kc_delete_topics_resp_topic *o = &out[m++];
 		*o = (struct kc_delete_topics_resp_topic){
-			.name = names[i], .error_message = {NULL, -1}};
+			.name = want[i], .error_message = {NULL, -1}};
+		if (by_topics)
+			o->topic_id = tv[i].topic_id;
+		if (err_of[i] == KA_ERR_UNKNOWN_TOPIC_ID) {
+			o->error_code = err_of[i];
+			o->error_message = ka_msg(k, "no topic has this id");
+			continue;
+		}
+		if (err_of[i]) {
+			o->error_code = err_of[i];
+			o->error_message = ka_msg(k, "%s", k->fresh_err);
+			continue;
+		}
 		if (dup[i]) {
 			o->error_code = SN_ERR_INVALID_REQUEST;
 			o->error_message = ka_msg(k, "the topic is named more "
@@ -613,13 +864,20 @@ static long delete_topics(struct ka *k, const struct kc_request_header *h,
 			continue;
 		}
 		char err[512] = "";
-		long rc = sl_admin_delete(k->m, names[i].ptr, (size_t)names[i].len,
-					  NULL, err, sizeof(err));
+		struct sl_topic done;
+		long rc = want[i].len > 0
+				  ? sl_admin_delete(k->m, want[i].ptr,
+						    (size_t)want[i].len, &done,
+						    err, sizeof(err))
+				  : -SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		if (rc == 0) {
 			*changed = 1;
+			if (by_topics)
+				sl_topic_uuid(done.id, o->topic_id.b);
 		} else {
 			o->error_code = (int16_t)-rc;
-			o->error_message = ka_msg(k, "%s", err);
+			o->error_message = ka_msg(k, "%s", err[0] ? err :
+						  "a topic has no empty name");
 		}
 	}
 	r->throttle_time_ms = 0;
@@ -751,81 +1009,6 @@ static long create_partitions(struct ka *k, const struct kc_request_header *h,
 
 /* ---- DescribeConfigs ---- */
 
-/* One describable config: where its value comes from and how Kafka types
- * it.  Topic entries without a field are fixed by what sluice does. */
-enum ka_src {
-	TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_SEGMENT_BYTES,
-	TOPIC_CLEANUP_POLICY, TOPIC_DIRTY_RATIO, TOPIC_MIN_LAG_MS,
-	TOPIC_MAX_LAG_MS, TOPIC_DELETE_RETENTION_MS,
-	FIXED,
-	BROKER_ID, BROKER_PARTITIONS, BROKER_LOG_DIRS, BROKER_RETENTION_MS,
-	BROKER_RETENTION_BYTES, BROKER_SEGMENT_BYTES,
-};
-
-struct ka_config {
-	const char *name;
-	enum ka_src src;
-	const char *fixed;  /* the value of a FIXED entry */
-	int8_t type;        /* KA_TYPE_* */
-	bool read_only;     /* false: settable when the topic is created */
-	const char *doc;
-};
-
-static const struct ka_config topic_configs_all[] = {
-	{"retention.ms", TOPIC_RETENTION_MS, NULL, KA_TYPE_LONG, false,
-	 "How long records are kept, in milliseconds: a segment is deleted once "
-	 "its newest record is older; -1: forever."},
-	{"retention.bytes", TOPIC_RETENTION_BYTES, NULL, KA_TYPE_LONG, false,
-	 "The bytes a partition keeps: its oldest segments are deleted while "
-	 "the rest still holds this much; -1: unlimited."},
-	{"segment.bytes", TOPIC_SEGMENT_BYTES, NULL, KA_TYPE_INT, false,
-	 "The size at which a partition's log rolls to a new segment."},
-	{"cleanup.policy", TOPIC_CLEANUP_POLICY, NULL, KA_TYPE_LIST, false,
-	 "delete: old segments are removed by retention; compact: the "
-	 "cleaner keeps the last record of each key; compact,delete: both."},
-	{"min.cleanable.dirty.ratio", TOPIC_DIRTY_RATIO, NULL, KA_TYPE_DOUBLE,
-	 false, "A compaction pass starts when the part of the log not yet "
-	 "cleaned is more than this share of it."},
-	{"min.compaction.lag.ms", TOPIC_MIN_LAG_MS, NULL, KA_TYPE_LONG, false,
-	 "A record stays uncompacted for at least this long."},
-	{"max.compaction.lag.ms", TOPIC_MAX_LAG_MS, NULL, KA_TYPE_LONG, false,
-	 "A record older than this is compacted whatever the dirty ratio."},
-	{"delete.retention.ms", TOPIC_DELETE_RETENTION_MS, NULL, KA_TYPE_LONG,
-	 false, "How long a delete marker (null value) is kept after the "
-	 "pass that first cleaned it."},
-	{"compression.type", FIXED, "producer", KA_TYPE_STRING, true,
-	 "Record batches are stored as the producer compressed them."},
-	{"message.timestamp.type", FIXED, "CreateTime", KA_TYPE_STRING, true,
-	 "Timestamps are the producer's."},
-	{"min.insync.replicas", FIXED, "1", KA_TYPE_INT, true,
-	 "A single-node broker: every partition has one replica."},
-};
-
-static const struct ka_config broker_configs_all[] = {
-	{"broker.id", BROKER_ID, NULL, KA_TYPE_INT, true,
-	 "This broker's node id (node_id in sluice.conf)."},
-	{"num.partitions", BROKER_PARTITIONS, NULL, KA_TYPE_INT, true,
-	 "Partitions of a topic created without a count "
-	 "(default_partitions)."},
-	{"default.replication.factor", FIXED, "1", KA_TYPE_INT, true,
-	 "A single-node broker keeps one replica."},
-	{"log.dirs", BROKER_LOG_DIRS, NULL, KA_TYPE_STRING, true,
-	 "Where the logs live (data_dir)."},
-	{"log.retention.ms", BROKER_RETENTION_MS, NULL, KA_TYPE_LONG, true,
-	 "Default retention.ms of new topics (retention_hours)."},
-	{"log.retention.bytes", BROKER_RETENTION_BYTES, NULL, KA_TYPE_LONG, true,
-	 "Default retention.bytes of new topics (retention_bytes)."},
-	{"log.segment.bytes", BROKER_SEGMENT_BYTES, NULL, KA_TYPE_INT, true,
-	 "Default segment.bytes of new topics (segment_mb)."},
-};
-
-#define KA_CONFIGS_MAX 12
-_Static_assert(sizeof(topic_configs_all) / sizeof(topic_configs_all[0]) <=
-		       KA_CONFIGS_MAX &&
-	       sizeof(broker_configs_all) / sizeof(broker_configs_all[0]) <=
-		       KA_CONFIGS_MAX,
-	       "the response arena is sized for KA_CONFIGS_MAX per resource");
-
 static bool wanted(const struct kc_describe_configs_resource *res,
 		   const char *name)
 {
@@ -844,67 +1027,22 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 			     const struct sl_topic *t,
 			     struct kc_describe_configs_result *o)
 {
-	const struct sl_config *c = k->c;
 	struct kc_describe_configs_entry *e = ka_take(k, KA_CONFIGS_MAX * sizeof(*e));
 	int32_t n = 0;
+	assert(nall <= KA_CONFIGS_MAX);
 	for (size_t i = 0; i < nall; i++) {
 		const struct ka_config *d = &all[i];
 		if (!wanted(res, d->name))
 			continue;
-		int64_t v = 0, dflt = 0;
-		bool is_number = true;
-		struct kc_str text = {NULL, -1};
-		switch (d->src) {
-		case TOPIC_RETENTION_MS:
-			v = t->retention_ms, dflt = c->retention_ms; break;
-		case TOPIC_RETENTION_BYTES:
-			v = t->retention_bytes, dflt = c->retention_bytes; break;
-		case TOPIC_SEGMENT_BYTES:
-			v = t->segment_bytes, dflt = c->segment_bytes; break;
-		case TOPIC_CLEANUP_POLICY:
-			is_number = false;
-			text = cstr(t->cleanup_policy == SN_CLEANUP_DELETE
-					    ? "delete"
-				    : t->cleanup_policy == SN_CLEANUP_COMPACT
-					    ? "compact" : "compact,delete");
-			v = t->cleanup_policy, dflt = SN_CLEANUP_DELETE;
-			break;
-		case TOPIC_DIRTY_RATIO:
-			is_number = false;
-			text = ka_double(k, t->min_cleanable_dirty_ratio);
-			v = t->min_cleanable_dirty_ratio != SL_DIRTY_RATIO_DEFAULT;
-			break;
-		case TOPIC_MIN_LAG_MS:
-			v = t->min_compaction_lag_ms;
-			dflt = SL_MIN_LAG_MS_DEFAULT;
-			break;
-		case TOPIC_MAX_LAG_MS:
-			v = t->max_compaction_lag_ms;
-			dflt = SL_MAX_LAG_MS_DEFAULT;
-			break;
-		case TOPIC_DELETE_RETENTION_MS:
-			v = t->delete_retention_ms;
-			dflt = SL_DELETE_RETENTION_MS_DEFAULT;
-			break;
-		case BROKER_ID: v = dflt = c->node_id; break;
-		case BROKER_PARTITIONS: v = dflt = c->default_partitions; break;
-		case BROKER_RETENTION_MS: v = dflt = c->retention_ms; break;
-		case BROKER_RETENTION_BYTES: v = dflt = c->retention_bytes; break;
-		case BROKER_SEGMENT_BYTES: v = dflt = c->segment_bytes; break;
-		case FIXED:
-			is_number = false;
-			text = cstr(d->fixed);
-			break;
-		case BROKER_LOG_DIRS:
-			is_number = false;
-			text = cstr(c->data_dir);
-			break;
-		}
+		struct kc_str value, dflt;
+		config_value(k, d, t, &value, &dflt);
+		bool is_default = str_eq(value, dflt);
 		struct kc_describe_configs_entry *x = &e[n++];
 		*x = (struct kc_describe_configs_entry){
 			.name = cstr(d->name),
+			.value = value,
 			.read_only = d->read_only,
-			.is_default = v == dflt,
+			.is_default = is_default,
 			.is_sensitive = false,
 			.synonyms = {NULL, 0},
 			.config_type = d->type,
@@ -912,12 +1050,24 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 						 ? cstr(d->doc)
 						 : (struct kc_str){NULL, -1},
 		};
-		x->value = is_number ? ka_num(k, v) : text;
 		if (t)
-			x->config_source = v == dflt ? KC_CONFIG_SOURCE_DEFAULT
-						     : KC_CONFIG_SOURCE_TOPIC;
+			x->config_source = is_default ? KC_CONFIG_SOURCE_DEFAULT
+						      : KC_CONFIG_SOURCE_TOPIC;
 		else
 			x->config_source = KC_CONFIG_SOURCE_STATIC_BROKER;
+		if (!q->include_synonyms)
+			continue;
+		/* as Kafka lists them: the value in force first, then what it
+		 * falls back to (the broker's config of the same meaning) */
+		struct kc_describe_configs_synonym *y = ka_take(k, 2 * sizeof(*y));
+		int32_t ny = 0;
+		if (t && !is_default)
+			y[ny++] = (struct kc_describe_configs_synonym){
+				x->name, value, KC_CONFIG_SOURCE_TOPIC};
+		y[ny++] = (struct kc_describe_configs_synonym){
+			d->synonym ? cstr(d->synonym) : x->name, dflt,
+			t ? d->synonym_source : KC_CONFIG_SOURCE_STATIC_BROKER};
+		x->synonyms = (struct kc_array){y, ny};
 	}
 	o->configs = (struct kc_array){e, n};
 }
@@ -963,8 +1113,7 @@ static long describe_configs(struct ka *k, const struct kc_request_header *h,
 							  shown(name, nb));
 			} else {
 				describe_entries(k, q, &res[i], topic_configs_all,
-						 sizeof(topic_configs_all) /
-							 sizeof(topic_configs_all[0]),
+						 NCONFIGS(topic_configs_all),
 						 t, o);
 			}
 		} else if (res[i].resource_type == KC_RESOURCE_BROKER) {
@@ -979,8 +1128,7 @@ static long describe_configs(struct ka *k, const struct kc_request_header *h,
 							  shown(name, nb), id);
 			} else {
 				describe_entries(k, q, &res[i], broker_configs_all,
-						 sizeof(broker_configs_all) /
-							 sizeof(broker_configs_all[0]),
+						 NCONFIGS(broker_configs_all),
 						 NULL, o);
 			}
 		} else {
@@ -1000,6 +1148,353 @@ static long describe_configs(struct ka *k, const struct kc_request_header *h,
 	return len;
 }
 
+/* ---- AlterConfigs and IncrementalAlterConfigs ---- */
+
+/* Kafka's AlterConfigOp.OpType ids (IncrementalAlterConfigs). */
+#define KA_OP_SET 0
+#define KA_OP_DELETE 1
+#define KA_OP_APPEND 2
+#define KA_OP_SUBTRACT 3
+
+/* One resource's config changes, for sl_admin_modify's step. */
+struct alter {
+	struct ka *k;
+	const void *items;  /* kc_alter_configs_req_alterable_config, or the
+			       incremental one */
+	int32_t n;
+	bool incremental;
+	struct kc_str msg;  /* why, when the step refuses */
+};
+
+static void alter_op(const struct alter *a, int32_t i, struct kc_str *name,
+		     int8_t *op, struct kc_str *value)
+{
+	if (a->incremental) {
+		const struct kc_incremental_alter_configs_req_alterable_config
+			*c = a->items;
+		*name = c[i].name, *op = c[i].config_operation,
+		*value = c[i].value;
+	} else {
+		const struct kc_alter_configs_req_alterable_config *c = a->items;
+		*name = c[i].name, *op = KA_OP_SET, *value = c[i].value;
+	}
+}
+
+/* Set key of t back to what a topic created without it has. */
+static int reset_config(struct ka *k, struct kc_str key, struct sl_topic *t)
+{
+	struct sl_topic d = *t;
+	d.retention_ms = k->c->retention_ms;
+	d.retention_bytes = k->c->retention_bytes;
+	d.segment_bytes = k->c->segment_bytes;
+	sl_topic_compaction_defaults(&d);
+	for (size_t i = 0; i < NCONFIGS(topic_configs_all); i++) {
+		const struct ka_config *c = &topic_configs_all[i];
+		if (c->read_only || !str_is(key, c->name))
+			continue;
+		switch (c->src) {
+		case TOPIC_RETENTION_MS: t->retention_ms = d.retention_ms; break;
+		case TOPIC_RETENTION_BYTES:
+			t->retention_bytes = d.retention_bytes; break;
+		case TOPIC_SEGMENT_BYTES: t->segment_bytes = d.segment_bytes; break;
+		case TOPIC_CLEANUP_POLICY:
+			t->cleanup_policy = d.cleanup_policy; break;
+		case TOPIC_DIRTY_RATIO:
+			t->min_cleanable_dirty_ratio = d.min_cleanable_dirty_ratio;
+			break;
+		case TOPIC_MIN_LAG_MS:
+			t->min_compaction_lag_ms = d.min_compaction_lag_ms; break;
+		case TOPIC_MAX_LAG_MS:
+			t->max_compaction_lag_ms = d.max_compaction_lag_ms; break;
+		case TOPIC_DELETE_RETENTION_MS:
+			t->delete_retention_ms = d.delete_retention_ms; break;
+		default:
+			assert(!"a writable config has a topic source");
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* sl_admin_modify's step: the changes onto the topic as stored now.
+ * AlterConfigs replaces the whole set (a config not given goes back to its
+ * default); IncrementalAlterConfigs changes the configs it names. */
+static int alter_topic(struct sl_topic *t, void *ctx, char *err, size_t errlen)
+{
+	struct alter *a = ctx;
+	struct ka *k = a->k;
+	char kb[68];
+	(void)err, (void)errlen;
+	if (!a->incremental) {
+		t->retention_ms = k->c->retention_ms;
+		t->retention_bytes = k->c->retention_bytes;
+		t->segment_bytes = k->c->segment_bytes;
+		sl_topic_compaction_defaults(t);
+	}
+	for (int32_t i = 0; i < a->n; i++) {
+		struct kc_str key, value;
+		int8_t op;
+		alter_op(a, i, &key, &op, &value);
+		int rc = 0;
+		if (op == KA_OP_SET) {
+			rc = apply_config(k, key, value, t, &a->msg);
+		} else if (op == KA_OP_DELETE) {
+			if (reset_config(k, key, t)) {
+				/* as SET names an unknown key */
+				rc = apply_config(k, key, cstr(""), t, &a->msg);
+				assert(rc);
+			}
+		} else if (!str_is(key, "cleanup.policy")) {
+			a->msg = ka_msg(k, "Config value %s is not allowed for "
+					"config key: %s",
+					op == KA_OP_APPEND ? "append" : "subtract",
+					shown(key, kb));
+			rc = KA_ERR_INVALID_CONFIG;
+		} else {
+			/* the one list config: items added or taken away */
+			struct sl_topic one = *t;
+			rc = apply_config(k, key, value, &one, &a->msg);
+			uint8_t bits = op == KA_OP_APPEND
+					       ? t->cleanup_policy | one.cleanup_policy
+					       : t->cleanup_policy & ~one.cleanup_policy;
+			if (!rc && !bits) {
+				a->msg = ka_msg(k, "cleanup.policy would be "
+						"empty: it is delete, compact "
+						"or both");
+				rc = KA_ERR_INVALID_CONFIG;
+			}
+			if (!rc)
+				t->cleanup_policy = bits;
+		}
+		if (rc)
+			return rc;
+	}
+	return check_topic_configs(k, t, &a->msg);
+}
+
+/* The checks Kafka makes of a resource before applying it (the same for
+ * both APIs): each key once, a value for every SET/APPEND/SUBTRACT, a known
+ * operation.  Returns 0 or INVALID_REQUEST with *msg set. */
+static int alter_precheck(struct ka *k, const struct alter *a,
+			  struct kc_str *msg)
+{
+	/* duplicates by sorting, as mark_duplicates does for topics */
+	struct kc_str *names = ka_take(k, (size_t)a->n * sizeof(*names));
+	uint8_t *dup = ka_take(k, (size_t)a->n);
+	char kb[68];
+	bool nulls = false;
+	for (int32_t i = 0; i < a->n; i++) {
+		int8_t op;
+		struct kc_str value;
+		alter_op(a, i, &names[i], &op, &value);
+		if (op < KA_OP_SET || op > KA_OP_SUBTRACT) {
+			*msg = ka_msg(k, "Unknown operations type %d", (int)op);
+			return SN_ERR_INVALID_REQUEST;
+		}
+		nulls |= op != KA_OP_DELETE && value.len < 0;
+	}
+	mark_duplicates(k, (const uint8_t *)names, sizeof(*names), a->n, dup);
+	for (int32_t i = 0; i < a->n; i++) {
+		if (dup[i]) {
+			*msg = ka_msg(k, "Error due to duplicate config keys");
+			return SN_ERR_INVALID_REQUEST;
+		}
+	}
+	if (nulls) {
+		char list[KA_MSG_MAX] = "";
+		size_t used = 0;
+		for (int32_t i = 0; i < a->n; i++) {
+			int8_t op;
+			struct kc_str key, value;
+			alter_op(a, i, &key, &op, &value);
+			if (op == KA_OP_DELETE || value.len >= 0)
+				continue;
+			int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+					 used ? ", " : "", shown(key, kb));
+			if (w < 0 || (size_t)w >= sizeof(list) - used)
+				break;
+			used += (size_t)w;
+		}
+		*msg = ka_msg(k, "Null value not supported for : %s", list);
+		return SN_ERR_INVALID_REQUEST;
+	}
+	return 0;
+}
+
+/* A broker resource: sluice's broker configs come from sluice.conf and
+ * none can be changed while it runs, which Kafka answers for a config it
+ * cannot update dynamically with INVALID_REQUEST. */
+static int alter_broker(struct ka *k, struct kc_str name, const struct alter *a,
+			struct kc_str *msg)
+{
+	char nb[68], id[16], list[KA_MSG_MAX] = "";
+	size_t used = 0;
+	snprintf(id, sizeof(id), "%d", (int)k->c->node_id);
+	if (name.len > 0 && !str_is(name, id)) {
+		bool digits = name.len <= 10;
+		for (int32_t i = 0; digits && i < name.len; i++)
+			digits = name.ptr[i] >= '0' && name.ptr[i] <= '9';
+		if (!digits)
+			*msg = ka_msg(k, "Node id must be an integer, but it "
+				      "is: %s", shown(name, nb));
+		else
+			*msg = ka_msg(k, "Unexpected broker id, expected %s, "
+				      "but received %s", id, shown(name, nb));
+		return SN_ERR_INVALID_REQUEST;
+	}
+	for (int32_t i = 0; i < a->n; i++) {
+		int8_t op;
+		struct kc_str key, value;
+		alter_op(a, i, &key, &op, &value);
+		const struct ka_config *d = NULL;
+		for (size_t j = 0; j < NCONFIGS(broker_configs_all); j++)
+			if (str_is(key, broker_configs_all[j].name))
+				d = &broker_configs_all[j];
+		if (!d) {
+			*msg = ka_msg(k, "Unknown config name: %s",
+				      shown(key, nb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		if (op == KA_OP_DELETE)
+			continue; /* nothing set dynamically to delete */
+		if ((op == KA_OP_APPEND || op == KA_OP_SUBTRACT) &&
+		    d->type != KA_TYPE_LIST) {
+			*msg = ka_msg(k, "Config value %s is not allowed for "
+				      "config key: %s",
+				      op == KA_OP_APPEND ? "append" : "subtract",
+				      d->name);
+			return KA_ERR_INVALID_CONFIG;
+		}
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+				 used ? ", " : "", d->name);
+		if (w > 0 && (size_t)w < sizeof(list) - used)
+			used += (size_t)w;
+	}
+	if (!used)
+		return 0;
+	*msg = ka_msg(k, "Cannot update these configs dynamically: Set(%s)",
+		      list);
+	return SN_ERR_INVALID_REQUEST;
+}
+
+/* Both APIs: their requests and responses have the same shape (the
+ * incremental config has an operation more); the responses' resource
+ * struct is the same. */
+_Static_assert(sizeof(struct kc_alter_configs_resp_resource_response) ==
+		       sizeof(struct kc_incremental_alter_configs_resp_alter_configs_resource_response),
+	       "one result layout for both APIs");
+_Static_assert(sizeof(struct kc_alter_configs_req_resource) ==
+		       sizeof(struct kc_incremental_alter_configs_req_alter_configs_resource) &&
+	       offsetof(struct kc_alter_configs_req_resource, configs) ==
+		       offsetof(struct kc_incremental_alter_configs_req_alter_configs_resource, configs),
+	       "one resource layout for both APIs");
+_Static_assert(sizeof(struct kc_alter_configs_req) ==
+		       sizeof(struct kc_incremental_alter_configs_req) &&
+	       offsetof(struct kc_alter_configs_req, validate_only) ==
+		       offsetof(struct kc_incremental_alter_configs_req, validate_only),
+	       "one request layout for both APIs");
+
+static long alter_configs(struct ka *k, const struct kc_request_header *h,
+			  const struct kc_alter_configs_req *q, uint8_t *resp,
+			  size_t cap, int *changed)
+{
+	bool incremental = h->api_key == KC_API_INCREMENTAL_ALTER_CONFIGS;
+	union kc_response body;
+	struct kc_alter_configs_resp *r = (void *)body.raw;
+	const struct kc_alter_configs_req_resource *res = q->resources.items;
+	int32_t n = q->resources.count > 0 ? q->resources.count : 0;
+	size_t bound = KA_FIXED_BYTES;
+	for (int32_t i = 0; i < n; i++)
+		bound += (size_t)(res[i].resource_name.len > 0
+					  ? res[i].resource_name.len : 0) +
+			 KA_PER_TOPIC_BYTES;
+	if (bound > cap)
+		return -ENOBUFS;
+	k->msg_budget = cap - bound;
+
+	kc_defaults(kc_api_spec(h->api_key)->response, body.raw);
+	struct kc_alter_configs_resp_resource_response *out =
+		ka_take(k, (size_t)n * sizeof(*out));
+	/* a resource named twice: both answered INVALID_REQUEST, as Kafka */
+	struct kc_str *ids = ka_take(k, (size_t)n * sizeof(*ids));
+	uint8_t *dup = ka_take(k, (size_t)n);
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_str nm = res[i].resource_name;
+		size_t len = nm.len > 0 ? (size_t)nm.len : 0;
+		char *p = ka_take(k, len + 1);
+		p[0] = (char)res[i].resource_type;
+		if (len)
+			memcpy(p + 1, nm.ptr, len);
+		ids[i] = (struct kc_str){p, (int32_t)len + 1};
+	}
+	mark_duplicates(k, (const uint8_t *)ids, sizeof(*ids), n, dup);
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_alter_configs_resp_resource_response *o = &out[i];
+		struct kc_str name = res[i].resource_name;
+		*o = (struct kc_alter_configs_resp_resource_response){
+			.error_message = {NULL, -1},
+			.resource_type = res[i].resource_type,
+			.resource_name = name,
+		};
+		struct alter a = {
+			.k = k,
+			.items = res[i].configs.items,
+			.n = res[i].configs.count > 0 ? res[i].configs.count : 0,
+			.incremental = incremental,
+			.msg = {NULL, -1},
+		};
+		int code;
+		char nb[68];
+		if (dup[i]) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "Each resource must appear "
+						  "at most once.");
+			continue;
+		}
+		if ((code = alter_precheck(k, &a, &o->error_message))) {
+			o->error_code = (int16_t)code;
+			continue;
+		}
+		if (res[i].resource_type == KC_RESOURCE_BROKER) {
+			o->error_code = (int16_t)alter_broker(k, name, &a,
+							      &o->error_message);
+			continue;
+		}
+		if (res[i].resource_type != KC_RESOURCE_TOPIC) {
+			o->error_code = SN_ERR_INVALID_REQUEST;
+			o->error_message = ka_msg(k, "resource type %d is not "
+						  "supported: 2 (topic) and 4 "
+						  "(broker) are",
+						  (int)res[i].resource_type);
+			continue;
+		}
+		if (name.len <= 0 || name.len > SN_NAME_MAX ||
+		    !sn_topic_name_valid(name.ptr, (size_t)name.len)) {
+			o->error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			o->error_message = ka_msg(k, "topic '%s' does not exist",
+						  shown(name, nb));
+			continue;
+		}
+		char err[512] = "";
+		long rc = sl_admin_modify(k->m, name.ptr, (size_t)name.len,
+					  alter_topic, &a, q->validate_only,
+					  NULL, err, sizeof(err));
+		if (rc == 0) {
+			*changed |= !q->validate_only;
+		} else {
+			o->error_code = (int16_t)-rc;
+			o->error_message = err[0] ? ka_msg(k, "%s", err) : a.msg;
+		}
+	}
+	r->throttle_time_ms = 0;
+	r->responses = (struct kc_array){out, n};
+	struct kc_response_header rh = {h->correlation_id};
+	long len = kc_encode_response(h->api_key, h->api_version, &rh, &body,
+				      resp, cap);
+	assert(len > 0); /* the bound above holds it */
+	return len;
+}
+
 /* ---- the entry point ---- */
 
 /* Bytes of the response arena for a decoded request of key. */
@@ -1014,7 +1509,9 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 		/* result, duplicate flag and sort entry, message; and each
 		 * topic's assignment check */
 		per = sizeof(struct kc_create_topics_resp_topic) + 1 +
-		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
+		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32 +
+		      KA_CONFIGS_MAX * (sizeof(struct kc_create_topics_resp_config) +
+					2 * (KA_VALUE_MAX + 8));
 		for (size_t i = 0; i < n; i++)
 			extra += (t[i].assignments.count > 0
 					  ? (size_t)t[i].assignments.count : 0) + 8;
@@ -1022,8 +1519,11 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 	}
 	case KC_API_DELETE_TOPICS: {
 		const struct kc_delete_topics_req *q = (const void *)body->raw;
-		n = q->topic_names.count > 0 ? (size_t)q->topic_names.count : 0;
+		int32_t c = q->topics.count > q->topic_names.count
+				    ? q->topics.count : q->topic_names.count;
+		n = c > 0 ? (size_t)c : 0;
 		per = sizeof(struct kc_delete_topics_resp_topic) + 1 +
+		      sizeof(struct kc_str) + 2 + SN_NAME_MAX + 1 + 8 +
 		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
 		break;
 	}
@@ -1034,12 +1534,33 @@ static size_t out_bytes(int16_t key, const union kc_request *body)
 		      sizeof(struct ka_name) + KA_MSG_MAX + 1 + 32;
 		break;
 	}
+	case KC_API_ALTER_CONFIGS:
+	case KC_API_INCREMENTAL_ALTER_CONFIGS: {
+		const struct kc_alter_configs_req *q = (const void *)body->raw;
+		const struct kc_alter_configs_req_resource *r = q->resources.items;
+		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
+		/* result, duplicate flag, sort entry, id string, messages
+		 * (the resource's and apply_config's); each config's name,
+		 * flag and sort entry for the key check */
+		per = sizeof(struct kc_alter_configs_resp_resource_response) +
+		      1 + sizeof(struct ka_name) + sizeof(struct kc_str) + 8 +
+		      SN_NAME_MAX + 2 * (KA_MSG_MAX + 1 + 8) + 64;
+		for (size_t i = 0; i < n; i++)
+			extra += (r[i].configs.count > 0
+					  ? (size_t)r[i].configs.count : 0) *
+					 (sizeof(struct kc_str) + 1 +
+					  sizeof(struct ka_name)) + 24 +
+				 (r[i].resource_name.len > 0
+					  ? (size_t)r[i].resource_name.len : 0);
+		break;
+	}
 	default: {
 		const struct kc_describe_configs_req *q = (const void *)body->raw;
 		n = q->resources.count > 0 ? (size_t)q->resources.count : 0;
 		per = sizeof(struct kc_describe_configs_result) + KA_MSG_MAX + 1 +
 		      KA_CONFIGS_MAX * (sizeof(struct kc_describe_configs_entry) +
-					2 * KA_VALUE_MAX + 24) + 16;
+					2 * sizeof(struct kc_describe_configs_synonym) +
+					2 * (KA_VALUE_MAX + 8) + 24) + 16;
 		break;
 	}
 	}
@@ -1051,7 +1572,9 @@ bool sl_kadmin_serves(int16_t api_key)
 	return api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_DESCRIBE_CONFIGS ||
-	       api_key == KC_API_CREATE_PARTITIONS;
+	       api_key == KC_API_CREATE_PARTITIONS ||
+	       api_key == KC_API_ALTER_CONFIGS ||
+	       api_key == KC_API_INCREMENTAL_ALTER_CONFIGS;
 }
 
 long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
@@ -1097,6 +1620,11 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 	case KC_API_CREATE_PARTITIONS:
 		rc = create_partitions(&k, &h, (const void *)body.raw, resp, cap,
 				       changed);
+		break;
+	case KC_API_ALTER_CONFIGS:
+	case KC_API_INCREMENTAL_ALTER_CONFIGS:
+		rc = alter_configs(&k, &h, (const void *)body.raw, resp, cap,
+				   changed);
 		break;
 	default:
 		assert(h.api_key == KC_API_DESCRIBE_CONFIGS);

@@ -1,6 +1,8 @@
 /*
- * Kafka admin requests answered by the control plane: CreateTopics (v0-4),
- * DeleteTopics (v0-3), DescribeConfigs (v0-3) and CreatePartitions (v0-3), decoded and encoded with
+ * Kafka admin requests answered by the control plane: CreateTopics (v0-7),
+ * DeleteTopics (v0-6), DescribeConfigs (v0-4), CreatePartitions (v0-3),
+ * AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1),
+ * decoded and encoded with
  * the Kafka codec (proto/kafka/kcodec.h) and applied with the same rules
  * and transactions as the native CREATE_TOPIC / DELETE_TOPIC requests
  * (control/admin.h), so that a topic created by a Kafka client is exactly
@@ -16,20 +18,32 @@
  *     min.cleanable.dirty.ratio, min.compaction.lag.ms,
  *     max.compaction.lag.ms and delete.retention.ms in Kafka's ranges
  *     (anything else is INVALID_CONFIG naming the key); validate_only
- *     checks without creating.
+ *     checks without creating.  v5+ answers with the topic's partitions,
+ *     replication factor and configs, v7 with its topic id
+ *     (proto/topic_uuid.h).
  *   - CreatePartitions: a higher count is saved (the caller pushes the
  *     topic to sluiced); the same or a lower count INVALID_PARTITIONS, an
  *     assignment not naming this broker alone INVALID_REPLICA_ASSIGNMENT,
  *     with Kafka's messages.  A name given twice in one request is INVALID_REQUEST.
  *   - DeleteTopics: UNKNOWN_TOPIC_OR_PARTITION for a name that does not
- *     exist; INVALID_REQUEST for a name given twice.
+ *     exist; INVALID_REQUEST for a name given twice; v6 names topics by
+ *     id too, UNKNOWN_TOPIC_ID (100) for an id no live topic has.
  *   - DescribeConfigs: a topic's retention.ms, retention.bytes,
  *     segment.bytes, cleanup.policy, the compaction settings and read-only compression.type,
  *     message.timestamp.type, min.insync.replicas; this broker's (resource
  *     name "" or its node_id) broker.id, num.partitions,
  *     default.replication.factor, log.dirs, log.retention.ms,
  *     log.retention.bytes, log.segment.bytes; only the keys asked for when
- *     the request lists some.  Other resource types: INVALID_REQUEST.
+ *     the request lists some; v1+ synonyms when asked (the override,
+ *     then the broker config it falls back to).  Other resource types:
+ *     INVALID_REQUEST.
+ *   - AlterConfigs replaces a topic's whole set of writable configs (the
+ *     ones not given back to their defaults); IncrementalAlterConfigs SET,
+ *     DELETE, and APPEND/SUBTRACT for cleanup.policy; each resource one
+ *     sl_admin_modify transaction (*changed: the caller pushes the topic).
+ *     Broker configs are sluice.conf's: setting one is INVALID_REQUEST
+ *     ("Cannot update these configs dynamically", as Kafka says of a
+ *     static config).
  *
  * Control-plane thread only (it uses m, which is not thread-safe).
  */

@@ -175,6 +175,9 @@ struct dp_topic {
 	_Atomic uint64_t clean_dirty_ratio_bits; /* a double's bits */
 	_Atomic int64_t clean_min_lag_ms, clean_max_lag_ms,
 		clean_delete_retention_ms;
+	/* retention as last put (relaxed, as the compaction settings): the
+	 * storage cores apply it at their next retention pass */
+	_Atomic int64_t live_retention_ms, live_retention_bytes;
 };
 
 struct dp_net;

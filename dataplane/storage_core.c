@@ -950,6 +950,12 @@ int dp_store_step(struct dp_store_core *c)
 			/* cleanup.policy=compact alone: no retention */
 			if (!p->log || !(cleanup_policy(p) & SN_CLEANUP_DELETE))
 				continue;
+			/* relaxed: see dp_topic */
+			slog_set_retention(p->log,
+				atomic_load_explicit(&p->topic->live_retention_ms,
+						     memory_order_relaxed),
+				atomic_load_explicit(&p->topic->live_retention_bytes,
+						     memory_order_relaxed));
 			int r = slog_apply_retention(p->log);
 			if (r > 0) {
 				c->st.segments_deleted += (uint64_t)r;

@@ -228,6 +228,16 @@ static void set_compaction(struct dp_topic *t, const struct sn_topic_info *ti)
 	atomic_store_explicit(&t->cleanup_policy, policy, memory_order_relaxed);
 }
 
+/* The retention of t (set from a TOPIC_PUT) for the storage cores. */
+static void set_retention(struct dp_topic *t)
+{
+	/* relaxed: see dp_topic */
+	atomic_store_explicit(&t->live_retention_ms, t->retention_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->live_retention_bytes, t->retention_bytes,
+			      memory_order_relaxed);
+}
+
 /* A topic's object with its partitions open on their storage cores,
  * published in slot.  Returns 0 or a negative protocol error (nothing
  * published). */
@@ -248,6 +258,7 @@ static int topic_open(struct dp *dp, const struct sn_topic_info *ti,
 	t->segment_bytes = ti->segment_bytes ? ti->segment_bytes :
 					       dp->cfg.segment_bytes;
 	set_compaction(t, ti);
+	set_retention(t);
 	t->parts = calloc((size_t)t->partitions, sizeof(*t->parts));
 	if (!t->parts) {
 		free(t);
@@ -377,12 +388,16 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 				return -SN_ERR_INVALID_PARTITIONS;
 			if (ti->partitions > t->partitions)
 				return topic_grow(dp, t, ti);
-			/* update: retention and durability take effect at
-			 * the next open, compaction at once */
-			t->retention_ms = ti->retention_ms;
-			t->retention_bytes = ti->retention_bytes;
+			/* update: durability and segment size take effect
+			 * at the next open, retention at the storage cores'
+			 * next retention pass, compaction at once */
+			if (ti->retention_ms)
+				t->retention_ms = ti->retention_ms;
+			if (ti->retention_bytes)
+				t->retention_bytes = ti->retention_bytes;
 			t->durability = ti->durability;
 			set_compaction(t, ti);
+			set_retention(t);
 			return cache_write(dp) ? -SN_ERR_KAFKA_STORAGE_ERROR : 0;
 		}
 	}

@@ -1686,6 +1686,14 @@ int64_t slog_truncate(struct slog *log, int64_t offset)
 	return new_end;
 }
 
+void slog_set_retention(struct slog *log, int64_t retention_ms,
+			int64_t retention_bytes)
+{
+	assert(log && retention_ms >= -1 && retention_bytes >= -1);
+	log->cfg.retention_ms = retention_ms;
+	log->cfg.retention_bytes = retention_bytes;
+}
+
 int slog_apply_retention(struct slog *log)
 {
 	return retain(log, false);

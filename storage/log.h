@@ -351,6 +351,11 @@ int64_t slog_truncate(struct slog *log, int64_t offset);
  */
 int slog_apply_retention(struct slog *log);
 
+/* New retention limits for the next slog_apply_retention (a topic's
+ * retention.ms / retention.bytes changed while it is open); -1: none. */
+void slog_set_retention(struct slog *log, int64_t retention_ms,
+			int64_t retention_bytes);
+
 /*
  * Kafka's DeleteRecords: readers no longer see offsets below offset
  * (slog_start_offset() becomes offset; slog_read answers SL_EOFFSET below

@@ -21,6 +21,12 @@
 #include "control/metadata.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/topic_uuid.h"
+
+#define KA_SET 0
+#define KA_DEL 1
+#define KA_APPEND 2
+#define KA_SUBTRACT 3
 
 static char g_dir[PATH_MAX];
 static struct sl_meta *g_m;
@@ -222,6 +228,64 @@ static void test_create(void **state)
 	TL_TRUE(sl_meta_find(m2, "events", 6) != NULL);
 	sl_meta_close(m2);
 	free(m2);
+}
+
+/* CreateTopics v5+ (flexible) answers with the created topic's partitions,
+ * replication factor and configs, v7 with its topic id too. */
+static void test_create_v7(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "shown", 3, -1);
+	with_config(0, "retention.ms", "60000");
+	with_config(0, "cleanup.policy", "compact");
+	for (int16_t ver = 5; ver <= 7; ver += 2) {
+		const struct kc_create_topics_resp_topic *r =
+			create1(ver, ver == 5, &changed);
+		TL_EQ(r->error_code, 0);
+		TL_EQ(changed, ver == 7);
+		TL_EQ(r->num_partitions, 3);
+		TL_EQ(r->replication_factor, 1);
+		TL_EQ(r->configs.count, 11);
+		const struct kc_create_topics_resp_config *c = r->configs.items;
+		int seen = 0;
+		for (int32_t i = 0; i < r->configs.count; i++) {
+			if (c[i].name.len == 12 &&
+			    !memcmp(c[i].name.ptr, "retention.ms", 12)) {
+				assert_str_is(c[i].value, "60000");
+				TL_EQ(c[i].config_source, KC_CONFIG_SOURCE_TOPIC);
+				TL_EQ(c[i].read_only, false);
+				seen++;
+			} else if (c[i].name.len == 14 &&
+				   !memcmp(c[i].name.ptr, "cleanup.policy", 14)) {
+				assert_str_is(c[i].value, "compact");
+				TL_EQ(c[i].config_source, KC_CONFIG_SOURCE_TOPIC);
+				seen++;
+			} else if (c[i].name.len == 13 &&
+				   !memcmp(c[i].name.ptr, "segment.bytes", 13)) {
+				assert_str_is(c[i].value, "1073741824");
+				TL_EQ(c[i].config_source, KC_CONFIG_SOURCE_DEFAULT);
+				seen++;
+			}
+		}
+		TL_EQ(seen, 3);
+		uint8_t want[16] = {0};
+		if (ver == 7)
+			sl_topic_uuid(find("shown")->id, want);
+		else
+			TL_TRUE(find("shown") == NULL); /* validate_only */
+		TL_EQ(memcmp(r->topic_id.b, want, 16), 0);
+	}
+	/* an error: no configs, counts -1 */
+	const struct kc_create_topics_resp_topic *r = create1(7, false, &changed);
+	TL_EQ(r->error_code, SN_ERR_TOPIC_ALREADY_EXISTS);
+	TL_EQ(r->num_partitions, -1);
+	TL_EQ(r->configs.count, -1);
+	/* v0 still answers name and code only */
+	topic(0, "plain", 1, 1);
+	r = create1(0, false, &changed);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->configs.count, 0);
 }
 
 static void test_create_again(void **state)
@@ -507,6 +571,64 @@ static void test_delete(void **state)
 	TL_EQ(g_m->count, 0);
 }
 
+/* DeleteTopics v6 names topics by id or by name: the id of a live topic
+ * deletes it (the response gives its name and id), an id no topic has is
+ * UNKNOWN_TOPIC_ID, a topic named both ways is a duplicate. */
+static void test_delete_v6(void **state)
+{
+	(void)state;
+	int changed;
+	int32_t n;
+	topic(0, "by-id", 1, 1);
+	topic(1, "by-name", 1, 1);
+	topic(2, "twice", 1, 1);
+	create(7, 3, false, &changed, &n);
+	uint32_t id = find("by-id")->id, twice = find("twice")->id;
+	uint32_t id_name = find("by-name")->id;
+	struct kc_delete_topics_req_topic tv[5] = {
+		{S(NULL), {{0}}}, {S("by-name"), {{0}}}, {S(NULL), {{0}}},
+		{S("twice"), {{0}}}, {S(NULL), {{0}}}};
+	sl_topic_uuid(id, tv[0].topic_id.b);
+	sl_topic_uuid(9999, tv[2].topic_id.b);
+	sl_topic_uuid(twice, tv[4].topic_id.b);
+	struct kc_delete_topics_req q = {{tv, 5}, {NULL, 0}, 1000};
+	static union kc_response r;
+	TL_TRUE(call(KC_API_DELETE_TOPICS, 6, &q, sizeof(q), &r, &changed) > 0);
+	TL_EQ(changed, 1);
+	const struct kc_delete_topics_resp *dr = (const void *)r.raw;
+	const struct kc_delete_topics_resp_topic *o = dr->responses.items;
+	TL_EQ(dr->responses.count, 4);
+	assert_str_is(o[0].name, "by-id");
+	TL_EQ(memcmp(o[0].topic_id.b, tv[0].topic_id.b, 16), 0);
+	TL_EQ(o[0].error_code, 0);
+	assert_str_is(o[1].name, "by-name");
+	TL_EQ(o[1].error_code, 0);
+	uint8_t want[16];
+	sl_topic_uuid(id_name, want);
+	TL_EQ(memcmp(o[1].topic_id.b, want, 16), 0);
+	assert_str_is(o[2].name, NULL);
+	TL_EQ(o[2].error_code, 100); /* UNKNOWN_TOPIC_ID */
+	TL_EQ(memcmp(o[2].topic_id.b, tv[2].topic_id.b, 16), 0);
+	assert_msg_has(o[2].error_message, "id");
+	assert_str_is(o[3].name, "twice");
+	TL_EQ(o[3].error_code, SN_ERR_INVALID_REQUEST);
+	TL_TRUE(find("by-id") == NULL && find("by-name") == NULL);
+	TL_TRUE(find("twice") != NULL);
+
+	/* a deleted topic's id is unknown from then on; v0 answers by name */
+	tv[0].name = S(NULL);
+	q.topics = (struct kc_array){tv, 1};
+	TL_TRUE(call(KC_API_DELETE_TOPICS, 6, &q, sizeof(q), &r, &changed) > 0);
+	TL_EQ(changed, 0);
+	TL_EQ(((const struct kc_delete_topics_resp_topic *)
+		       dr->responses.items)[0].error_code, 100);
+	const struct kc_delete_topics_resp_topic *v0 =
+		delete(0, "twice", NULL, &changed, &n);
+	TL_EQ(n, 1);
+	assert_str_is(v0[0].name, "twice");
+	TL_EQ(v0[0].error_code, 0);
+}
+
 /* ---- DescribeConfigs ---- */
 
 static const struct kc_describe_configs_result *
@@ -695,7 +817,31 @@ static void test_describe_topic(void **state)
 	assert_str_is(e[1].name, "segment.bytes");
 	TL_EQ(e[1].config_source, KC_CONFIG_SOURCE_DEFAULT);
 	TL_EQ(e[1].config_type, 3); /* INT */
-	TL_EQ(e[1].synonyms.count, 0);
+	/* synonyms (asked for): the override, then the broker's config */
+	const struct kc_describe_configs_synonym *y = e[0].synonyms.items;
+	TL_EQ(e[0].synonyms.count, 2);
+	assert_str_is(y[0].name, "retention.ms");
+	assert_str_is(y[0].value, "1234");
+	TL_EQ(y[0].source, KC_CONFIG_SOURCE_TOPIC);
+	assert_str_is(y[1].name, "log.retention.ms");
+	assert_str_is(y[1].value, "604800000");
+	TL_EQ(y[1].source, KC_CONFIG_SOURCE_STATIC_BROKER);
+	y = e[1].synonyms.items;
+	TL_EQ(e[1].synonyms.count, 1);
+	assert_str_is(y[0].name, "log.segment.bytes");
+	assert_str_is(y[0].value, "1073741824");
+	/* v4 (flexible), the highest: the same fields */
+	o = describe(4, KC_RESOURCE_TOPIC, "described", keys, 3, true);
+	TL_EQ(o->configs.count, 2);
+	e = o->configs.items;
+	assert_str_is(e[0].value, "1234");
+	TL_EQ(e[0].config_source, KC_CONFIG_SOURCE_TOPIC);
+	TL_EQ(e[0].config_type, 5);
+	TL_TRUE(e[0].documentation.len > 0);
+	TL_EQ(e[0].synonyms.count, 2);
+	assert_str_is(e[1].value, "1073741824");
+	TL_EQ(e[1].is_default, false); /* not in v1+ */
+	TL_EQ(e[1].config_source, KC_CONFIG_SOURCE_DEFAULT);
 	o = describe(3, KC_RESOURCE_TOPIC, "described", keys, 0, false);
 	TL_EQ(o->configs.count, 0); /* an empty list asks for nothing */
 	o = describe(2, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
@@ -763,6 +909,200 @@ static void test_describe_broker(void **state)
 	assert_msg_has(o->error_message, "resource type 3");
 }
 
+/* ---- AlterConfigs and IncrementalAlterConfigs ---- */
+
+static const struct kc_alter_configs_resp_resource_response *
+alter(int16_t key, int16_t ver, int8_t type, const char *name,
+      const void *configs, int32_t n, bool validate_only, int *changed)
+{
+	static union kc_response r;
+	struct kc_alter_configs_req_resource res = {type, S(name),
+						    {(void *)configs, n}};
+	struct kc_alter_configs_req q = {{&res, 1}, validate_only};
+	TL_TRUE(call(key, ver, &q, sizeof(q), &r, changed) > 0);
+	const struct kc_alter_configs_resp *ar = (const void *)r.raw;
+	TL_EQ(ar->responses.count, 1);
+	const struct kc_alter_configs_resp_resource_response *o =
+		ar->responses.items;
+	TL_EQ(o->resource_type, type);
+	assert_str_is(o->resource_name, name);
+	return o;
+}
+
+/* AlterConfigs v0 and v2: the whole set replaced (unlisted configs back to
+ * their defaults), durable; validate_only and every refusal change
+ * nothing; a broker's configs are not dynamic. */
+static void test_alter_configs(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "altered", 1, 1);
+	with_config(0, "retention.ms", "1234");
+	with_config(0, "cleanup.policy", "compact");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	struct kc_alter_configs_req_alterable_config c[3] = {
+		{S("retention.bytes"), S("5000000")},
+		{S("min.compaction.lag.ms"), S("10")},
+		{S("max.compaction.lag.ms"), S("20")}};
+	for (int16_t ver = 0; ver <= 2; ver += 2) {
+		const struct kc_alter_configs_resp_resource_response *o =
+			alter(KC_API_ALTER_CONFIGS, ver, KC_RESOURCE_TOPIC,
+			      "altered", c, 3, ver == 0, &changed);
+		TL_EQ(o->error_code, 0);
+		assert_str_is(o->error_message, NULL);
+		TL_EQ(changed, ver == 2);
+		const struct sl_topic *t = find("altered");
+		TL_EQ(t->retention_bytes, ver == 2 ? 5000000 : g_cfg.retention_bytes);
+		TL_EQ(t->retention_ms, ver == 2 ? g_cfg.retention_ms : 1234);
+		TL_EQ(t->cleanup_policy, ver == 2 ? SN_CLEANUP_DELETE
+						  : SN_CLEANUP_COMPACT);
+		TL_EQ(t->min_compaction_lag_ms, ver == 2 ? 10 : 0);
+	}
+	/* durable */
+	char err[1024];
+	struct sl_meta *m2 = malloc(sizeof(*m2));
+	TL_OK(sl_meta_open(m2, g_dir, err, sizeof(err)));
+	TL_EQ(sl_meta_find(m2, "altered", 7)->retention_bytes, 5000000);
+	sl_meta_close(m2);
+	free(m2);
+	/* DescribeConfigs shows it */
+	const struct kc_describe_configs_result *d =
+		describe(2, KC_RESOURCE_TOPIC, "altered", NULL, -1, false);
+	assert_str_is(entry(d, "retention.bytes")->value, "5000000");
+	TL_EQ(entry(d, "retention.ms")->config_source, KC_CONFIG_SOURCE_DEFAULT);
+
+	/* refusals: nothing changes */
+	struct kc_alter_configs_req_alterable_config bad[2] = {
+		{S("retention.ms"), S("soon")}, {S("no.such"), S("1")}};
+	const struct kc_alter_configs_resp_resource_response *o =
+		alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_TOPIC, "altered",
+		      &bad[0], 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_msg_has(o->error_message, "retention.ms");
+	TL_EQ(changed, 0);
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered",
+		  &bad[1], 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_msg_has(o->error_message, "no.such");
+	struct kc_alter_configs_req_alterable_config lag[2] = {
+		{S("min.compaction.lag.ms"), S("30")},
+		{S("max.compaction.lag.ms"), S("20")}};
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered", lag, 2,
+		  false, &changed);
+	TL_EQ(o->error_code, 40);
+	struct kc_alter_configs_req_alterable_config twice[2] = {
+		{S("retention.ms"), S("1")}, {S("retention.ms"), S("2")}};
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered", twice,
+		  2, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "duplicate config keys");
+	struct kc_alter_configs_req_alterable_config null1 = {
+		S("retention.ms"), S(NULL)};
+	o = alter(KC_API_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC, "altered", &null1,
+		  1, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "Null value not supported for : "
+			"retention.ms");
+	TL_EQ(find("altered")->retention_bytes, 5000000);
+	TL_EQ(find("altered")->min_compaction_lag_ms, 10);
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC, "gone", c, 1,
+		  false, &changed);
+	TL_EQ(o->error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+
+	/* the broker: its configs are sluice.conf's, not dynamic */
+	struct kc_alter_configs_req_alterable_config bc[2] = {
+		{S("log.retention.ms"), S("1000")}, {S("num.partitions"), S("3")}};
+	o = alter(KC_API_ALTER_CONFIGS, 2, KC_RESOURCE_BROKER, "1", bc, 2,
+		  false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_str_is(o->error_message, "Cannot update these configs "
+		      "dynamically: Set(log.retention.ms, num.partitions)");
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_BROKER, "", bad + 1, 1,
+		  false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_msg_has(o->error_message, "Unknown config name: no.such");
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_BROKER, "2", bc, 1,
+		  false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "Unexpected broker id, expected 1");
+	o = alter(KC_API_ALTER_CONFIGS, 0, KC_RESOURCE_BROKER, "1", bc, 0,
+		  false, &changed);
+	TL_EQ(o->error_code, 0);
+}
+
+/* IncrementalAlterConfigs v0 and v1: SET and DELETE per key, APPEND and
+ * SUBTRACT only for the list config cleanup.policy. */
+static void test_incremental_alter(void **state)
+{
+	(void)state;
+	int changed;
+	topic(0, "incr", 1, 1);
+	with_config(0, "retention.ms", "1234");
+	with_config(0, "segment.bytes", "2097152");
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	struct kc_incremental_alter_configs_req_alterable_config c[3] = {
+		{S("retention.bytes"), KA_SET, S("7000000")},
+		{S("retention.ms"), KA_DEL, S(NULL)},
+		{S("cleanup.policy"), KA_APPEND, S("compact")}};
+	const struct kc_alter_configs_resp_resource_response *o =
+		alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC,
+		      "incr", c, 3, false, &changed);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(changed, 1);
+	const struct sl_topic *t = find("incr");
+	TL_EQ(t->retention_bytes, 7000000);
+	TL_EQ(t->retention_ms, g_cfg.retention_ms);
+	TL_EQ(t->segment_bytes, 2097152); /* not named: kept */
+	TL_EQ(t->cleanup_policy, SN_CLEANUP_DELETE | SN_CLEANUP_COMPACT);
+
+	struct kc_incremental_alter_configs_req_alterable_config s[1] = {
+		{S("cleanup.policy"), KA_SUBTRACT, S("delete")}};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", s, 1, true, &changed);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(changed, 0); /* validate_only */
+	TL_EQ(find("incr")->cleanup_policy, SN_CLEANUP_DELETE | SN_CLEANUP_COMPACT);
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", s, 1, false, &changed);
+	TL_EQ(o->error_code, 0);
+	TL_EQ(find("incr")->cleanup_policy, SN_CLEANUP_COMPACT);
+	s[0].value = S("compact");
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", s, 1, false, &changed);
+	TL_EQ(o->error_code, 40); /* nothing left */
+	struct kc_incremental_alter_configs_req_alterable_config a[1] = {
+		{S("retention.ms"), KA_APPEND, S("5")}};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", a, 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	assert_str_is(o->error_message, "Config value append is not allowed "
+		      "for config key: retention.ms");
+	a[0].config_operation = 9;
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_TOPIC,
+		  "incr", a, 1, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_msg_has(o->error_message, "Unknown operations type 9");
+	a[0] = (struct kc_incremental_alter_configs_req_alterable_config){
+		S("nope"), KA_DEL, S(NULL)};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 0, KC_RESOURCE_TOPIC,
+		  "incr", a, 1, false, &changed);
+	TL_EQ(o->error_code, 40);
+	TL_EQ(find("incr")->retention_bytes, 7000000);
+
+	/* the broker: SET refused as not dynamic, DELETE has nothing to do */
+	struct kc_incremental_alter_configs_req_alterable_config b[1] = {
+		{S("log.segment.bytes"), KA_SET, S("1048576")}};
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_BROKER, "1",
+		  b, 1, false, &changed);
+	TL_EQ(o->error_code, SN_ERR_INVALID_REQUEST);
+	assert_str_is(o->error_message, "Cannot update these configs "
+		      "dynamically: Set(log.segment.bytes)");
+	b[0].config_operation = KA_DEL;
+	o = alter(KC_API_INCREMENTAL_ALTER_CONFIGS, 1, KC_RESOURCE_BROKER, "1",
+		  b, 1, false, &changed);
+	TL_EQ(o->error_code, 0);
+}
+
 /* ---- what cannot be answered ---- */
 
 static void test_truncated(void **state)
@@ -797,7 +1137,7 @@ static void test_truncated(void **state)
 
 	/* other versions and APIs */
 	encode(KC_API_CREATE_TOPICS, 4, &q, sizeof(q));
-	g_req[3] = 5; /* CreateTopics v5 (flexible) */
+	g_req[3] = 8; /* CreateTopics v8: no such version */
 	TL_EQ(answer(KC_API_CREATE_TOPICS, 4, sizeof(g_resp), &r, &changed),
 	      -SN_ERR_UNSUPPORTED_VERSION);
 	g_req[1] = KC_API_METADATA;
@@ -907,7 +1247,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_v7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_factor, setup,
 						teardown),
@@ -920,6 +1262,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_alter_configs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_incremental_alter, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),

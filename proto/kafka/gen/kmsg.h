@@ -666,7 +666,7 @@ struct kc_api_versions_resp {
 	bool zk_migration_ready; /* v3+, tag 3 */
 };
 
-/* ---- CreateTopics (key 19): Kafka v0-7, flexible v5+; served v0-4 ---- */
+/* ---- CreateTopics (key 19): Kafka v0-7, flexible v5+; served v0-7 ---- */
 
 /* CreateTopicsRequest.Topics[].Assignments[] */
 struct kc_create_topics_assignment {
@@ -718,7 +718,7 @@ struct kc_create_topics_resp {
 	struct kc_array topics; /* of struct kc_create_topics_resp_topic */
 };
 
-/* ---- DeleteTopics (key 20): Kafka v0-6, flexible v4+; served v0-3 ---- */
+/* ---- DeleteTopics (key 20): Kafka v0-6, flexible v4+; served v0-6 ---- */
 
 /* DeleteTopicsRequest.Topics[] */
 struct kc_delete_topics_req_topic {
@@ -958,7 +958,7 @@ struct kc_txn_offset_commit_resp {
 	struct kc_array topics; /* of struct kc_txn_offset_commit_resp_topic */
 };
 
-/* ---- DescribeConfigs (key 32): Kafka v0-4, flexible v4+; served v0-3 ---- */
+/* ---- DescribeConfigs (key 32): Kafka v0-4, flexible v4+; served v0-4 ---- */
 
 /* DescribeConfigsRequest.Resources[] */
 struct kc_describe_configs_resource {
@@ -1005,7 +1005,7 @@ struct kc_describe_configs_resp {
 	struct kc_array results; /* of struct kc_describe_configs_result */
 };
 
-/* ---- AlterConfigs (key 33): Kafka v0-2, flexible v2+; not served ---- */
+/* ---- AlterConfigs (key 33): Kafka v0-2, flexible v2+; served v0-2 ---- */
 
 /* AlterConfigsRequest.Resources[].Configs[] */
 struct kc_alter_configs_req_alterable_config {
@@ -1140,7 +1140,7 @@ struct kc_delete_groups_resp {
 	struct kc_array results; /* of struct kc_deletable_group_result */
 };
 
-/* ---- IncrementalAlterConfigs (key 44): Kafka v0-1, flexible v1+; not served ---- */
+/* ---- IncrementalAlterConfigs (key 44): Kafka v0-1, flexible v1+; served v0-1 ---- */
 
 /* IncrementalAlterConfigsRequest.Resources[].Configs[] */
 struct kc_incremental_alter_configs_req_alterable_config {

@@ -13,8 +13,12 @@ KAFKA_BOOTSTRAP it runs itself again under kafka_broker_run
      UNKNOWN_TOPIC_OR_PARTITION;
   4. describe_configs of the topic and of the broker: retention.ms,
      cleanup.policy, segment.bytes; broker.id and num.partitions;
-  5. the broker is restarted (kafka_broker_run, SIGUSR1): still 5
-     partitions, every record still there.
+  5. alter_configs of a topic "aged" with 1 MiB segments holding 3 MB:
+     retention.ms 1000 is what describe_configs shows and what sluiced
+     applies (its low watermark moves past 0 within 40 s); alter_configs
+     of the broker: INVALID_REQUEST (its configs are not dynamic);
+  6. the broker is restarted (kafka_broker_run, SIGUSR1): still 5
+     partitions, every record still there, "aged" still retention.ms 1000.
 Every wait has a deadline.  Exit 0 when all holds, 1 with what did not.
 """
 import os
@@ -111,6 +115,72 @@ def restart_broker():
         fail("the broker did not restart within 40 s")
 
 
+AGED = "aged"
+
+
+def low_watermark(topic):
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": "admin-wm"})
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, 0),
+                                       timeout=10)[0]
+    finally:
+        c.close()
+
+
+def aged_retention(a):
+    fs = a.create_topics([NewTopic(AGED, 1, 1,
+                                   config={"segment.bytes": "1048576"})],
+                         request_timeout=15)
+    if error_code(fs[AGED]):
+        fail("create_topics %s failed" % AGED)
+    p = Producer({"bootstrap.servers": BOOT, "acks": "all",
+                  "message.timeout.ms": 20000})
+    errs = []
+    for i in range(30):
+        p.produce(AGED, value=b"%03d" % i + b"x" * 100000, partition=0,
+                  on_delivery=lambda e, m: errs.append(e))
+        p.poll(0)
+    if p.flush(25) or len(errs) != 30 or any(errs):
+        fail("produce to %s: %r" % (AGED, errs[:3]))
+    if low_watermark(AGED) != 0:
+        fail("%s lost records before its retention changed" % AGED)
+
+    # AlterConfigs replaces the whole set: segment.bytes given again
+    res = ConfigResource(ConfigResource.Type.TOPIC, AGED,
+                         set_config={"retention.ms": "1000",
+                                     "segment.bytes": "1048576"})
+    fs = a.alter_configs([res], request_timeout=15)
+    if error_code(fs[res]):
+        fail("alter_configs of %s failed" % AGED)
+    got = a.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, AGED)],
+                             request_timeout=15)
+    got = list(got.values())[0].result(timeout=15)
+    if got["retention.ms"].value != "1000":
+        fail("describe_configs after alter_configs: retention.ms = %r"
+             % got["retention.ms"].value)
+    if got["segment.bytes"].value != "1048576":
+        fail("describe_configs after alter_configs: segment.bytes = %r"
+             % got["segment.bytes"].value)
+    deadline = time.time() + 40
+    low = 0
+    while time.time() < deadline:
+        low = low_watermark(AGED)
+        if low > 0:
+            break
+        time.sleep(1)
+    if low <= 0:
+        fail("retention.ms 1000 not applied: %s still starts at 0 after "
+             "40 s" % AGED)
+    print("retention applied: %s starts at offset %d" % (AGED, low))
+
+    bres = ConfigResource(ConfigResource.Type.BROKER, "1",
+                          set_config={"log.retention.ms": "1000"})
+    code = error_code(a.alter_configs([bres], request_timeout=15)[bres])
+    if code != KafkaError.INVALID_REQUEST:
+        fail("alter_configs of the broker: got %s, want INVALID_REQUEST"
+             % code)
+
+
 def main():
     a = admin()
     fs = a.create_topics([NewTopic(TOPIC, 2, 1,
@@ -167,8 +237,16 @@ def main():
     if "num.partitions" not in got:
         fail("describe_configs broker: no num.partitions")
 
+    aged_retention(a)
+
     restart_broker()
     a = admin()
+    ares = ConfigResource(ConfigResource.Type.TOPIC, AGED)
+    got = a.describe_configs([ares], request_timeout=15)[ares].result(
+        timeout=15)
+    if got["retention.ms"].value != "1000":
+        fail("after a restart %s retention.ms = %r"
+             % (AGED, got["retention.ms"].value))
     if partitions(a, 5) != 5:
         fail("after a restart the topic does not show 5 partitions")
     check_records(5)
