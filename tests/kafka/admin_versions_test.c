@@ -14,106 +14,20 @@
  *     cannot change dynamically.
  * Exit 77 when binaries are missing.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "kwire.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
 #include "proto/topic_uuid.h"
 #include "sluice/sluice.h"
 
-static int failures;
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			failures++;                                        \
-			return -1;                                         \
-		}                                                          \
-	} while (0)
-
 static struct tb b;
-static uint64_t arena_mem[1 << 17];
 static int fd = -1;
-
-static int kconnect(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)b.kport) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a))) {
-		perror("connect");
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	struct timeval tv = { 10, 0 };
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return s;
-}
-
-static int send_all(const void *p, size_t n)
-{
-	const uint8_t *q = p;
-	while (n) {
-		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return -1;
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int recv_all(uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = recv(fd, p, n, 0);
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* A round trip on fd: request (key, version, body), decoded response. */
-static int kcall(int16_t key, int16_t version, const void *body,
-		 void *out)
-{
-	static uint8_t buf[1 << 20];
-	static int32_t corr = 7;
-	corr++;
-	struct kc_request_header h = { key, version, corr, { "admin-test", 10 } };
-	long n = kc_encode_request(&h, body, buf + 4, sizeof(buf) - 4);
-	if (n < 0) {
-		fprintf(stderr, "encode api %d v%d: %ld\n", key, version, n);
-		return -1;
-	}
-	rb_put32(buf, (uint32_t)n);
-	if (send_all(buf, (size_t)n + 4) || recv_all(buf, 4))
-		return -1;
-	uint32_t len = rb_be32(buf);
-	if (len > sizeof(buf) || recv_all(buf, len))
-		return -1;
-	struct kc_response_header rh;
-	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
-	long rc = kc_decode_response(key, version, buf, len, &rh, out, &a);
-	if (rc < 0 || rh.correlation_id != corr) {
-		fprintf(stderr, "api %d v%d: decode %ld corr %d/%d\n", key,
-			version, rc, rh.correlation_id, corr);
-		return -1;
-	}
-	return 0;
-}
 
 static bool str_is(struct kc_str s, const char *z)
 {
@@ -135,7 +49,7 @@ create(int16_t v, const char *name, int32_t parts, const char *k1,
 	struct kc_create_topics_req_topic t = { S(name), parts, -1, { NULL, 0 },
 						 { &cf, k1 ? 1 : 0 } };
 	struct kc_create_topics_req q = { { &t, 1 }, 10000, false };
-	if (kcall(KC_API_CREATE_TOPICS, v, &q, u))
+	if (kw_call(fd, KC_API_CREATE_TOPICS, v, &q, u))
 		return NULL;
 	const struct kc_create_topics_resp *r = (const void *)u->raw;
 	if (r->topics.count != 1)
@@ -149,7 +63,7 @@ static int metadata_id(const char *name, struct kc_uuid *id)
 	union kc_response u;
 	struct kc_metadata_req_topic t = { { { 0 } }, S(name) };
 	struct kc_metadata_req q = { { &t, 1 }, false, false, false };
-	CHECK(kcall(KC_API_METADATA, 12, &q, &u) == 0);
+	CHECK(kw_call(fd, KC_API_METADATA, 12, &q, &u) == 0);
 	const struct kc_metadata_resp *r = (const void *)u.raw;
 	CHECK(r->topics.count == 1);
 	const struct kc_metadata_topic *mt = r->topics.items;
@@ -209,7 +123,7 @@ static int t_delete_topics(void)
 	CHECK(create(7, "del0", 1, NULL, NULL, &u) != NULL);
 	struct kc_str names[2] = { S("del0"), S("nonesuch") };
 	struct kc_delete_topics_req q = { { NULL, 0 }, { names, 2 }, 5000 };
-	CHECK(kcall(KC_API_DELETE_TOPICS, 0, &q, &u) == 0);
+	CHECK(kw_call(fd, KC_API_DELETE_TOPICS, 0, &q, &u) == 0);
 	const struct kc_delete_topics_resp *r = (const void *)u.raw;
 	CHECK(r->responses.count == 2);
 	const struct kc_delete_topics_resp_topic *o = r->responses.items;
@@ -225,7 +139,7 @@ static int t_delete_topics(void)
 	struct kc_delete_topics_req_topic tv[2] = { { S(NULL), id },
 						    { S(NULL), other } };
 	struct kc_delete_topics_req q6 = { { tv, 2 }, { NULL, 0 }, 5000 };
-	CHECK(kcall(KC_API_DELETE_TOPICS, 6, &q6, &u) == 0);
+	CHECK(kw_call(fd, KC_API_DELETE_TOPICS, 6, &q6, &u) == 0);
 	r = (const void *)u.raw;
 	CHECK(r->responses.count == 2);
 	o = r->responses.items;
@@ -257,7 +171,7 @@ describe(int16_t v, int8_t type, const char *name, bool synonyms,
 	struct kc_describe_configs_resource res = { type, S(name),
 						    { NULL, -1 } };
 	struct kc_describe_configs_req q = { { &res, 1 }, synonyms, true };
-	if (kcall(KC_API_DESCRIBE_CONFIGS, v, &q, u))
+	if (kw_call(fd, KC_API_DESCRIBE_CONFIGS, v, &q, u))
 		return NULL;
 	const struct kc_describe_configs_resp *r = (const void *)u->raw;
 	return r->results.count == 1 ? r->results.items : NULL;
@@ -315,7 +229,7 @@ alter(int16_t key, int16_t v, int8_t type, const char *name,
 	struct kc_alter_configs_req_resource res = { type, S(name),
 						     { (void *)configs, n } };
 	struct kc_alter_configs_req q = { { &res, 1 }, false };
-	if (kcall(key, v, &q, u))
+	if (kw_call(fd, key, v, &q, u))
 		return NULL;
 	const struct kc_alter_configs_resp *r = (const void *)u->raw;
 	if (r->responses.count != 1)
@@ -411,47 +325,17 @@ static int t_incremental_alter_configs(void)
 
 int main(void)
 {
-	if (tb_available())
-		return 77;
-	if (tb_init(&b, "kadminv") || tb_start(&b)) {
-		fprintf(stderr, "cannot start the broker (logs in %s)\n", b.dir);
-		tb_destroy(&b, 1);
-		return 1;
-	}
-	fd = kconnect();
-	if (fd < 0) {
-		tb_destroy(&b, 1);
-		return 1;
-	}
-	struct {
-		const char *name;
-		int (*fn)(void);
-	} tests[] = {
+	kw_init("admin-test");
+	int rc = kw_broker_start(&b, "kadminv", &fd);
+	if (rc)
+		return rc;
+	static const struct kw_test tests[] = {
 		{ "create_topics", t_create_topics },
 		{ "delete_topics", t_delete_topics },
 		{ "describe_configs", t_describe_configs },
 		{ "alter_configs", t_alter_configs },
 		{ "incremental_alter_configs", t_incremental_alter_configs },
 	};
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = failures;
-		tests[i].fn();
-		printf("%s %s\n", failures == before ? "ok  " : "FAIL",
-		       tests[i].name);
-		if (failures != before) {
-			/* a failed check may leave an answer unread */
-			close(fd);
-			fd = kconnect();
-			if (fd < 0)
-				break;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	int alive = tb_wait_sluiced(&b, 5000) == 0;
-	printf("%s broker alive\n", alive ? "ok  " : "FAIL");
-	int bad_exit = tb_destroy(&b, failures || !alive) != 0;
-	if (bad_exit)
-		printf("FAIL broker exit\n");
-	return failures || !alive || bad_exit;
+	kw_run(&b, tests, KW_COUNT(tests), &fd);
+	return kw_finish(&b, &fd);
 }

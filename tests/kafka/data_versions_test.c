@@ -16,120 +16,24 @@
  *     is UNKNOWN_TOPIC_ID per partition, the id echoed;
  *   - ListOffsets v0 (old_style_offsets, max_num_offsets) and v10 (-1..-5
  *     and a timestamp unknown to the version).
- * The helpers are listener_test.c's (a test program each, no shared
- * library of them yet).  Exit 77 when binaries are missing.
+ * The wire helpers are kwire.h's.  Exit 77 when binaries are missing.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "broker.h"
+#include "kwire.h"
 #include "proto/compression.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
 #include "proto/topic_uuid.h"
 #include "sluice/sluice.h"
 
-static int failures;
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			failures++;                                        \
-			return -1;                                         \
-		}                                                          \
-	} while (0)
-
 static struct tb b;
-static uint64_t arena_mem[1 << 17];
 static uint32_t topic_id; /* of "kv", 1 partition */
-static uint8_t rbuf[1 << 22];  /* the last answer's bytes */
-static long rlen;
-
-static int kconnect(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)b.kport) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		perror("connect");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	struct timeval tv = { 10, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *q = p;
-	while (n) {
-		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return -1;
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static long kread(int fd, uint8_t *buf, size_t cap)
-{
-	uint8_t sz[4];
-	size_t got = 0;
-	while (got < 4) {
-		ssize_t r = recv(fd, sz + got, 4 - got, 0);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	uint32_t n = rb_be32(sz);
-	if (n > cap)
-		return -1;
-	for (got = 0; got < n;) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return (long)n;
-}
-
-/* A round trip: request, then the decoded response (its bytes in rbuf). */
-static int kcall(int fd, int16_t key, int16_t version, const void *body,
-		 union kc_response *out)
-{
-	static uint8_t buf[1 << 20];
-	static int32_t corr = 100;
-	struct kc_request_header h = { key, version, ++corr, { "dv-test", 7 } };
-	long n = kc_encode_request(&h, body, buf + 4, sizeof(buf) - 4);
-	if (n < 0)
-		return -1;
-	rb_put32(buf, (uint32_t)n);
-	if (send_all(fd, buf, (size_t)n + 4))
-		return -1;
-	rlen = kread(fd, rbuf, sizeof(rbuf));
-	if (rlen <= 0)
-		return -1;
-	struct kc_response_header rh;
-	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
-	long rc = kc_decode_response(key, version, rbuf, (size_t)rlen, &rh,
-				     out, &a);
-	if (rc < 0 || rh.correlation_id != corr) {
-		fprintf(stderr, "api %d v%d: decode %ld\n", key, version, rc);
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- message sets (proto/msgset.h's format) ---- */
 
@@ -238,7 +142,7 @@ static int produce(int fd, int16_t v, const uint8_t *rec, size_t len,
 	struct kc_produce_req_topic pt = { { "kv", 2 }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
 	union kc_response r;
-	if (kcall(fd, KC_API_PRODUCE, v, &q, &r))
+	if (kw_call(fd, KC_API_PRODUCE, v, &q, &r))
 		return -1;
 	const struct kc_produce_resp *pr = (const void *)&r;
 	if (pr->responses.count != 1)
@@ -276,7 +180,7 @@ static int fetch(int fd, int16_t v, const uint8_t *uuid, int64_t offset,
 				  .cluster_id = { NULL, -1 },
 				  .replica_state = { -1, -1 } };
 	union kc_response r;
-	if (kcall(fd, KC_API_FETCH, v, &q, &r))
+	if (kw_call(fd, KC_API_FETCH, v, &q, &r))
 		return -1;
 	const struct kc_fetch_resp *fr = (const void *)&r;
 	if (fr->error_code || fr->responses.count != 1)
@@ -295,7 +199,7 @@ static int list(int fd, int16_t v, int64_t ts, int32_t max,
 	struct kc_list_offsets_req_topic lt = { { "kv", 2 }, { &lp, 1 } };
 	struct kc_list_offsets_req q = { -1, 0, { &lt, 1 }, 1000 };
 	union kc_response r;
-	if (kcall(fd, KC_API_LIST_OFFSETS, v, &q, &r))
+	if (kw_call(fd, KC_API_LIST_OFFSETS, v, &q, &r))
 		return -1;
 	if (r.list_offsets.topics.count != 1)
 		return -1;
@@ -322,7 +226,7 @@ static const struct {
 
 static int t_produce_old(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	static uint8_t set[4096], inner[1024];
 	struct kc_produce_resp_partition p;
@@ -332,7 +236,7 @@ static int t_produce_old(void)
 	CHECK(produce(fd, 0, set, n, &p) == 0);
 	CHECK(p.error_code == 0 && p.base_offset == 0);
 	/* v0's answer: corr, [topic "kv" [index, error, base offset]] */
-	CHECK(rlen == 4 + 4 + 2 + 2 + 4 + 4 + 2 + 8);
+	CHECK(kw_resp_len() == 4 + 4 + 2 + 2 + 4 + 4 + 2 + 8);
 	/* v2: magic 1, a plain message, then a gzip wrapper of two (inner
 	 * offsets relative, the wrapper's the last one's) */
 	n = put_str_msg(set, 0, 1, want[2].ts, want[2].key, want[2].val);
@@ -348,7 +252,7 @@ static int t_produce_old(void)
 	CHECK(produce(fd, 2, set, n, &p) == 0);
 	CHECK(p.error_code == 0 && p.base_offset == 2);
 	CHECK(p.log_append_time_ms == -1);
-	CHECK(rlen == 4 + 4 + 2 + 2 + 4 + 4 + 2 + 8 + 8 + 4);
+	CHECK(kw_resp_len() == 4 + 4 + 2 + 2 + 4 + 4 + 2 + 8 + 8 + 4);
 	/* a flipped CRC: CORRUPT_MESSAGE; a message set at v3: INVALID_RECORD */
 	set[13] ^= 0x40;
 	CHECK(produce(fd, 2, set, n, &p) == 0);
@@ -363,7 +267,7 @@ static int t_produce_old(void)
 /* Fetch v17 by topic id: the five records as v2 batches. */
 static int t_fetch_new(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	uint8_t uuid[16];
 	sl_topic_uuid(topic_id, uuid);
@@ -425,9 +329,10 @@ static int t_fetch_new(void)
 	 * id, node endpoints): header v1, throttle, error, session, [topic
 	 * id, [index, error, hw, lso, log start, [], replica, records,
 	 * tags], tags], tags */
-	CHECK(rlen == 5 + 4 + 2 + 4 + 1 + (16 + 1 +
-					    (4 + 2 + 8 + 8 + 8 + 1 + 4 + 1 + 1) +
-					    1) + 1);
+	CHECK(kw_resp_len() == 5 + 4 + 2 + 4 + 1 +
+				       (16 + 1 +
+					(4 + 2 + 8 + 8 + 8 + 1 + 4 + 1 + 1) +
+					1) + 1);
 	close(fd);
 	return 0;
 }
@@ -435,7 +340,7 @@ static int t_fetch_new(void)
 /* Fetch v0 and v3: message sets of magic 0 and 1. */
 static int t_fetch_old(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	struct kc_fetch_resp_topic t;
 	struct kc_fetch_resp_partition p;
@@ -461,7 +366,7 @@ static int t_fetch_old(void)
 
 static int t_list_offsets(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	struct kc_list_offsets_resp_partition p;
 	/* v0: old_style_offsets, largest first, max_num_offsets of them */
@@ -521,7 +426,7 @@ static int t_fetch_kcat(void)
 	}
 	CHECK(tb_sh("timeout 20 kcat -P -b 127.0.0.1:%d -t kk -K : -z gzip "
 		    "-X linger.ms=50 -X acks=all -l %s", b.kport, in) == 0);
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	struct kc_fetch_resp_topic t;
 	struct kc_fetch_resp_partition p;
@@ -551,7 +456,7 @@ static int t_fetch_kcat(void)
  * (current_leader, node_endpoints: only for NOT_LEADER errors). */
 static int t_produce_new(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	static uint8_t bb[1024];
 	struct rb_builder rbld;
@@ -567,38 +472,26 @@ static int t_produce_new(void)
 	/* header v1 (corr, tags) + [topic: name, [partition: index, error,
 	 * base, append time, log start, [], null, tags], tags], throttle,
 	 * tags */
-	CHECK(rlen == 5 + 1 + 3 + 1 + (4 + 2 + 8 + 8 + 8 + 1 + 1 + 1) + 1 +
-			      4 + 1);
+	CHECK(kw_resp_len() == 5 + 1 + 3 + 1 +
+				       (4 + 2 + 8 + 8 + 8 + 1 + 1 + 1) + 1 +
+				       4 + 1);
 	close(fd);
 	return 0;
 }
 
 int main(void)
 {
-	if (tb_available())
-		return 77;
-	if (tb_init(&b, "kdv") || tb_start(&b)) {
-		fprintf(stderr, "cannot start the broker (logs in %s)\n", b.dir);
-		tb_destroy(&b, 1);
-		return 1;
-	}
-	struct sl_client *cl;
-	struct sl_topic_config tc = { 0 };
-	tc.partitions = 1;
-	long id = -1;
-	if (sl_client_create(b.addr, 5000, &cl) ||
-	    (id = sl_topic_create(cl, "kv", &tc)) <= 0 ||
-	    sl_topic_create(cl, "kk", &tc) <= 0) {
-		fprintf(stderr, "cannot create the topic\n");
+	kw_init("dv-test");
+	int rc = kw_broker_start(&b, "kdv", NULL);
+	if (rc)
+		return rc;
+	long id = kw_topic_create(&b, "kv", 1);
+	if (id <= 0 || kw_topic_create(&b, "kk", 1) <= 0) {
 		tb_destroy(&b, 1);
 		return 1;
 	}
 	topic_id = (uint32_t)id;
-	sl_client_destroy(cl);
-	struct {
-		const char *name;
-		int (*fn)(void);
-	} tests[] = {
+	static const struct kw_test tests[] = {
 		{ "produce_old", t_produce_old },
 		{ "fetch_new", t_fetch_new },
 		{ "fetch_old", t_fetch_old },
@@ -606,16 +499,6 @@ int main(void)
 		{ "produce_new", t_produce_new },
 		{ "fetch_kcat", t_fetch_kcat },
 	};
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = failures;
-		tests[i].fn();
-		printf("%s %s\n", failures == before ? "ok  " : "FAIL",
-		       tests[i].name);
-	}
-	int alive = tb_wait_sluiced(&b, 5000) == 0;
-	printf("%s broker alive\n", alive ? "ok  " : "FAIL");
-	int bad_exit = tb_destroy(&b, failures || !alive) != 0;
-	if (bad_exit)
-		printf("FAIL broker exit\n");
-	return failures || !alive || bad_exit ? 1 : 0;
+	kw_run(&b, tests, KW_COUNT(tests), NULL);
+	return kw_finish(&b, NULL);
 }

@@ -24,7 +24,6 @@
  * every wait has a deadline far above what it needs (a hang fails).
  * Exit 77 when binaries are missing.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -37,24 +36,12 @@
 
 #include "broker.h"
 #include "dataplane/telemetry/telemetry.h"
+#include "kwire.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
 #include "sluice/sluice.h"
 
-static int failures;
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			failures++;                                        \
-			return -1;                                         \
-		}                                                          \
-	} while (0)
-
 static struct tb b;
-static uint64_t arena_mem[1 << 17];
 
 static int64_t now_ms(void)
 {
@@ -63,107 +50,12 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static int kconnect(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)b.kport) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		perror("connect");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	struct timeval tv = { 10, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *q = p;
-	while (n) {
-		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return -1;
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Send request (h, body) with its size prefix. */
-static int kreq(int fd, int16_t key, int16_t version, int32_t corr,
-		const void *body)
-{
-	static uint8_t buf[1 << 20];
-	struct kc_request_header h = { key, version, corr, { "listener-test", 13 } };
-	long n = kc_encode_request(&h, body, buf + 4, sizeof(buf) - 4);
-	if (n < 0) {
-		fprintf(stderr, "encode api %d v%d: %ld\n", key, version, n);
-		return -1;
-	}
-	rb_put32(buf, (uint32_t)n);
-	return send_all(fd, buf, (size_t)n + 4);
-}
-
-/* Read one response frame into buf; returns its size, 0 on EOF, -1 on
- * error or timeout. */
-static long kread(int fd, uint8_t *buf, size_t cap)
-{
-	uint8_t sz[4];
-	size_t got = 0;
-	while (got < 4) {
-		ssize_t r = recv(fd, sz + got, 4 - got, 0);
-		if (r == 0 && got == 0)
-			return 0;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	uint32_t n = rb_be32(sz);
-	if (n > cap)
-		return -1;
-	got = 0;
-	while (got < n) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return (long)n;
-}
-
-/* A round trip: request, then the decoded response. */
-static int kcall(int fd, int16_t key, int16_t version, const void *body,
-		 union kc_response *out)
-{
-	static uint8_t buf[1 << 22];
-	static int32_t corr = 100;
-	corr++;
-	if (kreq(fd, key, version, corr, body))
-		return -1;
-	long n = kread(fd, buf, sizeof(buf));
-	if (n <= 0)
-		return -1;
-	struct kc_response_header rh;
-	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
-	long rc = kc_decode_response(key, version, buf, (size_t)n, &rh, out, &a);
-	if (rc < 0 || rh.correlation_id != corr) {
-		fprintf(stderr, "api %d v%d: decode %ld corr %d/%d\n", key,
-			version, rc, rh.correlation_id, corr);
-		return -1;
-	}
-	return 0;
-}
-
 /* EOF within 5 s (after draining up to 4 responses). */
 static int closed_by_peer(int fd)
 {
 	uint8_t buf[65536];
 	for (int i = 0; i < 5; i++) {
-		long n = kread(fd, buf, sizeof(buf));
+		long n = kw_read(fd, buf, sizeof(buf));
 		if (n == 0)
 			return 1;
 		if (n < 0)
@@ -286,12 +178,12 @@ static int bad_moved(const char *name, ...)
 static int t_api_versions(void)
 {
 	CHECK(bad_mark() == 0);
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	union kc_response r;
 	for (int16_t v = 0; v <= 4; v++) {
 		struct kc_api_versions_req q = { { "t", 1 }, { "1.0-rc1", 7 } };
-		CHECK(kcall(fd, KC_API_API_VERSIONS, v, &q, &r) == 0);
+		CHECK(kw_call(fd, KC_API_API_VERSIONS, v, &q, &r) == 0);
 		CHECK(r.api_versions.error_code == 0);
 		const struct kc_api_version_key *k = r.api_versions.api_keys.items;
 		int produce = 0, fetch = 0, list = 0, versions = 0, join = 0;
@@ -317,17 +209,17 @@ static int t_api_versions(void)
 		struct kc_api_versions_req q = { badsw[i], { "1", 1 } };
 		if (i & 1)
 			q = (struct kc_api_versions_req){ { "t", 1 }, badsw[i] };
-		CHECK(kcall(fd, KC_API_API_VERSIONS, (int16_t)(3 + (i & 1)), &q,
-			    &r) == 0);
+		CHECK(kw_call(fd, KC_API_API_VERSIONS, (int16_t)(3 + (i & 1)),
+			      &q, &r) == 0);
 		CHECK(r.api_versions.error_code == 42);
 		CHECK(r.api_versions.api_keys.count == 0);
 	}
 	/* a version from the future: error 35 in v0 with ApiVersions' own
 	 * range alone (Kafka's KIP-511 answer), connection kept */
 	uint8_t req[] = { 0, 0, 0, 10, 0, 18, 0, 42, 0, 0, 0, 7, 0, 0 };
-	CHECK(send_all(fd, req, sizeof(req)) == 0);
+	CHECK(kw_send_all(fd, req, sizeof(req)) == 0);
 	uint8_t buf[4096];
-	long n = kread(fd, buf, sizeof(buf));
+	long n = kw_read(fd, buf, sizeof(buf));
 	CHECK(n == 4 + 2 + 4 + 6);
 	CHECK(rb_be32(buf) == 7);                 /* correlation id */
 	CHECK(rb_be16(buf + 4) == 35);            /* UNSUPPORTED_VERSION */
@@ -335,7 +227,7 @@ static int t_api_versions(void)
 	CHECK(rb_be16(buf + 10) == 18 && rb_be16(buf + 12) == 0 &&
 	      rb_be16(buf + 14) == 4);            /* ApiVersions 0-4 */
 	struct kc_api_versions_req q0 = { 0 };
-	CHECK(kcall(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
+	CHECK(kw_call(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
 	CHECK(bad_moved("bad_kafka_unsupported_version", 1,
 			"bad_kafka_malformed_request", 4, NULL) == 0);
 	close(fd);
@@ -348,23 +240,23 @@ static int t_bad_frames(void)
 	struct kc_api_versions_req q0 = { 0 };
 	CHECK(bad_mark() == 0);
 	/* unknown API key after a good request: its answer, then EOF */
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
-	CHECK(kreq(fd, KC_API_API_VERSIONS, 0, 1, &q0) == 0);
+	CHECK(kw_send_request(fd, KC_API_API_VERSIONS, 0, 1, &q0) == 0);
 	uint8_t unk[] = { 0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 2, 0, 0 };
-	CHECK(send_all(fd, unk, sizeof(unk)) == 0);
+	CHECK(kw_send_all(fd, unk, sizeof(unk)) == 0);
 	uint8_t buf[65536];
-	CHECK(kread(fd, buf, sizeof(buf)) > 0);
+	CHECK(kw_read(fd, buf, sizeof(buf)) > 0);
 	CHECK(closed_by_peer(fd));
 	close(fd);
 	CHECK(bad_moved("bad_kafka_unsupported_version", 1, NULL) == 0);
 	CHECK(bad_mark() == 0);
 	/* a truncated Metadata v1 (topic count says 5, nothing follows) */
-	fd = kconnect();
+	fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	uint8_t meta[] = { 0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 3, 0, 0,
 			   0, 0, 0, 5 };
-	CHECK(send_all(fd, meta, sizeof(meta)) == 0);
+	CHECK(kw_send_all(fd, meta, sizeof(meta)) == 0);
 	CHECK(closed_by_peer(fd));
 	close(fd);
 	CHECK(bad_moved("bad_kafka_malformed_request", 1, NULL) == 0);
@@ -373,11 +265,11 @@ static int t_bad_frames(void)
 	const uint8_t sizes[3][4] = { { 0, 0, 0, 3 }, { 0xff, 0xff, 0xff, 0xf0 },
 				      { 0x7f, 0xff, 0xff, 0xff } };
 	for (int i = 0; i < 3; i++) {
-		fd = kconnect();
+		fd = kw_connect(b.kport);
 		CHECK(fd >= 0);
 		uint8_t f[16] = { 0 };
 		memcpy(f, sizes[i], 4);
-		CHECK(send_all(fd, f, sizeof(f)) == 0);
+		CHECK(kw_send_all(fd, f, sizeof(f)) == 0);
 		CHECK(closed_by_peer(fd));
 		close(fd);
 	}
@@ -385,13 +277,13 @@ static int t_bad_frames(void)
 	CHECK(bad_mark() == 0);
 	/* a client stalled mid-frame, and 100 sending garbage, while
 	 * another one is served */
-	int stall = kconnect();
+	int stall = kw_connect(b.kport);
 	CHECK(stall >= 0);
 	uint8_t half[] = { 0, 0, 1, 0, 0, 3, 0, 1 };
-	CHECK(send_all(stall, half, sizeof(half)) == 0);
+	CHECK(kw_send_all(stall, half, sizeof(half)) == 0);
 	int g[100];
 	for (int i = 0; i < 100; i++) {
-		g[i] = kconnect();
+		g[i] = kw_connect(b.kport);
 		CHECK(g[i] >= 0);
 		uint8_t junk[64];
 		for (int j = 0; j < 64; j++)
@@ -399,12 +291,12 @@ static int t_bad_frames(void)
 		/* a size of 64 KiB to 16 MiB, within tcp_max_frame: a
 		 * frame that never completes, so none of it is counted */
 		junk[0] = 0;
-		send_all(g[i], junk, sizeof(junk));
+		kw_send_all(g[i], junk, sizeof(junk));
 	}
-	fd = kconnect();
+	fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	struct kc_metadata_req mq = { .topics = { NULL, -1 } };
-	CHECK(kcall(fd, KC_API_METADATA, 8, &mq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_METADATA, 8, &mq, &r) == 0);
 	CHECK(r.metadata.brokers.count == 1);
 	const struct kc_metadata_broker *br = r.metadata.brokers.items;
 	CHECK(br->port == b.kport && br->node_id == 1);
@@ -438,7 +330,7 @@ static int produce_one(int fd, int16_t v, const char *topic, int32_t part,
 					   { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, acks, 5000, { &pt, 1 } };
 	union kc_response r;
-	if (kcall(fd, KC_API_PRODUCE, v, &q, &r))
+	if (kw_call(fd, KC_API_PRODUCE, v, &q, &r))
 		return -1;
 	const struct kc_produce_resp *pr = (const void *)&r;
 	if (pr->responses.count != 1)
@@ -472,7 +364,7 @@ static int fetch_one(int fd, int16_t v, const char *topic, int32_t part,
 				  .forgotten_topics_data = { NULL, 0 },
 				  .rack_id = { "", 0 } };
 	union kc_response r;
-	if (kcall(fd, KC_API_FETCH, v, &q, &r))
+	if (kw_call(fd, KC_API_FETCH, v, &q, &r))
 		return -1;
 	const struct kc_fetch_resp *fr = (const void *)&r;
 	if (fr->error_code || fr->responses.count != 1)
@@ -486,7 +378,7 @@ static int fetch_one(int fd, int16_t v, const char *topic, int32_t part,
 
 static int t_produce_fetch(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	static uint8_t b1[4096], b2[8192], keep[2][4096];
 	int16_t err;
@@ -541,7 +433,7 @@ static int t_produce_fetch(void)
 					  .topics = { NULL, 0 },
 					  .rack_id = { "", 0 } };
 		union kc_response fr;
-		CHECK(kcall(fd, KC_API_FETCH, 11, &q, &fr) == 0);
+		CHECK(kw_call(fd, KC_API_FETCH, 11, &q, &fr) == 0);
 		const struct kc_fetch_resp *f = (const void *)&fr;
 		CHECK(f->error_code == 70 && f->session_id == 0);
 	}
@@ -557,7 +449,7 @@ static int t_produce_fetch(void)
 					  .isolation_level = 0,
 					  .topics = { &lt, 1 } };
 	union kc_response r;
-	CHECK(kcall(fd, KC_API_LIST_OFFSETS, 5, &lq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_LIST_OFFSETS, 5, &lq, &r) == 0);
 	const struct kc_list_offsets_resp_topic *rt = r.list_offsets.topics.items;
 	const struct kc_list_offsets_resp_partition *rp = rt->partitions.items;
 	CHECK(rt->partitions.count == 2);
@@ -568,9 +460,9 @@ static int t_produce_fetch(void)
 	struct kc_produce_req_partition zp = { 2, { b1, (int32_t)n1 } };
 	struct kc_produce_req_topic zt = { { "kt", 2 }, { &zp, 1 } };
 	struct kc_produce_req zq = { { NULL, -1 }, 0, 5000, { &zt, 1 } };
-	CHECK(kreq(fd, KC_API_PRODUCE, 7, 7000, &zq) == 0);
+	CHECK(kw_send_request(fd, KC_API_PRODUCE, 7, 7000, &zq) == 0);
 	struct kc_api_versions_req q0 = { 0 };
-	CHECK(kcall(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
+	CHECK(kw_call(fd, KC_API_API_VERSIONS, 0, &q0, &r) == 0);
 	int64_t until = now_ms() + 30000;
 	do {
 		CHECK(fetch_one(fd, 11, "kt", 2, 0, 100, 1, &p) == 0);
@@ -583,13 +475,13 @@ static int t_produce_fetch(void)
 }
 
 /* Read one response frame, waiting up to timeout_ms (a hang, not a
- * measure: far above what it needs); as kread. */
+ * measure: far above what it needs); as kw_read. */
 static long kread_within(int fd, uint8_t *buf, size_t cap, int timeout_ms)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	struct timeval dflt = { 10, 0 };
+	struct timeval dflt = { KW_RECV_TIMEOUT_S, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	long n = kread(fd, buf, cap);
+	long n = kw_read(fd, buf, cap);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &dflt, sizeof(dflt));
 	return n;
 }
@@ -606,7 +498,7 @@ static int wait_parked(long long since)
 
 static int t_long_poll(void)
 {
-	int fd = kconnect(), pfd = kconnect();
+	int fd = kw_connect(b.kport), pfd = kw_connect(b.kport);
 	CHECK(fd >= 0 && pfd >= 0);
 	struct kc_fetch_resp_partition p;
 	/* nothing new: answered at max_wait_ms, not before (a lower bound:
@@ -636,7 +528,7 @@ static int t_long_poll(void)
 				  .rack_id = { "", 0 } };
 	waits = counter("kafka_fetch_waits");
 	CHECK(waits >= 0);
-	CHECK(kreq(fd, KC_API_FETCH, 11, 9001, &q) == 0);
+	CHECK(kw_send_request(fd, KC_API_FETCH, 11, 9001, &q) == 0);
 	CHECK(wait_parked(waits) == 0);
 	static uint8_t bb[4096];
 	long n = make_batch(bb, sizeof(bb), 3, 100);
@@ -649,7 +541,7 @@ static int t_long_poll(void)
 	CHECK(m > 0 && rb_be32(buf) == 9001);
 	struct kc_response_header rh;
 	union kc_response r;
-	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
+	struct kc_arena a = kw_arena();
 	CHECK(kc_decode_response(KC_API_FETCH, 11, buf, (size_t)m, &rh, &r,
 				 &a) == m);
 	const struct kc_fetch_resp *fr = (const void *)&r;
@@ -671,7 +563,7 @@ static int t_long_poll(void)
  * than close the connection.  Every answer then arrives, in order. */
 static int pipelined(int count, size_t batch_bytes)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	/* this test is about order and flow control, not latency: a
 	 * sanitized broker on a loaded machine may take more than the usual
@@ -698,11 +590,12 @@ static int pipelined(int count, size_t batch_bytes)
 	int64_t until = now_ms() + 60000;
 	while (got < count && now_ms() < until) {
 		if (sent < count) {
-			CHECK(kreq(fd, KC_API_PRODUCE, 7, 5000 + sent, &q) == 0);
+			CHECK(kw_send_request(fd, KC_API_PRODUCE, 7,
+					      5000 + sent, &q) == 0);
 			sent++;
 			continue;
 		}
-		long m = kread(fd, rbuf, sizeof(rbuf));
+		long m = kw_read(fd, rbuf, sizeof(rbuf));
 		if (m <= 0)
 			fprintf(stderr, "pipelined: answer %d of %d: %s\n", got,
 				count,
@@ -711,7 +604,7 @@ static int pipelined(int count, size_t batch_bytes)
 		CHECK((int)rb_be32(rbuf) == 5000 + got);
 		struct kc_response_header rh;
 		union kc_response r;
-		struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
+		struct kc_arena a = kw_arena();
 		CHECK(kc_decode_response(KC_API_PRODUCE, 7, rbuf, (size_t)m, &rh,
 					 &r, &a) == m);
 		const struct kc_produce_resp *pr = (const void *)&r;
@@ -740,29 +633,30 @@ static int t_pipelined(void)
  * coordinator), INVALID_REQUEST for a type Kafka does not know. */
 static int t_find_coordinator(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	union kc_response r;
 	struct kc_find_coordinator_req q = { { "grp", 3 }, 0, { NULL, 0 } };
-	CHECK(kcall(fd, KC_API_FIND_COORDINATOR, 0, &q, &r) == 0);
+	CHECK(kw_call(fd, KC_API_FIND_COORDINATOR, 0, &q, &r) == 0);
 	const struct kc_find_coordinator_resp *fr = (const void *)r.raw;
 	CHECK(fr->error_code == 0 && fr->node_id == 1 && fr->port == b.kport);
 	CHECK(fr->host.len == 9 && !memcmp(fr->host.ptr, "127.0.0.1", 9));
 	q.key_type = 1;
-	CHECK(kcall(fd, KC_API_FIND_COORDINATOR, 3, &q, &r) == 0);
+	CHECK(kw_call(fd, KC_API_FIND_COORDINATOR, 3, &q, &r) == 0);
 	CHECK(fr->error_code == 15 && fr->node_id == -1 && fr->port == -1);
 	CHECK(fr->host.len == 0);
 	CHECK(fr->error_message.len == 33 &&
 	      !memcmp(fr->error_message.ptr, "The coordinator is not available.", 33));
 	q.key_type = 0;
-	CHECK(kcall(fd, KC_API_FIND_COORDINATOR, 3, &q, &r) == 0);
+	CHECK(kw_call(fd, KC_API_FIND_COORDINATOR, 3, &q, &r) == 0);
 	CHECK(fr->error_code == 0 && fr->error_message.len == 4);
 	struct kc_str keys[2] = { { "g1", 2 }, { "g22", 3 } };
 	for (int16_t v = 4; v <= 6; v += 2) {
 		for (int8_t type = 0; type <= 3; type++) {
 			q = (struct kc_find_coordinator_req){ { NULL, 0 }, type,
 							      { keys, 2 } };
-			CHECK(kcall(fd, KC_API_FIND_COORDINATOR, v, &q, &r) == 0);
+			CHECK(kw_call(fd, KC_API_FIND_COORDINATOR, v, &q,
+				      &r) == 0);
 			CHECK(fr->coordinators.count == 2);
 			const struct kc_find_coordinator_coordinator *c =
 				fr->coordinators.items;
@@ -788,14 +682,14 @@ static int t_find_coordinator(void)
  * OffsetDelete v0. */
 static int t_group_versions(void)
 {
-	int fd = kconnect();
+	int fd = kw_connect(b.kport);
 	CHECK(fd >= 0);
 	union kc_response r;
 	struct kc_offset_commit_req_partition p = { 3, 42, -1, -1, { "md", 2 } };
 	struct kc_offset_commit_req_topic ct = { { "kt", 2 }, { &p, 1 } };
 	struct kc_offset_commit_req cq = { { "lg", 2 }, -1, { "", 0 },
 					   { NULL, -1 }, -1, { &ct, 1 } };
-	CHECK(kcall(fd, KC_API_OFFSET_COMMIT, 0, &cq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_OFFSET_COMMIT, 0, &cq, &r) == 0);
 	const struct kc_offset_commit_resp *cr = (const void *)r.raw;
 	CHECK(cr->topics.count == 1);
 	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
@@ -805,7 +699,7 @@ static int t_group_versions(void)
 	struct kc_offset_fetch_req_group fg = { { "lg", 2 }, { NULL, -1 }, -1,
 						{ NULL, -1 } };
 	struct kc_offset_fetch_req fq = { .groups = { &fg, 1 } };
-	CHECK(kcall(fd, KC_API_OFFSET_FETCH, 9, &fq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_OFFSET_FETCH, 9, &fq, &r) == 0);
 	const struct kc_offset_fetch_resp *fr = (const void *)r.raw;
 	CHECK(fr->groups.count == 1);
 	const struct kc_offset_fetch_resp_group *g = fr->groups.items;
@@ -816,7 +710,7 @@ static int t_group_versions(void)
 	      fp->committed_offset == 42 && fp->metadata.len == 2);
 	struct kc_str st = { "empty", 5 };
 	struct kc_list_groups_req lq = { { &st, 1 }, { NULL, 0 } };
-	CHECK(kcall(fd, KC_API_LIST_GROUPS, 5, &lq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_LIST_GROUPS, 5, &lq, &r) == 0);
 	const struct kc_list_groups_resp *lr = (const void *)r.raw;
 	CHECK(lr->error_code == 0 && lr->groups.count == 1);
 	const struct kc_listed_group *lg = lr->groups.items;
@@ -824,10 +718,10 @@ static int t_group_versions(void)
 	struct kc_offset_delete_req_partition dp = { 3 };
 	struct kc_offset_delete_req_topic dt = { { "kt", 2 }, { &dp, 1 } };
 	struct kc_offset_delete_req dq = { { "lg", 2 }, { &dt, 1 } };
-	CHECK(kcall(fd, KC_API_OFFSET_DELETE, 0, &dq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_OFFSET_DELETE, 0, &dq, &r) == 0);
 	const struct kc_offset_delete_resp *dr = (const void *)r.raw;
 	CHECK(dr->error_code == 0 && dr->topics.count == 1);
-	CHECK(kcall(fd, KC_API_OFFSET_FETCH, 9, &fq, &r) == 0);
+	CHECK(kw_call(fd, KC_API_OFFSET_FETCH, 9, &fq, &r) == 0);
 	g = fr->groups.items;
 	CHECK(g->error_code == 0 && g->topics.count == 0);
 	close(fd);
@@ -836,27 +730,15 @@ static int t_group_versions(void)
 
 int main(void)
 {
-	if (tb_available())
-		return 77;
-	if (tb_init(&b, "klisten") || tb_start(&b)) {
-		fprintf(stderr, "cannot start the broker (logs in %s)\n", b.dir);
+	kw_init("listener-test");
+	int rc = kw_broker_start(&b, "klisten", NULL);
+	if (rc)
+		return rc;
+	if (kw_topic_create(&b, "kt", 3) < 0) {
 		tb_destroy(&b, 1);
 		return 1;
 	}
-	struct sl_client *cl;
-	struct sl_topic_config tc = { 0 };
-	tc.partitions = 3;
-	if (sl_client_create(b.addr, 5000, &cl) ||
-	    sl_topic_create(cl, "kt", &tc) < 0) {
-		fprintf(stderr, "cannot create the topic\n");
-		tb_destroy(&b, 1);
-		return 1;
-	}
-	sl_client_destroy(cl);
-	struct {
-		const char *name;
-		int (*fn)(void);
-	} tests[] = {
+	static const struct kw_test tests[] = {
 		{ "api_versions", t_api_versions },
 		{ "find_coordinator", t_find_coordinator },
 		{ "group_versions", t_group_versions },
@@ -865,18 +747,6 @@ int main(void)
 		{ "long_poll", t_long_poll },
 		{ "pipelined", t_pipelined },
 	};
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = failures;
-		tests[i].fn();
-		printf("%s %s\n", failures == before ? "ok  " : "FAIL",
-		       tests[i].name);
-	}
-	/* the broker is still up */
-	int alive = tb_wait_sluiced(&b, 5000) == 0;
-	printf("%s broker alive\n", alive ? "ok  " : "FAIL");
-	/* a broker that fails at exit (a sanitizer report, a crash) fails */
-	int bad_exit = tb_destroy(&b, failures || !alive) != 0;
-	if (bad_exit)
-		printf("FAIL broker exit\n");
-	return failures || !alive || bad_exit;
+	kw_run(&b, tests, KW_COUNT(tests), NULL);
+	return kw_finish(&b, NULL);
 }

@@ -20,106 +20,20 @@
  *     idempotent producer appears with its epoch and last sequence).
  * Exit 77 when binaries are missing.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "kwire.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/record_batch.h"
 #include "proto/topic_uuid.h"
 #include "sluice/sluice.h"
 
-static int failures;
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			failures++;                                        \
-			return -1;                                         \
-		}                                                          \
-	} while (0)
-
 static struct tb b;
-static uint64_t arena_mem[1 << 17];
 static int fd = -1;
-
-static int kconnect(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)b.kport) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a))) {
-		perror("connect");
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	struct timeval tv = { 10, 0 };
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return s;
-}
-
-static int send_all(const void *p, size_t n)
-{
-	const uint8_t *q = p;
-	while (n) {
-		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return -1;
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int recv_all(uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = recv(fd, p, n, 0);
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* A round trip on fd: request (key, version, body), decoded response. */
-static int kcall(int16_t key, int16_t version, const void *body,
-		 void *out)
-{
-	static uint8_t buf[1 << 20];
-	static int32_t corr = 7;
-	corr++;
-	struct kc_request_header h = { key, version, corr, { "meta-test", 9 } };
-	long n = kc_encode_request(&h, body, buf + 4, sizeof(buf) - 4);
-	if (n < 0) {
-		fprintf(stderr, "encode api %d v%d: %ld\n", key, version, n);
-		return -1;
-	}
-	rb_put32(buf, (uint32_t)n);
-	if (send_all(buf, (size_t)n + 4) || recv_all(buf, 4))
-		return -1;
-	uint32_t len = rb_be32(buf);
-	if (len > sizeof(buf) || recv_all(buf, len))
-		return -1;
-	struct kc_response_header rh;
-	struct kc_arena a = { (uint8_t *)arena_mem, sizeof(arena_mem), 0 };
-	long rc = kc_decode_response(key, version, buf, len, &rh, out, &a);
-	if (rc < 0 || rh.correlation_id != corr) {
-		fprintf(stderr, "api %d v%d: decode %ld corr %d/%d\n", key,
-			version, rc, rh.correlation_id, corr);
-		return -1;
-	}
-	return 0;
-}
 
 static bool str_is(struct kc_str s, const char *z)
 {
@@ -167,31 +81,31 @@ static int t_metadata(void)
 	/* v0: an empty list is every topic */
 	struct kc_metadata_req q = { .topics = { NULL, 0 },
 				     .allow_auto_topic_creation = true };
-	CHECK(!kcall(KC_API_METADATA, 0, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 0, &q, &u));
 	if (check_mt(r, 0))
 		return -1;
 	/* v1: an empty list is no topic, null is every topic */
-	CHECK(!kcall(KC_API_METADATA, 1, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 1, &q, &u));
 	CHECK(r->topics.count == 0 && r->brokers.count == 1);
 	q.topics = (struct kc_array){ NULL, -1 };
-	CHECK(!kcall(KC_API_METADATA, 1, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 1, &q, &u));
 	if (check_mt(r, 1))
 		return -1;
 	/* v0 creates a topic it names (allow_auto_topic_creation is
 	 * implied): LEADER_NOT_AVAILABLE, then the topic */
 	struct kc_metadata_req_topic nt = { .name = { "mt-auto", 7 } };
 	q.topics = (struct kc_array){ &nt, 1 };
-	CHECK(!kcall(KC_API_METADATA, 0, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 0, &q, &u));
 	CHECK(r->topics.count == 1);
 	const struct kc_metadata_topic *t = r->topics.items;
 	CHECK(str_is(t->name, "mt-auto") && t->error_code == 5);
-	CHECK(!kcall(KC_API_METADATA, 0, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 0, &q, &u));
 	t = r->topics.items;
 	CHECK(r->topics.count == 1 && t->error_code == 0);
 	CHECK(str_is(t->name, "mt-auto") && t->partitions.count >= 1);
 	/* v12: every topic with its id */
 	q.topics = (struct kc_array){ NULL, -1 };
-	CHECK(!kcall(KC_API_METADATA, 12, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 12, &q, &u));
 	if (check_mt(r, 12))
 		return -1;
 	t = find_topic(r, "mt");
@@ -206,7 +120,7 @@ static int t_metadata(void)
 	sl_topic_uuid(id, byid[0].topic_id.b);
 	sl_topic_uuid(999999, byid[1].topic_id.b);
 	q.topics = (struct kc_array){ byid, 2 };
-	CHECK(!kcall(KC_API_METADATA, 12, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 12, &q, &u));
 	CHECK(r->topics.count == 2);
 	t = r->topics.items;
 	const struct kc_metadata_topic *known = NULL, *unknown = NULL;
@@ -224,7 +138,7 @@ static int t_metadata(void)
 	/* an id before v12: INVALID_REQUEST for the topic */
 	byid[0].name = (struct kc_str){ "mt", 2 };
 	q.topics = (struct kc_array){ byid, 1 };
-	CHECK(!kcall(KC_API_METADATA, 11, &q, &u));
+	CHECK(!kw_call(fd, KC_API_METADATA, 11, &q, &u));
 	t = r->topics.items;
 	CHECK(r->topics.count == 1 && t->error_code == 42 &&
 	      str_is(t->name, "mt"));
@@ -248,7 +162,7 @@ static int produce(const char *topic, int32_t part, int n)
 					   { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_PRODUCE, 3, &q, &u));
+	CHECK(!kw_call(fd, KC_API_PRODUCE, 3, &q, &u));
 	const struct kc_produce_resp *r = (const void *)&u;
 	const struct kc_produce_resp_topic *t = r->responses.items;
 	const struct kc_produce_resp_partition *p = t->partition_responses.items;
@@ -266,7 +180,7 @@ static int delete_records(int16_t v, const char *topic, int32_t part,
 		{ topic, (int32_t)strlen(topic) }, { &dp, 1 } };
 	struct kc_delete_records_req q = { { &dt, 1 }, 5000 };
 	union kc_response u;
-	CHECK(!kcall(KC_API_DELETE_RECORDS, v, &q, &u));
+	CHECK(!kw_call(fd, KC_API_DELETE_RECORDS, v, &q, &u));
 	const struct kc_delete_records_resp *r = (const void *)&u;
 	CHECK(r->topics.count == 1);
 	const struct kc_delete_records_resp_topic_result *t = r->topics.items;
@@ -290,7 +204,7 @@ static int list_offset(const char *topic, int32_t part, int64_t ts,
 	struct kc_list_offsets_req q = { .replica_id = -1,
 					 .topics = { &lt, 1 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_LIST_OFFSETS, 1, &q, &u));
+	CHECK(!kw_call(fd, KC_API_LIST_OFFSETS, 1, &q, &u));
 	const struct kc_list_offsets_resp *r = &u.list_offsets;
 	const struct kc_list_offsets_resp_topic *t = r->topics.items;
 	const struct kc_list_offsets_resp_partition *p = t->partitions.items;
@@ -318,7 +232,7 @@ static int fetch_at(const char *topic, int32_t part, int64_t offset,
 				  .forgotten_topics_data = { NULL, 0 },
 				  .rack_id = { "", 0 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_FETCH, 5, &q, &u));
+	CHECK(!kw_call(fd, KC_API_FETCH, 5, &q, &u));
 	const struct kc_fetch_resp *r = (const void *)&u;
 	const struct kc_fetch_resp_topic *t = r->responses.items;
 	const struct kc_fetch_resp_partition *p = t->partitions.items;
@@ -406,7 +320,7 @@ static int t_offset_for_leader_epoch(void)
 		struct kc_offset_for_leader_epoch_req q = { v >= 3 ? 3 : -2,
 							    { &t, 1 } };
 		union kc_response u;
-		CHECK(!kcall(KC_API_OFFSET_FOR_LEADER_EPOCH, v, &q, &u));
+		CHECK(!kw_call(fd, KC_API_OFFSET_FOR_LEADER_EPOCH, v, &q, &u));
 		const struct kc_offset_for_leader_epoch_resp *r = (const void *)&u;
 		CHECK(r->topics.count == 1);
 		const struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result
@@ -431,7 +345,7 @@ static int t_describe_cluster(void)
 	const struct kc_describe_cluster_resp *r = (const void *)&u;
 	struct kc_describe_cluster_req q = { false, 1 };
 	for (int16_t v = 0; v <= 1; v++) {
-		CHECK(!kcall(KC_API_DESCRIBE_CLUSTER, v, &q, &u));
+		CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, v, &q, &u));
 		CHECK(r->error_code == 0 && r->error_message.len < 0);
 		CHECK(str_is(r->cluster_id, "sluice"));
 		CHECK(r->controller_id == 1);
@@ -444,11 +358,11 @@ static int t_describe_cluster(void)
 	}
 	/* a controller's endpoint asked of a broker, and an unknown type */
 	q.endpoint_type = 2;
-	CHECK(!kcall(KC_API_DESCRIBE_CLUSTER, 1, &q, &u));
+	CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, 1, &q, &u));
 	CHECK(r->error_code == 114 && r->error_message.len > 0 &&
 	      r->brokers.count == 0 && r->controller_id == -1);
 	q.endpoint_type = 7;
-	CHECK(!kcall(KC_API_DESCRIBE_CLUSTER, 1, &q, &u));
+	CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, 1, &q, &u));
 	CHECK(r->error_code == 115 && r->brokers.count == 0);
 	return 0;
 }
@@ -458,7 +372,7 @@ static int init_pid(int16_t v, struct kc_str txn, int64_t pid, int16_t epoch,
 {
 	struct kc_init_producer_id_req q = { txn, 60000, pid, epoch };
 	union kc_response u;
-	CHECK(!kcall(KC_API_INIT_PRODUCER_ID, v, &q, &u));
+	CHECK(!kw_call(fd, KC_API_INIT_PRODUCER_ID, v, &q, &u));
 	*out = *(const struct kc_init_producer_id_resp *)(const void *)&u;
 	return 0;
 }
@@ -509,7 +423,7 @@ static int produce_pid(const char *topic, int32_t part, const int64_t *ts,
 					   { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_PRODUCE, 3, &q, &u));
+	CHECK(!kw_call(fd, KC_API_PRODUCE, 3, &q, &u));
 	const struct kc_produce_resp *r = (const void *)&u;
 	const struct kc_produce_resp_topic *t = r->responses.items;
 	const struct kc_produce_resp_partition *p = t->partition_responses.items;
@@ -536,7 +450,7 @@ static int list_at(int16_t v, const char *topic, int32_t part, int64_t ts,
 	struct kc_list_offsets_req q = { .replica_id = -1,
 					 .topics = { &lt, 1 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_LIST_OFFSETS, v, &q, &u));
+	CHECK(!kw_call(fd, KC_API_LIST_OFFSETS, v, &q, &u));
 	const struct kc_list_offsets_resp *r = &u.list_offsets;
 	CHECK(r->topics.count == 1);
 	const struct kc_list_offsets_resp_topic *t = r->topics.items;
@@ -595,7 +509,7 @@ static int log_dirs(int16_t v, bool all, int64_t sizes[2])
 		.topics = all ? (struct kc_array){ NULL, -1 }
 			      : (struct kc_array){ &dt, 1 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_DESCRIBE_LOG_DIRS, v, &q, &u));
+	CHECK(!kw_call(fd, KC_API_DESCRIBE_LOG_DIRS, v, &q, &u));
 	const struct kc_describe_log_dirs_resp *r = (const void *)&u;
 	CHECK(r->error_code == 0 && r->results.count == 1);
 	const struct kc_describe_log_dirs_resp_result *d = r->results.items;
@@ -656,7 +570,7 @@ static int producers(const char *topic, int32_t part,
 		{ topic, (int32_t)strlen(topic) }, { parts, 2 } };
 	struct kc_describe_producers_req q = { { &dt, 1 } };
 	union kc_response u;
-	CHECK(!kcall(KC_API_DESCRIBE_PRODUCERS, 0, &q, &u));
+	CHECK(!kw_call(fd, KC_API_DESCRIBE_PRODUCERS, 0, &q, &u));
 	const struct kc_describe_producers_resp *r = (const void *)&u;
 	CHECK(r->topics.count == 1);
 	const struct kc_describe_producers_resp_topic_response *t = r->topics.items;
@@ -702,33 +616,16 @@ static int t_describe_producers(void)
 
 int main(void)
 {
-	if (tb_available())
-		return 77;
-	if (tb_init(&b, "kmeta") || tb_start(&b)) {
-		fprintf(stderr, "cannot start the broker (logs in %s)\n", b.dir);
+	kw_init("meta-test");
+	int rc = kw_broker_start(&b, "kmeta", &fd);
+	if (rc)
+		return rc;
+	if (kw_topic_create(&b, "mt", 2) < 0 ||
+	    kw_topic_create(&b, "mx", 1) < 0) {
 		tb_destroy(&b, 1);
 		return 1;
 	}
-	struct sl_client *cl;
-	struct sl_topic_config tc = { 0 };
-	tc.partitions = 2;
-	if (sl_client_create(b.addr, 5000, &cl) ||
-	    sl_topic_create(cl, "mt", &tc) < 0 ||
-	    (tc.partitions = 1, sl_topic_create(cl, "mx", &tc) < 0)) {
-		fprintf(stderr, "cannot create the topic\n");
-		tb_destroy(&b, 1);
-		return 1;
-	}
-	sl_client_destroy(cl);
-	fd = kconnect();
-	if (fd < 0) {
-		tb_destroy(&b, 1);
-		return 1;
-	}
-	struct {
-		const char *name;
-		int (*fn)(void);
-	} tests[] = {
+	static const struct kw_test tests[] = {
 		{ "metadata", t_metadata },
 		{ "delete_records", t_delete_records },
 		{ "offset_for_leader_epoch", t_offset_for_leader_epoch },
@@ -738,25 +635,6 @@ int main(void)
 		{ "describe_log_dirs", t_describe_log_dirs },
 		{ "describe_producers", t_describe_producers },
 	};
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = failures;
-		tests[i].fn();
-		printf("%s %s\n", failures == before ? "ok  " : "FAIL",
-		       tests[i].name);
-		if (failures != before) {
-			/* a failed check may leave an answer unread */
-			close(fd);
-			fd = kconnect();
-			if (fd < 0)
-				break;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	int alive = tb_wait_sluiced(&b, 5000) == 0;
-	printf("%s broker alive\n", alive ? "ok  " : "FAIL");
-	int bad_exit = tb_destroy(&b, failures || !alive) != 0;
-	if (bad_exit)
-		printf("FAIL broker exit\n");
-	return failures || !alive || bad_exit;
+	kw_run(&b, tests, KW_COUNT(tests), &fd);
+	return kw_finish(&b, &fd);
 }
