@@ -210,6 +210,8 @@ struct reports {
 	unsigned count;
 	unsigned truncations;
 	int64_t truncating;   /* announced truncation not yet done, or -1 */
+	int64_t lowest_cut;   /* the lowest truncation announced, or -1: the
+				 child may cut below where it started */
 	int bad;              /* non-increasing or error reported */
 };
 
@@ -235,6 +237,8 @@ static void take(struct reports *rep, const int64_t msg[2])
 			rep->max_durable = msg[0];
 		rep->truncating = msg[0];
 		rep->truncations++;
+		if (rep->lowest_cut < 0 || msg[0] < rep->lowest_cut)
+			rep->lowest_cut = msg[0];
 		return;
 	}
 	if (msg[1] == 3) {
@@ -423,7 +427,8 @@ static void test_crash(void **state)
 		close(p[1]);
 		fcntl(p[0], F_SETFL, O_NONBLOCK);
 		struct reports rep = { .start_end = -1, .max_durable = -1,
-				       .last_durable = -1, .truncating = -1 };
+				       .last_durable = -1, .truncating = -1,
+				       .lowest_cut = -1 };
 		uint64_t t_end;
 		if (kill_early) {
 			/* while it opens and recovers, or just after */
@@ -476,8 +481,14 @@ static void test_crash(void **state)
 		TL_TRUE(!rep.bad);
 		if (rep.start_end < 0) /* killed before it had opened */
 			rep.max_durable = prev.max_durable;
-		if (rep.max_durable < rep.start_end)
-			rep.max_durable = rep.start_end;
+		/* what the child recovered must survive, unless the child
+		 * itself announced a cut below it (a truncation may go back
+		 * past where it started) */
+		int64_t floor = rep.start_end;
+		if (rep.lowest_cut >= 0 && rep.lowest_cut < floor)
+			floor = rep.lowest_cut;
+		if (rep.max_durable < floor)
+			rep.max_durable = floor;
 
 		long present = -1;
 		if (check) {
