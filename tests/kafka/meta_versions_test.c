@@ -583,7 +583,9 @@ static int producers(const char *topic, int32_t part,
 	CHECK(p[0].partition_index == part && p[0].error_code == 0);
 	*n = p[0].active_producers.count;
 	CHECK(*n <= 4);
-	memcpy(out, p[0].active_producers.items, (size_t)*n * sizeof(*out));
+	if (*n > 0)
+		memcpy(out, p[0].active_producers.items,
+		       (size_t)*n * sizeof(*out));
 	return 0;
 }
 
