@@ -329,12 +329,8 @@ int rb_iter_init(struct rb_iter *it, const uint8_t *batch, size_t len)
 		return SL_ELENGTH;
 	if (rb_be16(batch + RB_OFF_ATTRIBUTES) & RB_ATTR_COMPRESSION_MASK)
 		return -ENOTSUP;
-	it->batch = batch;
-	it->pos = batch + RB_HEADER_BYTES;
-	it->end = batch + len;
-	it->base_offset = (int64_t)rb_be64(batch + RB_OFF_BASE_OFFSET);
-	it->base_timestamp = (int64_t)rb_be64(batch + RB_OFF_BASE_TIMESTAMP);
-	it->left = (int32_t)rb_be32(batch + RB_OFF_RECORD_COUNT);
+	rb_iter_init_records(it, batch, batch + RB_HEADER_BYTES,
+			     len - RB_HEADER_BYTES);
 	return 0;
 }
 
