@@ -905,6 +905,46 @@ static const struct kc_field f_end_txn_resp[] = {
 };
 static const struct kc_schema s_end_txn_resp = SCHEMA(kc_end_txn_resp, f_end_txn_resp, false);
 
+/* ---- WriteTxnMarkers (key 27) ---- */
+
+static const struct kc_field f_write_txn_markers_req_writable_txn_marker_topic[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker_topic, name), 0, 0, NULL, NULL},
+	{"PartitionIndexes", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker_topic, partition_indexes), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_write_txn_markers_req_writable_txn_marker_topic = SCHEMA(kc_write_txn_markers_req_writable_txn_marker_topic, f_write_txn_markers_req_writable_txn_marker_topic, false);
+static const struct kc_field f_write_txn_markers_req_writable_txn_marker[] = {
+	{"ProducerId", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, producer_id), 0, 0, NULL, NULL},
+	{"ProducerEpoch", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, producer_epoch), 0, 0, NULL, NULL},
+	{"TransactionResult", KC_BOOL, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, transaction_result), 0, 0, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, topics), 0, 0, NULL, &s_write_txn_markers_req_writable_txn_marker_topic},
+	{"CoordinatorEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, coordinator_epoch), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_write_txn_markers_req_writable_txn_marker = SCHEMA(kc_write_txn_markers_req_writable_txn_marker, f_write_txn_markers_req_writable_txn_marker, false);
+static const struct kc_field f_write_txn_markers_req[] = {
+	{"Markers", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req, markers), 0, 0, NULL, &s_write_txn_markers_req_writable_txn_marker},
+};
+static const struct kc_schema s_write_txn_markers_req = SCHEMA(kc_write_txn_markers_req, f_write_txn_markers_req, false);
+
+static const struct kc_field f_write_txn_markers_resp_writable_txn_marker_partition_result[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp_writable_txn_marker_partition_result, partition_index), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp_writable_txn_marker_partition_result, error_code), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_write_txn_markers_resp_writable_txn_marker_partition_result = SCHEMA(kc_write_txn_markers_resp_writable_txn_marker_partition_result, f_write_txn_markers_resp_writable_txn_marker_partition_result, false);
+static const struct kc_field f_write_txn_markers_resp_writable_txn_marker_topic_result[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp_writable_txn_marker_topic_result, name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp_writable_txn_marker_topic_result, partitions), 0, 0, NULL, &s_write_txn_markers_resp_writable_txn_marker_partition_result},
+};
+static const struct kc_schema s_write_txn_markers_resp_writable_txn_marker_topic_result = SCHEMA(kc_write_txn_markers_resp_writable_txn_marker_topic_result, f_write_txn_markers_resp_writable_txn_marker_topic_result, false);
+static const struct kc_field f_write_txn_markers_resp_writable_txn_marker_result[] = {
+	{"ProducerId", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp_writable_txn_marker_result, producer_id), 0, 0, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp_writable_txn_marker_result, topics), 0, 0, NULL, &s_write_txn_markers_resp_writable_txn_marker_topic_result},
+};
+static const struct kc_schema s_write_txn_markers_resp_writable_txn_marker_result = SCHEMA(kc_write_txn_markers_resp_writable_txn_marker_result, f_write_txn_markers_resp_writable_txn_marker_result, false);
+static const struct kc_field f_write_txn_markers_resp[] = {
+	{"Markers", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_resp, markers), 0, 0, NULL, &s_write_txn_markers_resp_writable_txn_marker_result},
+};
+static const struct kc_schema s_write_txn_markers_resp = SCHEMA(kc_write_txn_markers_resp, f_write_txn_markers_resp, false);
+
 /* ---- TxnOffsetCommit (key 28) ---- */
 
 static const struct kc_field f_txn_offset_commit_req_partition[] = {
@@ -1451,6 +1491,8 @@ _Static_assert(sizeof(struct kc_add_offsets_to_txn_req) <= KC_BODY_MAX, "kc_add_
 _Static_assert(sizeof(struct kc_add_offsets_to_txn_resp) <= KC_BODY_MAX, "kc_add_offsets_to_txn_resp");
 _Static_assert(sizeof(struct kc_end_txn_req) <= KC_BODY_MAX, "kc_end_txn_req");
 _Static_assert(sizeof(struct kc_end_txn_resp) <= KC_BODY_MAX, "kc_end_txn_resp");
+_Static_assert(sizeof(struct kc_write_txn_markers_req) <= KC_BODY_MAX, "kc_write_txn_markers_req");
+_Static_assert(sizeof(struct kc_write_txn_markers_resp) <= KC_BODY_MAX, "kc_write_txn_markers_resp");
 _Static_assert(sizeof(struct kc_txn_offset_commit_req) <= KC_BODY_MAX, "kc_txn_offset_commit_req");
 _Static_assert(sizeof(struct kc_txn_offset_commit_resp) <= KC_BODY_MAX, "kc_txn_offset_commit_resp");
 _Static_assert(sizeof(struct kc_describe_configs_req) <= KC_BODY_MAX, "kc_describe_configs_req");
@@ -1508,6 +1550,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, -1, 0, 5, 3, &s_add_partitions_to_txn_req, &s_add_partitions_to_txn_resp},
 	{KC_API_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, -1, 0, 4, 3, &s_add_offsets_to_txn_req, &s_add_offsets_to_txn_resp},
 	{KC_API_END_TXN, "EndTxn", 0, -1, 0, 5, 3, &s_end_txn_req, &s_end_txn_resp},
+	{KC_API_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, -1, 0, 1, 1, &s_write_txn_markers_req, &s_write_txn_markers_resp},
 	{KC_API_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, -1, 0, 4, 3, &s_txn_offset_commit_req, &s_txn_offset_commit_resp},
 	{KC_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 0, 4, 4, &s_describe_configs_req, &s_describe_configs_resp},
 	{KC_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 0, 2, 2, &s_alter_configs_req, &s_alter_configs_resp},

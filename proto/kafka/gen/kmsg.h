@@ -44,6 +44,7 @@ enum kc_api_key {
 	KC_API_ADD_PARTITIONS_TO_TXN = 24,
 	KC_API_ADD_OFFSETS_TO_TXN = 25,
 	KC_API_END_TXN = 26,
+	KC_API_WRITE_TXN_MARKERS = 27,
 	KC_API_TXN_OFFSET_COMMIT = 28,
 	KC_API_DESCRIBE_CONFIGS = 32,
 	KC_API_ALTER_CONFIGS = 33,
@@ -914,6 +915,46 @@ struct kc_end_txn_resp {
 	int16_t error_code;
 	int64_t producer_id; /* v5+, default -1 */
 	int16_t producer_epoch; /* v5+, default -1 */
+};
+
+/* ---- WriteTxnMarkers (key 27): Kafka v0-1, flexible v1+; not served ---- */
+
+/* WriteTxnMarkersRequest.Markers[].Topics[] */
+struct kc_write_txn_markers_req_writable_txn_marker_topic {
+	struct kc_str name;
+	struct kc_array partition_indexes; /* of int32_t */
+};
+/* WriteTxnMarkersRequest.Markers[] */
+struct kc_write_txn_markers_req_writable_txn_marker {
+	int64_t producer_id;
+	int16_t producer_epoch;
+	bool transaction_result;
+	struct kc_array topics; /* of struct kc_write_txn_markers_req_writable_txn_marker_topic */
+	int32_t coordinator_epoch;
+};
+/* WriteTxnMarkersRequest */
+struct kc_write_txn_markers_req {
+	struct kc_array markers; /* of struct kc_write_txn_markers_req_writable_txn_marker */
+};
+
+/* WriteTxnMarkersResponse.Markers[].Topics[].Partitions[] */
+struct kc_write_txn_markers_resp_writable_txn_marker_partition_result {
+	int32_t partition_index;
+	int16_t error_code;
+};
+/* WriteTxnMarkersResponse.Markers[].Topics[] */
+struct kc_write_txn_markers_resp_writable_txn_marker_topic_result {
+	struct kc_str name;
+	struct kc_array partitions; /* of struct kc_write_txn_markers_resp_writable_txn_marker_partition_result */
+};
+/* WriteTxnMarkersResponse.Markers[] */
+struct kc_write_txn_markers_resp_writable_txn_marker_result {
+	int64_t producer_id;
+	struct kc_array topics; /* of struct kc_write_txn_markers_resp_writable_txn_marker_topic_result */
+};
+/* WriteTxnMarkersResponse */
+struct kc_write_txn_markers_resp {
+	struct kc_array markers; /* of struct kc_write_txn_markers_resp_writable_txn_marker_result */
 };
 
 /* ---- TxnOffsetCommit (key 28): Kafka v0-4, flexible v3+; not served ---- */
