@@ -14,7 +14,10 @@
  *                     the broker restarted (both processes stopped and
  *                     started again on the same ports and data); SIGUSR2
  *                     comes back to COMMAND when the broker is ready again
- *                     (or failed to start: the next request then fails)
+ *                     (or failed to start: the next request then fails);
+ *                     SIGHUP instead has both processes killed with
+ *                     SIGKILL (a crash: nothing flushed, nothing closed)
+ *                     and started again, with SIGUSR2 back likewise
  * COMMAND runs in its own process group; after --timeout seconds (default
  * 120) the group gets SIGTERM, then SIGKILL 5 s later.  Exit status:
  * COMMAND's (128 + signal when killed), 1 when the broker did not get
@@ -41,24 +44,33 @@ static void usage(void)
 		"[--set KEY=VALUE]... -- COMMAND [ARGS...]\n");
 }
 
-static volatile sig_atomic_t restart_asked;
+static volatile sig_atomic_t restart_asked; /* 1: stop; 2: kill */
 
-static void on_usr1(int sig)
+static void on_restart(int sig)
 {
-	(void)sig;
-	restart_asked = 1;
+	restart_asked = sig == SIGHUP ? 2 : 1;
 }
 
-/* The broker restarted when COMMAND asks (SIGUSR1), COMMAND told
- * (SIGUSR2). */
+/* The broker restarted when COMMAND asks (SIGUSR1: stopped; SIGHUP:
+ * killed), COMMAND told (SIGUSR2). */
 static void restart_if_asked(struct kb *k, pid_t pid)
 {
-	if (!restart_asked)
+	int how = restart_asked;
+	if (!how)
 		return;
 	restart_asked = 0;
-	printf("kafka_broker_run: restarting the broker\n");
+	printf("kafka_broker_run: %s the broker\n",
+	       how == 2 ? "killing and restarting" : "restarting");
 	fflush(stdout);
-	if (kb_stop(k) || kb_start(k, 20000))
+	int rc = 0;
+	if (how == 2) {
+		/* the test's own kill: the wait status is not checked */
+		tb_stop_pid(&k->tb.control, SIGKILL);
+		tb_stop_pid(&k->tb.sluiced, SIGKILL);
+	} else {
+		rc = kb_stop(k);
+	}
+	if (rc || kb_start(k, 20000))
 		fprintf(stderr, "kafka_broker_run: the restart failed\n");
 	kill(pid, SIGUSR2);
 }
@@ -136,9 +148,10 @@ int main(int argc, char **argv)
 	char self[24];
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	setenv("KAFKA_BROKER_PID", self, 1);
-	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct sigaction sa = { .sa_handler = on_restart };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	printf("kafka_broker_run: broker up: kafka %s, native %s, data %s\n",
 	       k.kafka_addr, k.tb.addr, dir);
 	fflush(stdout);
