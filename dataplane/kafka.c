@@ -9,8 +9,9 @@
  *     naming topics that do not exist may first have sluice-control
  *     create them (auto_create_topics: a CreateTopics request of ours,
  *     metadata_create), and is answered when control has.
- *   Produce, Fetch, ListOffsets: a request becomes one share per partition,
- *     a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
+ *   Produce, Fetch, ListOffsets (and the other partition APIs, among them
+ *     WriteTxnMarkers: DP_WRITE_MARKER): a request becomes one share per
+ *     partition, a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
  *     m->owner set, sent to the partition's storage core; their typed
  *     results come back here (share_done) and, when the last share is in,
  *     one Kafka response is encoded.  Record batches are never re-encoded:

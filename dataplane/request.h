@@ -1,8 +1,8 @@
 /*
  * Typed requests and results between the front-ends (native.c, kafka.c,
  * and every protocol after them) and the places that serve them: the
- * storage cores (produce, fetch, list offsets, delete records) and control
- * (admin).
+ * storage cores (produce, fetch, list offsets, delete records, transaction
+ * markers) and control (admin).
  *
  * A front-end decodes its protocol's bytes into one of these, per
  * partition, and encodes its protocol's answer from the result.  Nothing
