@@ -34,6 +34,7 @@
 #include "dataplane/msg.h"
 #include "dataplane/producer_ids.h"
 #include "dataplane/request.h"
+#include "dataplane/txn_part.h"
 #include "dataplane/ring.h"
 #include "drivers/driver.h"
 #include "proto/config.h"
@@ -124,6 +125,10 @@ struct dp_store_stats {
 	/* idempotence refusals, found here rather than on the net core;
 	 * telemetry adds them to net0's bad_ counters of the same names */
 	uint64_t out_of_order, fenced_epoch;
+	/* transactions: markers written, refused for an older epoch; a
+	 * transactional batch refused because its partition has
+	 * TXN_OPEN_MAX transactions open */
+	uint64_t markers, markers_fenced, txn_refused;
 	uint64_t loops, idle_waits;
 } __attribute__((aligned(64)));
 
@@ -141,6 +146,9 @@ struct dp_partition {
 	/* owner-only from here */
 	struct slog *log;       /* NULL: closed (topic deleted) */
 	struct idem_table idem;
+	struct txn_part txn;    /* its transactions (txn_part.h) */
+	uint64_t txn_bad_markers; /* control batches whose key could not be
+				     read when the log was read again */
 	struct dp_msg *acks_head, *acks_tail; /* acks=-1 waiting, offset order */
 	uint32_t acks_pending;
 	struct dp_msg *w1_head, *w1_tail;     /* acks=1 waiting for the write,
@@ -218,6 +226,7 @@ struct dp_msg {
 		struct dp_producers prod;
 		struct dp_admin admin;
 		struct dp_delete_records del;
+		struct dp_write_marker marker;
 	} rq;
 	struct dp_result res;
 	uint8_t *req;           /* produce: the batch; admin: the request */

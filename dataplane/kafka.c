@@ -9,8 +9,9 @@
  *     naming topics that do not exist may first have sluice-control
  *     create them (auto_create_topics: a CreateTopics request of ours,
  *     metadata_create), and is answered when control has.
- *   Produce, Fetch, ListOffsets: a request becomes one share per partition,
- *     a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
+ *   Produce, Fetch, ListOffsets (and the other partition APIs, among them
+ *     WriteTxnMarkers: DP_WRITE_MARKER): a request becomes one share per
+ *     partition, a typed request (DP_PRODUCE, DP_FETCH, DP_LIST_OFFSETS) with
  *     m->owner set, sent to the partition's storage core; their typed
  *     results come back here (share_done) and, when the last share is in,
  *     one Kafka response is encoded.  Record batches are never re-encoded:
@@ -78,6 +79,7 @@ struct kx_part {
 	int64_t timestamp;      /* list: asked for */
 	int64_t found_ts;       /* list: the found record's, -1: none */
 	int64_t hw, log_start;
+	int64_t lso;            /* fetch: the last stable offset */
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
 	int32_t max_offsets;    /* list v0: max_num_offsets */
 	int64_t seen;           /* fetch: the partition's durable offset
@@ -110,6 +112,8 @@ struct kx_req {
 	int16_t error;          /* fetch: the top-level error */
 	int8_t isolation;       /* fetch: the client's isolation_level */
 	uint8_t by_id;          /* topics named by id (Fetch v13+) */
+	uint32_t nmarkers;      /* WriteTxnMarkers: its markers (struct
+				   kx_marker), after parts[] */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
 	uint64_t topic_gen;     /* dp->topic_gen when parts[].p were looked
 				   up: a delete since may have freed them
@@ -1179,11 +1183,12 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 		dp_conn_unseq(n, m); /* acks=0: no answer, no place in order */
 	x->acks = r->acks;
 	int16_t all_err = 0;
+	/* a transactional id is taken as it is: its batches carry the
+	 * transactional attribute the storage core reads (there are no ACLs
+	 * to check it against) */
 	if (r->acks != 0 && r->acks != 1 && r->acks != -1) {
 		bad(n, DP_BAD_BAD_ACKS);
 		all_err = SN_ERR_INVALID_REQUIRED_ACKS;
-	} else if (r->transactional_id.len >= 0) {
-		all_err = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	}
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
@@ -1298,6 +1303,9 @@ static void fetch_issue(struct dp_net *n, struct dp_msg *m)
 			.max_bytes = pp->max_bytes,
 			.hard_max = DP_FETCH_MAX_BYTES,
 			.isolation = 0, /* durable only */
+			/* isolation_level 1: below the last stable offset,
+			 * with the aborted transactions read */
+			.read_committed = x->isolation == 1,
 		};
 		kx_send(n, m, pp, s);
 	}
@@ -1332,6 +1340,7 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 		struct kx_part *pp = &x->parts[k];
 		const struct kc_fetch_req_partition *e = kx_next(&it);
 		pp->offset = e->fetch_offset;
+		pp->lso = -1;
 		uint32_t mb = e->partition_max_bytes > 0 ?
 				      (uint32_t)e->partition_max_bytes : 1;
 		pp->max_bytes = mb < DP_FETCH_MAX_BYTES ? mb : DP_FETCH_MAX_BYTES;
@@ -1422,6 +1431,8 @@ static void list_offsets(struct dp_net *n, struct dp_conn *c,
 			continue;
 		}
 		s->rq.list.timestamp = ts;
+		/* v2+: latest for read_committed is the last stable offset */
+		s->rq.list.read_committed = x->isolation == 1;
 		kx_send(n, m, pp, s);
 	}
 	if (x->pending == 0)
@@ -1462,6 +1473,120 @@ static void delete_records(struct dp_net *n, struct dp_conn *c,
 		s->rq.del.offset = e->offset;
 		kx_send(n, m, pp, s);
 	}
+	if (x->pending == 0)
+		kx_finish(n, m);
+}
+
+/* A marker of a WriteTxnMarkers request: its topics are topics[first,
+ * first + count). */
+struct kx_marker {
+	int64_t producer_id;
+	uint32_t first, count;
+};
+
+/* Kafka gives a marker's write the request's timeout; the request has
+ * none, so the coordinator's usual one. */
+#define KX_MARKER_TIMEOUT_MS 30000
+
+/*
+ * Kafka's WriteTxnMarkers (sent by a transaction coordinator, sluice's
+ * in sluice-control, to the leader of every partition of a transaction):
+ * a DP_WRITE_MARKER share per partition, answered when the marker is
+ * durable, with Kafka's per-partition errors: UNKNOWN_TOPIC_OR_PARTITION,
+ * INVALID_PRODUCER_EPOCH (the partition knows a newer epoch of the
+ * producer), KAFKA_STORAGE_ERROR, REQUEST_TIMED_OUT (no room at the
+ * partition's core, retriable).  Accepted from any client: there are no
+ * ACLs (Kafka asks for CLUSTER_ACTION).  The request has two levels
+ * (markers, then topics), so it is read here rather than by kx_begin.
+ */
+static void write_txn_markers(struct dp_net *n, struct dp_conn *c,
+			      const struct kc_request_header *h,
+			      const struct kc_write_txn_markers_req *r)
+{
+	const struct kc_array *mk = &r->markers;
+	const struct kc_write_txn_markers_req_writable_txn_marker *ms = mk->items;
+	uint32_t ntopics = 0, nparts = 0;
+	size_t names = 0;
+	/* bounded: the decoded arrays, each counted once, and KX_MAX_PARTS */
+	for (int32_t i = 0; i < mk->count && nparts + ntopics <= KX_MAX_PARTS;
+	     i++) {
+		const struct kc_write_txn_markers_req_writable_txn_marker_topic
+			*ts = ms[i].topics.items;
+		for (int32_t j = 0; j < ms[i].topics.count; j++) {
+			ntopics++;
+			names += (size_t)(ts[j].name.len > 0 ? ts[j].name.len : 0);
+			nparts += (uint32_t)(ts[j].partition_indexes.count > 0 ?
+						     ts[j].partition_indexes.count : 0);
+		}
+	}
+	if (mk->count < 0 ||
+	    (uint64_t)nparts + ntopics + (uint64_t)mk->count > KX_MAX_PARTS) {
+		bad(n, DP_BAD_KAFKA_REQUEST);
+		poison(n, c);
+		return;
+	}
+	size_t room = (size_t)mk->count * sizeof(struct kx_marker) + names;
+	struct dp_msg *m = kx_new(n, c, h, ntopics, nparts, room);
+	if (!m) {
+		n->st.budget_exhausted++;
+		dp_conn_abort(n, c->id);
+		return;
+	}
+	struct kx_req *x = kx_of(m);
+	_Static_assert(sizeof(struct kx_part) % _Alignof(struct kx_marker) == 0,
+		       "markers follow parts[] aligned");
+	struct kx_marker *xm = (struct kx_marker *)(x->parts + nparts);
+	char *namep = (char *)(xm + mk->count);
+	x->nmarkers = (uint32_t)mk->count;
+	/* acquire: as kx_begin */
+	x->topic_gen = atomic_load_explicit(&n->dp->topic_gen,
+					    memory_order_acquire);
+	uint32_t t = 0, k = 0;
+	for (int32_t i = 0; i < mk->count; i++) {
+		const struct kc_write_txn_markers_req_writable_txn_marker *e = &ms[i];
+		const struct kc_write_txn_markers_req_writable_txn_marker_topic
+			*ts = e->topics.items;
+		xm[i] = (struct kx_marker){ e->producer_id, t,
+					    (uint32_t)e->topics.count };
+		for (int32_t j = 0; j < e->topics.count; j++, t++) {
+			const int32_t *idx = ts[j].partition_indexes.items;
+			int32_t np = ts[j].partition_indexes.count;
+			struct dp_topic *dt = dp_topic_by_name(
+				n->dp, ts[j].name.ptr,
+				(size_t)(ts[j].name.len > 0 ? ts[j].name.len : 0));
+			x->topics[t].first = k;
+			x->topics[t].count = (uint32_t)(np > 0 ? np : 0);
+			kx_name(&x->topics[t], ts[j].name, &namep);
+			for (int32_t q = 0; q < np; q++, k++) {
+				struct kx_part *pp = &x->parts[k];
+				pp->index = idx[q];
+				pp->p = dt && idx[q] >= 0 && idx[q] < dt->partitions ?
+						&dt->parts[idx[q]] : NULL;
+				pp->offset = pp->hw = pp->log_start = -1;
+				if (!pp->p) {
+					bad(n, DP_BAD_UNKNOWN_TOPIC);
+					pp->error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+					continue;
+				}
+				struct dp_msg *s = kx_share(n, m, k,
+							    DP_WRITE_MARKER, 0);
+				if (!s) {
+					n->st.budget_exhausted++;
+					pp->error = SN_ERR_REQUEST_TIMED_OUT;
+					continue;
+				}
+				s->rq.marker = (struct dp_write_marker){
+					.producer_id = e->producer_id,
+					.epoch = e->producer_epoch,
+					.commit = e->transaction_result ? 1 : 0,
+					.coordinator_epoch = e->coordinator_epoch,
+					.timeout_ms = KX_MARKER_TIMEOUT_MS,
+				};
+				kx_send(n, m, pp, s);
+			}
+		}
+	}
+	assert(t == ntopics && k == nparts);
 	if (x->pending == 0)
 		kx_finish(n, m);
 }
@@ -1656,7 +1781,9 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 		pp->offset = r->base_offset;
 	} else if (x->api == KC_API_FETCH) {
 		pp->hw = r->high_watermark;
-		pp->sub = s; /* its records go out with the answer */
+		pp->lso = r->last_stable_offset;
+		pp->sub = s; /* its records (and aborted list) go out with the
+				answer */
 		keep = 1;
 	} else if (x->api == KC_API_OFFSET_FOR_LEADER_EPOCH) {
 		pp->offset = r->log_end_offset;
@@ -1764,6 +1891,14 @@ static size_t fetch_downconvert(struct dp_net *n, const struct kx_req *x,
 	return out_len;
 }
 
+/* The storage core's aborted transactions are encoded where they are. */
+_Static_assert(sizeof(struct dp_aborted_txn) == sizeof(struct kc_fetch_aborted_txn) &&
+		       offsetof(struct dp_aborted_txn, producer_id) ==
+			       offsetof(struct kc_fetch_aborted_txn, producer_id) &&
+		       offsetof(struct dp_aborted_txn, first_offset) ==
+			       offsetof(struct kc_fetch_aborted_txn, first_offset),
+	       "struct dp_aborted_txn is Kafka's AbortedTransaction");
+
 static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
@@ -1809,7 +1944,7 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 			ps[k].partition_index = pp->index;
 			ps[k].error_code = pp->error;
 			ps[k].high_watermark = pp->hw;
-			ps[k].last_stable_offset = pp->hw;
+			ps[k].last_stable_offset = pp->error ? -1 : pp->lso;
 			ps[k].log_start_offset = pp->log_start;
 			/* v12+ tagged: none of these is sent (their
 			 * defaults) */
@@ -1820,10 +1955,20 @@ static void finish_fetch(struct dp_net *n, struct dp_msg *m)
 			ps[k].snapshot_id =
 				(struct kc_fetch_resp_snapshot_id){ -1, -1 };
 			/* as Kafka: null when read uncommitted (no list is
-			 * looked for), else the (empty) list of aborted
-			 * transactions; an errored partition: empty */
+			 * looked for), else the list of aborted transactions
+			 * overlapping the records returned (in the share's
+			 * answer buffer, request.h); an errored partition:
+			 * empty */
 			ps[k].aborted_transactions = (struct kc_array){
 				NULL, !pp->error && x->isolation == 0 ? -1 : 0 };
+			if (rn && !down && x->isolation == 1 && pp->sub &&
+			    pp->sub->res.naborted)
+				ps[k].aborted_transactions = (struct kc_array){
+					pp->sub->res.aborted,
+					(int32_t)pp->sub->res.naborted };
+			if (ps[k].aborted_transactions.count > 0)
+				bound += (size_t)ps[k].aborted_transactions.count *
+					 20;
 			ps[k].preferred_read_replica = -1;
 			ps[k].records = (struct kc_bytes){ empty_bytes, 0 };
 			if (rn && down) {
@@ -1983,6 +2128,43 @@ static void finish_delete_records(struct dp_net *n, struct dp_msg *m)
 	}
 	struct kc_delete_records_resp r = {
 		.topics = { ts, (int32_t)x->ntopics },
+	};
+	respond(n, m, x->api, x->version, x->corr, &r, bound);
+}
+
+static void finish_write_txn_markers(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	const struct kx_marker *xm = (const void *)(x->parts + x->nparts);
+	struct kc_write_txn_markers_resp_writable_txn_marker_result *ms =
+		(void *)kx_core_of(n)->arena_mem;
+	struct kc_write_txn_markers_resp_writable_txn_marker_topic_result *ts =
+		(void *)(ms + x->nmarkers);
+	struct kc_write_txn_markers_resp_writable_txn_marker_partition_result
+		*ps = (void *)(ts + x->ntopics);
+	size_t bound = 64;
+	for (uint32_t i = 0; i < x->nmarkers; i++) {
+		ms[i] = (struct kc_write_txn_markers_resp_writable_txn_marker_result){
+			.producer_id = xm[i].producer_id,
+			.topics = { &ts[xm[i].first], (int32_t)xm[i].count },
+		};
+		bound += 16;
+	}
+	for (uint32_t i = 0; i < x->ntopics; i++) {
+		struct kx_topic *t = &x->topics[i];
+		ts[i] = (struct kc_write_txn_markers_resp_writable_txn_marker_topic_result){
+			.name = { t->name, t->name_len },
+			.partitions = { &ps[t->first], (int32_t)t->count },
+		};
+		bound += 16 + (size_t)t->name_len + t->count * 12;
+		for (uint32_t k = t->first; k < t->first + t->count; k++)
+			ps[k] = (struct kc_write_txn_markers_resp_writable_txn_marker_partition_result){
+				.partition_index = x->parts[k].index,
+				.error_code = x->parts[k].error,
+			};
+	}
+	struct kc_write_txn_markers_resp r = {
+		.markers = { ms, (int32_t)x->nmarkers },
 	};
 	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
@@ -2181,6 +2363,9 @@ static void kx_finish(struct dp_net *n, struct dp_msg *m)
 	case KC_API_DESCRIBE_PRODUCERS:
 		finish_describe_producers(n, m);
 		return;
+	case KC_API_WRITE_TXN_MARKERS:
+		finish_write_txn_markers(n, m);
+		return;
 	default:
 		finish_list(n, m);
 		return;
@@ -2317,6 +2502,9 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		break;
 	case KC_API_DESCRIBE_PRODUCERS:
 		describe_producers(n, c, &h, (const void *)&body);
+		break;
+	case KC_API_WRITE_TXN_MARKERS:
+		write_txn_markers(n, c, &h, (const void *)&body);
 		break;
 	default:
 		/* groups, offsets, topic admin, configs */

@@ -1,8 +1,8 @@
 /*
  * Typed requests and results between the front-ends (native.c, kafka.c,
  * and every protocol after them) and the places that serve them: the
- * storage cores (produce, fetch, list offsets, delete records) and control
- * (admin).
+ * storage cores (produce, fetch, list offsets, delete records, transaction
+ * markers) and control (admin).
  *
  * A front-end decodes its protocol's bytes into one of these, per
  * partition, and encodes its protocol's answer from the result.  Nothing
@@ -28,6 +28,8 @@ enum dp_op {
 	DP_DELETE_RECORDS, /* storage core: move the log start */
 	DP_LOG_SIZE,       /* storage core: the log's bytes */
 	DP_PRODUCERS,      /* storage core: its idempotent producers */
+	DP_WRITE_MARKER,   /* storage core: end a transaction (a control
+			      batch), answered once durable */
 };
 
 /* DP_PRODUCERS: the share's data area (m->data) holds up to
@@ -62,6 +64,18 @@ struct dp_fetch {
 	uint32_t headroom;      /* bytes left free before the records in the
 				   answer buffer (the front-end's header) */
 	uint8_t isolation;      /* 0: up to the durable offset; 1: the end */
+	uint8_t read_committed; /* 1 (Kafka's isolation_level 1): up to the
+				   last stable offset, with the aborted
+				   transactions of the range (dp_result) */
+};
+
+/* An aborted transaction overlapping a read_committed fetch's range: the
+ * consumer drops producer_id's records from first_offset on until that
+ * producer's ABORT marker.  Laid out as Kafka's FetchResponse
+ * AbortedTransaction (kafka.c asserts it). */
+struct dp_aborted_txn {
+	int64_t producer_id;
+	int64_t first_offset;
 };
 
 /* The offset of the first record at or after timestamp (and its
@@ -69,6 +83,22 @@ struct dp_fetch {
  * record with the largest timestamp (Kafka's MAX_TIMESTAMP). */
 struct dp_list_offsets {
 	int64_t timestamp;
+	uint8_t read_committed; /* -1 answers the last stable offset */
+};
+
+/* Kafka's WriteTxnMarkers for one partition: append a control batch (one
+ * record: key int16 0 + int16 type, 0 ABORT / 1 COMMIT; value int16 0 +
+ * int32 coordinator epoch) of producer_id and epoch, transactional and
+ * control attributes, base sequence -1.  Answered once it is durable,
+ * with its offset in base_offset; INVALID_PRODUCER_EPOCH when the
+ * partition knows a newer epoch of producer_id; KAFKA_STORAGE_ERROR when
+ * the write fails; REQUEST_TIMED_OUT past timeout_ms. */
+struct dp_write_marker {
+	int64_t producer_id;
+	int16_t epoch;
+	uint8_t commit;         /* 1: COMMIT, 0: ABORT */
+	int32_t coordinator_epoch;
+	uint32_t timeout_ms;
 };
 
 /* Kafka's DeleteRecords for one partition: no offset below offset is
@@ -96,10 +126,18 @@ struct dp_result {
 	int64_t high_watermark;               /* durable end */
 	int64_t size_bytes;                   /* log size: the log's bytes */
 	int64_t log_start_offset, log_end_offset;
+	int64_t last_stable_offset;           /* fetch: the partition's LSO;
+						 list offsets: likewise */
 	/* fetch: the records; admin: control's answer.  Inside m->resp,
 	 * after the request's headroom. */
 	uint8_t *bytes;
 	uint32_t bytes_len;
+	/* fetch with read_committed: the aborted transactions overlapping
+	 * the records returned, oldest marker first, inside m->resp after
+	 * the records (at the next multiple of 8 bytes); naborted 0 (and
+	 * aborted NULL) otherwise.  Valid as long as m->resp. */
+	struct dp_aborted_txn *aborted;
+	uint32_t naborted;
 };
 
 #endif

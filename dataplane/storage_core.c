@@ -57,15 +57,23 @@
 #define DP_CLEAN_ERROR_BACKOFF_MS 60000
 #define DP_CLEAN_SCAN_MAX 64 /* partitions looked at per step */
 
-static void idem_rebuild(struct dp *dp, struct dp_partition *p);
+/* What a read_committed fetch keeps free after its records for the
+ * aborted transactions (every one a partition remembers, and alignment);
+ * its records are read up to DP_FETCH_MAX_BYTES less this. */
+#define DP_ABORTED_ROOM (TXN_ABORTED_MAX * sizeof(struct txn_aborted) + 64)
+_Static_assert(DP_ABORTED_ROOM < DP_FETCH_MAX_BYTES / 8,
+	       "the aborted list takes a small part of a fetch");
 
-/* A produce's answer: its result, back to its net core (nobody waits
- * for acks=0: freed). */
+static void idem_rebuild(struct dp *dp, struct dp_partition *p);
+static void txn_rebuild(struct dp_partition *p);
+
+/* A produce's (or a marker's) answer: its result, back to its net core
+ * (nobody waits for acks=0: freed). */
 static void produce_answer(struct dp_msg *m, int16_t err, int64_t base,
 			   int64_t last, uint32_t throttle_ms)
 {
-	assert(m->op == DP_PRODUCE);
-	if (m->rq.produce.acks == 0) {
+	assert(m->op == DP_PRODUCE || m->op == DP_WRITE_MARKER);
+	if (m->op == DP_PRODUCE && m->rq.produce.acks == 0) {
 		dp_msg_free(m);
 		return;
 	}
@@ -81,7 +89,7 @@ static void produce_answer(struct dp_msg *m, int16_t err, int64_t base,
 static void answer_error(struct dp_msg *m, int16_t err)
 {
 	assert(err != 0);
-	if (m->op == DP_PRODUCE) {
+	if (m->op == DP_PRODUCE || m->op == DP_WRITE_MARKER) {
 		produce_answer(m, err, -1, -1,
 			       err == SN_ERR_THROTTLING_QUOTA_EXCEEDED ?
 				       DP_THROTTLE_MS : 0);
@@ -130,8 +138,13 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 		 * is still durable must keep being recognised as a duplicate */
 		idem_reset(&p->idem);
 		idem_rebuild(c->dp, p);
+		/* and the transactions: a marker cut is an open
+		 * transaction again (the coordinator writes it again) */
+		txn_rebuild(p);
 		return;
 	}
+	if (p->txn.nopen)
+		txn_part_durable(&p->txn, durable_end);
 	while (p->acks_head && p->acks_head->res.last_offset < durable_end) {
 		struct dp_msg *m = p->acks_head;
 		p->acks_head = m->next;
@@ -158,14 +171,21 @@ static void written_cb(void *ctx, struct slog *log, int64_t written_end)
 }
 
 /* Hold an acks=1 answer until written_cb: the batch is in the file. */
+/* The answer's deadline of a produce or a marker once appended. */
+static uint64_t ack_deadline_ns(struct dp *dp, const struct dp_msg *m)
+{
+	uint32_t ms = m->op == DP_WRITE_MARKER ? m->rq.marker.timeout_ms :
+						 m->rq.produce.timeout_ms;
+	return dp_now_ns(dp) + (uint64_t)ms * 1000000ull;
+}
+
 static void written_queue(struct dp_store_core *c, struct dp_partition *p,
 			  struct dp_msg *m, int64_t base, int64_t last)
 {
 	m->res.base_offset = base;
 	m->res.last_offset = last;
 	m->next = NULL;
-	m->deadline_ns = dp_now_ns(c->dp) +
-			 (uint64_t)m->rq.produce.timeout_ms * 1000000ull;
+	m->deadline_ns = ack_deadline_ns(c->dp, m);
 	if (p->w1_tail)
 		p->w1_tail->next = m;
 	else
@@ -180,8 +200,7 @@ static void ack_queue(struct dp_store_core *c, struct dp_partition *p,
 	m->res.base_offset = base;
 	m->res.last_offset = last;
 	m->next = NULL;
-	m->deadline_ns = dp_now_ns(c->dp) +
-			 (uint64_t)m->rq.produce.timeout_ms * 1000000ull;
+	m->deadline_ns = ack_deadline_ns(c->dp, m);
 	if (p->acks_tail)
 		p->acks_tail->next = m;
 	else
@@ -239,6 +258,16 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 		produce_answer(m, (int16_t)-v, -1, -1, 0);
 		return 0;
 	}
+	if ((h.attributes & RB_ATTR_TRANSACTIONAL) &&
+	    !txn_part_begin_ok(&p->txn, h.producer_id)) {
+		/* TXN_OPEN_MAX transactions open here: retriable, as a
+		 * full write buffer */
+		c->st.txn_refused++;
+		dp_msg_release_req(m);
+		produce_answer(m, SN_ERR_NOT_ENOUGH_REPLICAS, -1, -1,
+			       DP_THROTTLE_MS);
+		return 0;
+	}
 	struct slog_append_result res;
 	int rc = slog_append_validated(p->log, m->req, m->req_len, &res);
 	if (rc == SL_EFULL) {
@@ -283,6 +312,8 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	}
 	idem_record(&p->idem, h.producer_id, h.producer_epoch, h.base_sequence,
 		    last_seq, res.base_offset, res.last_offset);
+	txn_part_on_batch(&p->txn, h.producer_id, h.producer_epoch,
+			  h.attributes, res.base_offset, res.last_offset);
 	c->st.batches++;
 	c->st.appends++;
 	c->st.batch_bytes += m->req_len;
@@ -300,6 +331,98 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	return 0;
 }
 
+/* ---- transaction markers ---- */
+
+/* The control batch of a marker into buf (cap bytes): one record, key
+ * int16 0 + int16 type, value int16 0 + int32 coordinator epoch (Kafka's
+ * EndTransactionMarker), producer id and epoch the transaction's, base
+ * sequence -1, attributes transactional and control.  Returns its size,
+ * or < 0 (buf too small). */
+static long marker_batch(uint8_t *buf, size_t cap,
+			 const struct dp_write_marker *w, int64_t now_ms)
+{
+	uint8_t key[4], value[6];
+	rb_put16(key, 0);
+	rb_put16(key + 2, w->commit ? TXN_COMMIT : TXN_ABORT);
+	rb_put16(value, 0);
+	rb_put32(value + 2, (uint32_t)w->coordinator_epoch);
+	struct rb_builder b;
+	rb_builder_init(&b, buf, cap, now_ms);
+	rb_builder_set_producer(&b, w->producer_id, w->epoch, -1);
+	if (rb_builder_add(&b, key, sizeof(key), value, sizeof(value), now_ms))
+		return -ENOBUFS;
+	long len = rb_builder_finish(&b);
+	if (len < 0)
+		return len;
+	/* the builder writes data batches: the attributes, then the CRC
+	 * that covers them, again */
+	rb_put16(buf + RB_OFF_ATTRIBUTES,
+		 RB_ATTR_TRANSACTIONAL | RB_ATTR_CONTROL);
+	rb_put32(buf + RB_OFF_CRC,
+		 rb_crc32c(buf + RB_CRC_START, (size_t)len - RB_CRC_START));
+	return len;
+}
+
+/* Kafka's WriteTxnMarkers for one partition (request.h): the marker is
+ * appended, recorded (txn_part) and answered from the acks=-1 queue
+ * once durable.  The epoch is fenced against what the partition knows of
+ * the producer: its transactions here and its idempotent batches. */
+static void do_write_marker(struct dp *dp, struct dp_store_core *c,
+			    struct dp_partition *p, struct dp_msg *m)
+{
+	const struct dp_write_marker *w = &m->rq.marker;
+	struct idem_batch dup;
+	if (w->producer_id < 0) {
+		answer_error(m, SN_ERR_INVALID_REQUEST);
+		return;
+	}
+	/* only the epoch verdict of idem_check is wanted: a sequence of -1
+	 * is never in order, so any other answer is "not older" */
+	if (w->epoch < txn_part_epoch(&p->txn, w->producer_id) ||
+	    idem_check(&p->idem, w->producer_id, w->epoch, -1, -1, &dup) ==
+		    -SN_ERR_INVALID_PRODUCER_EPOCH) {
+		c->st.markers_fenced++;
+		answer_error(m, SN_ERR_INVALID_PRODUCER_EPOCH);
+		return;
+	}
+	uint8_t batch[128];
+	long len = marker_batch(batch, sizeof(batch), w,
+				dp->clock->wall_ms(dp->clock->ctx));
+	assert(len > 0 && (size_t)len <= sizeof(batch));
+	struct slog_append_result res;
+	int rc = slog_append_validated(p->log, batch, (size_t)len, &res);
+	if (rc == SL_EFULL) {
+		swriter_do_work(c->w);
+		rc = slog_append_validated(p->log, batch, (size_t)len, &res);
+	}
+	if (rc == SL_EFULL) {
+		c->st.log_full++;
+		answer_error(m, SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		return;
+	}
+	if (rc < 0) {
+		c->st.storage_errors++;
+		answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
+		return;
+	}
+	assert(res.base_offset == res.last_offset);
+	int ended = txn_part_on_marker(&p->txn, w->producer_id, w->epoch,
+				       w->commit ? TXN_COMMIT : TXN_ABORT,
+				       res.base_offset);
+	assert(ended >= 0);
+	(void)ended;
+	c->st.markers++;
+	c->st.batches++;
+	c->st.appends++;
+	c->st.batch_bytes += (uint64_t)len;
+	p->batches++;
+	p->bytes += (uint64_t)len;
+	/* a transaction's end is waited for: sync now, not at the next
+	 * group commit */
+	slog_request_sync(p->log);
+	ack_queue(c, p, m, res.base_offset, res.last_offset);
+}
+
 /* ---- fetch ---- */
 
 /* Answer the fetch if it is ready (or forced); returns 1 if answered.
@@ -312,7 +435,8 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	const struct dp_fetch *f = &m->rq.fetch;
 	int64_t start = slog_start_offset(p->log), end = slog_end_offset(p->log);
 	int64_t durable = slog_durable_offset(p->log);
-	int64_t limit = f->isolation ? end : durable;
+	int64_t lso = txn_part_lso(&p->txn, durable);
+	int64_t limit = f->read_committed ? lso : f->isolation ? end : durable;
 	if (f->offset < start || f->offset > end) {
 		answer_error(m, SN_ERR_OFFSET_OUT_OF_RANGE);
 		return 1;
@@ -320,6 +444,10 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	size_t cap = f->hard_max < DP_FETCH_MAX_BYTES ? f->hard_max :
 							 DP_FETCH_MAX_BYTES;
 	size_t max = f->max_bytes < cap ? f->max_bytes : cap;
+	/* read_committed: room for the aborted list in the largest answer
+	 * buffer there is (msg.c's largest class) */
+	if (f->read_committed && max > DP_FETCH_MAX_BYTES - DP_ABORTED_ROOM)
+		max = DP_FETCH_MAX_BYTES - DP_ABORTED_ROOM;
 	if (max == 0)
 		max = 1;
 	struct slog_read_view v = { 0 };
@@ -337,10 +465,21 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 		answer_error(m, SN_ERR_MESSAGE_TOO_LARGE);
 		return 1;
 	}
-	if (dp_msg_resp(dp, m, f->headroom + v.len)) {
+	/* read_committed: the aborted transactions of the batches read go
+	 * after them, at the next multiple of 8 (request.h); written as
+	 * struct txn_aborted, then packed into struct dp_aborted_txn */
+	uint32_t naborted = 0;
+	size_t aborted_at = (f->headroom + v.len + 7) & ~(size_t)7;
+	if (f->read_committed && v.len)
+		naborted = txn_part_aborted_in(&p->txn, v.first_offset,
+					       v.next_offset, NULL, 0);
+	if (dp_msg_resp(dp, m, naborted ? aborted_at + naborted *
+					  sizeof(struct txn_aborted) :
+					  f->headroom + v.len)) {
 		/* budget spent: an empty answer the client retries (the
 		 * headroom alone fits the message's inline buffer) */
 		v.len = 0;
+		naborted = 0;
 		int r = dp_msg_resp(dp, m, f->headroom);
 		assert(r == 0);
 		(void)r;
@@ -369,8 +508,27 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 					      POSIX_FADV_WILLNEED);
 		}
 	}
+	m->res.aborted = NULL;
+	m->res.naborted = 0;
+	if (naborted) {
+		struct txn_aborted *a = (void *)(m->resp + aborted_at);
+		struct dp_aborted_txn *out = (void *)a;
+		uint32_t got = txn_part_aborted_in(&p->txn, v.first_offset,
+						   v.next_offset, a, naborted);
+		assert(got == naborted);
+		/* packed in place, in order: entry i is read whole before
+		 * its smaller copy overwrites the start of its bytes */
+		for (uint32_t i = 0; i < got; i++) {
+			struct txn_aborted e = a[i];
+			out[i] = (struct dp_aborted_txn){ e.producer_id,
+							  e.first_offset };
+		}
+		m->res.aborted = out;
+		m->res.naborted = got;
+	}
 	m->res.error = 0;
 	m->res.high_watermark = durable;
+	m->res.last_stable_offset = lso;
 	m->res.log_start_offset = start;
 	m->res.log_end_offset = end;
 	m->res.bytes = rec;
@@ -429,6 +587,8 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 		off = slog_start_offset(p->log);
 	} else if (ts == -1) {
 		off = slog_durable_offset(p->log);
+		if (m->rq.list.read_committed)
+			off = txn_part_lso(&p->txn, off);
 	} else {
 		if (ts == -3) {
 			found = slog_max_timestamp(p->log, &off);
@@ -451,6 +611,8 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 	m->res.timestamp = found;
 	m->res.log_start_offset = slog_start_offset(p->log);
 	m->res.high_watermark = slog_durable_offset(p->log);
+	m->res.last_stable_offset = txn_part_lso(&p->txn,
+						 m->res.high_watermark);
 	m->res.log_end_offset = slog_end_offset(p->log);
 	dp_complete(m);
 }
@@ -471,6 +633,7 @@ static void do_delete_records(struct dp_store_core *c, struct dp_partition *p,
 		answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
 		return;
 	}
+	txn_part_trim(&p->txn, start);
 	c->st.delete_records++;
 	m->res.error = 0;
 	m->res.offset = start;
@@ -546,6 +709,9 @@ static int handle_msg(struct dp *dp, struct dp_store_core *c,
 	case DP_PRODUCERS:
 		do_producers(c, p, m);
 		break;
+	case DP_WRITE_MARKER:
+		do_write_marker(dp, c, p, m);
+		break;
 	default:
 		/* front-ends submit nothing else to a storage core */
 		assert(!"storage core: unknown request");
@@ -555,6 +721,96 @@ static int handle_msg(struct dp *dp, struct dp_store_core *c,
 }
 
 /* ---- open / close ---- */
+
+/*
+ * Every batch of p's log from offset from to the end, in order, handed to
+ * fn with its header and its first `have` bytes at b: the whole batch
+ * when it is a control batch of at most DP_WALK_WHOLE_MAX bytes (a marker,
+ * whose record key fn reads), else at least its RB_HEADER_BYTES.  Reads
+ * the files in chunks of DP_WALK_CHUNK bytes.  Returns 0, or the first
+ * error (the walk stops there).
+ */
+#define DP_WALK_CHUNK (16u << 10)
+#define DP_WALK_WHOLE_MAX 1024u
+typedef void (*walk_fn)(void *ctx, const struct rb_header *h,
+			const uint8_t *b, size_t have);
+
+static int log_walk(struct dp_partition *p, int64_t from, walk_fn fn,
+		    void *ctx)
+{
+	uint8_t chunk[DP_WALK_CHUNK], whole[DP_WALK_WHOLE_MAX];
+	int64_t end = slog_end_offset(p->log);
+	int64_t off = from;
+	/* bounded: each step moves past at least one batch */
+	for (unsigned steps = 0; off < end && steps < (1u << 26); steps++) {
+		struct slog_read_view v;
+		int rc = slog_read(p->log, off, 4u << 20, end, &v);
+		if (rc)
+			return rc;
+		if (v.len == 0)
+			break;
+		size_t pos = 0, cpos = 0, clen = 0; /* chunk: [cpos, +clen) */
+		while (pos + RB_HEADER_BYTES <= v.len) {
+			const uint8_t *b;
+			size_t have;
+			if (v.mem) {
+				b = v.mem + pos;
+				have = v.len - pos;
+			} else {
+				if (pos < cpos || pos + RB_HEADER_BYTES > cpos + clen) {
+					size_t want = v.len - pos < sizeof(chunk) ?
+							      v.len - pos : sizeof(chunk);
+					ssize_t r = pread(v.fd, chunk, want,
+							  (off_t)(v.file_pos + pos));
+					if (r < (ssize_t)RB_HEADER_BYTES)
+						return r < 0 ? -errno : -EIO;
+					cpos = pos;
+					clen = (size_t)r;
+				}
+				b = chunk + (pos - cpos);
+				have = cpos + clen - pos;
+			}
+			struct rb_header h;
+			rb_header_decode(b, &h);
+			if (h.length < RB_HEADER_BYTES - RB_LOG_OVERHEAD)
+				return SL_ECORRUPT; /* recovery would not keep it */
+			size_t size = RB_LOG_OVERHEAD + (size_t)h.length;
+			if (have > size)
+				have = size;
+			if (have < size && (h.attributes & RB_ATTR_CONTROL) &&
+			    size <= sizeof(whole) && !v.mem) {
+				if (pread(v.fd, whole, size,
+					  (off_t)(v.file_pos + pos)) != (ssize_t)size)
+					return -EIO;
+				b = whole;
+				have = size;
+			}
+			fn(ctx, &h, b, have);
+			pos += size;
+		}
+		if (v.next_offset <= off)
+			break;
+		off = v.next_offset;
+	}
+	return 0;
+}
+
+static void idem_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
+		      size_t have)
+{
+	struct dp_partition *p = ctx;
+	(void)b;
+	(void)have;
+	/* a marker's base sequence is -1 and belongs to no sequence of the
+	 * producer's: remembering it would refuse the producer's next batch
+	 * of the same epoch as out of order */
+	if (h->attributes & RB_ATTR_CONTROL)
+		return;
+	idem_record(&p->idem, h->producer_id, h->producer_epoch,
+		    h->base_sequence,
+		    idem_last_seq(h->base_sequence, h->last_offset_delta),
+		    h->base_offset, h->base_offset + h->last_offset_delta);
+}
 
 /* Rebuild idempotence state from the last segment(s): every batch header
  * from the base offset of the second-to-last segment on. */
@@ -583,43 +839,48 @@ static void idem_rebuild(struct dp *dp, struct dp_partition *p)
 	}
 	int64_t off = bases[0] >= 0 ? bases[0] : bases[1];
 	int64_t start = slog_start_offset(p->log);
-	int64_t end = slog_end_offset(p->log);
 	if (off < start)
 		off = start;
-	/* bounded: each step moves past at least one batch */
-	for (unsigned steps = 0; off < end && steps < (1u << 24); steps++) {
-		struct slog_read_view v;
-		if (slog_read(p->log, off, 1 << 20, end, &v) || v.len == 0)
-			break;
-		uint8_t hdr[RB_HEADER_BYTES];
-		size_t pos = 0;
-		while (pos + RB_HEADER_BYTES <= v.len) {
-			const uint8_t *h8;
-			if (v.mem) {
-				h8 = v.mem + pos;
-			} else {
-				if (pread(v.fd, hdr, sizeof(hdr),
-					  (off_t)(v.file_pos + pos)) !=
-				    (ssize_t)sizeof(hdr))
-					break;
-				h8 = hdr;
-			}
-			struct rb_header h;
-			rb_header_decode(h8, &h);
-			if (h.length < 49)
-				break;
-			idem_record(&p->idem, h.producer_id, h.producer_epoch,
-				    h.base_sequence,
-				    idem_last_seq(h.base_sequence,
-						  h.last_offset_delta),
-				    h.base_offset,
-				    h.base_offset + h.last_offset_delta);
-			pos += RB_LOG_OVERHEAD + (size_t)h.length;
-		}
-		if (v.next_offset <= off)
-			break;
-		off = v.next_offset;
+	int rc = log_walk(p, off, idem_walk, p);
+	if (rc)
+		dp_log("%s-%d: producer state not read past an error: %s",
+		       p->topic->name, p->index, sl_strerror(rc));
+}
+
+static void txn_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
+		     size_t have)
+{
+	struct dp_partition *p = ctx;
+	int64_t last = h->base_offset + h->last_offset_delta;
+	if (!(h->attributes & RB_ATTR_CONTROL)) {
+		txn_part_on_batch(&p->txn, h->producer_id, h->producer_epoch,
+				  h->attributes, h->base_offset, last);
+		return;
 	}
+	/* a control batch: its one record's key says COMMIT or ABORT */
+	struct rb_iter it;
+	struct rb_record r;
+	int type;
+	if (have < (size_t)RB_LOG_OVERHEAD + (size_t)h->length ||
+	    rb_iter_init(&it, b, have) || rb_iter_next(&it, &r) != 1 ||
+	    txn_marker_key(r.key, r.klen, &type)) {
+		p->txn_bad_markers++;
+		return;
+	}
+	txn_part_on_marker(&p->txn, h->producer_id, h->producer_epoch, type,
+			   last);
+}
+
+/* Rebuild p's transactions from its whole log (the aborted list must
+ * cover every offset a consumer can read), then settle what is durable. */
+static void txn_rebuild(struct dp_partition *p)
+{
+	txn_part_reset(&p->txn);
+	int rc = log_walk(p, slog_start_offset(p->log), txn_walk, p);
+	if (rc)
+		dp_log("%s-%d: transactions not read past an error: %s",
+		       p->topic->name, p->index, sl_strerror(rc));
+	txn_part_durable(&p->txn, slog_durable_offset(p->log));
 }
 
 static void log_line(void *ctx, int level, const char *line)
@@ -658,6 +919,7 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	int rc = idem_init(&p->idem, DP_IDEM_PRODUCERS);
 	if (rc)
 		return rc;
+	txn_part_init(&p->txn);
 	rc = slog_open(c->w, dp->cfg.data_dir, &lc, &p->log);
 	if (rc == -EMFILE || rc == -ENFILE)
 		dp_log("cannot open %s-%d: out of file descriptors (an idle "
@@ -669,6 +931,7 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 		return rc;
 	}
 	idem_rebuild(dp, p);
+	txn_rebuild(p);
 	p->sc = c;
 	c->parts[c->nparts++] = p;
 	if (c->nparts <= 64 || c->nparts % 1000 == 0)
@@ -710,6 +973,7 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 	p->w1_tail = NULL;
 	recheck_parked(dp, c, p, 0);
 	idem_fini(&p->idem);
+	txn_part_fini(&p->txn);
 	/* the partition stays in parts[] so its ring keeps being drained
 	 * (answered UNKNOWN_TOPIC_OR_PARTITION) until DPC_FORGET */
 }
@@ -957,6 +1221,9 @@ int dp_store_step(struct dp_store_core *c)
 				atomic_load_explicit(&p->topic->live_retention_bytes,
 						     memory_order_relaxed));
 			int r = slog_apply_retention(p->log);
+			if (r > 0)
+				txn_part_trim(&p->txn,
+					      slog_start_offset(p->log));
 			if (r > 0) {
 				c->st.segments_deleted += (uint64_t)r;
 				dp_log("%s-%d: retention deleted %d "

@@ -753,6 +753,51 @@ static void seeds_frontend(void)
 	n += fe_chunk(s + n, FE_TO_KAFKA | FE_NO_STEP, m, k);
 	n += fe_chunk(s + n, FE_TO_NATIVE, NULL, 0);
 	seed(t, "pipelined", s, n);
+
+	/* Kafka transactions, the partition side: a transactional batch,
+	 * read_committed Fetch (v4, v11) and ListOffsets while it is open,
+	 * WriteTxnMarkers v0 (abort, and a topic that does not exist) and
+	 * v1 (an older epoch, then a commit), the fetches again */
+	static uint8_t tbatch[512];
+	memcpy(tbatch, batch, (size_t)bl);
+	rb_put64(tbatch + RB_OFF_PRODUCER_ID, (uint64_t)1 << 40);
+	rb_put16(tbatch + RB_OFF_PRODUCER_EPOCH, 1);
+	rb_put32(tbatch + RB_OFF_BASE_SEQUENCE, 0);
+	rb_put16(tbatch + RB_OFF_ATTRIBUTES, RB_ATTR_TRANSACTIONAL);
+	rb_put32(tbatch + RB_OFF_CRC, rb_crc32c(tbatch + RB_CRC_START,
+						(size_t)bl - RB_CRC_START));
+	n = 0;
+	k = 0;
+	s[n++] = FE_CONTROL_ANSWER;
+	pp[0] = (struct kc_produce_req_partition){ 0, { tbatch, (int32_t)bl } };
+	pt.partition_data.count = 1;
+	pq.transactional_id = S("tx");
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_PRODUCE, 7, &pq);
+	fp.partition = 0;
+	fp.fetch_offset = 0;
+	fq.max_wait_ms = 0;
+	fq.isolation_level = 1;
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FETCH, 4, &fq);
+	lp2.partition_index = 0;
+	lq.isolation_level = 1;
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_LIST_OFFSETS, 5, &lq);
+	static const int32_t part0 = 0;
+	struct kc_write_txn_markers_req_writable_txn_marker_topic wt[2] = {
+		{ S(FE_TOPIC_NAME), { (void *)&part0, 1 } },
+		{ S("nope"), { (void *)&part0, 1 } } };
+	struct kc_write_txn_markers_req_writable_txn_marker wm[2] = {
+		{ (int64_t)1 << 40, 1, false, { wt, 2 }, 3 },
+		{ (int64_t)1 << 40, 0, true, { wt, 1 }, 3 } };
+	struct kc_write_txn_markers_req wq = { { wm, 1 } };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_WRITE_TXN_MARKERS, 0, &wq);
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FETCH, 11, &fq);
+	wq.markers = (struct kc_array){ wm + 1, 1 };
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_WRITE_TXN_MARKERS, 1, &wq);
+	wm[1].producer_epoch = 1;
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_WRITE_TXN_MARKERS, 1, &wq);
+	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FETCH, 4, &fq);
+	n += fe_chunk(s + n, FE_TO_KAFKA, m, k);
+	seed(t, "kafka-txn", s, n);
 }
 
 /* ---- the three older targets ---- */
