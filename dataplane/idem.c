@@ -121,11 +121,11 @@ int idem_check(struct idem_table *t, int64_t producer_id, int16_t epoch,
 	if (producer_id < 0 || !t->slots)
 		return IDEM_APPEND;
 	struct idem_producer *p = find(t, producer_id);
-	if (!p || p->count == 0)
+	if (!p)
 		return IDEM_APPEND;
 	if (epoch < p->epoch)
 		return -SN_ERR_INVALID_PRODUCER_EPOCH;
-	if (epoch > p->epoch)
+	if (epoch > p->epoch || p->count == 0)
 		return IDEM_APPEND;
 	for (unsigned i = 0; i < p->count; i++) {
 		const struct idem_batch *b = &p->b[i];
@@ -177,5 +177,32 @@ void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
 	p->newest = (uint8_t)slot;
 	if (p->count < IDEM_WINDOW)
 		p->count++;
+	p->last_use = ++t->tick;
+}
+
+void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch)
+{
+	if (producer_id < 0)
+		return;
+	if (!t->slots && !grow(t)) {
+		t->evictions++;
+		return;
+	}
+	struct idem_producer *p = find(t, producer_id);
+	if (p && epoch <= p->epoch) {
+		p->last_use = ++t->tick;
+		return;
+	}
+	if (!p) {
+		p = place(t, producer_id, false);
+		while (!p && grow(t))
+			p = place(t, producer_id, false);
+		if (!p)
+			p = place(t, producer_id, true);
+		p->producer_id = producer_id;
+	}
+	p->epoch = epoch;
+	p->count = 0;
+	p->newest = 0;
 	p->last_use = ++t->tick;
 }

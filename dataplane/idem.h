@@ -4,8 +4,8 @@
  * last IDEM_WINDOW batches (base and last sequence, offsets assigned).
  *
  *   - producer id < 0: not idempotent, always appended;
- *   - unknown producer id, or a newer epoch: appended, whatever the
- *     sequence;
+ *   - unknown producer id, or a newer epoch, or an epoch known only from
+ *     a transaction marker (idem_fence): appended, whatever the sequence;
  *   - older epoch: SN_ERR_INVALID_PRODUCER_EPOCH;
  *   - same (base, last) sequence as one of the last five: a duplicate,
  *     answered with its original offsets;
@@ -81,6 +81,18 @@ int idem_check(struct idem_table *t, int64_t producer_id, int16_t epoch,
 void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
 		 int32_t base_seq, int32_t last_seq, int64_t base_offset,
 		 int64_t last_offset);
+
+/*
+ * A transaction marker of producer_id at epoch was appended (or found in
+ * the log).  A newer epoch than the table's becomes the producer's, with
+ * no batch yet: batches of older epochs are then refused
+ * (SN_ERR_INVALID_PRODUCER_EPOCH: the coordinator's epoch bump reaches
+ * the partition with its marker, and a zombie producer cannot open a
+ * transaction here after it), and the first batch of the new epoch may
+ * start at any sequence.  The same or an older epoch changes nothing (a
+ * marker has no sequence of its own).
+ */
+void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch);
 
 /* Forget everything (the log was truncated or rolled back). */
 void idem_reset(struct idem_table *t);

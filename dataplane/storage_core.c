@@ -411,6 +411,7 @@ static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 				       res.base_offset);
 	assert(ended >= 0);
 	(void)ended;
+	idem_fence(&p->idem, w->producer_id, w->epoch);
 	c->st.markers++;
 	c->st.batches++;
 	c->st.appends++;
@@ -803,9 +804,11 @@ static void idem_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 	(void)have;
 	/* a marker's base sequence is -1 and belongs to no sequence of the
 	 * producer's: remembering it would refuse the producer's next batch
-	 * of the same epoch as out of order */
-	if (h->attributes & RB_ATTR_CONTROL)
+	 * of the same epoch as out of order; its epoch counts (idem_fence) */
+	if (h->attributes & RB_ATTR_CONTROL) {
+		idem_fence(&p->idem, h->producer_id, h->producer_epoch);
 		return;
+	}
 	idem_record(&p->idem, h->producer_id, h->producer_epoch,
 		    h->base_sequence,
 		    idem_last_seq(h->base_sequence, h->last_offset_delta),

@@ -45,6 +45,38 @@ static void test_rules(void **state)
 	idem_fini(&t);
 }
 
+/* A transaction marker's epoch (idem_fence): a newer one fences the
+ * older epoch even before the producer's first batch of it; the same
+ * epoch keeps the sequence going. */
+static void test_marker_epochs(void **state)
+{
+	(void)state;
+	struct idem_table t;
+	struct idem_batch d;
+	TL_OK(idem_init(&t, 64));
+	/* a marker for a producer never seen: its epoch alone is known */
+	idem_fence(&t, 7, 3);
+	TL_EQ(idem_check(&t, 7, 2, 0, 0, &d), -SN_ERR_INVALID_PRODUCER_EPOCH);
+	TL_EQ(idem_check(&t, 7, 3, 40, 40, &d), IDEM_APPEND);
+	/* a commit marker of the same epoch: the sequence goes on */
+	idem_record(&t, 9, 1, 0, 4, 0, 4);
+	idem_fence(&t, 9, 1);
+	TL_EQ(idem_check(&t, 9, 1, 5, 5, &d), IDEM_APPEND);
+	TL_EQ(idem_check(&t, 9, 1, 0, 4, &d), IDEM_DUPLICATE);
+	/* an older marker changes nothing */
+	idem_fence(&t, 9, 0);
+	TL_EQ(idem_check(&t, 9, 1, 5, 5, &d), IDEM_APPEND);
+	/* an abort with a bumped epoch: the old epoch is fenced, the new
+	 * one starts anywhere, then keeps its own order */
+	idem_fence(&t, 9, 2);
+	TL_EQ(idem_check(&t, 9, 1, 5, 5, &d), -SN_ERR_INVALID_PRODUCER_EPOCH);
+	TL_EQ(idem_check(&t, 9, 2, 0, 0, &d), IDEM_APPEND);
+	idem_record(&t, 9, 2, 0, 0, 10, 10);
+	TL_EQ(idem_check(&t, 9, 2, 2, 2, &d),
+	      -SN_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+	idem_fini(&t);
+}
+
 static void test_eviction_bounded(void **state)
 {
 	struct idem_table t;
@@ -62,6 +94,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_marker_epochs),
 		cmocka_unit_test(test_eviction_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
