@@ -2299,7 +2299,8 @@ static void finish_describe_producers(struct dp_net *n, struct dp_msg *m)
 						.last_sequence = q[j].last_sequence,
 						.last_timestamp = -1,
 						.coordinator_epoch = -1,
-						.current_txn_start_offset = -1,
+						.current_txn_start_offset =
+							q[j].txn_start_offset,
 					};
 			}
 			ps[k] = (struct kc_describe_producers_resp_partition_response){

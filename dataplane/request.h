@@ -37,6 +37,8 @@ enum dp_op {
  * offset is how many. */
 struct dp_producer_state {
 	int64_t producer_id;
+	int64_t txn_start_offset; /* its open transaction's first offset
+				     here, -1: none */
 	int32_t last_sequence;
 	int16_t epoch;
 };

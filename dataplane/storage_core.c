@@ -675,6 +675,8 @@ static void do_producers(struct dp_store_core *c, struct dp_partition *p,
 			.producer_id = q->producer_id,
 			.epoch = q->epoch,
 			.last_sequence = q->count ? q->b[q->newest].last_seq : -1,
+			.txn_start_offset =
+				txn_part_open_start(&p->txn, q->producer_id),
 		};
 	}
 	assert(n <= m->rq.prod.max);

@@ -193,6 +193,15 @@ int txn_part_epoch(const struct txn_part *t, int64_t producer_id)
 	return epoch;
 }
 
+int64_t txn_part_open_start(const struct txn_part *t, int64_t producer_id)
+{
+	for (uint32_t i = 0; i < t->nopen; i++)
+		if (t->open[i].producer_id == producer_id &&
+		    t->open[i].end_offset < 0)
+			return t->open[i].first_offset;
+	return -1;
+}
+
 int64_t txn_part_lso(const struct txn_part *t, int64_t high_watermark)
 {
 	int64_t lso = high_watermark;

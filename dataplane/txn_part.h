@@ -113,6 +113,10 @@ void txn_part_durable(struct txn_part *t, int64_t high_watermark);
  * when none is known. */
 int txn_part_epoch(const struct txn_part *t, int64_t producer_id);
 
+/* The first offset of producer_id's transaction still open here (no
+ * marker yet), or -1 (Kafka's DescribeProducers CurrentTxnStartOffset). */
+int64_t txn_part_open_start(const struct txn_part *t, int64_t producer_id);
+
 /* The last stable offset for a high watermark: at most high_watermark. */
 int64_t txn_part_lso(const struct txn_part *t, int64_t high_watermark);
 

@@ -253,6 +253,34 @@ static int markers(int16_t v,
 
 static const int32_t part0 = 0;
 
+/* DescribeProducers v0 of tx-0: producer pid's CurrentTxnStartOffset
+ * (-2 when the producer is not listed). */
+static int64_t txn_start(int64_t pid)
+{
+	union kc_response u;
+	int32_t parts[1] = { part0 };
+	struct kc_describe_producers_req_topic_request dt = {
+		{ "tx", 2 }, { parts, 1 } };
+	struct kc_describe_producers_req q = { { &dt, 1 } };
+	if (kw_call(conn, KC_API_DESCRIBE_PRODUCERS, 0, &q, &u))
+		return -3;
+	const struct kc_describe_producers_resp *r = (const void *)&u;
+	if (r->topics.count != 1)
+		return -3;
+	const struct kc_describe_producers_resp_topic_response *t =
+		r->topics.items;
+	if (t->partitions.count != 1)
+		return -3;
+	const struct kc_describe_producers_resp_partition_response *p =
+		t->partitions.items;
+	const struct kc_describe_producers_resp_producer_state *st =
+		p->active_producers.items;
+	for (int32_t i = 0; i < p->active_producers.count; i++)
+		if (st[i].producer_id == pid)
+			return st[i].current_txn_start_offset;
+	return -2;
+}
+
 /* While A (offsets 0-1) and B (2) are open, with a plain batch at 3. */
 static int t_open(void)
 {
@@ -275,6 +303,9 @@ static int t_open(void)
 	}
 	CHECK(latest(1) == 0);
 	CHECK(latest(0) == 4);
+	/* DescribeProducers: where each open transaction began */
+	CHECK(txn_start(PID_A) == 0);
+	CHECK(txn_start(PID_B) == 2);
 	return 0;
 }
 
