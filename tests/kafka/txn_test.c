@@ -19,6 +19,7 @@
  *     then A's abort adds to the list.
  * Exit 77 when binaries are missing.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,14 @@ static int t_commit_b(void)
 	CHECK(kw_resp_len() == 5 + 1 + 2 * (8 + 1 + (1 + 2 + 1 + 7 + 1) + 1) +
 				       1);
 	CHECK(check_settled(6, 6) == 0);
+	/* counted: A's abort and B's commit written, B's older one fenced */
+	static char tel[65536];
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%.4000s/run/telemetry.sock", b.dir);
+	CHECK(tb_tel_ask(path, "/sluice/cores", tel, sizeof(tel)) == 0);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers") == 2);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers_fenced") == 1);
+	CHECK(tb_json_i64(tel, "storage0", "txn_refused") == 0);
 	return 0;
 }
 
