@@ -469,6 +469,35 @@ static int t_restart(void)
 	return 0;
 }
 
+/* B's transaction aborted by the coordinator with a bumped epoch (its
+ * timeout, or a new producer of its transactional id): the marker (9)
+ * fences B's old epoch at once, across a restart too, and the new epoch
+ * starts at any sequence. */
+static int t_zombie(void)
+{
+	struct kc_write_txn_markers_req_writable_txn_marker_topic tp = {
+		{ "tx", 2 }, { (void *)&part0, 1 } };
+	struct kc_write_txn_markers_req_writable_txn_marker m = {
+		.producer_id = PID_B, .producer_epoch = EPOCH_B + 1,
+		.transaction_result = false, .topics = { &tp, 1 },
+		.coordinator_epoch = 7 };
+	struct marker_answer a;
+	CHECK(markers(1, &m, 1, &a) == 0);
+	CHECK(a.n == 1 && a.e[0].error == 0);
+	static uint8_t buf[512];
+	int64_t base = -2;
+	long len = batch(buf, sizeof(buf), PID_B, EPOCH_B, 1, 1,
+			 RB_ATTR_TRANSACTIONAL);
+	CHECK(len > 0);
+	CHECK(produce("tb", buf, len, &base) == 47 && base == -1);
+	CHECK(kill_restart() == 0);
+	CHECK(produce("tb", buf, len, &base) == 47 && base == -1);
+	CHECK(produce_ok("tb", PID_B, EPOCH_B + 1, 0, 1,
+			 RB_ATTR_TRANSACTIONAL, 10) == 0);
+	CHECK(latest(1) == 10);
+	return 0;
+}
+
 int main(void)
 {
 	kw_init("txn-test");
@@ -487,6 +516,7 @@ int main(void)
 		{ "commit_b", t_commit_b },
 		{ "control_refused", t_control_refused },
 		{ "restart", t_restart },
+		{ "zombie", t_zombie },
 	};
 	kw_run(&b, tests, KW_COUNT(tests), &conn);
 	return kw_finish(&b, &conn);
