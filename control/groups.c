@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "control/commits.h"
+#include "control/consumer_group.h"
 #include "control/groups.h"
 #include "control/offsets.h"
 #include "proto/kafka/kcodec.h"
@@ -158,6 +159,9 @@ struct group {
 	/* expiry; a group with type_len >= 0 has had members */
 	int64_t empty_ms;              /* wall ms it last became Empty */
 	bool deleting;                 /* named in this DeleteGroups */
+	/* a consumer group (KIP-848), or NULL for a classic one; its classic
+	 * state stays Empty */
+	struct sl_cgroup *cg;
 };
 
 struct sl_groups {
@@ -170,6 +174,7 @@ struct sl_groups {
 	int64_t load_wall_ms;          /* wall ms at the open */
 	int64_t open_ms;
 	uint64_t member_seq;
+	struct sl_cg_env cg_env;       /* what every consumer group shares */
 	uint32_t ngroups;
 	struct group *groups;          /* SL_GROUPS_MAX slots */
 	struct kc_arena in;            /* decoded requests */
@@ -413,6 +418,28 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 	case KC_API_OFFSET_DELETE:
 		((struct kc_offset_delete_resp *)(void *)u.raw)->error_code = code;
 		break;
+	case KC_API_CONSUMER_GROUP_HEARTBEAT:
+		((struct kc_consumer_group_heartbeat_resp *)(void *)u.raw)
+			->error_code = code;
+		break;
+	case KC_API_CONSUMER_GROUP_DESCRIBE: {
+		const struct kc_consumer_group_describe_req *d = q;
+		struct kc_consumer_group_describe_resp *r = (void *)u.raw;
+		int32_t n = d && d->group_ids.count > 0 ? d->group_ids.count : 0;
+		const struct kc_str *ids = d ? d->group_ids.items : NULL;
+		struct kc_consumer_group_describe_resp_described_group *rg =
+			take(&g->build, (size_t)n, sizeof(*rg));
+		if (n && !rg)
+			n = 0;
+		for (int32_t i = 0; i < n; i++)
+			rg[i] = (struct kc_consumer_group_describe_resp_described_group){
+				.error_code = code, .error_message = null_str,
+				.group_id = ids[i], .group_state = empty_str,
+				.assignor_name = empty_str,
+				.authorized_operations = INT32_MIN};
+		r->groups = (struct kc_array){rg, n};
+		break;
+	}
 	default:
 		assert(!"not a group API");
 	}
@@ -420,6 +447,11 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 	if (rc == -EMSGSIZE && rq->key == KC_API_DESCRIBE_GROUPS) {
 		/* too many group ids to echo (there is no top-level error) */
 		((struct kc_describe_groups_resp *)(void *)u.raw)->groups =
+			(struct kc_array){NULL, 0};
+		rc = send_body(g, rq, u.raw);
+	}
+	if (rc == -EMSGSIZE && rq->key == KC_API_CONSUMER_GROUP_DESCRIBE) {
+		((struct kc_consumer_group_describe_resp *)(void *)u.raw)->groups =
 			(struct kc_array){NULL, 0};
 		rc = send_body(g, rq, u.raw);
 	}
@@ -498,10 +530,17 @@ static void group_free(struct sl_groups *g, struct group *gr)
 		member_free(gr->members[i]);
 	free(gr->members);
 	free(gr->pending);
+	sl_cg_destroy(gr->cg);
 	sl_commits_drop(&g->commits, &gr->commits);
 	assert(g->ngroups > 0);
 	g->ngroups--;
 	memset(gr, 0, sizeof(*gr));
+}
+
+/* Whether gr has members of either protocol (else it is Empty). */
+static bool has_members(const struct group *gr)
+{
+	return gr->state != ST_EMPTY || (gr->cg && sl_cg_members(gr->cg));
 }
 
 /* Forget groups nothing refers to any more. */
@@ -509,10 +548,18 @@ static void groups_sweep(struct sl_groups *g)
 {
 	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
 		struct group *gr = &g->groups[i];
-		if (gr->used && gr->state == ST_EMPTY && gr->nmembers == 0 &&
+		if (gr->used && !has_members(gr) && gr->nmembers == 0 &&
 		    gr->npending == 0 && gr->commits.n == 0)
 			group_free(g, gr);
 	}
+}
+
+/* gr's last member left: its offsets expire retention from now. */
+static void became_empty(struct sl_groups *g, struct group *gr)
+{
+	gr->empty_ms = wall_now(g);
+	if (gr->commits.n)
+		note_expiry(g, sl_commits_expires_at(&g->commits, gr->empty_ms));
 }
 
 static struct member *member_find(struct group *gr, struct kc_str id)
@@ -935,7 +982,7 @@ static int64_t state_wanted(const struct group *gr)
 {
 	if (gr->type_len < 0 || gr->commits.n == 0)
 		return gr->commits.logged_ms;
-	return gr->state == ST_EMPTY ? gr->empty_ms : -1;
+	return !has_members(gr) ? gr->empty_ms : -1;
 }
 
 /* Write the state records that state_wanted() asks for, durable together;
@@ -974,7 +1021,7 @@ static void log_states(struct sl_groups *g)
  * each commit. */
 static bool expiry_since(const struct group *gr, int64_t *since_ms)
 {
-	if (gr->state != ST_EMPTY)
+	if (has_members(gr))
 		return false;
 	/* set when it became Empty, or at the load */
 	assert(gr->type_len < 0 || gr->empty_ms >= 0);
@@ -1041,6 +1088,9 @@ static void run_timers(struct sl_groups *g, int64_t now_ms)
 			members_left(g, gr, now_ms);
 		if (gr->state == ST_PREPARING && now_ms >= gr->join_deadline_ms)
 			join_deadline(g, gr, now_ms);
+		if (gr->cg && sl_cg_tick(gr->cg, &g->cg_env, now_ms) &&
+		    sl_cg_members(gr->cg) == 0)
+			became_empty(g, gr);
 	}
 	expire_offsets(g, wall_now(g));
 	log_states(g);
@@ -1063,6 +1113,8 @@ static int64_t next_deadline(const struct sl_groups *g)
 			if (!m->awaiting_join && !m->sync.active)
 				next = min64(next, m->expires_ms);
 		}
+		if (gr->cg)
+			next = min64(next, sl_cg_next_deadline(gr->cg));
 	}
 	return next;
 }
@@ -1302,6 +1354,14 @@ static void on_join_group(struct sl_groups *g, const struct req *rq,
 	int32_t rebalance_ms = q->rebalance_timeout_ms >= 0 ?
 			       q->rebalance_timeout_ms : q->session_timeout_ms;
 	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+	if (gr && gr->cg) { /* a consumer group: classic only when empty */
+		if (sl_cg_members(gr->cg)) {
+			send_error(g, rq, NULL, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
+			return;
+		}
+		sl_cg_destroy(gr->cg);
+		gr->cg = NULL;
+	}
 	if (q->member_id.len == 0)
 		join_new(g, rq, q, gr, rebalance_ms, now_ms);
 	else if (!gr)
@@ -1559,9 +1619,19 @@ static int16_t commit_check(struct sl_groups *g, const struct req *rq,
 	bool outsider = q->generation_id_or_member_epoch < 0 && q->member_id.len <= 0 &&
 			q->group_instance_id.len < 0;
 	struct group *gr = group_find(g, q->group_id.ptr, (size_t)q->group_id.len);
+	if (gr && gr->cg) { /* KIP-848: the member epoch */
+		int16_t code = sl_cg_check_commit(
+			gr->cg, q->member_id, q->generation_id_or_member_epoch,
+			rq->version);
+		if (code == ERR_NONE)
+			*out = gr;
+		return code;
+	}
 	if (!gr) {
+		/* v9 answers it for both protocols (Kafka's choice) */
 		if (!outsider)
-			return KC_ERR_ILLEGAL_GENERATION;
+			return rq->version >= 9 ? KC_ERR_GROUP_ID_NOT_FOUND :
+						  KC_ERR_ILLEGAL_GENERATION;
 		gr = group_create(g, q->group_id.ptr, (size_t)q->group_id.len);
 		if (!gr)
 			return KC_ERR_POLICY_VIOLATION;
@@ -1655,7 +1725,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	 * a group that has had members says first what its state is (so that
 	 * its offsets never sit in the file without it) */
 	int64_t wall = wall_now(g), oldest = wall;
-	int64_t state = gr->state == ST_EMPTY ? gr->empty_ms : -1;
+	int64_t state = !has_members(gr) ? gr->empty_ms : -1;
 	bool put_state = gr->type_len >= 0 && state != gr->commits.logged_ms;
 	sl_commits_batch_begin(&g->commits);
 	if (put_state)
@@ -1686,7 +1756,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 	int rc = sl_commits_batch_end(&g->commits);
 	if (rc == 0 && put_state)
 		sl_commits_logged(&g->commits, &gr->commits, state);
-	if (rc == 0 && gr->state == ST_EMPTY)
+	if (rc == 0 && !has_members(gr))
 		note_expiry(g, sl_commits_expires_at(&g->commits,
 			gr->type_len >= 0 ? gr->empty_ms : oldest));
 	for (int32_t i = 0; i < nt; i++) {
@@ -1857,6 +1927,14 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 		for (int32_t i = 0; i < n; i++) {
 			rg[i] = (struct kc_offset_fetch_resp_group){
 				qg[i].group_id, {NULL, 0}, ERR_NONE};
+			struct group *gr = valid_group_id(qg[i].group_id) ?
+				group_find(g, qg[i].group_id.ptr,
+					   (size_t)qg[i].group_id.len) : NULL;
+			if (gr && gr->cg && rq->version >= 9 &&
+			    (rg[i].error_code = sl_cg_check_fetch(
+				     gr->cg, qg[i].member_id,
+				     qg[i].member_epoch)) != ERR_NONE)
+				continue;
 			if (fetch_group(g, qg[i].group_id, qg[i].topics,
 					&rg[i].topics) < 0)
 				goto too_large;
@@ -1908,6 +1986,8 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 	for (int32_t i = 0; i < n; i++) {
 		struct kc_described_group *d = &rg[i];
 		struct group *gr = group_find(g, ids[i].ptr, str_len(ids[i]));
+		if (gr && gr->cg) /* not a classic group: Dead, as Kafka 3.9 */
+			gr = NULL;
 		*d = (struct kc_described_group){
 			.error_code = ERR_NONE, .group_id = ids[i],
 			.group_state = str_of(DEAD_NAME, strlen(DEAD_NAME)),
@@ -1994,11 +2074,12 @@ static bool filter_has(struct kc_array filter, const char *name)
 	return false;
 }
 
-/* Every group (those holding only offsets too), as Kafka's classic
- * coordinator lists them: v4's states_filter keeps the groups in one of
- * the states named, v5's types_filter all of them when it names
- * "classic" (every group here is one) and none otherwise; the names
- * compare without regard to case, an empty filter keeps everything. */
+/* Every group (those holding only offsets too, as classic groups), as
+ * Kafka lists them: v4's states_filter keeps the groups in one of the
+ * states named (a consumer group's are KIP-848's: Empty, Assigning,
+ * Reconciling, Stable), v5's types_filter those of the types it names
+ * ("classic", "consumer"); the names compare without regard to case, an
+ * empty filter keeps everything. */
 static void on_list_groups(struct sl_groups *g, const struct req *rq,
 			   const struct kc_list_groups_req *q)
 {
@@ -2008,25 +2089,27 @@ static void on_list_groups(struct sl_groups *g, const struct req *rq,
 	g->build.used = 0;
 	struct kc_listed_group *lg = take(&g->build, g->ngroups, sizeof(*lg));
 	uint32_t n = 0, seen = 0;
-	bool classic = filter_has(q->types_filter, "classic");
-	for (uint32_t i = 0; lg && classic && i < SL_GROUPS_MAX; i++) {
+	for (uint32_t i = 0; lg && i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
 		if (!gr->used)
 			continue;
 		seen++;
-		const char *state = state_names[gr->state];
-		if (!filter_has(q->states_filter, state))
+		const char *type = gr->cg ? "consumer" : "classic";
+		const char *state = gr->cg ? sl_cg_state(gr->cg) :
+					     state_names[gr->state];
+		if (!filter_has(q->types_filter, type) ||
+		    !filter_has(q->states_filter, state))
 			continue;
 		lg[n] = (struct kc_listed_group){
 			.group_id = str_of(gr->id, gr->id_len),
 			.protocol_type = gr->type_len < 0 ? empty_str :
 				str_of(gr->type, (size_t)gr->type_len),
 			.group_state = str_of(state, strlen(state)),
-			.group_type = str_of("classic", 7),
+			.group_type = str_of(type, strlen(type)),
 		};
 		n++;
 	}
-	assert(!lg || !classic || seen == g->ngroups);
+	assert(!lg || seen == g->ngroups);
 	r->groups = (struct kc_array){lg, (int32_t)n};
 	if (send_body(g, rq, r) == -EMSGSIZE)
 		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
@@ -2132,7 +2215,9 @@ static int on_offset_delete(struct sl_groups *g, const struct req *rq,
 		return send_error(g, rq, q, KC_ERR_GROUP_ID_NOT_FOUND);
 	bool consumer = gr->type_len == (int16_t)strlen(CONSUMER_PROTOCOL_TYPE) &&
 		!memcmp(gr->type, CONSUMER_PROTOCOL_TYPE, (size_t)gr->type_len);
-	if (gr->state != ST_EMPTY && !consumer)
+	if (gr->cg)
+		consumer = true;
+	if (has_members(gr) && !consumer)
 		return send_error(g, rq, q, KC_ERR_NON_EMPTY_GROUP);
 	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
 	const struct kc_offset_delete_req_topic *qt = q->topics.items;
@@ -2154,8 +2239,9 @@ static int on_offset_delete(struct sl_groups *g, const struct req *rq,
 		rt[i] = (struct kc_offset_delete_resp_topic){
 			qt[i].name, {rp, np}};
 		bool topic_ok = valid_topic(qt[i].name);
-		bool busy = topic_ok && gr->state != ST_EMPTY &&
-			    subscribed(gr, qt[i].name);
+		bool busy = topic_ok && has_members(gr) &&
+			    (gr->cg ? sl_cg_subscribed(gr->cg, qt[i].name) :
+			     subscribed(gr, qt[i].name));
 		for (int32_t j = 0; j < np; j++) {
 			int32_t part = qp[j].partition_index;
 			rp[j] = (struct kc_offset_delete_resp_partition){
@@ -2263,7 +2349,7 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 			res[i].error_code = KC_ERR_INVALID_GROUP_ID;
 		else if (!gr || gr->deleting) /* or named twice */
 			res[i].error_code = KC_ERR_GROUP_ID_NOT_FOUND;
-		else if (gr->state != ST_EMPTY)
+		else if (has_members(gr))
 			res[i].error_code = KC_ERR_NON_EMPTY_GROUP;
 		else if (sl_commits_broken(&g->commits))
 			res[i].error_code = SN_ERR_KAFKA_STORAGE_ERROR;
@@ -2308,6 +2394,130 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 	return 0;
 }
 
+/* ---- ConsumerGroupHeartbeat, ConsumerGroupDescribe (KIP-848) ---- */
+
+static const char consumer_type[] = "consumer";
+
+/* The group a heartbeat is for, made or turned into a consumer group when
+ * it joins (epoch 0) and the group has no classic members; NULL with the
+ * error in *code. */
+static struct group *cg_group_of(struct sl_groups *g,
+				 const struct kc_consumer_group_heartbeat_req *q,
+				 int16_t *code)
+{
+	struct group *gr = group_find(g, q->group_id.ptr,
+				      (size_t)q->group_id.len);
+	if (q->member_epoch != 0) {
+		if (!gr || !gr->cg) {
+			*code = KC_ERR_GROUP_ID_NOT_FOUND;
+			return NULL;
+		}
+		return gr;
+	}
+	if (!gr && !(gr = group_create(g, q->group_id.ptr,
+				       (size_t)q->group_id.len))) {
+		*code = KC_ERR_POLICY_VIOLATION;
+		return NULL;
+	}
+	if (gr->cg)
+		return gr;
+	if (gr->nmembers || gr->npending || gr->state != ST_EMPTY) {
+		*code = KC_ERR_GROUP_ID_NOT_FOUND; /* a classic group in use */
+		return NULL;
+	}
+	if (!(gr->cg = sl_cg_create())) {
+		*code = SN_ERR_UNKNOWN_SERVER_ERROR;
+		return NULL;
+	}
+	return gr;
+}
+
+static void on_cg_heartbeat(struct sl_groups *g, const struct req *rq,
+			    const struct kc_consumer_group_heartbeat_req *q,
+			    int64_t now_ms)
+{
+	union kc_response u;
+	struct kc_consumer_group_heartbeat_resp *r = (void *)u.raw;
+	resp_init(&u, KC_API_CONSUMER_GROUP_HEARTBEAT);
+	g->build.used = 0;
+	const char *msg = NULL;
+	int16_t code = sl_cg_validate(q, &msg);
+	if (code == ERR_NONE && !valid_group_id(q->group_id))
+		code = KC_ERR_INVALID_GROUP_ID;
+	struct group *gr = code ? NULL : cg_group_of(g, q, &code);
+	if (!gr) {
+		r->error_code = code;
+		if (msg)
+			r->error_message = str_of(msg, strlen(msg));
+		int rc = send_body(g, rq, r);
+		assert(rc == 0); /* small */
+		(void)rc;
+		return;
+	}
+	uint32_t before = sl_cg_members(gr->cg);
+	sl_cg_heartbeat(gr->cg, &g->cg_env, q, rq->client_id,
+			SL_GROUPS_MEMBERS_MAX, now_ms, &g->build, r);
+	uint32_t after = sl_cg_members(gr->cg);
+	if (before == 0 && after > 0) { /* has members: offsets never expire */
+		gr->type_len = (int16_t)strlen(consumer_type);
+		memcpy(gr->type, consumer_type, sizeof(consumer_type) - 1);
+	} else if (before > 0 && after == 0) {
+		became_empty(g, gr);
+	}
+	if (send_body(g, rq, r) == -EMSGSIZE) /* SL_CG_PARTITIONS_MAX fits */
+		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* Each group id: the consumer group, or GROUP_ID_NOT_FOUND (classic or
+ * unknown; INVALID_GROUP_ID for an empty id), as Kafka answers; a group
+ * too large to describe with the others is answered MESSAGE_TOO_LARGE. */
+static void on_cg_describe(struct sl_groups *g, const struct req *rq,
+			   const struct kc_consumer_group_describe_req *q)
+{
+	union kc_response u;
+	struct kc_consumer_group_describe_resp *r = (void *)u.raw;
+	resp_init(&u, KC_API_CONSUMER_GROUP_DESCRIBE);
+	g->build.used = 0;
+	int32_t n = q->group_ids.count > 0 ? q->group_ids.count : 0;
+	const struct kc_str *ids = q->group_ids.items;
+	struct kc_consumer_group_describe_resp_described_group *rg =
+		take(&g->build, (size_t)n, sizeof(*rg));
+	if (n && !rg) {
+		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		struct kc_consumer_group_describe_resp_described_group *d = &rg[i];
+		*d = (struct kc_consumer_group_describe_resp_described_group){
+			.error_code = ERR_NONE, .error_message = null_str,
+			.group_id = ids[i], .group_state = empty_str,
+			.assignor_name = empty_str,
+			.authorized_operations = q->include_authorized_operations ?
+				GROUP_OPERATIONS : INT32_MIN};
+		struct group *gr = valid_group_id(ids[i]) ?
+			group_find(g, ids[i].ptr, (size_t)ids[i].len) : NULL;
+		if (ids[i].len <= 0)
+			d->error_code = KC_ERR_INVALID_GROUP_ID;
+		else if (!gr || !gr->cg)
+			d->error_code = KC_ERR_GROUP_ID_NOT_FOUND;
+		else if (sl_cg_describe(gr->cg, &g->build, d) < 0) {
+			d->members = (struct kc_array){NULL, 0};
+			d->error_code = SN_ERR_MESSAGE_TOO_LARGE;
+		}
+	}
+	r->groups = (struct kc_array){rg, n};
+	if (send_body(g, rq, r) != -EMSGSIZE)
+		return;
+	/* too long together: the groups without their members */
+	for (int32_t i = 0; i < n; i++)
+		if (rg[i].members.count > 0) {
+			rg[i].members = (struct kc_array){NULL, 0};
+			rg[i].error_code = SN_ERR_MESSAGE_TOO_LARGE;
+		}
+	if (send_body(g, rq, r) == -EMSGSIZE)
+		send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
 /* ---- the contract ---- */
 
 int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
@@ -2329,6 +2539,17 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 	g->ctx = ctx;
 	g->open_ms = now_ms;
 	g->clock = cfg && cfg->clock ? cfg->clock : &sl_clock_system;
+	g->cg_env = (struct sl_cg_env){
+		.heartbeat_interval_ms = cfg && cfg->consumer_heartbeat_interval_ms > 0 ?
+			cfg->consumer_heartbeat_interval_ms :
+			SL_CG_HEARTBEAT_INTERVAL_MS_DEFAULT,
+		.session_timeout_ms = cfg && cfg->consumer_session_timeout_ms > 0 ?
+			cfg->consumer_session_timeout_ms :
+			SL_CG_SESSION_TIMEOUT_MS_DEFAULT,
+		.topic = cfg ? cfg->topic : NULL,
+		.topic_ctx = cfg ? cfg->topic_ctx : NULL,
+		.open_ms = now_ms,
+	};
 	g->load_wall_ms = wall_now(g);
 	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
@@ -2413,6 +2634,8 @@ static bool group_api(int16_t key)
 	case KC_API_LIST_GROUPS:
 	case KC_API_DELETE_GROUPS:
 	case KC_API_OFFSET_DELETE:
+	case KC_API_CONSUMER_GROUP_HEARTBEAT:
+	case KC_API_CONSUMER_GROUP_DESCRIBE:
 		return true;
 	}
 	return false;
@@ -2479,6 +2702,12 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 		break;
 	case KC_API_DELETE_GROUPS:
 		rc = on_delete_groups(g, &rq, b);
+		break;
+	case KC_API_CONSUMER_GROUP_HEARTBEAT:
+		on_cg_heartbeat(g, &rq, b, now_ms);
+		break;
+	case KC_API_CONSUMER_GROUP_DESCRIBE:
+		on_cg_describe(g, &rq, b);
 		break;
 	}
 out:

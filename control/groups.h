@@ -28,6 +28,26 @@
  * DescribeGroups answers for a group that does not exist.  A group with no
  * members, no pending join and no offsets is forgotten.
  *
+ * Group types: a group id is "classic" (the protocol above) or "consumer"
+ * (KIP-848's ConsumerGroupHeartbeat, control/consumer_group.h), never
+ * both; the committed offsets are the same table for both.  A group
+ * without members takes the type of whichever protocol comes: a
+ * ConsumerGroupHeartbeat joining a classic group with members gets
+ * GROUP_ID_NOT_FOUND (69), any other one for a group that is not a
+ * consumer group too; a JoinGroup for a consumer group with members gets
+ * INCONSISTENT_GROUP_PROTOCOL (23), a SyncGroup, Heartbeat or LeaveGroup
+ * UNKNOWN_MEMBER_ID (no classic member is in it).  DescribeGroups answers
+ * Dead for a consumer group (as Kafka 3.9 up to v5),
+ * ConsumerGroupDescribe GROUP_ID_NOT_FOUND for a classic or unknown one;
+ * ListGroups lists both types with their own state names.  OffsetCommit
+ * to a consumer group is checked against the member epoch
+ * (STALE_MEMBER_EPOCH, 113; a member below v9: UNSUPPORTED_VERSION, 35),
+ * OffsetFetch v9 likewise when it names a member; an OffsetCommit v9 with
+ * a member for a group that does not exist gets GROUP_ID_NOT_FOUND (older
+ * versions ILLEGAL_GENERATION).  The type is not in the offsets file: after
+ * a restart a group holding only offsets is of no type until a member
+ * comes.
+ *
  * Offset expiry (Kafka's offsets.retention.minutes, KIP-211): the offsets
  * of a group that has had members (it has a protocol type) all expire
  * together, retention_ms after the group last became Empty, and never while
@@ -68,6 +88,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/consumer_group.h"
 #include "control/offsets.h"
 
 /* A new group waits this long for more members before its first
@@ -141,6 +162,14 @@ struct sl_groups_config {
 	const struct sl_clock *clock;
 	/* where the offsets file lives (storage/disk.h); NULL: sdisk_posix */
 	const struct sdisk *disk;
+	/* consumer groups (KIP-848, control/consumer_group.h): Kafka's
+	 * group.consumer.heartbeat.interval.ms and .session.timeout.ms
+	 * (0: the defaults, 5000 and 45000), and the topics the assignment
+	 * is made of (NULL: none exists) */
+	int32_t consumer_heartbeat_interval_ms;
+	int32_t consumer_session_timeout_ms;
+	sl_cg_topic_fn topic;
+	void *topic_ctx;
 };
 
 /* A response for the request given token: the whole Kafka response
@@ -173,7 +202,8 @@ void sl_groups_close(struct sl_groups *g);
 /*
  * One whole Kafka request (no size prefix) for OffsetCommit, OffsetFetch,
  * JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups,
- * DeleteGroups or OffsetDelete.  Timers due at now_ms (and offsets expired by the wall
+ * DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat or
+ * ConsumerGroupDescribe.  Timers due at now_ms (and offsets expired by the wall
  * clock) run first.  Replies exactly once through
  * reply(), now or later (JoinGroup and SyncGroup wait for the rebalance),
  * unless the requester is dropped first (sl_groups_drop_conn, close).

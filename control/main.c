@@ -90,6 +90,19 @@ static int instance_lock(const struct sl_config *c)
 	return fd; /* held until exit */
 }
 
+/* The consumer group coordinator's view of the topics (consumer_group.h):
+ * the store, as last read (the loop re-reads it when it changes). */
+static bool consumer_group_topic(void *ctx, const char *name, size_t len,
+				 uint32_t *id, int32_t *partitions)
+{
+	const struct sl_topic *t = sl_meta_find(ctx, name, len);
+	if (!t)
+		return false;
+	*id = t->id;
+	*partitions = t->partitions;
+	return true;
+}
+
 static int run_daemon(const struct sl_config *c)
 {
 	char err[1024], last_err[1024] = "";
@@ -131,8 +144,10 @@ static int run_daemon(const struct sl_config *c)
 	char gdir[PATH_MAX];
 	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
 	struct sl_groups *groups = NULL;
-	struct sl_groups_config gcfg = {c->offsets_retention_ms, NULL,
-					&sdisk_posix};
+	struct sl_groups_config gcfg = {
+		.retention_ms = c->offsets_retention_ms, .clock = NULL,
+		.disk = &sdisk_posix, .topic = consumer_group_topic,
+		.topic_ctx = m};
 	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
 				 sl_now_ms(), &groups, err, sizeof(err));
 	if (grc) {

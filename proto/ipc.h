@@ -49,8 +49,9 @@
  *                               group, offset or admin API (JoinGroup,
  *                               SyncGroup, Heartbeat, LeaveGroup,
  *                               OffsetCommit, OffsetFetch, DescribeGroups,
- *                               ListGroups, CreateTopics, DeleteTopics,
- *                               DescribeConfigs).
+ *                               ListGroups, ConsumerGroupHeartbeat,
+ *                               ConsumerGroupDescribe, CreateTopics,
+ *                               DeleteTopics, DescribeConfigs).
  *           reply 0xC6          16 the whole Kafka response (without the
  *                               size prefix), sent when it is ready: a
  *                               JoinGroup is answered when its rebalance

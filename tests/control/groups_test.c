@@ -381,7 +381,8 @@ static int setup(void **state)
 		return -1;
 	now = T0;
 	tl_clock_init(&clk);
-	gcfg = (struct sl_groups_config){RETENTION_MS, &clk.sl, NULL};
+	gcfg = (struct sl_groups_config){.retention_ms = RETENTION_MS,
+					  .clock = &clk.sl};
 	seq = 0;
 	ncap = 0;
 	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};

@@ -2,9 +2,11 @@
  * libFuzzer target for the consumer group coordinator (control/groups.c):
  * the input is a program of requests from several consumers on several
  * connections (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
- * OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, and raw bytes as
- * any of these APIs), with the fake clock moving between them, connections
- * dropping and the coordinator restarting.  Member ids and generations
+ * OffsetFetch, DescribeGroups, ListGroups, DeleteGroups,
+ * ConsumerGroupHeartbeat and ConsumerGroupDescribe of KIP-848, and raw
+ * bytes as any of these APIs), with the fake clock moving between them,
+ * topic t1's partition count changing, connections dropping and the
+ * coordinator restarting.  Member ids and generations
  * come back from the replies, so the program can act as real members do
  * (and also with stale or made-up ones).
  *
@@ -24,7 +26,11 @@
  *      error code is a Kafka error code (0..127);
  *   4. committed offsets survive a restart: what OffsetFetch answers for
  *      every group is the same after sl_groups_close and sl_groups_open
- *      at the same instant.
+ *      at the same instant;
+ *   5. a consumer group never holds a partition twice: in every
+ *      ConsumerGroupDescribe answer the members' assignments are
+ *      disjoint, and a heartbeat that succeeds answers an epoch >= 0 (or
+ *      the -1 / -2 of a leave) and partitions of existing topics only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +39,7 @@
 #include <sys/stat.h>
 
 #include "control/groups.h"
+#include "proto/topic_uuid.h"
 #include "groups_probe.h"
 #include "fuzz_util.h"
 
@@ -56,7 +63,11 @@ struct member {
 	char id[160];
 	int32_t len;
 	int group;
-	int32_t generation;
+	int32_t generation;   /* or a consumer group member's epoch */
+	/* a consumer group member's last assignment (what it owns) */
+	uint32_t owned_topic[8];
+	int32_t owned[8];
+	int nowned;
 };
 
 static char dir[PATH_MAX];
@@ -107,6 +118,43 @@ static void learn(const struct kc_str id, int group, int32_t generation)
 	members[slot].len = id.len;
 	members[slot].group = group;
 	members[slot].generation = generation;
+	members[slot].nowned = 0;
+}
+
+static struct member *learnt(const struct kc_str id)
+{
+	for (unsigned i = 0; i < nmembers; i++)
+		if (members[i].len == id.len &&
+		    !memcmp(members[i].id, id.ptr, (size_t)id.len))
+			return &members[i];
+	return NULL;
+}
+
+/* Property 5 for one ConsumerGroupDescribe group. */
+static void check_cg_described(
+	const struct kc_consumer_group_describe_resp_described_group *d)
+{
+	uint32_t seen[64];
+	int n = 0;
+	const struct kc_consumer_group_describe_resp_member *m = d->members.items;
+	for (int32_t i = 0; i < d->members.count; i++) {
+		const struct kc_consumer_group_describe_resp_topic_partitions *t =
+			m[i].assignment.topic_partitions.items;
+		for (int32_t k = 0; k < m[i].assignment.topic_partitions.count;
+		     k++) {
+			uint32_t id = sl_topic_uuid_id(t[k].topic_id.b);
+			FUZZ_CHECK(id == 1 || id == 2);
+			const int32_t *p = t[k].partitions.items;
+			for (int32_t j = 0; j < t[k].partitions.count; j++) {
+				FUZZ_CHECK(p[j] >= 0 && p[j] < 256);
+				uint32_t key = id << 8 | (uint32_t)p[j];
+				for (int x = 0; x < n; x++)
+					FUZZ_CHECK(seen[x] != key);
+				FUZZ_CHECK(n < 64);
+				seen[n++] = key;
+			}
+		}
+	}
 }
 
 /* the group of the request being answered (set before each send) */
@@ -147,6 +195,43 @@ static void on_reply(uint64_t token, int16_t key, int16_t version,
 	case KC_API_LIST_GROUPS:
 		err = ((const struct kc_list_groups_resp *)resp)->error_code;
 		break;
+	case KC_API_CONSUMER_GROUP_HEARTBEAT: {
+		const struct kc_consumer_group_heartbeat_resp *r = resp;
+		err = r->error_code;
+		if (err)
+			break;
+		FUZZ_CHECK(r->member_epoch >= -2);
+		if (r->member_epoch < 0)
+			break;
+		learn(r->member_id, cur_group, r->member_epoch);
+		struct member *m = learnt(r->member_id);
+		if (!m || !r->has_assignment)
+			break;
+		m->nowned = 0;
+		const struct kc_consumer_group_heartbeat_resp_topic_partitions *t =
+			r->assignment.topic_partitions.items;
+		for (int32_t i = 0; i < r->assignment.topic_partitions.count; i++) {
+			uint32_t id = sl_topic_uuid_id(t[i].topic_id.b);
+			FUZZ_CHECK(id == 1 || id == 2);
+			const int32_t *p = t[i].partitions.items;
+			for (int32_t j = 0; j < t[i].partitions.count; j++)
+				if (m->nowned < 8) {
+					m->owned_topic[m->nowned] = id;
+					m->owned[m->nowned++] = p[j];
+				}
+		}
+		break;
+	}
+	case KC_API_CONSUMER_GROUP_DESCRIBE: {
+		const struct kc_consumer_group_describe_resp *r = resp;
+		const struct kc_consumer_group_describe_resp_described_group *d =
+			r->groups.items;
+		for (int32_t i = 0; i < r->groups.count; i++) {
+			FUZZ_CHECK(d[i].error_code >= 0 && d[i].error_code < 128);
+			check_cg_described(&d[i]);
+		}
+		break;
+	}
 	case KC_API_DESCRIBE_GROUPS: {
 		const struct kc_describe_groups_resp *r = resp;
 		const struct kc_described_group *d = r->groups.items;
@@ -408,6 +493,85 @@ static void step_delete(struct fz_reader *r, uint32_t conn)
 	send(conn, KC_API_DELETE_GROUPS, (int16_t)((b >> 5) % 3), &q, -1);
 }
 
+/* ConsumerGroupHeartbeat: a join (epoch 0), a heartbeat with a learnt
+ * member's epoch (or one off), a leave (-1, -2), or nonsense; owned
+ * partitions are the member's last assignment, sometimes with a partition
+ * it does not have. */
+static void step_cg_heartbeat(struct fz_reader *r, uint32_t conn)
+{
+	static const char *const assignors[] = { "uniform", "range", "sticky" };
+	int g = pick_group(r), mg;
+	struct kc_str member = pick_member(r, &mg);
+	uint8_t b = fz_u8(r), c = fz_u8(r);
+	int32_t epoch;
+	switch (b & 7) {
+	case 0: case 1: epoch = 0; break;
+	case 2: epoch = -1; break;
+	case 3: epoch = -2; break;
+	case 4: epoch = mg >= 0 ? members[mg].generation - 1 : 1; break;
+	case 5: epoch = (int32_t)(int8_t)c; break;
+	default: epoch = mg >= 0 ? members[mg].generation : 1; break;
+	}
+	struct kc_str names[2] = { S("t0"), S(topic_names[1 + (c & 1) * 1 +
+							      ((c >> 1) & 1)]) };
+	struct kc_consumer_group_heartbeat_req_topic_partitions tp[9];
+	int32_t parts[9];
+	int nt = 0;
+	if (mg >= 0 && epoch != 0) {
+		const struct member *m = &members[mg];
+		for (int i = 0; i < m->nowned; i++) {
+			sl_topic_uuid(m->owned_topic[i], tp[nt].topic_id.b);
+			parts[i] = m->owned[i];
+			tp[nt].partitions = (struct kc_array){ &parts[i], 1 };
+			nt++;
+		}
+	}
+	if (c & 0x80) { /* a partition it was not given */
+		sl_topic_uuid(1 + (c & 1), tp[nt].topic_id.b);
+		parts[nt] = (c >> 2) & 3;
+		tp[nt].partitions = (struct kc_array){ &parts[nt], 1 };
+		nt++;
+	}
+	char instance[8];
+	struct kc_str inst = { NULL, -1 };
+	if (b & 0x40) {
+		snprintf(instance, sizeof(instance), "i%u", (b >> 3) & 1);
+		inst = S(instance);
+	}
+	struct kc_consumer_group_heartbeat_req q = {
+		.group_id = S(group_names[g]), .member_id = member,
+		.member_epoch = epoch, .instance_id = inst,
+		.rack_id = (c & 0x40) ? S("rack") : (struct kc_str){ NULL, -1 },
+		.rebalance_timeout_ms = (b & 0x80) || epoch == 0 ?
+			rebalance_ms[(c >> 4) % 4] : -1,
+		.subscribed_topic_names = epoch == 0 || (c & 0x20) ?
+			(struct kc_array){ names, 1 + ((c >> 3) & 1) } :
+			(struct kc_array){ NULL, -1 },
+		.subscribed_topic_regex = (b & 0x30) == 0x30 ? S("t.*") :
+			(struct kc_str){ NULL, -1 },
+		.server_assignor = (b & 0x10) ? S(assignors[c % 3]) :
+			(struct kc_str){ NULL, -1 },
+		.topic_partitions = epoch == 0 && !(c & 0x80) ?
+			(struct kc_array){ tp, 0 } :
+			(b & 0x20) && !(b & 0x10) ? (struct kc_array){ NULL, -1 } :
+			(struct kc_array){ tp, nt } };
+	send(conn, KC_API_CONSUMER_GROUP_HEARTBEAT, (int16_t)(c & 1), &q, g);
+}
+
+static void step_cg_describe(struct fz_reader *r, uint32_t conn)
+{
+	uint8_t b = fz_u8(r);
+	struct kc_str ids[NGROUPS + 1];
+	int n = 0;
+	for (int i = 0; i < NGROUPS; i++)
+		if (b & (1 << i))
+			ids[n++] = S(group_names[i]);
+	if (b & 0x10)
+		ids[n++] = S("unknown-group");
+	struct kc_consumer_group_describe_req q = { { ids, n }, (b & 0x20) != 0 };
+	send(conn, KC_API_CONSUMER_GROUP_DESCRIBE, 0, &q, -1);
+}
+
 /* Raw request bytes as one of the coordinator's APIs: the decoders'
  * bad-input paths. */
 static void step_raw(struct fz_reader *r, uint32_t conn)
@@ -416,9 +580,10 @@ static void step_raw(struct fz_reader *r, uint32_t conn)
 		KC_API_OFFSET_COMMIT, KC_API_OFFSET_FETCH, KC_API_JOIN_GROUP,
 		KC_API_HEARTBEAT, KC_API_LEAVE_GROUP, KC_API_SYNC_GROUP,
 		KC_API_DESCRIBE_GROUPS, KC_API_LIST_GROUPS,
-		KC_API_DELETE_GROUPS, KC_API_OFFSET_DELETE };
+		KC_API_DELETE_GROUPS, KC_API_OFFSET_DELETE,
+		KC_API_CONSUMER_GROUP_HEARTBEAT, KC_API_CONSUMER_GROUP_DESCRIBE };
 	uint8_t b = fz_u8(r);
-	int16_t key = keys[b % 10];
+	int16_t key = keys[b % 12];
 	int16_t ver = (int16_t)(fz_u8(r) % 10);
 	size_t n;
 	const uint8_t *body = fz_bytes(r, fz_u8(r), &n);
@@ -479,7 +644,14 @@ static void step(struct fz_reader *r)
 		gp_advance((int64_t)fz_u16(r) * 100);
 		break;
 	case 12:
-		gp_drop_conn(conn);
+		if (op & 0x80)
+			gp_drop_conn(conn);
+		else if (op & 0x40)
+			step_cg_describe(r, conn);
+		else if (op & 0x20)
+			gp_set_partitions(fz_u8(r) % 6); /* t1 grows, shrinks */
+		else
+			step_cg_heartbeat(r, conn);
 		break;
 	case 13:
 		restart();
@@ -490,6 +662,8 @@ static void step(struct fz_reader *r)
 	case 15:
 		if (op & 0x80)
 			step_offset_delete(r, conn);
+		else if (op & 0x40)
+			step_cg_heartbeat(r, conn);
 		else
 			step_join(r, conn); /* the most useful step */
 		break;

@@ -180,6 +180,10 @@ static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
 
 /* ---- the coordinator ---- */
 
+/* The topics consumer groups see: t0 (id 1, 3 partitions) and t1 (id 2,
+ * gp_set_partitions' count, 2 at first). */
+static int32_t t1_partitions = 2;
+
 void gp_reset(int64_t wall)
 {
 	memset(reqs, 0, sizeof(reqs[0]) * nreqs);
@@ -189,13 +193,36 @@ void gp_reset(int64_t wall)
 	wall_ms = wall;
 	hook = NULL;
 	capture_mode = 0;
+	t1_partitions = 2;
+}
+
+void gp_set_partitions(int32_t n)
+{
+	t1_partitions = n;
+}
+
+static bool fake_topic(void *ctx, const char *name, size_t len, uint32_t *id,
+		       int32_t *partitions)
+{
+	(void)ctx;
+	if (len == 2 && !memcmp(name, "t0", 2)) {
+		*id = 1;
+		*partitions = 3;
+		return true;
+	}
+	if (len == 2 && !memcmp(name, "t1", 2)) {
+		*id = 2;
+		*partitions = t1_partitions;
+		return true;
+	}
+	return false;
 }
 
 int gp_open(const char *dir, int64_t retention_ms, struct sl_groups **out)
 {
 	struct sl_groups_config cfg = {
 		.retention_ms = retention_ms, .clock = &fake_clock,
-		.disk = NULL };
+		.disk = NULL, .topic = fake_topic };
 	char err[512];
 	int rc = sl_groups_open(dir, &cfg, on_reply, &G, mono_ms, &G, err,
 				sizeof(err));

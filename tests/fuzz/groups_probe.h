@@ -45,6 +45,10 @@ int gp_send(uint32_t conn, int16_t key, int16_t version, const void *body,
 int gp_send_raw(uint32_t conn, const uint8_t *req, size_t len,
 		uint64_t *token);
 
+/* The partition count of topic t1 that consumer groups see from now on
+ * (t0 has 3; other names are no topic). */
+void gp_set_partitions(int32_t n);
+
 /* Move both clocks forward by ms and run the timers. */
 void gp_advance(int64_t ms);
 int64_t gp_now_ms(void);

@@ -1564,7 +1564,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, 0, &s_describe_producers_req, &s_describe_producers_resp},
 	{KC_API_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, -1, 0, 0, 0, &s_describe_transactions_req, &s_describe_transactions_resp},
 	{KC_API_LIST_TRANSACTIONS, "ListTransactions", 0, -1, 0, 1, 0, &s_list_transactions_req, &s_list_transactions_resp},
-	{KC_API_CONSUMER_GROUP_HEARTBEAT, "ConsumerGroupHeartbeat", 0, -1, 0, 1, 0, &s_consumer_group_heartbeat_req, &s_consumer_group_heartbeat_resp},
-	{KC_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, -1, 0, 0, 0, &s_consumer_group_describe_req, &s_consumer_group_describe_resp},
+	{KC_API_CONSUMER_GROUP_HEARTBEAT, "ConsumerGroupHeartbeat", 0, 1, 0, 1, 0, &s_consumer_group_heartbeat_req, &s_consumer_group_heartbeat_resp},
+	{KC_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0, 0, 0, &s_consumer_group_describe_req, &s_consumer_group_describe_resp},
 };
 const size_t kc_apis_n = sizeof(kc_apis) / sizeof(kc_apis[0]);

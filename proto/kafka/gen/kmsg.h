@@ -1366,7 +1366,7 @@ struct kc_list_transactions_resp {
 	struct kc_array transaction_states; /* of struct kc_list_transactions_resp_transaction_state */
 };
 
-/* ---- ConsumerGroupHeartbeat (key 68): Kafka v0-1, flexible v0+; not served ---- */
+/* ---- ConsumerGroupHeartbeat (key 68): Kafka v0-1, flexible v0+; served v0-1 ---- */
 
 /* ConsumerGroupHeartbeatRequest.TopicPartitions[] */
 struct kc_consumer_group_heartbeat_req_topic_partitions {
@@ -1408,7 +1408,7 @@ struct kc_consumer_group_heartbeat_resp {
 	struct kc_consumer_group_heartbeat_resp_assignment assignment; /* nullable, default null */
 };
 
-/* ---- ConsumerGroupDescribe (key 69): Kafka v0, flexible v0+; not served ---- */
+/* ---- ConsumerGroupDescribe (key 69): Kafka v0, flexible v0+; served v0 ---- */
 
 /* ConsumerGroupDescribeRequest */
 struct kc_consumer_group_describe_req {
