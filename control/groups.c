@@ -73,6 +73,7 @@
 			     2 * (2 + MEMBER_ID_MAX) + 4)
 
 #define ERR_NONE 0
+#define ERR_UNSTABLE_OFFSET_COMMIT 88 /* require_stable: a transaction's */
 #define EXPIRY_RETRY_MS 1000  /* after a failed tombstone append */
 
 enum gstate { ST_EMPTY, ST_PREPARING, ST_COMPLETING, ST_STABLE };
@@ -179,6 +180,9 @@ struct sl_groups {
 	struct group *groups;          /* SL_GROUPS_MAX slots */
 	struct kc_arena in;            /* decoded requests */
 	struct kc_arena build;         /* arrays of responses being built */
+	sl_groups_pending_fn pending;  /* transactional offsets not yet
+					  committed (require_stable) */
+	void *pending_ctx;
 	uint8_t out[SL_GROUPS_MAX_RESPONSE];
 };
 
@@ -1826,16 +1830,28 @@ _Static_assert(sizeof(struct kc_offset_fetch_resp_partitions) ==
 	       offsetof(struct kc_offset_fetch_resp_partition, error_code),
 	       "v8 response partitions as v0-7");
 
+/* Whether a transaction holds an offset of group id for (topic,
+ * partition) that is not committed or aborted yet. */
+static bool unstable(const struct sl_groups *g, struct kc_str id,
+		     const char *topic, size_t topic_len, int32_t partition)
+{
+	return g->pending && valid_group_id(id) &&
+	       g->pending(g->pending_ctx, id.ptr, (size_t)id.len, topic,
+			  topic_len, partition);
+}
+
 /* The committed offsets of group id asked for by topics (an array of
  * struct kc_offset_fetch_req_topic; null: all the group has) into *out
  * (of struct kc_offset_fetch_resp_topic), built in g->build.  A partition
  * without an offset answers -1 and empty metadata.  The member id and
- * epoch of v9 and require_stable of v7+ change nothing for a classic group
- * without transactions (Kafka's GroupCoordinator ignores the first, and
- * the second only waits for pending transactional commits).  Returns 0,
+ * epoch of v9 change nothing for a classic group (Kafka's GroupCoordinator
+ * ignores them); with stable (require_stable, v7+) a partition holding a
+ * transactional offset not yet committed or aborted is answered
+ * UNSTABLE_OFFSET_COMMIT.  Returns 0,
  * or -EMSGSIZE when the arena is full. */
 static int fetch_group(struct sl_groups *g, struct kc_str id,
-		       struct kc_array topics, struct kc_array *out)
+		       struct kc_array topics, bool stable,
+		       struct kc_array *out)
 {
 	struct group *gr = valid_group_id(id) ?
 		group_find(g, id.ptr, (size_t)id.len) : NULL;
@@ -1864,6 +1880,11 @@ static int fetch_group(struct sl_groups *g, struct kc_str id,
 			rp[i] = (struct kc_offset_fetch_resp_partition){
 				o[i].partition, o[i].offset, o[i].leader_epoch,
 				offset_meta(&o[i]), ERR_NONE};
+			if (stable && unstable(g, id, (const char *)o[i].blob,
+					       o[i].topic_len, o[i].partition))
+				rp[i] = (struct kc_offset_fetch_resp_partition){
+					o[i].partition, -1, -1, empty_str,
+					ERR_UNSTABLE_OFFSET_COMMIT};
 		}
 		assert((uint32_t)(t + 1) == nt);
 		*out = (struct kc_array){rt, (int32_t)nt};
@@ -1884,6 +1905,14 @@ static int fetch_group(struct sl_groups *g, struct kc_str id,
 		if (np && !rp)
 			return -EMSGSIZE;
 		for (int32_t j = 0; j < np; j++) {
+			if (stable && valid_topic(qt[i].name) &&
+			    unstable(g, id, qt[i].name.ptr,
+				     (size_t)qt[i].name.len, qp[j])) {
+				rp[j] = (struct kc_offset_fetch_resp_partition){
+					qp[j], -1, -1, empty_str,
+					ERR_UNSTABLE_OFFSET_COMMIT};
+				continue;
+			}
 			int64_t at = gr && valid_topic(qt[i].name) ?
 				sl_commits_find(&gr->commits, qt[i].name.ptr,
 						(size_t)qt[i].name.len,
@@ -1915,7 +1944,8 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 	resp_init(&u, KC_API_OFFSET_FETCH);
 	g->build.used = 0;
 	if (rq->version < 8) {
-		if (fetch_group(g, q->group_id, q->topics, &r->topics) < 0)
+		if (fetch_group(g, q->group_id, q->topics, q->require_stable,
+				&r->topics) < 0)
 			goto too_large;
 	} else {
 		int32_t n = q->groups.count > 0 ? q->groups.count : 0;
@@ -1936,7 +1966,7 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 				     qg[i].member_epoch)) != ERR_NONE)
 				continue;
 			if (fetch_group(g, qg[i].group_id, qg[i].topics,
-					&rg[i].topics) < 0)
+					q->require_stable, &rg[i].topics) < 0)
 				goto too_large;
 		}
 		r->groups = (struct kc_array){rg, n};
@@ -2516,6 +2546,100 @@ static void on_cg_describe(struct sl_groups *g, const struct req *rq,
 		}
 	if (send_body(g, rq, r) == -EMSGSIZE)
 		send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
+}
+
+/* ---- transactional offsets (control/txn.h) ---- */
+
+int16_t sl_groups_txn_check(struct sl_groups *g, const char *group,
+			    size_t group_len, int32_t generation,
+			    const char *member, size_t member_len)
+{
+	assert(g && (group || group_len == 0));
+	if (group_len == 0 || group_len > SL_GROUPS_NAME_MAX)
+		return KC_ERR_INVALID_GROUP_ID;
+	struct group *gr = group_find(g, group, group_len);
+	if (member_len > 0) {
+		struct member *m = gr ? member_find(gr, str_of(member,
+						    member_len > INT16_MAX ?
+						    INT16_MAX : member_len)) :
+				   NULL;
+		if (!m)
+			return KC_ERR_UNKNOWN_MEMBER_ID;
+	}
+	if (generation >= 0 && (!gr || generation != gr->generation))
+		return KC_ERR_ILLEGAL_GENERATION;
+	return ERR_NONE;
+}
+
+int sl_groups_txn_commit(struct sl_groups *g, const char *group,
+			 size_t group_len, const struct sl_groups_txn_offset *o,
+			 uint32_t n)
+{
+	assert(g && group && group_len > 0 && group_len <= SL_GROUPS_NAME_MAX);
+	assert(o || n == 0);
+	if (n == 0)
+		return 0;
+	struct group *gr = group_find(g, group, group_len);
+	bool made = false;
+	if (!gr) {
+		if (!(gr = group_create(g, group, group_len)))
+			return -EOVERFLOW;
+		made = true;
+	}
+	uint32_t fresh = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		assert(o[i].topic_len > 0 && o[i].topic_len <= SL_GROUPS_TOPIC_MAX &&
+		       o[i].partition >= 0 &&
+		       o[i].meta_len <= SL_GROUPS_OFFSET_METADATA_MAX);
+		if (sl_commits_find(&gr->commits, o[i].topic, o[i].topic_len,
+				    o[i].partition) < 0)
+			fresh++;
+	}
+	int rc = -EOVERFLOW;
+	if (g->commits.n + fresh > SL_GROUPS_OFFSETS_MAX)
+		goto out_sweep;
+	int64_t wall = wall_now(g);
+	int64_t state = gr->state == ST_EMPTY ? gr->empty_ms : -1;
+	bool put_state = gr->type_len >= 0 && state != gr->commits.logged_ms;
+	sl_commits_batch_begin(&g->commits);
+	if (put_state)
+		sl_commits_add_state(&g->commits, &gr->commits, state);
+	for (uint32_t i = 0; i < n; i++)
+		sl_commits_add_commit(&g->commits, &gr->commits, o[i].topic,
+				      o[i].topic_len, o[i].partition,
+				      o[i].offset, o[i].leader_epoch,
+				      o[i].meta, o[i].meta_len, wall);
+	if ((rc = sl_commits_batch_end(&g->commits)) < 0)
+		goto out_sweep;
+	if (put_state)
+		sl_commits_logged(&g->commits, &gr->commits, state);
+	for (uint32_t i = 0; i < n; i++) {
+		int prc = sl_commits_put(&g->commits, &gr->commits, o[i].topic,
+					 o[i].topic_len, o[i].partition,
+					 o[i].offset, o[i].leader_epoch,
+					 o[i].meta, o[i].meta_len, wall);
+		/* durable, but not in memory: a reopen reads it */
+		if (prc == -ENOMEM)
+			rc = prc;
+		assert(prc != -EOVERFLOW);
+	}
+	if (gr->state == ST_EMPTY)
+		note_expiry(g, sl_commits_expires_at(&g->commits,
+			gr->type_len >= 0 ? gr->empty_ms : wall));
+	maybe_compact(g);
+	return rc;
+out_sweep:
+	if (made)
+		groups_sweep(g); /* the group made for nothing */
+	return rc;
+}
+
+void sl_groups_set_pending(struct sl_groups *g, sl_groups_pending_fn pending,
+			   void *ctx)
+{
+	assert(g);
+	g->pending = pending;
+	g->pending_ctx = ctx;
 }
 
 /* ---- the contract ---- */

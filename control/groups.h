@@ -236,4 +236,51 @@ int sl_groups_tick(struct sl_groups *g, int64_t now_ms);
  * session expires. */
 void sl_groups_drop_conn(struct sl_groups *g, uint32_t conn);
 
+/* ---- for the transaction coordinator (control/txn.h) ---- */
+
+/* One offset of a committed transaction. */
+struct sl_groups_txn_offset {
+	const char *topic;
+	uint16_t topic_len;          /* 1..SL_GROUPS_TOPIC_MAX */
+	int32_t partition;           /* >= 0 */
+	int64_t offset;
+	int32_t leader_epoch;        /* -1: none */
+	const char *meta;
+	int32_t meta_len;            /* -1 (null)..SL_GROUPS_OFFSET_METADATA_MAX */
+};
+
+/*
+ * TxnOffsetCommit v3+'s check of the member, as Kafka's group coordinator
+ * makes it: anyone (no member id, generation < 0) may commit; a member id
+ * the group does not have is UNKNOWN_MEMBER_ID (25), a generation >= 0
+ * other than the group's ILLEGAL_GENERATION (22), a group id empty or
+ * longer than SL_GROUPS_NAME_MAX INVALID_GROUP_ID (24).  Returns the
+ * Kafka error code (0: none).  Changes nothing.
+ */
+int16_t sl_groups_txn_check(struct sl_groups *g, const char *group,
+			    size_t group_len, int32_t generation,
+			    const char *member, size_t member_len);
+
+/*
+ * The offsets of a committed transaction become group's committed offsets
+ * (replacing what was committed before), durably in the offsets file
+ * before this returns; the group is created when it does not exist.  The
+ * caller checked every field.  Returns 0, or: -EOVERFLOW (the group or
+ * offset limits above: it never will), -ENOMEM, or an I/O error (nothing
+ * was committed: try again).
+ */
+int sl_groups_txn_commit(struct sl_groups *g, const char *group,
+			 size_t group_len, const struct sl_groups_txn_offset *o,
+			 uint32_t n);
+
+/* OffsetFetch with require_stable (v7+): pending(ctx, ...) says whether a
+ * transaction holds an offset of group for a partition not yet committed
+ * or aborted; such a partition is answered UNSTABLE_OFFSET_COMMIT (88),
+ * as Kafka.  NULL (the default): none is ever pending. */
+typedef bool (*sl_groups_pending_fn)(void *ctx, const char *group,
+				     size_t group_len, const char *topic,
+				     size_t topic_len, int32_t partition);
+void sl_groups_set_pending(struct sl_groups *g, sl_groups_pending_fn pending,
+			   void *ctx);
+
 #endif

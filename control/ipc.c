@@ -26,6 +26,7 @@
 
 #include "control/admin.h"
 #include "control/groups.h"
+#include "control/txn.h"
 #include "control/ipc.h"
 #include "control/kadmin.h"
 #include "control/log.h"
@@ -73,6 +74,7 @@ int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
 	memset(l, 0, offsetof(struct sl_link, buf));
 	memset(l->deferred, 0, sizeof(l->deferred));
 	l->groups = NULL;
+	l->txn = NULL;
 	l->kafka_requests = 0;
 	l->fd = -1;
 	l->cfg = cfg;
@@ -486,12 +488,18 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		send_kafka_reply(l, h->corr, l->kbuf, (size_t)n, 0, now_ms);
 		return;
 	}
+	uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+	if (l->txn && sl_txn_serves(key)) {
+		if (sl_txn_request(l->txn, token, req, rlen, now_ms) < 0)
+			send_kafka_reply(l, h->corr, NULL, 0,
+					 SN_ERR_INVALID_REQUEST, now_ms);
+		return;
+	}
 	if (!l->groups || key < 0) {
 		send_kafka_reply(l, h->corr, NULL, 0,
 				 SN_ERR_UNKNOWN_SERVER_ERROR, now_ms);
 		return;
 	}
-	uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
 	if (sl_groups_request(l->groups, token, req, rlen, now_ms) < 0)
 		send_kafka_reply(l, h->corr, NULL, 0, SN_ERR_INVALID_REQUEST,
 				 now_ms);

@@ -58,6 +58,7 @@ struct sl_kafka_deferred {
 #define SL_KAFKA_DEFERRED 64
 
 struct sl_groups;
+struct sl_txn;
 
 struct sl_link {
 	char path[PATH_MAX];
@@ -78,6 +79,7 @@ struct sl_link {
 	uint8_t rbuf[SIPC_MAX_MESSAGE]; /* receiving */
 	/* Kafka requests (group coordinator: not owned, may be NULL) */
 	struct sl_groups *groups;
+	struct sl_txn *txn;     /* transaction coordinator (not owned) */
 	int broken;             /* -errno of a failed send, dropped later */
 	struct sl_kafka_deferred deferred[SL_KAFKA_DEFERRED];
 	uint8_t kbuf[SIPC_MAX_MESSAGE]; /* a Kafka response being built */
@@ -107,8 +109,8 @@ void sl_link_changed(struct sl_link *l, int64_t now_ms);
 /* Drop the connection (shutdown). */
 void sl_link_close(struct sl_link *l);
 
-/* The group coordinator's reply function (control/groups.h): ctx is the
- * link, token the link generation (high 32 bits) and sluiced's
+/* The group and transaction coordinators' reply function
+ * (control/groups.h, control/txn.h): ctx is the link, token the link generation (high 32 bits) and sluiced's
  * correlation id. */
 void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
 			 size_t len);

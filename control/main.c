@@ -19,8 +19,14 @@
  * changed (checked every SL_META_POLL_MS) and pushes the difference to
  * sluiced.
  *
- * Event loop: one thread, poll() on a signalfd and the link socket, with a
- * timeout bounded by SL_META_POLL_MS; each wake does bounded work.
+ * The daemon also runs the group coordinator (control/groups.h, in
+ * <control_dir>/groups) and the transaction coordinator (control/txn.h, in
+ * <control_dir>/transactions), which writes its markers through
+ * sluiced's Kafka listener (control/markers.h).
+ *
+ * Event loop: one thread, poll() on a signalfd, the link socket and the
+ * marker writer's socket, with a timeout bounded by SL_META_POLL_MS; each
+ * wake does bounded work.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +44,9 @@
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/log.h"
+#include "control/markers.h"
 #include "control/metadata.h"
+#include "control/txn.h"
 #include "proto/config.h"
 #include "storage/disk.h"
 #include "control/topic_cli.h"
@@ -103,6 +111,27 @@ static bool consumer_group_topic(void *ctx, const char *name, size_t len,
 	return true;
 }
 
+/* The transaction coordinator's view of the topics (AddPartitionsToTxn,
+ * TxnOffsetCommit): ctx is the metadata store. */
+static bool txn_partition_exists(void *ctx, const char *topic, size_t len,
+				 int32_t partition)
+{
+	const struct sl_topic *t = sl_meta_find(ctx, topic, len);
+	return t && partition >= 0 && partition < t->partitions;
+}
+
+static void txn_markers_done(void *ctx, uint64_t id, int64_t now_ms)
+{
+	sl_txn_markers_done(ctx, id, now_ms);
+}
+
+static bool txn_offset_pending(void *ctx, const char *group, size_t glen,
+			       const char *topic, size_t tlen,
+			       int32_t partition)
+{
+	return sl_txn_offset_pending(ctx, group, glen, topic, tlen, partition);
+}
+
 static int run_daemon(const struct sl_config *c)
 {
 	char err[1024], last_err[1024] = "";
@@ -155,6 +184,29 @@ static int run_daemon(const struct sl_config *c)
 		goto out_link;
 	}
 	link.groups = groups;
+
+	struct sl_markers *markers = NULL;
+	if (c->kafka_port && sl_markers_create(c->kafka_port, &markers)) {
+		sl_log("out of memory");
+		goto out_groups;
+	}
+	char tdir[PATH_MAX];
+	snprintf(tdir, sizeof(tdir), "%.4000s/transactions", c->control_dir);
+	struct sl_txn_config tcfg = {
+		.disk = &sdisk_posix, .groups = groups,
+		.markers = markers ? sl_markers_submit : NULL,
+		.markers_ctx = markers, .exists = txn_partition_exists,
+		.exists_ctx = m};
+	struct sl_txn *txn = NULL;
+	if (sl_txn_open(tdir, &tcfg, sl_link_kafka_reply, &link, sl_now_ms(),
+			&txn, err, sizeof(err))) {
+		sl_log("transactions: %s", err);
+		goto out_markers;
+	}
+	if (markers)
+		sl_markers_set_done(markers, txn_markers_done, txn);
+	sl_groups_set_pending(groups, txn_offset_pending, txn);
+	link.txn = txn;
 	sl_log("started: control_dir %s (%u topics, next id %u), "
 	       "control_socket %s", c->control_dir, m->count, m->next_id,
 	       c->control_socket);
@@ -162,15 +214,23 @@ static int run_daemon(const struct sl_config *c)
 	int64_t next_meta_check = 0;
 	for (;;) {
 		int64_t now = sl_now_ms();
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = sl_link_fd(&link), .events = POLLIN },
+			{ .fd = markers ? sl_markers_fd(markers) : -1,
+			  .events = markers ? sl_markers_events(markers) : 0 },
 		};
 		int timeout = sl_link_timeout_ms(&link, now, SL_META_POLL_MS);
 		int gt = sl_groups_tick(groups, now);
 		if (gt >= 0 && gt < timeout)
 			timeout = gt;
-		int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, timeout);
+		int tt = sl_txn_tick(txn, now);
+		if (tt >= 0 && tt < timeout)
+			timeout = tt;
+		int mt = markers ? sl_markers_timeout_ms(markers, now) : -1;
+		if (mt >= 0 && mt < timeout)
+			timeout = mt;
+		int n = poll(pfd, 3, timeout); /* negative fds are skipped */
 		if (n < 0 && errno != EINTR) {
 			sl_log("poll: %s", strerror(errno));
 			break;
@@ -205,7 +265,14 @@ static int run_daemon(const struct sl_config *c)
 			}
 		}
 		sl_link_do_work(&link, now);
+		if (markers)
+			sl_markers_do_work(markers, sl_now_ms());
 	}
+	link.txn = NULL;
+	sl_txn_close(txn);
+out_markers:
+	sl_markers_destroy(markers);
+out_groups:
 	link.groups = NULL;
 	sl_groups_close(groups);
 out_link:

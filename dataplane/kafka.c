@@ -695,17 +695,16 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 	"incompatible broker. See the broker logs for more details."
 
 /* What Kafka answers for a key of type key_type at version: this broker for
- * a group (0); COORDINATOR_NOT_AVAILABLE for a transactional id (1), as
- * Kafka while its transaction state topic is not there (sluice has no
- * transaction coordinator) and for a share group (2) from v6, before that
- * INVALID_REQUEST; INVALID_REQUEST for any other type. */
+ * a group (0) and for a transactional id (1: sluice-control's coordinators
+ * answer both, through this listener); COORDINATOR_NOT_AVAILABLE for a
+ * share group (2) from v6, before that INVALID_REQUEST; INVALID_REQUEST
+ * for any other type. */
 static int16_t coordinator_error(int8_t key_type, int16_t version)
 {
 	switch (key_type) {
 	case 0:
-		return 0;
 	case 1:
-		return SN_ERR_COORDINATOR_NOT_AVAILABLE;
+		return 0;
 	case 2:
 		return version >= 6 ? SN_ERR_COORDINATOR_NOT_AVAILABLE :
 				      SN_ERR_INVALID_REQUEST;
@@ -784,11 +783,9 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
  *     error): Kafka's coordinator ignores them without a transactional id
  *     and hands out a new id, epoch 0, and so does this; an id without an
  *     epoch or an epoch without an id is INVALID_REQUEST.
- *   - a transactional id: transactions are not offered, so
- *     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which every client treats as
- *     fatal at once (a retriable error such as COORDINATOR_NOT_AVAILABLE
- *     would keep a client retrying until its own timeout with no word of
- *     why); an empty one is INVALID_REQUEST, as Kafka. */
+ *   - a transactional id is forwarded to sluice-control's transaction
+ *     coordinator (control/txn.h) and never comes here; an empty one is
+ *     INVALID_REQUEST, as Kafka. */
 static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
 			     const struct kc_init_producer_id_req *r)
@@ -797,9 +794,7 @@ static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 						 .producer_epoch = -1 };
 	n->st.init_pid++;
 	bool no_id = r->producer_id == -1, no_epoch = r->producer_epoch == -1;
-	if (r->transactional_id.len > 0) {
-		resp.error_code = SN_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-	} else if (r->transactional_id.len == 0 || no_id != no_epoch) {
+	if (r->transactional_id.len >= 0 || no_id != no_epoch) {
 		resp.error_code = SN_ERR_INVALID_REQUEST;
 	} else {
 		int64_t pid = dp_producer_id(n->dp);
@@ -2478,7 +2473,11 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		find_coordinator(n, c, &h, (const void *)&body, &a);
 		break;
 	case KC_API_INIT_PRODUCER_ID:
-		init_producer_id(n, c, &h, (const void *)&body);
+		if (((const struct kc_init_producer_id_req *)(const void *)
+		     &body)->transactional_id.len > 0)
+			forward(n, c, &h, f, len); /* transactions */
+		else
+			init_producer_id(n, c, &h, (const void *)&body);
 		break;
 	case KC_API_PRODUCE:
 		produce(n, c, &h, (const void *)&body);
@@ -2508,7 +2507,7 @@ static void request(struct dp_net *n, struct dp_conn *c, const uint8_t *f,
 		write_txn_markers(n, c, &h, (const void *)&body);
 		break;
 	default:
-		/* groups, offsets, topic admin, configs */
+		/* groups, offsets, transactions, topic admin, configs */
 		forward(n, c, &h, f, len);
 		break;
 	}

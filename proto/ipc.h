@@ -46,12 +46,17 @@
  *                               before it replies.
  *   0x46    sluiced -> control  KAFKA: 16 a whole Kafka request (header and
  *                               body, without the 4-byte size prefix) of a
- *                               group, offset or admin API (JoinGroup,
- *                               SyncGroup, Heartbeat, LeaveGroup,
- *                               OffsetCommit, OffsetFetch, DescribeGroups,
- *                               ListGroups, ConsumerGroupHeartbeat,
+ *                               group, offset, transaction or admin API
+ *                               (JoinGroup, SyncGroup, Heartbeat,
+ *                               LeaveGroup, OffsetCommit, OffsetFetch,
+ *                               DescribeGroups, ListGroups,
+ *                               ConsumerGroupHeartbeat,
  *                               ConsumerGroupDescribe, CreateTopics,
- *                               DeleteTopics, DescribeConfigs).
+ *                               DeleteTopics, DescribeConfigs;
+ *                               InitProducerId with a transactional id,
+ *                               AddPartitionsToTxn, AddOffsetsToTxn,
+ *                               TxnOffsetCommit, EndTxn,
+ *                               DescribeTransactions, ListTransactions).
  *           reply 0xC6          16 the whole Kafka response (without the
  *                               size prefix), sent when it is ready: a
  *                               JoinGroup is answered when its rebalance

@@ -836,7 +836,7 @@ struct kc_offset_for_leader_epoch_resp {
 	struct kc_array topics; /* of struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result */
 };
 
-/* ---- AddPartitionsToTxn (key 24): Kafka v0-5, flexible v3+; not served ---- */
+/* ---- AddPartitionsToTxn (key 24): Kafka v0-5, flexible v3+; served v0-5 ---- */
 
 /* AddPartitionsToTxnRequest.Transactions[].Topics[], AddPartitionsToTxnRequest.V3AndBelowTopics[] */
 struct kc_add_partitions_to_txn_req_topic {
@@ -883,7 +883,7 @@ struct kc_add_partitions_to_txn_resp {
 	struct kc_array results_by_topic_v3_and_below; /* of struct kc_add_partitions_to_txn_resp_topic_result, v0-3 */
 };
 
-/* ---- AddOffsetsToTxn (key 25): Kafka v0-4, flexible v3+; not served ---- */
+/* ---- AddOffsetsToTxn (key 25): Kafka v0-4, flexible v3+; served v0-4 ---- */
 
 /* AddOffsetsToTxnRequest */
 struct kc_add_offsets_to_txn_req {
@@ -899,7 +899,7 @@ struct kc_add_offsets_to_txn_resp {
 	int16_t error_code;
 };
 
-/* ---- EndTxn (key 26): Kafka v0-5, flexible v3+; not served ---- */
+/* ---- EndTxn (key 26): Kafka v0-5, flexible v3+; served v0-5 ---- */
 
 /* EndTxnRequest */
 struct kc_end_txn_req {
@@ -957,7 +957,7 @@ struct kc_write_txn_markers_resp {
 	struct kc_array markers; /* of struct kc_write_txn_markers_resp_writable_txn_marker_result */
 };
 
-/* ---- TxnOffsetCommit (key 28): Kafka v0-4, flexible v3+; not served ---- */
+/* ---- TxnOffsetCommit (key 28): Kafka v0-4, flexible v3+; served v0-4 ---- */
 
 /* TxnOffsetCommitRequest.Topics[].Partitions[] */
 struct kc_txn_offset_commit_req_partition {
@@ -1314,7 +1314,7 @@ struct kc_describe_producers_resp {
 	struct kc_array topics; /* of struct kc_describe_producers_resp_topic_response */
 };
 
-/* ---- DescribeTransactions (key 65): Kafka v0, flexible v0+; not served ---- */
+/* ---- DescribeTransactions (key 65): Kafka v0, flexible v0+; served v0 ---- */
 
 /* DescribeTransactionsRequest */
 struct kc_describe_transactions_req {
@@ -1343,7 +1343,7 @@ struct kc_describe_transactions_resp {
 	struct kc_array transaction_states; /* of struct kc_describe_transactions_resp_transaction_state */
 };
 
-/* ---- ListTransactions (key 66): Kafka v0-1, flexible v0+; not served ---- */
+/* ---- ListTransactions (key 66): Kafka v0-1, flexible v0+; served v0-1 ---- */
 
 /* ListTransactionsRequest */
 struct kc_list_transactions_req {
