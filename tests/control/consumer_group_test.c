@@ -98,6 +98,7 @@ static void *reply(uint64_t t, int16_t key, int16_t ver)
 	for (int i = 0; i < ncap; i++) {
 		if (cap[i].token != t)
 			continue;
+		pool.used = (pool.used + 7) & ~(size_t)7; /* the union's alignment */
 		union kc_response *u = (void *)(pool.base + pool.used);
 		pool.used += (sizeof(*u) + 7) & ~(size_t)7;
 		assert_true(pool.used < pool.cap);

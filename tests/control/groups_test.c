@@ -90,6 +90,7 @@ static void *reply(uint64_t t, int16_t key, int16_t ver)
 			continue;
 		assert_false(cap[i].taken);
 		cap[i].taken = true;
+		pool.used = (pool.used + 7) & ~(size_t)7; /* the union's alignment */
 		union kc_response *u = (void *)(pool.base + pool.used);
 		pool.used += (sizeof(*u) + 7) & ~(size_t)7;
 		assert_true(pool.used < pool.cap);
