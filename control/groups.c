@@ -1810,18 +1810,43 @@ static struct kc_str offset_meta(const struct sl_commit *o)
 	return str_of((const char *)o->blob + o->topic_len, (size_t)o->meta_len);
 }
 
-/* v8+ carries the v0-7 topics and partitions in structs of their own with
- * the same fields: one filler serves both. */
-_Static_assert(sizeof(struct kc_offset_fetch_req_topics) ==
-	       sizeof(struct kc_offset_fetch_req_topic) &&
-	       offsetof(struct kc_offset_fetch_req_topics, partition_indexes) ==
-	       offsetof(struct kc_offset_fetch_req_topic, partition_indexes),
-	       "v8 request topics as v0-7");
-_Static_assert(sizeof(struct kc_offset_fetch_resp_topics) ==
-	       sizeof(struct kc_offset_fetch_resp_topic) &&
-	       offsetof(struct kc_offset_fetch_resp_topics, partitions) ==
-	       offsetof(struct kc_offset_fetch_resp_topic, partitions),
-	       "v8 response topics as v0-7");
+/* v8+ carries the v0-7 topics and partitions in structs of their own
+ * (v10 adds topic ids to the topics): the topics are copied into the
+ * v0-7 structs and back, the partitions have the same fields. */
+static int topics_as_v7(struct sl_groups *g, struct kc_array in,
+			struct kc_array *out)
+{
+	if (in.count < 0) {
+		*out = in; /* null: everything */
+		return 0;
+	}
+	const struct kc_offset_fetch_req_topics *t = in.items;
+	struct kc_offset_fetch_req_topic *o =
+		take(&g->build, (size_t)in.count, sizeof(*o));
+	if (in.count && !o)
+		return -EMSGSIZE;
+	for (int32_t i = 0; i < in.count; i++)
+		o[i] = (struct kc_offset_fetch_req_topic){
+			t[i].name, t[i].partition_indexes };
+	*out = (struct kc_array){ o, in.count };
+	return 0;
+}
+
+static int topics_as_v8(struct sl_groups *g, struct kc_array in,
+			struct kc_array *out)
+{
+	const struct kc_offset_fetch_resp_topic *t = in.items;
+	int32_t n = in.count > 0 ? in.count : 0;
+	struct kc_offset_fetch_resp_topics *o =
+		take(&g->build, (size_t)n, sizeof(*o));
+	if (n && !o)
+		return -EMSGSIZE;
+	for (int32_t i = 0; i < n; i++)
+		o[i] = (struct kc_offset_fetch_resp_topics){
+			.name = t[i].name, .partitions = t[i].partitions };
+	*out = (struct kc_array){ o, n };
+	return 0;
+}
 _Static_assert(sizeof(struct kc_offset_fetch_resp_partitions) ==
 	       sizeof(struct kc_offset_fetch_resp_partition) &&
 	       offsetof(struct kc_offset_fetch_resp_partitions, metadata) ==
@@ -1965,8 +1990,11 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 				     gr->cg, qg[i].member_id,
 				     qg[i].member_epoch)) != ERR_NONE)
 				continue;
-			if (fetch_group(g, qg[i].group_id, qg[i].topics,
-					q->require_stable, &rg[i].topics) < 0)
+			struct kc_array asked, found;
+			if (topics_as_v7(g, qg[i].topics, &asked) < 0 ||
+			    fetch_group(g, qg[i].group_id, asked,
+					q->require_stable, &found) < 0 ||
+			    topics_as_v8(g, found, &rg[i].topics) < 0)
 				goto too_large;
 		}
 		r->groups = (struct kc_array){rg, n};

@@ -332,7 +332,7 @@ static bool build(struct sl_markers *m)
 		}
 		mk[nm++] = (struct kc_write_txn_markers_req_writable_txn_marker){
 			j->pid, j->epoch, j->commit, {tp, (int32_t)nt},
-			j->coordinator_epoch};
+			j->coordinator_epoch, 0};
 		j->in_flight = true;
 	}
 	if (nm == 0)

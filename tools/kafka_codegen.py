@@ -4,7 +4,13 @@
 Input:
   proto/kafka/messages/<Name>{Request,Response}.json   Kafka's specification
       (clients/src/main/resources/common/message/, copied unmodified; see
-      proto/kafka/messages/README.md)
+      proto/kafka/messages/README.md), the newest Kafka's
+  proto/kafka/messages/3.9/<Name>{Request,Response}.json   the same files of
+      Kafka 3.9 where they differ: Kafka 4 dropped old versions that old
+      clients still send, so the versions generated are the union of both
+      (the newer file describes the old versions too; the generator checks
+      that it describes them exactly as the older file does, field by
+      field, and refuses to run when it does not)
   proto/kafka/apis.txt   the APIs to generate and the versions sluice serves
 
 Output (deterministic, committed):
@@ -35,6 +41,7 @@ import tempfile
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 MSG_DIR = os.path.join(ROOT, "proto", "kafka", "messages")
+OLD_DIR = os.path.join(MSG_DIR, "3.9")
 API_LIST = os.path.join(ROOT, "proto", "kafka", "apis.txt")
 ANY = 0x7FFF  # KC_VERSION_ANY: "N+" and "never"
 
@@ -404,6 +411,61 @@ class Api:
     pass
 
 
+def in_range(text, v):
+    r = versions(text, "layout")
+    return r is not None and r[0] <= v <= r[1]
+
+
+def wire_layout(spec, v):
+    """What version v of a message looks like on the wire, as a comparable
+    value: flexible or not, then each field present (its name, type,
+    nullability, tag and nested fields, common structs expanded)."""
+    common = {c["name"]: c for c in spec.get("commonStructs", [])}
+
+    def walk(fields):
+        out = []
+        for f in fields:
+            if not in_range(f.get("versions"), v):
+                continue
+            tag = f.get("tag") if in_range(f.get("taggedVersions"), v) else None
+            t = f["type"]
+            sub = f.get("fields")
+            if sub is None:
+                base = t[2:] if t.startswith("[]") else t
+                if base in common:
+                    sub = common[base]["fields"]
+            out.append((f["name"], t, in_range(f.get("nullableVersions"), v),
+                        tag, walk(sub) if sub else None))
+        return out
+    return (in_range(spec.get("flexibleVersions"), v), walk(spec.get("fields", [])))
+
+
+def union_versions(name, new, old):
+    """new: the newest definition of a message, old: Kafka 3.9's (or None).
+    Returns new with validVersions widened to both ranges, after checking
+    that every version of old reads the same in new."""
+    if old is None:
+        return new
+    vo = versions(old["validVersions"], name)
+    vn = versions(new["validVersions"], name)
+    if vo is None or vn is None:
+        raise SpecError("%s: a definition without versions" % name)
+    for v in range(vo[0], vo[1] + 1):
+        if wire_layout(old, v) != wire_layout(new, v):
+            raise SpecError("%s: version %d is not described the same in "
+                            "messages/3.9 and messages/" % (name, v))
+    spec = dict(new)
+    spec["validVersions"] = "%d-%d" % (min(vo[0], vn[0]), max(vo[1], vn[1]))
+    return spec
+
+
+def load_spec(fname):
+    new = load_json(os.path.join(MSG_DIR, fname))
+    old_path = os.path.join(OLD_DIR, fname)
+    old = load_json(old_path) if os.path.exists(old_path) else None
+    return union_versions(fname, new, old)
+
+
 def load_apis():
     plains = {}
     out = []
@@ -413,8 +475,8 @@ def load_apis():
         a.name = name
         a.snake = snake(name)
         a.served = served
-        a.req_spec = load_json(os.path.join(MSG_DIR, name + "Request.json"))
-        a.resp_spec = load_json(os.path.join(MSG_DIR, name + "Response.json"))
+        a.req_spec = load_spec(name + "Request.json")
+        a.resp_spec = load_spec(name + "Response.json")
         if a.req_spec["apiKey"] != a.resp_spec["apiKey"]:
             raise SpecError("%s: request and response keys differ" % name)
         a.key = a.req_spec["apiKey"]

@@ -873,7 +873,7 @@ static void test_type_conflicts(void **state)
 		.partition_index = 0, .committed_offset = 5,
 		.committed_leader_epoch = -1, .commit_timestamp = -1,
 		.committed_metadata = {NULL, -1}};
-	struct kc_offset_commit_req_topic ct = {S("t"), {&cp, 1}};
+	struct kc_offset_commit_req_topic ct = {S("t"), {{0}}, {&cp, 1}};
 	struct kc_offset_commit_req oc = {
 		.group_id = S("cons"), .generation_id_or_member_epoch = a.epoch,
 		.member_id = S(a.id), .group_instance_id = {NULL, -1},
@@ -898,7 +898,7 @@ static int16_t commit_err(const char *group, const char *member,
 		.partition_index = 1, .committed_offset = 42,
 		.committed_leader_epoch = -1, .commit_timestamp = -1,
 		.committed_metadata = {NULL, -1}};
-	struct kc_offset_commit_req_topic ct = {S("t"), {&cp, 1}};
+	struct kc_offset_commit_req_topic ct = {S("t"), {{0}}, {&cp, 1}};
 	struct kc_offset_commit_req oc = {
 		.group_id = S(group), .generation_id_or_member_epoch = epoch,
 		.member_id = S(member), .group_instance_id = {NULL, -1},
@@ -916,7 +916,7 @@ static int16_t fetch_err(const char *group, const char *member,
 			 int32_t epoch, int64_t *offset)
 {
 	int32_t part = 1;
-	struct kc_offset_fetch_req_topics t = {S("t"), {&part, 1}};
+	struct kc_offset_fetch_req_topics t = {S("t"), {{0}}, {&part, 1}};
 	struct kc_offset_fetch_req_group fg = {S(group), S(member), epoch,
 					       {&t, 1}};
 	struct kc_offset_fetch_req q = {.group_id = S(""),

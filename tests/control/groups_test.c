@@ -236,7 +236,7 @@ static uint64_t commit_req(uint32_t conn, const char *group, int32_t gen,
 		if (i == 0 || strcmp(p[i].topic, p[i - 1].topic)) {
 			assert_true(nt < 16);
 			topics[nt++] = (struct kc_offset_commit_req_topic){
-				S(p[i].topic), {&parts[i], 0}};
+				S(p[i].topic), {{0}}, {&parts[i], 0}};
 		}
 		topics[nt - 1].partitions.count++;
 		parts[i] = (struct kc_offset_commit_req_partition){
@@ -954,7 +954,7 @@ static void test_limits(void **state)
 	for (int i = 0; i < NP; i++)
 		parts[i] = (struct kc_offset_commit_req_partition){
 			i, 5, -1, -1, {NULL, -1}};
-	struct kc_offset_commit_req_topic topic = {S("t"), {parts, NP}};
+	struct kc_offset_commit_req_topic topic = {S("t"), {{0}}, {parts, NP}};
 	struct kc_offset_commit_req q = {S("ob"), -1, S(""), {NULL, -1}, -1,
 					 {&topic, 1}};
 	uint64_t tok = (uint64_t)7 << 32 | ++seq;
@@ -1759,8 +1759,8 @@ static void test_offset_versions(void **state)
 	/* v9: the generation is the member epoch */
 	struct kc_offset_commit_req_partition p1 = {0, 5, 2, -1, S("m5")};
 	struct kc_offset_commit_req_partition p2 = {1, 7, -1, -1, {NULL, -1}};
-	struct kc_offset_commit_req_topic ct[2] = {{S("t1"), {&p1, 1}},
-						   {S("t2"), {&p2, 1}}};
+	struct kc_offset_commit_req_topic ct[2] = {{S("t1"), {{0}}, {&p1, 1}},
+						   {S("t2"), {{0}}, {&p2, 1}}};
 	struct kc_offset_commit_req cq = {S("gc"), 1, S(id), {NULL, -1}, -1,
 					  {ct, 2}};
 	uint64_t t = send_req(1, KC_API_OFFSET_COMMIT, 9, &cq);
@@ -1777,7 +1777,7 @@ static void test_offset_versions(void **state)
 	       crt[0].partitions.items)[0].error_code, KC_ERR_ILLEGAL_GENERATION);
 	/* v0: no generation, and no check against the members */
 	struct kc_offset_commit_req_partition p3 = {0, 9, -1, -1, S("z")};
-	struct kc_offset_commit_req_topic ct3 = {S("t3"), {&p3, 1}};
+	struct kc_offset_commit_req_topic ct3 = {S("t3"), {{0}}, {&p3, 1}};
 	cq = (struct kc_offset_commit_req){S("gc"), -1, S(""), {NULL, -1}, -1,
 					   {&ct3, 1}};
 	t = send_req(2, KC_API_OFFSET_COMMIT, 0, &cq);
@@ -1789,7 +1789,7 @@ static void test_offset_versions(void **state)
 	 * time, so the offset expires retention after it */
 	struct kc_offset_commit_req_partition p4 = {
 		0, 11, -1, clk.wall_ms - RETENTION_MS + 5000, S("")};
-	struct kc_offset_commit_req_topic ct4 = {S("t4"), {&p4, 1}};
+	struct kc_offset_commit_req_topic ct4 = {S("t4"), {{0}}, {&p4, 1}};
 	cq = (struct kc_offset_commit_req){S("simple"), -1, S(""), {NULL, -1},
 					   -1, {&ct4, 1}};
 	t = send_req(2, KC_API_OFFSET_COMMIT, 1, &cq);
@@ -1813,7 +1813,7 @@ static void test_offset_versions(void **state)
 	assert_true(streq(frp[0].metadata, "m5"));
 	TL_EQ(frp[0].error_code, 0);
 	/* v9: several groups, all of one (null topics), some of another */
-	struct kc_offset_fetch_req_topics ft9 = {S("t1"), {&part0, 1}};
+	struct kc_offset_fetch_req_topics ft9 = {S("t1"), {{0}}, {&part0, 1}};
 	struct kc_offset_fetch_req_group fg[2] = {
 		{S("gc"), S(id), 1, {NULL, -1}},
 		{S("nosuch"), {NULL, -1}, -1, {&ft9, 1}}};

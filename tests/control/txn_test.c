@@ -169,7 +169,7 @@ struct pe { int64_t pid; int16_t epoch; int16_t err; };
 static struct pe init_v(int16_t ver, const char *id, int32_t timeout,
 			int64_t pid, int16_t epoch)
 {
-	struct kc_init_producer_id_req q = {S(id), timeout, pid, epoch};
+	struct kc_init_producer_id_req q = {S(id), timeout, pid, epoch, false, false};
 	uint64_t t = send_req(KC_API_INIT_PRODUCER_ID, ver, &q);
 	const struct kc_init_producer_id_resp *r =
 		reply(t, KC_API_INIT_PRODUCER_ID, ver);
@@ -936,7 +936,7 @@ static int32_t list_n(int16_t ver, const char *const *states, int ns,
 	for (int i = 0; i < ns; i++)
 		sf[i] = S(states[i]);
 	struct kc_list_transactions_req q = {{sf, ns}, {(void *)pids, np},
-					     duration};
+					     duration, {NULL, -1}};
 	uint64_t t = send_req(KC_API_LIST_TRANSACTIONS, ver, &q);
 	const struct kc_list_transactions_resp *r =
 		reply(t, KC_API_LIST_TRANSACTIONS, ver);

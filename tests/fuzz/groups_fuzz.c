@@ -408,7 +408,8 @@ static void step_commit(struct fz_reader *r, uint32_t conn)
 				{ ml < 0 ? NULL : meta, ml } };
 		}
 		t[i] = (struct kc_offset_commit_req_topic){
-			S(topic_names[(b >> (1 + 2 * i)) % 4]), { p[i], np } };
+			S(topic_names[(b >> (1 + 2 * i)) % 4]), { { 0 } },
+			{ p[i], np } };
 	}
 	int16_t ver = (int16_t)(fz_u8(r) % 10);
 	struct kc_offset_commit_req q = { S(group_names[g]), gen, member,

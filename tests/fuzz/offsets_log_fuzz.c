@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int32_t part = 7;
 	struct kc_offset_commit_req_partition p = { part, 4242, -1, -1,
 						    S("m") };
-	struct kc_offset_commit_req_topic t = { S("fuzz-topic"), { &p, 1 } };
+	struct kc_offset_commit_req_topic t = { S("fuzz-topic"), { { 0 } }, { &p, 1 } };
 	struct kc_offset_commit_req q = { S("fuzz-group"), -1, S(""),
 					  { NULL, -1 }, -1, { &t, 1 } };
 	uint64_t tok;

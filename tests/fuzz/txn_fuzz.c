@@ -141,8 +141,9 @@ static struct kc_str S(const char *s)
 static void open_all(void)
 {
 	char err[512];
-	struct sl_groups_config gc = { SL_GROUPS_RETENTION_MS_DEFAULT, &clk,
-				       NULL };
+	struct sl_groups_config gc = { .retention_ms =
+					       SL_GROUPS_RETENTION_MS_DEFAULT,
+				       .clock = &clk };
 	FUZZ_CHECK(sl_groups_open(gdir, &gc, on_greply, NULL, now, &G, err,
 				  sizeof(err)) == 0);
 	struct sl_txn_config tc = { .id_expiration_ms = 3600 * 1000,
@@ -195,7 +196,7 @@ static void step(struct fz_reader *r)
 	switch (op) {
 	case 0: {
 		struct kc_init_producer_id_req q = {
-			S(id), (int32_t)(fz_u16(r) * 20), -1, -1 };
+			S(id), (int32_t)(fz_u16(r) * 20), -1, -1, false, false };
 		if (fz_u8(r) & 1) {
 			q.producer_id = pid;
 			q.producer_epoch = epoch;
@@ -253,7 +254,7 @@ static void step(struct fz_reader *r)
 		int64_t pf = pid;
 		struct kc_list_transactions_req q = {
 			{ &sf, fz_u8(r) & 1 }, { &pf, fz_u8(r) & 1 },
-			(int64_t)fz_u16(r) - 1 };
+			(int64_t)fz_u16(r) - 1, { NULL, -1 } };
 		send_body(KC_API_LIST_TRANSACTIONS, fz_u8(r) % 2, &q);
 		break;
 	}

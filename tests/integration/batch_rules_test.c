@@ -251,7 +251,7 @@ static int kafka_produce(const uint8_t *batch, size_t blen, int16_t *err,
 	int32_t c = (int32_t)corr++;
 	struct kc_produce_req_partition pp = { 0, { batch, (int32_t)blen } };
 	struct kc_produce_req_topic pt = { { TOPIC, (int32_t)strlen(TOPIC) },
-					   { &pp, 1 } };
+					   { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, 1, 5000, { &pt, 1 } };
 	/* v7: the first that may carry zstd (the compressed rule's codec) */
 	struct kc_request_header h = { KC_API_PRODUCE, 7, c,

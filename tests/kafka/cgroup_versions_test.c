@@ -204,7 +204,7 @@ static int t_list_and_commit(void)
 			.partition_index = 0, .committed_offset = 7,
 			.committed_leader_epoch = -1, .commit_timestamp = -1,
 			.committed_metadata = {NULL, -1}};
-		struct kc_offset_commit_req_topic ct = {S("cgt"), {&cp, 1}};
+		struct kc_offset_commit_req_topic ct = {S("cgt"), {{0}}, {&cp, 1}};
 		struct kc_offset_commit_req oc = {
 			.group_id = S(GROUP),
 			.generation_id_or_member_epoch = A.epoch - stale,

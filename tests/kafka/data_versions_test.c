@@ -139,7 +139,7 @@ static int produce(int fd, int16_t v, const uint8_t *rec, size_t len,
 		   struct kc_produce_resp_partition *out)
 {
 	struct kc_produce_req_partition pp = { 0, { rec, (int32_t)len } };
-	struct kc_produce_req_topic pt = { { "kv", 2 }, { &pp, 1 } };
+	struct kc_produce_req_topic pt = { { "kv", 2 }, { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
 	union kc_response r;
 	if (kw_call(fd, KC_API_PRODUCE, v, &q, &r))

@@ -676,7 +676,7 @@ static struct kc_str strs[2] = {{"alpha", 5}, {NULL, 0}};
 static struct kc_produce_req_partition produce_parts[2] = {
 	{0, {(const uint8_t *)"\x01\x02\x03", 3}}, {1, {NULL, -1}}};
 static struct kc_produce_req_topic produce_topics[2] = {
-	{{"foo", 3}, {produce_parts, 2}}, {{"bar", 3}, {produce_parts, 1}}};
+	{{"foo", 3}, {{0}}, {produce_parts, 2}}, {{"bar", 3}, {{0}}, {produce_parts, 1}}};
 static struct kc_produce_record_error record_errors[2] = {
 	{1, {"bad", 3}}, {2, {NULL, -1}}};
 static struct kc_produce_resp_partition produce_rparts[2] = {
@@ -687,7 +687,7 @@ static struct kc_produce_resp_partition produce_rparts[2] = {
 	 .log_append_time_ms = -1, .log_start_offset = -1,
 	 .record_errors = {NULL, 0}, .error_message = {"x", 1}}};
 static struct kc_produce_resp_topic produce_rtopics[1] = {
-	{{"foo", 3}, {produce_rparts, 2}}};
+	{{"foo", 3}, {{0}}, {produce_rparts, 2}}};
 
 static struct kc_fetch_req_partition fetch_parts[2] = {
 	{.partition = 0, .current_leader_epoch = 4, .fetch_offset = 100,
@@ -787,9 +787,9 @@ static void sample(int16_t key, union kc_request *q, union kc_response *r)
 		break;
 	case KC_API_INIT_PRODUCER_ID:
 		*(struct kc_init_producer_id_req *)q->raw =
-			(struct kc_init_producer_id_req){{NULL, -1}, 60000, 5, 1};
+			(struct kc_init_producer_id_req){{NULL, -1}, 60000, 5, 1, false, false};
 		*(struct kc_init_producer_id_resp *)r->raw =
-			(struct kc_init_producer_id_resp){0, 0, 4000, 3};
+			(struct kc_init_producer_id_resp){0, 0, 4000, 3, -1, -1};
 		break;
 	case KC_API_CREATE_TOPICS:
 		*(struct kc_create_topics_req *)q->raw =
@@ -1062,7 +1062,7 @@ static void test_encode_rejects(void **state)
 	union kc_response r;
 	/* a null topic name in Produce */
 	sample(KC_API_PRODUCE, &q, &r);
-	struct kc_produce_req_topic t = {{NULL, -1}, {NULL, 0}};
+	struct kc_produce_req_topic t = {{NULL, -1}, {{0}}, {NULL, 0}};
 	((struct kc_produce_req *)q.raw)->topic_data =
 		(struct kc_array){&t, 1};
 	struct kc_request_header h = {KC_API_PRODUCE, 3, 1, {NULL, -1}};

@@ -327,7 +327,7 @@ static int produce_one(int fd, int16_t v, const char *topic, int32_t part,
 {
 	struct kc_produce_req_partition pp = { part, { rec, (int32_t)len } };
 	struct kc_produce_req_topic pt = { { topic, (int32_t)strlen(topic) },
-					   { &pp, 1 } };
+					   { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, acks, 5000, { &pt, 1 } };
 	union kc_response r;
 	if (kw_call(fd, KC_API_PRODUCE, v, &q, &r))
@@ -458,7 +458,7 @@ static int t_produce_fetch(void)
 	/* acks=0: no answer at all; the next request's answer comes
 	 * first, and the batch is there */
 	struct kc_produce_req_partition zp = { 2, { b1, (int32_t)n1 } };
-	struct kc_produce_req_topic zt = { { "kt", 2 }, { &zp, 1 } };
+	struct kc_produce_req_topic zt = { { "kt", 2 }, { { 0 } }, { &zp, 1 } };
 	struct kc_produce_req zq = { { NULL, -1 }, 0, 5000, { &zt, 1 } };
 	CHECK(kw_send_request(fd, KC_API_PRODUCE, 7, 7000, &zq) == 0);
 	struct kc_api_versions_req q0 = { 0 };
@@ -581,7 +581,7 @@ static int pipelined(int count, size_t batch_bytes)
 	long n = rb_builder_finish(&bb);
 	CHECK(n > (long)batch_bytes * 9 / 10);
 	struct kc_produce_req_partition pp = { 2, { big, (int32_t)n } };
-	struct kc_produce_req_topic pt = { { "kt", 2 }, { &pp, 1 } };
+	struct kc_produce_req_topic pt = { { "kt", 2 }, { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, 1, 30000, { &pt, 1 } };
 	/* a sender thread would be tidier; a non-blocking socket and a
 	 * reader in the same loop keep it one thread */
@@ -684,7 +684,7 @@ static int t_group_versions(void)
 	CHECK(fd >= 0);
 	union kc_response r;
 	struct kc_offset_commit_req_partition p = { 3, 42, -1, -1, { "md", 2 } };
-	struct kc_offset_commit_req_topic ct = { { "kt", 2 }, { &p, 1 } };
+	struct kc_offset_commit_req_topic ct = { { "kt", 2 }, { { 0 } }, { &p, 1 } };
 	struct kc_offset_commit_req cq = { { "lg", 2 }, -1, { "", 0 },
 					   { NULL, -1 }, -1, { &ct, 1 } };
 	CHECK(kw_call(fd, KC_API_OFFSET_COMMIT, 0, &cq, &r) == 0);

@@ -159,7 +159,7 @@ static int produce(const char *topic, int32_t part, int n)
 	CHECK(len > 0);
 	struct kc_produce_req_partition pp = { part, { buf, (int32_t)len } };
 	struct kc_produce_req_topic pt = { { topic, (int32_t)strlen(topic) },
-					   { &pp, 1 } };
+					   { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
 	union kc_response u;
 	CHECK(!kw_call(fd, KC_API_PRODUCE, 3, &q, &u));
@@ -343,7 +343,7 @@ static int t_describe_cluster(void)
 {
 	union kc_response u;
 	const struct kc_describe_cluster_resp *r = (const void *)&u;
-	struct kc_describe_cluster_req q = { false, 1 };
+	struct kc_describe_cluster_req q = { false, 1, false };
 	for (int16_t v = 0; v <= 1; v++) {
 		CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, v, &q, &u));
 		CHECK(r->error_code == 0 && r->error_message.len < 0);
@@ -370,7 +370,7 @@ static int t_describe_cluster(void)
 static int init_pid(int16_t v, struct kc_str txn, int64_t pid, int16_t epoch,
 		    struct kc_init_producer_id_resp *out)
 {
-	struct kc_init_producer_id_req q = { txn, 60000, pid, epoch };
+	struct kc_init_producer_id_req q = { txn, 60000, pid, epoch, false, false };
 	union kc_response u;
 	CHECK(!kw_call(fd, KC_API_INIT_PRODUCER_ID, v, &q, &u));
 	*out = *(const struct kc_init_producer_id_resp *)(const void *)&u;
@@ -426,7 +426,7 @@ static int produce_pid(const char *topic, int32_t part, const int64_t *ts,
 	CHECK(len > 0);
 	struct kc_produce_req_partition pp = { part, { buf, (int32_t)len } };
 	struct kc_produce_req_topic pt = { { topic, (int32_t)strlen(topic) },
-					   { &pp, 1 } };
+					   { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
 	union kc_response u;
 	CHECK(!kw_call(fd, KC_API_PRODUCE, 3, &q, &u));

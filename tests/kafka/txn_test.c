@@ -67,7 +67,7 @@ static int produce(const char *txn_id, const uint8_t *rec, long len,
 		   int64_t *base)
 {
 	struct kc_produce_req_partition pp = { 0, { rec, (int32_t)len } };
-	struct kc_produce_req_topic pt = { { "tx", 2 }, { &pp, 1 } };
+	struct kc_produce_req_topic pt = { { "tx", 2 }, { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = {
 		{ txn_id, txn_id ? (int32_t)strlen(txn_id) : -1 }, -1, 5000,
 		{ &pt, 1 } };

@@ -46,7 +46,7 @@ static int t_init_producer_id(void)
 {
 	union kc_response u;
 	const struct kc_init_producer_id_resp *r = (const void *)u.raw;
-	struct kc_init_producer_id_req q = { S("tx1"), 60000, -1, -1 };
+	struct kc_init_producer_id_req q = { S("tx1"), 60000, -1, -1, false, false };
 	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 0, &q, &u) == 0);
 	CHECK(r->error_code == 0 && r->producer_id >= PID_FIRST &&
 	      r->producer_epoch == 0);
@@ -60,7 +60,7 @@ static int t_init_producer_id(void)
 	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 5, &q, &u) == 0);
 	CHECK(r->error_code == 90 && r->producer_id == -1);
 	/* a timeout above the maximum */
-	q = (struct kc_init_producer_id_req){ S("tx1"), 900001, -1, -1 };
+	q = (struct kc_init_producer_id_req){ S("tx1"), 900001, -1, -1, false, false };
 	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 3, &q, &u) == 0);
 	CHECK(r->error_code == 50);
 	pid1 = first;
@@ -208,7 +208,7 @@ static int t_describe_list(void)
 	struct kc_str sf = S("Ongoing");
 	for (int16_t v = 0; v <= 1; v++) {
 		struct kc_list_transactions_req q = { { &sf, 1 },
-						      { NULL, 0 }, -1 };
+						      { NULL, 0 }, -1, { NULL, -1 } };
 		CHECK(kw_call(fd, KC_API_LIST_TRANSACTIONS, v, &q, &u) == 0);
 		const struct kc_list_transactions_resp *r = (const void *)u.raw;
 		CHECK(r->error_code == 0 && r->unknown_state_filters.count == 0);
@@ -269,7 +269,7 @@ static int t_end_txn(void)
 	union kc_response u;
 	int16_t code;
 	/* tx2: offsets only, so no markers: complete at once (v0) */
-	struct kc_init_producer_id_req iq = { S("tx2"), 60000, -1, -1 };
+	struct kc_init_producer_id_req iq = { S("tx2"), 60000, -1, -1, false, false };
 	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 0, &iq, &u) == 0);
 	const struct kc_init_producer_id_resp *ir = (const void *)u.raw;
 	CHECK(ir->error_code == 0 && ir->producer_id > pid1);

@@ -58,7 +58,8 @@ static const struct kc_field f_produce_req_partition[] = {
 };
 static const struct kc_schema s_produce_req_partition = SCHEMA(kc_produce_req_partition, f_produce_req_partition, false);
 static const struct kc_field f_produce_req_topic[] = {
-	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_produce_req_topic, name), 0, 0, NULL, NULL},
+	{"Name", KC_STRING, 0, 12, NEVER, NEVER, 0, OFF(kc_produce_req_topic, name), 0, 0, NULL, NULL},
+	{"TopicId", KC_UUID, 13, ANY, NEVER, NEVER, 0, OFF(kc_produce_req_topic, topic_id), 0, 0, NULL, NULL},
 	{"PartitionData", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_produce_req_topic, partition_data), 0, 0, NULL, &s_produce_req_partition},
 };
 static const struct kc_schema s_produce_req_topic = SCHEMA(kc_produce_req_topic, f_produce_req_topic, false);
@@ -92,7 +93,8 @@ static const struct kc_field f_produce_resp_partition[] = {
 };
 static const struct kc_schema s_produce_resp_partition = SCHEMA(kc_produce_resp_partition, f_produce_resp_partition, false);
 static const struct kc_field f_produce_resp_topic[] = {
-	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_produce_resp_topic, name), 0, 0, NULL, NULL},
+	{"Name", KC_STRING, 0, 12, NEVER, NEVER, 0, OFF(kc_produce_resp_topic, name), 0, 0, NULL, NULL},
+	{"TopicId", KC_UUID, 13, ANY, NEVER, NEVER, 0, OFF(kc_produce_resp_topic, topic_id), 0, 0, NULL, NULL},
 	{"PartitionResponses", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_produce_resp_topic, partition_responses), 0, 0, NULL, &s_produce_resp_partition},
 };
 static const struct kc_schema s_produce_resp_topic = SCHEMA(kc_produce_resp_topic, f_produce_resp_topic, false);
@@ -125,6 +127,7 @@ static const struct kc_field f_fetch_req_partition[] = {
 	{"LogStartOffset", KC_INT64, 5, ANY, NEVER, NEVER, 0, OFF(kc_fetch_req_partition, log_start_offset), 0, -1, NULL, NULL},
 	{"PartitionMaxBytes", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_fetch_req_partition, partition_max_bytes), 0, 0, NULL, NULL},
 	{"ReplicaDirectoryId", KC_UUID, 17, ANY, NEVER, 17, 0, OFF(kc_fetch_req_partition, replica_directory_id), 0, 0, NULL, NULL},
+	{"HighWatermark", KC_INT64, 18, ANY, NEVER, 18, 1, OFF(kc_fetch_req_partition, high_watermark), 0, 9223372036854775807, NULL, NULL},
 };
 static const struct kc_schema s_fetch_req_partition = SCHEMA(kc_fetch_req_partition, f_fetch_req_partition, false);
 static const struct kc_field f_fetch_req_topic[] = {
@@ -301,6 +304,7 @@ static const struct kc_field f_metadata_resp[] = {
 	{"ControllerId", KC_INT32, 1, ANY, NEVER, NEVER, 0, OFF(kc_metadata_resp, controller_id), 0, -1, NULL, NULL},
 	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_metadata_resp, topics), 0, 0, NULL, &s_metadata_topic},
 	{"ClusterAuthorizedOperations", KC_INT32, 8, 10, NEVER, NEVER, 0, OFF(kc_metadata_resp, cluster_authorized_operations), 0, INT32_MIN, NULL, NULL},
+	{"ErrorCode", KC_INT16, 13, ANY, NEVER, NEVER, 0, OFF(kc_metadata_resp, error_code), 0, 0, NULL, NULL},
 };
 static const struct kc_schema s_metadata_resp = SCHEMA(kc_metadata_resp, f_metadata_resp, false);
 
@@ -315,7 +319,8 @@ static const struct kc_field f_offset_commit_req_partition[] = {
 };
 static const struct kc_schema s_offset_commit_req_partition = SCHEMA(kc_offset_commit_req_partition, f_offset_commit_req_partition, false);
 static const struct kc_field f_offset_commit_req_topic[] = {
-	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_offset_commit_req_topic, name), 0, 0, NULL, NULL},
+	{"Name", KC_STRING, 0, 9, NEVER, NEVER, 0, OFF(kc_offset_commit_req_topic, name), 0, 0, NULL, NULL},
+	{"TopicId", KC_UUID, 10, ANY, NEVER, NEVER, 0, OFF(kc_offset_commit_req_topic, topic_id), 0, 0, NULL, NULL},
 	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_offset_commit_req_topic, partitions), 0, 0, NULL, &s_offset_commit_req_partition},
 };
 static const struct kc_schema s_offset_commit_req_topic = SCHEMA(kc_offset_commit_req_topic, f_offset_commit_req_topic, false);
@@ -335,7 +340,8 @@ static const struct kc_field f_offset_commit_resp_partition[] = {
 };
 static const struct kc_schema s_offset_commit_resp_partition = SCHEMA(kc_offset_commit_resp_partition, f_offset_commit_resp_partition, false);
 static const struct kc_field f_offset_commit_resp_topic[] = {
-	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_offset_commit_resp_topic, name), 0, 0, NULL, NULL},
+	{"Name", KC_STRING, 0, 9, NEVER, NEVER, 0, OFF(kc_offset_commit_resp_topic, name), 0, 0, NULL, NULL},
+	{"TopicId", KC_UUID, 10, ANY, NEVER, NEVER, 0, OFF(kc_offset_commit_resp_topic, topic_id), 0, 0, NULL, NULL},
 	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_offset_commit_resp_topic, partitions), 0, 0, NULL, &s_offset_commit_resp_partition},
 };
 static const struct kc_schema s_offset_commit_resp_topic = SCHEMA(kc_offset_commit_resp_topic, f_offset_commit_resp_topic, false);
@@ -353,7 +359,8 @@ static const struct kc_field f_offset_fetch_req_topic[] = {
 };
 static const struct kc_schema s_offset_fetch_req_topic = SCHEMA(kc_offset_fetch_req_topic, f_offset_fetch_req_topic, false);
 static const struct kc_field f_offset_fetch_req_topics[] = {
-	{"Name", KC_STRING, 8, ANY, NEVER, NEVER, 0, OFF(kc_offset_fetch_req_topics, name), 0, 0, NULL, NULL},
+	{"Name", KC_STRING, 8, 9, NEVER, NEVER, 0, OFF(kc_offset_fetch_req_topics, name), 0, 0, NULL, NULL},
+	{"TopicId", KC_UUID, 10, ANY, NEVER, NEVER, 0, OFF(kc_offset_fetch_req_topics, topic_id), 0, 0, NULL, NULL},
 	{"PartitionIndexes", KC_ARRAY, 8, ANY, NEVER, NEVER, 0, OFF(kc_offset_fetch_req_topics, partition_indexes), 0, 0, NULL, &s_plain_i32},
 };
 static const struct kc_schema s_offset_fetch_req_topics = SCHEMA(kc_offset_fetch_req_topics, f_offset_fetch_req_topics, false);
@@ -394,7 +401,8 @@ static const struct kc_field f_offset_fetch_resp_partitions[] = {
 };
 static const struct kc_schema s_offset_fetch_resp_partitions = SCHEMA(kc_offset_fetch_resp_partitions, f_offset_fetch_resp_partitions, false);
 static const struct kc_field f_offset_fetch_resp_topics[] = {
-	{"Name", KC_STRING, 8, ANY, NEVER, NEVER, 0, OFF(kc_offset_fetch_resp_topics, name), 0, 0, NULL, NULL},
+	{"Name", KC_STRING, 8, 9, NEVER, NEVER, 0, OFF(kc_offset_fetch_resp_topics, name), 0, 0, NULL, NULL},
+	{"TopicId", KC_UUID, 10, ANY, NEVER, NEVER, 0, OFF(kc_offset_fetch_resp_topics, topic_id), 0, 0, NULL, NULL},
 	{"Partitions", KC_ARRAY, 8, ANY, NEVER, NEVER, 0, OFF(kc_offset_fetch_resp_topics, partitions), 0, 0, NULL, &s_offset_fetch_resp_partitions},
 };
 static const struct kc_schema s_offset_fetch_resp_topics = SCHEMA(kc_offset_fetch_resp_topics, f_offset_fetch_resp_topics, false);
@@ -569,6 +577,7 @@ static const struct kc_field f_described_group_member[] = {
 static const struct kc_schema s_described_group_member = SCHEMA(kc_described_group_member, f_described_group_member, false);
 static const struct kc_field f_described_group[] = {
 	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_described_group, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 6, ANY, 6, NEVER, 0, OFF(kc_described_group, error_message), 0, -1, NULL, NULL},
 	{"GroupId", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_described_group, group_id), 0, 0, NULL, NULL},
 	{"GroupState", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_described_group, group_state), 0, 0, NULL, NULL},
 	{"ProtocolType", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_described_group, protocol_type), 0, 0, NULL, NULL},
@@ -776,6 +785,8 @@ static const struct kc_field f_init_producer_id_req[] = {
 	{"TransactionTimeoutMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_req, transaction_timeout_ms), 0, 0, NULL, NULL},
 	{"ProducerId", KC_INT64, 3, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_req, producer_id), 0, -1, NULL, NULL},
 	{"ProducerEpoch", KC_INT16, 3, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_req, producer_epoch), 0, -1, NULL, NULL},
+	{"Enable2Pc", KC_BOOL, 6, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_req, enable2_pc), 0, 0, NULL, NULL},
+	{"KeepPreparedTxn", KC_BOOL, 6, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_req, keep_prepared_txn), 0, 0, NULL, NULL},
 };
 static const struct kc_schema s_init_producer_id_req = SCHEMA(kc_init_producer_id_req, f_init_producer_id_req, false);
 
@@ -784,6 +795,8 @@ static const struct kc_field f_init_producer_id_resp[] = {
 	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_resp, error_code), 0, 0, NULL, NULL},
 	{"ProducerId", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_resp, producer_id), 0, -1, NULL, NULL},
 	{"ProducerEpoch", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_resp, producer_epoch), 0, 0, NULL, NULL},
+	{"OngoingTxnProducerId", KC_INT64, 6, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_resp, ongoing_txn_producer_id), 0, -1, NULL, NULL},
+	{"OngoingTxnProducerEpoch", KC_INT16, 6, ANY, NEVER, NEVER, 0, OFF(kc_init_producer_id_resp, ongoing_txn_producer_epoch), 0, -1, NULL, NULL},
 };
 static const struct kc_schema s_init_producer_id_resp = SCHEMA(kc_init_producer_id_resp, f_init_producer_id_resp, false);
 
@@ -918,6 +931,7 @@ static const struct kc_field f_write_txn_markers_req_writable_txn_marker[] = {
 	{"TransactionResult", KC_BOOL, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, transaction_result), 0, 0, NULL, NULL},
 	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, topics), 0, 0, NULL, &s_write_txn_markers_req_writable_txn_marker_topic},
 	{"CoordinatorEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, coordinator_epoch), 0, 0, NULL, NULL},
+	{"TransactionVersion", KC_INT8, 2, ANY, NEVER, NEVER, 0, OFF(kc_write_txn_markers_req_writable_txn_marker, transaction_version), 0, 0, NULL, NULL},
 };
 static const struct kc_schema s_write_txn_markers_req_writable_txn_marker = SCHEMA(kc_write_txn_markers_req_writable_txn_marker, f_write_txn_markers_req_writable_txn_marker, false);
 static const struct kc_field f_write_txn_markers_req[] = {
@@ -1012,8 +1026,8 @@ static const struct kc_field f_describe_configs_entry[] = {
 	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, name), 0, 0, NULL, NULL},
 	{"Value", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_describe_configs_entry, value), 0, 0, NULL, NULL},
 	{"ReadOnly", KC_BOOL, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, read_only), 0, 0, NULL, NULL},
-	{"IsDefault", KC_BOOL, 0, 0, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, is_default), 0, 0, NULL, NULL},
 	{"ConfigSource", KC_INT8, 1, ANY, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, config_source), 0, -1, NULL, NULL},
+	{"IsDefault", KC_BOOL, 0, 0, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, is_default), 0, 0, NULL, NULL},
 	{"IsSensitive", KC_BOOL, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, is_sensitive), 0, 0, NULL, NULL},
 	{"Synonyms", KC_ARRAY, 1, ANY, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, synonyms), 0, 0, NULL, &s_describe_configs_synonym},
 	{"ConfigType", KC_INT8, 3, ANY, NEVER, NEVER, 0, OFF(kc_describe_configs_entry, config_type), 0, 0, NULL, NULL},
@@ -1096,6 +1110,7 @@ static const struct kc_field f_describe_log_dirs_resp_result[] = {
 	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_log_dirs_resp_result, topics), 0, 0, NULL, &s_describe_log_dirs_resp_topic},
 	{"TotalBytes", KC_INT64, 4, ANY, NEVER, NEVER, 0, OFF(kc_describe_log_dirs_resp_result, total_bytes), 0, -1, NULL, NULL},
 	{"UsableBytes", KC_INT64, 4, ANY, NEVER, NEVER, 0, OFF(kc_describe_log_dirs_resp_result, usable_bytes), 0, -1, NULL, NULL},
+	{"IsCordoned", KC_BOOL, 5, ANY, NEVER, NEVER, 0, OFF(kc_describe_log_dirs_resp_result, is_cordoned), 0, 0, NULL, NULL},
 };
 static const struct kc_schema s_describe_log_dirs_resp_result = SCHEMA(kc_describe_log_dirs_resp_result, f_describe_log_dirs_resp_result, false);
 static const struct kc_field f_describe_log_dirs_resp[] = {
@@ -1241,6 +1256,7 @@ static const struct kc_schema s_offset_delete_resp = SCHEMA(kc_offset_delete_res
 static const struct kc_field f_describe_cluster_req[] = {
 	{"IncludeClusterAuthorizedOperations", KC_BOOL, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_cluster_req, include_cluster_authorized_operations), 0, 0, NULL, NULL},
 	{"EndpointType", KC_INT8, 1, ANY, NEVER, NEVER, 0, OFF(kc_describe_cluster_req, endpoint_type), 0, 1, NULL, NULL},
+	{"IncludeFencedBrokers", KC_BOOL, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_cluster_req, include_fenced_brokers), 0, 0, NULL, NULL},
 };
 static const struct kc_schema s_describe_cluster_req = SCHEMA(kc_describe_cluster_req, f_describe_cluster_req, false);
 
@@ -1249,6 +1265,7 @@ static const struct kc_field f_describe_cluster_resp_broker[] = {
 	{"Host", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_cluster_resp_broker, host), 0, 0, NULL, NULL},
 	{"Port", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_cluster_resp_broker, port), 0, 0, NULL, NULL},
 	{"Rack", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_describe_cluster_resp_broker, rack), 0, -1, NULL, NULL},
+	{"IsFenced", KC_BOOL, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_cluster_resp_broker, is_fenced), 0, 0, NULL, NULL},
 };
 static const struct kc_schema s_describe_cluster_resp_broker = SCHEMA(kc_describe_cluster_resp_broker, f_describe_cluster_resp_broker, false);
 static const struct kc_field f_describe_cluster_resp[] = {
@@ -1337,6 +1354,7 @@ static const struct kc_field f_list_transactions_req[] = {
 	{"StateFilters", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_transactions_req, state_filters), 0, 0, NULL, &s_plain_str},
 	{"ProducerIdFilters", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_transactions_req, producer_id_filters), 0, 0, NULL, &s_plain_i64},
 	{"DurationFilter", KC_INT64, 1, ANY, NEVER, NEVER, 0, OFF(kc_list_transactions_req, duration_filter), 0, -1, NULL, NULL},
+	{"TransactionalIdPattern", KC_STRING, 2, ANY, 2, NEVER, 0, OFF(kc_list_transactions_req, transactional_id_pattern), 0, -1, NULL, NULL},
 };
 static const struct kc_schema s_list_transactions_req = SCHEMA(kc_list_transactions_req, f_list_transactions_req, false);
 
@@ -1527,43 +1545,43 @@ _Static_assert(sizeof(struct kc_consumer_group_describe_resp) <= KC_BODY_MAX, "k
 /* key, name, served min and max (min > max: not served), Kafka's
  * validVersions, Kafka's first flexible version, schemas */
 const struct kc_api kc_apis[] = {
-	{KC_API_PRODUCE, "Produce", 0, 11, 0, 11, 9, &s_produce_req, &s_produce_resp},
-	{KC_API_FETCH, "Fetch", 0, 17, 0, 17, 12, &s_fetch_req, &s_fetch_resp},
-	{KC_API_LIST_OFFSETS, "ListOffsets", 0, 10, 0, 10, 6, &s_list_offsets_req, &s_list_offsets_resp},
-	{KC_API_METADATA, "Metadata", 0, 12, 0, 12, 9, &s_metadata_req, &s_metadata_resp},
-	{KC_API_OFFSET_COMMIT, "OffsetCommit", 0, 9, 0, 9, 8, &s_offset_commit_req, &s_offset_commit_resp},
-	{KC_API_OFFSET_FETCH, "OffsetFetch", 0, 9, 0, 9, 6, &s_offset_fetch_req, &s_offset_fetch_resp},
+	{KC_API_PRODUCE, "Produce", 0, 11, 0, 13, 9, &s_produce_req, &s_produce_resp},
+	{KC_API_FETCH, "Fetch", 0, 17, 0, 18, 12, &s_fetch_req, &s_fetch_resp},
+	{KC_API_LIST_OFFSETS, "ListOffsets", 0, 10, 0, 11, 6, &s_list_offsets_req, &s_list_offsets_resp},
+	{KC_API_METADATA, "Metadata", 0, 12, 0, 13, 9, &s_metadata_req, &s_metadata_resp},
+	{KC_API_OFFSET_COMMIT, "OffsetCommit", 0, 9, 0, 10, 8, &s_offset_commit_req, &s_offset_commit_resp},
+	{KC_API_OFFSET_FETCH, "OffsetFetch", 0, 9, 0, 10, 6, &s_offset_fetch_req, &s_offset_fetch_resp},
 	{KC_API_FIND_COORDINATOR, "FindCoordinator", 0, 6, 0, 6, 3, &s_find_coordinator_req, &s_find_coordinator_resp},
 	{KC_API_JOIN_GROUP, "JoinGroup", 0, 9, 0, 9, 6, &s_join_group_req, &s_join_group_resp},
 	{KC_API_HEARTBEAT, "Heartbeat", 0, 4, 0, 4, 4, &s_heartbeat_req, &s_heartbeat_resp},
 	{KC_API_LEAVE_GROUP, "LeaveGroup", 0, 5, 0, 5, 4, &s_leave_group_req, &s_leave_group_resp},
 	{KC_API_SYNC_GROUP, "SyncGroup", 0, 5, 0, 5, 4, &s_sync_group_req, &s_sync_group_resp},
-	{KC_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 0, 5, 5, &s_describe_groups_req, &s_describe_groups_resp},
+	{KC_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 0, 6, 5, &s_describe_groups_req, &s_describe_groups_resp},
 	{KC_API_LIST_GROUPS, "ListGroups", 0, 5, 0, 5, 3, &s_list_groups_req, &s_list_groups_resp},
 	{KC_API_SASL_HANDSHAKE, "SaslHandshake", 0, -1, 0, 1, NEVER, &s_sasl_handshake_req, &s_sasl_handshake_resp},
 	{KC_API_API_VERSIONS, "ApiVersions", 0, 4, 0, 4, 3, &s_api_versions_req, &s_api_versions_resp},
 	{KC_API_CREATE_TOPICS, "CreateTopics", 0, 7, 0, 7, 5, &s_create_topics_req, &s_create_topics_resp},
 	{KC_API_DELETE_TOPICS, "DeleteTopics", 0, 6, 0, 6, 4, &s_delete_topics_req, &s_delete_topics_resp},
 	{KC_API_DELETE_RECORDS, "DeleteRecords", 0, 2, 0, 2, 2, &s_delete_records_req, &s_delete_records_resp},
-	{KC_API_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 0, 5, 2, &s_init_producer_id_req, &s_init_producer_id_resp},
+	{KC_API_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 0, 6, 2, &s_init_producer_id_req, &s_init_producer_id_resp},
 	{KC_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 4, 0, 4, 4, &s_offset_for_leader_epoch_req, &s_offset_for_leader_epoch_resp},
 	{KC_API_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 5, 0, 5, 3, &s_add_partitions_to_txn_req, &s_add_partitions_to_txn_resp},
 	{KC_API_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 4, 0, 4, 3, &s_add_offsets_to_txn_req, &s_add_offsets_to_txn_resp},
 	{KC_API_END_TXN, "EndTxn", 0, 5, 0, 5, 3, &s_end_txn_req, &s_end_txn_resp},
-	{KC_API_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 1, 0, 1, 1, &s_write_txn_markers_req, &s_write_txn_markers_resp},
-	{KC_API_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 4, 0, 4, 3, &s_txn_offset_commit_req, &s_txn_offset_commit_resp},
+	{KC_API_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 1, 0, 2, 1, &s_write_txn_markers_req, &s_write_txn_markers_resp},
+	{KC_API_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 4, 0, 5, 3, &s_txn_offset_commit_req, &s_txn_offset_commit_resp},
 	{KC_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 0, 4, 4, &s_describe_configs_req, &s_describe_configs_resp},
 	{KC_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 0, 2, 2, &s_alter_configs_req, &s_alter_configs_resp},
-	{KC_API_DESCRIBE_LOG_DIRS, "DescribeLogDirs", 0, 4, 0, 4, 2, &s_describe_log_dirs_req, &s_describe_log_dirs_resp},
+	{KC_API_DESCRIBE_LOG_DIRS, "DescribeLogDirs", 0, 4, 0, 5, 2, &s_describe_log_dirs_req, &s_describe_log_dirs_resp},
 	{KC_API_SASL_AUTHENTICATE, "SaslAuthenticate", 0, -1, 0, 2, 2, &s_sasl_authenticate_req, &s_sasl_authenticate_resp},
 	{KC_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 0, 3, 2, &s_create_partitions_req, &s_create_partitions_resp},
 	{KC_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 0, 2, 2, &s_delete_groups_req, &s_delete_groups_resp},
 	{KC_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 0, 1, 1, &s_incremental_alter_configs_req, &s_incremental_alter_configs_resp},
 	{KC_API_OFFSET_DELETE, "OffsetDelete", 0, 0, 0, 0, NEVER, &s_offset_delete_req, &s_offset_delete_resp},
-	{KC_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, 0, &s_describe_cluster_req, &s_describe_cluster_resp},
+	{KC_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 2, 0, &s_describe_cluster_req, &s_describe_cluster_resp},
 	{KC_API_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, 0, &s_describe_producers_req, &s_describe_producers_resp},
 	{KC_API_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0, 0, 0, &s_describe_transactions_req, &s_describe_transactions_resp},
-	{KC_API_LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0, 1, 0, &s_list_transactions_req, &s_list_transactions_resp},
+	{KC_API_LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0, 2, 0, &s_list_transactions_req, &s_list_transactions_resp},
 	{KC_API_CONSUMER_GROUP_HEARTBEAT, "ConsumerGroupHeartbeat", 0, 1, 0, 1, 0, &s_consumer_group_heartbeat_req, &s_consumer_group_heartbeat_resp},
 	{KC_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0, 0, 0, &s_consumer_group_describe_req, &s_consumer_group_describe_resp},
 };

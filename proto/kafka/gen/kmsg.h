@@ -62,7 +62,7 @@ enum kc_api_key {
 	KC_API_CONSUMER_GROUP_DESCRIBE = 69,
 };
 
-/* ---- Produce (key 0): Kafka v0-11, flexible v9+; served v0-11 ---- */
+/* ---- Produce (key 0): Kafka v0-13, flexible v9+; served v0-11 ---- */
 
 /* ProduceRequest.TopicData[].PartitionData[] */
 struct kc_produce_req_partition {
@@ -71,7 +71,8 @@ struct kc_produce_req_partition {
 };
 /* ProduceRequest.TopicData[] */
 struct kc_produce_req_topic {
-	struct kc_str name;
+	struct kc_str name; /* v0-12 */
+	struct kc_uuid topic_id; /* v13+ */
 	struct kc_array partition_data; /* of struct kc_produce_req_partition */
 };
 /* ProduceRequest */
@@ -105,7 +106,8 @@ struct kc_produce_resp_partition {
 };
 /* ProduceResponse.Responses[] */
 struct kc_produce_resp_topic {
-	struct kc_str name;
+	struct kc_str name; /* v0-12 */
+	struct kc_uuid topic_id; /* v13+ */
 	struct kc_array partition_responses; /* of struct kc_produce_resp_partition */
 };
 /* ProduceResponse.NodeEndpoints[] */
@@ -122,7 +124,7 @@ struct kc_produce_resp {
 	struct kc_array node_endpoints; /* of struct kc_produce_resp_node_endpoint, v10+, tag 0 */
 };
 
-/* ---- Fetch (key 1): Kafka v0-17, flexible v12+; served v0-17 ---- */
+/* ---- Fetch (key 1): Kafka v0-18, flexible v12+; served v0-17 ---- */
 
 /* FetchRequest.ReplicaState */
 struct kc_fetch_req_replica_state {
@@ -138,6 +140,7 @@ struct kc_fetch_req_partition {
 	int64_t log_start_offset; /* v5+, default -1 */
 	int32_t partition_max_bytes;
 	struct kc_uuid replica_directory_id; /* v17+, tag 0 */
+	int64_t high_watermark; /* v18+, tag 1, default 9223372036854775807 */
 };
 /* FetchRequest.Topics[] */
 struct kc_fetch_req_topic {
@@ -223,7 +226,7 @@ struct kc_fetch_resp {
 	struct kc_array node_endpoints; /* of struct kc_fetch_resp_node_endpoint, v16+, tag 0 */
 };
 
-/* ---- ListOffsets (key 2): Kafka v0-10, flexible v6+; served v0-10 ---- */
+/* ---- ListOffsets (key 2): Kafka v0-11, flexible v6+; served v0-10 ---- */
 
 /* ListOffsetsRequest.Topics[].Partitions[] */
 struct kc_list_offsets_req_partition {
@@ -265,7 +268,7 @@ struct kc_list_offsets_resp {
 	struct kc_array topics; /* of struct kc_list_offsets_resp_topic */
 };
 
-/* ---- Metadata (key 3): Kafka v0-12, flexible v9+; served v0-12 ---- */
+/* ---- Metadata (key 3): Kafka v0-13, flexible v9+; served v0-12 ---- */
 
 /* MetadataRequest.Topics[] */
 struct kc_metadata_req_topic {
@@ -314,9 +317,10 @@ struct kc_metadata_resp {
 	int32_t controller_id; /* v1+, default -1 */
 	struct kc_array topics; /* of struct kc_metadata_topic */
 	int32_t cluster_authorized_operations; /* v8-10, default INT32_MIN */
+	int16_t error_code; /* v13+ */
 };
 
-/* ---- OffsetCommit (key 8): Kafka v0-9, flexible v8+; served v0-9 ---- */
+/* ---- OffsetCommit (key 8): Kafka v0-10, flexible v8+; served v0-9 ---- */
 
 /* OffsetCommitRequest.Topics[].Partitions[] */
 struct kc_offset_commit_req_partition {
@@ -328,7 +332,8 @@ struct kc_offset_commit_req_partition {
 };
 /* OffsetCommitRequest.Topics[] */
 struct kc_offset_commit_req_topic {
-	struct kc_str name;
+	struct kc_str name; /* v0-9 */
+	struct kc_uuid topic_id; /* v10+ */
 	struct kc_array partitions; /* of struct kc_offset_commit_req_partition */
 };
 /* OffsetCommitRequest */
@@ -348,7 +353,8 @@ struct kc_offset_commit_resp_partition {
 };
 /* OffsetCommitResponse.Topics[] */
 struct kc_offset_commit_resp_topic {
-	struct kc_str name;
+	struct kc_str name; /* v0-9 */
+	struct kc_uuid topic_id; /* v10+ */
 	struct kc_array partitions; /* of struct kc_offset_commit_resp_partition */
 };
 /* OffsetCommitResponse */
@@ -357,7 +363,7 @@ struct kc_offset_commit_resp {
 	struct kc_array topics; /* of struct kc_offset_commit_resp_topic */
 };
 
-/* ---- OffsetFetch (key 9): Kafka v0-9, flexible v6+; served v0-9 ---- */
+/* ---- OffsetFetch (key 9): Kafka v0-10, flexible v6+; served v0-9 ---- */
 
 /* OffsetFetchRequest.Topics[] */
 struct kc_offset_fetch_req_topic {
@@ -366,7 +372,8 @@ struct kc_offset_fetch_req_topic {
 };
 /* OffsetFetchRequest.Groups[].Topics[] */
 struct kc_offset_fetch_req_topics {
-	struct kc_str name; /* v8+ */
+	struct kc_str name; /* v8-9 */
+	struct kc_uuid topic_id; /* v10+ */
 	struct kc_array partition_indexes; /* of int32_t, v8+ */
 };
 /* OffsetFetchRequest.Groups[] */
@@ -407,7 +414,8 @@ struct kc_offset_fetch_resp_partitions {
 };
 /* OffsetFetchResponse.Groups[].Topics[] */
 struct kc_offset_fetch_resp_topics {
-	struct kc_str name; /* v8+ */
+	struct kc_str name; /* v8-9 */
+	struct kc_uuid topic_id; /* v10+ */
 	struct kc_array partitions; /* of struct kc_offset_fetch_resp_partitions, v8+ */
 };
 /* OffsetFetchResponse.Groups[] */
@@ -562,7 +570,7 @@ struct kc_sync_group_resp {
 	struct kc_bytes assignment;
 };
 
-/* ---- DescribeGroups (key 15): Kafka v0-5, flexible v5+; served v0-5 ---- */
+/* ---- DescribeGroups (key 15): Kafka v0-6, flexible v5+; served v0-5 ---- */
 
 /* DescribeGroupsRequest */
 struct kc_describe_groups_req {
@@ -582,6 +590,7 @@ struct kc_described_group_member {
 /* DescribeGroupsResponse.Groups[] */
 struct kc_described_group {
 	int16_t error_code;
+	struct kc_str error_message; /* v6+, nullable, default null */
 	struct kc_str group_id;
 	struct kc_str group_state;
 	struct kc_str protocol_type;
@@ -781,7 +790,7 @@ struct kc_delete_records_resp {
 	struct kc_array topics; /* of struct kc_delete_records_resp_topic_result */
 };
 
-/* ---- InitProducerId (key 22): Kafka v0-5, flexible v2+; served v0-5 ---- */
+/* ---- InitProducerId (key 22): Kafka v0-6, flexible v2+; served v0-5 ---- */
 
 /* InitProducerIdRequest */
 struct kc_init_producer_id_req {
@@ -789,6 +798,8 @@ struct kc_init_producer_id_req {
 	int32_t transaction_timeout_ms;
 	int64_t producer_id; /* v3+, default -1 */
 	int16_t producer_epoch; /* v3+, default -1 */
+	bool enable2_pc; /* v6+ */
+	bool keep_prepared_txn; /* v6+ */
 };
 
 /* InitProducerIdResponse */
@@ -797,6 +808,8 @@ struct kc_init_producer_id_resp {
 	int16_t error_code;
 	int64_t producer_id; /* default -1 */
 	int16_t producer_epoch;
+	int64_t ongoing_txn_producer_id; /* v6+, default -1 */
+	int16_t ongoing_txn_producer_epoch; /* v6+, default -1 */
 };
 
 /* ---- OffsetForLeaderEpoch (key 23): Kafka v0-4, flexible v4+; served v0-4 ---- */
@@ -917,7 +930,7 @@ struct kc_end_txn_resp {
 	int16_t producer_epoch; /* v5+, default -1 */
 };
 
-/* ---- WriteTxnMarkers (key 27): Kafka v0-1, flexible v1+; served v0-1 ---- */
+/* ---- WriteTxnMarkers (key 27): Kafka v0-2, flexible v1+; served v0-1 ---- */
 
 /* WriteTxnMarkersRequest.Markers[].Topics[] */
 struct kc_write_txn_markers_req_writable_txn_marker_topic {
@@ -931,6 +944,7 @@ struct kc_write_txn_markers_req_writable_txn_marker {
 	bool transaction_result;
 	struct kc_array topics; /* of struct kc_write_txn_markers_req_writable_txn_marker_topic */
 	int32_t coordinator_epoch;
+	int8_t transaction_version; /* v2+ */
 };
 /* WriteTxnMarkersRequest */
 struct kc_write_txn_markers_req {
@@ -957,7 +971,7 @@ struct kc_write_txn_markers_resp {
 	struct kc_array markers; /* of struct kc_write_txn_markers_resp_writable_txn_marker_result */
 };
 
-/* ---- TxnOffsetCommit (key 28): Kafka v0-4, flexible v3+; served v0-4 ---- */
+/* ---- TxnOffsetCommit (key 28): Kafka v0-5, flexible v3+; served v0-4 ---- */
 
 /* TxnOffsetCommitRequest.Topics[].Partitions[] */
 struct kc_txn_offset_commit_req_partition {
@@ -1025,8 +1039,8 @@ struct kc_describe_configs_entry {
 	struct kc_str name;
 	struct kc_str value; /* nullable */
 	bool read_only;
-	bool is_default; /* v0 */
 	int8_t config_source; /* v1+, default -1 */
+	bool is_default; /* v0 */
 	bool is_sensitive;
 	struct kc_array synonyms; /* of struct kc_describe_configs_synonym, v1+ */
 	int8_t config_type; /* v3+ */
@@ -1078,7 +1092,7 @@ struct kc_alter_configs_resp {
 	struct kc_array responses; /* of struct kc_alter_configs_resp_resource_response */
 };
 
-/* ---- DescribeLogDirs (key 35): Kafka v0-4, flexible v2+; served v0-4 ---- */
+/* ---- DescribeLogDirs (key 35): Kafka v0-5, flexible v2+; served v0-4 ---- */
 
 /* DescribeLogDirsRequest.Topics[] */
 struct kc_describe_log_dirs_req_describable_log_dir_topic {
@@ -1109,6 +1123,7 @@ struct kc_describe_log_dirs_resp_result {
 	struct kc_array topics; /* of struct kc_describe_log_dirs_resp_topic */
 	int64_t total_bytes; /* v4+, default -1 */
 	int64_t usable_bytes; /* v4+, default -1 */
+	bool is_cordoned; /* v5+ */
 };
 /* DescribeLogDirsResponse */
 struct kc_describe_log_dirs_resp {
@@ -1248,12 +1263,13 @@ struct kc_offset_delete_resp {
 	struct kc_array topics; /* of struct kc_offset_delete_resp_topic */
 };
 
-/* ---- DescribeCluster (key 60): Kafka v0-1, flexible v0+; served v0-1 ---- */
+/* ---- DescribeCluster (key 60): Kafka v0-2, flexible v0+; served v0-1 ---- */
 
 /* DescribeClusterRequest */
 struct kc_describe_cluster_req {
 	bool include_cluster_authorized_operations;
 	int8_t endpoint_type; /* v1+, default 1 */
+	bool include_fenced_brokers; /* v2+ */
 };
 
 /* DescribeClusterResponse.Brokers[] */
@@ -1262,6 +1278,7 @@ struct kc_describe_cluster_resp_broker {
 	struct kc_str host;
 	int32_t port;
 	struct kc_str rack; /* nullable, default null */
+	bool is_fenced; /* v2+ */
 };
 /* DescribeClusterResponse */
 struct kc_describe_cluster_resp {
@@ -1343,13 +1360,14 @@ struct kc_describe_transactions_resp {
 	struct kc_array transaction_states; /* of struct kc_describe_transactions_resp_transaction_state */
 };
 
-/* ---- ListTransactions (key 66): Kafka v0-1, flexible v0+; served v0-1 ---- */
+/* ---- ListTransactions (key 66): Kafka v0-2, flexible v0+; served v0-1 ---- */
 
 /* ListTransactionsRequest */
 struct kc_list_transactions_req {
 	struct kc_array state_filters; /* of struct kc_str */
 	struct kc_array producer_id_filters; /* of int64_t */
 	int64_t duration_filter; /* v1+, default -1 */
+	struct kc_str transactional_id_pattern; /* v2+, nullable, default null */
 };
 
 /* ListTransactionsResponse.TransactionStates[] */
