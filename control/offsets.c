@@ -89,6 +89,7 @@
 #include <string.h>
 
 #include "control/offsets.h"
+#include "control/reclog.h"
 #include "proto/record_batch.h" /* rb_put*, rb_be*, rb_crc32c */
 #include "storage/disk.h"
 
@@ -104,57 +105,20 @@
 #define REC_MIN_BYTES (REC_DELETE_FIXED + 1)
 #define REC_MAX_BYTES (REC_COMMIT_FIXED + SL_OFFSETS_GROUP_MAX + \
 		       SL_OFFSETS_TOPIC_MAX + SL_OFFSETS_META_MAX)
-#define IO_BUF_BYTES (64 * 1024)
 
 _Static_assert(SL_OFFSETS_META_MAX < REC_META_NULL,
 	       "metadata length leaves 0xffff for null");
 _Static_assert(REC_MAX_BYTES == 4640, "the format's largest record");
-_Static_assert(REC_MAX_BYTES <= IO_BUF_BYTES, "a record fits the I/O buffer");
+_Static_assert(REC_MAX_BYTES <= SL_RECLOG_IO_BYTES, "a record fits a read");
+_Static_assert(SL_OFFSETS_HEADER_BYTES == SL_RECLOG_HEADER_BYTES,
+	       "the file's header is the record log's");
 
 struct sl_offsets {
-	const struct sdisk *disk;
-	int fd;                        /* offsets.log, read-write */
-	char path[PATH_MAX];           /* <dir>/offsets.log */
-	uint64_t file_bytes;           /* where the next record goes */
-	uint64_t compact_retry_bytes;  /* after a failed rewrite */
-	bool broken;                   /* disk state unknown */
+	struct sl_reclog *log;         /* the file (control/reclog.h) */
 	bool must_rewrite;             /* a version 1 file was read */
-	/* the batch being appended */
-	bool in_batch;
-	uint64_t batch_at;             /* where io's bytes go */
-	size_t batch_fill;             /* bytes in io */
-	uint32_t batch_records;
-	int batch_rc;                  /* the first error */
-	/* the file being rewritten */
-	bool in_rewrite;
-	uint8_t *img;                  /* header and records, malloc'd */
-	size_t img_len, img_cap;
-	int img_rc;                    /* -ENOMEM */
-	uint8_t io[IO_BUF_BYTES];      /* reads at the open, batches */
 };
 
 /* ---- records ---- */
-
-static void header_put(uint8_t *p)
-{
-	rb_put32(p, FILE_MAGIC);
-	rb_put16(p + 4, FILE_VERSION);
-	rb_put16(p + 6, SL_OFFSETS_HEADER_BYTES);
-	rb_put32(p + 8, 0);
-	rb_put32(p + 12, rb_crc32c(p, 12));
-}
-
-/* The file's version, or 0 when p is not a valid header. */
-static uint16_t header_version(const uint8_t *p)
-{
-	uint16_t v = rb_be16(p + 4);
-	if (rb_be32(p) != FILE_MAGIC ||
-	    (v != FILE_VERSION && v != FILE_VERSION_MONO) ||
-	    rb_be16(p + 6) != SL_OFFSETS_HEADER_BYTES || rb_be32(p + 8) != 0 ||
-	    rb_be32(p + 12) != rb_crc32c(p, 12))
-		return 0;
-	return v;
-}
 
 /* What a record to be written must be (offsets.h); the caller checked
  * every field that came from a client. */
@@ -328,116 +292,32 @@ static void rec_decode(const uint8_t *p, uint16_t version, int64_t v1_ms,
 
 /* ---- the file ---- */
 
-/* Write [p, p + n) at at: 0 or -errno. */
-static int write_at(struct sl_offsets *s, const uint8_t *p, size_t n,
-		    uint64_t at)
-{
-	if (n == 0)
-		return 0;
-	ssize_t w = sd_pwrite(s->disk, s->fd, p, n, at);
-	if (w < 0)
-		return (int)w;
-	return (size_t)w == n ? 0 : -EIO;
-}
+static const struct sl_reclog_format offsets_format = {
+	.file = SL_OFFSETS_FILE,
+	.magic = FILE_MAGIC,
+	.version = FILE_VERSION,
+	.old_version = FILE_VERSION_MONO,
+	.record_max = REC_MAX_BYTES,
+	.check = rec_check,
+	.damaged = "an offsets file (its 16-byte header is not valid) and "
+		   "was left as it is: restore it from a backup, or move it "
+		   "away to start with no committed offsets (consumers then "
+		   "start where their auto.offset.reset says)",
+};
 
-/* Take a failed append back: the file ends at file_bytes again, durably
- * (so that no part of the failed batch can come back after a power cut),
- * or the store is broken. */
-static void cut_back(struct sl_offsets *s)
-{
-	if (sd_ftruncate(s->disk, s->fd, s->file_bytes) < 0 ||
-	    sd_fdatasync(s->disk, s->fd) < 0)
-		s->broken = true;
-}
+struct loading {
+	sl_offsets_apply_fn apply;
+	void *arg;
+	int64_t now_wall_ms;
+};
 
-static int load(struct sl_offsets *s, int64_t now_wall_ms,
-		sl_offsets_apply_fn apply, void *arg, char *err,
-		size_t errlen)
+static int load_one(void *arg, const uint8_t *p, size_t len, uint16_t version)
 {
-	uint64_t size;
-	int rc = sd_fsize(s->disk, s->fd, &size);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: %s", s->path, strerror(-rc));
-		return rc;
-	}
-	ssize_t r = sd_pread(s->disk, s->fd, s->io, SL_OFFSETS_HEADER_BYTES, 0);
-	if (r < 0) {
-		snprintf(err, errlen, "%s: read: %s", s->path,
-			 strerror((int)-r));
-		return (int)r;
-	}
-	uint16_t version = r == SL_OFFSETS_HEADER_BYTES ?
-			   header_version(s->io) : 0;
-	if (version == 0) {
-		snprintf(err, errlen, "%s is damaged or not an offsets file "
-			 "(its %d-byte header is not valid) and was left as "
-			 "it is: restore it from a backup, or move it away to "
-			 "start with no committed offsets (consumers then "
-			 "start where their auto.offset.reset says)", s->path,
-			 SL_OFFSETS_HEADER_BYTES);
-		return -EBADMSG;
-	}
-	uint64_t pos = SL_OFFSETS_HEADER_BYTES, buf_at = 0, buf_len = 0;
-	for (;;) {
-		/* the record at pos, whole, in the buffer; every pass moves
-		 * pos on by a record or ends the loop */
-		if (pos + REC_MAX_BYTES > buf_at + buf_len &&
-		    buf_at + buf_len < size) {
-			r = sd_pread(s->disk, s->fd, s->io, IO_BUF_BYTES, pos);
-			if (r < 0) {
-				snprintf(err, errlen, "%s: read: %s", s->path,
-					 strerror((int)-r));
-				return (int)r;
-			}
-			buf_at = pos;
-			buf_len = (uint64_t)r;
-		}
-		if (pos >= buf_at + buf_len)
-			break;
-		const uint8_t *p = s->io + (pos - buf_at);
-		size_t n = rec_check(p, (size_t)(buf_at + buf_len - pos),
-				     version);
-		if (n == 0)
-			break;
-		struct sl_offsets_rec rec;
-		rec_decode(p, version, now_wall_ms, &rec);
-		if ((rc = apply(arg, &rec)) < 0) {
-			snprintf(err, errlen, "%s: cannot load the record at "
-				 "byte %llu: %s", s->path,
-				 (unsigned long long)pos, strerror(-rc));
-			return rc;
-		}
-		pos += n;
-	}
-	assert(pos >= SL_OFFSETS_HEADER_BYTES && pos <= size);
-	if (pos < size) {
-		/* a torn or damaged tail: nothing after it can be trusted */
-		if ((rc = sd_ftruncate(s->disk, s->fd, pos)) < 0 ||
-		    (rc = sd_fdatasync(s->disk, s->fd)) < 0) {
-			snprintf(err, errlen, "%s: cutting its damaged tail at "
-				 "byte %llu: %s", s->path,
-				 (unsigned long long)pos, strerror(-rc));
-			return rc;
-		}
-	}
-	s->file_bytes = pos;
-	s->must_rewrite = version == FILE_VERSION_MONO;
-	return 0;
-}
-
-/* A new file: the header alone, durably. */
-static int create(struct sl_offsets *s, char *err, size_t errlen)
-{
-	uint8_t h[SL_OFFSETS_HEADER_BYTES];
-	header_put(h);
-	int rc = sd_replace(s->disk, s->path, h, sizeof(h));
-	if (rc == 0 && (rc = sd_open(s->disk, s->path, O_RDWR, 0)) >= 0) {
-		s->fd = rc;
-		s->file_bytes = sizeof(h);
-		return 0;
-	}
-	snprintf(err, errlen, "%s: creating it: %s", s->path, strerror(-rc));
-	return rc;
+	struct loading *l = arg;
+	struct sl_offsets_rec rec;
+	(void)len;
+	rec_decode(p, version, l->now_wall_ms, &rec);
+	return l->apply(l->arg, &rec);
 }
 
 int sl_offsets_open(const struct sdisk *d, const char *dir,
@@ -445,68 +325,30 @@ int sl_offsets_open(const struct sdisk *d, const char *dir,
 		    struct sl_offsets **out, char *err, size_t errlen)
 {
 	assert(d && dir && apply && out && err && errlen > 0);
-	err[0] = 0;
 	struct sl_offsets *s = calloc(1, sizeof(*s));
-	char tmp[PATH_MAX];
-	int rc;
 	if (!s) {
 		snprintf(err, errlen, "%s/%s: out of memory", dir,
 			 SL_OFFSETS_FILE);
 		return -ENOMEM;
 	}
-	s->disk = d;
-	s->fd = -1;
-	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", dir,
-			     SL_OFFSETS_FILE) >= sizeof(s->path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/%s", dir,
-			     SL_OFFSETS_TMP) >= sizeof(tmp)) {
-		snprintf(err, errlen, "%s: path too long", dir);
-		rc = -ENAMETOOLONG;
-		goto out_free;
+	struct loading l = { apply, arg, now_wall_ms };
+	uint16_t version;
+	int rc = sl_reclog_open(d, dir, &offsets_format, load_one, &l, &s->log,
+				&version, err, errlen);
+	if (rc < 0) {
+		free(s);
+		return rc;
 	}
-	if ((rc = sd_mkdir_p(d, dir)) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir,
-			 strerror(-rc));
-		goto out_free;
-	}
-	/* left by a rewrite that did not finish: the file is whole without
-	 * it (and sd_replace would truncate it anyway) */
-	if ((rc = sd_unlink(d, tmp)) < 0 && rc != -ENOENT) {
-		snprintf(err, errlen, "cannot remove %s: %s", tmp,
-			 strerror(-rc));
-		goto out_free;
-	}
-	rc = sd_open(d, s->path, O_RDWR, 0);
-	if (rc == -ENOENT) {
-		if ((rc = create(s, err, errlen)) < 0)
-			goto out_free;
-	} else if (rc < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", s->path,
-			 strerror(-rc));
-		goto out_free;
-	} else {
-		s->fd = rc;
-		if ((rc = load(s, now_wall_ms, apply, arg, err, errlen)) < 0)
-			goto out_close;
-	}
-	assert(s->fd >= 0 && s->file_bytes >= SL_OFFSETS_HEADER_BYTES);
+	s->must_rewrite = version == FILE_VERSION_MONO;
 	*out = s;
 	return 0;
-out_close:
-	sd_close(d, s->fd);
-out_free:
-	free(s);
-	return rc;
 }
 
 void sl_offsets_close(struct sl_offsets *s)
 {
 	if (!s)
 		return;
-	assert(!s->in_batch && !s->in_rewrite);
-	if (s->fd >= 0)
-		sd_close(s->disk, s->fd);
-	free(s->img);
+	sl_reclog_close(s->log);
 	free(s);
 }
 
@@ -517,161 +359,58 @@ bool sl_offsets_must_rewrite(const struct sl_offsets *s)
 
 bool sl_offsets_broken(const struct sl_offsets *s)
 {
-	return s->broken;
+	return sl_reclog_broken(s->log);
 }
 
 uint64_t sl_offsets_size(const struct sl_offsets *s)
 {
-	return s->file_bytes;
+	return sl_reclog_size(s->log);
 }
 
 /* ---- appends ---- */
 
 void sl_offsets_batch_begin(struct sl_offsets *s)
 {
-	assert(!s->in_batch && !s->in_rewrite && !s->must_rewrite);
-	s->in_batch = true;
-	s->batch_at = s->file_bytes;
-	s->batch_fill = 0;
-	s->batch_records = 0;
-	s->batch_rc = s->broken ? -EIO : 0;
+	assert(!s->must_rewrite);
+	sl_reclog_batch_begin(s->log);
 }
 
 void sl_offsets_batch_add(struct sl_offsets *s, const struct sl_offsets_rec *r)
 {
-	assert(s->in_batch && s->batch_fill <= IO_BUF_BYTES);
-	if (IO_BUF_BYTES - s->batch_fill < REC_MAX_BYTES) {
-		if (s->batch_rc == 0)
-			s->batch_rc = write_at(s, s->io, s->batch_fill,
-					       s->batch_at);
-		s->batch_at += s->batch_fill;
-		s->batch_fill = 0;
-	}
-	s->batch_fill += rec_put(s->io + s->batch_fill, r);
-	s->batch_records++;
+	sl_reclog_batch_add(s->log, rec_put(sl_reclog_batch_room(s->log), r));
 }
 
 int sl_offsets_batch_end(struct sl_offsets *s)
 {
-	assert(s->in_batch);
-	s->in_batch = false;
-	if (s->batch_records == 0)
-		return 0;
-	uint64_t end = s->batch_at + s->batch_fill;
-	int rc = s->batch_rc;
-	assert(end > s->file_bytes);
-	if (rc == 0)
-		rc = write_at(s, s->io, s->batch_fill, s->batch_at);
-	if (rc == 0 && (rc = sd_fdatasync(s->disk, s->fd)) < 0)
-		s->broken = true; /* the page cache may have dropped the pages */
-	if (rc == 0) {
-		s->file_bytes = end;
-		return 0;
-	}
-	if (!s->broken)
-		cut_back(s);
-	return rc;
+	return sl_reclog_batch_end(s->log);
 }
 
 /* ---- rewrites ---- */
 
 bool sl_offsets_compact_due(const struct sl_offsets *s, uint64_t live_bytes)
 {
-	uint64_t live = SL_OFFSETS_HEADER_BYTES + live_bytes;
-	return !s->broken && s->file_bytes >= SL_OFFSETS_COMPACT_MIN_BYTES &&
-	       s->file_bytes / SL_OFFSETS_COMPACT_RATIO >= live &&
-	       s->file_bytes >= s->compact_retry_bytes;
-}
-
-/* Room for n more bytes in the image, or the image's error set. */
-static bool img_room(struct sl_offsets *s, size_t n)
-{
-	if (s->img_rc < 0)
-		return false;
-	if (s->img_cap - s->img_len >= n)
-		return true;
-	size_t cap = s->img_cap ? s->img_cap : IO_BUF_BYTES;
-	while (cap - s->img_len < n && cap <= SIZE_MAX / 2)
-		cap *= 2;
-	uint8_t *p = cap - s->img_len >= n ? realloc(s->img, cap) : NULL;
-	if (!p) {
-		s->img_rc = -ENOMEM;
-		return false;
-	}
-	s->img = p;
-	s->img_cap = cap;
-	return true;
+	return sl_reclog_compact_due(s->log, live_bytes,
+				     SL_OFFSETS_COMPACT_MIN_BYTES,
+				     SL_OFFSETS_COMPACT_RATIO);
 }
 
 void sl_offsets_rewrite_begin(struct sl_offsets *s)
 {
-	assert(!s->in_batch && !s->in_rewrite);
-	s->in_rewrite = true;
-	s->img_len = 0;
-	s->img_rc = 0;
-	if (img_room(s, SL_OFFSETS_HEADER_BYTES)) {
-		header_put(s->img);
-		s->img_len = SL_OFFSETS_HEADER_BYTES;
-	}
+	sl_reclog_rewrite_begin(s->log);
 }
 
 void sl_offsets_rewrite_add(struct sl_offsets *s,
 			    const struct sl_offsets_rec *r)
 {
-	assert(s->in_rewrite);
-	if (img_room(s, REC_MAX_BYTES))
-		s->img_len += rec_put(s->img + s->img_len, r);
-}
-
-/* sd_replace failed: whether the old file is still at the path (the new
- * one differs in length, or cannot be told from it: then not). */
-static bool old_in_place(struct sl_offsets *s, uint64_t new_len)
-{
-	uint64_t size;
-	int fd = sd_open(s->disk, s->path, O_RDONLY, 0);
-	if (fd < 0)
-		return false;
-	bool old = sd_fsize(s->disk, fd, &size) == 0 &&
-		   size == s->file_bytes && size != new_len;
-	sd_close(s->disk, fd);
-	return old;
+	uint8_t *p = sl_reclog_rewrite_room(s->log);
+	if (p)
+		sl_reclog_rewrite_add(s->log, rec_put(p, r));
 }
 
 int sl_offsets_rewrite_end(struct sl_offsets *s)
 {
-	assert(s->in_rewrite);
-	s->in_rewrite = false;
-	int rc = s->img_rc;
-	size_t len = s->img_len;
-	if (rc == 0 && s->broken)
-		rc = -EIO;
-	if (rc == 0) {
-		assert(len >= SL_OFFSETS_HEADER_BYTES &&
-		       header_version(s->img) == FILE_VERSION);
-		rc = sd_replace(s->disk, s->path, s->img, len);
-		if (rc < 0 && !old_in_place(s, len))
-			s->broken = true; /* the rename may not survive a cut */
-	}
-	/* the image can be as large as the live state: not kept */
-	free(s->img);
-	s->img = NULL;
-	s->img_cap = s->img_len = 0;
-	if (rc == 0) {
-		int fd = sd_open(s->disk, s->path, O_RDWR, 0);
-		if (fd < 0) {
-			/* the old handle is the replaced file's */
-			s->broken = true;
-			return fd;
-		}
-		sd_close(s->disk, s->fd);
-		s->fd = fd;
-		s->file_bytes = len;
-		s->compact_retry_bytes = 0;
+	int rc = sl_reclog_rewrite_end(s->log);
+	if (rc == 0)
 		s->must_rewrite = false;
-		return 0;
-	}
-	if (!s->broken)
-		/* the old file stays; not again until it has doubled */
-		s->compact_retry_bytes = s->file_bytes * 2;
 	return rc;
 }

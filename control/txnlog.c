@@ -102,6 +102,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/reclog.h"
 #include "control/txnlog.h"
 #include "proto/record_batch.h" /* rb_put*, rb_be*, rb_crc32c */
 #include "storage/disk.h"
@@ -120,47 +121,18 @@
 		       SL_TXNLOG_GROUP_MAX + SL_TXNLOG_TOPIC_MAX + \
 		       SL_TXNLOG_META_MAX)
 #define STATE_MAX 5
-#define IO_BUF_BYTES (64 * 1024)
 
 _Static_assert(REC_MAX_BYTES == 5148, "the format's largest record");
-_Static_assert(REC_MAX_BYTES <= IO_BUF_BYTES, "a record fits the buffer");
+_Static_assert(REC_MAX_BYTES <= SL_RECLOG_IO_BYTES, "a record fits a read");
+_Static_assert(SL_TXNLOG_HEADER_BYTES == SL_RECLOG_HEADER_BYTES,
+	       "the file's header is the record log's");
 _Static_assert(SL_TXNLOG_META_MAX < REC_META_NULL, "0xffff means null");
 
 struct sl_txnlog {
-	const struct sdisk *disk;
-	int fd;
-	char path[PATH_MAX];
-	uint64_t file_bytes;           /* where the next record goes */
-	uint64_t compact_retry_bytes;  /* after a failed rewrite */
-	bool broken;
-	bool in_batch, in_rewrite;
-	uint64_t batch_at;             /* where io's bytes go */
-	size_t batch_fill;
-	uint32_t batch_records;
-	int batch_rc;
-	uint8_t *img;                  /* a rewrite's image */
-	size_t img_len, img_cap;
-	int img_rc;
-	uint8_t io[IO_BUF_BYTES];
+	struct sl_reclog *log;         /* the file (control/reclog.h) */
 };
 
 /* ---- records ---- */
-
-static void header_put(uint8_t *p)
-{
-	rb_put32(p, FILE_MAGIC);
-	rb_put16(p + 4, FILE_VERSION);
-	rb_put16(p + 6, SL_TXNLOG_HEADER_BYTES);
-	rb_put32(p + 8, 0);
-	rb_put32(p + 12, rb_crc32c(p, 12));
-}
-
-static bool header_ok(const uint8_t *p)
-{
-	return rb_be32(p) == FILE_MAGIC && rb_be16(p + 4) == FILE_VERSION &&
-	       rb_be16(p + 6) == SL_TXNLOG_HEADER_BYTES &&
-	       rb_be32(p + 8) == 0 && rb_be32(p + 12) == rb_crc32c(p, 12);
-}
 
 static bool id_ok(const struct sl_txnlog_rec *r)
 {
@@ -382,95 +354,39 @@ static size_t rec_get(const uint8_t *p, size_t avail, struct sl_txnlog_rec *r)
 
 /* ---- the file ---- */
 
-static int write_at(struct sl_txnlog *s, const uint8_t *p, size_t n,
-		    uint64_t at)
+static size_t rec_check(const uint8_t *p, size_t avail, uint16_t version)
 {
-	if (n == 0)
-		return 0;
-	ssize_t w = sd_pwrite(s->disk, s->fd, p, n, at);
-	if (w < 0)
-		return (int)w;
-	return (size_t)w == n ? 0 : -EIO;
+	struct sl_txnlog_rec r;
+	(void)version;
+	return rec_get(p, avail, &r);
 }
 
-static int load(struct sl_txnlog *s, sl_txnlog_apply_fn apply, void *arg,
-		char *err, size_t errlen)
-{
-	uint64_t size;
-	int rc = sd_fsize(s->disk, s->fd, &size);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: %s", s->path, strerror(-rc));
-		return rc;
-	}
-	ssize_t r = sd_pread(s->disk, s->fd, s->io, SL_TXNLOG_HEADER_BYTES, 0);
-	if (r < 0) {
-		snprintf(err, errlen, "%s: read: %s", s->path,
-			 strerror((int)-r));
-		return (int)r;
-	}
-	if (r != SL_TXNLOG_HEADER_BYTES || !header_ok(s->io)) {
-		snprintf(err, errlen, "%s is damaged or not a transaction log "
-			 "(its %d-byte header is not valid) and was left as "
-			 "it is: restore it from a backup, or move it away to "
-			 "start with no transactional ids (transactional "
-			 "producers then initialize again)", s->path,
-			 SL_TXNLOG_HEADER_BYTES);
-		return -EBADMSG;
-	}
-	uint64_t pos = SL_TXNLOG_HEADER_BYTES, buf_at = 0, buf_len = 0;
-	for (;;) {
-		/* every pass moves pos on by a record or ends the loop */
-		if (pos + REC_MAX_BYTES > buf_at + buf_len &&
-		    buf_at + buf_len < size) {
-			r = sd_pread(s->disk, s->fd, s->io, IO_BUF_BYTES, pos);
-			if (r < 0) {
-				snprintf(err, errlen, "%s: read: %s", s->path,
-					 strerror((int)-r));
-				return (int)r;
-			}
-			buf_at = pos;
-			buf_len = (uint64_t)r;
-		}
-		if (pos >= buf_at + buf_len)
-			break;
-		struct sl_txnlog_rec rec;
-		size_t n = rec_get(s->io + (pos - buf_at),
-				   (size_t)(buf_at + buf_len - pos), &rec);
-		if (n == 0)
-			break;
-		if ((rc = apply(arg, &rec)) < 0) {
-			snprintf(err, errlen, "%s: cannot load the record at "
-				 "byte %llu: %s", s->path,
-				 (unsigned long long)pos, strerror(-rc));
-			return rc;
-		}
-		pos += n;
-	}
-	assert(pos >= SL_TXNLOG_HEADER_BYTES && pos <= size);
-	if (pos < size &&
-	    ((rc = sd_ftruncate(s->disk, s->fd, pos)) < 0 ||
-	     (rc = sd_fdatasync(s->disk, s->fd)) < 0)) {
-		snprintf(err, errlen, "%s: cutting its damaged tail at byte "
-			 "%llu: %s", s->path, (unsigned long long)pos,
-			 strerror(-rc));
-		return rc;
-	}
-	s->file_bytes = pos;
-	return 0;
-}
+static const struct sl_reclog_format txnlog_format = {
+	.file = SL_TXNLOG_FILE,
+	.magic = FILE_MAGIC,
+	.version = FILE_VERSION,
+	.record_max = REC_MAX_BYTES,
+	.check = rec_check,
+	.damaged = "a transaction log (its 16-byte header is not valid) and "
+		   "was left as it is: restore it from a backup, or move it "
+		   "away to start with no transactional ids (transactional "
+		   "producers then initialize again)",
+};
 
-static int create(struct sl_txnlog *s, char *err, size_t errlen)
+struct loading {
+	sl_txnlog_apply_fn apply;
+	void *arg;
+};
+
+static int load_one(void *arg, const uint8_t *p, size_t len, uint16_t version)
 {
-	uint8_t h[SL_TXNLOG_HEADER_BYTES];
-	header_put(h);
-	int rc = sd_replace(s->disk, s->path, h, sizeof(h));
-	if (rc == 0 && (rc = sd_open(s->disk, s->path, O_RDWR, 0)) >= 0) {
-		s->fd = rc;
-		s->file_bytes = sizeof(h);
-		return 0;
-	}
-	snprintf(err, errlen, "%s: creating it: %s", s->path, strerror(-rc));
-	return rc;
+	struct loading *l = arg;
+	struct sl_txnlog_rec r;
+	(void)version;
+	size_t n = rec_get(p, len, &r);
+	assert(n == len);
+	(void)n;
+	return l->apply(l->arg, &r);
 }
 
 int sl_txnlog_open(const struct sdisk *d, const char *dir,
@@ -478,220 +394,81 @@ int sl_txnlog_open(const struct sdisk *d, const char *dir,
 		   struct sl_txnlog **out, char *err, size_t errlen)
 {
 	assert(d && dir && apply && out && err && errlen > 0);
-	err[0] = 0;
-	char tmp[PATH_MAX];
-	int rc;
 	struct sl_txnlog *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "%s/%s: out of memory", dir,
 			 SL_TXNLOG_FILE);
 		return -ENOMEM;
 	}
-	s->disk = d;
-	s->fd = -1;
-	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", dir,
-			     SL_TXNLOG_FILE) >= sizeof(s->path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/%s", dir,
-			     SL_TXNLOG_TMP) >= sizeof(tmp)) {
-		snprintf(err, errlen, "%s: path too long", dir);
-		rc = -ENAMETOOLONG;
-		goto out_free;
+	struct loading l = { apply, arg };
+	uint16_t version;
+	int rc = sl_reclog_open(d, dir, &txnlog_format, load_one, &l, &s->log,
+				&version, err, errlen);
+	if (rc < 0) {
+		free(s);
+		return rc;
 	}
-	if ((rc = sd_mkdir_p(d, dir)) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir,
-			 strerror(-rc));
-		goto out_free;
-	}
-	if ((rc = sd_unlink(d, tmp)) < 0 && rc != -ENOENT) {
-		snprintf(err, errlen, "cannot remove %s: %s", tmp,
-			 strerror(-rc));
-		goto out_free;
-	}
-	rc = sd_open(d, s->path, O_RDWR, 0);
-	if (rc == -ENOENT) {
-		if ((rc = create(s, err, errlen)) < 0)
-			goto out_free;
-	} else if (rc < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", s->path,
-			 strerror(-rc));
-		goto out_free;
-	} else {
-		s->fd = rc;
-		if ((rc = load(s, apply, arg, err, errlen)) < 0)
-			goto out_close;
-	}
-	assert(s->fd >= 0 && s->file_bytes >= SL_TXNLOG_HEADER_BYTES);
 	*out = s;
 	return 0;
-out_close:
-	sd_close(d, s->fd);
-out_free:
-	free(s);
-	return rc;
 }
 
 void sl_txnlog_close(struct sl_txnlog *s)
 {
 	if (!s)
 		return;
-	assert(!s->in_batch && !s->in_rewrite);
-	if (s->fd >= 0)
-		sd_close(s->disk, s->fd);
-	free(s->img);
+	sl_reclog_close(s->log);
 	free(s);
 }
 
 bool sl_txnlog_broken(const struct sl_txnlog *s)
 {
-	return s->broken;
+	return sl_reclog_broken(s->log);
 }
 
 uint64_t sl_txnlog_size(const struct sl_txnlog *s)
 {
-	return s->file_bytes;
+	return sl_reclog_size(s->log);
 }
 
 /* ---- appends ---- */
 
 void sl_txnlog_batch_begin(struct sl_txnlog *s)
 {
-	assert(!s->in_batch && !s->in_rewrite);
-	s->in_batch = true;
-	s->batch_at = s->file_bytes;
-	s->batch_fill = 0;
-	s->batch_records = 0;
-	s->batch_rc = s->broken ? -EIO : 0;
+	sl_reclog_batch_begin(s->log);
 }
 
 void sl_txnlog_batch_add(struct sl_txnlog *s, const struct sl_txnlog_rec *r)
 {
-	assert(s->in_batch && s->batch_fill <= IO_BUF_BYTES);
-	if (IO_BUF_BYTES - s->batch_fill < REC_MAX_BYTES) {
-		if (s->batch_rc == 0)
-			s->batch_rc = write_at(s, s->io, s->batch_fill,
-					       s->batch_at);
-		s->batch_at += s->batch_fill;
-		s->batch_fill = 0;
-	}
-	s->batch_fill += rec_put(s->io + s->batch_fill, r);
-	s->batch_records++;
+	sl_reclog_batch_add(s->log, rec_put(sl_reclog_batch_room(s->log), r));
 }
 
 int sl_txnlog_batch_end(struct sl_txnlog *s)
 {
-	assert(s->in_batch);
-	s->in_batch = false;
-	if (s->batch_records == 0)
-		return 0;
-	uint64_t end = s->batch_at + s->batch_fill;
-	int rc = s->batch_rc;
-	assert(end > s->file_bytes);
-	if (rc == 0)
-		rc = write_at(s, s->io, s->batch_fill, s->batch_at);
-	if (rc == 0 && (rc = sd_fdatasync(s->disk, s->fd)) < 0)
-		s->broken = true; /* the page cache may have dropped it */
-	if (rc == 0) {
-		s->file_bytes = end;
-		return 0;
-	}
-	if (!s->broken &&
-	    (sd_ftruncate(s->disk, s->fd, s->file_bytes) < 0 ||
-	     sd_fdatasync(s->disk, s->fd) < 0))
-		s->broken = true;
-	return rc;
+	return sl_reclog_batch_end(s->log);
 }
 
 /* ---- rewrites ---- */
 
 bool sl_txnlog_compact_due(const struct sl_txnlog *s, uint64_t live_bytes)
 {
-	uint64_t live = SL_TXNLOG_HEADER_BYTES + live_bytes;
-	return !s->broken && s->file_bytes >= SL_TXNLOG_COMPACT_MIN_BYTES &&
-	       s->file_bytes / SL_TXNLOG_COMPACT_RATIO >= live &&
-	       s->file_bytes >= s->compact_retry_bytes;
-}
-
-static bool img_room(struct sl_txnlog *s, size_t n)
-{
-	if (s->img_rc < 0)
-		return false;
-	if (s->img_cap - s->img_len >= n)
-		return true;
-	size_t cap = s->img_cap ? s->img_cap : IO_BUF_BYTES;
-	while (cap - s->img_len < n && cap <= SIZE_MAX / 2)
-		cap *= 2;
-	uint8_t *p = cap - s->img_len >= n ? realloc(s->img, cap) : NULL;
-	if (!p) {
-		s->img_rc = -ENOMEM;
-		return false;
-	}
-	s->img = p;
-	s->img_cap = cap;
-	return true;
+	return sl_reclog_compact_due(s->log, live_bytes,
+				     SL_TXNLOG_COMPACT_MIN_BYTES,
+				     SL_TXNLOG_COMPACT_RATIO);
 }
 
 void sl_txnlog_rewrite_begin(struct sl_txnlog *s)
 {
-	assert(!s->in_batch && !s->in_rewrite);
-	s->in_rewrite = true;
-	s->img_len = 0;
-	s->img_rc = 0;
-	if (img_room(s, SL_TXNLOG_HEADER_BYTES)) {
-		header_put(s->img);
-		s->img_len = SL_TXNLOG_HEADER_BYTES;
-	}
+	sl_reclog_rewrite_begin(s->log);
 }
 
 void sl_txnlog_rewrite_add(struct sl_txnlog *s, const struct sl_txnlog_rec *r)
 {
-	assert(s->in_rewrite);
-	if (img_room(s, REC_MAX_BYTES))
-		s->img_len += rec_put(s->img + s->img_len, r);
-}
-
-/* sd_replace failed: whether the old file is still at the path. */
-static bool old_in_place(struct sl_txnlog *s, uint64_t new_len)
-{
-	uint64_t size;
-	int fd = sd_open(s->disk, s->path, O_RDONLY, 0);
-	if (fd < 0)
-		return false;
-	bool old = sd_fsize(s->disk, fd, &size) == 0 &&
-		   size == s->file_bytes && size != new_len;
-	sd_close(s->disk, fd);
-	return old;
+	uint8_t *p = sl_reclog_rewrite_room(s->log);
+	if (p)
+		sl_reclog_rewrite_add(s->log, rec_put(p, r));
 }
 
 int sl_txnlog_rewrite_end(struct sl_txnlog *s)
 {
-	assert(s->in_rewrite);
-	s->in_rewrite = false;
-	int rc = s->img_rc;
-	size_t len = s->img_len;
-	if (rc == 0 && s->broken)
-		rc = -EIO;
-	if (rc == 0) {
-		assert(len >= SL_TXNLOG_HEADER_BYTES && header_ok(s->img));
-		rc = sd_replace(s->disk, s->path, s->img, len);
-		if (rc < 0 && !old_in_place(s, len))
-			s->broken = true;
-	}
-	free(s->img);
-	s->img = NULL;
-	s->img_cap = s->img_len = 0;
-	if (rc == 0) {
-		int fd = sd_open(s->disk, s->path, O_RDWR, 0);
-		if (fd < 0) {
-			s->broken = true;
-			return fd;
-		}
-		sd_close(s->disk, s->fd);
-		s->fd = fd;
-		s->file_bytes = len;
-		s->compact_retry_bytes = 0;
-		return 0;
-	}
-	if (!s->broken)
-		s->compact_retry_bytes = s->file_bytes * 2;
-	return rc;
+	return sl_reclog_rewrite_end(s->log);
 }
