@@ -92,8 +92,8 @@ struct kx_topic {
 				   when named by id */
 	int32_t name_len;
 	uint32_t first, count;  /* its partitions in parts[] */
-	uint32_t id;            /* named by id (Fetch v13+): the topic's,
-				   0 for an id that is none of ours */
+	uint32_t id;            /* named by id (Fetch, Produce v13+): the
+				   topic's, 0 for an id that is none of ours */
 	struct kc_uuid uuid;    /* named by id: the id asked for */
 };
 
@@ -111,7 +111,7 @@ struct kx_req {
 	int32_t max_wait_ms, min_bytes, max_bytes;
 	int16_t error;          /* fetch: the top-level error */
 	int8_t isolation;       /* fetch: the client's isolation_level */
-	uint8_t by_id;          /* topics named by id (Fetch v13+) */
+	uint8_t by_id;          /* topics named by id (Fetch, Produce v13+) */
 	uint32_t nmarkers;      /* WriteTxnMarkers: its markers (struct
 				   kx_marker), after parts[] */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
@@ -1015,7 +1015,8 @@ static const void *kx_next(struct kx_iter *it)
  * Produce, Fetch and ListOffsets requests share a shape: an array of
  * topics, each a name (the first member) and an array of partitions at
  * parts_off, each partition starting with its int32 index; or, when
- * shape->id_off >= 0 (Fetch v13+), each topic named by its id there.
+ * shape->id_off >= 0 (Fetch v13+, Produce v13+), each topic named by its
+ * id there.
  * kx_begin() reads that shape once: it checks the counts, allocates the
  * request's message and fills its topics (names copied, ids kept) and
  * partitions (looked up; UNKNOWN_TOPIC_OR_PARTITION where there is none,
@@ -1170,6 +1171,9 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 	struct kx_iter it = KX_ITER(&r->topic_data, struct kc_produce_req_topic,
 				    partition_data,
 				    struct kc_produce_req_partition);
+	/* v13+ (KIP-516): topics by id, looked up as Fetch v13+ does */
+	if (h->api_version >= 13)
+		it.id_off = (long)offsetof(struct kc_produce_req_topic, topic_id);
 	struct dp_msg *m = kx_begin(n, c, h, &it);
 	if (!m)
 		return;
@@ -1334,6 +1338,9 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
 		const struct kc_fetch_req_partition *e = kx_next(&it);
+		/* v18's high_watermark (tagged, KIP-1166) is a follower's
+		 * own, for the leader's replica state: a consumer leaves it
+		 * at its default and it changes nothing here */
 		pp->offset = e->fetch_offset;
 		pp->lso = -1;
 		uint32_t mb = e->partition_max_bytes > 0 ?
@@ -1830,6 +1837,8 @@ static void finish_produce(struct dp_net *n, struct dp_msg *m)
 		struct kx_topic *t = &x->topics[i];
 		memset(&ts[i], 0, sizeof(ts[i]));
 		ts[i].name = (struct kc_str){ t->name, t->name_len };
+		/* v13+: the id asked for, echoed (also one no topic has) */
+		ts[i].topic_id = t->uuid;
 		ts[i].partition_responses = (struct kc_array){
 			&ps[t->first], (int32_t)t->count };
 		bound += 16 + (size_t)t->name_len + t->count * 48;

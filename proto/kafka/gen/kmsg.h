@@ -62,7 +62,7 @@ enum kc_api_key {
 	KC_API_CONSUMER_GROUP_DESCRIBE = 69,
 };
 
-/* ---- Produce (key 0): Kafka v0-13, flexible v9+; served v0-11 ---- */
+/* ---- Produce (key 0): Kafka v0-13, flexible v9+; served v0-13 ---- */
 
 /* ProduceRequest.TopicData[].PartitionData[] */
 struct kc_produce_req_partition {
@@ -124,7 +124,7 @@ struct kc_produce_resp {
 	struct kc_array node_endpoints; /* of struct kc_produce_resp_node_endpoint, v10+, tag 0 */
 };
 
-/* ---- Fetch (key 1): Kafka v0-18, flexible v12+; served v0-17 ---- */
+/* ---- Fetch (key 1): Kafka v0-18, flexible v12+; served v0-18 ---- */
 
 /* FetchRequest.ReplicaState */
 struct kc_fetch_req_replica_state {
