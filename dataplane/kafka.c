@@ -485,6 +485,9 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 		}
 	}
 	struct kc_metadata_resp resp = {
+		/* v13+ (KIP-1102): Kafka's brokers set it only to ask a
+		 * client to rebootstrap, which one broker never needs */
+		.error_code = 0,
 		.brokers = { &self, 1 },
 		.cluster_id = { "sluice", 6 },
 		.controller_id = node,
@@ -1370,6 +1373,7 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 #define KX_TS_MAX_TIMESTAMP -3    /* v7+, KIP-734 */
 #define KX_TS_EARLIEST_LOCAL -4   /* v8+, KIP-405 */
 #define KX_TS_LATEST_TIERED -5    /* v9+, KIP-1005 */
+#define KX_TS_EARLIEST_PENDING_UPLOAD -6 /* v11+, KIP-1023 */
 #define KX_LIST_UNSUPPORTED INT64_MIN
 #define KX_LIST_NONE (INT64_MIN + 1)
 
@@ -1378,8 +1382,10 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
  * timestamp ts at version v, as Kafka answers them (KafkaApis, Partition
  * and UnifiedLog.fetchOffsetByTimestamp): KX_LIST_UNSUPPORTED for a
  * negative timestamp the version does not know (UNSUPPORTED_VERSION);
- * KX_LIST_NONE for "no offset, no error" (the latest tiered offset: no
- * tiered storage here, -1 as Kafka without it).  The earliest local
+ * KX_LIST_NONE for "no offset, no error" (the latest tiered offset and
+ * the earliest pending upload offset: no tiered storage here, offset and
+ * epoch -1 as Kafka without it, UnifiedLog.fetchOffsetByTimestamp).  The
+ * earliest local
  * offset is the earliest (all of a log is local).  The largest
  * timestamp (v7+) is the storage core's (slog_max_timestamp).
  */
@@ -1394,6 +1400,8 @@ static int64_t list_timestamp(int16_t v, int64_t ts)
 	if (ts == KX_TS_EARLIEST_LOCAL && v >= 8)
 		return KX_TS_EARLIEST;
 	if (ts == KX_TS_LATEST_TIERED && v >= 9)
+		return KX_LIST_NONE;
+	if (ts == KX_TS_EARLIEST_PENDING_UPLOAD && v >= 11)
 		return KX_LIST_NONE;
 	return KX_LIST_UNSUPPORTED;
 }

@@ -14,8 +14,9 @@
  *     kcat produced (skipped, and said, without kcat); Fetch v17 of an
  *     unknown topic id
  *     is UNKNOWN_TOPIC_ID per partition, the id echoed;
- *   - ListOffsets v0 (old_style_offsets, max_num_offsets) and v10 (-1..-5
- *     and a timestamp unknown to the version);
+ *   - ListOffsets v0 (old_style_offsets, max_num_offsets), v10 and v11
+ *     (-1..-6, a timestamp unknown to the version; v11's -6, the earliest
+ *     pending upload offset, none without tiered storage);
  *   - Produce v13 by topic id (the id echoed; an unknown id
  *     UNKNOWN_TOPIC_ID), read back by Fetch v18 with the follower's
  *     high_watermark tag set (nothing changes), answers to the byte count.
@@ -413,26 +414,41 @@ static int t_list_offsets(void)
 	CHECK(p.old_style_offsets.count == 1 && o[0] == 0);
 	CHECK(list(fd, 0, -3, 10, &p) == 0);
 	CHECK(p.error_code == 35 && p.old_style_offsets.count == 0);
-	/* v10 */
+	/* v10 and v11: -6, the earliest pending upload offset (KIP-1023),
+	 * is v11's, and without tiered storage none (offset and epoch -1, no
+	 * error), as Kafka without it */
 	static const struct {
+		int16_t v;
 		int64_t ts, offset;
 		int16_t err;
 		int32_t epoch;
 	} cases[] = {
-		{ -1, 5, 0, 0 },   { -2, 0, 0, 0 },   { -4, 0, 0, 0 },
-		{ -5, -1, 0, -1 }, { -6, -1, 35, -1 }, { TS0, 2, 0, 0 },
+		{ 10, -1, 5, 0, 0 },    { 10, -2, 0, 0, 0 },
+		{ 10, -4, 0, 0, 0 },    { 10, -5, -1, 0, -1 },
+		{ 10, -6, -1, 35, -1 }, { 10, TS0, 2, 0, 0 },
+		{ 11, -1, 5, 0, 0 },    { 11, -2, 0, 0, 0 },
+		{ 11, -4, 0, 0, 0 },
+		{ 11, -5, -1, 0, -1 },  { 11, -6, -1, 0, -1 },
+		{ 11, -7, -1, 35, -1 }, { 11, TS0, 2, 0, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK(list(fd, 10, cases[i].ts, 1, &p) == 0);
+		CHECK(list(fd, cases[i].v, cases[i].ts, 1, &p) == 0);
+		int64_t ts_want = -1; /* for these, as Kafka */
 		if (p.error_code != cases[i].err || p.offset != cases[i].offset ||
-		    p.leader_epoch != cases[i].epoch || p.timestamp != -1)
-			fprintf(stderr, "ts %lld: error %d offset %lld epoch %d\n",
+		    p.leader_epoch != cases[i].epoch || p.timestamp != ts_want)
+			fprintf(stderr, "v%d ts %lld: error %d offset %lld "
+				"epoch %d\n", cases[i].v,
 				(long long)cases[i].ts, p.error_code,
 				(long long)p.offset, p.leader_epoch);
 		CHECK(p.error_code == cases[i].err);
 		CHECK(p.offset == cases[i].offset);
-		CHECK(p.leader_epoch == cases[i].epoch && p.timestamp == -1);
+		CHECK(p.leader_epoch == cases[i].epoch && p.timestamp == ts_want);
 	}
+	/* v11's answer: header v1, throttle, [topic "kv", [index, error,
+	 * timestamp, offset, epoch, tags], tags], tags */
+	CHECK(list(fd, 11, -6, 1, &p) == 0);
+	CHECK(kw_resp_len() == 5 + 4 + 1 +
+				       (3 + 1 + (4 + 2 + 8 + 8 + 4 + 1) + 1) + 1);
 	/* v1: -4 is v8's: UNSUPPORTED_VERSION */
 	CHECK(list(fd, 1, -4, 1, &p) == 0);
 	CHECK(p.error_code == 35 && p.offset == -1);

@@ -4,8 +4,10 @@
  * 'integration', tests/lib/broker.h), every field of the answers checked:
  *   - Metadata v0 (an empty list is every topic; automatic creation
  *     answers LEADER_NOT_AVAILABLE, then the topic), v1 (an empty list is
- *     none), v12 (topic ids; topics named by id; an unknown id is
- *     UNKNOWN_TOPIC_ID with a null name), v11 with an id: INVALID_REQUEST;
+ *     none), v12 and v13 (topic ids; topics named by id; an unknown id
+ *     is UNKNOWN_TOPIC_ID with a null name; v13's top-level error code
+ *     0, its answer v12's and those 2 bytes), v11 with an id:
+ *     INVALID_REQUEST;
  *   - DeleteRecords v0 and v2: the low watermark moves, ListOffsets
  *     earliest and Fetch follow it; above the high watermark is
  *     OFFSET_OUT_OF_RANGE, an unknown partition UNKNOWN_TOPIC_OR_PARTITION;
@@ -103,11 +105,12 @@ static int t_metadata(void)
 	t = r->topics.items;
 	CHECK(r->topics.count == 1 && t->error_code == 0);
 	CHECK(str_is(t->name, "mt-auto") && t->partitions.count >= 1);
-	/* v12: every topic with its id */
+	/* v13: every topic with its id, the top-level error 0 */
 	q.topics = (struct kc_array){ NULL, -1 };
-	CHECK(!kw_call(fd, KC_API_METADATA, 12, &q, &u));
-	if (check_mt(r, 12))
+	CHECK(!kw_call(fd, KC_API_METADATA, 13, &q, &u));
+	if (check_mt(r, 13))
 		return -1;
+	CHECK(r->error_code == 0);
 	t = find_topic(r, "mt");
 	uint32_t id = sl_topic_uuid_id(t->topic_id.b);
 	CHECK(id != 0);
@@ -121,6 +124,10 @@ static int t_metadata(void)
 	sl_topic_uuid(999999, byid[1].topic_id.b);
 	q.topics = (struct kc_array){ byid, 2 };
 	CHECK(!kw_call(fd, KC_API_METADATA, 12, &q, &u));
+	long len12 = kw_resp_len();
+	/* v13 is v12 and the top-level error code (int16, 0) */
+	CHECK(!kw_call(fd, KC_API_METADATA, 13, &q, &u));
+	CHECK(r->error_code == 0 && kw_resp_len() == len12 + 2);
 	CHECK(r->topics.count == 2);
 	t = r->topics.items;
 	const struct kc_metadata_topic *known = NULL, *unknown = NULL;

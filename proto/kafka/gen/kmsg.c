@@ -1547,8 +1547,8 @@ _Static_assert(sizeof(struct kc_consumer_group_describe_resp) <= KC_BODY_MAX, "k
 const struct kc_api kc_apis[] = {
 	{KC_API_PRODUCE, "Produce", 0, 13, 0, 13, 9, &s_produce_req, &s_produce_resp},
 	{KC_API_FETCH, "Fetch", 0, 18, 0, 18, 12, &s_fetch_req, &s_fetch_resp},
-	{KC_API_LIST_OFFSETS, "ListOffsets", 0, 10, 0, 11, 6, &s_list_offsets_req, &s_list_offsets_resp},
-	{KC_API_METADATA, "Metadata", 0, 12, 0, 13, 9, &s_metadata_req, &s_metadata_resp},
+	{KC_API_LIST_OFFSETS, "ListOffsets", 0, 11, 0, 11, 6, &s_list_offsets_req, &s_list_offsets_resp},
+	{KC_API_METADATA, "Metadata", 0, 13, 0, 13, 9, &s_metadata_req, &s_metadata_resp},
 	{KC_API_OFFSET_COMMIT, "OffsetCommit", 0, 9, 0, 10, 8, &s_offset_commit_req, &s_offset_commit_resp},
 	{KC_API_OFFSET_FETCH, "OffsetFetch", 0, 9, 0, 10, 6, &s_offset_fetch_req, &s_offset_fetch_resp},
 	{KC_API_FIND_COORDINATOR, "FindCoordinator", 0, 6, 0, 6, 3, &s_find_coordinator_req, &s_find_coordinator_resp},

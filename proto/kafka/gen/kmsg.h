@@ -226,7 +226,7 @@ struct kc_fetch_resp {
 	struct kc_array node_endpoints; /* of struct kc_fetch_resp_node_endpoint, v16+, tag 0 */
 };
 
-/* ---- ListOffsets (key 2): Kafka v0-11, flexible v6+; served v0-10 ---- */
+/* ---- ListOffsets (key 2): Kafka v0-11, flexible v6+; served v0-11 ---- */
 
 /* ListOffsetsRequest.Topics[].Partitions[] */
 struct kc_list_offsets_req_partition {
@@ -268,7 +268,7 @@ struct kc_list_offsets_resp {
 	struct kc_array topics; /* of struct kc_list_offsets_resp_topic */
 };
 
-/* ---- Metadata (key 3): Kafka v0-13, flexible v9+; served v0-12 ---- */
+/* ---- Metadata (key 3): Kafka v0-13, flexible v9+; served v0-13 ---- */
 
 /* MetadataRequest.Topics[] */
 struct kc_metadata_req_topic {
