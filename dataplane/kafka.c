@@ -836,7 +836,11 @@ static void describe_cluster(struct dp_net *n, struct dp_conn *c,
 		.port = cfg->kafka_advertised_port ? cfg->kafka_advertised_port :
 						     n->dp->kafka_port,
 		.rack = { NULL, -1 },
+		/* v2+ (KIP-1073): the one broker serves, so it is never
+		 * fenced, and include_fenced_brokers adds no other */
+		.is_fenced = false,
 	};
+	(void)r->include_fenced_brokers;
 	struct kc_describe_cluster_resp resp = {
 		.error_message = { NULL, -1 },
 		.endpoint_type = KX_ENDPOINT_BROKER,
@@ -2263,6 +2267,9 @@ static void finish_describe_log_dirs(struct dp_net *n, struct dp_msg *m)
 		.topics = { ts, (int32_t)nt },
 		.total_bytes = -1,
 		.usable_bytes = -1,
+		/* v5+: a cordoned dir takes no new partitions (Kafka's
+		 * cordoned.log.dirs); sluice's one dir never is */
+		.is_cordoned = false,
 	};
 	struct statvfs sv;
 	if (statvfs(dir, &sv) == 0) {

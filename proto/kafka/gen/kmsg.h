@@ -1092,7 +1092,7 @@ struct kc_alter_configs_resp {
 	struct kc_array responses; /* of struct kc_alter_configs_resp_resource_response */
 };
 
-/* ---- DescribeLogDirs (key 35): Kafka v0-5, flexible v2+; served v0-4 ---- */
+/* ---- DescribeLogDirs (key 35): Kafka v0-5, flexible v2+; served v0-5 ---- */
 
 /* DescribeLogDirsRequest.Topics[] */
 struct kc_describe_log_dirs_req_describable_log_dir_topic {
@@ -1263,7 +1263,7 @@ struct kc_offset_delete_resp {
 	struct kc_array topics; /* of struct kc_offset_delete_resp_topic */
 };
 
-/* ---- DescribeCluster (key 60): Kafka v0-2, flexible v0+; served v0-1 ---- */
+/* ---- DescribeCluster (key 60): Kafka v0-2, flexible v0+; served v0-2 ---- */
 
 /* DescribeClusterRequest */
 struct kc_describe_cluster_req {
