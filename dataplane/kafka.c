@@ -1593,6 +1593,11 @@ static void write_txn_markers(struct dp_net *n, struct dp_conn *c,
 					.producer_id = e->producer_id,
 					.epoch = e->producer_epoch,
 					.commit = e->transaction_result ? 1 : 0,
+					/* v2+ (KIP-1228): 2+ fences the
+					 * epoch strictly; the marker
+					 * written is the same */
+					.txn_version = e->transaction_version > 0 ?
+						(uint8_t)e->transaction_version : 0,
 					.coordinator_epoch = e->coordinator_epoch,
 					.timeout_ms = KX_MARKER_TIMEOUT_MS,
 				};

@@ -1568,7 +1568,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 5, 0, 5, 3, &s_add_partitions_to_txn_req, &s_add_partitions_to_txn_resp},
 	{KC_API_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 4, 0, 4, 3, &s_add_offsets_to_txn_req, &s_add_offsets_to_txn_resp},
 	{KC_API_END_TXN, "EndTxn", 0, 5, 0, 5, 3, &s_end_txn_req, &s_end_txn_resp},
-	{KC_API_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 1, 0, 2, 1, &s_write_txn_markers_req, &s_write_txn_markers_resp},
+	{KC_API_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 2, 0, 2, 1, &s_write_txn_markers_req, &s_write_txn_markers_resp},
 	{KC_API_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 4, 0, 5, 3, &s_txn_offset_commit_req, &s_txn_offset_commit_resp},
 	{KC_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 0, 4, 4, &s_describe_configs_req, &s_describe_configs_resp},
 	{KC_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 0, 2, 2, &s_alter_configs_req, &s_alter_configs_resp},

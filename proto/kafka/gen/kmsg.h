@@ -930,7 +930,7 @@ struct kc_end_txn_resp {
 	int16_t producer_epoch; /* v5+, default -1 */
 };
 
-/* ---- WriteTxnMarkers (key 27): Kafka v0-2, flexible v1+; served v0-1 ---- */
+/* ---- WriteTxnMarkers (key 27): Kafka v0-2, flexible v1+; served v0-2 ---- */
 
 /* WriteTxnMarkersRequest.Markers[].Topics[] */
 struct kc_write_txn_markers_req_writable_txn_marker_topic {
