@@ -92,8 +92,8 @@ struct kx_topic {
 				   when named by id */
 	int32_t name_len;
 	uint32_t first, count;  /* its partitions in parts[] */
-	uint32_t id;            /* named by id (Fetch v13+): the topic's,
-				   0 for an id that is none of ours */
+	uint32_t id;            /* named by id (Fetch, Produce v13+): the
+				   topic's, 0 for an id that is none of ours */
 	struct kc_uuid uuid;    /* named by id: the id asked for */
 };
 
@@ -111,7 +111,7 @@ struct kx_req {
 	int32_t max_wait_ms, min_bytes, max_bytes;
 	int16_t error;          /* fetch: the top-level error */
 	int8_t isolation;       /* fetch: the client's isolation_level */
-	uint8_t by_id;          /* topics named by id (Fetch v13+) */
+	uint8_t by_id;          /* topics named by id (Fetch, Produce v13+) */
 	uint32_t nmarkers;      /* WriteTxnMarkers: its markers (struct
 				   kx_marker), after parts[] */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
@@ -485,6 +485,9 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 		}
 	}
 	struct kc_metadata_resp resp = {
+		/* v13+ (KIP-1102): Kafka's brokers set it only to ask a
+		 * client to rebootstrap, which one broker never needs */
+		.error_code = 0,
 		.brokers = { &self, 1 },
 		.cluster_id = { "sluice", 6 },
 		.controller_id = node,
@@ -833,7 +836,11 @@ static void describe_cluster(struct dp_net *n, struct dp_conn *c,
 		.port = cfg->kafka_advertised_port ? cfg->kafka_advertised_port :
 						     n->dp->kafka_port,
 		.rack = { NULL, -1 },
+		/* v2+ (KIP-1073): the one broker serves, so it is never
+		 * fenced, and include_fenced_brokers adds no other */
+		.is_fenced = false,
 	};
+	(void)r->include_fenced_brokers;
 	struct kc_describe_cluster_resp resp = {
 		.error_message = { NULL, -1 },
 		.endpoint_type = KX_ENDPOINT_BROKER,
@@ -1015,7 +1022,8 @@ static const void *kx_next(struct kx_iter *it)
  * Produce, Fetch and ListOffsets requests share a shape: an array of
  * topics, each a name (the first member) and an array of partitions at
  * parts_off, each partition starting with its int32 index; or, when
- * shape->id_off >= 0 (Fetch v13+), each topic named by its id there.
+ * shape->id_off >= 0 (Fetch v13+, Produce v13+), each topic named by its
+ * id there.
  * kx_begin() reads that shape once: it checks the counts, allocates the
  * request's message and fills its topics (names copied, ids kept) and
  * partitions (looked up; UNKNOWN_TOPIC_OR_PARTITION where there is none,
@@ -1170,6 +1178,9 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 	struct kx_iter it = KX_ITER(&r->topic_data, struct kc_produce_req_topic,
 				    partition_data,
 				    struct kc_produce_req_partition);
+	/* v13+ (KIP-516): topics by id, looked up as Fetch v13+ does */
+	if (h->api_version >= 13)
+		it.id_off = (long)offsetof(struct kc_produce_req_topic, topic_id);
 	struct dp_msg *m = kx_begin(n, c, h, &it);
 	if (!m)
 		return;
@@ -1334,6 +1345,9 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];
 		const struct kc_fetch_req_partition *e = kx_next(&it);
+		/* v18's high_watermark (tagged, KIP-1166) is a follower's
+		 * own, for the leader's replica state: a consumer leaves it
+		 * at its default and it changes nothing here */
 		pp->offset = e->fetch_offset;
 		pp->lso = -1;
 		uint32_t mb = e->partition_max_bytes > 0 ?
@@ -1363,6 +1377,7 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 #define KX_TS_MAX_TIMESTAMP -3    /* v7+, KIP-734 */
 #define KX_TS_EARLIEST_LOCAL -4   /* v8+, KIP-405 */
 #define KX_TS_LATEST_TIERED -5    /* v9+, KIP-1005 */
+#define KX_TS_EARLIEST_PENDING_UPLOAD -6 /* v11+, KIP-1023 */
 #define KX_LIST_UNSUPPORTED INT64_MIN
 #define KX_LIST_NONE (INT64_MIN + 1)
 
@@ -1371,8 +1386,10 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
  * timestamp ts at version v, as Kafka answers them (KafkaApis, Partition
  * and UnifiedLog.fetchOffsetByTimestamp): KX_LIST_UNSUPPORTED for a
  * negative timestamp the version does not know (UNSUPPORTED_VERSION);
- * KX_LIST_NONE for "no offset, no error" (the latest tiered offset: no
- * tiered storage here, -1 as Kafka without it).  The earliest local
+ * KX_LIST_NONE for "no offset, no error" (the latest tiered offset and
+ * the earliest pending upload offset: no tiered storage here, offset and
+ * epoch -1 as Kafka without it, UnifiedLog.fetchOffsetByTimestamp).  The
+ * earliest local
  * offset is the earliest (all of a log is local).  The largest
  * timestamp (v7+) is the storage core's (slog_max_timestamp).
  */
@@ -1387,6 +1404,8 @@ static int64_t list_timestamp(int16_t v, int64_t ts)
 	if (ts == KX_TS_EARLIEST_LOCAL && v >= 8)
 		return KX_TS_EARLIEST;
 	if (ts == KX_TS_LATEST_TIERED && v >= 9)
+		return KX_LIST_NONE;
+	if (ts == KX_TS_EARLIEST_PENDING_UPLOAD && v >= 11)
 		return KX_LIST_NONE;
 	return KX_LIST_UNSUPPORTED;
 }
@@ -1574,6 +1593,11 @@ static void write_txn_markers(struct dp_net *n, struct dp_conn *c,
 					.producer_id = e->producer_id,
 					.epoch = e->producer_epoch,
 					.commit = e->transaction_result ? 1 : 0,
+					/* v2+ (KIP-1228): 2+ fences the
+					 * epoch strictly; the marker
+					 * written is the same */
+					.txn_version = e->transaction_version > 0 ?
+						(uint8_t)e->transaction_version : 0,
 					.coordinator_epoch = e->coordinator_epoch,
 					.timeout_ms = KX_MARKER_TIMEOUT_MS,
 				};
@@ -1830,6 +1854,8 @@ static void finish_produce(struct dp_net *n, struct dp_msg *m)
 		struct kx_topic *t = &x->topics[i];
 		memset(&ts[i], 0, sizeof(ts[i]));
 		ts[i].name = (struct kc_str){ t->name, t->name_len };
+		/* v13+: the id asked for, echoed (also one no topic has) */
+		ts[i].topic_id = t->uuid;
 		ts[i].partition_responses = (struct kc_array){
 			&ps[t->first], (int32_t)t->count };
 		bound += 16 + (size_t)t->name_len + t->count * 48;
@@ -2246,6 +2272,9 @@ static void finish_describe_log_dirs(struct dp_net *n, struct dp_msg *m)
 		.topics = { ts, (int32_t)nt },
 		.total_bytes = -1,
 		.usable_bytes = -1,
+		/* v5+: a cordoned dir takes no new partitions (Kafka's
+		 * cordoned.log.dirs); sluice's one dir never is */
+		.is_cordoned = false,
 	};
 	struct statvfs sv;
 	if (statvfs(dir, &sv) == 0) {

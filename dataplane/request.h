@@ -93,12 +93,15 @@ struct dp_list_offsets {
  * int32 coordinator epoch) of producer_id and epoch, transactional and
  * control attributes, base sequence -1.  Answered once it is durable,
  * with its offset in base_offset; INVALID_PRODUCER_EPOCH when the
- * partition knows a newer epoch of producer_id; KAFKA_STORAGE_ERROR when
- * the write fails; REQUEST_TIMED_OUT past timeout_ms. */
+ * partition knows a newer epoch of producer_id (transaction version 2+:
+ * the same epoch or a newer one, KIP-1228); KAFKA_STORAGE_ERROR when the
+ * write fails; REQUEST_TIMED_OUT past timeout_ms. */
 struct dp_write_marker {
 	int64_t producer_id;
 	int16_t epoch;
 	uint8_t commit;         /* 1: COMMIT, 0: ABORT */
+	uint8_t txn_version;    /* the coordinator's transaction version
+				   (WriteTxnMarkers v2+; 0 before) */
 	int32_t coordinator_epoch;
 	uint32_t timeout_ms;
 };

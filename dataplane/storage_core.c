@@ -366,7 +366,10 @@ static long marker_batch(uint8_t *buf, size_t cap,
 /* Kafka's WriteTxnMarkers for one partition (request.h): the marker is
  * appended, recorded (txn_part) and answered from the acks=-1 queue
  * once durable.  The epoch is fenced against what the partition knows of
- * the producer: its transactions here and its idempotent batches. */
+ * the producer: its transactions here and its idempotent batches.  As
+ * Kafka's ProducerAppendInfo: a marker of transaction version 0 or 1
+ * needs an epoch at least the known one, of version 2+ (whose
+ * coordinator bumps the epoch at each transaction's end) above it. */
 static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 			    struct dp_partition *p, struct dp_msg *m)
 {
@@ -377,9 +380,14 @@ static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 		return;
 	}
 	/* only the epoch verdict of idem_check is wanted: a sequence of -1
-	 * is never in order, so any other answer is "not older" */
-	if (w->epoch < txn_part_epoch(&p->txn, w->producer_id) ||
-	    idem_check(&p->idem, w->producer_id, w->epoch, -1, -1, &dup) ==
+	 * is never in order, so any other answer is "not older".  Version
+	 * 2+: epoch - 1 must not be older, i.e. epoch above the known one
+	 * (an unknown producer's is -1: epoch 0 passes, INT16_MIN never) */
+	bool strict = w->txn_version >= 2;
+	int16_t at_least = strict ? (int16_t)(w->epoch - 1) : w->epoch;
+	if ((strict && w->epoch == INT16_MIN) ||
+	    at_least < txn_part_epoch(&p->txn, w->producer_id) ||
+	    idem_check(&p->idem, w->producer_id, at_least, -1, -1, &dup) ==
 		    -SN_ERR_INVALID_PRODUCER_EPOCH) {
 		c->st.markers_fenced++;
 		answer_error(m, SN_ERR_INVALID_PRODUCER_EPOCH);

@@ -14,8 +14,12 @@
  *     kcat produced (skipped, and said, without kcat); Fetch v17 of an
  *     unknown topic id
  *     is UNKNOWN_TOPIC_ID per partition, the id echoed;
- *   - ListOffsets v0 (old_style_offsets, max_num_offsets) and v10 (-1..-5
- *     and a timestamp unknown to the version).
+ *   - ListOffsets v0 (old_style_offsets, max_num_offsets), v10 and v11
+ *     (-1..-6, a timestamp unknown to the version; v11's -6, the earliest
+ *     pending upload offset, none without tiered storage);
+ *   - Produce v13 by topic id (the id echoed; an unknown id
+ *     UNKNOWN_TOPIC_ID), read back by Fetch v18 with the follower's
+ *     high_watermark tag set (nothing changes), answers to the byte count.
  * The wire helpers are kwire.h's.  Exit 77 when binaries are missing.
  */
 #include <stdio.h>
@@ -155,7 +159,34 @@ static int produce(int fd, int16_t v, const uint8_t *rec, size_t len,
 	return 0;
 }
 
+/* Produce v13+ (topics by id): the answer's topic in *tout. */
+static int produce_id(int fd, int16_t v, const uint8_t *uuid,
+		      const uint8_t *rec, size_t len,
+		      struct kc_produce_resp_topic *tout,
+		      struct kc_produce_resp_partition *out)
+{
+	struct kc_produce_req_partition pp = { 0, { rec, (int32_t)len } };
+	struct kc_produce_req_topic pt = { { NULL, -1 }, { { 0 } }, { &pp, 1 } };
+	memcpy(pt.topic_id.b, uuid, 16);
+	struct kc_produce_req q = { { NULL, -1 }, -1, 5000, { &pt, 1 } };
+	union kc_response r;
+	if (kw_call(fd, KC_API_PRODUCE, v, &q, &r))
+		return -1;
+	const struct kc_produce_resp *pr = (const void *)&r;
+	if (pr->responses.count != 1)
+		return -1;
+	*tout = *(const struct kc_produce_resp_topic *)pr->responses.items;
+	if (tout->partition_responses.count != 1)
+		return -1;
+	*out = *(const struct kc_produce_resp_partition *)
+		       tout->partition_responses.items;
+	return 0;
+}
+
 static const char *fetch_topic = "kv";
+/* v18+: the request partitions' high_watermark tag (a follower's; its
+ * default, INT64_MAX, is not sent) */
+static int64_t fetch_hw = INT64_MAX;
 
 static int fetch(int fd, int16_t v, const uint8_t *uuid, int64_t offset,
 		 struct kc_fetch_resp_topic *tout,
@@ -166,7 +197,8 @@ static int fetch(int fd, int16_t v, const uint8_t *uuid, int64_t offset,
 					     .fetch_offset = offset,
 					     .last_fetched_epoch = -1,
 					     .log_start_offset = -1,
-					     .partition_max_bytes = 1 << 20 };
+					     .partition_max_bytes = 1 << 20,
+					     .high_watermark = fetch_hw };
 	struct kc_fetch_req_topic ft = { .topic = { fetch_topic,
 						    (int32_t)strlen(fetch_topic) },
 					 .partitions = { &fp, 1 } };
@@ -382,26 +414,41 @@ static int t_list_offsets(void)
 	CHECK(p.old_style_offsets.count == 1 && o[0] == 0);
 	CHECK(list(fd, 0, -3, 10, &p) == 0);
 	CHECK(p.error_code == 35 && p.old_style_offsets.count == 0);
-	/* v10 */
+	/* v10 and v11: -6, the earliest pending upload offset (KIP-1023),
+	 * is v11's, and without tiered storage none (offset and epoch -1, no
+	 * error), as Kafka without it */
 	static const struct {
+		int16_t v;
 		int64_t ts, offset;
 		int16_t err;
 		int32_t epoch;
 	} cases[] = {
-		{ -1, 5, 0, 0 },   { -2, 0, 0, 0 },   { -4, 0, 0, 0 },
-		{ -5, -1, 0, -1 }, { -6, -1, 35, -1 }, { TS0, 2, 0, 0 },
+		{ 10, -1, 5, 0, 0 },    { 10, -2, 0, 0, 0 },
+		{ 10, -4, 0, 0, 0 },    { 10, -5, -1, 0, -1 },
+		{ 10, -6, -1, 35, -1 }, { 10, TS0, 2, 0, 0 },
+		{ 11, -1, 5, 0, 0 },    { 11, -2, 0, 0, 0 },
+		{ 11, -4, 0, 0, 0 },
+		{ 11, -5, -1, 0, -1 },  { 11, -6, -1, 0, -1 },
+		{ 11, -7, -1, 35, -1 }, { 11, TS0, 2, 0, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK(list(fd, 10, cases[i].ts, 1, &p) == 0);
+		CHECK(list(fd, cases[i].v, cases[i].ts, 1, &p) == 0);
+		int64_t ts_want = -1; /* for these, as Kafka */
 		if (p.error_code != cases[i].err || p.offset != cases[i].offset ||
-		    p.leader_epoch != cases[i].epoch || p.timestamp != -1)
-			fprintf(stderr, "ts %lld: error %d offset %lld epoch %d\n",
+		    p.leader_epoch != cases[i].epoch || p.timestamp != ts_want)
+			fprintf(stderr, "v%d ts %lld: error %d offset %lld "
+				"epoch %d\n", cases[i].v,
 				(long long)cases[i].ts, p.error_code,
 				(long long)p.offset, p.leader_epoch);
 		CHECK(p.error_code == cases[i].err);
 		CHECK(p.offset == cases[i].offset);
-		CHECK(p.leader_epoch == cases[i].epoch && p.timestamp == -1);
+		CHECK(p.leader_epoch == cases[i].epoch && p.timestamp == ts_want);
 	}
+	/* v11's answer: header v1, throttle, [topic "kv", [index, error,
+	 * timestamp, offset, epoch, tags], tags], tags */
+	CHECK(list(fd, 11, -6, 1, &p) == 0);
+	CHECK(kw_resp_len() == 5 + 4 + 1 +
+				       (3 + 1 + (4 + 2 + 8 + 8 + 4 + 1) + 1) + 1);
 	/* v1: -4 is v8's: UNSUPPORTED_VERSION */
 	CHECK(list(fd, 1, -4, 1, &p) == 0);
 	CHECK(p.error_code == 35 && p.offset == -1);
@@ -479,6 +526,75 @@ static int t_produce_new(void)
 	return 0;
 }
 
+/* Produce v13 (KIP-516): the topic by id, the id echoed; an id no topic
+ * has is UNKNOWN_TOPIC_ID per partition.  The record is read back by
+ * Fetch v18 with the follower's high_watermark tag set, which changes
+ * nothing for a consumer. */
+static int t_produce_by_id(void)
+{
+	int fd = kw_connect(b.kport);
+	CHECK(fd >= 0);
+	uint8_t uuid[16];
+	sl_topic_uuid(topic_id, uuid);
+	static uint8_t bb[1024];
+	struct rb_builder rbld;
+	rb_builder_init(&rbld, bb, sizeof(bb), TS0);
+	rb_builder_add(&rbld, "e", 1, "seven", 5, TS0 + 4);
+	long n = rb_builder_finish(&rbld);
+	CHECK(n > 0);
+	struct kc_produce_resp_topic t;
+	struct kc_produce_resp_partition p;
+	CHECK(produce_id(fd, 13, uuid, bb, (size_t)n, &t, &p) == 0);
+	CHECK(!memcmp(t.topic_id.b, uuid, 16) && t.name.len <= 0);
+	CHECK(p.index == 0 && p.error_code == 0 && p.base_offset == 6 &&
+	      p.log_start_offset == 0 && p.log_append_time_ms == -1 &&
+	      p.record_errors.count == 0 && p.error_message.len == -1);
+	/* header v1 + [topic: id, [partition: index, error, base, append
+	 * time, log start, [], null, tags], tags], throttle, tags */
+	CHECK(kw_resp_len() == 5 + 1 + 16 + 1 +
+				       (4 + 2 + 8 + 8 + 8 + 1 + 1 + 1) + 1 +
+				       4 + 1);
+	/* read back at v18, the high_watermark tag set below the real one */
+	fetch_hw = 2;
+	struct kc_fetch_resp_topic ft;
+	struct kc_fetch_resp_partition fp;
+	int rc = fetch(fd, 18, uuid, 6, &ft, &fp);
+	fetch_hw = INT64_MAX;
+	CHECK(rc == 0);
+	CHECK(!memcmp(ft.topic_id.b, uuid, 16) && ft.topic.len <= 0);
+	CHECK(fp.error_code == 0 && fp.high_watermark == 7 &&
+	      fp.last_stable_offset == 7 && fp.log_start_offset == 0 &&
+	      fp.aborted_transactions.count == -1 &&
+	      fp.preferred_read_replica == -1);
+	struct rb_iter it;
+	struct rb_record r;
+	CHECK(fp.records.len > 0 &&
+	      rb_iter_init(&it, fp.records.ptr, (size_t)fp.records.len) == 0);
+	CHECK(rb_iter_next(&it, &r) == 1);
+	CHECK(r.offset == 6 && r.timestamp == TS0 + 4 && r.klen == 1 &&
+	      *r.key == 'e' && r.vlen == 5 && !memcmp(r.value, "seven", 5));
+	CHECK(rb_iter_next(&it, &r) != 1);
+	/* the v18 answer is v17's: no tagged field */
+	CHECK(kw_resp_len() == 5 + 4 + 2 + 4 + 1 +
+				       (16 + 1 +
+					(4 + 2 + 8 + 8 + 8 + 1 + 4 + 1 +
+					 (long)fp.records.len + 1) +
+					1) + 1);
+	/* an id that is no topic's: UNKNOWN_TOPIC_ID, the id echoed, nothing
+	 * stored */
+	uuid[15] ^= 0x80;
+	CHECK(produce_id(fd, 13, uuid, bb, (size_t)n, &t, &p) == 0);
+	CHECK(!memcmp(t.topic_id.b, uuid, 16));
+	CHECK(p.error_code == 100 && p.base_offset == -1 &&
+	      p.log_start_offset == -1);
+	uuid[15] ^= 0x80;
+	CHECK(fetch(fd, 18, uuid, 7, &ft, &fp) == 0);
+	CHECK(fp.error_code == 0 && fp.high_watermark == 7 &&
+	      fp.records.len <= 0);
+	close(fd);
+	return 0;
+}
+
 int main(void)
 {
 	kw_init("dv-test");
@@ -497,6 +613,7 @@ int main(void)
 		{ "fetch_old", t_fetch_old },
 		{ "list_offsets", t_list_offsets },
 		{ "produce_new", t_produce_new },
+		{ "produce_by_id", t_produce_by_id },
 		{ "fetch_kcat", t_fetch_kcat },
 	};
 	kw_run(&b, tests, KW_COUNT(tests), NULL);

@@ -360,8 +360,8 @@ static void test_list_offsets_v5(void **state)
 static void test_unsupported_version(void **state)
 {
 	(void)state;
-	static const int16_t bad[][2] = {{18, 5}, {18, -1}, {3, 13}, {3, -1},
-					 {2, 11}, {2, -1}, {0, 12}, {1, 18},
+	static const int16_t bad[][2] = {{18, 5}, {18, -1}, {3, 14}, {3, -1},
+					 {2, 12}, {2, -1}, {0, 14}, {1, 19},
 					 {-1, 0}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t req[] = {I16(bad[i][0]), I16(bad[i][1]), I32(99), 0xff,

@@ -1040,8 +1040,8 @@ static void test_unsupported_version(void **state)
 	/* above every version Kafka defines (the codec has no table for
 	 * them), and negative */
 	static const int16_t bad[][2] = {
-		{0, 12}, {0, -1}, {1, 18}, {1, -1}, {10, 7}, {10, -1},
-		{19, 8}, {20, 7}, {22, 6}, {32, 5}, {2, 11}, {3, 13}};
+		{0, 14}, {0, -1}, {1, 19}, {1, -1}, {10, 7}, {10, -1},
+		{19, 8}, {20, 7}, {22, 6}, {32, 5}, {2, 12}, {3, 14}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t req[] = {I16(bad[i][0]), I16(bad[i][1]), I32(99), NUL16,
 				 I32(0), I32(0), I32(0)};
@@ -1072,8 +1072,8 @@ static void test_encode_rejects(void **state)
 	struct kc_response_header rh = {1};
 	assert_true(kc_encode_response(KC_API_FETCH, 4, &rh, &r, out,
 				       sizeof(out)) > 0);
-	/* out of the window (Kafka's Produce ends at v11) */
-	h.api_version = 12;
+	/* out of the window (Kafka's Produce ends at v13) */
+	h.api_version = 14;
 	assert_int_equal(kc_encode_request(&h, &q, out, sizeof(out)), -EINVAL);
 }
 

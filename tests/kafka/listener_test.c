@@ -189,11 +189,11 @@ static int t_api_versions(void)
 		int produce = 0, fetch = 0, list = 0, versions = 0, join = 0;
 		for (int32_t i = 0; i < r.api_versions.api_keys.count; i++) {
 			if (k[i].api_key == 0)
-				produce = k[i].min_version == 0 && k[i].max_version == 11;
+				produce = k[i].min_version == 0 && k[i].max_version == 13;
 			if (k[i].api_key == 1)
-				fetch = k[i].min_version == 0 && k[i].max_version == 17;
+				fetch = k[i].min_version == 0 && k[i].max_version == 18;
 			if (k[i].api_key == 2)
-				list = k[i].min_version == 0 && k[i].max_version == 10;
+				list = k[i].min_version == 0 && k[i].max_version == 11;
 			if (k[i].api_key == 18)
 				versions = k[i].min_version == 0 && k[i].max_version == 4;
 			if (k[i].api_key == 11)

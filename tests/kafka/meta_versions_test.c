@@ -4,19 +4,22 @@
  * 'integration', tests/lib/broker.h), every field of the answers checked:
  *   - Metadata v0 (an empty list is every topic; automatic creation
  *     answers LEADER_NOT_AVAILABLE, then the topic), v1 (an empty list is
- *     none), v12 (topic ids; topics named by id; an unknown id is
- *     UNKNOWN_TOPIC_ID with a null name), v11 with an id: INVALID_REQUEST;
+ *     none), v12 and v13 (topic ids; topics named by id; an unknown id
+ *     is UNKNOWN_TOPIC_ID with a null name; v13's top-level error code
+ *     0, its answer v12's and those 2 bytes), v11 with an id:
+ *     INVALID_REQUEST;
  *   - DeleteRecords v0 and v2: the low watermark moves, ListOffsets
  *     earliest and Fetch follow it; above the high watermark is
  *     OFFSET_OUT_OF_RANGE, an unknown partition UNKNOWN_TOPIC_OR_PARTITION;
  *   - OffsetForLeaderEpoch v0 and v4: the current epoch's end is the log
  *     end, larger and undefined epochs -1, current_leader_epoch fencing;
- *   - DescribeCluster v0 and v1 (endpoint types);
+ *   - DescribeCluster v0, v1 (endpoint types) and v2 (is_fenced false,
+ *     also with fenced brokers asked for);
  *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids);
  *   - ListOffsets v7 and v10 MAX_TIMESTAMP (the first record with the
  *     largest timestamp), the found record's timestamp of a lookup;
- *   - DescribeLogDirs v0 and v4 (sizes grow with a produce, partitions
- *     not here left out, v4 disk bytes), DescribeProducers v0 (an
+ *   - DescribeLogDirs v0, v4 and v5 (sizes grow with a produce, partitions
+ *     not here left out, v4 disk bytes, v5 is_cordoned false), DescribeProducers v0 (an
  *     idempotent producer appears with its epoch and last sequence).
  * Exit 77 when binaries are missing.
  */
@@ -103,11 +106,12 @@ static int t_metadata(void)
 	t = r->topics.items;
 	CHECK(r->topics.count == 1 && t->error_code == 0);
 	CHECK(str_is(t->name, "mt-auto") && t->partitions.count >= 1);
-	/* v12: every topic with its id */
+	/* v13: every topic with its id, the top-level error 0 */
 	q.topics = (struct kc_array){ NULL, -1 };
-	CHECK(!kw_call(fd, KC_API_METADATA, 12, &q, &u));
-	if (check_mt(r, 12))
+	CHECK(!kw_call(fd, KC_API_METADATA, 13, &q, &u));
+	if (check_mt(r, 13))
 		return -1;
+	CHECK(r->error_code == 0);
 	t = find_topic(r, "mt");
 	uint32_t id = sl_topic_uuid_id(t->topic_id.b);
 	CHECK(id != 0);
@@ -121,6 +125,10 @@ static int t_metadata(void)
 	sl_topic_uuid(999999, byid[1].topic_id.b);
 	q.topics = (struct kc_array){ byid, 2 };
 	CHECK(!kw_call(fd, KC_API_METADATA, 12, &q, &u));
+	long len12 = kw_resp_len();
+	/* v13 is v12 and the top-level error code (int16, 0) */
+	CHECK(!kw_call(fd, KC_API_METADATA, 13, &q, &u));
+	CHECK(r->error_code == 0 && kw_resp_len() == len12 + 2);
 	CHECK(r->topics.count == 2);
 	t = r->topics.items;
 	const struct kc_metadata_topic *known = NULL, *unknown = NULL;
@@ -344,8 +352,10 @@ static int t_describe_cluster(void)
 	union kc_response u;
 	const struct kc_describe_cluster_resp *r = (const void *)&u;
 	struct kc_describe_cluster_req q = { false, 1, false };
-	for (int16_t v = 0; v <= 1; v++) {
+	long len[3];
+	for (int16_t v = 0; v <= 2; v++) {
 		CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, v, &q, &u));
+		len[v] = kw_resp_len();
 		CHECK(r->error_code == 0 && r->error_message.len < 0);
 		CHECK(str_is(r->cluster_id, "sluice"));
 		CHECK(r->controller_id == 1);
@@ -355,7 +365,19 @@ static int t_describe_cluster(void)
 		const struct kc_describe_cluster_resp_broker *br = r->brokers.items;
 		CHECK(br->broker_id == 1 && br->port == b.kport &&
 		      str_is(br->host, "127.0.0.1") && br->rack.len < 0);
+		CHECK(!br->is_fenced);
 	}
+	/* v1 is v0 and the endpoint type (int8); v2 is v1 and each broker's
+	 * is_fenced (bool, false: the one broker serves) */
+	CHECK(len[1] == len[0] + 1 && len[2] == len[1] + 1);
+	/* v2 with fenced brokers asked for too (KIP-1073): none is */
+	q.include_fenced_brokers = true;
+	CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, 2, &q, &u));
+	CHECK(r->error_code == 0 && r->brokers.count == 1 &&
+	      kw_resp_len() == len[2]);
+	CHECK(!((const struct kc_describe_cluster_resp_broker *)
+			r->brokers.items)->is_fenced);
+	q.include_fenced_brokers = false;
 	/* a controller's endpoint asked of a broker, and an unknown type */
 	q.endpoint_type = 2;
 	CHECK(!kw_call(fd, KC_API_DESCRIBE_CLUSTER, 1, &q, &u));
@@ -524,6 +546,7 @@ static int log_dirs(int16_t v, bool all, int64_t sizes[2])
 	if (v >= 4)
 		CHECK(d->total_bytes > 0 && d->usable_bytes > 0 &&
 		      d->usable_bytes <= d->total_bytes);
+	CHECK(!d->is_cordoned); /* v5+; never cordoned */
 	sizes[0] = sizes[1] = -1;
 	bool saw_mx = false;
 	const struct kc_describe_log_dirs_resp_topic *t = d->topics.items;
@@ -546,13 +569,14 @@ static int log_dirs(int16_t v, bool all, int64_t sizes[2])
 	return 0;
 }
 
-/* DescribeLogDirs v0 and v4: one dir (the data dir), "mt"'s partitions
- * with their sizes, which grow by a produced batch; a partition that
- * does not exist is left out; v4's total and usable bytes. */
+/* DescribeLogDirs v0, v4 and v5: one dir (the data dir), "mt"'s
+ * partitions with their sizes, which grow by a produced batch; a
+ * partition that does not exist is left out; v4's total and usable
+ * bytes; v5's is_cordoned false, its answer v4's and that byte. */
 static int t_describe_log_dirs(void)
 {
 	int64_t s0[2], s1[2];
-	for (int16_t v = 0; v <= 4; v += 4) {
+	for (int16_t v = 0; v <= 5; v += v == 0 ? 4 : 1) {
 		if (log_dirs(v, true, s0))
 			return -1;
 		CHECK(s0[0] >= 0 && s0[1] >= 0);
@@ -562,6 +586,12 @@ static int t_describe_log_dirs(void)
 			return -1;
 		CHECK(s1[0] == s0[0] && s1[1] > s0[1]);
 	}
+	if (log_dirs(4, false, s0))
+		return -1;
+	long len4 = kw_resp_len();
+	if (log_dirs(5, false, s1))
+		return -1;
+	CHECK(kw_resp_len() == len4 + 1 && s1[0] == s0[0] && s1[1] == s0[1]);
 	return 0;
 }
 

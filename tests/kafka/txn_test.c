@@ -9,8 +9,10 @@
  *     latest at isolation 1 answers it too;
  *   - WriteTxnMarkers v0 aborts A (an unknown topic in the same request is
  *     UNKNOWN_TOPIC_OR_PARTITION): read_committed reads up to B's first
- *     offset with A in the aborted list; WriteTxnMarkers v1 with an older
- *     epoch of B is INVALID_PRODUCER_EPOCH, with B's own commits: every
+ *     offset with A in the aborted list; WriteTxnMarkers v2 with an older
+ *     epoch of B, or B's epoch at transaction version 2 (KIP-1228: it
+ *     must be newer), is INVALID_PRODUCER_EPOCH, with B's own epoch at
+ *     version 1 commits: every
  *     batch readable, the control batches as Kafka writes them, the
  *     aborted list only where the fetch overlaps A;
  *   - a control batch produced by a client is INVALID_RECORD;
@@ -372,36 +374,45 @@ static int check_settled(int64_t hw, int64_t lso)
 	return 0;
 }
 
-/* B's commit by WriteTxnMarkers v1, after a marker of B's older epoch. */
+/* B's commit by WriteTxnMarkers v2, after a marker of B's older epoch
+ * and one of B's epoch at transaction version 2 (KIP-1228: a version 2
+ * coordinator bumps the epoch at the end of each transaction, so its
+ * marker must carry a newer epoch than the partition knows; the same one
+ * is fenced, as Kafka's partition leader fences it). */
 static int t_commit_b(void)
 {
 	struct kc_write_txn_markers_req_writable_txn_marker_topic tp = {
 		{ "tx", 2 }, { (void *)&part0, 1 } };
-	struct kc_write_txn_markers_req_writable_txn_marker m[2] = {
+	struct kc_write_txn_markers_req_writable_txn_marker m[3] = {
 		{ .producer_id = PID_B, .producer_epoch = EPOCH_B - 1,
 		  .transaction_result = true, .topics = { &tp, 1 },
-		  .coordinator_epoch = 6 },
+		  .coordinator_epoch = 6, .transaction_version = 1 },
 		{ .producer_id = PID_B, .producer_epoch = EPOCH_B,
 		  .transaction_result = true, .topics = { &tp, 1 },
-		  .coordinator_epoch = 6 },
+		  .coordinator_epoch = 6, .transaction_version = 2 },
+		{ .producer_id = PID_B, .producer_epoch = EPOCH_B,
+		  .transaction_result = true, .topics = { &tp, 1 },
+		  .coordinator_epoch = 6, .transaction_version = 1 },
 	};
 	struct marker_answer a;
-	CHECK(markers(1, m, 2, &a) == 0);
-	CHECK(a.npid == 2 && a.pid[0] == PID_B && a.pid[1] == PID_B &&
-	      a.n == 2);
-	CHECK(a.e[0].error == 47 && a.e[1].error == 0); /* fenced, done */
-	/* v1 (flexible): header tags, then per marker pid, [name, [index,
-	 * error, tags], tags], tags; the body's tags */
-	CHECK(kw_resp_len() == 5 + 1 + 2 * (8 + 1 + (1 + 2 + 1 + 7 + 1) + 1) +
+	CHECK(markers(2, m, 3, &a) == 0);
+	CHECK(a.npid == 3 && a.pid[0] == PID_B && a.pid[1] == PID_B &&
+	      a.pid[2] == PID_B && a.n == 3);
+	/* fenced, fenced (version 2, the same epoch), done */
+	CHECK(a.e[0].error == 47 && a.e[1].error == 47 && a.e[2].error == 0);
+	/* v2 (flexible, as v1): header tags, then per marker pid, [name,
+	 * [index, error, tags], tags], tags; the body's tags */
+	CHECK(kw_resp_len() == 5 + 1 + 3 * (8 + 1 + (1 + 2 + 1 + 7 + 1) + 1) +
 				       1);
 	CHECK(check_settled(6, 6) == 0);
-	/* counted: A's abort and B's commit written, B's older one fenced */
+	/* counted: A's abort and B's commit written, B's older one and its
+	 * version 2 one fenced */
 	static char tel[65536];
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%.4000s/run/telemetry.sock", b.dir);
 	CHECK(tb_tel_ask(path, "/sluice/cores", tel, sizeof(tel)) == 0);
 	CHECK(tb_json_i64(tel, "storage0", "txn_markers") == 2);
-	CHECK(tb_json_i64(tel, "storage0", "txn_markers_fenced") == 1);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers_fenced") == 2);
 	CHECK(tb_json_i64(tel, "storage0", "txn_refused") == 0);
 	return 0;
 }

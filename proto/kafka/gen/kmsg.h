@@ -62,7 +62,7 @@ enum kc_api_key {
 	KC_API_CONSUMER_GROUP_DESCRIBE = 69,
 };
 
-/* ---- Produce (key 0): Kafka v0-13, flexible v9+; served v0-11 ---- */
+/* ---- Produce (key 0): Kafka v0-13, flexible v9+; served v0-13 ---- */
 
 /* ProduceRequest.TopicData[].PartitionData[] */
 struct kc_produce_req_partition {
@@ -124,7 +124,7 @@ struct kc_produce_resp {
 	struct kc_array node_endpoints; /* of struct kc_produce_resp_node_endpoint, v10+, tag 0 */
 };
 
-/* ---- Fetch (key 1): Kafka v0-18, flexible v12+; served v0-17 ---- */
+/* ---- Fetch (key 1): Kafka v0-18, flexible v12+; served v0-18 ---- */
 
 /* FetchRequest.ReplicaState */
 struct kc_fetch_req_replica_state {
@@ -226,7 +226,7 @@ struct kc_fetch_resp {
 	struct kc_array node_endpoints; /* of struct kc_fetch_resp_node_endpoint, v16+, tag 0 */
 };
 
-/* ---- ListOffsets (key 2): Kafka v0-11, flexible v6+; served v0-10 ---- */
+/* ---- ListOffsets (key 2): Kafka v0-11, flexible v6+; served v0-11 ---- */
 
 /* ListOffsetsRequest.Topics[].Partitions[] */
 struct kc_list_offsets_req_partition {
@@ -268,7 +268,7 @@ struct kc_list_offsets_resp {
 	struct kc_array topics; /* of struct kc_list_offsets_resp_topic */
 };
 
-/* ---- Metadata (key 3): Kafka v0-13, flexible v9+; served v0-12 ---- */
+/* ---- Metadata (key 3): Kafka v0-13, flexible v9+; served v0-13 ---- */
 
 /* MetadataRequest.Topics[] */
 struct kc_metadata_req_topic {
@@ -930,7 +930,7 @@ struct kc_end_txn_resp {
 	int16_t producer_epoch; /* v5+, default -1 */
 };
 
-/* ---- WriteTxnMarkers (key 27): Kafka v0-2, flexible v1+; served v0-1 ---- */
+/* ---- WriteTxnMarkers (key 27): Kafka v0-2, flexible v1+; served v0-2 ---- */
 
 /* WriteTxnMarkersRequest.Markers[].Topics[] */
 struct kc_write_txn_markers_req_writable_txn_marker_topic {
@@ -1092,7 +1092,7 @@ struct kc_alter_configs_resp {
 	struct kc_array responses; /* of struct kc_alter_configs_resp_resource_response */
 };
 
-/* ---- DescribeLogDirs (key 35): Kafka v0-5, flexible v2+; served v0-4 ---- */
+/* ---- DescribeLogDirs (key 35): Kafka v0-5, flexible v2+; served v0-5 ---- */
 
 /* DescribeLogDirsRequest.Topics[] */
 struct kc_describe_log_dirs_req_describable_log_dir_topic {
@@ -1263,7 +1263,7 @@ struct kc_offset_delete_resp {
 	struct kc_array topics; /* of struct kc_offset_delete_resp_topic */
 };
 
-/* ---- DescribeCluster (key 60): Kafka v0-2, flexible v0+; served v0-1 ---- */
+/* ---- DescribeCluster (key 60): Kafka v0-2, flexible v0+; served v0-2 ---- */
 
 /* DescribeClusterRequest */
 struct kc_describe_cluster_req {

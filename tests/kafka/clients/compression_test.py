@@ -21,7 +21,7 @@ partition:
      describes) holds every batch as it was sent: the codec in its
      attributes (the broker neither decompresses nor re-encodes), a valid
      CRC32C, record counts adding up.
-sluice advertises Produce v0-11 and Fetch v0-17, so every librdkafka
+sluice advertises Produce v0-13 and Fetch v0-18, so every librdkafka
 compresses with each codec (before 2.10 it did not for gzip, snappy and
 lz4 with a broker whose Produce versions start at 3, librdkafka issue
 4956): step 1's batches carry the codec.
