@@ -155,6 +155,11 @@ struct sdisk;
 /* Kafka's default offsets.retention.minutes: 7 days. */
 #define SL_GROUPS_RETENTION_MS_DEFAULT (7ll * 24 * 3600 * 1000)
 
+/* The topic with id (>= 1): true and *name (not NUL-terminated, valid
+ * until the topics change), *len; false when no topic has that id. */
+typedef bool (*sl_groups_topic_name_fn)(void *ctx, uint32_t id,
+					const char **name, size_t *len);
+
 struct sl_groups_config {
 	int64_t retention_ms;   /* offsets.retention.minutes in ms; > 0 */
 	/* wall_ms() stamps commits and decides expiry (mono_ns is unused);
@@ -170,6 +175,10 @@ struct sl_groups_config {
 	int32_t consumer_session_timeout_ms;
 	sl_cg_topic_fn topic;
 	void *topic_ctx;
+	/* the name of a topic by id (OffsetCommit and OffsetFetch v10 name
+	 * topics by id, proto/topic_uuid.h), with topic_ctx; NULL: no topic
+	 * has an id (every one is UNKNOWN_TOPIC_ID) */
+	sl_groups_topic_name_fn topic_name;
 };
 
 /* A response for the request given token: the whole Kafka response

@@ -320,7 +320,7 @@ struct kc_metadata_resp {
 	int16_t error_code; /* v13+ */
 };
 
-/* ---- OffsetCommit (key 8): Kafka v0-10, flexible v8+; served v0-9 ---- */
+/* ---- OffsetCommit (key 8): Kafka v0-10, flexible v8+; served v0-10 ---- */
 
 /* OffsetCommitRequest.Topics[].Partitions[] */
 struct kc_offset_commit_req_partition {
@@ -363,7 +363,7 @@ struct kc_offset_commit_resp {
 	struct kc_array topics; /* of struct kc_offset_commit_resp_topic */
 };
 
-/* ---- OffsetFetch (key 9): Kafka v0-10, flexible v6+; served v0-9 ---- */
+/* ---- OffsetFetch (key 9): Kafka v0-10, flexible v6+; served v0-10 ---- */
 
 /* OffsetFetchRequest.Topics[] */
 struct kc_offset_fetch_req_topic {
@@ -570,7 +570,7 @@ struct kc_sync_group_resp {
 	struct kc_bytes assignment;
 };
 
-/* ---- DescribeGroups (key 15): Kafka v0-6, flexible v5+; served v0-5 ---- */
+/* ---- DescribeGroups (key 15): Kafka v0-6, flexible v5+; served v0-6 ---- */
 
 /* DescribeGroupsRequest */
 struct kc_describe_groups_req {
