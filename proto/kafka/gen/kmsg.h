@@ -790,7 +790,7 @@ struct kc_delete_records_resp {
 	struct kc_array topics; /* of struct kc_delete_records_resp_topic_result */
 };
 
-/* ---- InitProducerId (key 22): Kafka v0-6, flexible v2+; served v0-5 ---- */
+/* ---- InitProducerId (key 22): Kafka v0-6, flexible v2+; served v0-6 ---- */
 
 /* InitProducerIdRequest */
 struct kc_init_producer_id_req {
@@ -971,7 +971,7 @@ struct kc_write_txn_markers_resp {
 	struct kc_array markers; /* of struct kc_write_txn_markers_resp_writable_txn_marker_result */
 };
 
-/* ---- TxnOffsetCommit (key 28): Kafka v0-5, flexible v3+; served v0-4 ---- */
+/* ---- TxnOffsetCommit (key 28): Kafka v0-5, flexible v3+; served v0-5 ---- */
 
 /* TxnOffsetCommitRequest.Topics[].Partitions[] */
 struct kc_txn_offset_commit_req_partition {
@@ -1360,7 +1360,7 @@ struct kc_describe_transactions_resp {
 	struct kc_array transaction_states; /* of struct kc_describe_transactions_resp_transaction_state */
 };
 
-/* ---- ListTransactions (key 66): Kafka v0-2, flexible v0+; served v0-1 ---- */
+/* ---- ListTransactions (key 66): Kafka v0-2, flexible v0+; served v0-2 ---- */
 
 /* ListTransactionsRequest */
 struct kc_list_transactions_req {
