@@ -2,8 +2,10 @@
  * The consumer group coordinator of sluice-control: Kafka's classic group
  * protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and committed
  * offsets (OffsetCommit, OffsetFetch), plus DescribeGroups, ListGroups,
- * DeleteGroups and OffsetDelete, at every version Kafka 3.9 defines
- * (docs/kafka.md says what each version changes).
+ * DeleteGroups and OffsetDelete, at every version Kafka 3.9 or 4.3 defines
+ * (docs/kafka.md says what each version changes; OffsetCommit and
+ * OffsetFetch v10 name topics by id, config.topic_name; DescribeGroups v6
+ * answers an unknown or consumer group GROUP_ID_NOT_FOUND).
  * sluiced forwards each such request's bytes unchanged and sends back the
  * response bytes it is given; this module is the whole of the logic.
  *
