@@ -57,6 +57,7 @@
 #include "control/groups.h"
 #include "control/offsets.h"
 #include "proto/kafka/kcodec.h"
+#include "proto/topic_uuid.h"
 #include "storage/disk.h"
 #include "storage/log.h" /* struct sl_clock */
 
@@ -74,6 +75,7 @@
 
 #define ERR_NONE 0
 #define ERR_UNSTABLE_OFFSET_COMMIT 88 /* require_stable: a transaction's */
+#define ERR_UNKNOWN_TOPIC_ID 100       /* v10: no topic has the id */
 #define EXPIRY_RETRY_MS 1000  /* after a failed tombstone append */
 
 enum gstate { ST_EMPTY, ST_PREPARING, ST_COMPLETING, ST_STABLE };
@@ -182,6 +184,7 @@ struct sl_groups {
 	struct kc_arena build;         /* arrays of responses being built */
 	sl_groups_pending_fn pending;  /* transactional offsets not yet
 					  committed (require_stable) */
+	sl_groups_topic_name_fn topic_name; /* v10 topic ids; topic_ctx */
 	void *pending_ctx;
 	uint8_t out[SL_GROUPS_MAX_RESPONSE];
 };
@@ -322,10 +325,15 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 				take(&g->build, (size_t)np, sizeof(*rp));
 			if (np && !rp)
 				return -EMSGSIZE;
+			/* an unknown topic id is answered before the group
+			 * is looked at (Kafka's KafkaApis) */
+			int16_t pc = rq->version >= 10 && qt[i].name.len < 0 ?
+				     ERR_UNKNOWN_TOPIC_ID : code;
 			for (int32_t j = 0; j < np; j++)
 				rp[j] = (struct kc_offset_commit_resp_partition){
-					qp[j].partition_index, code};
+					qp[j].partition_index, pc};
 			rt[i].name = qt[i].name;
+			rt[i].topic_id = qt[i].topic_id;
 			rt[i].partitions = (struct kc_array){rp, np};
 		}
 		r->topics = (struct kc_array){rt, nt};
@@ -408,7 +416,8 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 			n = 0;
 		for (int32_t i = 0; i < n; i++)
 			rg[i] = (struct kc_described_group){
-				.error_code = code, .group_id = ids[i],
+				.error_code = code, .error_message = null_str,
+				.group_id = ids[i],
 				.group_state = empty_str,
 				.protocol_type = empty_str,
 				.protocol_data = empty_str,
@@ -1599,6 +1608,35 @@ static bool valid_topic(struct kc_str t)
 	return t.len > 0 && t.len <= SL_GROUPS_TOPIC_MAX;
 }
 
+/* v10 names topics by id (proto/topic_uuid.h): the name of id, or null
+ * (len -1) when no topic has it (UNKNOWN_TOPIC_ID). */
+static struct kc_str topic_name_of(const struct sl_groups *g,
+				   struct kc_uuid id)
+{
+	uint32_t n = sl_topic_uuid_id(id.b);
+	const char *name;
+	size_t len;
+	if (n == 0 || !g->topic_name ||
+	    !g->topic_name(g->cg_env.topic_ctx, n, &name, &len) ||
+	    len == 0 || len > SL_GROUPS_TOPIC_MAX)
+		return null_str;
+	return str_of(name, len);
+}
+
+/* The id of the topic called name, or false when there is none. */
+static bool topic_id_of(const struct sl_groups *g, struct kc_str name,
+			struct kc_uuid *id)
+{
+	uint32_t n;
+	int32_t partitions;
+	if (!valid_topic(name) || !g->cg_env.topic ||
+	    !g->cg_env.topic(g->cg_env.topic_ctx, name.ptr, (size_t)name.len,
+			     &n, &partitions))
+		return false;
+	sl_topic_uuid(n, id->b);
+	return true;
+}
+
 /* Whether this commit may go in (Kafka's validateOffsetCommit): a member of
  * the current generation (v9's member epoch is a classic group's
  * generation), or anyone (generation -1, no member id) while the group has
@@ -1696,11 +1734,15 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		if (np && !rp)
 			return -EMSGSIZE;
 		rt[i].name = qt[i].name;
+		rt[i].topic_id = qt[i].topic_id;
 		rt[i].partitions = (struct kc_array){rp, np};
 		for (int32_t j = 0; j < np; j++) {
 			rp[j].partition_index = qp[j].partition_index;
 			rp[j].error_code = ERR_NONE;
-			if (!valid_topic(qt[i].name) || qp[j].partition_index < 0)
+			if (rq->version >= 10 && qt[i].name.len < 0)
+				rp[j].error_code = ERR_UNKNOWN_TOPIC_ID;
+			else if (!valid_topic(qt[i].name) ||
+				 qp[j].partition_index < 0)
 				rp[j].error_code = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			else if (qp[j].committed_metadata.len >
 				 SL_GROUPS_OFFSET_METADATA_MAX)
@@ -1811,10 +1853,11 @@ static struct kc_str offset_meta(const struct sl_commit *o)
 }
 
 /* v8+ carries the v0-7 topics and partitions in structs of their own
- * (v10 adds topic ids to the topics): the topics are copied into the
- * v0-7 structs and back, the partitions have the same fields. */
-static int topics_as_v7(struct sl_groups *g, struct kc_array in,
-			struct kc_array *out)
+ * (v10 names the topics by id instead): the topics are copied into the
+ * v0-7 structs and back, the partitions have the same fields.  A v10 id
+ * becomes its topic's name, null (len -1) when no topic has it. */
+static int topics_as_v7(struct sl_groups *g, int16_t version,
+			struct kc_array in, struct kc_array *out)
 {
 	if (in.count < 0) {
 		*out = in; /* null: everything */
@@ -1827,24 +1870,49 @@ static int topics_as_v7(struct sl_groups *g, struct kc_array in,
 		return -EMSGSIZE;
 	for (int32_t i = 0; i < in.count; i++)
 		o[i] = (struct kc_offset_fetch_req_topic){
-			t[i].name, t[i].partition_indexes };
+			version >= 10 ? topic_name_of(g, t[i].topic_id) :
+					t[i].name,
+			t[i].partition_indexes };
 	*out = (struct kc_array){ o, in.count };
 	return 0;
 }
 
-static int topics_as_v8(struct sl_groups *g, struct kc_array in,
+/* found (of struct kc_offset_fetch_resp_topic, fetch_group's answer to
+ * asked, the v8+ request's topics) as v8+ topics.  v10 answers by id: a
+ * topic asked for by an id no topic has gets UNKNOWN_TOPIC_ID for each
+ * partition; of all the group's offsets (asked null), those of topics
+ * that no longer exist are left out, as Kafka does. */
+static int topics_as_v8(struct sl_groups *g, int16_t version,
+			struct kc_array asked, struct kc_array found,
 			struct kc_array *out)
 {
-	const struct kc_offset_fetch_resp_topic *t = in.items;
-	int32_t n = in.count > 0 ? in.count : 0;
+	const struct kc_offset_fetch_resp_topic *t = found.items;
+	const struct kc_offset_fetch_req_topics *q = asked.items;
+	int32_t n = found.count > 0 ? found.count : 0;
+	assert(asked.count < 0 || asked.count == found.count);
 	struct kc_offset_fetch_resp_topics *o =
 		take(&g->build, (size_t)n, sizeof(*o));
 	if (n && !o)
 		return -EMSGSIZE;
-	for (int32_t i = 0; i < n; i++)
-		o[i] = (struct kc_offset_fetch_resp_topics){
+	int32_t k = 0;
+	for (int32_t i = 0; i < n; i++) {
+		o[k] = (struct kc_offset_fetch_resp_topics){
 			.name = t[i].name, .partitions = t[i].partitions };
-	*out = (struct kc_array){ o, n };
+		if (version < 10) {
+			k++;
+		} else if (asked.count >= 0) {
+			o[k].topic_id = q[i].topic_id;
+			struct kc_offset_fetch_resp_partition *p =
+				(void *)t[i].partitions.items;
+			for (int32_t j = 0; t[i].name.len < 0 &&
+					    j < t[i].partitions.count; j++)
+				p[j].error_code = ERR_UNKNOWN_TOPIC_ID;
+			k++;
+		} else if (topic_id_of(g, t[i].name, &o[k].topic_id)) {
+			k++;
+		}
+	}
+	*out = (struct kc_array){ o, k };
 	return 0;
 }
 _Static_assert(sizeof(struct kc_offset_fetch_resp_partitions) ==
@@ -1991,10 +2059,12 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 				     qg[i].member_epoch)) != ERR_NONE)
 				continue;
 			struct kc_array asked, found;
-			if (topics_as_v7(g, qg[i].topics, &asked) < 0 ||
+			if (topics_as_v7(g, rq->version, qg[i].topics,
+					 &asked) < 0 ||
 			    fetch_group(g, qg[i].group_id, asked,
 					q->require_stable, &found) < 0 ||
-			    topics_as_v8(g, found, &rg[i].topics) < 0)
+			    topics_as_v8(g, rq->version, qg[i].topics, found,
+					 &rg[i].topics) < 0)
 				goto too_large;
 		}
 		r->groups = (struct kc_array){rg, n};
@@ -2015,7 +2085,8 @@ static size_t described_bytes(const struct kc_described_group *d,
 {
 	size_t n = 2 + 2 + str_len(d->group_id) + 2 + str_len(d->group_state) +
 		   2 + str_len(d->protocol_type) + 2 +
-		   str_len(d->protocol_data) + 4 + (version >= 3 ? 4 : 0);
+		   str_len(d->protocol_data) + 4 + (version >= 3 ? 4 : 0) +
+		   (version >= 6 ? 2 + str_len(d->error_message) : 0);
 	const struct kc_described_group_member *m = d->members.items;
 	for (int32_t i = 0; i < d->members.count; i++)
 		n += 2 + str_len(m[i].member_id) +
@@ -2044,14 +2115,29 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 	for (int32_t i = 0; i < n; i++) {
 		struct kc_described_group *d = &rg[i];
 		struct group *gr = group_find(g, ids[i].ptr, str_len(ids[i]));
-		if (gr && gr->cg) /* not a classic group: Dead, as Kafka 3.9 */
+		bool other = gr && gr->cg;
+		if (other) /* not a classic group: as if there were none */
 			gr = NULL;
 		*d = (struct kc_described_group){
-			.error_code = ERR_NONE, .group_id = ids[i],
+			.error_code = ERR_NONE, .error_message = null_str,
+			.group_id = ids[i],
 			.group_state = str_of(DEAD_NAME, strlen(DEAD_NAME)),
 			.protocol_type = empty_str, .protocol_data = empty_str,
 			.authorized_operations = q->include_authorized_operations ?
 				GROUP_OPERATIONS : INT32_MIN};
+		if (!gr && rq->version >= 6) {
+			/* KIP-1043: an error and Kafka's message; before v6
+			 * Dead without one (Kafka 3.9) */
+			d->error_code = KC_ERR_GROUP_ID_NOT_FOUND;
+			int len = (int)str_len(ids[i]);
+			char *m = take(&g->build, (size_t)len + 40, 1);
+			if (m)
+				d->error_message = str_of(m, (size_t)snprintf(
+					m, (size_t)len + 40, other ?
+					"Group %.*s is not a classic group." :
+					"Group %.*s not found.", len,
+					len ? ids[i].ptr : ""));
+		}
 		if (gr) {
 			const char *s = state_names[gr->state];
 			bool stable = gr->state == ST_STABLE;
@@ -2702,6 +2788,7 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 		.topic_ctx = cfg ? cfg->topic_ctx : NULL,
 		.open_ms = now_ms,
 	};
+	g->topic_name = cfg ? cfg->topic_name : NULL;
 	g->load_wall_ms = wall_now(g);
 	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
@@ -2826,6 +2913,12 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 	const void *b = body.raw;
 	switch (h.api_key) {
 	case KC_API_OFFSET_COMMIT:
+		if (h.api_version >= 10) { /* topics by id: their names */
+			struct kc_offset_commit_req *c = (void *)body.raw;
+			struct kc_offset_commit_req_topic *t = (void *)c->topics.items;
+			for (int32_t i = 0; i < c->topics.count; i++)
+				t[i].name = topic_name_of(g, t[i].topic_id);
+		}
 		rc = on_offset_commit(g, &rq, b, now_ms);
 		break;
 	case KC_API_OFFSET_FETCH:

@@ -2,8 +2,10 @@
  * The consumer group coordinator of sluice-control: Kafka's classic group
  * protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and committed
  * offsets (OffsetCommit, OffsetFetch), plus DescribeGroups, ListGroups,
- * DeleteGroups and OffsetDelete, at every version Kafka 3.9 defines
- * (docs/kafka.md says what each version changes).
+ * DeleteGroups and OffsetDelete, at every version Kafka 3.9 or 4.3 defines
+ * (docs/kafka.md says what each version changes; OffsetCommit and
+ * OffsetFetch v10 name topics by id, config.topic_name; DescribeGroups v6
+ * answers an unknown or consumer group GROUP_ID_NOT_FOUND).
  * sluiced forwards each such request's bytes unchanged and sends back the
  * response bytes it is given; this module is the whole of the logic.
  *
@@ -155,6 +157,11 @@ struct sdisk;
 /* Kafka's default offsets.retention.minutes: 7 days. */
 #define SL_GROUPS_RETENTION_MS_DEFAULT (7ll * 24 * 3600 * 1000)
 
+/* The topic with id (>= 1): true and *name (not NUL-terminated, valid
+ * until the topics change), *len; false when no topic has that id. */
+typedef bool (*sl_groups_topic_name_fn)(void *ctx, uint32_t id,
+					const char **name, size_t *len);
+
 struct sl_groups_config {
 	int64_t retention_ms;   /* offsets.retention.minutes in ms; > 0 */
 	/* wall_ms() stamps commits and decides expiry (mono_ns is unused);
@@ -170,6 +177,10 @@ struct sl_groups_config {
 	int32_t consumer_session_timeout_ms;
 	sl_cg_topic_fn topic;
 	void *topic_ctx;
+	/* the name of a topic by id (OffsetCommit and OffsetFetch v10 name
+	 * topics by id, proto/topic_uuid.h), with topic_ctx; NULL: no topic
+	 * has an id (every one is UNKNOWN_TOPIC_ID) */
+	sl_groups_topic_name_fn topic_name;
 };
 
 /* A response for the request given token: the whole Kafka response

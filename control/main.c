@@ -111,6 +111,19 @@ static bool consumer_group_topic(void *ctx, const char *name, size_t len,
 	return true;
 }
 
+/* The group coordinator's topic names by id (OffsetCommit and OffsetFetch
+ * v10): ctx is the metadata store. */
+static bool groups_topic_name(void *ctx, uint32_t id, const char **name,
+			      size_t *len)
+{
+	const struct sl_topic *t = sl_meta_find_id(ctx, id);
+	if (!t)
+		return false;
+	*name = t->name;
+	*len = t->name_len;
+	return true;
+}
+
 /* The transaction coordinator's view of the topics (AddPartitionsToTxn,
  * TxnOffsetCommit): ctx is the metadata store. */
 static bool txn_partition_exists(void *ctx, const char *topic, size_t len,
@@ -176,7 +189,7 @@ static int run_daemon(const struct sl_config *c)
 	struct sl_groups_config gcfg = {
 		.retention_ms = c->offsets_retention_ms, .clock = NULL,
 		.disk = &sdisk_posix, .topic = consumer_group_topic,
-		.topic_ctx = m};
+		.topic_ctx = m, .topic_name = groups_topic_name};
 	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
 				 sl_now_ms(), &groups, err, sizeof(err));
 	if (grc) {

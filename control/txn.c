@@ -30,6 +30,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@
 #define ERR_COORDINATOR_NOT_AVAILABLE 15
 #define ERR_POLICY_VIOLATION 44
 #define ERR_OFFSET_METADATA_TOO_LARGE 12
+#define ERR_INVALID_REGULAR_EXPRESSION 128 /* ListTransactions v2 */
+#define PATTERN_MAX 1024 /* bytes of a TransactionalIdPattern */
 #define NO_PRODUCER_ID (-1)
 #define NO_EPOCH (-1)
 #define COORDINATOR_EPOCH 0
@@ -739,6 +742,9 @@ static void init_answer(struct sl_txn *t, const struct req *rq, int16_t err,
 	r->error_code = err;
 	r->producer_id = err ? NO_PRODUCER_ID : pid;
 	r->producer_epoch = err ? NO_EPOCH : epoch;
+	/* v6 (KIP-939): no prepared transaction is ever kept */
+	r->ongoing_txn_producer_id = NO_PRODUCER_ID;
+	r->ongoing_txn_producer_epoch = NO_EPOCH;
 	if (err == SL_TXN_ERR_PRODUCER_FENCED)
 		r->error_code = fenced(rq);
 	int rc = send_body(t, rq, r);
@@ -772,6 +778,14 @@ static void on_init_producer_id(struct sl_txn *t, const struct req *rq,
 					   0, 0);
 		return init_answer(t, rq, ERR_NONE, t->next_pid++, 0);
 	}
+	/* v6 (KIP-939): two-phase commit is not enabled here (Kafka's
+	 * transaction.two.phase.commit.enable=false): INVALID_TXN_STATE, as
+	 * Kafka's coordinator; keeping a prepared transaction is not
+	 * implemented by Kafka 4.3's either: UNSUPPORTED_VERSION */
+	if (q->enable2_pc)
+		return init_answer(t, rq, SL_TXN_ERR_INVALID_TXN_STATE, 0, 0);
+	if (q->keep_prepared_txn)
+		return init_answer(t, rq, SN_ERR_UNSUPPORTED_VERSION, 0, 0);
 	if (q->transaction_timeout_ms <= 0 ||
 	    q->transaction_timeout_ms > t->cfg.timeout_max_ms)
 		return init_answer(t, rq,
@@ -1064,6 +1078,38 @@ static bool valid_group(struct kc_str g)
 	return g.len > 0 && g.len <= SL_TXNLOG_GROUP_MAX;
 }
 
+/* Group (valid) joins x's transaction (x passed producer_check and is not
+ * being ended): durable, then in memory, the transaction Ongoing.
+ * Returns the Kafka error. */
+static int16_t add_group(struct sl_txn *t, struct txn *x, struct kc_str group)
+{
+	int16_t err = ERR_NONE;
+	bool fresh = group_idx(x, group.ptr, (size_t)group.len) < 0;
+	if (fresh && x->ngroups >= SL_TXN_GROUPS_MAX)
+		err = ERR_POLICY_VIOLATION;
+	if (err == ERR_NONE && (fresh || x->state != TX_ONGOING)) {
+		struct change c;
+		struct sl_txnlog_rec g = {
+			.type = SL_TXNLOG_GROUP, .id_len = x->id_len,
+			.id = x->id, .group_len = (uint16_t)group.len,
+			.group = group.ptr};
+		sl_txnlog_batch_begin(t->log);
+		add_ongoing(t, x, &c);
+		if (fresh)
+			sl_txnlog_batch_add(t->log, &g);
+		if (sl_txnlog_batch_end(t->log) < 0) {
+			err = SL_TXN_ERR_NOT_COORDINATOR;
+		} else {
+			apply_change(x, &c);
+			if (fresh && group_add(x, group.ptr,
+					       (size_t)group.len) < 0)
+				err = SN_ERR_UNKNOWN_SERVER_ERROR;
+			maybe_compact(t);
+		}
+	}
+	return err;
+}
+
 static void on_add_offsets(struct sl_txn *t, const struct req *rq,
 			   const struct kc_add_offsets_to_txn_req *q)
 {
@@ -1077,30 +1123,8 @@ static void on_add_offsets(struct sl_txn *t, const struct req *rq,
 				     q->producer_epoch, &x);
 	if (err == ERR_NONE && is_prepare(x->state))
 		err = SL_TXN_ERR_CONCURRENT_TRANSACTIONS;
-	bool fresh = err == ERR_NONE &&
-		     group_idx(x, q->group_id.ptr, (size_t)q->group_id.len) < 0;
-	if (err == ERR_NONE && fresh && x->ngroups >= SL_TXN_GROUPS_MAX)
-		err = ERR_POLICY_VIOLATION;
-	if (err == ERR_NONE && (fresh || x->state != TX_ONGOING)) {
-		struct change c;
-		struct sl_txnlog_rec g = {
-			.type = SL_TXNLOG_GROUP, .id_len = x->id_len,
-			.id = x->id, .group_len = (uint16_t)q->group_id.len,
-			.group = q->group_id.ptr};
-		sl_txnlog_batch_begin(t->log);
-		add_ongoing(t, x, &c);
-		if (fresh)
-			sl_txnlog_batch_add(t->log, &g);
-		if (sl_txnlog_batch_end(t->log) < 0) {
-			err = SL_TXN_ERR_NOT_COORDINATOR;
-		} else {
-			apply_change(x, &c);
-			if (fresh && group_add(x, q->group_id.ptr,
-					       (size_t)q->group_id.len) < 0)
-				err = SN_ERR_UNKNOWN_SERVER_ERROR;
-			maybe_compact(t);
-		}
-	}
+	if (err == ERR_NONE)
+		err = add_group(t, x, q->group_id);
 	r->error_code = err == SL_TXN_ERR_PRODUCER_FENCED ? fenced(rq) : err;
 	int rc = send_body(t, rq, r);
 	assert(rc == 0);
@@ -1163,6 +1187,11 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 				     q->producer_epoch, &x);
 	if (err == ERR_NONE && is_prepare(x->state))
 		err = SL_TXN_ERR_CONCURRENT_TRANSACTIONS;
+	/* v5 (KIP-890) carries AddOffsetsToTxn's function: Kafka's group
+	 * coordinator verifies it with the addPartition operation, which adds
+	 * the group to the transaction, whatever the transaction version */
+	if (err == ERR_NONE && rq->version >= 5 && good)
+		err = add_group(t, x, q->group_id);
 	/* the group must be in the transaction (Kafka's verification) */
 	if (err == ERR_NONE &&
 	    (x->state != TX_ONGOING ||
@@ -1395,6 +1424,34 @@ static bool str_is(struct kc_str s, const char *name)
 	return str_eq(s, name, strlen(name));
 }
 
+static int list_matching(struct sl_txn *t, const struct req *rq,
+			 const struct kc_list_transactions_req *q,
+			 const regex_t *re,
+			 struct kc_list_transactions_resp *r);
+
+/* v2's TransactionalIdPattern (KIP-1152) compiled into *re, anchored at
+ * both ends (Kafka matches the whole id).  A null or empty pattern keeps
+ * every id: *on false.  Returns false when it does not compile (or is
+ * longer than PATTERN_MAX). */
+static bool pattern_compile(struct kc_str p, regex_t *re, bool *on)
+{
+	*on = false;
+	if (p.len <= 0)
+		return true;
+	if (p.len > PATTERN_MAX)
+		return false;
+	char src[PATTERN_MAX + 8];
+	int n = snprintf(src, sizeof(src), "^(%.*s)$", (int)p.len, p.ptr);
+	assert(n > 0 && (size_t)n < sizeof(src));
+	/* a NUL inside the pattern would cut it short: refuse it */
+	if (memchr(p.ptr, 0, (size_t)p.len))
+		return false;
+	if (regcomp(re, src, REG_EXTENDED | REG_NOSUB))
+		return false;
+	*on = true;
+	return true;
+}
+
 static int on_list(struct sl_txn *t, const struct req *rq,
 		   const struct kc_list_transactions_req *q)
 {
@@ -1402,6 +1459,25 @@ static int on_list(struct sl_txn *t, const struct req *rq,
 	struct kc_list_transactions_resp *r = (void *)u.raw;
 	resp_init(&u, KC_API_LIST_TRANSACTIONS);
 	t->build.used = 0;
+	regex_t re;
+	bool use_re;
+	if (!pattern_compile(q->transactional_id_pattern, &re, &use_re)) {
+		r->error_code = ERR_INVALID_REGULAR_EXPRESSION;
+		return send_body(t, rq, r);
+	}
+	int rc = list_matching(t, rq, q, use_re ? &re : NULL, r);
+	if (use_re)
+		regfree(&re);
+	return rc;
+}
+
+/* The rest of on_list: the transactions that pass every filter (re NULL:
+ * no pattern) into r, sent. */
+static int list_matching(struct sl_txn *t, const struct req *rq,
+			 const struct kc_list_transactions_req *q,
+			 const regex_t *re,
+			 struct kc_list_transactions_resp *r)
+{
 	int32_t nf = count_of(q->state_filters);
 	const struct kc_str *sf = q->state_filters.items;
 	bool want[TX_STATES] = {false};
@@ -1445,6 +1521,13 @@ static int on_list(struct sl_txn *t, const struct req *rq,
 		if (q->duration_filter >= 0 &&
 		    wall - x->start_ms <= q->duration_filter)
 			continue;
+		if (re) { /* the id NUL-terminated for regexec */
+			char id[SL_TXNLOG_ID_MAX + 1];
+			memcpy(id, x->id, x->id_len);
+			id[x->id_len] = 0;
+			if (regexec(re, id, 0, NULL, 0))
+				continue;
+		}
 		const char *name = state_names[x->state];
 		size_t b = 3 + x->id_len + 8 + 3 + strlen(name) + 1;
 		if (bytes + b > SL_TXN_MAX_RESPONSE)

@@ -1,10 +1,15 @@
 /*
  * The transaction coordinator of sluice-control: Kafka's transactions
  * (KIP-98) as its TransactionCoordinator answers them: InitProducerId with
- * a transactional id (v0-5), AddPartitionsToTxn (v0-5; v4+ is the batched
- * form brokers send, verify_only included), AddOffsetsToTxn (v0-4),
- * TxnOffsetCommit (v0-4), EndTxn (v0-5), DescribeTransactions (v0) and
- * ListTransactions (v0-1).  sluiced forwards each such request's bytes
+ * a transactional id (v0-6; v6's two-phase commit is not enabled:
+ * Enable2Pc INVALID_TXN_STATE, KeepPreparedTxn UNSUPPORTED_VERSION, as
+ * Kafka 4.3), AddPartitionsToTxn (v0-5; v4+ is the batched form brokers
+ * send, verify_only included), AddOffsetsToTxn (v0-4), TxnOffsetCommit
+ * (v0-5; v5 adds its group to the transaction), EndTxn (v0-5),
+ * DescribeTransactions (v0) and ListTransactions (v0-2; v2's pattern a
+ * POSIX extended regular expression matching the whole id,
+ * INVALID_REGULAR_EXPRESSION (128) when it does not compile).  sluiced
+ * forwards each such request's bytes
  * unchanged and sends back the response bytes it is given.
  *
  * A pure core: no sockets and no clock of its own.  What is written to

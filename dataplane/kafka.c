@@ -794,7 +794,9 @@ static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_init_producer_id_req *r)
 {
 	struct kc_init_producer_id_resp resp = { .producer_id = -1,
-						 .producer_epoch = -1 };
+						 .producer_epoch = -1,
+						 .ongoing_txn_producer_id = -1,
+						 .ongoing_txn_producer_epoch = -1 };
 	n->st.init_pid++;
 	bool no_id = r->producer_id == -1, no_epoch = r->producer_epoch == -1;
 	if (r->transactional_id.len >= 0 || no_id != no_epoch) {

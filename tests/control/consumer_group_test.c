@@ -58,6 +58,19 @@ static bool topic_fn(void *ctx, const char *name, size_t len, uint32_t *id,
 	return false;
 }
 
+static bool topic_name_fn(void *ctx, uint32_t id, const char **name,
+			  size_t *len)
+{
+	assert_ptr_equal(ctx, topics);
+	for (int i = 0; i < ntopics; i++)
+		if (topics[i].id == id) {
+			*name = topics[i].name;
+			*len = strlen(topics[i].name);
+			return true;
+		}
+	return false;
+}
+
 static void add_topic(const char *name, uint32_t id, int32_t partitions)
 {
 	assert_true(ntopics < 8);
@@ -359,7 +372,8 @@ static void open_groups(void)
 	char err[1024];
 	struct sl_groups_config cfg = {
 		.retention_ms = 24 * 3600 * 1000, .clock = &clk.sl,
-		.topic = topic_fn, .topic_ctx = topics};
+		.topic = topic_fn, .topic_ctx = topics,
+		.topic_name = topic_name_fn};
 	int rc = sl_groups_open(g_dir, &cfg, on_reply, &G, now, &G, err,
 				sizeof(err));
 	if (rc)
@@ -861,6 +875,15 @@ static void test_type_conflicts(void **state)
 	const struct kc_described_group *dg = dr->groups.items;
 	TL_EQ(dg->error_code, 0);
 	assert_true(streq(dg->group_state, "Dead"));
+	/* v6 (KIP-1043): GROUP_ID_NOT_FOUND and Kafka's message */
+	dr = reply(send_req(KC_API_DESCRIBE_GROUPS, 6, &dq),
+		   KC_API_DESCRIBE_GROUPS, 6);
+	dg = dr->groups.items;
+	TL_EQ(dg->error_code, KC_ERR_GROUP_ID_NOT_FOUND);
+	assert_true(streq(dg->error_message,
+			  "Group cons is not a classic group."));
+	assert_true(streq(dg->group_state, "Dead"));
+	TL_EQ(dg->members.count, 0);
 	struct kc_delete_groups_req del = {{&id, 1}};
 	const struct kc_delete_groups_resp *delr =
 		reply(send_req(KC_API_DELETE_GROUPS, 2, &del),
@@ -974,6 +997,117 @@ static void test_offset_commit_epochs(void **state)
 	assert_string_equal(listed_state("g", "consumer"), "Empty");
 }
 
+/* OffsetCommit and OffsetFetch v10 name topics by id: resolved through
+ * the topics, an id no topic has is UNKNOWN_TOPIC_ID, answers carry ids. */
+static void test_offsets_by_topic_id(void **state)
+{
+	(void)state;
+	add_topic("t", 3, 2);
+	add_topic("u", 7, 1);
+	struct client a;
+	client_init(&a, "g", sub_t);
+	join(&a);
+	struct kc_uuid t_id, u_id, bad_id, gone_id;
+	sl_topic_uuid(3, t_id.b);
+	sl_topic_uuid(7, u_id.b);
+	sl_topic_uuid(99, bad_id.b);
+	memset(gone_id.b, 0x42, sizeof(gone_id.b)); /* not one of sluice's */
+	struct kc_offset_commit_req_partition cp[2] = {
+		{.partition_index = 1, .committed_offset = 42,
+		 .committed_leader_epoch = 3, .commit_timestamp = -1,
+		 .committed_metadata = {"m", 1}},
+		{.partition_index = 0, .committed_offset = 8,
+		 .committed_leader_epoch = -1, .commit_timestamp = -1,
+		 .committed_metadata = {NULL, -1}}};
+	struct kc_offset_commit_req_topic ct[3] = {
+		{{NULL, -1}, t_id, {&cp[0], 1}},
+		{{NULL, -1}, bad_id, {&cp[1], 1}},
+		{{NULL, -1}, u_id, {&cp[1], 1}}};
+	struct kc_offset_commit_req oc = {
+		.group_id = S("g"), .generation_id_or_member_epoch = a.epoch,
+		.member_id = S(a.id), .group_instance_id = {NULL, -1},
+		.retention_time_ms = -1, .topics = {ct, 3}};
+	const struct kc_offset_commit_resp *cr =
+		reply(send_req(KC_API_OFFSET_COMMIT, 10, &oc),
+		      KC_API_OFFSET_COMMIT, 10);
+	TL_EQ(cr->topics.count, 3);
+	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
+	assert_memory_equal(crt[0].topic_id.b, t_id.b, 16);
+	assert_memory_equal(crt[1].topic_id.b, bad_id.b, 16);
+	assert_memory_equal(crt[2].topic_id.b, u_id.b, 16);
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)->error_code, 0);
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[1].partitions.items)->error_code, 100);
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[2].partitions.items)->error_code, 0);
+	/* a stale epoch: the group's error, but an unknown id stays 100 */
+	oc.generation_id_or_member_epoch = a.epoch + 5;
+	cr = reply(send_req(KC_API_OFFSET_COMMIT, 10, &oc),
+		   KC_API_OFFSET_COMMIT, 10);
+	crt = cr->topics.items;
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)->error_code,
+	      SL_CG_ERR_STALE_MEMBER_EPOCH);
+	TL_EQ(((const struct kc_offset_commit_resp_partition *)
+	       crt[1].partitions.items)->error_code, 100);
+	/* v9 by name reads what v10 wrote by id */
+	int64_t off = -2;
+	TL_EQ(fetch_err("g", a.id, a.epoch, &off), 0);
+	TL_EQ(off, 42);
+
+	/* OffsetFetch v10: by id, unknown ids answered 100 */
+	int32_t part0 = 0, part1 = 1;
+	struct kc_offset_fetch_req_topics ft[3] = {
+		{{NULL, -1}, t_id, {&part1, 1}},
+		{{NULL, -1}, gone_id, {&part0, 1}},
+		{{NULL, -1}, u_id, {&part0, 1}}};
+	struct kc_offset_fetch_req_group fg[2] = {
+		{S("g"), S(a.id), a.epoch, {ft, 3}},
+		{S("g"), {NULL, -1}, -1, {NULL, -1}}};
+	struct kc_offset_fetch_req q = {.group_id = S(""),
+					.topics = {NULL, -1},
+					.groups = {fg, 2}};
+	const struct kc_offset_fetch_resp *r =
+		reply(send_req(KC_API_OFFSET_FETCH, 10, &q),
+		      KC_API_OFFSET_FETCH, 10);
+	TL_EQ(r->groups.count, 2);
+	const struct kc_offset_fetch_resp_group *rg = r->groups.items;
+	TL_EQ(rg[0].error_code, 0);
+	TL_EQ(rg[0].topics.count, 3);
+	const struct kc_offset_fetch_resp_topics *rt = rg[0].topics.items;
+	assert_memory_equal(rt[0].topic_id.b, t_id.b, 16);
+	assert_memory_equal(rt[1].topic_id.b, gone_id.b, 16);
+	assert_memory_equal(rt[2].topic_id.b, u_id.b, 16);
+	const struct kc_offset_fetch_resp_partitions *rp = rt[0].partitions.items;
+	TL_EQ(rp->partition_index, 1);
+	TL_EQ(rp->committed_offset, 42);
+	TL_EQ(rp->committed_leader_epoch, 3);
+	assert_true(streq(rp->metadata, "m"));
+	TL_EQ(rp->error_code, 0);
+	rp = rt[1].partitions.items;
+	TL_EQ(rp->committed_offset, -1);
+	TL_EQ(rp->error_code, 100);
+	rp = rt[2].partitions.items;
+	TL_EQ(rp->committed_offset, 8);
+	TL_EQ(rp->error_code, 0);
+	/* all the group's offsets: by id; a topic deleted since is left out */
+	ntopics = 1; /* "u" is gone */
+	r = reply(send_req(KC_API_OFFSET_FETCH, 10, &q), KC_API_OFFSET_FETCH,
+		  10);
+	rg = r->groups.items;
+	TL_EQ(rg[1].error_code, 0);
+	TL_EQ(rg[1].topics.count, 1);
+	rt = rg[1].topics.items;
+	assert_memory_equal(rt[0].topic_id.b, t_id.b, 16);
+	TL_EQ(((const struct kc_offset_fetch_resp_partitions *)
+	       rt[0].partitions.items)->committed_offset, 42);
+	/* and the one asked by id is now unknown */
+	rt = rg[0].topics.items;
+	TL_EQ(((const struct kc_offset_fetch_resp_partitions *)
+	       rt[2].partitions.items)->error_code, 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -996,6 +1130,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_type_conflicts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_offset_commit_epochs,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offsets_by_topic_id,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1881,6 +1881,20 @@ static void test_describe_list_versions(void **state)
 		assert_true(streq(d[1].group_state, "Dead"));
 		TL_EQ(d[1].error_code, 0);
 	}
+	/* v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND with Kafka's
+	 * message; a known one has no message */
+	uint64_t t6 = send_req(9, KC_API_DESCRIBE_GROUPS, 6, &dq);
+	const struct kc_describe_groups_resp *r6 =
+		reply(t6, KC_API_DESCRIBE_GROUPS, 6);
+	TL_EQ(r6->groups.count, 2);
+	const struct kc_described_group *d6 = r6->groups.items;
+	TL_EQ(d6[0].error_code, 0);
+	TL_EQ(d6[0].error_message.len, -1);
+	assert_true(streq(d6[0].group_state, "Stable"));
+	TL_EQ(d6[0].members.count, 1);
+	TL_EQ(d6[1].error_code, KC_ERR_GROUP_ID_NOT_FOUND);
+	assert_true(streq(d6[1].error_message, "Group nosuch not found."));
+	assert_true(streq(d6[1].group_state, "Dead"));
 	/* ListGroups v0: every group; v5: filtered by state and type */
 	struct kc_list_groups_req lq = {{NULL, 0}, {NULL, 0}};
 	uint64_t t = send_req(9, KC_API_LIST_GROUPS, 0, &lq);

@@ -773,6 +773,65 @@ static void test_txn_offsets(void **state)
 	TL_EQ(fetch("g", true), 7);
 	reopen();
 	TL_EQ(fetch("g", true), 7);
+	/* v5 (KIP-890) adds the group itself, as Kafka's group coordinator
+	 * does through its verification; v4 still needs AddOffsetsToTxn */
+	TL_EQ(txn_commit_v(4, "a", p, "g2", "t", 3, -1, ""),
+	      SL_TXN_ERR_INVALID_TXN_STATE);
+	TL_EQ(txn_commit_v(5, "a", p, "g2", "t", 3, -1, ""), 0);
+	assert_true(state_is("a", "Ongoing"));
+	TL_EQ(fetch("g2", true), -SL_TXN_ERR_UNSTABLE_OFFSET_COMMIT - 1000);
+	TL_EQ(txn_commit_v(4, "a", p, "g2", "t", 4, -1, ""), 0);
+	reopen(); /* the group's joining is durable */
+	TL_EQ(end_txn("a", p, true), 0);
+	TL_EQ(fetch("g2", true), 4);
+	/* still fenced and checked as v4 is */
+	TL_EQ(txn_commit_v(5, "a", (struct pe){p.pid, 3, 0}, "g3", "t", 1, -1,
+			   ""), SL_TXN_ERR_PRODUCER_FENCED);
+	assert_true(state_is("a", "CompleteCommit"));
+}
+
+/* InitProducerId v6 (KIP-939): two-phase commit is not enabled, as on a
+ * Kafka broker with transaction.two.phase.commit.enable=false. */
+static void test_init_v6(void **state)
+{
+	(void)state;
+	struct kc_init_producer_id_req q = {S("x"), TIMEOUT_MS, -1, -1,
+					    false, false};
+	uint64_t t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
+	const struct kc_init_producer_id_resp *r =
+		reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->producer_epoch, 0);
+	TL_EQ(r->ongoing_txn_producer_id, -1);
+	TL_EQ(r->ongoing_txn_producer_epoch, -1);
+	int64_t pid = r->producer_id;
+	q.enable2_pc = true;
+	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
+	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	TL_EQ(r->error_code, SL_TXN_ERR_INVALID_TXN_STATE);
+	TL_EQ(r->producer_id, -1);
+	TL_EQ(r->ongoing_txn_producer_id, -1);
+	TL_EQ(r->ongoing_txn_producer_epoch, -1);
+	q.keep_prepared_txn = true;
+	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
+	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	TL_EQ(r->error_code, SL_TXN_ERR_INVALID_TXN_STATE);
+	q.enable2_pc = false;
+	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
+	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	TL_EQ(r->error_code, SN_ERR_UNSUPPORTED_VERSION);
+	/* nothing changed: the next init bumps the epoch to 1 */
+	struct pe p = init("x");
+	TL_EQ(p.pid, pid);
+	TL_EQ(p.epoch, 1);
+	/* without a transactional id the flags do not matter (Kafka hands
+	 * out an id first) */
+	q = (struct kc_init_producer_id_req){{NULL, -1}, TIMEOUT_MS, -1, -1,
+					     true, true};
+	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
+	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	TL_EQ(r->error_code, 0);
+	assert_true(r->producer_id >= 0);
 }
 
 /* ---- restarts ---- */
@@ -946,6 +1005,22 @@ static int32_t list_n(int16_t ver, const char *const *states, int ns,
 	return r->transaction_states.count;
 }
 
+/* ListTransactions v2 with a pattern: the count; *err the error code (NULL:
+ * it must be none). */
+static int32_t list_re(const char *pattern, int16_t *err)
+{
+	struct kc_list_transactions_req q = {{NULL, 0}, {NULL, 0}, -1,
+					     S(pattern)};
+	uint64_t t = send_req(KC_API_LIST_TRANSACTIONS, 2, &q);
+	const struct kc_list_transactions_resp *r =
+		reply(t, KC_API_LIST_TRANSACTIONS, 2);
+	if (err)
+		*err = r->error_code;
+	else
+		TL_EQ(r->error_code, 0);
+	return r->transaction_states.count;
+}
+
 static void test_list(void **state)
 {
 	(void)state;
@@ -969,6 +1044,21 @@ static void test_list(void **state)
 	 * which is very long ago, as Kafka counts it) */
 	TL_EQ(list_n(1, ongoing, 1, NULL, 0, 4999, NULL), 1);
 	TL_EQ(list_n(1, ongoing, 1, NULL, 0, 5000, NULL), 0);
+	/* v2: the transactional id pattern, a whole-id match (KIP-1152) */
+	init("ab");
+	init("zab");
+	TL_EQ(list_re("a.*", NULL), 2);
+	TL_EQ(list_re("a|b", NULL), 2);
+	TL_EQ(list_re("a", NULL), 1);
+	TL_EQ(list_re("b+", NULL), 1);
+	TL_EQ(list_re("", NULL), 4); /* empty: everything */
+	TL_EQ(list_re(NULL, NULL), 4);
+	TL_EQ(list_re("[0-9]+", NULL), 0);
+	int16_t err;
+	TL_EQ(list_re("(a", &err), 0);
+	TL_EQ(err, 128); /* INVALID_REGULAR_EXPRESSION */
+	TL_EQ(list_re("[z-a]", &err), 0);
+	TL_EQ(err, 128);
 	/* the byte form: ListTransactions v1's bytes decode as Kafka's */
 	const struct kc_describe_transactions_resp_transaction_state *d =
 		describe("a");
@@ -1073,6 +1163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_id_expiry, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup,

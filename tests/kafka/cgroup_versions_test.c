@@ -13,6 +13,10 @@
  *     an unknown group GROUP_ID_NOT_FOUND;
  *   - ListGroups v5 lists it as a consumer group; OffsetCommit v9 with
  *     A's member epoch is taken, with a stale one STALE_MEMBER_EPOCH;
+ *   - OffsetCommit v10 and OffsetFetch v10 name the topic by id (an id no
+ *     topic has: UNKNOWN_TOPIC_ID), answers carry the ids; DescribeGroups
+ *     v6 of this consumer group and of an unknown one: GROUP_ID_NOT_FOUND
+ *     with Kafka's messages (KIP-1043);
  *   - a regular expression (v1) INVALID_REQUEST; both leave (-1).
  * Exit 77 when binaries are missing.
  */
@@ -221,6 +225,71 @@ static int t_list_and_commit(void)
 	return 0;
 }
 
+static int t_topic_ids(void)
+{
+	struct kc_uuid id, bad;
+	sl_topic_uuid((uint32_t)topic_id, id.b);
+	sl_topic_uuid((uint32_t)topic_id + 1000, bad.b);
+	struct kc_offset_commit_req_partition cp = {
+		.partition_index = 1, .committed_offset = 11,
+		.committed_leader_epoch = 4, .commit_timestamp = -1,
+		.committed_metadata = {"v10", 3}};
+	struct kc_offset_commit_req_topic ct[2] = {
+		{{NULL, -1}, id, {&cp, 1}}, {{NULL, -1}, bad, {&cp, 1}}};
+	struct kc_offset_commit_req oc = {
+		.group_id = S(GROUP), .generation_id_or_member_epoch = A.epoch,
+		.member_id = S(A.id), .group_instance_id = {NULL, -1},
+		.retention_time_ms = -1, .topics = {ct, 2}};
+	union kc_response u;
+	CHECK(kw_call(fd, KC_API_OFFSET_COMMIT, 10, &oc, &u) == 0);
+	const struct kc_offset_commit_resp *cr = (const void *)u.raw;
+	CHECK(cr->topics.count == 2);
+	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
+	CHECK(!memcmp(crt[0].topic_id.b, id.b, 16));
+	CHECK(!memcmp(crt[1].topic_id.b, bad.b, 16));
+	CHECK(((const struct kc_offset_commit_resp_partition *)
+	       crt[0].partitions.items)->error_code == 0);
+	CHECK(((const struct kc_offset_commit_resp_partition *)
+	       crt[1].partitions.items)->error_code == 100);
+
+	int32_t part = 1;
+	struct kc_offset_fetch_req_topics ft[2] = {
+		{{NULL, -1}, id, {&part, 1}}, {{NULL, -1}, bad, {&part, 1}}};
+	struct kc_offset_fetch_req_group fg = {S(GROUP), S(A.id), A.epoch,
+					       {ft, 2}};
+	struct kc_offset_fetch_req fq = {.group_id = S(""),
+					 .topics = {NULL, -1},
+					 .groups = {&fg, 1}};
+	CHECK(kw_call(fd, KC_API_OFFSET_FETCH, 10, &fq, &u) == 0);
+	const struct kc_offset_fetch_resp *fr = (const void *)u.raw;
+	CHECK(fr->groups.count == 1);
+	const struct kc_offset_fetch_resp_group *rg = fr->groups.items;
+	CHECK(rg->error_code == 0 && rg->topics.count == 2);
+	const struct kc_offset_fetch_resp_topics *rt = rg->topics.items;
+	CHECK(!memcmp(rt[0].topic_id.b, id.b, 16));
+	const struct kc_offset_fetch_resp_partitions *rp = rt[0].partitions.items;
+	CHECK(rp->partition_index == 1 && rp->committed_offset == 11);
+	CHECK(rp->committed_leader_epoch == 4 && str_is(rp->metadata, "v10"));
+	CHECK(rp->error_code == 0);
+	CHECK(!memcmp(rt[1].topic_id.b, bad.b, 16));
+	rp = rt[1].partitions.items;
+	CHECK(rp->committed_offset == -1 && rp->error_code == 100);
+
+	struct kc_str ids[2] = {S(GROUP), S("nosuch")};
+	struct kc_describe_groups_req dq = {{ids, 2}, false};
+	CHECK(kw_call(fd, KC_API_DESCRIBE_GROUPS, 6, &dq, &u) == 0);
+	const struct kc_describe_groups_resp *dr = (const void *)u.raw;
+	CHECK(dr->groups.count == 2);
+	const struct kc_described_group *d = dr->groups.items;
+	CHECK(d[0].error_code == KC_ERR_GROUP_ID_NOT_FOUND);
+	CHECK(str_is(d[0].error_message, "Group " GROUP
+		     " is not a classic group."));
+	CHECK(str_is(d[0].group_state, "Dead"));
+	CHECK(d[1].error_code == KC_ERR_GROUP_ID_NOT_FOUND);
+	CHECK(str_is(d[1].error_message, "Group nosuch not found."));
+	return 0;
+}
+
 static int t_regex_and_leave(void)
 {
 	struct kc_str topic = S("cgt");
@@ -258,6 +327,7 @@ int main(void)
 		{ "converge", t_converge },
 		{ "describe", t_describe },
 		{ "list_and_commit", t_list_and_commit },
+		{ "topic_ids", t_topic_ids },
 		{ "regex_and_leave", t_regex_and_leave },
 	};
 	kw_run(&b, tests, KW_COUNT(tests), &fd);

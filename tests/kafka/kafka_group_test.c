@@ -824,15 +824,15 @@ static const int16_t group_keys[] = {
 static void test_api_table(void **state)
 {
 	(void)state;
-	/* every version Kafka 3.9 defines; the highest is flexible; Kafka's
-	 * newest definitions (kmax) add OffsetCommit and OffsetFetch v10
-	 * (topic ids) and DescribeGroups v6, not served yet */
+	/* every version Kafka 3.9 or 4.3 defines (kmax: the newest, OffsetCommit
+	 * and OffsetFetch v10 with topic ids, DescribeGroups v6); the highest
+	 * is flexible */
 	static const struct { int16_t key, lo, hi, kmax, flex; const char *name; } want[] = {
-		{8, 0, 9, 10, 8, "OffsetCommit"}, {9, 0, 9, 10, 6, "OffsetFetch"},
+		{8, 0, 10, 10, 8, "OffsetCommit"}, {9, 0, 10, 10, 6, "OffsetFetch"},
 		{10, 0, 6, 6, 3, "FindCoordinator"},
 		{11, 0, 9, 9, 6, "JoinGroup"}, {12, 0, 4, 4, 4, "Heartbeat"},
 		{13, 0, 5, 5, 4, "LeaveGroup"}, {14, 0, 5, 5, 4, "SyncGroup"},
-		{15, 0, 5, 6, 5, "DescribeGroups"}, {16, 0, 5, 5, 3, "ListGroups"},
+		{15, 0, 6, 6, 5, "DescribeGroups"}, {16, 0, 5, 5, 3, "ListGroups"},
 		{47, 0, 0, 0, KC_VERSION_ANY, "OffsetDelete"},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -974,8 +974,8 @@ static void test_unsupported_versions(void **state)
 {
 	(void)state;
 	static const int16_t bad[][2] = {
-		{8, 10}, {8, -1}, {9, 10}, {10, 7}, {11, 10}, {11, -1},
-		{12, 5}, {13, 6}, {14, 6}, {15, 6}, {16, 6}, {47, 1},
+		{8, 11}, {8, -1}, {9, 11}, {10, 7}, {11, 10}, {11, -1},
+		{12, 5}, {13, 6}, {14, 6}, {15, 7}, {16, 6}, {47, 1},
 		{42, 3}, {42, -1},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

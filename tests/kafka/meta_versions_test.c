@@ -15,7 +15,8 @@
  *     end, larger and undefined epochs -1, current_leader_epoch fencing;
  *   - DescribeCluster v0, v1 (endpoint types) and v2 (is_fenced false,
  *     also with fenced brokers asked for);
- *   - InitProducerId v0 and v5 (KIP-360 fields, transactional ids);
+ *   - InitProducerId v0, v5 and v6 (KIP-360 fields, transactional ids;
+ *     v6's ongoing transaction -1, -1);
  *   - ListOffsets v7 and v10 MAX_TIMESTAMP (the first record with the
  *     largest timestamp), the found record's timestamp of a lookup;
  *   - DescribeLogDirs v0, v4 and v5 (sizes grow with a produce, partitions
@@ -414,6 +415,12 @@ static int t_init_producer_id(void)
 	CHECK(!init_pid(5, null, second, 0, &r));
 	CHECK(r.error_code == 0 && r.producer_id > second &&
 	      r.producer_epoch == 0);
+	/* v6 (KIP-939): no ongoing transaction, -1 and -1 */
+	CHECK(!init_pid(6, null, -1, -1, &r));
+	CHECK(r.error_code == 0 && r.producer_id > second &&
+	      r.producer_epoch == 0);
+	CHECK(r.ongoing_txn_producer_id == -1 &&
+	      r.ongoing_txn_producer_epoch == -1);
 	/* an id without an epoch */
 	CHECK(!init_pid(5, null, second, -1, &r));
 	CHECK(r.error_code == SN_ERR_INVALID_REQUEST && r.producer_id == -1 &&

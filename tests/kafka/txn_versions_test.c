@@ -3,11 +3,15 @@
  * against the real broker (suite 'integration', tests/lib/broker.h:
  * sluiced forwards them to sluice-control), the fields of the answers
  * checked:
- *   - InitProducerId v0 and v5 with a transactional id (ids from 2^40, the
- *     epoch bumped, the old producer fenced);
+ *   - InitProducerId v0, v5 and v6 with a transactional id (ids from 2^40,
+ *     the epoch bumped, the old producer fenced; v6: no ongoing
+ *     transaction, -1, and Enable2Pc INVALID_TXN_STATE: no two-phase
+ *     commit);
  *   - AddPartitionsToTxn v0, v3 and the batched v5; AddOffsetsToTxn v0 and
- *     v4; TxnOffsetCommit v0 and v4; EndTxn v0 and v5;
- *   - DescribeTransactions v0, ListTransactions v0 and v1;
+ *     v4; TxnOffsetCommit v0 and v4, and v5 adding its group itself;
+ *     EndTxn v0 and v5;
+ *   - DescribeTransactions v0, ListTransactions v0, v1 and v2 (a pattern,
+ *     and one that does not compile: INVALID_REGULAR_EXPRESSION);
  *   - the state surviving a SIGKILL of sluice-control.
  * A transaction with partitions waits in PrepareCommit until sluiced
  * writes its markers (WriteTxnMarkers): either state is accepted after
@@ -54,6 +58,17 @@ static int t_init_producer_id(void)
 	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 5, &q, &u) == 0);
 	CHECK(r->error_code == 0 && r->producer_id == first &&
 	      r->producer_epoch == 1);
+	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 6, &q, &u) == 0);
+	CHECK(r->error_code == 0 && r->producer_id == first &&
+	      r->producer_epoch == 2);
+	CHECK(r->ongoing_txn_producer_id == -1 &&
+	      r->ongoing_txn_producer_epoch == -1);
+	q.enable2_pc = true; /* two-phase commit is not enabled */
+	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 6, &q, &u) == 0);
+	CHECK(r->error_code == 48 && r->producer_id == -1 &&
+	      r->ongoing_txn_producer_id == -1 &&
+	      r->ongoing_txn_producer_epoch == -1);
+	q.enable2_pc = false;
 	/* KIP-360 with a fenced epoch: PRODUCER_FENCED at v5 */
 	q.producer_id = first;
 	q.producer_epoch = 7;
@@ -64,7 +79,7 @@ static int t_init_producer_id(void)
 	CHECK(kw_call(fd, KC_API_INIT_PRODUCER_ID, 3, &q, &u) == 0);
 	CHECK(r->error_code == 50);
 	pid1 = first;
-	epoch1 = 1;
+	epoch1 = 2;
 	return 0;
 }
 
@@ -157,6 +172,19 @@ static int t_offsets(void)
 			rt[0].partitions.items;
 		CHECK(rp[0].partition_index == 0 && rp[0].error_code == 0);
 	}
+	/* v5 (KIP-890) adds its group to the transaction itself */
+	struct kc_txn_offset_commit_req_partition p5 = { 1, 50, -1, S(NULL) };
+	struct kc_txn_offset_commit_req_topic t5 = { S("txt"), { &p5, 1 } };
+	struct kc_txn_offset_commit_req c5 = {
+		S("tx1"), S("tg5"), pid1, epoch1, -1, S(""), S(NULL),
+		{ &t5, 1 } };
+	CHECK(kw_call(fd, KC_API_TXN_OFFSET_COMMIT, 5, &c5, &u) == 0);
+	const struct kc_txn_offset_commit_resp *r5 = (const void *)u.raw;
+	CHECK(r5->topics.count == 1);
+	const struct kc_txn_offset_commit_resp_topic *rt5 = r5->topics.items;
+	CHECK(str_is(rt5[0].name, "txt") && rt5[0].partitions.count == 1);
+	CHECK(((const struct kc_txn_offset_commit_resp_partition *)
+	       rt5[0].partitions.items)[0].error_code == 0);
 	/* OffsetFetch v7 require_stable: pending */
 	int32_t part = 0;
 	struct kc_offset_fetch_req_topic ft = { S("txt"), { &part, 1 } };
@@ -218,6 +246,18 @@ static int t_describe_list(void)
 		CHECK(str_is(s->transactional_id, "tx1") &&
 		      s->producer_id == pid1 &&
 		      str_is(s->transaction_state, "Ongoing"));
+	}
+	/* v2: the transactional id pattern (KIP-1152), a whole-id match */
+	static const struct { const char *re; int16_t err; int32_t n; } pt[] = {
+		{ "tx[0-9]+", 0, 1 }, { "tx", 0, 0 }, { "(tx", 128, 0 },
+	};
+	for (size_t i = 0; i < sizeof(pt) / sizeof(pt[0]); i++) {
+		struct kc_list_transactions_req q = { { NULL, 0 }, { NULL, 0 },
+						      -1, S(pt[i].re) };
+		CHECK(kw_call(fd, KC_API_LIST_TRANSACTIONS, 2, &q, &u) == 0);
+		const struct kc_list_transactions_resp *r = (const void *)u.raw;
+		CHECK(r->error_code == pt[i].err);
+		CHECK(r->transaction_states.count == pt[i].n);
 	}
 	return 0;
 }

@@ -320,7 +320,7 @@ struct kc_metadata_resp {
 	int16_t error_code; /* v13+ */
 };
 
-/* ---- OffsetCommit (key 8): Kafka v0-10, flexible v8+; served v0-9 ---- */
+/* ---- OffsetCommit (key 8): Kafka v0-10, flexible v8+; served v0-10 ---- */
 
 /* OffsetCommitRequest.Topics[].Partitions[] */
 struct kc_offset_commit_req_partition {
@@ -363,7 +363,7 @@ struct kc_offset_commit_resp {
 	struct kc_array topics; /* of struct kc_offset_commit_resp_topic */
 };
 
-/* ---- OffsetFetch (key 9): Kafka v0-10, flexible v6+; served v0-9 ---- */
+/* ---- OffsetFetch (key 9): Kafka v0-10, flexible v6+; served v0-10 ---- */
 
 /* OffsetFetchRequest.Topics[] */
 struct kc_offset_fetch_req_topic {
@@ -570,7 +570,7 @@ struct kc_sync_group_resp {
 	struct kc_bytes assignment;
 };
 
-/* ---- DescribeGroups (key 15): Kafka v0-6, flexible v5+; served v0-5 ---- */
+/* ---- DescribeGroups (key 15): Kafka v0-6, flexible v5+; served v0-6 ---- */
 
 /* DescribeGroupsRequest */
 struct kc_describe_groups_req {
@@ -790,7 +790,7 @@ struct kc_delete_records_resp {
 	struct kc_array topics; /* of struct kc_delete_records_resp_topic_result */
 };
 
-/* ---- InitProducerId (key 22): Kafka v0-6, flexible v2+; served v0-5 ---- */
+/* ---- InitProducerId (key 22): Kafka v0-6, flexible v2+; served v0-6 ---- */
 
 /* InitProducerIdRequest */
 struct kc_init_producer_id_req {
@@ -971,7 +971,7 @@ struct kc_write_txn_markers_resp {
 	struct kc_array markers; /* of struct kc_write_txn_markers_resp_writable_txn_marker_result */
 };
 
-/* ---- TxnOffsetCommit (key 28): Kafka v0-5, flexible v3+; served v0-4 ---- */
+/* ---- TxnOffsetCommit (key 28): Kafka v0-5, flexible v3+; served v0-5 ---- */
 
 /* TxnOffsetCommitRequest.Topics[].Partitions[] */
 struct kc_txn_offset_commit_req_partition {
@@ -1360,7 +1360,7 @@ struct kc_describe_transactions_resp {
 	struct kc_array transaction_states; /* of struct kc_describe_transactions_resp_transaction_state */
 };
 
-/* ---- ListTransactions (key 66): Kafka v0-2, flexible v0+; served v0-1 ---- */
+/* ---- ListTransactions (key 66): Kafka v0-2, flexible v0+; served v0-2 ---- */
 
 /* ListTransactionsRequest */
 struct kc_list_transactions_req {
