@@ -1041,7 +1041,7 @@ static void test_unsupported_version(void **state)
 	 * them), and negative */
 	static const int16_t bad[][2] = {
 		{0, 14}, {0, -1}, {1, 19}, {1, -1}, {10, 7}, {10, -1},
-		{19, 8}, {20, 7}, {22, 6}, {32, 5}, {2, 12}, {3, 14}};
+		{19, 8}, {20, 7}, {22, 7}, {32, 5}, {2, 12}, {3, 14}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t req[] = {I16(bad[i][0]), I16(bad[i][1]), I32(99), NUL16,
 				 I32(0), I32(0), I32(0)};
