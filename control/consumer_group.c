@@ -89,27 +89,10 @@ struct sl_cgroup {
 
 /* ---- small helpers ---- */
 
-static bool str_eq(struct kc_str s, const char *p, size_t len)
-{
-	return s.len >= 0 && (size_t)s.len == len &&
-	       (len == 0 || memcmp(s.ptr, p, len) == 0);
-}
-
 static struct kc_str str_of(const char *p, size_t len)
 {
 	assert(len <= INT16_MAX);
 	return (struct kc_str){p, (int32_t)len};
-}
-
-static void *take(struct kc_arena *a, size_t n, size_t size)
-{
-	size_t at = (a->used + 7) & ~(size_t)7;
-	if (n == 0)
-		return NULL;
-	if (at > a->cap || n > (a->cap - at) / size)
-		return NULL;
-	a->used = at + n * size;
-	return a->base + at;
 }
 
 static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -216,7 +199,7 @@ const char *sl_cg_state(const struct sl_cgroup *cg)
 static struct member *find_id(const struct sl_cgroup *cg, struct kc_str id)
 {
 	for (uint32_t i = 0; i < cg->n; i++)
-		if (str_eq(id, cg->members[i]->id, cg->members[i]->id_len))
+		if (kc_str_is(id, cg->members[i]->id, cg->members[i]->id_len))
 			return cg->members[i];
 	return NULL;
 }
@@ -227,7 +210,7 @@ static struct member *find_instance(const struct sl_cgroup *cg,
 	for (uint32_t i = 0; i < cg->n; i++) {
 		struct member *m = cg->members[i];
 		if (m->instance_len >= 0 &&
-		    str_eq(instance, m->instance, (size_t)m->instance_len))
+		    kc_str_is(instance, m->instance, (size_t)m->instance_len))
 			return m;
 	}
 	return NULL;
@@ -357,7 +340,7 @@ static bool same_subs(const struct member *m, const struct kc_str *sorted,
 	if (m->nsubs != n)
 		return false;
 	for (uint32_t i = 0; i < n; i++)
-		if (!str_eq(sorted[i], m->subs_blob + m->subs[i].off,
+		if (!kc_str_is(sorted[i], m->subs_blob + m->subs[i].off,
 			    m->subs[i].len))
 			return false;
 	return true;
@@ -802,7 +785,7 @@ static void leave(struct sl_cgroup *cg, const struct sl_cg_env *env,
 			fail(r, ERR_UNKNOWN_MEMBER_ID, NULL);
 			return;
 		}
-		if (!str_eq(q->member_id, m->id, m->id_len)) {
+		if (!kc_str_is(q->member_id, m->id, m->id_len)) {
 			fail(r, SL_CG_ERR_FENCED_INSTANCE_ID, NULL);
 			return;
 		}
@@ -842,7 +825,7 @@ static struct member *member_of(struct sl_cgroup *cg, struct sl_cg_env *env,
 				fail(r, ERR_UNKNOWN_MEMBER_ID, NULL);
 				return NULL;
 			}
-			if (!str_eq(q->member_id, m->id, m->id_len)) {
+			if (!kc_str_is(q->member_id, m->id, m->id_len)) {
 				fail(r, SL_CG_ERR_FENCED_INSTANCE_ID, NULL);
 				return NULL;
 			}
@@ -923,8 +906,8 @@ static bool put_assignment(const struct member *m, struct kc_arena *build,
 			      m->assigned.v[i - 1].topic_id)
 			nt++;
 	struct kc_consumer_group_heartbeat_resp_topic_partitions *t =
-		take(build, nt, sizeof(*t));
-	int32_t *p = take(build, m->assigned.n, sizeof(*p));
+		kc_arena_take(build, nt, sizeof(*t));
+	int32_t *p = kc_arena_take(build, m->assigned.n, sizeof(*p));
 	if ((nt && !t) || (m->assigned.n && !p))
 		return false;
 	int32_t k = -1;
@@ -1048,8 +1031,8 @@ static int describe_set(const struct sl_cgroup *cg, const struct tpset *s,
 		if (i == 0 || s->v[i].topic_id != s->v[i - 1].topic_id)
 			nt++;
 	struct kc_consumer_group_describe_resp_topic_partitions *t =
-		take(build, nt, sizeof(*t));
-	int32_t *p = take(build, s->n, sizeof(*p));
+		kc_arena_take(build, nt, sizeof(*t));
+	int32_t *p = kc_arena_take(build, s->n, sizeof(*p));
 	if ((nt && !t) || (s->n && !p))
 		return -EMSGSIZE;
 	int32_t k = -1;
@@ -1080,12 +1063,12 @@ int sl_cg_describe(const struct sl_cgroup *cg, struct kc_arena *build,
 	d->assignment_epoch = cg->assignment_epoch;
 	d->assignor_name = str_of(assignor, strlen(assignor));
 	struct kc_consumer_group_describe_resp_member *dm =
-		take(build, cg->n, sizeof(*dm));
+		kc_arena_take(build, cg->n, sizeof(*dm));
 	if (cg->n && !dm)
 		return -EMSGSIZE;
 	for (uint32_t i = 0; i < cg->n; i++) {
 		const struct member *m = cg->members[i];
-		struct kc_str *subs = take(build, m->nsubs, sizeof(*subs));
+		struct kc_str *subs = kc_arena_take(build, m->nsubs, sizeof(*subs));
 		if (m->nsubs && !subs)
 			return -EMSGSIZE;
 		for (uint32_t s = 0; s < m->nsubs; s++)
@@ -1148,7 +1131,7 @@ bool sl_cg_subscribed(const struct sl_cgroup *cg, struct kc_str topic)
 	for (uint32_t i = 0; i < cg->n; i++) {
 		const struct member *m = cg->members[i];
 		for (uint32_t s = 0; s < m->nsubs; s++)
-			if (str_eq(topic, m->subs_blob + m->subs[s].off,
+			if (kc_str_is(topic, m->subs_blob + m->subs[s].off,
 				   m->subs[s].len))
 				return true;
 	}

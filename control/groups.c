@@ -200,12 +200,6 @@ static struct kc_str str_of(const char *p, size_t len)
 static const struct kc_str empty_str = {"", 0};
 static const struct kc_str null_str = {NULL, -1};
 
-static bool str_eq(struct kc_str s, const char *p, size_t len)
-{
-	return s.len >= 0 && (size_t)s.len == len &&
-	       (len == 0 || memcmp(s.ptr, p, len) == 0);
-}
-
 static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 		     size_t blen)
 {
@@ -215,17 +209,6 @@ static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 static size_t str_len(struct kc_str s)
 {
 	return s.len > 0 ? (size_t)s.len : 0;
-}
-
-static void *take(struct kc_arena *a, size_t n, size_t size)
-{
-	size_t at = (a->used + 7) & ~(size_t)7;
-	if (n == 0)
-		return NULL;
-	if (at > a->cap || n > (a->cap - at) / size)
-		return NULL;
-	a->used = at + n * size;
-	return a->base + at;
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -243,18 +226,6 @@ static void note_expiry(struct sl_groups *g, int64_t at)
 }
 
 /* ---- answering ---- */
-
-/* A response body of API key with every field at its default, as Kafka's
- * generated classes start: a flexible version then sends only the tagged
- * fields that are set, and a nullable field absent from the answer is
- * null. */
-static void resp_init(union kc_response *u, int16_t key)
-{
-	const struct kc_api *api = kc_api_spec(key);
-	assert(api && api->response->size <= sizeof(*u));
-	memset(u, 0, sizeof(*u));
-	kc_defaults(api->response, u->raw);
-}
 
 /* Encode body as the response to rq into g->out: its length, or -EMSGSIZE
  * when longer than SL_GROUPS_MAX_RESPONSE. */
@@ -303,7 +274,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		      const void *q, int16_t code)
 {
 	union kc_response u;
-	resp_init(&u, rq->key);
+	kc_response_init(&u, rq->key);
 	g->build.used = 0;
 	switch (rq->key) {
 	case KC_API_OFFSET_COMMIT: {
@@ -313,7 +284,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		int32_t nt = c->topics.count > 0 ? c->topics.count : 0;
 		const struct kc_offset_commit_req_topic *qt = c->topics.items;
 		struct kc_offset_commit_resp_topic *rt =
-			take(&g->build, (size_t)nt, sizeof(*rt));
+			kc_arena_take(&g->build, (size_t)nt, sizeof(*rt));
 		if (nt && !rt)
 			return -EMSGSIZE;
 		for (int32_t i = 0; i < nt; i++) {
@@ -322,7 +293,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 			const struct kc_offset_commit_req_partition *qp =
 				qt[i].partitions.items;
 			struct kc_offset_commit_resp_partition *rp =
-				take(&g->build, (size_t)np, sizeof(*rp));
+				kc_arena_take(&g->build, (size_t)np, sizeof(*rp));
 			if (np && !rp)
 				return -EMSGSIZE;
 			/* an unknown topic id is answered before the group
@@ -349,7 +320,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 			const struct kc_offset_fetch_req_group *qg =
 				f ? f->groups.items : NULL;
 			struct kc_offset_fetch_resp_group *rg =
-				take(&g->build, (size_t)n, sizeof(*rg));
+				kc_arena_take(&g->build, (size_t)n, sizeof(*rg));
 			if (n && !rg)
 				return -EMSGSIZE;
 			for (int32_t i = 0; i < n; i++)
@@ -363,7 +334,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		int32_t nt = f->topics.count;
 		const struct kc_offset_fetch_req_topic *qt = f->topics.items;
 		struct kc_offset_fetch_resp_topic *rt =
-			take(&g->build, (size_t)nt, sizeof(*rt));
+			kc_arena_take(&g->build, (size_t)nt, sizeof(*rt));
 		if (!rt)
 			return -EMSGSIZE;
 		for (int32_t i = 0; i < nt; i++) {
@@ -371,7 +342,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 				     qt[i].partition_indexes.count : 0;
 			const int32_t *qp = qt[i].partition_indexes.items;
 			struct kc_offset_fetch_resp_partition *rp =
-				take(&g->build, (size_t)np, sizeof(*rp));
+				kc_arena_take(&g->build, (size_t)np, sizeof(*rp));
 			if (np && !rp)
 				return -EMSGSIZE;
 			for (int32_t j = 0; j < np; j++)
@@ -411,7 +382,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		int32_t n = d && d->groups.count > 0 ? d->groups.count : 0;
 		const struct kc_str *ids = d ? d->groups.items : NULL;
 		struct kc_described_group *rg =
-			take(&g->build, (size_t)n, sizeof(*rg));
+			kc_arena_take(&g->build, (size_t)n, sizeof(*rg));
 		if (n && !rg)
 			n = 0;
 		for (int32_t i = 0; i < n; i++)
@@ -441,7 +412,7 @@ static int send_error(struct sl_groups *g, const struct req *rq,
 		int32_t n = d && d->group_ids.count > 0 ? d->group_ids.count : 0;
 		const struct kc_str *ids = d ? d->group_ids.items : NULL;
 		struct kc_consumer_group_describe_resp_described_group *rg =
-			take(&g->build, (size_t)n, sizeof(*rg));
+			kc_arena_take(&g->build, (size_t)n, sizeof(*rg));
 		if (n && !rg)
 			n = 0;
 		for (int32_t i = 0; i < n; i++)
@@ -578,7 +549,7 @@ static void became_empty(struct sl_groups *g, struct group *gr)
 static struct member *member_find(struct group *gr, struct kc_str id)
 {
 	for (uint32_t i = 0; i < gr->nmembers; i++)
-		if (str_eq(id, gr->members[i]->id, gr->members[i]->id_len))
+		if (kc_str_is(id, gr->members[i]->id, gr->members[i]->id_len))
 			return gr->members[i];
 	return NULL;
 }
@@ -591,7 +562,7 @@ static struct member *member_find_instance(struct group *gr,
 	for (uint32_t i = 0; i < gr->nmembers; i++) {
 		struct member *m = gr->members[i];
 		if (m->instance_len >= 0 &&
-		    str_eq(instance, m->instance, (size_t)m->instance_len))
+		    kc_str_is(instance, m->instance, (size_t)m->instance_len))
 			return m;
 	}
 	return NULL;
@@ -600,7 +571,7 @@ static struct member *member_find_instance(struct group *gr,
 static int32_t pending_find(struct group *gr, struct kc_str id)
 {
 	for (uint32_t i = 0; i < gr->npending; i++)
-		if (str_eq(id, gr->pending[i].id, gr->pending[i].id_len))
+		if (kc_str_is(id, gr->pending[i].id, gr->pending[i].id_len))
 			return (int32_t)i;
 	return -1;
 }
@@ -647,7 +618,7 @@ static bool protocols_ok(const struct group *gr, const struct member *self,
 	if (!others)
 		return true;
 	if (gr->type_len < 0 ||
-	    !str_eq(q->protocol_type, gr->type, (size_t)gr->type_len))
+	    !kc_str_is(q->protocol_type, gr->type, (size_t)gr->type_len))
 		return false;
 	const struct kc_join_group_req_protocol *p = q->protocols.items;
 	for (int32_t i = 0; i < q->protocols.count; i++)
@@ -664,7 +635,7 @@ static bool same_protocols(const struct member *m,
 		return false;
 	for (uint32_t i = 0; i < m->nprotocols; i++) {
 		const struct protocol *mp = &m->protocols[i];
-		if (!str_eq(p[i].name, (const char *)m->blob + mp->name_off,
+		if (!kc_str_is(p[i].name, (const char *)m->blob + mp->name_off,
 			    mp->name_len) ||
 		    !bytes_eq(p[i].metadata.ptr, (size_t)p[i].metadata.len,
 			      m->blob + mp->meta_off, mp->meta_len))
@@ -893,7 +864,7 @@ static void send_join(struct sl_groups *g, struct group *gr, struct member *m,
 	struct req rq = req_of_wait(w, KC_API_JOIN_GROUP);
 	assert(w->active && gr->leader && gr->protocol_len >= 0);
 	w->active = false;
-	resp_init(&u, KC_API_JOIN_GROUP);
+	kc_response_init(&u, KC_API_JOIN_GROUP);
 	g->build.used = 0;
 	r->generation_id = gr->generation;
 	if (gr->type_len >= 0) /* v7+; skip_assignment stays false (v9+):
@@ -904,7 +875,7 @@ static void send_join(struct sl_groups *g, struct group *gr, struct member *m,
 	r->member_id = str_of(m->id, m->id_len);
 	if (m == gr->leader) {
 		struct kc_join_group_resp_member *rm =
-			take(&g->build, gr->nmembers, sizeof(*rm));
+			kc_arena_take(&g->build, gr->nmembers, sizeof(*rm));
 		assert(rm); /* the arena holds far more than a response */
 		for (uint32_t i = 0; i < gr->nmembers; i++) {
 			const struct member *o = gr->members[i];
@@ -1263,7 +1234,7 @@ static void join_new(struct sl_groups *g, const struct req *rq,
 	pm->expires_ms = now_ms + q->session_timeout_ms;
 	union kc_response u;
 	struct kc_join_group_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_JOIN_GROUP);
+	kc_response_init(&u, KC_API_JOIN_GROUP);
 	r->error_code = KC_ERR_MEMBER_ID_REQUIRED;
 	r->generation_id = -1;
 	r->protocol_name = rq->version >= 7 ? null_str : empty_str;
@@ -1413,7 +1384,7 @@ static void send_sync(struct sl_groups *g, const struct group *gr,
 	struct req rq = req_of_wait(w, KC_API_SYNC_GROUP);
 	assert(w->active);
 	w->active = false;
-	resp_init(&u, KC_API_SYNC_GROUP);
+	kc_response_init(&u, KC_API_SYNC_GROUP);
 	r->assignment = (struct kc_bytes){m->assignment,
 					  (int32_t)m->assignment_len};
 	/* v5+: what the group runs (the caller has checked them, if given) */
@@ -1442,7 +1413,7 @@ static void assign(struct sl_groups *g, struct group *gr,
 		struct member *m = gr->members[i];
 		lens[i] = 0;
 		for (int32_t k = na; k-- > 0;) { /* the last one counts */
-			if (!str_eq(a[k].member_id, m->id, m->id_len))
+			if (!kc_str_is(a[k].member_id, m->id, m->id_len))
 				continue;
 			lens[i] = a[k].assignment.len > 0 ?
 				  (uint32_t)a[k].assignment.len : 0;
@@ -1490,10 +1461,10 @@ static void on_sync_group(struct sl_groups *g, const struct req *rq,
 	if (code == ERR_NONE &&
 	    ((q->protocol_type.len >= 0 &&
 	      (gr->type_len < 0 ||
-	       !str_eq(q->protocol_type, gr->type, (size_t)gr->type_len))) ||
+	       !kc_str_is(q->protocol_type, gr->type, (size_t)gr->type_len))) ||
 	     (q->protocol_name.len >= 0 &&
 	      (gr->protocol_len < 0 ||
-	       !str_eq(q->protocol_name, gr->protocol,
+	       !kc_str_is(q->protocol_name, gr->protocol,
 		       (size_t)gr->protocol_len)))))
 		code = KC_ERR_INCONSISTENT_GROUP_PROTOCOL;
 	if (code == ERR_NONE && gr->state == ST_PREPARING)
@@ -1557,7 +1528,7 @@ static void on_leave_group(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_leave_group_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_LEAVE_GROUP);
+	kc_response_init(&u, KC_API_LEAVE_GROUP);
 	g->build.used = 0;
 	if (!valid_group_id(q->group_id)) {
 		send_error(g, rq, NULL, KC_ERR_INVALID_GROUP_ID);
@@ -1576,7 +1547,7 @@ static void on_leave_group(struct sl_groups *g, const struct req *rq,
 			bytes += 2 + str_len(qm[i].member_id) + 2 +
 				 str_len(qm[i].group_instance_id) + 2;
 		struct kc_leave_group_resp_member *rm =
-			take(&g->build, (size_t)n, sizeof(*rm));
+			kc_arena_take(&g->build, (size_t)n, sizeof(*rm));
 		if (bytes > SL_GROUPS_MAX_RESPONSE || (n && !rm)) {
 			send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
 			return;
@@ -1714,12 +1685,12 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		return send_error(g, rq, q, code);
 
 	/* the answer first, so that one that cannot be sent is not committed */
-	resp_init(&u, KC_API_OFFSET_COMMIT);
+	kc_response_init(&u, KC_API_OFFSET_COMMIT);
 	g->build.used = 0;
 	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
 	const struct kc_offset_commit_req_topic *qt = q->topics.items;
 	struct kc_offset_commit_resp_topic *rt =
-		take(&g->build, (size_t)nt, sizeof(*rt));
+		kc_arena_take(&g->build, (size_t)nt, sizeof(*rt));
 	if (nt && !rt)
 		return -EMSGSIZE;
 	uint32_t records = 0; /* to append */
@@ -1730,7 +1701,7 @@ static int on_offset_commit(struct sl_groups *g, const struct req *rq,
 		const struct kc_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
 		struct kc_offset_commit_resp_partition *rp =
-			take(&g->build, (size_t)np, sizeof(*rp));
+			kc_arena_take(&g->build, (size_t)np, sizeof(*rp));
 		if (np && !rp)
 			return -EMSGSIZE;
 		rt[i].name = qt[i].name;
@@ -1865,7 +1836,7 @@ static int topics_as_v7(struct sl_groups *g, int16_t version,
 	}
 	const struct kc_offset_fetch_req_topics *t = in.items;
 	struct kc_offset_fetch_req_topic *o =
-		take(&g->build, (size_t)in.count, sizeof(*o));
+		kc_arena_take(&g->build, (size_t)in.count, sizeof(*o));
 	if (in.count && !o)
 		return -EMSGSIZE;
 	for (int32_t i = 0; i < in.count; i++)
@@ -1891,7 +1862,7 @@ static int topics_as_v8(struct sl_groups *g, int16_t version,
 	int32_t n = found.count > 0 ? found.count : 0;
 	assert(asked.count < 0 || asked.count == found.count);
 	struct kc_offset_fetch_resp_topics *o =
-		take(&g->build, (size_t)n, sizeof(*o));
+		kc_arena_take(&g->build, (size_t)n, sizeof(*o));
 	if (n && !o)
 		return -EMSGSIZE;
 	int32_t k = 0;
@@ -1956,9 +1927,9 @@ static int fetch_group(struct sl_groups *g, struct kc_str id,
 			if (i == 0 || !same_topic(&o[i - 1], &o[i]))
 				nt++;
 		struct kc_offset_fetch_resp_topic *rt =
-			take(&g->build, nt, sizeof(*rt));
+			kc_arena_take(&g->build, nt, sizeof(*rt));
 		struct kc_offset_fetch_resp_partition *rp =
-			take(&g->build, no, sizeof(*rp));
+			kc_arena_take(&g->build, no, sizeof(*rp));
 		if ((nt && !rt) || (no && !rp))
 			return -EMSGSIZE;
 		int32_t t = -1;
@@ -1986,7 +1957,7 @@ static int fetch_group(struct sl_groups *g, struct kc_str id,
 	int32_t nt = topics.count;
 	const struct kc_offset_fetch_req_topic *qt = topics.items;
 	struct kc_offset_fetch_resp_topic *rt =
-		take(&g->build, (size_t)nt, sizeof(*rt));
+		kc_arena_take(&g->build, (size_t)nt, sizeof(*rt));
 	if (nt && !rt)
 		return -EMSGSIZE;
 	for (int32_t i = 0; i < nt; i++) {
@@ -1994,7 +1965,7 @@ static int fetch_group(struct sl_groups *g, struct kc_str id,
 			     qt[i].partition_indexes.count : 0;
 		const int32_t *qp = qt[i].partition_indexes.items;
 		struct kc_offset_fetch_resp_partition *rp =
-			take(&g->build, (size_t)np, sizeof(*rp));
+			kc_arena_take(&g->build, (size_t)np, sizeof(*rp));
 		if (np && !rp)
 			return -EMSGSIZE;
 		for (int32_t j = 0; j < np; j++) {
@@ -2034,7 +2005,7 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_offset_fetch_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_OFFSET_FETCH);
+	kc_response_init(&u, KC_API_OFFSET_FETCH);
 	g->build.used = 0;
 	if (rq->version < 8) {
 		if (fetch_group(g, q->group_id, q->topics, q->require_stable,
@@ -2044,7 +2015,7 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 		int32_t n = q->groups.count > 0 ? q->groups.count : 0;
 		const struct kc_offset_fetch_req_group *qg = q->groups.items;
 		struct kc_offset_fetch_resp_group *rg =
-			take(&g->build, (size_t)n, sizeof(*rg));
+			kc_arena_take(&g->build, (size_t)n, sizeof(*rg));
 		if (n && !rg)
 			goto too_large;
 		for (int32_t i = 0; i < n; i++) {
@@ -2102,11 +2073,11 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_describe_groups_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_DESCRIBE_GROUPS);
+	kc_response_init(&u, KC_API_DESCRIBE_GROUPS);
 	g->build.used = 0;
 	int32_t n = q->groups.count > 0 ? q->groups.count : 0;
 	const struct kc_str *ids = q->groups.items;
-	struct kc_described_group *rg = take(&g->build, (size_t)n, sizeof(*rg));
+	struct kc_described_group *rg = kc_arena_take(&g->build, (size_t)n, sizeof(*rg));
 	if (n && !rg) {
 		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
 		return;
@@ -2130,7 +2101,7 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 			 * Dead without one (Kafka 3.9) */
 			d->error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 			int len = (int)str_len(ids[i]);
-			char *m = take(&g->build, (size_t)len + 40, 1);
+			char *m = kc_arena_take(&g->build, (size_t)len + 40, 1);
 			if (m)
 				d->error_message = str_of(m, (size_t)snprintf(
 					m, (size_t)len + 40, other ?
@@ -2149,7 +2120,7 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 				d->protocol_data = str_of(
 					gr->protocol, (size_t)gr->protocol_len);
 			struct kc_described_group_member *dm =
-				take(&g->build, gr->nmembers, sizeof(*dm));
+				kc_arena_take(&g->build, gr->nmembers, sizeof(*dm));
 			uint32_t nm = dm ? gr->nmembers : 0;
 			if (gr->nmembers && !dm)
 				d->error_code = SN_ERR_MESSAGE_TOO_LARGE;
@@ -2229,9 +2200,9 @@ static void on_list_groups(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_list_groups_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_LIST_GROUPS);
+	kc_response_init(&u, KC_API_LIST_GROUPS);
 	g->build.used = 0;
-	struct kc_listed_group *lg = take(&g->build, g->ngroups, sizeof(*lg));
+	struct kc_listed_group *lg = kc_arena_take(&g->build, g->ngroups, sizeof(*lg));
 	uint32_t n = 0, seen = 0;
 	for (uint32_t i = 0; lg && i < SL_GROUPS_MAX; i++) {
 		const struct group *gr = &g->groups[i];
@@ -2301,7 +2272,7 @@ static bool subscription_has(const uint8_t *p, size_t len,
 		if (!rd16(p, len, &at, &tl) || tl < 0 ||
 		    len - at < (size_t)tl)
 			return false;
-		if (str_eq(topic, (const char *)p + at, (size_t)tl))
+		if (kc_str_is(topic, (const char *)p + at, (size_t)tl))
 			*hit = true;
 		at += (size_t)tl;
 	}
@@ -2349,7 +2320,7 @@ static int on_offset_delete(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_offset_delete_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_OFFSET_DELETE);
+	kc_response_init(&u, KC_API_OFFSET_DELETE);
 	g->build.used = 0;
 	if (q->group_id.len <= 0)
 		return send_error(g, rq, q, KC_ERR_INVALID_GROUP_ID);
@@ -2366,7 +2337,7 @@ static int on_offset_delete(struct sl_groups *g, const struct req *rq,
 	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
 	const struct kc_offset_delete_req_topic *qt = q->topics.items;
 	struct kc_offset_delete_resp_topic *rt =
-		take(&g->build, (size_t)nt, sizeof(*rt));
+		kc_arena_take(&g->build, (size_t)nt, sizeof(*rt));
 	if (nt && !rt)
 		return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
 	uint32_t records = 0;
@@ -2377,7 +2348,7 @@ static int on_offset_delete(struct sl_groups *g, const struct req *rq,
 		const struct kc_offset_delete_req_partition *qp =
 			qt[i].partitions.items;
 		struct kc_offset_delete_resp_partition *rp =
-			take(&g->build, (size_t)np, sizeof(*rp));
+			kc_arena_take(&g->build, (size_t)np, sizeof(*rp));
 		if (np && !rp)
 			return send_error(g, rq, q, SN_ERR_MESSAGE_TOO_LARGE);
 		rt[i] = (struct kc_offset_delete_resp_topic){
@@ -2471,7 +2442,7 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_delete_groups_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_DELETE_GROUPS);
+	kc_response_init(&u, KC_API_DELETE_GROUPS);
 	g->build.used = 0;
 	int32_t n = q->groups_names.count > 0 ? q->groups_names.count : 0;
 	const struct kc_str *ids = q->groups_names.items;
@@ -2479,8 +2450,8 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 	if ((size_t)n > SL_GROUPS_MAX_RESPONSE / 5)
 		return -EMSGSIZE;
 	struct kc_deletable_group_result *res =
-		take(&g->build, (size_t)n, sizeof(*res));
-	struct group **doomed = take(&g->build, (size_t)n, sizeof(*doomed));
+		kc_arena_take(&g->build, (size_t)n, sizeof(*res));
+	struct group **doomed = kc_arena_take(&g->build, (size_t)n, sizeof(*doomed));
 	if (n && (!res || !doomed))
 		return -EMSGSIZE;
 	uint32_t ndoomed = 0;
@@ -2582,7 +2553,7 @@ static void on_cg_heartbeat(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_consumer_group_heartbeat_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_CONSUMER_GROUP_HEARTBEAT);
+	kc_response_init(&u, KC_API_CONSUMER_GROUP_HEARTBEAT);
 	g->build.used = 0;
 	const char *msg = NULL;
 	int16_t code = sl_cg_validate(q, &msg);
@@ -2620,12 +2591,12 @@ static void on_cg_describe(struct sl_groups *g, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_consumer_group_describe_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_CONSUMER_GROUP_DESCRIBE);
+	kc_response_init(&u, KC_API_CONSUMER_GROUP_DESCRIBE);
 	g->build.used = 0;
 	int32_t n = q->group_ids.count > 0 ? q->group_ids.count : 0;
 	const struct kc_str *ids = q->group_ids.items;
 	struct kc_consumer_group_describe_resp_described_group *rg =
-		take(&g->build, (size_t)n, sizeof(*rg));
+		kc_arena_take(&g->build, (size_t)n, sizeof(*rg));
 	if (n && !rg) {
 		send_error(g, rq, NULL, SN_ERR_MESSAGE_TOO_LARGE);
 		return;

@@ -146,12 +146,6 @@ static struct kc_str str_of(const char *p, size_t len)
 	return (struct kc_str){p, (int32_t)len};
 }
 
-static bool str_eq(struct kc_str s, const char *p, size_t len)
-{
-	return s.len >= 0 && (size_t)s.len == len &&
-	       (len == 0 || memcmp(s.ptr, p, len) == 0);
-}
-
 static size_t str_len_of(struct kc_str s)
 {
 	return s.len > 0 ? (size_t)s.len : 0;
@@ -160,17 +154,6 @@ static size_t str_len_of(struct kc_str s)
 static int32_t count_of(struct kc_array a)
 {
 	return a.count > 0 ? a.count : 0;
-}
-
-static void *take(struct kc_arena *a, size_t n, size_t size)
-{
-	size_t at = (a->used + 7) & ~(size_t)7;
-	if (n == 0)
-		return NULL;
-	if (at > a->cap || n > (a->cap - at) / size)
-		return NULL;
-	a->used = at + n * size;
-	return a->base + at;
 }
 
 static bool epoch_exhausted(int16_t e)
@@ -529,14 +512,6 @@ static void maybe_compact(struct sl_txn *t)
 
 /* ---- answering ---- */
 
-static void resp_init(union kc_response *u, int16_t key)
-{
-	const struct kc_api *api = kc_api_spec(key);
-	assert(api && api->response->size <= sizeof(*u));
-	memset(u, 0, sizeof(*u));
-	kc_defaults(api->response, u->raw);
-}
-
 /* Encode body as the response to rq and send it: 0 or -EMSGSIZE. */
 static int send_body(struct sl_txn *t, const struct req *rq, const void *body)
 {
@@ -738,7 +713,7 @@ static void init_answer(struct sl_txn *t, const struct req *rq, int16_t err,
 {
 	union kc_response u;
 	struct kc_init_producer_id_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_INIT_PRODUCER_ID);
+	kc_response_init(&u, KC_API_INIT_PRODUCER_ID);
 	r->error_code = err;
 	r->producer_id = err ? NO_PRODUCER_ID : pid;
 	r->producer_epoch = err ? NO_EPOCH : epoch;
@@ -920,7 +895,7 @@ static int add_partitions(struct sl_txn *t, const struct req *rq,
 	int32_t nt = count_of(topics);
 	const struct kc_add_partitions_to_txn_req_topic *qt = topics.items;
 	struct kc_add_partitions_to_txn_resp_topic_result *rt =
-		take(&t->build, (size_t)nt, sizeof(*rt));
+		kc_arena_take(&t->build, (size_t)nt, sizeof(*rt));
 	if (nt && !rt)
 		return -EMSGSIZE;
 	uint32_t unknown = 0, fresh = 0, total = 0;
@@ -928,7 +903,7 @@ static int add_partitions(struct sl_txn *t, const struct req *rq,
 		int32_t np = count_of(qt[i].partitions);
 		const int32_t *qp = qt[i].partitions.items;
 		struct kc_add_partitions_to_txn_resp_partition_result *rp =
-			take(&t->build, (size_t)np, sizeof(*rp));
+			kc_arena_take(&t->build, (size_t)np, sizeof(*rp));
 		if (np && !rp)
 			return -EMSGSIZE;
 		rt[i].name = qt[i].name;
@@ -1043,7 +1018,7 @@ static int on_add_partitions(struct sl_txn *t, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_add_partitions_to_txn_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_ADD_PARTITIONS_TO_TXN);
+	kc_response_init(&u, KC_API_ADD_PARTITIONS_TO_TXN);
 	t->build.used = 0;
 	if (rq->version < 4) {
 		if (add_partitions(t, rq, q->v3_and_below_transactional_id,
@@ -1058,7 +1033,7 @@ static int on_add_partitions(struct sl_txn *t, const struct req *rq,
 	const struct kc_add_partitions_to_txn_req_transaction *qt =
 		q->transactions.items;
 	struct kc_add_partitions_to_txn_resp_result *rr =
-		take(&t->build, (size_t)n, sizeof(*rr));
+		kc_arena_take(&t->build, (size_t)n, sizeof(*rr));
 	if (n && !rr)
 		return -EMSGSIZE;
 	for (int32_t i = 0; i < n; i++) {
@@ -1115,7 +1090,7 @@ static void on_add_offsets(struct sl_txn *t, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_add_offsets_to_txn_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_ADD_OFFSETS_TO_TXN);
+	kc_response_init(&u, KC_API_ADD_OFFSETS_TO_TXN);
 	struct txn *x = NULL;
 	int16_t err = q->transactional_id.len <= 0 ? SN_ERR_INVALID_REQUEST :
 		      !valid_group(q->group_id) ? SL_TXN_ERR_INVALID_GROUP_ID :
@@ -1138,12 +1113,12 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_txn_offset_commit_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_TXN_OFFSET_COMMIT);
+	kc_response_init(&u, KC_API_TXN_OFFSET_COMMIT);
 	t->build.used = 0;
 	int32_t nt = count_of(q->topics);
 	const struct kc_txn_offset_commit_req_topic *qt = q->topics.items;
 	struct kc_txn_offset_commit_resp_topic *rt =
-		take(&t->build, (size_t)nt, sizeof(*rt));
+		kc_arena_take(&t->build, (size_t)nt, sizeof(*rt));
 	if (nt && !rt)
 		return -EMSGSIZE;
 	uint32_t good = 0;
@@ -1152,7 +1127,7 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 		const struct kc_txn_offset_commit_req_partition *qp =
 			qt[i].partitions.items;
 		struct kc_txn_offset_commit_resp_partition *rp =
-			take(&t->build, (size_t)np, sizeof(*rp));
+			kc_arena_take(&t->build, (size_t)np, sizeof(*rp));
 		if (np && !rp)
 			return -EMSGSIZE;
 		rt[i].name = qt[i].name;
@@ -1293,7 +1268,7 @@ static void on_end_txn(struct sl_txn *t, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_end_txn_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_END_TXN);
+	kc_response_init(&u, KC_API_END_TXN);
 	struct txn *x = NULL;
 	int16_t err = q->transactional_id.len <= 0 ? SN_ERR_INVALID_REQUEST :
 		      producer_check(t, q->transactional_id, q->producer_id,
@@ -1357,12 +1332,12 @@ static int on_describe(struct sl_txn *t, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_describe_transactions_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_DESCRIBE_TRANSACTIONS);
+	kc_response_init(&u, KC_API_DESCRIBE_TRANSACTIONS);
 	t->build.used = 0;
 	int32_t n = count_of(q->transactional_ids);
 	const struct kc_str *ids = q->transactional_ids.items;
 	struct kc_describe_transactions_resp_transaction_state *s =
-		take(&t->build, (size_t)n, sizeof(*s));
+		kc_arena_take(&t->build, (size_t)n, sizeof(*s));
 	if (n && !s)
 		return -EMSGSIZE;
 	for (int32_t i = 0; i < n; i++) {
@@ -1396,14 +1371,14 @@ static int on_describe(struct sl_txn *t, const struct req *rq,
 						    0, x->parts[k].topic,
 						    x->parts[k].topic_len, 0);
 		struct kc_describe_transactions_resp_topic_data *td =
-			take(&t->build, ntop, sizeof(*td));
-		int32_t *parts = take(&t->build, x->nparts, sizeof(*parts));
+			kc_arena_take(&t->build, ntop, sizeof(*td));
+		int32_t *parts = kc_arena_take(&t->build, x->nparts, sizeof(*parts));
 		if ((ntop && !td) || (x->nparts && !parts))
 			return -EMSGSIZE;
 		int32_t at = -1;
 		for (uint32_t k = 0; k < x->nparts; k++) {
 			const struct tpart *p = &x->parts[k];
-			if (at < 0 || !str_eq(td[at].topic, p->topic,
+			if (at < 0 || !kc_str_is(td[at].topic, p->topic,
 					      p->topic_len)) {
 				at++;
 				td[at].topic = str_of(p->topic, p->topic_len);
@@ -1421,7 +1396,7 @@ static int on_describe(struct sl_txn *t, const struct req *rq,
 
 static bool str_is(struct kc_str s, const char *name)
 {
-	return str_eq(s, name, strlen(name));
+	return kc_str_is(s, name, strlen(name));
 }
 
 static int list_matching(struct sl_txn *t, const struct req *rq,
@@ -1457,7 +1432,7 @@ static int on_list(struct sl_txn *t, const struct req *rq,
 {
 	union kc_response u;
 	struct kc_list_transactions_resp *r = (void *)u.raw;
-	resp_init(&u, KC_API_LIST_TRANSACTIONS);
+	kc_response_init(&u, KC_API_LIST_TRANSACTIONS);
 	t->build.used = 0;
 	regex_t re;
 	bool use_re;
@@ -1481,7 +1456,7 @@ static int list_matching(struct sl_txn *t, const struct req *rq,
 	int32_t nf = count_of(q->state_filters);
 	const struct kc_str *sf = q->state_filters.items;
 	bool want[TX_STATES] = {false};
-	struct kc_str *unknown = take(&t->build, (size_t)nf, sizeof(*unknown));
+	struct kc_str *unknown = kc_arena_take(&t->build, (size_t)nf, sizeof(*unknown));
 	if (nf && !unknown)
 		return -EMSGSIZE;
 	int32_t nu = 0;
@@ -1503,7 +1478,7 @@ static int list_matching(struct sl_txn *t, const struct req *rq,
 	const int64_t *pf = q->producer_id_filters.items;
 	int64_t wall = wall_now(t);
 	struct kc_list_transactions_resp_transaction_state *ls =
-		take(&t->build, t->ntxns, sizeof(*ls));
+		kc_arena_take(&t->build, t->ntxns, sizeof(*ls));
 	if (t->ntxns && !ls)
 		return -EMSGSIZE;
 	int32_t n = 0;
@@ -1694,7 +1669,7 @@ bool sl_txn_serves(int16_t key)
 static int send_error(struct sl_txn *t, const struct req *rq, int16_t code)
 {
 	union kc_response u;
-	resp_init(&u, rq->key);
+	kc_response_init(&u, rq->key);
 	switch (rq->key) {
 	case KC_API_INIT_PRODUCER_ID:
 		((struct kc_init_producer_id_resp *)(void *)u.raw)->error_code =

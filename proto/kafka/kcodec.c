@@ -899,3 +899,30 @@ long kc_encode_response_ext(int16_t api_key, int16_t api_version,
 
 	return (long)(cap - w.left);
 }
+
+/* ---- building answers ---- */
+
+void *kc_arena_take(struct kc_arena *a, size_t n, size_t size)
+{
+	size_t at = (a->used + 7) & ~(size_t)7;
+	if (n == 0 || size == 0)
+		return NULL;
+	if (at > a->cap || n > (a->cap - at) / size)
+		return NULL;
+	a->used = at + n * size;
+	return a->base + at;
+}
+
+void kc_response_init(union kc_response *u, int16_t key)
+{
+	const struct kc_api *api = kc_api_spec(key);
+	assert(api && api->response->size <= sizeof(*u));
+	memset(u, 0, sizeof(*u));
+	kc_defaults(api->response, u->raw);
+}
+
+bool kc_str_is(struct kc_str s, const char *p, size_t len)
+{
+	return s.len >= 0 && (size_t)s.len == len &&
+	       (len == 0 || memcmp(s.ptr, p, len) == 0);
+}

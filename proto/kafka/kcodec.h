@@ -298,4 +298,18 @@ long kc_encode_response_ext(int16_t api_key, int16_t api_version,
 			    const union kc_response *body, uint8_t *buf,
 			    size_t cap, struct kc_holes *holes);
 
+/* ---- building answers ---- */
+
+/* n elements of size bytes from a, 8-byte aligned; NULL when n is 0 or a
+ * has no room for them. */
+void *kc_arena_take(struct kc_arena *a, size_t n, size_t size);
+
+/* u as the response of API key with every field at its default, as Kafka's
+ * generated classes start: a flexible version then sends only the tagged
+ * fields that are set, and a nullable field never set is null. */
+void kc_response_init(union kc_response *u, int16_t key);
+
+/* Whether s (not null) holds the len bytes at p. */
+bool kc_str_is(struct kc_str s, const char *p, size_t len);
+
 #endif

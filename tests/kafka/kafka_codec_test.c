@@ -709,6 +709,33 @@ static void test_numbers(void **state)
 /* The API table: every served range lies within Kafka's, the schemas
  * cover every Kafka version, and the unserved APIs are not found by the
  * request path. */
+/* The helpers of code that builds answers. */
+static void test_answer_helpers(void **state)
+{
+	(void)state;
+	static _Alignas(8) uint8_t mem[64];
+	struct kc_arena a = { mem, sizeof(mem), 3 };
+	uint8_t *p = kc_arena_take(&a, 2, 8);
+	assert_ptr_equal(p, mem + 8); /* aligned past what was used */
+	assert_int_equal(a.used, 24);
+	assert_null(kc_arena_take(&a, 0, 8));
+	assert_null(kc_arena_take(&a, 6, 8)); /* 48 > 40 left */
+	assert_int_equal(a.used, 24);
+	assert_ptr_equal(kc_arena_take(&a, 5, 8), mem + 24);
+	assert_null(kc_arena_take(&a, 1, 1));
+	assert_true(kc_str_is((struct kc_str){ "abc", 3 }, "abc", 3));
+	assert_false(kc_str_is((struct kc_str){ "abc", 3 }, "abd", 3));
+	assert_false(kc_str_is((struct kc_str){ "abc", 3 }, "ab", 2));
+	assert_false(kc_str_is((struct kc_str){ NULL, -1 }, "", 0));
+	assert_true(kc_str_is((struct kc_str){ "", 0 }, "", 0));
+	union kc_response u;
+	memset(&u, 0x55, sizeof(u));
+	kc_response_init(&u, KC_API_INIT_PRODUCER_ID);
+	const struct kc_init_producer_id_resp *r = (const void *)&u;
+	assert_int_equal(r->producer_id, -1); /* Kafka's default */
+	assert_int_equal(r->throttle_time_ms, 0);
+}
+
 static void test_api_table(void **state)
 {
 	(void)state;
@@ -755,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_struct_field),
 		cmocka_unit_test(test_tagged_struct),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_answer_helpers),
 		cmocka_unit_test(test_api_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
