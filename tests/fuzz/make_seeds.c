@@ -265,7 +265,7 @@ static void commit(const char *group, const char *topic, int32_t part,
 {
 	struct kc_offset_commit_req_partition p = {
 		part, offset, 5, -1, meta ? S(meta) : (struct kc_str){ NULL, -1 } };
-	struct kc_offset_commit_req_topic tp = { S(topic), { &p, 1 } };
+	struct kc_offset_commit_req_topic tp = { S(topic), { { 0 } }, { &p, 1 } };
 	struct kc_offset_commit_req q = { S(group), -1, S(""), { NULL, -1 },
 					  -1, { &tp, 1 } };
 	uint64_t tok;
@@ -679,7 +679,7 @@ static void seeds_frontend(void)
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_METADATA, 8, &mdn);
 	struct kc_produce_req_partition pp[2] = {
 		{ 0, { batch, (int32_t)bl } }, { 1, { batch, (int32_t)bl } } };
-	struct kc_produce_req_topic pt = { S(FE_TOPIC_NAME), { pp, 2 } };
+	struct kc_produce_req_topic pt = { S(FE_TOPIC_NAME), { { 0 } }, { pp, 2 } };
 	struct kc_produce_req pq = { { NULL, -1 }, -1, 1000, { &pt, 1 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_PRODUCE, 7, &pq);
 	struct kc_fetch_req_partition fp = {
@@ -700,7 +700,7 @@ static void seeds_frontend(void)
 	struct kc_list_offsets_req lq = { .replica_id = -1, .isolation_level = 0,
 					  .topics = { &lt, 1 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_LIST_OFFSETS, 5, &lq);
-	struct kc_init_producer_id_req ip = { { NULL, -1 }, 60000, -1, -1 };
+	struct kc_init_producer_id_req ip = { { NULL, -1 }, 60000, -1, -1, false, false };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_INIT_PRODUCER_ID, 1, &ip);
 	struct kc_find_coordinator_req fc = { S("g"), 0, { NULL, 0 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FIND_COORDINATOR, 2, &fc);
@@ -786,8 +786,8 @@ static void seeds_frontend(void)
 		{ S(FE_TOPIC_NAME), { (void *)&part0, 1 } },
 		{ S("nope"), { (void *)&part0, 1 } } };
 	struct kc_write_txn_markers_req_writable_txn_marker wm[2] = {
-		{ (int64_t)1 << 40, 1, false, { wt, 2 }, 3 },
-		{ (int64_t)1 << 40, 0, true, { wt, 1 }, 3 } };
+		{ (int64_t)1 << 40, 1, false, { wt, 2 }, 3, 0 },
+		{ (int64_t)1 << 40, 0, true, { wt, 1 }, 3, 0 } };
 	struct kc_write_txn_markers_req wq = { { wm, 1 } };
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_WRITE_TXN_MARKERS, 0, &wq);
 	k += fe_kafka(m + k, sizeof(m) - k, KC_API_FETCH, 11, &fq);
