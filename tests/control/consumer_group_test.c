@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "tl.h"
+#include "kreplies.h"
 #include "control/assignor.h"
 #include "control/consumer_group.h"
 #include "control/groups.h"
@@ -79,51 +80,11 @@ static void add_topic(const char *name, uint32_t id, int32_t partitions)
 
 /* ---- replies ---- */
 
-#define CAPTURED_MAX 2048
-struct captured {
-	uint64_t token;
-	uint8_t *bytes;
-	size_t len;
-};
-static struct captured cap[CAPTURED_MAX];
-static int ncap;
-static _Alignas(8) uint8_t pool_mem[8 << 20];
-static struct kc_arena pool;
-
 static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
 		     size_t len)
 {
 	assert_ptr_equal(ctx, &G);
-	assert_true(len >= 4 && len <= SL_GROUPS_MAX_RESPONSE);
-	for (int i = 0; i < ncap; i++)
-		if (cap[i].token == token)
-			fail_msg("token %llx answered twice",
-				 (unsigned long long)token);
-	assert_true(ncap < CAPTURED_MAX);
-	uint8_t *copy = malloc(len);
-	assert_non_null(copy);
-	memcpy(copy, resp, len);
-	cap[ncap++] = (struct captured){token, copy, len};
-}
-
-static void *reply(uint64_t t, int16_t key, int16_t ver)
-{
-	for (int i = 0; i < ncap; i++) {
-		if (cap[i].token != t)
-			continue;
-		pool.used = (pool.used + 7) & ~(size_t)7; /* the union's alignment */
-		union kc_response *u = (void *)(pool.base + pool.used);
-		pool.used += (sizeof(*u) + 7) & ~(size_t)7;
-		assert_true(pool.used < pool.cap);
-		struct kc_response_header h;
-		long n = kc_decode_response(key, ver, cap[i].bytes, cap[i].len,
-					    &h, u, &pool);
-		TL_EQ(n, (long)cap[i].len);
-		TL_EQ(h.correlation_id, (int32_t)(t & 0x7fffffff));
-		return u->raw;
-	}
-	fail_msg("no reply to request %llx", (unsigned long long)t);
-	return NULL;
+	kr_add(token, resp, len, SL_GROUPS_MAX_RESPONSE);
 }
 
 static struct kc_str S(const char *s)
@@ -232,7 +193,7 @@ heartbeat_raw(struct client *c, int32_t epoch, bool full)
 				    owned_of(c, tp, parts),
 	};
 	uint64_t t = send_req(HB, c->version, &q);
-	return reply(t, HB, c->version);
+	return kr_decode(t, HB, c->version);
 }
 
 /* Take the answer as a client does: its epoch, and when an assignment
@@ -306,7 +267,7 @@ describe(const char *group)
 	struct kc_str id = S(group);
 	struct kc_consumer_group_describe_req q = {{&id, 1}, false};
 	const struct kc_consumer_group_describe_resp *r =
-		reply(send_req(CGD, 0, &q), CGD, 0);
+		kr_decode(send_req(CGD, 0, &q), CGD, 0);
 	TL_EQ(r->groups.count, 1);
 	const struct kc_consumer_group_describe_resp_described_group *d =
 		r->groups.items;
@@ -348,7 +309,7 @@ static const char *listed_state(const char *group, const char *type)
 	struct kc_str tf = S(type);
 	struct kc_list_groups_req q = {{NULL, 0}, {&tf, 1}};
 	const struct kc_list_groups_resp *r =
-		reply(send_req(KC_API_LIST_GROUPS, 5, &q),
+		kr_decode(send_req(KC_API_LIST_GROUPS, 5, &q),
 		      KC_API_LIST_GROUPS, 5);
 	TL_EQ(r->error_code, 0);
 	const struct kc_listed_group *l = r->groups.items;
@@ -389,10 +350,9 @@ static int setup(void **state)
 	now = T0;
 	tl_clock_init(&clk);
 	seq = 0;
-	ncap = 0;
+	kr_setup();
 	ntopics = 0;
 	nclients = 0;
-	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
 	open_groups();
 	return 0;
 }
@@ -402,9 +362,7 @@ static int teardown(void **state)
 	(void)state;
 	sl_groups_close(G);
 	G = NULL;
-	for (int i = 0; i < ncap; i++)
-		free(cap[i].bytes);
-	ncap = 0;
+	kr_teardown();
 	tl_rmrf(g_dir);
 	return 0;
 }
@@ -740,7 +698,7 @@ static void test_assignors(void **state)
 		.subscribed_topic_regex = S("t.*"),
 		.server_assignor = {NULL, -1}, .topic_partitions = {NULL, 0}};
 	const struct kc_consumer_group_heartbeat_resp *r =
-		reply(send_req(HB, 1, &q), HB, 1);
+		kr_decode(send_req(HB, 1, &q), HB, 1);
 	TL_EQ(r->error_code, SN_ERR_INVALID_REQUEST);
 	assert_true(r->error_message.len > 0);
 }
@@ -861,22 +819,22 @@ static void test_type_conflicts(void **state)
 	client_init(&a, "cons", sub_t);
 	join(&a);
 	const struct kc_join_group_resp *jr =
-		reply(classic_join("cons"), KC_API_JOIN_GROUP, 3);
+		kr_decode(classic_join("cons"), KC_API_JOIN_GROUP, 3);
 	TL_EQ(jr->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
 	struct kc_heartbeat_req hq = {S("cons"), 1, S(a.id), {NULL, -1}};
 	const struct kc_heartbeat_resp *hr =
-		reply(send_req(KC_API_HEARTBEAT, 3, &hq), KC_API_HEARTBEAT, 3);
+		kr_decode(send_req(KC_API_HEARTBEAT, 3, &hq), KC_API_HEARTBEAT, 3);
 	TL_EQ(hr->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
 	struct kc_str id = S("cons");
 	struct kc_describe_groups_req dq = {{&id, 1}, false};
 	const struct kc_describe_groups_resp *dr =
-		reply(send_req(KC_API_DESCRIBE_GROUPS, 5, &dq),
+		kr_decode(send_req(KC_API_DESCRIBE_GROUPS, 5, &dq),
 		      KC_API_DESCRIBE_GROUPS, 5);
 	const struct kc_described_group *dg = dr->groups.items;
 	TL_EQ(dg->error_code, 0);
 	assert_true(streq(dg->group_state, "Dead"));
 	/* v6 (KIP-1043): GROUP_ID_NOT_FOUND and Kafka's message */
-	dr = reply(send_req(KC_API_DESCRIBE_GROUPS, 6, &dq),
+	dr = kr_decode(send_req(KC_API_DESCRIBE_GROUPS, 6, &dq),
 		   KC_API_DESCRIBE_GROUPS, 6);
 	dg = dr->groups.items;
 	TL_EQ(dg->error_code, KC_ERR_GROUP_ID_NOT_FOUND);
@@ -886,7 +844,7 @@ static void test_type_conflicts(void **state)
 	TL_EQ(dg->members.count, 0);
 	struct kc_delete_groups_req del = {{&id, 1}};
 	const struct kc_delete_groups_resp *delr =
-		reply(send_req(KC_API_DELETE_GROUPS, 2, &del),
+		kr_decode(send_req(KC_API_DELETE_GROUPS, 2, &del),
 		      KC_API_DELETE_GROUPS, 2);
 	TL_EQ(((const struct kc_deletable_group_result *)delr->results.items)
 	      ->error_code, KC_ERR_NON_EMPTY_GROUP);
@@ -902,7 +860,7 @@ static void test_type_conflicts(void **state)
 		.member_id = S(a.id), .group_instance_id = {NULL, -1},
 		.retention_time_ms = -1, .topics = {&ct, 1}};
 	const struct kc_offset_commit_resp *cr =
-		reply(send_req(KC_API_OFFSET_COMMIT, 9, &oc),
+		kr_decode(send_req(KC_API_OFFSET_COMMIT, 9, &oc),
 		      KC_API_OFFSET_COMMIT, 9);
 	TL_EQ(((const struct kc_offset_commit_resp_partition *)
 	       ((const struct kc_offset_commit_resp_topic *)cr->topics.items)
@@ -927,7 +885,7 @@ static int16_t commit_err(const char *group, const char *member,
 		.member_id = S(member), .group_instance_id = {NULL, -1},
 		.retention_time_ms = -1, .topics = {&ct, 1}};
 	const struct kc_offset_commit_resp *cr =
-		reply(send_req(KC_API_OFFSET_COMMIT, ver, &oc),
+		kr_decode(send_req(KC_API_OFFSET_COMMIT, ver, &oc),
 		      KC_API_OFFSET_COMMIT, ver);
 	TL_EQ(cr->topics.count, 1);
 	return ((const struct kc_offset_commit_resp_partition *)
@@ -946,7 +904,7 @@ static int16_t fetch_err(const char *group, const char *member,
 					.topics = {NULL, -1},
 					.groups = {&fg, 1}};
 	const struct kc_offset_fetch_resp *r =
-		reply(send_req(KC_API_OFFSET_FETCH, 9, &q), KC_API_OFFSET_FETCH, 9);
+		kr_decode(send_req(KC_API_OFFSET_FETCH, 9, &q), KC_API_OFFSET_FETCH, 9);
 	TL_EQ(r->groups.count, 1);
 	const struct kc_offset_fetch_resp_group *g0 = r->groups.items;
 	if (g0->error_code == 0) {
@@ -1028,7 +986,7 @@ static void test_offsets_by_topic_id(void **state)
 		.member_id = S(a.id), .group_instance_id = {NULL, -1},
 		.retention_time_ms = -1, .topics = {ct, 3}};
 	const struct kc_offset_commit_resp *cr =
-		reply(send_req(KC_API_OFFSET_COMMIT, 10, &oc),
+		kr_decode(send_req(KC_API_OFFSET_COMMIT, 10, &oc),
 		      KC_API_OFFSET_COMMIT, 10);
 	TL_EQ(cr->topics.count, 3);
 	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
@@ -1043,7 +1001,7 @@ static void test_offsets_by_topic_id(void **state)
 	       crt[2].partitions.items)->error_code, 0);
 	/* a stale epoch: the group's error, but an unknown id stays 100 */
 	oc.generation_id_or_member_epoch = a.epoch + 5;
-	cr = reply(send_req(KC_API_OFFSET_COMMIT, 10, &oc),
+	cr = kr_decode(send_req(KC_API_OFFSET_COMMIT, 10, &oc),
 		   KC_API_OFFSET_COMMIT, 10);
 	crt = cr->topics.items;
 	TL_EQ(((const struct kc_offset_commit_resp_partition *)
@@ -1069,7 +1027,7 @@ static void test_offsets_by_topic_id(void **state)
 					.topics = {NULL, -1},
 					.groups = {fg, 2}};
 	const struct kc_offset_fetch_resp *r =
-		reply(send_req(KC_API_OFFSET_FETCH, 10, &q),
+		kr_decode(send_req(KC_API_OFFSET_FETCH, 10, &q),
 		      KC_API_OFFSET_FETCH, 10);
 	TL_EQ(r->groups.count, 2);
 	const struct kc_offset_fetch_resp_group *rg = r->groups.items;
@@ -1093,7 +1051,7 @@ static void test_offsets_by_topic_id(void **state)
 	TL_EQ(rp->error_code, 0);
 	/* all the group's offsets: by id; a topic deleted since is left out */
 	ntopics = 1; /* "u" is gone */
-	r = reply(send_req(KC_API_OFFSET_FETCH, 10, &q), KC_API_OFFSET_FETCH,
+	r = kr_decode(send_req(KC_API_OFFSET_FETCH, 10, &q), KC_API_OFFSET_FETCH,
 		  10);
 	rg = r->groups.items;
 	TL_EQ(rg[1].error_code, 0);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tl.h"
+#include "kreplies.h"
 #include "simdisk.h"
 #include "control/groups.h"
 #include "proto/kafka/kcodec.h"
@@ -36,73 +37,11 @@ static struct sl_groups_config gcfg;
 
 /* ---- replies ---- */
 
-#define CAPTURED_MAX 4096
-struct captured {
-	uint64_t token;
-	uint8_t *bytes;
-	size_t len;
-	bool taken;
-};
-static struct captured cap[CAPTURED_MAX];
-static int ncap;
-
-static _Alignas(8) uint8_t pool_mem[8 << 20]; /* decoded replies */
-static struct kc_arena pool;
-
 static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
 		     size_t len)
 {
 	assert_ptr_equal(ctx, &G);
-	assert_true(len >= 4 && len <= SL_GROUPS_MAX_RESPONSE);
-	for (int i = 0; i < ncap; i++)
-		if (cap[i].token == token)
-			fail_msg("token %llx answered twice",
-				 (unsigned long long)token);
-	assert_true(ncap < CAPTURED_MAX);
-	uint8_t *copy = malloc(len);
-	assert_non_null(copy);
-	memcpy(copy, resp, len);
-	cap[ncap++] = (struct captured){token, copy, len, false};
-}
-
-static bool has_reply(uint64_t t)
-{
-	for (int i = 0; i < ncap; i++)
-		if (cap[i].token == t)
-			return true;
-	return false;
-}
-
-static int untaken(void)
-{
-	int n = 0;
-	for (int i = 0; i < ncap; i++)
-		n += !cap[i].taken;
-	return n;
-}
-
-/* The decoded reply to request t (which must have come); valid until the
- * test ends. */
-static void *reply(uint64_t t, int16_t key, int16_t ver)
-{
-	for (int i = 0; i < ncap; i++) {
-		if (cap[i].token != t)
-			continue;
-		assert_false(cap[i].taken);
-		cap[i].taken = true;
-		pool.used = (pool.used + 7) & ~(size_t)7; /* the union's alignment */
-		union kc_response *u = (void *)(pool.base + pool.used);
-		pool.used += (sizeof(*u) + 7) & ~(size_t)7;
-		assert_true(pool.used < pool.cap);
-		struct kc_response_header h;
-		long n = kc_decode_response(key, ver, cap[i].bytes, cap[i].len,
-					    &h, u, &pool);
-		TL_EQ(n, (long)cap[i].len);
-		TL_EQ(h.correlation_id, (int32_t)(t & 0x7fffffff));
-		return u->raw;
-	}
-	fail_msg("no reply to request %llx", (unsigned long long)t);
-	return NULL;
+	kr_add(token, resp, len, SL_GROUPS_MAX_RESPONSE);
 }
 
 /* ---- requests ---- */
@@ -171,7 +110,7 @@ static uint64_t join(uint32_t conn, int16_t ver, const char *group,
 
 static const struct kc_join_group_resp *join_reply(uint64_t t, int16_t ver)
 {
-	return reply(t, KC_API_JOIN_GROUP, ver);
+	return kr_take(t, KC_API_JOIN_GROUP, ver);
 }
 
 /* A v5 join: MEMBER_ID_REQUIRED, then the join with the id it gave, which
@@ -187,7 +126,7 @@ static uint64_t join_v5(uint32_t conn, const char *group, const char *meta,
 	memcpy(id_out, r->member_id.ptr, (size_t)r->member_id.len);
 	id_out[r->member_id.len] = 0;
 	t = join(conn, 5, group, id_out, meta);
-	assert_false(has_reply(t));
+	assert_false(kr_has(t));
 	return t;
 }
 
@@ -205,7 +144,7 @@ static uint64_t sync_req(uint32_t conn, const char *group, int32_t gen,
 
 static const struct kc_sync_group_resp *sync_reply(uint64_t t)
 {
-	return reply(t, KC_API_SYNC_GROUP, 3);
+	return kr_take(t, KC_API_SYNC_GROUP, 3);
 }
 
 static int16_t heartbeat(uint32_t conn, const char *group, int32_t gen,
@@ -213,7 +152,7 @@ static int16_t heartbeat(uint32_t conn, const char *group, int32_t gen,
 {
 	struct kc_heartbeat_req q = {S(group), gen, S(member), {NULL, -1}};
 	uint64_t t = send_req(conn, KC_API_HEARTBEAT, 3, &q);
-	return ((const struct kc_heartbeat_resp *)reply(t, KC_API_HEARTBEAT, 3))
+	return ((const struct kc_heartbeat_resp *)kr_take(t, KC_API_HEARTBEAT, 3))
 		->error_code;
 }
 
@@ -252,7 +191,7 @@ static void commit(const char *group, int32_t gen, const char *member,
 		   const struct part *p, int n, int16_t want)
 {
 	uint64_t t = commit_req(9, group, gen, member, p, n);
-	const struct kc_offset_commit_resp *r = reply(t, KC_API_OFFSET_COMMIT, 7);
+	const struct kc_offset_commit_resp *r = kr_take(t, KC_API_OFFSET_COMMIT, 7);
 	const struct kc_offset_commit_resp_topic *rt = r->topics.items;
 	int k = 0;
 	for (int i = 0; i < r->topics.count; i++) {
@@ -276,7 +215,7 @@ static int64_t fetch_one(const char *group, const char *topic, int32_t partition
 	struct kc_offset_fetch_req q = {.group_id = S(group),
 					.topics = {&t, 1}};
 	uint64_t tok = send_req(9, KC_API_OFFSET_FETCH, 5, &q);
-	const struct kc_offset_fetch_resp *r = reply(tok, KC_API_OFFSET_FETCH, 5);
+	const struct kc_offset_fetch_resp *r = kr_take(tok, KC_API_OFFSET_FETCH, 5);
 	TL_EQ(r->error_code, 0);
 	TL_EQ(r->topics.count, 1);
 	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
@@ -305,7 +244,7 @@ static const struct kc_described_group *describe(const char *group)
 	struct kc_describe_groups_req q = {{&id, 1}, false};
 	uint64_t t = send_req(9, KC_API_DESCRIBE_GROUPS, 4, &q);
 	const struct kc_describe_groups_resp *r =
-		reply(t, KC_API_DESCRIBE_GROUPS, 4);
+		kr_take(t, KC_API_DESCRIBE_GROUPS, 4);
 	TL_EQ(r->groups.count, 1);
 	const struct kc_described_group *d = r->groups.items;
 	TL_EQ(d->error_code, 0);
@@ -325,7 +264,7 @@ static void delete_groups(int16_t ver, const char *const *ids, int n,
 	struct kc_delete_groups_req q = {{names, n}};
 	uint64_t t = send_req(9, KC_API_DELETE_GROUPS, ver, &q);
 	const struct kc_delete_groups_resp *r =
-		reply(t, KC_API_DELETE_GROUPS, ver);
+		kr_take(t, KC_API_DELETE_GROUPS, ver);
 	TL_EQ(r->throttle_time_ms, 0);
 	TL_EQ(r->results.count, n);
 	const struct kc_deletable_group_result *res = r->results.items;
@@ -341,7 +280,7 @@ static int32_t list_count(void)
 	union kc_request none;
 	memset(&none, 0, sizeof(none)); /* ListGroups v2 has no fields */
 	uint64_t t = send_req(9, KC_API_LIST_GROUPS, 2, &none);
-	const struct kc_list_groups_resp *l = reply(t, KC_API_LIST_GROUPS, 2);
+	const struct kc_list_groups_resp *l = kr_take(t, KC_API_LIST_GROUPS, 2);
 	TL_EQ(l->error_code, 0);
 	return l->groups.count;
 }
@@ -350,7 +289,7 @@ static int16_t leave(uint32_t conn, const char *group, const char *member)
 {
 	struct kc_leave_group_req q = {S(group), S(member), {NULL, 0}};
 	uint64_t t = send_req(conn, KC_API_LEAVE_GROUP, 1, &q);
-	return ((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP,
+	return ((const struct kc_leave_group_resp *)kr_take(t, KC_API_LEAVE_GROUP,
 							  1))->error_code;
 }
 
@@ -385,8 +324,7 @@ static int setup(void **state)
 	gcfg = (struct sl_groups_config){.retention_ms = RETENTION_MS,
 					  .clock = &clk.sl};
 	seq = 0;
-	ncap = 0;
-	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
+	kr_setup();
 	open_groups();
 	return 0;
 }
@@ -396,9 +334,7 @@ static int teardown(void **state)
 	(void)state;
 	sl_groups_close(G);
 	G = NULL;
-	for (int i = 0; i < ncap; i++)
-		free(cap[i].bytes);
-	ncap = 0;
+	kr_teardown();
 	tl_rmrf(g_dir);
 	return 0;
 }
@@ -410,10 +346,10 @@ static void test_single_member(void **state)
 	(void)state;
 	/* v3: no MEMBER_ID_REQUIRED; the new group waits the initial delay */
 	uint64_t t = join(1, 3, "g1", "", "meta-a");
-	assert_false(has_reply(t));
+	assert_false(kr_has(t));
 	TL_EQ(sl_groups_tick(G, now), SL_GROUPS_INITIAL_DELAY_MS);
 	advance(SL_GROUPS_INITIAL_DELAY_MS - 1);
-	assert_false(has_reply(t));
+	assert_false(kr_has(t));
 	advance(1);
 	const struct kc_join_group_resp *j = join_reply(t, 3);
 	TL_EQ(j->error_code, 0);
@@ -442,7 +378,7 @@ static void test_single_member(void **state)
 	assert_true(byteseq(sync_reply(t)->assignment, "assign-a"));
 	const struct kc_described_group *d = describe("g1");
 	assert_true(streq(d->group_state, "Stable"));
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 struct trio {
@@ -464,7 +400,7 @@ static void three_members(struct trio *t3)
 	/* the delay was extended by the members that came during it */
 	advance(50);
 	for (int i = 0; i < 3; i++)
-		assert_false(has_reply(t[i]));
+		assert_false(kr_has(t[i]));
 	assert_true(streq(describe("g3")->group_state, "PreparingRebalance"));
 	advance(SL_GROUPS_INITIAL_DELAY_MS);
 	const struct kc_join_group_resp *j[3];
@@ -493,7 +429,7 @@ static void three_members(struct trio *t3)
 	/* followers wait for the leader */
 	uint64_t s1 = sync_req(2, "g3", 1, t3->id[1], NULL, 0);
 	uint64_t s2 = sync_req(3, "g3", 1, t3->id[2], NULL, 0);
-	assert_false(has_reply(s1) || has_reply(s2));
+	assert_false(kr_has(s1) || kr_has(s2));
 	struct kc_sync_group_req_assignment a[3] = {
 		{S(t3->id[0]), B("p0")}, {S(t3->id[1]), B("p1")},
 		{S(t3->id[2]), B("p2,p3")},
@@ -510,7 +446,7 @@ static void test_three_members_one_generation(void **state)
 	(void)state;
 	struct trio t3;
 	three_members(&t3);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_fourth_member_rebalances(void **state)
@@ -549,7 +485,7 @@ static void test_fourth_member_rebalances(void **state)
 	/* the old generation is gone */
 	TL_EQ(heartbeat(1, "g3", 1, t3.id[0]), KC_ERR_ILLEGAL_GENERATION);
 	TL_EQ(heartbeat(1, "g3", 2, t3.id[0]), 0); /* CompletingRebalance */
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* Two members of generation 1 of group g, both synced. */
@@ -559,7 +495,7 @@ static void two_members(const char *g, char a[128], char b[128])
 	uint64_t tb = join(2, 3, g, "", "mb");
 	/* b came during the delay: one more delay */
 	advance(SL_GROUPS_INITIAL_DELAY_MS);
-	assert_false(has_reply(ta) || has_reply(tb));
+	assert_false(kr_has(ta) || kr_has(tb));
 	advance(SL_GROUPS_INITIAL_DELAY_MS);
 	const struct kc_join_group_resp *ja = join_reply(ta, 3);
 	const struct kc_join_group_resp *jb = join_reply(tb, 3);
@@ -608,7 +544,7 @@ static void test_session_timeout(void **state)
 	/* nothing is left of a group without members or offsets */
 	assert_true(streq(describe("gs")->group_state, "Dead"));
 	TL_EQ(sl_groups_tick(G, now), -1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_rebalance_timeout(void **state)
@@ -623,7 +559,7 @@ static void test_rebalance_timeout(void **state)
 		advance(5000);
 		TL_EQ(heartbeat(2, "gr", 1, b), KC_ERR_REBALANCE_IN_PROGRESS);
 	}
-	assert_false(has_reply(ta) || has_reply(tc));
+	assert_false(kr_has(ta) || kr_has(tc));
 	advance(REBALANCE_MS - (REBALANCE_MS / 5000 - 1) * 5000);
 	const struct kc_join_group_resp *ja = join_reply(ta, 3);
 	const struct kc_join_group_resp *jc = join_reply(tc, 3);
@@ -634,7 +570,7 @@ static void test_rebalance_timeout(void **state)
 	c[jc->member_id.len] = 0;
 	TL_EQ(heartbeat(2, "gr", 1, b), KC_ERR_UNKNOWN_MEMBER_ID);
 	TL_EQ(heartbeat(3, "gr", 2, c), 0);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_leave_group_v0(void **state)
@@ -645,26 +581,26 @@ static void test_leave_group_v0(void **state)
 	/* a stranger leaving changes nothing */
 	struct kc_leave_group_req q = {S("gl"), S("stranger"), {NULL, 0}};
 	uint64_t t = send_req(2, KC_API_LEAVE_GROUP, 0, &q);
-	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 0))
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(t, KC_API_LEAVE_GROUP, 0))
 		      ->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
 	TL_EQ(heartbeat(1, "gl", 1, a), 0);
 	q.member_id = S(b);
 	t = send_req(2, KC_API_LEAVE_GROUP, 0, &q);
-	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 0))
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(t, KC_API_LEAVE_GROUP, 0))
 		      ->error_code, 0);
 	t = send_req(2, KC_API_LEAVE_GROUP, 0, &q); /* already gone */
-	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 0))
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(t, KC_API_LEAVE_GROUP, 0))
 		      ->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
 	struct kc_leave_group_req nog = {S("nosuch"), S(b), {NULL, 0}};
 	t = send_req(2, KC_API_LEAVE_GROUP, 1, &nog);
-	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 1))
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(t, KC_API_LEAVE_GROUP, 1))
 		      ->error_code, KC_ERR_UNKNOWN_MEMBER_ID);
 	TL_EQ(heartbeat(1, "gl", 1, a), KC_ERR_REBALANCE_IN_PROGRESS);
 	t = join(1, 3, "gl", a, "ma");
 	const struct kc_join_group_resp *j = join_reply(t, 3);
 	TL_EQ(j->generation_id, 2);
 	TL_EQ(j->members.count, 1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_leave_group_v3(void **state)
@@ -679,7 +615,7 @@ static void test_leave_group_v3(void **state)
 	};
 	struct kc_leave_group_req q = {S("g3"), {NULL, 0}, {m, 3}};
 	uint64_t t = send_req(2, KC_API_LEAVE_GROUP, 3, &q);
-	const struct kc_leave_group_resp *r = reply(t, KC_API_LEAVE_GROUP, 3);
+	const struct kc_leave_group_resp *r = kr_take(t, KC_API_LEAVE_GROUP, 3);
 	TL_EQ(r->error_code, 0);
 	TL_EQ(r->members.count, 3);
 	const struct kc_leave_group_resp_member *rm = r->members.items;
@@ -692,7 +628,7 @@ static void test_leave_group_v3(void **state)
 	const struct kc_described_group *d = describe("g3");
 	assert_true(streq(d->group_state, "PreparingRebalance"));
 	TL_EQ(d->members.count, 1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_illegal_generation_unknown_member(void **state)
@@ -724,7 +660,7 @@ static void test_illegal_generation_unknown_member(void **state)
 	/* nothing of that disturbed the group */
 	TL_EQ(heartbeat(1, "gi", 1, a), 0);
 	TL_EQ(heartbeat(2, "gi", 1, b), 0);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_member_id_required(void **state)
@@ -747,7 +683,7 @@ static void test_member_id_required(void **state)
 	TL_EQ(j->members.count, 1);
 	/* it comes back with its id: a rebalance, a rejoins, generation 2 */
 	tb = join(2, 4, "gm", b, "mb");
-	assert_false(has_reply(tb));
+	assert_false(kr_has(tb));
 	TL_EQ(heartbeat(1, "gm", 1, a), KC_ERR_REBALANCE_IN_PROGRESS);
 	ta = join(1, 5, "gm", a, "ma");
 	j = join_reply(ta, 5);
@@ -762,7 +698,7 @@ static void test_member_id_required(void **state)
 	ta = join(1, 5, "gm", a, "ma2"); /* new metadata: a rebalance */
 	tb = join(2, 4, "gm", b, "mb");
 	advance(SESSION_MS - 1);
-	assert_false(has_reply(ta) || has_reply(tb));
+	assert_false(kr_has(ta) || kr_has(tb));
 	advance(1);
 	j = join_reply(ta, 5);
 	TL_EQ(j->generation_id, 3);
@@ -771,10 +707,10 @@ static void test_member_id_required(void **state)
 
 	/* v3 and below join at once */
 	uint64_t t3 = join(4, 3, "gm3", "", "m");
-	assert_false(has_reply(t3));
+	assert_false(kr_has(t3));
 	advance(SL_GROUPS_INITIAL_DELAY_MS);
 	TL_EQ(join_reply(t3, 3)->generation_id, 1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_join_errors(void **state)
@@ -808,7 +744,7 @@ static void test_join_errors(void **state)
 	t = send_req(3, KC_API_JOIN_GROUP, 3, &q);
 	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_INVALID_GROUP_ID);
 	TL_EQ(heartbeat(1, "ge", 1, a), 0);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* The protocol is Kafka's vote among those every member supports. */
@@ -855,10 +791,10 @@ static void test_drop_conn(void **state)
 	advance(SL_GROUPS_INITIAL_DELAY_MS);
 	advance(SL_GROUPS_INITIAL_DELAY_MS);
 	const struct kc_join_group_resp *j = join_reply(t1, 3);
-	assert_false(has_reply(t2));
+	assert_false(kr_has(t2));
 	/* the member whose reply was dropped is still in the generation */
 	TL_EQ(j->members.count, 2);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* ---- requests that are not right ---- */
@@ -879,7 +815,7 @@ static void test_bad_requests(void **state)
 	TL_EQ(sl_groups_request(G, 1, buf, (size_t)n, now), -EINVAL);
 	static const uint8_t v10[] = {0, 11, 0, 10, 0, 0, 0, 5, 0xff, 0xff};
 	TL_EQ(sl_groups_request(G, 1, v10, sizeof(v10), now), -EINVAL);
-	TL_EQ(ncap, 0);
+	TL_EQ(kr_n, 0);
 	/* a body cut short: INVALID_REQUEST in the API's own response */
 	struct kc_heartbeat_req hq = {S("g"), 1, S("m"), {NULL, -1}};
 	h = (struct kc_request_header){KC_API_HEARTBEAT, 2, 77, S("c")};
@@ -888,7 +824,7 @@ static void test_bad_requests(void **state)
 	TL_EQ(sl_groups_request(G, (uint64_t)5 << 32 | 77, buf, (size_t)n - 2,
 				now), 0);
 	const struct kc_heartbeat_resp *r =
-		reply((uint64_t)5 << 32 | 77, KC_API_HEARTBEAT, 2);
+		kr_take((uint64_t)5 << 32 | 77, KC_API_HEARTBEAT, 2);
 	TL_EQ(r->error_code, SN_ERR_INVALID_REQUEST);
 	struct kc_join_group_req jq = {
 		.group_id = S("g"), .session_timeout_ms = SESSION_MS,
@@ -901,10 +837,10 @@ static void test_bad_requests(void **state)
 	TL_EQ(sl_groups_request(G, (uint64_t)5 << 32 | 78, buf, (size_t)n, now),
 	      0);
 	const struct kc_join_group_resp *jr =
-		reply((uint64_t)5 << 32 | 78, KC_API_JOIN_GROUP, 0);
+		kr_take((uint64_t)5 << 32 | 78, KC_API_JOIN_GROUP, 0);
 	TL_EQ(jr->error_code, SN_ERR_INVALID_REQUEST);
 	TL_EQ(jr->generation_id, -1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* ---- limits ---- */
@@ -960,13 +896,13 @@ static void test_limits(void **state)
 	uint64_t tok = (uint64_t)7 << 32 | ++seq;
 	size_t n = encode_req(tok, KC_API_OFFSET_COMMIT, 7, &q);
 	TL_EQ(sl_groups_request(G, tok, req_buf, n, now), -EMSGSIZE);
-	assert_false(has_reply(tok));
+	assert_false(kr_has(tok));
 	TL_EQ(fetch_one("ob", "t", 1, NULL), -1);
 	/* and a malformed one closes the connection too */
 	topic.partitions.count = 1;
 	n = encode_req(tok, KC_API_OFFSET_COMMIT, 7, &q);
 	TL_EQ(sl_groups_request(G, tok, req_buf, n - 1, now), -EINVAL);
-	assert_false(has_reply(tok));
+	assert_false(kr_has(tok));
 
 	/* the number of groups */
 	int have = 3; /* gb, gm, ob */
@@ -982,7 +918,7 @@ static void test_limits(void **state)
 	TL_EQ(join_reply(t, 3)->error_code, KC_ERR_POLICY_VIOLATION);
 	struct kc_describe_groups_req dq = {{NULL, 0}, false};
 	t = send_req(9, KC_API_LIST_GROUPS, 2, &dq);
-	TL_EQ(((const struct kc_list_groups_resp *)reply(t, KC_API_LIST_GROUPS, 2))
+	TL_EQ(((const struct kc_list_groups_resp *)kr_take(t, KC_API_LIST_GROUPS, 2))
 		      ->groups.count, SL_GROUPS_MAX);
 	/* and they all come back */
 	reopen();
@@ -1011,7 +947,7 @@ static void test_limits(void **state)
 	commit("two-too-many", -1, "", &one, 1, 0);
 	reopen();
 	TL_EQ(list_count(), 1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* ---- committed offsets ---- */
@@ -1044,7 +980,7 @@ static void test_offsets_survive_reopen(void **state)
 	struct kc_offset_fetch_req q = {.group_id = S("og"),
 					.topics = {NULL, -1}};
 	uint64_t t = send_req(9, KC_API_OFFSET_FETCH, 2, &q);
-	const struct kc_offset_fetch_resp *r = reply(t, KC_API_OFFSET_FETCH, 2);
+	const struct kc_offset_fetch_resp *r = kr_take(t, KC_API_OFFSET_FETCH, 2);
 	TL_EQ(r->topics.count, 2);
 	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
 	assert_true(streq(rt[0].name, "alpha"));
@@ -1060,14 +996,14 @@ static void test_offsets_survive_reopen(void **state)
 	q = (struct kc_offset_fetch_req){.group_id = S("og"),
 					 .topics = {&ft, 1}};
 	t = send_req(9, KC_API_OFFSET_FETCH, 1, &q);
-	r = reply(t, KC_API_OFFSET_FETCH, 1);
+	r = kr_take(t, KC_API_OFFSET_FETCH, 1);
 	rt = r->topics.items;
 	rp = rt[0].partitions.items;
 	TL_EQ(rp[0].committed_offset, 200);
 	/* the leader epoch committed (3) comes back from v5 */
 	q.topics = (struct kc_array){&ft, 1};
 	t = send_req(9, KC_API_OFFSET_FETCH, 5, &q);
-	r = reply(t, KC_API_OFFSET_FETCH, 5);
+	r = kr_take(t, KC_API_OFFSET_FETCH, 5);
 	rt = r->topics.items;
 	rp = rt[0].partitions.items;
 	TL_EQ(rp[0].committed_leader_epoch, 3);
@@ -1078,13 +1014,13 @@ static void test_offsets_survive_reopen(void **state)
 	big[sizeof(big) - 1] = 0;
 	const struct part bad[] = {{"alpha", -1, 1, NULL}, {"alpha", 2, 1, big}};
 	uint64_t ct = commit_req(9, "og", -1, "", bad, 2);
-	const struct kc_offset_commit_resp *cr = reply(ct, KC_API_OFFSET_COMMIT, 7);
+	const struct kc_offset_commit_resp *cr = kr_take(ct, KC_API_OFFSET_COMMIT, 7);
 	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
 	const struct kc_offset_commit_resp_partition *crp = crt[0].partitions.items;
 	TL_EQ(crp[0].error_code, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	TL_EQ(crp[1].error_code, KC_ERR_OFFSET_METADATA_TOO_LARGE);
 	TL_EQ(fetch_one("og", "alpha", 2, NULL), -1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* Three commits of one partition: 16 + 3 records of 43 bytes. */
@@ -1147,7 +1083,7 @@ static void test_corrupt_tail_cut(void **state)
 	open_groups();
 	TL_EQ(fetch_one("og", "t", 0, NULL), 40);
 	TL_EQ(tl_file_size(path), 16 + 3 * REC_BYTES);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* The coordinator on the simulated disk: a commit answered survives a
@@ -1191,7 +1127,7 @@ static void test_offsets_power_cut(void **state)
 	G = NULL;
 	TL_EQ(simdisk_open_handles(sd), 0);
 	simdisk_destroy(sd);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_bad_header_refused(void **state)
@@ -1268,7 +1204,7 @@ static void test_compaction_keeps_latest(void **state)
 	assert_string_equal(meta, "kept");
 	TL_EQ(fetch_one("cg", "t", 0, NULL), 500);
 	TL_EQ(fetch_one("cg", "t", 3, NULL), 3003);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* ---- DescribeGroups, ListGroups ---- */
@@ -1285,7 +1221,7 @@ static void test_describe_and_list(void **state)
 	struct kc_describe_groups_req q = {{ids, 3}, true};
 	uint64_t t = send_req(9, KC_API_DESCRIBE_GROUPS, 4, &q);
 	const struct kc_describe_groups_resp *r =
-		reply(t, KC_API_DESCRIBE_GROUPS, 4);
+		kr_take(t, KC_API_DESCRIBE_GROUPS, 4);
 	TL_EQ(r->groups.count, 3);
 	const struct kc_described_group *d = r->groups.items;
 	TL_EQ(d[0].error_code, 0);
@@ -1312,7 +1248,7 @@ static void test_describe_and_list(void **state)
 	TL_EQ(heartbeat(1, "gx", 1, a), 0);
 	struct kc_leave_group_req lq = {S("gx"), S(b), {NULL, 0}};
 	t = send_req(2, KC_API_LEAVE_GROUP, 1, &lq);
-	TL_EQ(((const struct kc_leave_group_resp *)reply(t, KC_API_LEAVE_GROUP, 1))
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(t, KC_API_LEAVE_GROUP, 1))
 		      ->error_code, 0);
 	const struct kc_described_group *d2 = describe("gx");
 	assert_true(streq(d2->group_state, "PreparingRebalance"));
@@ -1324,7 +1260,7 @@ static void test_describe_and_list(void **state)
 	TL_EQ(m[0].member_assignment.len, 0);
 
 	t = send_req(9, KC_API_LIST_GROUPS, 2, &q /* unused: no fields */);
-	const struct kc_list_groups_resp *l = reply(t, KC_API_LIST_GROUPS, 2);
+	const struct kc_list_groups_resp *l = kr_take(t, KC_API_LIST_GROUPS, 2);
 	TL_EQ(l->error_code, 0);
 	TL_EQ(l->groups.count, 2);
 	const struct kc_listed_group *lg = l->groups.items;
@@ -1339,7 +1275,7 @@ static void test_describe_and_list(void **state)
 		}
 	}
 	assert_true(seen_gx && seen_oo);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* ---- offset expiry and DeleteGroups ---- */
@@ -1391,7 +1327,7 @@ static void test_expiry_after_group_empties(void **state)
 	set_retention(RETENTION_MS);
 	TL_EQ(fetch_one("ge", "t", 0, NULL), -1);
 	TL_EQ(list_count(), 0);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* A group that had members when the coordinator stopped became Empty at
@@ -1420,7 +1356,7 @@ static void test_expiry_restart_with_members(void **state)
 	TL_EQ(fetch_one("gr", "t", 0, NULL), -1);
 	set_retention(RETENTION_MS);
 	TL_EQ(fetch_one("gr", "t", 0, NULL), -1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* A group that never had members: each offset expires retention after its
@@ -1450,7 +1386,7 @@ static void test_expiry_per_commit(void **state)
 	assert_true(streq(describe("solo")->group_state, "Dead"));
 	set_retention(RETENTION_MS);
 	TL_EQ(list_count(), 0);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* A compaction keeps what the file says of a group's state: the offsets
@@ -1492,7 +1428,7 @@ static void test_compaction_keeps_group_state(void **state)
 	assert_true(streq(describe("gs")->group_state, "Dead"));
 	set_retention(RETENTION_MS);
 	TL_EQ(list_count(), 0);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 static void test_delete_groups(void **state)
@@ -1549,9 +1485,9 @@ static void test_delete_groups(void **state)
 	uint64_t tok = (uint64_t)7 << 32 | ++seq;
 	size_t n = encode_req(tok, KC_API_DELETE_GROUPS, 2, &q);
 	TL_EQ(sl_groups_request(G, tok, req_buf, n - 1, now), -EINVAL);
-	assert_false(has_reply(tok));
+	assert_false(kr_has(tok));
 	TL_EQ(fetch_one("kept", "t", 0, NULL), 5);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* A version 1 file (commit times of a monotonic clock) is read as
@@ -1587,7 +1523,7 @@ static void test_version1_file(void **state)
 	reopen(); /* the time it was given is on disk now */
 	advance(1);
 	TL_EQ(fetch_one("old", "t", 0, NULL), -1);
-	TL_EQ(untaken(), 0);
+	TL_EQ(kr_untaken(), 0);
 }
 
 /* ---- every version: the lowest and the highest of each API ---- */
@@ -1656,18 +1592,18 @@ static void member_v9(const char *group, const char *type, const char *topic,
 		.group_instance_id = {NULL, -1}, .protocol_type = S(type),
 		.protocol_name = S("roundrobin"), .assignments = {&a, 1}};
 	t = send_req(1, KC_API_SYNC_GROUP, 5, &sq);
-	const struct kc_sync_group_resp *s = reply(t, KC_API_SYNC_GROUP, 5);
+	const struct kc_sync_group_resp *s = kr_take(t, KC_API_SYNC_GROUP, 5);
 	TL_EQ(s->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
 	TL_EQ(s->protocol_type.len, -1);
 	TL_EQ(s->protocol_name.len, -1);
 	sq.protocol_type = S("not-the-type");
 	sq.protocol_name = S("range");
 	t = send_req(1, KC_API_SYNC_GROUP, 5, &sq);
-	s = reply(t, KC_API_SYNC_GROUP, 5);
+	s = kr_take(t, KC_API_SYNC_GROUP, 5);
 	TL_EQ(s->error_code, KC_ERR_INCONSISTENT_GROUP_PROTOCOL);
 	sq.protocol_type = S(type);
 	t = send_req(1, KC_API_SYNC_GROUP, 5, &sq);
-	s = reply(t, KC_API_SYNC_GROUP, 5);
+	s = kr_take(t, KC_API_SYNC_GROUP, 5);
 	TL_EQ(s->error_code, 0);
 	assert_true(streq(s->protocol_type, type));
 	assert_true(streq(s->protocol_name, "range"));
@@ -1685,40 +1621,40 @@ static void test_join_sync_heartbeat_versions(void **state)
 		.group_instance_id = {NULL, -1}, .protocol_type = {NULL, -1},
 		.protocol_name = {NULL, -1}, .assignments = {NULL, 0}};
 	uint64_t t = send_req(1, KC_API_SYNC_GROUP, 0, &sq);
-	const struct kc_sync_group_resp *s = reply(t, KC_API_SYNC_GROUP, 0);
+	const struct kc_sync_group_resp *s = kr_take(t, KC_API_SYNC_GROUP, 0);
 	TL_EQ(s->error_code, 0);
 	assert_true(byteseq(s->assignment, "assigned"));
 	for (int16_t v = 0; v <= 4; v += 4) {
 		struct kc_heartbeat_req hq = {S("gv"), 1, S(id), {NULL, -1}};
 		t = send_req(1, KC_API_HEARTBEAT, v, &hq);
-		const struct kc_heartbeat_resp *h = reply(t, KC_API_HEARTBEAT, v);
+		const struct kc_heartbeat_resp *h = kr_take(t, KC_API_HEARTBEAT, v);
 		TL_EQ(h->error_code, 0);
 		TL_EQ(h->throttle_time_ms, 0);
 		hq.generation_id = 2;
 		t = send_req(1, KC_API_HEARTBEAT, v, &hq);
-		h = reply(t, KC_API_HEARTBEAT, v);
+		h = kr_take(t, KC_API_HEARTBEAT, v);
 		TL_EQ(h->error_code, KC_ERR_ILLEGAL_GENERATION);
 	}
 	/* the v4 heartbeat's bytes: header v1 (correlation id, no tags),
 	 * throttle time, error code, no tags */
 	struct kc_heartbeat_req hq = {S("gv"), 1, S(id), {NULL, -1}};
 	t = send_req(1, KC_API_HEARTBEAT, 4, &hq);
-	for (int i = 0; i < ncap; i++) {
-		if (cap[i].token != t)
+	for (int i = 0; i < kr_n; i++) {
+		if (kr_cap[i].token != t)
 			continue;
 		const uint8_t want[] = {0, 0, 0, (uint8_t)(t & 0xff), 0,
 					0, 0, 0, 0, 0, 0, 0};
-		TL_EQ(cap[i].len, sizeof(want));
-		assert_memory_equal(cap[i].bytes + 4, want + 4,
+		TL_EQ(kr_cap[i].len, sizeof(want));
+		assert_memory_equal(kr_cap[i].bytes + 4, want + 4,
 				    sizeof(want) - 4);
-		cap[i].taken = true;
+		kr_cap[i].taken = true;
 	}
 	/* JoinGroup v0 of a new member: no MEMBER_ID_REQUIRED, and the
 	 * leader's rejoin completes the join with both */
 	uint8_t sub[64];
 	struct kc_bytes meta = {sub, (int32_t)subscription(sub, "t1")};
 	uint64_t t0 = join_bytes(2, 0, "gv", "", "consumer", meta);
-	assert_false(has_reply(t0));
+	assert_false(kr_has(t0));
 	uint64_t t9 = join_bytes(1, 9, "gv", id, "consumer", meta);
 	const struct kc_join_group_resp *r0 = join_reply(t0, 0);
 	TL_EQ(r0->error_code, 0);
@@ -1731,13 +1667,13 @@ static void test_join_sync_heartbeat_versions(void **state)
 	/* LeaveGroup v0 (one member) and v5 (a batch, with a reason) */
 	struct kc_leave_group_req lq = {S("gv"), r0->member_id, {NULL, 0}};
 	t = send_req(2, KC_API_LEAVE_GROUP, 0, &lq);
-	TL_EQ(((const struct kc_leave_group_resp *)reply(
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(
 		t, KC_API_LEAVE_GROUP, 0))->error_code, 0);
 	struct kc_leave_group_req_member lm[2] = {
 		{S(id), {NULL, -1}, S("done")}, {S("nobody"), S("i9"), {NULL, -1}}};
 	lq = (struct kc_leave_group_req){S("gv"), {NULL, -1}, {lm, 2}};
 	t = send_req(1, KC_API_LEAVE_GROUP, 5, &lq);
-	const struct kc_leave_group_resp *l = reply(t, KC_API_LEAVE_GROUP, 5);
+	const struct kc_leave_group_resp *l = kr_take(t, KC_API_LEAVE_GROUP, 5);
 	TL_EQ(l->error_code, 0);
 	TL_EQ(l->members.count, 2);
 	const struct kc_leave_group_resp_member *rm = l->members.items;
@@ -1764,14 +1700,14 @@ static void test_offset_versions(void **state)
 	struct kc_offset_commit_req cq = {S("gc"), 1, S(id), {NULL, -1}, -1,
 					  {ct, 2}};
 	uint64_t t = send_req(1, KC_API_OFFSET_COMMIT, 9, &cq);
-	const struct kc_offset_commit_resp *cr = reply(t, KC_API_OFFSET_COMMIT, 9);
+	const struct kc_offset_commit_resp *cr = kr_take(t, KC_API_OFFSET_COMMIT, 9);
 	TL_EQ(cr->topics.count, 2);
 	const struct kc_offset_commit_resp_topic *crt = cr->topics.items;
 	TL_EQ(((const struct kc_offset_commit_resp_partition *)
 	       crt[1].partitions.items)[0].error_code, 0);
 	cq.generation_id_or_member_epoch = 2;
 	t = send_req(1, KC_API_OFFSET_COMMIT, 9, &cq);
-	cr = reply(t, KC_API_OFFSET_COMMIT, 9);
+	cr = kr_take(t, KC_API_OFFSET_COMMIT, 9);
 	crt = cr->topics.items;
 	TL_EQ(((const struct kc_offset_commit_resp_partition *)
 	       crt[0].partitions.items)[0].error_code, KC_ERR_ILLEGAL_GENERATION);
@@ -1781,7 +1717,7 @@ static void test_offset_versions(void **state)
 	cq = (struct kc_offset_commit_req){S("gc"), -1, S(""), {NULL, -1}, -1,
 					   {&ct3, 1}};
 	t = send_req(2, KC_API_OFFSET_COMMIT, 0, &cq);
-	cr = reply(t, KC_API_OFFSET_COMMIT, 0);
+	cr = kr_take(t, KC_API_OFFSET_COMMIT, 0);
 	crt = cr->topics.items;
 	TL_EQ(((const struct kc_offset_commit_resp_partition *)
 	       crt[0].partitions.items)[0].error_code, 0);
@@ -1793,7 +1729,7 @@ static void test_offset_versions(void **state)
 	cq = (struct kc_offset_commit_req){S("simple"), -1, S(""), {NULL, -1},
 					   -1, {&ct4, 1}};
 	t = send_req(2, KC_API_OFFSET_COMMIT, 1, &cq);
-	cr = reply(t, KC_API_OFFSET_COMMIT, 1);
+	cr = kr_take(t, KC_API_OFFSET_COMMIT, 1);
 	crt = cr->topics.items;
 	TL_EQ(((const struct kc_offset_commit_resp_partition *)
 	       crt[0].partitions.items)[0].error_code, 0);
@@ -1804,7 +1740,7 @@ static void test_offset_versions(void **state)
 	struct kc_offset_fetch_req_topic ft = {S("t1"), {&part0, 1}};
 	struct kc_offset_fetch_req fq = {.group_id = S("gc"), .topics = {&ft, 1}};
 	t = send_req(1, KC_API_OFFSET_FETCH, 0, &fq);
-	const struct kc_offset_fetch_resp *fr = reply(t, KC_API_OFFSET_FETCH, 0);
+	const struct kc_offset_fetch_resp *fr = kr_take(t, KC_API_OFFSET_FETCH, 0);
 	const struct kc_offset_fetch_resp_topic *frt = fr->topics.items;
 	TL_EQ(fr->topics.count, 1);
 	const struct kc_offset_fetch_resp_partition *frp =
@@ -1820,7 +1756,7 @@ static void test_offset_versions(void **state)
 	fq = (struct kc_offset_fetch_req){.groups = {fg, 2},
 					  .require_stable = true};
 	t = send_req(1, KC_API_OFFSET_FETCH, 9, &fq);
-	fr = reply(t, KC_API_OFFSET_FETCH, 9);
+	fr = kr_take(t, KC_API_OFFSET_FETCH, 9);
 	TL_EQ(fr->groups.count, 2);
 	const struct kc_offset_fetch_resp_group *rg = fr->groups.items;
 	assert_true(streq(rg[0].group_id, "gc"));
@@ -1865,7 +1801,7 @@ static void test_describe_list_versions(void **state)
 	for (int16_t v = 0; v <= 5; v += 5) {
 		uint64_t t = send_req(9, KC_API_DESCRIBE_GROUPS, v, &dq);
 		const struct kc_describe_groups_resp *r =
-			reply(t, KC_API_DESCRIBE_GROUPS, v);
+			kr_take(t, KC_API_DESCRIBE_GROUPS, v);
 		TL_EQ(r->groups.count, 2);
 		const struct kc_described_group *d = r->groups.items;
 		TL_EQ(d[0].error_code, 0);
@@ -1885,7 +1821,7 @@ static void test_describe_list_versions(void **state)
 	 * message; a known one has no message */
 	uint64_t t6 = send_req(9, KC_API_DESCRIBE_GROUPS, 6, &dq);
 	const struct kc_describe_groups_resp *r6 =
-		reply(t6, KC_API_DESCRIBE_GROUPS, 6);
+		kr_take(t6, KC_API_DESCRIBE_GROUPS, 6);
 	TL_EQ(r6->groups.count, 2);
 	const struct kc_described_group *d6 = r6->groups.items;
 	TL_EQ(d6[0].error_code, 0);
@@ -1898,14 +1834,14 @@ static void test_describe_list_versions(void **state)
 	/* ListGroups v0: every group; v5: filtered by state and type */
 	struct kc_list_groups_req lq = {{NULL, 0}, {NULL, 0}};
 	uint64_t t = send_req(9, KC_API_LIST_GROUPS, 0, &lq);
-	const struct kc_list_groups_resp *l = reply(t, KC_API_LIST_GROUPS, 0);
+	const struct kc_list_groups_resp *l = kr_take(t, KC_API_LIST_GROUPS, 0);
 	TL_EQ(l->error_code, 0);
 	TL_EQ(l->groups.count, 2);
 	struct kc_str states[2] = {S("STABLE"), S("dead")};
 	struct kc_str types[1] = {S("Classic")};
 	lq = (struct kc_list_groups_req){{states, 2}, {types, 1}};
 	t = send_req(9, KC_API_LIST_GROUPS, 5, &lq);
-	l = reply(t, KC_API_LIST_GROUPS, 5);
+	l = kr_take(t, KC_API_LIST_GROUPS, 5);
 	TL_EQ(l->groups.count, 1);
 	const struct kc_listed_group *lg = l->groups.items;
 	assert_true(streq(lg[0].group_id, "gd"));
@@ -1915,7 +1851,7 @@ static void test_describe_list_versions(void **state)
 	states[0] = S("Empty");
 	lq = (struct kc_list_groups_req){{states, 1}, {NULL, 0}};
 	t = send_req(9, KC_API_LIST_GROUPS, 5, &lq);
-	l = reply(t, KC_API_LIST_GROUPS, 5);
+	l = kr_take(t, KC_API_LIST_GROUPS, 5);
 	TL_EQ(l->groups.count, 1);
 	lg = l->groups.items;
 	assert_true(streq(lg[0].group_id, "idle"));
@@ -1924,7 +1860,7 @@ static void test_describe_list_versions(void **state)
 	types[0] = S("consumer"); /* KIP-848 groups: there are none */
 	lq = (struct kc_list_groups_req){{NULL, 0}, {types, 1}};
 	t = send_req(9, KC_API_LIST_GROUPS, 5, &lq);
-	l = reply(t, KC_API_LIST_GROUPS, 5);
+	l = kr_take(t, KC_API_LIST_GROUPS, 5);
 	TL_EQ(l->error_code, 0);
 	TL_EQ(l->groups.count, 0);
 }
@@ -1938,7 +1874,7 @@ static int16_t offset_delete(const char *group, const char *topic,
 	struct kc_offset_delete_req_topic dt = {S(topic), {&p, 1}};
 	struct kc_offset_delete_req q = {S(group), {&dt, 1}};
 	uint64_t t = send_req(9, KC_API_OFFSET_DELETE, 0, &q);
-	const struct kc_offset_delete_resp *r = reply(t, KC_API_OFFSET_DELETE, 0);
+	const struct kc_offset_delete_resp *r = kr_take(t, KC_API_OFFSET_DELETE, 0);
 	TL_EQ(r->throttle_time_ms, 0);
 	*group_err = r->error_code;
 	if (r->error_code) {
@@ -1983,7 +1919,7 @@ static void test_offset_delete(void **state)
 	 * after a restart */
 	struct kc_leave_group_req lq = {S("gx"), S(id), {NULL, 0}};
 	uint64_t t = send_req(1, KC_API_LEAVE_GROUP, 0, &lq);
-	TL_EQ(((const struct kc_leave_group_resp *)reply(
+	TL_EQ(((const struct kc_leave_group_resp *)kr_take(
 		t, KC_API_LEAVE_GROUP, 0))->error_code, 0);
 	const struct part keep = {"t3", 0, 30, NULL};
 	commit("gx", -1, "", &keep, 1, 0);

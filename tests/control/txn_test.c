@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tl.h"
+#include "kreplies.h"
 #include "simdisk.h"
 #include "control/groups.h"
 #include "control/txn.h"
@@ -37,17 +38,6 @@ static struct sl_txn_config tcfg;
 
 /* ---- replies and markers ---- */
 
-#define CAPTURED_MAX 1024
-static struct captured {
-	uint64_t token;
-	uint8_t *bytes;
-	size_t len;
-	bool taken;
-} cap[CAPTURED_MAX];
-static int ncap;
-static _Alignas(8) uint8_t pool_mem[4 << 20];
-static struct kc_arena pool;
-
 #define JOBS_MAX 64
 static struct job {
 	uint64_t id;
@@ -63,16 +53,7 @@ static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
 		     size_t len)
 {
 	assert_ptr_equal(ctx, &T);
-	assert_true(len >= 4 && len <= SL_TXN_MAX_RESPONSE);
-	for (int i = 0; i < ncap; i++)
-		if (cap[i].token == token)
-			fail_msg("token %llx answered twice",
-				 (unsigned long long)token);
-	assert_true(ncap < CAPTURED_MAX);
-	uint8_t *copy = malloc(len);
-	assert_non_null(copy);
-	memcpy(copy, resp, len);
-	cap[ncap++] = (struct captured){token, copy, len, false};
+	kr_add(token, resp, len, SL_TXN_MAX_RESPONSE);
 }
 
 static void on_greply(void *ctx, uint64_t token, const uint8_t *resp,
@@ -113,28 +94,6 @@ static bool pending(void *ctx, const char *group, size_t glen,
 	return sl_txn_offset_pending(T, group, glen, topic, tlen, partition);
 }
 
-static void *reply(uint64_t t, int16_t key, int16_t ver)
-{
-	for (int i = 0; i < ncap; i++) {
-		if (cap[i].token != t)
-			continue;
-		assert_false(cap[i].taken);
-		cap[i].taken = true;
-		pool.used = (pool.used + 7) & ~(size_t)7; /* the union's alignment */
-		union kc_response *u = (void *)(pool.base + pool.used);
-		pool.used += (sizeof(*u) + 7) & ~(size_t)7;
-		assert_true(pool.used < pool.cap);
-		struct kc_response_header h;
-		long n = kc_decode_response(key, ver, cap[i].bytes, cap[i].len,
-					    &h, u, &pool);
-		TL_EQ(n, (long)cap[i].len);
-		TL_EQ(h.correlation_id, (int32_t)(t & 0x7fffffff));
-		return u->raw;
-	}
-	fail_msg("no reply to request %llx", (unsigned long long)t);
-	return NULL;
-}
-
 /* ---- requests ---- */
 
 static struct kc_str S(const char *s)
@@ -172,7 +131,7 @@ static struct pe init_v(int16_t ver, const char *id, int32_t timeout,
 	struct kc_init_producer_id_req q = {S(id), timeout, pid, epoch, false, false};
 	uint64_t t = send_req(KC_API_INIT_PRODUCER_ID, ver, &q);
 	const struct kc_init_producer_id_resp *r =
-		reply(t, KC_API_INIT_PRODUCER_ID, ver);
+		kr_take(t, KC_API_INIT_PRODUCER_ID, ver);
 	if (r->error_code) {
 		TL_EQ(r->producer_id, -1);
 		TL_EQ(r->producer_epoch, -1);
@@ -200,7 +159,7 @@ static int16_t add_parts_v(int16_t ver, const char *id, struct pe p,
 		.v3_and_below_topics = {&tp, 1}};
 	uint64_t t = send_req(KC_API_ADD_PARTITIONS_TO_TXN, ver, &q);
 	const struct kc_add_partitions_to_txn_resp *r =
-		reply(t, KC_API_ADD_PARTITIONS_TO_TXN, ver);
+		kr_take(t, KC_API_ADD_PARTITIONS_TO_TXN, ver);
 	TL_EQ(r->results_by_topic_v3_and_below.count, 1);
 	const struct kc_add_partitions_to_txn_resp_topic_result *rt =
 		r->results_by_topic_v3_and_below.items;
@@ -227,7 +186,7 @@ static int16_t end_txn_v(int16_t ver, const char *id, struct pe p,
 {
 	struct kc_end_txn_req q = {S(id), p.pid, p.epoch, commit};
 	uint64_t t = send_req(KC_API_END_TXN, ver, &q);
-	const struct kc_end_txn_resp *r = reply(t, KC_API_END_TXN, ver);
+	const struct kc_end_txn_resp *r = kr_take(t, KC_API_END_TXN, ver);
 	if (ver >= 5 && r->error_code == 0) {
 		TL_EQ(r->producer_id, p.pid);
 		TL_EQ(r->producer_epoch, p.epoch);
@@ -245,7 +204,7 @@ static int16_t add_offsets_v(int16_t ver, const char *id, struct pe p,
 {
 	struct kc_add_offsets_to_txn_req q = {S(id), p.pid, p.epoch, S(group)};
 	uint64_t t = send_req(KC_API_ADD_OFFSETS_TO_TXN, ver, &q);
-	return ((const struct kc_add_offsets_to_txn_resp *)reply(
+	return ((const struct kc_add_offsets_to_txn_resp *)kr_take(
 		t, KC_API_ADD_OFFSETS_TO_TXN, ver))->error_code;
 }
 
@@ -263,7 +222,7 @@ static int16_t txn_commit_v(int16_t ver, const char *id, struct pe p,
 		{NULL, -1}, {&qt, 1}};
 	uint64_t t = send_req(KC_API_TXN_OFFSET_COMMIT, ver, &q);
 	const struct kc_txn_offset_commit_resp *r =
-		reply(t, KC_API_TXN_OFFSET_COMMIT, ver);
+		kr_take(t, KC_API_TXN_OFFSET_COMMIT, ver);
 	TL_EQ(r->topics.count, 1);
 	const struct kc_txn_offset_commit_resp_topic *rt = r->topics.items;
 	TL_EQ(rt[0].partitions.count, 1);
@@ -287,7 +246,7 @@ static int64_t fetch(const char *group, bool stable)
 					.topics = {&ft, 1},
 					.require_stable = stable};
 	uint64_t t = send_req(KC_API_OFFSET_FETCH, 7, &q);
-	const struct kc_offset_fetch_resp *r = reply(t, KC_API_OFFSET_FETCH, 7);
+	const struct kc_offset_fetch_resp *r = kr_take(t, KC_API_OFFSET_FETCH, 7);
 	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
 	const struct kc_offset_fetch_resp_partition *rp = rt[0].partitions.items;
 	if (rp[0].error_code)
@@ -303,7 +262,7 @@ describe(const char *id)
 	struct kc_describe_transactions_req q = {{&s, 1}};
 	uint64_t t = send_req(KC_API_DESCRIBE_TRANSACTIONS, 0, &q);
 	const struct kc_describe_transactions_resp *r =
-		reply(t, KC_API_DESCRIBE_TRANSACTIONS, 0);
+		kr_take(t, KC_API_DESCRIBE_TRANSACTIONS, 0);
 	TL_EQ(r->transaction_states.count, 1);
 	const struct kc_describe_transactions_resp_transaction_state *d =
 		r->transaction_states.items;
@@ -384,8 +343,8 @@ static int setup(void **state)
 	tcfg = (struct sl_txn_config){
 		.clock = &clk.sl, .markers = on_markers, .exists = exists};
 	seq = 0;
-	ncap = njobs = 0;
-	pool = (struct kc_arena){pool_mem, sizeof(pool_mem), 0};
+	kr_setup();
+	njobs = 0;
 	open_all();
 	return 0;
 }
@@ -394,9 +353,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	close_all();
-	for (int i = 0; i < ncap; i++)
-		free(cap[i].bytes);
-	ncap = 0;
+	kr_teardown();
 	tl_rmrf(base_dir);
 	return 0;
 }
@@ -615,7 +572,7 @@ static void test_producer_errors(void **state)
 		.v3_and_below_topics = {&tp, 1}};
 	uint64_t t = send_req(KC_API_ADD_PARTITIONS_TO_TXN, 0, &q);
 	const struct kc_add_partitions_to_txn_resp *r =
-		reply(t, KC_API_ADD_PARTITIONS_TO_TXN, 0);
+		kr_take(t, KC_API_ADD_PARTITIONS_TO_TXN, 0);
 	const struct kc_add_partitions_to_txn_resp_topic_result *rt =
 		r->results_by_topic_v3_and_below.items;
 	const struct kc_add_partitions_to_txn_resp_partition_result *rp =
@@ -648,7 +605,7 @@ static void test_add_partitions_batched(void **state)
 		.v3_and_below_topics = {NULL, 0}};
 	uint64_t t = send_req(KC_API_ADD_PARTITIONS_TO_TXN, 5, &q);
 	const struct kc_add_partitions_to_txn_resp *r =
-		reply(t, KC_API_ADD_PARTITIONS_TO_TXN, 5);
+		kr_take(t, KC_API_ADD_PARTITIONS_TO_TXN, 5);
 	TL_EQ(r->error_code, 0);
 	TL_EQ(r->results_by_transaction.count, 3);
 	const struct kc_add_partitions_to_txn_resp_result *rr =
@@ -672,7 +629,7 @@ static void test_add_partitions_batched(void **state)
 		S("a"), a.pid, a.epoch, true, {&tv, 1}};
 	q.transactions = (struct kc_array){&v, 1};
 	t = send_req(KC_API_ADD_PARTITIONS_TO_TXN, 4, &q);
-	r = reply(t, KC_API_ADD_PARTITIONS_TO_TXN, 4);
+	r = kr_take(t, KC_API_ADD_PARTITIONS_TO_TXN, 4);
 	rr = r->results_by_transaction.items;
 	const struct kc_add_partitions_to_txn_resp_topic_result *rt =
 		rr[0].topic_results.items;
@@ -799,7 +756,7 @@ static void test_init_v6(void **state)
 					    false, false};
 	uint64_t t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
 	const struct kc_init_producer_id_resp *r =
-		reply(t, KC_API_INIT_PRODUCER_ID, 6);
+		kr_take(t, KC_API_INIT_PRODUCER_ID, 6);
 	TL_EQ(r->error_code, 0);
 	TL_EQ(r->producer_epoch, 0);
 	TL_EQ(r->ongoing_txn_producer_id, -1);
@@ -807,18 +764,18 @@ static void test_init_v6(void **state)
 	int64_t pid = r->producer_id;
 	q.enable2_pc = true;
 	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
-	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	r = kr_take(t, KC_API_INIT_PRODUCER_ID, 6);
 	TL_EQ(r->error_code, SL_TXN_ERR_INVALID_TXN_STATE);
 	TL_EQ(r->producer_id, -1);
 	TL_EQ(r->ongoing_txn_producer_id, -1);
 	TL_EQ(r->ongoing_txn_producer_epoch, -1);
 	q.keep_prepared_txn = true;
 	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
-	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	r = kr_take(t, KC_API_INIT_PRODUCER_ID, 6);
 	TL_EQ(r->error_code, SL_TXN_ERR_INVALID_TXN_STATE);
 	q.enable2_pc = false;
 	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
-	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	r = kr_take(t, KC_API_INIT_PRODUCER_ID, 6);
 	TL_EQ(r->error_code, SN_ERR_UNSUPPORTED_VERSION);
 	/* nothing changed: the next init bumps the epoch to 1 */
 	struct pe p = init("x");
@@ -829,7 +786,7 @@ static void test_init_v6(void **state)
 	q = (struct kc_init_producer_id_req){{NULL, -1}, TIMEOUT_MS, -1, -1,
 					     true, true};
 	t = send_req(KC_API_INIT_PRODUCER_ID, 6, &q);
-	r = reply(t, KC_API_INIT_PRODUCER_ID, 6);
+	r = kr_take(t, KC_API_INIT_PRODUCER_ID, 6);
 	TL_EQ(r->error_code, 0);
 	assert_true(r->producer_id >= 0);
 }
@@ -998,7 +955,7 @@ static int32_t list_n(int16_t ver, const char *const *states, int ns,
 					     duration, {NULL, -1}};
 	uint64_t t = send_req(KC_API_LIST_TRANSACTIONS, ver, &q);
 	const struct kc_list_transactions_resp *r =
-		reply(t, KC_API_LIST_TRANSACTIONS, ver);
+		kr_take(t, KC_API_LIST_TRANSACTIONS, ver);
 	TL_EQ(r->error_code, 0);
 	if (unknown)
 		*unknown = r->unknown_state_filters.count;
@@ -1013,7 +970,7 @@ static int32_t list_re(const char *pattern, int16_t *err)
 					     S(pattern)};
 	uint64_t t = send_req(KC_API_LIST_TRANSACTIONS, 2, &q);
 	const struct kc_list_transactions_resp *r =
-		reply(t, KC_API_LIST_TRANSACTIONS, 2);
+		kr_take(t, KC_API_LIST_TRANSACTIONS, 2);
 	if (err)
 		*err = r->error_code;
 	else
@@ -1102,7 +1059,7 @@ static void test_bad_requests(void **state)
 	(void)state;
 	uint8_t junk[] = {0, 26, 0, 3, 0, 0, 0, 9, 0, 0, 1, 2};
 	TL_EQ(sl_txn_request(T, 9, junk, sizeof(junk), now), 0);
-	const struct kc_end_txn_resp *r = reply(9, KC_API_END_TXN, 3);
+	const struct kc_end_txn_resp *r = kr_take(9, KC_API_END_TXN, 3);
 	TL_EQ(r->error_code, SN_ERR_INVALID_REQUEST);
 	junk[1] = 24; /* AddPartitionsToTxn: no field to say it */
 	TL_EQ(sl_txn_request(T, 78, junk, sizeof(junk), now), -EINVAL);
