@@ -87,27 +87,12 @@ static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
 	kr_add(token, resp, len, SL_GROUPS_MAX_RESPONSE);
 }
 
-static struct kc_str S(const char *s)
-{
-	return (struct kc_str){s, s ? (int32_t)strlen(s) : -1};
-}
-
-static bool streq(struct kc_str s, const char *want)
-{
-	return s.len == (int32_t)strlen(want) &&
-	       !memcmp(s.ptr, want, strlen(want));
-}
-
-static uint8_t req_buf[1 << 16];
-
 static uint64_t send_req(int16_t key, int16_t ver, const void *body)
 {
 	uint64_t t = (uint64_t)1 << 32 | ++seq;
-	struct kc_request_header h = {key, ver, (int32_t)(t & 0x7fffffff),
-				      S("cg-client")};
-	long n = kc_encode_request(&h, body, req_buf, sizeof(req_buf));
-	assert_true(n > 0);
-	TL_EQ(sl_groups_request(G, t, req_buf, (size_t)n, now), 0);
+	size_t n;
+	const uint8_t *req = kr_request(t, key, ver, body, "cg-client", &n);
+	TL_EQ(sl_groups_request(G, t, req, n, now), 0);
 	return t;
 }
 

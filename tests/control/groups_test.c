@@ -46,20 +46,9 @@ static void on_reply(void *ctx, uint64_t token, const uint8_t *resp,
 
 /* ---- requests ---- */
 
-static struct kc_str S(const char *s)
-{
-	return (struct kc_str){s, s ? (int32_t)strlen(s) : -1};
-}
-
 static struct kc_bytes B(const char *s)
 {
 	return (struct kc_bytes){(const uint8_t *)s, (int32_t)strlen(s)};
-}
-
-static bool streq(struct kc_str s, const char *want)
-{
-	return s.len == (int32_t)strlen(want) &&
-	       !memcmp(s.ptr, want, strlen(want));
 }
 
 static bool byteseq(struct kc_bytes b, const char *want)
@@ -68,24 +57,13 @@ static bool byteseq(struct kc_bytes b, const char *want)
 	       (b.len == 0 || !memcmp(b.ptr, want, strlen(want)));
 }
 
-static uint8_t req_buf[1 << 18];
-
-/* Encode a request into req_buf; its length. */
-static size_t encode_req(uint64_t t, int16_t key, int16_t ver, const void *body)
-{
-	struct kc_request_header h = {key, ver, (int32_t)(t & 0x7fffffff),
-				      S("client")};
-	long n = kc_encode_request(&h, body, req_buf, sizeof(req_buf));
-	assert_true(n > 0);
-	return (size_t)n;
-}
-
 static uint64_t send_req(uint32_t conn, int16_t key, int16_t ver,
 			 const void *body)
 {
 	uint64_t t = (uint64_t)conn << 32 | ++seq;
-	size_t n = encode_req(t, key, ver, body);
-	TL_EQ(sl_groups_request(G, t, req_buf, n, now), 0);
+	size_t n;
+	const uint8_t *req = kr_request(t, key, ver, body, "client", &n);
+	TL_EQ(sl_groups_request(G, t, req, n, now), 0);
 	return t;
 }
 
@@ -894,14 +872,16 @@ static void test_limits(void **state)
 	struct kc_offset_commit_req q = {S("ob"), -1, S(""), {NULL, -1}, -1,
 					 {&topic, 1}};
 	uint64_t tok = (uint64_t)7 << 32 | ++seq;
-	size_t n = encode_req(tok, KC_API_OFFSET_COMMIT, 7, &q);
-	TL_EQ(sl_groups_request(G, tok, req_buf, n, now), -EMSGSIZE);
+	size_t n;
+	const uint8_t *req = kr_request(tok, KC_API_OFFSET_COMMIT, 7, &q,
+					"client", &n);
+	TL_EQ(sl_groups_request(G, tok, req, n, now), -EMSGSIZE);
 	assert_false(kr_has(tok));
 	TL_EQ(fetch_one("ob", "t", 1, NULL), -1);
 	/* and a malformed one closes the connection too */
 	topic.partitions.count = 1;
-	n = encode_req(tok, KC_API_OFFSET_COMMIT, 7, &q);
-	TL_EQ(sl_groups_request(G, tok, req_buf, n - 1, now), -EINVAL);
+	req = kr_request(tok, KC_API_OFFSET_COMMIT, 7, &q, "client", &n);
+	TL_EQ(sl_groups_request(G, tok, req, n - 1, now), -EINVAL);
 	assert_false(kr_has(tok));
 
 	/* the number of groups */
@@ -1483,8 +1463,10 @@ static void test_delete_groups(void **state)
 	struct kc_str name = S("kept");
 	struct kc_delete_groups_req q = {{&name, 1}};
 	uint64_t tok = (uint64_t)7 << 32 | ++seq;
-	size_t n = encode_req(tok, KC_API_DELETE_GROUPS, 2, &q);
-	TL_EQ(sl_groups_request(G, tok, req_buf, n - 1, now), -EINVAL);
+	size_t n;
+	const uint8_t *req = kr_request(tok, KC_API_DELETE_GROUPS, 2, &q,
+					"client", &n);
+	TL_EQ(sl_groups_request(G, tok, req, n - 1, now), -EINVAL);
 	assert_false(kr_has(tok));
 	TL_EQ(fetch_one("kept", "t", 0, NULL), 5);
 	TL_EQ(kr_untaken(), 0);

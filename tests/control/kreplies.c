@@ -88,12 +88,24 @@ void *kr_decode(uint64_t token, int16_t key, int16_t ver)
 	return decode(find(token), key, ver);
 }
 
-struct kc_str kr_str(const char *s)
+const uint8_t *kr_request(uint64_t token, int16_t key, int16_t ver,
+			  const void *body, const char *client, size_t *len)
+{
+	static uint8_t buf[1 << 18];
+	struct kc_request_header h = { key, ver, (int32_t)(token & 0x7fffffff),
+				       S(client) };
+	long n = kc_encode_request(&h, body, buf, sizeof(buf));
+	assert_true(n > 0);
+	*len = (size_t)n;
+	return buf;
+}
+
+struct kc_str S(const char *s)
 {
 	return (struct kc_str){ s, s ? (int32_t)strlen(s) : -1 };
 }
 
-bool kr_str_is(struct kc_str s, const char *want)
+bool streq(struct kc_str s, const char *want)
 {
 	return s.len == (int32_t)strlen(want) &&
 	       !memcmp(s.ptr, want, strlen(want));

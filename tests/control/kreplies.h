@@ -45,8 +45,15 @@ int kr_untaken(void);
 void *kr_take(uint64_t token, int16_t key, int16_t ver);
 void *kr_decode(uint64_t token, int16_t key, int16_t ver);
 
-/* A Kafka string of a C string (NULL: null); whether s is want. */
-struct kc_str kr_str(const char *s);
-bool kr_str_is(struct kc_str s, const char *want);
+/* The request of API key at ver with body, of client id client, with the
+ * token's low 31 bits as correlation id, encoded into a buffer that the
+ * next call reuses: its bytes, and their number in *len. */
+const uint8_t *kr_request(uint64_t token, int16_t key, int16_t ver,
+			  const void *body, const char *client, size_t *len);
+
+/* The tests' shorthands: a Kafka string of a C string (NULL: null), and
+ * whether s is want. */
+struct kc_str S(const char *s);
+bool streq(struct kc_str s, const char *want);
 
 #endif

@@ -96,29 +96,14 @@ static bool pending(void *ctx, const char *group, size_t glen,
 
 /* ---- requests ---- */
 
-static struct kc_str S(const char *s)
-{
-	return (struct kc_str){s, s ? (int32_t)strlen(s) : -1};
-}
-
-static bool streq(struct kc_str s, const char *want)
-{
-	return s.len == (int32_t)strlen(want) &&
-	       !memcmp(s.ptr, want, strlen(want));
-}
-
-static uint8_t req_buf[1 << 16];
-
 static uint64_t send_req(int16_t key, int16_t ver, const void *body)
 {
 	uint64_t t = (uint64_t)1 << 32 | ++seq;
-	struct kc_request_header h = {key, ver, (int32_t)(t & 0x7fffffff),
-				      S("client")};
-	long n = kc_encode_request(&h, body, req_buf, sizeof(req_buf));
-	assert_true(n > 0);
+	size_t n;
+	const uint8_t *req = kr_request(t, key, ver, body, "client", &n);
 	int rc = key == KC_API_OFFSET_FETCH ?
-		 sl_groups_request(G, t, req_buf, (size_t)n, now) :
-		 sl_txn_request(T, t, req_buf, (size_t)n, now);
+		 sl_groups_request(G, t, req, n, now) :
+		 sl_txn_request(T, t, req, n, now);
 	TL_EQ(rc, 0);
 	return t;
 }
