@@ -13,6 +13,7 @@ SLUICE_DEPS=(
 	liburing-dev libisal-dev          # storage: io_uring, CRC32C
 	zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev  # storage: batch codecs (compaction)
 	libcmocka-dev                     # unit tests
+	libraft-dev libuv1-dev            # control: the cluster metadata quorum (canonical raft)
 	libdpdk-dev libnuma-dev           # the kernel-bypass driver
 	dpdk dpdk-dev python3             # dpdk-telemetry.py, devbind, hugepages
 	iproute2 iptables ethtool         # network namespaces, loss in tests
