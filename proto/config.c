@@ -119,6 +119,27 @@ static const struct key keys[] = {
 	{ "offsets_retention_minutes", K_I64, F(offsets_retention_ms), 60000,
 	  1, 10000000, "committed offsets of an empty group expire after "
 	  "this many minutes" },
+	{ "controller_quorum_voters", K_STR, F(controller_quorum_voters), 1,
+	  0, 0, "the controllers, id@host:port,... (Raft at port, broker "
+	  "RPC at port+1); empty = one broker without Raft" },
+	{ "default_replication_factor", K_I32, F(default_replication_factor),
+	  1, 0, 8, "replicas of a topic created without a count, 0 = 3 or "
+	  "the number of voters when fewer" },
+	{ "min_insync_replicas", K_I32, F(min_insync_replicas), 1, 0, 8,
+	  "acks=all waits for this many in-sync replicas' fdatasync, 0 = 2 "
+	  "when the default replication factor is 3 or more, else 1" },
+	{ "replica_lag_time_max_ms", K_U64, F(replica_lag_time_max_ms), 1,
+	  100, 3600000, "a follower behind the leader's log end this long "
+	  "leaves the in-sync replicas, ms" },
+	{ "broker_session_timeout_ms", K_U64, F(broker_session_timeout_ms),
+	  1, 100, 3600000, "a broker without a heartbeat this long is "
+	  "fenced and its partitions get new leaders, ms" },
+	{ "broker_heartbeat_interval_ms", K_U64,
+	  F(broker_heartbeat_interval_ms), 1, 10, 600000,
+	  "how often a broker heartbeats the active controller, ms" },
+	{ "unclean_leader_election", K_BOOL, F(unclean_leader_election), 1,
+	  0, 1, "true: a topic whose in-sync replicas are all down may elect "
+	  "an out-of-sync replica and lose acknowledged data" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -226,6 +247,9 @@ void sl_config_defaults(struct sl_config *c)
 	c->dpdk_queues = 1;
 	c->busy_poll = 0;
 	c->offsets_retention_ms = 10080ll * 60000;
+	c->replica_lag_time_max_ms = 30000;
+	c->broker_session_timeout_ms = 9000;
+	c->broker_heartbeat_interval_ms = 2000;
 	derive(c, set);
 }
 
@@ -267,6 +291,16 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 				snprintf(err, errlen, "%s%s: '%s' is not an IPv4 "
 					 "address (a.b.c.d)", where, k, v);
 				return -EINVAL;
+			}
+			if (!strcmp(k, "controller_quorum_voters")) {
+				struct sl_voter vs[SL_VOTERS_MAX];
+				char why[256];
+				if (sl_config_voters(v, vs, SL_VOTERS_MAX, why,
+						     sizeof(why)) < 0) {
+					snprintf(err, errlen, "%s%s: %s", where,
+						 k, why);
+					return -EINVAL;
+				}
 			}
 			/* sockaddr_un's sun_path holds 107 bytes and a NUL */
 			if ((!strcmp(k, "control_socket") ||
@@ -461,6 +495,92 @@ static void value_str(const struct sl_config *c, const struct key *k,
 	case K_I64: v = *(const int64_t *)src; break;
 	}
 	snprintf(out, cap, "%lld", (long long)(v < 0 ? v : v / k->scale));
+}
+
+int sl_config_voters(const char *spec, struct sl_voter *out, unsigned max,
+		     char *err, size_t errlen)
+{
+	unsigned n = 0;
+	const char *p = spec;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char item[128];
+		if (len == 0 || len >= sizeof(item)) {
+			snprintf(err, errlen, "voter %u: expected id@host:port "
+				 "(e.g. 1@10.0.0.1:9094)", n + 1);
+			return -EINVAL;
+		}
+		memcpy(item, p, len);
+		item[len] = 0;
+		char *at = strchr(item, '@'), *colon = strrchr(item, ':');
+		if (!at || !colon || colon < at) {
+			snprintf(err, errlen, "'%s' is not id@host:port "
+				 "(e.g. 1@10.0.0.1:9094)", item);
+			return -EINVAL;
+		}
+		*at = 0;
+		*colon = 0;
+		char *e1, *e2;
+		errno = 0;
+		long id = strtol(item, &e1, 10);
+		long port = strtol(colon + 1, &e2, 10);
+		struct in_addr ip;
+		if (errno || e1 == item || *e1 || id < 1 || id > 65535 ||
+		    e2 == colon + 1 || *e2 || port < 1 || port > 65534) {
+			snprintf(err, errlen, "voter %u: the id must be 1 to "
+				 "65535 and the port 1 to 65534 (the broker RPC "
+				 "takes port+1)", n + 1);
+			return -EINVAL;
+		}
+		if (inet_pton(AF_INET, at + 1, &ip) != 1) {
+			snprintf(err, errlen, "voter %ld: '%s' is not an IPv4 "
+				 "address (a.b.c.d)", id, at + 1);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (out[i].id == id) {
+				snprintf(err, errlen, "voter id %ld is listed "
+					 "twice", id);
+				return -EINVAL;
+			}
+		if (n == max) {
+			snprintf(err, errlen, "at most %u voters", max);
+			return -EINVAL;
+		}
+		out[n].id = (int32_t)id;
+		snprintf(out[n].host, sizeof(out[n].host), "%s", at + 1);
+		out[n].port = (uint16_t)port;
+		n++;
+		p += len;
+		if (*p == ',')
+			p++;
+		if (end && !*p) {
+			snprintf(err, errlen, "a trailing comma");
+			return -EINVAL;
+		}
+	}
+	return (int)n;
+}
+
+int32_t sl_config_default_rf(const struct sl_config *c)
+{
+	if (c->default_replication_factor > 0)
+		return c->default_replication_factor;
+	struct sl_voter v[SL_VOTERS_MAX];
+	char err[256];
+	int n = sl_config_voters(c->controller_quorum_voters, v,
+				 SL_VOTERS_MAX, err, sizeof(err));
+	if (n <= 0)
+		return 1;
+	return n < 3 ? n : 3;
+}
+
+int32_t sl_config_default_min_isr(const struct sl_config *c)
+{
+	if (c->min_insync_replicas > 0)
+		return c->min_insync_replicas;
+	return sl_config_default_rf(c) >= 3 ? 2 : 1;
 }
 
 int sl_config_setup(struct sl_config *c, const char *path,

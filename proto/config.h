@@ -110,7 +110,46 @@ struct sl_config {
 					 its last member (or their commit,
 					 groups without members), 10080 (7
 					 days, Kafka's default) */
+	/* the cluster (docs/cluster.md) */
+	char controller_quorum_voters[1024]; /* controller_quorum_voters:
+					 "id@host:port,...", empty = a single
+					 broker without Raft (default) */
+	int32_t default_replication_factor; /* default_replication_factor:
+					 0 (default) = 3, or the number of
+					 voters when fewer */
+	int32_t min_insync_replicas;  /* min_insync_replicas: 0 (default) =
+					 2 when the default replication factor
+					 is 3 or more, else 1 */
+	uint64_t replica_lag_time_max_ms; /* replica_lag_time_max_ms, 30000 */
+	uint64_t broker_session_timeout_ms; /* broker_session_timeout_ms,
+					       9000 */
+	uint64_t broker_heartbeat_interval_ms; /* broker_heartbeat_interval_ms,
+						  2000 */
+	int unclean_leader_election;  /* unclean_leader_election: false */
 };
+
+/* One controller of controller_quorum_voters: Raft listens on host:port,
+ * the controller's broker RPC on host:port+1. */
+#define SL_VOTERS_MAX 16
+struct sl_voter {
+	int32_t id;
+	char host[64];
+	uint16_t port;
+};
+
+/*
+ * Parse controller_quorum_voters ("1@127.0.0.1:9094,2@...").  Returns the
+ * number of voters (0 when the key is empty: no cluster) or -EINVAL with
+ * one line in err.  Ids are 1..65535 and distinct, hosts IPv4 addresses,
+ * ports 1..65534.
+ */
+int sl_config_voters(const char *spec, struct sl_voter *out, unsigned max,
+		     char *err, size_t errlen);
+
+/* The replication factor and min.insync.replicas a topic gets by default
+ * under c (the "0 = automatic" rules above). */
+int32_t sl_config_default_rf(const struct sl_config *c);
+int32_t sl_config_default_min_isr(const struct sl_config *c);
 
 /* Defaults (derived paths filled from data_dir). */
 void sl_config_defaults(struct sl_config *c);

@@ -28,7 +28,11 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    group_commit_us, log_buffer_mb, retention_check_ms, cleaner_io_kb_per_sec,
    dpdk_args, dpdk_ip,
    dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
-   log_buffer_pool_mb (tests/integration/partitions_test.c), and
+   log_buffer_pool_mb (tests/integration/partitions_test.c), the cluster's
+   keys (controller_quorum_voters: this broker alone as its one voter;
+   default_replication_factor, min_insync_replicas, replica_lag_time_max_ms,
+   broker_session_timeout_ms, broker_heartbeat_interval_ms,
+   unclean_leader_election: tests/cluster checks their effect), and
    max_connections_per_ip and the conn_* timeouts and limits
    (tests/integration/limits_test.c checks their effect); driver
    stays socket (the other value needs a DPDK port; tests/dpdk covers it).
@@ -78,9 +82,9 @@ ok_end = False
 procs = []
 try:
     ports = set()
-    while len(ports) < 3:
+    while len(ports) < 4:
         ports.add(free_port())
-    udp_port, tcp_port, kafka_port = sorted(ports)
+    udp_port, tcp_port, kafka_port, raft_port = sorted(ports)
     d = os.path.join(base, "d")
     # key -> (valid non-default value, invalid value)
     keys = {
@@ -126,6 +130,14 @@ try:
         "conn_send_timeout_ms": ("20000", "3600001"),
         "conn_max_unsent_kb": ("8192", "63"),
         "log_buffer_pool_mb": ("128", "3"),
+        "controller_quorum_voters": ("7@127.0.0.2:%d" % raft_port,
+                                     "7@localhost:9094"),
+        "default_replication_factor": ("1", "9"),
+        "min_insync_replicas": ("1", "9"),
+        "replica_lag_time_max_ms": ("10000", "99"),
+        "broker_session_timeout_ms": ("6000", "99"),
+        "broker_heartbeat_interval_ms": ("500", "9"),
+        "unclean_leader_election": ("true", "maybe"),
     }
     conf = os.path.join(base, "sluice.conf")
     with open(conf, "w") as f:
