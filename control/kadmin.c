@@ -38,6 +38,7 @@
 
 /* Kafka error codes used here that the native protocol has no name for. */
 #define KA_ERR_INVALID_REPLICATION_FACTOR 38
+#define SL_KADMIN_RF_MAX 8 /* the cluster image's replicas per partition */
 #define KA_ERR_INVALID_REPLICA_ASSIGNMENT 39
 #define KA_ERR_INVALID_CONFIG 40
 #define KA_ERR_UNKNOWN_TOPIC_ID 100
@@ -60,6 +61,7 @@
 struct ka {
 	struct sl_meta *m;
 	const struct sl_config *c;
+	int32_t brokers;      /* a cluster's live brokers; 0: one broker */
 	struct kc_arena out;  /* the response's arrays and strings */
 	size_t msg_budget;    /* message bytes the response can still take */
 	int fresh_rc;         /* 0, or -1 when the metadata could not be
@@ -617,7 +619,13 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 			      SN_NAME_MAX);
 		return SN_ERR_INVALID_TOPIC_EXCEPTION;
 	}
-	if (t->assignments.count > 0) {
+	int16_t rf = 0;
+	if (t->assignments.count > 0 && k->brokers) {
+		*msg = ka_msg(k, "a manual replica assignment is not taken in "
+			      "a cluster yet: give num_partitions and "
+			      "replication_factor");
+		return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+	} else if (t->assignments.count > 0) {
 		if ((rc = topic_assignment(k, t, &r.partitions, msg)))
 			return rc;
 	} else {
@@ -630,14 +638,32 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 				      (int)c->default_partitions);
 			return SN_ERR_INVALID_PARTITIONS;
 		}
-		if (t->replication_factor > 1) {
+		rf = t->replication_factor == -1 ?
+			     (int16_t)sl_config_default_rf(c) :
+			     t->replication_factor;
+		if (k->brokers && (rf < 1 || rf > SL_KADMIN_RF_MAX)) {
+			*msg = ka_msg(k, "replication factor %d: give 1 to %d, "
+				      "or -1 for the default (%d)", (int)rf,
+				      SL_KADMIN_RF_MAX,
+				      (int)sl_config_default_rf(c));
+			return KA_ERR_INVALID_REPLICATION_FACTOR;
+		} else if (k->brokers && rf > k->brokers) {
+			*msg = ka_msg(k, "Unable to replicate the partition %d "
+				      "time(s): The target replication factor "
+				      "of %d cannot be reached because only "
+				      "%d broker(s) are registered.", (int)rf,
+				      (int)rf, (int)k->brokers);
+			return KA_ERR_INVALID_REPLICATION_FACTOR;
+		} else if (k->brokers) {
+			/* within the cluster */
+		} else if (t->replication_factor > 1) {
 			*msg = ka_msg(k, "replication factor %d: this broker is "
 				      "a single node, so the replication "
 				      "factor is 1 (or -1 for the default)",
 				      (int)t->replication_factor);
 			return KA_ERR_INVALID_REPLICATION_FACTOR;
-		}
-		if (t->replication_factor != 1 && t->replication_factor != -1) {
+		} else if (t->replication_factor != 1 &&
+			 t->replication_factor != -1) {
 			*msg = ka_msg(k, "replication factor %d: give 1, or -1 "
 				      "for the default",
 				      (int)t->replication_factor);
@@ -653,6 +679,7 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 		return -rc;
 	}
 	sl_topic_compaction_defaults(out);
+	out->replication_factor = k->brokers ? rf : 0;
 	return topic_configs(k, t, out, msg);
 }
 
@@ -758,7 +785,8 @@ static long create_topics(struct ka *k, const struct kc_request_header *h,
 		o->error_code = (int16_t)code;
 		if (!code) {
 			o->num_partitions = topic.partitions;
-			o->replication_factor = 1;
+			o->replication_factor = topic.replication_factor > 0 ?
+						topic.replication_factor : 1;
 			if (topic.id)
 				sl_topic_uuid(topic.id, o->topic_id.b);
 			created_configs(k, &topic, o);
@@ -1581,6 +1609,13 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 		      const uint8_t *req, size_t len, uint8_t *resp,
 		      size_t cap, int *changed)
 {
+	return sl_kadmin_handle_in(m, c, 0, req, len, resp, cap, changed);
+}
+
+long sl_kadmin_handle_in(struct sl_meta *m, const struct sl_config *c,
+			 int32_t brokers, const uint8_t *req, size_t len,
+			 uint8_t *resp, size_t cap, int *changed)
+{
 	assert(m && c && changed && (req || len == 0) && (resp || cap == 0));
 	*changed = 0;
 	if (len >= 2 && !sl_kadmin_serves((int16_t)((req[0] << 8) | req[1])))
@@ -1601,7 +1636,7 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 			rc = -EMSGSIZE;
 		goto out_in;
 	}
-	struct ka k = {.m = m, .c = c};
+	struct ka k = {.m = m, .c = c, .brokers = brokers};
 	k.out.cap = out_bytes(h.api_key, &body);
 	k.out.base = malloc(k.out.cap);
 	if (!k.out.base) {

@@ -90,4 +90,16 @@ long sl_kadmin_handle(struct sl_meta *m, const struct sl_config *c,
 		      const uint8_t *req, size_t len, uint8_t *resp,
 		      size_t cap, int *changed);
 
+/*
+ * sl_kadmin_handle for the active controller of a cluster of `brokers`
+ * registered, unfenced brokers (docs/cluster.md), on a copy of the cluster's
+ * topics: CreateTopics takes a replication factor of 1 .. brokers (-1: the
+ * configured default, sl_config_default_rf) and records it in the created
+ * topic's replication_factor; the caller turns the changes into metadata
+ * records.  brokers 0 is sl_kadmin_handle.
+ */
+long sl_kadmin_handle_in(struct sl_meta *m, const struct sl_config *c,
+			 int32_t brokers, const uint8_t *req, size_t len,
+			 uint8_t *resp, size_t cap, int *changed);
+
 #endif

@@ -435,8 +435,19 @@ static int lock(struct sl_meta *m, int op, char *err, size_t errlen)
 	return 0;
 }
 
+void sl_meta_init_memory(struct sl_meta *m)
+{
+	memset(m, 0, offsetof(struct sl_meta, topics));
+	m->disk = NULL;
+	m->lock_fd = -1;
+	m->next_id = 1;
+	m->st_size = -1;
+}
+
 int sl_meta_reload(struct sl_meta *m, char *err, size_t errlen)
 {
+	if (!m->disk)
+		return 0; /* in memory: nothing to re-read */
 	assert(m->lock_fd >= 0 || !m->disk->kernel_fds);
 	if (m->locked)
 		return read_file(m, err, errlen);
@@ -452,7 +463,7 @@ int sl_meta_changed(const struct sl_meta *m)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	if (!m->disk->kernel_fds)
+	if (!m->disk || !m->disk->kernel_fds)
 		return 0; /* one process: nobody else saves */
 	path_of(m, SL_META_FILE, path);
 	if (stat(path, &st)) {
@@ -469,6 +480,10 @@ int sl_meta_changed(const struct sl_meta *m)
 int sl_meta_begin(struct sl_meta *m, char *err, size_t errlen)
 {
 	assert(!m->locked);
+	if (!m->disk) {
+		m->locked = 1;
+		return 0;
+	}
 	int rc = lock(m, LOCK_EX, err, errlen);
 	if (rc)
 		return rc;
@@ -485,6 +500,11 @@ void sl_meta_abort(struct sl_meta *m)
 {
 	char err[512];
 	assert(m->locked);
+	if (!m->disk) {
+		/* callers abort before they change anything */
+		m->locked = 0;
+		return;
+	}
 	(void)read_file(m, err, sizeof(err));
 	lock(m, LOCK_UN, err, sizeof(err));
 	m->locked = 0;
@@ -494,6 +514,11 @@ int sl_meta_commit(struct sl_meta *m, char *err, size_t errlen)
 {
 	char err2[512];
 	assert(m->locked);
+	if (!m->disk) {
+		m->generation++;
+		m->locked = 0;
+		return 0;
+	}
 	int rc = sl_meta_save(m, err, errlen);
 	if (rc)
 		(void)read_file(m, err2, sizeof(err2));
@@ -505,6 +530,10 @@ int sl_meta_commit(struct sl_meta *m, char *err, size_t errlen)
 int sl_meta_save(struct sl_meta *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
+	if (!m->disk) {
+		m->generation++;
+		return 0;
+	}
 	path_of(m, SL_META_FILE, path);
 	uint8_t *buf = malloc(META_FILE_MAX);
 	if (!buf) {

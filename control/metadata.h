@@ -49,6 +49,9 @@ struct sl_topic {
 	int64_t min_compaction_lag_ms;    /* >= 0 */
 	int64_t max_compaction_lag_ms;    /* >= 1 */
 	int64_t delete_retention_ms;      /* >= 0 */
+	/* in a cluster (docs/cluster.md; not in topics.meta): replicas per
+	 * partition, 0 on a single broker */
+	int16_t replication_factor;
 	uint16_t name_len;
 	char name[SN_NAME_MAX + 1]; /* NUL-terminated */
 };
@@ -102,6 +105,11 @@ int sl_meta_open(struct sl_meta *m, const char *dir, char *err, size_t errlen);
 int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
 		    const char *dir, char *err, size_t errlen);
 void sl_meta_close(struct sl_meta *m);
+
+/* An empty store in memory only (a cluster's topics live in its metadata
+ * log, control/cluster_image.h): begin/commit/abort only mark the change
+ * (commit and save bump generation), reload and changed find nothing.  Close is not needed. */
+void sl_meta_init_memory(struct sl_meta *m);
 
 /* Re-read the file (under a shared lock unless begin holds the lock).
  * On error m is unchanged.  Returns as sl_meta_open. */

@@ -81,11 +81,13 @@ static void encode(int16_t key, int16_t ver, const void *body, size_t size)
 }
 
 /* Answer g_req into a buffer of cap bytes; decode the response into out. */
+static int32_t g_brokers; /* 0: a single broker; else a cluster's */
+
 static long answer(int16_t key, int16_t ver, size_t cap, union kc_response *out,
 		   int *changed)
 {
-	long n = sl_kadmin_handle(g_m, &g_cfg, g_req, g_req_len, g_resp, cap,
-				  changed);
+	long n = sl_kadmin_handle_in(g_m, &g_cfg, g_brokers, g_req, g_req_len,
+				     g_resp, cap, changed);
 	if (n < 0)
 		return n;
 	TL_TRUE((size_t)n <= cap);
@@ -353,6 +355,38 @@ static void test_replication_factor(void **state)
 	topic(0, "replicated", 1, 1);
 	TL_EQ(create1(2, false, &changed)->error_code, 0);
 	TL_EQ(changed, 1);
+}
+
+/* On the active controller of a cluster of 2 live brokers. */
+static void test_replication_factor_cluster(void **state)
+{
+	(void)state;
+	int changed;
+	char err[256];
+	g_brokers = 2;
+	TL_OK(sl_config_set(&g_cfg, "controller_quorum_voters=1@127.0.0.1:1,"
+			    "2@127.0.0.1:3,3@127.0.0.1:5", err, sizeof(err)));
+	topic(0, "r3", 1, 3);
+	const struct kc_create_topics_resp_topic *r = create1(5, false, &changed);
+	TL_EQ(r->error_code, 38);
+	assert_msg_has(r->error_message, "only 2 broker(s) are registered");
+	topic(0, "r3", 1, -1); /* the default is 3 with three voters */
+	TL_EQ(create1(5, false, &changed)->error_code, 38);
+	topic(0, "r9", 1, 9);
+	TL_EQ(create1(5, false, &changed)->error_code, 38);
+	topic(0, "r2", 4, 2);
+	r = create1(5, false, &changed);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->replication_factor, 2);
+	TL_EQ(r->num_partitions, 4);
+	TL_EQ(find("r2")->replication_factor, 2);
+	TL_OK(sl_config_set(&g_cfg, "default_replication_factor=1", err,
+			    sizeof(err)));
+	topic(0, "r1", 1, -1);
+	r = create1(5, false, &changed);
+	TL_EQ(r->error_code, 0);
+	TL_EQ(r->replication_factor, 1);
+	g_brokers = 0;
 }
 
 static void test_bad_config(void **state)
@@ -1251,6 +1285,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replication_factor_cluster,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_factor, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),

@@ -489,9 +489,39 @@ static void test_example_config_and_docs(void **state)
 	free(b);
 }
 
+/* A store in memory (a cluster's scratch copy): the admin transactions
+ * work on it, nothing is written, and a copy of it is independent. */
+static void test_memory_store(void **state)
+{
+	(void)state;
+	struct sl_meta *m = malloc(sizeof(*m));
+	TL_TRUE(m != NULL);
+	sl_meta_init_memory(m);
+	TL_EQ(create(m, "a", 2), 1);
+	TL_EQ(create(m, "b", 1), 2);
+	TL_EQ(create(m, "a", 1), -SN_ERR_TOPIC_ALREADY_EXISTS);
+	TL_OK(delete(m, "a"));
+	TL_EQ(m->count, 1);
+	TL_EQ(m->next_id, 3);
+	TL_EQ(m->generation, 3);
+	TL_EQ(sl_meta_changed(m), 0);
+	char err[256];
+	TL_OK(sl_meta_reload(m, err, sizeof(err)));
+	TL_EQ(m->count, 1);
+	struct sl_meta *copy = malloc(sizeof(*copy));
+	TL_TRUE(copy != NULL);
+	memcpy(copy, m, sizeof(*m));
+	TL_EQ(create(copy, "c", 1), 3);
+	TL_EQ(m->count, 1);
+	TL_EQ(copy->count, 2);
+	free(copy);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_memory_store),
 		cmocka_unit_test_setup_teardown(test_create_delete_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_persist_reopen, setup,
