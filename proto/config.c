@@ -273,7 +273,9 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 			continue;
 		char *dst = (char *)c + key->off;
 		if (key->kind == K_STR) {
-			if (strlen(v) >= key->size || !*v) {
+			/* an empty voter list is the single broker */
+			int may_be_empty = !strcmp(k, "controller_quorum_voters");
+			if (strlen(v) >= key->size || (!*v && !may_be_empty)) {
 				snprintf(err, errlen, "%s%s: value must be 1 to "
 					 "%zu characters", where, k, key->size - 1);
 				return -EINVAL;

@@ -1,0 +1,139 @@
+/*
+ * The controller RPC's messages (formats in cmsg.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "control/cmsg.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+long sl_cmsg_encode_heartbeat(uint8_t *buf, size_t cap,
+			      const struct sl_cmsg_heartbeat *h)
+{
+	size_t hl = strnlen(h->host, sizeof(h->host));
+	if (h->node_id < 1 || h->node_id > 65535 || !h->incarnation ||
+	    hl == 0 || hl > SL_CMSG_HOST_MAX ||
+	    (h->flags & ~(SL_CMSG_READY | SL_CMSG_SHUTDOWN)))
+		return -EINVAL;
+	if (cap < 18 + hl)
+		return -ENOBUFS;
+	put32(buf, (uint32_t)h->node_id);
+	put64(buf + 4, h->incarnation);
+	put16(buf + 12, h->kafka_port);
+	put16(buf + 14, h->native_port);
+	buf[16] = h->flags;
+	buf[17] = (uint8_t)hl;
+	memcpy(buf + 18, h->host, hl);
+	return (long)(18 + hl);
+}
+
+int sl_cmsg_decode_heartbeat(const uint8_t *b, size_t len,
+			     struct sl_cmsg_heartbeat *h)
+{
+	if (len < 19)
+		return -EINVAL;
+	size_t hl = b[17];
+	if (hl == 0 || hl > SL_CMSG_HOST_MAX || len != 18 + hl)
+		return -EINVAL;
+	h->node_id = (int32_t)get32(b);
+	h->incarnation = get64(b + 4);
+	h->kafka_port = get16(b + 12);
+	h->native_port = get16(b + 14);
+	h->flags = b[16];
+	if (h->node_id < 1 || h->node_id > 65535 || !h->incarnation ||
+	    (h->flags & ~(SL_CMSG_READY | SL_CMSG_SHUTDOWN)))
+		return -EINVAL;
+	memcpy(h->host, b + 18, hl);
+	h->host[hl] = 0;
+	if (memchr(h->host, 0, hl))
+		return -EINVAL;
+	return 0;
+}
+
+long sl_cmsg_encode_heartbeat_reply(uint8_t *buf, size_t cap,
+				    const struct sl_cmsg_heartbeat_reply *r)
+{
+	if (r->fenced > 1)
+		return -EINVAL;
+	if (cap < 13)
+		return -ENOBUFS;
+	put32(buf, (uint32_t)r->controller_id);
+	buf[4] = r->fenced;
+	put64(buf + 5, r->applied_index);
+	return 13;
+}
+
+int sl_cmsg_decode_heartbeat_reply(const uint8_t *b, size_t len,
+				   struct sl_cmsg_heartbeat_reply *r)
+{
+	if (len != 13 || b[4] > 1)
+		return -EINVAL;
+	r->controller_id = (int32_t)get32(b);
+	r->fenced = b[4];
+	r->applied_index = get64(b + 5);
+	return 0;
+}
+
+void sl_cmsg_put_index(uint8_t *buf, uint64_t index)
+{
+	put64(buf, index);
+}
+
+void sl_cmsg_put_leader(uint8_t *buf, int32_t leader_id)
+{
+	put32(buf, (uint32_t)leader_id);
+}
+
+int sl_cmsg_decode_forward_reply(const uint8_t *b, size_t len,
+				 uint64_t *index, const uint8_t **resp,
+				 size_t *resp_len)
+{
+	if (len < 9)
+		return -EINVAL; /* an index and at least one byte */
+	*index = get64(b);
+	*resp = b + 8;
+	*resp_len = len - 8;
+	return 0;
+}
+
+int sl_cmsg_decode_leader(const uint8_t *b, size_t len, int32_t *leader_id)
+{
+	if (len != 4)
+		return -EINVAL;
+	*leader_id = (int32_t)get32(b);
+	if (*leader_id < -1 || *leader_id > 65535)
+		return -EINVAL;
+	return 0;
+}
