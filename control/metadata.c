@@ -412,6 +412,16 @@ int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
 	return rc;
 }
 
+void sl_meta_init(struct sl_meta *m)
+{
+	assert(m);
+	memset(m, 0, offsetof(struct sl_meta, topics));
+	m->disk = NULL;
+	m->lock_fd = -1;
+	m->next_id = 1;
+	m->st_size = -1;
+}
+
 void sl_meta_close(struct sl_meta *m)
 {
 	if (m->lock_fd >= 0)
@@ -452,8 +462,8 @@ int sl_meta_changed(const struct sl_meta *m)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	if (!m->disk->kernel_fds)
-		return 0; /* one process: nobody else saves */
+	if (!m->disk || !m->disk->kernel_fds)
+		return 0; /* in memory, or one process: nobody else saves */
 	path_of(m, SL_META_FILE, path);
 	if (stat(path, &st)) {
 		if (errno == ENOENT)

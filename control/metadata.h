@@ -103,6 +103,16 @@ int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
 		    const char *dir, char *err, size_t errlen);
 void sl_meta_close(struct sl_meta *m);
 
+/*
+ * An empty store in memory only, with no file, lock or disk behind it: the
+ * topics of a store that another module keeps (control/cluster_image.c
+ * replays them from the metadata log).  Next id 1.  Only the in-memory
+ * functions apply to it (find, create, update, delete, file_bytes);
+ * sl_meta_changed answers 0; open, reload, begin, commit, abort and save
+ * must not be called.
+ */
+void sl_meta_init(struct sl_meta *m);
+
 /* Re-read the file (under a shared lock unless begin holds the lock).
  * On error m is unchanged.  Returns as sl_meta_open. */
 int sl_meta_reload(struct sl_meta *m, char *err, size_t errlen);
