@@ -412,6 +412,16 @@ int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
 	return rc;
 }
 
+void sl_meta_init(struct sl_meta *m)
+{
+	assert(m);
+	memset(m, 0, offsetof(struct sl_meta, topics));
+	m->disk = NULL;
+	m->lock_fd = -1;
+	m->next_id = 1;
+	m->st_size = -1;
+}
+
 void sl_meta_close(struct sl_meta *m)
 {
 	if (m->lock_fd >= 0)
@@ -435,15 +445,6 @@ static int lock(struct sl_meta *m, int op, char *err, size_t errlen)
 	return 0;
 }
 
-void sl_meta_init_memory(struct sl_meta *m)
-{
-	memset(m, 0, offsetof(struct sl_meta, topics));
-	m->disk = NULL;
-	m->lock_fd = -1;
-	m->next_id = 1;
-	m->st_size = -1;
-}
-
 int sl_meta_reload(struct sl_meta *m, char *err, size_t errlen)
 {
 	if (!m->disk)
@@ -464,7 +465,7 @@ int sl_meta_changed(const struct sl_meta *m)
 	char path[PATH_MAX];
 	struct stat st;
 	if (!m->disk || !m->disk->kernel_fds)
-		return 0; /* one process: nobody else saves */
+		return 0; /* in memory, or one process: nobody else saves */
 	path_of(m, SL_META_FILE, path);
 	if (stat(path, &st)) {
 		if (errno == ENOENT)

@@ -106,10 +106,16 @@ int sl_meta_open_on(struct sl_meta *m, const struct sdisk *d,
 		    const char *dir, char *err, size_t errlen);
 void sl_meta_close(struct sl_meta *m);
 
-/* An empty store in memory only (a cluster's topics live in its metadata
- * log, control/cluster_image.h): begin/commit/abort only mark the change
- * (commit and save bump generation), reload and changed find nothing.  Close is not needed. */
-void sl_meta_init_memory(struct sl_meta *m);
+/*
+ * An empty store in memory only, with no file, lock or disk behind it: the
+ * topics of a store that another module keeps (control/cluster_image.c
+ * replays them from the metadata log), or a working copy of them (a
+ * cluster's controller runs a topic request on one, control/cluster.c).
+ * Next id 1.  begin, commit and abort only mark the change (commit and
+ * save bump generation); reload and sl_meta_changed find nothing; close
+ * is not needed.
+ */
+void sl_meta_init(struct sl_meta *m);
 
 /* Re-read the file (under a shared lock unless begin holds the lock).
  * On error m is unchanged.  Returns as sl_meta_open. */

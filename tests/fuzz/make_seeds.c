@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control/cluster_image.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
@@ -251,6 +252,111 @@ static void seeds_topics_meta(const char *tmp)
 	seed_f(t, "torn", 1, buf, n / 2);
 	sl_meta_close(m);
 	free(m);
+}
+
+/* ---- the cluster image ---- */
+
+/* An entry op of cluster_image_fuzz's program: 0, u16 length, bytes. */
+static size_t ci_entry_op(uint8_t *out, const uint8_t *e, size_t n)
+{
+	out[0] = 0;
+	out[1] = (uint8_t)(n >> 8);
+	out[2] = (uint8_t)n;
+	memcpy(out + 3, e, n);
+	return 3 + n;
+}
+
+static void seeds_cluster_image(void)
+{
+	const char *t = "cluster_image_fuzz";
+	struct sl_ci_image *img = malloc(sizeof(*img));
+	uint8_t *e = malloc(1 << 16), *snap = malloc(1 << 16);
+	uint8_t *prog = malloc(1 << 17);
+	char msg[256], err[256];
+	struct sl_ci_batch b;
+	size_t n = 0;
+	FUZZ_CHECK(img && e && snap && prog);
+	sl_ci_init(img);
+	/* cluster_image_fuzz's base, the same way */
+	for (int32_t id = 1; id <= 4; id++) {
+		FUZZ_CHECK(sl_ci_batch_init(&b, e, 1 << 16) == 0);
+		FUZZ_CHECK(sl_ci_register_broker(img, id, 1, "host", 4, 9092,
+						 9093, &b, msg,
+						 sizeof(msg)) == 0);
+		FUZZ_CHECK(sl_ci_apply(img, img->applied_index + 1, e, b.len,
+				       err, sizeof(err)) == 0);
+		if (id == 4)
+			continue;
+		FUZZ_CHECK(sl_ci_batch_init(&b, e, 1 << 16) == 0);
+		FUZZ_CHECK(sl_ci_unfence_broker(img, id, &b, msg,
+						sizeof(msg)) == 0);
+		FUZZ_CHECK(sl_ci_apply(img, img->applied_index + 1, e, b.len,
+				       err, sizeof(err)) == 0);
+	}
+	static const char *const names[] = { "a", "b" };
+	for (int i = 0; i < 2; i++) {
+		struct sl_ci_topic_req q;
+		memset(&q, 0, sizeof(q));
+		q.name = names[i];
+		q.name_len = 1;
+		q.partitions = 2 - i;
+		q.replication_factor = 3 - 2 * i;
+		q.config.retention_ms = -1;
+		q.config.retention_bytes = -1;
+		q.config.segment_bytes = 1 << 20;
+		q.min_insync_replicas = 1;
+		q.unclean_leader_election = (uint8_t)i;
+		FUZZ_CHECK(sl_ci_batch_init(&b, e, 1 << 16) == 0);
+		FUZZ_CHECK(sl_ci_create_topic(img, &q, &b, msg,
+					      sizeof(msg)) == 0);
+		FUZZ_CHECK(sl_ci_apply(img, img->applied_index + 1, e, b.len,
+				       err, sizeof(err)) == 0);
+	}
+	long sn = sl_ci_snapshot_encode(img, snap, 1 << 16);
+	FUZZ_CHECK(sn > 0);
+	seed_f(t, "snapshot", 1, snap, (size_t)sn);
+	snap[sn / 2] ^= 0x10;
+	seed_f(t, "snapshot-bad-crc", 1, snap, (size_t)sn);
+	seed_f(t, "snapshot-repaired", 3, snap, (size_t)sn);
+	snap[sn / 2] ^= 0x10;
+	/* a program: entries decided on the base (a fence, a new topic, an
+	 * ISR change), decisions, snapshots */
+	FUZZ_CHECK(sl_ci_batch_init(&b, e, 1 << 16) == 0);
+	FUZZ_CHECK(sl_ci_fence_broker(img, 1, &b, msg, sizeof(msg)) == 0);
+	n += ci_entry_op(prog + n, e, b.len);
+	FUZZ_CHECK(sl_ci_apply(img, img->applied_index + 1, e, b.len, err,
+			       sizeof(err)) == 0);
+	FUZZ_CHECK(sl_ci_batch_init(&b, e, 1 << 16) == 0);
+	static const int32_t isr[] = { 2 };
+	FUZZ_CHECK(sl_ci_alter_isr(img, 1, 0, 2, 1, 1, isr, 1, &b, msg,
+				   sizeof(msg)) == 0);
+	FUZZ_CHECK(sl_ci_delete_topic(img, "b", 1, &b, msg,
+				      sizeof(msg)) == 0);
+	n += ci_entry_op(prog + n, e, b.len);
+	static const uint8_t decisions[] = {
+		1, 2, 1, 0,            /* unfence 1 */
+		1, 3, 0, 2, 0, 4, 4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+				       /* create "c" */
+		1, 6, 2, 0, 0, 1, 3, 0, /* alter the ISR of a/0 */
+		1, 7, 0, 0, 0, 1,      /* elect a/0 */
+		1, 5, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+				       /* a to 6 partitions */
+		1, 8, 0, 1, 0, 0, 9, 2, 1, /* alter b's config */
+		1, 1, 2, 0,            /* fence 2 */
+		2,                     /* snapshot round trip */
+	};
+	memcpy(prog + n, decisions, sizeof(decisions));
+	n += sizeof(decisions);
+	prog[n++] = 3;
+	prog[n++] = (uint8_t)(sn >> 8);
+	prog[n++] = (uint8_t)sn;
+	memcpy(prog + n, snap, (size_t)sn);
+	n += (size_t)sn;
+	seed_f(t, "program", 0, prog, n);
+	free(prog);
+	free(snap);
+	free(e);
+	free(img);
 }
 
 /* ---- offsets.log ---- */
@@ -846,6 +952,7 @@ int main(int argc, char **argv)
 	seeds_netstack();
 	seeds_config();
 	seeds_topics_meta(tmp);
+	seeds_cluster_image();
 	seeds_offsets_log(tmp);
 	seeds_groups();
 	seeds_recovery(tmp);
