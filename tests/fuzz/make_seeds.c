@@ -25,6 +25,8 @@
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
+#include "control/quorum.h"
+#include "control/quorum_pvt.h"
 #include "drivers/netstack.h"
 #include "proto/config.h"
 #include "proto/ipc.h"
@@ -936,6 +938,32 @@ static void seeds_proto(void)
 	seed("kafka_fuzz", "join-group-v5", frame, (size_t)fl);
 }
 
+/* ---- quorum_envelope ---- */
+
+static void seeds_quorum_envelope(void)
+{
+	const char *t = "quorum_envelope_fuzz";
+	static const char rec[] = "CREATE_TOPIC orders 3 partitions";
+	uint8_t b[SL_QUORUM_SNAP_HDR + 64];
+	size_t n = sl_quorum_entry_size(sizeof(rec) - 1);
+	sl_quorum_entry_encode(b, rec, sizeof(rec) - 1);
+	seed_f(t, "entry", 0, b, n);
+	seed_f(t, "entry-truncated", 0, b, n - 8);
+	b[12] ^= 1;
+	seed_f(t, "entry-bad-crc", 0, b, n);
+	seed_f(t, "entry-repaired", 2, b, n);
+	sl_quorum_entry_encode(b, "12345678", 8);
+	seed_f(t, "entry-8", 0, b, sl_quorum_entry_size(8));
+	static const uint8_t state[24] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+	sl_quorum_snap_header(b, 1042, state, sizeof(state));
+	memcpy(b + SL_QUORUM_SNAP_HDR, state, sizeof(state));
+	seed_f(t, "snapshot", 1, b, SL_QUORUM_SNAP_HDR + sizeof(state));
+	seed_f(t, "snapshot-short", 1, b, SL_QUORUM_SNAP_HDR + 3);
+	seed_f(t, "snapshot-repaired", 3, b, SL_QUORUM_SNAP_HDR + 3);
+	sl_quorum_snap_header(b, 7, NULL, 0);
+	seed_f(t, "snapshot-empty", 1, b, SL_QUORUM_SNAP_HDR);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -959,6 +987,7 @@ int main(int argc, char **argv)
 	seeds_ipc();
 	seeds_proto();
 	seeds_frontend();
+	seeds_quorum_envelope();
 	printf("%u seeds written under %s\n", written, out_root);
 	return 0;
 }
