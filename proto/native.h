@@ -61,12 +61,14 @@ enum sn_opcode {
 	X(OFFSET_OUT_OF_RANGE, 1, "offset out of range")      \
 	X(CORRUPT_MESSAGE, 2, "batch failed validation")      \
 	X(UNKNOWN_TOPIC_OR_PARTITION, 3, "unknown topic or partition") \
+	X(NOT_LEADER_OR_FOLLOWER, 6, "this broker does not lead the partition: refresh metadata") \
 	X(REQUEST_TIMED_OUT, 7, "request timed out")          \
 	X(MESSAGE_TOO_LARGE, 10, "message too large")         \
 	X(COORDINATOR_NOT_AVAILABLE, 15, "coordinator not available") \
 	X(INVALID_TOPIC_EXCEPTION, 17, "invalid topic name")  \
 	X(INVALID_TIMESTAMP, 32, "record timestamp out of range or max timestamp wrong") \
 	X(NOT_ENOUGH_REPLICAS, 19, "not written: broker saturated, retry") \
+	X(NOT_ENOUGH_REPLICAS_AFTER_APPEND, 20, "written, but fewer in-sync replicas than min.insync.replicas hold it") \
 	X(INVALID_REQUIRED_ACKS, 21, "acks must be 0, 1 or -1") \
 	X(UNSUPPORTED_VERSION, 35, "unsupported version or opcode") \
 	X(TOPIC_ALREADY_EXISTS, 36, "topic already exists")   \
@@ -78,6 +80,8 @@ enum sn_opcode {
 	X(TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53, "transactions are not supported") \
 	X(KAFKA_STORAGE_ERROR, 56, "storage error (disk full or failing)") \
 	X(FETCH_SESSION_ID_NOT_FOUND, 70, "fetch session not found (sessions are declined)") \
+	X(FENCED_LEADER_EPOCH, 74, "the request's leader epoch is older than the partition's") \
+	X(UNKNOWN_LEADER_EPOCH, 75, "the request's leader epoch is newer than the partition's") \
 	X(INVALID_RECORD, 87, "record batch refused: not one batch, or its record count, offset deltas, sequence or attributes are wrong") \
 	X(THROTTLING_QUOTA_EXCEEDED, 89, "broker saturated: retry after the throttle time")
 
