@@ -106,6 +106,43 @@ int sl_cmsg_decode_heartbeat_reply(const uint8_t *b, size_t len,
 	return 0;
 }
 
+long sl_cmsg_encode_alter_isr(uint8_t *buf, size_t cap,
+			      const struct sl_cmsg_alter_isr *a)
+{
+	if (a->n < 1 || a->n > SL_CMSG_ISR_MAX)
+		return -EINVAL;
+	size_t len = 21 + 4 * (size_t)a->n;
+	if (cap < len)
+		return -ENOBUFS;
+	put32(buf, a->topic_id);
+	put32(buf + 4, (uint32_t)a->partition);
+	put32(buf + 8, (uint32_t)a->from);
+	put32(buf + 12, (uint32_t)a->leader_epoch);
+	put32(buf + 16, (uint32_t)a->partition_epoch);
+	buf[20] = a->n;
+	for (unsigned i = 0; i < a->n; i++)
+		put32(buf + 21 + 4 * i, (uint32_t)a->isr[i]);
+	return (long)len;
+}
+
+int sl_cmsg_decode_alter_isr(const uint8_t *b, size_t len,
+			     struct sl_cmsg_alter_isr *a)
+{
+	if (len < 25)
+		return -EINVAL;
+	a->n = b[20];
+	if (a->n < 1 || a->n > SL_CMSG_ISR_MAX || len != 21 + 4 * (size_t)a->n)
+		return -EINVAL;
+	a->topic_id = get32(b);
+	a->partition = (int32_t)get32(b + 4);
+	a->from = (int32_t)get32(b + 8);
+	a->leader_epoch = (int32_t)get32(b + 12);
+	a->partition_epoch = (int32_t)get32(b + 16);
+	for (unsigned i = 0; i < a->n; i++)
+		a->isr[i] = (int32_t)get32(b + 21 + 4 * i);
+	return 0;
+}
+
 void sl_cmsg_put_index(uint8_t *buf, uint64_t index)
 {
 	put64(buf, index);

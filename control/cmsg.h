@@ -29,6 +29,16 @@
  *     a non-zero status: no answer (the broker closes the client's
  *     connection, and the client retries).
  *
+ *   4 ALTER_ISR, broker -> controller: a partition leader's request for a
+ *     new in-sync set (Kafka's AlterPartition):
+ *       0  u32 topic id
+ *       4  i32 partition
+ *       8  i32 the leader's node id
+ *       12 i32 leader epoch
+ *       16 i32 partition epoch
+ *       20 u8  n (1..SL_CMSG_ISR_MAX), then n i32 node ids
+ *     reply: status 0 or the Kafka error the controller decided; no body.
+ *
  * Every reply may instead carry status SL_CMSG_NOT_CONTROLLER with body
  * i32 the node the replier believes is the controller (-1: unknown).
  *
@@ -45,6 +55,16 @@ enum sl_cmsg_type {
 	SL_CMSG_HEARTBEAT = 1,
 	SL_CMSG_KAFKA = 2,
 	SL_CMSG_ADMIN = 3,
+	SL_CMSG_ALTER_ISR = 4,
+};
+
+#define SL_CMSG_ISR_MAX 16
+
+struct sl_cmsg_alter_isr {
+	uint32_t topic_id;
+	int32_t partition, from, leader_epoch, partition_epoch;
+	uint8_t n;
+	int32_t isr[SL_CMSG_ISR_MAX];
 };
 
 #define SL_CMSG_NOT_CONTROLLER 41 /* Kafka's NOT_CONTROLLER */
@@ -77,6 +97,10 @@ void sl_cmsg_put_index(uint8_t *buf, uint64_t index);
 /* NOT_CONTROLLER's body: 4 bytes. */
 void sl_cmsg_put_leader(uint8_t *buf, int32_t leader_id);
 
+long sl_cmsg_encode_alter_isr(uint8_t *buf, size_t cap,
+			      const struct sl_cmsg_alter_isr *a);
+int sl_cmsg_decode_alter_isr(const uint8_t *b, size_t len,
+			     struct sl_cmsg_alter_isr *a);
 int sl_cmsg_decode_heartbeat(const uint8_t *b, size_t len,
 			     struct sl_cmsg_heartbeat *h);
 int sl_cmsg_decode_heartbeat_reply(const uint8_t *b, size_t len,

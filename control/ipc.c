@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "control/cluster.h"
+#include "control/cluster_image.h"
 #include "control/groups.h"
 #include "control/txn.h"
 #include "control/ipc.h"
@@ -85,11 +87,16 @@ int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
 	snprintf(l->path, sizeof(l->path), "%s", cfg->control_socket);
 	l->ops = calloc(SL_LINK_QUEUE, sizeof(*l->ops));
 	l->pushed = malloc(sizeof(*l->pushed));
-	if (!l->ops || !l->pushed) {
+	l->ppushed = malloc(sizeof(*l->ppushed) * SL_CI_PARTITIONS_MAX);
+	if (!l->ops || !l->pushed || !l->ppushed) {
 		free(l->ops);
 		free(l->pushed);
+		free(l->ppushed);
 		return -ENOMEM;
 	}
+	l->image = NULL;
+	l->ppushed_count = 0;
+	l->bpushed_hash = 0;
 	l->pushed->count = l->pushed->tomb_count = 0;
 	return 0;
 }
@@ -122,8 +129,10 @@ void sl_link_destroy(struct sl_link *l)
 	sl_link_close(l);
 	free(l->ops);
 	free(l->pushed);
+	free(l->ppushed);
 	l->ops = NULL;
 	l->pushed = NULL;
+	l->ppushed = NULL;
 }
 
 int sl_link_fd(const struct sl_link *l)
@@ -214,6 +223,142 @@ static int queue_delete(struct sl_link *l, uint32_t id, const char *name,
 	return 0;
 }
 
+/* ---- a cluster's brokers and partition states ---- */
+
+static struct sl_link_pstate pstate_of(const struct sl_ci_image *img,
+				       const struct sl_ci_topic *t, int32_t p)
+{
+	const struct sl_ci_partition *cp = &img->parts[t->part_first +
+						       (uint32_t)p];
+	struct sl_link_pstate s = {
+		.topic_id = t->id, .partition = p, .leader = cp->leader,
+		.leader_epoch = cp->leader_epoch,
+		.partition_epoch = cp->partition_epoch,
+		.min_isr = t->min_insync_replicas,
+		.nreplicas = cp->replica_count, .nisr = cp->isr_count,
+	};
+	memcpy(s.replicas, cp->replicas, sizeof(s.replicas));
+	memcpy(s.isr, cp->isr, sizeof(s.isr));
+	return s;
+}
+
+static uint64_t brokers_hash(const struct sl_ci_image *img)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (uint32_t i = 0; i < img->broker_count; i++) {
+		const struct sl_ci_broker *b = &img->brokers[i];
+		uint64_t v[4] = {(uint64_t)b->id, b->kafka_port,
+				 b->native_port, b->fenced};
+		for (unsigned k = 0; k < 4; k++)
+			h = (h ^ v[k]) * 1099511628211ull;
+		for (unsigned k = 0; k < b->host_len; k++)
+			h = (h ^ (uint8_t)b->host[k]) * 1099511628211ull;
+	}
+	return h ^ img->broker_count;
+}
+
+static int pstate_cmp(const void *a, const void *b)
+{
+	const struct sl_link_pstate *x = a, *y = b;
+	if (x->topic_id != y->topic_id)
+		return x->topic_id < y->topic_id ? -1 : 1;
+	return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Queue BROKERS when the list changed (always when all), and
+ * PARTITION_STATE for every partition whose state differs from what was
+ * pushed (every one when all); remember what was queued. */
+static int queue_cluster(struct sl_link *l, int all)
+{
+	const struct sl_ci_image *img = l->image;
+	uint64_t bh = brokers_hash(img);
+	if (all || bh != l->bpushed_hash) {
+		if (!enqueue(l, SIPC_BROKERS))
+			return -ENOSPC;
+		l->bpushed_hash = bh;
+	}
+	uint32_t n = 0;
+	int rc = 0;
+	for (uint32_t i = 0; i < img->meta.count; i++) {
+		const struct sl_ci_topic *t =
+			sl_ci_topic_find_id(img, img->meta.topics[i].id);
+		if (!t)
+			continue;
+		for (int32_t p = 0; p < t->partitions &&
+				    n < SL_CI_PARTITIONS_MAX; p++) {
+			struct sl_link_pstate s = pstate_of(img, t, p);
+			const struct sl_link_pstate *o = all ? NULL :
+				bsearch(&s, l->ppushed, l->ppushed_count,
+					sizeof(s), pstate_cmp);
+			if (!o || memcmp(o, &s, sizeof(s))) {
+				struct sl_link_op *op =
+					enqueue(l, SIPC_PARTITION_STATE);
+				if (!op) {
+					rc = -ENOSPC;
+					break;
+				}
+				op->topic_id = s.topic_id;
+				op->partition = p;
+			}
+			n++;
+		}
+	}
+	return rc;
+}
+
+/* The pushed copy, rebuilt from the image (after queue_cluster). */
+static void cluster_pushed(struct sl_link *l)
+{
+	const struct sl_ci_image *img = l->image;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < img->meta.count; i++) {
+		const struct sl_ci_topic *t =
+			sl_ci_topic_find_id(img, img->meta.topics[i].id);
+		for (int32_t p = 0; t && p < t->partitions &&
+				    n < SL_CI_PARTITIONS_MAX; p++)
+			l->ppushed[n++] = pstate_of(img, t, p);
+	}
+	qsort(l->ppushed, n, sizeof(l->ppushed[0]), pstate_cmp);
+	l->ppushed_count = n;
+}
+
+/* Encode a cluster op from the image as it is now; 0 when there is
+ * nothing to send any more (the partition is gone). */
+static long encode_cluster_op(struct sl_link *l, struct sl_link_op *op)
+{
+	const struct sl_ci_image *img = l->image;
+	if (op->opcode == SIPC_BROKERS) {
+		static struct sipc_broker b[SIPC_BROKERS_MAX];
+		unsigned n = 0;
+		for (uint32_t i = 0; i < img->broker_count &&
+				     n < SIPC_BROKERS_MAX; i++) {
+			const struct sl_ci_broker *x = &img->brokers[i];
+			b[n++] = (struct sipc_broker){
+				.node_id = x->id, .kafka_port = x->kafka_port,
+				.native_port = x->native_port,
+				.fenced = x->fenced, .host = x->host,
+				.host_len = x->host_len};
+		}
+		return sipc_encode_brokers(l->buf, sizeof(l->buf), op->corr, b,
+					   n);
+	}
+	const struct sl_ci_topic *t = sl_ci_topic_find_id(img, op->topic_id);
+	if (!t || op->partition >= t->partitions)
+		return 0;
+	struct sl_link_pstate s = pstate_of(img, t, op->partition);
+	struct sipc_partition_state ps = {
+		.topic_id = s.topic_id, .partition = s.partition,
+		.leader = s.leader, .leader_epoch = s.leader_epoch,
+		.partition_epoch = s.partition_epoch,
+		.nreplicas = s.nreplicas, .nisr = s.nisr,
+		.min_isr = (uint8_t)(s.min_isr > 255 ? 255 : s.min_isr),
+	};
+	memcpy(ps.replicas, s.replicas, sizeof(int32_t) * s.nreplicas);
+	memcpy(ps.isr, s.isr, sizeof(int32_t) * s.nisr);
+	return sipc_encode_partition_state(l->buf, sizeof(l->buf), op->corr,
+					   &ps);
+}
+
 static void start_sync(struct sl_link *l, int64_t now_ms)
 {
 	/* the store as it is on disk now: a topic deleted (and perhaps
@@ -242,6 +387,10 @@ static void start_sync(struct sl_link *l, int64_t now_ms)
 	}
 	for (uint32_t i = 0; i < m->count; i++)
 		(void)queue_put(l, &m->topics[i]);
+	if (l->image) {
+		(void)queue_cluster(l, 1);
+		cluster_pushed(l);
+	}
 	struct sl_link_op *op = enqueue(l, SIPC_SYNC_DONE);
 	assert(op); /* SL_LINK_QUEUE > topics + tombstones + 1 */
 	(void)op;
@@ -290,6 +439,10 @@ void sl_link_changed(struct sl_link *l, int64_t now_ms)
 		}
 	}
 	copy_topics(l->pushed, m);
+	if (!rc && l->image) {
+		rc = queue_cluster(l, 0);
+		cluster_pushed(l);
+	}
 	if (rc)
 		drop(l, now_ms, "op queue full; resyncing");
 }
@@ -312,6 +465,14 @@ static int pump(struct sl_link *l, int64_t now_ms)
 						       op->corr, op->topic.id,
 						       op->topic.name,
 						       op->topic.name_len);
+		} else if (op->opcode == SIPC_BROKERS ||
+			   op->opcode == SIPC_PARTITION_STATE) {
+			len = encode_cluster_op(l, op);
+			if (len == 0) { /* gone meanwhile: nothing to say */
+				op->sent = op->done = 1;
+				l->send++;
+				continue;
+			}
 		} else {
 			len = sipc_encode_sync_done(l->buf, sizeof(l->buf),
 						    op->corr);
@@ -447,12 +608,77 @@ void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
 	send_kafka_reply(l, (uint32_t)token, resp, len, 0, sl_now_ms());
 }
 
+static int send_admin_reply(struct sl_link *l, uint32_t corr,
+			    const uint8_t *resp, size_t len, int64_t now_ms);
+
+void sl_link_cluster_reply(void *ctx, uint64_t token, int native,
+			   const uint8_t *resp, size_t len)
+{
+	struct sl_link *l = ctx;
+	int64_t now = sl_now_ms();
+	if ((uint32_t)(token >> 32) != (uint32_t)l->connects ||
+	    l->state == SL_LINK_DOWN || l->fd < 0)
+		return; /* for a connection that is gone */
+	uint32_t corr = (uint32_t)token;
+	if (!len || (native && len > 64)) {
+		if (native) /* no answer: the client's connection closes */
+			drop(l, now, "the controller did not answer an admin "
+			     "request");
+		else
+			send_kafka_reply(l, corr, NULL, 0,
+					 SN_ERR_UNKNOWN_SERVER_ERROR, now);
+		return;
+	}
+	if (l->tail > l->head) {
+		/* topic changes are on their way to sluiced: answer after
+		 * the last of them */
+		for (unsigned i = 0; i < SL_KAFKA_DEFERRED; i++) {
+			struct sl_kafka_deferred *d = &l->deferred[i];
+			if (d->resp)
+				continue;
+			d->resp = malloc(len);
+			if (!d->resp)
+				break;
+			memcpy(d->resp, resp, len);
+			d->len = (uint32_t)len;
+			d->corr = corr;
+			d->native = (uint8_t)native;
+			d->op_seq = l->tail - 1;
+			return;
+		}
+	}
+	if (native)
+		send_admin_reply(l, corr, resp, len, now);
+	else
+		send_kafka_reply(l, corr, resp, len, 0, now);
+}
+
+void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error)
+{
+	struct sl_link *l = ctx;
+	if ((uint32_t)(token >> 32) != (uint32_t)l->connects ||
+	    l->state == SL_LINK_DOWN || l->fd < 0)
+		return;
+	uint8_t out[SN_HEADER_BYTES];
+	long n = sipc_encode_reply(out, sizeof(out), SIPC_ALTER_ISR,
+				   (uint32_t)token, error);
+	assert(n > 0);
+	int rc = send_msg(l, out, (size_t)n);
+	if (rc && !l->broken)
+		l->broken = rc;
+}
+
 /* A KAFKA request: req is the client's Kafka request (rlen bytes). */
 static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		     const uint8_t *req, size_t rlen, int64_t now_ms)
 {
 	l->kafka_requests++;
 	int16_t key = rlen >= 8 ? (int16_t)rb_be16(req) : -1;
+	if (l->cluster && sl_cluster_takes_kafka(key)) {
+		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+		sl_cluster_kafka(l->cluster, token, req, rlen, now_ms);
+		return;
+	}
 	if (sl_kadmin_serves(key)) {
 		int changed = 0;
 		long n = sl_kadmin_handle(l->meta, l->cfg, req, rlen, l->kbuf,
@@ -481,6 +707,7 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 				memcpy(d->resp, l->kbuf, (size_t)n);
 				d->len = (uint32_t)n;
 				d->corr = h->corr;
+				d->native = 0;
 				d->op_seq = l->tail - 1;
 				return;
 			}
@@ -525,6 +752,11 @@ static void on_admin(struct sl_link *l, const struct sn_header *h,
 	char line[1024] = "";
 	uint32_t changed = 0;
 	l->admin_requests++;
+	if (l->cluster) {
+		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+		sl_cluster_admin(l->cluster, token, req, rlen, now_ms);
+		return;
+	}
 	long n = sl_admin_handle(l->meta, l->cfg, req, rlen, resp, sizeof(resp),
 				 &changed, line, sizeof(line));
 	assert(n > 0 && n <= (long)sizeof(resp));
@@ -562,7 +794,14 @@ static void on_reply(struct sl_link *l, const struct sn_header *h,
 	}
 	op->done = 1;
 	l->waiting_since_ms = now_ms;
-	if (h->error)
+	if (h->error && op->opcode == SIPC_PARTITION_STATE)
+		sl_log("sluiced refused the state of partition %u/%d: %s",
+		       op->topic_id, (int)op->partition,
+		       sn_error_name(h->error));
+	else if (h->error && op->opcode == SIPC_BROKERS)
+		sl_log("sluiced refused the broker list: %s",
+		       sn_error_name(h->error));
+	else if (h->error)
 		sl_log("sluiced could not %s topic '%s' id %u: %s; it is "
 		       "pushed again at the next sync",
 		       op->opcode == SIPC_TOPIC_PUT ? "apply" : "delete",
@@ -577,7 +816,11 @@ static void on_reply(struct sl_link *l, const struct sn_header *h,
 		struct sl_kafka_deferred *d = &l->deferred[i];
 		if (!d->resp || d->op_seq != seq)
 			continue;
-		send_kafka_reply(l, d->corr, d->resp, d->len, 0, now_ms);
+		if (d->native)
+			send_admin_reply(l, d->corr, d->resp, d->len, now_ms);
+		else
+			send_kafka_reply(l, d->corr, d->resp, d->len, 0,
+					 now_ms);
 		free(d->resp);
 		d->resp = NULL;
 	}
@@ -614,10 +857,26 @@ static void on_message(struct sl_link *l, const uint8_t *msg, size_t len,
 		return;
 	case SIPC_TOPIC_PUT | SN_RESPONSE:
 	case SIPC_TOPIC_DELETE | SN_RESPONSE:
+	case SIPC_BROKERS | SN_RESPONSE:
+	case SIPC_PARTITION_STATE | SN_RESPONSE:
 		if (sipc_decode_reply(msg, len, h.opcode & ~SN_RESPONSE))
 			break;
 		on_reply(l, &h, now_ms);
 		return;
+	case SIPC_ALTER_ISR: {
+		static struct sipc_alter_isr a;
+		if (sipc_decode_alter_isr(msg, len, &a))
+			break;
+		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h.corr;
+		if (!l->cluster) {
+			sl_link_alter_isr_reply(l, token, SN_ERR_INVALID_REQUEST);
+			return;
+		}
+		sl_cluster_alter_isr(l->cluster, token, a.topic_id, a.partition,
+				     a.leader_epoch, a.partition_epoch, a.isr,
+				     a.nisr, now_ms);
+		return;
+	}
 	case SIPC_ADMIN:
 		if (sipc_decode_admin(msg, len, &body, &body_len))
 			break;

@@ -28,7 +28,7 @@
 #include "proto/ipc.h"
 
 #define SL_LINK_WINDOW 32
-#define SL_LINK_QUEUE 8192 /* > topics + tombstones + admin */
+#define SL_LINK_QUEUE 40000 /* > topics + tombstones + partitions + admin */
 #define SL_LINK_TIMEOUT_MS 10000
 #define SL_LINK_BACKOFF_MIN_MS 100
 #define SL_LINK_BACKOFF_MAX_MS 2000
@@ -38,14 +38,26 @@ enum sl_link_state { SL_LINK_DOWN, SL_LINK_HELLO, SL_LINK_SYNC,
 		     SL_LINK_READY };
 
 struct sl_link_op {
-	uint8_t opcode;       /* SIPC_TOPIC_PUT / _DELETE / SYNC_DONE */
+	uint8_t opcode;       /* SIPC_TOPIC_PUT / _DELETE / SYNC_DONE /
+				 BROKERS / PARTITION_STATE */
 	uint8_t sent, done;
 	uint8_t has_admin;    /* send admin_resp as an ADMIN reply when done */
 	uint32_t corr;        /* ours, when sent */
 	uint32_t admin_corr;  /* sluiced's ADMIN correlation id */
 	uint16_t admin_len;
 	uint8_t admin_resp[64];
+	uint32_t topic_id;    /* PARTITION_STATE: encoded when sent */
+	int32_t partition;
 	struct sl_topic topic;
+};
+
+/* A partition's state as sluiced was told it (PARTITION_STATE). */
+struct sl_link_pstate {
+	uint32_t topic_id;
+	int32_t partition;
+	int32_t leader, leader_epoch, partition_epoch, min_isr;
+	uint8_t nreplicas, nisr;
+	int32_t replicas[8], isr[8];
 };
 
 /* A Kafka admin response held until sluiced has applied the change. */
@@ -53,12 +65,15 @@ struct sl_kafka_deferred {
 	uint64_t op_seq;      /* the last op the change queued */
 	uint32_t corr;        /* sluiced's KAFKA correlation id */
 	uint32_t len;
+	uint8_t native;       /* 1: an ADMIN reply (a native frame) */
 	uint8_t *resp;        /* NULL: slot free */
 };
 #define SL_KAFKA_DEFERRED 64
 
 struct sl_groups;
 struct sl_txn;
+struct sl_cluster;
+struct sl_ci_image;
 
 struct sl_link {
 	char path[PATH_MAX];
@@ -80,6 +95,15 @@ struct sl_link {
 	/* Kafka requests (group coordinator: not owned, may be NULL) */
 	struct sl_groups *groups;
 	struct sl_txn *txn;     /* transaction coordinator (not owned) */
+	struct sl_cluster *cluster; /* a cluster's broker (not owned, NULL
+				       on a single broker): topic changes go
+				       to the active controller */
+	/* a cluster's brokers and partition states, pushed after the
+	 * topics (image not owned; NULL on a single broker) */
+	const struct sl_ci_image *image;
+	struct sl_link_pstate *ppushed; /* sorted by topic id, partition */
+	uint32_t ppushed_count;
+	uint64_t bpushed_hash;          /* of the broker list last queued */
 	int broken;             /* -errno of a failed send, dropped later */
 	struct sl_kafka_deferred deferred[SL_KAFKA_DEFERRED];
 	uint8_t kbuf[SIPC_MAX_MESSAGE]; /* a Kafka response being built */
@@ -114,5 +138,19 @@ void sl_link_close(struct sl_link *l);
  * correlation id. */
 void sl_link_kafka_reply(void *ctx, uint64_t token, const uint8_t *resp,
 			 size_t len);
+
+/*
+ * The cluster's answer to a topic request it took (control/cluster.h):
+ * token as above; native 1 for an ADMIN request (resp a native frame),
+ * 0 for a Kafka one; len 0 closes the client's connection (it retries).
+ * The answer waits until sluiced has applied the topic changes queued so
+ * far.
+ */
+void sl_link_cluster_reply(void *ctx, uint64_t token, int native,
+			   const uint8_t *resp, size_t len);
+
+/* The answer to sluiced's ALTER_ISR (token as above): a Kafka error
+ * number or 0. */
+void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error);
 
 #endif

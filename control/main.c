@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "control/cluster.h"
 #include "control/groups.h"
 #include "control/ipc.h"
 #include "control/log.h"
@@ -145,6 +146,11 @@ static bool txn_offset_pending(void *ctx, const char *group, size_t glen,
 	return sl_txn_offset_pending(ctx, group, glen, topic, tlen, partition);
 }
 
+static void cluster_changed(void *ctx)
+{
+	sl_link_changed(ctx, sl_now_ms());
+}
+
 static int run_daemon(const struct sl_config *c)
 {
 	char err[1024], last_err[1024] = "";
@@ -167,22 +173,46 @@ static int run_daemon(const struct sl_config *c)
 		sl_log("signalfd: %s", strerror(errno));
 		return 1;
 	}
-	m = malloc(sizeof(*m));
+	struct sl_cluster *cluster = NULL;
+	bool clustered = c->controller_quorum_voters[0] != 0;
+	struct sl_meta *own = m = malloc(sizeof(*m));
 	if (!m) {
 		sl_log("out of memory");
 		goto out_sfd;
 	}
-	if (sl_meta_open(m, c->control_dir, err, sizeof(err))) {
+	if (clustered) {
+		/* the topics live in the metadata log: m stays unused */
+		sl_meta_init(m);
+		int mrc = sd_mkdir_p(&sdisk_posix, c->control_dir);
+		if (mrc) {
+			sl_log("control_dir %s: cannot create: %s",
+			       c->control_dir, strerror(-mrc));
+			goto out_free;
+		}
+	} else if (sl_meta_open(m, c->control_dir, err, sizeof(err))) {
 		sl_log("%s", err);
 		goto out_free;
 	}
 	int lfd = instance_lock(c);
 	if (lfd < 0)
 		goto out_meta;
+	if (clustered) {
+		struct sl_cluster_hooks hooks = {
+			.ctx = &link, .changed = cluster_changed,
+			.reply = sl_link_cluster_reply,
+			.alter_isr_reply = sl_link_alter_isr_reply};
+		if (sl_cluster_create(c, &hooks, &cluster, err, sizeof(err))) {
+			sl_log("cluster: %s", err);
+			goto out_lock;
+		}
+		m = sl_cluster_meta(cluster); /* the cluster's topics */
+	}
 	if (sl_link_create(&link, c, m)) {
 		sl_log("out of memory");
-		goto out_lock;
+		goto out_cluster;
 	}
+	link.cluster = cluster;
+	link.image = cluster ? sl_cluster_image(cluster) : NULL;
 	char gdir[PATH_MAX];
 	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
 	struct sl_groups *groups = NULL;
@@ -243,7 +273,22 @@ static int run_daemon(const struct sl_config *c)
 		int mt = markers ? sl_markers_timeout_ms(markers, now) : -1;
 		if (mt >= 0 && mt < timeout)
 			timeout = mt;
-		int n = poll(pfd, 3, timeout); /* negative fds are skipped */
+		struct pollfd all[5];
+		memcpy(all, pfd, sizeof(pfd));
+		int nfds = 3;
+		if (cluster) {
+			int cfd[2];
+			sl_cluster_fds(cluster, cfd);
+			all[3] = (struct pollfd){.fd = cfd[0], .events = POLLIN};
+			all[4] = (struct pollfd){.fd = cfd[1], .events = POLLIN};
+			nfds = 5;
+			int ct = sl_cluster_timeout_ms(cluster, now);
+			if (ct >= 0 && ct < timeout)
+				timeout = ct;
+		}
+		int n = poll(all, (nfds_t)nfds, timeout); /* negative fds are
+							      skipped */
+		memcpy(pfd, all, sizeof(pfd));
 		if (n < 0 && errno != EINTR) {
 			sl_log("poll: %s", strerror(errno));
 			break;
@@ -258,7 +303,17 @@ static int run_daemon(const struct sl_config *c)
 			}
 		}
 		now = sl_now_ms();
-		if (now >= next_meta_check) {
+		if (cluster) {
+			sl_cluster_set_ready(cluster,
+					     link.state == SL_LINK_READY);
+			if (sl_cluster_do_work(cluster, now) < 0) {
+				sl_log("the metadata quorum's node stopped; "
+				       "exiting (a restart recovers from its "
+				       "log)");
+				break;
+			}
+		}
+		if (!cluster && now >= next_meta_check) {
 			next_meta_check = now + SL_META_POLL_MS;
 			if (sl_meta_changed(m) > 0) {
 				if (sl_meta_reload(m, err, sizeof(err))) {
@@ -289,13 +344,18 @@ out_groups:
 	link.groups = NULL;
 	sl_groups_close(groups);
 out_link:
+	link.cluster = NULL;
+	sl_cluster_destroy(cluster); /* its last answers go through the link */
+	cluster = NULL;
 	sl_link_destroy(&link);
+out_cluster:
+	sl_cluster_destroy(cluster);
 out_lock:
 	close(lfd);
 out_meta:
-	sl_meta_close(m);
+	sl_meta_close(own);
 out_free:
-	free(m);
+	free(own);
 out_sfd:
 	close(sfd);
 	return rc;
@@ -338,5 +398,11 @@ int main(int argc, char **argv)
 	}
 	if (optind == argc)
 		return run_daemon(&cfg);
+	if (cfg.controller_quorum_voters[0] && !strcmp(argv[optind], "topic")) {
+		fprintf(stderr, "sluice-control: in a cluster the topics live "
+			"in the metadata log; use `sluice topic ...` or a Kafka "
+			"client against any broker\n");
+		return EXIT_USAGE;
+	}
 	return sl_topic_cli(&cfg, argc - optind, argv + optind, usage);
 }

@@ -29,7 +29,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    dpdk_args, dpdk_ip,
    dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
    log_buffer_pool_mb (tests/integration/partitions_test.c), the cluster's
-   keys (controller_quorum_voters: this broker alone as its one voter;
+   keys (controller_quorum_voters: printed by `config`, then overridden
+   empty so that the broker runs alone;
    default_replication_factor, min_insync_replicas, replica_lag_time_max_ms,
    broker_session_timeout_ms, broker_heartbeat_interval_ms,
    unclean_leader_election: tests/cluster checks their effect), and
@@ -178,7 +179,11 @@ try:
     # 2b. the broker
     for prog, name in ((SLUICED, "sluiced"), (CONTROL, "control")):
         log = open(os.path.join(base, name + ".log"), "w")
-        procs.append((name, subprocess.Popen([prog, "-c", conf], stdout=log,
+        # one broker: the voter list is checked by `config` above and by
+        # tests/cluster, whose brokers run the metadata quorum
+        procs.append((name, subprocess.Popen([prog, "-c", conf, "-o",
+                                              "controller_quorum_voters="],
+                                             stdout=log,
                                              stderr=subprocess.STDOUT, cwd=base)))
     tel = keys["telemetry_socket"][0]
 
@@ -207,6 +212,8 @@ try:
         fail("the broker did not come up with control synced in 15 s (info %r)" % info)
     seen = json.loads(ask("/sluice/config"))
     for k, (v, _) in keys.items():
+        if k == "controller_quorum_voters":
+            v = ""  # overridden: a single broker
         got = seen.get(k)
         if isinstance(got, bool):
             got = json.dumps(got)  # true / false, as in the file
@@ -233,11 +240,13 @@ try:
         except ConnectionRefusedError:
             pass
     # topic defaults, through the running daemon
-    r = subprocess.run([CONTROL, "-c", conf, "topic", "create", "dflt"],
+    r = subprocess.run([CONTROL, "-c", conf, "-o", "controller_quorum_voters=",
+                        "topic", "create", "dflt"],
                        capture_output=True, text=True, timeout=15)
     if r.returncode != 0:
         fail("topic create: %s" % r.stderr)
-    r = subprocess.run([CONTROL, "-c", conf, "topic", "describe", "dflt"],
+    r = subprocess.run([CONTROL, "-c", conf, "-o", "controller_quorum_voters=",
+                        "topic", "describe", "dflt"],
                        capture_output=True, text=True, timeout=15)
     desc = dict(ln.split(": ", 1) for ln in r.stdout.splitlines() if ": " in ln)
     want_desc = {"partitions": "3", "retention_ms": str(5 * 3600000),

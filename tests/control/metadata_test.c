@@ -496,7 +496,7 @@ static void test_memory_store(void **state)
 	(void)state;
 	struct sl_meta *m = malloc(sizeof(*m));
 	TL_TRUE(m != NULL);
-	sl_meta_init_memory(m);
+	sl_meta_init(m);
 	TL_EQ(create(m, "a", 2), 1);
 	TL_EQ(create(m, "b", 1), 2);
 	TL_EQ(create(m, "a", 1), -SN_ERR_TOPIC_ALREADY_EXISTS);

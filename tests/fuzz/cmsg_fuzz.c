@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t out[128];
+	uint8_t out[256];
 	struct sl_cmsg_heartbeat h;
 	int rc = sl_cmsg_decode_heartbeat(data, size, &h);
 	assert(rc == 0 || rc == -EINVAL);
@@ -41,6 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!rc)
 		assert(resp >= data && resp + resp_len == data + size &&
 		       resp_len > 0);
+	struct sl_cmsg_alter_isr a;
+	rc = sl_cmsg_decode_alter_isr(data, size, &a);
+	assert(rc == 0 || rc == -EINVAL);
+	if (!rc) {
+		long n = sl_cmsg_encode_alter_isr(out, sizeof(out), &a);
+		assert(n == (long)size && !memcmp(out, data, size));
+	}
 	int32_t leader;
 	rc = sl_cmsg_decode_leader(data, size, &leader);
 	assert(rc == 0 || rc == -EINVAL);

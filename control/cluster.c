@@ -1,0 +1,985 @@
+/*
+ * A node's part in the cluster (cluster.h says what it does).
+ *
+ * Broker side: a heartbeat every broker_heartbeat_interval_ms to the
+ * active controller (to itself without the network when it is the
+ * controller), and topic requests forwarded there, their answers held
+ * until the local image has applied the index the controller names.
+ *
+ * Controller side: a session per broker (the time of its last heartbeat,
+ * reset for everyone when this node becomes controller, so that a new
+ * controller does not fence brokers that heartbeated its predecessor), at
+ * most one membership proposal per broker in flight, and one topic
+ * request at a time: run against a copy of the image's topics, its
+ * changes proposed as one entry.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/admin.h"
+#include "control/cluster.h"
+#include "control/cluster_image.h"
+#include "control/cmsg.h"
+#include "control/crpc.h"
+#include "control/kadmin.h"
+#include "control/log.h"
+#include "control/quorum.h"
+#include "proto/kafka/kcodec.h"
+#include "proto/native.h"
+#include "proto/record_batch.h"
+
+#define WAITS 64            /* forwarded answers waiting for our image */
+#define RESP_MAX (1u << 20) /* a topic request's answer */
+#define ENTRY_MAX (1u << 20)
+
+enum origin { LOCAL, REMOTE };
+
+/* A topic request waiting for (or being handled by) the controller. */
+struct job {
+	enum origin origin;
+	int native;
+	uint64_t token;   /* the link's (LOCAL) or the RPC's (REMOTE) */
+	uint8_t *req;
+	size_t len;
+};
+
+/* A forwarded answer held until the image reaches index. */
+struct wait {
+	int used;
+	int native;
+	uint64_t token;
+	uint64_t index;
+	uint8_t *resp;
+	size_t len;
+};
+
+/* A forwarded request's context, until its reply. */
+struct fwd {
+	struct sl_cluster *cl;
+	int native;
+	uint64_t token;
+};
+
+struct session {
+	int64_t last_ms;    /* last heartbeat (or when we became leader) */
+	uint64_t incarnation;
+	uint8_t flags;
+	uint8_t proposing;  /* a membership entry for it is in flight */
+	int seen;           /* heartbeated since we became leader */
+};
+
+struct sl_cluster {
+	const struct sl_config *cfg;
+	struct sl_cluster_hooks hooks;
+	struct sl_voter voters[SL_VOTERS_MAX];
+	unsigned n_voters;
+	struct sl_ci_image *img;
+	struct sl_quorum *q;
+	struct sl_crpc *rpc;
+	uint64_t incarnation;
+	bool ready;
+	bool dirty;          /* entries applied since hooks.changed */
+	bool leader;         /* active controller, caught up */
+	int32_t leader_id;
+	int64_t next_heartbeat_ms;
+	bool heartbeat_inflight;
+	int fenced;          /* as the controller last said, -1 unknown */
+	/* controller */
+	struct session sessions[SL_CI_NODE_ID_MAX + 1];
+	struct job queue[SL_CLUSTER_QUEUE];
+	unsigned q_head, q_len;
+	bool job_running;    /* queue[q_head] is proposed */
+	uint8_t *job_resp;
+	size_t job_resp_len;
+	struct sl_meta *scratch;
+	uint8_t *entry;
+	/* broker */
+	struct wait waits[WAITS];
+};
+
+static int32_t live_brokers(const struct sl_cluster *cl)
+{
+	int32_t ids[SL_CI_BROKERS_MAX];
+	return (int32_t)sl_ci_active_brokers(cl->img, ids, SL_CI_BROKERS_MAX);
+}
+
+/* A batch in cl->entry. */
+static struct sl_ci_batch batch(struct sl_cluster *cl)
+{
+	struct sl_ci_batch b;
+	int rc = sl_ci_batch_init(&b, cl->entry, ENTRY_MAX);
+	assert(!rc);
+	(void)rc;
+	return b;
+}
+
+/* ---- the state machine under Raft ---- */
+
+static int on_apply(void *ctx, const void *entry, size_t len, uint64_t index)
+{
+	struct sl_cluster *cl = ctx;
+	char err[256];
+	int rc = sl_ci_apply(cl->img, index, entry, len, err, sizeof(err));
+	if (rc == -EINVAL)
+		sl_log("metadata entry %llu refused, the same on every node, "
+		       "nothing changed: %s", (unsigned long long)index, err);
+	cl->dirty = true;
+	return 0;
+}
+
+static int on_snapshot(void *ctx, uint64_t index, void **buf, size_t *len)
+{
+	struct sl_cluster *cl = ctx;
+	(void)index;
+	size_t n = sl_ci_snapshot_bytes(cl->img);
+	uint8_t *b = malloc(n);
+	if (!b)
+		return -ENOMEM;
+	long w = sl_ci_snapshot_encode(cl->img, b, n);
+	if (w < 0) {
+		free(b);
+		return (int)w;
+	}
+	*buf = b;
+	*len = (size_t)w;
+	return 0;
+}
+
+static int on_restore(void *ctx, const void *buf, size_t len, uint64_t index)
+{
+	struct sl_cluster *cl = ctx;
+	(void)index;
+	char err[256];
+	int rc = sl_ci_snapshot_decode(cl->img, buf, len, err, sizeof(err));
+	if (rc)
+		sl_log("metadata snapshot at %llu cannot be read: %s",
+		       (unsigned long long)index, err);
+	cl->dirty = true;
+	return rc;
+}
+
+static void on_leader(void *ctx, int32_t leader_id, bool self)
+{
+	struct sl_cluster *cl = ctx;
+	cl->leader_id = leader_id;
+	bool was = cl->leader;
+	cl->leader = self;
+	sl_log("metadata quorum: %s", leader_id < 0 ? "no controller" :
+	       self ? "this node is the active controller" :
+	       "another node is the active controller");
+	if (self && !was) {
+		int64_t now = sl_now_ms();
+		for (unsigned i = 0; i <= SL_CI_NODE_ID_MAX; i++)
+			cl->sessions[i] = (struct session){.last_ms = now};
+	}
+	/* the RPC goes to the new controller (nowhere: ourselves) */
+	const struct sl_voter *v = NULL;
+	for (unsigned i = 0; i < cl->n_voters && !self; i++)
+		if (cl->voters[i].id == leader_id)
+			v = &cl->voters[i];
+	if (v)
+		sl_crpc_target(cl->rpc, v->host, (uint16_t)(v->port + 1));
+	else
+		sl_crpc_target(cl->rpc, NULL, 0);
+	cl->heartbeat_inflight = false;
+	cl->next_heartbeat_ms = 0;
+}
+
+/* ---- controller: membership ---- */
+
+static void membership_done(void *ctx, int status, uint64_t index)
+{
+	struct session *s = ctx;
+	(void)status;
+	(void)index;
+	s->proposing = 0;
+}
+
+/* Propose the membership batch b decided with result rc for broker id. */
+static void propose_membership(struct sl_cluster *cl, int32_t id, int rc,
+			       const struct sl_ci_batch *b, const char *msg)
+{
+	struct session *s = &cl->sessions[id];
+	if (rc) {
+		sl_log("broker %d: %s", (int)id, msg);
+		return;
+	}
+	if (!b->count)
+		return;
+	if (!sl_quorum_propose(cl->q, b->buf, b->len, membership_done, s))
+		s->proposing = 1;
+}
+
+/* A heartbeat reaches the controller.  Returns whether id is fenced. */
+static int controller_heartbeat(struct sl_cluster *cl,
+				const struct sl_cmsg_heartbeat *h,
+				int64_t now_ms)
+{
+	struct session *s = &cl->sessions[h->node_id];
+	s->last_ms = now_ms;
+	s->incarnation = h->incarnation;
+	s->flags = h->flags;
+	s->seen = 1;
+	const struct sl_ci_broker *b = sl_ci_broker_find(cl->img, h->node_id);
+	int fenced = !b || b->fenced;
+	if (s->proposing)
+		return fenced;
+	bool ready = h->flags & SL_CMSG_READY;
+	bool down = h->flags & SL_CMSG_SHUTDOWN;
+	struct sl_ci_batch out = batch(cl);
+	char msg[256] = "";
+	int rc;
+	if (!b || b->incarnation != h->incarnation ||
+	    b->kafka_port != h->kafka_port ||
+	    b->native_port != h->native_port || strcmp(b->host, h->host)) {
+		sl_log("broker %d registers (%s:%u)", (int)h->node_id, h->host,
+		       h->kafka_port);
+		rc = sl_ci_register_broker(cl->img, h->node_id, h->incarnation,
+					   h->host, strlen(h->host),
+					   h->kafka_port, h->native_port, &out,
+					   msg, sizeof(msg));
+	} else if (fenced && ready && !down) {
+		sl_log("broker %d is ready: unfencing it", (int)h->node_id);
+		rc = sl_ci_unfence_broker(cl->img, h->node_id, &out, msg,
+					  sizeof(msg));
+	} else if (!fenced && (down || !ready)) {
+		sl_log("broker %d %s: fencing it", (int)h->node_id,
+		       down ? "shuts down" : "is not ready");
+		rc = sl_ci_fence_broker(cl->img, h->node_id, &out, msg,
+					sizeof(msg));
+	} else {
+		return fenced;
+	}
+	propose_membership(cl, h->node_id, rc, &out, msg);
+	return fenced;
+}
+
+/* Fence the brokers whose sessions lapsed. */
+static void controller_sessions(struct sl_cluster *cl, int64_t now_ms)
+{
+	int64_t timeout = (int64_t)cl->cfg->broker_session_timeout_ms;
+	for (uint32_t i = 0; i < cl->img->broker_count; i++) {
+		const struct sl_ci_broker *b = &cl->img->brokers[i];
+		struct session *s = &cl->sessions[b->id];
+		if (b->fenced || s->proposing ||
+		    now_ms - s->last_ms <= timeout)
+			continue;
+		sl_log("broker %d: no heartbeat for %lld ms (session "
+		       "timeout %lld ms): fencing it", (int)b->id,
+		       (long long)(now_ms - s->last_ms), (long long)timeout);
+		struct sl_ci_batch out = batch(cl);
+		char msg[256] = "";
+		int rc = sl_ci_fence_broker(cl->img, b->id, &out, msg,
+					    sizeof(msg));
+		propose_membership(cl, b->id, rc, &out, msg);
+	}
+}
+
+/* ---- controller: topic requests ---- */
+
+static void job_free(struct job *j)
+{
+	free(j->req);
+	j->req = NULL;
+}
+
+/* Answer the job at the head of the queue and drop it. */
+static void job_answer(struct sl_cluster *cl, uint64_t index,
+		       const uint8_t *resp, size_t len)
+{
+	struct job *j = &cl->queue[cl->q_head];
+	if (j->origin == LOCAL) {
+		cl->hooks.reply(cl->hooks.ctx, j->token, j->native, resp, len);
+	} else if (len) {
+		uint8_t *b = malloc(8 + len);
+		if (b) {
+			sl_cmsg_put_index(b, index);
+			memcpy(b + 8, resp, len);
+			(void)sl_crpc_reply(cl->rpc, j->token, 0, b, 8 + len);
+			free(b);
+		} else {
+			(void)sl_crpc_reply(cl->rpc, j->token, ENOMEM, NULL, 0);
+		}
+	} else {
+		(void)sl_crpc_reply(cl->rpc, j->token, EIO, NULL, 0);
+	}
+	job_free(j);
+	cl->q_head = (cl->q_head + 1) % SL_CLUSTER_QUEUE;
+	cl->q_len--;
+	cl->job_running = false;
+}
+
+static void job_committed(void *ctx, int status, uint64_t index)
+{
+	struct sl_cluster *cl = ctx;
+	assert(cl->job_running && cl->q_len);
+	if (status) {
+		sl_log("a topic change was not committed (%s): the client's "
+		       "connection closes and it retries",
+		       sl_quorum_strerror(status));
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	cl->dirty = true;
+	job_answer(cl, index, cl->job_resp, cl->job_resp_len);
+}
+
+static uint32_t rnd(void)
+{
+	return (uint32_t)random();
+}
+
+/*
+ * The records that turn the image's topics into the scratch copy's (what
+ * a topic request did to it), appended to out.  Returns 0, or -1 with msg
+ * saying why a change cannot be made.
+ */
+static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
+		size_t msglen)
+{
+	const struct sl_meta *was = &cl->img->meta, *now = cl->scratch;
+	int32_t live = live_brokers(cl);
+	int rc;
+	for (uint32_t i = 0; i < was->count; i++) {
+		const struct sl_topic *t = &was->topics[i];
+		const struct sl_topic *n = sl_meta_find(now, t->name,
+							t->name_len);
+		if (!n || n->id != t->id) {
+			rc = sl_ci_delete_topic(cl->img, t->name, t->name_len,
+						out, msg, msglen);
+			if (rc)
+				return -1;
+			continue;
+		}
+		const struct sl_ci_topic *ct = sl_ci_topic_find_id(cl->img,
+								   t->id);
+		if (n->partitions > t->partitions) {
+			rc = sl_ci_create_partitions(cl->img, t->name,
+						     t->name_len,
+						     n->partitions, NULL, 0,
+						     rnd(), rnd(), out, msg,
+						     msglen);
+			if (rc)
+				return -1;
+		}
+		struct sl_topic a = *t, b = *n;
+		a.partitions = b.partitions = 0;
+		a.replication_factor = b.replication_factor = 0;
+		if (ct && memcmp(&a, &b, sizeof(a))) {
+			rc = sl_ci_alter_topic_config(
+				cl->img, t->name, t->name_len, n,
+				ct->min_insync_replicas,
+				ct->unclean_leader_election, out, msg, msglen);
+			if (rc)
+				return -1;
+		}
+	}
+	for (uint32_t i = 0; i < now->count; i++) {
+		const struct sl_topic *n = &now->topics[i];
+		const struct sl_topic *t = sl_meta_find(was, n->name,
+							n->name_len);
+		if (t && t->id == n->id)
+			continue;
+		int32_t rf = n->replication_factor > 0 ?
+				     n->replication_factor :
+				     sl_config_default_rf(cl->cfg);
+		if (n->replication_factor <= 0 && rf > live)
+			rf = live; /* the native request has no factor */
+		int32_t min_isr = sl_config_default_min_isr(cl->cfg);
+		if (min_isr > rf)
+			min_isr = rf;
+		struct sl_ci_topic_req req = {
+			.name = n->name, .name_len = n->name_len,
+			.partitions = n->partitions,
+			.replication_factor = rf,
+			.default_partitions = cl->cfg->default_partitions,
+			.default_replication_factor =
+				sl_config_default_rf(cl->cfg),
+			.config = *n,
+			.min_insync_replicas = min_isr,
+			.unclean_leader_election =
+				(uint8_t)cl->cfg->unclean_leader_election,
+			.start = rnd(), .shift = rnd(),
+		};
+		rc = sl_ci_create_topic(cl->img, &req, out, msg, msglen);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+/* Run the job at the head on a copy of the topics; propose its changes. */
+static void job_start(struct sl_cluster *cl)
+{
+	struct job *j = &cl->queue[cl->q_head];
+	memcpy(cl->scratch, &cl->img->meta, sizeof(*cl->scratch));
+	cl->scratch->disk = NULL;
+	cl->scratch->lock_fd = -1;
+	cl->scratch->locked = 0;
+	long n;
+	if (j->native) {
+		uint32_t changed = 0;
+		char line[1024] = "";
+		n = sl_admin_handle(cl->scratch, cl->cfg, j->req, j->len,
+				    cl->job_resp, 64, &changed, line,
+				    sizeof(line));
+		sl_log("admin request: %s", line);
+	} else {
+		int changed = 0;
+		n = sl_kadmin_handle_in(cl->scratch, cl->cfg, live_brokers(cl),
+					j->req, j->len, cl->job_resp,
+					RESP_MAX, &changed);
+	}
+	if (n <= 0) {
+		job_answer(cl, 0, NULL, 0); /* undecodable: close the client */
+		return;
+	}
+	cl->job_resp_len = (size_t)n;
+	struct sl_ci_batch out = batch(cl);
+	char msg[512] = "";
+	int drc = diff(cl, &out, msg, sizeof(msg));
+	if (drc) {
+		sl_log("a topic request's changes cannot be recorded: %s", msg);
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	if (!out.count) { /* nothing changed (errors, validate only) */
+		job_answer(cl, 0, cl->job_resp, cl->job_resp_len);
+		return;
+	}
+	int rc = sl_quorum_propose(cl->q, out.buf, out.len, job_committed, cl);
+	if (rc) {
+		sl_log("a topic change cannot be proposed: %s",
+		       sl_quorum_strerror(rc));
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	cl->job_running = true;
+}
+
+static void jobs_pump(struct sl_cluster *cl)
+{
+	while (cl->q_len && !cl->job_running) {
+		if (!cl->leader) {
+			/* no longer the controller: send them away */
+			job_answer(cl, 0, NULL, 0);
+			continue;
+		}
+		job_start(cl);
+	}
+}
+
+static void job_add(struct sl_cluster *cl, enum origin origin, int native,
+		    uint64_t token, const uint8_t *req, size_t len)
+{
+	uint8_t *copy = len ? malloc(len) : NULL;
+	if (cl->q_len == SL_CLUSTER_QUEUE || (len && !copy)) {
+		free(copy);
+		if (origin == LOCAL)
+			cl->hooks.reply(cl->hooks.ctx, token, native, NULL, 0);
+		else
+			(void)sl_crpc_reply(cl->rpc, token, EBUSY, NULL, 0);
+		return;
+	}
+	if (len)
+		memcpy(copy, req, len);
+	unsigned i = (cl->q_head + cl->q_len) % SL_CLUSTER_QUEUE;
+	cl->queue[i] = (struct job){origin, native, token, copy, len};
+	cl->q_len++;
+	jobs_pump(cl);
+}
+
+/* ---- controller: in-sync replica changes ---- */
+
+struct isr_req {
+	struct sl_cluster *cl;
+	enum origin origin;
+	uint64_t token;
+};
+
+static void isr_answer(struct sl_cluster *cl, enum origin origin,
+		       uint64_t token, int16_t error)
+{
+	if (origin == LOCAL)
+		cl->hooks.alter_isr_reply(cl->hooks.ctx, token, error);
+	else
+		(void)sl_crpc_reply(cl->rpc, token, (uint16_t)error, NULL, 0);
+}
+
+static void isr_committed(void *ctx, int status, uint64_t index)
+{
+	struct isr_req *r = ctx;
+	(void)index;
+	isr_answer(r->cl, r->origin, r->token,
+		   status ? SL_CMSG_NOT_CONTROLLER : 0);
+	free(r);
+}
+
+static void controller_alter_isr(struct sl_cluster *cl, enum origin origin,
+				 uint64_t token,
+				 const struct sl_cmsg_alter_isr *a)
+{
+	/* its own buffer: cl->entry may hold a membership batch being
+	 * decided by the caller's caller */
+	uint8_t buf[512];
+	struct sl_ci_batch out;
+	char msg[256] = "";
+	(void)sl_ci_batch_init(&out, buf, sizeof(buf));
+	int rc = sl_ci_alter_isr(cl->img, a->topic_id, a->partition, a->from,
+				 a->leader_epoch, a->partition_epoch, a->isr,
+				 a->n, &out, msg, sizeof(msg));
+	if (rc) {
+		sl_log("in-sync replicas of %u/%d from broker %d refused: %s",
+		       a->topic_id, (int)a->partition, (int)a->from, msg);
+		isr_answer(cl, origin, token, (int16_t)(rc > 0 ? rc : 2));
+		return;
+	}
+	if (!out.count) {
+		isr_answer(cl, origin, token, 0);
+		return;
+	}
+	struct isr_req *r = malloc(sizeof(*r));
+	if (!r) {
+		isr_answer(cl, origin, token, SL_CMSG_NOT_CONTROLLER);
+		return;
+	}
+	*r = (struct isr_req){cl, origin, token};
+	rc = sl_quorum_propose(cl->q, out.buf, out.len, isr_committed, r);
+	if (rc) {
+		free(r);
+		isr_answer(cl, origin, token, SL_CMSG_NOT_CONTROLLER);
+	}
+}
+
+/* ---- the RPC, controller side ---- */
+
+static void not_controller(struct sl_cluster *cl, uint64_t token)
+{
+	uint8_t b[4];
+	sl_cmsg_put_leader(b, cl->leader_id);
+	(void)sl_crpc_reply(cl->rpc, token, SL_CMSG_NOT_CONTROLLER, b, 4);
+}
+
+static void on_request(void *ctx, uint64_t token, uint8_t type,
+		       const uint8_t *body, size_t len)
+{
+	struct sl_cluster *cl = ctx;
+	if (!cl->leader) {
+		not_controller(cl, token);
+		return;
+	}
+	int64_t now = sl_now_ms();
+	switch (type) {
+	case SL_CMSG_HEARTBEAT: {
+		struct sl_cmsg_heartbeat h;
+		if (sl_cmsg_decode_heartbeat(body, len, &h) ||
+		    h.node_id > SL_CI_NODE_ID_MAX) {
+			(void)sl_crpc_reply(cl->rpc, token, EINVAL, NULL, 0);
+			return;
+		}
+		struct sl_cmsg_heartbeat_reply r = {
+			.controller_id = cl->cfg->node_id,
+			.fenced = (uint8_t)controller_heartbeat(cl, &h, now),
+			.applied_index = sl_quorum_applied_index(cl->q),
+		};
+		uint8_t b[16];
+		long n = sl_cmsg_encode_heartbeat_reply(b, sizeof(b), &r);
+		(void)sl_crpc_reply(cl->rpc, token, 0, b, (size_t)n);
+		return;
+	}
+	case SL_CMSG_KAFKA:
+	case SL_CMSG_ADMIN:
+		job_add(cl, REMOTE, type == SL_CMSG_ADMIN, token, body, len);
+		return;
+	case SL_CMSG_ALTER_ISR: {
+		struct sl_cmsg_alter_isr a;
+		if (sl_cmsg_decode_alter_isr(body, len, &a)) {
+			(void)sl_crpc_reply(cl->rpc, token, EINVAL, NULL, 0);
+			return;
+		}
+		controller_alter_isr(cl, REMOTE, token, &a);
+		return;
+	}
+	default:
+		(void)sl_crpc_reply(cl->rpc, token, EINVAL, NULL, 0);
+	}
+}
+
+/* ---- broker side ---- */
+
+static void heartbeat_reply(void *ctx, uint16_t status, const uint8_t *body,
+			    size_t len)
+{
+	struct sl_cluster *cl = ctx;
+	cl->heartbeat_inflight = false;
+	struct sl_cmsg_heartbeat_reply r;
+	if (status || sl_cmsg_decode_heartbeat_reply(body, len, &r))
+		return; /* the next one goes out in its time */
+	if (cl->fenced != r.fenced)
+		sl_log("the controller (node %d) has this broker %s",
+		       (int)r.controller_id, r.fenced ? "fenced" : "unfenced");
+	cl->fenced = r.fenced;
+}
+
+static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
+{
+	if (now_ms < cl->next_heartbeat_ms || cl->heartbeat_inflight)
+		return;
+	cl->next_heartbeat_ms = now_ms +
+				(int64_t)cl->cfg->broker_heartbeat_interval_ms;
+	struct sl_cmsg_heartbeat h = {
+		.node_id = cl->cfg->node_id,
+		.incarnation = cl->incarnation,
+		.kafka_port = cl->cfg->kafka_advertised_port ?
+				      cl->cfg->kafka_advertised_port :
+				      cl->cfg->kafka_port,
+		.native_port = cl->cfg->tcp_port,
+		.flags = cl->ready ? SL_CMSG_READY : 0,
+	};
+	snprintf(h.host, sizeof(h.host), "%.63s", cl->cfg->kafka_advertised_host);
+	if (cl->leader) {
+		int f = controller_heartbeat(cl, &h, now_ms);
+		if (cl->fenced != f)
+			sl_log("this broker is %s (this node is the "
+			       "controller)", f ? "fenced" : "unfenced");
+		cl->fenced = f;
+		return;
+	}
+	if (cl->leader_id < 0)
+		return;
+	uint8_t b[96];
+	long n = sl_cmsg_encode_heartbeat(b, sizeof(b), &h);
+	if (n > 0 && !sl_crpc_call(cl->rpc, SL_CMSG_HEARTBEAT, b, (size_t)n,
+				   heartbeat_reply, cl, now_ms))
+		cl->heartbeat_inflight = true;
+}
+
+static void wait_release(struct sl_cluster *cl)
+{
+	uint64_t applied = sl_quorum_applied_index(cl->q);
+	for (unsigned i = 0; i < WAITS; i++) {
+		struct wait *w = &cl->waits[i];
+		if (!w->used || w->index > applied)
+			continue;
+		if (cl->dirty && cl->hooks.changed) {
+			cl->dirty = false;
+			cl->hooks.changed(cl->hooks.ctx);
+		}
+		w->used = 0;
+		cl->hooks.reply(cl->hooks.ctx, w->token, w->native, w->resp,
+				w->len);
+		free(w->resp);
+		w->resp = NULL;
+	}
+}
+
+static void forward_reply(void *ctx, uint16_t status, const uint8_t *body,
+			  size_t len)
+{
+	struct fwd *f = ctx;
+	struct sl_cluster *cl = f->cl;
+	uint64_t index;
+	const uint8_t *resp;
+	size_t rlen;
+	if (status || sl_cmsg_decode_forward_reply(body, len, &index, &resp,
+						   &rlen)) {
+		cl->hooks.reply(cl->hooks.ctx, f->token, f->native, NULL, 0);
+		free(f);
+		return;
+	}
+	for (unsigned i = 0; i < WAITS; i++) {
+		struct wait *w = &cl->waits[i];
+		if (w->used)
+			continue;
+		w->resp = malloc(rlen);
+		if (!w->resp)
+			break;
+		memcpy(w->resp, resp, rlen);
+		*w = (struct wait){1, f->native, f->token, index, w->resp,
+				   rlen};
+		free(f);
+		wait_release(cl);
+		return;
+	}
+	cl->hooks.reply(cl->hooks.ctx, f->token, f->native, NULL, 0);
+	free(f);
+}
+
+static void forward(struct sl_cluster *cl, int native, uint64_t token,
+		    const uint8_t *req, size_t len, int64_t now_ms)
+{
+	if (cl->leader) {
+		job_add(cl, LOCAL, native, token, req, len);
+		return;
+	}
+	struct fwd *f = malloc(sizeof(*f));
+	if (!f) {
+		cl->hooks.reply(cl->hooks.ctx, token, native, NULL, 0);
+		return;
+	}
+	*f = (struct fwd){cl, native, token};
+	int rc = sl_crpc_call(cl->rpc, native ? SL_CMSG_ADMIN : SL_CMSG_KAFKA,
+			      req, len, forward_reply, f, now_ms);
+	if (rc) {
+		free(f);
+		cl->hooks.reply(cl->hooks.ctx, token, native, NULL, 0);
+	}
+}
+
+bool sl_cluster_takes_kafka(int16_t api_key)
+{
+	return api_key == KC_API_CREATE_TOPICS ||
+	       api_key == KC_API_DELETE_TOPICS ||
+	       api_key == KC_API_CREATE_PARTITIONS ||
+	       api_key == KC_API_ALTER_CONFIGS ||
+	       api_key == KC_API_INCREMENTAL_ALTER_CONFIGS;
+}
+
+void sl_cluster_kafka(struct sl_cluster *cl, uint64_t token,
+		      const uint8_t *req, size_t len, int64_t now_ms)
+{
+	forward(cl, 0, token, req, len, now_ms);
+}
+
+void sl_cluster_admin(struct sl_cluster *cl, uint64_t token,
+		      const uint8_t *req, size_t len, int64_t now_ms)
+{
+	forward(cl, 1, token, req, len, now_ms);
+}
+
+struct isr_fwd {
+	struct sl_cluster *cl;
+	uint64_t token;
+};
+
+static void isr_forward_reply(void *ctx, uint16_t status,
+			      const uint8_t *body, size_t len)
+{
+	struct isr_fwd *f = ctx;
+	(void)body;
+	(void)len;
+	f->cl->hooks.alter_isr_reply(f->cl->hooks.ctx, f->token,
+				     status == SL_CRPC_ELOST ?
+					     SL_CMSG_NOT_CONTROLLER :
+					     (int16_t)status);
+	free(f);
+}
+
+void sl_cluster_alter_isr(struct sl_cluster *cl, uint64_t token,
+			  uint32_t topic_id, int32_t partition,
+			  int32_t leader_epoch, int32_t partition_epoch,
+			  const int32_t *isr, unsigned n, int64_t now_ms)
+{
+	struct sl_cmsg_alter_isr a = {
+		.topic_id = topic_id, .partition = partition,
+		.from = cl->cfg->node_id, .leader_epoch = leader_epoch,
+		.partition_epoch = partition_epoch,
+		.n = (uint8_t)(n > SL_CMSG_ISR_MAX ? 0 : n),
+	};
+	if (!a.n) {
+		cl->hooks.alter_isr_reply(cl->hooks.ctx, token, 42);
+		return; /* INVALID_REQUEST */
+	}
+	memcpy(a.isr, isr, sizeof(int32_t) * n);
+	if (cl->leader) {
+		controller_alter_isr(cl, LOCAL, token, &a);
+		return;
+	}
+	uint8_t b[128];
+	long len = sl_cmsg_encode_alter_isr(b, sizeof(b), &a);
+	struct isr_fwd *f = malloc(sizeof(*f));
+	if (len < 0 || !f) {
+		free(f);
+		cl->hooks.alter_isr_reply(cl->hooks.ctx, token,
+					  SL_CMSG_NOT_CONTROLLER);
+		return;
+	}
+	*f = (struct isr_fwd){cl, token};
+	if (sl_crpc_call(cl->rpc, SL_CMSG_ALTER_ISR, b, (size_t)len,
+			 isr_forward_reply, f, now_ms)) {
+		free(f);
+		cl->hooks.alter_isr_reply(cl->hooks.ctx, token,
+					  SL_CMSG_NOT_CONTROLLER);
+	}
+}
+
+/* ---- the node ---- */
+
+static uint64_t random_incarnation(void)
+{
+	uint64_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+			v = 0;
+		close(fd);
+	}
+	if (!v)
+		v = (uint64_t)sl_now_ms() << 20 ^ (uint64_t)getpid();
+	return v ? v : 1;
+}
+
+int sl_cluster_create(const struct sl_config *c,
+		      const struct sl_cluster_hooks *hooks,
+		      struct sl_cluster **out, char *err, size_t errlen)
+{
+	struct sl_cluster *cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = -ENOMEM;
+	cl->cfg = c;
+	cl->hooks = *hooks;
+	cl->leader_id = -1;
+	cl->fenced = -1;
+	cl->incarnation = random_incarnation();
+	int n = sl_config_voters(c->controller_quorum_voters, cl->voters,
+				 SL_VOTERS_MAX, err, errlen);
+	if (n <= 0) {
+		if (!n)
+			snprintf(err, errlen, "controller_quorum_voters is "
+				 "empty: not a cluster");
+		rc = -EINVAL;
+		goto out_free;
+	}
+	cl->n_voters = (unsigned)n;
+	const struct sl_voter *self = NULL;
+	for (unsigned i = 0; i < cl->n_voters; i++)
+		if (cl->voters[i].id == c->node_id)
+			self = &cl->voters[i];
+	if (!self) {
+		snprintf(err, errlen, "node_id %d is not among "
+			 "controller_quorum_voters (%s): every node of a "
+			 "cluster is a voter for now", (int)c->node_id,
+			 c->controller_quorum_voters);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	if (c->node_id > SL_CI_NODE_ID_MAX) {
+		snprintf(err, errlen, "node_id %d: a cluster's node ids are 1 "
+			 "to %d", (int)c->node_id, SL_CI_NODE_ID_MAX);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	cl->img = malloc(sizeof(*cl->img));
+	cl->scratch = malloc(sizeof(*cl->scratch));
+	cl->entry = malloc(ENTRY_MAX);
+	cl->job_resp = malloc(RESP_MAX);
+	if (!cl->img || !cl->scratch || !cl->entry || !cl->job_resp) {
+		snprintf(err, errlen, "out of memory");
+		goto out_mem;
+	}
+	sl_ci_init(cl->img);
+	rc = sl_crpc_create(self->host, (uint16_t)(self->port + 1), on_request,
+			    cl, &cl->rpc, err, errlen);
+	if (rc)
+		goto out_mem;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%.4000s/raft", c->control_dir);
+	struct sl_quorum_config qc = {
+		.node_id = c->node_id, .dir = dir, .voters = cl->voters,
+		.n_voters = cl->n_voters, .apply = on_apply,
+		.snapshot = on_snapshot, .restore = on_restore,
+		.leader_changed = on_leader, .ctx = cl,
+	};
+	rc = sl_quorum_create(&qc, &cl->q, err, errlen);
+	if (rc)
+		goto out_rpc;
+	cl->dirty = true;
+	*out = cl;
+	return 0;
+out_rpc:
+	sl_crpc_destroy(cl->rpc);
+out_mem:
+	free(cl->job_resp);
+	free(cl->entry);
+	free(cl->scratch);
+	free(cl->img);
+out_free:
+	free(cl);
+	return rc;
+}
+
+void sl_cluster_destroy(struct sl_cluster *cl)
+{
+	if (!cl)
+		return;
+	sl_quorum_destroy(cl->q); /* a running job's callback: ECANCELED */
+	while (cl->q_len)
+		job_answer(cl, 0, NULL, 0);
+	sl_crpc_destroy(cl->rpc); /* forwarded calls: lost, freed */
+	for (unsigned i = 0; i < WAITS; i++)
+		free(cl->waits[i].resp);
+	free(cl->job_resp);
+	free(cl->entry);
+	free(cl->scratch);
+	free(cl->img);
+	free(cl);
+}
+
+struct sl_meta *sl_cluster_meta(struct sl_cluster *cl)
+{
+	return &cl->img->meta;
+}
+
+const struct sl_ci_image *sl_cluster_image(const struct sl_cluster *cl)
+{
+	return cl->img;
+}
+
+void sl_cluster_fds(const struct sl_cluster *cl, int fds[2])
+{
+	fds[0] = sl_quorum_fd(cl->q);
+	fds[1] = sl_crpc_fd(cl->rpc);
+}
+
+int sl_cluster_timeout_ms(struct sl_cluster *cl, int64_t now_ms)
+{
+	int t = sl_quorum_timeout_ms(cl->q);
+	int r = sl_crpc_timeout_ms(cl->rpc, now_ms);
+	if (r >= 0 && (t < 0 || r < t))
+		t = r;
+	int64_t h = cl->next_heartbeat_ms - now_ms;
+	if (h < 0)
+		h = 0;
+	if (t < 0 || h < t)
+		t = (int)h;
+	return t;
+}
+
+void sl_cluster_set_ready(struct sl_cluster *cl, bool ready)
+{
+	if (cl->ready != ready)
+		cl->next_heartbeat_ms = 0; /* tell the controller now */
+	cl->ready = ready;
+}
+
+int32_t sl_cluster_controller(struct sl_cluster *cl)
+{
+	return cl->leader_id;
+}
+
+int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
+{
+	int work = sl_quorum_do_work(cl->q);
+	if (work < 0)
+		return -EIO;
+	work += sl_crpc_do_work(cl->rpc, now_ms);
+	heartbeat(cl, now_ms);
+	if (cl->leader)
+		controller_sessions(cl, now_ms);
+	jobs_pump(cl);
+	if (cl->dirty && cl->hooks.changed) {
+		cl->dirty = false;
+		cl->hooks.changed(cl->hooks.ctx);
+		work++;
+	}
+	wait_release(cl);
+	return work;
+}
