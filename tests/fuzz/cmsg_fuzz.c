@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "control/cmsg.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
