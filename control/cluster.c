@@ -83,6 +83,9 @@ struct sl_cluster {
 	struct sl_crpc *rpc;
 	uint64_t incarnation;
 	bool ready;
+	bool shutting_down;
+	bool shutdown_acked; /* fenced, as told after a shutdown heartbeat */
+	uint8_t hb_flags;    /* of the heartbeat in flight */
 	bool dirty;          /* entries applied since hooks.changed */
 	bool leader;         /* active controller, caught up */
 	int32_t leader_id;
@@ -624,6 +627,8 @@ static void heartbeat_reply(void *ctx, uint16_t status, const uint8_t *body,
 		sl_log("the controller (node %d) has this broker %s",
 		       (int)r.controller_id, r.fenced ? "fenced" : "unfenced");
 	cl->fenced = r.fenced;
+	if ((cl->hb_flags & SL_CMSG_SHUTDOWN) && r.fenced)
+		cl->shutdown_acked = true;
 }
 
 static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
@@ -631,7 +636,8 @@ static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 	if (now_ms < cl->next_heartbeat_ms || cl->heartbeat_inflight)
 		return;
 	cl->next_heartbeat_ms = now_ms +
-				(int64_t)cl->cfg->broker_heartbeat_interval_ms;
+				(cl->shutting_down ? 100 :
+				 (int64_t)cl->cfg->broker_heartbeat_interval_ms);
 	struct sl_cmsg_heartbeat h = {
 		.node_id = cl->cfg->node_id,
 		.incarnation = cl->incarnation,
@@ -639,15 +645,19 @@ static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 				      cl->cfg->kafka_advertised_port :
 				      cl->cfg->kafka_port,
 		.native_port = cl->cfg->tcp_port,
-		.flags = cl->ready ? SL_CMSG_READY : 0,
+		.flags = (cl->ready ? SL_CMSG_READY : 0) |
+			 (cl->shutting_down ? SL_CMSG_SHUTDOWN : 0),
 	};
 	snprintf(h.host, sizeof(h.host), "%.63s", cl->cfg->kafka_advertised_host);
+	cl->hb_flags = h.flags;
 	if (cl->leader) {
 		int f = controller_heartbeat(cl, &h, now_ms);
 		if (cl->fenced != f)
 			sl_log("this broker is %s (this node is the "
 			       "controller)", f ? "fenced" : "unfenced");
 		cl->fenced = f;
+		if (cl->shutting_down && f)
+			cl->shutdown_acked = true;
 		return;
 	}
 	if (cl->leader_id < 0)
@@ -958,6 +968,20 @@ void sl_cluster_set_ready(struct sl_cluster *cl, bool ready)
 	if (cl->ready != ready)
 		cl->next_heartbeat_ms = 0; /* tell the controller now */
 	cl->ready = ready;
+}
+
+void sl_cluster_shutdown(struct sl_cluster *cl)
+{
+	if (!cl->shutting_down)
+		sl_log("controlled shutdown: asking the controller to move "
+		       "this broker's partitions");
+	cl->shutting_down = true;
+	cl->next_heartbeat_ms = 0; /* after the one in flight, if any */
+}
+
+int sl_cluster_shut_down(const struct sl_cluster *cl)
+{
+	return cl->shutdown_acked;
 }
 
 int32_t sl_cluster_controller(struct sl_cluster *cl)

@@ -97,6 +97,15 @@ void sl_cluster_alter_isr(struct sl_cluster *cl, uint64_t token,
 			  int32_t leader_epoch, int32_t partition_epoch,
 			  const int32_t *isr, unsigned n, int64_t now_ms);
 
+/*
+ * Controlled shutdown: from now on heartbeats (every 100 ms) say the broker
+ * is shutting down, so the controller fences it and its partitions get
+ * other leaders before it goes.  sl_cluster_shut_down answers 1 once the
+ * controller has it fenced (the daemon may exit), else 0.
+ */
+void sl_cluster_shutdown(struct sl_cluster *cl);
+int sl_cluster_shut_down(const struct sl_cluster *cl);
+
 /* The active controller's id as this node knows it, -1 when unknown. */
 int32_t sl_cluster_controller(struct sl_cluster *cl);
 

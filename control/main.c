@@ -255,6 +255,7 @@ static int run_daemon(const struct sl_config *c)
 	       c->control_socket);
 
 	int64_t next_meta_check = 0;
+	int64_t stop_at = 0; /* controlled shutdown's deadline */
 	for (;;) {
 		int64_t now = sl_now_ms();
 		struct pollfd pfd[3] = {
@@ -299,9 +300,17 @@ static int run_daemon(const struct sl_config *c)
 				sl_log("exiting on %s", strsignal((int)
 								  si.ssi_signo));
 				rc = 0;
-				break;
+				if (!cluster || stop_at)
+					break;
+				/* a cluster's broker first hands its
+				 * partitions over, for at most 5 s */
+				sl_cluster_shutdown(cluster);
+				stop_at = sl_now_ms() + 5000;
 			}
 		}
+		if (stop_at && (sl_cluster_shut_down(cluster) ||
+				sl_now_ms() >= stop_at))
+			break;
 		now = sl_now_ms();
 		if (cluster) {
 			sl_cluster_set_ready(cluster,

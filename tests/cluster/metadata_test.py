@@ -17,6 +17,9 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
 4. Every process is stopped and started again: the topics are still
    there (the metadata log is durable), and creating one again answers
    TOPIC_ALREADY_EXISTS.
+5. A broker's sluice-control stopped with SIGTERM shuts down in a
+   controlled way: it is fenced before it exits, well within the session
+   timeout, so replication factor 3 is refused at once.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
@@ -84,7 +87,7 @@ class Node:
                      "-o", "udp_port=%d" % self.native,
                      "-o", "controller_quorum_voters=" + voters,
                      "-o", "broker_heartbeat_interval_ms=300",
-                     "-o", "broker_session_timeout_ms=2000"]
+                     "-o", "broker_session_timeout_ms=6000"]
         self.procs = {}
         os.makedirs(self.dir, exist_ok=True)
 
@@ -217,6 +220,21 @@ try:
           lambda: create(nodes[0], "orders", 3, 3) == EXISTS, 40)
     until("a new topic after a full restart", lambda: create(nodes[1], "later", 1, 3) == 0, 40)
     print("ok: after every process restarted, the topics are still there")
+
+    # 5. controlled shutdown: fenced before the process exits
+    ctl = until("an active controller", lambda: controller(nodes), 10)
+    leaving = [nd for nd in nodes if nd is not ctl][0]
+    t2 = time.monotonic()
+    leaving.kill("control", signal.SIGTERM)
+    took = time.monotonic() - t2
+    if "controlled shutdown" not in leaving.log():
+        fail("broker %d's control exited without a controlled shutdown" % leaving.n)
+    code = create(ctl, "after-shutdown", 1, 3)
+    if code != INVALID_RF:
+        fail("right after broker %d's controlled shutdown, rf=3 gave %d, expected "
+             "INVALID_REPLICATION_FACTOR (it should be fenced already)" % (leaving.n, code))
+    print("ok: broker %d shut down in %.1f s, fenced before it left (session timeout 6 s)"
+          % (leaving.n, took))
     ok_end = True
 finally:
     for nd in nodes:
