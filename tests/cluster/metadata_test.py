@@ -107,6 +107,12 @@ class Node:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+                BAD_EXITS.append("node %d %s did not stop on signal %d" % (self.n, name, sig))
+                return
+            # a clean stop exits 0: anything else is a crash or a
+            # sanitizer's report (ASan builds)
+            if sig == signal.SIGTERM and p.returncode != 0:
+                BAD_EXITS.append("node %d %s exited %d on SIGTERM" % (self.n, name, p.returncode))
 
     def stop(self):
         for name in ("control", "sluiced"):
@@ -162,6 +168,7 @@ def controller(nodes):
     return best
 
 
+BAD_EXITS = []
 INVALID_RF = 38
 EXISTS = 36
 
@@ -235,6 +242,11 @@ try:
              "INVALID_REPLICATION_FACTOR (it should be fenced already)" % (leaving.n, code))
     print("ok: broker %d shut down in %.1f s, fenced before it left (session timeout 6 s)"
           % (leaving.n, took))
+    for nd in nodes:
+        nd.stop()
+    if BAD_EXITS:
+        fail("; ".join(BAD_EXITS))
+    print("ok: every process stopped cleanly (exit 0)")
     ok_end = True
 finally:
     for nd in nodes:
