@@ -291,12 +291,23 @@ static void job_free(struct job *j)
 	j->req = NULL;
 }
 
+/* Tell the link what was applied, before anyone is answered. */
+static void flush_changed(struct sl_cluster *cl)
+{
+	if (cl->dirty && cl->hooks.changed) {
+		cl->dirty = false;
+		cl->hooks.changed(cl->hooks.ctx);
+	}
+}
+
 /* Answer the job at the head of the queue and drop it. */
 static void job_answer(struct sl_cluster *cl, uint64_t index,
 		       const uint8_t *resp, size_t len)
 {
 	struct job *j = &cl->queue[cl->q_head];
 	if (j->origin == LOCAL) {
+		/* the change reaches our sluiced before the answer does */
+		flush_changed(cl);
 		cl->hooks.reply(cl->hooks.ctx, j->token, j->native, resp, len);
 	} else if (len) {
 		uint8_t *b = malloc(8 + len);
@@ -676,10 +687,7 @@ static void wait_release(struct sl_cluster *cl)
 		struct wait *w = &cl->waits[i];
 		if (!w->used || w->index > applied)
 			continue;
-		if (cl->dirty && cl->hooks.changed) {
-			cl->dirty = false;
-			cl->hooks.changed(cl->hooks.ctx);
-		}
+		flush_changed(cl);
 		w->used = 0;
 		cl->hooks.reply(cl->hooks.ctx, w->token, w->native, w->resp,
 				w->len);
@@ -999,9 +1007,8 @@ int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 	if (cl->leader)
 		controller_sessions(cl, now_ms);
 	jobs_pump(cl);
-	if (cl->dirty && cl->hooks.changed) {
-		cl->dirty = false;
-		cl->hooks.changed(cl->hooks.ctx);
+	if (cl->dirty) {
+		flush_changed(cl);
 		work++;
 	}
 	wait_release(cl);

@@ -187,6 +187,9 @@ try:
     until("CreateTopics orders rf=3", lambda: create(nodes[2], "orders", 3, 3) == 0, 40)
     print("ok: a topic of replication factor 3 created through broker 3, %.1f s after start"
           % (time.monotonic() - t0))
+    # the answer waited for the asked broker's sluiced to have the topic
+    if not nodes[2].has_partitions("orders", 3):
+        fail("CreateTopics answered before broker 3's sluiced had the partitions")
     for nd in nodes:
         until("orders on broker %d" % nd.n, lambda nd=nd: nd.has_partitions("orders", 3), 15)
     print("ok: its partitions are on all three brokers")
