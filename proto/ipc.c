@@ -26,6 +26,11 @@ _Static_assert(SIPC_HELLO_REPLY_BYTES == SN_HEADER_BYTES + 12,
 _Static_assert(SIPC_TOPIC_DELETE_BYTES == SN_HEADER_BYTES + 8,
 	       "TOPIC_DELETE layout");
 _Static_assert(SIPC_TOPIC_PUT_BYTES == 56, "TOPIC_PUT layout");
+_Static_assert(SIPC_BROKERS_BYTES == SN_HEADER_BYTES + 2, "BROKERS layout");
+_Static_assert(SIPC_PARTITION_STATE_BYTES == SN_HEADER_BYTES + 20 + 3,
+	       "PARTITION_STATE layout");
+_Static_assert(SIPC_ALTER_ISR_BYTES == SN_HEADER_BYTES + 16 + 1,
+	       "ALTER_ISR layout");
 
 /* ---- encoders ---- */
 
@@ -155,6 +160,95 @@ long sipc_encode_kafka_reply(uint8_t *buf, size_t cap, uint32_t corr,
 	assert(resp_len > 0); /* empty means "close": sipc_encode_reply */
 	return encode_body(buf, cap, SIPC_KAFKA | SN_RESPONSE, corr, resp,
 			   resp_len);
+}
+
+long sipc_encode_brokers(uint8_t *buf, size_t cap, uint32_t corr,
+			 const struct sipc_broker *b, unsigned n)
+{
+	if (n > SIPC_BROKERS_MAX)
+		return -EINVAL;
+	size_t len = SIPC_BROKERS_BYTES;
+	for (unsigned i = 0; i < n; i++) {
+		if (b[i].host_len < 1 || b[i].host_len > SIPC_HOST_MAX ||
+		    b[i].fenced > 1)
+			return -EINVAL;
+		len += SIPC_BROKER_ENTRY_BYTES + b[i].host_len;
+	}
+	int rc = room(cap, len);
+	if (rc)
+		return rc;
+	sn_header_put(buf, SIPC_BROKERS, (uint32_t)len, corr, 0);
+	rb_put16(buf + 16, (uint16_t)n);
+	uint8_t *p = buf + SIPC_BROKERS_BYTES;
+	for (unsigned i = 0; i < n; i++) {
+		rb_put32(p, (uint32_t)b[i].node_id);
+		rb_put16(p + 4, b[i].kafka_port);
+		rb_put16(p + 6, b[i].native_port);
+		p[8] = b[i].fenced;
+		rb_put16(p + 9, b[i].host_len);
+		memcpy(p + 11, b[i].host, b[i].host_len);
+		p += SIPC_BROKER_ENTRY_BYTES + b[i].host_len;
+	}
+	assert(p == buf + len);
+	return (long)len;
+}
+
+/* n node ids at p (big-endian i32 each); returns the byte after them. */
+static uint8_t *put_ids(uint8_t *p, const int32_t *ids, uint8_t n)
+{
+	for (unsigned i = 0; i < n; i++, p += 4)
+		rb_put32(p, (uint32_t)ids[i]);
+	return p;
+}
+
+static const uint8_t *get_ids(const uint8_t *p, int32_t *ids, uint8_t n)
+{
+	for (unsigned i = 0; i < n; i++, p += 4)
+		ids[i] = (int32_t)rb_be32(p);
+	return p;
+}
+
+long sipc_encode_partition_state(uint8_t *buf, size_t cap, uint32_t corr,
+				 const struct sipc_partition_state *s)
+{
+	size_t len = SIPC_PARTITION_STATE_BYTES +
+		     4 * ((size_t)s->nreplicas + s->nisr);
+	int rc = room(cap, len);
+	if (rc)
+		return rc;
+	sn_header_put(buf, SIPC_PARTITION_STATE, (uint32_t)len, corr, 0);
+	rb_put32(buf + 16, s->topic_id);
+	rb_put32(buf + 20, (uint32_t)s->partition);
+	rb_put32(buf + 24, (uint32_t)s->leader);
+	rb_put32(buf + 28, (uint32_t)s->leader_epoch);
+	rb_put32(buf + 32, (uint32_t)s->partition_epoch);
+	uint8_t *p = buf + 36;
+	*p++ = s->nreplicas;
+	p = put_ids(p, s->replicas, s->nreplicas);
+	*p++ = s->nisr;
+	p = put_ids(p, s->isr, s->nisr);
+	*p++ = s->min_isr;
+	assert(p == buf + len);
+	return (long)len;
+}
+
+long sipc_encode_alter_isr(uint8_t *buf, size_t cap, uint32_t corr,
+			   const struct sipc_alter_isr *a)
+{
+	size_t len = SIPC_ALTER_ISR_BYTES + 4 * (size_t)a->nisr;
+	int rc = room(cap, len);
+	if (rc)
+		return rc;
+	sn_header_put(buf, SIPC_ALTER_ISR, (uint32_t)len, corr, 0);
+	rb_put32(buf + 16, a->topic_id);
+	rb_put32(buf + 20, (uint32_t)a->partition);
+	rb_put32(buf + 24, (uint32_t)a->leader_epoch);
+	rb_put32(buf + 28, (uint32_t)a->partition_epoch);
+	buf[32] = a->nisr;
+	uint8_t *p = put_ids(buf + 33, a->isr, a->nisr);
+	assert(p == buf + len);
+	(void)p;
+	return (long)len;
 }
 
 long sipc_encode_reply(uint8_t *buf, size_t cap, uint8_t opcode,
@@ -339,5 +433,92 @@ int sipc_decode_kafka_reply(const uint8_t *f, size_t len,
 		return ERR(INVALID_REQUEST); /* an answer xor an error */
 	*resp = f + SN_HEADER_BYTES;
 	*resp_len = body_len;
+	return 0;
+}
+
+int sipc_decode_brokers(const uint8_t *f, size_t len, struct sipc_broker *out,
+			unsigned *n)
+{
+	struct sn_header h;
+	int rc = check(f, len, SIPC_BROKERS, &h);
+	if (rc)
+		return rc;
+	if (len < SIPC_BROKERS_BYTES)
+		return ERR(INVALID_REQUEST);
+	unsigned count = rb_be16(f + 16);
+	if (count > SIPC_BROKERS_MAX)
+		return ERR(INVALID_REQUEST);
+	size_t pos = SIPC_BROKERS_BYTES;
+	/* bounded: count <= SIPC_BROKERS_MAX */
+	for (unsigned i = 0; i < count; i++) {
+		if (len - pos < SIPC_BROKER_ENTRY_BYTES)
+			return ERR(INVALID_REQUEST);
+		const uint8_t *p = f + pos;
+		uint16_t hl = rb_be16(p + 9);
+		if (p[8] > 1 || hl < 1 || hl > SIPC_HOST_MAX ||
+		    len - pos - SIPC_BROKER_ENTRY_BYTES < hl)
+			return ERR(INVALID_REQUEST);
+		out[i] = (struct sipc_broker){
+			.node_id = (int32_t)rb_be32(p),
+			.kafka_port = rb_be16(p + 4),
+			.native_port = rb_be16(p + 6),
+			.fenced = p[8],
+			.host = (const char *)p + 11,
+			.host_len = hl,
+		};
+		pos += SIPC_BROKER_ENTRY_BYTES + hl;
+	}
+	if (pos != len)
+		return ERR(INVALID_REQUEST); /* bytes after the last entry */
+	*n = count;
+	return 0;
+}
+
+int sipc_decode_partition_state(const uint8_t *f, size_t len,
+				struct sipc_partition_state *s)
+{
+	struct sn_header h;
+	int rc = check(f, len, SIPC_PARTITION_STATE, &h);
+	if (rc)
+		return rc;
+	if (len < SIPC_PARTITION_STATE_BYTES)
+		return ERR(INVALID_REQUEST);
+	uint8_t nr = f[36];
+	/* the in-sync count sits after the replicas */
+	if (len < SIPC_PARTITION_STATE_BYTES + 4 * (size_t)nr)
+		return ERR(INVALID_REQUEST);
+	uint8_t ni = f[37 + 4 * (size_t)nr];
+	if (len != SIPC_PARTITION_STATE_BYTES + 4 * ((size_t)nr + ni))
+		return ERR(INVALID_REQUEST);
+	s->topic_id = rb_be32(f + 16);
+	s->partition = (int32_t)rb_be32(f + 20);
+	s->leader = (int32_t)rb_be32(f + 24);
+	s->leader_epoch = (int32_t)rb_be32(f + 28);
+	s->partition_epoch = (int32_t)rb_be32(f + 32);
+	s->nreplicas = nr;
+	const uint8_t *p = get_ids(f + 37, s->replicas, nr);
+	s->nisr = *p++;
+	p = get_ids(p, s->isr, ni);
+	s->min_isr = *p++;
+	assert(p == f + len);
+	return 0;
+}
+
+int sipc_decode_alter_isr(const uint8_t *f, size_t len,
+			  struct sipc_alter_isr *a)
+{
+	struct sn_header h;
+	int rc = check(f, len, SIPC_ALTER_ISR, &h);
+	if (rc)
+		return rc;
+	if (len < SIPC_ALTER_ISR_BYTES ||
+	    len != SIPC_ALTER_ISR_BYTES + 4 * (size_t)f[32])
+		return ERR(INVALID_REQUEST);
+	a->topic_id = rb_be32(f + 16);
+	a->partition = (int32_t)rb_be32(f + 20);
+	a->leader_epoch = (int32_t)rb_be32(f + 24);
+	a->partition_epoch = (int32_t)rb_be32(f + 28);
+	a->nisr = f[32];
+	get_ids(f + 33, a->isr, a->nisr);
 	return 0;
 }

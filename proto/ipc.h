@@ -64,6 +64,58 @@
  *                               (matched by correlation id).  error != 0
  *                               and no body: close the client's
  *                               connection.
+ *   0x47    control -> sluiced  BROKERS: the cluster's brokers, replacing
+ *                               the list sent before (docs/cluster.md):
+ *                               16 u16 count (at most SIPC_BROKERS_MAX),
+ *                               then count entries, each
+ *                                 +0  i32 node id
+ *                                 +4  u16 Kafka port
+ *                                 +6  u16 native port
+ *                                 +8  u8  fenced (0 or 1)
+ *                                 +9  u16 host length (1..SIPC_HOST_MAX)
+ *                                 +11 host bytes
+ *                               back to back (no padding).  sluiced lists
+ *                               the unfenced ones in Metadata and reaches
+ *                               partition leaders at their Kafka port.
+ *           reply 0xC7          header only
+ *   0x48    control -> sluiced  PARTITION_STATE: one partition's place in
+ *                               the cluster, after TOPIC_PUT and on every
+ *                               change:
+ *                                 16 u32 topic id
+ *                                 20 i32 partition
+ *                                 24 i32 leader (node id; -1: none)
+ *                                 28 i32 leader epoch
+ *                                 32 i32 partition epoch
+ *                                 36 u8  n replicas, then n i32 node ids
+ *                                    u8  n in-sync, then n i32 node ids
+ *                                    u8  min.insync.replicas
+ *                               (39 + 4 * (replicas + in-sync) bytes).
+ *           reply 0xC8          header only; error UNKNOWN_TOPIC_OR_PARTITION
+ *                               when sluiced has no such partition;
+ *                               FENCED_LEADER_EPOCH (74) for a state
+ *                               older than the one it has (a lower leader
+ *                               epoch, or the same with a lower partition
+ *                               epoch: not applied); INVALID_REQUEST for
+ *                               one it cannot take (an in-sync replica
+ *                               that is not a replica, a leader outside
+ *                               the in-sync set, more than 16 replicas).
+ *                               The same state again is applied again
+ *                               (a no-op), so control may resend.
+ *   0x49    sluiced -> control  ALTER_ISR: a partition leader asks for a
+ *                               new in-sync set (Kafka's AlterPartition):
+ *                                 16 u32 topic id
+ *                                 20 i32 partition
+ *                                 24 i32 leader epoch (the leader's)
+ *                                 28 i32 partition epoch (the state the
+ *                                        change is made from)
+ *                                 32 u8  n, then n i32 node ids
+ *                               (33 + 4 * n bytes).
+ *           reply 0xC9          header only; error 0 or a Kafka error
+ *                               number (FENCED_LEADER_EPOCH 74,
+ *                               INVALID_UPDATE_VERSION 108, ...).  The
+ *                               new state comes back as PARTITION_STATE;
+ *                               until then the leader keeps its in-sync
+ *                               set.
  *
  * While no control connection is up, sluiced keeps serving the topics it
  * has (it caches the last topic set in <data_dir>/run/topics.cache) and
@@ -93,6 +145,12 @@
  *                      error != 0 and empty;
  *   KAFKA reply        error 0 and a non-empty body, or error != 0 and
  *                      empty.
+ *   BROKERS            count <= SIPC_BROKERS_MAX entries filling the
+ *                      body exactly, each fenced 0 or 1 and host length
+ *                      1..SIPC_HOST_MAX;
+ *   PARTITION_STATE    exactly 39 + 4 * (replicas + in-sync) bytes;
+ *   ALTER_ISR          exactly 33 + 4 * n bytes;
+ *   BROKERS, PARTITION_STATE and ALTER_ISR replies: empty.
  * Decoders check exactly this; they do not judge the values (a topic name,
  * a partition count: the receiver does).
  *
@@ -123,6 +181,9 @@ enum sipc_opcode {
 	SIPC_SYNC_DONE = 0x44,
 	SIPC_ADMIN = 0x45,
 	SIPC_KAFKA = 0x46,
+	SIPC_BROKERS = 0x47,
+	SIPC_PARTITION_STATE = 0x48,
+	SIPC_ALTER_ISR = 0x49,
 };
 
 #define SIPC_HELLO_BYTES 24
@@ -130,6 +191,13 @@ enum sipc_opcode {
 #define SIPC_TOPIC_PUT_BYTES (SN_HEADER_BYTES + SN_TOPIC_ENTRY_BYTES) /* + name */
 #define SIPC_TOPIC_DELETE_BYTES 24 /* + name */
 #define SIPC_COMPACTION_BYTES 40  /* TOPIC_PUT's optional block */
+#define SIPC_BROKERS_BYTES 18      /* + entries */
+#define SIPC_BROKER_ENTRY_BYTES 11 /* + host */
+#define SIPC_BROKERS_MAX 256
+#define SIPC_HOST_MAX 255
+#define SIPC_PARTITION_STATE_BYTES 39 /* + 4 per replica and in-sync id */
+#define SIPC_ALTER_ISR_BYTES 33       /* + 4 per in-sync id */
+#define SIPC_REPLICAS_MAX 255         /* a u8 count */
 
 /* HELLO reply: who answered. */
 struct sipc_hello_reply {
@@ -142,6 +210,39 @@ struct sipc_topic_delete {
 	uint32_t topic_id;
 	const char *name;  /* into the message (decode), not NUL-terminated */
 	uint16_t name_len;
+};
+
+/* One broker of BROKERS. */
+struct sipc_broker {
+	int32_t node_id;
+	uint16_t kafka_port;
+	uint16_t native_port;
+	uint8_t fenced;    /* 1: its session lapsed (docs/cluster.md) */
+	const char *host;  /* into the message (decode), not NUL-terminated */
+	uint16_t host_len;
+};
+
+/* PARTITION_STATE: node ids in the order control gives them. */
+struct sipc_partition_state {
+	uint32_t topic_id;
+	int32_t partition;
+	int32_t leader;          /* -1: no leader */
+	int32_t leader_epoch;
+	int32_t partition_epoch;
+	uint8_t nreplicas, nisr;
+	uint8_t min_isr;         /* min.insync.replicas */
+	int32_t replicas[SIPC_REPLICAS_MAX];
+	int32_t isr[SIPC_REPLICAS_MAX];
+};
+
+/* ALTER_ISR. */
+struct sipc_alter_isr {
+	uint32_t topic_id;
+	int32_t partition;
+	int32_t leader_epoch;
+	int32_t partition_epoch;
+	uint8_t nisr;
+	int32_t isr[SIPC_REPLICAS_MAX];
 };
 
 /* ---- encoders ---- */
@@ -163,6 +264,12 @@ long sipc_encode_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
  * sipc_encode_reply(SIPC_KAFKA, corr, error). */
 long sipc_encode_kafka_reply(uint8_t *buf, size_t cap, uint32_t corr,
 			     const uint8_t *resp, size_t resp_len);
+/* n brokers (n <= SIPC_BROKERS_MAX, hosts 1..SIPC_HOST_MAX bytes, else
+ * -EINVAL). */
+long sipc_encode_brokers(uint8_t *buf, size_t cap, uint32_t corr,
+			 const struct sipc_broker *b, unsigned n);
+long sipc_encode_partition_state(uint8_t *buf, size_t cap, uint32_t corr,
+				 const struct sipc_partition_state *s);
 
 /* sluiced -> control */
 long sipc_encode_hello_reply(uint8_t *buf, size_t cap, uint32_t corr,
@@ -172,9 +279,12 @@ long sipc_encode_admin(uint8_t *buf, size_t cap, uint32_t corr,
 		       const uint8_t *req, size_t req_len);
 long sipc_encode_kafka(uint8_t *buf, size_t cap, uint32_t corr,
 		       const uint8_t *req, size_t req_len);
+long sipc_encode_alter_isr(uint8_t *buf, size_t cap, uint32_t corr,
+			   const struct sipc_alter_isr *a);
 
 /* Either way: a reply with the header alone to a request of opcode (bit 7
- * is set here): TOPIC_PUT / TOPIC_DELETE replies, refusals. */
+ * is set here): TOPIC_PUT / TOPIC_DELETE / BROKERS / PARTITION_STATE /
+ * ALTER_ISR replies, refusals. */
 long sipc_encode_reply(uint8_t *buf, size_t cap, uint8_t opcode,
 		       uint32_t corr, int16_t error);
 
@@ -193,6 +303,12 @@ int sipc_decode_admin_reply(const uint8_t *f, size_t len,
 			    const uint8_t **resp, size_t *resp_len);
 int sipc_decode_kafka_reply(const uint8_t *f, size_t len,
 			    const uint8_t **resp, size_t *resp_len);
+/* Up to SIPC_BROKERS_MAX brokers into out (room for that many); *n
+ * how many.  Hosts point into f. */
+int sipc_decode_brokers(const uint8_t *f, size_t len, struct sipc_broker *out,
+			unsigned *n);
+int sipc_decode_partition_state(const uint8_t *f, size_t len,
+				struct sipc_partition_state *s);
 
 /* sluice-control decodes */
 int sipc_decode_hello_reply(const uint8_t *f, size_t len,
@@ -201,9 +317,12 @@ int sipc_decode_admin(const uint8_t *f, size_t len, const uint8_t **req,
 		      size_t *req_len);
 int sipc_decode_kafka(const uint8_t *f, size_t len, const uint8_t **req,
 		      size_t *req_len);
+int sipc_decode_alter_isr(const uint8_t *f, size_t len,
+			  struct sipc_alter_isr *a);
 
 /* A header-only reply to a request of opcode (without bit 7): the
- * TOPIC_PUT / TOPIC_DELETE replies and refusals.  The error is the
+ * TOPIC_PUT / TOPIC_DELETE / BROKERS / PARTITION_STATE / ALTER_ISR
+ * replies and refusals.  The error is the
  * header's. */
 int sipc_decode_reply(const uint8_t *f, size_t len, uint8_t opcode);
 

@@ -111,6 +111,11 @@ static int dec_put_reply(const uint8_t *f, size_t len)
 	return sipc_decode_reply(f, len, SIPC_TOPIC_PUT);
 }
 
+static int dec_alter_reply(const uint8_t *f, size_t len)
+{
+	return sipc_decode_reply(f, len, SIPC_ALTER_ISR);
+}
+
 static int dec_admin(const uint8_t *f, size_t len)
 {
 	const uint8_t *b;
@@ -137,6 +142,25 @@ static int dec_kafka_reply(const uint8_t *f, size_t len)
 	const uint8_t *b;
 	size_t n;
 	return sipc_decode_kafka_reply(f, len, &b, &n);
+}
+
+static int dec_brokers(const uint8_t *f, size_t len)
+{
+	static struct sipc_broker b[SIPC_BROKERS_MAX];
+	unsigned n;
+	return sipc_decode_brokers(f, len, b, &n);
+}
+
+static int dec_partition_state(const uint8_t *f, size_t len)
+{
+	struct sipc_partition_state st;
+	return sipc_decode_partition_state(f, len, &st);
+}
+
+static int dec_alter_isr(const uint8_t *f, size_t len)
+{
+	struct sipc_alter_isr a;
+	return sipc_decode_alter_isr(f, len, &a);
 }
 
 /* ---- layouts ---- */
@@ -303,6 +327,233 @@ static void test_body_layouts(void **state)
 	TL_EQ(sipc_decode_kafka(msg, SIPC_MAX_MESSAGE + 1, &b, &n), BAD);
 }
 
+/* BROKERS: a u16 count, then entries of i32 id, u16 Kafka port, u16
+ * native port, u8 fenced, u16 host length and the host, unpadded. */
+static void test_brokers_layout(void **state)
+{
+	(void)state;
+	const uint8_t body[] = {
+		0, 2,                          /* count */
+		0, 0, 0, 1, 0x23, 0x84, 0x23, 0x85, 0, 0, 9,
+		'1', '2', '7', '.', '0', '.', '0', '.', '1',
+		0, 0, 0, 2, 0x23, 0xE8, 0x23, 0xE9, 1, 0, 2, 'h', '2',
+	};
+	uint8_t want[16 + sizeof(body)];
+	header(want, 0x47, sizeof(want), 21, 0);
+	memcpy(want + 16, body, sizeof(body));
+	struct sipc_broker b[2] = {
+		{ 1, 9092, 9093, 0, "127.0.0.1", 9 },
+		{ 2, 9192, 9193, 1, "h2", 2 },
+	}, back[SIPC_BROKERS_MAX];
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 21, b, 2), sizeof(want));
+	TL_OK(memcmp(msg, want, sizeof(want)));
+	unsigned n = 0;
+	TL_OK(sipc_decode_brokers(want, sizeof(want), back, &n));
+	TL_EQ(n, 2);
+	TL_EQ(back[0].node_id, 1);
+	TL_EQ(back[0].kafka_port, 9092);
+	TL_EQ(back[0].native_port, 9093);
+	TL_EQ(back[0].fenced, 0);
+	TL_EQ(back[0].host_len, 9);
+	TL_TRUE(back[0].host == (const char *)want + 16 + 2 + 11);
+	TL_EQ(back[1].node_id, 2);
+	TL_EQ(back[1].kafka_port, 9192);
+	TL_EQ(back[1].fenced, 1);
+	TL_OK(memcmp(back[1].host, "h2", 2));
+	TL_EQ(sipc_encode_brokers(msg, sizeof(want) - 1, 21, b, 2), -ENOBUFS);
+	/* none at all: an empty list */
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 3, b, 0), 18);
+	TL_OK(sipc_decode_brokers(msg, 18, back, &n));
+	TL_EQ(n, 0);
+	/* values the layout cannot carry */
+	b[1].fenced = 2;
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 3, b, 2), -EINVAL);
+	b[1].fenced = 0;
+	b[1].host_len = 0;
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 3, b, 2), -EINVAL);
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 3, b,
+				  SIPC_BROKERS_MAX + 1), -EINVAL);
+	/* the most brokers with the longest hosts do not fit a message */
+	static struct sipc_broker many[SIPC_BROKERS_MAX];
+	static char host[SIPC_HOST_MAX];
+	memset(host, 'h', sizeof(host));
+	for (unsigned i = 0; i < SIPC_BROKERS_MAX; i++)
+		many[i] = (struct sipc_broker){ (int32_t)i, 1, 2, 0, host,
+						SIPC_HOST_MAX };
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 3, many,
+				  SIPC_BROKERS_MAX), -EMSGSIZE);
+	for (unsigned i = 0; i < SIPC_BROKERS_MAX; i++)
+		many[i].host_len = 16;
+	long len = sipc_encode_brokers(msg, sizeof(msg), 3, many,
+				       SIPC_BROKERS_MAX);
+	TL_EQ(len, 18 + SIPC_BROKERS_MAX * (11 + 16));
+	TL_OK(sipc_decode_brokers(msg, (size_t)len, back, &n));
+	TL_EQ(n, SIPC_BROKERS_MAX);
+	TL_EQ(back[255].node_id, 255);
+}
+
+static void test_partition_state_layout(void **state)
+{
+	(void)state;
+	const uint8_t body[] = {
+		0, 0, 0, 7,              /* topic id */
+		0, 0, 0, 2,              /* partition */
+		0, 0, 0, 3,              /* leader */
+		0, 0, 0, 5,              /* leader epoch */
+		0, 0, 1, 0,              /* partition epoch 256 */
+		3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, /* replicas */
+		2, 0, 0, 0, 3, 0, 0, 0, 1,             /* in-sync */
+		2,                       /* min.insync.replicas */
+	};
+	uint8_t want[16 + sizeof(body)];
+	header(want, 0x48, sizeof(want), 8, 0);
+	memcpy(want + 16, body, sizeof(body));
+	TL_EQ(sizeof(want), SIPC_PARTITION_STATE_BYTES + 4 * 5);
+	struct sipc_partition_state st = {
+		.topic_id = 7, .partition = 2, .leader = 3, .leader_epoch = 5,
+		.partition_epoch = 256, .nreplicas = 3, .nisr = 2,
+		.min_isr = 2, .replicas = { 1, 2, 3 }, .isr = { 3, 1 },
+	}, back;
+	TL_EQ(sipc_encode_partition_state(msg, sizeof(msg), 8, &st),
+	      sizeof(want));
+	TL_OK(memcmp(msg, want, sizeof(want)));
+	memset(&back, 0xa5, sizeof(back));
+	TL_OK(sipc_decode_partition_state(want, sizeof(want), &back));
+	TL_EQ(back.topic_id, 7);
+	TL_EQ(back.partition, 2);
+	TL_EQ(back.leader, 3);
+	TL_EQ(back.leader_epoch, 5);
+	TL_EQ(back.partition_epoch, 256);
+	TL_EQ(back.nreplicas, 3);
+	TL_EQ(back.replicas[0], 1);
+	TL_EQ(back.replicas[2], 3);
+	TL_EQ(back.nisr, 2);
+	TL_EQ(back.isr[0], 3);
+	TL_EQ(back.isr[1], 1);
+	TL_EQ(back.min_isr, 2);
+	TL_EQ(sipc_encode_partition_state(msg, sizeof(want) - 1, 8, &st),
+	      -ENOBUFS);
+	/* no leader, no replicas at all: the smallest */
+	st = (struct sipc_partition_state){ .topic_id = 1, .leader = -1,
+					    .leader_epoch = -1 };
+	TL_EQ(sipc_encode_partition_state(msg, sizeof(msg), 8, &st), 39);
+	TL_OK(sipc_decode_partition_state(msg, 39, &back));
+	TL_EQ(back.leader, -1);
+	TL_EQ(back.nreplicas, 0);
+	TL_EQ(back.nisr, 0);
+	/* the largest */
+	st.nreplicas = st.nisr = SIPC_REPLICAS_MAX;
+	for (int i = 0; i < SIPC_REPLICAS_MAX; i++)
+		st.replicas[i] = st.isr[i] = i;
+	TL_EQ(sipc_encode_partition_state(msg, sizeof(msg), 8, &st),
+	      39 + 8 * SIPC_REPLICAS_MAX);
+	TL_OK(sipc_decode_partition_state(msg, 39 + 8 * SIPC_REPLICAS_MAX,
+					  &back));
+	TL_EQ(back.isr[254], 254);
+}
+
+static void test_alter_isr_layout(void **state)
+{
+	(void)state;
+	const uint8_t body[] = {
+		0, 0, 0, 7,              /* topic id */
+		0, 0, 0, 1,              /* partition */
+		0, 0, 0, 4,              /* leader epoch */
+		0xFF, 0xFF, 0xFF, 0xFE,  /* partition epoch -2 (the receiver
+					    judges it) */
+		2, 0, 0, 0, 1, 0, 0, 0, 3,
+	};
+	uint8_t want[16 + sizeof(body)];
+	header(want, 0x49, sizeof(want), 30, 0);
+	memcpy(want + 16, body, sizeof(body));
+	struct sipc_alter_isr a = { .topic_id = 7, .partition = 1,
+				    .leader_epoch = 4, .partition_epoch = -2,
+				    .nisr = 2, .isr = { 1, 3 } }, back;
+	TL_EQ(sipc_encode_alter_isr(msg, sizeof(msg), 30, &a), sizeof(want));
+	TL_OK(memcmp(msg, want, sizeof(want)));
+	TL_OK(sipc_decode_alter_isr(want, sizeof(want), &back));
+	TL_EQ(back.topic_id, 7);
+	TL_EQ(back.partition, 1);
+	TL_EQ(back.leader_epoch, 4);
+	TL_EQ(back.partition_epoch, -2);
+	TL_EQ(back.nisr, 2);
+	TL_EQ(back.isr[0], 1);
+	TL_EQ(back.isr[1], 3);
+	TL_EQ(sipc_encode_alter_isr(msg, sizeof(want) - 1, 30, &a), -ENOBUFS);
+	/* the reply: header only, with control's error */
+	uint8_t r[16];
+	header(r, 0xC9, 16, 30, 108);
+	TL_EQ(sipc_encode_reply(msg, sizeof(msg), SIPC_ALTER_ISR, 30, 108), 16);
+	TL_OK(memcmp(msg, r, 16));
+	TL_OK(sipc_decode_reply(r, 16, SIPC_ALTER_ISR));
+}
+
+/* Counts that say more or less than the bytes hold. */
+static void test_cluster_refusals(void **state)
+{
+	(void)state;
+	static struct sipc_broker back[SIPC_BROKERS_MAX];
+	struct sipc_broker b[2] = {
+		{ 1, 9092, 9093, 0, "a", 1 }, { 2, 9192, 9193, 0, "bb", 2 },
+	};
+	unsigned n;
+	long len = sipc_encode_brokers(msg, sizeof(msg), 1, b, 2);
+	TL_EQ(len, 18 + 12 + 13);
+	msg[17] = 1; /* one entry, bytes after it */
+	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
+	msg[17] = 3; /* three, two there */
+	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
+	msg[17] = 2;
+	msg[18 + 8] = 2; /* fenced 2 */
+	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
+	msg[18 + 8] = 0;
+	msg[18 + 10] = 0; /* host length 0 */
+	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
+	msg[18 + 10] = 2; /* longer than it is: the next entry shifts */
+	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
+	msg[18 + 10] = 1;
+	msg[18 + 12 + 10] = 3; /* the last host runs past the end */
+	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
+	msg[18 + 12 + 10] = 2;
+	TL_OK(sipc_decode_brokers(msg, (size_t)len, back, &n));
+	/* a count above the limit */
+	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 1, b, 0), 18);
+	msg[16] = 0x01;
+	msg[17] = 0x01; /* 257 */
+	TL_EQ(sipc_decode_brokers(msg, 18, back, &n), BAD);
+
+	struct sipc_partition_state st = {
+		.topic_id = 1, .leader = 1, .nreplicas = 2, .nisr = 1,
+		.replicas = { 1, 2 }, .isr = { 1 }, .min_isr = 1 }, sb;
+	len = sipc_encode_partition_state(msg, sizeof(msg), 1, &st);
+	TL_EQ(len, 39 + 12);
+	msg[36] = 3; /* replicas: the in-sync count read from elsewhere */
+	TL_EQ(sipc_decode_partition_state(msg, (size_t)len, &sb), BAD);
+	msg[36] = 1;
+	TL_EQ(sipc_decode_partition_state(msg, (size_t)len, &sb), BAD);
+	msg[36] = 2;
+	msg[37 + 8] = 2; /* in-sync */
+	TL_EQ(sipc_decode_partition_state(msg, (size_t)len, &sb), BAD);
+	msg[37 + 8] = 0;
+	TL_EQ(sipc_decode_partition_state(msg, (size_t)len, &sb), BAD);
+	msg[37 + 8] = 1;
+	msg[36] = 255; /* more replicas than the message holds */
+	TL_EQ(sipc_decode_partition_state(msg, (size_t)len, &sb), BAD);
+	msg[36] = 2;
+	TL_OK(sipc_decode_partition_state(msg, (size_t)len, &sb));
+
+	struct sipc_alter_isr a = { .topic_id = 1, .nisr = 2,
+				    .isr = { 1, 2 } }, ab;
+	len = sipc_encode_alter_isr(msg, sizeof(msg), 1, &a);
+	TL_EQ(len, 33 + 8);
+	msg[32] = 3;
+	TL_EQ(sipc_decode_alter_isr(msg, (size_t)len, &ab), BAD);
+	msg[32] = 1;
+	TL_EQ(sipc_decode_alter_isr(msg, (size_t)len, &ab), BAD);
+	msg[32] = 2;
+	TL_OK(sipc_decode_alter_isr(msg, (size_t)len, &ab));
+}
+
 /* ---- refusals common to every message ---- */
 
 struct kind {
@@ -416,6 +667,31 @@ static void test_refusals_common(void **state)
 			   (size_t)sipc_encode_kafka_reply(msg, sizeof(msg), 1,
 							   inner,
 							   sizeof(inner)) };
+	refusals(&k);
+	struct sipc_broker br[2] = { { 1, 9092, 9093, 0, "a", 1 },
+				     { 2, 9192, 9193, 1, "host2", 5 } };
+	k = (struct kind){ "BROKERS", dec_brokers, 1,
+			   (size_t)sipc_encode_brokers(msg, sizeof(msg), 1, br,
+						       2) };
+	refusals(&k);
+	struct sipc_partition_state st = {
+		.topic_id = 1, .partition = 3, .leader = 2, .leader_epoch = 1,
+		.nreplicas = 3, .nisr = 2, .min_isr = 2,
+		.replicas = { 1, 2, 3 }, .isr = { 2, 3 } };
+	k = (struct kind){ "PARTITION_STATE", dec_partition_state, 1,
+			   (size_t)sipc_encode_partition_state(msg,
+							       sizeof(msg), 1,
+							       &st) };
+	refusals(&k);
+	struct sipc_alter_isr ai = { .topic_id = 1, .leader_epoch = 1,
+				     .nisr = 2, .isr = { 2, 3 } };
+	k = (struct kind){ "ALTER_ISR", dec_alter_isr, 1,
+			   (size_t)sipc_encode_alter_isr(msg, sizeof(msg), 1,
+							 &ai) };
+	refusals(&k);
+	k = (struct kind){ "ALTER_ISR reply", dec_alter_reply, 1,
+			   (size_t)sipc_encode_reply(msg, sizeof(msg),
+						     SIPC_ALTER_ISR, 1, 0) };
 	refusals(&k);
 }
 
@@ -554,6 +830,10 @@ int main(void)
 		cmocka_unit_test(test_topic_delete_layout),
 		cmocka_unit_test(test_header_only_layouts),
 		cmocka_unit_test(test_body_layouts),
+		cmocka_unit_test(test_brokers_layout),
+		cmocka_unit_test(test_partition_state_layout),
+		cmocka_unit_test(test_alter_isr_layout),
+		cmocka_unit_test(test_cluster_refusals),
 		cmocka_unit_test(test_refusals_common),
 		cmocka_unit_test(test_hello_refusals),
 		cmocka_unit_test(test_topic_refusals),
