@@ -454,7 +454,8 @@ static int recover(struct slog *log)
 	static const uint8_t unknown[16];
 	bool same_boot = !memcmp(rp.boot_id, log->boot_id, sizeof(rp.boot_id)) &&
 			 memcmp(log->boot_id, unknown, sizeof(unknown));
-	log->skip_to = rp.clean || same_boot ? 0 : rp.reserved;
+	log->skip_to = rp.clean || same_boot || log->cfg.keep_offsets ?
+			       0 : rp.reserved;
 	rc = list_segments(log, &bases, &n);
 	if (rc < 0)
 		goto out;
@@ -573,14 +574,15 @@ static int write_rp(struct slog *log, int64_t offset, bool clean)
 }
 
 static int place(struct slog *log, uint8_t *batch, size_t len,
-		 struct slog_append_result *res);
+		 struct slog_append_result *res, bool keep);
 static int drain(struct slog *log);
 static int64_t offset_for_time(struct slog *log, int64_t ts, int64_t start,
 			       int64_t *got);
 static int retain(struct slog *log, bool start_only);
 
-/* Cover [end_offset, skip_to) with empty batches (recovery.c says why). */
-static int skip_gap(struct slog *log)
+/* Cover [end_offset, skip_to) with empty batches (recovery.c says why),
+ * of leader epoch epoch. */
+static int skip_gap(struct slog *log, int32_t epoch)
 {
 	uint8_t b[RB_HEADER_BYTES];
 	while (log->skip_to > log->end_offset) {
@@ -600,7 +602,8 @@ static int skip_gap(struct slog *log)
 		rb_put32(b + RB_OFF_RECORD_COUNT, 0);
 		rb_put32(b + RB_OFF_CRC, rb_crc32c(b + RB_CRC_START,
 						   sizeof(b) - RB_CRC_START));
-		int rc = place(log, b, sizeof(b), NULL);
+		rb_stamp(b, log->end_offset, epoch);
+		int rc = place(log, b, sizeof(b), NULL, true);
 		if (rc < 0)
 			return rc;
 		log->st.skipped_offsets += (uint64_t)gap;
@@ -718,7 +721,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 			  "the last unclean stop and are not in the log; "
 			  "continuing at %lld", (long long)log->end_offset,
 			  (long long)log->skip_to - 1, (long long)log->skip_to);
-		rc = skip_gap(log);
+		rc = skip_gap(log, log->cfg.leader_epoch);
 		/* the pool is spent by logs whose data is not durable yet:
 		 * let the writer make some (bounded) */
 		for (unsigned i = 0; rc == SL_EFULL && i < 10000; i++) {
@@ -727,7 +730,7 @@ int slog_open(struct swriter *w, const char *base_dir,
 				rc = wr;
 				break;
 			}
-			rc = skip_gap(log);
+			rc = skip_gap(log, log->cfg.leader_epoch);
 		}
 		if (rc < 0)
 			goto fail_wfd;
@@ -803,11 +806,51 @@ static int append(struct slog *log, uint8_t *batch, size_t len,
 		return SL_EFULL; /* rollback pending: retry after it */
 	}
 	if (log->skip_to > log->end_offset) {
-		rc = skip_gap(log);
+		rc = skip_gap(log, log->cfg.leader_epoch);
 		if (rc < 0)
 			return rc;
 	}
-	return place(log, batch, len, res);
+	return place(log, batch, len, res, false);
+}
+
+int slog_append_replica(struct slog *log, uint8_t *batch, size_t len,
+			struct slog_append_result *res)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	if (len > log->cfg.batch_max_bytes) {
+		log->st.rejected_batches++;
+		return SL_ETOOBIG;
+	}
+	int rc = check_shape(batch, len);
+	if (rc < 0) {
+		log->st.rejected_batches++;
+		return rc;
+	}
+	int64_t base = (int64_t)rb_be64(batch + RB_OFF_BASE_OFFSET);
+	int32_t epoch = (int32_t)rb_be32(batch + RB_OFF_LEADER_EPOCH);
+	if (base < log->end_offset || base >= SLOG_OFFSET_MAX ||
+	    base - log->end_offset > SLOG_SKIP_MAX)
+		return SL_EOFFSET;
+	if (log->failed) {
+		log->st.full_errors++;
+		return SL_EFULL; /* rollback pending: retry after it */
+	}
+	/* the leader's offsets: nothing of ours is skipped (keep_offsets),
+	 * and a gap before its batch is covered like a skip */
+	if (base > log->end_offset) {
+		log->skip_to = base;
+		rc = skip_gap(log, epoch);
+		if (rc < 0)
+			return rc;
+	}
+	assert(log->end_offset == base);
+	return place(log, batch, len, res, true);
+}
+
+void slog_set_leader_epoch(struct slog *log, int32_t epoch)
+{
+	log->cfg.leader_epoch = epoch;
 }
 
 /* Newest append not yet written: (end position, end offset). */
@@ -825,9 +868,10 @@ static void wq_push(struct slog *log, uint64_t pos, int64_t off)
 }
 
 /* Append a batch that passed its checks: roll if due, reserve offsets,
- * stamp, copy into the write buffer, index. */
+ * stamp (unless keep: its base offset is the end offset already and its
+ * epoch is kept), copy into the write buffer, index. */
 static int place(struct slog *log, uint8_t *batch, size_t len,
-		 struct slog_append_result *res)
+		 struct slog_append_result *res, bool keep)
 {
 	int rc;
 	struct sseg *s = active(log);
@@ -879,7 +923,10 @@ static int place(struct slog *log, uint8_t *batch, size_t len,
 	/* the copy stays inside the buffer's room, and the ring never
 	 * overwrites bytes not yet written */
 	assert(log->end_pos + len <= room && log->end_pos >= log->written_pos);
-	rb_stamp(batch, base, log->cfg.leader_epoch);
+	if (keep)
+		assert((int64_t)rb_be64(batch + RB_OFF_BASE_OFFSET) == base);
+	else
+		rb_stamp(batch, base, log->cfg.leader_epoch);
 	memcpy(log->buf->mem + (log->end_pos % log->buf->size), batch, len);
 	rc = slog_index_batch(log, s, log->end_pos, batch);
 	if (rc < 0)
@@ -1142,7 +1189,7 @@ static int rollback(struct slog *log, int err)
 	/* offsets written before the cut may have been answered (acks=1):
 	 * the next append skips past them; what was never written was
 	 * never answered and is given again */
-	if (log->written_offset > log->skip_to)
+	if (log->written_offset > log->skip_to && !log->cfg.keep_offsets)
 		log->skip_to = log->written_offset;
 	if (log->skip_to > log->durable_offset && !log->rp_force_skip) {
 		/* the file no longer holds them: a crash before the empty

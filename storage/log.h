@@ -110,7 +110,14 @@ struct slog_config {
 	uint32_t write_chunk_bytes;  /* submit full blocks once this many are
 					pending; default 256 KiB */
 	enum slog_prepare prepare;   /* default RECYCLE: docs/storage.md */
-	int32_t leader_epoch;        /* stamped into every appended batch */
+	int32_t leader_epoch;        /* stamped into every appended batch
+					(slog_set_leader_epoch changes it) */
+	/* A replicated partition's log (a cluster): its offsets come from
+	 * the partition's leader, which gives again what this log lost.  At
+	 * an unclean stop or a rollback the offsets handed out and lost are
+	 * not skipped (recovery.c): the next append takes them.  Default
+	 * 0: skipped, so that no offset is given to two batches. */
+	uint8_t keep_offsets;
 
 	/* Called from swriter_do_work()/swriter_wait() when the durable
 	 * offset advances (err == 0: every offset < durable_end is on disk)
@@ -249,6 +256,22 @@ int slog_append(struct slog *log, uint8_t *batch, size_t len,
  */
 int slog_append_validated(struct slog *log, uint8_t *batch, size_t len,
 			  struct slog_append_result *res);
+
+/*
+ * A follower's append: the batch (rb_validate()d by the caller) keeps its
+ * base offset and partition leader epoch, the leader's.  Its base offset
+ * must be at or past slog_end_offset(); offsets in between (the leader's
+ * log starts later, or has none there) are covered by one empty batch of
+ * the batch's epoch, as after a rollback, so that the segment stays
+ * contiguous.  Returns as slog_append_validated(), and SL_EOFFSET when
+ * the base offset is below the end (nothing is written).
+ */
+int slog_append_replica(struct slog *log, uint8_t *batch, size_t len,
+			struct slog_append_result *res);
+
+/* The leader epoch stamped into the batches appended from now on (a new
+ * leader, or this log's partition led by another epoch). */
+void slog_set_leader_epoch(struct slog *log, int32_t epoch);
 
 /* Ask for an fdatasync now, whatever the policy; it is submitted by the
  * next swriter_do_work().  Returns 0 or SL_ECLOSED. */

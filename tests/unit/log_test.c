@@ -509,6 +509,65 @@ static void test_truncate(void **state)
 	fx_check(f);
 }
 
+/* A follower's appends keep the leader's offsets and epochs; a gap is
+ * covered by one empty batch of the next batch's epoch; below the end is
+ * refused; the log reopens as it was; slog_set_leader_epoch changes what
+ * later leader appends carry. */
+static void test_append_replica(void **state)
+{
+	struct fx *f = *state;
+	struct slog_append_result res;
+	uint8_t *rb = f->rbuf;
+	fx_open(f);
+	long n = tl_make_sized(f->batch, 1000, 4, 1, 0);
+	TL_EQ(n, 1000);
+	rb_stamp(f->batch, 0, 3);
+	TL_OK(slog_append_replica(f->log, f->batch, (size_t)n, &res));
+	TL_EQ(res.base_offset, 0);
+	TL_EQ(res.last_offset, 3);
+	/* the next one 10 offsets further, epoch 5 */
+	rb_stamp(f->batch, 14, 5);
+	TL_OK(slog_append_replica(f->log, f->batch, (size_t)n, &res));
+	TL_EQ(res.base_offset, 14);
+	TL_EQ(slog_end_offset(f->log), 18);
+	/* below the end: refused, nothing written */
+	rb_stamp(f->batch, 17, 5);
+	TL_EQ(slog_append_replica(f->log, f->batch, (size_t)n, &res), SL_EOFFSET);
+	rb_stamp(f->batch, 0, 5);
+	TL_EQ(slog_append_replica(f->log, f->batch, (size_t)n, &res), SL_EOFFSET);
+	TL_EQ(slog_end_offset(f->log), 18);
+	for (int round = 0; round < 2; round++) {
+		TL_OK(slog_sync(f->log));
+		ssize_t got = slog_read_copy(f->log, 0, 1u << 20,
+					     slog_end_offset(f->log), rb,
+					     TL_READ_CAP);
+		TL_EQ(got, 1000 + RB_HEADER_BYTES + 1000);
+		struct rb_header h;
+		rb_header_decode(rb, &h);
+		TL_EQ(h.base_offset, 0);
+		TL_EQ(h.leader_epoch, 3);
+		rb_header_decode(rb + 1000, &h);   /* the gap's empty batch */
+		TL_EQ(h.base_offset, 4);
+		TL_EQ(h.last_offset_delta, 9);
+		TL_EQ(h.record_count, 0);
+		TL_EQ(h.leader_epoch, 5);
+		rb_header_decode(rb + 1000 + RB_HEADER_BYTES, &h);
+		TL_EQ(h.base_offset, 14);
+		TL_EQ(h.leader_epoch, 5);
+		fx_reopen(f); /* recovery keeps it all */
+		TL_EQ(slog_end_offset(f->log), 18);
+	}
+	/* a leader's appends from here: its epoch stamped */
+	slog_set_leader_epoch(f->log, 9);
+	n = tl_make_sized(f->batch, 500, 2, 2, 0);
+	TL_OK(slog_append(f->log, f->batch, (size_t)n, &res));
+	TL_EQ(res.base_offset, 18);
+	TL_OK(slog_sync(f->log));
+	TL_EQ(slog_read_copy(f->log, 18, 1u << 20, slog_end_offset(f->log), rb,
+			     TL_READ_CAP), 500);
+	TL_EQ((int32_t)rb_be32(rb + RB_OFF_LEADER_EPOCH), 9);
+}
+
 /* ---- timestamps ---- */
 
 static void test_offset_for_time(void **state)
@@ -1169,6 +1228,7 @@ int main(void)
 		T(test_retention_by_time),
 		T(test_retention_by_size),
 		T(test_truncate),
+		T(test_append_replica),
 		T(test_offset_for_time),
 		T(test_max_timestamp),
 		T(test_reopen_clean),
