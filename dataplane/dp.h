@@ -29,7 +29,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "dataplane/cluster.h"
+#include "dataplane/epoch_cache.h"
 #include "dataplane/idem.h"
+#include "dataplane/isr.h"
 #include "dataplane/log.h"
 #include "dataplane/msg.h"
 #include "dataplane/producer_ids.h"
@@ -166,6 +169,16 @@ struct dp_partition {
 				    a pass is due (compacted topics) */
 	struct slog_stats log_stats;
 	uint64_t ring_occupancy;
+	/* the cluster (dataplane/cluster.h): the view main keeps (under
+	 * dp->cluster_lock), and the owner's copy that decides */
+	struct dp_pview view;
+	struct isr_set isr;     /* owner */
+	struct epoch_cache epc; /* owner: the log's leader epochs */
+	int64_t hw;             /* owner: the high watermark */
+	struct dp_msg *rep_pending; /* owner: a follower's append waiting
+				       to be durable */
+	uint64_t alter_after_ns; /* owner: no ALTER_ISR before this */
+	int64_t high_watermark; /* counter copy of hw, read by telemetry */
 };
 
 struct dp_topic {
@@ -253,7 +266,7 @@ struct dp_msg {
 };
 
 struct dp_cmd {
-	int op; /* DPC_OPEN, DPC_CLOSE */
+	int op; /* DPC_OPEN, DPC_CLOSE, DPC_FORGET, DPC_STATE */
 	struct dp_partition *part;
 	int rc;
 	_Atomic int done;
@@ -261,7 +274,9 @@ struct dp_cmd {
 /* DPC_FORGET: the partition of a deleted topic (closed already) leaves
  * the core: its ring is drained one last time and the core keeps no
  * pointer to it (topics.c frees it next). */
-enum { DPC_OPEN = 1, DPC_CLOSE = 2, DPC_FORGET = 3 };
+/* DPC_STATE: the partition's new place in the cluster: the core takes
+ * p->view (main, its only writer, waits meanwhile). */
+enum { DPC_OPEN = 1, DPC_CLOSE = 2, DPC_FORGET = 3, DPC_STATE = 4 };
 
 struct dp_store_core {
 	uint32_t id;
@@ -317,6 +332,17 @@ struct dp {
 	struct dp_msgpool msgpool; /* where messages' bytes come from */
 	struct pid_blocks pids;    /* producer ids (producer_ids.h) */
 	uint64_t start_ms;
+	/* the cluster (cluster.h): brokers and partition views, written
+	 * by main; ALTER_ISR requests, storage cores -> main */
+	pthread_rwlock_t cluster_lock;
+	struct dp_broker *brokers; /* SIPC_BROKERS_MAX, node id order */
+	unsigned nbrokers;
+	struct dp_ring *alter_ring;
+	/* the follower fetcher (fetcher.h): NULL when none runs; its epoch
+	 * moves at the top of each of its cycles, as a net core's (topics.c
+	 * waits for it before freeing a deleted topic) */
+	struct dp_fetcher *fetcher;
+	_Atomic uint64_t fetch_epoch;
 };
 
 

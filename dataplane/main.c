@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/fetcher.h"
 #include "dataplane/net.h"
 #include "dataplane/partition_dir.h"
 #include "dataplane/telemetry/rte_bridge.h"
@@ -186,6 +187,8 @@ int main(int argc, char **argv)
 	dp->start_ms = (uint64_t)time(NULL) * 1000;
 	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	rc = dp_ring_create(256, &dp->admin_ring);
+	if (!rc)
+		rc = dp_cluster_init(dp);
 	if (rc || dp->main_wake_fd < 0 || sfd < 0) {
 		dp_log("start-up failed: %s", sl_strerror(rc ? rc : -errno));
 		return 1;
@@ -229,8 +232,13 @@ int main(int argc, char **argv)
 	       dp->cfg.listen_host, dp->udp_port, dp->cfg.listen_host,
 	       dp->tcp_port, dp->cfg.listen_host, dp->kafka_port, dp->nnet,
 	       dp->nstore, dp->cfg.data_dir);
+	if (dp_clustered(dp) && (rc = dp_fetcher_start(dp)) != 0) {
+		dp_log("follower fetcher: %s", sl_strerror(rc));
+		return 1;
+	}
 	rc = dp_control_run(dp, sfd);
 	atomic_store(&dp->stop, 1);
+	dp_fetcher_stop(dp);
 	for (uint32_t i = 0; i < dp->nnet; i++)
 		dp_net_join(dp, i);
 	for (uint32_t i = 0; i < dp->nstore; i++)

@@ -30,7 +30,14 @@ enum dp_op {
 	DP_PRODUCERS,      /* storage core: its idempotent producers */
 	DP_WRITE_MARKER,   /* storage core: end a transaction (a control
 			      batch), answered once durable */
+	DP_EPOCH_END,      /* storage core: OffsetForLeaderEpoch */
+	DP_REPLICA_STATE,  /* storage core: a follower's log end and
+			      latest epoch (dataplane/fetcher.c) */
+	DP_REPLICA_TRUNCATE, /* storage core: a follower cuts its log */
+	DP_REPLICA_APPEND, /* storage core: a follower appends what it
+			      fetched, answered once durable */
 };
+#define DP_OP_LAST DP_REPLICA_APPEND
 
 /* DP_PRODUCERS: the share's data area (m->data) holds up to
  * dp_producers.max of these, filled by the storage core; the result's
@@ -65,7 +72,11 @@ struct dp_fetch {
 	uint32_t max_wait_ms;   /* ... at most this long */
 	uint32_t headroom;      /* bytes left free before the records in the
 				   answer buffer (the front-end's header) */
-	uint8_t isolation;      /* 0: up to the durable offset; 1: the end */
+	uint8_t isolation;      /* 0: up to the high watermark; 1: the end */
+	int32_t replica_id;     /* -1: a consumer; a follower's node id:
+				   read to the log end, and its fetch
+				   offset moves the high watermark */
+	int32_t current_leader_epoch; /* -1: not checked */
 	uint8_t read_committed; /* 1 (Kafka's isolation_level 1): up to the
 				   last stable offset, with the aborted
 				   transactions of the range (dp_result) */
@@ -113,6 +124,56 @@ struct dp_delete_records {
 	int64_t offset;
 };
 
+/* Leader epochs (a cluster, docs/cluster.md).  Every request that names
+ * a client's current_leader_epoch is fenced by the storage core against
+ * the partition's state: -1 is not checked, below the partition's
+ * FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH.  A request that
+ * only a leader serves (produce, a consumer's fetch, list offsets, delete
+ * records, markers, epoch end) is answered NOT_LEADER_OR_FOLLOWER on any
+ * other replica. */
+
+/* Kafka's OffsetForLeaderEpoch for one partition: where epoch ends here
+ * (dataplane/epoch_cache.h epc_end_offset_for).  Result: offset = the end
+ * offset, timestamp = the epoch found (both -1: undefined). */
+struct dp_epoch_end {
+	int32_t epoch;
+	int32_t current_leader_epoch;
+	int32_t replica_id;     /* -1: a consumer (must ask the leader);
+				   a follower may ask any replica */
+};
+
+/* DP_REPLICA_STATE (no arguments): result log_end_offset, high_watermark
+ * (what the follower knows of it), log_start_offset, and offset = the
+ * latest leader epoch in the log (-1: none). */
+
+/* DP_REPLICA_TRUNCATE: cut a follower's log where the leader's answer
+ * to OffsetForLeaderEpoch for our latest epoch says
+ * (epoch_cache.h epc_truncation_point).  Result: offset = the log end
+ * after the cut, complete = 1 when fetching may start there (0: ask the
+ * leader again with the new latest epoch).  NOT_LEADER_OR_FOLLOWER when
+ * this node leads the partition, FENCED_LEADER_EPOCH when the partition
+ * is at another leader epoch than state_epoch. */
+struct dp_replica_truncate {
+	int32_t state_epoch;    /* the leader epoch the fetcher follows */
+	int32_t leader_epoch;   /* the leader's answer */
+	int64_t leader_end;
+};
+
+/* DP_REPLICA_APPEND: the batches in m->req (m->req_len bytes, whole
+ * batches, each rb_validate()d by the fetcher), fetched from the leader at
+ * fetch_offset, appended with the leader's offsets and epochs; batches
+ * wholly below the log end are skipped.  Answered once durable: result
+ * log_end_offset = the new log end.  Errors: NOT_LEADER_OR_FOLLOWER and
+ * FENCED_LEADER_EPOCH as DP_REPLICA_TRUNCATE; OFFSET_OUT_OF_RANGE when
+ * fetch_offset is not the log end (fetch again from it);
+ * KAFKA_STORAGE_ERROR when the write failed. */
+struct dp_replica_append {
+	int32_t state_epoch;
+	int64_t fetch_offset;
+	int64_t leader_hw;      /* the leader's high watermark */
+	int64_t leader_start;   /* the leader's log start */
+};
+
 /* A request for control: the client's bytes in m->req, of protocol. */
 enum dp_admin_protocol { DP_ADMIN_NATIVE = 1, DP_ADMIN_KAFKA = 2 };
 struct dp_admin {
@@ -143,6 +204,9 @@ struct dp_result {
 	 * aborted NULL) otherwise.  Valid as long as m->resp. */
 	struct dp_aborted_txn *aborted;
 	uint32_t naborted;
+	/* the partition's leader epoch (fetch, list offsets, produce) */
+	int32_t leader_epoch;
+	uint8_t complete;       /* DP_REPLICA_TRUNCATE */
 };
 
 #endif

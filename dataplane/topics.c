@@ -272,6 +272,7 @@ static int topic_open(struct dp *dp, const struct sn_topic_info *ti,
 		p->index = i;
 		p->core = core_of(dp, t->id, i);
 		atomic_init(&p->ring, NULL);
+		dp_pview_init(dp, &p->view);
 		rc = claim_dir(dp, t, i);
 		if (rc)
 			break;
