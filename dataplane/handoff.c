@@ -78,7 +78,7 @@ int dp_store_submit(struct dp_net *n, struct dp_partition *p,
 {
 	void *obj = m;
 	assert(m->net == n && m->op != DP_ADMIN &&
-	       m->op >= DP_PRODUCE && m->op <= DP_WRITE_MARKER);
+	       m->op >= DP_PRODUCE && m->op <= DP_OP_LAST);
 	m->part = p;
 	struct dp_ring *r = dp_part_ring(n->dp, p);
 	if (!r) {

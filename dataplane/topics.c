@@ -11,7 +11,8 @@
  *   2. each partition is closed on its storage core (DPC_CLOSE: the log
  *      is closed, waiting acks and parked fetches are answered); messages
  *      that still reach its ring are answered UNKNOWN_TOPIC_OR_PARTITION;
- *   3. main waits for every net core to start a new duty cycle (epoch
+ *   3. main waits for every net core (and the follower fetcher,
+ *      fetcher.h) to start a new duty cycle (epoch
  *      moves at the top of each one, and the net core keeps no partition
  *      pointer from one cycle to the next, except in Kafka long-poll
  *      fetches, which check topic_gen before using theirs and look their
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/fetcher.h"
 #include "dataplane/net.h"
 #include "dataplane/partition_dir.h"
 #include "proto/record_batch.h"
@@ -175,6 +177,25 @@ static int net_grace(struct dp *dp)
 {
 	uint64_t e[DP_MAX_NET_CORES];
 	uint32_t nnet = dp->nnet;
+	/* the follower fetcher too (fetcher.h): it keeps no partition
+	 * pointer from one of its cycles to the next */
+	if (dp->fetcher) {
+		uint64_t f = atomic_load_explicit(&dp->fetch_epoch,
+						  memory_order_acquire);
+		for (unsigned i = 0; i < 100000 && dp->fetcher &&
+				     atomic_load_explicit(&dp->fetch_epoch,
+							  memory_order_acquire) == f;
+		     i++) {
+			if (atomic_load_explicit(&dp->stop, memory_order_relaxed))
+				return -ETIMEDOUT;
+			if (i % 100 == 0)
+				dp_fetcher_kick(dp);
+			usleep(100);
+		}
+		if (dp->fetcher && atomic_load_explicit(&dp->fetch_epoch,
+							memory_order_acquire) == f)
+			return -ETIMEDOUT;
+	}
 	if (nnet == 0)
 		return 0; /* no net core runs yet (start-up) */
 	/* acquire: pairs with each net core's release store of its epoch
