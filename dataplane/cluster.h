@@ -3,7 +3,8 @@
  * partition's replicas, leader, leader epoch and in-sync set, as
  * sluice-control pushes them (proto/ipc.h BROKERS, PARTITION_STATE).
  *
- *   - main (control.c) writes both under dp->cluster_lock and hands each
+ *   - main (control.c, from BROKERS and PARTITION_STATE) writes both
+ *     under dp->cluster_lock and hands each
  *     partition's new state to its storage core (DPC_STATE), which keeps
  *     its own copy (dp_partition.isr) and is the one that decides: who
  *     leads, what the high watermark is, who may append;
@@ -63,12 +64,6 @@ int dp_broker_get(struct dp *dp, int32_t node, struct dp_broker *out);
 /* The unfenced brokers, up to cap of them, in node id order (any
  * thread).  Returns how many. */
 unsigned dp_brokers_live(struct dp *dp, struct dp_broker *out, unsigned cap);
-
-/* Main: control's BROKERS / PARTITION_STATE.  0, or a Kafka error for
- * the reply (proto/ipc.h). */
-int dp_cluster_put_brokers(struct dp *dp, const struct sipc_broker *b,
-			   unsigned n);
-int dp_cluster_put_state(struct dp *dp, const struct sipc_partition_state *s);
 
 /* A storage core asks control for a new in-sync set (copied; main sends
  * it).  0, or -ENOBUFS (dropped: the core asks again later). */

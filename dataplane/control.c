@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/fetcher.h"
 #include "proto/ipc.h"
 #include "proto/local_socket.h"
 #include "proto/record_batch.h"
@@ -146,6 +147,118 @@ static void send_admin(struct dp *dp, int cfd)
 	}
 }
 
+/* ---- the cluster's view (cluster.h), from control ---- */
+
+static int broker_cmp(const void *a, const void *b)
+{
+	const struct dp_broker *x = a, *y = b;
+	return (x->node_id > y->node_id) - (x->node_id < y->node_id);
+}
+
+static int put_brokers(struct dp *dp, const struct sipc_broker *b,
+			   unsigned n)
+{
+	if (!dp->brokers || n > SIPC_BROKERS_MAX)
+		return SN_ERR_INVALID_REQUEST;
+	static struct dp_broker next[SIPC_BROKERS_MAX]; /* main only */
+	for (unsigned i = 0; i < n; i++) {
+		if (!b[i].host_len || b[i].host_len > SIPC_HOST_MAX)
+			return SN_ERR_INVALID_REQUEST;
+		next[i] = (struct dp_broker){ .node_id = b[i].node_id,
+					      .kafka_port = b[i].kafka_port,
+					      .native_port = b[i].native_port,
+					      .fenced = b[i].fenced };
+		memcpy(next[i].host, b[i].host, b[i].host_len);
+		next[i].host[b[i].host_len] = '\0';
+	}
+	qsort(next, n, sizeof(next[0]), broker_cmp);
+	for (unsigned i = 1; i < n; i++)
+		if (next[i].node_id == next[i - 1].node_id)
+			return SN_ERR_INVALID_REQUEST;
+	pthread_rwlock_wrlock(&dp->cluster_lock);
+	memcpy(dp->brokers, next, n * sizeof(next[0]));
+	dp->nbrokers = n;
+	pthread_rwlock_unlock(&dp->cluster_lock);
+	dp_fetcher_kick(dp);
+	return 0;
+}
+
+/* s is one that isr_apply would take: nodes in range, none twice, the
+ * in-sync ones and the leader among the replicas. */
+static bool state_valid(const struct sipc_partition_state *s)
+{
+	if (s->nreplicas > DP_REPLICAS_MAX || s->nisr > s->nreplicas)
+		return false;
+	for (unsigned i = 0; i < s->nreplicas; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (s->replicas[i] == s->replicas[j])
+				return false;
+	for (unsigned i = 0; i < s->nisr; i++) {
+		bool found = false;
+		for (unsigned j = 0; j < s->nreplicas; j++)
+			found |= s->isr[i] == s->replicas[j];
+		for (unsigned j = 0; j < i; j++)
+			if (s->isr[i] == s->isr[j])
+				return false;
+		if (!found)
+			return false;
+	}
+	if (s->leader >= 0) {
+		bool found = false;
+		for (unsigned j = 0; j < s->nisr; j++)
+			found |= s->leader == s->isr[j];
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int put_state(struct dp *dp, const struct sipc_partition_state *s)
+{
+	struct dp_partition *p = dp_partition_get(dp, s->topic_id,
+						  s->partition);
+	if (!p)
+		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	if (!state_valid(s))
+		return SN_ERR_INVALID_REQUEST;
+	/* main is the view's only writer: reading it needs no lock */
+	if (s->leader_epoch < p->view.leader_epoch ||
+	    (s->leader_epoch == p->view.leader_epoch &&
+	     s->partition_epoch < p->view.partition_epoch))
+		return 74; /* FENCED_LEADER_EPOCH: older than what we have */
+	struct dp_pview v = { .leader = s->leader,
+			      .leader_epoch = s->leader_epoch,
+			      .partition_epoch = s->partition_epoch,
+			      .nreplicas = s->nreplicas,
+			      .nisr = s->nisr,
+			      .min_isr = s->min_isr ? s->min_isr : 1 };
+	memcpy(v.replicas, s->replicas, s->nreplicas * sizeof(int32_t));
+	memcpy(v.isr, s->isr, s->nisr * sizeof(int32_t));
+	pthread_rwlock_wrlock(&dp->cluster_lock);
+	p->view = v;
+	pthread_rwlock_unlock(&dp->cluster_lock);
+	int rc = dp_store_cmd(dp, p->core, DPC_STATE, p);
+	dp_fetcher_kick(dp);
+	return rc < 0 ? SN_ERR_INVALID_REQUEST : 0;
+}
+
+/* The storage cores' in-sync set changes, to control. */
+static void send_alter_isr(struct dp *dp, int cfd)
+{
+	struct sipc_alter_isr a;
+	/* bounded: the queue's slots */
+	for (unsigned i = 0; i < 1024 && dp_cluster_next_alter(dp, &a); i++) {
+		if (cfd < 0)
+			continue; /* dropped: the core asks again */
+		uint8_t buf[SIPC_ALTER_ISR_BYTES + 4 * SIPC_REPLICAS_MAX];
+		long len = sipc_encode_alter_isr(buf, sizeof(buf), 0, &a);
+		if (len < 0 ||
+		    send(cfd, buf, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len)
+			dp_log("control: in-sync set change of topic %u "
+			       "partition %d not sent", a.topic_id, a.partition);
+	}
+}
+
 /* Send a reply of len bytes (an encoder's result) to control. */
 static void send_reply(int cfd, const uint8_t *buf, long len)
 {
@@ -218,6 +331,34 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 		atomic_store_explicit(&dp->control_synced, 1,
 				      memory_order_release);
 		dp_log("control: synchronised");
+		return 0;
+	case SIPC_BROKERS: {
+		static struct sipc_broker b[SIPC_BROKERS_MAX];
+		unsigned nb = 0;
+		int rc = sipc_decode_brokers(f, len, b, &nb);
+		if (rc == 0)
+			rc = put_brokers(dp, b, nb);
+		else
+			rc = SN_ERR_INVALID_REQUEST;
+		reply(cfd, SIPC_BROKERS, h.corr, (int16_t)rc);
+		return 0;
+	}
+	case SIPC_PARTITION_STATE: {
+		struct sipc_partition_state ps;
+		int rc = sipc_decode_partition_state(f, len, &ps);
+		if (rc == 0)
+			rc = put_state(dp, &ps);
+		else
+			rc = SN_ERR_INVALID_REQUEST;
+		reply(cfd, SIPC_PARTITION_STATE, h.corr, (int16_t)rc);
+		return 0;
+	}
+	case SIPC_ALTER_ISR | SN_RESPONSE:
+		/* the new state, if any, comes as PARTITION_STATE; the
+		 * leader asks again later when refused */
+		if (h.error)
+			dp_log("control: in-sync set change refused: %s",
+			       sn_error_name(h.error));
 		return 0;
 	case SIPC_ADMIN | SN_RESPONSE:
 	case SIPC_KAFKA | SN_RESPONSE: {
@@ -308,6 +449,7 @@ int dp_control_run(struct dp *dp, int signal_fd)
 			}
 		}
 		send_admin(dp, cfd);
+		send_alter_isr(dp, cfd);
 		if (cfd >= 0 && pfd[3].revents) {
 			int drop = 0;
 			for (unsigned k = 0; k < 64; k++) {

@@ -240,6 +240,9 @@ struct dp_msg {
 		struct dp_admin admin;
 		struct dp_delete_records del;
 		struct dp_write_marker marker;
+		struct dp_epoch_end epoch_end;
+		struct dp_replica_truncate rtrunc;
+		struct dp_replica_append rappend;
 	} rq;
 	struct dp_result res;
 	uint8_t *req;           /* produce: the batch; admin: the request */
@@ -343,6 +346,7 @@ struct dp {
 	 * waits for it before freeing a deleted topic) */
 	struct dp_fetcher *fetcher;
 	_Atomic uint64_t fetch_epoch;
+	int fetch_wake_fd;         /* wakes it (set while it runs) */
 };
 
 

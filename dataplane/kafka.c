@@ -67,6 +67,7 @@
 /* Kafka error codes the native table (proto/native.h) has no name for. */
 #define KX_ERR_UNSUPPORTED_COMPRESSION_TYPE 76
 #define KX_ERR_UNKNOWN_TOPIC_ID 100
+#define KX_ERR_LEADER_NOT_AVAILABLE 5
 #define KX_CODEC_ZSTD 4 /* a batch's attributes & RB_ATTR_COMPRESSION_MASK */
 
 /* A partition named by a Produce, Fetch or ListOffsets request. */
@@ -82,8 +83,11 @@ struct kx_part {
 	int64_t lso;            /* fetch: the last stable offset */
 	uint32_t max_bytes;     /* fetch: partition_max_bytes */
 	int32_t max_offsets;    /* list v0: max_num_offsets */
-	int64_t seen;           /* fetch: the partition's durable offset
-				   when it was last read */
+	int64_t seen;           /* fetch: the partition's high watermark
+				   (a follower: log end) when it was last
+				   read */
+	int32_t cle;            /* the client's current_leader_epoch, -1 */
+	int32_t leader_epoch;   /* the partition's, as its core answered */
 	struct dp_msg *sub;     /* fetch: the answered share (its records) */
 };
 
@@ -111,6 +115,7 @@ struct kx_req {
 	int32_t max_wait_ms, min_bytes, max_bytes;
 	int16_t error;          /* fetch: the top-level error */
 	int8_t isolation;       /* fetch: the client's isolation_level */
+	int32_t replica_id;     /* fetch: a follower's node id, else -1 */
 	uint8_t by_id;          /* topics named by id (Fetch, Produce v13+) */
 	uint32_t nmarkers;      /* WriteTxnMarkers: its markers (struct
 				   kx_marker), after parts[] */
@@ -328,11 +333,11 @@ static int16_t kx_missing_error(struct kc_str name)
 #define KX_ERR_UNKNOWN_LEADER_EPOCH 75
 #define KX_ERR_UNKNOWN_TOPIC_ID 100
 
-/* The leader epoch of every partition: one node leads them all, always,
- * and storage stamps this epoch into every batch (storage/log.c, the
- * log's leader_epoch).  Metadata, ListOffsets and OffsetForLeaderEpoch
- * answer it. */
-#define KX_LEADER_EPOCH 0
+/* Leader epochs are the partitions' (dataplane/cluster.h): 0 for every
+ * partition of a single broker, control's in a cluster.  Metadata reads
+ * them from the view; ListOffsets, Fetch and OffsetForLeaderEpoch have
+ * the storage core check the client's current_leader_epoch and answer
+ * with the partition's. */
 
 /* Every topic: a null list, or in v0 an empty one (v0 had no null). */
 static bool kx_meta_all(const struct kc_request_header *h,
@@ -389,6 +394,7 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 		.rack = { NULL, -1 },
 	};
 	int32_t node = n->dp->cfg.node_id;
+	bool clustered = dp_clustered(n->dp);
 	uint32_t nt = 0, nparts = 0;
 	size_t bound = 256 + strlen(n->dp->cfg.kafka_advertised_host);
 	const struct kc_metadata_req_topic *want = r->topics.items;
@@ -458,37 +464,84 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 		bound += 64 + (size_t)o->name.len + (size_t)t->partitions * 48;
 	}
 	/* partitions: one array for all topics, in the arena after the
-	 * decoded request */
+	 * decoded request; in a cluster their replica and in-sync lists
+	 * after it */
 	size_t at = (a->used + 7) & ~(size_t)7;
 	struct kc_metadata_partition *ps = (void *)(a->base + at);
-	if ((size_t)nparts * sizeof(*ps) > a->cap - at) {
+	size_t lists = clustered ? (size_t)nparts * 2 * DP_REPLICAS_MAX *
+					   sizeof(int32_t) : 0;
+	if ((size_t)nparts * sizeof(*ps) + lists > a->cap - at) {
 		m->resp_len = 0;
 		m->close_after = 1;
 		dp_conn_deliver(n, m);
 		return;
 	}
+	int32_t *ids = (int32_t *)(void *)(ps + nparts);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < nt; i++) {
 		struct kc_metadata_topic *o = &tops[i];
 		if (o->error_code)
 			continue;
 		o->partitions.items = &ps[k];
+		struct dp_topic *t = clustered ? dp_topic_by_id(n->dp,
+			sl_topic_uuid_id(o->topic_id.b)) : NULL;
 		for (int32_t j = 0; j < o->partitions.count; j++, k++) {
 			ps[k] = (struct kc_metadata_partition){
 				.partition_index = j,
 				.leader_id = node,
-				.leader_epoch = KX_LEADER_EPOCH,
+				.leader_epoch = 0,
 				.replica_nodes = { &n->dp->cfg.node_id, 1 },
 				.isr_nodes = { &n->dp->cfg.node_id, 1 },
 				.offline_replicas = { NULL, 0 },
 			};
+			if (!clustered)
+				continue;
+			struct dp_pview v;
+			if (t && j < t->partitions)
+				dp_pview_get(n->dp, &t->parts[j], &v);
+			else
+				dp_pview_init(n->dp, &v);
+			int32_t *rep = ids, *in = ids + v.nreplicas;
+			memcpy(rep, v.replicas, v.nreplicas * sizeof(*rep));
+			memcpy(in, v.isr, v.nisr * sizeof(*in));
+			ids += v.nreplicas + v.nisr;
+			ps[k].leader_id = v.leader;
+			ps[k].leader_epoch = v.leader_epoch;
+			ps[k].replica_nodes = (struct kc_array){ rep, v.nreplicas };
+			ps[k].isr_nodes = (struct kc_array){ in, v.nisr };
+			/* Kafka: a partition without a leader is
+			 * LEADER_NOT_AVAILABLE, its leader -1 */
+			if (v.leader < 0)
+				ps[k].error_code = KX_ERR_LEADER_NOT_AVAILABLE;
+			bound += 8 * (size_t)(v.nreplicas + v.nisr);
 		}
+	}
+	/* the brokers: every unfenced one of a cluster, else this one */
+	static _Thread_local struct dp_broker live[SIPC_BROKERS_MAX];
+	static _Thread_local struct kc_metadata_broker brokers[SIPC_BROKERS_MAX];
+	unsigned nb = 0;
+	if (clustered) {
+		nb = dp_brokers_live(n->dp, live, SIPC_BROKERS_MAX);
+		for (unsigned i = 0; i < nb; i++) {
+			brokers[i] = (struct kc_metadata_broker){
+				.node_id = live[i].node_id,
+				.host = { live[i].host,
+					  (int32_t)strlen(live[i].host) },
+				.port = live[i].kafka_port,
+				.rack = { NULL, -1 },
+			};
+			bound += 32 + strlen(live[i].host);
+		}
+	}
+	if (!nb) {
+		brokers[0] = self;
+		nb = 1;
 	}
 	struct kc_metadata_resp resp = {
 		/* v13+ (KIP-1102): Kafka's brokers set it only to ask a
 		 * client to rebootstrap, which one broker never needs */
 		.error_code = 0,
-		.brokers = { &self, 1 },
+		.brokers = { brokers, (int32_t)nb },
 		.cluster_id = { "sluice", 6 },
 		.controller_id = node,
 		.topics = { tops, (int32_t)nt },
@@ -1298,7 +1351,8 @@ static void fetch_issue(struct dp_net *n, struct dp_msg *m)
 			       pp->error != SN_ERR_REQUEST_TIMED_OUT))
 			continue;
 		pp->error = 0;
-		pp->seen = pp->p->durable_offset;
+		pp->seen = x->replica_id > 0 ? pp->p->end_offset :
+					       pp->p->high_watermark;
 		struct dp_msg *s = kx_share(n, m, k, DP_FETCH, 0);
 		if (!s) {
 			n->st.budget_exhausted++;
@@ -1310,10 +1364,14 @@ static void fetch_issue(struct dp_net *n, struct dp_msg *m)
 			.offset = pp->offset,
 			.max_bytes = pp->max_bytes,
 			.hard_max = DP_FETCH_MAX_BYTES,
-			.isolation = 0, /* durable only */
+			.isolation = 0, /* below the high watermark */
 			/* isolation_level 1: below the last stable offset,
 			 * with the aborted transactions read */
 			.read_committed = x->isolation == 1,
+			/* a follower (its node id): to the log end */
+			.replica_id = x->replica_id,
+			.current_leader_epoch = pp->cle,
+			.check_epoch = 1,
 		};
 		kx_send(n, m, pp, s);
 	}
@@ -1335,6 +1393,9 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 		return;
 	struct kx_req *x = kx_of(m);
 	x->isolation = r->isolation_level;
+	/* v15+ (KIP-903) names the follower in its replica state */
+	x->replica_id = h->api_version >= 15 ? r->replica_state.replica_id :
+					       r->replica_id;
 	x->max_wait_ms = r->max_wait_ms > 0 ? r->max_wait_ms : 0;
 	x->min_bytes = r->min_bytes > 0 ? r->min_bytes : 0;
 	x->max_bytes = r->max_bytes > 0 ? r->max_bytes : INT32_MAX;
@@ -1351,6 +1412,7 @@ static void fetch(struct dp_net *n, struct dp_conn *c,
 		 * own, for the leader's replica state: a consumer leaves it
 		 * at its default and it changes nothing here */
 		pp->offset = e->fetch_offset;
+		pp->cle = e->current_leader_epoch;
 		pp->lso = -1;
 		uint32_t mb = e->partition_max_bytes > 0 ?
 				      (uint32_t)e->partition_max_bytes : 1;
@@ -1449,6 +1511,8 @@ static void list_offsets(struct dp_net *n, struct dp_conn *c,
 		s->rq.list.timestamp = ts;
 		/* v2+: latest for read_committed is the last stable offset */
 		s->rq.list.read_committed = x->isolation == 1;
+		s->rq.list.current_leader_epoch = e->current_leader_epoch;
+		s->rq.list.check_epoch = 1;
 		kx_send(n, m, pp, s);
 	}
 	if (x->pending == 0)
@@ -1612,15 +1676,14 @@ static void write_txn_markers(struct dp_net *n, struct dp_conn *c,
 		kx_finish(n, m);
 }
 
-/* OffsetForLeaderEpoch, as Kafka's leader answers it with an epoch cache
- * of one entry (KX_LEADER_EPOCH, since the log start): the current epoch
- * ends at the log end offset; -1, or an epoch above it, is "undefined"
- * (epoch and end offset -1, no error); an epoch below it ends where the
- * first known epoch starts, the log start.  v2+ current_leader_epoch
- * fences: below ours FENCED_LEADER_EPOCH, above UNKNOWN_LEADER_EPOCH
- * (-1: not checked).  replica_id (v3+) changes nothing: this node is the
- * leader that consumers and followers both ask.  The log end and start
- * come from the partition's storage core (a DP_LIST_OFFSETS share). */
+/* OffsetForLeaderEpoch, as Kafka's leader answers it from its epoch
+ * cache (a DP_EPOCH_END share: dataplane/epoch_cache.h): the latest epoch
+ * ends at the log end; -1, or an epoch above the latest, is "undefined"
+ * (epoch and end offset -1, no error); an older one ends where the next
+ * known epoch starts.  v2+ current_leader_epoch fences: below the
+ * partition's FENCED_LEADER_EPOCH, above UNKNOWN_LEADER_EPOCH (-1: not
+ * checked).  v3+ replica_id: a follower may ask any replica, a consumer
+ * only the leader (NOT_LEADER_OR_FOLLOWER). */
 static void offset_for_leader_epoch(struct dp_net *n, struct dp_conn *c,
 				    const struct kc_request_header *h,
 				    const struct kc_offset_for_leader_epoch_req *r)
@@ -1641,22 +1704,17 @@ static void offset_for_leader_epoch(struct dp_net *n, struct dp_conn *c,
 		pp->timestamp = e->leader_epoch; /* the epoch asked about */
 		if (pp->error)
 			continue;
-		int32_t cur = e->current_leader_epoch;
-		if (cur != -1 && cur < KX_LEADER_EPOCH) {
-			pp->error = KX_ERR_FENCED_LEADER_EPOCH;
-			continue;
-		}
-		if (cur > KX_LEADER_EPOCH) {
-			pp->error = KX_ERR_UNKNOWN_LEADER_EPOCH;
-			continue;
-		}
-		struct dp_msg *s = kx_share(n, m, k, DP_LIST_OFFSETS, 0);
+		struct dp_msg *s = kx_share(n, m, k, DP_EPOCH_END, 0);
 		if (!s) {
 			n->st.budget_exhausted++;
 			pp->error = SN_ERR_REQUEST_TIMED_OUT;
 			continue;
 		}
-		s->rq.list.timestamp = -1;
+		s->rq.epoch_end = (struct dp_epoch_end){
+			.epoch = e->leader_epoch,
+			.current_leader_epoch = e->current_leader_epoch,
+			.replica_id = h->api_version >= 3 ? r->replica_id : -1,
+		};
 		kx_send(n, m, pp, s);
 	}
 	if (x->pending == 0)
@@ -1788,6 +1846,7 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 	struct kx_part *pp = &x->parts[s->owner_idx];
 	const struct dp_result *r = &s->res;
 	int keep = 0;
+	pp->leader_epoch = r->error ? -1 : r->leader_epoch;
 	/* a failed fetch answers -1 for its offsets, as Kafka does; a
 	 * produce gives the log start either way */
 	if (x->api == KC_API_PRODUCE || !r->error)
@@ -1807,7 +1866,8 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 				answer */
 		keep = 1;
 	} else if (x->api == KC_API_OFFSET_FOR_LEADER_EPOCH) {
-		pp->offset = r->log_end_offset;
+		pp->offset = r->offset;
+		pp->found_ts = r->timestamp;
 	} else if (x->api == KC_API_DESCRIBE_LOG_DIRS) {
 		pp->offset = r->size_bytes;
 	} else if (x->api == KC_API_DESCRIBE_PRODUCERS) {
@@ -2116,7 +2176,8 @@ static void finish_list(struct dp_net *n, struct dp_msg *m)
 			/* latest: read_committed reads up to the last stable
 			 * offset, which is the high watermark while sluice
 			 * has no transactions: the same offset */
-			ps[k].leader_epoch = pp->error || pp->offset < 0 ? -1 : 0;
+			ps[k].leader_epoch = pp->error || pp->offset < 0 ?
+						     -1 : pp->leader_epoch;
 		}
 	}
 	struct kc_list_offsets_resp r = {
@@ -2209,18 +2270,10 @@ static void finish_offset_for_leader_epoch(struct dp_net *n, struct dp_msg *m)
 		bound += 16 + (size_t)t->name_len + t->count * 24;
 		for (uint32_t k = t->first; k < t->first + t->count; k++) {
 			const struct kx_part *pp = &x->parts[k];
-			int64_t asked = pp->timestamp;
-			int32_t epoch = -1;
-			int64_t end = -1;
-			if (pp->error || asked == -1 || asked > KX_LEADER_EPOCH) {
-				/* undefined */
-			} else if (asked == KX_LEADER_EPOCH) {
-				epoch = KX_LEADER_EPOCH;
-				end = pp->offset;
-			} else {
-				epoch = (int32_t)asked;
-				end = pp->log_start;
-			}
+			/* the storage core's epoch cache answered
+			 * (epoch_cache.h epc_end_offset_for) */
+			int32_t epoch = pp->error ? -1 : (int32_t)pp->found_ts;
+			int64_t end = pp->error ? -1 : pp->offset;
 			ps[k] = (struct kc_offset_for_leader_epoch_resp_epoch_end_offset){
 				.error_code = pp->error,
 				.partition = pp->index,
@@ -2416,7 +2469,9 @@ static int fetch_ready(const struct kx_req *x)
 		const struct kx_part *pp = &x->parts[k];
 		/* plain read of a counter the owner refreshes each
 		 * millisecond (as telemetry does) */
-		if (pp->p && !pp->error && pp->p->durable_offset != pp->seen)
+		if (pp->p && !pp->error &&
+		    (x->replica_id > 0 ? pp->p->end_offset :
+					 pp->p->high_watermark) != pp->seen)
 			return 1;
 	}
 	return 0;

@@ -73,10 +73,12 @@ struct dp_fetch {
 	uint32_t headroom;      /* bytes left free before the records in the
 				   answer buffer (the front-end's header) */
 	uint8_t isolation;      /* 0: up to the high watermark; 1: the end */
-	int32_t replica_id;     /* -1: a consumer; a follower's node id:
-				   read to the log end, and its fetch
-				   offset moves the high watermark */
-	int32_t current_leader_epoch; /* -1: not checked */
+	int32_t replica_id;     /* 0 or below: a consumer; a follower's node
+				   id (node ids start at 1): read to the
+				   log end, and its fetch offset moves the
+				   high watermark */
+	int32_t current_leader_epoch; /* checked when >= 0 and check_epoch */
+	uint8_t check_epoch;
 	uint8_t read_committed; /* 1 (Kafka's isolation_level 1): up to the
 				   last stable offset, with the aborted
 				   transactions of the range (dp_result) */
@@ -97,6 +99,8 @@ struct dp_aborted_txn {
 struct dp_list_offsets {
 	int64_t timestamp;
 	uint8_t read_committed; /* -1 answers the last stable offset */
+	uint8_t check_epoch;    /* current_leader_epoch is the client's */
+	int32_t current_leader_epoch;
 };
 
 /* Kafka's WriteTxnMarkers for one partition: append a control batch (one
@@ -137,9 +141,9 @@ struct dp_delete_records {
  * offset, timestamp = the epoch found (both -1: undefined). */
 struct dp_epoch_end {
 	int32_t epoch;
-	int32_t current_leader_epoch;
-	int32_t replica_id;     /* -1: a consumer (must ask the leader);
-				   a follower may ask any replica */
+	int32_t current_leader_epoch; /* -1: not checked */
+	int32_t replica_id;     /* 0 or below: a consumer (must ask the
+				   leader); a follower may ask any replica */
 };
 
 /* DP_REPLICA_STATE (no arguments): result log_end_offset, high_watermark

@@ -19,9 +19,20 @@
  * Acks: acks=1 queued in offset order on the partition and released by
  * written_cb once the batch is in the segment file (a crash of sluiced
  * does not lose it; docs/storage.md); acks=-1 queued likewise and
- * released by durable_cb once durable_end > last offset (fdatasynced);
+ * released once the high watermark passes the last offset (repl_advance:
+ * fdatasynced here and, in a cluster, on every in-sync replica);
  * durable_cb(err<0) answers every queued ack the rollback cut
  * KAFKA_STORAGE_ERROR; acks=0 answered never.  Both queues time out.
+ *
+ * Replication (a cluster, docs/cluster.md): the core keeps each
+ * partition's isr_set (dataplane/isr.h) from control's state (DPC_STATE)
+ * and its leader epochs (epoch_cache.h).  As leader it serves followers'
+ * fetches (their fetch offset is what they hold durably), moves the high
+ * watermark and asks control to shrink or grow the in-sync set
+ * (dp_cluster_alter_isr); as follower it takes the fetcher's appends
+ * (DP_REPLICA_APPEND, answered once durable) and truncations.  Only the
+ * leader takes produce, consumers' fetches, list offsets, delete records
+ * and markers; the others answer NOT_LEADER_OR_FOLLOWER.
  *
  * Fetch: the core copies whole batches into the response buffer (one
  * copy): from the tail cache (slog_read's pointer is only valid on this
@@ -65,7 +76,12 @@ _Static_assert(DP_ABORTED_ROOM < DP_FETCH_MAX_BYTES / 8,
 	       "the aborted list takes a small part of a fetch");
 
 static void idem_rebuild(struct dp *dp, struct dp_partition *p);
-static void txn_rebuild(struct dp_partition *p);
+static void txn_rebuild(struct dp *dp, struct dp_partition *p);
+struct rb_header;
+static void idem_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
+		      size_t have);
+static void txn_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
+		     size_t have);
 
 /* A produce's (or a marker's) answer: its result, back to its net core
  * (nobody waits for acks=0: freed). */
@@ -101,6 +117,89 @@ static void answer_error(struct dp_msg *m, int16_t err)
 	dp_complete(m);
 }
 
+/* ---- replication ---- */
+
+static void recheck_parked(struct dp *dp, struct dp_store_core *c,
+			   struct dp_partition *p, uint64_t now);
+
+static bool leads(const struct dp_partition *p)
+{
+	return p->isr.leader >= 0 && p->isr.leader == p->isr.self;
+}
+
+/* The leader epoch stamped into the batches this node appends as leader
+ * (0 for a single broker). */
+static int32_t own_epoch(const struct dp_partition *p)
+{
+	return p->isr.leader_epoch > 0 ? p->isr.leader_epoch : 0;
+}
+
+/* 0 when this node leads p and a client's current_leader_epoch (-1: not
+ * checked) is p's, else the error to answer. */
+static int16_t leader_check(const struct dp_partition *p, int32_t cur)
+{
+	if (!leads(p))
+		return SN_ERR_NOT_LEADER_OR_FOLLOWER;
+	if (cur >= 0 && cur < p->isr.leader_epoch)
+		return SN_ERR_FENCED_LEADER_EPOCH;
+	if (cur > p->isr.leader_epoch)
+		return SN_ERR_UNKNOWN_LEADER_EPOCH;
+	return 0;
+}
+
+/* Ask control for the in-sync set isr[0..n) of p, at most every 2 s for
+ * one partition (control answers with a new state or an error). */
+static void alter_isr(struct dp *dp, struct dp_partition *p,
+		      const int32_t *isr, uint8_t n, uint64_t now)
+{
+	if (now < p->alter_after_ns)
+		return;
+	struct sipc_alter_isr a = { .topic_id = p->topic->id,
+				    .partition = p->index,
+				    .leader_epoch = p->isr.leader_epoch,
+				    .partition_epoch = p->isr.partition_epoch,
+				    .nisr = n };
+	memcpy(a.isr, isr, n * sizeof(*isr));
+	if (dp_cluster_alter_isr(dp, &a) == 0)
+		p->alter_after_ns = now + 2000000000ull;
+}
+
+/* The high watermark as the in-sync set allows it now (never backwards),
+ * then every acks=-1 answer below it: an error when the in-sync set fell
+ * under min.insync.replicas after the append (Kafka's
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND), else success. */
+static void produce_answer(struct dp_msg *m, int16_t err, int64_t base,
+			   int64_t last, uint32_t throttle_ms);
+static void repl_advance(struct dp_store_core *c, struct dp_partition *p)
+{
+	if (!p->log)
+		return;
+	if (leads(p)) {
+		int64_t hw = isr_high_watermark(&p->isr,
+						slog_durable_offset(p->log));
+		if (hw > p->hw)
+			p->hw = hw;
+	}
+	if (p->txn.nopen)
+		txn_part_durable(&p->txn, p->hw);
+	while (p->acks_head && p->acks_head->res.last_offset < p->hw) {
+		struct dp_msg *m = p->acks_head;
+		p->acks_head = m->next;
+		assert(p->acks_pending > 0);
+		p->acks_pending--;
+		if (m->op == DP_PRODUCE && p->isr.nisr < p->isr.min_isr) {
+			produce_answer(m, SN_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+				       -1, -1, 0);
+			continue;
+		}
+		produce_answer(m, 0, m->res.base_offset, m->res.last_offset, 0);
+	}
+	if (!p->acks_head)
+		p->acks_tail = NULL;
+	p->high_watermark = p->hw;
+	(void)c;
+}
+
 /* ---- durability ---- */
 
 static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
@@ -111,6 +210,15 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 	c->durable_cb_calls++;
 	if (err < 0) {
 		/* rolled back to durable_end: everything queued is gone */
+		if (p->rep_pending) {
+			struct dp_msg *m = p->rep_pending;
+			p->rep_pending = NULL;
+			c->st.storage_errors++;
+			answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
+		}
+		if (p->hw > durable_end)
+			p->hw = durable_end; /* a follower's: never above */
+		epc_truncate_end(&p->epc, durable_end);
 		while (p->acks_head) {
 			struct dp_msg *m = p->acks_head;
 			p->acks_head = m->next;
@@ -140,20 +248,18 @@ static void durable_cb(void *ctx, struct slog *log, int64_t durable_end,
 		idem_rebuild(c->dp, p);
 		/* and the transactions: a marker cut is an open
 		 * transaction again (the coordinator writes it again) */
-		txn_rebuild(p);
+		txn_rebuild(c->dp, p);
 		return;
 	}
-	if (p->txn.nopen)
-		txn_part_durable(&p->txn, durable_end);
-	while (p->acks_head && p->acks_head->res.last_offset < durable_end) {
-		struct dp_msg *m = p->acks_head;
-		p->acks_head = m->next;
-		assert(p->acks_pending > 0);
-		p->acks_pending--;
-		produce_answer(m, 0, m->res.base_offset, m->res.last_offset, 0);
+	/* a follower's append waits for this */
+	if (p->rep_pending &&
+	    durable_end >= p->rep_pending->res.log_end_offset) {
+		struct dp_msg *m = p->rep_pending;
+		p->rep_pending = NULL;
+		m->res.error = 0;
+		dp_complete(m);
 	}
-	if (!p->acks_head)
-		p->acks_tail = NULL;
+	repl_advance(c, p);
 	(void)log;
 }
 
@@ -230,6 +336,14 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 			return 0;
 		}
 	}
+	int16_t lerr = leader_check(p, -1);
+	if (!lerr && m->rq.produce.acks == -1 && p->isr.nisr < p->isr.min_isr)
+		lerr = SN_ERR_NOT_ENOUGH_REPLICAS; /* Kafka: before the append */
+	if (lerr) {
+		dp_msg_release_req(m);
+		produce_answer(m, lerr, -1, -1, 0);
+		return 0;
+	}
 	int32_t last_seq = idem_last_seq(h.base_sequence, h.last_offset_delta);
 	struct idem_batch dup;
 	int v = idem_check(&p->idem, h.producer_id, h.producer_epoch,
@@ -237,8 +351,7 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 	if (v == IDEM_DUPLICATE) {
 		c->st.duplicates++;
 		p->duplicates++;
-		if (m->rq.produce.acks == -1 &&
-		    dup.last_offset >= slog_durable_offset(p->log)) {
+		if (m->rq.produce.acks == -1 && dup.last_offset >= p->hw) {
 			ack_queue(c, p, m, dup.base_offset, dup.last_offset);
 			return 0;
 		}
@@ -310,6 +423,7 @@ static int do_produce(struct dp *dp, struct dp_store_core *c,
 				DP_STORAGE_THROTTLE_MS);
 		return 0;
 	}
+	epc_assign(&p->epc, own_epoch(p), res.base_offset);
 	idem_record(&p->idem, h.producer_id, h.producer_epoch, h.base_sequence,
 		    last_seq, res.base_offset, res.last_offset);
 	txn_part_on_batch(&p->txn, h.producer_id, h.producer_epoch,
@@ -375,6 +489,11 @@ static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 {
 	const struct dp_write_marker *w = &m->rq.marker;
 	struct idem_batch dup;
+	int16_t lerr = leader_check(p, -1);
+	if (lerr) {
+		answer_error(m, lerr);
+		return;
+	}
 	if (w->producer_id < 0) {
 		answer_error(m, SN_ERR_INVALID_REQUEST);
 		return;
@@ -414,6 +533,7 @@ static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 		return;
 	}
 	assert(res.base_offset == res.last_offset);
+	epc_assign(&p->epc, own_epoch(p), res.base_offset);
 	int ended = txn_part_on_marker(&p->txn, w->producer_id, w->epoch,
 				       w->commit ? TXN_COMMIT : TXN_ABORT,
 				       res.base_offset);
@@ -443,9 +563,12 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	struct dp_partition *p = m->part;
 	const struct dp_fetch *f = &m->rq.fetch;
 	int64_t start = slog_start_offset(p->log), end = slog_end_offset(p->log);
-	int64_t durable = slog_durable_offset(p->log);
-	int64_t lso = txn_part_lso(&p->txn, durable);
-	int64_t limit = f->read_committed ? lso : f->isolation ? end : durable;
+	/* consumers read below the high watermark; a follower to the end */
+	int64_t hw = p->hw;
+	int64_t lso = txn_part_lso(&p->txn, hw);
+	int64_t limit = f->replica_id > 0 || f->isolation ? end :
+			f->read_committed			  ? lso :
+								    hw;
 	if (f->offset < start || f->offset > end) {
 		answer_error(m, SN_ERR_OFFSET_OUT_OF_RANGE);
 		return 1;
@@ -536,7 +659,8 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 		m->res.naborted = got;
 	}
 	m->res.error = 0;
-	m->res.high_watermark = durable;
+	m->res.high_watermark = hw;
+	m->res.leader_epoch = p->isr.leader_epoch;
 	m->res.last_stable_offset = lso;
 	m->res.log_start_offset = start;
 	m->res.log_end_offset = end;
@@ -549,9 +673,42 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	return 1;
 }
 
+/* A follower's fetch (replica_id set): its fetch offset is what it holds
+ * durably, so it moves the high watermark, and may bring it back into
+ * the in-sync set. */
+static int16_t replica_fetched(struct dp *dp, struct dp_store_core *c,
+			       struct dp_partition *p, const struct dp_fetch *f)
+{
+	int32_t node = f->replica_id;
+	uint64_t now = dp_now_ns(dp);
+	if (isr_on_fetch(&p->isr, node, f->offset, slog_end_offset(p->log),
+			 now) < 0)
+		return SN_ERR_NOT_LEADER_OR_FOLLOWER; /* not a replica */
+	repl_advance(c, p);
+	if (!isr_in_sync(&p->isr, node)) {
+		int32_t isr[ISR_REPLICAS_MAX];
+		uint8_t n = 0;
+		if (isr_expand(&p->isr, node, p->hw, isr, &n))
+			alter_isr(dp, p, isr, n, now);
+	}
+	if (p->parked)
+		recheck_parked(dp, c, p, now);
+	return 0;
+}
+
 static void do_fetch(struct dp *dp, struct dp_store_core *c,
 		     struct dp_partition *p, struct dp_msg *m)
 {
+	const struct dp_fetch *f = &m->rq.fetch;
+	int16_t err = leader_check(p, f->check_epoch ? f->current_leader_epoch
+						     : -1);
+	if (!err && f->replica_id > 0)
+		err = replica_fetched(dp, c, p, &m->rq.fetch);
+	if (err) {
+		m->res.leader_epoch = p->isr.leader_epoch;
+		answer_error(m, err);
+		return;
+	}
 	if (try_fetch(dp, c, m, c->parked >= DP_MAX_PARKED))
 		return;
 	m->deadline_ns = dp_now_ns(dp) +
@@ -570,10 +727,11 @@ static void recheck_parked(struct dp *dp, struct dp_store_core *c,
 		struct dp_msg *m = *pp;
 		int force = now >= m->deadline_ns || !p->log;
 		assert(c->parked > 0);
-		if (!p->log) {
+		if (!p->log || !leads(p)) {
 			*pp = m->next;
 			c->parked--;
-			answer_error(m, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+			answer_error(m, p->log ? SN_ERR_NOT_LEADER_OR_FOLLOWER :
+						 SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 			continue;
 		}
 		/* try_fetch may answer (and hand m away) */
@@ -592,10 +750,17 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 {
 	int64_t off, found = -1;
 	int64_t ts = m->rq.list.timestamp;
+	int16_t err = leader_check(p, m->rq.list.check_epoch ?
+					      m->rq.list.current_leader_epoch :
+					      -1);
+	if (err) {
+		answer_error(m, err);
+		return;
+	}
 	if (ts == -2) {
 		off = slog_start_offset(p->log);
 	} else if (ts == -1) {
-		off = slog_durable_offset(p->log);
+		off = p->hw;
 		if (m->rq.list.read_committed)
 			off = txn_part_lso(&p->txn, off);
 	} else {
@@ -619,7 +784,8 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 	m->res.offset = off;
 	m->res.timestamp = found;
 	m->res.log_start_offset = slog_start_offset(p->log);
-	m->res.high_watermark = slog_durable_offset(p->log);
+	m->res.high_watermark = p->hw;
+	m->res.leader_epoch = p->isr.leader_epoch;
 	m->res.last_stable_offset = txn_part_lso(&p->txn,
 						 m->res.high_watermark);
 	m->res.log_end_offset = slog_end_offset(p->log);
@@ -631,7 +797,12 @@ static void do_list(struct dp_store_core *c, struct dp_partition *p,
 static void do_delete_records(struct dp_store_core *c, struct dp_partition *p,
 			      struct dp_msg *m)
 {
-	int64_t hw = slog_durable_offset(p->log);
+	int64_t hw = p->hw;
+	int16_t err = leader_check(p, -1);
+	if (err) {
+		answer_error(m, err);
+		return;
+	}
 	int64_t to = m->rq.del.offset == -1 ? hw : m->rq.del.offset;
 	if (to < 0 || to > hw) {
 		answer_error(m, SN_ERR_OFFSET_OUT_OF_RANGE);
@@ -693,6 +864,179 @@ static void do_producers(struct dp_store_core *c, struct dp_partition *p,
 	dp_complete(m);
 }
 
+/* Kafka's OffsetForLeaderEpoch: where the asked epoch ends here.  A
+ * follower (replica_id set) may ask any replica; a consumer asks the
+ * leader. */
+static void do_epoch_end(struct dp_store_core *c, struct dp_partition *p,
+			 struct dp_msg *m)
+{
+	const struct dp_epoch_end *e = &m->rq.epoch_end;
+	int16_t err = e->replica_id > 0 ? 0 : leader_check(p, -1);
+	int32_t cur = e->current_leader_epoch;
+	if (!err && cur >= 0 && cur < p->isr.leader_epoch)
+		err = SN_ERR_FENCED_LEADER_EPOCH;
+	else if (!err && cur > p->isr.leader_epoch)
+		err = SN_ERR_UNKNOWN_LEADER_EPOCH;
+	if (err) {
+		answer_error(m, err);
+		return;
+	}
+	int32_t epoch;
+	int64_t end;
+	epc_end_offset_for(&p->epc, e->epoch, slog_end_offset(p->log), &epoch,
+			   &end);
+	(void)c;
+	m->res.error = 0;
+	m->res.offset = end;
+	m->res.timestamp = epoch;
+	m->res.leader_epoch = p->isr.leader_epoch;
+	dp_complete(m);
+}
+
+/* A follower's request is made under the leader epoch its fetcher
+ * follows: 0 when this node follows p in that epoch. */
+static int16_t follower_check(const struct dp_partition *p, int32_t epoch)
+{
+	if (leads(p) || p->isr.leader < 0)
+		return SN_ERR_NOT_LEADER_OR_FOLLOWER;
+	if (epoch != p->isr.leader_epoch)
+		return SN_ERR_FENCED_LEADER_EPOCH;
+	return 0;
+}
+
+static void do_replica_state(struct dp_partition *p, struct dp_msg *m)
+{
+	m->res.error = 0;
+	m->res.log_start_offset = slog_start_offset(p->log);
+	m->res.log_end_offset = slog_end_offset(p->log);
+	m->res.high_watermark = p->hw;
+	m->res.offset = epc_latest(&p->epc);
+	m->res.leader_epoch = p->isr.leader_epoch;
+	dp_complete(m);
+}
+
+/* The log was cut at (or rolled back to) its end: what the partition
+ * derives from it follows. */
+static void after_cut(struct dp *dp, struct dp_partition *p)
+{
+	int64_t end = slog_end_offset(p->log);
+	epc_truncate_end(&p->epc, end);
+	if (p->hw > end)
+		p->hw = end;
+	idem_reset(&p->idem);
+	idem_rebuild(dp, p);
+	txn_rebuild(dp, p);
+}
+
+static void do_replica_truncate(struct dp *dp, struct dp_store_core *c,
+				struct dp_partition *p, struct dp_msg *m)
+{
+	const struct dp_replica_truncate *t = &m->rq.rtrunc;
+	int16_t err = follower_check(p, t->state_epoch);
+	if (!err && p->rep_pending)
+		err = SN_ERR_REQUEST_TIMED_OUT; /* an append in flight: later */
+	if (err) {
+		answer_error(m, err);
+		return;
+	}
+	int64_t end = slog_end_offset(p->log);
+	bool complete = true;
+	int64_t to = epc_truncation_point(&p->epc, end, p->hw, t->leader_epoch,
+					  t->leader_end, &complete);
+	if (to < end) {
+		int64_t got = slog_truncate(p->log, to);
+		if (got < 0) {
+			c->st.storage_errors++;
+			answer_error(m, SN_ERR_KAFKA_STORAGE_ERROR);
+			return;
+		}
+		after_cut(dp, p);
+		dp_log("%s-%d: follower truncated %lld..%lld (leader epoch %d "
+		       "ends at %lld)", p->topic->name, p->index, (long long)got,
+		       (long long)end, t->leader_epoch,
+		       (long long)t->leader_end);
+	}
+	m->res.error = 0;
+	m->res.offset = slog_end_offset(p->log);
+	m->res.complete = complete;
+	dp_complete(m);
+}
+
+/* The fetcher's batches, appended with the leader's offsets; answered
+ * once durable (durable_cb), or at once when nothing was new. */
+static void do_replica_append(struct dp *dp, struct dp_store_core *c,
+			      struct dp_partition *p, struct dp_msg *m)
+{
+	const struct dp_replica_append *a = &m->rq.rappend;
+	int16_t err = follower_check(p, a->state_epoch);
+	int64_t end = slog_end_offset(p->log);
+	if (!err && (p->rep_pending || a->fetch_offset != end))
+		err = SN_ERR_OFFSET_OUT_OF_RANGE;
+	if (err) {
+		m->res.log_end_offset = end;
+		answer_error(m, err);
+		return;
+	}
+	size_t pos = 0;
+	unsigned appended = 0;
+	/* bounded: each step moves past one whole batch (the fetcher sent
+	 * whole, validated batches) */
+	while (pos + RB_LOG_OVERHEAD <= m->req_len) {
+		struct rb_header h;
+		rb_header_decode(m->req + pos, &h);
+		size_t len = (size_t)RB_LOG_OVERHEAD + (size_t)h.length;
+		if (h.length < 0 || len > m->req_len - pos)
+			break;
+		int64_t last = h.base_offset + h.last_offset_delta;
+		if (last < slog_end_offset(p->log)) {
+			pos += len;
+			continue; /* had it already */
+		}
+		if (h.base_offset < slog_end_offset(p->log))
+			break; /* straddles our end: not the leader's batches */
+		struct slog_append_result res;
+		int rc = slog_append_replica(p->log, m->req + pos, len, &res);
+		if (rc == SL_EFULL) {
+			swriter_do_work(c->w);
+			rc = slog_append_replica(p->log, m->req + pos, len, &res);
+		}
+		if (rc < 0) {
+			if (rc != SL_EFULL)
+				c->st.storage_errors++;
+			if (!appended) {
+				m->res.log_end_offset = end;
+				answer_error(m, rc == SL_EFULL ?
+						 SN_ERR_THROTTLING_QUOTA_EXCEEDED :
+						 SN_ERR_KAFKA_STORAGE_ERROR);
+				return;
+			}
+			break; /* what went in is answered; fetched again */
+		}
+		idem_walk(p, &h, m->req + pos, len); /* txn_walk: epochs too */
+		txn_walk(p, &h, m->req + pos, len);
+		appended++;
+		c->st.batches++;
+		c->st.appends++;
+		c->st.batch_bytes += len;
+		p->batches++;
+		p->bytes += len;
+		pos += len;
+	}
+	int64_t now_end = slog_end_offset(p->log);
+	int64_t hw = a->leader_hw < now_end ? a->leader_hw : now_end;
+	if (hw > p->hw)
+		p->hw = hw;
+	p->high_watermark = p->hw;
+	m->res.log_end_offset = now_end;
+	m->res.error = 0;
+	if (slog_durable_offset(p->log) >= now_end) {
+		dp_complete(m);
+		return;
+	}
+	slog_request_sync(p->log);
+	p->rep_pending = m;
+}
+
 /* Returns 1 when m must wait (first in line, see do_produce). */
 static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		      struct dp_partition *p, struct dp_msg *m)
@@ -722,6 +1066,18 @@ static int handle_msg(struct dp *dp, struct dp_store_core *c,
 		break;
 	case DP_WRITE_MARKER:
 		do_write_marker(dp, c, p, m);
+		break;
+	case DP_EPOCH_END:
+		do_epoch_end(c, p, m);
+		break;
+	case DP_REPLICA_STATE:
+		do_replica_state(p, m);
+		break;
+	case DP_REPLICA_TRUNCATE:
+		do_replica_truncate(dp, c, p, m);
+		break;
+	case DP_REPLICA_APPEND:
+		do_replica_append(dp, c, p, m);
 		break;
 	default:
 		/* front-ends submit nothing else to a storage core */
@@ -865,6 +1221,8 @@ static void txn_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 {
 	struct dp_partition *p = ctx;
 	int64_t last = h->base_offset + h->last_offset_delta;
+	/* the leader epochs ride along: every batch carries its own */
+	epc_assign(&p->epc, h->leader_epoch, h->base_offset);
 	if (!(h->attributes & RB_ATTR_CONTROL)) {
 		txn_part_on_batch(&p->txn, h->producer_id, h->producer_epoch,
 				  h->attributes, h->base_offset, last);
@@ -886,14 +1244,19 @@ static void txn_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 
 /* Rebuild p's transactions from its whole log (the aborted list must
  * cover every offset a consumer can read), then settle what is durable. */
-static void txn_rebuild(struct dp_partition *p)
+static void txn_rebuild(struct dp *dp, struct dp_partition *p)
 {
 	txn_part_reset(&p->txn);
+	epc_reset(&p->epc);
 	int rc = log_walk(p, slog_start_offset(p->log), txn_walk, p);
 	if (rc)
 		dp_log("%s-%d: transactions not read past an error: %s",
 		       p->topic->name, p->index, sl_strerror(rc));
-	txn_part_durable(&p->txn, slog_durable_offset(p->log));
+	txn_part_durable(&p->txn, p->hw);
+	/* a single broker leads at epoch 0 from the log start, batches or
+	 * not (Kafka's cache gains the epoch when its leader starts) */
+	if (!dp_clustered(dp) && epc_latest(&p->epc) < 0)
+		epc_assign(&p->epc, 0, slog_start_offset(p->log));
 }
 
 static void log_line(void *ctx, int level, const char *line)
@@ -929,6 +1292,8 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	lc.log_fn = log_line;
 	lc.log_ctx = p;
 	lc.clock = dp->clock;
+	/* a cluster's log keeps its leader's offsets (storage/log.h) */
+	lc.keep_offsets = dp_clustered(dp);
 	int rc = idem_init(&p->idem, DP_IDEM_PRODUCERS);
 	if (rc)
 		return rc;
@@ -943,8 +1308,21 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 		p->log = NULL;
 		return rc;
 	}
+	/* in a cluster no leader until control says, and the high
+	 * watermark unknown (0) until this node leads and its followers
+	 * fetched, or its leader tells it; alone: this node, epoch 0 */
+	epc_init(&p->epc);
+	isr_init_single(&p->isr, dp->cfg.node_id);
+	p->hw = slog_durable_offset(p->log);
+	if (dp_clustered(dp)) {
+		p->isr.leader = p->isr.leader_epoch = -1;
+		p->isr.partition_epoch = -1;
+		p->isr.nreplicas = p->isr.nisr = 0;
+		p->hw = 0;
+	}
+	p->high_watermark = p->hw;
 	idem_rebuild(dp, p);
-	txn_rebuild(p);
+	txn_rebuild(dp, p);
 	p->sc = c;
 	c->parts[c->nparts++] = p;
 	if (c->nparts <= 64 || c->nparts % 1000 == 0)
@@ -984,7 +1362,12 @@ static void part_close(struct dp *dp, struct dp_store_core *c,
 				-1, 0);
 	}
 	p->w1_tail = NULL;
+	if (p->rep_pending) {
+		answer_error(p->rep_pending, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		p->rep_pending = NULL;
+	}
 	recheck_parked(dp, c, p, 0);
+	epc_fini(&p->epc);
 	idem_fini(&p->idem);
 	txn_part_fini(&p->txn);
 	/* the partition stays in parts[] so its ring keeps being drained
@@ -1019,6 +1402,61 @@ static void part_forget(struct dp *dp, struct dp_store_core *c,
 	}
 }
 
+/* Control's new state for p (p->view; main waits meanwhile).  A node
+ * that stops leading answers what waited on its leadership
+ * NOT_LEADER_OR_FOLLOWER; one that starts leading stamps its epoch into
+ * what it appends from now on. */
+static int part_state(struct dp *dp, struct dp_store_core *c,
+		      struct dp_partition *p)
+{
+	if (!p->log)
+		return -ENOENT;
+	const struct dp_pview *v = &p->view;
+	bool was_leader = leads(p);
+	int64_t end = slog_end_offset(p->log);
+	int r = isr_apply(&p->isr, v->leader, v->leader_epoch,
+			  v->partition_epoch, v->replicas, v->nreplicas, v->isr,
+			  v->nisr, v->min_isr, end, dp_now_ns(dp));
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		slog_set_leader_epoch(p->log, v->leader_epoch);
+		epc_assign(&p->epc, v->leader_epoch, end);
+		p->alter_after_ns = 0;
+		dp_log("%s-%d: leader at epoch %d from offset %lld (high "
+		       "watermark %lld)", p->topic->name, p->index,
+		       v->leader_epoch, (long long)end, (long long)p->hw);
+	}
+	if (was_leader && !leads(p)) {
+		while (p->acks_head) {
+			struct dp_msg *m = p->acks_head;
+			p->acks_head = m->next;
+			produce_answer(m, SN_ERR_NOT_LEADER_OR_FOLLOWER, -1, -1,
+				       0);
+		}
+		p->acks_tail = NULL;
+		p->acks_pending = 0;
+		recheck_parked(dp, c, p, 0);
+		dp_log("%s-%d: follows %d at epoch %d", p->topic->name,
+		       p->index, v->leader, v->leader_epoch);
+	}
+	repl_advance(c, p);
+	return 0;
+}
+
+/* A leader's in-sync followers that have not caught up within
+ * replica_lag_time_max_ms: ask control to drop them. */
+static void check_isr(struct dp *dp, struct dp_partition *p, uint64_t now)
+{
+	if (!p->log || !leads(p) || p->isr.nisr <= 1 || now < p->alter_after_ns)
+		return;
+	int32_t isr[ISR_REPLICAS_MAX];
+	uint8_t n = 0;
+	if (isr_shrink(&p->isr, now,
+		       dp->cfg.replica_lag_time_max_ms * 1000000ull, isr, &n) > 0)
+		alter_isr(dp, p, isr, n, now);
+}
+
 static void run_cmd(struct dp *dp, struct dp_store_core *c)
 {
 	/* acquire: pairs with dp_store_cmd's release store of the command */
@@ -1030,6 +1468,8 @@ static void run_cmd(struct dp *dp, struct dp_store_core *c)
 		cmd->rc = part_open(dp, c, cmd->part);
 	else if (cmd->op == DPC_FORGET)
 		part_forget(dp, c, cmd->part), cmd->rc = 0;
+	else if (cmd->op == DPC_STATE)
+		cmd->rc = part_state(dp, c, cmd->part);
 	else
 		part_close(dp, c, cmd->part), cmd->rc = 0;
 	/* release: the result and the partition state are visible to main
@@ -1208,6 +1648,8 @@ int dp_store_step(struct dp_store_core *c)
 				recheck_parked(dp, c, p, now);
 			if (p->acks_head || p->w1_head)
 				check_ack_timeouts(dp, c, p, now);
+			if (p->isr.nisr > 1)
+				check_isr(dp, p, now);
 		}
 		/* counters for telemetry: up to 256 partitions per
 		 * tick, round robin (every one each tick when there

@@ -44,7 +44,6 @@
 #include <unistd.h>
 
 #include "dataplane/dp.h"
-#include "dataplane/fetcher.h"
 #include "dataplane/net.h"
 #include "dataplane/partition_dir.h"
 #include "proto/record_batch.h"
@@ -189,7 +188,7 @@ static int net_grace(struct dp *dp)
 			if (atomic_load_explicit(&dp->stop, memory_order_relaxed))
 				return -ETIMEDOUT;
 			if (i % 100 == 0)
-				dp_fetcher_kick(dp);
+				dp_wake_fd(dp->fetch_wake_fd);
 			usleep(100);
 		}
 		if (dp->fetcher && atomic_load_explicit(&dp->fetch_epoch,
