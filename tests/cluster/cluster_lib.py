@@ -1,0 +1,170 @@
+"""What the cluster tests share: brokers as real processes (sluiced and
+sluice-control each) on free loopback ports, bounded waits, the active
+controller read off the control logs, CreateTopics through a broker."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, "/usr/lib/python3/dist-packages")
+from confluent_kafka import KafkaError  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+SLUICED = os.environ["SLUICED"]
+CONTROL = os.environ["SLUICE_CONTROL"]
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    raise SystemExit(1)
+
+
+def free_ports(count):
+    """count ports free for TCP and UDP on 127.0.0.1, each with port+1
+    free too (a voter's controller RPC)."""
+    got = []
+    for _ in range(500):
+        if len(got) == count:
+            return got
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p + 1 > 65535 or p in got or p + 1 in got or p - 1 in got:
+            continue
+        ok = True
+        for q in (p, p + 1):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                t = socket.socket(socket.AF_INET, kind)
+                try:
+                    t.bind(("127.0.0.1", q))
+                except OSError:
+                    ok = False
+                finally:
+                    t.close()
+        if ok:
+            got.append(p)
+    fail("no free ports")
+
+
+# processes that did not stop cleanly (Node.kill): a test fails on them
+BAD_EXITS = []
+
+
+class Node:
+    def __init__(self, base, n, ports, voters, extra=()):
+        self.n = n
+        self.dir = os.path.join(base, "node-%d" % n)
+        self.kafka, self.native, self.raft = ports
+        self.opts = ["-o", "node_id=%d" % n, "-o", "data_dir=" + self.dir,
+                     "-o", "telemetry_socket=" + os.path.join(self.dir, "tel.sock"),
+                     "-o", "listen_host=127.0.0.1",
+                     "-o", "kafka_port=%d" % self.kafka,
+                     "-o", "tcp_port=%d" % self.native,
+                     "-o", "udp_port=%d" % self.native,
+                     "-o", "controller_quorum_voters=" + voters,
+                     "-o", "broker_heartbeat_interval_ms=300",
+                     "-o", "broker_session_timeout_ms=6000"] + list(extra)
+        self.procs = {}
+        os.makedirs(self.dir, exist_ok=True)
+
+    def start(self, which=("sluiced", "control")):
+        for name in which:
+            prog = SLUICED if name == "sluiced" else CONTROL
+            log = open(os.path.join(self.dir, name + ".log"), "a")
+            self.procs[name] = subprocess.Popen([prog, "-c", "/dev/null"] + self.opts,
+                                                stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self, name, sig=signal.SIGKILL):
+        p = self.procs.get(name)
+        if p and p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                BAD_EXITS.append("node %d %s did not stop on signal %d" % (self.n, name, sig))
+                return
+            # a clean stop exits 0: anything else is a crash or a
+            # sanitizer's report (ASan builds)
+            if sig == signal.SIGTERM and p.returncode != 0:
+                BAD_EXITS.append("node %d %s exited %d on SIGTERM" % (self.n, name, p.returncode))
+
+    def stop(self):
+        for name in ("control", "sluiced"):
+            self.kill(name, signal.SIGTERM)
+
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.kafka
+
+    def has_partitions(self, topic, count):
+        return all(os.path.isdir(os.path.join(self.dir, "%s-%d" % (topic, p)))
+                   for p in range(count))
+
+    def log(self):
+        with open(os.path.join(self.dir, "control.log")) as f:
+            return f.read()
+
+
+def create(node, topic, partitions, rf):
+    """CreateTopics through node; the Kafka error code (0: created)."""
+    a = AdminClient({"bootstrap.servers": node.bootstrap()})
+    f = a.create_topics([NewTopic(topic, partitions, rf)], request_timeout=10,
+                        operation_timeout=10)[topic]
+    try:
+        f.result(timeout=20)
+        return 0
+    except Exception as e:  # KafkaException carrying a KafkaError
+        err = e.args[0] if e.args else None
+        if isinstance(err, KafkaError):
+            return err.code()
+        return -1
+
+
+def until(what, fn, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    fail("%s: not within %d s" % (what, seconds))
+
+
+def controller(nodes):
+    """The node whose control log last says it is the active controller."""
+    best, at = None, ""
+    for nd in nodes:
+        if nd.procs.get("control") is None or nd.procs["control"].poll() is not None:
+            continue
+        for m in re.finditer(r"^(\S+) sluice-control\[\d+\]: metadata quorum: (.*)$",
+                             nd.log(), re.M):
+            if m.group(2) == "this node is the active controller" and m.group(1) > at:
+                best, at = nd, m.group(1)
+    return best
+
+
+
+
+def start_cluster(base, n, extra=()):
+    """n brokers, every one a voter, started."""
+    ports = free_ports(3 * n)
+    voters = ",".join("%d@127.0.0.1:%d" % (i + 1, ports[3 * i + 2]) for i in range(n))
+    nodes = [Node(base, i + 1, ports[3 * i:3 * i + 3], voters, extra) for i in range(n)]
+    for nd in nodes:
+        nd.start()
+    return nodes
+
+
+def dump_logs(nodes, lines=25):
+    for nd in nodes:
+        for name in ("control", "sluiced"):
+            path = os.path.join(nd.dir, name + ".log")
+            if os.path.exists(path):
+                print("---- node %d %s (tail)" % (nd.n, name))
+                with open(path) as f:
+                    print("".join(f.readlines()[-lines:]))
