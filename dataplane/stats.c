@@ -228,13 +228,17 @@ static int cb_partitions(const char *cmd, const char *params,
 				if (*c == '.' || *c == '-')
 					*c = '_';
 			char val[TEL_MAX_STRING_LEN];
+			struct dp_pview v;
+			dp_pview_get(g, p, &v);
 			snprintf(val, sizeof(val),
-				 "start=%lld end=%lld durable=%lld batches=%llu "
-				 "core=%u",
+				 "start=%lld end=%lld durable=%lld hw=%lld "
+				 "batches=%llu core=%u leader=%d epoch=%d isr=%u",
 				 (long long)p->start_offset,
 				 (long long)p->end_offset,
 				 (long long)p->durable_offset,
-				 (unsigned long long)p->batches, p->core);
+				 (long long)p->high_watermark,
+				 (unsigned long long)p->batches, p->core,
+				 v.leader, v.leader_epoch, v.nisr);
 			tel_data_add_dict_string(d, key, val);
 		}
 	}
@@ -270,6 +274,14 @@ static int cb_partition(const char *cmd, const char *params,
 		tel_data_add_dict_int(d, "log_start_offset", p->start_offset);
 		tel_data_add_dict_int(d, "log_end_offset", p->end_offset);
 		tel_data_add_dict_int(d, "durable_offset", p->durable_offset);
+		tel_data_add_dict_int(d, "high_watermark", p->high_watermark);
+		struct dp_pview v;
+		dp_pview_get(g, p, &v);
+		tel_data_add_dict_int(d, "leader", v.leader);
+		tel_data_add_dict_int(d, "leader_epoch", v.leader_epoch);
+		tel_data_add_dict_int(d, "partition_epoch", v.partition_epoch);
+		tel_data_add_dict_u64(d, "replicas", v.nreplicas);
+		tel_data_add_dict_u64(d, "in_sync_replicas", v.nisr);
 		tel_data_add_dict_u64(d, "batches", p->batches);
 		tel_data_add_dict_u64(d, "bytes", p->bytes);
 		tel_data_add_dict_u64(d, "duplicates", p->duplicates);

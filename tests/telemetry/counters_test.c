@@ -603,7 +603,8 @@ static int check_status(void)
 	}
 	/* and the partition line of /sluice/partitions */
 	snprintf(line, sizeof(line), "tc_0: start=0 end=%" PRId64 " durable=%"
-		 PRId64 " batches=%" PRIu64 " core=0", produced_records,
+		 PRId64 " hw=%" PRId64 " batches=%" PRIu64 " core=0 leader=1 "
+		 "epoch=0 isr=1", produced_records, produced_records,
 		 produced_records, want.store[S_BATCHES]);
 	if (!strstr(out, line))
 		return fprintf(stderr, "sluice status lacks '%s' in:\n%s", line,
