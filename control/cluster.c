@@ -343,6 +343,15 @@ static void job_committed(void *ctx, int status, uint64_t index)
 	job_answer(cl, index, cl->job_resp, cl->job_resp_len);
 }
 
+/* A topic's unclean.leader.election.enable as the image keeps it
+ * (0, 1): its own, else the broker's. */
+static uint8_t unclean_of(const struct sl_cluster *cl, const struct sl_topic *t)
+{
+	if (t->unclean_leader_election)
+		return t->unclean_leader_election == 2;
+	return cl->cfg->unclean_leader_election ? 1 : 0;
+}
+
 static uint32_t rnd(void)
 {
 	return (uint32_t)random();
@@ -384,11 +393,18 @@ static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
 		struct sl_topic a = *t, b = *n;
 		a.partitions = b.partitions = 0;
 		a.replication_factor = b.replication_factor = 0;
-		if (ct && memcmp(&a, &b, sizeof(a))) {
+		a.min_insync_replicas = b.min_insync_replicas = 0;
+		a.unclean_leader_election = b.unclean_leader_election = 0;
+		int32_t min_isr = n->min_insync_replicas > 0 ?
+					  n->min_insync_replicas :
+					  sl_config_default_min_isr(cl->cfg);
+		uint8_t unclean = unclean_of(cl, n);
+		if (ct && (memcmp(&a, &b, sizeof(a)) ||
+			   min_isr != ct->min_insync_replicas ||
+			   unclean != ct->unclean_leader_election)) {
 			rc = sl_ci_alter_topic_config(
-				cl->img, t->name, t->name_len, n,
-				ct->min_insync_replicas,
-				ct->unclean_leader_election, out, msg, msglen);
+				cl->img, t->name, t->name_len, n, min_isr,
+				unclean, out, msg, msglen);
 			if (rc)
 				return -1;
 		}
@@ -404,9 +420,14 @@ static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
 				     sl_config_default_rf(cl->cfg);
 		if (n->replication_factor <= 0 && rf > live)
 			rf = live; /* the native request has no factor */
-		int32_t min_isr = sl_config_default_min_isr(cl->cfg);
-		if (min_isr > rf)
-			min_isr = rf;
+		/* the topic's own, else the default (no more than its
+		 * replicas: a topic of 1 replica takes acks=all) */
+		int32_t min_isr = n->min_insync_replicas;
+		if (min_isr <= 0) {
+			min_isr = sl_config_default_min_isr(cl->cfg);
+			if (min_isr > rf)
+				min_isr = rf;
+		}
 		struct sl_ci_topic_req req = {
 			.name = n->name, .name_len = n->name_len,
 			.partitions = n->partitions,
@@ -416,8 +437,7 @@ static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
 				sl_config_default_rf(cl->cfg),
 			.config = *n,
 			.min_insync_replicas = min_isr,
-			.unclean_leader_election =
-				(uint8_t)cl->cfg->unclean_leader_election,
+			.unclean_leader_election = unclean_of(cl, n),
 			.start = rnd(), .shift = rnd(),
 		};
 		rc = sl_ci_create_topic(cl->img, &req, out, msg, msglen);
@@ -435,6 +455,18 @@ static void job_start(struct sl_cluster *cl)
 	cl->scratch->disk = NULL;
 	cl->scratch->lock_fd = -1;
 	cl->scratch->locked = 0;
+	/* the replication configs live beside the topics in the image:
+	 * the copy carries them, so that the rules see and change them */
+	for (uint32_t i = 0; i < cl->scratch->count; i++) {
+		struct sl_topic *t = &cl->scratch->topics[i];
+		const struct sl_ci_topic *ct = sl_ci_topic_find_id(cl->img,
+								   t->id);
+		if (!ct)
+			continue;
+		t->min_insync_replicas = (int16_t)ct->min_insync_replicas;
+		t->unclean_leader_election = ct->unclean_leader_election ? 2 : 1;
+		t->replication_factor = (int16_t)ct->replication_factor;
+	}
 	long n;
 	if (j->native) {
 		uint32_t changed = 0;

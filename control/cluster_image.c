@@ -977,6 +977,17 @@ static int apply_fencing(struct sl_ci_image *img, const struct rec *r,
 	return 0;
 }
 
+/* The topic's replication as its sl_topic shows it to the topic rules
+ * (control/kadmin.c: DescribeConfigs, AlterConfigs): the factor, the
+ * min.insync.replicas and unclean.leader.election.enable (2 true, 1
+ * false: metadata.h). */
+static void meta_replication(struct sl_topic *mt, const struct sl_ci_topic *t)
+{
+	mt->replication_factor = (int16_t)t->replication_factor;
+	mt->min_insync_replicas = (int16_t)t->min_insync_replicas;
+	mt->unclean_leader_election = t->unclean_leader_election ? 2 : 1;
+}
+
 static int apply_create_topic(struct sl_ci_image *img, const struct rec *r,
 			      char *why, size_t whylen)
 {
@@ -1012,6 +1023,7 @@ static int apply_create_topic(struct sl_ci_image *img, const struct rec *r,
 	ct->min_insync_replicas = r->cfg.min_isr;
 	ct->replication_factor = r->rf;
 	ct->unclean_leader_election = r->cfg.unclean;
+	meta_replication(&img->meta.topics[i], ct);
 	put_assignments(img, r, (unsigned)r->partitions, img->part_count);
 	img->part_count += (uint32_t)r->partitions;
 	return 0;
@@ -1136,6 +1148,7 @@ static int apply_alter_config(struct sl_ci_image *img, const struct rec *r,
 	(void)rc;
 	img->topics[i].min_insync_replicas = r->cfg.min_isr;
 	img->topics[i].unclean_leader_election = r->cfg.unclean;
+	meta_replication(&img->meta.topics[i], &img->topics[i]);
 	return 0;
 }
 
@@ -2319,6 +2332,7 @@ static const char *snap_decode(struct sl_ci_image *img, const uint8_t *buf,
 		t->partitions = mt->partitions = (int32_t)rd32(&r);
 		t->replication_factor = rd8(&r);
 		t->part_first = at;
+		meta_replication(mt, t);
 		if (r.short_read)
 			return "topics run past the end";
 		if (t->partitions < 1 || t->partitions > SN_PARTITIONS_MAX ||

@@ -44,6 +44,7 @@
 #define KA_ERR_UNKNOWN_TOPIC_ID 100
 
 /* Kafka's ConfigType numbers (DescribeConfigs v3+). */
+#define KA_TYPE_BOOLEAN 1
 #define KA_TYPE_STRING 2
 #define KA_TYPE_INT 3
 #define KA_TYPE_LONG 5
@@ -222,7 +223,7 @@ static void mark_duplicates(struct ka *k, const uint8_t *items, size_t stride,
 enum ka_src {
 	TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_SEGMENT_BYTES,
 	TOPIC_CLEANUP_POLICY, TOPIC_DIRTY_RATIO, TOPIC_MIN_LAG_MS,
-	TOPIC_MAX_LAG_MS, TOPIC_DELETE_RETENTION_MS,
+	TOPIC_MAX_LAG_MS, TOPIC_DELETE_RETENTION_MS, TOPIC_MIN_ISR, TOPIC_UNCLEAN,
 	FIXED,
 	BROKER_ID, BROKER_PARTITIONS, BROKER_LOG_DIRS, BROKER_RETENTION_MS,
 	BROKER_RETENTION_BYTES, BROKER_SEGMENT_BYTES,
@@ -278,9 +279,16 @@ static const struct ka_config topic_configs_all[] = {
 	{"message.timestamp.type", FIXED, "CreateTime", KA_TYPE_STRING, true,
 	 "Timestamps are the producer's.",
 	 "log.message.timestamp.type", DEFAULT},
-	{"min.insync.replicas", FIXED, "1", KA_TYPE_INT, true,
-	 "A single-node broker: every partition has one replica.",
-	 "min.insync.replicas", DEFAULT},
+	{"min.insync.replicas", TOPIC_MIN_ISR, NULL, KA_TYPE_INT, false,
+	 "acks=all is refused unless this many replicas are in sync, and "
+	 "answered once all in-sync replicas hold the batch on disk; a "
+	 "single-node broker has one replica (1, read-only).",
+	 "min.insync.replicas", STATIC},
+	{"unclean.leader.election.enable", TOPIC_UNCLEAN, NULL, KA_TYPE_BOOLEAN,
+	 false, "Whether a replica that is not in sync may become leader when "
+	 "no in-sync one is alive (losing what only the others had); off "
+	 "unless the topic asks.",
+	 "unclean.leader.election.enable", STATIC},
 };
 
 static const struct ka_config broker_configs_all[] = {
@@ -336,6 +344,19 @@ static void config_value(struct ka *k, const struct ka_config *d,
 		v = t->delete_retention_ms;
 		dflt = SL_DELETE_RETENTION_MS_DEFAULT;
 		break;
+	case TOPIC_MIN_ISR:
+		dflt = k->brokers ? sl_config_default_min_isr(c) : 1;
+		v = k->brokers && t->min_insync_replicas > 0 ?
+			    t->min_insync_replicas : dflt;
+		break;
+	case TOPIC_UNCLEAN: {
+		bool dv = k->brokers && c->unclean_leader_election;
+		bool tv = k->brokers && t->unclean_leader_election ?
+				  t->unclean_leader_election == 2 : dv;
+		*value = cstr(tv ? "true" : "false");
+		*dflt_value = cstr(dv ? "true" : "false");
+		return;
+	}
 	case BROKER_ID: v = dflt = c->node_id; break;
 	case BROKER_PARTITIONS: v = dflt = c->default_partitions; break;
 	case BROKER_RETENTION_MS: v = dflt = c->retention_ms; break;
@@ -438,6 +459,14 @@ static uint8_t parse_policy(struct kc_str s)
 	return bits;
 }
 
+/* Is config d read-only here?  The replication configs are a cluster's:
+ * a single broker has one replica of everything. */
+static bool ka_read_only(const struct ka *k, const struct ka_config *d)
+{
+	return d->read_only || (!k->brokers && (d->src == TOPIC_MIN_ISR ||
+						d->src == TOPIC_UNCLEAN));
+}
+
 /*
  * One topic config (a key and its value) onto t, as CreateTopics and the
  * Alter*Configs requests set it.  Returns 0, or INVALID_CONFIG with *msg
@@ -453,6 +482,33 @@ static int apply_config(struct ka *k, struct kc_str key, struct kc_str val,
 	if (val.len < 0) {
 		*msg = ka_msg(k, "config '%s' has a null value", shown(key, kb));
 		return KA_ERR_INVALID_CONFIG;
+	}
+	if ((str_is(key, "min.insync.replicas") ||
+	     str_is(key, "unclean.leader.election.enable")) && !k->brokers) {
+		*msg = ka_msg(k, "config '%s' is a cluster's: a single broker "
+			      "keeps one replica of each partition",
+			      shown(key, kb));
+		return KA_ERR_INVALID_CONFIG;
+	}
+	if (str_is(key, "min.insync.replicas")) {
+		if (parse_i64(val, &v) || v < 1 || v > INT16_MAX) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "min.insync.replicas: a count of "
+				      "replicas, at least 1", shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		t->min_insync_replicas = (int16_t)v;
+		return 0;
+	}
+	if (str_is(key, "unclean.leader.election.enable")) {
+		if (!str_is(val, "true") && !str_is(val, "false")) {
+			*msg = ka_msg(k, "Invalid value %s for configuration "
+				      "unclean.leader.election.enable: true or "
+				      "false", shown(val, vb));
+			return KA_ERR_INVALID_CONFIG;
+		}
+		t->unclean_leader_election = str_is(val, "true") ? 2 : 1;
+		return 0;
 	}
 	if (str_is(key, "cleanup.policy")) {
 		uint8_t bits = parse_policy(val);
@@ -513,8 +569,10 @@ static int apply_config(struct ka *k, struct kc_str key, struct kc_str val,
 	*msg = ka_msg(k, "config '%s' is not supported: sluice's topic configs "
 		      "are retention.ms, retention.bytes, segment.bytes, "
 		      "cleanup.policy, min.cleanable.dirty.ratio, "
-		      "min.compaction.lag.ms, max.compaction.lag.ms and "
-		      "delete.retention.ms", shown(key, kb));
+		      "min.compaction.lag.ms, max.compaction.lag.ms, "
+		      "delete.retention.ms and, in a cluster, "
+		      "min.insync.replicas and unclean.leader.election.enable",
+		      shown(key, kb));
 	return KA_ERR_INVALID_CONFIG;
 }
 
@@ -707,7 +765,7 @@ static void created_configs(struct ka *k, const struct sl_topic *t,
 		e[i] = (struct kc_create_topics_resp_config){
 			.name = cstr(d->name),
 			.value = value,
-			.read_only = d->read_only,
+			.read_only = ka_read_only(k, d),
 			.config_source = str_eq(value, dflt)
 						 ? KC_CONFIG_SOURCE_DEFAULT
 						 : KC_CONFIG_SOURCE_TOPIC,
@@ -1069,7 +1127,7 @@ static void describe_entries(struct ka *k, const struct kc_describe_configs_req 
 		*x = (struct kc_describe_configs_entry){
 			.name = cstr(d->name),
 			.value = value,
-			.read_only = d->read_only,
+			.read_only = ka_read_only(k, d),
 			.is_default = is_default,
 			.is_sensitive = false,
 			.synonyms = {NULL, 0},
@@ -1218,7 +1276,7 @@ static int reset_config(struct ka *k, struct kc_str key, struct sl_topic *t)
 	sl_topic_compaction_defaults(&d);
 	for (size_t i = 0; i < NCONFIGS(topic_configs_all); i++) {
 		const struct ka_config *c = &topic_configs_all[i];
-		if (c->read_only || !str_is(key, c->name))
+		if (ka_read_only(k, c) || !str_is(key, c->name))
 			continue;
 		switch (c->src) {
 		case TOPIC_RETENTION_MS: t->retention_ms = d.retention_ms; break;
@@ -1236,6 +1294,8 @@ static int reset_config(struct ka *k, struct kc_str key, struct sl_topic *t)
 			t->max_compaction_lag_ms = d.max_compaction_lag_ms; break;
 		case TOPIC_DELETE_RETENTION_MS:
 			t->delete_retention_ms = d.delete_retention_ms; break;
+		case TOPIC_MIN_ISR: t->min_insync_replicas = 0; break;
+		case TOPIC_UNCLEAN: t->unclean_leader_election = 0; break;
 		default:
 			assert(!"a writable config has a topic source");
 		}
@@ -1258,6 +1318,8 @@ static int alter_topic(struct sl_topic *t, void *ctx, char *err, size_t errlen)
 		t->retention_bytes = k->c->retention_bytes;
 		t->segment_bytes = k->c->segment_bytes;
 		sl_topic_compaction_defaults(t);
+		t->min_insync_replicas = 0;
+		t->unclean_leader_election = 0;
 	}
 	for (int32_t i = 0; i < a->n; i++) {
 		struct kc_str key, value;

@@ -50,8 +50,12 @@ struct sl_topic {
 	int64_t max_compaction_lag_ms;    /* >= 1 */
 	int64_t delete_retention_ms;      /* >= 0 */
 	/* in a cluster (docs/cluster.md; not in topics.meta): replicas per
-	 * partition, 0 on a single broker */
+	 * partition, 0 on a single broker; min.insync.replicas (0: the
+	 * broker's default) and unclean.leader.election.enable (0: the
+	 * broker's default, 1 false, 2 true) as the topic sets them */
 	int16_t replication_factor;
+	int16_t min_insync_replicas;
+	uint8_t unclean_leader_election;
 	uint16_t name_len;
 	char name[SN_NAME_MAX + 1]; /* NUL-terminated */
 };

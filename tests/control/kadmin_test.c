@@ -248,7 +248,7 @@ static void test_create_v7(void **state)
 		TL_EQ(changed, ver == 7);
 		TL_EQ(r->num_partitions, 3);
 		TL_EQ(r->replication_factor, 1);
-		TL_EQ(r->configs.count, 11);
+		TL_EQ(r->configs.count, 12);
 		const struct kc_create_topics_resp_config *c = r->configs.items;
 		int seen = 0;
 		for (int32_t i = 0; i < r->configs.count; i++) {
@@ -380,6 +380,21 @@ static void test_replication_factor_cluster(void **state)
 	TL_EQ(r->replication_factor, 2);
 	TL_EQ(r->num_partitions, 4);
 	TL_EQ(find("r2")->replication_factor, 2);
+	/* a cluster's topic sets its replication configs */
+	topic(0, "m2", 1, 2);
+	with_config(0, "min.insync.replicas", "2");
+	with_config(0, "unclean.leader.election.enable", "true");
+	TL_EQ(create1(5, false, &changed)->error_code, 0);
+	TL_EQ(find("m2")->min_insync_replicas, 2);
+	TL_EQ(find("m2")->unclean_leader_election, 2);
+	topic(0, "m0", 1, 2);
+	with_config(0, "min.insync.replicas", "0");
+	r = create1(5, false, &changed);
+	TL_EQ(r->error_code, 40);
+	assert_msg_has(r->error_message, "min.insync.replicas");
+	topic(0, "u9", 1, 2);
+	with_config(0, "unclean.leader.election.enable", "maybe");
+	TL_EQ(create1(5, false, &changed)->error_code, 40);
 	TL_OK(sl_config_set(&g_cfg, "default_replication_factor=1", err,
 			    sizeof(err)));
 	topic(0, "r1", 1, -1);
@@ -397,6 +412,8 @@ static void test_bad_config(void **state)
 		const char *key, *value, *says;
 	} bad[] = {
 		{"compression.type", "lz4", "compression.type"},
+		{"min.insync.replicas", "2", "a single broker"},
+		{"unclean.leader.election.enable", "true", "a single broker"},
 		{"cleanup.policy", "compactt", "cleanup.policy"},
 		{"cleanup.policy", "compact,", "cleanup.policy"},
 		{"cleanup.policy", "", "cleanup.policy"},
@@ -818,11 +835,18 @@ static void test_describe_topic(void **state)
 		describe(0, KC_RESOURCE_TOPIC, "described", NULL, -1, false);
 	TL_EQ(o->error_code, 0);
 	assert_str_is(o->error_message, NULL);
-	TL_EQ(o->configs.count, 11);
+	TL_EQ(o->configs.count, 12);
 	const struct kc_describe_configs_entry *e = entry(o, "retention.ms");
 	assert_str_is(e->value, "1234");
 	TL_EQ(e->is_default, false);
 	TL_EQ(e->read_only, false);
+	/* a single broker: one replica, the replication configs fixed */
+	e = entry(o, "min.insync.replicas");
+	assert_str_is(e->value, "1");
+	TL_EQ(e->read_only, true);
+	e = entry(o, "unclean.leader.election.enable");
+	assert_str_is(e->value, "false");
+	TL_EQ(e->read_only, true);
 	TL_EQ(e->is_sensitive, false);
 	e = entry(o, "segment.bytes");
 	assert_str_is(e->value, "1073741824");
