@@ -142,6 +142,8 @@ struct ft_entry {
 	int64_t answer_end;
 	int64_t state_end;      /* the log end before truncation */
 	int64_t fetch_offset;   /* FT_FETCH */
+	int64_t hw_told;        /* the leader's high watermark as last
+				   handed to the storage core */
 	uint64_t wait_until_ns; /* nothing is done before this */
 	uint32_t oor;           /* OFFSET_OUT_OF_RANGE in a row */
 };
@@ -337,6 +339,7 @@ static void restart(struct dp_fetcher *f, struct ft_entry *e, uint32_t ms)
 	e->state = FT_STATE;
 	e->gen++;
 	e->net_busy = 0;
+	e->hw_told = -1;
 	e->wait_until_ns = ms ? later(dp_now_ns(f->dp), ms) : 0;
 }
 
@@ -427,9 +430,10 @@ static void conn_close(struct dp_fetcher *f, struct ft_conn *c,
 	conn_forget_flights(f, c);
 }
 
-static void conn_free(struct dp_fetcher *f, struct ft_conn *c)
+static void conn_free(struct dp_fetcher *f, struct ft_conn *c,
+		      const char *why)
 {
-	conn_close(f, c, "no partition follows this leader now");
+	conn_close(f, c, why);
 	free(c->wbuf);
 	free(c->rbuf);
 	free(c->fetch_pick);
@@ -688,8 +692,10 @@ static void on_append(struct dp_fetcher *f, struct ft_entry *e,
 	uint64_t now = dp_now_ns(f->dp);
 	switch (r->error) {
 	case 0:
-		st_add(&ft_st.appends, 1);
-		st_add(&ft_st.records_bytes, m->req_len);
+		if (m->req_len) {
+			st_add(&ft_st.appends, 1);
+			st_add(&ft_st.records_bytes, m->req_len);
+		}
 		e->fetch_offset = r->log_end_offset;
 		e->oor = 0;
 		return;
@@ -809,6 +815,7 @@ static void refresh(struct dp_fetcher *f)
 				e->leader = v.leader;
 				e->leader_epoch = v.leader_epoch;
 				e->latest_epoch = -1;
+				e->hw_told = -1;
 				hash_put(f, (uint32_t)(e - f->e));
 			} else if (e->leader != v.leader ||
 				   e->leader_epoch != v.leader_epoch) {
@@ -853,7 +860,7 @@ static void refresh(struct dp_fetcher *f)
 	for (unsigned i = 0; i < FT_CONNS_MAX; i++) {
 		struct ft_conn *c = &f->conns[i];
 		if (c->state != FC_FREE && !c->used)
-			conn_free(f, c);
+			conn_free(f, c, "no partition follows this leader now");
 	}
 	atomic_store_explicit(&ft_st.partitions, f->nlive,
 			      memory_order_relaxed);
@@ -1065,7 +1072,9 @@ static void append(struct dp_fetcher *f, struct ft_entry *e,
 		.leader_hw = o->high_watermark,
 		.leader_start = o->log_start_offset,
 	};
-	store_submit(f, e, DP_REPLICA_APPEND, o->records, o->records_len, m);
+	if (store_submit(f, e, DP_REPLICA_APPEND, o->records, o->records_len,
+			 m) == 0 && o->high_watermark > e->hw_told)
+		e->hw_told = o->high_watermark;
 }
 
 static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
@@ -1104,7 +1113,11 @@ static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
 		if (!o->records_len)
 			e->wait_until_ns = later(now, FT_BAD_BATCH_WAIT_MS);
 	}
-	if (o->records_len)
+	/* no records: an append of none still hands the storage core the
+	 * leader's high watermark when it moved (a follower's moves with
+	 * every answer, as Kafka's, so that it is close behind the
+	 * leader's should it lead next) */
+	if (o->records_len || o->high_watermark > e->hw_told)
 		append(f, e, o);
 }
 
@@ -1464,7 +1477,7 @@ static void fetcher_free(struct dp_fetcher *f)
 {
 	for (unsigned i = 0; i < FT_CONNS_MAX; i++)
 		if (f->conns[i].state != FC_FREE)
-			conn_free(f, &f->conns[i]);
+			conn_free(f, &f->conns[i], "stopping");
 	free(f->e);
 	free(f->free_slots);
 	free(f->hash);
@@ -1550,7 +1563,7 @@ void dp_fetcher_stop(struct dp *dp)
 		       "stop; its completion ring is kept", left);
 		for (unsigned i = 0; i < FT_CONNS_MAX; i++)
 			if (f->conns[i].state != FC_FREE)
-				conn_free(f, &f->conns[i]);
+				conn_free(f, &f->conns[i], "stopping");
 		return;
 	}
 	dp->fetch_wake_fd = -1;
