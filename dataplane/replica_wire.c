@@ -225,6 +225,7 @@ void rw_split_records(const uint8_t *records, size_t len,
 	o->records_len = 0;
 	o->batches = 0;
 	o->next_offset = -1;
+	o->fetched_bytes = (uint32_t)len;
 	o->partial_bytes = 0;
 	o->dropped_bytes = 0;
 	o->bad_rc = 0;

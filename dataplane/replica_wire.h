@@ -103,6 +103,9 @@ struct rw_part_outcome {
 	uint32_t batches;
 	int64_t next_offset;    /* after the last of them (its last offset
 				   + 1), -1: none */
+	uint32_t fetched_bytes; /* the partition's records, all of them:
+				   records_len + partial_bytes +
+				   dropped_bytes */
 	uint32_t partial_bytes; /* a cut batch at the end, dropped */
 	uint32_t dropped_bytes; /* from the first bad batch on, dropped */
 	int bad_rc;             /* that batch's rb_check_stored code, 0: none */
@@ -122,9 +125,10 @@ int rw_fetch_next(struct rw_fetch_resp *r, struct rw_part_outcome *o);
 
 /*
  * Cut records[0, len) into the checked prefix of whole batches (o's
- * records, records_len, batches, next_offset, partial_bytes,
- * dropped_bytes, bad_rc; the other fields untouched).  rw_fetch_next does
- * it for every partition; here for tests.
+ * records, records_len, batches, next_offset, fetched_bytes,
+ * partial_bytes, dropped_bytes, bad_rc; the other fields untouched).  rw_fetch_next does
+ * it for every partition; here for tests.  len is below 2^31 (a Kafka
+ * bytes field).
  */
 void rw_split_records(const uint8_t *records, size_t len,
 		      struct rw_part_outcome *o);

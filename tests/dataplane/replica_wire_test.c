@@ -279,6 +279,7 @@ static void test_fetch_answer(void **state)
 	TL_EQ(o.batches, 2);
 	TL_EQ(o.records_len, whole0);
 	TL_EQ(o.partial_bytes, len0 - whole0);
+	TL_EQ(o.fetched_bytes, len0);
 	TL_EQ(o.dropped_bytes, 0);
 	TL_EQ(o.bad_rc, 0);
 	TL_EQ(o.next_offset, 15);
