@@ -79,8 +79,8 @@
 #define PROPS_MAX 64        /* proposals in flight, all nodes */
 #define INFLIGHT_MAX 2048   /* libraft I/O requests in flight, all nodes */
 #define OPS_MAX 512         /* a disk's requests not yet durable */
-#define ROUNDS_MIN 30
-#define ROUNDS_MAX 70
+#define ROUNDS_MIN 100
+#define ROUNDS_MAX 250
 #define HEAL_MS_MAX 60000   /* simulated time for the end to converge */
 #define DRAIN_MS_MAX 10000  /* for a crashed node's requests to finish */
 #define ENTRY_CAP (64u << 10)
@@ -964,6 +964,17 @@ static void check_image(struct sim *s, struct node *nd, const char *how)
 	}
 }
 
+/* Did an apply change more than the applied index? */
+static bool changed(struct sim *s, struct sl_ci_image *before,
+		    const struct sl_ci_image *after)
+{
+	uint64_t was = before->applied_index;
+	before->applied_index = after->applied_index;
+	bool differ = image_hash(s, before) != image_hash(s, after);
+	before->applied_index = was;
+	return differ;
+}
+
 /* ---- the state machine: quorum.c's adapter, with the checks ---- */
 
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
@@ -999,9 +1010,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	nd->applies++;
 	if (rc == -EINVAL)
 		nd->refused++;
-	/* the mutant: node 1 forgets one entry it applied */
+	/* the mutant: node 1 forgets one entry it applied that changed
+	 * its image */
 	if (s->mutant && !s->mutant_fired && nd->i == 0 && rc == 0 &&
-	    --s->mutant_countdown == 0) {
+	    changed(s, nd->before, nd->img) && --s->mutant_countdown == 0) {
 		sl_ci_copy(nd->img, nd->before);
 		nd->img->applied_index = index;
 		s->mutant_fired = true;
@@ -1327,8 +1339,14 @@ static void run_for(struct sim *s, unsigned ms)
 {
 	raft_time end = s->f.time + ms;
 	while (s->f.time < end && !s->fail[0]) {
-		raft_fixture_step(&s->f);
+		struct raft_fixture_event *ev = raft_fixture_step(&s->f);
 		s->steps++;
+		if (s->trace)
+			trace(s, "step %llu: node %u %s",
+			      (unsigned long long)s->steps, ev->server_index + 1,
+			      ev->type == RAFT_FIXTURE_TICK ? "tick" :
+			      ev->type == RAFT_FIXTURE_NETWORK ? "network" :
+			      ev->type == RAFT_FIXTURE_DISK ? "disk" : "work");
 		after_step(s);
 	}
 }
