@@ -35,7 +35,9 @@
  *   1. sl_ci_check on a node's image after every apply and restore, and
  *      sl_ci_check_step between its image before and after;
  *   2. State Machine Safety: every node that applies index i applies the
- *      same entry bytes (index -> hash of the entry, kept per seed);
+ *      same entry bytes (index -> hash of the entry, kept per seed), and
+ *      every node that commits index i holds the same entry there,
+ *      barriers and configurations included;
  *   3. every node's image at index i is byte-identical (index -> hash of
  *      its snapshot encoding), restored snapshots included;
  *   4. a proposal libraft reported applied is at the index it was given,
@@ -52,7 +54,16 @@
  * the default 1000 seeds and 60 s (a run over budget stops and says how
  * many ran); SLUICE_SIM_MUTANT=1 runs the mutant check instead: one node's
  * state machine skips one entry, and the case passes only when the
- * invariants catch it in every seed it tries.
+ * invariants catch it in every seed it tries; SLUICE_SIM_KEEP_GOING=1
+ * counts failing seeds instead of stopping at the first.
+ *
+ * libraft 0.15 answers a heartbeat with its last stored index, counting
+ * entries it never checked as matching the leader's (wedged_by_libraft):
+ * followers that never catch up, and entries committed on a majority that
+ * does not hold them.  A shim in the simulated network (w_recv, w_send)
+ * makes that reply say what the request checked; SLUICE_SIM_RAW_LIBRAFT=1
+ * runs without it, and SLUICE_SIM_STRICT=1 fails a seed that still ends
+ * wedged that way (by default it is counted and named).
  */
 #include <assert.h>
 #include <errno.h>
