@@ -81,6 +81,7 @@
 
 #include "tl.h"
 #include "control/cluster_image.h"
+#include "control/raft_reply.h"
 #include "control/quorum.h"
 #include "control/quorum_pvt.h"
 
@@ -176,11 +177,9 @@ struct node {
 	raft_term last_term;
 	uint64_t applies, refused, restores;
 	raft_index commit_checked; /* committed entries compared so far */
-	/* the heartbeat shim (fix_reply): raft's recv, and while it runs on
-	 * an AppendEntries, the last index that request let it check */
-	raft_io_recv_cb recv;
-	bool in_append;
-	raft_index append_checked;
+	/* libraft's heartbeat reply corrected, as the real node does it
+	 * (control/raft_reply.h) */
+	struct sl_raft_reply reply;
 	unsigned net_latency_ms;
 };
 
@@ -638,32 +637,20 @@ static void w_send_cb(struct raft_io_send *req, int status)
 }
 
 /*
- * The shim around libraft 0.15's heartbeat reply (wedged_by_libraft says
- * what goes wrong without it): a follower answering an AppendEntries
- * while it handles it (the synchronous reply: no new entry to write)
- * says it matches the leader up to the request's last entry, Raft's
- * "index of last new entry", instead of up to its own last stored one.
- * Replies after a write are left alone (the written entries end the log).
+ * libraft 0.15's heartbeat reply corrected by the real node's module
+ * (control/raft_reply.h; wedged_by_libraft says what goes wrong without
+ * it), unless SLUICE_SIM_RAW_LIBRAFT asks for libraft as it is.
  */
 static void w_recv(struct raft_io *io, struct raft_message *m)
 {
-	struct node *nd = node_of_io(io);
-	if (m->type != RAFT_IO_APPEND_ENTRIES) {
-		nd->recv(io, m);
-		return;
-	}
-	nd->in_append = true;
-	nd->append_checked = m->append_entries.prev_log_index +
-			     m->append_entries.n_entries;
-	nd->recv(io, m);
-	nd->in_append = false;
+	sl_raft_reply_recv(&node_of_io(io)->reply, io, m);
 }
 
 static int w_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 		   raft_io_recv_cb recv)
 {
 	struct node *nd = node_of_io(io);
-	nd->recv = recv;
+	nd->reply.recv = recv;
 	return nd->orig.start(io, msecs, tick, g_sim->raw_libraft ? recv :
 					  w_recv);
 }
@@ -674,15 +661,9 @@ static int w_send(struct raft_io *io, struct raft_io_send *req,
 	struct sim *s = g_sim;
 	struct node *nd = node_of_io(io);
 	struct raft_message fixed;
-	if (nd->in_append && message->type == RAFT_IO_APPEND_ENTRIES_RESULT &&
-	    message->append_entries_result.rejected == 0 &&
-	    message->append_entries_result.last_log_index >
-	    nd->append_checked) {
-		fixed = *message;
-		fixed.append_entries_result.last_log_index = nd->append_checked;
-		message = &fixed;
-		s->replies_fixed++;
-	}
+	uint64_t before = nd->reply.fixed;
+	message = sl_raft_reply_send(&nd->reply, message, &fixed);
+	s->replies_fixed += nd->reply.fixed - before;
 	infl_add(s, nd, req, (void (*)(void))cb, REQ_SEND, UINT64_MAX);
 	int rc = nd->orig.send(io, req, message, w_send_cb);
 	if (rc != 0)
