@@ -148,20 +148,23 @@ static int16_t leader_check(const struct dp_partition *p, int32_t cur)
 }
 
 /* Ask control for the in-sync set isr[0..n) of p, at most every 2 s for
- * one partition (control answers with a new state or an error). */
-static void alter_isr(struct dp *dp, struct dp_partition *p,
+ * one partition (control answers with a new state or an error).  true
+ * when the request was queued. */
+static bool alter_isr(struct dp *dp, struct dp_partition *p,
 		      const int32_t *isr, uint8_t n, uint64_t now)
 {
 	if (now < p->alter_after_ns)
-		return;
+		return false;
 	struct sipc_alter_isr a = { .topic_id = p->topic->id,
 				    .partition = p->index,
 				    .leader_epoch = p->isr.leader_epoch,
 				    .partition_epoch = p->isr.partition_epoch,
 				    .nisr = n };
 	memcpy(a.isr, isr, n * sizeof(*isr));
-	if (dp_cluster_alter_isr(dp, &a) == 0)
-		p->alter_after_ns = now + 2000000000ull;
+	if (dp_cluster_alter_isr(dp, &a) != 0)
+		return false;
+	p->alter_after_ns = now + 2000000000ull;
+	return true;
 }
 
 /* The high watermark as the in-sync set allows it now (never backwards),
@@ -688,8 +691,16 @@ static int16_t replica_fetched(struct dp *dp, struct dp_store_core *c,
 	if (!isr_in_sync(&p->isr, node)) {
 		int32_t isr[ISR_REPLICAS_MAX];
 		uint8_t n = 0;
-		if (isr_expand(&p->isr, node, p->hw, isr, &n))
-			alter_isr(dp, p, isr, n, now);
+		if (isr_expand(&p->isr, node, p->hw, isr, &n) &&
+		    alter_isr(dp, p, isr, n, now)) {
+			/* counted from now on, before control agrees (Kafka's
+			 * maximal in-sync set, KIP-497): once the controller
+			 * has it in sync it may make it leader, so nothing
+			 * is acknowledged that it lacks.  A refusal, or any
+			 * new state, replaces the set. */
+			memcpy(p->isr.isr, isr, n * sizeof(isr[0]));
+			p->isr.nisr = n;
+		}
 	}
 	if (p->parked)
 		recheck_parked(dp, c, p, now);
