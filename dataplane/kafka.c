@@ -505,6 +505,12 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 			memcpy(rep, v.replicas, v.nreplicas * sizeof(*rep));
 			memcpy(in, v.isr, v.nisr * sizeof(*in));
 			ids += v.nreplicas + v.nisr;
+			/* fenced: not the leader of anything (the others
+			 * name the new one) */
+			if (v.leader == node &&
+			    atomic_load_explicit(&n->dp->self_fenced,
+						 memory_order_relaxed))
+				v.leader = -1;
 			ps[k].leader_id = v.leader;
 			ps[k].leader_epoch = v.leader_epoch;
 			ps[k].replica_nodes = (struct kc_array){ rep, v.nreplicas };

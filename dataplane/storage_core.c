@@ -127,6 +127,16 @@ static bool leads(const struct dp_partition *p)
 	return p->isr.leader >= 0 && p->isr.leader == p->isr.self;
 }
 
+/* Leads p and may act on it: a fenced broker (dp->self_fenced) answers
+ * as no partition's leader, for the controller has moved or will move
+ * its partitions. */
+static bool serves(const struct dp_partition *p)
+{
+	/* relaxed: a flag main sets; the next request sees it */
+	return leads(p) && !atomic_load_explicit(&p->sc->dp->self_fenced,
+						 memory_order_relaxed);
+}
+
 /* The leader epoch stamped into the batches this node appends as leader
  * (0 for a single broker). */
 static int32_t own_epoch(const struct dp_partition *p)
@@ -138,7 +148,7 @@ static int32_t own_epoch(const struct dp_partition *p)
  * checked) is p's, else the error to answer. */
 static int16_t leader_check(const struct dp_partition *p, int32_t cur)
 {
-	if (!leads(p))
+	if (!serves(p))
 		return SN_ERR_NOT_LEADER_OR_FOLLOWER;
 	if (cur >= 0 && cur < p->isr.leader_epoch)
 		return SN_ERR_FENCED_LEADER_EPOCH;
