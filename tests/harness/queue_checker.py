@@ -23,6 +23,9 @@ its own events (lines of different clients may interleave):
         a value written in a transaction that aborted
   {"op": "read_committed", "client": "c1"}
         the consumer reads with isolation.level=read_committed
+  {"op": "nemesis", ...}
+        a fault injected or healed (tests/harness/netns_cluster.py),
+        kept in the history to read it by; not judged
 
 Anomalies (each counted, the first few printed):
   lost            an acknowledged value that no poll ever read (only
@@ -89,6 +92,8 @@ class Checker:
             self.committed_readers.add(e["client"])
         elif op == "final":
             self.final = True
+        elif op == "nemesis":
+            pass
         else:
             raise ValueError("unknown op %r" % op)
 

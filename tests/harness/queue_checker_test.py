@@ -81,6 +81,10 @@ expect("aborted read", txn + [poll("t1", 0), poll("t2", 1)],
 expect("aborted, uncommitted reader", txn + [poll("t1", 0, c="c9"),
                                             poll("t2", 1, c="c9")], [])
 
+# the faults written into a history are read past
+expect("nemesis lines", [{"op": "nemesis", "what": "isolate", "node": 2}] +
+       CLEAN + [{"op": "nemesis", "what": "heal"}], [])
+
 # unreadable input is refused, not judged
 try:
     qc.check(['{"op": "teleport"}'])
