@@ -115,6 +115,7 @@ class NetnsCluster:
         self.log_file = open(self.log_path, "a")
         self.orig_ns = None     # fd of the namespace the harness left
         self.closed = False
+        self.listeners = []     # functions called with every log record
         voters = ",".join("%d@%s.%d:%d" % (i, SUBNET, 10 + i, PORTS["raft"])
                           for i in range(1, count + 1))
         for i in range(1, count + 1):
@@ -142,6 +143,8 @@ class NetnsCluster:
         line = json.dumps(rec, sort_keys=True)
         self.log_file.write(line + "\n")
         self.log_file.flush()
+        for fn in self.listeners:
+            fn(rec)
         print("fault %7.3f %s %s" % (rec["t"], what,
                                      " ".join("%s=%s" % kv for kv in sorted(fields.items()))),
               flush=True)
@@ -294,6 +297,9 @@ class NetnsCluster:
                  oneway=oneway)
 
     def isolate(self, n, clients=False):
+        """Broker n cut from every other broker, and from the clients too
+        when clients is true (a leader the clients still reach is the
+        zombie case)."""
         others = [b.n for b in self.brokers if b.n != n]
         if clients:
             others.append(CLIENT)
