@@ -242,10 +242,10 @@ class Run:
 
     # ---- the cluster's metadata ----------------------------------------
 
-    def metadata(self, timeout=3):
+    def metadata(self, timeout=3, admin=None):
         """{partition: (leader, isrs)} from any broker, or None."""
         try:
-            a = AdminClient({"bootstrap.servers": self.c.bootstrap()})
+            a = admin or AdminClient({"bootstrap.servers": self.c.bootstrap()})
             md = a.list_topics(topic=TOPIC, timeout=timeout)
         except Exception:
             return None
@@ -255,8 +255,10 @@ class Run:
         return {p.id: (p.leader, sorted(p.isrs)) for p in t.partitions.values()}
 
     def watcher(self, stop):
+        admin = AdminClient({"bootstrap.servers": self.c.bootstrap(),
+                             "metadata.max.age.ms": 1000})
         while not stop.is_set():
-            m = self.metadata()
+            m = self.metadata(admin=admin)
             if m is None:
                 with self.lock:
                     self.meta_errors += 1
@@ -516,6 +518,7 @@ def chaos(cl, base, seed):
     probe.close()
     stop_final = threading.Event()
     timer = threading.Timer(90, stop_final.set)
+    timer.daemon = True
     timer.start()
     last = run.consumer("final", stop_final, until_ends=ends)
     timer.cancel()
@@ -628,6 +631,7 @@ def unclean(cl, base):
     n2 = write(200, 50)
     stop = threading.Event()
     timer = threading.Timer(30, stop.set)
+    timer.daemon = True
     timer.start()
     probe = Consumer({"bootstrap.servers": cl.bootstrap(), "group.id": "ends-%d" % time.time_ns()})
     end = probe.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=20)[1]
