@@ -55,6 +55,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import netns_cluster  # noqa: E402
@@ -68,7 +69,7 @@ if why:
 
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError,  # noqa: E402
-                             Producer, TopicPartition)
+                             KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "jepsen"
@@ -77,6 +78,7 @@ SESSION_MS = 3000
 BROKER_OPTS = ["-o", "broker_heartbeat_interval_ms=300",
                "-o", "broker_session_timeout_ms=%d" % SESSION_MS,
                "-o", "replica_lag_time_max_ms=5000"]
+PRODUCERS = int(os.environ.get("SLUICE_PRODUCERS") or 2)
 IN_FLIGHT_MAX = 40
 SEND_GAP_S = 0.01
 FAULT_S = int(os.environ.get("SLUICE_FAULT_SECONDS") or
@@ -169,28 +171,41 @@ class Run:
                           "topic.metadata.refresh.interval.ms": 1000,
                           "client.id": client, "error_cb": on_error})
             while not self.stop_writes.is_set() and not fatal.is_set():
-                if pending[0] < IN_FLIGHT_MAX:
-                    v = "%s-%d" % (name, n)
-                    try:
-                        p.produce(TOPIC, value=v.encode(), partition=n % PARTS,
-                                  on_delivery=done)
-                        pending[0] += 1
-                        n += 1
-                    except BufferError:
-                        pass
-                p.poll(SEND_GAP_S)
+                try:
+                    if pending[0] < IN_FLIGHT_MAX:
+                        v = "%s-%d" % (name, n)
+                        try:
+                            p.produce(TOPIC, value=v.encode(), partition=n % PARTS,
+                                      on_delivery=done)
+                            pending[0] += 1
+                            n += 1
+                        except BufferError:
+                            pass
+                    p.poll(SEND_GAP_S)
+                except KafkaException as e:
+                    # a fatal error (the idempotent producer cannot go on):
+                    # a new producer takes over, under a new client name
+                    self.note(client, "fatal: %s" % e)
+                    fatal.set()
             if fatal.is_set():
                 with self.lock:
                     self.fatal += 1
             # what is still unanswered gets its answer (or is purged: not
             # acknowledged) before this producer goes
             deadline = time.monotonic() + 30
-            while pending[0] > 0 and time.monotonic() < deadline and not fatal.is_set():
-                p.poll(0.1)
-            if pending[0] > 0:
-                p.purge()
-                p.poll(1)
-                p.flush(5)
+            try:
+                while pending[0] > 0 and time.monotonic() < deadline and not fatal.is_set():
+                    p.poll(0.1)
+            except KafkaException as e:
+                self.note(client, "fatal: %s" % e)
+            for _ in range(3):
+                if pending[0] <= 0:
+                    break
+                try:
+                    p.purge()
+                    p.flush(5)
+                except KafkaException as e:
+                    self.note(client, "at purge: %s" % e)
 
     # ---- consumers -----------------------------------------------------
 
@@ -463,7 +478,7 @@ def chaos(cl, base, seed):
     stop_meta = threading.Event()
     threads = [threading.Thread(target=run.watcher, args=(stop_meta,), daemon=True)]
     threads += [threading.Thread(target=run.producer, args=(n,), daemon=True)
-                for n in ("p1", "p2")]
+                for n in ["p%d" % (i + 1) for i in range(PRODUCERS)]]
     readers = [threading.Thread(target=run.consumer, args=(n, run.stop_reads), daemon=True)
                for n in ("c1", "c2")]
     for t in threads + readers:
