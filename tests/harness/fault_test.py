@@ -689,7 +689,7 @@ def main():
         ok = True
     finally:
         cl.close()
-        if ok:
+        if ok and os.environ.get("SLUICE_KEEP") != "1":
             shutil.rmtree(base, ignore_errors=True)
         else:
             print("kept for reading: %s (seed %d)" % (base, seed), flush=True)
