@@ -34,6 +34,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 #include <uv.h>
 
 #include "control/quorum.h"
+#include "control/raft_reply.h"
 #include "control/quorum_pvt.h"
 
 #define RUNS_MAX 8            /* loop passes in one do_work */
@@ -70,6 +72,12 @@ struct sl_quorum {
 	uv_loop_t loop;
 	struct raft_uv_transport transport;
 	struct raft_io io;
+	/* libraft's heartbeat reply corrected (control/raft_reply.h) */
+	struct sl_raft_reply reply;
+	int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			raft_io_recv_cb recv);
+	int (*io_send)(struct raft_io *io, struct raft_io_send *req,
+		       const struct raft_message *message, raft_io_send_cb cb);
 	struct raft_fsm fsm;
 	struct raft raft;
 	struct raft_barrier barrier;
@@ -584,6 +592,39 @@ static int make_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+
+/* ---- libraft's heartbeat reply (control/raft_reply.h) ---- */
+
+static struct sl_quorum *quorum_of_io(struct raft_io *io)
+{
+	return (struct sl_quorum *)(void *)((char *)io -
+					    offsetof(struct sl_quorum, io));
+}
+
+static void io_recv(struct raft_io *io, struct raft_message *m)
+{
+	sl_raft_reply_recv(&quorum_of_io(io)->reply, io, m);
+}
+
+static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+		    raft_io_recv_cb recv)
+{
+	struct sl_quorum *q = quorum_of_io(io);
+	q->reply.recv = recv;
+	return q->io_start(io, msecs, tick, io_recv);
+}
+
+static int io_send(struct raft_io *io, struct raft_io_send *req,
+		   const struct raft_message *message, raft_io_send_cb cb)
+{
+	struct sl_quorum *q = quorum_of_io(io);
+	struct raft_message fixed;
+	/* raft_uv encodes the message before send returns: the copy may
+	 * live on this stack */
+	return q->io_send(io, req, sl_raft_reply_send(&q->reply, message,
+						      &fixed), cb);
+}
+
 /* The stored configuration must hold this node at the address the
  * voters give it. */
 static int check_stored_self(struct sl_quorum *q, char *err, size_t errlen)
@@ -669,6 +710,11 @@ int sl_quorum_create(const struct sl_quorum_config *cfg, struct sl_quorum **out,
 		goto teardown;
 	}
 	q->uv_open = true;
+	/* between raft and raft_uv: libraft's heartbeat reply corrected */
+	q->io_start = q->io.start;
+	q->io_send = q->io.send;
+	q->io.start = io_start;
+	q->io.send = io_send;
 
 	q->fsm.version = 2;
 	q->fsm.data = q;

@@ -12,11 +12,6 @@
 
 #define ALTER_RING_SLOTS 1024
 
-bool dp_clustered(const struct dp *dp)
-{
-	return dp->cfg.controller_quorum_voters[0] != '\0';
-}
-
 void dp_pview_init(const struct dp *dp, struct dp_pview *v)
 {
 	memset(v, 0, sizeof(*v));

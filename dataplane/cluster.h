@@ -46,9 +46,7 @@ struct dp_broker {
 	char host[SIPC_HOST_MAX + 1];
 };
 
-/* 1 when this sluiced is a cluster's broker (controller_quorum_voters
- * set), 0 for a single broker. */
-bool dp_clustered(const struct dp *dp);
+/* dp_clustered (dp.h): 1 when this sluiced is a cluster's broker. */
 
 /* The view a partition starts with: in a cluster, no leader until
  * control says (epoch -1); alone, this node at epoch 0. */

@@ -27,6 +27,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dataplane/cluster.h"
@@ -349,6 +350,13 @@ struct dp {
 	int fetch_wake_fd;         /* wakes it (set while it runs) */
 };
 
+
+/* 1 when this sluiced is a cluster's broker (controller_quorum_voters
+ * set), 0 for a single broker (dataplane/cluster.h). */
+static inline bool dp_clustered(const struct dp *dp)
+{
+	return dp->cfg.controller_quorum_voters[0] != '\0';
+}
 
 /* The monotonic clock of deadlines, in nanoseconds. */
 static inline uint64_t dp_now_ns(const struct dp *dp)

@@ -14,18 +14,30 @@
 struct dp;
 
 struct dp_fetcher_stats {
-	uint64_t fetches, fetch_errors, records_bytes, appends, truncations;
+	uint64_t fetches;       /* Fetch answers read */
+	uint64_t fetch_errors;  /* partitions answered with an error */
+	uint64_t records_bytes; /* appended (durable) */
+	uint64_t appends, truncations;
 	uint64_t connects, connect_failures, malformed_responses;
 	uint64_t partitions;    /* followed now */
+	uint64_t malformed_batches; /* fetched batches that failed their
+				       check (dropped, with what followed) */
+	uint64_t alloc_failures; /* no message memory: retried */
+	uint64_t ring_full;     /* a storage core's ring was full: retried */
+	uint64_t timeouts;      /* connections closed: no answer in time */
+	uint64_t disconnects;   /* connections lost after they were up */
 };
 
 /* Start the fetcher thread (sl-fetch): only in a cluster.  0 or -errno. */
 int dp_fetcher_start(struct dp *dp);
-/* The views or brokers changed (main): look again.  Any thread. */
+/* The views or brokers changed (main): look again (soon: at most every
+ * 10 ms).  Cheap: an atomic add and an eventfd write.  Main, which
+ * starts and stops the fetcher; any thread while it runs. */
 void dp_fetcher_kick(struct dp *dp);
 /* Stop and join it (before the storage cores stop). */
 void dp_fetcher_stop(struct dp *dp);
-/* Its counters (any thread; a snapshot). */
+/* Its counters since the process started (any thread, also while it
+ * stops; each exact, not taken at one instant). */
 void dp_fetcher_stats(struct dp *dp, struct dp_fetcher_stats *out);
 
 #endif

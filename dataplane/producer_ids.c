@@ -157,5 +157,17 @@ int dp_producer_ids_init(struct dp *dp)
 
 int64_t dp_producer_id(struct dp *dp)
 {
-	return pid_blocks_take(&dp->pids);
+	int64_t id = pid_blocks_take(&dp->pids);
+	if (id < 0 || !dp_clustered(dp))
+		return id;
+	/* a cluster's brokers hand out ids on their own: each in its own
+	 * range, the node id above the data directory's count, so that two
+	 * brokers never give one id to two producers (whose batches a
+	 * partition's leader would then take for one producer's) */
+	if (id >= PID_NODE_SPAN) {
+		dp_log("producer ids: this data directory handed out 2^44 ids "
+		       "already; no more can be given in a cluster");
+		return -EOVERFLOW;
+	}
+	return (int64_t)dp->cfg.node_id * PID_NODE_SPAN + id;
 }

@@ -30,6 +30,9 @@ struct sdisk;
 
 #define PID_BLOCK_IDS 4096
 #define PID_FIRST 1000 /* the first id of a new data directory */
+/* In a cluster a broker's ids are node id * PID_NODE_SPAN + its data
+ * directory's id (dp_producer_id): ranges that never meet. */
+#define PID_NODE_SPAN (INT64_C(1) << 44)
 
 struct pid_store {
 	const struct sdisk *disk;
@@ -81,7 +84,10 @@ int pid_blocks_init(struct pid_blocks *pb, const struct sdisk *d,
 int64_t pid_blocks_take(struct pid_blocks *pb);
 
 /* sluiced's ids: pid_blocks_init on <data_dir>/run, logging the reason of
- * a failure; then pid_blocks_take (dataplane/dp.h's struct dp). */
+ * a failure; then pid_blocks_take (dataplane/dp.h's struct dp), in a
+ * cluster within this node's range (PID_NODE_SPAN).  A broker whose data
+ * directory was lost starts its range again: ids the controller hands
+ * out, as Kafka's AllocateProducerIds, would not. */
 struct dp;
 int dp_producer_ids_init(struct dp *dp);
 int64_t dp_producer_id(struct dp *dp);

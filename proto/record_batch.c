@@ -55,7 +55,9 @@
  * and leader epoch, and keeps the bytes.
  *
  * Batches the log writes itself (the empty batch over skipped offsets,
- * storage/log.c) are not producer batches: recovery checks only rule 1.
+ * storage/log.c) are not producer batches: recovery checks only rule 1,
+ * and so does a follower on the batches it fetches from its leader
+ * (rb_check_stored: rule 1, and counts that are not negative).
  */
 #include <assert.h>
 #include <errno.h>
@@ -164,6 +166,21 @@ int rb_validate(const uint8_t *p, size_t len)
 	if (codec != 0)
 		return 0;
 	return validate_records(p, len, h.record_count);
+}
+
+int rb_check_stored(const uint8_t *p, size_t len)
+{
+	if (len < RB_HEADER_BYTES || rb_frame_size(p, len, len) != (long)len)
+		return SL_ELENGTH;
+	if (p[RB_OFF_MAGIC] != RB_MAGIC)
+		return SL_EMAGIC;
+	if ((int32_t)rb_be32(p + RB_OFF_RECORD_COUNT) < 0 ||
+	    (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA) < 0)
+		return SL_ELENGTH;
+	if (rb_crc32c(p + RB_CRC_START, len - RB_CRC_START) !=
+	    rb_be32(p + RB_OFF_CRC))
+		return SL_ECRC;
+	return 0;
 }
 
 int16_t rb_error_code(int rc)

@@ -121,6 +121,17 @@ long rb_frame_size(const uint8_t *p, size_t avail, size_t max_bytes);
 int rb_validate(const uint8_t *p, size_t len);
 
 /*
+ * The rules of a batch as a log stores it, which a follower checks on what
+ * it fetches: rule 1 of record_batch.c (length, magic, CRC32C) and a record
+ * count and last offset delta that are not negative.  Not rb_validate's
+ * producer rules: a log also holds batches only a broker writes (control
+ * batches: transaction markers; the empty batch over skipped offsets,
+ * storage/log.c; batches compaction left with gaps in their offsets).
+ * Returns 0, SL_ELENGTH, SL_EMAGIC or SL_ECRC.  Reads only [p, p + len).
+ */
+int rb_check_stored(const uint8_t *p, size_t len);
+
+/*
  * The Kafka error code (also the native protocol's, proto/native.h) that
  * answers a batch refused by rb_validate with rc: CORRUPT_MESSAGE (2) for
  * length, magic and CRC32C (damaged in transit: a client may resend),

@@ -964,6 +964,84 @@ static void seeds_quorum_envelope(void)
 	seed_f(t, "snapshot-empty", 1, b, SL_QUORUM_SNAP_HDR);
 }
 
+/* ---- replica_wire ---- */
+
+/* A batch of n records at base offset base into buf; its size. */
+static size_t rw_batch(uint8_t *buf, size_t cap, int64_t base, int n)
+{
+	struct rb_builder b;
+	rb_builder_init(&b, buf, cap, 1700000000000ll);
+	for (int i = 0; i < n; i++)
+		FUZZ_CHECK(rb_builder_add(&b, "k", 1, "value", 5,
+					  1700000000000ll + i) == 0);
+	long len = rb_builder_finish(&b);
+	FUZZ_CHECK(len > 0);
+	rb_stamp(buf, base, 3);
+	return (size_t)len;
+}
+
+static struct kc_fetch_resp_partition rw_part(int32_t index, int16_t err,
+					      const uint8_t *rec, size_t len)
+{
+	return (struct kc_fetch_resp_partition){
+		.partition_index = index, .error_code = err,
+		.high_watermark = 40, .last_stable_offset = 40,
+		.log_start_offset = 0,
+		.diverging_epoch = { -1, -1 }, .current_leader = { -1, -1 },
+		.snapshot_id = { -1, -1 },
+		.aborted_transactions = { NULL, -1 },
+		.preferred_read_replica = -1,
+		.records = { rec ? rec : (const uint8_t *)"", rec ?
+					 (int32_t)len : 0 },
+	};
+}
+
+static void seeds_replica_wire(void)
+{
+	const char *t = "replica_wire_fuzz";
+	static uint8_t r0[2048], r1[2048], out[8192];
+	/* partition 0: two whole batches and a third cut in the middle */
+	size_t a = rw_batch(r0, sizeof(r0), 10, 3);
+	a += rw_batch(r0 + a, sizeof(r0) - a, 13, 2);
+	size_t c = rw_batch(r0 + a, sizeof(r0) - a, 15, 4);
+	/* partition 1: a batch, then one with a bad CRC */
+	size_t b = rw_batch(r1, sizeof(r1), 20, 1);
+	size_t d = rw_batch(r1 + b, sizeof(r1) - b, 21, 2);
+	r1[b + d - 1] ^= 0x40;
+	struct kc_fetch_resp_partition ps[4] = {
+		rw_part(0, 0, r0, a + c / 2),
+		rw_part(1, 0, r1, b + d),
+		rw_part(2, 6, NULL, 0), /* NOT_LEADER_OR_FOLLOWER */
+		rw_part(3, 0, NULL, 0),
+	};
+	ps[3].diverging_epoch = (struct kc_fetch_resp_epoch_end_offset){ 2,
+									  12 };
+	struct kc_fetch_resp_topic tp = { .topic = S("orders"),
+					  .partitions = { ps, 4 } };
+	union kc_response u;
+	kc_response_init(&u, KC_API_FETCH);
+	struct kc_fetch_resp *fr = (void *)u.raw;
+	fr->responses = (struct kc_array){ &tp, 1 };
+	struct kc_response_header h = { 7 };
+	long n = kc_encode_response(KC_API_FETCH, 12, &h, &u, out, sizeof(out));
+	FUZZ_CHECK(n > 0);
+	seed_f(t, "fetch", 0, out, (size_t)n);
+	seed_f(t, "fetch-truncated", 0, out, (size_t)n - 9);
+	/* the records alone, as rw_split_records sees them */
+	seed_f(t, "records", 0, r0, a + c);
+	kc_response_init(&u, KC_API_OFFSET_FOR_LEADER_EPOCH);
+	struct kc_offset_for_leader_epoch_resp *er = (void *)u.raw;
+	struct kc_offset_for_leader_epoch_resp_epoch_end_offset eps[2] = {
+		{ 0, 0, 3, 15 }, { 74, 1, -1, -1 } };
+	struct kc_offset_for_leader_epoch_resp_offset_for_leader_topic_result
+		et = { S("orders"), { eps, 2 } };
+	er->topics = (struct kc_array){ &et, 1 };
+	n = kc_encode_response(KC_API_OFFSET_FOR_LEADER_EPOCH, 4, &h, &u, out,
+			       sizeof(out));
+	FUZZ_CHECK(n > 0);
+	seed_f(t, "epoch", 1, out, (size_t)n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -988,6 +1066,7 @@ int main(int argc, char **argv)
 	seeds_proto();
 	seeds_frontend();
 	seeds_quorum_envelope();
+	seeds_replica_wire();
 	printf("%u seeds written under %s\n", written, out_root);
 	return 0;
 }

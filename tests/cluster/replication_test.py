@@ -1,0 +1,242 @@
+"""Replicated partitions on a three-broker cluster, with real processes and
+real Kafka clients (confluent-kafka-python, librdkafka).
+
+Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
+
+1. Three brokers start; a topic of 3 partitions and replication factor 3
+   is created (min.insync.replicas 2, the default for it).  Metadata from
+   any broker names all three brokers and, for each partition, a leader,
+   its epoch, three replicas and three in-sync replicas.
+2. An idempotent producer with acks=all writes 3000 records; every one is
+   acknowledged.
+3. The broker leading partition 0 is killed (SIGKILL, both processes).
+   Another broker leads partition 0 within the session timeout and the
+   producer writes 2000 more records through the survivors; every one is
+   acknowledged.  The time from the kill to the new leader in Metadata is
+   printed.
+4. A consumer reads every partition from the start: every acknowledged
+   record is there, at the offset it was acknowledged with, once.
+5. The killed broker restarts, catches up from the leaders and is back in
+   every partition's in-sync set.  Then another broker is killed: the
+   records are read again, all of them, from whichever brokers lead now
+   (the restarted one among them).
+6. With one broker left in sync of three and min.insync.replicas 2, an
+   acks=all write is refused (NOT_ENOUGH_REPLICAS), not acknowledged.
+Every wait is bounded; every process is stopped by pid at the end.
+"""
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_lib import (BAD_EXITS, create, dump_logs, fail,  # noqa: E402
+                         start_cluster, until)
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
+
+N = 3
+TOPIC = "rep"
+PARTS = 3
+
+
+def bootstrap(nodes):
+    return ",".join(nd.bootstrap() for nd in nodes)
+
+
+def topic_meta(nodes):
+    """(brokers, {partition: (leader, replicas, isrs)}) from one live
+    broker's Metadata, or None."""
+    for nd in nodes:
+        try:
+            a = AdminClient({"bootstrap.servers": nd.bootstrap()})
+            md = a.list_topics(topic=TOPIC, timeout=5)
+        except Exception:
+            continue
+        t = md.topics.get(TOPIC)
+        if t is None or t.error is not None:
+            continue
+        parts = {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
+                 for p in t.partitions.values()}
+        return sorted(md.brokers), parts
+    return None
+
+
+def produce(nodes, count, first, extra=None):
+    """count records (values first..first+count-1, round robin over the
+    partitions) with acks=all and idempotence; the acknowledged ones as
+    {(partition, offset): value} and the errors seen."""
+    acked, errors = {}, []
+
+    def done(err, msg):
+        if err is None:
+            acked[(msg.partition(), msg.offset())] = msg.value().decode()
+        else:
+            errors.append(err)
+
+    conf = {"bootstrap.servers": bootstrap(nodes), "acks": "all",
+            "enable.idempotence": True, "linger.ms": 5,
+            "message.timeout.ms": 60000, "retry.backoff.ms": 200}
+    conf.update(extra or {})
+    p = Producer(conf)
+    for i in range(first, first + count):
+        while True:
+            try:
+                p.produce(TOPIC, value=b"v%d" % i, partition=i % PARTS, on_delivery=done)
+                break
+            except BufferError:
+                p.poll(0.1)
+        p.poll(0)
+    left = p.flush(90)
+    if left:
+        fail("%d records still not delivered after 90 s" % left)
+    return acked, errors
+
+
+def read_all(nodes):
+    """Every record of every partition from offset 0 to the high
+    watermark: {(partition, offset): value}."""
+    c = Consumer({"bootstrap.servers": bootstrap(nodes), "group.id": "reader-%d" % time.time_ns(),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        ends = {}
+        for p in range(PARTS):
+            lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=20)
+            ends[p] = hi
+        c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTS)])
+        got = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(sum(1 for (q, _) in got if q == p) >= ends[p] for p in range(PARTS)):
+                break
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    print("consumer: %s" % m.error(), flush=True)
+                continue
+            key = (m.partition(), m.offset())
+            if key in got:
+                fail("offset %s read twice" % (key,))
+            got[key] = m.value().decode()
+        return got, ends
+    finally:
+        c.close()
+
+
+def check_all_there(acked, got, what):
+    missing = [k for k in acked if got.get(k) != acked[k]]
+    if missing:
+        k = sorted(missing)[0]
+        fail("%s: %d acknowledged record(s) missing or changed, e.g. partition %d offset %d: "
+             "acknowledged %r, read %r" % (what, len(missing), k[0], k[1], acked[k], got.get(k)))
+
+
+base = tempfile.mkdtemp(prefix="repl-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
+nodes = []
+ok_end = False
+try:
+    nodes = start_cluster(base, N)
+
+    # 1. the topic and its metadata
+    until("CreateTopics rep rf=3", lambda: create(nodes[0], TOPIC, PARTS, 3) == 0, 40)
+    meta = until("metadata with every leader", lambda: (lambda m: m if m and len(m[1]) == PARTS and all(
+        v[0] >= 1 for v in m[1].values()) else None)(topic_meta(nodes)), 20)
+    brokers, parts = meta
+    if brokers != [1, 2, 3]:
+        fail("Metadata names brokers %s, expected [1, 2, 3]" % brokers)
+    for p, (leader, replicas, isrs) in parts.items():
+        if replicas != [1, 2, 3] or isrs != [1, 2, 3]:
+            fail("partition %d: replicas %s, in sync %s; expected all three" % (p, replicas, isrs))
+    print("ok: Metadata: brokers %s, leaders %s, three replicas in sync each"
+          % (brokers, [parts[p][0] for p in range(PARTS)]), flush=True)
+
+    # 2. acks=all while everything is up
+    acked, errors = produce(nodes, 3000, 0)
+    if errors or len(acked) != 3000:
+        fail("%d of 3000 acknowledged, errors %s" % (len(acked), errors[:3]))
+    print("ok: 3000 records acknowledged with acks=all (min.insync.replicas 2)", flush=True)
+
+    # 3. the leader of partition 0 dies
+    victim = nodes[parts[0][0] - 1]
+    others = [nd for nd in nodes if nd is not victim]
+    t0 = time.monotonic()
+    victim.kill("sluiced")
+    victim.kill("control")
+
+    def new_leader():
+        m = topic_meta(others)
+        if not m:
+            return None
+        leader = m[1][0][0]
+        return leader if leader >= 1 and leader != victim.n else None
+
+    leader0 = until("a new leader for partition 0", new_leader, 30)
+    took = time.monotonic() - t0
+    print("ok: broker %d (leader of partition 0) killed; broker %d leads it %.1f s later "
+          "(session timeout 6 s)" % (victim.n, leader0, took), flush=True)
+    more, errors = produce(others, 2000, 3000)
+    if len(more) != 2000:
+        fail("after the failover %d of 2000 acknowledged, errors %s" % (len(more), errors[:3]))
+    acked.update(more)
+    print("ok: 2000 more acknowledged through the two survivors", flush=True)
+
+    # 4. nothing acknowledged is lost
+    got, ends = read_all(others)
+    check_all_there(acked, got, "after the failover")
+    print("ok: all %d acknowledged records read back at their offsets (ends %s)"
+          % (len(acked), [ends[p] for p in range(PARTS)]), flush=True)
+
+    # 5. the dead broker comes back, catches up, and then serves
+    victim.start()
+
+    def all_in_sync():
+        m = topic_meta(nodes)
+        return m and all(v[2] == [1, 2, 3] for v in m[1].values())
+
+    until("broker %d back in every in-sync set" % victim.n, all_in_sync, 60)
+    print("ok: broker %d restarted and is in sync again on every partition" % victim.n, flush=True)
+    second = others[0]
+    second.kill("sluiced")
+    second.kill("control")
+    rest = [nd for nd in nodes if nd is not second]
+    alive = {nd.n for nd in rest}
+    until("leaders among brokers %s" % sorted(alive),
+          lambda: (lambda m: m and all(v[0] in alive for v in m[1].values()))(
+              topic_meta(rest)), 30)
+    got, ends = read_all(rest)
+    check_all_there(acked, got, "after broker %d restarted and broker %d died" % (victim.n, second.n))
+    print("ok: broker %d killed too: all %d records read again from brokers %s"
+          % (second.n, len(acked), [nd.n for nd in rest]), flush=True)
+
+    # 6. min.insync.replicas: one in sync of three is not enough
+    third = [nd for nd in rest if nd is not victim][0]
+    third.kill("sluiced")
+    t1 = time.monotonic()
+    acked1, errors = produce([victim], 20, 5000, {"message.timeout.ms": 15000,
+                                                   "enable.idempotence": False,
+                                                   "retries": 1000})
+    # the broker fenced, the in-sync set shrinks to one: refused
+    if acked1:
+        fail("%d records acknowledged with one in-sync replica (min.insync.replicas 2)" % len(acked1))
+    if not errors:
+        fail("no error for records written with one in-sync replica")
+    print("ok: with one replica in sync, acks=all is refused (%s) after %.1f s"
+          % (errors[0].name(), time.monotonic() - t1), flush=True)
+
+    for nd in nodes:
+        nd.stop()
+    if BAD_EXITS:
+        fail("; ".join(BAD_EXITS))
+    print("ok: every process stopped cleanly (exit 0)")
+    ok_end = True
+finally:
+    for nd in nodes:
+        nd.stop()
+    if ok_end:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        dump_logs(nodes, 40)
