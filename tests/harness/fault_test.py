@@ -128,8 +128,11 @@ class Run:
         self.leaders = {}                # partition -> last leader seen (>= 1)
         self.leader_changes = 0
         self.meta_errors = 0
+        self.fatals = []                 # the fatal errors producers met
 
     def note(self, who, what):
+        if what.startswith("fatal"):
+            self.fatals.append("%s %s" % (who, what))
         with self.lock:
             self.clog.write("%.3f %s %s\n" % (time.monotonic() - self.hist.t0, who, what))
             self.clog.flush()
@@ -552,6 +555,8 @@ def chaos(cl, base, seed):
           "(from t=%.1f s); %d windows over 2 s" % (worst, at, over2))
     print("figures: %d leader changes seen in Metadata; %d Metadata requests unanswered"
           % (run.leader_changes, run.meta_errors), flush=True)
+    for f in run.fatals:
+        print("  producer fatal error: %s" % f, flush=True)
 
     with open(hist_path) as f:
         rc, ch = queue_checker.check(f)
