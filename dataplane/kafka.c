@@ -543,13 +543,21 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 		brokers[0] = self;
 		nb = 1;
 	}
+	/* the controller a client sends admin requests to: this broker
+	 * when it is listed (it forwards them to the active controller),
+	 * else one that is (a client waits for a controller it cannot
+	 * find among the brokers) */
+	int32_t controller = brokers[0].node_id;
+	for (unsigned i = 0; i < nb; i++)
+		if (brokers[i].node_id == node)
+			controller = node;
 	struct kc_metadata_resp resp = {
 		/* v13+ (KIP-1102): Kafka's brokers set it only to ask a
 		 * client to rebootstrap, which one broker never needs */
 		.error_code = 0,
 		.brokers = { brokers, (int32_t)nb },
 		.cluster_id = { "sluice", 6 },
-		.controller_id = node,
+		.controller_id = controller,
 		.topics = { tops, (int32_t)nt },
 		.cluster_authorized_operations = INT32_MIN,
 	};

@@ -167,9 +167,14 @@ class Run:
                 if err.fatal():
                     fatal.set()
 
+            # request.timeout.ms above the longest fault: librdkafka
+            # answers a produce request that timed out by bumping the
+            # producer epoch and sending its records again under the
+            # new epoch (KIP-360), which no broker can tell from new
+            # records, so a shorter one makes duplicates by design
             p = Producer({"bootstrap.servers": self.c.bootstrap(), "acks": "all",
                           "enable.idempotence": True, "linger.ms": 5,
-                          "message.timeout.ms": 20000, "request.timeout.ms": 5000,
+                          "message.timeout.ms": 30000, "request.timeout.ms": 25000,
                           "retry.backoff.ms": 100, "metadata.max.age.ms": 3000,
                           "topic.metadata.refresh.interval.ms": 1000,
                           "client.id": client, "error_cb": on_error})
