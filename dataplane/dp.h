@@ -179,6 +179,9 @@ struct dp_partition {
 	struct dp_msg *rep_pending; /* owner: a follower's append waiting
 				       to be durable */
 	uint64_t alter_after_ns; /* owner: no ALTER_ISR before this */
+	uint64_t isr_asked_ns;  /* owner: a replica counted in sync before
+				   control agreed (0: none); taken back
+				   if no new state came within 2 s */
 	int64_t high_watermark; /* counter copy of hw, read by telemetry */
 };
 

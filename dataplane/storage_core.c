@@ -706,10 +706,13 @@ static int16_t replica_fetched(struct dp *dp, struct dp_store_core *c,
 			/* counted from now on, before control agrees (Kafka's
 			 * maximal in-sync set, KIP-497): once the controller
 			 * has it in sync it may make it leader, so nothing
-			 * is acknowledged that it lacks.  A refusal, or any
-			 * new state, replaces the set. */
+			 * is acknowledged that it lacks.  A new state
+			 * replaces the set; without one (a refusal: a
+			 * replica still fenced, say) check_isr takes it back
+			 * and it is asked for again. */
 			memcpy(p->isr.isr, isr, n * sizeof(isr[0]));
 			p->isr.nisr = n;
+			p->isr_asked_ns = now;
 		}
 	}
 	if (p->parked)
@@ -1440,6 +1443,7 @@ static int part_state(struct dp *dp, struct dp_store_core *c,
 			  v->nisr, v->min_isr, end, dp_now_ns(dp));
 	if (r < 0)
 		return r;
+	p->isr_asked_ns = 0;
 	if (r == 1) {
 		slog_set_leader_epoch(p->log, v->leader_epoch);
 		epc_assign(&p->epc, v->leader_epoch, end);
@@ -1469,6 +1473,21 @@ static int part_state(struct dp *dp, struct dp_store_core *c,
  * replica_lag_time_max_ms: ask control to drop them. */
 static void check_isr(struct dp *dp, struct dp_partition *p, uint64_t now)
 {
+	if (p->isr_asked_ns && p->log && now >= p->isr_asked_ns + 2000000000ull) {
+		/* asked in, and no new state since: control refused it
+		 * (its answer names no partition); back to control's set */
+		struct dp_pview v;
+		dp_pview_get(dp, p, &v);
+		/* the state this core has (a newer one is on its way in a
+		 * DPC_STATE, which settles it) */
+		if (v.leader_epoch == p->isr.leader_epoch &&
+		    v.partition_epoch == p->isr.partition_epoch &&
+		    isr_apply(&p->isr, v.leader, v.leader_epoch,
+			      v.partition_epoch, v.replicas, v.nreplicas, v.isr,
+			      v.nisr, v.min_isr, slog_end_offset(p->log),
+			      now) == 0)
+			p->isr_asked_ns = 0;
+	}
 	if (!p->log || !leads(p) || p->isr.nisr <= 1 || now < p->alter_after_ns)
 		return;
 	int32_t isr[ISR_REPLICAS_MAX];
@@ -1669,7 +1688,7 @@ int dp_store_step(struct dp_store_core *c)
 				recheck_parked(dp, c, p, now);
 			if (p->acks_head || p->w1_head)
 				check_ack_timeouts(dp, c, p, now);
-			if (p->isr.nisr > 1)
+			if (p->isr.nisr > 1 || p->isr_asked_ns)
 				check_isr(dp, p, now);
 		}
 		/* counters for telemetry: up to 256 partitions per

@@ -592,6 +592,17 @@ static void test_repl_isr_expand(void **state)
 	TL_EQ(a.nisr, 3);
 	TL_EQ(a.isr[2], 3);
 	TL_EQ(fx.part.isr.nisr, 3);
+	/* control refuses (no new state) for 2 s: taken back, asked again
+	 * at 3's next fetch */
+	fx.clk.mono_ns += 2100 * MS;
+	settle();
+	TL_EQ(fx.part.isr.nisr, 2);
+	replica_fetch(3, 3);
+	TL_EQ(wait_completions(got, 1), 1);
+	dp_msg_free(got[0]);
+	TL_EQ(dp_cluster_next_alter(&fx.dp, &a), 1);
+	TL_EQ(a.nisr, 3);
+	TL_EQ(fx.part.isr.nisr, 3);
 	/* so an acks=all batch waits for 3 as well */
 	produce(-1, 30000, 2);
 	TL_OK(wait_written(6));
