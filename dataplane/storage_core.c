@@ -150,7 +150,9 @@ static int16_t leader_check(const struct dp_partition *p, int32_t cur)
 {
 	if (!serves(p))
 		return SN_ERR_NOT_LEADER_OR_FOLLOWER;
-	if (cur >= 0 && cur < p->isr.leader_epoch)
+	/* -1 is "not checked" (Kafka's empty Optional); any other value
+	 * below the partition's epoch is fenced */
+	if (cur != -1 && cur < p->isr.leader_epoch)
 		return SN_ERR_FENCED_LEADER_EPOCH;
 	if (cur > p->isr.leader_epoch)
 		return SN_ERR_UNKNOWN_LEADER_EPOCH;
@@ -897,7 +899,7 @@ static void do_epoch_end(struct dp_store_core *c, struct dp_partition *p,
 	const struct dp_epoch_end *e = &m->rq.epoch_end;
 	int16_t err = e->replica_id > 0 ? 0 : leader_check(p, -1);
 	int32_t cur = e->current_leader_epoch;
-	if (!err && cur >= 0 && cur < p->isr.leader_epoch)
+	if (!err && cur != -1 && cur < p->isr.leader_epoch)
 		err = SN_ERR_FENCED_LEADER_EPOCH;
 	else if (!err && cur > p->isr.leader_epoch)
 		err = SN_ERR_UNKNOWN_LEADER_EPOCH;

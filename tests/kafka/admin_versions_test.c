@@ -96,7 +96,7 @@ static int t_create_topics(void)
 	CHECK(t && str_is(t->name, "ct7") && t->error_code == 0);
 	CHECK(t->error_message.len == -1);
 	CHECK(t->num_partitions == 3 && t->replication_factor == 1);
-	CHECK(t->configs.count == 11);
+	CHECK(t->configs.count == 12);
 	const struct kc_create_topics_resp_config *c = cfg_of(t, "retention.ms");
 	CHECK(c && str_is(c->value, "120000") && !c->read_only);
 	CHECK(c->config_source == KC_CONFIG_SOURCE_TOPIC && !c->is_sensitive);
@@ -184,14 +184,14 @@ static int t_describe_configs(void)
 	const struct kc_describe_configs_result *o =
 		describe(0, KC_RESOURCE_TOPIC, "dc", false, &u);
 	CHECK(o && o->error_code == 0 && o->resource_type == KC_RESOURCE_TOPIC);
-	CHECK(str_is(o->resource_name, "dc") && o->configs.count == 11);
+	CHECK(str_is(o->resource_name, "dc") && o->configs.count == 12);
 	const struct kc_describe_configs_entry *e = entry_of(o, "segment.bytes");
 	CHECK(e && str_is(e->value, "2097152") && !e->is_default);
 	e = entry_of(o, "retention.bytes");
 	CHECK(e && str_is(e->value, "-1") && e->is_default && !e->read_only);
 
 	o = describe(4, KC_RESOURCE_TOPIC, "dc", true, &u);
-	CHECK(o && o->error_code == 0 && o->configs.count == 11);
+	CHECK(o && o->error_code == 0 && o->configs.count == 12);
 	e = entry_of(o, "segment.bytes");
 	CHECK(e && str_is(e->value, "2097152"));
 	CHECK(e->config_source == KC_CONFIG_SOURCE_TOPIC);
