@@ -94,6 +94,8 @@ struct sl_cluster {
 	int64_t next_heartbeat_ms;
 	bool heartbeat_inflight;
 	int fenced;          /* as the controller last said, -1 unknown */
+	int64_t last_ack_ms; /* a heartbeat last answered (or start) */
+	int self_fenced;     /* as last told through hooks.self_fenced */
 	/* controller */
 	struct session sessions[SL_CI_NODE_ID_MAX + 1];
 	struct job queue[SL_CLUSTER_QUEUE];
@@ -771,6 +773,8 @@ static void on_request(void *ctx, uint64_t token, uint8_t type,
 
 /* ---- broker side ---- */
 
+static void self_fence_check(struct sl_cluster *cl, int64_t now_ms);
+
 static void heartbeat_reply(void *ctx, uint16_t status, const uint8_t *body,
 			    size_t len)
 {
@@ -783,12 +787,35 @@ static void heartbeat_reply(void *ctx, uint16_t status, const uint8_t *body,
 		sl_log("the controller (node %d) has this broker %s",
 		       (int)r.controller_id, r.fenced ? "fenced" : "unfenced");
 	cl->fenced = r.fenced;
+	cl->last_ack_ms = sl_now_ms();
+	self_fence_check(cl, cl->last_ack_ms);
 	if ((cl->hb_flags & SL_CMSG_SHUTDOWN) && r.fenced)
 		cl->shutdown_acked = true;
 }
 
+/* Tell sluiced when this broker must stop (or may start again) acting
+ * as a leader: fenced by the controller, or out of touch with it for a
+ * session timeout, after which the controller will have fenced it. */
+static void self_fence_check(struct sl_cluster *cl, int64_t now_ms)
+{
+	int lost = now_ms - cl->last_ack_ms >
+		   (int64_t)cl->cfg->broker_session_timeout_ms;
+	int f = cl->fenced == 1 || lost;
+	if (f == cl->self_fenced)
+		return;
+	if (f && lost && cl->fenced != 1)
+		sl_log("no heartbeat answered for %lld ms (session timeout "
+		       "%llu ms): this broker stops leading until the "
+		       "controller answers", (long long)(now_ms - cl->last_ack_ms),
+		       (unsigned long long)cl->cfg->broker_session_timeout_ms);
+	cl->self_fenced = f;
+	if (cl->hooks.self_fenced)
+		cl->hooks.self_fenced(cl->hooks.ctx, f);
+}
+
 static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 {
+	self_fence_check(cl, now_ms);
 	if (now_ms < cl->next_heartbeat_ms || cl->heartbeat_inflight)
 		return;
 	cl->next_heartbeat_ms = now_ms +
@@ -812,6 +839,8 @@ static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 			sl_log("this broker is %s (this node is the "
 			       "controller)", f ? "fenced" : "unfenced");
 		cl->fenced = f;
+		cl->last_ack_ms = now_ms;
+		self_fence_check(cl, now_ms);
 		if (cl->shutting_down && f)
 			cl->shutdown_acked = true;
 		return;
@@ -1006,6 +1035,7 @@ int sl_cluster_create(const struct sl_config *c,
 	cl->hooks = *hooks;
 	cl->leader_id = -1;
 	cl->fenced = -1;
+	cl->last_ack_ms = sl_now_ms();
 	cl->incarnation = random_incarnation();
 	int n = sl_config_voters(c->controller_quorum_voters, cl->voters,
 				 SL_VOTERS_MAX, err, errlen);

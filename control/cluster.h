@@ -54,6 +54,12 @@ struct sl_cluster_hooks {
 		      const uint8_t *resp, size_t len);
 	/* the answer to sl_cluster_alter_isr: a Kafka error or 0 */
 	void (*alter_isr_reply)(void *ctx, uint64_t token, int16_t error);
+	/* whether this broker must stop acting as a leader changed: the
+	 * controller says it is fenced, or no heartbeat of it has been
+	 * answered for a session timeout (it may have been fenced without
+	 * hearing of it); sluiced then answers as no partition's leader
+	 * until it hears otherwise, ahead of its image catching up */
+	void (*self_fenced)(void *ctx, int fenced);
 };
 
 /*

@@ -272,7 +272,7 @@ static int pstate_cmp(const void *a, const void *b)
 static int queue_cluster(struct sl_link *l, int all)
 {
 	const struct sl_ci_image *img = l->image;
-	uint64_t bh = brokers_hash(img);
+	uint64_t bh = brokers_hash(img) ^ (uint64_t)l->self_fenced;
 	if (all || bh != l->bpushed_hash) {
 		if (!enqueue(l, SIPC_BROKERS))
 			return -ENOSPC;
@@ -337,8 +337,10 @@ static long encode_cluster_op(struct sl_link *l, struct sl_link_op *op)
 			b[n++] = (struct sipc_broker){
 				.node_id = x->id, .kafka_port = x->kafka_port,
 				.native_port = x->native_port,
-				.fenced = x->fenced, .host = x->host,
-				.host_len = x->host_len};
+				.fenced = x->fenced ||
+					  (l->self_fenced &&
+					   x->id == l->cfg->node_id),
+				.host = x->host, .host_len = x->host_len};
 		}
 		return sipc_encode_brokers(l->buf, sizeof(l->buf), op->corr, b,
 					   n);
@@ -652,6 +654,13 @@ void sl_link_cluster_reply(void *ctx, uint64_t token, int native,
 		send_admin_reply(l, corr, resp, len, now);
 	else
 		send_kafka_reply(l, corr, resp, len, 0, now);
+}
+
+void sl_link_self_fenced(void *ctx, int fenced)
+{
+	struct sl_link *l = ctx;
+	l->self_fenced = fenced ? 1 : 0;
+	sl_link_changed(l, sl_now_ms());
 }
 
 void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error)

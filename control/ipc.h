@@ -104,6 +104,9 @@ struct sl_link {
 	struct sl_link_pstate *ppushed; /* sorted by topic id, partition */
 	uint32_t ppushed_count;
 	uint64_t bpushed_hash;          /* of the broker list last queued */
+	int self_fenced;                /* this broker pushed as fenced
+					   whatever the image says
+					   (sl_link_self_fenced) */
 	int broken;             /* -errno of a failed send, dropped later */
 	struct sl_kafka_deferred deferred[SL_KAFKA_DEFERRED];
 	uint8_t kbuf[SIPC_MAX_MESSAGE]; /* a Kafka response being built */
@@ -151,6 +154,10 @@ void sl_link_cluster_reply(void *ctx, uint64_t token, int native,
 
 /* The answer to sluiced's ALTER_ISR (token as above): a Kafka error
  * number or 0. */
+/* A cluster's broker must stop (fenced 1) or may resume (0) acting as a
+ * leader (control/cluster.h hooks.self_fenced): BROKERS is pushed again
+ * with this broker marked fenced (or as the image has it). */
+void sl_link_self_fenced(void *ctx, int fenced);
 void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error);
 
 #endif

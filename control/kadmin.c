@@ -62,7 +62,9 @@
 struct ka {
 	struct sl_meta *m;
 	const struct sl_config *c;
-	int32_t brokers;      /* a cluster's live brokers; 0: one broker */
+	bool cluster;         /* a cluster's broker (controller_quorum_voters) */
+	int32_t brokers;      /* a cluster's live brokers (0 while none is
+				 unfenced) */
 	struct kc_arena out;  /* the response's arrays and strings */
 	size_t msg_budget;    /* message bytes the response can still take */
 	int fresh_rc;         /* 0, or -1 when the metadata could not be
@@ -345,13 +347,13 @@ static void config_value(struct ka *k, const struct ka_config *d,
 		dflt = SL_DELETE_RETENTION_MS_DEFAULT;
 		break;
 	case TOPIC_MIN_ISR:
-		dflt = k->brokers ? sl_config_default_min_isr(c) : 1;
-		v = k->brokers && t->min_insync_replicas > 0 ?
+		dflt = k->cluster ? sl_config_default_min_isr(c) : 1;
+		v = k->cluster && t->min_insync_replicas > 0 ?
 			    t->min_insync_replicas : dflt;
 		break;
 	case TOPIC_UNCLEAN: {
-		bool dv = k->brokers && c->unclean_leader_election;
-		bool tv = k->brokers && t->unclean_leader_election ?
+		bool dv = k->cluster && c->unclean_leader_election;
+		bool tv = k->cluster && t->unclean_leader_election ?
 				  t->unclean_leader_election == 2 : dv;
 		*value = cstr(tv ? "true" : "false");
 		*dflt_value = cstr(dv ? "true" : "false");
@@ -463,7 +465,7 @@ static uint8_t parse_policy(struct kc_str s)
  * a single broker has one replica of everything. */
 static bool ka_read_only(const struct ka *k, const struct ka_config *d)
 {
-	return d->read_only || (!k->brokers && (d->src == TOPIC_MIN_ISR ||
+	return d->read_only || (!k->cluster && (d->src == TOPIC_MIN_ISR ||
 						d->src == TOPIC_UNCLEAN));
 }
 
@@ -484,7 +486,7 @@ static int apply_config(struct ka *k, struct kc_str key, struct kc_str val,
 		return KA_ERR_INVALID_CONFIG;
 	}
 	if ((str_is(key, "min.insync.replicas") ||
-	     str_is(key, "unclean.leader.election.enable")) && !k->brokers) {
+	     str_is(key, "unclean.leader.election.enable")) && !k->cluster) {
 		*msg = ka_msg(k, "config '%s' is a cluster's: a single broker "
 			      "keeps one replica of each partition",
 			      shown(key, kb));
@@ -678,7 +680,7 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 		return SN_ERR_INVALID_TOPIC_EXCEPTION;
 	}
 	int16_t rf = 0;
-	if (t->assignments.count > 0 && k->brokers) {
+	if (t->assignments.count > 0 && k->cluster) {
 		*msg = ka_msg(k, "a manual replica assignment is not taken in "
 			      "a cluster yet: give num_partitions and "
 			      "replication_factor");
@@ -699,20 +701,20 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 		rf = t->replication_factor == -1 ?
 			     (int16_t)sl_config_default_rf(c) :
 			     t->replication_factor;
-		if (k->brokers && (rf < 1 || rf > SL_KADMIN_RF_MAX)) {
+		if (k->cluster && (rf < 1 || rf > SL_KADMIN_RF_MAX)) {
 			*msg = ka_msg(k, "replication factor %d: give 1 to %d, "
 				      "or -1 for the default (%d)", (int)rf,
 				      SL_KADMIN_RF_MAX,
 				      (int)sl_config_default_rf(c));
 			return KA_ERR_INVALID_REPLICATION_FACTOR;
-		} else if (k->brokers && rf > k->brokers) {
+		} else if (k->cluster && rf > k->brokers) {
 			*msg = ka_msg(k, "Unable to replicate the partition %d "
 				      "time(s): The target replication factor "
 				      "of %d cannot be reached because only "
 				      "%d broker(s) are registered.", (int)rf,
 				      (int)rf, (int)k->brokers);
 			return KA_ERR_INVALID_REPLICATION_FACTOR;
-		} else if (k->brokers) {
+		} else if (k->cluster) {
 			/* within the cluster */
 		} else if (t->replication_factor > 1) {
 			*msg = ka_msg(k, "replication factor %d: this broker is "
@@ -737,7 +739,7 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 		return -rc;
 	}
 	sl_topic_compaction_defaults(out);
-	out->replication_factor = k->brokers ? rf : 0;
+	out->replication_factor = k->cluster ? rf : 0;
 	return topic_configs(k, t, out, msg);
 }
 
@@ -1698,7 +1700,9 @@ long sl_kadmin_handle_in(struct sl_meta *m, const struct sl_config *c,
 			rc = -EMSGSIZE;
 		goto out_in;
 	}
-	struct ka k = {.m = m, .c = c, .brokers = brokers};
+	struct ka k = {.m = m, .c = c, .brokers = brokers,
+		       .cluster = brokers > 0 ||
+				  c->controller_quorum_voters[0] != '\0'};
 	k.out.cap = out_bytes(h.api_key, &body);
 	k.out.base = malloc(k.out.cap);
 	if (!k.out.base) {

@@ -200,7 +200,8 @@ static int run_daemon(const struct sl_config *c)
 		struct sl_cluster_hooks hooks = {
 			.ctx = &link, .changed = cluster_changed,
 			.reply = sl_link_cluster_reply,
-			.alter_isr_reply = sl_link_alter_isr_reply};
+			.alter_isr_reply = sl_link_alter_isr_reply,
+			.self_fenced = sl_link_self_fenced};
 		if (sl_cluster_create(c, &hooks, &cluster, err, sizeof(err))) {
 			sl_log("cluster: %s", err);
 			goto out_lock;

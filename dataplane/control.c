@@ -179,6 +179,14 @@ static int put_brokers(struct dp *dp, const struct sipc_broker *b,
 	memcpy(dp->brokers, next, n * sizeof(next[0]));
 	dp->nbrokers = n;
 	pthread_rwlock_unlock(&dp->cluster_lock);
+	int fenced = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (next[i].node_id == dp->cfg.node_id)
+			fenced = next[i].fenced;
+	if (atomic_exchange(&dp->self_fenced, fenced) != fenced)
+		dp_log("cluster: this broker is %s", fenced ?
+		       "fenced: it leads no partition until unfenced" :
+		       "unfenced");
 	dp_fetcher_kick(dp);
 	return 0;
 }
@@ -357,8 +365,9 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 		/* the new state, if any, comes as PARTITION_STATE; the
 		 * leader asks again later when refused */
 		if (h.error)
-			dp_log("control: in-sync set change refused: %s",
-			       sn_error_name(h.error));
+			dp_log("control: in-sync set change refused: Kafka "
+			       "error %d (%s); the leader asks again later",
+			       h.error, sn_error_name(h.error));
 		return 0;
 	case SIPC_ADMIN | SN_RESPONSE:
 	case SIPC_KAFKA | SN_RESPONSE: {

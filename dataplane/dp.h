@@ -341,6 +341,9 @@ struct dp {
 	pthread_rwlock_t cluster_lock;
 	struct dp_broker *brokers; /* SIPC_BROKERS_MAX, node id order */
 	unsigned nbrokers;
+	/* this broker is fenced (BROKERS says so): it answers as no
+	 * partition's leader until unfenced (docs/cluster.md) */
+	_Atomic int self_fenced;
 	struct dp_ring *alter_ring;
 	/* the follower fetcher (fetcher.h): NULL when none runs; its epoch
 	 * moves at the top of each of its cycles, as a net core's (topics.c

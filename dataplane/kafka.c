@@ -505,6 +505,12 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 			memcpy(rep, v.replicas, v.nreplicas * sizeof(*rep));
 			memcpy(in, v.isr, v.nisr * sizeof(*in));
 			ids += v.nreplicas + v.nisr;
+			/* fenced: not the leader of anything (the others
+			 * name the new one) */
+			if (v.leader == node &&
+			    atomic_load_explicit(&n->dp->self_fenced,
+						 memory_order_relaxed))
+				v.leader = -1;
 			ps[k].leader_id = v.leader;
 			ps[k].leader_epoch = v.leader_epoch;
 			ps[k].replica_nodes = (struct kc_array){ rep, v.nreplicas };
@@ -537,13 +543,21 @@ static void metadata_answer(struct dp_net *n, struct dp_msg *m,
 		brokers[0] = self;
 		nb = 1;
 	}
+	/* the controller a client sends admin requests to: this broker
+	 * when it is listed (it forwards them to the active controller),
+	 * else one that is (a client waits for a controller it cannot
+	 * find among the brokers) */
+	int32_t controller = brokers[0].node_id;
+	for (unsigned i = 0; i < nb; i++)
+		if (brokers[i].node_id == node)
+			controller = node;
 	struct kc_metadata_resp resp = {
 		/* v13+ (KIP-1102): Kafka's brokers set it only to ask a
 		 * client to rebootstrap, which one broker never needs */
 		.error_code = 0,
 		.brokers = { brokers, (int32_t)nb },
 		.cluster_id = { "sluice", 6 },
-		.controller_id = node,
+		.controller_id = controller,
 		.topics = { tops, (int32_t)nt },
 		.cluster_authorized_operations = INT32_MIN,
 	};

@@ -127,6 +127,16 @@ static bool leads(const struct dp_partition *p)
 	return p->isr.leader >= 0 && p->isr.leader == p->isr.self;
 }
 
+/* Leads p and may act on it: a fenced broker (dp->self_fenced) answers
+ * as no partition's leader, for the controller has moved or will move
+ * its partitions. */
+static bool serves(const struct dp_partition *p)
+{
+	/* relaxed: a flag main sets; the next request sees it */
+	return leads(p) && !atomic_load_explicit(&p->sc->dp->self_fenced,
+						 memory_order_relaxed);
+}
+
 /* The leader epoch stamped into the batches this node appends as leader
  * (0 for a single broker). */
 static int32_t own_epoch(const struct dp_partition *p)
@@ -138,7 +148,7 @@ static int32_t own_epoch(const struct dp_partition *p)
  * checked) is p's, else the error to answer. */
 static int16_t leader_check(const struct dp_partition *p, int32_t cur)
 {
-	if (!leads(p))
+	if (!serves(p))
 		return SN_ERR_NOT_LEADER_OR_FOLLOWER;
 	if (cur >= 0 && cur < p->isr.leader_epoch)
 		return SN_ERR_FENCED_LEADER_EPOCH;
@@ -148,20 +158,23 @@ static int16_t leader_check(const struct dp_partition *p, int32_t cur)
 }
 
 /* Ask control for the in-sync set isr[0..n) of p, at most every 2 s for
- * one partition (control answers with a new state or an error). */
-static void alter_isr(struct dp *dp, struct dp_partition *p,
+ * one partition (control answers with a new state or an error).  true
+ * when the request was queued. */
+static bool alter_isr(struct dp *dp, struct dp_partition *p,
 		      const int32_t *isr, uint8_t n, uint64_t now)
 {
 	if (now < p->alter_after_ns)
-		return;
+		return false;
 	struct sipc_alter_isr a = { .topic_id = p->topic->id,
 				    .partition = p->index,
 				    .leader_epoch = p->isr.leader_epoch,
 				    .partition_epoch = p->isr.partition_epoch,
 				    .nisr = n };
 	memcpy(a.isr, isr, n * sizeof(*isr));
-	if (dp_cluster_alter_isr(dp, &a) == 0)
-		p->alter_after_ns = now + 2000000000ull;
+	if (dp_cluster_alter_isr(dp, &a) != 0)
+		return false;
+	p->alter_after_ns = now + 2000000000ull;
+	return true;
 }
 
 /* The high watermark as the in-sync set allows it now (never backwards),
@@ -688,8 +701,16 @@ static int16_t replica_fetched(struct dp *dp, struct dp_store_core *c,
 	if (!isr_in_sync(&p->isr, node)) {
 		int32_t isr[ISR_REPLICAS_MAX];
 		uint8_t n = 0;
-		if (isr_expand(&p->isr, node, p->hw, isr, &n))
-			alter_isr(dp, p, isr, n, now);
+		if (isr_expand(&p->isr, node, p->hw, isr, &n) &&
+		    alter_isr(dp, p, isr, n, now)) {
+			/* counted from now on, before control agrees (Kafka's
+			 * maximal in-sync set, KIP-497): once the controller
+			 * has it in sync it may make it leader, so nothing
+			 * is acknowledged that it lacks.  A refusal, or any
+			 * new state, replaces the set. */
+			memcpy(p->isr.isr, isr, n * sizeof(isr[0]));
+			p->isr.nisr = n;
+		}
 	}
 	if (p->parked)
 		recheck_parked(dp, c, p, now);

@@ -105,8 +105,8 @@ class Node:
         return all(os.path.isdir(os.path.join(self.dir, "%s-%d" % (topic, p)))
                    for p in range(count))
 
-    def log(self):
-        with open(os.path.join(self.dir, "control.log")) as f:
+    def log(self, name="control"):
+        with open(os.path.join(self.dir, name + ".log")) as f:
             return f.read()
 
 

@@ -20,7 +20,12 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    every partition's in-sync set.  Then another broker is killed: the
    records are read again, all of them, from whichever brokers lead now
    (the restarted one among them).
-6. With one broker left in sync of three and min.insync.replicas 2, an
+6. A leader paused (SIGSTOP of both its processes) past the session
+   timeout is fenced and its partitions move; resumed, it stops acting as
+   their leader at once (it hears it is fenced), so an idempotent
+   producer that still knows it as leader moves on without a fatal error,
+   and every record is acknowledged and read back.
+7. With one broker left in sync of three and min.insync.replicas 2, an
    acks=all write is refused (NOT_ENOUGH_REPLICAS), not acknowledged.
 Every wait is bounded; every process is stopped by pid at the end.
 """
@@ -212,8 +217,71 @@ try:
     print("ok: broker %d killed too: all %d records read again from brokers %s"
           % (second.n, len(acked), [nd.n for nd in rest]), flush=True)
 
-    # 6. min.insync.replicas: one in sync of three is not enough
-    third = [nd for nd in rest if nd is not victim][0]
+    # 6. a leader paused past its session, then resumed
+    second.start()
+    until("broker %d back in every in-sync set" % second.n, all_in_sync, 60)
+    m = topic_meta(nodes)
+    paused = nodes[m[1][1][0] - 1]
+    others = [nd for nd in nodes if nd is not paused]
+    prod_conf = {"bootstrap.servers": bootstrap(nodes), "acks": "all",
+                 "enable.idempotence": True, "linger.ms": 5,
+                 "message.timeout.ms": 60000, "retry.backoff.ms": 200}
+    fatal, acked6 = [], {}
+
+    def done6(err, msg):
+        if err is None:
+            acked6[(msg.partition(), msg.offset())] = msg.value().decode()
+        elif err.fatal():
+            fatal.append(err)
+
+    p6 = Producer(dict(prod_conf, error_cb=lambda e: fatal.append(e) if e.fatal() else None))
+    for i in range(5000, 5300):
+        p6.produce(TOPIC, value=b"v%d" % i, partition=i % PARTS, on_delivery=done6)
+    p6.flush(30)
+    for pr in paused.procs.values():
+        pr.send_signal(signal.SIGSTOP)
+    t2 = time.monotonic()
+    until("partition 1 led by another broker while %d is paused" % paused.n,
+          lambda: (lambda mm: mm and mm[1][1][0] not in (-1, paused.n))(topic_meta(others)), 30)
+    time.sleep(1)
+    for pr in paused.procs.values():
+        pr.send_signal(signal.SIGCONT)
+    t3 = time.monotonic()
+    print("ok: broker %d (leader of partition 1) paused; partition 1 moved in %.1f s; resumed"
+          % (paused.n, t3 - t2), flush=True)
+    # it stops leading as soon as it hears it is fenced, before its
+    # metadata log has caught up with the new leader
+    until("broker %d's sluiced told it is fenced" % paused.n,
+          lambda: "this broker is fenced" in paused.log("sluiced"), 5)
+    print("ok: broker %d stopped leading %.1f s after it resumed" % (paused.n, time.monotonic() - t3),
+          flush=True)
+    for i in range(5300, 6300):
+        p6.produce(TOPIC, value=b"v%d" % i, partition=i % PARTS, on_delivery=done6)
+        p6.poll(0)
+        if i % 100 == 0:
+            time.sleep(0.05)
+    left = p6.flush(90)
+    if fatal:
+        fail("the producer hit a fatal error after broker %d resumed: %s" % (paused.n, fatal[0]))
+    if left or len(acked6) != 1300:
+        fail("%d of 1300 acknowledged around the pause (%d left)" % (len(acked6), left))
+    acked.update(acked6)
+    got, ends = read_all(nodes)
+    check_all_there(acked, got, "after broker %d was paused and resumed" % paused.n)
+    print("ok: 1300 more acknowledged around the pause, no fatal error; all %d read back"
+          % len(acked), flush=True)
+
+    # 7. min.insync.replicas: one in sync of three is not enough
+    for nd in nodes:
+        if nd is not victim and nd is not paused:
+            third = nd
+    for nd in nodes:
+        if nd is not victim and nd is not third:
+            nd.kill("sluiced")
+            nd.kill("control")
+    until("broker %d leads every partition" % victim.n,
+          lambda: (lambda mm: mm and all(v[0] in (victim.n, third.n) for v in mm[1].values()))(
+              topic_meta([victim, third])), 30)
     third.kill("sluiced")
     t1 = time.monotonic()
     acked1, errors = produce([victim], 20, 5000, {"message.timeout.ms": 15000,

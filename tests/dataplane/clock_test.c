@@ -565,6 +565,53 @@ static void test_repl_isr_shrink_on_lag(void **state)
 	TL_EQ(a.isr[1], 2);
 }
 
+static void test_repl_isr_expand(void **state)
+{
+	(void)state;
+	struct dp_msg *got[4];
+	const int32_t isr[] = { 1, 2 };
+	TL_OK(put_state(1, 2, 3, isr, 2));
+	produce(1, 30000, 1);
+	TL_EQ(wait_completions(got, 1), 1);
+	dp_msg_free(got[0]);
+	replica_fetch(2, 3); /* the high watermark moves to 3, once durable */
+	TL_EQ(wait_completions(got, 1), 1);
+	dp_msg_free(got[0]);
+	for (int i = 0; i < 5000 && fx.part.hw < 3; i++) {
+		dp_store_step(fx.core);
+		usleep(1000);
+	}
+	TL_EQ(fx.part.hw, 3);
+	/* 3, outside the set, reaches the high watermark: asked in, and
+	 * counted at once */
+	replica_fetch(3, 3);
+	TL_EQ(wait_completions(got, 1), 1);
+	dp_msg_free(got[0]);
+	struct sipc_alter_isr a;
+	TL_EQ(dp_cluster_next_alter(&fx.dp, &a), 1);
+	TL_EQ(a.nisr, 3);
+	TL_EQ(a.isr[2], 3);
+	TL_EQ(fx.part.isr.nisr, 3);
+	/* so an acks=all batch waits for 3 as well */
+	produce(-1, 30000, 2);
+	TL_OK(wait_written(6));
+	replica_fetch(2, 6);
+	TL_EQ(wait_completions(got, 1), 1);
+	dp_msg_free(got[0]);
+	for (int i = 0; i < 50; i++) {
+		settle();
+		usleep(1000);
+	}
+	TL_EQ(completions(got, 4), 0);
+	replica_fetch(3, 6);
+	TL_EQ(wait_completions(got, 2), 2);
+	struct dp_msg *pm = got[0]->op == DP_PRODUCE ? got[0] : got[1];
+	TL_EQ(pm->res.error, 0);
+	TL_EQ(pm->res.last_offset, 5);
+	dp_msg_free(got[0]);
+	dp_msg_free(got[1]);
+}
+
 /* A batch of 3 records as a leader of epoch would have it at base. */
 static long leader_batch(uint8_t *b, int64_t base, int32_t epoch,
 			 uint64_t fill)
@@ -675,6 +722,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repl_epoch_fencing,
 						setup_cluster, teardown),
 		cmocka_unit_test_setup_teardown(test_repl_isr_shrink_on_lag,
+						setup_cluster, teardown),
+		cmocka_unit_test_setup_teardown(test_repl_isr_expand,
 						setup_cluster, teardown),
 		cmocka_unit_test_setup_teardown(test_repl_follower,
 						setup_cluster, teardown),

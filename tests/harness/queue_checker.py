@@ -10,8 +10,11 @@ its own events (lines of different clients may interleave):
   {"op": "send", "client": "p1", "value": "v17", "partition": 0,
    "offset": 42, "ok": true}
         a produce the broker acknowledged (ok) at that offset; "ok": false
-        (or no offset) for one that failed or was never answered: it may
-        or may not be in the log, and is never counted as lost
+        for one that failed or was never answered: it may or may not be
+        in the log, and is never counted as lost.  "ok": true with no
+        offset (or null): acknowledged at an offset the client was not
+        told (an idempotent producer whose later batch's answer proved an
+        earlier one written): judged lost if never read, nothing else
   {"op": "poll", "client": "c1", "partition": 0, "offset": 42,
    "value": "v17"}
         a record a consumer read
@@ -23,6 +26,9 @@ its own events (lines of different clients may interleave):
         a value written in a transaction that aborted
   {"op": "read_committed", "client": "c1"}
         the consumer reads with isolation.level=read_committed
+  {"op": "nemesis", ...}
+        a fault injected or healed (tests/harness/netns_cluster.py),
+        kept in the history to read it by; not judged
 
 Anomalies (each counted, the first few printed):
   lost            an acknowledged value that no poll ever read (only
@@ -59,6 +65,7 @@ class Checker:
     def __init__(self):
         self.found = {k: [] for k in KINDS}
         self.acked = {}        # value -> (partition, offset)
+        self.acked_nowhere = {}  # value -> partition: acknowledged, no offset
         self.at_ack = {}       # (partition, offset) -> value acknowledged
         self.read_at = {}      # (partition, offset) -> value read
         self.read_val = {}     # value -> set of (partition, offset) read
@@ -89,11 +96,16 @@ class Checker:
             self.committed_readers.add(e["client"])
         elif op == "final":
             self.final = True
+        elif op == "nemesis":
+            pass
         else:
             raise ValueError("unknown op %r" % op)
 
     def send(self, e):
-        if not e.get("ok") or e.get("offset") is None:
+        if not e.get("ok"):
+            return
+        if e.get("offset") is None:
+            self.acked_nowhere[e["value"]] = e["partition"]
             return
         v, p, o = e["value"], e["partition"], e["offset"]
         if v in self.acked and self.acked[v] != (p, o):
@@ -157,11 +169,15 @@ class Checker:
             if self.final and not read:
                 self.note("lost", "%r acknowledged at %d/%d, never read"
                           % (v, p, o))
+        for v, p in self.acked_nowhere.items():
+            if self.final and v not in self.acked and not self.read_val.get(v):
+                self.note("lost", "%r acknowledged in partition %d (offset "
+                          "not told), never read" % (v, p))
 
     def report(self, out):
         counts = ", ".join("%s %d" % (k, len(self.found[k])) for k in KINDS)
         print("checked %d acknowledged values, %d reads%s: %s"
-              % (len(self.acked), self.reads,
+              % (len(self.acked.keys() | self.acked_nowhere.keys()), self.reads,
                  "" if self.final else " (not final: losses not judged)",
                  counts), file=out)
         bad = False

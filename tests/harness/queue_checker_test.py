@@ -81,6 +81,17 @@ expect("aborted read", txn + [poll("t1", 0), poll("t2", 1)],
 expect("aborted, uncommitted reader", txn + [poll("t1", 0, c="c9"),
                                             poll("t2", 1, c="c9")], [])
 
+# acknowledged without an offset: lost if never read, else fine
+nowhere = {"op": "send", "client": "p1", "value": "w", "partition": 0,
+           "offset": None, "ok": True}
+expect("acknowledged, no offset, read", CLEAN + [nowhere, poll("w", 6)], [])
+expect("acknowledged, no offset, never read", CLEAN + [nowhere], ["lost"])
+expect("acknowledged, no offset, not final", CLEAN + [nowhere], [], final=False)
+
+# the faults written into a history are read past
+expect("nemesis lines", [{"op": "nemesis", "what": "isolate", "node": 2}] +
+       CLEAN + [{"op": "nemesis", "what": "heal"}], [])
+
 # unreadable input is refused, not judged
 try:
     qc.check(['{"op": "teleport"}'])
