@@ -890,9 +890,10 @@ static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 /* DescribeCluster: on a single broker this node is the cluster, its
  * broker and its controller; in a cluster the brokers are those control
  * pushed, the unfenced ones (and, v2+ include_fenced_brokers, KIP-1073,
- * the fenced ones too, is_fenced set), and the controller is this node,
- * as Kafka's KRaft brokers answer with a live broker's id (the active
- * controller is DescribeQuorum's leader).  The listener is a broker's: a
+ * the fenced ones too, is_fenced set), and the controller is a live
+ * broker's id, as Kafka's KRaft brokers answer (this one when it is
+ * listed unfenced, as in Metadata; the active controller is
+ * DescribeQuorum's leader).  The listener is a broker's: a
  * request for controllers is MISMATCHED_ENDPOINT_TYPE, an unknown type
  * UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST in v0, as Kafka).
  * Authorized operations are not computed (INT32_MIN), as in Metadata. */
@@ -960,8 +961,17 @@ static void describe_cluster(struct dp_net *n, struct dp_conn *c,
 					 "endpoint of type CONTROLLER", 96 } :
 			(struct kc_str){ "Unsupported endpoint type", 25 };
 	} else {
+		/* the controller as Metadata names it: this broker when it
+		 * is listed unfenced, else the first that is */
+		int32_t controller = -1;
+		for (unsigned i = 0; i < nb; i++)
+			if (!brokers[i].is_fenced &&
+			    (controller < 0 || brokers[i].broker_id ==
+						       cfg->node_id))
+				controller = brokers[i].broker_id;
 		resp.cluster_id = (struct kc_str){ "sluice", 6 };
-		resp.controller_id = cfg->node_id;
+		resp.controller_id = controller >= 0 ? controller :
+						       cfg->node_id;
 		resp.brokers = (struct kc_array){ brokers, (int32_t)nb };
 	}
 	respond_now(n, c, KC_API_DESCRIBE_CLUSTER, h->api_version,
