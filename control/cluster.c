@@ -27,6 +27,7 @@
 #include "control/cmsg.h"
 #include "control/crpc.h"
 #include "control/kadmin.h"
+#include "control/kquorum.h"
 #include "control/log.h"
 #include "control/quorum.h"
 #include "proto/kafka/kcodec.h"
@@ -36,6 +37,7 @@
 #define WAITS 64            /* forwarded answers waiting for our image */
 #define RESP_MAX (1u << 20) /* a topic request's answer */
 #define ENTRY_MAX (1u << 20)
+#define QUORUM_RESP_MAX 16384 /* a DescribeQuorum answer (kquorum.h) */
 
 enum origin { LOCAL, REMOTE };
 
@@ -105,6 +107,8 @@ struct sl_cluster {
 	uint8_t *entry;
 	/* broker */
 	struct wait waits[WAITS];
+	struct sl_kquorum_view kq; /* DescribeQuorum's, made per request */
+	bool closing;        /* sl_cluster_destroy under way: q is gone */
 };
 
 static int32_t live_brokers(const struct sl_cluster *cl)
@@ -604,6 +608,109 @@ static void controller_alter_isr(struct sl_cluster *cl, enum origin origin,
 	}
 }
 
+/* ---- DescribeQuorum (control/kquorum.h) ---- */
+
+/* This node's answer to a DescribeQuorum request, from its own Raft
+ * state (the voters' progress only when it leads), into out: as
+ * sl_kquorum_handle. */
+static long quorum_answer(struct sl_cluster *cl, const uint8_t *req,
+			  size_t len, uint8_t *out, size_t cap)
+{
+	struct sl_quorum_status st;
+	sl_quorum_status(cl->q, &st);
+	struct sl_kquorum_view *v = &cl->kq;
+	sl_kquorum_from_status(&st, v);
+	/* the registered brokers that are not voters */
+	for (uint32_t i = 0; i < cl->img->broker_count &&
+			     v->n_observers < SL_KQUORUM_OBSERVERS_MAX; i++) {
+		int32_t id = cl->img->brokers[i].id;
+		bool voter = false;
+		for (unsigned k = 0; k < v->n_voters; k++)
+			voter |= v->voters[k].id == id;
+		if (!voter)
+			v->observers[v->n_observers++] =
+				(struct sl_kquorum_replica){id, -1, -1, -1};
+	}
+	return sl_kquorum_handle(v, req, len, out, cap);
+}
+
+/* Answer a client of our sluiced from this node's state. */
+static void quorum_answer_local(struct sl_cluster *cl, uint64_t token,
+				const uint8_t *req, size_t len)
+{
+	static uint8_t out[QUORUM_RESP_MAX];
+	long n = quorum_answer(cl, req, len, out, sizeof(out));
+	/* undecodable: len 0 closes the client's connection */
+	cl->hooks.reply(cl->hooks.ctx, token, 0, out, n > 0 ? (size_t)n : 0);
+}
+
+/* The active controller answers a broker's forwarded DescribeQuorum
+ * (a KAFKA reply: index 0, nothing to wait for). */
+static void quorum_answer_remote(struct sl_cluster *cl, uint64_t token,
+				 const uint8_t *req, size_t len)
+{
+	static uint8_t out[8 + QUORUM_RESP_MAX];
+	long n = quorum_answer(cl, req, len, out + 8, sizeof(out) - 8);
+	if (n <= 0) {
+		(void)sl_crpc_reply(cl->rpc, token, EINVAL, NULL, 0);
+		return;
+	}
+	sl_cmsg_put_index(out, 0);
+	(void)sl_crpc_reply(cl->rpc, token, 0, out, 8 + (size_t)n);
+}
+
+/* A forwarded DescribeQuorum's context, until its reply. */
+struct quorum_fwd {
+	struct sl_cluster *cl;
+	uint64_t token;
+	size_t len;
+	uint8_t req[]; /* the client's request, for the answer made here */
+};
+
+static void quorum_forward_reply(void *ctx, uint16_t status,
+				 const uint8_t *body, size_t len)
+{
+	struct quorum_fwd *f = ctx;
+	struct sl_cluster *cl = f->cl;
+	uint64_t index;
+	const uint8_t *resp;
+	size_t rlen;
+	if (!status && !sl_cmsg_decode_forward_reply(body, len, &index, &resp,
+						     &rlen) && rlen)
+		cl->hooks.reply(cl->hooks.ctx, f->token, 0, resp, rlen);
+	else if (cl->closing) /* the RPC's calls fail at destroy */
+		cl->hooks.reply(cl->hooks.ctx, f->token, 0, NULL, 0);
+	else /* the controller is gone or changed: what we know */
+		quorum_answer_local(cl, f->token, f->req, f->len);
+	free(f);
+}
+
+/* A client's DescribeQuorum: the active controller knows the voters'
+ * progress, so it answers; this node does when it is the controller, or
+ * when none can be reached (NOT_LEADER_OR_FOLLOWER, its own view). */
+static void describe_quorum(struct sl_cluster *cl, uint64_t token,
+			    const uint8_t *req, size_t len, int64_t now_ms)
+{
+	if (cl->leader || cl->leader_id < 0) {
+		quorum_answer_local(cl, token, req, len);
+		return;
+	}
+	struct quorum_fwd *f = malloc(sizeof(*f) + len);
+	if (!f) {
+		quorum_answer_local(cl, token, req, len);
+		return;
+	}
+	f->cl = cl;
+	f->token = token;
+	f->len = len;
+	memcpy(f->req, req, len);
+	if (sl_crpc_call(cl->rpc, SL_CMSG_KAFKA, req, len, quorum_forward_reply,
+			 f, now_ms)) {
+		free(f);
+		quorum_answer_local(cl, token, req, len);
+	}
+}
+
 /* ---- the RPC, controller side ---- */
 
 static void not_controller(struct sl_cluster *cl, uint64_t token)
@@ -641,8 +748,14 @@ static void on_request(void *ctx, uint64_t token, uint8_t type,
 		return;
 	}
 	case SL_CMSG_KAFKA:
+		if (len >= 2 && sl_kquorum_serves((int16_t)rb_be16(body))) {
+			quorum_answer_remote(cl, token, body, len);
+			return;
+		}
+		job_add(cl, REMOTE, 0, token, body, len);
+		return;
 	case SL_CMSG_ADMIN:
-		job_add(cl, REMOTE, type == SL_CMSG_ADMIN, token, body, len);
+		job_add(cl, REMOTE, 1, token, body, len);
 		return;
 	case SL_CMSG_ALTER_ISR: {
 		struct sl_cmsg_alter_isr a;
@@ -812,7 +925,8 @@ static void forward(struct sl_cluster *cl, int native, uint64_t token,
 
 bool sl_cluster_takes_kafka(int16_t api_key)
 {
-	return api_key == KC_API_CREATE_TOPICS ||
+	return sl_kquorum_serves(api_key) ||
+	       api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_CREATE_PARTITIONS ||
 	       api_key == KC_API_ALTER_CONFIGS ||
@@ -822,6 +936,10 @@ bool sl_cluster_takes_kafka(int16_t api_key)
 void sl_cluster_kafka(struct sl_cluster *cl, uint64_t token,
 		      const uint8_t *req, size_t len, int64_t now_ms)
 {
+	if (len >= 2 && sl_kquorum_serves((int16_t)rb_be16(req))) {
+		describe_quorum(cl, token, req, len, now_ms);
+		return;
+	}
 	forward(cl, 0, token, req, len, now_ms);
 }
 
@@ -990,6 +1108,7 @@ void sl_cluster_destroy(struct sl_cluster *cl)
 {
 	if (!cl)
 		return;
+	cl->closing = true;
 	sl_quorum_destroy(cl->q); /* a running job's callback: ECANCELED */
 	while (cl->q_len)
 		job_answer(cl, 0, NULL, 0);

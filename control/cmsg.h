@@ -18,7 +18,9 @@
  *       4  u8  1 when the broker is fenced, else 0
  *       5  u64 the controller's applied metadata index
  *   2 KAFKA, broker -> controller: a client's whole Kafka request (header
- *     and body, no size prefix) of a topic-changing API, forwarded.
+ *     and body, no size prefix) of a topic-changing API, forwarded; or a
+ *     DescribeQuorum, answered at once from the controller's Raft state
+ *     (index 0).
  *   3 ADMIN, broker -> controller: a client's whole native CREATE_TOPIC or
  *     DELETE_TOPIC frame, forwarded.
  *     reply to KAFKA and ADMIN, status 0:

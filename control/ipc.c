@@ -31,6 +31,7 @@
 #include "control/txn.h"
 #include "control/ipc.h"
 #include "control/kadmin.h"
+#include "control/kquorum.h"
 #include "control/log.h"
 #include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
@@ -686,6 +687,22 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 	if (l->cluster && sl_cluster_takes_kafka(key)) {
 		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
 		sl_cluster_kafka(l->cluster, token, req, rlen, now_ms);
+		return;
+	}
+	if (sl_kquorum_serves(key)) {
+		/* a single broker: a quorum of one (a cluster's went to
+		 * sl_cluster_kafka above) */
+		static struct sl_kquorum_view v;
+		sl_kquorum_single(l->cfg->node_id, l->meta->generation,
+				  sl_wall_ms(), &v);
+		long n = sl_kquorum_handle(&v, req, rlen, l->kbuf,
+					   sizeof(l->kbuf) - SN_HEADER_BYTES);
+		if (n < 0)
+			send_kafka_reply(l, h->corr, NULL, 0,
+					 SN_ERR_INVALID_REQUEST, now_ms);
+		else
+			send_kafka_reply(l, h->corr, l->kbuf, (size_t)n, 0,
+					 now_ms);
 		return;
 	}
 	if (sl_kadmin_serves(key)) {

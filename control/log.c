@@ -1,5 +1,5 @@
 /*
- * sluice-control's log lines and its monotonic clock (control/log.h).
+ * sluice-control's log lines and its clocks (control/log.h).
  * A line is formatted whole into a local buffer, then handed to stderr
  * with one fprintf call.
  */
@@ -14,6 +14,13 @@ int64_t sl_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sl_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

@@ -18,6 +18,10 @@
 /* Milliseconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 int64_t sl_now_ms(void);
 
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME): for timestamps
+ * shown to people and clients (Kafka's), never for deadlines. */
+int64_t sl_wall_ms(void);
+
 /* One log line to stderr (printf format; lines longer than 2 KiB are cut,
  * no newline needed). */
 void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

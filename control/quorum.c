@@ -45,6 +45,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "control/log.h" /* sl_wall_ms: Kafka's timestamps are wall clock */
 #include "control/quorum.h"
 #include "control/raft_reply.h"
 #include "control/quorum_pvt.h"
@@ -116,6 +117,14 @@ struct sl_quorum {
 	uint32_t free_head;
 	uint32_t done_head, done_tail;
 	unsigned inflight;
+
+	/* what this node, as Raft leader, last heard from each voter
+	 * (sl_quorum_status); slots parallel to voters[], valid for
+	 * peers[i].term only */
+	struct peer {
+		uint64_t term;
+		int64_t contact_ms, caught_up_ms; /* wall clock */
+	} peers[SL_VOTERS_MAX];
 
 	uint64_t proposed, applied_ok, lost, canceled, snapshots_taken,
 		restores, leader_changes;
@@ -601,9 +610,50 @@ static struct sl_quorum *quorum_of_io(struct raft_io *io)
 					    offsetof(struct sl_quorum, io));
 }
 
+/* The voter slot of Raft id, or -1. */
+static int voter_slot(const struct sl_quorum *q, raft_id id)
+{
+	for (unsigned i = 0; i < q->n_voters; i++)
+		if ((raft_id)q->voters[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+/* After libraft took a voter's AppendEntries reply: as leader, note when
+ * it answered and whether it now holds our last entry.  libraft 0.15
+ * keeps the leader's view of each server in struct raft itself (raft.h:
+ * leader_state.progress, parallel to configuration.servers), public
+ * though undocumented; only match_index is read. */
+static void note_reply(struct sl_quorum *q, raft_id from)
+{
+	int slot = voter_slot(q, from);
+	if (slot < 0 || raft_state(&q->raft) != RAFT_LEADER)
+		return;
+	const struct raft_configuration *c = &q->raft.configuration;
+	unsigned i = 0;
+	while (i < c->n && c->servers[i].id != from)
+		i++;
+	if (i == c->n)
+		return; /* progress[] is parallel to the configuration */
+	struct peer *p = &q->peers[slot];
+	uint64_t term = (uint64_t)q->raft.current_term;
+	if (p->term != term)
+		*p = (struct peer){.term = term, .caught_up_ms = -1};
+	p->contact_ms = sl_wall_ms();
+	if (q->raft.leader_state.progress[i].match_index >=
+	    raft_last_index(&q->raft))
+		p->caught_up_ms = p->contact_ms;
+}
+
 static void io_recv(struct raft_io *io, struct raft_message *m)
 {
-	sl_raft_reply_recv(&quorum_of_io(io)->reply, io, m);
+	struct sl_quorum *q = quorum_of_io(io);
+	/* read before libraft takes the message */
+	bool result = m->type == RAFT_IO_APPEND_ENTRIES_RESULT;
+	raft_id from = m->server_id;
+	sl_raft_reply_recv(&q->reply, io, m);
+	if (result)
+		note_reply(q, from);
 }
 
 static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
@@ -939,16 +989,34 @@ void sl_quorum_status(struct sl_quorum *q, struct sl_quorum_status *st)
 		st->snapshot_index = q->raft.log.snapshot.last_index;
 	st->inflight = q->inflight;
 	const struct raft_configuration *c = &q->raft.configuration;
+	bool leading = st->role == SL_QUORUM_LEADER;
+	int64_t now = sl_wall_ms();
 	for (unsigned i = 0; i < c->n && st->n_voters < SL_VOTERS_MAX; i++) {
 		if (c->servers[i].role != RAFT_VOTER)
 			continue;
-		st->voters[st->n_voters].id = c->servers[i].id > INT32_MAX ? -1 :
-					      (int32_t)c->servers[i].id;
-		snprintf(st->voters[st->n_voters].address,
-			 sizeof(st->voters[0].address), "%s",
+		raft_id id = c->servers[i].id;
+		struct sl_quorum_voter *v = &st->voters[st->n_voters++];
+		v->id = id > INT32_MAX ? -1 : (int32_t)id;
+		snprintf(v->address, sizeof(v->address), "%s",
 			 c->servers[i].address);
-		st->n_voters++;
+		v->log_end = v->contact_ms = v->caught_up_ms = -1;
+		if (!leading)
+			continue;
+		if (id == (raft_id)q->node_id) {
+			v->log_end = (int64_t)st->last_index;
+			v->caught_up_ms = now;
+			continue;
+		}
+		int slot = voter_slot(q, id);
+		const struct peer *p = slot >= 0 ? &q->peers[slot] : NULL;
+		if (!p || p->term != st->term)
+			continue; /* not heard from in this term */
+		v->log_end = (int64_t)q->raft.leader_state.progress[i]
+				     .match_index;
+		v->contact_ms = p->contact_ms;
+		v->caught_up_ms = p->caught_up_ms;
 	}
+	assert(st->n_voters <= SL_VOTERS_MAX);
 	st->proposed = q->proposed;
 	st->applied_ok = q->applied_ok;
 	st->lost = q->lost;

@@ -233,6 +233,21 @@ enum sl_quorum_role {
 	SL_QUORUM_LEADER,      /* Raft leader (maybe not yet caught up) */
 };
 
+/* One voter as this node sees it: its replication is known to the Raft
+ * leader only (Kafka's DescribeQuorum ReplicaState); -1 on other nodes,
+ * and for a voter not heard from in the leader's term.  Sampled when its
+ * AppendEntries replies arrive. */
+struct sl_quorum_voter {
+	int32_t id;
+	char address[SL_QUORUM_ADDRESS_MAX];
+	int64_t log_end;      /* entries it holds (its match index; this
+				 node: last_index) */
+	int64_t contact_ms;   /* wall clock (CLOCK_REALTIME) of its latest
+				 AppendEntries reply; this node: -1 */
+	int64_t caught_up_ms; /* wall clock when it last held this leader's
+				 last entry; this node: now */
+};
+
 /* For `sluice cluster status`: everything is this node's view. */
 struct sl_quorum_status {
 	int32_t node_id;
@@ -247,10 +262,7 @@ struct sl_quorum_status {
 				     snapshot, 0: none yet */
 	unsigned inflight;        /* proposals awaiting callbacks */
 	unsigned n_voters;        /* the configuration in the log */
-	struct {
-		int32_t id;
-		char address[SL_QUORUM_ADDRESS_MAX];
-	} voters[SL_VOTERS_MAX];
+	struct sl_quorum_voter voters[SL_VOTERS_MAX];
 	/* counters since create */
 	uint64_t proposed, applied_ok, lost, canceled, snapshots_taken,
 		restores, leader_changes;

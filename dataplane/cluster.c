@@ -59,6 +59,16 @@ unsigned dp_brokers_live(struct dp *dp, struct dp_broker *out, unsigned cap)
 	return n;
 }
 
+unsigned dp_brokers_all(struct dp *dp, struct dp_broker *out, unsigned cap)
+{
+	unsigned n = 0;
+	pthread_rwlock_rdlock(&dp->cluster_lock);
+	for (unsigned i = 0; i < dp->nbrokers && n < cap; i++)
+		out[n++] = dp->brokers[i];
+	pthread_rwlock_unlock(&dp->cluster_lock);
+	return n;
+}
+
 int dp_cluster_alter_isr(struct dp *dp, const struct sipc_alter_isr *a)
 {
 	struct sipc_alter_isr *copy = malloc(sizeof(*copy));

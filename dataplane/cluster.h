@@ -62,6 +62,8 @@ int dp_broker_get(struct dp *dp, int32_t node, struct dp_broker *out);
 /* The unfenced brokers, up to cap of them, in node id order (any
  * thread).  Returns how many. */
 unsigned dp_brokers_live(struct dp *dp, struct dp_broker *out, unsigned cap);
+/* Every broker control pushed, fenced ones included, as above. */
+unsigned dp_brokers_all(struct dp *dp, struct dp_broker *out, unsigned cap);
 
 /* A storage core asks control for a new in-sync set (copied; main sends
  * it).  0, or -ENOBUFS (dropped: the core asks again later). */

@@ -887,29 +887,61 @@ static void init_producer_id(struct dp_net *n, struct dp_conn *c,
 #define KX_ERR_MISMATCHED_ENDPOINT_TYPE 114
 #define KX_ERR_UNSUPPORTED_ENDPOINT_TYPE 115
 
-/* DescribeCluster: this node is the cluster, its broker and (as Kafka's
- * KRaft brokers answer, a live broker's id) its controller.  The listener
- * is a broker's: a request for controllers is MISMATCHED_ENDPOINT_TYPE, an
- * unknown type UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST in v0, as
- * Kafka).  Authorized operations are not computed (INT32_MIN), as in
- * Metadata. */
+/* DescribeCluster: on a single broker this node is the cluster, its
+ * broker and its controller; in a cluster the brokers are those control
+ * pushed, the unfenced ones (and, v2+ include_fenced_brokers, KIP-1073,
+ * the fenced ones too, is_fenced set), and the controller is a live
+ * broker's id, as Kafka's KRaft brokers answer (this one when it is
+ * listed unfenced, as in Metadata; the active controller is
+ * DescribeQuorum's leader).  The listener is a broker's: a
+ * request for controllers is MISMATCHED_ENDPOINT_TYPE, an unknown type
+ * UNSUPPORTED_ENDPOINT_TYPE (both INVALID_REQUEST in v0, as Kafka).
+ * Authorized operations are not computed (INT32_MIN), as in Metadata. */
 static void describe_cluster(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_request_header *h,
 			     const struct kc_describe_cluster_req *r)
 {
 	const struct sl_config *cfg = &n->dp->cfg;
-	struct kc_describe_cluster_resp_broker self = {
-		.broker_id = cfg->node_id,
-		.host = { cfg->kafka_advertised_host,
-			  (int32_t)strlen(cfg->kafka_advertised_host) },
-		.port = cfg->kafka_advertised_port ? cfg->kafka_advertised_port :
-						     n->dp->kafka_port,
-		.rack = { NULL, -1 },
-		/* v2+ (KIP-1073): the one broker serves, so it is never
-		 * fenced, and include_fenced_brokers adds no other */
-		.is_fenced = false,
-	};
-	(void)r->include_fenced_brokers;
+	static _Thread_local struct dp_broker all[SIPC_BROKERS_MAX];
+	static _Thread_local struct kc_describe_cluster_resp_broker
+		brokers[SIPC_BROKERS_MAX];
+	unsigned nb = 0;
+	size_t bound = 256;
+	if (dp_clustered(n->dp)) {
+		unsigned na = dp_brokers_all(n->dp, all, SIPC_BROKERS_MAX);
+		bool fenced_too = h->api_version >= 2 &&
+				  r->include_fenced_brokers;
+		for (unsigned i = 0; i < na; i++) {
+			if (all[i].fenced && !fenced_too)
+				continue;
+			brokers[nb++] = (struct kc_describe_cluster_resp_broker){
+				.broker_id = all[i].node_id,
+				.host = { all[i].host,
+					  (int32_t)strlen(all[i].host) },
+				.port = all[i].kafka_port,
+				.rack = { NULL, -1 },
+				.is_fenced = all[i].fenced != 0,
+			};
+			bound += 32 + strlen(all[i].host);
+		}
+	}
+	if (!nb) {
+		/* alone, or before control's first BROKERS: this one, which
+		 * serves, so it is not fenced */
+		brokers[0] = (struct kc_describe_cluster_resp_broker){
+			.broker_id = cfg->node_id,
+			.host = { cfg->kafka_advertised_host,
+				  (int32_t)strlen(cfg->kafka_advertised_host) },
+			.port = cfg->kafka_advertised_port ?
+					cfg->kafka_advertised_port :
+					n->dp->kafka_port,
+			.rack = { NULL, -1 },
+			.is_fenced = false,
+		};
+		bound += 32 + (size_t)brokers[0].host.len;
+		nb = 1;
+	}
+	assert(nb >= 1 && nb <= SIPC_BROKERS_MAX);
 	struct kc_describe_cluster_resp resp = {
 		.error_message = { NULL, -1 },
 		.endpoint_type = KX_ENDPOINT_BROKER,
@@ -929,12 +961,21 @@ static void describe_cluster(struct dp_net *n, struct dp_conn *c,
 					 "endpoint of type CONTROLLER", 96 } :
 			(struct kc_str){ "Unsupported endpoint type", 25 };
 	} else {
+		/* the controller as Metadata names it: this broker when it
+		 * is listed unfenced, else the first that is */
+		int32_t controller = -1;
+		for (unsigned i = 0; i < nb; i++)
+			if (!brokers[i].is_fenced &&
+			    (controller < 0 || brokers[i].broker_id ==
+						       cfg->node_id))
+				controller = brokers[i].broker_id;
 		resp.cluster_id = (struct kc_str){ "sluice", 6 };
-		resp.controller_id = cfg->node_id;
-		resp.brokers = (struct kc_array){ &self, 1 };
+		resp.controller_id = controller >= 0 ? controller :
+						       cfg->node_id;
+		resp.brokers = (struct kc_array){ brokers, (int32_t)nb };
 	}
 	respond_now(n, c, KC_API_DESCRIBE_CLUSTER, h->api_version,
-		    h->correlation_id, &resp, 256 + (size_t)self.host.len);
+		    h->correlation_id, &resp, bound);
 }
 
 /* ---- forwarded to sluice-control ---- */

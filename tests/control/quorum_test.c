@@ -6,7 +6,10 @@
  *   elect_and_replicate  one leader, everyone agrees on it; 100 entries
  *                        apply in the same order on all three (a running
  *                        hash); a follower refuses a proposal and names
- *                        the leader; the status tells the same
+ *                        the leader; the status tells the same, and the
+ *                        leader's shows each voter's log end at its own
+ *                        last index with recent reply and caught-up
+ *                        times (a follower's: all unknown)
  *   failover_and_rejoin  the leader goes, another is elected and takes
  *                        entries; the old one comes back from its dir and
  *                        catches up by replaying its log
@@ -35,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -401,6 +405,30 @@ static void assert_same(struct cluster *c, uint64_t count)
 
 /* ---- tests ---- */
 
+/* The leader's status shows every voter holding its last index, each
+ * follower's reply and catch-up at or after *arg (wall clock ms). */
+static bool voters_caught_up(struct cluster *c, void *arg)
+{
+	const int64_t *since = arg;
+	int leader = -1;
+	if (!agreed_leader(c, &leader))
+		return false;
+	struct sl_quorum_status st;
+	sl_quorum_status(c->n[leader].q, &st);
+	assert_int_equal(st.n_voters, c->count);
+	for (unsigned i = 0; i < st.n_voters; i++) {
+		const struct sl_quorum_voter *v = &st.voters[i];
+		if (v->log_end != (int64_t)st.last_index ||
+		    v->caught_up_ms < *since)
+			return false;
+		if (v->id == leader + 1)
+			assert_int_equal(v->contact_ms, -1);
+		else if (v->contact_ms < *since)
+			return false;
+	}
+	return true;
+}
+
 static void test_elect_and_replicate(void **state)
 {
 	(void)state;
@@ -449,11 +477,20 @@ static void test_elect_and_replicate(void **state)
 		if (st.voters[i].id == 3)
 			found = !strcmp(st.voters[i].address, want);
 	assert_true(found);
+	/* the voters' replication as the leader sees it */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t since = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	assert_true(pump(&c, voters_caught_up, &since));
 	sl_quorum_status(c.n[f].q, &st);
 	assert_int_equal(st.role, SL_QUORUM_FOLLOWER);
 	assert_false(st.is_leader);
 	assert_int_equal(st.leader_id, leader + 1);
 	assert_string_equal(sl_quorum_role_name(st.role), "follower");
+	for (unsigned i = 0; i < st.n_voters; i++)
+		assert_true(st.voters[i].log_end == -1 &&
+			    st.voters[i].contact_ms == -1 &&
+			    st.voters[i].caught_up_ms == -1);
 	cluster_fini(&c);
 }
 

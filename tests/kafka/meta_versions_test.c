@@ -15,6 +15,9 @@
  *     end, larger and undefined epochs -1, current_leader_epoch fencing;
  *   - DescribeCluster v0, v1 (endpoint types) and v2 (is_fenced false,
  *     also with fenced brokers asked for);
+ *   - DescribeQuorum v0-2 of the single broker: a quorum of one, itself
+ *     leading at epoch 0, caught up now; another partition
+ *     UNKNOWN_TOPIC_OR_PARTITION;
  *   - InitProducerId v0, v5 and v6 (KIP-360 fields, transactional ids;
  *     v6's ongoing transaction -1, -1);
  *   - ListOffsets v7 and v10 MAX_TIMESTAMP (the first record with the
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -390,6 +394,52 @@ static int t_describe_cluster(void)
 	return 0;
 }
 
+static int t_describe_quorum(void)
+{
+	union kc_response u;
+	const struct kc_describe_quorum_resp *r = (const void *)&u;
+	struct kc_describe_quorum_req_partition_data p = { 0 };
+	struct kc_describe_quorum_req_topic_data t = {
+		{ "__cluster_metadata", 18 }, { &p, 1 } };
+	struct kc_describe_quorum_req q = { { &t, 1 } };
+	for (int16_t v = 0; v <= 2; v++) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int64_t now_ms = (int64_t)now.tv_sec * 1000 +
+				 now.tv_nsec / 1000000;
+		CHECK(!kw_call(fd, KC_API_DESCRIBE_QUORUM, v, &q, &u));
+		CHECK(r->error_code == 0 && r->topics.count == 1);
+		const struct kc_describe_quorum_resp_topic_data *rt =
+			r->topics.items;
+		CHECK(str_is(rt->topic_name, "__cluster_metadata"));
+		CHECK(rt->partitions.count == 1);
+		const struct kc_describe_quorum_resp_partition_data *rp =
+			rt->partitions.items;
+		CHECK(rp->partition_index == 0 && rp->error_code == 0);
+		CHECK(rp->leader_id == 1 && rp->leader_epoch == 0);
+		CHECK(rp->high_watermark >= 0);
+		CHECK(rp->current_voters.count == 1 &&
+		      rp->observers.count == 0);
+		const struct kc_describe_quorum_resp_replica_state *s =
+			rp->current_voters.items;
+		CHECK(s->replica_id == 1 &&
+		      s->log_end_offset == rp->high_watermark);
+		CHECK(s->last_fetch_timestamp == -1);
+		/* v0 has no timestamps; from v1 the leader is caught up now */
+		CHECK(v == 0 ? s->last_caught_up_timestamp == -1 :
+			       s->last_caught_up_timestamp >= now_ms - 1000 &&
+			       s->last_caught_up_timestamp <= now_ms + 60000);
+		/* v2: no error message, no controller listener on a single
+		 * broker */
+		CHECK(r->nodes.count == 0);
+		CHECK(v < 2 || r->error_message.len < 0);
+	}
+	p.partition_index = 1;
+	CHECK(!kw_call(fd, KC_API_DESCRIBE_QUORUM, 1, &q, &u));
+	CHECK(r->error_code == 3 && r->topics.count == 0);
+	return 0;
+}
+
 static int init_pid(int16_t v, struct kc_str txn, int64_t pid, int16_t epoch,
 		    struct kc_init_producer_id_resp *out)
 {
@@ -675,6 +725,7 @@ int main(void)
 		{ "delete_records", t_delete_records },
 		{ "offset_for_leader_epoch", t_offset_for_leader_epoch },
 		{ "describe_cluster", t_describe_cluster },
+		{ "describe_quorum", t_describe_quorum },
 		{ "init_producer_id", t_init_producer_id },
 		{ "list_max_timestamp", t_list_max_timestamp },
 		{ "describe_log_dirs", t_describe_log_dirs },

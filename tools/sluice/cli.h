@@ -21,5 +21,6 @@ int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 
 #endif

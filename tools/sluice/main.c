@@ -6,6 +6,7 @@
  *   sluice [-b host:port] consume TOPIC [options]   values to stdout
  *   sluice status [--telemetry PATH]
  *   sluice [-b host:port] perf produce|consume [options]
+ *   sluice cluster status [--bootstrap host:port,...] [--json]   (Kafka)
  *
  * docs/client.md is the reference.  With no -b, every command talks to
  * 127.0.0.1:9093, the broker ./tools/run starts.
@@ -495,6 +496,7 @@ static void usage(FILE *f)
 		"  perf produce|consume [--topic T] [--count N] [--size BYTES] [--acks 0|1|all]\n"
 		"       [--transport tcp|udp] [--duration S] [--partitions N] [--producers N]\n"
 		"       [--rate N] [--linger-ms MS] [--batch-kib KIB] [--udp-addr HOST:PORT] [--json]\n"
+		"  cluster status [--bootstrap HOST:PORT,...] [--json]   (the Kafka listeners, default 127.0.0.1:9092)\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
@@ -534,6 +536,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc, argv);
 	if (!strcmp(cmd, "perf"))
 		return cmd_perf(argc, argv);
+	if (!strcmp(cmd, "cluster"))
+		return cmd_cluster(argc, argv);
 	if (!strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;

@@ -1251,6 +1251,65 @@ static const struct kc_field f_offset_delete_resp[] = {
 };
 static const struct kc_schema s_offset_delete_resp = SCHEMA(kc_offset_delete_resp, f_offset_delete_resp, false);
 
+/* ---- DescribeQuorum (key 55) ---- */
+
+static const struct kc_field f_describe_quorum_req_partition_data[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_req_partition_data, partition_index), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_describe_quorum_req_partition_data = SCHEMA(kc_describe_quorum_req_partition_data, f_describe_quorum_req_partition_data, false);
+static const struct kc_field f_describe_quorum_req_topic_data[] = {
+	{"TopicName", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_req_topic_data, topic_name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_req_topic_data, partitions), 0, 0, NULL, &s_describe_quorum_req_partition_data},
+};
+static const struct kc_schema s_describe_quorum_req_topic_data = SCHEMA(kc_describe_quorum_req_topic_data, f_describe_quorum_req_topic_data, false);
+static const struct kc_field f_describe_quorum_req[] = {
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_req, topics), 0, 0, NULL, &s_describe_quorum_req_topic_data},
+};
+static const struct kc_schema s_describe_quorum_req = SCHEMA(kc_describe_quorum_req, f_describe_quorum_req, false);
+
+static const struct kc_field f_describe_quorum_resp_replica_state[] = {
+	{"ReplicaId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_replica_state, replica_id), 0, 0, NULL, NULL},
+	{"ReplicaDirectoryId", KC_UUID, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_replica_state, replica_directory_id), 0, 0, NULL, NULL},
+	{"LogEndOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_replica_state, log_end_offset), 0, 0, NULL, NULL},
+	{"LastFetchTimestamp", KC_INT64, 1, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_replica_state, last_fetch_timestamp), 0, -1, NULL, NULL},
+	{"LastCaughtUpTimestamp", KC_INT64, 1, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_replica_state, last_caught_up_timestamp), 0, -1, NULL, NULL},
+};
+static const struct kc_schema s_describe_quorum_resp_replica_state = SCHEMA(kc_describe_quorum_resp_replica_state, f_describe_quorum_resp_replica_state, false);
+static const struct kc_field f_describe_quorum_resp_partition_data[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, partition_index), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 2, ANY, 2, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, error_message), 0, 0, NULL, NULL},
+	{"LeaderId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, leader_id), 0, 0, NULL, NULL},
+	{"LeaderEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, leader_epoch), 0, 0, NULL, NULL},
+	{"HighWatermark", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, high_watermark), 0, 0, NULL, NULL},
+	{"CurrentVoters", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, current_voters), 0, 0, NULL, &s_describe_quorum_resp_replica_state},
+	{"Observers", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_partition_data, observers), 0, 0, NULL, &s_describe_quorum_resp_replica_state},
+};
+static const struct kc_schema s_describe_quorum_resp_partition_data = SCHEMA(kc_describe_quorum_resp_partition_data, f_describe_quorum_resp_partition_data, false);
+static const struct kc_field f_describe_quorum_resp_topic_data[] = {
+	{"TopicName", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_topic_data, topic_name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_topic_data, partitions), 0, 0, NULL, &s_describe_quorum_resp_partition_data},
+};
+static const struct kc_schema s_describe_quorum_resp_topic_data = SCHEMA(kc_describe_quorum_resp_topic_data, f_describe_quorum_resp_topic_data, false);
+static const struct kc_field f_describe_quorum_resp_listener[] = {
+	{"Name", KC_STRING, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_listener, name), 0, 0, NULL, NULL},
+	{"Host", KC_STRING, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_listener, host), 0, 0, NULL, NULL},
+	{"Port", KC_UINT16, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_listener, port), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_describe_quorum_resp_listener = SCHEMA(kc_describe_quorum_resp_listener, f_describe_quorum_resp_listener, false);
+static const struct kc_field f_describe_quorum_resp_node[] = {
+	{"NodeId", KC_INT32, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_node, node_id), 0, 0, NULL, NULL},
+	{"Listeners", KC_ARRAY, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp_node, listeners), 0, 0, NULL, &s_describe_quorum_resp_listener},
+};
+static const struct kc_schema s_describe_quorum_resp_node = SCHEMA(kc_describe_quorum_resp_node, f_describe_quorum_resp_node, false);
+static const struct kc_field f_describe_quorum_resp[] = {
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 2, ANY, 2, NEVER, 0, OFF(kc_describe_quorum_resp, error_message), 0, 0, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp, topics), 0, 0, NULL, &s_describe_quorum_resp_topic_data},
+	{"Nodes", KC_ARRAY, 2, ANY, NEVER, NEVER, 0, OFF(kc_describe_quorum_resp, nodes), 0, 0, NULL, &s_describe_quorum_resp_node},
+};
+static const struct kc_schema s_describe_quorum_resp = SCHEMA(kc_describe_quorum_resp, f_describe_quorum_resp, false);
+
 /* ---- DescribeCluster (key 60) ---- */
 
 static const struct kc_field f_describe_cluster_req[] = {
@@ -1529,6 +1588,8 @@ _Static_assert(sizeof(struct kc_incremental_alter_configs_req) <= KC_BODY_MAX, "
 _Static_assert(sizeof(struct kc_incremental_alter_configs_resp) <= KC_BODY_MAX, "kc_incremental_alter_configs_resp");
 _Static_assert(sizeof(struct kc_offset_delete_req) <= KC_BODY_MAX, "kc_offset_delete_req");
 _Static_assert(sizeof(struct kc_offset_delete_resp) <= KC_BODY_MAX, "kc_offset_delete_resp");
+_Static_assert(sizeof(struct kc_describe_quorum_req) <= KC_BODY_MAX, "kc_describe_quorum_req");
+_Static_assert(sizeof(struct kc_describe_quorum_resp) <= KC_BODY_MAX, "kc_describe_quorum_resp");
 _Static_assert(sizeof(struct kc_describe_cluster_req) <= KC_BODY_MAX, "kc_describe_cluster_req");
 _Static_assert(sizeof(struct kc_describe_cluster_resp) <= KC_BODY_MAX, "kc_describe_cluster_resp");
 _Static_assert(sizeof(struct kc_describe_producers_req) <= KC_BODY_MAX, "kc_describe_producers_req");
@@ -1578,6 +1639,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 0, 2, 2, &s_delete_groups_req, &s_delete_groups_resp},
 	{KC_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 0, 1, 1, &s_incremental_alter_configs_req, &s_incremental_alter_configs_resp},
 	{KC_API_OFFSET_DELETE, "OffsetDelete", 0, 0, 0, 0, NEVER, &s_offset_delete_req, &s_offset_delete_resp},
+	{KC_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, 2, 0, &s_describe_quorum_req, &s_describe_quorum_resp},
 	{KC_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 2, 0, 2, 0, &s_describe_cluster_req, &s_describe_cluster_resp},
 	{KC_API_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, 0, &s_describe_producers_req, &s_describe_producers_resp},
 	{KC_API_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0, 0, 0, &s_describe_transactions_req, &s_describe_transactions_resp},

@@ -54,6 +54,7 @@ enum kc_api_key {
 	KC_API_DELETE_GROUPS = 42,
 	KC_API_INCREMENTAL_ALTER_CONFIGS = 44,
 	KC_API_OFFSET_DELETE = 47,
+	KC_API_DESCRIBE_QUORUM = 55,
 	KC_API_DESCRIBE_CLUSTER = 60,
 	KC_API_DESCRIBE_PRODUCERS = 61,
 	KC_API_DESCRIBE_TRANSACTIONS = 65,
@@ -1261,6 +1262,65 @@ struct kc_offset_delete_resp {
 	int16_t error_code;
 	int32_t throttle_time_ms;
 	struct kc_array topics; /* of struct kc_offset_delete_resp_topic */
+};
+
+/* ---- DescribeQuorum (key 55): Kafka v0-2, flexible v0+; served v0-2 ---- */
+
+/* DescribeQuorumRequest.Topics[].Partitions[] */
+struct kc_describe_quorum_req_partition_data {
+	int32_t partition_index;
+};
+/* DescribeQuorumRequest.Topics[] */
+struct kc_describe_quorum_req_topic_data {
+	struct kc_str topic_name;
+	struct kc_array partitions; /* of struct kc_describe_quorum_req_partition_data */
+};
+/* DescribeQuorumRequest */
+struct kc_describe_quorum_req {
+	struct kc_array topics; /* of struct kc_describe_quorum_req_topic_data */
+};
+
+/* DescribeQuorumResponse.Topics[].Partitions[].CurrentVoters[], DescribeQuorumResponse.Topics[].Partitions[].Observers[] */
+struct kc_describe_quorum_resp_replica_state {
+	int32_t replica_id;
+	struct kc_uuid replica_directory_id; /* v2+ */
+	int64_t log_end_offset;
+	int64_t last_fetch_timestamp; /* v1+, default -1 */
+	int64_t last_caught_up_timestamp; /* v1+, default -1 */
+};
+/* DescribeQuorumResponse.Topics[].Partitions[] */
+struct kc_describe_quorum_resp_partition_data {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kc_str error_message; /* v2+, nullable */
+	int32_t leader_id;
+	int32_t leader_epoch;
+	int64_t high_watermark;
+	struct kc_array current_voters; /* of struct kc_describe_quorum_resp_replica_state */
+	struct kc_array observers; /* of struct kc_describe_quorum_resp_replica_state */
+};
+/* DescribeQuorumResponse.Topics[] */
+struct kc_describe_quorum_resp_topic_data {
+	struct kc_str topic_name;
+	struct kc_array partitions; /* of struct kc_describe_quorum_resp_partition_data */
+};
+/* DescribeQuorumResponse.Nodes[].Listeners[] */
+struct kc_describe_quorum_resp_listener {
+	struct kc_str name; /* v2+ */
+	struct kc_str host; /* v2+ */
+	uint16_t port; /* v2+ */
+};
+/* DescribeQuorumResponse.Nodes[] */
+struct kc_describe_quorum_resp_node {
+	int32_t node_id; /* v2+ */
+	struct kc_array listeners; /* of struct kc_describe_quorum_resp_listener, v2+ */
+};
+/* DescribeQuorumResponse */
+struct kc_describe_quorum_resp {
+	int16_t error_code;
+	struct kc_str error_message; /* v2+, nullable */
+	struct kc_array topics; /* of struct kc_describe_quorum_resp_topic_data */
+	struct kc_array nodes; /* of struct kc_describe_quorum_resp_node, v2+ */
 };
 
 /* ---- DescribeCluster (key 60): Kafka v0-2, flexible v0+; served v0-2 ---- */

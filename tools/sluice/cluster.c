@@ -1,0 +1,299 @@
+/*
+ * `sluice cluster status`: a cluster's health from one broker's Kafka
+ * listener (docs/client.md, docs/cluster.md "Operating a cluster").
+ *
+ * Three Kafka requests to the first broker of --bootstrap that answers
+ * them all (the next one is tried when a broker cannot be reached or
+ * stops answering):
+ *   - Metadata (v12 at most, every topic): each partition's leader,
+ *     replicas and in-sync set;
+ *   - DescribeCluster (v2: include_fenced_brokers): the brokers, fenced
+ *     ones included (v0/v1: only the unfenced);
+ *   - DescribeQuorum (v2 at most): the metadata quorum's leader (the
+ *     active controller), epoch, high watermark and each voter's log
+ *     end and reply time.
+ * The answers are decoded by the generated codec (already fuzzed); the
+ * verdict and the output are cluster_health.c's.
+ *
+ * Exit codes: 0 healthy, 1 not (cluster_health.h says when), 2 no broker
+ * of --bootstrap answered (or a usage error).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/sluice/cli.h"
+#include "tools/sluice/cluster_health.h"
+#include "tools/sluice/kcall.h"
+
+#define DEFAULT_BOOTSTRAP "127.0.0.1:9092"
+#define TIMEOUT_MS 5000
+#define ADDRESSES_MAX 64
+
+static void kstr_copy(char *dst, size_t cap, struct kc_str s)
+{
+	size_t n = s.len > 0 ? (size_t)s.len : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, s.ptr, n);
+	dst[n] = 0;
+}
+
+static uint8_t ids_copy(int32_t *dst, struct kc_array a)
+{
+	int32_t n = a.count > CH_REPLICAS_MAX ? CH_REPLICAS_MAX :
+		    a.count < 0 ? 0 : a.count;
+	if (n)
+		memcpy(dst, a.items, (size_t)n * sizeof(*dst));
+	return (uint8_t)n;
+}
+
+static void free_topics(struct ch_cluster *c)
+{
+	for (unsigned t = 0; t < c->n_topics; t++)
+		free(c->topics[t].partitions);
+	free(c->topics);
+	c->topics = NULL;
+	c->n_topics = 0;
+}
+
+/* Metadata: every topic's partitions, and the brokers when
+ * DescribeCluster is not served. */
+static int ask_metadata(struct kcall *k, struct ch_cluster *c)
+{
+	int16_t v = kcall_version(k, KC_API_METADATA, 1, 12);
+	if (v < 0)
+		return -EPROTO;
+	struct kc_metadata_req q = {
+		.topics = {NULL, -1}, /* v1+: every topic */
+		.allow_auto_topic_creation = false,
+	};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_METADATA, v, &q, sizeof(q), &u);
+	if (rc)
+		return rc;
+	const struct kc_metadata_resp *r = &u.metadata;
+	const struct kc_metadata_broker *b = r->brokers.items;
+	c->n_brokers = 0;
+	for (int32_t i = 0; i < r->brokers.count && i < CH_BROKERS_MAX; i++) {
+		struct ch_broker *cb = &c->brokers[c->n_brokers++];
+		cb->id = b[i].node_id;
+		kstr_copy(cb->host, sizeof(cb->host), b[i].host);
+		cb->port = b[i].port;
+		cb->fenced = false;
+	}
+	const struct kc_metadata_topic *t = r->topics.items;
+	int32_t nt = r->topics.count > 0 ? r->topics.count : 0;
+	c->topics = calloc((size_t)nt + 1, sizeof(*c->topics));
+	if (!c->topics)
+		return -ENOMEM;
+	for (int32_t i = 0; i < nt; i++) {
+		if (t[i].error_code || t[i].is_internal)
+			continue;
+		struct ch_topic *ct = &c->topics[c->n_topics];
+		kstr_copy(ct->name, sizeof(ct->name), t[i].name);
+		const struct kc_metadata_partition *p = t[i].partitions.items;
+		int32_t np = t[i].partitions.count > 0 ?
+				     t[i].partitions.count : 0;
+		ct->partitions = calloc((size_t)np + 1,
+					sizeof(*ct->partitions));
+		if (!ct->partitions)
+			return -ENOMEM;
+		c->n_topics++;
+		for (int32_t j = 0; j < np; j++) {
+			struct ch_partition *cp =
+				&ct->partitions[ct->n_partitions++];
+			cp->index = p[j].partition_index;
+			cp->leader = p[j].leader_id;
+			cp->n_replicas = ids_copy(cp->replicas,
+						  p[j].replica_nodes);
+			cp->n_isr = ids_copy(cp->isr, p[j].isr_nodes);
+		}
+	}
+	return 0;
+}
+
+/* DescribeCluster: the brokers with their fencing (v2). */
+static int ask_brokers(struct kcall *k, struct ch_cluster *c)
+{
+	int16_t v = kcall_version(k, KC_API_DESCRIBE_CLUSTER, 0, 2);
+	if (v < 0)
+		return 0; /* Metadata's list stands */
+	struct kc_describe_cluster_req q = {
+		.include_cluster_authorized_operations = false,
+		.endpoint_type = 1, /* brokers */
+		.include_fenced_brokers = true,
+	};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_DESCRIBE_CLUSTER, v, &q, sizeof(q), &u);
+	if (rc)
+		return rc;
+	const struct kc_describe_cluster_resp *r = (const void *)u.raw;
+	if (r->error_code)
+		return 0;
+	const struct kc_describe_cluster_resp_broker *b = r->brokers.items;
+	c->n_brokers = 0;
+	for (int32_t i = 0; i < r->brokers.count && i < CH_BROKERS_MAX; i++) {
+		struct ch_broker *cb = &c->brokers[c->n_brokers++];
+		cb->id = b[i].broker_id;
+		kstr_copy(cb->host, sizeof(cb->host), b[i].host);
+		cb->port = b[i].port;
+		cb->fenced = b[i].is_fenced;
+	}
+	return 0;
+}
+
+static int ask_quorum(struct kcall *k, struct ch_cluster *c)
+{
+	struct ch_quorum *cq = &c->quorum;
+	memset(cq, 0, sizeof(*cq));
+	int16_t v = kcall_version(k, KC_API_DESCRIBE_QUORUM, 0, 2);
+	if (v < 0)
+		return 0; /* known stays false */
+	struct kc_describe_quorum_req_partition_data p = {0};
+	struct kc_describe_quorum_req_topic_data t = {
+		{"__cluster_metadata", 18}, {&p, 1}};
+	struct kc_describe_quorum_req q = {{&t, 1}};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_DESCRIBE_QUORUM, v, &q, sizeof(q), &u);
+	if (rc)
+		return rc;
+	const struct kc_describe_quorum_resp *r = (const void *)u.raw;
+	cq->known = true;
+	cq->leader_id = -1;
+	cq->error = r->error_code;
+	const struct kc_describe_quorum_resp_topic_data *rt = r->topics.items;
+	if (r->error_code || r->topics.count != 1 ||
+	    rt->partitions.count != 1)
+		return 0;
+	const struct kc_describe_quorum_resp_partition_data *rp =
+		rt->partitions.items;
+	cq->error = rp->error_code;
+	cq->leader_id = rp->leader_id;
+	cq->epoch = rp->leader_epoch;
+	cq->high_watermark = rp->high_watermark;
+	const struct kc_describe_quorum_resp_replica_state *s =
+		rp->current_voters.items;
+	for (int32_t i = 0; i < rp->current_voters.count &&
+			    cq->n_voters < CH_VOTERS_MAX; i++)
+		cq->voters[cq->n_voters++] = (struct ch_voter){
+			s[i].replica_id, s[i].log_end_offset,
+			s[i].last_fetch_timestamp,
+			s[i].last_caught_up_timestamp};
+	return 0;
+}
+
+/* Everything from one broker: 0, or -errno. */
+static int ask(const char *addr, struct ch_cluster *c)
+{
+	struct kcall k;
+	int rc = kcall_connect(&k, addr, TIMEOUT_MS);
+	if (rc)
+		return rc;
+	snprintf(c->via, sizeof(c->via), "%s", addr);
+	rc = ask_metadata(&k, c);
+	if (!rc)
+		rc = ask_brokers(&k, c);
+	if (!rc)
+		rc = ask_quorum(&k, c);
+	kcall_close(&k);
+	if (rc)
+		free_topics(c);
+	return rc;
+}
+
+static const char *why(int rc)
+{
+	switch (rc) {
+	case -EPROTO:
+		return "not a Kafka listener, or an answer that does not "
+		       "decode";
+	case -ECONNRESET:
+	case -EPIPE:
+		return "the broker closed the connection (is its "
+		       "sluice-control running?)";
+	case -EINVAL:
+		return "not host:port";
+	default:
+		return strerror(-rc);
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: sluice cluster status [--bootstrap HOST:PORT,...] "
+		"[--json]\n"
+		"  asks the brokers' Kafka listeners (default "
+		DEFAULT_BOOTSTRAP "; ./tools/run --cluster 3 prints the list)\n"
+		"  exit 0 healthy, 1 under-replicated, leaderless, a broker "
+		"or the quorum in trouble, 2 unreachable\n");
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "status")) {
+		usage();
+		return 2;
+	}
+	static const struct option lo[] = {
+		{"bootstrap", required_argument, 0, 'b'},
+		{"json", no_argument, 0, 'j'},
+		{0, 0, 0, 0}};
+	const char *bootstrap = NULL;
+	int json = 0, ch;
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "b:j", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'b': bootstrap = optarg; break;
+		case 'j': json = 1; break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	if (!bootstrap && cli_broker) {
+		fprintf(stderr, "sluice: cluster status speaks Kafka: give the "
+			"brokers' Kafka listeners with --bootstrap (e.g. "
+			DEFAULT_BOOTSTRAP "), not -b (the native port)\n");
+		return 2;
+	}
+	char list[4096];
+	snprintf(list, sizeof(list), "%s", bootstrap ? bootstrap :
+						       DEFAULT_BOOTSTRAP);
+	static struct ch_cluster c;
+	int rc = -EINVAL;
+	char *save = NULL;
+	unsigned tried = 0;
+	for (char *a = strtok_r(list, ",", &save); a && tried < ADDRESSES_MAX;
+	     a = strtok_r(NULL, ",", &save), tried++) {
+		memset(&c, 0, sizeof(c));
+		rc = ask(a, &c);
+		if (!rc)
+			break;
+		fprintf(stderr, "sluice: %s: %s\n", a, why(rc));
+	}
+	if (rc) {
+		fprintf(stderr, "sluice: cannot reach the cluster: no broker of "
+			"%s answered; start one with ./tools/run --cluster 3 "
+			"(or pass --bootstrap)\n",
+			bootstrap ? bootstrap : DEFAULT_BOOTSTRAP);
+		return 2;
+	}
+	struct ch_health h;
+	ch_assess(&c, &h);
+	if (json)
+		ch_print_json(stdout, &c, &h);
+	else
+		ch_print_text(stdout, &c, &h);
+	fflush(stdout);
+	free_topics(&c);
+	return ch_exit_code(&h);
+}
