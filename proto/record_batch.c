@@ -168,7 +168,7 @@ int rb_validate(const uint8_t *p, size_t len)
 	return validate_records(p, len, h.record_count);
 }
 
-int rb_check_stored(const uint8_t *p, size_t len)
+int rb_check_shape(const uint8_t *p, size_t len)
 {
 	if (len < RB_HEADER_BYTES || rb_frame_size(p, len, len) != (long)len)
 		return SL_ELENGTH;
@@ -177,6 +177,14 @@ int rb_check_stored(const uint8_t *p, size_t len)
 	if ((int32_t)rb_be32(p + RB_OFF_RECORD_COUNT) < 0 ||
 	    (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA) < 0)
 		return SL_ELENGTH;
+	return 0;
+}
+
+int rb_check_stored(const uint8_t *p, size_t len)
+{
+	int rc = rb_check_shape(p, len);
+	if (rc)
+		return rc;
 	if (rb_crc32c(p + RB_CRC_START, len - RB_CRC_START) !=
 	    rb_be32(p + RB_OFF_CRC))
 		return SL_ECRC;

@@ -130,6 +130,9 @@ int rb_validate(const uint8_t *p, size_t len);
  * Returns 0, SL_ELENGTH, SL_EMAGIC or SL_ECRC.  Reads only [p, p + len).
  */
 int rb_check_stored(const uint8_t *p, size_t len);
+/* rb_check_stored without the CRC (the log's own check of a batch the
+ * dataplane validated already): 0, SL_ELENGTH or SL_EMAGIC. */
+int rb_check_shape(const uint8_t *p, size_t len);
 
 /*
  * The Kafka error code (also the native protocol's, proto/native.h) that

@@ -774,18 +774,6 @@ int slog_append_validated(struct slog *log, uint8_t *batch, size_t len,
 	return append(log, batch, len, res, false);
 }
 
-/* The cheap half of rb_validate(): everything but the CRC. */
-static int check_shape(const uint8_t *p, size_t len)
-{
-	if (len < RB_HEADER_BYTES || rb_frame_size(p, len, len) != (long)len)
-		return SL_ELENGTH;
-	if (p[RB_OFF_MAGIC] != RB_MAGIC)
-		return SL_EMAGIC;
-	if ((int32_t)rb_be32(p + RB_OFF_RECORD_COUNT) < 0 ||
-	    (int32_t)rb_be32(p + RB_OFF_LAST_OFFSET_DELTA) < 0)
-		return SL_ELENGTH;
-	return 0;
-}
 
 static int append(struct slog *log, uint8_t *batch, size_t len,
 		  struct slog_append_result *res, bool check_crc)
@@ -796,7 +784,7 @@ static int append(struct slog *log, uint8_t *batch, size_t len,
 		log->st.rejected_batches++;
 		return SL_ETOOBIG;
 	}
-	int rc = check_crc ? rb_validate(batch, len) : check_shape(batch, len);
+	int rc = check_crc ? rb_validate(batch, len) : rb_check_shape(batch, len);
 	if (rc < 0) {
 		log->st.rejected_batches++;
 		return rc;
@@ -822,7 +810,7 @@ int slog_append_replica(struct slog *log, uint8_t *batch, size_t len,
 		log->st.rejected_batches++;
 		return SL_ETOOBIG;
 	}
-	int rc = check_shape(batch, len);
+	int rc = rb_check_shape(batch, len);
 	if (rc < 0) {
 		log->st.rejected_batches++;
 		return rc;

@@ -3,6 +3,7 @@ sluice-control each) on free loopback ports, bounded waits, the active
 controller read off the control logs, CreateTopics through a broker."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -168,3 +169,23 @@ def dump_logs(nodes, lines=25):
                 print("---- node %d %s (tail)" % (nd.n, name))
                 with open(path) as f:
                     print("".join(f.readlines()[-lines:]))
+
+
+def stop_all(nodes):
+    """Stop every broker with SIGTERM; fail when one did not exit 0."""
+    for nd in nodes:
+        nd.stop()
+    if BAD_EXITS:
+        fail("; ".join(BAD_EXITS))
+    print("ok: every process stopped cleanly (exit 0)", flush=True)
+
+
+def clean_up(nodes, base, passed, lines=25):
+    """The end of a test, passed or not: every process stopped; the data
+    removed after a pass, the logs' tails printed after a failure."""
+    for nd in nodes:
+        nd.stop()
+    if passed:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        dump_logs(nodes, lines)

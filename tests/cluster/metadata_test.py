@@ -23,15 +23,14 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (BAD_EXITS, controller, create, dump_logs, fail,  # noqa: E402
-                         start_cluster, until)
+from cluster_lib import (clean_up, controller, create, fail,  # noqa: E402
+                         start_cluster, stop_all, until)
 
 N = 3
 INVALID_RF = 38
@@ -106,16 +105,7 @@ try:
              "INVALID_REPLICATION_FACTOR (it should be fenced already)" % (leaving.n, code))
     print("ok: broker %d shut down in %.1f s, fenced before it left (session timeout 6 s)"
           % (leaving.n, took))
-    for nd in nodes:
-        nd.stop()
-    if BAD_EXITS:
-        fail("; ".join(BAD_EXITS))
-    print("ok: every process stopped cleanly (exit 0)")
+    stop_all(nodes)
     ok_end = True
 finally:
-    for nd in nodes:
-        nd.stop()
-    if ok_end:
-        shutil.rmtree(base, ignore_errors=True)
-    else:
-        dump_logs(nodes)
+    clean_up(nodes, base, ok_end)

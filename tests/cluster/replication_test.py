@@ -30,15 +30,14 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (BAD_EXITS, create, dump_logs, fail,  # noqa: E402
-                         start_cluster, until)
+from cluster_lib import (clean_up, create, fail,  # noqa: E402
+                         start_cluster, stop_all, until)
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
@@ -295,16 +294,7 @@ try:
     print("ok: with one replica in sync, acks=all is refused (%s) after %.1f s"
           % (errors[0].name(), time.monotonic() - t1), flush=True)
 
-    for nd in nodes:
-        nd.stop()
-    if BAD_EXITS:
-        fail("; ".join(BAD_EXITS))
-    print("ok: every process stopped cleanly (exit 0)")
+    stop_all(nodes)
     ok_end = True
 finally:
-    for nd in nodes:
-        nd.stop()
-    if ok_end:
-        shutil.rmtree(base, ignore_errors=True)
-    else:
-        dump_logs(nodes, 40)
+    clean_up(nodes, base, ok_end, 40)
