@@ -51,6 +51,7 @@
 #include "control/ipc.h"
 #include "control/metadata.h"
 #include "dataplane/dp.h"
+#include "dataplane/fetcher.h"
 #include "proto/config.h"
 #include "proto/ipc.h"
 #include "proto/native.h"
@@ -98,6 +99,41 @@ int dp_topic_delete(struct dp *d, uint32_t topic_id)
 {
 	FUZZ_CHECK(d == dp);
 	(void)topic_id;
+	return 0;
+}
+
+/* A cluster's messages (BROKERS, PARTITION_STATE): this dataplane has
+ * no broker table (BROKERS is refused) and no partition (PARTITION_STATE
+ * is answered UNKNOWN_TOPIC_OR_PARTITION); no storage core queues an
+ * in-sync set change. */
+struct dp_partition *dp_partition_get(struct dp *d, uint32_t topic_id,
+				      int32_t partition)
+{
+	FUZZ_CHECK(d == dp);
+	(void)topic_id;
+	(void)partition;
+	return NULL;
+}
+
+int dp_store_cmd(struct dp *d, uint32_t core, int op, struct dp_partition *p)
+{
+	(void)d;
+	(void)core;
+	(void)op;
+	(void)p;
+	FUZZ_CHECK(!"dp_store_cmd without a partition");
+	return 0;
+}
+
+void dp_fetcher_kick(struct dp *d)
+{
+	FUZZ_CHECK(d == dp);
+}
+
+int dp_cluster_next_alter(struct dp *d, struct sipc_alter_isr *out)
+{
+	FUZZ_CHECK(d == dp);
+	(void)out;
 	return 0;
 }
 
