@@ -534,9 +534,17 @@ static int asm_append(struct drv *d, struct conn *c, const uint8_t *p,
 		while (cap < need)
 			cap *= 2;
 		/* doubling past the largest frame would hold up to twice
-		 * what a frame needs */
-		if (cap > frame_max)
-			cap = need > frame_max ? need : frame_max;
+		 * what a frame needs; a paused connection's backlog past it
+		 * grows by quarters, never to the byte: a buffer grown
+		 * exactly per receive would be copied whole each time
+		 * (quadratic, and realloc copies where it cannot remap) */
+		if (cap > frame_max && need <= frame_max)
+			cap = frame_max;
+		else if (cap > frame_max) {
+			uint64_t step = (uint64_t)c->asm_cap + c->asm_cap / 4;
+			cap = (need > step ? need : step) + TCP_BUF_BYTES - 1;
+			cap &= ~(uint64_t)(TCP_BUF_BYTES - 1);
+		}
 		/* a large buffer grows only up to the reserve kept for small
 		 * frames (then at least to what it needs: the connection is
 		 * paused right after, asm_budget_check) */

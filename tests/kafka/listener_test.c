@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,10 +558,32 @@ static int t_long_poll(void)
 	return 0;
 }
 
-/* 48 produce requests of ~1 MiB pipelined without reading an answer:
- * more than the in-flight window (32) and the assembly limit (16 MiB), so
- * the broker must stop reading and let TCP hold the sender back rather
- * than close the connection.  Every answer then arrives, in order. */
+/* 48 produce requests of ~1 MiB pipelined: more than the in-flight
+ * window (32) and the assembly limit (16 MiB), so the broker must stop
+ * reading and let TCP hold the sender back rather than close the
+ * connection.  Every answer then arrives, in order.  The requests go out
+ * from a thread of their own while this one reads the answers, as a
+ * client does: a sender that wrote everything before reading anything
+ * would hold the broker's answers in a full receive buffer, and a broker
+ * whose answers cannot leave stops reading (and closes the connection
+ * after conn_send_timeout_ms), Kafka's broker the same. */
+struct pipe_sender {
+	int fd, count, sent, err;
+	const struct kc_produce_req *q;
+};
+
+static void *pipe_send(void *arg)
+{
+	struct pipe_sender *s = arg;
+	for (; s->sent < s->count; s->sent++)
+		if (kw_send_request(s->fd, KC_API_PRODUCE, 7, 5000 + s->sent,
+				    s->q)) {
+			s->err = errno;
+			break;
+		}
+	return NULL;
+}
+
 static int pipelined(int count, size_t batch_bytes)
 {
 	int fd = kw_connect(b.kport);
@@ -583,39 +606,57 @@ static int pipelined(int count, size_t batch_bytes)
 	struct kc_produce_req_partition pp = { 2, { big, (int32_t)n } };
 	struct kc_produce_req_topic pt = { { "kt", 2 }, { { 0 } }, { &pp, 1 } };
 	struct kc_produce_req q = { { NULL, -1 }, 1, 30000, { &pt, 1 } };
-	/* a sender thread would be tidier; a non-blocking socket and a
-	 * reader in the same loop keep it one thread */
-	int sent = 0, got = 0;
+	struct pipe_sender s = { fd, count, 0, 0, &q };
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, pipe_send, &s) == 0);
+	int got = 0, bad = 0;
 	static uint8_t rbuf[1 << 16];
-	int64_t until = now_ms() + 60000;
+	int64_t until = now_ms() + 90000;
 	while (got < count && now_ms() < until) {
-		if (sent < count) {
-			CHECK(kw_send_request(fd, KC_API_PRODUCE, 7,
-					      5000 + sent, &q) == 0);
-			sent++;
-			continue;
-		}
 		long m = kw_read(fd, rbuf, sizeof(rbuf));
-		if (m <= 0)
+		if (m <= 0) {
 			fprintf(stderr, "pipelined: answer %d of %d: %s\n", got,
 				count,
 				m == 0 ? "connection closed" : strerror(errno));
-		CHECK(m > 0);
-		CHECK((int)rb_be32(rbuf) == 5000 + got);
+			bad = 1;
+			break;
+		}
+		if ((int)rb_be32(rbuf) != 5000 + got) {
+			fprintf(stderr, "pipelined: answer %d of %d has "
+				"correlation id %d\n", got, count,
+				(int)rb_be32(rbuf) - 5000);
+			bad = 1;
+			break;
+		}
 		struct kc_response_header rh;
 		union kc_response r;
 		struct kc_arena a = kw_arena();
-		CHECK(kc_decode_response(KC_API_PRODUCE, 7, rbuf, (size_t)m, &rh,
-					 &r, &a) == m);
+		if (kc_decode_response(KC_API_PRODUCE, 7, rbuf, (size_t)m, &rh,
+				       &r, &a) != m) {
+			bad = 1;
+			break;
+		}
 		const struct kc_produce_resp *pr = (const void *)&r;
 		const struct kc_produce_resp_topic *t = pr->responses.items;
 		const struct kc_produce_resp_partition *p =
 			t->partition_responses.items;
-		CHECK(p->error_code == 0);
+		if (p->error_code != 0) {
+			fprintf(stderr, "pipelined: answer %d: error %d\n", got,
+				p->error_code);
+			bad = 1;
+			break;
+		}
 		got++;
 	}
-	CHECK(got == count);
+	/* the sender ends: it has sent everything, or the connection is
+	 * shut down under it */
+	shutdown(fd, SHUT_RDWR);
+	pthread_join(th, NULL);
 	close(fd);
+	if (s.err)
+		fprintf(stderr, "pipelined: request %d of %d: %s\n", s.sent,
+			count, strerror(s.err));
+	CHECK(!bad && got == count && s.sent == count);
 	return 0;
 }
 
