@@ -38,7 +38,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (clean_up, create, fail,  # noqa: E402
                          start_cluster, stop_all, until)
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
+                             Producer, TopicPartition)
+
+# what a partition's leadership moving answers for a while
+RETRIABLE = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+             KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH,
+             KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
 N = 3
@@ -107,7 +113,20 @@ def read_all(nodes):
     try:
         ends = {}
         for p in range(PARTS):
-            lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=20)
+            # right after a failover the new leader may still be taking
+            # the partition over (NOT_LEADER_OR_FOLLOWER, retriable):
+            # ask again, as an application does
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=20)
+                    break
+                except KafkaException as e:
+                    if e.args[0].code() not in RETRIABLE or time.monotonic() > deadline:
+                        raise
+                    print("watermarks of partition %d: %s; asking again" % (p, e.args[0]),
+                          flush=True)
+                    time.sleep(0.5)
             ends[p] = hi
         c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTS)])
         got = {}
