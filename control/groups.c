@@ -186,6 +186,8 @@ struct sl_groups {
 					  committed (require_stable) */
 	sl_groups_topic_name_fn topic_name; /* v10 topic ids; topic_ctx */
 	void *pending_ctx;
+	bool (*owns)(void *, const char *, size_t); /* cfg->owns */
+	void *owns_ctx;
 	uint8_t out[SL_GROUPS_MAX_RESPONSE];
 };
 
@@ -198,6 +200,14 @@ static struct kc_str str_of(const char *p, size_t len)
 }
 
 static const struct kc_str empty_str = {"", 0};
+
+/* Whether this broker coordinates group id (struct sl_groups_config
+ * owns); an id that is not valid is answered as the API answers it. */
+static bool mine(const struct sl_groups *g, struct kc_str id)
+{
+	return !g->owns || id.len <= 0 ||
+	       g->owns(g->owns_ctx, id.ptr, (size_t)id.len);
+}
 static const struct kc_str null_str = {NULL, -1};
 
 static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b,
@@ -2021,6 +2031,10 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 		for (int32_t i = 0; i < n; i++) {
 			rg[i] = (struct kc_offset_fetch_resp_group){
 				qg[i].group_id, {NULL, 0}, ERR_NONE};
+			if (!mine(g, qg[i].group_id)) {
+				rg[i].error_code = KC_ERR_NOT_COORDINATOR;
+				continue;
+			}
 			struct group *gr = valid_group_id(qg[i].group_id) ?
 				group_find(g, qg[i].group_id.ptr,
 					   (size_t)qg[i].group_id.len) : NULL;
@@ -2096,6 +2110,12 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 			.protocol_type = empty_str, .protocol_data = empty_str,
 			.authorized_operations = q->include_authorized_operations ?
 				GROUP_OPERATIONS : INT32_MIN};
+		if (!mine(g, ids[i])) {
+			d->error_code = KC_ERR_NOT_COORDINATOR;
+			d->group_state = empty_str;
+			used += described_bytes(d, rq->version);
+			continue;
+		}
 		if (!gr && rq->version >= 6) {
 			/* KIP-1043: an error and Kafka's message; before v6
 			 * Dead without one (Kafka 3.9) */
@@ -2462,6 +2482,8 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 		doomed[i] = NULL;
 		if (ids[i].len <= 0)
 			res[i].error_code = KC_ERR_INVALID_GROUP_ID;
+		else if (!mine(g, ids[i]))
+			res[i].error_code = KC_ERR_NOT_COORDINATOR;
 		else if (!gr || gr->deleting) /* or named twice */
 			res[i].error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 		else if (has_members(gr))
@@ -2613,6 +2635,8 @@ static void on_cg_describe(struct sl_groups *g, const struct req *rq,
 			group_find(g, ids[i].ptr, (size_t)ids[i].len) : NULL;
 		if (ids[i].len <= 0)
 			d->error_code = KC_ERR_INVALID_GROUP_ID;
+		else if (!mine(g, ids[i]))
+			d->error_code = KC_ERR_NOT_COORDINATOR;
 		else if (!gr || !gr->cg)
 			d->error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 		else if (sl_cg_describe(gr->cg, &g->build, d) < 0) {
@@ -2760,6 +2784,8 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 		.open_ms = now_ms,
 	};
 	g->topic_name = cfg ? cfg->topic_name : NULL;
+	g->owns = cfg ? cfg->owns : NULL;
+	g->owns_ctx = cfg ? cfg->owns_ctx : NULL;
 	g->load_wall_ms = wall_now(g);
 	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
@@ -2882,6 +2908,41 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 	}
 	assert(n == (long)len);
 	const void *b = body.raw;
+	/* a group of another broker (a cluster's): every API about one
+	 * group says so at once, the others group by group below */
+	struct kc_str one = {NULL, -1};
+	switch (h.api_key) {
+	case KC_API_OFFSET_COMMIT:
+		one = ((const struct kc_offset_commit_req *)b)->group_id;
+		break;
+	case KC_API_OFFSET_FETCH:
+		if (h.api_version < 8)
+			one = ((const struct kc_offset_fetch_req *)b)->group_id;
+		break;
+	case KC_API_JOIN_GROUP:
+		one = ((const struct kc_join_group_req *)b)->group_id;
+		break;
+	case KC_API_HEARTBEAT:
+		one = ((const struct kc_heartbeat_req *)b)->group_id;
+		break;
+	case KC_API_LEAVE_GROUP:
+		one = ((const struct kc_leave_group_req *)b)->group_id;
+		break;
+	case KC_API_SYNC_GROUP:
+		one = ((const struct kc_sync_group_req *)b)->group_id;
+		break;
+	case KC_API_OFFSET_DELETE:
+		one = ((const struct kc_offset_delete_req *)b)->group_id;
+		break;
+	case KC_API_CONSUMER_GROUP_HEARTBEAT:
+		one = ((const struct kc_consumer_group_heartbeat_req *)b)
+			->group_id;
+		break;
+	}
+	if (!mine(g, one)) {
+		rc = send_error(g, &rq, b, KC_ERR_NOT_COORDINATOR);
+		goto out;
+	}
 	switch (h.api_key) {
 	case KC_API_OFFSET_COMMIT:
 		if (h.api_version >= 10) { /* topics by id: their names */

@@ -181,6 +181,12 @@ struct sl_groups_config {
 	 * topics by id, proto/topic_uuid.h), with topic_ctx; NULL: no topic
 	 * has an id (every one is UNKNOWN_TOPIC_ID) */
 	sl_groups_topic_name_fn topic_name;
+	/* in a cluster, whether this broker coordinates the group id (len
+	 * bytes), with owns_ctx: a group another broker coordinates is
+	 * answered NOT_COORDINATOR (16), per group where the API has one
+	 * answer per group; NULL: every group is this broker's */
+	bool (*owns)(void *owns_ctx, const char *group, size_t len);
+	void *owns_ctx;
 };
 
 /* A response for the request given token: the whole Kafka response

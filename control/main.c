@@ -151,6 +151,15 @@ static void cluster_changed(void *ctx)
 	sl_link_changed(ctx, sl_now_ms());
 }
 
+/* In a cluster, whether this broker coordinates the group or
+ * transactional id key: the voter every broker's FindCoordinator names
+ * (proto/config.h sl_config_coordinator). */
+static bool coordinates(void *arg, const char *key, size_t len)
+{
+	const struct sl_config *c = arg;
+	return sl_config_coordinator(c, key, len) == c->node_id;
+}
+
 static int run_daemon(const struct sl_config *c)
 {
 	char err[1024], last_err[1024] = "";
@@ -220,7 +229,8 @@ static int run_daemon(const struct sl_config *c)
 	struct sl_groups_config gcfg = {
 		.retention_ms = c->offsets_retention_ms, .clock = NULL,
 		.disk = &sdisk_posix, .topic = consumer_group_topic,
-		.topic_ctx = m, .topic_name = groups_topic_name};
+		.topic_ctx = m, .topic_name = groups_topic_name,
+		.owns = cluster ? coordinates : NULL, .owns_ctx = (void *)c};
 	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
 				 sl_now_ms(), &groups, err, sizeof(err));
 	if (grc) {

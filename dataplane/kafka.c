@@ -46,6 +46,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -764,11 +765,11 @@ static void metadata(struct dp_net *n, struct dp_conn *c,
 	"malformed by the client library or the message was sent to an " \
 	"incompatible broker. See the broker logs for more details."
 
-/* What Kafka answers for a key of type key_type at version: this broker for
- * a group (0) and for a transactional id (1: sluice-control's coordinators
- * answer both, through this listener); COORDINATOR_NOT_AVAILABLE for a
- * share group (2) from v6, before that INVALID_REQUEST; INVALID_REQUEST
- * for any other type. */
+/* What Kafka answers for a key of type key_type at version: its
+ * coordinator for a group (0) and for a transactional id (1: sluice-
+ * control's coordinators answer both, through this listener);
+ * COORDINATOR_NOT_AVAILABLE for a share group (2) from v6, before that
+ * INVALID_REQUEST; INVALID_REQUEST for any other type. */
 static int16_t coordinator_error(int8_t key_type, int16_t version)
 {
 	switch (key_type) {
@@ -787,6 +788,43 @@ static struct kc_str str_lit(const char *s)
 	return (struct kc_str){ s, (int32_t)strlen(s) };
 }
 
+/* Where key's coordinator is: this broker alone; in a cluster the voter
+ * sl_config_coordinator names, the same from every broker, or
+ * COORDINATOR_NOT_AVAILABLE while it is fenced or unknown (the client
+ * asks again).  host points into b or the config. */
+struct kx_coord {
+	int16_t err;
+	int32_t node;
+	const char *host;
+	int32_t port;
+	struct dp_broker b;
+};
+
+static void coordinator_of(struct dp_net *n, struct kc_str key,
+			   struct kx_coord *co)
+{
+	const struct sl_config *cfg = &n->dp->cfg;
+	co->err = 0;
+	co->node = cfg->node_id;
+	co->host = cfg->kafka_advertised_host;
+	co->port = cfg->kafka_advertised_port ? cfg->kafka_advertised_port :
+						 n->dp->kafka_port;
+	if (!dp_clustered(n->dp))
+		return;
+	int32_t node = sl_config_coordinator(
+		cfg, key.ptr ? key.ptr : "", key.len > 0 ? (size_t)key.len : 0);
+	if (dp_broker_get(n->dp, node, &co->b) < 0 || co->b.fenced ||
+	    (node == cfg->node_id && n->dp->self_fenced)) {
+		co->err = SN_ERR_COORDINATOR_NOT_AVAILABLE;
+		return;
+	}
+	co->node = node;
+	if (node != cfg->node_id) {
+		co->host = co->b.host;
+		co->port = co->b.kafka_port;
+	}
+}
+
 /* v0-3: one key, one answer; v4+: a batch of keys (coordinator_keys), each
  * answered in its own entry (no error message there, as Kafka's). */
 static void find_coordinator(struct dp_net *n, struct dp_conn *c,
@@ -794,54 +832,66 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 			     const struct kc_find_coordinator_req *r,
 			     struct kc_arena *a)
 {
-	const char *host = n->dp->cfg.kafka_advertised_host;
-	int32_t port = n->dp->cfg.kafka_advertised_port ?
-		       n->dp->cfg.kafka_advertised_port : n->dp->kafka_port;
 	int16_t err = coordinator_error(r->key_type, h->api_version);
 	union kc_response u;
 	struct kc_find_coordinator_resp *resp = (void *)u.raw;
 	_Static_assert(sizeof(*resp) <= sizeof(u), "fits");
 	memset(&u, 0, sizeof(u));
 	kc_defaults(kc_api_spec(KC_API_FIND_COORDINATOR)->response, resp);
-	size_t bound = 128 + strlen(host);
+	size_t bound = 128;
 	if (h->api_version < 4) {
+		struct kx_coord co;
+		coordinator_of(n, r->key, &co);
+		if (!err)
+			err = co.err;
 		resp->error_code = err;
-		resp->node_id = err ? -1 : n->dp->cfg.node_id;
-		resp->host = err ? str_lit("") : str_lit(host);
-		resp->port = err ? -1 : port;
+		resp->node_id = err ? -1 : co.node;
+		resp->host = err ? str_lit("") : str_lit(co.host);
+		resp->port = err ? -1 : co.port;
 		resp->error_message = str_lit(
 			err == 0 ? FC_MSG_NONE :
 			err == SN_ERR_INVALID_REQUEST ? FC_MSG_INVALID :
 							FC_MSG_NOT_AVAILABLE);
-		bound += (size_t)resp->error_message.len;
-	} else {
-		int32_t nk = r->coordinator_keys.count > 0 ?
-			     r->coordinator_keys.count : 0;
-		const struct kc_str *keys = r->coordinator_keys.items;
-		size_t at = (a->used + 7) & ~(size_t)7;
-		struct kc_find_coordinator_coordinator *co =
-			(void *)(a->base + at);
-		if (at > a->cap ||
-		    (size_t)nk > (a->cap - at) / sizeof(*co)) {
-			bad(n, DP_BAD_KAFKA_REQUEST);
-			poison(n, c);
-			return;
-		}
-		a->used = at + (size_t)nk * sizeof(*co);
-		for (int32_t i = 0; i < nk; i++) {
-			co[i] = (struct kc_find_coordinator_coordinator){
-				.key = keys[i],
-				.node_id = err ? -1 : n->dp->cfg.node_id,
-				.host = err ? str_lit("") : str_lit(host),
-				.port = err ? -1 : port,
-				.error_code = err,
-				.error_message = str_lit(""),
-			};
-			bound += 32 + strlen(host) +
-				 (size_t)(keys[i].len > 0 ? keys[i].len : 0);
-		}
-		resp->coordinators = (struct kc_array){ co, nk };
+		bound += (size_t)resp->error_message.len +
+			 (size_t)resp->host.len;
+		respond_now(n, c, KC_API_FIND_COORDINATOR, h->api_version,
+			    h->correlation_id, resp, bound);
+		return;
 	}
+	int32_t nk = r->coordinator_keys.count > 0 ?
+		     r->coordinator_keys.count : 0;
+	const struct kc_str *keys = r->coordinator_keys.items;
+	/* each entry and its host (a broker's may not outlive the lookup:
+	 * copied into the arena) */
+	size_t at = (a->used + 7) & ~(size_t)7;
+	struct kc_find_coordinator_coordinator *cs = (void *)(a->base + at);
+	if (at > a->cap ||
+	    (size_t)nk > (a->cap - at) / (sizeof(*cs) + SIPC_HOST_MAX + 1)) {
+		bad(n, DP_BAD_KAFKA_REQUEST);
+		poison(n, c);
+		return;
+	}
+	a->used = at + (size_t)nk * sizeof(*cs);
+	char *hosts = (char *)(a->base + a->used);
+	a->used += (size_t)nk * (SIPC_HOST_MAX + 1);
+	for (int32_t i = 0; i < nk; i++) {
+		struct kx_coord co;
+		coordinator_of(n, keys[i], &co);
+		int16_t e = err ? err : co.err;
+		char *hp = hosts + (size_t)i * (SIPC_HOST_MAX + 1);
+		snprintf(hp, SIPC_HOST_MAX + 1, "%s", e ? "" : co.host);
+		cs[i] = (struct kc_find_coordinator_coordinator){
+			.key = keys[i],
+			.node_id = e ? -1 : co.node,
+			.host = str_lit(hp),
+			.port = e ? -1 : co.port,
+			.error_code = e,
+			.error_message = str_lit(""),
+		};
+		bound += 32 + strlen(hp) +
+			 (size_t)(keys[i].len > 0 ? keys[i].len : 0);
+	}
+	resp->coordinators = (struct kc_array){ cs, nk };
 	respond_now(n, c, KC_API_FIND_COORDINATOR, h->api_version,
 		    h->correlation_id, resp, bound);
 }

@@ -578,6 +578,30 @@ int32_t sl_config_default_rf(const struct sl_config *c)
 	return n < 3 ? n : 3;
 }
 
+int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
+			      size_t len)
+{
+	struct sl_voter v[SL_VOTERS_MAX];
+	char err[256];
+	int n = sl_config_voters(c->controller_quorum_voters, v,
+				 SL_VOTERS_MAX, err, sizeof(err));
+	if (n <= 0)
+		return (int32_t)c->node_id;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)key[i]) * 16777619u;
+	/* the (h % n)-th smallest id */
+	uint32_t want = h % (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		uint32_t below = 0;
+		for (int j = 0; j < n; j++)
+			below += v[j].id < v[i].id;
+		if (below == want)
+			return v[i].id;
+	}
+	return v[0].id; /* not reached: ids are distinct */
+}
+
 int32_t sl_config_default_min_isr(const struct sl_config *c)
 {
 	if (c->min_insync_replicas > 0)

@@ -146,6 +146,18 @@ struct sl_voter {
 int sl_config_voters(const char *spec, struct sl_voter *out, unsigned max,
 		     char *err, size_t errlen);
 
+/*
+ * The node that coordinates the consumer group or transactional id key
+ * (len bytes) under c: one of the controller_quorum_voters, the same on
+ * every broker of a cluster whatever the order the list is written in
+ * (the voters sorted by id, indexed by the key's FNV-1a hash modulo their
+ * count), so that every broker's FindCoordinator names the same one and a
+ * group never has two coordinators.  c->node_id when c names no voters
+ * (one broker).
+ */
+int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
+			      size_t len);
+
 /* The replication factor and min.insync.replicas a topic gets by default
  * under c (the "0 = automatic" rules above). */
 int32_t sl_config_default_rf(const struct sl_config *c);

@@ -1472,6 +1472,74 @@ static void test_delete_groups(void **state)
 	TL_EQ(kr_untaken(), 0);
 }
 
+/* In a cluster another broker coordinates some groups (struct
+ * sl_groups_config owns): every request about one of them is answered
+ * NOT_COORDINATOR, as a whole or group by group, and changes nothing. */
+static bool owns_mine(void *ctx, const char *group, size_t len)
+{
+	(void)ctx;
+	return len >= 4 && !memcmp(group, "mine", 4);
+}
+
+static void test_not_coordinator(void **state)
+{
+	(void)state;
+	sl_groups_close(G);
+	gcfg.owns = owns_mine;
+	open_groups();
+	struct part p = {"t", 0, 5, NULL};
+	commit("mine-a", -1, "", &p, 1, 0);
+	commit("other", -1, "", &p, 1, KC_ERR_NOT_COORDINATOR);
+	uint64_t t = join(3, 5, "other", "", "m");
+	TL_EQ(join_reply(t, 5)->error_code, KC_ERR_NOT_COORDINATOR);
+	TL_EQ(heartbeat(3, "other", 1, "m"), KC_ERR_NOT_COORDINATOR);
+	TL_EQ(leave(3, "other", "m"), KC_ERR_NOT_COORDINATOR);
+	TL_EQ(heartbeat(3, "mine-b", 1, "m"), KC_ERR_UNKNOWN_MEMBER_ID);
+	TL_EQ(list_count(), 1); /* mine-a: nothing was made of "other" */
+
+	/* OffsetFetch v8: group by group */
+	int32_t part0 = 0;
+	struct kc_offset_fetch_req_topics ft = {S("t"), {{0}}, {&part0, 1}};
+	struct kc_offset_fetch_req_group fg[2] = {
+		{S("other"), {NULL, -1}, -1, {&ft, 1}},
+		{S("mine-a"), {NULL, -1}, -1, {&ft, 1}},
+	};
+	struct kc_offset_fetch_req fq = {{NULL, -1}, {NULL, 0}, {fg, 2}, false};
+	t = send_req(9, KC_API_OFFSET_FETCH, 8, &fq);
+	const struct kc_offset_fetch_resp *fr = kr_take(t, KC_API_OFFSET_FETCH, 8);
+	TL_EQ(fr->groups.count, 2);
+	const struct kc_offset_fetch_resp_group *rg = fr->groups.items;
+	TL_EQ(rg[0].error_code, KC_ERR_NOT_COORDINATOR);
+	TL_EQ(rg[0].topics.count, 0);
+	TL_EQ(rg[1].error_code, 0);
+	TL_EQ(rg[1].topics.count, 1);
+	/* v5: the whole answer */
+	struct kc_offset_fetch_req_topic t5 = {S("t"), {&part0, 1}};
+	struct kc_offset_fetch_req q5 = {S("other"), {&t5, 1}, {NULL, 0}, false};
+	t = send_req(9, KC_API_OFFSET_FETCH, 5, &q5);
+	TL_EQ(((const struct kc_offset_fetch_resp *)kr_take(
+		       t, KC_API_OFFSET_FETCH, 5))->error_code,
+	      KC_ERR_NOT_COORDINATOR);
+
+	/* DescribeGroups and DeleteGroups: group by group */
+	struct kc_str ids[2] = {S("other"), S("mine-a")};
+	struct kc_describe_groups_req dq = {{ids, 2}, false};
+	t = send_req(9, KC_API_DESCRIBE_GROUPS, 5, &dq);
+	const struct kc_describe_groups_resp *dr =
+		kr_take(t, KC_API_DESCRIBE_GROUPS, 5);
+	TL_EQ(dr->groups.count, 2);
+	const struct kc_described_group *d = dr->groups.items;
+	TL_EQ(d[0].error_code, KC_ERR_NOT_COORDINATOR);
+	TL_EQ(d[1].error_code, 0);
+	assert_true(streq(d[1].group_state, "Empty"));
+	int16_t c[2];
+	delete_groups(2, (const char *[]){"other", "mine-a"}, 2, c);
+	TL_EQ(c[0], KC_ERR_NOT_COORDINATOR);
+	TL_EQ(c[1], 0);
+	TL_EQ(list_count(), 0);
+	TL_EQ(kr_untaken(), 0);
+}
+
 /* A version 1 file (commit times of a monotonic clock) is read as
  * committed at the open, and rewritten as version 2. */
 static void test_version1_file(void **state)
@@ -1953,6 +2021,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_restart_with_members,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_per_commit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_not_coordinator, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_groups, setup,
 						teardown),

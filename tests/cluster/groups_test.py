@@ -1,0 +1,308 @@
+"""Consumer groups on a three-broker cluster: one coordinator per group,
+whichever broker a client asks.  Real processes, real Kafka clients
+(confluent-kafka-python, librdkafka), and raw FindCoordinator and
+Heartbeat requests where no Python client sends them on their own.
+
+Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
+
+1. Three brokers start; a topic of 6 partitions, replication factor 3.
+2. FindCoordinator (v1, and v4 with several keys) for 24 group ids asked
+   of every broker: the three answers name the same broker for each id,
+   and the ids spread over more than one broker.
+3. A Heartbeat for a group sent to each broker: the two that do not
+   coordinate it answer NOT_COORDINATOR, the one that does looks the
+   member up (UNKNOWN_MEMBER_ID).
+4. Two consumers of one group, each bootstrapped from a different broker,
+   form one group: their assignments are disjoint and cover the 6
+   partitions; 600 records produced then are each consumed once, by one
+   of them; their commits are read back by a third consumer bootstrapped
+   from the third broker.
+5. The coordinator's broker is killed: once it is fenced the others
+   answer COORDINATOR_NOT_AVAILABLE for the group (never another broker,
+   which would not have its offsets); restarted, it coordinates again and
+   the committed offsets are there.
+Every wait is bounded; every process is stopped by pid at the end.
+"""
+import os
+import socket
+import struct
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_lib import (clean_up, create, fail, start_cluster,  # noqa: E402
+                         stop_all, until)
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+TOPIC = "grp"
+PARTS = 6
+NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, UNKNOWN_MEMBER_ID = 16, 15, 25
+
+
+def kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def call(node, key, version, body, timeout=5):
+    """One request (header v1) to node's Kafka listener; the response
+    body after the correlation id, or None when the broker is not there."""
+    frame = struct.pack(">hhi", key, version, 7) + kstr("groups-test") + body
+    try:
+        with socket.create_connection(("127.0.0.1", node.kafka), timeout=timeout) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+            resp = recv_exact(s, size)
+    except OSError:
+        return None
+    if struct.unpack(">i", resp[:4])[0] != 7:
+        fail("answer with another correlation id")
+    return resp[4:]
+
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise OSError("closed")
+        b += c
+    return b
+
+
+def find_coordinator(node, group):
+    """FindCoordinator v1: (error, node id, port), or None."""
+    r = call(node, 10, 1, kstr(group) + b"\x00")
+    if r is None:
+        return None
+    err = struct.unpack(">h", r[4:6])[0]
+    at = 6
+    mlen = struct.unpack(">h", r[at:at + 2])[0]
+    at += 2 + max(mlen, 0)
+    nid = struct.unpack(">i", r[at:at + 4])[0]
+    at += 4
+    hlen = struct.unpack(">h", r[at:at + 2])[0]
+    at += 2 + hlen
+    port = struct.unpack(">i", r[at:at + 4])[0]
+    return err, nid, port
+
+
+def uvarint(n):
+    out = b""
+    while True:
+        if n < 0x80:
+            return out + bytes([n])
+        out += bytes([(n & 0x7f) | 0x80])
+        n >>= 7
+
+
+def find_coordinators_v4(node, groups):
+    """FindCoordinator v4 (flexible, a batch of keys): {key: (error, node id,
+    port)}, or None."""
+    body = b"\x00" + uvarint(len(groups) + 1)
+    for g in groups:
+        b = g.encode()
+        body += uvarint(len(b) + 1) + b
+    body += b"\x00"  # tagged fields
+    frame = struct.pack(">hhi", 10, 4, 9) + kstr("groups-test") + b"\x00" + body
+    try:
+        with socket.create_connection(("127.0.0.1", node.kafka), timeout=5) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+            r = recv_exact(s, size)
+    except OSError:
+        return None
+
+    def varint_at(at):
+        v, shift = 0, 0
+        while True:
+            c = r[at]
+            at += 1
+            v |= (c & 0x7f) << shift
+            if c < 0x80:
+                return v, at
+            shift += 7
+
+    at = 4 + 1 + 4  # correlation id, header tags, throttle
+    n, at = varint_at(at)
+    out = {}
+    for _ in range(n - 1):
+        kl, at = varint_at(at)
+        key = r[at:at + kl - 1].decode()
+        at += kl - 1
+        nid = struct.unpack(">i", r[at:at + 4])[0]
+        at += 4
+        hl, at = varint_at(at)
+        at += hl - 1
+        port = struct.unpack(">i", r[at:at + 4])[0]
+        err = struct.unpack(">h", r[at + 4:at + 6])[0]
+        at += 6
+        ml, at = varint_at(at)
+        at += max(ml - 1, 0)
+        tags, at = varint_at(at)
+        out[key] = (err, nid, port)
+    return out
+
+
+def heartbeat(node, group):
+    """Heartbeat v0 for an unknown member: the error code, or None."""
+    r = call(node, 12, 0, kstr(group) + struct.pack(">i", 1) + kstr("nobody"))
+    return None if r is None else struct.unpack(">h", r[:2])[0]
+
+
+def consumer(node, group, assigned):
+    def on_assign(c, parts):
+        assigned[:] = sorted(p.partition for p in parts)
+
+    def on_revoke(c, parts):
+        assigned[:] = []
+
+    c = Consumer({"bootstrap.servers": node.bootstrap(), "group.id": group,
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
+    c.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke)
+    return c
+
+
+base = tempfile.mkdtemp(prefix="groups-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
+nodes = []
+ok_end = False
+try:
+    nodes = start_cluster(base, 3)
+    until("CreateTopics grp rf=3", lambda: create(nodes[0], TOPIC, PARTS, 3) == 0, 40)
+
+    # 2. every broker names the same coordinator for a group
+    groups = ["group-%d" % i for i in range(24)]
+
+    def agreed():
+        seen = {}
+        for g in groups:
+            answers = [find_coordinator(nd, g) for nd in nodes]
+            if any(a is None or a[0] != 0 for a in answers):
+                return None
+            if len(set(answers)) != 1:
+                fail("FindCoordinator for %s: brokers answer %s" % (g, answers))
+            seen[g] = answers[0][1]
+        return seen
+
+    coords = until("FindCoordinator answered by every broker", agreed, 30)
+    ports = {nd.n: nd.kafka for nd in nodes}
+    for g in groups:
+        if find_coordinator(nodes[0], g)[2] != ports[coords[g]]:
+            fail("FindCoordinator for %s names broker %d with another port" % (g, coords[g]))
+    if len(set(coords.values())) < 2:
+        fail("all 24 groups on broker %s: the coordinators do not spread" % set(coords.values()))
+    for nd in nodes:
+        v4 = find_coordinators_v4(nd, groups)
+        if v4 is None or any(v4[g] != (0, coords[g], ports[coords[g]]) for g in groups):
+            fail("FindCoordinator v4 from broker %d disagrees with v1: %s" % (nd.n, v4))
+    spread = {n: sum(1 for g in groups if coords[g] == n) for n in ports}
+    print("ok: FindCoordinator v1 and v4 from each broker agree on 24 groups (per broker %s)"
+          % spread, flush=True)
+
+    # 3. the others say NOT_COORDINATOR
+    group = "split-check"
+    owner = find_coordinator(nodes[0], group)[1]
+    for nd in nodes:
+        err = heartbeat(nd, group)
+        want = UNKNOWN_MEMBER_ID if nd.n == owner else NOT_COORDINATOR
+        if err != want:
+            fail("Heartbeat for %s at broker %d (coordinator %d): error %s, expected %d"
+                 % (group, nd.n, owner, err, want))
+    print("ok: a group's requests at the other brokers are answered NOT_COORDINATOR", flush=True)
+
+    # 4. two consumers bootstrapped from different brokers: one group
+    a_parts, b_parts = [], []
+    ca = consumer(nodes[0], group, a_parts)
+    cb = consumer(nodes[1], group, b_parts)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for c in (ca, cb):
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                fail("a record before any was produced")
+        if a_parts and b_parts and sorted(a_parts + b_parts) == list(range(PARTS)):
+            break
+    else:
+        fail("assignments %s and %s: not one group over %d partitions" % (a_parts, b_parts, PARTS))
+    print("ok: consumers bootstrapped from brokers 1 and 2 share the group: %s and %s"
+          % (a_parts, b_parts), flush=True)
+
+    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
+                  "acks": "all", "enable.idempotence": True})
+    for i in range(600):
+        p.produce(TOPIC, value=b"r%d" % i, partition=i % PARTS)
+    if p.flush(60):
+        fail("records not delivered in 60 s")
+    got = {}
+    deadline = time.monotonic() + 60
+    while len(got) < 600 and time.monotonic() < deadline:
+        for name, c in (("a", ca), ("b", cb)):
+            m = c.poll(0.2)
+            if m is None or m.error():
+                continue
+            k = m.value().decode()
+            if k in got:
+                fail("record %s consumed twice (by %s and %s): two groups" % (k, got[k], name))
+            got[k] = name
+    if len(got) != 600:
+        fail("%d of 600 records consumed" % len(got))
+    for c in (ca, cb):
+        c.commit(asynchronous=False)
+    ends = {}
+    for c in (ca, cb):
+        for tp in c.committed([TopicPartition(TOPIC, q) for q in range(PARTS)], timeout=10):
+            ends[tp.partition] = tp.offset
+        c.close()
+    if sorted(ends.values()) != [100] * PARTS:
+        fail("committed offsets %s, expected 100 on each partition" % ends)
+    print("ok: 600 records consumed once each (%d by a, %d by b), offsets committed"
+          % (sum(1 for v in got.values() if v == "a"), sum(1 for v in got.values() if v == "b")),
+          flush=True)
+
+    def committed_via(node):
+        c = Consumer({"bootstrap.servers": node.bootstrap(), "group.id": group,
+                      "enable.auto.commit": False})
+        try:
+            return {tp.partition: tp.offset for tp in c.committed(
+                [TopicPartition(TOPIC, q) for q in range(PARTS)], timeout=15)}
+        finally:
+            c.close()
+
+    if committed_via(nodes[2]) != ends:
+        fail("the committed offsets read through broker 3 differ")
+    print("ok: the commits read back through broker 3", flush=True)
+
+    # 5. the coordinator dies: the group waits for it, never moves
+    victim = nodes[owner - 1]
+    others = [nd for nd in nodes if nd is not victim]
+    victim.kill("sluiced")
+    victim.kill("control")
+    until("COORDINATOR_NOT_AVAILABLE from the others once broker %d is fenced" % owner,
+          lambda: all((find_coordinator(nd, group) or (0,))[0] == COORDINATOR_NOT_AVAILABLE
+                      for nd in others), 30)
+    for nd in others:
+        r = find_coordinator(nd, group)
+        if r[0] != COORDINATOR_NOT_AVAILABLE:
+            fail("broker %d names %s as coordinator while broker %d is down" % (nd.n, r, owner))
+    print("ok: with broker %d down its groups are COORDINATOR_NOT_AVAILABLE" % owner, flush=True)
+    victim.start()
+    until("broker %d coordinating again" % owner,
+          lambda: all(find_coordinator(nd, group) == (0, owner, ports[owner]) for nd in nodes), 40)
+    def committed_now():
+        try:
+            e = committed_via(others[0])
+        except Exception as ex:  # the coordinator still loading, say
+            print("committed offsets: %s; asking again" % ex, flush=True)
+            return None
+        return e if e == ends else None
+
+    back = until("the committed offsets after the restart", committed_now, 30)
+    print("ok: broker %d restarted coordinates the group again, offsets %s" % (owner, back),
+          flush=True)
+
+    stop_all(nodes)
+    ok_end = True
+finally:
+    clean_up(nodes, base, ok_end, 40)
