@@ -51,6 +51,32 @@ def free_ports(count):
     fail("no free ports")
 
 
+# ---- the Kafka wire, for requests no Python client sends on its own ----
+
+def uvarint(n):
+    """An unsigned varint (flexible versions' lengths and counts)."""
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def compact_str(s):
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise ConnectionError("closed")
+        b += c
+    return b
+
+
 # processes that did not stop cleanly (Node.kill): a test fails on them
 BAD_EXITS = []
 

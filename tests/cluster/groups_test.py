@@ -31,8 +31,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (clean_up, create, fail, start_cluster,  # noqa: E402
-                         stop_all, until)
+from cluster_lib import (clean_up, compact_str, create, fail,  # noqa: E402
+                         recv_exact, start_cluster, stop_all, until, uvarint)
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 TOPIC = "grp"
@@ -61,16 +61,6 @@ def call(node, key, version, body, timeout=5):
     return resp[4:]
 
 
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise OSError("closed")
-        b += c
-    return b
-
-
 def find_coordinator(node, group):
     """FindCoordinator v1: (error, node id, port), or None."""
     r = call(node, 10, 1, kstr(group) + b"\x00")
@@ -88,22 +78,12 @@ def find_coordinator(node, group):
     return err, nid, port
 
 
-def uvarint(n):
-    out = b""
-    while True:
-        if n < 0x80:
-            return out + bytes([n])
-        out += bytes([(n & 0x7f) | 0x80])
-        n >>= 7
-
-
 def find_coordinators_v4(node, groups):
     """FindCoordinator v4 (flexible, a batch of keys): {key: (error, node id,
     port)}, or None."""
     body = b"\x00" + uvarint(len(groups) + 1)
     for g in groups:
-        b = g.encode()
-        body += uvarint(len(b) + 1) + b
+        body += compact_str(g)
     body += b"\x00"  # tagged fields
     frame = struct.pack(">hhi", 10, 4, 9) + kstr("groups-test") + b"\x00" + body
     try:

@@ -36,8 +36,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (BAD_EXITS, controller, create, dump_logs, fail,  # noqa: E402
-                         start_cluster, until)
+from cluster_lib import (BAD_EXITS, compact_str, controller, create,  # noqa: E402
+                         dump_logs, fail, recv_exact, start_cluster, until,
+                         uvarint)
 
 N = 3
 SLUICE = os.environ["SLUICE"]
@@ -45,19 +46,6 @@ DESCRIBE_QUORUM = 55
 
 
 # ---- DescribeQuorum on the wire (every version is flexible) ----
-
-def uvarint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([(n & 0x7F) | 0x80])
-        n >>= 7
-    return out + bytes([n])
-
-
-def compact_str(s):
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
-
 
 def request(version, corr, topic="__cluster_metadata", partition=0):
     # header v2: key, version, correlation id, client id (int16 length),
@@ -160,16 +148,6 @@ def decode(version, b):
     if r.i != len(b):
         fail("DescribeQuorum v%d answer: %d trailing bytes" % (version, len(b) - r.i))
     return out
-
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise ConnectionError("closed")
-        b += c
-    return b
 
 
 def describe_quorum(node, version, **kw):
