@@ -250,7 +250,8 @@ static int run_daemon(const struct sl_config *c)
 		.disk = &sdisk_posix, .groups = groups,
 		.markers = markers ? sl_markers_submit : NULL,
 		.markers_ctx = markers, .exists = txn_partition_exists,
-		.exists_ctx = m};
+		.exists_ctx = m, .owns = cluster ? coordinates : NULL,
+		.owns_ctx = (void *)c};
 	struct sl_txn *txn = NULL;
 	if (sl_txn_open(tdir, &tcfg, sl_link_kafka_reply, &link, sl_now_ms(),
 			&txn, err, sizeof(err))) {

@@ -883,6 +883,15 @@ static bool exists(const struct sl_txn *t, struct kc_str topic,
 			     partition);
 }
 
+/* Whether this broker coordinates transactional id (struct
+ * sl_txn_config owns); an id that is not valid is answered as the API
+ * answers it. */
+static bool mine(const struct sl_txn *t, struct kc_str id)
+{
+	return !t->cfg.owns || id.len <= 0 ||
+	       t->cfg.owns(t->cfg.owns_ctx, id.ptr, (size_t)id.len);
+}
+
 /* One transaction of an AddPartitionsToTxn: topics (of struct
  * kc_add_partitions_to_txn_req_topic) answered into *out (of struct
  * kc_add_partitions_to_txn_resp_topic_result), built in t->build.
@@ -927,6 +936,8 @@ static int add_partitions(struct sl_txn *t, const struct req *rq,
 	struct txn *x = NULL;
 	if (id.len <= 0)
 		err = SN_ERR_INVALID_REQUEST;
+	else if (!mine(t, id))
+		err = KC_ERR_NOT_COORDINATOR;
 	else if (unknown)
 		err = SL_TXN_ERR_OPERATION_NOT_ATTEMPTED;
 	else
@@ -1352,6 +1363,10 @@ static int on_describe(struct sl_txn *t, const struct req *rq,
 			s[i].error_code = SN_ERR_INVALID_REQUEST;
 			continue;
 		}
+		if (!mine(t, ids[i])) {
+			s[i].error_code = KC_ERR_NOT_COORDINATOR;
+			continue;
+		}
 		if (!x || x->pid < 0) {
 			s[i].error_code =
 				SL_TXN_ERR_TRANSACTIONAL_ID_NOT_FOUND;
@@ -1671,10 +1686,14 @@ static int send_error(struct sl_txn *t, const struct req *rq, int16_t code)
 	union kc_response u;
 	kc_response_init(&u, rq->key);
 	switch (rq->key) {
-	case KC_API_INIT_PRODUCER_ID:
-		((struct kc_init_producer_id_resp *)(void *)u.raw)->error_code =
-			code;
+	case KC_API_INIT_PRODUCER_ID: {
+		/* no producer, as Kafka's answer to an error */
+		struct kc_init_producer_id_resp *r = (void *)u.raw;
+		r->error_code = code;
+		r->producer_id = -1;
+		r->producer_epoch = -1;
 		break;
+	}
 	case KC_API_ADD_OFFSETS_TO_TXN:
 		((struct kc_add_offsets_to_txn_resp *)(void *)u.raw)->error_code =
 			code;
@@ -1714,6 +1733,19 @@ int sl_txn_request(struct sl_txn *t, uint64_t token, const uint8_t *req,
 				  SN_ERR_INVALID_REQUEST);
 	assert(n == (long)len);
 	const void *b = body.raw;
+	/* an id of another broker (a cluster's): the APIs about one id say
+	 * so at once, the others id by id */
+	struct kc_str one = {NULL, -1};
+	if (h.api_key == KC_API_INIT_PRODUCER_ID)
+		one = ((const struct kc_init_producer_id_req *)b)
+			->transactional_id;
+	else if (h.api_key == KC_API_ADD_OFFSETS_TO_TXN)
+		one = ((const struct kc_add_offsets_to_txn_req *)b)
+			->transactional_id;
+	else if (h.api_key == KC_API_END_TXN)
+		one = ((const struct kc_end_txn_req *)b)->transactional_id;
+	if (!mine(t, one))
+		return send_error(t, &rq, KC_ERR_NOT_COORDINATOR);
 	switch (h.api_key) {
 	case KC_API_INIT_PRODUCER_ID:
 		on_init_producer_id(t, &rq, b);

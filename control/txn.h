@@ -160,6 +160,13 @@ struct sl_txn_config {
 	void *markers_ctx;
 	sl_txn_exists_fn exists;      /* NULL: every partition exists */
 	void *exists_ctx;
+	/* in a cluster, whether this broker coordinates the transactional
+	 * id (len bytes), with owns_ctx: an id another broker coordinates
+	 * is answered NOT_COORDINATOR (16), by InitProducerId, AddOffsetsToTxn
+	 * and EndTxn as a whole, AddPartitionsToTxn and DescribeTransactions
+	 * per transaction; NULL: every id is this broker's */
+	bool (*owns)(void *owns_ctx, const char *id, size_t len);
+	void *owns_ctx;
 };
 
 /* A response for the request given token: the whole Kafka response

@@ -381,6 +381,44 @@ static void test_init_producer_id(void **state)
 	TL_EQ(init("a").epoch, 2);
 }
 
+/* In a cluster another broker coordinates some ids (struct
+ * sl_txn_config owns): every request about one of them is answered
+ * NOT_COORDINATOR and changes nothing. */
+static bool owns_mine(void *ctx, const char *id, size_t len)
+{
+	(void)ctx;
+	return len >= 4 && !memcmp(id, "mine", 4);
+}
+
+static void test_not_coordinator(void **state)
+{
+	(void)state;
+	close_all();
+	tcfg.owns = owns_mine;
+	open_all();
+	struct pe o = init("other");
+	TL_EQ(o.err, KC_ERR_NOT_COORDINATOR);
+	struct pe m = init("mine-a");
+	TL_EQ(m.err, 0);
+	TL_EQ(m.pid, PID0); /* no id was taken for "other" */
+	struct pe fake = {PID0, 0, 0};
+	TL_EQ(add_parts("other", fake, "t", 2), KC_ERR_NOT_COORDINATOR);
+	TL_EQ(add_offsets_v(3, "other", fake, "g"), KC_ERR_NOT_COORDINATOR);
+	TL_EQ(end_txn("other", fake, true), KC_ERR_NOT_COORDINATOR);
+	TL_EQ(add_parts("mine-a", m, "t", 2), 0);
+	TL_EQ(end_txn("mine-a", m, true), 0);
+	struct kc_str ids[2] = {S("other"), S("mine-a")};
+	struct kc_describe_transactions_req dq = {{ids, 2}};
+	uint64_t t = send_req(KC_API_DESCRIBE_TRANSACTIONS, 0, &dq);
+	const struct kc_describe_transactions_resp *dr =
+		kr_take(t, KC_API_DESCRIBE_TRANSACTIONS, 0);
+	TL_EQ(dr->transaction_states.count, 2);
+	const struct kc_describe_transactions_resp_transaction_state *ds =
+		dr->transaction_states.items;
+	TL_EQ(ds[0].error_code, KC_ERR_NOT_COORDINATOR);
+	TL_EQ(ds[1].error_code, 0);
+}
+
 /* KIP-360: a producer gives its id and epoch back. */
 static void test_init_kip360(void **state)
 {
@@ -1080,6 +1118,8 @@ static void test_compaction(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_not_coordinator, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_init_producer_id, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_init_kip360, setup,
