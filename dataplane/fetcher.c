@@ -146,6 +146,9 @@ struct ft_entry {
 				   handed to the storage core */
 	uint64_t wait_until_ns; /* nothing is done before this */
 	uint32_t oor;           /* OFFSET_OUT_OF_RANGE in a row */
+	uint8_t start_over;     /* fetching from the leader's log start,
+				   past our end: the next append starts
+				   the log over at its first batch */
 };
 
 enum { FC_FREE = 0, FC_IDLE, FC_CONNECTING, FC_UP };
@@ -224,7 +227,7 @@ static struct {
 	_Atomic uint64_t fetches, fetch_errors, records_bytes, appends,
 		truncations, connects, connect_failures, malformed_responses,
 		partitions, malformed_batches, alloc_failures, ring_full,
-		timeouts, disconnects;
+		timeouts, disconnects, starts_over;
 } ft_st;
 /* Main's kicks; the fetcher compares it at the top of its cycles. */
 static _Atomic uint64_t ft_kick_gen;
@@ -340,6 +343,7 @@ static void restart(struct dp_fetcher *f, struct ft_entry *e, uint32_t ms)
 	e->gen++;
 	e->net_busy = 0;
 	e->hw_told = -1;
+	e->start_over = 0;
 	e->wait_until_ns = ms ? later(dp_now_ns(f->dp), ms) : 0;
 }
 
@@ -698,6 +702,7 @@ static void on_append(struct dp_fetcher *f, struct ft_entry *e,
 		}
 		e->fetch_offset = r->log_end_offset;
 		e->oor = 0;
+		e->start_over = 0;
 		return;
 	case SN_ERR_OFFSET_OUT_OF_RANGE:
 		out_of_range(f, e);
@@ -1071,6 +1076,7 @@ static void append(struct dp_fetcher *f, struct ft_entry *e,
 		.fetch_offset = e->fetch_offset,
 		.leader_hw = o->high_watermark,
 		.leader_start = o->log_start_offset,
+		.start_over = e->start_over,
 	};
 	if (store_submit(f, e, DP_REPLICA_APPEND, o->records, o->records_len,
 			 m) == 0 && o->high_watermark > e->hw_told)
@@ -1084,7 +1090,21 @@ static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
 	e->net_busy = 0;
 	if (o->error) {
 		st_add(&ft_st.fetch_errors, 1);
-		if (o->error == SN_ERR_OFFSET_OUT_OF_RANGE)
+		if (o->error == SN_ERR_OFFSET_OUT_OF_RANGE &&
+		    o->log_start_offset > e->fetch_offset) {
+			/* the leader no longer has what we would fetch next
+			 * (retention, DeleteRecords): fetch from its log
+			 * start, and the log starts over at the first batch
+			 * fetched (which may begin below that start) */
+			st_add(&ft_st.starts_over, 1);
+			dp_log("follower: %s-%d starts over at the leader's log "
+			       "start %lld (it has nothing from %lld)",
+			       entry_topic(f, e), e->partition,
+			       (long long)o->log_start_offset,
+			       (long long)e->fetch_offset);
+			e->fetch_offset = o->log_start_offset;
+			e->start_over = 1;
+		} else if (o->error == SN_ERR_OFFSET_OUT_OF_RANGE)
 			out_of_range(f, e);
 		else if (view_error(o->error))
 			restart(f, e, FT_VIEW_WAIT_MS);
@@ -1602,5 +1622,7 @@ void dp_fetcher_stats(struct dp *dp, struct dp_fetcher_stats *out)
 	out->timeouts = atomic_load_explicit(&ft_st.timeouts,
 					     memory_order_relaxed);
 	out->disconnects = atomic_load_explicit(&ft_st.disconnects,
+						memory_order_relaxed);
+	out->starts_over = atomic_load_explicit(&ft_st.starts_over,
 						memory_order_relaxed);
 }

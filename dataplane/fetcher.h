@@ -26,6 +26,8 @@ struct dp_fetcher_stats {
 	uint64_t ring_full;     /* a storage core's ring was full: retried */
 	uint64_t timeouts;      /* connections closed: no answer in time */
 	uint64_t disconnects;   /* connections lost after they were up */
+	uint64_t starts_over;   /* partitions that started over at the
+				   leader's log start (behind it) */
 };
 
 /* Start the fetcher thread (sl-fetch): only in a cluster.  0 or -errno. */

@@ -1953,8 +1953,10 @@ static void share_done(struct dp_net *n, struct dp_msg *s)
 	int keep = 0;
 	pp->leader_epoch = r->error ? -1 : r->leader_epoch;
 	/* a failed fetch answers -1 for its offsets, as Kafka does; a
-	 * produce gives the log start either way */
-	if (x->api == KC_API_PRODUCE || !r->error)
+	 * produce gives the log start either way, and so does a follower's
+	 * fetch below it (a sluice follower starts over there) */
+	if (x->api == KC_API_PRODUCE || !r->error ||
+	    (x->replica_id > 0 && r->error == SN_ERR_OFFSET_OUT_OF_RANGE))
 		pp->log_start = r->log_start_offset;
 	if (r->error) {
 		pp->error = r->error;

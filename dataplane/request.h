@@ -175,7 +175,10 @@ struct dp_replica_append {
 	int32_t state_epoch;
 	int64_t fetch_offset;
 	int64_t leader_hw;      /* the leader's high watermark */
-	int64_t leader_start;   /* the leader's log start */
+	int64_t leader_start;   /* the leader's log start: ours follows */
+	uint8_t start_over;     /* fetch_offset is the leader's log start,
+				   past our end: the log starts over at the
+				   first batch (or fetch_offset) */
 };
 
 /* A request for control: the client's bytes in m->req, of protocol. */

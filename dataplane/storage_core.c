@@ -585,6 +585,9 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 			f->read_committed			  ? lso :
 								    hw;
 	if (f->offset < start || f->offset > end) {
+		/* where the log starts: a follower below it starts over
+		 * there (kafka.c passes it on to followers only) */
+		m->res.log_start_offset = start;
 		answer_error(m, SN_ERR_OFFSET_OUT_OF_RANGE);
 		return 1;
 	}
@@ -601,6 +604,7 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	int rc = f->offset >= limit ? 0 :
 				      slog_read(p->log, f->offset, max, limit, &v);
 	if (rc < 0) {
+		m->res.log_start_offset = slog_start_offset(p->log);
 		answer_error(m, rc == SL_EOFFSET ? SN_ERR_OFFSET_OUT_OF_RANGE :
 						   SN_ERR_KAFKA_STORAGE_ERROR);
 		return 1;
@@ -988,6 +992,39 @@ static void do_replica_truncate(struct dp *dp, struct dp_store_core *c,
 	dp_complete(m);
 }
 
+/* The leader's log starts at start, past ours: so does ours (Kafka's
+ * followers follow the leader's log start: DeleteRecords and retention
+ * there reach every replica).  Past our end the log starts over there
+ * (slog_start_at: a follower the leader's retention left behind), and
+ * what is derived from the log follows.  0 or the error to answer. */
+static int16_t follow_start(struct dp *dp, struct dp_store_core *c,
+			    struct dp_partition *p, int64_t start)
+{
+	int64_t end = slog_end_offset(p->log);
+	int32_t epoch = epc_latest(&p->epc);
+	int64_t rc = slog_start_at(p->log, start, epoch);
+	if (rc == SL_EFULL) {
+		swriter_do_work(c->w);
+		rc = slog_start_at(p->log, start, epoch);
+	}
+	if (rc == SL_EFULL)
+		return SN_ERR_THROTTLING_QUOTA_EXCEEDED;
+	if (rc < 0) {
+		c->st.storage_errors++;
+		return SN_ERR_KAFKA_STORAGE_ERROR;
+	}
+	epc_truncate_start(&p->epc, slog_start_offset(p->log));
+	if (start > end) {
+		idem_reset(&p->idem);
+		idem_rebuild(dp, p);
+		txn_rebuild(dp, p);
+		dp_log("%s-%d: follower starts over at the leader's log start "
+		       "%lld (its log ended at %lld)", p->topic->name,
+		       p->index, (long long)start, (long long)end);
+	}
+	return 0;
+}
+
 /* The fetcher's batches, appended with the leader's offsets; answered
  * once durable (durable_cb), or at once when nothing was new. */
 static void do_replica_append(struct dp *dp, struct dp_store_core *c,
@@ -996,8 +1033,32 @@ static void do_replica_append(struct dp *dp, struct dp_store_core *c,
 	const struct dp_replica_append *a = &m->rq.rappend;
 	int16_t err = follower_check(p, a->state_epoch);
 	int64_t end = slog_end_offset(p->log);
-	if (!err && (p->rep_pending || a->fetch_offset != end))
+	if (!err && !p->rep_pending && a->start_over && a->fetch_offset > end) {
+		/* at the first batch fetched: the leader's log start may be
+		 * inside it */
+		int64_t first = a->fetch_offset;
+		if (m->req_len >= RB_LOG_OVERHEAD) {
+			struct rb_header h;
+			rb_header_decode(m->req, &h);
+			if (h.base_offset < first)
+				first = h.base_offset;
+		}
+		if (first > end) {
+			err = follow_start(dp, c, p, first);
+		} else if (first < end) {
+			/* the batch begins inside our log: from there on
+			 * ours is the leader's again */
+			if (slog_truncate(p->log, first) < 0) {
+				c->st.storage_errors++;
+				err = SN_ERR_KAFKA_STORAGE_ERROR;
+			} else {
+				after_cut(dp, p);
+			}
+		}
+		end = slog_end_offset(p->log);
+	} else if (!err && (p->rep_pending || a->fetch_offset != end)) {
 		err = SN_ERR_OFFSET_OUT_OF_RANGE;
+	}
 	if (err) {
 		m->res.log_end_offset = end;
 		answer_error(m, err);
@@ -1049,6 +1110,11 @@ static void do_replica_append(struct dp *dp, struct dp_store_core *c,
 		pos += len;
 	}
 	int64_t now_end = slog_end_offset(p->log);
+	/* the leader's log start, ours too where we have it (DeleteRecords
+	 * and retention there reach every replica) */
+	if (a->leader_start > slog_start_offset(p->log) &&
+	    a->leader_start <= now_end)
+		(void)follow_start(dp, c, p, a->leader_start); /* counted */
 	int64_t hw = a->leader_hw < now_end ? a->leader_hw : now_end;
 	if (hw > p->hw)
 		p->hw = hw;

@@ -1795,6 +1795,35 @@ int64_t slog_delete_records(struct slog *log, int64_t offset)
 	return slog_start_offset(log);
 }
 
+int64_t slog_start_at(struct slog *log, int64_t offset, int32_t epoch)
+{
+	if (log->closing || log->broken)
+		return SL_ECLOSED;
+	if (offset < 0)
+		return SL_EOFFSET;
+	if (offset <= log->end_offset) {
+		int64_t r = slog_delete_records(log, offset);
+		return r < 0 ? r : log->end_offset;
+	}
+	/* the start first, durably: an open after a stop between the two
+	 * continues at it, as it does for any start above the end */
+	if (offset > slog_start_offset(log)) {
+		int rc = srls_write(log, offset);
+		if (rc < 0)
+			return rc;
+		log->log_start = offset;
+	}
+	log->skip_to = offset;
+	int rc = skip_gap(log, epoch);
+	if (rc < 0)
+		return rc; /* SL_EFULL: call again, it goes on from here */
+	log->st.starts_over++;
+	rc = retain(log, true);
+	if (rc < 0)
+		return rc;
+	return log->end_offset;
+}
+
 /* ---- close ---- */
 
 int slog_close(struct slog *log)

@@ -392,6 +392,19 @@ void slog_set_retention(struct slog *log, int64_t retention_ms,
  */
 int64_t slog_delete_records(struct slog *log, int64_t offset);
 
+/*
+ * A follower whose leader no longer has the offsets it would fetch next
+ * (retention or DeleteRecords moved the leader's start past this log's
+ * end) starts over at offset, Kafka's truncateFullyAndStartAt: the start
+ * becomes offset (durably first), [end, offset) is covered by empty
+ * batches stamped with epoch (the offsets are never given to records),
+ * and the segments wholly below the start are deleted.  An offset at or
+ * below the end is slog_delete_records.  Returns the new end (offset), or
+ * SL_EOFFSET (offset < 0 or the delete refused), SL_EFULL (no buffer for
+ * the empty batches yet: call again, it continues), SL_ECLOSED or -errno.
+ */
+int64_t slog_start_at(struct slog *log, int64_t offset, int32_t epoch);
+
 /* Force the active segment to roll (tests, admin).  Returns 0 or -errno. */
 int slog_roll(struct slog *log);
 
@@ -412,6 +425,7 @@ struct slog_stats {
 	uint64_t segments_rolled;
 	uint64_t segments_deleted;
 	uint64_t delete_records;  /* starts moved by slog_delete_records */
+	uint64_t starts_over;     /* slog_start_at past the end */
 	uint64_t segments_recycled; /* new segments that reused a file */
 	uint64_t cache_reads;
 	uint64_t file_reads;

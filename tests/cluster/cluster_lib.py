@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -75,6 +76,62 @@ def recv_exact(s, n):
             raise ConnectionError("closed")
         b += c
     return b
+
+
+def kstr(s):
+    """A Kafka STRING (int16 length)."""
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def call(node, key, version, body, timeout=5):
+    """One request (header v1: a version that is not flexible) to node's
+    Kafka listener; the response after the correlation id, or None when
+    the broker is not there."""
+    frame = struct.pack(">hhi", key, version, 7) + kstr("cluster-test") + body
+    try:
+        with socket.create_connection(("127.0.0.1", node.kafka), timeout=timeout) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            size = struct.unpack(">i", recv_exact(s, 4))[0]
+            resp = recv_exact(s, size)
+    except OSError:
+        return None
+    if struct.unpack(">i", resp[:4])[0] != 7:
+        fail("answer with another correlation id")
+    return resp[4:]
+
+
+def find_coordinator(node, group):
+    """FindCoordinator v1 for a group: (error, node id, port), or None."""
+    r = call(node, 10, 1, kstr(group) + b"\x00")
+    if r is None:
+        return None
+    err = struct.unpack(">h", r[4:6])[0]
+    at = 6
+    mlen = struct.unpack(">h", r[at:at + 2])[0]
+    at += 2 + max(mlen, 0)
+    nid = struct.unpack(">i", r[at:at + 4])[0]
+    at += 4
+    hlen = struct.unpack(">h", r[at:at + 2])[0]
+    at += 2 + hlen
+    port = struct.unpack(">i", r[at:at + 4])[0]
+    return err, nid, port
+
+
+def live_group(nodes, prefix):
+    """A group id (prefix-N) that one of nodes coordinates, for a reader
+    that must not wait for a dead broker's groups (docs/cluster.md: a group
+    waits for its coordinator)."""
+    alive = {nd.n for nd in nodes}
+    for i in range(200):
+        g = "%s-%d" % (prefix, i)
+        for nd in nodes:
+            r = find_coordinator(nd, g)
+            if r is not None:
+                if r[0] == 0 and r[1] in alive:
+                    return g
+                break
+    fail("no group id coordinated by brokers %s" % sorted(alive))
 
 
 # processes that did not stop cleanly (Node.kill): a test fails on them

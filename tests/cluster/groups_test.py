@@ -31,51 +31,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (clean_up, compact_str, create, fail,  # noqa: E402
-                         recv_exact, start_cluster, stop_all, until, uvarint)
+from cluster_lib import (call, clean_up, compact_str, create, fail,  # noqa: E402
+                         find_coordinator, kstr, recv_exact, start_cluster,
+                         stop_all, until, uvarint)
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 TOPIC = "grp"
 PARTS = 6
 NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, UNKNOWN_MEMBER_ID = 16, 15, 25
-
-
-def kstr(s):
-    b = s.encode()
-    return struct.pack(">h", len(b)) + b
-
-
-def call(node, key, version, body, timeout=5):
-    """One request (header v1) to node's Kafka listener; the response
-    body after the correlation id, or None when the broker is not there."""
-    frame = struct.pack(">hhi", key, version, 7) + kstr("groups-test") + body
-    try:
-        with socket.create_connection(("127.0.0.1", node.kafka), timeout=timeout) as s:
-            s.sendall(struct.pack(">i", len(frame)) + frame)
-            size = struct.unpack(">i", recv_exact(s, 4))[0]
-            resp = recv_exact(s, size)
-    except OSError:
-        return None
-    if struct.unpack(">i", resp[:4])[0] != 7:
-        fail("answer with another correlation id")
-    return resp[4:]
-
-
-def find_coordinator(node, group):
-    """FindCoordinator v1: (error, node id, port), or None."""
-    r = call(node, 10, 1, kstr(group) + b"\x00")
-    if r is None:
-        return None
-    err = struct.unpack(">h", r[4:6])[0]
-    at = 6
-    mlen = struct.unpack(">h", r[at:at + 2])[0]
-    at += 2 + max(mlen, 0)
-    nid = struct.unpack(">i", r[at:at + 4])[0]
-    at += 4
-    hlen = struct.unpack(">h", r[at:at + 2])[0]
-    at += 2 + hlen
-    port = struct.unpack(">i", r[at:at + 4])[0]
-    return err, nid, port
 
 
 def find_coordinators_v4(node, groups):

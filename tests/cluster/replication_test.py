@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (clean_up, create, fail,  # noqa: E402
+from cluster_lib import (clean_up, create, fail, live_group,  # noqa: E402
                          start_cluster, stop_all, until)
 from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
                              Producer, TopicPartition)
@@ -108,7 +108,8 @@ def produce(nodes, count, first, extra=None):
 def read_all(nodes):
     """Every record of every partition from offset 0 to the high
     watermark: {(partition, offset): value}."""
-    c = Consumer({"bootstrap.servers": bootstrap(nodes), "group.id": "reader-%d" % time.time_ns(),
+    c = Consumer({"bootstrap.servers": bootstrap(nodes),
+                  "group.id": live_group(nodes, "reader-%d" % time.time_ns()),
                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         ends = {}

@@ -1176,6 +1176,50 @@ static void test_delete_records(void **state)
 	TL_EQ(first_batch_base(f, end), end);
 }
 
+/* A follower starting over past its end (slog_start_at): the start and
+ * the end move there, nothing below is served, appends continue there,
+ * and a reopen (clean or not) keeps it all. */
+static void test_start_at(void **state)
+{
+	struct fx *f = *state;
+	struct slog_read_view v;
+	fx_open(f);
+	for (int i = 0; i < 2; i++)
+		fx_append_sized(f, 400, 3, 1000 + i);
+	TL_OK(slog_sync(f->log));
+	TL_EQ(slog_start_at(f->log, -1, 0), SL_EOFFSET);
+	TL_EQ(slog_start_at(f->log, 1000, 7), 1000);
+	/* the model: nothing kept, the next batch at 1000 */
+	tl_batches_drop_below(&f->m, 1000);
+	f->m.start = f->m.end = 1000;
+	TL_EQ(slog_start_offset(f->log), 1000);
+	TL_EQ(slog_end_offset(f->log), 1000);
+	TL_EQ(slog_read(f->log, 5, 100, 1000, &v), SL_EOFFSET);
+	TL_EQ(slog_read(f->log, 999, 100, 1000, &v), SL_EOFFSET);
+	TL_OK(slog_read(f->log, 1000, 100, 1000, &v));
+	TL_EQ(v.len, 0);
+	struct slog_stats st;
+	slog_get_stats(f->log, &st);
+	TL_EQ(st.starts_over, 1);
+	fx_append_sized(f, 400, 3, 2000);
+	TL_EQ(first_batch_base(f, 1000), 1000);
+	TL_EQ(slog_end_offset(f->log), 1003);
+	TL_OK(slog_sync(f->log));
+	fx_reopen(f);
+	TL_EQ(slog_start_offset(f->log), 1000);
+	TL_EQ(slog_end_offset(f->log), 1003);
+	TL_EQ(first_batch_base(f, 1000), 1000);
+	/* at or below the end: DeleteRecords */
+	TL_EQ(slog_start_at(f->log, 1001, 7), 1003);
+	TL_EQ(slog_start_offset(f->log), 1001);
+	TL_EQ(slog_start_at(f->log, 500, 7), 1003);
+	TL_EQ(slog_start_offset(f->log), 1001);
+	fx_close(f);
+	fx_open(f);
+	TL_EQ(slog_start_offset(f->log), 1001);
+	TL_EQ(slog_end_offset(f->log), 1003);
+}
+
 /* A start above what recovery finds (the segments were lost): the log
  * continues at the start and never serves or reuses offsets below it. */
 static void test_delete_records_start_above_end(void **state)
@@ -1239,6 +1283,7 @@ int main(void)
 		T(test_offset_out_of_range),
 		T(test_delete_records),
 		T(test_delete_records_start_above_end),
+		T(test_start_at),
 		T(test_invalid_batch_rejected),
 		T(test_read_copy_enobufs),
 		T(test_config_errors),
