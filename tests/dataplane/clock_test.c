@@ -633,9 +633,13 @@ static long leader_batch(uint8_t *b, int64_t base, int32_t epoch,
 	return len;
 }
 
-static struct dp_msg *replica_append(int32_t state_epoch, int64_t at,
-				     const uint8_t *b, size_t len,
-				     int64_t leader_hw)
+/* What the fetcher hands the storage core: batches fetched at at, the
+ * leader's high watermark and log start, and whether at is the leader's
+ * log start past this log's end (start_over). */
+static struct dp_msg *replica_append_from(int32_t state_epoch, int64_t at,
+					  const uint8_t *b, size_t len,
+					  int64_t leader_hw,
+					  int64_t leader_start, int start_over)
 {
 	struct dp_msg *m = request(DP_REPLICA_APPEND, len);
 	m->req = m->data;
@@ -643,9 +647,17 @@ static struct dp_msg *replica_append(int32_t state_epoch, int64_t at,
 	memcpy(m->req, b, len);
 	m->rq.rappend = (struct dp_replica_append){
 		.state_epoch = state_epoch, .fetch_offset = at,
-		.leader_hw = leader_hw, .leader_start = 0 };
+		.leader_hw = leader_hw, .leader_start = leader_start,
+		.start_over = (uint8_t)start_over };
 	TL_OK(dp_store_submit(&fx.net, &fx.part, m));
 	return m;
+}
+
+static struct dp_msg *replica_append(int32_t state_epoch, int64_t at,
+				     const uint8_t *b, size_t len,
+				     int64_t leader_hw)
+{
+	return replica_append_from(state_epoch, at, b, len, leader_hw, 0, 0);
 }
 
 static void test_repl_follower(void **state)
@@ -710,6 +722,53 @@ static void test_repl_follower(void **state)
 	dp_msg_free(got[0]);
 }
 
+/* A follower whose leader's log starts (100) past its end (3) starts
+ * over at the first batch fetched from there (98: the start is inside
+ * it), keeps the leader's start, and follows it as it moves. */
+static void test_repl_follower_starts_over(void **state)
+{
+	(void)state;
+	struct dp_msg *got[2];
+	const int32_t all[] = { 2, 1, 3 };
+	TL_OK(put_state(2, 4, 1, all, 3));
+	uint8_t b[600];
+	long l1 = leader_batch(b, 0, 3, 1);
+	replica_append(4, 0, b, (size_t)l1, 3);
+	TL_EQ(wait_completions(got, 1), 1);
+	TL_EQ(got[0]->res.log_end_offset, 3);
+	dp_msg_free(got[0]);
+	/* without start_over, a fetch offset past the end is refused */
+	long l2 = leader_batch(b, 98, 4, 2);
+	replica_append_from(4, 100, b, (size_t)l2, 101, 100, 0);
+	TL_EQ(wait_completions(got, 1), 1);
+	TL_EQ(got[0]->res.error, SN_ERR_OFFSET_OUT_OF_RANGE);
+	dp_msg_free(got[0]);
+	replica_append_from(4, 100, b, (size_t)l2, 101, 100, 1);
+	TL_EQ(wait_completions(got, 1), 1);
+	TL_EQ(got[0]->res.error, 0);
+	TL_EQ(got[0]->res.log_end_offset, 101);
+	dp_msg_free(got[0]);
+	TL_EQ(slog_start_offset(fx.part.log), 100);
+	TL_EQ(slog_end_offset(fx.part.log), 101);
+	TL_TRUE(slog_durable_offset(fx.part.log) >= 101);
+	TL_EQ(fx.part.hw, 101);
+	/* the leader's start moves on (DeleteRecords there): so does ours */
+	long l3 = leader_batch(b, 101, 4, 3);
+	replica_append_from(4, 101, b, (size_t)l3, 104, 102, 0);
+	TL_EQ(wait_completions(got, 1), 1);
+	TL_EQ(got[0]->res.error, 0);
+	TL_EQ(got[0]->res.log_end_offset, 104);
+	dp_msg_free(got[0]);
+	TL_EQ(slog_start_offset(fx.part.log), 102);
+	/* the state a new leader's truncation asks for: epoch 4 latest */
+	struct dp_msg *m = request(DP_REPLICA_STATE, 0);
+	TL_OK(dp_store_submit(&fx.net, &fx.part, m));
+	TL_EQ(wait_completions(got, 1), 1);
+	TL_EQ(got[0]->res.log_end_offset, 104);
+	TL_EQ(got[0]->res.offset, 4);
+	dp_msg_free(got[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +796,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repl_isr_expand,
 						setup_cluster, teardown),
 		cmocka_unit_test_setup_teardown(test_repl_follower,
+						setup_cluster, teardown),
+		cmocka_unit_test_setup_teardown(test_repl_follower_starts_over,
 						setup_cluster, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
