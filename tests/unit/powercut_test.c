@@ -84,7 +84,7 @@ struct counts {
 	uint64_t schedules, steps, cuts, cuts_inside, clean_restarts, crashes;
 	uint64_t appends, verified_ackall, verified_any, lost_ack1;
 	uint64_t lost_unacked, skip_batches, retention_deleted;
-	uint64_t records_deleted;
+	uint64_t records_deleted, starts_over;
 	uint64_t topics_created, topics_deleted, pids;
 };
 
@@ -589,6 +589,38 @@ static void op_delete_records(struct world *wd)
 		drop_entry(mp, 0);
 }
 
+/* A follower starting over past its end (slog_start_at, its leader's
+ * log start): once answered, the start is there and never moves back,
+ * and nothing below it is read again; the offsets up to it are never
+ * given to records */
+static void op_start_at(struct world *wd)
+{
+	struct mpart *mp = pick_open(wd, NULL);
+	if (!mp)
+		return;
+	int64_t end = slog_end_offset(mp->log);
+	int64_t to = end + 1 + (int64_t)tl_rng_below(&wd->rng, 1000);
+	int64_t rc = slog_start_at(mp->log, to, 0);
+	if (rc < 0 && rc != SL_EFULL) {
+		CHECK(wd, simdisk_dead(wd->sd), "start at %lld: %s",
+		      (long long)to, tl_errname((int)rc));
+		return;
+	}
+	int64_t start = slog_start_offset(mp->log);
+	CHECK(wd, rc == SL_EFULL ? start == to || start < end + 1 :
+				   rc == to && start == to &&
+					   slog_end_offset(mp->log) == to,
+	      "start at %lld answered %lld (log [%lld, %lld))",
+	      (long long)to, (long long)rc, (long long)start,
+	      (long long)slog_end_offset(mp->log));
+	if (rc == to)
+		wd->c->starts_over++;
+	if (start > mp->floor)
+		mp->floor = start;
+	while (mp->n && mp->v[0].last < start)
+		drop_entry(mp, 0);
+}
+
 static void op_create(struct world *wd)
 {
 	char err[512];
@@ -712,8 +744,10 @@ static void step(struct world *wd)
 			(void)slog_sync(mp->log);
 	} else if (r < 69) {
 		op_retention(wd);
-	} else if (r < 71) {
+	} else if (r < 70) {
 		op_delete_records(wd);
+	} else if (r < 71) {
+		op_start_at(wd);
 	} else if (r < 74) {
 		if ((mp = pick_open(wd, NULL)))
 			(void)slog_roll(mp->log);
@@ -806,8 +840,8 @@ static void test_powercut(void **state)
 	       "%llu acks=1 batches (offsets kept) and %llu unacknowledged; "
 	       "%llu empty batches over skipped offsets\n"
 	       "powercut: %llu segments deleted by retention, %llu log "
-	       "starts moved by DeleteRecords, %llu topics created, %llu "
-	       "deleted, %llu producer ids\n",
+	       "starts moved by DeleteRecords, %llu followers started over, "
+	       "%llu topics created, %llu deleted, %llu producer ids\n",
 	       (unsigned long long)c.schedules, (unsigned long long)c.steps,
 	       (unsigned long long)c.cuts, (unsigned long long)c.cuts_inside,
 	       (unsigned long long)c.crashes,
@@ -820,6 +854,7 @@ static void test_powercut(void **state)
 	       (unsigned long long)c.skip_batches,
 	       (unsigned long long)c.retention_deleted,
 	       (unsigned long long)c.records_deleted,
+	       (unsigned long long)c.starts_over,
 	       (unsigned long long)c.topics_created,
 	       (unsigned long long)c.topics_deleted,
 	       (unsigned long long)c.pids);
@@ -831,6 +866,7 @@ static void test_powercut(void **state)
 		assert_true(c.lost_unacked > 0);
 		assert_true(c.skip_batches > 0);
 		assert_true(c.records_deleted > 0);
+		assert_true(c.starts_over > 0);
 		assert_true(c.retention_deleted > 0);
 		assert_true(c.topics_deleted > 0);
 	}
