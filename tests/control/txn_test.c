@@ -239,18 +239,25 @@ static int64_t fetch(const char *group, bool stable)
 	return rp[0].committed_offset;
 }
 
+/* DescribeTransactions of n ids: their states, in the order asked. */
+static const struct kc_describe_transactions_resp_transaction_state *
+describe_ids(struct kc_str *ids, int32_t n)
+{
+	struct kc_describe_transactions_req q = {{ids, n}};
+	uint64_t t = send_req(KC_API_DESCRIBE_TRANSACTIONS, 0, &q);
+	const struct kc_describe_transactions_resp *r =
+		kr_take(t, KC_API_DESCRIBE_TRANSACTIONS, 0);
+	TL_EQ(r->transaction_states.count, n);
+	return r->transaction_states.items;
+}
+
 /* DescribeTransactions of one id. */
 static const struct kc_describe_transactions_resp_transaction_state *
 describe(const char *id)
 {
 	struct kc_str s = S(id);
-	struct kc_describe_transactions_req q = {{&s, 1}};
-	uint64_t t = send_req(KC_API_DESCRIBE_TRANSACTIONS, 0, &q);
-	const struct kc_describe_transactions_resp *r =
-		kr_take(t, KC_API_DESCRIBE_TRANSACTIONS, 0);
-	TL_EQ(r->transaction_states.count, 1);
 	const struct kc_describe_transactions_resp_transaction_state *d =
-		r->transaction_states.items;
+		describe_ids(&s, 1);
 	assert_true(streq(d->transactional_id, id));
 	return d;
 }
@@ -408,13 +415,8 @@ static void test_not_coordinator(void **state)
 	TL_EQ(add_parts("mine-a", m, "t", 2), 0);
 	TL_EQ(end_txn("mine-a", m, true), 0);
 	struct kc_str ids[2] = {S("other"), S("mine-a")};
-	struct kc_describe_transactions_req dq = {{ids, 2}};
-	uint64_t t = send_req(KC_API_DESCRIBE_TRANSACTIONS, 0, &dq);
-	const struct kc_describe_transactions_resp *dr =
-		kr_take(t, KC_API_DESCRIBE_TRANSACTIONS, 0);
-	TL_EQ(dr->transaction_states.count, 2);
 	const struct kc_describe_transactions_resp_transaction_state *ds =
-		dr->transaction_states.items;
+		describe_ids(ids, 2);
 	TL_EQ(ds[0].error_code, KC_ERR_NOT_COORDINATOR);
 	TL_EQ(ds[1].error_code, 0);
 }

@@ -722,32 +722,37 @@ static void test_repl_follower(void **state)
 	dp_msg_free(got[0]);
 }
 
+/* The one answer expected next: its error and, on success, the log end
+ * it says. */
+static void expect_answer(int16_t err, int64_t end)
+{
+	struct dp_msg *got[1];
+	TL_EQ(wait_completions(got, 1), 1);
+	TL_EQ(got[0]->res.error, err);
+	if (!err)
+		TL_EQ(got[0]->res.log_end_offset, end);
+	dp_msg_free(got[0]);
+}
+
 /* A follower whose leader's log starts (100) past its end (3) starts
  * over at the first batch fetched from there (98: the start is inside
  * it), keeps the leader's start, and follows it as it moves. */
 static void test_repl_follower_starts_over(void **state)
 {
 	(void)state;
-	struct dp_msg *got[2];
+	struct dp_msg *got[1];
 	const int32_t all[] = { 2, 1, 3 };
 	TL_OK(put_state(2, 4, 1, all, 3));
 	uint8_t b[600];
 	long l1 = leader_batch(b, 0, 3, 1);
 	replica_append(4, 0, b, (size_t)l1, 3);
-	TL_EQ(wait_completions(got, 1), 1);
-	TL_EQ(got[0]->res.log_end_offset, 3);
-	dp_msg_free(got[0]);
+	expect_answer(0, 3);
 	/* without start_over, a fetch offset past the end is refused */
 	long l2 = leader_batch(b, 98, 4, 2);
 	replica_append_from(4, 100, b, (size_t)l2, 101, 100, 0);
-	TL_EQ(wait_completions(got, 1), 1);
-	TL_EQ(got[0]->res.error, SN_ERR_OFFSET_OUT_OF_RANGE);
-	dp_msg_free(got[0]);
+	expect_answer(SN_ERR_OFFSET_OUT_OF_RANGE, 0);
 	replica_append_from(4, 100, b, (size_t)l2, 101, 100, 1);
-	TL_EQ(wait_completions(got, 1), 1);
-	TL_EQ(got[0]->res.error, 0);
-	TL_EQ(got[0]->res.log_end_offset, 101);
-	dp_msg_free(got[0]);
+	expect_answer(0, 101);
 	TL_EQ(slog_start_offset(fx.part.log), 100);
 	TL_EQ(slog_end_offset(fx.part.log), 101);
 	TL_TRUE(slog_durable_offset(fx.part.log) >= 101);
@@ -755,10 +760,7 @@ static void test_repl_follower_starts_over(void **state)
 	/* the leader's start moves on (DeleteRecords there): so does ours */
 	long l3 = leader_batch(b, 101, 4, 3);
 	replica_append_from(4, 101, b, (size_t)l3, 104, 102, 0);
-	TL_EQ(wait_completions(got, 1), 1);
-	TL_EQ(got[0]->res.error, 0);
-	TL_EQ(got[0]->res.log_end_offset, 104);
-	dp_msg_free(got[0]);
+	expect_answer(0, 104);
 	TL_EQ(slog_start_offset(fx.part.log), 102);
 	/* the state a new leader's truncation asks for: epoch 4 latest */
 	struct dp_msg *m = request(DP_REPLICA_STATE, 0);
