@@ -700,8 +700,11 @@ static void on_append(struct dp_fetcher *f, struct ft_entry *e,
 			st_add(&ft_st.appends, 1);
 			st_add(&ft_st.records_bytes, m->req_len);
 		}
+		/* progress ends a run of OFFSET_OUT_OF_RANGE (a start over
+		 * that did not reach the leader's start is none) */
+		if (!e->start_over || r->log_end_offset >= e->fetch_offset)
+			e->oor = 0;
 		e->fetch_offset = r->log_end_offset;
-		e->oor = 0;
 		e->start_over = 0;
 		return;
 	case SN_ERR_OFFSET_OUT_OF_RANGE:
@@ -1097,13 +1100,24 @@ static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
 			 * start, and the log starts over at the first batch
 			 * fetched (which may begin below that start) */
 			st_add(&ft_st.starts_over, 1);
-			dp_log("follower: %s-%d starts over at the leader's log "
-			       "start %lld (it has nothing from %lld)",
-			       entry_topic(f, e), e->partition,
-			       (long long)o->log_start_offset,
-			       (long long)e->fetch_offset);
+			if (!e->oor)
+				dp_log("follower: %s-%d starts over at the "
+				       "leader's log start %lld (it has nothing "
+				       "from %lld)", entry_topic(f, e),
+				       e->partition,
+				       (long long)o->log_start_offset,
+				       (long long)e->fetch_offset);
+			/* again without progress (a first batch that
+			 * begins below our own start): backing off, as
+			 * out_of_range does */
+			uint32_t ms = e->oor ? FT_RETRY_MS << (e->oor < 6 ?
+							       e->oor : 6) : 0;
+			e->oor++;
 			e->fetch_offset = o->log_start_offset;
 			e->start_over = 1;
+			e->wait_until_ns = later(now, ms < FT_OOR_WAIT_MAX_MS ?
+							      ms :
+							      FT_OOR_WAIT_MAX_MS);
 		} else if (o->error == SN_ERR_OFFSET_OUT_OF_RANGE)
 			out_of_range(f, e);
 		else if (view_error(o->error))
