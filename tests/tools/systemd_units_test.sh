@@ -8,7 +8,7 @@
 #   - each runs as User=sluice with the hardening options docs/config.md
 #     promises, and no capability unless the DPDK drop-in adds it;
 #   - systemd-analyze security --offline rates them no worse than today
-#     plus 0.1 (systemd 252: sluiced 1.5, sluice-control 0.7, with the
+#     plus 0.1 (systemd 252: sluiced 1.5, sluice-control 1.4, with the
 #     DPDK drop-in 2.9), so dropping any one option shows;
 #   - systemd-sysusers accepts sluice.sysusers (dry run in a scratch root).
 # Usage: systemd_units_test.sh SRCDIR SLUICED SLUICE_CONTROL
@@ -64,7 +64,7 @@ grep -qx 'CapabilityBoundingSet=CAP_IPC_LOCK CAP_NET_RAW CAP_NET_ADMIN CAP_BPF' 
 
 # exposure: "→ Overall exposure level for X: 1.5 OK"
 if systemd-analyze security --help 2>&1 | grep -q -- --offline; then
-	for pair in sluiced.service:1.6 sluice-control.service:0.8 \
+	for pair in sluiced.service:1.6 sluice-control.service:1.5 \
 		sluiced-dpdk.service:3.0; do
 		u=${pair%%:*}
 		max=${pair##*:}
