@@ -27,6 +27,7 @@
 #include "control/cmsg.h"
 #include "control/crpc.h"
 #include "control/kadmin.h"
+#include "control/kelect.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "control/quorum.h"
@@ -453,10 +454,85 @@ static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
 	return 0;
 }
 
+/* ---- controller: ElectLeaders (kelect.h) ---- */
+
+struct elect_ctx {
+	struct sl_cluster *cl;
+	struct sl_ci_batch *out;
+};
+
+static int16_t elect_one(void *ctx, const char *topic, size_t len,
+			 int32_t partition, int8_t type, char *msg,
+			 size_t msglen)
+{
+	struct elect_ctx *e = ctx;
+	const struct sl_ci_topic *t = sl_ci_topic_find(e->cl->img, topic, len);
+	if (!t || partition < 0 || partition >= t->partitions) {
+		snprintf(msg, msglen, "no such topic or partition");
+		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	/* each election against the committed image: one record per
+	 * partition, and partitions do not depend on each other */
+	int rc = type == SL_KELECT_UNCLEAN ?
+			 sl_ci_elect_unclean(e->cl->img, t->id, partition,
+					     e->out, msg, msglen) :
+			 sl_ci_elect_preferred(e->cl->img, t->id, partition,
+					       e->out, msg, msglen);
+	return (int16_t)rc;
+}
+
+static bool elect_topic(void *ctx, uint32_t i, const char **name,
+			size_t *len, int32_t *partitions)
+{
+	struct elect_ctx *e = ctx;
+	const struct sl_meta *m = &e->cl->img->meta;
+	if (i >= m->count)
+		return false;
+	*name = m->topics[i].name;
+	*len = m->topics[i].name_len;
+	*partitions = e->cl->img->topics[i].partitions;
+	return true;
+}
+
+/* An ElectLeaders job: the answer made now, its records proposed (the
+ * answer goes once they are committed), none: answered at once. */
+static void elect_job(struct sl_cluster *cl, const struct job *j)
+{
+	struct sl_ci_batch out = batch(cl);
+	struct elect_ctx e = {cl, &out};
+	struct sl_kelect_ops ops = {elect_one, elect_topic, &e};
+	long n = sl_kelect_handle(j->req, j->len, &ops, cl->job_resp,
+				  RESP_MAX);
+	if (n <= 0) {
+		job_answer(cl, 0, NULL, 0); /* undecodable: close the client */
+		return;
+	}
+	cl->job_resp_len = (size_t)n;
+	if (!out.count) {
+		job_answer(cl, 0, cl->job_resp, cl->job_resp_len);
+		return;
+	}
+	sl_log("ElectLeaders: %u partition change(s) proposed",
+	       (unsigned)out.count);
+	int rc = sl_quorum_propose(cl->q, out.buf, out.len, job_committed, cl);
+	if (rc) {
+		sl_log("a leader election cannot be proposed: %s",
+		       sl_quorum_strerror(rc));
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	cl->job_running = true;
+}
+
 /* Run the job at the head on a copy of the topics; propose its changes. */
 static void job_start(struct sl_cluster *cl)
 {
 	struct job *j = &cl->queue[cl->q_head];
+	if (!j->native && j->len >= 2 &&
+	    sl_kelect_serves((int16_t)rb_be16(j->req))) {
+		elect_job(cl, j);
+		return;
+	}
 	memcpy(cl->scratch, &cl->img->meta, sizeof(*cl->scratch));
 	cl->scratch->disk = NULL;
 	cl->scratch->lock_fd = -1;
@@ -925,7 +1001,7 @@ static void forward(struct sl_cluster *cl, int native, uint64_t token,
 
 bool sl_cluster_takes_kafka(int16_t api_key)
 {
-	return sl_kquorum_serves(api_key) ||
+	return sl_kquorum_serves(api_key) || sl_kelect_serves(api_key) ||
 	       api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_CREATE_PARTITIONS ||

@@ -2170,6 +2170,32 @@ int sl_ci_elect_preferred(const struct sl_ci_image *img, uint32_t topic_id,
 	return bw_end(&w);
 }
 
+int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
+			int32_t partition, struct sl_ci_batch *out,
+			char *msg, size_t msglen)
+{
+	const struct sl_ci_partition *o;
+	int rc = find_partition(img, topic_id, partition, &o, msg, msglen);
+	if (rc)
+		return rc;
+	if (o->leader != -1) {
+		say(msg, msglen, "it has a leader (%d)", (int)o->leader);
+		return SL_CI_ERR_ELECTION_NOT_NEEDED;
+	}
+	struct sl_ci_partition n = *o;
+	elect(img, &n, 1, -1, 0);
+	if (n.leader == -1) {
+		say(msg, msglen, "none of its replicas is live");
+		return SL_CI_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+	}
+	struct bw w;
+	bw_begin(&w, out);
+	if (next_epochs(o, &n))
+		return refuse_overflow(&w, msg, msglen);
+	w_partition_change(&w, topic_id, partition, &n);
+	return bw_end(&w);
+}
+
 /* ---- snapshot ---- */
 
 size_t sl_ci_snapshot_bytes(const struct sl_ci_image *img)

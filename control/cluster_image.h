@@ -401,6 +401,19 @@ int sl_ci_elect_preferred(const struct sl_ci_image *img, uint32_t topic_id,
 			  int32_t partition, struct sl_ci_batch *out,
 			  char *msg, size_t msglen);
 
+/*
+ * Unclean leader election (ElectLeaders type 1) of a partition without a
+ * leader: the first replica in sync and live, else the first live one with
+ * an in-sync set of itself (what it lacks of the last leader's log is
+ * lost: the operator asked for it), as a PARTITION_CHANGE.  Errors:
+ * UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION, ELECTION_NOT_NEEDED (it
+ * has a leader), ELIGIBLE_LEADERS_NOT_AVAILABLE (no replica is live).
+ */
+#define SL_CI_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE 83
+int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
+			int32_t partition, struct sl_ci_batch *out,
+			char *msg, size_t msglen);
+
 /* ---- snapshot ---- */
 
 /* Bytes of sl_ci_snapshot_encode's output for img as it is. */

@@ -31,6 +31,7 @@
 #include "control/txn.h"
 #include "control/ipc.h"
 #include "control/kadmin.h"
+#include "control/kelect.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "proto/ipc.h"
@@ -678,6 +679,34 @@ void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error)
 		l->broken = rc;
 }
 
+/* ElectLeaders on a single broker: it leads every partition it has. */
+static int16_t single_elect(void *ctx, const char *topic, size_t len,
+			    int32_t partition, int8_t type, char *msg,
+			    size_t msglen)
+{
+	const struct sl_meta *m = ctx;
+	(void)type;
+	const struct sl_topic *t = sl_meta_find(m, topic, len);
+	if (!t || partition < 0 || partition >= t->partitions) {
+		snprintf(msg, msglen, "no such topic or partition");
+		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	snprintf(msg, msglen, "this broker, its only replica, leads it");
+	return 84; /* ELECTION_NOT_NEEDED */
+}
+
+static bool single_topic(void *ctx, uint32_t i, const char **name,
+			 size_t *len, int32_t *partitions)
+{
+	const struct sl_meta *m = ctx;
+	if (i >= m->count)
+		return false;
+	*name = m->topics[i].name;
+	*len = m->topics[i].name_len;
+	*partitions = m->topics[i].partitions;
+	return true;
+}
+
 /* A KAFKA request: req is the client's Kafka request (rlen bytes). */
 static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		     const uint8_t *req, size_t rlen, int64_t now_ms)
@@ -697,6 +726,20 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 				  sl_wall_ms(), &v);
 		long n = sl_kquorum_handle(&v, req, rlen, l->kbuf,
 					   sizeof(l->kbuf) - SN_HEADER_BYTES);
+		if (n < 0)
+			send_kafka_reply(l, h->corr, NULL, 0,
+					 SN_ERR_INVALID_REQUEST, now_ms);
+		else
+			send_kafka_reply(l, h->corr, l->kbuf, (size_t)n, 0,
+					 now_ms);
+		return;
+	}
+	if (sl_kelect_serves(key)) {
+		/* a single broker (a cluster's went to sl_cluster_kafka) */
+		struct sl_kelect_ops ops = {single_elect, single_topic,
+					    (void *)l->meta};
+		long n = sl_kelect_handle(req, rlen, &ops, l->kbuf,
+					  sizeof(l->kbuf) - SN_HEADER_BYTES);
 		if (n < 0)
 			send_kafka_reply(l, h->corr, NULL, 0,
 					 SN_ERR_INVALID_REQUEST, now_ms);

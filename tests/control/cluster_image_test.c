@@ -828,6 +828,45 @@ static void test_elect_preferred(void **state)
 				     sizeof(g_msg)));
 }
 
+/* ElectLeaders type 1: only a partition without a leader, which gets a
+ * live replica even out of sync (its in-sync set then itself alone). */
+static void test_elect_unclean(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 3; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create(img, "t", 1, 3, 0)->id;
+	TL_EQ(part(img, tid, 0)->leader, 1);
+	DECIDE(img, SL_CI_ERR_ELECTION_NOT_NEEDED,
+	       sl_ci_elect_unclean(img, tid, 0, &g_b, g_msg, sizeof(g_msg)));
+	DECIDE(img, SL_CI_ERR_UNKNOWN_TOPIC_ID,
+	       sl_ci_elect_unclean(img, 42, 0, &g_b, g_msg, sizeof(g_msg)));
+	static const int32_t one[] = { 1 };
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 0, one, 1, &g_b,
+				       g_msg, sizeof(g_msg)));
+	/* the only in-sync replica fenced, the topic clean: no leader */
+	DECIDE(img, 0, sl_ci_fence_broker(img, 1, &g_b, g_msg,
+					  sizeof(g_msg)));
+	const struct sl_ci_partition *x = part(img, tid, 0);
+	TL_EQ(x->leader, -1);
+	int32_t le = x->leader_epoch, pe = x->partition_epoch;
+	DECIDE(img, 0, sl_ci_elect_unclean(img, tid, 0, &g_b, g_msg,
+					   sizeof(g_msg)));
+	x = part(img, tid, 0);
+	TL_EQ(x->leader, 2);
+	expect_isr(x, 1, 2);
+	TL_TRUE(x->leader_epoch > le && x->partition_epoch > pe);
+	/* nothing live: none to elect */
+	DECIDE(img, 0, sl_ci_fence_broker(img, 2, &g_b, g_msg,
+					  sizeof(g_msg)));
+	DECIDE(img, 0, sl_ci_fence_broker(img, 3, &g_b, g_msg,
+					  sizeof(g_msg)));
+	TL_EQ(part(img, tid, 0)->leader, -1);
+	DECIDE(img, SL_CI_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE,
+	       sl_ci_elect_unclean(img, tid, 0, &g_b, g_msg, sizeof(g_msg)));
+}
+
 static void test_delete_and_partitions(void **state)
 {
 	(void)state;
@@ -1472,6 +1511,7 @@ int main(void)
 		cmocka_unit_test(test_unclean),
 		cmocka_unit_test(test_alter_isr),
 		cmocka_unit_test(test_elect_preferred),
+		cmocka_unit_test(test_elect_unclean),
 		cmocka_unit_test(test_delete_and_partitions),
 		cmocka_unit_test(test_records_by_hand),
 		cmocka_unit_test(test_rollback_journal),

@@ -440,6 +440,40 @@ static int t_describe_quorum(void)
 	return 0;
 }
 
+/* ElectLeaders v0-2 on a single broker: it leads every partition it has,
+ * so every election is ELECTION_NOT_NEEDED (84) with a message, an unknown
+ * partition UNKNOWN_TOPIC_OR_PARTITION; all partitions (null): nothing to
+ * report; an unknown election type: INVALID_REQUEST (v1+). */
+static int t_elect_leaders(void)
+{
+	union kc_response u;
+	const struct kc_elect_leaders_resp *r = (const void *)&u;
+	int32_t parts[] = { 0, 9 };
+	struct kc_elect_leaders_req_topic_partitions t = {
+		{ "mt", 2 }, { parts, 2 } };
+	for (int16_t v = 0; v <= 2; v++) {
+		struct kc_elect_leaders_req q = { 0, { &t, 1 }, 30000 };
+		CHECK(!kw_call(fd, KC_API_ELECT_LEADERS, v, &q, &u));
+		CHECK(r->error_code == 0 && r->replica_election_results.count == 1);
+		const struct kc_elect_leaders_resp_replica_election_result *rt =
+			r->replica_election_results.items;
+		CHECK(str_is(rt->topic, "mt") && rt->partition_result.count == 2);
+		const struct kc_elect_leaders_resp_partition_result *p =
+			rt->partition_result.items;
+		CHECK(p[0].partition_id == 0 && p[0].error_code == 84 &&
+		      p[0].error_message.len > 0);
+		CHECK(p[1].partition_id == 9 && p[1].error_code == 3);
+		q.topic_partitions = (struct kc_array){ NULL, -1 };
+		q.election_type = 1;
+		CHECK(!kw_call(fd, KC_API_ELECT_LEADERS, v, &q, &u));
+		CHECK(r->error_code == 0 && r->replica_election_results.count == 0);
+	}
+	struct kc_elect_leaders_req bad = { 7, { &t, 1 }, 30000 };
+	CHECK(!kw_call(fd, KC_API_ELECT_LEADERS, 1, &bad, &u));
+	CHECK(r->error_code == 42 && r->replica_election_results.count == 0);
+	return 0;
+}
+
 static int init_pid(int16_t v, struct kc_str txn, int64_t pid, int16_t epoch,
 		    struct kc_init_producer_id_resp *out)
 {
@@ -726,6 +760,7 @@ int main(void)
 		{ "offset_for_leader_epoch", t_offset_for_leader_epoch },
 		{ "describe_cluster", t_describe_cluster },
 		{ "describe_quorum", t_describe_quorum },
+		{ "elect_leaders", t_elect_leaders },
 		{ "init_producer_id", t_init_producer_id },
 		{ "list_max_timestamp", t_list_max_timestamp },
 		{ "describe_log_dirs", t_describe_log_dirs },

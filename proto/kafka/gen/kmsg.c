@@ -1184,6 +1184,38 @@ static const struct kc_field f_delete_groups_resp[] = {
 };
 static const struct kc_schema s_delete_groups_resp = SCHEMA(kc_delete_groups_resp, f_delete_groups_resp, false);
 
+/* ---- ElectLeaders (key 43) ---- */
+
+static const struct kc_field f_elect_leaders_req_topic_partitions[] = {
+	{"Topic", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_req_topic_partitions, topic), 0, 0, NULL, NULL},
+	{"PartitionId", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_req_topic_partitions, partition_id), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_elect_leaders_req_topic_partitions = SCHEMA(kc_elect_leaders_req_topic_partitions, f_elect_leaders_req_topic_partitions, false);
+static const struct kc_field f_elect_leaders_req[] = {
+	{"ElectionType", KC_INT8, 1, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_req, election_type), 0, 0, NULL, NULL},
+	{"TopicPartitions", KC_ARRAY, 0, ANY, 0, NEVER, 0, OFF(kc_elect_leaders_req, topic_partitions), 0, 0, NULL, &s_elect_leaders_req_topic_partitions},
+	{"TimeoutMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_req, timeout_ms), 0, 60000, NULL, NULL},
+};
+static const struct kc_schema s_elect_leaders_req = SCHEMA(kc_elect_leaders_req, f_elect_leaders_req, false);
+
+static const struct kc_field f_elect_leaders_resp_partition_result[] = {
+	{"PartitionId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp_partition_result, partition_id), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp_partition_result, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_elect_leaders_resp_partition_result, error_message), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_elect_leaders_resp_partition_result = SCHEMA(kc_elect_leaders_resp_partition_result, f_elect_leaders_resp_partition_result, false);
+static const struct kc_field f_elect_leaders_resp_replica_election_result[] = {
+	{"Topic", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp_replica_election_result, topic), 0, 0, NULL, NULL},
+	{"PartitionResult", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp_replica_election_result, partition_result), 0, 0, NULL, &s_elect_leaders_resp_partition_result},
+};
+static const struct kc_schema s_elect_leaders_resp_replica_election_result = SCHEMA(kc_elect_leaders_resp_replica_election_result, f_elect_leaders_resp_replica_election_result, false);
+static const struct kc_field f_elect_leaders_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 1, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp, error_code), 0, 0, NULL, NULL},
+	{"ReplicaElectionResults", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_elect_leaders_resp, replica_election_results), 0, 0, NULL, &s_elect_leaders_resp_replica_election_result},
+};
+static const struct kc_schema s_elect_leaders_resp = SCHEMA(kc_elect_leaders_resp, f_elect_leaders_resp, false);
+
 /* ---- IncrementalAlterConfigs (key 44) ---- */
 
 static const struct kc_field f_incremental_alter_configs_req_alterable_config[] = {
@@ -1584,6 +1616,8 @@ _Static_assert(sizeof(struct kc_create_partitions_req) <= KC_BODY_MAX, "kc_creat
 _Static_assert(sizeof(struct kc_create_partitions_resp) <= KC_BODY_MAX, "kc_create_partitions_resp");
 _Static_assert(sizeof(struct kc_delete_groups_req) <= KC_BODY_MAX, "kc_delete_groups_req");
 _Static_assert(sizeof(struct kc_delete_groups_resp) <= KC_BODY_MAX, "kc_delete_groups_resp");
+_Static_assert(sizeof(struct kc_elect_leaders_req) <= KC_BODY_MAX, "kc_elect_leaders_req");
+_Static_assert(sizeof(struct kc_elect_leaders_resp) <= KC_BODY_MAX, "kc_elect_leaders_resp");
 _Static_assert(sizeof(struct kc_incremental_alter_configs_req) <= KC_BODY_MAX, "kc_incremental_alter_configs_req");
 _Static_assert(sizeof(struct kc_incremental_alter_configs_resp) <= KC_BODY_MAX, "kc_incremental_alter_configs_resp");
 _Static_assert(sizeof(struct kc_offset_delete_req) <= KC_BODY_MAX, "kc_offset_delete_req");
@@ -1637,6 +1671,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_SASL_AUTHENTICATE, "SaslAuthenticate", 0, -1, 0, 2, 2, &s_sasl_authenticate_req, &s_sasl_authenticate_resp},
 	{KC_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 0, 3, 2, &s_create_partitions_req, &s_create_partitions_resp},
 	{KC_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 0, 2, 2, &s_delete_groups_req, &s_delete_groups_resp},
+	{KC_API_ELECT_LEADERS, "ElectLeaders", 0, 2, 0, 2, 2, &s_elect_leaders_req, &s_elect_leaders_resp},
 	{KC_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 0, 1, 1, &s_incremental_alter_configs_req, &s_incremental_alter_configs_resp},
 	{KC_API_OFFSET_DELETE, "OffsetDelete", 0, 0, 0, 0, NEVER, &s_offset_delete_req, &s_offset_delete_resp},
 	{KC_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, 2, 0, &s_describe_quorum_req, &s_describe_quorum_resp},

@@ -52,6 +52,7 @@ enum kc_api_key {
 	KC_API_SASL_AUTHENTICATE = 36,
 	KC_API_CREATE_PARTITIONS = 37,
 	KC_API_DELETE_GROUPS = 42,
+	KC_API_ELECT_LEADERS = 43,
 	KC_API_INCREMENTAL_ALTER_CONFIGS = 44,
 	KC_API_OFFSET_DELETE = 47,
 	KC_API_DESCRIBE_QUORUM = 55,
@@ -1195,6 +1196,38 @@ struct kc_deletable_group_result {
 struct kc_delete_groups_resp {
 	int32_t throttle_time_ms;
 	struct kc_array results; /* of struct kc_deletable_group_result */
+};
+
+/* ---- ElectLeaders (key 43): Kafka v0-2, flexible v2+; served v0-2 ---- */
+
+/* ElectLeadersRequest.TopicPartitions[] */
+struct kc_elect_leaders_req_topic_partitions {
+	struct kc_str topic;
+	struct kc_array partition_id; /* of int32_t */
+};
+/* ElectLeadersRequest */
+struct kc_elect_leaders_req {
+	int8_t election_type; /* v1+ */
+	struct kc_array topic_partitions; /* of struct kc_elect_leaders_req_topic_partitions, nullable */
+	int32_t timeout_ms; /* default 60000 */
+};
+
+/* ElectLeadersResponse.ReplicaElectionResults[].PartitionResult[] */
+struct kc_elect_leaders_resp_partition_result {
+	int32_t partition_id;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
+};
+/* ElectLeadersResponse.ReplicaElectionResults[] */
+struct kc_elect_leaders_resp_replica_election_result {
+	struct kc_str topic;
+	struct kc_array partition_result; /* of struct kc_elect_leaders_resp_partition_result */
+};
+/* ElectLeadersResponse */
+struct kc_elect_leaders_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code; /* v1+ */
+	struct kc_array replica_election_results; /* of struct kc_elect_leaders_resp_replica_election_result */
 };
 
 /* ---- IncrementalAlterConfigs (key 44): Kafka v0-1, flexible v1+; served v0-1 ---- */
