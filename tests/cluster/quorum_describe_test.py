@@ -268,7 +268,15 @@ try:
             sorted(b["id"] for b in j["brokers"]) != [1, 2, 3] or \
             any(b["fenced"] for b in j["brokers"]):
         fail("cluster status --json: %s" % js)
-    print("ok: cluster status says healthy (exit 0), text and JSON")
+    # every partition with its leader's high watermark (0: nothing written)
+    every = j.get("every_partition", [])
+    if sorted((p["topic"], p["partition"]) for p in every) != [("orders", i) for i in range(3)] \
+            or any(p["high_watermark"] != 0 or p["leader"] not in (1, 2, 3) for p in every):
+        fail("cluster status --json every_partition: %s" % every)
+    if "orders-0  leader" not in out or "high watermark 0" not in out:
+        fail("cluster status does not list every partition with its high watermark")
+    print("ok: cluster status says healthy (exit 0), text and JSON, every partition's "
+          "leader, in-sync replicas and high watermark")
 
     # 3. a broker that is not the controller dies
     victim = next(nd for nd in nodes if nd.n != leader)

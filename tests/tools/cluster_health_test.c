@@ -51,6 +51,7 @@ static void healthy(struct ch_cluster *c)
 		memset(p, 0, sizeof(*p));
 		p->index = k;
 		p->leader = k + 1;
+		p->high_watermark = 100 * (k + 1);
 		p->n_replicas = p->n_isr = 3;
 		for (int i = 0; i < 3; i++)
 			p->replicas[i] = p->isr[i] = (k + i) % 3 + 1;
@@ -140,6 +141,12 @@ static void test_healthy(void **state)
 	has("127.0.0.1:9192");
 	has("voter, active controller");
 	has("all 3 partitions of 1 topic led, every replica in sync");
+	/* every partition, with its leader's high watermark */
+	has("every partition (high watermark: its leader's answer)\n"
+	    "  orders-0  leader 1  replicas [1,2,3]  isr [1,2,3]  "
+	    "high watermark 100\n"
+	    "  orders-1  leader 2  replicas [2,3,1]  isr [2,3,1]  "
+	    "high watermark 200\n");
 	lacks("UNHEALTHY");
 	run(&h, 1);
 	json_shape();
@@ -154,7 +161,11 @@ static void test_healthy(void **state)
 	    "1700000009950,\"last_caught_up_ms\":1700000009000,"
 	    "\"replied_ms_ago\":50,\"behind\":false}");
 	has("\"topics\":1,\"partitions\":3,\"leaderless\":[],"
-	    "\"under_replicated\":[]}");
+	    "\"under_replicated\":[],\"every_partition\":[{\"topic\":"
+	    "\"orders\",\"partition\":0,\"leader\":1,\"replicas\":[1,2,3],"
+	    "\"isr\":[1,2,3],\"high_watermark\":100},");
+	has("\"partition\":2,\"leader\":3,\"replicas\":[3,1,2],"
+	    "\"isr\":[3,1,2],\"high_watermark\":300}]}");
 }
 
 static void test_fenced(void **state)
@@ -180,7 +191,7 @@ static void test_fenced(void **state)
 	TL_EQ(h.leaderless, 0);
 	has("FENCED");
 	has("orders-1  leader 3  replicas [2,3,1]  isr [3,1]  "
-	    "UNDER-REPLICATED (out of sync: 2)\n");
+	    "high watermark 200  UNDER-REPLICATED (out of sync: 2)\n");
 	has("UNHEALTHY: 3 brokers, 1 topic, 3 partitions; broker 2 fenced; "
 	    "3 under-replicated; quorum led by 1 (epoch 3)\n");
 	run(&h, 1);
@@ -188,7 +199,8 @@ static void test_fenced(void **state)
 	has("\"healthy\":false,\"exit_code\":1");
 	has("{\"id\":2,\"host\":\"127.0.0.1\",\"port\":9192,\"fenced\":true");
 	has("\"under_replicated\":[{\"topic\":\"orders\",\"partition\":0,"
-	    "\"leader\":1,\"replicas\":[1,2,3],\"isr\":[1,3]},");
+	    "\"leader\":1,\"replicas\":[1,2,3],\"isr\":[1,3],"
+	    "\"high_watermark\":100},");
 }
 
 static void test_leaderless(void **state)
@@ -197,17 +209,19 @@ static void test_leaderless(void **state)
 	struct ch_health h;
 	healthy(&g_c);
 	g_parts[2].leader = -1;
+	g_parts[2].high_watermark = -1; /* no leader to ask */
 	run(&h, 0);
 	TL_TRUE(!h.healthy);
 	TL_EQ(h.leaderless, 1);
 	TL_EQ(h.under_replicated, 0);
 	has("orders-2  leader none  replicas [3,1,2]  isr [3,1,2]  "
-	    "LEADERLESS\n");
+	    "high watermark unknown  LEADERLESS\n");
 	has("; 1 partition without a leader;");
 	run(&h, 1);
 	json_shape();
 	has("\"leaderless\":[{\"topic\":\"orders\",\"partition\":2,"
-	    "\"leader\":-1,\"replicas\":[3,1,2],\"isr\":[3,1,2]}]");
+	    "\"leader\":-1,\"replicas\":[3,1,2],\"isr\":[3,1,2],"
+	    "\"high_watermark\":-1}]");
 }
 
 static void test_unregistered(void **state)

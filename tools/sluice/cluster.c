@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,7 @@ static int ask_metadata(struct kcall *k, struct ch_cluster *c)
 		for (int32_t j = 0; j < np; j++) {
 			struct ch_partition *cp =
 				&ct->partitions[ct->n_partitions++];
+			cp->high_watermark = -1;
 			cp->index = p[j].partition_index;
 			cp->leader = p[j].leader_id;
 			cp->n_replicas = ids_copy(cp->replicas,
@@ -186,6 +188,62 @@ static int ask_quorum(struct kcall *k, struct ch_cluster *c)
 	return 0;
 }
 
+/* The high watermarks of the partitions broker b leads, from b itself
+ * (ListOffsets latest, read_uncommitted: its high watermark), one topic
+ * per request.  Partitions whose leader does not answer keep -1. */
+static void ask_leader_hws(const struct ch_broker *b, struct ch_cluster *c)
+{
+	char addr[CH_HOST_MAX + 16];
+	snprintf(addr, sizeof(addr), "%s:%" PRId32, b->host, b->port);
+	struct kcall k;
+	if (kcall_connect(&k, addr, TIMEOUT_MS))
+		return;
+	int16_t v = kcall_version(&k, KC_API_LIST_OFFSETS, 1, 7);
+	for (unsigned t = 0; v >= 0 && t < c->n_topics; t++) {
+		struct ch_topic *ct = &c->topics[t];
+		struct kc_list_offsets_req_partition *qp =
+			calloc(ct->n_partitions + 1, sizeof(*qp));
+		if (!qp)
+			break;
+		int32_t n = 0;
+		for (unsigned i = 0; i < ct->n_partitions; i++)
+			if (ct->partitions[i].leader == b->id)
+				qp[n++] = (struct kc_list_offsets_req_partition){
+					.partition_index =
+						ct->partitions[i].index,
+					.current_leader_epoch = -1,
+					.timestamp = -1, /* latest */
+					.max_num_offsets = 1,
+				};
+		struct kc_list_offsets_req_topic qt = {
+			{ct->name, (int32_t)strlen(ct->name)}, {qp, n}};
+		struct kc_list_offsets_req q = {-1, 0, {&qt, 1}, 10000};
+		union kc_response u;
+		int rc = n ? kcall_call(&k, KC_API_LIST_OFFSETS, v, &q,
+					sizeof(q), &u) : -ENOENT;
+		free(qp);
+		if (rc == -ENOENT)
+			continue;
+		if (rc)
+			break;
+		const struct kc_list_offsets_resp *r = &u.list_offsets;
+		const struct kc_list_offsets_resp_topic *rt = r->topics.items;
+		for (int32_t i = 0; i < r->topics.count; i++) {
+			const struct kc_list_offsets_resp_partition *rp =
+				rt[i].partitions.items;
+			for (int32_t j = 0; j < rt[i].partitions.count; j++)
+				for (unsigned x = 0; x < ct->n_partitions; x++)
+					if (ct->partitions[x].index ==
+						    rp[j].partition_index &&
+					    !rp[j].error_code)
+						ct->partitions[x]
+							.high_watermark =
+							rp[j].offset;
+		}
+	}
+	kcall_close(&k);
+}
+
 /* Everything from one broker: 0, or -errno. */
 static int ask(const char *addr, struct ch_cluster *c)
 {
@@ -200,9 +258,14 @@ static int ask(const char *addr, struct ch_cluster *c)
 	if (!rc)
 		rc = ask_quorum(&k, c);
 	kcall_close(&k);
-	if (rc)
+	if (rc) {
 		free_topics(c);
-	return rc;
+		return rc;
+	}
+	for (unsigned i = 0; i < c->n_brokers; i++)
+		if (!c->brokers[i].fenced)
+			ask_leader_hws(&c->brokers[i], c);
+	return 0;
 }
 
 static const char *why(int rc)

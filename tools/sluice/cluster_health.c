@@ -172,6 +172,10 @@ static void print_partition(FILE *f, const char *topic,
 	print_ids(f, p->replicas, p->n_replicas);
 	fprintf(f, "  isr ");
 	print_ids(f, p->isr, p->n_isr);
+	if (p->high_watermark >= 0)
+		fprintf(f, "  high watermark %" PRId64, p->high_watermark);
+	else
+		fprintf(f, "  high watermark unknown");
 	if (leaderless(p))
 		fprintf(f, "  LEADERLESS");
 	if (under_replicated(p)) {
@@ -302,6 +306,13 @@ void ch_print_text(FILE *f, const struct ch_cluster *c,
 			if (leaderless(p) || under_replicated(p))
 				print_partition(f, c->topics[t].name, p);
 		}
+	if (h->partitions)
+		fprintf(f, "every partition (high watermark: its leader's "
+			   "answer)\n");
+	for (unsigned t = 0; t < c->n_topics; t++)
+		for (unsigned k = 0; k < c->topics[t].n_partitions; k++)
+			print_partition(f, c->topics[t].name,
+					&c->topics[t].partitions[k]);
 	print_summary(f, c, h);
 }
 
@@ -329,6 +340,12 @@ static void json_ids(FILE *f, const int32_t *ids, unsigned n)
 	fputc(']', f);
 }
 
+static bool any_partition(const struct ch_partition *p)
+{
+	(void)p;
+	return true;
+}
+
 /* The partitions for which pick() is true, as a JSON array. */
 static void json_partitions(FILE *f, const struct ch_cluster *c,
 			    bool (*pick)(const struct ch_partition *))
@@ -349,7 +366,8 @@ static void json_partitions(FILE *f, const struct ch_cluster *c,
 			json_ids(f, p->replicas, p->n_replicas);
 			fprintf(f, ",\"isr\":");
 			json_ids(f, p->isr, p->n_isr);
-			fputc('}', f);
+			fprintf(f, ",\"high_watermark\":%" PRId64 "}",
+				p->high_watermark);
 			first = false;
 		}
 	fputc(']', f);
@@ -411,5 +429,7 @@ void ch_print_json(FILE *f, const struct ch_cluster *c,
 	json_partitions(f, c, leaderless);
 	fprintf(f, ",\"under_replicated\":");
 	json_partitions(f, c, under_replicated);
+	fprintf(f, ",\"every_partition\":");
+	json_partitions(f, c, any_partition);
 	fprintf(f, "}\n");
 }

@@ -62,6 +62,7 @@ struct ch_partition {
 	uint8_t n_replicas, n_isr;
 	int32_t replicas[CH_REPLICAS_MAX];
 	int32_t isr[CH_REPLICAS_MAX];
+	int64_t high_watermark;  /* its leader's answer; -1: unknown */
 };
 
 struct ch_topic {
@@ -95,7 +96,8 @@ void ch_assess(const struct ch_cluster *c, struct ch_health *h);
 /* 0 healthy, 1 not. */
 int ch_exit_code(const struct ch_health *h);
 
-/* c for a person: brokers, quorum, the partitions in trouble, then one
+/* c for a person: brokers, quorum, the partitions in trouble, every
+ * partition (leader, replicas, in-sync replicas, high watermark), then one
  * summary line that names the brokers down and counts the rest. */
 void ch_print_text(FILE *f, const struct ch_cluster *c,
 		   const struct ch_health *h);
