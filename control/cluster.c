@@ -478,6 +478,14 @@ static int16_t elect_one(void *ctx, const char *topic, size_t len,
 					     e->out, msg, msglen) :
 			 sl_ci_elect_preferred(e->cl->img, t->id, partition,
 					       e->out, msg, msglen);
+	if (rc == -ENOBUFS) {
+		/* one metadata entry holds no more changes */
+		snprintf(msg, msglen, "too many partitions elected in one "
+			 "request: ask again for this one");
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	if (rc < 0) /* -EOVERFLOW: msg says which epoch */
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
 	return (int16_t)rc;
 }
 
