@@ -13,6 +13,11 @@
 
 #define ERR_ELECTION_NOT_NEEDED 84
 #define MSG_BYTES 160 /* each partition's message, NUL included */
+/* More partitions than a cluster can have, twice over: a request naming
+ * more is refused (INVALID_REQUEST) before anything is allocated for it
+ * (sluiced forwards no request over 64 KiB to control today, which keeps
+ * below it; this bound does not rely on that) */
+#define NAMED_MAX 65536
 
 bool sl_kelect_serves(int16_t api_key)
 {
@@ -73,6 +78,8 @@ static int named(const struct kc_elect_leaders_req *q,
 	for (int32_t i = 0; i < nt; i++)
 		total += tp[i].partition_id.count > 0 ?
 				 (uint64_t)tp[i].partition_id.count : 0;
+	if (total > NAMED_MAX)
+		return -E2BIG;
 	int rc = out_init(o, total);
 	*res = calloc(nt > 0 ? (size_t)nt : 1, sizeof(**res));
 	if (rc || !*res)
@@ -171,6 +178,11 @@ long sl_kelect_handle(const uint8_t *req, size_t len,
 		brc = all(ops, type, &o, &res, &nres);
 	else
 		brc = named(q, ops, type, &o, &res, &nres);
+	if (brc == -E2BIG) {
+		r->error_code = SN_ERR_INVALID_REQUEST; /* v0: no results */
+		brc = 0;
+		nres = 0;
+	}
 	if (brc == 0) {
 		r->replica_election_results = (struct kc_array){res, nres};
 		struct kc_response_header rh = {h.correlation_id};

@@ -17,8 +17,9 @@
  *     message (UNKNOWN_TOPIC_OR_PARTITION, ELECTION_NOT_NEEDED (84),
  *     PREFERRED_LEADER_NOT_AVAILABLE (80), ELIGIBLE_LEADERS_NOT_AVAILABLE
  *     (83));
- *   - an election type other than 0 and 1: INVALID_REQUEST at the top
- *     level (v1+) with no results; v0 has no type (preferred).
+ *   - an election type other than 0 and 1, or more than 65,536
+ *     partitions named: INVALID_REQUEST at the top level (v1+; v0 has
+ *     none) with no results; v0 has no type (preferred).
  *
  * Pure functions: no I/O.
  */
