@@ -2141,6 +2141,20 @@ int sl_ci_alter_isr(const struct sl_ci_image *img, uint32_t topic_id,
 	return bw_end(&w);
 }
 
+/* An election's outcome n of partition o, with the next epochs, as a
+ * PARTITION_CHANGE: 0, or the error (the batch as it was). */
+static int elected(const struct sl_ci_partition *o, struct sl_ci_partition *n,
+		   uint32_t topic_id, int32_t partition,
+		   struct sl_ci_batch *out, char *msg, size_t msglen)
+{
+	struct bw w;
+	bw_begin(&w, out);
+	if (next_epochs(o, n))
+		return refuse_overflow(&w, msg, msglen);
+	w_partition_change(&w, topic_id, partition, n);
+	return bw_end(&w);
+}
+
 int sl_ci_elect_preferred(const struct sl_ci_image *img, uint32_t topic_id,
 			  int32_t partition, struct sl_ci_batch *out,
 			  char *msg, size_t msglen)
@@ -2162,12 +2176,7 @@ int sl_ci_elect_preferred(const struct sl_ci_image *img, uint32_t topic_id,
 	}
 	struct sl_ci_partition n = *o;
 	n.leader = pref;
-	struct bw w;
-	bw_begin(&w, out);
-	if (next_epochs(o, &n))
-		return refuse_overflow(&w, msg, msglen);
-	w_partition_change(&w, topic_id, partition, &n);
-	return bw_end(&w);
+	return elected(o, &n, topic_id, partition, out, msg, msglen);
 }
 
 int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
@@ -2188,12 +2197,7 @@ int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
 		say(msg, msglen, "none of its replicas is live");
 		return SL_CI_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
 	}
-	struct bw w;
-	bw_begin(&w, out);
-	if (next_epochs(o, &n))
-		return refuse_overflow(&w, msg, msglen);
-	w_partition_change(&w, topic_id, partition, &n);
-	return bw_end(&w);
+	return elected(o, &n, topic_id, partition, out, msg, msglen);
 }
 
 /* ---- snapshot ---- */

@@ -679,6 +679,18 @@ void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error)
 		l->broken = rc;
 }
 
+/* The answer made in l->kbuf (n bytes), or INVALID_REQUEST when n < 0
+ * (the request did not decode). */
+static void send_kbuf_reply(struct sl_link *l, uint32_t corr, long n,
+			    int64_t now_ms)
+{
+	if (n < 0)
+		send_kafka_reply(l, corr, NULL, 0, SN_ERR_INVALID_REQUEST,
+				 now_ms);
+	else
+		send_kafka_reply(l, corr, l->kbuf, (size_t)n, 0, now_ms);
+}
+
 /* ElectLeaders on a single broker: it leads every partition it has. */
 static int16_t single_elect(void *ctx, const char *topic, size_t len,
 			    int32_t partition, int8_t type, char *msg,
@@ -726,12 +738,7 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 				  sl_wall_ms(), &v);
 		long n = sl_kquorum_handle(&v, req, rlen, l->kbuf,
 					   sizeof(l->kbuf) - SN_HEADER_BYTES);
-		if (n < 0)
-			send_kafka_reply(l, h->corr, NULL, 0,
-					 SN_ERR_INVALID_REQUEST, now_ms);
-		else
-			send_kafka_reply(l, h->corr, l->kbuf, (size_t)n, 0,
-					 now_ms);
+		send_kbuf_reply(l, h->corr, n, now_ms);
 		return;
 	}
 	if (sl_kelect_serves(key)) {
@@ -740,12 +747,7 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 					    (void *)l->meta};
 		long n = sl_kelect_handle(req, rlen, &ops, l->kbuf,
 					  sizeof(l->kbuf) - SN_HEADER_BYTES);
-		if (n < 0)
-			send_kafka_reply(l, h->corr, NULL, 0,
-					 SN_ERR_INVALID_REQUEST, now_ms);
-		else
-			send_kafka_reply(l, h->corr, l->kbuf, (size_t)n, 0,
-					 now_ms);
+		send_kbuf_reply(l, h->corr, n, now_ms);
 		return;
 	}
 	if (sl_kadmin_serves(key)) {

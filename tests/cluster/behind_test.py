@@ -32,9 +32,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (clean_up, create, fail, kstr,  # noqa: E402
                          live_group, recv_exact, start_cluster, stop_all,
-                         until)
+                         topic_metadata, until)
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient  # noqa: E402
 
 TOPIC = "behind"
 SLUICE = os.environ["SLUICE"]
@@ -57,18 +56,10 @@ def delete_records(node, offset):
 
 def meta(nodes):
     """(leader, isr) of partition 0 from one live broker, or None."""
-    for nd in nodes:
-        try:
-            md = AdminClient({"bootstrap.servers": nd.bootstrap()}).list_topics(
-                topic=TOPIC, timeout=5)
-        except Exception:
-            continue
-        t = md.topics.get(TOPIC)
-        if t is None or t.error is not None or 0 not in t.partitions:
-            continue
-        p = t.partitions[0]
-        return p.leader, sorted(p.isrs)
-    return None
+    m = topic_metadata(nodes, TOPIC)
+    if m is None or 0 not in m[1]:
+        return None
+    return m[1][0].leader, sorted(m[1][0].isrs)
 
 
 def part_state(node):

@@ -209,6 +209,22 @@ def create(node, topic, partitions, rf):
         return -1
 
 
+def topic_metadata(nodes, topic):
+    """(sorted broker ids, {partition id: PartitionMetadata}) of topic
+    from the first live broker of nodes that knows it, or None."""
+    for nd in nodes:
+        try:
+            md = AdminClient({"bootstrap.servers": nd.bootstrap()}).list_topics(
+                topic=topic, timeout=5)
+        except Exception:
+            continue
+        t = md.topics.get(topic)
+        if t is None or t.error is not None:
+            continue
+        return sorted(md.brokers), dict(t.partitions)
+    return None
+
+
 def until(what, fn, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

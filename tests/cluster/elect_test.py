@@ -24,8 +24,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (clean_up, create, fail, kstr, recv_exact,  # noqa: E402
-                         start_cluster, stop_all, until, uvarint)
-from confluent_kafka.admin import AdminClient  # noqa: E402
+                         start_cluster, stop_all, topic_metadata, until,
+                         uvarint)
 import socket  # noqa: E402
 
 TOPIC = "el"
@@ -34,18 +34,10 @@ NONE, UNKNOWN, INVALID_REQUEST, NOT_NEEDED = 0, 3, 42, 84
 
 def meta(nodes):
     """{partition: (leader, replicas in order, isr)} from a live broker."""
-    for nd in nodes:
-        try:
-            md = AdminClient({"bootstrap.servers": nd.bootstrap()}).list_topics(
-                topic=TOPIC, timeout=5)
-        except Exception:
-            continue
-        t = md.topics.get(TOPIC)
-        if t is None or t.error is not None:
-            continue
-        return {p.id: (p.leader, list(p.replicas), sorted(p.isrs))
-                for p in t.partitions.values()}
-    return None
+    m = topic_metadata(nodes, TOPIC)
+    if m is None:
+        return None
+    return {i: (p.leader, list(p.replicas), sorted(p.isrs)) for i, p in m[1].items()}
 
 
 def call(node, version, body):

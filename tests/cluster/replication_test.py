@@ -37,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (clean_up, create, fail, live_group,  # noqa: E402
-                         start_cluster, stop_all, until)
+                         start_cluster, stop_all, topic_metadata, until)
 from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
                              Producer, TopicPartition)
 
@@ -45,7 +45,6 @@ from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
 RETRIABLE = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
              KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH,
              KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
-from confluent_kafka.admin import AdminClient  # noqa: E402
 
 N = 3
 TOPIC = "rep"
@@ -59,19 +58,11 @@ def bootstrap(nodes):
 def topic_meta(nodes):
     """(brokers, {partition: (leader, replicas, isrs)}) from one live
     broker's Metadata, or None."""
-    for nd in nodes:
-        try:
-            a = AdminClient({"bootstrap.servers": nd.bootstrap()})
-            md = a.list_topics(topic=TOPIC, timeout=5)
-        except Exception:
-            continue
-        t = md.topics.get(TOPIC)
-        if t is None or t.error is not None:
-            continue
-        parts = {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
-                 for p in t.partitions.values()}
-        return sorted(md.brokers), parts
-    return None
+    m = topic_metadata(nodes, TOPIC)
+    if m is None:
+        return None
+    return m[0], {i: (p.leader, sorted(p.replicas), sorted(p.isrs))
+                  for i, p in m[1].items()}
 
 
 def produce(nodes, count, first, extra=None):
