@@ -29,6 +29,7 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    acks=all write is refused (NOT_ENOUGH_REPLICAS), not acknowledged.
 Every wait is bounded; every process is stopped by pid at the end.
 """
+import faulthandler
 import os
 import signal
 import sys
@@ -150,6 +151,9 @@ def check_all_there(acked, got, what):
              "acknowledged %r, read %r" % (what, len(missing), k[0], k[1], acked[k], got.get(k)))
 
 
+# a call that never returns shows where it waits (meson's timeout would
+# only say that the test took too long); every 200 s, while running
+faulthandler.dump_traceback_later(200, repeat=True)
 base = tempfile.mkdtemp(prefix="repl-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
 nodes = []
 ok_end = False
