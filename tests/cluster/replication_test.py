@@ -32,20 +32,17 @@ Every wait is bounded; every process is stopped by pid at the end.
 import faulthandler
 import os
 import signal
+import struct
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (clean_up, create, fail, live_group,  # noqa: E402
-                         start_cluster, stop_all, topic_metadata, until)
-from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
-                             Producer, TopicPartition)
-
-# what a partition's leadership moving answers for a while
-RETRIABLE = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-             KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH,
-             KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
+from cluster_lib import (call, clean_up, create, fail, kstr,  # noqa: E402
+                         live_group, start_cluster, stop_all,
+                         topic_metadata, until)
+from confluent_kafka import (Consumer, KafkaError, Producer,  # noqa: E402
+                             TopicPartition)
 
 N = 3
 TOPIC = "rep"
@@ -97,6 +94,30 @@ def produce(nodes, count, first, extra=None):
     return acked, errors
 
 
+def high_watermark(nodes, p):
+    """Partition p's high watermark, asked of its leader (ListOffsets v1,
+    latest), or None while there is no answer: librdkafka's
+    get_watermark_offsets can wait past its timeout for a broker that died
+    while its metadata still names it, so the question goes to the leader
+    the live brokers name, over a socket with a timeout."""
+    m = topic_metadata(nodes, TOPIC)
+    if m is None or p not in m[1]:
+        return None
+    leader = [nd for nd in nodes if nd.n == m[1][p].leader]
+    if not leader:
+        return None
+    body = struct.pack(">i", -1) + struct.pack(">i", 1) + kstr(TOPIC) + \
+        struct.pack(">iiq", 1, p, -1)
+    r = call(leader[0], 2, 1, body)
+    if r is None:
+        return None
+    at = 4  # the topic count (1)
+    at += 2 + struct.unpack(">h", r[at:at + 2])[0]  # its name
+    at += 4  # the partition count (1)
+    part, err, _, offset = struct.unpack(">ihqq", r[at:at + 22])
+    return offset if part == p and err == 0 and offset >= 0 else None
+
+
 def read_all(nodes):
     """Every record of every partition from offset 0 to the high
     watermark: {(partition, offset): value}."""
@@ -106,21 +127,8 @@ def read_all(nodes):
     try:
         ends = {}
         for p in range(PARTS):
-            # right after a failover the new leader may still be taking
-            # the partition over (NOT_LEADER_OR_FOLLOWER, retriable):
-            # ask again, as an application does
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=20)
-                    break
-                except KafkaException as e:
-                    if e.args[0].code() not in RETRIABLE or time.monotonic() > deadline:
-                        raise
-                    print("watermarks of partition %d: %s; asking again" % (p, e.args[0]),
-                          flush=True)
-                    time.sleep(0.5)
-            ends[p] = hi
+            ends[p] = until("partition %d's high watermark from its leader" % p,
+                            lambda: high_watermark(nodes, p), 60)
         c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTS)])
         got = {}
         deadline = time.monotonic() + 60
