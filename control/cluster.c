@@ -454,6 +454,33 @@ static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
 	return 0;
 }
 
+/* A job's answer (n bytes in cl->job_resp; n <= 0: the request did not
+ * decode, the client's connection closes) and its records in out: answered
+ * at once when there are none, else proposed and answered once committed
+ * (job_committed). */
+static void job_propose(struct sl_cluster *cl, long n,
+			const struct sl_ci_batch *out)
+{
+	if (n <= 0) {
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	cl->job_resp_len = (size_t)n;
+	if (!out->count) { /* nothing changed (errors, validate only) */
+		job_answer(cl, 0, cl->job_resp, cl->job_resp_len);
+		return;
+	}
+	int rc = sl_quorum_propose(cl->q, out->buf, out->len, job_committed,
+				   cl);
+	if (rc) {
+		sl_log("a metadata change cannot be proposed: %s",
+		       sl_quorum_strerror(rc));
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	cl->job_running = true;
+}
+
 /* ---- controller: ElectLeaders (kelect.h) ---- */
 
 struct elect_ctx {
@@ -511,25 +538,10 @@ static void elect_job(struct sl_cluster *cl, const struct job *j)
 	struct sl_kelect_ops ops = {elect_one, elect_topic, &e};
 	long n = sl_kelect_handle(j->req, j->len, &ops, cl->job_resp,
 				  RESP_MAX);
-	if (n <= 0) {
-		job_answer(cl, 0, NULL, 0); /* undecodable: close the client */
-		return;
-	}
-	cl->job_resp_len = (size_t)n;
-	if (!out.count) {
-		job_answer(cl, 0, cl->job_resp, cl->job_resp_len);
-		return;
-	}
-	sl_log("ElectLeaders: %u partition change(s) proposed",
-	       (unsigned)out.count);
-	int rc = sl_quorum_propose(cl->q, out.buf, out.len, job_committed, cl);
-	if (rc) {
-		sl_log("a leader election cannot be proposed: %s",
-		       sl_quorum_strerror(rc));
-		job_answer(cl, 0, NULL, 0);
-		return;
-	}
-	cl->job_running = true;
+	if (n > 0 && out.count)
+		sl_log("ElectLeaders: %u partition change(s) proposed",
+		       (unsigned)out.count);
+	job_propose(cl, n, &out);
 }
 
 /* Run the job at the head on a copy of the topics; propose its changes. */
@@ -571,31 +583,14 @@ static void job_start(struct sl_cluster *cl)
 					j->req, j->len, cl->job_resp,
 					RESP_MAX, &changed);
 	}
-	if (n <= 0) {
-		job_answer(cl, 0, NULL, 0); /* undecodable: close the client */
-		return;
-	}
-	cl->job_resp_len = (size_t)n;
 	struct sl_ci_batch out = batch(cl);
 	char msg[512] = "";
-	int drc = diff(cl, &out, msg, sizeof(msg));
-	if (drc) {
+	if (n > 0 && diff(cl, &out, msg, sizeof(msg))) {
 		sl_log("a topic request's changes cannot be recorded: %s", msg);
 		job_answer(cl, 0, NULL, 0);
 		return;
 	}
-	if (!out.count) { /* nothing changed (errors, validate only) */
-		job_answer(cl, 0, cl->job_resp, cl->job_resp_len);
-		return;
-	}
-	int rc = sl_quorum_propose(cl->q, out.buf, out.len, job_committed, cl);
-	if (rc) {
-		sl_log("a topic change cannot be proposed: %s",
-		       sl_quorum_strerror(rc));
-		job_answer(cl, 0, NULL, 0);
-		return;
-	}
-	cl->job_running = true;
+	job_propose(cl, n, &out);
 }
 
 static void jobs_pump(struct sl_cluster *cl)

@@ -200,6 +200,7 @@ static struct kc_str str_of(const char *p, size_t len)
 }
 
 static const struct kc_str empty_str = {"", 0};
+static const struct kc_str null_str = {NULL, -1};
 
 /* Whether this broker coordinates group id (struct sl_groups_config
  * owns); an id that is not valid is answered as the API answers it. */
@@ -208,7 +209,6 @@ static bool mine(const struct sl_groups *g, struct kc_str id)
 	return !g->owns || id.len <= 0 ||
 	       g->owns(g->owns_ctx, id.ptr, (size_t)id.len);
 }
-static const struct kc_str null_str = {NULL, -1};
 
 static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 		     size_t blen)

@@ -151,13 +151,21 @@ static void cluster_changed(void *ctx)
 	sl_link_changed(ctx, sl_now_ms());
 }
 
+/* The voters, parsed once: every group request asks. */
+struct coord_set {
+	int32_t self;
+	int n;
+	int32_t ids[SL_VOTERS_MAX]; /* ascending */
+};
+
 /* In a cluster, whether this broker coordinates the group or
  * transactional id key: the voter every broker's FindCoordinator names
  * (proto/config.h sl_config_coordinator). */
 static bool coordinates(void *arg, const char *key, size_t len)
 {
-	const struct sl_config *c = arg;
-	return sl_config_coordinator(c, key, len) == c->node_id;
+	const struct coord_set *cs = arg;
+	return cs->n && sl_coordinator_pick(cs->ids, cs->n, key, len) ==
+				cs->self;
 }
 
 static int run_daemon(const struct sl_config *c)
@@ -226,11 +234,14 @@ static int run_daemon(const struct sl_config *c)
 	char gdir[PATH_MAX];
 	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
 	struct sl_groups *groups = NULL;
+	static struct coord_set coords;
+	coords.self = c->node_id;
+	coords.n = sl_config_voter_ids(c, coords.ids);
 	struct sl_groups_config gcfg = {
 		.retention_ms = c->offsets_retention_ms, .clock = NULL,
 		.disk = &sdisk_posix, .topic = consumer_group_topic,
 		.topic_ctx = m, .topic_name = groups_topic_name,
-		.owns = cluster ? coordinates : NULL, .owns_ctx = (void *)c};
+		.owns = cluster ? coordinates : NULL, .owns_ctx = &coords};
 	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
 				 sl_now_ms(), &groups, err, sizeof(err));
 	if (grc) {
@@ -251,7 +262,7 @@ static int run_daemon(const struct sl_config *c)
 		.markers = markers ? sl_markers_submit : NULL,
 		.markers_ctx = markers, .exists = txn_partition_exists,
 		.exists_ctx = m, .owns = cluster ? coordinates : NULL,
-		.owns_ctx = (void *)c};
+		.owns_ctx = &coords};
 	struct sl_txn *txn = NULL;
 	if (sl_txn_open(tdir, &tcfg, sl_link_kafka_reply, &link, sl_now_ms(),
 			&txn, err, sizeof(err))) {

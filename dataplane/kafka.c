@@ -800,8 +800,8 @@ struct kx_coord {
 	struct dp_broker b;
 };
 
-static void coordinator_of(struct dp_net *n, struct kc_str key,
-			   struct kx_coord *co)
+static void coordinator_of(struct dp_net *n, const int32_t *voters, int nv,
+			   struct kc_str key, struct kx_coord *co)
 {
 	const struct sl_config *cfg = &n->dp->cfg;
 	co->err = 0;
@@ -809,10 +809,10 @@ static void coordinator_of(struct dp_net *n, struct kc_str key,
 	co->host = cfg->kafka_advertised_host;
 	co->port = cfg->kafka_advertised_port ? cfg->kafka_advertised_port :
 						 n->dp->kafka_port;
-	if (!dp_clustered(n->dp))
+	if (!dp_clustered(n->dp) || nv <= 0)
 		return;
-	int32_t node = sl_config_coordinator(
-		cfg, key.ptr ? key.ptr : "", key.len > 0 ? (size_t)key.len : 0);
+	int32_t node = sl_coordinator_pick(voters, nv, key.ptr ? key.ptr : "",
+					   key.len > 0 ? (size_t)key.len : 0);
 	if (dp_broker_get(n->dp, node, &co->b) < 0 || co->b.fenced ||
 	    (node == cfg->node_id && n->dp->self_fenced)) {
 		co->err = SN_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -839,9 +839,11 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 	memset(&u, 0, sizeof(u));
 	kc_defaults(kc_api_spec(KC_API_FIND_COORDINATOR)->response, resp);
 	size_t bound = 128;
+	int32_t voters[SL_VOTERS_MAX]; /* parsed once per request */
+	int nv = sl_config_voter_ids(&n->dp->cfg, voters);
 	if (h->api_version < 4) {
 		struct kx_coord co;
-		coordinator_of(n, r->key, &co);
+		coordinator_of(n, voters, nv, r->key, &co);
 		if (!err)
 			err = co.err;
 		resp->error_code = err;
@@ -876,7 +878,7 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 	a->used += (size_t)nk * (SIPC_HOST_MAX + 1);
 	for (int32_t i = 0; i < nk; i++) {
 		struct kx_coord co;
-		coordinator_of(n, keys[i], &co);
+		coordinator_of(n, voters, nv, keys[i], &co);
 		int16_t e = err ? err : co.err;
 		char *hp = hosts + (size_t)i * (SIPC_HOST_MAX + 1);
 		snprintf(hp, SIPC_HOST_MAX + 1, "%s", e ? "" : co.host);

@@ -578,28 +578,40 @@ int32_t sl_config_default_rf(const struct sl_config *c)
 	return n < 3 ? n : 3;
 }
 
-int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
-			      size_t len)
+int sl_config_voter_ids(const struct sl_config *c, int32_t *ids)
 {
 	struct sl_voter v[SL_VOTERS_MAX];
 	char err[256];
 	int n = sl_config_voters(c->controller_quorum_voters, v,
 				 SL_VOTERS_MAX, err, sizeof(err));
 	if (n <= 0)
-		return (int32_t)c->node_id;
-	uint32_t h = 2166136261u;
+		return 0;
+	for (int i = 0; i < n; i++) { /* insertion: at most 16 */
+		int k = i;
+		while (k > 0 && ids[k - 1] > v[i].id) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = v[i].id;
+	}
+	return n;
+}
+
+int32_t sl_coordinator_pick(const int32_t *sorted_ids, int n, const char *key,
+			    size_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a, 32 bits */
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (uint8_t)key[i]) * 16777619u;
-	/* the (h % n)-th smallest id */
-	uint32_t want = h % (uint32_t)n;
-	for (int i = 0; i < n; i++) {
-		uint32_t below = 0;
-		for (int j = 0; j < n; j++)
-			below += v[j].id < v[i].id;
-		if (below == want)
-			return v[i].id;
-	}
-	return v[0].id; /* not reached: ids are distinct */
+	return sorted_ids[h % (uint32_t)n];
+}
+
+int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
+			      size_t len)
+{
+	int32_t ids[SL_VOTERS_MAX];
+	int n = sl_config_voter_ids(c, ids);
+	return n ? sl_coordinator_pick(ids, n, key, len) : (int32_t)c->node_id;
 }
 
 int32_t sl_config_default_min_isr(const struct sl_config *c)

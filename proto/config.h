@@ -158,6 +158,15 @@ int sl_config_voters(const char *spec, struct sl_voter *out, unsigned max,
 int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
 			      size_t len);
 
+/* The same choice from the voters' ids already sorted ascending (n >= 1,
+ * sl_config_voter_ids), for a caller that asks often: no parsing. */
+int32_t sl_coordinator_pick(const int32_t *sorted_ids, int n, const char *key,
+			    size_t len);
+
+/* c's voter ids sorted ascending into ids (SL_VOTERS_MAX of room); how
+ * many (0: no voters, a single broker). */
+int sl_config_voter_ids(const struct sl_config *c, int32_t *ids);
+
 /* The replication factor and min.insync.replicas a topic gets by default
  * under c (the "0 = automatic" rules above). */
 int32_t sl_config_default_rf(const struct sl_config *c);
