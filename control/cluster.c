@@ -106,6 +106,8 @@ struct sl_cluster {
 	size_t job_resp_len;
 	struct sl_meta *scratch;
 	uint8_t *entry;
+	bool internal_proposing; /* __consumer_offsets' creation in flight */
+	int64_t internal_next_ms;
 	/* broker */
 	struct wait waits[WAITS];
 	struct sl_kquorum_view kq; /* DescribeQuorum's, made per request */
@@ -288,6 +290,83 @@ static void controller_sessions(struct sl_cluster *cl, int64_t now_ms)
 					    sizeof(msg));
 		propose_membership(cl, b->id, rc, &out, msg);
 	}
+}
+
+/* ---- controller: the group coordinators' topic ---- */
+
+static uint32_t rnd(void);
+
+static void internal_done(void *ctx, int status, uint64_t index)
+{
+	struct sl_cluster *cl = ctx;
+	(void)index;
+	if (cl->closing)
+		return;
+	cl->internal_proposing = false;
+	if (status)
+		sl_log("%s: its creation did not commit (%d): proposing it "
+		       "again", SL_OFFSETS_TOPIC, status);
+}
+
+/* The active controller creates __consumer_offsets (the group
+ * coordinators' replicated log, control/gstore.h) once
+ * offsets_topic_replication_factor brokers (no more than the voters) are
+ * unfenced: offsets_topic_partitions partitions, compacted, fdatasync
+ * before each acknowledgement, segments of 16 MiB (Kafka's are 100 MiB;
+ * smaller ones are compacted sooner, so a load reads less, and reserve
+ * less disk per partition), the broker's min.insync.replicas (no more
+ * than the replicas).  Until then FindCoordinator answers
+ * COORDINATOR_NOT_AVAILABLE. */
+static void controller_internal_topics(struct sl_cluster *cl, int64_t now_ms)
+{
+	if (cl->internal_proposing || now_ms < cl->internal_next_ms ||
+	    sl_ci_topic_find(cl->img, SL_OFFSETS_TOPIC,
+			     strlen(SL_OFFSETS_TOPIC)))
+		return;
+	cl->internal_next_ms = now_ms + 1000;
+	int32_t rf = sl_config_offsets_rf(cl->cfg);
+	if (live_brokers(cl) < rf)
+		return;
+	struct sl_topic t;
+	memset(&t, 0, sizeof(t));
+	sl_topic_compaction_defaults(&t);
+	t.cleanup_policy = SN_CLEANUP_COMPACT;
+	t.durability = 0;
+	t.retention_ms = -1;
+	t.retention_bytes = -1;
+	t.segment_bytes = 16ll << 20;
+	int32_t min_isr = sl_config_default_min_isr(cl->cfg);
+	if (min_isr > rf)
+		min_isr = rf;
+	struct sl_ci_topic_req req = {
+		.name = SL_OFFSETS_TOPIC, .name_len = strlen(SL_OFFSETS_TOPIC),
+		.partitions = cl->cfg->offsets_topic_partitions,
+		.replication_factor = rf,
+		.default_partitions = cl->cfg->default_partitions,
+		.default_replication_factor = sl_config_default_rf(cl->cfg),
+		.config = t,
+		.min_insync_replicas = min_isr,
+		.unclean_leader_election = 0,
+		.start = rnd(), .shift = rnd(),
+	};
+	struct sl_ci_batch out = batch(cl);
+	char msg[256] = "";
+	int rc = sl_ci_create_topic(cl->img, &req, &out, msg, sizeof(msg));
+	if (rc) {
+		sl_log("%s: cannot be created yet: %s", SL_OFFSETS_TOPIC, msg);
+		return;
+	}
+	if (!out.count)
+		return;
+	rc = sl_quorum_propose(cl->q, out.buf, out.len, internal_done, cl);
+	if (rc) {
+		sl_log("%s: its creation cannot be proposed: %s",
+		       SL_OFFSETS_TOPIC, sl_quorum_strerror(rc));
+		return;
+	}
+	sl_log("creating %s: %d partitions, replication factor %d",
+	       SL_OFFSETS_TOPIC, (int)req.partitions, (int)rf);
+	cl->internal_proposing = true;
 }
 
 /* ---- controller: topic requests ---- */
@@ -1264,8 +1343,10 @@ int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 		return -EIO;
 	work += sl_crpc_do_work(cl->rpc, now_ms);
 	heartbeat(cl, now_ms);
-	if (cl->leader)
+	if (cl->leader) {
 		controller_sessions(cl, now_ms);
+		controller_internal_topics(cl, now_ms);
+	}
 	jobs_pump(cl);
 	if (cl->dirty) {
 		flush_changed(cl);

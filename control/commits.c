@@ -114,6 +114,13 @@ int sl_commits_open(struct sl_commits *c, const struct sdisk *d,
 	return rc;
 }
 
+void sl_commits_open_sink(struct sl_commits *c, int64_t retention_ms,
+			  const struct sl_commits_sink *sink)
+{
+	assert(c && sink && sink->add && sink->end && retention_ms > 0);
+	*c = (struct sl_commits){.retention_ms = retention_ms, .sink = sink};
+}
+
 void sl_commits_close(struct sl_commits *c)
 {
 	assert(c->n == 0 && c->live_bytes == 0);
@@ -123,12 +130,21 @@ void sl_commits_close(struct sl_commits *c)
 
 bool sl_commits_must_rewrite(const struct sl_commits *c)
 {
-	return sl_offsets_must_rewrite(c->store);
+	return !c->sink && sl_offsets_must_rewrite(c->store);
 }
 
 bool sl_commits_broken(const struct sl_commits *c)
 {
-	return sl_offsets_broken(c->store);
+	return !c->sink && sl_offsets_broken(c->store);
+}
+
+/* A record of the batch under way, to the file or the sink. */
+static void add(struct sl_commits *c, const struct sl_offsets_rec *r)
+{
+	if (c->sink)
+		c->sink->add(c->sink->ctx, r);
+	else
+		sl_offsets_batch_add(c->store, r);
 }
 
 /* ---- a set in memory ---- */
@@ -290,7 +306,12 @@ int sl_commits_replay(struct sl_commits *c, struct sl_commit_set *s,
 
 void sl_commits_batch_begin(struct sl_commits *c)
 {
-	sl_offsets_batch_begin(c->store);
+	if (c->sink) {
+		if (c->sink->begin)
+			c->sink->begin(c->sink->ctx);
+	} else {
+		sl_offsets_batch_begin(c->store);
+	}
 }
 
 void sl_commits_add_state(struct sl_commits *c, const struct sl_commit_set *s,
@@ -298,7 +319,7 @@ void sl_commits_add_state(struct sl_commits *c, const struct sl_commit_set *s,
 {
 	assert(ms >= -1);
 	struct sl_offsets_rec r = state_rec(s, ms);
-	sl_offsets_batch_add(c->store, &r);
+	add(c, &r);
 }
 
 void sl_commits_add_commit(struct sl_commits *c, const struct sl_commit_set *s,
@@ -318,14 +339,22 @@ void sl_commits_add_commit(struct sl_commits *c, const struct sl_commit_set *s,
 		.meta_len = meta_len, .meta = meta,
 		.time_ms = time_ms,
 	};
-	sl_offsets_batch_add(c->store, &r);
+	add(c, &r);
 }
 
 void sl_commits_add_delete(struct sl_commits *c,
 			   const struct sl_commit_set *s)
 {
+	/* a compacted log keeps each offset's last record: its tombstone
+	 * goes with the group's, else the offsets come back with the next
+	 * load once the cleaner has removed what came before the DELETE */
+	if (c->sink)
+		for (uint32_t i = 0; i < s->n; i++) {
+			struct sl_offsets_rec e = expire_rec(s, &s->items[i]);
+			add(c, &e);
+		}
 	struct sl_offsets_rec r = delete_rec(s);
-	sl_offsets_batch_add(c->store, &r);
+	add(c, &r);
 }
 
 void sl_commits_add_remove(struct sl_commits *c,
@@ -333,7 +362,7 @@ void sl_commits_add_remove(struct sl_commits *c,
 {
 	assert(i < s->n);
 	struct sl_offsets_rec r = expire_rec(s, &s->items[i]);
-	sl_offsets_batch_add(c->store, &r);
+	add(c, &r);
 }
 
 void sl_commits_remove(struct sl_commits *c, struct sl_commit_set *s,
@@ -344,7 +373,8 @@ void sl_commits_remove(struct sl_commits *c, struct sl_commit_set *s,
 
 int sl_commits_batch_end(struct sl_commits *c)
 {
-	return sl_offsets_batch_end(c->store);
+	return c->sink ? c->sink->end(c->sink->ctx) :
+			 sl_offsets_batch_end(c->store);
 }
 
 /* ---- expiry ---- */
@@ -389,7 +419,7 @@ uint32_t sl_commits_expire_add(struct sl_commits *c,
 		const struct sl_commit *o = &s->items[k];
 		if (expired(c, o, since_ms, wall, next)) {
 			struct sl_offsets_rec r = expire_rec(s, o);
-			sl_offsets_batch_add(c->store, &r);
+			add(c, &r);
 			n++;
 		}
 	}
@@ -423,7 +453,7 @@ uint32_t sl_commits_expire_apply(struct sl_commits *c,
 
 bool sl_commits_compact_due(const struct sl_commits *c)
 {
-	return sl_offsets_compact_due(c->store, c->live_bytes);
+	return !c->sink && sl_offsets_compact_due(c->store, c->live_bytes);
 }
 
 void sl_commits_rewrite_begin(struct sl_commits *c)

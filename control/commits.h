@@ -62,9 +62,26 @@ struct sl_commit_set {
 					  SL_COMMITS_LOGGED_NONE (no record) */
 };
 
+/*
+ * A store other than the offsets file: a cluster's __consumer_offsets
+ * partitions (control/gstore.h).  Each batch is begin (may be NULL), add
+ * for each record in order, then end, which returns 0 when the store took
+ * the batch (it becomes durable later: the coordinator's answers wait for
+ * it) or a negative errno (none of it was taken).  Compaction is the
+ * log's (its cleaner), so the table never rewrites; a DELETE is preceded
+ * by a tombstone of each of the group's offsets.
+ */
+struct sl_commits_sink {
+	void (*begin)(void *ctx);
+	void (*add)(void *ctx, const struct sl_offsets_rec *r);
+	int (*end)(void *ctx);
+	void *ctx;
+};
+
 /* The table: every set's file and totals. */
 struct sl_commits {
-	struct sl_offsets *store;      /* the offsets file */
+	struct sl_offsets *store;      /* the offsets file (NULL: sink) */
+	const struct sl_commits_sink *sink; /* NULL: the file */
 	uint64_t live_bytes;           /* what a rewrite of the store would
 					  hold: a record per offset and per
 					  state, header not counted */
@@ -85,6 +102,11 @@ int sl_commits_open(struct sl_commits *c, const struct sdisk *d,
 		    const char *dir, int64_t retention_ms, int64_t now_wall_ms,
 		    sl_offsets_apply_fn replay, void *arg, char *err,
 		    size_t errlen);
+
+/* The table over sink instead of a file: nothing is read; the caller
+ * hands what it loads to sl_commits_replay as the open would. */
+void sl_commits_open_sink(struct sl_commits *c, int64_t retention_ms,
+			  const struct sl_commits_sink *sink);
 
 /* Close the file.  Every set must have been dropped (sl_commits_drop). */
 void sl_commits_close(struct sl_commits *c);

@@ -186,8 +186,8 @@ struct sl_groups {
 					  committed (require_stable) */
 	sl_groups_topic_name_fn topic_name; /* v10 topic ids; topic_ctx */
 	void *pending_ctx;
-	bool (*owns)(void *, const char *, size_t); /* cfg->owns */
-	void *owns_ctx;
+	int16_t (*coordinates)(void *, const char *, size_t); /* cfg's */
+	void *coordinates_ctx;
 	uint8_t out[SL_GROUPS_MAX_RESPONSE];
 };
 
@@ -202,12 +202,13 @@ static struct kc_str str_of(const char *p, size_t len)
 static const struct kc_str empty_str = {"", 0};
 static const struct kc_str null_str = {NULL, -1};
 
-/* Whether this broker coordinates group id (struct sl_groups_config
- * owns); an id that is not valid is answered as the API answers it. */
-static bool mine(const struct sl_groups *g, struct kc_str id)
+/* 0 when this broker coordinates group id, else the error to answer
+ * (struct sl_groups_config coordinates); an id that is not valid is
+ * answered as the API answers it. */
+static int16_t mine(const struct sl_groups *g, struct kc_str id)
 {
-	return !g->owns || id.len <= 0 ||
-	       g->owns(g->owns_ctx, id.ptr, (size_t)id.len);
+	return !g->coordinates || id.len <= 0 ? 0 :
+	       g->coordinates(g->coordinates_ctx, id.ptr, (size_t)id.len);
 }
 
 static bool bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b,
@@ -2031,8 +2032,9 @@ static int on_offset_fetch(struct sl_groups *g, const struct req *rq,
 		for (int32_t i = 0; i < n; i++) {
 			rg[i] = (struct kc_offset_fetch_resp_group){
 				qg[i].group_id, {NULL, 0}, ERR_NONE};
-			if (!mine(g, qg[i].group_id)) {
-				rg[i].error_code = KC_ERR_NOT_COORDINATOR;
+			int16_t not_mine = mine(g, qg[i].group_id);
+			if (not_mine) {
+				rg[i].error_code = not_mine;
 				continue;
 			}
 			struct group *gr = valid_group_id(qg[i].group_id) ?
@@ -2110,8 +2112,9 @@ static void on_describe_groups(struct sl_groups *g, const struct req *rq,
 			.protocol_type = empty_str, .protocol_data = empty_str,
 			.authorized_operations = q->include_authorized_operations ?
 				GROUP_OPERATIONS : INT32_MIN};
-		if (!mine(g, ids[i])) {
-			d->error_code = KC_ERR_NOT_COORDINATOR;
+		int16_t not_mine = mine(g, ids[i]);
+		if (not_mine) {
+			d->error_code = not_mine;
 			d->group_state = empty_str;
 			used += described_bytes(d, rq->version);
 			continue;
@@ -2482,8 +2485,8 @@ static int on_delete_groups(struct sl_groups *g, const struct req *rq,
 		doomed[i] = NULL;
 		if (ids[i].len <= 0)
 			res[i].error_code = KC_ERR_INVALID_GROUP_ID;
-		else if (!mine(g, ids[i]))
-			res[i].error_code = KC_ERR_NOT_COORDINATOR;
+		else if (mine(g, ids[i]))
+			res[i].error_code = mine(g, ids[i]);
 		else if (!gr || gr->deleting) /* or named twice */
 			res[i].error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 		else if (has_members(gr))
@@ -2635,8 +2638,8 @@ static void on_cg_describe(struct sl_groups *g, const struct req *rq,
 			group_find(g, ids[i].ptr, (size_t)ids[i].len) : NULL;
 		if (ids[i].len <= 0)
 			d->error_code = KC_ERR_INVALID_GROUP_ID;
-		else if (!mine(g, ids[i]))
-			d->error_code = KC_ERR_NOT_COORDINATOR;
+		else if (mine(g, ids[i]))
+			d->error_code = mine(g, ids[i]);
 		else if (!gr || !gr->cg)
 			d->error_code = KC_ERR_GROUP_ID_NOT_FOUND;
 		else if (sl_cg_describe(gr->cg, &g->build, d) < 0) {
@@ -2784,8 +2787,8 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 		.open_ms = now_ms,
 	};
 	g->topic_name = cfg ? cfg->topic_name : NULL;
-	g->owns = cfg ? cfg->owns : NULL;
-	g->owns_ctx = cfg ? cfg->owns_ctx : NULL;
+	g->coordinates = cfg ? cfg->coordinates : NULL;
+	g->coordinates_ctx = cfg ? cfg->coordinates_ctx : NULL;
 	g->load_wall_ms = wall_now(g);
 	g->groups = calloc(SL_GROUPS_MAX, sizeof(*g->groups));
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
@@ -2796,8 +2799,13 @@ int sl_groups_open(const char *dir, const struct sl_groups_config *cfg,
 	const struct sdisk *disk = cfg && cfg->disk ? cfg->disk : &sdisk_posix;
 	int64_t retention_ms = cfg ? cfg->retention_ms :
 				     SL_GROUPS_RETENTION_MS_DEFAULT;
-	rc = sl_commits_open(&g->commits, disk, dir, retention_ms,
-			     g->load_wall_ms, apply_record, g, err, errlen);
+	rc = 0;
+	if (cfg && cfg->sink)
+		sl_commits_open_sink(&g->commits, retention_ms, cfg->sink);
+	else
+		rc = sl_commits_open(&g->commits, disk, dir, retention_ms,
+				     g->load_wall_ms, apply_record, g, err,
+				     errlen);
 	if (rc == -EOVERFLOW)
 		snprintf(err, errlen, "%s/%s holds more than the %d groups or "
 			 "%d committed offsets this sluice-control keeps: run "
@@ -2840,6 +2848,51 @@ out_nomem:
 		snprintf(err, errlen, "consumer groups in %s: out of memory",
 			 dir);
 	return rc;
+}
+
+/* ---- a cluster's store: loading and unloading partitions ---- */
+
+int sl_groups_load_record(struct sl_groups *g, const struct sl_offsets_rec *r)
+{
+	return apply_record(g, r);
+}
+
+void sl_groups_loaded(struct sl_groups *g, sl_groups_match_fn match,
+		      void *ctx)
+{
+	int64_t wall = wall_now(g);
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (!gr->used || has_members(gr) || gr->type_len < 0 ||
+		    !match(ctx, gr->id, gr->id_len))
+			continue;
+		/* as at the open: a group that had members when its last
+		 * coordinator stopped became Empty now */
+		gr->empty_ms = gr->commits.logged_ms >= 0 ?
+				       gr->commits.logged_ms : wall;
+	}
+	groups_sweep(g);
+	g->expiry_ms = wall; /* a scan at the next request */
+}
+
+void sl_groups_unload(struct sl_groups *g, sl_groups_match_fn match,
+		      void *ctx)
+{
+	for (uint32_t i = 0; i < SL_GROUPS_MAX; i++) {
+		struct group *gr = &g->groups[i];
+		if (!gr->used || !match(ctx, gr->id, gr->id_len))
+			continue;
+		/* members waiting for a join or a sync hear that the group
+		 * moved, and find its new coordinator */
+		for (uint32_t k = 0; k < gr->nmembers; k++) {
+			struct member *m = gr->members[k];
+			wait_error(g, &m->join, KC_API_JOIN_GROUP,
+				   KC_ERR_NOT_COORDINATOR);
+			wait_error(g, &m->sync, KC_API_SYNC_GROUP,
+				   KC_ERR_NOT_COORDINATOR);
+		}
+		group_free(g, gr);
+	}
 }
 
 void sl_groups_close(struct sl_groups *g)
@@ -2939,8 +2992,9 @@ int sl_groups_request(struct sl_groups *g, uint64_t token, const uint8_t *req,
 			->group_id;
 		break;
 	}
-	if (!mine(g, one)) {
-		rc = send_error(g, &rq, b, KC_ERR_NOT_COORDINATOR);
+	int16_t not_mine = mine(g, one);
+	if (not_mine) {
+		rc = send_error(g, &rq, b, not_mine);
 		goto out;
 	}
 	switch (h.api_key) {

@@ -87,6 +87,7 @@
 #ifndef SLUICE_CONTROL_GROUPS_H
 #define SLUICE_CONTROL_GROUPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,6 +153,7 @@
 
 struct sl_groups;
 struct sl_clock;
+struct sl_commits_sink;
 struct sdisk;
 
 /* Kafka's default offsets.retention.minutes: 7 days. */
@@ -182,11 +184,21 @@ struct sl_groups_config {
 	 * has an id (every one is UNKNOWN_TOPIC_ID) */
 	sl_groups_topic_name_fn topic_name;
 	/* in a cluster, whether this broker coordinates the group id (len
-	 * bytes), with owns_ctx: a group another broker coordinates is
-	 * answered NOT_COORDINATOR (16), per group where the API has one
-	 * answer per group; NULL: every group is this broker's */
-	bool (*owns)(void *owns_ctx, const char *group, size_t len);
-	void *owns_ctx;
+	 * bytes), with coordinates_ctx: 0 when it does, else the error a
+	 * request about that group is answered (NOT_COORDINATOR, 16: another
+	 * broker's; COORDINATOR_LOAD_IN_PROGRESS, 14: being loaded), per
+	 * group where the API has one answer per group; NULL: every group
+	 * is this broker's */
+	int16_t (*coordinates)(void *coordinates_ctx, const char *group,
+			       size_t len);
+	void *coordinates_ctx;
+	/* in a cluster, the committed offsets' store (control/gstore.h)
+	 * instead of the offsets file: nothing is read at the open (the
+	 * store loads each partition it leads: sl_groups_load_record) and
+	 * each answer that follows a write waits until the store says it is
+	 * durable (the store is also the reply function's context); NULL:
+	 * the file in dir */
+	const struct sl_commits_sink *sink;
 };
 
 /* A response for the request given token: the whole Kafka response
@@ -299,5 +311,28 @@ typedef bool (*sl_groups_pending_fn)(void *ctx, const char *group,
 				     size_t topic_len, int32_t partition);
 void sl_groups_set_pending(struct sl_groups *g, sl_groups_pending_fn pending,
 			   void *ctx);
+
+/*
+ * A cluster's store (struct sl_groups_config sink, control/gstore.h): the
+ * groups of a partition of __consumer_offsets are loaded when this broker
+ * takes its lead and dropped when it loses it.
+ *   sl_groups_load_record  one record read back from the log, in order
+ *                          (as a record of the offsets file at an open:
+ *                          0, -ENOMEM or -EOVERFLOW, the limits);
+ *   sl_groups_loaded       the partition's records are all in: the groups
+ *                          match says are its become Empty now when they
+ *                          had members (as after a restart);
+ *   sl_groups_unload       forget the groups match says are the
+ *                          partition's, members and offsets; a JoinGroup
+ *                          or SyncGroup waiting in one is answered
+ *                          NOT_COORDINATOR (the client finds the new one).
+ */
+typedef bool (*sl_groups_match_fn)(void *ctx, const char *group, size_t len);
+int sl_groups_load_record(struct sl_groups *g,
+			  const struct sl_offsets_rec *r);
+void sl_groups_loaded(struct sl_groups *g, sl_groups_match_fn match,
+		      void *ctx);
+void sl_groups_unload(struct sl_groups *g, sl_groups_match_fn match,
+		      void *ctx);
 
 #endif

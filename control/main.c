@@ -43,6 +43,7 @@
 #include "control/admin.h"
 #include "control/cluster.h"
 #include "control/groups.h"
+#include "control/gstore.h"
 #include "control/ipc.h"
 #include "control/log.h"
 #include "control/markers.h"
@@ -146,9 +147,16 @@ static bool txn_offset_pending(void *ctx, const char *group, size_t glen,
 	return sl_txn_offset_pending(ctx, group, glen, topic, tlen, partition);
 }
 
+/* A cluster's group coordinator store (gstore.h): the daemon's one, set
+ * while it runs, for the metadata hook below. */
+static struct sl_gstore *daemon_gstore;
+
 static void cluster_changed(void *ctx)
 {
-	sl_link_changed(ctx, sl_now_ms());
+	struct sl_link *l = ctx;
+	sl_link_changed(l, sl_now_ms());
+	if (daemon_gstore && l->image)
+		sl_gstore_image(daemon_gstore, l->image, sl_now_ms());
 }
 
 /* The voters, parsed once: every group request asks. */
@@ -237,16 +245,37 @@ static int run_daemon(const struct sl_config *c)
 	static struct coord_set coords;
 	coords.self = c->node_id;
 	coords.n = sl_config_voter_ids(c, coords.ids);
+	/* in a cluster the groups live in __consumer_offsets (gstore.h) */
+	struct sl_gstore *gstore = NULL;
+	if (cluster && c->kafka_port) {
+		struct sl_gstore_config scfg = {
+			.node_id = c->node_id, .kafka_port = c->kafka_port,
+			.reply = sl_link_kafka_reply, .reply_ctx = &link};
+		if (sl_gstore_create(&scfg, &gstore)) {
+			sl_log("out of memory");
+			goto out_link;
+		}
+	}
 	struct sl_groups_config gcfg = {
 		.retention_ms = c->offsets_retention_ms, .clock = NULL,
 		.disk = &sdisk_posix, .topic = consumer_group_topic,
 		.topic_ctx = m, .topic_name = groups_topic_name,
-		.owns = cluster ? coordinates : NULL, .owns_ctx = &coords};
-	int grc = sl_groups_open(gdir, &gcfg, sl_link_kafka_reply, &link,
+		.coordinates = gstore ? sl_gstore_coordinates : NULL,
+		.coordinates_ctx = gstore,
+		.sink = gstore ? sl_gstore_sink(gstore) : NULL};
+	int grc = sl_groups_open(gdir, &gcfg,
+				 gstore ? sl_gstore_reply : sl_link_kafka_reply,
+				 gstore ? (void *)gstore : (void *)&link,
 				 sl_now_ms(), &groups, err, sizeof(err));
 	if (grc) {
 		sl_log("consumer groups: %s", err);
+		sl_gstore_destroy(gstore);
 		goto out_link;
+	}
+	if (gstore) {
+		sl_gstore_set_groups(gstore, groups);
+		daemon_gstore = gstore;
+		sl_gstore_image(gstore, link.image, sl_now_ms());
 	}
 	link.groups = groups;
 
@@ -281,11 +310,13 @@ static int run_daemon(const struct sl_config *c)
 	int64_t stop_at = 0; /* controlled shutdown's deadline */
 	for (;;) {
 		int64_t now = sl_now_ms();
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = sl_link_fd(&link), .events = POLLIN },
 			{ .fd = markers ? sl_markers_fd(markers) : -1,
 			  .events = markers ? sl_markers_events(markers) : 0 },
+			{ .fd = gstore ? sl_gstore_fd(gstore) : -1,
+			  .events = gstore ? sl_gstore_events(gstore) : 0 },
 		};
 		int timeout = sl_link_timeout_ms(&link, now, SL_META_POLL_MS);
 		int gt = sl_groups_tick(groups, now);
@@ -297,15 +328,18 @@ static int run_daemon(const struct sl_config *c)
 		int mt = markers ? sl_markers_timeout_ms(markers, now) : -1;
 		if (mt >= 0 && mt < timeout)
 			timeout = mt;
-		struct pollfd all[5];
+		int st = gstore ? sl_gstore_timeout_ms(gstore, now) : -1;
+		if (st >= 0 && st < timeout)
+			timeout = st;
+		struct pollfd all[6];
 		memcpy(all, pfd, sizeof(pfd));
-		int nfds = 3;
+		int nfds = 4;
 		if (cluster) {
 			int cfd[2];
 			sl_cluster_fds(cluster, cfd);
-			all[3] = (struct pollfd){.fd = cfd[0], .events = POLLIN};
-			all[4] = (struct pollfd){.fd = cfd[1], .events = POLLIN};
-			nfds = 5;
+			all[4] = (struct pollfd){.fd = cfd[0], .events = POLLIN};
+			all[5] = (struct pollfd){.fd = cfd[1], .events = POLLIN};
+			nfds = 6;
 			int ct = sl_cluster_timeout_ms(cluster, now);
 			if (ct >= 0 && ct < timeout)
 				timeout = ct;
@@ -367,6 +401,8 @@ static int run_daemon(const struct sl_config *c)
 		sl_link_do_work(&link, now);
 		if (markers)
 			sl_markers_do_work(markers, sl_now_ms());
+		if (gstore)
+			sl_gstore_do_work(gstore, sl_now_ms());
 	}
 	link.txn = NULL;
 	sl_txn_close(txn);
@@ -374,7 +410,9 @@ out_markers:
 	sl_markers_destroy(markers);
 out_groups:
 	link.groups = NULL;
+	daemon_gstore = NULL;
 	sl_groups_close(groups);
+	sl_gstore_destroy(gstore);
 out_link:
 	link.cluster = NULL;
 	sl_cluster_destroy(cluster); /* its last answers go through the link */

@@ -329,6 +329,10 @@ static int16_t kx_missing_error(struct kc_str name)
 				   : SN_ERR_INVALID_TOPIC_EXCEPTION;
 }
 
+/* The client id whose Produce requests may append to internal topics
+ * (Kafka's AdminUtils.ADMIN_CLIENT_ID). */
+#define KX_ADMIN_CLIENT_ID "__admin_client"
+
 /* Kafka's error codes that proto/native.h does not name. */
 #define KX_ERR_FENCED_LEADER_EPOCH 74
 #define KX_ERR_UNKNOWN_LEADER_EPOCH 75
@@ -788,10 +792,14 @@ static struct kc_str str_lit(const char *s)
 	return (struct kc_str){ s, (int32_t)strlen(s) };
 }
 
-/* Where key's coordinator is: this broker alone; in a cluster the voter
- * sl_config_coordinator names, the same from every broker, or
- * COORDINATOR_NOT_AVAILABLE while it is fenced or unknown (the client
- * asks again).  host points into b or the config. */
+/* Where key's coordinator is: this broker alone.  In a cluster, a
+ * group's is the leader of its partition of __consumer_offsets
+ * (sl_offsets_partition), as Kafka's, so that a coordinator's loss costs a
+ * leader election (the new leader loads the group from the partition); a
+ * transactional id's is the voter sl_config_coordinator names.  Both are
+ * the same from every broker; COORDINATOR_NOT_AVAILABLE while the topic
+ * is not there yet, the partition has no leader or its broker is fenced
+ * or unknown (the client asks again).  host points into b or the config. */
 struct kx_coord {
 	int16_t err;
 	int32_t node;
@@ -800,8 +808,23 @@ struct kx_coord {
 	struct dp_broker b;
 };
 
+static int32_t group_coordinator(struct dp_net *n, struct kc_str key)
+{
+	struct dp_topic *t = dp_topic_by_name(n->dp, SL_OFFSETS_TOPIC,
+					      strlen(SL_OFFSETS_TOPIC));
+	if (!t || t->partitions <= 0)
+		return -1;
+	int32_t p = sl_offsets_partition(key.ptr ? key.ptr : "",
+					 key.len > 0 ? (size_t)key.len : 0,
+					 t->partitions);
+	struct dp_pview v;
+	dp_pview_get(n->dp, &t->parts[p], &v);
+	return v.leader;
+}
+
 static void coordinator_of(struct dp_net *n, const int32_t *voters, int nv,
-			   struct kc_str key, struct kx_coord *co)
+			   int8_t key_type, struct kc_str key,
+			   struct kx_coord *co)
 {
 	const struct sl_config *cfg = &n->dp->cfg;
 	co->err = 0;
@@ -811,10 +834,12 @@ static void coordinator_of(struct dp_net *n, const int32_t *voters, int nv,
 						 n->dp->kafka_port;
 	if (!dp_clustered(n->dp) || nv <= 0)
 		return;
-	int32_t node = sl_coordinator_pick(voters, nv, key.ptr ? key.ptr : "",
-					   key.len > 0 ? (size_t)key.len : 0);
-	if (dp_broker_get(n->dp, node, &co->b) < 0 || co->b.fenced ||
-	    (node == cfg->node_id && n->dp->self_fenced)) {
+	int32_t node = key_type == 0 ?
+		group_coordinator(n, key) :
+		sl_coordinator_pick(voters, nv, key.ptr ? key.ptr : "",
+				    key.len > 0 ? (size_t)key.len : 0);
+	if (node < 0 || dp_broker_get(n->dp, node, &co->b) < 0 ||
+	    co->b.fenced || (node == cfg->node_id && n->dp->self_fenced)) {
 		co->err = SN_ERR_COORDINATOR_NOT_AVAILABLE;
 		return;
 	}
@@ -843,7 +868,7 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 	int nv = sl_config_voter_ids(&n->dp->cfg, voters);
 	if (h->api_version < 4) {
 		struct kx_coord co;
-		coordinator_of(n, voters, nv, r->key, &co);
+		coordinator_of(n, voters, nv, r->key_type, r->key, &co);
 		if (!err)
 			err = co.err;
 		resp->error_code = err;
@@ -878,7 +903,7 @@ static void find_coordinator(struct dp_net *n, struct dp_conn *c,
 	a->used += (size_t)nk * (SIPC_HOST_MAX + 1);
 	for (int32_t i = 0; i < nk; i++) {
 		struct kx_coord co;
-		coordinator_of(n, voters, nv, keys[i], &co);
+		coordinator_of(n, voters, nv, r->key_type, keys[i], &co);
 		int16_t e = err ? err : co.err;
 		char *hp = hosts + (size_t)i * (SIPC_HOST_MAX + 1);
 		snprintf(hp, SIPC_HOST_MAX + 1, "%s", e ? "" : co.host);
@@ -1357,6 +1382,28 @@ static void produce(struct dp_net *n, struct dp_conn *c,
 	if (r->acks != 0 && r->acks != 1 && r->acks != -1) {
 		bad(n, DP_BAD_BAD_ACKS);
 		all_err = SN_ERR_INVALID_REQUIRED_ACKS;
+	}
+	/* Kafka's rule: the internal topics take appends only from its own
+	 * admin client id (here sluice-control's group store, glog.h) */
+	if (!kc_str_is(h->client_id, KX_ADMIN_CLIENT_ID,
+		       sizeof(KX_ADMIN_CLIENT_ID) - 1)) {
+		for (uint32_t i = 0; i < x->ntopics; i++) {
+			const struct kx_topic *t = &x->topics[i];
+			struct kc_str name = {t->name, t->name_len};
+			const struct dp_topic *dt =
+				name.len <= 0 && t->id ?
+					dp_topic_by_id(n->dp, t->id) : NULL;
+			if (dt)
+				name = (struct kc_str){dt->name,
+						       (int32_t)strlen(dt->name)};
+			if (!kx_internal(name))
+				continue;
+			for (uint32_t k = t->first; k < t->first + t->count;
+			     k++)
+				if (!x->parts[k].error)
+					x->parts[k].error =
+						SN_ERR_INVALID_TOPIC_EXCEPTION;
+		}
 	}
 	for (uint32_t k = 0; k < x->nparts; k++) {
 		struct kx_part *pp = &x->parts[k];

@@ -119,6 +119,13 @@ static const struct key keys[] = {
 	{ "offsets_retention_minutes", K_I64, F(offsets_retention_ms), 60000,
 	  1, 10000000, "committed offsets of an empty group expire after "
 	  "this many minutes" },
+	{ "offsets_topic_partitions", K_I32, F(offsets_topic_partitions), 1,
+	  1, 1000, "partitions of __consumer_offsets, the replicated log of "
+	  "the group coordinators in a cluster (fixed once created)" },
+	{ "offsets_topic_replication_factor", K_I32,
+	  F(offsets_topic_replication_factor), 1, 1, 8,
+	  "replicas of each __consumer_offsets partition (no more than the "
+	  "voters); created once that many brokers are up" },
 	{ "controller_quorum_voters", K_STR, F(controller_quorum_voters), 1,
 	  0, 0, "the controllers, id@host:port,... (Raft at port, broker "
 	  "RPC at port+1); empty = one broker without Raft" },
@@ -247,6 +254,8 @@ void sl_config_defaults(struct sl_config *c)
 	c->dpdk_queues = 1;
 	c->busy_poll = 0;
 	c->offsets_retention_ms = 10080ll * 60000;
+	c->offsets_topic_partitions = 50;
+	c->offsets_topic_replication_factor = 3;
 	c->replica_lag_time_max_ms = 30000;
 	c->broker_session_timeout_ms = 9000;
 	c->broker_heartbeat_interval_ms = 2000;
@@ -612,6 +621,61 @@ int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
 	int32_t ids[SL_VOTERS_MAX];
 	int n = sl_config_voter_ids(c, ids);
 	return n ? sl_coordinator_pick(ids, n, key, len) : (int32_t)c->node_id;
+}
+
+/* The code point of the UTF-8 sequence at p (avail bytes): its length
+ * in *used, U+FFFD and 1 byte for a byte that does not start a valid
+ * sequence (overlong forms, surrogates and values past U+10FFFF too). */
+static uint32_t utf8_next(const uint8_t *p, size_t avail, size_t *used)
+{
+	static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+	uint8_t b = p[0];
+	size_t n = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 :
+		   (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+	*used = 1;
+	if (n == 1)
+		return b;
+	if (n == 0 || n > avail)
+		return 0xfffd;
+	uint32_t cp = b & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0xfffd;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min[n - 1] || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
+		return 0xfffd;
+	*used = n;
+	return cp;
+}
+
+int32_t sl_offsets_partition(const char *group, size_t len, int32_t n)
+{
+	const uint8_t *p = (const uint8_t *)group;
+	uint32_t h = 0;
+	for (size_t i = 0; i < len;) {
+		size_t used;
+		uint32_t cp = utf8_next(p + i, len - i, &used);
+		i += used;
+		if (cp >= 0x10000) { /* a surrogate pair */
+			cp -= 0x10000;
+			h = h * 31 + (0xd800 + (cp >> 10));
+			h = h * 31 + (0xdc00 + (cp & 0x3ff));
+		} else {
+			h = h * 31 + cp;
+		}
+	}
+	return n > 0 ? (int32_t)((h & 0x7fffffffu) % (uint32_t)n) : 0;
+}
+
+int32_t sl_config_offsets_rf(const struct sl_config *c)
+{
+	int32_t ids[SL_VOTERS_MAX];
+	int n = sl_config_voter_ids(c, ids);
+	if (n < 1)
+		n = 1;
+	return c->offsets_topic_replication_factor < n ?
+		       c->offsets_topic_replication_factor : n;
 }
 
 int32_t sl_config_default_min_isr(const struct sl_config *c)

@@ -111,6 +111,9 @@ struct sl_config {
 					 groups without members), 10080 (7
 					 days, Kafka's default) */
 	/* the cluster (docs/cluster.md) */
+	int32_t offsets_topic_partitions; /* offsets_topic_partitions, 50 */
+	int32_t offsets_topic_replication_factor; /* ..._replication_factor,
+					 3, no more than the voters */
 	char controller_quorum_voters[1024]; /* controller_quorum_voters:
 					 "id@host:port,...", empty = a single
 					 broker without Raft (default) */
@@ -169,6 +172,17 @@ int sl_config_voter_ids(const struct sl_config *c, int32_t *ids);
 
 /* The replication factor and min.insync.replicas a topic gets by default
  * under c (the "0 = automatic" rules above). */
+/* The group coordinators' replicated log in a cluster (Kafka's name). */
+#define SL_OFFSETS_TOPIC "__consumer_offsets"
+
+/* The partition of __consumer_offsets (n of them) that holds group id
+ * (len bytes): Kafka's rule, (Java String.hashCode of the id) & 0x7fffffff
+ * modulo n, the hash over the UTF-16 units of the id read as UTF-8 (a
+ * byte that does not start a valid sequence counts as U+FFFD). */
+int32_t sl_offsets_partition(const char *group, size_t len, int32_t n);
+
+/* offsets_topic_replication_factor, no more than the voters (1 alone). */
+int32_t sl_config_offsets_rf(const struct sl_config *c);
 int32_t sl_config_default_rf(const struct sl_config *c);
 int32_t sl_config_default_min_isr(const struct sl_config *c);
 

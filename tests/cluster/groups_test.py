@@ -1,5 +1,6 @@
 """Consumer groups on a three-broker cluster: one coordinator per group,
-whichever broker a client asks.  Real processes, real Kafka clients
+whichever broker a client asks, and a coordinator failover that keeps the
+committed offsets (they live in __consumer_offsets, replicated).  Real processes, real Kafka clients
 (confluent-kafka-python, librdkafka), and raw FindCoordinator and
 Heartbeat requests where no Python client sends them on their own.
 
@@ -7,8 +8,9 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
 
 1. Three brokers start; a topic of 6 partitions, replication factor 3.
 2. FindCoordinator (v1, and v4 with several keys) for 24 group ids asked
-   of every broker: the three answers name the same broker for each id,
-   and the ids spread over more than one broker.
+   of every broker: the three answers name the same broker for each id
+   (the leader of the id's __consumer_offsets partition), and the ids
+   spread over more than one broker.
 3. A Heartbeat for a group sent to each broker: the two that do not
    coordinate it answer NOT_COORDINATOR, the one that does looks the
    member up (UNKNOWN_MEMBER_ID).
@@ -17,10 +19,11 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    partitions; 600 records produced then are each consumed once, by one
    of them; their commits are read back by a third consumer bootstrapped
    from the third broker.
-5. The coordinator's broker is killed: once it is fenced the others
-   answer COORDINATOR_NOT_AVAILABLE for the group (never another broker,
-   which would not have its offsets); restarted, it coordinates again and
-   the committed offsets are there.
+5. The coordinator's broker is killed (SIGKILL): another broker takes the
+   lead of the group's partition, loads it and coordinates the group; the
+   committed offsets are all there; a commit through the new coordinator
+   is read back; the killed broker restarts and the offsets still read
+   back whoever coordinates.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
@@ -33,12 +36,23 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (call, clean_up, compact_str, create, fail,  # noqa: E402
                          find_coordinator, kstr, recv_exact, start_cluster,
-                         stop_all, until, uvarint)
+                         stop_all, topic_metadata, until, uvarint)
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 TOPIC = "grp"
 PARTS = 6
 NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, UNKNOWN_MEMBER_ID = 16, 15, 25
+COORDINATOR_LOAD_IN_PROGRESS = 14
+
+
+def offsets_partition(group, n):
+    """Kafka's partition of group in __consumer_offsets: Java's
+    String.hashCode of the id, made non-negative, modulo n."""
+    units = group.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(units), 2):
+        h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xffffffff
+    return (h & 0x7fffffff) % n
 
 
 def find_coordinators_v4(node, groups):
@@ -140,6 +154,15 @@ try:
         v4 = find_coordinators_v4(nd, groups)
         if v4 is None or any(v4[g] != (0, coords[g], ports[coords[g]]) for g in groups):
             fail("FindCoordinator v4 from broker %d disagrees with v1: %s" % (nd.n, v4))
+    # Kafka's placement: the leader of partition hash(id) mod partitions
+    md = until("__consumer_offsets in the metadata",
+               lambda: topic_metadata(nodes, "__consumer_offsets"), 30)
+    nparts = len(md[1])
+    for g in groups:
+        p = offsets_partition(g, nparts)
+        if md[1][p].leader != coords[g]:
+            fail("FindCoordinator for %s names broker %d, the leader of __consumer_offsets-%d "
+                 "is %d" % (g, coords[g], p, md[1][p].leader))
     spread = {n: sum(1 for g in groups if coords[g] == n) for n in ports}
     print("ok: FindCoordinator v1 and v4 from each broker agree on 24 groups (per broker %s)"
           % spread, flush=True)
@@ -147,6 +170,8 @@ try:
     # 3. the others say NOT_COORDINATOR
     group = "split-check"
     owner = find_coordinator(nodes[0], group)[1]
+    until("the coordinator of %s loaded" % group,
+          lambda: heartbeat(nodes[owner - 1], group) != COORDINATOR_LOAD_IN_PROGRESS, 30)
     for nd in nodes:
         err = heartbeat(nd, group)
         want = UNKNOWN_MEMBER_ID if nd.n == owner else NOT_COORDINATOR
@@ -217,33 +242,51 @@ try:
         fail("the committed offsets read through broker 3 differ")
     print("ok: the commits read back through broker 3", flush=True)
 
-    # 5. the coordinator dies: the group waits for it, never moves
+    # 5. the coordinator dies: another broker takes its partition over
     victim = nodes[owner - 1]
     others = [nd for nd in nodes if nd is not victim]
     victim.kill("sluiced")
     victim.kill("control")
-    until("COORDINATOR_NOT_AVAILABLE from the others once broker %d is fenced" % owner,
-          lambda: all((find_coordinator(nd, group) or (0,))[0] == COORDINATOR_NOT_AVAILABLE
-                      for nd in others), 30)
-    for nd in others:
-        r = find_coordinator(nd, group)
-        if r[0] != COORDINATOR_NOT_AVAILABLE:
-            fail("broker %d names %s as coordinator while broker %d is down" % (nd.n, r, owner))
-    print("ok: with broker %d down its groups are COORDINATOR_NOT_AVAILABLE" % owner, flush=True)
-    victim.start()
-    until("broker %d coordinating again" % owner,
-          lambda: all(find_coordinator(nd, group) == (0, owner, ports[owner]) for nd in nodes), 40)
-    def committed_now():
+    killed_at = time.monotonic()
+
+    def moved():
+        answers = [find_coordinator(nd, group) for nd in others]
+        if any(a is None or a[0] != 0 for a in answers) or len(set(answers)) != 1:
+            return None
+        return answers[0][1] if answers[0][1] != owner else None
+
+    new_owner = until("another coordinator for %s once broker %d is down" % (group, owner),
+                      moved, 40)
+
+    def committed_now(node):
         try:
-            e = committed_via(others[0])
-        except Exception as ex:  # the coordinator still loading, say
+            e = committed_via(node)
+        except Exception as ex:  # the new coordinator still loading, say
             print("committed offsets: %s; asking again" % ex, flush=True)
             return None
         return e if e == ends else None
 
-    back = until("the committed offsets after the restart", committed_now, 30)
-    print("ok: broker %d restarted coordinates the group again, offsets %s" % (owner, back),
-          flush=True)
+    until("the committed offsets through broker %d" % new_owner,
+          lambda: committed_now(others[0]), 40)
+    print("ok: broker %d killed, broker %d coordinates %s after %.1f s with every committed "
+          "offset %s" % (owner, new_owner, group, time.monotonic() - killed_at, ends), flush=True)
+
+    c = Consumer({"bootstrap.servers": others[1].bootstrap(), "group.id": group,
+                  "enable.auto.commit": False})
+    ends = {q: 100 + q for q in range(PARTS)}
+    c.commit(offsets=[TopicPartition(TOPIC, q, ends[q]) for q in range(PARTS)],
+             asynchronous=False)
+    c.close()
+    until("the new commit read back", lambda: committed_now(others[0]), 30)
+    print("ok: a commit through the new coordinator reads back", flush=True)
+
+    victim.start()
+    until("broker %d back in every in-sync set" % owner,
+          lambda: all(owner in pm.isrs for pm in (topic_metadata(nodes, TOPIC) or ([], {}))[1].values())
+          and len((topic_metadata(nodes, TOPIC) or ([], {}))[1]) == PARTS, 60)
+    until("the committed offsets through the restarted broker %d" % owner,
+          lambda: committed_now(victim), 40)
+    print("ok: broker %d restarted; the offsets read back through it" % owner, flush=True)
 
     stop_all(nodes)
     ok_end = True

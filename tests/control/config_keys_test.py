@@ -33,7 +33,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    empty so that the broker runs alone;
    default_replication_factor, min_insync_replicas, replica_lag_time_max_ms,
    broker_session_timeout_ms, broker_heartbeat_interval_ms,
-   unclean_leader_election: tests/cluster checks their effect), and
+   unclean_leader_election, offsets_topic_partitions,
+   offsets_topic_replication_factor: tests/cluster checks their effect), and
    max_connections_per_ip and the conn_* timeouts and limits
    (tests/integration/limits_test.c checks their effect); driver
    stays socket (the other value needs a DPDK port; tests/dpdk covers it).
@@ -139,6 +140,8 @@ try:
         "broker_session_timeout_ms": ("6000", "99"),
         "broker_heartbeat_interval_ms": ("500", "9"),
         "unclean_leader_election": ("true", "maybe"),
+        "offsets_topic_partitions": ("7", "1001"),
+        "offsets_topic_replication_factor": ("2", "0"),
     }
     conf = os.path.join(base, "sluice.conf")
     with open(conf, "w") as f:

@@ -1473,23 +1473,31 @@ static void test_delete_groups(void **state)
 }
 
 /* In a cluster another broker coordinates some groups (struct
- * sl_groups_config owns): every request about one of them is answered
- * NOT_COORDINATOR, as a whole or group by group, and changes nothing. */
-static bool owns_mine(void *ctx, const char *group, size_t len)
+ * sl_groups_config coordinates): every request about one of them is
+ * answered NOT_COORDINATOR, as a whole or group by group, and changes
+ * nothing; one being loaded answers COORDINATOR_LOAD_IN_PROGRESS. */
+static int16_t owns_mine(void *ctx, const char *group, size_t len)
 {
 	(void)ctx;
-	return len >= 4 && !memcmp(group, "mine", 4);
+	if (len >= 4 && !memcmp(group, "mine", 4))
+		return 0;
+	if (len >= 7 && !memcmp(group, "loading", 7))
+		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	return KC_ERR_NOT_COORDINATOR;
 }
 
 static void test_not_coordinator(void **state)
 {
 	(void)state;
 	sl_groups_close(G);
-	gcfg.owns = owns_mine;
+	gcfg.coordinates = owns_mine;
 	open_groups();
 	struct part p = {"t", 0, 5, NULL};
 	commit("mine-a", -1, "", &p, 1, 0);
 	commit("other", -1, "", &p, 1, KC_ERR_NOT_COORDINATOR);
+	commit("loading", -1, "", &p, 1, KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+	TL_EQ(heartbeat(3, "loading", 1, "m"),
+	      KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
 	uint64_t t = join(3, 5, "other", "", "m");
 	TL_EQ(join_reply(t, 5)->error_code, KC_ERR_NOT_COORDINATOR);
 	TL_EQ(heartbeat(3, "other", 1, "m"), KC_ERR_NOT_COORDINATOR);

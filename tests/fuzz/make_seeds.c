@@ -23,6 +23,7 @@
 
 #include "control/cluster_image.h"
 #include "control/groups.h"
+#include "control/gtopic.h"
 #include "control/ipc.h"
 #include "control/metadata.h"
 #include "control/quorum.h"
@@ -1042,6 +1043,80 @@ static void seeds_replica_wire(void)
 	seed_f(t, "epoch", 1, out, (size_t)n);
 }
 
+/* ---- gtopic ---- */
+
+/* flags byte, 2-byte key length, key, value (gtopic_fuzz.c) */
+static void seed_gtopic(const char *name, uint8_t flags, const uint8_t *k,
+			int32_t klen, const uint8_t *v, int32_t vlen)
+{
+	static uint8_t b[3 + SL_GTOPIC_KEY_MAX + SL_GTOPIC_VALUE_MAX];
+	size_t n = 3;
+	b[0] = flags;
+	b[1] = (uint8_t)(klen >> 8);
+	b[2] = (uint8_t)klen;
+	memcpy(b + n, k, (size_t)klen);
+	n += (size_t)klen;
+	if (vlen > 0) {
+		memcpy(b + n, v, (size_t)vlen);
+		n += (size_t)vlen;
+	}
+	seed("gtopic_fuzz", name, b, n);
+}
+
+static void seeds_gtopic(void)
+{
+	static uint8_t k[SL_GTOPIC_KEY_MAX], v[SL_GTOPIC_VALUE_MAX];
+	int32_t kl, vl;
+	/* what sluice writes: a commit and an Empty group (flipping flag
+	 * bit 0 makes their tombstones) */
+	struct sl_offsets_rec r = {
+		.type = SL_OFFSETS_COMMIT,
+		.group = "orders-app", .group_len = 10,
+		.topic = "orders", .topic_len = 6, .partition = 3,
+		.offset = 42, .leader_epoch = 7, .meta = "w1", .meta_len = 2,
+		.time_ms = 1700000000000ll,
+	};
+	sl_gtopic_encode(&r, k, &kl, v, &vl);
+	seed_gtopic("commit", 0, k, kl, v, vl);
+	/* as Kafka writes it: the same key with a flexible
+	 * OffsetCommitValue (v4) carrying a tagged field */
+	static const uint8_t cval[] = {
+		0, 4,                                   /* version */
+		0, 0, 0, 0, 0, 0, 0, 42,                /* offset */
+		0, 0, 0, 7,                             /* leader_epoch */
+		3, 'w', '1',                            /* metadata */
+		0, 0, 1, 0x8b, 0xcf, 0xe5, 0x68, 0,     /* commit time */
+		1, 0, 2, 'x', 'y',                      /* tag 0: 2 bytes */
+	};
+	seed_gtopic("commit-v4", 0, k, kl, cval, sizeof(cval));
+	r.type = SL_OFFSETS_STATE;
+	sl_gtopic_encode(&r, k, &kl, v, &vl);
+	seed_gtopic("state", 0, k, kl, v, vl);
+	/* and a flexible GroupMetadataValue (v4) of a group with a static
+	 * member */
+	static const uint8_t gkey[] = { 0, 2, 0, 3, 'g', 'r', 'p' };
+	static const uint8_t gval[] = {
+		0, 4,                                   /* version */
+		9, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',
+		0, 0, 0, 5,                             /* generation */
+		6, 'r', 'a', 'n', 'g', 'e',             /* protocol */
+		4, 'm', '-', '1',                       /* leader */
+		0, 0, 1, 0x8b, 0xcf, 0xe5, 0x68, 0,     /* state time */
+		2,                                      /* one member */
+		4, 'm', '-', '1',                       /* member_id */
+		3, 'i', '1',                            /* group_instance_id */
+		3, 'c', '1',                            /* client_id */
+		11, '/', '1', '2', '7', '.', '0', '.', '0', '.', '1',
+		0, 4, 0x93, 0xe0,                       /* rebalance_timeout */
+		0, 0, 0xaf, 0xc8,                       /* session_timeout */
+		1, 1,                                   /* subscription,
+							   assignment: empty */
+		0,                                      /* member's tags */
+		0,                                      /* value's tags */
+	};
+	seed_gtopic("group-v4", 0, gkey, sizeof(gkey), gval, sizeof(gval));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1067,6 +1142,7 @@ int main(int argc, char **argv)
 	seeds_frontend();
 	seeds_quorum_envelope();
 	seeds_replica_wire();
+	seeds_gtopic();
 	printf("%u seeds written under %s\n", written, out_root);
 	return 0;
 }

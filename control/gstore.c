@@ -1,0 +1,667 @@
+/*
+ * The group coordinator's store in a cluster (gstore.h): partition loads
+ * and unloads as leadership moves, the coordinator's batches appended to
+ * __consumer_offsets, and its answers held until what they follow is
+ * durable.
+ *
+ * Answers: each batch the sink takes is appended per partition (one
+ * append each, seq from the log client); "outstanding" lists those not yet
+ * answered by the log, in seq order.  An answer given while any is
+ * outstanding is held with need = the last seq appended so far, and goes
+ * out once every append up to need is durable: held answers are a FIFO
+ * whose needs never decrease, so they leave in the order they came.  A
+ * failed append taints every held answer with need >= its seq (they were
+ * made with memory that held its records).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/cluster_image.h"
+#include "control/glog.h"
+#include "control/gstore.h"
+#include "control/gtopic.h"
+#include "control/log.h"
+#include "proto/config.h"
+#include "proto/kafka/kcodec.h"
+
+enum pstate {
+	P_NONE,    /* not ours (or not loaded and not to be) */
+	P_WAIT,    /* ours: a load starts at retry_ms */
+	P_MARK,    /* the marker append is in flight */
+	P_READ,    /* reading up to the marker */
+	P_LOADED,
+};
+
+struct gpart {
+	enum pstate state;
+	int32_t epoch;        /* the leader epoch loaded (or loading) */
+	uint64_t mark_seq;
+	int64_t retry_ms, backoff_ms;
+	int64_t load_start_ms;
+	uint64_t loaded_records;
+};
+
+struct outstanding {
+	uint64_t seq;
+	int32_t partition;
+	bool done;
+};
+
+struct held {
+	uint64_t token;
+	uint64_t need;
+	bool tainted;
+	size_t len;
+	uint8_t *resp;
+};
+
+/* A record of the batch under way, encoded. */
+struct pend {
+	int32_t partition;
+	uint32_t off;         /* key at buf + off, then the value */
+	int32_t klen, vlen;   /* vlen -1: a tombstone */
+};
+
+struct sl_gstore {
+	struct sl_gstore_config cfg;
+	struct sl_groups *groups;
+	struct sl_glog *log;
+	struct sl_commits_sink sink;
+	/* the topic as the image last said */
+	uint32_t topic_id;
+	int32_t nparts;
+	struct gpart *parts;
+	int32_t matching;     /* sl_groups_* match: this partition */
+	/* appends not answered yet, in seq order */
+	struct outstanding *out;
+	uint32_t out_head, out_len, out_cap; /* ring */
+	uint64_t last_seq;    /* of the coordinator's appends */
+	/* held answers: a ring too */
+	struct held *held;
+	uint32_t held_head, held_len, held_cap;
+	/* the batch under way */
+	struct pend *pend;
+	uint32_t npend, pend_cap;
+	uint8_t *buf;
+	size_t buf_len, buf_cap;
+	bool pend_failed;
+	struct sl_gstore_stats st;
+};
+
+/* GroupMetadataKey v2 of group "", no value: what a partition's load
+ * appends to learn where the log it must read ends. */
+static const uint8_t marker_key[4] = {0, 2, 0, 0};
+
+/* ---- matching a partition's groups ---- */
+
+static int32_t partition_of(const struct sl_gstore *s, const char *group,
+			    size_t len)
+{
+	return sl_offsets_partition(group, len, s->nparts);
+}
+
+static bool match_partition(void *ctx, const char *group, size_t len)
+{
+	struct sl_gstore *s = ctx;
+	return s->nparts > 0 && partition_of(s, group, len) == s->matching;
+}
+
+static bool match_all(void *ctx, const char *group, size_t len)
+{
+	(void)ctx;
+	(void)group;
+	(void)len;
+	return true;
+}
+
+/* ---- answers ---- */
+
+static void release(struct sl_gstore *s)
+{
+	uint64_t durable = s->out_len ? s->out[s->out_head].seq - 1 :
+					s->last_seq;
+	while (s->held_len) {
+		struct held *h = &s->held[s->held_head];
+		if (h->need > durable)
+			break;
+		if (h->tainted) {
+			s->st.replies_withheld++;
+			s->cfg.reply(s->cfg.reply_ctx, h->token, NULL, 0);
+		} else {
+			s->cfg.reply(s->cfg.reply_ctx, h->token, h->resp,
+				     h->len);
+		}
+		free(h->resp);
+		h->resp = NULL;
+		s->held_head = (s->held_head + 1) % s->held_cap;
+		s->held_len--;
+	}
+}
+
+void sl_gstore_reply(void *ctx, uint64_t token, const uint8_t *resp,
+		     size_t len)
+{
+	struct sl_gstore *s = ctx;
+	if (!s->out_len && !s->held_len) {
+		s->cfg.reply(s->cfg.reply_ctx, token, resp, len);
+		return;
+	}
+	if (s->held_len == s->held_cap) {
+		uint32_t cap = s->held_cap ? s->held_cap * 2 : 64;
+		struct held *n = malloc(cap * sizeof(*n));
+		if (!n)
+			goto drop;
+		for (uint32_t i = 0; i < s->held_len; i++)
+			n[i] = s->held[(s->held_head + i) % s->held_cap];
+		free(s->held);
+		s->held = n;
+		s->held_cap = cap;
+		s->held_head = 0;
+	}
+	uint8_t *copy = len ? malloc(len) : NULL;
+	if (len && !copy)
+		goto drop;
+	if (len)
+		memcpy(copy, resp, len);
+	struct held *h = &s->held[(s->held_head + s->held_len) % s->held_cap];
+	*h = (struct held){.token = token, .need = s->last_seq, .len = len,
+			   .resp = copy};
+	s->held_len++;
+	s->st.replies_held++;
+	return;
+drop:
+	/* no memory to hold it: the client's connection closes rather than
+	 * hearing of something not yet durable */
+	sl_log("%s: no memory to hold an answer: closing its connection",
+	       SL_OFFSETS_TOPIC);
+	s->st.replies_withheld++;
+	s->cfg.reply(s->cfg.reply_ctx, token, NULL, 0);
+}
+
+static void taint_from(struct sl_gstore *s, uint64_t seq)
+{
+	for (uint32_t i = 0; i < s->held_len; i++) {
+		struct held *h = &s->held[(s->held_head + i) % s->held_cap];
+		if (h->need >= seq)
+			h->tainted = true;
+	}
+}
+
+/* ---- loading and unloading ---- */
+
+static void unload(struct sl_gstore *s, int32_t p)
+{
+	if (s->groups) {
+		s->matching = p;
+		sl_groups_unload(s->groups, match_partition, s);
+	}
+}
+
+/* p is ours but its memory cannot be trusted (a failed append or read):
+ * drop it and load it again after a back-off. */
+static void reload_later(struct sl_gstore *s, int32_t p, int64_t now_ms,
+			 const char *why, int16_t err)
+{
+	struct gpart *gp = &s->parts[p];
+	if (gp->state == P_NONE)
+		return;
+	if (gp->state == P_READ || gp->state == P_MARK)
+		sl_glog_forget(s->log, p);
+	unload(s, p);
+	sl_log("%s-%d: %s (Kafka error %d): loading it again in %lld ms",
+	       SL_OFFSETS_TOPIC, (int)p, why, (int)err,
+	       (long long)gp->backoff_ms);
+	gp->state = P_WAIT;
+	gp->retry_ms = now_ms + gp->backoff_ms;
+	gp->backoff_ms = gp->backoff_ms * 2 > SL_GSTORE_RETRY_MAX_MS ?
+				 SL_GSTORE_RETRY_MAX_MS : gp->backoff_ms * 2;
+}
+
+/* Fail the outstanding appends of p that the log will not answer (it
+ * forgot them): as if the log had answered them with an error. */
+static void fail_outstanding(struct sl_gstore *s, int32_t p)
+{
+	for (uint32_t i = 0; i < s->out_len; i++) {
+		struct outstanding *o = &s->out[(s->out_head + i) %
+						 s->out_cap];
+		if (o->partition != p || o->done)
+			continue;
+		o->done = true;
+		s->st.batch_failures++;
+		taint_from(s, o->seq);
+	}
+	while (s->out_len && s->out[s->out_head].done) {
+		s->out_head = (s->out_head + 1) % s->out_cap;
+		s->out_len--;
+	}
+	release(s);
+}
+
+static void lose(struct sl_gstore *s, int32_t p)
+{
+	struct gpart *gp = &s->parts[p];
+	if (gp->state == P_NONE)
+		return;
+	sl_glog_forget(s->log, p);
+	fail_outstanding(s, p);
+	unload(s, p);
+	if (gp->state == P_LOADED)
+		sl_log("%s-%d: no longer led here: its groups are unloaded",
+		       SL_OFFSETS_TOPIC, (int)p);
+	*gp = (struct gpart){.state = P_NONE, .epoch = -1};
+}
+
+static void drop_topic(struct sl_gstore *s)
+{
+	for (int32_t p = 0; p < s->nparts; p++)
+		lose(s, p);
+	if (s->groups)
+		sl_groups_unload(s->groups, match_all, s);
+	free(s->parts);
+	s->parts = NULL;
+	s->nparts = 0;
+	s->topic_id = 0;
+}
+
+void sl_gstore_image(struct sl_gstore *s, const struct sl_ci_image *img,
+		     int64_t now_ms)
+{
+	const struct sl_ci_topic *t = sl_ci_topic_find(
+		img, SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC));
+	if (!t || t->id != s->topic_id || t->partitions != s->nparts) {
+		if (s->nparts)
+			drop_topic(s);
+		if (!t || t->partitions <= 0)
+			return;
+		s->parts = calloc((size_t)t->partitions, sizeof(*s->parts));
+		if (!s->parts) {
+			sl_log("%s: out of memory: no group is coordinated "
+			       "here", SL_OFFSETS_TOPIC);
+			return;
+		}
+		s->topic_id = t->id;
+		s->nparts = t->partitions;
+		for (int32_t p = 0; p < s->nparts; p++)
+			s->parts[p].epoch = -1;
+	}
+	for (int32_t p = 0; p < s->nparts; p++) {
+		const struct sl_ci_partition *cp =
+			sl_ci_partition_find(img, t->id, p);
+		struct gpart *gp = &s->parts[p];
+		bool leads = cp && cp->leader == s->cfg.node_id;
+		if (!leads) {
+			lose(s, p);
+			continue;
+		}
+		if (gp->state != P_NONE && gp->epoch == cp->leader_epoch)
+			continue;
+		if (gp->state != P_NONE)
+			lose(s, p); /* led again at a new epoch: load again */
+		*gp = (struct gpart){.state = P_WAIT, .epoch = cp->leader_epoch,
+				     .retry_ms = now_ms,
+				     .backoff_ms = SL_GSTORE_RETRY_MIN_MS};
+	}
+}
+
+int16_t sl_gstore_coordinates(void *ctx, const char *group, size_t len)
+{
+	struct sl_gstore *s = ctx;
+	if (s->nparts <= 0)
+		return KC_ERR_NOT_COORDINATOR;
+	switch (s->parts[partition_of(s, group, len)].state) {
+	case P_LOADED:
+		return 0;
+	case P_NONE:
+		return KC_ERR_NOT_COORDINATOR;
+	default:
+		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	}
+}
+
+static void start_loads(struct sl_gstore *s, int64_t now_ms)
+{
+	for (int32_t p = 0; p < s->nparts; p++) {
+		struct gpart *gp = &s->parts[p];
+		if (gp->state != P_WAIT || gp->retry_ms > now_ms)
+			continue;
+		struct sl_glog_rec r = {.key = marker_key,
+					.key_len = sizeof(marker_key),
+					.value = NULL, .value_len = -1};
+		uint64_t seq;
+		int rc = sl_glog_append(s->log, p, &r, 1, sl_wall_ms(), &seq);
+		if (rc) {
+			gp->retry_ms = now_ms + gp->backoff_ms;
+			continue;
+		}
+		gp->state = P_MARK;
+		gp->mark_seq = seq;
+		gp->load_start_ms = now_ms;
+		gp->loaded_records = 0;
+	}
+}
+
+/* ---- the log's callbacks ---- */
+
+static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err,
+			int64_t offset)
+{
+	struct sl_gstore *s = ctx;
+	int64_t now = sl_now_ms();
+	if (p < 0 || p >= s->nparts)
+		return;
+	struct gpart *gp = &s->parts[p];
+	if (gp->state == P_MARK && seq == gp->mark_seq) {
+		if (err) {
+			/* the local sluiced may not lead it yet: again */
+			gp->state = P_WAIT;
+			gp->retry_ms = now + gp->backoff_ms;
+			gp->backoff_ms = gp->backoff_ms * 2 >
+						 SL_GSTORE_RETRY_MAX_MS ?
+						 SL_GSTORE_RETRY_MAX_MS :
+						 gp->backoff_ms * 2;
+			return;
+		}
+		unload(s, p); /* what memory held of it (nothing, normally) */
+		gp->state = P_READ;
+		if (sl_glog_read(s->log, p, offset + 1) < 0)
+			reload_later(s, p, now, "cannot be read", 0);
+		return;
+	}
+	for (uint32_t i = 0; i < s->out_len; i++) {
+		struct outstanding *o = &s->out[(s->out_head + i) %
+						 s->out_cap];
+		if (o->seq != seq)
+			continue;
+		if (o->done)
+			return; /* failed already when the lead moved */
+		o->done = true;
+		if (err) {
+			s->st.batch_failures++;
+			taint_from(s, seq);
+			reload_later(s, p, now, "a batch of the group "
+				     "coordinator failed", err);
+		}
+		break;
+	}
+	while (s->out_len && s->out[s->out_head].done) {
+		s->out_head = (s->out_head + 1) % s->out_cap;
+		s->out_len--;
+	}
+	release(s);
+}
+
+static void on_record(void *ctx, int32_t p, int64_t offset,
+		      const struct sl_glog_rec *r)
+{
+	struct sl_gstore *s = ctx;
+	(void)offset;
+	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ ||
+	    !s->groups)
+		return;
+	if (r->key_len == sizeof(marker_key) &&
+	    !memcmp(r->key, marker_key, sizeof(marker_key)))
+		return;
+	struct sl_offsets_rec rec;
+	int rc = sl_gtopic_decode(r->key, r->key_len, r->value, r->value_len,
+				  &rec);
+	if (rc || partition_of(s, rec.group, rec.group_len) != p) {
+		s->st.records_skipped++;
+		return;
+	}
+	rc = sl_groups_load_record(s->groups, &rec);
+	if (rc < 0) {
+		/* the limits of this coordinator: the rest of the partition
+		 * is still read, as an open reads past them */
+		s->st.records_skipped++;
+		return;
+	}
+	s->parts[p].loaded_records++;
+	s->st.records_loaded++;
+}
+
+static void on_read(void *ctx, int32_t p, int16_t err)
+{
+	struct sl_gstore *s = ctx;
+	int64_t now = sl_now_ms();
+	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ)
+		return;
+	struct gpart *gp = &s->parts[p];
+	if (err) {
+		reload_later(s, p, now, "reading it failed", err);
+		return;
+	}
+	s->matching = p;
+	if (s->groups)
+		sl_groups_loaded(s->groups, match_partition, s);
+	gp->state = P_LOADED;
+	gp->backoff_ms = SL_GSTORE_RETRY_MIN_MS;
+	s->st.loads++;
+	sl_log("%s-%d: loaded at leader epoch %d: %llu records in %lld ms",
+	       SL_OFFSETS_TOPIC, (int)p, (int)gp->epoch,
+	       (unsigned long long)gp->loaded_records,
+	       (long long)(now - gp->load_start_ms));
+}
+
+/* ---- the sink ---- */
+
+static void sink_begin(void *ctx)
+{
+	struct sl_gstore *s = ctx;
+	s->npend = 0;
+	s->buf_len = 0;
+	s->pend_failed = false;
+}
+
+static void sink_add(void *ctx, const struct sl_offsets_rec *r)
+{
+	struct sl_gstore *s = ctx;
+	if (s->pend_failed)
+		return;
+	if (s->nparts <= 0) {
+		s->pend_failed = true;
+		return;
+	}
+	if (s->npend == s->pend_cap) {
+		uint32_t cap = s->pend_cap ? s->pend_cap * 2 : 64;
+		struct pend *n = realloc(s->pend, cap * sizeof(*n));
+		if (!n) {
+			s->pend_failed = true;
+			return;
+		}
+		s->pend = n;
+		s->pend_cap = cap;
+	}
+	size_t need = SL_GTOPIC_KEY_MAX + SL_GTOPIC_VALUE_MAX;
+	if (s->buf_cap - s->buf_len < need) {
+		size_t cap = s->buf_cap ? s->buf_cap * 2 : 64 * 1024;
+		while (cap - s->buf_len < need)
+			cap *= 2;
+		uint8_t *n = realloc(s->buf, cap);
+		if (!n) {
+			s->pend_failed = true;
+			return;
+		}
+		s->buf = n;
+		s->buf_cap = cap;
+	}
+	struct pend *pd = &s->pend[s->npend++];
+	pd->partition = partition_of(s, r->group, r->group_len);
+	pd->off = (uint32_t)s->buf_len;
+	sl_gtopic_encode(r, s->buf + pd->off, &pd->klen,
+			 s->buf + pd->off + SL_GTOPIC_KEY_MAX, &pd->vlen);
+	s->buf_len += SL_GTOPIC_KEY_MAX + (pd->vlen > 0 ? (size_t)pd->vlen : 0);
+}
+
+static int track(struct sl_gstore *s, uint64_t seq, int32_t p)
+{
+	if (s->out_len == s->out_cap) {
+		uint32_t cap = s->out_cap ? s->out_cap * 2 : 256;
+		struct outstanding *n = malloc(cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < s->out_len; i++)
+			n[i] = s->out[(s->out_head + i) % s->out_cap];
+		free(s->out);
+		s->out = n;
+		s->out_cap = cap;
+		s->out_head = 0;
+	}
+	s->out[(s->out_head + s->out_len) % s->out_cap] =
+		(struct outstanding){.seq = seq, .partition = p};
+	s->out_len++;
+	return 0;
+}
+
+/* Each partition's records of the batch as one append.  A partition not
+ * loaded here fails the batch (its groups are not this coordinator's;
+ * nothing is appended then), as does a full queue. */
+static int sink_end(void *ctx)
+{
+	struct sl_gstore *s = ctx;
+	if (!s->npend)
+		return 0;
+	if (s->pend_failed || s->out_len + s->npend > SL_GSTORE_OUTSTANDING_MAX)
+		return -ENOBUFS;
+	for (uint32_t i = 0; i < s->npend; i++)
+		if (s->parts[s->pend[i].partition].state != P_LOADED)
+			return -EIO;
+	struct sl_glog_rec *recs = malloc(s->npend * sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	int rc = 0;
+	bool *sent = calloc(s->npend, sizeof(*sent));
+	if (!sent) {
+		free(recs);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->npend; i++) {
+		if (sent[i])
+			continue;
+		int32_t p = s->pend[i].partition;
+		uint32_t n = 0;
+		for (uint32_t k = i; k < s->npend; k++) {
+			const struct pend *pd = &s->pend[k];
+			if (pd->partition != p)
+				continue;
+			sent[k] = true;
+			recs[n++] = (struct sl_glog_rec){
+				.key = s->buf + pd->off, .key_len = pd->klen,
+				.value = pd->vlen >= 0 ?
+					s->buf + pd->off + SL_GTOPIC_KEY_MAX :
+					NULL,
+				.value_len = pd->vlen};
+		}
+		uint64_t seq;
+		int arc = sl_glog_append(s->log, p, recs, n, sl_wall_ms(), &seq);
+		if (arc == 0)
+			arc = track(s, seq, p);
+		if (arc) {
+			/* what went before is on its way but the coordinator
+			 * takes the batch as failed: those partitions are
+			 * loaded again (their memory unloaded once the marker,
+			 * appended behind the batch, is durable) */
+			sl_log("%s-%d: a batch of the group coordinator cannot "
+			       "be appended: %s", SL_OFFSETS_TOPIC, (int)p,
+			       strerror(-arc));
+			for (uint32_t k = 0; k < i; k++) {
+				struct gpart *gp =
+					&s->parts[s->pend[k].partition];
+				if (sent[k] && gp->state == P_LOADED) {
+					gp->state = P_WAIT;
+					gp->retry_ms = sl_now_ms();
+				}
+			}
+			rc = arc;
+			break;
+		}
+		s->last_seq = seq;
+		s->st.batches++;
+	}
+	free(sent);
+	free(recs);
+	return rc;
+}
+
+/* ---- life ---- */
+
+int sl_gstore_create(const struct sl_gstore_config *cfg,
+		     struct sl_gstore **out)
+{
+	struct sl_gstore *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	if (sl_glog_create(SL_OFFSETS_TOPIC, cfg->kafka_port, &s->log)) {
+		free(s);
+		return -ENOMEM;
+	}
+	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
+	s->sink = (struct sl_commits_sink){.begin = sink_begin,
+					   .add = sink_add, .end = sink_end,
+					   .ctx = s};
+	*out = s;
+	return 0;
+}
+
+void sl_gstore_destroy(struct sl_gstore *s)
+{
+	if (!s)
+		return;
+	sl_glog_destroy(s->log);
+	for (uint32_t i = 0; i < s->held_len; i++)
+		free(s->held[(s->held_head + i) % s->held_cap].resp);
+	free(s->held);
+	free(s->out);
+	free(s->parts);
+	free(s->pend);
+	free(s->buf);
+	free(s);
+}
+
+void sl_gstore_set_groups(struct sl_gstore *s, struct sl_groups *g)
+{
+	s->groups = g;
+}
+
+const struct sl_commits_sink *sl_gstore_sink(struct sl_gstore *s)
+{
+	return &s->sink;
+}
+
+int sl_gstore_fd(const struct sl_gstore *s)
+{
+	return sl_glog_fd(s->log);
+}
+
+short sl_gstore_events(const struct sl_gstore *s)
+{
+	return sl_glog_events(s->log);
+}
+
+int sl_gstore_timeout_ms(const struct sl_gstore *s, int64_t now_ms)
+{
+	int t = sl_glog_timeout_ms(s->log, now_ms);
+	for (int32_t p = 0; p < s->nparts; p++) {
+		if (s->parts[p].state != P_WAIT)
+			continue;
+		int64_t w = s->parts[p].retry_ms - now_ms;
+		if (w < 0)
+			w = 0;
+		if (t < 0 || w < t)
+			t = (int)w;
+	}
+	return t;
+}
+
+int sl_gstore_do_work(struct sl_gstore *s, int64_t now_ms)
+{
+	start_loads(s, now_ms);
+	return sl_glog_do_work(s->log, now_ms);
+}
+
+void sl_gstore_stats(const struct sl_gstore *s, struct sl_gstore_stats *out)
+{
+	*out = s->st;
+}
