@@ -94,6 +94,7 @@ struct sl_glog {
 	char topic[TOPIC_MAX + 1];
 	uint16_t topic_len;
 	uint16_t port;
+	uint32_t addr;             /* IPv4, network order */
 	int fd;
 	enum gstate state;
 	int64_t retry_at_ms, backoff_ms;
@@ -132,6 +133,7 @@ int sl_glog_create(const char *topic, uint16_t port, struct sl_glog **out)
 	memcpy(g->topic, topic, tl);
 	g->topic_len = (uint16_t)tl;
 	g->port = port;
+	g->addr = htonl(INADDR_LOOPBACK);
 	g->fd = -1;
 	g->backoff_ms = SL_GLOG_BACKOFF_MIN_MS;
 	g->arena = (struct kc_arena){malloc(ARENA_BYTES), ARENA_BYTES, 0};
@@ -178,6 +180,11 @@ void sl_glog_set_callbacks(struct sl_glog *g, sl_glog_appended_fn appended,
 	g->record = record;
 	g->read_done = read_done;
 	g->ctx = ctx;
+}
+
+void sl_glog_set_addr(struct sl_glog *g, uint32_t addr)
+{
+	g->addr = addr;
 }
 
 void sl_glog_get_stats(const struct sl_glog *g, struct sl_glog_stats *out)
@@ -776,7 +783,7 @@ static void try_connect(struct sl_glog *g, int64_t now_ms)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons(g->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+				.sin_addr.s_addr = g->addr};
 	g->fd = fd;
 	g->sent_ms = now_ms;
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {

@@ -94,6 +94,10 @@ int sl_glog_create(const char *topic, uint16_t port, struct sl_glog **out);
 /* Closes the connection; nothing more is answered.  NULL allowed. */
 void sl_glog_destroy(struct sl_glog *g);
 
+/* Connect to IPv4 address addr (network order) instead of 127.0.0.1:
+ * sluiced's listen_host when it is not 0.0.0.0. */
+void sl_glog_set_addr(struct sl_glog *g, uint32_t addr);
+
 void sl_glog_set_callbacks(struct sl_glog *g, sl_glog_appended_fn appended,
 			   sl_glog_record_fn record, sl_glog_read_fn read_done,
 			   void *ctx);

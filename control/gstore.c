@@ -597,6 +597,8 @@ int sl_gstore_create(const struct sl_gstore_config *cfg,
 		free(s);
 		return -ENOMEM;
 	}
+	if (cfg->kafka_addr)
+		sl_glog_set_addr(s->log, cfg->kafka_addr);
 	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
 	s->sink = (struct sl_commits_sink){.begin = sink_begin,
 					   .add = sink_add, .end = sink_end,

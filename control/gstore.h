@@ -56,6 +56,8 @@ struct sl_ci_image;
 struct sl_gstore_config {
 	int32_t node_id;           /* this broker */
 	uint16_t kafka_port;       /* sluiced's Kafka listener */
+	uint32_t kafka_addr;       /* its IPv4 address, network order (0:
+				      127.0.0.1) */
 	sl_groups_reply_fn reply;  /* where answers go (the link's) */
 	void *reply_ctx;
 };

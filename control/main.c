@@ -28,9 +28,11 @@
  * marker writer's socket, with a timeout bounded by SL_META_POLL_MS; each
  * wake does bounded work.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -245,11 +247,19 @@ static int run_daemon(const struct sl_config *c)
 	static struct coord_set coords;
 	coords.self = c->node_id;
 	coords.n = sl_config_voter_ids(c, coords.ids);
+	/* the local sluiced's Kafka listener, for the clients below: its
+	 * listen_host, or loopback when it listens on every address */
+	uint32_t kafka_addr = 0;
+	struct in_addr la;
+	if (inet_pton(AF_INET, c->listen_host, &la) == 1 &&
+	    la.s_addr != htonl(INADDR_ANY))
+		kafka_addr = la.s_addr;
 	/* in a cluster the groups live in __consumer_offsets (gstore.h) */
 	struct sl_gstore *gstore = NULL;
 	if (cluster && c->kafka_port) {
 		struct sl_gstore_config scfg = {
 			.node_id = c->node_id, .kafka_port = c->kafka_port,
+			.kafka_addr = kafka_addr,
 			.reply = sl_link_kafka_reply, .reply_ctx = &link};
 		if (sl_gstore_create(&scfg, &gstore)) {
 			sl_log("out of memory");
@@ -284,6 +294,8 @@ static int run_daemon(const struct sl_config *c)
 		sl_log("out of memory");
 		goto out_groups;
 	}
+	if (markers && kafka_addr)
+		sl_markers_set_addr(markers, kafka_addr);
 	char tdir[PATH_MAX];
 	snprintf(tdir, sizeof(tdir), "%.4000s/transactions", c->control_dir);
 	struct sl_txn_config tcfg = {

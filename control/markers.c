@@ -59,6 +59,7 @@ struct mjob {
 
 struct sl_markers {
 	uint16_t port;
+	uint32_t addr;             /* IPv4, network order */
 	int fd;
 	enum mstate state;
 	int64_t retry_at_ms, backoff_ms;
@@ -91,6 +92,7 @@ int sl_markers_create(uint16_t port, struct sl_markers **out)
 	if (!m)
 		return -ENOMEM;
 	m->port = port;
+	m->addr = htonl(INADDR_LOOPBACK);
 	m->fd = -1;
 	m->state = M_DOWN;
 	m->backoff_ms = SL_MARKERS_BACKOFF_MIN_MS;
@@ -134,6 +136,11 @@ void sl_markers_destroy(struct sl_markers *m)
 	free(m->wbuf);
 	free(m->rbuf);
 	free(m);
+}
+
+void sl_markers_set_addr(struct sl_markers *m, uint32_t addr)
+{
+	m->addr = addr;
 }
 
 void sl_markers_set_done(struct sl_markers *m, sl_markers_done_fn done,
@@ -248,7 +255,7 @@ static void try_connect(struct sl_markers *m, int64_t now_ms)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons(m->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+				.sin_addr.s_addr = m->addr};
 	m->fd = fd;
 	m->sent_ms = now_ms;
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {

@@ -58,6 +58,10 @@ int sl_markers_create(uint16_t port, struct sl_markers **out);
  * the coordinator hands them again after its restart).  NULL allowed. */
 void sl_markers_destroy(struct sl_markers *m);
 
+/* Connect to IPv4 address addr (network order) instead of 127.0.0.1:
+ * sluiced's listen_host when it is not 0.0.0.0. */
+void sl_markers_set_addr(struct sl_markers *m, uint32_t addr);
+
 void sl_markers_set_done(struct sl_markers *m, sl_markers_done_fn done,
 			 void *ctx);
 
