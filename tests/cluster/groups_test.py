@@ -24,9 +24,14 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    committed offsets are all there; a commit through the new coordinator
    is read back; the killed broker restarts and the offsets still read
    back whoever coordinates.
+6. The sluiced of the two brokers that follow the group's partition are
+   paused (SIGSTOP): an OffsetCommit to the coordinator is not answered
+   NONE (its append cannot be durable on min.insync.replicas); resumed,
+   commits are acknowledged and read back.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
+import signal
 import socket
 import struct
 import sys
@@ -287,6 +292,59 @@ try:
     until("the committed offsets through the restarted broker %d" % owner,
           lambda: committed_now(victim), 40)
     print("ok: broker %d restarted; the offsets read back through it" % owner, flush=True)
+
+    # 6. a commit the partition cannot make durable is never acknowledged:
+    # the followers' sluiced paused, the coordinator's append (acks=all)
+    # cannot reach min.insync.replicas; the answer is withheld and the
+    # connection closed (or an error answered), never NONE
+    coord = until("the coordinator of %s" % group,
+                  lambda: (lambda a: a[1] if a and a[0] == 0 else None)(
+                      find_coordinator(nodes[0], group)), 30)
+    held = [nd for nd in nodes if nd.n != coord]
+
+    def commit_raw(offset, timeout):
+        """OffsetCommit v2 of partition 0 at offset, generation -1: the
+        partition's error, or None when no answer came."""
+        body = (kstr(group) + struct.pack(">i", -1) + kstr("") + struct.pack(">q", -1)
+                + struct.pack(">i", 1) + kstr(TOPIC) + struct.pack(">iiq", 1, 0, offset)
+                + kstr(""))
+        r = call(nodes[coord - 1], 8, 2, body, timeout=timeout)
+        return None if r is None else struct.unpack(">h", r[-2:])[0]
+
+    until("an OffsetCommit acknowledged by broker %d" % coord,
+          lambda: commit_raw(777, 20) == 0, 40)
+    for nd in held:
+        nd.procs["sluiced"].send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        err = commit_raw(778, 40)
+        took = time.monotonic() - t0
+    finally:
+        for nd in held:
+            nd.procs["sluiced"].send_signal(signal.SIGCONT)
+    if err == 0:
+        fail("OffsetCommit acknowledged after %.1f s while the followers were paused" % took)
+    print("ok: with the followers paused an OffsetCommit is not acknowledged (%s after %.1f s)"
+          % ("no answer, connection closed" if err is None else "error %d" % err, took),
+          flush=True)
+    ends = {q: 200 + q for q in range(PARTS)}
+
+    def commit_all():
+        c = Consumer({"bootstrap.servers": nodes[0].bootstrap(), "group.id": group,
+                      "enable.auto.commit": False})
+        try:
+            c.commit(offsets=[TopicPartition(TOPIC, q, ends[q]) for q in range(PARTS)],
+                     asynchronous=False)
+            return True
+        except Exception as ex:
+            print("commit: %s; again" % ex, flush=True)
+            return False
+        finally:
+            c.close()
+
+    until("a commit acknowledged once the followers run again", commit_all, 60)
+    until("the commit read back", lambda: committed_now(nodes[0]), 30)
+    print("ok: the followers resumed, commits are acknowledged and read back", flush=True)
 
     stop_all(nodes)
     ok_end = True
