@@ -10,7 +10,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
 2. FindCoordinator (v1, and v4 with several keys) for 24 group ids asked
    of every broker: the three answers name the same broker for each id
    (the leader of the id's __consumer_offsets partition), and the ids
-   spread over more than one broker.
+   spread over more than one broker.  A client's Produce to
+   __consumer_offsets is refused INVALID_TOPIC_EXCEPTION, as Kafka does.
 3. A Heartbeat for a group sent to each broker: the two that do not
    coordinate it answer NOT_COORDINATOR, the one that does looks the
    member up (UNKNOWN_MEMBER_ID).
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (call, clean_up, compact_str, create, fail,  # noqa: E402
                          find_coordinator, kstr, recv_exact, start_cluster,
                          stop_all, topic_metadata, until, uvarint)
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 
 TOPIC = "grp"
 PARTS = 6
@@ -168,6 +169,16 @@ try:
         if md[1][p].leader != coords[g]:
             fail("FindCoordinator for %s names broker %d, the leader of __consumer_offsets-%d "
                  "is %d" % (g, coords[g], p, md[1][p].leader))
+    # Kafka's rule: a client's Produce to an internal topic is refused
+    errors = []
+    p = Producer({"bootstrap.servers": nodes[0].bootstrap(), "message.timeout.ms": 10000})
+    p.produce("__consumer_offsets", key=b"\x00\x02\x00\x01g", value=b"forged",
+              partition=0, on_delivery=lambda e, m: errors.append(e))
+    p.flush(15)
+    if len(errors) != 1 or errors[0] is None or errors[0].code() != KafkaError.TOPIC_EXCEPTION:
+        fail("Produce to __consumer_offsets by a client: %s (expected INVALID_TOPIC_EXCEPTION)"
+             % errors)
+    print("ok: a client's Produce to __consumer_offsets is INVALID_TOPIC_EXCEPTION", flush=True)
     spread = {n: sum(1 for g in groups if coords[g] == n) for n in ports}
     print("ok: FindCoordinator v1 and v4 from each broker agree on 24 groups (per broker %s)"
           % spread, flush=True)
