@@ -15,8 +15,9 @@
  *   3. Fetch from the log end, on the one connection to that leader that
  *      carries every partition it leads for us: at most one Fetch in flight
  *      per connection (the leader holds it up to max_wait_ms when there is
- *      nothing new), covering every entry that is fetching and has no
- *      append outstanding;
+ *      nothing new), covering every entry that is fetching, sent once the
+ *      appends of the last answer are durable (so that it reports their
+ *      new ends at once);
  *   4. each partition's whole, checked batches (replica_wire.h) go to its
  *      storage core as DP_REPLICA_APPEND, answered once durable with the
  *      new log end, the next fetch offset: what the leader learns of this
@@ -181,6 +182,8 @@ struct ft_conn {
 	/* this cycle's picks (slots of entries) */
 	uint32_t *fetch_pick, nfetch;
 	uint32_t *epoch_pick, nepoch;
+	uint32_t appending;     /* its fetched partitions' appends not yet
+				   durable (act) */
 };
 
 /* A topic's name, by its slot in dp->topics (read at refresh). */
@@ -984,9 +987,13 @@ static int act(struct dp_fetcher *f, uint64_t now)
 	for (unsigned i = 0; i < FT_CONNS_MAX; i++) {
 		f->conns[i].nfetch = 0;
 		f->conns[i].nepoch = 0;
+		f->conns[i].appending = 0;
 	}
 	for (uint32_t s = 0; s < f->nslots; s++) {
 		struct ft_entry *e = &f->e[s];
+		if (e->id && e->store_busy && e->state == FT_FETCH &&
+		    e->ci < FT_CONNS_MAX)
+			f->conns[e->ci].appending++;
 		if (!e->id || e->store_busy || e->net_busy)
 			continue;
 		if (e->wait_until_ns > now) {
@@ -1022,7 +1029,12 @@ static int act(struct dp_fetcher *f, uint64_t now)
 			continue;
 		/* the epoch query first: it is short, the Fetch is held */
 		work += send_request(f, c, KC_API_OFFSET_FOR_LEADER_EPOCH);
-		if (c->state == FC_UP)
+		/* the next Fetch waits for the appends of the last answer: it
+		 * then carries their partitions at their new ends, which is how
+		 * the leader learns they are durable here (acks=all); sent
+		 * without them it would be held up to FT_MAX_WAIT_MS while they
+		 * wait for it */
+		if (c->state == FC_UP && !c->appending)
 			work += send_request(f, c, KC_API_FETCH);
 	}
 	return work;

@@ -27,7 +27,11 @@ The run:
 4. Everything healed: the producers finish (what is still unanswered is
    recorded as not acknowledged), the cluster gets its three in-sync
    replicas back, and a fresh consumer reads every partition from 0 to
-   its end; the history ends with {"op": "final"}.
+   its end; the history ends with {"op": "final"}.  Beside them a
+   committer commits rising offsets for a consumer group, one synchronous
+   commit at a time: the group's offsets read back at the end are at
+   least the last acknowledged commit (the coordinator keeps them in
+   __consumer_offsets, which fails over like any partition).
 5. queue_checker.py judges the history: the run fails on any anomaly
    (lost acknowledged write, duplicate, inconsistent offset, poll skip,
    offsets going backwards), on a broker process that died by itself, or
@@ -73,6 +77,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError,  # noqa: E4
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "jepsen"
+COMMIT_GROUP = "jepsen-commits"
 PARTS = 3
 SESSION_MS = 3000
 BROKER_OPTS = ["-o", "broker_heartbeat_interval_ms=300",
@@ -129,6 +134,9 @@ class Run:
         self.leader_changes = 0
         self.meta_errors = 0
         self.fatals = []                 # the fatal errors producers met
+        self.commit_acked = 0            # the last commit acknowledged
+        self.commits_ok = 0
+        self.commits_failed = 0
 
     def note(self, who, what):
         if what.startswith("fatal"):
@@ -214,6 +222,50 @@ class Run:
                     p.flush(5)
                 except KafkaException as e:
                     self.note(client, "at purge: %s" % e)
+
+    # ---- a group's committed offsets ------------------------------------
+
+    def committer(self, stop):
+        """Commits offsets 1, 2, 3 ... of every partition for group
+        COMMIT_GROUP, one synchronous commit at a time, until stop is set;
+        the last acknowledged value is self.commit_acked.  Commits only
+        rise, so the offsets read back at the end must be at least it (a
+        commit that failed may still have landed: more is allowed)."""
+        c = Consumer({"bootstrap.servers": self.c.bootstrap(), "group.id": COMMIT_GROUP,
+                      "enable.auto.commit": False, "client.id": "committer",
+                      "socket.timeout.ms": 10000, "metadata.max.age.ms": 3000})
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                c.commit(offsets=[TopicPartition(TOPIC, p, n) for p in range(PARTS)],
+                         asynchronous=False)
+                with self.lock:
+                    self.commit_acked = n
+                    self.commits_ok += 1
+            except KafkaException as e:
+                with self.lock:
+                    self.commits_failed += 1
+                self.note("committer", "commit %d: %s" % (n, e))
+                time.sleep(0.2)
+            time.sleep(0.05)
+        c.close()
+
+    def committed(self):
+        """The offsets of COMMIT_GROUP as its coordinator answers now, or
+        None."""
+        c = Consumer({"bootstrap.servers": self.c.bootstrap(), "group.id": COMMIT_GROUP,
+                      "enable.auto.commit": False})
+        try:
+            got = c.committed([TopicPartition(TOPIC, p) for p in range(PARTS)], timeout=10)
+        except KafkaException as e:
+            self.note("final", "committed offsets: %s" % e)
+            return None
+        finally:
+            c.close()
+        if any(tp.error is not None for tp in got):
+            return None
+        return {tp.partition: tp.offset for tp in got}
 
     # ---- consumers -----------------------------------------------------
 
@@ -487,6 +539,8 @@ def chaos(cl, base, seed):
     threads = [threading.Thread(target=run.watcher, args=(stop_meta,), daemon=True)]
     threads += [threading.Thread(target=run.producer, args=(n,), daemon=True)
                 for n in ["p%d" % (i + 1) for i in range(PRODUCERS)]]
+    threads.append(threading.Thread(target=run.committer, args=(run.stop_writes,),
+                                    daemon=True))
     readers = [threading.Thread(target=run.consumer, args=(n, run.stop_reads), daemon=True)
                for n in ("c1", "c2")]
     for t in threads + readers:
@@ -551,6 +605,23 @@ def chaos(cl, base, seed):
     print("ok: final read of every partition to its end %s (read to %s)"
           % ([ends[p] for p in range(PARTS)], [last.get(p, -1) + 1 for p in range(PARTS)]),
           flush=True)
+
+    # every acknowledged commit survived: the group's offsets are at least
+    # the last one acknowledged (and no more than the last one tried)
+    got = within(run.committed, 60)
+    if not got:
+        dump(cl)
+        fail("the offsets of group %s cannot be read after the faults healed" % COMMIT_GROUP)
+    if any(got[p] < run.commit_acked for p in range(PARTS)):
+        dump(cl)
+        fail("acknowledged commits lost: group %s reads %s, the last commit acknowledged was %d "
+             "(seed %d)" % (COMMIT_GROUP, got, run.commit_acked, seed))
+    tried = run.commits_ok + run.commits_failed
+    if any(got[p] > tried for p in range(PARTS)):
+        fail("group %s reads %s, more than any commit made (%d)" % (COMMIT_GROUP, got, tried))
+    print("ok: group %s's offsets %s after %d commits acknowledged (the last %d) and %d not"
+          % (COMMIT_GROUP, [got[p] for p in range(PARTS)], run.commits_ok, run.commit_acked,
+             run.commits_failed), flush=True)
 
     worst, at, over2 = windows(hist_path, fault_t0, fault_t1)
     print("figures: %d writes acknowledged (%d during the faults), %d not acknowledged, "
