@@ -156,6 +156,11 @@ def throughput(args, base):
             leader = until("a leader", lambda: (partition_state(nodes[0].bootstrap(),
                                                                 "rep-%d" % s) or (None,))[0], 30)
             at = [nd for nd in nodes if nd.n == leader][0]
+            # the leader's own broker knows it too (the views reach each
+            # broker in their own time)
+            until("broker %d's metadata naming it the leader" % leader,
+                  lambda: (partition_state(at.bootstrap(), "rep-%d" % s) or (None,))[0]
+                  == leader, 30)
             r = produce(args, at.bootstrap(), "rep-%d" % s, s, args.count)
             rows.append(("3 brokers, rf 3, min.isr 2", s, r))
     finally:
