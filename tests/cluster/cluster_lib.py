@@ -151,7 +151,12 @@ class Node:
                      "-o", "udp_port=%d" % self.native,
                      "-o", "controller_quorum_voters=" + voters,
                      "-o", "broker_heartbeat_interval_ms=300",
-                     "-o", "broker_session_timeout_ms=6000"] + list(extra)
+                     "-o", "broker_session_timeout_ms=6000",
+                     # __consumer_offsets smaller than its default of 50:
+                     # these clusters share two CPUs with their clients and
+                     # every fenced broker moves each partition it holds
+                     # (groups_test.py runs the default)
+                     "-o", "offsets_topic_partitions=6"] + list(extra)
         self.procs = {}
         os.makedirs(self.dir, exist_ok=True)
 

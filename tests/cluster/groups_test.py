@@ -132,7 +132,7 @@ base = tempfile.mkdtemp(prefix="groups-", dir=os.environ.get("SLUICE_TEST_TMPDIR
 nodes = []
 ok_end = False
 try:
-    nodes = start_cluster(base, 3)
+    nodes = start_cluster(base, 3, ["-o", "offsets_topic_partitions=50"])  # the default
     until("CreateTopics grp rf=3", lambda: create(nodes[0], TOPIC, PARTS, 3) == 0, 40)
 
     # 2. every broker names the same coordinator for a group

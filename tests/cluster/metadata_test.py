@@ -101,10 +101,12 @@ try:
     took = time.monotonic() - t2
     if "controlled shutdown" not in leaving.log():
         fail("broker %d's control exited without a controlled shutdown" % leaving.n)
+    t3 = time.monotonic()
     code = create(ctl, "after-shutdown", 1, 3)
     if code != INVALID_RF:
-        fail("right after broker %d's controlled shutdown, rf=3 gave %d, expected "
-             "INVALID_REPLICATION_FACTOR (it should be fenced already)" % (leaving.n, code))
+        fail("right after broker %d's controlled shutdown, rf=3 gave %d after %.1f s, expected "
+             "INVALID_REPLICATION_FACTOR (it should be fenced already)"
+             % (leaving.n, code, time.monotonic() - t3))
     print("ok: broker %d shut down in %.1f s, fenced before it left (session timeout 6 s)"
           % (leaving.n, took))
     stop_all(nodes)
