@@ -11,7 +11,9 @@
  *   - the error is -ENOSPC (or, from the append path, -ENOSPC);
  *   - every batch below the last durable_end is readable, byte-identical;
  *   - the log's end is back at the durable end (the rollback);
- *   - close and reopen keep exactly those batches;
+ *   - close and reopen keep exactly those batches (a reopen that needs
+ *     room the full filesystem does not have is -ENOSPC, and with the
+ *     filler removed it opens with them);
  *   - after the filler is deleted, appends work again, become durable and
  *     survive a reopen (first in the same log instance, then reopened).
  * The mount is always undone, the image and directories removed.
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -259,13 +262,28 @@ static void test_enospc(void **state)
 	rc = slog_close(log);
 	printf("close on a full filesystem: %d %s\n", rc, tl_errname(rc));
 	tl_durable_init(&dur);
-	TL_OK(slog_open(w, logs, &cfg, &log));
+	rc = slog_open(w, logs, &cfg, &log);
+	bool freed = false;
+	if (rc == -ENOSPC) {
+		/* the open may need room to repair what the failed close
+		 * left (a segment scanned, its index written): it refuses
+		 * with ENOSPC rather than guess; with room again it must
+		 * open with every durable batch */
+		printf("reopen on a full filesystem: -ENOSPC; again with the "
+		       "filler removed\n");
+		TL_OK(unlink(filler));
+		sync();
+		freed = true;
+		rc = slog_open(w, logs, &cfg, &log);
+	}
+	TL_OK(rc);
 	if (tl_check_log(log, &m, 0) != 0)
 		fail_msg("after reopen on a full filesystem: not the %lld "
 			 "offsets that were durable", (long long)m.end);
 
 	/* free space: appends work again and become durable */
-	TL_OK(unlink(filler));
+	if (!freed)
+		TL_OK(unlink(filler));
 	sync();
 	for (int i = 0; i < 50; i++, idx++) {
 		long n = tl_gen_batch(b, BATCH_CAP, seed, idx, &gen);
