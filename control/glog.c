@@ -431,8 +431,7 @@ static int apply_produce(struct sl_glog *g, const uint8_t *p, size_t len)
 		return -EBADMSG;
 	const struct kc_produce_resp_topic *t = r.responses.items;
 	for (int32_t i = 0; i < r.responses.count; i++) {
-		if (t[i].name.len != g->topic_len ||
-		    memcmp(t[i].name.ptr, g->topic, g->topic_len))
+		if (!kc_str_is(t[i].name, g->topic, g->topic_len))
 			continue;
 		const struct kc_produce_resp_partition *pr =
 			t[i].partition_responses.items;
@@ -571,8 +570,7 @@ static int apply_fetch(struct sl_glog *g, const uint8_t *p, size_t len)
 	}
 	const struct kc_fetch_resp_topic *t = r.responses.items;
 	for (int32_t i = 0; i < r.responses.count; i++) {
-		if (t[i].topic.len != g->topic_len ||
-		    memcmp(t[i].topic.ptr, g->topic, g->topic_len))
+		if (!kc_str_is(t[i].topic, g->topic, g->topic_len))
 			continue;
 		const struct kc_fetch_resp_partition *pr =
 			t[i].partitions.items;
