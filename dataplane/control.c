@@ -316,6 +316,10 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 		int rc = sipc_decode_topic_put(f, len, &ti);
 		if (rc == 0)
 			rc = dp_topic_put(dp, &ti);
+		/* a grown topic's partitions are new objects (topics.c),
+		 * with the states they had: the follower looks again */
+		if (rc == 0)
+			dp_fetcher_kick(dp);
 		reply(cfd, SIPC_TOPIC_PUT, h.corr, rc < 0 ? (int16_t)-rc : 0);
 		return 0;
 	}

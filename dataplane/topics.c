@@ -259,10 +259,13 @@ static void set_retention(struct dp_topic *t)
 }
 
 /* A topic's object with its partitions open on their storage cores,
- * published in slot.  Returns 0 or a negative protocol error (nothing
- * published). */
+ * published in slot.  When it replaces was (topic_grow), the partitions
+ * was had keep their place in the cluster (leader, replicas, in-sync set,
+ * epochs: control pushes only what changes), handed to their storage
+ * cores before anyone can see the new object.  Returns 0 or a negative
+ * protocol error (nothing published). */
 static int topic_open(struct dp *dp, const struct sn_topic_info *ti,
-		      int slot)
+		      int slot, const struct dp_topic *was)
 {
 	assert(slot >= 0 && slot < DP_MAX_TOPICS);
 	struct dp_topic *t = calloc(1, sizeof(*t));
@@ -303,6 +306,12 @@ static int topic_open(struct dp *dp, const struct sn_topic_info *ti,
 			break;
 		}
 		opened++;
+		/* main is the view's only writer, and p is not published */
+		if (was && i < was->partitions &&
+		    was->parts[i].view.leader_epoch >= 0) {
+			p->view = was->parts[i].view;
+			dp_store_cmd(dp, p->core, DPC_STATE, p);
+		}
 	}
 	if (rc) {
 		/* never published: no net core has seen it */
@@ -377,7 +386,7 @@ static int topic_grow(struct dp *dp, struct dp_topic *old,
 		if (!atomic_load(&dp->topics[i]))
 			slot = (int)i;
 	assert(slot >= 0); /* old's slot was just emptied */
-	int rc = topic_open(dp, ti, slot);
+	int rc = topic_open(dp, ti, slot, old);
 	dp_log("topic %s (id %u): %d -> %d partition(s)%s", old->name,
 	       old->id, was, ti->partitions,
 	       rc ? ": cannot open them; the topic is not served" : "");
@@ -424,7 +433,7 @@ int dp_topic_put(struct dp *dp, const struct sn_topic_info *ti)
 	}
 	if (free_slot < 0)
 		return -SN_ERR_INVALID_PARTITIONS;
-	return topic_open(dp, ti, free_slot);
+	return topic_open(dp, ti, free_slot, NULL);
 }
 
 int dp_topic_delete(struct dp *dp, uint32_t topic_id)
