@@ -78,7 +78,7 @@ static int bindable(int type, int port)
  * *lock_fd, the port returned; -EADDRINUSE when none is free after trying
  * every port of the range once.
  */
-static int reserve_port(int *lock_fd)
+int tb_reserve_port(int *lock_fd)
 {
 	int lo, hi;
 	port_range(&lo, &hi);
@@ -128,8 +128,8 @@ int tb_init(struct tb *b, const char *name)
 	if (!mkdtemp(b->dir))
 		return -errno;
 	snprintf(b->host, sizeof(b->host), "127.0.0.1");
-	b->port = reserve_port(&b->port_lock[0]);
-	b->kport = reserve_port(&b->port_lock[1]);
+	b->port = tb_reserve_port(&b->port_lock[0]);
+	b->kport = tb_reserve_port(&b->port_lock[1]);
 	if (b->port < 0 || b->kport < 0) {
 		int rc = b->port < 0 ? b->port : b->kport;
 		release_ports(b);

@@ -49,6 +49,11 @@ struct tb {
 /* Binaries present?  0, or 77 (skip) with the reason printed. */
 int tb_available(void);
 
+/* Reserve one more loopback port as tb_init reserves its own ("Ports"
+ * above): the port, with its lock's descriptor in *lock_fd (closing it
+ * gives the port up), or -EADDRINUSE. */
+int tb_reserve_port(int *lock_fd);
+
 /* Make the data dir and choose a port; nothing started. */
 int tb_init(struct tb *b, const char *name);
 /* Start sluiced / sluice-control; tb_wait_ready waits until a topic can

@@ -37,7 +37,7 @@ import sys
 import time
 import zlib
 
-from kclib import data_dir, fail, missing, under_broker
+from kclib import cluster_size, data_dir, fail, leader_addr, missing, under_broker
 
 CODECS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 COUNT = 400
@@ -232,7 +232,7 @@ def kafka_produce_v7(topic, batch, corr):
     body += struct.pack(">iii", 1, 0, len(batch)) + batch
     head = struct.pack(">hhih", 0, 7, corr, 4) + b"ztst"
     req = head + body
-    host, port = BOOT.rsplit(":", 1)
+    host, port = leader_addr(BOOT, topic, 0).rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
     try:
         s.sendall(struct.pack(">i", len(req)) + req)
@@ -265,7 +265,8 @@ def _recv_exactly(s, n):
 
 admin = AdminClient({"bootstrap.servers": BOOT})
 topics = ["z-" + c for c in CODECS]
-futs = admin.create_topics([NewTopic(t, 1, 1) for t in topics], operation_timeout=10)
+futs = admin.create_topics([NewTopic(t, 1, cluster_size()) for t in topics],
+                           operation_timeout=10)
 for t, fut in futs.items():
     try:
         fut.result(timeout=15)
@@ -349,8 +350,14 @@ for codec, code in CODECS.items():
         fail("%s: %d of %d messages read back within 15 s" % (codec, got, len(want)))
     print("ok: %d messages read back byte-identical" % len(want))
 
-    # 4. the stored batches
-    batches = stored_batches(topic)
+    # 4. the stored batches (in a cluster, broker 1's replica: acks=all
+    # waited for min.insync.replicas of them, so it may still be fetching)
+    deadline = time.monotonic() + 15
+    while True:
+        batches = stored_batches(topic)
+        if sum(b[2] for b in batches) >= len(want) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     records = 0
     rdk_codecs = set()
     for base, attrs, count, ok in batches:

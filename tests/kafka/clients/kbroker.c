@@ -118,18 +118,21 @@ int kb_wait_kafka(struct kb *k, int timeout_ms, const char **why)
 	return -ETIMEDOUT;
 }
 
-int kb_start(struct kb *k, int timeout_ms)
+int kb_launch(struct kb *k)
 {
-	int64_t t0 = now_ms();
 	int rc = tb_start_sluiced(&k->tb);
 	if (rc == 0)
 		rc = tb_start_control(&k->tb);
-	if (rc) {
+	if (rc)
 		fprintf(stderr, "kbroker: cannot start sluiced / sluice-control: %s\n",
 			strerror(-rc));
-		return rc;
-	}
-	rc = tb_wait_ready(&k->tb, timeout_ms);
+	return rc;
+}
+
+int kb_ready(struct kb *k, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	int rc = tb_wait_ready(&k->tb, timeout_ms);
 	if (rc) {
 		fprintf(stderr, "kbroker: the native protocol on %s did not get "
 			"ready (sluiced up, sluice-control synced) within %d ms\n",
@@ -147,6 +150,88 @@ int kb_start(struct kb *k, int timeout_ms)
 		return rc;
 	}
 	return 0;
+}
+
+int kb_start(struct kb *k, int timeout_ms)
+{
+	int rc = kb_launch(k);
+	return rc ? rc : kb_ready(k, timeout_ms);
+}
+
+/* Read exactly len bytes, or fail (the socket's receive timeout bounds
+ * each recv). */
+static int recv_all(int s, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = recv(s, buf + got, len - got, 0);
+		if (r <= 0)
+			return -EIO;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* One Metadata v1 exchange for no topic (an empty array): the number of
+ * brokers the answer lists, or a negative error. */
+static int metadata_brokers(int port)
+{
+	static const char client_id[] = "kbroker";
+	uint8_t req[4 + 2 + 2 + 4 + 2 + sizeof(client_id) - 1 + 4];
+	uint32_t corr = 0x6b63, be32;
+	uint16_t be16;
+	size_t n = 0;
+	be32 = htonl((uint32_t)(sizeof(req) - 4));
+	memcpy(req + n, &be32, 4), n += 4;
+	be16 = htons(3); /* Metadata */
+	memcpy(req + n, &be16, 2), n += 2;
+	be16 = htons(1);
+	memcpy(req + n, &be16, 2), n += 2;
+	be32 = htonl(corr);
+	memcpy(req + n, &be32, 4), n += 4;
+	be16 = htons(sizeof(client_id) - 1);
+	memcpy(req + n, &be16, 2), n += 2;
+	memcpy(req + n, client_id, sizeof(client_id) - 1), n += sizeof(client_id) - 1;
+	be32 = htonl(0); /* no topics */
+	memcpy(req + n, &be32, 4), n += 4;
+
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return -errno;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 3, 0 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int rc = -EIO;
+	uint8_t hdr[12];
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    send(s, req, n, MSG_NOSIGNAL) == (ssize_t)n &&
+	    recv_all(s, hdr, sizeof(hdr)) == 0) {
+		memcpy(&be32, hdr + 4, 4);
+		uint32_t count;
+		memcpy(&count, hdr + 8, 4);
+		if (ntohl(be32) == corr && ntohl(count) < 1024)
+			rc = (int)ntohl(count);
+	}
+	close(s);
+	return rc;
+}
+
+int kb_wait_brokers(struct kb *k, int want, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int seen = -1;
+	while (now_ms() < deadline) {
+		seen = metadata_brokers(k->kafka_port);
+		if (seen == want)
+			return 0;
+		sleep_ms(100);
+	}
+	fprintf(stderr, "kbroker: the broker on %s lists %d brokers in Metadata "
+		"after %d ms, not %d\n", k->kafka_addr, seen, timeout_ms, want);
+	return -ETIMEDOUT;
 }
 
 int kb_stop(struct kb *k)

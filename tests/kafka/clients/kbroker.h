@@ -29,6 +29,17 @@ int kb_init(struct kb *k, const char *name);
  * on stderr. */
 int kb_start(struct kb *k, int timeout_ms);
 
+/* kb_start in two steps, for a cluster whose brokers must all be started
+ * before any is ready: kb_launch starts both processes (0 or -errno),
+ * kb_ready waits as kb_start does. */
+int kb_launch(struct kb *k);
+int kb_ready(struct kb *k, int timeout_ms);
+
+/* Wait until the broker's Metadata (v1) lists want brokers (in a cluster:
+ * every broker registered and unfenced), up to timeout_ms.  0 or
+ * -ETIMEDOUT with what it listed printed. */
+int kb_wait_brokers(struct kb *k, int want, int timeout_ms);
+
 /* Only the Kafka part of readiness: connect to kafka_port and exchange
  * ApiVersions v0.  0 or a negative error; *why says which step failed. */
 int kb_wait_kafka(struct kb *k, int timeout_ms, const char **why);

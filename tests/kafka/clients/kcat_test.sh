@@ -34,16 +34,30 @@ echo "== kcat -L"
 timeout 20 kcat -L -b "$K" -m 10 >"$T/meta" 2>"$T/meta.err" ||
 	{ cat "$T/meta.err" >&2; kc_fail "kcat -L -b $K failed"; }
 cat "$T/meta"
-grep -q "^ *1 brokers:" "$T/meta" || kc_fail "kcat -L: expected '1 brokers:'"
-grep -q "broker 1 at 127.0.0.1:${K##*:}" "$T/meta" ||
-	kc_fail "kcat -L: expected 'broker 1 at $K' (node_id 1, advertised 127.0.0.1)"
+# one broker, or the cluster kafka_broker_run started (KAFKA_CLUSTER_SIZE):
+# node i at the i-th address of KAFKA_BOOTSTRAP, every partition of
+# replication factor N (the default of a cluster of N), all in sync
+NB=${KAFKA_CLUSTER_SIZE:-1}
+grep -q "^ *$NB brokers:" "$T/meta" || kc_fail "kcat -L: expected '$NB brokers:'"
+IFS=, read -r -a ADDRS <<<"$K"
+for i in "${!ADDRS[@]}"; do
+	grep -q "broker $((i + 1)) at 127.0.0.1:${ADDRS[$i]##*:}" "$T/meta" ||
+		kc_fail "kcat -L: expected 'broker $((i + 1)) at ${ADDRS[$i]}' (node_id $((i + 1)), advertised 127.0.0.1)"
+done
 grep -q "topic \"$TOPIC\" with 3 partitions:" "$T/meta" ||
 	kc_fail "kcat -L: expected 'topic \"$TOPIC\" with 3 partitions:'"
 grep -q 'topic "kc-other" with 1 partitions:' "$T/meta" ||
 	kc_fail "kcat -L: expected 'topic \"kc-other\" with 1 partitions:'"
 for p in 0 1 2; do
-	grep -q "partition $p, leader 1, replicas: 1, isrs: 1" "$T/meta" ||
-		kc_fail "kcat -L: expected 'partition $p, leader 1, replicas: 1, isrs: 1'"
+	line=$(grep "partition $p, leader" "$T/meta" | head -1)
+	[[ $line =~ leader\ ([0-9]+),\ replicas:\ ([0-9,]+),\ isrs:\ ([0-9,]+) ]] ||
+		kc_fail "kcat -L: no 'partition $p, leader L, replicas: R, isrs: I' line"
+	leader=${BASH_REMATCH[1]} replicas=${BASH_REMATCH[2]} isrs=${BASH_REMATCH[3]}
+	sorted_r=$(tr , '\n' <<<"$replicas" | sort -n | paste -sd,)
+	sorted_i=$(tr , '\n' <<<"$isrs" | sort -n | paste -sd,)
+	[[ $sorted_r == "$(seq -s, 1 "$NB")" && $sorted_i == "$sorted_r" &&
+		,$replicas, == *,$leader,* ]] ||
+		kc_fail "kcat -L: partition $p: leader $leader, replicas $replicas, isrs $isrs; expected brokers 1..$NB, all in sync, the leader among them"
 done
 timeout 20 kcat -L -b "$K" -t "$TOPIC" -m 10 >"$T/meta1" 2>"$T/meta1.err" ||
 	{ cat "$T/meta1.err" >&2; kc_fail "kcat -L -t $TOPIC failed"; }

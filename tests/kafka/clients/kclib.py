@@ -43,3 +43,46 @@ def data_dir():
     if not d:
         fail("SLUICE_DATA_DIR is not set (kafka_broker_run sets it)")
     return d
+
+
+def cluster_size():
+    """How many brokers kafka_broker_run started (KAFKA_CLUSTER_SIZE: 1
+    for a single broker, N for a cluster of N, every topic then created
+    with replication factor N)."""
+    return int(os.environ.get("KAFKA_CLUSTER_SIZE", "1"))
+
+
+def brokers_by_id(boot):
+    """{node id: host:port} as kafka_broker_run numbers the brokers of
+    KAFKA_BOOTSTRAP (1, 2, ... in its order)."""
+    return {i + 1: a for i, a in enumerate(boot.split(","))}
+
+
+def check_replicas(what, p, rf):
+    """A partition of a list_topics answer: rf replicas, the leader one of
+    them, every replica in sync."""
+    if len(p.replicas) != rf or p.leader not in p.replicas or \
+            sorted(p.isrs) != sorted(p.replicas):
+        fail("%s: partition %d leader %d replicas %r isrs %r; expected %d replicas, "
+             "the leader among them, all in sync" % (what, p.id, p.leader, p.replicas,
+                                                    p.isrs, rf))
+
+
+def leader_addr(boot, topic, partition, timeout=15):
+    """host:port of the broker that leads topic's partition (Metadata
+    through confluent-kafka's AdminClient, waiting for a leader): where a
+    hand-built request for the partition goes."""
+    import time
+    from confluent_kafka.admin import AdminClient
+    a = AdminClient({"bootstrap.servers": boot})
+    deadline = time.monotonic() + timeout
+    while True:
+        md = a.list_topics(topic, timeout=10)
+        t = md.topics.get(topic)
+        p = t.partitions.get(partition) if t is not None and t.error is None else None
+        if p is not None and p.leader in md.brokers:
+            b = md.brokers[p.leader]
+            return "%s:%d" % (b.host, b.port)
+        if time.monotonic() > deadline:
+            fail("no leader for %s-%d in Metadata within %d s" % (topic, partition, timeout))
+        time.sleep(0.2)

@@ -21,6 +21,7 @@ import os
 import sys
 import time
 
+import kclib
 from kclib import fail, missing, under_broker
 
 TOPIC = "py-orders"
@@ -38,6 +39,7 @@ except ImportError as e:
     missing("confluent_kafka", "python3-confluent-kafka", e)
 
 BOOT = under_broker(__file__, "python", 35)
+RF = kclib.cluster_size()
 print("confluent-kafka %s, librdkafka %s, bootstrap %s"
       % (confluent_kafka.version()[0], confluent_kafka.libversion()[0], BOOT))
 DEBUG = {"debug": os.environ["RDK_DEBUG"]} if os.environ.get("RDK_DEBUG") else {}
@@ -64,11 +66,11 @@ admin = AdminClient(dict(DEBUG, **{"bootstrap.servers": BOOT}))
 
 # 1. create_topics, again, list_topics
 print("== create_topics %s (%d partitions)" % (TOPIC, PARTITIONS))
-futs = admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)], operation_timeout=10)
+futs = admin.create_topics([NewTopic(TOPIC, PARTITIONS, RF)], operation_timeout=10)
 r = result(futs[TOPIC], "create_topics")
 if r is not None:
     fail("create_topics %s: %s" % (TOPIC, r))
-futs = admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)], operation_timeout=10)
+futs = admin.create_topics([NewTopic(TOPIC, PARTITIONS, RF)], operation_timeout=10)
 r = result(futs[TOPIC], "create_topics (again)")
 if not isinstance(r, KafkaError) or r.code() != KafkaError.TOPIC_ALREADY_EXISTS:
     fail("create_topics of an existing topic: expected TOPIC_ALREADY_EXISTS, got %r" % (r,))
@@ -86,14 +88,12 @@ while True:
 if sorted(t.partitions) != list(range(PARTITIONS)):
     fail("list_topics: partition ids %r" % sorted(t.partitions))
 for p in t.partitions.values():
-    if p.leader != 1 or list(p.replicas) != [1] or list(p.isrs) != [1]:
-        fail("list_topics: partition %d leader %d replicas %r isrs %r; expected 1 [1] [1]"
-             % (p.id, p.leader, p.replicas, p.isrs))
+    kclib.check_replicas("list_topics", p, RF)
 brokers = {b.id: "%s:%d" % (b.host, b.port) for b in md.brokers.values()}
-if brokers != {1: BOOT}:
-    fail("list_topics: brokers %r, expected {1: %r}" % (brokers, BOOT))
-print("ok: list_topics shows %s with partitions 0..%d led by broker 1 at %s"
-      % (TOPIC, PARTITIONS - 1, BOOT))
+if brokers != kclib.brokers_by_id(BOOT):
+    fail("list_topics: brokers %r, expected %r" % (brokers, kclib.brokers_by_id(BOOT)))
+print("ok: list_topics shows %s with partitions 0..%d, %d replica(s) each, brokers %s"
+      % (TOPIC, PARTITIONS - 1, RF, BOOT))
 
 # 2. describe_configs
 print("== describe_configs topic %s" % TOPIC)
