@@ -44,6 +44,7 @@
 
 #include "control/admin.h"
 #include "control/cluster.h"
+#include "control/cluster_image.h"
 #include "control/groups.h"
 #include "control/gstore.h"
 #include "control/ipc.h"
@@ -178,6 +179,31 @@ static bool coordinates(void *arg, const char *key, size_t len)
 				cs->self;
 }
 
+/* In a cluster, where a transaction marker goes (markers.h): the Kafka
+ * listener of the partition's leader in the metadata image.  Brokers
+ * register their host as an IPv4 address (docs/cluster.md). */
+static int marker_route(void *ctx, const char *topic, uint16_t topic_len,
+			int32_t partition, uint32_t *addr, uint16_t *port)
+{
+	const struct sl_ci_image *img = ctx;
+	const struct sl_ci_topic *t = sl_ci_topic_find(img, topic, topic_len);
+	if (!t)
+		return -ENOENT;
+	const struct sl_ci_partition *p =
+		sl_ci_partition_find(img, t->id, partition);
+	if (!p)
+		return -ENOENT;
+	if (p->leader < 0)
+		return -EAGAIN;
+	const struct sl_ci_broker *b = sl_ci_broker_find(img, p->leader);
+	struct in_addr a;
+	if (!b || inet_pton(AF_INET, b->host, &a) != 1)
+		return -EAGAIN;
+	*addr = a.s_addr;
+	*port = b->kafka_port;
+	return 0;
+}
+
 static int run_daemon(const struct sl_config *c)
 {
 	char err[1024], last_err[1024] = "";
@@ -296,6 +322,9 @@ static int run_daemon(const struct sl_config *c)
 	}
 	if (markers && kafka_addr)
 		sl_markers_set_addr(markers, kafka_addr);
+	if (markers && link.image)
+		sl_markers_set_route(markers, marker_route,
+				     (void *)link.image);
 	char tdir[PATH_MAX];
 	snprintf(tdir, sizeof(tdir), "%.4000s/transactions", c->control_dir);
 	struct sl_txn_config tcfg = {
@@ -303,6 +332,7 @@ static int run_daemon(const struct sl_config *c)
 		.markers = markers ? sl_markers_submit : NULL,
 		.markers_ctx = markers, .exists = txn_partition_exists,
 		.exists_ctx = m, .owns = cluster ? coordinates : NULL,
+		.node_id = cluster ? c->node_id : 0,
 		.owns_ctx = &coords};
 	struct sl_txn *txn = NULL;
 	if (sl_txn_open(tdir, &tcfg, sl_link_kafka_reply, &link, sl_now_ms(),
@@ -322,11 +352,9 @@ static int run_daemon(const struct sl_config *c)
 	int64_t stop_at = 0; /* controlled shutdown's deadline */
 	for (;;) {
 		int64_t now = sl_now_ms();
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = sl_link_fd(&link), .events = POLLIN },
-			{ .fd = markers ? sl_markers_fd(markers) : -1,
-			  .events = markers ? sl_markers_events(markers) : 0 },
 			{ .fd = gstore ? sl_gstore_fd(gstore) : -1,
 			  .events = gstore ? sl_gstore_events(gstore) : 0 },
 		};
@@ -343,19 +371,21 @@ static int run_daemon(const struct sl_config *c)
 		int st = gstore ? sl_gstore_timeout_ms(gstore, now) : -1;
 		if (st >= 0 && st < timeout)
 			timeout = st;
-		struct pollfd all[6];
+		struct pollfd all[5 + SL_MARKERS_CONNS_MAX];
 		memcpy(all, pfd, sizeof(pfd));
-		int nfds = 4;
+		int nfds = 3;
 		if (cluster) {
 			int cfd[2];
 			sl_cluster_fds(cluster, cfd);
-			all[4] = (struct pollfd){.fd = cfd[0], .events = POLLIN};
-			all[5] = (struct pollfd){.fd = cfd[1], .events = POLLIN};
-			nfds = 6;
+			all[nfds++] = (struct pollfd){.fd = cfd[0], .events = POLLIN};
+			all[nfds++] = (struct pollfd){.fd = cfd[1], .events = POLLIN};
 			int ct = sl_cluster_timeout_ms(cluster, now);
 			if (ct >= 0 && ct < timeout)
 				timeout = ct;
 		}
+		if (markers)
+			nfds += (int)sl_markers_pollfds(markers, all + nfds,
+							SL_MARKERS_CONNS_MAX);
 		int n = poll(all, (nfds_t)nfds, timeout); /* negative fds are
 							      skipped */
 		memcpy(pfd, all, sizeof(pfd));

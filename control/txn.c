@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "control/groups.h"
+#include "control/log.h"
 #include "control/txn.h"
 #include "control/txnlog.h"
 #include "proto/kafka/kcodec.h"
@@ -118,6 +119,7 @@ struct sl_txn {
 	struct sl_txn_config cfg;      /* defaults filled in */
 	struct sl_txnlog *log;
 	int64_t next_pid;              /* durable: a PRODUCER_IDS record */
+	int64_t pid_end;               /* this coordinator's range ends here */
 	struct txn *txns;              /* SL_TXN_IDS_MAX slots */
 	uint32_t ntxns;
 	int64_t now_ms;                /* of the call being served */
@@ -744,6 +746,12 @@ static void on_init_producer_id(struct sl_txn *t, const struct req *rq,
 	if (no_pid != no_epoch || q->transactional_id.len == 0 ||
 	    q->transactional_id.len > SL_TXNLOG_ID_MAX)
 		return init_answer(t, rq, SN_ERR_INVALID_REQUEST, 0, 0);
+	if (t->next_pid >= t->pid_end) {
+		sl_log("transactions: this coordinator handed out every "
+		       "producer id of its range (%lld); InitProducerId is "
+		       "refused", (long long)SL_TXN_NODE_SPAN);
+		return init_answer(t, rq, SN_ERR_UNKNOWN_SERVER_ERROR, 0, 0);
+	}
 	if (q->transactional_id.len < 0) {
 		/* an idempotent producer (sluiced answers those itself) */
 		sl_txnlog_batch_begin(t->log);
@@ -1606,6 +1614,11 @@ int sl_txn_open(const char *dir, const struct sl_txn_config *cfg,
 	if (!t->cfg.disk)
 		t->cfg.disk = &sdisk_posix;
 	t->next_pid = SL_TXN_PRODUCER_ID_FIRST;
+	t->pid_end = INT64_MAX;
+	if (t->cfg.node_id > 0) {
+		t->next_pid += (int64_t)t->cfg.node_id * SL_TXN_NODE_SPAN;
+		t->pid_end = t->next_pid + SL_TXN_NODE_SPAN;
+	}
 	t->txns = calloc(SL_TXN_IDS_MAX, sizeof(*t->txns));
 	uint8_t *in = malloc(ARENA_BYTES), *build = malloc(ARENA_BYTES);
 	t->in = (struct kc_arena){in, ARENA_BYTES, 0};

@@ -73,8 +73,14 @@
 #define SL_TXN_TIMEOUT_MAX_MS 900000
 /* Kafka's transactional.id.expiration.ms default: 7 days. */
 #define SL_TXN_ID_EXPIRATION_MS (7ll * 24 * 3600 * 1000)
-/* Transactional producer ids: sluiced's idempotent ones are below. */
+/* Transactional producer ids: sluiced's idempotent ones are below (one
+ * broker) or at node_id * 2^44 and above (a cluster).  In a cluster each
+ * broker's coordinator hands out its own range, SL_TXN_NODE_SPAN ids from
+ * SL_TXN_PRODUCER_ID_FIRST + node_id * SL_TXN_NODE_SPAN (node ids up to
+ * 65535 stay below 2^44), so two coordinators never give one id to two
+ * producers. */
 #define SL_TXN_PRODUCER_ID_FIRST (1ll << 40)
+#define SL_TXN_NODE_SPAN (1ll << 27)
 /* After a failed append or offset commit of a completion, try again. */
 #define SL_TXN_RETRY_MS 1000
 
@@ -167,6 +173,10 @@ struct sl_txn_config {
 	 * per transaction; NULL: every id is this broker's */
 	bool (*owns)(void *owns_ctx, const char *id, size_t len);
 	void *owns_ctx;
+	/* in a cluster, this broker's node id (its producer id range, see
+	 * SL_TXN_NODE_SPAN); 0: one broker, every id from
+	 * SL_TXN_PRODUCER_ID_FIRST up */
+	int32_t node_id;
 };
 
 /* A response for the request given token: the whole Kafka response
