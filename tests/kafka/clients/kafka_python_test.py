@@ -118,14 +118,15 @@ print("probed broker version %s" % (admin.config["api_version"],))
 
 # 1. create_topics, again, list_topics, describe_topics, describe_configs
 print("== create_topics %s (%d partitions)" % (TOPIC, PARTITIONS))
-topics = [NewTopic(TOPIC, PARTITIONS, 1)] + \
-    [NewTopic("kp-z-" + c, 1, 1) for c in CODECS]
+RF = kclib.cluster_size()
+topics = [NewTopic(TOPIC, PARTITIONS, RF)] + \
+    [NewTopic("kp-z-" + c, 1, RF) for c in CODECS]
 try:
     admin.create_topics(topics, timeout_ms=10000)
 except Exception as e:
     fail("create_topics: %r" % (e,))
 try:
-    admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)], timeout_ms=10000)
+    admin.create_topics([NewTopic(TOPIC, PARTITIONS, RF)], timeout_ms=10000)
     fail("create_topics of an existing topic succeeded")
 except kafka.errors.TopicAlreadyExistsError:
     pass
@@ -148,9 +149,10 @@ parts = sorted(desc[0]["partitions"], key=lambda p: p["partition"])
 if [p["partition"] for p in parts] != list(range(PARTITIONS)):
     fail("describe_topics: partitions %r" % ([p["partition"] for p in parts],))
 for p in parts:
-    if p["error_code"] != 0 or p["leader"] != 1 or list(p["replicas"]) != [1] \
-            or list(p["isr"]) != [1]:
-        fail("describe_topics: partition %r; expected leader 1 replicas [1] isr [1]" % (p,))
+    if p["error_code"] != 0 or len(p["replicas"]) != RF or p["leader"] not in p["replicas"] \
+            or sorted(p["isr"]) != sorted(p["replicas"]):
+        fail("describe_topics: partition %r; expected %d replicas, the leader among them, "
+             "all in sync" % (p, RF))
 cfgs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, TOPIC)])
 entries = {}
 for resp in cfgs:

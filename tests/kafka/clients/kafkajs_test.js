@@ -27,6 +27,8 @@ try {
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
 const BOOT = process.env.KAFKA_BOOTSTRAP;
+// kafka_broker_run's brokers: one, or a cluster (topics of its size)
+const RF = Number(process.env.KAFKA_CLUSTER_SIZE || '1');
 const TOPIC = 'js-orders';
 const OTHER = 'js-other';
 const GROUP = 'js-group';
@@ -48,7 +50,7 @@ async function main() {
   console.log('kafkajs ' + require('kafkajs/package.json').version + ', bootstrap ' + BOOT);
   const kafka = new Kafka({
     clientId: 'kafkajs-test',
-    brokers: [BOOT],
+    brokers: BOOT.split(','),
     logLevel: logLevel.WARN,
     connectionTimeout: 3000,
     requestTimeout: 10000,
@@ -60,14 +62,14 @@ async function main() {
   await admin.connect();
   console.log('== createTopics ' + TOPIC + ' (' + PARTITIONS + ' partitions), ' + OTHER);
   let created = await admin.createTopics({
-    topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1 },
-             { topic: OTHER, numPartitions: 1, replicationFactor: 1 }],
+    topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: RF },
+             { topic: OTHER, numPartitions: 1, replicationFactor: RF }],
     waitForLeaders: true,
     timeout: 10000,
   });
   if (created !== true) fail('createTopics returned ' + created + ', expected true');
   // kafkajs logs the TOPIC_ALREADY_EXISTS answer at ERROR: a quiet client
-  const quiet = new Kafka({ clientId: 'kafkajs-test-quiet', brokers: [BOOT],
+  const quiet = new Kafka({ clientId: 'kafkajs-test-quiet', brokers: BOOT.split(','),
                             logLevel: logLevel.NOTHING });
   const admin2 = quiet.admin();
   await admin2.connect();
@@ -84,12 +86,14 @@ async function main() {
   const parts = md.topics[0].partitions.slice().sort((a, b) => a.partitionId - b.partitionId);
   if (parts.length !== PARTITIONS) fail('fetchTopicMetadata: ' + parts.length + ' partitions');
   parts.forEach((p, i) => {
-    if (p.partitionId !== i || p.leader !== 1 || p.partitionErrorCode !== 0 ||
-        JSON.stringify(p.replicas) !== '[1]' || JSON.stringify(p.isr) !== '[1]')
-      fail('fetchTopicMetadata: partition ' + JSON.stringify(p));
+    const sorted = (a) => JSON.stringify(a.slice().sort((x, y) => x - y));
+    if (p.partitionId !== i || p.partitionErrorCode !== 0 || p.replicas.length !== RF ||
+        !p.replicas.includes(p.leader) || sorted(p.isr) !== sorted(p.replicas))
+      fail('fetchTopicMetadata: partition ' + JSON.stringify(p) + ' (expected ' + RF +
+        ' replicas, the leader among them, all in sync)');
   });
   console.log('ok: created; again: false; listTopics ' + JSON.stringify(topics.sort()) +
-    '; metadata: partitions 0..' + (PARTITIONS - 1) + ' led by node 1');
+    '; metadata: partitions 0..' + (PARTITIONS - 1) + ', ' + RF + ' replica(s) each');
 
   // 2. producer
   console.log('== producer: 2 batches of ' + BATCH);

@@ -66,7 +66,7 @@ function sameSet(got, want, what) {
 async function main() {
   console.log('kafkajs ' + require('kafkajs/package.json').version + ', bootstrap ' + BOOT);
   const kafka = new Kafka({
-    clientId: 'kafkajs-txn', brokers: [BOOT], logLevel: logLevel.NOTHING,
+    clientId: 'kafkajs-txn', brokers: BOOT.split(','), logLevel: logLevel.NOTHING,
     connectionTimeout: 3000, requestTimeout: 10000,
     retry: { retries: 5, initialRetryTime: 200 },
   });

@@ -31,8 +31,15 @@ echo "== create $TOPIC (3 partitions) over the native protocol"
 "$CLI" -b "$SLUICE_BROKER" topic create kc-other --partitions 1
 
 echo "== kcat -L"
-timeout 20 kcat -L -b "$K" -m 10 >"$T/meta" 2>"$T/meta.err" ||
-	{ cat "$T/meta.err" >&2; kc_fail "kcat -L -b $K failed"; }
+# in a cluster, the broker kcat asks may learn of the topics a moment
+# after the one that created them: asked again for up to 10 s
+for _ in $(seq 50); do
+	timeout 20 kcat -L -b "$K" -m 10 >"$T/meta" 2>"$T/meta.err" ||
+		{ cat "$T/meta.err" >&2; kc_fail "kcat -L -b $K failed"; }
+	grep -q "topic \"$TOPIC\" with 3 partitions:" "$T/meta" &&
+		grep -q 'topic "kc-other" with 1 partitions:' "$T/meta" && break
+	sleep 0.2
+done
 cat "$T/meta"
 # one broker, or the cluster kafka_broker_run started (KAFKA_CLUSTER_SIZE):
 # node i at the i-th address of KAFKA_BOOTSTRAP, every partition of
