@@ -289,6 +289,67 @@ static void test_down_then_up(void **state)
 	TL_EQ(sl_markers_pending(M), 1);
 }
 
+/* Routed: partition 0's leader is the listener, partition 1 has none
+ * yet; the marker of 1 waits (looked at again after the shortest
+ * back-off) and goes once its leader is known; NOT_LEADER_OR_FOLLOWER is
+ * sent again to the leader the route names then. */
+static bool p1_led;
+
+static int route(void *ctx, const char *topic, uint16_t len, int32_t part,
+		 uint32_t *addr, uint16_t *to)
+{
+	assert_null(ctx);
+	if (len == 1 && topic[0] == 'x')
+		return -ENOENT; /* unknown: the default listener */
+	if (part == 1 && !p1_led)
+		return -EAGAIN;
+	*addr = htonl(INADDR_LOOPBACK);
+	*to = port;
+	return 0;
+}
+
+static void test_routed(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	p1_led = false;
+	sl_markers_set_route(M, route, NULL);
+	submit(8, 40, "r", 2);
+	struct seen s = decode(buf, next_request(buf, sizeof(buf)));
+	assert_string_equal(s.parts, "r:0");
+	answer(s.corr, 40, "r", (int32_t[]){0},
+	       (int16_t[]){SN_ERR_NOT_LEADER_OR_FOLLOWER}, 1);
+	run(20);
+	TL_EQ(ndone, 0);
+	TL_EQ(sl_markers_timeout_ms(M, now), SL_MARKERS_BACKOFF_MIN_MS);
+	now += SL_MARKERS_BACKOFF_MIN_MS;
+	s = decode(buf, next_request(buf, sizeof(buf)));
+	assert_string_equal(s.parts, "r:0");
+	answer(s.corr, 40, "r", (int32_t[]){0}, (int16_t[]){0}, 1);
+	run(20);
+	TL_EQ(ndone, 0); /* partition 1 has no leader yet */
+	TL_EQ(sl_markers_pending(M), 1);
+	TL_EQ(sl_markers_timeout_ms(M, now), SL_MARKERS_BACKOFF_MIN_MS);
+	p1_led = true;
+	now += SL_MARKERS_BACKOFF_MIN_MS;
+	s = decode(buf, next_request(buf, sizeof(buf)));
+	assert_string_equal(s.parts, "r:1");
+	answer(s.corr, 40, "r", (int32_t[]){1}, (int16_t[]){0}, 1);
+	run(20);
+	TL_EQ(ndone, 1);
+	TL_EQ(done_ids[0], 8);
+	/* a topic the route does not know goes to the default listener
+	 * (the same one here) */
+	submit(9, 41, "x", 1);
+	s = decode(buf, next_request(buf, sizeof(buf)));
+	assert_string_equal(s.parts, "x:0");
+	answer(s.corr, 41, "x", (int32_t[]){0},
+	       (int16_t[]){SN_ERR_UNKNOWN_TOPIC_OR_PARTITION}, 1);
+	run(20);
+	TL_EQ(ndone, 2);
+	TL_EQ(done_ids[1], 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +359,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_down_then_up, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_routed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
