@@ -108,6 +108,8 @@ struct sl_cluster {
 	uint8_t *entry;
 	bool internal_proposing; /* __consumer_offsets' creation in flight */
 	int64_t internal_next_ms;
+	bool rebalance_proposing; /* preferred elections in flight */
+	int64_t rebalance_next_ms; /* 0: not yet scheduled (not leading) */
 	/* broker */
 	struct wait waits[WAITS];
 	struct sl_kquorum_view kq; /* DescribeQuorum's, made per request */
@@ -367,6 +369,102 @@ static void controller_internal_topics(struct sl_cluster *cl, int64_t now_ms)
 	sl_log("creating %s: %d partitions, replication factor %d",
 	       SL_OFFSETS_TOPIC, (int)req.partitions, (int)rf);
 	cl->internal_proposing = true;
+}
+
+/* ---- controller: the preferred leaders' balance ---- */
+
+static void rebalance_done(void *ctx, int status, uint64_t index)
+{
+	struct sl_cluster *cl = ctx;
+	(void)index;
+	if (cl->closing)
+		return;
+	cl->rebalance_proposing = false;
+	if (status)
+		sl_log("leader rebalance: the elections did not commit (%d); "
+		       "looked at again in %llu ms", status,
+		       (unsigned long long)
+			       cl->cfg->leader_imbalance_check_interval_ms);
+}
+
+/* Kafka's auto.leader.rebalance.enable: every
+ * leader_imbalance_check_interval_ms (the first look one interval after
+ * this node became the active controller), for each broker, the share of
+ * the partitions it is the preferred replica of (the first of their
+ * replicas) that another broker leads; where it passes
+ * leader_imbalance_per_broker_percentage, those partitions get their
+ * preferred replica back as leader (sl_ci_elect_preferred: only when it is
+ * live and in sync), as many as one metadata entry holds. */
+static void controller_rebalance(struct sl_cluster *cl, int64_t now_ms)
+{
+	uint64_t every = cl->cfg->leader_imbalance_check_interval_ms;
+	if (!cl->cfg->auto_leader_rebalance || cl->rebalance_proposing)
+		return;
+	if (cl->rebalance_next_ms == 0) {
+		cl->rebalance_next_ms = now_ms + (int64_t)every;
+		return;
+	}
+	if (now_ms < cl->rebalance_next_ms)
+		return;
+	cl->rebalance_next_ms = now_ms + (int64_t)every;
+	const struct sl_ci_image *img = cl->img;
+	/* per broker (index in img->brokers): preferred for, led elsewhere */
+	static uint32_t preferred[SL_CI_BROKERS_MAX], moved[SL_CI_BROKERS_MAX];
+	memset(preferred, 0, sizeof(preferred));
+	memset(moved, 0, sizeof(moved));
+	for (uint32_t i = 0; i < img->part_count; i++) {
+		const struct sl_ci_partition *p = &img->parts[i];
+		if (!p->replica_count)
+			continue;
+		for (uint32_t b = 0; b < img->broker_count; b++) {
+			if (img->brokers[b].id != p->replicas[0])
+				continue;
+			preferred[b]++;
+			moved[b] += p->leader != p->replicas[0];
+			break;
+		}
+	}
+	struct sl_ci_batch out = batch(cl);
+	uint32_t asked = 0;
+	for (uint32_t b = 0; b < img->broker_count; b++) {
+		if (!moved[b] || (uint64_t)moved[b] * 100 <=
+		    (uint64_t)cl->cfg->leader_imbalance_per_broker_percentage *
+			    preferred[b])
+			continue;
+		int32_t id = img->brokers[b].id;
+		if (!sl_ci_broker_live(img, id))
+			continue;
+		for (uint32_t t = 0; t < img->meta.count; t++) {
+			const struct sl_ci_topic *ct = &img->topics[t];
+			for (int32_t q = 0; q < ct->partitions; q++) {
+				const struct sl_ci_partition *p =
+					&img->parts[ct->part_first + (uint32_t)q];
+				if (p->replicas[0] != id || p->leader == id)
+					continue;
+				char msg[256];
+				int rc = sl_ci_elect_preferred(img, ct->id, q,
+							       &out, msg,
+							       sizeof(msg));
+				if (rc == -ENOBUFS)
+					goto propose; /* the next look does
+							 the rest */
+				asked += rc == 0;
+			}
+		}
+	}
+propose:
+	if (!out.count)
+		return;
+	int rc = sl_quorum_propose(cl->q, out.buf, out.len, rebalance_done,
+				   cl);
+	if (rc) {
+		sl_log("leader rebalance: cannot be proposed: %s",
+		       sl_quorum_strerror(rc));
+		return;
+	}
+	sl_log("leader rebalance: %u partition(s) back to their preferred "
+	       "replica", (unsigned)asked);
+	cl->rebalance_proposing = true;
 }
 
 /* ---- controller: topic requests ---- */
@@ -1346,6 +1444,9 @@ int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 	if (cl->leader) {
 		controller_sessions(cl, now_ms);
 		controller_internal_topics(cl, now_ms);
+		controller_rebalance(cl, now_ms);
+	} else {
+		cl->rebalance_next_ms = 0;
 	}
 	jobs_pump(cl);
 	if (cl->dirty) {

@@ -147,6 +147,17 @@ static const struct key keys[] = {
 	{ "unclean_leader_election", K_BOOL, F(unclean_leader_election), 1,
 	  0, 1, "true: a topic whose in-sync replicas are all down may elect "
 	  "an out-of-sync replica and lose acknowledged data" },
+	{ "auto_leader_rebalance", K_BOOL, F(auto_leader_rebalance), 1, 0, 1,
+	  "true: the controller gives partitions back to their preferred "
+	  "replicas when a broker's share not led by it passes the "
+	  "percentage below" },
+	{ "leader_imbalance_check_interval_ms", K_U64,
+	  F(leader_imbalance_check_interval_ms), 1, 1000, 86400000,
+	  "how often the controller looks at the leaders' balance, ms" },
+	{ "leader_imbalance_per_broker_percentage", K_I32,
+	  F(leader_imbalance_per_broker_percentage), 1, 0, 100,
+	  "a broker's partitions led by another replica, percent, above "
+	  "which the controller rebalances" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -259,6 +270,9 @@ void sl_config_defaults(struct sl_config *c)
 	c->replica_lag_time_max_ms = 30000;
 	c->broker_session_timeout_ms = 9000;
 	c->broker_heartbeat_interval_ms = 2000;
+	c->auto_leader_rebalance = 1;
+	c->leader_imbalance_check_interval_ms = 300000;
+	c->leader_imbalance_per_broker_percentage = 10;
 	derive(c, set);
 }
 

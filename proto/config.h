@@ -129,6 +129,10 @@ struct sl_config {
 	uint64_t broker_heartbeat_interval_ms; /* broker_heartbeat_interval_ms,
 						  2000 */
 	int unclean_leader_election;  /* unclean_leader_election: false */
+	int auto_leader_rebalance;    /* auto_leader_rebalance: true (Kafka's
+					 auto.leader.rebalance.enable) */
+	uint64_t leader_imbalance_check_interval_ms; /* 300000 */
+	int32_t leader_imbalance_per_broker_percentage; /* 10 */
 };
 
 /* One controller of controller_quorum_voters: Raft listens on host:port,

@@ -156,7 +156,10 @@ class Node:
                      # these clusters share two CPUs with their clients and
                      # every fenced broker moves each partition it holds
                      # (groups_test.py runs the default)
-                     "-o", "offsets_topic_partitions=6"] + list(extra)
+                     "-o", "offsets_topic_partitions=6",
+                     # leaders move back only when a test asks (ElectLeaders)
+                     # or turns this on (rebalance_test.py)
+                     "-o", "auto_leader_rebalance=false"] + list(extra)
         self.procs = {}
         os.makedirs(self.dir, exist_ok=True)
 

@@ -34,7 +34,10 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    default_replication_factor, min_insync_replicas, replica_lag_time_max_ms,
    broker_session_timeout_ms, broker_heartbeat_interval_ms,
    unclean_leader_election, offsets_topic_partitions,
-   offsets_topic_replication_factor: tests/cluster checks their effect), and
+   offsets_topic_replication_factor, auto_leader_rebalance,
+   leader_imbalance_check_interval_ms,
+   leader_imbalance_per_broker_percentage: tests/cluster checks their
+   effect), and
    max_connections_per_ip and the conn_* timeouts and limits
    (tests/integration/limits_test.c checks their effect); driver
    stays socket (the other value needs a DPDK port; tests/dpdk covers it).
@@ -142,6 +145,9 @@ try:
         "unclean_leader_election": ("true", "maybe"),
         "offsets_topic_partitions": ("7", "1001"),
         "offsets_topic_replication_factor": ("2", "0"),
+        "auto_leader_rebalance": ("false", "yes please"),
+        "leader_imbalance_check_interval_ms": ("60000", "999"),
+        "leader_imbalance_per_broker_percentage": ("20", "101"),
     }
     conf = os.path.join(base, "sluice.conf")
     with open(conf, "w") as f:
