@@ -121,6 +121,19 @@ def tap_cases(stdout):
     return plan, plan_skip, cases
 
 
+def fail_words(entry):
+    """': LINE', the test's own words for its failure (the last line of
+    its output saying FAIL, else its last line), so that the closing list
+    says why; '' when it printed nothing."""
+    text = (entry.get('stdout') or '') + '\n' + (entry.get('stderr') or '')
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return ''
+    said = [ln for ln in lines if 'FAIL' in ln]
+    line = (said or lines)[-1]
+    return ': ' + (line if len(line) <= 300 else line[:297] + '...')
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -154,8 +167,9 @@ def main(argv):
                 skips.append('%s: %s' % (build_dir, name))
             else:
                 failed += 1
-                fails.append('%s: %s (%s)' % (build_dir, name,
-                                              verdict or 'no result'))
+                fails.append('%s: %s (%s)%s' % (build_dir, name,
+                                                verdict or 'no result',
+                                                fail_words(entry)))
             continue
         plan, plan_skip, cases = tap_cases(entry.get('stdout') or '')
         if not cases and not plan:
