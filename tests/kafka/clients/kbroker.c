@@ -48,26 +48,36 @@ int kb_init(struct kb *k, const char *name)
 	return 0;
 }
 
-/* One ApiVersions v0 exchange on a connected socket: 0 when an answer
- * with our correlation id arrives before the socket's receive timeout. */
-static int api_versions(int s, const char **why)
+/* A request's size prefix and header v1 (client id "kbroker") for a body
+ * of body_len bytes, at req: the bytes written. */
+static size_t put_header(uint8_t *req, uint16_t api_key, uint16_t version,
+			 uint32_t corr, size_t body_len)
 {
 	static const char client_id[] = "kbroker";
-	uint8_t req[4 + 2 + 2 + 4 + 2 + sizeof(client_id) - 1];
-	uint32_t size = sizeof(req) - 4, corr = 0x6b62;
 	size_t n = 0;
-	uint32_t be32 = htonl(size);
+	uint32_t be32 = htonl((uint32_t)(2 + 2 + 4 + 2 + sizeof(client_id) - 1 +
+					 body_len));
 	memcpy(req + n, &be32, 4), n += 4;
-	uint16_t be16 = htons(18); /* ApiVersions */
+	uint16_t be16 = htons(api_key);
 	memcpy(req + n, &be16, 2), n += 2;
-	be16 = htons(0);
+	be16 = htons(version);
 	memcpy(req + n, &be16, 2), n += 2;
 	be32 = htonl(corr);
 	memcpy(req + n, &be32, 4), n += 4;
 	be16 = htons(sizeof(client_id) - 1);
 	memcpy(req + n, &be16, 2), n += 2;
 	memcpy(req + n, client_id, sizeof(client_id) - 1);
-	if (send(s, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+	return n + sizeof(client_id) - 1;
+}
+
+/* One ApiVersions v0 exchange on a connected socket: 0 when an answer
+ * with our correlation id arrives before the socket's receive timeout. */
+static int api_versions(int s, const char **why)
+{
+	uint8_t req[64];
+	uint32_t corr = 0x6b62, be32;
+	size_t len = put_header(req, 18, 0, corr, 0); /* ApiVersions */
+	if (send(s, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
 		*why = "sending ApiVersions v0 failed";
 		return -EIO;
 	}
@@ -176,22 +186,9 @@ static int recv_all(int s, uint8_t *buf, size_t len)
  * brokers the answer lists, or a negative error. */
 static int metadata_brokers(int port)
 {
-	static const char client_id[] = "kbroker";
-	uint8_t req[4 + 2 + 2 + 4 + 2 + sizeof(client_id) - 1 + 4];
+	uint8_t req[64];
 	uint32_t corr = 0x6b63, be32;
-	uint16_t be16;
-	size_t n = 0;
-	be32 = htonl((uint32_t)(sizeof(req) - 4));
-	memcpy(req + n, &be32, 4), n += 4;
-	be16 = htons(3); /* Metadata */
-	memcpy(req + n, &be16, 2), n += 2;
-	be16 = htons(1);
-	memcpy(req + n, &be16, 2), n += 2;
-	be32 = htonl(corr);
-	memcpy(req + n, &be32, 4), n += 4;
-	be16 = htons(sizeof(client_id) - 1);
-	memcpy(req + n, &be16, 2), n += 2;
-	memcpy(req + n, client_id, sizeof(client_id) - 1), n += sizeof(client_id) - 1;
+	size_t n = put_header(req, 3, 1, corr, 4); /* Metadata v1 */
 	be32 = htonl(0); /* no topics */
 	memcpy(req + n, &be32, 4), n += 4;
 
