@@ -197,8 +197,23 @@ static int marker_route(void *ctx, const char *topic, uint16_t topic_len,
 		return -EAGAIN;
 	const struct sl_ci_broker *b = sl_ci_broker_find(img, p->leader);
 	struct in_addr a;
-	if (!b || inet_pton(AF_INET, b->host, &a) != 1)
+	if (!b)
 		return -EAGAIN;
+	if (inet_pton(AF_INET, b->host, &a) != 1) {
+		/* said once per broker id (the first 64 of them) */
+		static int32_t warned[64];
+		static unsigned nwarned;
+		bool known = false;
+		for (unsigned i = 0; i < nwarned; i++)
+			known |= warned[i] == b->id;
+		if (!known && nwarned < 64) {
+			warned[nwarned++] = b->id;
+			sl_log("transaction markers for broker %d wait: its "
+			       "Kafka host '%s' is not an IPv4 address "
+			       "(docs/cluster.md)", (int)b->id, b->host);
+		}
+		return -EAGAIN;
+	}
 	*addr = a.s_addr;
 	*port = b->kafka_port;
 	return 0;

@@ -22,7 +22,12 @@ Replication's cost and a leader's failover, measured on this machine.
    broker session timeout, --session-ms, default 3000; then the election,
    the metadata push and the client's retry).  The node is restarted and the
    next round waits until its replica is back in sync.  Prints the median
-   and the maximum.
+   and the maximum, and where the time went, from the survivors' logs:
+   when the controller fenced the dead broker (detection; when the dead
+   node was also the active controller, a new one is elected first), when
+   the new leader's sluiced took the partition (election and the metadata
+   push), and the first acknowledgement (the client finding the new
+   leader and sending again).
 
 Ports from 29092 up (never 9092/9093), data under ./data/perf-cluster.
 Every loop is bounded in count and time; every process is stopped by pid.
@@ -90,6 +95,34 @@ class Node:
 
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
+
+
+def log_time(stamp):
+    """Seconds since the epoch of a log line's UTC stamp
+    (2026-12-05T11:35:30.798Z)."""
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def first_after(nodes, log, needle, after):
+    """The earliest time (epoch seconds) after `after` at which a line
+    holding needle appears in log of nodes, or None."""
+    best = None
+    for nd in nodes:
+        try:
+            with open(os.path.join(nd.dir, log)) as f:
+                for line in f:
+                    if needle not in line:
+                        continue
+                    try:
+                        t = log_time(line.split(" ", 1)[0])
+                    except ValueError:
+                        continue
+                    if t > after and (best is None or t < best):
+                        best = t
+        except OSError:
+            pass
+    return best
 
 
 def until(what, fn, seconds):
@@ -179,7 +212,7 @@ def start_cluster(args, base):
 
 def failover(args, base):
     nodes = start_cluster(args, os.path.join(base, "fo"))
-    times = []
+    times, phases = [], []
     try:
         boot = ",".join(nd.bootstrap() for nd in nodes)
         create_topic(boot, "failover", 3, 2)
@@ -212,6 +245,7 @@ def failover(args, base):
             victim = [nd for nd in nodes if nd.n == leader][0]
             victim.kill()
             t_kill = time.monotonic()
+            wall_kill = time.time()
             got = None
             deadline = t_kill + 60
             while got is None and time.monotonic() < deadline:
@@ -224,15 +258,31 @@ def failover(args, base):
                 die("round %d: nothing acknowledged within 60 s of killing node %d"
                     % (k + 1, victim.n))
             times.append(got)
-            print("  kill %2d: node %d (leader) killed, next ack after %.2f s"
-                  % (k + 1, victim.n, got), flush=True)
+            survivors = [nd for nd in nodes if nd is not victim]
+            fenced = first_after(survivors, "sluice-control.log",
+                                 "broker %d: no heartbeat" % victim.n, wall_kill)
+            new_ctl = first_after(survivors, "sluice-control.log",
+                                  "this node is the active controller", wall_kill)
+            led = first_after(survivors, "sluiced.log", "failover-0: leader at epoch",
+                              wall_kill)
+            part = {"ack": got,
+                    "fenced": fenced - wall_kill if fenced else None,
+                    "leader": led - wall_kill if led else None,
+                    "controller_moved": new_ctl is not None and (
+                        fenced is None or new_ctl < fenced)}
+            phases.append(part)
+            print("  kill %2d: node %d (leader%s) killed: fenced after %s s, new leader "
+                  "after %s s, next ack after %.2f s"
+                  % (k + 1, victim.n, ", controller" if part["controller_moved"] else "",
+                     "%.2f" % part["fenced"] if fenced else "?",
+                     "%.2f" % part["leader"] if led else "?", got), flush=True)
             victim.start()
             acked.clear()
         p.flush(30)
     finally:
         for nd in nodes:
             nd.kill(signal.SIGTERM)
-    return times, errors
+    return times, errors, phases
 
 
 def main():
@@ -270,12 +320,25 @@ def main():
                 report.append("%d B: cluster / single = %.2f" % (size, v[1] / v[0]))
         result["throughput"] = [{"setup": n, "size": s, "result": r} for n, s, r in rows]
     if not args.skip_failover:
-        times, errors = failover(args, base)
+        times, errors, phases = failover(args, base)
         med, mx = statistics.median(times), max(times)
         report += ["", "Failover over %d leader kills (session timeout %d ms): "
                    "median %.2f s, max %.2f s; %d delivery errors"
                    % (len(times), args.session_ms, med, mx, len(errors))]
+        report += ["", "| kills | count | fenced (median) | new leader (median) | "
+                   "next ack (median) |", "|---|---:|---:|---:|---:|"]
+        for label, sel in (("leader only", False), ("leader and active controller", True)):
+            rows = [ph for ph in phases if ph["controller_moved"] == sel]
+            if not rows:
+                continue
+
+            def med_of(key):
+                v = [ph[key] for ph in rows if ph[key] is not None]
+                return "%.2f s" % statistics.median(v) if v else "?"
+            report.append("| %s | %d | %s | %s | %s |" % (
+                label, len(rows), med_of("fenced"), med_of("leader"), med_of("ack")))
         result["failover_s"] = times
+        result["failover_phases"] = phases
         result["delivery_errors"] = errors[:20]
     text = "\n".join(report) + "\n"
     print(text)
