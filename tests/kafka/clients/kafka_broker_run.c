@@ -62,10 +62,19 @@ static char node_sets[MAX_NODES][4][512];
 static int raft_lock[MAX_NODES] = { -1, -1, -1, -1, -1 };
 
 static volatile sig_atomic_t restart_asked; /* 1: stop; 2: kill */
+static volatile sig_atomic_t stop_asked;    /* SIGTERM or SIGINT came */
 
 static void on_restart(int sig)
 {
 	restart_asked = sig == SIGHUP ? 2 : 1;
+}
+
+/* meson test's timeout (SIGTERM) or ^C: the command and every broker are
+ * stopped as at the end, never left running */
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_asked = 1;
 }
 
 static void print_logs(void)
@@ -146,6 +155,8 @@ static void restart_if_asked(pid_t pid)
 static int wait_for(pid_t pid, int timeout_ms, int *status, int restarts)
 {
 	for (int t = 0; t < timeout_ms; t += 20) {
+		if (restarts && stop_asked)
+			return -EINTR;
 		if (restarts)
 			restart_if_asked(pid);
 		pid_t r = waitpid(pid, status, WNOHANG);
@@ -226,6 +237,12 @@ int main(int argc, char **argv)
 	}
 	if (tb_available())
 		return 1; /* the reason is printed; a client test never skips */
+	/* from here on a SIGTERM (meson's timeout) or SIGINT ends in the
+	 * cleanup below, once the brokers are started */
+	struct sigaction st = { .sa_handler = on_stop };
+	sigemptyset(&st.sa_mask);
+	sigaction(SIGTERM, &st, NULL);
+	sigaction(SIGINT, &st, NULL);
 
 	int rc = 0;
 	for (unsigned j = 0; j < n_nodes && rc == 0; j++) {
@@ -296,12 +313,18 @@ int main(int argc, char **argv)
 	}
 	setpgid(pid, pid);
 	int status = 0, ret;
-	if (wait_for(pid, timeout_s * 1000, &status, 1) == 0) {
+	int wrc = wait_for(pid, timeout_s * 1000, &status, 1);
+	if (wrc == 0) {
 		ret = WIFEXITED(status) ? WEXITSTATUS(status) :
 					  128 + WTERMSIG(status);
 	} else {
-		fprintf(stderr, "kafka_broker_run: '%s' still running after %d s: "
-			"stopping it\n", argv[i], timeout_s);
+		if (wrc == -EINTR)
+			fprintf(stderr, "kafka_broker_run: stopped by a signal: "
+				"stopping '%s' and the broker%s\n", argv[i],
+				n_nodes > 1 ? "s" : "");
+		else
+			fprintf(stderr, "kafka_broker_run: '%s' still running "
+				"after %d s: stopping it\n", argv[i], timeout_s);
 		kill(-pid, SIGTERM);
 		if (wait_for(pid, 5000, &status, 0)) {
 			kill(-pid, SIGKILL);
