@@ -221,7 +221,7 @@ def failover(args, base):
 
         def cb(err, msg):
             if err is None:
-                acked.append(time.monotonic())
+                acked.append((time.monotonic(), msg.value()))
             else:
                 errors.append(str(err))
         p = Producer({"bootstrap.servers": boot, "acks": "all",
@@ -248,10 +248,13 @@ def failover(args, base):
             wall_kill = time.time()
             got = None
             deadline = t_kill + 60
+            # only messages sent after the kill count: a callback for one
+            # acknowledged before it may run after it
+            mark = (b"after-kill-%d-" % k).ljust(100, b"y")
             while got is None and time.monotonic() < deadline:
-                p.produce("failover", b"y" * 100)
+                p.produce("failover", mark)
                 p.poll(0.005)
-                after = [t for t in acked if t > t_kill]
+                after = [t for t, v in acked if v == mark]
                 if after:
                     got = after[0] - t_kill
             if got is None:
