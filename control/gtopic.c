@@ -87,6 +87,8 @@
 #define KEY_COMMIT_OLD 0   /* OffsetCommitKey, its first version */
 #define KEY_COMMIT 1       /* OffsetCommitKey */
 #define KEY_GROUP 2        /* GroupMetadataKey */
+#define KEY_TXN SL_GTOPIC_KEY_TXN
+#define TXN_VALUE 0
 #define COMMIT_VALUE_WRITTEN 3
 #define COMMIT_VALUE_MAX 4
 #define GROUP_VALUE_WRITTEN 3
@@ -97,8 +99,8 @@
 #define GROUP_VALUE_BYTES (2 + 2 + (int)sizeof(PROTOCOL_TYPE) - 1 + 4 + \
 			   2 + 2 + 8 + 4)
 
-_Static_assert(SL_GTOPIC_KEY_MAX == 514, "OffsetCommitKey v1, longest");
-_Static_assert(SL_GTOPIC_VALUE_MAX == 4120, "OffsetCommitValue v3, longest");
+_Static_assert(SL_GTOPIC_KEY_MAX == 522, "the transactional key, longest");
+_Static_assert(SL_GTOPIC_VALUE_MAX == 4122, "the transactional value, longest");
 _Static_assert(GROUP_VALUE_BYTES == 32 &&
 	       GROUP_VALUE_BYTES <= SL_GTOPIC_VALUE_MAX,
 	       "the state's value fits");
@@ -118,13 +120,24 @@ static uint8_t *put_str(uint8_t *p, const char *s, uint16_t len)
 	return p + 2 + len;
 }
 
+static bool is_txn(uint8_t type)
+{
+	return type == SL_OFFSETS_TXN || type == SL_OFFSETS_TXN_END;
+}
+
 static int32_t key_put(uint8_t *key, const struct sl_offsets_rec *r)
 {
 	uint8_t *p = key;
+	bool txn = is_txn(r->type);
 	bool commit = r->type == SL_OFFSETS_COMMIT ||
-		      r->type == SL_OFFSETS_EXPIRE;
-	rb_put16(p, commit ? KEY_COMMIT : KEY_GROUP);
-	p = put_str(p + 2, r->group, r->group_len);
+		      r->type == SL_OFFSETS_EXPIRE || txn;
+	rb_put16(p, txn ? KEY_TXN : commit ? KEY_COMMIT : KEY_GROUP);
+	p += 2;
+	if (txn) {
+		rb_put64(p, (uint64_t)r->producer_id);
+		p += 8;
+	}
+	p = put_str(p, r->group, r->group_len);
 	if (commit) {
 		p = put_str(p, r->topic, r->topic_len);
 		rb_put32(p, (uint32_t)r->partition);
@@ -149,6 +162,27 @@ static int32_t commit_value_put(uint8_t *value,
 	return (int32_t)(p - value);
 }
 
+/* The transactional offset's value: version 0, producer epoch, offset,
+ * leader epoch, metadata (null: length -1), commit time. */
+static int32_t txn_value_put(uint8_t *value, const struct sl_offsets_rec *r)
+{
+	uint8_t *p = value;
+	rb_put16(p, TXN_VALUE);
+	rb_put16(p + 2, (uint16_t)r->producer_epoch);
+	rb_put64(p + 4, (uint64_t)r->offset);
+	rb_put32(p + 12, (uint32_t)r->leader_epoch);
+	if (r->meta_len < 0) {
+		rb_put16(p + 16, 0xffff);
+		p += 18;
+	} else {
+		p = put_str(p + 16, r->meta, (uint16_t)r->meta_len);
+	}
+	rb_put64(p, (uint64_t)r->time_ms);
+	p += 8;
+	assert(p - value <= SL_GTOPIC_VALUE_MAX);
+	return (int32_t)(p - value);
+}
+
 static int32_t group_value_put(uint8_t *value,
 			       const struct sl_offsets_rec *r)
 {
@@ -170,7 +204,8 @@ void sl_gtopic_encode(const struct sl_offsets_rec *r, uint8_t *key,
 {
 	assert(r->group && r->group_len > 0 &&
 	       r->group_len <= SL_OFFSETS_GROUP_MAX);
-	if (r->type == SL_OFFSETS_COMMIT || r->type == SL_OFFSETS_EXPIRE)
+	if (r->type == SL_OFFSETS_COMMIT || r->type == SL_OFFSETS_EXPIRE ||
+	    is_txn(r->type))
 		assert(r->topic && r->topic_len > 0 &&
 		       r->topic_len <= SL_OFFSETS_TOPIC_MAX &&
 		       r->partition >= 0);
@@ -185,8 +220,14 @@ void sl_gtopic_encode(const struct sl_offsets_rec *r, uint8_t *key,
 		assert(r->time_ms >= -1);
 		*vlen = group_value_put(value, r);
 		break;
+	case SL_OFFSETS_TXN:
+		assert(r->meta_len >= -1 && r->meta_len <= SL_OFFSETS_META_MAX &&
+		       (r->meta_len <= 0 || r->meta) && r->producer_id >= 0);
+		*vlen = txn_value_put(value, r);
+		break;
 	case SL_OFFSETS_EXPIRE:
 	case SL_OFFSETS_DELETE:
+	case SL_OFFSETS_TXN_END:
 		*vlen = -1;
 		break;
 	default:
@@ -400,6 +441,24 @@ static int group_value(struct rd *r, struct sl_offsets_rec *out)
 	return 0;
 }
 
+static int txn_value(struct rd *r, struct sl_offsets_rec *out)
+{
+	int16_t version = rd_i16(r);
+	if (r->bad || version < 0)
+		return -EBADMSG;
+	if (version > TXN_VALUE)
+		return 1;
+	out->producer_epoch = rd_i16(r);
+	out->offset = rd_i64(r);
+	out->leader_epoch = rd_i32(r);
+	out->meta_len = rd_str(r, false, true, &out->meta);
+	out->time_ms = rd_i64(r);
+	if (!rd_done(r) || out->producer_epoch < 0 ||
+	    out->meta_len > SL_OFFSETS_META_MAX)
+		return -EBADMSG;
+	return 0;
+}
+
 static int refuse(struct sl_offsets_rec *out, int rc)
 {
 	assert(rc == 1 || rc == -EBADMSG);
@@ -424,9 +483,15 @@ int sl_gtopic_decode(const uint8_t *key, int32_t klen, const uint8_t *value,
 	int16_t version = rd_i16(&r);
 	if (r.bad || version < 0)
 		return refuse(out, -EBADMSG);
-	if (version > KEY_GROUP)
+	bool txn = version == KEY_TXN;
+	if (version > KEY_GROUP && !txn)
 		return refuse(out, 1);
-	bool commit = version == KEY_COMMIT || version == KEY_COMMIT_OLD;
+	bool commit = version == KEY_COMMIT || version == KEY_COMMIT_OLD || txn;
+	if (txn) {
+		out->producer_id = rd_i64(&r);
+		if (out->producer_id < 0)
+			return refuse(out, -EBADMSG);
+	}
 	int32_t gl = rd_str(&r, false, false, &out->group);
 	int32_t tl = 0;
 	if (commit) {
@@ -441,12 +506,16 @@ int sl_gtopic_decode(const uint8_t *key, int32_t klen, const uint8_t *value,
 	out->topic_len = (uint16_t)tl;
 
 	if (vlen < 0) {
-		out->type = commit ? SL_OFFSETS_EXPIRE : SL_OFFSETS_DELETE;
+		out->type = txn ? SL_OFFSETS_TXN_END :
+			    commit ? SL_OFFSETS_EXPIRE : SL_OFFSETS_DELETE;
 		return 0;
 	}
 	rd_init(&r, value, vlen);
 	int rc;
-	if (commit) {
+	if (txn) {
+		out->type = SL_OFFSETS_TXN;
+		rc = txn_value(&r, out);
+	} else if (commit) {
 		out->type = SL_OFFSETS_COMMIT;
 		rc = commit_value(&r, out);
 	} else {

@@ -14,16 +14,27 @@
  *   STATE   GroupMetadataKey v2 (group), with a GroupMetadataValue v3 of
  *           an Empty "consumer" group: generation 0, no protocol, no
  *           leader, no members, current_state_timestamp = time_ms;
- *   DELETE  the same key, with a null value.
+ *   DELETE  the same key, with a null value;
+ *   TXN     a transaction's offset not yet committed or aborted
+ *           (control/gtxn.h): sluice's own key of version
+ *           SL_GTOPIC_KEY_TXN (producer id, group, topic, partition) with
+ *           a value of version 0 (producer epoch, offset, leader epoch,
+ *           metadata, commit timestamp).  Kafka writes such an offset as
+ *           an OffsetCommit record in a transactional batch; the store
+ *           here appends plain batches, so the producer goes in the key.
+ *           Kafka's readers skip the key as one of a later version;
+ *   TXN_END the same key, with a null value: the offset was committed
+ *           (an OffsetCommit record written before it) or dropped.
  * Compaction keeps the last record of each key, which is what the
  * coordinator's replay wants: a commit replaces the earlier one of its
  * partition, a tombstone removes it, a state replaces the earlier state.
  *
  * What is read: every version of those keys (OffsetCommitKey 0-1,
  * GroupMetadataKey 2) and values (OffsetCommitValue 0-4,
- * GroupMetadataValue 0-4, flexible from 4 on), as Kafka wrote them.  Keys
- * of versions 3 and up (Kafka's newer coordinators' records) and values of
- * versions past 4 are another kind of record, skipped.
+ * GroupMetadataValue 0-4, flexible from 4 on), as Kafka wrote them, and
+ * the TXN key and its value 0.  Other keys of versions 3 and up (Kafka's
+ * newer coordinators' records) and values of versions past 4 (past 0 for
+ * TXN) are another kind of record, skipped.
  *
  * Pure functions of their arguments: any thread, no allocation.
  */
@@ -34,13 +45,16 @@
 
 #include "control/offsets.h"
 
-/* The largest key encoded: OffsetCommitKey v1 with the longest group id
- * and topic (version, two strings, partition). */
+/* The largest key encoded: a transaction's offset with the longest group
+ * id and topic (version, producer id, two strings, partition). */
 #define SL_GTOPIC_KEY_MAX \
-	(2 + 2 + SL_OFFSETS_GROUP_MAX + 2 + SL_OFFSETS_TOPIC_MAX + 4)
-/* The largest value encoded: OffsetCommitValue v3 with the longest
- * metadata (version, offset, leader epoch, metadata, commit timestamp). */
-#define SL_GTOPIC_VALUE_MAX (2 + 8 + 4 + 2 + SL_OFFSETS_META_MAX + 8)
+	(2 + 8 + 2 + SL_OFFSETS_GROUP_MAX + 2 + SL_OFFSETS_TOPIC_MAX + 4)
+/* The key version of a transaction's offset (TXN, TXN_END). */
+#define SL_GTOPIC_KEY_TXN 0x7f00
+/* The largest value encoded: a transaction's offset with the longest
+ * metadata (version, producer epoch, offset, leader epoch, metadata,
+ * commit timestamp); OffsetCommitValue v3 is that without the epoch. */
+#define SL_GTOPIC_VALUE_MAX (2 + 2 + 8 + 4 + 2 + SL_OFFSETS_META_MAX + 8)
 
 /*
  * Encode r (valid as offsets.h says: its group, and topic and partition
@@ -69,9 +83,13 @@ void sl_gtopic_encode(const struct sl_offsets_rec *r, uint8_t *key,
  *             when it has members or the value is of version 0 or 1
  *             (neither says when the group became Empty).  Fields a type
  *             does not use are 0, NULL or -1 (partition, offset,
- *             leader_epoch, meta_len, time_ms);
+ *             leader_epoch, meta_len, time_ms).  TXN: COMMIT's fields
+ *             (meta_len -1 for a null metadata), producer_id (>= 0) and
+ *             producer_epoch (>= 0); TXN_END: producer_id, topic and
+ *             partition;
  *   1         a record of another kind, to be skipped: a key of version 3
- *             or more, or a value of a version past 4 (after a valid key);
+ *             or more other than SL_GTOPIC_KEY_TXN, or a value of a later
+ *             version (past 4, past 0 for TXN) after a valid key;
  *   -EBADMSG  not a record this topic may hold: a null key, bytes cut
  *             short or left over, a negative version, a length out of
  *             range (a group id of 0 or more than SL_OFFSETS_GROUP_MAX

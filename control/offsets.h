@@ -59,6 +59,12 @@ enum sl_offsets_type {
 	SL_OFFSETS_STATE = 2,  /* a group's state: when it became Empty */
 	SL_OFFSETS_EXPIRE = 3, /* tombstone: one offset expired */
 	SL_OFFSETS_DELETE = 4, /* tombstone: a group, offsets and state */
+	/* a cluster's store only (control/gtxn.h), never the file: */
+	SL_OFFSETS_TXN = 5,    /* an offset of a transaction not yet ended
+				  (TxnOffsetCommit): COMMIT's fields and the
+				  producer's id and epoch */
+	SL_OFFSETS_TXN_END = 6, /* tombstone: that transaction's offset was
+				   committed or dropped */
 };
 
 /* One record, decoded.  The pointers point into the caller's memory when
@@ -78,6 +84,8 @@ struct sl_offsets_rec {
 	int64_t time_ms;       /* COMMIT: commit time (wall ms); STATE: wall ms
 				  the group became Empty, or -1: it has
 				  members */
+	int64_t producer_id;   /* TXN, TXN_END: the transactional producer */
+	int16_t producer_epoch; /* TXN: its epoch */
 };
 
 /* The bytes r takes in the file (its N).  r must be valid as above. */

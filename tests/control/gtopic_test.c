@@ -292,9 +292,10 @@ static void test_round_trip_max(void **state)
 					     SL_OFFSETS_META_MAX), out;
 	int32_t kl, vl;
 	round_trip(&r, &out, K, V, &kl, &vl);
-	/* the largest of each fills the room the header promises, exactly */
-	EQ(kl, SL_GTOPIC_KEY_MAX);
-	EQ(vl, SL_GTOPIC_VALUE_MAX);
+	/* a transaction's offset takes 8 bytes more of key (its producer
+	 * id) and 2 of value (its epoch): see test_round_trip_txn_max */
+	EQ(kl, SL_GTOPIC_KEY_MAX - 8);
+	EQ(vl, SL_GTOPIC_VALUE_MAX - 2);
 	EQ(out.topic_len, SL_OFFSETS_TOPIC_MAX);
 	assert_memory_equal(out.topic, topic, SL_OFFSETS_TOPIC_MAX);
 	EQ(out.meta_len, SL_OFFSETS_META_MAX);
@@ -306,6 +307,126 @@ static void test_round_trip_max(void **state)
 	round_trip(&r, &out, K, V, &kl, &vl);
 	EQ(kl, 4 + SL_OFFSETS_GROUP_MAX);
 	EQ(out.time_ms, INT64_MAX);
+}
+
+static struct sl_offsets_rec txn_rec(const char *group, const char *topic,
+				     int32_t partition, const char *meta,
+				     int32_t meta_len)
+{
+	struct sl_offsets_rec r = commit_rec(group, topic, partition, meta,
+					     meta_len);
+	r.type = SL_OFFSETS_TXN;
+	r.producer_id = 0x0a0b0c0d0e0f1011ll;
+	r.producer_epoch = 0x1234;
+	return r;
+}
+
+static void test_round_trip_txn(void **state)
+{
+	(void)state;
+	struct sl_offsets_rec r = txn_rec("orders-app", "orders", 17,
+					  "worker-3", 8), out;
+	int32_t kl, vl;
+	round_trip(&r, &out, K, V, &kl, &vl);
+	/* key: version 0x7f00, producer id, group, topic, partition */
+	EQ(kl, 2 + 8 + 12 + 8 + 4);
+	EQ(K[0], 0x7f);
+	EQ(K[1], 0x00);
+	EQ(K[2], 0x0a);
+	EQ(K[9], 0x11);
+	/* value: version 0, epoch, offset, leader epoch, metadata, time */
+	EQ(vl, 2 + 2 + 8 + 4 + 2 + 8 + 8);
+	EQ(V[0], 0);
+	EQ(V[1], 0);
+	EQ(V[2], 0x12);
+	EQ(V[3], 0x34);
+	EQ(out.producer_id, 0x0a0b0c0d0e0f1011ll);
+	EQ(out.producer_epoch, 0x1234);
+	expect_str(out.topic, out.topic_len, "orders");
+	EQ(out.partition, 17);
+	EQ(out.offset, 0x0102030405060708ll);
+	EQ(out.leader_epoch, 5);
+	expect_str(out.meta, out.meta_len, "worker-3");
+	EQ(out.time_ms, 1700000000000ll);
+
+	/* a null metadata stays null (a commit's becomes "") */
+	r = txn_rec("g", "t", 0, NULL, -1);
+	round_trip(&r, &out, K, V, &kl, &vl);
+	EQ(out.meta_len, -1);
+	EQ(vl, 2 + 2 + 8 + 4 + 2 + 8);
+
+	/* the tombstone: the same key, a null value */
+	r.type = SL_OFFSETS_TXN_END;
+	r.producer_epoch = 0;
+	round_trip(&r, &out, K, V, &kl, &vl);
+	EQ(vl, -1);
+	EQ(kl, 2 + 8 + 3 + 3 + 4);
+	EQ(out.producer_id, 0x0a0b0c0d0e0f1011ll);
+	expect_str(out.topic, out.topic_len, "t");
+	EQ(out.partition, 0);
+}
+
+static void test_round_trip_txn_max(void **state)
+{
+	(void)state;
+	static char group[SL_OFFSETS_GROUP_MAX + 1];
+	static char topic[SL_OFFSETS_TOPIC_MAX + 1];
+	static char meta[SL_OFFSETS_META_MAX];
+	memset(group, 'g', SL_OFFSETS_GROUP_MAX);
+	memset(topic, 't', SL_OFFSETS_TOPIC_MAX);
+	memset(meta, 'm', SL_OFFSETS_META_MAX);
+	struct sl_offsets_rec r = txn_rec(group, topic, INT32_MAX, meta,
+					  SL_OFFSETS_META_MAX), out;
+	r.producer_id = INT64_MAX;
+	r.producer_epoch = INT16_MAX;
+	int32_t kl, vl;
+	round_trip(&r, &out, K, V, &kl, &vl);
+	/* the largest fills the room the header promises, exactly */
+	EQ(kl, SL_GTOPIC_KEY_MAX);
+	EQ(vl, SL_GTOPIC_VALUE_MAX);
+	EQ(out.producer_id, INT64_MAX);
+	EQ(out.producer_epoch, INT16_MAX);
+	EQ(out.meta_len, SL_OFFSETS_META_MAX);
+}
+
+static void test_txn_refused(void **state)
+{
+	(void)state;
+	struct sl_offsets_rec r = txn_rec("g", "t", 3, "m", 1), out;
+	int32_t kl, vl;
+	round_trip(&r, &out, K, V, &kl, &vl);
+	struct buf k = { .n = 0 }, val = { .n = 0 };
+	b_raw(&k, K, (size_t)kl);
+	b_raw(&val, V, (size_t)vl);
+	EQ(decode(&k, &val, &out), 0);
+	/* every cut of the key and of the value, and a byte too many */
+	for (int32_t n = 0; n < kl; n++)
+		EQ(sl_gtopic_decode(K, n, V, vl, &out), -EBADMSG);
+	for (int32_t n = 0; n < vl; n++)
+		EQ(sl_gtopic_decode(K, kl, V, n, &out), -EBADMSG);
+	val.b[val.n++] = 0;
+	EQ(decode(&k, &val, &out), -EBADMSG);
+	val.n--;
+	/* a negative producer id (key), a negative epoch (value) */
+	k.b[2] = 0x80;
+	EQ(decode(&k, &val, &out), -EBADMSG);
+	EQ(decode(&k, NULL, &out), -EBADMSG);
+	k.b[2] = 0x0a;
+	val.b[2] = 0x80;
+	EQ(decode(&k, &val, &out), -EBADMSG);
+	val.b[2] = 0x12;
+	EQ(decode(&k, &val, &out), 0);
+	/* a later value version: another kind of record, skipped */
+	val.b[1] = 1;
+	EQ(decode(&k, &val, &out), 1);
+	/* key versions between 3 and 0x7f00, and past it: skipped */
+	val.b[1] = 0;
+	k.b[0] = 0x7e;
+	k.b[1] = 0xff;
+	EQ(decode(&k, &val, &out), 1);
+	k.b[0] = 0x7f;
+	k.b[1] = 0x01;
+	EQ(decode(&k, &val, &out), 1);
 }
 
 static void test_round_trip_expire(void **state)
@@ -866,6 +987,9 @@ int main(void)
 		cmocka_unit_test(test_round_trip_commit),
 		cmocka_unit_test(test_round_trip_null_and_empty_meta),
 		cmocka_unit_test(test_round_trip_max),
+		cmocka_unit_test(test_round_trip_txn),
+		cmocka_unit_test(test_round_trip_txn_max),
+		cmocka_unit_test(test_txn_refused),
 		cmocka_unit_test(test_round_trip_expire),
 		cmocka_unit_test(test_round_trip_state),
 		cmocka_unit_test(test_round_trip_delete),
