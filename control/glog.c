@@ -106,6 +106,7 @@ struct sl_glog {
 	sl_glog_appended_fn appended;
 	sl_glog_record_fn record;
 	sl_glog_read_fn read_done;
+	sl_glog_marker_fn marker;
 	void *ctx;
 	struct gpart parts[SL_GLOG_PARTITIONS_MAX];
 	struct inflight inf[SL_GLOG_PARTITIONS_MAX];
@@ -180,6 +181,11 @@ void sl_glog_set_callbacks(struct sl_glog *g, sl_glog_appended_fn appended,
 	g->record = record;
 	g->read_done = read_done;
 	g->ctx = ctx;
+}
+
+void sl_glog_set_marker_callback(struct sl_glog *g, sl_glog_marker_fn marker)
+{
+	g->marker = marker;
 }
 
 void sl_glog_set_addr(struct sl_glog *g, uint32_t addr)
@@ -466,8 +472,25 @@ static int16_t read_batch(struct sl_glog *g, int32_t p, uint32_t gen,
 	struct gpart *gp = &g->parts[p];
 	struct rb_header h;
 	rb_header_decode(b, &h);
-	if (h.attributes & RB_ATTR_CONTROL)
+	if (h.attributes & RB_ATTR_CONTROL) {
+		/* a transaction's marker: one record whose key is int16
+		 * version 0, int16 type (0 ABORT, 1 COMMIT) */
+		struct rb_iter mi;
+		struct rb_record rec;
+		if ((h.attributes & RB_ATTR_COMPRESSION_MASK) ||
+		    rb_iter_init(&mi, b, len) < 0)
+			return ERR_CORRUPT_MESSAGE;
+		if (rb_iter_next(&mi, &rec) != 1)
+			return 0;
+		if (rec.offset < gp->next || rec.offset >= gp->end ||
+		    !rec.key || rec.klen < 4 || h.producer_id < 0)
+			return 0;
+		int16_t type = (int16_t)rb_be16(rec.key + 2);
+		if (g->marker && (type == 0 || type == 1))
+			g->marker(g->ctx, p, rec.offset, h.producer_id,
+				  h.producer_epoch, type == 1);
 		return 0;
+	}
 	struct rb_iter it;
 	uint8_t *plain = NULL;
 	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;

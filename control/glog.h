@@ -18,8 +18,9 @@
  *
  * Reads (sl_glog_read) fetch a partition (Fetch v11, read uncommitted: up
  * to the high watermark) from its log start up to an end offset, handing
- * each record below end to the record callback in offset order (control
- * batches skipped, compressed batches decompressed), then the read_done
+ * each record below end to the record callback in offset order (a control
+ * batch's marker to the marker callback when one is set, compressed
+ * batches decompressed), then the read_done
  * callback with 0, or a Kafka error code when the read cannot go on (the
  * partition not led there any more, the connection lost).
  *
@@ -37,6 +38,7 @@
 #ifndef SLUICE_CONTROL_GLOG_H
 #define SLUICE_CONTROL_GLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +76,11 @@ typedef void (*sl_glog_appended_fn)(void *ctx, uint64_t seq,
 typedef void (*sl_glog_record_fn)(void *ctx, int32_t partition,
 				  int64_t offset,
 				  const struct sl_glog_rec *r);
+/* A transaction's marker read (a control batch at offset): producer
+ * id and epoch, commit or abort. */
+typedef void (*sl_glog_marker_fn)(void *ctx, int32_t partition,
+				  int64_t offset, int64_t producer_id,
+				  int16_t producer_epoch, bool commit);
 /* A read ended: err 0 (every record below its end was handed) or a Kafka
  * error code. */
 typedef void (*sl_glog_read_fn)(void *ctx, int32_t partition, int16_t err);
@@ -93,6 +100,9 @@ struct sl_glog_stats {
 int sl_glog_create(const char *topic, uint16_t port, struct sl_glog **out);
 /* Closes the connection; nothing more is answered.  NULL allowed. */
 void sl_glog_destroy(struct sl_glog *g);
+
+/* Markers met by a read go to marker (NULL, the default: skipped). */
+void sl_glog_set_marker_callback(struct sl_glog *g, sl_glog_marker_fn marker);
 
 /* Connect to IPv4 address addr (network order) instead of 127.0.0.1:
  * sluiced's listen_host when it is not 0.0.0.0. */
