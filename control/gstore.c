@@ -22,6 +22,7 @@
 #include "control/glog.h"
 #include "control/gstore.h"
 #include "control/gtopic.h"
+#include "control/gtxn.h"
 #include "control/log.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
@@ -67,6 +68,7 @@ struct pend {
 struct sl_gstore {
 	struct sl_gstore_config cfg;
 	struct sl_groups *groups;
+	struct sl_gtxn *gtxn;  /* transactions' offsets (NULL: none) */
 	struct sl_glog *log;
 	struct sl_commits_sink sink;
 	/* the topic as the image last said */
@@ -193,6 +195,8 @@ static void taint_from(struct sl_gstore *s, uint64_t seq)
 
 static void unload(struct sl_gstore *s, int32_t p)
 {
+	if (s->gtxn)
+		sl_gtxn_unload(s->gtxn, p);
 	if (s->groups) {
 		s->matching = p;
 		sl_groups_unload(s->groups, match_partition, s);
@@ -259,6 +263,8 @@ static void drop_topic(struct sl_gstore *s)
 		lose(s, p);
 	if (s->groups)
 		sl_groups_unload(s->groups, match_all, s);
+	if (s->gtxn)
+		sl_gtxn_unload(s->gtxn, -1);
 	free(s->parts);
 	s->parts = NULL;
 	s->nparts = 0;
@@ -302,6 +308,27 @@ void sl_gstore_image(struct sl_gstore *s, const struct sl_ci_image *img,
 		*gp = (struct gpart){.state = P_WAIT, .epoch = cp->leader_epoch,
 				     .retry_ms = now_ms,
 				     .backoff_ms = SL_GSTORE_RETRY_MIN_MS};
+	}
+}
+
+int32_t sl_gstore_partition_of(void *ctx, const char *group, size_t len)
+{
+	const struct sl_gstore *s = ctx;
+	return s->nparts > 0 ? partition_of(s, group, len) : -1;
+}
+
+int16_t sl_gstore_partition_state(void *ctx, int32_t p)
+{
+	const struct sl_gstore *s = ctx;
+	if (p < 0 || p >= s->nparts)
+		return KC_ERR_NOT_COORDINATOR;
+	switch (s->parts[p].state) {
+	case P_LOADED:
+		return 0;
+	case P_NONE:
+		return KC_ERR_NOT_COORDINATOR;
+	default:
+		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 	}
 }
 
@@ -410,6 +437,13 @@ static void on_record(void *ctx, int32_t p, int64_t offset,
 		s->st.records_skipped++;
 		return;
 	}
+	if (rec.type == SL_OFFSETS_TXN || rec.type == SL_OFFSETS_TXN_END) {
+		if (s->gtxn)
+			sl_gtxn_load_record(s->gtxn, p, &rec);
+		s->parts[p].loaded_records++;
+		s->st.records_loaded++;
+		return;
+	}
 	rc = sl_groups_load_record(s->groups, &rec);
 	if (rc < 0) {
 		/* the limits of this coordinator: the rest of the partition
@@ -419,6 +453,17 @@ static void on_record(void *ctx, int32_t p, int64_t offset,
 	}
 	s->parts[p].loaded_records++;
 	s->st.records_loaded++;
+}
+
+static void on_marker(void *ctx, int32_t p, int64_t offset,
+		      int64_t producer_id, int16_t producer_epoch, bool commit)
+{
+	struct sl_gstore *s = ctx;
+	(void)offset;
+	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ ||
+	    !s->gtxn)
+		return;
+	sl_gtxn_load_marker(s->gtxn, p, producer_id, producer_epoch, commit);
 }
 
 static void on_read(void *ctx, int32_t p, int16_t err)
@@ -600,6 +645,7 @@ int sl_gstore_create(const struct sl_gstore_config *cfg,
 	if (cfg->kafka_addr)
 		sl_glog_set_addr(s->log, cfg->kafka_addr);
 	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
+	sl_glog_set_marker_callback(s->log, on_marker);
 	s->sink = (struct sl_commits_sink){.begin = sink_begin,
 					   .add = sink_add, .end = sink_end,
 					   .ctx = s};
@@ -625,6 +671,11 @@ void sl_gstore_destroy(struct sl_gstore *s)
 void sl_gstore_set_groups(struct sl_gstore *s, struct sl_groups *g)
 {
 	s->groups = g;
+}
+
+void sl_gstore_set_gtxn(struct sl_gstore *s, struct sl_gtxn *t)
+{
+	s->gtxn = t;
 }
 
 const struct sl_commits_sink *sl_gstore_sink(struct sl_gstore *s)

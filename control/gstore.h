@@ -31,7 +31,11 @@
  *     loaded again from the log (memory is then what the log says), and
  *     every answer waiting when it failed is withheld: the client's
  *     connection is closed (an empty reply), so the client asks again and
- *     never takes the unacknowledged change for done.
+ *     never takes the unacknowledged change for done;
+ *   - transactions' offsets (control/gtxn.h) are records of the same
+ *     partitions: a load hands their records and the partition's
+ *     transaction markers to that module, in log order, and an unload
+ *     tells it to forget the partition's.
  *
  * Single-threaded: the control plane's event loop owns it.
  */
@@ -51,6 +55,7 @@
 
 struct sl_gstore;
 struct sl_groups;
+struct sl_gtxn;
 struct sl_ci_image;
 
 struct sl_gstore_config {
@@ -81,12 +86,21 @@ void sl_gstore_destroy(struct sl_gstore *s);
 /* The coordinator it loads into (after sl_groups_open). */
 void sl_gstore_set_groups(struct sl_gstore *s, struct sl_groups *g);
 
+/* Where a load's transaction records and markers go (NULL: skipped). */
+void sl_gstore_set_gtxn(struct sl_gstore *s, struct sl_gtxn *t);
+
 /* The coordinator's configuration: sink, coordinates (its ctx: s) and
  * reply function (sl_gstore_reply, ctx s). */
 const struct sl_commits_sink *sl_gstore_sink(struct sl_gstore *s);
 int16_t sl_gstore_coordinates(void *ctx, const char *group, size_t len);
 void sl_gstore_reply(void *ctx, uint64_t token, const uint8_t *resp,
 		     size_t len);
+/* For control/gtxn.h (ctx s): the partition of __consumer_offsets a group
+ * is in (-1: the topic is not known yet), and whether partition p is
+ * loaded here (0), loading (COORDINATOR_LOAD_IN_PROGRESS) or not led here
+ * (NOT_COORDINATOR). */
+int32_t sl_gstore_partition_of(void *ctx, const char *group, size_t len);
+int16_t sl_gstore_partition_state(void *ctx, int32_t p);
 
 /* The metadata image changed: load and unload partitions as leadership
  * says. */

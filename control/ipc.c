@@ -28,6 +28,7 @@
 #include "control/cluster.h"
 #include "control/cluster_image.h"
 #include "control/groups.h"
+#include "control/gtxn.h"
 #include "control/txn.h"
 #include "control/ipc.h"
 #include "control/kadmin.h"
@@ -79,6 +80,7 @@ int sl_link_create(struct sl_link *l, const struct sl_config *cfg,
 	memset(l->deferred, 0, sizeof(l->deferred));
 	l->groups = NULL;
 	l->txn = NULL;
+	l->gtxn = NULL;
 	l->kafka_requests = 0;
 	l->fd = -1;
 	l->cfg = cfg;
@@ -787,6 +789,12 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		return;
 	}
 	uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+	if (l->gtxn && sl_gtxn_serves(key)) {
+		if (sl_gtxn_request(l->gtxn, token, req, rlen) < 0)
+			send_kafka_reply(l, h->corr, NULL, 0,
+					 SN_ERR_INVALID_REQUEST, now_ms);
+		return;
+	}
 	if (l->txn && sl_txn_serves(key)) {
 		if (sl_txn_request(l->txn, token, req, rlen, now_ms) < 0)
 			send_kafka_reply(l, h->corr, NULL, 0,

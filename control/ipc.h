@@ -72,6 +72,7 @@ struct sl_kafka_deferred {
 
 struct sl_groups;
 struct sl_txn;
+struct sl_gtxn;
 struct sl_cluster;
 struct sl_ci_image;
 
@@ -95,6 +96,9 @@ struct sl_link {
 	/* Kafka requests (group coordinator: not owned, may be NULL) */
 	struct sl_groups *groups;
 	struct sl_txn *txn;     /* transaction coordinator (not owned) */
+	struct sl_gtxn *gtxn;   /* a cluster's transactional offsets (not
+				   owned, NULL on a single broker): served
+				   before txn */
 	struct sl_cluster *cluster; /* a cluster's broker (not owned, NULL
 				       on a single broker): topic changes go
 				       to the active controller */

@@ -47,6 +47,7 @@
 #include "control/cluster_image.h"
 #include "control/groups.h"
 #include "control/gstore.h"
+#include "control/gtxn.h"
 #include "control/ipc.h"
 #include "control/log.h"
 #include "control/markers.h"
@@ -342,23 +343,47 @@ static int run_daemon(const struct sl_config *c)
 				     (void *)link.image);
 	char tdir[PATH_MAX];
 	snprintf(tdir, sizeof(tdir), "%.4000s/transactions", c->control_dir);
+	/* in a cluster the transactions' offsets are the group
+	 * coordinator's (gtxn.h) */
+	struct sl_gtxn *gtxn = NULL;
+	if (gstore) {
+		struct sl_gtxn_config xcfg = {
+			.groups = groups, .sink = sl_gstore_sink(gstore),
+			.reply = sl_gstore_reply, .reply_ctx = gstore,
+			.coordinates = sl_gstore_coordinates,
+			.partition_of = sl_gstore_partition_of,
+			.partition_state = sl_gstore_partition_state,
+			.ctx = gstore, .exists = txn_partition_exists,
+			.exists_ctx = m};
+		if (sl_gtxn_create(&xcfg, &gtxn)) {
+			sl_log("out of memory");
+			goto out_markers;
+		}
+		sl_gstore_set_gtxn(gstore, gtxn);
+	}
 	struct sl_txn_config tcfg = {
 		.disk = &sdisk_posix, .groups = groups,
 		.markers = markers ? sl_markers_submit : NULL,
 		.markers_ctx = markers, .exists = txn_partition_exists,
 		.exists_ctx = m, .owns = cluster ? coordinates : NULL,
 		.node_id = cluster ? c->node_id : 0,
-		.owns_ctx = &coords};
+		.owns_ctx = &coords,
+		.offsets_partition = gstore ? sl_gstore_partition_of : NULL,
+		.offsets_ctx = gstore};
 	struct sl_txn *txn = NULL;
 	if (sl_txn_open(tdir, &tcfg, sl_link_kafka_reply, &link, sl_now_ms(),
 			&txn, err, sizeof(err))) {
 		sl_log("transactions: %s", err);
-		goto out_markers;
+		goto out_gtxn;
 	}
 	if (markers)
 		sl_markers_set_done(markers, txn_markers_done, txn);
-	sl_groups_set_pending(groups, txn_offset_pending, txn);
+	if (gtxn)
+		sl_groups_set_pending(groups, sl_gtxn_pending, gtxn);
+	else
+		sl_groups_set_pending(groups, txn_offset_pending, txn);
 	link.txn = txn;
+	link.gtxn = gtxn;
 	sl_log("started: control_dir %s (%u topics, next id %u), "
 	       "control_socket %s", c->control_dir, m->count, m->next_id,
 	       c->control_socket);
@@ -462,7 +487,12 @@ static int run_daemon(const struct sl_config *c)
 			sl_gstore_do_work(gstore, sl_now_ms());
 	}
 	link.txn = NULL;
+	link.gtxn = NULL;
 	sl_txn_close(txn);
+out_gtxn:
+	if (gstore)
+		sl_gstore_set_gtxn(gstore, NULL);
+	sl_gtxn_destroy(gtxn);
 out_markers:
 	sl_markers_destroy(markers);
 out_groups:

@@ -40,6 +40,7 @@
 #include "control/log.h"
 #include "control/txn.h"
 #include "control/txnlog.h"
+#include "proto/config.h"
 #include "proto/kafka/kcodec.h"
 #include "storage/disk.h"
 #include "storage/log.h" /* struct sl_clock */
@@ -1081,22 +1082,48 @@ static int16_t add_group(struct sl_txn *t, struct txn *x, struct kc_str group)
 	bool fresh = group_idx(x, group.ptr, (size_t)group.len) < 0;
 	if (fresh && x->ngroups >= SL_TXN_GROUPS_MAX)
 		err = ERR_POLICY_VIOLATION;
-	if (err == ERR_NONE && (fresh || x->state != TX_ONGOING)) {
+	/* a cluster: the group's partition of __consumer_offsets too */
+	int32_t op = -1;
+	bool add_op = false;
+	if (err == ERR_NONE && t->cfg.offsets_partition) {
+		op = t->cfg.offsets_partition(t->cfg.offsets_ctx, group.ptr,
+					      (size_t)group.len);
+		if (op < 0)
+			err = SL_TXN_ERR_COORDINATOR_NOT_AVAILABLE;
+		else
+			add_op = part_find(x, SL_OFFSETS_TOPIC,
+					   strlen(SL_OFFSETS_TOPIC), op) < 0;
+		if (add_op && x->nparts + 1 > SL_TXN_PARTITIONS_MAX)
+			err = ERR_POLICY_VIOLATION;
+	}
+	if (err == ERR_NONE && (fresh || add_op || x->state != TX_ONGOING)) {
 		struct change c;
 		struct sl_txnlog_rec g = {
 			.type = SL_TXNLOG_GROUP, .id_len = x->id_len,
 			.id = x->id, .group_len = (uint16_t)group.len,
 			.group = group.ptr};
+		struct sl_txnlog_rec pr = {
+			.type = SL_TXNLOG_PARTITION, .id_len = x->id_len,
+			.id = x->id,
+			.topic_len = (uint16_t)strlen(SL_OFFSETS_TOPIC),
+			.topic = SL_OFFSETS_TOPIC, .partition = op};
 		sl_txnlog_batch_begin(t->log);
 		add_ongoing(t, x, &c);
 		if (fresh)
 			sl_txnlog_batch_add(t->log, &g);
+		if (add_op)
+			sl_txnlog_batch_add(t->log, &pr);
 		if (sl_txnlog_batch_end(t->log) < 0) {
 			err = SL_TXN_ERR_NOT_COORDINATOR;
 		} else {
 			apply_change(x, &c);
 			if (fresh && group_add(x, group.ptr,
 					       (size_t)group.len) < 0)
+				err = SN_ERR_UNKNOWN_SERVER_ERROR;
+			if (add_op && part_add(x, SL_OFFSETS_TOPIC,
+					       strlen(SL_OFFSETS_TOPIC),
+					       op) < 0)
+				/* durable: a reopen has it */
 				err = SN_ERR_UNKNOWN_SERVER_ERROR;
 			maybe_compact(t);
 		}

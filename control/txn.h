@@ -107,6 +107,7 @@
 
 /* Kafka error codes of the transaction APIs. */
 enum sl_txn_error {
+	SL_TXN_ERR_COORDINATOR_NOT_AVAILABLE = 15,
 	SL_TXN_ERR_NOT_COORDINATOR = 16,
 	SL_TXN_ERR_INVALID_GROUP_ID = 24,
 	SL_TXN_ERR_INVALID_PRODUCER_EPOCH = 47,
@@ -177,6 +178,15 @@ struct sl_txn_config {
 	 * SL_TXN_NODE_SPAN); 0: one broker, every id from
 	 * SL_TXN_PRODUCER_ID_FIRST up */
 	int32_t node_id;
+	/* in a cluster, the partition of __consumer_offsets a group's
+	 * offsets go to (-1: not known yet), with offsets_ctx:
+	 * AddOffsetsToTxn adds that partition to the transaction, so its
+	 * marker tells the group's coordinator (control/gtxn.h) how the
+	 * transaction ended, and TxnOffsetCommit is the coordinator's, not
+	 * this module's; NULL: one broker, the offsets held here */
+	int32_t (*offsets_partition)(void *offsets_ctx, const char *group,
+				     size_t len);
+	void *offsets_ctx;
 };
 
 /* A response for the request given token: the whole Kafka response

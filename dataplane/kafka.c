@@ -120,6 +120,8 @@ struct kx_req {
 	uint8_t by_id;          /* topics named by id (Fetch, Produce v13+) */
 	uint32_t nmarkers;      /* WriteTxnMarkers: its markers (struct
 				   kx_marker), after parts[] */
+	uint8_t told;           /* WriteTxnMarkers: control's group
+				   coordinator was told (tell_coordinator) */
 	uint64_t deadline_ns;   /* fetch: when waiting ends */
 	uint64_t topic_gen;     /* dp->topic_gen when parts[].p were looked
 				   up: a delete since may have freed them
@@ -1716,6 +1718,9 @@ static void delete_records(struct dp_net *n, struct dp_conn *c,
 struct kx_marker {
 	int64_t producer_id;
 	uint32_t first, count;
+	int32_t coordinator_epoch;
+	int16_t epoch;
+	uint8_t commit;
 };
 
 /* Kafka gives a marker's write the request's timeout; the request has
@@ -1781,7 +1786,10 @@ static void write_txn_markers(struct dp_net *n, struct dp_conn *c,
 		const struct kc_write_txn_markers_req_writable_txn_marker_topic
 			*ts = e->topics.items;
 		xm[i] = (struct kx_marker){ e->producer_id, t,
-					    (uint32_t)e->topics.count };
+					    (uint32_t)e->topics.count,
+					    e->coordinator_epoch,
+					    e->producer_epoch,
+					    e->transaction_result ? 1 : 0 };
 		for (int32_t j = 0; j < e->topics.count; j++, t++) {
 			const int32_t *idx = ts[j].partition_indexes.items;
 			int32_t np = ts[j].partition_indexes.count;
@@ -2372,6 +2380,188 @@ static void finish_delete_records(struct dp_net *n, struct dp_msg *m)
 	respond(n, m, x->api, x->version, x->corr, &r, bound);
 }
 
+/*
+ * In a cluster, the markers written to partitions of __consumer_offsets
+ * end transactions whose offsets the group coordinator holds pending
+ * (control/gtxn.h): once they are durable here, control hears of them (a
+ * WriteTxnMarkers request of those partitions alone, through the admin
+ * queue) and the transaction coordinator's answer waits for control's:
+ * its errors replace these partitions' (COORDINATOR_LOAD_IN_PROGRESS when
+ * there is no answer), so the marker is sent again until the offsets are
+ * committed or dropped.
+ */
+static bool kx_offsets_topic(const struct kx_topic *t)
+{
+	return t->name_len == (int32_t)strlen(SL_OFFSETS_TOPIC) &&
+	       !memcmp(t->name, SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC));
+}
+
+/* The version of the request control is sent (flexible from 1). */
+static int16_t told_version(void)
+{
+	const struct kc_api *api = kc_api_find(KC_API_WRITE_TXN_MARKERS);
+	assert(api);
+	return api->max_version < 1 ? api->max_version : 1;
+}
+
+/* Every offsets partition written of x is answered err. */
+static void told_fail(struct kx_req *x, int16_t err)
+{
+	for (uint32_t t = 0; t < x->ntopics; t++) {
+		const struct kx_topic *kt = &x->topics[t];
+		if (!kx_offsets_topic(kt))
+			continue;
+		for (uint32_t q = kt->first; q < kt->first + kt->count; q++)
+			if (!x->parts[q].error)
+				x->parts[q].error = err;
+	}
+}
+
+static void coordinator_told(struct dp_net *n, struct dp_msg *s)
+{
+	struct dp_msg *m = s->owner;
+	struct kx_req *x = kx_of(m);
+	const struct kx_marker *xm = (const void *)(x->parts + x->nparts);
+	struct kx_core *k = kx_core_of(n);
+	struct kc_arena a = { (uint8_t *)k->arena_mem, sizeof(k->arena_mem),
+			      0 };
+	struct kc_response_header rh;
+	union kc_response body;
+	long rc = -1;
+	if (!s->res.error && s->res.bytes_len)
+		rc = kc_decode_response(KC_API_WRITE_TXN_MARKERS,
+					told_version(), s->res.bytes,
+					s->res.bytes_len, &rh, &body, &a);
+	const struct kc_write_txn_markers_resp *r = (const void *)body.raw;
+	for (uint32_t i = 0; i < x->nmarkers; i++) {
+		for (uint32_t t = xm[i].first; t < xm[i].first + xm[i].count;
+		     t++) {
+			const struct kx_topic *kt = &x->topics[t];
+			if (!kx_offsets_topic(kt))
+				continue;
+			for (uint32_t q = kt->first; q < kt->first + kt->count;
+			     q++) {
+				struct kx_part *pp = &x->parts[q];
+				if (pp->error)
+					continue;
+				int16_t err = KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+				/* the answer's entry of this marker and
+				 * partition */
+				const struct kc_write_txn_markers_resp_writable_txn_marker_result
+					*rm = rc < 0 ? NULL : r->markers.items;
+				for (int32_t a1 = 0; rm && a1 < r->markers.count; a1++) {
+					if (rm[a1].producer_id != xm[i].producer_id)
+						continue;
+					const struct kc_write_txn_markers_resp_writable_txn_marker_topic_result
+						*rt = rm[a1].topics.items;
+					for (int32_t a2 = 0; a2 < rm[a1].topics.count; a2++) {
+						if (rt[a2].name.len != kt->name_len ||
+						    memcmp(rt[a2].name.ptr, kt->name,
+							   (size_t)kt->name_len))
+							continue;
+						const struct kc_write_txn_markers_resp_writable_txn_marker_partition_result
+							*rp = rt[a2].partitions.items;
+						for (int32_t a3 = 0; a3 < rt[a2].partitions.count; a3++)
+							if (rp[a3].partition_index == pp->index)
+								err = rp[a3].error_code;
+					}
+				}
+				pp->error = err;
+			}
+		}
+	}
+	s->owner = NULL;
+	dp_msg_free(s);
+	x->pending--;
+	kx_finish(n, m);
+}
+
+/* 1 when control was asked (the answer waits for coordinator_told), 0
+ * when there is nothing to tell or no way to (then the offsets
+ * partitions' markers are answered COORDINATOR_LOAD_IN_PROGRESS). */
+static int tell_coordinator(struct dp_net *n, struct dp_msg *m)
+{
+	struct kx_req *x = kx_of(m);
+	const struct kx_marker *xm = (const void *)(x->parts + x->nparts);
+	x->told = 1;
+	if (!dp_clustered(n->dp))
+		return 0;
+	/* the request: the markers with an offsets partition written */
+	struct kx_core *k = kx_core_of(n);
+	struct kc_arena a = { (uint8_t *)k->arena_mem, sizeof(k->arena_mem),
+			      0 };
+	struct kc_write_txn_markers_req_writable_txn_marker *ms =
+		kc_arena_take(&a, x->nmarkers, sizeof(*ms));
+	uint32_t nm = 0;
+	size_t bytes = 64;
+	for (uint32_t i = 0; ms && i < x->nmarkers; i++) {
+		struct kc_write_txn_markers_req_writable_txn_marker_topic *ts =
+			kc_arena_take(&a, xm[i].count, sizeof(*ts));
+		int32_t nt = 0;
+		for (uint32_t t = xm[i].first;
+		     ts && t < xm[i].first + xm[i].count; t++) {
+			const struct kx_topic *kt = &x->topics[t];
+			if (!kx_offsets_topic(kt))
+				continue;
+			int32_t *idx = kc_arena_take(&a, kt->count,
+						     sizeof(*idx));
+			int32_t np = 0;
+			for (uint32_t q = kt->first;
+			     idx && q < kt->first + kt->count; q++)
+				if (!x->parts[q].error)
+					idx[np++] = x->parts[q].index;
+			if (!np)
+				continue;
+			ts[nt++] = (struct kc_write_txn_markers_req_writable_txn_marker_topic){
+				.name = { kt->name, kt->name_len },
+				.partition_indexes = { idx, np },
+			};
+			bytes += 32 + (size_t)kt->name_len + (size_t)np * 4;
+		}
+		if (!nt)
+			continue;
+		ms[nm++] = (struct kc_write_txn_markers_req_writable_txn_marker){
+			.producer_id = xm[i].producer_id,
+			.producer_epoch = xm[i].epoch,
+			.transaction_result = xm[i].commit,
+			.topics = { ts, nt },
+			.coordinator_epoch = xm[i].coordinator_epoch,
+		};
+		bytes += 32;
+	}
+	if (!nm)
+		return 0;
+	union kc_request body;
+	memset(&body, 0, sizeof(body));
+	struct kc_write_txn_markers_req *q = (void *)body.raw;
+	q->markers = (struct kc_array){ ms, (int32_t)nm };
+	int16_t version = told_version();
+	struct kc_request_header h = { KC_API_WRITE_TXN_MARKERS, version,
+				       x->corr, { NULL, -1 } };
+	uint8_t *buf = kc_arena_take(&a, bytes, 1);
+	long len = buf ? kc_encode_request(&h, &body, buf, bytes) : -1;
+	struct dp_msg *s = len > 0 ? dp_msg_alloc(n->dp, (size_t)len) : NULL;
+	if (!s) {
+		n->st.budget_exhausted++;
+		told_fail(x, KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+		return 0;
+	}
+	s->op = DP_ADMIN;
+	s->net = n;
+	s->done = coordinator_told;
+	s->conn = x->conn;
+	s->corr = (uint32_t)x->corr;
+	s->owner = m;
+	if (dp_admin_submit(n->dp, s, DP_ADMIN_KAFKA, 0, buf, (size_t)len)) {
+		s->owner = NULL;
+		dp_msg_free(s);
+		told_fail(x, KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+		return 0;
+	}
+	x->pending++;
+	return 1;
+}
+
 static void finish_write_txn_markers(struct dp_net *n, struct dp_msg *m)
 {
 	struct kx_req *x = kx_of(m);
@@ -2600,6 +2790,8 @@ static void kx_finish(struct dp_net *n, struct dp_msg *m)
 		finish_describe_producers(n, m);
 		return;
 	case KC_API_WRITE_TXN_MARKERS:
+		if (!x->told && tell_coordinator(n, m))
+			return;
 		finish_write_txn_markers(n, m);
 		return;
 	default:
