@@ -88,6 +88,7 @@ var (
 type run struct {
 	t       *testing.T
 	boot    string
+	addrs   []string // the bootstrap list: broker i+1 at addrs[i]
 	version sarama.KafkaVersion
 	topic   string
 	admin   sarama.ClusterAdmin
@@ -101,6 +102,34 @@ type run struct {
 }
 
 func key(seq int) string { return fmt.Sprintf("k-%d", seq%13) }
+
+// every broker's id: a topic's replicas (its replication factor is the
+// number of brokers)
+func (r *run) everyBroker() []int32 {
+	ids := make([]int32, len(r.addrs))
+	for i := range ids {
+		ids[i] = int32(i + 1)
+	}
+	return ids
+}
+
+// whether b is broker i+1 at r.addrs[i]
+func (r *run) known(b *sarama.Broker) bool {
+	i := int(b.ID()) - 1
+	return i >= 0 && i < len(r.addrs) && b.Addr() == r.addrs[i]
+}
+
+// a partition on every broker, in sync, led by one of them
+func (r *run) placed(leader int32, replicas, isr []int32) bool {
+	sorted := func(a []int32) []int32 {
+		b := append([]int32(nil), a...)
+		sort.Slice(b, func(i, j int) bool { return b[i] < b[j] })
+		return b
+	}
+	want := r.everyBroker()
+	return leader >= 1 && int(leader) <= len(r.addrs) &&
+		reflect.DeepEqual(sorted(replicas), want) && reflect.DeepEqual(sorted(isr), want)
+}
 
 func (r *run) config(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
@@ -125,6 +154,10 @@ func TestSarama(t *testing.T) {
 	}
 	if os.Getenv("SARAMA_DEBUG") != "" {
 		sarama.Logger = log.New(os.Stderr, "[sarama] ", log.Lmicroseconds)
+	}
+	r.addrs = strings.Split(r.boot, ",")
+	if n := os.Getenv("KAFKA_CLUSTER_SIZE"); n != "" && n != fmt.Sprint(len(r.addrs)) {
+		t.Fatalf("KAFKA_CLUSTER_SIZE %s, but %d brokers in %s", n, len(r.addrs), r.boot)
 	}
 	r.topic = "sr-" + strings.ReplaceAll(*versionFlag, ".", "")
 	t.Logf("Sarama config.Version %s, bootstrap %s, topic %s", r.version, r.boot, r.topic)
@@ -157,7 +190,7 @@ func (r *run) needClient() {
 	}
 	cfg := r.config("sr-client")
 	cfg.Producer.Return.Successes = true // for the SyncProducer of this client
-	c, err := sarama.NewClient([]string{r.boot}, cfg)
+	c, err := sarama.NewClient(r.addrs, cfg)
 	if err != nil {
 		r.t.Fatalf("NewClient (config.Version %s): %v", r.version, err)
 	}
@@ -169,10 +202,10 @@ func (r *run) partAdmin() {
 	av := r.version
 	if !av.IsAtLeast(sarama.V0_10_1_0) {
 		// below V0_10_0_0 Sarama refuses the admin itself (client.Controller)
-		a, err := sarama.NewClusterAdmin([]string{r.boot}, r.config("sr-admin-own"))
+		a, err := sarama.NewClusterAdmin(r.addrs, r.config("sr-admin-own"))
 		if err == nil {
 			err = a.CreateTopic(r.topic, &sarama.TopicDetail{NumPartitions: partitions,
-				ReplicationFactor: 1}, false)
+				ReplicationFactor: int16(len(r.addrs))}, false)
 			a.Close()
 		}
 		if err != sarama.ErrUnsupportedVersion {
@@ -184,12 +217,13 @@ func (r *run) partAdmin() {
 	}
 	cfg := r.config("sr-admin")
 	cfg.Version = av
-	a, err := sarama.NewClusterAdmin([]string{r.boot}, cfg)
+	a, err := sarama.NewClusterAdmin(r.addrs, cfg)
 	if err != nil {
 		t.Fatalf("NewClusterAdmin (config.Version %s): %v", av, err)
 	}
 	r.admin = a
-	detail := &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}
+	detail := &sarama.TopicDetail{NumPartitions: partitions,
+		ReplicationFactor: int16(len(r.addrs))}
 	if err := a.CreateTopic(r.topic, detail, false); err != nil {
 		t.Fatalf("CreateTopic %s: %v", r.topic, err)
 	}
@@ -213,9 +247,10 @@ func (r *run) partAdmin() {
 	ps := md[0].Partitions
 	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 	for i, p := range ps {
-		if p.ID != int32(i) || p.Err != sarama.ErrNoError || p.Leader != 1 ||
-			!reflect.DeepEqual(p.Replicas, []int32{1}) || !reflect.DeepEqual(p.Isr, []int32{1}) {
-			t.Fatalf("DescribeTopics: partition %+v; expected id %d, leader 1, replicas and isr [1]", p, i)
+		if p.ID != int32(i) || p.Err != sarama.ErrNoError ||
+			!r.placed(p.Leader, p.Replicas, p.Isr) {
+			t.Fatalf("DescribeTopics: partition %+v; expected id %d, a leader among "+
+				"replicas and isr %v", p, i, r.everyBroker())
 		}
 	}
 	if av.IsAtLeast(sarama.V0_11_0_0) {
@@ -236,7 +271,7 @@ func (r *run) partAdmin() {
 		t.Logf("ok: DescribeConfig: retention.ms %s", got)
 	}
 	t.Logf("ok: created (admin at %s), again ErrTopicAlreadyExists, DescribeTopics "+
-		"shows partitions 0..%d led by broker 1", av, partitions-1)
+		"shows partitions 0..%d placed on %v", av, partitions-1, r.everyBroker())
 }
 
 func (r *run) partMetadata() {
@@ -252,21 +287,27 @@ func (r *run) partMetadata() {
 	}
 	for _, p := range ps {
 		l, err := c.Leader(r.topic, p)
-		if err != nil || l.ID() != 1 || l.Addr() != r.boot {
-			t.Fatalf("Leader %s/%d: %v, expected broker 1 at %s", r.topic, p, err, r.boot)
+		if err != nil || !r.known(l) {
+			t.Fatalf("Leader %s/%d: %v, expected one of %s", r.topic, p, err, r.boot)
 		}
 		rep, err1 := c.Replicas(r.topic, p)
 		isr, err2 := c.InSyncReplicas(r.topic, p)
-		if err1 != nil || err2 != nil || !reflect.DeepEqual(rep, []int32{1}) ||
-			!reflect.DeepEqual(isr, []int32{1}) {
-			t.Fatalf("partition %d: replicas %v (%v) isr %v (%v), expected [1]", p, rep, err1, isr, err2)
+		if err1 != nil || err2 != nil || !r.placed(l.ID(), rep, isr) {
+			t.Fatalf("partition %d: leader %d, replicas %v (%v) isr %v (%v), expected %v",
+				p, l.ID(), rep, err1, isr, err2, r.everyBroker())
 		}
 	}
 	bs := c.Brokers()
-	if len(bs) != 1 || bs[0].ID() != 1 || bs[0].Addr() != r.boot {
-		t.Fatalf("Brokers: %d, expected broker 1 at %s alone", len(bs), r.boot)
+	if len(bs) != len(r.addrs) {
+		t.Fatalf("Brokers: %d, expected the %d of %s", len(bs), len(r.addrs), r.boot)
 	}
-	t.Logf("ok: partitions %v led by broker 1 at %s, replicas and ISR [1]", ps, r.boot)
+	for _, b := range bs {
+		if !r.known(b) {
+			t.Fatalf("Brokers: %d at %s is not in %s", b.ID(), b.Addr(), r.boot)
+		}
+	}
+	t.Logf("ok: partitions %v led by brokers of %s, replicas and ISR %v", ps, r.boot,
+		r.everyBroker())
 }
 
 // produce sends n keyed messages tagged tag and checks their offsets;
@@ -482,7 +523,7 @@ func (r *run) groupRead(group, name string, want map[[2]int64]int) {
 	cfg := r.config(name)
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Return.Errors = true
-	cg, err := sarama.NewConsumerGroup([]string{r.boot}, group, cfg)
+	cg, err := sarama.NewConsumerGroup(r.addrs, group, cfg)
 	if err != nil {
 		t.Fatalf("NewConsumerGroup: %v", err)
 	}
@@ -541,7 +582,7 @@ func (r *run) partGroup() {
 	t := r.t
 	group := "sr-group-" + r.topic
 	if !r.version.IsAtLeast(sarama.V0_10_2_0) {
-		_, err := sarama.NewConsumerGroup([]string{r.boot}, group, r.config("sr-member"))
+		_, err := sarama.NewConsumerGroup(r.addrs, group, r.config("sr-member"))
 		if _, ok := err.(sarama.ConfigurationError); !ok {
 			t.Fatalf("NewConsumerGroup at config.Version %s: %v; Sarama refuses consumer "+
 				"groups below V0_10_2_0 with a ConfigurationError", r.version, err)
