@@ -9,14 +9,16 @@ On:
   1. Metadata v4 by hand naming a new topic with allow_auto_topic_creation
      true: LEADER_NOT_AVAILABLE (5) for it in that answer, as Kafka answers
      a topic it has just created; the next Metadata shows it with
-     default_partitions (1) partitions led by broker 1.  Named twice in one
+     default_partitions (1) partitions led by broker 1 (one of a cluster's
+     brokers).  Named twice in one
      request: created once.
   2. Metadata v1 (no flag: always allowed) creates too.
   3. allow_auto_topic_creation false: UNKNOWN_TOPIC_OR_PARTITION (3), and
      still after, so nothing was created.
   4. A name no topic can have ("bad/name", 201 characters):
      INVALID_TOPIC_EXCEPTION (17); Kafka's internal __consumer_offsets:
-     UNKNOWN_TOPIC_OR_PARTITION with is_internal set, never created.
+     UNKNOWN_TOPIC_OR_PARTITION with is_internal set, never created (on a
+     cluster, which keeps its groups there: answered, is_internal set).
   5. Produce v3 to a topic that does not exist: UNKNOWN_TOPIC_OR_PARTITION
      for its partition (as Kafka), and the Produce created nothing.
   6. confluent-kafka Consumer with allow.auto.create.topics=false
@@ -62,7 +64,9 @@ except ImportError as e:
 BOOT = under_broker(__file__, "autocreate-" + MODE, 40, args=[MODE],
                     settings=["auto_create_topics=false"] if MODE == "off" else [])
 DATA = os.environ.get("SLUICE_DATA_DIR", "")
-HOST, PORT = BOOT.rsplit(":", 1)
+# the raw requests go to the first broker of the list (broker 1)
+HOST, PORT = BOOT.split(",")[0].rsplit(":", 1)
+NBROKERS = len(BOOT.split(","))
 print("mode %s: confluent-kafka %s, librdkafka %s, bootstrap %s"
       % (MODE, confluent_kafka.version()[0], confluent_kafka.libversion()[0], BOOT))
 
@@ -173,9 +177,23 @@ def produce_unknown(conn, name):
     return r.take("h")
 
 
+# every broker's data dir: a cluster's clients may have any broker create
+# a topic, so its creations are counted over all of them
+DATAS = [d for d in os.environ.get("SLUICE_DATA_DIRS", DATA).split(",") if d]
+
+
 def cores():
-    """/sluice/cores of this broker, summed over its net cores."""
-    path = os.path.join(DATA, "run", "telemetry.sock")
+    """/sluice/cores summed over every broker and its net cores."""
+    total = {}
+    for d in DATAS:
+        for k, v in cores_of(d).items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def cores_of(data):
+    """/sluice/cores of one broker, summed over its net cores."""
+    path = os.path.join(data, "run", "telemetry.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(5)
     try:
@@ -195,7 +213,7 @@ def cores():
 
 def created_log_lines():
     n = 0
-    for f in glob.glob(os.path.join(DATA, "*.log")):
+    for f in [f for d in DATAS for f in glob.glob(os.path.join(d, "*.log"))]:
         with open(f, errors="replace") as fh:
             n += sum(1 for ln in fh if "kafka: created topic '" in ln)
     return n
@@ -232,9 +250,10 @@ if [t[:2] for t in ts] != [("py-auto-a", LEADER_NOT_AVAILABLE)] * 2:
     fail("first Metadata v4 naming py-auto-a twice: %r; expected "
          "LEADER_NOT_AVAILABLE (5) for both entries" % ts)
 err, internal, leaders = one(conn, "py-auto-a")
-if err != 0 or leaders != [1] or internal:
+if err != 0 or len(leaders) != 1 or not 1 <= leaders[0] <= NBROKERS or internal:
     fail("second Metadata v4 for py-auto-a: error %d, leaders %r, internal %r; "
-         "expected the topic with 1 partition led by broker 1" % (err, leaders, internal))
+         "expected the topic with 1 partition led by broker 1 (one of %d)"
+         % (err, leaders, internal, NBROKERS))
 created.append("py-auto-a")
 print("ok: Metadata v4 created py-auto-a: LEADER_NOT_AVAILABLE, then 1 partition")
 
@@ -256,8 +275,11 @@ for attempt in (1, 2):
 print("ok: allow_auto_topic_creation=false: UNKNOWN_TOPIC_OR_PARTITION, not created")
 
 # 4. names that are never created
+# (a cluster keeps its groups in a real __consumer_offsets, created by its
+# controller: there it is answered, internal, as Kafka answers it)
 for name, want in (("bad/name", INVALID_TOPIC), ("x" * 201, INVALID_TOPIC),
-                   ("..", INVALID_TOPIC), ("__consumer_offsets", UNKNOWN_TOPIC)):
+                   ("..", INVALID_TOPIC),
+                   ("__consumer_offsets", UNKNOWN_TOPIC if NBROKERS == 1 else 0)):
     for attempt in (1, 2):
         err, internal, _ = one(conn, name)
         if err != want:
@@ -266,7 +288,7 @@ for name, want in (("bad/name", INVALID_TOPIC), ("x" * 201, INVALID_TOPIC),
         if name == "__consumer_offsets" and not internal:
             fail("__consumer_offsets: is_internal not set")
 print("ok: invalid names are INVALID_TOPIC_EXCEPTION; __consumer_offsets is "
-      "internal and not created")
+      "internal and %s" % ("not created" if NBROKERS == 1 else "the cluster's own"))
 
 # 5. Produce does not create
 err = produce_unknown(conn, "py-produce-only")

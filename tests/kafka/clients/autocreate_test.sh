@@ -7,7 +7,8 @@
 #        (kcat exits 0), the topic created with default_partitions (1);
 #     2. kcat -C -e reads them back: every message once, in order, offsets
 #        from 0, each with its key;
-#     3. kcat -L shows the topic with 1 partition led by broker 1, and
+#     3. kcat -L shows the topic with 1 partition led by broker 1 (on a
+#        cluster: by one of its brokers, all of them replicas), and
 #        sluiced logged its creation once.
 #   off (auto_create_topics=false):
 #     1. kcat -P to a topic that does not exist fails: kcat exits non-zero
@@ -86,8 +87,17 @@ timeout 20 kcat -L -b "$K" -t "$TOPIC" -m 10 >"$T/meta" 2>"$T/meta.err" ||
 cat "$T/meta"
 grep -q "topic \"$TOPIC\" with 1 partitions:" "$T/meta" ||
 	kc_fail "kcat -L: expected '$TOPIC' with 1 partition (default_partitions)"
-grep -q "partition 0, leader 1, replicas: 1, isrs: 1" "$T/meta" ||
-	kc_fail "kcat -L: expected partition 0 led by broker 1"
+# one broker: broker 1 alone; a cluster of N: a leader among them, every
+# broker a replica and in sync (default_replication_factor)
+N=${KAFKA_CLUSTER_SIZE:-1}
+every=$(seq -s, 1 "$N")
+line=$(grep -E "^ *partition 0, leader [0-9]+, replicas: [0-9,]+, isrs: [0-9,]+$" "$T/meta") ||
+	kc_fail "kcat -L: no line for partition 0"
+read -r leader replicas isrs < <(sed -E 's/.*leader ([0-9]+), replicas: ([0-9,]+), isrs: ([0-9,]+)/\1 \2 \3/' <<<"$line")
+sorted() { tr , '\n' <<<"$1" | sort -n | paste -sd,; }
+((leader >= 1 && leader <= N)) && [[ $(sorted "$replicas") == "$every" &&
+	$(sorted "$isrs") == "$every" ]] ||
+	kc_fail "kcat -L: expected partition 0 led by one of brokers $every, replicas and isrs $every: $line"
 n=$(cat "$SLUICE_DATA_DIR"/sluiced*.log | grep -c "kafka: created topic '$TOPIC' (1 partitions)" || true)
 [[ $n == 1 ]] || kc_fail "sluiced logged the creation of $TOPIC $n times, expected once"
 echo "ok: kcat -P created $TOPIC (1 partition), kcat -C read the $N messages back"

@@ -23,8 +23,9 @@
  * controller voter (docs/cluster.md), each with a data dir and ports of its
  * own; ready means every broker is ready and each lists all N in Metadata
  * (registered and unfenced).  KAFKA_BOOTSTRAP then lists every broker's
- * Kafka listener, SLUICE_BROKER and SLUICE_DATA_DIR are broker 1's, and
- * KAFKA_CLUSTER_SIZE says N (1 without --cluster).  A restart (SIGUSR1)
+ * Kafka listener, SLUICE_BROKER and SLUICE_DATA_DIR are broker 1's,
+ * SLUICE_DATA_DIRS lists every broker's data dir (comma separated, broker
+ * 1 first), and KAFKA_CLUSTER_SIZE says N (1 without --cluster).  A restart (SIGUSR1)
  * stops every broker then starts them all; SIGHUP kills every process of
  * the cluster at once (a power cut of every node) and starts them again.
  * COMMAND runs in its own process group; after --timeout seconds (default
@@ -286,6 +287,12 @@ int main(int argc, char **argv)
 	setenv("KAFKA_CLUSTER_SIZE", size, 1);
 	setenv("SLUICE_BROKER", nodes[0].tb.addr, 1);
 	setenv("SLUICE_DATA_DIR", nodes[0].tb.dir, 1);
+	char dirs[MAX_NODES * (PATH_MAX + 1)] = "";
+	size_t dlen = 0;
+	for (unsigned j = 0; j < n_nodes; j++)
+		dlen += (size_t)snprintf(dirs + dlen, sizeof(dirs) - dlen,
+					 "%s%s", j ? "," : "", nodes[j].tb.dir);
+	setenv("SLUICE_DATA_DIRS", dirs, 1);
 	char self[24];
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	setenv("KAFKA_BROKER_PID", self, 1);
