@@ -326,6 +326,10 @@ struct dp {
 	uint32_t nnet;
 	struct dp_net *net[DP_MAX_NET_CORES];
 	uint16_t udp_port, tcp_port, kafka_port; /* as bound */
+	/* the largest UDP frame served and advertised (native METADATA):
+	 * cfg.udp_max_frame, lowered to what the driver takes whole (DPDK:
+	 * one MTU); set before the net cores run */
+	_Atomic uint32_t udp_frame_max;
 	/* time: monotonic for deadlines, wall for timestamps (tests hand
 	 * in a fake one) */
 	const struct sl_clock *clock;

@@ -86,6 +86,7 @@ static int start_net_cores(struct dp *dp)
 		.tcp_port = { dp->cfg.tcp_port, dp->cfg.kafka_port },
 		.tcp_fe = { &dp_fe_native, &dp_fe_kafka },
 	};
+	atomic_store(&dp->udp_frame_max, dp->cfg.udp_max_frame);
 	for (uint32_t i = 0; i < want; i++) {
 		uint16_t tcp[DP_MAX_LISTENERS];
 		int rc = dp_net_start(dp, i, &l, want > 1, &l.udp_port, tcp);

@@ -38,6 +38,15 @@ struct src {
 	uint32_t udp_bytes;          /* the datagram's length */
 };
 
+/* The largest UDP frame served (dp.h: the driver's limit, or the
+ * configured one where nothing lowered it). */
+static uint32_t udp_frame_max(const struct dp *dp)
+{
+	uint32_t m = atomic_load_explicit(&dp->udp_frame_max,
+					  memory_order_relaxed);
+	return m && m < dp->cfg.udp_max_frame ? m : dp->cfg.udp_max_frame;
+}
+
 static void bad(struct dp_net *n, enum dp_bad why)
 {
 	n->st.bad[why]++;
@@ -386,7 +395,7 @@ static void handle_fetch(struct dp_net *n, const struct src *s,
 					(uint32_t)len - SN_FETCH_RESP_BYTES : 0;
 		if (q->max_bytes > room)
 			q->max_bytes = room;
-		q->hard_max = n->dp->cfg.udp_max_frame - SN_FETCH_RESP_BYTES;
+		q->hard_max = udp_frame_max(n->dp) - SN_FETCH_RESP_BYTES;
 	} else {
 		uint64_t most = r.max_bytes < DP_FETCH_MAX_BYTES ?
 					r.max_bytes : DP_FETCH_MAX_BYTES;
@@ -436,7 +445,7 @@ static void handle_metadata(struct dp_net *n, const struct src *s,
 		answer_error(n, s, SN_METADATA, corr, (int16_t)-rc);
 		return;
 	}
-	size_t cap = s->peer ? dp->cfg.udp_max_frame : 1u << 20;
+	size_t cap = s->peer ? udp_frame_max(dp) : 1u << 20;
 	struct dp_msg *m = dp_conn_msg(n, s->conn, s->peer, s->udp_bytes,
 				       corr, 0);
 	if (!m || dp_msg_resp(dp, m, cap)) {
@@ -456,7 +465,7 @@ static void handle_metadata(struct dp_net *n, const struct src *s,
 	}
 	struct sn_metadata_builder b;
 	sn_metadata_resp_begin(&b, m->resp, cap, dp->udp_port, dp->tcp_port,
-			       dp->cfg.udp_max_frame);
+			       udp_frame_max(dp));
 	struct sn_topic_info ti;
 	if (count == 0) {
 		for (unsigned i = 0; i < DP_MAX_TOPICS; i++) {

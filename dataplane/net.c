@@ -273,6 +273,11 @@ int dp_net_start(struct dp *dp, uint32_t id, const struct dp_listen *l,
 		return rc;
 	}
 	n->drv_ops->ports(n->drv, udp_bound, tcp_bound, l->ntcp);
+	if (n->drv_ops->udp_max_payload) {
+		uint32_t m = n->drv_ops->udp_max_payload(n->drv);
+		if (m >= SN_HEADER_BYTES && m < atomic_load(&dp->udp_frame_max))
+			atomic_store(&dp->udp_frame_max, m);
+	}
 	dp->net[id] = n;
 	rc = pthread_create(&n->thread, NULL, net_main, n);
 	if (rc) {

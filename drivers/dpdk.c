@@ -743,6 +743,12 @@ fail:
 	return rc;
 }
 
+/* One datagram in one frame: the port refuses IP fragments. */
+static uint32_t dpdk_udp_max_payload(const struct drv *d)
+{
+	return d->mtu - NS_IP_LEN - NS_UDP_LEN;
+}
+
 /* A kept mbuf comes back (any thread: mempools are multi-consumer). */
 static void dpdk_release(void *token)
 {
@@ -764,4 +770,5 @@ const struct drv_ops drv_dpdk_ops = {
 	.stats = dpdk_stats,
 	.ports = dpdk_ports,
 	.counters = dpdk_counters,
+	.udp_max_payload = dpdk_udp_max_payload,
 };

@@ -201,6 +201,11 @@ struct drv_ops {
 	int (*counters)(const struct drv *d,
 			void (*fn)(void *arg, const char *name, uint64_t v),
 			void *arg);
+	/* The largest UDP payload the driver takes and sends whole (dpdk:
+	 * the port's MTU less the IPv4 and UDP headers, since it refuses
+	 * fragments), which the broker advertises to its clients.  NULL
+	 * (socket): cfg.udp_max_frame. */
+	uint32_t (*udp_max_payload)(const struct drv *d);
 };
 
 /* The socket driver (kernel UDP/TCP through io_uring). */

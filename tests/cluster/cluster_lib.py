@@ -161,6 +161,9 @@ class Node:
                      # or turns this on (rebalance_test.py)
                      "-o", "auto_leader_rebalance=false"] + list(extra)
         self.procs = {}
+        # where its listeners are (a later listen_host in extra moves them:
+        # the test sets host to match)
+        self.host = "127.0.0.1"
         os.makedirs(self.dir, exist_ok=True)
 
     def start(self, which=("sluiced", "control")):
@@ -191,7 +194,7 @@ class Node:
             self.kill(name, signal.SIGTERM)
 
     def bootstrap(self):
-        return "127.0.0.1:%d" % self.kafka
+        return "%s:%d" % (self.host, self.kafka)
 
     def has_partitions(self, topic, count):
         return all(os.path.isdir(os.path.join(self.dir, "%s-%d" % (topic, p)))
@@ -258,11 +261,15 @@ def controller(nodes):
 
 
 
-def start_cluster(base, n, extra=()):
-    """n brokers, every one a voter, started."""
+def start_cluster(base, n, extra=(), per_node=None):
+    """n brokers, every one a voter, started; per_node: {node id: options
+    of that broker alone}, after extra."""
     ports = free_ports(3 * n)
     voters = ",".join("%d@127.0.0.1:%d" % (i + 1, ports[3 * i + 2]) for i in range(n))
-    nodes = [Node(base, i + 1, ports[3 * i:3 * i + 3], voters, extra) for i in range(n)]
+    per_node = per_node or {}
+    nodes = [Node(base, i + 1, ports[3 * i:3 * i + 3], voters,
+                  list(extra) + list(per_node.get(i + 1, ())))
+             for i in range(n)]
     for nd in nodes:
         nd.start()
     return nodes

@@ -258,6 +258,7 @@ int cmd_produce(int argc, char **argv)
 		{ "acks", required_argument, 0, 'a' },
 		{ "partition", required_argument, 0, 'p' },
 		{ "linger-ms", required_argument, 0, 'l' },
+		{ "udp-addr", required_argument, 0, 'U' },
 		{ 0, 0, 0, 0 } };
 	struct sl_producer_opts o;
 	sl_producer_opts_default(&o);
@@ -284,6 +285,12 @@ int cmd_produce(int argc, char **argv)
 			break;
 		case 'p': partition = atoi(optarg); break;
 		case 'l': o.linger_ms = (uint32_t)atoi(optarg); break;
+		case 'U':
+			/* datagrams to another address than the broker's
+			 * (a DPDK port's dpdk_ip): UDP implied */
+			o.udp_addr = optarg;
+			o.transport = SL_UDP;
+			break;
 		default:
 			goto usage;
 		}
@@ -352,7 +359,7 @@ int cmd_produce(int argc, char **argv)
 	return ret;
 usage:
 	fprintf(stderr, "usage: sluice produce TOPIC [--key-separator C] [--udp|--tcp] "
-		"[--acks 0|1|all] [--partition N]\n");
+		"[--udp-addr HOST:PORT] [--acks 0|1|all] [--partition N]\n");
 	return 2;
 }
 
@@ -490,7 +497,8 @@ static void usage(FILE *f)
 		"usage: sluice [-b host:port] COMMAND ...\n"
 		"  topic create NAME [--partitions N] [--retention-hours H] [--durability every_append|group]\n"
 		"  topic list | topic describe NAME | topic delete NAME\n"
-		"  produce TOPIC [--key-separator C] [--udp|--tcp] [--acks 0|1|all] [--partition N]\n"
+		"  produce TOPIC [--key-separator C] [--udp|--tcp] [--udp-addr HOST:PORT]\n"
+		"       [--acks 0|1|all] [--partition N]\n"
 		"  consume TOPIC [--from-beginning] [--offset N] [--partition N] [--follow] [--count N]\n"
 		"  status [--telemetry PATH] [--json]\n"
 		"  perf produce|consume [--topic T] [--count N] [--size BYTES] [--acks 0|1|all]\n"
