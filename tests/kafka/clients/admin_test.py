@@ -70,13 +70,25 @@ def partitions(a, want=None, deadline_s=15):
 
 
 def produce(part, value):
-    p = Producer({"bootstrap.servers": BOOT, "acks": "all",
-                  "message.timeout.ms": 20000})
-    errs = []
-    p.produce(TOPIC, value=value, partition=part,
-              on_delivery=lambda e, m: errs.append(e))
-    if p.flush(25) or not errs or errs[0] is not None:
-        fail("produce to partition %d: %r" % (part, errs))
+    # a cluster's brokers learn of new partitions each at its own pace (as
+    # Kafka's): a client that asks one still behind fails the record at
+    # once with _UNKNOWN_PARTITION, and sends it again, for a while
+    deadline = time.time() + 15
+    while True:
+        p = Producer({"bootstrap.servers": BOOT, "acks": "all",
+                      "message.timeout.ms": 20000})
+        errs = []
+        p.produce(TOPIC, value=value, partition=part,
+                  on_delivery=lambda e, m: errs.append(e))
+        left = p.flush(25)
+        if (not left and errs and errs[0] is not None and
+                errs[0].code() == KafkaError._UNKNOWN_PARTITION and
+                time.time() < deadline):
+            time.sleep(0.5)
+            continue
+        if left or not errs or errs[0] is not None:
+            fail("produce to partition %d: %r" % (part, errs))
+        return
 
 
 def read(part):
