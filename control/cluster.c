@@ -546,8 +546,37 @@ static uint32_t rnd(void)
  * a topic request did to it), appended to out.  Returns 0, or -1 with msg
  * saying why a change cannot be made.
  */
-static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
-		size_t msglen)
+/* The manual assignment a Kafka CreateTopics gave topic name (q: the
+ * request, or NULL), into as[] (malloc'd, the caller frees): its count, 0
+ * when there is none, -1 out of memory. */
+static int32_t assignment_of(const struct kc_create_topics_req *q,
+			     const char *name, size_t len,
+			     struct sl_ci_assignment **as)
+{
+	*as = NULL;
+	const struct kc_create_topics_req_topic *t = q ? q->topics.items : NULL;
+	for (int32_t i = 0; q && i < q->topics.count; i++) {
+		if (t[i].name.len != (int32_t)len ||
+		    memcmp(t[i].name.ptr, name, len) ||
+		    t[i].assignments.count <= 0)
+			continue;
+		const struct kc_create_topics_assignment *a =
+			t[i].assignments.items;
+		int32_t n = t[i].assignments.count;
+		*as = calloc((size_t)n, sizeof(**as));
+		if (!*as)
+			return -1;
+		for (int32_t k = 0; k < n; k++)
+			(*as)[k] = (struct sl_ci_assignment){
+				a[k].partition_index, a[k].broker_ids.count,
+				a[k].broker_ids.items};
+		return n;
+	}
+	return 0;
+}
+
+static int diff(struct sl_cluster *cl, const struct kc_create_topics_req *q,
+		struct sl_ci_batch *out, char *msg, size_t msglen)
 {
 	const struct sl_meta *was = &cl->img->meta, *now = cl->scratch;
 	int32_t live = live_brokers(cl);
@@ -624,7 +653,22 @@ static int diff(struct sl_cluster *cl, struct sl_ci_batch *out, char *msg,
 			.unclean_leader_election = unclean_of(cl, n),
 			.start = rnd(), .shift = rnd(),
 		};
+		/* the replicas as the request listed them (kadmin checked
+		 * them against these brokers) */
+		struct sl_ci_assignment *as;
+		int32_t nas = assignment_of(q, n->name, n->name_len, &as);
+		if (nas < 0) {
+			snprintf(msg, msglen, "out of memory");
+			return -1;
+		}
+		if (nas > 0) {
+			req.partitions = -1;
+			req.replication_factor = -1;
+			req.assignment = as;
+			req.assignment_count = nas;
+		}
 		rc = sl_ci_create_topic(cl->img, &req, out, msg, msglen);
+		free(as);
 		if (rc)
 			return -1;
 	}
@@ -721,6 +765,16 @@ static void elect_job(struct sl_cluster *cl, const struct job *j)
 	job_propose(cl, n, &out);
 }
 
+/* A broker's state for kadmin's check of a manual assignment. */
+static int broker_state(void *ctx, int32_t id)
+{
+	const struct sl_cluster *cl = ctx;
+	const struct sl_ci_broker *b = sl_ci_broker_find(cl->img, id);
+	if (!b || !b->registered)
+		return 0;
+	return b->fenced ? 1 : 2;
+}
+
 /* Run the job at the head on a copy of the topics; propose its changes. */
 static void job_start(struct sl_cluster *cl)
 {
@@ -756,13 +810,36 @@ static void job_start(struct sl_cluster *cl)
 		sl_log("admin request: %s", line);
 	} else {
 		int changed = 0;
-		n = sl_kadmin_handle_in(cl->scratch, cl->cfg, live_brokers(cl),
-					j->req, j->len, cl->job_resp,
-					RESP_MAX, &changed);
+		struct sl_kadmin_brokers b = {live_brokers(cl), broker_state,
+					      cl};
+		n = sl_kadmin_handle_brokers(cl->scratch, cl->cfg, &b, j->req,
+					     j->len, cl->job_resp, RESP_MAX,
+					     &changed);
+	}
+	/* a CreateTopics' manual assignments, for diff */
+	struct kc_arena in = {NULL, 0, 0};
+	struct kc_request_header h;
+	union kc_request body;
+	const struct kc_create_topics_req *q = NULL;
+	if (n > 0 && !j->native && j->len >= 2 &&
+	    (int16_t)rb_be16(j->req) == KC_API_CREATE_TOPICS) {
+		in.cap = 16 * j->len + 64;
+		in.base = malloc(in.cap);
+		if (in.base && kc_decode_request(j->req, j->len, &h, &body,
+						 &in) > 0)
+			q = (const void *)body.raw;
+		if (!q) {
+			free(in.base);
+			sl_log("a topic request cannot be read again");
+			job_answer(cl, 0, NULL, 0);
+			return;
+		}
 	}
 	struct sl_ci_batch out = batch(cl);
 	char msg[512] = "";
-	if (n > 0 && diff(cl, &out, msg, sizeof(msg))) {
+	int drc = n > 0 ? diff(cl, q, &out, msg, sizeof(msg)) : 0;
+	free(in.base);
+	if (drc) {
 		sl_log("a topic request's changes cannot be recorded: %s", msg);
 		job_answer(cl, 0, NULL, 0);
 		return;

@@ -65,6 +65,8 @@ struct ka {
 	bool cluster;         /* a cluster's broker (controller_quorum_voters) */
 	int32_t brokers;      /* a cluster's live brokers (0 while none is
 				 unfenced) */
+	const struct sl_kadmin_brokers *b; /* their states (NULL: manual
+					      assignments refused) */
 	struct kc_arena out;  /* the response's arrays and strings */
 	size_t msg_budget;    /* message bytes the response can still take */
 	int fresh_rc;         /* 0, or -1 when the metadata could not be
@@ -660,6 +662,76 @@ static int topic_assignment(struct ka *k,
 	return 0;
 }
 
+/* A cluster's manual assignment (sl_kadmin_handle_brokers): 0 with
+ * *partitions and *rf, or an error code with *msg set. */
+static int cluster_assignment(struct ka *k,
+			      const struct kc_create_topics_req_topic *t,
+			      int32_t *partitions, int16_t *rf,
+			      struct kc_str *msg)
+{
+	int32_t n = t->assignments.count;
+	const struct kc_create_topics_assignment *a = t->assignments.items;
+	if (t->num_partitions != -1 || t->replication_factor != -1) {
+		*msg = ka_msg(k, "give either num_partitions and "
+			      "replication_factor or a manual assignment "
+			      "(with both -1), not both");
+		return SN_ERR_INVALID_REQUEST;
+	}
+	if (n > SN_PARTITIONS_MAX) {
+		*msg = ka_msg(k, "%d partitions assigned: at most %d",
+			      (int)n, SN_PARTITIONS_MAX);
+		return SN_ERR_INVALID_PARTITIONS;
+	}
+	uint8_t *seen = ka_take(k, (size_t)n);
+	memset(seen, 0, (size_t)n);
+	int32_t want = a[0].broker_ids.count;
+	for (int32_t i = 0; i < n; i++) {
+		int32_t p = a[i].partition_index;
+		const int32_t *b = a[i].broker_ids.items;
+		int32_t cnt = a[i].broker_ids.count;
+		if (p < 0 || p >= n || seen[p]) {
+			*msg = ka_msg(k, "the assignment must list partitions "
+				      "0 to %d once each (partition %d)",
+				      (int)n - 1, (int)p);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		seen[p] = 1;
+		if (cnt < 1 || cnt > SL_KADMIN_RF_MAX || cnt != want) {
+			*msg = ka_msg(k, "partition %d lists %d replica(s): "
+				      "every partition lists the same number, "
+				      "1 to %d", (int)p, (int)cnt,
+				      SL_KADMIN_RF_MAX);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		bool live = false;
+		for (int32_t j = 0; j < cnt; j++) {
+			for (int32_t q = 0; q < j; q++)
+				if (b[q] == b[j]) {
+					*msg = ka_msg(k, "partition %d lists "
+						      "broker %d twice",
+						      (int)p, (int)b[j]);
+					return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+				}
+			int st = k->b->state(k->b->ctx, b[j]);
+			if (st == 0) {
+				*msg = ka_msg(k, "partition %d: broker %d is "
+					      "not registered in this "
+					      "cluster", (int)p, (int)b[j]);
+				return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+			}
+			live |= st == 2;
+		}
+		if (!live) {
+			*msg = ka_msg(k, "partition %d: none of its replicas "
+				      "is a live broker", (int)p);
+			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+	}
+	*partitions = n;
+	*rf = (int16_t)want;
+	return 0;
+}
+
 /* Check one CreatableTopic and turn it into a topic as the native path
  * would.  Returns 0 or an error code with *msg set. */
 static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
@@ -680,10 +752,12 @@ static int topic_from(struct ka *k, const struct kc_create_topics_req_topic *t,
 		return SN_ERR_INVALID_TOPIC_EXCEPTION;
 	}
 	int16_t rf = 0;
-	if (t->assignments.count > 0 && k->cluster) {
-		*msg = ka_msg(k, "a manual replica assignment is not taken in "
-			      "a cluster yet: give num_partitions and "
-			      "replication_factor");
+	if (t->assignments.count > 0 && k->cluster && k->b) {
+		if ((rc = cluster_assignment(k, t, &r.partitions, &rf, msg)))
+			return rc;
+	} else if (t->assignments.count > 0 && k->cluster) {
+		*msg = ka_msg(k, "a manual replica assignment is taken by the "
+			      "active controller only");
 		return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
 	} else if (t->assignments.count > 0) {
 		if ((rc = topic_assignment(k, t, &r.partitions, msg)))
@@ -1680,6 +1754,17 @@ long sl_kadmin_handle_in(struct sl_meta *m, const struct sl_config *c,
 			 int32_t brokers, const uint8_t *req, size_t len,
 			 uint8_t *resp, size_t cap, int *changed)
 {
+	struct sl_kadmin_brokers b = {brokers, NULL, NULL};
+	return sl_kadmin_handle_brokers(m, c, &b, req, len, resp, cap,
+					changed);
+}
+
+long sl_kadmin_handle_brokers(struct sl_meta *m, const struct sl_config *c,
+			      const struct sl_kadmin_brokers *b,
+			      const uint8_t *req, size_t len, uint8_t *resp,
+			      size_t cap, int *changed)
+{
+	int32_t brokers = b->live;
 	assert(m && c && changed && (req || len == 0) && (resp || cap == 0));
 	*changed = 0;
 	if (len >= 2 && !sl_kadmin_serves((int16_t)((req[0] << 8) | req[1])))
@@ -1701,6 +1786,7 @@ long sl_kadmin_handle_in(struct sl_meta *m, const struct sl_config *c,
 		goto out_in;
 	}
 	struct ka k = {.m = m, .c = c, .brokers = brokers,
+		       .b = b->state ? b : NULL,
 		       .cluster = brokers > 0 ||
 				  c->controller_quorum_voters[0] != '\0'};
 	k.out.cap = out_bytes(h.api_key, &body);

@@ -102,4 +102,28 @@ long sl_kadmin_handle_in(struct sl_meta *m, const struct sl_config *c,
 			 int32_t brokers, const uint8_t *req, size_t len,
 			 uint8_t *resp, size_t cap, int *changed);
 
+/* A cluster's brokers for a manual replica assignment: state(ctx, id) is
+ * 0 for an id not registered, 1 for a fenced broker, 2 for a live one. */
+struct sl_kadmin_brokers {
+	int32_t live;     /* registered, unfenced */
+	int (*state)(void *ctx, int32_t id);
+	void *ctx;
+};
+
+/*
+ * sl_kadmin_handle_in with the brokers' states, so that CreateTopics also
+ * takes a manual assignment (Kafka's CreatableReplicaAssignment, with
+ * num_partitions and replication_factor -1): partitions 0..n-1 once each,
+ * lists of 1..SL_KADMIN_RF_MAX distinct registered brokers, all as long
+ * as the first, each with a live one; the created topic's
+ * replication_factor is the lists' length, and the caller places the
+ * replicas as the request lists them (the first live one leads).  Anything
+ * else is INVALID_REPLICA_ASSIGNMENT (39) with a message, or
+ * INVALID_REQUEST with partitions or a factor given too.
+ */
+long sl_kadmin_handle_brokers(struct sl_meta *m, const struct sl_config *c,
+			      const struct sl_kadmin_brokers *b,
+			      const uint8_t *req, size_t len, uint8_t *resp,
+			      size_t cap, int *changed);
+
 #endif

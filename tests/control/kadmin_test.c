@@ -83,11 +83,15 @@ static void encode(int16_t key, int16_t ver, const void *body, size_t size)
 /* Answer g_req into a buffer of cap bytes; decode the response into out. */
 static int32_t g_brokers; /* 0: a single broker; else a cluster's */
 
+/* a cluster's broker states (sl_kadmin_handle_brokers); NULL: none given */
+static int (*g_state)(void *ctx, int32_t id);
+
 static long answer(int16_t key, int16_t ver, size_t cap, union kc_response *out,
 		   int *changed)
 {
-	long n = sl_kadmin_handle_in(g_m, &g_cfg, g_brokers, g_req, g_req_len,
-				     g_resp, cap, changed);
+	struct sl_kadmin_brokers b = {g_brokers, g_state, NULL};
+	long n = sl_kadmin_handle_brokers(g_m, &g_cfg, &b, g_req, g_req_len,
+					  g_resp, cap, changed);
 	if (n < 0)
 		return n;
 	TL_TRUE((size_t)n <= cap);
@@ -569,6 +573,72 @@ static void test_assignments(void **state)
 		TL_TRUE(r->error_message.len > 0);
 	}
 	TL_TRUE(find("misassigned") == NULL);
+}
+
+static int setup_cluster(void **state)
+{
+	g_brokers = 0;
+	g_state = NULL;
+	return setup(state);
+}
+
+/* Brokers 1-3 live, 4 fenced, the others not registered. */
+static int three_and_a_fenced(void *ctx, int32_t id)
+{
+	(void)ctx;
+	return id >= 1 && id <= 3 ? 2 : id == 4 ? 1 : 0;
+}
+
+/* A cluster's manual assignment: lists of registered brokers, as long as
+ * one another, each with a live one; without the brokers' states (not the
+ * active controller) none is taken. */
+static void test_cluster_assignments(void **state)
+{
+	(void)state;
+	int changed;
+	g_brokers = 3;
+	int32_t r0[3] = {2, 3, 1}, r1[3] = {3, 1, 2};
+	struct kc_create_topics_assignment a[2] = {{1, {r1, 3}},
+						   {0, {r0, 3}}};
+	topic(0, "placed", -1, -1)->assignments = (struct kc_array){a, 2};
+	TL_EQ(create1(4, false, &changed)->error_code, 39); /* no states */
+	g_state = three_and_a_fenced;
+	TL_EQ(create1(4, false, &changed)->error_code, 0);
+	TL_EQ(changed, 1);
+	TL_EQ(find("placed")->partitions, 2);
+	TL_EQ(find("placed")->replication_factor, 3);
+
+	int32_t unknown[3] = {1, 9, 2}, twice[3] = {1, 1, 2}, two[2] = {1, 2};
+	int32_t fenced[1] = {4}, mixed[2] = {4, 1};
+	struct {
+		struct kc_create_topics_assignment a[2];
+		int n;
+		int32_t np;
+		int16_t want;
+		const char *says;
+	} cases[] = {
+		{{{0, {unknown, 3}}}, 1, -1, 39, "broker 9 is not registered"},
+		{{{0, {twice, 3}}}, 1, -1, 39, "broker 1 twice"},
+		{{{0, {r0, 3}}, {1, {two, 2}}}, 2, -1, 39, "the same number"},
+		{{{0, {fenced, 1}}}, 1, -1, 39, "none of its replicas"},
+		{{{0, {r0, 3}}}, 1, 1, 42, "not both"},
+		{{{0, {mixed, 2}}}, 1, -1, 0, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "case-%zu", i);
+		topic(0, name, cases[i].np, -1)->assignments =
+			(struct kc_array){cases[i].a, cases[i].n};
+		const struct kc_create_topics_resp_topic *r =
+			create1(4, false, &changed);
+		TL_EQ(r->error_code, cases[i].want);
+		if (cases[i].says)
+			assert_msg_has(r->error_message, cases[i].says);
+		TL_EQ(find(name) != NULL, cases[i].want == 0);
+	}
+	TL_EQ(find("case-5")->replication_factor, 2);
+	g_state = NULL;
+	g_brokers = 0;
 }
 
 /* ---- DeleteTopics ---- */
@@ -1316,6 +1386,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_topics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_assignments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_assignments,
+						setup_cluster, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_partitions, setup,
 						teardown),

@@ -17,7 +17,12 @@ KAFKA_BOOTSTRAP it runs itself again under kafka_broker_run
      retention.ms 1000 is what describe_configs shows and what sluiced
      applies (its low watermark moves past 0 within 40 s); alter_configs
      of the broker: INVALID_REQUEST (its configs are not dynamic);
-  6. the broker is restarted (kafka_broker_run, SIGUSR1): still 5
+  6. create_topics with a manual replica assignment: on one broker, each
+     partition on it alone (another broker id: INVALID_REPLICA_ASSIGNMENT);
+     on a cluster, the replicas in the order given, the first leading, all
+     in sync, and INVALID_REPLICA_ASSIGNMENT (39) for a broker that is not
+     registered, one listed twice, lists of different lengths;
+  7. the broker is restarted (kafka_broker_run, SIGUSR1): still 5
      partitions, every record still there, "aged" still retention.ms 1000.
 Every wait has a deadline.  Exit 0 when all holds, 1 with what did not.
 """
@@ -26,7 +31,7 @@ import signal
 import sys
 import time
 
-from kclib import fail, missing, under_broker
+from kclib import cluster_size, fail, missing, under_broker
 
 TOPIC = "grown"
 
@@ -193,6 +198,42 @@ def aged_retention(a):
              % code)
 
 
+def manual_assignment(a):
+    n = cluster_size()
+    if n == 1:
+        good, bad = [[1], [1]], [([[2]], "another broker's id")]
+    else:
+        good = [[2, 3, 1], [3, 1, 2]]
+        bad = [([[1, 9, 2]], "broker 9 is not registered"),
+               ([[1, 1, 2]], "broker 1 listed twice"),
+               ([[1, 2, 3], [1, 2]], "lists of different lengths")]
+    fs = a.create_topics([NewTopic("placed", len(good), replica_assignment=good)],
+                         request_timeout=15)
+    if error_code(fs["placed"]):
+        fail("create_topics placed with replica_assignment %r failed: %r"
+             % (good, error_code(fs["placed"])))
+    deadline = time.time() + 20
+    while True:
+        t = a.list_topics("placed", timeout=10).topics.get("placed")
+        got = {p: (m.leader, list(m.replicas), sorted(m.isrs))
+               for p, m in (t.partitions.items() if t and not t.error else [])}
+        want = {p: (r[0], r, sorted(r)) for p, r in enumerate(good)}
+        if got == want:
+            break
+        if time.time() > deadline:
+            fail("placed: (leader, replicas, isr) %r, want %r" % (got, want))
+        time.sleep(0.2)
+    for i, (assign, why) in enumerate(bad):
+        name = "misplaced-%d" % i
+        fs = a.create_topics([NewTopic(name, len(assign), replica_assignment=assign)],
+                             request_timeout=15)
+        if error_code(fs[name]) != 39:
+            fail("replica_assignment %r (%s): error %r, want "
+                 "INVALID_REPLICA_ASSIGNMENT (39)" % (assign, why, error_code(fs[name])))
+    print("ok: a manual replica assignment %r placed as given; %d refused"
+          % (good, len(bad)))
+
+
 def main():
     a = admin()
     fs = a.create_topics([NewTopic(TOPIC, 2, 1,
@@ -250,6 +291,7 @@ def main():
         fail("describe_configs broker: no num.partitions")
 
     aged_retention(a)
+    manual_assignment(a)
 
     restart_broker()
     a = admin()
