@@ -262,9 +262,11 @@ static int16_t end_offsets(struct sl_gtxn *t, int64_t pid, int16_t epoch,
 			struct sl_offsets_rec r = rec_of(e, SL_OFFSETS_TXN_END);
 			s->add(s->ctx, &r);
 		}
-		/* a refusal leaves TXN records behind their marker: a load
-		 * ends them the same way */
-		(void)s->end(s->ctx);
+		/* refused: memory keeps them, as the log does (no
+		 * tombstone); the marker or the newer epoch comes again, and
+		 * a commit then writes the same offsets again */
+		if (s->end(s->ctx) < 0)
+			return ERR_NOT_COORDINATOR;
 	}
 	for (uint32_t i = 0; i < t->n;) {
 		const struct pend *e = &t->p[i];
@@ -613,6 +615,13 @@ void sl_gtxn_load_record(struct sl_gtxn *t, int32_t p,
 	if (r->type == SL_OFFSETS_TXN) {
 		if (fence_of(t, r->producer_id) > r->producer_epoch)
 			return; /* written before a newer epoch's marker */
+		/* a newer epoch's offset: the older instance's are dropped,
+		 * as the TxnOffsetCommit that wrote it dropped them (its
+		 * tombstones may not have made it to the log) */
+		if (r->producer_epoch > 0)
+			(void)end_offsets(t, r->producer_id,
+					  (int16_t)(r->producer_epoch - 1), p,
+					  false, true);
 		if (t->n >= SL_GTXN_PENDING_MAX || put(t, p, r) < 0) {
 			sl_log("%s-%d: a transaction's offset of group %.*s "
 			       "could not be kept (limit or memory): its "

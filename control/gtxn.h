@@ -25,11 +25,15 @@
  *     COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR, and the marker
  *     writer sends the marker again later;
  *   - a load reads the partition in order: TXN records make offsets
- *     pending, TXN_END tombstones end them, and a marker of a producer
+ *     pending (one of a newer epoch drops the producer's older ones
+ *     there, as its TxnOffsetCommit did), TXN_END tombstones end them, and a marker of a producer
  *     commits (into the groups' memory, as a replayed OffsetCommit record)
  *     or drops its pending offsets: the log alone says what is committed,
  *     so a coordinator that fails between a marker and its records loses
  *     nothing (the cleaner keeps markers, storage/cleaner.h);
+ *   - a store that refuses a batch of tombstones leaves memory as the log
+ *     is: the offsets stay pending and the request (the marker, the
+ *     newer epoch's TxnOffsetCommit) is answered NOT_COORDINATOR;
  *   - fencing: the highest producer epoch seen of each producer (its
  *     offsets, its markers) is kept (up to SL_GTXN_FENCES producers); a
  *     TxnOffsetCommit of a lower epoch is answered PRODUCER_FENCED (90;

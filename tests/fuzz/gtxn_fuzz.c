@@ -285,7 +285,7 @@ static void txn_offset_commit(struct fz_reader *r)
 	const struct kc_txn_offset_commit_resp *a = (const void *)last.raw;
 	FUZZ_CHECK(a->topics.count == nt);
 	const struct kc_txn_offset_commit_resp_topic *at = a->topics.items;
-	bool any_ok = false, refused = false;
+	bool any_ok = false;
 	for (int i = 0; i < nt; i++) {
 		FUZZ_CHECK(at[i].partitions.count == tp[i].partitions.count);
 		const struct kc_txn_offset_commit_resp_partition *ap =
@@ -298,16 +298,16 @@ static void txn_offset_commit(struct fz_reader *r)
 			FUZZ_CHECK(ap[j].error_code >= -1 &&
 				   ap[j].error_code <= 127);
 			any_ok |= ap[j].error_code == 0;
-			refused |= ap[j].error_code == 16 && coord_err == 0;
 		}
 	}
-	/* a newer epoch drops the older one's pending offsets (even when
-	 * the store then refuses the new ones) */
+	/* a newer epoch drops the older one's pending offsets (a store
+	 * that refuses the tombstones refuses the whole request: nothing
+	 * is dropped then) */
 	bool newer = false;
 	for (int i = 0; i < nmodel; i++)
 		newer |= model[i].pid == pid && model[i].opart == opart &&
 			 model[i].epoch < epoch;
-	if (newer && (any_ok || (refused && refuse)))
+	if (newer && any_ok)
 		model_end(pid, opart, (int16_t)(epoch - 1));
 	if (!any_ok)
 		return;
