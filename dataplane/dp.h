@@ -176,6 +176,8 @@ struct dp_partition {
 	struct isr_set isr;     /* owner */
 	struct epoch_cache epc; /* owner: the log's leader epochs */
 	int64_t hw;             /* owner: the high watermark */
+	int64_t hw_saved;       /* owner: the one in its checkpoint file
+				   (storage_core.c), -1: none written */
 	struct dp_msg *rep_pending; /* owner: a follower's append waiting
 				       to be durable */
 	uint64_t alter_after_ns; /* owner: no ALTER_ISR before this */
@@ -299,6 +301,7 @@ struct dp_store_core {
 					refreshed (a few per tick) */
 	uint32_t parked;
 	uint64_t next_tick_ns, next_retention_ns; /* monotonic */
+	uint64_t next_hw_save_ns;    /* monotonic: the next checkpoints */
 	/* compaction (storage/cleaner.h): one cleaner per core, one log at a
 	 * time; cleaning is the log a pass is under way on (NULL: none),
 	 * clean_next the round robin over parts[] */

@@ -67,6 +67,9 @@
 #define DP_CLEAN_CHECK_MS 1000
 #define DP_CLEAN_ERROR_BACKOFF_MS 60000
 #define DP_CLEAN_SCAN_MAX 64 /* partitions looked at per step */
+/* A cluster's partitions checkpoint their high watermark (hw_save) */
+#define DP_HW_FILE "high_watermark"
+#define DP_HW_SAVE_MS 1000
 
 /* What a read_committed fetch keeps free after its records for the
  * aborted transactions (every one a partition remembers, and alignment);
@@ -1351,6 +1354,66 @@ static void txn_rebuild(struct dp *dp, struct dp_partition *p)
 		epc_assign(&p->epc, 0, slog_start_offset(p->log));
 }
 
+/*
+ * The high watermark checkpoint of a cluster's partition, as Kafka's
+ * replication-offset-checkpoint: <dir>/high_watermark holds
+ * "sluice-hw 1\n<offset>\n", rewritten (a new file renamed over it) at
+ * most every DP_HW_SAVE_MS while the high watermark moves.  Without an
+ * fsync: a checkpoint lost to a power cut, torn or absent, only means an
+ * older one or none (0), and a checkpoint is never above what was
+ * committed when it was written, so a restarted partition may serve up to
+ * it at once (below its durable end) instead of waiting for its followers.
+ */
+static void hw_path(const struct dp *dp, const struct dp_partition *p,
+		    const char *suffix, char *out, size_t cap)
+{
+	snprintf(out, cap, "%.3800s/%s-%d/%s%s", dp->cfg.data_dir,
+		 p->topic->name, p->index, DP_HW_FILE, suffix);
+}
+
+static int64_t hw_load(const struct dp *dp, const struct dp_partition *p)
+{
+	char path[PATH_MAX], buf[64];
+	hw_path(dp, p, "", path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	long long v;
+	char end;
+	if (sscanf(buf, "sluice-hw 1\n%lld%c", &v, &end) != 2 ||
+	    end != '\n' || v < 0)
+		return 0; /* torn or foreign: as if none */
+	return (int64_t)v;
+}
+
+static void hw_save(struct dp *dp, struct dp_partition *p)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], buf[64];
+	hw_path(dp, p, ".tmp", tmp, sizeof(tmp));
+	hw_path(dp, p, "", path, sizeof(path));
+	int n = snprintf(buf, sizeof(buf), "sluice-hw 1\n%lld\n",
+			 (long long)p->hw);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	bool ok = fd >= 0 && write(fd, buf, (size_t)n) == n;
+	if (fd >= 0)
+		close(fd);
+	if (ok && rename(tmp, path) == 0) {
+		p->hw_saved = p->hw;
+		return;
+	}
+	/* not fatal: the next pass tries again; said once per partition */
+	if (p->hw_saved != -2)
+		dp_log("%s-%d: the high watermark checkpoint cannot be "
+		       "written (%s): a restart waits for the followers "
+		       "instead", p->topic->name, p->index, strerror(errno));
+	p->hw_saved = -2;
+}
+
 static void log_line(void *ctx, int level, const char *line)
 {
 	struct dp_partition *p = ctx;
@@ -1406,11 +1469,19 @@ static int part_open(struct dp *dp, struct dp_store_core *c,
 	epc_init(&p->epc);
 	isr_init_single(&p->isr, dp->cfg.node_id);
 	p->hw = slog_durable_offset(p->log);
+	p->hw_saved = -1;
 	if (dp_clustered(dp)) {
 		p->isr.leader = p->isr.leader_epoch = -1;
 		p->isr.partition_epoch = -1;
 		p->isr.nreplicas = p->isr.nisr = 0;
-		p->hw = 0;
+		/* the checkpoint, never past what this log holds */
+		int64_t ck = hw_load(dp, p);
+		int64_t end = slog_durable_offset(p->log);
+		int64_t start = slog_start_offset(p->log);
+		p->hw = ck < end ? ck : end;
+		if (p->hw < start)
+			p->hw = start;
+		p->hw_saved = p->hw;
 	}
 	p->high_watermark = p->hw;
 	idem_rebuild(dp, p);
@@ -1797,6 +1868,14 @@ int dp_store_step(struct dp_store_core *c)
 		c->st.retention_runs++;
 		c->next_retention_ns = now +
 			dp->cfg.retention_check_ms * 1000000ull;
+	}
+	if (dp_clustered(dp) && now >= c->next_hw_save_ns) {
+		for (uint32_t i = 0; i < c->nparts; i++) {
+			struct dp_partition *p = c->parts[i];
+			if (p->log && p->hw != p->hw_saved)
+				hw_save(dp, p);
+		}
+		c->next_hw_save_ns = now + DP_HW_SAVE_MS * 1000000ull;
 	}
 	if (!work || now >= c->next_clean_ns) {
 		work += clean_step(c, now, work ? DP_CLEAN_BUSY_BYTES
