@@ -334,17 +334,8 @@ int16_t sl_gstore_partition_state(void *ctx, int32_t p)
 
 int16_t sl_gstore_coordinates(void *ctx, const char *group, size_t len)
 {
-	struct sl_gstore *s = ctx;
-	if (s->nparts <= 0)
-		return KC_ERR_NOT_COORDINATOR;
-	switch (s->parts[partition_of(s, group, len)].state) {
-	case P_LOADED:
-		return 0;
-	case P_NONE:
-		return KC_ERR_NOT_COORDINATOR;
-	default:
-		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
-	}
+	return sl_gstore_partition_state(ctx,
+					 sl_gstore_partition_of(ctx, group, len));
 }
 
 static void start_loads(struct sl_gstore *s, int64_t now_ms)

@@ -15,14 +15,13 @@
 #include "control/gtxn.h"
 #include "control/log.h"
 #include "control/offsets.h"
+#include "control/txnoff.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
 
 #define ARENA_BYTES (1u << 20)
 #define OUT_BYTES (1u << 20)
 #define ERR_NONE 0
-#define ERR_UNKNOWN_TOPIC_OR_PARTITION 3
-#define ERR_OFFSET_METADATA_TOO_LARGE 12
 #define ERR_NOT_COORDINATOR 16
 #define ERR_INVALID_REQUEST 42
 #define ERR_POLICY_VIOLATION 44
@@ -310,6 +309,16 @@ static bool valid_group(struct kc_str g)
 
 /* ---- TxnOffsetCommit ---- */
 
+static bool topic_exists(void *ctx, struct kc_str topic, int32_t partition)
+{
+	const struct sl_gtxn *t = ctx;
+	return topic.len > 0 && topic.len <= SL_OFFSETS_TOPIC_MAX &&
+	       partition >= 0 &&
+	       (!t->cfg.exists ||
+		t->cfg.exists(t->cfg.exists_ctx, topic.ptr, (size_t)topic.len,
+			      partition));
+}
+
 /* The TXN record of one partition of q (checked). */
 static struct sl_offsets_rec txn_rec(
 	const struct kc_txn_offset_commit_req *q, struct kc_str topic,
@@ -336,42 +345,13 @@ static int on_txn_offset_commit(struct sl_gtxn *t, const struct req *rq,
 	struct kc_txn_offset_commit_resp *r = (void *)u.raw;
 	kc_response_init(&u, KC_API_TXN_OFFSET_COMMIT);
 	t->build.used = 0;
-	int32_t nt = count_of(q->topics);
+	long good = sl_txnoff_answer(q, r, &t->build, topic_exists, t,
+				     SL_OFFSETS_META_MAX);
+	if (good < 0)
+		return (int)good;
+	int32_t nt = r->topics.count;
 	const struct kc_txn_offset_commit_req_topic *qt = q->topics.items;
-	struct kc_txn_offset_commit_resp_topic *rt =
-		kc_arena_take(&t->build, (size_t)nt, sizeof(*rt));
-	if (nt && !rt)
-		return -EMSGSIZE;
-	uint32_t good = 0;
-	for (int32_t i = 0; i < nt; i++) {
-		int32_t np = count_of(qt[i].partitions);
-		const struct kc_txn_offset_commit_req_partition *qp =
-			qt[i].partitions.items;
-		struct kc_txn_offset_commit_resp_partition *rp =
-			kc_arena_take(&t->build, (size_t)np, sizeof(*rp));
-		if (np && !rp)
-			return -EMSGSIZE;
-		rt[i].name = qt[i].name;
-		rt[i].partitions = (struct kc_array){rp, np};
-		for (int32_t j = 0; j < np; j++) {
-			rp[j].partition_index = qp[j].partition_index;
-			rp[j].error_code = ERR_NONE;
-			if (qt[i].name.len <= 0 ||
-			    qt[i].name.len > SL_OFFSETS_TOPIC_MAX ||
-			    qp[j].partition_index < 0 ||
-			    (t->cfg.exists &&
-			     !t->cfg.exists(t->cfg.exists_ctx, qt[i].name.ptr,
-					    (size_t)qt[i].name.len,
-					    qp[j].partition_index)))
-				rp[j].error_code = ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			else if (qp[j].committed_metadata.len >
-				 SL_OFFSETS_META_MAX)
-				rp[j].error_code = ERR_OFFSET_METADATA_TOO_LARGE;
-			else
-				good++;
-		}
-	}
-	r->topics = (struct kc_array){rt, nt};
+	const struct kc_txn_offset_commit_resp_topic *rt = r->topics.items;
 
 	/* one code for every partition that passed */
 	int16_t err = ERR_NONE;
@@ -457,13 +437,7 @@ static int on_txn_offset_commit(struct sl_gtxn *t, const struct req *rq,
 			fence_raise(t, q->producer_id, q->producer_epoch,
 				    opart);
 	}
-	for (int32_t i = 0; err && i < nt; i++) {
-		struct kc_txn_offset_commit_resp_partition *rp =
-			(void *)rt[i].partitions.items;
-		for (int32_t j = 0; j < rt[i].partitions.count; j++)
-			if (rp[j].error_code == ERR_NONE)
-				rp[j].error_code = err;
-	}
+	sl_txnoff_fail(r, err);
 	return send_body(t, rq, r);
 }
 

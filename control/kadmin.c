@@ -619,14 +619,13 @@ static int topic_configs(struct ka *k, const struct kc_create_topics_req_topic *
 	return check_topic_configs(k, out, msg);
 }
 
-/* Partitions from a manual assignment: accepted when it lists every
- * partition 0..n-1 once, each with this broker as its only replica. */
-static int topic_assignment(struct ka *k,
+/* A manual assignment's first checks: counts of -1 beside it, and not
+ * more partitions than a topic may have; *seen: a flag per partition. */
+static int assignment_start(struct ka *k,
 			    const struct kc_create_topics_req_topic *t,
-			    int32_t *partitions, struct kc_str *msg)
+			    uint8_t **seen, struct kc_str *msg)
 {
 	int32_t n = t->assignments.count;
-	const struct kc_create_topics_assignment *a = t->assignments.items;
 	if (t->num_partitions != -1 || t->replication_factor != -1) {
 		*msg = ka_msg(k, "give either num_partitions and "
 			      "replication_factor or a manual assignment "
@@ -638,18 +637,41 @@ static int topic_assignment(struct ka *k,
 			      (int)n, SN_PARTITIONS_MAX);
 		return SN_ERR_INVALID_PARTITIONS;
 	}
-	uint8_t *seen = ka_take(k, (size_t)n);
-	memset(seen, 0, (size_t)n);
+	*seen = ka_take(k, (size_t)n);
+	memset(*seen, 0, (size_t)n);
+	return 0;
+}
+
+/* Partition p of an assignment of n: 0..n-1, not seen before. */
+static int assignment_partition(struct ka *k, int32_t n, int32_t p,
+				uint8_t *seen, struct kc_str *msg)
+{
+	if (p < 0 || p >= n || seen[p]) {
+		*msg = ka_msg(k, "the assignment must list partitions 0 to %d "
+			      "once each (partition %d)", (int)n - 1, (int)p);
+		return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	seen[p] = 1;
+	return 0;
+}
+
+/* Partitions from a manual assignment: accepted when it lists every
+ * partition 0..n-1 once, each with this broker as its only replica. */
+static int topic_assignment(struct ka *k,
+			    const struct kc_create_topics_req_topic *t,
+			    int32_t *partitions, struct kc_str *msg)
+{
+	int32_t n = t->assignments.count;
+	const struct kc_create_topics_assignment *a = t->assignments.items;
+	uint8_t *seen;
+	int rc = assignment_start(k, t, &seen, msg);
+	if (rc)
+		return rc;
 	for (int32_t i = 0; i < n; i++) {
 		int32_t p = a[i].partition_index;
 		const int32_t *b = a[i].broker_ids.items;
-		if (p < 0 || p >= n || seen[p]) {
-			*msg = ka_msg(k, "the assignment must list partitions "
-				      "0 to %d once each (partition %d)",
-				      (int)n - 1, (int)p);
-			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		seen[p] = 1;
+		if ((rc = assignment_partition(k, n, p, seen, msg)))
+			return rc;
 		if (a[i].broker_ids.count != 1 || b[0] != k->c->node_id) {
 			*msg = ka_msg(k, "partition %d: this broker is a single "
 				      "node (id %d), so each partition has "
@@ -671,31 +693,17 @@ static int cluster_assignment(struct ka *k,
 {
 	int32_t n = t->assignments.count;
 	const struct kc_create_topics_assignment *a = t->assignments.items;
-	if (t->num_partitions != -1 || t->replication_factor != -1) {
-		*msg = ka_msg(k, "give either num_partitions and "
-			      "replication_factor or a manual assignment "
-			      "(with both -1), not both");
-		return SN_ERR_INVALID_REQUEST;
-	}
-	if (n > SN_PARTITIONS_MAX) {
-		*msg = ka_msg(k, "%d partitions assigned: at most %d",
-			      (int)n, SN_PARTITIONS_MAX);
-		return SN_ERR_INVALID_PARTITIONS;
-	}
-	uint8_t *seen = ka_take(k, (size_t)n);
-	memset(seen, 0, (size_t)n);
+	uint8_t *seen;
+	int rc = assignment_start(k, t, &seen, msg);
+	if (rc)
+		return rc;
 	int32_t want = a[0].broker_ids.count;
 	for (int32_t i = 0; i < n; i++) {
 		int32_t p = a[i].partition_index;
 		const int32_t *b = a[i].broker_ids.items;
 		int32_t cnt = a[i].broker_ids.count;
-		if (p < 0 || p >= n || seen[p]) {
-			*msg = ka_msg(k, "the assignment must list partitions "
-				      "0 to %d once each (partition %d)",
-				      (int)n - 1, (int)p);
-			return KA_ERR_INVALID_REPLICA_ASSIGNMENT;
-		}
-		seen[p] = 1;
+		if ((rc = assignment_partition(k, n, p, seen, msg)))
+			return rc;
 		if (cnt < 1 || cnt > SL_KADMIN_RF_MAX || cnt != want) {
 			*msg = ka_msg(k, "partition %d lists %d replica(s): "
 				      "every partition lists the same number, "

@@ -40,6 +40,7 @@
 #include "control/log.h"
 #include "control/txn.h"
 #include "control/txnlog.h"
+#include "control/txnoff.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
 #include "storage/disk.h"
@@ -49,7 +50,6 @@
 #define ERR_NONE 0
 #define ERR_COORDINATOR_NOT_AVAILABLE 15
 #define ERR_POLICY_VIOLATION 44
-#define ERR_OFFSET_METADATA_TOO_LARGE 12
 #define ERR_INVALID_REGULAR_EXPRESSION 128 /* ListTransactions v2 */
 #define PATTERN_MAX 1024 /* bytes of a TransactionalIdPattern */
 #define NO_PRODUCER_ID (-1)
@@ -892,6 +892,11 @@ static bool exists(const struct sl_txn *t, struct kc_str topic,
 			     partition);
 }
 
+static bool topic_exists(void *ctx, struct kc_str topic, int32_t partition)
+{
+	return exists(ctx, topic, partition);
+}
+
 /* Whether this broker coordinates transactional id (struct
  * sl_txn_config owns); an id that is not valid is answered as the API
  * answers it. */
@@ -1161,38 +1166,13 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 	struct kc_txn_offset_commit_resp *r = (void *)u.raw;
 	kc_response_init(&u, KC_API_TXN_OFFSET_COMMIT);
 	t->build.used = 0;
-	int32_t nt = count_of(q->topics);
+	long good = sl_txnoff_answer(q, r, &t->build, topic_exists, t,
+				     SL_TXNLOG_META_MAX);
+	if (good < 0)
+		return (int)good;
+	int32_t nt = r->topics.count;
 	const struct kc_txn_offset_commit_req_topic *qt = q->topics.items;
-	struct kc_txn_offset_commit_resp_topic *rt =
-		kc_arena_take(&t->build, (size_t)nt, sizeof(*rt));
-	if (nt && !rt)
-		return -EMSGSIZE;
-	uint32_t good = 0;
-	for (int32_t i = 0; i < nt; i++) {
-		int32_t np = count_of(qt[i].partitions);
-		const struct kc_txn_offset_commit_req_partition *qp =
-			qt[i].partitions.items;
-		struct kc_txn_offset_commit_resp_partition *rp =
-			kc_arena_take(&t->build, (size_t)np, sizeof(*rp));
-		if (np && !rp)
-			return -EMSGSIZE;
-		rt[i].name = qt[i].name;
-		rt[i].partitions = (struct kc_array){rp, np};
-		for (int32_t j = 0; j < np; j++) {
-			rp[j].partition_index = qp[j].partition_index;
-			rp[j].error_code = ERR_NONE;
-			if (!exists(t, qt[i].name, qp[j].partition_index))
-				rp[j].error_code =
-					SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			else if (qp[j].committed_metadata.len >
-				 SL_TXNLOG_META_MAX)
-				rp[j].error_code =
-					ERR_OFFSET_METADATA_TOO_LARGE;
-			else
-				good++;
-		}
-	}
-	r->topics = (struct kc_array){rt, nt};
+	const struct kc_txn_offset_commit_resp_topic *rt = r->topics.items;
 
 	/* one code for every partition that passed */
 	struct txn *x = NULL;
@@ -1297,13 +1277,7 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 	}
 	if (err == SL_TXN_ERR_PRODUCER_FENCED)
 		err = fenced(rq);
-	for (int32_t i = 0; err && i < nt; i++) {
-		struct kc_txn_offset_commit_resp_partition *rp =
-			(void *)rt[i].partitions.items;
-		for (int32_t j = 0; j < rt[i].partitions.count; j++)
-			if (rp[j].error_code == ERR_NONE)
-				rp[j].error_code = err;
-	}
+	sl_txnoff_fail(r, err);
 	return send_body(t, rq, r);
 }
 

@@ -101,9 +101,10 @@ def call(node, key, version, body, timeout=5):
     return resp[4:]
 
 
-def find_coordinator(node, group):
-    """FindCoordinator v1 for a group: (error, node id, port), or None."""
-    r = call(node, 10, 1, kstr(group) + b"\x00")
+def find_coordinator(node, key, key_type=0):
+    """FindCoordinator v1 for a group (key_type 0) or a transactional id
+    (1): (error, node id, port), or None."""
+    r = call(node, 10, 1, kstr(key) + bytes([key_type]))
     if r is None:
         return None
     err = struct.unpack(">h", r[4:6])[0]

@@ -24,31 +24,17 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
-import struct
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (call, clean_up, create, fail, find_coordinator,  # noqa: E402
-                         kstr, start_cluster, stop_all, until)
+from cluster_lib import (clean_up, create, fail, find_coordinator,  # noqa: E402
+                         start_cluster, stop_all, until)
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 TIN, TOUT, PARTS = "tin", "tout", 3
 TID = "txo"
-
-
-def txn_coordinator(node, tid):
-    """FindCoordinator v1 of a transactional id: (error, node id), or
-    None."""
-    r = call(node, 10, 1, kstr(tid) + b"\x01")
-    if r is None:
-        return None
-    err = struct.unpack(">h", r[4:6])[0]
-    at = 6
-    mlen = struct.unpack(">h", r[at:at + 2])[0]
-    at += 2 + max(mlen, 0)
-    return err, struct.unpack(">i", r[at:at + 4])[0]
 
 
 def agreed(nodes, ask):
@@ -81,7 +67,7 @@ def run(nodes):
     until("the cluster creating topics",
           lambda: create(nodes[0], TOUT, 1, 3) in (0, 36), 60)
     tc = until("one transaction coordinator for %s" % TID,
-               lambda: agreed(nodes, lambda nd: txn_coordinator(nd, TID)), 40)
+               lambda: agreed(nodes, lambda nd: find_coordinator(nd, TID, 1)), 40)
     group = None
     gc = None
     for i in range(200):
