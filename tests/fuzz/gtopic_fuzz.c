@@ -12,17 +12,20 @@
  * Properties:
  *   1. decoding answers 0, 1 (skip) or -EBADMSG, and on anything but 0
  *      leaves the record cleared;
- *   2. on 0 the record is valid as control/offsets.h says: a type of 1..4,
- *      a tombstone (EXPIRE, DELETE) if and only if the value is null, the
- *      group id (1..255 bytes) and topic (COMMIT, EXPIRE: 1..249 bytes,
- *      partition >= 0) inside the key, the metadata (COMMIT: 0..4096
- *      bytes) inside the value, a state's time >= -1;
+ *   2. on 0 the record is valid as control/offsets.h says: a type of 1..6,
+ *      a tombstone (EXPIRE, DELETE, TXN_END) if and only if the value is
+ *      null, the group id (1..255 bytes) and topic (COMMIT, EXPIRE, TXN,
+ *      TXN_END: 1..249 bytes, partition >= 0) inside the key, the
+ *      metadata (COMMIT: 0..4096 bytes; TXN: null too) inside the value,
+ *      a transaction's producer id (and TXN's epoch) >= 0, a state's time
+ *      >= -1;
  *   3. what decodes encodes within SL_GTOPIC_KEY_MAX and _VALUE_MAX and
  *      decodes again to the same record (type, group, topic, partition,
  *      offset, leader epoch, time, metadata bytes), and encoding that
  *      gives the same bytes again;
  *   4. a key means the same whatever its value: with a null value it is
- *      the tombstone of the same group (and topic and partition).
+ *      the tombstone of the same group (and topic and partition, and
+ *      producer).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -55,12 +58,18 @@ static void check_cleared(const struct sl_offsets_rec *r)
 static void check_valid(const struct sl_offsets_rec *r, const uint8_t *key,
 			int32_t klen, const uint8_t *value, int32_t vlen)
 {
+	bool txn = r->type == SL_OFFSETS_TXN || r->type == SL_OFFSETS_TXN_END;
 	bool tombstone = r->type == SL_OFFSETS_EXPIRE ||
-			 r->type == SL_OFFSETS_DELETE;
+			 r->type == SL_OFFSETS_DELETE ||
+			 r->type == SL_OFFSETS_TXN_END;
 	bool commit_key = r->type == SL_OFFSETS_COMMIT ||
-			  r->type == SL_OFFSETS_EXPIRE;
+			  r->type == SL_OFFSETS_EXPIRE || txn;
 	FUZZ_CHECK(r->type >= SL_OFFSETS_COMMIT &&
-		   r->type <= SL_OFFSETS_DELETE);
+		   r->type <= SL_OFFSETS_TXN_END);
+	if (txn)
+		FUZZ_CHECK(r->producer_id >= 0);
+	if (r->type == SL_OFFSETS_TXN)
+		FUZZ_CHECK(r->producer_epoch >= 0);
 	FUZZ_CHECK(tombstone == (vlen < 0));
 	FUZZ_CHECK(r->group_len >= 1 && r->group_len <= SL_OFFSETS_GROUP_MAX);
 	FUZZ_CHECK(inside(r->group, r->group_len, key, klen));
@@ -73,10 +82,13 @@ static void check_valid(const struct sl_offsets_rec *r, const uint8_t *key,
 		FUZZ_CHECK(!r->topic && r->topic_len == 0 &&
 			   r->partition == -1);
 	}
-	if (r->type == SL_OFFSETS_COMMIT) {
+	if (r->type == SL_OFFSETS_COMMIT ||
+	    (r->type == SL_OFFSETS_TXN && r->meta_len >= 0)) {
 		FUZZ_CHECK(r->meta_len >= 0 &&
 			   r->meta_len <= SL_OFFSETS_META_MAX);
 		FUZZ_CHECK(inside(r->meta, (size_t)r->meta_len, value, vlen));
+	} else if (r->type == SL_OFFSETS_TXN) {
+		FUZZ_CHECK(!r->meta && r->meta_len == -1);
 	} else {
 		FUZZ_CHECK(!r->meta && r->meta_len == -1);
 		FUZZ_CHECK(r->offset == -1 && r->leader_epoch == -1);
@@ -106,6 +118,10 @@ static bool same(const struct sl_offsets_rec *a, const struct sl_offsets_rec *b)
 	       a->partition == b->partition && a->offset == b->offset &&
 	       a->leader_epoch == b->leader_epoch &&
 	       a->time_ms == b->time_ms &&
+	       a->producer_id == b->producer_id &&
+	       (a->type != SL_OFFSETS_TXN ||
+		(a->producer_epoch == b->producer_epoch &&
+		 (a->meta_len < 0) == (b->meta_len < 0))) &&
 	       same_bytes(a->meta, a->meta_len, b->meta, b->meta_len);
 }
 
@@ -134,11 +150,13 @@ static void check_key_alone(const struct sl_offsets_rec *r,
 	struct sl_offsets_rec t;
 	FUZZ_CHECK(sl_gtopic_decode(key, klen, NULL, -1, &t) == 0);
 	check_valid(&t, key, klen, NULL, -1);
-	FUZZ_CHECK(t.type == (r->type == SL_OFFSETS_STATE ?
-			      SL_OFFSETS_DELETE : SL_OFFSETS_EXPIRE));
+	FUZZ_CHECK(t.type == (r->type == SL_OFFSETS_STATE ? SL_OFFSETS_DELETE :
+			      r->type == SL_OFFSETS_TXN ? SL_OFFSETS_TXN_END :
+							  SL_OFFSETS_EXPIRE));
 	FUZZ_CHECK(t.group == r->group && t.group_len == r->group_len &&
 		   t.topic == r->topic && t.topic_len == r->topic_len &&
-		   t.partition == r->partition);
+		   t.partition == r->partition &&
+		   t.producer_id == r->producer_id);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
