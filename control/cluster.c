@@ -28,6 +28,7 @@
 #include "control/crpc.h"
 #include "control/kadmin.h"
 #include "control/kelect.h"
+#include "control/kreassign.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "control/quorum.h"
@@ -109,6 +110,9 @@ struct sl_cluster {
 	bool internal_proposing; /* __consumer_offsets' creation in flight */
 	int64_t internal_next_ms;
 	bool rebalance_proposing; /* preferred elections in flight */
+	bool reassign_proposing;  /* reassignments' ends in flight */
+	bool reassign_look;       /* applied since reassignments were looked
+				     at */
 	int64_t rebalance_next_ms; /* 0: not yet scheduled (not leading) */
 	/* broker */
 	struct wait waits[WAITS];
@@ -143,6 +147,7 @@ static int on_apply(void *ctx, const void *entry, size_t len, uint64_t index)
 		sl_log("metadata entry %llu refused, the same on every node, "
 		       "nothing changed: %s", (unsigned long long)index, err);
 	cl->dirty = true;
+	cl->reassign_look = true;
 	return 0;
 }
 
@@ -174,6 +179,7 @@ static int on_restore(void *ctx, const void *buf, size_t len, uint64_t index)
 		sl_log("metadata snapshot at %llu cannot be read: %s",
 		       (unsigned long long)index, err);
 	cl->dirty = true;
+	cl->reassign_look = true;
 	return rc;
 }
 
@@ -188,6 +194,7 @@ static void on_leader(void *ctx, int32_t leader_id, bool self)
 	       "another node is the active controller");
 	if (self && !was) {
 		int64_t now = sl_now_ms();
+		cl->reassign_look = true;
 		for (unsigned i = 0; i <= SL_CI_NODE_ID_MAX; i++)
 			cl->sessions[i] = (struct session){.last_ms = now};
 	}
@@ -465,6 +472,66 @@ propose:
 	sl_log("leader rebalance: %u partition(s) back to their preferred "
 	       "replica", (unsigned)asked);
 	cl->rebalance_proposing = true;
+}
+
+/* ---- controller: reassignments that end ---- */
+
+static void reassign_done(void *ctx, int status, uint64_t index)
+{
+	struct sl_cluster *cl = ctx;
+	(void)index;
+	if (cl->closing)
+		return;
+	cl->reassign_proposing = false;
+	cl->reassign_look = true;
+	if (status)
+		sl_log("partition reassignment: its end did not commit (%s); "
+		       "looked at again", sl_quorum_strerror(status));
+}
+
+/* After entries were applied: every partition being reassigned whose
+ * target replicas are all in sync now ends (sl_ci_reassign_complete), as
+ * many as one metadata entry holds (the rest at the next look). */
+static void controller_reassignments(struct sl_cluster *cl)
+{
+	if (!cl->reassign_look || cl->reassign_proposing)
+		return;
+	cl->reassign_look = false;
+	const struct sl_ci_image *img = cl->img;
+	struct sl_ci_batch out = batch(cl);
+	for (uint32_t t = 0; t < img->meta.count; t++) {
+		const struct sl_ci_topic *ct = &img->topics[t];
+		for (int32_t q = 0; q < ct->partitions; q++) {
+			const struct sl_ci_partition *p =
+				&img->parts[ct->part_first + (uint32_t)q];
+			if (!p->adding && !p->removing)
+				continue;
+			uint32_t before = out.count;
+			char msg[256];
+			int rc = sl_ci_reassign_complete(img, ct->id, q, &out,
+							 msg, sizeof(msg));
+			if (rc == -ENOBUFS) {
+				cl->reassign_look = true;
+				goto propose;
+			}
+			if (out.count > before)
+				sl_log("partition reassignment of %s-%d "
+				       "complete", img->meta.topics[t].name,
+				       (int)q);
+		}
+	}
+propose:
+	if (!out.count)
+		return;
+	int rc = sl_quorum_propose(cl->q, out.buf, out.len, reassign_done,
+				   cl);
+	if (rc) {
+		sl_log("partition reassignment: its end cannot be proposed: "
+		       "%s", sl_quorum_strerror(rc));
+		cl->reassign_look = true;
+		return;
+	}
+	cl->reassign_proposing = true;
 }
 
 /* ---- controller: topic requests ---- */
@@ -765,6 +832,63 @@ static void elect_job(struct sl_cluster *cl, const struct job *j)
 	job_propose(cl, n, &out);
 }
 
+/* ---- controller: AlterPartitionReassignments (kreassign.h) ---- */
+
+static int16_t reassign_one(void *ctx, const char *topic, size_t len,
+			    int32_t partition, const int32_t *replicas,
+			    int32_t n, bool allow_rf_change, char *msg,
+			    size_t msglen)
+{
+	struct elect_ctx *e = ctx;
+	const struct sl_ci_topic *t = sl_ci_topic_find(e->cl->img, topic, len);
+	if (!t || partition < 0 || partition >= t->partitions) {
+		snprintf(msg, msglen, "no such topic or partition");
+		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	/* each against the committed image: kreassign refuses a partition
+	 * named twice, so the records do not depend on each other */
+	int rc = sl_ci_reassign(e->cl->img, t->id, partition, replicas, n,
+				allow_rf_change, e->out, msg, msglen);
+	if (rc == -ENOBUFS) {
+		snprintf(msg, msglen, "too many partitions reassigned in one "
+			 "request: ask again for this one");
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	if (rc < 0)
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
+	return (int16_t)rc;
+}
+
+static bool reassign_topic(void *ctx, uint32_t i, const char **name,
+			   size_t *len, int32_t *partitions)
+{
+	const struct elect_ctx *e = ctx;
+	return sl_kreassign_image_topic(e->cl->img, i, name, len, partitions);
+}
+
+static int reassign_ongoing(void *ctx, const char *topic, size_t len,
+			    int32_t partition, struct sl_kreassign_state *out)
+{
+	const struct elect_ctx *e = ctx;
+	return sl_kreassign_image_ongoing(e->cl->img, topic, len, partition,
+					  out);
+}
+
+/* A reassignment job: as an ElectLeaders job. */
+static void reassign_job(struct sl_cluster *cl, const struct job *j)
+{
+	struct sl_ci_batch out = batch(cl);
+	struct elect_ctx e = {cl, &out};
+	struct sl_kreassign_ops ops = {reassign_one, reassign_topic,
+				       reassign_ongoing, &e};
+	long n = sl_kreassign_handle(j->req, j->len, &ops, cl->job_resp,
+				     RESP_MAX);
+	if (n > 0 && out.count)
+		sl_log("AlterPartitionReassignments: %u partition change(s) "
+		       "proposed", (unsigned)out.count);
+	job_propose(cl, n, &out);
+}
+
 /* A broker's state for kadmin's check of a manual assignment. */
 static int broker_state(void *ctx, int32_t id)
 {
@@ -782,6 +906,11 @@ static void job_start(struct sl_cluster *cl)
 	if (!j->native && j->len >= 2 &&
 	    sl_kelect_serves((int16_t)rb_be16(j->req))) {
 		elect_job(cl, j);
+		return;
+	}
+	if (!j->native && j->len >= 2 &&
+	    sl_kreassign_alters((int16_t)rb_be16(j->req))) {
+		reassign_job(cl, j);
 		return;
 	}
 	memcpy(cl->scratch, &cl->img->meta, sizeof(*cl->scratch));
@@ -1259,6 +1388,7 @@ static void forward(struct sl_cluster *cl, int native, uint64_t token,
 bool sl_cluster_takes_kafka(int16_t api_key)
 {
 	return sl_kquorum_serves(api_key) || sl_kelect_serves(api_key) ||
+	       sl_kreassign_alters(api_key) ||
 	       api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_CREATE_PARTITIONS ||
@@ -1522,6 +1652,7 @@ int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 		controller_sessions(cl, now_ms);
 		controller_internal_topics(cl, now_ms);
 		controller_rebalance(cl, now_ms);
+		controller_reassignments(cl);
 	} else {
 		cl->rebalance_next_ms = 0;
 	}

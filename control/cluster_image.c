@@ -8,7 +8,7 @@
  *   0       1     format version (1)
  *   1       2     record count (1 .. 65535)
  *   3       ...   the records, each:
- *                   +0 u8  type (1 .. 8)
+ *                   +0 u8  type (1 .. 9)
  *                   +1 u32 body length b
  *                   +5 body, exactly b bytes
  *
@@ -46,6 +46,17 @@
  *                               first
  *   ALTER_TOPIC_CONFIG (8)  +0  u32 topic id
  *                           +4  config block
+ *   PARTITION_REASSIGN (9)  +0  u32 topic id
+ *                           +4  i32 partition (0 .. 1023)
+ *                           +8  i32 leader (-1, or an id in the in-sync set)
+ *                           +12 i32 leader epoch (>= 0)
+ *                           +16 i32 partition epoch (>= 1)
+ *                           +20 u8  replica count r (1 .. 8)
+ *                           +21 r x i32 replica ids, distinct
+ *                           +21+4r u8 adding mask   } reassignment
+ *                           +22+4r u8 removing mask } masks (header)
+ *                           +23+4r u8 in-sync count k (1 .. r)
+ *                           +24+4r k x i32 in-sync ids
  *
  *   Config block, 64 bytes:
  *     +0 u8 durability (0 every append, 1 group commit)
@@ -84,17 +95,25 @@
  *                     partition's + 1; leader epoch is the partition's + 1
  *                     when the leader changes, else the partition's or
  *                     its + 1;
- *   CREATE_PARTITIONS the topic exists with f partitions and replication
- *                     factor r; c partition slots are free; every replica
- *                     is a known broker;
+ *   CREATE_PARTITIONS the topic exists with f partitions; c partition
+ *                     slots are free; every replica is a known broker
+ *                     (r need not be the topic's replication factor: a
+ *                     decision made before a reassignment changed it);
  *   ALTER_TOPIC_CONFIG the topic exists and the durability is its own
- *                     (fixed at creation, as in topics.meta).
+ *                     (fixed at creation, as in topics.meta);
+ *   PARTITION_REASSIGN the topic and partition exist; the replicas are
+ *                     known brokers; the masks are within the replicas,
+ *                     disjoint, and neither covers them all; the in-sync
+ *                     ids are replicas in replica order; the epochs as
+ *                     PARTITION_CHANGE's.
  *
  * Effects: REGISTER_BROKER adds a broker fenced, or updates a known one's
  * endpoints, fencing it when the incarnation is new; CREATE_TOPIC takes
  * the next topic id (so the same log gives the same ids on every node);
- * DELETE_TOPIC leaves a tombstone (sl_meta_delete); the others set what
- * they carry.
+ * DELETE_TOPIC leaves a tombstone (sl_meta_delete); PARTITION_REASSIGN
+ * of partition 0 with no reassignment left running sets the topic's
+ * replication factor to its replica count; the others set what they
+ * carry.
  *
  * Happy path of an apply: pass 1 decodes every record and checks it is
  * well-formed, touching nothing; pass 2 checks each record against the
@@ -112,7 +131,7 @@
  *
  *   offset  size  field
  *   0       4     magic "SLCI"
- *   4       2     version (1)
+ *   4       2     version (2; 1 is read too)
  *   6       2     header bytes (48)
  *   8       4     length of the snapshot, trailer included
  *   12      4     next topic id (>= 1)
@@ -128,10 +147,12 @@
  *                   0), u8 host length h, host
  *           ...   topics, ids ascending, each:
  *                   u32 id, u16 name length n, name, config block,
- *                   i32 partitions c, u8 replication factor r, then c
- *                   partitions: r x i32 replicas, i32 leader, i32 leader
- *                   epoch, i32 partition epoch, u8 in-sync count k,
- *                   k x i32 in-sync ids
+ *                   i32 partitions c, u8 replication factor, then c
+ *                   partitions: u8 replica count r (version 1: none,
+ *                   r is the replication factor), r x i32 replicas,
+ *                   u8 adding mask, u8 removing mask (version 1: none,
+ *                   both 0), i32 leader, i32 leader epoch, i32 partition
+ *                   epoch, u8 in-sync count k, k x i32 in-sync ids
  *           ...   tombstones, oldest first: u32 id, u16 name length, name
  *   len-4   4     CRC32C of bytes [0, len-4)
  *
@@ -158,12 +179,12 @@
 #define CI_RECORD_HEADER_BYTES 5
 #define CI_CONFIG_BYTES 64
 #define CI_SNAP_MAGIC 0x534C4349u
-#define CI_SNAP_VERSION 1
+#define CI_SNAP_VERSION 2
 #define CI_SNAP_HEADER_BYTES 48
 #define CI_SNAP_TRAILER_BYTES 4
 #define CI_SNAP_BROKER_BYTES 18    /* + host */
 #define CI_SNAP_TOPIC_BYTES (6 + CI_CONFIG_BYTES + 5) /* + name, parts */
-#define CI_SNAP_PART_BYTES 13      /* + replicas and in-sync ids */
+#define CI_SNAP_PART_BYTES 16      /* + replicas and in-sync ids */
 #define CI_SNAP_TOMB_BYTES 6       /* + name */
 #define SEGMENT_BYTES_MIN (1ll << 20) /* as control/admin.c */
 #define SEGMENT_BYTES_MAX (2047ll << 20)
@@ -172,6 +193,7 @@ _Static_assert(SL_CI_PARTITIONS_MAX < SL_CI_RECORDS_MAX,
 	       "fencing a broker of every partition fits one entry");
 _Static_assert(SL_CI_RF_MAX <= UINT8_MAX && SL_CI_HOST_MAX <= UINT8_MAX,
 	       "counts and host lengths are one byte on the wire");
+_Static_assert(SL_CI_RF_MAX <= 8, "reassignment masks are one byte");
 _Static_assert(SN_NAME_MAX <= UINT16_MAX, "name lengths are u16");
 
 /* ---- bytes in ---- */
@@ -352,6 +374,7 @@ const char *sl_ci_record_name(int type)
 	case SL_CI_PARTITION_CHANGE: return "PARTITION_CHANGE";
 	case SL_CI_CREATE_PARTITIONS: return "CREATE_PARTITIONS";
 	case SL_CI_ALTER_TOPIC_CONFIG: return "ALTER_TOPIC_CONFIG";
+	case SL_CI_PARTITION_REASSIGN: return "PARTITION_REASSIGN";
 	}
 	return "?";
 }
@@ -469,6 +492,21 @@ static int part_in_isr(const struct sl_ci_partition *p, int32_t id)
 	return in_list(p->isr, p->isr_count, id);
 }
 
+/* NULL when p's reassignment masks fit its replicas (within them,
+ * disjoint, neither covering them all), else why not. */
+static const char *masks_problem(const struct sl_ci_partition *p)
+{
+	unsigned all = (1u << p->replica_count) - 1;
+	if ((p->adding | p->removing) & ~all)
+		return "a reassignment mask names no replica";
+	if (p->adding & p->removing)
+		return "a replica is both adding and removing";
+	if ((p->adding && p->adding == all) ||
+	    (p->removing && p->removing == all))
+		return "a reassignment leaves no original or no target replica";
+	return NULL;
+}
+
 /* Read one assignment of r replicas into p (epochs 0); NULL or why it is
  * malformed. */
 static const char *rd_assignment(struct rd *r, unsigned rf,
@@ -532,9 +570,10 @@ struct rec {
 	uint8_t rf;
 	const uint8_t *assign; /* the assignments, checked by decode */
 	size_t assign_len;
-	/* PARTITION_CHANGE */
+	/* PARTITION_CHANGE, PARTITION_REASSIGN */
 	int32_t partition;
-	struct sl_ci_partition change; /* leader, epochs, isr */
+	struct sl_ci_partition change; /* leader, epochs, isr (REASSIGN:
+					  replicas and masks too) */
 };
 
 /* Read `count` assignments, checking each; NULL or why not. */
@@ -615,13 +654,36 @@ static const char *rec_decode(uint8_t type, const uint8_t *body, size_t len,
 		if (r.short_read)
 			return "body cut short";
 		break;
-	case SL_CI_PARTITION_CHANGE: {
+	case SL_CI_PARTITION_CHANGE:
+	case SL_CI_PARTITION_REASSIGN: {
 		struct sl_ci_partition *c = &out->change;
 		out->topic_id = rd32(&r);
 		out->partition = (int32_t)rd32(&r);
 		c->leader = (int32_t)rd32(&r);
 		c->leader_epoch = (int32_t)rd32(&r);
 		c->partition_epoch = (int32_t)rd32(&r);
+		if (type == SL_CI_PARTITION_REASSIGN) {
+			unsigned rc = rd8(&r);
+			if (r.short_read)
+				return "body cut short";
+			if (rc < 1 || rc > SL_CI_RF_MAX)
+				return "replica count is not 1..8";
+			c->replica_count = (uint8_t)rc;
+			for (unsigned i = 0; i < rc; i++) {
+				int32_t id = (int32_t)rd32(&r);
+				if (!r.short_read && !node_id_valid(id))
+					return "a replica id is not 1..65535";
+				if (in_list(c->replicas, i, id))
+					return "a replica is listed twice";
+				c->replicas[i] = id;
+			}
+			c->adding = rd8(&r);
+			c->removing = rd8(&r);
+			if (r.short_read)
+				return "body cut short";
+			if ((why = masks_problem(c)))
+				return why;
+		}
 		unsigned k = rd8(&r);
 		if (r.short_read)
 			return "body cut short";
@@ -629,8 +691,9 @@ static const char *rec_decode(uint8_t type, const uint8_t *body, size_t len,
 			return "partition is not 0..1023";
 		if (c->leader_epoch < 0 || c->partition_epoch < 1)
 			return "an epoch is out of range";
-		if (k < 1 || k > SL_CI_RF_MAX)
-			return "in-sync count is not 1..8";
+		if (k < 1 || k > SL_CI_RF_MAX ||
+		    (type == SL_CI_PARTITION_REASSIGN && k > c->replica_count))
+			return "in-sync count is not 1..8 (1..replicas)";
 		c->isr_count = (uint8_t)k;
 		for (unsigned i = 0; i < k; i++) {
 			int32_t id = (int32_t)rd32(&r);
@@ -644,6 +707,10 @@ static const char *rec_decode(uint8_t type, const uint8_t *body, size_t len,
 			return "body cut short";
 		if (c->leader != -1 && !part_in_isr(c, c->leader))
 			return "leader is neither -1 nor in the in-sync set";
+		if (type == SL_CI_PARTITION_REASSIGN &&
+		    !isr_in_replica_order(c->replicas, c->replica_count, c->isr,
+					  c->isr_count))
+			return "in-sync ids are not replicas in replica order";
 		break;
 	}
 	case SL_CI_CREATE_PARTITIONS:
@@ -1056,9 +1123,11 @@ static int apply_delete_topic(struct sl_ci_image *img, const struct rec *r,
 	return 0;
 }
 
-static int apply_partition_change(struct sl_ci_image *img,
-				  const struct rec *r, char *why,
-				  size_t whylen)
+/* The partition a PARTITION_CHANGE or PARTITION_REASSIGN names: its
+ * index in parts[] and its topic's, or -EINVAL with why. */
+static int changed_partition(const struct sl_ci_image *img,
+			     const struct rec *r, uint32_t *at, long *ti,
+			     char *why, size_t whylen)
 {
 	long i = topic_index(img, r->topic_id);
 	if (i < 0)
@@ -1067,13 +1136,17 @@ static int apply_partition_change(struct sl_ci_image *img,
 	if (r->partition >= t->partitions)
 		FAIL("topic %u has no partition %d", r->topic_id,
 		     (int)r->partition);
-	uint32_t at = t->part_first + (uint32_t)r->partition;
-	struct sl_ci_partition *p = &img->parts[at];
+	*at = t->part_first + (uint32_t)r->partition;
+	*ti = i;
+	return 0;
+}
+
+/* A change's epochs against the partition's: partition + 1, leader + 1
+ * when the leader changes, else + 0 or + 1. */
+static int epochs_follow(const struct sl_ci_partition *p, const struct rec *r,
+			 char *why, size_t whylen)
+{
 	const struct sl_ci_partition *c = &r->change;
-	if (!isr_in_replica_order(p->replicas, p->replica_count, c->isr,
-				  c->isr_count))
-		FAIL("topic %u partition %d: the in-sync set is not replicas "
-		     "in replica order", r->topic_id, (int)r->partition);
 	if ((int64_t)c->partition_epoch != (int64_t)p->partition_epoch + 1)
 		FAIL("topic %u partition %d: partition epoch %d, expected %lld "
 		     "(a stale decision)", r->topic_id, (int)r->partition,
@@ -1085,6 +1158,25 @@ static int apply_partition_change(struct sl_ci_image *img,
 		     "when the leader changes, else +0 or +1)", r->topic_id,
 		     (int)r->partition, (int)c->leader_epoch,
 		     (int)p->leader_epoch);
+	return 0;
+}
+
+static int apply_partition_change(struct sl_ci_image *img,
+				  const struct rec *r, char *why,
+				  size_t whylen)
+{
+	uint32_t at;
+	long ti;
+	if (changed_partition(img, r, &at, &ti, why, whylen))
+		return -EINVAL;
+	struct sl_ci_partition *p = &img->parts[at];
+	const struct sl_ci_partition *c = &r->change;
+	if (!isr_in_replica_order(p->replicas, p->replica_count, c->isr,
+				  c->isr_count))
+		FAIL("topic %u partition %d: the in-sync set is not replicas "
+		     "in replica order", r->topic_id, (int)r->partition);
+	if (epochs_follow(p, r, why, whylen))
+		return -EINVAL;
 	save_partition(img, at);
 	p->leader = c->leader;
 	p->leader_epoch = c->leader_epoch;
@@ -1092,6 +1184,36 @@ static int apply_partition_change(struct sl_ci_image *img,
 	p->isr_count = c->isr_count;
 	memset(p->isr, 0, sizeof(p->isr));
 	memcpy(p->isr, c->isr, sizeof(c->isr[0]) * c->isr_count);
+	return 0;
+}
+
+static int apply_partition_reassign(struct sl_ci_image *img,
+				    const struct rec *r, char *why,
+				    size_t whylen)
+{
+	uint32_t at;
+	long ti;
+	if (changed_partition(img, r, &at, &ti, why, whylen))
+		return -EINVAL;
+	const struct sl_ci_partition *c = &r->change;
+	if (epochs_follow(&img->parts[at], r, why, whylen))
+		return -EINVAL;
+	for (unsigned j = 0; j < c->replica_count; j++)
+		if (broker_index(img, c->replicas[j], NULL) < 0)
+			FAIL("topic %u partition %d: replica %d is not a known "
+			     "broker", r->topic_id, (int)r->partition,
+			     (int)c->replicas[j]);
+	int sets_rf = r->partition == 0 && !c->adding && !c->removing &&
+		      img->topics[ti].replication_factor != c->replica_count;
+	if (sets_rf)
+		save_topics(img);
+	else
+		save_partition(img, at);
+	img->parts[at] = *c;
+	if (sets_rf) {
+		img->topics[ti].replication_factor = c->replica_count;
+		meta_replication(&img->meta.topics[ti], &img->topics[ti]);
+	}
 	return 0;
 }
 
@@ -1106,9 +1228,6 @@ static int apply_create_partitions(struct sl_ci_image *img,
 	if (r->partitions != t->partitions)
 		FAIL("topic %u has %d partitions, not %d", r->topic_id,
 		     (int)t->partitions, (int)r->partitions);
-	if (r->rf != t->replication_factor)
-		FAIL("topic %u has replication factor %d, not %d",
-		     r->topic_id, (int)t->replication_factor, (int)r->rf);
 	if (r->new_count > SL_CI_PARTITIONS_MAX - img->part_count)
 		FAIL("%u partitions exist; %d more pass the bound of %d",
 		     img->part_count, (int)r->new_count, SL_CI_PARTITIONS_MAX);
@@ -1171,6 +1290,8 @@ static int rec_apply(struct sl_ci_image *img, const struct rec *r, char *why,
 		return apply_create_partitions(img, r, why, whylen);
 	case SL_CI_ALTER_TOPIC_CONFIG:
 		return apply_alter_config(img, r, why, whylen);
+	case SL_CI_PARTITION_REASSIGN:
+		return apply_partition_reassign(img, r, why, whylen);
 	}
 	assert(0 && "pass 1 lets no unknown type through");
 	return -EINVAL;
@@ -1280,11 +1401,14 @@ int sl_ci_apply(struct sl_ci_image *img, uint64_t index, const uint8_t *buf,
 
 static int check_partition(const struct sl_ci_image *img, uint32_t tid,
 			   int32_t pi, const struct sl_ci_partition *p,
-			   unsigned rf, char *err, size_t errlen)
+			   char *err, size_t errlen)
 {
-	if (p->replica_count != rf)
-		BROKEN("topic %u partition %d: %u replicas, replication factor "
-		       "%u", tid, (int)pi, p->replica_count, rf);
+	unsigned rf = p->replica_count;
+	if (rf < 1 || rf > SL_CI_RF_MAX)
+		BROKEN("topic %u partition %d: %u replicas", tid, (int)pi, rf);
+	const char *bad = masks_problem(p);
+	if (bad)
+		BROKEN("topic %u partition %d: %s", tid, (int)pi, bad);
 	for (unsigned i = 0; i < SL_CI_RF_MAX; i++) {
 		int32_t id = p->replicas[i];
 		if (i >= rf) {
@@ -1379,8 +1503,7 @@ int sl_ci_check(const struct sl_ci_image *img, char *err, size_t errlen)
 		for (int32_t p = 0; p < t->partitions; p++)
 			if (check_partition(img, t->id, p,
 					    &img->parts[parts + (uint32_t)p],
-					    c->replication_factor, err,
-					    errlen))
+					    err, errlen))
 				return -1;
 		parts += (uint32_t)t->partitions;
 	}
@@ -1430,9 +1553,8 @@ int sl_ci_check_step(const struct sl_ci_image *before,
 		if (a->name_len != b->name_len ||
 		    memcmp(a->name, b->name, a->name_len))
 			BROKEN("topic %u changed name", a->id);
-		if (ca->partitions < cb->partitions ||
-		    ca->replication_factor != cb->replication_factor)
-			BROKEN("topic %u lost partitions or replicas", a->id);
+		if (ca->partitions < cb->partitions)
+			BROKEN("topic %u lost partitions", a->id);
 		for (int32_t p = 0; p < cb->partitions; p++) {
 			const struct sl_ci_partition *x =
 				&before->parts[cb->part_first + (uint32_t)p];
@@ -1442,12 +1564,13 @@ int sl_ci_check_step(const struct sl_ci_image *before,
 			    y->partition_epoch < x->partition_epoch)
 				BROKEN("topic %u partition %d: an epoch went "
 				       "down", a->id, (int)p);
-			if (memcmp(x->replicas, y->replicas,
-				   sizeof(x->replicas)))
-				BROKEN("topic %u partition %d: replicas "
-				       "changed", a->id, (int)p);
 			if (y->partition_epoch == x->partition_epoch &&
 			    (y->leader != x->leader ||
+			     y->replica_count != x->replica_count ||
+			     memcmp(y->replicas, x->replicas,
+				    sizeof(x->replicas)) ||
+			     y->adding != x->adding ||
+			     y->removing != x->removing ||
 			     y->leader_epoch != x->leader_epoch ||
 			     y->isr_count != x->isr_count ||
 			     memcmp(y->isr, x->isr, sizeof(x->isr))))
@@ -2200,6 +2323,214 @@ int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
 	return elected(o, &n, topic_id, partition, out, msg, msglen);
 }
 
+/* ---- reassignment ---- */
+
+static void w_partition_reassign(struct bw *w, uint32_t topic_id,
+				 int32_t partition,
+				 const struct sl_ci_partition *n)
+{
+	size_t at = rec_open(w, SL_CI_PARTITION_REASSIGN);
+	w32(w, topic_id);
+	w32(w, (uint32_t)partition);
+	w32(w, (uint32_t)n->leader);
+	w32(w, (uint32_t)n->leader_epoch);
+	w32(w, (uint32_t)n->partition_epoch);
+	w8(w, n->replica_count);
+	for (unsigned i = 0; i < n->replica_count; i++)
+		w32(w, (uint32_t)n->replicas[i]);
+	w8(w, n->adding);
+	w8(w, n->removing);
+	w8(w, n->isr_count);
+	for (unsigned i = 0; i < n->isr_count; i++)
+		w32(w, (uint32_t)n->isr[i]);
+	rec_close(w, at);
+}
+
+/* n keeps the replicas whose bit is clear in drop (in their order), the
+ * in-sync ids among them, masks 0. */
+static void keep_replicas(struct sl_ci_partition *n, unsigned drop)
+{
+	struct sl_ci_partition o = *n;
+	memset(n->replicas, 0, sizeof(n->replicas));
+	memset(n->isr, 0, sizeof(n->isr));
+	n->replica_count = n->isr_count = 0;
+	for (unsigned i = 0; i < o.replica_count; i++) {
+		if (drop & (1u << i))
+			continue;
+		int32_t id = o.replicas[i];
+		n->replicas[n->replica_count++] = id;
+		if (part_in_isr(&o, id))
+			n->isr[n->isr_count++] = id;
+	}
+	n->adding = n->removing = 0;
+}
+
+/* 1 when every replica of p's target (not removing) is in sync. */
+static int target_in_sync(const struct sl_ci_partition *p)
+{
+	for (unsigned i = 0; i < p->replica_count; i++)
+		if (!(p->removing & (1u << i)) &&
+		    !part_in_isr(p, p->replicas[i]))
+			return 0;
+	return 1;
+}
+
+/* n (a reassignment whose target is all in sync) ended: the target
+ * alone, a removed leader replaced as fencing replaces it. */
+static void finish(const struct sl_ci_image *img, struct sl_ci_partition *n,
+		   int unclean)
+{
+	keep_replicas(n, n->removing);
+	if (n->leader != -1 && !part_in_isr(n, n->leader))
+		n->leader = -1;
+	if (n->leader == -1)
+		elect(img, n, unclean, 0, 0);
+}
+
+/* The reassignment decision's outcome as a record: 0 or the error. */
+static int reassigned(const struct sl_ci_partition *o,
+		      struct sl_ci_partition *n, uint32_t topic_id,
+		      int32_t partition, struct sl_ci_batch *out, char *msg,
+		      size_t msglen)
+{
+	struct bw w;
+	bw_begin(&w, out);
+	if (next_epochs(o, n))
+		return refuse_overflow(&w, msg, msglen);
+	w_partition_reassign(&w, topic_id, partition, n);
+	return bw_end(&w);
+}
+
+int sl_ci_reassign(const struct sl_ci_image *img, uint32_t topic_id,
+		   int32_t partition, const int32_t *target, int32_t count,
+		   int allow_rf_change, struct sl_ci_batch *out, char *msg,
+		   size_t msglen)
+{
+	const struct sl_ci_partition *o;
+	int rc = find_partition(img, topic_id, partition, &o, msg, msglen);
+	if (rc)
+		return rc;
+	const struct sl_ci_topic *t = sl_ci_topic_find_id(img, topic_id);
+	struct sl_ci_partition n = *o;
+	if (!target) {
+		if (!o->adding && !o->removing) {
+			say(msg, msglen, "no reassignment of it is running");
+			return SL_CI_ERR_NO_REASSIGNMENT_IN_PROGRESS;
+		}
+		keep_replicas(&n, o->adding);
+		if (!n.isr_count) {
+			say(msg, msglen, "none of its original replicas is in "
+			    "sync: cancelling would lose acknowledged records; "
+			    "let the reassignment finish, or assign it again");
+			return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		if (n.leader != -1 && !part_in_isr(&n, n.leader))
+			n.leader = -1;
+		if (n.leader == -1)
+			elect(img, &n, t->unclean_leader_election, 0, 0);
+		return reassigned(o, &n, topic_id, partition, out, msg,
+				  msglen);
+	}
+	if (count < 1) {
+		say(msg, msglen, "an empty replica list");
+		return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	if (count > SL_CI_RF_MAX) {
+		say(msg, msglen, "%d replicas, at most %d", (int)count,
+		    SL_CI_RF_MAX);
+		return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	for (int32_t i = 0; i < count; i++) {
+		const struct sl_ci_broker *b = sl_ci_broker_find(img, target[i]);
+		if (in_list(target, (unsigned)i, target[i])) {
+			say(msg, msglen, "broker %d is listed twice",
+			    (int)target[i]);
+			return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+		if (!b || !b->registered) {
+			say(msg, msglen, "broker %d is not registered",
+			    (int)target[i]);
+			return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+		}
+	}
+	/* a reassignment that runs is replaced: its adding replicas that
+	 * the new target lacks leave at once (KIP-455) */
+	struct sl_ci_partition orig = *o;
+	keep_replicas(&orig, o->adding);
+	if (!allow_rf_change && (unsigned)count != orig.replica_count) {
+		say(msg, msglen, "%d replicas would change its replication "
+		    "factor %u, and the request does not allow that",
+		    (int)count, orig.replica_count);
+		return SL_CI_ERR_INVALID_REPLICATION_FACTOR;
+	}
+	unsigned merged = (unsigned)count;
+	for (unsigned i = 0; i < orig.replica_count; i++)
+		merged += !in_list(target, (unsigned)count, orig.replicas[i]);
+	if (merged > SL_CI_RF_MAX) {
+		say(msg, msglen, "%u replicas while the move runs (the target "
+		    "and the current ones), at most %d: move it in steps",
+		    merged, SL_CI_RF_MAX);
+		return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	/* the target first, then the original replicas it lacks */
+	memset(n.replicas, 0, sizeof(n.replicas));
+	n.replica_count = 0;
+	n.adding = n.removing = 0;
+	for (int32_t i = 0; i < count; i++) {
+		if (!in_list(orig.replicas, orig.replica_count, target[i]))
+			n.adding |= (uint8_t)(1u << n.replica_count);
+		n.replicas[n.replica_count++] = target[i];
+	}
+	for (unsigned i = 0; i < orig.replica_count; i++) {
+		if (in_list(target, (unsigned)count, orig.replicas[i]))
+			continue;
+		n.removing |= (uint8_t)(1u << n.replica_count);
+		n.replicas[n.replica_count++] = orig.replicas[i];
+	}
+	memset(n.isr, 0, sizeof(n.isr));
+	n.isr_count = 0;
+	for (unsigned i = 0; i < n.replica_count; i++)
+		if (part_in_isr(o, n.replicas[i]))
+			n.isr[n.isr_count++] = n.replicas[i];
+	if (!n.isr_count) {
+		say(msg, msglen, "its in-sync replicas are all ones the running "
+		    "reassignment adds and this target drops: that would "
+		    "lose acknowledged records; include one of them");
+		return SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT;
+	}
+	if (n.leader != -1 && !part_in_isr(&n, n.leader))
+		n.leader = -1;
+	if (target_in_sync(&n))
+		finish(img, &n, t->unclean_leader_election);
+	else if (n.leader == -1 && o->leader != -1)
+		elect(img, &n, t->unclean_leader_election, 0, 0);
+	if (n.replica_count == o->replica_count && n.adding == o->adding &&
+	    n.removing == o->removing &&
+	    !memcmp(n.replicas, o->replicas, sizeof(n.replicas)) &&
+	    same_state(&n, o)) {
+		struct bw w;
+		bw_begin(&w, out);
+		return bw_end(&w); /* asked already, or there already */
+	}
+	return reassigned(o, &n, topic_id, partition, out, msg, msglen);
+}
+
+int sl_ci_reassign_complete(const struct sl_ci_image *img, uint32_t topic_id,
+			    int32_t partition, struct sl_ci_batch *out,
+			    char *msg, size_t msglen)
+{
+	const struct sl_ci_partition *o;
+	int rc = find_partition(img, topic_id, partition, &o, msg, msglen);
+	if (rc)
+		return rc;
+	if ((!o->adding && !o->removing) || !target_in_sync(o))
+		return 0;
+	const struct sl_ci_topic *t = sl_ci_topic_find_id(img, topic_id);
+	struct sl_ci_partition n = *o;
+	finish(img, &n, t->unclean_leader_election);
+	return reassigned(o, &n, topic_id, partition, out, msg, msglen);
+}
+
 /* ---- snapshot ---- */
 
 size_t sl_ci_snapshot_bytes(const struct sl_ci_image *img)
@@ -2266,8 +2597,11 @@ long sl_ci_snapshot_encode(const struct sl_ci_image *img, uint8_t *buf,
 		for (int32_t p = 0; p < t->partitions; p++) {
 			const struct sl_ci_partition *x =
 				&img->parts[t->part_first + (uint32_t)p];
+			w8(&w, x->replica_count);
 			for (unsigned j = 0; j < x->replica_count; j++)
 				w32(&w, (uint32_t)x->replicas[j]);
+			w8(&w, x->adding);
+			w8(&w, x->removing);
 			w32(&w, (uint32_t)x->leader);
 			w32(&w, (uint32_t)x->leader_epoch);
 			w32(&w, (uint32_t)x->partition_epoch);
@@ -2297,7 +2631,9 @@ static const char *snap_decode(struct sl_ci_image *img, const uint8_t *buf,
 	struct rd r = { buf, len - CI_SNAP_TRAILER_BYTES, 0, 0 };
 	if (rd32(&r) != CI_SNAP_MAGIC)
 		return "bad magic (not a cluster image snapshot)";
-	if (rd16(&r) != CI_SNAP_VERSION || rd16(&r) != CI_SNAP_HEADER_BYTES)
+	unsigned version = rd16(&r);
+	if ((version != 1 && version != CI_SNAP_VERSION) ||
+	    rd16(&r) != CI_SNAP_HEADER_BYTES)
 		return "unknown version";
 	if (rd32(&r) != len)
 		return "length field does not match its size";
@@ -2374,14 +2710,21 @@ static const char *snap_decode(struct sl_ci_image *img, const uint8_t *buf,
 		for (int32_t p = 0; p < t->partitions; p++) {
 			struct sl_ci_partition *x = &img->parts[at++];
 			memset(x, 0, sizeof(*x));
-			x->replica_count = (uint8_t)rf;
-			for (unsigned j = 0; j < rf; j++)
+			unsigned n = version == 1 ? rf : rd8(&r);
+			if (n < 1 || n > SL_CI_RF_MAX)
+				return "a replica count is out of range";
+			x->replica_count = (uint8_t)n;
+			for (unsigned j = 0; j < n; j++)
 				x->replicas[j] = (int32_t)rd32(&r);
+			if (version > 1) {
+				x->adding = rd8(&r);
+				x->removing = rd8(&r);
+			}
 			x->leader = (int32_t)rd32(&r);
 			x->leader_epoch = (int32_t)rd32(&r);
 			x->partition_epoch = (int32_t)rd32(&r);
 			x->isr_count = rd8(&r);
-			if (x->isr_count < 1 || x->isr_count > rf)
+			if (x->isr_count < 1 || x->isr_count > n)
 				return "an in-sync count is out of range";
 			for (unsigned j = 0; j < x->isr_count; j++)
 				x->isr[j] = (int32_t)rd32(&r);

@@ -57,6 +57,7 @@
 #define SL_CI_ERR_UNKNOWN_TOPIC_ID 100
 #define SL_CI_ERR_BROKER_ID_NOT_REGISTERED 102
 #define SL_CI_ERR_INELIGIBLE_REPLICA 107
+#define SL_CI_ERR_NO_REASSIGNMENT_IN_PROGRESS 85
 
 /* Record types (one byte in the entry). */
 enum sl_ci_record_type {
@@ -68,6 +69,7 @@ enum sl_ci_record_type {
 	SL_CI_PARTITION_CHANGE = 6,
 	SL_CI_CREATE_PARTITIONS = 7,
 	SL_CI_ALTER_TOPIC_CONFIG = 8,
+	SL_CI_PARTITION_REASSIGN = 9,
 };
 
 struct sl_ci_broker {
@@ -82,12 +84,24 @@ struct sl_ci_broker {
 	char host[SL_CI_HOST_MAX + 1]; /* Kafka host, NUL-terminated */
 };
 
+/*
+ * A partition's state.  While a reassignment runs (Kafka's
+ * AlterPartitionReassignments, KIP-455) replicas holds the target
+ * replicas first, then the original ones that are not in the target;
+ * adding marks the target replicas that were not original, removing the
+ * original ones that are not in the target (bit i: replicas[i]).  The
+ * target is the replicas not removing, the original the replicas not
+ * adding; both are never empty, and adding and removing never share a
+ * bit.  No reassignment: both 0.
+ */
 struct sl_ci_partition {
 	int32_t leader;          /* node id, -1 none */
 	int32_t leader_epoch;    /* >= 0, +1 at every leader change */
 	int32_t partition_epoch; /* >= 0, +1 at every change */
-	uint8_t replica_count;   /* = the topic's replication factor */
+	uint8_t replica_count;   /* 1..SL_CI_RF_MAX */
 	uint8_t isr_count;       /* 1..replica_count */
+	uint8_t adding;          /* bit mask over replicas[] */
+	uint8_t removing;        /* bit mask over replicas[] */
 	int32_t replicas[SL_CI_RF_MAX]; /* distinct brokers; unused slots 0 */
 	int32_t isr[SL_CI_RF_MAX];      /* in replica order; unused slots 0 */
 };
@@ -100,7 +114,10 @@ struct sl_ci_topic {
 	int32_t partitions;          /* = meta.topics[i].partitions */
 	uint32_t part_first;         /* index of partition 0 in parts[] */
 	int32_t min_insync_replicas; /* >= 1 (topic config) */
-	uint8_t replication_factor;  /* 1..SL_CI_RF_MAX */
+	/* 1..SL_CI_RF_MAX: what new partitions get; set at creation and by
+	 * a reassignment of partition 0 when it ends, as Kafka takes a
+	 * topic's factor from its first partition */
+	uint8_t replication_factor;
 	uint8_t unclean_leader_election; /* 0 or 1 */
 };
 
@@ -166,16 +183,17 @@ int sl_ci_apply(struct sl_ci_image *img, uint64_t index, const uint8_t *buf,
  * The invariants, checked in full: broker ids unique, ascending and in
  * range; topics as metadata.c's rules with ids below next id; each topic's
  * partitions contiguous and counted; replicas distinct and registered;
- * isr a non-empty subset of replicas in replica order; leader -1 or in
- * isr; epochs >= 0.  Returns 0, or -1 with err saying what is broken.
+ * isr a non-empty subset of replicas in replica order; reassignment
+ * masks as struct sl_ci_partition says; leader -1 or in isr; epochs >= 0.  Returns 0, or -1 with err saying what is broken.
  */
 int sl_ci_check(const struct sl_ci_image *img, char *err, size_t errlen);
 
 /*
  * What may not happen between an image and a later one: applied index,
  * next topic id and epochs going down, brokers or partitions of a topic
- * still there disappearing, a topic id changing name.  Returns 0, or -1
- * with err saying what.
+ * still there disappearing, a topic id changing name, a partition
+ * changing (replicas, masks, leader, in-sync set) without a new partition
+ * epoch.  Returns 0, or -1 with err saying what.
  */
 int sl_ci_check_step(const struct sl_ci_image *before,
 		     const struct sl_ci_image *after, char *err,
@@ -413,6 +431,53 @@ int sl_ci_elect_preferred(const struct sl_ci_image *img, uint32_t topic_id,
 int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
 			int32_t partition, struct sl_ci_batch *out,
 			char *msg, size_t msglen);
+
+/*
+ * Kafka's AlterPartitionReassignments for one partition: move it to the
+ * target replicas (target[0 .. count), in the order given, which is the
+ * preferred order), or with target NULL cancel the reassignment that
+ * runs.  A PARTITION_REASSIGN record (leader and leader epoch unchanged
+ * unless said below, partition epoch + 1):
+ *   - replicas become the target followed by the original replicas
+ *     (those not adding) that are not in it; adding marks the target
+ *     replicas that are not original, removing the original replicas not
+ *     in the target; the in-sync set keeps its members that stay.  A
+ *     reassignment that runs is so replaced: its adding replicas that
+ *     the new target lacks leave at once (KIP-455), and a leader among
+ *     them gives way as fencing elects;
+ *   - when every target replica is in sync already (a reorder, a smaller
+ *     set), it ends at once, as sl_ci_reassign_complete ends it;
+ *   - a state that is the partition's already (the same target asked
+ *     again, or the replicas as they are): nothing appended (0).
+ * Cancel: the replicas become the original ones (the replicas not
+ * adding), the in-sync set the original replicas in it, the leader
+ * elected as fencing elects when it was an adding replica.
+ * allow_rf_change 0 (v1's AllowReplicationFactorChange false) refuses a
+ * target whose size is not the original replicas' count.
+ * Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
+ * INVALID_REPLICA_ASSIGNMENT (an empty list, a broker twice or not
+ * registered, more than SL_CI_RF_MAX replicas while it runs, a cancel
+ * or a new target that would leave no in-sync replica),
+ * INVALID_REPLICATION_FACTOR (allow_rf_change 0 and a new size),
+ * NO_REASSIGNMENT_IN_PROGRESS (a cancel with none running).
+ */
+int sl_ci_reassign(const struct sl_ci_image *img, uint32_t topic_id,
+		   int32_t partition, const int32_t *target, int32_t count,
+		   int allow_rf_change, struct sl_ci_batch *out, char *msg,
+		   size_t msglen);
+
+/*
+ * End a partition's reassignment once every target replica is in sync
+ * (Kafka's rule): the replicas become the target, the in-sync set the
+ * target, the masks 0; a leader that is being removed gives way to the
+ * first target replica in sync and live (leader epoch + 1; none: -1).
+ * Appends the PARTITION_REASSIGN and returns 0; appends nothing and
+ * returns 0 when no reassignment runs or a target replica is not in sync
+ * yet.  Errors: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION.
+ */
+int sl_ci_reassign_complete(const struct sl_ci_image *img, uint32_t topic_id,
+			    int32_t partition, struct sl_ci_batch *out,
+			    char *msg, size_t msglen);
 
 /* ---- snapshot ---- */
 

@@ -33,6 +33,7 @@
 #include "control/ipc.h"
 #include "control/kadmin.h"
 #include "control/kelect.h"
+#include "control/kreassign.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "proto/ipc.h"
@@ -721,6 +722,75 @@ static bool single_topic(void *ctx, uint32_t i, const char **name,
 	return true;
 }
 
+/* AlterPartitionReassignments on a single broker: its node is the only
+ * broker there is, so a partition can only stay where it is. */
+struct single_reassign {
+	const struct sl_meta *m;
+	int32_t node;
+};
+
+static int16_t single_reassign_one(void *ctx, const char *topic, size_t len,
+				   int32_t partition, const int32_t *replicas,
+				   int32_t n, bool allow_rf_change, char *msg,
+				   size_t msglen)
+{
+	const struct single_reassign *s = ctx;
+	(void)allow_rf_change;
+	const struct sl_topic *t = sl_meta_find(s->m, topic, len);
+	if (!t || partition < 0 || partition >= t->partitions) {
+		snprintf(msg, msglen, "no such topic or partition");
+		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	if (!replicas) {
+		snprintf(msg, msglen, "no reassignment of it is running");
+		return 85; /* NO_REASSIGNMENT_IN_PROGRESS */
+	}
+	if (n < 1) {
+		snprintf(msg, msglen, "an empty replica list");
+		return 39; /* INVALID_REPLICA_ASSIGNMENT */
+	}
+	for (int32_t i = 0; i < n; i++)
+		if (replicas[i] != s->node) {
+			snprintf(msg, msglen, "broker %d is not registered "
+				 "(this broker, %d, is the only one)",
+				 (int)replicas[i], (int)s->node);
+			return 39;
+		}
+	if (n > 1) {
+		snprintf(msg, msglen, "broker %d is listed twice",
+			 (int)s->node);
+		return 39;
+	}
+	return 0; /* where it is already */
+}
+
+static bool single_reassign_topic(void *ctx, uint32_t i, const char **name,
+				  size_t *len, int32_t *partitions)
+{
+	const struct single_reassign *s = ctx;
+	return single_topic((void *)s->m, i, name, len, partitions);
+}
+
+static int single_reassign_ongoing(void *ctx, const char *topic, size_t len,
+				   int32_t partition,
+				   struct sl_kreassign_state *out)
+{
+	(void)ctx, (void)topic, (void)len, (void)partition, (void)out;
+	return 0; /* never */
+}
+
+static bool image_topic(void *ctx, uint32_t i, const char **name,
+			size_t *len, int32_t *partitions)
+{
+	return sl_kreassign_image_topic(ctx, i, name, len, partitions);
+}
+
+static int image_ongoing(void *ctx, const char *topic, size_t len,
+			 int32_t partition, struct sl_kreassign_state *out)
+{
+	return sl_kreassign_image_ongoing(ctx, topic, len, partition, out);
+}
+
 /* A KAFKA request: req is the client's Kafka request (rlen bytes). */
 static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		     const uint8_t *req, size_t rlen, int64_t now_ms)
@@ -740,6 +810,23 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 				  sl_wall_ms(), &v);
 		long n = sl_kquorum_handle(&v, req, rlen, l->kbuf,
 					   sizeof(l->kbuf) - SN_HEADER_BYTES);
+		send_kbuf_reply(l, h->corr, n, now_ms);
+		return;
+	}
+	if (sl_kreassign_serves(key)) {
+		/* a cluster's ListPartitionReassignments from this node's
+		 * image (a client that altered through this broker was
+		 * answered once the image held it); a single broker's both */
+		struct single_reassign one = {l->meta, l->cfg->node_id};
+		struct sl_kreassign_ops ops = {single_reassign_one,
+					       single_reassign_topic,
+					       single_reassign_ongoing, &one};
+		if (l->cluster)
+			ops = (struct sl_kreassign_ops){
+				NULL, image_topic, image_ongoing,
+				(void *)sl_cluster_image(l->cluster)};
+		long n = sl_kreassign_handle(req, rlen, &ops, l->kbuf,
+					     sizeof(l->kbuf) - SN_HEADER_BYTES);
 		send_kbuf_reply(l, h->corr, n, now_ms);
 		return;
 	}

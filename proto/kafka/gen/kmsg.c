@@ -1249,6 +1249,78 @@ static const struct kc_field f_incremental_alter_configs_resp[] = {
 };
 static const struct kc_schema s_incremental_alter_configs_resp = SCHEMA(kc_incremental_alter_configs_resp, f_incremental_alter_configs_resp, false);
 
+/* ---- AlterPartitionReassignments (key 45) ---- */
+
+static const struct kc_field f_alter_partition_reassignments_req_reassignable_partition[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_req_reassignable_partition, partition_index), 0, 0, NULL, NULL},
+	{"Replicas", KC_ARRAY, 0, ANY, 0, NEVER, 0, OFF(kc_alter_partition_reassignments_req_reassignable_partition, replicas), 0, -1, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_alter_partition_reassignments_req_reassignable_partition = SCHEMA(kc_alter_partition_reassignments_req_reassignable_partition, f_alter_partition_reassignments_req_reassignable_partition, false);
+static const struct kc_field f_alter_partition_reassignments_req_reassignable_topic[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_req_reassignable_topic, name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_req_reassignable_topic, partitions), 0, 0, NULL, &s_alter_partition_reassignments_req_reassignable_partition},
+};
+static const struct kc_schema s_alter_partition_reassignments_req_reassignable_topic = SCHEMA(kc_alter_partition_reassignments_req_reassignable_topic, f_alter_partition_reassignments_req_reassignable_topic, false);
+static const struct kc_field f_alter_partition_reassignments_req[] = {
+	{"TimeoutMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_req, timeout_ms), 0, 60000, NULL, NULL},
+	{"AllowReplicationFactorChange", KC_BOOL, 1, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_req, allow_replication_factor_change), 0, 1, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_req, topics), 0, 0, NULL, &s_alter_partition_reassignments_req_reassignable_topic},
+};
+static const struct kc_schema s_alter_partition_reassignments_req = SCHEMA(kc_alter_partition_reassignments_req, f_alter_partition_reassignments_req, false);
+
+static const struct kc_field f_alter_partition_reassignments_resp_reassignable_partition_response[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp_reassignable_partition_response, partition_index), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp_reassignable_partition_response, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_alter_partition_reassignments_resp_reassignable_partition_response, error_message), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_alter_partition_reassignments_resp_reassignable_partition_response = SCHEMA(kc_alter_partition_reassignments_resp_reassignable_partition_response, f_alter_partition_reassignments_resp_reassignable_partition_response, false);
+static const struct kc_field f_alter_partition_reassignments_resp_reassignable_topic_response[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp_reassignable_topic_response, name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp_reassignable_topic_response, partitions), 0, 0, NULL, &s_alter_partition_reassignments_resp_reassignable_partition_response},
+};
+static const struct kc_schema s_alter_partition_reassignments_resp_reassignable_topic_response = SCHEMA(kc_alter_partition_reassignments_resp_reassignable_topic_response, f_alter_partition_reassignments_resp_reassignable_topic_response, false);
+static const struct kc_field f_alter_partition_reassignments_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"AllowReplicationFactorChange", KC_BOOL, 1, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp, allow_replication_factor_change), 0, 1, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_alter_partition_reassignments_resp, error_message), 0, 0, NULL, NULL},
+	{"Responses", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_alter_partition_reassignments_resp, responses), 0, 0, NULL, &s_alter_partition_reassignments_resp_reassignable_topic_response},
+};
+static const struct kc_schema s_alter_partition_reassignments_resp = SCHEMA(kc_alter_partition_reassignments_resp, f_alter_partition_reassignments_resp, false);
+
+/* ---- ListPartitionReassignments (key 46) ---- */
+
+static const struct kc_field f_list_partition_reassignments_req_topics[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_req_topics, name), 0, 0, NULL, NULL},
+	{"PartitionIndexes", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_req_topics, partition_indexes), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_list_partition_reassignments_req_topics = SCHEMA(kc_list_partition_reassignments_req_topics, f_list_partition_reassignments_req_topics, false);
+static const struct kc_field f_list_partition_reassignments_req[] = {
+	{"TimeoutMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_req, timeout_ms), 0, 60000, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, 0, NEVER, 0, OFF(kc_list_partition_reassignments_req, topics), 0, -1, NULL, &s_list_partition_reassignments_req_topics},
+};
+static const struct kc_schema s_list_partition_reassignments_req = SCHEMA(kc_list_partition_reassignments_req, f_list_partition_reassignments_req, false);
+
+static const struct kc_field f_list_partition_reassignments_resp_ongoing_partition_reassignment[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp_ongoing_partition_reassignment, partition_index), 0, 0, NULL, NULL},
+	{"Replicas", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp_ongoing_partition_reassignment, replicas), 0, 0, NULL, &s_plain_i32},
+	{"AddingReplicas", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp_ongoing_partition_reassignment, adding_replicas), 0, 0, NULL, &s_plain_i32},
+	{"RemovingReplicas", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp_ongoing_partition_reassignment, removing_replicas), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_list_partition_reassignments_resp_ongoing_partition_reassignment = SCHEMA(kc_list_partition_reassignments_resp_ongoing_partition_reassignment, f_list_partition_reassignments_resp_ongoing_partition_reassignment, false);
+static const struct kc_field f_list_partition_reassignments_resp_ongoing_topic_reassignment[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp_ongoing_topic_reassignment, name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp_ongoing_topic_reassignment, partitions), 0, 0, NULL, &s_list_partition_reassignments_resp_ongoing_partition_reassignment},
+};
+static const struct kc_schema s_list_partition_reassignments_resp_ongoing_topic_reassignment = SCHEMA(kc_list_partition_reassignments_resp_ongoing_topic_reassignment, f_list_partition_reassignments_resp_ongoing_topic_reassignment, false);
+static const struct kc_field f_list_partition_reassignments_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_list_partition_reassignments_resp, error_message), 0, 0, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_list_partition_reassignments_resp, topics), 0, 0, NULL, &s_list_partition_reassignments_resp_ongoing_topic_reassignment},
+};
+static const struct kc_schema s_list_partition_reassignments_resp = SCHEMA(kc_list_partition_reassignments_resp, f_list_partition_reassignments_resp, false);
+
 /* ---- OffsetDelete (key 47) ---- */
 
 static const struct kc_field f_offset_delete_req_partition[] = {
@@ -1620,6 +1692,10 @@ _Static_assert(sizeof(struct kc_elect_leaders_req) <= KC_BODY_MAX, "kc_elect_lea
 _Static_assert(sizeof(struct kc_elect_leaders_resp) <= KC_BODY_MAX, "kc_elect_leaders_resp");
 _Static_assert(sizeof(struct kc_incremental_alter_configs_req) <= KC_BODY_MAX, "kc_incremental_alter_configs_req");
 _Static_assert(sizeof(struct kc_incremental_alter_configs_resp) <= KC_BODY_MAX, "kc_incremental_alter_configs_resp");
+_Static_assert(sizeof(struct kc_alter_partition_reassignments_req) <= KC_BODY_MAX, "kc_alter_partition_reassignments_req");
+_Static_assert(sizeof(struct kc_alter_partition_reassignments_resp) <= KC_BODY_MAX, "kc_alter_partition_reassignments_resp");
+_Static_assert(sizeof(struct kc_list_partition_reassignments_req) <= KC_BODY_MAX, "kc_list_partition_reassignments_req");
+_Static_assert(sizeof(struct kc_list_partition_reassignments_resp) <= KC_BODY_MAX, "kc_list_partition_reassignments_resp");
 _Static_assert(sizeof(struct kc_offset_delete_req) <= KC_BODY_MAX, "kc_offset_delete_req");
 _Static_assert(sizeof(struct kc_offset_delete_resp) <= KC_BODY_MAX, "kc_offset_delete_resp");
 _Static_assert(sizeof(struct kc_describe_quorum_req) <= KC_BODY_MAX, "kc_describe_quorum_req");
@@ -1673,6 +1749,8 @@ const struct kc_api kc_apis[] = {
 	{KC_API_DELETE_GROUPS, "DeleteGroups", 0, 2, 0, 2, 2, &s_delete_groups_req, &s_delete_groups_resp},
 	{KC_API_ELECT_LEADERS, "ElectLeaders", 0, 2, 0, 2, 2, &s_elect_leaders_req, &s_elect_leaders_resp},
 	{KC_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 0, 1, 1, &s_incremental_alter_configs_req, &s_incremental_alter_configs_resp},
+	{KC_API_ALTER_PARTITION_REASSIGNMENTS, "AlterPartitionReassignments", 0, 1, 0, 1, 0, &s_alter_partition_reassignments_req, &s_alter_partition_reassignments_resp},
+	{KC_API_LIST_PARTITION_REASSIGNMENTS, "ListPartitionReassignments", 0, 0, 0, 0, 0, &s_list_partition_reassignments_req, &s_list_partition_reassignments_resp},
 	{KC_API_OFFSET_DELETE, "OffsetDelete", 0, 0, 0, 0, NEVER, &s_offset_delete_req, &s_offset_delete_resp},
 	{KC_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, 2, 0, &s_describe_quorum_req, &s_describe_quorum_resp},
 	{KC_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 2, 0, 2, 0, &s_describe_cluster_req, &s_describe_cluster_resp},

@@ -54,6 +54,8 @@ enum kc_api_key {
 	KC_API_DELETE_GROUPS = 42,
 	KC_API_ELECT_LEADERS = 43,
 	KC_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	KC_API_ALTER_PARTITION_REASSIGNMENTS = 45,
+	KC_API_LIST_PARTITION_REASSIGNMENTS = 46,
 	KC_API_OFFSET_DELETE = 47,
 	KC_API_DESCRIBE_QUORUM = 55,
 	KC_API_DESCRIBE_CLUSTER = 60,
@@ -1261,6 +1263,78 @@ struct kc_incremental_alter_configs_resp_alter_configs_resource_response {
 struct kc_incremental_alter_configs_resp {
 	int32_t throttle_time_ms;
 	struct kc_array responses; /* of struct kc_incremental_alter_configs_resp_alter_configs_resource_response */
+};
+
+/* ---- AlterPartitionReassignments (key 45): Kafka v0-1, flexible v0+; served v0-1 ---- */
+
+/* AlterPartitionReassignmentsRequest.Topics[].Partitions[] */
+struct kc_alter_partition_reassignments_req_reassignable_partition {
+	int32_t partition_index;
+	struct kc_array replicas; /* of int32_t, nullable, default null */
+};
+/* AlterPartitionReassignmentsRequest.Topics[] */
+struct kc_alter_partition_reassignments_req_reassignable_topic {
+	struct kc_str name;
+	struct kc_array partitions; /* of struct kc_alter_partition_reassignments_req_reassignable_partition */
+};
+/* AlterPartitionReassignmentsRequest */
+struct kc_alter_partition_reassignments_req {
+	int32_t timeout_ms; /* default 60000 */
+	bool allow_replication_factor_change; /* v1+, default true */
+	struct kc_array topics; /* of struct kc_alter_partition_reassignments_req_reassignable_topic */
+};
+
+/* AlterPartitionReassignmentsResponse.Responses[].Partitions[] */
+struct kc_alter_partition_reassignments_resp_reassignable_partition_response {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
+};
+/* AlterPartitionReassignmentsResponse.Responses[] */
+struct kc_alter_partition_reassignments_resp_reassignable_topic_response {
+	struct kc_str name;
+	struct kc_array partitions; /* of struct kc_alter_partition_reassignments_resp_reassignable_partition_response */
+};
+/* AlterPartitionReassignmentsResponse */
+struct kc_alter_partition_reassignments_resp {
+	int32_t throttle_time_ms;
+	bool allow_replication_factor_change; /* v1+, default true */
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
+	struct kc_array responses; /* of struct kc_alter_partition_reassignments_resp_reassignable_topic_response */
+};
+
+/* ---- ListPartitionReassignments (key 46): Kafka v0, flexible v0+; served v0 ---- */
+
+/* ListPartitionReassignmentsRequest.Topics[] */
+struct kc_list_partition_reassignments_req_topics {
+	struct kc_str name;
+	struct kc_array partition_indexes; /* of int32_t */
+};
+/* ListPartitionReassignmentsRequest */
+struct kc_list_partition_reassignments_req {
+	int32_t timeout_ms; /* default 60000 */
+	struct kc_array topics; /* of struct kc_list_partition_reassignments_req_topics, nullable, default null */
+};
+
+/* ListPartitionReassignmentsResponse.Topics[].Partitions[] */
+struct kc_list_partition_reassignments_resp_ongoing_partition_reassignment {
+	int32_t partition_index;
+	struct kc_array replicas; /* of int32_t */
+	struct kc_array adding_replicas; /* of int32_t */
+	struct kc_array removing_replicas; /* of int32_t */
+};
+/* ListPartitionReassignmentsResponse.Topics[] */
+struct kc_list_partition_reassignments_resp_ongoing_topic_reassignment {
+	struct kc_str name;
+	struct kc_array partitions; /* of struct kc_list_partition_reassignments_resp_ongoing_partition_reassignment */
+};
+/* ListPartitionReassignmentsResponse */
+struct kc_list_partition_reassignments_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
+	struct kc_array topics; /* of struct kc_list_partition_reassignments_resp_ongoing_topic_reassignment */
 };
 
 /* ---- OffsetDelete (key 47): Kafka v0, never flexible; served v0 ---- */

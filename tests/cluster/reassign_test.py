@@ -1,0 +1,352 @@
+"""Partition reassignment (AlterPartitionReassignments and
+ListPartitionReassignments, raw: no Python client of Debian 12 sends them)
+on a three-broker cluster, with librdkafka producers and consumers.
+
+Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
+
+1. Three brokers; topic "ra" of 3 partitions placed by hand, one replica
+   each ([1], [2], [3]); 300 records acknowledged (acks=all).
+2. AlterPartitionReassignments v0: partition 0 to [2, 3] (moved and
+   grown), 1 to [3, 2, 1] (replication factor 3), 2 to [3] (where it is),
+   a partition and a topic that do not exist; then the refusals: a cancel
+   with none running, an unregistered broker, an empty list, a broker
+   twice, a partition named twice, v1 not allowing a new factor.
+3. The reassignments end by themselves (ListPartitionReassignments empty):
+   Metadata shows the targets as replicas and in-sync sets; partition 0's
+   old leader 1 is gone from it. Broker 2 is killed: every record is read
+   back from the others (partition 0's now only on broker 3).
+4. With broker 2 dead, partition 2 ([3]) to [2, 3]: broker 2 cannot catch
+   up, so the reassignment runs (List: replicas [2, 3], adding [2], for
+   all topics and for named partitions); records still go in; a cancel
+   puts it back to [3].  Then to [2] alone: it runs until broker 2 is
+   restarted, catches up and leads it; every record is read back.
+Every wait is bounded; every process is stopped by pid at the end.
+"""
+import os
+import socket
+import struct
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_lib import (clean_up, compact_str, fail, kstr, live_group,  # noqa: E402
+                         recv_exact, start_cluster, stop_all, topic_metadata,
+                         until, uvarint)
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+TOPIC = "ra"
+PARTS = 3
+NONE, UNKNOWN, INVALID_RF, INVALID_ASSIGNMENT, INVALID_REQUEST = 0, 3, 38, 39, 42
+NO_REASSIGNMENT = 85
+
+
+def flexible_call(node, key, version, body):
+    """A flexible-version request (header v2); the body of the answer
+    after its header (v1: correlation id, tags), or None."""
+    frame = struct.pack(">hhi", key, version, 13) + kstr("reassign-test") + b"\x00" + body
+    try:
+        with socket.create_connection(("127.0.0.1", node.kafka), timeout=30) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            r = recv_exact(s, struct.unpack(">i", recv_exact(s, 4))[0])
+    except OSError:
+        return None
+    if struct.unpack(">i", r[:4])[0] != 13 or r[4] != 0:
+        fail("an answer with another correlation id, or tags in its header")
+    return r[5:]
+
+
+class Reader:
+    """A flexible answer read field by field."""
+
+    def __init__(self, b):
+        self.b, self.at = b, 0
+
+    def take(self, fmt):
+        v = struct.unpack_from(">" + fmt, self.b, self.at)
+        self.at += struct.calcsize(">" + fmt)
+        return v[0] if len(v) == 1 else v
+
+    def uvarint(self):
+        n, shift = 0, 0
+        while True:
+            c = self.b[self.at]
+            self.at += 1
+            n |= (c & 0x7F) << shift
+            shift += 7
+            if c < 0x80:
+                return n
+
+    def string(self):
+        n = self.uvarint() - 1
+        if n < 0:
+            return None
+        s = self.b[self.at:self.at + n].decode()
+        self.at += n
+        return s
+
+    def ints(self):
+        return [self.take("i") for _ in range(self.uvarint() - 1)]
+
+    def tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.at += self.uvarint()
+
+
+def alter(node, moves, version=0, allow=True):
+    """AlterPartitionReassignments: moves is [(topic, partition, replicas
+    or None)], each topic's entries together; (top error, allow echoed,
+    [(topic, partition, error, message)])."""
+    topics = []
+    for t, p, reps in moves:
+        if not topics or topics[-1][0] != t:
+            topics.append((t, []))
+        topics[-1][1].append((p, reps))
+    body = struct.pack(">i", 30000)
+    if version >= 1:
+        body += b"\x01" if allow else b"\x00"
+    body += uvarint(len(topics) + 1)
+    for t, ps in topics:
+        body += compact_str(t) + uvarint(len(ps) + 1)
+        for p, reps in ps:
+            body += struct.pack(">i", p)
+            if reps is None:
+                body += uvarint(0)
+            else:
+                body += uvarint(len(reps) + 1) + b"".join(struct.pack(">i", r) for r in reps)
+            body += b"\x00"
+        body += b"\x00"
+    body += b"\x00"
+    r = flexible_call(node, 45, version, body)
+    if r is None:
+        return None
+    rd = Reader(r)
+    rd.take("i")  # throttle
+    echoed = bool(rd.take("b")) if version >= 1 else True
+    top = rd.take("h")
+    rd.string()
+    out = []
+    for _ in range(rd.uvarint() - 1):
+        name = rd.string()
+        for _ in range(rd.uvarint() - 1):
+            p, err = rd.take("i"), rd.take("h")
+            msg = rd.string()
+            rd.tags()
+            out.append((name, p, err, msg))
+        rd.tags()
+    return top, echoed, out
+
+
+def listing(node, named=None):
+    """ListPartitionReassignments v0 (named: {topic: [partitions]}, None
+    for all): {(topic, partition): (replicas, adding, removing)}."""
+    body = struct.pack(">i", 30000)
+    if named is None:
+        body += uvarint(0)
+    else:
+        body += uvarint(len(named) + 1)
+        for t, ps in named.items():
+            body += compact_str(t) + uvarint(len(ps) + 1)
+            body += b"".join(struct.pack(">i", p) for p in ps) + b"\x00"
+    body += b"\x00"
+    r = flexible_call(node, 46, 0, body)
+    if r is None:
+        return None
+    rd = Reader(r)
+    rd.take("i")
+    top = rd.take("h")
+    rd.string()
+    if top:
+        fail("ListPartitionReassignments: top-level error %d" % top)
+    out = {}
+    for _ in range(rd.uvarint() - 1):
+        name = rd.string()
+        for _ in range(rd.uvarint() - 1):
+            p = rd.take("i")
+            out[(name, p)] = (rd.ints(), rd.ints(), rd.ints())
+            rd.tags()
+        rd.tags()
+    return out
+
+
+def meta(nodes):
+    """{partition: (leader, replicas in order, sorted isr)} or None."""
+    m = topic_metadata(nodes, TOPIC)
+    if m is None or len(m[1]) != PARTS:
+        return None
+    return {i: (p.leader, list(p.replicas), sorted(p.isrs)) for i, p in m[1].items()}
+
+
+def bootstrap(nodes):
+    return ",".join(nd.bootstrap() for nd in nodes)
+
+
+def produce(nodes, count, first, partitions):
+    """count records with acks=all and idempotence, round robin over
+    partitions: {(partition, offset): value} acknowledged."""
+    acked, errors = {}, []
+
+    def done(err, msg):
+        if err is None:
+            acked[(msg.partition(), msg.offset())] = msg.value().decode()
+        else:
+            errors.append(err)
+
+    p = Producer({"bootstrap.servers": bootstrap(nodes), "acks": "all",
+                  "enable.idempotence": True, "linger.ms": 5,
+                  "message.timeout.ms": 60000})
+    for i in range(first, first + count):
+        p.produce(TOPIC, value=b"v%d" % i, partition=partitions[i % len(partitions)],
+                  on_delivery=done)
+        p.poll(0)
+    if p.flush(90):
+        fail("records still not delivered after 90 s")
+    if errors or len(acked) != count:
+        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
+    return acked
+
+
+def read_back(nodes, acked, what):
+    """Every acknowledged record read from offset 0 of each partition."""
+    want = {}
+    for (p, _) in acked:
+        want[p] = want.get(p, 0) + 1
+    c = Consumer({"bootstrap.servers": bootstrap(nodes),
+                  "group.id": live_group(nodes, "ra-reader-%d" % time.time_ns()),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "enable.partition.eof": False})
+    got = {}
+    try:
+        c.assign([TopicPartition(TOPIC, p, 0) for p in want])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(k not in got for k in acked):
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    print("consumer: %s" % m.error(), flush=True)
+                continue
+            got[(m.partition(), m.offset())] = m.value().decode()
+    finally:
+        c.close()
+    missing = [k for k in acked if got.get(k) != acked[k]]
+    if missing:
+        k = sorted(missing)[0]
+        fail("%s: %d acknowledged record(s) missing, e.g. partition %d offset %d"
+             % (what, len(missing), k[0], k[1]))
+    print("ok: %s: all %d acknowledged records read back" % (what, len(acked)), flush=True)
+
+
+def errors_of(res):
+    return {(t, p): e for t, p, e, _ in res}
+
+
+base = tempfile.mkdtemp(prefix="reassign-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
+nodes = []
+ok_end = False
+try:
+    # 1. one replica each, by hand
+    nodes = start_cluster(base, 3)
+    a = AdminClient({"bootstrap.servers": bootstrap(nodes)})
+
+    def created():
+        f = a.create_topics([NewTopic(TOPIC, PARTS, replica_assignment=[[1], [2], [3]])],
+                            request_timeout=10)[TOPIC]
+        try:
+            f.result(timeout=20)
+            return True
+        except Exception as e:
+            err = e.args[0] if e.args else None
+            return isinstance(err, KafkaError) and err.code() == 36  # exists
+    until("CreateTopics ra with a manual assignment", created, 40)
+    until("ra placed as asked", lambda: (lambda m: m and all(
+        m[p][1] == [p + 1] and m[p][0] == p + 1 for p in range(PARTS)))(meta(nodes)), 30)
+    acked = produce(nodes, 300, 0, [0, 1, 2])
+    print("ok: ra placed [1] [2] [3]; 300 records acknowledged", flush=True)
+
+    # 2. moves and refusals
+    r = until("AlterPartitionReassignments v0 answered", lambda: alter(nodes[0], [
+        (TOPIC, 0, [2, 3]), (TOPIC, 1, [3, 2, 1]), (TOPIC, 2, [3]), (TOPIC, 7, [1]),
+        ("no-such-topic", 0, [1])]), 30)
+    want = {(TOPIC, 0): NONE, (TOPIC, 1): NONE, (TOPIC, 2): NONE, (TOPIC, 7): UNKNOWN,
+            ("no-such-topic", 0): UNKNOWN}
+    if r[0] != 0 or errors_of(r[2]) != want or [x[:2] for x in r[2]] != list(want):
+        fail("AlterPartitionReassignments: top %d, results %s, expected %s in that order"
+             % (r[0], r[2], want))
+    if any(m is not None for _, _, e, m in r[2] if e == NONE):
+        fail("a success carries a message: %s" % r[2])
+    r = alter(nodes[1], [(TOPIC, 2, None)])
+    if errors_of(r[2]) != {(TOPIC, 2): NO_REASSIGNMENT}:
+        fail("a cancel with none running: %s" % (r,))
+    for reps, why in (([9], "broker 9 is not registered"), ([], "an empty list"),
+                      ([3, 3], "broker 3 twice")):
+        r = alter(nodes[1], [(TOPIC, 2, reps)])
+        if errors_of(r[2]) != {(TOPIC, 2): INVALID_ASSIGNMENT} or not r[2][0][3]:
+            fail("%s: %s, want INVALID_REPLICA_ASSIGNMENT with a message" % (why, r))
+    r = alter(nodes[2], [(TOPIC, 2, [3]), (TOPIC, 2, [3])])
+    if [e for _, _, e, _ in r[2]] != [NONE, INVALID_REQUEST]:
+        fail("a partition named twice: %s" % (r,))
+    r = alter(nodes[2], [(TOPIC, 2, [3, 1])], version=1, allow=False)
+    if r[1] is not False or errors_of(r[2]) != {(TOPIC, 2): INVALID_RF}:
+        fail("v1 without a new factor allowed: %s" % (r,))
+    print("ok: AlterPartitionReassignments v0/v1 answers (moves NONE; unknown 3; no "
+          "reassignment 85; bad lists 39; named twice 42; factor kept 38)", flush=True)
+
+    # 3. they end by themselves
+    until("the reassignments end (ListPartitionReassignments empty)",
+          lambda: listing(nodes[0]) == {}, 30)
+    m = until("Metadata shows the targets", lambda: (lambda m: m if m and
+              m[0][1] == [2, 3] and m[0][2] == [2, 3] and m[0][0] in (2, 3) and
+              m[1][1] == [3, 2, 1] and m[1][2] == [1, 2, 3] and m[2][1] == [3]
+              else None)(meta(nodes)), 30)
+    print("ok: partition 0 on [2, 3] led by %d, partition 1 on [3, 2, 1], "
+          "partition 2 stays on [3]" % m[0][0], flush=True)
+    two = nodes[1]
+    two.kill("sluiced")
+    two.kill("control")
+    others = [nodes[0], nodes[2]]
+    until("partitions 0 and 1 led by brokers other than 2",
+          lambda: (lambda m: m and m[0][0] == 3 and m[1][0] in (1, 3))(meta(others)), 30)
+    read_back(others, acked, "broker 2 killed after the moves")
+
+    # 4. a reassignment that runs, cancelled; one that ends when its
+    # broker comes back
+    r = alter(nodes[0], [(TOPIC, 2, [2, 3])])
+    if errors_of(r[2]) != {(TOPIC, 2): NONE}:
+        fail("partition 2 to [2, 3] with broker 2 dead: %s" % (r,))
+    running = {(TOPIC, 2): ([2, 3], [2], [])}
+    if listing(nodes[0]) != running:
+        fail("ListPartitionReassignments from the broker that took the change: %s, want %s"
+             % (listing(nodes[0]), running))
+    # another broker answers from its own metadata image, a moment behind
+    until("ListPartitionReassignments of named partitions from broker 3",
+          lambda: listing(nodes[2], {TOPIC: [0, 2, 9], "nope": [0]}) == running, 10)
+    more = produce(others, 60, 300, [2])
+    time.sleep(1)
+    if listing(nodes[2]) != running:
+        fail("the reassignment ended without broker 2: %s" % listing(nodes[2]))
+    r = alter(nodes[2], [(TOPIC, 2, None)])
+    if errors_of(r[2]) != {(TOPIC, 2): NONE}:
+        fail("cancel: %s" % (r,))
+    until("the cancelled partition back on [3]", lambda: (lambda m: m and m[2][1] == [3]
+          and listing(nodes[0]) == {})(meta(others)), 20)
+    print("ok: partition 2 to [2, 3] ran while broker 2 was dead (listed), took 60 "
+          "records, and was cancelled back to [3]", flush=True)
+    r = alter(nodes[0], [(TOPIC, 2, [2])])
+    if errors_of(r[2]) != {(TOPIC, 2): NONE} or listing(nodes[0]) != {(TOPIC, 2): ([2, 3], [2], [3])}:
+        fail("partition 2 to [2]: %s, listed %s" % (r, listing(nodes[0])))
+    two.start()
+    m = until("partition 2 on broker 2 alone, led by it",
+              lambda: (lambda m: m if m and m[2] == (2, [2], [2]) else None)(meta(nodes)), 60)
+    until("no reassignment left", lambda: listing(nodes[1]) == {}, 20)
+    print("ok: partition 2 moved to broker 2 once it was back", flush=True)
+    acked.update(more)
+    read_back(nodes, acked, "after the last move")
+
+    stop_all(nodes)
+    ok_end = True
+finally:
+    clean_up(nodes, base, ok_end, 40)
