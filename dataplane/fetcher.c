@@ -150,6 +150,8 @@ struct ft_entry {
 	uint8_t start_over;     /* fetching from the leader's log start,
 				   past our end: the next append starts
 				   the log over at its first batch */
+	uint8_t catchup;        /* this broker is not in its in-sync set:
+				   its fetches are throttled */
 };
 
 enum { FC_FREE = 0, FC_IDLE, FC_CONNECTING, FC_UP };
@@ -215,6 +217,12 @@ struct dp_fetcher {
 	struct ft_name *names;  /* DP_MAX_TOPICS */
 	struct ft_conn conns[FT_CONNS_MAX];
 	uint64_t wake_at_ns;    /* the nearest entry or connection deadline */
+	/* follower_replication_throttled_rate: a token bucket of bytes for
+	 * the partitions caught up on (at most a second's worth saved up;
+	 * an answer may take it below 0, and they wait until it refills) */
+	uint64_t throttle_rate; /* bytes/s, 0: none */
+	int64_t throttle_tokens;
+	uint64_t throttle_ns;   /* when it was last filled */
 	/* a request's parts while it is built */
 	struct rw_part_req *parts;
 	uint64_t *order;        /* sort keys: (tslot, partition, slot) */
@@ -230,7 +238,8 @@ static struct {
 	_Atomic uint64_t fetches, fetch_errors, records_bytes, appends,
 		truncations, connects, connect_failures, malformed_responses,
 		partitions, malformed_batches, alloc_failures, ring_full,
-		timeouts, disconnects, starts_over;
+		timeouts, disconnects, starts_over, throttled_bytes,
+		throttle_waits;
 } ft_st;
 /* Main's kicks; the fetcher compares it at the top of its cycles. */
 static _Atomic uint64_t ft_kick_gen;
@@ -785,6 +794,14 @@ static int is_replica(const struct dp_pview *v, int32_t node)
 	return 0;
 }
 
+static int in_isr(const struct dp_pview *v, int32_t node)
+{
+	for (unsigned i = 0; i < v->nisr && i < DP_REPLICAS_MAX; i++)
+		if (v->isr[i] == node)
+			return 1;
+	return 0;
+}
+
 /* Read every live topic's views: entries made, moved to a new leader or
  * epoch, dropped; connections made for new leaders, closed for gone
  * ones. */
@@ -837,6 +854,7 @@ static void refresh(struct dp_fetcher *f)
 			}
 			e->tslot = (uint16_t)i;
 			e->seen = 1;
+			e->catchup = !in_isr(&v, f->node_id);
 		}
 	}
 	uint32_t dropped = 0;
@@ -977,6 +995,39 @@ static int flight_of(const struct ft_conn *c, int16_t api)
 	return 0;
 }
 
+/* The throttle's bucket filled up to now. */
+static void throttle_fill(struct dp_fetcher *f, uint64_t now)
+{
+	if (!f->throttle_rate || now <= f->throttle_ns)
+		return;
+	uint64_t ns = now - f->throttle_ns;
+	int64_t cap = (int64_t)f->throttle_rate;
+	/* ns < 2^64 and rate <= 2^40: in 128 bits, then capped */
+	unsigned __int128 add = (unsigned __int128)ns * f->throttle_rate /
+				1000000000u;
+	f->throttle_tokens = add >= (unsigned __int128)(cap - f->throttle_tokens)
+				     ? cap :
+				     f->throttle_tokens + (int64_t)add;
+	f->throttle_ns = now;
+}
+
+/* Whether e may be fetched now as the throttle sees it; when not, the
+ * time it may is a deadline of the pass. */
+static int throttle_allows(struct dp_fetcher *f, const struct ft_entry *e,
+			   uint64_t now)
+{
+	if (!f->throttle_rate || !e->catchup || f->throttle_tokens > 0)
+		return 1;
+	uint64_t wait = (uint64_t)(1 - f->throttle_tokens) * 1000000000u /
+			f->throttle_rate + 1;
+	if (wait > 1000000000u)
+		wait = 1000000000u; /* looked at again within a second */
+	if (now + wait < f->wake_at_ns)
+		f->wake_at_ns = now + wait;
+	st_add(&ft_st.throttle_waits, 1);
+	return 0;
+}
+
 /* One pass over the entries: storage requests sent, the leaders'
  * requests picked and sent; the nearest deadline noted.  Returns the
  * work done. */
@@ -984,6 +1035,7 @@ static int act(struct dp_fetcher *f, uint64_t now)
 {
 	int work = 0;
 	f->wake_at_ns = later(now, FT_SLEEP_MAX_MS);
+	throttle_fill(f, now);
 	for (unsigned i = 0; i < FT_CONNS_MAX; i++) {
 		f->conns[i].nfetch = 0;
 		f->conns[i].nepoch = 0;
@@ -1016,7 +1068,7 @@ static int act(struct dp_fetcher *f, uint64_t now)
 		if (!c || c->node != e->leader || c->state != FC_UP)
 			continue;
 		if (e->state == FT_FETCH && c->nfetch < FT_FETCH_PARTS_MAX &&
-		    !flight_of(c, KC_API_FETCH))
+		    !flight_of(c, KC_API_FETCH) && throttle_allows(f, e, now))
 			c->fetch_pick[c->nfetch++] = s;
 		else if (e->state == FT_EPOCH &&
 			 c->nepoch < FT_EPOCH_PARTS_MAX &&
@@ -1158,6 +1210,10 @@ static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
 		e->warned = 1;
 		if (!o->records_len)
 			e->wait_until_ns = later(now, FT_BAD_BATCH_WAIT_MS);
+	}
+	if (e->catchup && f->throttle_rate) {
+		f->throttle_tokens -= (int64_t)o->records_len;
+		st_add(&ft_st.throttled_bytes, o->records_len);
 	}
 	/* no records: an append of none still hands the storage core the
 	 * leader's high watermark when it moved (a follower's moves with
@@ -1552,6 +1608,9 @@ int dp_fetcher_start(struct dp *dp)
 	for (unsigned i = 0; i < FT_CONNS_MAX; i++)
 		f->conns[i].fd = -1;
 	f->node_id = dp->cfg.node_id;
+	f->throttle_rate = dp->cfg.follower_replication_throttled_rate;
+	f->throttle_tokens = (int64_t)f->throttle_rate;
+	f->throttle_ns = dp_now_ns(dp);
 	snprintf(f->client_id, sizeof(f->client_id), "sluice-follower-%d",
 		 f->node_id);
 	f->next_refresh_ns = 0;
@@ -1651,4 +1710,8 @@ void dp_fetcher_stats(struct dp *dp, struct dp_fetcher_stats *out)
 						memory_order_relaxed);
 	out->starts_over = atomic_load_explicit(&ft_st.starts_over,
 						memory_order_relaxed);
+	out->throttled_bytes = atomic_load_explicit(&ft_st.throttled_bytes,
+						    memory_order_relaxed);
+	out->throttle_waits = atomic_load_explicit(&ft_st.throttle_waits,
+						   memory_order_relaxed);
 }

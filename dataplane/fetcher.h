@@ -28,6 +28,9 @@ struct dp_fetcher_stats {
 	uint64_t disconnects;   /* connections lost after they were up */
 	uint64_t starts_over;   /* partitions that started over at the
 				   leader's log start (behind it) */
+	uint64_t throttled_bytes; /* fetched for partitions caught up on
+				     under follower_replication_throttled_rate */
+	uint64_t throttle_waits;  /* passes that held such a partition back */
 };
 
 /* Start the fetcher thread (sl-fetch): only in a cluster.  0 or -errno. */

@@ -138,6 +138,10 @@ static const struct key keys[] = {
 	{ "replica_lag_time_max_ms", K_U64, F(replica_lag_time_max_ms), 1,
 	  100, 3600000, "a follower behind the leader's log end this long "
 	  "leaves the in-sync replicas, ms" },
+	{ "follower_replication_throttled_rate", K_U64,
+	  F(follower_replication_throttled_rate), 1, 0, 1ull << 40,
+	  "bytes/s a follower fetches for the partitions it is not in sync "
+	  "for (a reassignment's new replica catching up), 0 = no limit" },
 	{ "broker_session_timeout_ms", K_U64, F(broker_session_timeout_ms),
 	  1, 100, 3600000, "a broker without a heartbeat this long is "
 	  "fenced and its partitions get new leaders, ms" },
@@ -268,6 +272,7 @@ void sl_config_defaults(struct sl_config *c)
 	c->offsets_topic_partitions = 50;
 	c->offsets_topic_replication_factor = 3;
 	c->replica_lag_time_max_ms = 30000;
+	c->follower_replication_throttled_rate = 0;
 	c->broker_session_timeout_ms = 9000;
 	c->broker_heartbeat_interval_ms = 2000;
 	c->auto_leader_rebalance = 1;

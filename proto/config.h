@@ -124,6 +124,12 @@ struct sl_config {
 					 2 when the default replication factor
 					 is 3 or more, else 1 */
 	uint64_t replica_lag_time_max_ms; /* replica_lag_time_max_ms, 30000 */
+	uint64_t follower_replication_throttled_rate; /* bytes/s a follower
+					 fetches for the partitions it is not
+					 in sync for (catching up: a
+					 reassignment's new replica, a
+					 returning broker); 0 (default) = no
+					 limit */
 	uint64_t broker_session_timeout_ms; /* broker_session_timeout_ms,
 					       9000 */
 	uint64_t broker_heartbeat_interval_ms; /* broker_heartbeat_interval_ms,

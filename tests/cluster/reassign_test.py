@@ -20,8 +20,13 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    all topics and for named partitions); records still go in; a cancel
    puts it back to [3].  Then to [2] alone: it runs until broker 2 is
    restarted, catches up and leads it; every record is read back.
+5. Broker 1 runs with follower_replication_throttled_rate = 1 MiB/s:
+   partition 2, grown to 4 MiB more, to [2, 1] takes broker 1 at least as
+   long as the rate allows (a lower bound: a slower machine only takes
+   longer), and its /sluice/follower counters show the throttled bytes.
 Every wait is bounded; every process is stopped by pid at the end.
 """
+import json
 import os
 import socket
 import struct
@@ -40,6 +45,7 @@ TOPIC = "ra"
 PARTS = 3
 NONE, UNKNOWN, INVALID_RF, INVALID_ASSIGNMENT, INVALID_REQUEST = 0, 3, 38, 39, 42
 NO_REASSIGNMENT = 85
+RATE = 1 << 20  # broker 1's follower_replication_throttled_rate
 
 
 def flexible_call(node, key, version, body):
@@ -183,7 +189,7 @@ def bootstrap(nodes):
     return ",".join(nd.bootstrap() for nd in nodes)
 
 
-def produce(nodes, count, first, partitions):
+def produce(nodes, count, first, partitions, pad=0):
     """count records with acks=all and idempotence, round robin over
     partitions: {(partition, offset): value} acknowledged."""
     acked, errors = {}, []
@@ -198,8 +204,15 @@ def produce(nodes, count, first, partitions):
                   "enable.idempotence": True, "linger.ms": 5,
                   "message.timeout.ms": 60000})
     for i in range(first, first + count):
-        p.produce(TOPIC, value=b"v%d" % i, partition=partitions[i % len(partitions)],
-                  on_delivery=done)
+        v = b"v%d" % i
+        v += b"." * (pad - len(v))
+        while True:
+            try:
+                p.produce(TOPIC, value=v, partition=partitions[i % len(partitions)],
+                          on_delivery=done)
+                break
+            except BufferError:
+                p.poll(0.1)
         p.poll(0)
     if p.flush(90):
         fail("records still not delivered after 90 s")
@@ -240,6 +253,29 @@ def read_back(nodes, acked, what):
     print("ok: %s: all %d acknowledged records read back" % (what, len(acked)), flush=True)
 
 
+def telemetry(node, cmd):
+    """A telemetry command's answer from node's sluiced."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    try:
+        s.connect(os.path.join(node.dir, "tel.sock"))
+        s.recv(16384)
+        s.send(cmd.encode())
+        return json.loads(s.recv(1 << 20))[cmd]
+    finally:
+        s.close()
+
+
+def follower_counters(node):
+    return telemetry(node, "/sluice/follower")
+
+
+def durable_end(node, partition):
+    """partition's durable log end on node's disk (/sluice/partitions)."""
+    v = telemetry(node, "/sluice/partitions")["%s_%d" % (TOPIC, partition)]
+    return int(dict(f.split("=") for f in v.split())["durable"])
+
+
 def errors_of(res):
     return {(t, p): e for t, p, e, _ in res}
 
@@ -249,7 +285,8 @@ nodes = []
 ok_end = False
 try:
     # 1. one replica each, by hand
-    nodes = start_cluster(base, 3)
+    nodes = start_cluster(base, 3, per_node={
+        1: ["-o", "follower_replication_throttled_rate=%d" % RATE]})
     a = AdminClient({"bootstrap.servers": bootstrap(nodes)})
 
     def created():
@@ -345,6 +382,37 @@ try:
     print("ok: partition 2 moved to broker 2 once it was back", flush=True)
     acked.update(more)
     read_back(nodes, acked, "after the last move")
+
+    # 5. a throttled catch-up
+    before = follower_counters(nodes[0])
+    big = produce(nodes, 4096, 1000, [2], pad=1024)
+    t0 = time.monotonic()
+    r = alter(nodes[2], [(TOPIC, 2, [2, 1])])
+    if errors_of(r[2]) != {(TOPIC, 2): NONE}:
+        fail("partition 2 to [2, 1]: %s" % (r,))
+    # asked of the broker that took the change: its image has it
+    until("broker 1 caught up on partition 2 (throttled)",
+          lambda: listing(nodes[2]) == {}, 60)
+    took = time.monotonic() - t0
+    after = follower_counters(nodes[0])
+    moved = after["throttled_bytes"] - before["throttled_bytes"]
+    # a second's worth saved up, and one answer's overshoot (1 MiB)
+    least = (4096 * 1024 - 2 * RATE) / RATE
+    if moved < 4096 * 1024 or after["throttle_waits"] <= before["throttle_waits"]:
+        fail("broker 1's follower counters: %d throttled bytes, %d waits (before: %s)"
+             % (moved, after["throttle_waits"], before))
+    if took < least:
+        fail("4 MiB caught up in %.2f s at a throttle of %d bytes/s: at least %.2f s"
+             % (took, RATE, least))
+    print("ok: broker 1 caught up on %d bytes in %.2f s under a 1 MiB/s throttle "
+          "(at least %.2f s)" % (moved, took, least), flush=True)
+    acked.update(big)
+    end = 1 + max(o for (q, o) in acked if q == 2)
+    if durable_end(nodes[0], 2) < end:
+        fail("broker 1 holds partition 2 to %d on disk, the last acknowledged "
+             "offset is %d" % (durable_end(nodes[0], 2), end - 1))
+    read_back(nodes, acked, "after the throttled move (broker 1 holds all %d of "
+              "partition 2 on disk)" % end)
 
     stop_all(nodes)
     ok_end = True

@@ -32,6 +32,7 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    keys (controller_quorum_voters: printed by `config`, then overridden
    empty so that the broker runs alone;
    default_replication_factor, min_insync_replicas, replica_lag_time_max_ms,
+   follower_replication_throttled_rate,
    broker_session_timeout_ms, broker_heartbeat_interval_ms,
    unclean_leader_election, offsets_topic_partitions,
    offsets_topic_replication_factor, auto_leader_rebalance,
@@ -140,6 +141,7 @@ try:
         "default_replication_factor": ("1", "9"),
         "min_insync_replicas": ("1", "9"),
         "replica_lag_time_max_ms": ("10000", "99"),
+        "follower_replication_throttled_rate": ("1048576", "-1"),
         "broker_session_timeout_ms": ("6000", "99"),
         "broker_heartbeat_interval_ms": ("500", "9"),
         "unclean_leader_election": ("true", "maybe"),
