@@ -2,7 +2,8 @@
 ListPartitionReassignments, raw: no Python client of Debian 12 sends them)
 on a three-broker cluster, with librdkafka producers and consumers.
 
-Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
+Run by meson with SLUICED, SLUICE_CONTROL, SLUICE and SLUICE_TEST_TMPDIR
+set.
 
 1. Three brokers; topic "ra" of 3 partitions placed by hand, one replica
    each ([1], [2], [3]); 300 records acknowledged (acks=all).
@@ -17,7 +18,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    back from the others (partition 0's now only on broker 3).
 4. With broker 2 dead, partition 2 ([3]) to [2, 3]: broker 2 cannot catch
    up, so the reassignment runs (List: replicas [2, 3], adding [2], for
-   all topics and for named partitions); records still go in; a cancel
+   all topics and for named partitions; `sluice cluster status --json`
+   shows it); records still go in; a cancel
    puts it back to [3].  Then to [2] alone: it runs until broker 2 is
    restarted, catches up and leads it; every record is read back.
 5. Broker 1 runs with follower_replication_throttled_rate = 1 MiB/s:
@@ -30,6 +32,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -361,6 +364,15 @@ try:
     # another broker answers from its own metadata image, a moment behind
     until("ListPartitionReassignments of named partitions from broker 3",
           lambda: listing(nodes[2], {TOPIC: [0, 2, 9], "nope": [0]}) == running, 10)
+    # sluice cluster status shows the move
+    st = subprocess.run([os.environ["SLUICE"], "cluster", "status", "--bootstrap",
+                         nodes[0].bootstrap(), "--json"], stdout=subprocess.PIPE,
+                        text=True, timeout=30)
+    ra2 = [p for p in json.loads(st.stdout)["every_partition"]
+           if p["topic"] == TOPIC and p["partition"] == 2]
+    if not ra2 or ra2[0].get("adding") != [2] or ra2[0].get("removing") != [] \
+            or ra2[0]["replicas"] != [2, 3]:
+        fail("sluice cluster status --json of ra-2 during its move: %s" % ra2)
     more = produce(others, 60, 300, [2])
     time.sleep(1)
     if listing(nodes[2]) != running:
@@ -370,8 +382,9 @@ try:
         fail("cancel: %s" % (r,))
     until("the cancelled partition back on [3]", lambda: (lambda m: m and m[2][1] == [3]
           and listing(nodes[0]) == {})(meta(others)), 20)
-    print("ok: partition 2 to [2, 3] ran while broker 2 was dead (listed), took 60 "
-          "records, and was cancelled back to [3]", flush=True)
+    print("ok: partition 2 to [2, 3] ran while broker 2 was dead (listed, and shown by "
+          "sluice cluster status), took 60 records, and was cancelled back to [3]",
+          flush=True)
     r = alter(nodes[0], [(TOPIC, 2, [2])])
     if errors_of(r[2]) != {(TOPIC, 2): NONE} or listing(nodes[0]) != {(TOPIC, 2): ([2, 3], [2], [3])}:
         fail("partition 2 to [2]: %s, listed %s" % (r, listing(nodes[0])))

@@ -2,7 +2,9 @@
  * Unit tests of `sluice cluster status`'s verdict and output
  * (tools/sluice/cluster_health.c) on hand-made clusters: healthy; a
  * fenced broker with under-replicated partitions; a leaderless
- * partition; a replica on a broker nobody registered; the quorum without
+ * partition; a partition being reassigned (its adding replicas not
+ * counted out of sync); a replica on a broker nobody registered; the
+ * quorum without
  * a leader, with a voter whose log end is unknown, with a voter silent
  * for just under, at and over CH_VOTER_STALE_MS; a quorum not described;
  * the exit codes; the text (summary naming the brokers down) and the
@@ -224,6 +226,51 @@ static void test_leaderless(void **state)
 	    "\"high_watermark\":-1}]");
 }
 
+/* A partition being moved from [2] to [3, 2]: broker 3 is being added
+ * and not in sync yet, which is no under-replication (Kafka counts the
+ * replicas it moves from); the text and the JSON show the move.  Once
+ * broker 2, which stays, is out of sync too, it is under-replicated, and
+ * only broker 2 is named out of sync. */
+static void test_reassigning(void **state)
+{
+	(void)state;
+	struct ch_health h;
+	healthy(&g_c);
+	struct ch_partition *p = &g_parts[1];
+	p->leader = 2;
+	p->n_replicas = 2;
+	p->replicas[0] = 3;
+	p->replicas[1] = 2;
+	p->replicas[2] = 0;
+	p->n_isr = 1;
+	p->isr[0] = 2;
+	p->n_adding = 1;
+	p->adding[0] = 3;
+	run(&h, 0);
+	TL_TRUE(h.healthy);
+	TL_EQ(h.under_replicated, 0);
+	has("orders-1  leader 2  replicas [3,2]  isr [2]  high watermark 200  "
+	    "reassigning: adding [3] removing []\n");
+	run(&h, 1);
+	json_shape();
+	has("{\"topic\":\"orders\",\"partition\":1,\"leader\":2,"
+	    "\"replicas\":[3,2],\"isr\":[2],\"adding\":[3],"
+	    "\"removing\":[],\"high_watermark\":200}");
+	lacks("\"adding\":[],");
+	/* the move from [2, 1] to [3]: both old replicas being removed */
+	p->n_replicas = 3;
+	p->replicas[2] = 1;
+	p->n_isr = 1;
+	p->n_removing = 2;
+	p->removing[0] = 2;
+	p->removing[1] = 1;
+	run(&h, 0);
+	TL_TRUE(!h.healthy);
+	TL_EQ(h.under_replicated, 1);
+	has("reassigning: adding [3] removing [2,1]  UNDER-REPLICATED (out of "
+	    "sync: 1)\n");
+}
+
 static void test_unregistered(void **state)
 {
 	(void)state;
@@ -331,6 +378,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_healthy, teardown),
 		cmocka_unit_test_teardown(test_fenced, teardown),
 		cmocka_unit_test_teardown(test_leaderless, teardown),
+		cmocka_unit_test_teardown(test_reassigning, teardown),
 		cmocka_unit_test_teardown(test_unregistered, teardown),
 		cmocka_unit_test_teardown(test_quorum, teardown),
 		cmocka_unit_test_teardown(test_json_escapes, teardown),

@@ -11,7 +11,9 @@
  *     ones included (v0/v1: only the unfenced);
  *   - DescribeQuorum (v2 at most): the metadata quorum's leader (the
  *     active controller), epoch, high watermark and each voter's log
- *     end and reply time.
+ *     end and reply time;
+ *   - ListPartitionReassignments (when served): the partitions being
+ *     moved, with the replicas being added and removed.
  * The answers are decoded by the generated codec (already fuzzed); the
  * verdict and the output are cluster_health.c's.
  *
@@ -188,6 +190,51 @@ static int ask_quorum(struct kcall *k, struct ch_cluster *c)
 	return 0;
 }
 
+/* The reassignments that run, into the partitions Metadata gave. */
+static int ask_reassignments(struct kcall *k, struct ch_cluster *c)
+{
+	int16_t v = kcall_version(k, KC_API_LIST_PARTITION_REASSIGNMENTS, 0,
+				  0);
+	if (v < 0)
+		return 0; /* not served: none shown */
+	struct kc_list_partition_reassignments_req q = {10000, {NULL, -1}};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_LIST_PARTITION_REASSIGNMENTS, v, &q,
+			    sizeof(q), &u);
+	if (rc)
+		return rc;
+	const struct kc_list_partition_reassignments_resp *r =
+		(const void *)u.raw;
+	const struct kc_list_partition_reassignments_resp_ongoing_topic_reassignment
+		*rt = r->topics.items;
+	for (int32_t i = 0; i < r->topics.count; i++) {
+		char name[CH_NAME_MAX];
+		kstr_copy(name, sizeof(name), rt[i].name);
+		const struct
+		kc_list_partition_reassignments_resp_ongoing_partition_reassignment
+			*rp = rt[i].partitions.items;
+		for (unsigned t = 0; t < c->n_topics; t++) {
+			struct ch_topic *ct = &c->topics[t];
+			if (strcmp(ct->name, name))
+				continue;
+			for (int32_t j = 0; j < rt[i].partitions.count; j++)
+				for (unsigned x = 0; x < ct->n_partitions; x++) {
+					struct ch_partition *p =
+						&ct->partitions[x];
+					if (p->index != rp[j].partition_index)
+						continue;
+					p->n_adding = ids_copy(
+						p->adding,
+						rp[j].adding_replicas);
+					p->n_removing = ids_copy(
+						p->removing,
+						rp[j].removing_replicas);
+				}
+		}
+	}
+	return 0;
+}
+
 /* The high watermarks of the partitions broker b leads, from b itself
  * (ListOffsets latest, read_uncommitted: its high watermark), one topic
  * per request.  Partitions whose leader does not answer keep -1. */
@@ -257,6 +304,8 @@ static int ask(const char *addr, struct ch_cluster *c)
 		rc = ask_brokers(&k, c);
 	if (!rc)
 		rc = ask_quorum(&k, c);
+	if (!rc)
+		rc = ask_reassignments(&k, c);
 	kcall_close(&k);
 	if (rc) {
 		free_topics(c);

@@ -42,7 +42,15 @@ static bool leaderless(const struct ch_partition *p)
 
 static bool under_replicated(const struct ch_partition *p)
 {
-	return p->n_isr < p->n_replicas;
+	return p->n_isr + p->n_adding < p->n_replicas;
+}
+
+static bool is_adding(const struct ch_partition *p, int32_t id)
+{
+	for (unsigned i = 0; i < p->n_adding; i++)
+		if (p->adding[i] == id)
+			return true;
+	return false;
 }
 
 /* Add id to the ascending set out[0..*n) unless it is a listed broker
@@ -176,12 +184,19 @@ static void print_partition(FILE *f, const char *topic,
 		fprintf(f, "  high watermark %" PRId64, p->high_watermark);
 	else
 		fprintf(f, "  high watermark unknown");
+	if (p->n_adding || p->n_removing) {
+		fprintf(f, "  reassigning: adding ");
+		print_ids(f, p->adding, p->n_adding);
+		fprintf(f, " removing ");
+		print_ids(f, p->removing, p->n_removing);
+	}
 	if (leaderless(p))
 		fprintf(f, "  LEADERLESS");
 	if (under_replicated(p)) {
 		fprintf(f, "  UNDER-REPLICATED (out of sync:");
 		for (unsigned i = 0; i < p->n_replicas; i++)
-			if (!in_isr(p, p->replicas[i]))
+			if (!in_isr(p, p->replicas[i]) &&
+			    !is_adding(p, p->replicas[i]))
 				fprintf(f, " %" PRId32, p->replicas[i]);
 		fputc(')', f);
 	}
@@ -366,6 +381,12 @@ static void json_partitions(FILE *f, const struct ch_cluster *c,
 			json_ids(f, p->replicas, p->n_replicas);
 			fprintf(f, ",\"isr\":");
 			json_ids(f, p->isr, p->n_isr);
+			if (p->n_adding || p->n_removing) {
+				fprintf(f, ",\"adding\":");
+				json_ids(f, p->adding, p->n_adding);
+				fprintf(f, ",\"removing\":");
+				json_ids(f, p->removing, p->n_removing);
+			}
 			fprintf(f, ",\"high_watermark\":%" PRId64 "}",
 				p->high_watermark);
 			first = false;

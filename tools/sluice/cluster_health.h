@@ -8,7 +8,8 @@
  * The verdict (exit code 0 healthy, 1 not):
  *   - a partition without a leader (leader -1) is leaderless;
  *   - a partition whose in-sync set is smaller than its replica list is
- *     under-replicated;
+ *     under-replicated (while it is being reassigned, the replicas being
+ *     added are not counted, as Kafka counts it);
  *   - a broker named as a replica or a voter but not among the brokers
  *     the cluster lists, or listed as fenced, is down;
  *   - the quorum is unhealthy when it has no leader (or answered with an
@@ -63,6 +64,11 @@ struct ch_partition {
 	int32_t replicas[CH_REPLICAS_MAX];
 	int32_t isr[CH_REPLICAS_MAX];
 	int64_t high_watermark;  /* its leader's answer; -1: unknown */
+	/* a reassignment that runs (ListPartitionReassignments): the
+	 * replicas being added and removed; both 0 when none */
+	uint8_t n_adding, n_removing;
+	int32_t adding[CH_REPLICAS_MAX];
+	int32_t removing[CH_REPLICAS_MAX];
 };
 
 struct ch_topic {
@@ -97,8 +103,9 @@ void ch_assess(const struct ch_cluster *c, struct ch_health *h);
 int ch_exit_code(const struct ch_health *h);
 
 /* c for a person: brokers, quorum, the partitions in trouble, every
- * partition (leader, replicas, in-sync replicas, high watermark), then one
- * summary line that names the brokers down and counts the rest. */
+ * partition (leader, replicas, in-sync replicas, high watermark, a
+ * reassignment that runs), then one summary line that names the brokers
+ * down and counts the rest. */
 void ch_print_text(FILE *f, const struct ch_cluster *c,
 		   const struct ch_health *h);
 
