@@ -11,8 +11,9 @@
  *     and its operands:
  *       0  an entry: u16 length, the bytes; applied at the next index;
  *       1  a decision (register, fence, unfence, create topic, delete,
- *          create partitions, alter ISR, elect, alter config) with
- *          operands read from the input; its entry applied;
+ *          create partitions, alter ISR, elect, alter config, reassign
+ *          or cancel, end a reassignment) with operands read from the
+ *          input; its entry applied;
  *       2  the image's snapshot decoded into a second image;
  *       3  a snapshot: u16 length, the bytes; decoded into a second image.
  *
@@ -23,7 +24,9 @@
  *   3. a refused entry (-EINVAL) changes nothing but the applied index;
  *   4. every entry a decision makes is accepted;
  *   5. a snapshot that decodes passes sl_ci_check and encodes back to the
- *      same bytes; a refused one leaves the image as it was;
+ *      same bytes (format 1, which is read but not written: to format 2
+ *      bytes that decode to the same image); a refused one leaves the
+ *      image as it was;
  *   6. the image's own snapshot decodes to the same image.
  */
 #include <errno.h>
@@ -97,7 +100,7 @@ static void op_decision(struct fz_reader *r)
 	int32_t p = (int32_t)(fz_u8(r) % 8) - 1;
 	const struct sl_ci_partition *x = sl_ci_partition_find(img, tid, p);
 	int rc;
-	switch (what % 9) {
+	switch (what % 11) {
 	case 0: {
 		char host[8];
 		int n = snprintf(host, sizeof(host), "h%u", fz_u8(r) % 100);
@@ -170,6 +173,22 @@ static void op_decision(struct fz_reader *r)
 	case 7:
 		rc = sl_ci_elect_preferred(img, tid, p, &b, msg, sizeof(msg));
 		break;
+	case 9: {
+		/* a target of up to 9 ids of 0..7 (0 and unknown ones too, a
+		 * broker twice, more than SL_CI_RF_MAX), or a cancel */
+		int32_t target[9];
+		uint8_t n = fz_u8(r);
+		for (unsigned i = 0; i < 9; i++)
+			target[i] = (int32_t)(fz_u8(r) % 8);
+		rc = sl_ci_reassign(img, tid, p, n & 0x80 ? NULL : target,
+				    n & 0x80 ? -1 : (int32_t)(n % 10),
+				    n & 0x40 ? 0 : 1, &b, msg, sizeof(msg));
+		break;
+	}
+	case 10:
+		rc = sl_ci_reassign_complete(img, tid, p, &b, msg,
+					     sizeof(msg));
+		break;
 	default: {
 		struct sl_topic cfg;
 		memset(&cfg, 0, sizeof(cfg));
@@ -204,6 +223,17 @@ static void snapshot_in(const uint8_t *p, size_t len)
 		FUZZ_CHECK(0);
 	}
 	long n = sl_ci_snapshot_encode(other, snap2, SNAP_MAX);
+	if (len >= 6 && rb_be16(p + 4) == 1) {
+		/* format 1 is read, format 2 written: the image it gave
+		 * comes back from its format 2 bytes */
+		FUZZ_CHECK(n > 0);
+		sl_ci_copy(tmp, img);
+		FUZZ_CHECK(sl_ci_snapshot_decode(tmp, snap2, (size_t)n, err,
+						 sizeof(err)) == 0);
+		long m = sl_ci_snapshot_encode(tmp, snap1, SNAP_MAX);
+		FUZZ_CHECK(m == n && !memcmp(snap1, snap2, (size_t)n));
+		return;
+	}
 	FUZZ_CHECK(n > 0 && (size_t)n == len && !memcmp(snap2, p, len));
 }
 

@@ -315,6 +315,21 @@ static void seeds_cluster_image(void)
 		FUZZ_CHECK(sl_ci_apply(img, img->applied_index + 1, e, b.len,
 				       err, sizeof(err)) == 0);
 	}
+	/* a reassignment running (b/0 from [1] to [4, 2]) in a snapshot of
+	 * its own, then the base again */
+	struct sl_ci_image *moved = malloc(sizeof(*moved));
+	FUZZ_CHECK(moved);
+	sl_ci_copy(moved, img);
+	static const int32_t to[] = { 4, 2 };
+	FUZZ_CHECK(sl_ci_batch_init(&b, e, 1 << 16) == 0);
+	FUZZ_CHECK(sl_ci_reassign(moved, 2, 0, to, 2, 1, &b, msg,
+				  sizeof(msg)) == 0 && b.count == 1);
+	FUZZ_CHECK(sl_ci_apply(moved, moved->applied_index + 1, e, b.len,
+			       err, sizeof(err)) == 0);
+	long mn = sl_ci_snapshot_encode(moved, snap, 1 << 16);
+	FUZZ_CHECK(mn > 0);
+	seed_f(t, "snapshot-reassigning", 1, snap, (size_t)mn);
+	free(moved);
 	long sn = sl_ci_snapshot_encode(img, snap, 1 << 16);
 	FUZZ_CHECK(sn > 0);
 	seed_f(t, "snapshot", 1, snap, (size_t)sn);
@@ -345,6 +360,12 @@ static void seeds_cluster_image(void)
 		1, 5, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
 				       /* a to 6 partitions */
 		1, 8, 0, 1, 0, 0, 9, 2, 1, /* alter b's config */
+		1, 9, 0, 0, 0, 1, 2, 4, 1, 0, 0, 0, 0, 0, 0, 0,
+				       /* a/0 to [4, 1] */
+		1, 6, 0, 0, 0, 1, 0x0f, 0, /* its ISR with 4 in it */
+		1, 10, 0, 0, 0, 1,     /* its reassignment ends */
+		1, 9, 0, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				       /* a/1: cancel with none running */
 		1, 1, 2, 0,            /* fence 2 */
 		2,                     /* snapshot round trip */
 	};
