@@ -131,6 +131,7 @@ static long alter(const struct kc_request_header *h,
 	bool allow = h->api_version >= 1 ? q->allow_replication_factor_change :
 					   true;
 	r->allow_replication_factor_change = allow;
+	r->error_message = (struct kc_str){NULL, -1};
 	const struct kc_alter_partition_reassignments_req_reassignable_topic
 		*tp = q->topics.items;
 	int32_t nt = q->topics.count > 0 ? q->topics.count : 0;
@@ -159,7 +160,7 @@ static long alter(const struct kc_request_header *h,
 	msgs = calloc(total ? total : 1, MSG_BYTES);
 	dup = calloc(total ? total : 1, 1);
 	if (!tr || !pr || !msgs || !dup ||
-	    find_twice(q, (uint32_t)total, dup)) {
+	    (nt && find_twice(q, (uint32_t)total, dup))) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -312,6 +313,7 @@ static long list_answer(const struct kc_request_header *h,
 		union kc_response u;
 		kc_response_init(&u, KC_API_LIST_PARTITION_REASSIGNMENTS);
 		struct kc_list_partition_reassignments_resp *r = (void *)u.raw;
+		r->error_message = (struct kc_str){NULL, -1};
 		r->topics = (struct kc_array){ts, (int32_t)f->ntopics};
 		struct kc_response_header rh = {h->correlation_id};
 		n = kc_encode_response(h->api_key, h->api_version, &rh, &u,

@@ -2,9 +2,11 @@
  * Unit tests of the cluster image (control/cluster_image.c): every record
  * kind, by decision and by hand-written bytes (the format as its opening
  * comment spells it); every decision's errors; Kafka's placement and its
- * spread; fencing and unfencing leaders (clean and unclean); entries
- * refused whole (a bad record after good ones, past the rollback
- * journal); snapshots round trip, and every torn or flipped snapshot is
+ * spread; fencing and unfencing leaders (clean and unclean); partition
+ * reassignment (moves, cancels, replacements, the topic's factor
+ * following partition 0); entries refused whole (a bad record after good
+ * ones, past the rollback journal); snapshots round trip, version 1
+ * snapshots still decode, and every torn or flipped snapshot is
  * refused; and a seeded random run of decisions applied one entry at a
  * time to one image and in random batches to another (one of them
  * restarted from a snapshot midway) gives byte-identical snapshots.
@@ -1018,7 +1020,7 @@ static void test_records_by_hand(void **state)
 		apply_bytes(img, h.b, cut, -EINVAL);
 	h.b[h.n] = 0; /* a byte past the last record */
 	apply_bytes(img, h.b, h.n + 1, -EINVAL);
-	h.b[3] = 9; /* unknown type */
+	h.b[3] = 10; /* unknown type */
 	apply_bytes(img, h.b, h.n, -EINVAL);
 	h.b[3] = SL_CI_FENCE_BROKER;
 	rb_put32(h.b + 4, 5); /* body longer than its fields */
@@ -1258,16 +1260,20 @@ static void test_snapshot(void **state)
 		g_snap1[i] ^= (uint8_t)(1u << (i % 8));
 	}
 	expect_same(keep, back);
-	/* damage behind a good CRC: what the decoder checks by itself */
+	/* damage behind a good CRC: what the decoder checks by itself.
+	 * Topic "one" comes first; its partition 0 (version 2): u8 replica
+	 * count, 3 replicas, two masks, leader, epochs, in-sync count and
+	 * ids (1 and 3: broker 2 is fenced). */
 	size_t brokers_at = 48, topic_at = brokers_at;
 	for (uint32_t i = 0; i < img->broker_count; i++)
 		topic_at += 18 + img->brokers[i].host_len;
+	size_t part_at = topic_at + 6 + 3 + 64 + 5;
 	struct {
 		size_t at;
 		uint8_t v;
 		const char *what;
 	} dmg[] = {
-		{ 4 + 1, 2, "version" },
+		{ 4 + 1, 3, "version" },
 		{ 24 + 3, 9, "broker count" },
 		{ brokers_at + 3, 2, "broker ids not ascending" },
 		{ brokers_at + 16, 4, "broker flag" },
@@ -1275,10 +1281,15 @@ static void test_snapshot(void **state)
 		{ topic_at + 6, '#', "topic name" },
 		{ topic_at + 6 + 3 + 1, 7, "cleanup policy" },
 		{ topic_at + 6 + 3 + 64 + 4, 9, "replication factor" },
-		{ topic_at + 6 + 3 + 64 + 5 + 3, 9, "replica not a broker" },
-		{ topic_at + 6 + 3 + 64 + 5 + 12 + 3, 4, "leader not in sync" },
-		{ topic_at + 6 + 3 + 64 + 5 + 12 + 12, 0, "in-sync count 0" },
-		{ topic_at + 6 + 3 + 64 + 5 + 12 + 16, 3, "in-sync twice" },
+		{ part_at, 0, "replica count 0" },
+		{ part_at, 9, "replica count 9" },
+		{ part_at + 1 + 3, 9, "replica not a broker" },
+		{ part_at + 1 + 12, 7, "adding every replica" },
+		{ part_at + 1 + 13, 7, "removing every replica" },
+		{ part_at + 1 + 12, 8, "a mask bit past the replicas" },
+		{ part_at + 15 + 3, 4, "leader not in sync" },
+		{ part_at + 27, 0, "in-sync count 0" },
+		{ part_at + 28 + 3, 3, "in-sync twice" },
 	};
 	for (size_t i = 0; i < sizeof(dmg) / sizeof(dmg[0]); i++) {
 		memcpy(g_snap2, g_snap1, n);
@@ -1301,6 +1312,930 @@ static void test_snapshot(void **state)
 	free(back);
 }
 
+/* ---- reassignment ---- */
+
+/* A topic whose partitions have the replica lists given (list i for
+ * partition i, each of n[i] brokers); its id. */
+static uint32_t create_assigned(struct sl_ci_image *img, const char *name,
+				int32_t parts, const int32_t *const *lists,
+				const int32_t *n)
+{
+	struct sl_ci_assignment as[8];
+	TL_TRUE(parts >= 1 && parts <= 8);
+	for (int32_t p = 0; p < parts; p++)
+		as[p] = (struct sl_ci_assignment){ p, n[p], lists[p] };
+	struct sl_ci_topic_req r = req_of(name, -1, -1);
+	r.assignment = as;
+	r.assignment_count = parts;
+	DECIDE(img, 0, sl_ci_create_topic(img, &r, &g_b, g_msg,
+					  sizeof(g_msg)));
+	return sl_ci_topic_find(img, name, strlen(name))->id;
+}
+
+/* A topic of one partition on broker `id` alone. */
+static uint32_t create_on(struct sl_ci_image *img, const char *name,
+			  int32_t id)
+{
+	const int32_t *lists[] = { &id };
+	const int32_t n[] = { 1 };
+	return create_assigned(img, name, 1, lists, n);
+}
+
+static void expect_replicas(const struct sl_ci_partition *p, unsigned n, ...)
+{
+	va_list ap;
+	TL_EQ(p->replica_count, n);
+	va_start(ap, n);
+	for (unsigned i = 0; i < n; i++)
+		TL_EQ(p->replicas[i], va_arg(ap, int));
+	va_end(ap);
+	for (unsigned i = n; i < SL_CI_RF_MAX; i++)
+		TL_EQ(p->replicas[i], 0);
+}
+
+/* The batch's one record, a PARTITION_REASSIGN read as the format at
+ * the top of cluster_image.c spells it: its topic id, partition and the
+ * state it carries. */
+static void read_reassign(uint32_t *tid, int32_t *p,
+			  struct sl_ci_partition *x)
+{
+	const uint8_t *e = g_b.buf;
+	TL_EQ(g_b.count, 1);
+	TL_EQ(e[0], 1);
+	TL_EQ(rb_be16(e + 1), 1);
+	TL_EQ(e[3], SL_CI_PARTITION_REASSIGN);
+	const uint8_t *b = e + 8;
+	size_t len = rb_be32(e + 4);
+	TL_EQ(8 + len, g_b.len);
+	memset(x, 0, sizeof(*x));
+	*tid = rb_be32(b);
+	*p = (int32_t)rb_be32(b + 4);
+	x->leader = (int32_t)rb_be32(b + 8);
+	x->leader_epoch = (int32_t)rb_be32(b + 12);
+	x->partition_epoch = (int32_t)rb_be32(b + 16);
+	unsigned r = b[20];
+	TL_TRUE(r >= 1 && r <= SL_CI_RF_MAX);
+	x->replica_count = (uint8_t)r;
+	for (unsigned i = 0; i < r; i++)
+		x->replicas[i] = (int32_t)rb_be32(b + 21 + 4 * i);
+	x->adding = b[21 + 4 * r];
+	x->removing = b[22 + 4 * r];
+	unsigned k = b[23 + 4 * r];
+	TL_TRUE(k >= 1 && k <= r);
+	x->isr_count = (uint8_t)k;
+	for (unsigned i = 0; i < k; i++)
+		x->isr[i] = (int32_t)rb_be32(b + 24 + 4 * r + 4 * i);
+	TL_EQ(len, 24 + 4 * r + 4 * k);
+}
+
+#define REASSIGN(img, expect, tid, p, target, n, allow)                      \
+	DECIDE(img, expect, sl_ci_reassign(img, tid, p, target, n, allow,     \
+					   &g_b, g_msg, sizeof(g_msg)))
+#define COMPLETE(img, expect, tid, p)                                        \
+	DECIDE(img, expect, sl_ci_reassign_complete(img, tid, p, &g_b, g_msg, \
+						    sizeof(g_msg)))
+
+/* [1] -> [2,3]: the target first, then the original; the new replicas
+ * join the in-sync set as the leader says, and only then does it end. */
+static void test_reassign_move(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 4; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create_on(img, "move", 1);
+	static const int32_t t1[] = { 1 }, t23[] = { 2, 3 },
+			     s12[] = { 1, 2 }, s123[] = { 3, 2, 1 };
+	/* the replicas as they are, and nothing to end: nothing */
+	REASSIGN(img, 0, tid, 0, t1, 1, 1);
+	TL_EQ(g_b.count, 0);
+	COMPLETE(img, 0, tid, 0);
+	TL_EQ(g_b.count, 0);
+	TL_EQ(part(img, tid, 0)->partition_epoch, 0);
+
+	batch();
+	TL_OK(sl_ci_reassign(img, tid, 0, t23, 2, 1, &g_b, g_msg,
+			     sizeof(g_msg)));
+	uint32_t rt;
+	int32_t rp;
+	struct sl_ci_partition rec;
+	read_reassign(&rt, &rp, &rec);
+	TL_EQ(rt, tid);
+	TL_EQ(rp, 0);
+	expect_replicas(&rec, 3, 2, 3, 1);
+	TL_EQ(rec.adding, 0x3);
+	TL_EQ(rec.removing, 0x4);
+	expect_isr(&rec, 1, 1);
+	TL_EQ(rec.leader, 1);
+	TL_EQ(rec.leader_epoch, 0);
+	TL_EQ(rec.partition_epoch, 1);
+	apply_ok(img);
+	const struct sl_ci_partition *x = part(img, tid, 0);
+	TL_TRUE(!memcmp(x, &rec, sizeof(rec)));
+	/* the factor follows partition 0 only once it ends */
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+
+	/* the same target again while it runs: nothing */
+	REASSIGN(img, 0, tid, 0, t23, 2, 1);
+	TL_EQ(g_b.count, 0);
+	/* 2 and 3 not in sync: not yet */
+	COMPLETE(img, 0, tid, 0);
+	TL_EQ(g_b.count, 0);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 1, s12, 2, &g_b,
+				       g_msg, sizeof(g_msg)));
+	x = part(img, tid, 0);
+	expect_isr(x, 2, 2, 1);
+	TL_EQ(x->adding, 0x3);
+	COMPLETE(img, 0, tid, 0);
+	TL_EQ(g_b.count, 0);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 2, s123, 3, &g_b,
+				       g_msg, sizeof(g_msg)));
+	expect_isr(part(img, tid, 0), 3, 2, 3, 1);
+	/* every target replica in sync: it ends; the removed leader gives
+	 * way to the first target replica in sync and live */
+	batch();
+	TL_OK(sl_ci_reassign_complete(img, tid, 0, &g_b, g_msg,
+				      sizeof(g_msg)));
+	read_reassign(&rt, &rp, &rec);
+	expect_replicas(&rec, 2, 2, 3);
+	expect_isr(&rec, 2, 2, 3);
+	TL_EQ(rec.adding, 0);
+	TL_EQ(rec.removing, 0);
+	TL_EQ(rec.leader, 2);
+	TL_EQ(rec.leader_epoch, 1);
+	TL_EQ(rec.partition_epoch, 4);
+	apply_ok(img);
+	x = part(img, tid, 0);
+	TL_TRUE(!memcmp(x, &rec, sizeof(rec)));
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	TL_EQ(sl_meta_find_id(&img->meta, tid)->replication_factor, 2);
+	/* ended: nothing more to end */
+	COMPLETE(img, 0, tid, 0);
+	TL_EQ(g_b.count, 0);
+}
+
+/* A target wholly in sync already (a reorder, a smaller set) ends in
+ * the one record. */
+static void test_reassign_at_once(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 3; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create(img, "s", 1, 3, 0)->id;
+	const struct sl_ci_partition *x = part(img, tid, 0);
+	expect_replicas(x, 3, 1, 2, 3);
+	TL_EQ(x->leader, 1);
+	static const int32_t t312[] = { 3, 1, 2 }, t23[] = { 2, 3 },
+			     t3[] = { 3 };
+	uint32_t rt;
+	int32_t rp;
+	struct sl_ci_partition rec;
+	/* a reorder keeps the factor, so it passes without the change
+	 * allowed; the leader is in the target and stays */
+	batch();
+	TL_OK(sl_ci_reassign(img, tid, 0, t312, 3, 0, &g_b, g_msg,
+			     sizeof(g_msg)));
+	read_reassign(&rt, &rp, &rec);
+	expect_replicas(&rec, 3, 3, 1, 2);
+	expect_isr(&rec, 3, 3, 1, 2);
+	TL_EQ(rec.adding | rec.removing, 0);
+	TL_EQ(rec.leader, 1);
+	TL_EQ(rec.leader_epoch, 0);
+	TL_EQ(rec.partition_epoch, 1);
+	apply_ok(img);
+	/* a smaller set without the leader: the first of the target leads */
+	batch();
+	TL_OK(sl_ci_reassign(img, tid, 0, t23, 2, 1, &g_b, g_msg,
+			     sizeof(g_msg)));
+	read_reassign(&rt, &rp, &rec);
+	expect_replicas(&rec, 2, 2, 3);
+	expect_isr(&rec, 2, 2, 3);
+	TL_EQ(rec.adding | rec.removing, 0);
+	TL_EQ(rec.leader, 2);
+	TL_EQ(rec.leader_epoch, 1);
+	TL_EQ(rec.partition_epoch, 2);
+	apply_ok(img);
+	TL_TRUE(!memcmp(part(img, tid, 0), &rec, sizeof(rec)));
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICATION_FACTOR, tid, 0, t3, 1, 0);
+	REASSIGN(img, 0, tid, 0, t3, 1, 1);
+	TL_EQ(g_b.count, 1);
+	x = part(img, tid, 0);
+	expect_replicas(x, 1, 3);
+	expect_isr(x, 1, 3);
+	TL_EQ(x->leader, 3);
+	TL_EQ(x->leader_epoch, 2);
+	TL_EQ(x->partition_epoch, 3);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+}
+
+/* Cancel: back to the original replicas, the in-sync ones among them;
+ * refused when none runs or none of them is in sync. */
+static void test_reassign_cancel(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 4; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create_on(img, "c", 1);
+	static const int32_t t23[] = { 2, 3 }, t4[] = { 4 },
+			     s12[] = { 1, 2 };
+	REASSIGN(img, SL_CI_ERR_NO_REASSIGNMENT_IN_PROGRESS, tid, 0, NULL, -1,
+		 1);
+	REASSIGN(img, 0, tid, 0, t23, 2, 1);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 1, s12, 2, &g_b,
+				       g_msg, sizeof(g_msg)));
+	uint32_t rt;
+	int32_t rp;
+	struct sl_ci_partition rec;
+	batch();
+	TL_OK(sl_ci_reassign(img, tid, 0, NULL, -1, 1, &g_b, g_msg,
+			     sizeof(g_msg)));
+	read_reassign(&rt, &rp, &rec);
+	TL_EQ(rt, tid);
+	TL_EQ(rp, 0);
+	expect_replicas(&rec, 1, 1);
+	expect_isr(&rec, 1, 1);
+	TL_EQ(rec.adding | rec.removing, 0);
+	TL_EQ(rec.leader, 1);
+	TL_EQ(rec.leader_epoch, 0);
+	TL_EQ(rec.partition_epoch, 3);
+	apply_ok(img);
+	TL_TRUE(!memcmp(part(img, tid, 0), &rec, sizeof(rec)));
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+	REASSIGN(img, SL_CI_ERR_NO_REASSIGNMENT_IN_PROGRESS, tid, 0, NULL, -1,
+		 1);
+
+	/* again; 2 joins, then 1 is fenced: 2 (an adding replica) leads
+	 * and 1, the original, is out of sync */
+	REASSIGN(img, 0, tid, 0, t23, 2, 1);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 4, s12, 2, &g_b,
+				       g_msg, sizeof(g_msg)));
+	DECIDE(img, 0, sl_ci_fence_broker(img, 1, &g_b, g_msg,
+					  sizeof(g_msg)));
+	const struct sl_ci_partition *x = part(img, tid, 0);
+	TL_EQ(x->leader, 2);
+	TL_EQ(x->leader_epoch, 1);
+	expect_isr(x, 1, 2);
+	/* a cancel, or a target without 2, would leave no in-sync replica */
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, tid, 0, NULL, -1,
+		 1);
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, tid, 0, t4, 1, 1);
+	/* 1 back and in sync: the cancel passes, and the leader, an adding
+	 * replica, gives way to 1 */
+	DECIDE(img, 0, sl_ci_unfence_broker(img, 1, &g_b, g_msg,
+					    sizeof(g_msg)));
+	static const int32_t s21[] = { 2, 1 };
+	x = part(img, tid, 0);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 2, x->leader_epoch,
+				       x->partition_epoch, s21, 2, &g_b, g_msg,
+				       sizeof(g_msg)));
+	int32_t pe = part(img, tid, 0)->partition_epoch;
+	REASSIGN(img, 0, tid, 0, NULL, -1, 1);
+	x = part(img, tid, 0);
+	expect_replicas(x, 1, 1);
+	expect_isr(x, 1, 1);
+	TL_EQ(x->adding | x->removing, 0);
+	TL_EQ(x->leader, 1);
+	TL_EQ(x->leader_epoch, 2);
+	TL_EQ(x->partition_epoch, pe + 1);
+}
+
+/* A new target replaces the running one: its adding replicas that the
+ * new target lacks leave at once, a leader among them too. */
+static void test_reassign_replace(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 5; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create_on(img, "r", 1);
+	static const int32_t t23[] = { 2, 3 }, t24[] = { 2, 4 },
+			     t45[] = { 4, 5 }, t1[] = { 1 }, s12[] = { 1, 2 },
+			     s24[] = { 2, 4 };
+	REASSIGN(img, 0, tid, 0, t23, 2, 1);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 1, s12, 2, &g_b,
+				       g_msg, sizeof(g_msg)));
+	uint32_t rt;
+	int32_t rp;
+	struct sl_ci_partition rec;
+	batch();
+	TL_OK(sl_ci_reassign(img, tid, 0, t24, 2, 1, &g_b, g_msg,
+			     sizeof(g_msg)));
+	read_reassign(&rt, &rp, &rec);
+	expect_replicas(&rec, 3, 2, 4, 1); /* 3 gone */
+	TL_EQ(rec.adding, 0x3);
+	TL_EQ(rec.removing, 0x4);
+	expect_isr(&rec, 2, 2, 1);
+	TL_EQ(rec.leader, 1);
+	TL_EQ(rec.leader_epoch, 0);
+	TL_EQ(rec.partition_epoch, 3);
+	apply_ok(img);
+	/* 1 fenced: 2 leads; it takes 4 in */
+	DECIDE(img, 0, sl_ci_fence_broker(img, 1, &g_b, g_msg,
+					  sizeof(g_msg)));
+	const struct sl_ci_partition *x = part(img, tid, 0);
+	TL_EQ(x->leader, 2);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 2, x->leader_epoch,
+				       x->partition_epoch, s24, 2, &g_b, g_msg,
+				       sizeof(g_msg)));
+	x = part(img, tid, 0);
+	expect_isr(x, 2, 2, 4);
+	int32_t le = x->leader_epoch, pe = x->partition_epoch;
+	/* -> [4,5]: 2, leading, leaves; 4 (in sync, live) leads */
+	batch();
+	TL_OK(sl_ci_reassign(img, tid, 0, t45, 2, 1, &g_b, g_msg,
+			     sizeof(g_msg)));
+	read_reassign(&rt, &rp, &rec);
+	expect_replicas(&rec, 3, 4, 5, 1);
+	TL_EQ(rec.adding, 0x3);
+	TL_EQ(rec.removing, 0x4);
+	expect_isr(&rec, 1, 4);
+	TL_EQ(rec.leader, 4);
+	TL_EQ(rec.leader_epoch, le + 1);
+	TL_EQ(rec.partition_epoch, pe + 1);
+	apply_ok(img);
+	/* back to [1] alone: 1 is out of sync, 4 would leave: refused */
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, tid, 0, t1, 1, 1);
+	TL_EQ(part(img, tid, 0)->partition_epoch, pe + 1);
+}
+
+static void test_reassign_errors(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 9; id++)
+		add_broker(img, id, 1);
+	add_broker(img, 10, 0);
+	static const int32_t l1234[] = { 1, 2, 3, 4 };
+	const int32_t *lists[] = { l1234 };
+	const int32_t n4[] = { 4 };
+	uint32_t four = create_assigned(img, "four", 1, lists, n4);
+	uint32_t one = create_on(img, "one", 1);
+	static const int32_t t22[] = { 2, 2 }, t177[] = { 1, 77 },
+			     t9[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 },
+			     t56789[] = { 5, 6, 7, 8, 9 },
+			     t5678[] = { 5, 6, 7, 8 }, t23[] = { 2, 3 },
+			     t2[] = { 2 }, t10[] = { 10, 1 };
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, one, 0, t2, 0, 1);
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, one, 0, t22, 2, 1);
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, one, 0, t177, 2,
+		 1);
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, one, 0, t9, 9, 1);
+	/* the target and the original together pass 8 */
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT, four, 0, t56789,
+		 5, 1);
+	REASSIGN(img, SL_CI_ERR_INVALID_REPLICATION_FACTOR, one, 0, t23, 2, 0);
+	REASSIGN(img, SL_CI_ERR_UNKNOWN_TOPIC_ID, 99, 0, t2, 1, 1);
+	REASSIGN(img, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, one, 1, t2, 1, 1);
+	REASSIGN(img, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, one, -1, t2, 1, 1);
+	REASSIGN(img, SL_CI_ERR_UNKNOWN_TOPIC_ID, 99, 0, NULL, -1, 1);
+	COMPLETE(img, SL_CI_ERR_UNKNOWN_TOPIC_ID, 99, 0);
+	COMPLETE(img, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, one, 1);
+	/* exactly 8 together is fine */
+	REASSIGN(img, 0, four, 0, t5678, 4, 0);
+	const struct sl_ci_partition *x = part(img, four, 0);
+	expect_replicas(x, 8, 5, 6, 7, 8, 1, 2, 3, 4);
+	TL_EQ(x->adding, 0x0f);
+	TL_EQ(x->removing, 0xf0);
+	/* a registered broker may be a target though fenced */
+	REASSIGN(img, 0, one, 0, t10, 2, 1);
+	x = part(img, one, 0);
+	expect_replicas(x, 2, 10, 1);
+	TL_EQ(x->adding, 0x1);
+	TL_EQ(x->removing, 0);
+	/* a batch too small leaves it as it was */
+	TL_OK(sl_ci_batch_init(&g_b, g_buf, 20));
+	TL_EQ(sl_ci_reassign(img, one, 0, NULL, -1, 1, &g_b, g_msg,
+			     sizeof(g_msg)), -ENOBUFS);
+	TL_EQ(g_b.len, 3);
+	TL_EQ(g_b.count, 0);
+}
+
+/* The topic's factor is partition 0's once its reassignment ends, and
+ * new partitions get it. */
+static void test_reassign_replication_factor(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 3; id++)
+		add_broker(img, id, 1);
+	static const int32_t l1[] = { 1 }, l2[] = { 2 };
+	const int32_t *lists[] = { l1, l2 };
+	const int32_t n[] = { 1, 1 };
+	uint32_t tid = create_assigned(img, "g", 2, lists, n);
+	static const int32_t t12[] = { 1, 2 }, t23[] = { 2, 3 },
+			     s21[] = { 2, 1 }, s123[] = { 1, 2, 3 };
+	/* partition 1 grows: the factor stays */
+	REASSIGN(img, 0, tid, 1, t12, 2, 1);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 1, 2, 0, 1, s21, 2, &g_b,
+				       g_msg, sizeof(g_msg)));
+	COMPLETE(img, 0, tid, 1);
+	TL_EQ(g_b.count, 1);
+	expect_replicas(part(img, tid, 1), 2, 1, 2);
+	TL_EQ(part(img, tid, 1)->leader, 2);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+	/* partition 0 grows: the factor follows when it ends */
+	REASSIGN(img, 0, tid, 0, t23, 2, 1);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+	DECIDE(img, 0, sl_ci_alter_isr(img, tid, 0, 1, 0, 1, s123, 3, &g_b,
+				       g_msg, sizeof(g_msg)));
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+	/* CreatePartitions decided now (factor 1), applied after the end */
+	static uint8_t early[256];
+	batch();
+	TL_OK(sl_ci_create_partitions(img, "g", 1, 3, NULL, 0, 0, 0, &g_b,
+				      g_msg, sizeof(g_msg)));
+	TL_TRUE(g_b.len <= sizeof(early));
+	size_t early_len = g_b.len;
+	memcpy(early, g_b.buf, early_len);
+	COMPLETE(img, 0, tid, 0);
+	TL_EQ(g_b.count, 1);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	TL_EQ(sl_meta_find_id(&img->meta, tid)->replication_factor, 2);
+	apply_bytes(img, early, early_len, 0);
+	TL_EQ(part(img, tid, 2)->replica_count, 1);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	/* decided now: two replicas each */
+	DECIDE(img, 0, sl_ci_create_partitions(img, "g", 1, 4, NULL, 0, 0, 0,
+					       &g_b, g_msg, sizeof(g_msg)));
+	const struct sl_ci_partition *x = part(img, tid, 3);
+	TL_EQ(x->replica_count, 2);
+	expect_isr(x, 2, x->replicas[0], x->replicas[1]);
+	struct sl_ci_assignment one[] = { { 0, 1, l1 } };
+	DECIDE(img, SL_CI_ERR_INVALID_REPLICA_ASSIGNMENT,
+	       sl_ci_create_partitions(img, "g", 1, 5, one, 1, 0, 0, &g_b,
+				       g_msg, sizeof(g_msg)));
+	struct sl_ci_assignment two[] = { { 0, 2, t12 } };
+	DECIDE(img, 0, sl_ci_create_partitions(img, "g", 1, 5, two, 1, 0, 0,
+					       &g_b, g_msg, sizeof(g_msg)));
+	expect_replicas(part(img, tid, 4), 2, 1, 2);
+}
+
+static void h_reassign(struct hw *h, uint32_t tid, int32_t p, int32_t leader,
+		       int32_t le, int32_t pe, const int32_t *r, unsigned rc,
+		       uint8_t adding, uint8_t removing, const int32_t *isr,
+		       unsigned k)
+{
+	hrec(h, SL_CI_PARTITION_REASSIGN);
+	h32(h, tid);
+	h32(h, (uint32_t)p);
+	h32(h, (uint32_t)leader);
+	h32(h, (uint32_t)le);
+	h32(h, (uint32_t)pe);
+	h8(h, (uint8_t)rc);
+	for (unsigned i = 0; i < rc; i++)
+		h32(h, (uint32_t)r[i]);
+	h8(h, adding);
+	h8(h, removing);
+	h8(h, (uint8_t)k);
+	for (unsigned i = 0; i < k; i++)
+		h32(h, (uint32_t)isr[i]);
+	hend(h);
+}
+
+/* PARTITION_REASSIGN written here from the format's description; every
+ * malformed or invalid one refused. */
+static void test_reassign_by_hand(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 3; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create_on(img, "h", 1);
+	static struct hw h;
+	static const int32_t r21[] = { 2, 1 }, r91[] = { 9, 1 },
+			     r11[] = { 1, 1 }, r1[] = { 1 }, r23[] = { 2, 3 },
+			     i1[] = { 1 }, i2[] = { 2 }, i12[] = { 1, 2 },
+			     i21[] = { 2, 1 }, i23[] = { 2, 3 };
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 1, 0, 1, r21, 2, 0x1, 0x2, i1, 1);
+	apply_bytes(img, h.b, h.n, 0);
+	const struct sl_ci_partition *x = part(img, tid, 0);
+	expect_replicas(x, 2, 2, 1);
+	TL_EQ(x->adding, 0x1);
+	TL_EQ(x->removing, 0x2);
+	expect_isr(x, 1, 1);
+	TL_EQ(x->leader, 1);
+	TL_EQ(x->partition_epoch, 1);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+
+	/* each refused against partition epoch 1 */
+	struct {
+		int32_t leader, le, pe;
+		const int32_t *r;
+		unsigned rc;
+		uint8_t adding, removing;
+		const int32_t *isr;
+		unsigned k;
+		const char *what;
+	} bad[] = {
+		{ 1, 0, 2, r21, 2, 0x1, 0x1, i1, 1, "masks overlap" },
+		{ 1, 0, 2, r21, 2, 0x4, 0x0, i1, 1, "adding past replicas" },
+		{ 1, 0, 2, r21, 2, 0x1, 0x4, i1, 1, "removing past replicas" },
+		{ 1, 0, 2, r21, 2, 0x3, 0x0, i1, 1, "adding all" },
+		{ 1, 0, 2, r21, 2, 0x0, 0x3, i1, 1, "removing all" },
+		{ 1, 0, 2, r21, 2, 0x1, 0x2, i12, 2, "isr out of order" },
+		{ 1, 0, 2, r91, 2, 0x1, 0x2, i1, 1, "unknown broker" },
+		{ 1, 0, 1, r21, 2, 0x1, 0x2, i1, 1, "stale partition epoch" },
+		{ 1, 0, 3, r21, 2, 0x1, 0x2, i1, 1, "partition epoch + 2" },
+		{ 2, 0, 2, r21, 2, 0x1, 0x2, i21, 2, "new leader, same epoch" },
+		{ 2, 1, 2, r21, 2, 0x1, 0x2, i1, 1, "leader not in sync" },
+		{ 1, 0, 2, r11, 2, 0x1, 0x2, i1, 1, "replica twice" },
+		{ 1, 0, 2, r1, 1, 0x0, 0x0, i12, 2, "more in sync than there" },
+		{ 1, 0, 2, r21, 0, 0x0, 0x0, i1, 1, "no replicas" },
+		{ 1, -1, 2, r21, 2, 0x1, 0x2, i1, 1, "negative leader epoch" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hw_begin(&h);
+		h_reassign(&h, tid, 0, bad[i].leader, bad[i].le, bad[i].pe,
+			   bad[i].r, bad[i].rc, bad[i].adding, bad[i].removing,
+			   bad[i].isr, bad[i].k);
+		sl_ci_copy(g_tmp, img);
+		int rc = sl_ci_apply(img, img->applied_index + 1, h.b, h.n,
+				     g_err, sizeof(g_err));
+		if (rc != -EINVAL)
+			fail_msg("'%s' applied", bad[i].what);
+		g_tmp->applied_index = img->applied_index;
+		expect_same(g_tmp, img);
+	}
+	/* nine replicas; no topic 9; no partition 1; cut short; longer */
+	hw_begin(&h);
+	hrec(&h, SL_CI_PARTITION_REASSIGN);
+	h32(&h, tid);
+	h32(&h, 0);
+	h32(&h, 1);
+	h32(&h, 0);
+	h32(&h, 2);
+	h8(&h, 9);
+	for (int32_t id = 1; id <= 9; id++)
+		h32(&h, (uint32_t)id);
+	h8(&h, 0);
+	h8(&h, 0);
+	h8(&h, 1);
+	h32(&h, 1);
+	hend(&h);
+	apply_bytes(img, h.b, h.n, -EINVAL);
+	hw_begin(&h);
+	h_reassign(&h, 9, 0, 1, 0, 2, r21, 2, 0x1, 0x2, i1, 1);
+	apply_bytes(img, h.b, h.n, -EINVAL);
+	hw_begin(&h);
+	h_reassign(&h, tid, 1, 1, 0, 2, r21, 2, 0x1, 0x2, i1, 1);
+	apply_bytes(img, h.b, h.n, -EINVAL);
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 1, 0, 2, r21, 2, 0x1, 0x2, i1, 1);
+	for (size_t cut = 8; cut < h.n; cut++) {
+		rb_put32(h.b + 4, (uint32_t)(cut - 8));
+		apply_bytes(img, h.b, cut, -EINVAL);
+	}
+	rb_put32(h.b + 4, (uint32_t)(h.n - 8 + 1));
+	h.b[h.n] = 0;
+	apply_bytes(img, h.b, h.n + 1, -EINVAL);
+	TL_EQ(part(img, tid, 0)->partition_epoch, 1);
+
+	/* it ends by hand: [2,3], masks 0, 2 leads; partition 0's count
+	 * becomes the topic's factor */
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 2, 1, 2, r23, 2, 0, 0, i23, 2);
+	apply_bytes(img, h.b, h.n, 0);
+	x = part(img, tid, 0);
+	expect_replicas(x, 2, 2, 3);
+	TL_EQ(x->adding | x->removing, 0);
+	TL_EQ(x->leader, 2);
+	TL_EQ(x->leader_epoch, 1);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	/* a CREATE_PARTITIONS whose factor is not the topic's (decided
+	 * before the change) applies */
+	hw_begin(&h);
+	hrec(&h, SL_CI_CREATE_PARTITIONS);
+	h32(&h, tid);
+	h32(&h, 1);
+	h16(&h, 1);
+	h8(&h, 1);
+	h_assign(&h, i2, 1, 2, 1);
+	hend(&h);
+	apply_bytes(img, h.b, h.n, 0);
+	expect_replicas(part(img, tid, 1), 1, 2);
+	/* a partition other than 0 leaves the factor alone */
+	hw_begin(&h);
+	h_reassign(&h, tid, 1, 2, 0, 1, r23, 2, 0, 0, i2, 1);
+	apply_bytes(img, h.b, h.n, 0);
+	expect_replicas(part(img, tid, 1), 2, 2, 3);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	/* and so does partition 0 while a reassignment runs */
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 2, 1, 3, r21, 2, 0x2, 0x0, i2, 1);
+	apply_bytes(img, h.b, h.n, 0);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 3, 1, 4, r23 + 1, 1, 0, 0, r23 + 1, 1);
+	apply_bytes(img, h.b, h.n, -EINVAL); /* 3 leads, same epoch */
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 3, 2, 4, r23 + 1, 1, 0, 0, r23 + 1, 1);
+	h_reassign(&h, tid, 0, 3, 2, 4, r23 + 1, 1, 0, 0, r23 + 1, 1);
+	apply_bytes(img, h.b, h.n, -EINVAL); /* two records at epoch 4 */
+	hw_begin(&h);
+	h_reassign(&h, tid, 0, 3, 2, 4, r23 + 1, 1, 0, 0, r23 + 1, 1);
+	apply_bytes(img, h.b, h.n, 0);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+	TL_EQ(sl_meta_find_id(&img->meta, tid)->replication_factor, 1);
+
+	/* all or nothing: a change of partition 1, partition 0 ending with
+	 * two replicas (the factor 2), then a bad record; apply_bytes
+	 * checks that the image, factor included, is as it was */
+	static const int32_t r13[] = { 1, 3 }, i3[] = { 3 };
+	hw_begin(&h);
+	h_change(&h, tid, 1, 2, 0, 2, i2, 1);
+	h_reassign(&h, tid, 0, 3, 2, 5, r13, 2, 0, 0, i3, 1);
+	h_broker(&h, SL_CI_FENCE_BROKER, 9);
+	apply_bytes(img, h.b, h.n, -EINVAL);
+	TL_TRUE(strstr(g_err, "record 2") != NULL); /* from 0 */
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 1);
+	TL_EQ(sl_meta_find_id(&img->meta, tid)->replication_factor, 1);
+	/* without it, the entry applies */
+	h.n -= 1 + 4 + 4;
+	h.count--;
+	rb_put16(h.b + 1, h.count);
+	apply_bytes(img, h.b, h.n, 0);
+	expect_replicas(part(img, tid, 0), 2, 1, 3);
+	TL_EQ(part(img, tid, 1)->partition_epoch, 2);
+	TL_EQ(sl_ci_topic_find_id(img, tid)->replication_factor, 2);
+}
+
+/* A snapshot of an image with reassignments running round trips, and
+ * damage to a partition's count or masks is refused. */
+static void test_reassign_snapshot(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	populate(img);
+	const struct sl_ci_topic *t = sl_ci_topic_find(img, "one", 3);
+	uint32_t one = t->id, two = sl_ci_topic_find(img, "two", 3)->id;
+	static const int32_t t41[] = { 4, 1 }, t4[] = { 4 };
+	/* 4 is fenced: never in sync, so these stay running */
+	REASSIGN(img, 0, one, 1, t41, 2, 1);
+	REASSIGN(img, 0, two, 0, t4, 1, 1);
+	const struct sl_ci_partition *x = part(img, one, 1);
+	TL_TRUE(x->adding && x->removing && x->replica_count == 4);
+	TL_TRUE(part(img, two, 0)->adding == 0x1);
+	size_t n = sl_ci_snapshot_bytes(img);
+	TL_EQ(sl_ci_snapshot_encode(img, g_snap1, n), (long)n);
+	TL_EQ(rb_be16(g_snap1 + 4), 2);
+	struct sl_ci_image *back = img_alloc();
+	TL_OK(sl_ci_snapshot_decode(back, g_snap1, n, g_err, sizeof(g_err)));
+	check(back);
+	expect_same(img, back);
+	sl_ci_copy(g_tmp, img);
+	TL_TRUE(!memcmp(g_tmp->parts, back->parts,
+			sizeof(back->parts[0]) * back->part_count));
+	TL_EQ(sl_ci_snapshot_encode(back, g_snap2, n), (long)n);
+	TL_TRUE(!memcmp(g_snap1, g_snap2, n));
+	/* the restored image decides as the original does */
+	uint8_t *e2 = malloc(1 << 16);
+	struct sl_ci_batch b2;
+	batch();
+	TL_OK(sl_ci_reassign(img, one, 1, NULL, -1, 1, &g_b, g_msg,
+			     sizeof(g_msg)));
+	TL_OK(sl_ci_batch_init(&b2, e2, 1 << 16));
+	TL_OK(sl_ci_reassign(back, one, 1, NULL, -1, 1, &b2, g_msg,
+			     sizeof(g_msg)));
+	TL_EQ(g_b.len, b2.len);
+	TL_TRUE(!memcmp(g_b.buf, e2, b2.len));
+	free(e2);
+
+	/* one's partition 1, found by walking the snapshot's layout */
+	size_t at = 48;
+	for (uint32_t i = 0; i < img->broker_count; i++)
+		at += 18 + img->brokers[i].host_len;
+	at += 6 + 3 + 64 + 5; /* topic "one", to its partition 0 */
+	const struct sl_ci_partition *p0 = part(img, one, 0);
+	TL_EQ(g_snap1[at], p0->replica_count);
+	at += 1 + 4u * p0->replica_count + 2 + 12 + 1 + 4u * p0->isr_count;
+	TL_EQ(g_snap1[at], 4);
+	size_t masks = at + 1 + 16;
+	TL_EQ(g_snap1[masks], x->adding);
+	TL_EQ(g_snap1[masks + 1], x->removing);
+	struct {
+		size_t at;
+		uint8_t v;
+		const char *what;
+	} dmg[] = {
+		{ masks, 0x0f, "adding every replica" },
+		{ masks + 1, x->adding, "masks overlap" },
+		{ masks, 0x10, "a mask bit past the replicas" },
+		{ masks + 1, 0x80, "a mask bit past the replicas" },
+		{ at, 9, "nine replicas" },
+	};
+	struct sl_ci_image *keep = img_alloc();
+	sl_ci_copy(keep, back);
+	for (size_t i = 0; i < sizeof(dmg) / sizeof(dmg[0]); i++) {
+		memcpy(g_snap2, g_snap1, n);
+		g_snap2[dmg[i].at] = dmg[i].v;
+		rb_put32(g_snap2 + n - 4, rb_crc32c(g_snap2, n - 4));
+		if (sl_ci_snapshot_decode(back, g_snap2, n, g_err,
+					  sizeof(g_err)) != -EINVAL)
+			fail_msg("damage '%s' accepted", dmg[i].what);
+		expect_same(keep, back);
+	}
+	/* version 2 bytes called version 1: refused (the layout differs) */
+	memcpy(g_snap2, g_snap1, n);
+	rb_put16(g_snap2 + 4, 1);
+	rb_put32(g_snap2 + n - 4, rb_crc32c(g_snap2, n - 4));
+	TL_EQ(sl_ci_snapshot_decode(back, g_snap2, n, g_err, sizeof(g_err)),
+	      -EINVAL);
+	expect_same(keep, back);
+	free(keep);
+	free(back);
+}
+
+/* The config block of topic t, as the format writes it. */
+static void h_config_of(struct hw *h, const struct sl_topic *mt,
+			const struct sl_ci_topic *t)
+{
+	uint64_t bits;
+	memcpy(&bits, &mt->min_cleanable_dirty_ratio, sizeof(bits));
+	h8(h, mt->durability);
+	h8(h, mt->cleanup_policy);
+	h8(h, t->unclean_leader_election);
+	h8(h, 0);
+	h32(h, (uint32_t)t->min_insync_replicas);
+	h64(h, (uint64_t)mt->retention_ms);
+	h64(h, (uint64_t)mt->retention_bytes);
+	h64(h, (uint64_t)mt->segment_bytes);
+	h64(h, bits);
+	h64(h, (uint64_t)mt->min_compaction_lag_ms);
+	h64(h, (uint64_t)mt->max_compaction_lag_ms);
+	h64(h, (uint64_t)mt->delete_retention_ms);
+}
+
+/* img (no reassignment running) as a version 1 snapshot, written here
+ * from the format's description: partitions without a replica count
+ * (the topic's factor) and without masks. */
+static size_t snapshot_v1(const struct sl_ci_image *img, struct hw *h)
+{
+	h->n = 0;
+	h32(h, 0x534C4349u);
+	h16(h, 1);
+	h16(h, 48);
+	h32(h, 0); /* length, below */
+	h32(h, img->meta.next_id);
+	h64(h, img->applied_index);
+	h32(h, img->broker_count);
+	h32(h, img->meta.count);
+	h32(h, img->meta.tomb_count);
+	h32(h, img->part_count);
+	h64(h, 0);
+	for (uint32_t i = 0; i < img->broker_count; i++) {
+		const struct sl_ci_broker *b = &img->brokers[i];
+		h32(h, (uint32_t)b->id);
+		h64(h, b->incarnation);
+		h16(h, b->kafka_port);
+		h16(h, b->native_port);
+		h8(h, (uint8_t)(b->fenced | b->registered << 1));
+		h8(h, b->host_len);
+		memcpy(h->b + h->n, b->host, b->host_len);
+		h->n += b->host_len;
+	}
+	for (uint32_t i = 0; i < img->meta.count; i++) {
+		const struct sl_topic *mt = &img->meta.topics[i];
+		const struct sl_ci_topic *t = &img->topics[i];
+		h32(h, mt->id);
+		h16(h, mt->name_len);
+		memcpy(h->b + h->n, mt->name, mt->name_len);
+		h->n += mt->name_len;
+		h_config_of(h, mt, t);
+		h32(h, (uint32_t)t->partitions);
+		h8(h, t->replication_factor);
+		for (int32_t p = 0; p < t->partitions; p++) {
+			const struct sl_ci_partition *x =
+				&img->parts[t->part_first + (uint32_t)p];
+			TL_EQ(x->replica_count, t->replication_factor);
+			TL_EQ(x->adding | x->removing, 0);
+			for (unsigned j = 0; j < x->replica_count; j++)
+				h32(h, (uint32_t)x->replicas[j]);
+			h32(h, (uint32_t)x->leader);
+			h32(h, (uint32_t)x->leader_epoch);
+			h32(h, (uint32_t)x->partition_epoch);
+			h8(h, x->isr_count);
+			for (unsigned j = 0; j < x->isr_count; j++)
+				h32(h, (uint32_t)x->isr[j]);
+		}
+	}
+	for (uint32_t i = 0; i < img->meta.tomb_count; i++) {
+		const struct sl_tombstone *t = &img->meta.tombs[i];
+		h32(h, t->id);
+		h16(h, t->name_len);
+		memcpy(h->b + h->n, t->name, t->name_len);
+		h->n += t->name_len;
+	}
+	rb_put32(h->b + 8, (uint32_t)(h->n + 4));
+	h32(h, rb_crc32c(h->b, h->n));
+	return h->n;
+}
+
+/* A snapshot written before reassignment (version 1) still decodes:
+ * each partition's replicas are its topic's factor, no masks. */
+static void test_snapshot_v1(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	populate(img);
+	static struct hw h;
+	size_t n = snapshot_v1(img, &h);
+	struct sl_ci_image *back = img_alloc();
+	TL_OK(sl_ci_snapshot_decode(back, h.b, n, g_err, sizeof(g_err)));
+	check(back);
+	expect_same(img, back);
+	const struct sl_ci_topic *t = sl_ci_topic_find(back, "one", 3);
+	for (int32_t p = 0; p < t->partitions; p++) {
+		const struct sl_ci_partition *x = part(back, t->id, p);
+		TL_EQ(x->replica_count, 3);
+		TL_EQ(x->adding | x->removing, 0);
+	}
+	/* re-encoded, it is version 2 and what the image encodes */
+	long m = sl_ci_snapshot_encode(back, g_snap2, 8u << 20);
+	TL_EQ(sl_ci_snapshot_encode(img, g_snap1, 8u << 20), m);
+	TL_TRUE(!memcmp(g_snap1, g_snap2, (size_t)m));
+	TL_EQ(rb_be16(g_snap2 + 4), 2);
+	TL_EQ((size_t)m, n + 3u * img->part_count);
+	/* version 1 bytes called version 2: refused */
+	sl_ci_init(back);
+	rb_put16(h.b + 4, 2);
+	rb_put32(h.b + n - 4, rb_crc32c(h.b, n - 4));
+	TL_EQ(sl_ci_snapshot_decode(back, h.b, n, g_err, sizeof(g_err)),
+	      -EINVAL);
+	TL_EQ(back->meta.count, 0);
+	free(back);
+}
+
+/* Replicas and masks may change only with a new partition epoch; the
+ * masks' rules hold in sl_ci_check. */
+static void test_reassign_check(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 3; id++)
+		add_broker(img, id, 1);
+	uint32_t tid = create(img, "k", 2, 2, 0)->id;
+	struct sl_ci_image *after = img_alloc();
+	char err[512];
+	struct sl_ci_partition *x;
+	uint32_t at = sl_ci_topic_find_id(img, tid)->part_first + 1;
+	expect_replicas(&img->parts[at], 2, 2, 3);
+
+	/* a real reorder passes both checks (apply_ok runs them) */
+	static const int32_t t32[] = { 3, 2 };
+	REASSIGN(img, 0, tid, 1, t32, 2, 0);
+	expect_replicas(&img->parts[at], 2, 3, 2);
+
+	/* replicas reordered */
+	sl_ci_copy(after, img);
+	x = &after->parts[at];
+	x->replicas[0] = 2;
+	x->replicas[1] = 3;
+	TL_EQ(sl_ci_check_step(img, after, err, sizeof(err)), -1);
+	x->partition_epoch++;
+	TL_OK(sl_ci_check_step(img, after, err, sizeof(err)));
+	/* one more replica */
+	sl_ci_copy(after, img);
+	x = &after->parts[at];
+	x->replicas[x->replica_count++] = 1;
+	TL_OK(sl_ci_check(after, err, sizeof(err)));
+	TL_EQ(sl_ci_check_step(img, after, err, sizeof(err)), -1);
+	x->partition_epoch++;
+	TL_OK(sl_ci_check_step(img, after, err, sizeof(err)));
+	/* one more, being removed */
+	x->removing = 0x4;
+	TL_OK(sl_ci_check(after, err, sizeof(err)));
+	TL_OK(sl_ci_check_step(img, after, err, sizeof(err)));
+	sl_ci_copy(img, after);
+	/* only the masks change */
+	x->removing = 0;
+	x->adding = 0x4;
+	TL_OK(sl_ci_check(after, err, sizeof(err)));
+	TL_EQ(sl_ci_check_step(img, after, err, sizeof(err)), -1);
+	x->partition_epoch++;
+	TL_OK(sl_ci_check_step(img, after, err, sizeof(err)));
+
+	/* masks against the rules (three replicas) */
+	struct {
+		uint8_t adding, removing;
+	} bad[] = { { 0x1, 0x1 }, { 0x8, 0 }, { 0, 0x10 }, { 0x7, 0 },
+		    { 0, 0x7 } };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sl_ci_copy(after, img);
+		x = &after->parts[at];
+		TL_EQ(x->replica_count, 3);
+		x->adding = bad[i].adding;
+		x->removing = bad[i].removing;
+		if (!sl_ci_check(after, err, sizeof(err)))
+			fail_msg("masks %#x/%#x pass", bad[i].adding,
+				 bad[i].removing);
+	}
+	free(after);
+}
+
 /* ---- the random run ---- */
 
 struct run {
@@ -1312,6 +2247,19 @@ struct run {
 	uint64_t *index; /* of each */
 };
 
+/* How many records of this type the batch g_b holds. */
+static uint32_t records_of(uint8_t type)
+{
+	uint32_t n = 0;
+	size_t off = 3;
+	for (uint32_t i = 0; i < g_b.count; i++) {
+		n += g_b.buf[off] == type;
+		off += 5 + rb_be32(g_b.buf + off + 1);
+	}
+	TL_EQ(off, g_b.len);
+	return n;
+}
+
 /* One random decision on r->a into g_b; 1 when it made an entry. */
 static int random_decision(struct run *r)
 {
@@ -1320,7 +2268,7 @@ static int random_decision(struct run *r)
 	int32_t id = (int32_t)tl_rng_range(g, 1, 7);
 	int rc = 1; /* nothing decided */
 	batch();
-	switch (tl_rng_below(g, 10)) {
+	switch (tl_rng_below(g, 12)) {
 	case 0: {
 		char host[16];
 		int n = snprintf(host, sizeof(host), "h%d", (int)id);
@@ -1405,6 +2353,52 @@ static int random_decision(struct run *r)
 					      &g_b, g_msg, sizeof(g_msg));
 		break;
 	}
+	case 10: {
+		/* a reassignment: a new target of 1..4 of the ids, or a
+		 * cancel */
+		if (!img->part_count)
+			break;
+		const struct sl_ci_topic *t =
+			&img->topics[tl_rng_below(g, img->meta.count)];
+		int32_t p = (int32_t)tl_rng_below(g, (uint64_t)t->partitions);
+		if (tl_rng_below(g, 4) == 0) {
+			rc = sl_ci_reassign(img, t->id, p, NULL, -1, 1, &g_b,
+					    g_msg, sizeof(g_msg));
+			break;
+		}
+		int32_t target[4];
+		int32_t n = (int32_t)tl_rng_range(g, 1, 4);
+		for (int32_t j = 0; j < n; j++) {
+			target[j] = (int32_t)tl_rng_range(g, 1, 7);
+			for (int32_t i = 0; i < j; i++)
+				if (target[i] == target[j]) {
+					j--;
+					break;
+				}
+		}
+		rc = sl_ci_reassign(img, t->id, p, target, n,
+				    (int)tl_rng_below(g, 2), &g_b, g_msg,
+				    sizeof(g_msg));
+		break;
+	}
+	case 11: {
+		/* end a running reassignment, when one of the topic's
+		 * partitions has one */
+		if (!img->part_count)
+			break;
+		const struct sl_ci_topic *t =
+			&img->topics[tl_rng_below(g, img->meta.count)];
+		int32_t p = (int32_t)tl_rng_below(g, (uint64_t)t->partitions);
+		for (int32_t j = 0; j < t->partitions; j++) {
+			const struct sl_ci_partition *x =
+				&img->parts[t->part_first + (uint32_t)j];
+			if (x->adding || x->removing)
+				p = j;
+		}
+		rc = sl_ci_reassign_complete(img, t->id, p, &g_b, g_msg,
+					     sizeof(g_msg));
+		break;
+	}
 	}
 	TL_TRUE(rc >= 0);
 	return rc == 0 && g_b.count > 0;
@@ -1424,9 +2418,11 @@ static void test_random_batchings(void **state)
 	r.index = malloc(sizeof(r.index[0]) * steps);
 	assert_non_null(r.entries);
 	uint64_t index = 0;
+	uint32_t moves = 0;
 	for (uint32_t s = 0; s < steps; s++) {
 		if (!random_decision(&r))
 			continue;
+		moves += records_of(SL_CI_PARTITION_REASSIGN);
 		/* Raft indexes skip now and then (barriers) */
 		index = r.a->applied_index + 1 + tl_rng_below(&r.rng, 2);
 		char err[512];
@@ -1447,6 +2443,7 @@ static void test_random_batchings(void **state)
 		r.index[r.count++] = index;
 	}
 	TL_TRUE(r.count > steps / 4);
+	TL_TRUE(moves > 0);
 	TL_TRUE(r.a->meta.count > 0 && r.a->broker_count > 0);
 
 	/* b: the same entries in random batches; restarted from its own
@@ -1492,8 +2489,9 @@ static void test_random_batchings(void **state)
 		fail_msg("seed %llu: the images differ",
 			 (unsigned long long)seed);
 	expect_same(r.a, b);
-	printf("# %u entries, %u brokers, %u topics, %u partitions\n",
-	       r.count, r.a->broker_count, r.a->meta.count, r.a->part_count);
+	printf("# %u entries (%u reassignment records), %u brokers, %u "
+	       "topics, %u partitions\n", r.count, moves, r.a->broker_count,
+	       r.a->meta.count, r.a->part_count);
 	free(big);
 	free(b);
 	free(r.entries);
@@ -1516,6 +2514,16 @@ int main(void)
 		cmocka_unit_test(test_records_by_hand),
 		cmocka_unit_test(test_rollback_journal),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_reassign_move),
+		cmocka_unit_test(test_reassign_at_once),
+		cmocka_unit_test(test_reassign_cancel),
+		cmocka_unit_test(test_reassign_replace),
+		cmocka_unit_test(test_reassign_errors),
+		cmocka_unit_test(test_reassign_replication_factor),
+		cmocka_unit_test(test_reassign_by_hand),
+		cmocka_unit_test(test_reassign_snapshot),
+		cmocka_unit_test(test_snapshot_v1),
+		cmocka_unit_test(test_reassign_check),
 		cmocka_unit_test(test_random_batchings),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1442,7 +1442,7 @@ static int decide(struct sim *s, const struct sl_ci_image *img,
 	int32_t id = rnd_broker(s);
 	/* brokers first: a cluster with none does little */
 	uint64_t pick = img->broker_count < s->brokers &&
-			tl_rng_below(g, 2) ? 0 : tl_rng_below(g, 16);
+			tl_rng_below(g, 2) ? 0 : tl_rng_below(g, 18);
 	switch (pick) {
 	case 0: case 1: {
 		char host[16];
@@ -1560,6 +1560,38 @@ static int decide(struct sim *s, const struct sl_ci_image *img,
 			t->partitions + (int32_t)tl_rng_range(g, 1, 2), NULL,
 			0, (uint32_t)tl_rng_next(g), (uint32_t)tl_rng_next(g),
 			b, msg, sizeof(msg));
+	}
+	case 16: {
+		/* a move to 1..3 brokers (any, registered or not, twice),
+		 * or a cancel */
+		const struct sl_ci_topic *t;
+		int32_t p;
+		if (!rnd_partition(s, img, &t, &p)) {
+			snprintf(what, whatlen, "reassign (no topic)");
+			return 1;
+		}
+		int32_t target[3];
+		int32_t n = (int32_t)tl_rng_range(g, 1, 3);
+		for (int32_t j = 0; j < n; j++)
+			target[j] = rnd_broker(s);
+		int cancel = tl_rng_below(g, 5) == 0;
+		snprintf(what, whatlen, "reassign %u/%d%s", t->id, (int)p,
+			 cancel ? " (cancel)" : "");
+		return sl_ci_reassign(img, t->id, p, cancel ? NULL : target,
+				      cancel ? -1 : n, 1, b, msg,
+				      sizeof(msg));
+	}
+	case 17: {
+		const struct sl_ci_topic *t;
+		int32_t p;
+		if (!rnd_partition(s, img, &t, &p)) {
+			snprintf(what, whatlen, "end reassignment (no topic)");
+			return 1;
+		}
+		snprintf(what, whatlen, "end reassignment %u/%d", t->id,
+			 (int)p);
+		return sl_ci_reassign_complete(img, t->id, p, b, msg,
+					       sizeof(msg));
 	}
 	default: {
 		const struct sl_ci_topic *t;
