@@ -695,6 +695,29 @@ static int try_fetch(struct dp *dp, struct dp_store_core *c,
 	return 1;
 }
 
+/* Ask control to take follower node into the in-sync set when it has
+ * caught up (isr_expand). */
+static void try_expand(struct dp *dp, struct dp_partition *p, int32_t node,
+		       uint64_t now)
+{
+	if (isr_in_sync(&p->isr, node))
+		return;
+	int32_t isr[ISR_REPLICAS_MAX];
+	uint8_t n = 0;
+	if (isr_expand(&p->isr, node, p->hw, isr, &n) &&
+	    alter_isr(dp, p, isr, n, now)) {
+		/* counted from now on, before control agrees (Kafka's
+		 * maximal in-sync set, KIP-497): once the controller has it
+		 * in sync it may make it leader, so nothing is acknowledged
+		 * that it lacks.  A new state replaces the set; without one
+		 * (a refusal: a replica still fenced, say) check_isr takes
+		 * it back and it is asked for again. */
+		memcpy(p->isr.isr, isr, n * sizeof(isr[0]));
+		p->isr.nisr = n;
+		p->isr_asked_ns = now;
+	}
+}
+
 /* A follower's fetch (replica_id set): its fetch offset is what it holds
  * durably, so it moves the high watermark, and may bring it back into
  * the in-sync set. */
@@ -707,23 +730,7 @@ static int16_t replica_fetched(struct dp *dp, struct dp_store_core *c,
 			 now) < 0)
 		return SN_ERR_NOT_LEADER_OR_FOLLOWER; /* not a replica */
 	repl_advance(c, p);
-	if (!isr_in_sync(&p->isr, node)) {
-		int32_t isr[ISR_REPLICAS_MAX];
-		uint8_t n = 0;
-		if (isr_expand(&p->isr, node, p->hw, isr, &n) &&
-		    alter_isr(dp, p, isr, n, now)) {
-			/* counted from now on, before control agrees (Kafka's
-			 * maximal in-sync set, KIP-497): once the controller
-			 * has it in sync it may make it leader, so nothing
-			 * is acknowledged that it lacks.  A new state
-			 * replaces the set; without one (a refusal: a
-			 * replica still fenced, say) check_isr takes it back
-			 * and it is asked for again. */
-			memcpy(p->isr.isr, isr, n * sizeof(isr[0]));
-			p->isr.nisr = n;
-			p->isr_asked_ns = now;
-		}
-	}
+	try_expand(dp, p, node, now);
 	if (p->parked)
 		recheck_parked(dp, c, p, now);
 	return 0;
@@ -1576,6 +1583,7 @@ static int part_state(struct dp *dp, struct dp_store_core *c,
 		return -ENOENT;
 	const struct dp_pview *v = &p->view;
 	bool was_leader = leads(p);
+	int32_t was_epoch = p->isr.partition_epoch;
 	int64_t end = slog_end_offset(p->log);
 	int r = isr_apply(&p->isr, v->leader, v->leader_epoch,
 			  v->partition_epoch, v->replicas, v->nreplicas, v->isr,
@@ -1583,6 +1591,12 @@ static int part_state(struct dp *dp, struct dp_store_core *c,
 	if (r < 0)
 		return r;
 	p->isr_asked_ns = 0;
+	/* a new partition state answers the in-sync change asked for (or
+	 * overtook it): the next one may be asked at once, as a second
+	 * follower catching up on a reassignment is (the pause between
+	 * requests is for those that get no answer) */
+	if (v->partition_epoch != was_epoch)
+		p->alter_after_ns = 0;
 	if (r == 1) {
 		slog_set_leader_epoch(p->log, v->leader_epoch);
 		epc_assign(&p->epc, v->leader_epoch, end);
@@ -1605,6 +1619,15 @@ static int part_state(struct dp *dp, struct dp_store_core *c,
 		       p->index, v->leader, v->leader_epoch);
 	}
 	repl_advance(c, p);
+	/* a follower that caught up while the last change was being
+	 * decided (a reassignment adding two) is asked in now, not at its
+	 * next fetch, which the leader may hold for its max wait */
+	if (leads(p) && v->partition_epoch != was_epoch && r != 1) {
+		uint64_t now = dp_now_ns(dp);
+		for (unsigned i = 0; i < p->isr.nreplicas; i++)
+			if (p->isr.r[i].node != p->isr.self)
+				try_expand(dp, p, p->isr.r[i].node, now);
+	}
 	return 0;
 }
 
