@@ -76,6 +76,35 @@ int slc_metadata_one(struct slc_conn *c, const char *name,
 int slc_list_offset(struct slc_conn *c, uint32_t topic_id, int32_t partition,
 		    int64_t timestamp, int64_t *offset);
 
+/* ---- routing to partition leaders (LEADERS) ---- */
+
+#define SLC_BROKERS_MAX 64
+#define SLC_PARTITIONS_MAX 1024 /* = SN_PARTITIONS_MAX */
+
+/* Where a topic's partitions are led: the brokers' addresses and each
+ * partition's leader (an index into brokers, -1 when it has none). */
+struct slc_route {
+	int nbrokers;
+	struct slc_broker {
+		int32_t node_id;
+		struct sockaddr_in tcp, udp;
+	} brokers[SLC_BROKERS_MAX];
+	int32_t partitions;
+	int16_t leader[SLC_PARTITIONS_MAX];
+};
+
+/*
+ * LEADERS for topic over c, whose broker is at `reached` (a broker that
+ * names no host is at that address).  0 with *r filled; -EOPNOTSUPP when
+ * the broker does not serve LEADERS (an older one: send everything to
+ * it); sl_err_broker(UNKNOWN_TOPIC_OR_PARTITION); -errno.
+ */
+int slc_route_get(struct slc_conn *c, const struct sockaddr_in *reached,
+		  const char *topic, struct slc_route *r);
+
+/* Whether a broker error means "ask LEADERS again and resend". */
+int slc_not_leader(int broker_code);
+
 /* ---- producer pure pieces ---- */
 
 /* Kafka sequences: add count, wrap at 2^31. */

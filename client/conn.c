@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
@@ -425,4 +426,89 @@ const char *sl_error_message(int rc)
 		return "the message is larger than one batch may be; raise batch_bytes or use TCP";
 	}
 	return sl_strerror(rc);
+}
+
+/* ---- routing to partition leaders ---- */
+
+_Static_assert(SLC_PARTITIONS_MAX == SN_PARTITIONS_MAX, "one bound");
+
+int slc_not_leader(int broker_code)
+{
+	return broker_code == SN_ERR_NOT_LEADER_OR_FOLLOWER ||
+	       broker_code == SN_ERR_FENCED_LEADER_EPOCH ||
+	       broker_code == SN_ERR_UNKNOWN_LEADER_EPOCH ||
+	       broker_code == SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+/* A broker's address: host (empty: reached's) and port. */
+static int broker_addr(const struct sockaddr_in *reached, const char *host,
+		       uint16_t host_len, uint16_t port,
+		       struct sockaddr_in *out)
+{
+	*out = *reached;
+	if (host_len) {
+		char text[SN_HOST_MAX + 8];
+		snprintf(text, sizeof(text), "%.*s:%u", (int)host_len, host,
+			 (unsigned)port);
+		if (slc_parse_addr(text, out, NULL, 0))
+			return -EINVAL;
+	}
+	out->sin_port = htons(port);
+	return 0;
+}
+
+int slc_route_get(struct slc_conn *c, const struct sockaddr_in *reached,
+		  const char *topic, struct slc_route *r)
+{
+	uint8_t req[SN_LEADERS_REQ_BYTES + 2 + SN_NAME_MAX + 8];
+	const char *names[1] = { topic };
+	long n = sn_encode_leaders(req, sizeof(req), c->next_corr++, names, 1);
+	if (n < 0)
+		return -EINVAL;
+	const uint8_t *f;
+	size_t len;
+	int rc = slc_conn_call(c, req, (size_t)n, CALL_TIMEOUT_MS, &f, &len);
+	if (rc < 0)
+		return rc;
+	if ((int16_t)rb_be16(f + 12) == SN_ERR_UNSUPPORTED_VERSION)
+		return -EOPNOTSUPP;
+	if ((rc = slc_frame_error(f)))
+		return rc;
+	struct sn_leaders_resp lr;
+	if ((rc = sn_decode_leaders_resp(f, len, &lr)))
+		return slc_decode_error(rc);
+	memset(r, 0, offsetof(struct slc_route, leader));
+	size_t pos = 0;
+	struct sn_leaders_broker b;
+	while (sn_leaders_next_broker(&lr, &pos, &b) == 1 &&
+	       r->nbrokers < SLC_BROKERS_MAX) {
+		struct slc_broker *sb = &r->brokers[r->nbrokers];
+		if (broker_addr(reached, b.host, b.host_len, b.tcp_port,
+				&sb->tcp) ||
+		    broker_addr(reached, b.host, b.host_len, b.udp_port,
+				&sb->udp))
+			continue; /* a host we cannot resolve: not routed to */
+		sb->node_id = b.node_id;
+		r->nbrokers++;
+	}
+	pos = 0;
+	struct sn_leaders_topic t;
+	while (sn_leaders_next_topic(&lr, &pos, &t) == 1) {
+		if (t.name_len != strlen(topic) ||
+		    memcmp(t.name, topic, t.name_len))
+			continue;
+		if (t.error)
+			return sl_err_broker(t.error);
+		r->partitions = t.partitions;
+		for (int32_t p = 0; p < t.partitions; p++) {
+			int32_t leader, epoch;
+			sn_leaders_partition(&t, p, &leader, &epoch);
+			r->leader[p] = -1;
+			for (int i = 0; i < r->nbrokers; i++)
+				if (r->brokers[i].node_id == leader)
+					r->leader[p] = (int16_t)i;
+		}
+		return 0;
+	}
+	return sl_err_broker(SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 }

@@ -9,6 +9,8 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +25,9 @@
 
 struct sl_consumer {
 	struct slc_conn conn;
-	struct sockaddr_in sin;
+	struct sockaddr_in sin;   /* where conn goes: the partition's leader */
+	struct sockaddr_in boot;  /* the address it was created with */
+	char topic[SN_NAME_MAX + 1];
 	struct sl_consumer_opts o;
 	uint32_t topic_id;
 	int32_t partition;
@@ -46,6 +50,49 @@ void sl_consumer_opts_default(struct sl_consumer_opts *o)
 	o->isolation = 0;
 }
 
+/* Follow the partition's leader (LEADERS, asked of the broker c is
+ * connected to, else of the one it was created with): c->sin and the
+ * connection move there when it is another broker.  An older broker
+ * without LEADERS, or a partition without a leader for the moment,
+ * leave c where it is.  0 or -errno. */
+static int reroute(struct sl_consumer *c)
+{
+	struct slc_route *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = -ENOTCONN;
+	if (c->conn.fd >= 0)
+		rc = slc_route_get(&c->conn, &c->sin, c->topic, r);
+	if (rc && rc != -EOPNOTSUPP) {
+		/* this broker is gone or answers nothing useful: ask the
+		 * one the consumer was given */
+		slc_conn_close(&c->conn);
+		slc_conn_init(&c->conn);
+		c->sin = c->boot;
+		rc = slc_conn_open(&c->conn, &c->sin, 5000);
+		if (!rc)
+			rc = slc_route_get(&c->conn, &c->sin, c->topic, r);
+	}
+	if (rc == -EOPNOTSUPP)
+		rc = 0; /* an older broker: it serves everything itself */
+	else if (!rc && c->partition < r->partitions &&
+		 r->leader[c->partition] >= 0) {
+		const struct sockaddr_in *to =
+			&r->brokers[r->leader[c->partition]].tcp;
+		if (to->sin_addr.s_addr != c->sin.sin_addr.s_addr ||
+		    to->sin_port != c->sin.sin_port) {
+			uint32_t corr = c->conn.next_corr;
+			slc_conn_close(&c->conn);
+			slc_conn_init(&c->conn);
+			c->conn.next_corr = corr;
+			c->sin = *to;
+			rc = slc_conn_open(&c->conn, &c->sin, 5000);
+		}
+	}
+	free(r);
+	return rc;
+}
+
 int sl_consumer_create(const char *addr, const char *topic, int32_t partition,
 		       const struct sl_consumer_opts *o,
 		       struct sl_consumer **out)
@@ -66,7 +113,8 @@ int sl_consumer_create(const char *addr, const char *topic, int32_t partition,
 		c->o.max_bytes = 1u << 20;
 	c->partition = partition;
 	c->end_offset = c->hw = -1;
-	c->sin = sin;
+	c->sin = c->boot = sin;
+	snprintf(c->topic, sizeof(c->topic), "%s", topic);
 	rc = slc_conn_open(&c->conn, &sin, 5000);
 	if (rc)
 		goto free_c;
@@ -79,6 +127,8 @@ int sl_consumer_create(const char *addr, const char *topic, int32_t partition,
 		goto close_conn;
 	}
 	c->topic_id = t.topic_id;
+	if ((rc = reroute(c)))
+		goto close_conn;
 	rc = sl_consumer_seek(c, SL_OFFSET_BEGINNING);
 	if (rc)
 		goto close_conn;
@@ -245,17 +295,24 @@ static int fetch(struct sl_consumer *c, uint32_t wait_ms)
 	const uint8_t *f;
 	size_t len;
 	drop_buffered(c); /* the receive buffer is about to move */
-	int rc = slc_conn_call(&c->conn, req, (size_t)n, (int)wait_ms + 10000,
+	int rc = c->conn.fd < 0 ? -ENOTCONN :
+		 slc_conn_call(&c->conn, req, (size_t)n, (int)wait_ms + 10000,
 			       &f, &len);
 	if (rc < 0) {
-		/* the stream is out of step: start over on the next call */
+		/* the stream is out of step, or the broker went: start over
+		 * at the partition's leader on the next call */
 		slc_conn_close(&c->conn);
 		slc_conn_init(&c->conn);
-		slc_conn_open(&c->conn, &c->sin, 5000);
+		c->sin = c->boot;
+		if (slc_conn_open(&c->conn, &c->sin, 5000) == 0)
+			(void)reroute(c);
 		return rc;
 	}
-	if ((rc = slc_frame_error(f)))
+	if ((rc = slc_frame_error(f))) {
+		if (slc_not_leader(sl_broker_code(rc)))
+			(void)reroute(c); /* the next call asks the leader */
 		return rc;
+	}
 	struct sn_fetch_resp r;
 	if ((rc = sn_decode_fetch_resp(f, len, &r)))
 		return slc_decode_error(rc);
@@ -281,8 +338,18 @@ int sl_consume(struct sl_consumer *c, struct sl_message *m, int timeout_ms)
 							    c->o.max_wait_ms;
 		}
 		rc = fetch(c, wait);
-		if (rc < 0)
-			return rc;
+		if (rc < 0) {
+			/* a leader that moved, or a broker that went: asked
+			 * again (at the new leader) while time is left */
+			int again = sl_is_broker_err(rc) ?
+					    slc_not_leader(sl_broker_code(rc)) :
+					    rc != -ENOMEM && rc != -EINVAL &&
+						    rc != SL_ECORRUPT;
+			if (!again || slc_now_us() + 100000 >= deadline)
+				return rc;
+			poll(NULL, 0, 100);
+			continue;
+		}
 		rc = next_buffered(c, m);
 		if (rc)
 			return rc;

@@ -29,6 +29,12 @@
  *     -ETIMEDOUT; since some may have been appended, the producer takes a
  *     new producer id and renumbers everything still queued.
  *   - Backpressure: queued + in-flight bytes are bounded by buffer_bytes.
+ *   - A cluster (the broker answers LEADERS): each partition's batches go
+ *     to its leader, over a TCP connection to that broker or in datagrams
+ *     to its UDP port; NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+ *     UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION and a leader's
+ *     connection lost ask LEADERS again (at most every 100 ms) and resend
+ *     there (the same sequence: idempotence keeps a copy out of the log).
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -64,6 +70,8 @@ struct pbatch {
 				 if the delivery timeout runs out */
 	int appended;         /* answered and reported; stays queued until
 				 every batch before it is too */
+	int16_t via;          /* in flight to brokers[via], -1: p->conn or
+				 the UDP address it was created with */
 };
 
 struct ppart {
@@ -82,14 +90,29 @@ struct ptopic {
 	uint32_t id;
 	int32_t partitions;
 	struct ppart *parts;
+	int16_t *leader;        /* per partition: index into brokers, -1:
+				   p->conn (no LEADERS, or no leader) */
 	uint32_t rr;
 	int32_t sticky;
+};
+
+/* A partition leader, as LEADERS names it. */
+struct pbroker {
+	int32_t node_id;
+	struct sockaddr_in tcp, udp;
+	struct slc_conn conn;   /* TCP: to it (opened when first used) */
+	uint64_t reconnect_after_us;
 };
 
 struct sl_producer {
 	struct sl_producer_opts o;
 	struct sockaddr_in sin, udp_sin;
-	struct slc_conn conn;
+	struct slc_conn conn;   /* the broker it was created with */
+	struct pbroker brokers[SLC_BROKERS_MAX];
+	int nbrokers;
+	int routing;            /* the broker answers LEADERS */
+	int route_stale;        /* ask LEADERS again (a leader moved) */
+	uint64_t route_after_us;
 	int udp_fd;
 	int idempotent;
 	int64_t pid;
@@ -241,23 +264,92 @@ static int init_pid(struct sl_producer *p)
 
 static void handle_answer(void *arg, const uint8_t *f, size_t len);
 
+/* The connection of brokers[via] (-1: p->conn). */
+static struct slc_conn *conn_of(struct sl_producer *p, int via)
+{
+	return via < 0 ? &p->conn : &p->brokers[via].conn;
+}
+
+/* brokers[via]'s connection, opened when it is not (with a back-off
+ * after a failure).  0 or -errno. */
+static int broker_conn(struct sl_producer *p, int via)
+{
+	struct pbroker *pb = &p->brokers[via];
+	if (pb->conn.fd >= 0)
+		return 0;
+	uint64_t now = slc_now_us();
+	if (now < pb->reconnect_after_us)
+		return -ENOTCONN;
+	uint32_t corr = pb->conn.next_corr;
+	slc_conn_init(&pb->conn);
+	pb->conn.next_corr = corr;
+	pb->conn.other = handle_answer;
+	pb->conn.other_arg = p;
+	int rc = slc_conn_open(&pb->conn, &pb->tcp, 2000);
+	if (rc) {
+		pb->reconnect_after_us = now + 200000; /* back off 200 ms */
+		p->route_stale = 1; /* the leader may have moved */
+	}
+	return rc;
+}
+
+/* The connection to brokers[via] (-1: p->conn) failed: closed, and every
+ * batch in flight on it goes back to "to send". */
+static void conn_lost(struct sl_producer *p, int via)
+{
+	struct slc_conn *c = conn_of(p, via);
+	uint32_t corr = c->next_corr;
+	slc_conn_close(c);
+	slc_conn_init(c);
+	c->next_corr = corr;
+	c->other = handle_answer;
+	c->other_arg = p;
+	for (int i = p->nsent - 1; i >= 0; i--)
+		if (p->sent[i]->via == via)
+			unsend(p, p->sent[i]);
+	if (via >= 0) {
+		p->brokers[via].reconnect_after_us = slc_now_us() + 200000;
+		p->route_stale = 1;
+	}
+}
+
 static int send_batch(struct sl_producer *p, struct pbatch *b, uint64_t now)
 {
 	struct ppart *pp = &b->topic->parts[b->partition];
+	int via = p->routing ? b->topic->leader[b->partition] : -1;
+	if (via >= 0 && p->o.transport == SL_UDP && p->o.udp_addr)
+		via = -1; /* every datagram to the address given */
+	/* one sequence of correlation ids for every connection: p->conn's,
+	 * whose LEADERS calls take theirs from it too */
 	b->corr = p->conn.next_corr++;
 	rb_put32(b->buf + 8, b->corr);
 	int rc;
 	if (p->o.transport == SL_UDP) {
-		ssize_t w = send(p->udp_fd, b->buf, b->frame_len, MSG_DONTWAIT);
+		const struct sockaddr_in *to = via >= 0 ?
+			&p->brokers[via].udp : &p->udp_sin;
+		ssize_t w = sendto(p->udp_fd, b->buf, b->frame_len,
+				   MSG_DONTWAIT, (const struct sockaddr *)to,
+				   sizeof(*to));
 		/* a datagram the kernel would not take is a lost datagram:
 		 * resent after the timeout */
 		rc = (w < 0 && errno != EAGAIN && errno != ENOBUFS &&
 		      errno != ECONNREFUSED) ? -errno : 0;
+	} else if (via >= 0) {
+		rc = broker_conn(p, via);
+		if (rc)
+			return 0; /* stays queued: sent once it connects */
+		rc = slc_conn_send(&p->brokers[via].conn, b->buf, b->frame_len,
+				   10000);
+		if (rc) {
+			conn_lost(p, via);
+			return 0;
+		}
 	} else {
 		rc = slc_conn_send(&p->conn, b->buf, b->frame_len, 10000);
 	}
 	if (rc)
 		return rc;
+	b->via = (int16_t)via;
 	if (b->sends++)
 		p->st.resends++;
 	else
@@ -306,7 +398,9 @@ static int reconnect(struct sl_producer *p)
 		return rc;
 	}
 	if (p->o.transport == SL_TCP)
-		unsend_all(p);
+		for (int i = p->nsent - 1; i >= 0; i--)
+			if (p->sent[i]->via < 0)
+				unsend(p, p->sent[i]);
 	return 0;
 }
 
@@ -420,6 +514,14 @@ static void handle_answer(void *arg, const uint8_t *f, size_t len)
 	}
 	if (code == 0)
 		code = SN_ERR_INVALID_REQUEST;
+	if (p->routing && slc_not_leader(code)) {
+		/* the leader moved: resent where LEADERS says, soon */
+		b->last_err = sl_err_broker(code);
+		p->route_stale = 1;
+		pp->resume_us = now + 100000;
+		unsend(p, b);
+		return;
+	}
 	if (slc_retriable(code)) {
 		b->last_err = sl_err_broker(code);
 		if (code == SN_ERR_THROTTLING_QUOTA_EXCEEDED && !r.throttle_ms)
@@ -466,16 +568,46 @@ static int read_answers(struct sl_producer *p, int timeout_ms)
 		/* answers to METADATA etc. never come over UDP */
 		return got;
 	}
-	for (int i = 0; i < 1024; i++) {
-		const uint8_t *f;
-		size_t len;
-		int rc = slc_conn_recv(&p->conn, i ? 0 : timeout_ms, &f, &len);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			break;
-		handle_answer(p, f, len);
-		got++;
+	/* TCP: p->conn and the leaders' connections; frames already read
+	 * first, then a wait for any of them */
+	struct pollfd pfd[SLC_BROKERS_MAX + 1];
+	int via[SLC_BROKERS_MAX + 1];
+	for (int pass = 0; pass < 2 && !got; pass++) {
+		int n = 0;
+		if (p->conn.fd >= 0) {
+			pfd[n] = (struct pollfd){ p->conn.fd, POLLIN, 0 };
+			via[n++] = -1;
+		}
+		for (int i = 0; i < p->nbrokers; i++)
+			if (p->brokers[i].conn.fd >= 0) {
+				pfd[n] = (struct pollfd){
+					p->brokers[i].conn.fd, POLLIN, 0 };
+				via[n++] = i;
+			}
+		if (!n)
+			return 0;
+		if (pass == 1 && poll(pfd, (nfds_t)n, timeout_ms) <= 0)
+			return 0;
+		for (int k = 0; k < n; k++) {
+			if (pass == 1 && !pfd[k].revents)
+				continue;
+			struct slc_conn *c = conn_of(p, via[k]);
+			for (int i = 0; i < 1024; i++) {
+				const uint8_t *f;
+				size_t len;
+				int rc = slc_conn_recv(c, 0, &f, &len);
+				if (rc < 0) {
+					if (via[k] < 0)
+						return rc;
+					conn_lost(p, via[k]);
+					break;
+				}
+				if (rc == 0)
+					break;
+				handle_answer(p, f, len);
+				got++;
+			}
+		}
 	}
 	return got;
 }
@@ -490,6 +622,11 @@ static int check_timeouts(struct sl_producer *p, uint64_t now)
 			continue;
 		if (p->o.transport == SL_UDP) {
 			unsend(p, b);
+			if (p->routing)
+				p->route_stale = 1; /* the leader may be gone */
+		} else if (b->via >= 0) {
+			conn_lost(p, b->via);
+			i = p->nsent; /* the list changed: look again */
 		} else {
 			int rc = reconnect(p);
 			return rc;
@@ -523,15 +660,93 @@ static int check_timeouts(struct sl_producer *p, uint64_t now)
 	return 0;
 }
 
+/* ---- routing ---- */
+
+/* r's leaders into tp (brokers found or added by node id; one whose
+ * address changed starts over). */
+static void route_apply(struct sl_producer *p, struct ptopic *tp,
+			const struct slc_route *r)
+{
+	int16_t map[SLC_BROKERS_MAX];
+	for (int i = 0; i < r->nbrokers; i++) {
+		const struct slc_broker *rb = &r->brokers[i];
+		int j = 0;
+		while (j < p->nbrokers && p->brokers[j].node_id != rb->node_id)
+			j++;
+		if (j == p->nbrokers) {
+			if (p->nbrokers == SLC_BROKERS_MAX) {
+				map[i] = -1;
+				continue;
+			}
+			struct pbroker *pb = &p->brokers[p->nbrokers++];
+			memset(pb, 0, sizeof(*pb));
+			slc_conn_init(&pb->conn);
+			pb->node_id = rb->node_id;
+			pb->tcp = rb->tcp;
+			pb->udp = rb->udp;
+		} else if (memcmp(&p->brokers[j].tcp, &rb->tcp,
+				  sizeof(rb->tcp)) ||
+			   memcmp(&p->brokers[j].udp, &rb->udp,
+				  sizeof(rb->udp))) {
+			conn_lost(p, j);
+			p->brokers[j].tcp = rb->tcp;
+			p->brokers[j].udp = rb->udp;
+			p->brokers[j].reconnect_after_us = 0;
+		}
+		map[i] = (int16_t)j;
+	}
+	for (int32_t q = 0; q < tp->partitions; q++)
+		tp->leader[q] = q < r->partitions && r->leader[q] >= 0 ?
+					map[r->leader[q]] : -1;
+}
+
+/* LEADERS for tp, asked of p->conn's broker, else of a leader's: 0,
+ * -EOPNOTSUPP (a broker without it), or an error. */
+static int route_topic(struct sl_producer *p, struct ptopic *tp)
+{
+	struct slc_route *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = p->conn.fd >= 0 ? 0 : reconnect(p);
+	if (!rc)
+		rc = slc_route_get(&p->conn, &p->sin, tp->name, r);
+	for (int i = 0; rc && rc != -EOPNOTSUPP && i < p->nbrokers; i++)
+		if (broker_conn(p, i) == 0)
+			rc = slc_route_get(&p->brokers[i].conn,
+					   &p->brokers[i].tcp, tp->name, r);
+	if (!rc)
+		route_apply(p, tp, r);
+	free(r);
+	return rc;
+}
+
+/* A leader moved (or a broker went): every topic's leaders asked again,
+ * at most every 100 ms. */
+static void route_refresh(struct sl_producer *p, uint64_t now)
+{
+	if (!p->routing || !p->route_stale || now < p->route_after_us)
+		return;
+	p->route_after_us = now + 100000;
+	int ok = 1;
+	for (int t = 0; t < p->ntopics; t++)
+		ok &= route_topic(p, &p->topics[t]) == 0;
+	if (ok) {
+		p->route_stale = 0;
+		p->st.route_refreshes++;
+	}
+}
+
 static int work(struct sl_producer *p, int timeout_ms, int close_all)
 {
 	uint64_t now = slc_now_us();
 	p->reports = 0;
 	if (p->conn.fd < 0) {
 		int rc = reconnect(p);
-		if (rc && p->o.transport == SL_TCP)
+		/* routed, the leaders' connections carry on without it */
+		if (rc && p->o.transport == SL_TCP && !p->routing)
 			goto timeouts;
 	}
+	route_refresh(p, now);
 	close_due(p, now, close_all);
 	int rc = send_ready(p, now);
 	if (rc && p->o.transport == SL_TCP)
@@ -583,8 +798,20 @@ static int topic_get(struct sl_producer *p, const char *name,
 	tp->partitions = ti.partitions;
 	tp->sticky = -1;
 	tp->parts = calloc((size_t)ti.partitions, sizeof(*tp->parts));
-	if (!tp->parts)
+	tp->leader = malloc((size_t)ti.partitions * sizeof(*tp->leader));
+	if (!tp->parts || !tp->leader) {
+		free(tp->parts);
+		free(tp->leader);
 		return -ENOMEM;
+	}
+	for (int32_t i = 0; i < ti.partitions; i++)
+		tp->leader[i] = -1;
+	/* a cluster's broker names each partition's leader */
+	rc = route_topic(p, tp);
+	if (rc == 0)
+		p->routing = 1;
+	else if (rc != -EOPNOTSUPP)
+		p->route_stale = 1; /* asked again; p->conn meanwhile */
 	p->ntopics++;
 	*out = tp;
 	return 0;
@@ -669,11 +896,9 @@ int sl_producer_create(const char *addr, const struct sl_producer_opts *o,
 		int sz = 4 << 20;
 		setsockopt(p->udp_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		setsockopt(p->udp_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-		if (connect(p->udp_fd, (struct sockaddr *)&p->udp_sin,
-			    sizeof(p->udp_sin)) < 0) {
-			rc = -errno;
-			goto close_udp;
-		}
+		/* not connected: datagrams go to each partition's leader,
+		 * answers come from any of them (matched by correlation
+		 * id) */
 	}
 	p->idempotent = p->o.acks != 0 && p->o.idempotence >= 0;
 	if (p->idempotent) {
@@ -832,9 +1057,12 @@ void sl_producer_destroy(struct sl_producer *p)
 			}
 		}
 		free(tp->parts);
+		free(tp->leader);
 	}
 	if (p->udp_fd >= 0)
 		close(p->udp_fd);
+	for (int i = 0; i < p->nbrokers; i++)
+		slc_conn_close(&p->brokers[i].conn);
 	slc_conn_close(&p->conn);
 	free(p->sent);
 	free(p->topics);

@@ -502,6 +502,115 @@ static void handle_metadata(struct dp_net *n, const struct src *s,
 	send_answer(n, m);
 }
 
+/* LEADERS: the brokers and each partition's leader and leader epoch, so
+ * that a client sends each partition's requests to its leader (a single
+ * broker: itself, with an empty host, for every partition). */
+static void handle_leaders(struct dp_net *n, const struct src *s,
+			   const uint8_t *f, size_t len, uint32_t corr)
+{
+	struct dp *dp = n->dp;
+	uint16_t count;
+	n->st.metadata++;
+	int rc = sn_decode_leaders(f, len, &count);
+	if (rc) {
+		bad(n, DP_BAD_TRUNCATED_BODY);
+		answer_error(n, s, SN_LEADERS, corr, (int16_t)-rc);
+		return;
+	}
+	size_t cap = s->peer ? udp_frame_max(dp) : 4u << 20;
+	struct dp_msg *m = dp_conn_msg(n, s->conn, s->peer, s->udp_bytes,
+				       corr, 0);
+	if (!m || dp_msg_resp(dp, m, cap)) {
+		if (m) {
+			m->resp = m->inline_resp;
+			long el = sn_encode_error_resp(
+				m->resp, sizeof(m->inline_resp), SN_LEADERS,
+				corr, SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+			m->resp_len = el > 0 ? (uint32_t)el : 0;
+			send_answer(n, m);
+			return;
+		}
+		answer_error(n, s, SN_LEADERS, corr,
+			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		return;
+	}
+	bool clustered = dp_clustered(dp);
+	int32_t self = dp->cfg.node_id;
+	struct sn_leaders_builder b;
+	sn_leaders_resp_begin(&b, m->resp, cap);
+	if (clustered) {
+		static _Thread_local struct dp_broker all[SIPC_BROKERS_MAX];
+		unsigned nb = dp_brokers_all(dp, all, SIPC_BROKERS_MAX);
+		for (unsigned i = 0; i < nb; i++) {
+			struct sn_leaders_broker br = {
+				all[i].node_id, all[i].native_port,
+				all[i].native_port, all[i].host,
+				(uint16_t)strnlen(all[i].host, SN_HOST_MAX) };
+			sn_leaders_resp_broker(&b, &br);
+		}
+	} else {
+		struct sn_leaders_broker br = { self, dp->tcp_port,
+						dp->udp_port, "", 0 };
+		sn_leaders_resp_broker(&b, &br);
+	}
+	static _Thread_local int32_t leaders[SN_PARTITIONS_MAX];
+	static _Thread_local int32_t epochs[SN_PARTITIONS_MAX];
+	bool fenced = atomic_load_explicit(&dp->self_fenced,
+					   memory_order_relaxed);
+	size_t pos = SN_LEADERS_REQ_BYTES;
+	for (unsigned i = 0; i < (count ? count : DP_MAX_TOPICS); i++) {
+		struct dp_topic *t;
+		struct sn_leaders_topic lt;
+		memset(&lt, 0, sizeof(lt));
+		if (count) {
+			const char *name;
+			uint16_t nl;
+			if (sn_metadata_req_next(f, len, &pos, &name, &nl) != 1)
+				break;
+			t = dp_topic_by_name(dp, name, nl);
+			lt.name = name;
+			lt.name_len = nl;
+			if (!t) {
+				lt.error = SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				sn_leaders_resp_topic(&b, &lt, NULL, NULL);
+				continue;
+			}
+		} else {
+			/* acquire: pairs with dp_topic_put's release store */
+			t = atomic_load_explicit(&dp->topics[i],
+						 memory_order_acquire);
+			if (!t || !atomic_load_explicit(&t->live,
+							memory_order_acquire))
+				continue;
+			lt.name = t->name;
+			lt.name_len = (uint16_t)strlen(t->name);
+		}
+		lt.topic_id = t->id;
+		lt.partitions = t->partitions;
+		for (int32_t p = 0; p < t->partitions; p++) {
+			leaders[p] = self;
+			epochs[p] = 0;
+			if (!clustered)
+				continue;
+			struct dp_pview v;
+			dp_pview_get(dp, &t->parts[p], &v);
+			/* fenced: it leads nothing (as Metadata says) */
+			leaders[p] = v.leader == self && fenced ? -1 : v.leader;
+			epochs[p] = v.leader_epoch;
+		}
+		sn_leaders_resp_topic(&b, &lt, leaders, epochs);
+	}
+	long rl = sn_leaders_resp_finish(&b, corr, 0);
+	if (rl < 0) {
+		/* more than cap: a header alone says so */
+		long el = sn_encode_error_resp(m->resp, cap, SN_LEADERS, corr,
+					       SN_ERR_MESSAGE_TOO_LARGE);
+		rl = el;
+	}
+	m->resp_len = rl > 0 ? (uint32_t)rl : 0;
+	send_answer(n, m);
+}
+
 static void handle_admin(struct dp_net *n, const struct src *s,
 			 const uint8_t *f, size_t len, uint32_t corr,
 			 uint8_t opcode)
@@ -577,6 +686,9 @@ static void handle_frame(struct dp_net *n, const struct src *s,
 		break;
 	case SN_METADATA:
 		handle_metadata(n, s, f, len, h->corr);
+		break;
+	case SN_LEADERS:
+		handle_leaders(n, s, f, len, h->corr);
 		break;
 	case SN_CREATE_TOPIC:
 	case SN_DELETE_TOPIC:

@@ -33,11 +33,18 @@
  *   CREATE resp  16 u32 topic id, 20 u32 0                      (24)
  *   DELETE_TOPIC 16 u16 name length, 18 u16 0, 20 name
  *   INIT_PRODUCER_ID 16 u64 0 (24); resp 16 i64 id, 24 i16 epoch, 26 0 (32)
+ *   LEADERS      as METADATA
+ *   LEADERS resp 16 u32 broker count, 20 u32 topic count, 24 brokers:
+ *                i32 node id, u16 tcp port, u16 udp port, u16 host
+ *                length, u16 0, host (empty: the address reached); then
+ *                topics: u32 id, i32 partitions, i16 error, u16 name
+ *                length, name, partitions x (i32 leader, i32 leader epoch)
  *
  * A frame is valid if and only if its magic and version match, its length
  * covers the header and is within the transport's limit, and its body is at
  * least the opcode's fixed size with every inner length inside the frame.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -219,9 +226,13 @@ long sn_encode_list_offsets_resp(uint8_t *buf, size_t cap, uint32_t corr,
 	return SN_LIST_OFFSETS_RESP_BYTES;
 }
 
-long sn_encode_metadata(uint8_t *buf, size_t cap, uint32_t corr,
-			const char *const *names, unsigned count)
+/* METADATA's and LEADERS' request: a count and names. */
+static long encode_names(uint8_t *buf, size_t cap, uint8_t opcode,
+			 uint32_t corr, const char *const *names,
+			 unsigned count)
 {
+	_Static_assert(SN_METADATA_REQ_BYTES == SN_LEADERS_REQ_BYTES,
+		       "one layout");
 	size_t len = SN_METADATA_REQ_BYTES;
 	if (count > 0xffff)
 		return -EINVAL;
@@ -229,7 +240,7 @@ long sn_encode_metadata(uint8_t *buf, size_t cap, uint32_t corr,
 		len += 2 + strlen(names[i]);
 	if (cap < len || len > SN_TCP_MAX_FRAME)
 		return -ENOBUFS;
-	sn_header_put(buf, SN_METADATA, (uint32_t)len, corr, 0);
+	sn_header_put(buf, opcode, (uint32_t)len, corr, 0);
 	rb_put16(buf + 16, (uint16_t)count);
 	rb_put16(buf + 18, 0);
 	size_t p = SN_METADATA_REQ_BYTES;
@@ -242,6 +253,93 @@ long sn_encode_metadata(uint8_t *buf, size_t cap, uint32_t corr,
 		p += 2 + n;
 	}
 	return (long)len;
+}
+
+long sn_encode_metadata(uint8_t *buf, size_t cap, uint32_t corr,
+			const char *const *names, unsigned count)
+{
+	return encode_names(buf, cap, SN_METADATA, corr, names, count);
+}
+
+long sn_encode_leaders(uint8_t *buf, size_t cap, uint32_t corr,
+		       const char *const *names, unsigned count)
+{
+	return encode_names(buf, cap, SN_LEADERS, corr, names, count);
+}
+
+void sn_leaders_resp_begin(struct sn_leaders_builder *b, uint8_t *buf,
+			   size_t cap)
+{
+	b->buf = buf;
+	b->cap = cap;
+	b->len = SN_LEADERS_RESP_BYTES;
+	b->brokers = b->topics = 0;
+	b->failed = cap < SN_LEADERS_RESP_BYTES;
+}
+
+int sn_leaders_resp_broker(struct sn_leaders_builder *b,
+			   const struct sn_leaders_broker *br)
+{
+	size_t need = SN_LEADERS_BROKER_BYTES + br->host_len;
+	/* brokers come before the first topic */
+	if (b->failed || b->topics || br->host_len > SN_HOST_MAX ||
+	    b->len + need > b->cap) {
+		b->failed = 1;
+		return -ENOBUFS;
+	}
+	uint8_t *p = b->buf + b->len;
+	rb_put32(p, (uint32_t)br->node_id);
+	rb_put16(p + 4, br->tcp_port);
+	rb_put16(p + 6, br->udp_port);
+	rb_put16(p + 8, br->host_len);
+	rb_put16(p + 10, 0);
+	if (br->host_len)
+		memcpy(p + 12, br->host, br->host_len);
+	b->len += need;
+	b->brokers++;
+	return 0;
+}
+
+int sn_leaders_resp_topic(struct sn_leaders_builder *b,
+			  const struct sn_leaders_topic *t,
+			  const int32_t *leaders, const int32_t *epochs)
+{
+	int32_t n = t->error || !leaders ? 0 : t->partitions;
+	if (n < 0 || n > SN_PARTITIONS_MAX) {
+		b->failed = 1;
+		return -ENOBUFS;
+	}
+	size_t need = SN_LEADERS_TOPIC_BYTES + t->name_len + 8 * (size_t)n;
+	if (b->failed || b->len + need > b->cap) {
+		b->failed = 1;
+		return -ENOBUFS;
+	}
+	uint8_t *p = b->buf + b->len;
+	rb_put32(p, t->error ? 0 : t->topic_id);
+	rb_put32(p + 4, (uint32_t)n);
+	rb_put16(p + 8, (uint16_t)t->error);
+	rb_put16(p + 10, t->name_len);
+	memcpy(p + 12, t->name, t->name_len);
+	p += 12 + t->name_len;
+	for (int32_t i = 0; i < n; i++, p += 8) {
+		rb_put32(p, (uint32_t)leaders[i]);
+		rb_put32(p + 4, (uint32_t)epochs[i]);
+	}
+	b->len += need;
+	b->topics++;
+	return 0;
+}
+
+long sn_leaders_resp_finish(struct sn_leaders_builder *b, uint32_t corr,
+			    int16_t error)
+{
+	if (b->failed)
+		return -ENOBUFS;
+	sn_header_put(b->buf, SN_LEADERS | SN_RESPONSE, (uint32_t)b->len, corr,
+		      error);
+	rb_put32(b->buf + 16, b->brokers);
+	rb_put32(b->buf + 20, b->topics);
+	return (long)b->len;
 }
 
 void sn_metadata_resp_begin(struct sn_metadata_builder *b, uint8_t *buf,
@@ -381,6 +479,7 @@ static size_t resp_size(uint8_t opcode)
 	case SN_METADATA: return SN_METADATA_RESP_BYTES;
 	case SN_CREATE_TOPIC: return SN_CREATE_RESP_BYTES;
 	case SN_INIT_PRODUCER_ID: return SN_INIT_PID_RESP_BYTES;
+	case SN_LEADERS: return SN_LEADERS_RESP_BYTES;
 	default: return SN_HEADER_BYTES;
 	}
 }
@@ -515,9 +614,10 @@ int sn_decode_list_offsets_resp(const uint8_t *f, size_t len,
 	return 0;
 }
 
-int sn_decode_metadata(const uint8_t *f, size_t len, uint16_t *count)
+static int decode_names(const uint8_t *f, size_t len, uint8_t opcode,
+			uint16_t *count)
 {
-	int rc = check_frame(f, len, SN_METADATA, SN_METADATA_REQ_BYTES);
+	int rc = check_frame(f, len, opcode, SN_METADATA_REQ_BYTES);
 	if (rc)
 		return rc;
 	*count = rb_be16(f + 16);
@@ -529,6 +629,92 @@ int sn_decode_metadata(const uint8_t *f, size_t len, uint16_t *count)
 		if (sn_metadata_req_next(f, len, &pos, &name, &n) != 1)
 			return ERR(INVALID_REQUEST);
 	return pos == len ? 0 : ERR(INVALID_REQUEST);
+}
+
+int sn_decode_metadata(const uint8_t *f, size_t len, uint16_t *count)
+{
+	return decode_names(f, len, SN_METADATA, count);
+}
+
+int sn_decode_leaders(const uint8_t *f, size_t len, uint16_t *count)
+{
+	return decode_names(f, len, SN_LEADERS, count);
+}
+
+int sn_decode_leaders_resp(const uint8_t *f, size_t len,
+			   struct sn_leaders_resp *r)
+{
+	int rc = check_frame(f, len, SN_LEADERS | SN_RESPONSE,
+			     SN_LEADERS_RESP_BYTES);
+	if (rc)
+		return rc;
+	memset(r, 0, sizeof(*r));
+	r->broker_count = rb_be32(f + 16);
+	r->topic_count = rb_be32(f + 20);
+	size_t pos = SN_LEADERS_RESP_BYTES;
+	r->brokers = f + pos;
+	for (uint32_t i = 0; i < r->broker_count; i++) {
+		if (len - pos < SN_LEADERS_BROKER_BYTES)
+			return ERR(INVALID_REQUEST);
+		size_t h = rb_be16(f + pos + 8);
+		if (h > SN_HOST_MAX || len - pos - SN_LEADERS_BROKER_BYTES < h)
+			return ERR(INVALID_REQUEST);
+		pos += SN_LEADERS_BROKER_BYTES + h;
+	}
+	r->brokers_len = (size_t)(f + pos - r->brokers);
+	r->topics = f + pos;
+	for (uint32_t i = 0; i < r->topic_count; i++) {
+		if (len - pos < SN_LEADERS_TOPIC_BYTES)
+			return ERR(INVALID_REQUEST);
+		uint32_t n = rb_be32(f + pos + 4);
+		size_t nl = rb_be16(f + pos + 10);
+		if (n > SN_PARTITIONS_MAX ||
+		    len - pos - SN_LEADERS_TOPIC_BYTES < nl + 8 * (size_t)n)
+			return ERR(INVALID_REQUEST);
+		pos += SN_LEADERS_TOPIC_BYTES + nl + 8 * (size_t)n;
+	}
+	r->topics_len = (size_t)(f + pos - r->topics);
+	return pos == len ? 0 : ERR(INVALID_REQUEST);
+}
+
+int sn_leaders_next_broker(const struct sn_leaders_resp *r, size_t *pos,
+			   struct sn_leaders_broker *b)
+{
+	if (*pos >= r->brokers_len)
+		return 0;
+	const uint8_t *p = r->brokers + *pos;
+	b->node_id = (int32_t)rb_be32(p);
+	b->tcp_port = rb_be16(p + 4);
+	b->udp_port = rb_be16(p + 6);
+	b->host_len = rb_be16(p + 8);
+	b->host = (const char *)p + SN_LEADERS_BROKER_BYTES;
+	*pos += SN_LEADERS_BROKER_BYTES + b->host_len;
+	return 1;
+}
+
+int sn_leaders_next_topic(const struct sn_leaders_resp *r, size_t *pos,
+			  struct sn_leaders_topic *t)
+{
+	if (*pos >= r->topics_len)
+		return 0;
+	const uint8_t *p = r->topics + *pos;
+	t->topic_id = rb_be32(p);
+	t->partitions = (int32_t)rb_be32(p + 4);
+	t->error = (int16_t)rb_be16(p + 8);
+	t->name_len = rb_be16(p + 10);
+	t->name = (const char *)p + SN_LEADERS_TOPIC_BYTES;
+	t->leaders = p + SN_LEADERS_TOPIC_BYTES + t->name_len;
+	*pos += SN_LEADERS_TOPIC_BYTES + t->name_len +
+		8 * (size_t)t->partitions;
+	return 1;
+}
+
+void sn_leaders_partition(const struct sn_leaders_topic *t, int32_t i,
+			  int32_t *leader, int32_t *leader_epoch)
+{
+	assert(i >= 0 && i < t->partitions);
+	*leader = (int32_t)rb_be32(t->leaders + 8 * (size_t)i);
+	*leader_epoch = (int32_t)rb_be32(t->leaders + 8 * (size_t)i + 4);
 }
 
 int sn_metadata_req_next(const uint8_t *f, size_t len, size_t *pos,

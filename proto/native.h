@@ -36,6 +36,7 @@ enum sn_opcode {
 	SN_CREATE_TOPIC = 0x05,
 	SN_DELETE_TOPIC = 0x06,
 	SN_INIT_PRODUCER_ID = 0x07,
+	SN_LEADERS = 0x08,
 };
 
 /* Fixed sizes: header + fixed body. */
@@ -53,6 +54,11 @@ enum sn_opcode {
 #define SN_DELETE_REQ_BYTES 20   /* + name */
 #define SN_INIT_PID_REQ_BYTES 24
 #define SN_INIT_PID_RESP_BYTES 32
+#define SN_LEADERS_REQ_BYTES 20     /* + names, as METADATA */
+#define SN_LEADERS_RESP_BYTES 24    /* + brokers + topics */
+#define SN_LEADERS_BROKER_BYTES 12  /* + host */
+#define SN_LEADERS_TOPIC_BYTES 12   /* + name + 8 per partition */
+#define SN_HOST_MAX 255
 
 /* Error codes: Kafka's numbers (docs/protocol.md has their meaning). */
 #define SN_ERRORS(X)                                         \
@@ -204,6 +210,32 @@ struct sn_metadata_resp {
 	size_t entries_len;
 };
 
+/* LEADERS: where each partition is led (a cluster's brokers). */
+struct sn_leaders_broker {
+	int32_t node_id;
+	uint16_t tcp_port, udp_port;
+	const char *host;   /* empty: the address the client reached */
+	uint16_t host_len;  /* 0 .. SN_HOST_MAX */
+};
+
+struct sn_leaders_topic {
+	uint32_t topic_id;  /* 0 when error != 0 */
+	int16_t error;
+	int32_t partitions; /* 0 when error != 0 */
+	const char *name;
+	uint16_t name_len;
+	const uint8_t *leaders; /* decode: partitions x (i32 leader, i32
+				   leader epoch); sn_leaders_partition */
+};
+
+struct sn_leaders_resp {
+	uint32_t broker_count, topic_count;
+	const uint8_t *brokers; /* decode: iterate with sn_leaders_next_* */
+	size_t brokers_len;
+	const uint8_t *topics;
+	size_t topics_len;
+};
+
 struct sn_create_topic {
 	int32_t partitions;
 	uint8_t durability;
@@ -240,6 +272,26 @@ long sn_encode_list_offsets_resp(uint8_t *buf, size_t cap, uint32_t corr,
 /* names: count NUL-terminated names (count 0 = all topics). */
 long sn_encode_metadata(uint8_t *buf, size_t cap, uint32_t corr,
 			const char *const *names, unsigned count);
+/* LEADERS request: as METADATA's (names, count 0 = all topics). */
+long sn_encode_leaders(uint8_t *buf, size_t cap, uint32_t corr,
+		       const char *const *names, unsigned count);
+/* A LEADERS response: begin, every broker, then every topic (leaders[i]
+ * and epochs[i] for its partitions; NULL with an error), finish. */
+struct sn_leaders_builder {
+	uint8_t *buf;
+	size_t cap, len;
+	uint32_t brokers, topics;
+	int failed;
+};
+void sn_leaders_resp_begin(struct sn_leaders_builder *b, uint8_t *buf,
+			   size_t cap);
+int sn_leaders_resp_broker(struct sn_leaders_builder *b,
+			   const struct sn_leaders_broker *br);
+int sn_leaders_resp_topic(struct sn_leaders_builder *b,
+			  const struct sn_leaders_topic *t,
+			  const int32_t *leaders, const int32_t *epochs);
+long sn_leaders_resp_finish(struct sn_leaders_builder *b, uint32_t corr,
+			    int16_t error);
 /* Start a metadata response; add entries; finish writes counts/length. */
 struct sn_metadata_builder {
 	uint8_t *buf;
@@ -296,6 +348,21 @@ int sn_decode_metadata_resp(const uint8_t *f, size_t len,
  * returns 1 with t filled, 0 at the end, -SN_ERR_INVALID_REQUEST. */
 int sn_metadata_next(const struct sn_metadata_resp *r, size_t *pos,
 		     struct sn_topic_info *t);
+/* A LEADERS request's names: as sn_decode_metadata (walk them with
+ * sn_metadata_req_next from SN_LEADERS_REQ_BYTES). */
+int sn_decode_leaders(const uint8_t *f, size_t len, uint16_t *count);
+/* A LEADERS response, checked whole (every broker and topic inside the
+ * frame, the counts matching); then walk it with the next functions
+ * (*pos from 0): 1 with the entry, 0 at the end. */
+int sn_decode_leaders_resp(const uint8_t *f, size_t len,
+			   struct sn_leaders_resp *r);
+int sn_leaders_next_broker(const struct sn_leaders_resp *r, size_t *pos,
+			   struct sn_leaders_broker *b);
+int sn_leaders_next_topic(const struct sn_leaders_resp *r, size_t *pos,
+			  struct sn_leaders_topic *t);
+/* Partition i (< t->partitions) of a decoded topic entry. */
+void sn_leaders_partition(const struct sn_leaders_topic *t, int32_t i,
+			  int32_t *leader, int32_t *leader_epoch);
 int sn_decode_create_topic(const uint8_t *f, size_t len,
 			   struct sn_create_topic *r);
 int sn_decode_create_topic_resp(const uint8_t *f, size_t len,

@@ -230,6 +230,8 @@ struct sl_producer_stats {
 	uint64_t batches_sent; /* first sends */
 	uint64_t resends;      /* retransmissions (timeouts, retriable errors) */
 	uint64_t throttles;    /* answers with a throttle time */
+	uint64_t route_refreshes; /* partition leaders asked again (a leader
+				     moved, or its broker went) */
 	int64_t producer_id;
 	int16_t epoch;
 };
