@@ -949,6 +949,27 @@ static void seeds_proto(void)
 	struct sn_create_topic ct = { 3, 1, 3600000, -1, 1 << 20, "orders", 6 };
 	fl = sn_encode_create_topic(frame, sizeof(frame), 10, &ct);
 	seed("native_fuzz", "create-topic", frame, (size_t)fl);
+	/* LEADERS: a request for two topics, an answer with two brokers, a
+	 * topic of three partitions and an unknown one */
+	static const char *const two[] = { "orders", "nope" };
+	fl = sn_encode_leaders(frame, sizeof(frame), 11, two, 2);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "leaders", frame, (size_t)fl);
+	struct sn_leaders_builder lb;
+	sn_leaders_resp_begin(&lb, frame, sizeof(frame));
+	struct sn_leaders_broker b1 = { 1, 9093, 9093, "10.0.0.1", 8 };
+	struct sn_leaders_broker b2 = { 2, 9193, 9193, "", 0 };
+	FUZZ_CHECK(sn_leaders_resp_broker(&lb, &b1) == 0 &&
+		   sn_leaders_resp_broker(&lb, &b2) == 0);
+	static const int32_t ld[] = { 1, 2, -1 }, ep[] = { 4, 0, 7 };
+	struct sn_leaders_topic lt = { 5, 0, 3, "orders", 6, NULL };
+	struct sn_leaders_topic ln = { 0, SN_ERR_UNKNOWN_TOPIC_OR_PARTITION, 0,
+				       "nope", 4, NULL };
+	FUZZ_CHECK(sn_leaders_resp_topic(&lb, &lt, ld, ep) == 0 &&
+		   sn_leaders_resp_topic(&lb, &ln, NULL, NULL) == 0);
+	fl = sn_leaders_resp_finish(&lb, 11, 0);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "leaders-resp", frame, (size_t)fl);
 	struct kc_join_group_req_protocol p = { S("range"),
 						{ (const uint8_t *)"m", 1 } };
 	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),

@@ -8,7 +8,9 @@
  *   2. every decoder, run on the input taken as a whole frame of each
  *      opcode, stays inside the frame (ASan) and, when it accepts, returns
  *      pointers and lengths inside it;
- *   3. metadata request and response walks terminate inside the frame;
+ *   3. metadata and LEADERS request and response walks terminate inside
+ *      the frame; a LEADERS response that decodes is rebuilt by the
+ *      builder to the same bytes;
  *   4. an accepted frame re-encoded from its decoded fields decodes to the
  *      same fields (round trip).
  */
@@ -29,6 +31,48 @@ static void check_inside(const uint8_t *f, size_t len, const void *p, size_t n)
 {
 	const uint8_t *q = p;
 	CHECK(q >= f && q + n <= f + len);
+}
+
+/* A LEADERS response: walked inside the frame, and rebuilt by the
+ * builder to the same bytes when every field is one it writes. */
+static void leaders_resp(const uint8_t *f, size_t len, uint8_t *out,
+			 size_t cap)
+{
+	struct sn_leaders_resp r;
+	if (sn_decode_leaders_resp(f, len, &r))
+		return;
+	struct sn_leaders_builder b;
+	sn_leaders_resp_begin(&b, out, cap);
+	size_t pos = 0;
+	struct sn_leaders_broker br;
+	unsigned nb = 0, nt = 0;
+	int same = 1; /* reserved fields 0, as the builder writes them */
+	while (sn_leaders_next_broker(&r, &pos, &br) == 1) {
+		check_inside(f, len, br.host, br.host_len);
+		same &= rb_be16((const uint8_t *)br.host - 2) == 0;
+		CHECK(sn_leaders_resp_broker(&b, &br) == 0);
+		nb++;
+	}
+	CHECK(nb == r.broker_count);
+	static int32_t ld[SN_PARTITIONS_MAX], ep[SN_PARTITIONS_MAX];
+	pos = 0;
+	struct sn_leaders_topic t;
+	while (sn_leaders_next_topic(&r, &pos, &t) == 1) {
+		check_inside(f, len, t.name, t.name_len);
+		check_inside(f, len, t.leaders, 8 * (size_t)t.partitions);
+		for (int32_t i = 0; i < t.partitions; i++)
+			sn_leaders_partition(&t, i, &ld[i], &ep[i]);
+		/* the builder writes no partitions and id 0 for an error */
+		same &= !t.error || (t.partitions == 0 && t.topic_id == 0);
+		CHECK(sn_leaders_resp_topic(&b, &t, ld, ep) == 0);
+		nt++;
+	}
+	CHECK(nt == r.topic_count);
+	long n = sn_leaders_resp_finish(&b, rb_be32(f + 8),
+					(int16_t)rb_be16(f + 12));
+	CHECK(n > 0);
+	if (same && rb_be16(f + 14) == 0)
+		CHECK((size_t)n == len && !memcmp(out, f, len));
 }
 
 static void fuzz_frame(uint8_t *f, size_t len)
@@ -86,6 +130,18 @@ static void fuzz_frame(uint8_t *f, size_t len)
 		while (sn_metadata_next(&mr, &pos, &t) == 1 && bound++ < 100000)
 			check_inside(f, len, t.name, t.name_len);
 	}
+	if (sn_decode_leaders(f, len, &count) == 0) {
+		size_t pos = SN_LEADERS_REQ_BYTES;
+		const char *nm;
+		uint16_t nl;
+		unsigned seen = 0;
+		while (sn_metadata_req_next(f, len, &pos, &nm, &nl) == 1) {
+			check_inside(f, len, nm, nl);
+			seen++;
+		}
+		CHECK(seen == count);
+	}
+	leaders_resp(f, len, out, sizeof(out));
 	struct sn_create_topic ct;
 	if (sn_decode_create_topic(f, len, &ct) == 0) {
 		check_inside(f, len, ct.name, ct.name_len);
@@ -123,8 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *f = malloc(size);
 	CHECK(f != NULL);
 	static const uint8_t ops[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
-				       0x07, 0x81, 0x82, 0x83, 0x84, 0x85,
-				       0x86, 0x87 };
+				       0x07, 0x08, 0x81, 0x82, 0x83, 0x84,
+				       0x85, 0x86, 0x87, 0x88 };
 	for (unsigned i = 0; i < sizeof(ops); i++) {
 		memcpy(f, data, size);
 		rb_put16(f, SN_MAGIC);
