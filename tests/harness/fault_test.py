@@ -21,9 +21,13 @@ The run:
    broker from the others, a broker from the clients, one way between
    two brokers), a broker isolated (with or without its clients), packet
    loss on a broker's link, a pause of a broker's processes (SIGSTOP,
-   past the session timeout), a kill -9 and restart; each lasts a few
-   seconds and is healed before the next.  A fault aimed at "the leader"
-   strikes the leader of a partition at that moment.
+   past the session timeout), a kill -9 and restart, a partition
+   reassigned (AlterPartitionReassignments: to two or three of the
+   brokers, in a drawn order, while the faults before and after it come
+   and go); each lasts a few seconds and is healed before the next.  A
+   fault aimed at "the leader" strikes the leader of a partition at that
+   moment.  Before the end every partition is reassigned back to all
+   three brokers.
 4. Everything healed: the producers finish (what is still unanswered is
    recorded as not acknowledged), the cluster gets its three in-sync
    replicas back, and a fresh consumer reads every partition from 0 to
@@ -54,6 +58,8 @@ import json
 import os
 import random
 import shutil
+import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -396,7 +402,7 @@ def schedule(seed, total_s):
     out = []
     spent = 0.0
     kinds = ["partition", "client-partition", "oneway", "isolate", "loss",
-             "pause", "kill"]
+             "pause", "kill", "reassign"]
     while spent < total_s and len(out) < 1000:
         kind = rng.choice(kinds)
         target = rng.choice([1, 2, 3, "leader"])
@@ -416,6 +422,8 @@ def schedule(seed, total_s):
         elif kind == "pause":
             params = {"node": target, "of": part,
                       "procs": rng.choice(["sluiced,control", "sluiced", "control"])}
+        elif kind == "reassign":
+            params = {"of": part, "to": rng.sample([1, 2, 3], rng.choice([2, 3]))}
         else:
             params = {"node": target, "of": part,
                       "procs": rng.choice(["sluiced,control", "sluiced,control", "sluiced",
@@ -428,7 +436,50 @@ def schedule(seed, total_s):
     return out
 
 
+def uvarint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def reassign(cl, partition, to):
+    """AlterPartitionReassignments v0 of TOPIC's partition to the brokers
+    `to`, asked of each broker in turn until one answers: its error for
+    the partition, or None when none answered."""
+    name = TOPIC.encode()
+    body = struct.pack(">i", 10000) + uvarint(2) + uvarint(len(name) + 1) + name + uvarint(2)
+    body += struct.pack(">i", partition) + uvarint(len(to) + 1)
+    body += b"".join(struct.pack(">i", b) for b in to) + b"\x00\x00\x00"
+    frame = struct.pack(">hhi", 45, 0, 1) + struct.pack(">h", 7) + b"harness" + b"\x00" + body
+    for b in cl.brokers:
+        try:
+            with socket.create_connection((b.addr, netns_cluster.PORTS["kafka"]),
+                                          timeout=10) as s:
+                s.sendall(struct.pack(">i", len(frame)) + frame)
+                head = s.recv(4, socket.MSG_WAITALL)
+                r = s.recv(struct.unpack(">i", head)[0], socket.MSG_WAITALL)
+        except (OSError, struct.error):
+            continue
+        # header (corr, tags), throttle, error, message (null), one topic
+        # (name), one partition: index, error
+        at = 5 + 4 + 2 + 1 + 1 + 1 + len(name) + 1 + 4
+        if len(r) < at + 2:
+            continue
+        return struct.unpack(">h", r[at:at + 2])[0]
+    return None
+
+
 def inject(run, cl, kind, params):
+    if kind == "reassign":
+        err = reassign(cl, params["of"], params["to"])
+        run.hist.add(op="nemesis", kind="reassign", partition=params["of"],
+                     to=params["to"], error=err)
+        run.note("nemesis", "reassign %d to %s: %s" % (params["of"], params["to"], err))
+        print("  reassign partition %d to %s: error %s" % (params["of"], params["to"], err),
+              flush=True)
+        return
     node = params.get("node")
     if node == "leader":
         node = run.leader_of(params["of"]) or 1
@@ -572,6 +623,11 @@ def chaos(cl, base, seed):
         t.join(60)
     if any(t.is_alive() for t in threads[1:]):
         fail("a producer did not finish in 60 s")
+    for p in range(PARTS):
+        back = [1 + (p + k) % 3 for k in range(3)]
+        if within(lambda: reassign(cl, p, back) == 0, 30) is None:
+            print("note: partition %d could not be reassigned back to %s" % (p, back),
+                  flush=True)
     t_heal = time.monotonic()
     m = within(lambda: (lambda m: m if m and all(v[0] >= 1 and len(v[1]) == 3
                                                  for v in m.values()) else None)(
