@@ -73,6 +73,9 @@ def produce(nodes, victim, transport, first):
     except subprocess.TimeoutExpired:
         p.kill()
         fail("%s: sluice produce did not finish within 120 s" % transport)
+    except BrokenPipeError:
+        fail("%s: sluice produce stopped reading (exit %s): %s"
+             % (transport, p.wait(timeout=30), p.stderr.read().strip()[-1500:]))
     if rc != 0 or ("%d message(s) delivered" % N) not in err:
         fail("%s: sluice produce exit %d: %s" % (transport, rc, err.strip()[-600:]))
     return led, err
@@ -123,6 +126,10 @@ try:
     until("CreateTopics nf rf=3", lambda: create(nodes[0], TOPIC, PARTS, 3) == 0, 40)
     until("every partition led, all in sync", lambda: (lambda m: m and all(
         v[0] > 0 and len(v[1]) == 3 for v in m.values()))(meta(nodes)), 30)
+    # the producer goes through broker 1, which must know the topic (a
+    # topic it has not heard of yet is an error for `sluice produce`)
+    until("broker 1 serves nf", lambda: (lambda m: m and all(
+        v[0] > 0 for v in m.values()))(meta([nodes[0]])), 30)
     want = []
     for k, transport in enumerate(("tcp", "udp")):
         m = meta(nodes)
