@@ -246,6 +246,14 @@ static int put_state(struct dp *dp, const struct sipc_partition_state *s)
 	p->view = v;
 	pthread_rwlock_unlock(&dp->cluster_lock);
 	int rc = dp_store_cmd(dp, p->core, DPC_STATE, p);
+	/* not a replica here (any more): a copy it holds is removed (the
+	 * core leaves an empty log alone: 0) */
+	bool replica = false;
+	for (unsigned i = 0; i < v.nreplicas; i++)
+		replica |= v.replicas[i] == dp->cfg.node_id;
+	if (rc >= 0 && !replica && v.nreplicas &&
+	    dp_store_cmd(dp, p->core, DPC_WIPE, p) == 1)
+		rc = dp_store_cmd(dp, p->core, DPC_STATE, p);
 	dp_fetcher_kick(dp);
 	return rc < 0 ? SN_ERR_INVALID_REQUEST : 0;
 }

@@ -275,7 +275,7 @@ struct dp_msg {
 };
 
 struct dp_cmd {
-	int op; /* DPC_OPEN, DPC_CLOSE, DPC_FORGET, DPC_STATE */
+	int op; /* DPC_OPEN, DPC_CLOSE, DPC_FORGET, DPC_STATE, DPC_WIPE */
 	struct dp_partition *part;
 	int rc;
 	_Atomic int done;
@@ -285,7 +285,15 @@ struct dp_cmd {
  * pointer to it (topics.c frees it next). */
 /* DPC_STATE: the partition's new place in the cluster: the core takes
  * p->view (main, its only writer, waits meanwhile). */
-enum { DPC_OPEN = 1, DPC_CLOSE = 2, DPC_FORGET = 3, DPC_STATE = 4 };
+/* DPC_WIPE: a partition this broker no longer replicates (a reassignment
+ * moved it away, maybe while the broker was down): its log is closed,
+ * its directory removed and made again, and an empty log opened at
+ * offset 0 (producer state, epochs and high watermark with it), as
+ * Kafka deletes a replica it stops hosting; rc 1.  An empty log (start
+ * and end 0) is left alone: rc 0.  Should it become a replica again, it
+ * fetches everything from its leader. */
+enum { DPC_OPEN = 1, DPC_CLOSE = 2, DPC_FORGET = 3, DPC_STATE = 4,
+       DPC_WIPE = 5 };
 
 struct dp_store_core {
 	uint32_t id;

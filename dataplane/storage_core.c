@@ -45,6 +45,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,9 @@
 
 #include "dataplane/batch.h"
 #include "dataplane/dp.h"
+#include "dataplane/partition_dir.h"
 #include "proto/record_batch.h"
+#include "storage/disk.h"
 
 /* Compaction (storage/cleaner.h): bytes of cleaning I/O per step, and how
  * often a compacted partition with no pass under way is asked whether one
@@ -937,7 +940,10 @@ static void do_epoch_end(struct dp_store_core *c, struct dp_partition *p,
  * follows: 0 when this node follows p in that epoch. */
 static int16_t follower_check(const struct dp_partition *p, int32_t epoch)
 {
-	if (leads(p) || p->isr.leader < 0)
+	/* a broker that is not a replica (a reassignment took it off, and
+	 * its copy was removed) takes nothing a late fetch brings */
+	if (leads(p) || p->isr.leader < 0 ||
+	    !isr_is_replica(&p->isr, p->isr.self))
 		return SN_ERR_NOT_LEADER_OR_FOLLOWER;
 	if (epoch != p->isr.leader_epoch)
 		return SN_ERR_FENCED_LEADER_EPOCH;
@@ -1659,6 +1665,43 @@ static void check_isr(struct dp *dp, struct dp_partition *p, uint64_t now)
 		alter_isr(dp, p, isr, n, now);
 }
 
+/* DPC_WIPE (dp.h). */
+static int part_wipe(struct dp *dp, struct dp_store_core *c,
+		     struct dp_partition *p)
+{
+	if (!p->log)
+		return -ENOENT;
+	int64_t start = slog_start_offset(p->log);
+	int64_t end = slog_end_offset(p->log);
+	if (start == 0 && end == 0)
+		return 0; /* nothing here */
+	part_close(dp, c, p);
+	/* part_open adds it to parts[] again */
+	for (uint32_t i = 0; i < c->nparts; i++)
+		if (c->parts[i] == p) {
+			c->parts[i] = c->parts[--c->nparts];
+			break;
+		}
+	char err[PATH_MAX + 128];
+	const struct dp_topic *t = p->topic;
+	int rc = pdir_remove(&sdisk_posix, dp->cfg.data_dir, t->name,
+			     p->index, t->id, err, sizeof(err));
+	if (rc >= 0)
+		rc = pdir_claim(&sdisk_posix, dp->cfg.data_dir, t->name,
+				p->index, t->id, err, sizeof(err));
+	if (rc < 0)
+		dp_log("%s-%d: its copy cannot be removed: %s", t->name,
+		       p->index, err);
+	else
+		dp_log("%s-%d: not a replica here any more: its copy "
+		       "(offsets %lld..%lld) removed", t->name, p->index,
+		       (long long)start, (long long)end);
+	/* an empty log either way (over the old files when they could not
+	 * be removed: they are opened as they are) */
+	int orc = part_open(dp, c, p);
+	return rc < 0 ? rc : orc < 0 ? orc : 1;
+}
+
 static void run_cmd(struct dp *dp, struct dp_store_core *c)
 {
 	/* acquire: pairs with dp_store_cmd's release store of the command */
@@ -1672,6 +1715,8 @@ static void run_cmd(struct dp *dp, struct dp_store_core *c)
 		part_forget(dp, c, cmd->part), cmd->rc = 0;
 	else if (cmd->op == DPC_STATE)
 		cmd->rc = part_state(dp, c, cmd->part);
+	else if (cmd->op == DPC_WIPE)
+		cmd->rc = part_wipe(dp, c, cmd->part);
 	else
 		part_close(dp, c, cmd->part), cmd->rc = 0;
 	/* release: the result and the partition state are visible to main

@@ -14,7 +14,7 @@ set.
    twice, a partition named twice, v1 not allowing a new factor.
 3. The reassignments end by themselves (ListPartitionReassignments empty):
    Metadata shows the targets as replicas and in-sync sets; partition 0's
-   old leader 1 is gone from it. Broker 2 is killed: every record is read
+   old leader 1 is gone from it, and its copy from broker 1's disk. Broker 2 is killed: every record is read
    back from the others (partition 0's now only on broker 3).
 4. With broker 2 dead, partition 2 ([3]) to [2, 3]: broker 2 cannot catch
    up, so the reassignment runs (List: replicas [2, 3], adding [2], for
@@ -344,6 +344,12 @@ try:
               else None)(meta(nodes)), 30)
     print("ok: partition 0 on [2, 3] led by %d, partition 1 on [3, 2, 1], "
           "partition 2 stays on [3]" % m[0][0], flush=True)
+    # broker 1 no longer holds partition 0: its copy is removed
+    until("broker 1's copy of partition 0 removed",
+          lambda: durable_end(nodes[0], 0) == 0 and
+          "ra-0: not a replica here any more" in open(
+              os.path.join(nodes[0].dir, "sluiced.log")).read(), 20)
+    print("ok: broker 1's copy of partition 0 (100 records) removed", flush=True)
     two = nodes[1]
     two.kill("sluiced")
     two.kill("control")
