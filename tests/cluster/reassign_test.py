@@ -19,11 +19,12 @@ set.
 4. With broker 2 dead, partition 2 ([3]) to [2, 3]: broker 2 cannot catch
    up, so the reassignment runs (List: replicas [2, 3], adding [2], for
    all topics and for named partitions; `sluice cluster status --json`
-   shows it); records still go in; a cancel
+   and `sluice cluster reassignments` show it); records still go in; a cancel
    puts it back to [3].  Then to [2] alone: it runs until broker 2 is
    restarted, catches up and leads it; every record is read back.
 5. Broker 1 runs with follower_replication_throttled_rate = 1 MiB/s:
-   partition 2, grown to 4 MiB more, to [2, 1] takes broker 1 at least as
+   partition 2, grown to 4 MiB more, to [2, 1] (`sluice cluster reassign
+   --wait`, which returns once the move ended) takes broker 1 at least as
    long as the rate allows (a lower bound: a slower machine only takes
    longer), and its /sluice/follower counters show the throttled bytes.
 Every wait is bounded; every process is stopped by pid at the end.
@@ -379,6 +380,13 @@ try:
     if not ra2 or ra2[0].get("adding") != [2] or ra2[0].get("removing") != [] \
             or ra2[0]["replicas"] != [2, 3]:
         fail("sluice cluster status --json of ra-2 during its move: %s" % ra2)
+    # and `sluice cluster reassignments`
+    st = subprocess.run([os.environ["SLUICE"], "cluster", "reassignments", "--bootstrap",
+                         nodes[0].bootstrap()], stdout=subprocess.PIPE, text=True,
+                        timeout=30)
+    if st.returncode != 0 or st.stdout.strip() != \
+            "ra-2  replicas [2,3]  adding [2]  removing []":
+        fail("sluice cluster reassignments: exit %d, %r" % (st.returncode, st.stdout))
     more = produce(others, 60, 300, [2])
     time.sleep(1)
     if listing(nodes[2]) != running:
@@ -405,14 +413,18 @@ try:
     # 5. a throttled catch-up
     before = follower_counters(nodes[0])
     big = produce(nodes, 4096, 1000, [2], pad=1024)
+    # through `sluice cluster reassign --wait`, which follows the move on
+    # the broker that took it
     t0 = time.monotonic()
-    r = alter(nodes[2], [(TOPIC, 2, [2, 1])])
-    if errors_of(r[2]) != {(TOPIC, 2): NONE}:
-        fail("partition 2 to [2, 1]: %s" % (r,))
-    # asked of the broker that took the change: its image has it
-    until("broker 1 caught up on partition 2 (throttled)",
-          lambda: listing(nodes[2]) == {}, 60)
+    st = subprocess.run([os.environ["SLUICE"], "cluster", "reassign", TOPIC, "2", "2,1",
+                         "--wait", "60", "--bootstrap", nodes[2].bootstrap()],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                        timeout=90)
     took = time.monotonic() - t0
+    if st.returncode != 0 or "ra-2: moving" not in st.stdout or \
+            "ra-2: moved" not in st.stdout:
+        fail("sluice cluster reassign ra 2 2,1 --wait 60: exit %d, %r %r"
+             % (st.returncode, st.stdout, st.stderr))
     after = follower_counters(nodes[0])
     moved = after["throttled_bytes"] - before["throttled_bytes"]
     # a second's worth saved up, and one answer's overshoot (1 MiB)

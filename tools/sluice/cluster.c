@@ -19,6 +19,14 @@
  *
  * Exit codes: 0 healthy, 1 not (cluster_health.h says when), 2 no broker
  * of --bootstrap answered (or a usage error).
+ *
+ * `sluice cluster reassign TOPIC PARTITION BROKERS|--cancel [--wait S]`
+ * and `sluice cluster reassignments`: Kafka's AlterPartitionReassignments
+ * and ListPartitionReassignments, through the first broker that answers;
+ * --wait follows the move until ListPartitionReassignments no longer
+ * shows it, saying every 5 s what it waits for.  Exit 0 done (or under
+ * way without --wait), 1 refused or not done in time, 2 unreachable or
+ * a usage error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tools/sluice/cli.h"
 #include "tools/sluice/cluster_health.h"
@@ -339,14 +348,268 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: sluice cluster status [--bootstrap HOST:PORT,...] "
 		"[--json]\n"
+		"       sluice cluster reassign TOPIC PARTITION BROKER,...|"
+		"--cancel [--wait SECONDS] [--bootstrap ...]\n"
+		"       sluice cluster reassignments [--bootstrap ...]\n"
 		"  asks the brokers' Kafka listeners (default "
 		DEFAULT_BOOTSTRAP "; ./tools/run --cluster 3 prints the list)\n"
-		"  exit 0 healthy, 1 under-replicated, leaderless, a broker "
-		"or the quorum in trouble, 2 unreachable\n");
+		"  status: exit 0 healthy, 1 under-replicated, leaderless, a "
+		"broker or the quorum in trouble, 2 unreachable\n");
+}
+
+/* ---- reassignments ---- */
+
+/* A connection to the first broker of list that answers: 0, or 2 (said
+ * why on stderr). */
+static int connect_any(const char *list, struct kcall *k)
+{
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", list);
+	char *save = NULL;
+	unsigned tried = 0;
+	for (char *a = strtok_r(copy, ",", &save); a && tried < ADDRESSES_MAX;
+	     a = strtok_r(NULL, ",", &save), tried++) {
+		int rc = kcall_connect(k, a, TIMEOUT_MS);
+		if (!rc)
+			return 0;
+		fprintf(stderr, "sluice: %s: %s\n", a, why(rc));
+	}
+	fprintf(stderr, "sluice: cannot reach the cluster: no broker of %s "
+		"answered\n", list);
+	return 2;
+}
+
+static void print_ids(FILE *f, struct kc_array a)
+{
+	const int32_t *ids = a.items;
+	fputc('[', f);
+	for (int32_t i = 0; i < a.count; i++)
+		fprintf(f, "%s%" PRId32, i ? "," : "", ids[i]);
+	fputc(']', f);
+}
+
+/* The moves that run (topic NULL: all; else that partition's): printed
+ * when print; returns how many, or -errno. */
+static int list_moves(struct kcall *k, const char *topic, int32_t partition,
+		      int print)
+{
+	int16_t v = kcall_version(k, KC_API_LIST_PARTITION_REASSIGNMENTS, 0,
+				  0);
+	if (v < 0)
+		return -EOPNOTSUPP;
+	struct kc_list_partition_reassignments_req_topics t = {
+		{topic, topic ? (int32_t)strlen(topic) : 0},
+		{&partition, 1}};
+	struct kc_list_partition_reassignments_req q = {
+		10000, topic ? (struct kc_array){&t, 1} :
+			       (struct kc_array){NULL, -1}};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_LIST_PARTITION_REASSIGNMENTS, v, &q,
+			    sizeof(q), &u);
+	if (rc)
+		return rc;
+	const struct kc_list_partition_reassignments_resp *r =
+		(const void *)u.raw;
+	const struct kc_list_partition_reassignments_resp_ongoing_topic_reassignment
+		*rt = r->topics.items;
+	int n = 0;
+	for (int32_t i = 0; i < r->topics.count; i++) {
+		const struct
+		kc_list_partition_reassignments_resp_ongoing_partition_reassignment
+			*rp = rt[i].partitions.items;
+		for (int32_t j = 0; j < rt[i].partitions.count; j++, n++) {
+			if (!print)
+				continue;
+			printf("%.*s-%" PRId32 "  replicas ",
+			       (int)rt[i].name.len, rt[i].name.ptr,
+			       rp[j].partition_index);
+			print_ids(stdout, rp[j].replicas);
+			printf("  adding ");
+			print_ids(stdout, rp[j].adding_replicas);
+			printf("  removing ");
+			print_ids(stdout, rp[j].removing_replicas);
+			putchar('\n');
+		}
+	}
+	return n;
+}
+
+/* "2,3,1" into ids (at most max): how many, or -1. */
+static int parse_ids(const char *s, int32_t *ids, int max)
+{
+	int n = 0;
+	while (*s) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (end == s || v < 1 || v > 65535 || n == max ||
+		    (*end && *end != ','))
+			return -1;
+		ids[n++] = (int32_t)v;
+		s = *end ? end + 1 : end;
+	}
+	return n;
+}
+
+static int cmd_reassign(int argc, char **argv, const char *bootstrap)
+{
+	static const struct option lo[] = {
+		{"bootstrap", required_argument, 0, 'b'},
+		{"cancel", no_argument, 0, 'c'},
+		{"wait", required_argument, 0, 'w'},
+		{0, 0, 0, 0}};
+	int cancel = 0, ch;
+	long wait_s = -1;
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "b:cw:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'b': bootstrap = optarg; break;
+		case 'c': cancel = 1; break;
+		case 'w': wait_s = strtol(optarg, NULL, 10); break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	int32_t ids[8];
+	int nids = 0;
+	if (argc - optind != (cancel ? 2 : 3) || (!cancel &&
+	    (nids = parse_ids(argv[optind + 2], ids, 8)) < 1)) {
+		fprintf(stderr, "sluice: give TOPIC PARTITION and the brokers "
+			"(ids, comma-separated, at most 8, the preferred "
+			"leader first), or --cancel\n");
+		usage();
+		return 2;
+	}
+	const char *topic = argv[optind];
+	int32_t partition = (int32_t)strtol(argv[optind + 1], NULL, 10);
+	struct kcall k;
+	if (connect_any(bootstrap, &k))
+		return 2;
+	int16_t v = kcall_version(&k, KC_API_ALTER_PARTITION_REASSIGNMENTS, 0,
+				  1);
+	if (v < 0) {
+		fprintf(stderr, "sluice: the broker does not serve "
+			"AlterPartitionReassignments\n");
+		kcall_close(&k);
+		return 2;
+	}
+	struct kc_alter_partition_reassignments_req_reassignable_partition p = {
+		partition, cancel ? (struct kc_array){NULL, -1} :
+				    (struct kc_array){ids, nids}};
+	struct kc_alter_partition_reassignments_req_reassignable_topic t = {
+		{topic, (int32_t)strlen(topic)}, {&p, 1}};
+	struct kc_alter_partition_reassignments_req q = {30000, true,
+							 {&t, 1}};
+	union kc_response u;
+	int rc = kcall_call(&k, KC_API_ALTER_PARTITION_REASSIGNMENTS, v, &q,
+			    sizeof(q), &u);
+	if (rc) {
+		fprintf(stderr, "sluice: AlterPartitionReassignments: %s\n",
+			why(rc));
+		kcall_close(&k);
+		return 2;
+	}
+	const struct kc_alter_partition_reassignments_resp *r =
+		(const void *)u.raw;
+	const struct kc_alter_partition_reassignments_resp_reassignable_topic_response
+		*rt = r->responses.items;
+	const struct
+	kc_alter_partition_reassignments_resp_reassignable_partition_response
+		*rp = r->responses.count == 1 &&
+				      rt->partitions.count == 1 ?
+			      rt->partitions.items : NULL;
+	int16_t err = r->error_code ? r->error_code :
+		      rp ? rp->error_code : SN_ERR_UNKNOWN_SERVER_ERROR;
+	if (err) {
+		struct kc_str m = r->error_code ? r->error_message :
+				  rp ? rp->error_message :
+				       (struct kc_str){NULL, -1};
+		fprintf(stderr, "sluice: %s-%" PRId32 ": %s%s%.*s\n", topic,
+			partition, sn_error_name(err), m.len > 0 ? ": " : "",
+			m.len > 0 ? (int)m.len : 0, m.len > 0 ? m.ptr : "");
+		kcall_close(&k);
+		return 1;
+	}
+	int n = list_moves(&k, topic, partition, 0);
+	if (cancel)
+		printf("%s-%" PRId32 ": reassignment cancelled\n", topic,
+		       partition);
+	else if (n == 0)
+		printf("%s-%" PRId32 ": on its replicas already\n", topic,
+		       partition);
+	else
+		printf("%s-%" PRId32 ": moving; its new replicas catch up\n",
+		       topic, partition);
+	int ret = 0;
+	if (!cancel && n > 0 && wait_s >= 0) {
+		uint64_t t0 = (uint64_t)time(NULL), said = t0;
+		while ((n = list_moves(&k, topic, partition, 0)) > 0) {
+			uint64_t now = (uint64_t)time(NULL);
+			if (now - t0 >= (uint64_t)wait_s)
+				break;
+			if (now - said >= 5) {
+				printf("  still moving after %llu s:\n",
+				       (unsigned long long)(now - t0));
+				list_moves(&k, topic, partition, 1);
+				fflush(stdout);
+				said = now;
+			}
+			struct timespec ts = {0, 200000000};
+			nanosleep(&ts, NULL);
+		}
+		if (n == 0) {
+			printf("%s-%" PRId32 ": moved\n", topic, partition);
+		} else {
+			fprintf(stderr, "sluice: %s-%" PRId32 ": still moving "
+				"after %ld s%s\n", topic, partition, wait_s,
+				n < 0 ? " (the broker stopped answering)" : "");
+			ret = 1;
+		}
+	}
+	kcall_close(&k);
+	return ret;
+}
+
+static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
+{
+	static const struct option lo[] = {
+		{"bootstrap", required_argument, 0, 'b'},
+		{0, 0, 0, 0}};
+	int ch;
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "b:", lo, NULL)) != -1) {
+		if (ch != 'b') {
+			usage();
+			return 2;
+		}
+		bootstrap = optarg;
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	struct kcall k;
+	if (connect_any(bootstrap, &k))
+		return 2;
+	int n = list_moves(&k, NULL, 0, 1);
+	kcall_close(&k);
+	if (n < 0) {
+		fprintf(stderr, "sluice: ListPartitionReassignments: %s\n",
+			n == -EOPNOTSUPP ? "not served by the broker" :
+					   why(n));
+		return 2;
+	}
+	if (n == 0)
+		printf("no reassignment is running\n");
+	return 0;
 }
 
 int cmd_cluster(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "reassign"))
+		return cmd_reassign(argc, argv, DEFAULT_BOOTSTRAP);
+	if (argc >= 2 && !strcmp(argv[1], "reassignments"))
+		return cmd_reassignments(argc, argv, DEFAULT_BOOTSTRAP);
 	if (argc < 2 || strcmp(argv[1], "status")) {
 		usage();
 		return 2;

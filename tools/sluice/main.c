@@ -505,6 +505,8 @@ static void usage(FILE *f)
 		"       [--transport tcp|udp] [--duration S] [--partitions N] [--producers N]\n"
 		"       [--rate N] [--linger-ms MS] [--batch-kib KIB] [--udp-addr HOST:PORT] [--json]\n"
 		"  cluster status [--bootstrap HOST:PORT,...] [--json]   (the Kafka listeners, default 127.0.0.1:9092)\n"
+		"  cluster reassign TOPIC PARTITION BROKER,...|--cancel [--wait S] [--bootstrap ...]\n"
+		"  cluster reassignments [--bootstrap ...]\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
