@@ -118,7 +118,22 @@ struct sl_cluster {
 	struct wait waits[WAITS];
 	struct sl_kquorum_view kq; /* DescribeQuorum's, made per request */
 	bool closing;        /* sl_cluster_destroy under way: q is gone */
+	/* a broker that is not a voter (an observer): no Raft node (q
+	 * NULL); its image is the controller's (SL_CMSG_METADATA) */
+	bool observer;
+	unsigned probe;      /* the voter asked while no controller is known */
+	int64_t next_meta_ms;
+	bool meta_inflight;
+	bool meta_big_said;  /* a snapshot too large for a frame, logged */
 };
+
+/* The metadata index this node's image holds: Raft's applied index for a
+ * voter (barriers included), the image's for an observer. */
+static uint64_t applied_index(const struct sl_cluster *cl)
+{
+	return cl->observer ? cl->img->applied_index :
+			      sl_quorum_applied_index(cl->q);
+}
 
 static int32_t live_brokers(const struct sl_cluster *cl)
 {
@@ -1101,7 +1116,10 @@ static void quorum_answer_local(struct sl_cluster *cl, uint64_t token,
 				const uint8_t *req, size_t len)
 {
 	static uint8_t out[QUORUM_RESP_MAX];
-	long n = quorum_answer(cl, req, len, out, sizeof(out));
+	/* an observer has no Raft state: only the controller can answer
+	 * (none reachable: the client's connection closes, it asks again) */
+	long n = cl->observer ? -1 : quorum_answer(cl, req, len, out,
+						     sizeof(out));
 	/* undecodable: len 0 closes the client's connection */
 	cl->hooks.reply(cl->hooks.ctx, token, 0, out, n > 0 ? (size_t)n : 0);
 }
@@ -1175,6 +1193,9 @@ static void describe_quorum(struct sl_cluster *cl, uint64_t token,
 
 /* ---- the RPC, controller side ---- */
 
+static void controller_metadata(struct sl_cluster *cl, uint64_t token,
+				const uint8_t *body, size_t len);
+
 static void not_controller(struct sl_cluster *cl, uint64_t token)
 {
 	uint8_t b[4];
@@ -1202,7 +1223,7 @@ static void on_request(void *ctx, uint64_t token, uint8_t type,
 		struct sl_cmsg_heartbeat_reply r = {
 			.controller_id = cl->cfg->node_id,
 			.fenced = (uint8_t)controller_heartbeat(cl, &h, now),
-			.applied_index = sl_quorum_applied_index(cl->q),
+			.applied_index = applied_index(cl),
 		};
 		uint8_t b[16];
 		long n = sl_cmsg_encode_heartbeat_reply(b, sizeof(b), &r);
@@ -1218,6 +1239,9 @@ static void on_request(void *ctx, uint64_t token, uint8_t type,
 		return;
 	case SL_CMSG_ADMIN:
 		job_add(cl, REMOTE, 1, token, body, len);
+		return;
+	case SL_CMSG_METADATA:
+		controller_metadata(cl, token, body, len);
 		return;
 	case SL_CMSG_ALTER_ISR: {
 		struct sl_cmsg_alter_isr a;
@@ -1235,6 +1259,109 @@ static void on_request(void *ctx, uint64_t token, uint8_t type,
 
 /* ---- broker side ---- */
 
+/* ---- an observer (a broker that is not a voter) ---- */
+
+/* Point the RPC at voter id's controller port (id < 0: the next voter in
+ * turn, asked whether it is the controller). */
+static void observer_target(struct sl_cluster *cl, int32_t id)
+{
+	const struct sl_voter *v = NULL;
+	for (unsigned i = 0; i < cl->n_voters && id >= 0; i++)
+		if (cl->voters[i].id == id)
+			v = &cl->voters[i];
+	if (!v) {
+		v = &cl->voters[cl->probe++ % cl->n_voters];
+		id = -1;
+	}
+	cl->leader_id = id;
+	sl_crpc_target(cl->rpc, v->host, (uint16_t)(v->port + 1));
+}
+
+/* A call that found no controller: go where the replier says, or to the
+ * next voter. */
+static void observer_redirect(struct sl_cluster *cl, uint16_t status,
+			      const uint8_t *body, size_t len)
+{
+	int32_t to = -1;
+	if (status == SL_CMSG_NOT_CONTROLLER &&
+	    sl_cmsg_decode_leader(body, len, &to))
+		to = -1;
+	if (to >= 0 && to == cl->leader_id)
+		return; /* there already (two calls told us the same) */
+	observer_target(cl, to);
+}
+
+static void meta_reply(void *ctx, uint16_t status, const uint8_t *body,
+		       size_t len)
+{
+	struct sl_cluster *cl = ctx;
+	cl->meta_inflight = false;
+	if (cl->closing)
+		return;
+	if (status == EFBIG && !cl->meta_big_said) {
+		sl_log("the cluster's metadata does not fit a controller RPC "
+		       "frame (%u bytes): this broker, not a voter, cannot "
+		       "follow it; make it a voter", SL_CRPC_FRAME_MAX);
+		cl->meta_big_said = true;
+	}
+	if (status) {
+		if (status != EFBIG)
+			observer_redirect(cl, status, body, len);
+		return;
+	}
+	if (len < 8 || len == 8)
+		return; /* up to date (or malformed: asked again) */
+	char err[256];
+	uint64_t was = cl->img->applied_index;
+	if (sl_ci_snapshot_decode(cl->img, body + 8, len - 8, err,
+				  sizeof(err))) {
+		sl_log("the controller's metadata cannot be read: %s", err);
+		return;
+	}
+	if (cl->img->applied_index != was)
+		cl->dirty = true;
+}
+
+/* Every 100 ms, the controller's image when it is newer than ours. */
+static void observer_fetch(struct sl_cluster *cl, int64_t now_ms)
+{
+	if (cl->meta_inflight || now_ms < cl->next_meta_ms)
+		return;
+	cl->next_meta_ms = now_ms + 100;
+	uint8_t b[8];
+	sl_cmsg_put_index(b, cl->img->applied_index);
+	if (!sl_crpc_call(cl->rpc, SL_CMSG_METADATA, b, sizeof(b), meta_reply,
+			  cl, now_ms))
+		cl->meta_inflight = true;
+}
+
+/* The controller's answer to an observer's SL_CMSG_METADATA. */
+static void controller_metadata(struct sl_cluster *cl, uint64_t token,
+				const uint8_t *body, size_t len)
+{
+	if (len != 8) {
+		(void)sl_crpc_reply(cl->rpc, token, EINVAL, NULL, 0);
+		return;
+	}
+	uint64_t have = rb_be64(body);
+	uint64_t index = cl->img->applied_index;
+	size_t n = have == index ? 0 : sl_ci_snapshot_bytes(cl->img);
+	if (8 + n + 64 > SL_CRPC_FRAME_MAX) {
+		(void)sl_crpc_reply(cl->rpc, token, EFBIG, NULL, 0);
+		return;
+	}
+	uint8_t *b = malloc(8 + n);
+	if (!b) {
+		(void)sl_crpc_reply(cl->rpc, token, ENOMEM, NULL, 0);
+		return;
+	}
+	sl_cmsg_put_index(b, index);
+	long w = n ? sl_ci_snapshot_encode(cl->img, b + 8, n) : 0;
+	(void)sl_crpc_reply(cl->rpc, token, w < 0 ? EIO : 0, b,
+			    w < 0 ? 0 : 8 + (size_t)w);
+	free(b);
+}
+
 static void self_fence_check(struct sl_cluster *cl, int64_t now_ms);
 
 static void heartbeat_reply(void *ctx, uint16_t status, const uint8_t *body,
@@ -1243,8 +1370,14 @@ static void heartbeat_reply(void *ctx, uint16_t status, const uint8_t *body,
 	struct sl_cluster *cl = ctx;
 	cl->heartbeat_inflight = false;
 	struct sl_cmsg_heartbeat_reply r;
+	if (status && cl->observer && !cl->closing)
+		observer_redirect(cl, status, body, len);
 	if (status || sl_cmsg_decode_heartbeat_reply(body, len, &r))
 		return; /* the next one goes out in its time */
+	if (cl->observer && cl->leader_id != r.controller_id) {
+		sl_log("the active controller is node %d", (int)r.controller_id);
+		cl->leader_id = r.controller_id;
+	}
 	if (cl->fenced != r.fenced)
 		sl_log("the controller (node %d) has this broker %s",
 		       (int)r.controller_id, r.fenced ? "fenced" : "unfenced");
@@ -1307,7 +1440,7 @@ static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 			cl->shutdown_acked = true;
 		return;
 	}
-	if (cl->leader_id < 0)
+	if (cl->leader_id < 0 && !cl->observer)
 		return;
 	uint8_t b[96];
 	long n = sl_cmsg_encode_heartbeat(b, sizeof(b), &h);
@@ -1318,7 +1451,7 @@ static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 
 static void wait_release(struct sl_cluster *cl)
 {
-	uint64_t applied = sl_quorum_applied_index(cl->q);
+	uint64_t applied = applied_index(cl);
 	for (unsigned i = 0; i < WAITS; i++) {
 		struct wait *w = &cl->waits[i];
 		if (!w->used || w->index > applied)
@@ -1514,14 +1647,9 @@ int sl_cluster_create(const struct sl_config *c,
 	for (unsigned i = 0; i < cl->n_voters; i++)
 		if (cl->voters[i].id == c->node_id)
 			self = &cl->voters[i];
-	if (!self) {
-		snprintf(err, errlen, "node_id %d is not among "
-			 "controller_quorum_voters (%s): every node of a "
-			 "cluster is a voter for now", (int)c->node_id,
-			 c->controller_quorum_voters);
-		rc = -EINVAL;
-		goto out_free;
-	}
+	/* not a voter: a broker of the cluster that follows the
+	 * controller's image (an observer) */
+	cl->observer = !self;
 	if (c->node_id > SL_CI_NODE_ID_MAX) {
 		snprintf(err, errlen, "node_id %d: a cluster's node ids are 1 "
 			 "to %d", (int)c->node_id, SL_CI_NODE_ID_MAX);
@@ -1537,10 +1665,21 @@ int sl_cluster_create(const struct sl_config *c,
 		goto out_mem;
 	}
 	sl_ci_init(cl->img);
-	rc = sl_crpc_create(self->host, (uint16_t)(self->port + 1), on_request,
+	/* an observer answers no RPC: it only calls the controller */
+	rc = sl_crpc_create(self ? self->host : "127.0.0.1",
+			    self ? (uint16_t)(self->port + 1) : 0, on_request,
 			    cl, &cl->rpc, err, errlen);
 	if (rc)
 		goto out_mem;
+	if (cl->observer) {
+		sl_log("node %d is not among the controller_quorum_voters: a "
+		       "broker that follows the active controller's metadata",
+		       (int)c->node_id);
+		observer_target(cl, -1);
+		cl->dirty = true;
+		*out = cl;
+		return 0;
+	}
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%.4000s/raft", c->control_dir);
 	struct sl_quorum_config qc = {
@@ -1572,7 +1711,9 @@ void sl_cluster_destroy(struct sl_cluster *cl)
 	if (!cl)
 		return;
 	cl->closing = true;
-	sl_quorum_destroy(cl->q); /* a running job's callback: ECANCELED */
+	if (cl->q)
+		sl_quorum_destroy(cl->q); /* a running job's callback:
+					     ECANCELED */
 	while (cl->q_len)
 		job_answer(cl, 0, NULL, 0);
 	sl_crpc_destroy(cl->rpc); /* forwarded calls: lost, freed */
@@ -1597,16 +1738,23 @@ const struct sl_ci_image *sl_cluster_image(const struct sl_cluster *cl)
 
 void sl_cluster_fds(const struct sl_cluster *cl, int fds[2])
 {
-	fds[0] = sl_quorum_fd(cl->q);
+	fds[0] = cl->q ? sl_quorum_fd(cl->q) : -1;
 	fds[1] = sl_crpc_fd(cl->rpc);
 }
 
 int sl_cluster_timeout_ms(struct sl_cluster *cl, int64_t now_ms)
 {
-	int t = sl_quorum_timeout_ms(cl->q);
+	int t = cl->q ? sl_quorum_timeout_ms(cl->q) : -1;
 	int r = sl_crpc_timeout_ms(cl->rpc, now_ms);
 	if (r >= 0 && (t < 0 || r < t))
 		t = r;
+	if (cl->observer) {
+		int64_t m = cl->next_meta_ms - now_ms;
+		if (m < 0)
+			m = 0;
+		if (t < 0 || m < t)
+			t = (int)m;
+	}
 	int64_t h = cl->next_heartbeat_ms - now_ms;
 	if (h < 0)
 		h = 0;
@@ -1643,11 +1791,13 @@ int32_t sl_cluster_controller(struct sl_cluster *cl)
 
 int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 {
-	int work = sl_quorum_do_work(cl->q);
+	int work = cl->q ? sl_quorum_do_work(cl->q) : 0;
 	if (work < 0)
 		return -EIO;
 	work += sl_crpc_do_work(cl->rpc, now_ms);
 	heartbeat(cl, now_ms);
+	if (cl->observer)
+		observer_fetch(cl, now_ms);
 	if (cl->leader) {
 		controller_sessions(cl, now_ms);
 		controller_internal_topics(cl, now_ms);

@@ -41,6 +41,16 @@
  *       20 u8  n (1..SL_CMSG_ISR_MAX), then n i32 node ids
  *     reply: status 0 or the Kafka error the controller decided; no body.
  *
+ *   5 METADATA, broker -> controller, from a broker that is not a voter
+ *     (it runs no Raft node: the controller's image is its metadata),
+ *     every 100 ms:
+ *       0  u64 the metadata index its image has applied
+ *     reply, status 0:
+ *       0  u64 the controller's applied metadata index
+ *       8  its image's snapshot (cluster_image.h), when that index is not
+ *          the broker's; nothing when it is
+ *     status EFBIG: the snapshot does not fit a frame.
+ *
  * Every reply may instead carry status SL_CMSG_NOT_CONTROLLER with body
  * i32 the node the replier believes is the controller (-1: unknown).
  *
@@ -58,6 +68,7 @@ enum sl_cmsg_type {
 	SL_CMSG_KAFKA = 2,
 	SL_CMSG_ADMIN = 3,
 	SL_CMSG_ALTER_ISR = 4,
+	SL_CMSG_METADATA = 5,
 };
 
 #define SL_CMSG_ISR_MAX 16

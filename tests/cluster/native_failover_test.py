@@ -21,7 +21,6 @@ set.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
-import signal
 import subprocess
 import sys
 import tempfile

@@ -32,16 +32,15 @@ Every wait is bounded; every process is stopped by pid at the end.
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (clean_up, compact_str, fail, kstr, live_group,  # noqa: E402
-                         recv_exact, start_cluster, stop_all, topic_metadata,
-                         until, uvarint)
+from cluster_lib import (alter, clean_up, errors_of, fail, listing,  # noqa: E402
+                         live_group, start_cluster, stop_all, topic_metadata,
+                         until)
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
@@ -50,135 +49,6 @@ PARTS = 3
 NONE, UNKNOWN, INVALID_RF, INVALID_ASSIGNMENT, INVALID_REQUEST = 0, 3, 38, 39, 42
 NO_REASSIGNMENT = 85
 RATE = 1 << 20  # broker 1's follower_replication_throttled_rate
-
-
-def flexible_call(node, key, version, body):
-    """A flexible-version request (header v2); the body of the answer
-    after its header (v1: correlation id, tags), or None."""
-    frame = struct.pack(">hhi", key, version, 13) + kstr("reassign-test") + b"\x00" + body
-    try:
-        with socket.create_connection(("127.0.0.1", node.kafka), timeout=30) as s:
-            s.sendall(struct.pack(">i", len(frame)) + frame)
-            r = recv_exact(s, struct.unpack(">i", recv_exact(s, 4))[0])
-    except OSError:
-        return None
-    if struct.unpack(">i", r[:4])[0] != 13 or r[4] != 0:
-        fail("an answer with another correlation id, or tags in its header")
-    return r[5:]
-
-
-class Reader:
-    """A flexible answer read field by field."""
-
-    def __init__(self, b):
-        self.b, self.at = b, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(">" + fmt, self.b, self.at)
-        self.at += struct.calcsize(">" + fmt)
-        return v[0] if len(v) == 1 else v
-
-    def uvarint(self):
-        n, shift = 0, 0
-        while True:
-            c = self.b[self.at]
-            self.at += 1
-            n |= (c & 0x7F) << shift
-            shift += 7
-            if c < 0x80:
-                return n
-
-    def string(self):
-        n = self.uvarint() - 1
-        if n < 0:
-            return None
-        s = self.b[self.at:self.at + n].decode()
-        self.at += n
-        return s
-
-    def ints(self):
-        return [self.take("i") for _ in range(self.uvarint() - 1)]
-
-    def tags(self):
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self.at += self.uvarint()
-
-
-def alter(node, moves, version=0, allow=True):
-    """AlterPartitionReassignments: moves is [(topic, partition, replicas
-    or None)], each topic's entries together; (top error, allow echoed,
-    [(topic, partition, error, message)])."""
-    topics = []
-    for t, p, reps in moves:
-        if not topics or topics[-1][0] != t:
-            topics.append((t, []))
-        topics[-1][1].append((p, reps))
-    body = struct.pack(">i", 30000)
-    if version >= 1:
-        body += b"\x01" if allow else b"\x00"
-    body += uvarint(len(topics) + 1)
-    for t, ps in topics:
-        body += compact_str(t) + uvarint(len(ps) + 1)
-        for p, reps in ps:
-            body += struct.pack(">i", p)
-            if reps is None:
-                body += uvarint(0)
-            else:
-                body += uvarint(len(reps) + 1) + b"".join(struct.pack(">i", r) for r in reps)
-            body += b"\x00"
-        body += b"\x00"
-    body += b"\x00"
-    r = flexible_call(node, 45, version, body)
-    if r is None:
-        return None
-    rd = Reader(r)
-    rd.take("i")  # throttle
-    echoed = bool(rd.take("b")) if version >= 1 else True
-    top = rd.take("h")
-    rd.string()
-    out = []
-    for _ in range(rd.uvarint() - 1):
-        name = rd.string()
-        for _ in range(rd.uvarint() - 1):
-            p, err = rd.take("i"), rd.take("h")
-            msg = rd.string()
-            rd.tags()
-            out.append((name, p, err, msg))
-        rd.tags()
-    return top, echoed, out
-
-
-def listing(node, named=None):
-    """ListPartitionReassignments v0 (named: {topic: [partitions]}, None
-    for all): {(topic, partition): (replicas, adding, removing)}."""
-    body = struct.pack(">i", 30000)
-    if named is None:
-        body += uvarint(0)
-    else:
-        body += uvarint(len(named) + 1)
-        for t, ps in named.items():
-            body += compact_str(t) + uvarint(len(ps) + 1)
-            body += b"".join(struct.pack(">i", p) for p in ps) + b"\x00"
-    body += b"\x00"
-    r = flexible_call(node, 46, 0, body)
-    if r is None:
-        return None
-    rd = Reader(r)
-    rd.take("i")
-    top = rd.take("h")
-    rd.string()
-    if top:
-        fail("ListPartitionReassignments: top-level error %d" % top)
-    out = {}
-    for _ in range(rd.uvarint() - 1):
-        name = rd.string()
-        for _ in range(rd.uvarint() - 1):
-            p = rd.take("i")
-            out[(name, p)] = (rd.ints(), rd.ints(), rd.ints())
-            rd.tags()
-        rd.tags()
-    return out
 
 
 def meta(nodes):
@@ -278,10 +148,6 @@ def durable_end(node, partition):
     """partition's durable log end on node's disk (/sluice/partitions)."""
     v = telemetry(node, "/sluice/partitions")["%s_%d" % (TOPIC, partition)]
     return int(dict(f.split("=") for f in v.split())["durable"])
-
-
-def errors_of(res):
-    return {(t, p): e for t, p, e, _ in res}
 
 
 base = tempfile.mkdtemp(prefix="reassign-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))

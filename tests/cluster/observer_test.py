@@ -1,0 +1,151 @@
+"""A broker that is not a voter: node 4 joins a cluster of three voters
+with their controller_quorum_voters, runs no Raft node, and follows the
+active controller's metadata (the controller RPC's METADATA).
+
+Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
+
+1. Three voters; node 4 started with the same voter list: it registers,
+   every broker's Metadata lists four brokers.
+2. A topic placed by hand on [4, 1] and [2, 4]: node 4 leads partition 0;
+   300 records acknowledged (acks=all) and read back through node 4's
+   listener alone.
+3. The active controller is killed: node 4 finds the next one (its
+   heartbeats and metadata polls go there), a topic created through node
+   4's listener (CreateTopics, forwarded) is served by node 4, and
+   partition 1 is moved onto node 4 alone (AlterPartitionReassignments
+   through it): it catches up and leads it, every record still there.
+Every wait is bounded; every process is stopped by pid at the end.
+"""
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_lib import (Node, alter, clean_up, controller, create,  # noqa: E402
+                         errors_of, fail, free_ports, live_group, start_cluster,
+                         stop_all, topic_metadata, until)
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+TOPIC = "ob"
+
+
+def brokers_of(node):
+    try:
+        md = AdminClient({"bootstrap.servers": node.bootstrap()}).list_topics(timeout=5)
+    except Exception:
+        return None
+    return sorted(md.brokers)
+
+
+def meta(nodes, topic=TOPIC):
+    m = topic_metadata(nodes, topic)
+    if m is None:
+        return None
+    return {i: (p.leader, list(p.replicas), sorted(p.isrs)) for i, p in m[1].items()}
+
+
+def produce(nodes, count):
+    acked, errors = {}, []
+
+    def done(err, msg):
+        if err is None:
+            acked[(msg.partition(), msg.offset())] = msg.value().decode()
+        else:
+            errors.append(err)
+
+    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
+                  "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                  "message.timeout.ms": 60000})
+    for i in range(count):
+        p.produce(TOPIC, value=b"v%d" % i, partition=i % 2, on_delivery=done)
+        p.poll(0)
+    if p.flush(90) or errors or len(acked) != count:
+        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
+    return acked
+
+
+def read_back(via, acked, what):
+    c = Consumer({"bootstrap.servers": via.bootstrap(),
+                  "group.id": live_group([via], "ob-reader-%d" % time.time_ns()),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    got = {}
+    try:
+        c.assign([TopicPartition(TOPIC, p, 0) for p in (0, 1)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(k not in got for k in acked):
+            m = c.poll(0.5)
+            if m is None or m.error():
+                if m is not None and m.error().code() != KafkaError._PARTITION_EOF:
+                    print("consumer: %s" % m.error(), flush=True)
+                continue
+            got[(m.partition(), m.offset())] = m.value().decode()
+    finally:
+        c.close()
+    missing = [k for k in acked if got.get(k) != acked[k]]
+    if missing:
+        fail("%s: %d acknowledged record(s) missing, e.g. %s" % (what, len(missing),
+                                                                sorted(missing)[:3]))
+    print("ok: %s: all %d acknowledged records read back" % (what, len(acked)), flush=True)
+
+
+base = tempfile.mkdtemp(prefix="observer-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
+nodes = []
+ok_end = False
+try:
+    # 1. three voters and a broker
+    voters_nodes = start_cluster(base, 3)
+    nodes = list(voters_nodes)
+    voters = ",".join("%d@127.0.0.1:%d" % (nd.n, nd.raft) for nd in voters_nodes)
+    four = Node(base, 4, free_ports(3), voters)
+    four.start()
+    nodes.append(four)
+    for nd in nodes:
+        until("broker %d lists four brokers" % nd.n,
+              lambda: brokers_of(nd) == [1, 2, 3, 4], 40)
+    if "not among the controller_quorum_voters" not in four.log():
+        fail("node 4 does not say it runs as a broker only")
+    print("ok: node 4, not a voter, registered; every broker lists brokers 1-4", flush=True)
+
+    # 2. a topic it leads
+    a = AdminClient({"bootstrap.servers": four.bootstrap()})
+
+    def created():
+        f = a.create_topics([NewTopic(TOPIC, 2, replica_assignment=[[4, 1], [2, 4]])],
+                            request_timeout=10)[TOPIC]
+        try:
+            f.result(timeout=20)
+            return True
+        except Exception as e:
+            err = e.args[0] if e.args else None
+            return isinstance(err, KafkaError) and err.code() == 36
+    until("CreateTopics ob through node 4", created, 40)
+    until("ob led by 4 and 2, all in sync, as node 4 itself says",
+          lambda: meta([four]) == {0: (4, [4, 1], [1, 4]), 1: (2, [2, 4], [2, 4])}, 30)
+    acked = produce(nodes, 300)
+    read_back(four, acked, "through node 4 alone")
+
+    # 3. the controller goes; node 4 follows the next one
+    ctl = until("the active controller", lambda: controller(voters_nodes), 20)
+    ctl.kill("sluiced")
+    ctl.kill("control")
+    rest = [nd for nd in nodes if nd is not ctl]
+    new = until("a new controller", lambda: (lambda c: c if c and c is not ctl else None)(
+        controller([nd for nd in voters_nodes if nd is not ctl])), 30)
+    until("CreateTopics ob2 through node 4 under controller %d" % new.n,
+          lambda: create(four, "ob2", 1, 2) in (0, 36), 40)
+    until("node 4 serves ob2", lambda: meta([four], "ob2") is not None, 20)
+    print("ok: controller %d killed; node 4 follows controller %d: ob2 created through it"
+          % (ctl.n, new.n), flush=True)
+    r = alter(four, [(TOPIC, 1, [4])])
+    if r is None or errors_of(r[2]) != {(TOPIC, 1): 0}:
+        fail("partition 1 to [4] through node 4: %s" % (r,))
+    until("partition 1 on node 4 alone, led by it",
+          lambda: (lambda m: m and m[1] == (4, [4], [4]))(meta([four])), 40)
+    read_back(four, acked, "after partition 1 moved onto node 4")
+    stop_all(rest)
+    nodes = rest
+    ok_end = True
+finally:
+    clean_up(nodes, base, ok_end, 40)
