@@ -29,6 +29,7 @@
 #include "control/kadmin.h"
 #include "control/kelect.h"
 #include "control/kreassign.h"
+#include "control/kunreg.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "control/quorum.h"
@@ -904,6 +905,34 @@ static void reassign_job(struct sl_cluster *cl, const struct job *j)
 	job_propose(cl, n, &out);
 }
 
+/* ---- controller: UnregisterBroker (kunreg.h) ---- */
+
+static int16_t unregister_one(void *ctx, int32_t id, char *msg, size_t msglen)
+{
+	struct elect_ctx *e = ctx;
+	int rc = sl_ci_unregister_broker(e->cl->img, id, e->out, msg, msglen);
+	if (rc < 0) {
+		snprintf(msg, msglen, "the record cannot be written");
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	if (!rc) {
+		sl_log("UnregisterBroker: broker %d leaves the cluster",
+		       (int)id);
+		e->cl->sessions[id > 0 && id <= SL_CI_NODE_ID_MAX ? id : 0] =
+			(struct session){.last_ms = sl_now_ms()};
+	}
+	return (int16_t)rc;
+}
+
+static void unregister_job(struct sl_cluster *cl, const struct job *j)
+{
+	struct sl_ci_batch out = batch(cl);
+	struct elect_ctx e = {cl, &out};
+	long n = sl_kunreg_handle(j->req, j->len, unregister_one, &e,
+				  cl->job_resp, RESP_MAX);
+	job_propose(cl, n, &out);
+}
+
 /* A broker's state for kadmin's check of a manual assignment. */
 static int broker_state(void *ctx, int32_t id)
 {
@@ -926,6 +955,11 @@ static void job_start(struct sl_cluster *cl)
 	if (!j->native && j->len >= 2 &&
 	    sl_kreassign_alters((int16_t)rb_be16(j->req))) {
 		reassign_job(cl, j);
+		return;
+	}
+	if (!j->native && j->len >= 2 &&
+	    sl_kunreg_serves((int16_t)rb_be16(j->req))) {
+		unregister_job(cl, j);
 		return;
 	}
 	memcpy(cl->scratch, &cl->img->meta, sizeof(*cl->scratch));
@@ -1521,7 +1555,7 @@ static void forward(struct sl_cluster *cl, int native, uint64_t token,
 bool sl_cluster_takes_kafka(int16_t api_key)
 {
 	return sl_kquorum_serves(api_key) || sl_kelect_serves(api_key) ||
-	       sl_kreassign_alters(api_key) ||
+	       sl_kreassign_alters(api_key) || sl_kunreg_serves(api_key) ||
 	       api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_CREATE_PARTITIONS ||

@@ -8,7 +8,7 @@
  *   0       1     format version (1)
  *   1       2     record count (1 .. 65535)
  *   3       ...   the records, each:
- *                   +0 u8  type (1 .. 9)
+ *                   +0 u8  type (1 .. 10)
  *                   +1 u32 body length b
  *                   +5 body, exactly b bytes
  *
@@ -46,6 +46,7 @@
  *                               first
  *   ALTER_TOPIC_CONFIG (8)  +0  u32 topic id
  *                           +4  config block
+ *   UNREGISTER_BROKER (10)  +0  i32 broker id
  *   PARTITION_REASSIGN (9)  +0  u32 topic id
  *                           +4  i32 partition (0 .. 1023)
  *                           +8  i32 leader (-1, or an id in the in-sync set)
@@ -86,6 +87,7 @@
  *
  *   REGISTER_BROKER   a new id needs a free broker slot (256);
  *   FENCE/UNFENCE     the broker is known;
+ *   UNREGISTER_BROKER the broker is known and no partition's replica;
  *   CREATE_TOPIC      the name is not in use, a topic slot (4096), a topic
  *                     id and c partition slots (SL_CI_PARTITIONS_MAX in
  *                     all) are free, every replica is a known broker;
@@ -375,6 +377,7 @@ const char *sl_ci_record_name(int type)
 	case SL_CI_CREATE_PARTITIONS: return "CREATE_PARTITIONS";
 	case SL_CI_ALTER_TOPIC_CONFIG: return "ALTER_TOPIC_CONFIG";
 	case SL_CI_PARTITION_REASSIGN: return "PARTITION_REASSIGN";
+	case SL_CI_UNREGISTER_BROKER: return "UNREGISTER_BROKER";
 	}
 	return "?";
 }
@@ -620,6 +623,7 @@ static const char *rec_decode(uint8_t type, const uint8_t *body, size_t len,
 		break;
 	case SL_CI_FENCE_BROKER:
 	case SL_CI_UNFENCE_BROKER:
+	case SL_CI_UNREGISTER_BROKER:
 		out->broker_id = (int32_t)rd32(&r);
 		if (r.short_read)
 			return "body cut short";
@@ -1033,6 +1037,44 @@ static int apply_register(struct sl_ci_image *img, const struct rec *r,
 	return 0;
 }
 
+/* A partition of which broker id is a replica, or NULL. */
+static const struct sl_ci_partition *replica_of(const struct sl_ci_image *img,
+						int32_t id, uint32_t *topic_id,
+						int32_t *partition)
+{
+	for (uint32_t i = 0; i < img->meta.count; i++) {
+		const struct sl_ci_topic *t = &img->topics[i];
+		for (int32_t p = 0; p < t->partitions; p++) {
+			const struct sl_ci_partition *x =
+				&img->parts[t->part_first + (uint32_t)p];
+			if (in_list(x->replicas, x->replica_count, id)) {
+				*topic_id = t->id;
+				*partition = p;
+				return x;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int apply_unregister(struct sl_ci_image *img, const struct rec *r,
+			    char *why, size_t whylen)
+{
+	long i = broker_index(img, r->broker_id, NULL);
+	if (i < 0)
+		FAIL("broker %d is not registered", (int)r->broker_id);
+	uint32_t tid;
+	int32_t p;
+	if (replica_of(img, r->broker_id, &tid, &p))
+		FAIL("broker %d is a replica of topic %u partition %d",
+		     (int)r->broker_id, tid, (int)p);
+	save_brokers(img);
+	memmove(&img->brokers[i], &img->brokers[i + 1],
+		sizeof(img->brokers[0]) * (img->broker_count - (uint32_t)i - 1));
+	img->broker_count--;
+	return 0;
+}
+
 static int apply_fencing(struct sl_ci_image *img, const struct rec *r,
 			 char *why, size_t whylen)
 {
@@ -1292,6 +1334,8 @@ static int rec_apply(struct sl_ci_image *img, const struct rec *r, char *why,
 		return apply_alter_config(img, r, why, whylen);
 	case SL_CI_PARTITION_REASSIGN:
 		return apply_partition_reassign(img, r, why, whylen);
+	case SL_CI_UNREGISTER_BROKER:
+		return apply_unregister(img, r, why, whylen);
 	}
 	assert(0 && "pass 1 lets no unknown type through");
 	return -EINVAL;
@@ -1535,10 +1579,6 @@ int sl_ci_check_step(const struct sl_ci_image *before,
 		BROKEN("applied index went down");
 	if (after->meta.next_id < before->meta.next_id)
 		BROKEN("next topic id went down");
-	for (uint32_t i = 0; i < before->broker_count; i++)
-		if (!sl_ci_broker_find(after, before->brokers[i].id))
-			BROKEN("broker %d disappeared",
-			       (int)before->brokers[i].id);
 	for (uint32_t i = 0; i < after->meta.count; i++) {
 		const struct sl_topic *a = &after->meta.topics[i];
 		long j = topic_index(before, a->id);
@@ -2321,6 +2361,38 @@ int sl_ci_elect_unclean(const struct sl_ci_image *img, uint32_t topic_id,
 		return SL_CI_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
 	}
 	return elected(o, &n, topic_id, partition, out, msg, msglen);
+}
+
+int sl_ci_unregister_broker(const struct sl_ci_image *img, int32_t id,
+			    struct sl_ci_batch *out, char *msg,
+			    size_t msglen)
+{
+	const struct sl_ci_broker *b = sl_ci_broker_find(img, id);
+	if (!b) {
+		say(msg, msglen, "broker %d is not registered", (int)id);
+		return SL_CI_ERR_BROKER_ID_NOT_REGISTERED;
+	}
+	if (b->registered && !b->fenced) {
+		say(msg, msglen, "broker %d is live: stop it first (a broker "
+		    "that heartbeats registers again)", (int)id);
+		return SN_ERR_INVALID_REQUEST;
+	}
+	uint32_t tid;
+	int32_t p;
+	if (replica_of(img, id, &tid, &p)) {
+		const struct sl_ci_topic *t = sl_ci_topic_find_id(img, tid);
+		const struct sl_topic *m = sl_ci_topic_meta(img, t);
+		say(msg, msglen, "broker %d is still a replica of %s-%d (and "
+		    "maybe others): reassign its partitions to other brokers "
+		    "first", (int)id, m->name, (int)p);
+		return SN_ERR_INVALID_REQUEST;
+	}
+	struct bw w;
+	bw_begin(&w, out);
+	size_t at = rec_open(&w, SL_CI_UNREGISTER_BROKER);
+	w32(&w, (uint32_t)id);
+	rec_close(&w, at);
+	return bw_end(&w);
 }
 
 /* ---- reassignment ---- */

@@ -70,6 +70,7 @@ enum sl_ci_record_type {
 	SL_CI_CREATE_PARTITIONS = 7,
 	SL_CI_ALTER_TOPIC_CONFIG = 8,
 	SL_CI_PARTITION_REASSIGN = 9,
+	SL_CI_UNREGISTER_BROKER = 10,
 };
 
 struct sl_ci_broker {
@@ -190,8 +191,8 @@ int sl_ci_check(const struct sl_ci_image *img, char *err, size_t errlen);
 
 /*
  * What may not happen between an image and a later one: applied index,
- * next topic id and epochs going down, brokers or partitions of a topic
- * still there disappearing, a topic id changing name, a partition
+ * next topic id and epochs going down, partitions of a topic still there
+ * disappearing, a topic id changing name, a partition
  * changing (replicas, masks, leader, in-sync set) without a new partition
  * epoch.  Returns 0, or -1 with err saying what.
  */
@@ -478,6 +479,18 @@ int sl_ci_reassign(const struct sl_ci_image *img, uint32_t topic_id,
 int sl_ci_reassign_complete(const struct sl_ci_image *img, uint32_t topic_id,
 			    int32_t partition, struct sl_ci_batch *out,
 			    char *msg, size_t msglen);
+
+/*
+ * Kafka's UnregisterBroker: UNREGISTER_BROKER removes a broker that is
+ * fenced and a replica of no partition (its partitions moved off it by
+ * reassignments) from the image; should it heartbeat again, it registers
+ * anew.  Errors: BROKER_ID_NOT_REGISTERED, INVALID_REQUEST (live: stop
+ * it first; or still a replica of a partition, named in msg: reassign
+ * them first).
+ */
+int sl_ci_unregister_broker(const struct sl_ci_image *img, int32_t id,
+			    struct sl_ci_batch *out, char *msg,
+			    size_t msglen);
 
 /* ---- snapshot ---- */
 

@@ -34,6 +34,7 @@
 #include "control/kadmin.h"
 #include "control/kelect.h"
 #include "control/kreassign.h"
+#include "control/kunreg.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "proto/ipc.h"
@@ -779,6 +780,21 @@ static int single_reassign_ongoing(void *ctx, const char *topic, size_t len,
 	return 0; /* never */
 }
 
+/* UnregisterBroker on a single broker: the only broker is this one. */
+static int16_t single_unregister(void *ctx, int32_t id, char *msg,
+				 size_t msglen)
+{
+	int32_t self = *(const int32_t *)ctx;
+	if (id != self) {
+		snprintf(msg, msglen, "broker %d is not registered (this "
+			 "broker, %d, is the only one)", (int)id, (int)self);
+		return 102; /* BROKER_ID_NOT_REGISTERED */
+	}
+	snprintf(msg, msglen, "broker %d is this single broker: it cannot "
+		 "leave itself", (int)id);
+	return SN_ERR_INVALID_REQUEST;
+}
+
 static bool image_topic(void *ctx, uint32_t i, const char **name,
 			size_t *len, int32_t *partitions)
 {
@@ -810,6 +826,15 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 				  sl_wall_ms(), &v);
 		long n = sl_kquorum_handle(&v, req, rlen, l->kbuf,
 					   sizeof(l->kbuf) - SN_HEADER_BYTES);
+		send_kbuf_reply(l, h->corr, n, now_ms);
+		return;
+	}
+	if (sl_kunreg_serves(key)) {
+		/* a single broker (a cluster's went to sl_cluster_kafka) */
+		int32_t self = l->cfg->node_id;
+		long n = sl_kunreg_handle(req, rlen, single_unregister, &self,
+					  l->kbuf,
+					  sizeof(l->kbuf) - SN_HEADER_BYTES);
 		send_kbuf_reply(l, h->corr, n, now_ms);
 		return;
 	}

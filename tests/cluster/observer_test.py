@@ -14,9 +14,16 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    4's listener (CreateTopics, forwarded) is served by node 4, and
    partition 1 is moved onto node 4 alone (AlterPartitionReassignments
    through it): it catches up and leads it, every record still there.
+4. Removing node 4: UnregisterBroker (raw, v0) refuses it while it is
+   live (INVALID_REQUEST) and an unknown id (BROKER_ID_NOT_REGISTERED);
+   every partition with a replica on node 4 is reassigned to the live
+   voters; node 4 is stopped (a controlled shutdown fences it) and then
+   unregistered: asked again, it is not registered.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
+import socket
+import struct
 import sys
 import tempfile
 import time
@@ -29,6 +36,30 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # no
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "ob"
+
+
+def unregister(node, broker_id):
+    """UnregisterBroker v0 through node: (error, message), or None."""
+    frame = struct.pack(">hhi", 64, 0, 5) + struct.pack(">h", 8) + b"obs-test" + b"\x00"
+    frame += struct.pack(">i", broker_id) + b"\x00"
+    try:
+        with socket.create_connection(("127.0.0.1", node.kafka), timeout=30) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            n = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+            r = s.recv(n, socket.MSG_WAITALL)
+    except OSError:
+        return None
+    err = struct.unpack(">h", r[9:11])[0]
+    ml = r[11] - 1
+    return err, (r[12:12 + ml].decode() if ml >= 0 else None)
+
+
+def replicas_on(node, broker):
+    """[(topic, partition, replicas)] of every topic with a replica on
+    broker, from node's Metadata (internal topics too)."""
+    md = AdminClient({"bootstrap.servers": node.bootstrap()}).list_topics(timeout=10)
+    return [(t, p.id, list(p.replicas)) for t, tm in md.topics.items()
+            for p in tm.partitions.values() if broker in p.replicas]
 
 
 def brokers_of(node):
@@ -144,6 +175,33 @@ try:
     until("partition 1 on node 4 alone, led by it",
           lambda: (lambda m: m and m[1] == (4, [4], [4]))(meta([four])), 40)
     read_back(four, acked, "after partition 1 moved onto node 4")
+
+    # 4. node 4 leaves
+    voter = [nd for nd in rest if nd is not four][0]
+    r = unregister(voter, 4)
+    if r is None or r[0] != 42 or "live" not in (r[1] or ""):
+        fail("UnregisterBroker 4 while it runs: %s, want INVALID_REQUEST (live)" % (r,))
+    r = unregister(voter, 9)
+    if r is None or r[0] != 102:
+        fail("UnregisterBroker 9: %s, want BROKER_ID_NOT_REGISTERED (102)" % (r,))
+    live = sorted(nd.n for nd in rest if nd is not four)
+    for t, p, reps in replicas_on(voter, 4):
+        spare = [b for b in live if b not in reps]
+        to = [b if b != 4 else spare.pop(0) for b in reps] if spare else \
+            [b for b in reps if b != 4]
+        r = alter(voter, [(t, p, to)])
+        if r is None or errors_of(r[2]) != {(t, p): 0}:
+            fail("%s-%d to %s: %s" % (t, p, to, r))
+    until("no partition on node 4", lambda: replicas_on(voter, 4) == [], 60)
+    four.stop()
+    until("node 4 fenced and unregistered",
+          lambda: (lambda r: r is not None and r[0] == 0)(unregister(voter, 4)), 30)
+    r = unregister(voter, 4)
+    if r is None or r[0] != 102:
+        fail("UnregisterBroker 4 a second time: %s, want 102" % (r,))
+    print("ok: node 4 refused while live, its partitions moved off, stopped and "
+          "unregistered (a second time: not registered)", flush=True)
+    rest = [nd for nd in rest if nd is not four]
     stop_all(rest)
     nodes = rest
     ok_end = True

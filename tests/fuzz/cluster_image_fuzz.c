@@ -12,8 +12,8 @@
  *       0  an entry: u16 length, the bytes; applied at the next index;
  *       1  a decision (register, fence, unfence, create topic, delete,
  *          create partitions, alter ISR, elect, alter config, reassign
- *          or cancel, end a reassignment) with operands read from the
- *          input; its entry applied;
+ *          or cancel, end a reassignment, unregister a broker) with
+ *          operands read from the input; its entry applied;
  *       2  the image's snapshot decoded into a second image;
  *       3  a snapshot: u16 length, the bytes; decoded into a second image.
  *
@@ -100,7 +100,7 @@ static void op_decision(struct fz_reader *r)
 	int32_t p = (int32_t)(fz_u8(r) % 8) - 1;
 	const struct sl_ci_partition *x = sl_ci_partition_find(img, tid, p);
 	int rc;
-	switch (what % 11) {
+	switch (what % 12) {
 	case 0: {
 		char host[8];
 		int n = snprintf(host, sizeof(host), "h%u", fz_u8(r) % 100);
@@ -188,6 +188,9 @@ static void op_decision(struct fz_reader *r)
 	case 10:
 		rc = sl_ci_reassign_complete(img, tid, p, &b, msg,
 					     sizeof(msg));
+		break;
+	case 11:
+		rc = sl_ci_unregister_broker(img, id, &b, msg, sizeof(msg));
 		break;
 	default: {
 		struct sl_topic cfg;

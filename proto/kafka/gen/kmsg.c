@@ -1482,6 +1482,20 @@ static const struct kc_field f_describe_producers_resp[] = {
 };
 static const struct kc_schema s_describe_producers_resp = SCHEMA(kc_describe_producers_resp, f_describe_producers_resp, false);
 
+/* ---- UnregisterBroker (key 64) ---- */
+
+static const struct kc_field f_unregister_broker_req[] = {
+	{"BrokerId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_unregister_broker_req, broker_id), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_unregister_broker_req = SCHEMA(kc_unregister_broker_req, f_unregister_broker_req, false);
+
+static const struct kc_field f_unregister_broker_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_unregister_broker_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_unregister_broker_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_unregister_broker_resp, error_message), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_unregister_broker_resp = SCHEMA(kc_unregister_broker_resp, f_unregister_broker_resp, false);
+
 /* ---- DescribeTransactions (key 65) ---- */
 
 static const struct kc_field f_describe_transactions_req[] = {
@@ -1704,6 +1718,8 @@ _Static_assert(sizeof(struct kc_describe_cluster_req) <= KC_BODY_MAX, "kc_descri
 _Static_assert(sizeof(struct kc_describe_cluster_resp) <= KC_BODY_MAX, "kc_describe_cluster_resp");
 _Static_assert(sizeof(struct kc_describe_producers_req) <= KC_BODY_MAX, "kc_describe_producers_req");
 _Static_assert(sizeof(struct kc_describe_producers_resp) <= KC_BODY_MAX, "kc_describe_producers_resp");
+_Static_assert(sizeof(struct kc_unregister_broker_req) <= KC_BODY_MAX, "kc_unregister_broker_req");
+_Static_assert(sizeof(struct kc_unregister_broker_resp) <= KC_BODY_MAX, "kc_unregister_broker_resp");
 _Static_assert(sizeof(struct kc_describe_transactions_req) <= KC_BODY_MAX, "kc_describe_transactions_req");
 _Static_assert(sizeof(struct kc_describe_transactions_resp) <= KC_BODY_MAX, "kc_describe_transactions_resp");
 _Static_assert(sizeof(struct kc_list_transactions_req) <= KC_BODY_MAX, "kc_list_transactions_req");
@@ -1755,6 +1771,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, 2, 0, &s_describe_quorum_req, &s_describe_quorum_resp},
 	{KC_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 2, 0, 2, 0, &s_describe_cluster_req, &s_describe_cluster_resp},
 	{KC_API_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, 0, &s_describe_producers_req, &s_describe_producers_resp},
+	{KC_API_UNREGISTER_BROKER, "UnregisterBroker", 0, 0, 0, 0, 0, &s_unregister_broker_req, &s_unregister_broker_resp},
 	{KC_API_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0, 0, 0, &s_describe_transactions_req, &s_describe_transactions_resp},
 	{KC_API_LIST_TRANSACTIONS, "ListTransactions", 0, 2, 0, 2, 0, &s_list_transactions_req, &s_list_transactions_resp},
 	{KC_API_CONSUMER_GROUP_HEARTBEAT, "ConsumerGroupHeartbeat", 0, 1, 0, 1, 0, &s_consumer_group_heartbeat_req, &s_consumer_group_heartbeat_resp},

@@ -60,6 +60,7 @@ enum kc_api_key {
 	KC_API_DESCRIBE_QUORUM = 55,
 	KC_API_DESCRIBE_CLUSTER = 60,
 	KC_API_DESCRIBE_PRODUCERS = 61,
+	KC_API_UNREGISTER_BROKER = 64,
 	KC_API_DESCRIBE_TRANSACTIONS = 65,
 	KC_API_LIST_TRANSACTIONS = 66,
 	KC_API_CONSUMER_GROUP_HEARTBEAT = 68,
@@ -1496,6 +1497,20 @@ struct kc_describe_producers_resp_topic_response {
 struct kc_describe_producers_resp {
 	int32_t throttle_time_ms;
 	struct kc_array topics; /* of struct kc_describe_producers_resp_topic_response */
+};
+
+/* ---- UnregisterBroker (key 64): Kafka v0, flexible v0+; served v0 ---- */
+
+/* UnregisterBrokerRequest */
+struct kc_unregister_broker_req {
+	int32_t broker_id;
+};
+
+/* UnregisterBrokerResponse */
+struct kc_unregister_broker_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
 };
 
 /* ---- DescribeTransactions (key 65): Kafka v0, flexible v0+; served v0 ---- */
