@@ -1661,6 +1661,53 @@ static void test_reassign_replace(void **state)
 	TL_EQ(part(img, tid, 0)->partition_epoch, pe + 1);
 }
 
+/* UnregisterBroker: refused for an unknown, a live broker and one that
+ * is a replica; a fenced broker without partitions goes (and a record
+ * made stale by a reassignment onto it is refused at apply). */
+static void test_unregister(void **state)
+{
+	(void)state;
+	struct sl_ci_image *img = fresh();
+	for (int32_t id = 1; id <= 3; id++)
+		add_broker(img, id, 1);
+	uint32_t one = create_on(img, "one", 1);
+	DECIDE(img, SL_CI_ERR_BROKER_ID_NOT_REGISTERED,
+	       sl_ci_unregister_broker(img, 9, &g_b, g_msg, sizeof(g_msg)));
+	DECIDE(img, SN_ERR_INVALID_REQUEST,
+	       sl_ci_unregister_broker(img, 3, &g_b, g_msg, sizeof(g_msg)));
+	TL_TRUE(strstr(g_msg, "live") != NULL);
+	DECIDE(img, 0, sl_ci_fence_broker(img, 1, &g_b, g_msg, sizeof(g_msg)));
+	DECIDE(img, SN_ERR_INVALID_REQUEST,
+	       sl_ci_unregister_broker(img, 1, &g_b, g_msg, sizeof(g_msg)));
+	TL_TRUE(strstr(g_msg, "one-0") != NULL);
+	/* broker 3 fenced: its record, then (before it applies) the
+	 * partition moved onto it: the record is stale and refused */
+	DECIDE(img, 0, sl_ci_fence_broker(img, 3, &g_b, g_msg, sizeof(g_msg)));
+	batch();
+	TL_OK(sl_ci_unregister_broker(img, 3, &g_b, g_msg, sizeof(g_msg)));
+	uint8_t stale[64];
+	size_t stale_len = g_b.len;
+	TL_TRUE(stale_len <= sizeof(stale));
+	memcpy(stale, g_b.buf, stale_len);
+	static const int32_t t13[] = { 1, 3 };
+	DECIDE(img, 0, sl_ci_reassign(img, one, 0, t13, 2, 1, &g_b, g_msg,
+				      sizeof(g_msg)));
+	apply_bytes(img, stale, stale_len, -EINVAL);
+	TL_TRUE(strstr(g_err, "replica") != NULL);
+	TL_TRUE(sl_ci_broker_find(img, 3) != NULL);
+	/* broker 2 fenced and on no partition: gone */
+	DECIDE(img, 0, sl_ci_fence_broker(img, 2, &g_b, g_msg, sizeof(g_msg)));
+	DECIDE(img, 0, sl_ci_unregister_broker(img, 2, &g_b, g_msg,
+					       sizeof(g_msg)));
+	TL_TRUE(sl_ci_broker_find(img, 2) == NULL);
+	TL_EQ(img->broker_count, 2);
+	DECIDE(img, SL_CI_ERR_BROKER_ID_NOT_REGISTERED,
+	       sl_ci_unregister_broker(img, 2, &g_b, g_msg, sizeof(g_msg)));
+	/* it heartbeats again: it registers anew */
+	add_broker(img, 2, 1);
+	TL_EQ(img->broker_count, 3);
+}
+
 static void test_reassign_errors(void **state)
 {
 	(void)state;
@@ -2519,6 +2566,7 @@ int main(void)
 		cmocka_unit_test(test_reassign_cancel),
 		cmocka_unit_test(test_reassign_replace),
 		cmocka_unit_test(test_reassign_errors),
+		cmocka_unit_test(test_unregister),
 		cmocka_unit_test(test_reassign_replication_factor),
 		cmocka_unit_test(test_reassign_by_hand),
 		cmocka_unit_test(test_reassign_snapshot),
