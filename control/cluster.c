@@ -1335,7 +1335,7 @@ static void meta_reply(void *ctx, uint16_t status, const uint8_t *body,
 	if (status == EFBIG && !cl->meta_big_said) {
 		sl_log("the cluster's metadata does not fit a controller RPC "
 		       "frame (%u bytes): this broker, not a voter, cannot "
-		       "follow it; make it a voter", SL_CRPC_FRAME_MAX);
+		       "follow it; make it a voter", (unsigned)SL_CRPC_FRAME_MAX);
 		cl->meta_big_said = true;
 	}
 	if (status) {

@@ -36,7 +36,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_CRPC_FRAME_MAX (1u << 20)
+/* a frame's largest length: a cluster image's snapshot at its bounds
+ * (SL_CI_PARTITIONS_MAX partitions, about 3.5 MiB) fits, for a broker that
+ * is not a voter (cmsg.h METADATA); buffers grow to what is sent */
+#define SL_CRPC_FRAME_MAX (8u << 20)
 #define SL_CRPC_CONNS 64        /* accepted connections at once */
 #define SL_CRPC_INFLIGHT 256    /* outgoing requests awaiting replies */
 #define SL_CRPC_TIMEOUT_MS 5000
