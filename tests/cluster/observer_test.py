@@ -186,9 +186,10 @@ try:
         fail("UnregisterBroker 9: %s, want BROKER_ID_NOT_REGISTERED (102)" % (r,))
     live = sorted(nd.n for nd in rest if nd is not four)
     for t, p, reps in replicas_on(voter, 4):
-        spare = [b for b in live if b not in reps]
-        to = [b if b != 4 else spare.pop(0) for b in reps] if spare else \
-            [b for b in reps if b != 4]
+        # the live voters it has, then others up to its size (a target
+        # replica that is dead would never catch up)
+        to = [b for b in reps if b in live]
+        to += [b for b in live if b not in to][:len(reps) - len(to)]
         r = alter(voter, [(t, p, to)])
         if r is None or errors_of(r[2]) != {(t, p): 0}:
             fail("%s-%d to %s: %s" % (t, p, to, r))
