@@ -15,7 +15,12 @@
  *          or cancel, end a reassignment, unregister a broker) with
  *          operands read from the input; its entry applied;
  *       2  the image's snapshot decoded into a second image;
- *       3  a snapshot: u16 length, the bytes; decoded into a second image.
+ *       3  a snapshot: u16 length, the bytes; decoded into a second image;
+ *       4  a Kafka request as a broker forwards it to the controller: u16
+ *          length, the bytes; AlterPartitionReassignments and
+ *          UnregisterBroker answered against the image (control/kreassign.h,
+ *          control/kunreg.h), ListPartitionReassignments from it; the
+ *          records decided applied as one entry.
  *
  * Properties:
  *   1. nothing crashes, reads past its bytes or leaks (ASan, UBSan);
@@ -27,7 +32,9 @@
  *      same bytes (format 1, which is read but not written: to format 2
  *      bytes that decode to the same image); a refused one leaves the
  *      image as it was;
- *   6. the image's own snapshot decodes to the same image.
+ *   6. the image's own snapshot decodes to the same image;
+ *   7. a forwarded request is answered (or refused as undecodable) and
+ *      the entry its decisions make is accepted.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +42,8 @@
 #include <string.h>
 
 #include "control/cluster_image.h"
+#include "control/kreassign.h"
+#include "control/kunreg.h"
 #include "proto/record_batch.h"
 #include "fuzz_util.h"
 
@@ -208,6 +217,64 @@ static void op_decision(struct fz_reader *r)
 	decide(&b, rc);
 }
 
+/* ---- op 4: a forwarded Kafka request (property 7) ---- */
+
+static struct sl_ci_batch fwd_b;
+
+static int16_t fwd_reassign(void *ctx, const char *topic, size_t len,
+			    int32_t partition, const int32_t *replicas,
+			    int32_t n, bool allow, char *m, size_t mlen)
+{
+	(void)ctx;
+	const struct sl_ci_topic *t = sl_ci_topic_find(img, topic, len);
+	if (!t || partition < 0 || partition >= t->partitions) {
+		snprintf(m, mlen, "no such topic or partition");
+		return 3;
+	}
+	int rc = sl_ci_reassign(img, t->id, partition, replicas, n,
+				allow ? 1 : 0, &fwd_b, m, mlen);
+	FUZZ_CHECK(rc >= 0 || rc == -ENOBUFS);
+	return rc < 0 ? -1 : (int16_t)rc;
+}
+
+static bool fwd_topic(void *ctx, uint32_t i, const char **name, size_t *len,
+		      int32_t *partitions)
+{
+	(void)ctx;
+	return sl_kreassign_image_topic(img, i, name, len, partitions);
+}
+
+static int fwd_ongoing(void *ctx, const char *topic, size_t len,
+		       int32_t partition, struct sl_kreassign_state *out)
+{
+	(void)ctx;
+	return sl_kreassign_image_ongoing(img, topic, len, partition, out);
+}
+
+static int16_t fwd_unregister(void *ctx, int32_t id, char *m, size_t mlen)
+{
+	(void)ctx;
+	int rc = sl_ci_unregister_broker(img, id, &fwd_b, m, mlen);
+	FUZZ_CHECK(rc >= 0 || rc == -ENOBUFS);
+	return rc < 0 ? -1 : (int16_t)rc;
+}
+
+static void op_forwarded(const uint8_t *p, size_t len)
+{
+	static uint8_t resp[1 << 20];
+	FUZZ_CHECK(sl_ci_batch_init(&fwd_b, entry, SL_CI_ENTRY_MAX) == 0);
+	struct sl_kreassign_ops ops = { fwd_reassign, fwd_topic, fwd_ongoing,
+					NULL };
+	long n = sl_kreassign_handle(p, len, &ops, resp, sizeof(resp));
+	FUZZ_CHECK(n > 0 || n == -EINVAL || n == -EMSGSIZE || n == -ENOMEM);
+	if (n <= 0)
+		n = sl_kunreg_handle(p, len, fwd_unregister, NULL, resp,
+				     sizeof(resp));
+	FUZZ_CHECK(n > 0 || n == -EINVAL || n == -EMSGSIZE);
+	if (fwd_b.count > 0)
+		apply(fwd_b.buf, fwd_b.len, 1);
+}
+
 /* Decode len bytes of snapshot into other (a copy of img): property 5. */
 static void snapshot_in(const uint8_t *p, size_t len)
 {
@@ -318,16 +385,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_init(&r, data + 1, size - 1);
 	for (unsigned n = 0; n < OPS_MAX && fz_left(&r) > 0; n++) {
 		uint8_t op = fz_u8(&r);
-		switch (op % 4) {
+		switch (op % 5) {
 		case 0:
-		case 3: {
+		case 3:
+		case 4: {
 			size_t got;
 			size_t want = fz_u16(&r);
 			const uint8_t *p = fz_bytes(&r, want, &got);
-			if (op % 4 == 0)
+			if (op % 5 == 0)
 				apply(p, got, 0);
-			else
+			else if (op % 5 == 3)
 				snapshot_in(p, got);
+			else
+				op_forwarded(p, got);
 			break;
 		}
 		case 1:

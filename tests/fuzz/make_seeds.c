@@ -259,6 +259,8 @@ static void seeds_topics_meta(const char *tmp)
 
 /* ---- the cluster image ---- */
 
+static struct kc_str S(const char *s);
+
 /* An entry op of cluster_image_fuzz's program: 0, u16 length, bytes. */
 static size_t ci_entry_op(uint8_t *out, const uint8_t *e, size_t n)
 {
@@ -377,6 +379,38 @@ static void seeds_cluster_image(void)
 	memcpy(prog + n, snap, (size_t)sn);
 	n += (size_t)sn;
 	seed_f(t, "program", 0, prog, n);
+	/* a program of forwarded requests (op 4): a v1 reassignment of
+	 * a/0 to [2, 4] and of a/0 again (refused: named twice), then
+	 * UnregisterBroker of broker 4 (refused: a target replica now) */
+	static int32_t to24[] = { 2, 4 };
+	struct kc_alter_partition_reassignments_req_reassignable_partition
+		rp[2] = { { 0, { to24, 2 } }, { 0, { to24, 2 } } };
+	struct kc_alter_partition_reassignments_req_reassignable_topic rt = {
+		S("a"), { rp, 2 } };
+	struct kc_alter_partition_reassignments_req rq = { 30000, true,
+							   { &rt, 1 } };
+	struct kc_request_header rh = { KC_API_ALTER_PARTITION_REASSIGNMENTS,
+					1, 21, S("seed") };
+	uint8_t req[512];
+	long rl = kc_encode_request(&rh, (const void *)&rq, req, sizeof(req));
+	FUZZ_CHECK(rl > 0);
+	n = 0;
+	prog[n++] = 4;
+	prog[n++] = (uint8_t)(rl >> 8);
+	prog[n++] = (uint8_t)rl;
+	memcpy(prog + n, req, (size_t)rl);
+	n += (size_t)rl;
+	struct kc_unregister_broker_req uq = { 4 };
+	struct kc_request_header uh = { KC_API_UNREGISTER_BROKER, 0, 22,
+					S("seed") };
+	rl = kc_encode_request(&uh, (const void *)&uq, req, sizeof(req));
+	FUZZ_CHECK(rl > 0);
+	prog[n++] = 4;
+	prog[n++] = (uint8_t)(rl >> 8);
+	prog[n++] = (uint8_t)rl;
+	memcpy(prog + n, req, (size_t)rl);
+	n += (size_t)rl;
+	seed_f(t, "forwarded", 0, prog, n);
 	free(prog);
 	free(snap);
 	free(e);
