@@ -431,35 +431,6 @@ void dp_stats_stop(void)
 {
 }
 
-static int cb_follower(const char *cmd, const char *params,
-		       struct tel_data *d)
-{
-	(void)cmd;
-	(void)params;
-	struct dp_fetcher_stats st;
-	dp_fetcher_stats(g, &st);
-	tel_data_start_dict(d);
-	tel_data_add_dict_u64(d, "partitions", st.partitions);
-	tel_data_add_dict_u64(d, "fetches", st.fetches);
-	tel_data_add_dict_u64(d, "fetch_errors", st.fetch_errors);
-	tel_data_add_dict_u64(d, "records_bytes", st.records_bytes);
-	tel_data_add_dict_u64(d, "appends", st.appends);
-	tel_data_add_dict_u64(d, "truncations", st.truncations);
-	tel_data_add_dict_u64(d, "connects", st.connects);
-	tel_data_add_dict_u64(d, "connect_failures", st.connect_failures);
-	tel_data_add_dict_u64(d, "disconnects", st.disconnects);
-	tel_data_add_dict_u64(d, "timeouts", st.timeouts);
-	tel_data_add_dict_u64(d, "malformed_responses",
-			      st.malformed_responses);
-	tel_data_add_dict_u64(d, "malformed_batches", st.malformed_batches);
-	tel_data_add_dict_u64(d, "alloc_failures", st.alloc_failures);
-	tel_data_add_dict_u64(d, "ring_full", st.ring_full);
-	tel_data_add_dict_u64(d, "starts_over", st.starts_over);
-	tel_data_add_dict_u64(d, "throttled_bytes", st.throttled_bytes);
-	tel_data_add_dict_u64(d, "throttle_waits", st.throttle_waits);
-	return 0;
-}
-
 void dp_stats_register(struct dp *dp)
 {
 	(void)dp;
