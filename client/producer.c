@@ -270,6 +270,18 @@ static struct slc_conn *conn_of(struct sl_producer *p, int via)
 	return via < 0 ? &p->conn : &p->brokers[via].conn;
 }
 
+/* c closed and made ready to open again: its correlation ids go on,
+ * frames it does not wait for go to handle_answer. */
+static void conn_reset(struct sl_producer *p, struct slc_conn *c)
+{
+	slc_conn_close(c);
+	uint32_t corr = c->next_corr;
+	slc_conn_init(c);
+	c->next_corr = corr;
+	c->other = handle_answer;
+	c->other_arg = p;
+}
+
 /* brokers[via]'s connection, opened when it is not (with a back-off
  * after a failure).  0 or -errno. */
 static int broker_conn(struct sl_producer *p, int via)
@@ -280,11 +292,7 @@ static int broker_conn(struct sl_producer *p, int via)
 	uint64_t now = slc_now_us();
 	if (now < pb->reconnect_after_us)
 		return -ENOTCONN;
-	uint32_t corr = pb->conn.next_corr;
-	slc_conn_init(&pb->conn);
-	pb->conn.next_corr = corr;
-	pb->conn.other = handle_answer;
-	pb->conn.other_arg = p;
+	conn_reset(p, &pb->conn);
 	int rc = slc_conn_open(&pb->conn, &pb->tcp, 2000);
 	if (rc) {
 		pb->reconnect_after_us = now + 200000; /* back off 200 ms */
@@ -297,13 +305,7 @@ static int broker_conn(struct sl_producer *p, int via)
  * batch in flight on it goes back to "to send". */
 static void conn_lost(struct sl_producer *p, int via)
 {
-	struct slc_conn *c = conn_of(p, via);
-	uint32_t corr = c->next_corr;
-	slc_conn_close(c);
-	slc_conn_init(c);
-	c->next_corr = corr;
-	c->other = handle_answer;
-	c->other_arg = p;
+	conn_reset(p, conn_of(p, via));
 	for (int i = p->nsent - 1; i >= 0; i--)
 		if (p->sent[i]->via == via)
 			unsend(p, p->sent[i]);
@@ -386,12 +388,7 @@ static int reconnect(struct sl_producer *p)
 	uint64_t now = slc_now_us();
 	if (now < p->reconnect_after_us)
 		return -ENOTCONN;
-	slc_conn_close(&p->conn);
-	uint32_t corr = p->conn.next_corr;
-	slc_conn_init(&p->conn);
-	p->conn.next_corr = corr;
-	p->conn.other = handle_answer;
-	p->conn.other_arg = p;
+	conn_reset(p, &p->conn);
 	int rc = slc_conn_open(&p->conn, &p->sin, 2000);
 	if (rc) {
 		p->reconnect_after_us = now + 200000; /* back off 200 ms */

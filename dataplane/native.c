@@ -433,6 +433,30 @@ static void topic_info(const struct dp_topic *t, struct sn_topic_info *i)
 	i->name_len = (uint16_t)strlen(t->name);
 }
 
+/* A message for an answer built here of up to cap bytes, or NULL when
+ * memory is short (answered THROTTLING_QUOTA_EXCEEDED: with a message
+ * that keeps its place in the connection's order when there is one). */
+static struct dp_msg *answer_msg(struct dp_net *n, const struct src *s,
+				 uint8_t opcode, uint32_t corr, size_t cap)
+{
+	struct dp_msg *m = dp_conn_msg(n, s->conn, s->peer, s->udp_bytes,
+				       corr, 0);
+	if (m && !dp_msg_resp(n->dp, m, cap))
+		return m;
+	if (m) {
+		/* keep its place in the order: a small error */
+		m->resp = m->inline_resp;
+		long el = sn_encode_error_resp(m->resp, sizeof(m->inline_resp),
+					       opcode, corr,
+					       SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+		m->resp_len = el > 0 ? (uint32_t)el : 0;
+		send_answer(n, m);
+		return NULL;
+	}
+	answer_error(n, s, opcode, corr, SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+	return NULL;
+}
+
 static void handle_metadata(struct dp_net *n, const struct src *s,
 			    const uint8_t *f, size_t len, uint32_t corr)
 {
@@ -446,23 +470,9 @@ static void handle_metadata(struct dp_net *n, const struct src *s,
 		return;
 	}
 	size_t cap = s->peer ? udp_frame_max(dp) : 1u << 20;
-	struct dp_msg *m = dp_conn_msg(n, s->conn, s->peer, s->udp_bytes,
-				       corr, 0);
-	if (!m || dp_msg_resp(dp, m, cap)) {
-		if (m) {
-			/* keep its place in the order: a small error */
-			m->resp = m->inline_resp;
-			long el = sn_encode_error_resp(
-				m->resp, sizeof(m->inline_resp), SN_METADATA,
-				corr, SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-			m->resp_len = el > 0 ? (uint32_t)el : 0;
-			send_answer(n, m);
-			return;
-		}
-		answer_error(n, s, SN_METADATA, corr,
-			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+	struct dp_msg *m = answer_msg(n, s, SN_METADATA, corr, cap);
+	if (!m)
 		return;
-	}
 	struct sn_metadata_builder b;
 	sn_metadata_resp_begin(&b, m->resp, cap, dp->udp_port, dp->tcp_port,
 			       udp_frame_max(dp));
@@ -518,22 +528,9 @@ static void handle_leaders(struct dp_net *n, const struct src *s,
 		return;
 	}
 	size_t cap = s->peer ? udp_frame_max(dp) : 4u << 20;
-	struct dp_msg *m = dp_conn_msg(n, s->conn, s->peer, s->udp_bytes,
-				       corr, 0);
-	if (!m || dp_msg_resp(dp, m, cap)) {
-		if (m) {
-			m->resp = m->inline_resp;
-			long el = sn_encode_error_resp(
-				m->resp, sizeof(m->inline_resp), SN_LEADERS,
-				corr, SN_ERR_THROTTLING_QUOTA_EXCEEDED);
-			m->resp_len = el > 0 ? (uint32_t)el : 0;
-			send_answer(n, m);
-			return;
-		}
-		answer_error(n, s, SN_LEADERS, corr,
-			     SN_ERR_THROTTLING_QUOTA_EXCEEDED);
+	struct dp_msg *m = answer_msg(n, s, SN_LEADERS, corr, cap);
+	if (!m)
 		return;
-	}
 	bool clustered = dp_clustered(dp);
 	int32_t self = dp->cfg.node_id;
 	struct sn_leaders_builder b;
