@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "control/kelect.h"
+#include "control/kreq.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/native.h"
 
@@ -147,20 +148,13 @@ long sl_kelect_handle(const uint8_t *req, size_t len,
 	assert(ops && ops->elect && ops->topic && (req || len == 0));
 	if (len < 2 || !sl_kelect_serves((int16_t)((req[0] << 8) | req[1])))
 		return -EINVAL;
-	if (len > SIZE_MAX / 32)
-		return -EINVAL;
-	/* 16 x len holds any request of this schema (each element costs
-	 * at most 16 times its bytes on the wire) */
-	size_t in_cap = 16 * len + 64;
-	struct kc_arena in = {malloc(in_cap), in_cap, 0};
-	if (!in.base)
-		return -ENOMEM;
+	struct kc_arena in;
 	struct kc_request_header h;
 	union kc_request body;
-	long rc = kc_decode_request(req, len, &h, &body, &in);
+	long rc = sl_kreq_decode(req, len, &h, &body, &in);
 	if (rc < 0) {
 		free(in.base);
-		return -EINVAL;
+		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	const struct kc_elect_leaders_req *q = (const void *)body.raw;
 	int8_t type = h.api_version >= 1 ? q->election_type :

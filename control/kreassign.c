@@ -10,6 +10,7 @@
 
 #include "control/cluster_image.h"
 #include "control/kreassign.h"
+#include "control/kreq.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/native.h"
 
@@ -373,19 +374,12 @@ long sl_kreassign_handle(const uint8_t *req, size_t len,
 	assert(ops && ops->topic && ops->ongoing && (req || len == 0));
 	if (len < 2 || !sl_kreassign_serves((int16_t)((req[0] << 8) | req[1])))
 		return -EINVAL;
-	if (len > SIZE_MAX / 32)
-		return -EINVAL;
-	/* 16 x len holds any request of these schemas (each element costs
-	 * at most 16 times its bytes on the wire) */
-	size_t in_cap = 16 * len + 64;
-	struct kc_arena in = {malloc(in_cap), in_cap, 0};
-	if (!in.base)
-		return -ENOMEM;
+	struct kc_arena in;
 	struct kc_request_header h;
 	union kc_request body;
-	long rc = kc_decode_request(req, len, &h, &body, &in);
+	long rc = sl_kreq_decode(req, len, &h, &body, &in);
 	if (rc < 0)
-		rc = -EINVAL;
+		rc = rc == -ENOMEM ? rc : -EINVAL;
 	else if (h.api_key == KC_API_ALTER_PARTITION_REASSIGNMENTS)
 		rc = ops->reassign ? alter(&h, (const void *)body.raw, ops,
 					   resp, cap) :
