@@ -792,16 +792,43 @@ struct elect_ctx {
 	struct sl_ci_batch *out;
 };
 
+/* The topic a per-partition request names, or NULL with msg said. */
+static const struct sl_ci_topic *named_partition(const struct elect_ctx *e,
+						 const char *topic, size_t len,
+						 int32_t partition, char *msg,
+						 size_t msglen)
+{
+	const struct sl_ci_topic *t = sl_ci_topic_find(e->cl->img, topic, len);
+	if (!t || partition < 0 || partition >= t->partitions) {
+		snprintf(msg, msglen, "no such topic or partition");
+		return NULL;
+	}
+	return t;
+}
+
+/* A per-partition decision's result as the Kafka error of its answer. */
+static int16_t decided(int rc, const char *what, char *msg, size_t msglen)
+{
+	if (rc == -ENOBUFS) {
+		/* one metadata entry holds no more changes */
+		snprintf(msg, msglen, "too many partitions %s in one request: "
+			 "ask again for this one", what);
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	if (rc < 0) /* -EOVERFLOW: msg says which epoch */
+		return SN_ERR_UNKNOWN_SERVER_ERROR;
+	return (int16_t)rc;
+}
+
 static int16_t elect_one(void *ctx, const char *topic, size_t len,
 			 int32_t partition, int8_t type, char *msg,
 			 size_t msglen)
 {
 	struct elect_ctx *e = ctx;
-	const struct sl_ci_topic *t = sl_ci_topic_find(e->cl->img, topic, len);
-	if (!t || partition < 0 || partition >= t->partitions) {
-		snprintf(msg, msglen, "no such topic or partition");
+	const struct sl_ci_topic *t = named_partition(e, topic, len, partition,
+						      msg, msglen);
+	if (!t)
 		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	}
 	/* each election against the committed image: one record per
 	 * partition, and partitions do not depend on each other */
 	int rc = type == SL_KELECT_UNCLEAN ?
@@ -809,15 +836,7 @@ static int16_t elect_one(void *ctx, const char *topic, size_t len,
 					     e->out, msg, msglen) :
 			 sl_ci_elect_preferred(e->cl->img, t->id, partition,
 					       e->out, msg, msglen);
-	if (rc == -ENOBUFS) {
-		/* one metadata entry holds no more changes */
-		snprintf(msg, msglen, "too many partitions elected in one "
-			 "request: ask again for this one");
-		return SN_ERR_UNKNOWN_SERVER_ERROR;
-	}
-	if (rc < 0) /* -EOVERFLOW: msg says which epoch */
-		return SN_ERR_UNKNOWN_SERVER_ERROR;
-	return (int16_t)rc;
+	return decided(rc, "elected", msg, msglen);
 }
 
 static bool elect_topic(void *ctx, uint32_t i, const char **name,
@@ -856,23 +875,15 @@ static int16_t reassign_one(void *ctx, const char *topic, size_t len,
 			    size_t msglen)
 {
 	struct elect_ctx *e = ctx;
-	const struct sl_ci_topic *t = sl_ci_topic_find(e->cl->img, topic, len);
-	if (!t || partition < 0 || partition >= t->partitions) {
-		snprintf(msg, msglen, "no such topic or partition");
+	const struct sl_ci_topic *t = named_partition(e, topic, len, partition,
+						      msg, msglen);
+	if (!t)
 		return SN_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	}
 	/* each against the committed image: kreassign refuses a partition
 	 * named twice, so the records do not depend on each other */
 	int rc = sl_ci_reassign(e->cl->img, t->id, partition, replicas, n,
 				allow_rf_change, e->out, msg, msglen);
-	if (rc == -ENOBUFS) {
-		snprintf(msg, msglen, "too many partitions reassigned in one "
-			 "request: ask again for this one");
-		return SN_ERR_UNKNOWN_SERVER_ERROR;
-	}
-	if (rc < 0)
-		return SN_ERR_UNKNOWN_SERVER_ERROR;
-	return (int16_t)rc;
+	return decided(rc, "reassigned", msg, msglen);
 }
 
 static bool reassign_topic(void *ctx, uint32_t i, const char **name,

@@ -1698,16 +1698,27 @@ static int next_epochs(const struct sl_ci_partition *old,
 	return 0;
 }
 
-static void w_partition_change(struct bw *w, uint32_t topic_id,
+/* A PARTITION_CHANGE's or PARTITION_REASSIGN's first fields; where its
+ * length goes. */
+static size_t w_partition_head(struct bw *w, uint8_t type, uint32_t topic_id,
 			       int32_t partition,
 			       const struct sl_ci_partition *n)
 {
-	size_t at = rec_open(w, SL_CI_PARTITION_CHANGE);
+	size_t at = rec_open(w, type);
 	w32(w, topic_id);
 	w32(w, (uint32_t)partition);
 	w32(w, (uint32_t)n->leader);
 	w32(w, (uint32_t)n->leader_epoch);
 	w32(w, (uint32_t)n->partition_epoch);
+	return at;
+}
+
+static void w_partition_change(struct bw *w, uint32_t topic_id,
+			       int32_t partition,
+			       const struct sl_ci_partition *n)
+{
+	size_t at = w_partition_head(w, SL_CI_PARTITION_CHANGE, topic_id,
+				     partition, n);
 	w8(w, n->isr_count);
 	for (unsigned i = 0; i < n->isr_count; i++)
 		w32(w, (uint32_t)n->isr[i]);
@@ -2401,12 +2412,8 @@ static void w_partition_reassign(struct bw *w, uint32_t topic_id,
 				 int32_t partition,
 				 const struct sl_ci_partition *n)
 {
-	size_t at = rec_open(w, SL_CI_PARTITION_REASSIGN);
-	w32(w, topic_id);
-	w32(w, (uint32_t)partition);
-	w32(w, (uint32_t)n->leader);
-	w32(w, (uint32_t)n->leader_epoch);
-	w32(w, (uint32_t)n->partition_epoch);
+	size_t at = w_partition_head(w, SL_CI_PARTITION_REASSIGN, topic_id,
+				     partition, n);
 	w8(w, n->replica_count);
 	for (unsigned i = 0; i < n->replica_count; i++)
 		w32(w, (uint32_t)n->replicas[i]);
