@@ -98,6 +98,10 @@ sorted() { tr , '\n' <<<"$1" | sort -n | paste -sd,; }
 ((leader >= 1 && leader <= N)) && [[ $(sorted "$replicas") == "$every" &&
 	$(sorted "$isrs") == "$every" ]] ||
 	kc_fail "kcat -L: expected partition 0 led by one of brokers $every, replicas and isrs $every: $line"
-n=$(cat "$SLUICE_DATA_DIR"/sluiced*.log | grep -c "kafka: created topic '$TOPIC' (1 partitions)" || true)
+# every broker's log (a cluster's: whichever broker the client asked made it)
+logs=()
+IFS=, read -ra dirs <<<"${SLUICE_DATA_DIRS:-$SLUICE_DATA_DIR}"
+for d in "${dirs[@]}"; do logs+=("$d"/sluiced*.log); done
+n=$(cat "${logs[@]}" | grep -c "kafka: created topic '$TOPIC' (1 partitions)" || true)
 [[ $n == 1 ]] || kc_fail "sluiced logged the creation of $TOPIC $n times, expected once"
 echo "ok: kcat -P created $TOPIC (1 partition), kcat -C read the $N messages back"
