@@ -511,7 +511,7 @@ static void handle_answer(void *arg, const uint8_t *f, size_t len)
 	}
 	if (code == 0)
 		code = SN_ERR_INVALID_REQUEST;
-	if (p->routing && slc_not_leader(code)) {
+	if (slc_not_leader(code)) {
 		/* the leader moved: resent where LEADERS says, soon */
 		b->last_err = sl_err_broker(code);
 		p->route_stale = 1;
@@ -717,17 +717,25 @@ static int route_topic(struct sl_producer *p, struct ptopic *tp)
 	return rc;
 }
 
-/* A leader moved (or a broker went): every topic's leaders asked again,
- * at most every 100 ms. */
+/* A leader moved (or a broker went, or LEADERS could not be asked yet):
+ * every topic's leaders asked again, at most every 100 ms.  A broker that
+ * does not serve LEADERS ends it: everything goes to it. */
 static void route_refresh(struct sl_producer *p, uint64_t now)
 {
-	if (!p->routing || !p->route_stale || now < p->route_after_us)
+	if (!p->route_stale || now < p->route_after_us)
 		return;
 	p->route_after_us = now + 100000;
 	int ok = 1;
-	for (int t = 0; t < p->ntopics; t++)
-		ok &= route_topic(p, &p->topics[t]) == 0;
+	for (int t = 0; t < p->ntopics; t++) {
+		int rc = route_topic(p, &p->topics[t]);
+		if (rc == -EOPNOTSUPP) {
+			p->route_stale = 0;
+			return;
+		}
+		ok &= rc == 0;
+	}
 	if (ok) {
+		p->routing = 1;
 		p->route_stale = 0;
 		p->st.route_refreshes++;
 	}
