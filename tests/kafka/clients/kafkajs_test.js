@@ -143,7 +143,14 @@ async function main() {
     topics: [{ topic: TOPIC, numPartitions: PARTITIONS }], timeout: 10000 });
   await admin2.disconnect();
   if (created !== false) fail('createTopics of an existing topic returned ' + created + ', expected false');
+  // a cluster's broker other than the one that took the creation learns
+  // of the topics a moment later (as a KRaft broker does): asked again
   let topics = await admin.listTopics();
+  for (const t0 = Date.now(); (!topics.includes(TOPIC) || !topics.includes(OTHER)) &&
+       Date.now() - t0 < 5000;) {
+    await sleep(100);
+    topics = await admin.listTopics();
+  }
   if (!topics.includes(TOPIC) || !topics.includes(OTHER))
     fail('listTopics: ' + JSON.stringify(topics) + ' lacks ' + TOPIC + ' or ' + OTHER);
   const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
