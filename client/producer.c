@@ -667,6 +667,13 @@ static void route_apply(struct sl_producer *p, struct ptopic *tp,
 	int16_t map[SLC_BROKERS_MAX];
 	for (int i = 0; i < r->nbrokers; i++) {
 		const struct slc_broker *rb = &r->brokers[i];
+		/* the broker it was created with: p->conn, and no second
+		 * connection to sit idle beside it */
+		if (rb->tcp.sin_addr.s_addr == p->sin.sin_addr.s_addr &&
+		    rb->tcp.sin_port == p->sin.sin_port) {
+			map[i] = -1;
+			continue;
+		}
 		int j = 0;
 		while (j < p->nbrokers && p->brokers[j].node_id != rb->node_id)
 			j++;
