@@ -143,6 +143,8 @@ struct ft_entry {
 	int64_t answer_end;
 	int64_t state_end;      /* the log end before truncation */
 	int64_t fetch_offset;   /* FT_FETCH */
+	int64_t start_told;     /* the leader's log start as last handed to
+				   the storage core (-1: none yet) */
 	int64_t hw_told;        /* the leader's high watermark as last
 				   handed to the storage core */
 	uint64_t wait_until_ns; /* nothing is done before this */
@@ -355,6 +357,7 @@ static void restart(struct dp_fetcher *f, struct ft_entry *e, uint32_t ms)
 	e->gen++;
 	e->net_busy = 0;
 	e->hw_told = -1;
+	e->start_told = -1;
 	e->start_over = 0;
 	e->wait_until_ns = ms ? later(dp_now_ns(f->dp), ms) : 0;
 }
@@ -844,6 +847,7 @@ static void refresh(struct dp_fetcher *f)
 				e->leader_epoch = v.leader_epoch;
 				e->latest_epoch = -1;
 				e->hw_told = -1;
+				e->start_told = -1;
 				hash_put(f, (uint32_t)(e - f->e));
 			} else if (e->leader != v.leader ||
 				   e->leader_epoch != v.leader_epoch) {
@@ -1146,8 +1150,12 @@ static void append(struct dp_fetcher *f, struct ft_entry *e,
 		.start_over = e->start_over,
 	};
 	if (store_submit(f, e, DP_REPLICA_APPEND, o->records, o->records_len,
-			 m) == 0 && o->high_watermark > e->hw_told)
-		e->hw_told = o->high_watermark;
+			 m) == 0) {
+		if (o->high_watermark > e->hw_told)
+			e->hw_told = o->high_watermark;
+		if (o->log_start_offset > e->start_told)
+			e->start_told = o->log_start_offset;
+	}
 }
 
 static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
@@ -1218,8 +1226,11 @@ static void fetch_outcome(struct dp_fetcher *f, struct ft_entry *e,
 	/* no records: an append of none still hands the storage core the
 	 * leader's high watermark when it moved (a follower's moves with
 	 * every answer, as Kafka's, so that it is close behind the
-	 * leader's should it lead next) */
-	if (o->records_len || o->high_watermark > e->hw_told)
+	 * leader's should it lead next), and its log start when that moved
+	 * (DeleteRecords, retention: the follower deletes the same records
+	 * without waiting for another record or watermark) */
+	if (o->records_len || o->high_watermark > e->hw_told ||
+	    o->log_start_offset > e->start_told)
 		append(f, e, o);
 }
 
