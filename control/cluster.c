@@ -329,28 +329,48 @@ static void internal_done(void *ctx, int status, uint64_t index)
 		return;
 	cl->internal_proposing = false;
 	if (status)
-		sl_log("%s: its creation did not commit (%d): proposing it "
-		       "again", SL_OFFSETS_TOPIC, status);
+		sl_log("an internal topic's creation did not commit (%d): "
+		       "proposing it again", status);
 }
 
-/* The active controller creates __consumer_offsets (the group
- * coordinators' replicated log, control/gstore.h) once
- * offsets_topic_replication_factor brokers (no more than the voters) are
- * unfenced: offsets_topic_partitions partitions, compacted, fdatasync
- * before each acknowledgement, segments of 16 MiB (Kafka's are 100 MiB;
- * smaller ones are compacted sooner, so a load reads less, and reserve
- * less disk per partition), the broker's min.insync.replicas (no more
- * than the replicas).  Until then FindCoordinator answers
- * COORDINATOR_NOT_AVAILABLE. */
+/* One internal topic the active controller creates. */
+struct internal {
+	const char *name;
+	int32_t partitions, rf, min_isr;
+};
+
+/* The active controller creates the coordinators' replicated logs once
+ * enough brokers are unfenced: __consumer_offsets (the group
+ * coordinators', control/gstore.h; offsets_topic_partitions partitions,
+ * offsets_topic_replication_factor replicas, the broker's
+ * min.insync.replicas) and __transaction_state (the transaction
+ * coordinators', control/tstore.h; transaction_state_log_num_partitions,
+ * _replication_factor and _min_isr), each with no more replicas than
+ * voters and a min.insync.replicas no more than its replicas: compacted,
+ * fdatasync before each acknowledgement, segments of 16 MiB (Kafka's are
+ * 100 MiB; smaller ones are compacted sooner, so a load reads less, and
+ * reserve less disk per partition).  Until then FindCoordinator answers
+ * COORDINATOR_NOT_AVAILABLE.  One creation is proposed at a time. */
 static void controller_internal_topics(struct sl_cluster *cl, int64_t now_ms)
 {
-	if (cl->internal_proposing || now_ms < cl->internal_next_ms ||
-	    sl_ci_topic_find(cl->img, SL_OFFSETS_TOPIC,
-			     strlen(SL_OFFSETS_TOPIC)))
+	if (cl->internal_proposing || now_ms < cl->internal_next_ms)
+		return;
+	const struct internal all[2] = {
+		{SL_OFFSETS_TOPIC, cl->cfg->offsets_topic_partitions,
+		 sl_config_offsets_rf(cl->cfg),
+		 sl_config_default_min_isr(cl->cfg)},
+		{SL_TXN_TOPIC, cl->cfg->txn_topic_partitions,
+		 sl_config_txn_topic_rf(cl->cfg), cl->cfg->txn_topic_min_isr},
+	};
+	const struct internal *it = NULL;
+	for (int i = 0; i < 2 && !it; i++)
+		if (!sl_ci_topic_find(cl->img, all[i].name,
+				      strlen(all[i].name)))
+			it = &all[i];
+	if (!it)
 		return;
 	cl->internal_next_ms = now_ms + 1000;
-	int32_t rf = sl_config_offsets_rf(cl->cfg);
-	if (live_brokers(cl) < rf)
+	if (live_brokers(cl) < it->rf)
 		return;
 	struct sl_topic t;
 	memset(&t, 0, sizeof(t));
@@ -360,17 +380,15 @@ static void controller_internal_topics(struct sl_cluster *cl, int64_t now_ms)
 	t.retention_ms = -1;
 	t.retention_bytes = -1;
 	t.segment_bytes = 16ll << 20;
-	int32_t min_isr = sl_config_default_min_isr(cl->cfg);
-	if (min_isr > rf)
-		min_isr = rf;
 	struct sl_ci_topic_req req = {
-		.name = SL_OFFSETS_TOPIC, .name_len = strlen(SL_OFFSETS_TOPIC),
-		.partitions = cl->cfg->offsets_topic_partitions,
-		.replication_factor = rf,
+		.name = it->name, .name_len = strlen(it->name),
+		.partitions = it->partitions,
+		.replication_factor = it->rf,
 		.default_partitions = cl->cfg->default_partitions,
 		.default_replication_factor = sl_config_default_rf(cl->cfg),
 		.config = t,
-		.min_insync_replicas = min_isr,
+		.min_insync_replicas = it->min_isr > it->rf ? it->rf :
+							      it->min_isr,
 		.unclean_leader_election = 0,
 		.start = rnd(), .shift = rnd(),
 	};
@@ -378,19 +396,19 @@ static void controller_internal_topics(struct sl_cluster *cl, int64_t now_ms)
 	char msg[256] = "";
 	int rc = sl_ci_create_topic(cl->img, &req, &out, msg, sizeof(msg));
 	if (rc) {
-		sl_log("%s: cannot be created yet: %s", SL_OFFSETS_TOPIC, msg);
+		sl_log("%s: cannot be created yet: %s", it->name, msg);
 		return;
 	}
 	if (!out.count)
 		return;
 	rc = sl_quorum_propose(cl->q, out.buf, out.len, internal_done, cl);
 	if (rc) {
-		sl_log("%s: its creation cannot be proposed: %s",
-		       SL_OFFSETS_TOPIC, sl_quorum_strerror(rc));
+		sl_log("%s: its creation cannot be proposed: %s", it->name,
+		       sl_quorum_strerror(rc));
 		return;
 	}
 	sl_log("creating %s: %d partitions, replication factor %d",
-	       SL_OFFSETS_TOPIC, (int)req.partitions, (int)rf);
+	       it->name, (int)req.partitions, (int)it->rf);
 	cl->internal_proposing = true;
 }
 

@@ -5,13 +5,10 @@
  * durable.
  *
  * Answers: each batch the sink takes is appended per partition (one
- * append each, seq from the log client); "outstanding" lists those not yet
- * answered by the log, in seq order.  An answer given while any is
- * outstanding is held with need = the last seq appended so far, and goes
- * out once every append up to need is durable: held answers are a FIFO
- * whose needs never decrease, so they leave in the order they came.  A
- * failed append taints every held answer with need >= its seq (they were
- * made with memory that held its records).
+ * append each, seq from the log client) and tracked by the hold
+ * (control/hold.h): an answer given while any is outstanding waits until
+ * every append before it is durable, and is withheld when one of them
+ * failed (it was made with memory that held its records).
  */
 #include <assert.h>
 #include <errno.h>
@@ -23,6 +20,7 @@
 #include "control/gstore.h"
 #include "control/gtopic.h"
 #include "control/gtxn.h"
+#include "control/hold.h"
 #include "control/log.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
@@ -44,18 +42,11 @@ struct gpart {
 	uint64_t loaded_records;
 };
 
-struct outstanding {
-	uint64_t seq;
-	int32_t partition;
-	bool done;
-};
-
+/* An answer the hold keeps. */
 struct held {
 	uint64_t token;
-	uint64_t need;
-	bool tainted;
 	size_t len;
-	uint8_t *resp;
+	uint8_t resp[];
 };
 
 /* A record of the batch under way, encoded. */
@@ -76,13 +67,7 @@ struct sl_gstore {
 	int32_t nparts;
 	struct gpart *parts;
 	int32_t matching;     /* sl_groups_* match: this partition */
-	/* appends not answered yet, in seq order */
-	struct outstanding *out;
-	uint32_t out_head, out_len, out_cap; /* ring */
-	uint64_t last_seq;    /* of the coordinator's appends */
-	/* held answers: a ring too */
-	struct held *held;
-	uint32_t held_head, held_len, held_cap;
+	struct sl_hold hold;  /* answers until their appends are durable */
 	/* the batch under way */
 	struct pend *pend;
 	uint32_t npend, pend_cap;
@@ -120,75 +105,45 @@ static bool match_all(void *ctx, const char *group, size_t len)
 
 /* ---- answers ---- */
 
-static void release(struct sl_gstore *s)
+static void fire(void *ctx, void *item, bool tainted)
 {
-	uint64_t durable = s->out_len ? s->out[s->out_head].seq - 1 :
-					s->last_seq;
-	while (s->held_len) {
-		struct held *h = &s->held[s->held_head];
-		if (h->need > durable)
-			break;
-		if (h->tainted) {
-			s->st.replies_withheld++;
-			s->cfg.reply(s->cfg.reply_ctx, h->token, NULL, 0);
-		} else {
-			s->cfg.reply(s->cfg.reply_ctx, h->token, h->resp,
-				     h->len);
-		}
-		free(h->resp);
-		h->resp = NULL;
-		s->held_head = (s->held_head + 1) % s->held_cap;
-		s->held_len--;
+	struct sl_gstore *s = ctx;
+	struct held *h = item;
+	if (tainted) {
+		s->st.replies_withheld++;
+		s->cfg.reply(s->cfg.reply_ctx, h->token, NULL, 0);
+	} else {
+		s->cfg.reply(s->cfg.reply_ctx, h->token, h->resp, h->len);
 	}
+	free(h);
 }
 
 void sl_gstore_reply(void *ctx, uint64_t token, const uint8_t *resp,
 		     size_t len)
 {
 	struct sl_gstore *s = ctx;
-	if (!s->out_len && !s->held_len) {
+	if (sl_hold_idle(&s->hold)) {
 		s->cfg.reply(s->cfg.reply_ctx, token, resp, len);
 		return;
 	}
-	if (s->held_len == s->held_cap) {
-		uint32_t cap = s->held_cap ? s->held_cap * 2 : 64;
-		struct held *n = malloc(cap * sizeof(*n));
-		if (!n)
-			goto drop;
-		for (uint32_t i = 0; i < s->held_len; i++)
-			n[i] = s->held[(s->held_head + i) % s->held_cap];
-		free(s->held);
-		s->held = n;
-		s->held_cap = cap;
-		s->held_head = 0;
+	struct held *h = malloc(sizeof(*h) + len);
+	if (h) {
+		h->token = token;
+		h->len = len;
+		if (len)
+			memcpy(h->resp, resp, len);
 	}
-	uint8_t *copy = len ? malloc(len) : NULL;
-	if (len && !copy)
-		goto drop;
-	if (len)
-		memcpy(copy, resp, len);
-	struct held *h = &s->held[(s->held_head + s->held_len) % s->held_cap];
-	*h = (struct held){.token = token, .need = s->last_seq, .len = len,
-			   .resp = copy};
-	s->held_len++;
+	if (!h || sl_hold_put(&s->hold, h)) {
+		free(h);
+		/* no memory to hold it: the client's connection closes
+		 * rather than hearing of something not yet durable */
+		sl_log("%s: no memory to hold an answer: closing its "
+		       "connection", SL_OFFSETS_TOPIC);
+		s->st.replies_withheld++;
+		s->cfg.reply(s->cfg.reply_ctx, token, NULL, 0);
+		return;
+	}
 	s->st.replies_held++;
-	return;
-drop:
-	/* no memory to hold it: the client's connection closes rather than
-	 * hearing of something not yet durable */
-	sl_log("%s: no memory to hold an answer: closing its connection",
-	       SL_OFFSETS_TOPIC);
-	s->st.replies_withheld++;
-	s->cfg.reply(s->cfg.reply_ctx, token, NULL, 0);
-}
-
-static void taint_from(struct sl_gstore *s, uint64_t seq)
-{
-	for (uint32_t i = 0; i < s->held_len; i++) {
-		struct held *h = &s->held[(s->held_head + i) % s->held_cap];
-		if (h->need >= seq)
-			h->tainted = true;
-	}
 }
 
 /* ---- loading and unloading ---- */
@@ -223,33 +178,13 @@ static void reload_later(struct sl_gstore *s, int32_t p, int64_t now_ms,
 				 SL_GSTORE_RETRY_MAX_MS : gp->backoff_ms * 2;
 }
 
-/* Fail the outstanding appends of p that the log will not answer (it
- * forgot them): as if the log had answered them with an error. */
-static void fail_outstanding(struct sl_gstore *s, int32_t p)
-{
-	for (uint32_t i = 0; i < s->out_len; i++) {
-		struct outstanding *o = &s->out[(s->out_head + i) %
-						 s->out_cap];
-		if (o->partition != p || o->done)
-			continue;
-		o->done = true;
-		s->st.batch_failures++;
-		taint_from(s, o->seq);
-	}
-	while (s->out_len && s->out[s->out_head].done) {
-		s->out_head = (s->out_head + 1) % s->out_cap;
-		s->out_len--;
-	}
-	release(s);
-}
-
 static void lose(struct sl_gstore *s, int32_t p)
 {
 	struct gpart *gp = &s->parts[p];
 	if (gp->state == P_NONE)
 		return;
 	sl_glog_forget(s->log, p);
-	fail_outstanding(s, p);
+	sl_hold_fail_partition(&s->hold, p);
 	unload(s, p);
 	if (gp->state == P_LOADED)
 		sl_log("%s-%d: no longer led here: its groups are unloaded",
@@ -387,27 +322,12 @@ static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err,
 			reload_later(s, p, now, "cannot be read", 0);
 		return;
 	}
-	for (uint32_t i = 0; i < s->out_len; i++) {
-		struct outstanding *o = &s->out[(s->out_head + i) %
-						 s->out_cap];
-		if (o->seq != seq)
-			continue;
-		if (o->done)
-			return; /* failed already when the lead moved */
-		o->done = true;
-		if (err) {
-			s->st.batch_failures++;
-			taint_from(s, seq);
-			reload_later(s, p, now, "a batch of the group "
-				     "coordinator failed", err);
-		}
-		break;
+	/* answered already when the lead moved: nothing more */
+	if (sl_hold_done(&s->hold, seq, err != 0) && err) {
+		s->st.batch_failures++;
+		reload_later(s, p, now, "a batch of the group coordinator "
+			     "failed", err);
 	}
-	while (s->out_len && s->out[s->out_head].done) {
-		s->out_head = (s->out_head + 1) % s->out_cap;
-		s->out_len--;
-	}
-	release(s);
 }
 
 static void on_record(void *ctx, int32_t p, int64_t offset,
@@ -530,26 +450,6 @@ static void sink_add(void *ctx, const struct sl_offsets_rec *r)
 	s->buf_len += SL_GTOPIC_KEY_MAX + (pd->vlen > 0 ? (size_t)pd->vlen : 0);
 }
 
-static int track(struct sl_gstore *s, uint64_t seq, int32_t p)
-{
-	if (s->out_len == s->out_cap) {
-		uint32_t cap = s->out_cap ? s->out_cap * 2 : 256;
-		struct outstanding *n = malloc(cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < s->out_len; i++)
-			n[i] = s->out[(s->out_head + i) % s->out_cap];
-		free(s->out);
-		s->out = n;
-		s->out_cap = cap;
-		s->out_head = 0;
-	}
-	s->out[(s->out_head + s->out_len) % s->out_cap] =
-		(struct outstanding){.seq = seq, .partition = p};
-	s->out_len++;
-	return 0;
-}
-
 /* Each partition's records of the batch as one append.  A partition not
  * loaded here fails the batch (its groups are not this coordinator's;
  * nothing is appended then), as does a full queue. */
@@ -558,7 +458,8 @@ static int sink_end(void *ctx)
 	struct sl_gstore *s = ctx;
 	if (!s->npend)
 		return 0;
-	if (s->pend_failed || s->out_len + s->npend > SL_GSTORE_OUTSTANDING_MAX)
+	if (s->pend_failed || sl_hold_outstanding(&s->hold) + s->npend >
+				      SL_GSTORE_OUTSTANDING_MAX)
 		return -ENOBUFS;
 	for (uint32_t i = 0; i < s->npend; i++)
 		if (s->parts[s->pend[i].partition].state != P_LOADED)
@@ -592,7 +493,7 @@ static int sink_end(void *ctx)
 		uint64_t seq;
 		int arc = sl_glog_append(s->log, p, recs, n, sl_wall_ms(), &seq);
 		if (arc == 0)
-			arc = track(s, seq, p);
+			arc = sl_hold_track(&s->hold, seq, p);
 		if (arc) {
 			/* what went before is on its way but the coordinator
 			 * takes the batch as failed: those partitions are
@@ -612,7 +513,6 @@ static int sink_end(void *ctx)
 			rc = arc;
 			break;
 		}
-		s->last_seq = seq;
 		s->st.batches++;
 	}
 	free(sent);
@@ -637,6 +537,7 @@ int sl_gstore_create(const struct sl_gstore_config *cfg,
 		sl_glog_set_addr(s->log, cfg->kafka_addr);
 	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
 	sl_glog_set_marker_callback(s->log, on_marker);
+	sl_hold_init(&s->hold, fire, s);
 	s->sink = (struct sl_commits_sink){.begin = sink_begin,
 					   .add = sink_add, .end = sink_end,
 					   .ctx = s};
@@ -649,10 +550,7 @@ void sl_gstore_destroy(struct sl_gstore *s)
 	if (!s)
 		return;
 	sl_glog_destroy(s->log);
-	for (uint32_t i = 0; i < s->held_len; i++)
-		free(s->held[(s->held_head + i) % s->held_cap].resp);
-	free(s->held);
-	free(s->out);
+	sl_hold_clear(&s->hold);
 	free(s->parts);
 	free(s->pend);
 	free(s->buf);

@@ -82,6 +82,7 @@
 #include <string.h>
 
 #include "control/gtopic.h"
+#include "control/krd.h"
 #include "proto/record_batch.h" /* rb_put*, rb_be* */
 
 #define KEY_COMMIT_OLD 0   /* OffsetCommitKey, its first version */
@@ -238,222 +239,90 @@ void sl_gtopic_encode(const struct sl_offsets_rec *r, uint8_t *key,
 
 /* ---- decoding ---- */
 
-/*
- * A reader of untrusted bytes.  A read past the end, or of a value out of
- * range, makes it bad and reads as 0 from then on without moving: the
- * caller checks bad once at the end, and in every loop (so a loop ends
- * with the bytes, whatever count the input claims).
- */
-struct rd {
-	const uint8_t *p;
-	uint32_t len, pos;
-	bool bad;
-};
-
-static void rd_init(struct rd *r, const uint8_t *p, int32_t len)
-{
-	assert(len >= 0);
-	r->p = p;
-	r->len = (uint32_t)len;
-	r->pos = 0;
-	r->bad = false;
-}
-
-static uint32_t rd_left(const struct rd *r)
-{
-	return r->len - r->pos;
-}
-
-/* n more bytes, or NULL (and bad) when fewer are left. */
-static const uint8_t *rd_take(struct rd *r, uint32_t n)
-{
-	if (r->bad || n > rd_left(r)) {
-		r->bad = true;
-		return NULL;
-	}
-	const uint8_t *p = r->p + r->pos;
-	r->pos += n;
-	return p;
-}
-
-static int16_t rd_i16(struct rd *r)
-{
-	const uint8_t *p = rd_take(r, 2);
-	return p ? (int16_t)rb_be16(p) : 0;
-}
-
-static int32_t rd_i32(struct rd *r)
-{
-	const uint8_t *p = rd_take(r, 4);
-	return p ? (int32_t)rb_be32(p) : 0;
-}
-
-static int64_t rd_i64(struct rd *r)
-{
-	const uint8_t *p = rd_take(r, 8);
-	return p ? (int64_t)rb_be64(p) : 0;
-}
-
-static uint32_t rd_uvarint(struct rd *r)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < 5; i++) {
-		const uint8_t *p = rd_take(r, 1);
-		if (!p)
-			return 0;
-		if (i == 4 && *p > 0x0f)
-			break; /* more than 32 bits */
-		v |= (uint32_t)(*p & 0x7f) << (7 * i);
-		if (!(*p & 0x80))
-			return v;
-	}
-	r->bad = true;
-	return 0;
-}
-
-/*
- * A length prefix: an int16 (strings) or int32 (bytes, arrays) N, or in a
- * flexible version a uvarint N+1.  Returns N, -1 for null when nullable,
- * or -1 and bad: a null that is not allowed, N < -1, N past max.
- */
-static int32_t rd_len(struct rd *r, bool flexible, bool wide, bool nullable,
-		      int32_t max)
-{
-	int64_t n;
-	if (flexible)
-		n = (int64_t)rd_uvarint(r) - 1;
-	else
-		n = wide ? rd_i32(r) : rd_i16(r);
-	if (r->bad || n < -1 || n > max || (n == -1 && !nullable)) {
-		r->bad = true;
-		return -1;
-	}
-	return (int32_t)n;
-}
-
-/* A string (or bytes): *s points at its bytes (NULL when null); returns
- * its length, -1 for null. */
-static int32_t rd_str(struct rd *r, bool flexible, bool nullable,
-		      const char **s)
-{
-	int32_t n = rd_len(r, flexible, false, nullable, STRING_MAX);
-	*s = NULL;
-	if (n > 0)
-		*s = (const char *)rd_take(r, (uint32_t)n);
-	else if (n == 0)
-		*s = (const char *)r->p + r->pos;
-	return r->bad ? -1 : n;
-}
-
-static void rd_bytes(struct rd *r, bool flexible)
-{
-	int32_t n = rd_len(r, flexible, true, false, INT32_MAX - 1);
-	if (n > 0)
-		rd_take(r, (uint32_t)n);
-}
-
-/* Tagged fields: none is known here, all are skipped.  Each takes at least
- * two bytes, so the loop ends with the bytes. */
-static void rd_tags(struct rd *r)
-{
-	uint32_t n = rd_uvarint(r);
-	for (uint32_t i = 0; i < n && !r->bad; i++) {
-		(void)rd_uvarint(r); /* tag */
-		uint32_t size = rd_uvarint(r);
-		rd_take(r, size);
-	}
-}
-
-/* Every byte read, none past the end. */
-static bool rd_done(const struct rd *r)
-{
-	return !r->bad && r->pos == r->len;
-}
-
 /* An OffsetCommitValue into out (a COMMIT whose key is decoded). */
-static int commit_value(struct rd *r, struct sl_offsets_rec *out)
+static int commit_value(struct krd *r, struct sl_offsets_rec *out)
 {
-	int16_t version = rd_i16(r);
+	int16_t version = krd_i16(r);
 	if (r->bad || version < 0)
 		return -EBADMSG;
 	if (version > COMMIT_VALUE_MAX)
 		return 1;
 	bool flexible = version >= FLEXIBLE_FROM;
-	out->offset = rd_i64(r);
-	out->leader_epoch = version >= 3 ? rd_i32(r) : -1;
-	out->meta_len = rd_str(r, flexible, false, &out->meta);
-	out->time_ms = rd_i64(r);
+	out->offset = krd_i64(r);
+	out->leader_epoch = version >= 3 ? krd_i32(r) : -1;
+	out->meta_len = krd_str(r, flexible, false, &out->meta);
+	out->time_ms = krd_i64(r);
 	if (version == 1)
-		(void)rd_i64(r); /* expire_timestamp */
+		(void)krd_i64(r); /* expire_timestamp */
 	if (flexible)
-		rd_tags(r);
-	if (!rd_done(r) || out->meta_len > SL_OFFSETS_META_MAX)
+		krd_tags(r);
+	if (!krd_done(r) || out->meta_len > SL_OFFSETS_META_MAX)
 		return -EBADMSG;
 	assert(out->meta_len >= 0 && out->meta);
 	return 0;
 }
 
 /* A GroupMetadataValue's member: parsed to be checked, nothing kept. */
-static void member(struct rd *r, int16_t version, bool flexible)
+static void member(struct krd *r, int16_t version, bool flexible)
 {
 	const char *s;
-	(void)rd_str(r, flexible, false, &s); /* member_id */
+	(void)krd_str(r, flexible, false, &s); /* member_id */
 	if (version >= 3)
-		(void)rd_str(r, flexible, true, &s); /* group_instance_id */
-	(void)rd_str(r, flexible, false, &s); /* client_id */
-	(void)rd_str(r, flexible, false, &s); /* client_host */
+		(void)krd_str(r, flexible, true, &s); /* group_instance_id */
+	(void)krd_str(r, flexible, false, &s); /* client_id */
+	(void)krd_str(r, flexible, false, &s); /* client_host */
 	if (version >= 1)
-		(void)rd_i32(r); /* rebalance_timeout */
-	(void)rd_i32(r); /* session_timeout */
-	rd_bytes(r, flexible); /* subscription */
-	rd_bytes(r, flexible); /* assignment */
+		(void)krd_i32(r); /* rebalance_timeout */
+	(void)krd_i32(r); /* session_timeout */
+	krd_bytes(r, flexible); /* subscription */
+	krd_bytes(r, flexible); /* assignment */
 	if (flexible)
-		rd_tags(r);
+		krd_tags(r);
 }
 
 /* A GroupMetadataValue into out (a STATE whose key is decoded). */
-static int group_value(struct rd *r, struct sl_offsets_rec *out)
+static int group_value(struct krd *r, struct sl_offsets_rec *out)
 {
 	const char *s;
-	int16_t version = rd_i16(r);
+	int16_t version = krd_i16(r);
 	if (r->bad || version < 0)
 		return -EBADMSG;
 	if (version > GROUP_VALUE_MAX)
 		return 1;
 	bool flexible = version >= FLEXIBLE_FROM;
-	(void)rd_str(r, flexible, false, &s); /* protocol_type */
-	(void)rd_i32(r); /* generation */
-	(void)rd_str(r, flexible, true, &s); /* protocol */
-	(void)rd_str(r, flexible, true, &s); /* leader */
-	int64_t state_ms = version >= 2 ? rd_i64(r) : -1;
-	int32_t n = rd_len(r, flexible, true, false, INT32_MAX - 1);
+	(void)krd_str(r, flexible, false, &s); /* protocol_type */
+	(void)krd_i32(r); /* generation */
+	(void)krd_str(r, flexible, true, &s); /* protocol */
+	(void)krd_str(r, flexible, true, &s); /* leader */
+	int64_t state_ms = version >= 2 ? krd_i64(r) : -1;
+	int32_t n = krd_len(r, flexible, true, false, INT32_MAX - 1);
 	/* each member takes at least 4 bytes: a bound the loop keeps to
 	 * even before it runs out of bytes */
-	if (r->bad || (uint32_t)n > rd_left(r) / 4)
+	if (r->bad || (uint32_t)n > krd_left(r) / 4)
 		return -EBADMSG;
 	for (int32_t i = 0; i < n && !r->bad; i++)
 		member(r, version, flexible);
 	if (flexible)
-		rd_tags(r);
-	if (!rd_done(r) || state_ms < -1)
+		krd_tags(r);
+	if (!krd_done(r) || state_ms < -1)
 		return -EBADMSG;
 	out->time_ms = n > 0 ? -1 : state_ms;
 	return 0;
 }
 
-static int txn_value(struct rd *r, struct sl_offsets_rec *out)
+static int txn_value(struct krd *r, struct sl_offsets_rec *out)
 {
-	int16_t version = rd_i16(r);
+	int16_t version = krd_i16(r);
 	if (r->bad || version < 0)
 		return -EBADMSG;
 	if (version > TXN_VALUE)
 		return 1;
-	out->producer_epoch = rd_i16(r);
-	out->offset = rd_i64(r);
-	out->leader_epoch = rd_i32(r);
-	out->meta_len = rd_str(r, false, true, &out->meta);
-	out->time_ms = rd_i64(r);
-	if (!rd_done(r) || out->producer_epoch < 0 ||
+	out->producer_epoch = krd_i16(r);
+	out->offset = krd_i64(r);
+	out->leader_epoch = krd_i32(r);
+	out->meta_len = krd_str(r, false, true, &out->meta);
+	out->time_ms = krd_i64(r);
+	if (!krd_done(r) || out->producer_epoch < 0 ||
 	    out->meta_len > SL_OFFSETS_META_MAX)
 		return -EBADMSG;
 	return 0;
@@ -478,9 +347,9 @@ int sl_gtopic_decode(const uint8_t *key, int32_t klen, const uint8_t *value,
 	if (klen < 0 || !key || vlen < -1 || (vlen > 0 && !value))
 		return refuse(out, -EBADMSG);
 
-	struct rd r;
-	rd_init(&r, key, klen);
-	int16_t version = rd_i16(&r);
+	struct krd r;
+	krd_init(&r, key, klen);
+	int16_t version = krd_i16(&r);
 	if (r.bad || version < 0)
 		return refuse(out, -EBADMSG);
 	bool txn = version == KEY_TXN;
@@ -488,17 +357,17 @@ int sl_gtopic_decode(const uint8_t *key, int32_t klen, const uint8_t *value,
 		return refuse(out, 1);
 	bool commit = version == KEY_COMMIT || version == KEY_COMMIT_OLD || txn;
 	if (txn) {
-		out->producer_id = rd_i64(&r);
+		out->producer_id = krd_i64(&r);
 		if (out->producer_id < 0)
 			return refuse(out, -EBADMSG);
 	}
-	int32_t gl = rd_str(&r, false, false, &out->group);
+	int32_t gl = krd_str(&r, false, false, &out->group);
 	int32_t tl = 0;
 	if (commit) {
-		tl = rd_str(&r, false, false, &out->topic);
-		out->partition = rd_i32(&r);
+		tl = krd_str(&r, false, false, &out->topic);
+		out->partition = krd_i32(&r);
 	}
-	if (!rd_done(&r) || gl < 1 || gl > SL_OFFSETS_GROUP_MAX ||
+	if (!krd_done(&r) || gl < 1 || gl > SL_OFFSETS_GROUP_MAX ||
 	    (commit && (tl < 1 || tl > SL_OFFSETS_TOPIC_MAX ||
 			out->partition < 0)))
 		return refuse(out, -EBADMSG);
@@ -510,7 +379,7 @@ int sl_gtopic_decode(const uint8_t *key, int32_t klen, const uint8_t *value,
 			    commit ? SL_OFFSETS_EXPIRE : SL_OFFSETS_DELETE;
 		return 0;
 	}
-	rd_init(&r, value, vlen);
+	krd_init(&r, value, vlen);
 	int rc;
 	if (txn) {
 		out->type = SL_OFFSETS_TXN;

@@ -52,6 +52,7 @@
 #include "control/log.h"
 #include "control/markers.h"
 #include "control/metadata.h"
+#include "control/tstore.h"
 #include "control/txn.h"
 #include "proto/config.h"
 #include "storage/disk.h"
@@ -154,6 +155,8 @@ static bool txn_offset_pending(void *ctx, const char *group, size_t glen,
 /* A cluster's group coordinator store (gstore.h): the daemon's one, set
  * while it runs, for the metadata hook below. */
 static struct sl_gstore *daemon_gstore;
+/* And its transaction coordinator store (tstore.h). */
+static struct sl_tstore *daemon_tstore;
 
 static void cluster_changed(void *ctx)
 {
@@ -161,23 +164,8 @@ static void cluster_changed(void *ctx)
 	sl_link_changed(l, sl_now_ms());
 	if (daemon_gstore && l->image)
 		sl_gstore_image(daemon_gstore, l->image, sl_now_ms());
-}
-
-/* The voters, parsed once: every group request asks. */
-struct coord_set {
-	int32_t self;
-	int n;
-	int32_t ids[SL_VOTERS_MAX]; /* ascending */
-};
-
-/* In a cluster, whether this broker coordinates the group or
- * transactional id key: the voter every broker's FindCoordinator names
- * (proto/config.h sl_config_coordinator). */
-static bool coordinates(void *arg, const char *key, size_t len)
-{
-	const struct coord_set *cs = arg;
-	return cs->n && sl_coordinator_pick(cs->ids, cs->n, key, len) ==
-				cs->self;
+	if (daemon_tstore && l->image)
+		sl_tstore_image(daemon_tstore, l->image, sl_now_ms());
 }
 
 /* In a cluster, where a transaction marker goes (markers.h): the Kafka
@@ -286,9 +274,6 @@ static int run_daemon(const struct sl_config *c)
 	char gdir[PATH_MAX];
 	snprintf(gdir, sizeof(gdir), "%.4000s/groups", c->control_dir);
 	struct sl_groups *groups = NULL;
-	static struct coord_set coords;
-	coords.self = c->node_id;
-	coords.n = sl_config_voter_ids(c, coords.ids);
 	/* the local sluiced's Kafka listener, for the clients below: its
 	 * listen_host, or loopback when it listens on every address */
 	uint32_t kafka_addr = 0;
@@ -361,20 +346,47 @@ static int run_daemon(const struct sl_config *c)
 		}
 		sl_gstore_set_gtxn(gstore, gtxn);
 	}
+	/* in a cluster the transactions' state lives in
+	 * __transaction_state (tstore.h) */
+	struct sl_tstore *tstore = NULL;
+	if (gstore) {
+		struct sl_tstore_config tscfg = {
+			.node_id = c->node_id, .kafka_port = c->kafka_port,
+			.kafka_addr = kafka_addr,
+			.reply = sl_link_kafka_reply, .reply_ctx = &link,
+			.markers = markers ? sl_markers_submit : NULL,
+			.markers_cancel = markers ? sl_markers_cancel : NULL,
+			.markers_ctx = markers};
+		if (!markers || sl_tstore_create(&tscfg, &tstore)) {
+			sl_log("out of memory");
+			goto out_gtxn;
+		}
+	}
 	struct sl_txn_config tcfg = {
 		.disk = &sdisk_posix, .groups = groups,
-		.markers = markers ? sl_markers_submit : NULL,
-		.markers_ctx = markers, .exists = txn_partition_exists,
-		.exists_ctx = m, .owns = cluster ? coordinates : NULL,
+		.markers = tstore ? sl_tstore_markers :
+			   markers ? sl_markers_submit : NULL,
+		.markers_ctx = tstore ? (void *)tstore : (void *)markers,
+		.markers_cancel = tstore ? sl_tstore_markers_cancel : NULL,
+		.exists = txn_partition_exists, .exists_ctx = m,
+		.coordinates = tstore ? sl_tstore_coordinates : NULL,
+		.coordinates_ctx = tstore,
+		.sink = tstore ? sl_tstore_sink(tstore) : NULL,
 		.node_id = cluster ? c->node_id : 0,
-		.owns_ctx = &coords,
 		.offsets_partition = gstore ? sl_gstore_partition_of : NULL,
 		.offsets_ctx = gstore};
 	struct sl_txn *txn = NULL;
-	if (sl_txn_open(tdir, &tcfg, sl_link_kafka_reply, &link, sl_now_ms(),
+	if (sl_txn_open(tdir, &tcfg,
+			tstore ? sl_tstore_reply : sl_link_kafka_reply,
+			tstore ? (void *)tstore : (void *)&link, sl_now_ms(),
 			&txn, err, sizeof(err))) {
 		sl_log("transactions: %s", err);
-		goto out_gtxn;
+		goto out_tstore;
+	}
+	if (tstore) {
+		sl_tstore_set_txn(tstore, txn);
+		daemon_tstore = tstore;
+		sl_tstore_image(tstore, link.image, sl_now_ms());
 	}
 	if (markers)
 		sl_markers_set_done(markers, txn_markers_done, txn);
@@ -392,11 +404,13 @@ static int run_daemon(const struct sl_config *c)
 	int64_t stop_at = 0; /* controlled shutdown's deadline */
 	for (;;) {
 		int64_t now = sl_now_ms();
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = sl_link_fd(&link), .events = POLLIN },
 			{ .fd = gstore ? sl_gstore_fd(gstore) : -1,
 			  .events = gstore ? sl_gstore_events(gstore) : 0 },
+			{ .fd = tstore ? sl_tstore_fd(tstore) : -1,
+			  .events = tstore ? sl_tstore_events(tstore) : 0 },
 		};
 		int timeout = sl_link_timeout_ms(&link, now, SL_META_POLL_MS);
 		int gt = sl_groups_tick(groups, now);
@@ -411,9 +425,12 @@ static int run_daemon(const struct sl_config *c)
 		int st = gstore ? sl_gstore_timeout_ms(gstore, now) : -1;
 		if (st >= 0 && st < timeout)
 			timeout = st;
-		struct pollfd all[5 + SL_MARKERS_CONNS_MAX];
+		st = tstore ? sl_tstore_timeout_ms(tstore, now) : -1;
+		if (st >= 0 && st < timeout)
+			timeout = st;
+		struct pollfd all[6 + SL_MARKERS_CONNS_MAX];
 		memcpy(all, pfd, sizeof(pfd));
-		int nfds = 3;
+		int nfds = 4;
 		if (cluster) {
 			int cfd[2];
 			sl_cluster_fds(cluster, cfd);
@@ -485,10 +502,17 @@ static int run_daemon(const struct sl_config *c)
 			sl_markers_do_work(markers, sl_now_ms());
 		if (gstore)
 			sl_gstore_do_work(gstore, sl_now_ms());
+		if (tstore)
+			sl_tstore_do_work(tstore, sl_now_ms());
 	}
 	link.txn = NULL;
 	link.gtxn = NULL;
+	daemon_tstore = NULL;
+	if (tstore)
+		sl_tstore_set_txn(tstore, NULL);
 	sl_txn_close(txn);
+out_tstore:
+	sl_tstore_destroy(tstore);
 out_gtxn:
 	if (gstore)
 		sl_gstore_set_gtxn(gstore, NULL);

@@ -59,6 +59,7 @@ struct mjob {
 	int32_t coordinator_epoch;
 	uint32_t n, left;          /* partitions; those not done */
 	struct mpart *parts;
+	bool cancelled;            /* dropped when nothing is in flight */
 };
 
 /* One broker's Kafka listener. */
@@ -193,6 +194,28 @@ static void job_remove(struct sl_markers *m, uint32_t i)
 	m->jobs[i] = m->jobs[--m->njobs];
 }
 
+void sl_markers_cancel(void *ctx, uint64_t id)
+{
+	struct sl_markers *m = ctx;
+	for (uint32_t i = 0; i < m->njobs; i++) {
+		struct mjob *j = m->jobs[i];
+		if (j->id != id)
+			continue;
+		if (!job_in_flight(j)) {
+			job_remove(m, i);
+			return;
+		}
+		/* what is on the wire lands or not; nothing more is sent */
+		for (uint32_t q = 0; q < j->n; q++)
+			if (!j->parts[q].done && j->parts[q].conn < 0) {
+				j->parts[q].done = true;
+				j->left--;
+			}
+		j->cancelled = true;
+		return;
+	}
+}
+
 void sl_markers_submit(void *ctx, const struct sl_txn_markers *job)
 {
 	struct sl_markers *m = ctx;
@@ -208,7 +231,8 @@ void sl_markers_submit(void *ctx, const struct sl_txn_markers *job)
 		goto fail;
 	*j = (struct mjob){job->id, job->producer_id, job->producer_epoch,
 			   job->commit, job->coordinator_epoch, job->n, job->n,
-			   calloc(job->n ? job->n : 1, sizeof(struct mpart))};
+			   calloc(job->n ? job->n : 1, sizeof(struct mpart)),
+			   false};
 	if (!j->parts)
 		goto fail;
 	for (uint32_t i = 0; i < job->n; i++) {
@@ -584,6 +608,10 @@ static int apply(struct sl_markers *m, unsigned c, const uint8_t *p,
 		for (uint32_t x = 0; x < j->n; x++)
 			if (j->parts[x].conn == (int8_t)c)
 				j->parts[x].conn = -1;
+		if (j->cancelled && !job_in_flight(j)) {
+			job_remove(m, q); /* not reported: nobody waits */
+			continue;
+		}
 		if (j->left) {
 			q++;
 			continue;

@@ -95,6 +95,11 @@ void sl_markers_set_done(struct sl_markers *m, sl_markers_done_fn done,
  * the coordinator's next restart. */
 void sl_markers_submit(void *ctx, const struct sl_txn_markers *job);
 
+/* Forget job id (the coordinator stopped coordinating its transaction):
+ * its markers not yet sent never are, and it is not reported done; one
+ * in flight finishes (ctx: the writer, as sl_markers_submit). */
+void sl_markers_cancel(void *ctx, uint64_t id);
+
 /* What to poll: one entry per open connection (fd and events), at most
  * cap of them into out; returns how many. */
 unsigned sl_markers_pollfds(const struct sl_markers *m, struct pollfd *out,

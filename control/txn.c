@@ -124,6 +124,8 @@ struct sl_txn {
 	struct txn *txns;              /* SL_TXN_IDS_MAX slots */
 	uint32_t ntxns;
 	int64_t now_ms;                /* of the call being served */
+	uint32_t job_gen;              /* of the last markers job handed */
+	bool loading;                  /* sl_txn_load_record applying */
 	struct kc_arena in, build;
 	uint8_t out[SL_TXN_MAX_RESPONSE];
 };
@@ -391,6 +393,33 @@ static struct txn *txn_create(struct sl_txn *t, const char *id, size_t len,
 
 /* ---- records ---- */
 
+/* A batch of records: PRODUCER_IDS to the file, the rest to the sink when
+ * there is one (a cluster's), to the file otherwise.  The file's part is
+ * durable before the sink is asked to take the rest. */
+static void log_begin(struct sl_txn *t)
+{
+	sl_txnlog_batch_begin(t->log);
+	if (t->cfg.sink)
+		t->cfg.sink->begin(t->cfg.sink->ctx);
+}
+
+static void log_add(struct sl_txn *t, const struct sl_txnlog_rec *r)
+{
+	if (!t->cfg.sink || r->type == SL_TXNLOG_PRODUCER_IDS) {
+		sl_txnlog_batch_add(t->log, r);
+		return;
+	}
+	t->cfg.sink->add(t->cfg.sink->ctx, r);
+}
+
+static int log_end(struct sl_txn *t)
+{
+	int rc = sl_txnlog_batch_end(t->log);
+	if (rc < 0 || !t->cfg.sink)
+		return rc;
+	return t->cfg.sink->end(t->cfg.sink->ctx);
+}
+
 /* What a STATE record of x would say after a change to these values. */
 struct change {
 	int64_t pid, prev_pid;
@@ -416,14 +445,14 @@ static void add_state(struct sl_txn *t, const struct txn *x,
 		.epoch = c->epoch, .last_epoch = c->last_epoch,
 		.timeout_ms = c->timeout_ms, .state = c->state,
 		.start_ms = c->start_ms, .update_ms = c->update_ms};
-	sl_txnlog_batch_add(t->log, &r);
+	log_add(t, &r);
 }
 
 static void add_pids(struct sl_txn *t, int64_t next)
 {
 	struct sl_txnlog_rec r = {.type = SL_TXNLOG_PRODUCER_IDS,
 				  .next_producer_id = next};
-	sl_txnlog_batch_add(t->log, &r);
+	log_add(t, &r);
 }
 
 /* Make c x's state in memory (its records durable); a state that ends
@@ -453,7 +482,8 @@ static uint64_t live_records(struct sl_txn *t, bool rewrite)
 		       if (rewrite) sl_txnlog_rewrite_add(t->log, &(rec)); \
 		  } while (0)
 	LIVE(r);
-	for (uint32_t i = 0; i < SL_TXN_IDS_MAX; i++) {
+	/* a cluster's file holds the producer ids alone */
+	for (uint32_t i = 0; i < SL_TXN_IDS_MAX && !t->cfg.sink; i++) {
 		const struct txn *x = &t->txns[i];
 		if (!x->used || x->pid < 0)
 			continue;
@@ -583,11 +613,12 @@ static void send_markers(struct sl_txn *t, struct txn *x)
 		p[i] = (struct sl_txn_partition){x->parts[i].topic,
 						 x->parts[i].topic_len,
 						 x->parts[i].partition};
-	x->job_gen++;
+	x->job_gen = ++t->job_gen; /* never one a freed slot's had */
 	x->markers_out = true;
 	struct sl_txn_markers m = {job_id(t, x), x->pid, x->epoch,
 				   x->state == TX_PREPARE_COMMIT,
-				   COORDINATOR_EPOCH, x->nparts, p};
+				   COORDINATOR_EPOCH, x->nparts, p, x->id,
+				   x->id_len};
 	t->cfg.markers(t->cfg.markers_ctx, &m);
 	free(p);
 }
@@ -617,9 +648,9 @@ static void complete(struct sl_txn *t, struct txn *x)
 						  TX_COMPLETE_ABORT;
 	c.last_epoch = x->epoch;
 	c.update_ms = wall_now(t);
-	sl_txnlog_batch_begin(t->log);
+	log_begin(t);
 	add_state(t, x, &c);
-	if (sl_txnlog_batch_end(t->log) < 0) {
+	if (log_end(t) < 0) {
 		x->retry_ms = t->now_ms + SL_TXN_RETRY_MS;
 		return;
 	}
@@ -641,9 +672,9 @@ static int fence_abort(struct sl_txn *t, struct txn *x)
 	c.last_epoch = NO_EPOCH;
 	c.state = TX_PREPARE_ABORT;
 	c.update_ms = wall_now(t);
-	sl_txnlog_batch_begin(t->log);
+	log_begin(t);
 	add_state(t, x, &c);
-	int rc = sl_txnlog_batch_end(t->log);
+	int rc = log_end(t);
 	if (rc < 0)
 		return rc;
 	apply_change(x, &c);
@@ -673,9 +704,9 @@ static void run_timers(struct sl_txn *t)
 			struct sl_txnlog_rec r = {.type = SL_TXNLOG_DELETE,
 						  .id_len = x->id_len,
 						  .id = x->id};
-			sl_txnlog_batch_begin(t->log);
-			sl_txnlog_batch_add(t->log, &r);
-			if (sl_txnlog_batch_end(t->log) < 0)
+			log_begin(t);
+			log_add(t, &r);
+			if (log_end(t) < 0)
 				x->retry_ms = t->now_ms + SL_TXN_RETRY_MS;
 			else
 				txn_free(t, x);
@@ -755,9 +786,9 @@ static void on_init_producer_id(struct sl_txn *t, const struct req *rq,
 	}
 	if (q->transactional_id.len < 0) {
 		/* an idempotent producer (sluiced answers those itself) */
-		sl_txnlog_batch_begin(t->log);
+		log_begin(t);
 		add_pids(t, t->next_pid + 1);
-		if (sl_txnlog_batch_end(t->log) < 0)
+		if (log_end(t) < 0)
 			return init_answer(t, rq, SL_TXN_ERR_NOT_COORDINATOR,
 					   0, 0);
 		return init_answer(t, rq, ERR_NONE, t->next_pid++, 0);
@@ -829,11 +860,11 @@ static void on_init_producer_id(struct sl_txn *t, const struct req *rq,
 	c.timeout_ms = q->transaction_timeout_ms;
 	c.start_ms = -1;
 	c.update_ms = wall_now(t);
-	sl_txnlog_batch_begin(t->log);
+	log_begin(t);
 	if (new_pid)
 		add_pids(t, t->next_pid + 1);
 	add_state(t, x, &c);
-	if (sl_txnlog_batch_end(t->log) < 0) {
+	if (log_end(t) < 0) {
 		if (made)
 			txn_free(t, x);
 		return init_answer(t, rq, SL_TXN_ERR_NOT_COORDINATOR, 0, 0);
@@ -897,13 +928,15 @@ static bool topic_exists(void *ctx, struct kc_str topic, int32_t partition)
 	return exists(ctx, topic, partition);
 }
 
-/* Whether this broker coordinates transactional id (struct
- * sl_txn_config owns); an id that is not valid is answered as the API
- * answers it. */
-static bool mine(const struct sl_txn *t, struct kc_str id)
+/* 0 when this broker coordinates transactional id, else the error to
+ * answer (struct sl_txn_config coordinates); an id that is not valid is
+ * answered as the API answers it. */
+static int16_t not_mine(const struct sl_txn *t, struct kc_str id)
 {
-	return !t->cfg.owns || id.len <= 0 ||
-	       t->cfg.owns(t->cfg.owns_ctx, id.ptr, (size_t)id.len);
+	if (!t->cfg.coordinates || id.len <= 0)
+		return ERR_NONE;
+	return t->cfg.coordinates(t->cfg.coordinates_ctx, id.ptr,
+				  (size_t)id.len);
 }
 
 /* One transaction of an AddPartitionsToTxn: topics (of struct
@@ -950,8 +983,8 @@ static int add_partitions(struct sl_txn *t, const struct req *rq,
 	struct txn *x = NULL;
 	if (id.len <= 0)
 		err = SN_ERR_INVALID_REQUEST;
-	else if (!mine(t, id))
-		err = KC_ERR_NOT_COORDINATOR;
+	else if (not_mine(t, id))
+		err = not_mine(t, id);
 	else if (unknown)
 		err = SL_TXN_ERR_OPERATION_NOT_ATTEMPTED;
 	else
@@ -988,7 +1021,7 @@ static int add_partitions(struct sl_txn *t, const struct req *rq,
 		err = ERR_POLICY_VIOLATION;
 	if (err == ERR_NONE && (fresh || x->state != TX_ONGOING)) {
 		struct change c;
-		sl_txnlog_batch_begin(t->log);
+		log_begin(t);
 		add_ongoing(t, x, &c);
 		for (int32_t i = 0; i < nt; i++) {
 			const int32_t *qp = qt[i].partitions.items;
@@ -1004,10 +1037,10 @@ static int add_partitions(struct sl_txn *t, const struct req *rq,
 					.topic_len = (uint16_t)qt[i].name.len,
 					.topic = qt[i].name.ptr,
 					.partition = qp[j]};
-				sl_txnlog_batch_add(t->log, &r);
+				log_add(t, &r);
 			}
 		}
-		if (sl_txnlog_batch_end(t->log) < 0) {
+		if (log_end(t) < 0) {
 			err = SL_TXN_ERR_NOT_COORDINATOR;
 		} else {
 			apply_change(x, &c);
@@ -1112,13 +1145,13 @@ static int16_t add_group(struct sl_txn *t, struct txn *x, struct kc_str group)
 			.id = x->id,
 			.topic_len = (uint16_t)strlen(SL_OFFSETS_TOPIC),
 			.topic = SL_OFFSETS_TOPIC, .partition = op};
-		sl_txnlog_batch_begin(t->log);
+		log_begin(t);
 		add_ongoing(t, x, &c);
 		if (fresh)
-			sl_txnlog_batch_add(t->log, &g);
+			log_add(t, &g);
 		if (add_op)
-			sl_txnlog_batch_add(t->log, &pr);
-		if (sl_txnlog_batch_end(t->log) < 0) {
+			log_add(t, &pr);
+		if (log_end(t) < 0) {
 			err = SL_TXN_ERR_NOT_COORDINATOR;
 		} else {
 			apply_change(x, &c);
@@ -1222,7 +1255,7 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 			err = ERR_POLICY_VIOLATION;
 	}
 	if (err == ERR_NONE && good) {
-		sl_txnlog_batch_begin(t->log);
+		log_begin(t);
 		for (int32_t i = 0; i < nt; i++) {
 			const struct kc_txn_offset_commit_req_partition *qp =
 				qt[i].partitions.items;
@@ -1244,10 +1277,10 @@ static int on_txn_offset_commit(struct sl_txn *t, const struct req *rq,
 						qp[j].committed_leader_epoch,
 					.meta_len = qp[j].committed_metadata.len,
 					.meta = qp[j].committed_metadata.ptr};
-				sl_txnlog_batch_add(t->log, &o);
+				log_add(t, &o);
 			}
 		}
-		if (sl_txnlog_batch_end(t->log) < 0) {
+		if (log_end(t) < 0) {
 			err = SL_TXN_ERR_NOT_COORDINATOR;
 		} else {
 			for (int32_t i = 0; i < nt; i++) {
@@ -1322,9 +1355,9 @@ static void on_end_txn(struct sl_txn *t, const struct req *rq,
 		struct change c = change_of(x);
 		c.state = commit ? TX_PREPARE_COMMIT : TX_PREPARE_ABORT;
 		c.update_ms = wall_now(t);
-		sl_txnlog_batch_begin(t->log);
+		log_begin(t);
 		add_state(t, x, &c);
-		if (sl_txnlog_batch_end(t->log) < 0) {
+		if (log_end(t) < 0) {
 			err = SL_TXN_ERR_NOT_COORDINATOR;
 			prepare = false;
 		} else {
@@ -1372,8 +1405,8 @@ static int on_describe(struct sl_txn *t, const struct req *rq,
 			s[i].error_code = SN_ERR_INVALID_REQUEST;
 			continue;
 		}
-		if (!mine(t, ids[i])) {
-			s[i].error_code = KC_ERR_NOT_COORDINATOR;
+		if (not_mine(t, ids[i])) {
+			s[i].error_code = not_mine(t, ids[i]);
 			continue;
 		}
 		if (!x || x->pid < 0) {
@@ -1551,6 +1584,8 @@ static int apply_record(void *arg, const struct sl_txnlog_rec *r)
 			t->next_pid = r->next_producer_id;
 		return 0;
 	}
+	if (t->cfg.sink && !t->loading)
+		return 0; /* a cluster's state is its topic's, not the file's */
 	struct txn *x = txn_find(t, r->id, r->id_len);
 	int rc = 0;
 	switch (r->type) {
@@ -1561,7 +1596,10 @@ static int apply_record(void *arg, const struct sl_txnlog_rec *r)
 				   r->epoch, r->last_epoch, r->timeout_ms,
 				   r->state, r->start_ms, r->update_ms};
 		apply_change(x, &c);
-		if (r->producer_id >= t->next_pid) /* never handed twice */
+		/* never handed twice (ids of other brokers' ranges, loaded
+		 * from a partition they coordinated, are theirs) */
+		if (r->producer_id >= t->next_pid &&
+		    r->producer_id < t->pid_end)
 			t->next_pid = r->producer_id + 1;
 		return 0;
 	}
@@ -1758,8 +1796,9 @@ int sl_txn_request(struct sl_txn *t, uint64_t token, const uint8_t *req,
 			->transactional_id;
 	else if (h.api_key == KC_API_END_TXN)
 		one = ((const struct kc_end_txn_req *)b)->transactional_id;
-	if (!mine(t, one))
-		return send_error(t, &rq, KC_ERR_NOT_COORDINATOR);
+	int16_t other = not_mine(t, one);
+	if (other)
+		return send_error(t, &rq, other);
 	switch (h.api_key) {
 	case KC_API_INIT_PRODUCER_ID:
 		on_init_producer_id(t, &rq, b);
@@ -1814,6 +1853,49 @@ void sl_txn_markers_done(struct sl_txn *t, uint64_t id, int64_t now_ms)
 	t->now_ms = now_ms;
 	x->markers_done = true;
 	complete(t, x);
+}
+
+int sl_txn_load_record(void *arg, const struct sl_txnlog_rec *r)
+{
+	struct sl_txn *t = arg;
+	if (r->type == SL_TXNLOG_PRODUCER_IDS)
+		return 0; /* the file's alone */
+	t->loading = true;
+	int rc = apply_record(t, r);
+	t->loading = false;
+	return rc;
+}
+
+void sl_txn_loaded(struct sl_txn *t, sl_txn_match_fn match, void *ctx,
+		   int64_t now_ms)
+{
+	t->now_ms = now_ms;
+	for (uint32_t i = 0; i < SL_TXN_IDS_MAX; i++) {
+		struct txn *x = &t->txns[i];
+		if (!x->used || !match(ctx, x->id, x->id_len))
+			continue;
+		if (x->pid < 0) { /* records that never gave it a state */
+			txn_free(t, x);
+			continue;
+		}
+		complete(t, x);
+	}
+}
+
+void sl_txn_unload(struct sl_txn *t, sl_txn_match_fn match, void *ctx)
+{
+	for (uint32_t i = 0; i < SL_TXN_IDS_MAX; i++) {
+		struct txn *x = &t->txns[i];
+		if (!x->used || !match(ctx, x->id, x->id_len))
+			continue;
+		/* its markers are the next coordinator's to write: a late
+		 * one of ours could land in the producer's next transaction */
+		if (x->markers_out && !x->markers_done &&
+		    t->cfg.markers_cancel)
+			t->cfg.markers_cancel(t->cfg.markers_ctx,
+					      job_id(t, x));
+		txn_free(t, x);
+	}
 }
 
 bool sl_txn_offset_pending(const struct sl_txn *t, const char *group,

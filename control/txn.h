@@ -124,6 +124,16 @@ enum sl_txn_error {
 
 struct sl_txn;
 struct sl_clock;
+
+/* Where a cluster's transaction state records go (sl_txn_config sink):
+ * begin, add each record of a batch, end: 0 (taken) or a negative errno
+ * (none of it taken). */
+struct sl_txn_sink {
+	void (*begin)(void *ctx);
+	void (*add)(void *ctx, const struct sl_txnlog_rec *r);
+	int (*end)(void *ctx);
+	void *ctx;
+};
 struct sdisk;
 struct sl_groups;
 
@@ -145,6 +155,8 @@ struct sl_txn_markers {
 	int32_t coordinator_epoch;
 	uint32_t n;
 	const struct sl_txn_partition *partitions;
+	const char *txn_id;           /* the transactional id */
+	uint16_t txn_id_len;
 };
 typedef void (*sl_txn_markers_fn)(void *ctx, const struct sl_txn_markers *m);
 
@@ -165,15 +177,28 @@ struct sl_txn_config {
 	 * as written at once (tests of the state machine alone) */
 	sl_txn_markers_fn markers;
 	void *markers_ctx;
+	/* a job handed that nobody waits for any more (sl_txn_unload: the
+	 * partition of its id is another coordinator's now); NULL: none */
+	void (*markers_cancel)(void *markers_ctx, uint64_t id);
 	sl_txn_exists_fn exists;      /* NULL: every partition exists */
 	void *exists_ctx;
 	/* in a cluster, whether this broker coordinates the transactional
-	 * id (len bytes), with owns_ctx: an id another broker coordinates
-	 * is answered NOT_COORDINATOR (16), by InitProducerId, AddOffsetsToTxn
-	 * and EndTxn as a whole, AddPartitionsToTxn and DescribeTransactions
-	 * per transaction; NULL: every id is this broker's */
-	bool (*owns)(void *owns_ctx, const char *id, size_t len);
-	void *owns_ctx;
+	 * id (len bytes), with coordinates_ctx: 0 when it does, else the
+	 * error an id of another broker's (NOT_COORDINATOR, 16) or of a
+	 * partition still loading (COORDINATOR_LOAD_IN_PROGRESS, 14) is
+	 * answered, by InitProducerId, AddOffsetsToTxn and EndTxn as a
+	 * whole, AddPartitionsToTxn and DescribeTransactions per
+	 * transaction; NULL: every id is this broker's */
+	int16_t (*coordinates)(void *coordinates_ctx, const char *id,
+			       size_t len);
+	void *coordinates_ctx;
+	/* in a cluster, where the state's records go (control/tstore.h:
+	 * __transaction_state) instead of the file: every record but
+	 * PRODUCER_IDS, which stays in the file (this broker's range of
+	 * producer ids); the file's other records are not read.  The sink's
+	 * end takes the batch (durable later: answers and markers wait for
+	 * it, the sink's business) or fails it (nothing applied here) */
+	const struct sl_txn_sink *sink;
 	/* in a cluster, this broker's node id (its producer id range, see
 	 * SL_TXN_NODE_SPAN); 0: one broker, every id from
 	 * SL_TXN_PRODUCER_ID_FIRST up */
@@ -233,6 +258,22 @@ int sl_txn_tick(struct sl_txn *t, int64_t now_ms);
 /* The markers of job id are all written: the transaction completes.  An
  * id that is no longer current (the job was handed again) is ignored. */
 void sl_txn_markers_done(struct sl_txn *t, uint64_t id, int64_t now_ms);
+
+/* A cluster's loads (control/tstore.h), the ids matching match(ctx, id,
+ * len) being those of one partition of __transaction_state:
+ *   sl_txn_load_record: one record read back (its arg: t; the records of
+ *     ttopic.h's decode, in log order), applied as the file's are at an
+ *     open: 0, or -ENOMEM / -EOVERFLOW (the limits: the record is not
+ *     applied, the load goes on);
+ *   sl_txn_loaded: the partition is read whole: what was being ended
+ *     when its last coordinator stopped ends now (markers handed again);
+ *   sl_txn_unload: its ids are forgotten here (another broker
+ *     coordinates them now, or the partition is loaded again). */
+typedef bool (*sl_txn_match_fn)(void *ctx, const char *id, size_t len);
+int sl_txn_load_record(void *t, const struct sl_txnlog_rec *r);
+void sl_txn_loaded(struct sl_txn *t, sl_txn_match_fn match, void *ctx,
+		   int64_t now_ms);
+void sl_txn_unload(struct sl_txn *t, sl_txn_match_fn match, void *ctx);
 
 /* Whether an open transaction (Ongoing, PrepareCommit) holds a pending
  * offset of group for (topic, partition): OffsetFetch with

@@ -795,10 +795,12 @@ static struct kc_str str_lit(const char *s)
 }
 
 /* Where key's coordinator is: this broker alone.  In a cluster, a
- * group's is the leader of its partition of __consumer_offsets
- * (sl_offsets_partition), as Kafka's, so that a coordinator's loss costs a
- * leader election (the new leader loads the group from the partition); a
- * transactional id's is the voter sl_config_coordinator names.  Both are
+ * group's is the leader of its partition of __consumer_offsets and a
+ * transactional id's the leader of its partition of __transaction_state
+ * (sl_offsets_partition of the key: Java's hashCode modulo the
+ * partitions), as Kafka's, so that a coordinator's loss costs a leader
+ * election (the new leader loads the key's state from the partition).
+ * Both are
  * the same from every broker; COORDINATOR_NOT_AVAILABLE while the topic
  * is not there yet, the partition has no leader or its broker is fenced
  * or unknown (the client asks again).  host points into b or the config. */
@@ -810,10 +812,10 @@ struct kx_coord {
 	struct dp_broker b;
 };
 
-static int32_t group_coordinator(struct dp_net *n, struct kc_str key)
+static int32_t key_coordinator(struct dp_net *n, const char *topic,
+			       struct kc_str key)
 {
-	struct dp_topic *t = dp_topic_by_name(n->dp, SL_OFFSETS_TOPIC,
-					      strlen(SL_OFFSETS_TOPIC));
+	struct dp_topic *t = dp_topic_by_name(n->dp, topic, strlen(topic));
 	if (!t || t->partitions <= 0)
 		return -1;
 	int32_t p = sl_offsets_partition(key.ptr ? key.ptr : "",
@@ -836,10 +838,8 @@ static void coordinator_of(struct dp_net *n, const int32_t *voters, int nv,
 						 n->dp->kafka_port;
 	if (!dp_clustered(n->dp) || nv <= 0)
 		return;
-	int32_t node = key_type == 0 ?
-		group_coordinator(n, key) :
-		sl_coordinator_pick(voters, nv, key.ptr ? key.ptr : "",
-				    key.len > 0 ? (size_t)key.len : 0);
+	int32_t node = key_coordinator(n, key_type == 0 ? SL_OFFSETS_TOPIC :
+							 SL_TXN_TOPIC, key);
 	if (node < 0 || dp_broker_get(n->dp, node, &co->b) < 0 ||
 	    co->b.fenced || (node == cfg->node_id && n->dp->self_fenced)) {
 		co->err = SN_ERR_COORDINATOR_NOT_AVAILABLE;

@@ -126,6 +126,17 @@ static const struct key keys[] = {
 	  F(offsets_topic_replication_factor), 1, 1, 8,
 	  "replicas of each __consumer_offsets partition (no more than the "
 	  "voters); created once that many brokers are up" },
+	{ "transaction_state_log_num_partitions", K_I32,
+	  F(txn_topic_partitions), 1, 1, 1000,
+	  "partitions of __transaction_state, the replicated log of the "
+	  "transaction coordinators in a cluster (fixed once created)" },
+	{ "transaction_state_log_replication_factor", K_I32,
+	  F(txn_topic_replication_factor), 1, 1, 8,
+	  "replicas of each __transaction_state partition (no more than the "
+	  "voters); created once that many brokers are up" },
+	{ "transaction_state_log_min_isr", K_I32, F(txn_topic_min_isr), 1, 1,
+	  8, "min.insync.replicas of __transaction_state (no more than its "
+	  "replicas)" },
 	{ "controller_quorum_voters", K_STR, F(controller_quorum_voters), 1,
 	  0, 0, "the controllers, id@host:port,... (Raft at port, broker "
 	  "RPC at port+1); empty = one broker without Raft" },
@@ -271,6 +282,9 @@ void sl_config_defaults(struct sl_config *c)
 	c->offsets_retention_ms = 10080ll * 60000;
 	c->offsets_topic_partitions = 50;
 	c->offsets_topic_replication_factor = 3;
+	c->txn_topic_partitions = 50;
+	c->txn_topic_replication_factor = 3;
+	c->txn_topic_min_isr = 2;
 	c->replica_lag_time_max_ms = 30000;
 	c->follower_replication_throttled_rate = 0;
 	c->broker_session_timeout_ms = 9000;
@@ -695,6 +709,16 @@ int32_t sl_config_offsets_rf(const struct sl_config *c)
 		n = 1;
 	return c->offsets_topic_replication_factor < n ?
 		       c->offsets_topic_replication_factor : n;
+}
+
+int32_t sl_config_txn_topic_rf(const struct sl_config *c)
+{
+	int32_t ids[SL_VOTERS_MAX];
+	int n = sl_config_voter_ids(c, ids);
+	if (n < 1)
+		n = 1;
+	return c->txn_topic_replication_factor < n ?
+		       c->txn_topic_replication_factor : n;
 }
 
 int32_t sl_config_default_min_isr(const struct sl_config *c)

@@ -114,6 +114,13 @@ struct sl_config {
 	int32_t offsets_topic_partitions; /* offsets_topic_partitions, 50 */
 	int32_t offsets_topic_replication_factor; /* ..._replication_factor,
 					 3, no more than the voters */
+	int32_t txn_topic_partitions; /* transaction_state_log_num_partitions,
+					 50 */
+	int32_t txn_topic_replication_factor; /* transaction_state_log_
+					 replication_factor, 3, no more than
+					 the voters */
+	int32_t txn_topic_min_isr;    /* transaction_state_log_min_isr, 2, no
+					 more than the replicas */
 	char controller_quorum_voters[1024]; /* controller_quorum_voters:
 					 "id@host:port,...", empty = a single
 					 broker without Raft (default) */
@@ -184,6 +191,7 @@ int sl_config_voter_ids(const struct sl_config *c, int32_t *ids);
  * under c (the "0 = automatic" rules above). */
 /* The group coordinators' replicated log in a cluster (Kafka's name). */
 #define SL_OFFSETS_TOPIC "__consumer_offsets"
+#define SL_TXN_TOPIC "__transaction_state"
 
 /* The partition of __consumer_offsets (n of them) that holds group id
  * (len bytes): Kafka's rule, (Java String.hashCode of the id) & 0x7fffffff
@@ -191,6 +199,8 @@ int sl_config_voter_ids(const struct sl_config *c, int32_t *ids);
  * byte that does not start a valid sequence counts as U+FFFD). */
 int32_t sl_offsets_partition(const char *group, size_t len, int32_t n);
 
+/* transaction_state_log_replication_factor, no more than the voters. */
+int32_t sl_config_txn_topic_rf(const struct sl_config *c);
 /* offsets_topic_replication_factor, no more than the voters (1 alone). */
 int32_t sl_config_offsets_rf(const struct sl_config *c);
 int32_t sl_config_default_rf(const struct sl_config *c);

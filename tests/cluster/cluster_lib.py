@@ -289,11 +289,13 @@ class Node:
                      "-o", "controller_quorum_voters=" + voters,
                      "-o", "broker_heartbeat_interval_ms=300",
                      "-o", "broker_session_timeout_ms=6000",
-                     # __consumer_offsets smaller than its default of 50:
-                     # these clusters share two CPUs with their clients and
-                     # every fenced broker moves each partition it holds
-                     # (groups_test.py runs the default)
+                     # __consumer_offsets and __transaction_state smaller
+                     # than their default of 50: these clusters share two
+                     # CPUs with their clients and every fenced broker
+                     # moves each partition it holds (groups_test.py runs
+                     # the default)
                      "-o", "offsets_topic_partitions=6",
+                     "-o", "transaction_state_log_num_partitions=4",
                      # leaders move back only when a test asks (ElectLeaders)
                      # or turns this on (rebalance_test.py)
                      "-o", "auto_leader_rebalance=false"] + list(extra)

@@ -18,9 +18,11 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    __consumer_offsets) answers them committed.
 4. The killed broker restarts; a transaction commits offsets and the
    coordinator's broker is killed at once: the next coordinator answers
-   the new offsets (when that broker was the transaction's coordinator
-   too, once it is back: the transaction's state is not replicated).  No
-   committed offset is lost, none of an aborted transaction ever appears.
+   the new offsets, even when that broker was the transaction's
+   coordinator too (the transaction's state is in __transaction_state: the
+   next transaction coordinator finds it PrepareCommit and writes its
+   markers).  No committed offset is lost, none of an aborted transaction
+   ever appears.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
@@ -162,24 +164,14 @@ def run(nodes):
     others = [nd for nd in nodes if nd is not victim]
     want = {0: 70, 1: 80, 2: 90}
     txn(want, True)
+    tc_now = agreed(nodes, lambda nd: find_coordinator(nd, TID, 1))
     kill_coordinator()
-    if new_gc == tc:
-        # the transaction's coordinator too: its state (the decision,
-        # the markers still to write) is on its own disk alone
-        # (docs/cluster.md), so the offsets stay pending until it is back
-        print("broker %d coordinates both the group and the transaction: the "
-              "offsets wait for its restart" % new_gc, flush=True)
-        victim.start()
-        reads_back(nodes, want, 90)
-        print("ok: broker %d back; the coordinator broker %d killed right after a "
-              "commit and restarted: the offsets read back" % (gc, new_gc), flush=True)
-    else:
-        reads_back(others, want, 90)
-        print("ok: broker %d back; the coordinator broker %d killed right after a "
-              "commit: its offsets read back from the next coordinator"
-              % (gc, new_gc), flush=True)
-        victim.start()
-        reads_back(nodes, want, 90)
+    reads_back(others, want, 90)
+    print("ok: broker %d back; the coordinator broker %d killed right after a "
+          "commit (the transaction's coordinator: broker %s): its offsets read "
+          "back from the next coordinator" % (gc, new_gc, tc_now), flush=True)
+    victim.start()
+    reads_back(nodes, want, 90)
     meta_consumer.close()
     print("ok: every broker up again, the offsets %s" % want, flush=True)
 

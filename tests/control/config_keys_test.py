@@ -35,7 +35,9 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    follower_replication_throttled_rate,
    broker_session_timeout_ms, broker_heartbeat_interval_ms,
    unclean_leader_election, offsets_topic_partitions,
-   offsets_topic_replication_factor, auto_leader_rebalance,
+   offsets_topic_replication_factor, transaction_state_log_num_partitions,
+   transaction_state_log_replication_factor, transaction_state_log_min_isr,
+   auto_leader_rebalance,
    leader_imbalance_check_interval_ms,
    leader_imbalance_per_broker_percentage: tests/cluster checks their
    effect), and
@@ -147,6 +149,9 @@ try:
         "unclean_leader_election": ("true", "maybe"),
         "offsets_topic_partitions": ("7", "1001"),
         "offsets_topic_replication_factor": ("2", "0"),
+        "transaction_state_log_num_partitions": ("5", "1001"),
+        "transaction_state_log_replication_factor": ("2", "9"),
+        "transaction_state_log_min_isr": ("1", "0"),
         "auto_leader_rebalance": ("false", "yes please"),
         "leader_imbalance_check_interval_ms": ("60000", "999"),
         "leader_imbalance_per_broker_percentage": ("20", "101"),

@@ -167,7 +167,7 @@ static void submit(uint64_t id, int64_t pid, const char *topic, int n)
 	for (int i = 0; i < n; i++)
 		p[i] = (struct sl_txn_partition){topic, (uint16_t)strlen(topic),
 						 i};
-	struct sl_txn_markers m = {id, pid, 3, true, 0, (uint32_t)n, p};
+	struct sl_txn_markers m = {id, pid, 3, true, 0, (uint32_t)n, p, "t", 1};
 	sl_markers_submit(M, &m);
 }
 
@@ -242,6 +242,37 @@ static void test_moot_partitions(void **state)
 	run(20);
 	TL_EQ(ndone, 1);
 	TL_EQ(done_ids[0], 5);
+}
+
+/* A cancelled job: not in flight, it is dropped at once and nothing is
+ * sent; in flight, its answer settles it but what failed is not sent
+ * again, and neither is reported done. */
+static void test_cancelled(void **state)
+{
+	(void)state;
+	uint8_t buf[4096];
+	submit(40, 4, "t", 1);
+	sl_markers_cancel(M, 40);
+	TL_EQ(sl_markers_pending(M), 0);
+	submit(41, 5, "t", 3);
+	struct seen s = decode(buf, next_request(buf, sizeof(buf)));
+	assert_string_equal(s.parts, "t:0,t:1,t:2");
+	sl_markers_cancel(M, 41);
+	sl_markers_cancel(M, 99); /* unknown: nothing */
+	TL_EQ(sl_markers_pending(M), 1); /* in flight */
+	answer(s.corr, 5, "t", (int32_t[]){0, 1, 2},
+	       (int16_t[]){0, SN_ERR_KAFKA_STORAGE_ERROR,
+			   SN_ERR_NOT_LEADER_OR_FOLLOWER}, 3);
+	run(20);
+	TL_EQ(sl_markers_pending(M), 0);
+	now += 10 * SL_MARKERS_BACKOFF_MAX_MS;
+	run(50);
+	TL_EQ(ndone, 0);
+	struct pollfd p = {cfd, POLLIN, 0};
+	TL_EQ(poll(&p, 1, 0), 0); /* nothing more was sent */
+	struct sl_markers_stats st;
+	sl_markers_get_stats(M, &st);
+	TL_EQ(st.requests, 1);
 }
 
 /* No listener: retried with back-off until one comes; a connection closed
@@ -360,6 +391,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_down_then_up, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_routed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancelled, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -389,22 +389,28 @@ static void test_init_producer_id(void **state)
 }
 
 /* In a cluster another broker coordinates some ids (struct
- * sl_txn_config owns): every request about one of them is answered
- * NOT_COORDINATOR and changes nothing. */
-static bool owns_mine(void *ctx, const char *id, size_t len)
+ * sl_txn_config coordinates), and the partition of others is still
+ * loading: every request about one of them is answered NOT_COORDINATOR
+ * or COORDINATOR_LOAD_IN_PROGRESS and changes nothing. */
+static int16_t owns_mine(void *ctx, const char *id, size_t len)
 {
 	(void)ctx;
-	return len >= 4 && !memcmp(id, "mine", 4);
+	if (len >= 4 && !memcmp(id, "mine", 4))
+		return 0;
+	if (len >= 4 && !memcmp(id, "load", 4))
+		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	return KC_ERR_NOT_COORDINATOR;
 }
 
 static void test_not_coordinator(void **state)
 {
 	(void)state;
 	close_all();
-	tcfg.owns = owns_mine;
+	tcfg.coordinates = owns_mine;
 	open_all();
 	struct pe o = init("other");
 	TL_EQ(o.err, KC_ERR_NOT_COORDINATOR);
+	TL_EQ(init("loading").err, KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
 	struct pe m = init("mine-a");
 	TL_EQ(m.err, 0);
 	TL_EQ(m.pid, PID0); /* no id was taken for "other" */
@@ -412,6 +418,10 @@ static void test_not_coordinator(void **state)
 	TL_EQ(add_parts("other", fake, "t", 2), KC_ERR_NOT_COORDINATOR);
 	TL_EQ(add_offsets_v(3, "other", fake, "g"), KC_ERR_NOT_COORDINATOR);
 	TL_EQ(end_txn("other", fake, true), KC_ERR_NOT_COORDINATOR);
+	TL_EQ(add_parts("loading", fake, "t", 2),
+	      KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+	TL_EQ(end_txn("loading", fake, false),
+	      KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
 	TL_EQ(add_parts("mine-a", m, "t", 2), 0);
 	TL_EQ(end_txn("mine-a", m, true), 0);
 	struct kc_str ids[2] = {S("other"), S("mine-a")};

@@ -28,6 +28,7 @@
 #include "control/metadata.h"
 #include "control/quorum.h"
 #include "control/quorum_pvt.h"
+#include "control/ttopic.h"
 #include "drivers/netstack.h"
 #include "proto/config.h"
 #include "proto/ipc.h"
@@ -1193,6 +1194,108 @@ static void seeds_gtopic(void)
 	seed_gtopic("group-v4", 0, gkey, sizeof(gkey), gval, sizeof(gval));
 }
 
+/* ---- ttopic ---- */
+
+#define TTOPIC_VALUE_SEED_MAX 1024
+
+/* flags byte, 2-byte key length, key, value (ttopic_fuzz.c) */
+static void seed_ttopic(const char *name, uint8_t flags, const uint8_t *k,
+			int32_t klen, const uint8_t *v, size_t vlen)
+{
+	static uint8_t b[3 + SL_TTOPIC_KEY_MAX + TTOPIC_VALUE_SEED_MAX];
+	size_t n = 3;
+	b[0] = flags;
+	b[1] = (uint8_t)(klen >> 8);
+	b[2] = (uint8_t)klen;
+	memcpy(b + n, k, (size_t)klen);
+	n += (size_t)klen;
+	if (vlen > 0) {
+		memcpy(b + n, v, vlen);
+		n += vlen;
+	}
+	seed("ttopic_fuzz", name, b, n);
+}
+
+static size_t ttopic_value(const struct sl_ttopic_state *s, uint8_t *v,
+			   size_t cap)
+{
+	if (sl_ttopic_value_bytes(s) > cap) {
+		fprintf(stderr, "ttopic seed: value past %zu bytes\n", cap);
+		exit(1);
+	}
+	return sl_ttopic_value(s, v);
+}
+
+static void seeds_ttopic(void)
+{
+	static uint8_t k[SL_TTOPIC_KEY_MAX], v[TTOPIC_VALUE_SEED_MAX];
+	/* what sluice writes: a completed transaction (flipping flag bit 0
+	 * makes its tombstone) */
+	struct sl_txnlog_rec r = {
+		.type = SL_TXNLOG_STATE, .id = "orders-tx", .id_len = 9,
+		.producer_id = 4000, .prev_producer_id = -1, .epoch = 3,
+		.last_epoch = -1, .timeout_ms = 60000, .state = 4,
+		.start_ms = -1, .update_ms = 1700000000000ll,
+	};
+	struct sl_ttopic_state s = { .state = &r };
+	int32_t kl = sl_ttopic_key(r.id, r.id_len, k);
+	seed_ttopic("state", 0, k, kl, v, ttopic_value(&s, v, sizeof(v)));
+	/* an ongoing one with partitions of two topics, groups and every
+	 * tag sluice writes */
+	static const struct sl_ttopic_name parts[] = {
+		{ .name = "orders", .len = 6, .partition = 0 },
+		{ .name = "orders", .len = 6, .partition = 3 },
+		{ .name = "payments", .len = 8, .partition = 1 },
+	};
+	static const struct sl_ttopic_name groups[] = {
+		{ .name = "billing", .len = 7 },
+		{ .name = "audit", .len = 5 },
+	};
+	r.prev_producer_id = 3999;
+	r.last_epoch = 2;
+	r.state = 1;
+	r.start_ms = 1699999999000ll;
+	s = (struct sl_ttopic_state){ .state = &r, .parts = parts,
+				      .nparts = 3, .groups = groups,
+				      .ngroups = 2 };
+	seed_ttopic("ongoing", 0, k, kl, v, ttopic_value(&s, v, sizeof(v)));
+	seed_ttopic("tombstone", 1, k, kl, NULL, 0);
+	kl = sl_ttopic_key(NULL, 0, k);
+	seed_ttopic("load-mark", 1, k, kl, NULL, 0);
+	/* as Kafka writes them: a v0 value (int16 strings, int32 counts, no
+	 * tags), and a v1 value with Kafka's own tags (PreviousProducerId,
+	 * NextProducerId, ClientTransactionVersion) */
+	static const uint8_t kkey[] = { 0, 0, 0, 3, 'k', 't', 'x' };
+	static const uint8_t v0[] = {
+		0, 0,                                   /* version */
+		0, 0, 0, 0, 0, 0, 0, 77,                /* producer id */
+		0, 2,                                   /* epoch */
+		0, 1, 0x5f, 0x90,                       /* timeout */
+		2,                                      /* PrepareCommit */
+		0, 0, 0, 1,                             /* one topic */
+		0, 1, 't',
+		0, 0, 0, 2, 0, 0, 0, 5, 0, 0, 0, 6,     /* partitions 5, 6 */
+		0, 0, 1, 0x8b, 0xcf, 0xe5, 0x6b, 0xe8,  /* last update */
+		0, 0, 1, 0x8b, 0xcf, 0xe5, 0x68, 0,     /* start */
+	};
+	seed_ttopic("kafka-v0", 0, kkey, sizeof(kkey), v0, sizeof(v0));
+	static const uint8_t v1[] = {
+		0, 1,                                   /* version */
+		0, 0, 0, 0, 0, 0, 0, 78,                /* producer id */
+		0, 0,                                   /* epoch */
+		0, 1, 0x5f, 0x90,                       /* timeout */
+		5,                                      /* CompleteAbort */
+		1,                                      /* no topics */
+		0, 0, 1, 0x8b, 0xcf, 0xe5, 0x6b, 0xe8,  /* last update */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* start */
+		3,                                      /* three tags */
+		0, 8, 0, 0, 0, 0, 0, 0, 0, 77,          /* previous */
+		1, 8, 0, 0, 0, 0, 0, 0, 0, 79,          /* next */
+		2, 2, 0, 2,                             /* client version */
+	};
+	seed_ttopic("kafka-v1-tags", 0, kkey, sizeof(kkey), v1, sizeof(v1));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1219,6 +1322,7 @@ int main(int argc, char **argv)
 	seeds_quorum_envelope();
 	seeds_replica_wire();
 	seeds_gtopic();
+	seeds_ttopic();
 	printf("%u seeds written under %s\n", written, out_root);
 	return 0;
 }

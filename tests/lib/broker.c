@@ -148,7 +148,7 @@ static pid_t spawn(struct tb *b, const char *exe, const char *what)
 	char o[7][PATH_MAX + 32];
 	/* the log of the latest start of each, for tb_stop's report */
 	char *log = !strcmp(what, "sluiced") ? b->sluiced_log : b->control_log;
-	const char *argv[40];
+	const char *argv[48];
 	unsigned n = 0;
 	set_addr(b);
 	if (snprintf(log, PATH_MAX, "%s/%s.%u.log", b->dir, what,

@@ -38,7 +38,7 @@ struct tb {
 	char addr[96];            /* host:port */
 	pid_t sluiced, control;
 	unsigned restarts;        /* log files are numbered by start */
-	const char *extra[8];     /* more -o key=value for both */
+	const char *extra[12];    /* more -o key=value for both */
 	unsigned nextra;
 	int port_lock[2];         /* flock'ed fds reserving port, kport; -1 */
 	char sluiced_log[PATH_MAX];  /* log of the latest sluiced */

@@ -59,7 +59,7 @@ static void usage(void)
 static struct kb nodes[MAX_NODES];
 static unsigned n_nodes = 1;
 /* each node's own -o settings in a cluster (node_id, voters, ...) */
-static char node_sets[MAX_NODES][4][512];
+static char node_sets[MAX_NODES][5][512];
 static int raft_lock[MAX_NODES] = { -1, -1, -1, -1, -1 };
 
 static volatile sig_atomic_t restart_asked; /* 1: stop; 2: kill */
@@ -197,7 +197,9 @@ static int prepare_cluster(void)
 			 "broker_heartbeat_interval_ms=300");
 		snprintf(node_sets[j][3], sizeof(node_sets[j][3]),
 			 "offsets_topic_partitions=6");
-		for (unsigned i = 0; i < 4; i++)
+		snprintf(node_sets[j][4], sizeof(node_sets[j][4]),
+			 "transaction_state_log_num_partitions=4");
+		for (unsigned i = 0; i < 5; i++)
 			t->extra[t->nextra++] = node_sets[j][i];
 	}
 	return 0;

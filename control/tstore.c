@@ -1,0 +1,818 @@
+/*
+ * The transaction coordinator's store in a cluster (tstore.h): partition
+ * loads and unloads as leadership of __transaction_state moves, the
+ * coordinator's batches turned into whole-state records of the ids they
+ * change, and its answers and markers held until what they follow is
+ * durable (control/hold.h).
+ *
+ * The copy of each loaded id's state ("mirror") is what a batch's records
+ * are applied to, with the coordinator's own rules (txn.c apply_record):
+ * a STATE replaces the id's fields and, when it ends the transaction,
+ * forgets its partitions and groups; PARTITION and GROUP records join an
+ * open transaction; DELETE forgets the id.  At the batch's end each id it
+ * touched is appended as one record: its whole state, or a tombstone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/cluster_image.h"
+#include "control/glog.h"
+#include "control/hold.h"
+#include "control/log.h"
+#include "control/tstore.h"
+#include "control/ttopic.h"
+#include "proto/config.h"
+#include "proto/kafka/kcodec.h"
+
+enum pstate {
+	P_NONE,    /* not ours */
+	P_WAIT,    /* ours: a load starts at retry_ms */
+	P_MARK,    /* the mark's append is in flight */
+	P_READ,    /* reading up to the mark */
+	P_LOADED,
+};
+
+struct tpart {
+	enum pstate state;
+	int32_t epoch;        /* the leader epoch loaded (or loading) */
+	uint64_t mark_seq;
+	int64_t retry_ms, backoff_ms;
+	int64_t load_start_ms;
+	uint64_t loaded_records;
+	uint64_t gen;         /* rises at each unload */
+};
+
+/* One loaded id's whole state. */
+struct ment {
+	char *id;
+	uint16_t id_len;
+	int32_t partition;
+	struct sl_txnlog_rec st;       /* STATE fields; id: this entry's */
+	struct sl_ttopic_name *parts;  /* sorted: topic, then partition */
+	uint32_t nparts, parts_cap;
+	struct sl_ttopic_name *groups; /* in the order they joined */
+	uint32_t ngroups, groups_cap;
+};
+
+/* What the hold keeps: an answer or a markers job. */
+struct item {
+	bool markers;
+	uint64_t token;                /* an answer's */
+	int32_t partition;             /* a job's transactional id's, */
+	uint64_t gen;                  /* loaded so when it was held */
+	size_t len;
+	struct sl_txn_markers m;       /* a job's; partitions below */
+	uint8_t bytes[];               /* the answer, or the partitions
+					  then their topics */
+};
+
+/* An id the batch under way touched. */
+struct touched {
+	uint32_t off;                  /* in tbuf */
+	uint16_t len;
+	int32_t partition;
+};
+
+struct sl_tstore {
+	struct sl_tstore_config cfg;
+	struct sl_txn *txn;
+	struct sl_glog *log;
+	struct sl_txn_sink sink;
+	struct sl_hold hold;
+	uint32_t topic_id;
+	int32_t nparts;
+	struct tpart *parts;
+	int32_t matching;              /* sl_txn_* match: this partition */
+	int32_t reading;               /* the load record's partition */
+	struct ment *ments;
+	uint32_t nments, ments_cap;
+	/* the batch under way */
+	struct touched *touched;
+	uint32_t ntouched, touched_cap;
+	char *tbuf;
+	size_t tbuf_len, tbuf_cap;
+	bool batch_failed;
+	struct sl_tstore_stats st;
+};
+
+static const uint8_t mark_key[4] = {0, 0, 0, 0}; /* key v0, id "" */
+
+static int32_t partition_of(const struct sl_tstore *s, const char *id,
+			    size_t len)
+{
+	return sl_offsets_partition(id, len, s->nparts);
+}
+
+static bool match_partition(void *ctx, const char *id, size_t len)
+{
+	struct sl_tstore *s = ctx;
+	return s->nparts > 0 && partition_of(s, id, len) == s->matching;
+}
+
+/* ---- the mirror ---- */
+
+static struct ment *ment_find(struct sl_tstore *s, const char *id,
+			      size_t len)
+{
+	for (uint32_t i = 0; i < s->nments; i++)
+		if (s->ments[i].id_len == len &&
+		    !memcmp(s->ments[i].id, id, len))
+			return &s->ments[i];
+	return NULL;
+}
+
+static void names_free(struct sl_ttopic_name *n, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		free((char *)n[i].name);
+}
+
+static void ment_clear(struct ment *e)
+{
+	names_free(e->parts, e->nparts);
+	names_free(e->groups, e->ngroups);
+	e->nparts = e->ngroups = 0;
+}
+
+static void ment_remove(struct sl_tstore *s, struct ment *e)
+{
+	ment_clear(e);
+	free(e->parts);
+	free(e->groups);
+	free(e->id);
+	*e = s->ments[--s->nments];
+}
+
+static struct ment *ment_create(struct sl_tstore *s, const char *id,
+				uint16_t len)
+{
+	if (s->nments == s->ments_cap) {
+		uint32_t cap = s->ments_cap ? s->ments_cap * 2 : 64;
+		struct ment *n = realloc(s->ments, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		s->ments = n;
+		s->ments_cap = cap;
+	}
+	char *copy = malloc(len);
+	if (!copy)
+		return NULL;
+	memcpy(copy, id, len);
+	struct ment *e = &s->ments[s->nments++];
+	*e = (struct ment){.id = copy, .id_len = len,
+			   .partition = partition_of(s, id, len)};
+	return e;
+}
+
+/* Insert name at index at of *v (count *n, capacity *cap).  0 or
+ * -ENOMEM. */
+static int name_insert(struct sl_ttopic_name **v, uint32_t *n, uint32_t *cap,
+		       uint32_t at, const char *name, uint16_t len,
+		       int32_t partition)
+{
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 8;
+		struct sl_ttopic_name *fresh = realloc(*v, c * sizeof(*fresh));
+		if (!fresh)
+			return -ENOMEM;
+		*v = fresh;
+		*cap = c;
+	}
+	char *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, name, len);
+	memmove(&(*v)[at + 1], &(*v)[at], (*n - at) * sizeof(**v));
+	(*v)[at] = (struct sl_ttopic_name){copy, len, partition};
+	(*n)++;
+	return 0;
+}
+
+static int name_cmp(const struct sl_ttopic_name *a, const char *name,
+		    uint16_t len, int32_t partition)
+{
+	size_t m = a->len < len ? a->len : len;
+	int c = memcmp(a->name, name, m);
+	if (c || a->len != len)
+		return c ? c : (a->len < len ? -1 : 1);
+	return a->partition < partition ? -1 : a->partition > partition;
+}
+
+static bool open_state(uint8_t st)
+{
+	return st == 1 || st == 2 || st == 3; /* Ongoing, Prepare* */
+}
+
+/* Apply r to the mirror: 0 or -ENOMEM (the mirror cannot be trusted). */
+static int mirror_apply(struct sl_tstore *s, const struct sl_txnlog_rec *r)
+{
+	struct ment *e = ment_find(s, r->id, r->id_len);
+	if (r->type == SL_TXNLOG_DELETE) {
+		if (e)
+			ment_remove(s, e);
+		return 0;
+	}
+	if (r->type == SL_TXNLOG_STATE) {
+		if (!e && !(e = ment_create(s, r->id, r->id_len)))
+			return -ENOMEM;
+		e->st = *r;
+		e->st.id = e->id;
+		if (!open_state(r->state))
+			ment_clear(e);
+		return 0;
+	}
+	if (!e || !open_state(e->st.state))
+		return 0; /* as the coordinator applies them */
+	if (r->type == SL_TXNLOG_PARTITION) {
+		uint32_t at = 0;
+		while (at < e->nparts && name_cmp(&e->parts[at], r->topic,
+						  r->topic_len,
+						  r->partition) < 0)
+			at++;
+		if (at < e->nparts && !name_cmp(&e->parts[at], r->topic,
+						r->topic_len, r->partition))
+			return 0;
+		return name_insert(&e->parts, &e->nparts, &e->parts_cap, at,
+				   r->topic, r->topic_len, r->partition);
+	}
+	if (r->type == SL_TXNLOG_GROUP) {
+		for (uint32_t i = 0; i < e->ngroups; i++)
+			if (!name_cmp(&e->groups[i], r->group, r->group_len,
+				      0))
+				return 0;
+		return name_insert(&e->groups, &e->ngroups, &e->groups_cap,
+				   e->ngroups, r->group, r->group_len, 0);
+	}
+	return 0;
+}
+
+static void mirror_drop(struct sl_tstore *s, int32_t p)
+{
+	for (uint32_t i = s->nments; i-- > 0;)
+		if (p < 0 || s->ments[i].partition == p)
+			ment_remove(s, &s->ments[i]);
+}
+
+/* ---- what the hold keeps ---- */
+
+static void fire(void *ctx, void *v, bool tainted)
+{
+	struct sl_tstore *s = ctx;
+	struct item *it = v;
+	if (it->markers) {
+		/* the decision is durable unless an append of its own
+		 * partition failed, which unloaded it (a load hands the job
+		 * again when it is): another partition's failure does not
+		 * stop it */
+		const struct tpart *tp = it->partition < s->nparts ?
+						 &s->parts[it->partition] : NULL;
+		if (tp && tp->state == P_LOADED && tp->gen == it->gen)
+			s->cfg.markers(s->cfg.markers_ctx, &it->m);
+		else
+			s->st.withheld++;
+	} else if (tainted) {
+		s->st.withheld++;
+		s->cfg.reply(s->cfg.reply_ctx, it->token, NULL, 0);
+	} else {
+		s->cfg.reply(s->cfg.reply_ctx, it->token, it->bytes, it->len);
+	}
+	free(it);
+}
+
+void sl_tstore_reply(void *ctx, uint64_t token, const uint8_t *resp,
+		     size_t len)
+{
+	struct sl_tstore *s = ctx;
+	if (sl_hold_idle(&s->hold)) {
+		s->cfg.reply(s->cfg.reply_ctx, token, resp, len);
+		return;
+	}
+	struct item *it = malloc(sizeof(*it) + len);
+	if (it) {
+		*it = (struct item){.token = token, .len = len};
+		if (len)
+			memcpy(it->bytes, resp, len);
+	}
+	if (!it || sl_hold_put(&s->hold, it)) {
+		/* no memory to hold it: the connection closes rather than
+		 * hear of something not yet durable */
+		free(it);
+		sl_log("%s: no memory to hold an answer: closing its "
+		       "connection", SL_TTOPIC);
+		s->st.withheld++;
+		s->cfg.reply(s->cfg.reply_ctx, token, NULL, 0);
+		return;
+	}
+	s->st.held++;
+}
+
+void sl_tstore_markers(void *ctx, const struct sl_txn_markers *m)
+{
+	struct sl_tstore *s = ctx;
+	if (sl_hold_idle(&s->hold)) {
+		s->cfg.markers(s->cfg.markers_ctx, m);
+		return;
+	}
+	size_t names = 0;
+	for (uint32_t i = 0; i < m->n; i++)
+		names += m->partitions[i].topic_len;
+	size_t parts = m->n * sizeof(struct sl_txn_partition);
+	struct item *it = malloc(sizeof(*it) + parts + names);
+	if (!it) {
+		/* the job is not handed: the transaction stays in its
+		 * Prepare state until a load hands it again */
+		sl_log("%s: no memory to hold a markers job", SL_TTOPIC);
+		s->st.withheld++;
+		return;
+	}
+	int32_t q = s->nparts > 0 && m->txn_id_len ?
+			    partition_of(s, m->txn_id, m->txn_id_len) : 0;
+	*it = (struct item){.markers = true, .m = *m, .partition = q,
+			    .gen = s->nparts > 0 ? s->parts[q].gen : 0};
+	it->m.txn_id = NULL; /* not kept: the writer needs none */
+	it->m.txn_id_len = 0;
+	struct sl_txn_partition *p = (void *)it->bytes;
+	char *name = (char *)it->bytes + parts;
+	for (uint32_t i = 0; i < m->n; i++) {
+		p[i] = m->partitions[i];
+		memcpy(name, p[i].topic, p[i].topic_len);
+		p[i].topic = name;
+		name += p[i].topic_len;
+	}
+	it->m.partitions = p;
+	if (sl_hold_put(&s->hold, it)) {
+		free(it);
+		sl_log("%s: no memory to hold a markers job", SL_TTOPIC);
+		s->st.withheld++;
+		return;
+	}
+	s->st.held++;
+}
+
+void sl_tstore_markers_cancel(void *ctx, uint64_t id)
+{
+	struct sl_tstore *s = ctx;
+	/* a job still held is not handed: its partition was unloaded */
+	if (s->cfg.markers_cancel)
+		s->cfg.markers_cancel(s->cfg.markers_ctx, id);
+}
+
+/* ---- loading and unloading ---- */
+
+static void unload(struct sl_tstore *s, int32_t p)
+{
+	if (p >= 0 && p < s->nparts)
+		s->parts[p].gen++;
+	if (s->txn) {
+		s->matching = p;
+		sl_txn_unload(s->txn, match_partition, s);
+	}
+	mirror_drop(s, p);
+}
+
+static void backoff(struct tpart *tp, int64_t now_ms)
+{
+	tp->state = P_WAIT;
+	tp->retry_ms = now_ms + tp->backoff_ms;
+	tp->backoff_ms = tp->backoff_ms * 2 > SL_TSTORE_RETRY_MAX_MS ?
+				 SL_TSTORE_RETRY_MAX_MS : tp->backoff_ms * 2;
+}
+
+/* p is ours but its memory cannot be trusted: drop it and load it again
+ * after a back-off. */
+static void reload_later(struct sl_tstore *s, int32_t p, int64_t now_ms,
+			 const char *why, int16_t err)
+{
+	struct tpart *tp = &s->parts[p];
+	if (tp->state == P_NONE)
+		return;
+	/* what is queued or in flight of p is dropped, what waited for it
+	 * withheld: the load's mark goes behind whatever still lands */
+	sl_glog_forget(s->log, p);
+	sl_hold_fail_partition(&s->hold, p);
+	unload(s, p);
+	sl_log("%s-%d: %s (Kafka error %d): loading it again in %lld ms",
+	       SL_TTOPIC, (int)p, why, (int)err, (long long)tp->backoff_ms);
+	backoff(tp, now_ms);
+}
+
+static void lose(struct sl_tstore *s, int32_t p)
+{
+	struct tpart *tp = &s->parts[p];
+	if (tp->state == P_NONE)
+		return;
+	sl_glog_forget(s->log, p);
+	sl_hold_fail_partition(&s->hold, p);
+	unload(s, p);
+	if (tp->state == P_LOADED)
+		sl_log("%s-%d: no longer led here: its transactional ids are "
+		       "unloaded", SL_TTOPIC, (int)p);
+	*tp = (struct tpart){.state = P_NONE, .epoch = -1, .gen = tp->gen};
+}
+
+static void drop_topic(struct sl_tstore *s)
+{
+	for (int32_t p = 0; p < s->nparts; p++)
+		lose(s, p);
+	mirror_drop(s, -1);
+	free(s->parts);
+	s->parts = NULL;
+	s->nparts = 0;
+	s->topic_id = 0;
+}
+
+void sl_tstore_image(struct sl_tstore *s, const struct sl_ci_image *img,
+		     int64_t now_ms)
+{
+	const struct sl_ci_topic *t = sl_ci_topic_find(img, SL_TTOPIC,
+						       strlen(SL_TTOPIC));
+	if (!t || t->id != s->topic_id || t->partitions != s->nparts) {
+		if (s->nparts)
+			drop_topic(s);
+		if (!t || t->partitions <= 0)
+			return;
+		s->parts = calloc((size_t)t->partitions, sizeof(*s->parts));
+		if (!s->parts) {
+			sl_log("%s: out of memory: no transactional id is "
+			       "coordinated here", SL_TTOPIC);
+			return;
+		}
+		s->topic_id = t->id;
+		s->nparts = t->partitions;
+		for (int32_t p = 0; p < s->nparts; p++)
+			s->parts[p].epoch = -1;
+	}
+	for (int32_t p = 0; p < s->nparts; p++) {
+		const struct sl_ci_partition *cp =
+			sl_ci_partition_find(img, t->id, p);
+		struct tpart *tp = &s->parts[p];
+		if (!cp || cp->leader != s->cfg.node_id) {
+			lose(s, p);
+			continue;
+		}
+		if (tp->state != P_NONE && tp->epoch == cp->leader_epoch)
+			continue;
+		if (tp->state != P_NONE)
+			lose(s, p); /* led again at a new epoch: load again */
+		*tp = (struct tpart){.state = P_WAIT, .epoch = cp->leader_epoch,
+				     .retry_ms = now_ms,
+				     .backoff_ms = SL_TSTORE_RETRY_MIN_MS,
+				     .gen = tp->gen};
+	}
+}
+
+int16_t sl_tstore_coordinates(void *ctx, const char *id, size_t len)
+{
+	const struct sl_tstore *s = ctx;
+	if (s->nparts <= 0)
+		return KC_ERR_NOT_COORDINATOR;
+	switch (s->parts[partition_of(s, id, len)].state) {
+	case P_LOADED:
+		return 0;
+	case P_NONE:
+		return KC_ERR_NOT_COORDINATOR;
+	default:
+		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	}
+}
+
+static void start_loads(struct sl_tstore *s, int64_t now_ms)
+{
+	for (int32_t p = 0; p < s->nparts; p++) {
+		struct tpart *tp = &s->parts[p];
+		if (tp->state != P_WAIT || tp->retry_ms > now_ms)
+			continue;
+		struct sl_glog_rec r = {.key = mark_key,
+					.key_len = sizeof(mark_key),
+					.value = NULL, .value_len = -1};
+		uint64_t seq;
+		if (sl_glog_append(s->log, p, &r, 1, sl_wall_ms(), &seq)) {
+			tp->retry_ms = now_ms + tp->backoff_ms;
+			continue;
+		}
+		tp->state = P_MARK;
+		tp->mark_seq = seq;
+		tp->load_start_ms = now_ms;
+		tp->loaded_records = 0;
+	}
+}
+
+/* ---- the log's callbacks ---- */
+
+static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err,
+			int64_t offset)
+{
+	struct sl_tstore *s = ctx;
+	int64_t now = sl_now_ms();
+	if (p < 0 || p >= s->nparts)
+		return;
+	struct tpart *tp = &s->parts[p];
+	if (tp->state == P_MARK && seq == tp->mark_seq) {
+		if (err) {
+			backoff(tp, now); /* sluiced may not lead it yet */
+			return;
+		}
+		unload(s, p);
+		tp->state = P_READ;
+		if (sl_glog_read(s->log, p, offset + 1) < 0)
+			reload_later(s, p, now, "cannot be read", 0);
+		return;
+	}
+	if (err && sl_hold_done(&s->hold, seq, true)) {
+		s->st.batch_failures++;
+		reload_later(s, p, now, "a batch of the transaction "
+			     "coordinator failed", err);
+	} else if (!err) {
+		(void)sl_hold_done(&s->hold, seq, false);
+	}
+}
+
+/* A load's record: to the coordinator first, then (taken) the mirror. */
+static int load_apply(void *ctx, const struct sl_txnlog_rec *r)
+{
+	struct sl_tstore *s = ctx;
+	if (partition_of(s, r->id, r->id_len) != s->reading)
+		return -EXDEV;
+	int rc = s->txn ? sl_txn_load_record(s->txn, r) : 0;
+	if (rc == 0)
+		rc = mirror_apply(s, r);
+	return rc;
+}
+
+static void on_record(void *ctx, int32_t p, int64_t offset,
+		      const struct sl_glog_rec *r)
+{
+	struct sl_tstore *s = ctx;
+	(void)offset;
+	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ)
+		return;
+	s->reading = p;
+	int rc = sl_ttopic_decode(r->key, r->key_len, r->value, r->value_len,
+				  load_apply, s);
+	if (rc == 1)
+		return; /* a load's mark */
+	if (rc) {
+		/* another kind of record, not this partition's, or past
+		 * the coordinator's limits: the rest is still read */
+		s->st.records_skipped++;
+		return;
+	}
+	s->parts[p].loaded_records++;
+	s->st.records_loaded++;
+}
+
+static void on_read(void *ctx, int32_t p, int16_t err)
+{
+	struct sl_tstore *s = ctx;
+	int64_t now = sl_now_ms();
+	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ)
+		return;
+	struct tpart *tp = &s->parts[p];
+	if (err) {
+		reload_later(s, p, now, "reading it failed", err);
+		return;
+	}
+	tp->state = P_LOADED;
+	tp->backoff_ms = SL_TSTORE_RETRY_MIN_MS;
+	s->st.loads++;
+	sl_log("%s-%d: loaded at leader epoch %d: %llu records in %lld ms",
+	       SL_TTOPIC, (int)p, (int)tp->epoch,
+	       (unsigned long long)tp->loaded_records,
+	       (long long)(now - tp->load_start_ms));
+	if (s->txn) {
+		s->matching = p;
+		sl_txn_loaded(s->txn, match_partition, s, now);
+	}
+}
+
+/* ---- the sink ---- */
+
+static void sink_begin(void *ctx)
+{
+	struct sl_tstore *s = ctx;
+	s->ntouched = 0;
+	s->tbuf_len = 0;
+	s->batch_failed = false;
+}
+
+static int touch(struct sl_tstore *s, const char *id, uint16_t len,
+		 int32_t p)
+{
+	for (uint32_t i = 0; i < s->ntouched; i++)
+		if (s->touched[i].len == len &&
+		    !memcmp(s->tbuf + s->touched[i].off, id, len))
+			return 0;
+	if (s->ntouched == s->touched_cap) {
+		uint32_t cap = s->touched_cap ? s->touched_cap * 2 : 8;
+		struct touched *n = realloc(s->touched, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->touched = n;
+		s->touched_cap = cap;
+	}
+	if (s->tbuf_cap - s->tbuf_len < len) {
+		size_t cap = s->tbuf_cap ? s->tbuf_cap * 2 : 4096;
+		while (cap - s->tbuf_len < len)
+			cap *= 2;
+		char *n = realloc(s->tbuf, cap);
+		if (!n)
+			return -ENOMEM;
+		s->tbuf = n;
+		s->tbuf_cap = cap;
+	}
+	memcpy(s->tbuf + s->tbuf_len, id, len);
+	s->touched[s->ntouched++] = (struct touched){
+		(uint32_t)s->tbuf_len, len, p};
+	s->tbuf_len += len;
+	return 0;
+}
+
+static void sink_add(void *ctx, const struct sl_txnlog_rec *r)
+{
+	struct sl_tstore *s = ctx;
+	if (s->batch_failed)
+		return;
+	if (s->nparts <= 0 || r->id_len == 0) {
+		s->batch_failed = true;
+		return;
+	}
+	int32_t p = partition_of(s, r->id, r->id_len);
+	if (s->parts[p].state != P_LOADED || touch(s, r->id, r->id_len, p) ||
+	    mirror_apply(s, r)) {
+		s->batch_failed = true;
+		return;
+	}
+}
+
+/* One id's record (key, then value or a tombstone) of the batch. */
+struct enc {
+	int32_t partition;
+	uint8_t *key;
+	int32_t klen;
+	uint8_t *value;
+	int32_t vlen;
+};
+
+static int encode(struct sl_tstore *s, const struct touched *t,
+		  struct enc *out)
+{
+	const char *id = s->tbuf + t->off;
+	const struct ment *e = ment_find(s, id, t->len);
+	struct sl_ttopic_state st = {0};
+	size_t vbytes = 0;
+	if (e) {
+		st = (struct sl_ttopic_state){&e->st, e->parts, e->nparts,
+					      e->groups, e->ngroups};
+		vbytes = sl_ttopic_value_bytes(&st);
+	}
+	out->partition = t->partition;
+	out->key = malloc(SL_TTOPIC_KEY_MAX + vbytes);
+	if (!out->key)
+		return -ENOMEM;
+	out->klen = sl_ttopic_key(id, t->len, out->key);
+	out->value = e ? out->key + SL_TTOPIC_KEY_MAX : NULL;
+	out->vlen = e ? (int32_t)sl_ttopic_value(&st, out->value) : -1;
+	if (e && (size_t)out->vlen + SL_TTOPIC_KEY_MAX > SL_GLOG_BATCH_MAX) {
+		free(out->key);
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
+/* The batch failed: the partitions it touched that are ours are loaded
+ * again (the mirror holds what the coordinator will not apply). */
+static void batch_failed(struct sl_tstore *s, int rc)
+{
+	sl_log("%s: a batch of the transaction coordinator cannot be "
+	       "appended: %s", SL_TTOPIC, strerror(-rc));
+	for (uint32_t i = 0; i < s->ntouched; i++) {
+		int32_t p = s->touched[i].partition;
+		if (s->parts[p].state == P_LOADED)
+			reload_later(s, p, sl_now_ms(), "its memory is not "
+				     "what its log holds", 0);
+	}
+}
+
+static int sink_end(void *ctx)
+{
+	struct sl_tstore *s = ctx;
+	int rc = 0;
+	if (s->batch_failed)
+		rc = -EIO;
+	else if (!s->ntouched)
+		return 0;
+	else if (sl_hold_outstanding(&s->hold) + s->ntouched >
+		 SL_TSTORE_OUTSTANDING_MAX)
+		rc = -ENOBUFS;
+	struct enc *enc = rc ? NULL : calloc(s->ntouched, sizeof(*enc));
+	if (!rc && !enc)
+		rc = -ENOMEM;
+	uint32_t made = 0;
+	while (!rc && made < s->ntouched) {
+		rc = encode(s, &s->touched[made], &enc[made]);
+		if (!rc)
+			made++;
+	}
+	/* one append per id (a batch changes one id, in practice) */
+	for (uint32_t i = 0; i < made && !rc; i++) {
+		struct sl_glog_rec r = {enc[i].key, enc[i].klen, enc[i].value,
+					enc[i].vlen};
+		uint64_t seq;
+		rc = sl_glog_append(s->log, enc[i].partition, &r, 1,
+				    sl_wall_ms(), &seq);
+		if (!rc)
+			rc = sl_hold_track(&s->hold, seq, enc[i].partition);
+		if (!rc)
+			s->st.batches++;
+	}
+	for (uint32_t i = 0; i < made; i++)
+		free(enc[i].key);
+	free(enc);
+	if (rc)
+		batch_failed(s, rc);
+	return rc;
+}
+
+/* ---- life ---- */
+
+int sl_tstore_create(const struct sl_tstore_config *cfg,
+		     struct sl_tstore **out)
+{
+	struct sl_tstore *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	if (sl_glog_create(SL_TTOPIC, cfg->kafka_port, &s->log)) {
+		free(s);
+		return -ENOMEM;
+	}
+	if (cfg->kafka_addr)
+		sl_glog_set_addr(s->log, cfg->kafka_addr);
+	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
+	sl_hold_init(&s->hold, fire, s);
+	s->sink = (struct sl_txn_sink){.begin = sink_begin, .add = sink_add,
+				       .end = sink_end, .ctx = s};
+	*out = s;
+	return 0;
+}
+
+void sl_tstore_destroy(struct sl_tstore *s)
+{
+	if (!s)
+		return;
+	sl_glog_destroy(s->log);
+	sl_hold_clear(&s->hold);
+	mirror_drop(s, -1);
+	free(s->ments);
+	free(s->parts);
+	free(s->touched);
+	free(s->tbuf);
+	free(s);
+}
+
+void sl_tstore_set_txn(struct sl_tstore *s, struct sl_txn *t)
+{
+	s->txn = t;
+}
+
+const struct sl_txn_sink *sl_tstore_sink(struct sl_tstore *s)
+{
+	return &s->sink;
+}
+
+int sl_tstore_fd(const struct sl_tstore *s)
+{
+	return sl_glog_fd(s->log);
+}
+
+short sl_tstore_events(const struct sl_tstore *s)
+{
+	return sl_glog_events(s->log);
+}
+
+int sl_tstore_timeout_ms(const struct sl_tstore *s, int64_t now_ms)
+{
+	int t = sl_glog_timeout_ms(s->log, now_ms);
+	for (int32_t p = 0; p < s->nparts; p++) {
+		if (s->parts[p].state != P_WAIT)
+			continue;
+		int64_t w = s->parts[p].retry_ms - now_ms;
+		if (w < 0)
+			w = 0;
+		if (t < 0 || w < t)
+			t = (int)w;
+	}
+	return t;
+}
+
+int sl_tstore_do_work(struct sl_tstore *s, int64_t now_ms)
+{
+	start_loads(s, now_ms);
+	return sl_glog_do_work(s->log, now_ms);
+}
+
+void sl_tstore_stats(const struct sl_tstore *s, struct sl_tstore_stats *out)
+{
+	*out = s->st;
+}
