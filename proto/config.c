@@ -639,23 +639,6 @@ int sl_config_voter_ids(const struct sl_config *c, int32_t *ids)
 	return n;
 }
 
-int32_t sl_coordinator_pick(const int32_t *sorted_ids, int n, const char *key,
-			    size_t len)
-{
-	uint32_t h = 2166136261u; /* FNV-1a, 32 bits */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)key[i]) * 16777619u;
-	return sorted_ids[h % (uint32_t)n];
-}
-
-int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
-			      size_t len)
-{
-	int32_t ids[SL_VOTERS_MAX];
-	int n = sl_config_voter_ids(c, ids);
-	return n ? sl_coordinator_pick(ids, n, key, len) : (int32_t)c->node_id;
-}
-
 /* The code point of the UTF-8 sequence at p (avail bytes): its length
  * in *used, U+FFFD and 1 byte for a byte that does not start a valid
  * sequence (overlong forms, surrogates and values past U+10FFFF too). */

@@ -166,23 +166,6 @@ struct sl_voter {
 int sl_config_voters(const char *spec, struct sl_voter *out, unsigned max,
 		     char *err, size_t errlen);
 
-/*
- * The node that coordinates the consumer group or transactional id key
- * (len bytes) under c: one of the controller_quorum_voters, the same on
- * every broker of a cluster whatever the order the list is written in
- * (the voters sorted by id, indexed by the key's FNV-1a hash modulo their
- * count), so that every broker's FindCoordinator names the same one and a
- * group never has two coordinators.  c->node_id when c names no voters
- * (one broker).
- */
-int32_t sl_config_coordinator(const struct sl_config *c, const char *key,
-			      size_t len);
-
-/* The same choice from the voters' ids already sorted ascending (n >= 1,
- * sl_config_voter_ids), for a caller that asks often: no parsing. */
-int32_t sl_coordinator_pick(const int32_t *sorted_ids, int n, const char *key,
-			    size_t len);
-
 /* c's voter ids sorted ascending into ids (SL_VOTERS_MAX of room); how
  * many (0: no voters, a single broker). */
 int sl_config_voter_ids(const struct sl_config *c, int32_t *ids);
