@@ -485,8 +485,9 @@ int slc_route_get(struct slc_conn *c, const struct sockaddr_in *reached,
 		struct slc_broker *sb = &r->brokers[r->nbrokers];
 		if (broker_addr(reached, b.host, b.host_len, b.tcp_port,
 				&sb->tcp) ||
-		    broker_addr(reached, b.host, b.host_len, b.udp_port,
-				&sb->udp))
+		    broker_addr(reached, b.udp_host_len ? b.udp_host : b.host,
+				b.udp_host_len ? b.udp_host_len : b.host_len,
+				b.udp_port, &sb->udp))
 			continue; /* a host we cannot resolve: not routed to */
 		sb->node_id = b.node_id;
 		r->nbrokers++;

@@ -672,6 +672,10 @@ static void route_apply(struct sl_producer *p, struct ptopic *tp,
 		if (rb->tcp.sin_addr.s_addr == p->sin.sin_addr.s_addr &&
 		    rb->tcp.sin_port == p->sin.sin_port) {
 			map[i] = -1;
+			/* its datagrams go where the cluster says its UDP
+			 * port is (a DPDK broker's dpdk_ip), unless given */
+			if (!p->o.udp_addr)
+				p->udp_sin = rb->udp;
 			continue;
 		}
 		int j = 0;

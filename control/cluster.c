@@ -13,6 +13,7 @@
  * request at a time: run against a copy of the image's topics, its
  * changes proposed as one entry.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -273,13 +274,16 @@ static int controller_heartbeat(struct sl_cluster *cl,
 	int rc;
 	if (!b || b->incarnation != h->incarnation ||
 	    b->kafka_port != h->kafka_port ||
-	    b->native_port != h->native_port || strcmp(b->host, h->host)) {
+	    b->native_port != h->native_port || strcmp(b->host, h->host) ||
+	    b->udp_port != h->udp_port || b->udp_addr != h->udp_addr) {
 		sl_log("broker %d registers (%s:%u)", (int)h->node_id, h->host,
 		       h->kafka_port);
-		rc = sl_ci_register_broker(cl->img, h->node_id, h->incarnation,
-					   h->host, strlen(h->host),
-					   h->kafka_port, h->native_port, &out,
-					   msg, sizeof(msg));
+		rc = sl_ci_register_broker_udp(cl->img, h->node_id,
+					       h->incarnation, h->host,
+					       strlen(h->host), h->kafka_port,
+					       h->native_port, h->udp_port,
+					       h->udp_addr, &out, msg,
+					       sizeof(msg));
 	} else if (fenced && ready && !down) {
 		sl_log("broker %d is ready: unfencing it", (int)h->node_id);
 		rc = sl_ci_unfence_broker(cl->img, h->node_id, &out, msg,
@@ -294,6 +298,17 @@ static int controller_heartbeat(struct sl_cluster *cl,
 	}
 	propose_membership(cl, h->node_id, rc, &out, msg);
 	return fenced;
+}
+
+/* Where this broker's native UDP port is when not at its Kafka host: a
+ * DPDK broker's datagrams go to dpdk_ip (network order; 0: at host). */
+static uint32_t udp_addr_of(const struct sl_config *c)
+{
+	struct in_addr a;
+	if (strcmp(c->driver, "dpdk") ||
+	    inet_pton(AF_INET, c->dpdk_ip, &a) != 1)
+		return 0;
+	return a.s_addr;
 }
 
 /* Fence the brokers whose sessions lapsed. */
@@ -1486,6 +1501,8 @@ static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 				      cl->cfg->kafka_advertised_port :
 				      cl->cfg->kafka_port,
 		.native_port = cl->cfg->tcp_port,
+		.udp_port = cl->cfg->udp_port,
+		.udp_addr = udp_addr_of(cl->cfg),
 		.flags = (cl->ready ? SL_CMSG_READY : 0) |
 			 (cl->shutting_down ? SL_CMSG_SHUTDOWN : 0),
 	};

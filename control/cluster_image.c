@@ -21,6 +21,10 @@
  *                           +16 u8  host length h (1 .. 255)
  *                           +17 host, h bytes of printable ASCII
  *                               (0x21 .. 0x7e)
+ *                           +17+h u16 native UDP port (0: none)   } absent:
+ *                           +19+h u32 its IPv4 address, network  } the
+ *                                 order (0: at host)             } native
+ *                                                                  port
  *   FENCE_BROKER (2)        +0  i32 broker id
  *   UNFENCE_BROKER (3)      +0  i32 broker id
  *   CREATE_TOPIC (4)        +0  u16 name length n (1 .. 200)
@@ -133,7 +137,7 @@
  *
  *   offset  size  field
  *   0       4     magic "SLCI"
- *   4       2     version (2; 1 is read too)
+ *   4       2     version (3; 1 and 2 are read too)
  *   6       2     header bytes (48)
  *   8       4     length of the snapshot, trailer included
  *   12      4     next topic id (>= 1)
@@ -146,7 +150,9 @@
  *   48      ...   brokers, ids ascending, each:
  *                   i32 id, u64 incarnation, u16 Kafka port, u16 native
  *                   port, u8 flags (bit 0 fenced, bit 1 registered, others
- *                   0), u8 host length h, host
+ *                   0), u8 host length h, host, u16 native UDP port and
+ *                   u32 its IPv4 address, network order, 0 at host
+ *                   (versions 1-2: none, the native port at host)
  *           ...   topics, ids ascending, each:
  *                   u32 id, u16 name length n, name, config block,
  *                   i32 partitions c, u8 replication factor, then c
@@ -181,10 +187,10 @@
 #define CI_RECORD_HEADER_BYTES 5
 #define CI_CONFIG_BYTES 64
 #define CI_SNAP_MAGIC 0x534C4349u
-#define CI_SNAP_VERSION 2
+#define CI_SNAP_VERSION 3
 #define CI_SNAP_HEADER_BYTES 48
 #define CI_SNAP_TRAILER_BYTES 4
-#define CI_SNAP_BROKER_BYTES 18    /* + host */
+#define CI_SNAP_BROKER_BYTES 24    /* + host */
 #define CI_SNAP_TOPIC_BYTES (6 + CI_CONFIG_BYTES + 5) /* + name, parts */
 #define CI_SNAP_PART_BYTES 16      /* + replicas and in-sync ids */
 #define CI_SNAP_TOMB_BYTES 6       /* + name */
@@ -560,7 +566,8 @@ struct rec {
 	/* brokers */
 	int32_t broker_id;
 	uint64_t incarnation;
-	uint16_t kafka_port, native_port;
+	uint16_t kafka_port, native_port, udp_port;
+	uint32_t udp_addr;
 	uint8_t host_len;
 	const uint8_t *host;
 	/* topics */
@@ -612,6 +619,13 @@ static const char *rec_decode(uint8_t type, const uint8_t *body, size_t len,
 		out->native_port = rd16(&r);
 		out->host_len = rd8(&r);
 		out->host = rd_bytes(&r, out->host_len);
+		out->udp_port = out->native_port;
+		if (!r.short_read && r.off < len) { /* the UDP endpoint */
+			out->udp_port = rd16(&r);
+			const uint8_t *a = rd_bytes(&r, 4);
+			if (a)
+				memcpy(&out->udp_addr, a, 4);
+		}
 		if (r.short_read)
 			return "body cut short";
 		if (!node_id_valid(out->broker_id))
@@ -1031,6 +1045,8 @@ static int apply_register(struct sl_ci_image *img, const struct rec *r,
 	b->incarnation = r->incarnation;
 	b->kafka_port = r->kafka_port;
 	b->native_port = r->native_port;
+	b->udp_port = r->udp_port;
+	b->udp_addr = r->udp_addr;
 	memset(b->host, 0, sizeof(b->host));
 	memcpy(b->host, r->host, r->host_len);
 	b->host_len = r->host_len;
@@ -1819,6 +1835,18 @@ int sl_ci_register_broker(const struct sl_ci_image *img, int32_t id,
 			  uint16_t native_port, struct sl_ci_batch *out,
 			  char *msg, size_t msglen)
 {
+	return sl_ci_register_broker_udp(img, id, incarnation, host, host_len,
+					 kafka_port, native_port, native_port,
+					 0, out, msg, msglen);
+}
+
+int sl_ci_register_broker_udp(const struct sl_ci_image *img, int32_t id,
+			      uint64_t incarnation, const char *host,
+			      size_t host_len, uint16_t kafka_port,
+			      uint16_t native_port, uint16_t udp_port,
+			      uint32_t udp_addr, struct sl_ci_batch *out,
+			      char *msg, size_t msglen)
+{
 	if (!node_id_valid(id)) {
 		say(msg, msglen, "broker id %d: give 1..%d", (int)id,
 		    SL_CI_NODE_ID_MAX);
@@ -1849,6 +1877,8 @@ int sl_ci_register_broker(const struct sl_ci_image *img, int32_t id,
 	w16(&w, native_port);
 	w8(&w, (uint8_t)host_len);
 	w_bytes(&w, host, host_len);
+	w16(&w, udp_port);
+	w_bytes(&w, &udp_addr, 4); /* network order as given */
 	rec_close(&w, at);
 	/* a restarted process: what the old one held ends with it */
 	if (b && (b->incarnation != incarnation || !b->registered) &&
@@ -2662,6 +2692,8 @@ long sl_ci_snapshot_encode(const struct sl_ci_image *img, uint8_t *buf,
 				 (x->registered ? 2 : 0)));
 		w8(&w, x->host_len);
 		w_bytes(&w, x->host, x->host_len);
+		w16(&w, x->udp_port);
+		w_bytes(&w, &x->udp_addr, 4);
 	}
 	for (uint32_t i = 0; i < img->meta.count; i++) {
 		const struct sl_topic *mt = &img->meta.topics[i];
@@ -2711,7 +2743,7 @@ static const char *snap_decode(struct sl_ci_image *img, const uint8_t *buf,
 	if (rd32(&r) != CI_SNAP_MAGIC)
 		return "bad magic (not a cluster image snapshot)";
 	unsigned version = rd16(&r);
-	if ((version != 1 && version != CI_SNAP_VERSION) ||
+	if (version < 1 || version > CI_SNAP_VERSION ||
 	    rd16(&r) != CI_SNAP_HEADER_BYTES)
 		return "unknown version";
 	if (rd32(&r) != len)
@@ -2741,6 +2773,13 @@ static const char *snap_decode(struct sl_ci_image *img, const uint8_t *buf,
 		uint8_t flags = rd8(&r);
 		b->host_len = rd8(&r);
 		const uint8_t *host = rd_bytes(&r, b->host_len);
+		b->udp_port = b->native_port;
+		if (version >= 3) {
+			b->udp_port = rd16(&r);
+			const uint8_t *a = rd_bytes(&r, 4);
+			if (a)
+				memcpy(&b->udp_addr, a, 4);
+		}
 		if (r.short_read)
 			return "brokers run past the end";
 		if (flags & ~3u)

@@ -83,6 +83,11 @@ struct sl_ci_broker {
 				  format 1; 0 only from a snapshot) */
 	uint8_t host_len;      /* 1..SL_CI_HOST_MAX */
 	char host[SL_CI_HOST_MAX + 1]; /* Kafka host, NUL-terminated */
+	uint16_t udp_port;     /* native UDP port, 0: none (records without
+				  one: native_port) */
+	uint32_t udp_addr;     /* IPv4 of the native UDP port, network order,
+				  when not at host (a DPDK broker's
+				  dpdk_ip); 0: at host */
 };
 
 /*
@@ -367,6 +372,14 @@ int sl_ci_register_broker(const struct sl_ci_image *img, int32_t id,
 			  size_t host_len, uint16_t kafka_port,
 			  uint16_t native_port, struct sl_ci_batch *out,
 			  char *msg, size_t msglen);
+/* The same with the native UDP endpoint (sl_ci_register_broker: the
+ * native port, at host; udp_port 0: the broker takes no UDP). */
+int sl_ci_register_broker_udp(const struct sl_ci_image *img, int32_t id,
+			      uint64_t incarnation, const char *host,
+			      size_t host_len, uint16_t kafka_port,
+			      uint16_t native_port, uint16_t udp_port,
+			      uint32_t udp_addr, struct sl_ci_batch *out,
+			      char *msg, size_t msglen);
 
 /*
  * FENCE_BROKER, then a PARTITION_CHANGE for each partition the broker

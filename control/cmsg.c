@@ -47,7 +47,7 @@ long sl_cmsg_encode_heartbeat(uint8_t *buf, size_t cap,
 	    hl == 0 || hl > SL_CMSG_HOST_MAX ||
 	    (h->flags & ~(SL_CMSG_READY | SL_CMSG_SHUTDOWN)))
 		return -EINVAL;
-	if (cap < 18 + hl)
+	if (cap < 24 + hl)
 		return -ENOBUFS;
 	put32(buf, (uint32_t)h->node_id);
 	put64(buf + 4, h->incarnation);
@@ -56,7 +56,9 @@ long sl_cmsg_encode_heartbeat(uint8_t *buf, size_t cap,
 	buf[16] = h->flags;
 	buf[17] = (uint8_t)hl;
 	memcpy(buf + 18, h->host, hl);
-	return (long)(18 + hl);
+	put16(buf + 18 + hl, h->udp_port);
+	memcpy(buf + 20 + hl, &h->udp_addr, 4); /* network order as given */
+	return (long)(24 + hl);
 }
 
 int sl_cmsg_decode_heartbeat(const uint8_t *b, size_t len,
@@ -65,7 +67,10 @@ int sl_cmsg_decode_heartbeat(const uint8_t *b, size_t len,
 	if (len < 19)
 		return -EINVAL;
 	size_t hl = b[17];
-	if (hl == 0 || hl > SL_CMSG_HOST_MAX || len != 18 + hl)
+	/* the UDP endpoint after the host; a heartbeat without one (an
+	 * older broker's): its native port, at host */
+	if (hl == 0 || hl > SL_CMSG_HOST_MAX ||
+	    (len != 18 + hl && len != 24 + hl))
 		return -EINVAL;
 	h->node_id = (int32_t)get32(b);
 	h->incarnation = get64(b + 4);
@@ -77,6 +82,12 @@ int sl_cmsg_decode_heartbeat(const uint8_t *b, size_t len,
 		return -EINVAL;
 	memcpy(h->host, b + 18, hl);
 	h->host[hl] = 0;
+	h->udp_port = h->native_port;
+	h->udp_addr = 0;
+	if (len == 24 + hl) {
+		h->udp_port = get16(b + 18 + hl);
+		memcpy(&h->udp_addr, b + 20 + hl, 4);
+	}
 	if (memchr(h->host, 0, hl))
 		return -EINVAL;
 	return 0;

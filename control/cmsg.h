@@ -91,6 +91,8 @@ struct sl_cmsg_heartbeat {
 	uint16_t kafka_port, native_port;
 	uint8_t flags;
 	char host[SL_CMSG_HOST_MAX + 1]; /* NUL-terminated */
+	uint16_t udp_port;  /* native UDP port, 0: none */
+	uint32_t udp_addr;  /* its IPv4, network order; 0: at host */
 };
 
 struct sl_cmsg_heartbeat_reply {

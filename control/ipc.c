@@ -253,9 +253,10 @@ static uint64_t brokers_hash(const struct sl_ci_image *img)
 	uint64_t h = 1469598103934665603ull;
 	for (uint32_t i = 0; i < img->broker_count; i++) {
 		const struct sl_ci_broker *b = &img->brokers[i];
-		uint64_t v[4] = {(uint64_t)b->id, b->kafka_port,
-				 b->native_port, b->fenced};
-		for (unsigned k = 0; k < 4; k++)
+		uint64_t v[6] = {(uint64_t)b->id, b->kafka_port,
+				 b->native_port, b->fenced, b->udp_port,
+				 b->udp_addr};
+		for (unsigned k = 0; k < 6; k++)
 			h = (h ^ v[k]) * 1099511628211ull;
 		for (unsigned k = 0; k < b->host_len; k++)
 			h = (h ^ (uint8_t)b->host[k]) * 1099511628211ull;
@@ -345,7 +346,9 @@ static long encode_cluster_op(struct sl_link *l, struct sl_link_op *op)
 				.fenced = x->fenced ||
 					  (l->self_fenced &&
 					   x->id == l->cfg->node_id),
-				.host = x->host, .host_len = x->host_len};
+				.host = x->host, .host_len = x->host_len,
+				.udp_port = x->udp_port,
+				.udp_addr = x->udp_addr};
 		}
 		return sipc_encode_brokers(l->buf, sizeof(l->buf), op->corr, b,
 					   n);

@@ -44,6 +44,8 @@ struct dp_broker {
 	uint16_t kafka_port, native_port;
 	uint8_t fenced;
 	char host[SIPC_HOST_MAX + 1];
+	uint16_t udp_port;          /* native UDP, 0: none */
+	char udp_host[16];          /* dotted IPv4 when not at host, or "" */
 };
 
 /* dp_clustered (dp.h): 1 when this sluiced is a cluster's broker. */

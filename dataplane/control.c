@@ -25,6 +25,7 @@
  * and a connection whose peer is neither our uid nor root is closed before
  * anything is read from it, counted in peers_refused.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
@@ -167,7 +168,12 @@ static int put_brokers(struct dp *dp, const struct sipc_broker *b,
 		next[i] = (struct dp_broker){ .node_id = b[i].node_id,
 					      .kafka_port = b[i].kafka_port,
 					      .native_port = b[i].native_port,
-					      .fenced = b[i].fenced };
+					      .fenced = b[i].fenced,
+					      .udp_port = b[i].udp_port };
+		struct in_addr ua = {.s_addr = b[i].udp_addr};
+		if (b[i].udp_addr)
+			inet_ntop(AF_INET, &ua, next[i].udp_host,
+				  sizeof(next[i].udp_host));
 		memcpy(next[i].host, b[i].host, b[i].host_len);
 		next[i].host[b[i].host_len] = '\0';
 	}

@@ -541,13 +541,15 @@ static void handle_leaders(struct dp_net *n, const struct src *s,
 		for (unsigned i = 0; i < nb; i++) {
 			struct sn_leaders_broker br = {
 				all[i].node_id, all[i].native_port,
-				all[i].native_port, all[i].host,
-				(uint16_t)strnlen(all[i].host, SN_HOST_MAX) };
+				all[i].udp_port, all[i].host,
+				(uint16_t)strnlen(all[i].host, SN_HOST_MAX),
+				all[i].udp_host,
+				(uint16_t)strlen(all[i].udp_host) };
 			sn_leaders_resp_broker(&b, &br);
 		}
 	} else {
 		struct sn_leaders_broker br = { self, dp->tcp_port,
-						dp->udp_port, "", 0 };
+						dp->udp_port, "", 0, "", 0 };
 		sn_leaders_resp_broker(&b, &br);
 	}
 	static _Thread_local int32_t leaders[SN_PARTITIONS_MAX];

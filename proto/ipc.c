@@ -186,7 +186,9 @@ long sipc_encode_brokers(uint8_t *buf, size_t cap, uint32_t corr,
 		rb_put16(p + 6, b[i].native_port);
 		p[8] = b[i].fenced;
 		rb_put16(p + 9, b[i].host_len);
-		memcpy(p + 11, b[i].host, b[i].host_len);
+		rb_put16(p + 11, b[i].udp_port);
+		memcpy(p + 13, &b[i].udp_addr, 4);
+		memcpy(p + 17, b[i].host, b[i].host_len);
 		p += SIPC_BROKER_ENTRY_BYTES + b[i].host_len;
 	}
 	assert(p == buf + len);
@@ -463,9 +465,11 @@ int sipc_decode_brokers(const uint8_t *f, size_t len, struct sipc_broker *out,
 			.kafka_port = rb_be16(p + 4),
 			.native_port = rb_be16(p + 6),
 			.fenced = p[8],
-			.host = (const char *)p + 11,
+			.host = (const char *)p + 17,
 			.host_len = hl,
+			.udp_port = rb_be16(p + 11),
 		};
+		memcpy(&out[i].udp_addr, p + 13, 4);
 		pos += SIPC_BROKER_ENTRY_BYTES + hl;
 	}
 	if (pos != len)

@@ -73,7 +73,10 @@
  *                                 +6  u16 native port
  *                                 +8  u8  fenced (0 or 1)
  *                                 +9  u16 host length (1..SIPC_HOST_MAX)
- *                                 +11 host bytes
+ *                                 +11 u16 native UDP port (0: none)
+ *                                 +13 u32 its IPv4 address, network
+ *                                         order (0: at host)
+ *                                 +17 host bytes
  *                               back to back (no padding).  sluiced lists
  *                               the unfenced ones in Metadata and reaches
  *                               partition leaders at their Kafka port.
@@ -192,7 +195,7 @@ enum sipc_opcode {
 #define SIPC_TOPIC_DELETE_BYTES 24 /* + name */
 #define SIPC_COMPACTION_BYTES 40  /* TOPIC_PUT's optional block */
 #define SIPC_BROKERS_BYTES 18      /* + entries */
-#define SIPC_BROKER_ENTRY_BYTES 11 /* + host */
+#define SIPC_BROKER_ENTRY_BYTES 17 /* + host */
 #define SIPC_BROKERS_MAX 256
 #define SIPC_HOST_MAX 255
 #define SIPC_PARTITION_STATE_BYTES 39 /* + 4 per replica and in-sync id */
@@ -220,6 +223,8 @@ struct sipc_broker {
 	uint8_t fenced;    /* 1: its session lapsed (docs/cluster.md) */
 	const char *host;  /* into the message (decode), not NUL-terminated */
 	uint16_t host_len;
+	uint16_t udp_port; /* its native UDP port, 0: none */
+	uint32_t udp_addr; /* where that is, network order; 0: at host */
 };
 
 /* PARTITION_STATE: node ids in the order control gives them. */

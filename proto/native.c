@@ -280,10 +280,11 @@ void sn_leaders_resp_begin(struct sn_leaders_builder *b, uint8_t *buf,
 int sn_leaders_resp_broker(struct sn_leaders_builder *b,
 			   const struct sn_leaders_broker *br)
 {
-	size_t need = SN_LEADERS_BROKER_BYTES + br->host_len;
+	size_t need = SN_LEADERS_BROKER_BYTES + br->host_len +
+		      br->udp_host_len;
 	/* brokers come before the first topic */
 	if (b->failed || b->topics || br->host_len > SN_HOST_MAX ||
-	    b->len + need > b->cap) {
+	    br->udp_host_len > SN_HOST_MAX || b->len + need > b->cap) {
 		b->failed = 1;
 		return -ENOBUFS;
 	}
@@ -292,9 +293,11 @@ int sn_leaders_resp_broker(struct sn_leaders_builder *b,
 	rb_put16(p + 4, br->tcp_port);
 	rb_put16(p + 6, br->udp_port);
 	rb_put16(p + 8, br->host_len);
-	rb_put16(p + 10, 0);
+	rb_put16(p + 10, br->udp_host_len);
 	if (br->host_len)
 		memcpy(p + 12, br->host, br->host_len);
+	if (br->udp_host_len)
+		memcpy(p + 12 + br->host_len, br->udp_host, br->udp_host_len);
 	b->len += need;
 	b->brokers++;
 	return 0;
@@ -656,10 +659,11 @@ int sn_decode_leaders_resp(const uint8_t *f, size_t len,
 	for (uint32_t i = 0; i < r->broker_count; i++) {
 		if (len - pos < SN_LEADERS_BROKER_BYTES)
 			return ERR(INVALID_REQUEST);
-		size_t h = rb_be16(f + pos + 8);
-		if (h > SN_HOST_MAX || len - pos - SN_LEADERS_BROKER_BYTES < h)
+		size_t h = rb_be16(f + pos + 8), u = rb_be16(f + pos + 10);
+		if (h > SN_HOST_MAX || u > SN_HOST_MAX ||
+		    len - pos - SN_LEADERS_BROKER_BYTES < h + u)
 			return ERR(INVALID_REQUEST);
-		pos += SN_LEADERS_BROKER_BYTES + h;
+		pos += SN_LEADERS_BROKER_BYTES + h + u;
 	}
 	r->brokers_len = (size_t)(f + pos - r->brokers);
 	r->topics = f + pos;
@@ -687,8 +691,10 @@ int sn_leaders_next_broker(const struct sn_leaders_resp *r, size_t *pos,
 	b->tcp_port = rb_be16(p + 4);
 	b->udp_port = rb_be16(p + 6);
 	b->host_len = rb_be16(p + 8);
+	b->udp_host_len = rb_be16(p + 10);
 	b->host = (const char *)p + SN_LEADERS_BROKER_BYTES;
-	*pos += SN_LEADERS_BROKER_BYTES + b->host_len;
+	b->udp_host = b->host + b->host_len;
+	*pos += SN_LEADERS_BROKER_BYTES + b->host_len + b->udp_host_len;
 	return 1;
 }
 

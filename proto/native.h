@@ -216,6 +216,10 @@ struct sn_leaders_broker {
 	uint16_t tcp_port, udp_port;
 	const char *host;   /* empty: the address the client reached */
 	uint16_t host_len;  /* 0 .. SN_HOST_MAX */
+	/* where its UDP port listens when not at host (a DPDK broker's
+	 * dpdk_ip); empty: at host */
+	const char *udp_host;
+	uint16_t udp_host_len; /* 0 .. SN_HOST_MAX */
 };
 
 struct sn_leaders_topic {

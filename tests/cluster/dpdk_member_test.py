@@ -16,9 +16,12 @@ Topology (N from the pid, private subnets inside this test only):
 
 1. The three brokers form a cluster; a topic of 3 partitions, replication
    factor 3; the partition broker 1 leads is found from the metadata.
-2. `sluice produce --udp --udp-addr` in the namespace sends 3000 keyed
-   messages with acks=all to that partition: datagrams through DPDK,
-   metadata and the producer id over TCP.  Every one is acknowledged.
+2. `sluice produce --udp-addr` in the namespace sends 1500 keyed messages
+   with acks=all to that partition: datagrams through DPDK, metadata and
+   the producer id over TCP.  Then `sluice produce --udp` without an
+   address sends 1500 more: libsluice learns from LEADERS that broker 1's
+   UDP port is at its dpdk_ip (registered with the cluster), not at its
+   TCP host, and sends the datagrams there.  Every one is acknowledged.
 3. A Kafka consumer reads them back: each once, in order.
 4. Broker 1 is killed (SIGKILL): another broker leads the partition and
    serves every acknowledged message (the followers fetched them from the
@@ -139,29 +142,45 @@ def run(nodes, ns, admin, dp_ip):
     until("broker 1's native metadata showing %s" % TOPIC,
           lambda: describe().returncode == 0, 30)
 
-    # 2. UDP through DPDK, acks=all, from the namespace
-    lines = "".join("k%d:v-%06d\n" % (i % 17, i) for i in range(N_MSGS))
+    # 2. UDP through DPDK, acks=all, from the namespace: to the address
+    # given, then to the one LEADERS names
+    half = N_MSGS // 2
+    for first, how in ((0, ["--udp-addr", "%s:%d" % (dp_ip, b1.native)]),
+                       (half, ["--udp"])):
+        produce_udp(ns, admin, b1, part, first, half, how, describe)
+    print("ok: %d messages over UDP through DPDK, acks=all, acknowledged "
+          "(half to --udp-addr, half routed by LEADERS to dpdk_ip %s)"
+          % (N_MSGS, dp_ip), flush=True)
+    read_back(nodes, b1, part)
+
+
+def produce_udp(ns, admin, b1, part, first, count, how, describe):
+    lines = "".join("k%d:v-%06d\n" % (i % 17, i)
+                    for i in range(first, first + count))
     t0 = time.monotonic()
     r = subprocess.run(
         ["ip", "netns", "exec", ns, "timeout", "60", SLUICE,
-         "-b", "%s:%d" % (admin, b1.native), "produce", TOPIC,
-         "--udp-addr", "%s:%d" % (dp_ip, b1.native), "--acks", "all",
-         "--partition", str(part), "--key-separator", ":"],
+         "-b", "%s:%d" % (admin, b1.native), "produce", TOPIC] + how +
+        ["--acks", "all", "--partition", str(part), "--key-separator", ":"],
         input=lines.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = r.stderr.decode(errors="replace")
-    if r.returncode != 0 or ("%d message(s) delivered" % N_MSGS) not in err:
+    if r.returncode != 0 or ("%d message(s) delivered" % count) not in err:
         d = describe()
         st = subprocess.run([SLUICE, "status", "--telemetry",
                              os.path.join(b1.dir, "tel.sock")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        fail("sluice produce --udp-addr (exit %d): %s; topic describe through "
+        fail("sluice produce %s (exit %d): %s; topic describe through "
              "broker 1: %s; broker 1's status:\n%s"
-             % (r.returncode, err.strip(), d.stdout.decode(errors="replace").strip(),
+             % (" ".join(how), r.returncode, err.strip(),
+                d.stdout.decode(errors="replace").strip(),
                 st.stdout.decode(errors="replace")))
-    print("ok: %d messages over UDP through DPDK, acks=all, acknowledged in %.2f s"
-          % (N_MSGS, time.monotonic() - t0), flush=True)
+    print("ok: sluice produce %s: %d messages acknowledged in %.2f s"
+          % (" ".join(how), count, time.monotonic() - t0), flush=True)
 
-    # 3. and 4. read back through Kafka, before and after broker 1 dies
+
+def read_back(nodes, b1, part):
+    """3. and 4.: read back through Kafka, before and after broker 1
+    dies."""
     def read_all(boot):
         c = Consumer({"bootstrap.servers": boot, "group.id": "dpm-%d" % time.time_ns(),
                       "enable.auto.commit": False, "auto.offset.reset": "earliest"})

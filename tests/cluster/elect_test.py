@@ -165,13 +165,15 @@ try:
 
     # 4. the flexible version, all partitions; unclean; a bad type
     # every partition of the topic has its preferred leader: none listed;
-    # __consumer_offsets' partitions the restarted broker led are elected
+    # the internal topics' (__consumer_offsets, __transaction_state)
+    # partitions the restarted broker led are elected
     # (or PREFERRED_LEADER_NOT_AVAILABLE while it is not yet back in their
     # in-sync sets)
     top, res = elect_v2_all(nodes[1], 0)
-    if top != 0 or set(res) - {"__consumer_offsets"} or any(
+    internal = ("__consumer_offsets", "__transaction_state")
+    if top != 0 or set(res) - set(internal) or any(
             e not in (NONE, PREFERRED_NOT_AVAILABLE)
-            for e in res.get("__consumer_offsets", {}).values()):
+            for t in internal for e in res.get(t, {}).values()):
         fail("ElectLeaders v2 of all partitions: top %d, results %s" % (top, res))
     until("ElectLeaders v2 of all partitions with nothing left to elect",
           lambda: elect_v2_all(nodes[1], 0) == (0, {}), 60)

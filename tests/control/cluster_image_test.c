@@ -358,6 +358,38 @@ static void test_brokers(void **state)
 	TL_EQ(b->fenced, 0);
 	assert_string_equal(b->host, "h1");
 	TL_EQ(b->kafka_port, 1);
+	/* registered without a UDP endpoint: the native port, at host */
+	TL_EQ(b->udp_port, 2);
+	TL_EQ(b->udp_addr, 0);
+	/* with one (a DPDK broker: another address, another port), kept
+	 * through a snapshot; none (port 0) too */
+	const uint8_t dpdk_ip[4] = {192, 168, 7, 1};
+	uint32_t addr;
+	memcpy(&addr, dpdk_ip, 4);
+	DECIDE(img, 0, sl_ci_register_broker_udp(img, 1, 1001, "h1", 2, 1, 2,
+						 9777, addr, &g_b, g_msg,
+						 sizeof(g_msg)));
+	b = sl_ci_broker_find(img, 1);
+	TL_EQ(b->udp_port, 9777);
+	TL_OK(memcmp(&b->udp_addr, dpdk_ip, 4));
+	TL_EQ(b->native_port, 2);
+	TL_EQ(b->fenced, 0);
+	DECIDE(img, 0, sl_ci_register_broker_udp(img, 2, 1002, "10.0.0.2", 8,
+						 9002, 9502, 0, 0, &g_b, g_msg,
+						 sizeof(g_msg)));
+	TL_EQ(sl_ci_broker_find(img, 2)->udp_port, 0);
+	{
+		size_t sn = sl_ci_snapshot_bytes(img);
+		TL_EQ(sl_ci_snapshot_encode(img, g_snap1, sn), (long)sn);
+		struct sl_ci_image *back = img_alloc();
+		TL_OK(sl_ci_snapshot_decode(back, g_snap1, sn, g_err,
+					    sizeof(g_err)));
+		TL_EQ(sl_ci_broker_find(back, 1)->udp_port, 9777);
+		TL_OK(memcmp(&sl_ci_broker_find(back, 1)->udp_addr, dpdk_ip,
+			     4));
+		TL_EQ(sl_ci_broker_find(back, 2)->udp_port, 0);
+		free(back);
+	}
 	/* a new incarnation is a restart: fenced */
 	DECIDE(img, 0, sl_ci_register_broker(img, 1, 77, "h1", 2, 1, 2, &g_b,
 					     g_msg, sizeof(g_msg)));
@@ -1261,19 +1293,19 @@ static void test_snapshot(void **state)
 	}
 	expect_same(keep, back);
 	/* damage behind a good CRC: what the decoder checks by itself.
-	 * Topic "one" comes first; its partition 0 (version 2): u8 replica
+	 * Topic "one" comes first; its partition 0 (version 3): u8 replica
 	 * count, 3 replicas, two masks, leader, epochs, in-sync count and
 	 * ids (1 and 3: broker 2 is fenced). */
 	size_t brokers_at = 48, topic_at = brokers_at;
 	for (uint32_t i = 0; i < img->broker_count; i++)
-		topic_at += 18 + img->brokers[i].host_len;
+		topic_at += 24 + img->brokers[i].host_len;
 	size_t part_at = topic_at + 6 + 3 + 64 + 5;
 	struct {
 		size_t at;
 		uint8_t v;
 		const char *what;
 	} dmg[] = {
-		{ 4 + 1, 3, "version" },
+		{ 4 + 1, 4, "version" },
 		{ 24 + 3, 9, "broker count" },
 		{ brokers_at + 3, 2, "broker ids not ascending" },
 		{ brokers_at + 16, 4, "broker flag" },
@@ -2028,7 +2060,7 @@ static void test_reassign_snapshot(void **state)
 	TL_TRUE(part(img, two, 0)->adding == 0x1);
 	size_t n = sl_ci_snapshot_bytes(img);
 	TL_EQ(sl_ci_snapshot_encode(img, g_snap1, n), (long)n);
-	TL_EQ(rb_be16(g_snap1 + 4), 2);
+	TL_EQ(rb_be16(g_snap1 + 4), 3);
 	struct sl_ci_image *back = img_alloc();
 	TL_OK(sl_ci_snapshot_decode(back, g_snap1, n, g_err, sizeof(g_err)));
 	check(back);
@@ -2054,7 +2086,7 @@ static void test_reassign_snapshot(void **state)
 	/* one's partition 1, found by walking the snapshot's layout */
 	size_t at = 48;
 	for (uint32_t i = 0; i < img->broker_count; i++)
-		at += 18 + img->brokers[i].host_len;
+		at += 24 + img->brokers[i].host_len;
 	at += 6 + 3 + 64 + 5; /* topic "one", to its partition 0 */
 	const struct sl_ci_partition *p0 = part(img, one, 0);
 	TL_EQ(g_snap1[at], p0->replica_count);
@@ -2200,12 +2232,18 @@ static void test_snapshot_v1(void **state)
 		TL_EQ(x->replica_count, 3);
 		TL_EQ(x->adding | x->removing, 0);
 	}
-	/* re-encoded, it is version 2 and what the image encodes */
+	/* re-encoded, it is version 3 and what the image encodes */
 	long m = sl_ci_snapshot_encode(back, g_snap2, 8u << 20);
 	TL_EQ(sl_ci_snapshot_encode(img, g_snap1, 8u << 20), m);
 	TL_TRUE(!memcmp(g_snap1, g_snap2, (size_t)m));
-	TL_EQ(rb_be16(g_snap2 + 4), 2);
-	TL_EQ((size_t)m, n + 3u * img->part_count);
+	TL_EQ(rb_be16(g_snap2 + 4), 3);
+	/* each partition's replica count and masks, each broker's UDP
+	 * endpoint (read as its native port, at its host) */
+	TL_EQ((size_t)m, n + 3u * img->part_count + 6u * img->broker_count);
+	for (uint32_t i = 0; i < back->broker_count; i++) {
+		TL_EQ(back->brokers[i].udp_port, back->brokers[i].native_port);
+		TL_EQ(back->brokers[i].udp_addr, 0);
+	}
 	/* version 1 bytes called version 2: refused */
 	sl_ci_init(back);
 	rb_put16(h.b + 4, 2);

@@ -29,8 +29,8 @@
  *   3. a refused entry (-EINVAL) changes nothing but the applied index;
  *   4. every entry a decision makes is accepted;
  *   5. a snapshot that decodes passes sl_ci_check and encodes back to the
- *      same bytes (format 1, which is read but not written: to format 2
- *      bytes that decode to the same image); a refused one leaves the
+ *      same bytes (formats 1 and 2, which are read but not written: to
+ *      format 3 bytes that decode to the same image); a refused one leaves the
  *      image as it was;
  *   6. the image's own snapshot decodes to the same image;
  *   7. a forwarded request is answered (or refused as undecodable) and
@@ -293,9 +293,9 @@ static void snapshot_in(const uint8_t *p, size_t len)
 		FUZZ_CHECK(0);
 	}
 	long n = sl_ci_snapshot_encode(other, snap2, SNAP_MAX);
-	if (len >= 6 && rb_be16(p + 4) == 1) {
-		/* format 1 is read, format 2 written: the image it gave
-		 * comes back from its format 2 bytes */
+	if (len >= 6 && rb_be16(p + 4) < 3) {
+		/* formats 1 and 2 are read, format 3 written: the image it
+		 * gave comes back from its format 3 bytes */
 		FUZZ_CHECK(n > 0);
 		sl_ci_copy(tmp, img);
 		FUZZ_CHECK(sl_ci_snapshot_decode(tmp, snap2, (size_t)n, err,

@@ -992,8 +992,8 @@ static void seeds_proto(void)
 	seed("native_fuzz", "leaders", frame, (size_t)fl);
 	struct sn_leaders_builder lb;
 	sn_leaders_resp_begin(&lb, frame, sizeof(frame));
-	struct sn_leaders_broker b1 = { 1, 9093, 9093, "10.0.0.1", 8 };
-	struct sn_leaders_broker b2 = { 2, 9193, 9193, "", 0 };
+	struct sn_leaders_broker b1 = { 1, 9093, 9093, "10.0.0.1", 8, "", 0 };
+	struct sn_leaders_broker b2 = { 2, 9193, 9193, "", 0, "10.9.0.2", 8 };
 	FUZZ_CHECK(sn_leaders_resp_broker(&lb, &b1) == 0 &&
 		   sn_leaders_resp_broker(&lb, &b2) == 0);
 	static const int32_t ld[] = { 1, 2, -1 }, ep[] = { 4, 0, 7 };

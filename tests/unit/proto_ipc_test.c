@@ -328,23 +328,28 @@ static void test_body_layouts(void **state)
 }
 
 /* BROKERS: a u16 count, then entries of i32 id, u16 Kafka port, u16
- * native port, u8 fenced, u16 host length and the host, unpadded. */
+ * native port, u8 fenced, u16 host length, u16 native UDP port, its u32
+ * IPv4 address (network order, 0: at host) and the host, unpadded. */
 static void test_brokers_layout(void **state)
 {
 	(void)state;
 	const uint8_t body[] = {
 		0, 2,                          /* count */
 		0, 0, 0, 1, 0x23, 0x84, 0x23, 0x85, 0, 0, 9,
+		0x23, 0x85, 0, 0, 0, 0,
 		'1', '2', '7', '.', '0', '.', '0', '.', '1',
-		0, 0, 0, 2, 0x23, 0xE8, 0x23, 0xE9, 1, 0, 2, 'h', '2',
+		0, 0, 0, 2, 0x23, 0xE8, 0x23, 0xE9, 1, 0, 2,
+		0x27, 0x0f, 10, 0, 0, 2, 'h', '2',
 	};
 	uint8_t want[16 + sizeof(body)];
 	header(want, 0x47, sizeof(want), 21, 0);
 	memcpy(want + 16, body, sizeof(body));
 	struct sipc_broker b[2] = {
-		{ 1, 9092, 9093, 0, "127.0.0.1", 9 },
-		{ 2, 9192, 9193, 1, "h2", 2 },
+		{ 1, 9092, 9093, 0, "127.0.0.1", 9, 9093, 0 },
+		{ 2, 9192, 9193, 1, "h2", 2, 9999, 0 },
 	}, back[SIPC_BROKERS_MAX];
+	const uint8_t ten_0_0_2[4] = {10, 0, 0, 2};
+	memcpy(&b[1].udp_addr, ten_0_0_2, 4);
 	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 21, b, 2), sizeof(want));
 	TL_OK(memcmp(msg, want, sizeof(want)));
 	unsigned n = 0;
@@ -355,7 +360,11 @@ static void test_brokers_layout(void **state)
 	TL_EQ(back[0].native_port, 9093);
 	TL_EQ(back[0].fenced, 0);
 	TL_EQ(back[0].host_len, 9);
-	TL_TRUE(back[0].host == (const char *)want + 16 + 2 + 11);
+	TL_TRUE(back[0].host == (const char *)want + 16 + 2 + 17);
+	TL_EQ(back[0].udp_port, 9093);
+	TL_EQ(back[0].udp_addr, 0);
+	TL_EQ(back[1].udp_port, 9999);
+	TL_OK(memcmp(&back[1].udp_addr, ten_0_0_2, 4));
 	TL_EQ(back[1].node_id, 2);
 	TL_EQ(back[1].kafka_port, 9192);
 	TL_EQ(back[1].fenced, 1);
@@ -379,14 +388,14 @@ static void test_brokers_layout(void **state)
 	memset(host, 'h', sizeof(host));
 	for (unsigned i = 0; i < SIPC_BROKERS_MAX; i++)
 		many[i] = (struct sipc_broker){ (int32_t)i, 1, 2, 0, host,
-						SIPC_HOST_MAX };
+						SIPC_HOST_MAX, 2, 0 };
 	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 3, many,
 				  SIPC_BROKERS_MAX), -EMSGSIZE);
 	for (unsigned i = 0; i < SIPC_BROKERS_MAX; i++)
 		many[i].host_len = 16;
 	long len = sipc_encode_brokers(msg, sizeof(msg), 3, many,
 				       SIPC_BROKERS_MAX);
-	TL_EQ(len, 18 + SIPC_BROKERS_MAX * (11 + 16));
+	TL_EQ(len, 18 + SIPC_BROKERS_MAX * (17 + 16));
 	TL_OK(sipc_decode_brokers(msg, (size_t)len, back, &n));
 	TL_EQ(n, SIPC_BROKERS_MAX);
 	TL_EQ(back[255].node_id, 255);
@@ -494,11 +503,12 @@ static void test_cluster_refusals(void **state)
 	(void)state;
 	static struct sipc_broker back[SIPC_BROKERS_MAX];
 	struct sipc_broker b[2] = {
-		{ 1, 9092, 9093, 0, "a", 1 }, { 2, 9192, 9193, 0, "bb", 2 },
+		{ 1, 9092, 9093, 0, "a", 1, 9093, 0 },
+		{ 2, 9192, 9193, 0, "bb", 2, 9193, 0 },
 	};
 	unsigned n;
 	long len = sipc_encode_brokers(msg, sizeof(msg), 1, b, 2);
-	TL_EQ(len, 18 + 12 + 13);
+	TL_EQ(len, 18 + 18 + 19);
 	msg[17] = 1; /* one entry, bytes after it */
 	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
 	msg[17] = 3; /* three, two there */
@@ -512,9 +522,9 @@ static void test_cluster_refusals(void **state)
 	msg[18 + 10] = 2; /* longer than it is: the next entry shifts */
 	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
 	msg[18 + 10] = 1;
-	msg[18 + 12 + 10] = 3; /* the last host runs past the end */
+	msg[18 + 18 + 10] = 3; /* the last host runs past the end */
 	TL_EQ(sipc_decode_brokers(msg, (size_t)len, back, &n), BAD);
-	msg[18 + 12 + 10] = 2;
+	msg[18 + 18 + 10] = 2;
 	TL_OK(sipc_decode_brokers(msg, (size_t)len, back, &n));
 	/* a count above the limit */
 	TL_EQ(sipc_encode_brokers(msg, sizeof(msg), 1, b, 0), 18);
@@ -668,8 +678,8 @@ static void test_refusals_common(void **state)
 							   inner,
 							   sizeof(inner)) };
 	refusals(&k);
-	struct sipc_broker br[2] = { { 1, 9092, 9093, 0, "a", 1 },
-				     { 2, 9192, 9193, 1, "host2", 5 } };
+	struct sipc_broker br[2] = { { 1, 9092, 9093, 0, "a", 1, 9093, 0 },
+				     { 2, 9192, 9193, 1, "host2", 5, 0, 0 } };
 	k = (struct kind){ "BROKERS", dec_brokers, 1,
 			   (size_t)sipc_encode_brokers(msg, sizeof(msg), 1, br,
 						       2) };
