@@ -1,8 +1,8 @@
 /*
  * The group coordinator's store in a cluster (gstore.h): partition loads
- * and unloads as leadership moves, the coordinator's batches appended to
- * __consumer_offsets, and its answers held until what they follow is
- * durable.
+ * and unloads as leadership moves (control/pload.h), the coordinator's
+ * batches appended to __consumer_offsets, and its answers held until what
+ * they follow is durable.
  *
  * Answers: each batch the sink takes is appended per partition (one
  * append each, seq from the log client) and tracked by the hold
@@ -22,25 +22,9 @@
 #include "control/gtxn.h"
 #include "control/hold.h"
 #include "control/log.h"
+#include "control/pload.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
-
-enum pstate {
-	P_NONE,    /* not ours (or not loaded and not to be) */
-	P_WAIT,    /* ours: a load starts at retry_ms */
-	P_MARK,    /* the marker append is in flight */
-	P_READ,    /* reading up to the marker */
-	P_LOADED,
-};
-
-struct gpart {
-	enum pstate state;
-	int32_t epoch;        /* the leader epoch loaded (or loading) */
-	uint64_t mark_seq;
-	int64_t retry_ms, backoff_ms;
-	int64_t load_start_ms;
-	uint64_t loaded_records;
-};
 
 /* An answer the hold keeps. */
 struct held {
@@ -60,12 +44,8 @@ struct sl_gstore {
 	struct sl_gstore_config cfg;
 	struct sl_groups *groups;
 	struct sl_gtxn *gtxn;  /* transactions' offsets (NULL: none) */
-	struct sl_glog *log;
+	struct sl_pload *pl;  /* the partitions led here */
 	struct sl_commits_sink sink;
-	/* the topic as the image last said */
-	uint32_t topic_id;
-	int32_t nparts;
-	struct gpart *parts;
 	int32_t matching;     /* sl_groups_* match: this partition */
 	struct sl_hold hold;  /* answers until their appends are durable */
 	/* the batch under way */
@@ -86,13 +66,14 @@ static const uint8_t marker_key[4] = {0, 2, 0, 0};
 static int32_t partition_of(const struct sl_gstore *s, const char *group,
 			    size_t len)
 {
-	return sl_offsets_partition(group, len, s->nparts);
+	return sl_offsets_partition(group, len, sl_pload_partitions(s->pl));
 }
 
 static bool match_partition(void *ctx, const char *group, size_t len)
 {
 	struct sl_gstore *s = ctx;
-	return s->nparts > 0 && partition_of(s, group, len) == s->matching;
+	return sl_pload_partitions(s->pl) > 0 &&
+	       partition_of(s, group, len) == s->matching;
 }
 
 static bool match_all(void *ctx, const char *group, size_t len)
@@ -146,7 +127,7 @@ void sl_gstore_reply(void *ctx, uint64_t token, const uint8_t *resp,
 	s->st.replies_held++;
 }
 
-/* ---- loading and unloading ---- */
+/* ---- loading and unloading (pload's callbacks) ---- */
 
 static void unload(struct sl_gstore *s, int32_t p)
 {
@@ -154,117 +135,37 @@ static void unload(struct sl_gstore *s, int32_t p)
 		sl_gtxn_unload(s->gtxn, p);
 	if (s->groups) {
 		s->matching = p;
-		sl_groups_unload(s->groups, match_partition, s);
+		sl_groups_unload(s->groups, p < 0 ? match_all :
+						   match_partition, s);
 	}
 }
 
-/* p is ours but its memory cannot be trusted (a failed append or read):
- * drop it and load it again after a back-off. */
-static void reload_later(struct sl_gstore *s, int32_t p, int64_t now_ms,
-			 const char *why, int16_t err)
+/* p's memory goes, and every answer that waited for its appends */
+static void on_drop(void *ctx, int32_t p)
 {
-	struct gpart *gp = &s->parts[p];
-	if (gp->state == P_NONE)
-		return;
-	if (gp->state == P_READ || gp->state == P_MARK)
-		sl_glog_forget(s->log, p);
+	struct sl_gstore *s = ctx;
+	if (p >= 0)
+		sl_hold_fail_partition(&s->hold, p);
 	unload(s, p);
-	sl_log("%s-%d: %s (Kafka error %d): loading it again in %lld ms",
-	       SL_OFFSETS_TOPIC, (int)p, why, (int)err,
-	       (long long)gp->backoff_ms);
-	gp->state = P_WAIT;
-	gp->retry_ms = now_ms + gp->backoff_ms;
-	gp->backoff_ms = gp->backoff_ms * 2 > SL_GSTORE_RETRY_MAX_MS ?
-				 SL_GSTORE_RETRY_MAX_MS : gp->backoff_ms * 2;
-}
-
-static void lose(struct sl_gstore *s, int32_t p)
-{
-	struct gpart *gp = &s->parts[p];
-	if (gp->state == P_NONE)
-		return;
-	sl_glog_forget(s->log, p);
-	sl_hold_fail_partition(&s->hold, p);
-	unload(s, p);
-	if (gp->state == P_LOADED)
-		sl_log("%s-%d: no longer led here: its groups are unloaded",
-		       SL_OFFSETS_TOPIC, (int)p);
-	*gp = (struct gpart){.state = P_NONE, .epoch = -1};
-}
-
-static void drop_topic(struct sl_gstore *s)
-{
-	for (int32_t p = 0; p < s->nparts; p++)
-		lose(s, p);
-	if (s->groups)
-		sl_groups_unload(s->groups, match_all, s);
-	if (s->gtxn)
-		sl_gtxn_unload(s->gtxn, -1);
-	free(s->parts);
-	s->parts = NULL;
-	s->nparts = 0;
-	s->topic_id = 0;
 }
 
 void sl_gstore_image(struct sl_gstore *s, const struct sl_ci_image *img,
 		     int64_t now_ms)
 {
-	const struct sl_ci_topic *t = sl_ci_topic_find(
-		img, SL_OFFSETS_TOPIC, strlen(SL_OFFSETS_TOPIC));
-	if (!t || t->id != s->topic_id || t->partitions != s->nparts) {
-		if (s->nparts)
-			drop_topic(s);
-		if (!t || t->partitions <= 0)
-			return;
-		s->parts = calloc((size_t)t->partitions, sizeof(*s->parts));
-		if (!s->parts) {
-			sl_log("%s: out of memory: no group is coordinated "
-			       "here", SL_OFFSETS_TOPIC);
-			return;
-		}
-		s->topic_id = t->id;
-		s->nparts = t->partitions;
-		for (int32_t p = 0; p < s->nparts; p++)
-			s->parts[p].epoch = -1;
-	}
-	for (int32_t p = 0; p < s->nparts; p++) {
-		const struct sl_ci_partition *cp =
-			sl_ci_partition_find(img, t->id, p);
-		struct gpart *gp = &s->parts[p];
-		bool leads = cp && cp->leader == s->cfg.node_id;
-		if (!leads) {
-			lose(s, p);
-			continue;
-		}
-		if (gp->state != P_NONE && gp->epoch == cp->leader_epoch)
-			continue;
-		if (gp->state != P_NONE)
-			lose(s, p); /* led again at a new epoch: load again */
-		*gp = (struct gpart){.state = P_WAIT, .epoch = cp->leader_epoch,
-				     .retry_ms = now_ms,
-				     .backoff_ms = SL_GSTORE_RETRY_MIN_MS};
-	}
+	sl_pload_image(s->pl, img, now_ms);
 }
 
 int32_t sl_gstore_partition_of(void *ctx, const char *group, size_t len)
 {
 	const struct sl_gstore *s = ctx;
-	return s->nparts > 0 ? partition_of(s, group, len) : -1;
+	return sl_pload_partitions(s->pl) > 0 ? partition_of(s, group, len) :
+						 -1;
 }
 
 int16_t sl_gstore_partition_state(void *ctx, int32_t p)
 {
 	const struct sl_gstore *s = ctx;
-	if (p < 0 || p >= s->nparts)
-		return KC_ERR_NOT_COORDINATOR;
-	switch (s->parts[p].state) {
-	case P_LOADED:
-		return 0;
-	case P_NONE:
-		return KC_ERR_NOT_COORDINATOR;
-	default:
-		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
-	}
+	return sl_pload_state(s->pl, p);
 }
 
 int16_t sl_gstore_coordinates(void *ctx, const char *group, size_t len)
@@ -273,60 +174,14 @@ int16_t sl_gstore_coordinates(void *ctx, const char *group, size_t len)
 					 sl_gstore_partition_of(ctx, group, len));
 }
 
-static void start_loads(struct sl_gstore *s, int64_t now_ms)
-{
-	for (int32_t p = 0; p < s->nparts; p++) {
-		struct gpart *gp = &s->parts[p];
-		if (gp->state != P_WAIT || gp->retry_ms > now_ms)
-			continue;
-		struct sl_glog_rec r = {.key = marker_key,
-					.key_len = sizeof(marker_key),
-					.value = NULL, .value_len = -1};
-		uint64_t seq;
-		int rc = sl_glog_append(s->log, p, &r, 1, sl_wall_ms(), &seq);
-		if (rc) {
-			gp->retry_ms = now_ms + gp->backoff_ms;
-			continue;
-		}
-		gp->state = P_MARK;
-		gp->mark_seq = seq;
-		gp->load_start_ms = now_ms;
-		gp->loaded_records = 0;
-	}
-}
-
-/* ---- the log's callbacks ---- */
-
-static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err,
-			int64_t offset)
+static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err)
 {
 	struct sl_gstore *s = ctx;
-	int64_t now = sl_now_ms();
-	if (p < 0 || p >= s->nparts)
-		return;
-	struct gpart *gp = &s->parts[p];
-	if (gp->state == P_MARK && seq == gp->mark_seq) {
-		if (err) {
-			/* the local sluiced may not lead it yet: again */
-			gp->state = P_WAIT;
-			gp->retry_ms = now + gp->backoff_ms;
-			gp->backoff_ms = gp->backoff_ms * 2 >
-						 SL_GSTORE_RETRY_MAX_MS ?
-						 SL_GSTORE_RETRY_MAX_MS :
-						 gp->backoff_ms * 2;
-			return;
-		}
-		unload(s, p); /* what memory held of it (nothing, normally) */
-		gp->state = P_READ;
-		if (sl_glog_read(s->log, p, offset + 1) < 0)
-			reload_later(s, p, now, "cannot be read", 0);
-		return;
-	}
 	/* answered already when the lead moved: nothing more */
 	if (sl_hold_done(&s->hold, seq, err != 0) && err) {
 		s->st.batch_failures++;
-		reload_later(s, p, now, "a batch of the group coordinator "
-			     "failed", err);
+		sl_pload_reload(s->pl, p, sl_now_ms(), "a batch of the group "
+				"coordinator failed", err);
 	}
 }
 
@@ -335,11 +190,7 @@ static void on_record(void *ctx, int32_t p, int64_t offset,
 {
 	struct sl_gstore *s = ctx;
 	(void)offset;
-	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ ||
-	    !s->groups)
-		return;
-	if (r->key_len == sizeof(marker_key) &&
-	    !memcmp(r->key, marker_key, sizeof(marker_key)))
+	if (!s->groups)
 		return;
 	struct sl_offsets_rec rec;
 	int rc = sl_gtopic_decode(r->key, r->key_len, r->value, r->value_len,
@@ -351,7 +202,6 @@ static void on_record(void *ctx, int32_t p, int64_t offset,
 	if (rec.type == SL_OFFSETS_TXN || rec.type == SL_OFFSETS_TXN_END) {
 		if (s->gtxn)
 			sl_gtxn_load_record(s->gtxn, p, &rec);
-		s->parts[p].loaded_records++;
 		s->st.records_loaded++;
 		return;
 	}
@@ -362,7 +212,6 @@ static void on_record(void *ctx, int32_t p, int64_t offset,
 		s->st.records_skipped++;
 		return;
 	}
-	s->parts[p].loaded_records++;
 	s->st.records_loaded++;
 }
 
@@ -371,33 +220,19 @@ static void on_marker(void *ctx, int32_t p, int64_t offset,
 {
 	struct sl_gstore *s = ctx;
 	(void)offset;
-	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ ||
-	    !s->gtxn)
-		return;
-	sl_gtxn_load_marker(s->gtxn, p, producer_id, producer_epoch, commit);
+	if (s->gtxn)
+		sl_gtxn_load_marker(s->gtxn, p, producer_id, producer_epoch,
+				    commit);
 }
 
-static void on_read(void *ctx, int32_t p, int16_t err)
+static void on_loaded(void *ctx, int32_t p, int64_t now_ms)
 {
 	struct sl_gstore *s = ctx;
-	int64_t now = sl_now_ms();
-	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ)
-		return;
-	struct gpart *gp = &s->parts[p];
-	if (err) {
-		reload_later(s, p, now, "reading it failed", err);
-		return;
-	}
+	(void)now_ms;
 	s->matching = p;
 	if (s->groups)
 		sl_groups_loaded(s->groups, match_partition, s);
-	gp->state = P_LOADED;
-	gp->backoff_ms = SL_GSTORE_RETRY_MIN_MS;
 	s->st.loads++;
-	sl_log("%s-%d: loaded at leader epoch %d: %llu records in %lld ms",
-	       SL_OFFSETS_TOPIC, (int)p, (int)gp->epoch,
-	       (unsigned long long)gp->loaded_records,
-	       (long long)(now - gp->load_start_ms));
 }
 
 /* ---- the sink ---- */
@@ -415,7 +250,7 @@ static void sink_add(void *ctx, const struct sl_offsets_rec *r)
 	struct sl_gstore *s = ctx;
 	if (s->pend_failed)
 		return;
-	if (s->nparts <= 0) {
+	if (sl_pload_partitions(s->pl) <= 0) {
 		s->pend_failed = true;
 		return;
 	}
@@ -462,7 +297,7 @@ static int sink_end(void *ctx)
 				      SL_GSTORE_OUTSTANDING_MAX)
 		return -ENOBUFS;
 	for (uint32_t i = 0; i < s->npend; i++)
-		if (s->parts[s->pend[i].partition].state != P_LOADED)
+		if (sl_pload_state(s->pl, s->pend[i].partition))
 			return -EIO;
 	struct sl_glog_rec *recs = malloc(s->npend * sizeof(*recs));
 	if (!recs)
@@ -491,25 +326,24 @@ static int sink_end(void *ctx)
 				.value_len = pd->vlen};
 		}
 		uint64_t seq;
-		int arc = sl_glog_append(s->log, p, recs, n, sl_wall_ms(), &seq);
+		int arc = sl_glog_append(sl_pload_log(s->pl), p, recs, n,
+					 sl_wall_ms(), &seq);
 		if (arc == 0)
 			arc = sl_hold_track(&s->hold, seq, p);
 		if (arc) {
 			/* what went before is on its way but the coordinator
 			 * takes the batch as failed: those partitions are
-			 * loaded again (their memory unloaded once the marker,
-			 * appended behind the batch, is durable) */
+			 * loaded again (the load's mark goes behind what of
+			 * them still lands) */
 			sl_log("%s-%d: a batch of the group coordinator cannot "
 			       "be appended: %s", SL_OFFSETS_TOPIC, (int)p,
 			       strerror(-arc));
-			for (uint32_t k = 0; k < i; k++) {
-				struct gpart *gp =
-					&s->parts[s->pend[k].partition];
-				if (sent[k] && gp->state == P_LOADED) {
-					gp->state = P_WAIT;
-					gp->retry_ms = sl_now_ms();
-				}
-			}
+			for (uint32_t k = 0; k < i; k++)
+				if (sent[k])
+					sl_pload_reload(s->pl,
+							s->pend[k].partition,
+							sl_now_ms(), "a batch "
+							"failed part way", 0);
 			rc = arc;
 			break;
 		}
@@ -529,14 +363,18 @@ int sl_gstore_create(const struct sl_gstore_config *cfg,
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *cfg;
-	if (sl_glog_create(SL_OFFSETS_TOPIC, cfg->kafka_port, &s->log)) {
+	struct sl_pload_config pcfg = {
+		.topic = SL_OFFSETS_TOPIC, .what = "groups",
+		.mark_key = marker_key, .mark_key_len = sizeof(marker_key),
+		.node_id = cfg->node_id, .kafka_port = cfg->kafka_port,
+		.kafka_addr = cfg->kafka_addr};
+	struct sl_pload_ops ops = {.drop = on_drop, .record = on_record,
+				   .marker = on_marker, .loaded = on_loaded,
+				   .appended = on_appended, .ctx = s};
+	if (sl_pload_create(&pcfg, &ops, &s->pl)) {
 		free(s);
 		return -ENOMEM;
 	}
-	if (cfg->kafka_addr)
-		sl_glog_set_addr(s->log, cfg->kafka_addr);
-	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
-	sl_glog_set_marker_callback(s->log, on_marker);
 	sl_hold_init(&s->hold, fire, s);
 	s->sink = (struct sl_commits_sink){.begin = sink_begin,
 					   .add = sink_add, .end = sink_end,
@@ -549,9 +387,8 @@ void sl_gstore_destroy(struct sl_gstore *s)
 {
 	if (!s)
 		return;
-	sl_glog_destroy(s->log);
+	sl_pload_destroy(s->pl);
 	sl_hold_clear(&s->hold);
-	free(s->parts);
 	free(s->pend);
 	free(s->buf);
 	free(s);
@@ -574,33 +411,22 @@ const struct sl_commits_sink *sl_gstore_sink(struct sl_gstore *s)
 
 int sl_gstore_fd(const struct sl_gstore *s)
 {
-	return sl_glog_fd(s->log);
+	return sl_pload_fd(s->pl);
 }
 
 short sl_gstore_events(const struct sl_gstore *s)
 {
-	return sl_glog_events(s->log);
+	return sl_pload_events(s->pl);
 }
 
 int sl_gstore_timeout_ms(const struct sl_gstore *s, int64_t now_ms)
 {
-	int t = sl_glog_timeout_ms(s->log, now_ms);
-	for (int32_t p = 0; p < s->nparts; p++) {
-		if (s->parts[p].state != P_WAIT)
-			continue;
-		int64_t w = s->parts[p].retry_ms - now_ms;
-		if (w < 0)
-			w = 0;
-		if (t < 0 || w < t)
-			t = (int)w;
-	}
-	return t;
+	return sl_pload_timeout_ms(s->pl, now_ms);
 }
 
 int sl_gstore_do_work(struct sl_gstore *s, int64_t now_ms)
 {
-	start_loads(s, now_ms);
-	return sl_glog_do_work(s->log, now_ms);
+	return sl_pload_do_work(s->pl, now_ms);
 }
 
 void sl_gstore_stats(const struct sl_gstore *s, struct sl_gstore_stats *out)

@@ -49,8 +49,6 @@
 #include "control/commits.h"
 #include "control/groups.h"
 
-#define SL_GSTORE_RETRY_MIN_MS 100   /* a load that failed, doubling */
-#define SL_GSTORE_RETRY_MAX_MS 2000
 #define SL_GSTORE_OUTSTANDING_MAX 65536 /* batches not yet durable */
 
 struct sl_gstore;

@@ -20,28 +20,11 @@
 #include "control/glog.h"
 #include "control/hold.h"
 #include "control/log.h"
+#include "control/pload.h"
 #include "control/tstore.h"
 #include "control/ttopic.h"
 #include "proto/config.h"
 #include "proto/kafka/kcodec.h"
-
-enum pstate {
-	P_NONE,    /* not ours */
-	P_WAIT,    /* ours: a load starts at retry_ms */
-	P_MARK,    /* the mark's append is in flight */
-	P_READ,    /* reading up to the mark */
-	P_LOADED,
-};
-
-struct tpart {
-	enum pstate state;
-	int32_t epoch;        /* the leader epoch loaded (or loading) */
-	uint64_t mark_seq;
-	int64_t retry_ms, backoff_ms;
-	int64_t load_start_ms;
-	uint64_t loaded_records;
-	uint64_t gen;         /* rises at each unload */
-};
 
 /* One loaded id's whole state. */
 struct ment {
@@ -77,12 +60,9 @@ struct touched {
 struct sl_tstore {
 	struct sl_tstore_config cfg;
 	struct sl_txn *txn;
-	struct sl_glog *log;
+	struct sl_pload *pl;           /* the partitions led here */
 	struct sl_txn_sink sink;
 	struct sl_hold hold;
-	uint32_t topic_id;
-	int32_t nparts;
-	struct tpart *parts;
 	int32_t matching;              /* sl_txn_* match: this partition */
 	int32_t reading;               /* the load record's partition */
 	struct ment *ments;
@@ -98,16 +78,22 @@ struct sl_tstore {
 
 static const uint8_t mark_key[4] = {0, 0, 0, 0}; /* key v0, id "" */
 
+static int32_t nparts(const struct sl_tstore *s)
+{
+	return sl_pload_partitions(s->pl);
+}
+
 static int32_t partition_of(const struct sl_tstore *s, const char *id,
 			    size_t len)
 {
-	return sl_offsets_partition(id, len, s->nparts);
+	return sl_offsets_partition(id, len, nparts(s));
 }
 
 static bool match_partition(void *ctx, const char *id, size_t len)
 {
 	struct sl_tstore *s = ctx;
-	return s->nparts > 0 && partition_of(s, id, len) == s->matching;
+	return nparts(s) > 0 && (s->matching < 0 ||
+				 partition_of(s, id, len) == s->matching);
 }
 
 /* ---- the mirror ---- */
@@ -265,9 +251,8 @@ static void fire(void *ctx, void *v, bool tainted)
 		 * partition failed, which unloaded it (a load hands the job
 		 * again when it is): another partition's failure does not
 		 * stop it */
-		const struct tpart *tp = it->partition < s->nparts ?
-						 &s->parts[it->partition] : NULL;
-		if (tp && tp->state == P_LOADED && tp->gen == it->gen)
+		if (!sl_pload_state(s->pl, it->partition) &&
+		    sl_pload_gen(s->pl, it->partition) == it->gen)
 			s->cfg.markers(s->cfg.markers_ctx, &it->m);
 		else
 			s->st.withheld++;
@@ -326,10 +311,10 @@ void sl_tstore_markers(void *ctx, const struct sl_txn_markers *m)
 		s->st.withheld++;
 		return;
 	}
-	int32_t q = s->nparts > 0 && m->txn_id_len ?
+	int32_t q = nparts(s) > 0 && m->txn_id_len ?
 			    partition_of(s, m->txn_id, m->txn_id_len) : 0;
 	*it = (struct item){.markers = true, .m = *m, .partition = q,
-			    .gen = s->nparts > 0 ? s->parts[q].gen : 0};
+			    .gen = sl_pload_gen(s->pl, q)};
 	it->m.txn_id = NULL; /* not kept: the writer needs none */
 	it->m.txn_id_len = 0;
 	struct sl_txn_partition *p = (void *)it->bytes;
@@ -358,12 +343,14 @@ void sl_tstore_markers_cancel(void *ctx, uint64_t id)
 		s->cfg.markers_cancel(s->cfg.markers_ctx, id);
 }
 
-/* ---- loading and unloading ---- */
+/* ---- loading and unloading (pload's callbacks) ---- */
 
-static void unload(struct sl_tstore *s, int32_t p)
+/* p's ids go (p -1: all), and what waited for p's appends */
+static void on_drop(void *ctx, int32_t p)
 {
-	if (p >= 0 && p < s->nparts)
-		s->parts[p].gen++;
+	struct sl_tstore *s = ctx;
+	if (p >= 0)
+		sl_hold_fail_partition(&s->hold, p);
 	if (s->txn) {
 		s->matching = p;
 		sl_txn_unload(s->txn, match_partition, s);
@@ -371,160 +358,27 @@ static void unload(struct sl_tstore *s, int32_t p)
 	mirror_drop(s, p);
 }
 
-static void backoff(struct tpart *tp, int64_t now_ms)
-{
-	tp->state = P_WAIT;
-	tp->retry_ms = now_ms + tp->backoff_ms;
-	tp->backoff_ms = tp->backoff_ms * 2 > SL_TSTORE_RETRY_MAX_MS ?
-				 SL_TSTORE_RETRY_MAX_MS : tp->backoff_ms * 2;
-}
-
-/* p is ours but its memory cannot be trusted: drop it and load it again
- * after a back-off. */
-static void reload_later(struct sl_tstore *s, int32_t p, int64_t now_ms,
-			 const char *why, int16_t err)
-{
-	struct tpart *tp = &s->parts[p];
-	if (tp->state == P_NONE)
-		return;
-	/* what is queued or in flight of p is dropped, what waited for it
-	 * withheld: the load's mark goes behind whatever still lands */
-	sl_glog_forget(s->log, p);
-	sl_hold_fail_partition(&s->hold, p);
-	unload(s, p);
-	sl_log("%s-%d: %s (Kafka error %d): loading it again in %lld ms",
-	       SL_TTOPIC, (int)p, why, (int)err, (long long)tp->backoff_ms);
-	backoff(tp, now_ms);
-}
-
-static void lose(struct sl_tstore *s, int32_t p)
-{
-	struct tpart *tp = &s->parts[p];
-	if (tp->state == P_NONE)
-		return;
-	sl_glog_forget(s->log, p);
-	sl_hold_fail_partition(&s->hold, p);
-	unload(s, p);
-	if (tp->state == P_LOADED)
-		sl_log("%s-%d: no longer led here: its transactional ids are "
-		       "unloaded", SL_TTOPIC, (int)p);
-	*tp = (struct tpart){.state = P_NONE, .epoch = -1, .gen = tp->gen};
-}
-
-static void drop_topic(struct sl_tstore *s)
-{
-	for (int32_t p = 0; p < s->nparts; p++)
-		lose(s, p);
-	mirror_drop(s, -1);
-	free(s->parts);
-	s->parts = NULL;
-	s->nparts = 0;
-	s->topic_id = 0;
-}
-
 void sl_tstore_image(struct sl_tstore *s, const struct sl_ci_image *img,
 		     int64_t now_ms)
 {
-	const struct sl_ci_topic *t = sl_ci_topic_find(img, SL_TTOPIC,
-						       strlen(SL_TTOPIC));
-	if (!t || t->id != s->topic_id || t->partitions != s->nparts) {
-		if (s->nparts)
-			drop_topic(s);
-		if (!t || t->partitions <= 0)
-			return;
-		s->parts = calloc((size_t)t->partitions, sizeof(*s->parts));
-		if (!s->parts) {
-			sl_log("%s: out of memory: no transactional id is "
-			       "coordinated here", SL_TTOPIC);
-			return;
-		}
-		s->topic_id = t->id;
-		s->nparts = t->partitions;
-		for (int32_t p = 0; p < s->nparts; p++)
-			s->parts[p].epoch = -1;
-	}
-	for (int32_t p = 0; p < s->nparts; p++) {
-		const struct sl_ci_partition *cp =
-			sl_ci_partition_find(img, t->id, p);
-		struct tpart *tp = &s->parts[p];
-		if (!cp || cp->leader != s->cfg.node_id) {
-			lose(s, p);
-			continue;
-		}
-		if (tp->state != P_NONE && tp->epoch == cp->leader_epoch)
-			continue;
-		if (tp->state != P_NONE)
-			lose(s, p); /* led again at a new epoch: load again */
-		*tp = (struct tpart){.state = P_WAIT, .epoch = cp->leader_epoch,
-				     .retry_ms = now_ms,
-				     .backoff_ms = SL_TSTORE_RETRY_MIN_MS,
-				     .gen = tp->gen};
-	}
+	sl_pload_image(s->pl, img, now_ms);
 }
 
 int16_t sl_tstore_coordinates(void *ctx, const char *id, size_t len)
 {
 	const struct sl_tstore *s = ctx;
-	if (s->nparts <= 0)
+	if (nparts(s) <= 0)
 		return KC_ERR_NOT_COORDINATOR;
-	switch (s->parts[partition_of(s, id, len)].state) {
-	case P_LOADED:
-		return 0;
-	case P_NONE:
-		return KC_ERR_NOT_COORDINATOR;
-	default:
-		return KC_ERR_COORDINATOR_LOAD_IN_PROGRESS;
-	}
+	return sl_pload_state(s->pl, partition_of(s, id, len));
 }
 
-static void start_loads(struct sl_tstore *s, int64_t now_ms)
-{
-	for (int32_t p = 0; p < s->nparts; p++) {
-		struct tpart *tp = &s->parts[p];
-		if (tp->state != P_WAIT || tp->retry_ms > now_ms)
-			continue;
-		struct sl_glog_rec r = {.key = mark_key,
-					.key_len = sizeof(mark_key),
-					.value = NULL, .value_len = -1};
-		uint64_t seq;
-		if (sl_glog_append(s->log, p, &r, 1, sl_wall_ms(), &seq)) {
-			tp->retry_ms = now_ms + tp->backoff_ms;
-			continue;
-		}
-		tp->state = P_MARK;
-		tp->mark_seq = seq;
-		tp->load_start_ms = now_ms;
-		tp->loaded_records = 0;
-	}
-}
-
-/* ---- the log's callbacks ---- */
-
-static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err,
-			int64_t offset)
+static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err)
 {
 	struct sl_tstore *s = ctx;
-	int64_t now = sl_now_ms();
-	if (p < 0 || p >= s->nparts)
-		return;
-	struct tpart *tp = &s->parts[p];
-	if (tp->state == P_MARK && seq == tp->mark_seq) {
-		if (err) {
-			backoff(tp, now); /* sluiced may not lead it yet */
-			return;
-		}
-		unload(s, p);
-		tp->state = P_READ;
-		if (sl_glog_read(s->log, p, offset + 1) < 0)
-			reload_later(s, p, now, "cannot be read", 0);
-		return;
-	}
-	if (err && sl_hold_done(&s->hold, seq, true)) {
+	if (sl_hold_done(&s->hold, seq, err != 0) && err) {
 		s->st.batch_failures++;
-		reload_later(s, p, now, "a batch of the transaction "
-			     "coordinator failed", err);
-	} else if (!err) {
-		(void)sl_hold_done(&s->hold, seq, false);
+		sl_pload_reload(s->pl, p, sl_now_ms(), "a batch of the "
+				"transaction coordinator failed", err);
 	}
 }
 
@@ -545,44 +399,24 @@ static void on_record(void *ctx, int32_t p, int64_t offset,
 {
 	struct sl_tstore *s = ctx;
 	(void)offset;
-	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ)
-		return;
 	s->reading = p;
-	int rc = sl_ttopic_decode(r->key, r->key_len, r->value, r->value_len,
-				  load_apply, s);
-	if (rc == 1)
-		return; /* a load's mark */
-	if (rc) {
+	if (sl_ttopic_decode(r->key, r->key_len, r->value, r->value_len,
+			     load_apply, s)) {
 		/* another kind of record, not this partition's, or past
 		 * the coordinator's limits: the rest is still read */
 		s->st.records_skipped++;
 		return;
 	}
-	s->parts[p].loaded_records++;
 	s->st.records_loaded++;
 }
 
-static void on_read(void *ctx, int32_t p, int16_t err)
+static void on_loaded(void *ctx, int32_t p, int64_t now_ms)
 {
 	struct sl_tstore *s = ctx;
-	int64_t now = sl_now_ms();
-	if (p < 0 || p >= s->nparts || s->parts[p].state != P_READ)
-		return;
-	struct tpart *tp = &s->parts[p];
-	if (err) {
-		reload_later(s, p, now, "reading it failed", err);
-		return;
-	}
-	tp->state = P_LOADED;
-	tp->backoff_ms = SL_TSTORE_RETRY_MIN_MS;
 	s->st.loads++;
-	sl_log("%s-%d: loaded at leader epoch %d: %llu records in %lld ms",
-	       SL_TTOPIC, (int)p, (int)tp->epoch,
-	       (unsigned long long)tp->loaded_records,
-	       (long long)(now - tp->load_start_ms));
 	if (s->txn) {
 		s->matching = p;
-		sl_txn_loaded(s->txn, match_partition, s, now);
+		sl_txn_loaded(s->txn, match_partition, s, now_ms);
 	}
 }
 
@@ -633,12 +467,12 @@ static void sink_add(void *ctx, const struct sl_txnlog_rec *r)
 	struct sl_tstore *s = ctx;
 	if (s->batch_failed)
 		return;
-	if (s->nparts <= 0 || r->id_len == 0) {
+	if (nparts(s) <= 0 || r->id_len == 0) {
 		s->batch_failed = true;
 		return;
 	}
 	int32_t p = partition_of(s, r->id, r->id_len);
-	if (s->parts[p].state != P_LOADED || touch(s, r->id, r->id_len, p) ||
+	if (sl_pload_state(s->pl, p) || touch(s, r->id, r->id_len, p) ||
 	    mirror_apply(s, r)) {
 		s->batch_failed = true;
 		return;
@@ -688,8 +522,8 @@ static void batch_failed(struct sl_tstore *s, int rc)
 	       "appended: %s", SL_TTOPIC, strerror(-rc));
 	for (uint32_t i = 0; i < s->ntouched; i++) {
 		int32_t p = s->touched[i].partition;
-		if (s->parts[p].state == P_LOADED)
-			reload_later(s, p, sl_now_ms(), "its memory is not "
+		if (!sl_pload_state(s->pl, p))
+			sl_pload_reload(s->pl, p, sl_now_ms(), "its memory is not "
 				     "what its log holds", 0);
 	}
 }
@@ -719,7 +553,8 @@ static int sink_end(void *ctx)
 		struct sl_glog_rec r = {enc[i].key, enc[i].klen, enc[i].value,
 					enc[i].vlen};
 		uint64_t seq;
-		rc = sl_glog_append(s->log, enc[i].partition, &r, 1,
+		rc = sl_glog_append(sl_pload_log(s->pl), enc[i].partition,
+				    &r, 1,
 				    sl_wall_ms(), &seq);
 		if (!rc)
 			rc = sl_hold_track(&s->hold, seq, enc[i].partition);
@@ -743,13 +578,18 @@ int sl_tstore_create(const struct sl_tstore_config *cfg,
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *cfg;
-	if (sl_glog_create(SL_TTOPIC, cfg->kafka_port, &s->log)) {
+	struct sl_pload_config pcfg = {
+		.topic = SL_TTOPIC, .what = "transactional ids",
+		.mark_key = mark_key, .mark_key_len = sizeof(mark_key),
+		.node_id = cfg->node_id, .kafka_port = cfg->kafka_port,
+		.kafka_addr = cfg->kafka_addr};
+	struct sl_pload_ops ops = {.drop = on_drop, .record = on_record,
+				   .loaded = on_loaded,
+				   .appended = on_appended, .ctx = s};
+	if (sl_pload_create(&pcfg, &ops, &s->pl)) {
 		free(s);
 		return -ENOMEM;
 	}
-	if (cfg->kafka_addr)
-		sl_glog_set_addr(s->log, cfg->kafka_addr);
-	sl_glog_set_callbacks(s->log, on_appended, on_record, on_read, s);
 	sl_hold_init(&s->hold, fire, s);
 	s->sink = (struct sl_txn_sink){.begin = sink_begin, .add = sink_add,
 				       .end = sink_end, .ctx = s};
@@ -761,11 +601,10 @@ void sl_tstore_destroy(struct sl_tstore *s)
 {
 	if (!s)
 		return;
-	sl_glog_destroy(s->log);
-	sl_hold_clear(&s->hold);
+	sl_hold_clear(&s->hold); /* before the partitions go: fire asks */
+	sl_pload_destroy(s->pl);
 	mirror_drop(s, -1);
 	free(s->ments);
-	free(s->parts);
 	free(s->touched);
 	free(s->tbuf);
 	free(s);
@@ -783,33 +622,22 @@ const struct sl_txn_sink *sl_tstore_sink(struct sl_tstore *s)
 
 int sl_tstore_fd(const struct sl_tstore *s)
 {
-	return sl_glog_fd(s->log);
+	return sl_pload_fd(s->pl);
 }
 
 short sl_tstore_events(const struct sl_tstore *s)
 {
-	return sl_glog_events(s->log);
+	return sl_pload_events(s->pl);
 }
 
 int sl_tstore_timeout_ms(const struct sl_tstore *s, int64_t now_ms)
 {
-	int t = sl_glog_timeout_ms(s->log, now_ms);
-	for (int32_t p = 0; p < s->nparts; p++) {
-		if (s->parts[p].state != P_WAIT)
-			continue;
-		int64_t w = s->parts[p].retry_ms - now_ms;
-		if (w < 0)
-			w = 0;
-		if (t < 0 || w < t)
-			t = (int)w;
-	}
-	return t;
+	return sl_pload_timeout_ms(s->pl, now_ms);
 }
 
 int sl_tstore_do_work(struct sl_tstore *s, int64_t now_ms)
 {
-	start_loads(s, now_ms);
-	return sl_glog_do_work(s->log, now_ms);
+	return sl_pload_do_work(s->pl, now_ms);
 }
 
 void sl_tstore_stats(const struct sl_tstore *s, struct sl_tstore_stats *out)

@@ -44,8 +44,6 @@
 
 #include "control/txn.h"
 
-#define SL_TSTORE_RETRY_MIN_MS 100   /* a load that failed, doubling */
-#define SL_TSTORE_RETRY_MAX_MS 2000
 #define SL_TSTORE_OUTSTANDING_MAX 65536 /* batches not yet durable */
 
 struct sl_tstore;
