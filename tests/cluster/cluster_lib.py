@@ -260,14 +260,20 @@ def live_group(nodes, prefix):
     that must not wait for a dead broker's groups (docs/cluster.md: a group
     waits for its coordinator)."""
     alive = {nd.n for nd in nodes}
-    for i in range(200):
-        g = "%s-%d" % (prefix, i)
-        for nd in nodes:
-            r = find_coordinator(nd, g)
-            if r is not None:
-                if r[0] == 0 and r[1] in alive:
-                    return g
-                break
+    # __consumer_offsets may not be there yet (COORDINATOR_NOT_AVAILABLE
+    # until enough brokers are up) or its partitions between leaders:
+    # ask again for up to 30 s
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for i in range(200):
+            g = "%s-%d" % (prefix, i)
+            for nd in nodes:
+                r = find_coordinator(nd, g)
+                if r is not None:
+                    if r[0] == 0 and r[1] in alive:
+                        return g
+                    break
+        time.sleep(0.2)
     fail("no group id coordinated by brokers %s" % sorted(alive))
 
 
