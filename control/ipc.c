@@ -458,6 +458,36 @@ void sl_link_changed(struct sl_link *l, int64_t now_ms)
 		drop(l, now_ms, "op queue full; resyncing");
 }
 
+static int send_admin_reply(struct sl_link *l, uint32_t corr,
+			    const uint8_t *resp, size_t len, int64_t now_ms);
+static int send_kafka_reply(struct sl_link *l, uint32_t corr,
+			    const uint8_t *resp, size_t len, int16_t err,
+			    int64_t now_ms);
+
+/* The done ops at the head leave the queue; the answers that waited for
+ * them go out.  An answer waits for the last op its change queued, and
+ * leaves once every op up to it is done, whether sluiced replied to that
+ * op or it was done without a reply (a partition gone by the time it was
+ * sent): waiting for that op's reply alone would keep such an answer
+ * forever. */
+static void advance(struct sl_link *l, int64_t now_ms)
+{
+	while (l->head < l->send && l->ops[l->head % SL_LINK_QUEUE].done)
+		l->head++;
+	for (unsigned i = 0; i < SL_KAFKA_DEFERRED && l->fd >= 0; i++) {
+		struct sl_kafka_deferred *d = &l->deferred[i];
+		if (!d->resp || d->op_seq >= l->head)
+			continue;
+		if (d->native)
+			send_admin_reply(l, d->corr, d->resp, d->len, now_ms);
+		else
+			send_kafka_reply(l, d->corr, d->resp, d->len, 0,
+					 now_ms);
+		free(d->resp);
+		d->resp = NULL;
+	}
+}
+
 /* Send queued ops while the window allows. */
 static int pump(struct sl_link *l, int64_t now_ms)
 {
@@ -506,8 +536,7 @@ static int pump(struct sl_link *l, int64_t now_ms)
 			       "requests", l->pushed->count);
 		}
 	}
-	while (l->head < l->send && l->ops[l->head % SL_LINK_QUEUE].done)
-		l->head++;
+	advance(l, now_ms);
 	return work;
 }
 
@@ -1006,18 +1035,8 @@ static void on_reply(struct sl_link *l, const struct sn_header *h,
 		send_admin_reply(l, op->admin_corr, op->admin_resp,
 				 op->admin_len, now_ms);
 	}
-	for (unsigned i = 0; i < SL_KAFKA_DEFERRED && l->fd >= 0; i++) {
-		struct sl_kafka_deferred *d = &l->deferred[i];
-		if (!d->resp || d->op_seq != seq)
-			continue;
-		if (d->native)
-			send_admin_reply(l, d->corr, d->resp, d->len, now_ms);
-		else
-			send_kafka_reply(l, d->corr, d->resp, d->len, 0,
-					 now_ms);
-		free(d->resp);
-		d->resp = NULL;
-	}
+	(void)seq;
+	advance(l, now_ms);
 }
 
 static void on_message(struct sl_link *l, const uint8_t *msg, size_t len,
