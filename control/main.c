@@ -370,6 +370,7 @@ static int run_daemon(const struct sl_config *c)
 		.markers_cancel = tstore ? sl_tstore_markers_cancel : NULL,
 		.exists = txn_partition_exists, .exists_ctx = m,
 		.coordinates = tstore ? sl_tstore_coordinates : NULL,
+		.coordinator_epoch = tstore ? sl_tstore_coordinator_epoch : NULL,
 		.coordinates_ctx = tstore,
 		.sink = tstore ? sl_tstore_sink(tstore) : NULL,
 		.node_id = cluster ? c->node_id : 0,

@@ -39,6 +39,7 @@
 #define ERR_NONE 0
 #define ERR_UNKNOWN_TOPIC_OR_PARTITION 3
 #define ERR_INVALID_PRODUCER_EPOCH 47
+#define ERR_TRANSACTION_COORDINATOR_FENCED 52
 
 enum mstate { M_DOWN, M_CONNECTING, M_UP };
 
@@ -579,7 +580,14 @@ static int apply(struct sl_markers *m, unsigned c, const uint8_t *p,
 				    e != ERR_UNKNOWN_TOPIC_OR_PARTITION &&
 				    e != ERR_INVALID_PRODUCER_EPOCH) {
 					/* NOT_LEADER_OR_FOLLOWER among them:
-					 * routed again at the next pass */
+					 * routed again at the next pass.
+					 * TRANSACTION_COORDINATOR_FENCED: a
+					 * newer coordinator has the id; sent
+					 * again until this one's store drops
+					 * the id and cancels the job (it
+					 * never counts as written) */
+					if (e == ERR_TRANSACTION_COORDINATOR_FENCED)
+						m->st.fenced++;
 					m->st.retries++;
 					retry = true;
 					continue;

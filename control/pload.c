@@ -154,6 +154,13 @@ int16_t sl_pload_state(const struct sl_pload *pl, int32_t p)
 	}
 }
 
+int32_t sl_pload_epoch(const struct sl_pload *pl, int32_t p)
+{
+	if (!ours(pl, p) || pl->parts[p].state == P_NONE)
+		return -1;
+	return pl->parts[p].epoch;
+}
+
 uint64_t sl_pload_gen(const struct sl_pload *pl, int32_t p)
 {
 	return ours(pl, p) ? pl->parts[p].gen : 0;

@@ -79,6 +79,10 @@ int32_t sl_pload_partitions(const struct sl_pload *pl);
 /* p loaded here: 0; loading: COORDINATOR_LOAD_IN_PROGRESS (14); not led
  * here (or out of range): NOT_COORDINATOR (16). */
 int16_t sl_pload_state(const struct sl_pload *pl, int32_t p);
+/* The leader epoch at which p is loaded or loading here (a transaction
+ * coordinator's epoch, Kafka's coordinatorEpoch); -1 when p is not led
+ * here. */
+int32_t sl_pload_epoch(const struct sl_pload *pl, int32_t p);
 /* Rises each time p is dropped: a loaded p of the same generation has
  * kept its memory since. */
 uint64_t sl_pload_gen(const struct sl_pload *pl, int32_t p);

@@ -372,6 +372,14 @@ int16_t sl_tstore_coordinates(void *ctx, const char *id, size_t len)
 	return sl_pload_state(s->pl, partition_of(s, id, len));
 }
 
+int32_t sl_tstore_coordinator_epoch(void *ctx, const char *id, size_t len)
+{
+	const struct sl_tstore *s = ctx;
+	if (nparts(s) <= 0)
+		return -1;
+	return sl_pload_epoch(s->pl, partition_of(s, id, len));
+}
+
 static void on_appended(void *ctx, uint64_t seq, int32_t p, int16_t err)
 {
 	struct sl_tstore *s = ctx;

@@ -80,10 +80,13 @@ void sl_tstore_destroy(struct sl_tstore *s);
 /* The coordinator it loads into (after sl_txn_open). */
 void sl_tstore_set_txn(struct sl_tstore *s, struct sl_txn *t);
 
-/* The coordinator's configuration: sink, coordinates (ctx s), reply and
- * markers functions (ctx s). */
+/* The coordinator's configuration: sink, coordinates and
+ * coordinator_epoch (ctx s: the leader epoch at which the id's partition
+ * of __transaction_state is loaded here), reply and markers functions
+ * (ctx s). */
 const struct sl_txn_sink *sl_tstore_sink(struct sl_tstore *s);
 int16_t sl_tstore_coordinates(void *ctx, const char *id, size_t len);
+int32_t sl_tstore_coordinator_epoch(void *ctx, const char *id, size_t len);
 void sl_tstore_reply(void *ctx, uint64_t token, const uint8_t *resp,
 		     size_t len);
 void sl_tstore_markers(void *ctx, const struct sl_txn_markers *m);

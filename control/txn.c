@@ -54,6 +54,7 @@
 #define PATTERN_MAX 1024 /* bytes of a TransactionalIdPattern */
 #define NO_PRODUCER_ID (-1)
 #define NO_EPOCH (-1)
+/* a single broker's coordinator epoch (sl_txn_config coordinator_epoch) */
 #define COORDINATOR_EPOCH 0
 
 enum tstate {
@@ -615,10 +616,12 @@ static void send_markers(struct sl_txn *t, struct txn *x)
 						 x->parts[i].partition};
 	x->job_gen = ++t->job_gen; /* never one a freed slot's had */
 	x->markers_out = true;
+	int32_t ce = t->cfg.coordinator_epoch ?
+		t->cfg.coordinator_epoch(t->cfg.coordinates_ctx, x->id,
+					 x->id_len) : COORDINATOR_EPOCH;
 	struct sl_txn_markers m = {job_id(t, x), x->pid, x->epoch,
-				   x->state == TX_PREPARE_COMMIT,
-				   COORDINATOR_EPOCH, x->nparts, p, x->id,
-				   x->id_len};
+				   x->state == TX_PREPARE_COMMIT, ce,
+				   x->nparts, p, x->id, x->id_len};
 	t->cfg.markers(t->cfg.markers_ctx, &m);
 	free(p);
 }

@@ -191,6 +191,13 @@ struct sl_txn_config {
 	 * transaction; NULL: every id is this broker's */
 	int16_t (*coordinates)(void *coordinates_ctx, const char *id,
 			       size_t len);
+	/* in a cluster, the coordinator epoch of an id this broker
+	 * coordinates (the leader epoch of its __transaction_state
+	 * partition here): every marker of the id carries it, so that a
+	 * partition refuses the markers of a coordinator that has lost the
+	 * id to a newer one (TRANSACTION_COORDINATOR_FENCED); NULL: 0 */
+	int32_t (*coordinator_epoch)(void *coordinates_ctx, const char *id,
+				     size_t len);
 	void *coordinates_ctx;
 	/* in a cluster, where the state's records go (control/tstore.h:
 	 * __transaction_state) instead of the file: every record but

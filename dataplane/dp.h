@@ -129,10 +129,11 @@ struct dp_store_stats {
 	/* idempotence refusals, found here rather than on the net core;
 	 * telemetry adds them to net0's bad_ counters of the same names */
 	uint64_t out_of_order, fenced_epoch;
-	/* transactions: markers written, refused for an older epoch; a
-	 * transactional batch refused because its partition has
-	 * TXN_OPEN_MAX transactions open */
-	uint64_t markers, markers_fenced, txn_refused;
+	/* transactions: markers written, refused for an older epoch, for
+	 * an older coordinator epoch; a transactional batch refused
+	 * because its partition has TXN_OPEN_MAX transactions open */
+	uint64_t markers, markers_fenced, markers_coordinator_fenced;
+	uint64_t txn_refused;
 	uint64_t loops, idle_waits;
 } __attribute__((aligned(64)));
 

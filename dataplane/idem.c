@@ -165,6 +165,7 @@ void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
 		p->epoch = epoch;
 		p->count = 0;
 		p->newest = 0;
+		p->coord_epoch = -1;
 	}
 	if (epoch != p->epoch) {
 		p->epoch = epoch;
@@ -180,7 +181,8 @@ void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
 	p->last_use = ++t->tick;
 }
 
-void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch)
+void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch,
+		int32_t coord_epoch)
 {
 	if (producer_id < 0)
 		return;
@@ -189,6 +191,8 @@ void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch)
 		return;
 	}
 	struct idem_producer *p = find(t, producer_id);
+	if (p && coord_epoch > p->coord_epoch)
+		p->coord_epoch = coord_epoch;
 	if (p && epoch <= p->epoch) {
 		p->last_use = ++t->tick;
 		return;
@@ -200,9 +204,18 @@ void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch)
 		if (!p)
 			p = place(t, producer_id, true);
 		p->producer_id = producer_id;
+		p->coord_epoch = coord_epoch;
 	}
 	p->epoch = epoch;
 	p->count = 0;
 	p->newest = 0;
 	p->last_use = ++t->tick;
+}
+
+int32_t idem_coord_epoch(struct idem_table *t, int64_t producer_id)
+{
+	if (producer_id < 0 || !t->slots)
+		return -1;
+	const struct idem_producer *p = find(t, producer_id);
+	return p ? p->coord_epoch : -1;
 }

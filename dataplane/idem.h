@@ -43,6 +43,8 @@ struct idem_producer {
 	int16_t epoch;
 	uint8_t count;       /* batches kept, <= IDEM_WINDOW */
 	uint8_t newest;      /* index of the newest batch in b[] */
+	int32_t coord_epoch; /* the highest coordinator epoch of its
+				markers, -1: none seen */
 	uint64_t last_use;   /* table tick, for eviction */
 	struct idem_batch b[IDEM_WINDOW];
 };
@@ -90,9 +92,18 @@ void idem_record(struct idem_table *t, int64_t producer_id, int16_t epoch,
  * the partition with its marker, and a zombie producer cannot open a
  * transaction here after it), and the first batch of the new epoch may
  * start at any sequence.  The same or an older epoch changes nothing (a
- * marker has no sequence of its own).
+ * marker has no sequence of its own).  The marker's coordinator epoch
+ * becomes the producer's when it is higher (idem_coord_epoch).
  */
-void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch);
+void idem_fence(struct idem_table *t, int64_t producer_id, int16_t epoch,
+		int32_t coord_epoch);
+
+/* The highest coordinator epoch of producer_id's markers here (Kafka's
+ * ProducerStateEntry.coordinatorEpoch): a marker of a lower one comes
+ * from a coordinator that has lost the producer's transactional id and
+ * is refused (TRANSACTION_COORDINATOR_FENCED).  -1: no marker seen, or
+ * the producer was evicted. */
+int32_t idem_coord_epoch(struct idem_table *t, int64_t producer_id);
 
 /* Forget everything (the log was truncated or rolled back). */
 void idem_reset(struct idem_table *t);

@@ -2723,7 +2723,8 @@ static void finish_describe_producers(struct dp_net *n, struct dp_msg *m)
 						.producer_epoch = q[j].epoch,
 						.last_sequence = q[j].last_sequence,
 						.last_timestamp = -1,
-						.coordinator_epoch = -1,
+						.coordinator_epoch =
+							q[j].coordinator_epoch,
 						.current_txn_start_offset =
 							q[j].txn_start_offset,
 					};

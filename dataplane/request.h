@@ -47,6 +47,7 @@ struct dp_producer_state {
 	int64_t txn_start_offset; /* its open transaction's first offset
 				     here, -1: none */
 	int32_t last_sequence;
+	int32_t coordinator_epoch; /* its markers' highest, -1: none */
 	int16_t epoch;
 };
 struct dp_producers {

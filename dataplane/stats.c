@@ -187,11 +187,14 @@ static int cb_cores(const char *cmd, const char *params, struct tel_data *d)
 		tel_data_add_dict_u64(c, "cleaner_throttled",
 				      t->cleaner.throttled);
 		tel_data_add_dict_u64(c, "keyless_refused", t->keyless_refused);
-		/* transactions: markers written, refused as fenced, batches
-		 * refused while a partition had TXN_OPEN_MAX open */
+		/* transactions: markers written, refused as fenced (the
+		 * producer's epoch, the coordinator's), batches refused
+		 * while a partition had TXN_OPEN_MAX open */
 		tel_data_add_dict_u64(c, "txn_markers", t->markers);
 		tel_data_add_dict_u64(c, "txn_markers_fenced",
 				      t->markers_fenced);
+		tel_data_add_dict_u64(c, "txn_markers_coordinator_fenced",
+				      t->markers_coordinator_fenced);
 		tel_data_add_dict_u64(c, "txn_refused", t->txn_refused);
 		tel_data_add_dict_u64(c, "idle_waits", t->idle_waits);
 		/* the write buffer pool (storage/pool.c) */

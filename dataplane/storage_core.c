@@ -504,7 +504,12 @@ static long marker_batch(uint8_t *buf, size_t cap,
  * the producer: its transactions here and its idempotent batches.  As
  * Kafka's ProducerAppendInfo: a marker of transaction version 0 or 1
  * needs an epoch at least the known one, of version 2+ (whose
- * coordinator bumps the epoch at each transaction's end) above it. */
+ * coordinator bumps the epoch at each transaction's end) above it; then
+ * a coordinator epoch at least the highest of the producer's markers
+ * here (idem_coord_epoch), else TRANSACTION_COORDINATOR_FENCED: the
+ * request comes from a coordinator that has lost the transactional id
+ * to a newer one (a marker of its still on the wire when its
+ * __transaction_state partition moved). */
 static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 			    struct dp_partition *p, struct dp_msg *m)
 {
@@ -531,6 +536,11 @@ static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 		    -SN_ERR_INVALID_PRODUCER_EPOCH) {
 		c->st.markers_fenced++;
 		answer_error(m, SN_ERR_INVALID_PRODUCER_EPOCH);
+		return;
+	}
+	if (w->coordinator_epoch < idem_coord_epoch(&p->idem, w->producer_id)) {
+		c->st.markers_coordinator_fenced++;
+		answer_error(m, SN_ERR_TRANSACTION_COORDINATOR_FENCED);
 		return;
 	}
 	uint8_t batch[128];
@@ -560,7 +570,7 @@ static void do_write_marker(struct dp *dp, struct dp_store_core *c,
 				       res.base_offset);
 	assert(ended >= 0);
 	(void)ended;
-	idem_fence(&p->idem, w->producer_id, w->epoch);
+	idem_fence(&p->idem, w->producer_id, w->epoch, w->coordinator_epoch);
 	c->st.markers++;
 	c->st.batches++;
 	c->st.appends++;
@@ -897,6 +907,7 @@ static void do_producers(struct dp_store_core *c, struct dp_partition *p,
 			.producer_id = q->producer_id,
 			.epoch = q->epoch,
 			.last_sequence = q->count ? q->b[q->newest].last_seq : -1,
+			.coordinator_epoch = q->coord_epoch,
 			.txn_start_offset =
 				txn_part_open_start(&p->txn, q->producer_id),
 		};
@@ -1274,13 +1285,18 @@ static void idem_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 		      size_t have)
 {
 	struct dp_partition *p = ctx;
-	(void)b;
-	(void)have;
 	/* a marker's base sequence is -1 and belongs to no sequence of the
 	 * producer's: remembering it would refuse the producer's next batch
-	 * of the same epoch as out of order; its epoch counts (idem_fence) */
+	 * of the same epoch as out of order; its epoch counts (idem_fence),
+	 * and its coordinator epoch (a marker read whole: log_walk) */
 	if (h->attributes & RB_ATTR_CONTROL) {
-		idem_fence(&p->idem, h->producer_id, h->producer_epoch);
+		struct rb_iter it;
+		struct rb_record r;
+		int32_t coord = -1;
+		if (have >= (size_t)RB_LOG_OVERHEAD + (size_t)h->length &&
+		    !rb_iter_init(&it, b, have) && rb_iter_next(&it, &r) == 1)
+			coord = txn_marker_coord_epoch(r.value, r.vlen);
+		idem_fence(&p->idem, h->producer_id, h->producer_epoch, coord);
 		return;
 	}
 	idem_record(&p->idem, h->producer_id, h->producer_epoch,

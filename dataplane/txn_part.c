@@ -269,3 +269,11 @@ int txn_marker_key(const uint8_t *key, int32_t klen, int *type)
 	*type = v;
 	return 0;
 }
+
+int32_t txn_marker_coord_epoch(const uint8_t *value, int32_t vlen)
+{
+	/* a later value version keeps the epoch where version 0 has it */
+	if (!value || vlen < 6 || (int16_t)rb_be16(value) < 0)
+		return -1;
+	return (int32_t)rb_be32(value + 2);
+}

@@ -138,4 +138,9 @@ void txn_part_trim(struct txn_part *t, int64_t log_start);
  * a null key is NULL). */
 int txn_marker_key(const uint8_t *key, int32_t klen, int *type);
 
+/* The coordinator epoch of a control record's value (vlen bytes: int16
+ * version >= 0, int32 epoch, Kafka's EndTransactionMarker), or -1 when
+ * the value is not one. */
+int32_t txn_marker_coord_epoch(const uint8_t *value, int32_t vlen);
+
 #endif

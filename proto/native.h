@@ -83,6 +83,7 @@ enum sn_opcode {
 	X(UNSUPPORTED_FOR_MESSAGE_FORMAT, 43, "record batch magic must be 2") \
 	X(OUT_OF_ORDER_SEQUENCE_NUMBER, 45, "out of order sequence number") \
 	X(INVALID_PRODUCER_EPOCH, 47, "producer fenced by a newer epoch") \
+	X(TRANSACTION_COORDINATOR_FENCED, 52, "transaction marker of a coordinator that has lost the transactional id") \
 	X(TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53, "transactions are not supported") \
 	X(KAFKA_STORAGE_ERROR, 56, "storage error (disk full or failing)") \
 	X(FETCH_SESSION_ID_NOT_FOUND, 70, "fetch session not found (sessions are declined)") \

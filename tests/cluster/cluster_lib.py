@@ -237,6 +237,17 @@ def errors_of(res):
     return {(t, p): e for t, p, e, _ in res}
 
 
+def offsets_partition(key, n):
+    """Kafka's partition of a group (__consumer_offsets) or transactional
+    id (__transaction_state): Java's String.hashCode of the id, made
+    non-negative, modulo n."""
+    units = key.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(units), 2):
+        h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xffffffff
+    return (h & 0x7fffffff) % n
+
+
 def find_coordinator(node, key, key_type=0):
     """FindCoordinator v1 for a group (key_type 0) or a transactional id
     (1): (error, node id, port), or None."""

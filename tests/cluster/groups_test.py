@@ -41,24 +41,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (call, clean_up, compact_str, create, fail,  # noqa: E402
-                         find_coordinator, kstr, recv_exact, start_cluster,
-                         stop_all, topic_metadata, until, uvarint)
+                         find_coordinator, kstr, offsets_partition, recv_exact,
+                         start_cluster, stop_all, topic_metadata, until, uvarint)
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 
 TOPIC = "grp"
 PARTS = 6
 NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, UNKNOWN_MEMBER_ID = 16, 15, 25
 COORDINATOR_LOAD_IN_PROGRESS = 14
-
-
-def offsets_partition(group, n):
-    """Kafka's partition of group in __consumer_offsets: Java's
-    String.hashCode of the id, made non-negative, modulo n."""
-    units = group.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(units), 2):
-        h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xffffffff
-    return (h & 0x7fffffff) % n
 
 
 def find_coordinators_v4(node, groups):

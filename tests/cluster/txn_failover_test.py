@@ -27,9 +27,15 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    the id and bumps its epoch: the previous "tf-a" producer is fenced,
    whatever it sends is never committed), and a transaction of 5 records
    commits and reads back.  The two live brokers stop cleanly.
+After step 2 the markers in the segment files of both survivors carry the
+coordinator epoch (docs/kafka.md): in every partition of "tf" the first
+commit's marker has C's, the second's the next coordinator's, which is
+the leader epoch at which it loaded tf-a's partition of
+__transaction_state (its log says so), and which is higher.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
+import re
 import select
 import subprocess
 import sys
@@ -38,8 +44,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (clean_up, create, fail, find_coordinator,  # noqa: E402
-                         live_group, start_cluster, stop_all, topic_metadata,
-                         until)
+                         live_group, offsets_partition, start_cluster, stop_all,
+                         topic_metadata, until)
 from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
                              Producer, TopicPartition)
 
@@ -186,6 +192,82 @@ def in_sync(nodes, node, topic, count):
         all(node.n in pm.isrs for pm in m[1].values())
 
 
+def varint(b, at):
+    """A zigzag varint of a record at b[at:]: (value, next position)."""
+    v, shift = 0, 0
+    while True:
+        c = b[at]
+        at += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if not c & 0x80:
+            return (v >> 1) ^ -(v & 1), at
+
+
+def marker_epochs(node, topic, part):
+    """The coordinator epochs of the transaction markers (control batches)
+    in node's segment files of topic-part, in offset order: the value of
+    a marker's one record is int16 version, int32 coordinator epoch.
+    Stops at the writer's zero padding or a batch not whole yet."""
+    d = os.path.join(node.dir, "%s-%d" % (topic, part))
+    out = []
+    for name in sorted(f for f in os.listdir(d) if f.endswith(".log")):
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        at = 0
+        while at + 61 <= len(data):
+            length = int.from_bytes(data[at + 8:at + 12], "big", signed=True)
+            if length < 49 or at + 12 + length > len(data):
+                break
+            attributes = int.from_bytes(data[at + 21:at + 23], "big")
+            if attributes & 0x20:
+                r = at + 61
+                _, r = varint(data, r)        # record length
+                r += 1                        # attributes
+                _, r = varint(data, r)        # timestamp delta
+                _, r = varint(data, r)        # offset delta
+                klen, r = varint(data, r)
+                r += max(klen, 0)
+                vlen, r = varint(data, r)
+                if vlen < 6:
+                    fail("%s-%d: a marker whose value has %d bytes" % (topic, part, vlen))
+                out.append(int.from_bytes(data[r + 2:r + 6], "big", signed=True))
+            at += 12 + length
+    return out
+
+
+def loaded_epoch(node, part):
+    """The leader epoch at which node's coordinator last loaded partition
+    part of __transaction_state, from its log, or None."""
+    found = re.findall(r"__transaction_state-%d: loaded at leader epoch (-?\d+)" % part,
+                       node.log())
+    return int(found[-1]) if found else None
+
+
+def check_marker_epochs(survivors, new_node):
+    """Every partition of TOPIC on every survivor holds the two commits'
+    markers: C's coordinator epoch, then the next coordinator's, higher,
+    and the epoch it loaded tf-a's partition at."""
+    want = loaded_epoch(new_node, offsets_partition(TID_A, 4))
+    if want is None:
+        fail("broker %d never logged loading tf-a's partition of __transaction_state"
+             % new_node.n)
+    for nd in survivors:
+        for q in range(PARTS):
+            got = until("broker %d holding both commits' markers in %s-%d"
+                        % (nd.n, TOPIC, q),
+                        lambda: marker_epochs(nd, TOPIC, q)
+                        if len(marker_epochs(nd, TOPIC, q)) >= 2 else None, 30)
+            # a marker request retried may leave a marker twice
+            if (got != sorted(got) or not got[0] < want or got[-1] != want
+                    or set(got) != {got[0], want}):
+                fail("broker %d, %s-%d: markers' coordinator epochs %s; want the "
+                     "first commit's below %d, then %d" % (nd.n, TOPIC, q, got, want, want))
+    print("ok: the markers carry the coordinator epoch: the next coordinator's "
+          "(%d, its load of tf-a's partition) above the killed one's (%d)"
+          % (want, got[0]), flush=True)
+
+
 def kill_broker(node):
     """SIGKILL both processes, sluice-control first: a sluice-control that
     outlived its sluiced could still report it not ready and have the
@@ -253,6 +335,7 @@ def run(nodes):
     took = read_committed(others, step2, set(), 60)
     print("ok: read_committed reads the 60 committed records, each once (%.1f s)" % took,
           flush=True)
+    check_marker_epochs(others, nodes[new_c - 1])
 
     # 3. C back; producer B vanishes mid-transaction with its coordinator
     tries = iter(range(1000))

@@ -70,7 +70,11 @@ static void on_markers(void *ctx, const struct sl_txn_markers *m)
 	struct job *j = &jobs[njobs++];
 	*j = (struct job){m->id, m->producer_id, m->producer_epoch, m->commit,
 			  m->n, ""};
-	TL_EQ(m->coordinator_epoch, 0);
+	/* a single broker's 0, or the coordinator_epoch callback's */
+	TL_EQ(m->coordinator_epoch,
+	      tcfg.coordinator_epoch ?
+		      tcfg.coordinator_epoch(tcfg.coordinates_ctx,
+					     m->txn_id, m->txn_id_len) : 0);
 	for (uint32_t i = 0; i < m->n; i++) {
 		char one[64];
 		snprintf(one, sizeof(one), "%s%.*s:%d", i ? "," : "",
@@ -402,11 +406,19 @@ static int16_t owns_mine(void *ctx, const char *id, size_t len)
 	return KC_ERR_NOT_COORDINATOR;
 }
 
+/* the ids' partition loaded at leader epoch 12 */
+static int32_t epoch_mine(void *ctx, const char *id, size_t len)
+{
+	(void)ctx;
+	return len >= 4 && !memcmp(id, "mine", 4) ? 12 : -1;
+}
+
 static void test_not_coordinator(void **state)
 {
 	(void)state;
 	close_all();
 	tcfg.coordinates = owns_mine;
+	tcfg.coordinator_epoch = epoch_mine;
 	open_all();
 	struct pe o = init("other");
 	TL_EQ(o.err, KC_ERR_NOT_COORDINATOR);
@@ -423,7 +435,11 @@ static void test_not_coordinator(void **state)
 	TL_EQ(end_txn("loading", fake, false),
 	      KC_ERR_COORDINATOR_LOAD_IN_PROGRESS);
 	TL_EQ(add_parts("mine-a", m, "t", 2), 0);
+	int before = njobs;
 	TL_EQ(end_txn("mine-a", m, true), 0);
+	/* its markers went out at the coordinator epoch (on_markers
+	 * checked that it was 12) */
+	TL_EQ(njobs, before + 1);
 	struct kc_str ids[2] = {S("other"), S("mine-a")};
 	const struct kc_describe_transactions_resp_transaction_state *ds =
 		describe_ids(ids, 2);

@@ -256,9 +256,10 @@ static int markers(int16_t v,
 
 static const int32_t part0 = 0;
 
-/* DescribeProducers v0 of tx-0: producer pid's CurrentTxnStartOffset
- * (-2 when the producer is not listed). */
-static int64_t txn_start(int64_t pid)
+/* DescribeProducers v0 of tx-0: producer pid's state into *out; 0, 1
+ * when the producer is not listed, -1 on a failed call. */
+static int producer_of(int64_t pid,
+		       struct kc_describe_producers_resp_producer_state *out)
 {
 	union kc_response u;
 	int32_t parts[1] = { part0 };
@@ -266,22 +267,42 @@ static int64_t txn_start(int64_t pid)
 		{ "tx", 2 }, { parts, 1 } };
 	struct kc_describe_producers_req q = { { &dt, 1 } };
 	if (kw_call(conn, KC_API_DESCRIBE_PRODUCERS, 0, &q, &u))
-		return -3;
+		return -1;
 	const struct kc_describe_producers_resp *r = (const void *)&u;
 	if (r->topics.count != 1)
-		return -3;
+		return -1;
 	const struct kc_describe_producers_resp_topic_response *t =
 		r->topics.items;
 	if (t->partitions.count != 1)
-		return -3;
+		return -1;
 	const struct kc_describe_producers_resp_partition_response *p =
 		t->partitions.items;
 	const struct kc_describe_producers_resp_producer_state *st =
 		p->active_producers.items;
 	for (int32_t i = 0; i < p->active_producers.count; i++)
-		if (st[i].producer_id == pid)
-			return st[i].current_txn_start_offset;
-	return -2;
+		if (st[i].producer_id == pid) {
+			*out = st[i];
+			return 0;
+		}
+	return 1;
+}
+
+/* Producer pid's CurrentTxnStartOffset (-2 when it is not listed, -3 on
+ * a failed call). */
+static int64_t txn_start(int64_t pid)
+{
+	struct kc_describe_producers_resp_producer_state st;
+	int rc = producer_of(pid, &st);
+	return rc < 0 ? -3 : rc ? -2 : st.current_txn_start_offset;
+}
+
+/* Producer pid's coordinator epoch (-2 when it is not listed, -3 on a
+ * failed call). */
+static int32_t coord_epoch(int64_t pid)
+{
+	struct kc_describe_producers_resp_producer_state st;
+	int rc = producer_of(pid, &st);
+	return rc < 0 ? -3 : rc ? -2 : st.coordinator_epoch;
 }
 
 /* While A (offsets 0-1) and B (2) are open, with a plain batch at 3. */
@@ -509,6 +530,55 @@ static int t_zombie(void)
 	return 0;
 }
 
+/* One WriteTxnMarkers v1 marker of B's current epoch for tx-0 at
+ * coordinator epoch ce: its error (-1 on a failed call). */
+static int marker_b(int32_t ce, bool commit)
+{
+	struct kc_write_txn_markers_req_writable_txn_marker_topic tp = {
+		{ "tx", 2 }, { (void *)&part0, 1 } };
+	struct kc_write_txn_markers_req_writable_txn_marker m = {
+		.producer_id = PID_B, .producer_epoch = EPOCH_B + 1,
+		.transaction_result = commit, .topics = { &tp, 1 },
+		.coordinator_epoch = ce };
+	struct marker_answer a;
+	if (markers(1, &m, 1, &a) || a.n != 1)
+		return -1;
+	return a.e[0].error;
+}
+
+/* B's transaction of epoch EPOCH_B + 1 (open at 10) and a marker from a
+ * coordinator older than the one that wrote B's last marker (epoch 7):
+ * refused TRANSACTION_COORDINATOR_FENCED (52), nothing written, counted;
+ * the same after a restart (the epoch read back from the marker in the
+ * log); a newer coordinator's is written and becomes B's. */
+static int t_coordinator_fenced(void)
+{
+	CHECK(coord_epoch(PID_B) == 7);
+	CHECK(coord_epoch(PID_A) == 5);
+	CHECK(marker_b(6, true) == 52);
+	CHECK(latest(1) == 10);
+	static char tel[65536];
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%.4000s/run/telemetry.sock", b.dir);
+	CHECK(tb_tel_ask(path, "/sluice/cores", tel, sizeof(tel)) == 0);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers_coordinator_fenced") ==
+	      1);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers") == 0);
+	CHECK(kill_restart() == 0);
+	CHECK(coord_epoch(PID_B) == 7);
+	CHECK(marker_b(6, false) == 52);
+	CHECK(latest(1) == 10);
+	CHECK(marker_b(8, true) == 0);
+	CHECK(latest(1) == 12);
+	CHECK(coord_epoch(PID_B) == 8);
+	CHECK(marker_b(7, true) == 52);
+	CHECK(tb_tel_ask(path, "/sluice/cores", tel, sizeof(tel)) == 0);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers_coordinator_fenced") ==
+	      2);
+	CHECK(tb_json_i64(tel, "storage0", "txn_markers") == 1);
+	return 0;
+}
+
 int main(void)
 {
 	kw_init("txn-test");
@@ -528,6 +598,7 @@ int main(void)
 		{ "control_refused", t_control_refused },
 		{ "restart", t_restart },
 		{ "zombie", t_zombie },
+		{ "coordinator_fenced", t_coordinator_fenced },
 	};
 	kw_run(&b, tests, KW_COUNT(tests), &conn);
 	return kw_finish(&b, &conn);
