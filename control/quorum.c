@@ -661,6 +661,7 @@ static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 {
 	struct sl_quorum *q = quorum_of_io(io);
 	q->reply.recv = recv;
+	q->reply.raft = &q->raft;
 	return q->io_start(io, msecs, tick, io_recv);
 }
 

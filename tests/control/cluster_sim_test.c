@@ -240,6 +240,7 @@ struct sim {
 	bool wedged;           /* libraft 0.15's heartbeat defect, below */
 	bool raw_libraft;      /* no shim: libraft 0.15's replies as they are */
 	uint64_t replies_fixed;
+	uint64_t replies_covered; /* rejections answered by the snapshot */
 };
 
 static struct sim *g_sim;
@@ -651,6 +652,7 @@ static int w_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 {
 	struct node *nd = node_of_io(io);
 	nd->reply.recv = recv;
+	nd->reply.raft = raft_of(g_sim, (unsigned)(nd - g_sim->nodes));
 	return nd->orig.start(io, msecs, tick, g_sim->raw_libraft ? recv :
 					  w_recv);
 }
@@ -661,9 +663,10 @@ static int w_send(struct raft_io *io, struct raft_io_send *req,
 	struct sim *s = g_sim;
 	struct node *nd = node_of_io(io);
 	struct raft_message fixed;
-	uint64_t before = nd->reply.fixed;
+	uint64_t before = nd->reply.fixed, covered = nd->reply.covered;
 	message = sl_raft_reply_send(&nd->reply, message, &fixed);
 	s->replies_fixed += nd->reply.fixed - before;
+	s->replies_covered += nd->reply.covered - covered;
 	infl_add(s, nd, req, (void (*)(void))cb, REQ_SEND, UINT64_MAX);
 	int rc = nd->orig.send(io, req, message, w_send_cb);
 	if (rc != 0)
@@ -1942,6 +1945,7 @@ static int run_seed(struct sim *s, uint64_t seed)
 	s->steps = 0;
 	s->wedged = false;
 	s->replies_fixed = 0;
+	s->replies_covered = 0;
 	sl_ci_init(s->hist);
 	snprintf(g_crash_msg, sizeof(g_crash_msg),
 		 "\ncluster_sim: seed %llu crashed; replay: SLUICE_SIM_SEED="
@@ -2003,8 +2007,10 @@ static int run_seed(struct sim *s, uint64_t seed)
 	}
 	if (!s->fail[0])
 		finish(s);
-	trace(s, "heartbeat replies fixed: %llu%s",
+	trace(s, "heartbeat replies fixed: %llu, rejections answered by the "
+	      "follower's snapshot: %llu%s",
 	      (unsigned long long)s->replies_fixed,
+	      (unsigned long long)s->replies_covered,
 	      s->raw_libraft ? " (raw libraft: none)" : "");
 	if (s->trace)
 		trace(s, "seed %llu: %llu steps, %llu proposed, %llu applied, "
@@ -2137,7 +2143,7 @@ static void test_seeds(void **state)
 	bool keep_going = env_u64("SLUICE_SIM_KEEP_GOING", 0) != 0;
 	double t0 = now_s();
 	uint64_t ran = 0, steps = 0, applied = 0, wedged = 0, failed = 0;
-	uint64_t first_wedged = 0;
+	uint64_t first_wedged = 0, covered = 0, covered_seeds = 0;
 	for (uint64_t seed = 1; seed <= seeds; seed++) {
 		if (now_s() - t0 > budget) {
 			printf("cluster_sim: time budget of %.0f s reached: %llu "
@@ -2175,6 +2181,8 @@ static void test_seeds(void **state)
 		ran++;
 		steps += s->steps;
 		applied += s->committed;
+		covered += s->replies_covered;
+		covered_seeds += s->replies_covered != 0;
 		if (long_run && ran % 1000 == 0)
 			printf("cluster_sim: %llu seeds, %.1f s\n",
 			       (unsigned long long)ran, now_s() - t0);
@@ -2184,6 +2192,9 @@ static void test_seeds(void **state)
 	       "steps, %llu proposals applied\n", (unsigned long long)ran, dt,
 	       dt > 0 ? (double)ran / dt : 0.0, (unsigned long long)steps,
 	       (unsigned long long)applied);
+	printf("cluster_sim: %llu rejections answered by a follower's "
+	       "snapshot (control/raft_reply.h), in %llu seeds\n",
+	       (unsigned long long)covered, (unsigned long long)covered_seeds);
 	if (wedged)
 		printf("cluster_sim: %llu seeds (the first %llu) ended wedged "
 		       "by libraft 0.15's heartbeat reply (see "
