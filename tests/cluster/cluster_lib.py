@@ -63,6 +63,18 @@ def uvarint(n):
     return out + bytes([n])
 
 
+def read_uvarint(b, at):
+    """The unsigned varint at b[at:]: (value, the position after it)."""
+    n, shift = 0, 0
+    while True:
+        c = b[at]
+        at += 1
+        n |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return n, at
+
+
 def compact_str(s):
     b = s.encode()
     return uvarint(len(b) + 1) + b

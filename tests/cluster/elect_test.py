@@ -26,9 +26,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import (clean_up, create, fail, kstr, recv_exact,  # noqa: E402
-                         start_cluster, stop_all, topic_metadata, until,
-                         uvarint)
+from cluster_lib import (clean_up, create, fail, kstr, read_uvarint,  # noqa: E402
+                         recv_exact, start_cluster, stop_all, topic_metadata,
+                         until, uvarint)
 import socket  # noqa: E402
 
 TOPIC = "el"
@@ -91,14 +91,8 @@ def elect_v2_all(node, etype):
 
     def varint():
         nonlocal at
-        n, shift = 0, 0
-        while True:
-            b = r[at]
-            at += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                return n
+        n, at = read_uvarint(r, at)
+        return n
 
     def skip_tags():
         for _ in range(varint()):

@@ -44,8 +44,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (clean_up, create, fail, find_coordinator,  # noqa: E402
-                         live_group, offsets_partition, start_cluster, stop_all,
-                         topic_metadata, until)
+                         live_group, offsets_partition, read_uvarint,
+                         start_cluster, stop_all, topic_metadata, until)
 from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
                              Producer, TopicPartition)
 
@@ -194,14 +194,8 @@ def in_sync(nodes, node, topic, count):
 
 def varint(b, at):
     """A zigzag varint of a record at b[at:]: (value, next position)."""
-    v, shift = 0, 0
-    while True:
-        c = b[at]
-        at += 1
-        v |= (c & 0x7f) << shift
-        shift += 7
-        if not c & 0x80:
-            return (v >> 1) ^ -(v & 1), at
+    v, at = read_uvarint(b, at)
+    return (v >> 1) ^ -(v & 1), at
 
 
 def marker_epochs(node, topic, part):
