@@ -39,7 +39,6 @@
 #define ERR_NONE 0
 #define ERR_UNKNOWN_TOPIC_OR_PARTITION 3
 #define ERR_INVALID_PRODUCER_EPOCH 47
-#define ERR_TRANSACTION_COORDINATOR_FENCED 52
 
 enum mstate { M_DOWN, M_CONNECTING, M_UP };
 
@@ -586,8 +585,6 @@ static int apply(struct sl_markers *m, unsigned c, const uint8_t *p,
 					 * again until this one's store drops
 					 * the id and cancels the job (it
 					 * never counts as written) */
-					if (e == ERR_TRANSACTION_COORDINATOR_FENCED)
-						m->st.fenced++;
 					m->st.retries++;
 					retry = true;
 					continue;

@@ -66,7 +66,6 @@ struct sl_markers_stats {
 	uint64_t requests;        /* WriteTxnMarkers sent */
 	uint64_t partitions_done; /* markers written (or moot) */
 	uint64_t retries;         /* partitions answered a retriable error */
-	uint64_t fenced;          /* of them TRANSACTION_COORDINATOR_FENCED */
 	uint64_t failures;        /* connections dropped on an error */
 };
 

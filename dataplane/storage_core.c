@@ -1281,6 +1281,16 @@ static int log_walk(struct dp_partition *p, int64_t from, walk_fn fn,
 	return 0;
 }
 
+/* The one record of control batch h when b holds it whole (have bytes):
+ * true with *r. */
+static bool control_record(const struct rb_header *h, const uint8_t *b,
+			   size_t have, struct rb_record *r)
+{
+	struct rb_iter it;
+	return have >= (size_t)RB_LOG_OVERHEAD + (size_t)h->length &&
+	       !rb_iter_init(&it, b, have) && rb_iter_next(&it, r) == 1;
+}
+
 static void idem_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 		      size_t have)
 {
@@ -1290,12 +1300,9 @@ static void idem_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 	 * of the same epoch as out of order; its epoch counts (idem_fence),
 	 * and its coordinator epoch (a marker read whole: log_walk) */
 	if (h->attributes & RB_ATTR_CONTROL) {
-		struct rb_iter it;
 		struct rb_record r;
-		int32_t coord = -1;
-		if (have >= (size_t)RB_LOG_OVERHEAD + (size_t)h->length &&
-		    !rb_iter_init(&it, b, have) && rb_iter_next(&it, &r) == 1)
-			coord = txn_marker_coord_epoch(r.value, r.vlen);
+		int32_t coord = control_record(h, b, have, &r) ?
+			txn_marker_coord_epoch(r.value, r.vlen) : -1;
 		idem_fence(&p->idem, h->producer_id, h->producer_epoch, coord);
 		return;
 	}
@@ -1353,11 +1360,9 @@ static void txn_walk(void *ctx, const struct rb_header *h, const uint8_t *b,
 		return;
 	}
 	/* a control batch: its one record's key says COMMIT or ABORT */
-	struct rb_iter it;
 	struct rb_record r;
 	int type;
-	if (have < (size_t)RB_LOG_OVERHEAD + (size_t)h->length ||
-	    rb_iter_init(&it, b, have) || rb_iter_next(&it, &r) != 1 ||
+	if (!control_record(h, b, have, &r) ||
 	    txn_marker_key(r.key, r.klen, &type)) {
 		p->txn_bad_markers++;
 		return;
