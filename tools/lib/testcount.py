@@ -123,14 +123,18 @@ def tap_cases(stdout):
 
 def fail_words(entry):
     """': LINE', the test's own words for its failure (the last line of
-    its output saying FAIL, else its last line), so that the closing list
-    says why; '' when it printed nothing."""
+    its output that starts with FAIL, else the last one saying FAIL
+    anywhere, else its last line), so that the closing list says why; ''
+    when it printed nothing.  A line starting with FAIL is the test's own
+    verdict; one merely containing it may be a client library's log
+    (librdkafka logs a dropped connection as "|FAIL|")."""
     text = (entry.get('stdout') or '') + '\n' + (entry.get('stderr') or '')
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
         return ''
+    own = [ln for ln in lines if ln.startswith('FAIL')]
     said = [ln for ln in lines if 'FAIL' in ln]
-    line = (said or lines)[-1]
+    line = (own or said or lines)[-1]
     return ': ' + (line if len(line) <= 300 else line[:297] + '...')
 
 
