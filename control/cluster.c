@@ -32,6 +32,7 @@
 #include "control/kreassign.h"
 #include "control/kunreg.h"
 #include "control/kquorum.h"
+#include "control/kvoters.h"
 #include "control/log.h"
 #include "control/quorum.h"
 #include "proto/kafka/kcodec.h"
@@ -127,6 +128,10 @@ struct sl_cluster {
 	int64_t next_meta_ms;
 	bool meta_inflight;
 	bool meta_big_said;  /* a snapshot too large for a frame, logged */
+	/* a voter's membership as last logged: 1 a voter, 0 joining (not
+	 * added yet), -1 removed; 2 before the first look */
+	int membership_said;
+	struct sl_kvoters_req voter_change; /* the job's, while it runs */
 };
 
 /* The metadata index this node's image holds: Raft's applied index for a
@@ -200,6 +205,41 @@ static int on_restore(void *ctx, const void *buf, size_t len, uint64_t index)
 	return rc;
 }
 
+/* "a.b.c.d:port" into host (SL_CMSG_ADDRESS_MAX bytes) and *port. */
+static int split_address(const char *a, char *host, uint16_t *port)
+{
+	const char *colon = strrchr(a, ':');
+	if (!colon || colon == a || (size_t)(colon - a) >= SL_CMSG_ADDRESS_MAX)
+		return -EINVAL;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65534)
+		return -EINVAL;
+	memcpy(host, a, (size_t)(colon - a));
+	host[colon - a] = 0;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* Node id's Raft host and port: the configuration in the log, else
+ * controller_quorum_voters.  0 or -ENOENT. */
+static int raft_address_of(const struct sl_cluster *cl, int32_t id,
+			   char *host, uint16_t *port)
+{
+	char a[SL_QUORUM_ADDRESS_MAX];
+	if (cl->q && sl_quorum_address_of(cl->q, id, a, sizeof(a)) == 0 &&
+	    split_address(a, host, port) == 0)
+		return 0;
+	for (unsigned i = 0; i < cl->n_voters; i++)
+		if (cl->voters[i].id == id) {
+			snprintf(host, SL_CMSG_ADDRESS_MAX, "%s",
+				 cl->voters[i].host);
+			*port = cl->voters[i].port;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 static void on_leader(void *ctx, int32_t leader_id, bool self)
 {
 	struct sl_cluster *cl = ctx;
@@ -215,13 +255,14 @@ static void on_leader(void *ctx, int32_t leader_id, bool self)
 		for (unsigned i = 0; i <= SL_CI_NODE_ID_MAX; i++)
 			cl->sessions[i] = (struct session){.last_ms = now};
 	}
-	/* the RPC goes to the new controller (nowhere: ourselves) */
-	const struct sl_voter *v = NULL;
-	for (unsigned i = 0; i < cl->n_voters && !self; i++)
-		if (cl->voters[i].id == leader_id)
-			v = &cl->voters[i];
-	if (v)
-		sl_crpc_target(cl->rpc, v->host, (uint16_t)(v->port + 1));
+	/* the RPC goes to the new controller (nowhere: ourselves), at the
+	 * address the configuration in the log gives it (a voter added
+	 * later is in no controller_quorum_voters) */
+	char host[SL_CMSG_ADDRESS_MAX];
+	uint16_t port = 0;
+	if (!self && leader_id >= 0 &&
+	    raft_address_of(cl, leader_id, host, &port) == 0)
+		sl_crpc_target(cl->rpc, host, (uint16_t)(port + 1));
 	else
 		sl_crpc_target(cl->rpc, NULL, 0);
 	cl->heartbeat_inflight = false;
@@ -977,6 +1018,67 @@ static void unregister_job(struct sl_cluster *cl, const struct job *j)
 	job_propose(cl, n, &out);
 }
 
+/* ---- controller: AddRaftVoter, RemoveRaftVoter (kvoters.h) ---- */
+
+/* The job's answer, once its change is done or refused. */
+static void voter_answer(struct sl_cluster *cl, int status)
+{
+	const struct job *j = &cl->queue[cl->q_head];
+	struct sl_kvoters_req *r = &cl->voter_change;
+	char msg[256];
+	int16_t err = r->error;
+	if (err)
+		snprintf(msg, sizeof(msg), "%s", r->msg);
+	else
+		err = sl_kvoters_error(status, r, msg, sizeof(msg));
+	if (!status && !r->error)
+		sl_log("metadata quorum: node %d %s the voters%s%s",
+		       (int)r->voter_id,
+		       r->api_key == KC_API_ADD_RAFT_VOTER ? "joined" : "left",
+		       r->address[0] ? " at " : "", r->address);
+	else
+		sl_log("metadata quorum: %s node %d refused: %s",
+		       r->api_key == KC_API_ADD_RAFT_VOTER ? "adding" :
+		       "removing", (int)r->voter_id, msg);
+	long n = sl_kvoters_answer(j->req, j->len, err, msg, cl->job_resp,
+				   RESP_MAX);
+	job_answer(cl, n > 0 ? sl_quorum_applied_index(cl->q) : 0,
+		   n > 0 ? cl->job_resp : NULL, n > 0 ? (size_t)n : 0);
+}
+
+static void voter_changed(void *ctx, int status)
+{
+	struct sl_cluster *cl = ctx;
+	if (cl->closing || !cl->q_len || !cl->job_running)
+		return; /* destroy answers what is queued */
+	voter_answer(cl, status);
+}
+
+static void voter_job(struct sl_cluster *cl, const struct job *j)
+{
+	struct sl_kvoters_req *r = &cl->voter_change;
+	if (sl_kvoters_decode(j->req, j->len, r) < 0) {
+		job_answer(cl, 0, NULL, 0);
+		return;
+	}
+	if (r->error) {
+		voter_answer(cl, 0);
+		return;
+	}
+	sl_log("metadata quorum: %s node %d%s%s",
+	       r->api_key == KC_API_ADD_RAFT_VOTER ? "adding" : "removing",
+	       (int)r->voter_id, r->address[0] ? " at " : "", r->address);
+	int rc = r->api_key == KC_API_ADD_RAFT_VOTER ?
+		sl_quorum_add_voter(cl->q, r->voter_id, r->address,
+				    voter_changed, cl) :
+		sl_quorum_remove_voter(cl->q, r->voter_id, voter_changed, cl);
+	if (rc) {
+		voter_answer(cl, rc);
+		return;
+	}
+	cl->job_running = true;
+}
+
 /* A broker's state for kadmin's check of a manual assignment. */
 static int broker_state(void *ctx, int32_t id)
 {
@@ -1004,6 +1106,11 @@ static void job_start(struct sl_cluster *cl)
 	if (!j->native && j->len >= 2 &&
 	    sl_kunreg_serves((int16_t)rb_be16(j->req))) {
 		unregister_job(cl, j);
+		return;
+	}
+	if (!j->native && j->len >= 2 &&
+	    sl_kvoters_serves((int16_t)rb_be16(j->req))) {
+		voter_job(cl, j);
 		return;
 	}
 	memcpy(cl->scratch, &cl->img->meta, sizeof(*cl->scratch));
@@ -1276,9 +1383,13 @@ static void controller_metadata(struct sl_cluster *cl, uint64_t token,
 
 static void not_controller(struct sl_cluster *cl, uint64_t token)
 {
-	uint8_t b[4];
-	sl_cmsg_put_leader(b, cl->leader_id);
-	(void)sl_crpc_reply(cl->rpc, token, SL_CMSG_NOT_CONTROLLER, b, 4);
+	uint8_t b[4 + SL_CMSG_ADDRESS_MAX];
+	char a[SL_QUORUM_ADDRESS_MAX] = "";
+	if (cl->leader_id < 0 || !cl->q ||
+	    sl_quorum_address_of(cl->q, cl->leader_id, a, sizeof(a)) != 0)
+		a[0] = 0;
+	size_t n = sl_cmsg_put_leader(b, cl->leader_id, a);
+	(void)sl_crpc_reply(cl->rpc, token, SL_CMSG_NOT_CONTROLLER, b, n);
 }
 
 static void on_request(void *ctx, uint64_t token, uint8_t type,
@@ -1361,11 +1472,20 @@ static void observer_redirect(struct sl_cluster *cl, uint16_t status,
 			      const uint8_t *body, size_t len)
 {
 	int32_t to = -1;
+	char a[SL_CMSG_ADDRESS_MAX] = "", host[SL_CMSG_ADDRESS_MAX];
+	uint16_t port;
 	if (status == SL_CMSG_NOT_CONTROLLER &&
-	    sl_cmsg_decode_leader(body, len, &to))
+	    sl_cmsg_decode_leader(body, len, &to, a))
 		to = -1;
 	if (to >= 0 && to == cl->leader_id)
 		return; /* there already (two calls told us the same) */
+	if (to >= 0 && a[0] && split_address(a, host, &port) == 0) {
+		/* where the replier's configuration puts it: a voter added
+		 * since controller_quorum_voters was written */
+		cl->leader_id = to;
+		sl_crpc_target(cl->rpc, host, (uint16_t)(port + 1));
+		return;
+	}
 	observer_target(cl, to);
 }
 
@@ -1602,6 +1722,7 @@ bool sl_cluster_takes_kafka(int16_t api_key)
 {
 	return sl_kquorum_serves(api_key) || sl_kelect_serves(api_key) ||
 	       sl_kreassign_alters(api_key) || sl_kunreg_serves(api_key) ||
+	       sl_kvoters_serves(api_key) ||
 	       api_key == KC_API_CREATE_TOPICS ||
 	       api_key == KC_API_DELETE_TOPICS ||
 	       api_key == KC_API_CREATE_PARTITIONS ||
@@ -1727,6 +1848,29 @@ int sl_cluster_create(const struct sl_config *c,
 	for (unsigned i = 0; i < cl->n_voters; i++)
 		if (cl->voters[i].id == c->node_id)
 			self = &cl->voters[i];
+	/* a controller that joins later: the Raft node's voters are the
+	 * bootstrap list and itself (it does not bootstrap) */
+	struct sl_voter qv[SL_VOTERS_MAX];
+	unsigned nqv = cl->n_voters;
+	memcpy(qv, cl->voters, sizeof(qv));
+	bool join = false;
+	if (!self && c->controller_address[0]) {
+		char one[96];
+		snprintf(one, sizeof(one), "%d@%s", (int)c->node_id,
+			 c->controller_address);
+		if (nqv >= SL_VOTERS_MAX ||
+		    sl_config_voters(one, &qv[nqv], 1, err, errlen) != 1) {
+			if (nqv >= SL_VOTERS_MAX)
+				snprintf(err, errlen, "controller_address: "
+					 "controller_quorum_voters already "
+					 "names %d voters", SL_VOTERS_MAX);
+			rc = -EINVAL;
+			goto out_free;
+		}
+		self = &qv[nqv++];
+		join = true;
+	}
+	cl->membership_said = 2;
 	/* not a voter: a broker of the cluster that follows the
 	 * controller's image (an observer) */
 	cl->observer = !self;
@@ -1763,10 +1907,10 @@ int sl_cluster_create(const struct sl_config *c,
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%.4000s/raft", c->control_dir);
 	struct sl_quorum_config qc = {
-		.node_id = c->node_id, .dir = dir, .voters = cl->voters,
-		.n_voters = cl->n_voters, .apply = on_apply,
+		.node_id = c->node_id, .dir = dir, .voters = qv,
+		.n_voters = nqv, .apply = on_apply,
 		.snapshot = on_snapshot, .restore = on_restore,
-		.leader_changed = on_leader, .ctx = cl,
+		.leader_changed = on_leader, .ctx = cl, .join = join,
 	};
 	rc = sl_quorum_create(&qc, &cl->q, err, errlen);
 	if (rc)
@@ -1869,6 +2013,32 @@ int32_t sl_cluster_controller(struct sl_cluster *cl)
 	return cl->leader_id;
 }
 
+/* A voter's membership in the configuration in the log, said once per
+ * change: waiting to be added, a voter, removed. */
+static void membership_look(struct sl_cluster *cl)
+{
+	int now = sl_quorum_joining(cl->q) ? 0 :
+		  sl_quorum_is_voter(cl->q) ? 1 : -1;
+	if (now == cl->membership_said)
+		return;
+	if (now == 0)
+		sl_log("node %d waits to be added to the metadata quorum's "
+		       "voters (AddRaftVoter: sluice cluster add-voter %d %s, "
+		       "through any broker)", (int)cl->cfg->node_id,
+		       (int)cl->cfg->node_id, cl->cfg->controller_address);
+	else if (now < 0 && cl->membership_said != 2)
+		sl_log("node %d is no longer a voter of the metadata quorum "
+		       "(RemoveRaftVoter): stop it; to run it as a broker only, "
+		       "remove %s/raft and start it without "
+		       "controller_address, its id out of "
+		       "controller_quorum_voters", (int)cl->cfg->node_id,
+		       cl->cfg->control_dir);
+	else if (now > 0 && cl->membership_said != 2)
+		sl_log("node %d is a voter of the metadata quorum",
+		       (int)cl->cfg->node_id);
+	cl->membership_said = now;
+}
+
 int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 {
 	int work = cl->q ? sl_quorum_do_work(cl->q) : 0;
@@ -1878,6 +2048,8 @@ int sl_cluster_do_work(struct sl_cluster *cl, int64_t now_ms)
 	heartbeat(cl, now_ms);
 	if (cl->observer)
 		observer_fetch(cl, now_ms);
+	else
+		membership_look(cl);
 	if (cl->leader) {
 		controller_sessions(cl, now_ms);
 		controller_internal_topics(cl, now_ms);

@@ -159,9 +159,14 @@ void sl_cmsg_put_index(uint8_t *buf, uint64_t index)
 	put64(buf, index);
 }
 
-void sl_cmsg_put_leader(uint8_t *buf, int32_t leader_id)
+size_t sl_cmsg_put_leader(uint8_t *buf, int32_t leader_id,
+			  const char *address)
 {
 	put32(buf, (uint32_t)leader_id);
+	size_t n = address ? strnlen(address, SL_CMSG_ADDRESS_MAX - 1) : 0;
+	if (n)
+		memcpy(buf + 4, address, n);
+	return 4 + n;
 }
 
 int sl_cmsg_decode_forward_reply(const uint8_t *b, size_t len,
@@ -176,12 +181,19 @@ int sl_cmsg_decode_forward_reply(const uint8_t *b, size_t len,
 	return 0;
 }
 
-int sl_cmsg_decode_leader(const uint8_t *b, size_t len, int32_t *leader_id)
+int sl_cmsg_decode_leader(const uint8_t *b, size_t len, int32_t *leader_id,
+			  char *address)
 {
-	if (len != 4)
+	if (len < 4 || len > 4 + SL_CMSG_ADDRESS_MAX - 1)
 		return -EINVAL;
 	*leader_id = (int32_t)get32(b);
 	if (*leader_id < -1 || *leader_id > 65535)
 		return -EINVAL;
+	for (size_t i = 4; i < len; i++)
+		if (!((b[i] >= '0' && b[i] <= '9') || b[i] == '.' ||
+		      b[i] == ':'))
+			return -EINVAL; /* "a.b.c.d:port" only */
+	memcpy(address, b + 4, len - 4);
+	address[len - 4] = 0;
 	return 0;
 }

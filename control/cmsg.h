@@ -52,7 +52,11 @@
  *     status EFBIG: the snapshot does not fit a frame.
  *
  * Every reply may instead carry status SL_CMSG_NOT_CONTROLLER with body
- * i32 the node the replier believes is the controller (-1: unknown).
+ * i32 the node the replier believes is the controller (-1: unknown),
+ * then, when the replier knows it, that node's Raft address ("a.b.c.d:
+ * port", 1 to SL_CMSG_ADDRESS_MAX - 1 bytes, no NUL; its controller RPC
+ * is port + 1): a voter added after a broker started is in no
+ * controller_quorum_voters that broker read.
  *
  * Pure functions: no I/O, no allocation.  Decoders take the body and its
  * length, never read past it, and return 0 or -EINVAL.
@@ -82,6 +86,7 @@ struct sl_cmsg_alter_isr {
 
 #define SL_CMSG_NOT_CONTROLLER 41 /* Kafka's NOT_CONTROLLER */
 #define SL_CMSG_HOST_MAX 63
+#define SL_CMSG_ADDRESS_MAX 80
 #define SL_CMSG_READY 1
 #define SL_CMSG_SHUTDOWN 2
 
@@ -109,8 +114,11 @@ long sl_cmsg_encode_heartbeat_reply(uint8_t *buf, size_t cap,
 				    const struct sl_cmsg_heartbeat_reply *r);
 /* The reply head of KAFKA / ADMIN: 8 bytes, the response follows. */
 void sl_cmsg_put_index(uint8_t *buf, uint64_t index);
-/* NOT_CONTROLLER's body: 4 bytes. */
-void sl_cmsg_put_leader(uint8_t *buf, int32_t leader_id);
+/* NOT_CONTROLLER's body: 4 bytes, then address when not NULL or ""
+ * (its bytes, at most SL_CMSG_ADDRESS_MAX - 1; buf holds 4 + that).
+ * Returns the body's length. */
+size_t sl_cmsg_put_leader(uint8_t *buf, int32_t leader_id,
+			  const char *address);
 
 long sl_cmsg_encode_alter_isr(uint8_t *buf, size_t cap,
 			      const struct sl_cmsg_alter_isr *a);
@@ -124,6 +132,9 @@ int sl_cmsg_decode_heartbeat_reply(const uint8_t *b, size_t len,
 int sl_cmsg_decode_forward_reply(const uint8_t *b, size_t len,
 				 uint64_t *index, const uint8_t **resp,
 				 size_t *resp_len);
-int sl_cmsg_decode_leader(const uint8_t *b, size_t len, int32_t *leader_id);
+/* NOT_CONTROLLER's body: *leader_id, and address (SL_CMSG_ADDRESS_MAX
+ * bytes, NUL-terminated; "" when the body has none). */
+int sl_cmsg_decode_leader(const uint8_t *b, size_t len, int32_t *leader_id,
+			  char *address);
 
 #endif

@@ -35,6 +35,7 @@
 #include "control/kelect.h"
 #include "control/kreassign.h"
 #include "control/kunreg.h"
+#include "control/kvoters.h"
 #include "control/kquorum.h"
 #include "control/log.h"
 #include "proto/ipc.h"
@@ -857,6 +858,17 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		sl_kquorum_single(l->cfg->node_id, l->meta->generation,
 				  sl_wall_ms(), &v);
 		long n = sl_kquorum_handle(&v, req, rlen, l->kbuf,
+					   sizeof(l->kbuf) - SN_HEADER_BYTES);
+		send_kbuf_reply(l, h->corr, n, now_ms);
+		return;
+	}
+	if (sl_kvoters_serves(key)) {
+		/* a single broker: no Raft quorum to change */
+		long n = sl_kvoters_answer(req, rlen,
+					   SL_KVOTERS_INVALID_REQUEST,
+					   "a single broker has no metadata "
+					   "quorum (controller_quorum_voters is "
+					   "empty)", l->kbuf,
 					   sizeof(l->kbuf) - SN_HEADER_BYTES);
 		send_kbuf_reply(l, h->corr, n, now_ms);
 		return;

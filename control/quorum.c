@@ -119,16 +119,31 @@ struct sl_quorum {
 	unsigned inflight;
 
 	/* what this node, as Raft leader, last heard from each voter
-	 * (sl_quorum_status); slots parallel to voters[], valid for
+	 * (sl_quorum_status): a slot per Raft id (0: free), valid for
 	 * peers[i].term only */
 	struct peer {
+		raft_id id;
 		uint64_t term;
 		int64_t contact_ms, caught_up_ms; /* wall clock */
 	} peers[SL_VOTERS_MAX];
 
+	/* a membership change (sl_quorum_add_voter / remove_voter): one at
+	 * a time; libraft's callback only notes its status, the next step
+	 * and the caller's callback run from do_work */
+	struct raft_change change;
+	enum { CH_NONE, CH_ADD, CH_ASSIGN, CH_REMOVE } change_step;
+	bool change_fired;        /* libraft called back */
+	int change_raft_rc;
+	int32_t change_id;
+	sl_quorum_change_cb change_cb;
+	void *change_ctx;
+	bool join;                /* started without bootstrapping */
+
 	uint64_t proposed, applied_ok, lost, canceled, snapshots_taken,
 		restores, leader_changes;
 };
+
+static void change_finish(struct sl_quorum *q, int status);
 
 /* ---- time ---- */
 
@@ -493,6 +508,8 @@ static bool teardown(struct sl_quorum *q)
 		if (q->props[i].state == PROP_WAITING)
 			done_push(q, &q->props[i], SL_QUORUM_ECANCELED);
 	deliver_done(q);
+	if (q->change_step != CH_NONE)
+		change_finish(q, SL_QUORUM_ECANCELED);
 	assert(q->inflight == 0);
 	return true;
 }
@@ -610,13 +627,32 @@ static struct sl_quorum *quorum_of_io(struct raft_io *io)
 					    offsetof(struct sl_quorum, io));
 }
 
-/* The voter slot of Raft id, or -1. */
-static int voter_slot(const struct sl_quorum *q, raft_id id)
+/* Is Raft id a voter of the configuration in the log? */
+static bool is_voter(const struct sl_quorum *q, raft_id id)
 {
-	for (unsigned i = 0; i < q->n_voters; i++)
-		if ((raft_id)q->voters[i].id == id)
+	const struct raft_configuration *c = &q->raft.configuration;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == id)
+			return c->servers[i].role == RAFT_VOTER;
+	return false;
+}
+
+/* The peer slot of Raft id, claimed when claim (a free one, else one
+ * whose id is no longer a voter), or -1. */
+static int voter_slot(struct sl_quorum *q, raft_id id, bool claim)
+{
+	int spare = -1;
+	for (unsigned i = 0; i < SL_VOTERS_MAX; i++) {
+		if (q->peers[i].id == id)
 			return (int)i;
-	return -1;
+		if (spare < 0 && (q->peers[i].id == 0 ||
+				  !is_voter(q, q->peers[i].id)))
+			spare = (int)i;
+	}
+	if (!claim || spare < 0)
+		return -1;
+	q->peers[spare] = (struct peer){.id = id};
+	return spare;
 }
 
 /* After libraft took a voter's AppendEntries reply: as leader, note when
@@ -626,8 +662,10 @@ static int voter_slot(const struct sl_quorum *q, raft_id id)
  * though undocumented; only match_index is read. */
 static void note_reply(struct sl_quorum *q, raft_id from)
 {
-	int slot = voter_slot(q, from);
-	if (slot < 0 || raft_state(&q->raft) != RAFT_LEADER)
+	if (raft_state(&q->raft) != RAFT_LEADER || !is_voter(q, from))
+		return;
+	int slot = voter_slot(q, from, true);
+	if (slot < 0)
 		return;
 	const struct raft_configuration *c = &q->raft.configuration;
 	unsigned i = 0;
@@ -638,7 +676,8 @@ static void note_reply(struct sl_quorum *q, raft_id from)
 	struct peer *p = &q->peers[slot];
 	uint64_t term = (uint64_t)q->raft.current_term;
 	if (p->term != term)
-		*p = (struct peer){.term = term, .caught_up_ms = -1};
+		*p = (struct peer){.id = from, .term = term,
+				   .caught_up_ms = -1};
 	p->contact_ms = sl_wall_ms();
 	if (q->raft.leader_state.progress[i].match_index >=
 	    raft_last_index(&q->raft))
@@ -686,17 +725,23 @@ static int check_stored_self(struct sl_quorum *q, char *err, size_t errlen)
 			continue;
 		if (strcmp(c->servers[i].address, q->address) != 0) {
 			snprintf(err, errlen, "quorum: %s says node %d is at "
-				 "%s, the voters say %s: the node moved (Raft "
-				 "membership changes are not supported) or the "
-				 "dir is another node's", q->dir, q->node_id,
+				 "%s, its configuration says %s: the node moved "
+				 "(remove it from the voters, then add it at "
+				 "its new address with a new dir) or the dir "
+				 "is another node's", q->dir, q->node_id,
 				 c->servers[i].address, q->address);
 			return -EINVAL;
 		}
 		return 0;
 	}
+	if (c->n == 0 && q->join)
+		return 0; /* not added yet */
 	snprintf(err, errlen, "quorum: %s holds a Raft configuration of %u "
-		 "servers without node %d: the dir belongs to another node or "
-		 "cluster", q->dir, c->n, q->node_id);
+		 "servers without node %d: the node was removed from the "
+		 "voters (to run it as a broker only, remove the dir and "
+		 "start it without controller_address, its id out of "
+		 "controller_quorum_voters), or the dir belongs to another "
+		 "node or cluster", q->dir, c->n, q->node_id);
 	return -EINVAL;
 }
 
@@ -723,6 +768,7 @@ int sl_quorum_create(const struct sl_quorum_config *cfg, struct sl_quorum **out,
 	q->restore = cfg->restore;
 	q->leader_changed = cfg->leader_changed;
 	q->ctx = cfg->ctx;
+	q->join = cfg->join;
 	q->reported_leader = -1;
 	q->free_head = NO_SLOT;
 	q->done_head = q->done_tail = NO_SLOT;
@@ -821,7 +867,8 @@ int sl_quorum_create(const struct sl_quorum_config *cfg, struct sl_quorum **out,
 			break;
 	}
 	if (rc == 0)
-		rc = raft_bootstrap(&q->raft, &conf);
+		rc = q->join ? RAFT_CANTBOOTSTRAP :
+			       raft_bootstrap(&q->raft, &conf);
 	raft_configuration_close(&conf);
 	bool fresh = rc == 0;
 	if (rc != 0 && rc != RAFT_CANTBOOTSTRAP) {
@@ -844,6 +891,7 @@ int sl_quorum_create(const struct sl_quorum_config *cfg, struct sl_quorum **out,
 		if (rc < 0)
 			goto teardown;
 	}
+
 	if (q->raft.log.snapshot.last_index > q->snapshot_index)
 		q->snapshot_index = q->raft.log.snapshot.last_index;
 	*out = q;
@@ -863,6 +911,189 @@ void sl_quorum_destroy(struct sl_quorum *q)
 		return;
 	if (teardown(q))
 		free(q);
+}
+
+/* ---- membership ---- */
+
+static int change_errno(int rv)
+{
+	switch (rv) {
+	case 0: return 0;
+	case RAFT_NOTLEADER:
+	case RAFT_LEADERSHIPLOST: return SL_QUORUM_ENOTLEADER;
+	case RAFT_CANTCHANGE: return -EBUSY;
+	case RAFT_DUPLICATEID:
+	case RAFT_DUPLICATEADDRESS: return -EEXIST;
+	case RAFT_BADID:
+	case RAFT_NOTFOUND: return -ENOENT;
+	case RAFT_NOCONNECTION: return -ETIMEDOUT;
+	case RAFT_NOMEM: return -ENOMEM;
+	case RAFT_SHUTDOWN: return SL_QUORUM_ECANCELED;
+	default: return SL_QUORUM_EFAILED;
+	}
+}
+
+/* Inside libraft: only note it (the next step runs from do_work). */
+static void on_change(struct raft_change *req, int status)
+{
+	struct sl_quorum *q = req->data;
+	q->change_fired = true;
+	q->change_raft_rc = status;
+}
+
+static void change_finish(struct sl_quorum *q, int status)
+{
+	sl_quorum_change_cb cb = q->change_cb;
+	void *ctx = q->change_ctx;
+	q->change_step = CH_NONE;
+	q->change_cb = NULL;
+	q->change_fired = false;
+	if (cb)
+		cb(ctx, status);
+}
+
+/* Outside libraft: a spare added becomes a voter (libraft catches it up
+ * first); the caller hears of the end.  1 when something was done. */
+static int change_step(struct sl_quorum *q)
+{
+	if (q->change_step == CH_NONE || !q->change_fired)
+		return 0;
+	int rc = change_errno(q->change_raft_rc);
+	if (q->change_step == CH_ADD && rc == 0 && !stopped(q)) {
+		q->change_fired = false;
+		q->change.data = q;
+		int rv = raft_assign(&q->raft, &q->change,
+				     (raft_id)q->change_id, RAFT_VOTER,
+				     on_change);
+		if (rv == 0) {
+			q->change_step = CH_ASSIGN;
+			return 1;
+		}
+		rc = change_errno(rv);
+	}
+	change_finish(q, rc);
+	return 1;
+}
+
+static int change_check(struct sl_quorum *q, sl_quorum_change_cb cb)
+{
+	if (stopped(q))
+		return SL_QUORUM_EFAILED;
+	if (!cb)
+		return -EINVAL;
+	if (!ready(q))
+		return SL_QUORUM_ENOTLEADER;
+	if (q->change_step != CH_NONE)
+		return -EBUSY;
+	return 0;
+}
+
+int sl_quorum_add_voter(struct sl_quorum *q, int32_t id, const char *address,
+			sl_quorum_change_cb cb, void *ctx)
+{
+	int rc = change_check(q, cb);
+	if (rc)
+		return rc;
+	struct sockaddr_in sa;
+	char host[SL_QUORUM_ADDRESS_MAX];
+	const char *colon = address ? strrchr(address, ':') : NULL;
+	if (id < 1 || !colon || (size_t)(colon - address) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, address, (size_t)(colon - address));
+	host[colon - address] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65534 ||
+	    uv_ip4_addr(host, (int)port, &sa) != 0)
+		return -EINVAL;
+	const struct raft_configuration *c = &q->raft.configuration;
+	unsigned voters = 0;
+	const struct raft_server *known = NULL;
+	for (unsigned i = 0; i < c->n; i++) {
+		voters += c->servers[i].role == RAFT_VOTER;
+		if (c->servers[i].id == (raft_id)id)
+			known = &c->servers[i];
+		else if (!strcmp(c->servers[i].address, address))
+			return -EEXIST; /* another id there */
+	}
+	if (known && known->role == RAFT_VOTER)
+		return -EEXIST;
+	if (known && strcmp(known->address, address) != 0)
+		return -EADDRINUSE; /* a spare of an earlier try, elsewhere */
+	if (voters >= SL_VOTERS_MAX)
+		return -ENOSPC;
+	q->change.data = q;
+	int rv = known ? raft_assign(&q->raft, &q->change, (raft_id)id,
+				     RAFT_VOTER, on_change) :
+			 raft_add(&q->raft, &q->change, (raft_id)id, address,
+				  on_change);
+	if (rv)
+		return change_errno(rv);
+	q->change_step = known ? CH_ASSIGN : CH_ADD;
+	q->change_fired = false;
+	q->change_id = id;
+	q->change_cb = cb;
+	q->change_ctx = ctx;
+	return 0;
+}
+
+int sl_quorum_remove_voter(struct sl_quorum *q, int32_t id,
+			   sl_quorum_change_cb cb, void *ctx)
+{
+	int rc = change_check(q, cb);
+	if (rc)
+		return rc;
+	const struct raft_configuration *c = &q->raft.configuration;
+	unsigned voters = 0;
+	bool known = false;
+	for (unsigned i = 0; i < c->n; i++) {
+		voters += c->servers[i].role == RAFT_VOTER;
+		known |= c->servers[i].id == (raft_id)id;
+	}
+	if (!known)
+		return -ENOENT;
+	if (voters <= 1 && is_voter(q, (raft_id)id))
+		return -ERANGE; /* the last voter */
+	q->change.data = q;
+	int rv = raft_remove(&q->raft, &q->change, (raft_id)id, on_change);
+	if (rv)
+		return change_errno(rv);
+	q->change_step = CH_REMOVE;
+	q->change_fired = false;
+	q->change_id = id;
+	q->change_cb = cb;
+	q->change_ctx = ctx;
+	return 0;
+}
+
+int sl_quorum_address_of(const struct sl_quorum *q, int32_t id, char *buf,
+			 size_t len)
+{
+	const struct raft_configuration *c = &q->raft.configuration;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == (raft_id)id && id > 0) {
+			if ((size_t)snprintf(buf, len, "%s",
+					     c->servers[i].address) >= len)
+				return -ENOSPC;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+bool sl_quorum_is_voter(const struct sl_quorum *q)
+{
+	return is_voter(q, (raft_id)q->node_id);
+}
+
+bool sl_quorum_joining(const struct sl_quorum *q)
+{
+	const struct raft_configuration *c = &q->raft.configuration;
+	if (c->n == 0)
+		return true;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].id == (raft_id)q->node_id)
+			return c->servers[i].role != RAFT_VOTER;
+	return false;
 }
 
 /* ---- running ---- */
@@ -897,6 +1128,7 @@ int sl_quorum_do_work(struct sl_quorum *q)
 	}
 	work += update_leadership(q);
 	work += deliver_done(q);
+	work += change_step(q);
 	if (stopped(q))
 		return SL_QUORUM_EFAILED;
 	return work;
@@ -1008,7 +1240,7 @@ void sl_quorum_status(struct sl_quorum *q, struct sl_quorum_status *st)
 			v->caught_up_ms = now;
 			continue;
 		}
-		int slot = voter_slot(q, id);
+		int slot = voter_slot(q, id, false);
 		const struct peer *p = slot >= 0 ? &q->peers[slot] : NULL;
 		if (!p || p->term != st->term)
 			continue; /* not heard from in this term */

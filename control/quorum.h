@@ -64,9 +64,21 @@
  *   - a follower whose disk writes lag may compute its commit index from
  *     a log it has not stored yet (fixed upstream in 0.18.0).
  * The last two need failures at unlucky moments to matter; a newer
- * libraft removes them without any change here.  Not offered: membership changes
- * (voters are fixed; raft_add/assign/remove unused), hosts other than
- * IPv4 addresses (raft_uv_tcp parses nothing else).
+ * libraft removes them without any change here.  Not offered: hosts other
+ * than IPv4 addresses (raft_uv_tcp parses nothing else).
+ *
+ * Membership (Kafka's AddRaftVoter and RemoveRaftVoter, KIP-853, without
+ * directory ids).  The configuration in the log is the truth once a node
+ * has state; the voters given only bootstrap a fresh dir.  A node joining
+ * later is created with join set (its own id and address among the
+ * voters given): it does not bootstrap and waits, a member of nothing,
+ * until the leader adds it (sl_quorum_add_voter: libraft adds it as a
+ * spare, catches its log up in rounds, then makes it a voter, one
+ * configuration entry each).  sl_quorum_remove_voter takes a voter out;
+ * a leader that removes itself steps down once the entry commits.  A
+ * node removed keeps running but hears from no leader; restarted, its
+ * dir (a configuration without it) makes sl_quorum_create fail saying
+ * so.
  *
  * Errors: -errno or one of the SL_QUORUM_E* below (negative errno values
  * given names here; sl_quorum_strerror() says what each means).
@@ -169,6 +181,9 @@ struct sl_quorum_config {
 					  ..._ELECTION_TIMEOUT_MS */
 	uint32_t heartbeat_timeout_ms; /* 0: ..._HEARTBEAT_TIMEOUT_MS; must
 					  stay below the election timeout */
+	bool join;                     /* a fresh dir is not bootstrapped:
+					  the node waits to be added (see
+					  "Membership") */
 };
 
 /*
@@ -247,6 +262,35 @@ struct sl_quorum_voter {
 	int64_t caught_up_ms; /* wall clock when it last held this leader's
 				 last entry; this node: now */
 };
+
+/*
+ * Membership changes, on the leader (see "Membership"), one at a time.
+ * Both return 0 (cb is called once from sl_quorum_do_work, or from
+ * sl_quorum_destroy with SL_QUORUM_ECANCELED: status 0 once the new
+ * configuration is committed, SL_QUORUM_ENOTLEADER when leadership was
+ * lost first, -ETIMEDOUT when the node to add did not catch up (libraft's
+ * rounds: it is left a spare, and adding it again resumes), -errno),
+ * or without calling cb: SL_QUORUM_ENOTLEADER, -EBUSY (a change is under
+ * way), -EINVAL (bad id or address), -EEXIST (already a voter, or another
+ * id at that address), -EADDRINUSE (a spare of that id at another
+ * address: remove it first), -ENOSPC (SL_VOTERS_MAX voters), -ENOENT (no
+ * such server), -ERANGE (removing the last voter), SL_QUORUM_EFAILED.
+ * address is "a.b.c.d:port", the node's Raft listener.
+ */
+typedef void (*sl_quorum_change_cb)(void *ctx, int status);
+int sl_quorum_add_voter(struct sl_quorum *q, int32_t id, const char *address,
+			sl_quorum_change_cb cb, void *ctx);
+int sl_quorum_remove_voter(struct sl_quorum *q, int32_t id,
+			   sl_quorum_change_cb cb, void *ctx);
+/* Server id's Raft address in the configuration in the log: 0, -ENOENT
+ * (not in it), -ENOSPC (len too small). */
+int sl_quorum_address_of(const struct sl_quorum *q, int32_t id, char *buf,
+			 size_t len);
+/* Is this node a voter of the configuration in the log? */
+bool sl_quorum_is_voter(const struct sl_quorum *q);
+/* Not a voter yet: no configuration at all (created with join, not
+ * added), or in it as a spare being caught up. */
+bool sl_quorum_joining(const struct sl_quorum *q);
 
 /* For `sluice cluster status`: everything is this node's view. */
 struct sl_quorum_status {

@@ -140,6 +140,10 @@ static const struct key keys[] = {
 	{ "controller_quorum_voters", K_STR, F(controller_quorum_voters), 1,
 	  0, 0, "the controllers, id@host:port,... (Raft at port, broker "
 	  "RPC at port+1); empty = one broker without Raft" },
+	{ "controller_address", K_STR, F(controller_address), 1, 0, 0,
+	  "host:port of this node's Raft listener when it is a controller "
+	  "not among controller_quorum_voters, added later (AddRaftVoter); "
+	  "empty = none" },
 	{ "default_replication_factor", K_I32, F(default_replication_factor),
 	  1, 0, 8, "replicas of a topic created without a count, 0 = 3 or "
 	  "the number of voters when fewer" },
@@ -316,7 +320,8 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 		char *dst = (char *)c + key->off;
 		if (key->kind == K_STR) {
 			/* an empty voter list is the single broker */
-			int may_be_empty = !strcmp(k, "controller_quorum_voters");
+			int may_be_empty = !strcmp(k, "controller_quorum_voters") ||
+					   !strcmp(k, "controller_address");
 			if (strlen(v) >= key->size || (!*v && !may_be_empty)) {
 				snprintf(err, errlen, "%s%s: value must be 1 to "
 					 "%zu characters", where, k, key->size - 1);
@@ -335,6 +340,19 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 				snprintf(err, errlen, "%s%s: '%s' is not an IPv4 "
 					 "address (a.b.c.d)", where, k, v);
 				return -EINVAL;
+			}
+			if (!strcmp(k, "controller_address") && *v) {
+				/* the same rules as a voter's address */
+				struct sl_voter vs[1];
+				char why[256], one[96];
+				snprintf(one, sizeof(one), "1@%s", v);
+				if (sl_config_voters(one, vs, 1, why,
+						     sizeof(why)) != 1) {
+					snprintf(err, errlen, "%s%s: '%s' is not "
+						 "host:port (an IPv4 address, a "
+						 "port 1 to 65534)", where, k, v);
+					return -EINVAL;
+				}
 			}
 			if (!strcmp(k, "controller_quorum_voters")) {
 				struct sl_voter vs[SL_VOTERS_MAX];

@@ -124,6 +124,12 @@ struct sl_config {
 	char controller_quorum_voters[1024]; /* controller_quorum_voters:
 					 "id@host:port,...", empty = a single
 					 broker without Raft (default) */
+	char controller_address[80];  /* controller_address: "host:port",
+					 the Raft listener of a controller
+					 that is not among the voters above
+					 and joins the quorum when added
+					 (AddRaftVoter); empty (default) =
+					 none */
 	int32_t default_replication_factor; /* default_replication_factor:
 					 0 (default) = 3, or the number of
 					 voters when fewer */

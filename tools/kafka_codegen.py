@@ -116,7 +116,8 @@ KNOWN_FIELD_KEYS = {"name", "type", "versions", "about", "fields",
                     "mapKey", "entityType", "ignorable", "zeroCopy"}
 KNOWN_MSG_KEYS = {"apiKey", "type", "name", "validVersions",
                   "flexibleVersions", "fields", "commonStructs", "listeners",
-                  "latestVersionUnstable", "deprecatedVersions"}
+                  "latestVersionUnstable", "deprecatedVersions",
+                  "headerVersions"}
 
 
 class SpecError(Exception):
@@ -220,6 +221,19 @@ class Message:
         for k in spec:
             if k not in KNOWN_MSG_KEYS:
                 raise SpecError("%s: unknown key %r" % (self.name, k))
+        # headerVersions, where a file states it, must be what the
+        # flexible versions imply (request header v2, response header v1
+        # in them): the codec derives the header from flexibility alone
+        for vr, hv in spec.get("headerVersions", {}).items():
+            lo, hi = versions(vr, self.name)
+            want = {("req", True): "2", ("req", False): "1",
+                    ("resp", True): "1", ("resp", False): "0"}
+            for v in range(max(lo, self.valid[0]), min(hi, self.valid[1]) + 1):
+                fl = self.flex is not None and self.flex[0] <= v <= self.flex[1]
+                if hv != want[(side, fl)]:
+                    raise SpecError("%s: header version %s at v%d, the codec "
+                                    "uses %s" % (self.name, hv, v,
+                                                 want[(side, fl)]))
         top_c = "kc_%s_%s" % (api_snake, side)
         self.top = self.build(self.name, top_c, spec["fields"], self.name)
 

@@ -17,6 +17,14 @@
  *                        misses entries the leader snapshots away, comes
  *                        back: restores its own snapshot, then the
  *                        leader's, and ends in the same state
+ *   membership           node 4 joins (created with join: no bootstrap,
+ *                        waits), is added (a spare caught up, then a
+ *                        voter) and holds every entry; adding it again,
+ *                        removing an unknown id, a second change at once
+ *                        refused; the leader removes itself and is
+ *                        stopped, a second original voter too: the two
+ *                        left of three voters elect and commit; the
+ *                        removed node's dir refuses to start it
  *   single_voter_dir     a one-voter cluster leads itself; its dir refuses
  *                        another address or another node id
  *   apply_failure_stops  apply() fails: the node leaves, says so, and
@@ -46,7 +54,7 @@
 #include "control/quorum.h"
 #include "control/quorum_pvt.h"
 
-#define NODES 3
+#define NODES 4   /* three voters; membership adds a fourth */
 #define PHASE_MS 10000
 #define PASSES_MAX 200000
 
@@ -131,6 +139,8 @@ struct node {
 struct cluster {
 	struct node n[NODES];
 	unsigned count;
+	unsigned boot;            /* voters a fresh dir bootstraps with (0:
+				     count); later nodes join */
 	struct sl_voter voters[NODES];
 	uint32_t threshold, trailing;
 };
@@ -193,11 +203,15 @@ static int start_node(struct cluster *c, unsigned i)
 	memset(&n->sm, 0, sizeof(n->sm));
 	n->leader = -1;
 	n->self = false;
+	unsigned boot = c->boot ? c->boot : c->count;
+	bool join = i >= boot;
 	struct sl_quorum_config cfg = {
 		.node_id = (int32_t)(i + 1),
 		.dir = n->dir,
 		.voters = c->voters,
-		.n_voters = c->count,
+		/* a joiner: the bootstrap voters and itself */
+		.n_voters = join ? i + 1 : boot,
+		.join = join,
 		.apply = node_apply,
 		.snapshot = node_snapshot,
 		.restore = node_restore,
@@ -433,7 +447,7 @@ static void test_elect_and_replicate(void **state)
 {
 	(void)state;
 	struct cluster c;
-	cluster_init(&c, NODES, 0, 0);
+	cluster_init(&c, 3, 0, 0);
 	cluster_start(&c);
 	int leader = elect(&c);
 
@@ -441,7 +455,7 @@ static void test_elect_and_replicate(void **state)
 	assert_same(&c, 100);
 
 	/* a follower refuses and names the leader */
-	int f = (leader + 1) % NODES;
+	int f = (leader + 1) % 3;
 	struct proposals p = {0};
 	assert_int_equal(sl_quorum_propose(c.n[f].q, "x", 1, on_proposed, &p),
 			 SL_QUORUM_ENOTLEADER);
@@ -466,7 +480,7 @@ static void test_elect_and_replicate(void **state)
 	assert_true(st.term >= 1);
 	assert_true(st.commit_index >= c.n[leader].sm.last_index);
 	assert_true(st.applied_index >= c.n[leader].sm.last_index);
-	assert_int_equal(st.n_voters, NODES);
+	assert_int_equal(st.n_voters, 3);
 	assert_int_equal(st.inflight, 0);
 	assert_int_equal(st.proposed, 100);
 	assert_int_equal(st.applied_ok, 100);
@@ -507,7 +521,7 @@ static void test_failover_and_rejoin(void **state)
 {
 	(void)state;
 	struct cluster c;
-	cluster_init(&c, NODES, 0, 0);
+	cluster_init(&c, 3, 0, 0);
 	cluster_start(&c);
 	int leader = elect(&c);
 	propose_and_wait(&c, leader, 0, 20, 20);
@@ -566,7 +580,7 @@ static void test_snapshot_catch_up(void **state)
 {
 	(void)state;
 	struct cluster c;
-	cluster_init(&c, NODES, 16, 4);
+	cluster_init(&c, 3, 16, 4);
 	cluster_start(&c);
 	int leader = elect(&c);
 	propose_and_wait(&c, leader, 0, 40, 40);
@@ -574,7 +588,7 @@ static void test_snapshot_catch_up(void **state)
 	struct snap_wait sw = {leader, 0};
 	assert_true(pump(&c, snapshot_past, &sw));
 
-	int f = (leader + 1) % NODES;
+	int f = (leader + 1) % 3;
 	uint64_t f_index = c.n[f].sm.last_index;
 	node_stop(&c.n[f]);
 	/* in batches: libraft considers a snapshot after each batch applied
@@ -806,6 +820,116 @@ static void test_envelopes(void **state)
 	}
 }
 
+struct change {
+	int done, status;
+};
+
+static void on_change(void *ctx, int status)
+{
+	struct change *ch = ctx;
+	ch->done++;
+	ch->status = status;
+}
+
+static bool change_done(struct cluster *c, void *arg)
+{
+	(void)c;
+	return ((struct change *)arg)->done > 0;
+}
+
+static unsigned voters_seen(struct sl_quorum *q)
+{
+	struct sl_quorum_status st;
+	sl_quorum_status(q, &st);
+	return st.n_voters;
+}
+
+static void test_membership(void **state)
+{
+	(void)state;
+	struct cluster c;
+	cluster_init(&c, NODES, 0, 0);
+	c.boot = 3;
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(start_node(&c, i), 0);
+	int leader = elect(&c);
+	propose_and_wait(&c, leader, 0, 10, 10);
+
+	/* node 4 starts without bootstrapping: a member of nothing */
+	assert_int_equal(start_node(&c, 3), 0);
+	struct sl_quorum *four = c.n[3].q;
+	for (int i = 0; i < 50; i++)
+		pass(&c);
+	assert_true(sl_quorum_joining(four));
+	assert_false(sl_quorum_is_voter(four));
+	assert_int_equal(c.n[3].sm.count, 0);
+
+	char addr[SL_QUORUM_ADDRESS_MAX];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)c.voters[3].port);
+	struct change ch = {0};
+	struct sl_quorum *lq = c.n[leader].q;
+	int follower = (leader + 1) % 3;
+	assert_int_equal(sl_quorum_add_voter(c.n[follower].q, 4, addr,
+					     on_change, &ch),
+			 SL_QUORUM_ENOTLEADER);
+	assert_int_equal(sl_quorum_add_voter(lq, 4, "127.0.0.1", on_change,
+					     &ch), -EINVAL);
+	assert_int_equal(sl_quorum_add_voter(lq, 4, addr, on_change, &ch), 0);
+	/* one change at a time */
+	struct change ch2 = {0};
+	assert_int_equal(sl_quorum_remove_voter(lq, 2, on_change, &ch2),
+			 -EBUSY);
+	if (!pump(&c, change_done, &ch))
+		fail_msg("adding node 4: no answer within %d ms", PHASE_MS);
+	assert_int_equal(ch.done, 1);
+	assert_int_equal(ch.status, 0);
+	assert_int_equal(ch2.done, 0);
+	assert_int_equal(voters_seen(lq), 4);
+	struct want w = {NULL, 0, 10};
+	if (!pump(&c, all_applied, &w))
+		fail_msg("node 4 holds %llu of 10 entries",
+			 (unsigned long long)c.n[3].sm.count);
+	assert_true(sl_quorum_is_voter(four));
+	assert_false(sl_quorum_joining(four));
+	char got[SL_QUORUM_ADDRESS_MAX];
+	assert_int_equal(sl_quorum_address_of(four, 4, got, sizeof(got)), 0);
+	assert_string_equal(got, addr);
+	assert_int_equal(sl_quorum_add_voter(lq, 4, addr, on_change, &ch2),
+			 -EEXIST);
+	assert_int_equal(sl_quorum_remove_voter(lq, 9, on_change, &ch2),
+			 -ENOENT);
+	propose_and_wait(&c, leader, 10, 10, 20);
+	assert_same(&c, 20);
+
+	/* the leader removes itself, then goes; so does a second of the
+	 * first three */
+	struct change rm = {0};
+	assert_int_equal(sl_quorum_remove_voter(lq, leader + 1, on_change,
+						&rm), 0);
+	if (!pump(&c, change_done, &rm))
+		fail_msg("removing node %d: no answer within %d ms",
+			 leader + 1, PHASE_MS);
+	assert_int_equal(rm.status, 0);
+	assert_int_equal(voters_seen(lq), 3);
+	assert_false(sl_quorum_is_voter(lq));
+	int old = leader;
+	node_stop(&c.n[old]);
+	int second = (old + 1) % 3;
+	node_stop(&c.n[second]);
+	int l = old;
+	if (!pump(&c, new_leader, &l))
+		fail_msg("no leader among the two live of three voters within "
+			 "%d ms", PHASE_MS);
+	printf("node %d removed itself; nodes %d and %d stopped; node %d "
+	       "leads\n", old + 1, old + 1, second + 1, l + 1);
+	propose_and_wait(&c, l, 20, 5, 25);
+	assert_same(&c, 25);
+
+	/* the removed node's dir holds a configuration without it */
+	assert_int_equal(start_node(&c, (unsigned)old), -EINVAL);
+	cluster_fini(&c);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -817,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_elect_and_replicate),
 		cmocka_unit_test(test_failover_and_rejoin),
 		cmocka_unit_test(test_snapshot_catch_up),
+		cmocka_unit_test(test_membership),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

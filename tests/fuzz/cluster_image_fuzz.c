@@ -20,7 +20,8 @@
  *          length, the bytes; AlterPartitionReassignments and
  *          UnregisterBroker answered against the image (control/kreassign.h,
  *          control/kunreg.h), ListPartitionReassignments from it; the
- *          records decided applied as one entry.
+ *          records decided applied as one entry; AddRaftVoter and
+ *          RemoveRaftVoter decoded and answered (control/kvoters.h).
  *
  * Properties:
  *   1. nothing crashes, reads past its bytes or leaks (ASan, UBSan);
@@ -34,7 +35,9 @@
  *      image as it was;
  *   6. the image's own snapshot decodes to the same image;
  *   7. a forwarded request is answered (or refused as undecodable) and
- *      the entry its decisions make is accepted.
+ *      the entry its decisions make is accepted; a voter change that
+ *      decodes names an id, and an add without an error an IPv4
+ *      host:port.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +47,8 @@
 #include "control/cluster_image.h"
 #include "control/kreassign.h"
 #include "control/kunreg.h"
+#include "control/kvoters.h"
+#include "control/quorum.h"
 #include "proto/record_batch.h"
 #include "fuzz_util.h"
 
@@ -273,6 +278,20 @@ static void op_forwarded(const uint8_t *p, size_t len)
 	FUZZ_CHECK(n > 0 || n == -EINVAL || n == -EMSGSIZE);
 	if (fwd_b.count > 0)
 		apply(fwd_b.buf, fwd_b.len, 1);
+	struct sl_kvoters_req v;
+	if (sl_kvoters_decode(p, len, &v) == 0) {
+		FUZZ_CHECK(v.error || (v.voter_id >= 1 && v.voter_id <= 65535));
+		FUZZ_CHECK(v.api_key != 80 || v.error ||
+			   (strchr(v.address, ':') && strlen(v.address) <
+			    SL_KVOTERS_ADDRESS_MAX));
+		char m[256];
+		int16_t e = v.error ? v.error :
+			    sl_kvoters_error(SL_QUORUM_ENOTLEADER, &v, m,
+					     sizeof(m));
+		n = sl_kvoters_answer(p, len, e, v.error ? v.msg : m, resp,
+				      sizeof(resp));
+		FUZZ_CHECK(n > 0);
+	}
 }
 
 /* Decode len bytes of snapshot into other (a copy of img): property 5. */

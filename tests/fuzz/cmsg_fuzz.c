@@ -61,7 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(n == (long)size && !memcmp(out, data, size));
 	}
 	int32_t leader;
-	rc = sl_cmsg_decode_leader(data, size, &leader);
+	char address[SL_CMSG_ADDRESS_MAX];
+	rc = sl_cmsg_decode_leader(data, size, &leader, address);
 	assert(rc == 0 || rc == -EINVAL);
+	if (!rc) {
+		/* what decodes encodes back to the same bytes */
+		uint8_t back[4 + SL_CMSG_ADDRESS_MAX];
+		size_t n = sl_cmsg_put_leader(back, leader, address);
+		assert(n == size && !memcmp(back, data, size));
+	}
 	return 0;
 }

@@ -411,6 +411,31 @@ static void seeds_cluster_image(void)
 	prog[n++] = (uint8_t)rl;
 	memcpy(prog + n, req, (size_t)rl);
 	n += (size_t)rl;
+	/* AddRaftVoter of node 5 at its CONTROLLER listener, RemoveRaftVoter
+	 * of node 3 */
+	struct kc_add_raft_voter_req_listener al = { S("CONTROLLER"),
+						     S("127.0.0.1"), 9494 };
+	struct kc_add_raft_voter_req aq = { { NULL, -1 }, 30000, 5, { { 0 } },
+					    { &al, 1 } };
+	struct kc_request_header ah = { KC_API_ADD_RAFT_VOTER, 0, 23,
+					S("seed") };
+	rl = kc_encode_request(&ah, (const void *)&aq, req, sizeof(req));
+	FUZZ_CHECK(rl > 0);
+	prog[n++] = 4;
+	prog[n++] = (uint8_t)(rl >> 8);
+	prog[n++] = (uint8_t)rl;
+	memcpy(prog + n, req, (size_t)rl);
+	n += (size_t)rl;
+	struct kc_remove_raft_voter_req vq = { S("sluice"), 3, { { 0 } } };
+	struct kc_request_header vh = { KC_API_REMOVE_RAFT_VOTER, 0, 24,
+					S("seed") };
+	rl = kc_encode_request(&vh, (const void *)&vq, req, sizeof(req));
+	FUZZ_CHECK(rl > 0);
+	prog[n++] = 4;
+	prog[n++] = (uint8_t)(rl >> 8);
+	prog[n++] = (uint8_t)rl;
+	memcpy(prog + n, req, (size_t)rl);
+	n += (size_t)rl;
 	seed_f(t, "forwarded", 0, prog, n);
 	free(prog);
 	free(snap);

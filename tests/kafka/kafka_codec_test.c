@@ -755,9 +755,10 @@ static void test_api_table(void **state)
 		assert_true(a->kafka_min <= a->min_version);
 		assert_true(a->max_version <= a->kafka_max);
 	}
-	/* ElectLeaders, the partition reassignments, UnregisterBroker */
-	assert_int_equal(served, 42);
-	assert_int_equal(kc_apis_n, 44);
+	/* ElectLeaders, the partition reassignments, UnregisterBroker,
+	 * AddRaftVoter, RemoveRaftVoter */
+	assert_int_equal(served, 44);
+	assert_int_equal(kc_apis_n, 46);
 	size_t n = 0;
 	while (kc_api_at(n))
 		n++;

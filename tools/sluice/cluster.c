@@ -351,6 +351,9 @@ static void usage(void)
 		"       sluice cluster reassign TOPIC PARTITION BROKER,...|"
 		"--cancel [--wait SECONDS] [--bootstrap ...]\n"
 		"       sluice cluster reassignments [--bootstrap ...]\n"
+		"       sluice cluster add-voter ID HOST:PORT [--bootstrap ...]"
+		"\n"
+		"       sluice cluster remove-voter ID [--bootstrap ...]\n"
 		"  asks the brokers' Kafka listeners (default "
 		DEFAULT_BOOTSTRAP "; ./tools/run --cluster 3 prints the list)\n"
 		"  status: exit 0 healthy, 1 under-replicated, leaderless, a "
@@ -604,8 +607,113 @@ static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
 	return 0;
 }
 
+/* ---- the metadata quorum's voters ---- */
+
+#define VOTER_TIMEOUT_MS 60000 /* an add waits for the node to catch up */
+
+/* add-voter ID HOST:PORT / remove-voter ID: Kafka's AddRaftVoter /
+ * RemoveRaftVoter (v0) through the first broker that answers. */
+static int cmd_voter(int argc, char **argv, const char *bootstrap, int add)
+{
+	static const struct option lo[] = {
+		{"bootstrap", required_argument, 0, 'b'},
+		{0, 0, 0, 0}};
+	int ch;
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "b:", lo, NULL)) != -1) {
+		if (ch != 'b') {
+			usage();
+			return 2;
+		}
+		bootstrap = optarg;
+	}
+	char *end = NULL;
+	long id = argc - optind == (add ? 2 : 1) ?
+		  strtol(argv[optind], &end, 10) : 0;
+	char host[64] = "";
+	long port = 0;
+	if (add && id > 0) {
+		const char *a = argv[optind + 1], *colon = strrchr(a, ':');
+		char *pend;
+		if (colon && colon > a && (size_t)(colon - a) < sizeof(host)) {
+			memcpy(host, a, (size_t)(colon - a));
+			host[colon - a] = 0;
+			port = strtol(colon + 1, &pend, 10);
+			if (*pend)
+				port = 0;
+		}
+	}
+	if (id < 1 || id > 65535 || !end || *end ||
+	    (add && (port < 1 || port > 65534))) {
+		fprintf(stderr, "sluice: give the node id%s\n", add ?
+			" and its Raft address HOST:PORT (its "
+			"controller_address)" : "");
+		usage();
+		return 2;
+	}
+	struct kcall k;
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", bootstrap);
+	char *save = NULL;
+	int rc = -ENOTCONN;
+	for (char *a = strtok_r(copy, ",", &save); a && rc;
+	     a = strtok_r(NULL, ",", &save)) {
+		rc = kcall_connect(&k, a, VOTER_TIMEOUT_MS);
+		if (rc)
+			fprintf(stderr, "sluice: %s: %s\n", a, why(rc));
+	}
+	if (rc) {
+		fprintf(stderr, "sluice: cannot reach the cluster: no broker "
+			"of %s answered\n", bootstrap);
+		return 2;
+	}
+	int16_t key = add ? KC_API_ADD_RAFT_VOTER : KC_API_REMOVE_RAFT_VOTER;
+	const char *api = add ? "AddRaftVoter" : "RemoveRaftVoter";
+	if (kcall_version(&k, key, 0, 0) < 0) {
+		fprintf(stderr, "sluice: the broker does not serve %s\n", api);
+		kcall_close(&k);
+		return 2;
+	}
+	union kc_response u;
+	if (add) {
+		struct kc_add_raft_voter_req_listener l = {
+			{"CONTROLLER", 10}, {host, (int32_t)strlen(host)},
+			(uint16_t)port};
+		struct kc_add_raft_voter_req q = {
+			.cluster_id = {NULL, -1}, .timeout_ms = VOTER_TIMEOUT_MS,
+			.voter_id = (int32_t)id, .listeners = {&l, 1}};
+		rc = kcall_call(&k, key, 0, &q, sizeof(q), &u);
+	} else {
+		struct kc_remove_raft_voter_req q = {
+			.cluster_id = {NULL, -1}, .voter_id = (int32_t)id};
+		rc = kcall_call(&k, key, 0, &q, sizeof(q), &u);
+	}
+	kcall_close(&k);
+	if (rc) {
+		fprintf(stderr, "sluice: %s: %s\n", api, why(rc));
+		return 2;
+	}
+	const struct kc_add_raft_voter_resp *r = (const void *)u.raw;
+	if (r->error_code) {
+		fprintf(stderr, "sluice: %s %ld: error %d%s%.*s\n", api, id,
+			(int)r->error_code, r->error_message.len > 0 ? ": " : "",
+			r->error_message.len > 0 ? (int)r->error_message.len : 0,
+			r->error_message.len > 0 ? r->error_message.ptr : "");
+		return 1;
+	}
+	if (add)
+		printf("node %ld is a voter (Raft at %s:%ld)\n", id, host, port);
+	else
+		printf("node %ld is no longer a voter\n", id);
+	return 0;
+}
+
 int cmd_cluster(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "add-voter"))
+		return cmd_voter(argc, argv, DEFAULT_BOOTSTRAP, 1);
+	if (argc >= 2 && !strcmp(argv[1], "remove-voter"))
+		return cmd_voter(argc, argv, DEFAULT_BOOTSTRAP, 0);
 	if (argc >= 2 && !strcmp(argv[1], "reassign"))
 		return cmd_reassign(argc, argv, DEFAULT_BOOTSTRAP);
 	if (argc >= 2 && !strcmp(argv[1], "reassignments"))

@@ -1639,6 +1639,46 @@ static const struct kc_field f_consumer_group_describe_resp[] = {
 };
 static const struct kc_schema s_consumer_group_describe_resp = SCHEMA(kc_consumer_group_describe_resp, f_consumer_group_describe_resp, false);
 
+/* ---- AddRaftVoter (key 80) ---- */
+
+static const struct kc_field f_add_raft_voter_req_listener[] = {
+	{"Name", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req_listener, name), 0, 0, NULL, NULL},
+	{"Host", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req_listener, host), 0, 0, NULL, NULL},
+	{"Port", KC_UINT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req_listener, port), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_add_raft_voter_req_listener = SCHEMA(kc_add_raft_voter_req_listener, f_add_raft_voter_req_listener, false);
+static const struct kc_field f_add_raft_voter_req[] = {
+	{"ClusterId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_add_raft_voter_req, cluster_id), 0, 0, NULL, NULL},
+	{"TimeoutMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req, timeout_ms), 0, 0, NULL, NULL},
+	{"VoterId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req, voter_id), 0, 0, NULL, NULL},
+	{"VoterDirectoryId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req, voter_directory_id), 0, 0, NULL, NULL},
+	{"Listeners", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_req, listeners), 0, 0, NULL, &s_add_raft_voter_req_listener},
+};
+static const struct kc_schema s_add_raft_voter_req = SCHEMA(kc_add_raft_voter_req, f_add_raft_voter_req, false);
+
+static const struct kc_field f_add_raft_voter_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_add_raft_voter_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_add_raft_voter_resp, error_message), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_add_raft_voter_resp = SCHEMA(kc_add_raft_voter_resp, f_add_raft_voter_resp, false);
+
+/* ---- RemoveRaftVoter (key 81) ---- */
+
+static const struct kc_field f_remove_raft_voter_req[] = {
+	{"ClusterId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_remove_raft_voter_req, cluster_id), 0, 0, NULL, NULL},
+	{"VoterId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_remove_raft_voter_req, voter_id), 0, 0, NULL, NULL},
+	{"VoterDirectoryId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_remove_raft_voter_req, voter_directory_id), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_remove_raft_voter_req = SCHEMA(kc_remove_raft_voter_req, f_remove_raft_voter_req, false);
+
+static const struct kc_field f_remove_raft_voter_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_remove_raft_voter_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_remove_raft_voter_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_remove_raft_voter_resp, error_message), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_remove_raft_voter_resp = SCHEMA(kc_remove_raft_voter_resp, f_remove_raft_voter_resp, false);
+
 /* every top-level body fits in union kc_request / kc_response */
 _Static_assert(sizeof(struct kc_produce_req) <= KC_BODY_MAX, "kc_produce_req");
 _Static_assert(sizeof(struct kc_produce_resp) <= KC_BODY_MAX, "kc_produce_resp");
@@ -1728,6 +1768,10 @@ _Static_assert(sizeof(struct kc_consumer_group_heartbeat_req) <= KC_BODY_MAX, "k
 _Static_assert(sizeof(struct kc_consumer_group_heartbeat_resp) <= KC_BODY_MAX, "kc_consumer_group_heartbeat_resp");
 _Static_assert(sizeof(struct kc_consumer_group_describe_req) <= KC_BODY_MAX, "kc_consumer_group_describe_req");
 _Static_assert(sizeof(struct kc_consumer_group_describe_resp) <= KC_BODY_MAX, "kc_consumer_group_describe_resp");
+_Static_assert(sizeof(struct kc_add_raft_voter_req) <= KC_BODY_MAX, "kc_add_raft_voter_req");
+_Static_assert(sizeof(struct kc_add_raft_voter_resp) <= KC_BODY_MAX, "kc_add_raft_voter_resp");
+_Static_assert(sizeof(struct kc_remove_raft_voter_req) <= KC_BODY_MAX, "kc_remove_raft_voter_req");
+_Static_assert(sizeof(struct kc_remove_raft_voter_resp) <= KC_BODY_MAX, "kc_remove_raft_voter_resp");
 
 /* key, name, served min and max (min > max: not served), Kafka's
  * validVersions, Kafka's first flexible version, schemas */
@@ -1776,5 +1820,7 @@ const struct kc_api kc_apis[] = {
 	{KC_API_LIST_TRANSACTIONS, "ListTransactions", 0, 2, 0, 2, 0, &s_list_transactions_req, &s_list_transactions_resp},
 	{KC_API_CONSUMER_GROUP_HEARTBEAT, "ConsumerGroupHeartbeat", 0, 1, 0, 1, 0, &s_consumer_group_heartbeat_req, &s_consumer_group_heartbeat_resp},
 	{KC_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0, 0, 0, &s_consumer_group_describe_req, &s_consumer_group_describe_resp},
+	{KC_API_ADD_RAFT_VOTER, "AddRaftVoter", 0, 0, 0, 0, 0, &s_add_raft_voter_req, &s_add_raft_voter_resp},
+	{KC_API_REMOVE_RAFT_VOTER, "RemoveRaftVoter", 0, 0, 0, 0, 0, &s_remove_raft_voter_req, &s_remove_raft_voter_resp},
 };
 const size_t kc_apis_n = sizeof(kc_apis) / sizeof(kc_apis[0]);

@@ -65,6 +65,8 @@ enum kc_api_key {
 	KC_API_LIST_TRANSACTIONS = 66,
 	KC_API_CONSUMER_GROUP_HEARTBEAT = 68,
 	KC_API_CONSUMER_GROUP_DESCRIBE = 69,
+	KC_API_ADD_RAFT_VOTER = 80,
+	KC_API_REMOVE_RAFT_VOTER = 81,
 };
 
 /* ---- Produce (key 0): Kafka v0-13, flexible v9+; served v0-13 ---- */
@@ -1655,6 +1657,46 @@ struct kc_consumer_group_describe_resp_described_group {
 struct kc_consumer_group_describe_resp {
 	int32_t throttle_time_ms;
 	struct kc_array groups; /* of struct kc_consumer_group_describe_resp_described_group */
+};
+
+/* ---- AddRaftVoter (key 80): Kafka v0, flexible v0+; served v0 ---- */
+
+/* AddRaftVoterRequest.Listeners[] */
+struct kc_add_raft_voter_req_listener {
+	struct kc_str name;
+	struct kc_str host;
+	uint16_t port;
+};
+/* AddRaftVoterRequest */
+struct kc_add_raft_voter_req {
+	struct kc_str cluster_id; /* nullable */
+	int32_t timeout_ms;
+	int32_t voter_id;
+	struct kc_uuid voter_directory_id;
+	struct kc_array listeners; /* of struct kc_add_raft_voter_req_listener */
+};
+
+/* AddRaftVoterResponse */
+struct kc_add_raft_voter_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
+};
+
+/* ---- RemoveRaftVoter (key 81): Kafka v0, flexible v0+; served v0 ---- */
+
+/* RemoveRaftVoterRequest */
+struct kc_remove_raft_voter_req {
+	struct kc_str cluster_id; /* nullable */
+	int32_t voter_id;
+	struct kc_uuid voter_directory_id;
+};
+
+/* RemoveRaftVoterResponse */
+struct kc_remove_raft_voter_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable */
 };
 
 #endif

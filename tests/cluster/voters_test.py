@@ -1,0 +1,231 @@
+"""Changing the metadata quorum's voters at run time (AddRaftVoter,
+RemoveRaftVoter; `sluice cluster add-voter` / `remove-voter`).
+
+Run by meson with SLUICED, SLUICE_CONTROL, SLUICE and SLUICE_TEST_TMPDIR.
+
+1. Three voters; node 4 started with controller_address (not among
+   controller_quorum_voters): it says it waits to be added.
+2. `sluice cluster add-voter 4 HOST:PORT` through node 1: node 4 catches
+   up and votes; `sluice cluster status --json` lists voters 1-4; node 4
+   registers as a broker.
+3. Refusals, each request written byte by byte: adding 4 again is
+   DUPLICATE_VOTER, another cluster id INCONSISTENT_CLUSTER_ID, removing
+   node 9 VOTER_NOT_FOUND, an add without a listener INVALID_REQUEST.
+4. A topic of replication factor 3; 200 records acknowledged (acks=all).
+5. The active controller removes itself (`sluice cluster remove-voter`):
+   the three others go on and elect one of them; the removed node is
+   stopped, and so is a second of the first three voters.  Two of the
+   three voters left: the quorum still decides (a topic created through
+   node 4) and every acknowledged record is read back.  With the voters
+   fixed at 1-3, two of them gone would have left no quorum.
+6. The removed node, restarted, refuses to start its controller and says
+   why (its Raft dir holds a configuration without it).
+Every wait is bounded; every process is stopped by pid at the end.
+"""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_lib import (Node, clean_up, controller, create, fail,  # noqa: E402
+                         free_ports, kstr, live_group, recv_exact, start_cluster,
+                         stop_all, topic_metadata, until)
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+
+SLUICE = os.environ["SLUICE"]
+TOPIC = "vt"
+
+
+def cli(nodes, *args, timeout=90):
+    boot = ",".join(nd.bootstrap() for nd in nodes)
+    r = subprocess.run([SLUICE, "cluster"] + list(args) + ["--bootstrap", boot],
+                       capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout + r.stderr
+
+
+def voters_of(nodes):
+    rc, out = cli(nodes, "status", "--json")
+    try:
+        q = json.loads(out[:out.rindex("}") + 1])["quorum"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not q or q.get("leader", -1) < 0:
+        return None
+    return sorted(v["id"] for v in q["voters"])
+
+
+def cstr(s):
+    """A flexible (compact, nullable) string."""
+    if s is None:
+        return b"\x00"
+    b = s.encode()
+    return bytes([len(b) + 1]) + b
+
+
+def raw(node, key, body):
+    """A flexible v0 request (header v2) to node's Kafka listener: the
+    answer's (error code, message), or None."""
+    frame = struct.pack(">hhi", key, 0, 21) + kstr("voters-test") + b"\x00" + body
+    try:
+        with socket.create_connection(("127.0.0.1", node.kafka), timeout=60) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            r = recv_exact(s, struct.unpack(">i", recv_exact(s, 4))[0])
+    except OSError:
+        return None
+    if struct.unpack(">i", r[:4])[0] != 21 or r[4] != 0:
+        fail("an answer with another correlation id, or tags in its header")
+    err = struct.unpack(">h", r[9:11])[0]
+    n = r[11] - 1
+    return err, (r[12:12 + n].decode() if n >= 0 else None)
+
+
+def add_body(voter, host, port, cluster=None, listener=True):
+    b = cstr(cluster) + struct.pack(">ii", 30000, voter) + bytes(16)
+    if listener:
+        b += b"\x02" + cstr("CONTROLLER") + cstr(host) + struct.pack(">H", port) + b"\x00"
+    else:
+        b += b"\x01"
+    return b + b"\x00"
+
+
+def remove_body(voter, cluster=None):
+    return cstr(cluster) + struct.pack(">i", voter) + bytes(16) + b"\x00"
+
+
+def produce(nodes, count):
+    acked, errors = {}, []
+
+    def done(err, msg):
+        if err is None:
+            acked[(msg.partition(), msg.offset())] = msg.value().decode()
+        else:
+            errors.append(err)
+
+    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
+                  "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                  "message.timeout.ms": 60000})
+    for i in range(count):
+        p.produce(TOPIC, value=b"v%d" % i, partition=i % 2, on_delivery=done)
+        p.poll(0)
+    if p.flush(90) or errors or len(acked) != count:
+        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
+    return acked
+
+
+def read_back(via, live, acked):
+    c = Consumer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in via),
+                  "group.id": live_group(live, "vt-reader-%d" % time.time_ns()),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    got = {}
+    try:
+        c.assign([TopicPartition(TOPIC, p, 0) for p in (0, 1)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(k not in got for k in acked):
+            m = c.poll(0.5)
+            if m is None or m.error():
+                if m is not None and m.error().code() != KafkaError._PARTITION_EOF:
+                    print("consumer: %s" % m.error(), flush=True)
+                continue
+            got[(m.partition(), m.offset())] = m.value().decode()
+    finally:
+        c.close()
+    missing = [k for k in acked if got.get(k) != acked[k]]
+    if missing:
+        fail("%d acknowledged record(s) missing, e.g. %s" % (len(missing), sorted(missing)[:3]))
+
+
+base = tempfile.mkdtemp(prefix="voters-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
+nodes = []
+ok_end = False
+try:
+    # 1. three voters and a controller waiting to join
+    first = start_cluster(base, 3)
+    nodes = list(first)
+    voters = ",".join("%d@127.0.0.1:%d" % (nd.n, nd.raft) for nd in first)
+    ports = free_ports(3)
+    addr4 = "127.0.0.1:%d" % ports[2]
+    four = Node(base, 4, ports, voters, ["-o", "controller_address=" + addr4])
+    four.start()
+    nodes.append(four)
+    until("an active controller", lambda: controller(first), 30)
+    until("voters 1-3 in cluster status", lambda: voters_of(first) == [1, 2, 3], 30)
+    until("node 4 says it waits to be added",
+          lambda: "waits to be added to the metadata quorum" in four.log(), 20)
+    print("ok: node 4 (controller_address %s) waits to be added" % addr4, flush=True)
+
+    # 2. add it
+    t0 = time.monotonic()
+    rc, out = cli([first[0]], "add-voter", "4", addr4)
+    if rc != 0 or "node 4 is a voter" not in out:
+        fail("sluice cluster add-voter 4: exit %d: %s" % (rc, out))
+    took = time.monotonic() - t0
+    until("voters 1-4 in cluster status", lambda: voters_of(nodes) == [1, 2, 3, 4], 30)
+    until("node 4 says it is a voter", lambda: "is a voter of the metadata quorum" in four.log(), 20)
+    until("node 4 registered: every broker in its Metadata",
+          lambda: (lambda m: m is not None)(topic_metadata([four], "__consumer_offsets")), 40)
+    print("ok: add-voter 4 answered in %.1f s; voters 1-4" % took, flush=True)
+
+    # 3. refusals
+    r = raw(first[1], 80, add_body(4, "127.0.0.1", ports[2]))
+    if r is None or r[0] != 126:
+        fail("AddRaftVoter 4 again: %s, want DUPLICATE_VOTER (126)" % (r,))
+    r = raw(first[1], 80, add_body(5, "127.0.0.1", 9, cluster="another"))
+    if r is None or r[0] != 104:
+        fail("AddRaftVoter with another cluster id: %s, want 104" % (r,))
+    r = raw(first[1], 80, add_body(5, "", 0, listener=False))
+    if r is None or r[0] != 42 or "listener" not in (r[1] or ""):
+        fail("AddRaftVoter without a listener: %s, want INVALID_REQUEST" % (r,))
+    r = raw(first[1], 81, remove_body(9))
+    if r is None or r[0] != 127:
+        fail("RemoveRaftVoter 9: %s, want VOTER_NOT_FOUND (127)" % (r,))
+    print("ok: DUPLICATE_VOTER, INCONSISTENT_CLUSTER_ID, INVALID_REQUEST, "
+          "VOTER_NOT_FOUND as Kafka answers them", flush=True)
+
+    # 4. records
+    until("CreateTopics vt", lambda: create(four, TOPIC, 2, 3) in (0, 36), 40)
+    acked = produce(nodes, 200)
+
+    # 5. the active controller removes itself; a second voter goes
+    ctl = until("the active controller", lambda: controller(first), 20)
+    rc, out = cli([four], "remove-voter", str(ctl.n))
+    if rc != 0 or "no longer a voter" not in out:
+        fail("remove-voter %d: exit %d: %s" % (ctl.n, rc, out))
+    left = sorted(nd.n for nd in nodes if nd is not ctl)
+    until("voters %s" % left, lambda: voters_of([four]) == left, 30)
+    ctl.kill("control")
+    ctl.kill("sluiced")
+    other = [nd for nd in first if nd is not ctl][0]
+    other.kill("control")
+    other.kill("sluiced")
+    live = [nd for nd in nodes if nd not in (ctl, other)]
+    print("ok: controller %d removed itself and was stopped; node %d stopped too: "
+          "voters %s, %d of them live" % (ctl.n, other.n, left, len(live)), flush=True)
+    until("CreateTopics vt2 through node 4 with two of three voters",
+          lambda: create(four, "vt2", 1, 2) in (0, 36), 60)
+    until("node 4 serves vt2", lambda: topic_metadata([four], "vt2") is not None, 30)
+    read_back(live, live, acked)
+    print("ok: the quorum of %s decides; all %d acknowledged records read back"
+          % (left, len(acked)), flush=True)
+
+    # 6. the removed node does not come back as a voter
+    ctl.start(("control",))
+    p = ctl.procs["control"]
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        fail("the removed node's sluice-control started")
+    if p.returncode == 0 or "removed from the voters" not in ctl.log():
+        fail("the removed node's sluice-control: exit %s, no word of its removal"
+             % p.returncode)
+    print("ok: node %d, removed, refuses to start its controller and says why" % ctl.n,
+          flush=True)
+    stop_all(live)
+    nodes = live
+    ok_end = True
+finally:
+    clean_up(nodes, base, ok_end, 40)
