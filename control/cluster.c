@@ -1023,7 +1023,6 @@ static void unregister_job(struct sl_cluster *cl, const struct job *j)
 /* The job's answer, once its change is done or refused. */
 static void voter_answer(struct sl_cluster *cl, int status)
 {
-	const struct job *j = &cl->queue[cl->q_head];
 	struct sl_kvoters_req *r = &cl->voter_change;
 	char msg[256];
 	int16_t err = r->error;
@@ -1040,8 +1039,7 @@ static void voter_answer(struct sl_cluster *cl, int status)
 		sl_log("metadata quorum: %s node %d refused: %s",
 		       r->api_key == KC_API_ADD_RAFT_VOTER ? "adding" :
 		       "removing", (int)r->voter_id, msg);
-	long n = sl_kvoters_answer(j->req, j->len, err, msg, cl->job_resp,
-				   RESP_MAX);
+	long n = sl_kvoters_answer(r, err, msg, cl->job_resp, RESP_MAX);
 	job_answer(cl, n > 0 ? sl_quorum_applied_index(cl->q) : 0,
 		   n > 0 ? cl->job_resp : NULL, n > 0 ? (size_t)n : 0);
 }

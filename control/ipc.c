@@ -864,8 +864,9 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 	}
 	if (sl_kvoters_serves(key)) {
 		/* a single broker: no Raft quorum to change */
-		long n = sl_kvoters_answer(req, rlen,
-					   SL_KVOTERS_INVALID_REQUEST,
+		struct sl_kvoters_req v;
+		long n = sl_kvoters_decode(req, rlen, &v) < 0 ? -EINVAL :
+			 sl_kvoters_answer(&v, SL_KVOTERS_INVALID_REQUEST,
 					   "a single broker has no metadata "
 					   "quorum (controller_quorum_voters is "
 					   "empty)", l->kbuf,

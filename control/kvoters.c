@@ -80,6 +80,8 @@ int sl_kvoters_decode(const uint8_t *req, size_t len,
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->api_key = h.api_key;
+	out->api_version = h.api_version;
+	out->correlation_id = h.correlation_id;
 	struct kc_str cluster;
 	if (h.api_key == KC_API_ADD_RAFT_VOTER) {
 		const struct kc_add_raft_voter_req *q = (const void *)body.raw;
@@ -162,20 +164,12 @@ int16_t sl_kvoters_error(int status, const struct sl_kvoters_req *r,
 	}
 }
 
-long sl_kvoters_answer(const uint8_t *req, size_t len, int16_t err,
+long sl_kvoters_answer(const struct sl_kvoters_req *q, int16_t err,
 		       const char *msg, uint8_t *resp, size_t cap)
 {
-	if (!req || len < 8 ||
-	    !sl_kvoters_serves((int16_t)((req[0] << 8) | req[1])))
-		return -EINVAL;
-	uint64_t mem[1024];
-	struct kc_arena in = {(uint8_t *)mem, sizeof(mem), 0};
-	struct kc_request_header h;
-	union kc_request body;
-	if (kc_decode_request(req, len, &h, &body, &in) < 0)
-		return -EINVAL;
+	assert(sl_kvoters_serves(q->api_key));
 	union kc_response u;
-	kc_response_init(&u, h.api_key);
+	kc_response_init(&u, q->api_key);
 	/* both responses have the same fields */
 	_Static_assert(sizeof(struct kc_add_raft_voter_resp) ==
 		       sizeof(struct kc_remove_raft_voter_resp), "same shape");
@@ -184,8 +178,8 @@ long sl_kvoters_answer(const uint8_t *req, size_t len, int16_t err,
 	r->error_message = msg && msg[0] ?
 		(struct kc_str){msg, (int32_t)strlen(msg)} :
 		(struct kc_str){NULL, -1};
-	struct kc_response_header rh = {h.correlation_id};
-	long n = kc_encode_response(h.api_key, h.api_version, &rh, &u, resp,
+	struct kc_response_header rh = {q->correlation_id};
+	long n = kc_encode_response(q->api_key, q->api_version, &rh, &u, resp,
 				    cap);
 	return n == -ENOBUFS ? -EMSGSIZE : n;
 }

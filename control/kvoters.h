@@ -40,6 +40,8 @@ enum {
 
 struct sl_kvoters_req {
 	int16_t api_key;     /* KC_API_ADD_RAFT_VOTER or ..._REMOVE_... */
+	int16_t api_version;
+	int32_t correlation_id;
 	int32_t voter_id;
 	char address[SL_KVOTERS_ADDRESS_MAX]; /* add: "host:port", else "" */
 	int16_t error;       /* 0, or what the request itself gets (bad
@@ -58,9 +60,9 @@ int sl_kvoters_decode(const uint8_t *req, size_t len,
 int16_t sl_kvoters_error(int status, const struct sl_kvoters_req *r,
 			 char *msg, size_t msglen);
 
-/* Answer req with err and msg (NULL or "": a null message): the
- * response's length in resp, or -EINVAL, -EMSGSIZE. */
-long sl_kvoters_answer(const uint8_t *req, size_t len, int16_t err,
+/* Answer the request r decoded with err and msg (NULL or "": a null
+ * message): the response's length in resp, or -EMSGSIZE. */
+long sl_kvoters_answer(const struct sl_kvoters_req *r, int16_t err,
 		       const char *msg, uint8_t *resp, size_t cap);
 
 #endif

@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
-from confluent_kafka import KafkaError  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 SLUICED = os.environ["SLUICED"]
@@ -298,6 +298,56 @@ def live_group(nodes, prefix):
                     break
         time.sleep(0.2)
     fail("no group id coordinated by brokers %s" % sorted(alive))
+
+
+def produce_acked(nodes, topic, count, partitions=2):
+    """count records (acks=all, idempotent) round robin over partitions,
+    through nodes: {(partition, offset): value}; fails unless every one
+    is acknowledged."""
+    acked, errors = {}, []
+
+    def done(err, msg):
+        if err is None:
+            acked[(msg.partition(), msg.offset())] = msg.value().decode()
+        else:
+            errors.append(err)
+
+    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
+                  "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                  "message.timeout.ms": 60000})
+    for i in range(count):
+        p.produce(topic, value=b"v%d" % i, partition=i % partitions, on_delivery=done)
+        p.poll(0)
+    if p.flush(90) or errors or len(acked) != count:
+        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
+    return acked
+
+
+def read_acked(via, live, topic, acked, what, partitions=2):
+    """Every acknowledged record of topic read back through via (nodes)
+    alone, with a group id that a live broker coordinates; fails naming
+    what is missing."""
+    c = Consumer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in via),
+                  "group.id": live_group(live, "reader-%d" % time.time_ns()),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    got = {}
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(k not in got for k in acked):
+            m = c.poll(0.5)
+            if m is None or m.error():
+                if m is not None and m.error().code() != KafkaError._PARTITION_EOF:
+                    print("consumer: %s" % m.error(), flush=True)
+                continue
+            got[(m.partition(), m.offset())] = m.value().decode()
+    finally:
+        c.close()
+    missing = [k for k in acked if got.get(k) != acked[k]]
+    if missing:
+        fail("%s: %d acknowledged record(s) missing, e.g. %s" % (what, len(missing),
+                                                                sorted(missing)[:3]))
+    print("ok: %s: all %d acknowledged records read back" % (what, len(acked)), flush=True)
 
 
 # processes that did not stop cleanly (Node.kill): a test fails on them

@@ -26,13 +26,12 @@ import socket
 import struct
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (Node, alter, clean_up, controller, create,  # noqa: E402
-                         errors_of, fail, free_ports, live_group, start_cluster,
-                         stop_all, topic_metadata, until)
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+                         errors_of, fail, free_ports, produce_acked, read_acked,
+                         start_cluster, stop_all, topic_metadata, until)
+from confluent_kafka import KafkaError  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "ob"
@@ -77,53 +76,6 @@ def meta(nodes, topic=TOPIC):
     return {i: (p.leader, list(p.replicas), sorted(p.isrs)) for i, p in m[1].items()}
 
 
-def produce(nodes, count):
-    acked, errors = {}, []
-
-    def done(err, msg):
-        if err is None:
-            acked[(msg.partition(), msg.offset())] = msg.value().decode()
-        else:
-            errors.append(err)
-
-    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
-                  "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-                  "message.timeout.ms": 60000})
-    for i in range(count):
-        p.produce(TOPIC, value=b"v%d" % i, partition=i % 2, on_delivery=done)
-        p.poll(0)
-    if p.flush(90) or errors or len(acked) != count:
-        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
-    return acked
-
-
-def read_back(via, live, acked, what):
-    """Every acknowledged record, through via's listener alone (the group
-    id one that a live broker coordinates: via may lead no
-    __consumer_offsets partition)."""
-    c = Consumer({"bootstrap.servers": via.bootstrap(),
-                  "group.id": live_group(live, "ob-reader-%d" % time.time_ns()),
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    got = {}
-    try:
-        c.assign([TopicPartition(TOPIC, p, 0) for p in (0, 1)])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(k not in got for k in acked):
-            m = c.poll(0.5)
-            if m is None or m.error():
-                if m is not None and m.error().code() != KafkaError._PARTITION_EOF:
-                    print("consumer: %s" % m.error(), flush=True)
-                continue
-            got[(m.partition(), m.offset())] = m.value().decode()
-    finally:
-        c.close()
-    missing = [k for k in acked if got.get(k) != acked[k]]
-    if missing:
-        fail("%s: %d acknowledged record(s) missing, e.g. %s" % (what, len(missing),
-                                                                sorted(missing)[:3]))
-    print("ok: %s: all %d acknowledged records read back" % (what, len(acked)), flush=True)
-
-
 base = tempfile.mkdtemp(prefix="observer-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
 nodes = []
 ok_end = False
@@ -157,8 +109,8 @@ try:
     until("CreateTopics ob through node 4", created, 40)
     until("ob led by 4 and 2, all in sync, as node 4 itself says",
           lambda: meta([four]) == {0: (4, [4, 1], [1, 4]), 1: (2, [2, 4], [2, 4])}, 30)
-    acked = produce(nodes, 300)
-    read_back(four, nodes, acked, "through node 4 alone")
+    acked = produce_acked(nodes, TOPIC, 300)
+    read_acked([four], nodes, TOPIC, acked, "through node 4 alone")
 
     # 3. the controller goes; node 4 follows the next one
     ctl = until("the active controller", lambda: controller(voters_nodes), 20)
@@ -177,7 +129,7 @@ try:
         fail("partition 1 to [4] through node 4: %s" % (r,))
     until("partition 1 on node 4 alone, led by it",
           lambda: (lambda m: m and m[1] == (4, [4], [4]))(meta([four])), 40)
-    read_back(four, rest, acked, "after partition 1 moved onto node 4")
+    read_acked([four], rest, TOPIC, acked, "after partition 1 moved onto node 4")
 
     # 4. node 4 leaves
     voter = [nd for nd in rest if nd is not four][0]

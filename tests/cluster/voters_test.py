@@ -37,9 +37,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (Node, clean_up, controller, create, fail,  # noqa: E402
-                         free_ports, kstr, live_group, recv_exact, start_cluster,
-                         stop_all, topic_metadata, until)
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+                         free_ports, kstr, produce_acked, read_acked, recv_exact,
+                         start_cluster, stop_all, topic_metadata, until)
 
 SLUICE = os.environ["SLUICE"]
 TOPIC = "vt"
@@ -122,48 +121,6 @@ def remove_body(voter, cluster=None):
     return cstr(cluster) + struct.pack(">i", voter) + bytes(16) + b"\x00"
 
 
-def produce(nodes, count):
-    acked, errors = {}, []
-
-    def done(err, msg):
-        if err is None:
-            acked[(msg.partition(), msg.offset())] = msg.value().decode()
-        else:
-            errors.append(err)
-
-    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
-                  "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-                  "message.timeout.ms": 60000})
-    for i in range(count):
-        p.produce(TOPIC, value=b"v%d" % i, partition=i % 2, on_delivery=done)
-        p.poll(0)
-    if p.flush(90) or errors or len(acked) != count:
-        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
-    return acked
-
-
-def read_back(via, live, acked):
-    c = Consumer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in via),
-                  "group.id": live_group(live, "vt-reader-%d" % time.time_ns()),
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    got = {}
-    try:
-        c.assign([TopicPartition(TOPIC, p, 0) for p in (0, 1)])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(k not in got for k in acked):
-            m = c.poll(0.5)
-            if m is None or m.error():
-                if m is not None and m.error().code() != KafkaError._PARTITION_EOF:
-                    print("consumer: %s" % m.error(), flush=True)
-                continue
-            got[(m.partition(), m.offset())] = m.value().decode()
-    finally:
-        c.close()
-    missing = [k for k in acked if got.get(k) != acked[k]]
-    if missing:
-        fail("%d acknowledged record(s) missing, e.g. %s" % (len(missing), sorted(missing)[:3]))
-
-
 base = tempfile.mkdtemp(prefix="voters-", dir=os.environ.get("SLUICE_TEST_TMPDIR", "/var/tmp"))
 nodes = []
 ok_end = False
@@ -214,7 +171,7 @@ try:
 
     # 4. records
     until("CreateTopics vt", lambda: create(four, TOPIC, 2, 3) in (0, 36), 40)
-    acked = produce(nodes, 200)
+    acked = produce_acked(nodes, TOPIC, 200)
 
     # 5. the active controller removes itself; a second voter goes
     ctl = until("the active controller", lambda: controller(first), 20)
@@ -234,9 +191,7 @@ try:
     until("CreateTopics vt2 through node 4 with two of three voters",
           lambda: create(four, "vt2", 1, 2) in (0, 36), 60)
     until("node 4 serves vt2", lambda: topic_metadata([four], "vt2") is not None, 30)
-    read_back(live, live, acked)
-    print("ok: the quorum of %s decides; all %d acknowledged records read back"
-          % (left, len(acked)), flush=True)
+    read_acked(live, live, TOPIC, acked, "the quorum of %s decides" % left)
     now = until("the active controller", lambda: controller([nd for nd in live if nd is not five]), 20)
     until("CreateTopics vt3 through node 5 (a broker only) under controller %d" % now.n,
           lambda: create(five, "vt3", 1, 2) in (0, 36), 60)

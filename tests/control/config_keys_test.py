@@ -30,7 +30,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    dpdk_mbufs, dpdk_queues, busy_poll, offsets_retention_minutes,
    log_buffer_pool_mb (tests/integration/partitions_test.c), the cluster's
    keys (controller_quorum_voters: printed by `config`, then overridden
-   empty so that the broker runs alone;
+   empty so that the broker runs alone; controller_address, which a
+   broker alone does not use: tests/cluster/voters_test.py checks it;
    default_replication_factor, min_insync_replicas, replica_lag_time_max_ms,
    follower_replication_throttled_rate,
    broker_session_timeout_ms, broker_heartbeat_interval_ms,
@@ -140,6 +141,7 @@ try:
         "log_buffer_pool_mb": ("128", "3"),
         "controller_quorum_voters": ("7@127.0.0.2:%d" % raft_port,
                                      "7@localhost:9094"),
+        "controller_address": ("127.0.0.2:%d" % (raft_port + 2), "localhost:9094"),
         "default_replication_factor": ("1", "9"),
         "min_insync_replicas": ("1", "9"),
         "replica_lag_time_max_ms": ("10000", "99"),

@@ -288,7 +288,7 @@ static void op_forwarded(const uint8_t *p, size_t len)
 		int16_t e = v.error ? v.error :
 			    sl_kvoters_error(SL_QUORUM_ENOTLEADER, &v, m,
 					     sizeof(m));
-		n = sl_kvoters_answer(p, len, e, v.error ? v.msg : m, resp,
+		n = sl_kvoters_answer(&v, e, v.error ? v.msg : m, resp,
 				      sizeof(resp));
 		FUZZ_CHECK(n > 0);
 	}

@@ -272,6 +272,18 @@ static size_t ci_entry_op(uint8_t *out, const uint8_t *e, size_t n)
 	return 3 + n;
 }
 
+/* Operation 4 of cluster_image_fuzz's program at prog + n: a forwarded
+ * Kafka request of rl bytes.  Returns the program's new length. */
+static size_t put_forwarded(uint8_t *prog, size_t n, const uint8_t *req,
+			    long rl)
+{
+	prog[n++] = 4;
+	prog[n++] = (uint8_t)(rl >> 8);
+	prog[n++] = (uint8_t)rl;
+	memcpy(prog + n, req, (size_t)rl);
+	return n + (size_t)rl;
+}
+
 static void seeds_cluster_image(void)
 {
 	const char *t = "cluster_image_fuzz";
@@ -396,21 +408,13 @@ static void seeds_cluster_image(void)
 	long rl = kc_encode_request(&rh, (const void *)&rq, req, sizeof(req));
 	FUZZ_CHECK(rl > 0);
 	n = 0;
-	prog[n++] = 4;
-	prog[n++] = (uint8_t)(rl >> 8);
-	prog[n++] = (uint8_t)rl;
-	memcpy(prog + n, req, (size_t)rl);
-	n += (size_t)rl;
+	n = put_forwarded(prog, n, req, rl);
 	struct kc_unregister_broker_req uq = { 4 };
 	struct kc_request_header uh = { KC_API_UNREGISTER_BROKER, 0, 22,
 					S("seed") };
 	rl = kc_encode_request(&uh, (const void *)&uq, req, sizeof(req));
 	FUZZ_CHECK(rl > 0);
-	prog[n++] = 4;
-	prog[n++] = (uint8_t)(rl >> 8);
-	prog[n++] = (uint8_t)rl;
-	memcpy(prog + n, req, (size_t)rl);
-	n += (size_t)rl;
+	n = put_forwarded(prog, n, req, rl);
 	/* AddRaftVoter of node 5 at its CONTROLLER listener, RemoveRaftVoter
 	 * of node 3 */
 	struct kc_add_raft_voter_req_listener al = { S("CONTROLLER"),
@@ -421,21 +425,13 @@ static void seeds_cluster_image(void)
 					S("seed") };
 	rl = kc_encode_request(&ah, (const void *)&aq, req, sizeof(req));
 	FUZZ_CHECK(rl > 0);
-	prog[n++] = 4;
-	prog[n++] = (uint8_t)(rl >> 8);
-	prog[n++] = (uint8_t)rl;
-	memcpy(prog + n, req, (size_t)rl);
-	n += (size_t)rl;
+	n = put_forwarded(prog, n, req, rl);
 	struct kc_remove_raft_voter_req vq = { S("sluice"), 3, { { 0 } } };
 	struct kc_request_header vh = { KC_API_REMOVE_RAFT_VOTER, 0, 24,
 					S("seed") };
 	rl = kc_encode_request(&vh, (const void *)&vq, req, sizeof(req));
 	FUZZ_CHECK(rl > 0);
-	prog[n++] = 4;
-	prog[n++] = (uint8_t)(rl >> 8);
-	prog[n++] = (uint8_t)rl;
-	memcpy(prog + n, req, (size_t)rl);
-	n += (size_t)rl;
+	n = put_forwarded(prog, n, req, rl);
 	seed_f(t, "forwarded", 0, prog, n);
 	free(prog);
 	free(snap);

@@ -362,9 +362,9 @@ static void usage(void)
 
 /* ---- reassignments ---- */
 
-/* A connection to the first broker of list that answers: 0, or 2 (said
- * why on stderr). */
-static int connect_any(const char *list, struct kcall *k)
+/* A connection to the first broker of list that answers, each call on
+ * it bounded by timeout_ms: 0, or 2 (said why on stderr). */
+static int connect_any(const char *list, struct kcall *k, int timeout_ms)
 {
 	char copy[4096];
 	snprintf(copy, sizeof(copy), "%s", list);
@@ -372,7 +372,7 @@ static int connect_any(const char *list, struct kcall *k)
 	unsigned tried = 0;
 	for (char *a = strtok_r(copy, ",", &save); a && tried < ADDRESSES_MAX;
 	     a = strtok_r(NULL, ",", &save), tried++) {
-		int rc = kcall_connect(k, a, TIMEOUT_MS);
+		int rc = kcall_connect(k, a, timeout_ms);
 		if (!rc)
 			return 0;
 		fprintf(stderr, "sluice: %s: %s\n", a, why(rc));
@@ -486,7 +486,7 @@ static int cmd_reassign(int argc, char **argv, const char *bootstrap)
 	const char *topic = argv[optind];
 	int32_t partition = (int32_t)strtol(argv[optind + 1], NULL, 10);
 	struct kcall k;
-	if (connect_any(bootstrap, &k))
+	if (connect_any(bootstrap, &k, TIMEOUT_MS))
 		return 2;
 	int16_t v = kcall_version(&k, KC_API_ALTER_PARTITION_REASSIGNMENTS, 0,
 				  1);
@@ -592,7 +592,7 @@ static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
 		return 2;
 	}
 	struct kcall k;
-	if (connect_any(bootstrap, &k))
+	if (connect_any(bootstrap, &k, TIMEOUT_MS))
 		return 2;
 	int n = list_moves(&k, NULL, 0, 1);
 	kcall_close(&k);
@@ -652,21 +652,9 @@ static int cmd_voter(int argc, char **argv, const char *bootstrap, int add)
 		return 2;
 	}
 	struct kcall k;
-	char copy[4096];
-	snprintf(copy, sizeof(copy), "%s", bootstrap);
-	char *save = NULL;
-	int rc = -ENOTCONN;
-	for (char *a = strtok_r(copy, ",", &save); a && rc;
-	     a = strtok_r(NULL, ",", &save)) {
-		rc = kcall_connect(&k, a, VOTER_TIMEOUT_MS);
-		if (rc)
-			fprintf(stderr, "sluice: %s: %s\n", a, why(rc));
-	}
-	if (rc) {
-		fprintf(stderr, "sluice: cannot reach the cluster: no broker "
-			"of %s answered\n", bootstrap);
+	if (connect_any(bootstrap, &k, VOTER_TIMEOUT_MS))
 		return 2;
-	}
+	int rc;
 	int16_t key = add ? KC_API_ADD_RAFT_VOTER : KC_API_REMOVE_RAFT_VOTER;
 	const char *api = add ? "AddRaftVoter" : "RemoveRaftVoter";
 	if (kcall_version(&k, key, 0, 0) < 0) {
