@@ -1607,6 +1607,11 @@ static void self_fence_check(struct sl_cluster *cl, int64_t now_ms)
 static void heartbeat(struct sl_cluster *cl, int64_t now_ms)
 {
 	self_fence_check(cl, now_ms);
+	/* a voter removed while running: its image no longer follows the
+	 * log, so it stops heartbeating; the controller fences it and moves
+	 * its partitions, and it fences itself when its session lapses */
+	if (!cl->observer && cl->membership_said < 0)
+		return;
 	if (now_ms < cl->next_heartbeat_ms || cl->heartbeat_inflight)
 		return;
 	cl->next_heartbeat_ms = now_ms +
@@ -2026,9 +2031,10 @@ static void membership_look(struct sl_cluster *cl)
 		       (int)cl->cfg->node_id, cl->cfg->controller_address);
 	else if (now < 0 && cl->membership_said != 2)
 		sl_log("node %d is no longer a voter of the metadata quorum "
-		       "(RemoveRaftVoter): stop it; to run it as a broker only, "
-		       "remove %s/raft and start it without "
-		       "controller_address, its id out of "
+		       "(RemoveRaftVoter): it stops heartbeating (the "
+		       "controller fences it and moves its partitions); stop "
+		       "it; to run it as a broker only, remove %s/raft and "
+		       "start it without controller_address, its id out of "
 		       "controller_quorum_voters", (int)cl->cfg->node_id,
 		       cl->cfg->control_dir);
 	else if (now > 0 && cl->membership_said != 2)

@@ -14,8 +14,10 @@ Run by meson with SLUICED, SLUICE_CONTROL, SLUICE and SLUICE_TEST_TMPDIR.
    node 9 VOTER_NOT_FOUND, an add without a listener INVALID_REQUEST.
 4. A topic of replication factor 3; 200 records acknowledged (acks=all).
 5. The active controller removes itself (`sluice cluster remove-voter`):
-   the three others go on and elect one of them; the removed node is
-   stopped, and so is a second of the first three voters.  Two of the
+   the three others go on and elect one of them; the removed node says
+   so and stops heartbeating, and the controller fences it (Metadata no
+   longer lists it); it is stopped, and so is a second of the first three
+   voters.  Two of the
    three voters left: the quorum still decides (a topic created through
    node 4) and every acknowledged record is read back.  With the voters
    fixed at 1-3, two of them gone would have left no quorum.  Node 5,
@@ -39,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (Node, clean_up, controller, create, fail,  # noqa: E402
                          free_ports, kstr, produce_acked, read_acked, recv_exact,
                          start_cluster, stop_all, topic_metadata, until)
+from confluent_kafka.admin import AdminClient  # noqa: E402
 
 SLUICE = os.environ["SLUICE"]
 TOPIC = "vt"
@@ -70,6 +73,16 @@ def change(nodes, args, done_err):
     except SystemExit:
         print("tries: %s" % said[-3:], flush=True)
         raise
+
+
+def brokers_of(node):
+    """The broker ids node's Metadata lists (fenced ones are not), or
+    None."""
+    try:
+        md = AdminClient({"bootstrap.servers": node.bootstrap()}).list_topics(timeout=5)
+    except Exception:
+        return None
+    return sorted(md.brokers)
 
 
 def voters_of(nodes):
@@ -178,13 +191,18 @@ try:
     change([four], ("remove-voter", str(ctl.n)), 127)
     left = sorted(nd.n for nd in nodes if nd is not ctl and nd is not five)
     until("voters %s" % left, lambda: voters_of([four]) == left, 30)
+    until("node %d, removed, says so" % ctl.n,
+          lambda: "is no longer a voter of the metadata quorum" in ctl.log(), 20)
+    until("node %d, removed and silent, fenced: not among node 4's brokers" % ctl.n,
+          lambda: (lambda b: b is not None and ctl.n not in b)(brokers_of(four)), 30)
     ctl.kill("control")
     ctl.kill("sluiced")
     other = [nd for nd in first if nd is not ctl][0]
     other.kill("control")
     other.kill("sluiced")
     live = [nd for nd in nodes if nd not in (ctl, other)]
-    print("ok: controller %d removed itself and was stopped; node %d stopped too: "
+    print("ok: controller %d removed itself, stopped heartbeating, was fenced and "
+          "stopped; node %d stopped too: "
           "voters %s, %d of them live" % (ctl.n, other.n, left,
                                           len([nd for nd in live if nd.n in left])),
           flush=True)
