@@ -264,6 +264,17 @@ static int put_state(struct dp *dp, const struct sipc_partition_state *s)
 	return rc < 0 ? SN_ERR_INVALID_REQUEST : 0;
 }
 
+/* The in-sync set changes asked of control, by correlation id, so that
+ * a refusal reaches the partition it is about (main thread only). */
+#define ALTERS_SENT 256
+static struct {
+	uint32_t corr;        /* 0: free */
+	uint32_t topic_id;
+	int32_t partition;
+	int32_t leader_epoch, partition_epoch; /* the request's */
+} alters_sent[ALTERS_SENT];
+static uint32_t alter_corr;
+
 /* The storage cores' in-sync set changes, to control. */
 static void send_alter_isr(struct dp *dp, int cfd)
 {
@@ -272,8 +283,18 @@ static void send_alter_isr(struct dp *dp, int cfd)
 	for (unsigned i = 0; i < 1024 && dp_cluster_next_alter(dp, &a); i++) {
 		if (cfd < 0)
 			continue; /* dropped: the core asks again */
+		if (++alter_corr == 0)
+			alter_corr = 1;
+		alters_sent[alter_corr % ALTERS_SENT].corr = alter_corr;
+		alters_sent[alter_corr % ALTERS_SENT].topic_id = a.topic_id;
+		alters_sent[alter_corr % ALTERS_SENT].partition = a.partition;
+		alters_sent[alter_corr % ALTERS_SENT].leader_epoch =
+			a.leader_epoch;
+		alters_sent[alter_corr % ALTERS_SENT].partition_epoch =
+			a.partition_epoch;
 		uint8_t buf[SIPC_ALTER_ISR_BYTES + 4 * SIPC_REPLICAS_MAX];
-		long len = sipc_encode_alter_isr(buf, sizeof(buf), 0, &a);
+		long len = sipc_encode_alter_isr(buf, sizeof(buf), alter_corr,
+						 &a);
 		if (len < 0 ||
 		    send(cfd, buf, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len)
 			dp_log("control: in-sync set change of topic %u "
@@ -295,6 +316,34 @@ static void reply(int cfd, uint8_t opcode, uint32_t corr, int16_t err)
 	uint8_t buf[SN_HEADER_BYTES];
 	send_reply(cfd, buf,
 		   sipc_encode_reply(buf, sizeof(buf), opcode, corr, err));
+}
+
+/* Control refused an in-sync set change.  Refused at the partition's
+ * current epochs for what it asked (a replica fenced, INELIGIBLE_REPLICA;
+ * a malformed set, INVALID_REQUEST): the controller's set is the one the
+ * partition has, and a replica the leader counted in at once (KIP-497)
+ * is taken back by applying that state again (when the partition still
+ * has the state the request was made at: a newer one settled it, and
+ * may have a newer request pending).  Refused for stale epochs
+ * (or no controller): a newer state is on its way, or the leader asks
+ * again; what it counts stays (the controller may have taken it). */
+static void alter_refused(struct dp *dp, uint32_t corr, int16_t error)
+{
+	dp_log("control: in-sync set change refused: Kafka error %d (%s); "
+	       "the leader asks again later", error, sn_error_name(error));
+	if (error != 107 /* INELIGIBLE_REPLICA */ &&
+	    error != SN_ERR_INVALID_REQUEST)
+		return;
+	if (corr == 0 || alters_sent[corr % ALTERS_SENT].corr != corr)
+		return;
+	unsigned k = corr % ALTERS_SENT;
+	alters_sent[k].corr = 0;
+	struct dp_partition *p = dp_partition_get(dp, alters_sent[k].topic_id,
+						  alters_sent[k].partition);
+	/* main is the view's only writer: reading it needs no lock */
+	if (p && p->view.leader_epoch == alters_sent[k].leader_epoch &&
+	    p->view.partition_epoch == alters_sent[k].partition_epoch)
+		(void)dp_store_cmd(dp, p->core, DPC_STATE, p);
 }
 
 int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
@@ -383,9 +432,7 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 		/* the new state, if any, comes as PARTITION_STATE; the
 		 * leader asks again later when refused */
 		if (h.error)
-			dp_log("control: in-sync set change refused: Kafka "
-			       "error %d (%s); the leader asks again later",
-			       h.error, sn_error_name(h.error));
+			alter_refused(dp, h.corr, h.error);
 		return 0;
 	case SIPC_ADMIN | SN_RESPONSE:
 	case SIPC_KAFKA | SN_RESPONSE: {

@@ -183,8 +183,8 @@ struct dp_partition {
 				       to be durable */
 	uint64_t alter_after_ns; /* owner: no ALTER_ISR before this */
 	uint64_t isr_asked_ns;  /* owner: a replica counted in sync before
-				   control agreed (0: none); taken back
-				   if no new state came within 2 s */
+				   control agreed (0: none); asked for
+				   again every 2 s until a new state */
 	int64_t high_watermark; /* counter copy of hw, read by telemetry */
 };
 

@@ -722,9 +722,10 @@ static void try_expand(struct dp *dp, struct dp_partition *p, int32_t node,
 		/* counted from now on, before control agrees (Kafka's
 		 * maximal in-sync set, KIP-497): once the controller has it
 		 * in sync it may make it leader, so nothing is acknowledged
-		 * that it lacks.  A new state replaces the set; without one
-		 * (a refusal: a replica still fenced, say) check_isr takes
-		 * it back and it is asked for again. */
+		 * that it lacks.  A new state replaces the set; until one
+		 * comes (a refusal, a replica still fenced, say, or an
+		 * answer lost) check_isr keeps it counted and asks
+		 * again. */
 		memcpy(p->isr.isr, isr, n * sizeof(isr[0]));
 		p->isr.nisr = n;
 		p->isr_asked_ns = now;
@@ -1662,20 +1663,20 @@ static int part_state(struct dp *dp, struct dp_store_core *c,
  * replica_lag_time_max_ms: ask control to drop them. */
 static void check_isr(struct dp *dp, struct dp_partition *p, uint64_t now)
 {
-	if (p->isr_asked_ns && p->log && now >= p->isr_asked_ns + 2000000000ull) {
-		/* asked in, and no new state since: control refused it
-		 * (its answer names no partition); back to control's set */
-		struct dp_pview v;
-		dp_pview_get(dp, p, &v);
-		/* the state this core has (a newer one is on its way in a
-		 * DPC_STATE, which settles it) */
-		if (v.leader_epoch == p->isr.leader_epoch &&
-		    v.partition_epoch == p->isr.partition_epoch &&
-		    isr_apply(&p->isr, v.leader, v.leader_epoch,
-			      v.partition_epoch, v.replicas, v.nreplicas, v.isr,
-			      v.nisr, v.min_isr, slog_end_offset(p->log),
-			      now) == 0)
-			p->isr_asked_ns = 0;
+	if (p->isr_asked_ns && p->log && leads(p) &&
+	    now >= p->isr_asked_ns + 2000000000ull) {
+		/* asked in, and no new state since: the answer may be lost
+		 * (this broker cut off from the controller) as well as a
+		 * refusal, and the controller may have taken the replica
+		 * in and may make it leader, so it stays counted (Kafka's
+		 * maximal in-sync set, KIP-497) and is asked for again
+		 * until a new state settles it.  Taking it back here let a
+		 * leader cut off from the controller expose, and with
+		 * min.insync.replicas 1 acknowledge, what that replica
+		 * lacked (tests/dataplane/replication_sim_test.c found
+		 * it). */
+		if (alter_isr(dp, p, p->isr.isr, p->isr.nisr, now))
+			p->isr_asked_ns = now;
 	}
 	if (!p->log || !leads(p) || p->isr.nisr <= 1 || now < p->alter_after_ns)
 		return;

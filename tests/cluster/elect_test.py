@@ -125,7 +125,7 @@ try:
     until("CreateTopics el rf=3", lambda: create(nodes[0], TOPIC, 3, 3) == 0, 40)
     m = until("every partition led by its preferred replica",
               lambda: (lambda m: m if m and len(m) == 3 and all(
-                  v[0] == v[1][0] and len(v[2]) == 3 for v in m.values()) else None)(
+                  v[1] and v[0] == v[1][0] and len(v[2]) == 3 for v in m.values()) else None)(
                   meta(nodes)), 30)
     print("ok: preferred leaders %s" % {p: v[0] for p, v in sorted(m.items())}, flush=True)
 
@@ -153,7 +153,7 @@ try:
     if top != 0 or res != want:
         fail("ElectLeaders v1: top %d, results %s, expected %s" % (top, res, want))
     until("every partition led by its preferred replica again",
-          lambda: (lambda m: m and all(v[0] == v[1][0] for v in m.values()))(meta(nodes)), 20)
+          lambda: (lambda m: m and all(v[1] and v[0] == v[1][0] for v in m.values()))(meta(nodes)), 20)
     print("ok: ElectLeaders v1 elected %s back (the others ELECTION_NOT_NEEDED, "
           "partition 7 UNKNOWN_TOPIC_OR_PARTITION)" % away, flush=True)
 

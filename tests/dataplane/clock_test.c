@@ -592,11 +592,24 @@ static void test_repl_isr_expand(void **state)
 	TL_EQ(a.nisr, 3);
 	TL_EQ(a.isr[2], 3);
 	TL_EQ(fx.part.isr.nisr, 3);
-	/* control refuses (no new state) for 2 s: taken back, asked again
-	 * at 3's next fetch */
+	/* no new state for 2 s (an answer lost, this broker cut off from
+	 * the controller, which may have taken 3 in): 3 stays counted and
+	 * is asked for again; only a refusal at these epochs or a new
+	 * state takes it back */
 	fx.clk.mono_ns += 2100 * MS;
 	settle();
+	TL_EQ(fx.part.isr.nisr, 3);
+	TL_EQ(dp_cluster_next_alter(&fx.dp, &a), 1);
+	TL_EQ(a.nisr, 3);
+	TL_EQ(a.isr[2], 3);
+	TL_EQ(a.partition_epoch, 3);
+	/* a refusal at the epochs the partition has (INELIGIBLE_REPLICA:
+	 * dataplane/control.c applies the state again): back to control's
+	 * set; asked again at 3's first fetch 2 s after the last request
+	 * (a refusal is not asked again at once) */
+	TL_OK(put_state(1, 2, 3, isr, 2));
 	TL_EQ(fx.part.isr.nisr, 2);
+	fx.clk.mono_ns += 2100 * MS;
 	replica_fetch(3, 3);
 	TL_EQ(wait_completions(got, 1), 1);
 	dp_msg_free(got[0]);
