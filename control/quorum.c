@@ -32,6 +32,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -514,6 +516,77 @@ static bool teardown(struct sl_quorum *q)
 	return true;
 }
 
+/* ---- the transport's connections ---- */
+
+/*
+ * libraft's TCP transport notices a peer that went silent only when a
+ * write fails.  A connection whose packets were dropped (a node cut off,
+ * then back) keeps its data in the kernel, retransmitted with a backoff
+ * that doubles up to minutes: after the network heals, the leader's
+ * AppendEntries reached a former leader only 18 s later in a fault run.
+ * So every Raft connection gives up on data unacknowledged for
+ * RAFT_TCP_USER_TIMEOUT_MS (TCP_USER_TIMEOUT, and keepalive probes while
+ * idle), libraft sees the write fail and connects again (within a
+ * quarter of an election timeout).  The callbacks wrapped are libraft's
+ * own functions, the same for every node in the process.
+ */
+#define RAFT_TCP_USER_TIMEOUT_MS 3000
+
+static raft_uv_connect_cb raft_connect_cb;
+static raft_uv_accept_cb raft_accept_cb;
+static int (*tcp_connect)(struct raft_uv_transport *t,
+			  struct raft_uv_connect *req, raft_id id,
+			  const char *address, raft_uv_connect_cb cb);
+static int (*tcp_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
+
+static void tune_stream(struct uv_stream_s *stream)
+{
+	uv_os_fd_t fd;
+	if (!stream || uv_fileno((const uv_handle_t *)stream, &fd) != 0)
+		return;
+	unsigned timeout = RAFT_TCP_USER_TIMEOUT_MS;
+	int on = 1, idle = 1, intvl = 1, cnt = 3;
+	/* best effort: a refused option leaves libraft's defaults */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout,
+			 sizeof(timeout));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+			 sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+static void tuned_connect_cb(struct raft_uv_connect *req,
+			     struct uv_stream_s *stream, int status)
+{
+	if (status == 0)
+		tune_stream(stream);
+	raft_connect_cb(req, stream, status);
+}
+
+static int tuned_connect(struct raft_uv_transport *t,
+			 struct raft_uv_connect *req, raft_id id,
+			 const char *address, raft_uv_connect_cb cb)
+{
+	assert(!raft_connect_cb || raft_connect_cb == cb);
+	raft_connect_cb = cb;
+	return tcp_connect(t, req, id, address, tuned_connect_cb);
+}
+
+static void tuned_accept_cb(struct raft_uv_transport *t, raft_id id,
+			    const char *address, struct uv_stream_s *stream)
+{
+	tune_stream(stream);
+	raft_accept_cb(t, id, address, stream);
+}
+
+static int tuned_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+	assert(!raft_accept_cb || raft_accept_cb == cb);
+	raft_accept_cb = cb;
+	return tcp_listen(t, tuned_accept_cb);
+}
+
 /* ---- create ---- */
 
 static int check_config(const struct sl_quorum_config *c, char *err,
@@ -798,6 +871,11 @@ int sl_quorum_create(const struct sl_quorum_config *cfg, struct sl_quorum **out,
 		rc = rc == RAFT_NOMEM ? -ENOMEM : SL_QUORUM_EFAILED;
 		goto teardown;
 	}
+	/* the transport's connections tuned (above) */
+	tcp_connect = q->transport.connect;
+	tcp_listen = q->transport.listen;
+	q->transport.connect = tuned_connect;
+	q->transport.listen = tuned_listen;
 	rc = raft_uv_init(&q->io, &q->loop, q->dir, &q->transport);
 	if (rc != 0) {
 		snprintf(err, errlen, "quorum: raft_uv_init %s: %s", q->dir,
