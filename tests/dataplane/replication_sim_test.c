@@ -556,6 +556,16 @@ static void follower_recv(struct sim *s, struct rep *r, const struct msg *m)
 		r->hw = hw;
 }
 
+/* The leader's set back to the controller's, as its state has it. */
+static void take_back(struct sim *s, struct rep *r)
+{
+	int32_t reps[NREP] = {1, 2, 3};
+	(void)isr_apply(&r->isr, r->st.leader, r->st.leader_epoch,
+			r->st.partition_epoch, reps, NREP, r->st.isr,
+			r->st.nisr, s->min_isr, r->end, s->now);
+	r->asked_ns = 0;
+}
+
 static void node_recv(struct sim *s, struct rep *r, const struct msg *m)
 {
 	switch (m->type) {
@@ -567,15 +577,8 @@ static void node_recv(struct sim *s, struct rep *r, const struct msg *m)
 		 * is that state's (dataplane/control.c alter_refused) */
 		if (leads(r) && r->asked_ns &&
 		    m->st.leader_epoch == r->st.leader_epoch &&
-		    m->st.partition_epoch == r->st.partition_epoch) {
-			int32_t reps[NREP] = {1, 2, 3};
-			(void)isr_apply(&r->isr, r->st.leader,
-					r->st.leader_epoch,
-					r->st.partition_epoch, reps, NREP,
-					r->st.isr, r->st.nisr, s->min_isr,
-					r->end, s->now);
-			r->asked_ns = 0;
-		}
+		    m->st.partition_epoch == r->st.partition_epoch)
+			take_back(s, r);
 		break;
 	case M_OFE:
 	case M_FETCH:
@@ -605,16 +608,8 @@ static void node_tick(struct sim *s, struct rep *r)
 	if (leads(r)) {
 		advance_hw(s, r);
 		if (s->mutant && r->asked_ns &&
-		    s->now >= r->asked_ns + ASK_TIMEOUT_MS * MS) {
-			/* the mutant: taken back, as if refused */
-			int32_t reps[NREP] = {1, 2, 3};
-			(void)isr_apply(&r->isr, r->st.leader,
-					r->st.leader_epoch,
-					r->st.partition_epoch, reps, NREP,
-					r->st.isr, r->st.nisr, s->min_isr,
-					r->end, s->now);
-			r->asked_ns = 0;
-		}
+		    s->now >= r->asked_ns + ASK_TIMEOUT_MS * MS)
+			take_back(s, r); /* the mutant: as if refused */
 		if (r->asked_ns && s->now >= r->asked_ns + ASK_TIMEOUT_MS * MS) {
 			/* no new state since it was asked: the answer may be
 			 * lost, the controller may have taken the set, so it

@@ -573,7 +573,10 @@ static int cmd_reassign(int argc, char **argv, const char *bootstrap)
 	return ret;
 }
 
-static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
+/* Options of a subcommand that takes --bootstrap alone (argv[2] on):
+ * 0 with *bootstrap set when given and optind at the operands, or 2
+ * after the usage. */
+static int bootstrap_only(int argc, char **argv, const char **bootstrap)
 {
 	static const struct option lo[] = {
 		{"bootstrap", required_argument, 0, 'b'},
@@ -585,8 +588,15 @@ static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
 			usage();
 			return 2;
 		}
-		bootstrap = optarg;
+		*bootstrap = optarg;
 	}
+	return 0;
+}
+
+static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
+{
+	if (bootstrap_only(argc, argv, &bootstrap))
+		return 2;
 	if (optind != argc) {
 		usage();
 		return 2;
@@ -615,18 +625,8 @@ static int cmd_reassignments(int argc, char **argv, const char *bootstrap)
  * RemoveRaftVoter (v0) through the first broker that answers. */
 static int cmd_voter(int argc, char **argv, const char *bootstrap, int add)
 {
-	static const struct option lo[] = {
-		{"bootstrap", required_argument, 0, 'b'},
-		{0, 0, 0, 0}};
-	int ch;
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "b:", lo, NULL)) != -1) {
-		if (ch != 'b') {
-			usage();
-			return 2;
-		}
-		bootstrap = optarg;
-	}
+	if (bootstrap_only(argc, argv, &bootstrap))
+		return 2;
 	char *end = NULL;
 	long id = argc - optind == (add ? 2 : 1) ?
 		  strtol(argv[optind], &end, 10) : 0;
