@@ -300,10 +300,13 @@ def live_group(nodes, prefix):
     fail("no group id coordinated by brokers %s" % sorted(alive))
 
 
-def produce_acked(nodes, topic, count, partitions=2):
-    """count records (acks=all, idempotent) round robin over partitions,
-    through nodes: {(partition, offset): value}; fails unless every one
-    is acknowledged."""
+def produce_all(nodes, topic, count, first=0, partitions=(0, 1), pad=0,
+                conf=None):
+    """Values v<first> .. v<first+count-1> (padded with dots to pad bytes),
+    round robin over the partition ids given, with acks=all and
+    idempotence through nodes (conf: more producer settings); fails when
+    some are still undelivered after 90 s.  ({(partition, offset): value}
+    acknowledged, the errors seen)."""
     acked, errors = {}, []
 
     def done(err, msg):
@@ -312,13 +315,34 @@ def produce_acked(nodes, topic, count, partitions=2):
         else:
             errors.append(err)
 
-    p = Producer({"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
-                  "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-                  "message.timeout.ms": 60000})
-    for i in range(count):
-        p.produce(topic, value=b"v%d" % i, partition=i % partitions, on_delivery=done)
+    settings = {"bootstrap.servers": ",".join(nd.bootstrap() for nd in nodes),
+                "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                "message.timeout.ms": 60000}
+    settings.update(conf or {})
+    p = Producer(settings)
+    partitions = list(partitions)
+    for i in range(first, first + count):
+        v = b"v%d" % i
+        v += b"." * (pad - len(v))
+        while True:
+            try:
+                p.produce(topic, value=v, partition=partitions[i % len(partitions)],
+                          on_delivery=done)
+                break
+            except BufferError:
+                p.poll(0.1)
         p.poll(0)
-    if p.flush(90) or errors or len(acked) != count:
+    left = p.flush(90)
+    if left:
+        fail("%d records still not delivered after 90 s" % left)
+    return acked, errors
+
+
+def produce_acked(nodes, topic, count, first=0, partitions=(0, 1), pad=0):
+    """produce_all, failing unless every record is acknowledged: the
+    acknowledged {(partition, offset): value}."""
+    acked, errors = produce_all(nodes, topic, count, first, partitions, pad)
+    if errors or len(acked) != count:
         fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
     return acked
 

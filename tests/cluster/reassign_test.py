@@ -39,9 +39,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (alter, clean_up, errors_of, fail, listing,  # noqa: E402
-                         live_group, start_cluster, stop_all, topic_metadata,
-                         until)
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+                         live_group, produce_acked, start_cluster, stop_all,
+                         topic_metadata, until)
+from confluent_kafka import Consumer, KafkaError, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "ra"
@@ -61,38 +61,6 @@ def meta(nodes):
 
 def bootstrap(nodes):
     return ",".join(nd.bootstrap() for nd in nodes)
-
-
-def produce(nodes, count, first, partitions, pad=0):
-    """count records with acks=all and idempotence, round robin over
-    partitions: {(partition, offset): value} acknowledged."""
-    acked, errors = {}, []
-
-    def done(err, msg):
-        if err is None:
-            acked[(msg.partition(), msg.offset())] = msg.value().decode()
-        else:
-            errors.append(err)
-
-    p = Producer({"bootstrap.servers": bootstrap(nodes), "acks": "all",
-                  "enable.idempotence": True, "linger.ms": 5,
-                  "message.timeout.ms": 60000})
-    for i in range(first, first + count):
-        v = b"v%d" % i
-        v += b"." * (pad - len(v))
-        while True:
-            try:
-                p.produce(TOPIC, value=v, partition=partitions[i % len(partitions)],
-                          on_delivery=done)
-                break
-            except BufferError:
-                p.poll(0.1)
-        p.poll(0)
-    if p.flush(90):
-        fail("records still not delivered after 90 s")
-    if errors or len(acked) != count:
-        fail("%d of %d acknowledged; errors %s" % (len(acked), count, errors[:3]))
-    return acked
 
 
 def read_back(nodes, acked, what):
@@ -171,7 +139,7 @@ try:
     until("CreateTopics ra with a manual assignment", created, 40)
     until("ra placed as asked", lambda: (lambda m: m and all(
         m[p][1] == [p + 1] and m[p][0] == p + 1 for p in range(PARTS)))(meta(nodes)), 30)
-    acked = produce(nodes, 300, 0, [0, 1, 2])
+    acked = produce_acked(nodes, TOPIC, 300, 0, [0, 1, 2])
     print("ok: ra placed [1] [2] [3]; 300 records acknowledged", flush=True)
 
     # 2. moves and refusals
@@ -258,7 +226,7 @@ try:
     if st.returncode != 0 or st.stdout.strip() != \
             "ra-2  replicas [2,3]  adding [2]  removing []":
         fail("sluice cluster reassignments: exit %d, %r" % (st.returncode, st.stdout))
-    more = produce(others, 60, 300, [2])
+    more = produce_acked(others, TOPIC, 60, 300, [2])
     time.sleep(1)
     if listing(nodes[2]) != running:
         fail("the reassignment ended without broker 2: %s" % listing(nodes[2]))
@@ -283,7 +251,7 @@ try:
 
     # 5. a throttled catch-up
     before = follower_counters(nodes[0])
-    big = produce(nodes, 4096, 1000, [2], pad=1024)
+    big = produce_acked(nodes, TOPIC, 4096, 1000, [2], pad=1024)
     # through `sluice cluster reassign --wait`, which follows the move on
     # the broker that took it
     t0 = time.monotonic()

@@ -39,7 +39,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (call, clean_up, create, fail, kstr,  # noqa: E402
-                         live_group, start_cluster, stop_all,
+                         live_group, produce_all, start_cluster, stop_all,
                          topic_metadata, until)
 from confluent_kafka import (Consumer, KafkaError, Producer,  # noqa: E402
                              TopicPartition)
@@ -61,37 +61,6 @@ def topic_meta(nodes):
         return None
     return m[0], {i: (p.leader, sorted(p.replicas), sorted(p.isrs))
                   for i, p in m[1].items()}
-
-
-def produce(nodes, count, first, extra=None):
-    """count records (values first..first+count-1, round robin over the
-    partitions) with acks=all and idempotence; the acknowledged ones as
-    {(partition, offset): value} and the errors seen."""
-    acked, errors = {}, []
-
-    def done(err, msg):
-        if err is None:
-            acked[(msg.partition(), msg.offset())] = msg.value().decode()
-        else:
-            errors.append(err)
-
-    conf = {"bootstrap.servers": bootstrap(nodes), "acks": "all",
-            "enable.idempotence": True, "linger.ms": 5,
-            "message.timeout.ms": 60000, "retry.backoff.ms": 200}
-    conf.update(extra or {})
-    p = Producer(conf)
-    for i in range(first, first + count):
-        while True:
-            try:
-                p.produce(TOPIC, value=b"v%d" % i, partition=i % PARTS, on_delivery=done)
-                break
-            except BufferError:
-                p.poll(0.1)
-        p.poll(0)
-    left = p.flush(90)
-    if left:
-        fail("%d records still not delivered after 90 s" % left)
-    return acked, errors
 
 
 def high_watermark(nodes, p):
@@ -182,7 +151,8 @@ try:
           % (brokers, [parts[p][0] for p in range(PARTS)]), flush=True)
 
     # 2. acks=all while everything is up
-    acked, errors = produce(nodes, 3000, 0)
+    acked, errors = produce_all(nodes, TOPIC, 3000, 0, range(PARTS),
+                                 conf={"retry.backoff.ms": 200})
     if errors or len(acked) != 3000:
         fail("%d of 3000 acknowledged, errors %s" % (len(acked), errors[:3]))
     print("ok: 3000 records acknowledged with acks=all (min.insync.replicas 2)", flush=True)
@@ -205,7 +175,8 @@ try:
     took = time.monotonic() - t0
     print("ok: broker %d (leader of partition 0) killed; broker %d leads it %.1f s later "
           "(session timeout 6 s)" % (victim.n, leader0, took), flush=True)
-    more, errors = produce(others, 2000, 3000)
+    more, errors = produce_all(others, TOPIC, 2000, 3000, range(PARTS),
+                                 conf={"retry.backoff.ms": 200})
     if len(more) != 2000:
         fail("after the failover %d of 2000 acknowledged, errors %s" % (len(more), errors[:3]))
     acked.update(more)
@@ -306,9 +277,11 @@ try:
               topic_meta([victim, third])), 30)
     third.kill("sluiced")
     t1 = time.monotonic()
-    acked1, errors = produce([victim], 20, 5000, {"message.timeout.ms": 15000,
-                                                   "enable.idempotence": False,
-                                                   "retries": 1000})
+    acked1, errors = produce_all([victim], TOPIC, 20, 5000, range(PARTS),
+                                 conf={"retry.backoff.ms": 200,
+                                       "message.timeout.ms": 15000,
+                                       "enable.idempotence": False,
+                                       "retries": 1000})
     # the broker fenced, the in-sync set shrinks to one: refused
     if acked1:
         fail("%d records acknowledged with one in-sync replica (min.insync.replicas 2)" % len(acked1))

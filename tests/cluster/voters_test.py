@@ -30,7 +30,6 @@ Every wait is bounded; every process is stopped by pid at the end.
 """
 import json
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (Node, clean_up, controller, create, fail,  # noqa: E402
-                         free_ports, kstr, produce_acked, read_acked, recv_exact,
+                         flexible_call, free_ports, produce_acked, read_acked,
                          start_cluster, stop_all, topic_metadata, until)
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
@@ -105,20 +104,14 @@ def cstr(s):
 
 
 def raw(node, key, body):
-    """A flexible v0 request (header v2) to node's Kafka listener: the
-    answer's (error code, message), or None."""
-    frame = struct.pack(">hhi", key, 0, 21) + kstr("voters-test") + b"\x00" + body
-    try:
-        with socket.create_connection(("127.0.0.1", node.kafka), timeout=60) as s:
-            s.sendall(struct.pack(">i", len(frame)) + frame)
-            r = recv_exact(s, struct.unpack(">i", recv_exact(s, 4))[0])
-    except OSError:
+    """A flexible v0 request to node's Kafka listener: the answer's (error
+    code, message), or None."""
+    r = flexible_call(node, key, 0, body)
+    if r is None:
         return None
-    if struct.unpack(">i", r[:4])[0] != 21 or r[4] != 0:
-        fail("an answer with another correlation id, or tags in its header")
-    err = struct.unpack(">h", r[9:11])[0]
-    n = r[11] - 1
-    return err, (r[12:12 + n].decode() if n >= 0 else None)
+    err = struct.unpack(">h", r[4:6])[0]  # after ThrottleTimeMs
+    n = r[6] - 1
+    return err, (r[7:7 + n].decode() if n >= 0 else None)
 
 
 def add_body(voter, host, port, cluster=None, listener=True):
