@@ -205,36 +205,18 @@ static int on_restore(void *ctx, const void *buf, size_t len, uint64_t index)
 	return rc;
 }
 
-/* "a.b.c.d:port" into host (SL_CMSG_ADDRESS_MAX bytes) and *port. */
-static int split_address(const char *a, char *host, uint16_t *port)
-{
-	const char *colon = strrchr(a, ':');
-	if (!colon || colon == a || (size_t)(colon - a) >= SL_CMSG_ADDRESS_MAX)
-		return -EINVAL;
-	char *end;
-	long p = strtol(colon + 1, &end, 10);
-	if (*end || p < 1 || p > 65534)
-		return -EINVAL;
-	memcpy(host, a, (size_t)(colon - a));
-	host[colon - a] = 0;
-	*port = (uint16_t)p;
-	return 0;
-}
-
-/* Node id's Raft host and port: the configuration in the log, else
- * controller_quorum_voters.  0 or -ENOENT. */
+/* Node id's Raft address: the configuration in the log, else
+ * controller_quorum_voters.  0 with *v, or -ENOENT. */
 static int raft_address_of(const struct sl_cluster *cl, int32_t id,
-			   char *host, uint16_t *port)
+			   struct sl_voter *v)
 {
 	char a[SL_QUORUM_ADDRESS_MAX];
 	if (cl->q && sl_quorum_address_of(cl->q, id, a, sizeof(a)) == 0 &&
-	    split_address(a, host, port) == 0)
+	    sl_config_voter_address(a, v) == 0)
 		return 0;
 	for (unsigned i = 0; i < cl->n_voters; i++)
 		if (cl->voters[i].id == id) {
-			snprintf(host, SL_CMSG_ADDRESS_MAX, "%s",
-				 cl->voters[i].host);
-			*port = cl->voters[i].port;
+			*v = cl->voters[i];
 			return 0;
 		}
 	return -ENOENT;
@@ -258,11 +240,9 @@ static void on_leader(void *ctx, int32_t leader_id, bool self)
 	/* the RPC goes to the new controller (nowhere: ourselves), at the
 	 * address the configuration in the log gives it (a voter added
 	 * later is in no controller_quorum_voters) */
-	char host[SL_CMSG_ADDRESS_MAX];
-	uint16_t port = 0;
-	if (!self && leader_id >= 0 &&
-	    raft_address_of(cl, leader_id, host, &port) == 0)
-		sl_crpc_target(cl->rpc, host, (uint16_t)(port + 1));
+	struct sl_voter v;
+	if (!self && leader_id >= 0 && raft_address_of(cl, leader_id, &v) == 0)
+		sl_crpc_target(cl->rpc, v.host, (uint16_t)(v.port + 1));
 	else
 		sl_crpc_target(cl->rpc, NULL, 0);
 	cl->heartbeat_inflight = false;
@@ -1470,18 +1450,18 @@ static void observer_redirect(struct sl_cluster *cl, uint16_t status,
 			      const uint8_t *body, size_t len)
 {
 	int32_t to = -1;
-	char a[SL_CMSG_ADDRESS_MAX] = "", host[SL_CMSG_ADDRESS_MAX];
-	uint16_t port;
+	char a[SL_CMSG_ADDRESS_MAX] = "";
+	struct sl_voter v;
 	if (status == SL_CMSG_NOT_CONTROLLER &&
 	    sl_cmsg_decode_leader(body, len, &to, a))
 		to = -1;
 	if (to >= 0 && to == cl->leader_id)
 		return; /* there already (two calls told us the same) */
-	if (to >= 0 && a[0] && split_address(a, host, &port) == 0) {
+	if (to >= 0 && a[0] && sl_config_voter_address(a, &v) == 0) {
 		/* where the replier's configuration puts it: a voter added
 		 * since controller_quorum_voters was written */
 		cl->leader_id = to;
-		sl_crpc_target(cl->rpc, host, (uint16_t)(port + 1));
+		sl_crpc_target(cl->rpc, v.host, (uint16_t)(v.port + 1));
 		return;
 	}
 	observer_target(cl, to);
@@ -1858,18 +1838,21 @@ int sl_cluster_create(const struct sl_config *c,
 	memcpy(qv, cl->voters, sizeof(qv));
 	bool join = false;
 	if (!self && c->controller_address[0]) {
-		char one[96];
-		snprintf(one, sizeof(one), "%d@%s", (int)c->node_id,
-			 c->controller_address);
 		if (nqv >= SL_VOTERS_MAX ||
-		    sl_config_voters(one, &qv[nqv], 1, err, errlen) != 1) {
+		    sl_config_voter_address(c->controller_address,
+					    &qv[nqv]) != 0) {
 			if (nqv >= SL_VOTERS_MAX)
 				snprintf(err, errlen, "controller_address: "
 					 "controller_quorum_voters already "
 					 "names %d voters", SL_VOTERS_MAX);
+			else
+				snprintf(err, errlen, "controller_address '%s':"
+					 " not an IPv4 host:port",
+					 c->controller_address);
 			rc = -EINVAL;
 			goto out_free;
 		}
+		qv[nqv].id = c->node_id;
 		self = &qv[nqv++];
 		join = true;
 	}

@@ -1,7 +1,6 @@
 /*
  * Kafka's AddRaftVoter and RemoveRaftVoter (kvoters.h has the contract).
  */
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 
 #include "control/kvoters.h"
 #include "control/quorum.h"
+#include "proto/config.h"
 #include "proto/kafka/kcodec.h"
 
 bool sl_kvoters_serves(int16_t api_key)
@@ -43,25 +43,21 @@ static bool listener_address(const struct kc_add_raft_voter_req *q,
 			 "needed");
 		return false;
 	}
-	char host[64];
-	struct in_addr ia;
-	if (l->host.len <= 0 || (size_t)l->host.len >= sizeof(host) ||
-	    !l->host.ptr) {
+	if (l->host.len <= 0 || l->host.len > 63 || !l->host.ptr) {
 		snprintf(r->msg, sizeof(r->msg), "listener host missing or "
 			 "over 63 bytes");
 		return false;
 	}
-	memcpy(host, l->host.ptr, (size_t)l->host.len);
-	host[l->host.len] = 0;
-	if (inet_pton(AF_INET, host, &ia) != 1 || l->port == 0 ||
-	    l->port == 65535) {
-		snprintf(r->msg, sizeof(r->msg), "listener %s:%u: the Raft "
+	snprintf(r->address, sizeof(r->address), "%.*s:%u",
+		 (int)l->host.len, l->host.ptr, (unsigned)l->port);
+	struct sl_voter v;
+	if (sl_config_voter_address(r->address, &v) != 0) {
+		snprintf(r->msg, sizeof(r->msg), "listener %s: the Raft "
 			 "address must be an IPv4 address and a port 1 to "
-			 "65534", host, (unsigned)l->port);
+			 "65534", r->address);
+		r->address[0] = 0;
 		return false;
 	}
-	snprintf(r->address, sizeof(r->address), "%s:%u", host,
-		 (unsigned)l->port);
 	return true;
 }
 

@@ -969,7 +969,6 @@ int sl_quorum_create(const struct sl_quorum_config *cfg, struct sl_quorum **out,
 		if (rc < 0)
 			goto teardown;
 	}
-
 	if (q->raft.log.snapshot.last_index > q->snapshot_index)
 		q->snapshot_index = q->raft.log.snapshot.last_index;
 	*out = q;
@@ -1072,17 +1071,8 @@ int sl_quorum_add_voter(struct sl_quorum *q, int32_t id, const char *address,
 	int rc = change_check(q, cb);
 	if (rc)
 		return rc;
-	struct sockaddr_in sa;
-	char host[SL_QUORUM_ADDRESS_MAX];
-	const char *colon = address ? strrchr(address, ':') : NULL;
-	if (id < 1 || !colon || (size_t)(colon - address) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = 0;
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65534 ||
-	    uv_ip4_addr(host, (int)port, &sa) != 0)
+	struct sl_voter v;
+	if (id < 1 || sl_config_voter_address(address, &v) != 0)
 		return -EINVAL;
 	const struct raft_configuration *c = &q->raft.configuration;
 	unsigned voters = 0;

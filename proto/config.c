@@ -343,11 +343,8 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 			}
 			if (!strcmp(k, "controller_address") && *v) {
 				/* the same rules as a voter's address */
-				struct sl_voter vs[1];
-				char why[256], one[96];
-				snprintf(one, sizeof(one), "1@%s", v);
-				if (sl_config_voters(one, vs, 1, why,
-						     sizeof(why)) != 1) {
+				struct sl_voter one;
+				if (sl_config_voter_address(v, &one) != 0) {
 					snprintf(err, errlen, "%s%s: '%s' is not "
 						 "host:port (an IPv4 address, a "
 						 "port 1 to 65534)", where, k, v);
@@ -636,6 +633,18 @@ int32_t sl_config_default_rf(const struct sl_config *c)
 	if (n <= 0)
 		return 1;
 	return n < 3 ? n : 3;
+}
+
+int sl_config_voter_address(const char *address, struct sl_voter *v)
+{
+	char one[96], err[256];
+	if (!address || strlen(address) > sizeof(one) - 3)
+		return -EINVAL;
+	snprintf(one, sizeof(one), "1@%s", address);
+	if (sl_config_voters(one, v, 1, err, sizeof(err)) != 1)
+		return -EINVAL;
+	v->id = 0;
+	return 0;
 }
 
 int sl_config_voter_ids(const struct sl_config *c, int32_t *ids)

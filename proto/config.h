@@ -172,6 +172,10 @@ struct sl_voter {
 int sl_config_voters(const char *spec, struct sl_voter *out, unsigned max,
 		     char *err, size_t errlen);
 
+/* One voter's address, "a.b.c.d:port" as controller_quorum_voters has
+ * it, into v (host and port; id 0): 0, or -EINVAL. */
+int sl_config_voter_address(const char *address, struct sl_voter *v);
+
 /* c's voter ids sorted ascending into ids (SL_VOTERS_MAX of room); how
  * many (0: no voters, a single broker). */
 int sl_config_voter_ids(const struct sl_config *c, int32_t *ids);
