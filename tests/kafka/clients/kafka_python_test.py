@@ -170,11 +170,13 @@ print("ok: list_topics and describe_topics show partitions 0..%d led by broker 1
 print("== KafkaProducer: %d keyed messages" % COUNT)
 # A cluster's brokers learn a new topic's leaders from the metadata log
 # each at its own pace, so a broker may name a leader that has not yet
-# taken the partition: NOT_LEADER_OR_FOLLOWER, a retriable error (as on
-# Kafka), which kafka-python 2.0 does not retry by default (retries 0).
-RETRIES = 5 if kclib.cluster_size() > 1 else 0
+# taken the partition (NOT_LEADER_OR_FOLLOWER, or UNKNOWN_TOPIC_OR_PARTITION
+# from one that has not heard of the topic): retriable errors, as on
+# Kafka, which kafka-python 2.0 does not retry by default (retries 0).
+# Up to 20 tries 200 ms apart against a cluster.
+RETRIES = 20 if kclib.cluster_size() > 1 else 0
 producer = KafkaProducer(bootstrap_servers=BOOT, client_id="kp-producer",
-                         retries=RETRIES)
+                         retries=RETRIES, retry_backoff_ms=200)
 where = {}  # seq -> (partition, offset)
 
 
@@ -305,7 +307,8 @@ for codec, code in CODECS.items():
     topic = "kp-z-" + codec
     print("== %s: %d messages on %s" % (codec, CODEC_COUNT, topic))
     p = KafkaProducer(bootstrap_servers=BOOT, client_id="kp-" + codec,
-                      compression_type=codec, linger_ms=20, retries=RETRIES)
+                      compression_type=codec, linger_ms=20, retries=RETRIES,
+                      retry_backoff_ms=200)
     vals = [(("line %d of %s " % (i, codec)) * (1 + i % 30)).encode()
             for i in range(CODEC_COUNT)]
     futs = [p.send(topic, key=key(i), value=vals[i]) for i in range(CODEC_COUNT)]
