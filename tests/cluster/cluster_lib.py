@@ -478,14 +478,22 @@ def topic_metadata(nodes, topic):
     return None
 
 
-def until(what, fn, seconds=30):
+def until(what, fn, seconds=30, why=None):
+    """fn's first true value, polled every 0.2 s; a failure after seconds,
+    saying what why() returns (the state that was waited on) if given."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         v = fn()
         if v:
             return v
         time.sleep(0.2)
-    fail("%s: not within %d s" % (what, seconds))
+    said = ""
+    if why is not None:
+        try:
+            said = ": " + str(why())
+        except Exception as e:  # the state could not be read: say so
+            said = ": (state unreadable: %s)" % e
+    fail("%s: not within %d s%s" % (what, seconds, said))
 
 
 def controller(nodes):

@@ -22,7 +22,9 @@ What is counted:
     since meson's exit code is trusted over the log.
 
 Prints "counts PASSED FAILED SKIPPED", then one "fail TEXT" line per
-failure and one "skip TEXT" line per skip, for tools/test to read.  Uses
+failure and one "skip TEXT" line per skip, then for each failed test
+that is not TAP the last lines of its output as "tail TEXT" lines, for
+tools/test to read.  Uses
 only the standard library (meson itself needs python3).
 """
 import json
@@ -138,13 +140,25 @@ def fail_words(entry):
     return ': ' + (line if len(line) <= 300 else line[:297] + '...')
 
 
+TAIL_LINES = 60
+
+
+def output_tail(entry):
+    """The last TAIL_LINES lines of a failed test's output (stdout, then
+    stderr), so that a log that keeps only the closing lines still says
+    what happened before the failure."""
+    text = (entry.get('stdout') or '') + '\n' + (entry.get('stderr') or '')
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    return lines[-TAIL_LINES:]
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
     build_dir, meson_rc, args = argv[1], int(argv[2]), argv[3:]
     passed = failed = skipped = 0
-    fails, skips = [], []
+    fails, skips, tails = [], [], []
 
     found = results(build_dir)
     names = registered(build_dir, args)
@@ -174,6 +188,7 @@ def main(argv):
                 fails.append('%s: %s (%s)%s' % (build_dir, name,
                                                 verdict or 'no result',
                                                 fail_words(entry)))
+                tails.append(('%s: %s' % (build_dir, name), output_tail(entry)))
             continue
         plan, plan_skip, cases = tap_cases(entry.get('stdout') or '')
         if not cases and not plan:
@@ -226,6 +241,10 @@ def main(argv):
         print('fail ' + f)
     for s in skips:
         print('skip ' + s)
+    for what, lines in tails:
+        print('tail --- %s: the last %d lines of its output' % (what, len(lines)))
+        for ln in lines:
+            print('tail ' + ln)
     return 0
 
 
