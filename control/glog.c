@@ -71,7 +71,9 @@ struct gpart {
 	uint32_t gen;              /* of appends: rises at each forget */
 	uint32_t rgen;             /* of reads: at each forget and read */
 	bool reading, read_sent;
+	bool once;                 /* sl_glog_read_once: one answer ends it */
 	int64_t next, end;
+	int64_t hw;                /* the last answer's high watermark */
 	int empty_reads;
 };
 
@@ -107,6 +109,7 @@ struct sl_glog {
 	sl_glog_record_fn record;
 	sl_glog_read_fn read_done;
 	sl_glog_marker_fn marker;
+	sl_glog_batch_fn batch;
 	void *ctx;
 	struct gpart parts[SL_GLOG_PARTITIONS_MAX];
 	struct inflight inf[SL_GLOG_PARTITIONS_MAX];
@@ -188,6 +191,11 @@ void sl_glog_set_marker_callback(struct sl_glog *g, sl_glog_marker_fn marker)
 	g->marker = marker;
 }
 
+void sl_glog_set_batch_callback(struct sl_glog *g, sl_glog_batch_fn batch)
+{
+	g->batch = batch;
+}
+
 void sl_glog_set_addr(struct sl_glog *g, uint32_t addr)
 {
 	g->addr = addr;
@@ -256,10 +264,31 @@ int sl_glog_read(struct sl_glog *g, int32_t p, int64_t end)
 		gp->rgen++; /* the answer in flight is for the read replaced */
 	gp->reading = true;
 	gp->read_sent = false;
+	gp->once = false;
 	gp->next = 0;
 	gp->end = end;
 	gp->empty_reads = 0;
 	return 0;
+}
+
+int sl_glog_read_once(struct sl_glog *g, int32_t p, int64_t from)
+{
+	if (sl_glog_read(g, p, INT64_MAX) < 0 || from < 0)
+		return -EINVAL;
+	struct gpart *gp = &g->parts[p];
+	gp->once = true;
+	gp->next = from;
+	return 0;
+}
+
+int64_t sl_glog_read_next(const struct sl_glog *g, int32_t p)
+{
+	return p < 0 || p >= SL_GLOG_PARTITIONS_MAX ? -1 : g->parts[p].next;
+}
+
+int64_t sl_glog_high_watermark(const struct sl_glog *g, int32_t p)
+{
+	return p < 0 || p >= SL_GLOG_PARTITIONS_MAX ? -1 : g->parts[p].hw;
 }
 
 void sl_glog_forget(struct sl_glog *g, int32_t p)
@@ -534,11 +563,20 @@ static bool read_partition(struct sl_glog *g, int32_t p, uint32_t gen,
 {
 	struct gpart *gp = &g->parts[p];
 	*err = pr->error_code;
+	if (!*err || *err == ERR_OFFSET_OUT_OF_RANGE)
+		gp->hw = pr->high_watermark;
 	if (*err == ERR_OFFSET_OUT_OF_RANGE && pr->log_start_offset > gp->next) {
 		/* the start of the log moved on (retention): read from it */
 		gp->next = pr->log_start_offset;
 		*err = 0;
-		return gp->next >= gp->end;
+		return gp->once || gp->next >= gp->end;
+	}
+	if (*err == ERR_OFFSET_OUT_OF_RANGE && gp->once &&
+	    pr->high_watermark >= 0 && gp->next > pr->high_watermark) {
+		/* asked past the end (the log was truncated below it) */
+		gp->next = pr->high_watermark;
+		*err = 0;
+		return true;
 	}
 	if (*err)
 		return true;
@@ -555,6 +593,11 @@ static bool read_partition(struct sl_glog *g, int32_t p, uint32_t gen,
 		}
 		int64_t last = rb_last_offset(q);
 		if (last >= gp->next) {
+			if (g->batch) {
+				g->batch(g->ctx, p, q, (size_t)sz);
+				if (gp->rgen != gen)
+					return false;
+			}
 			*err = read_batch(g, p, gen, q, (size_t)sz);
 			if (gp->rgen != gen)
 				return false; /* forgotten: nothing to say */
@@ -565,7 +608,7 @@ static bool read_partition(struct sl_glog *g, int32_t p, uint32_t gen,
 		q += sz;
 		left -= (size_t)sz;
 	}
-	if (gp->next >= gp->end)
+	if (gp->next >= gp->end || gp->once)
 		return true;
 	if (gp->next == before && ++gp->empty_reads > SL_GLOG_EMPTY_READS_MAX) {
 		/* the log does not reach end (the end was not below its high

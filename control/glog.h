@@ -84,6 +84,10 @@ typedef void (*sl_glog_marker_fn)(void *ctx, int32_t partition,
 /* A read ended: err 0 (every record below its end was handed) or a Kafka
  * error code. */
 typedef void (*sl_glog_read_fn)(void *ctx, int32_t partition, int16_t err);
+/* A stored batch a read met (whole, its CRC checked; data or control),
+ * handed as it is before its records are (valid during the call only). */
+typedef void (*sl_glog_batch_fn)(void *ctx, int32_t partition,
+				 const uint8_t *batch, size_t len);
 
 struct sl_glog_stats {
 	uint64_t connects;
@@ -104,6 +108,9 @@ void sl_glog_destroy(struct sl_glog *g);
 /* Markers met by a read go to marker (NULL, the default: skipped). */
 void sl_glog_set_marker_callback(struct sl_glog *g, sl_glog_marker_fn marker);
 
+/* Batches met by a read go to batch too (NULL, the default: not). */
+void sl_glog_set_batch_callback(struct sl_glog *g, sl_glog_batch_fn batch);
+
 /* Connect to IPv4 address addr (network order) instead of 127.0.0.1:
  * sluiced's listen_host when it is not 0.0.0.0. */
 void sl_glog_set_addr(struct sl_glog *g, uint32_t addr);
@@ -123,6 +130,18 @@ int sl_glog_append(struct sl_glog *g, int32_t p,
 /* Read partition p from its start up to end (exclusive), replacing a read
  * of p under way.  Returns 0 or -EINVAL. */
 int sl_glog_read(struct sl_glog *g, int32_t p, int64_t end);
+
+/* One Fetch of partition p from offset from (replacing a read of p under
+ * way): the batches and records of its answer from there on are handed
+ * as a read's, then read_done (0, or a Kafka error code), whatever came
+ * (nothing, when from is the high watermark).  After it,
+ * sl_glog_read_next says where the next read starts (past the last batch
+ * handed; the log's start when it moved past from; the high watermark
+ * when from was past it) and sl_glog_high_watermark what the answer
+ * said.  Returns 0 or -EINVAL. */
+int sl_glog_read_once(struct sl_glog *g, int32_t p, int64_t from);
+int64_t sl_glog_read_next(const struct sl_glog *g, int32_t p);
+int64_t sl_glog_high_watermark(const struct sl_glog *g, int32_t p);
 
 /* Drop everything of partition p (see the top). */
 void sl_glog_forget(struct sl_glog *g, int32_t p);

@@ -278,6 +278,25 @@ void rb_builder_set_producer(struct rb_builder *b, int64_t producer_id,
 int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
 		   const void *value, int32_t vlen, int64_t timestamp_ms)
 {
+	return rb_builder_add_h(b, key, klen, value, vlen, timestamp_ms, NULL,
+				0);
+}
+
+/* Bytes a header takes: varint name length, name, varint value length,
+ * value. */
+static size_t header_bytes(const struct rb_header_kv *h)
+{
+	uint8_t tmp[10];
+	int32_t vlen = h->value ? h->vlen : -1;
+	return (size_t)rb_varint_put(tmp, sizeof(tmp), (int64_t)h->klen) +
+	       h->klen + (size_t)rb_varint_put(tmp, sizeof(tmp), vlen) +
+	       (vlen > 0 ? (size_t)vlen : 0);
+}
+
+int rb_builder_add_h(struct rb_builder *b, const void *key, int32_t klen,
+		     const void *value, int32_t vlen, int64_t timestamp_ms,
+		     const struct rb_header_kv *hdr, uint32_t nhdr)
+{
 	uint8_t body_head[64];
 	int n = 0, k;
 	if (b->failed)
@@ -293,9 +312,12 @@ int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
 			   b->count);
 	n += rb_varint_put(body_head + n, sizeof(body_head) - (size_t)n, klen);
 	size_t body = (size_t)n + (klen > 0 ? (size_t)klen : 0);
-	uint8_t vlen_buf[10];
+	uint8_t vlen_buf[10], nh_buf[10];
 	int vn = rb_varint_put(vlen_buf, sizeof(vlen_buf), vlen);
-	body += (size_t)vn + (vlen > 0 ? (size_t)vlen : 0) + 1; /* + headers */
+	int hn = rb_varint_put(nh_buf, sizeof(nh_buf), (int64_t)nhdr);
+	body += (size_t)vn + (vlen > 0 ? (size_t)vlen : 0) + (size_t)hn;
+	for (uint32_t i = 0; i < nhdr; i++)
+		body += header_bytes(&hdr[i]);
 	uint8_t len_buf[10];
 	int ln = rb_varint_put(len_buf, sizeof(len_buf), (int64_t)body);
 	if (b->len + (size_t)ln + body > b->cap) {
@@ -317,8 +339,21 @@ int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
 		memcpy(p, value, (size_t)vlen);
 		p += vlen;
 	}
-	*p++ = 0; /* no headers */
+	memcpy(p, nh_buf, (size_t)hn);
+	p += hn;
+	for (uint32_t i = 0; i < nhdr; i++) {
+		int32_t hv = hdr[i].value ? hdr[i].vlen : -1;
+		p += rb_varint_put(p, 10, (int64_t)hdr[i].klen);
+		memcpy(p, hdr[i].key, hdr[i].klen);
+		p += hdr[i].klen;
+		p += rb_varint_put(p, 10, hv);
+		if (hv > 0) {
+			memcpy(p, hdr[i].value, (size_t)hv);
+			p += hv;
+		}
+	}
 	k = (int)(p - (b->buf + b->len));
+	assert((size_t)k == (size_t)ln + body);
 	b->len += (size_t)k;
 	/* the largest record timestamp, not the base: rule 6 */
 	if (b->count == 0 || timestamp_ms > b->max_timestamp)
@@ -404,8 +439,11 @@ int rb_iter_next(struct rb_iter *it, struct rb_record *r)
 	r->value = vlen >= 0 ? p : NULL;
 	r->vlen = (int32_t)vlen;
 	p += vlen > 0 ? vlen : 0;
-	if (take_varint(&p, rend, &nhdr) || nhdr < 0)
+	if (take_varint(&p, rend, &nhdr) || nhdr < 0 || nhdr > rend - p)
 		return SL_ECORRUPT;
+	r->headers = p;
+	r->headers_end = rend;
+	r->nheaders = (int32_t)nhdr;
 	for (int64_t i = 0; i < nhdr; i++) {
 		if (take_varint(&p, rend, &hk) || hk < 0 || hk > rend - p)
 			return SL_ECORRUPT;
@@ -422,4 +460,27 @@ int rb_iter_next(struct rb_iter *it, struct rb_record *r)
 	it->pos = rend;
 	it->left--;
 	return 1;
+}
+
+int rb_header_find(const struct rb_record *r, const char *key, size_t klen,
+		   const uint8_t **val, int32_t *vlen)
+{
+	const uint8_t *p = r->headers;
+	int64_t hk, hv;
+	for (int32_t i = 0; i < r->nheaders; i++) {
+		/* rb_iter_next checked every length: these cannot fail */
+		if (take_varint(&p, r->headers_end, &hk))
+			return 0;
+		const uint8_t *k = p;
+		p += hk;
+		if (take_varint(&p, r->headers_end, &hv))
+			return 0;
+		if ((size_t)hk == klen && !memcmp(k, key, klen)) {
+			*val = hv >= 0 ? p : NULL;
+			*vlen = (int32_t)hv;
+			return 1;
+		}
+		p += hv > 0 ? hv : 0;
+	}
+	return 0;
 }

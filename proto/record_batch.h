@@ -179,6 +179,17 @@ void rb_builder_set_producer(struct rb_builder *b, int64_t producer_id,
 /* key == NULL encodes a null key (length -1).  Returns 0 or -ENOBUFS. */
 int rb_builder_add(struct rb_builder *b, const void *key, int32_t klen,
 		   const void *value, int32_t vlen, int64_t timestamp_ms);
+/* A record header: a name and a value (NULL: a null value). */
+struct rb_header_kv {
+	const char *key;
+	size_t klen;
+	const void *value;
+	int32_t vlen;
+};
+/* As rb_builder_add, with nhdr headers. */
+int rb_builder_add_h(struct rb_builder *b, const void *key, int32_t klen,
+		     const void *value, int32_t vlen, int64_t timestamp_ms,
+		     const struct rb_header_kv *hdr, uint32_t nhdr);
 /* Write header and CRC; returns the batch size or -ENOBUFS / -EINVAL
  * (no records). */
 long rb_builder_finish(struct rb_builder *b);
@@ -191,6 +202,9 @@ struct rb_record {
 	int32_t klen;
 	const uint8_t *value;
 	int32_t vlen;
+	const uint8_t *headers;     /* the first header's bytes */
+	const uint8_t *headers_end; /* the record's end */
+	int32_t nheaders;
 };
 
 struct rb_iter {
@@ -211,6 +225,11 @@ void rb_iter_init_records(struct rb_iter *it, const uint8_t *batch,
 			  const uint8_t *records, size_t len);
 /* Returns 1 with *r filled, 0 at the end, SL_ECORRUPT on bad encoding. */
 int rb_iter_next(struct rb_iter *it, struct rb_record *r);
+
+/* The first header of r named key (klen bytes): 1 with *val (NULL for a
+ * null value) and *vlen (-1 then), or 0 when r has none of that name. */
+int rb_header_find(const struct rb_record *r, const char *key, size_t klen,
+		   const uint8_t **val, int32_t *vlen);
 
 /* Zigzag varints as Kafka encodes them.  Return bytes used, or -1. */
 int rb_varint_put(uint8_t *p, size_t cap, int64_t v);

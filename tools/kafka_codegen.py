@@ -307,6 +307,10 @@ class Message:
             if f.tagged[0] < f.versions[0] or f.versions[1] != ANY:
                 raise SpecError("%s: taggedVersions not within versions" % path)
         nul = versions(fs.get("nullableVersions"), path)
+        if nul and nul[1] != ANY and nul[1] < self.valid[0]:
+            # nullable only in versions Kafka removed (ShareFetchResponse
+            # Records: "0", with valid versions from 1): never, here
+            nul = None
         if nul and nul[1] != ANY and nul[1] < f.versions[1]:
             # the codec keeps "nullable from version N on"
             raise SpecError("%s: nullableVersions %r end before the field" % (path, fs["nullableVersions"]))

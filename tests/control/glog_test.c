@@ -535,6 +535,71 @@ static void test_read(void **state)
 	TL_EQ(sl_glog_timeout_ms(G, now), -1);
 }
 
+static int nbatches;
+static int64_t batch_base[8];
+
+static void on_batch(void *ctx, int32_t p, const uint8_t *b, size_t len)
+{
+	(void)ctx;
+	(void)p;
+	assert_true(len >= RB_HEADER_BYTES);
+	assert_true(nbatches < 8);
+	batch_base[nbatches++] = (int64_t)rb_be64(b);
+}
+
+/* A read of one answer (sl_glog_read_once): the batches and records from
+ * its offset on, then read_done at once, whatever came; the next offset
+ * and the high watermark after it; the log's start past the offset; an
+ * offset past the high watermark. */
+static void test_read_once(void **state)
+{
+	(void)state;
+	static uint8_t recs[8192];
+	sl_glog_set_batch_callback(G, on_batch);
+	TL_OK(sl_glog_read_once(G, 1, 4));
+	int32_t corr, part;
+	TL_EQ(take_fetch(&corr, &part), 4);
+	TL_EQ(part, 1);
+	size_t n = batch(recs, 3, 2, false);    /* 3, 4 */
+	n += batch(recs + n, 5, 1, true);       /* control 5 */
+	n += batch(recs + n, 6, 2, false);      /* 6, 7 */
+	answer_fetch(corr, 1, 0, 20, 0, recs, n - 3); /* 6-7 cut */
+	run(20);
+	assert_string_equal(records, "1@4:k4=v4;");
+	TL_EQ(nbatches, 2);
+	TL_EQ(batch_base[0], 3);
+	TL_EQ(batch_base[1], 5);
+	TL_EQ(nreads, 1);
+	TL_EQ(read_err[0], 0);
+	TL_EQ(sl_glog_read_next(G, 1), 6);
+	TL_EQ(sl_glog_high_watermark(G, 1), 20);
+	/* nothing there: done, at the same place */
+	TL_OK(sl_glog_read_once(G, 1, 20));
+	TL_EQ(take_fetch(&corr, &part), 20);
+	answer_fetch(corr, 1, 0, 20, 0, NULL, 0);
+	run(20);
+	TL_EQ(nreads, 2);
+	TL_EQ(sl_glog_read_next(G, 1), 20);
+	/* retention moved the start to 30 */
+	TL_OK(sl_glog_read_once(G, 1, 20));
+	take_fetch(&corr, &part);
+	answer_fetch(corr, 1, 1 /* OFFSET_OUT_OF_RANGE */, 40, 30, NULL, 0);
+	run(20);
+	TL_EQ(nreads, 3);
+	TL_EQ(read_err[2], 0);
+	TL_EQ(sl_glog_read_next(G, 1), 30);
+	/* the log was cut below 50: its high watermark is the next */
+	TL_OK(sl_glog_read_once(G, 1, 50));
+	take_fetch(&corr, &part);
+	answer_fetch(corr, 1, 1 /* OFFSET_OUT_OF_RANGE */, 44, 30, NULL, 0);
+	run(20);
+	TL_EQ(nreads, 4);
+	TL_EQ(read_err[3], 0);
+	TL_EQ(sl_glog_read_next(G, 1), 44);
+	TL_EQ(sl_glog_timeout_ms(G, now), -1);
+	sl_glog_set_batch_callback(G, NULL);
+}
+
 /* Produce and Fetch take turns; a read whose log never reaches its end
  * fails after SL_GLOG_EMPTY_READS_MAX empty answers. */
 static void test_turns_and_empty_reads(void **state)
@@ -601,6 +666,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_turns_and_empty_reads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arguments, setup,

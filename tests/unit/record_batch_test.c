@@ -700,6 +700,50 @@ static void test_iterator_rejects(void **state)
 	}
 }
 
+/* Headers written by rb_builder_add_h come back through rb_iter_next
+ * and rb_header_find: names, values, a null value, a missing name; the
+ * batch passes rb_validate. */
+static void test_headers(void **state)
+{
+	(void)state;
+	uint8_t buf[512];
+	struct rb_builder b;
+	rb_builder_init(&b, buf, sizeof(buf), 1000);
+	struct rb_header_kv h[3] = {
+		{"sl-priority", 11, "7", 1},
+		{"sl-group", 8, "order-42", 8},
+		{"empty", 5, NULL, 0},
+	};
+	assert_int_equal(rb_builder_add_h(&b, "k", 1, "v1", 2, 1000, h, 3), 0);
+	assert_int_equal(rb_builder_add(&b, NULL, 0, "v2", 2, 1001), 0);
+	long len = rb_builder_finish(&b);
+	assert_true(len > 0);
+	assert_int_equal(rb_validate(buf, (size_t)len), 0);
+	struct rb_iter it;
+	struct rb_record r;
+	assert_int_equal(rb_iter_init(&it, buf, (size_t)len), 0);
+	assert_int_equal(rb_iter_next(&it, &r), 1);
+	assert_int_equal(r.nheaders, 3);
+	const uint8_t *v;
+	int32_t vlen;
+	assert_int_equal(rb_header_find(&r, "sl-group", 8, &v, &vlen), 1);
+	assert_int_equal(vlen, 8);
+	assert_memory_equal(v, "order-42", 8);
+	assert_int_equal(rb_header_find(&r, "sl-priority", 11, &v, &vlen), 1);
+	assert_int_equal(vlen, 1);
+	assert_int_equal(v[0], '7');
+	assert_int_equal(rb_header_find(&r, "empty", 5, &v, &vlen), 1);
+	assert_null(v);
+	assert_int_equal(vlen, -1);
+	assert_int_equal(rb_header_find(&r, "sl-group2", 9, &v, &vlen), 0);
+	assert_int_equal(rb_header_find(&r, "sl-grou", 7, &v, &vlen), 0);
+	assert_memory_equal(r.value, "v1", 2);
+	assert_int_equal(rb_iter_next(&it, &r), 1);
+	assert_int_equal(r.nheaders, 0);
+	assert_int_equal(rb_header_find(&r, "sl-group", 8, &v, &vlen), 0);
+	assert_int_equal(rb_iter_next(&it, &r), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_records_rule),
 		cmocka_unit_test(test_attributes_rule),
 		cmocka_unit_test(test_error_codes),
+		cmocka_unit_test(test_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,15 @@ static const struct kc_field f_plain_i64[] = {
 };
 static const struct kc_schema s_plain_i64 = SCHEMA(kc_plain_i64, f_plain_i64, true);
 
+struct kc_plain_i8 {
+	int8_t v;
+};
+_Static_assert(sizeof(struct kc_plain_i8) == sizeof(int8_t), "int8");
+static const struct kc_field f_plain_i8[] = {
+	{"int8", KC_INT8, 0, ANY, NEVER, NEVER, 0, OFF(kc_plain_i8, v), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_plain_i8 = SCHEMA(kc_plain_i8, f_plain_i8, true);
+
 struct kc_plain_str {
 	struct kc_str v;
 };
@@ -1639,6 +1648,228 @@ static const struct kc_field f_consumer_group_describe_resp[] = {
 };
 static const struct kc_schema s_consumer_group_describe_resp = SCHEMA(kc_consumer_group_describe_resp, f_consumer_group_describe_resp, false);
 
+/* ---- ShareGroupHeartbeat (key 76) ---- */
+
+static const struct kc_field f_share_group_heartbeat_req[] = {
+	{"GroupId", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_req, group_id), 0, 0, NULL, NULL},
+	{"MemberId", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_req, member_id), 0, 0, NULL, NULL},
+	{"MemberEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_req, member_epoch), 0, 0, NULL, NULL},
+	{"RackId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_heartbeat_req, rack_id), 0, -1, NULL, NULL},
+	{"SubscribedTopicNames", KC_ARRAY, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_heartbeat_req, subscribed_topic_names), 0, -1, NULL, &s_plain_str},
+};
+static const struct kc_schema s_share_group_heartbeat_req = SCHEMA(kc_share_group_heartbeat_req, f_share_group_heartbeat_req, false);
+
+static const struct kc_field f_share_group_heartbeat_resp_topic_partitions[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp_topic_partitions, topic_id), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp_topic_partitions, partitions), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_share_group_heartbeat_resp_topic_partitions = SCHEMA(kc_share_group_heartbeat_resp_topic_partitions, f_share_group_heartbeat_resp_topic_partitions, false);
+static const struct kc_field f_share_group_heartbeat_resp_assignment[] = {
+	{"TopicPartitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp_assignment, topic_partitions), 0, 0, NULL, &s_share_group_heartbeat_resp_topic_partitions},
+};
+static const struct kc_schema s_share_group_heartbeat_resp_assignment = SCHEMA(kc_share_group_heartbeat_resp_assignment, f_share_group_heartbeat_resp_assignment, false);
+static const struct kc_field f_share_group_heartbeat_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_heartbeat_resp, error_message), 0, -1, NULL, NULL},
+	{"MemberId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_heartbeat_resp, member_id), 0, -1, NULL, NULL},
+	{"MemberEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp, member_epoch), 0, 0, NULL, NULL},
+	{"HeartbeatIntervalMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_heartbeat_resp, heartbeat_interval_ms), 0, 0, NULL, NULL},
+	{"Assignment", KC_STRUCT, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_heartbeat_resp, assignment), OFF(kc_share_group_heartbeat_resp, has_assignment), -1, NULL, &s_share_group_heartbeat_resp_assignment},
+};
+static const struct kc_schema s_share_group_heartbeat_resp = SCHEMA(kc_share_group_heartbeat_resp, f_share_group_heartbeat_resp, false);
+
+/* ---- ShareGroupDescribe (key 77) ---- */
+
+static const struct kc_field f_share_group_describe_req[] = {
+	{"GroupIds", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_req, group_ids), 0, 0, NULL, &s_plain_str},
+	{"IncludeAuthorizedOperations", KC_BOOL, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_req, include_authorized_operations), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_share_group_describe_req = SCHEMA(kc_share_group_describe_req, f_share_group_describe_req, false);
+
+static const struct kc_field f_share_group_describe_resp_topic_partitions[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_topic_partitions, topic_id), 0, 0, NULL, NULL},
+	{"TopicName", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_topic_partitions, topic_name), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_topic_partitions, partitions), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_share_group_describe_resp_topic_partitions = SCHEMA(kc_share_group_describe_resp_topic_partitions, f_share_group_describe_resp_topic_partitions, false);
+static const struct kc_field f_share_group_describe_resp_assignment[] = {
+	{"TopicPartitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_assignment, topic_partitions), 0, 0, NULL, &s_share_group_describe_resp_topic_partitions},
+};
+static const struct kc_schema s_share_group_describe_resp_assignment = SCHEMA(kc_share_group_describe_resp_assignment, f_share_group_describe_resp_assignment, false);
+static const struct kc_field f_share_group_describe_resp_member[] = {
+	{"MemberId", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_member, member_id), 0, 0, NULL, NULL},
+	{"RackId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_describe_resp_member, rack_id), 0, -1, NULL, NULL},
+	{"MemberEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_member, member_epoch), 0, 0, NULL, NULL},
+	{"ClientId", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_member, client_id), 0, 0, NULL, NULL},
+	{"ClientHost", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_member, client_host), 0, 0, NULL, NULL},
+	{"SubscribedTopicNames", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_member, subscribed_topic_names), 0, 0, NULL, &s_plain_str},
+	{"Assignment", KC_STRUCT, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_member, assignment), 0, 0, NULL, &s_share_group_describe_resp_assignment},
+};
+static const struct kc_schema s_share_group_describe_resp_member = SCHEMA(kc_share_group_describe_resp_member, f_share_group_describe_resp_member, false);
+static const struct kc_field f_share_group_describe_resp_described_group[] = {
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, error_message), 0, -1, NULL, NULL},
+	{"GroupId", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, group_id), 0, 0, NULL, NULL},
+	{"GroupState", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, group_state), 0, 0, NULL, NULL},
+	{"GroupEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, group_epoch), 0, 0, NULL, NULL},
+	{"AssignmentEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, assignment_epoch), 0, 0, NULL, NULL},
+	{"AssignorName", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, assignor_name), 0, 0, NULL, NULL},
+	{"Members", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, members), 0, 0, NULL, &s_share_group_describe_resp_member},
+	{"AuthorizedOperations", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp_described_group, authorized_operations), 0, INT32_MIN, NULL, NULL},
+};
+static const struct kc_schema s_share_group_describe_resp_described_group = SCHEMA(kc_share_group_describe_resp_described_group, f_share_group_describe_resp_described_group, false);
+static const struct kc_field f_share_group_describe_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"Groups", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_group_describe_resp, groups), 0, 0, NULL, &s_share_group_describe_resp_described_group},
+};
+static const struct kc_schema s_share_group_describe_resp = SCHEMA(kc_share_group_describe_resp, f_share_group_describe_resp, false);
+
+/* ---- ShareFetch (key 78) ---- */
+
+static const struct kc_field f_share_fetch_req_acknowledgement_batch[] = {
+	{"FirstOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_acknowledgement_batch, first_offset), 0, 0, NULL, NULL},
+	{"LastOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_acknowledgement_batch, last_offset), 0, 0, NULL, NULL},
+	{"AcknowledgeTypes", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_acknowledgement_batch, acknowledge_types), 0, 0, NULL, &s_plain_i8},
+};
+static const struct kc_schema s_share_fetch_req_acknowledgement_batch = SCHEMA(kc_share_fetch_req_acknowledgement_batch, f_share_fetch_req_acknowledgement_batch, false);
+static const struct kc_field f_share_fetch_req_fetch_partition[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_fetch_partition, partition_index), 0, 0, NULL, NULL},
+	{"PartitionMaxBytes", KC_INT32, 0, 0, NEVER, NEVER, 0, OFF(kc_share_fetch_req_fetch_partition, partition_max_bytes), 0, 0, NULL, NULL},
+	{"AcknowledgementBatches", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_fetch_partition, acknowledgement_batches), 0, 0, NULL, &s_share_fetch_req_acknowledgement_batch},
+};
+static const struct kc_schema s_share_fetch_req_fetch_partition = SCHEMA(kc_share_fetch_req_fetch_partition, f_share_fetch_req_fetch_partition, false);
+static const struct kc_field f_share_fetch_req_fetch_topic[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_fetch_topic, topic_id), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_fetch_topic, partitions), 0, 0, NULL, &s_share_fetch_req_fetch_partition},
+};
+static const struct kc_schema s_share_fetch_req_fetch_topic = SCHEMA(kc_share_fetch_req_fetch_topic, f_share_fetch_req_fetch_topic, false);
+static const struct kc_field f_share_fetch_req_forgotten_topic[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_forgotten_topic, topic_id), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req_forgotten_topic, partitions), 0, 0, NULL, &s_plain_i32},
+};
+static const struct kc_schema s_share_fetch_req_forgotten_topic = SCHEMA(kc_share_fetch_req_forgotten_topic, f_share_fetch_req_forgotten_topic, false);
+static const struct kc_field f_share_fetch_req[] = {
+	{"GroupId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_fetch_req, group_id), 0, -1, NULL, NULL},
+	{"MemberId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_fetch_req, member_id), 0, 0, NULL, NULL},
+	{"ShareSessionEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, share_session_epoch), 0, 0, NULL, NULL},
+	{"MaxWaitMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, max_wait_ms), 0, 0, NULL, NULL},
+	{"MinBytes", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, min_bytes), 0, 0, NULL, NULL},
+	{"MaxBytes", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, max_bytes), 0, 2147483647, NULL, NULL},
+	{"MaxRecords", KC_INT32, 1, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, max_records), 0, 0, NULL, NULL},
+	{"BatchSize", KC_INT32, 1, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, batch_size), 0, 0, NULL, NULL},
+	{"ShareAcquireMode", KC_INT8, 2, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, share_acquire_mode), 0, 0, NULL, NULL},
+	{"IsRenewAck", KC_BOOL, 2, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, is_renew_ack), 0, 0, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, topics), 0, 0, NULL, &s_share_fetch_req_fetch_topic},
+	{"ForgottenTopicsData", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_req, forgotten_topics_data), 0, 0, NULL, &s_share_fetch_req_forgotten_topic},
+};
+static const struct kc_schema s_share_fetch_req = SCHEMA(kc_share_fetch_req, f_share_fetch_req, false);
+
+static const struct kc_field f_share_fetch_resp_leader_id_and_epoch[] = {
+	{"LeaderId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_leader_id_and_epoch, leader_id), 0, 0, NULL, NULL},
+	{"LeaderEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_leader_id_and_epoch, leader_epoch), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_share_fetch_resp_leader_id_and_epoch = SCHEMA(kc_share_fetch_resp_leader_id_and_epoch, f_share_fetch_resp_leader_id_and_epoch, false);
+static const struct kc_field f_share_fetch_resp_acquired_records[] = {
+	{"FirstOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_acquired_records, first_offset), 0, 0, NULL, NULL},
+	{"LastOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_acquired_records, last_offset), 0, 0, NULL, NULL},
+	{"DeliveryCount", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_acquired_records, delivery_count), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_share_fetch_resp_acquired_records = SCHEMA(kc_share_fetch_resp_acquired_records, f_share_fetch_resp_acquired_records, false);
+static const struct kc_field f_share_fetch_resp_partition_data[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, partition_index), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, error_message), 0, -1, NULL, NULL},
+	{"AcknowledgeErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, acknowledge_error_code), 0, 0, NULL, NULL},
+	{"AcknowledgeErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, acknowledge_error_message), 0, -1, NULL, NULL},
+	{"CurrentLeader", KC_STRUCT, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, current_leader), 0, 0, NULL, &s_share_fetch_resp_leader_id_and_epoch},
+	{"Records", KC_BYTES, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, records), 0, 0, NULL, NULL},
+	{"AcquiredRecords", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_partition_data, acquired_records), 0, 0, NULL, &s_share_fetch_resp_acquired_records},
+};
+static const struct kc_schema s_share_fetch_resp_partition_data = SCHEMA(kc_share_fetch_resp_partition_data, f_share_fetch_resp_partition_data, false);
+static const struct kc_field f_share_fetch_resp_able_topic_response[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_able_topic_response, topic_id), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_able_topic_response, partitions), 0, 0, NULL, &s_share_fetch_resp_partition_data},
+};
+static const struct kc_schema s_share_fetch_resp_able_topic_response = SCHEMA(kc_share_fetch_resp_able_topic_response, f_share_fetch_resp_able_topic_response, false);
+static const struct kc_field f_share_fetch_resp_node_endpoint[] = {
+	{"NodeId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_node_endpoint, node_id), 0, 0, NULL, NULL},
+	{"Host", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_node_endpoint, host), 0, 0, NULL, NULL},
+	{"Port", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp_node_endpoint, port), 0, 0, NULL, NULL},
+	{"Rack", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_fetch_resp_node_endpoint, rack), 0, -1, NULL, NULL},
+};
+static const struct kc_schema s_share_fetch_resp_node_endpoint = SCHEMA(kc_share_fetch_resp_node_endpoint, f_share_fetch_resp_node_endpoint, false);
+static const struct kc_field f_share_fetch_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_fetch_resp, error_message), 0, -1, NULL, NULL},
+	{"AcquisitionLockTimeoutMs", KC_INT32, 1, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp, acquisition_lock_timeout_ms), 0, 0, NULL, NULL},
+	{"Responses", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp, responses), 0, 0, NULL, &s_share_fetch_resp_able_topic_response},
+	{"NodeEndpoints", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_fetch_resp, node_endpoints), 0, 0, NULL, &s_share_fetch_resp_node_endpoint},
+};
+static const struct kc_schema s_share_fetch_resp = SCHEMA(kc_share_fetch_resp, f_share_fetch_resp, false);
+
+/* ---- ShareAcknowledge (key 79) ---- */
+
+static const struct kc_field f_share_acknowledge_req_acknowledgement_batch[] = {
+	{"FirstOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledgement_batch, first_offset), 0, 0, NULL, NULL},
+	{"LastOffset", KC_INT64, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledgement_batch, last_offset), 0, 0, NULL, NULL},
+	{"AcknowledgeTypes", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledgement_batch, acknowledge_types), 0, 0, NULL, &s_plain_i8},
+};
+static const struct kc_schema s_share_acknowledge_req_acknowledgement_batch = SCHEMA(kc_share_acknowledge_req_acknowledgement_batch, f_share_acknowledge_req_acknowledgement_batch, false);
+static const struct kc_field f_share_acknowledge_req_acknowledge_partition[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledge_partition, partition_index), 0, 0, NULL, NULL},
+	{"AcknowledgementBatches", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledge_partition, acknowledgement_batches), 0, 0, NULL, &s_share_acknowledge_req_acknowledgement_batch},
+};
+static const struct kc_schema s_share_acknowledge_req_acknowledge_partition = SCHEMA(kc_share_acknowledge_req_acknowledge_partition, f_share_acknowledge_req_acknowledge_partition, false);
+static const struct kc_field f_share_acknowledge_req_acknowledge_topic[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledge_topic, topic_id), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req_acknowledge_topic, partitions), 0, 0, NULL, &s_share_acknowledge_req_acknowledge_partition},
+};
+static const struct kc_schema s_share_acknowledge_req_acknowledge_topic = SCHEMA(kc_share_acknowledge_req_acknowledge_topic, f_share_acknowledge_req_acknowledge_topic, false);
+static const struct kc_field f_share_acknowledge_req[] = {
+	{"GroupId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_acknowledge_req, group_id), 0, -1, NULL, NULL},
+	{"MemberId", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_acknowledge_req, member_id), 0, 0, NULL, NULL},
+	{"ShareSessionEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req, share_session_epoch), 0, 0, NULL, NULL},
+	{"IsRenewAck", KC_BOOL, 2, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req, is_renew_ack), 0, 0, NULL, NULL},
+	{"Topics", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_req, topics), 0, 0, NULL, &s_share_acknowledge_req_acknowledge_topic},
+};
+static const struct kc_schema s_share_acknowledge_req = SCHEMA(kc_share_acknowledge_req, f_share_acknowledge_req, false);
+
+static const struct kc_field f_share_acknowledge_resp_leader_id_and_epoch[] = {
+	{"LeaderId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_leader_id_and_epoch, leader_id), 0, 0, NULL, NULL},
+	{"LeaderEpoch", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_leader_id_and_epoch, leader_epoch), 0, 0, NULL, NULL},
+};
+static const struct kc_schema s_share_acknowledge_resp_leader_id_and_epoch = SCHEMA(kc_share_acknowledge_resp_leader_id_and_epoch, f_share_acknowledge_resp_leader_id_and_epoch, false);
+static const struct kc_field f_share_acknowledge_resp_partition_data[] = {
+	{"PartitionIndex", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_partition_data, partition_index), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_partition_data, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_acknowledge_resp_partition_data, error_message), 0, -1, NULL, NULL},
+	{"CurrentLeader", KC_STRUCT, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_partition_data, current_leader), 0, 0, NULL, &s_share_acknowledge_resp_leader_id_and_epoch},
+};
+static const struct kc_schema s_share_acknowledge_resp_partition_data = SCHEMA(kc_share_acknowledge_resp_partition_data, f_share_acknowledge_resp_partition_data, false);
+static const struct kc_field f_share_acknowledge_resp_topic_response[] = {
+	{"TopicId", KC_UUID, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_topic_response, topic_id), 0, 0, NULL, NULL},
+	{"Partitions", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_topic_response, partitions), 0, 0, NULL, &s_share_acknowledge_resp_partition_data},
+};
+static const struct kc_schema s_share_acknowledge_resp_topic_response = SCHEMA(kc_share_acknowledge_resp_topic_response, f_share_acknowledge_resp_topic_response, false);
+static const struct kc_field f_share_acknowledge_resp_node_endpoint[] = {
+	{"NodeId", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_node_endpoint, node_id), 0, 0, NULL, NULL},
+	{"Host", KC_STRING, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_node_endpoint, host), 0, 0, NULL, NULL},
+	{"Port", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp_node_endpoint, port), 0, 0, NULL, NULL},
+	{"Rack", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_acknowledge_resp_node_endpoint, rack), 0, -1, NULL, NULL},
+};
+static const struct kc_schema s_share_acknowledge_resp_node_endpoint = SCHEMA(kc_share_acknowledge_resp_node_endpoint, f_share_acknowledge_resp_node_endpoint, false);
+static const struct kc_field f_share_acknowledge_resp[] = {
+	{"ThrottleTimeMs", KC_INT32, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp, throttle_time_ms), 0, 0, NULL, NULL},
+	{"ErrorCode", KC_INT16, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp, error_code), 0, 0, NULL, NULL},
+	{"ErrorMessage", KC_STRING, 0, ANY, 0, NEVER, 0, OFF(kc_share_acknowledge_resp, error_message), 0, -1, NULL, NULL},
+	{"AcquisitionLockTimeoutMs", KC_INT32, 2, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp, acquisition_lock_timeout_ms), 0, 0, NULL, NULL},
+	{"Responses", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp, responses), 0, 0, NULL, &s_share_acknowledge_resp_topic_response},
+	{"NodeEndpoints", KC_ARRAY, 0, ANY, NEVER, NEVER, 0, OFF(kc_share_acknowledge_resp, node_endpoints), 0, 0, NULL, &s_share_acknowledge_resp_node_endpoint},
+};
+static const struct kc_schema s_share_acknowledge_resp = SCHEMA(kc_share_acknowledge_resp, f_share_acknowledge_resp, false);
+
 /* ---- AddRaftVoter (key 80) ---- */
 
 static const struct kc_field f_add_raft_voter_req_listener[] = {
@@ -1768,6 +1999,14 @@ _Static_assert(sizeof(struct kc_consumer_group_heartbeat_req) <= KC_BODY_MAX, "k
 _Static_assert(sizeof(struct kc_consumer_group_heartbeat_resp) <= KC_BODY_MAX, "kc_consumer_group_heartbeat_resp");
 _Static_assert(sizeof(struct kc_consumer_group_describe_req) <= KC_BODY_MAX, "kc_consumer_group_describe_req");
 _Static_assert(sizeof(struct kc_consumer_group_describe_resp) <= KC_BODY_MAX, "kc_consumer_group_describe_resp");
+_Static_assert(sizeof(struct kc_share_group_heartbeat_req) <= KC_BODY_MAX, "kc_share_group_heartbeat_req");
+_Static_assert(sizeof(struct kc_share_group_heartbeat_resp) <= KC_BODY_MAX, "kc_share_group_heartbeat_resp");
+_Static_assert(sizeof(struct kc_share_group_describe_req) <= KC_BODY_MAX, "kc_share_group_describe_req");
+_Static_assert(sizeof(struct kc_share_group_describe_resp) <= KC_BODY_MAX, "kc_share_group_describe_resp");
+_Static_assert(sizeof(struct kc_share_fetch_req) <= KC_BODY_MAX, "kc_share_fetch_req");
+_Static_assert(sizeof(struct kc_share_fetch_resp) <= KC_BODY_MAX, "kc_share_fetch_resp");
+_Static_assert(sizeof(struct kc_share_acknowledge_req) <= KC_BODY_MAX, "kc_share_acknowledge_req");
+_Static_assert(sizeof(struct kc_share_acknowledge_resp) <= KC_BODY_MAX, "kc_share_acknowledge_resp");
 _Static_assert(sizeof(struct kc_add_raft_voter_req) <= KC_BODY_MAX, "kc_add_raft_voter_req");
 _Static_assert(sizeof(struct kc_add_raft_voter_resp) <= KC_BODY_MAX, "kc_add_raft_voter_resp");
 _Static_assert(sizeof(struct kc_remove_raft_voter_req) <= KC_BODY_MAX, "kc_remove_raft_voter_req");
@@ -1820,6 +2059,10 @@ const struct kc_api kc_apis[] = {
 	{KC_API_LIST_TRANSACTIONS, "ListTransactions", 0, 2, 0, 2, 0, &s_list_transactions_req, &s_list_transactions_resp},
 	{KC_API_CONSUMER_GROUP_HEARTBEAT, "ConsumerGroupHeartbeat", 0, 1, 0, 1, 0, &s_consumer_group_heartbeat_req, &s_consumer_group_heartbeat_resp},
 	{KC_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0, 0, 0, &s_consumer_group_describe_req, &s_consumer_group_describe_resp},
+	{KC_API_SHARE_GROUP_HEARTBEAT, "ShareGroupHeartbeat", 0, -1, 1, 1, 0, &s_share_group_heartbeat_req, &s_share_group_heartbeat_resp},
+	{KC_API_SHARE_GROUP_DESCRIBE, "ShareGroupDescribe", 0, -1, 1, 1, 0, &s_share_group_describe_req, &s_share_group_describe_resp},
+	{KC_API_SHARE_FETCH, "ShareFetch", 0, -1, 1, 2, 0, &s_share_fetch_req, &s_share_fetch_resp},
+	{KC_API_SHARE_ACKNOWLEDGE, "ShareAcknowledge", 0, -1, 1, 2, 0, &s_share_acknowledge_req, &s_share_acknowledge_resp},
 	{KC_API_ADD_RAFT_VOTER, "AddRaftVoter", 0, 0, 0, 0, 0, &s_add_raft_voter_req, &s_add_raft_voter_resp},
 	{KC_API_REMOVE_RAFT_VOTER, "RemoveRaftVoter", 0, 0, 0, 0, 0, &s_remove_raft_voter_req, &s_remove_raft_voter_resp},
 };

@@ -65,6 +65,10 @@ enum kc_api_key {
 	KC_API_LIST_TRANSACTIONS = 66,
 	KC_API_CONSUMER_GROUP_HEARTBEAT = 68,
 	KC_API_CONSUMER_GROUP_DESCRIBE = 69,
+	KC_API_SHARE_GROUP_HEARTBEAT = 76,
+	KC_API_SHARE_GROUP_DESCRIBE = 77,
+	KC_API_SHARE_FETCH = 78,
+	KC_API_SHARE_ACKNOWLEDGE = 79,
 	KC_API_ADD_RAFT_VOTER = 80,
 	KC_API_REMOVE_RAFT_VOTER = 81,
 };
@@ -1657,6 +1661,229 @@ struct kc_consumer_group_describe_resp_described_group {
 struct kc_consumer_group_describe_resp {
 	int32_t throttle_time_ms;
 	struct kc_array groups; /* of struct kc_consumer_group_describe_resp_described_group */
+};
+
+/* ---- ShareGroupHeartbeat (key 76): Kafka v1, flexible v0+; not served ---- */
+
+/* ShareGroupHeartbeatRequest */
+struct kc_share_group_heartbeat_req {
+	struct kc_str group_id;
+	struct kc_str member_id;
+	int32_t member_epoch;
+	struct kc_str rack_id; /* nullable, default null */
+	struct kc_array subscribed_topic_names; /* of struct kc_str, nullable, default null */
+};
+
+/* ShareGroupHeartbeatResponse.Assignment.TopicPartitions[] */
+struct kc_share_group_heartbeat_resp_topic_partitions {
+	struct kc_uuid topic_id;
+	struct kc_array partitions; /* of int32_t */
+};
+/* ShareGroupHeartbeatResponse.Assignment */
+struct kc_share_group_heartbeat_resp_assignment {
+	struct kc_array topic_partitions; /* of struct kc_share_group_heartbeat_resp_topic_partitions */
+};
+/* ShareGroupHeartbeatResponse */
+struct kc_share_group_heartbeat_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable, default null */
+	struct kc_str member_id; /* nullable, default null */
+	int32_t member_epoch;
+	int32_t heartbeat_interval_ms;
+	bool has_assignment; /* assignment is not null */
+	struct kc_share_group_heartbeat_resp_assignment assignment; /* nullable, default null */
+};
+
+/* ---- ShareGroupDescribe (key 77): Kafka v1, flexible v0+; not served ---- */
+
+/* ShareGroupDescribeRequest */
+struct kc_share_group_describe_req {
+	struct kc_array group_ids; /* of struct kc_str */
+	bool include_authorized_operations;
+};
+
+/* ShareGroupDescribeResponse.Groups[].Members[].Assignment.TopicPartitions[] */
+struct kc_share_group_describe_resp_topic_partitions {
+	struct kc_uuid topic_id;
+	struct kc_str topic_name;
+	struct kc_array partitions; /* of int32_t */
+};
+/* ShareGroupDescribeResponse.Groups[].Members[].Assignment */
+struct kc_share_group_describe_resp_assignment {
+	struct kc_array topic_partitions; /* of struct kc_share_group_describe_resp_topic_partitions */
+};
+/* ShareGroupDescribeResponse.Groups[].Members[] */
+struct kc_share_group_describe_resp_member {
+	struct kc_str member_id;
+	struct kc_str rack_id; /* nullable, default null */
+	int32_t member_epoch;
+	struct kc_str client_id;
+	struct kc_str client_host;
+	struct kc_array subscribed_topic_names; /* of struct kc_str */
+	struct kc_share_group_describe_resp_assignment assignment;
+};
+/* ShareGroupDescribeResponse.Groups[] */
+struct kc_share_group_describe_resp_described_group {
+	int16_t error_code;
+	struct kc_str error_message; /* nullable, default null */
+	struct kc_str group_id;
+	struct kc_str group_state;
+	int32_t group_epoch;
+	int32_t assignment_epoch;
+	struct kc_str assignor_name;
+	struct kc_array members; /* of struct kc_share_group_describe_resp_member */
+	int32_t authorized_operations; /* default INT32_MIN */
+};
+/* ShareGroupDescribeResponse */
+struct kc_share_group_describe_resp {
+	int32_t throttle_time_ms;
+	struct kc_array groups; /* of struct kc_share_group_describe_resp_described_group */
+};
+
+/* ---- ShareFetch (key 78): Kafka v1-2, flexible v0+; not served ---- */
+
+/* ShareFetchRequest.Topics[].Partitions[].AcknowledgementBatches[] */
+struct kc_share_fetch_req_acknowledgement_batch {
+	int64_t first_offset;
+	int64_t last_offset;
+	struct kc_array acknowledge_types; /* of int8_t */
+};
+/* ShareFetchRequest.Topics[].Partitions[] */
+struct kc_share_fetch_req_fetch_partition {
+	int32_t partition_index;
+	int32_t partition_max_bytes; /* v0 */
+	struct kc_array acknowledgement_batches; /* of struct kc_share_fetch_req_acknowledgement_batch */
+};
+/* ShareFetchRequest.Topics[] */
+struct kc_share_fetch_req_fetch_topic {
+	struct kc_uuid topic_id;
+	struct kc_array partitions; /* of struct kc_share_fetch_req_fetch_partition */
+};
+/* ShareFetchRequest.ForgottenTopicsData[] */
+struct kc_share_fetch_req_forgotten_topic {
+	struct kc_uuid topic_id;
+	struct kc_array partitions; /* of int32_t */
+};
+/* ShareFetchRequest */
+struct kc_share_fetch_req {
+	struct kc_str group_id; /* nullable, default null */
+	struct kc_str member_id; /* nullable */
+	int32_t share_session_epoch;
+	int32_t max_wait_ms;
+	int32_t min_bytes;
+	int32_t max_bytes; /* default 2147483647 */
+	int32_t max_records; /* v1+ */
+	int32_t batch_size; /* v1+ */
+	int8_t share_acquire_mode; /* v2+ */
+	bool is_renew_ack; /* v2+ */
+	struct kc_array topics; /* of struct kc_share_fetch_req_fetch_topic */
+	struct kc_array forgotten_topics_data; /* of struct kc_share_fetch_req_forgotten_topic */
+};
+
+/* ShareFetchResponse.Responses[].Partitions[].CurrentLeader */
+struct kc_share_fetch_resp_leader_id_and_epoch {
+	int32_t leader_id;
+	int32_t leader_epoch;
+};
+/* ShareFetchResponse.Responses[].Partitions[].AcquiredRecords[] */
+struct kc_share_fetch_resp_acquired_records {
+	int64_t first_offset;
+	int64_t last_offset;
+	int16_t delivery_count;
+};
+/* ShareFetchResponse.Responses[].Partitions[] */
+struct kc_share_fetch_resp_partition_data {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable, default null */
+	int16_t acknowledge_error_code;
+	struct kc_str acknowledge_error_message; /* nullable, default null */
+	struct kc_share_fetch_resp_leader_id_and_epoch current_leader;
+	struct kc_bytes records; /* records */
+	struct kc_array acquired_records; /* of struct kc_share_fetch_resp_acquired_records */
+};
+/* ShareFetchResponse.Responses[] */
+struct kc_share_fetch_resp_able_topic_response {
+	struct kc_uuid topic_id;
+	struct kc_array partitions; /* of struct kc_share_fetch_resp_partition_data */
+};
+/* ShareFetchResponse.NodeEndpoints[] */
+struct kc_share_fetch_resp_node_endpoint {
+	int32_t node_id;
+	struct kc_str host;
+	int32_t port;
+	struct kc_str rack; /* nullable, default null */
+};
+/* ShareFetchResponse */
+struct kc_share_fetch_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable, default null */
+	int32_t acquisition_lock_timeout_ms; /* v1+ */
+	struct kc_array responses; /* of struct kc_share_fetch_resp_able_topic_response */
+	struct kc_array node_endpoints; /* of struct kc_share_fetch_resp_node_endpoint */
+};
+
+/* ---- ShareAcknowledge (key 79): Kafka v1-2, flexible v0+; not served ---- */
+
+/* ShareAcknowledgeRequest.Topics[].Partitions[].AcknowledgementBatches[] */
+struct kc_share_acknowledge_req_acknowledgement_batch {
+	int64_t first_offset;
+	int64_t last_offset;
+	struct kc_array acknowledge_types; /* of int8_t */
+};
+/* ShareAcknowledgeRequest.Topics[].Partitions[] */
+struct kc_share_acknowledge_req_acknowledge_partition {
+	int32_t partition_index;
+	struct kc_array acknowledgement_batches; /* of struct kc_share_acknowledge_req_acknowledgement_batch */
+};
+/* ShareAcknowledgeRequest.Topics[] */
+struct kc_share_acknowledge_req_acknowledge_topic {
+	struct kc_uuid topic_id;
+	struct kc_array partitions; /* of struct kc_share_acknowledge_req_acknowledge_partition */
+};
+/* ShareAcknowledgeRequest */
+struct kc_share_acknowledge_req {
+	struct kc_str group_id; /* nullable, default null */
+	struct kc_str member_id; /* nullable */
+	int32_t share_session_epoch;
+	bool is_renew_ack; /* v2+ */
+	struct kc_array topics; /* of struct kc_share_acknowledge_req_acknowledge_topic */
+};
+
+/* ShareAcknowledgeResponse.Responses[].Partitions[].CurrentLeader */
+struct kc_share_acknowledge_resp_leader_id_and_epoch {
+	int32_t leader_id;
+	int32_t leader_epoch;
+};
+/* ShareAcknowledgeResponse.Responses[].Partitions[] */
+struct kc_share_acknowledge_resp_partition_data {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable, default null */
+	struct kc_share_acknowledge_resp_leader_id_and_epoch current_leader;
+};
+/* ShareAcknowledgeResponse.Responses[] */
+struct kc_share_acknowledge_resp_topic_response {
+	struct kc_uuid topic_id;
+	struct kc_array partitions; /* of struct kc_share_acknowledge_resp_partition_data */
+};
+/* ShareAcknowledgeResponse.NodeEndpoints[] */
+struct kc_share_acknowledge_resp_node_endpoint {
+	int32_t node_id;
+	struct kc_str host;
+	int32_t port;
+	struct kc_str rack; /* nullable, default null */
+};
+/* ShareAcknowledgeResponse */
+struct kc_share_acknowledge_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kc_str error_message; /* nullable, default null */
+	int32_t acquisition_lock_timeout_ms; /* v2+ */
+	struct kc_array responses; /* of struct kc_share_acknowledge_resp_topic_response */
+	struct kc_array node_endpoints; /* of struct kc_share_acknowledge_resp_node_endpoint */
 };
 
 /* ---- AddRaftVoter (key 80): Kafka v0, flexible v0+; served v0 ---- */
