@@ -424,6 +424,22 @@ int sl_sp_ack(struct sl_sp *sp, int64_t offset, uint32_t owner,
 	return 0;
 }
 
+int sl_sp_unacquire(struct sl_sp *sp, int64_t offset, uint32_t owner)
+{
+	int64_t i = find(sp, offset);
+	if (i < 0)
+		return -ENOENT;
+	struct sl_sp_entry *e = at(sp, (uint32_t)i);
+	if (e->state != SL_SP_ACQUIRED || e->owner != owner || !e->count)
+		return -EPERM;
+	set_state(sp, e, SL_SP_AVAILABLE);
+	e->count--;
+	e->owner = 0;
+	e->due_ms = 0;
+	journal(sp, e);
+	return 0;
+}
+
 uint32_t sl_sp_expire(struct sl_sp *sp, uint64_t now_ms)
 {
 	uint32_t n = 0;

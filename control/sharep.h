@@ -186,6 +186,11 @@ uint32_t sl_sp_acquire(struct sl_sp *sp, uint32_t owner, uint32_t max,
 int sl_sp_ack(struct sl_sp *sp, int64_t offset, uint32_t owner,
 	      enum sl_sp_ack type, uint64_t delay_ms, uint64_t now_ms);
 
+/* Undo owner's acquisition of the entry at offset that was never
+ * delivered (its answer had no room for it): AVAILABLE again at once,
+ * its delivery count as before.  0, -ENOENT or -EPERM (as sl_sp_ack). */
+int sl_sp_unacquire(struct sl_sp *sp, int64_t offset, uint32_t owner);
+
 /* Locks that lapsed by now_ms released (or archived at the limit).
  * Returns how many (0 also while the journal waits to be drained). */
 uint32_t sl_sp_expire(struct sl_sp *sp, uint64_t now_ms);
