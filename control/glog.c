@@ -278,6 +278,7 @@ int sl_glog_read_once(struct sl_glog *g, int32_t p, int64_t from)
 	struct gpart *gp = &g->parts[p];
 	gp->once = true;
 	gp->next = from;
+	gp->hw = -1;
 	return 0;
 }
 

@@ -138,7 +138,7 @@ int sl_glog_read(struct sl_glog *g, int32_t p, int64_t end);
  * sl_glog_read_next says where the next read starts (past the last batch
  * handed; the log's start when it moved past from; the high watermark
  * when from was past it) and sl_glog_high_watermark what the answer
- * said.  Returns 0 or -EINVAL. */
+ * said (-1: it said none, as an OFFSET_OUT_OF_RANGE answer may).  Returns 0 or -EINVAL. */
 int sl_glog_read_once(struct sl_glog *g, int32_t p, int64_t from);
 int64_t sl_glog_read_next(const struct sl_glog *g, int32_t p);
 int64_t sl_glog_high_watermark(const struct sl_glog *g, int32_t p);

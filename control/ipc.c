@@ -38,6 +38,7 @@
 #include "control/kvoters.h"
 #include "control/kquorum.h"
 #include "control/log.h"
+#include "control/share.h"
 #include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/local_socket.h"
@@ -946,6 +947,13 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 		return;
 	}
 	uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+	if (sl_share_serves(key)) {
+		if (!l->share ||
+		    sl_share_request(l->share, token, req, rlen, now_ms) < 0)
+			send_kafka_reply(l, h->corr, NULL, 0,
+					 SN_ERR_INVALID_REQUEST, now_ms);
+		return;
+	}
 	if (l->gtxn && sl_gtxn_serves(key)) {
 		if (sl_gtxn_request(l->gtxn, token, req, rlen) < 0)
 			send_kafka_reply(l, h->corr, NULL, 0,

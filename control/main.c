@@ -47,6 +47,7 @@
 #include "control/cluster_image.h"
 #include "control/groups.h"
 #include "control/gstore.h"
+#include "control/share.h"
 #include "control/gtxn.h"
 #include "control/ipc.h"
 #include "control/log.h"
@@ -128,6 +129,20 @@ static bool groups_topic_name(void *ctx, uint32_t id, const char **name,
 		return false;
 	*name = t->name;
 	*len = t->name_len;
+	return true;
+}
+
+/* The share groups' view of the topics by id: ctx is the metadata
+ * store. */
+static bool share_topic_id(void *ctx, uint32_t id, const char **name,
+			   size_t *len, int32_t *partitions)
+{
+	const struct sl_topic *t = sl_meta_find_id(ctx, id);
+	if (!t)
+		return false;
+	*name = t->name;
+	*len = t->name_len;
+	*partitions = t->partitions;
 	return true;
 }
 
@@ -397,6 +412,30 @@ static int run_daemon(const struct sl_config *c)
 		sl_groups_set_pending(groups, txn_offset_pending, txn);
 	link.txn = txn;
 	link.gtxn = gtxn;
+	/* share groups: their state file next to the groups' */
+	struct sl_share *share = NULL;
+	if (c->kafka_port) {
+		struct sl_share_config shcfg = {
+			.disk = &sdisk_posix, .dir = gdir,
+			.kafka_port = c->kafka_port, .kafka_addr = kafka_addr,
+			.sp = {.window_max = c->share_partition_max_record_locks,
+			       .lock_ms = c->share_record_lock_duration_ms,
+			       .max_deliveries =
+				       (uint16_t)c->share_delivery_count_limit,
+			       .starve_ms = c->share_priority_age_ms},
+			.heartbeat_interval_ms = c->share_heartbeat_interval_ms,
+			.session_timeout_ms = c->share_session_timeout_ms,
+			.earliest = c->share_auto_offset_reset_earliest != 0,
+			.topic = consumer_group_topic, .topic_id = share_topic_id,
+			.topic_ctx = m, .reply = sl_link_kafka_reply,
+			.reply_ctx = &link};
+		if (sl_share_create(&shcfg, sl_now_ms(), &share, err,
+				    sizeof(err))) {
+			sl_log("share groups: %s", err);
+			goto out_txn;
+		}
+	}
+	link.share = share;
 	sl_log("started: control_dir %s (%u topics, next id %u), "
 	       "control_socket %s", c->control_dir, m->count, m->next_id,
 	       c->control_socket);
@@ -420,6 +459,9 @@ static int run_daemon(const struct sl_config *c)
 		int tt = sl_txn_tick(txn, now);
 		if (tt >= 0 && tt < timeout)
 			timeout = tt;
+		tt = share ? sl_share_timeout_ms(share, now) : -1;
+		if (tt >= 0 && tt < timeout)
+			timeout = tt;
 		int mt = markers ? sl_markers_timeout_ms(markers, now) : -1;
 		if (mt >= 0 && mt < timeout)
 			timeout = mt;
@@ -429,7 +471,7 @@ static int run_daemon(const struct sl_config *c)
 		st = tstore ? sl_tstore_timeout_ms(tstore, now) : -1;
 		if (st >= 0 && st < timeout)
 			timeout = st;
-		struct pollfd all[6 + SL_MARKERS_CONNS_MAX];
+		struct pollfd all[6 + SL_MARKERS_CONNS_MAX + SL_SHARE_CONNS_MAX];
 		memcpy(all, pfd, sizeof(pfd));
 		int nfds = 4;
 		if (cluster) {
@@ -444,6 +486,9 @@ static int run_daemon(const struct sl_config *c)
 		if (markers)
 			nfds += (int)sl_markers_pollfds(markers, all + nfds,
 							SL_MARKERS_CONNS_MAX);
+		if (share)
+			nfds += (int)sl_share_pollfds(share, all + nfds,
+						      SL_SHARE_CONNS_MAX);
 		int n = poll(all, (nfds_t)nfds, timeout); /* negative fds are
 							      skipped */
 		memcpy(pfd, all, sizeof(pfd));
@@ -505,7 +550,12 @@ static int run_daemon(const struct sl_config *c)
 			sl_gstore_do_work(gstore, sl_now_ms());
 		if (tstore)
 			sl_tstore_do_work(tstore, sl_now_ms());
+		if (share)
+			sl_share_do_work(share, sl_now_ms());
 	}
+	link.share = NULL;
+	sl_share_destroy(share);
+out_txn:
 	link.txn = NULL;
 	link.gtxn = NULL;
 	daemon_tstore = NULL;

@@ -16,7 +16,8 @@
 
 #define UNIX_PATH_MAX_BYTES 107
 
-enum kind { K_STR, K_U16, K_U32, K_U64, K_I32, K_I64, K_DURABILITY, K_BOOL };
+enum kind { K_STR, K_U16, K_U32, K_U64, K_I32, K_I64, K_DURABILITY, K_BOOL,
+	    K_RESET };
 
 struct key {
 	const char *name;
@@ -177,6 +178,26 @@ static const struct key keys[] = {
 	  F(leader_imbalance_per_broker_percentage), 1, 0, 100,
 	  "a broker's partitions led by another replica, percent, above "
 	  "which the controller rebalances" },
+	{ "share_record_lock_duration_ms", K_U32,
+	  F(share_record_lock_duration_ms), 1, 1000, 3600000,
+	  "how long a message handed to a share group member stays its own "
+	  "before it is handed out again, ms" },
+	{ "share_delivery_count_limit", K_I32, F(share_delivery_count_limit),
+	  1, 2, 10, "deliveries of a message before it becomes a dead letter" },
+	{ "share_partition_max_record_locks", K_U32,
+	  F(share_partition_max_record_locks), 1, 100, 10000,
+	  "messages in flight (the window) of one share partition" },
+	{ "share_heartbeat_interval_ms", K_I32, F(share_heartbeat_interval_ms),
+	  1, 1000, 3600000, "how often a share group member heartbeats, ms" },
+	{ "share_session_timeout_ms", K_I32, F(share_session_timeout_ms), 1,
+	  1000, 3600000, "a share group member without a heartbeat this long "
+	  "leaves and its messages are released, ms" },
+	{ "share_auto_offset_reset", K_RESET,
+	  F(share_auto_offset_reset_earliest), 1, 0, 1,
+	  "where a new share partition starts: latest or earliest" },
+	{ "share_priority_age_ms", K_U32, F(share_priority_age_ms), 1, 0,
+	  86400000, "a message waiting this long goes before any priority, "
+	  "ms, 0 = never" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -296,6 +317,13 @@ void sl_config_defaults(struct sl_config *c)
 	c->auto_leader_rebalance = 1;
 	c->leader_imbalance_check_interval_ms = 300000;
 	c->leader_imbalance_per_broker_percentage = 10;
+	c->share_record_lock_duration_ms = 30000;
+	c->share_delivery_count_limit = 5;
+	c->share_partition_max_record_locks = 2000;
+	c->share_heartbeat_interval_ms = 5000;
+	c->share_session_timeout_ms = 45000;
+	c->share_auto_offset_reset_earliest = 0;
+	c->share_priority_age_ms = 60000;
 	derive(c, set);
 }
 
@@ -381,6 +409,19 @@ static int set_key(struct sl_config *c, const char *k, const char *v,
 			else {
 				snprintf(err, errlen, "%sdurability: '%s'; use "
 					 "every_append or group", where, v);
+				return -EINVAL;
+			}
+			set[i] = 1;
+			return 0;
+		}
+		if (key->kind == K_RESET) {
+			if (!strcmp(v, "latest"))
+				*(int *)dst = 0;
+			else if (!strcmp(v, "earliest"))
+				*(int *)dst = 1;
+			else {
+				snprintf(err, errlen, "%s%s: '%s'; use latest "
+					 "or earliest", where, k, v);
 				return -EINVAL;
 			}
 			set[i] = 1;
@@ -541,6 +582,11 @@ static void value_str(const struct sl_config *c, const struct key *k,
 		return;
 	case K_DURABILITY:
 		snprintf(out, cap, "%s", c->durability ? "group" : "every_append");
+		*is_str = 1;
+		return;
+	case K_RESET:
+		snprintf(out, cap, "%s", *(const int *)src ? "earliest" :
+							      "latest");
 		*is_str = 1;
 		return;
 	case K_BOOL:

@@ -152,6 +152,15 @@ struct sl_config {
 					 auto.leader.rebalance.enable) */
 	uint64_t leader_imbalance_check_interval_ms; /* 300000 */
 	int32_t leader_imbalance_per_broker_percentage; /* 10 */
+	/* share groups (docs/queues.md): Kafka's group.share.* */
+	uint32_t share_record_lock_duration_ms; /* 30000 */
+	int32_t share_delivery_count_limit;     /* 5 */
+	uint32_t share_partition_max_record_locks; /* 2000 */
+	int32_t share_heartbeat_interval_ms;    /* 5000 */
+	int32_t share_session_timeout_ms;       /* 45000 */
+	int share_auto_offset_reset_earliest;   /* share_auto_offset_reset:
+						 latest (0) or earliest */
+	uint32_t share_priority_age_ms;         /* 60000; 0: off */
 };
 
 /* One controller of controller_quorum_voters: Raft listens on host:port,

@@ -41,7 +41,8 @@ Run by meson with SLUICED, SLUICE_CONTROL and SLUICE_TEST_TMPDIR set.
    auto_leader_rebalance,
    leader_imbalance_check_interval_ms,
    leader_imbalance_per_broker_percentage: tests/cluster checks their
-   effect), and
+   effect), the share groups' keys (share_*: tests/kafka/share_test.py
+   checks their effect), and
    max_connections_per_ip and the conn_* timeouts and limits
    (tests/integration/limits_test.c checks their effect); driver
    stays socket (the other value needs a DPDK port; tests/dpdk covers it).
@@ -157,6 +158,13 @@ try:
         "auto_leader_rebalance": ("false", "yes please"),
         "leader_imbalance_check_interval_ms": ("60000", "999"),
         "leader_imbalance_per_broker_percentage": ("20", "101"),
+        "share_record_lock_duration_ms": ("15000", "999"),
+        "share_delivery_count_limit": ("3", "11"),
+        "share_partition_max_record_locks": ("500", "99"),
+        "share_heartbeat_interval_ms": ("2000", "999"),
+        "share_session_timeout_ms": ("20000", "999"),
+        "share_auto_offset_reset": ("earliest", "newest"),
+        "share_priority_age_ms": ("1000", "86400001"),
     }
     conf = os.path.join(base, "sluice.conf")
     with open(conf, "w") as f:

@@ -1663,7 +1663,7 @@ struct kc_consumer_group_describe_resp {
 	struct kc_array groups; /* of struct kc_consumer_group_describe_resp_described_group */
 };
 
-/* ---- ShareGroupHeartbeat (key 76): Kafka v1, flexible v0+; not served ---- */
+/* ---- ShareGroupHeartbeat (key 76): Kafka v1, flexible v0+; served v1 ---- */
 
 /* ShareGroupHeartbeatRequest */
 struct kc_share_group_heartbeat_req {
@@ -1695,7 +1695,7 @@ struct kc_share_group_heartbeat_resp {
 	struct kc_share_group_heartbeat_resp_assignment assignment; /* nullable, default null */
 };
 
-/* ---- ShareGroupDescribe (key 77): Kafka v1, flexible v0+; not served ---- */
+/* ---- ShareGroupDescribe (key 77): Kafka v1, flexible v0+; served v1 ---- */
 
 /* ShareGroupDescribeRequest */
 struct kc_share_group_describe_req {
@@ -1741,7 +1741,7 @@ struct kc_share_group_describe_resp {
 	struct kc_array groups; /* of struct kc_share_group_describe_resp_described_group */
 };
 
-/* ---- ShareFetch (key 78): Kafka v1-2, flexible v0+; not served ---- */
+/* ---- ShareFetch (key 78): Kafka v1-2, flexible v0+; served v1-2 ---- */
 
 /* ShareFetchRequest.Topics[].Partitions[].AcknowledgementBatches[] */
 struct kc_share_fetch_req_acknowledgement_batch {
@@ -1825,7 +1825,7 @@ struct kc_share_fetch_resp {
 	struct kc_array node_endpoints; /* of struct kc_share_fetch_resp_node_endpoint */
 };
 
-/* ---- ShareAcknowledge (key 79): Kafka v1-2, flexible v0+; not served ---- */
+/* ---- ShareAcknowledge (key 79): Kafka v1-2, flexible v0+; served v1-2 ---- */
 
 /* ShareAcknowledgeRequest.Topics[].Partitions[].AcknowledgementBatches[] */
 struct kc_share_acknowledge_req_acknowledgement_batch {
