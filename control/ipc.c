@@ -847,6 +847,11 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 {
 	l->kafka_requests++;
 	int16_t key = rlen >= 8 ? (int16_t)rb_be16(req) : -1;
+	if (l->share &&
+	    sl_share_configs(l->share, (uint64_t)(uint32_t)l->connects << 32 |
+					       h->corr,
+			     req, rlen, now_ms) == 0)
+		return; /* groups' configs: the share groups' */
 	if (l->cluster && sl_cluster_takes_kafka(key)) {
 		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
 		sl_cluster_kafka(l->cluster, token, req, rlen, now_ms);

@@ -134,6 +134,8 @@ struct sgroup {
 	char id[ID_MAX + 1];
 	size_t idlen;
 	int32_t epoch;
+	int8_t reset;                /* share.auto.offset.reset: 0 latest,
+					1 earliest, 2 the broker's default */
 	struct smember *members[SL_SHARE_MEMBERS_MAX];
 	uint32_t nmembers;
 	struct spart *parts;
@@ -210,6 +212,7 @@ static struct sgroup *group_get(struct sl_share *s, const char *id,
 		return NULL;
 	memcpy(g->id, id, len);
 	g->idlen = len;
+	g->reset = 2;
 	s->groups[s->ngroups++] = g;
 	return g;
 }
@@ -557,7 +560,9 @@ static void spart_read(struct sl_share *s, struct spart *p)
 	if (!rd)
 		return;
 	if (!p->ready) {
-		if (p->recovered || s->cfg.earliest) {
+		bool earliest = p->g->reset == 2 ? s->cfg.earliest :
+						   p->g->reset == 1;
+		if (p->recovered || earliest) {
 			if (spart_open(s, p, 0) == 0)
 				mark_dirty(p);
 			return;
@@ -605,6 +610,11 @@ static void compact(struct sl_share *s)
 	struct sl_sp_change *snap = NULL;
 	uint32_t cap = 0;
 	sl_sstore_begin_rewrite(s->store);
+	for (uint32_t i = 0; i < s->ngroups; i++)
+		if (s->groups[i]->reset != 2)
+			(void)sl_sstore_put_reset(s->store, s->groups[i]->id,
+						  s->groups[i]->idlen,
+						  s->groups[i]->reset);
 	for (uint32_t i = 0; i < s->ngroups; i++)
 		for (struct spart *p = s->groups[i]->parts; p; p = p->next) {
 			struct sl_sstore_key k = key_of(p);
@@ -1628,6 +1638,197 @@ static long on_acknowledge(struct sl_share *s, int16_t version, int32_t corr,
 	return n;
 }
 
+/* ---- group configs ---- */
+
+#define RESOURCE_GROUP 32
+#define CONFIG_RESET "share.auto.offset.reset"
+#define OP_SET 0
+#define OP_DELETE 1
+#define SOURCE_DYNAMIC_GROUP 8
+#define SOURCE_DEFAULT 5
+#define TYPE_STRING 2
+#define ERR_INVALID_CONFIG 40
+
+static const char *reset_name(int r)
+{
+	return r == 1 ? "earliest" : "latest";
+}
+
+static long on_describe_configs(struct sl_share *s,
+				const struct kc_request_header *h,
+				const struct kc_describe_configs_req *q)
+{
+	struct kc_describe_configs_resp r = {0};
+	int32_t n = q->resources.count;
+	const struct kc_describe_configs_resource *res = q->resources.items;
+	struct kc_describe_configs_result *out =
+		kc_arena_take(&s->build, (size_t)n, sizeof(*out));
+	struct kc_describe_configs_entry *e =
+		kc_arena_take(&s->build, (size_t)n, sizeof(*e));
+	if (!out || !e)
+		return -ENOBUFS;
+	for (int32_t i = 0; i < n; i++) {
+		out[i] = (struct kc_describe_configs_result){
+			.error_message = {NULL, -1},
+			.resource_type = RESOURCE_GROUP,
+			.resource_name = res[i].resource_name,
+			.configs = {NULL, 0}};
+		if (res[i].resource_name.len <= 0 ||
+		    res[i].resource_name.len > ID_MAX) {
+			out[i].error_code = KC_ERR_INVALID_GROUP_ID;
+			out[i].error_message = str_of("the group id is empty "
+						      "or too long");
+			continue;
+		}
+		const struct kc_str *keys = res[i].configuration_keys.items;
+		bool want = res[i].configuration_keys.count < 0;
+		for (int32_t k = 0; k < res[i].configuration_keys.count; k++)
+			want |= kc_str_is(keys[k], CONFIG_RESET,
+					  strlen(CONFIG_RESET));
+		if (!want)
+			continue;
+		const struct sgroup *g =
+			group_find(s, res[i].resource_name.ptr,
+				   (size_t)res[i].resource_name.len);
+		bool set = g && g->reset != 2;
+		int v = set ? g->reset : s->cfg.earliest;
+		e[i] = (struct kc_describe_configs_entry){
+			.name = str_of(CONFIG_RESET),
+			.value = str_of(reset_name(v)),
+			.read_only = false,
+			.config_source = set ? SOURCE_DYNAMIC_GROUP :
+					       SOURCE_DEFAULT,
+			.is_default = !set,
+			.synonyms = {NULL, 0},
+			.config_type = TYPE_STRING,
+			.documentation = {NULL, -1}};
+		if (h->api_version >= 3 && q->include_documentation)
+			e[i].documentation = str_of(
+				"Where a share group's partitions start the "
+				"first time they are read: latest or "
+				"earliest.");
+		out[i].configs = (struct kc_array){&e[i], 1};
+	}
+	r.results = (struct kc_array){out, n};
+	return encode(s, h->api_key, h->api_version, h->correlation_id, &r);
+}
+
+static long on_alter_configs(struct sl_share *s,
+			     const struct kc_request_header *h,
+			     const struct kc_incremental_alter_configs_req *q)
+{
+	struct kc_incremental_alter_configs_resp r = {0};
+	int32_t n = q->resources.count;
+	const struct kc_incremental_alter_configs_req_alter_configs_resource
+		*res = q->resources.items;
+	struct kc_incremental_alter_configs_resp_alter_configs_resource_response
+		*out = kc_arena_take(&s->build, (size_t)n, sizeof(*out));
+	if (!out)
+		return -ENOBUFS;
+	bool wrote = false;
+	sl_sstore_begin(s->store);
+	for (int32_t i = 0; i < n; i++) {
+		out[i] = (typeof(out[i])){.error_message = {NULL, -1},
+					  .resource_type = RESOURCE_GROUP,
+					  .resource_name =
+						  res[i].resource_name};
+		if (res[i].resource_name.len <= 0 ||
+		    res[i].resource_name.len > ID_MAX) {
+			out[i].error_code = KC_ERR_INVALID_GROUP_ID;
+			out[i].error_message = str_of("the group id is empty "
+						      "or too long");
+			continue;
+		}
+		int v = -1;
+		const struct kc_incremental_alter_configs_req_alterable_config
+			*c = res[i].configs.items;
+		for (int32_t k = 0; k < res[i].configs.count; k++) {
+			if (!kc_str_is(c[k].name, CONFIG_RESET,
+				       strlen(CONFIG_RESET))) {
+				out[i].error_code = ERR_INVALID_CONFIG;
+				out[i].error_message = str_of(
+					"the only group config is "
+					CONFIG_RESET);
+				break;
+			}
+			if (c[k].config_operation == OP_DELETE) {
+				v = 2;
+			} else if (c[k].config_operation == OP_SET &&
+				   kc_str_is(c[k].value, "latest", 6)) {
+				v = 0;
+			} else if (c[k].config_operation == OP_SET &&
+				   kc_str_is(c[k].value, "earliest", 8)) {
+				v = 1;
+			} else {
+				out[i].error_code = ERR_INVALID_CONFIG;
+				out[i].error_message = str_of(
+					CONFIG_RESET " is set to latest or "
+					"earliest (by_duration is not "
+					"supported), or deleted");
+				break;
+			}
+		}
+		if (out[i].error_code || v < 0 || q->validate_only)
+			continue;
+		struct sgroup *g = group_get(s, res[i].resource_name.ptr,
+					     (size_t)res[i].resource_name.len);
+		if (!g) {
+			out[i].error_code = KC_ERR_GROUP_MAX_SIZE_REACHED;
+			continue;
+		}
+		g->reset = (int8_t)v;
+		(void)sl_sstore_put_reset(s->store, g->id, g->idlen, v);
+		wrote = true;
+	}
+	if (wrote && sl_sstore_end(s->store)) {
+		s->st.store_failures++;
+		return -EIO;
+	}
+	r.responses = (struct kc_array){out, n};
+	return encode(s, h->api_key, h->api_version, h->correlation_id, &r);
+}
+
+int sl_share_configs(struct sl_share *s, uint64_t token, const uint8_t *req,
+		     size_t len, int64_t now_ms)
+{
+	struct kc_request_header h;
+	union kc_request body;
+	if (len < 8)
+		return -ENOENT;
+	int16_t key = (int16_t)rb_be16(req);
+	if (key != KC_API_DESCRIBE_CONFIGS &&
+	    key != KC_API_INCREMENTAL_ALTER_CONFIGS)
+		return -ENOENT;
+	s->now_ms = now_ms;
+	s->in.used = 0;
+	s->build.used = 0;
+	if (kc_decode_request(req, len, &h, &body, &s->in) < 0)
+		return -ENOENT; /* the admin module answers it */
+	/* every resource a group's, else not this module's */
+	const struct kc_describe_configs_req *dq = (const void *)&body;
+	const struct kc_incremental_alter_configs_req *aq =
+		(const void *)&body;
+	int32_t n = key == KC_API_DESCRIBE_CONFIGS ? dq->resources.count :
+						    aq->resources.count;
+	if (n <= 0)
+		return -ENOENT;
+	for (int32_t i = 0; i < n; i++) {
+		int8_t t = key == KC_API_DESCRIBE_CONFIGS ?
+			((const struct kc_describe_configs_resource *)
+				 dq->resources.items)[i].resource_type :
+			((const struct
+			  kc_incremental_alter_configs_req_alter_configs_resource
+				  *)aq->resources.items)[i].resource_type;
+		if (t != RESOURCE_GROUP)
+			return -ENOENT;
+	}
+	long out = key == KC_API_DESCRIBE_CONFIGS ?
+			   on_describe_configs(s, &h, dq) :
+			   on_alter_configs(s, &h, aq);
+	reply(s, token, out);
+	return 0;
+}
+
 /* ---- the request ---- */
 
 bool sl_share_serves(int16_t key)
@@ -1703,6 +1904,15 @@ static int load_start(void *arg, const struct sl_sstore_key *k, int64_t start)
 	return 0;
 }
 
+static int load_reset(void *arg, const char *group, size_t glen, int reset)
+{
+	struct sgroup *g = group_get(arg, group, glen);
+	if (!g)
+		return -ENOMEM;
+	g->reset = (int8_t)reset;
+	return 0;
+}
+
 static int load_change(void *arg, const struct sl_sstore_key *k,
 		       const struct sl_sp_change *c)
 {
@@ -1759,8 +1969,8 @@ int sl_share_create(const struct sl_share_config *cfg, int64_t now_ms,
 		return -ENOMEM;
 	}
 	int rc = sl_sstore_open(cfg->disk ? cfg->disk : &sdisk_posix, cfg->dir,
-				load_start, load_change, s, &s->store, err,
-				errlen);
+				load_start, load_change, load_reset, s,
+				&s->store, err, errlen);
 	if (rc) {
 		sl_share_destroy(s);
 		return rc;

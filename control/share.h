@@ -114,6 +114,14 @@ bool sl_share_serves(int16_t key);
 int sl_share_request(struct sl_share *s, uint64_t token, const uint8_t *req,
 		     size_t len, int64_t now_ms);
 
+/* A DescribeConfigs or IncrementalAlterConfigs whose every resource is a
+ * group (type 32): the groups' share.auto.offset.reset (latest, earliest;
+ * DELETE: the broker's share_auto_offset_reset), persisted before the
+ * answer.  Returns 0 (answered through reply), or -ENOENT when the
+ * request is not one of those (the caller's admin module answers it). */
+int sl_share_configs(struct sl_share *s, uint64_t token, const uint8_t *req,
+		     size_t len, int64_t now_ms);
+
 /* Event loop: the log readers' sockets (up to max), the time to the next
  * deadline (-1: none), one duty cycle. */
 uint32_t sl_share_pollfds(const struct sl_share *s, struct pollfd *pfd,

@@ -11,6 +11,10 @@
  *   +6      g   the group's name
  *   +6+g    u32 topic id
  *   +10+g   i32 partition
+ *   (RESET, type 3, stops after the group's name:
+ *           +6+g   u8 the group's share.auto.offset.reset: 0 latest,
+ *                     1 earliest, 2 the broker's default
+ *    then the CRC: 11 + g bytes)
  *   START   +14+g  i64 start: the window's start (>= 0)
  *   CHANGE  +14+g  i64 offset (>= 0)
  *           +22+g  u64 due_ms (AVAILABLE: not before; else 0)
@@ -20,7 +24,8 @@
  *                      delivery limit; 0 unless ARCHIVED)
  *   last 4  u32 CRC32C of every byte before it
  *
- * So START records are 26 + g bytes and CHANGE records 38 + g.  A record
+ * So START records are 26 + g bytes, CHANGE records 38 + g and RESET
+ * records 11 + g.  A record
  * is valid if and only if its length is the one its type and g give, it
  * fits in what is left of the file, its CRC matches, g >= 1, the
  * partition and the offsets are not negative, and a CHANGE's state and
@@ -45,6 +50,8 @@
 #define FILE_VERSION 1
 #define T_START 1
 #define T_CHANGE 2
+#define T_RESET 3
+#define RESET_BYTES (6 + 1 + 4)        /* + g */
 #define FIXED 14                       /* up to the payload, with g */
 #define START_BYTES (FIXED + 8 + 4)    /* + g */
 #define CHANGE_BYTES (FIXED + 20 + 4)  /* + g */
@@ -67,16 +74,19 @@ size_t sl_sstore_change_bytes(const struct sl_sstore_key *k)
 
 size_t sl_sstore_check(const uint8_t *p, size_t avail)
 {
-	if (avail < FIXED + 4)
-		return 0;
+	if (avail < RESET_BYTES + 1)
+		return 0; /* shorter than the shortest record */
 	size_t n = rb_be32(p), g = p[5];
 	size_t want = p[4] == T_START ? START_BYTES + g :
-		      p[4] == T_CHANGE ? CHANGE_BYTES + g : 0;
+		      p[4] == T_CHANGE ? CHANGE_BYTES + g :
+		      p[4] == T_RESET ? RESET_BYTES + g : 0;
 	if (!want || n != want || n > avail || !g)
 		return 0;
 	if (rb_be32(p + n - 4) != rb_crc32c(p, n - 4))
 		return 0;
 	const uint8_t *q = p + 6 + g;
+	if (p[4] == T_RESET)
+		return q[0] <= 2 ? n : 0;
 	if ((int32_t)rb_be32(q + 4) < 0 || (int64_t)rb_be64(q + 8) < 0)
 		return 0;
 	if (p[4] == T_CHANGE) {
@@ -99,6 +109,11 @@ int sl_sstore_decode(const uint8_t *p, size_t len, struct sl_sstore_key *k,
 	size_t g = p[5];
 	(void)len;
 	const uint8_t *q = p + 6 + g;
+	if (p[4] == T_RESET) {
+		*k = (struct sl_sstore_key){(const char *)p + 6, g, 0, 0};
+		*start = q[0];
+		return T_RESET;
+	}
 	*k = (struct sl_sstore_key){(const char *)p + 6, g, rb_be32(q),
 				    (int32_t)rb_be32(q + 4)};
 	if (p[4] == T_START) {
@@ -137,6 +152,7 @@ static const struct sl_reclog_format sstore_format = {
 struct loading {
 	sl_sstore_start_fn start;
 	sl_sstore_change_fn change;
+	sl_sstore_reset_fn reset;
 	void *arg;
 };
 
@@ -147,15 +163,18 @@ static int load_one(void *arg, const uint8_t *p, size_t len, uint16_t version)
 	int64_t start = 0;
 	struct sl_sp_change c;
 	(void)version;
-	if (sl_sstore_decode(p, len, &k, &start, &c) == T_START)
+	int t = sl_sstore_decode(p, len, &k, &start, &c);
+	if (t == T_START)
 		return l->start(l->arg, &k, start);
+	if (t == T_RESET)
+		return l->reset(l->arg, k.group, k.glen, (int)start);
 	return l->change(l->arg, &k, &c);
 }
 
 int sl_sstore_open(const struct sdisk *d, const char *dir,
 		   sl_sstore_start_fn start, sl_sstore_change_fn change,
-		   void *arg, struct sl_sstore **out, char *err,
-		   size_t errlen)
+		   sl_sstore_reset_fn reset, void *arg, struct sl_sstore **out,
+		   char *err, size_t errlen)
 {
 	struct sl_sstore *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -163,7 +182,7 @@ int sl_sstore_open(const struct sdisk *d, const char *dir,
 			 SL_SSTORE_FILE);
 		return -ENOMEM;
 	}
-	struct loading l = {start, change, arg};
+	struct loading l = {start, change, reset, arg};
 	uint16_t version;
 	int rc = sl_reclog_open(d, dir, &sstore_format, load_one, &l, &s->log,
 				&version, err, errlen);
@@ -263,6 +282,22 @@ int sl_sstore_put_change(struct sl_sstore *s, const struct sl_sstore_key *k,
 	q[26] = c->state;
 	q[27] = c->state == SL_SP_ARCHIVED ? c->dead : 0;
 	add(s, p, CHANGE_BYTES + k->glen);
+	return 0;
+}
+
+int sl_sstore_put_reset(struct sl_sstore *s, const char *group, size_t glen,
+			int reset)
+{
+	if (!glen || glen > SL_SSTORE_GROUP_MAX || reset < 0 || reset > 2)
+		return -EINVAL;
+	uint8_t *p = room(s);
+	if (!p)
+		return -ENOMEM;
+	p[4] = T_RESET;
+	p[5] = (uint8_t)glen;
+	memcpy(p + 6, group, glen);
+	p[6 + glen] = (uint8_t)reset;
+	add(s, p, RESET_BYTES + glen);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * The share groups' state file: <dir>/shares.log, a record log
  * (control/reclog.h) of what the share partitions' journals said
  * (control/sharep.h): for each (share group, topic, partition), where its
- * window starts and the persistent part of each entry that changed.  Its
+ * window starts and the persistent part of each entry that changed; and
+ * each group's share.auto.offset.reset when set.  Its
  * records are at the top of sstore.c, with the rules that make one valid.
  *
  * Reading it back (sl_sstore_open) hands every valid record to the
@@ -47,13 +48,17 @@ typedef int (*sl_sstore_start_fn)(void *arg, const struct sl_sstore_key *k,
 				  int64_t start);
 typedef int (*sl_sstore_change_fn)(void *arg, const struct sl_sstore_key *k,
 				   const struct sl_sp_change *c);
+/* A group's share.auto.offset.reset: 0 latest, 1 earliest, 2 the
+ * broker's default. */
+typedef int (*sl_sstore_reset_fn)(void *arg, const char *group, size_t glen,
+				  int reset);
 
 /* Open (creating it) dir/shares.log and read it back.  0 with *out, or
  * -errno with err saying what to do. */
 int sl_sstore_open(const struct sdisk *d, const char *dir,
 		   sl_sstore_start_fn start, sl_sstore_change_fn change,
-		   void *arg, struct sl_sstore **out, char *err,
-		   size_t errlen);
+		   sl_sstore_reset_fn reset, void *arg, struct sl_sstore **out,
+		   char *err, size_t errlen);
 void sl_sstore_close(struct sl_sstore *s);
 
 /* A batch of puts, durable at sl_sstore_end (0 or -errno: none of it
@@ -63,6 +68,8 @@ int sl_sstore_put_start(struct sl_sstore *s, const struct sl_sstore_key *k,
 			int64_t start);
 int sl_sstore_put_change(struct sl_sstore *s, const struct sl_sstore_key *k,
 			 const struct sl_sp_change *c);
+int sl_sstore_put_reset(struct sl_sstore *s, const char *group, size_t glen,
+			int reset);
 int sl_sstore_end(struct sl_sstore *s);
 
 /* The encoded size of a START and of a CHANGE record of key k. */
@@ -81,7 +88,8 @@ uint64_t sl_sstore_size(const struct sl_sstore *s);
 /* The record at p (avail bytes): its length when valid, else 0. */
 size_t sl_sstore_check(const uint8_t *p, size_t avail);
 /* Decode a record sl_sstore_check accepted: 1 START (*start), 2 CHANGE
- * (*c); *k points into p. */
+ * (*c), 3 RESET (*start: the value; *k has the group alone); *k points
+ * into p. */
 int sl_sstore_decode(const uint8_t *p, size_t len, struct sl_sstore_key *k,
 		     int64_t *start, struct sl_sp_change *c);
 

@@ -22,5 +22,6 @@ int cmd_consume(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 
 #endif

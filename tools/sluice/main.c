@@ -507,6 +507,8 @@ static void usage(FILE *f)
 		"  cluster status [--bootstrap HOST:PORT,...] [--json]   (the Kafka listeners, default 127.0.0.1:9092)\n"
 		"  cluster reassign TOPIC PARTITION BROKER,...|--cancel [--wait S] [--bootstrap ...]\n"
 		"  cluster reassignments [--bootstrap ...]\n"
+		"  queue create|send|receive|ack|stats NAME ...   (a topic read as a queue by its share\n"
+		"       group; the Kafka listener, default 127.0.0.1:9092: sluice queue for more)\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
@@ -548,6 +550,8 @@ int main(int argc, char **argv)
 		return cmd_perf(argc, argv);
 	if (!strcmp(cmd, "cluster"))
 		return cmd_cluster(argc, argv);
+	if (!strcmp(cmd, "queue"))
+		return cmd_queue(argc, argv);
 	if (!strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;
