@@ -1296,7 +1296,8 @@ static long fetch_answer(struct sl_share *s, int16_t version, int32_t corr,
 	*got = 0;
 	s->build.used = 0;
 	/* a topic's partitions together: one entry per topic */
-	qsort(m->parts, m->nparts, sizeof(*m->parts), cmp_tp);
+	if (m->nparts > 1)
+		qsort(m->parts, m->nparts, sizeof(*m->parts), cmp_tp);
 	struct kc_share_fetch_resp r = {0};
 	r.error_message = (struct kc_str){NULL, -1};
 	r.acquisition_lock_timeout_ms = (int32_t)s->cfg.sp.lock_ms;
@@ -1726,7 +1727,6 @@ static long on_alter_configs(struct sl_share *s,
 	if (!out)
 		return -ENOBUFS;
 	bool wrote = false;
-	sl_sstore_begin(s->store);
 	for (int32_t i = 0; i < n; i++) {
 		out[i] = (typeof(out[i])){.error_message = {NULL, -1},
 					  .resource_type = RESOURCE_GROUP,
@@ -1777,6 +1777,8 @@ static long on_alter_configs(struct sl_share *s,
 			continue;
 		}
 		g->reset = (int8_t)v;
+		if (!wrote)
+			sl_sstore_begin(s->store);
 		(void)sl_sstore_put_reset(s->store, g->id, g->idlen, v);
 		wrote = true;
 	}

@@ -84,7 +84,8 @@ int sl_sp_recover(struct sl_sp *sp, int64_t start,
 		    c[i].state != SL_SP_ARCHIVED)
 			return -EINVAL;
 	}
-	memcpy(sp->known, c, (size_t)n * sizeof(*c));
+	if (n)
+		memcpy(sp->known, c, (size_t)n * sizeof(*c));
 	sp->known_head = 0;
 	sp->known_len = n;
 	sp->start = sp->end = start;

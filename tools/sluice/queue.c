@@ -255,7 +255,7 @@ static int cmd_send(struct kcall *k, const char *name,
 			(int)parts);
 		return 2;
 	}
-	char prio[4], delay[24], at[24];
+	char prio[12], delay[24], at[24];
 	struct rb_header_kv h[4];
 	uint32_t nh = 0;
 	if (o->priority >= 0) {

@@ -333,6 +333,53 @@ def describe(c, groups):
     return out
 
 
+def group_config(c, group, op=None, value=None):
+    """IncrementalAlterConfigs v1 of the group's share.auto.offset.reset
+    (op 0 SET, 1 DELETE) when op is given, then DescribeConfigs v4:
+    (alter error, value, source)."""
+    err = None
+    if op is not None:
+        body = carr([struct.pack(">b", 32) + cstr(group) +
+                     carr([cstr("share.auto.offset.reset") + struct.pack(">b", op) +
+                           cstr(value) + b"\x00"]) + b"\x00"]) + b"\x00" + b"\x00"
+        r = c.call(44, 1, body)
+        r.take("i")
+        n = r.uv() - 1
+        if n != 1:
+            fail("IncrementalAlterConfigs: %d results" % n)
+        err = r.take("h")
+        r.str()
+        r.take("b")
+        r.str()
+        r.tags()
+    body = carr([struct.pack(">b", 32) + cstr(group) + uvarint(0) + b"\x00"]) + b"\x00\x00\x00"
+    r = c.call(32, 4, body)
+    r.take("i")
+    if r.uv() - 1 != 1:
+        fail("DescribeConfigs: not one result")
+    e = r.take("h")
+    r.str()
+    r.take("b")
+    r.str()
+    if e:
+        fail("DescribeConfigs of group %s: error %d" % (group, e))
+    out = {}
+    for _ in range(r.uv() - 1):
+        name, val = r.str(), r.str()
+        r.take("b")
+        src = r.take("b")
+        r.take("b")
+        r.arr(lambda: (r.str(), r.str(), r.take("b"), r.tags()))
+        r.take("b")
+        r.str()
+        r.tags()
+        out[name] = (val, src)
+    v = out.get("share.auto.offset.reset")
+    if not v:
+        fail("DescribeConfigs of group %s lists %r" % (group, out))
+    return err, v[0], v[1]
+
+
 # ---- records ----
 
 def varint(b, i):
@@ -581,6 +628,36 @@ def main():
              % d.get("no-such-group"))
     print("ok: ShareGroupDescribe: Stable, both members with their assignment; "
           "an unknown group GROUP_ID_NOT_FOUND", flush=True)
+
+    # group configs: share.auto.offset.reset
+    if group_config(c, "cfg-group") != (None, "latest", 5):
+        fail("a group's share.auto.offset.reset by default: %r, want latest "
+             "(DEFAULT_CONFIG)" % (group_config(c, "cfg-group"),))
+    if group_config(c, "cfg-group", 0, "earliest") != (0, "earliest", 8):
+        fail("set earliest: %r, want it (DYNAMIC_GROUP_CONFIG)"
+             % (group_config(c, "cfg-group"),))
+    if group_config(c, "cfg-group", 0, "by_duration:PT1H")[0] != 40:
+        fail("by_duration should be INVALID_CONFIG (40)")
+    if group_config(c, "cfg-group", 1) != (0, "latest", 5):
+        fail("DELETE: %r, want latest again" % (group_config(c, "cfg-group"),))
+    group_config(c, "early", 0, "earliest")
+    e = Member("early-member-00000001")
+    e.c.close()
+    e.c = Conn()
+    r = share_fetch(e.c, e.id, 0, [(u, 0)], group="early")
+    got = []
+    deadline = time.monotonic() + 10
+    epoch = 1
+    while len(got) < 3 and time.monotonic() < deadline:
+        r = share_fetch(e.c, e.id, epoch, [(u, 0)], wait_ms=500, group="early")
+        epoch += 1
+        got += delivered(r, u, 0)
+    if [x[1] for x in got][:3] != [b"before-0", b"before-1", b"before-2"]:
+        fail("a group set to earliest got %r first, want the log's first "
+             "messages" % got[:3])
+    print("ok: share.auto.offset.reset as a group config: latest by default, "
+          "earliest set (a new group then starts at the log's start), "
+          "by_duration refused, DELETE back to the default", flush=True)
 
     # 7. priority, FIFO groups, delay (on partition 1)
     m2.fetch([(u, 1)], wait_ms=0, forget=[(u, 0)])
