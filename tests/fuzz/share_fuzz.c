@@ -4,7 +4,8 @@
  * the four share-group APIs (well-formed ones built from the program's
  * choices: members, epochs, sessions, partitions of two topics and of
  * none, acknowledgement batches of any range and types; and raw bytes as
- * any of the APIs at any version), with time moving between them, the
+ * any of the APIs at any version; the groups' config), with time moving
+ * between them, the
  * module restarting from its state file, and bytes appended to that file
  * before a restart (a torn or hostile tail).  No log is readable (the
  * Kafka port refuses), so the share partitions stay empty: what is
@@ -21,7 +22,10 @@
  *      on tmpfs: writing it never fails);
  *   3. every error code in it is a Kafka error code (-1..133);
  *   4. a restart reads back whatever the file holds, a hostile tail
- *      included, without failing.
+ *      included, without failing;
+ *   5. a DescribeConfigs or IncrementalAlterConfigs of groups is answered
+ *      at once (and decodes, its error codes Kafka's), one of a topic is
+ *      left to the admin module (-ENOENT).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -134,6 +138,16 @@ static void check_errors(int16_t key, const void *u)
 	case KC_API_SHARE_ACKNOWLEDGE: {
 		const struct kc_share_acknowledge_resp *r = u;
 		FUZZ_CHECK(r->error_code >= -1 && r->error_code <= 133);
+		break;
+	}
+	case KC_API_INCREMENTAL_ALTER_CONFIGS: {
+		const struct kc_incremental_alter_configs_resp *r = u;
+		const struct
+		kc_incremental_alter_configs_resp_alter_configs_resource_response
+			*o = r->responses.items;
+		for (int32_t i = 0; i < r->responses.count; i++)
+			FUZZ_CHECK(o[i].error_code >= -1 &&
+				   o[i].error_code <= 133);
 		break;
 	}
 	}
@@ -254,7 +268,7 @@ static int32_t epoch_of(struct fz_reader *r)
 
 static void step(struct fz_reader *r)
 {
-	uint8_t op = fz_u8(r) % 9;
+	uint8_t op = fz_u8(r) % 10;
 	const char *g = groups_[fz_u8(r) % 3];
 	const char *m = members[fz_u8(r) % 4];
 	int16_t ver = (int16_t)(fz_u8(r) % 3);
@@ -354,6 +368,52 @@ static void step(struct fz_reader *r)
 		close_share();
 		open_share();
 		break;
+	case 9: {
+		/* the groups' config: IncrementalAlterConfigs or
+		 * DescribeConfigs of groups (and of a topic: not ours) */
+		static uint8_t buf[1024];
+		bool alter = fz_u8(r) & 1;
+		int8_t type = fz_u8(r) == 7 ? 2 : 32;
+		const char *vals[4] = { "latest", "earliest", "by_duration:PT1H",
+					"" };
+		struct kc_incremental_alter_configs_req_alterable_config c = {
+			str(fz_u8(r) & 3 ? "share.auto.offset.reset" : "x"),
+			(int8_t)(fz_u8(r) % 4), str(vals[fz_u8(r) % 4]) };
+		struct kc_incremental_alter_configs_req_alter_configs_resource
+			ar = { type, str(g), { &c, fz_u8(r) % 2 } };
+		struct kc_incremental_alter_configs_req aq = { { &ar, 1 },
+							       (bool)(fz_u8(r) &
+								      1) };
+		struct kc_describe_configs_resource dr = { type, str(g),
+							   { NULL, -1 } };
+		struct kc_describe_configs_req dq = { { &dr, 1 }, true, true };
+		int16_t key = alter ? KC_API_INCREMENTAL_ALTER_CONFIGS :
+				      KC_API_DESCRIBE_CONFIGS;
+		int16_t v = (int16_t)(fz_u8(r) % (alter ? 2 : 5));
+		seq++;
+		struct kc_request_header h = { key, v,
+					       (int32_t)(seq & 0x7fffffff),
+					       { "fz", 2 } };
+		long n = kc_encode_request(&h, alter ? (const void *)&aq :
+						       (const void *)&dq,
+					   buf, sizeof(buf));
+		if (n <= 0 || npending == PENDING_MAX)
+			break;
+		pending[npending++] = (typeof(pending[0])){ seq, key, v };
+		int rc = sl_share_configs(S, seq, buf, (size_t)n, now);
+		FUZZ_CHECK(rc == 0 || rc == -ENOENT);
+		FUZZ_CHECK((rc == -ENOENT) == (type != 32));
+		if (rc) {
+			/* the admin module's: not answered here */
+			FUZZ_CHECK(pending[npending - 1].token == seq);
+			npending--;
+		} else {
+			/* answered at once */
+			FUZZ_CHECK(!npending ||
+				   pending[npending - 1].token != seq);
+		}
+		break;
+	}
 	case 8: {
 		/* a torn or hostile tail, then a restart */
 		size_t got;
