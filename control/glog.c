@@ -63,7 +63,10 @@ struct gapp {
 	int64_t wall_ms;
 	size_t len;
 	uint8_t blob[];            /* per record: i32 klen, key, i32 vlen,
-				      value (lengths -1: null, no bytes) */
+				      value (lengths -1: null, no bytes),
+				      u32 headers, then each header: u32
+				      name length, name, i32 value length
+				      (-1: null), value */
 };
 
 struct gpart {
@@ -217,10 +220,20 @@ int sl_glog_append(struct sl_glog *g, int32_t p,
 		return -EINVAL;
 	size_t len = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if (recs[i].key_len < -1 || recs[i].value_len < -1)
+		if (recs[i].key_len < -1 || recs[i].value_len < -1 ||
+		    recs[i].nheaders > SL_GLOG_HEADERS_MAX)
 			return -EINVAL;
-		len += 8 + (size_t)(recs[i].key_len > 0 ? recs[i].key_len : 0) +
+		len += 12 + (size_t)(recs[i].key_len > 0 ? recs[i].key_len : 0) +
 		       (size_t)(recs[i].value_len > 0 ? recs[i].value_len : 0);
+		for (uint32_t h = 0; h < recs[i].nheaders; h++) {
+			const struct rb_header_kv *hv = &recs[i].headers[h];
+			if (hv->klen > 0xffff || hv->vlen < -1 ||
+			    (hv->value && hv->vlen < 0))
+				return -EINVAL;
+			/* + 16: its varint lengths in the batch, at most */
+			len += 8 + 16 + hv->klen +
+			       (size_t)(hv->value && hv->vlen > 0 ? hv->vlen : 0);
+		}
 		if (len + (size_t)n * RECORD_OVERHEAD + RB_HEADER_BYTES >
 		    SL_GLOG_BATCH_MAX)
 			return -EINVAL;
@@ -243,6 +256,22 @@ int sl_glog_append(struct sl_glog *g, int32_t p,
 		if (recs[i].value_len > 0) {
 			memcpy(q, recs[i].value, (size_t)recs[i].value_len);
 			q += recs[i].value_len;
+		}
+		rb_put32(q, recs[i].nheaders);
+		q += 4;
+		for (uint32_t h = 0; h < recs[i].nheaders; h++) {
+			const struct rb_header_kv *hv = &recs[i].headers[h];
+			int32_t vl = hv->value ? hv->vlen : -1;
+			rb_put32(q, (uint32_t)hv->klen);
+			q += 4;
+			memcpy(q, hv->key, hv->klen);
+			q += hv->klen;
+			rb_put32(q, (uint32_t)vl);
+			q += 4;
+			if (vl > 0) {
+				memcpy(q, hv->value, (size_t)vl);
+				q += vl;
+			}
 		}
 	}
 	struct gpart *gp = &g->parts[p];
@@ -543,7 +572,8 @@ static int16_t read_batch(struct sl_glog *g, int32_t p, uint32_t gen,
 		if (rec.offset >= gp->end)
 			break;
 		struct sl_glog_rec r = {rec.key, rec.key ? rec.klen : -1,
-					rec.value, rec.value ? rec.vlen : -1};
+					rec.value, rec.value ? rec.vlen : -1,
+					NULL, 0};
 		g->st.records_read++;
 		if (g->record)
 			g->record(g->ctx, p, rec.offset, &r);
@@ -751,8 +781,22 @@ static bool build_produce(struct sl_glog *g)
 				q += 4;
 				const uint8_t *v = vl >= 0 ? q : NULL;
 				q += vl > 0 ? vl : 0;
-				(void)rb_builder_add(&b, k, kl, v, vl,
-						     gp->head->wall_ms);
+				struct rb_header_kv hs[SL_GLOG_HEADERS_MAX];
+				uint32_t nh = rb_be32(q);
+				q += 4;
+				for (uint32_t h = 0; h < nh; h++) {
+					hs[h].klen = rb_be32(q);
+					hs[h].key = (const char *)q + 4;
+					q += 4 + hs[h].klen;
+					hs[h].vlen = (int32_t)rb_be32(q);
+					hs[h].value = hs[h].vlen >= 0 ? q + 4
+								      : NULL;
+					q += 4 + (hs[h].vlen > 0 ? hs[h].vlen
+								 : 0);
+				}
+				(void)rb_builder_add_h(&b, k, kl, v, vl,
+						       gp->head->wall_ms, hs,
+						       nh);
 			}
 			a->sent = true;
 		}

@@ -55,6 +55,9 @@
 					   before a read fails */
 
 #define SL_GLOG_ERR_NETWORK 13          /* NETWORK_EXCEPTION */
+#define SL_GLOG_HEADERS_MAX 32          /* headers of an appended record */
+
+struct rb_header_kv;
 
 struct sl_glog;
 
@@ -65,6 +68,8 @@ struct sl_glog_rec {
 	int32_t key_len;
 	const uint8_t *value;
 	int32_t value_len;
+	const struct rb_header_kv *headers; /* appends: its headers */
+	uint32_t nheaders;                  /* at most SL_GLOG_HEADERS_MAX */
 };
 
 /* An append is durable (err 0; offset: its first record's) or failed

@@ -86,6 +86,7 @@ struct spart {
 	bool start_dirty;            /* its start is not in the file yet */
 	int64_t stored_start;        /* the start the file has */
 	bool read_batches;           /* the read in flight met a batch */
+	bool copying;                /* dead letters on their way */
 	int64_t read_from;
 	struct sl_sp sp;
 	struct sbatch *bhead, *btail;
@@ -162,8 +163,30 @@ struct swait {
 	uint32_t nacks;
 };
 
+/* A dead-letter topic's writer (<topic>.dlq). */
+struct sdlq {
+	struct sdlq *next;
+	uint32_t topic_id;
+	int32_t partitions;
+	struct sl_glog *log;
+};
+
+/* Dead letters of one share partition on their way, one append. */
+struct scopy {
+	struct scopy *next;
+	uint64_t seq;
+	struct sdlq *d;
+	struct sgroup *g;
+	uint32_t topic_id;
+	int32_t partition;
+	uint32_t n;
+	int64_t offsets[];
+};
+
 struct sl_share {
 	struct sl_share_config cfg;
+	struct sdlq *dlqs;
+	struct scopy *copies;
 	const struct sl_clock *clock;
 	struct sl_sstore *store;
 	struct sgroup *groups[SL_SHARE_GROUPS_MAX];
@@ -680,7 +703,7 @@ static int persist(struct sl_share *s)
 				for (uint32_t j = 0; j < n; j++) {
 					if (ch[j].offset < start)
 						continue; /* done: START says */
-					dead += ch[j].dead != 0;
+					dead += ch[j].dead && !ch[j].copied;
 					(void)sl_sstore_put_change(s->store, &k,
 								   &ch[j]);
 				}
@@ -710,6 +733,219 @@ static int persist(struct sl_share *s)
 	s->st.dead_letters += dead;
 	compact(s);
 	return 0;
+}
+
+/* ---- dead letters ---- */
+
+/* The kept batch holding offset, or NULL. */
+static const struct sbatch *batch_of(const struct spart *p, int64_t offset)
+{
+	for (const struct sbatch *b = p->bhead; b; b = b->next)
+		if (b->base <= offset && offset <= b->last)
+			return b;
+	return NULL;
+}
+
+#define DLQ_BATCH 64          /* dead letters of one append */
+#define DLQ_SUFFIX ".dlq"
+
+static void on_dlq_appended(void *ctx, uint64_t seq, int32_t partition,
+			    int16_t err, int64_t offset)
+{
+	struct sl_share *s = ctx;
+	(void)partition;
+	(void)offset;
+	struct scopy **pp = &s->copies;
+	while (*pp && (*pp)->seq != seq)
+		pp = &(*pp)->next;
+	struct scopy *c = *pp;
+	if (!c)
+		return;
+	*pp = c->next;
+	struct spart *p = spart_find(c->g, c->topic_id, c->partition);
+	if (p) {
+		p->copying = false;
+		if (!err && p->ready) {
+			for (uint32_t i = 0; i < c->n; i++)
+				if (sl_sp_dead_copied(&p->sp, c->offsets[i]) ==
+				    0)
+					s->st.dead_letters_copied++;
+			mark_dirty(p);
+		} else if (err) {
+			sl_log("share group %s: copying %u dead letters of "
+			       "%u-%d to their dead-letter topic failed "
+			       "(error %d); trying again", c->g->id, c->n,
+			       c->topic_id, c->partition, (int)err);
+		}
+	}
+	free(c);
+}
+
+/* The writer of the dead-letter topic of topic id, or NULL when that
+ * topic (<name>.dlq) does not exist. */
+static struct sdlq *dlq_of(struct sl_share *s, uint32_t topic_id)
+{
+	const char *name;
+	size_t len;
+	int32_t parts;
+	if (!s->cfg.topic_id ||
+	    !s->cfg.topic_id(s->cfg.topic_ctx, topic_id, &name, &len, &parts))
+		return NULL;
+	char dname[256];
+	if (len + sizeof(DLQ_SUFFIX) > sizeof(dname))
+		return NULL;
+	memcpy(dname, name, len);
+	memcpy(dname + len, DLQ_SUFFIX, sizeof(DLQ_SUFFIX));
+	uint32_t did;
+	int32_t dparts;
+	if (!s->cfg.topic ||
+	    !s->cfg.topic(s->cfg.topic_ctx, dname, strlen(dname), &did,
+			  &dparts) || dparts < 1)
+		return NULL;
+	for (struct sdlq *d = s->dlqs; d; d = d->next)
+		if (d->topic_id == did) {
+			d->partitions = dparts;
+			return d;
+		}
+	struct sdlq *d = calloc(1, sizeof(*d));
+	if (!d || sl_glog_create(dname, s->cfg.kafka_port, &d->log)) {
+		free(d);
+		return NULL;
+	}
+	if (s->cfg.kafka_addr)
+		sl_glog_set_addr(d->log, s->cfg.kafka_addr);
+	sl_glog_set_callbacks(d->log, on_dlq_appended, NULL, NULL, s);
+	d->topic_id = did;
+	d->partitions = dparts;
+	d->next = s->dlqs;
+	s->dlqs = d;
+	return d;
+}
+
+/* The record at offset in batch b (decompressed into *plain, the
+ * caller's to free): 1 with *r, or 0. */
+static int record_at(const struct sbatch *b, int64_t offset,
+		     struct rb_record *r, uint8_t **plain)
+{
+	struct rb_header h;
+	rb_header_decode(b->bytes, &h);
+	struct rb_iter it;
+	*plain = NULL;
+	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;
+	if (codec) {
+		size_t plen;
+		if (sl_decompress(codec, b->bytes + RB_HEADER_BYTES,
+				  b->len - RB_HEADER_BYTES, 64u << 20, plain,
+				  &plen) < 0)
+			return 0;
+		rb_iter_init_records(&it, b->bytes, *plain, plen);
+	} else if (rb_iter_init(&it, b->bytes, b->len) < 0) {
+		return 0;
+	}
+	while (rb_iter_next(&it, r) == 1)
+		if (r->offset == offset)
+			return 1;
+	return 0;
+}
+
+/* Copy p's dead letters still to copy (up to DLQ_BATCH, one append) to
+ * its topic's dead-letter topic, with headers naming where each came
+ * from, why and after how many deliveries; with no such topic they are
+ * archived only (copied to nowhere). */
+static void copy_dead(struct sl_share *s, struct spart *p)
+{
+	if (!p->ready || p->copying)
+		return;
+	int64_t off[DLQ_BATCH];
+	uint32_t n = sl_sp_dead_pending(&p->sp, off, DLQ_BATCH);
+	if (!n)
+		return;
+	struct sdlq *d = dlq_of(s, p->topic_id);
+	if (!d) {
+		for (uint32_t i = 0; i < n; i++)
+			(void)sl_sp_dead_copied(&p->sp, off[i]);
+		mark_dirty(p);
+		return;
+	}
+	struct scopy *c = malloc(sizeof(*c) + n * sizeof(int64_t));
+	struct sl_glog_rec *recs = calloc(n, sizeof(*recs));
+	struct rb_header_kv *hs = calloc((size_t)n * SL_GLOG_HEADERS_MAX,
+					 sizeof(*hs));
+	uint8_t **plain = calloc(n, sizeof(*plain));
+	char (*txt)[5][24] = calloc(n, sizeof(*txt));
+	const char *name = "";
+	size_t nlen = 0;
+	int32_t parts;
+	(void)s->cfg.topic_id(s->cfg.topic_ctx, p->topic_id, &name, &nlen,
+			      &parts);
+	uint32_t k = 0;
+	for (uint32_t i = 0; c && recs && hs && plain && txt && i < n; i++) {
+		const struct sbatch *b = batch_of(p, off[i]);
+		const struct sl_sp_entry *e = sl_sp_get(&p->sp, off[i]);
+		struct rb_record r;
+		if (!b || !e || !record_at(b, off[i], &r, &plain[k])) {
+			free(plain[k]);
+			plain[k] = NULL;
+			continue; /* its batch is not read yet: later */
+		}
+		struct rb_header_kv *h = &hs[(size_t)k * SL_GLOG_HEADERS_MAX];
+		uint32_t nh = 0;
+		/* its own headers first, as many as leave room for ours */
+		for (int32_t x = 0; x < r.nheaders &&
+				    nh < SL_GLOG_HEADERS_MAX - 6; x++) {
+			const uint8_t *v;
+			int32_t vl;
+			if (!rb_header_at(&r, x, &h[nh].key, &h[nh].klen, &v,
+					  &vl))
+				break;
+			h[nh].value = v;
+			h[nh].vlen = vl;
+			nh++;
+		}
+		snprintf(txt[k][0], 24, "%d", (int)p->partition);
+		snprintf(txt[k][1], 24, "%lld", (long long)off[i]);
+		snprintf(txt[k][2], 24, "%u", (unsigned)e->count);
+		snprintf(txt[k][3], 24, "%s", e->dead == SL_SP_DEAD_REJECTED ?
+					     "rejected" : "delivery-limit");
+		h[nh++] = (struct rb_header_kv){"sl-dlq-topic", 12, name,
+						(int32_t)nlen};
+		h[nh++] = (struct rb_header_kv){"sl-dlq-partition", 16,
+						txt[k][0],
+						(int32_t)strlen(txt[k][0])};
+		h[nh++] = (struct rb_header_kv){"sl-dlq-offset", 13, txt[k][1],
+						(int32_t)strlen(txt[k][1])};
+		h[nh++] = (struct rb_header_kv){"sl-dlq-count", 12, txt[k][2],
+						(int32_t)strlen(txt[k][2])};
+		h[nh++] = (struct rb_header_kv){"sl-dlq-reason", 13, txt[k][3],
+						(int32_t)strlen(txt[k][3])};
+		h[nh++] = (struct rb_header_kv){"sl-dlq-group", 12, p->g->id,
+						(int32_t)p->g->idlen};
+		recs[k] = (struct sl_glog_rec){
+			r.key, r.key ? r.klen : -1, r.value,
+			r.value ? r.vlen : -1, h, nh};
+		c->offsets[k++] = off[i];
+	}
+	uint64_t seq = 0;
+	if (k && sl_glog_append(d->log, p->partition % d->partitions, recs, k,
+				(int64_t)wall_ms(s), &seq) == 0) {
+		c->seq = seq;
+		c->d = d;
+		c->g = p->g;
+		c->topic_id = p->topic_id;
+		c->partition = p->partition;
+		c->n = k;
+		c->next = s->copies;
+		s->copies = c;
+		p->copying = true;
+		c = NULL;
+	}
+	for (uint32_t i = 0; plain && i < n; i++)
+		free(plain[i]);
+	free(plain);
+	free(txt);
+	free(hs);
+	free(recs);
+	free(c);
 }
 
 /* ---- answering ---- */
@@ -1185,14 +1421,6 @@ static int cmp_tp(const void *a, const void *b)
 	return x->partition < y->partition ? -1 : x->partition > y->partition;
 }
 
-/* The kept batch holding offset, or NULL. */
-static const struct sbatch *batch_of(const struct spart *p, int64_t offset)
-{
-	for (const struct sbatch *b = p->bhead; b; b = b->next)
-		if (b->base <= offset && offset <= b->last)
-			return b;
-	return NULL;
-}
 
 /* One partition's part of a ShareFetch answer: acquire up to *records
  * messages within *bytes; records and acquired ranges into d.  Returns
@@ -2013,6 +2241,17 @@ void sl_share_destroy(struct sl_share *s)
 		}
 		free(g);
 	}
+	while (s->copies) {
+		struct scopy *c = s->copies;
+		s->copies = c->next;
+		free(c);
+	}
+	while (s->dlqs) {
+		struct sdlq *d = s->dlqs;
+		s->dlqs = d->next;
+		sl_glog_destroy(d->log);
+		free(d);
+	}
 	sl_sstore_close(s->store);
 	free(s->in.base);
 	free(s->build.base);
@@ -2025,6 +2264,12 @@ uint32_t sl_share_pollfds(const struct sl_share *s, struct pollfd *pfd,
 			  uint32_t max)
 {
 	uint32_t n = 0;
+	for (const struct sdlq *d = s->dlqs; d && n < max; d = d->next) {
+		int fd = sl_glog_fd(d->log);
+		if (fd >= 0)
+			pfd[n++] = (struct pollfd){fd, sl_glog_events(d->log),
+						   0};
+	}
 	for (uint32_t i = 0; i < s->ngroups; i++)
 		for (struct sreader *r = s->groups[i]->readers; r && n < max;
 		     r = r->next) {
@@ -2066,6 +2311,11 @@ int sl_share_timeout_ms(const struct sl_share *s, int64_t now_ms)
 				at = min64(at, now_ms + t);
 		}
 	}
+	for (const struct sdlq *d = s->dlqs; d; d = d->next) {
+		int t = sl_glog_timeout_ms(d->log, now_ms);
+		if (t >= 0)
+			at = min64(at, now_ms + t);
+	}
 	if (at == INT64_MAX)
 		return -1;
 	return at <= now_ms ? 0 : (int)min64(at - now_ms, INT_MAX);
@@ -2077,6 +2327,8 @@ void sl_share_do_work(struct sl_share *s, int64_t now_ms)
 	for (uint32_t i = 0; i < s->ngroups; i++)
 		for (struct sreader *r = s->groups[i]->readers; r; r = r->next)
 			sl_glog_do_work(r->log, now_ms);
+	for (struct sdlq *d = s->dlqs; d; d = d->next)
+		sl_glog_do_work(d->log, now_ms);
 	/* members whose heartbeats stopped leave */
 	for (uint32_t i = 0; i < s->ngroups; i++) {
 		struct sgroup *g = s->groups[i];
@@ -2129,6 +2381,12 @@ void sl_share_do_work(struct sl_share *s, int64_t now_ms)
 				mark_dirty(p);
 			}
 		}
+	/* dead letters to their topic (a persist first: a dead letter's
+	 * state is durable before its copy is made) */
+	(void)persist(s);
+	for (uint32_t i = 0; i < s->ngroups; i++)
+		for (struct spart *p = s->groups[i]->parts; p; p = p->next)
+			copy_dead(s, p);
 	/* waiting fetches: answered when something came, or at their
 	 * deadline; their partitions read again meanwhile */
 	bool poll = now_ms >= s->next_poll_ms;

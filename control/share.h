@@ -93,6 +93,7 @@ struct sl_share_stats {
 	uint64_t released;     /* by a consumer or a lapsed lock */
 	uint64_t rejected;
 	uint64_t dead_letters; /* archived: rejected or out of deliveries */
+	uint64_t dead_letters_copied; /* to their dead-letter topic */
 	uint64_t bad_acks;     /* INVALID_RECORD_STATE answered */
 	uint64_t store_failures;
 	uint64_t oversized;    /* a batch too big for an answer met */

@@ -28,9 +28,17 @@ static struct sl_sp_entry *at(const struct sl_sp *sp, uint32_t i)
 	return &sp->ring[(sp->head + i) % sp->cfg.window_max];
 }
 
-static bool done(const struct sl_sp_entry *e)
+/* Handed out no more. */
+static bool terminal(const struct sl_sp_entry *e)
 {
 	return e->state == SL_SP_ACKED || e->state == SL_SP_ARCHIVED;
+}
+
+/* Nothing more to do: terminal, and a dead letter copied. */
+static bool done(const struct sl_sp_entry *e)
+{
+	return e->state == SL_SP_ACKED ||
+	       (e->state == SL_SP_ARCHIVED && (!e->dead || e->copied));
 }
 
 int sl_sp_init(struct sl_sp *sp, const struct sl_sp_config *cfg,
@@ -122,6 +130,7 @@ static void journal(struct sl_sp *sp, struct sl_sp_entry *e)
 		.count = e->count,
 		.state = e->state == SL_SP_ACQUIRED ? SL_SP_AVAILABLE : e->state,
 		.dead = e->dead,
+		.copied = e->copied,
 	};
 	if (e->state == SL_SP_AVAILABLE)
 		ch.due_ms = e->due_ms;
@@ -210,6 +219,7 @@ int sl_sp_offer(struct sl_sp *sp, int64_t offset, const struct sl_sp_attrs *a,
 		} else {
 			set_state(sp, e, k->state);
 			e->dead = k->dead;
+			e->copied = k->copied;
 			e->due_ms = 0;
 		}
 	}
@@ -330,7 +340,7 @@ uint32_t sl_sp_acquire(struct sl_sp *sp, uint32_t owner, uint32_t max,
 	uint32_t *h = sp->cand, n = 0;
 	for (uint32_t i = 0; i < sp->len; i++) {
 		struct sl_sp_entry *e = at(sp, i);
-		if (done(e))
+		if (terminal(e))
 			continue;
 		if (e->keyed && seen_before(sp, e->key))
 			continue;
@@ -441,6 +451,34 @@ int sl_sp_unacquire(struct sl_sp *sp, int64_t offset, uint32_t owner)
 	return 0;
 }
 
+uint32_t sl_sp_dead_pending(const struct sl_sp *sp, int64_t *out,
+			    uint32_t max)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < sp->len && n < max; i++) {
+		const struct sl_sp_entry *e = at(sp, i);
+		if (e->state == SL_SP_ARCHIVED && e->dead && !e->copied)
+			out[n++] = e->offset;
+	}
+	return n;
+}
+
+int sl_sp_dead_copied(struct sl_sp *sp, int64_t offset)
+{
+	if (journal_full(sp))
+		return -ENOBUFS;
+	int64_t i = find(sp, offset);
+	if (i < 0)
+		return -ENOENT;
+	struct sl_sp_entry *e = at(sp, (uint32_t)i);
+	if (e->state != SL_SP_ARCHIVED || !e->dead || e->copied)
+		return -EPERM;
+	e->copied = 1;
+	journal(sp, e);
+	advance(sp);
+	return 0;
+}
+
 uint32_t sl_sp_expire(struct sl_sp *sp, uint64_t now_ms)
 {
 	uint32_t n = 0;
@@ -530,6 +568,7 @@ uint32_t sl_sp_snapshot(const struct sl_sp *sp, struct sl_sp_change *out,
 			.state = e->state == SL_SP_ACQUIRED ? SL_SP_AVAILABLE
 							    : e->state,
 			.dead = e->state == SL_SP_ARCHIVED ? e->dead : 0,
+			.copied = e->state == SL_SP_ARCHIVED ? e->copied : 0,
 		};
 	}
 	for (uint32_t i = 0; i < sp->known_len && n < max; i++)

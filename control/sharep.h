@@ -33,7 +33,9 @@
  * delay) or the owner leaving (sl_sp_release_owner) makes the entry
  * AVAILABLE again, or ARCHIVED with reason SL_SP_DEAD_LIMIT once its
  * delivery count is max_deliveries; REJECT archives it with reason
- * SL_SP_DEAD_REJECTED.
+ * SL_SP_DEAD_REJECTED.  An entry archived with a reason is a dead letter:
+ * the window's start stays at it until the caller has copied it to its
+ * dead-letter topic and said so (sl_sp_dead_pending, sl_sp_dead_copied).
  *
  * Durability: every change is put in a journal of struct sl_sp_change
  * (the persistent part of an entry: offset, state, delivery count, due
@@ -112,6 +114,8 @@ struct sl_sp_entry {
 	uint8_t priority;
 	uint8_t keyed;
 	uint8_t dead;        /* ARCHIVED: enum sl_sp_dead */
+	uint8_t copied;      /* a dead letter: copied to its dead-letter
+				topic (sl_sp_dead_copied) */
 };
 
 /* The persistent part of an entry. */
@@ -120,8 +124,8 @@ struct sl_sp_change {
 	uint64_t due_ms;     /* AVAILABLE: not before; else 0 */
 	uint16_t count;
 	uint8_t state;       /* AVAILABLE, ACKED or ARCHIVED */
-	uint8_t dead;        /* ARCHIVED: enum sl_sp_dead (a dead letter to
-	                      * write, when fresh from the journal) */
+	uint8_t dead;        /* ARCHIVED: enum sl_sp_dead */
+	uint8_t copied;      /* a dead letter copied (else still to copy) */
 };
 
 struct sl_sp {
@@ -190,6 +194,16 @@ int sl_sp_ack(struct sl_sp *sp, int64_t offset, uint32_t owner,
  * delivered (its answer had no room for it): AVAILABLE again at once,
  * its delivery count as before.  0, -ENOENT or -EPERM (as sl_sp_ack). */
 int sl_sp_unacquire(struct sl_sp *sp, int64_t offset, uint32_t owner);
+
+/* Dead letters: up to max offsets (ascending) of entries ARCHIVED with a
+ * reason and not copied yet; returns how many.  Such an entry keeps the
+ * window's start from passing it until sl_sp_dead_copied says its copy
+ * is durable: a crash before then finds it still to copy (a dead letter
+ * may be copied twice, never lost). */
+uint32_t sl_sp_dead_pending(const struct sl_sp *sp, int64_t *out,
+			    uint32_t max);
+/* 0; -ENOENT; -EPERM (not a dead letter to copy); -ENOBUFS (drain). */
+int sl_sp_dead_copied(struct sl_sp *sp, int64_t offset);
 
 /* Locks that lapsed by now_ms released (or archived at the limit).
  * Returns how many (0 also while the journal waits to be drained). */

@@ -21,7 +21,9 @@
  *           +30+g  u16 delivery count
  *           +32+g  u8  state: 0 AVAILABLE, 2 ACKED, 4 ARCHIVED
  *           +33+g  u8  dead-letter reason (0 none, 1 rejected, 2 the
- *                      delivery limit; 0 unless ARCHIVED)
+ *                      delivery limit; 0 unless ARCHIVED), and bit 7
+ *                      set once the dead letter was copied to its
+ *                      dead-letter topic (only with a reason)
  *   last 4  u32 CRC32C of every byte before it
  *
  * So START records are 26 + g bytes, CHANGE records 38 + g and RESET
@@ -90,7 +92,9 @@ size_t sl_sstore_check(const uint8_t *p, size_t avail)
 	if ((int32_t)rb_be32(q + 4) < 0 || (int64_t)rb_be64(q + 8) < 0)
 		return 0;
 	if (p[4] == T_CHANGE) {
-		uint8_t state = q[26], dead = q[27];
+		uint8_t state = q[26], dead = q[27] & 0x7f;
+		if ((q[27] & 0x80) && !dead)
+			return 0;
 		uint64_t due = rb_be64(q + 16);
 		if (state != SL_SP_AVAILABLE && state != SL_SP_ACKED &&
 		    state != SL_SP_ARCHIVED)
@@ -125,7 +129,8 @@ int sl_sstore_decode(const uint8_t *p, size_t len, struct sl_sstore_key *k,
 		.due_ms = rb_be64(q + 16),
 		.count = rb_be16(q + 24),
 		.state = q[26],
-		.dead = q[27],
+		.dead = q[27] & 0x7f,
+		.copied = (q[27] & 0x80) != 0,
 	};
 	return T_CHANGE;
 }
@@ -280,7 +285,8 @@ int sl_sstore_put_change(struct sl_sstore *s, const struct sl_sstore_key *k,
 	rb_put64(q + 16, c->state == SL_SP_AVAILABLE ? c->due_ms : 0);
 	rb_put16(q + 24, c->count);
 	q[26] = c->state;
-	q[27] = c->state == SL_SP_ARCHIVED ? c->dead : 0;
+	q[27] = c->state == SL_SP_ARCHIVED && c->dead ?
+			(uint8_t)(c->dead | (c->copied ? 0x80 : 0)) : 0;
 	add(s, p, CHANGE_BYTES + k->glen);
 	return 0;
 }

@@ -559,7 +559,7 @@ static int sink_end(void *ctx)
 	/* one append per id (a batch changes one id, in practice) */
 	for (uint32_t i = 0; i < made && !rc; i++) {
 		struct sl_glog_rec r = {enc[i].key, enc[i].klen, enc[i].value,
-					enc[i].vlen};
+					enc[i].vlen, NULL, 0};
 		uint64_t seq;
 		rc = sl_glog_append(sl_pload_log(s->pl), enc[i].partition,
 				    &r, 1,

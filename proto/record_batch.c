@@ -484,3 +484,27 @@ int rb_header_find(const struct rb_record *r, const char *key, size_t klen,
 	}
 	return 0;
 }
+
+int rb_header_at(const struct rb_record *r, int32_t i, const char **key,
+		 size_t *klen, const uint8_t **val, int32_t *vlen)
+{
+	const uint8_t *p = r->headers;
+	int64_t hk, hv;
+	for (int32_t k = 0; k < r->nheaders; k++) {
+		if (take_varint(&p, r->headers_end, &hk))
+			return 0;
+		const uint8_t *name = p;
+		p += hk;
+		if (take_varint(&p, r->headers_end, &hv))
+			return 0;
+		if (k == i) {
+			*key = (const char *)name;
+			*klen = (size_t)hk;
+			*val = hv >= 0 ? p : NULL;
+			*vlen = (int32_t)hv;
+			return 1;
+		}
+		p += hv > 0 ? hv : 0;
+	}
+	return 0;
+}

@@ -231,6 +231,11 @@ int rb_iter_next(struct rb_iter *it, struct rb_record *r);
 int rb_header_find(const struct rb_record *r, const char *key, size_t klen,
 		   const uint8_t **val, int32_t *vlen);
 
+/* Header i of r (0 .. nheaders-1): 1 with its name and value (NULL, -1
+ * for a null value), or 0. */
+int rb_header_at(const struct rb_record *r, int32_t i, const char **key,
+		 size_t *klen, const uint8_t **val, int32_t *vlen);
+
 /* Zigzag varints as Kafka encodes them.  Return bytes used, or -1. */
 int rb_varint_put(uint8_t *p, size_t cap, int64_t v);
 int rb_varint_get(const uint8_t *p, const uint8_t *end, int64_t *v);

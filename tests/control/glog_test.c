@@ -182,12 +182,27 @@ static struct produced take_produce(void)
 		struct rb_record r;
 		while (rb_iter_next(&it, &r) == 1) {
 			char one[128];
-			snprintf(one, sizeof(one), "%.*s=%.*s,",
+			snprintf(one, sizeof(one), "%.*s=%.*s",
 				 r.key ? (int)r.klen : 4,
 				 r.key ? (const char *)r.key : "null",
 				 r.value ? (int)r.vlen : 4,
 				 r.value ? (const char *)r.value : "null");
 			strcat(out.recs[out.n], one);
+			/* headers: [name:value;...], those this test uses */
+			static const char *const names[] = {"h1", "h2"};
+			if (r.nheaders)
+				strcat(out.recs[out.n], "[");
+			for (int k = 0; k < 2; k++) {
+				const uint8_t *hv;
+				int32_t hl;
+				if (!rb_header_find(&r, names[k], 2, &hv, &hl))
+					continue;
+				snprintf(one, sizeof(one), "%s:%.*s;", names[k],
+					 hv ? (int)hl : 4,
+					 hv ? (const char *)hv : "null");
+				strcat(out.recs[out.n], one);
+			}
+			strcat(out.recs[out.n], r.nheaders ? "]," : ",");
 		}
 		out.n++;
 	}
@@ -294,7 +309,8 @@ static void answer_fetch(int32_t corr, int32_t part, int16_t code,
 static uint64_t append1(int32_t p, const char *k, const char *v)
 {
 	struct sl_glog_rec r = {(const uint8_t *)k, (int32_t)strlen(k),
-				(const uint8_t *)v, v ? (int32_t)strlen(v) : -1};
+				(const uint8_t *)v, v ? (int32_t)strlen(v) : -1,
+				NULL, 0};
 	uint64_t seq = 0;
 	TL_OK(sl_glog_append(G, p, &r, 1, 5000, &seq));
 	assert_true(seq > 0);
@@ -333,9 +349,12 @@ static void test_appends_merged(void **state)
 {
 	(void)state;
 	uint64_t s1 = append1(0, "a", "1");
+	/* headers travel with their record, a null value too */
+	struct rb_header_kv hs[2] = {{"h1", 2, "x", 1}, {"h2", 2, NULL, 0}};
 	struct sl_glog_rec two[2] = {{(const uint8_t *)"b", 1,
-				      (const uint8_t *)"2", 1},
-				     {(const uint8_t *)"c", 1, NULL, -1}};
+				      (const uint8_t *)"2", 1, hs, 2},
+				     {(const uint8_t *)"c", 1, NULL, -1, NULL,
+				      0}};
 	uint64_t s2;
 	TL_OK(sl_glog_append(G, 0, two, 2, 5000, &s2));
 	uint64_t s3 = append1(3, "d", "4");
@@ -344,7 +363,7 @@ static void test_appends_merged(void **state)
 	struct produced pr = take_produce();
 	TL_EQ(pr.n, 2);
 	TL_EQ(pr.part[0], 0);
-	assert_string_equal(pr.recs[0], "a=1,b=2,c=null,");
+	assert_string_equal(pr.recs[0], "a=1,b=2[h1:x;h2:null;],c=null,");
 	TL_EQ(pr.part[1], 3);
 	assert_string_equal(pr.recs[1], "d=4,");
 	/* an append while the request is in flight waits for the next */
@@ -642,14 +661,15 @@ static void test_arguments(void **state)
 	(void)state;
 	struct sl_glog *g;
 	TL_EQ(sl_glog_create("", 1, &g), -EINVAL);
-	struct sl_glog_rec r = {(const uint8_t *)"k", 1, NULL, -1};
+	struct sl_glog_rec r = {(const uint8_t *)"k", 1, NULL, -1, NULL, 0};
 	uint64_t seq;
 	TL_EQ(sl_glog_append(G, -1, &r, 1, 0, &seq), -EINVAL);
 	TL_EQ(sl_glog_append(G, SL_GLOG_PARTITIONS_MAX, &r, 1, 0, &seq),
 	      -EINVAL);
 	TL_EQ(sl_glog_append(G, 0, &r, 0, 0, &seq), -EINVAL);
 	static uint8_t big[SL_GLOG_BATCH_MAX];
-	struct sl_glog_rec b = {(const uint8_t *)"k", 1, big, sizeof(big)};
+	struct sl_glog_rec b = {(const uint8_t *)"k", 1, big, sizeof(big),
+				NULL, 0};
 	TL_EQ(sl_glog_append(G, 0, &b, 1, 0, &seq), -EINVAL);
 	TL_EQ(sl_glog_read(G, 0, -1), -EINVAL);
 	TL_EQ(sl_glog_timeout_ms(G, now), -1);

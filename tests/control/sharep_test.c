@@ -141,6 +141,16 @@ static void test_dead_letters(void **state)
 	assert_int_equal(ch[0].state, SL_SP_ARCHIVED);
 	assert_int_equal(ch[0].dead, SL_SP_DEAD_LIMIT);
 	assert_int_equal(ch[0].count, 3);
+	assert_int_equal(ch[0].copied, 0);
+	/* the window stays at a dead letter until it is copied */
+	assert_int_equal(sl_sp_start(&sp), 0);
+	assert_int_equal(sl_sp_dead_pending(&sp, got, 4), 1);
+	assert_int_equal(got[0], 0);
+	assert_int_equal(sl_sp_dead_copied(&sp, 1), -EPERM);
+	assert_int_equal(sl_sp_dead_copied(&sp, 0), 0);
+	assert_int_equal(sl_sp_dead_copied(&sp, 0), -ENOENT);
+	assert_int_equal(drain_all(&sp, ch, 32), 1);
+	assert_int_equal(ch[0].copied, 1);
 	assert_int_equal(sl_sp_start(&sp), 1);
 	/* a reject: at once, with its reason */
 	assert_int_equal(sl_sp_acquire(&sp, 1, 1, now, got), 1);
@@ -149,6 +159,8 @@ static void test_dead_letters(void **state)
 	assert_int_equal(ch[0].offset, 1);
 	assert_int_equal(ch[0].dead, SL_SP_DEAD_REJECTED);
 	assert_int_equal(ch[0].count, 1);
+	assert_int_equal(sl_sp_start(&sp), 1);
+	assert_int_equal(sl_sp_dead_copied(&sp, 1), 0);
 	assert_int_equal(sl_sp_start(&sp), 2);
 	sl_sp_fini(&sp);
 }
@@ -299,6 +311,7 @@ static void test_crash_recovery(void **state)
 		assert_int_equal(last->count, snap[i].count);
 		assert_int_equal(last->due_ms, snap[i].due_ms);
 		assert_int_equal(last->dead, snap[i].dead);
+		assert_int_equal(last->copied, snap[i].copied);
 	}
 	sl_sp_fini(&sp);
 
@@ -315,6 +328,9 @@ static void test_crash_recovery(void **state)
 	assert_true(got[0] == 0 && got[1] == 4 && got[2] == 5);
 	assert_int_equal(sl_sp_get(&sp, 0)->count, 2);
 	assert_int_equal(sl_sp_get(&sp, 5)->count, 1);
+	/* 3 and 2 are still to copy: the crash kept them */
+	assert_int_equal(sl_sp_dead_pending(&sp, got, 8), 2);
+	assert_true(got[0] == 2 && got[1] == 3);
 	sl_sp_fini(&sp);
 	/* bad recoveries */
 	assert_int_equal(sl_sp_init(&sp, &c, 0), 0);
@@ -345,6 +361,7 @@ struct mrec {
 	bool on_disk;
 	struct sl_sp_change disk;
 	bool dead_told; /* a dead letter was journaled for it */
+	bool copied;    /* the dead letter was copied */
 };
 
 struct model {
@@ -381,9 +398,15 @@ static uint32_t below(struct model *m, uint32_t n)
 		}                                                            \
 	} while (0)
 
-static bool mdone(const struct mrec *r)
+static bool mterminal(const struct mrec *r)
 {
 	return r->state == SL_SP_ACKED || r->state == SL_SP_ARCHIVED;
+}
+
+static bool mdone(const struct mrec *r)
+{
+	return r->state == SL_SP_ACKED ||
+	       (r->state == SL_SP_ARCHIVED && (!r->dead || r->copied));
 }
 
 static bool in_window(const struct model *m, const struct mrec *r)
@@ -444,6 +467,7 @@ static struct sl_sp_change persistent(const struct mrec *r)
 		.state = r->state == SL_SP_ACQUIRED ? SL_SP_AVAILABLE
 						     : r->state,
 		.dead = r->state == SL_SP_ARCHIVED ? r->dead : 0,
+		.copied = r->state == SL_SP_ARCHIVED && r->copied,
 	};
 }
 
@@ -486,9 +510,11 @@ static void fill(struct model *m)
 		r->fetched = true;
 		m->end = r->off + 1;
 		/* a recovered record takes what was persisted */
+		r->copied = false;
 		if (r->on_disk && r->off >= m->disk_start) {
 			r->count = r->disk.count;
 			r->dead = r->disk.dead;
+			r->copied = r->disk.copied;
 			r->state = r->disk.state;
 			r->due = r->disk.state == SL_SP_AVAILABLE
 					 ? r->disk.due_ms : 0;
@@ -522,7 +548,7 @@ static void macquire(struct model *m, uint32_t owner, uint32_t max)
 	bool seen[KEYS] = {0};
 	for (int i = 0; i < m->n; i++) {
 		struct mrec *r = &m->r[i];
-		if (!in_window(m, r) || mdone(r))
+		if (!in_window(m, r) || mterminal(r))
 			continue;
 		if (r->a.keyed) {
 			if (seen[r->a.key])
@@ -655,6 +681,38 @@ static void mtruncate(struct model *m, int64_t to)
 	mstart(m);
 }
 
+/* The dead letters still to copy: the window's list is the model's; a
+ * random number of them copied, in order. */
+static void mcopy(struct model *m)
+{
+	int64_t got[LOG_MAX];
+	uint32_t n = sl_sp_dead_pending(&m->sp, got, LOG_MAX), k = 0;
+	for (int i = 0; i < m->n; i++) {
+		struct mrec *r = &m->r[i];
+		if (in_window(m, r) && r->state == SL_SP_ARCHIVED && r->dead &&
+		    !r->copied) {
+			CHECK(m, k < n && got[k] == r->off);
+			k++;
+		}
+	}
+	CHECK(m, k == n);
+	uint32_t copy = n ? below(m, n + 1) : 0;
+	for (uint32_t i = 0; i < copy; i++) {
+		CHECK(m, sl_sp_dead_copied(&m->sp, got[i]) == 0);
+		rec_of(m, got[i])->copied = true;
+	}
+	mstart(m);
+	if (!n)
+		return;
+	/* once more: refused when done (gone when the window passed it),
+	 * else the first copied now */
+	struct mrec *r0 = rec_of(m, got[0]);
+	CHECK(m, sl_sp_dead_copied(&m->sp, got[0]) ==
+		 (!copy ? 0 : in_window(m, r0) ? -EPERM : -ENOENT));
+	r0->copied = true;
+	mstart(m);
+}
+
 static void mcrash(struct model *m)
 {
 	/* what the disk holds at and above its start */
@@ -735,6 +793,7 @@ static void check(struct model *m)
 			CHECK(m, r->disk.count == p.count);
 			CHECK(m, r->disk.state == p.state);
 			CHECK(m, r->disk.due_ms == p.due_ms);
+			CHECK(m, r->disk.copied == p.copied);
 			CHECK(m, k < ns && snap[k].offset == r->off);
 			CHECK(m, snap[k].state == p.state &&
 				 snap[k].count == p.count &&
@@ -811,6 +870,8 @@ static void run_seed(uint64_t seed, bool trace)
 			mtruncate(m, m->start + below(m, 4));
 		} else if (op < 86) {
 			mcrash(m);
+		} else if (op < 92) {
+			mcopy(m);
 		} else {
 			m->now += below(m, 50);
 		}

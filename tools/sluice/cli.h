@@ -23,5 +23,6 @@ int cmd_status(int argc, char **argv);
 int cmd_perf(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
 
 #endif

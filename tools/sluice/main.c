@@ -509,6 +509,7 @@ static void usage(FILE *f)
 		"  cluster reassignments [--bootstrap ...]\n"
 		"  queue create|send|receive|ack|stats NAME ...   (a topic read as a queue by its share\n"
 		"       group; the Kafka listener, default 127.0.0.1:9092: sluice queue for more)\n"
+		"  dlq list|redrive NAME [--max N]   (the queue's dead letters in NAME.dlq)\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
@@ -552,6 +553,8 @@ int main(int argc, char **argv)
 		return cmd_cluster(argc, argv);
 	if (!strcmp(cmd, "queue"))
 		return cmd_queue(argc, argv);
+	if (!strcmp(cmd, "dlq"))
+		return cmd_dlq(argc, argv);
 	if (!strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;

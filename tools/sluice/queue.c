@@ -23,6 +23,12 @@
  *   stats NAME   the group's members and assignment (ShareGroupDescribe)
  *       and each partition's log start and end.
  *
+ *   (and `sluice dlq`, the same file) dlq list NAME: the dead letters in
+ *       NAME.dlq not redriven yet, with where they came from and why;
+ *       dlq redrive NAME [--max N]: each sent back to its topic and
+ *       partition of origin (its key, value and own headers), the
+ *       position kept by the group NAME.dlq.redrive (OffsetCommit).
+ *
  * Exit codes: 0 done, 1 the broker refused (its error printed), 2 usage,
  * or no broker answered.
  */
@@ -56,6 +62,7 @@ static void usage(void)
 		"       sluice queue ack NAME --member ID [--release|--reject] "
 		"PARTITION:OFFSET...\n"
 		"       sluice queue stats NAME\n"
+		"       sluice dlq list|redrive NAME [--max N]\n"
 		"  every command takes --bootstrap HOST:PORT (a Kafka listener, "
 		"default " DEFAULT_BOOTSTRAP ")\n"
 		"  send reads one message per line of stdin\n");
@@ -163,10 +170,15 @@ static int set_earliest(struct kcall *k, const char *group)
 
 static int cmd_create(struct kcall *k, const char *name, int32_t parts)
 {
-	struct kc_create_topics_req_topic t = {
-		.name = S(name), .num_partitions = parts,
-		.replication_factor = -1};
-	struct kc_create_topics_req q = {.topics = {&t, 1},
+	char dlq[300];
+	snprintf(dlq, sizeof(dlq), "%s.dlq", name);
+	/* the queue, and its dead-letter topic */
+	struct kc_create_topics_req_topic t[2] = {
+		{.name = S(name), .num_partitions = parts,
+		 .replication_factor = -1},
+		{.name = S(dlq), .num_partitions = parts,
+		 .replication_factor = -1}};
+	struct kc_create_topics_req q = {.topics = {t, 2},
 					 .timeout_ms = TIMEOUT_MS};
 	union kc_response u;
 	int rc = kcall_call(k, KC_API_CREATE_TOPICS,
@@ -178,10 +190,12 @@ static int cmd_create(struct kcall *k, const char *name, int32_t parts)
 	}
 	const struct kc_create_topics_resp *r = (const void *)u.raw;
 	const struct kc_create_topics_resp_topic *o = r->topics.items;
-	if (r->topics.count != 1 || (o->error_code && o->error_code != 36))
-		return refused("CreateTopics",
-			       r->topics.count == 1 ? o->error_code : -1,
-			       r->topics.count == 1 ? o->error_message : S(""));
+	for (int32_t i = 0; i < r->topics.count; i++)
+		if (o[i].error_code && o[i].error_code != 36)
+			return refused("CreateTopics", o[i].error_code,
+				       o[i].error_message);
+	if (r->topics.count != 2)
+		return refused("CreateTopics", -1, S("not two answers"));
 	int exists = o->error_code != 0; /* the answer is gone after the
 					    next call */
 	rc = set_earliest(k, name);
@@ -191,9 +205,9 @@ static int cmd_create(struct kcall *k, const char *name, int32_t parts)
 		printf("queue %s exists; share group %s reads it from its "
 		       "start\n", name, name);
 	else
-		printf("queue %s created, %d partition%s; share group %s "
-		       "reads it from its start\n", name, (int)parts,
-		       parts == 1 ? "" : "s", name);
+		printf("queue %s created, %d partition%s, dead letters to "
+		       "%s.dlq; share group %s reads it from its start\n",
+		       name, (int)parts, parts == 1 ? "" : "s", name, name);
 	return 0;
 }
 
@@ -646,6 +660,308 @@ static int cmd_stats(struct kcall *k, const char *name)
 		       (int)p, at[0], at[1]);
 	}
 	return 0;
+}
+
+/* ---- dead letters ---- */
+
+/* The header name of r as a string in out ("" when absent). */
+static void header_str(const struct rb_record *r, const char *name, char *out,
+		       size_t cap)
+{
+	const uint8_t *v;
+	int32_t vl;
+	out[0] = 0;
+	if (rb_header_find(r, name, strlen(name), &v, &vl) && v)
+		snprintf(out, cap, "%.*s", (int)vl, (const char *)v);
+}
+
+typedef int (*dlq_record_fn)(void *ctx, int32_t partition,
+			     const struct rb_record *r);
+
+/* Read partition p of topic from offset from to its high watermark,
+ * each record to fn (stop early: fn returns non-zero); *next: the offset
+ * after the last record handed.  0, or 1/2 said. */
+static int read_partition(struct kcall *k, const char *topic, int32_t p,
+			  int64_t from, long max, dlq_record_fn fn, void *ctx,
+			  int64_t *next, long *handed)
+{
+	*next = from;
+	for (int rounds = 0; rounds < 10000 && *handed < max; rounds++) {
+		struct kc_fetch_req_partition fp = {
+			.partition = p, .current_leader_epoch = -1,
+			.fetch_offset = *next, .last_fetched_epoch = -1,
+			.log_start_offset = -1, .partition_max_bytes = 1 << 20};
+		struct kc_fetch_req_topic ft = {.topic = S(topic),
+						.partitions = {&fp, 1}};
+		struct kc_fetch_req q = {
+			.cluster_id = {NULL, -1}, .replica_id = -1,
+			.replica_state = {-1, -1}, .max_wait_ms = 0,
+			.min_bytes = 0, .max_bytes = 1 << 20,
+			.session_epoch = -1, .topics = {&ft, 1},
+			.forgotten_topics_data = {NULL, 0},
+			.rack_id = {"", 0}};
+		union kc_response u;
+		int rc = kcall_call(k, KC_API_FETCH, 11, &q, sizeof(q), &u);
+		if (rc) {
+			fprintf(stderr, "sluice: Fetch: %s\n", why(rc));
+			return 2;
+		}
+		const struct kc_fetch_resp *r = (const void *)u.raw;
+		const struct kc_fetch_resp_topic *rt = r->responses.items;
+		const struct kc_fetch_resp_partition *rp =
+			r->responses.count == 1 ? rt->partitions.items : NULL;
+		if (!rp || rt->partitions.count != 1)
+			return refused("Fetch", -1, S("no answer for the "
+						      "partition"));
+		if (rp->error_code == 1 && rp->log_start_offset > *next) {
+			*next = rp->log_start_offset; /* retention */
+			continue;
+		}
+		if (rp->error_code)
+			return refused("Fetch", rp->error_code, S(""));
+		const uint8_t *b = rp->records.ptr;
+		size_t left = rp->records.len > 0 ? (size_t)rp->records.len : 0;
+		int64_t before = *next;
+		while (left >= RB_HEADER_BYTES && *handed < max) {
+			long sz = rb_frame_size(b, left, left);
+			if (sz <= 0 || (size_t)sz > left)
+				break;
+			struct rb_iter it;
+			struct rb_record rec;
+			struct rb_header h;
+			rb_header_decode(b, &h);
+			if (!(h.attributes & RB_ATTR_CONTROL) &&
+			    rb_iter_init(&it, b, (size_t)sz) == 0) {
+				while (*handed < max &&
+				       rb_iter_next(&it, &rec) == 1) {
+					if (rec.offset < *next)
+						continue;
+					if (fn(ctx, p, &rec))
+						return 1;
+					*next = rec.offset + 1;
+					++*handed;
+				}
+			}
+			if (*handed < max && rb_last_offset(b) + 1 > *next)
+				*next = rb_last_offset(b) + 1;
+			b += sz;
+			left -= (size_t)sz;
+		}
+		if (*next >= rp->high_watermark || *next == before)
+			break;
+	}
+	return 0;
+}
+
+static int print_dead(void *ctx, int32_t partition, const struct rb_record *r)
+{
+	(void)ctx;
+	char topic[256], part[24], off[24], why_[32], count[24];
+	header_str(r, "sl-dlq-topic", topic, sizeof(topic));
+	header_str(r, "sl-dlq-partition", part, sizeof(part));
+	header_str(r, "sl-dlq-offset", off, sizeof(off));
+	header_str(r, "sl-dlq-reason", why_, sizeof(why_));
+	header_str(r, "sl-dlq-count", count, sizeof(count));
+	printf("%d:%" PRId64 " from %s %s:%s %s after %s deliver%s: %.*s\n",
+	       (int)partition, r->offset, topic, part, off, why_, count,
+	       !strcmp(count, "1") ? "y" : "ies", r->value ? (int)r->vlen : 0,
+	       r->value ? (const char *)r->value : "");
+	return 0;
+}
+
+struct redrive {
+	struct kcall *k;
+	const char *queue;
+	uint8_t *buf;
+	size_t cap;
+	int failed;
+};
+
+/* Send a dead letter back to where it came from: its key, value and
+ * own headers (not the sl-dlq-* ones), to its partition of origin. */
+static int redrive_one(void *ctx, int32_t partition, const struct rb_record *r)
+{
+	struct redrive *d = ctx;
+	(void)partition;
+	char topic[256], part[24];
+	header_str(r, "sl-dlq-topic", topic, sizeof(topic));
+	header_str(r, "sl-dlq-partition", part, sizeof(part));
+	if (!topic[0])
+		snprintf(topic, sizeof(topic), "%s", d->queue);
+	struct rb_header_kv h[32];
+	uint32_t nh = 0;
+	for (int32_t i = 0; i < r->nheaders && nh < 32; i++) {
+		const uint8_t *v;
+		int32_t vl;
+		if (!rb_header_at(r, i, &h[nh].key, &h[nh].klen, &v, &vl))
+			break;
+		if (h[nh].klen >= 7 && !memcmp(h[nh].key, "sl-dlq-", 7))
+			continue;
+		h[nh].value = v;
+		h[nh].vlen = vl;
+		nh++;
+	}
+	struct rb_builder b;
+	rb_builder_init(&b, d->buf, d->cap, r->timestamp);
+	if (rb_builder_add_h(&b, r->key, r->key ? r->klen : -1, r->value,
+			     r->value ? r->vlen : -1, r->timestamp, h, nh) ||
+	    rb_builder_finish(&b) <= 0) {
+		d->failed = 2;
+		return 1;
+	}
+	d->failed = produce(d->k, topic, part[0] ? (int32_t)atoi(part) : 0,
+			    d->buf, (size_t)rb_builder_finish(&b));
+	return d->failed;
+}
+
+/* The redrive group's committed offsets of the dead-letter topic. */
+static int committed(struct kcall *k, const char *group, const char *topic,
+		     int32_t parts, int64_t *at)
+{
+	int32_t *pi = calloc((size_t)parts, sizeof(*pi));
+	if (!pi)
+		return 2;
+	for (int32_t i = 0; i < parts; i++) {
+		pi[i] = i;
+		at[i] = 0;
+	}
+	struct kc_offset_fetch_req_topic t = {S(topic), {pi, parts}};
+	struct kc_offset_fetch_req q = {.group_id = S(group),
+					.topics = {&t, 1}};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_OFFSET_FETCH, 5, &q, sizeof(q), &u);
+	free(pi);
+	if (rc) {
+		fprintf(stderr, "sluice: OffsetFetch: %s\n", why(rc));
+		return 2;
+	}
+	const struct kc_offset_fetch_resp *r = (const void *)u.raw;
+	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
+	for (int32_t i = 0; i < r->topics.count; i++) {
+		const struct kc_offset_fetch_resp_partition *rp =
+			rt[i].partitions.items;
+		for (int32_t j = 0; j < rt[i].partitions.count; j++)
+			if (!rp[j].error_code && rp[j].committed_offset > 0 &&
+			    rp[j].partition_index >= 0 &&
+			    rp[j].partition_index < parts)
+				at[rp[j].partition_index] =
+					rp[j].committed_offset;
+	}
+	return 0;
+}
+
+static int commit(struct kcall *k, const char *group, const char *topic,
+		  int32_t p, int64_t offset)
+{
+	struct kc_offset_commit_req_partition cp = {
+		.partition_index = p, .committed_offset = offset,
+		.committed_leader_epoch = -1, .commit_timestamp = -1,
+		.committed_metadata = {NULL, -1}};
+	struct kc_offset_commit_req_topic t = {.name = S(topic),
+					       .partitions = {&cp, 1}};
+	struct kc_offset_commit_req q = {
+		.group_id = S(group), .generation_id_or_member_epoch = -1,
+		.member_id = S(""), .group_instance_id = {NULL, -1},
+		.retention_time_ms = -1, .topics = {&t, 1}};
+	union kc_response u;
+	int rc = kcall_call(k, KC_API_OFFSET_COMMIT, 2, &q, sizeof(q), &u);
+	if (rc) {
+		fprintf(stderr, "sluice: OffsetCommit: %s\n", why(rc));
+		return 2;
+	}
+	const struct kc_offset_commit_resp *r = (const void *)u.raw;
+	const struct kc_offset_commit_resp_topic *rt = r->topics.items;
+	const struct kc_offset_commit_resp_partition *rp =
+		r->topics.count == 1 ? rt->partitions.items : NULL;
+	if (!rp || rp->error_code)
+		return refused("OffsetCommit", rp ? rp->error_code : -1, S(""));
+	return 0;
+}
+
+/* dlq list NAME: what NAME.dlq holds past the redrive group's position;
+ * dlq redrive NAME [--max N]: sends them back, the position committed
+ * after each partition's. */
+int cmd_dlq(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"bootstrap", required_argument, 0, 'b'},
+		{"max", required_argument, 0, 'm'},
+		{0, 0, 0, 0}};
+	if (argc < 3) {
+		usage();
+		return 2;
+	}
+	const char *sub = argv[1], *name = argv[2];
+	const char *bootstrap = DEFAULT_BOOTSTRAP;
+	long max = 1000000;
+	int ch;
+	optind = 3;
+	while ((ch = getopt_long(argc, argv, "b:", lo, NULL)) != -1) {
+		char *end = NULL;
+		if (ch == 'b')
+			bootstrap = optarg;
+		else if (ch == 'm')
+			max = strtol(optarg, &end, 10);
+		else {
+			usage();
+			return 2;
+		}
+		if (end && (*end || max < 1)) {
+			fprintf(stderr, "sluice: --max takes a count\n");
+			return 2;
+		}
+	}
+	int list = !strcmp(sub, "list"), redrive = !strcmp(sub, "redrive");
+	if ((!list && !redrive) || optind != argc) {
+		usage();
+		return 2;
+	}
+	struct kcall k;
+	if (connect_to(bootstrap, &k))
+		return 2;
+	char dlq[300], group[320];
+	snprintf(dlq, sizeof(dlq), "%s.dlq", name);
+	snprintf(group, sizeof(group), "%s.dlq.redrive", name);
+	struct kc_uuid id;
+	int32_t parts;
+	int rc = topic_of(&k, dlq, &id, &parts);
+	int64_t *at = rc ? NULL : calloc((size_t)parts, sizeof(*at));
+	if (!rc && !at)
+		rc = 2;
+	if (!rc)
+		rc = committed(&k, group, dlq, parts, at);
+	struct redrive d = {&k, name, malloc(4u << 20), 4u << 20, 0};
+	long handed = 0;
+	for (int32_t p = 0; !rc && p < parts && handed < max; p++) {
+		int64_t next;
+		long before = handed;
+		if (list) {
+			rc = read_partition(&k, dlq, p, at[p], max,
+					    print_dead, NULL, &next, &handed);
+			continue;
+		}
+		if (!d.buf) {
+			rc = 2;
+			break;
+		}
+		rc = read_partition(&k, dlq, p, at[p], max, redrive_one, &d,
+				    &next, &handed);
+		if (rc == 1 && d.failed)
+			rc = d.failed;
+		/* what was sent back, even when a later one failed */
+		if (handed > before) {
+			int crc = commit(&k, group, dlq, p, next);
+			rc = rc ? rc : crc;
+		}
+	}
+	free(d.buf);
+	free(at);
+	kcall_close(&k);
+	if (!rc)
+		fprintf(stderr, "%ld dead letter%s %s\n", handed,
+			handed == 1 ? "" : "s",
+			list ? "not redriven yet" : "sent back to their queue");
+	return rc;
 }
 
 int cmd_queue(int argc, char **argv)

@@ -5,7 +5,8 @@ Run with Debian's /usr/bin/python3 and SLUICE_CLI naming the CLI.
 Without KAFKA_BOOTSTRAP it runs itself again under kafka_broker_run with
 a record lock of 1 s.
 
-  1. `queue create jobs --partitions 2`: created; again: exists (exit 0);
+  1. `queue create jobs --partitions 2`: created (with jobs.dlq); again:
+     exists (exit 0);
   2. `queue send` of 3 lines and one with --priority 9 to partition 0:
      `receive --max 1 --ack` gets the urgent one first (count 1);
   3. `receive --member w1 --max 2` holds a and b; `stats` lists w1;
@@ -14,7 +15,10 @@ a record lock of 1 s.
   4. a FIFO group (--group): with the first message held, the second is
      not handed out; once the first is accepted it is;
   5. --delay-ms 1500: not there at 0.5 s, there within 4 s;
-  6. errors: ack without --member (exit 2), a queue that does not exist
+  6. a rejected message: `dlq list` shows it in jobs.dlq with its origin
+     and reason; `dlq redrive` sends it back to its partition, where
+     `receive` gets it; the list is then empty;
+  7. errors: ack without --member (exit 2), a queue that does not exist
      (exit 1, says so), acking a message not held (exit 1,
      INVALID_RECORD_STATE).
 Every command is bounded in time.  Exit 0 when all holds, 1 with what
@@ -116,6 +120,36 @@ def main():
         fail("the delayed message: %r after %.2f s" % (got(out), took))
     print("ok: a message sent with --delay-ms 1500 came after %.1f s" % took,
           flush=True)
+
+    # a rejected message: a dead letter in jobs.dlq, redriven back
+    q("send", "jobs", "--partition", "1", stdin="poison\n")
+    out, _ = q("receive", "jobs", "--max", "1", "--wait-ms", "3000", "--reject")
+    if [g[3] for g in got(out)] != ["poison"]:
+        fail("receive --reject got %r" % got(out))
+    deadline = time.monotonic() + 10
+    while True:
+        r = subprocess.run([CLI, "dlq", "list", "jobs", "--bootstrap", BOOT],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode:
+            fail("dlq list: exit %d: %s" % (r.returncode, r.stderr))
+        if "poison" in r.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if not re.search(r"from jobs 1:\d+ rejected after 1 delivery: poison", r.stdout):
+        fail("dlq list: %r" % r.stdout)
+    r = subprocess.run([CLI, "dlq", "redrive", "jobs", "--bootstrap", BOOT],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode or "1 dead letter sent back" not in r.stderr:
+        fail("dlq redrive: exit %d: %s" % (r.returncode, r.stderr))
+    out, _ = q("receive", "jobs", "--max", "1", "--wait-ms", "3000", "--ack")
+    if [(g[0], g[3]) for g in got(out)] != [(1, "poison")]:
+        fail("after the redrive receive got %r, want poison on partition 1" % got(out))
+    r = subprocess.run([CLI, "dlq", "list", "jobs", "--bootstrap", BOOT],
+                       capture_output=True, text=True, timeout=30)
+    if r.stdout.strip() or "0 dead letters" not in r.stderr:
+        fail("dlq list after the redrive: %r %r" % (r.stdout, r.stderr))
+    print("ok: a rejected message is a dead letter in jobs.dlq naming its "
+          "origin; redriven, it comes back on its partition", flush=True)
 
     _, err = q("ack", "jobs", "0:0", want=2)
     if "--member" not in err:
