@@ -47,6 +47,7 @@
 
 #define ERR_NONE 0
 #define ERR_UNKNOWN_TOPIC_OR_PARTITION 3
+#define ERR_NOT_LEADER 6 /* NOT_LEADER_OR_FOLLOWER */
 #define ERR_INVALID_REQUEST 42
 #define ERR_KAFKA_STORAGE 56
 #define ERR_UNKNOWN_TOPIC_ID 100
@@ -87,6 +88,7 @@ struct spart {
 	int64_t stored_start;        /* the start the file has */
 	bool read_batches;           /* the read in flight met a batch */
 	bool copying;                /* dead letters on their way */
+	int16_t read_err;            /* the last read's, 0 once one works */
 	int64_t read_from;
 	struct sl_sp sp;
 	struct sbatch *bhead, *btail;
@@ -508,6 +510,7 @@ static void on_read_done(void *ctx, int32_t partition, int16_t err)
 		return;
 	struct sl_share *s = rd->s;
 	int64_t next = sl_glog_read_next(rd->log, partition);
+	p->read_err = err;
 	if (p->locating) {
 		/* "latest": the high watermark an answer without an error
 		 * gave (an answer below the log's start gives none: asked
@@ -1581,6 +1584,10 @@ static long fetch_answer(struct sl_share *s, int16_t version, int32_t corr,
 				n = fetch_partition(s, p, m, &records, &bytes,
 						    *got == 0, &d);
 			*got += n;
+			/* this broker does not lead it (the client asks
+			 * Metadata again and goes to the leader) */
+			if (p && !n && p->read_err == ERR_NOT_LEADER)
+				d.error_code = ERR_NOT_LEADER;
 		}
 		if (!n && !acked && !d.error_code)
 			continue;
