@@ -399,17 +399,29 @@ const struct sl_sp_entry *sl_sp_get(const struct sl_sp *sp, int64_t offset)
 	return i < 0 ? NULL : at(sp, (uint32_t)i);
 }
 
-int sl_sp_ack(struct sl_sp *sp, int64_t offset, uint32_t owner,
-	      enum sl_sp_ack type, uint64_t delay_ms, uint64_t now_ms)
+/* The entry of offset, to change: 0, -ENOBUFS (the journal waits to be
+ * drained) or -ENOENT. */
+static int entry_for_change(struct sl_sp *sp, int64_t offset,
+			    struct sl_sp_entry **e)
 {
-	if (type < SL_SP_ACCEPT || type > SL_SP_RENEW)
-		return -EINVAL;
 	if (journal_full(sp))
 		return -ENOBUFS;
 	int64_t i = find(sp, offset);
 	if (i < 0)
 		return -ENOENT;
-	struct sl_sp_entry *e = at(sp, (uint32_t)i);
+	*e = at(sp, (uint32_t)i);
+	return 0;
+}
+
+int sl_sp_ack(struct sl_sp *sp, int64_t offset, uint32_t owner,
+	      enum sl_sp_ack type, uint64_t delay_ms, uint64_t now_ms)
+{
+	if (type < SL_SP_ACCEPT || type > SL_SP_RENEW)
+		return -EINVAL;
+	struct sl_sp_entry *e;
+	int rc = entry_for_change(sp, offset, &e);
+	if (rc)
+		return rc;
 	if (e->state != SL_SP_ACQUIRED || e->owner != owner)
 		return -EPERM;
 	switch (type) {
@@ -437,6 +449,8 @@ int sl_sp_ack(struct sl_sp *sp, int64_t offset, uint32_t owner,
 
 int sl_sp_unacquire(struct sl_sp *sp, int64_t offset, uint32_t owner)
 {
+	/* no journal check: the acquisition it undoes holds the entry's
+	 * journal slot, which this rewrites */
 	int64_t i = find(sp, offset);
 	if (i < 0)
 		return -ENOENT;
@@ -465,12 +479,10 @@ uint32_t sl_sp_dead_pending(const struct sl_sp *sp, int64_t *out,
 
 int sl_sp_dead_copied(struct sl_sp *sp, int64_t offset)
 {
-	if (journal_full(sp))
-		return -ENOBUFS;
-	int64_t i = find(sp, offset);
-	if (i < 0)
-		return -ENOENT;
-	struct sl_sp_entry *e = at(sp, (uint32_t)i);
+	struct sl_sp_entry *e;
+	int rc = entry_for_change(sp, offset, &e);
+	if (rc)
+		return rc;
 	if (e->state != SL_SP_ARCHIVED || !e->dead || e->copied)
 		return -EPERM;
 	e->copied = 1;

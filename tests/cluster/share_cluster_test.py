@@ -20,26 +20,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_lib import (Reader, clean_up, create, fail, flexible_call,  # noqa: E402
-                         produce_acked, start_cluster, stop_all, topic_metadata, until)
+                         produce_acked, start_cluster, stop_all, topic_metadata, until,
+                         uvarint)
+from cluster_lib import compact_str as cstr  # noqa: E402
 
 TOPIC = "sq"
 GROUP = "sq-workers"
-
-
-def uvarint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def cstr(s):
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
 
 
 def carr(items):

@@ -90,6 +90,17 @@ static struct kc_str S(const char *s)
 	return (struct kc_str){s, (int32_t)strlen(s)};
 }
 
+/* One round trip of api (its name for messages): 0, or 2 said why. */
+static int call(struct kcall *k, int16_t key, int16_t version,
+		const void *q, size_t size, union kc_response *u,
+		const char *api)
+{
+	int rc = kcall_call(k, key, version, q, size, u);
+	if (rc)
+		fprintf(stderr, "sluice: %s: %s\n", api, why(rc));
+	return rc ? 2 : 0;
+}
+
 static int connect_to(const char *bootstrap, struct kcall *k)
 {
 	int rc = kcall_connect(k, bootstrap, TIMEOUT_MS);
@@ -121,11 +132,9 @@ static int topic_of(struct kcall *k, const char *name, struct kc_uuid *id,
 		fprintf(stderr, "sluice: the broker serves no Metadata v10+\n");
 		return 2;
 	}
-	int rc = kcall_call(k, KC_API_METADATA, v, &q, sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: Metadata: %s\n", why(rc));
+	int rc = call(k, KC_API_METADATA, v, &q, sizeof(q), &u, "Metadata");
+	if (rc)
 		return 2;
-	}
 	const struct kc_metadata_resp *r = (const void *)u.raw;
 	const struct kc_metadata_topic *mt = r->topics.items;
 	if (r->topics.count != 1 || mt->error_code) {
@@ -148,15 +157,11 @@ static int set_earliest(struct kcall *k, const char *group)
 		32, S(group), {&c, 1}};
 	struct kc_incremental_alter_configs_req q = {{&res, 1}, false};
 	union kc_response u;
-	int rc = kcall_call(k, KC_API_INCREMENTAL_ALTER_CONFIGS,
-			    kcall_version(k, KC_API_INCREMENTAL_ALTER_CONFIGS,
-					  0, 1),
-			    &q, sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: IncrementalAlterConfigs: %s\n",
-			why(rc));
+	int rc = call(k, KC_API_INCREMENTAL_ALTER_CONFIGS,
+		    kcall_version(k, KC_API_INCREMENTAL_ALTER_CONFIGS, 0, 1),
+		    &q, sizeof(q), &u, "IncrementalAlterConfigs");
+	if (rc)
 		return 2;
-	}
 	const struct kc_incremental_alter_configs_resp *r = (const void *)u.raw;
 	const struct kc_incremental_alter_configs_resp_alter_configs_resource_response
 		*o = r->responses.items;
@@ -181,13 +186,11 @@ static int cmd_create(struct kcall *k, const char *name, int32_t parts)
 	struct kc_create_topics_req q = {.topics = {t, 2},
 					 .timeout_ms = TIMEOUT_MS};
 	union kc_response u;
-	int rc = kcall_call(k, KC_API_CREATE_TOPICS,
-			    kcall_version(k, KC_API_CREATE_TOPICS, 0, 7), &q,
-			    sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: CreateTopics: %s\n", why(rc));
+	int rc = call(k, KC_API_CREATE_TOPICS,
+		    kcall_version(k, KC_API_CREATE_TOPICS, 0, 7), &q, sizeof(q),
+		    &u, "CreateTopics");
+	if (rc)
 		return 2;
-	}
 	const struct kc_create_topics_resp *r = (const void *)u.raw;
 	const struct kc_create_topics_resp_topic *o = r->topics.items;
 	for (int32_t i = 0; i < r->topics.count; i++)
@@ -241,11 +244,9 @@ static int produce(struct kcall *k, const char *name, int32_t p,
 	struct kc_produce_req q = {{NULL, -1}, -1, TIMEOUT_MS, {&t, 1}};
 	union kc_response u;
 	int16_t v = kcall_version(k, KC_API_PRODUCE, 3, 12);
-	int rc = kcall_call(k, KC_API_PRODUCE, v, &q, sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: Produce: %s\n", why(rc));
+	int rc = call(k, KC_API_PRODUCE, v, &q, sizeof(q), &u, "Produce");
+	if (rc)
 		return 2;
-	}
 	const struct kc_produce_resp *r = (const void *)u.raw;
 	const struct kc_produce_resp_topic *rt = r->responses.items;
 	const struct kc_produce_resp_partition *rp =
@@ -350,12 +351,10 @@ static int join(struct member *m, const char *topic)
 			"(ShareGroupHeartbeat v1)\n");
 		return 2;
 	}
-	int rc = kcall_call(m->k, KC_API_SHARE_GROUP_HEARTBEAT, 1, &q,
-			    sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: ShareGroupHeartbeat: %s\n", why(rc));
+	int rc = call(m->k, KC_API_SHARE_GROUP_HEARTBEAT, 1, &q, sizeof(q), &u,
+		    "ShareGroupHeartbeat");
+	if (rc)
 		return 2;
-	}
 	const struct kc_share_group_heartbeat_resp *r = (const void *)u.raw;
 	if (r->error_code)
 		return refused("ShareGroupHeartbeat", r->error_code,
@@ -376,11 +375,10 @@ static int fetch(struct member *m, const struct kc_uuid *id, int32_t parts,
 	struct kc_share_fetch_req q = {
 		S(m->group), S(m->id), m->session, wait_ms, 1, 1 << 20,
 		max, max, 0, false, {&t, parts ? 1 : 0}, {NULL, 0}};
-	int rc = kcall_call(m->k, KC_API_SHARE_FETCH, 1, &q, sizeof(q), u);
-	if (rc) {
-		fprintf(stderr, "sluice: ShareFetch: %s\n", why(rc));
+	int rc = call(m->k, KC_API_SHARE_FETCH, 1, &q, sizeof(q), u,
+		    "ShareFetch");
+	if (rc)
 		return 2;
-	}
 	m->session++;
 	const struct kc_share_fetch_resp *r = (const void *)u->raw;
 	if (r->error_code)
@@ -442,14 +440,12 @@ static int acknowledge(struct member *m, const struct kc_uuid *id,
 	struct kc_share_acknowledge_req q = {S(m->group), S(m->id),
 					     m->session, false, {&tp, 1}};
 	union kc_response u;
-	int rc = kcall_call(m->k, KC_API_SHARE_ACKNOWLEDGE, 1, &q, sizeof(q),
-			    &u);
+	int rc = call(m->k, KC_API_SHARE_ACKNOWLEDGE, 1, &q, sizeof(q), &u,
+		    "ShareAcknowledge");
 	free(b);
 	free(ap);
-	if (rc) {
-		fprintf(stderr, "sluice: ShareAcknowledge: %s\n", why(rc));
+	if (rc)
 		return 2;
-	}
 	m->session++;
 	const struct kc_share_acknowledge_resp *r = (const void *)u.raw;
 	if (r->error_code)
@@ -600,11 +596,10 @@ static int cmd_stats(struct kcall *k, const char *name)
 	struct kc_str g = S(name);
 	struct kc_share_group_describe_req q = {{&g, 1}, false};
 	union kc_response u;
-	rc = kcall_call(k, KC_API_SHARE_GROUP_DESCRIBE, 1, &q, sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: ShareGroupDescribe: %s\n", why(rc));
+	rc = call(k, KC_API_SHARE_GROUP_DESCRIBE, 1, &q, sizeof(q), &u,
+		    "ShareGroupDescribe");
+	if (rc)
 		return 2;
-	}
 	const struct kc_share_group_describe_resp *r = (const void *)u.raw;
 	const struct kc_share_group_describe_resp_described_group *d =
 		r->groups.items;
@@ -701,11 +696,9 @@ static int read_partition(struct kcall *k, const char *topic, int32_t p,
 			.forgotten_topics_data = {NULL, 0},
 			.rack_id = {"", 0}};
 		union kc_response u;
-		int rc = kcall_call(k, KC_API_FETCH, 11, &q, sizeof(q), &u);
-		if (rc) {
-			fprintf(stderr, "sluice: Fetch: %s\n", why(rc));
+		int rc = call(k, KC_API_FETCH, 11, &q, sizeof(q), &u, "Fetch");
+		if (rc)
 			return 2;
-		}
 		const struct kc_fetch_resp *r = (const void *)u.raw;
 		const struct kc_fetch_resp_topic *rt = r->responses.items;
 		const struct kc_fetch_resp_partition *rp =
@@ -829,12 +822,11 @@ static int committed(struct kcall *k, const char *group, const char *topic,
 	struct kc_offset_fetch_req q = {.group_id = S(group),
 					.topics = {&t, 1}};
 	union kc_response u;
-	int rc = kcall_call(k, KC_API_OFFSET_FETCH, 5, &q, sizeof(q), &u);
+	int rc = call(k, KC_API_OFFSET_FETCH, 5, &q, sizeof(q), &u,
+		    "OffsetFetch");
 	free(pi);
-	if (rc) {
-		fprintf(stderr, "sluice: OffsetFetch: %s\n", why(rc));
+	if (rc)
 		return 2;
-	}
 	const struct kc_offset_fetch_resp *r = (const void *)u.raw;
 	const struct kc_offset_fetch_resp_topic *rt = r->topics.items;
 	for (int32_t i = 0; i < r->topics.count; i++) {
@@ -864,11 +856,10 @@ static int commit(struct kcall *k, const char *group, const char *topic,
 		.member_id = S(""), .group_instance_id = {NULL, -1},
 		.retention_time_ms = -1, .topics = {&t, 1}};
 	union kc_response u;
-	int rc = kcall_call(k, KC_API_OFFSET_COMMIT, 2, &q, sizeof(q), &u);
-	if (rc) {
-		fprintf(stderr, "sluice: OffsetCommit: %s\n", why(rc));
+	int rc = call(k, KC_API_OFFSET_COMMIT, 2, &q, sizeof(q), &u,
+		    "OffsetCommit");
+	if (rc)
 		return 2;
-	}
 	const struct kc_offset_commit_resp *r = (const void *)u.raw;
 	const struct kc_offset_commit_resp_topic *rt = r->topics.items;
 	const struct kc_offset_commit_resp_partition *rp =
