@@ -62,6 +62,7 @@
 #define OUT_BYTES (SL_SHARE_ANSWER_BYTES + 16384)
 #define ARENA_BYTES (4u << 20)
 #define ACQUIRE_MAX 8192        /* messages of one answer */
+#define ACK_OFFSETS_MAX (1 << 20) /* offsets one request acknowledges */
 
 struct sbatch {
 	struct sbatch *next;
@@ -197,6 +198,7 @@ struct sl_share {
 	struct swait *waits;
 	int64_t next_poll_ms;
 	int64_t now_ms;
+	int64_t ack_budget;          /* offsets one request may answer */
 	struct sl_share_stats st;
 	struct kc_arena in, build;
 	uint8_t *out;
@@ -1294,8 +1296,11 @@ static int16_t apply_acks(struct sl_share *s, struct sgroup *g,
 		const int8_t *types = b[i].acknowledge_types.items;
 		if (first < 0 || last < first || nt < 1 ||
 		    (nt != 1 && (int64_t)nt != last - first + 1) ||
-		    last - first >= (int64_t)SL_SP_WINDOW_MAX)
+		    last - first >= (int64_t)SL_SP_WINDOW_MAX ||
+		    last - first + 1 > s->ack_budget)
 			return ERR_INVALID_REQUEST;
+		/* a bound on one request's work, whatever its batches */
+		s->ack_budget -= last - first + 1;
 		for (int64_t o = first; o <= last; o++) {
 			int8_t t = types[nt == 1 ? 0 : o - first];
 			if (t == 0)
@@ -2083,6 +2088,7 @@ int sl_share_request(struct sl_share *s, uint64_t token, const uint8_t *req,
 	s->now_ms = now_ms;
 	s->in.used = 0;
 	s->build.used = 0;
+	s->ack_budget = ACK_OFFSETS_MAX;
 	long n = kc_decode_request(req, len, &h, &body, &s->in);
 	if (len < 8 || !sl_share_serves(h.api_key))
 		return -EINVAL;

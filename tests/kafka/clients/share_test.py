@@ -23,7 +23,8 @@ delivery limit of 3.
      3); released again they are archived (the limit is 3) and handed to
      nobody;
   5. errors: a wrong session epoch (123), no session (122), acknowledging
-     a message the member does not hold (121, per partition);
+     a message the member does not hold (121, per partition), more than
+     2^20 offsets answered in one request (42);
   6. ShareGroupDescribe: the group Stable with its two members and their
      assignment; an unknown group GROUP_ID_NOT_FOUND (69);
   7. priorities ("sl-priority" header) come out highest first; a FIFO
@@ -611,6 +612,12 @@ def main():
     if r["parts"].get((u, 0), (0,))[0] != 121:
         fail("acknowledging an accepted message again: %r, want INVALID_RECORD_STATE "
              "(121)" % r["parts"])
+    # one request answers at most 2^20 offsets, whatever its batches
+    r = m1.ack({(u, 0): [(10**9, 10**9 + 599999, [1]),
+                         (2 * 10**9, 2 * 10**9 + 599999, [1])]})
+    if r["parts"].get((u, 0), (0,))[0] != 42:
+        fail("1.2 million offsets acknowledged in one request: %r, want "
+             "INVALID_REQUEST (42)" % r["parts"])
     print("ok: INVALID_SHARE_SESSION_EPOCH, SHARE_SESSION_NOT_FOUND and "
           "INVALID_RECORD_STATE as Kafka answers them", flush=True)
 
