@@ -1755,8 +1755,18 @@ static long on_fetch(struct sl_share *s, uint64_t token, int16_t version,
 	uint32_t got = 0;
 	long n = fetch_answer(s, version, corr, g, m, max_records,
 			      q->max_bytes, acks, nacks, !renew_only, &got);
-	/* read on for what comes next */
+	/* read on for what comes next (partitions that exist only: a
+	 * share partition is made for nothing else) */
 	for (uint32_t i = 0; i < m->nparts; i++) {
+		const char *name;
+		size_t len;
+		int32_t parts;
+		if (!s->cfg.topic_id ||
+		    !s->cfg.topic_id(s->cfg.topic_ctx, m->parts[i].topic_id,
+				     &name, &len, &parts) ||
+		    m->parts[i].partition < 0 ||
+		    m->parts[i].partition >= parts)
+			continue;
 		struct spart *p = spart_get(g, m->parts[i].topic_id,
 					    m->parts[i].partition);
 		if (p)
