@@ -38,7 +38,8 @@ TOPIC = "grown"
 
 
 try:
-    from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+    from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
+                                 TopicPartition)
     from confluent_kafka.admin import (AdminClient, ConfigResource, NewTopic,
                                        NewPartitions)
 except ImportError as e:
@@ -136,10 +137,25 @@ AGED = "aged"
 
 
 def low_watermark(topic):
+    """The log start of topic's partition 0.  A broker of a cluster may
+    not know a topic created a moment ago through another one (its
+    metadata lags by a moment): asked again for up to 20 s."""
     c = Consumer({"bootstrap.servers": BOOT, "group.id": "admin-wm"})
     try:
-        return c.get_watermark_offsets(TopicPartition(topic, 0),
-                                       timeout=10)[0]
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return c.get_watermark_offsets(TopicPartition(topic, 0),
+                                               timeout=10)[0]
+            except KafkaException as e:
+                err = e.args[0] if e.args else None
+                if not isinstance(err, KafkaError) or \
+                        err.code() not in (KafkaError._UNKNOWN_PARTITION,
+                                           KafkaError._UNKNOWN_TOPIC,
+                                           KafkaError.UNKNOWN_TOPIC_OR_PART) or \
+                        time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         c.close()
 
