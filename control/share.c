@@ -123,7 +123,7 @@ struct smember {
 	int32_t epoch, prev_epoch;
 	int64_t expires_ms;
 	char *topics;                /* subscribed names, NUL-separated */
-	uint32_t topics_len, ntopics;
+	uint32_t ntopics;
 	char rack[ID_MAX + 1];
 	bool has_rack;
 	char client_id[ID_MAX + 1];
@@ -178,7 +178,6 @@ struct sdlq {
 struct scopy {
 	struct scopy *next;
 	uint64_t seq;
-	struct sdlq *d;
 	struct sgroup *g;
 	uint32_t topic_id;
 	int32_t partition;
@@ -934,7 +933,6 @@ static void copy_dead(struct sl_share *s, struct spart *p)
 	if (k && sl_glog_append(d->log, p->partition % d->partitions, recs, k,
 				(int64_t)wall_ms(s), &seq) == 0) {
 		c->seq = seq;
-		c->d = d;
 		c->g = p->g;
 		c->topic_id = p->topic_id;
 		c->partition = p->partition;
@@ -1049,7 +1047,6 @@ static int set_topics(struct smember *m, const struct kc_array *names)
 	}
 	free(m->topics);
 	m->topics = buf;
-	m->topics_len = (uint32_t)bytes;
 	m->ntopics = (uint32_t)names->count;
 	return 0;
 }
@@ -1382,15 +1379,13 @@ static void session_forget(struct smember *m, uint32_t topic_id,
 
 /* The session check of a request's epoch: 0 or the top-level error. */
 static int16_t session_epoch(struct sl_share *s, struct smember *m,
-			     int32_t epoch, bool *opened)
+			     int32_t epoch)
 {
-	*opened = false;
 	m->used_ms = s->now_ms;
 	if (epoch == 0) {
 		m->has_session = true;
 		m->nparts = 0;
 		m->session_epoch = 1;
-		*opened = true;
 		return 0;
 	}
 	if (!m->has_session)
@@ -1415,9 +1410,16 @@ static void session_close(struct sl_share *s, struct sgroup *g,
 
 /* ---- ShareFetch ---- */
 
-static int cmp_i64(const void *a, const void *b)
+/* An acquisition an answer keeps, with the batch that holds it. */
+struct kept {
+	int64_t offset;
+	const struct sbatch *batch;
+};
+
+static int cmp_kept(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	int64_t x = ((const struct kept *)a)->offset;
+	int64_t y = ((const struct kept *)b)->offset;
 	return x < y ? -1 : x > y;
 }
 
@@ -1452,6 +1454,7 @@ static uint32_t fetch_partition(struct sl_share *s, struct spart *p,
 	 * budget; the ones whose batch has no room are given back */
 	const struct sbatch **used = kc_arena_take(&s->build, n,
 						   sizeof(*used));
+	struct kept *kp = kc_arena_take(&s->build, n, sizeof(*kp));
 	uint32_t nused = 0, kept = 0;
 	size_t total = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -1461,7 +1464,7 @@ static uint32_t fetch_partition(struct sl_share *s, struct spart *p,
 			have |= used[k] == b;
 		/* a batch larger than a whole answer cannot go through the
 		 * control socket: it stays (counted in oversized) */
-		bool fits = b && used &&
+		bool fits = b && used && kp &&
 			    (have || total + b->len <= (size_t)*bytes);
 		if (b && !have && b->len > SL_SHARE_ANSWER_BYTES &&
 		    first && !nused)
@@ -1474,7 +1477,7 @@ static uint32_t fetch_partition(struct sl_share *s, struct spart *p,
 			used[nused++] = b;
 			total += b->len;
 		}
-		s->acq[kept++] = s->acq[i];
+		kp[kept++] = (struct kept){s->acq[i], b};
 	}
 	if (!kept)
 		return 0;
@@ -1495,24 +1498,25 @@ static uint32_t fetch_partition(struct sl_share *s, struct spart *p,
 		at += used[i]->len;
 	}
 	d->records = (struct kc_bytes){recs, (int32_t)total};
-	/* ranges: consecutive offsets of one batch with one count */
-	qsort(s->acq, kept, sizeof(*s->acq), cmp_i64);
+	/* ranges: consecutive offsets of one batch with one count (the
+	 * batch each is in, found once above) */
+	qsort(kp, kept, sizeof(*kp), cmp_kept);
 	struct kc_share_fetch_resp_acquired_records *ar =
 		kc_arena_take(&s->build, kept, sizeof(*ar));
 	if (!ar)
 		return 0;
 	uint32_t nr = 0;
 	for (uint32_t i = 0; i < kept; i++) {
-		const struct sl_sp_entry *e = sl_sp_get(&p->sp, s->acq[i]);
+		const struct sl_sp_entry *e = sl_sp_get(&p->sp, kp[i].offset);
 		int16_t cnt = (int16_t)(e ? e->count : 1);
-		if (nr && ar[nr - 1].last_offset + 1 == s->acq[i] &&
+		if (nr && ar[nr - 1].last_offset + 1 == kp[i].offset &&
 		    ar[nr - 1].delivery_count == cnt &&
-		    batch_of(p, s->acq[i]) == batch_of(p, s->acq[i] - 1)) {
-			ar[nr - 1].last_offset = s->acq[i];
+		    kp[i - 1].batch == kp[i].batch) {
+			ar[nr - 1].last_offset = kp[i].offset;
 			continue;
 		}
 		ar[nr++] = (struct kc_share_fetch_resp_acquired_records){
-			s->acq[i], s->acq[i], cnt};
+			kp[i].offset, kp[i].offset, cnt};
 	}
 	d->acquired_records = (struct kc_array){ar, (int32_t)nr};
 	*records -= (int32_t)kept;
@@ -1627,18 +1631,9 @@ static void wait_free(struct swait *w)
 	free(w);
 }
 
-/* Answer m's waiting fetch now, with what there is. */
-static void wait_answer(struct sl_share *s, struct swait *w, bool fetch)
-{
-	uint32_t got;
-	long n = fetch_answer(s, w->version, w->corr, w->g, w->m,
-			      w->max_records, w->max_bytes, w->acks, w->nacks,
-			      fetch, &got);
-	send_durable(s, w->token, n);
-}
-
-static void wait_drop_member(struct sl_share *s, struct smember *m,
-			     bool answer)
+/* m's waiting fetch (if any) answered now with its acknowledgements'
+ * results alone, and dropped. */
+static void wait_drop_member(struct sl_share *s, struct smember *m)
 {
 	struct swait **pp = &s->waits;
 	while (*pp) {
@@ -1648,8 +1643,11 @@ static void wait_drop_member(struct sl_share *s, struct smember *m,
 			continue;
 		}
 		*pp = w->next;
-		if (answer)
-			wait_answer(s, w, false);
+		uint32_t got;
+		long n = fetch_answer(s, w->version, w->corr, w->g, w->m,
+				      w->max_records, w->max_bytes, w->acks,
+				      w->nacks, false, &got);
+		send_durable(s, w->token, n);
 		wait_free(w);
 	}
 }
@@ -1694,9 +1692,8 @@ static long on_fetch(struct sl_share *s, uint64_t token, int16_t version,
 		return encode(s, KC_API_SHARE_FETCH, version, corr, &r);
 	}
 	/* an earlier fetch of this member still waiting is answered now */
-	wait_drop_member(s, m, true);
-	bool opened;
-	int16_t err = session_epoch(s, m, q->share_session_epoch, &opened);
+	wait_drop_member(s, m);
+	int16_t err = session_epoch(s, m, q->share_session_epoch);
 	if (err) {
 		r.error_code = err;
 		return encode(s, KC_API_SHARE_FETCH, version, corr, &r);
@@ -1831,8 +1828,7 @@ static long on_acknowledge(struct sl_share *s, int16_t version, int32_t corr,
 		r.error_code = ERR_SHARE_SESSION_NOT_FOUND;
 		return encode(s, KC_API_SHARE_ACKNOWLEDGE, version, corr, &r);
 	}
-	bool opened;
-	int16_t err = session_epoch(s, m, q->share_session_epoch, &opened);
+	int16_t err = session_epoch(s, m, q->share_session_epoch);
 	if (err) {
 		r.error_code = err;
 		return encode(s, KC_API_SHARE_ACKNOWLEDGE, version, corr, &r);
@@ -1883,7 +1879,7 @@ static long on_acknowledge(struct sl_share *s, int16_t version, int32_t corr,
 	r.responses = (struct kc_array){tr, nt};
 	long n = encode(s, KC_API_SHARE_ACKNOWLEDGE, version, corr, &r);
 	if (q->share_session_epoch == -1) {
-		wait_drop_member(s, m, true);
+		wait_drop_member(s, m);
 		session_close(s, g, m);
 	}
 	return n;
@@ -2371,7 +2367,7 @@ void sl_share_do_work(struct sl_share *s, int64_t now_ms)
 				k++;
 				continue;
 			}
-			wait_drop_member(s, m, true);
+			wait_drop_member(s, m);
 			member_free(g, m); /* the last one moved to k */
 		}
 	}
