@@ -105,6 +105,10 @@ int slc_route_get(struct slc_conn *c, const struct sockaddr_in *reached,
 /* Whether a broker error means "ask LEADERS again and resend". */
 int slc_not_leader(int broker_code);
 
+/* m's headers are r's. */
+struct rb_record;
+void slc_message_headers(struct sl_message *m, const struct rb_record *r);
+
 /* ---- producer pure pieces ---- */
 
 /* Kafka sequences: add count, wrap at 2^31. */

@@ -252,6 +252,7 @@ static int next_buffered(struct sl_consumer *c, struct sl_message *m)
 			m->klen = r.key ? (size_t)r.klen : 0;
 			m->value = r.vlen >= 0 ? r.value : NULL;
 			m->vlen = r.vlen > 0 ? (size_t)r.vlen : 0;
+			slc_message_headers(m, &r);
 			c->position = r.offset + 1;
 			return 1;
 		}
@@ -356,4 +357,48 @@ int sl_consume(struct sl_consumer *c, struct sl_message *m, int timeout_ms)
 		if (slc_now_us() >= deadline)
 			return 0;
 	}
+}
+
+void slc_message_headers(struct sl_message *m, const struct rb_record *r)
+{
+	m->nheaders = r->nheaders > 0 ? (size_t)r->nheaders : 0;
+	m->hdr_ = r->headers;
+	m->hdr_end_ = r->headers_end;
+}
+
+static struct rb_record record_of(const struct sl_message *m)
+{
+	struct rb_record r;
+	memset(&r, 0, sizeof(r));
+	r.headers = m->hdr_;
+	r.headers_end = m->hdr_end_;
+	r.nheaders = (int32_t)m->nheaders;
+	return r;
+}
+
+int sl_message_header(const struct sl_message *m, const char *key,
+		      const void **value, size_t *vlen)
+{
+	struct rb_record r = record_of(m);
+	const uint8_t *v;
+	int32_t vl;
+	if (!m->nheaders || !rb_header_find(&r, key, strlen(key), &v, &vl))
+		return 0;
+	*value = v;
+	*vlen = vl > 0 ? (size_t)vl : 0;
+	return 1;
+}
+
+int sl_message_header_at(const struct sl_message *m, size_t i,
+			 struct sl_header *h)
+{
+	struct rb_record r = record_of(m);
+	const uint8_t *v;
+	int32_t vl;
+	if (i >= m->nheaders ||
+	    !rb_header_at(&r, (int32_t)i, &h->key, &h->klen, &v, &vl))
+		return 0;
+	h->value = v;
+	h->vlen = vl > 0 ? (size_t)vl : 0;
+	return 1;
 }

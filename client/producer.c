@@ -944,6 +944,28 @@ int sl_produce(struct sl_producer *p, const char *topic, int32_t partition,
 	       const void *key, size_t klen, const void *value, size_t vlen,
 	       void *opaque)
 {
+	return sl_produce_h(p, topic, partition, key, klen, value, vlen, NULL,
+			    0, opaque);
+}
+
+#define HEADERS_MAX 64
+
+int sl_produce_h(struct sl_producer *p, const char *topic, int32_t partition,
+		 const void *key, size_t klen, const void *value, size_t vlen,
+		 const struct sl_header *h, size_t nh, void *opaque)
+{
+	struct rb_header_kv kv[HEADERS_MAX];
+	size_t hbytes = 0;
+	if (nh > HEADERS_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < nh; i++) {
+		if (h[i].klen > INT32_MAX || h[i].vlen > INT32_MAX)
+			return -EMSGSIZE;
+		kv[i] = (struct rb_header_kv){
+			h[i].key, h[i].klen, h[i].value,
+			h[i].value ? (int32_t)h[i].vlen : -1};
+		hbytes += 10 + h[i].klen + (h[i].value ? h[i].vlen : 0);
+	}
 	struct ptopic *tp;
 	int rc = topic_get(p, topic, &tp);
 	if (rc)
@@ -959,7 +981,9 @@ int sl_produce(struct sl_producer *p, const char *topic, int32_t partition,
 	}
 	if (partition >= tp->partitions)
 		return sl_err_broker(SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
-	size_t need = slc_record_bound(klen, vlen);
+	/* headers: each name and value length a varint of at most 5,
+	 * their count one of at most 5 */
+	size_t need = slc_record_bound(klen, vlen) + hbytes + (nh ? 5 : 0);
 	if (need + RB_HEADER_BYTES + SN_PRODUCE_REQ_BYTES > p->max_frame)
 		return -EMSGSIZE;
 	struct ppart *pp = &tp->parts[partition];
@@ -1011,8 +1035,9 @@ int sl_produce(struct sl_producer *p, const char *topic, int32_t partition,
 		b->opaques = no;
 		b->opq_cap = nc;
 	}
-	rc = rb_builder_add(&b->b, key, (int32_t)klen, value, (int32_t)vlen,
-			    slc_wall_ms());
+	rc = rb_builder_add_h(&b->b, key, (int32_t)klen, value,
+			      value ? (int32_t)vlen : -1, slc_wall_ms(), kv,
+			      (uint32_t)nh);
 	assert(rc == 0); /* need is an upper bound */
 	if (rc)
 		return rc;

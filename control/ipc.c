@@ -695,6 +695,20 @@ void sl_link_cluster_reply(void *ctx, uint64_t token, int native,
 		send_kafka_reply(l, corr, resp, len, 0, now);
 }
 
+void sl_link_native_reply(void *ctx, uint64_t token, const uint8_t *resp,
+			  size_t len)
+{
+	struct sl_link *l = ctx;
+	if ((uint32_t)(token >> 32) != (uint32_t)l->connects ||
+	    l->state == SL_LINK_DOWN || l->fd < 0)
+		return; /* for a connection that is gone */
+	if (!len || len > SIPC_MAX_MESSAGE - SN_HEADER_BYTES) {
+		drop(l, sl_now_ms(), "a queue answer did not fit a message");
+		return;
+	}
+	send_admin_reply(l, (uint32_t)token, resp, len, sl_now_ms());
+}
+
 void sl_link_self_fenced(void *ctx, int fenced)
 {
 	struct sl_link *l = ctx;
@@ -984,7 +998,7 @@ static void on_kafka(struct sl_link *l, const struct sn_header *h,
 static int send_admin_reply(struct sl_link *l, uint32_t corr,
 			    const uint8_t *resp, size_t len, int64_t now_ms)
 {
-	uint8_t out[SN_HEADER_BYTES + 64];
+	static uint8_t out[SIPC_MAX_MESSAGE]; /* one thread: the loop's */
 	long n = sipc_encode_admin_reply(out, sizeof(out), corr, resp, len);
 	assert(n > 0);
 	int rc = send_msg(l, out, (size_t)n);
@@ -1001,6 +1015,21 @@ static void on_admin(struct sl_link *l, const struct sn_header *h,
 	char line[1024] = "";
 	uint32_t changed = 0;
 	l->admin_requests++;
+	if (rlen > 3 && sl_share_native_serves(req[3])) {
+		/* queue operations: the share groups' (answered now or
+		 * later through sl_link_native_reply) */
+		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
+		if (!l->share) {
+			uint8_t e[SN_QRECV_RESP_BYTES];
+			long n = sn_encode_error_resp(
+				e, sizeof(e), req[3], h->corr,
+				SN_ERR_COORDINATOR_NOT_AVAILABLE);
+			send_admin_reply(l, h->corr, e, (size_t)n, now_ms);
+			return;
+		}
+		(void)sl_share_native(l->share, token, req, rlen, now_ms);
+		return;
+	}
 	if (l->cluster) {
 		uint64_t token = (uint64_t)(uint32_t)l->connects << 32 | h->corr;
 		sl_cluster_admin(l->cluster, token, req, rlen, now_ms);

@@ -162,6 +162,10 @@ void sl_link_cluster_reply(void *ctx, uint64_t token, int native,
 /* A cluster's broker must stop (fenced 1) or may resume (0) acting as a
  * leader (control/cluster.h hooks.self_fenced): BROKERS is pushed again
  * with this broker marked fenced (or as the image has it). */
+/* A native answer frame of the share groups (token: as given to
+ * sl_share_native). */
+void sl_link_native_reply(void *ctx, uint64_t token, const uint8_t *resp,
+			  size_t len);
 void sl_link_self_fenced(void *ctx, int fenced);
 void sl_link_alter_isr_reply(void *ctx, uint64_t token, int16_t error);
 

@@ -428,6 +428,7 @@ static int run_daemon(const struct sl_config *c)
 			.earliest = c->share_auto_offset_reset_earliest != 0,
 			.topic = consumer_group_topic, .topic_id = share_topic_id,
 			.topic_ctx = m, .reply = sl_link_kafka_reply,
+			.native_reply = sl_link_native_reply,
 			.reply_ctx = &link};
 		if (sl_share_create(&shcfg, sl_now_ms(), &share, err,
 				    sizeof(err))) {

@@ -38,6 +38,7 @@
 #include "control/share.h"
 #include "control/sstore.h"
 #include "proto/compression.h"
+#include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
 #include "proto/native.h"
 #include "proto/record_batch.h"
@@ -164,6 +165,8 @@ struct swait {
 	int32_t max_records, max_bytes;
 	struct ackres *acks;
 	uint32_t nacks;
+	bool native;                 /* a QUEUE_RECEIVE of topic_id */
+	uint32_t topic_id;
 };
 
 /* A dead-letter topic's writer (<topic>.dlq). */
@@ -202,6 +205,9 @@ struct sl_share {
 	struct kc_arena in, build;
 	uint8_t *out;
 	int64_t *acq;                /* one answer's acquisitions */
+	uint8_t native_op;           /* the answer being sent is a native
+					frame of this opcode (0: Kafka) */
+	uint32_t next_part;          /* where a native receive starts */
 };
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -955,6 +961,21 @@ static void copy_dead(struct sl_share *s, struct spart *p)
 
 static void reply(struct sl_share *s, uint64_t token, long n)
 {
+	if (n <= 0 && s->native_op) {
+		/* a native client learns it failed (its acknowledgements
+		 * may not be durable: it sends them again) */
+		n = sn_encode_error_resp(s->out, OUT_BYTES, s->native_op,
+					 (uint32_t)token,
+					 SN_ERR_KAFKA_STORAGE_ERROR);
+		s->cfg.native_reply(s->cfg.reply_ctx, token, s->out,
+				    (size_t)n);
+		return;
+	}
+	if (s->native_op) {
+		s->cfg.native_reply(s->cfg.reply_ctx, token, s->out,
+				    (size_t)n);
+		return;
+	}
 	if (n <= 0)
 		s->cfg.reply(s->cfg.reply_ctx, token, NULL, 0);
 	else
@@ -1273,7 +1294,7 @@ static long on_describe(struct sl_share *s, int16_t version, int32_t corr,
 static int16_t apply_acks(struct sl_share *s, struct sgroup *g,
 			  struct smember *m, uint32_t topic_id,
 			  int32_t partition, const struct kc_array *batches,
-			  bool renew_ok)
+			  bool renew_ok, uint64_t delay_ms)
 {
 	int32_t parts;
 	const char *name;
@@ -1307,14 +1328,14 @@ static int16_t apply_acks(struct sl_share *s, struct sgroup *g,
 				return ERR_INVALID_REQUEST;
 			int rc = !p || !p->ready ? -ENOENT :
 				 sl_sp_ack(&p->sp, o, m->handle,
-					   (enum sl_sp_ack)t, 0,
+					   (enum sl_sp_ack)t, delay_ms,
 					   wall_ms(s));
 			if (rc == -ENOBUFS) {
 				/* the journal is full: write it, then on */
 				if (persist(s))
 					return ERR_KAFKA_STORAGE;
 				rc = sl_sp_ack(&p->sp, o, m->handle,
-					       (enum sl_sp_ack)t, 0,
+					       (enum sl_sp_ack)t, delay_ms,
 					       wall_ms(s));
 			}
 			if (rc) {
@@ -1617,12 +1638,34 @@ static long fetch_answer(struct sl_share *s, int16_t version, int32_t corr,
 	return encode(s, KC_API_SHARE_FETCH, version, corr, &r);
 }
 
-/* Make the answer durable, then send it (or withhold it). */
+/* Make the answer durable, then send it (or withhold it: a native
+ * client is told KAFKA_STORAGE_ERROR). */
 static void send_durable(struct sl_share *s, uint64_t token, long n)
 {
 	if (n > 0 && persist(s))
 		n = -EIO;
 	reply(s, token, n);
+	s->native_op = 0;
+}
+
+static long native_answer(struct sl_share *s, uint32_t corr,
+			  struct sgroup *g, struct smember *m,
+			  uint32_t topic_id, int32_t max, bool fetch,
+			  uint32_t *got);
+
+/* A waiting request's answer now (fetch: whether to acquire). */
+static long wait_answer(struct sl_share *s, const struct swait *w,
+			bool fetch, uint32_t *got)
+{
+	if (w->native) {
+		s->native_op = SN_QUEUE_RECEIVE;
+		return native_answer(s, w->corr, w->g, w->m, w->topic_id,
+				     w->max_records, fetch, got);
+	}
+	s->native_op = 0;
+	return fetch_answer(s, w->version, w->corr, w->g, w->m,
+			    w->max_records, w->max_bytes, w->acks, w->nacks,
+			    fetch, got);
 }
 
 static void wait_free(struct swait *w)
@@ -1644,9 +1687,7 @@ static void wait_drop_member(struct sl_share *s, struct smember *m)
 		}
 		*pp = w->next;
 		uint32_t got;
-		long n = fetch_answer(s, w->version, w->corr, w->g, w->m,
-				      w->max_records, w->max_bytes, w->acks,
-				      w->nacks, false, &got);
+		long n = wait_answer(s, w, false, &got);
 		send_durable(s, w->token, n);
 		wait_free(w);
 	}
@@ -1728,7 +1769,8 @@ static long on_fetch(struct sl_share *s, uint64_t token, int16_t version,
 				tid, fp[k].partition_index,
 				apply_acks(s, g, m, tid, fp[k].partition_index,
 					   &fp[k].acknowledgement_batches,
-					   version >= 2 && q->is_renew_ack)};
+					   version >= 2 && q->is_renew_ack,
+					   0)};
 		}
 	}
 	const struct kc_share_fetch_req_forgotten_topic *ft =
@@ -1866,7 +1908,7 @@ static long on_acknowledge(struct sl_share *s, int16_t version, int32_t corr,
 			pd[k].error_code = apply_acks(
 				s, g, m, tid, ap[k].partition_index,
 				&ap[k].acknowledgement_batches,
-				version >= 2 && q->is_renew_ack);
+				version >= 2 && q->is_renew_ack, 0);
 			if (pd[k].error_code == ERR_INVALID_RECORD_STATE) {
 				pd[k].error_message = str_of(
 					"a record was not acquired by this "
@@ -1883,6 +1925,229 @@ static long on_acknowledge(struct sl_share *s, int16_t version, int32_t corr,
 		session_close(s, g, m);
 	}
 	return n;
+}
+
+/* ---- the native protocol's queue operations ---- */
+
+/* A native answer's records (the rest of a control socket message holds
+ * the partitions' heads and ranges), and its messages. */
+#define NATIVE_RECORD_BYTES (48u * 1024)
+#define NATIVE_MESSAGES_MAX 256
+#define NATIVE_ANSWER_CAP (SIPC_MAX_MESSAGE - SN_HEADER_BYTES)
+
+/* The member a native consumer's 16-byte id names ("sl-" and its hex):
+ * a member without heartbeats, whose session holds the partitions of
+ * the topics it receives from and closes (its messages released) after
+ * session_timeout_ms without a request. */
+static struct smember *native_member(struct sl_share *s, struct sgroup *g,
+				     const uint8_t id[SN_MEMBER_BYTES],
+				     uint32_t topic_id, int32_t parts)
+{
+	char name[3 + 2 * SN_MEMBER_BYTES + 1] = "sl-";
+	for (unsigned i = 0; i < SN_MEMBER_BYTES; i++)
+		snprintf(name + 3 + 2 * i, 3, "%02x", id[i]);
+	struct smember *m = member_get(s, g, name, strlen(name));
+	if (!m)
+		return NULL;
+	if (!m->has_session) {
+		m->has_session = true;
+		m->nparts = 0;
+		m->session_epoch = 1;
+	}
+	m->used_ms = s->now_ms;
+	for (int32_t p = 0; p < parts; p++)
+		if (session_add(m, topic_id, p) < 0)
+			break;
+	return m;
+}
+
+/* A QUEUE_RECEIVE answer for m: up to max messages of topic_id's
+ * partitions (from a rotating first one, so none is always last), or
+ * none when !fetch. */
+static long native_answer(struct sl_share *s, uint32_t corr,
+			  struct sgroup *g, struct smember *m,
+			  uint32_t topic_id, int32_t max, bool fetch,
+			  uint32_t *got)
+{
+	*got = 0;
+	s->build.used = 0;
+	const char *name;
+	size_t nlen;
+	int32_t parts = 0;
+	struct sn_qrecv_builder b;
+	sn_qrecv_resp_begin(&b, s->out, NATIVE_ANSWER_CAP);
+	if (!s->cfg.topic_id ||
+	    !s->cfg.topic_id(s->cfg.topic_ctx, topic_id, &name, &nlen,
+			     &parts))
+		return sn_qrecv_resp_finish(&b, corr,
+					    SN_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+					    topic_id, 0);
+	int32_t records = max < NATIVE_MESSAGES_MAX ? max :
+			  NATIVE_MESSAGES_MAX;
+	int32_t bytes = NATIVE_RECORD_BYTES;
+	uint32_t first = parts ? s->next_part++ % (uint32_t)parts : 0;
+	for (int32_t i = 0; fetch && i < parts && records > 0; i++) {
+		int32_t part = (int32_t)((first + (uint32_t)i) %
+					 (uint32_t)parts);
+		struct spart *p = spart_get(g, topic_id, part);
+		if (!p)
+			continue;
+		struct kc_share_fetch_resp_partition_data d = {0};
+		uint32_t n = fetch_partition(s, p, m, &records, &bytes,
+					     *got == 0, &d);
+		int16_t err = !n && p->read_err == ERR_NOT_LEADER ?
+			      ERR_NOT_LEADER : 0;
+		if (!n && (!err || b.len + SN_QRECV_PART_BYTES +
+					   (NATIVE_MESSAGES_MAX + 1) *
+					   (SN_QRECV_PART_BYTES +
+					    SN_QRANGE_BYTES) +
+					   NATIVE_RECORD_BYTES > b.cap))
+			continue; /* an error part only with room to spare */
+		const struct kc_share_fetch_resp_acquired_records *ar =
+			d.acquired_records.items;
+		uint16_t nr = (uint16_t)d.acquired_records.count;
+		struct sn_qrange *rg = kc_arena_take(&s->build, nr ? nr : 1,
+						     sizeof(*rg));
+		if (!rg)
+			return -ENOMEM;
+		for (uint16_t k = 0; k < nr; k++)
+			rg[k] = (struct sn_qrange){ar[k].first_offset,
+						   ar[k].last_offset,
+						   (uint16_t)ar[k].delivery_count};
+		/* within the cap by the budgets above */
+		if (sn_qrecv_resp_part(&b, part, err, rg, nr, d.records.ptr,
+				       (uint32_t)d.records.len) < 0)
+			return -ENOBUFS;
+		*got += n;
+	}
+	return sn_qrecv_resp_finish(&b, corr, 0, topic_id,
+				    (uint32_t)s->cfg.sp.lock_ms);
+}
+
+static long native_receive(struct sl_share *s, uint64_t token,
+			   uint32_t corr, const uint8_t *req, size_t len,
+			   bool *waiting)
+{
+	struct sn_queue_receive q;
+	int rc = sn_decode_queue_receive(req, len, &q);
+	if (rc)
+		return sn_encode_error_resp(s->out, OUT_BYTES,
+					    SN_QUEUE_RECEIVE, corr,
+					    (int16_t)-rc);
+	uint32_t tid;
+	int32_t parts;
+	if (!s->cfg.topic(s->cfg.topic_ctx, q.topic, q.topic_len, &tid,
+			  &parts))
+		return sn_encode_error_resp(s->out, OUT_BYTES,
+					    SN_QUEUE_RECEIVE, corr,
+					    SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	struct sgroup *g = group_get(s, q.group, q.group_len);
+	struct smember *m = g ? native_member(s, g, q.member, tid, parts) :
+				NULL;
+	if (!m)
+		return sn_encode_error_resp(s->out, OUT_BYTES,
+					    SN_QUEUE_RECEIVE, corr,
+					    SN_ERR_GROUP_MAX_SIZE_REACHED);
+	/* an earlier receive of this member still waiting ends now */
+	wait_drop_member(s, m);
+	s->native_op = SN_QUEUE_RECEIVE;
+	uint32_t got;
+	long n = native_answer(s, corr, g, m, tid, (int32_t)q.max_messages,
+			       true, &got);
+	for (int32_t p = 0; p < parts; p++) {
+		struct spart *sp = spart_get(g, tid, p);
+		if (sp)
+			spart_read(s, sp);
+	}
+	if (got || !q.max_wait_ms || n <= 0)
+		return n;
+	struct swait *w = calloc(1, sizeof(*w));
+	if (!w)
+		return n;
+	*w = (struct swait){.token = token, .corr = (int32_t)corr, .g = g,
+			    .m = m,
+			    .deadline_ms = s->now_ms +
+					   (int64_t)(q.max_wait_ms < INT32_MAX ?
+						     q.max_wait_ms :
+						     INT32_MAX),
+			    .max_records = (int32_t)q.max_messages,
+			    .native = true, .topic_id = tid};
+	w->next = s->waits;
+	s->waits = w;
+	*waiting = true;
+	return 0;
+}
+
+static long native_ack(struct sl_share *s, uint32_t corr, const uint8_t *req,
+		       size_t len)
+{
+	struct sn_queue_ack q;
+	int rc = sn_decode_queue_ack(req, len, &q);
+	if (rc)
+		return sn_encode_error_resp(s->out, OUT_BYTES, SN_QUEUE_ACK,
+					    corr, (int16_t)-rc);
+	uint32_t tid;
+	int32_t parts;
+	if (!s->cfg.topic(s->cfg.topic_ctx, q.topic, q.topic_len, &tid,
+			  &parts))
+		return sn_encode_error_resp(s->out, OUT_BYTES, SN_QUEUE_ACK,
+					    corr,
+					    SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	struct sgroup *g = group_find(s, q.group, q.group_len);
+	struct smember *m = g ? native_member(s, g, q.member, tid, 0) : NULL;
+	int16_t *errs = kc_arena_take(&s->build, q.count, sizeof(*errs));
+	if (!errs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < q.count; i++) {
+		struct sn_qack_entry e;
+		sn_qack_get(&q, i, &e);
+		int8_t t = (int8_t)e.type;
+		struct kc_share_fetch_req_acknowledgement_batch kb = {
+			e.first, e.last, {&t, 1}};
+		if (e.type < SN_ACK_ACCEPT || e.type > SN_ACK_EXTEND) {
+			errs[i] = SN_ERR_INVALID_REQUEST;
+			continue;
+		}
+		/* no group: nothing of it was ever handed out */
+		errs[i] = !m ? SN_ERR_INVALID_RECORD_STATE :
+			  apply_acks(s, g, m, tid, e.partition,
+				     &(struct kc_array){&kb, 1}, true,
+				     e.delay_ms);
+	}
+	return sn_encode_queue_ack_resp(s->out, OUT_BYTES, corr, 0, errs,
+					q.count);
+}
+
+bool sl_share_native_serves(uint8_t opcode)
+{
+	return opcode == SN_QUEUE_RECEIVE || opcode == SN_QUEUE_ACK;
+}
+
+int sl_share_native(struct sl_share *s, uint64_t token, const uint8_t *req,
+		    size_t len, int64_t now_ms)
+{
+	if (len < SN_HEADER_BYTES || !sl_share_native_serves(req[3]))
+		return -EINVAL;
+	s->now_ms = now_ms;
+	s->in.used = 0;
+	s->build.used = 0;
+	s->ack_budget = ACK_OFFSETS_MAX;
+	s->native_op = req[3];
+	uint32_t corr = (uint32_t)token;
+	bool waiting = false;
+	long n = req[3] == SN_QUEUE_RECEIVE ?
+		 native_receive(s, token, corr, req, len, &waiting) :
+		 native_ack(s, corr, req, len);
+	if (waiting) {
+		/* what the earlier acknowledgements changed is durable
+		 * before the wait (as a ShareFetch's) */
+		s->native_op = 0;
+		(void)persist(s);
+		return 0;
+	}
+	s->native_op = req[3];
+	send_durable(s, token, n);
+	return 0;
 }
 
 /* ---- group configs ---- */
@@ -2089,6 +2354,7 @@ bool sl_share_serves(int16_t key)
 int sl_share_request(struct sl_share *s, uint64_t token, const uint8_t *req,
 		     size_t len, int64_t now_ms)
 {
+	s->native_op = 0;
 	struct kc_request_header h;
 	union kc_request body;
 	s->now_ms = now_ms;
@@ -2432,9 +2698,7 @@ void sl_share_do_work(struct sl_share *s, int64_t now_ms)
 		}
 		*pp = w->next;
 		uint32_t got;
-		long n = fetch_answer(s, w->version, w->corr, w->g, w->m,
-				      w->max_records, w->max_bytes, w->acks,
-				      w->nacks, true, &got);
+		long n = wait_answer(s, w, true, &got);
 		if (!got && now_ms < w->deadline_ms) {
 			/* available but not for now (delayed, or a FIFO
 			 * group in flight): keep waiting */

@@ -84,6 +84,9 @@ struct sl_share_config {
 	sl_share_topic_id_fn topic_id;
 	void *topic_ctx;
 	sl_share_reply_fn reply;
+	/* a whole native answer frame (proto/native.h) for token, through
+	 * the same ctx */
+	sl_share_reply_fn native_reply;
 	void *reply_ctx;
 };
 
@@ -114,6 +117,19 @@ bool sl_share_serves(int16_t key);
  * answer at all (nothing replied: the caller closes the connection). */
 int sl_share_request(struct sl_share *s, uint64_t token, const uint8_t *req,
 		     size_t len, int64_t now_ms);
+
+/* Whether a native opcode is a queue operation (QUEUE_RECEIVE,
+ * QUEUE_ACK) this module answers. */
+bool sl_share_native_serves(uint8_t opcode);
+/* One whole native frame of those (docs/protocol.md), answered once
+ * through native_reply, now or later (a receive waits up to its
+ * max_wait_ms).  The answer's correlation id is (uint32_t)token.  Every
+ * native consumer is a member of its queue group (a share group: the
+ * same messages as Kafka's share consumers of that group), its session
+ * the partitions it receives from.  Returns 0, or -EINVAL when the frame
+ * is not one of those (nothing replied). */
+int sl_share_native(struct sl_share *s, uint64_t token, const uint8_t *req,
+		    size_t len, int64_t now_ms);
 
 /* A DescribeConfigs or IncrementalAlterConfigs whose every resource is a
  * group (type 32): the groups' share.auto.offset.reset (latest, earliest;

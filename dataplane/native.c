@@ -2,12 +2,12 @@
  * The native protocol's front-end (proto/native.h) on UDP and TCP: frames
  * in, typed requests (request.h) out, and the native answer encoded from
  * each typed result.  Batches are validated here, once (rb_validate).
- * METADATA and INIT_PRODUCER_ID are answered here; CREATE_TOPIC and
- * DELETE_TOPIC go to control (dp_admin_submit) and its answer frame comes
- * back as it is.
+ * METADATA and INIT_PRODUCER_ID are answered here; CREATE_TOPIC,
+ * DELETE_TOPIC and the queue operations (QUEUE_RECEIVE, QUEUE_ACK) go to
+ * control (dp_admin_submit) and its answer frame comes back as it is.
  *
- * UDP carries data, not administration: CREATE_TOPIC, DELETE_TOPIC and
- * INIT_PRODUCER_ID over UDP are refused with UNSUPPORTED_VERSION
+ * UDP carries data, not administration: CREATE_TOPIC, DELETE_TOPIC,
+ * INIT_PRODUCER_ID and the queue operations over UDP are refused with UNSUPPORTED_VERSION
  * (udp_admin_refused), and no reply is longer than the datagram that
  * caused it: a longer one is replaced by its 16-byte header (error code
  * kept, MESSAGE_TOO_LARGE for a success; udp_reply_limited), so a spoofed
@@ -665,7 +665,9 @@ static void handle_frame(struct dp_net *n, const struct src *s,
 	}
 	if (s->peer && (h->opcode == SN_CREATE_TOPIC ||
 			     h->opcode == SN_DELETE_TOPIC ||
-			     h->opcode == SN_INIT_PRODUCER_ID)) {
+			     h->opcode == SN_INIT_PRODUCER_ID ||
+			     h->opcode == SN_QUEUE_RECEIVE ||
+			     h->opcode == SN_QUEUE_ACK)) {
 		/* state changes need a connection: a datagram's source can
 		 * be forged */
 		n->st.udp_admin_refused++;
@@ -691,6 +693,8 @@ static void handle_frame(struct dp_net *n, const struct src *s,
 		break;
 	case SN_CREATE_TOPIC:
 	case SN_DELETE_TOPIC:
+	case SN_QUEUE_RECEIVE:
+	case SN_QUEUE_ACK:
 		handle_admin(n, s, f, len, h->corr, h->opcode);
 		break;
 	case SN_INIT_PRODUCER_ID:

@@ -483,6 +483,8 @@ static size_t resp_size(uint8_t opcode)
 	case SN_CREATE_TOPIC: return SN_CREATE_RESP_BYTES;
 	case SN_INIT_PRODUCER_ID: return SN_INIT_PID_RESP_BYTES;
 	case SN_LEADERS: return SN_LEADERS_RESP_BYTES;
+	case SN_QUEUE_RECEIVE: return SN_QRECV_RESP_BYTES;
+	case SN_QUEUE_ACK: return SN_QACK_RESP_BYTES;
 	default: return SN_HEADER_BYTES;
 	}
 }
@@ -498,7 +500,8 @@ long sn_encode_error_resp(uint8_t *buf, size_t cap, uint8_t opcode,
 		      error);
 	if (len >= 32 && (opcode & ~SN_RESPONSE) != SN_METADATA &&
 	    (opcode & ~SN_RESPONSE) != SN_INIT_PRODUCER_ID &&
-	    (opcode & ~SN_RESPONSE) != SN_CREATE_TOPIC)
+	    (opcode & ~SN_RESPONSE) != SN_CREATE_TOPIC &&
+	    (opcode & ~SN_RESPONSE) != SN_QUEUE_RECEIVE)
 		rb_put64(buf + 24, (uint64_t)-1); /* offset fields: -1 */
 	return (long)len;
 }
@@ -837,5 +840,275 @@ int sn_decode_init_pid_resp(const uint8_t *f, size_t len,
 		return rc;
 	*producer_id = (int64_t)rb_be64(f + 16);
 	*epoch = (int16_t)rb_be16(f + 24);
+	return 0;
+}
+
+/* ---- queues ---- */
+
+/* A queue request's names: group 1..SN_GROUP_MAX bytes, a valid topic. */
+static int check_names(const char *group, uint16_t glen, const char *topic,
+		       uint16_t tlen)
+{
+	(void)group;
+	if (glen < 1 || glen > SN_GROUP_MAX)
+		return ERR(INVALID_GROUP_ID);
+	if (!sn_topic_name_valid(topic, tlen))
+		return ERR(INVALID_TOPIC_EXCEPTION);
+	return 0;
+}
+
+static int member_valid(const uint8_t *m)
+{
+	for (unsigned i = 0; i < SN_MEMBER_BYTES; i++)
+		if (m[i])
+			return 1;
+	return 0;
+}
+
+long sn_encode_queue_receive(uint8_t *buf, size_t cap, uint32_t corr,
+			     const struct sn_queue_receive *r)
+{
+	size_t len = SN_QRECV_REQ_BYTES + (size_t)r->group_len + r->topic_len;
+	if (cap < len)
+		return -ENOBUFS;
+	sn_header_put(buf, SN_QUEUE_RECEIVE, (uint32_t)len, corr, 0);
+	memcpy(buf + 16, r->member, SN_MEMBER_BYTES);
+	rb_put32(buf + 32, r->max_messages);
+	rb_put32(buf + 36, r->max_wait_ms);
+	rb_put16(buf + 40, r->group_len);
+	rb_put16(buf + 42, r->topic_len);
+	rb_put32(buf + 44, 0);
+	memcpy(buf + SN_QRECV_REQ_BYTES, r->group, r->group_len);
+	memcpy(buf + SN_QRECV_REQ_BYTES + r->group_len, r->topic,
+	       r->topic_len);
+	return (long)len;
+}
+
+int sn_decode_queue_receive(const uint8_t *f, size_t len,
+			    struct sn_queue_receive *r)
+{
+	int rc = check_frame(f, len, SN_QUEUE_RECEIVE, SN_QRECV_REQ_BYTES);
+	if (rc)
+		return rc;
+	memcpy(r->member, f + 16, SN_MEMBER_BYTES);
+	r->max_messages = rb_be32(f + 32);
+	r->max_wait_ms = rb_be32(f + 36);
+	r->group_len = rb_be16(f + 40);
+	r->topic_len = rb_be16(f + 42);
+	if ((size_t)SN_QRECV_REQ_BYTES + r->group_len + r->topic_len != len)
+		return ERR(INVALID_REQUEST);
+	r->group = (const char *)f + SN_QRECV_REQ_BYTES;
+	r->topic = r->group + r->group_len;
+	rc = check_names(r->group, r->group_len, r->topic, r->topic_len);
+	if (rc)
+		return rc;
+	if (!member_valid(r->member) || r->max_messages < 1 ||
+	    r->max_messages > SN_QRECV_MAX)
+		return ERR(INVALID_REQUEST);
+	return 0;
+}
+
+void sn_qrecv_resp_begin(struct sn_qrecv_builder *b, uint8_t *buf,
+			 size_t cap)
+{
+	b->buf = buf;
+	b->cap = cap;
+	b->len = SN_QRECV_RESP_BYTES;
+	b->count = 0;
+	b->failed = cap < SN_QRECV_RESP_BYTES;
+}
+
+int sn_qrecv_resp_part(struct sn_qrecv_builder *b, int32_t partition,
+		       int16_t error, const struct sn_qrange *ranges,
+		       uint16_t nranges, const uint8_t *records,
+		       uint32_t records_len)
+{
+	size_t need = SN_QRECV_PART_BYTES +
+		      (size_t)nranges * SN_QRANGE_BYTES + records_len;
+	if (b->failed || b->count == UINT16_MAX || b->len + need > b->cap) {
+		b->failed = 1;
+		return -ENOBUFS;
+	}
+	uint8_t *p = b->buf + b->len;
+	rb_put32(p, (uint32_t)partition);
+	rb_put16(p + 4, (uint16_t)error);
+	rb_put16(p + 6, nranges);
+	rb_put32(p + 8, records_len);
+	rb_put32(p + 12, 0);
+	p += SN_QRECV_PART_BYTES;
+	for (uint16_t i = 0; i < nranges; i++, p += SN_QRANGE_BYTES) {
+		rb_put64(p, (uint64_t)ranges[i].first);
+		rb_put64(p + 8, (uint64_t)ranges[i].last);
+		rb_put16(p + 16, ranges[i].delivery_count);
+		rb_put16(p + 18, 0);
+		rb_put32(p + 20, 0);
+	}
+	if (records_len)
+		memcpy(p, records, records_len);
+	b->len += need;
+	b->count++;
+	return 0;
+}
+
+long sn_qrecv_resp_finish(struct sn_qrecv_builder *b, uint32_t corr,
+			  int16_t error, uint32_t topic_id, uint32_t lock_ms)
+{
+	if (b->failed)
+		return -ENOBUFS;
+	sn_header_put(b->buf, SN_QUEUE_RECEIVE | SN_RESPONSE,
+		      (uint32_t)b->len, corr, error);
+	rb_put32(b->buf + 16, topic_id);
+	rb_put32(b->buf + 20, lock_ms);
+	rb_put16(b->buf + 24, b->count);
+	rb_put16(b->buf + 26, 0);
+	rb_put32(b->buf + 28, 0);
+	return (long)b->len;
+}
+
+int sn_decode_qrecv_resp(const uint8_t *f, size_t len,
+			 struct sn_qrecv_resp *r)
+{
+	int rc = check_frame(f, len, SN_QUEUE_RECEIVE | SN_RESPONSE,
+			     SN_QRECV_RESP_BYTES);
+	if (rc)
+		return rc;
+	r->topic_id = rb_be32(f + 16);
+	r->lock_ms = rb_be32(f + 20);
+	r->npartitions = rb_be16(f + 24);
+	r->parts = f + SN_QRECV_RESP_BYTES;
+	r->parts_len = len - SN_QRECV_RESP_BYTES;
+	size_t pos = 0;
+	struct sn_qrecv_part p;
+	uint32_t n = 0;
+	while ((rc = sn_qrecv_next(r, &pos, &p)) == 1)
+		n++;
+	if (rc < 0 || n != r->npartitions)
+		return ERR(INVALID_REQUEST);
+	return 0;
+}
+
+int sn_qrecv_next(const struct sn_qrecv_resp *r, size_t *pos,
+		  struct sn_qrecv_part *p)
+{
+	if (*pos == r->parts_len)
+		return 0;
+	if (*pos > r->parts_len || r->parts_len - *pos < SN_QRECV_PART_BYTES)
+		return ERR(INVALID_REQUEST);
+	const uint8_t *q = r->parts + *pos;
+	p->partition = (int32_t)rb_be32(q);
+	p->error = (int16_t)rb_be16(q + 4);
+	p->nranges = rb_be16(q + 6);
+	p->records_len = rb_be32(q + 8);
+	size_t need = SN_QRECV_PART_BYTES +
+		      (size_t)p->nranges * SN_QRANGE_BYTES + p->records_len;
+	if (r->parts_len - *pos < need)
+		return ERR(INVALID_REQUEST);
+	p->ranges = q + SN_QRECV_PART_BYTES;
+	p->records = p->ranges + (size_t)p->nranges * SN_QRANGE_BYTES;
+	*pos += need;
+	return 1;
+}
+
+void sn_qrecv_range(const struct sn_qrecv_part *p, uint16_t i,
+		    struct sn_qrange *out)
+{
+	const uint8_t *q = p->ranges + (size_t)i * SN_QRANGE_BYTES;
+	out->first = (int64_t)rb_be64(q);
+	out->last = (int64_t)rb_be64(q + 8);
+	out->delivery_count = rb_be16(q + 16);
+}
+
+long sn_encode_queue_ack(uint8_t *buf, size_t cap, uint32_t corr,
+			 const struct sn_queue_ack *r,
+			 const struct sn_qack_entry *entries)
+{
+	size_t at = SN_QACK_REQ_BYTES + (size_t)r->group_len + r->topic_len;
+	size_t len = at + (size_t)r->count * SN_QACK_ENTRY_BYTES;
+	if (cap < len)
+		return -ENOBUFS;
+	sn_header_put(buf, SN_QUEUE_ACK, (uint32_t)len, corr, 0);
+	memcpy(buf + 16, r->member, SN_MEMBER_BYTES);
+	rb_put16(buf + 32, r->group_len);
+	rb_put16(buf + 34, r->topic_len);
+	rb_put32(buf + 36, r->count);
+	memcpy(buf + SN_QACK_REQ_BYTES, r->group, r->group_len);
+	memcpy(buf + SN_QACK_REQ_BYTES + r->group_len, r->topic, r->topic_len);
+	for (uint32_t i = 0; i < r->count; i++) {
+		uint8_t *p = buf + at + (size_t)i * SN_QACK_ENTRY_BYTES;
+		const struct sn_qack_entry *e = &entries[i];
+		rb_put64(p, (uint64_t)e->first);
+		rb_put64(p + 8, (uint64_t)e->last);
+		rb_put32(p + 16, (uint32_t)e->partition);
+		rb_put32(p + 20, e->delay_ms);
+		p[24] = e->type;
+		memset(p + 25, 0, 7);
+	}
+	return (long)len;
+}
+
+int sn_decode_queue_ack(const uint8_t *f, size_t len, struct sn_queue_ack *r)
+{
+	int rc = check_frame(f, len, SN_QUEUE_ACK, SN_QACK_REQ_BYTES);
+	if (rc)
+		return rc;
+	memcpy(r->member, f + 16, SN_MEMBER_BYTES);
+	r->group_len = rb_be16(f + 32);
+	r->topic_len = rb_be16(f + 34);
+	r->count = rb_be32(f + 36);
+	size_t at = SN_QACK_REQ_BYTES + (size_t)r->group_len + r->topic_len;
+	if (r->count < 1 || r->count > SN_QACK_MAX ||
+	    at + (size_t)r->count * SN_QACK_ENTRY_BYTES != len)
+		return ERR(INVALID_REQUEST);
+	r->group = (const char *)f + SN_QACK_REQ_BYTES;
+	r->topic = r->group + r->group_len;
+	r->entries = f + at;
+	rc = check_names(r->group, r->group_len, r->topic, r->topic_len);
+	if (rc)
+		return rc;
+	if (!member_valid(r->member))
+		return ERR(INVALID_REQUEST);
+	return 0;
+}
+
+void sn_qack_get(const struct sn_queue_ack *r, uint32_t i,
+		 struct sn_qack_entry *e)
+{
+	const uint8_t *p = r->entries + (size_t)i * SN_QACK_ENTRY_BYTES;
+	e->first = (int64_t)rb_be64(p);
+	e->last = (int64_t)rb_be64(p + 8);
+	e->partition = (int32_t)rb_be32(p + 16);
+	e->delay_ms = rb_be32(p + 20);
+	e->type = p[24];
+}
+
+long sn_encode_queue_ack_resp(uint8_t *buf, size_t cap, uint32_t corr,
+			      int16_t error, const int16_t *errors,
+			      uint32_t count)
+{
+	size_t len = SN_QACK_RESP_BYTES + (size_t)count * 4;
+	if (cap < len)
+		return -ENOBUFS;
+	sn_header_put(buf, SN_QUEUE_ACK | SN_RESPONSE, (uint32_t)len, corr,
+		      error);
+	rb_put32(buf + 16, count);
+	for (uint32_t i = 0; i < count; i++) {
+		rb_put16(buf + SN_QACK_RESP_BYTES + i * 4, (uint16_t)errors[i]);
+		rb_put16(buf + SN_QACK_RESP_BYTES + i * 4 + 2, 0);
+	}
+	return (long)len;
+}
+
+int sn_decode_queue_ack_resp(const uint8_t *f, size_t len, uint32_t *count,
+			     const uint8_t **errors)
+{
+	int rc = check_frame(f, len, SN_QUEUE_ACK | SN_RESPONSE,
+			     SN_QACK_RESP_BYTES);
+	if (rc)
+		return rc;
+	*count = rb_be32(f + 16);
+	if ((uint64_t)SN_QACK_RESP_BYTES + (uint64_t)*count * 4 != len)
+		return ERR(INVALID_REQUEST);
+	if (errors)
+		*errors = f + SN_QACK_RESP_BYTES;
 	return 0;
 }

@@ -37,6 +37,8 @@ enum sn_opcode {
 	SN_DELETE_TOPIC = 0x06,
 	SN_INIT_PRODUCER_ID = 0x07,
 	SN_LEADERS = 0x08,
+	SN_QUEUE_RECEIVE = 0x09,
+	SN_QUEUE_ACK = 0x0A,
 };
 
 /* Fixed sizes: header + fixed body. */
@@ -59,6 +61,17 @@ enum sn_opcode {
 #define SN_LEADERS_BROKER_BYTES 12  /* + host */
 #define SN_LEADERS_TOPIC_BYTES 12   /* + name + 8 per partition */
 #define SN_HOST_MAX 255
+#define SN_QRECV_REQ_BYTES 48     /* + group + topic */
+#define SN_QRECV_RESP_BYTES 32    /* + partitions */
+#define SN_QRECV_PART_BYTES 16    /* + ranges + records */
+#define SN_QRANGE_BYTES 24
+#define SN_QACK_REQ_BYTES 40      /* + group + topic + entries */
+#define SN_QACK_ENTRY_BYTES 32
+#define SN_QACK_RESP_BYTES 20     /* + 4 per entry */
+#define SN_QACK_MAX 4096          /* entries of one QUEUE_ACK */
+#define SN_QRECV_MAX 8192         /* messages of one QUEUE_RECEIVE */
+#define SN_GROUP_MAX 255
+#define SN_MEMBER_BYTES 16
 
 /* Error codes: Kafka's numbers (docs/protocol.md has their meaning). */
 #define SN_ERRORS(X)                                         \
@@ -72,6 +85,7 @@ enum sn_opcode {
 	X(MESSAGE_TOO_LARGE, 10, "message too large")         \
 	X(COORDINATOR_NOT_AVAILABLE, 15, "coordinator not available") \
 	X(INVALID_TOPIC_EXCEPTION, 17, "invalid topic name")  \
+	X(INVALID_GROUP_ID, 24, "invalid queue group name: 1..255 bytes") \
 	X(INVALID_TIMESTAMP, 32, "record timestamp out of range or max timestamp wrong") \
 	X(NOT_ENOUGH_REPLICAS, 19, "not written: broker saturated, retry") \
 	X(NOT_ENOUGH_REPLICAS_AFTER_APPEND, 20, "written, but fewer in-sync replicas than min.insync.replicas hold it") \
@@ -90,7 +104,9 @@ enum sn_opcode {
 	X(FENCED_LEADER_EPOCH, 74, "the request's leader epoch is older than the partition's") \
 	X(UNKNOWN_LEADER_EPOCH, 75, "the request's leader epoch is newer than the partition's") \
 	X(INVALID_RECORD, 87, "record batch refused: not one batch, or its record count, offset deltas, sequence or attributes are wrong") \
-	X(THROTTLING_QUOTA_EXCEEDED, 89, "broker saturated: retry after the throttle time")
+	X(THROTTLING_QUOTA_EXCEEDED, 89, "broker saturated: retry after the throttle time") \
+	X(GROUP_MAX_SIZE_REACHED, 81, "the queue group has its most members (1024) or the broker its most groups") \
+	X(INVALID_RECORD_STATE, 121, "the message is not acquired by this consumer: its lock lapsed and it was handed out again, or it was acknowledged already")
 
 enum sn_error {
 #define SN_ERROR_ENUM(name, value, msg) SN_ERR_##name = value,
@@ -251,6 +267,76 @@ struct sn_create_topic {
 	uint16_t name_len;
 };
 
+/* QUEUE_RECEIVE: up to max_messages of topic for the consumer member of
+ * queue group `group`, waiting up to max_wait_ms for the first. */
+struct sn_queue_receive {
+	uint8_t member[SN_MEMBER_BYTES]; /* the consumer's id (not all zero) */
+	uint32_t max_messages;           /* 1..SN_QRECV_MAX */
+	uint32_t max_wait_ms;
+	const char *group;
+	uint16_t group_len;
+	const char *topic;
+	uint16_t topic_len;
+};
+
+/* One run of consecutive offsets handed out with one delivery count. */
+struct sn_qrange {
+	int64_t first, last;
+	uint16_t delivery_count;
+};
+
+/* One partition of a QUEUE_RECEIVE answer: its ranges and the stored
+ * batches that hold them (batches may hold other offsets too: only the
+ * ranges' offsets are the receiver's). */
+struct sn_qrecv_part {
+	int32_t partition;
+	int16_t error;
+	uint16_t nranges;
+	const uint8_t *ranges;  /* nranges * SN_QRANGE_BYTES: sn_qrecv_range */
+	const uint8_t *records;
+	uint32_t records_len;
+};
+
+struct sn_qrecv_resp {
+	uint32_t topic_id;
+	uint32_t lock_ms;       /* how long an acquisition lasts */
+	uint16_t npartitions;
+	const uint8_t *parts;   /* walk with sn_qrecv_next */
+	size_t parts_len;
+};
+
+struct sn_qrecv_builder {
+	uint8_t *buf;
+	size_t cap, len;
+	uint16_t count;
+	int failed;
+};
+
+enum sn_ack_type {
+	SN_ACK_ACCEPT = 1,  /* done: never handed out again */
+	SN_ACK_RELEASE = 2, /* hand it out again (after delay_ms) */
+	SN_ACK_REJECT = 3,  /* a dead letter */
+	SN_ACK_EXTEND = 4,  /* keep it: the lock starts again */
+};
+
+struct sn_qack_entry {
+	int64_t first, last;
+	int32_t partition;
+	uint32_t delay_ms;  /* RELEASE: available again after this */
+	uint8_t type;       /* enum sn_ack_type */
+};
+
+/* QUEUE_ACK: count entries follow the names (walk with sn_qack_next). */
+struct sn_queue_ack {
+	uint8_t member[SN_MEMBER_BYTES];
+	const char *group;
+	uint16_t group_len;
+	const char *topic;
+	uint16_t topic_len;
+	uint32_t count;
+	const uint8_t *entries;
+};
+
 /* Topic names: 1..200 of [A-Za-z0-9._-], not "." or "..".  Returns 1/0. */
 int sn_topic_name_valid(const char *name, size_t len);
 
@@ -323,6 +409,27 @@ long sn_encode_init_pid(uint8_t *buf, size_t cap, uint32_t corr);
 long sn_encode_init_pid_resp(uint8_t *buf, size_t cap, uint32_t corr,
 			     int16_t error, int64_t producer_id,
 			     int16_t epoch);
+long sn_encode_queue_receive(uint8_t *buf, size_t cap, uint32_t corr,
+			     const struct sn_queue_receive *r);
+void sn_qrecv_resp_begin(struct sn_qrecv_builder *b, uint8_t *buf,
+			 size_t cap);
+/* One partition: its ranges and records.  0 or -ENOBUFS (then finish
+ * fails too). */
+int sn_qrecv_resp_part(struct sn_qrecv_builder *b, int32_t partition,
+		       int16_t error, const struct sn_qrange *ranges,
+		       uint16_t nranges, const uint8_t *records,
+		       uint32_t records_len);
+long sn_qrecv_resp_finish(struct sn_qrecv_builder *b, uint32_t corr,
+			  int16_t error, uint32_t topic_id, uint32_t lock_ms);
+/* Header + fixed part; the entries (count * SN_QACK_ENTRY_BYTES) are
+ * written after it with sn_qack_put, at buf + sn_qack_entries_at(r). */
+long sn_encode_queue_ack(uint8_t *buf, size_t cap, uint32_t corr,
+			 const struct sn_queue_ack *r,
+			 const struct sn_qack_entry *entries);
+long sn_encode_queue_ack_resp(uint8_t *buf, size_t cap, uint32_t corr,
+			      int16_t error, const int16_t *errors,
+			      uint32_t count);
+
 /* Any response with the header alone plus a zeroed fixed body of the
  * opcode's response size (for errors). */
 long sn_encode_error_resp(uint8_t *buf, size_t cap, uint8_t opcode,
@@ -374,6 +481,25 @@ int sn_decode_create_topic_resp(const uint8_t *f, size_t len,
 				uint32_t *topic_id);
 int sn_decode_delete_topic(const uint8_t *f, size_t len, const char **name,
 			   uint16_t *name_len);
+int sn_decode_queue_receive(const uint8_t *f, size_t len,
+			    struct sn_queue_receive *r);
+/* Checked whole: every partition's ranges and records inside the frame,
+ * the count matching. */
+int sn_decode_qrecv_resp(const uint8_t *f, size_t len,
+			 struct sn_qrecv_resp *r);
+/* *pos from 0: 1 with the next partition, 0 at the end. */
+int sn_qrecv_next(const struct sn_qrecv_resp *r, size_t *pos,
+		  struct sn_qrecv_part *p);
+void sn_qrecv_range(const struct sn_qrecv_part *p, uint16_t i,
+		    struct sn_qrange *out);
+/* Names and entry count checked (1..SN_QACK_MAX, the frame's length);
+ * each entry's fields are the caller's to check. */
+int sn_decode_queue_ack(const uint8_t *f, size_t len, struct sn_queue_ack *r);
+void sn_qack_get(const struct sn_queue_ack *r, uint32_t i,
+		 struct sn_qack_entry *e);
+/* errors: count codes (NULL: not wanted) after the call. */
+int sn_decode_queue_ack_resp(const uint8_t *f, size_t len, uint32_t *count,
+			     const uint8_t **errors);
 int sn_decode_init_pid_resp(const uint8_t *f, size_t len,
 			    int64_t *producer_id, int16_t *epoch);
 

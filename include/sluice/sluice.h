@@ -213,6 +213,19 @@ void sl_producer_destroy(struct sl_producer *p);
 int sl_produce(struct sl_producer *p, const char *topic, int32_t partition,
 	       const void *key, size_t klen, const void *value, size_t vlen,
 	       void *opaque);
+
+/* A record header: a name and a value (NULL: a null value). */
+struct sl_header {
+	const char *key;
+	size_t klen;
+	const void *value;
+	size_t vlen;
+};
+
+/* sl_produce with nh headers (copied). */
+int sl_produce_h(struct sl_producer *p, const char *topic, int32_t partition,
+		 const void *key, size_t klen, const void *value, size_t vlen,
+		 const struct sl_header *h, size_t nh, void *opaque);
 /* Send due batches (linger), read answers, resend what timed out, run
  * callbacks; waits up to timeout_ms for an answer when something is in
  * flight.  Returns the number of delivery reports made, or a negative
@@ -278,7 +291,18 @@ struct sl_message {
 	size_t klen;
 	const void *value; /* NULL for a null value */
 	size_t vlen;
+	size_t nheaders;   /* read them with sl_message_header(_at) */
+	const void *hdr_;  /* the library's */
+	const void *hdr_end_;
 };
+
+/* The first header of m named key: 1 with *value (NULL for a null
+ * value) and *vlen, or 0 when m has none. */
+int sl_message_header(const struct sl_message *m, const char *key,
+		      const void **value, size_t *vlen);
+/* Header i (< m->nheaders) of m: 1 with h filled, or 0. */
+int sl_message_header_at(const struct sl_message *m, size_t i,
+			 struct sl_header *h);
 
 /*
  * The next record at or after the position.  Fetches (long poll up to
@@ -288,6 +312,95 @@ struct sl_message {
  * waiting), sl_err_broker(OFFSET_OUT_OF_RANGE) etc., -errno.
  */
 int sl_consume(struct sl_consumer *c, struct sl_message *m, int timeout_ms);
+
+/* ---- queues (docs/queues.md) ----
+ *
+ * A queue is a topic consumed by a queue group: each message goes to one
+ * of the group's consumers at a time, locked for it until it answers
+ * (accept, release, reject) or the lock lapses (then it is handed out
+ * again, its delivery count one higher).  After the broker's
+ * share_delivery_count_limit deliveries, or when rejected, it is a dead
+ * letter (copied to "<topic>.dlq").  Kafka share consumers of the same
+ * group (its name) take part in the same queue.
+ */
+
+struct sl_queue_opts {
+	uint32_t prefetch;    /* messages held by this consumer at once
+				 (its credit); 100, at most 8192 */
+	uint32_t max_wait_ms; /* long poll per request; 500 */
+};
+void sl_queue_opts_default(struct sl_queue_opts *o);
+
+struct sl_queue;
+
+/* A consumer of topic in queue group `group` (both created as needed:
+ * the group on first use, starting where share_auto_offset_reset says).
+ * Returns 0, sl_err_broker(UNKNOWN_TOPIC_OR_PARTITION), -errno. */
+int sl_queue_create(const char *addr, const char *group, const char *topic,
+		    const struct sl_queue_opts *o, struct sl_queue **out);
+/* Releases the messages it holds (handed out again at once), closes,
+ * frees.  NULL is fine. */
+void sl_queue_destroy(struct sl_queue *q);
+
+struct sl_queue_message {
+	struct sl_message msg;   /* partition, offset, key, value, headers */
+	uint16_t delivery_count; /* 1 the first time it is handed out */
+};
+
+/*
+ * The next message handed to this consumer; receives more (long poll up
+ * to min(timeout_ms, max_wait_ms) per request) when none is held.
+ * Returns 1 with *m (valid until the next sl_queue_receive on q), 0 when
+ * none came within timeout_ms, or a negative code.  Each message is this
+ * consumer's until answered with sl_queue_ack or its lock lapses
+ * (sl_queue_lock_ms).
+ */
+int sl_queue_receive(struct sl_queue *q, struct sl_queue_message *m,
+		     int timeout_ms);
+
+enum sl_ack {
+	SL_ACK_ACCEPT = 1,  /* done with: never handed out again */
+	SL_ACK_RELEASE = 2, /* hand it out again, after delay_ms */
+	SL_ACK_REJECT = 3,  /* a dead letter now */
+	SL_ACK_EXTEND = 4,  /* keep it: its lock starts again */
+};
+
+/* Answer one received message (its partition and offset).  Returns 0
+ * when the broker has made it durable, sl_err_broker(INVALID_RECORD_STATE)
+ * when the message is no longer this consumer's (its lock lapsed), or
+ * another negative code. */
+int sl_queue_ack(struct sl_queue *q, int32_t partition, int64_t offset,
+		 enum sl_ack type, uint32_t delay_ms);
+/* How long a lock lasts (the broker's), 0 before the first receive. */
+uint32_t sl_queue_lock_ms(const struct sl_queue *q);
+
+/* ---- request-reply ---- */
+
+/* The headers a request carries (and its reply repeats). */
+#define SL_HEADER_REPLY_TO "sl-reply-to"
+#define SL_HEADER_CORRELATION_ID "sl-correlation-id"
+
+/*
+ * Send a request (value, vlen) to topic and wait up to timeout_ms for
+ * replies: the request carries the headers sl-reply-to (a temporary
+ * reply topic made for this call and deleted after it) and
+ * sl-correlation-id; a responder replies to the sl-reply-to topic with
+ * the same sl-correlation-id (sl_reply does).  Waits for `want` replies
+ * (1: request-reply; more: scatter-gather to several responders); each
+ * is given to cb.  Returns the number of replies (0..want: fewer when the
+ * time ran out), or a negative code.
+ */
+typedef void (*sl_reply_cb)(void *arg, const struct sl_message *reply);
+int sl_request(const char *addr, const char *topic, const void *value,
+	       size_t vlen, int want, int timeout_ms, sl_reply_cb cb,
+	       void *arg);
+/* Reply to a request message m (one sl_queue_receive or sl_consume gave)
+ * with value: queued on p (as sl_produce: its delivery report says when
+ * the broker has it) for m's sl-reply-to topic, with m's
+ * sl-correlation-id.  0, sl_err_broker(INVALID_REQUEST) when m carries no
+ * sl-reply-to, or a negative code of sl_produce. */
+int sl_reply(struct sl_producer *p, const struct sl_message *m,
+	     const void *value, size_t vlen, void *opaque);
 
 #ifdef __cplusplus
 }

@@ -24,5 +24,7 @@ int cmd_perf(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+/* request, respond */
+int cmd_request_reply(int argc, char **argv);
 
 #endif

@@ -510,6 +510,8 @@ static void usage(FILE *f)
 		"  queue create|send|receive|ack|stats NAME ...   (a topic read as a queue by its share\n"
 		"       group; the Kafka listener, default 127.0.0.1:9092: sluice queue for more)\n"
 		"  dlq list|redrive NAME [--max N]   (the queue's dead letters in NAME.dlq)\n"
+		"  request TOPIC [MESSAGE] [--gather N] [--timeout-ms MS]   (request-reply, scatter-gather)\n"
+		"  respond TOPIC [--group G] [--exec CMD] [--count N] [--idle-ms MS]\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
@@ -555,6 +557,8 @@ int main(int argc, char **argv)
 		return cmd_queue(argc, argv);
 	if (!strcmp(cmd, "dlq"))
 		return cmd_dlq(argc, argv);
+	if (!strcmp(cmd, "request") || !strcmp(cmd, "respond"))
+		return cmd_request_reply(argc, argv);
 	if (!strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;
