@@ -36,6 +36,7 @@ struct qconn {
 struct held {
 	int32_t partition;
 	int64_t offset;
+	uint64_t until_us;           /* its lock's end, as far as we know */
 };
 
 struct sl_queue {
@@ -227,6 +228,27 @@ static void forget(struct sl_queue *q, int32_t partition, int64_t offset)
 		}
 }
 
+static void extend(struct sl_queue *q, int32_t partition, int64_t offset)
+{
+	for (size_t i = 0; i < q->nheld; i++)
+		if (q->held[i].partition == partition &&
+		    q->held[i].offset == offset)
+			q->held[i].until_us = slc_now_us() +
+					      (uint64_t)q->lock_ms * 1000u;
+}
+
+/* Messages whose lock has lapsed are another consumer's now: they no
+ * longer count against the credit. */
+static void prune(struct sl_queue *q)
+{
+	uint64_t now = slc_now_us();
+	for (size_t i = 0; i < q->nheld;)
+		if (q->held[i].until_us <= now)
+			q->held[i] = q->held[--q->nheld];
+		else
+			i++;
+}
+
 void sl_queue_destroy(struct sl_queue *q)
 {
 	if (!q)
@@ -279,9 +301,10 @@ int sl_queue_ack(struct sl_queue *q, int32_t partition, int64_t offset,
 	int rc = send_acks(q, b, &e, 1, &err);
 	if (rc)
 		return rc;
-	if (!err || err == SN_ERR_INVALID_RECORD_STATE)
-		if (type != SL_ACK_EXTEND)
-			forget(q, partition, offset); /* no longer ours */
+	if (type == SL_ACK_EXTEND && !err)
+		extend(q, partition, offset);
+	else if (!err || err == SN_ERR_INVALID_RECORD_STATE)
+		forget(q, partition, offset); /* no longer ours */
 	return sl_err_broker(err);
 }
 
@@ -367,6 +390,7 @@ static int next_held(struct sl_queue *q, struct sl_queue_message *m)
 /* Remember what an answer handed out.  0 or -ENOMEM. */
 static int hold_all(struct sl_queue *q)
 {
+	uint64_t until = slc_now_us() + (uint64_t)q->lock_ms * 1000u;
 	size_t pos = 0;
 	struct sn_qrecv_part p;
 	while (sn_qrecv_next(&q->resp, &pos, &p) == 1)
@@ -385,7 +409,7 @@ static int hold_all(struct sl_queue *q)
 					q->held_cap = c;
 				}
 				q->held[q->nheld++] = (struct held){
-					p.partition, o};
+					p.partition, o, until};
 			}
 		}
 	return 0;
@@ -393,14 +417,15 @@ static int hold_all(struct sl_queue *q)
 
 /* One QUEUE_RECEIVE of broker b: 1 when it handed something out, 0 when
  * not, or a negative code. */
-static int receive_from(struct sl_queue *q, int b, uint32_t wait_ms)
+static int receive_from(struct sl_queue *q, int b, uint32_t wait_ms,
+			uint32_t credit)
 {
 	struct qconn *c = conn_at(q, b);
 	if (!c)
 		return -ECONNREFUSED;
 	uint8_t req[SN_QRECV_REQ_BYTES + SN_GROUP_MAX + SN_NAME_MAX];
 	struct sn_queue_receive r = {
-		.max_messages = q->o.prefetch, .max_wait_ms = wait_ms,
+		.max_messages = credit, .max_wait_ms = wait_ms,
 		.group = q->group, .group_len = (uint16_t)strlen(q->group),
 		.topic = q->topic, .topic_len = (uint16_t)strlen(q->topic)};
 	memcpy(r.member, q->member, sizeof(r.member));
@@ -453,6 +478,11 @@ int sl_queue_receive(struct sl_queue *q, struct sl_queue_message *m,
 		int rc = next_held(q, m);
 		if (rc)
 			return rc;
+		/* credit: no more than prefetch unanswered at once */
+		prune(q);
+		if (q->nheld >= q->o.prefetch)
+			return 0;
+		uint32_t credit = q->o.prefetch - (uint32_t)q->nheld;
 		uint64_t now = slc_now_us();
 		uint32_t left = now < deadline ?
 			(uint32_t)((deadline - now) / 1000u) : 0;
@@ -470,7 +500,7 @@ int sl_queue_receive(struct sl_queue *q, struct sl_queue_message *m,
 		for (int32_t p = 0; q->route && p < q->route->partitions; p++)
 			leads |= q->route->leader[p] == b;
 		if (leads) {
-			rc = receive_from(q, b, wait);
+			rc = receive_from(q, b, wait, credit);
 			if (rc < 0 && rc != -ECONNREFUSED)
 				return rc;
 			if (rc > 0)

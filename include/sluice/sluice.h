@@ -325,8 +325,10 @@ int sl_consume(struct sl_consumer *c, struct sl_message *m, int timeout_ms);
  */
 
 struct sl_queue_opts {
-	uint32_t prefetch;    /* messages held by this consumer at once
-				 (its credit); 100, at most 8192 */
+	uint32_t prefetch;    /* messages handed to this consumer and not
+				 yet answered, at most (its credit: with
+				 that many held, sl_queue_receive returns
+				 0 at once); 100, at most 8192 */
 	uint32_t max_wait_ms; /* long poll per request; 500 */
 };
 void sl_queue_opts_default(struct sl_queue_opts *o);
