@@ -321,6 +321,16 @@ static int cmd_respond(int argc, char **argv)
 				rc = sl_producer_flush(p, 30000);
 			if (!rc && d.err)
 				rc = d.err;
+			if (rc == sl_err_broker(3)) {
+				/* UNKNOWN_TOPIC_OR_PARTITION: the requester
+				 * gave up and its reply topic went */
+				fprintf(stderr, "sluice: respond: %d/%lld: its "
+					"reply topic is gone (the requester "
+					"gave up); accepted\n",
+					m.msg.partition,
+					(long long)m.msg.offset);
+				rc = 0;
+			}
 			if (rc) {
 				free(out);
 				ret = cli_fail("sending the reply", rc);
