@@ -4,6 +4,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,4 +191,75 @@ int sl_list_offset(struct sl_client *c, const char *topic, int32_t partition,
 		return sl_err_broker(SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	return slc_list_offset(&c->conn, t.topic_id, partition, timestamp,
 			       offset);
+}
+
+/* ---- routing rules ---- */
+
+/* One ROUTE call: 0, or the broker's error with its explanation in err;
+ * each listed rule to cb. */
+static int route_call(struct sl_client *c, uint8_t op, const char *name,
+		      const char *rule, sl_route_cb cb, void *arg, char *err,
+		      size_t errlen)
+{
+	size_t nl = name ? strlen(name) : 0, rl = rule ? strlen(rule) : 0;
+	if (err && errlen)
+		err[0] = 0;
+	if (nl > SN_ROUTE_NAME_MAX || rl > SN_ROUTE_RULE_MAX)
+		return -EINVAL;
+	uint8_t req[SN_ROUTE_REQ_BYTES + SN_ROUTE_NAME_MAX +
+		    SN_ROUTE_RULE_MAX];
+	struct sn_route r = {op, name, (uint16_t)nl, rule, (uint16_t)rl};
+	long n = sn_encode_route(req, sizeof(req), c->conn.next_corr++, &r);
+	if (n < 0)
+		return -EINVAL;
+	const uint8_t *f;
+	size_t len;
+	int rc = slc_conn_call(&c->conn, req, (size_t)n, ADMIN_TIMEOUT_MS, &f,
+			       &len);
+	if (rc < 0)
+		return rc;
+	int ferr = slc_frame_error(f);
+	struct sn_route_resp resp;
+	if (len == SN_ROUTE_RESP_BYTES && ferr)
+		return ferr; /* a broker without routing: the header alone */
+	if ((rc = sn_decode_route_resp(f, len, &resp)))
+		return ferr ? ferr : slc_decode_error(rc);
+	if (err && errlen && resp.message_len)
+		snprintf(err, errlen, "%.*s", (int)resp.message_len,
+			 resp.message);
+	if (ferr)
+		return ferr;
+	size_t pos = 0;
+	struct sn_route_entry e;
+	int count = 0;
+	while (sn_route_next(&resp, &pos, &e) == 1) {
+		char en[SN_ROUTE_NAME_MAX + 1], er[SN_ROUTE_RULE_MAX + 1];
+		snprintf(en, sizeof(en), "%.*s", (int)e.name_len, e.name);
+		snprintf(er, sizeof(er), "%.*s", (int)e.rule_len, e.rule);
+		if (cb)
+			cb(arg, en, er, e.copied);
+		count++;
+	}
+	return count;
+}
+
+int sl_route_put(struct sl_client *c, const char *name, const char *rule,
+		 char *err, size_t errlen)
+{
+	int rc = route_call(c, SN_ROUTE_PUT, name, rule, NULL, NULL, err,
+			    errlen);
+	return rc > 0 ? 0 : rc;
+}
+
+int sl_route_delete(struct sl_client *c, const char *name, char *err,
+		    size_t errlen)
+{
+	int rc = route_call(c, SN_ROUTE_DELETE, name, NULL, NULL, NULL, err,
+			    errlen);
+	return rc > 0 ? 0 : rc;
+}
+
+int sl_route_list(struct sl_client *c, sl_route_cb cb, void *arg)
+{
+	return route_call(c, SN_ROUTE_LIST, NULL, NULL, cb, arg, NULL, 0);
 }

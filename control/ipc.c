@@ -38,6 +38,7 @@
 #include "control/kvoters.h"
 #include "control/kquorum.h"
 #include "control/log.h"
+#include "control/route.h"
 #include "control/share.h"
 #include "proto/ipc.h"
 #include "proto/kafka/kcodec.h"
@@ -1015,6 +1016,20 @@ static void on_admin(struct sl_link *l, const struct sn_header *h,
 	char line[1024] = "";
 	uint32_t changed = 0;
 	l->admin_requests++;
+	if (rlen > 3 && sl_route_serves(req[3])) {
+		if (!l->route) {
+			uint8_t e[SN_ROUTE_RESP_BYTES];
+			long n = sn_encode_error_resp(
+				e, sizeof(e), req[3], h->corr,
+				SN_ERR_UNSUPPORTED_VERSION);
+			send_admin_reply(l, h->corr, e, (size_t)n, now_ms);
+			return;
+		}
+		(void)sl_route_request(l->route,
+				       (uint64_t)(uint32_t)l->connects << 32 |
+				       h->corr, req, rlen, now_ms);
+		return;
+	}
 	if (rlen > 3 && sl_share_native_serves(req[3])) {
 		/* queue operations: the share groups' (answered now or
 		 * later through sl_link_native_reply) */

@@ -97,6 +97,7 @@ struct sl_link {
 	struct sl_groups *groups;
 	struct sl_txn *txn;     /* transaction coordinator (not owned) */
 	struct sl_share *share; /* share groups (not owned, may be NULL) */
+	struct sl_route *route; /* routing rules (not owned, may be NULL) */
 	struct sl_gtxn *gtxn;   /* a cluster's transactional offsets (not
 				   owned, NULL on a single broker): served
 				   before txn */

@@ -47,6 +47,7 @@
 #include "control/cluster_image.h"
 #include "control/groups.h"
 #include "control/gstore.h"
+#include "control/route.h"
 #include "control/share.h"
 #include "control/gtxn.h"
 #include "control/ipc.h"
@@ -58,6 +59,8 @@
 #include "proto/config.h"
 #include "storage/disk.h"
 #include "control/topic_cli.h"
+
+#define ROUTE_CONNS_MAX 64 /* routing's log clients polled */
 
 #define SL_META_POLL_MS 200
 #define EXIT_USAGE 2
@@ -129,6 +132,23 @@ static bool groups_topic_name(void *ctx, uint32_t id, const char **name,
 		return false;
 	*name = t->name;
 	*len = t->name_len;
+	return true;
+}
+
+/* The routing rules' view of the topics, one by one: ctx is the
+ * metadata store. */
+static bool route_topic_at(void *ctx, uint32_t i, uint32_t *id,
+			   const char **name, size_t *len,
+			   int32_t *partitions)
+{
+	const struct sl_meta *m = ctx;
+	if (i >= m->count)
+		return false;
+	const struct sl_topic *t = &m->topics[i];
+	*id = t->id;
+	*name = t->name;
+	*len = t->name_len;
+	*partitions = t->partitions;
 	return true;
 }
 
@@ -437,6 +457,22 @@ static int run_daemon(const struct sl_config *c)
 		}
 	}
 	link.share = share;
+	/* routing rules: a single broker's (a cluster's broker would read
+	 * and append partitions it does not lead) */
+	struct sl_route *route = NULL;
+	if (c->kafka_port && !cluster) {
+		struct sl_route_config rcfg = {
+			.disk = &sdisk_posix, .dir = c->control_dir,
+			.kafka_port = c->kafka_port, .kafka_addr = kafka_addr,
+			.topic_at = route_topic_at, .topic_ctx = m,
+			.reply = sl_link_native_reply, .reply_ctx = &link};
+		if (sl_route_create(&rcfg, sl_now_ms(), &route, err,
+				    sizeof(err))) {
+			sl_log("routing rules: %s", err);
+			goto out_share;
+		}
+	}
+	link.route = route;
 	sl_log("started: control_dir %s (%u topics, next id %u), "
 	       "control_socket %s", c->control_dir, m->count, m->next_id,
 	       c->control_socket);
@@ -463,6 +499,9 @@ static int run_daemon(const struct sl_config *c)
 		tt = share ? sl_share_timeout_ms(share, now) : -1;
 		if (tt >= 0 && tt < timeout)
 			timeout = tt;
+		tt = route ? sl_route_timeout_ms(route, now) : -1;
+		if (tt >= 0 && tt < timeout)
+			timeout = tt;
 		int mt = markers ? sl_markers_timeout_ms(markers, now) : -1;
 		if (mt >= 0 && mt < timeout)
 			timeout = mt;
@@ -472,7 +511,8 @@ static int run_daemon(const struct sl_config *c)
 		st = tstore ? sl_tstore_timeout_ms(tstore, now) : -1;
 		if (st >= 0 && st < timeout)
 			timeout = st;
-		struct pollfd all[6 + SL_MARKERS_CONNS_MAX + SL_SHARE_CONNS_MAX];
+		struct pollfd all[6 + SL_MARKERS_CONNS_MAX + SL_SHARE_CONNS_MAX +
+				  ROUTE_CONNS_MAX];
 		memcpy(all, pfd, sizeof(pfd));
 		int nfds = 4;
 		if (cluster) {
@@ -490,6 +530,9 @@ static int run_daemon(const struct sl_config *c)
 		if (share)
 			nfds += (int)sl_share_pollfds(share, all + nfds,
 						      SL_SHARE_CONNS_MAX);
+		if (route)
+			nfds += (int)sl_route_pollfds(route, all + nfds,
+						      ROUTE_CONNS_MAX);
 		int n = poll(all, (nfds_t)nfds, timeout); /* negative fds are
 							      skipped */
 		memcpy(pfd, all, sizeof(pfd));
@@ -553,7 +596,12 @@ static int run_daemon(const struct sl_config *c)
 			sl_tstore_do_work(tstore, sl_now_ms());
 		if (share)
 			sl_share_do_work(share, sl_now_ms());
+		if (route)
+			sl_route_do_work(route, sl_now_ms());
 	}
+	link.route = NULL;
+	sl_route_destroy(route);
+out_share:
 	link.share = NULL;
 	sl_share_destroy(share);
 out_txn:

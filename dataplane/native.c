@@ -3,7 +3,7 @@
  * in, typed requests (request.h) out, and the native answer encoded from
  * each typed result.  Batches are validated here, once (rb_validate).
  * METADATA and INIT_PRODUCER_ID are answered here; CREATE_TOPIC,
- * DELETE_TOPIC and the queue operations (QUEUE_RECEIVE, QUEUE_ACK) go to
+ * DELETE_TOPIC, the queue operations (QUEUE_RECEIVE, QUEUE_ACK) and ROUTE go to
  * control (dp_admin_submit) and its answer frame comes back as it is.
  *
  * UDP carries data, not administration: CREATE_TOPIC, DELETE_TOPIC,
@@ -667,7 +667,8 @@ static void handle_frame(struct dp_net *n, const struct src *s,
 			     h->opcode == SN_DELETE_TOPIC ||
 			     h->opcode == SN_INIT_PRODUCER_ID ||
 			     h->opcode == SN_QUEUE_RECEIVE ||
-			     h->opcode == SN_QUEUE_ACK)) {
+			     h->opcode == SN_QUEUE_ACK ||
+			     h->opcode == SN_ROUTE)) {
 		/* state changes need a connection: a datagram's source can
 		 * be forged */
 		n->st.udp_admin_refused++;
@@ -695,6 +696,7 @@ static void handle_frame(struct dp_net *n, const struct src *s,
 	case SN_DELETE_TOPIC:
 	case SN_QUEUE_RECEIVE:
 	case SN_QUEUE_ACK:
+	case SN_ROUTE:
 		handle_admin(n, s, f, len, h->corr, h->opcode);
 		break;
 	case SN_INIT_PRODUCER_ID:

@@ -485,6 +485,7 @@ static size_t resp_size(uint8_t opcode)
 	case SN_LEADERS: return SN_LEADERS_RESP_BYTES;
 	case SN_QUEUE_RECEIVE: return SN_QRECV_RESP_BYTES;
 	case SN_QUEUE_ACK: return SN_QACK_RESP_BYTES;
+	case SN_ROUTE: return SN_ROUTE_RESP_BYTES;
 	default: return SN_HEADER_BYTES;
 	}
 }
@@ -501,7 +502,8 @@ long sn_encode_error_resp(uint8_t *buf, size_t cap, uint8_t opcode,
 	if (len >= 32 && (opcode & ~SN_RESPONSE) != SN_METADATA &&
 	    (opcode & ~SN_RESPONSE) != SN_INIT_PRODUCER_ID &&
 	    (opcode & ~SN_RESPONSE) != SN_CREATE_TOPIC &&
-	    (opcode & ~SN_RESPONSE) != SN_QUEUE_RECEIVE)
+	    (opcode & ~SN_RESPONSE) != SN_QUEUE_RECEIVE &&
+	    (opcode & ~SN_RESPONSE) != SN_ROUTE)
 		rb_put64(buf + 24, (uint64_t)-1); /* offset fields: -1 */
 	return (long)len;
 }
@@ -1111,4 +1113,143 @@ int sn_decode_queue_ack_resp(const uint8_t *f, size_t len, uint32_t *count,
 	if (errors)
 		*errors = f + SN_QACK_RESP_BYTES;
 	return 0;
+}
+
+/* ---- routing rules ---- */
+
+long sn_encode_route(uint8_t *buf, size_t cap, uint32_t corr,
+		     const struct sn_route *r)
+{
+	size_t len = SN_ROUTE_REQ_BYTES + (size_t)r->name_len + r->rule_len;
+	if (cap < len)
+		return -ENOBUFS;
+	sn_header_put(buf, SN_ROUTE, (uint32_t)len, corr, 0);
+	buf[16] = r->op;
+	buf[17] = 0;
+	rb_put16(buf + 18, r->name_len);
+	rb_put16(buf + 20, r->rule_len);
+	rb_put16(buf + 22, 0);
+	memcpy(buf + SN_ROUTE_REQ_BYTES, r->name, r->name_len);
+	memcpy(buf + SN_ROUTE_REQ_BYTES + r->name_len, r->rule, r->rule_len);
+	return (long)len;
+}
+
+int sn_decode_route(const uint8_t *f, size_t len, struct sn_route *r)
+{
+	int rc = check_frame(f, len, SN_ROUTE, SN_ROUTE_REQ_BYTES);
+	if (rc)
+		return rc;
+	r->op = f[16];
+	r->name_len = rb_be16(f + 18);
+	r->rule_len = rb_be16(f + 20);
+	if ((size_t)SN_ROUTE_REQ_BYTES + r->name_len + r->rule_len != len)
+		return ERR(INVALID_REQUEST);
+	r->name = (const char *)f + SN_ROUTE_REQ_BYTES;
+	r->rule = r->name + r->name_len;
+	switch (r->op) {
+	case SN_ROUTE_PUT:
+		if (r->rule_len < 1 || r->rule_len > SN_ROUTE_RULE_MAX)
+			return ERR(INVALID_REQUEST);
+		/* fall through */
+	case SN_ROUTE_DELETE:
+		if (r->name_len < 1 || r->name_len > SN_ROUTE_NAME_MAX)
+			return ERR(INVALID_REQUEST);
+		break;
+	case SN_ROUTE_LIST:
+		break;
+	default:
+		return ERR(INVALID_REQUEST);
+	}
+	return 0;
+}
+
+void sn_route_resp_begin(struct sn_route_builder *b, uint8_t *buf,
+			 size_t cap, const char *message, uint16_t len)
+{
+	b->buf = buf;
+	b->cap = cap;
+	b->count = 0;
+	b->len = SN_ROUTE_RESP_BYTES + (size_t)len;
+	b->failed = cap < b->len;
+	if (!b->failed) {
+		rb_put16(buf + 20, len);
+		memcpy(buf + SN_ROUTE_RESP_BYTES, message, len);
+	}
+}
+
+int sn_route_resp_add(struct sn_route_builder *b,
+		      const struct sn_route_entry *e)
+{
+	size_t need = SN_ROUTE_ENTRY_BYTES + (size_t)e->name_len + e->rule_len;
+	if (b->failed || b->len + need > b->cap) {
+		b->failed = 1;
+		return -ENOBUFS;
+	}
+	uint8_t *p = b->buf + b->len;
+	rb_put16(p, e->name_len);
+	rb_put16(p + 2, e->rule_len);
+	rb_put32(p + 4, 0);
+	rb_put64(p + 8, e->copied);
+	memcpy(p + SN_ROUTE_ENTRY_BYTES, e->name, e->name_len);
+	memcpy(p + SN_ROUTE_ENTRY_BYTES + e->name_len, e->rule, e->rule_len);
+	b->len += need;
+	b->count++;
+	return 0;
+}
+
+long sn_route_resp_finish(struct sn_route_builder *b, uint32_t corr,
+			  int16_t error)
+{
+	if (b->failed)
+		return -ENOBUFS;
+	sn_header_put(b->buf, SN_ROUTE | SN_RESPONSE, (uint32_t)b->len, corr,
+		      error);
+	rb_put32(b->buf + 16, b->count);
+	rb_put16(b->buf + 22, 0);
+	return (long)b->len;
+}
+
+int sn_decode_route_resp(const uint8_t *f, size_t len,
+			 struct sn_route_resp *r)
+{
+	int rc = check_frame(f, len, SN_ROUTE | SN_RESPONSE,
+			     SN_ROUTE_RESP_BYTES);
+	if (rc)
+		return rc;
+	r->count = rb_be32(f + 16);
+	r->message_len = rb_be16(f + 20);
+	if ((size_t)SN_ROUTE_RESP_BYTES + r->message_len > len)
+		return ERR(INVALID_REQUEST);
+	r->message = (const char *)f + SN_ROUTE_RESP_BYTES;
+	r->entries = f + SN_ROUTE_RESP_BYTES + r->message_len;
+	r->entries_len = len - SN_ROUTE_RESP_BYTES - r->message_len;
+	size_t pos = 0;
+	struct sn_route_entry e;
+	uint32_t n = 0;
+	while ((rc = sn_route_next(r, &pos, &e)) == 1)
+		n++;
+	if (rc < 0 || n != r->count)
+		return ERR(INVALID_REQUEST);
+	return 0;
+}
+
+int sn_route_next(const struct sn_route_resp *r, size_t *pos,
+		  struct sn_route_entry *e)
+{
+	if (*pos == r->entries_len)
+		return 0;
+	if (*pos > r->entries_len ||
+	    r->entries_len - *pos < SN_ROUTE_ENTRY_BYTES)
+		return ERR(INVALID_REQUEST);
+	const uint8_t *p = r->entries + *pos;
+	e->name_len = rb_be16(p);
+	e->rule_len = rb_be16(p + 2);
+	e->copied = rb_be64(p + 8);
+	size_t need = SN_ROUTE_ENTRY_BYTES + (size_t)e->name_len + e->rule_len;
+	if (r->entries_len - *pos < need)
+		return ERR(INVALID_REQUEST);
+	e->name = (const char *)p + SN_ROUTE_ENTRY_BYTES;
+	e->rule = e->name + e->name_len;
+	*pos += need;
+	return 1;
 }

@@ -39,6 +39,7 @@ enum sn_opcode {
 	SN_LEADERS = 0x08,
 	SN_QUEUE_RECEIVE = 0x09,
 	SN_QUEUE_ACK = 0x0A,
+	SN_ROUTE = 0x0B,
 };
 
 /* Fixed sizes: header + fixed body. */
@@ -71,6 +72,11 @@ enum sn_opcode {
 #define SN_QACK_MAX 4096          /* entries of one QUEUE_ACK */
 #define SN_QRECV_MAX 8192         /* messages of one QUEUE_RECEIVE */
 #define SN_GROUP_MAX 255
+#define SN_ROUTE_REQ_BYTES 24     /* + name + rule */
+#define SN_ROUTE_RESP_BYTES 24    /* + message + entries */
+#define SN_ROUTE_ENTRY_BYTES 16   /* + name + rule */
+#define SN_ROUTE_NAME_MAX 64
+#define SN_ROUTE_RULE_MAX 2048
 #define SN_MEMBER_BYTES 16
 
 /* Error codes: Kafka's numbers (docs/protocol.md has their meaning). */
@@ -337,6 +343,44 @@ struct sn_queue_ack {
 	const uint8_t *entries;
 };
 
+enum sn_route_op {
+	SN_ROUTE_PUT = 1,    /* add or replace the rule of that name */
+	SN_ROUTE_DELETE = 2,
+	SN_ROUTE_LIST = 3,   /* every rule, with what each has copied */
+};
+
+/* ROUTE: a routing rule's name and text (docs/queues.md#routing-rules). */
+struct sn_route {
+	uint8_t op;             /* enum sn_route_op */
+	const char *name;       /* PUT, DELETE: 1..SN_ROUTE_NAME_MAX bytes */
+	uint16_t name_len;
+	const char *rule;       /* PUT: 1..SN_ROUTE_RULE_MAX bytes */
+	uint16_t rule_len;
+};
+
+struct sn_route_entry {
+	const char *name;
+	uint16_t name_len;
+	const char *rule;
+	uint16_t rule_len;
+	uint64_t copied;        /* messages it has routed */
+};
+
+struct sn_route_resp {
+	const char *message;    /* why, with an error; else empty */
+	uint16_t message_len;
+	uint32_t count;
+	const uint8_t *entries; /* walk with sn_route_next */
+	size_t entries_len;
+};
+
+struct sn_route_builder {
+	uint8_t *buf;
+	size_t cap, len;
+	uint32_t count;
+	int failed;
+};
+
 /* Topic names: 1..200 of [A-Za-z0-9._-], not "." or "..".  Returns 1/0. */
 int sn_topic_name_valid(const char *name, size_t len);
 
@@ -430,6 +474,17 @@ long sn_encode_queue_ack_resp(uint8_t *buf, size_t cap, uint32_t corr,
 			      int16_t error, const int16_t *errors,
 			      uint32_t count);
 
+long sn_encode_route(uint8_t *buf, size_t cap, uint32_t corr,
+		     const struct sn_route *r);
+/* A ROUTE answer: begin with its message (an explanation with an error,
+ * else empty), add entries, finish. */
+void sn_route_resp_begin(struct sn_route_builder *b, uint8_t *buf,
+			 size_t cap, const char *message, uint16_t len);
+int sn_route_resp_add(struct sn_route_builder *b,
+		      const struct sn_route_entry *e);
+long sn_route_resp_finish(struct sn_route_builder *b, uint32_t corr,
+			  int16_t error);
+
 /* Any response with the header alone plus a zeroed fixed body of the
  * opcode's response size (for errors). */
 long sn_encode_error_resp(uint8_t *buf, size_t cap, uint8_t opcode,
@@ -500,6 +555,13 @@ void sn_qack_get(const struct sn_queue_ack *r, uint32_t i,
 /* errors: count codes (NULL: not wanted) after the call. */
 int sn_decode_queue_ack_resp(const uint8_t *f, size_t len, uint32_t *count,
 			     const uint8_t **errors);
+int sn_decode_route(const uint8_t *f, size_t len, struct sn_route *r);
+/* Checked whole (every entry inside the frame, the count matching). */
+int sn_decode_route_resp(const uint8_t *f, size_t len,
+			 struct sn_route_resp *r);
+/* *pos from 0: 1 with the next entry, 0 at the end. */
+int sn_route_next(const struct sn_route_resp *r, size_t *pos,
+		  struct sn_route_entry *e);
 int sn_decode_init_pid_resp(const uint8_t *f, size_t len,
 			    int64_t *producer_id, int16_t *epoch);
 

@@ -313,6 +313,26 @@ int sl_message_header_at(const struct sl_message *m, size_t i,
  */
 int sl_consume(struct sl_consumer *c, struct sl_message *m, int timeout_ms);
 
+/* ---- routing rules (docs/queues.md#routing-rules) ----
+ *
+ * A rule copies the messages of the topics its pattern matches, and whose
+ * headers match its conditions, to a topic: "from=orders.*.eu to=eu-orders
+ * header:priority=high".  Put (add or replace by name), delete, list.
+ * err (errlen bytes, may be NULL) gets the broker's explanation of a
+ * refusal.  0 (list: the number of rules) or a negative code:
+ * sl_err_broker(INVALID_REQUEST) for a rule it refused,
+ * sl_err_broker(UNKNOWN_TOPIC_OR_PARTITION) for a destination that does
+ * not exist, sl_err_broker(UNSUPPORTED_VERSION) from a broker that does
+ * not route (a cluster's, for now).
+ */
+typedef void (*sl_route_cb)(void *arg, const char *name, const char *rule,
+			    uint64_t copied);
+int sl_route_put(struct sl_client *c, const char *name, const char *rule,
+		 char *err, size_t errlen);
+int sl_route_delete(struct sl_client *c, const char *name, char *err,
+		    size_t errlen);
+int sl_route_list(struct sl_client *c, sl_route_cb cb, void *arg);
+
 /* ---- queues (docs/queues.md) ----
  *
  * A queue is a topic consumed by a queue group: each message goes to one

@@ -26,5 +26,6 @@ int cmd_queue(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 /* request, respond */
 int cmd_request_reply(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 
 #endif

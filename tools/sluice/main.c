@@ -259,10 +259,13 @@ int cmd_produce(int argc, char **argv)
 		{ "partition", required_argument, 0, 'p' },
 		{ "linger-ms", required_argument, 0, 'l' },
 		{ "udp-addr", required_argument, 0, 'U' },
+		{ "header", required_argument, 0, 'H' },
 		{ 0, 0, 0, 0 } };
 	struct sl_producer_opts o;
 	sl_producer_opts_default(&o);
 	int sep = -1;
+	struct sl_header hdr[16];
+	size_t nh = 0;
 	int32_t partition = -1;
 	int ch;
 	optind = 1;
@@ -285,6 +288,18 @@ int cmd_produce(int argc, char **argv)
 			break;
 		case 'p': partition = atoi(optarg); break;
 		case 'l': o.linger_ms = (uint32_t)atoi(optarg); break;
+		case 'H': {
+			/* K=V, or K alone (a null value) */
+			if (nh == sizeof(hdr) / sizeof(hdr[0])) {
+				fprintf(stderr, "sluice: at most 16 --header\n");
+				return 2;
+			}
+			char *eq = strchr(optarg, '=');
+			hdr[nh++] = (struct sl_header){
+				optarg, eq ? (size_t)(eq - optarg) : strlen(optarg),
+				eq ? eq + 1 : NULL, eq ? strlen(eq + 1) : 0};
+			break;
+		}
 		case 'U':
 			/* datagrams to another address than the broker's
 			 * (a DPDK port's dpdk_ip): UDP implied */
@@ -329,7 +344,8 @@ int cmd_produce(int argc, char **argv)
 				vlen = (size_t)n - klen - 1;
 			}
 		}
-		rc = sl_produce(p, topic, partition, key, klen, val, vlen, NULL);
+		rc = sl_produce_h(p, topic, partition, key, klen, val, vlen,
+				  hdr, nh, NULL);
 		if (rc == sl_err_broker(SN_ERR_UNKNOWN_TOPIC_OR_PARTITION)) {
 			if (partition >= 0)
 				fprintf(stderr, "sluice: topic '%s' has no partition %d; see: sluice topic describe %s\n",
@@ -359,7 +375,8 @@ int cmd_produce(int argc, char **argv)
 	return ret;
 usage:
 	fprintf(stderr, "usage: sluice produce TOPIC [--key-separator C] [--udp|--tcp] "
-		"[--udp-addr HOST:PORT] [--acks 0|1|all] [--partition N]\n");
+		"[--udp-addr HOST:PORT] [--acks 0|1|all] [--partition N] "
+		"[--header K=V]...\n");
 	return 2;
 }
 
@@ -375,8 +392,10 @@ int cmd_consume(int argc, char **argv)
 		{ "count", required_argument, 0, 'c' },
 		{ "print-key", no_argument, 0, 'K' },
 		{ "print-offset", no_argument, 0, 'O' },
+		{ "print-headers", no_argument, 0, 'H' },
 		{ 0, 0, 0, 0 } };
 	int from_beginning = 0, follow = 0, print_key = 0, print_offset = 0;
+	int print_headers = 0;
 	int64_t offset = -1, count = -1;
 	int32_t partition = -1;
 	int ch;
@@ -390,6 +409,7 @@ int cmd_consume(int argc, char **argv)
 		case 'c': count = atoll(optarg); break;
 		case 'K': print_key = 1; break;
 		case 'O': print_offset = 1; break;
+		case 'H': print_headers = 1; break;
 		default:
 			goto usage;
 		}
@@ -458,6 +478,16 @@ int cmd_consume(int argc, char **argv)
 						fwrite(m.key, 1, m.klen, stdout);
 					putchar('\t');
 				}
+				if (print_headers) {
+					struct sl_header h;
+					for (size_t k = 0; sl_message_header_at(
+						     &m, k, &h); k++)
+						printf("%s%.*s=%.*s", k ? "," : "",
+						       (int)h.klen, h.key,
+						       (int)h.vlen,
+						       h.value ? (const char *)h.value : "");
+					putchar('\t');
+				}
 				if (m.value)
 					fwrite(m.value, 1, m.vlen, stdout);
 				putchar('\n');
@@ -487,7 +517,8 @@ out:
 	return ret;
 usage:
 	fprintf(stderr, "usage: sluice consume TOPIC [--from-beginning] [--offset N] "
-		"[--partition N] [--follow] [--count N] [--print-key] [--print-offset]\n");
+		"[--partition N] [--follow] [--count N] [--print-key] [--print-offset] "
+		"[--print-headers]\n");
 	return 2;
 }
 
@@ -512,6 +543,8 @@ static void usage(FILE *f)
 		"  dlq list|redrive NAME [--max N]   (the queue's dead letters in NAME.dlq)\n"
 		"  request TOPIC [MESSAGE] [--gather N] [--timeout-ms MS]   (request-reply, scatter-gather)\n"
 		"  respond TOPIC [--group G] [--exec CMD] [--count N] [--idle-ms MS]\n"
+		"  route add NAME --from PATTERN --to TOPIC [--header K=V|K]... [--any] [--direct]\n"
+		"  route list | route delete NAME   (routing rules: copy messages by topic pattern and headers)\n"
 		"The broker is 127.0.0.1:9093 unless -b says otherwise (./tools/run starts it).\n");
 }
 
@@ -559,6 +592,8 @@ int main(int argc, char **argv)
 		return cmd_dlq(argc, argv);
 	if (!strcmp(cmd, "request") || !strcmp(cmd, "respond"))
 		return cmd_request_reply(argc, argv);
+	if (!strcmp(cmd, "route"))
+		return cmd_route(argc, argv);
 	if (!strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;

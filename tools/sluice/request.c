@@ -18,6 +18,11 @@
  *       dead letter after the broker's delivery limit).  Stops after N
  *       messages, or MS without one (both: never, by default).
  *
+ *   route add NAME --from PATTERN --to TOPIC [--header K=V|K]... [--any]
+ *       [--direct]   a routing rule (docs/queues.md#routing-rules), added
+ *       or replaced
+ *   route list | route delete NAME
+ *
  * Exit codes: 0 done, 1 a failure (printed), 2 usage.
  */
 #include <errno.h>
@@ -361,4 +366,91 @@ int cmd_request_reply(int argc, char **argv)
 	if (!strcmp(argv[0], "request"))
 		return cmd_request(argc, argv);
 	return cmd_respond(argc, argv);
+}
+
+static void print_rule(void *arg, const char *name, const char *rule,
+		       uint64_t copied)
+{
+	(void)arg;
+	printf("%-20s %-60s copied %llu\n", name, rule,
+	       (unsigned long long)copied);
+}
+
+int cmd_route(int argc, char **argv)
+{
+	if (argc < 2)
+		goto usage;
+	const char *sub = argv[1];
+	char rule[2048] = "", err[512];
+	size_t n = 0;
+	const char *name = NULL;
+	if (!strcmp(sub, "add")) {
+		for (int i = 2; i < argc; i++) {
+			const char *w = NULL, *v = NULL;
+			if (!strcmp(argv[i], "--from") && i + 1 < argc)
+				w = "from=", v = argv[++i];
+			else if (!strcmp(argv[i], "--to") && i + 1 < argc)
+				w = "to=", v = argv[++i];
+			else if (!strcmp(argv[i], "--header") && i + 1 < argc)
+				w = "header:", v = argv[++i];
+			else if (!strcmp(argv[i], "--any"))
+				w = "any", v = "";
+			else if (!strcmp(argv[i], "--direct"))
+				w = "direct", v = "";
+			else if (argv[i][0] != '-' && !name)
+				name = argv[i];
+			else
+				goto usage;
+			if (w) {
+				if (strchr(v, ' ')) {
+					fprintf(stderr, "sluice: route: '%s': "
+						"a rule's words have no "
+						"spaces\n", v);
+					return 2;
+				}
+				int k = snprintf(rule + n, sizeof(rule) - n,
+						 "%s%s%s", n ? " " : "", w, v);
+				if (k < 0 || (size_t)k >= sizeof(rule) - n)
+					goto usage;
+				n += (size_t)k;
+			}
+		}
+		if (!name || !n)
+			goto usage;
+	} else if (!strcmp(sub, "delete")) {
+		if (argc != 3)
+			goto usage;
+		name = argv[2];
+	} else if (strcmp(sub, "list") || argc != 2) {
+		goto usage;
+	}
+	struct sl_client *c = cli_connect();
+	if (!c)
+		return 1;
+	int rc;
+	err[0] = 0;
+	if (!strcmp(sub, "add"))
+		rc = sl_route_put(c, name, rule, err, sizeof(err));
+	else if (!strcmp(sub, "delete"))
+		rc = sl_route_delete(c, name, err, sizeof(err));
+	else
+		rc = sl_route_list(c, print_rule, NULL);
+	sl_client_destroy(c);
+	if (rc < 0) {
+		if (err[0])
+			fprintf(stderr, "sluice: route %s: %s\n", sub, err);
+		else
+			cli_fail("route", rc);
+		return 1;
+	}
+	if (!strcmp(sub, "add"))
+		printf("rule %s: %s\n", name, rule);
+	else if (!strcmp(sub, "delete"))
+		printf("rule %s deleted\n", name);
+	return 0;
+usage:
+	fprintf(stderr, "usage: sluice route add NAME --from PATTERN --to TOPIC "
+		"[--header K=V|K]... [--any] [--direct]\n"
+		"       sluice route list | sluice route delete NAME\n");
+	return 2;
 }
