@@ -276,6 +276,18 @@ static int parse(struct rule *r, const char *text, size_t len, char *err,
 				 "name characters, '*' and '#'", r->from);
 			return -EINVAL;
 		}
+	/* a wildcard is a whole word: "ord*" would match nothing */
+	for (const char *w = r->from; *w;) {
+		const char *e = strchr(w, '.');
+		size_t wl = e ? (size_t)(e - w) : strlen(w);
+		if (wl > 1 && (memchr(w, '*', wl) || memchr(w, '#', wl))) {
+			snprintf(err, errlen, "from=%s: '*' and '#' stand "
+				 "alone as a word (orders.*, logs.#)",
+				 r->from);
+			return -EINVAL;
+		}
+		w += wl + (e ? 1 : 0);
+	}
 	if (sl_route_pattern_match(r->from, r->to, strlen(r->to))) {
 		snprintf(err, errlen, "to=%s matches from=%s: the rule would "
 			 "route its own copies", r->to, r->from);

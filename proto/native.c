@@ -39,6 +39,23 @@
  *                length, u16 0, host (empty: the address reached); then
  *                topics: u32 id, i32 partitions, i16 error, u16 name
  *                length, name, partitions x (i32 leader, i32 leader epoch)
+ *   QUEUE_RECEIVE 16 u8[16] member, 32 u32 max messages, 36 u32 max wait
+ *                ms, 40 u16 group length, 42 u16 topic length, 44 u32 0,
+ *                48 group, topic
+ *   QUEUE_RECEIVE resp 16 u32 topic id, 20 u32 lock ms, 24 u16 partition
+ *                count, 26 u16 0, 28 u32 0, 32 partitions: i32 partition,
+ *                i16 error, u16 range count, u32 records length, u32 0,
+ *                ranges x (i64 first, i64 last, u16 delivery count, 6 x 0),
+ *                records
+ *   QUEUE_ACK    16 u8[16] member, 32 u16 group length, 34 u16 topic
+ *                length, 36 u32 count, 40 group, topic, count x (i64 first,
+ *                i64 last, i32 partition, u32 delay ms, u8 type, 7 x 0)
+ *   QUEUE_ACK resp 16 u32 count, 20 count x (i16 error, u16 0)
+ *   ROUTE        16 u8 op, 17 u8 0, 18 u16 name length, 20 u16 rule
+ *                length, 22 u16 0, 24 name, rule
+ *   ROUTE resp   16 u32 count, 20 u16 message length, 22 u16 0, 24
+ *                message, entries: u16 name length, u16 rule length, u32 0,
+ *                u64 copied, name, rule
  *
  * A frame is valid if and only if its magic and version match, its length
  * covers the header and is within the transport's limit, and its body is at
@@ -880,9 +897,11 @@ long sn_encode_queue_receive(uint8_t *buf, size_t cap, uint32_t corr,
 	rb_put16(buf + 40, r->group_len);
 	rb_put16(buf + 42, r->topic_len);
 	rb_put32(buf + 44, 0);
-	memcpy(buf + SN_QRECV_REQ_BYTES, r->group, r->group_len);
-	memcpy(buf + SN_QRECV_REQ_BYTES + r->group_len, r->topic,
-	       r->topic_len);
+	if (r->group_len)
+		memcpy(buf + SN_QRECV_REQ_BYTES, r->group, r->group_len);
+	if (r->topic_len)
+		memcpy(buf + SN_QRECV_REQ_BYTES + r->group_len, r->topic,
+		       r->topic_len);
 	return (long)len;
 }
 
@@ -982,8 +1001,20 @@ int sn_decode_qrecv_resp(const uint8_t *f, size_t len,
 	size_t pos = 0;
 	struct sn_qrecv_part p;
 	uint32_t n = 0;
-	while ((rc = sn_qrecv_next(r, &pos, &p)) == 1)
+	uint64_t offsets = 0;
+	while ((rc = sn_qrecv_next(r, &pos, &p)) == 1) {
 		n++;
+		for (uint16_t i = 0; i < p.nranges; i++) {
+			struct sn_qrange g;
+			sn_qrecv_range(&p, i, &g);
+			if (g.first < 0 || g.last < g.first ||
+			    (uint64_t)(g.last - g.first) >= SN_QRECV_MAX)
+				return ERR(INVALID_REQUEST);
+			offsets += (uint64_t)(g.last - g.first) + 1;
+			if (offsets > SN_QRECV_MAX)
+				return ERR(INVALID_REQUEST);
+		}
+	}
 	if (rc < 0 || n != r->npartitions)
 		return ERR(INVALID_REQUEST);
 	return 0;
@@ -1033,8 +1064,11 @@ long sn_encode_queue_ack(uint8_t *buf, size_t cap, uint32_t corr,
 	rb_put16(buf + 32, r->group_len);
 	rb_put16(buf + 34, r->topic_len);
 	rb_put32(buf + 36, r->count);
-	memcpy(buf + SN_QACK_REQ_BYTES, r->group, r->group_len);
-	memcpy(buf + SN_QACK_REQ_BYTES + r->group_len, r->topic, r->topic_len);
+	if (r->group_len)
+		memcpy(buf + SN_QACK_REQ_BYTES, r->group, r->group_len);
+	if (r->topic_len)
+		memcpy(buf + SN_QACK_REQ_BYTES + r->group_len, r->topic,
+		       r->topic_len);
 	for (uint32_t i = 0; i < r->count; i++) {
 		uint8_t *p = buf + at + (size_t)i * SN_QACK_ENTRY_BYTES;
 		const struct sn_qack_entry *e = &entries[i];
@@ -1108,7 +1142,8 @@ int sn_decode_queue_ack_resp(const uint8_t *f, size_t len, uint32_t *count,
 	if (rc)
 		return rc;
 	*count = rb_be32(f + 16);
-	if ((uint64_t)SN_QACK_RESP_BYTES + (uint64_t)*count * 4 != len)
+	if (*count > SN_QACK_MAX ||
+	    (uint64_t)SN_QACK_RESP_BYTES + (uint64_t)*count * 4 != len)
 		return ERR(INVALID_REQUEST);
 	if (errors)
 		*errors = f + SN_QACK_RESP_BYTES;
@@ -1129,8 +1164,11 @@ long sn_encode_route(uint8_t *buf, size_t cap, uint32_t corr,
 	rb_put16(buf + 18, r->name_len);
 	rb_put16(buf + 20, r->rule_len);
 	rb_put16(buf + 22, 0);
-	memcpy(buf + SN_ROUTE_REQ_BYTES, r->name, r->name_len);
-	memcpy(buf + SN_ROUTE_REQ_BYTES + r->name_len, r->rule, r->rule_len);
+	if (r->name_len)
+		memcpy(buf + SN_ROUTE_REQ_BYTES, r->name, r->name_len);
+	if (r->rule_len)
+		memcpy(buf + SN_ROUTE_REQ_BYTES + r->name_len, r->rule,
+		       r->rule_len);
 	return (long)len;
 }
 
@@ -1173,7 +1211,8 @@ void sn_route_resp_begin(struct sn_route_builder *b, uint8_t *buf,
 	b->failed = cap < b->len;
 	if (!b->failed) {
 		rb_put16(buf + 20, len);
-		memcpy(buf + SN_ROUTE_RESP_BYTES, message, len);
+		if (len)
+			memcpy(buf + SN_ROUTE_RESP_BYTES, message, len);
 	}
 }
 

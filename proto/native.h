@@ -332,7 +332,7 @@ struct sn_qack_entry {
 	uint8_t type;       /* enum sn_ack_type */
 };
 
-/* QUEUE_ACK: count entries follow the names (walk with sn_qack_next). */
+/* QUEUE_ACK: count entries follow the names (read with sn_qack_get). */
 struct sn_queue_ack {
 	uint8_t member[SN_MEMBER_BYTES];
 	const char *group;
@@ -465,8 +465,7 @@ int sn_qrecv_resp_part(struct sn_qrecv_builder *b, int32_t partition,
 		       uint32_t records_len);
 long sn_qrecv_resp_finish(struct sn_qrecv_builder *b, uint32_t corr,
 			  int16_t error, uint32_t topic_id, uint32_t lock_ms);
-/* Header + fixed part; the entries (count * SN_QACK_ENTRY_BYTES) are
- * written after it with sn_qack_put, at buf + sn_qack_entries_at(r). */
+/* The whole frame: header, fixed part, names and r->count entries. */
 long sn_encode_queue_ack(uint8_t *buf, size_t cap, uint32_t corr,
 			 const struct sn_queue_ack *r,
 			 const struct sn_qack_entry *entries);
@@ -539,7 +538,8 @@ int sn_decode_delete_topic(const uint8_t *f, size_t len, const char **name,
 int sn_decode_queue_receive(const uint8_t *f, size_t len,
 			    struct sn_queue_receive *r);
 /* Checked whole: every partition's ranges and records inside the frame,
- * the count matching. */
+ * the count matching, every range 0 <= first <= last, and the ranges'
+ * offsets SN_QRECV_MAX at most in all (a client walks each). */
 int sn_decode_qrecv_resp(const uint8_t *f, size_t len,
 			 struct sn_qrecv_resp *r);
 /* *pos from 0: 1 with the next partition, 0 at the end. */

@@ -1026,6 +1026,61 @@ static void seeds_proto(void)
 	fl = sn_leaders_resp_finish(&lb, 11, 0);
 	FUZZ_CHECK(fl > 0);
 	seed("native_fuzz", "leaders-resp", frame, (size_t)fl);
+	/* QUEUE_RECEIVE and QUEUE_ACK: a receive; its answer of three
+	 * partitions (the batch above with a range of each of its records,
+	 * an error alone, a range alone) and an error answer; an
+	 * acknowledgement of each kind and their answer */
+	static const uint8_t member[SN_MEMBER_BYTES] = { 0x5e, 0xed, [15] = 1 };
+	struct sn_queue_receive qr = { .max_messages = 100,
+				       .max_wait_ms = 500, .group = "workers",
+				       .group_len = 7, .topic = "orders",
+				       .topic_len = 6 };
+	memcpy(qr.member, member, sizeof(member));
+	fl = sn_encode_queue_receive(frame, sizeof(frame), 12, &qr);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "queue-receive", frame, (size_t)fl);
+	static const struct sn_qrange qg[2] = { { 0, 0, 1 }, { 1, 1, 2 } };
+	struct sn_qrecv_builder qb;
+	sn_qrecv_resp_begin(&qb, frame, sizeof(frame));
+	FUZZ_CHECK(sn_qrecv_resp_part(&qb, 0, 0, qg, 2, batch,
+				      (uint32_t)bl) == 0 &&
+		   sn_qrecv_resp_part(&qb, 1, SN_ERR_NOT_LEADER_OR_FOLLOWER,
+				      NULL, 0, NULL, 0) == 0 &&
+		   sn_qrecv_resp_part(&qb, 2, 0, qg + 1, 1, NULL, 0) == 0);
+	fl = sn_qrecv_resp_finish(&qb, 12, 0, 1, 30000);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "queue-receive-resp", frame, (size_t)fl);
+	fl = sn_encode_error_resp(frame, sizeof(frame), SN_QUEUE_RECEIVE, 12,
+				  SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	FUZZ_CHECK(fl == SN_QRECV_RESP_BYTES);
+	seed("native_fuzz", "queue-receive-error", frame, (size_t)fl);
+	static const struct sn_qack_entry qe[4] = {
+		{ 0, 0, 0, 0, SN_ACK_ACCEPT }, { 1, 1, 0, 5000, SN_ACK_RELEASE },
+		{ 2, 4, 1, 0, SN_ACK_REJECT }, { 7, 7, 2, 0, SN_ACK_EXTEND } };
+	struct sn_queue_ack qa = { .group = "workers", .group_len = 7,
+				   .topic = "orders", .topic_len = 6,
+				   .count = 4 };
+	memcpy(qa.member, member, sizeof(member));
+	fl = sn_encode_queue_ack(frame, sizeof(frame), 13, &qa, qe);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "queue-ack", frame, (size_t)fl);
+	static const int16_t qerr[4] = { 0, 0, SN_ERR_INVALID_RECORD_STATE,
+					 SN_ERR_INVALID_REQUEST };
+	fl = sn_encode_queue_ack_resp(frame, sizeof(frame), 13, 0, qerr, 4);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "queue-ack-resp", frame, (size_t)fl);
+	struct sn_route rt = { SN_ROUTE_PUT, "eu", 2,
+			       "from=orders.*.eu to=eu header:k=v any", 38 };
+	fl = sn_encode_route(frame, sizeof(frame), 14, &rt);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "route-put", frame, (size_t)fl);
+	struct sn_route_builder rb;
+	sn_route_resp_begin(&rb, frame, sizeof(frame), "", 0);
+	struct sn_route_entry re = { "eu", 2, "from=a.# to=b", 13, 42 };
+	FUZZ_CHECK(sn_route_resp_add(&rb, &re) == 0);
+	fl = sn_route_resp_finish(&rb, 15, 0);
+	FUZZ_CHECK(fl > 0);
+	seed("native_fuzz", "route-list-resp", frame, (size_t)fl);
 	struct kc_join_group_req_protocol p = { S("range"),
 						{ (const uint8_t *)"m", 1 } };
 	struct kc_join_group_req jq = { S("g"), 10000, 10000, S(""),

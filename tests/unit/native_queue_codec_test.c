@@ -516,7 +516,7 @@ static void test_qrecv_resp_round_trips(void **state)
 	static const struct sn_qrange three[3] = {
 		{ 0, 0, 1 }, { 2, 5, 2 }, { 100, 199, 65535 } };
 	static const struct sn_qrange extremes[2] = {
-		{ INT64_MIN, -1, 0 }, { INT64_MAX, INT64_MAX, 65535 } };
+		{ 0, 0, 0 }, { INT64_MAX - 1, INT64_MAX, 65535 } };
 	static const struct sn_qrange one = { 1ll << 40, (1ll << 40) + 7, 3 };
 	const struct part_in several[] = {
 		{ 0, 0, three, 3, records, 100 },
@@ -543,6 +543,38 @@ static void test_qrecv_resp_round_trips(void **state)
 		  1024 },
 	};
 	qrecv_resp_round_trip(most, 2, 0, 2, 60000);
+}
+
+/* Ranges a client would walk offset by offset: refused. */
+static void test_qrecv_resp_bad_ranges(void **state)
+{
+	(void)state;
+	static const struct sn_qrange bad[][2] = {
+		{ { -1, 0, 1 }, { 0, 0, 1 } },             /* first < 0 */
+		{ { 5, 4, 1 }, { 0, 0, 1 } },              /* last < first */
+		{ { 0, SN_QRECV_MAX, 1 }, { 0, 0, 1 } },   /* 8193 offsets */
+		{ { 0, INT64_MAX, 1 }, { 0, 0, 1 } },
+		{ { 0, SN_QRECV_MAX - 1, 1 }, { 9, 9, 1 } }, /* 8192 + 1 */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sn_qrecv_builder b;
+		sn_qrecv_resp_begin(&b, frame, sizeof(frame));
+		TL_OK(sn_qrecv_resp_part(&b, 0, 0, bad[i], 2, NULL, 0));
+		long len = sn_qrecv_resp_finish(&b, 1, 0, 1, 1000);
+		TL_TRUE(len > 0);
+		struct sn_qrecv_resp r;
+		SN_EQ(sn_decode_qrecv_resp(frame, (size_t)len, &r),
+		      -SN_ERR_INVALID_REQUEST);
+	}
+	/* exactly SN_QRECV_MAX offsets in all: fine */
+	static const struct sn_qrange full[2] = {
+		{ 0, SN_QRECV_MAX - 2, 1 }, { 1 << 20, 1 << 20, 2 } };
+	struct sn_qrecv_builder b;
+	sn_qrecv_resp_begin(&b, frame, sizeof(frame));
+	TL_OK(sn_qrecv_resp_part(&b, 0, 0, full, 2, NULL, 0));
+	long len = sn_qrecv_resp_finish(&b, 1, 0, 1, 1000);
+	struct sn_qrecv_resp r;
+	SN_EQ(sn_decode_qrecv_resp(frame, (size_t)len, &r), 0);
 }
 
 static void qack_round_trip(const uint8_t *member, const char *group,
@@ -789,7 +821,7 @@ static void refusals(const struct kind *k)
 		{ 2, 0xFE, BAD_VERSION }, /* version 255 */
 		{ 3, 0x80, BAD },         /* request <-> response */
 		{ 3, 0x03, BAD },         /* 0x09 <-> 0x0A */
-		{ 3, 0x01, BAD },         /* LEADERS, 0x0B */
+		{ 3, 0x01, BAD },         /* LEADERS (0x08), ROUTE (0x0B) */
 		{ 4, 0x01, BAD },         /* length field */
 		{ 7, 0x01, BAD },
 	};
@@ -1145,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_error_resp),
 		cmocka_unit_test(test_qrecv_round_trips),
 		cmocka_unit_test(test_qrecv_resp_round_trips),
+		cmocka_unit_test(test_qrecv_resp_bad_ranges),
 		cmocka_unit_test(test_qack_round_trips),
 		cmocka_unit_test(test_qack_resp_round_trips),
 		cmocka_unit_test(test_qrecv_builder_overflow),
