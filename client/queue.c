@@ -31,6 +31,12 @@ struct qconn {
 	struct slc_conn c;
 	struct sockaddr_in sin;
 	int open;
+	struct sl_queue *q;
+	/* answers queued by sl_queue_ack_async, sent with the next request
+	 * to this broker */
+	struct sn_qack_entry *acks;
+	uint32_t nacks, acks_cap;
+	uint32_t acks_in_flight;     /* sent, answer not read yet */
 };
 
 struct held {
@@ -63,6 +69,8 @@ struct sl_queue {
 	/* handed out, not answered */
 	struct held *held;
 	size_t nheld, held_cap;
+	uint64_t ack_refused;        /* async answers the broker refused */
+	int ack_error;               /* the first of them, or a send's */
 };
 
 void sl_queue_opts_default(struct sl_queue_opts *o)
@@ -81,12 +89,17 @@ static int random_bytes(uint8_t *p, size_t n)
 	return r == (ssize_t)n ? 0 : -EIO;
 }
 
+static void on_other(void *arg, const uint8_t *f, size_t len);
+
 static struct qconn *conn_at(struct sl_queue *q, int i)
 {
 	struct qconn *c = &q->conns[i];
 	if (c->open)
 		return c;
 	slc_conn_init(&c->c);
+	c->q = q;
+	c->c.other = on_other;
+	c->c.other_arg = c;
 	c->sin = q->route ? q->route->brokers[i].tcp : q->boot;
 	if (slc_conn_open(&c->c, &c->sin, 5000))
 		return NULL;
@@ -100,6 +113,79 @@ static void conn_drop(struct qconn *c)
 		return;
 	slc_conn_close(&c->c);
 	c->open = 0;
+	if (c->acks_in_flight && c->q) {
+		/* their answers are lost with the connection: the broker
+		 * may or may not have them (a lock lapses either way) */
+		c->q->ack_refused += c->acks_in_flight;
+		if (!c->q->ack_error)
+			c->q->ack_error = -ECONNRESET;
+	}
+	c->acks_in_flight = 0;
+}
+
+/* A frame that is not the one a call waits for: the answer of acks sent
+ * ahead of it. */
+static void on_other(void *arg, const uint8_t *f, size_t len)
+{
+	struct qconn *c = arg;
+	struct sl_queue *q = c->q;
+	if (len < SN_HEADER_BYTES || f[3] != (SN_QUEUE_ACK | SN_RESPONSE) ||
+	    !c->acks_in_flight)
+		return;
+	uint32_t count;
+	const uint8_t *errs;
+	int rc = slc_frame_error(f);
+	if (!rc && (rc = sn_decode_queue_ack_resp(f, len, &count, &errs)))
+		rc = slc_decode_error(rc);
+	c->acks_in_flight--;
+	if (rc) {
+		q->ack_refused++;
+		if (!q->ack_error)
+			q->ack_error = rc;
+		return;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		int16_t e = (int16_t)rb_be16(errs + 4 * i);
+		if (!e)
+			continue;
+		q->ack_refused++;
+		if (!q->ack_error)
+			q->ack_error = sl_err_broker(e);
+	}
+}
+
+/* Send c's queued answers without waiting for their answer (read by
+ * on_other while the next call waits).  0 or a negative code. */
+static int send_queued(struct sl_queue *q, struct qconn *c)
+{
+	if (!c->nacks)
+		return 0;
+	size_t cap = SN_QACK_REQ_BYTES + strlen(q->group) + strlen(q->topic) +
+		     (size_t)c->nacks * SN_QACK_ENTRY_BYTES;
+	uint8_t *req = malloc(cap);
+	if (!req)
+		return -ENOMEM;
+	struct sn_queue_ack a = {
+		.group = q->group, .group_len = (uint16_t)strlen(q->group),
+		.topic = q->topic, .topic_len = (uint16_t)strlen(q->topic),
+		.count = c->nacks};
+	memcpy(a.member, q->member, sizeof(a.member));
+	long len = sn_encode_queue_ack(req, cap, c->c.next_corr++, &a,
+				       c->acks);
+	int rc = len > 0 ? slc_conn_send(&c->c, req, (size_t)len,
+					 CALL_SLACK_MS) : -EINVAL;
+	free(req);
+	if (rc) {
+		q->ack_refused += c->nacks;
+		if (!q->ack_error)
+			q->ack_error = rc;
+		c->nacks = 0;
+		conn_drop(c);
+		return rc;
+	}
+	c->nacks = 0;
+	c->acks_in_flight++;
+	return 0;
 }
 
 /* The partitions' leaders (LEADERS of the boot broker).  0 or -errno. */
@@ -253,6 +339,7 @@ void sl_queue_destroy(struct sl_queue *q)
 {
 	if (!q)
 		return;
+	(void)sl_queue_flush(q, CALL_SLACK_MS);
 	/* what it holds goes back to the group now (best effort: a lock
 	 * lapses anyway) */
 	int nb = q->route ? q->route->nbrokers : 1;
@@ -275,8 +362,10 @@ void sl_queue_destroy(struct sl_queue *q)
 			(void)send_acks(q, b, e, n, NULL);
 	}
 	free(e);
-	for (int i = 0; i < SLC_BROKERS_MAX; i++)
+	for (int i = 0; i < SLC_BROKERS_MAX; i++) {
 		conn_drop(&q->conns[i]);
+		free(q->conns[i].acks);
+	}
 	free(q->route);
 	free(q->ans);
 	free(q->records);
@@ -289,12 +378,88 @@ uint32_t sl_queue_lock_ms(const struct sl_queue *q)
 	return q->lock_ms;
 }
 
+int sl_queue_ack_async(struct sl_queue *q, int32_t partition, int64_t offset,
+		       enum sl_ack type, uint32_t delay_ms)
+{
+	int b = leader_of(q, partition);
+	if (b < 0)
+		return sl_err_broker(SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	if (type < SL_ACK_ACCEPT || type > SL_ACK_EXTEND || offset < 0)
+		return -EINVAL;
+	struct qconn *c = &q->conns[b];
+	struct sn_qack_entry *l = c->nacks ? &c->acks[c->nacks - 1] : NULL;
+	if (l && l->partition == partition && l->type == type &&
+	    l->delay_ms == delay_ms && l->last + 1 == offset) {
+		l->last = offset; /* a run of offsets: one entry */
+	} else {
+		if (c->nacks == c->acks_cap) {
+			uint32_t n = c->acks_cap ? c->acks_cap * 2 : 64;
+			struct sn_qack_entry *e = realloc(c->acks,
+							  n * sizeof(*e));
+			if (!e)
+				return -ENOMEM;
+			c->acks = e;
+			c->acks_cap = n;
+		}
+		c->acks[c->nacks++] = (struct sn_qack_entry){
+			offset, offset, partition, delay_ms, (uint8_t)type};
+	}
+	if (type == SL_ACK_EXTEND)
+		extend(q, partition, offset);
+	else
+		forget(q, partition, offset); /* its credit is free */
+	if (c->nacks == SN_QACK_MAX) {
+		if (!conn_at(q, b))
+			return -ECONNREFUSED;
+		return send_queued(q, c);
+	}
+	return 0;
+}
+
+int sl_queue_flush(struct sl_queue *q, int timeout_ms)
+{
+	uint64_t deadline = slc_now_us() +
+		(uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000u;
+	for (int b = 0; b < SLC_BROKERS_MAX; b++) {
+		struct qconn *c = &q->conns[b];
+		if (c->nacks && conn_at(q, b))
+			(void)send_queued(q, c);
+		while (c->open && c->acks_in_flight) {
+			uint64_t now = slc_now_us();
+			const uint8_t *f;
+			size_t len;
+			int rc = now >= deadline ? -ETIMEDOUT :
+				 slc_conn_recv(&c->c,
+					       (int)((deadline - now) / 1000u) +
+					       1, &f, &len);
+			if (rc == 1) {
+				on_other(c, f, len);
+				continue;
+			}
+			conn_drop(c); /* counts what is lost */
+			if (!q->ack_error)
+				q->ack_error = rc ? rc : -ETIMEDOUT;
+		}
+	}
+	int rc = q->ack_error;
+	q->ack_error = 0;
+	return rc;
+}
+
+uint64_t sl_queue_ack_refused(const struct sl_queue *q)
+{
+	return q->ack_refused;
+}
+
 int sl_queue_ack(struct sl_queue *q, int32_t partition, int64_t offset,
 		 enum sl_ack type, uint32_t delay_ms)
 {
 	int b = leader_of(q, partition);
 	if (b < 0)
 		return sl_err_broker(SN_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	/* answers queued for that broker go first */
+	if (q->conns[b].nacks && conn_at(q, b))
+		(void)send_queued(q, &q->conns[b]);
 	struct sn_qack_entry e = {offset, offset, partition, delay_ms,
 				  (uint8_t)type};
 	int16_t err = 0;
@@ -423,6 +588,10 @@ static int receive_from(struct sl_queue *q, int b, uint32_t wait_ms,
 	struct qconn *c = conn_at(q, b);
 	if (!c)
 		return -ECONNREFUSED;
+	/* answers queued go ahead of the receive, in the same turn */
+	(void)send_queued(q, c);
+	if (!c->open)
+		return -ECONNRESET;
 	uint8_t req[SN_QRECV_REQ_BYTES + SN_GROUP_MAX + SN_NAME_MAX];
 	struct sn_queue_receive r = {
 		.max_messages = credit, .max_wait_ms = wait_ms,

@@ -100,6 +100,7 @@ struct sl_glog {
 	uint16_t topic_len;
 	uint16_t port;
 	uint32_t addr;             /* IPv4, network order */
+	int32_t read_wait_ms;      /* a Fetch's MaxWaitMs (0: answer now) */
 	int fd;
 	enum gstate state;
 	int64_t retry_at_ms, backoff_ms;
@@ -202,6 +203,11 @@ void sl_glog_set_batch_callback(struct sl_glog *g, sl_glog_batch_fn batch)
 void sl_glog_set_addr(struct sl_glog *g, uint32_t addr)
 {
 	g->addr = addr;
+}
+
+void sl_glog_set_read_wait(struct sl_glog *g, int32_t ms)
+{
+	g->read_wait_ms = ms > 0 && ms < SL_GLOG_TIMEOUT_MS / 2 ? ms : 0;
 }
 
 void sl_glog_get_stats(const struct sl_glog *g, struct sl_glog_stats *out)
@@ -866,7 +872,8 @@ static bool build_fetch(struct sl_glog *g)
 				       .partitions = {fp, (int32_t)g->ninf}};
 	struct kc_fetch_req body = {
 		.cluster_id = {NULL, -1}, .replica_id = -1,
-		.replica_state = {-1, -1}, .max_wait_ms = 0, .min_bytes = 0,
+		.replica_state = {-1, -1}, .max_wait_ms = g->read_wait_ms,
+		.min_bytes = g->read_wait_ms ? 1 : 0,
 		.max_bytes = SL_GLOG_FETCH_MAX, .isolation_level = 0,
 		.session_id = 0, .session_epoch = -1, .topics = {&t, 1},
 		.forgotten_topics_data = {NULL, 0}, .rack_id = {"", 0}};

@@ -120,6 +120,11 @@ void sl_glog_set_batch_callback(struct sl_glog *g, sl_glog_batch_fn batch);
  * sluiced's listen_host when it is not 0.0.0.0. */
 void sl_glog_set_addr(struct sl_glog *g, uint32_t addr);
 
+/* Reads wait up to ms (a Fetch's MaxWaitMs, MinBytes 1) for a record
+ * when there is none yet, instead of answering at once (0, the
+ * default); below SL_GLOG_TIMEOUT_MS / 2.  A Produce waits behind such a
+ * Fetch: for clients that read only. */
+void sl_glog_set_read_wait(struct sl_glog *g, int32_t ms);
 void sl_glog_set_callbacks(struct sl_glog *g, sl_glog_appended_fn appended,
 			   sl_glog_record_fn record, sl_glog_read_fn read_done,
 			   void *ctx);

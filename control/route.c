@@ -769,10 +769,9 @@ static void part_settle(struct sl_route *r, struct rpart *p)
 	if (p->read_next > p->position) {
 		p->position = p->read_next;
 		r->pos_dirty = true;
-		p->next_read_ms = r->now_ms; /* more may be there */
-	} else {
-		p->next_read_ms = r->now_ms + SL_ROUTE_POLL_MS;
 	}
+	/* again at once: a read at the log's end waits there */
+	p->next_read_ms = r->now_ms;
 }
 
 static void src_free(struct sl_route *r, struct rsrc *s)
@@ -834,6 +833,8 @@ static void sync_sources(struct sl_route *r)
 			sl_glog_set_callbacks(s->log, NULL, NULL,
 					      on_read_done, s);
 			sl_glog_set_batch_callback(s->log, on_batch);
+			/* at the log's end a read waits for more */
+			sl_glog_set_read_wait(s->log, SL_ROUTE_POLL_MS);
 			s->next = r->srcs;
 			r->srcs = s;
 		}

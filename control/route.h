@@ -48,7 +48,8 @@
 #define SL_ROUTE_MATCH_MAX 16
 #define SL_ROUTE_HOPS_MAX 8
 #define SL_ROUTE_SAVE_MS 1000
-#define SL_ROUTE_POLL_MS 100     /* an idle partition is read again */
+#define SL_ROUTE_POLL_MS 100     /* a read at the log's end waits this
+				    long for more */
 
 struct sdisk;
 struct sl_route;

@@ -188,6 +188,16 @@ struct scopy {
 	int64_t offsets[];
 };
 
+/* An answer built, sent once the changes it reports are durable (one
+ * fdatasync for every answer of a turn of the event loop). */
+struct sreply {
+	struct sreply *next;
+	uint64_t token;
+	uint8_t native_op;
+	size_t len;
+	uint8_t bytes[];
+};
+
 struct sl_share {
 	struct sl_share_config cfg;
 	struct sdlq *dlqs;
@@ -207,6 +217,10 @@ struct sl_share {
 	int64_t *acq;                /* one answer's acquisitions */
 	uint8_t native_op;           /* the answer being sent is a native
 					frame of this opcode (0: Kafka) */
+	struct sreply *replies;      /* answers waiting for the next write */
+	struct sreply **replies_tail;
+	bool replies_failed;         /* a write since they were queued
+					failed: they are withheld */
 	uint32_t next_part;          /* where a native receive starts */
 };
 
@@ -575,6 +589,9 @@ static struct sreader *reader_of(struct sl_share *s, struct sgroup *g,
 		sl_glog_set_addr(r->log, s->cfg.kafka_addr);
 	sl_glog_set_callbacks(r->log, NULL, NULL, on_read_done, r);
 	sl_glog_set_batch_callback(r->log, on_batch);
+	/* a read at the log's end waits there for the next message, which
+	 * wakes a waiting fetch at once */
+	sl_glog_set_read_wait(r->log, SL_SHARE_READ_WAIT_MS);
 	r->s = s;
 	r->g = g;
 	r->topic_id = topic_id;
@@ -738,6 +755,8 @@ static int persist(struct sl_share *s)
 		sl_log("share groups: writing %s failed: %s; the answers that "
 		       "waited for it are withheld", SL_SSTORE_FILE,
 		       strerror(-rc));
+		/* the changes of the answers queued were in it */
+		s->replies_failed |= s->replies != NULL;
 		return rc;
 	}
 	s->st.dead_letters += dead;
@@ -1638,13 +1657,53 @@ static long fetch_answer(struct sl_share *s, int16_t version, int32_t corr,
 	return encode(s, KC_API_SHARE_FETCH, version, corr, &r);
 }
 
-/* Make the answer durable, then send it (or withhold it: a native
- * client is told KAFKA_STORAGE_ERROR). */
+/* Send the answer once what it reports is durable: queued for
+ * flush_replies, at the end of this turn of the event loop, which writes
+ * the changes of every answer queued with one fdatasync (or withholds
+ * them: a native client is told KAFKA_STORAGE_ERROR). */
 static void send_durable(struct sl_share *s, uint64_t token, long n)
 {
-	if (n > 0 && persist(s))
-		n = -EIO;
-	reply(s, token, n);
+	struct sreply *r = n > 0 ? malloc(sizeof(*r) + (size_t)n) : NULL;
+	if (!r) {
+		if (n > 0 && persist(s))
+			n = -EIO;
+		reply(s, token, n);
+		s->native_op = 0;
+		return;
+	}
+	r->next = NULL;
+	r->token = token;
+	r->native_op = s->native_op;
+	r->len = (size_t)n;
+	memcpy(r->bytes, s->out, (size_t)n);
+	*s->replies_tail = r;
+	s->replies_tail = &r->next;
+	s->native_op = 0;
+}
+
+static void flush_replies(struct sl_share *s)
+{
+	if (!s->replies)
+		return;
+	int rc = persist(s);
+	if (s->replies_failed)
+		rc = -EIO;
+	s->replies_failed = false;
+	while (s->replies) {
+		struct sreply *r = s->replies;
+		s->replies = r->next;
+		s->native_op = r->native_op;
+		if (rc)
+			reply(s, r->token, -EIO);
+		else if (r->native_op)
+			s->cfg.native_reply(s->cfg.reply_ctx, r->token,
+					    r->bytes, r->len);
+		else
+			s->cfg.reply(s->cfg.reply_ctx, r->token, r->bytes,
+				     r->len);
+		free(r);
+	}
+	s->replies_tail = &s->replies;
 	s->native_op = 0;
 }
 
@@ -2470,6 +2529,7 @@ int sl_share_create(const struct sl_share_config *cfg, int64_t now_ms,
 		return -ENOMEM;
 	}
 	s->cfg = *cfg;
+	s->replies_tail = &s->replies;
 	s->clock = cfg->clock ? cfg->clock : &sl_clock_system;
 	s->now_ms = now_ms;
 	s->in = (struct kc_arena){aligned_alloc(8, ARENA_BYTES), ARENA_BYTES,
@@ -2498,6 +2558,11 @@ void sl_share_destroy(struct sl_share *s)
 {
 	if (!s)
 		return;
+	while (s->replies) { /* never sent: their clients ask again */
+		struct sreply *r = s->replies;
+		s->replies = r->next;
+		free(r);
+	}
 	while (s->waits) {
 		struct swait *w = s->waits;
 		s->waits = w->next;
@@ -2687,7 +2752,10 @@ void sl_share_do_work(struct sl_share *s, int64_t now_ms)
 						     w->m->parts[k].partition);
 			if (!p)
 				continue;
-			if (poll)
+			/* a read that failed (not led here) is tried again
+			 * at the poll; a read that waits at the log's end
+			 * is there already */
+			if (poll || !p->read_err)
 				spart_read(s, p);
 			if (p->ready && sl_sp_count(&p->sp, SL_SP_AVAILABLE))
 				ready = true;
@@ -2711,6 +2779,7 @@ void sl_share_do_work(struct sl_share *s, int64_t now_ms)
 		wait_free(w);
 	}
 	(void)persist(s);
+	flush_replies(s);
 }
 
 void sl_share_get_stats(const struct sl_share *s, struct sl_share_stats *out)

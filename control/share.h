@@ -46,7 +46,10 @@
 
 #define SL_SHARE_ANSWER_BYTES (60u * 1024) /* records in one answer: the
 					       control socket's messages */
-#define SL_SHARE_POLL_MS 50                /* a waiting fetch re-reads */
+#define SL_SHARE_POLL_MS 50                /* a waiting fetch re-reads
+					      after a failed read */
+#define SL_SHARE_READ_WAIT_MS 100          /* a read at the log's end
+					      waits for more */
 #define SL_SHARE_GROUPS_MAX 1024
 #define SL_SHARE_MEMBERS_MAX 1024          /* per group */
 #define SL_SHARE_CONNS_MAX 64              /* log readers polled */

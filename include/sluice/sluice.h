@@ -393,6 +393,24 @@ enum sl_ack {
  * another negative code. */
 int sl_queue_ack(struct sl_queue *q, int32_t partition, int64_t offset,
 		 enum sl_ack type, uint32_t delay_ms);
+/*
+ * The same answer, queued: sent with the next request this consumer makes
+ * to that partition's broker (the next sl_queue_receive that asks the
+ * broker for more, sl_queue_ack, sl_queue_flush or sl_queue_destroy), many
+ * in one QUEUE_ACK, consecutive offsets of one partition and type as one
+ * entry.  Its credit is free at once.  What the broker refuses (the lock
+ * lapsed) is counted (sl_queue_ack_refused) and the first such error is
+ * what sl_queue_flush returns.  Queued answers not sent before the lock
+ * lapses do not count: the message goes out again.  0, -EINVAL, -ENOMEM.
+ */
+int sl_queue_ack_async(struct sl_queue *q, int32_t partition, int64_t offset,
+		       enum sl_ack type, uint32_t delay_ms);
+/* Send every queued answer and wait up to timeout_ms for the broker to
+ * have made them durable.  0, or the first error since the last flush
+ * (a refused answer, a connection lost with answers in flight). */
+int sl_queue_flush(struct sl_queue *q, int timeout_ms);
+/* Queued answers the broker refused or whose fate is unknown, so far. */
+uint64_t sl_queue_ack_refused(const struct sl_queue *q);
 /* How long a lock lasts (the broker's), 0 before the first receive. */
 uint32_t sl_queue_lock_ms(const struct sl_queue *q);
 

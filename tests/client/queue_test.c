@@ -12,7 +12,9 @@
  *   5. a lapsed lock: another consumer gets the message (count 2), the
  *      first one's accept is refused; extend keeps a message past its
  *      lock;
- *   6. destroy releases what a consumer holds at once;
+ *   6. destroy releases what a consumer holds at once; answers queued
+ *      with sl_queue_ack_async go with the next receive (none back after
+ *      the lock; a refused one counted and returned by the flush);
  *   7. sl_request / sl_reply with a responder in a child process;
  *   8. kill -9 of both processes with messages in flight: after the
  *      restart every message not accepted is handed out, none accepted
@@ -240,6 +242,51 @@ static int locks(void)
 	return 0;
 }
 
+/* Queued answers: sent with the next receive, many in one request;
+ * those accepted never come back (past the 1 s lock), a refused one is
+ * counted and returned by the flush. */
+static int async_acks(void)
+{
+	enum { N = 300 };
+	CHECK(produce("q6", -1, "a", N) == 0);
+	struct sl_queue_opts o = {.prefetch = 50, .max_wait_ms = 300};
+	struct sl_queue *q;
+	CHECK(sl_queue_create(addr, "g6", "q6", &o, &q) == 0);
+	static int seen[N];
+	int n = 0, rc;
+	struct sl_queue_message m;
+	uint64_t end = tb_now_ms() + 30000;
+	while (n < N && tb_now_ms() < end) {
+		rc = sl_queue_receive(q, &m, 1000);
+		CHECK(rc >= 0);
+		if (!rc)
+			continue;
+		int i = atoi((const char *)m.msg.value + 1);
+		CHECK(i >= 0 && i < N && !seen[i]);
+		seen[i] = 1;
+		n++;
+		CHECK(sl_queue_ack_async(q, m.msg.partition, m.msg.offset,
+					 SL_ACK_ACCEPT, 0) == 0);
+	}
+	CHECK(n == N);
+	CHECK(sl_queue_flush(q, 10000) == 0);
+	CHECK(sl_queue_ack_refused(q) == 0);
+	/* past the lock: none of them comes back */
+	usleep(1300 * 1000);
+	CHECK(sl_queue_receive(q, &m, 500) == 0);
+	/* an answer for a message not held: refused, counted */
+	CHECK(sl_queue_ack_async(q, 0, 0, SL_ACK_ACCEPT, 0) == 0);
+	CHECK(sl_queue_flush(q, 10000) ==
+	      sl_err_broker(SN_ERR_INVALID_RECORD_STATE));
+	CHECK(sl_queue_ack_refused(q) == 1);
+	CHECK(sl_queue_flush(q, 10000) == 0);
+	CHECK(sl_queue_ack_async(q, 0, -1, SL_ACK_ACCEPT, 0) == -EINVAL);
+	sl_queue_destroy(q);
+	printf("ok: %d messages accepted with queued answers, none back after "
+	       "the lock; a refused one counted\n", N);
+	return 0;
+}
+
 static void responder(void)
 {
 	struct sl_queue *q;
@@ -419,12 +466,13 @@ int main(void)
 	if (sl_client_create(addr, 5000, &cl) ||
 	    topic(cl, "q1", 2) || topic(cl, "q2", 2) || topic(cl, "q3", 1) ||
 	    topic(cl, "q3.dlq", 1) || topic(cl, "q4", 1) ||
-	    topic(cl, "q5", 2) || topic(cl, "rpc", 1)) {
+	    topic(cl, "q5", 2) || topic(cl, "rpc", 1) ||
+	    topic(cl, "q6", 2)) {
 		fprintf(stderr, "topics not created\n");
 		goto out;
 	}
 	if (basics() || competing() || release_reject() || locks() ||
-	    request_reply() || crash(&b) || refusals())
+	    async_acks() || request_reply() || crash(&b) || refusals())
 		goto out;
 	ret = 0;
 out:
