@@ -10,6 +10,15 @@
  * confirms delivery tags 1, 2, ... in order, whose stamps wait in a ring.
  * A basic.nack is a failed ack.  Consumer: basic.consume with automatic
  * acknowledgement on each of its queues, amqp_consume_message().
+ *
+ * The queue workload: the queues are quorum queues, or durable classic
+ * queues with --opt classic (persistent messages either way, so a
+ * confirm means the message is on disk).  Each consumer has its own
+ * connection, basic.qos with the workload's prefetch (per consumer),
+ * basic.consume with manual acknowledgement, and sends one basic.ack per
+ * message (not "multiple").  AMQP has no answer to a consumer's
+ * basic.ack: the call returns once the frame is written to the socket,
+ * and the broker applies it later (a quorum queue through its Raft log).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,12 +100,22 @@ static void close_conn(amqp_connection_state_t conn)
 static int rq_setup(const struct omb_conf *c)
 {
 	struct omb_side s = { 0 };
-	amqp_connection_state_t conn = connect_to(c, &s);
+	const char *type = c->opt && !strcmp(c->opt, "classic") ? "classic"
+							       : "quorum";
+	amqp_connection_state_t conn;
 	amqp_table_entry_t e = { .key = amqp_cstring_bytes("x-queue-type"),
 				 .value = { .kind = AMQP_FIELD_KIND_UTF8,
-					    .value.bytes = amqp_cstring_bytes("quorum") } };
+					    .value.bytes = amqp_cstring_bytes(type) } };
 	amqp_table_t args = { .num_entries = 1, .entries = &e };
-	int rc = conn ? 0 : -ECONNREFUSED;
+	int rc;
+
+	if (c->opt && *c->opt && strcmp(c->opt, "classic") &&
+	    strcmp(c->opt, "quorum")) {
+		fprintf(stderr, "rabbitmq: --opt is quorum or classic\n");
+		return -EINVAL;
+	}
+	conn = connect_to(c, &s);
+	rc = conn ? 0 : -ECONNREFUSED;
 
 	for (int i = 0; rc == 0 && i < c->partitions; i++) {
 		char q[160];
@@ -310,6 +329,114 @@ static void rq_consumer_free(void *pp)
 	free(cn);
 }
 
+/* ---- the queue workload ---- */
+
+static int rq_queue_new(const struct omb_conf *c, struct omb_side *s,
+			void **out)
+{
+	struct cons *cn = calloc(1, sizeof(*cn));
+
+	if (!cn)
+		return -ENOMEM;
+	cn->conn = connect_to(c, s);
+	if (!cn->conn) {
+		free(cn);
+		return -ECONNREFUSED;
+	}
+	cn->s = s;
+	amqp_basic_qos(cn->conn, 1, 0, (uint16_t)(c->prefetch < 65535 ?
+						  c->prefetch : 65535), 0);
+	if (rpc_ok(cn->conn, s, "basic.qos"))
+		goto fail;
+	for (int i = 0; i < c->partitions; i++) {
+		char q[160];
+		snprintf(q, sizeof(q), "%s-%d", c->topic, i);
+		amqp_basic_consume(cn->conn, 1, amqp_cstring_bytes(q),
+				   amqp_empty_bytes, 0, 0 /* manual acks */, 0,
+				   amqp_empty_table);
+		if (rpc_ok(cn->conn, s, "basic.consume"))
+			goto fail;
+	}
+	*out = cn;
+	return 0;
+fail:
+	close_conn(cn->conn);
+	free(cn);
+	return -EIO;
+}
+
+/* A frame other than a delivery came (amqp_consume_message said so):
+ * read it.  0 to go on, -EIO when the broker closed the channel or the
+ * connection. */
+static int other_frame(struct cons *cn)
+{
+	amqp_frame_t f;
+
+	if (amqp_simple_wait_frame(cn->conn, &f) != AMQP_STATUS_OK) {
+		omb_error(cn->s, "amqp: connection lost");
+		return -EIO;
+	}
+	if (f.frame_type == AMQP_FRAME_METHOD &&
+	    (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+	     f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+		omb_error(cn->s, "amqp: the broker closed (method 0x%08x)",
+			  f.payload.method.id);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int rq_queue_poll(void *pp, int timeout_ms)
+{
+	struct cons *cn = pp;
+	uint64_t end = omb_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	int got = 0;
+
+	for (int i = 0; i < 4096; i++) {
+		uint64_t now = omb_now_ns(), left_us, t0;
+		amqp_envelope_t env;
+		amqp_rpc_reply_t r;
+		struct timeval tv;
+		int rc;
+
+		if (got && now >= end)
+			break;
+		/* wait only while nothing came: then back to the driver */
+		left_us = got || now >= end ? 0 : (end - now) / 1000u;
+		tv = (struct timeval){ (time_t)(left_us / 1000000u),
+				       (suseconds_t)(left_us % 1000000u) };
+		amqp_maybe_release_buffers(cn->conn);
+		r = amqp_consume_message(cn->conn, &env, &tv, 0);
+		if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+			if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+			    r.library_error == AMQP_STATUS_TIMEOUT)
+				break;
+			if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+			    r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+				if (other_frame(cn))
+					return -EIO;
+				continue;
+			}
+			omb_error(cn->s, "amqp consume failed");
+			return -EIO;
+		}
+		omb_queue_received(cn->s, env.message.body.bytes,
+				   env.message.body.len, env.redelivered);
+		t0 = omb_now_ns();
+		rc = amqp_basic_ack(cn->conn, 1, env.delivery_tag, 0);
+		omb_queue_acked(cn->s, env.message.body.bytes,
+				env.message.body.len, omb_now_ns() - t0,
+				rc == AMQP_STATUS_OK ? 0 : -EIO);
+		amqp_destroy_envelope(&env);
+		if (rc != AMQP_STATUS_OK) {
+			omb_error(cn->s, "basic.ack: %s", amqp_error_string2(rc));
+			return -EIO;
+		}
+		got++;
+	}
+	return got;
+}
+
 const struct omb_backend omb_backend_rabbitmq = {
 	.name = "rabbitmq",
 	.client = "rabbitmq-c (librabbitmq)",
@@ -323,4 +450,7 @@ const struct omb_backend omb_backend_rabbitmq = {
 	.consumer_create = rq_consumer_new,
 	.consumer_poll = rq_cpoll,
 	.consumer_destroy = rq_consumer_free,
+	.queue_consumer_create = rq_queue_new,
+	.queue_consumer_poll = rq_queue_poll,
+	.queue_consumer_destroy = rq_consumer_free,
 };

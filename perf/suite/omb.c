@@ -12,6 +12,9 @@
  *   sluice-omb --system sluice --addr 127.0.0.1:19300 --partitions 16 \
  *       --size 1024 --producers 4 --consumers 4 [--rate MSGS_PER_S] \
  *       [--warmup S] [--duration S] [--opt STR]
+ *   sluice-omb --workload queue --system rabbitmq --addr 127.0.0.1:5672 \
+ *       --messages 20000 --consumers 4 [--prefetch 100] [--rate R] \
+ *       [--opt classic]              the queue workload (queue.c)
  *   sluice-omb --memcpy [--mib N]      the memcpy bandwidth limit
  *   sluice-omb --list                  the backends built in
  *
@@ -242,7 +245,7 @@ static void *consumer_main(void *arg)
 static const double quantiles[] = { 0.5, 0.75, 0.9, 0.95, 0.99, 0.995,
 				    0.999, 0.9995, 0.9999, 1.0 };
 
-static void print_lat(const char *name, const struct hist *h)
+void omb_print_lat(const char *name, const struct hist *h)
 {
 	printf("\"%s\":{\"count\":%llu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
 	       "\"p999_us\":%.1f,\"max_us\":%.1f,\"curve\":[",
@@ -360,9 +363,9 @@ static int run(void)
 	       con_counted / conf.duration_s, con_bytes / conf.duration_s / 1e6,
 	       pub_counted ? (double)con_counted / (double)pub_counted : 0.0,
 	       waited_ns / 1e9);
-	print_lat("ack", ack);
+	omb_print_lat("ack", ack);
 	printf(",");
-	print_lat("e2e", e2e);
+	omb_print_lat("e2e", e2e);
 	printf(",\"error\":\"");
 	for (const char *c = err; *c; c++)
 		putchar(*c == '"' || *c == '\\' ? '\'' : *c);
@@ -421,6 +424,9 @@ static void usage(void)
 		"         [--partitions N] [--producers N] [--consumers N] [--size B]\n"
 		"         [--rate MSGS_PER_S] [--warmup S] [--duration S] [--opt STR]\n"
 		"         [--topic NAME]\n"
+		"       sluice-omb --workload queue --system NAME --addr HOST:PORT\n"
+		"         [--messages N] [--consumers N] [--prefetch N] [--rate R]\n"
+		"         [--producers N] [--size B] [--opt STR]\n"
 		"       sluice-omb --memcpy [--mib N]\n"
 		"       sluice-omb --list\n");
 }
@@ -435,7 +441,9 @@ int main(int argc, char **argv)
 		{ "warmup", 1, 0, 'w' },     { "duration", 1, 0, 'd' },
 		{ "opt", 1, 0, 'o' },        { "topic", 1, 0, 't' },
 		{ "memcpy", 0, 0, 'm' },     { "mib", 1, 0, 'M' },
-		{ "list", 0, 0, 'l' },       { 0, 0, 0, 0 },
+		{ "list", 0, 0, 'l' },       { "workload", 1, 0, 'W' },
+		{ "messages", 1, 0, 'n' },   { "prefetch", 1, 0, 'f' },
+		{ 0, 0, 0, 0 },
 	};
 	const struct omb_backend *const *list = backends();
 	int c, do_memcpy = 0;
@@ -443,7 +451,7 @@ int main(int argc, char **argv)
 
 	conf = (struct omb_conf){ .partitions = 1, .producers = 1, .consumers = 1,
 				  .size = 1024, .warmup_s = 2, .duration_s = 10,
-				  .opt = "" };
+				  .opt = "", .messages = 20000, .prefetch = 100 };
 	snprintf(conf.topic, sizeof(conf.topic), "omb-%d-%ld", (int)getpid(),
 		 (long)time(NULL) % 100000);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -462,6 +470,19 @@ int main(int argc, char **argv)
 		case 't': snprintf(conf.topic, sizeof(conf.topic), "%s", optarg); break;
 		case 'm': do_memcpy = 1; break;
 		case 'M': mib = (unsigned)atoi(optarg); break;
+		case 'W':
+			if (!strcmp(optarg, "log")) {
+				conf.workload = OMB_LOG;
+			} else if (!strcmp(optarg, "queue")) {
+				conf.workload = OMB_QUEUE;
+			} else {
+				fprintf(stderr, "sluice-omb: --workload is log "
+					"or queue\n");
+				return 2;
+			}
+			break;
+		case 'n': conf.messages = strtoull(optarg, NULL, 10); break;
+		case 'f': conf.prefetch = (uint32_t)atoi(optarg); break;
 		case 'l':
 			for (unsigned i = 0; list[i]; i++)
 				printf("%s\t%s\n", list[i]->name, list[i]->client);
@@ -487,6 +508,26 @@ int main(int argc, char **argv)
 	    conf.duration_s <= 0 || conf.warmup_s < 0 || conf.rate < 0) {
 		fprintf(stderr, "sluice-omb: a setting is out of range\n");
 		return 2;
+	}
+	if (conf.workload == OMB_QUEUE) {
+		if (!be->queue_consumer_create) {
+			fprintf(stderr, "sluice-omb: %s has no queue workload\n",
+				be->name);
+			return 2;
+		}
+		if (conf.messages < 1 || conf.messages > OMB_QUEUE_MESSAGES_MAX ||
+		    conf.consumers < 1 || conf.prefetch < 1 ||
+		    conf.prefetch > OMB_PREFETCH_MAX ||
+		    conf.size < OMB_STAMP_BYTES + OMB_SEQ_BYTES ||
+		    (conf.rate > 0 && conf.messages / conf.rate > 600)) {
+			fprintf(stderr, "sluice-omb: a queue setting is out of "
+				"range (at least 1 consumer, a size of 16 B, a "
+				"prefetch of 1..%u, at most 600 s of "
+				"publishing)\n", OMB_PREFETCH_MAX);
+			return 2;
+		}
+		/* competing consumers share the queue: no partition each */
+		return omb_queue_run(be, &conf);
 	}
 	if (conf.consumers > conf.partitions)
 		conf.consumers = conf.partitions;

@@ -22,6 +22,11 @@
  *   4. Only messages stamped inside the measured window (after the
  *      warm-up) count, in throughput and in the histograms.
  *
+ * The queue workload (queue.c, --workload queue) reuses setup and the
+ * producer, and consumes through the backend's queue_consumer_*: a fixed
+ * count of messages, each received and acknowledged on its own by
+ * competing consumers.
+ *
  * Threads: producer and consumer objects are used by their own thread;
  * some libraries call back from their own threads (NATS, Mosquitto), so
  * omb_acked() and omb_consumed() are thread-safe (relaxed atomics).
@@ -36,6 +41,9 @@
 #define OMB_PARTITIONS_MAX 64
 #define OMB_THREADS_MAX 16
 #define OMB_STAMP_BYTES 8 /* the payload's head: intended send time, ns */
+#define OMB_SEQ_BYTES 8   /* queue workload: then the message's number */
+#define OMB_QUEUE_MESSAGES_MAX (100u * 1000 * 1000)
+#define OMB_PREFETCH_MAX 8192
 
 /* ---- latency histogram: log-linear, 64 sub-buckets per power of 2 ---- */
 
@@ -60,7 +68,13 @@ uint64_t hist_quantile(const struct hist *h, double q);
 
 /* ---- the workload ---- */
 
+enum omb_workload {
+	OMB_LOG = 0,   /* a log read by every consumer, for a time */
+	OMB_QUEUE = 1, /* a queue worked off by competing consumers, N msgs */
+};
+
 struct omb_conf {
+	int workload;          /* enum omb_workload */
 	const char *system;    /* backend name */
 	const char *addr;      /* "host:port" of the system */
 	const char *addr2;     /* a second address (sluice's native port for
@@ -74,6 +88,9 @@ struct omb_conf {
 	double warmup_s;
 	double duration_s;     /* measured, after the warm-up */
 	const char *opt;       /* backend option string (e.g. "qos=1"), or "" */
+	/* OMB_QUEUE: rate 0 publishes everything before consuming (drain) */
+	uint64_t messages;     /* published in all, 1..OMB_QUEUE_MESSAGES_MAX */
+	uint32_t prefetch;     /* unacknowledged messages per consumer */
 };
 
 /* One producer's or consumer's figures, filled by the callbacks. */
@@ -88,6 +105,14 @@ struct omb_side {
 	uint64_t bytes;    /* their bytes */
 	uint64_t received; /* consumer: all messages */
 	struct hist *lat;  /* publish-to-ack or publish-to-consume */
+	/* the queue workload's consumers (queue.c) */
+	uint64_t redelivered; /* deliveries after the first (not in lat) */
+	uint64_t duplicates;  /* successful acks of a message acked before */
+	uint64_t first_ns;    /* producer: first publish call; consumer: first
+				 receipt */
+	uint64_t last_ns;     /* producer: every publish acked; consumer: its
+				 last successful ack returned */
+	struct hist *call;    /* consumer: one ack call's duration */
 	char err[256];     /* the first error, for the report */
 };
 
@@ -100,6 +125,24 @@ void omb_error(struct omb_side *s, const char *fmt, ...)
 uint64_t omb_now_ns(void);
 /* The stamp in a payload (0 when shorter than OMB_STAMP_BYTES). */
 uint64_t omb_payload_stamp(const void *payload, size_t len);
+/* One latency histogram as a JSON member "name":{...} on stdout. */
+void omb_print_lat(const char *name, const struct hist *h);
+
+/* ---- the queue workload (queue.c) ---- */
+
+struct omb_backend;
+
+/* Runs it with backend be (which has queue_consumer_*): prints one JSON
+ * line; 0, or 1 when something failed (the line says what). */
+int omb_queue_run(const struct omb_backend *be, const struct omb_conf *c);
+/* A queue consumer received a message (before acknowledging it):
+ * redelivered when it was handed out before.  Thread-safe. */
+void omb_queue_received(struct omb_side *s, const void *payload, size_t len,
+			bool redelivered);
+/* Its acknowledgement returned after call_ns: err 0 (done) or the
+ * error.  payload is the message's (its number marks it acked). */
+void omb_queue_acked(struct omb_side *s, const void *payload, size_t len,
+		     uint64_t call_ns, int err);
 
 /* ---- the backend interface ---- */
 
@@ -135,6 +178,19 @@ struct omb_backend {
 	/* Deliver what arrives within about timeout_ms to omb_consumed(). */
 	int (*consumer_poll)(void *cn, int timeout_ms);
 	void (*consumer_destroy)(void *cn);
+
+	/* The queue workload; NULL when the backend has none.  A consumer
+	 * competing with the others for the queue setup() made (with
+	 * c->workload OMB_QUEUE), holding at most c->prefetch messages
+	 * unacknowledged. */
+	int (*queue_consumer_create)(const struct omb_conf *c,
+				     struct omb_side *s, void **out);
+	/* Receive what comes within about timeout_ms; for each message
+	 * omb_queue_received(), then one acknowledgement of that message
+	 * alone (accept: done), then omb_queue_acked().  Returns the
+	 * messages handled, or a negative code (the consumer stops). */
+	int (*queue_consumer_poll)(void *q, int timeout_ms);
+	void (*queue_consumer_destroy)(void *q);
 };
 
 /* Each backend's file defines one; a backend whose library was not found

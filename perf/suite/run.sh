@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #
-# perf/suite/run.sh [--quick|--full] [--systems "LIST"] [--out DIR]
-#                   [--data DIR] [--no-install]
+# perf/suite/run.sh [--quick|--full] [--systems LIST] [--workloads LIST]
+#                   [--out DIR] [--data DIR] [--build DIR] [--no-install]
+#                   [--queue-messages N] [--queue-rate R]
+#                   [--queue-rate-seconds S] [--queue-consumers "1 4"]
 #
 # The OpenMessaging-style suite in one command: installs the peers and
 # their client libraries from Debian when missing, builds sluice and the
@@ -16,13 +18,26 @@
 #   throughput.png   throughput bars, latency-*.png percentile curves
 #   raw/             each run's JSON line and the logs (not committed)
 #
-# --quick (default; about 4 minutes on 2 CPUs): two workloads (1 partition
-# 1 KiB 1 producer/1 consumer; 16 partitions 100 B 4/4), each at max
-# throughput and at 50% of it, 3 s measured after 1 s of warm-up.
-# --full: the 8 workloads (1 and 16 partitions x 100 B and 1 KiB x 1 and 4
-# producers/consumers), both modes, 20 s measured after 5 s.
+# --workloads: "log" (the log workloads below), "queue" (a queue worked
+# off by competing consumers, one ack per message: sluice's sl_queue
+# against RabbitMQ quorum and classic queues; other systems have none),
+# or both (the default), separated by commas or spaces.
+# --quick (default; about 4 minutes on 2 CPUs for the log workloads,
+# 2 more for the queue): two log workloads (1 partition 1 KiB 1
+# producer/1 consumer; 16 partitions 100 B 4/4), each at max throughput
+# and at 50% of it, 3 s measured after 1 s of warm-up; the queue with 1
+# and 4 consumers, 20,000 messages drained and 8 s at a fixed rate.
+# --full: the 8 log workloads (1 and 16 partitions x 100 B and 1 KiB x 1
+# and 4 producers/consumers), both modes, 20 s measured after 5 s; the
+# queue with 200,000 messages drained and 30 s at the fixed rate.
 # --systems: a subset of "sluice kafka redis-always redis-everysec nats
-# rabbitmq mqtt" (systems whose backend was not built are skipped).
+# rabbitmq mqtt" (systems whose backend was not built are skipped), by
+# commas or spaces; only their packages are installed.
+# --build: the meson build directory (default build-perf; set up with
+# -Dtests=disabled when it has no build.ninja yet).
+# --queue-messages (drain), --queue-rate (msgs/s in all, the same for
+# every system; default 1000), --queue-rate-seconds, --queue-consumers:
+# the queue workload's counts; 1 KiB messages, 1 producer, prefetch 100.
 #
 # Every process it starts is stopped by pid on exit, Ctrl-C included.
 # Ports are picked free from 19300 up (never 9092/9093).
@@ -32,32 +47,60 @@ cd "$ROOT"
 
 MODE=quick
 SYSTEMS="sluice kafka redis-always redis-everysec nats rabbitmq mqtt"
+WORKLOADS_RUN="log queue"
 OUT=
 DATA=$ROOT/data/perf-suite
+BUILD=build-perf
 INSTALL=1
+Q_MESSAGES=
+Q_RATE=1000
+Q_RATE_S=
+Q_CONSUMERS="1 4"
 ARGS="$*"
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--quick) MODE=quick ;;
 	--full) MODE=full ;;
-	--systems) SYSTEMS=$2; shift ;;
+	--systems) SYSTEMS=${2//,/ }; shift ;;
+	--workloads) WORKLOADS_RUN=${2//,/ }; shift ;;
 	--out) OUT=$2; shift ;;
 	--data) DATA=$2; shift ;;
+	--build) BUILD=$2; shift ;;
 	--no-install) INSTALL=0 ;;
-	*) sed -n '3,30p' "$0" >&2; exit 2 ;;
+	--queue-messages) Q_MESSAGES=$2; shift ;;
+	--queue-rate) Q_RATE=$2; shift ;;
+	--queue-rate-seconds) Q_RATE_S=$2; shift ;;
+	--queue-consumers) Q_CONSUMERS=${2//,/ }; shift ;;
+	*) sed -n '3,43p' "$0" >&2; exit 2 ;;
 	esac
 	shift
 done
+for w in $WORKLOADS_RUN; do
+	[[ $w == log || $w == queue ]] || { echo "--workloads: log, queue" >&2; exit 2; }
+done
+has_workload() { [[ " $WORKLOADS_RUN " == *" $1 "* ]]; }
+if [[ $MODE == quick ]]; then
+	: "${Q_MESSAGES:=20000}" "${Q_RATE_S:=8}"
+else
+	: "${Q_MESSAGES:=200000}" "${Q_RATE_S:=30}"
+fi
 [[ -n $OUT ]] || OUT=perf/results/$(date -u +%Y-%m-%d)
-BUILD=build-perf
 T0=$(date +%s)
 log() { echo "[$(($(date +%s) - T0))s] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-# ---- packages ----
-PKGS=(fio gnuplot-nox python3 meson ninja-build pkg-config gcc
-      librdkafka-dev libhiredis-dev redis-server nats-server libnats-dev
-      rabbitmq-server librabbitmq-dev mosquitto libmosquitto-dev)
+# ---- packages: the tools, and each system's server and client ----
+PKGS=(fio python3 meson ninja-build pkg-config gcc)
+has_workload log && PKGS+=(gnuplot-nox)
+for sys in $SYSTEMS; do
+	case $sys in
+	kafka) PKGS+=(librdkafka-dev) ;;
+	redis-*) PKGS+=(libhiredis-dev redis-server) ;;
+	nats) PKGS+=(nats-server libnats-dev) ;;
+	rabbitmq) PKGS+=(rabbitmq-server librabbitmq-dev) ;;
+	mqtt) PKGS+=(mosquitto libmosquitto-dev) ;;
+	esac
+done
 if [[ $INSTALL -eq 1 ]]; then
 	missing=()
 	for p in "${PKGS[@]}"; do
@@ -184,7 +227,9 @@ start_sluice() {
 	mkdir -p "$d"
 	local o=(-o "data_dir=$d" -o "tcp_port=$port" -o "udp_port=$port"
 		 -o "kafka_port=$kport" -o listen_host=127.0.0.1
-		 -o "telemetry_socket=$d/run/telemetry.sock")
+		 -o "telemetry_socket=$d/run/telemetry.sock"
+		 # the queue workload's groups first read after publishing
+		 -o share_auto_offset_reset=earliest)
 	"$BUILD/dataplane/sluiced" "${o[@]}" >"$LOGS/sluiced.log" 2>&1 &
 	pids+=($!)
 	"$BUILD/control/sluice-control" "${o[@]}" >"$LOGS/sluice-control.log" 2>&1 &
@@ -293,6 +338,32 @@ else
 	WARM=5; DUR=20
 fi
 
+# the queue workload: the rows of a system, each "name:--opt"
+queue_rows() {
+	case $1 in
+	sluice) echo "sluice:" ;;
+	rabbitmq) echo "rabbitmq:quorum rabbitmq-classic:classic" ;;
+	esac
+}
+
+run_queue() { # row-name label args...
+	local name=$1 label=$2 line
+	shift 2
+	line=$(timeout 420 "$OMB" --workload queue --addr "$ADDR" "$@" \
+		2>>"$LOGS/omb-$name.log" | tail -1) || true
+	[[ $line == \{* ]] || line="{\"error\":\"sluice-omb produced no result (timeout or crash): see raw/logs/omb-$name.log\"}"
+	echo "{\"name\":\"$name\",\"label\":\"$label\",\"run\":$line}" >>"$LINES"
+	echo "$line"
+}
+
+queue_summary() { # a run's JSON line
+	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("; ".join(
+	    (["%.0f msgs/s (consumers %.0f), e2e p50 %.1f ms p99 %.1f ms, missing %d"
+	      % (j["msgs_per_s"], j["consume_msgs_per_s"], j["e2e"]["p50_us"] / 1e3,
+		 j["e2e"]["p99_us"] / 1e3, j["missing"])] if "msgs_per_s" in j else [])
+	    + (["error: " + j["error"]] if j.get("error") else [])))' "$1"
+}
+
 run_omb() { # system label args...
 	local sys=$1 label=$2 line
 	shift 2
@@ -310,6 +381,10 @@ for sys in $SYSTEMS; do
 		log "$sys: skipped (backend $be not built: its client library is missing)"
 		continue
 	fi
+	if ! has_workload log && [[ -z $(queue_rows "$sys") ]]; then
+		log "$sys: skipped (no queue workload for it)"
+		continue
+	fi
 	log "$sys: starting"
 	if ! start_system "$sys"; then
 		log "$sys: did not start: see $LOGS"
@@ -318,6 +393,7 @@ for sys in $SYSTEMS; do
 		continue
 	fi
 	for w in "${WORKLOADS[@]}"; do
+		has_workload log || break
 		read -r parts size np nc <<<"$w"
 		args=(--partitions "$parts" --size "$size" --producers "$np" --consumers "$nc")
 		[[ $sys == redis-* || $sys == mqtt ]] && args+=(--opt "$sys")
@@ -329,6 +405,18 @@ for sys in $SYSTEMS; do
 			log "$sys p=$parts ${size}B $np/$nc at $rate msgs/s: $(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j.get("error") or "e2e p99 %.0f us" % j["e2e"]["p99_us"])' "$line")"
 		fi
 	done
+	for row in $(has_workload queue && queue_rows "$sys"); do
+		name=${row%%:*} opt=${row#*:}
+		for nc in $Q_CONSUMERS; do
+			args=(--system "$be" --consumers "$nc" --producers 1
+			      --size 1024 --prefetch 100 ${opt:+--opt "$opt"})
+			line=$(run_queue "$name" queue-drain "${args[@]}" --messages "$Q_MESSAGES")
+			log "$name queue $nc consumers, $Q_MESSAGES drained: $(queue_summary "$line")"
+			line=$(run_queue "$name" queue-rate "${args[@]}" --rate "$Q_RATE" \
+				--messages $((Q_RATE * Q_RATE_S)))
+			log "$name queue $nc consumers at $Q_RATE msgs/s: $(queue_summary "$line")"
+		done
+	done
 	log "$sys: stopping"
 	stop_all
 done
@@ -337,9 +425,11 @@ done
 python3 perf/suite/report.py --runs "$LINES" --limits "$OUT/limits.json" --out "$OUT" \
 	--command "perf/suite/run.sh $ARGS" --commit "$COMMIT$DIRTY" --mode "$MODE" \
 	--elapsed "$(($(date +%s) - T0))" || die "report failed"
-for gp in perf/suite/throughput.gp perf/suite/latency.gp; do
-	(cd "$OUT" && gnuplot "$ROOT/$gp") 2>>"$LOGS/gnuplot.log" || die "gnuplot $gp failed: $LOGS/gnuplot.log"
-done
+if [[ -f $OUT/throughput.dat ]]; then # the log workloads' plots
+	for gp in perf/suite/throughput.gp perf/suite/latency.gp; do
+		(cd "$OUT" && gnuplot "$ROOT/$gp") 2>>"$LOGS/gnuplot.log" || die "gnuplot $gp failed: $LOGS/gnuplot.log"
+	done
+fi
 rm -f "$OUT"/*.dat "$OUT"/plot.gpvars
-log "done: $OUT/results.md, $OUT/results.json, $OUT/*.png"
+log "done: $OUT/results.md, $OUT/results.json$(has_workload log && echo ", $OUT/*.png")"
 cat "$OUT/results.md"
