@@ -619,12 +619,39 @@ static struct sl_link_op *find_sent(struct sl_link *l, uint32_t corr,
 
 /* Send a KAFKA reply: the response bytes, or (err) a close of the
  * client's connection. */
+/* An answer longer than a message: in pieces (proto/ipc.h), all but
+ * the last with SIPC_FLAG_MORE.  0 or -errno (the link is then broken:
+ * sluiced fails the request when the link drops). */
+static int send_pieces(struct sl_link *l, uint8_t opcode, uint32_t corr,
+		       const uint8_t *resp, size_t len)
+{
+	static uint8_t out[SIPC_MAX_MESSAGE]; /* one thread: the loop's */
+	for (size_t at = 0; at < len;) {
+		size_t n = len - at < SIPC_PIECE_MAX ? len - at :
+						       SIPC_PIECE_MAX;
+		long m = sipc_encode_reply_piece(out, sizeof(out), opcode, corr,
+						 resp + at, n, at + n < len);
+		assert(m > 0);
+		int rc = send_msg(l, out, (size_t)m);
+		if (rc)
+			return rc;
+		at += n;
+	}
+	return 0;
+}
+
 static int send_kafka_reply(struct sl_link *l, uint32_t corr,
 			    const uint8_t *resp, size_t len, int16_t err,
 			    int64_t now_ms)
 {
 	if (l->fd < 0)
 		return -ENOTCONN;
+	if (!err && len > SIPC_PIECE_MAX && len <= SIPC_REPLY_MAX) {
+		int rc = send_pieces(l, SIPC_KAFKA, corr, resp, len);
+		if (rc && !l->broken)
+			l->broken = rc;
+		return rc;
+	}
 	long n = -ENOBUFS;
 	if (!err && len)
 		n = sipc_encode_kafka_reply(l->buf, sizeof(l->buf), corr, resp,
@@ -703,8 +730,8 @@ void sl_link_native_reply(void *ctx, uint64_t token, const uint8_t *resp,
 	if ((uint32_t)(token >> 32) != (uint32_t)l->connects ||
 	    l->state == SL_LINK_DOWN || l->fd < 0)
 		return; /* for a connection that is gone */
-	if (!len || len > SIPC_MAX_MESSAGE - SN_HEADER_BYTES) {
-		drop(l, sl_now_ms(), "a queue answer did not fit a message");
+	if (!len || len > SIPC_REPLY_MAX) {
+		drop(l, sl_now_ms(), "a queue answer was empty or too long");
 		return;
 	}
 	send_admin_reply(l, (uint32_t)token, resp, len, sl_now_ms());
@@ -1000,6 +1027,12 @@ static int send_admin_reply(struct sl_link *l, uint32_t corr,
 			    const uint8_t *resp, size_t len, int64_t now_ms)
 {
 	static uint8_t out[SIPC_MAX_MESSAGE]; /* one thread: the loop's */
+	if (len > SIPC_PIECE_MAX) {
+		int rc = send_pieces(l, SIPC_ADMIN, corr, resp, len);
+		if (rc)
+			drop(l, now_ms, strerror(-rc));
+		return rc;
+	}
 	long n = sipc_encode_admin_reply(out, sizeof(out), corr, resp, len);
 	assert(n > 0);
 	int rc = send_msg(l, out, (size_t)n);

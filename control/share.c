@@ -19,7 +19,7 @@
  * ahead of the file, which only ever hands a message out again);
  * a share partition whose log cannot be read stays as it is and is read
  * again at the next poll; a batch too big for an answer (more than
- * SL_SHARE_ANSWER_BYTES) is handed out alone.
+ * SL_SHARE_ANSWER_BYTES) is not handed out (counted as oversized).
  *
  * A share partition's window is filled from the log: each read fetches
  * from its end; each stored batch met is kept (if not already) and its
@@ -60,7 +60,9 @@
 #define ID_MAX 255              /* group and member ids */
 #define SESSION_PARTS_MAX 4096  /* partitions of one session */
 #define CACHE_BYTES_MAX (8u << 20) /* kept batches of a share partition */
-#define OUT_BYTES (SL_SHARE_ANSWER_BYTES + 16384)
+#define OUT_BYTES (SL_SHARE_ANSWER_BYTES + 512u * 1024) /* an answer's
+							  records and the
+							  rest */
 #define ARENA_BYTES (4u << 20)
 #define ACQUIRE_MAX 8192        /* messages of one answer */
 #define ACK_OFFSETS_MAX (1 << 20) /* offsets one request acknowledges */
@@ -1988,11 +1990,11 @@ static long on_acknowledge(struct sl_share *s, int16_t version, int32_t corr,
 
 /* ---- the native protocol's queue operations ---- */
 
-/* A native answer's records (the rest of a control socket message holds
- * the partitions' heads and ranges), and its messages. */
-#define NATIVE_RECORD_BYTES (48u * 1024)
-#define NATIVE_MESSAGES_MAX 256
-#define NATIVE_ANSWER_CAP (SIPC_MAX_MESSAGE - SN_HEADER_BYTES)
+/* A native answer's records and messages (its ranges and partitions'
+ * heads fit in the rest of OUT_BYTES). */
+#define NATIVE_RECORD_BYTES SL_SHARE_ANSWER_BYTES
+#define NATIVE_MESSAGES_MAX SN_QRECV_MAX
+#define NATIVE_ANSWER_CAP OUT_BYTES
 
 /* The member a native consumer's 16-byte id names ("sl-" and its hex):
  * a member without heartbeats, whose session holds the partitions of

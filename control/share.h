@@ -44,8 +44,9 @@
 
 #include "control/sharep.h"
 
-#define SL_SHARE_ANSWER_BYTES (60u * 1024) /* records in one answer: the
-					       control socket's messages */
+#define SL_SHARE_ANSWER_BYTES (1u << 20) /* records in one answer (Kafka's
+					    max.partition.fetch.bytes);
+					    it goes to sluiced in pieces */
 #define SL_SHARE_POLL_MS 50                /* a waiting fetch re-reads
 					      after a failed read */
 #define SL_SHARE_READ_WAIT_MS 100          /* a read at the log's end

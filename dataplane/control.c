@@ -75,6 +75,51 @@ static int control_peer_ok(int fd)
 
 static struct dp_msg *pending[ADMIN_PENDING];
 static uint32_t pending_gen[ADMIN_PENDING];
+
+/* A reply coming in pieces (proto/ipc.h): what has come of it.  One at a
+ * time: control sends a reply's pieces back to back. */
+static struct {
+	uint32_t corr;
+	uint8_t *buf;
+	size_t len, cap;
+	bool failed;       /* too long, or memory: the request fails */
+} joining;
+
+static void join_reset(void)
+{
+	free(joining.buf);
+	memset(&joining, 0, sizeof(joining));
+}
+
+/* Add a piece of the reply corr.  A piece of another reply drops what
+ * was there (its request is failed when its last piece comes). */
+static void join_add(uint32_t corr, const uint8_t *p, size_t n)
+{
+	if (joining.corr != corr) {
+		join_reset();
+		joining.corr = corr;
+	}
+	if (joining.failed)
+		return;
+	if (joining.len + n > SIPC_REPLY_MAX) {
+		joining.failed = true;
+		return;
+	}
+	if (joining.len + n > joining.cap) {
+		size_t c = joining.cap ? joining.cap : 256 * 1024;
+		while (c < joining.len + n)
+			c *= 2;
+		uint8_t *b = realloc(joining.buf, c);
+		if (!b) {
+			joining.failed = true;
+			return;
+		}
+		joining.buf = b;
+		joining.cap = c;
+	}
+	memcpy(joining.buf + joining.len, p, n);
+	joining.len += n;
+}
 static uint32_t slot_cursor;
 
 /* A free slot's correlation id, or 0 when every slot is taken. */
@@ -105,6 +150,7 @@ static struct dp_msg *slot_claim(uint32_t corr)
 
 static void fail_pending(struct dp *dp)
 {
+	join_reset();
 	for (unsigned i = 0; i < ADMIN_PENDING; i++)
 		if (pending[i]) {
 			dp_admin_complete(dp, pending[i], NULL, 0,
@@ -436,12 +482,54 @@ int dp_control_handle(struct dp *dp, int cfd, const uint8_t *f, size_t len)
 		return 0;
 	case SIPC_ADMIN | SN_RESPONSE:
 	case SIPC_KAFKA | SN_RESPONSE: {
-		struct dp_msg *m = slot_claim(h.corr);
-		if (!m)
-			return 0; /* late: failed over already */
+		uint8_t op = h.opcode & (uint8_t)~SN_RESPONSE;
 		const uint8_t *body = NULL;
 		size_t body_len = 0;
-		int rc = h.opcode == (SIPC_ADMIN | SN_RESPONSE)
+		int more = 0, rc;
+		if (h.flags & SIPC_FLAG_MORE) {
+			/* a piece: kept until the last one */
+			if (sipc_decode_reply_piece(f, len, op, &body,
+						    &body_len, &more) == 0)
+				join_add(h.corr, body, body_len);
+			else
+				joining.failed = true;
+			return 0;
+		}
+		struct dp_msg *m = slot_claim(h.corr);
+		bool joined = joining.corr == h.corr && joining.corr;
+		if (!m) {
+			if (joined)
+				join_reset();
+			return 0; /* late: failed over already */
+		}
+		if (joined) {
+			/* the last piece: the answer is the pieces joined,
+			 * judged as one message's body */
+			rc = sipc_decode_reply_piece(f, len, op, &body,
+						     &body_len, &more);
+			if (!rc)
+				join_add(h.corr, body, body_len);
+			struct sn_header in;
+			long il = 0;
+			if (!rc && !joining.failed && op == SIPC_ADMIN)
+				il = sn_header_parse(joining.buf, joining.len,
+						     SIPC_REPLY_MAX, &in);
+			if (rc || joining.failed ||
+			    (op == SIPC_ADMIN &&
+			     (il <= 0 || (size_t)il != joining.len ||
+			      !(in.opcode & SN_RESPONSE)))) {
+				dp_log("control: a reply of %zu bytes in pieces "
+				       "could not be joined", joining.len);
+				dp_admin_complete(dp, m, NULL, 0,
+						  SN_ERR_UNKNOWN_SERVER_ERROR);
+			} else {
+				dp_admin_complete(dp, m, joining.buf,
+						  joining.len, 0);
+			}
+			join_reset();
+			return 0;
+		}
+		rc = h.opcode == (SIPC_ADMIN | SN_RESPONSE)
 			? sipc_decode_admin_reply(f, len, &body, &body_len)
 			: sipc_decode_kafka_reply(f, len, &body, &body_len);
 		if (rc) {

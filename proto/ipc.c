@@ -148,6 +148,20 @@ long sipc_encode_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
 			   resp_len);
 }
 
+long sipc_encode_reply_piece(uint8_t *buf, size_t cap, uint8_t opcode,
+			     uint32_t corr, const uint8_t *piece, size_t len,
+			     int more)
+{
+	if ((opcode != SIPC_ADMIN && opcode != SIPC_KAFKA) || len < 1 ||
+	    len > SIPC_PIECE_MAX)
+		return -EINVAL;
+	long n = encode_body(buf, cap, opcode | SN_RESPONSE, corr, piece,
+			     len);
+	if (n > 0 && more)
+		rb_put16(buf + 14, SIPC_FLAG_MORE);
+	return n;
+}
+
 long sipc_encode_kafka(uint8_t *buf, size_t cap, uint32_t corr,
 		       const uint8_t *req, size_t req_len)
 {
@@ -435,6 +449,25 @@ int sipc_decode_kafka_reply(const uint8_t *f, size_t len,
 		return ERR(INVALID_REQUEST); /* an answer xor an error */
 	*resp = f + SN_HEADER_BYTES;
 	*resp_len = body_len;
+	return 0;
+}
+
+int sipc_decode_reply_piece(const uint8_t *f, size_t len, uint8_t opcode,
+			    const uint8_t **piece, size_t *piece_len,
+			    int *more)
+{
+	struct sn_header h;
+	if (opcode != SIPC_ADMIN && opcode != SIPC_KAFKA)
+		return ERR(INVALID_REQUEST);
+	int rc = check(f, len, opcode | SN_RESPONSE, &h);
+	if (rc)
+		return rc;
+	if (h.error || len == SN_HEADER_BYTES ||
+	    (h.flags & ~SIPC_FLAG_MORE))
+		return ERR(INVALID_REQUEST);
+	*piece = f + SN_HEADER_BYTES;
+	*piece_len = len - SN_HEADER_BYTES;
+	*more = (h.flags & SIPC_FLAG_MORE) != 0;
 	return 0;
 }
 

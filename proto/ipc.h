@@ -176,6 +176,15 @@
 
 #define SIPC_VERSION 1
 #define SIPC_MAX_MESSAGE 65536
+/* An ADMIN or KAFKA reply longer than a message goes in pieces: each an
+ * ADMIN/KAFKA reply message with error 0, a non-empty body of at most
+ * SIPC_PIECE_MAX bytes and SIPC_FLAG_MORE in its flags, then the last
+ * piece, an ordinary reply without the flag; the receiver joins the
+ * bodies (the whole answer: at most SIPC_REPLY_MAX bytes), and judges the
+ * joined answer as it would one message's body. */
+#define SIPC_FLAG_MORE 0x0001
+#define SIPC_PIECE_MAX (SIPC_MAX_MESSAGE - SN_HEADER_BYTES)
+#define SIPC_REPLY_MAX (16u << 20)
 
 enum sipc_opcode {
 	SIPC_HELLO = 0x41,
@@ -267,6 +276,18 @@ long sipc_encode_admin_reply(uint8_t *buf, size_t cap, uint32_t corr,
 /* resp: the Kafka response without its size prefix, resp_len > 0.  To
  * have sluiced close the client's connection instead, send
  * sipc_encode_reply(SIPC_KAFKA, corr, error). */
+/* A piece of an ADMIN or KAFKA reply (opcode SIPC_ADMIN or SIPC_KAFKA):
+ * len (1..SIPC_PIECE_MAX) bytes of it, SIPC_FLAG_MORE set when more
+ * follow.  The last piece of an ADMIN reply is not a whole native frame
+ * on its own: its receiver joins the pieces first. */
+long sipc_encode_reply_piece(uint8_t *buf, size_t cap, uint8_t opcode,
+			     uint32_t corr, const uint8_t *piece, size_t len,
+			     int more);
+/* A reply message's piece: error 0 and a body of 1..SIPC_PIECE_MAX
+ * bytes; *more whether its flags say more follow. */
+int sipc_decode_reply_piece(const uint8_t *f, size_t len, uint8_t opcode,
+			    const uint8_t **piece, size_t *piece_len,
+			    int *more);
 long sipc_encode_kafka_reply(uint8_t *buf, size_t cap, uint32_t corr,
 			     const uint8_t *resp, size_t resp_len);
 /* n brokers (n <= SIPC_BROKERS_MAX, hosts 1..SIPC_HOST_MAX bytes, else

@@ -15,7 +15,9 @@
  *   6. destroy releases what a consumer holds at once; answers queued
  *      with sl_queue_ack_async go with the next receive (none back after
  *      the lock; a refused one counted and returned by the flush);
- *   7. sl_request / sl_reply with a responder in a child process;
+ *   7. a 600 KiB stored batch (an answer larger than a control socket
+ *      message) handed out whole; sl_request / sl_reply with a responder
+ *      in a child process;
  *   8. kill -9 of both processes with messages in flight: after the
  *      restart every message not accepted is handed out, none accepted
  *      is;
@@ -287,6 +289,55 @@ static int async_acks(void)
 	return 0;
 }
 
+/* A stored batch far larger than a control socket message (its answer
+ * goes to sluiced in pieces): every message handed out. */
+static int big_batches(void)
+{
+	enum { N = 600 };
+	struct sl_producer_opts po;
+	sl_producer_opts_default(&po);
+	po.batch_bytes = 1u << 20;
+	po.linger_ms = 200;
+	struct sl_producer *p;
+	CHECK(sl_producer_create(addr, &po, &p) == 0);
+	static char v[1024];
+	for (int i = 0; i < N; i++) {
+		int l = snprintf(v, sizeof(v), "b%d-", i);
+		memset(v + l, 'x', sizeof(v) - (size_t)l);
+		CHECK(sl_produce(p, "q7", 0, NULL, 0, v, sizeof(v), NULL) == 0);
+	}
+	CHECK(sl_producer_flush(p, 30000) == 0);
+	struct sl_producer_stats ps;
+	sl_producer_stats(p, &ps);
+	sl_producer_destroy(p);
+	CHECK(ps.batches_sent <= 2); /* one batch of ~600 KiB, or two */
+	struct sl_queue_opts o = {.prefetch = 1000, .max_wait_ms = 500};
+	struct sl_queue *q;
+	CHECK(sl_queue_create(addr, "g7", "q7", &o, &q) == 0);
+	static int seen[N];
+	int n = 0;
+	struct sl_queue_message m;
+	uint64_t end = tb_now_ms() + 20000;
+	while (n < N && tb_now_ms() < end) {
+		int rc = sl_queue_receive(q, &m, 1000);
+		CHECK(rc >= 0);
+		if (!rc)
+			continue;
+		int i = atoi((const char *)m.msg.value + 1);
+		CHECK(i >= 0 && i < N && !seen[i] && m.msg.vlen == sizeof(v));
+		seen[i] = 1;
+		n++;
+		CHECK(sl_queue_ack_async(q, 0, m.msg.offset, SL_ACK_ACCEPT,
+					 0) == 0);
+	}
+	CHECK(n == N);
+	CHECK(sl_queue_flush(q, 10000) == 0);
+	sl_queue_destroy(q);
+	printf("ok: %d 1 KiB messages stored in %llu batch(es) handed out "
+	       "whole\n", N, (unsigned long long)ps.batches_sent);
+	return 0;
+}
+
 static void responder(void)
 {
 	struct sl_queue *q;
@@ -467,12 +518,13 @@ int main(void)
 	    topic(cl, "q1", 2) || topic(cl, "q2", 2) || topic(cl, "q3", 1) ||
 	    topic(cl, "q3.dlq", 1) || topic(cl, "q4", 1) ||
 	    topic(cl, "q5", 2) || topic(cl, "rpc", 1) ||
-	    topic(cl, "q6", 2)) {
+	    topic(cl, "q6", 2) || topic(cl, "q7", 1)) {
 		fprintf(stderr, "topics not created\n");
 		goto out;
 	}
 	if (basics() || competing() || release_reject() || locks() ||
-	    async_acks() || request_reply() || crash(&b) || refusals())
+	    async_acks() || big_batches() || request_reply() || crash(&b) ||
+	    refusals())
 		goto out;
 	ret = 0;
 out:

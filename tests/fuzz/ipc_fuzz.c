@@ -36,7 +36,9 @@
  *      accept exactly what proto/ipc.h's rule allows (checked here from
  *      the bytes, independently); what any decoder accepts points only
  *      into the message and, encoded again with its sipc_encode_*, gives a
- *      message the decoder accepts with the same contents.
+ *      message the decoder accepts with the same contents; a reply's
+ *      piece (SIPC_FLAG_MORE) is taken by sluiced and joined with the
+ *      last one.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -315,6 +317,26 @@ static void decoders(const uint8_t *m, size_t len)
 		same_body(m, len, out,
 			  sipc_encode_kafka_reply(out, sizeof(out), h.corr,
 						  body, body_len));
+	}
+	/* a reply's piece: error 0, a body, no flag but MORE; encoded
+	 * again to the same bytes, flags included */
+	for (int k = 0; k < 2; k++) {
+		uint8_t op = k ? SIPC_KAFKA : SIPC_ADMIN;
+		int more = -1;
+		rc = sipc_decode_reply_piece(m, len, op, &body, &body_len,
+					     &more);
+		check_rc(rc);
+		FUZZ_CHECK((rc == 0) ==
+			   (framed && h.opcode == (op | SN_RESPONSE) &&
+			    !h.error && len > SN_HEADER_BYTES &&
+			    !(h.flags & ~SIPC_FLAG_MORE)));
+		if (rc)
+			continue;
+		FUZZ_CHECK(body == m + 16 && body_len == len - 16);
+		FUZZ_CHECK(more == ((h.flags & SIPC_FLAG_MORE) != 0));
+		long n = sipc_encode_reply_piece(out, sizeof(out), op, h.corr,
+						 body, body_len, more);
+		FUZZ_CHECK(n == (long)len && !memcmp(out, m, len));
 	}
 }
 

@@ -831,6 +831,62 @@ static void test_reply_refusals(void **state)
 	TL_EQ(sipc_decode_reply(msg, 17, SIPC_TOPIC_PUT), BAD);
 }
 
+/* A reply too long for one message: pieces with SIPC_FLAG_MORE, the
+ * last without. */
+static void test_reply_pieces(void **state)
+{
+	(void)state;
+	static uint8_t body[SIPC_PIECE_MAX + 1];
+	const uint8_t *b;
+	size_t n;
+	int more;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7);
+	/* layout: the header's flags at 14 */
+	TL_EQ(sipc_encode_reply_piece(msg, sizeof(msg), SIPC_KAFKA, 9, body,
+				      100, 1), 116);
+	TL_EQ(msg[3], SIPC_KAFKA | SN_RESPONSE);
+	TL_EQ(rb_be16(msg + 14), SIPC_FLAG_MORE);
+	TL_EQ(rb_be32(msg + 8), 9);
+	TL_OK(sipc_decode_reply_piece(msg, 116, SIPC_KAFKA, &b, &n, &more));
+	TL_EQ(n, 100);
+	TL_EQ(more, 1);
+	TL_TRUE(b == msg + 16 && !memcmp(b, body, 100));
+	/* the last piece: no flag; an ADMIN piece need not be a frame */
+	TL_EQ(sipc_encode_reply_piece(msg, sizeof(msg), SIPC_ADMIN, 9, body,
+				      SIPC_PIECE_MAX, 0), SIPC_MAX_MESSAGE);
+	TL_EQ(rb_be16(msg + 14), 0);
+	TL_OK(sipc_decode_reply_piece(msg, SIPC_MAX_MESSAGE, SIPC_ADMIN, &b,
+				      &n, &more));
+	TL_EQ(n, SIPC_PIECE_MAX);
+	TL_EQ(more, 0);
+	/* refusals */
+	TL_EQ(sipc_encode_reply_piece(msg, sizeof(msg), SIPC_KAFKA, 9, body,
+				      SIPC_PIECE_MAX + 1, 1), -EINVAL);
+	TL_EQ(sipc_encode_reply_piece(msg, sizeof(msg), SIPC_KAFKA, 9, body,
+				      0, 1), -EINVAL);
+	TL_EQ(sipc_encode_reply_piece(msg, sizeof(msg), SIPC_HELLO, 9, body,
+				      1, 1), -EINVAL);
+	TL_EQ(sipc_encode_reply_piece(msg, 50, SIPC_KAFKA, 9, body, 100, 1),
+	      -ENOBUFS);
+	TL_EQ(sipc_encode_reply_piece(msg, sizeof(msg), SIPC_KAFKA, 9, body,
+				      10, 1), 26);
+	TL_EQ(sipc_decode_reply_piece(msg, 26, SIPC_ADMIN, &b, &n, &more),
+	      BAD); /* another opcode */
+	TL_EQ(sipc_decode_reply_piece(msg, 26, SIPC_TOPIC_PUT, &b, &n,
+				      &more), BAD);
+	rb_put16(msg + 14, 2); /* an unknown flag */
+	TL_EQ(sipc_decode_reply_piece(msg, 26, SIPC_KAFKA, &b, &n, &more),
+	      BAD);
+	rb_put16(msg + 14, SIPC_FLAG_MORE);
+	rb_put16(msg + 12, (uint16_t)SN_ERR_INVALID_REQUEST); /* an error */
+	TL_EQ(sipc_decode_reply_piece(msg, 26, SIPC_KAFKA, &b, &n, &more),
+	      BAD);
+	TL_EQ(sipc_encode_reply(msg, sizeof(msg), SIPC_KAFKA, 9, 0), 16);
+	TL_EQ(sipc_decode_reply_piece(msg, 16, SIPC_KAFKA, &b, &n, &more),
+	      BAD); /* no body */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -848,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_hello_refusals),
 		cmocka_unit_test(test_topic_refusals),
 		cmocka_unit_test(test_reply_refusals),
+		cmocka_unit_test(test_reply_pieces),
 	};
 	return cmocka_run_group_tests(tests, map_guard, NULL);
 }

@@ -32,7 +32,9 @@ delivery limit of 3.
      ("sl-delay-ms") waits;
   8. kill -9 of both processes (kafka_broker_run's SIGHUP) with 6
      messages handed out and not acknowledged and 4 accepted: after the
-     restart the 6 come again (delivery count 2) and the 4 never.
+     restart the 6 come again (delivery count 2) and the 4 never;
+  9. a 500 KiB stored batch (answers larger than a control socket
+     message go in pieces) handed out whole.
 Every wait is bounded.  Exit 0 when all holds, 1 with what did not.
 """
 import os
@@ -449,9 +451,12 @@ def delivered(ans, u, p):
 
 # ---- helpers ----
 
-def produce(values, partition=0, headers=None):
-    p = Producer({"bootstrap.servers": BOOT, "compression.type": "none",
-                  "linger.ms": 5, "enable.idempotence": True})
+def produce(values, partition=0, headers=None, big=False):
+    conf = {"bootstrap.servers": BOOT, "compression.type": "none",
+            "linger.ms": 5, "enable.idempotence": True}
+    if big:  # one batch of them all
+        conf.update({"batch.size": 1000000, "linger.ms": 300})
+    p = Producer(conf)
     errs = []
     for v in values:
         p.produce(TOPIC, v, partition=partition, headers=headers(v) if headers else None,
@@ -741,6 +746,20 @@ def main():
         fail("after kill -9 and the 6 accepted, %r came again" % more)
     print("ok: kill -9 of both processes: the 6 messages in flight came back "
           "(count 2), the 4 accepted never", flush=True)
+
+    # 10. a stored batch far larger than a control socket message
+    big = [b"big-%04d-" % i + b"x" * 1000 for i in range(500)]
+    produce(big, partition=1, big=True)
+    got = []
+    deadline = time.monotonic() + 15
+    while len(got) < len(big) and time.monotonic() < deadline:
+        got += [x for x in m3.take([(u, 1)], 1, seconds=2)
+                if x[2].startswith(b"big-")]
+    if sorted(x[2] for x in got) != sorted(big):
+        fail("a 500 KiB batch: %d of its 500 messages handed out"
+             % len(set(x[2] for x in got)))
+    print("ok: a 500 KiB stored batch handed out whole, every message once",
+          flush=True)
     c.close()
 
 
