@@ -18,11 +18,9 @@
  * in one QUEUE_ACK ahead of the consumer's next QUEUE_RECEIVE (as
  * RabbitMQ's basic.ack goes without an answer); the broker makes them
  * durable before it answers that receive.  The consumer's end flushes
- * what is left (sl_queue_flush).  The producer's
- * batches are QUEUE_BATCH_BYTES: a share group hands out stored batches
- * as they are, an answer to QUEUE_RECEIVE holds at most 48 KiB of them
- * and a batch over 60 KiB cannot be handed out at all (docs/queues.md),
- * so the default 256 KiB batches are not an option.
+ * what is left (sl_queue_flush).  The producer is the log workloads'
+ * (libsluice's defaults, 256 KiB batches): a QUEUE_RECEIVE answer holds
+ * up to 1 MiB of stored batches.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -33,8 +31,6 @@
 #include "omb.h"
 #include "sluice/sluice.h"
 
-/* A few batches per QUEUE_RECEIVE answer (48 KiB) at 1 KiB messages */
-#define QUEUE_BATCH_BYTES (16u * 1024)
 #define ERR_INVALID_RECORD_STATE 121 /* a lock that lapsed: not fatal */
 
 struct prod {
@@ -106,8 +102,6 @@ static int sl_producer_new(const struct omb_conf *c, struct omb_side *s,
 	o.nonblocking = 1;
 	o.cb = on_delivery;
 	o.cb_arg = p;
-	if (c->workload == OMB_QUEUE)
-		o.batch_bytes = QUEUE_BATCH_BYTES;
 	p->s = s;
 	p->c = c;
 	rc = sl_producer_create(c->addr, &o, &p->p);
