@@ -19,8 +19,9 @@
  * RabbitMQ's basic.ack goes without an answer); the broker makes them
  * durable before it answers that receive.  The consumer's end flushes
  * what is left (sl_queue_flush).  The producer is the log workloads'
- * (libsluice's defaults, 256 KiB batches): a QUEUE_RECEIVE answer holds
- * up to 1 MiB of stored batches.
+ * (libsluice's defaults, 256 KiB batches: a QUEUE_RECEIVE answer holds
+ * up to 1 MiB of stored batches), but without linger at a fixed rate:
+ * each message is sent when it is due, as RabbitMQ's publishes are.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -102,6 +103,10 @@ static int sl_producer_new(const struct omb_conf *c, struct omb_side *s,
 	o.nonblocking = 1;
 	o.cb = on_delivery;
 	o.cb_arg = p;
+	/* at a fixed rate each message goes at once, as an AMQP publish
+	 * does (the log workloads keep the 5 ms linger) */
+	if (c->workload == OMB_QUEUE && c->rate > 0)
+		o.linger_ms = 0;
 	p->s = s;
 	p->c = c;
 	rc = sl_producer_create(c->addr, &o, &p->p);
