@@ -39,8 +39,11 @@
 #define CONF_FILE_MAX (1u << 20)
 #define HEADER_BYTES_MAX 256     /* a header condition's key or value */
 #define PATTERN_BYTES_MAX 249    /* from=: a topic name's length */
-#define PATTERN_WORDS_MAX 125
-#define NAME_WORDS_MAX (SN_NAME_MAX / 2 + 1)
+#define PATTERN_WORDS_MAX (PATTERN_BYTES_MAX + 1) /* all empty words */
+#define NAME_WORDS_MAX (SN_NAME_MAX + 1)
+/* a LIST answer with every rule at its longest */
+#define OUT_BYTES (SN_ROUTE_RESP_BYTES + 512 + SL_ROUTE_RULES_MAX * \
+		   (SN_ROUTE_ENTRY_BYTES + SN_ROUTE_NAME_MAX + SN_ROUTE_RULE_MAX))
 
 struct match {
 	char key[HEADER_BYTES_MAX + 1];
@@ -142,7 +145,7 @@ struct sl_route {
 	int64_t now_ms;
 	struct sl_route_stats st;
 	int64_t next_sync_ms;        /* topics matched again */
-	uint8_t out[SIPC_MAX_MESSAGE - SN_HEADER_BYTES];
+	uint8_t out[OUT_BYTES];
 };
 
 /* ---- rules ---- */
@@ -205,6 +208,13 @@ static int parse(struct rule *r, const char *text, size_t len, char *err,
 			 SN_ROUTE_RULE_MAX);
 		return -EINVAL;
 	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] < ' ' && text[i] != '\t') {
+			snprintf(err, errlen, "a rule is one line of "
+				 "printable text (byte %zu is 0x%02x)", i,
+				 (unsigned char)text[i]);
+			return -EINVAL;
+		}
 	char buf[SN_ROUTE_RULE_MAX + 1];
 	memcpy(buf, text, len);
 	buf[len] = 0;
@@ -306,6 +316,7 @@ int sl_route_parse(const char *text, size_t len, char *err, size_t errlen)
 	return rc;
 }
 
+
 static struct rule *rule_find(struct sl_route *r, const char *name,
 			      size_t len)
 {
@@ -344,8 +355,8 @@ static int load_rules(struct sl_route *r, char *err, size_t errlen)
 {
 	uint8_t *buf = NULL;
 	ssize_t n = sd_read_file(r->disk, r->conf_path, CONF_FILE_MAX, &buf);
-	if (n == -ENOENT)
-		return 0;
+	if (n == -ENOENT || n == 0)
+		return 0; /* no rules (the last one deleted: an empty file) */
 	if (n < 0) {
 		snprintf(err, errlen, "%s: %s", r->conf_path,
 			 strerror((int)-n));
@@ -366,6 +377,8 @@ static int load_rules(struct sl_route *r, char *err, size_t errlen)
 		if (!ru || !t1 || !t2 || t1 - p < 1 ||
 		    t1 - p > SN_ROUTE_NAME_MAX ||
 		    r->nrules == SL_ROUTE_RULES_MAX ||
+		    memchr(p, ' ', (size_t)(t1 - p)) ||
+		    rule_find(r, p, (size_t)(t1 - p)) ||
 		    parse(ru, t2 + 1, strlen(t2 + 1), why, sizeof(why))) {
 			free(ru);
 			snprintf(err, errlen, "%s line %u is not a rule: move "

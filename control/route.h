@@ -96,8 +96,12 @@ int sl_route_create(const struct sl_route_config *cfg, int64_t now_ms,
 void sl_route_destroy(struct sl_route *r);
 
 bool sl_route_serves(uint8_t opcode);
-/* One whole ROUTE frame (proto/native.h), answered through reply now.
- * Returns 0, or -EINVAL when it is not one (nothing replied). */
+/* One whole ROUTE frame (proto/native.h), answered through reply: now,
+ * except a PUT that was saved, answered by sl_route_do_work once every
+ * partition its rule matches has a position (at most 10 s later;
+ * sl_route_destroy drops such answers: the client's connection goes with
+ * the process).  Returns 0, or -EINVAL when it is not one (nothing
+ * replied). */
 int sl_route_request(struct sl_route *r, uint64_t token, const uint8_t *req,
 		     size_t len, int64_t now_ms);
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "control/route.h"
+#include "proto/native.h"
 
 static bool m(const char *pat, const char *name)
 {
@@ -65,6 +66,13 @@ static void test_patterns(void **state)
 	assert_false(m(pat, name));
 	name[198] = 'z';
 	assert_true(m(pat, name));
+	/* a name of dots only: 201 empty words, still words */
+	char dots[SN_NAME_MAX + 1];
+	memset(dots, '.', SN_NAME_MAX);
+	dots[SN_NAME_MAX] = 0;
+	assert_true(m("#", dots));
+	assert_true(m("#.*", dots));
+	assert_false(m("*", dots));
 }
 
 static int parse(const char *text, char *err, size_t errlen)
@@ -94,6 +102,8 @@ static void test_rules(void **state)
 		{"from=a$b to=y", "topic name characters"},
 		{"from=orders.# to=orders.copy", "would route its own copies"},
 		{"from=ord* to=y", "stand alone as a word"},
+		{"from=x\nto=y", "one line of printable text"},
+		{"from=x to=y\r", "one line of printable text"},
 		{"from=a.#b to=y", "stand alone as a word"},
 		{"from=# to=y", "would route its own copies"},
 	};
@@ -115,6 +125,10 @@ static void test_rules(void **state)
 	strcpy(longpat + 255, " to=y");
 	assert_int_equal(parse(longpat, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "at most 249 bytes"));
+	char nul[] = "from=x to=y\0junk";
+	assert_int_equal(sl_route_parse(nul, sizeof(nul) - 1, err,
+					sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "byte 11 is 0x00"));
 	char toolong[2100];
 	memset(toolong, 'x', sizeof(toolong) - 1);
 	toolong[sizeof(toolong) - 1] = 0;

@@ -1372,6 +1372,111 @@ static void seeds_ttopic(void)
 	seed_ttopic("kafka-v1-tags", 0, kkey, sizeof(kkey), v1, sizeof(v1));
 }
 
+/* ---- route: rule texts, patterns and ROUTE programs (route_fuzz.c) ---- */
+
+/* A program step of route_fuzz with n bytes after it (a file's or a
+ * raw PUT's: a 16-bit length first) into p at *at. */
+static void route_bytes(uint8_t *p, size_t *at, const uint8_t *head,
+			size_t hn, const void *b, size_t n)
+{
+	memcpy(p + *at, head, hn);
+	*at += hn;
+	p[(*at)++] = (uint8_t)(n >> 8);
+	p[(*at)++] = (uint8_t)n;
+	memcpy(p + *at, b, n);
+	*at += n;
+}
+
+static void seeds_route(void)
+{
+	const char *t = "route_fuzz";
+	/* mode 0: rule texts, then choices of names (instances of the
+	 * pattern, changed ones) */
+	static const char text[] =
+		"\0from=orders.# to=dest header:a=1 header:b any direct"
+		"\0\3\1\0\1\2\0\3\1\5\0\0\2\7\2\1";
+	seed(t, "rule", text, sizeof(text) - 1);
+	static const char star[] = "\3from=*.eu.* to=logs copy all\0\4\1\2\0"
+				   "\1\0\0\1\4\2\2";
+	seed(t, "rule-star", star, sizeof(star) - 1);
+	static const char bad[] = "\0from=ord* to=y";
+	seed(t, "rule-refused", bad, sizeof(bad) - 1);
+	static const char own[] = "\0\tfrom=#\nto=dest\t";
+	seed(t, "rule-own-copies", own, sizeof(own) - 1);
+	/* mode 1: a pattern (its length first) and a name */
+	static const char pairs[][40] = {
+		"\10orders.*orders.eu", "\5a.#.za.b.c.z",
+		"\5#.weborders.eu.web.x", "\5a.*.ba..b",
+	};
+	static const char *const pair_names[] = {
+		"pattern-star", "pattern-hash", "pattern-hash-tail",
+		"pattern-empty-word" };
+	for (int i = 0; i < 4; i++)
+		seed_f(t, pair_names[i], 1, pairs[i], strlen(pairs[i]));
+	/* mode 2: programs (route_fuzz.c step()) */
+	static const uint8_t rules[] = {
+		2,
+		0, 0, 0, 0, 0, 1, 0, 10, 0, 0, /* PUT r1 from=orders.* */
+					       /*   to=dest */
+		0, 0, 1, 0, 2, 0, 4, 7, 0,     /* PUT r2 from=logs */
+		2, 0, 0, 3, 0, 0,              /*   to=orders.us.east */
+					       /*   header:k=v any */
+		3,                             /* LIST */
+		5, 0xff,                       /* 10 s: both answered */
+		6,                             /* restart */
+		0, 1, 0,                       /* DELETE r1 */
+		0, 1, 0,                       /* again: no rule of that name */
+		9,                             /* late.topic made */
+		0, 0, 2, 1, 0, 7, 5, 0, 0,     /* PUT r3 from=late.topic */
+		0, 0, 8, 7, 0, 1, 1, 2, 0, 4,  /* PUT n7 from=us.orders */
+		0, 3, 2, 0,                    /*   to=nope direct: no such */
+					       /*   topic */
+		5, 3, 3, 9, 5, 0xff, 3,        /* late.topic deleted */
+	};
+	seed(t, "rules", rules, sizeof(rules));
+	static uint8_t prog[512];
+	size_t n = 0;
+	static const char conf[] = "r1\t3\tfrom=logs to=dest\n"
+				   "r0\t1\tfrom=orders.# to=dest any\n";
+	prog[n++] = 2;
+	route_bytes(prog, &n, (const uint8_t[]){ 7 }, 1, conf,
+		    sizeof(conf) - 1);
+	/* written whole (loads), LIST, DELETE r2 (no such rule) */
+	static const uint8_t loaded[] = { 0, 3, 0, 1, 1 };
+	memcpy(prog + n, loaded, sizeof(loaded));
+	n += sizeof(loaded);
+	/* a line that is not a rule appended: refused; LIST */
+	route_bytes(prog, &n, (const uint8_t[]){ 7 }, 1, "x\n", 2);
+	prog[n++] = 1;
+	prog[n++] = 3;
+	/* positions of every kind, a restart, 10 s, LIST */
+	static const char pos[] = "3 0 17\n1 1 5\n9 2 -1\nbad\n";
+	route_bytes(prog, &n, (const uint8_t[]){ 8 }, 1, pos,
+		    sizeof(pos) - 1);
+	static const uint8_t tail[] = { 0, 5, 0xff, 3 };
+	memcpy(prog + n, tail, sizeof(tail));
+	n += sizeof(tail);
+	seed(t, "hostile-files", prog, n);
+	n = 0;
+	prog[n++] = 2;
+	/* raw: a LIST and a DELETE under a ROUTE header, a frame of an
+	 * old version, a PUT with bytes overwritten, a PUT's raw text */
+	static const uint8_t raw[] = {
+		4, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0,
+		4, 0, 10, 2, 0, 0, 2, 0, 0, 0, 0, 'r', '1',
+		4, 1, 24, 0x53, 0x4c, 0, 0x0b, 0, 0, 0, 24, 0, 0, 0, 1,
+		0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0,
+		4, 2, 0, 0, 0, 0, 1, 0, 10, 0, 0, 2, 16, 2, 19, 0, 0,
+	};
+	memcpy(prog + n, raw, sizeof(raw));
+	n += sizeof(raw);
+	static const char put[] = "from=a.b.c to=orders.eu\theader:x";
+	route_bytes(prog, &n, (const uint8_t[]){ 2, 1 }, 2, put,
+		    sizeof(put) - 1);
+	prog[n++] = 3;
+	seed(t, "raw", prog, n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1399,6 +1504,7 @@ int main(int argc, char **argv)
 	seeds_replica_wire();
 	seeds_gtopic();
 	seeds_ttopic();
+	seeds_route();
 	printf("%u seeds written under %s\n", written, out_root);
 	return 0;
 }
