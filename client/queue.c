@@ -516,25 +516,15 @@ static int next_held(struct sl_queue *q, struct sl_queue_message *m)
 				return SL_ECORRUPT;
 			const uint8_t *b = q->rec;
 			q->rec += bl;
-			int rc = rb_iter_init(&q->it, b, (size_t)bl);
-			if (rc == -ENOTSUP) {
-				int codec = rb_be16(b + RB_OFF_ATTRIBUTES) &
-					    RB_ATTR_COMPRESSION_MASK;
-				uint8_t *out;
-				size_t n;
-				rc = sl_decompress(codec, b + RB_HEADER_BYTES,
-						   (size_t)bl - RB_HEADER_BYTES,
-						   RECORDS_MAX, &out, &n);
-				if (rc == -ENOMEM)
-					return rc;
-				if (rc < 0)
-					return SL_ECORRUPT;
-				free(q->records);
-				q->records = out;
-				rb_iter_init_records(&q->it, b, out, n);
-			} else if (rc < 0) {
+			/* the last message given out may point into the
+			 * records of the batch before: freed only now */
+			free(q->records);
+			int rc = sl_batch_records(&q->it, b, (size_t)bl,
+						  RECORDS_MAX, &q->records);
+			if (rc == -ENOMEM)
+				return rc;
+			if (rc < 0)
 				return SL_ECORRUPT;
-			}
 			q->in_batch = 1;
 			continue;
 		}

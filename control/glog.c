@@ -364,6 +364,15 @@ int sl_glog_fd(const struct sl_glog *g)
 	return g->fd;
 }
 
+bool sl_glog_pollfd(const struct sl_glog *g, struct pollfd *out)
+{
+	int fd = sl_glog_fd(g);
+	if (fd < 0)
+		return false;
+	*out = (struct pollfd){fd, sl_glog_events(g), 0};
+	return true;
+}
+
 short sl_glog_events(const struct sl_glog *g)
 {
 	if (g->fd < 0)
@@ -557,18 +566,9 @@ static int16_t read_batch(struct sl_glog *g, int32_t p, uint32_t gen,
 		return 0;
 	}
 	struct rb_iter it;
-	uint8_t *plain = NULL;
-	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;
-	if (codec) {
-		size_t plen;
-		if (sl_decompress(codec, b + RB_HEADER_BYTES,
-				  len - RB_HEADER_BYTES, SL_GLOG_RESPONSE_MAX,
-				  &plain, &plen) < 0)
-			return ERR_CORRUPT_MESSAGE;
-		rb_iter_init_records(&it, b, plain, plen);
-	} else if (rb_iter_init(&it, b, len) < 0) {
+	uint8_t *plain;
+	if (sl_batch_records(&it, b, len, SL_GLOG_RESPONSE_MAX, &plain))
 		return ERR_CORRUPT_MESSAGE;
-	}
 	int16_t err = 0;
 	struct rb_record rec;
 	int rc;

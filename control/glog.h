@@ -38,6 +38,7 @@
 #ifndef SLUICE_CONTROL_GLOG_H
 #define SLUICE_CONTROL_GLOG_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -158,6 +159,8 @@ void sl_glog_forget(struct sl_glog *g, int32_t p);
 
 /* Event loop: as control/markers.h. */
 int sl_glog_fd(const struct sl_glog *g);
+/* Its socket as a pollfd (fd and events): false while it has none. */
+bool sl_glog_pollfd(const struct sl_glog *g, struct pollfd *out);
 short sl_glog_events(const struct sl_glog *g);
 int sl_glog_timeout_ms(const struct sl_glog *g, int64_t now_ms);
 int sl_glog_do_work(struct sl_glog *g, int64_t now_ms);

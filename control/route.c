@@ -709,20 +709,11 @@ static void on_batch(void *ctx, int32_t partition, const uint8_t *b,
 	if (h.attributes & RB_ATTR_CONTROL)
 		return; /* a transaction marker */
 	struct rb_iter it;
-	uint8_t *plain = NULL;
-	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;
-	if (codec) {
-		size_t plen;
-		if (sl_decompress(codec, b + RB_HEADER_BYTES,
-				  len - RB_HEADER_BYTES, 64u << 20, &plain,
-				  &plen) < 0) {
-			sl_log("routing: %s-%d: a batch at %lld does not "
-			       "decompress; its messages are not routed",
-			       s->name, partition, (long long)h.base_offset);
-			return;
-		}
-		rb_iter_init_records(&it, b, plain, plen);
-	} else if (rb_iter_init(&it, b, len) < 0) {
+	uint8_t *plain;
+	if (sl_batch_records(&it, b, len, 64u << 20, &plain)) {
+		sl_log("routing: %s-%d: a batch at %lld cannot be read (its "
+		       "compression); its messages are not routed", s->name,
+		       partition, (long long)h.base_offset);
 		return;
 	}
 	struct rb_record rec;
@@ -1139,18 +1130,10 @@ uint32_t sl_route_pollfds(const struct sl_route *r, struct pollfd *pfd,
 			  uint32_t max)
 {
 	uint32_t n = 0;
-	for (const struct rsrc *s = r->srcs; s && n < max; s = s->next) {
-		int fd = sl_glog_fd(s->log);
-		if (fd >= 0)
-			pfd[n++] = (struct pollfd){fd, sl_glog_events(s->log),
-						   0};
-	}
-	for (const struct rdest *d = r->dests; d && n < max; d = d->next) {
-		int fd = sl_glog_fd(d->log);
-		if (fd >= 0)
-			pfd[n++] = (struct pollfd){fd, sl_glog_events(d->log),
-						   0};
-	}
+	for (const struct rsrc *s = r->srcs; s && n < max; s = s->next)
+		n += sl_glog_pollfd(s->log, &pfd[n]);
+	for (const struct rdest *d = r->dests; d && n < max; d = d->next)
+		n += sl_glog_pollfd(d->log, &pfd[n]);
 	return n;
 }
 

@@ -66,6 +66,7 @@
 #define ARENA_BYTES (4u << 20)
 #define ACQUIRE_MAX 8192        /* messages of one answer */
 #define ACK_OFFSETS_MAX (1 << 20) /* offsets one request acknowledges */
+#define RECORDS_MAX (64u << 20) /* a compressed batch, decompressed */
 
 struct sbatch {
 	struct sbatch *next;
@@ -472,21 +473,12 @@ static void on_batch(void *ctx, int32_t partition, const uint8_t *b,
 	if (p->bbytes + len > CACHE_BYTES_MAX && p->bhead)
 		return;
 	struct rb_iter it;
-	uint8_t *plain = NULL;
-	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;
-	if (codec) {
-		size_t plen;
-		if (sl_decompress(codec, b + RB_HEADER_BYTES,
-				  len - RB_HEADER_BYTES, 64u << 20, &plain,
-				  &plen) < 0) {
-			sl_log("share group %s: %u-%d: a batch at %lld does "
-			       "not decompress; its messages are skipped",
-			       p->g->id, p->topic_id, p->partition,
-			       (long long)h.base_offset);
-			return;
-		}
-		rb_iter_init_records(&it, b, plain, plen);
-	} else if (rb_iter_init(&it, b, len) < 0) {
+	uint8_t *plain;
+	if (sl_batch_records(&it, b, len, RECORDS_MAX, &plain)) {
+		sl_log("share group %s: %u-%d: a batch at %lld cannot be read "
+		       "(its compression); its messages are skipped",
+		       p->g->id, p->topic_id, p->partition,
+		       (long long)h.base_offset);
 		return;
 	}
 	bool kept = p->btail && p->btail->last >= h.base_offset;
@@ -858,21 +850,9 @@ static struct sdlq *dlq_of(struct sl_share *s, uint32_t topic_id)
 static int record_at(const struct sbatch *b, int64_t offset,
 		     struct rb_record *r, uint8_t **plain)
 {
-	struct rb_header h;
-	rb_header_decode(b->bytes, &h);
 	struct rb_iter it;
-	*plain = NULL;
-	int codec = h.attributes & RB_ATTR_COMPRESSION_MASK;
-	if (codec) {
-		size_t plen;
-		if (sl_decompress(codec, b->bytes + RB_HEADER_BYTES,
-				  b->len - RB_HEADER_BYTES, 64u << 20, plain,
-				  &plen) < 0)
-			return 0;
-		rb_iter_init_records(&it, b->bytes, *plain, plen);
-	} else if (rb_iter_init(&it, b->bytes, b->len) < 0) {
+	if (sl_batch_records(&it, b->bytes, b->len, RECORDS_MAX, plain))
 		return 0;
-	}
 	while (rb_iter_next(&it, r) == 1)
 		if (r->offset == offset)
 			return 1;
@@ -2616,21 +2596,12 @@ uint32_t sl_share_pollfds(const struct sl_share *s, struct pollfd *pfd,
 			  uint32_t max)
 {
 	uint32_t n = 0;
-	for (const struct sdlq *d = s->dlqs; d && n < max; d = d->next) {
-		int fd = sl_glog_fd(d->log);
-		if (fd >= 0)
-			pfd[n++] = (struct pollfd){fd, sl_glog_events(d->log),
-						   0};
-	}
+	for (const struct sdlq *d = s->dlqs; d && n < max; d = d->next)
+		n += sl_glog_pollfd(d->log, &pfd[n]);
 	for (uint32_t i = 0; i < s->ngroups; i++)
 		for (struct sreader *r = s->groups[i]->readers; r && n < max;
-		     r = r->next) {
-			int fd = sl_glog_fd(r->log);
-			if (fd < 0)
-				continue;
-			pfd[n++] = (struct pollfd){fd, sl_glog_events(r->log),
-						   0};
-		}
+		     r = r->next)
+			n += sl_glog_pollfd(r->log, &pfd[n]);
 	return n;
 }
 

@@ -13,6 +13,7 @@
 
 #include "proto/codec.h"
 #include "proto/compression.h"
+#include "proto/record_batch.h"
 #include "sluice/error.h"
 
 const char *sl_codec_name(int codec)
@@ -97,5 +98,24 @@ int sl_compress(int codec, const uint8_t *in, size_t len, uint8_t **out,
 	}
 	*out = buf;
 	*out_len = (size_t)n;
+	return 0;
+}
+
+int sl_batch_records(struct rb_iter *it, const uint8_t *batch, size_t len,
+		     size_t max_plain, uint8_t **plain)
+{
+	*plain = NULL;
+	if (len < RB_HEADER_BYTES)
+		return -EINVAL;
+	int codec = rb_be16(batch + RB_OFF_ATTRIBUTES) &
+		    RB_ATTR_COMPRESSION_MASK;
+	if (!codec)
+		return rb_iter_init(it, batch, len) < 0 ? -EINVAL : 0;
+	size_t n;
+	int rc = sl_decompress(codec, batch + RB_HEADER_BYTES,
+			       len - RB_HEADER_BYTES, max_plain, plain, &n);
+	if (rc)
+		return rc;
+	rb_iter_init_records(it, batch, *plain, n);
 	return 0;
 }

@@ -35,6 +35,18 @@ const char *sl_codec_name(int codec);
 int sl_decompress(int codec, const uint8_t *in, size_t len, size_t max_out,
 		  uint8_t **out, size_t *out_len);
 
+struct rb_iter;
+/*
+ * Ready it to walk the records of the whole RecordBatch v2 at batch (len
+ * bytes, its header checked by the caller): an uncompressed batch in
+ * place; a compressed one decompressed (at most max_plain bytes) into
+ * *plain, which the caller frees once done with the records (NULL when
+ * nothing was allocated).  Returns 0, -EINVAL (a batch rb_iter_init
+ * refuses, or a stream its codec refuses), -EMSGSIZE, -ENOMEM.
+ */
+int sl_batch_records(struct rb_iter *it, const uint8_t *batch, size_t len,
+		     size_t max_plain, uint8_t **plain);
+
 /*
  * Compress in[0, len) with codec into a malloc'd buffer (*out, *out_len);
  * snappy is written raw (as librdkafka writes it; Java clients read it).  Returns 0, -EINVAL for an unknown codec or a library
