@@ -221,7 +221,7 @@ static int route_call(struct sl_client *c, uint8_t op, const char *name,
 	int ferr = slc_frame_error(f);
 	struct sn_route_resp resp;
 	if (len == SN_ROUTE_RESP_BYTES && ferr)
-		return ferr; /* a broker without routing: the header alone */
+		return ferr; /* an error frame alone */
 	if ((rc = sn_decode_route_resp(f, len, &resp)))
 		return ferr ? ferr : slc_decode_error(rc);
 	if (err && errlen && resp.message_len)

@@ -1051,10 +1051,16 @@ static void on_admin(struct sl_link *l, const struct sn_header *h,
 	l->admin_requests++;
 	if (rlen > 3 && sl_route_serves(req[3])) {
 		if (!l->route) {
-			uint8_t e[SN_ROUTE_RESP_BYTES];
-			long n = sn_encode_error_resp(
-				e, sizeof(e), req[3], h->corr,
-				SN_ERR_UNSUPPORTED_VERSION);
+			static const char why[] =
+				"routing rules are served by a single broker "
+				"(not a cluster's) with its Kafka listener on: "
+				"docs/queues.md#routing-rules";
+			uint8_t e[SN_ROUTE_RESP_BYTES + sizeof(why)];
+			struct sn_route_builder b;
+			sn_route_resp_begin(&b, e, sizeof(e), why,
+					    (uint16_t)(sizeof(why) - 1));
+			long n = sn_route_resp_finish(&b, h->corr,
+						      SN_ERR_UNSUPPORTED_VERSION);
 			send_admin_reply(l, h->corr, e, (size_t)n, now_ms);
 			return;
 		}

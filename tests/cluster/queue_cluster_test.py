@@ -12,6 +12,7 @@ SLUICE_TEST_TMPDIR set.
    start): all 60 handled, each once; a second one finds nothing left.
 3. `sluice respond` of a second topic in the background and `sluice
    request` through broker 2: the reply comes back.
+4. `sluice route add` says routing rules are a single broker's.
 Every wait is bounded; every process is stopped by pid at the end.
 """
 import os
@@ -94,6 +95,12 @@ try:
             resp.kill()
     print("ok: a request through broker 2 answered by a responder on broker 3 "
           "(%.1f s)" % (time.monotonic() - t0), flush=True)
+    _, err = cli(nodes[0], "route", "add", "r", "--from", "nq", "--to", "rpc",
+                 want=1)
+    if "served by a single broker" not in err:
+        fail("route add in a cluster: %r" % err)
+    print("ok: route add in a cluster says routing is a single broker's",
+          flush=True)
     stop_all(nodes)
     ok_end = True
 finally:
