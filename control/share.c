@@ -2347,6 +2347,7 @@ int sl_share_configs(struct sl_share *s, uint64_t token, const uint8_t *req,
 {
 	struct kc_request_header h;
 	union kc_request body;
+	s->native_op = 0; /* a Kafka answer */
 	if (len < 8)
 		return -ENOENT;
 	int16_t key = (int16_t)rb_be16(req);
