@@ -179,6 +179,11 @@ bool sl_route_pattern_match(const char *pattern, const char *name,
 	int nn = words(name, len, nw, nl, NAME_WORDS_MAX);
 	if (np < 0 || nn < 0)
 		return false;
+	/* internal topics (__consumer_offsets, _sl.reply.*: a name
+	 * starting with '_') only for a pattern that names them */
+	if (len && name[0] == '_' && (pl[0] != nl[0] ||
+				      memcmp(pw[0], nw[0], nl[0])))
+		return false;
 	/* m[i][j]: pattern words i.. match name words j.. (filled from
 	 * the ends; `#` takes zero or more words, `*` exactly one) */
 	static bool m[PATTERN_WORDS_MAX + 1][NAME_WORDS_MAX + 1];

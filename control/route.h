@@ -8,7 +8,9 @@
  * A rule is text: space-separated words
  *
  *   from=PATTERN       topic names: words between dots, `*` one word,
- *                      `#` zero or more words (orders.*.eu, logs.#)
+ *                      `#` zero or more words (orders.*.eu, logs.#); a
+ *                      name starting with '_' (internal topics) only
+ *                      when the pattern's first word is the name's
  *   to=TOPIC           where the copies go (an existing topic)
  *   header:KEY=VALUE   a header KEY with exactly VALUE
  *   header:KEY         a header KEY, any value

@@ -48,6 +48,13 @@ static void test_patterns(void **state)
 	assert_false(m("*.*", "a"));
 	assert_true(m("#.#", "a.b"));
 	assert_true(m("*", "a-b_c"));
+	/* internal topics: only a pattern that names their first word */
+	assert_false(m("#", "__consumer_offsets"));
+	assert_false(m("*", "__consumer_offsets"));
+	assert_false(m("#", "_sl.reply.0123"));
+	assert_false(m("#.reply.*", "_sl.reply.0123"));
+	assert_true(m("_sl.reply.*", "_sl.reply.0123"));
+	assert_true(m("__consumer_offsets", "__consumer_offsets"));
 	/* words match whole: no prefix match inside a word */
 	assert_false(m("ord*", "orders"));
 	assert_false(m("orders.e", "orders.eu"));

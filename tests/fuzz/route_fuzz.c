@@ -139,6 +139,10 @@ static bool ref_match(const char *pat, size_t plen, const char *name,
 	FUZZ_CHECK(plen <= PATTERN_MAX && nlen <= SN_NAME_MAX);
 	split(pat, plen, &p, RULE_WORDS_MAX);
 	split(name, nlen, &n, NAME_WORDS_MAX);
+	/* internal topics ('_' first) only for their own first word */
+	if (nlen && name[0] == '_' &&
+	    (p.l[0] != n.l[0] || memcmp(p.w[0], n.w[0], n.l[0])))
+		return false;
 	for (int i = 0; i <= p.n; i++)
 		memset(tried[i], 0, (size_t)n.n + 1);
 	return ref_words(&p, 0, &n, 0);
