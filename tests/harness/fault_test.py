@@ -181,14 +181,19 @@ class Run:
                 if err.fatal():
                     fatal.set()
 
-            # request.timeout.ms above the longest fault: librdkafka
-            # answers a produce request that timed out by bumping the
-            # producer epoch and sending its records again under the
-            # new epoch (KIP-360), which no broker can tell from new
-            # records, so a shorter one makes duplicates by design
+            # request.timeout.ms above the longest fault, and
+            # message.timeout.ms far above it: librdkafka answers a
+            # produce request that timed out by bumping the producer
+            # epoch and sending its records again under the new epoch
+            # (KIP-360), which no broker can tell from new records, so
+            # a shorter one makes duplicates by design; a request's
+            # timeout is also cut to what is left of its messages'
+            # message.timeout.ms (a run where records waited 29.5 s in
+            # the queue through a kill and a partition sent them with
+            # 515 ms left, timed out, and wrote them twice)
             p = Producer({"bootstrap.servers": self.c.bootstrap(), "acks": "all",
                           "enable.idempotence": True, "linger.ms": 5,
-                          "message.timeout.ms": 30000, "request.timeout.ms": 25000,
+                          "message.timeout.ms": 300000, "request.timeout.ms": 25000,
                           "retry.backoff.ms": 100, "metadata.max.age.ms": 3000,
                           "topic.metadata.refresh.interval.ms": 1000,
                           "client.id": client, "error_cb": on_error})
