@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -768,4 +769,43 @@ int tl_check_log(struct slog *log, const struct tl_batches *m, int via_view)
 	}
 	free(buf);
 	return rc;
+}
+
+/* ---- decoders at the edge of memory ---- */
+
+uint8_t *tl_guarded(size_t bytes)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *p = mmap(NULL, bytes + page, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + bytes, page, PROT_NONE)) {
+		munmap(p, bytes + page);
+		return NULL;
+	}
+	return p;
+}
+
+uint8_t *tl_at_edge(uint8_t *g, size_t bytes, const uint8_t *src, size_t n)
+{
+	if (n > bytes)
+		abort();
+	uint8_t *p = g + bytes - n;
+	memmove(p, src, n);
+	return p;
+}
+
+void tl_native_header(uint8_t *p, uint8_t opcode, uint32_t length,
+		      uint32_t corr, int16_t error)
+{
+	const uint8_t h[16] = {
+		0x53, 0x4C, 1, opcode,
+		(uint8_t)(length >> 24), (uint8_t)(length >> 16),
+		(uint8_t)(length >> 8), (uint8_t)length,
+		(uint8_t)(corr >> 24), (uint8_t)(corr >> 16),
+		(uint8_t)(corr >> 8), (uint8_t)corr,
+		(uint8_t)((uint16_t)error >> 8), (uint8_t)error, 0, 0,
+	};
+	memcpy(p, h, sizeof(h));
 }

@@ -74,6 +74,19 @@ int64_t tl_rng_range(struct tl_rng *r, int64_t lo, int64_t hi);
 /* splitmix64 finaliser: a good hash of one word. */
 uint64_t tl_mix(uint64_t x);
 
+/* ---- decoders at the edge of memory ---- */
+
+/* bytes of memory followed by an unmapped page (a read past their end
+ * faults), mapped once; NULL when mmap fails. */
+uint8_t *tl_guarded(size_t bytes);
+/* n (<= bytes) bytes of src copied to end right before g's unmapped
+ * page (g: tl_guarded(bytes)). */
+uint8_t *tl_at_edge(uint8_t *g, size_t bytes, const uint8_t *src, size_t n);
+/* The 16-byte native frame header as proto/native.h lays it out, written
+ * byte by byte (independent of its encoder). */
+void tl_native_header(uint8_t *p, uint8_t opcode, uint32_t length,
+		      uint32_t corr, int16_t error);
+
 /* ---- directories ---- */
 
 /* Create a fresh directory tl-<tag>-XXXXXX under SLUICE_TEST_TMPDIR or

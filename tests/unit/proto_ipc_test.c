@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tl.h"
@@ -34,37 +33,22 @@ static uint8_t *guarded;
 static int map_guard(void **state)
 {
 	(void)state;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uint8_t *p = mmap(NULL, GUARDED + page, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || mprotect(p + GUARDED, page, PROT_NONE))
-		return -1;
-	guarded = p;
-	return 0;
+	guarded = tl_guarded(GUARDED);
+	return guarded ? 0 : -1;
 }
 
 /* n bytes of src copied to end right before the unmapped page. */
 static uint8_t *at_edge(const uint8_t *src, size_t n)
 {
 	assert_true(n <= GUARDED);
-	uint8_t *p = guarded + GUARDED - n;
-	memmove(p, src, n);
-	return p;
+	return tl_at_edge(guarded, GUARDED, src, n);
 }
 
 /* The 16-byte header as proto/native.h lays it out. */
 static void header(uint8_t *p, uint8_t opcode, uint32_t length, uint32_t corr,
 		   int16_t error)
 {
-	const uint8_t h[16] = {
-		0x53, 0x4C, 1, opcode,
-		(uint8_t)(length >> 24), (uint8_t)(length >> 16),
-		(uint8_t)(length >> 8), (uint8_t)length,
-		(uint8_t)(corr >> 24), (uint8_t)(corr >> 16),
-		(uint8_t)(corr >> 8), (uint8_t)corr,
-		(uint8_t)((uint16_t)error >> 8), (uint8_t)error, 0, 0,
-	};
-	memcpy(p, h, sizeof(h));
+	tl_native_header(p, opcode, length, corr, error);
 }
 
 static void set_length(uint8_t *p, uint32_t length)
