@@ -137,7 +137,9 @@ struct sl_route {
 	uint32_t nrules;
 	struct rsrc *srcs;
 	struct rdest *dests;
-	struct rpending *pending;
+	struct rpending *pending;    /* oldest first: answers come in
+					order (per partition) */
+	struct rpending **pending_tail;
 	struct rsaved *saved;
 	uint32_t nsaved;
 	bool pos_dirty;
@@ -531,9 +533,12 @@ static void on_appended(void *ctx, uint64_t seq, int32_t partition,
 		if (w->d != d || w->seq != seq) /* seqs are per writer */
 			continue;
 		*pp = w->next;
-		struct rpart *p = w->p;
+		if (!w->next)
+			r->pending_tail = pp;
+		struct rpart *p = w->p; /* NULL: its source went meanwhile */
 		if (err) {
-			p->failed = true;
+			if (p)
+				p->failed = true;
 			r->st.append_failures++;
 		} else {
 			if (w->rule) /* NULL: deleted meanwhile */
@@ -666,8 +671,9 @@ static void copy_to(struct sl_route *r, struct rpart *p, struct rule *ru,
 	w->d = d;
 	w->p = p;
 	w->rule = ru;
-	w->next = r->pending;
-	r->pending = w;
+	w->next = NULL;
+	*r->pending_tail = w;
+	r->pending_tail = &w->next;
 	p->pending++;
 }
 
@@ -1076,6 +1082,7 @@ int sl_route_create(const struct sl_route_config *cfg, int64_t now_ms,
 		return -ENOMEM;
 	r->cfg = *cfg;
 	r->disk = cfg->disk ? cfg->disk : &sdisk_posix;
+	r->pending_tail = &r->pending;
 	r->now_ms = now_ms;
 	if (snprintf(r->conf_path, sizeof(r->conf_path), "%s/routes.conf",
 		     cfg->dir) >= (int)sizeof(r->conf_path) ||
@@ -1109,6 +1116,7 @@ void sl_route_destroy(struct sl_route *r)
 		r->puts = w->next;
 		free(w);
 	}
+	r->pending_tail = &r->pending;
 	while (r->pending) {
 		struct rpending *w = r->pending;
 		r->pending = w->next;
