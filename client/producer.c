@@ -74,6 +74,8 @@ struct pbatch {
 				 the UDP address it was created with */
 };
 
+#define TOPICS_MAX 65536 /* topics one producer writes to */
+
 struct ppart {
 	struct pbatch *open;
 	struct pbatch *head, *tail; /* closed batches */
@@ -120,7 +122,7 @@ struct sl_producer {
 	uint32_t next_corr;
 	uint32_t batch_bytes;  /* effective */
 	uint32_t max_frame;    /* of the transport */
-	struct ptopic *topics;
+	struct ptopic **topics;  /* each its own allocation */
 	int ntopics, topics_cap;
 	struct pbatch **sent;  /* in flight, any order */
 	int nsent, sent_cap;
@@ -406,7 +408,7 @@ static int reconnect(struct sl_producer *p)
 static int send_ready(struct sl_producer *p, uint64_t now)
 {
 	for (int t = 0; t < p->ntopics; t++) {
-		struct ptopic *tp = &p->topics[t];
+		struct ptopic *tp = p->topics[t];
 		for (int32_t i = 0; i < tp->partitions; i++) {
 			struct ppart *pp = &tp->parts[i];
 			if (pp->resume_us > now)
@@ -454,7 +456,7 @@ static void close_batch(struct sl_producer *p, struct ppart *pp)
 static void close_due(struct sl_producer *p, uint64_t now, int all)
 {
 	for (int t = 0; t < p->ntopics; t++) {
-		struct ptopic *tp = &p->topics[t];
+		struct ptopic *tp = p->topics[t];
 		for (int32_t i = 0; i < tp->partitions; i++) {
 			struct pbatch *b = tp->parts[i].open;
 			if (b && (all || slc_batch_due(b->b.len, p->batch_bytes,
@@ -632,7 +634,7 @@ static int check_timeouts(struct sl_producer *p, uint64_t now)
 	uint64_t dto = (uint64_t)p->o.delivery_timeout_ms * 1000u;
 	int expired = 0;
 	for (int t = 0; t < p->ntopics; t++) {
-		struct ptopic *tp = &p->topics[t];
+		struct ptopic *tp = p->topics[t];
 		for (int32_t i = 0; i < tp->partitions; i++) {
 			struct ppart *pp = &tp->parts[i];
 			while (pp->head && now - pp->head->created_us >= dto) {
@@ -650,8 +652,8 @@ static int check_timeouts(struct sl_producer *p, uint64_t now)
 		unsend_all(p);
 		if (init_pid(p) == 0) {
 			for (int t = 0; t < p->ntopics; t++)
-				for (int32_t i = 0; i < p->topics[t].partitions; i++)
-					renumber(p, &p->topics[t].parts[i], 0);
+				for (int32_t i = 0; i < p->topics[t]->partitions; i++)
+					renumber(p, &p->topics[t]->parts[i], 0);
 		}
 	}
 	return 0;
@@ -738,7 +740,7 @@ static void route_refresh(struct sl_producer *p, uint64_t now)
 	p->route_after_us = now + 100000;
 	int ok = 1;
 	for (int t = 0; t < p->ntopics; t++) {
-		int rc = route_topic(p, &p->topics[t]);
+		int rc = route_topic(p, p->topics[t]);
 		if (rc == -EOPNOTSUPP) {
 			p->route_stale = 0;
 			return;
@@ -785,8 +787,8 @@ static int topic_get(struct sl_producer *p, const char *name,
 		     struct ptopic **out)
 {
 	for (int i = 0; i < p->ntopics; i++) {
-		if (!strcmp(p->topics[i].name, name)) {
-			*out = &p->topics[i];
+		if (!strcmp(p->topics[i]->name, name)) {
+			*out = p->topics[i];
 			return 0;
 		}
 	}
@@ -804,11 +806,20 @@ static int topic_get(struct sl_producer *p, const char *name,
 	if (rc)
 		return rc;
 	if (p->ntopics == p->topics_cap) {
-		/* topics are referenced by batches: never move them */
-		return -ENOSPC;
+		/* each topic is allocated on its own (batches point at it):
+		 * only the array of pointers grows */
+		if (p->topics_cap >= TOPICS_MAX)
+			return -ENOSPC;
+		int c = p->topics_cap * 2;
+		struct ptopic **n = realloc(p->topics, (size_t)c * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->topics = n;
+		p->topics_cap = c;
 	}
-	struct ptopic *tp = &p->topics[p->ntopics];
-	memset(tp, 0, sizeof(*tp));
+	struct ptopic *tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return -ENOMEM;
 	snprintf(tp->name, sizeof(tp->name), "%s", name);
 	tp->id = ti.topic_id;
 	tp->partitions = ti.partitions;
@@ -818,6 +829,7 @@ static int topic_get(struct sl_producer *p, const char *name,
 	if (!tp->parts || !tp->leader) {
 		free(tp->parts);
 		free(tp->leader);
+		free(tp);
 		return -ENOMEM;
 	}
 	for (int32_t i = 0; i < ti.partitions; i++)
@@ -828,7 +840,7 @@ static int topic_get(struct sl_producer *p, const char *name,
 		p->routing = 1;
 	else if (rc != -EOPNOTSUPP)
 		p->route_stale = 1; /* asked again; p->conn meanwhile */
-	p->ntopics++;
+	p->topics[p->ntopics++] = tp;
 	*out = tp;
 	return 0;
 }
@@ -1087,7 +1099,7 @@ void sl_producer_destroy(struct sl_producer *p)
 		return;
 	sl_producer_flush(p, -1);
 	for (int t = 0; t < p->ntopics; t++) {
-		struct ptopic *tp = &p->topics[t];
+		struct ptopic *tp = p->topics[t];
 		for (int32_t i = 0; i < tp->partitions; i++) {
 			struct ppart *pp = &tp->parts[i];
 			if (pp->open)
@@ -1099,6 +1111,7 @@ void sl_producer_destroy(struct sl_producer *p)
 		}
 		free(tp->parts);
 		free(tp->leader);
+		free(tp);
 	}
 	if (p->udp_fd >= 0)
 		close(p->udp_fd);

@@ -83,10 +83,15 @@ try:
                             text=True)
     try:
         t0 = time.monotonic()
-        out, _ = cli(nodes[1], "request", "rpc", "cluster",
-                     "--timeout-ms", "20000", timeout=60)
-        if out != "CLUSTER\n":
-            fail("request through broker 2: %r" % out)
+        r = subprocess.run([CLI, "-b", "127.0.0.1:%d" % nodes[1].native,
+                            "request", "rpc", "cluster", "--timeout-ms",
+                            "20000"], capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode or r.stdout != "CLUSTER\n":
+            resp.kill()
+            _, rerr = resp.communicate(timeout=10)
+            fail("request through broker 2: exit %d %r %r; the responder "
+                 "said: %r" % (r.returncode, r.stdout, r.stderr, rerr))
         _, rerr = resp.communicate(timeout=30)
         if resp.returncode != 0:
             fail("the responder: exit %d\n%s" % (resp.returncode, rerr))

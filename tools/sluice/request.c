@@ -37,6 +37,7 @@
 #include "tools/sluice/cli.h"
 
 #define VALUE_MAX (1u << 20)
+#define REPLY_TOPIC_WAIT_MS 5000 /* a topic just made, unknown here */
 
 static int read_all(FILE *f, char **out, size_t *len)
 {
@@ -269,7 +270,15 @@ static int cmd_respond(int argc, char **argv)
 		group = topic;
 	signal(SIGPIPE, SIG_IGN);
 	struct sl_queue *q;
-	int rc = sl_queue_create(cli_broker, group, topic, NULL, &q);
+	/* a topic made a moment ago may not be known yet to every broker
+	 * of a cluster */
+	int rc;
+	for (int tries = 0;; tries++) {
+		rc = sl_queue_create(cli_broker, group, topic, NULL, &q);
+		if (rc != sl_err_broker(3) || tries * 100 >= REPLY_TOPIC_WAIT_MS)
+			break;
+		usleep(100 * 1000);
+	}
 	if (rc)
 		return cli_fail("joining the queue", rc);
 	struct sl_producer_opts po;
@@ -319,13 +328,22 @@ static int cmd_respond(int argc, char **argv)
 		const void *to;
 		size_t tl;
 		if (sl_message_header(&m.msg, SL_HEADER_REPLY_TO, &to, &tl)) {
-			struct delivered d = {0, 0};
-			rc = sl_reply(p, &m.msg, cmd ? out : m.msg.value,
-				      cmd ? olen : m.msg.vlen, &d);
-			if (!rc)
-				rc = sl_producer_flush(p, 30000);
-			if (!rc && d.err)
-				rc = d.err;
+			/* a reply topic made a moment ago may not be known
+			 * yet to every broker of a cluster: unknown for
+			 * REPLY_TOPIC_WAIT_MS means gone */
+			for (int tries = 0;; tries++) {
+				struct delivered d = {0, 0};
+				rc = sl_reply(p, &m.msg, cmd ? out : m.msg.value,
+					      cmd ? olen : m.msg.vlen, &d);
+				if (!rc)
+					rc = sl_producer_flush(p, 30000);
+				if (!rc && d.err)
+					rc = d.err;
+				if (rc != sl_err_broker(3) ||
+				    tries * 100 >= REPLY_TOPIC_WAIT_MS)
+					break;
+				usleep(100 * 1000);
+			}
 			if (rc == sl_err_broker(3)) {
 				/* UNKNOWN_TOPIC_OR_PARTITION: the requester
 				 * gave up and its reply topic went */
